@@ -1,0 +1,49 @@
+"""The library equivalent of the CLI: load, fit, evaluate, save, load, predict.
+
+Run::
+
+    python examples/library_workflow.py                      # generated faces
+    python examples/library_workflow.py --data ../shared/data/fer2013_sample.csv
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fer_classic import load_dataset, load_model, make_pipeline, save_model
+from fer_classic.evaluation import classification_metrics, format_confusion_matrix, format_metrics
+from fer_classic.persistence import FERModel
+from fer_classic.workflow import split_train_test
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="dataset path (default: generated faces)")
+    parser.add_argument("--features", default="hog")
+    parser.add_argument("--clf", default="svm")
+    args = parser.parse_args()
+
+    data = load_dataset(args.data)
+    train, test, held_out = split_train_test(data)
+    print(data, "(test held out from train)" if held_out else "")
+
+    pipeline = make_pipeline(args.features, args.clf).fit(train.X, train.y)
+    metrics = classification_metrics(test.y, pipeline.predict(test.X), pipeline.classes_)
+    print(format_metrics(metrics))
+    print(format_confusion_matrix(metrics))
+
+    model = FERModel.from_fitted(pipeline, train, features=args.features, clf=args.clf,
+                                 metrics={"accuracy": metrics["accuracy"]})
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_model(model, Path(folder) / "model.joblib")
+        reloaded = load_model(path)
+    assert np.array_equal(reloaded.predict(test.images), model.predict(test.images))
+    kind, scores = reloaded.scores(test.images[:3])
+    for label, row in zip(reloaded.predict(test.images[:3]), scores):
+        print(f"{label:<9} {kind}:", {c: round(float(v), 3) for c, v in zip(reloaded.classes, row)})
+
+
+if __name__ == "__main__":
+    main()

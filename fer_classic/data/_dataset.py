@@ -1,0 +1,172 @@
+"""The one dataset type every loader returns."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..exceptions import DatasetError
+from ..labels import sort_labels
+
+__all__ = ["FaceDataset", "normalize_split"]
+
+_SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+}
+#: FER2013 ``Usage`` values and the split each belongs to.
+USAGE_SPLITS = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
+
+
+def normalize_split(name: str) -> str | None:
+    """Return ``"train"``, ``"test"`` or ``"val"`` for a split spelling, else None."""
+    return _SPLIT_ALIASES.get(str(name).strip().lower())
+
+
+@dataclass(frozen=True, eq=False)
+class FaceDataset:
+    """Face images with canonical labels, split membership and provenance.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width), dtype uint8
+        Grayscale images, all of one geometry.
+    labels : ndarray of shape (n_samples,)
+        Canonical label names (see :data:`fer_classic.labels.CANONICAL_LABELS`).
+    splits : ndarray of shape (n_samples,)
+        ``"train"``, ``"test"``, ``"val"``, or ``""`` when the source has no split.
+    usages : ndarray of shape (n_samples,)
+        FER2013 ``Usage`` (``"Training"``, ``"PublicTest"``, ``"PrivateTest"``) where
+        known, else ``""``. It tells the two official halves of ``test`` apart.
+    sources : ndarray of shape (n_samples,)
+        File path of each image, or ``"FILE:row N"`` for CSV rows.
+    name : str
+        Where the data came from (a path or ``"synthetic"``).
+    skipped : tuple of (str, str)
+        ``(source, reason)`` of every input that could not be read; those files
+        are left untouched on disk.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    splits: np.ndarray
+    usages: np.ndarray
+    sources: np.ndarray
+    name: str = ""
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise DatasetError(
+                f"images must be a uint8 array of shape (n, height, width); got "
+                f"{self.images.dtype} of shape {self.images.shape}."
+            )
+        n = len(self.images)
+        for attr in ("labels", "splits", "usages", "sources"):
+            if len(getattr(self, attr)) != n:
+                raise DatasetError(f"{attr} has {len(getattr(self, attr))} entries for {n} images.")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s or 'unsplit'}={c}" for s, c in sorted(Counter(self.splits).items()))
+        return (
+            f"FaceDataset(name={self.name!r}, n={len(self)}, image_shape={self.image_shape}, "
+            f"classes={self.classes}, splits=[{counts}], skipped={len(self.skipped)})"
+        )
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of every image."""
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def X(self) -> np.ndarray:  # noqa: N802 - scikit-learn's name for the design matrix
+        """Images flattened to (n_samples, height * width), the input of every pipeline."""
+        return self.images.reshape(len(self.images), -1)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels, the target of every pipeline."""
+        return self.labels
+
+    @property
+    def classes(self) -> list[str]:
+        """Labels present, in canonical order."""
+        return sort_labels(self.labels.tolist())
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of images per label, in canonical order."""
+        counts = Counter(self.labels.tolist())
+        return {label: counts[label] for label in self.classes}
+
+    def has_split(self, split: str) -> bool:
+        """Whether any image belongs to ``split`` (a split or a FER2013 usage name)."""
+        return bool(self._mask(split).any())
+
+    def select(self, split: str) -> FaceDataset:
+        """Return the images of one split.
+
+        Parameters
+        ----------
+        split : str
+            ``train``/``test``/``val`` (any common spelling), or a FER2013 usage
+            (``Training``, ``PublicTest``, ``PrivateTest``) to pick one official
+            half of the test set.
+
+        Raises
+        ------
+        DatasetError
+            If no image belongs to ``split``.
+        """
+        mask = self._mask(split)
+        if not mask.any():
+            present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
+            raise DatasetError(
+                f"Dataset {self.name!r} has no images in split {split!r}; "
+                f"its splits are: {', '.join(present) or 'none (one unsplit set)'}."
+            )
+        return self.subset(mask)
+
+    def _mask(self, split: str) -> np.ndarray:
+        canonical = normalize_split(split)
+        if canonical is not None:
+            return self.splits == canonical
+        wanted = str(split).strip().lower()
+        return np.char.lower(self.usages.astype(str)) == wanted
+
+    def subset(self, index: np.ndarray) -> FaceDataset:
+        """Return the images at ``index`` (a boolean mask or integer indices)."""
+        return FaceDataset(
+            images=self.images[index],
+            labels=self.labels[index],
+            splits=self.splits[index],
+            usages=self.usages[index],
+            sources=self.sources[index],
+            name=self.name,
+            skipped=self.skipped,
+        )
+
+    def with_splits(self, splits: np.ndarray) -> FaceDataset:
+        """Return the same images with other split assignments."""
+        return FaceDataset(
+            self.images, self.labels, np.asarray(splits), self.usages, self.sources,
+            self.name, self.skipped,
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pixels and labels, to recognise the same training data later."""
+        digest = hashlib.sha256()
+        digest.update(repr(self.images.shape).encode())
+        digest.update(np.ascontiguousarray(self.images).tobytes())
+        digest.update("\n".join(self.labels.tolist()).encode())
+        return digest.hexdigest()

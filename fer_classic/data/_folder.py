@@ -1,0 +1,143 @@
+"""Class-folder datasets: ``ROOT/<label>/*`` or ``ROOT/<split>/<label>/*``."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import DatasetError, EmptyClassError, SkippedFilesWarning, UnknownLabelError
+from ..labels import canonical_label
+from ._dataset import FaceDataset, normalize_split
+from ._images import IMAGE_EXTENSIONS, as_size, read_images
+
+__all__ = ["load_folder"]
+
+# Kaggle's FER2013 folders name files after the CSV's Usage column.
+_USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
+_USAGE_CANONICAL = {u.lower(): u for u in ("Training", "PublicTest", "PrivateTest")}
+
+
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
+    try:
+        return canonical_label(folder.name, label_map)
+    except UnknownLabelError as exc:
+        raise UnknownLabelError(f"Folder {folder}: {exc}") from None
+
+
+def load_folder(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    label_map: Mapping[str, str] | None = None,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load a class-folder dataset.
+
+    Parameters
+    ----------
+    root : path
+        ``ROOT/<label>/*.jpg`` (one unsplit set) or ``ROOT/<split>/<label>/*.jpg``
+        with split folders named train/training, test/testing, val/validation.
+        Images may be jpg, jpeg, png, bmp, tif or tiff, color or gray, any size.
+    size : int or (height, width), default=48
+        Geometry every image is converted to (grayscale).
+    label_map : mapping, optional
+        Folder name → label, for numbered folders (``{"0": "angry", ...}``).
+    n_jobs : int, optional
+        Decoding threads; None or -1 uses every core.
+
+    Returns
+    -------
+    FaceDataset
+        Files in name order; FER2013 file prefixes (``PublicTest_``...) fill ``usages``.
+        Undecodable files are listed in ``skipped`` (and warned about), never touched.
+
+    Raises
+    ------
+    DatasetError
+        If ``root`` is missing, empty or holds no label folders.
+    UnknownLabelError
+        If a folder name is not a known label and not in ``label_map``.
+    EmptyClassError
+        If a label folder holds no decodable image.
+    """
+    root = Path(root)
+    size = as_size(size)
+    if not root.is_dir():
+        raise DatasetError(f"Dataset folder {root} does not exist or is not a folder.")
+    top = _subdirs(root)
+    if not top:
+        raise DatasetError(
+            f"Dataset folder {root} has no sub-folders; expected {root}/<label>/*.jpg "
+            f"or {root}/<split>/<label>/*.jpg."
+        )
+    split_dirs = [d for d in top if normalize_split(d.name)]
+    if split_dirs:
+        groups = [(normalize_split(d.name), label_dir) for d in split_dirs for label_dir in _subdirs(d)]
+    else:
+        groups = [("", d) for d in top]
+
+    paths: list[Path] = []
+    labels: list[str] = []
+    splits: list[str] = []
+    folder_of: list[int] = []
+    for index, (split, folder) in enumerate(groups):
+        label = _label_of(folder, label_map)
+        files = _image_files(folder)
+        if not files:
+            raise EmptyClassError(
+                f"Label folder {folder} holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
+                "add images or remove the folder."
+            )
+        paths += files
+        labels += [label] * len(files)
+        splits += [split] * len(files)
+        folder_of += [index] * len(files)
+    if not paths:
+        raise DatasetError(f"Dataset folder {root} holds no label folders with images.")
+
+    images, ok, skipped = read_images(paths, size, n_jobs)
+    kept_folders = set(np.asarray(folder_of)[ok].tolist())
+    for index, (_, folder) in enumerate(groups):
+        if index not in kept_folders:
+            raise EmptyClassError(
+                f"Label folder {folder}: none of its images could be decoded "
+                f"(first: {skipped[0][1] if skipped else '?'}); replace the files."
+            )
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} of {len(paths)} files under {root} could not be decoded and were "
+            f"skipped (left untouched); first: {skipped[0][1]}",
+            SkippedFilesWarning,
+            stacklevel=2,
+        )
+    kept = [p for p, keep in zip(paths, ok) if keep]
+    usages = []
+    for p in kept:
+        match = _USAGE_PREFIX.match(p.name)
+        usages.append(_USAGE_CANONICAL[match.group(1).lower()] if match else "")
+    return FaceDataset(
+        images=images,
+        labels=np.asarray(labels, dtype=object)[ok],
+        splits=np.asarray(splits, dtype=object)[ok],
+        usages=np.asarray(usages, dtype=object),
+        sources=np.asarray([str(p) for p in kept], dtype=object),
+        name=str(root),
+        skipped=tuple(skipped),
+    )

@@ -1,0 +1,114 @@
+"""A meta-classifier whose classes follow the canonical emotion order."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.svm import SVC
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..labels import sort_labels
+
+__all__ = ["CanonicalOrderClassifier"]
+
+
+def _inner_has(method: str):
+    def check(self) -> bool:
+        inner = getattr(self, "estimator_", None) or self.estimator or SVC()
+        return hasattr(inner, method)
+
+    return check
+
+
+class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Wrap a classifier so that ``classes_`` follow the canonical emotion order.
+
+    scikit-learn orders string classes alphabetically (angry, disgust, fear,
+    happy, neutral, sad, surprise). This wrapper encodes labels by their rank
+    in :data:`fer_classic.labels.CANONICAL_LABELS` (other labels after, in
+    sorted order) before fitting ``estimator``, so ``classes_`` and the columns
+    of ``predict_proba``/``decision_function`` follow the vocabulary whatever
+    the order of the training files.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        The classifier to fit; None means ``sklearn.svm.SVC()``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Labels in canonical order.
+    estimator_ : classifier
+        The fitted clone of ``estimator``, trained on integer codes 0..n_classes-1.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    """
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def fit(self, X, y, **fit_params):
+        """Fit ``estimator`` on ``X`` and the canonical-rank codes of ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        **fit_params : dict
+            Passed to the inner ``fit`` (e.g. ``sample_weight``).
+        """
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"))
+        check_classification_targets(y)
+        labels = np.unique(y)
+        if len(labels) < 2:
+            raise ValueError(
+                f"The training data holds only 1 class ({labels[0]!r}); a classifier needs at least 2 classes."
+            )
+        weights = fit_params.get("sample_weight")
+        if weights is not None and len(np.unique(np.asarray(y)[np.asarray(weights) > 0])) < 2:
+            raise ValueError("All samples with positive sample_weight belong to one class; need at least 2.")
+        self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
+        codes = np.searchsorted(labels, y)
+        # labels is sorted; map each sorted label to its canonical rank.
+        rank_of_sorted = np.array([self.classes_.tolist().index(lab) for lab in labels.tolist()])
+        estimator = clone(self.estimator) if self.estimator is not None else SVC()
+        self.estimator_ = estimator.fit(X, rank_of_sorted[codes], **fit_params)
+        return self
+
+    def _validate(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, accept_sparse=("csr", "csc"), reset=False)
+
+    def predict(self, X):
+        """Predicted labels of shape (n_samples,)."""
+        X = self._validate(X)
+        return self.classes_[self.estimator_.predict(X).astype(int)]
+
+    @available_if(_inner_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, columns in ``classes_`` order."""
+        X = self._validate(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_inner_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities, columns in ``classes_`` order."""
+        X = self._validate(X)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X):
+        """Decision scores, columns in ``classes_`` order (1-D for two classes)."""
+        X = self._validate(X)
+        return self.estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator if self.estimator is not None else SVC()
+        inner_tags = inner.__sklearn_tags__()
+        tags.input_tags.sparse = inner_tags.input_tags.sparse
+        tags.non_deterministic = inner_tags.non_deterministic
+        return tags

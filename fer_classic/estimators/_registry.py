@@ -1,0 +1,69 @@
+"""Classifiers by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.svm import SVC, LinearSVC
+
+from ._canonical import CanonicalOrderClassifier
+
+__all__ = ["CLASSIFIERS", "make_classifier"]
+
+
+def _svm(random_state: int | None, n_jobs: int | None) -> SVC:
+    # A large kernel cache matters on ~30k samples: libsvm recomputes rows otherwise.
+    return SVC(kernel="rbf", C=1.0, gamma="scale", cache_size=1000, random_state=random_state)
+
+
+#: Name → factory(random_state, n_jobs) of an unfitted classifier.
+CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
+    "svm": _svm,
+    "linear-svm": lambda rs, nj: LinearSVC(C=0.1, random_state=rs),
+    "logreg": lambda rs, nj: LogisticRegression(C=1.0, max_iter=2000, random_state=rs),
+    "knn": lambda rs, nj: KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj),
+    "rf": lambda rs, nj: RandomForestClassifier(n_estimators=300, n_jobs=nj, random_state=rs),
+    "mlp": lambda rs, nj: MLPClassifier(
+        hidden_layer_sizes=(256,), alpha=1e-3, early_stopping=True, max_iter=300, random_state=rs
+    ),
+}
+
+
+def make_classifier(
+    name: str, *, random_state: int | None = 0, n_jobs: int | None = None, **params
+) -> CanonicalOrderClassifier:
+    """Return the named classifier wrapped so its classes follow the canonical order.
+
+    Parameters
+    ----------
+    name : {"svm", "linear-svm", "logreg", "knn", "rf", "mlp"}
+        ``svm`` is an RBF-kernel ``SVC``; the others are scikit-learn's
+        LinearSVC, LogisticRegression, KNeighborsClassifier,
+        RandomForestClassifier and MLPClassifier.
+    random_state : int, optional
+        Seed of estimators that take one.
+    n_jobs : int, optional
+        Workers of estimators that take them.
+    **params
+        Parameters of the inner estimator (e.g. ``C=10``, ``class_weight="balanced"``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown or a parameter does not apply to it.
+    """
+    key = str(name).strip().lower()
+    if key not in CLASSIFIERS:
+        raise ValueError(f"Unknown classifier {name!r}; choose from {', '.join(CLASSIFIERS)}.")
+    estimator = CLASSIFIERS[key](random_state, n_jobs)
+    unknown = set(params) - set(estimator.get_params())
+    if unknown:
+        raise ValueError(
+            f"Classifier {key!r} ({type(estimator).__name__}) has no parameter(s) {sorted(unknown)}."
+        )
+    return CanonicalOrderClassifier(estimator.set_params(**params))

@@ -1,0 +1,58 @@
+"""Exception and warning types raised by fer-classic.
+
+Every error names the input at fault (a file, a CSV row, a label, a
+parameter) and says what to do about it.
+"""
+
+__all__ = [
+    "FerClassicError",
+    "DatasetError",
+    "DatasetFormatError",
+    "ImageDecodeError",
+    "UnknownLabelError",
+    "EmptyClassError",
+    "ModelFileError",
+    "IncompatibleModelError",
+    "VersionMismatchWarning",
+    "SkippedFilesWarning",
+]
+
+
+class FerClassicError(Exception):
+    """Base class of every error fer-classic raises on purpose."""
+
+
+class DatasetError(FerClassicError, ValueError):
+    """A dataset path is missing, empty or not usable as given."""
+
+
+class DatasetFormatError(DatasetError):
+    """A dataset file does not follow the expected format (row and field named)."""
+
+
+class ImageDecodeError(FerClassicError, ValueError):
+    """An image file could not be decoded (corrupt, empty or not an image)."""
+
+
+class UnknownLabelError(FerClassicError, ValueError):
+    """A label name or id is not in the canonical vocabulary or the user's label map."""
+
+
+class EmptyClassError(DatasetError):
+    """A class folder or requested class holds no usable image."""
+
+
+class ModelFileError(FerClassicError, ValueError):
+    """A file is not a fer-classic model, or it is damaged."""
+
+
+class IncompatibleModelError(ModelFileError):
+    """A model file was written by an incompatible fer-classic format version."""
+
+
+class VersionMismatchWarning(UserWarning):
+    """A model file was written with other library versions than the ones installed."""
+
+
+class SkippedFilesWarning(UserWarning):
+    """Some files of a dataset could not be read and were skipped (never deleted)."""

@@ -1,0 +1,13 @@
+"""Image feature extractors as scikit-learn transformers.
+
+Every transformer takes rows of flattened grayscale images (as
+:attr:`fer_classic.data.FaceDataset.X` gives them) and returns a 2-D float array.
+"""
+
+from ._base import infer_image_shape
+from ._hog import HOGFeatures
+from ._lbp import LBPFeatures
+from ._pixels import PixelFeatures
+from ._registry import FEATURES, make_features
+
+__all__ = ["FEATURES", "HOGFeatures", "LBPFeatures", "PixelFeatures", "infer_image_shape", "make_features"]

@@ -1,0 +1,87 @@
+"""What every image feature transformer shares: geometry of the flattened input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["ImageTransformerMixin", "infer_image_shape"]
+
+
+def infer_image_shape(n_features: int, image_shape: tuple[int, int] | None) -> tuple[int, int]:
+    """Return the (height, width) of flattened images of ``n_features`` pixels.
+
+    With ``image_shape=None`` a perfect square count is a square image; any
+    other count is read as a one-row image ``(1, n_features)``, which
+    extractors needing 2-D cells then reject with a hint to pass ``image_shape``.
+
+    Raises
+    ------
+    ValueError
+        If ``image_shape`` does not match ``n_features``.
+    """
+    if image_shape is not None:
+        height, width = (int(v) for v in image_shape)
+        if height * width != n_features:
+            raise ValueError(
+                f"image_shape={tuple(image_shape)} holds {height * width} pixels but X has "
+                f"{n_features} features per row."
+            )
+        return height, width
+    side = math.isqrt(n_features)
+    return (side, side) if side * side == n_features else (1, n_features)
+
+
+def _chunks(n: int, n_chunks: int) -> list[slice]:
+    bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+class ImageTransformerMixin(TransformerMixin, BaseEstimator):
+    """Base of transformers whose rows are flattened grayscale images.
+
+    Subclasses implement ``_check_params(image_shape)`` (raise on bad
+    parameters), ``_transform_images(images)`` for a 3-D float batch, and may
+    override ``_feature_prefix``. ``fit`` learns only the image geometry and
+    the output width; ``transform`` runs in ``n_jobs`` parallel chunks.
+    """
+
+    _feature_prefix = "feature"
+
+    def fit(self, X, y=None):
+        """Learn the image geometry from ``X`` of shape (n_samples, height * width)."""
+        X = validate_data(self, X, dtype=np.float64, reset=True)
+        self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
+        self._check_params(self.image_shape_)
+        probe = self._transform_images(np.zeros((1, *self.image_shape_)))
+        self.n_features_out_ = probe.shape[1]
+        return self
+
+    def transform(self, X):
+        """Compute features of shape (n_samples, n_features_out_), float64."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        images = X.reshape(len(X), *self.image_shape_)
+        n_jobs = effective_n_jobs(getattr(self, "n_jobs", None))
+        # Chunks keep per-task overhead small next to the per-image work.
+        if n_jobs == 1 or len(images) < 256:
+            return self._transform_images(images)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(self._transform_images)(images[s]) for s in _chunks(len(images), n_jobs * 4)
+        )
+        return np.concatenate(parts)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``<prefix>0 .. <prefix>{n-1}`` of the output columns."""
+        check_is_fitted(self)
+        return np.asarray([f"{self._feature_prefix}{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def _check_params(self, image_shape: tuple[int, int]) -> None:
+        """Raise ValueError if the parameters cannot apply to ``image_shape``."""
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,161 @@
+"""The canonical emotion vocabulary and the mapping of label spellings onto it.
+
+Class order everywhere in fer-classic comes from :data:`CANONICAL_LABELS`,
+never from the order in which files or rows were read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .exceptions import UnknownLabelError
+
+__all__ = [
+    "CANONICAL_LABELS",
+    "FER2013_LABELS",
+    "canonical_label",
+    "fer2013_label",
+    "parse_label_map",
+    "sort_labels",
+]
+
+#: The canonical vocabulary, in the order every model's classes follow.
+CANONICAL_LABELS: tuple[str, ...] = (
+    "angry",
+    "disgust",
+    "fear",
+    "happy",
+    "sad",
+    "surprise",
+    "neutral",
+    "contempt",
+)
+
+#: FER2013's ``emotion`` ids: position i is the label of id i (not alphabetical).
+FER2013_LABELS: tuple[str, ...] = CANONICAL_LABELS[:7]
+
+_ALIASES: dict[str, str] = {
+    "anger": "angry",
+    "angry": "angry",
+    "mad": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "disgusting": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+    "neutrality": "neutral",
+    "calm": "neutral",
+    "contempt": "contempt",
+    "contemptuous": "contempt",
+}
+
+
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+def canonical_label(name: object, label_map: Mapping[str, str] | None = None) -> str:
+    """Return the canonical name of a label spelling.
+
+    Parameters
+    ----------
+    name : object
+        A label as found in a folder name or file (``"Happiness"``, ``"anger"``,
+        ``"3"``...). Case, surrounding spaces, ``-`` and ``_`` are ignored.
+    label_map : mapping, optional
+        User mapping tried first, for datasets whose folders are numbered
+        (``{"0": "neutral", "1": "anger", ...}``). Its values may be any
+        accepted spelling.
+
+    Returns
+    -------
+    str
+        One of :data:`CANONICAL_LABELS`.
+
+    Raises
+    ------
+    UnknownLabelError
+        If the label is neither in ``label_map`` nor a known spelling.
+    """
+    if label_map is not None:
+        mapped = _lookup_map(name, label_map)
+        if mapped is not None:
+            name = mapped
+    label = _ALIASES.get(_key(name))
+    if label is None:
+        hint = (
+            "pass a label map (e.g. --label-map 0=neutral,1=angry)"
+            if _key(name).isdigit()
+            else "rename it or pass a label map"
+        )
+        raise UnknownLabelError(
+            f"Unknown emotion label {name!r}; known labels are "
+            f"{', '.join(CANONICAL_LABELS)} (and spellings such as anger, happiness, "
+            f"surprised); {hint}."
+        )
+    return label
+
+
+def _lookup_map(name: object, label_map: Mapping[str, str]) -> str | None:
+    for key, value in label_map.items():
+        if _key(key) == _key(name):
+            return value
+    return None
+
+
+def fer2013_label(emotion_id: int) -> str:
+    """Return the canonical label of a FER2013 ``emotion`` id (0=angry ... 6=neutral)."""
+    if not 0 <= int(emotion_id) < len(FER2013_LABELS):
+        raise UnknownLabelError(
+            f"FER2013 emotion id {emotion_id!r} is outside 0..6 "
+            f"({', '.join(f'{i}={n}' for i, n in enumerate(FER2013_LABELS))})."
+        )
+    return FER2013_LABELS[int(emotion_id)]
+
+
+def sort_labels(labels: Iterable[object]) -> list:
+    """Sort distinct labels: canonical names in vocabulary order, any others after.
+
+    Labels outside the vocabulary (numbers in generic use, user classes) keep
+    their natural sorted order after the canonical ones, so the result never
+    depends on the order of the input.
+    """
+    distinct = set(labels)
+    rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
+    known = sorted((lab for lab in distinct if lab in rank), key=rank.__getitem__)
+    others = sorted((lab for lab in distinct if lab not in rank), key=lambda v: (str(type(v)), v))
+    return known + others
+
+
+def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
+    """Parse ``"0=neutral,1=anger"`` (or a mapping) into a map onto canonical names.
+
+    Raises
+    ------
+    UnknownLabelError
+        If an entry is not ``KEY=LABEL`` or names an unknown label.
+    """
+    if text is None:
+        return None
+    if isinstance(text, Mapping):
+        pairs = list(text.items())
+    else:
+        pairs = []
+        for part in filter(str.strip, str(text).split(",")):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise UnknownLabelError(
+                    f"Label map entry {part!r} is not KEY=LABEL; write e.g. '0=neutral,1=angry'."
+                )
+            pairs.append((key.strip(), value.strip()))
+    return {str(key): canonical_label(value) for key, value in pairs}

@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny datasets written to temporary folders."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_classic.data import make_synthetic_faces
+from fer_classic.labels import FER2013_LABELS
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FER_FOLDER = SHARED_DATA / "fer2013"
+FER_SAMPLE_CSV = SHARED_DATA / "fer2013_sample.csv"
+
+requires_fer_folder = pytest.mark.skipif(
+    not FER_FOLDER.is_dir(), reason=f"real FER2013 folder not present at {FER_FOLDER}"
+)
+requires_fer_csv = pytest.mark.skipif(
+    not FER_SAMPLE_CSV.is_file(), reason=f"FER2013 sample CSV not present at {FER_SAMPLE_CSV}"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_faces():
+    """Synthetic faces: 12 train and 4 test images per class, 48x48."""
+    return make_synthetic_faces(12, 4, random_state=1)
+
+
+def write_folder_dataset(root: Path, dataset, *, ext: str = ".png", names=None) -> Path:
+    """Write ``dataset`` as ROOT/<split>/<label>/<i>.<ext> (names maps label → folder name)."""
+    names = names or {}
+    for i, (image, label, split) in enumerate(zip(dataset.images, dataset.labels, dataset.splits)):
+        folder = root / split / names.get(label, label)
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i:04d}{ext}"), image)
+    return root
+
+
+def write_csv_dataset(path: Path, dataset, usage_of=None) -> Path:
+    """Write ``dataset`` in fer2013.csv format (emotion id, pixels, Usage)."""
+    usage_of = usage_of or {"train": "Training", "test": "PublicTest"}
+    lines = ["emotion,pixels,Usage"]
+    for image, label, split in zip(dataset.images, dataset.labels, dataset.splits):
+        pixels = " ".join(map(str, image.ravel().tolist()))
+        lines.append(f"{FER2013_LABELS.index(label)},{pixels},{usage_of[split]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def folder_dataset(tmp_path, tiny_faces) -> Path:
+    """ROOT/train|test/<label>/*.png with the tiny synthetic faces."""
+    return write_folder_dataset(tmp_path / "faces", tiny_faces)
+
+
+@pytest.fixture
+def csv_dataset(tmp_path, tiny_faces) -> Path:
+    """fer2013.csv-format file with the tiny synthetic faces."""
+    return write_csv_dataset(tmp_path / "fer2013.csv", tiny_faces)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """SHA-256 and mode of every file under ``root``: to prove nothing was changed."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def fitted_model(tiny_faces):
+    """A small HOG + SVM FERModel fitted on the tiny synthetic faces."""
+    from fer_classic import fit_model
+
+    return fit_model(tiny_faces, features="hog", clf="svm").model
+
+
+def random_gray(shape, seed=0) -> np.ndarray:
+    """Random uint8 images."""
+    return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)

@@ -1,0 +1,125 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import tree_digest, write_csv_dataset
+from fer_classic import __version__
+from fer_classic.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, tiny_faces):
+    from fer_classic import fit_model
+    path = tmp_path_factory.mktemp("model") / "m.joblib"
+    fit_model(tiny_faces, features="hog", clf="svm", out=path)
+    return path
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["evaluate"], ["predict"]])
+def test_every_command_has_help(runner, command):
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert __version__ in result.output
+
+
+def test_fit_on_default_data_prints_scores_and_saves(runner, tmp_path):
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--features", "pixels", "--clf", "knn", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output and out.is_file()
+
+
+def test_fit_json_has_scores_sizes_and_seconds(runner, tmp_path, folder_dataset):
+    result = runner.invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "logreg",
+                                  "--out", str(tmp_path / "m.joblib"), "--json"])
+    summary = json.loads(result.stdout)
+    assert {"accuracy", "f1_weighted", "f1_macro", "n_train", "n_test", "seconds"} <= summary.keys()
+    assert {"load", "features", "fit", "predict"} <= summary["seconds"].keys()
+
+
+def test_fit_on_unsplit_data_says_it_holds_out(runner, tmp_path, tiny_faces):
+    path = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "", "test": ""})
+    result = runner.invoke(main, ["fit", "--data", str(path), "--clf", "knn", "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 0, result.output
+    assert "held-out split" in result.output
+
+
+def test_fit_passes_classifier_params(runner, tmp_path):
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--clf", "svm", "--param", "C=10", "--param", "class_weight=balanced",
+                                  "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    from fer_classic import load_model
+    params = load_model(out).metadata["params"]
+    assert params["C"] == "10" and params["class_weight"] == "'balanced'"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/no/such/path"], "does not exist"),
+    (["--features", "sift"], "Unknown features"),
+    (["--clf", "boosting"], "Unknown classifier"),
+    (["--param", "C"], "NAME=VALUE"),
+])
+def test_fit_errors_are_clean(runner, tmp_path, args, message):
+    result = runner.invoke(main, ["fit", *args, "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_prints_confusion_matrix(runner, model_file, tmp_path, tiny_faces):
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    result = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert "true \\ pred" in result.output and "surprise" in result.output
+
+
+def test_evaluate_json_on_a_fer2013_half(runner, model_file, tmp_path, tiny_faces):
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "Training", "test": "PrivateTest"})
+    result = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv), "--split", "PrivateTest", "--json"])
+    summary = json.loads(result.stdout)
+    assert summary["n_test"] == 28 and summary["split"] == "PrivateTest"
+
+
+def test_evaluate_rejects_a_non_model_file(runner, tmp_path, folder_dataset):
+    bogus = tmp_path / "m.joblib"
+    bogus.write_text("hello")
+    result = runner.invoke(main, ["evaluate", str(bogus), "--data", str(folder_dataset)])
+    assert result.exit_code != 0 and "not a readable fer-classic model" in result.output
+
+
+@pytest.mark.parametrize("fmt, marker", [("table", "source"), ("json", '"label"'), ("csv", "source,label,score_kind")])
+def test_predict_formats(runner, model_file, folder_dataset, fmt, marker):
+    result = runner.invoke(main, ["predict", str(model_file), str(folder_dataset / "test" / "sad"), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert marker in result.output
+
+
+def test_predict_reports_unreadable_file_and_succeeds_with_the_rest(runner, model_file, folder_dataset, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    good = next((folder_dataset / "test" / "happy").iterdir())
+    result = runner.invoke(main, ["predict", str(model_file), str(good), str(bad), "--format", "json"])
+    assert result.exit_code == 0
+    assert "1 of 2 files could not be read" in result.stderr
+
+
+def test_predict_fails_when_nothing_could_be_read(runner, model_file, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"junk")
+    assert runner.invoke(main, ["predict", str(model_file), str(bad)]).exit_code == 1
+
+
+def test_cli_never_changes_the_dataset(runner, folder_dataset, tmp_path):
+    before = tree_digest(folder_dataset)
+    runner.invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "knn", "--out", str(tmp_path / "m.joblib")])
+    assert tree_digest(folder_dataset) == before

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, make_classifier
+
+CANONICAL_7 = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(0)
+    labels = np.array(["surprise", "neutral", "angry", "happy", "sad", "fear", "disgust"] * 10, dtype=object)
+    X = rng.normal(size=(len(labels), 3)) + np.array([CANONICAL_7.index(lab) for lab in labels])[:, None] * 3
+    return X, labels
+
+
+def test_classes_follow_canonical_order_not_alphabetical(blobs):
+    model = CanonicalOrderClassifier(LogisticRegression()).fit(*blobs)
+    assert model.classes_.tolist() == CANONICAL_7
+
+
+def test_probability_columns_follow_classes(blobs):
+    X, y = blobs
+    model = CanonicalOrderClassifier(LogisticRegression()).fit(X, y)
+    proba = model.predict_proba(X)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(1)], model.predict(X))
+
+
+def test_predictions_match_plain_estimator(blobs):
+    X, y = blobs
+    ours = CanonicalOrderClassifier(SVC()).fit(X, y).predict(X)
+    np.testing.assert_array_equal(ours, SVC().fit(X, y).predict(X))
+
+
+def test_predict_proba_hidden_when_inner_has_none(blobs):
+    model = CanonicalOrderClassifier(SVC(probability=False)).fit(*blobs)
+    assert not hasattr(model, "predict_proba") and hasattr(model, "decision_function")
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_every_named_classifier_fits(name, blobs):
+    model = make_classifier(name, n_jobs=1).fit(*blobs)
+    assert model.classes_.tolist() == CANONICAL_7
+
+
+def test_class_weight_is_passed_through():
+    assert make_classifier("svm", class_weight="balanced").estimator.class_weight == "balanced"
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("boosting", {}, "Unknown classifier 'boosting'"),
+    ("knn", {"C": 1}, r"has no parameter\(s\) \['C'\]"),
+])
+def test_bad_classifier_requests_are_errors(name, params, message):
+    with pytest.raises(ValueError, match=message):
+        make_classifier(name, **params)
+
+
+def test_single_class_training_data_is_an_error():
+    with pytest.raises(ValueError, match="only 1 class"):
+        CanonicalOrderClassifier().fit(np.zeros((3, 2)), ["happy"] * 3)

@@ -1,0 +1,19 @@
+"""The scripts in examples/ run end to end on small data."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.mark.parametrize("script, args", [
+    ("library_workflow.py", []),
+    ("grid_search_pipeline.py", ["--limit", "280"]),
+])
+def test_example_runs(script, args):
+    result = subprocess.run([sys.executable, str(REPO / "examples" / script), *args],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout

@@ -1,0 +1,68 @@
+import pytest
+
+from fer_classic.exceptions import UnknownLabelError
+from fer_classic.labels import (
+    CANONICAL_LABELS,
+    FER2013_LABELS,
+    canonical_label,
+    fer2013_label,
+    parse_label_map,
+    sort_labels,
+)
+
+
+@pytest.mark.parametrize(
+    "spelling, expected",
+    [
+        ("angry", "angry"), ("Anger", "angry"), ("DISGUSTED", "disgust"), ("fearful", "fear"),
+        ("happiness", "happy"), (" Sadness ", "sad"), ("surprised", "surprise"),
+        ("Neutral", "neutral"), ("contempt", "contempt"),
+    ],
+)
+def test_canonical_label_accepts_common_spellings(spelling, expected):
+    assert canonical_label(spelling) == expected
+
+
+def test_canonical_label_rejects_unknown_name():
+    with pytest.raises(UnknownLabelError, match="Unknown emotion label 'bored'"):
+        canonical_label("bored")
+
+
+def test_numeric_label_without_map_suggests_label_map():
+    with pytest.raises(UnknownLabelError, match="label map"):
+        canonical_label("3")
+
+
+def test_label_map_maps_numbered_folders():
+    assert canonical_label("3", {"3": "happiness"}) == "happy"
+
+
+@pytest.mark.parametrize("emotion_id, label", list(enumerate(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])))
+def test_fer2013_ids_follow_the_csv_convention(emotion_id, label):
+    assert fer2013_label(emotion_id) == label
+
+
+def test_fer2013_id_out_of_range_is_an_error():
+    with pytest.raises(UnknownLabelError, match="outside 0..6"):
+        fer2013_label(7)
+
+
+def test_sort_labels_follows_vocabulary_not_input_order():
+    assert sort_labels(["neutral", "angry", "surprise", "happy", "angry"]) == ["angry", "happy", "surprise", "neutral"]
+
+
+def test_sort_labels_puts_unknown_labels_after_canonical_ones():
+    assert sort_labels(["zeta", "sad", "alpha"]) == ["sad", "alpha", "zeta"]
+
+
+def test_fer2013_labels_are_the_first_seven_canonical():
+    assert FER2013_LABELS == CANONICAL_LABELS[:7]
+
+
+def test_parse_label_map_from_text():
+    assert parse_label_map("0=anger, 1=Happiness") == {"0": "angry", "1": "happy"}
+
+
+def test_parse_label_map_rejects_entry_without_equals():
+    with pytest.raises(UnknownLabelError, match="KEY=LABEL"):
+        parse_label_map("0:angry")

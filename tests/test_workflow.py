@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from conftest import write_csv_dataset
+from fer_classic import evaluate_model, fit_model, load_model, predict_images
+from fer_classic.exceptions import DatasetError, EmptyClassError
+from fer_classic.workflow import split_train_test
+
+
+def test_fit_reports_metrics_timings_and_saves(tmp_path, tiny_faces):
+    result = fit_model(tiny_faces, features="hog", clf="logreg", out=tmp_path / "m.joblib")
+    assert result.metrics["accuracy"] > 0.5
+    assert set(result.timings) == {"load", "features", "fit", "predict", "save"}
+    assert load_model(result.path).classes == tiny_faces.classes
+
+
+def test_fit_uses_train_only_for_learning(tiny_faces):
+    result = fit_model(tiny_faces, features="pixels", clf="knn")
+    assert result.n_train == len(tiny_faces.select("train"))
+    assert result.model.metadata["training"]["fingerprint"] == tiny_faces.select("train").fingerprint()
+
+
+def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
+    unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
+    train, test, held_out = split_train_test(unsplit, test_size=0.25, random_state=3)
+    assert held_out and len(test) == 28
+    assert set(test.class_counts().values()) == {4}
+    again = split_train_test(unsplit, test_size=0.25, random_state=3)[1]
+    assert test.sources.tolist() == again.sources.tolist()
+
+
+def test_test_class_without_training_images_is_an_error(tiny_faces):
+    keep = ~((tiny_faces.splits == "train") & (tiny_faces.labels == "fear"))
+    with pytest.raises(EmptyClassError, match="fear"):
+        fit_model(tiny_faces.subset(keep), features="pixels", clf="knn")
+
+
+def test_evaluate_on_csv_matches_fit_metrics(tmp_path, tiny_faces):
+    result = fit_model(tiny_faces, features="hog", clf="svm")
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    evaluated = evaluate_model(result.model, csv, split="test")
+    assert evaluated.metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+
+
+def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, tiny_faces):
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "Training", "test": "PrivateTest"})
+    assert evaluate_model(fitted_model, csv, split="PrivateTest").n_test == 28
+    with pytest.raises(DatasetError, match="no images in split 'PublicTest'"):
+        evaluate_model(fitted_model, csv, split="PublicTest")
+
+
+def test_predict_images_reports_bad_files_without_raising(tmp_path, fitted_model, folder_dataset):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    good = sorted((folder_dataset / "test" / "happy").iterdir())[0]
+    results = predict_images(fitted_model, [good, bad])
+    assert [r["source"] for r in results] == [str(good), str(bad)]
+    assert results[0]["label"] in fitted_model.classes and "error" in results[1]
+
+
+def test_predict_images_searches_folders(fitted_model, folder_dataset):
+    results = predict_images(fitted_model, [folder_dataset / "test"])
+    assert len(results) == 28 and all("label" in r for r in results)
