@@ -1,0 +1,270 @@
+"""Batch HOG and LBP against scikit-image, image by image.
+
+Tolerances: HOG descriptors within ``atol=1e-12`` (rtol 0) of
+``skimage.feature.hog``; LBP codes exactly equal to
+``skimage.feature.local_binary_pattern``'s.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from skimage.feature import hog, local_binary_pattern
+
+from conftest import FER_FOLDER, random_gray, requires_fer_folder
+from fer_classic.data import read_image
+from fer_classic.features import HOGFeatures, LBPFeatures
+from fer_classic.features._hog import hog_batch
+from fer_classic.features._lbp import _default_codes_generic, lbp_batch
+
+HOG_ATOL = 1e-12
+NORMS = ["L1", "L1-sqrt", "L2", "L2-Hys"]
+LBP_METHODS = ["default", "ror", "uniform", "nri_uniform"]
+
+
+def skimage_hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3), block_norm="L2-Hys"):
+    return np.stack([
+        hog(image, orientations=orientations, pixels_per_cell=pixels_per_cell,
+            cells_per_block=cells_per_block, block_norm=block_norm, feature_vector=True)
+        for image in images
+    ])
+
+
+def skimage_lbp(images, P, R, method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its advice against float images
+        return np.stack([local_binary_pattern(image, P, R, method) for image in images])
+
+
+def with_ties(shape, seed=0):
+    """Random 8-bit images, one of them with flat areas and sharp 45-degree steps (ties)."""
+    images = random_gray(shape, seed)
+    images[0] = images[0] // 64 * 64
+    images[1, :, : shape[2] // 2] = 128
+    return images
+
+
+# --- HOG -------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_norm", NORMS)
+@pytest.mark.parametrize("orientations, pixels_per_cell, cells_per_block", [
+    (9, (8, 8), (3, 3)), (9, (8, 8), (1, 1)), (8, (6, 6), (2, 2)), (12, (4, 4), (3, 3)),
+    (9, (5, 3), (2, 1)), (8, (1, 1), (1, 1)), (12, (7, 7), (2, 2)),
+])
+@pytest.mark.parametrize("shape", [(48, 48), (37, 53)])
+def test_hog_batch_matches_skimage_on_random_images(shape, orientations, pixels_per_cell, cells_per_block,
+                                                    block_norm):
+    images = with_ties((3, *shape))
+    params = dict(orientations=orientations, pixels_per_cell=pixels_per_cell,
+                  cells_per_block=cells_per_block, block_norm=block_norm)
+    np.testing.assert_allclose(hog_batch(images, **params), skimage_hog(images, **params), rtol=0, atol=HOG_ATOL)
+
+
+@pytest.mark.parametrize("block_norm", NORMS)
+def test_hog_batch_matches_skimage_on_faces(tiny_faces, block_norm):
+    images = tiny_faces.images[::8]
+    np.testing.assert_allclose(hog_batch(images, block_norm=block_norm),
+                               skimage_hog(images, block_norm=block_norm), rtol=0, atol=HOG_ATOL)
+
+
+@pytest.mark.parametrize("images", [
+    np.random.default_rng(1).random((3, 24, 30)),  # non-integer: the computed (not tabled) path
+    np.random.default_rng(2).integers(-900, 900, (3, 24, 30)).astype(np.float64),  # too wide for the tables
+    np.random.default_rng(3).integers(-50, 50, (3, 24, 30)).astype(np.int16),  # negative integers
+    np.full((2, 24, 30), 9.0),  # no gradient at all
+], ids=["float", "wide-range", "negative", "constant"])
+@pytest.mark.parametrize("block_norm", NORMS)
+def test_hog_batch_matches_skimage_on_other_values(images, block_norm):
+    params = dict(pixels_per_cell=(6, 5), cells_per_block=(2, 2), block_norm=block_norm)
+    np.testing.assert_allclose(hog_batch(images, **params), skimage_hog(images, **params), rtol=0, atol=HOG_ATOL)
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32), (np.uint8, np.float64), (np.float64, np.float64)])
+def test_hog_batch_output_dtype_follows_skimage(dtype, expected):
+    images = random_gray((2, 16, 16)).astype(dtype)
+    out = hog_batch(images, pixels_per_cell=(4, 4), cells_per_block=(2, 2))
+    assert out.dtype == expected == skimage_hog(images, pixels_per_cell=(4, 4), cells_per_block=(2, 2)).dtype
+
+
+def test_hog_batch_of_no_image_has_the_descriptor_width():
+    assert hog_batch(np.zeros((0, 48, 48))).shape == (0, 1296)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(pixels_per_cell=(16, 16)), "too small"),
+    (dict(block_norm="L3"), "block_norm must be one of"),
+    (dict(orientations=0), "must be >= 1"),
+    (dict(pixels_per_cell=(0, 8)), "must be >= 1"),
+])
+def test_hog_batch_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        hog_batch(np.zeros((1, 24, 24)), **kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_hog_batch_rejects_non_finite_pixels(bad):
+    images = np.zeros((1, 24, 24))
+    images[0, 3, 3] = bad
+    with pytest.raises(ValueError, match="finite"):
+        hog_batch(images)
+
+
+def test_hog_batch_rejects_a_single_image():
+    with pytest.raises(ValueError, match=r"\(n_images, height, width\)"):
+        hog_batch(np.zeros((24, 24)))
+
+
+def test_hog_features_equal_the_skimage_loop(tiny_faces):
+    X = tiny_faces.X[:20]
+    features = HOGFeatures(orientations=8, block_norm="L1").fit_transform(X)
+    expected = skimage_hog(tiny_faces.images[:20], orientations=8, block_norm="L1")
+    np.testing.assert_allclose(features, expected, rtol=0, atol=HOG_ATOL)
+    assert features.dtype == np.float64
+
+
+# --- LBP -------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", LBP_METHODS)
+@pytest.mark.parametrize("P, R", [(8, 1.0), (4, 1), (8, 2.0), (16, 2.0), (12, 1.5), (8, 1.1), (6, 3.3), (1, 1.0),
+                                  (3, 0.5)])
+@pytest.mark.parametrize("shape", [(20, 20), (17, 23)])
+def test_lbp_batch_equals_skimage_on_uint8_images(shape, P, R, method):
+    images = with_ties((4, *shape))
+    np.testing.assert_array_equal(lbp_batch(images, P, R, method), skimage_lbp(images, P, R, method))
+
+
+@pytest.mark.parametrize("method", LBP_METHODS)
+def test_lbp_batch_equals_skimage_on_faces(tiny_faces, method):
+    images = tiny_faces.images[::8]
+    np.testing.assert_array_equal(lbp_batch(images, 8, 1.0, method), skimage_lbp(images, 8, 1.0, method))
+
+
+@pytest.mark.parametrize("P, R", [(8, 1.0), (16, 2.0), (5, 3.7)])
+def test_lbp_batch_equals_skimage_on_float_images(P, R):
+    images = np.round(np.random.default_rng(4).random((3, 15, 19)) * 4) / 4  # many exact ties
+    images[1] = np.random.default_rng(5).random((15, 19))
+    np.testing.assert_array_equal(lbp_batch(images, P, R, "uniform"), skimage_lbp(images, P, R, "uniform"))
+
+
+def test_lbp_batch_rounds_the_radius_to_float32_as_skimage():
+    # float32(R) and R give different neighbour offsets once rounded to 5 decimals.
+    R = 2.213854961201737
+    images = random_gray((3, 20, 20), seed=6)
+    np.testing.assert_array_equal(lbp_batch(images, 4, R), skimage_lbp(images, 4, R, "default"))
+
+
+@pytest.mark.parametrize("P, R", [(8, 1.0), (12, 2.5)])
+def test_generic_lbp_codes_equal_skimage(P, R):
+    images = with_ties((2, 15, 18))
+    np.testing.assert_array_equal(_default_codes_generic(images.astype(float), P, R),
+                                  skimage_lbp(images, P, R, "default"))
+
+
+@pytest.mark.parametrize("method, n_bins", [("default", 256), ("ror", 256), ("uniform", 10), ("nri_uniform", 59)])
+def test_lbp_batch_codes_lie_in_the_histogram_range(method, n_bins):
+    codes = lbp_batch(random_gray((2, 20, 20)), 8, 1.0, method)
+    assert codes.dtype == np.int32 and codes.min() >= 0 and codes.max() < n_bins
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(method="var"), "method must be one of"),
+    (dict(P=0), "P must be an integer in 1..16"),
+    (dict(P=17), "P must be an integer in 1..16"),
+    (dict(P=8.0), "P must be an integer"),
+    (dict(R=0.0), "R must be a positive finite number"),
+    (dict(R=np.inf), "R must be a positive finite number"),
+])
+def test_lbp_batch_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        lbp_batch(np.zeros((1, 8, 8)), **kwargs)
+
+
+def test_lbp_batch_rejects_non_finite_pixels():
+    images = np.zeros((1, 8, 8))
+    images[0, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        lbp_batch(images)
+
+
+def old_lbp_features(images, P=8, R=1.0, method="uniform", grid=(6, 6)):
+    """The former per-image implementation: scikit-image codes, one bincount per cell."""
+    n_bins = {"uniform": P + 2, "nri_uniform": P * (P - 1) + 3}.get(method, 2**P)
+    rows = np.linspace(0, images.shape[1], grid[0] + 1).astype(int)
+    cols = np.linspace(0, images.shape[2], grid[1] + 1).astype(int)
+    out = []
+    for codes in skimage_lbp(images, P, R, method).astype(np.int64):
+        out.append([np.bincount(codes[r0:r1, c0:c1].ravel(), minlength=n_bins) / codes[r0:r1, c0:c1].size
+                    for r0, r1 in zip(rows[:-1], rows[1:]) for c0, c1 in zip(cols[:-1], cols[1:])])
+    return np.asarray(out).reshape(len(images), -1)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(method="nri_uniform", grid=(3, 5)), dict(P=4, R=2.0, grid=(7, 4))])
+def test_lbp_features_equal_the_former_per_image_loop(tiny_faces, kwargs):
+    images = tiny_faces.images[:12]
+    features = LBPFeatures(**kwargs).fit_transform(tiny_faces.X[:12])
+    np.testing.assert_array_equal(features, old_lbp_features(images, **kwargs))
+
+
+def test_lbp_features_concatenate_one_histogram_set_per_radius(tiny_faces):
+    X = tiny_faces.X[:10]
+    multi = LBPFeatures(P=(8, 16), R=(1.0, 2.0)).fit(X)
+    expected = np.hstack([LBPFeatures(P=8, R=1.0).fit_transform(X), LBPFeatures(P=16, R=2.0).fit_transform(X)])
+    np.testing.assert_array_equal(multi.transform(X), expected)
+    assert multi.n_features_out_ == 36 * (10 + 18)
+
+
+def test_lbp_features_share_a_scalar_P_between_radii(tiny_faces):
+    X = tiny_faces.X[:6]
+    expected = np.hstack([LBPFeatures(R=1.0).fit_transform(X), LBPFeatures(R=3.0).fit_transform(X)])
+    np.testing.assert_array_equal(LBPFeatures(P=8, R=(1.0, 3.0)).fit_transform(X), expected)
+
+
+def test_lbp_features_histograms_sum_to_one_per_cell(tiny_faces):
+    features = LBPFeatures(P=(4, 8), R=(1.0, 2.0), grid=(5, 7)).fit_transform(tiny_faces.X[:5])
+    small, large = features[:, : 35 * 6].reshape(5, 35, 6), features[:, 35 * 6 :].reshape(5, 35, 10)
+    np.testing.assert_allclose(small.sum(axis=2), 1.0)
+    np.testing.assert_allclose(large.sum(axis=2), 1.0)
+
+
+@pytest.mark.parametrize("P, R, message", [
+    ((8, 16), (1.0, 2.0, 3.0), "same length"),
+    ((), 1.0, "must not be empty"),
+    ((8, 0), (1.0, 2.0), "P must be an integer in 1..16"),
+    (8, (1.0, -2.0), "R must be a positive finite number"),
+])
+def test_lbp_features_check_the_scales_in_fit(P, R, message):
+    features = LBPFeatures(P=P, R=R)  # stored as given, checked only in fit
+    assert features.get_params()["P"] == P and features.get_params()["R"] == R
+    with pytest.raises(ValueError, match=message):
+        features.fit(np.zeros((2, 64)))
+
+
+def test_lbp_features_in_parallel_equal_serial(tiny_faces):
+    X = np.vstack([tiny_faces.X] * 3)  # >= 256 rows: transform splits the batch over workers
+    serial = LBPFeatures(n_jobs=1).fit(X).transform(X)
+    np.testing.assert_array_equal(LBPFeatures(n_jobs=2).fit(X).transform(X), serial)
+
+
+# --- real FER2013 pictures --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fer_pictures():
+    paths = sorted((FER_FOLDER / "test" / "happy").glob("*.jpg"))[:12] + sorted(
+        (FER_FOLDER / "train" / "angry").glob("*.jpg"))[:12]
+    return np.stack([read_image(path) for path in paths])
+
+
+@pytest.mark.realdata
+@requires_fer_folder
+@pytest.mark.parametrize("block_norm", NORMS)
+def test_hog_batch_matches_skimage_on_fer_pictures(fer_pictures, block_norm):
+    np.testing.assert_allclose(hog_batch(fer_pictures, block_norm=block_norm),
+                               skimage_hog(fer_pictures, block_norm=block_norm), rtol=0, atol=HOG_ATOL)
+
+
+@pytest.mark.realdata
+@requires_fer_folder
+@pytest.mark.parametrize("method", LBP_METHODS)
+@pytest.mark.parametrize("P, R", [(8, 1.0), (16, 2.0), (12, 3.0)])
+def test_lbp_batch_equals_skimage_on_fer_pictures(fer_pictures, P, R, method):
+    np.testing.assert_array_equal(lbp_batch(fer_pictures, P, R, method), skimage_lbp(fer_pictures, P, R, method))
