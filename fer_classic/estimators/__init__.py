@@ -2,5 +2,6 @@
 
 from ._canonical import CanonicalOrderClassifier
 from ._registry import CLASSIFIERS, make_classifier
+from ._svm import SVMClassifier, cuml_status
 
-__all__ = ["CLASSIFIERS", "CanonicalOrderClassifier", "make_classifier"]
+__all__ = ["CLASSIFIERS", "CanonicalOrderClassifier", "SVMClassifier", "cuml_status", "make_classifier"]

@@ -9,21 +9,17 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
-from sklearn.svm import SVC, LinearSVC
+from sklearn.svm import LinearSVC
 
 from ._canonical import CanonicalOrderClassifier
+from ._svm import SVMClassifier
 
 __all__ = ["CLASSIFIERS", "make_classifier"]
 
 
-def _svm(random_state: int | None, n_jobs: int | None) -> SVC:
-    # A large kernel cache matters on ~30k samples: libsvm recomputes rows otherwise.
-    return SVC(kernel="rbf", C=1.0, gamma="scale", cache_size=1000, random_state=random_state)
-
-
 #: Name → factory(random_state, n_jobs) of an unfitted classifier.
 CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
-    "svm": _svm,
+    "svm": lambda rs, nj: SVMClassifier(random_state=rs),
     "linear-svm": lambda rs, nj: LinearSVC(C=0.1, random_state=rs),
     "logreg": lambda rs, nj: LogisticRegression(C=1.0, max_iter=2000, random_state=rs),
     "knn": lambda rs, nj: KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj),
@@ -42,7 +38,8 @@ def make_classifier(
     Parameters
     ----------
     name : {"svm", "linear-svm", "logreg", "knn", "rf", "mlp"}
-        ``svm`` is an RBF-kernel ``SVC``; the others are scikit-learn's
+        ``svm`` is :class:`SVMClassifier` (RBF kernel; backend auto, sklearn,
+        cuml or approx); the others are scikit-learn's
         LinearSVC, LogisticRegression, KNeighborsClassifier,
         RandomForestClassifier and MLPClassifier.
     random_state : int, optional

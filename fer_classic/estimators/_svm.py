@@ -1,0 +1,216 @@
+"""An RBF support vector classifier with interchangeable backends."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.kernel_approximation import Nystroem
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC, LinearSVC
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["SVMClassifier", "cuml_status"]
+
+logger = logging.getLogger("fer_classic")
+
+_BACKENDS = ("auto", "sklearn", "cuml", "approx")
+
+
+def cuml_status() -> tuple[bool, str]:
+    """Whether cuML can run here, and why not when it cannot.
+
+    Returns
+    -------
+    usable : bool
+    reason : str
+        What was found (``"cuML 26.10 on 1 GPU"``) or what is missing.
+    """
+    try:
+        import cuml
+    except ImportError:
+        return False, "cuML is not installed (pip install 'fer-classic[gpu]' on a CUDA machine)"
+    except Exception as exc:  # broken CUDA installs raise at import
+        return False, f"cuML failed to import: {type(exc).__name__}: {exc}"
+    try:
+        import cupy
+
+        n_gpus = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return False, f"no usable CUDA GPU ({type(exc).__name__}: {exc})"
+    if n_gpus < 1:
+        return False, "no CUDA GPU visible"
+    return True, f"cuML {cuml.__version__} on {n_gpus} GPU(s)"
+
+
+def _gamma_value(gamma, X: np.ndarray) -> float:
+    if gamma == "scale":
+        variance = X.var()
+        return 1.0 / (X.shape[1] * variance) if variance > 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    return float(gamma)
+
+
+class SVMClassifier(ClassifierMixin, BaseEstimator):
+    """RBF-kernel SVM whose fitting backend is chosen by ``backend``.
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Regularisation (larger fits the training data more closely).
+    gamma : {"scale", "auto"} or float, default="scale"
+        RBF kernel coefficient, as in :class:`sklearn.svm.SVC`.
+    class_weight : dict or "balanced", optional
+        Per-class weights of ``C``.
+    probability : bool, default=False
+        Make ``predict_proba`` available. Calibration method: Platt scaling
+        (sigmoid) fitted by internal 5-fold cross-validation for ``sklearn``
+        and ``cuml`` (their own implementations); for ``approx``, sigmoid
+        calibration of the linear SVM by 3-fold cross-validation
+        (:class:`sklearn.calibration.CalibratedClassifierCV`). Costs several
+        extra fits.
+    backend : {"auto", "sklearn", "cuml", "approx"}, default="auto"
+        ``sklearn``: exact :class:`sklearn.svm.SVC` (libsvm, one CPU core).
+        ``cuml``: exact ``cuml.svm.SVC`` on a GPU. ``approx``: Nystroem kernel
+        approximation with ``n_components`` landmarks feeding a linear SVM,
+        much faster on tens of thousands of images. ``auto``: ``cuml`` when
+        cuML and a GPU are usable, else ``sklearn``; the choice and its reason
+        are logged (logger ``fer_classic``) and kept in ``backend_`` and
+        ``backend_reason_``.
+    n_components : int, default=3000
+        Landmarks of the ``approx`` backend (capped at the number of samples).
+    cache_size : float, default=1000
+        Kernel cache in MB for the exact backends.
+    tol : float, default=1e-3
+        Stopping tolerance.
+    random_state : int, optional
+        Seed of the Nystroem landmarks and of probability calibration.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    backend_ : str
+        The backend that fitted the model.
+    backend_reason_ : str
+        Why it was chosen (for ``auto``).
+    estimator_ : object
+        The fitted backend model (trained on integer codes of ``classes_``).
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 1.0,
+        gamma="scale",
+        class_weight=None,
+        probability: bool = False,
+        backend: str = "auto",
+        n_components: int = 3000,
+        cache_size: float = 1000,
+        tol: float = 1e-3,
+        random_state: int | None = None,
+    ):
+        self.C = C
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.probability = probability
+        self.backend = backend
+        self.n_components = n_components
+        self.cache_size = cache_size
+        self.tol = tol
+        self.random_state = random_state
+
+    def _resolve_backend(self) -> tuple[str, str]:
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}; got {self.backend!r}.")
+        if self.backend in ("sklearn", "approx"):
+            return self.backend, "requested"
+        usable, reason = cuml_status()
+        if self.backend == "cuml":
+            if not usable:
+                raise ImportError(f"backend='cuml' cannot run: {reason}.")
+            return "cuml", reason
+        return ("cuml", reason) if usable else ("sklearn", f"fell back to scikit-learn: {reason}")
+
+    def _class_weight_codes(self):
+        # The backends see integer codes; translate a label-keyed dict.
+        if isinstance(self.class_weight, dict):
+            index = {label: i for i, label in enumerate(self.classes_.tolist())}
+            return {index[k]: v for k, v in self.class_weight.items() if k in index}
+        return self.class_weight
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if not float(self.C) > 0:
+            raise ValueError(f"C must be > 0; got {self.C!r}.")
+        self.backend_, self.backend_reason_ = self._resolve_backend()
+        logger.info("SVMClassifier backend: %s (%s)", self.backend_, self.backend_reason_)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
+        build = {"sklearn": self._fit_sklearn, "cuml": self._fit_cuml, "approx": self._fit_approx}
+        self.estimator_ = build[self.backend_](X, codes, sample_weight)
+        return self
+
+    def _fit_sklearn(self, X, codes, sample_weight):
+        model = SVC(C=self.C, kernel="rbf", gamma=self.gamma, class_weight=self._class_weight_codes(),
+                    probability=self.probability, cache_size=self.cache_size, tol=self.tol,
+                    random_state=self.random_state)
+        return model.fit(X, codes, sample_weight=sample_weight)
+
+    def _fit_cuml(self, X, codes, sample_weight):
+        from cuml.svm import SVC as CumlSVC
+
+        model = CumlSVC(C=self.C, kernel="rbf", gamma=self.gamma, class_weight=self._class_weight_codes(),
+                        probability=self.probability, cache_size=self.cache_size, tol=self.tol,
+                        output_type="numpy")
+        # float32 halves GPU memory and transfer; libsvm's float64 gains nothing here.
+        return model.fit(X.astype(np.float32), codes.astype(np.float32), sample_weight=sample_weight)
+
+    def _fit_approx(self, X, codes, sample_weight):
+        landmarks = Nystroem(kernel="rbf", gamma=_gamma_value(self.gamma, X),
+                             n_components=min(int(self.n_components), len(X)), random_state=self.random_state)
+        linear = LinearSVC(C=self.C, class_weight=self._class_weight_codes(), tol=self.tol * 0.1 + 1e-4,
+                           dual=False, random_state=self.random_state)
+        head = CalibratedClassifierCV(linear, method="sigmoid", cv=3) if self.probability else linear
+        model = Pipeline([("nystroem", landmarks), ("linear", head)])
+        return model.fit(X, codes, linear__sample_weight=sample_weight)
+
+    def _validate(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        if self.backend_ == "cuml":
+            return X.astype(np.float32)
+        return np.require(X, requirements="W")  # libsvm's probability path writes to its input
+
+    def predict(self, X):
+        """Predicted labels of shape (n_samples,)."""
+        X = self._validate(X)
+        return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
+
+    def _has_decision(self) -> bool:
+        # A calibrated Nystroem model averages sigmoids of several linear SVMs: no single decision.
+        return not (self.probability and self.backend == "approx")
+
+    @available_if(_has_decision)
+    def decision_function(self, X):
+        """One-vs-rest decision scores (n_samples, n_classes); 1-D for two classes."""
+        X = self._validate(X)
+        scores = np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
+        return scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores
+
+    def _has_proba(self) -> bool:
+        return bool(self.probability)
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Calibrated class probabilities, columns in ``classes_`` order (see ``probability``)."""
+        X = self._validate(X)
+        return np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)

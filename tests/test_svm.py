@@ -1,0 +1,103 @@
+import logging
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.svm import SVC
+
+from fer_classic.estimators import SVMClassifier, cuml_status, make_classifier
+
+CUML_USABLE, CUML_REASON = cuml_status()
+requires_cuml = pytest.mark.skipif(not CUML_USABLE, reason=f"cuML path not testable here: {CUML_REASON}")
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["angry", "happy", "neutral"], 60)
+    centers = {"angry": 0.0, "happy": 2.0, "neutral": 4.0}
+    X = rng.normal(size=(len(labels), 6)) + np.array([centers[c] for c in labels])[:, None]
+    return X, labels
+
+
+def test_sklearn_backend_equals_svc(blobs):
+    X, y = blobs
+    ours = SVMClassifier(backend="sklearn").fit(X, y)
+    np.testing.assert_allclose(ours.decision_function(X), SVC().fit(X, y).decision_function(X))
+
+
+@pytest.mark.skipif(CUML_USABLE, reason="cuML is usable here, auto picks it")
+def test_auto_falls_back_to_sklearn_and_says_why(blobs, caplog):
+    with caplog.at_level(logging.INFO, logger="fer_classic"):
+        model = SVMClassifier().fit(*blobs)
+    assert model.backend_ == "sklearn" and "fell back to scikit-learn" in model.backend_reason_
+    assert "backend: sklearn" in caplog.text
+
+
+@pytest.mark.skipif(CUML_USABLE, reason="cuML is usable here")
+def test_requesting_cuml_without_it_is_a_clear_error(blobs):
+    with pytest.raises(ImportError, match="backend='cuml' cannot run"):
+        SVMClassifier(backend="cuml").fit(*blobs)
+
+
+def test_approx_backend_agrees_with_exact_on_easy_data(blobs):
+    X, y = blobs
+    exact = SVMClassifier(backend="sklearn").fit(X, y).predict(X)
+    approx = SVMClassifier(backend="approx", n_components=100, random_state=0).fit(X, y).predict(X)
+    assert (exact == approx).mean() > 0.95
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "approx"])
+def test_probabilities_are_calibrated_rows(blobs, backend):
+    X, y = blobs
+    proba = SVMClassifier(backend=backend, probability=True, random_state=0, n_components=50).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert proba.shape == (len(X), 3)
+
+
+def test_no_predict_proba_without_probability(blobs):
+    assert not hasattr(SVMClassifier(backend="sklearn").fit(*blobs), "predict_proba")
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "approx"])
+def test_predictions_survive_pickling(blobs, backend):
+    X, y = blobs
+    model = SVMClassifier(backend=backend, n_components=50, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+def test_class_weight_by_label(blobs):
+    X, y = blobs
+    heavy = SVMClassifier(backend="sklearn", class_weight={"angry": 100.0}).fit(X, y)
+    plain = SVMClassifier(backend="sklearn").fit(X, y)
+    assert (heavy.predict(X) == "angry").sum() >= (plain.predict(X) == "angry").sum()
+
+
+def test_unknown_backend_is_rejected(blobs):
+    with pytest.raises(ValueError, match="backend must be one of"):
+        SVMClassifier(backend="gpu").fit(*blobs)
+
+
+def test_registry_svm_accepts_backend():
+    assert make_classifier("svm", backend="approx").estimator.backend == "approx"
+
+
+@requires_cuml
+def test_cuml_backend_matches_sklearn(blobs):
+    X, y = blobs
+    gpu = SVMClassifier(backend="cuml").fit(X, y)
+    cpu = SVMClassifier(backend="sklearn").fit(X, y)
+    assert gpu.backend_ == "cuml"
+    assert (gpu.predict(X) == cpu.predict(X)).mean() > 0.97
+
+
+@requires_cuml
+def test_cuml_model_reloads_with_identical_predictions(blobs):
+    X, y = blobs
+    model = SVMClassifier(backend="cuml").fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+@requires_cuml
+def test_auto_picks_cuml_when_usable(blobs):
+    assert SVMClassifier().fit(*blobs).backend_ == "cuml"
