@@ -9,7 +9,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.kernel_approximation import Nystroem
 from sklearn.pipeline import Pipeline
-from sklearn.svm import SVC, LinearSVC
+from sklearn.linear_model import RidgeClassifier
+from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -71,14 +72,16 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         Make ``predict_proba`` available. Calibration method: Platt scaling
         (sigmoid) fitted by internal 5-fold cross-validation for ``sklearn``
         and ``cuml`` (their own implementations); for ``approx``, sigmoid
-        calibration of the linear SVM by 3-fold cross-validation
+        calibration of the linear model by 3-fold cross-validation
         (:class:`sklearn.calibration.CalibratedClassifierCV`). Costs several
         extra fits.
     backend : {"auto", "sklearn", "cuml", "approx"}, default="auto"
         ``sklearn``: exact :class:`sklearn.svm.SVC` (libsvm, one CPU core).
         ``cuml``: exact ``cuml.svm.SVC`` on a GPU. ``approx``: Nystroem kernel
-        approximation with ``n_components`` landmarks feeding a linear SVM,
-        much faster on tens of thousands of images. ``auto``: ``cuml`` when
+        approximation with ``n_components`` landmarks feeding a least-squares
+        linear SVM (:class:`sklearn.linear_model.RidgeClassifier`, ``alpha =
+        1 / (2 C)``), much faster on tens of thousands of images, somewhat
+        less accurate (see ``benchmarks/bench_svm.py``). ``auto``: ``cuml`` when
         cuML and a GPU are usable, else ``sklearn``; the choice and its reason
         are logged (logger ``fer_classic``) and kept in ``backend_`` and
         ``backend_reason_``.
@@ -177,8 +180,10 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     def _fit_approx(self, X, codes, sample_weight):
         landmarks = Nystroem(kernel="rbf", gamma=_gamma_value(self.gamma, X),
                              n_components=min(int(self.n_components), len(X)), random_state=self.random_state)
-        linear = LinearSVC(C=self.C, class_weight=self._class_weight_codes(), tol=self.tol * 0.1 + 1e-4,
-                           dual=False, random_state=self.random_state)
+        # A least-squares linear SVM (ridge on +-1 targets): a closed-form solve that takes
+        # seconds on 28k x 3000 features, where liblinear's hinge solvers take many minutes
+        # and reached no better accuracy on FER2013 HOG vectors.
+        linear = RidgeClassifier(alpha=1.0 / (2.0 * float(self.C)), class_weight=self._class_weight_codes())
         head = CalibratedClassifierCV(linear, method="sigmoid", cv=3) if self.probability else linear
         model = Pipeline([("nystroem", landmarks), ("linear", head)])
         return model.fit(X, codes, linear__sample_weight=sample_weight)
