@@ -70,11 +70,12 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         Per-class weights of ``C``.
     probability : bool, default=False
         Make ``predict_proba`` available. Calibration method: Platt scaling
-        (sigmoid) fitted by internal 5-fold cross-validation for ``sklearn``
-        and ``cuml`` (their own implementations); for ``approx``, sigmoid
-        calibration of the linear model by 3-fold cross-validation
-        (:class:`sklearn.calibration.CalibratedClassifierCV`). Costs several
-        extra fits.
+        (sigmoid, one-vs-rest, then normalised) fitted on 5-fold (``sklearn``)
+        or 3-fold (``approx``) cross-validated decision values by
+        :class:`sklearn.calibration.CalibratedClassifierCV` with
+        ``ensemble=False``; ``cuml`` uses cuML's own Platt scaling. Costs that
+        many extra fits; ``predict`` and ``decision_function`` still come from
+        the one model fitted on all the data.
     backend : {"auto", "sklearn", "cuml", "approx"}, default="auto"
         ``sklearn``: exact :class:`sklearn.svm.SVC` (libsvm, one CPU core).
         ``cuml``: exact ``cuml.svm.SVC`` on a GPU. ``approx``: Nystroem kernel
@@ -162,10 +163,22 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = build[self.backend_](X, codes, sample_weight)
         return self
 
+    def _calibrated(self, base, codes: np.ndarray, cv: int) -> CalibratedClassifierCV:
+        # ensemble=False: one base model fitted on all the data (its decision_function
+        # stays available) plus a sigmoid fitted on cross-validated decisions.
+        smallest = int(np.bincount(codes).min())
+        if smallest < 2:
+            raise ValueError(
+                "probability=True calibrates on cross-validated decisions and needs at least 2 "
+                f"samples of every class; the smallest class has {smallest}."
+            )
+        return CalibratedClassifierCV(base, method="sigmoid", cv=min(cv, smallest), ensemble=False)
+
     def _fit_sklearn(self, X, codes, sample_weight):
         model = SVC(C=self.C, kernel="rbf", gamma=self.gamma, class_weight=self._class_weight_codes(),
-                    probability=self.probability, cache_size=self.cache_size, tol=self.tol,
-                    random_state=self.random_state)
+                    cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
+        if self.probability:
+            model = self._calibrated(model, codes, cv=5)
         return model.fit(X, codes, sample_weight=sample_weight)
 
     def _fit_cuml(self, X, codes, sample_weight):
@@ -184,31 +197,33 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         # seconds on 28k x 3000 features, where liblinear's hinge solvers take many minutes
         # and reached no better accuracy on FER2013 HOG vectors.
         linear = RidgeClassifier(alpha=1.0 / (2.0 * float(self.C)), class_weight=self._class_weight_codes())
-        head = CalibratedClassifierCV(linear, method="sigmoid", cv=3) if self.probability else linear
+        head = self._calibrated(linear, codes, cv=3) if self.probability else linear
         model = Pipeline([("nystroem", landmarks), ("linear", head)])
         return model.fit(X, codes, linear__sample_weight=sample_weight)
+
+    def _uncalibrated(self, X):
+        """The model fitted on all the data (calibration aside), and its input."""
+        model = self.estimator_
+        if isinstance(model, Pipeline):
+            X, model = model[:-1].transform(X), model[-1]
+        if isinstance(model, CalibratedClassifierCV):
+            model = model.calibrated_classifiers_[0].estimator
+        return model, X
 
     def _validate(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        if self.backend_ == "cuml":
-            return X.astype(np.float32)
-        return np.require(X, requirements="W")  # libsvm's probability path writes to its input
+        return X.astype(np.float32) if self.backend_ == "cuml" else X
 
     def predict(self, X):
         """Predicted labels of shape (n_samples,)."""
-        X = self._validate(X)
-        return self.classes_[np.asarray(self.estimator_.predict(X)).astype(int)]
+        model, X = self._uncalibrated(self._validate(X))
+        return self.classes_[np.asarray(model.predict(X)).astype(int)]
 
-    def _has_decision(self) -> bool:
-        # A calibrated Nystroem model averages sigmoids of several linear SVMs: no single decision.
-        return not (self.probability and self.backend == "approx")
-
-    @available_if(_has_decision)
     def decision_function(self, X):
         """One-vs-rest decision scores (n_samples, n_classes); 1-D for two classes."""
-        X = self._validate(X)
-        scores = np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
+        model, X = self._uncalibrated(self._validate(X))
+        scores = np.asarray(model.decision_function(X), dtype=np.float64)
         return scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
     def _has_proba(self) -> bool:
