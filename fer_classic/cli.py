@@ -14,11 +14,13 @@ import warnings
 import click
 
 from ._version import __version__
+from .data import DEFAULT_NEAR_THRESHOLD
 from .evaluation import format_confusion_matrix, format_metrics
 from .exceptions import FerClassicError
 from .labels import parse_label_map
 from .persistence import load_model
 from .workflow import evaluate_model, fit_model, predict_images
+from .workflow import compare_model_files, describe_data
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict:
@@ -72,16 +74,19 @@ def main() -> None:
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
 @click.option("--size", default=48, show_default=True, help="Image side in pixels (grayscale, square).")
 @click.option("--seed", default=0, show_default=True, help="Seed of hold-out split and estimators.")
+@click.option("--dedupe", "dedupe_data", is_flag=True,
+              help="Drop pixel-identical copies first (test images also in train, repeats within a split); "
+                   "in memory only, files are never changed.")
 @_LABEL_MAP
 @_NJOBS
 @_JSON
-def fit(data, features, clf, params, out, size, seed, label_map, n_jobs, as_json) -> None:
+def fit(data, features, clf, params, out, size, seed, dedupe_data, label_map, n_jobs, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     result = _run(
         fit_model, data, features=features, clf=clf, clf_params=_parse_params(params), size=size,
         random_state=seed, label_map=parse_label_map(label_map) if label_map else None,
-        n_jobs=n_jobs, out=out, log=log,
+        n_jobs=n_jobs, out=out, dedupe_data=dedupe_data, log=log,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -98,15 +103,18 @@ def fit(data, features, clf, params, out, size, seed, label_map, n_jobs, as_json
 @click.option("--data", required=True, metavar="PATH", help="Class folders or fer2013.csv[.gz].")
 @click.option("--split", default="test", show_default=True,
               help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+@click.option("--report", default=None, metavar="DIR",
+              help="Write report.html (self-contained, plots embedded), metrics.json and predictions.csv "
+                   "into DIR (needs matplotlib).")
 @_LABEL_MAP
 @_NJOBS
 @_JSON
-def evaluate(model, data, split, label_map, n_jobs, as_json) -> None:
-    """Score MODEL on a dataset split: metrics and confusion matrix."""
+def evaluate(model, data, split, report, label_map, n_jobs, as_json) -> None:
+    """Score MODEL on a dataset split: metrics and confusion matrix, optionally an HTML report."""
     loaded = _run(load_model, model)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
-        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs, report=report,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -115,6 +123,9 @@ def evaluate(model, data, split, label_map, n_jobs, as_json) -> None:
     click.echo(format_metrics(result.metrics))
     click.echo("")
     click.echo(format_confusion_matrix(result.metrics))
+    if result.report is not None:
+        click.echo(f"report written to {result.report.html} (with {result.report.metrics_json.name}, "
+                   f"{result.report.predictions_csv.name})")
 
 
 @main.command()
@@ -151,3 +162,89 @@ def predict(model, images, fmt) -> None:
         click.echo(f"{failed} of {len(results)} files could not be read", err=True)
     if failed == len(results):
         sys.exit(1)
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, metavar="PATH", help="Class folders or fer2013.csv[.gz].")
+@click.option("--split", default="test", show_default=True,
+              help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+@click.option("--out", default=None, metavar="FILE.csv", help="Also write the table as CSV.")
+@_LABEL_MAP
+@_NJOBS
+@_JSON
+def compare(models, data, split, out, label_map, n_jobs, as_json) -> None:
+    """Score several MODELS on the same images, side by side, with McNemar's test between the best two."""
+    result = _run(
+        compare_model_files, models, data, split=None if split == "all" else split, out=out,
+        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+    )
+    click.echo(json.dumps(result.summary()) if as_json else result.format())
+    if out and not as_json:
+        click.echo(f"table written to {out}")
+
+
+@main.command()
+@click.option("--data", default=None, metavar="PATH",
+              help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
+@click.option("--threshold", default=DEFAULT_NEAR_THRESHOLD, show_default=True, type=click.IntRange(0, 64),
+              help="Near duplicates: largest Hamming distance between 64-bit DCT pHashes.")
+@click.option("--duplicates-csv", default=None, metavar="FILE",
+              help="Write every duplicate image (kind, group, split, label, source, hamming, dedupe action).")
+@_LABEL_MAP
+@_NJOBS
+@_JSON
+def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> None:
+    """Describe a dataset: class counts, sizes, modes, unreadable files, duplicates, train/test leakage.
+
+    Files are only read, never changed.
+    """
+    result = _run(
+        describe_data, data, threshold=threshold, duplicates_csv=duplicates_csv,
+        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+    )
+    click.echo(json.dumps(result.summary()) if as_json else result.format())
+    if duplicates_csv and not as_json:
+        click.echo(f"duplicates listed in {duplicates_csv}")
+
+
+@main.command()
+@click.option("--data", default=None, metavar="PATH",
+              help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
+@click.option("--features", default="hog", show_default=True, help="pixels, hog, lbp, pca, or joined with '+'.")
+@click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
+@click.option("--grid", default="default", show_default=True, metavar="default|FILE",
+              help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")
+@click.option("--cv", default="5", show_default=True,
+              help="Number of stratified folds on train, or 'publictest' (FER2013's protocol).")
+@click.option("--groups", default=None, metavar="REGEX",
+              help="Subject id from file names (first group), e.g. 'S(\\d+)_': folds keep subjects apart.")
+@click.option("--backend", type=click.Choice(["loky", "dask", "ray"]), default="loky", show_default=True,
+              help="joblib backend running the candidates.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler / Ray address.")
+@click.option("--out", default="fer_search_model.joblib", show_default=True, help="Best model file to write.")
+@click.option("--results", default="cv_results.csv", show_default=True, help="CSV of all candidates, ranked.")
+@click.option("--seed", default=0, show_default=True, help="Seed of folds and estimators.")
+@_NJOBS
+@_JSON
+def search(data, features, clf, grid, cv, groups, backend, scheduler, out, results, seed, n_jobs, as_json) -> None:
+    """Grid-search a pipeline, refit the best, score it and save it."""
+    from .model_selection import search_model
+
+    log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
+    result = _run(
+        search_model, data, features=features, clf=clf, grid=grid, cv=cv, groups=groups,
+        random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler, out=out,
+        results_csv=results, verbose=0 if as_json else 2, log=log,
+    )
+    summary = result.summary()
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{'rank':>4}  {'cv score':>8}  params")
+    for row in summary["ranking"]:
+        click.echo(f"{row['rank']:>4}  {row['score']:>8.4f}  {row['params']}")
+    click.echo(f"seconds: {_seconds(result.timings)}")
+    click.echo(f"best model on {result.test_split}:")
+    click.echo(format_metrics(result.metrics))
+    click.echo(f"model saved to {result.path}; all candidates in {results}")

@@ -15,6 +15,8 @@ __all__ = [
     "IncompatibleModelError",
     "VersionMismatchWarning",
     "SkippedFilesWarning",
+    "ReportError",
+    "DataLeakageWarning",
 ]
 
 
@@ -56,3 +58,11 @@ class VersionMismatchWarning(UserWarning):
 
 class SkippedFilesWarning(UserWarning):
     """Some files of a dataset could not be read and were skipped (never deleted)."""
+
+
+class ReportError(FerClassicError, ValueError):
+    """A report, comparison or diagnostics output cannot be written or computed as asked."""
+
+
+class DataLeakageWarning(UserWarning):
+    """Evaluation images also occur in the training images (pixel-identical or nearly)."""

@@ -1,4 +1,4 @@
-"""The library functions behind each CLI command: fit, evaluate, predict."""
+"""The library functions behind each CLI command: fit, evaluate, predict, compare, describe."""
 
 from __future__ import annotations
 
@@ -11,13 +11,31 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .data import IMAGE_EXTENSIONS, FaceDataset, load_dataset, read_image
-from .evaluation import classification_metrics
+from .data import (
+    DEFAULT_NEAR_THRESHOLD,
+    IMAGE_EXTENSIONS,
+    DatasetDescription,
+    FaceDataset,
+    dedupe,
+    describe_dataset,
+    load_dataset,
+    read_image,
+)
+from .evaluation import Comparison, Report, classification_metrics, compare_models, write_report
 from .exceptions import DatasetError, EmptyClassError, FerClassicError
-from .persistence import FERModel, save_model
+from .persistence import FERModel, load_model, save_model
 from .pipeline import make_pipeline
 
-__all__ = ["FitResult", "EvaluateResult", "fit_model", "evaluate_model", "predict_images", "split_train_test"]
+__all__ = [
+    "FitResult",
+    "EvaluateResult",
+    "compare_model_files",
+    "describe_data",
+    "fit_model",
+    "evaluate_model",
+    "predict_images",
+    "split_train_test",
+]
 
 Log = Callable[[str], None]
 
@@ -48,6 +66,7 @@ class FitResult:
             "seconds": self.timings,
             "classes": self.model.classes,
             "model": str(self.path) if self.path else None,
+            "backend": self.model.metadata.get("backend"),
             "per_class": self.metrics["per_class"],
             "confusion_matrix": self.metrics["confusion_matrix"],
         }
@@ -62,11 +81,15 @@ class EvaluateResult:
     split: str
     n_test: int
     skipped: list = field(default_factory=list)
+    report: Report | None = None
 
     def summary(self) -> dict:
         """Flat, JSON-ready summary."""
         return {
             **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro")},
+            **{k: self.metrics.get(k) for k in ("accuracy_ci", "balanced_accuracy", "roc_auc_macro",
+                                                "roc_auc_micro")},
+            "report": str(self.report.html) if self.report else None,
             "n_test": self.n_test,
             "split": self.split,
             "seconds": self.timings,
@@ -119,6 +142,7 @@ def fit_model(
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
     out: str | os.PathLike | None = None,
+    dedupe_data: bool = False,
     log: Log = _quiet,
 ) -> FitResult:
     """Load data, fit ``features → scaler → clf`` on the train split, score it on test, save it.
@@ -143,6 +167,10 @@ def fit_model(
         Workers for decoding, features and estimators.
     out : path, optional
         Where to save the model (atomically); None saves nothing.
+    dedupe_data : bool, default=False
+        Drop pixel-identical copies first (in memory, see
+        :func:`fer_classic.data.dedupe`): test images that also occur in train,
+        and repeated copies within a split. Files are never changed.
     log : callable, optional
         Receives progress messages.
 
@@ -154,6 +182,10 @@ def fit_model(
     timings: dict[str, float] = {}
     dataset = _timed(timings, "load", _load, data, size, label_map, n_jobs)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
+    if dedupe_data:
+        before = len(dataset)
+        dataset = _timed(timings, "dedupe", dedupe, dataset)
+        log(f"dedupe: dropped {before - len(dataset)} duplicate copies (in memory; files untouched)")
     train, test, held_out = split_train_test(dataset, test_size=test_size, random_state=random_state)
     if held_out:
         log(f"no test split in {dataset.name}: holding out a stratified {test_size:.0%} "
@@ -170,13 +202,17 @@ def fit_model(
     train_features = _timed(timings, "features", extractor.fit_transform, train.X, train.y)
     log(f"fitting '{clf}' on {train_features.shape[0]} x {train_features.shape[1]} features")
     _timed(timings, "fit", head.fit, train_features, train.y)
+    fitted = pipeline[-1].estimator_
+    backend = getattr(fitted, "backend_", None)
+    if backend:
+        log(f"'{clf}' fitted with backend {backend} ({fitted.backend_reason_})")
     test_features = _timed(timings, "features", extractor.transform, test.X)
     predicted = _timed(timings, "predict", head.predict, test_features)
     metrics = classification_metrics(test.y, predicted, pipeline.classes_)
     model = FERModel.from_fitted(
         pipeline, train, features=features, clf=clf, source=dataset.name,
         metrics={k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
-        timings=timings, random_state=random_state, held_out_test=held_out,
+        timings=timings, random_state=random_state, held_out_test=held_out, backend=backend,
     )
     path = None
     if out is not None:
@@ -191,6 +227,7 @@ def evaluate_model(
     split: str | None = "test",
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
+    report: str | os.PathLike | None = None,
 ) -> EvaluateResult:
     """Score a model on one split of a dataset (loaded at the model's geometry).
 
@@ -201,10 +238,18 @@ def evaluate_model(
     split : str or None, default="test"
         ``train``/``test``/``val`` or a FER2013 usage (``PublicTest``,
         ``PrivateTest``); None uses every image.
+    report : path, optional
+        Folder to write ``report.html``, ``metrics.json`` and ``predictions.csv``
+        into (see :func:`fer_classic.evaluation.write_report`); the metrics
+        then include ROC-AUC.
     """
     timings: dict[str, float] = {}
     dataset = _timed(timings, "load", _load, data, model.image_shape, label_map, n_jobs)
     subset = dataset.select(split) if split else dataset
+    if report is not None:
+        written = write_report(model, dataset, report, split=split)
+        timings.update(written.timings)
+        return EvaluateResult(written.metrics, timings, written.split, written.n, list(dataset.skipped), written)
     predicted = _timed(timings, "predict", model.predict, subset.images)
     metrics = classification_metrics(subset.y, predicted, model.classes)
     return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
@@ -259,3 +304,66 @@ def predict_images(model: FERModel, inputs: Iterable[str | os.PathLike]) -> list
             })
     order = {str(p): i for i, p in enumerate(paths)}
     return sorted(results, key=lambda r: order[r["source"]])
+
+
+def compare_model_files(
+    models: Iterable[str | os.PathLike],
+    data: str | os.PathLike | FaceDataset,
+    *,
+    split: str | None = "test",
+    out: str | os.PathLike | None = None,
+    label_map: Mapping[str, str] | None = None,
+    n_jobs: int | None = None,
+) -> Comparison:
+    """Load model files, score them side by side, McNemar-test the best two, optionally write a CSV.
+
+    Parameters
+    ----------
+    models : iterable of path
+        Model files written by :func:`fit_model`; rows are named by file name.
+    data : path or FaceDataset
+    split : str or None, default="test"
+    out : path, optional
+        CSV file for the table (one row per model, McNemar result in the last columns).
+    label_map, n_jobs
+        As in :func:`fer_classic.load_dataset`.
+
+    Returns
+    -------
+    Comparison
+    """
+    paths = [Path(p) for p in models]
+    comparison = compare_models(
+        [load_model(p) for p in paths], data, names=[p.name for p in paths], split=split,
+        label_map=label_map, n_jobs=n_jobs,
+    )
+    if out is not None:
+        comparison.to_csv(out)
+    return comparison
+
+
+def describe_data(
+    data: str | os.PathLike | FaceDataset | None = None,
+    *,
+    threshold: int = DEFAULT_NEAR_THRESHOLD,
+    duplicates_csv: str | os.PathLike | None = None,
+    label_map: Mapping[str, str] | None = None,
+    n_jobs: int | None = None,
+) -> DatasetDescription:
+    """Describe a dataset (see :func:`fer_classic.data.describe_dataset`), optionally listing duplicates.
+
+    Parameters
+    ----------
+    data : path, FaceDataset or None
+    threshold : int, default=DEFAULT_NEAR_THRESHOLD
+        Near-duplicate pHash Hamming distance (of 64 bits).
+    duplicates_csv : path, optional
+        Write one row per duplicate image (kind, group, split, label, source,
+        hamming, dedupe action). The dataset is only read.
+    label_map, n_jobs
+        As in :func:`fer_classic.load_dataset`.
+    """
+    description = describe_dataset(data, threshold=threshold, label_map=label_map, n_jobs=n_jobs)
+    if duplicates_csv is not None:
+        description.write_duplicates_csv(duplicates_csv)
+    return description

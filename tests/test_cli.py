@@ -66,7 +66,7 @@ def test_fit_passes_classifier_params(runner, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "/no/such/path"], "does not exist"),
-    (["--features", "sift"], "Unknown features"),
+    (["--features", "surf"], "Unknown features"),
     (["--clf", "boosting"], "Unknown classifier"),
     (["--param", "C"], "NAME=VALUE"),
 ])

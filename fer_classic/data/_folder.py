@@ -15,7 +15,7 @@ from ..labels import canonical_label
 from ._dataset import FaceDataset, normalize_split
 from ._images import IMAGE_EXTENSIONS, as_size, read_images
 
-__all__ = ["load_folder"]
+__all__ = ["load_folder", "scan_folder"]
 
 # Kaggle's FER2013 folders name files after the CSV's Usage column.
 _USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
@@ -38,6 +38,59 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
         return canonical_label(folder.name, label_map)
     except UnknownLabelError as exc:
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
+
+
+def scan_folder(
+    root: Path, label_map: Mapping[str, str] | None = None
+) -> tuple[list[tuple[str, Path]], list[Path], list[str], list[str], list[int]]:
+    """List a class-folder tree's image files without reading them.
+
+    Returns
+    -------
+    groups : list of (split, label folder)
+    paths, labels, splits : list
+        Per image file, in folder then name order.
+    folder_of : list of int
+        Index into ``groups`` of each file.
+
+    Raises
+    ------
+    DatasetError, UnknownLabelError, EmptyClassError
+        As :func:`load_folder`.
+    """
+    if not root.is_dir():
+        raise DatasetError(f"Dataset folder {root} does not exist or is not a folder.")
+    top = _subdirs(root)
+    if not top:
+        raise DatasetError(
+            f"Dataset folder {root} has no sub-folders; expected {root}/<label>/*.jpg "
+            f"or {root}/<split>/<label>/*.jpg."
+        )
+    split_dirs = [d for d in top if normalize_split(d.name)]
+    if split_dirs:
+        groups = [(normalize_split(d.name), label_dir) for d in split_dirs for label_dir in _subdirs(d)]
+    else:
+        groups = [("", d) for d in top]
+
+    paths: list[Path] = []
+    labels: list[str] = []
+    splits: list[str] = []
+    folder_of: list[int] = []
+    for index, (split, folder) in enumerate(groups):
+        label = _label_of(folder, label_map)
+        files = _image_files(folder)
+        if not files:
+            raise EmptyClassError(
+                f"Label folder {folder} holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
+                "add images or remove the folder."
+            )
+        paths += files
+        labels += [label] * len(files)
+        splits += [split] * len(files)
+        folder_of += [index] * len(files)
+    if not paths:
+        raise DatasetError(f"Dataset folder {root} holds no label folders with images.")
+    return groups, paths, labels, splits, folder_of
 
 
 def load_folder(
@@ -79,39 +132,7 @@ def load_folder(
     """
     root = Path(root)
     size = as_size(size)
-    if not root.is_dir():
-        raise DatasetError(f"Dataset folder {root} does not exist or is not a folder.")
-    top = _subdirs(root)
-    if not top:
-        raise DatasetError(
-            f"Dataset folder {root} has no sub-folders; expected {root}/<label>/*.jpg "
-            f"or {root}/<split>/<label>/*.jpg."
-        )
-    split_dirs = [d for d in top if normalize_split(d.name)]
-    if split_dirs:
-        groups = [(normalize_split(d.name), label_dir) for d in split_dirs for label_dir in _subdirs(d)]
-    else:
-        groups = [("", d) for d in top]
-
-    paths: list[Path] = []
-    labels: list[str] = []
-    splits: list[str] = []
-    folder_of: list[int] = []
-    for index, (split, folder) in enumerate(groups):
-        label = _label_of(folder, label_map)
-        files = _image_files(folder)
-        if not files:
-            raise EmptyClassError(
-                f"Label folder {folder} holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
-                "add images or remove the folder."
-            )
-        paths += files
-        labels += [label] * len(files)
-        splits += [split] * len(files)
-        folder_of += [index] * len(files)
-    if not paths:
-        raise DatasetError(f"Dataset folder {root} holds no label folders with images.")
-
+    groups, paths, labels, splits, folder_of = scan_folder(root, label_map)
     images, ok, skipped = read_images(paths, size, n_jobs)
     kept_folders = set(np.asarray(folder_of)[ok].tolist())
     for index, (_, folder) in enumerate(groups):

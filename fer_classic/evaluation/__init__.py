@@ -1,5 +1,61 @@
-"""Metrics and their text rendering."""
+"""Metrics, plots, learning/validation curves, model comparison and the HTML report.
 
-from ._metrics import classification_metrics, format_confusion_matrix, format_metrics
+Plots need matplotlib (``pip install 'fer-classic[plot]'``); it is imported
+only when a figure is made.
+"""
 
-__all__ = ["classification_metrics", "format_confusion_matrix", "format_metrics"]
+from ._compare import COMPARE_COLUMNS, Comparison, compare_models
+from ._curves import CurveResult, compute_learning_curve, compute_validation_curve
+from ._metrics import (
+    accuracy_interval,
+    classification_metrics,
+    format_confusion_matrix,
+    format_metrics,
+    normalize_confusion_matrix,
+    roc_auc_ovr,
+)
+from ._plots import (
+    figure_to_png,
+    plot_average_faces,
+    plot_class_distribution,
+    plot_confusion_matrix,
+    plot_feature_pca,
+    plot_learning_curve,
+    plot_per_class_f1,
+    plot_roc_curves,
+    plot_sample_predictions,
+    plot_validation_curve,
+)
+from ._report import REPORT_PLOTS, Predictions, Report, predict_with_scores, write_report
+from ._significance import mcnemar_test
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "Comparison",
+    "CurveResult",
+    "Predictions",
+    "REPORT_PLOTS",
+    "Report",
+    "accuracy_interval",
+    "classification_metrics",
+    "compare_models",
+    "compute_learning_curve",
+    "compute_validation_curve",
+    "figure_to_png",
+    "format_confusion_matrix",
+    "format_metrics",
+    "mcnemar_test",
+    "normalize_confusion_matrix",
+    "plot_average_faces",
+    "plot_class_distribution",
+    "plot_confusion_matrix",
+    "plot_feature_pca",
+    "plot_learning_curve",
+    "plot_per_class_f1",
+    "plot_roc_curves",
+    "plot_sample_predictions",
+    "plot_validation_curve",
+    "predict_with_scores",
+    "roc_auc_ovr",
+    "write_report",
+]

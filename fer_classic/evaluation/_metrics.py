@@ -2,16 +2,165 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
-__all__ = ["classification_metrics", "format_confusion_matrix", "format_metrics"]
+__all__ = [
+    "accuracy_interval",
+    "classification_metrics",
+    "format_confusion_matrix",
+    "format_metrics",
+    "normalize_confusion_matrix",
+    "roc_auc_ovr",
+]
 
 
-def classification_metrics(y_true, y_pred, classes: Sequence) -> dict:
-    """Accuracy, weighted and macro F1, per-class scores and the confusion matrix.
+def accuracy_interval(
+    y_true,
+    y_pred,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int | None = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the accuracy.
+
+    The test images are resampled with replacement ``n_resamples`` times; the
+    interval holds the central ``confidence`` share of the resampled accuracies.
+    It measures the uncertainty due to the finite test set (not to training).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+        True and predicted labels.
+    n_resamples : int, default=1000
+        Bootstrap resamples (at least 1).
+    confidence : float, default=0.95
+        Coverage of the interval, in (0, 1).
+    random_state : int or None, default=0
+        Seed: the same inputs and seed give the same interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+
+    Raises
+    ------
+    ValueError
+        If ``n_resamples`` or ``confidence`` is out of range, or there are no samples.
+    """
+    if int(n_resamples) < 1:
+        raise ValueError(f"n_resamples must be an int >= 1; got {n_resamples!r}.")
+    if not 0.0 < float(confidence) < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1 (e.g. 0.95); got {confidence!r}.")
+    correct = np.asarray(y_true) == np.asarray(y_pred)
+    n = len(correct)
+    if n == 0:
+        raise ValueError("accuracy_interval needs at least one sample; y_true is empty.")
+    rng = np.random.default_rng(random_state)
+    accuracies = np.empty(int(n_resamples))
+    # Chunks keep the index array small (rows x n) on large test sets.
+    chunk = max(1, 2_000_000 // n)
+    for start in range(0, len(accuracies), chunk):
+        stop = min(start + chunk, len(accuracies))
+        index = rng.integers(0, n, size=(stop - start, n))
+        accuracies[start:stop] = correct[index].mean(axis=1)
+    tail = (1.0 - float(confidence)) / 2.0 * 100.0
+    low, high = np.percentile(accuracies, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def normalize_confusion_matrix(matrix) -> np.ndarray:
+    """Divide each row (true class) by its total; rows without samples stay 0.
+
+    Parameters
+    ----------
+    matrix : array-like of shape (n_classes, n_classes)
+        Counts, rows true class, columns predicted class.
+
+    Returns
+    -------
+    ndarray of float, same shape
+        Row ``i`` is the share of class ``i``'s images predicted as each class
+        (its diagonal entry is the recall of class ``i``).
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def _as_score_matrix(scores, classes: Sequence) -> np.ndarray:
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1 and len(classes) == 2:  # scikit-learn's binary decision_function
+        scores = np.column_stack([-scores, scores])
+    if scores.ndim != 2 or scores.shape[1] != len(classes):
+        raise ValueError(
+            f"scores must have one column per class of the model ({len(classes)}: "
+            f"{', '.join(map(str, classes))}); got an array of shape {scores.shape}. Pass "
+            "model.scores(images)[1] or pipeline.predict_proba / decision_function output."
+        )
+    return scores
+
+
+def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
+    """One-vs-rest ROC-AUC per class, macro- and micro-averaged.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels. Labels the model does not know count as negatives of every class.
+    scores : array-like of shape (n_samples, n_classes)
+        ``predict_proba`` or ``decision_function`` output; column ``j`` scores
+        ``classes[j]`` (a 1-D binary decision function is accepted too).
+    classes : sequence
+        Class names in the model's order (``model.classes_``).
+
+    Returns
+    -------
+    dict
+        ``per_class`` (name → AUC, or None for a class with no positive or no
+        negative sample), ``macro`` (mean over the classes that have a value)
+        and ``micro`` (AUC of all class-vs-rest decisions pooled; it assumes the
+        columns share one scale, true of probabilities, roughly of decision
+        scores). None where undefined.
+    """
+    y_true = np.asarray(y_true)
+    scores = _as_score_matrix(scores, classes)
+    if len(scores) != len(y_true):
+        raise ValueError(f"scores has {len(scores)} rows for {len(y_true)} labels in y_true.")
+    indicator = np.column_stack([y_true == c for c in classes]).astype(int)
+    per_class: dict[str, float | None] = {}
+    for j, name in enumerate(classes):
+        column = indicator[:, j]
+        defined = 0 < column.sum() < len(column)
+        per_class[str(name)] = float(roc_auc_score(column, scores[:, j])) if defined else None
+    values = [v for v in per_class.values() if v is not None]
+    pooled = indicator.ravel()
+    micro = float(roc_auc_score(pooled, scores.ravel())) if 0 < pooled.sum() < len(pooled) else None
+    return {"per_class": per_class, "macro": float(np.mean(values)) if values else None, "micro": micro}
+
+
+def classification_metrics(
+    y_true,
+    y_pred,
+    classes: Sequence,
+    *,
+    scores=None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int | None = 0,
+) -> dict:
+    """Accuracy (with a bootstrap interval), F1s, per-class scores, confusion matrix, ROC-AUC.
 
     Parameters
     ----------
@@ -21,33 +170,63 @@ def classification_metrics(y_true, y_pred, classes: Sequence) -> dict:
         Class names in the model's order (``model.classes_``); rows and
         columns of the confusion matrix and the per-class entries follow it.
         Labels in ``y_true`` the model never saw count as errors.
+    scores : array-like of shape (n_samples, n_classes), optional
+        ``predict_proba`` or ``decision_function`` output (columns follow
+        ``classes``); gives the one-vs-rest ROC-AUC. Without it the AUC entries are None.
+    n_resamples, confidence, random_state
+        Bootstrap of the accuracy interval, see :func:`accuracy_interval`.
 
     Returns
     -------
     dict
-        ``accuracy``, ``f1_weighted``, ``f1_macro``, ``n``, ``classes``,
-        ``per_class`` (name → precision, recall, f1, support) and
-        ``confusion_matrix`` (list of rows: true class; columns: predicted).
+        ``accuracy``, ``accuracy_ci`` ([low, high]), ``confidence``,
+        ``balanced_accuracy``, ``f1_weighted``, ``f1_macro``, ``n``, ``classes``,
+        ``per_class`` (name → precision, recall, f1, support, roc_auc),
+        ``confusion_matrix`` (list of rows: true class; columns: predicted),
+        ``confusion_matrix_normalized`` (rows divided by their totals),
+        ``roc_auc_macro`` and ``roc_auc_micro`` (None without ``scores``).
+        Every value is JSON-ready.
     """
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}.")
     labels = list(classes) + sorted(set(y_true.tolist()) - set(classes), key=str)
     # F1 averages run over the classes present in y_true or y_pred, like scikit-learn's.
     present = [c for c in labels if c in set(y_true.tolist()) | set(y_pred.tolist())]
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    auc = roc_auc_ovr(y_true, scores, list(classes)) if scores is not None else None
+    low, high = accuracy_interval(
+        y_true, y_pred, n_resamples=n_resamples, confidence=confidence, random_state=random_state
+    )
+    with warnings.catch_warnings():
+        # Balanced accuracy averages recall over the true classes; predictions of
+        # other classes are simply errors, not worth a warning.
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        balanced = float(balanced_accuracy_score(y_true, y_pred))
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy_ci": [low, high],
+        "confidence": float(confidence),
+        "balanced_accuracy": balanced,
         "f1_weighted": float(f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)),
         "f1_macro": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+        "roc_auc_macro": auc["macro"] if auc else None,
+        "roc_auc_micro": auc["micro"] if auc else None,
         "classes": [str(c) for c in labels],
         "per_class": {
-            str(c): {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            str(c): {
+                "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s),
+                "roc_auc": auc["per_class"].get(str(c)) if auc else None,
+            }
             for c, p, r, f, s in zip(labels, precision, recall, f1, support)
         },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix_normalized": normalize_confusion_matrix(matrix).round(6).tolist(),
     }
 
 
@@ -61,17 +240,33 @@ def format_confusion_matrix(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _auc_text(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def format_metrics(metrics: dict) -> str:
     """Headline scores and the per-class table as text."""
-    lines = [
-        f"accuracy     {metrics['accuracy']:.4f}   (n={metrics['n']})",
+    lines = [f"accuracy     {metrics['accuracy']:.4f}   (n={metrics['n']})"]
+    if metrics.get("accuracy_ci"):
+        low, high = metrics["accuracy_ci"]
+        share = metrics.get("confidence", 0.95)
+        lines[0] += f"   {share:.0%} bootstrap interval {low:.4f}..{high:.4f}"
+    if "balanced_accuracy" in metrics:
+        lines.append(f"balanced acc {metrics['balanced_accuracy']:.4f}")
+    lines += [
         f"f1 weighted  {metrics['f1_weighted']:.4f}",
         f"f1 macro     {metrics['f1_macro']:.4f}",
-        "",
-        f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
+    if metrics.get("roc_auc_macro") is not None:
+        lines.append(f"roc-auc      macro {_auc_text(metrics['roc_auc_macro'])}   "
+                     f"micro {_auc_text(metrics.get('roc_auc_micro'))}   (one-vs-rest)")
+    with_auc = any(row.get("roc_auc") is not None for row in metrics["per_class"].values())
+    lines += ["", f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"
+              + (f"{'roc-auc':>10}" if with_auc else "")]
     for name, row in metrics["per_class"].items():
-        lines.append(
-            f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10d}"
-        )
+        line = (f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}"
+                f"{row['support']:>10d}")
+        if with_auc:
+            line += f"{_auc_text(row.get('roc_auc')):>10}"
+        lines.append(line)
     return "\n".join(lines)

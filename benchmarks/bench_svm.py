@@ -1,0 +1,95 @@
+"""SVM backends against training-set size on FER2013 HOG features.
+
+For each training size (2k, 4k, 8k, 16k, all 28,709 images) fits the exact
+scikit-learn SVC, the Nystroem ``approx`` backend and, when cuML and a GPU are
+usable, cuML's SVC, on the same HOG vectors (features computed once), and
+scores each on all 7,178 test images. Prints a table, writes JSON and a plot.
+
+Run::
+
+    python benchmarks/bench_svm.py                       # full run (~20 min on 2 cores)
+    python benchmarks/bench_svm.py --sizes 2000 4000     # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_classic.data import load_folder
+from fer_classic.estimators import SVMClassifier, cuml_status
+from fer_classic.features import HOGFeatures
+from sklearn.preprocessing import StandardScaler
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000, 8000, 16000, 28709])
+    parser.add_argument("--backends", nargs="+", default=["sklearn", "approx", "cuml"])
+    parser.add_argument("--n-components", type=int, default=None, help="approx landmarks (default: the estimator's)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"))
+    args = parser.parse_args()
+
+    data = load_folder(args.data)
+    train, test = data.select("train"), data.select("test")
+    hog = HOGFeatures(n_jobs=-1).fit(train.X[:1])
+    scaler = StandardScaler().fit(hog.transform(train.X))
+    X_train, X_test = scaler.transform(hog.transform(train.X)), scaler.transform(hog.transform(test.X))
+    order = np.random.default_rng(0).permutation(len(train))
+
+    usable, reason = cuml_status()
+    backends = [b for b in args.backends if b != "cuml" or usable]
+    if "cuml" in args.backends and not usable:
+        print(f"cuML skipped: {reason}")
+    rows = []
+    print(f"{'n_train':>8} {'backend':>8} {'fit s':>8} {'predict s':>10} {'accuracy':>9}")
+    for size in args.sizes:
+        index = order[: min(size, len(train))]
+        for backend in backends:
+            params = {"backend": backend, "random_state": 0}
+            if backend == "approx" and args.n_components:
+                params["n_components"] = args.n_components
+            model = SVMClassifier(**params)
+            start = time.perf_counter()
+            model.fit(X_train[index], train.y[index])
+            fit_s = time.perf_counter() - start
+            start = time.perf_counter()
+            accuracy = float((model.predict(X_test) == test.y).mean())
+            predict_s = time.perf_counter() - start
+            rows.append({"n_train": len(index), "backend": backend, "fit_s": round(fit_s, 2),
+                         "predict_s": round(predict_s, 2), "accuracy": round(accuracy, 4)})
+            print(f"{len(index):>8} {backend:>8} {fit_s:>8.1f} {predict_s:>10.1f} {accuracy:>9.4f}", flush=True)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "n_test": len(test), "cuml": reason}, indent=1))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    fig, (ax_time, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for backend in backends:
+        mine = [r for r in rows if r["backend"] == backend]
+        ax_time.plot([r["n_train"] for r in mine], [r["fit_s"] for r in mine], "o-", label=backend)
+        ax_acc.plot([r["n_train"] for r in mine], [r["accuracy"] for r in mine], "o-", label=backend)
+    ax_time.set(xlabel="training images", ylabel="fit seconds", xscale="log", yscale="log")
+    ax_acc.set(xlabel="training images", ylabel="test accuracy", xscale="log")
+    ax_time.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=100)
+    print(f"results: {out} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()

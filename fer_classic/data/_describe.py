@@ -1,0 +1,346 @@
+"""Dataset diagnostics: class counts, image sizes and modes, unreadable files, duplicates and leakage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..exceptions import DataLeakageWarning, DatasetError, ReportError
+from ..labels import sort_labels
+from ._csv import load_fer2013_csv
+from ._dataset import FaceDataset
+from ._duplicates import (
+    DEFAULT_NEAR_THRESHOLD,
+    SPLIT_PRIORITY,
+    DuplicateReport,
+    _check_threshold,
+    find_duplicates,
+    hash_thumbnail,
+    perceptual_hashes,
+    pixel_digest,
+)
+from ._folder import scan_folder
+from ._load import DEFAULT_DATASET
+from ._synthetic import make_synthetic_faces
+
+__all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
+
+#: Columns of :meth:`DatasetDescription.write_duplicates_csv`.
+DUPLICATE_CSV_COLUMNS = ("kind", "group", "split", "label", "source", "hamming", "dedupe")
+
+_DECODED_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _split_order(split: str) -> int:
+    return SPLIT_PRIORITY.index(split) if split in SPLIT_PRIORITY else 9
+
+
+def _nested_counts(splits, values) -> dict[str, dict[str, int]]:
+    out: dict[str, Counter] = {}
+    for split, value in zip(splits, values):
+        out.setdefault(split or "unsplit", Counter())[value] += 1
+    order = sorted(out, key=lambda s: _split_order("" if s == "unsplit" else s))
+    return {s: dict(out[s].most_common()) for s in order}
+
+
+@dataclass
+class DatasetDescription:
+    """What :func:`describe_dataset` found.
+
+    Attributes
+    ----------
+    name : str
+        The dataset path (or ``synthetic``).
+    kind : {"folder", "csv", "in-memory"}
+    class_counts : dict
+        split → class → images (canonical class order).
+    sizes, modes, formats : dict
+        split → value → images. Sizes are ``WIDTHxHEIGHT`` as stored; modes are
+        Pillow's (``L`` gray, ``RGB``...). For folders they come from the file
+        headers, for a CSV or an in-memory dataset from the decoded arrays.
+    size_source : str
+        Where sizes and modes were read from.
+    unreadable : list of (str, str)
+        ``(file, reason)`` of files that could not be decoded (left untouched).
+    duplicates : DuplicateReport
+        Exact and near duplicates of the readable images.
+    seconds : dict
+        ``read`` (decode and hash) and ``duplicates`` (pair search) and ``total``.
+    """
+
+    name: str
+    kind: str
+    class_counts: dict
+    sizes: dict
+    modes: dict
+    formats: dict
+    size_source: str
+    unreadable: list
+    duplicates: DuplicateReport
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def n_images(self) -> int:
+        """Readable images."""
+        return self.duplicates.n_images
+
+    def leaked(self) -> tuple[int, int]:
+        """``(exact, near)``: test images whose copy is also in train."""
+        return self.duplicates.leaked("train", "test")
+
+    def summary(self) -> dict:
+        """JSON-ready form of everything found (duplicate counts, not the lists)."""
+        exact, near = self.leaked()
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n_images": self.n_images,
+            "class_counts": self.class_counts,
+            "sizes": self.sizes,
+            "modes": self.modes,
+            "formats": self.formats,
+            "size_source": self.size_source,
+            "unreadable": [{"source": s, "reason": r} for s, r in self.unreadable],
+            "duplicates": self.duplicates.counts(),
+            "test_in_train": {"exact": exact, "near": near},
+            "seconds": self.seconds,
+        }
+
+    def format(self) -> str:
+        """A readable text report."""
+        lines = [f"Dataset {self.name} ({self.kind}): {self.n_images} readable images, "
+                 f"{len(self.unreadable)} unreadable; {self.seconds.get('total', 0):.1f} s"]
+        classes = sort_labels({c for counts in self.class_counts.values() for c in counts})
+        lines += ["", "Images per class:",
+                  f"  {'split':<9}" + "".join(f"{c[:9]:>10}" for c in classes) + f"{'total':>10}"]
+        for split, counts in self.class_counts.items():
+            lines.append(f"  {split:<9}" + "".join(f"{counts.get(c, 0):>10}" for c in classes)
+                         + f"{sum(counts.values()):>10}")
+        for title, table in (("Image sizes (width x height)", self.sizes), ("Modes", self.modes),
+                             ("Formats", self.formats)):
+            text = "; ".join(f"{split}: " + ", ".join(f"{k} {v}" for k, v in values.items())
+                             for split, values in table.items())
+            lines.append(f"{title}, from {self.size_source}: {text}" if title.startswith("Image")
+                         else f"{title}: {text}")
+        if self.unreadable:
+            lines.append(f"Unreadable files ({len(self.unreadable)}, left untouched):")
+            lines += [f"  {source}: {reason}" for source, reason in self.unreadable[:20]]
+            if len(self.unreadable) > 20:
+                lines.append(f"  ... and {len(self.unreadable) - 20} more")
+        else:
+            lines.append("Unreadable files: none")
+        counts = self.duplicates.counts()
+        lines += ["", "Exact duplicates (pixel-identical after decoding):"]
+        for scope, c in counts["exact"].items():
+            lines.append(f"  {scope:<20}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
+        lines.append(f"  groups whose copies carry different labels: {counts['exact_label_conflicts']}")
+        lines += ["", f"Near duplicates (64-bit DCT pHash within Hamming distance {self.duplicates.threshold} "
+                      "of 64 bits, not pixel-identical):"]
+        for scope, c in counts["near"].items():
+            lines.append(f"  {scope:<20}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
+        warning = self.leakage_message()
+        if warning:
+            lines += ["", f"WARNING: {warning}"]
+        return "\n".join(lines)
+
+    def leakage_message(self) -> str | None:
+        """The train/test leakage warning, or None when test images do not occur in train."""
+        exact, near = self.leaked()
+        if not (exact or near):
+            return None
+        return (f"{exact} test image(s) are pixel-identical to training images and {near} are near "
+                f"duplicates (pHash distance <= {self.duplicates.threshold}, not identical) of training images: "
+                "test scores are inflated. Fit and score on fer_classic.data.dedupe(dataset) "
+                "(`fer-classic fit --dedupe`), which drops those test copies in memory; the files are never changed.")
+
+    def write_duplicates_csv(self, path: str | os.PathLike) -> Path:
+        """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
+
+        ``dedupe`` says what :func:`fer_classic.data.dedupe` does with an exact
+        copy (keep/drop). The dataset itself is not touched.
+
+        Raises
+        ------
+        ReportError
+            If ``path`` is a folder or cannot be written.
+        """
+        path = Path(path)
+        if path.is_dir():
+            raise ReportError(f"--duplicates-csv {path} is a folder; give a file name such as duplicates.csv.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=DUPLICATE_CSV_COLUMNS)
+                writer.writeheader()
+                writer.writerows(self.duplicates.rows())
+        except OSError as exc:
+            raise ReportError(f"Cannot write duplicates CSV {path}: {exc.strerror or exc}.") from exc
+        return path
+
+
+def _header(data: np.ndarray) -> tuple[str, str, str] | None:
+    """(size, mode, format) from the file header with Pillow, or None (not installed or not parsed)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as image:  # reads the header only
+            return f"{image.size[0]}x{image.size[1]}", image.mode, image.format or "?"
+    except Exception:  # Pillow raises many types on files it cannot parse; cv2 decides below
+        return None
+
+
+def _inspect(path: Path):
+    """Read one file: (digest, 32x32 thumbnail, size, mode, format) or (None, reason)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if data.size == 0:
+        return None, "empty file (0 bytes)"
+    header = _header(data)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        return None, "not a decodable image (corrupt or wrong extension)"
+    if header is None:
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        mode = _DECODED_MODES.get(channels, f"{channels} channels")
+        header = (f"{image.shape[1]}x{image.shape[0]}", mode if image.dtype == np.uint8 else f"{mode} {image.dtype}",
+                  path.suffix.lstrip(".").upper())
+    return (pixel_digest(image), hash_thumbnail(image), *header), None
+
+
+def _describe_folder(root: Path, label_map, n_jobs):
+    _, paths, labels, splits, _ = scan_folder(root, label_map)
+    workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else max(1, int(n_jobs))
+    if workers == 1 or len(paths) < 64:
+        results = [_inspect(p) for p in paths]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_inspect, paths, chunksize=256))
+    ok = [r is not None for r, _ in results]
+    unreadable = sorted((str(p), reason) for p, (r, reason) in zip(paths, results) if r is None)
+    rows = [r for r, _ in results if r is not None]
+    keep = np.flatnonzero(ok)
+    return {
+        "digests": [r[0] for r in rows],
+        "hashes": perceptual_hashes(np.stack([r[1] for r in rows])) if rows else np.zeros(0, np.uint64),
+        "sizes": [r[2] for r in rows], "modes": [r[3] for r in rows], "formats": [r[4] for r in rows],
+        "labels": np.asarray(labels, dtype=object)[keep], "splits": np.asarray(splits, dtype=object)[keep],
+        "sources": np.asarray([str(p) for p in paths], dtype=object)[keep], "unreadable": unreadable,
+    }
+
+
+def _describe_arrays(dataset: FaceDataset, fmt: str):
+    height, width = dataset.image_shape
+    n = len(dataset)
+    return {
+        "digests": [pixel_digest(image) for image in dataset.images],
+        "hashes": perceptual_hashes(dataset.images),
+        "sizes": [f"{width}x{height}"] * n, "modes": ["L"] * n, "formats": [fmt] * n,
+        "labels": dataset.labels, "splits": dataset.splits, "sources": dataset.sources,
+        "unreadable": list(dataset.skipped),
+    }
+
+
+def describe_dataset(
+    data: str | os.PathLike | FaceDataset | None = None,
+    *,
+    threshold: int = DEFAULT_NEAR_THRESHOLD,
+    label_map=None,
+    n_jobs: int | None = None,
+    warn: bool = True,
+) -> DatasetDescription:
+    """Describe a dataset: classes per split, sizes, modes, unreadable files, duplicates, leakage.
+
+    Files are only read, never changed. For class folders every file is read
+    once: Pillow (when installed) reads the size, mode and format from its
+    header, OpenCV decodes the pixels at their stored size for the exact
+    digest and the perceptual hash. A CSV is parsed at its own geometry.
+
+    Parameters
+    ----------
+    data : path, FaceDataset or None
+        Class folders, a fer2013.csv[.gz], a loaded FaceDataset, or None /
+        ``"synthetic"`` for the generated faces.
+    threshold : int, default=DEFAULT_NEAR_THRESHOLD (6)
+        Largest pHash Hamming distance (of 64 bits) of a near duplicate; see
+        :mod:`fer_classic.data._duplicates` for how it was chosen.
+    label_map : mapping, optional
+        Folder name → label for numbered class folders.
+    n_jobs : int, optional
+        Reading threads for folders (None: every core).
+    warn : bool, default=True
+        Emit a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
+        images also occur in train.
+
+    Returns
+    -------
+    DatasetDescription
+
+    Raises
+    ------
+    DatasetError
+        If ``data`` does not exist or is not a recognised format.
+    ValueError
+        If ``threshold`` is not an int from 0 to 64 (checked before reading).
+    """
+    _check_threshold(threshold)
+    start = time.perf_counter()
+    if isinstance(data, FaceDataset):
+        name, kind, found = data.name, "in-memory", _describe_arrays(data, "array")
+        size_source = "the loaded arrays"
+    elif data is None or str(data) == DEFAULT_DATASET:
+        synthetic = make_synthetic_faces()
+        name, kind, found = synthetic.name, "in-memory", _describe_arrays(synthetic, "generated")
+        size_source = "the generated arrays"
+    else:
+        path = Path(data)
+        if path.is_dir():
+            name, kind, found = str(path), "folder", _describe_folder(path, label_map, n_jobs)
+            try:
+                import PIL  # noqa: F401
+
+                size_source = "file headers (Pillow)"
+            except ImportError:
+                size_source = "decoded files (OpenCV; install Pillow to read headers)"
+        elif not path.exists():
+            raise DatasetError(f"Dataset path {path} does not exist; give class folders or a fer2013.csv.")
+        elif path.name.lower().endswith((".csv", ".csv.gz")):
+            name, kind = str(path), "csv"
+            found = _describe_arrays(load_fer2013_csv(path), "CSV pixels")
+            size_source = "the CSV's pixel counts"
+        else:
+            raise DatasetError(f"Dataset path {path} is neither a folder nor a .csv/.csv.gz file.")
+    read_seconds = time.perf_counter() - start
+    report = find_duplicates(found["digests"], found["hashes"], splits=found["splits"], labels=found["labels"],
+                             sources=found["sources"], threshold=threshold)
+    total = time.perf_counter() - start
+    class_counts = {
+        split: {c: counts[c] for c in sort_labels(counts)}
+        for split, counts in _nested_counts(found["splits"], found["labels"]).items()
+    }
+    description = DatasetDescription(
+        name=name, kind=kind, class_counts=class_counts,
+        sizes=_nested_counts(found["splits"], found["sizes"]),
+        modes=_nested_counts(found["splits"], found["modes"]),
+        formats=_nested_counts(found["splits"], found["formats"]),
+        size_source=size_source, unreadable=list(found["unreadable"]), duplicates=report,
+        seconds={"read": round(read_seconds, 3), "duplicates": round(total - read_seconds, 3),
+                 "total": round(total, 3)},
+    )
+    message = description.leakage_message()
+    if warn and message:
+        warnings.warn(message, DataLeakageWarning, stacklevel=2)
+    return description

@@ -1,0 +1,206 @@
+"""Several models side by side on the same images, with a paired test between the best two."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import ReportError
+from ._metrics import classification_metrics
+from ._significance import mcnemar_test
+
+__all__ = ["COMPARE_COLUMNS", "Comparison", "compare_models"]
+
+#: Columns of the comparison table, in order.
+COMPARE_COLUMNS = (
+    "model", "features", "classifier", "n", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+    "balanced_accuracy", "f1_weighted", "f1_macro", "fit_seconds", "predict_seconds",
+)
+
+
+@dataclass
+class Comparison:
+    """Scores of several models on one split.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per model, keys :data:`COMPARE_COLUMNS`, best accuracy first.
+    mcnemar : dict or None
+        ``model_a`` and ``model_b`` (the two best by accuracy) and
+        :func:`mcnemar_test`'s result; None with fewer than two models.
+    split : str
+    data : str
+        Dataset name.
+    """
+
+    rows: list
+    mcnemar: dict | None
+    split: str
+    data: str
+
+    def summary(self) -> dict:
+        """JSON-ready form."""
+        return {"data": self.data, "split": self.split, "models": self.rows, "mcnemar": self.mcnemar}
+
+    def format(self) -> str:
+        """The table and the test as text."""
+        width = max(12, *(len(r["model"]) + 2 for r in self.rows))
+        head = (f"{'model':<{width}}{'features':>10}{'clf':>8}{'n':>7}{'accuracy':>10}{'95% CI':>16}"
+                f"{'bal acc':>9}{'f1 w':>8}{'f1 mac':>8}{'fit s':>9}{'pred s':>9}")
+        lines = [f"{self.data} [{self.split}]", head]
+        for r in self.rows:
+            fit = "n/a" if r["fit_seconds"] is None else f"{r['fit_seconds']:.1f}"
+            lines.append(
+                f"{r['model']:<{width}}{str(r['features'])[:9]:>10}{str(r['classifier'])[:7]:>8}{r['n']:>7}"
+                f"{r['accuracy']:>10.4f}{r['accuracy_ci_low']:>8.3f}-{r['accuracy_ci_high']:<7.3f}"
+                f"{r['balanced_accuracy']:>9.4f}{r['f1_weighted']:>8.4f}{r['f1_macro']:>8.4f}{fit:>9}"
+                f"{r['predict_seconds']:>9.2f}"
+            )
+        if self.mcnemar:
+            m = self.mcnemar
+            verdict = "differ significantly" if m["p_value"] < 0.05 else "do not differ significantly"
+            lines += ["", f"McNemar ({m['method']}) {m['model_a']} vs {m['model_b']}: only A right {m['b']}, "
+                          f"only B right {m['c']}, statistic {m['statistic']:.3f}, p = {m['p_value']:.4g} "
+                          f"-> they {verdict} at the 5% level"]
+        return "\n".join(lines)
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the table (one row per model) with the McNemar result in the last columns."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        extra = ("mcnemar_vs", "mcnemar_method", "mcnemar_statistic", "mcnemar_p_value")
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*COMPARE_COLUMNS, *extra])
+            for r in self.rows:
+                m = self.mcnemar
+                other = None
+                if m and r["model"] in (m["model_a"], m["model_b"]):
+                    other = m["model_b"] if r["model"] == m["model_a"] else m["model_a"]
+                tail = [other, m["method"], m["statistic"], m["p_value"]] if other else ["", "", "", ""]
+                writer.writerow([("" if r[c] is None else r[c]) for c in COMPARE_COLUMNS] + tail)
+        return path
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def compare_models(
+    models: Mapping[str, object] | Sequence,
+    data,
+    *,
+    names: Sequence[str] | None = None,
+    split: str | None = "test",
+    label_map: Mapping[str, str] | None = None,
+    n_jobs: int | None = None,
+    mcnemar_method: str = "auto",
+    random_state: int | None = 0,
+) -> Comparison:
+    """Score several models on the same images; test the best two against each other.
+
+    Parameters
+    ----------
+    models : mapping of name to FERModel, or sequence of FERModel
+        Names label the rows (a sequence is named ``model1``, ``model2``...).
+    names : sequence of str, optional
+        Row names for a sequence of models (repeated names get ``#2``, ``#3``).
+    data : path or FaceDataset
+        A path is loaded once per image geometry the models use; a FaceDataset
+        must have every model's geometry.
+    split : str or None, default="test"
+        Split to score; None: every image.
+    label_map, n_jobs
+        As in :func:`fer_classic.load_dataset`.
+    mcnemar_method : {"auto", "exact", "chi2"}, default="auto"
+        See :func:`mcnemar_test`.
+    random_state : int or None, default=0
+        Seed of the accuracy intervals.
+
+    Returns
+    -------
+    Comparison
+        ``fit_seconds`` comes from each model's metadata (None if absent);
+        ``predict_seconds`` is measured here (features and classifier).
+
+    Raises
+    ------
+    ReportError
+        If no model is given or a FaceDataset does not match a model's geometry.
+    """
+    from ..data import FaceDataset, load_dataset
+
+    if isinstance(models, Mapping):
+        names, fitted = [str(k) for k in models], list(models.values())
+    else:
+        fitted = list(models)
+        names = [f"model{i + 1}" for i in range(len(fitted))] if names is None else [str(n) for n in names]
+    if len(names) != len(fitted):
+        raise ValueError(f"names has {len(names)} entries for {len(fitted)} models.")
+    names = _unique_names(names)
+    if not fitted:
+        raise ReportError("compare_models needs at least one model; give two or more to compare.")
+    if mcnemar_method not in ("auto", "exact", "chi2"):
+        raise ValueError(f"mcnemar_method must be auto, exact or chi2; got {mcnemar_method!r}.")
+    loaded: dict[tuple, object] = {}
+    rows, correct = [], {}
+    for name, model in zip(names, fitted):
+        shape = tuple(model.image_shape)
+        if shape not in loaded:
+            if isinstance(data, FaceDataset):
+                if tuple(data.image_shape) != shape:
+                    raise ReportError(
+                        f"Model {name} takes {shape[0]}x{shape[1]} images but dataset {data.name!r} holds "
+                        f"{data.image_shape[0]}x{data.image_shape[1]}; pass the dataset's path instead so it "
+                        "is loaded at each model's size."
+                    )
+                dataset = data
+            else:
+                dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs)
+            loaded[shape] = dataset.select(split) if split else dataset
+        subset = loaded[shape]
+        start = time.perf_counter()
+        predicted = model.predict(subset.images)
+        seconds = time.perf_counter() - start
+        metrics = classification_metrics(subset.y, predicted, model.classes, random_state=random_state)
+        correct[name] = np.asarray(predicted) == subset.y
+        fit_seconds = model.metadata.get("timings", {}).get("fit")
+        rows.append({
+            "model": name,
+            "features": model.metadata.get("features"),
+            "classifier": model.metadata.get("classifier"),
+            "n": metrics["n"],
+            "accuracy": round(metrics["accuracy"], 6),
+            "accuracy_ci_low": round(metrics["accuracy_ci"][0], 6),
+            "accuracy_ci_high": round(metrics["accuracy_ci"][1], 6),
+            "balanced_accuracy": round(metrics["balanced_accuracy"], 6),
+            "f1_weighted": round(metrics["f1_weighted"], 6),
+            "f1_macro": round(metrics["f1_macro"], 6),
+            "fit_seconds": None if fit_seconds is None else float(fit_seconds),
+            "predict_seconds": round(seconds, 3),
+        })
+    sizes = {len(c) for c in correct.values()}
+    if len(sizes) > 1:
+        raise ReportError(
+            "The models were scored on different numbers of images (their geometries read the dataset "
+            "differently); compare models of one image size."
+        )
+    rows.sort(key=lambda r: (-r["accuracy"], -r["f1_macro"]))
+    mcnemar = None
+    if len(rows) >= 2:
+        a, b = rows[0]["model"], rows[1]["model"]
+        mcnemar = {"model_a": a, "model_b": b, **mcnemar_test(correct[a], correct[b], method=mcnemar_method)}
+    name = data.name if isinstance(data, FaceDataset) else str(data)
+    return Comparison(rows, mcnemar, split or "all", name)

@@ -1,0 +1,157 @@
+"""Learning curves (score vs training size) and validation curves (score vs one parameter)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, learning_curve, validation_curve
+
+__all__ = ["CurveResult", "compute_learning_curve", "compute_validation_curve"]
+
+
+@dataclass
+class CurveResult:
+    """Cross-validated train and validation scores along one axis.
+
+    Attributes
+    ----------
+    kind : {"learning", "validation"}
+    x : list
+        Training-set sizes (learning curve) or parameter values (validation curve).
+    x_label : str
+        What ``x`` is (``"training images"`` or the parameter name).
+    train_scores, test_scores : ndarray of shape (len(x), n_folds)
+        Score of every fold on its training part and on its held-out part.
+    scoring : str
+        The scikit-learn scorer name.
+    """
+
+    kind: str
+    x: list
+    x_label: str
+    train_scores: np.ndarray
+    test_scores: np.ndarray
+    scoring: str
+
+    def summary(self) -> dict:
+        """JSON-ready means and standard deviations per point."""
+        return {
+            "kind": self.kind,
+            "x_label": self.x_label,
+            "x": [v if isinstance(v, (int, float, str, bool)) or v is None else repr(v) for v in self.x],
+            "scoring": self.scoring,
+            "train_mean": self.train_scores.mean(axis=1).tolist(),
+            "train_std": self.train_scores.std(axis=1).tolist(),
+            "test_mean": self.test_scores.mean(axis=1).tolist(),
+            "test_std": self.test_scores.std(axis=1).tolist(),
+        }
+
+
+def _cv(cv, random_state):
+    if isinstance(cv, (int, np.integer)):
+        if cv < 2:
+            raise ValueError(f"cv must be >= 2 folds (or a scikit-learn splitter); got {cv}.")
+        return StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+    return cv
+
+
+def compute_learning_curve(
+    estimator,
+    X,
+    y,
+    *,
+    train_sizes: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 1.0),
+    cv=5,
+    scoring: str = "accuracy",
+    random_state: int | None = 0,
+    n_jobs: int | None = None,
+) -> CurveResult:
+    """Score ``estimator`` fitted on growing shares of the training data.
+
+    Wraps :func:`sklearn.model_selection.learning_curve` with a seeded,
+    stratified, shuffled K-fold so that every point is reproducible.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted (it is cloned), e.g. ``fer_classic.make_pipeline("hog", "svm")``.
+    X, y : array-like
+        Training data only (``train.X``, ``train.y``); keep the test split out.
+    train_sizes : sequence of float or int, default=(0.1, 0.25, 0.5, 0.75, 1.0)
+        Shares (floats in (0, 1]) or counts of each fold's training part.
+    cv : int or splitter, default=5
+        Folds (int: seeded ``StratifiedKFold``) or any scikit-learn splitter.
+    scoring : str, default="accuracy"
+        scikit-learn scorer name.
+    random_state : int or None, default=0
+        Seed of the folds.
+    n_jobs : int, optional
+        Parallel fits.
+
+    Returns
+    -------
+    CurveResult
+        ``x`` holds the absolute training sizes.
+    """
+    sizes, train_scores, test_scores = learning_curve(
+        clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=_cv(cv, random_state),
+        scoring=scoring, n_jobs=n_jobs, shuffle=False,
+    )
+    return CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
+
+
+def compute_validation_curve(
+    estimator,
+    X,
+    y,
+    *,
+    param_name: str,
+    param_range: Sequence,
+    cv=5,
+    scoring: str = "accuracy",
+    random_state: int | None = 0,
+    n_jobs: int | None = None,
+) -> CurveResult:
+    """Score ``estimator`` for each value of one parameter.
+
+    Wraps :func:`sklearn.model_selection.validation_curve`.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted (it is cloned).
+    X, y : array-like
+        Training data only.
+    param_name : str
+        A parameter of ``estimator`` as ``get_params`` names it (``"clf__estimator__C"``
+        for a fer-classic pipeline's classifier).
+    param_range : sequence
+        Values to try.
+    cv, scoring, random_state, n_jobs
+        As in :func:`compute_learning_curve`.
+
+    Returns
+    -------
+    CurveResult
+        ``x`` holds the parameter values.
+
+    Raises
+    ------
+    ValueError
+        If ``param_name`` is not a parameter of ``estimator`` or ``param_range`` is empty.
+    """
+    params = estimator.get_params()
+    if param_name not in params:
+        close = sorted(p for p in params if p.split("__")[-1] == param_name.split("__")[-1])
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"param_name {param_name!r} is not a parameter of {type(estimator).__name__}.{hint}")
+    if len(param_range) == 0:
+        raise ValueError("param_range is empty; give at least one value to try.")
+    train_scores, test_scores = validation_curve(
+        clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
+        cv=_cv(cv, random_state), scoring=scoring, n_jobs=n_jobs,
+    )
+    return CurveResult("validation", list(param_range), param_name, train_scores, test_scores, scoring)

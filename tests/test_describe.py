@@ -1,0 +1,260 @@
+"""`describe`: counts, sizes, unreadable files, exact and near duplicates, leakage; `dedupe` in memory."""
+
+import csv
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import random_gray, tree_digest, write_csv_dataset
+from fer_classic import fit_model
+from fer_classic.cli import main
+from fer_classic.data import (
+    DEFAULT_NEAR_THRESHOLD,
+    DUPLICATE_CSV_COLUMNS,
+    FaceDataset,
+    dedupe,
+    describe_dataset,
+    hamming_distance,
+    perceptual_hashes,
+    pixel_digest,
+)
+from fer_classic.exceptions import DataLeakageWarning, DatasetError
+
+
+def smooth_faces(n: int, seed: int, size: int = 48) -> np.ndarray:
+    """Distinct smooth random images (unlike noise, they behave like photos under pHash)."""
+    noise = random_gray((n, 12, 12), seed=seed)
+    images = [cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC) for img in noise]
+    return np.stack([(img // 2 + 60).astype(np.uint8) for img in images])  # 60..187: room to brighten
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """train/test class folders with known duplicates, one unreadable file and one 64x64 color image.
+
+    Planted: within train 1 exact copy; across train/test 1 exact copy (test/sad/leak.png);
+    within test 1 near pair; across train/test 1 near pair; train/sad/broken.png unreadable.
+    """
+    root = tmp_path / "planted"
+    images = iter(smooth_faces(30, seed=11))
+    for split, n in (("train", 6), ("test", 3)):
+        for label in ("happy", "sad"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(n):
+                cv2.imwrite(str(folder / f"{label}{i}.png"), next(images))
+    shutil.copy(root / "train/happy/happy0.png", root / "train/happy/copy_of_happy0.png")
+    shutil.copy(root / "train/sad/sad1.png", root / "test/sad/leak.png")
+    brighter = cv2.imread(str(root / "test/happy/happy0.png"), cv2.IMREAD_GRAYSCALE) + 3
+    cv2.imwrite(str(root / "test/happy/near_happy0.png"), brighter)
+    brighter = cv2.imread(str(root / "train/happy/happy2.png"), cv2.IMREAD_GRAYSCALE) + 3
+    cv2.imwrite(str(root / "test/happy/near_train_happy2.png"), brighter)
+    color = cv2.cvtColor(cv2.resize(next(images), (64, 64)), cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(root / "train/sad/color.png"), color)
+    (root / "train/sad/broken.png").write_bytes(b"not an image")
+    return root
+
+
+@pytest.fixture
+def described(planted):
+    with pytest.warns(DataLeakageWarning):
+        return describe_dataset(planted)
+
+
+@pytest.mark.parametrize("kind, scope, key, expected", [
+    ("exact", "within train", "extra_copies", 1),
+    ("exact", "within test", "groups", 0),
+    ("exact", "across train/test", "test_images", 1),
+    ("exact", "across train/test", "train_images", 1),
+    ("near", "within train", "pairs", 0),
+    ("near", "within test", "pairs", 1),
+    ("near", "across train/test", "test_images", 1),
+])
+def test_planted_duplicates_are_counted(described, kind, scope, key, expected):
+    assert described.duplicates.counts()[kind][scope][key] == expected
+
+
+def test_leakage_counts_test_images_found_in_train(described):
+    assert described.leaked() == (1, 1)
+
+
+def test_leakage_warning_names_the_fix(planted):
+    with pytest.warns(DataLeakageWarning, match="test image.*dedupe"):
+        describe_dataset(planted)
+
+
+def test_clean_dataset_gives_no_leakage_warning(planted, recwarn):
+    (planted / "test/sad/leak.png").unlink()
+    (planted / "test/happy/near_train_happy2.png").unlink()
+    result = describe_dataset(planted)
+    assert result.leaked() == (0, 0) and result.leakage_message() is None
+    assert not [w for w in recwarn if issubclass(w.category, DataLeakageWarning)]
+
+
+def test_class_counts_per_split(described):
+    assert described.class_counts["train"] == {"happy": 7, "sad": 7}
+    assert described.class_counts["test"] == {"happy": 5, "sad": 4}
+
+
+@pytest.mark.parametrize("table, value", [("sizes", "64x64"), ("modes", "RGB"), ("formats", "PNG")])
+def test_sizes_modes_and_formats_come_from_the_files(described, table, value):
+    assert value in getattr(described, table)["train"]
+
+
+def test_unreadable_file_is_listed_with_reason(described, planted):
+    assert [source for source, _ in described.unreadable] == [str(planted / "train/sad/broken.png")]
+    assert "not a decodable image" in described.unreadable[0][1]
+
+
+def test_describe_never_changes_the_files(planted, tmp_path):
+    before = tree_digest(planted)
+    with pytest.warns(DataLeakageWarning):
+        describe_dataset(planted).write_duplicates_csv(tmp_path / "d.csv")
+    assert tree_digest(planted) == before
+
+
+def test_duplicates_csv_marks_the_leaked_test_copy_for_dropping(described, planted, tmp_path):
+    with open(described.write_duplicates_csv(tmp_path / "d.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == DUPLICATE_CSV_COLUMNS
+    leak = next(r for r in rows if r["source"] == str(planted / "test/sad/leak.png"))
+    train_copy = next(r for r in rows if r["source"] == str(planted / "train/sad/sad1.png"))
+    assert (leak["kind"], leak["dedupe"], train_copy["dedupe"]) == ("exact", "drop", "keep")
+
+
+def test_summary_is_json_ready(described):
+    summary = json.loads(json.dumps(described.summary()))
+    assert summary["test_in_train"] == {"exact": 1, "near": 1}
+
+
+def test_describe_csv_counts_duplicated_rows(tmp_path, tiny_faces):
+    train = np.flatnonzero(tiny_faces.splits == "train")
+    doubled = tiny_faces.subset(np.concatenate([np.arange(len(tiny_faces)), train[:2]]))
+    path = write_csv_dataset(tmp_path / "f.csv", doubled)
+    result = describe_dataset(path, warn=False)  # the synthetic cartoons are near duplicates
+    assert result.duplicates.counts()["exact"]["within train"]["extra_copies"] == 2
+    assert result.sizes["train"] == {"48x48": len(train) + 2}
+
+
+@pytest.mark.parametrize("threshold", [-1, 65, 2.5, True])
+def test_threshold_is_validated_before_reading(threshold):
+    with pytest.raises(ValueError, match="threshold must be an int from 0 to 64"):
+        describe_dataset("/no/such/dataset", threshold=threshold)
+
+
+def test_missing_path_is_a_dataset_error():
+    with pytest.raises(DatasetError, match="does not exist"):
+        describe_dataset("/no/such/dataset")
+
+
+# --- hashes ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def face():
+    return smooth_faces(1, seed=5)[0]
+
+
+@pytest.mark.parametrize("change, near", [
+    (lambda im: im, True),
+    (lambda im: im + 10, True),  # brighter
+    (lambda im: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 70])[1], 0), True),
+    (lambda im: cv2.resize(cv2.resize(im, (96, 96)), (48, 48)), True),
+    (lambda im: smooth_faces(1, seed=99)[0], False),  # another image
+])
+def test_phash_distance_separates_copies_from_other_images(face, change, near):
+    distance = hamming_distance(*perceptual_hashes([face, change(face)]))
+    assert bool(distance <= DEFAULT_NEAR_THRESHOLD) is near
+
+
+def test_phash_sets_32_of_64_bits(face):
+    assert hamming_distance(perceptual_hashes([face])[0], 0) == 32
+
+
+def test_phash_accepts_color_and_other_sizes(face):
+    color = cv2.cvtColor(cv2.resize(face, (96, 96)), cv2.COLOR_GRAY2BGR)
+    assert hamming_distance(*perceptual_hashes([face, color])) <= DEFAULT_NEAR_THRESHOLD
+
+
+@pytest.mark.parametrize("a, b, expected", [(0, 0, 0), (0b1011, 0, 3), (2**64 - 1, 0, 64)])
+def test_hamming_distance_counts_bits(a, b, expected):
+    assert hamming_distance(np.uint64(a), np.uint64(b)) == expected
+
+
+def test_pixel_digest_depends_on_pixels_and_shape(face):
+    assert pixel_digest(face) == pixel_digest(face.copy())
+    assert pixel_digest(face) != pixel_digest(face.reshape(24, 96))
+    assert pixel_digest(face) != pixel_digest(face + 1)
+
+
+# --- dedupe ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def leaky(tiny_faces):
+    """tiny_faces plus one train image copied into test and one train image repeated in train."""
+    train = np.flatnonzero(tiny_faces.splits == "train")
+    base = tiny_faces.subset(np.concatenate([np.arange(len(tiny_faces)), train[:2]]))
+    splits = base.splits.copy()
+    splits[-2] = "test"
+    return FaceDataset(base.images, base.labels, splits, base.usages, base.sources, "leaky")
+
+
+def test_dedupe_drops_test_copy_and_repeat_in_train(leaky):
+    cleaned = dedupe(leaky)
+    assert len(cleaned) == len(leaky) - 2
+    kept = {pixel_digest(im) for im in cleaned.select("train").images}
+    assert not any(pixel_digest(im) in kept for im in cleaned.select("test").images)
+
+
+def test_dedupe_keeps_the_train_copy(leaky):
+    assert len(dedupe(leaky).select("train")) == len(leaky.select("train")) - 1
+
+
+def test_dedupe_near_also_drops_near_copies(leaky):
+    assert len(dedupe(leaky, near=True)) < len(dedupe(leaky))  # the synthetic cartoons are near-identical
+
+
+@pytest.mark.filterwarnings("ignore::fer_classic.exceptions.SkippedFilesWarning")
+def test_fit_dedupe_leaves_files_untouched_and_scores_fewer_test_images(planted, tmp_path):
+    before = tree_digest(planted)
+    plain = fit_model(planted, features="pixels", clf="knn")
+    cleaned = fit_model(planted, features="pixels", clf="knn", dedupe_data=True)
+    assert (plain.n_train - cleaned.n_train, plain.n_test - cleaned.n_test) == (1, 1)
+    assert tree_digest(planted) == before
+
+
+# --- command line ---------------------------------------------------------------------------
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_describe_help(runner):
+    result = runner.invoke(main, ["describe", "--help"])
+    assert result.exit_code == 0 and "--duplicates-csv" in result.output and "--threshold" in result.output
+
+
+def test_cli_describe_prints_counts_and_leak_warning(runner, planted, tmp_path):
+    out = tmp_path / "dups.csv"
+    result = runner.invoke(main, ["describe", "--data", str(planted), "--duplicates-csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "across train/test" in result.stdout and "WARNING: 1 test image(s)" in result.stdout
+    assert "warning:" in result.stderr and out.is_file()
+
+
+def test_cli_describe_json(runner, planted):
+    result = runner.invoke(main, ["describe", "--data", str(planted), "--json"])
+    assert json.loads(result.stdout)["duplicates"]["exact"]["within train"]["extra_copies"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/no/such/path"], "does not exist"),
+    (["--threshold", "65"], "65 is not in the range"),
+])
+def test_cli_describe_errors_are_clean(runner, args, message):
+    result = runner.invoke(main, ["describe", *args])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output

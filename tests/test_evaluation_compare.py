@@ -1,0 +1,101 @@
+"""McNemar's test and the side-by-side comparison of models."""
+
+import csv
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from fer_classic import fit_model
+from fer_classic.evaluation import COMPARE_COLUMNS, compare_models, mcnemar_test
+from fer_classic.exceptions import ReportError
+
+
+def _pairs(b: int, c: int, both: int = 5):
+    """Correctness vectors with b images only A got right and c only B got right."""
+    a = np.array([True] * b + [False] * c + [True] * both)
+    bb = np.array([False] * b + [True] * c + [True] * both)
+    return a, bb
+
+
+@pytest.mark.parametrize("b, c, method, expected", [
+    (10, 2, "exact", stats.binomtest(2, 12, 0.5).pvalue),
+    (10, 2, "chi2", stats.chi2.sf((8 - 1) ** 2 / 12, 1)),
+    (30, 12, "chi2", stats.chi2.sf((18 - 1) ** 2 / 42, 1)),
+])
+def test_mcnemar_p_values(b, c, method, expected):
+    assert mcnemar_test(*_pairs(b, c), method=method)["p_value"] == pytest.approx(expected)
+
+
+def test_mcnemar_counts_discordant_images_only():
+    result = mcnemar_test(*_pairs(4, 1, both=100))
+    assert (result["b"], result["c"]) == (4, 1)
+
+
+@pytest.mark.parametrize("b, c, method", [(10, 2, "exact"), (30, 12, "chi2")])
+def test_mcnemar_auto_uses_exact_below_25_discordant(b, c, method):
+    assert mcnemar_test(*_pairs(b, c))["method"] == method
+
+
+def test_mcnemar_without_disagreement_has_p_one():
+    assert mcnemar_test([True, False], [True, False])["p_value"] == 1.0
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (([True], [True, False]), {}, "of one length"),
+    (([True], [True]), {"method": "z"}, "method must be one of"),
+])
+def test_mcnemar_rejects_bad_input(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mcnemar_test(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def two_models(fitted_model, tiny_faces):
+    return {"svm": fitted_model, "knn": fit_model(tiny_faces, features="pixels", clf="knn").model}
+
+
+@pytest.fixture(scope="module")
+def comparison(two_models, tiny_faces):
+    return compare_models(two_models, tiny_faces)
+
+
+def test_comparison_rows_are_sorted_by_accuracy(comparison):
+    accuracies = [r["accuracy"] for r in comparison.rows]
+    assert accuracies == sorted(accuracies, reverse=True) and len(accuracies) == 2
+
+
+def test_comparison_tests_the_best_two(comparison):
+    assert {comparison.mcnemar["model_a"], comparison.mcnemar["model_b"]} == {"svm", "knn"}
+    assert comparison.mcnemar["model_a"] == comparison.rows[0]["model"]
+
+
+def test_comparison_takes_fit_seconds_from_metadata(comparison, two_models):
+    row = next(r for r in comparison.rows if r["model"] == "svm")
+    assert row["fit_seconds"] == two_models["svm"].metadata["timings"]["fit"]
+    assert row["predict_seconds"] >= 0
+
+
+def test_comparison_csv_has_one_row_per_model(comparison, tmp_path):
+    with open(comparison.to_csv(tmp_path / "cmp.csv"), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["model"] for r in rows] == [r["model"] for r in comparison.rows]
+    assert set(COMPARE_COLUMNS) <= rows[0].keys() and rows[0]["mcnemar_p_value"]
+
+
+def test_comparison_text_names_models_and_test(comparison):
+    text = comparison.format()
+    assert "svm" in text and "knn" in text and "McNemar" in text
+
+
+def test_repeated_names_are_made_unique(fitted_model, tiny_faces):
+    result = compare_models([fitted_model, fitted_model], tiny_faces, names=["m.joblib", "m.joblib"])
+    assert sorted(r["model"] for r in result.rows) == ["m.joblib", "m.joblib#2"]
+    assert result.mcnemar["p_value"] == 1.0  # identical predictions
+
+
+def test_comparison_rejects_dataset_of_another_geometry(fitted_model):
+    from fer_classic.data import make_synthetic_faces
+
+    with pytest.raises(ReportError, match="pass the dataset's path"):
+        compare_models([fitted_model], make_synthetic_faces(2, 1, size=32))

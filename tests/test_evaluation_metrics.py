@@ -1,0 +1,170 @@
+"""Metrics agree with scikit-learn's own functions; class names come from the model."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from sklearn.preprocessing import label_binarize
+
+from fer_classic.evaluation import (
+    accuracy_interval,
+    classification_metrics,
+    format_metrics,
+    normalize_confusion_matrix,
+    roc_auc_ovr,
+)
+from fer_classic.labels import FER2013_LABELS
+
+CLASSES = list(FER2013_LABELS)  # canonical order, not alphabetical
+
+
+@pytest.fixture(scope="module")
+def predictions():
+    """Labels, noisy predictions and probability-like scores for 300 images."""
+    rng = np.random.default_rng(7)
+    y_true = rng.choice(CLASSES, size=300, p=[0.14, 0.02, 0.14, 0.25, 0.17, 0.11, 0.17])
+    y_pred = np.where(rng.random(300) < 0.6, y_true, rng.choice(CLASSES, size=300))
+    proba = rng.dirichlet(np.ones(len(CLASSES)), size=300)
+    proba[np.arange(300), [CLASSES.index(c) for c in y_true]] += rng.random(300)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return y_true, y_pred, proba
+
+
+@pytest.fixture(scope="module")
+def result(predictions):
+    y_true, y_pred, proba = predictions
+    return classification_metrics(y_true, y_pred, CLASSES, scores=proba)
+
+
+@pytest.mark.parametrize("key, reference", [
+    ("accuracy", lambda t, p: skm.accuracy_score(t, p)),
+    ("balanced_accuracy", lambda t, p: skm.balanced_accuracy_score(t, p)),
+    ("f1_weighted", lambda t, p: skm.f1_score(t, p, average="weighted")),
+    ("f1_macro", lambda t, p: skm.f1_score(t, p, average="macro")),
+])
+def test_headline_scores_match_sklearn(predictions, result, key, reference):
+    y_true, y_pred, _ = predictions
+    assert result[key] == pytest.approx(reference(y_true, y_pred))
+
+
+@pytest.mark.parametrize("field, index", [("precision", 0), ("recall", 1), ("f1", 2), ("support", 3)])
+def test_per_class_scores_match_sklearn(predictions, result, field, index):
+    y_true, y_pred, _ = predictions
+    expected = skm.precision_recall_fscore_support(y_true, y_pred, labels=CLASSES, zero_division=0)[index]
+    assert [result["per_class"][c][field] for c in CLASSES] == pytest.approx(list(expected))
+
+
+@pytest.mark.parametrize("key, normalize", [("confusion_matrix", None), ("confusion_matrix_normalized", "true")])
+def test_confusion_matrices_match_sklearn(predictions, result, key, normalize):
+    y_true, y_pred, _ = predictions
+    expected = skm.confusion_matrix(y_true, y_pred, labels=CLASSES, normalize=normalize)
+    np.testing.assert_allclose(result[key], expected, atol=1e-6)
+
+
+def test_macro_auc_matches_sklearn_ovr(predictions, result):
+    y_true, _, proba = predictions
+    alphabetical = np.argsort(CLASSES)  # scikit-learn's multiclass AUC wants sorted labels
+    expected = skm.roc_auc_score(y_true, proba[:, alphabetical], multi_class="ovr",
+                                 labels=sorted(CLASSES), average="macro")
+    assert result["roc_auc_macro"] == pytest.approx(expected)
+
+
+def test_micro_auc_matches_sklearn(predictions, result):
+    y_true, _, proba = predictions
+    expected = skm.roc_auc_score(label_binarize(y_true, classes=CLASSES), proba, average="micro")
+    assert result["roc_auc_micro"] == pytest.approx(expected)
+
+
+def test_per_class_auc_matches_sklearn(predictions, result):
+    y_true, _, proba = predictions
+    expected = skm.roc_auc_score(label_binarize(y_true, classes=CLASSES), proba, average=None)
+    assert [result["per_class"][c]["roc_auc"] for c in CLASSES] == pytest.approx(list(expected))
+
+
+def test_auc_from_decision_function_of_a_fitted_model(fitted_model, tiny_faces):
+    test = tiny_faces.select("test")
+    kind, scores = fitted_model.scores(test.images)
+    assert kind == "decision"  # the SVM has no predict_proba: decision scores, not probabilities
+    result = classification_metrics(test.y, fitted_model.predict(test.images), fitted_model.classes, scores=scores)
+    expected = skm.roc_auc_score(label_binarize(test.y, classes=fitted_model.classes), scores, average="macro")
+    assert result["roc_auc_macro"] == pytest.approx(expected)
+
+
+def test_class_names_and_order_come_from_the_model(fitted_model, tiny_faces):
+    test = tiny_faces.select("test")
+    result = classification_metrics(test.y, fitted_model.predict(test.images), fitted_model.classes)
+    assert result["classes"] == fitted_model.classes
+    assert list(result["per_class"]) == fitted_model.classes
+    assert result["classes"] != sorted(result["classes"])  # canonical, not alphabetical
+
+
+def test_binary_one_column_decision_scores_are_accepted():
+    y = np.array(["happy", "sad", "happy", "sad"])
+    result = roc_auc_ovr(y, np.array([-2.0, 1.0, -0.5, 0.2]), ["happy", "sad"])
+    assert result["per_class"]["sad"] == pytest.approx(1.0)
+
+
+def test_auc_is_none_for_a_class_without_test_images(predictions):
+    y_true, y_pred, proba = predictions
+    keep = y_true != "disgust"
+    result = classification_metrics(y_true[keep], y_pred[keep], CLASSES, scores=proba[keep])
+    assert result["per_class"]["disgust"]["roc_auc"] is None
+    assert result["roc_auc_macro"] is not None
+
+
+def test_without_scores_auc_is_none(predictions):
+    y_true, y_pred, _ = predictions
+    result = classification_metrics(y_true, y_pred, CLASSES)
+    assert result["roc_auc_macro"] is None and result["roc_auc_micro"] is None
+
+
+def test_unknown_test_label_counts_as_error_and_stays_json_ready():
+    result = classification_metrics(["happy", "contempt"], ["happy", "happy"], ["happy", "sad"],
+                                    scores=[[0.9, 0.1], [0.6, 0.4]])
+    assert result["accuracy"] == 0.5 and result["classes"] == ["happy", "sad", "contempt"]
+    json.dumps(result)
+
+
+def test_legacy_keys_are_kept(result):
+    assert {"accuracy", "f1_weighted", "f1_macro", "n", "classes", "per_class", "confusion_matrix"} <= result.keys()
+
+
+def test_accuracy_interval_is_seeded(predictions):
+    y_true, y_pred, _ = predictions
+    assert accuracy_interval(y_true, y_pred, random_state=3) == accuracy_interval(y_true, y_pred, random_state=3)
+
+
+def test_accuracy_interval_brackets_accuracy_with_binomial_width(predictions, result):
+    low, high = result["accuracy_ci"]
+    p, n = result["accuracy"], result["n"]
+    assert low <= p <= high
+    assert high - low == pytest.approx(2 * 1.96 * np.sqrt(p * (1 - p) / n), rel=0.25)
+
+
+def test_accuracy_interval_of_perfect_predictions_is_a_point():
+    assert accuracy_interval(["sad"] * 5, ["sad"] * 5) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"confidence": 1.5}, "confidence must lie strictly between 0 and 1"),
+    ({"n_resamples": 0}, "n_resamples must be an int >= 1"),
+])
+def test_accuracy_interval_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        accuracy_interval(["sad"], ["sad"], **kwargs)
+
+
+def test_scores_with_wrong_column_count_name_the_classes(predictions):
+    y_true, y_pred, proba = predictions
+    with pytest.raises(ValueError, match="one column per class of the model"):
+        classification_metrics(y_true, y_pred, CLASSES, scores=proba[:, :3])
+
+
+def test_normalized_confusion_rows_without_samples_are_zero():
+    np.testing.assert_array_equal(normalize_confusion_matrix([[2, 2], [0, 0]]), [[0.5, 0.5], [0.0, 0.0]])
+
+
+def test_format_metrics_shows_interval_balanced_accuracy_and_auc(result):
+    text = format_metrics(result)
+    assert "bootstrap interval" in text and "balanced acc" in text and "roc-auc" in text

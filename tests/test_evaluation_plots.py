@@ -1,0 +1,121 @@
+"""Plots render headless to PNG; matplotlib stays optional."""
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from fer_classic import make_pipeline  # noqa: E402
+from fer_classic.evaluation import (  # noqa: E402
+    classification_metrics,
+    compute_learning_curve,
+    compute_validation_curve,
+    figure_to_png,
+    plot_average_faces,
+    plot_class_distribution,
+    plot_confusion_matrix,
+    plot_feature_pca,
+    plot_learning_curve,
+    plot_per_class_f1,
+    plot_roc_curves,
+    plot_sample_predictions,
+    plot_validation_curve,
+    write_report,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def scored(fitted_model, tiny_faces):
+    test = tiny_faces.select("test")
+    predicted = fitted_model.predict(test.images)
+    _, scores = fitted_model.scores(test.images)
+    return test, predicted, scores, classification_metrics(test.y, predicted, fitted_model.classes, scores=scores)
+
+
+@pytest.fixture(scope="module")
+def curves(tiny_faces):
+    train = tiny_faces.select("train")
+    pipe = make_pipeline("pixels", "knn")  # instant fits
+    learning = compute_learning_curve(pipe, train.X, train.y, train_sizes=(0.5, 1.0), cv=3)
+    validation = compute_validation_curve(pipe, train.X, train.y, param_name="clf__estimator__n_neighbors",
+                                          param_range=[1, 5], cv=3)
+    return learning, validation
+
+
+PLOTS = {
+    "confusion": lambda s, m, d, c: plot_confusion_matrix(s[3]),
+    "confusion-counts": lambda s, m, d, c: plot_confusion_matrix(s[3], normalize=False),
+    "per-class-f1": lambda s, m, d, c: plot_per_class_f1(s[3]),
+    "roc": lambda s, m, d, c: plot_roc_curves(s[0].y, s[2], m.classes),
+    "samples": lambda s, m, d, c: plot_sample_predictions(s[0].images, s[0].y, s[1]),
+    "distribution": lambda s, m, d, c: plot_class_distribution(d),
+    "average-faces": lambda s, m, d, c: plot_average_faces(s[0].images, s[0].y, m.classes),
+    "pca": lambda s, m, d, c: plot_feature_pca(s[0].X, s[0].y, max_points=10),
+    "learning-curve": lambda s, m, d, c: plot_learning_curve(c[0]),
+    "validation-curve": lambda s, m, d, c: plot_validation_curve(c[1]),
+}
+
+
+@pytest.mark.parametrize("name", PLOTS)
+def test_plot_renders_png(name, scored, fitted_model, tiny_faces, curves):
+    figure = PLOTS[name](scored, fitted_model, tiny_faces, curves)
+    assert figure_to_png(figure).startswith(PNG)
+
+
+def test_confusion_plot_labels_axes_with_class_names(scored, fitted_model):
+    ax = plot_confusion_matrix(scored[3]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == fitted_model.classes
+
+
+def test_sample_grid_titles_show_true_and_predicted(scored):
+    test, predicted, _, _ = scored
+    figure = plot_sample_predictions(test.images, test.y, predicted, n_correct=2, n_wrong=2)
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles and all(t.startswith("true ") and "\npred " in t for t in titles)
+
+
+def test_learning_curve_x_is_training_sizes(curves):
+    assert curves[0].kind == "learning" and curves[0].x == sorted(curves[0].x)
+    assert curves[0].test_scores.shape == (2, 3)
+
+
+def test_validation_curve_summary_is_json_ready(curves):
+    import json
+
+    summary = curves[1].summary()
+    assert summary["x"] == [1, 5] and len(summary["test_mean"]) == 2
+    json.dumps(summary)
+
+
+def test_validation_curve_rejects_unknown_parameter(tiny_faces):
+    train = tiny_faces.select("train")
+    with pytest.raises(ValueError, match="Did you mean clf__estimator__n_neighbors"):
+        compute_validation_curve(make_pipeline("pixels", "knn"), train.X, train.y, param_name="n_neighbors",
+                                 param_range=[1])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, d, tmp: plot_average_faces(d.images, d.labels),
+    lambda m, d, tmp: write_report(m, d, tmp / "report"),
+])
+def test_missing_matplotlib_names_the_install_command(monkeypatch, fitted_model, tiny_faces, tmp_path, call):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'fer-classic\[plot\]'"):
+        call(fitted_model, tiny_faces, tmp_path)
+    assert not (tmp_path / "report").exists()  # raised before writing anything
+
+
+def test_plots_do_not_touch_pyplot_state(scored):
+    plot_per_class_f1(scored[3])
+    assert "matplotlib.pyplot" not in sys.modules or not __import__("matplotlib.pyplot").pyplot.get_fignums()
+
+
+def test_pca_of_a_subset_is_seeded(scored):
+    test = scored[0]
+    a = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
+    b = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
+    np.testing.assert_array_equal(a, b)

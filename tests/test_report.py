@@ -1,0 +1,138 @@
+"""report.html, metrics.json and predictions.csv; `evaluate --report` and `compare` on the command line."""
+
+import base64
+import csv
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("matplotlib")
+
+from conftest import tree_digest, write_csv_dataset  # noqa: E402
+from fer_classic import fit_model  # noqa: E402
+from fer_classic.cli import main  # noqa: E402
+from fer_classic.data import make_synthetic_faces  # noqa: E402
+from fer_classic.evaluation import REPORT_PLOTS, write_report  # noqa: E402
+from fer_classic.exceptions import ReportError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def report(fitted_model, tiny_faces, tmp_path_factory):
+    return write_report(fitted_model, tiny_faces, tmp_path_factory.mktemp("r") / "report", n_resamples=200)
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    return report.html.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["report.html", "metrics.json", "predictions.csv"])
+def test_report_writes_its_files(report, name):
+    assert (report.html.parent / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("plot", list(REPORT_PLOTS))
+def test_html_embeds_every_plot_as_png(page, plot):
+    match = re.search(rf'<figure id="plot-{plot}"[^>]*><img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert match, f"plot {plot} missing"
+    assert base64.b64decode(match.group(1)).startswith(b"\x89PNG")
+
+
+def test_html_holds_exactly_the_report_plots(page):
+    assert page.count("data:image/png;base64,") == len(REPORT_PLOTS)
+
+
+def test_html_names_every_class_in_the_per_class_table(page, fitted_model):
+    table = re.search(r'<table id="per-class">(.*?)</table>', page, re.S).group(1)
+    for name in fitted_model.classes:
+        assert f"<td>{name}</td>" in table
+
+
+def test_html_is_self_contained(page):
+    assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched: no external file or URL
+    assert "<script" not in page
+
+
+def test_predictions_csv_has_one_row_per_image_and_a_score_per_class(report, fitted_model, tiny_faces):
+    with open(report.predictions_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(tiny_faces.select("test"))
+    assert list(rows[0])[:5] == ["source", "true", "predicted", "correct", "score_kind"]
+    assert list(rows[0])[5:] == fitted_model.classes
+
+
+def test_metrics_json_matches_the_returned_metrics(report):
+    saved = json.loads(report.metrics_json.read_text())
+    assert saved["metrics"] == json.loads(json.dumps(report.metrics))
+    assert saved["score_kind"] == "decision" and saved["metrics"]["roc_auc_macro"] is not None
+
+
+def test_report_uses_probabilities_when_the_classifier_has_them(tiny_faces, tmp_path):
+    knn = fit_model(tiny_faces, features="pixels", clf="knn").model
+    written = write_report(knn, tiny_faces, tmp_path / "r", n_resamples=50)
+    assert written.score_kind == "probability" and written.metrics["roc_auc_micro"] is not None
+
+
+def test_report_rejects_a_file_as_folder(fitted_model, tiny_faces, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    with pytest.raises(ReportError, match="exists and is a file"):
+        write_report(fitted_model, tiny_faces, target)
+
+
+def test_report_rejects_images_of_another_size(fitted_model, tmp_path):
+    with pytest.raises(ReportError, match=r"size=\(48, 48\)"):
+        write_report(fitted_model, make_synthetic_faces(2, 1, size=32), tmp_path / "r")
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory, tiny_faces):
+    folder = tmp_path_factory.mktemp("models")
+    fit_model(tiny_faces, features="hog", clf="svm", out=folder / "svm.joblib")
+    fit_model(tiny_faces, features="pixels", clf="knn", out=folder / "knn.joblib")
+    return folder / "svm.joblib", folder / "knn.joblib"
+
+
+@pytest.mark.parametrize("command, option", [(["evaluate"], "--report"), (["compare"], "--out"),
+                                             (["fit"], "--dedupe")])
+def test_help_shows_new_options(runner, command, option):
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and option in result.output
+
+
+def test_cli_evaluate_writes_report_and_leaves_data_untouched(runner, model_files, folder_dataset, tmp_path):
+    before = tree_digest(folder_dataset)
+    result = runner.invoke(main, ["evaluate", str(model_files[0]), "--data", str(folder_dataset),
+                                  "--report", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    assert "report written to" in result.output and (tmp_path / "rep" / "report.html").is_file()
+    assert tree_digest(folder_dataset) == before
+
+
+def test_cli_evaluate_report_json_has_auc_and_path(runner, model_files, tmp_path, tiny_faces):
+    data = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    result = runner.invoke(main, ["evaluate", str(model_files[0]), "--data", str(data), "--report",
+                                  str(tmp_path / "rep"), "--json"])
+    summary = json.loads(result.stdout)
+    assert summary["report"].endswith("report.html") and summary["roc_auc_macro"] is not None
+
+
+def test_cli_compare_prints_table_and_writes_csv(runner, model_files, tmp_path, tiny_faces):
+    data = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    out = tmp_path / "cmp.csv"
+    result = runner.invoke(main, ["compare", *map(str, model_files), "--data", str(data), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "svm.joblib" in result.output and "knn.joblib" in result.output and "McNemar" in result.output
+    assert out.read_text().count("\n") == 3  # header and two models
+
+
+def test_cli_compare_missing_model_is_a_clean_error(runner, tmp_path, folder_dataset):
+    result = runner.invoke(main, ["compare", str(tmp_path / "none.joblib"), "--data", str(folder_dataset)])
+    assert result.exit_code != 0 and "does not exist" in result.output and "Traceback" not in result.output

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fer_classic.cli import main
+from fer_classic.exceptions import DatasetError
+from fer_classic.model_selection import default_grid, load_grid, search_model, subject_groups
+
+SMALL_GRID = {"clf__estimator__C": [0.01, 1.0]}
+
+
+@pytest.fixture(scope="module")
+def fer_like(tiny_faces):
+    """tiny_faces with FER2013's halves: test split cut into PublicTest and PrivateTest."""
+    usages = tiny_faces.usages.copy()
+    test_idx = np.flatnonzero(tiny_faces.splits == "test")
+    usages[test_idx[::2]], usages[test_idx[1::2]] = "PublicTest", "PrivateTest"
+    from fer_classic.data import FaceDataset
+    return FaceDataset(tiny_faces.images, tiny_faces.labels, tiny_faces.splits, usages, tiny_faces.sources,
+                       "fer-like")
+
+
+def test_default_grid_names_pipeline_parameters():
+    grid = default_grid("hog", "svm", tune_features=True)
+    assert "clf__estimator__C" in grid and grid["features__pixels_per_cell"] == [(6, 6), (8, 8)]
+
+
+def test_default_grid_for_combined_features_names_each_extractor():
+    assert "features__lbp__R" in default_grid("hog+lbp", "logreg", tune_features=True)
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".json", '{"clf.C": [1, 2], "hog.orientations": [6, 9]}'),
+    (".yaml", "clf.C: [1, 2]\nhog.orientations: [6, 9]\n"),
+])
+def test_grid_files_use_short_names(tmp_path, suffix, text):
+    path = tmp_path / f"grid{suffix}"
+    path.write_text(text)
+    assert load_grid(path, "hog") == {"clf__estimator__C": [1, 2], "features__orientations": [6, 9]}
+
+
+def test_grid_file_with_unknown_step_is_an_error(tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text('{"sift.size": [1]}')
+    with pytest.raises(ValueError, match="neither 'clf' nor one of the features"):
+        load_grid(path, "hog")
+
+
+def test_search_ranks_candidates_refits_and_saves(tmp_path, tiny_faces):
+    result = search_model(tiny_faces, features="hog", clf="logreg", grid=SMALL_GRID, cv=3,
+                          out=tmp_path / "m.joblib", results_csv=tmp_path / "cv.csv")
+    assert len(result.cv_results) == 2 and result.path.is_file()
+    assert (tmp_path / "cv.csv").read_text().startswith("params,")
+    assert result.model.metadata["search"]["best_params"]
+
+
+def test_publictest_protocol_tunes_on_public_and_reports_private(fer_like):
+    result = search_model(fer_like, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]},
+                          cv="publictest")
+    assert result.test_split == "PrivateTest" and result.metrics["n"] == 14
+    assert result.model.metadata["training"]["n_train"] == 84  # refit on train only
+
+
+def test_groups_keep_subjects_out_of_both_sides(tiny_faces):
+    names = np.array([f"/x/S{i % 6}_{i}.png" for i in range(len(tiny_faces))], dtype=object)
+    groups = subject_groups(names, r"S(\d+)_")
+    assert sorted(set(groups)) == [str(i) for i in range(6)]
+
+
+def test_groups_pattern_that_does_not_match_names_the_file():
+    with pytest.raises(DatasetError, match="b.png: file name does not match"):
+        subject_groups(np.array(["S1_a.png", "b.png"]), r"S(\d+)_")
+
+
+def test_grouped_search_runs(tiny_faces):
+    data = tiny_faces.subset(np.arange(len(tiny_faces)))
+    data = type(data)(data.images, data.labels, data.splits, data.usages,
+                      np.array([f"S{i % 4}_{i}.png" for i in range(len(data))], dtype=object), "grouped")
+    result = search_model(data, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]},
+                          cv=4, groups=r"S(\d+)_")
+    assert len(result.cv_results[0]) > 0
+
+
+def test_dask_backend_finds_the_same_best_params(tiny_faces):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+    grid = {"clf__estimator__C": [0.001, 0.1, 10.0]}
+    local = search_model(tiny_faces, features="hog", clf="logreg", grid=grid, cv=3)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = search_model(tiny_faces, features="hog", clf="logreg", grid=grid, cv=3,
+                              backend="dask", scheduler=cluster.scheduler_address, n_jobs=2)
+    assert remote.best_params == local.best_params
+    np.testing.assert_allclose([r["mean_test_score"] for r in remote.cv_results],
+                               [r["mean_test_score"] for r in local.cv_results])
+
+
+def test_search_cli_prints_ranking_and_writes_results(tmp_path, folder_dataset):
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"clf.C": [0.1, 1.0]}')
+    result = CliRunner().invoke(main, ["search", "--data", str(folder_dataset), "--clf", "logreg", "--grid", str(grid),
+                                       "--cv", "3", "--out", str(tmp_path / "m.joblib"),
+                                       "--results", str(tmp_path / "cv.csv"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [row["rank"] for row in summary["ranking"]] == sorted(row["rank"] for row in summary["ranking"])
+    assert (tmp_path / "cv.csv").is_file()
+
+
+def test_search_cli_help():
+    assert "publictest" in CliRunner().invoke(main, ["search", "--help"]).output
