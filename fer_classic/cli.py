@@ -248,3 +248,23 @@ def search(data, features, clf, grid, cv, groups, backend, scheduler, out, resul
     click.echo(f"best model on {result.test_split}:")
     click.echo(format_metrics(result.metrics))
     click.echo(f"model saved to {result.path}; all candidates in {results}")
+
+
+@main.command("report-search")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", default=None, metavar="PATH", help="The dataset searched (its train split is used).")
+@click.option("--out", "out_dir", default="search_report", show_default=True, help="Folder for the plots and curves.json.")
+@click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
+@click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")
+@click.option("--cv", default=3, show_default=True, help="Cross-validation folds.")
+@_NJOBS
+def report_search_command(model, data, out_dir, param, values, cv, n_jobs) -> None:
+    """Learning curve and validation curve of a model saved by 'search'."""
+    from .model_selection import report_search
+
+    loaded = _run(load_model, model)
+    parsed = [json.loads(v) if v.strip()[:1].isdigit() or v.strip()[:1] in "-[" else v.strip()
+              for v in values.split(",")] if values else None
+    summary = _run(report_search, loaded, data, out_dir, param=param, values=parsed, cv=cv, n_jobs=n_jobs)
+    for name, path in summary["files"].items():
+        click.echo(f"{name}: {path}")

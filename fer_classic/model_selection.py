@@ -24,7 +24,7 @@ from .persistence import FERModel, save_model
 from .pipeline import make_pipeline
 from .workflow import Log, _load, _quiet, _timed
 
-__all__ = ["DEFAULT_GRIDS", "SearchResult", "default_grid", "load_grid", "search_model"]
+__all__ = ["DEFAULT_GRIDS", "SearchResult", "default_grid", "load_grid", "report_search", "search_model"]
 
 #: Classifier parameter grids tried by default (names relative to the classifier).
 #: The SVM grid uses the Nystroem backend: an exact SVC costs ~10 min per fit on FER2013.
@@ -317,3 +317,79 @@ def search_model(
         write_cv_results(rows, results_csv)
     return SearchResult(model, search.best_params_, float(search.best_score_), rows, metrics,
                         timings, test_split, path)
+
+
+def report_search(
+    model: FERModel,
+    data: str | os.PathLike | FaceDataset | None,
+    out_dir: str | os.PathLike,
+    *,
+    param: str | None = None,
+    values: list | None = None,
+    train_sizes: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0),
+    cv: int = 3,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+) -> dict:
+    """Learning and validation curves of a searched model's pipeline on the train split.
+
+    Writes ``learning_curve.png``, ``validation_curve.png`` and ``curves.json``
+    into ``out_dir``.
+
+    Parameters
+    ----------
+    model : FERModel
+        Saved by :func:`search_model` (its metadata holds the grid searched).
+    data : path, FaceDataset or None
+        The dataset; only its ``train`` split is used.
+    param : str, optional
+        Pipeline parameter of the validation curve; default: the first one the
+        search varied.
+    values : list, optional
+        Values of ``param``; default: the searched ones.
+    train_sizes, cv, random_state, n_jobs
+        As in :func:`fer_classic.evaluation.compute_learning_curve`.
+
+    Returns
+    -------
+    dict
+        Paths written and the curves' summaries.
+    """
+    import ast
+
+    from .evaluation import (
+        compute_learning_curve,
+        compute_validation_curve,
+        plot_learning_curve,
+        plot_validation_curve,
+    )
+
+    search = model.metadata.get("search")
+    if not search and (param is None or values is None):
+        raise ValueError("This model was not saved by 'fer-classic search' (no search metadata); "
+                         "pass --param and --values explicitly.")
+    grid = {k: ast.literal_eval(v) for k, v in (search or {}).get("grid", {}).items()}
+    if param is None:
+        varied = [k for k, v in grid.items() if len(v) > 1] or list(grid)
+        param = varied[0]
+    if values is None:
+        if param not in grid:
+            raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
+        values = grid[param]
+    dataset = _load(data, model.image_shape[0], None, None)
+    train = dataset.select("train")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,
+                                      random_state=random_state, n_jobs=n_jobs)
+    validation = compute_validation_curve(model.pipeline, train.X, train.y, param_name=param, param_range=values,
+                                          cv=cv, random_state=random_state, n_jobs=n_jobs)
+    written = {}
+    for name, curve, plot in (("learning_curve", learning, plot_learning_curve),
+                              ("validation_curve", validation, plot_validation_curve)):
+        figure = plot(curve)
+        written[name] = str(out / f"{name}.png")
+        figure.savefig(written[name], dpi=100, bbox_inches="tight")
+    summary = {"files": written, "learning": learning.summary(), "validation": validation.summary()}
+    (out / "curves.json").write_text(json.dumps(summary, indent=1))
+    return summary
