@@ -3,10 +3,19 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from conftest import random_gray
-from fer_classic.features import HOGFeatures, LBPFeatures, PixelFeatures, infer_image_shape, make_features
+from fer_classic import make_pipeline
+from fer_classic.features import (
+    BlockScaledUnion,
+    HOGFeatures,
+    LBPFeatures,
+    PixelFeatures,
+    infer_image_shape,
+    make_features,
+)
 
 
 @pytest.mark.parametrize("n, shape, expected", [(2304, None, (48, 48)), (12, (3, 4), (3, 4)), (10, None, (1, 10))])
@@ -57,7 +66,7 @@ def test_combined_features_concatenate_in_order():
     )
 
 
-@pytest.mark.parametrize("spec, message", [("sift", "Unknown features sift"), ("hog+hog", "twice"), ("", "Unknown")])
+@pytest.mark.parametrize("spec, message", [("surf", "Unknown features surf"), ("hog+hog", "twice"), ("", "Unknown")])
 def test_bad_feature_specs_are_errors(spec, message):
     with pytest.raises(ValueError, match=message):
         make_features(spec)
@@ -73,3 +82,36 @@ def test_transformers_work_in_grid_search(tiny_faces):
     pipe = Pipeline([("hog", HOGFeatures()), ("clf", LinearSVC())])
     search = GridSearchCV(pipe, {"hog__orientations": [6, 9]}, cv=2).fit(train.X, train.y)
     assert search.best_params_["hog__orientations"] in (6, 9)
+
+
+def test_block_scaled_union_gives_every_block_unit_total_variance():
+    X = random_gray((40, 64), seed=4).astype(float)
+    union = BlockScaledUnion([("pixels", PixelFeatures()), ("pca", PCA(n_components=3))])
+    out = union.fit_transform(X)
+    assert out.shape == (40, 67)
+    np.testing.assert_allclose([out[:, :64].var(axis=0).sum(), out[:, 64:].var(axis=0).sum()], [1.0, 1.0])
+    np.testing.assert_allclose(union.transform(X), out)
+
+
+def test_block_scaled_union_weights_multiply_the_balanced_blocks():
+    X = random_gray((20, 16), seed=4).astype(float)
+    plain = BlockScaledUnion([("a", PixelFeatures()), ("b", PCA(n_components=2))]).fit_transform(X)
+    weighted = BlockScaledUnion([("a", PixelFeatures()), ("b", PCA(n_components=2))],
+                                transformer_weights={"b": 3.0}).fit_transform(X)
+    np.testing.assert_allclose(weighted, np.hstack([plain[:, :16], 3 * plain[:, 16:]]))
+
+
+def test_block_scaled_pipeline_keeps_extractor_parameter_names():
+    pipe = make_pipeline("hog+lbp", "linear-svm", block_scaling=True)
+    assert isinstance(pipe["features"], BlockScaledUnion) and pipe["scale"] == "passthrough"
+    pipe.set_params(features__hog__orientations=6, features__lbp__R=2.0)  # as grid search names them
+
+
+def test_combined_pipeline_has_one_scaler_by_default():
+    pipe = make_pipeline("hog+lbp", "linear-svm")
+    assert type(pipe["features"]) is FeatureUnion and isinstance(pipe["scale"], StandardScaler)
+
+
+@pytest.mark.parametrize("features, scaled", [("hog", True), ("sift", False), ("hog+sift", True)])
+def test_only_normalised_sift_histograms_skip_the_scaler(features, scaled):
+    assert isinstance(make_pipeline(features, "linear-svm")["scale"], StandardScaler) is scaled

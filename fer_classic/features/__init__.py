@@ -9,5 +9,16 @@ from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
 from ._registry import FEATURES, make_features
+from ._sift import DenseSIFTBoVW
+from ._union import BlockScaledUnion
 
-__all__ = ["FEATURES", "HOGFeatures", "LBPFeatures", "PixelFeatures", "infer_image_shape", "make_features"]
+__all__ = [
+    "FEATURES",
+    "BlockScaledUnion",
+    "DenseSIFTBoVW",
+    "HOGFeatures",
+    "LBPFeatures",
+    "PixelFeatures",
+    "infer_image_shape",
+    "make_features",
+]

@@ -48,31 +48,53 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
     parameters), ``_transform_images(images)`` for a 3-D float batch, and may
     override ``_feature_prefix``. ``fit`` learns only the image geometry and
     the output width; ``transform`` runs in ``n_jobs`` parallel chunks.
+    Transformers that learn more (a codebook) override ``fit``, starting with
+    ``_fit_geometry``, and may run per-image work through ``_map_images``.
+    The same base serves image-to-image transformers
+    (:mod:`fer_classic.preprocessing`), whose output rows are images again.
     """
 
     _feature_prefix = "feature"
 
     def fit(self, X, y=None):
         """Learn the image geometry from ``X`` of shape (n_samples, height * width)."""
-        X = validate_data(self, X, dtype=np.float64, reset=True)
-        self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
-        self._check_params(self.image_shape_)
+        self._fit_geometry(X)
         probe = self._transform_images(np.zeros((1, *self.image_shape_)))
         self.n_features_out_ = probe.shape[1]
         return self
 
     def transform(self, X):
         """Compute features of shape (n_samples, n_features_out_), float64."""
+        return self._map_images(self._transform_images, self._images(X))
+
+    def _fit_geometry(self, X) -> np.ndarray:
+        """Validate ``X``, learn ``image_shape_``, check the parameters; return the images.
+
+        Subclasses that learn more than the geometry call this first in ``fit``.
+        """
+        X = validate_data(self, X, dtype=np.float64, reset=True)
+        self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
+        self._check_params(self.image_shape_)
+        return X.reshape(len(X), *self.image_shape_)
+
+    def _images(self, X) -> np.ndarray:
+        """Fitted check and validation of ``X``; the images (n, height, width), float64."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        images = X.reshape(len(X), *self.image_shape_)
+        return X.reshape(len(X), *self.image_shape_)
+
+    def _map_images(self, func, images: np.ndarray, min_parallel: int = 256) -> np.ndarray:
+        """``func`` over ``images`` in ``n_jobs`` parallel chunks, rows concatenated.
+
+        Batches smaller than ``min_parallel`` images run in one call.
+        """
         n_jobs = effective_n_jobs(getattr(self, "n_jobs", None))
         # Chunks keep per-task overhead small next to the per-image work; threads share
         # the images without copying, and the batch NumPy kernels release the GIL.
-        if n_jobs == 1 or len(images) < 256:
-            return self._transform_images(images)
+        if n_jobs == 1 or len(images) < min_parallel:
+            return func(images)
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(self._transform_images)(images[s]) for s in _chunks(len(images), n_jobs * 4)
+            delayed(func)(images[s]) for s in _chunks(len(images), n_jobs * 4)
         )
         return np.concatenate(parts)
 

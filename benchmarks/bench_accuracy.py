@@ -1,0 +1,183 @@
+"""Test accuracy and F1 of feature sets x classifiers on FER2013, with fit and predict seconds.
+
+For every feature set (``hog``, ``lbp``, ``hog+lbp``, ``sift``, ``hog+lbp+sift`` by
+default) the pipeline of :func:`fer_classic.make_pipeline` up to the classifier
+(preprocessing, extractors, scaling: per-block for combined sets) is fitted on the
+``train`` split once and applied to the test images; then every classifier
+(``linear-svm``: LinearSVC; ``svm-approx``: RBF SVM through Nystroem landmarks;
+``svm``: the exact RBF SVM, slow on all 28,709 images) is fitted on those features
+and scored on
+
+* all test images (FER2013: 7,178, PublicTest + PrivateTest), and
+* the PrivateTest half alone (when the dataset has FER2013 usages),
+
+with accuracy, weighted F1 and macro F1. ``fit s`` is the feature fit/extraction on
+train plus the classifier fit; ``predict s`` the test feature extraction plus the
+prediction; ``feat s`` the feature part of both.
+
+Hyper-parameters are fixed (the defaults of :func:`fer_classic.make_pipeline`, or
+``--clf-param``): no test label is used to choose anything. ``--flip`` trains on
+every training image and its mirror image, exactly as
+:class:`fer_classic.preprocessing.FlipAugmented` does (the features of the mirrors
+are computed once here and shared by the classifiers); test images are never flipped.
+
+Usage::
+
+    python benchmarks/bench_accuracy.py --limit 5000                 # quick look
+    python benchmarks/bench_accuracy.py --flip --clfs linear-svm,svm-approx,svm
+    python benchmarks/bench_accuracy.py --feature-sets hog+lbp --clf-param svm-approx:C=3
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+from fer_classic import load_dataset, make_pipeline
+from fer_classic.estimators import make_classifier
+from fer_classic.preprocessing import mirror_rows
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
+
+#: Benchmark classifier name -> (make_classifier name, fixed parameters).
+CLASSIFIERS = {
+    "linear-svm": ("linear-svm", {}),
+    "svm-approx": ("svm", {"backend": "approx"}),
+    "svm": ("svm", {}),
+    "logreg": ("logreg", {}),
+}
+
+
+def parse_clf_params(items: list[str]) -> dict[str, dict]:
+    """``["svm-approx:C=3", ...]`` -> ``{"svm-approx": {"C": 3}}`` (values as Python literals)."""
+    params: dict[str, dict] = {}
+    for item in items:
+        clf, sep, assignment = item.partition(":")
+        name, eq, value = assignment.partition("=")
+        if not sep or not eq or clf not in CLASSIFIERS:
+            raise SystemExit(f"--clf-param {item!r}: expected CLF:NAME=VALUE with CLF in {', '.join(CLASSIFIERS)}.")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value
+        params.setdefault(clf, {})[name] = parsed
+    return params
+
+
+def scores(y_true, y_pred) -> dict[str, float]:
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "f1_weighted": round(float(f1_score(y_true, y_pred, average="weighted")), 4),
+        "f1_macro": round(float(f1_score(y_true, y_pred, average="macro")), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder or CSV (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="fit on a stratified random subset of N training images (default: all)")
+    parser.add_argument("--feature-sets", default="hog,lbp,hog+lbp,sift,hog+lbp+sift",
+                        help="comma-separated feature specs (default: %(default)s)")
+    parser.add_argument("--clfs", default="linear-svm,svm-approx",
+                        help=f"comma-separated classifiers among {', '.join(CLASSIFIERS)} (default: %(default)s)")
+    parser.add_argument("--clf-param", action="append", default=[], metavar="CLF:NAME=VALUE",
+                        help="fixed classifier parameter, e.g. svm-approx:C=3 (repeatable)")
+    parser.add_argument("--preprocess", default=None, help="e.g. clahe, equalize, crop+clahe (default: none)")
+    parser.add_argument("--flip", action="store_true", help="train on the images and their mirror images")
+    parser.add_argument("--block-scaling", action="store_true",
+                        help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="threads for feature extraction (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subset, codebooks and classifiers")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default: %(default)s)")
+    args = parser.parse_args()
+
+    feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
+    clfs = [c.strip() for c in args.clfs.split(",") if c.strip()]
+    unknown = [c for c in clfs if c not in CLASSIFIERS]
+    if unknown:
+        raise SystemExit(f"--clfs: unknown {unknown}; choose from {', '.join(CLASSIFIERS)}.")
+    clf_params = parse_clf_params(args.clf_param)
+
+    start = time.perf_counter()
+    data = load_dataset(args.data)
+    train, test = data.select("train"), data.select("test")
+    if args.limit and args.limit < len(train):
+        index, _ = train_test_split(np.arange(len(train)), train_size=args.limit, stratify=train.y,
+                                    random_state=args.seed)
+        train = train.subset(np.sort(index))
+    private = test.usages == "PrivateTest"
+    print(f"loaded {data.name}: {len(train)} train, {len(test)} test ({int(private.sum())} PrivateTest) "
+          f"in {time.perf_counter() - start:.1f} s", flush=True)
+    X_fit, y_fit = train.X, train.y
+    if args.flip:
+        X_fit, y_fit = np.concatenate([X_fit, mirror_rows(X_fit, train.image_shape)]), np.concatenate([y_fit, y_fit])
+
+    header = (f"{'features':<14} {'clf':<11} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
+              f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
+    print(header)
+    rows = []
+    for spec in feature_sets:
+        # Everything before the classifier, exactly as make_pipeline builds it.
+        head = make_pipeline(spec, "linear-svm", preprocess=args.preprocess, block_scaling=args.block_scaling,
+                             random_state=args.seed, n_jobs=args.n_jobs)[:-1]
+        t0 = time.perf_counter()
+        F_fit = head.fit_transform(X_fit, y_fit)
+        feat_fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        F_test = head.transform(test.X)
+        feat_test_s = time.perf_counter() - t0
+        for clf in clfs:
+            name, fixed = CLASSIFIERS[clf]
+            model = make_classifier(name, random_state=args.seed, **{**fixed, **clf_params.get(clf, {})})
+            t0 = time.perf_counter()
+            model.fit(F_fit, y_fit)
+            fit_s = feat_fit_s + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            predicted = model.predict(F_test)
+            predict_s = feat_test_s + time.perf_counter() - t0
+            row = {
+                "features": spec, "clf": clf, "params": {k: repr(v) for k, v in model.estimator.get_params().items()
+                                                         if k in ("C", "gamma", "backend", "n_components")},
+                "n_train": len(train), "flip": args.flip, "preprocess": args.preprocess,
+                "block_scaling": args.block_scaling,
+                "n_features": int(F_fit.shape[1]),
+                "test": {"n": len(test), **scores(test.y, predicted)},
+                "private_test": ({"n": int(private.sum()), **scores(test.y[private], predicted[private])}
+                                 if private.any() else None),
+                "features_s": round(feat_fit_s + feat_test_s, 2), "fit_s": round(fit_s, 2),
+                "predict_s": round(predict_s, 2),
+            }
+            rows.append(row)
+            p = row["private_test"] or {"accuracy": float("nan"), "f1_weighted": float("nan"), "f1_macro": float("nan")}
+            print(f"{spec:<14} {clf:<11} {row['n_features']:>6} {row['test']['accuracy']:>7.4f} "
+                  f"{row['test']['f1_weighted']:>7.4f} {row['test']['f1_macro']:>7.4f} {p['accuracy']:>8.4f} "
+                  f"{p['f1_weighted']:>8.4f} {p['f1_macro']:>8.4f} {row['features_s']:>7.1f} {fit_s:>7.1f} "
+                  f"{predict_s:>9.1f}", flush=True)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
+        "flip": args.flip, "preprocess": args.preprocess, "block_scaling": args.block_scaling, "seed": args.seed,
+        "hyper_parameters": "fixed (make_pipeline defaults and --clf-param); no test labels used",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "total_s": round(time.perf_counter() - start, 1), "rows": rows,
+    }, indent=1))
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()

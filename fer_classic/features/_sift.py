@@ -1,0 +1,356 @@
+"""Dense SIFT bag of visual words with a spatial pyramid."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.utils import check_random_state
+
+from ._base import ImageTransformerMixin
+
+__all__ = ["DenseSIFTBoVW", "dense_keypoints"]
+
+_ASSIGNMENTS = ("hard", "soft")
+_NORMS = ("l2", None)
+# OpenCV's SIFT descriptor spans 4 x 4 cells of 1.5 * KeyPoint.size pixels each
+# (SIFT_DESCR_SCL_FCTR * size / 2), so a patch of P pixels is KeyPoint.size = P / 6.
+_PATCH_PER_KEYPOINT_SIZE = 6.0
+# Elements of the descriptor-to-word distance matrix per encoding step (16 MB in float32).
+_BLOCK = 2**22
+_EPS = 1e-12
+
+
+def _grid(length: int, step: int) -> np.ndarray:
+    """Centres of ``length // step`` (at least one) points ``step`` apart, centred on the axis.
+
+    Pixel centres are at integer coordinates, so the grid is symmetric under
+    mirroring: on 48 pixels with step 4 it is 1.5, 5.5, ..., 45.5.
+    """
+    n = max(1, length // step)
+    return (length - 1 - (n - 1) * step) / 2 + step * np.arange(n)
+
+
+@lru_cache(maxsize=16)
+def dense_keypoints(
+    image_shape: tuple[int, int], step: int, patch_sizes: tuple[float, ...]
+) -> tuple[tuple[cv2.KeyPoint, ...], np.ndarray]:
+    """The dense grid of upright keypoints, and each one's (row, column) centre.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        Image (height, width).
+    step : int
+        Pixels between neighbouring centres.
+    patch_sizes : tuple of float
+        Side in pixels of the square each descriptor covers; one grid per size.
+
+    Returns
+    -------
+    keypoints : tuple of cv2.KeyPoint
+        Ordered (patch size, row, column); orientation 0, octave 0.
+    centres : ndarray of shape (n_keypoints, 2)
+        Row and column of every keypoint centre, in pixels.
+    """
+    rows, cols = _grid(image_shape[0], step), _grid(image_shape[1], step)
+    keypoints, centres = [], []
+    for patch in patch_sizes:
+        size = float(patch) / _PATCH_PER_KEYPOINT_SIZE
+        for r in rows:
+            for c in cols:
+                keypoints.append(cv2.KeyPoint(float(c), float(r), size, 0.0))
+                centres.append((r, c))
+    return tuple(keypoints), np.asarray(centres, dtype=np.float64)
+
+
+def _as_uint8(images: np.ndarray) -> np.ndarray:
+    """Stretch every image to the full 0..255 range (SIFT needs 8-bit input); flat images give 0."""
+    low = images.min(axis=(1, 2), keepdims=True)
+    span = images.max(axis=(1, 2), keepdims=True) - low
+    scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
+    return np.rint((images - low) * scale).astype(np.uint8)
+
+
+class DenseSIFTBoVW(ImageTransformerMixin):
+    """Dense SIFT bag of visual words with spatial-pyramid histograms.
+
+    OpenCV SIFT descriptors (:func:`cv2.SIFT_create`) are computed at upright
+    keypoints on a dense grid, at one or more patch sizes. ``fit`` learns a
+    codebook of ``n_words`` visual words with mini-batch k-means on a random
+    sample of the training descriptors. ``transform`` assigns every
+    descriptor to the words (hard: nearest word; soft: kernel codebook over
+    the nearest ``soft_neighbors`` words; distances by one matrix product per
+    batch), pools the assignments into one histogram per cell of each pyramid
+    level, and normalises: each level sums to 1, then a power (signed square
+    root by default) and a global L2 norm, which suits both linear and RBF
+    SVMs (the linear kernel then approximates the Hellinger kernel).
+
+    Parameters
+    ----------
+    step : int, default=4
+        Pixels between neighbouring keypoint centres.
+    patch_sizes : int or tuple of int, default=(12, 20)
+        Side in pixels of the square each descriptor covers (its 4 x 4 cells
+        are ``patch / 4`` pixels wide); one keypoint grid per size.
+    n_words : int, default=512
+        Codebook size.
+    assignment : {"soft", "hard"}, default="soft"
+        ``hard``: each descriptor votes for its nearest word. ``soft``: it
+        spreads one vote over its ``soft_neighbors`` nearest words with
+        weights ``exp(-soft_beta * squared distance)`` (kernel codebook).
+    soft_beta : float, default=10.0
+        Inverse width of the soft-assignment kernel; descriptors have unit L2
+        norm, so squared distances lie in [0, 4].
+    soft_neighbors : int, default=5
+        Words each descriptor votes for in soft assignment (capped at
+        ``n_words``; words tied at the k-th distance all vote).
+    levels : tuple of int, default=(1, 2)
+        Spatial pyramid: level ``L`` pools over an ``L x L`` grid of cells.
+    root_sift : bool, default=True
+        Use RootSIFT (square root of the L1-normalised descriptor) instead of
+        the L2-normalised descriptor.
+    sigma : float, default=1.6
+        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``.
+    power : float, default=0.5
+        Exponent of the power normalisation (``sign(h) * |h| ** power``);
+        1 leaves the histograms as they are.
+    norm : {"l2", None}, default="l2"
+        Final normalisation of every row.
+    max_descriptors : int, default=100_000
+        Descriptors (from randomly chosen training images) the codebook is learned on.
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square.
+    n_jobs : int, optional
+        Parallel threads for computing and encoding descriptors.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the descriptor sample and of k-means.
+
+    Attributes
+    ----------
+    image_shape_ : (int, int)
+        Geometry learned in ``fit``.
+    codebook_ : ndarray of shape (n_words, 128), float32
+        The visual words.
+    n_features_out_ : int
+        ``n_words`` times the number of pyramid cells.
+
+    Notes
+    -----
+    Each image is stretched to the full 0..255 range before SIFT (OpenCV
+    needs 8-bit input); SIFT descriptors are contrast-normalised anyway.
+    OpenCV's SIFT costs roughly ``patch_size ** 2`` per keypoint, so large
+    patches on a fine grid dominate the run time.
+
+    Examples
+    --------
+    >>> from fer_classic.data import make_synthetic_faces
+    >>> faces = make_synthetic_faces(4, 0, random_state=0)
+    >>> bovw = DenseSIFTBoVW(n_words=16, random_state=0).fit(faces.X)
+    >>> bovw.transform(faces.X).shape
+    (28, 80)
+    """
+
+    _feature_prefix = "sift"
+
+    def __init__(
+        self,
+        *,
+        step: int = 4,
+        patch_sizes: int | tuple[int, ...] = (12, 20),
+        n_words: int = 512,
+        assignment: str = "soft",
+        soft_beta: float = 10.0,
+        soft_neighbors: int = 5,
+        levels: tuple[int, ...] = (1, 2),
+        root_sift: bool = True,
+        sigma: float = 1.6,
+        power: float = 0.5,
+        norm: str | None = "l2",
+        max_descriptors: int = 100_000,
+        image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        random_state=None,
+    ):
+        self.step = step
+        self.patch_sizes = patch_sizes
+        self.n_words = n_words
+        self.assignment = assignment
+        self.soft_beta = soft_beta
+        self.soft_neighbors = soft_neighbors
+        self.levels = levels
+        self.root_sift = root_sift
+        self.sigma = sigma
+        self.power = power
+        self.norm = norm
+        self.max_descriptors = max_descriptors
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- parameters -------------------------------------------------------------------------
+    def _patches(self) -> tuple[float, ...]:
+        return tuple(float(p) for p in np.atleast_1d(self.patch_sizes))
+
+    def _check_params(self, image_shape):
+        def positive_int(name, value, low=1):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+
+        positive_int("step", self.step)
+        positive_int("n_words", self.n_words, low=2)
+        positive_int("soft_neighbors", self.soft_neighbors)
+        positive_int("max_descriptors", self.max_descriptors)
+        patches = np.atleast_1d(np.asarray(self.patch_sizes, dtype=object))
+        if patches.size == 0 or not all(
+            isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool) and p > 0
+            for p in patches
+        ):
+            raise ValueError(
+                f"patch_sizes must be a positive number or a non-empty tuple of them (pixels); "
+                f"got {self.patch_sizes!r}."
+            )
+        levels = np.atleast_1d(np.asarray(self.levels, dtype=object))
+        if levels.size == 0 or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= min(image_shape)
+            for v in levels
+        ):
+            raise ValueError(
+                f"levels must be a non-empty tuple of integers between 1 and the smaller image side "
+                f"{min(image_shape)} (e.g. (1, 2)); got {self.levels!r}."
+            )
+        if self.assignment not in _ASSIGNMENTS:
+            raise ValueError(f"assignment must be 'soft' or 'hard'; got {self.assignment!r}.")
+        if self.norm not in _NORMS:
+            raise ValueError(f"norm must be 'l2' or None; got {self.norm!r}.")
+        for name in ("soft_beta", "power", "sigma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+                np.isfinite(value) and value > 0
+            ):
+                raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
+
+    # -- descriptors ------------------------------------------------------------------------
+    def _keypoints(self):
+        return dense_keypoints(tuple(self.image_shape_), int(self.step), self._patches())
+
+    def _descriptors(self, images: np.ndarray) -> np.ndarray:
+        """Unit-norm descriptors (n_images, n_keypoints, 128), float32."""
+        keypoints, _ = self._keypoints()
+        sift = cv2.SIFT_create(sigma=float(self.sigma))  # one per call: threads never share it
+        out = np.empty((len(images), len(keypoints), 128), dtype=np.float32)
+        for i, image in enumerate(_as_uint8(images)):
+            found, descriptors = sift.compute(image, keypoints)
+            if descriptors is None or len(found) != len(keypoints):
+                raise RuntimeError(
+                    f"OpenCV SIFT returned {0 if descriptors is None else len(descriptors)} descriptors "
+                    f"for {len(keypoints)} keypoints."
+                )
+            out[i] = descriptors
+        if self.root_sift:
+            out /= np.maximum(out.sum(axis=2, keepdims=True), _EPS)
+            np.sqrt(out, out=out)
+        else:
+            out /= np.maximum(np.linalg.norm(out, axis=2, keepdims=True), _EPS)
+        return out
+
+    # -- fit / transform --------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Learn the image geometry and the codebook from training images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, or the sample holds fewer descriptors than ``n_words``.
+        """
+        images = self._fit_geometry(X)
+        rng = check_random_state(self.random_state)
+        n_keypoints = len(self._keypoints()[0])
+        n_images = min(len(images), -(-int(self.max_descriptors) // n_keypoints))
+        chosen = np.sort(rng.choice(len(images), size=n_images, replace=False))
+        descriptors = self._map_images(self._descriptors, images[chosen], min_parallel=64)
+        descriptors = descriptors.reshape(-1, 128)
+        if len(descriptors) > self.max_descriptors:
+            descriptors = descriptors[rng.choice(len(descriptors), size=int(self.max_descriptors), replace=False)]
+        if len(descriptors) < self.n_words:
+            raise ValueError(
+                f"n_words={self.n_words} needs at least as many descriptors; {len(images)} image(s) give "
+                f"{len(descriptors)}. Use a smaller n_words, a smaller step or more images."
+            )
+        # float64: scikit-learn's k-means++ upcasts float32 block by block, several times slower.
+        kmeans = MiniBatchKMeans(
+            n_clusters=int(self.n_words),
+            batch_size=min(len(descriptors), 2048),
+            n_init=1,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        ).fit(descriptors.astype(np.float64))
+        self.codebook_ = kmeans.cluster_centers_.astype(np.float32)
+        self.n_features_out_ = int(self.n_words) * sum(int(v) ** 2 for v in np.atleast_1d(self.levels))
+        return self
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        n_keypoints = len(self._keypoints()[0])
+        pooling = self._pooling()
+        step = max(1, _BLOCK // (n_keypoints * len(self.codebook_)))
+        out = np.empty((len(images), self.n_features_out_))
+        for start in range(0, len(images), step):
+            weights = self._assign(self._descriptors(images[start : start + step]).reshape(-1, 128))
+            # Pooling of every pyramid cell at once: (cells, keypoints) @ (keypoints, words) per image.
+            hist = np.matmul(pooling, weights.reshape(-1, n_keypoints, len(self.codebook_)))
+            out[start : start + len(hist)] = hist.reshape(len(hist), -1)
+        if self.power != 1:
+            np.power(out, float(self.power), out=out)  # histograms are >= 0: sign(h) = 1
+        if self.norm == "l2":
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), _EPS)
+        return out
+
+    def _pooling(self) -> np.ndarray:
+        """(pyramid cells, keypoints) matrix: ``1 / n_keypoints`` where a keypoint's centre lies in a cell.
+
+        Cells are ordered by level, then row-major within the level; each
+        level's histograms of an image then sum to 1, so every level weighs the same.
+        """
+        _, centres = self._keypoints()
+        height, width = self.image_shape_
+        rows = []
+        for level in np.atleast_1d(self.levels):
+            level = int(level)
+            cell_row = np.minimum(((centres[:, 0] + 0.5) * level // height).astype(int), level - 1)
+            cell_col = np.minimum(((centres[:, 1] + 0.5) * level // width).astype(int), level - 1)
+            rows.append(np.arange(level * level)[:, None] == (cell_row * level + cell_col)[None, :])
+        return np.concatenate(rows).astype(np.float32) / np.float32(len(centres))
+
+    def _assign(self, descriptors: np.ndarray) -> np.ndarray:
+        """Word weights (n_descriptors, n_words), float32, each row summing to 1."""
+        codebook = self.codebook_
+        # Squared distances by one matrix product: |d|^2 - 2 d.c + |c|^2.
+        distances = descriptors @ codebook.T
+        distances *= -2.0
+        distances += np.einsum("ij,ij->i", descriptors, descriptors)[:, None]
+        distances += np.einsum("ij,ij->i", codebook, codebook)[None, :]
+        if self.assignment == "hard":
+            weights = np.zeros_like(distances)
+            weights[np.arange(len(distances)), np.argmin(distances, axis=1)] = 1.0
+            return weights
+        k = min(int(self.soft_neighbors), len(codebook))
+        far = distances > np.partition(distances, k - 1, axis=1)[:, k - 1 : k] if k < len(codebook) else None
+        # exp(-beta * (d - d_min)): the nearest word gets weight 1 before normalisation.
+        distances -= distances.min(axis=1, keepdims=True)
+        distances *= -float(self.soft_beta)
+        weights = np.exp(distances, out=distances)
+        if far is not None:
+            weights[far] = 0.0
+        weights /= weights.sum(axis=1, keepdims=True)
+        return weights

@@ -1,0 +1,23 @@
+"""Face preprocessing before feature extraction, and training-time augmentation.
+
+The transformers take rows of flattened grayscale images and return rows of
+images again (gray levels as floats), so any feature extractor can follow
+them in a Pipeline. They learn nothing from the data but the geometry:
+training and test images are always treated alike. :class:`FlipAugmented`
+doubles the training set with mirror images and never touches what
+``predict`` sees.
+"""
+
+from ._augment import FlipAugmented, mirror_rows
+from ._crop import BorderCrop
+from ._equalize import HistogramEqualizer
+from ._registry import PREPROCESSORS, make_preprocessing
+
+__all__ = [
+    "PREPROCESSORS",
+    "BorderCrop",
+    "FlipAugmented",
+    "HistogramEqualizer",
+    "make_preprocessing",
+    "mirror_rows",
+]

@@ -1,0 +1,196 @@
+"""Training-time horizontal-flip augmentation as a meta-estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+
+from ..features._base import infer_image_shape
+
+__all__ = ["FlipAugmented", "mirror_rows"]
+
+
+def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """Mirror every flattened image left to right.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height * width)
+    image_shape : (int, int)
+        (height, width) of every row.
+
+    Returns
+    -------
+    ndarray of the same shape and dtype
+    """
+    X = np.asarray(X)
+    return np.ascontiguousarray(X.reshape(len(X), *image_shape)[:, :, ::-1]).reshape(X.shape)
+
+
+def _delegate(method: str):
+    """available_if check: the fitted (or else the given) estimator has ``method``."""
+
+    def check(self) -> bool:
+        inner = self.estimator_ if hasattr(self, "estimator_") else self.estimator
+        return hasattr(inner, method)
+
+    return check
+
+
+class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
+    """Fit ``estimator`` on the training images and their mirror images.
+
+    ``fit`` stacks ``X`` and every image flipped left to right, repeats
+    ``y`` (and any per-sample fit parameter such as ``sample_weight``), and
+    fits a clone of ``estimator`` on the ``2 * n_samples`` rows: faces are
+    (nearly) symmetric, so the mirror image of a training face is another
+    plausible face with the same expression. Every other method
+    (``predict``, ``predict_proba``, ``decision_function``, ``transform``,
+    ``score``) hands its input to the fitted estimator unchanged: test
+    images are never flipped or duplicated.
+
+    Wrap the whole image pipeline (preprocessing, features, classifier), so
+    that features are extracted from the mirrored images too; it then works
+    as a step of a :class:`~sklearn.pipeline.Pipeline` and in
+    :class:`~sklearn.model_selection.GridSearchCV` (parameters
+    ``estimator__<step>__<name>``), where the validation folds stay
+    unflipped as well.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A classifier, regressor, transformer or Pipeline taking flattened images.
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square (``(1, n)`` otherwise, a
+        mirror of the feature order).
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The clone of ``estimator`` fitted on the augmented training set.
+    image_shape_ : (int, int)
+        Geometry used for mirroring.
+    classes_ : ndarray
+        The fitted estimator's classes, when it has them.
+    n_features_in_ : int
+        Pixels per row seen in ``fit``.
+
+    Examples
+    --------
+    >>> from fer_classic import make_pipeline
+    >>> from fer_classic.data import make_synthetic_faces
+    >>> train = make_synthetic_faces(6, 0, random_state=0)
+    >>> model = FlipAugmented(make_pipeline("hog", "linear-svm")).fit(train.X, train.y)
+    >>> model.predict(train.X[:2]).shape
+    (2,)
+    """
+
+    def __init__(self, estimator, *, image_shape: tuple[int, int] | None = None):
+        self.estimator = estimator
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None, **fit_params):
+        """Fit a clone of ``estimator`` on ``X`` and its mirror images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+            Targets, repeated for the mirrored rows.
+        **fit_params : dict
+            Passed to ``estimator.fit``; values with one entry per sample
+            (``sample_weight``) are repeated for the mirrored rows.
+
+        Returns
+        -------
+        self
+        """
+        allow_nan = self.estimator.__sklearn_tags__().input_tags.allow_nan
+        X = validate_data(self, X, reset=True, ensure_all_finite="allow-nan" if allow_nan else True)
+        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
+        n = len(X)
+        augmented = np.concatenate([X, mirror_rows(X, self.image_shape_)])
+        if y is not None:
+            check_consistent_length(X, y)
+            y = np.asarray(y)
+            y = np.concatenate([y, y])
+        params = {}
+        for key, value in fit_params.items():
+            per_sample = value is not None and not isinstance(value, str) and np.ndim(value) >= 1
+            if per_sample and len(value) == n:
+                value = np.concatenate([np.asarray(value)] * 2)
+            params[key] = value
+        self.estimator_ = clone(self.estimator).fit(augmented, y, **params)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        return self
+
+    def _unchanged(self, X):
+        # Checks the fit, the shape and the number of features only: X reaches the
+        # estimator as it was given (the validated copy is discarded).
+        check_is_fitted(self)
+        check_array(X, dtype=None, accept_sparse=True, ensure_all_finite=False)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return X
+
+    @available_if(_delegate("transform"))
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on ``X`` and its mirror images, then transform the unflipped ``X`` (n_samples rows)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    @available_if(_delegate("predict"))
+    def predict(self, X):
+        """``estimator_.predict`` of the unflipped ``X``."""
+        X = self._unchanged(X)
+        return self.estimator_.predict(X)
+
+    @available_if(_delegate("predict_proba"))
+    def predict_proba(self, X):
+        """``estimator_.predict_proba`` of the unflipped ``X``."""
+        X = self._unchanged(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_delegate("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """``estimator_.predict_log_proba`` of the unflipped ``X``."""
+        X = self._unchanged(X)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_delegate("decision_function"))
+    def decision_function(self, X):
+        """``estimator_.decision_function`` of the unflipped ``X``."""
+        X = self._unchanged(X)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_delegate("transform"))
+    def transform(self, X):
+        """``estimator_.transform`` of the unflipped ``X`` (one output row per input row)."""
+        X = self._unchanged(X)
+        return self.estimator_.transform(X)
+
+    @available_if(_delegate("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """The fitted estimator's output feature names."""
+        check_is_fitted(self)
+        return self.estimator_.get_feature_names_out(input_features)
+
+    @available_if(_delegate("score"))
+    def score(self, X, y, **kwargs):
+        """``estimator_.score`` on the unflipped ``X``."""
+        X = self._unchanged(X)
+        return self.estimator_.score(X, y, **kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.transformer_tags = inner.transformer_tags
+        tags.target_tags.required = inner.target_tags.required
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.non_deterministic = inner.non_deterministic
+        return tags

@@ -1,0 +1,117 @@
+"""Cropping the border of face images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..features._base import ImageTransformerMixin
+
+__all__ = ["BorderCrop"]
+
+# OpenCV resizes images of up to this many channels in one call; a batch of
+# images is resized as the channels of one image.
+_CHANNELS = 128
+
+
+class BorderCrop(ImageTransformerMixin):
+    """Cut a border off every image, then resize back or keep the smaller geometry.
+
+    Face crops such as FER2013's include hair, background and image borders;
+    cropping them keeps the features on the face. A fixed, per-image
+    operation: nothing is learned from the data.
+
+    Parameters
+    ----------
+    border : int or float, default=0.1
+        Border removed from each side: an int is pixels, a float in [0, 0.5)
+        a fraction of the height (top and bottom) and width (left and right),
+        rounded to whole pixels.
+    resize : bool, default=True
+        Resize the cropped images back to the input geometry (bilinear, with
+        OpenCV), so that downstream extractors see images of the usual size
+        (same HOG cells, same output width). False keeps the smaller images:
+        ``output_shape_`` gives their geometry. Extractors after this step
+        infer a square geometry from the row length; for non-square output
+        pass them ``image_shape=crop.output_shape_``.
+    image_shape : (int, int), optional
+        Geometry of an input row; default infers a square.
+    n_jobs : int, optional
+        Parallel threads for ``transform``.
+
+    Attributes
+    ----------
+    image_shape_ : (int, int)
+        Input geometry learned in ``fit``.
+    output_shape_ : (int, int)
+        Geometry of the output images.
+    n_features_out_ : int
+        Pixels per output row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> crop = BorderCrop(border=4, resize=False).fit(np.zeros((1, 48 * 48)))
+    >>> crop.output_shape_
+    (40, 40)
+    """
+
+    _feature_prefix = "pixel"
+
+    def __init__(
+        self,
+        *,
+        border: int | float = 0.1,
+        resize: bool = True,
+        image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+    ):
+        self.border = border
+        self.resize = resize
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+
+    def _borders(self, image_shape: tuple[int, int]) -> tuple[int, int]:
+        """Pixels cut from (top and bottom, left and right)."""
+        if isinstance(self.border, (int, np.integer)):
+            return int(self.border), int(self.border)
+        return tuple(int(round(float(self.border) * side)) for side in image_shape)  # type: ignore[return-value]
+
+    def _check_params(self, image_shape):
+        border = self.border
+        if isinstance(border, bool) or not isinstance(border, (int, float, np.integer, np.floating)):
+            raise ValueError(f"border must be an int (pixels) or a float in [0, 0.5) (fraction); got {border!r}.")
+        if isinstance(border, (int, np.integer)) and border < 0:
+            raise ValueError(f"border must be >= 0 pixels; got {border!r}.")
+        if isinstance(border, (float, np.floating)) and not 0 <= border < 0.5:
+            raise ValueError(f"border as a fraction must lie in [0, 0.5); got {border!r}.")
+        cut = self._borders(image_shape)
+        if any(side - 2 * c < 1 for side, c in zip(image_shape, cut)):
+            raise ValueError(
+                f"border={border!r} cuts {cut[0]} rows and {cut[1]} columns from each side of "
+                f"{image_shape[0]}x{image_shape[1]} images, leaving nothing; use a smaller border."
+            )
+        if not isinstance(self.resize, (bool, np.bool_)):
+            raise ValueError(f"resize must be True or False; got {self.resize!r}.")
+
+    def fit(self, X, y=None):
+        """Learn the input geometry and the output geometry."""
+        super().fit(X, y)
+        rows, cols = self._borders(self.image_shape_)
+        height, width = self.image_shape_
+        self.output_shape_ = (height, width) if self.resize else (height - 2 * rows, width - 2 * cols)
+        return self
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        n, height, width = images.shape
+        rows, cols = self._borders((height, width))
+        cropped = images[:, rows : height - rows, cols : width - cols]
+        if not self.resize or (rows == 0 and cols == 0):
+            return cropped.reshape(n, -1).copy()
+        out = np.empty((n, height, width), dtype=np.float64)
+        # Images as the channels of one image: one OpenCV call per chunk resizes them all alike.
+        for start in range(0, n, _CHANNELS):
+            stack = np.ascontiguousarray(cropped[start : start + _CHANNELS].transpose(1, 2, 0), dtype=np.float32)
+            resized = cv2.resize(stack, (width, height), interpolation=cv2.INTER_LINEAR)
+            out[start : start + _CHANNELS] = resized.reshape(height, width, -1).transpose(2, 0, 1)
+        return out.reshape(n, -1)

@@ -1,0 +1,108 @@
+"""Histogram equalisation of face images: global, or contrast limited (CLAHE)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..features._base import ImageTransformerMixin
+from ._images import to_uint8
+
+__all__ = ["HistogramEqualizer"]
+
+_METHODS = ("clahe", "global")
+
+
+class HistogramEqualizer(ImageTransformerMixin):
+    """Equalise the gray-level histogram of every image (OpenCV).
+
+    A fixed, per-image operation: nothing is learned from the training
+    images, so training and test images are always treated alike. Rows in,
+    rows out: the output is the same images, flattened, with gray levels
+    0..255 as floats, ready for any feature extractor.
+
+    Parameters
+    ----------
+    method : {"clahe", "global"}, default="clahe"
+        ``global``: :func:`cv2.equalizeHist` over the whole image.
+        ``clahe``: contrast-limited adaptive equalisation
+        (:func:`cv2.createCLAHE`) over a grid of tiles, which evens out
+        lighting that differs across the face without amplifying noise as much.
+    clip_limit : float, default=2.0
+        CLAHE's contrast limit (OpenCV's ``clipLimit``); ignored for ``global``.
+    tile_grid_size : (int, int), default=(6, 6)
+        CLAHE tiles per (row, column) (OpenCV's ``tileGridSize`` is (columns,
+        rows): this one follows image order); ignored for ``global``.
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square.
+    n_jobs : int, optional
+        Parallel threads for ``transform``.
+
+    Attributes
+    ----------
+    image_shape_ : (int, int)
+        Geometry learned in ``fit`` (also the output geometry).
+    n_features_out_ : int
+        Pixels per output row.
+
+    Notes
+    -----
+    Pixel values are read as 8-bit gray levels: rounded and clipped to 0..255.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(100, 116, dtype=np.uint8).reshape(1, 16)  # one 4x4 image, levels 100..115
+    >>> HistogramEqualizer(method="global").fit_transform(X).reshape(4, 4)[0]
+    array([ 0., 17., 34., 51.])
+    """
+
+    _feature_prefix = "pixel"
+
+    def __init__(
+        self,
+        *,
+        method: str = "clahe",
+        clip_limit: float = 2.0,
+        tile_grid_size: tuple[int, int] = (6, 6),
+        image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+    ):
+        self.method = method
+        self.clip_limit = clip_limit
+        self.tile_grid_size = tile_grid_size
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+
+    def _check_params(self, image_shape):
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be 'clahe' or 'global'; got {self.method!r}.")
+        if self.method != "clahe":
+            return
+        limit = self.clip_limit
+        if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)) or not (
+            np.isfinite(limit) and limit > 0
+        ):
+            raise ValueError(f"clip_limit must be a positive finite number (e.g. 2.0); got {limit!r}.")
+        tiles = np.asarray(self.tile_grid_size, dtype=object).ravel()
+        if len(tiles) != 2 or not all(
+            isinstance(t, (int, np.integer)) and not isinstance(t, bool) and t >= 1 for t in tiles
+        ):
+            raise ValueError(
+                f"tile_grid_size must be two integers >= 1 (tiles per row, column), e.g. (6, 6); "
+                f"got {self.tile_grid_size!r}."
+            )
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        pixels = to_uint8(images)
+        out = np.empty(pixels.shape, dtype=np.float64)
+        if self.method == "global":
+            for i, image in enumerate(pixels):
+                out[i] = cv2.equalizeHist(image)
+        else:
+            rows, cols = (int(t) for t in self.tile_grid_size)
+            # One CLAHE object per call: parallel threads never share one.
+            clahe = cv2.createCLAHE(clipLimit=float(self.clip_limit), tileGridSize=(cols, rows))
+            for i, image in enumerate(pixels):
+                out[i] = clahe.apply(image)
+        return out.reshape(len(out), -1)

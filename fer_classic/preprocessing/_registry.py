@@ -1,0 +1,68 @@
+"""Preprocessing steps by name, and their chaining (``"clahe+crop"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sklearn.base import TransformerMixin
+from sklearn.pipeline import Pipeline
+
+from ._crop import BorderCrop
+from ._equalize import HistogramEqualizer
+
+__all__ = ["PREPROCESSORS", "make_preprocessing"]
+
+#: Name → factory of a fresh, unfitted image-to-image transformer.
+PREPROCESSORS: dict[str, Callable[[], TransformerMixin]] = {
+    "equalize": lambda: HistogramEqualizer(method="global"),
+    "clahe": lambda: HistogramEqualizer(method="clahe"),
+    "crop": BorderCrop,
+}
+
+
+def make_preprocessing(spec: str | TransformerMixin, n_jobs: int | None = None) -> TransformerMixin:
+    """Return the image preprocessing for ``spec``: one step, or a Pipeline of several in order.
+
+    Parameters
+    ----------
+    spec : str or transformer
+        ``"equalize"`` (global histogram equalisation), ``"clahe"``, ``"crop"``
+        (10 % border, resized back), or several joined by ``+``
+        (``"crop+clahe"`` crops first). A transformer instance is returned as
+        it is.
+    n_jobs : int, optional
+        Set on every step that takes it.
+
+    Raises
+    ------
+    ValueError
+        If a name is unknown or repeated.
+
+    Examples
+    --------
+    >>> make_preprocessing("crop+clahe")
+    Pipeline(steps=[('crop', BorderCrop()), ('clahe', HistogramEqualizer())])
+    """
+    if not isinstance(spec, str):
+        if not hasattr(spec, "transform"):
+            raise ValueError(
+                f"preprocess must be a name ({', '.join(PREPROCESSORS)}, joined with '+') or a "
+                f"transformer; got {spec!r}."
+            )
+        return spec
+    names = [part.strip().lower() for part in spec.split("+") if part.strip()]
+    unknown = [n for n in names if n not in PREPROCESSORS]
+    if not names or unknown:
+        raise ValueError(
+            f"Unknown preprocessing {', '.join(map(repr, unknown)) or repr(spec)}; choose from "
+            f"{', '.join(PREPROCESSORS)}, joined with '+' (e.g. 'crop+clahe')."
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"Preprocessing {spec!r} names the same step twice.")
+    steps = []
+    for name in names:
+        step = PREPROCESSORS[name]()
+        if "n_jobs" in step.get_params():
+            step.set_params(n_jobs=n_jobs)
+        steps.append((name, step))
+    return steps[0][1] if len(steps) == 1 else Pipeline(steps)

@@ -1,0 +1,141 @@
+"""Horizontal-flip augmentation: fit sees 2n rows (the mirrors), predict sees exactly its input."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from fer_classic import make_pipeline
+from fer_classic.preprocessing import FlipAugmented, HistogramEqualizer, mirror_rows
+
+CALLS: list = []  # (method, X, y, sample_weight) of every Spy call, shared by clones
+
+
+class Spy(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Records what each method receives; predicts the first class."""
+
+    def __init__(self, param=1):
+        self.param = param
+
+    def fit(self, X, y, sample_weight=None):
+        CALLS.append(("fit", X, y, sample_weight))
+        self.classes_ = np.unique(y)
+        return self
+
+    def _record(self, method, X):
+        CALLS.append((method, X, None, None))
+        return np.zeros(len(X))
+
+    def predict(self, X):
+        self._record("predict", X)
+        return np.full(len(X), self.classes_[0])
+
+    def predict_proba(self, X):
+        self._record("predict_proba", X)
+        return np.tile([1.0] + [0.0] * (len(self.classes_) - 1), (len(X), 1))
+
+    def decision_function(self, X):
+        return self._record("decision_function", X)
+
+    def transform(self, X):
+        return self._record("transform", X)[:, None]
+
+
+@pytest.fixture(autouse=True)
+def clear_calls():
+    CALLS.clear()
+
+
+def images(n, shape=(2, 3), seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, shape[0] * shape[1]), dtype=np.uint8)
+
+
+def test_mirror_rows_flips_each_image_left_to_right():
+    X = np.array([[1, 2, 3, 4, 5, 6]])  # one 2x3 image: rows 1 2 3 / 4 5 6
+    np.testing.assert_array_equal(mirror_rows(X, (2, 3)), [[3, 2, 1, 6, 5, 4]])
+
+
+def test_fit_sees_the_images_then_their_mirrors_with_labels_repeated():
+    X, y = images(4), np.array(["a", "b", "a", "b"])
+    FlipAugmented(Spy(), image_shape=(2, 3)).fit(X, y)
+    (method, seen, seen_y, _), = CALLS
+    assert method == "fit" and seen.shape == (8, 6)
+    np.testing.assert_array_equal(seen[:4], X)
+    np.testing.assert_array_equal(seen[4:], mirror_rows(X, (2, 3)))
+    np.testing.assert_array_equal(seen_y, np.r_[y, y])
+
+
+def test_sample_weight_is_repeated_for_the_mirrors():
+    FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(3), [0, 1, 0], sample_weight=[1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(CALLS[0][3], [1, 2, 3, 1, 2, 3])
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "transform"])
+def test_every_prediction_method_sees_exactly_the_unflipped_input(method):
+    model = FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(4), [0, 1, 0, 1])
+    X_test = images(5, seed=1)
+    getattr(model, method)(X_test)
+    name, seen, _, _ = CALLS[-1]
+    assert name == method and seen is X_test  # the very same array: not copied, flipped or doubled
+
+
+def test_score_predicts_the_unflipped_input():
+    model = FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(4), [0, 1, 0, 1])
+    X_test = images(5, seed=1)
+    model.score(X_test, np.zeros(5))
+    assert CALLS[-1][0] == "predict" and CALLS[-1][1] is X_test
+
+
+def test_in_a_pipeline_only_fit_is_augmented():
+    X, X_test = images(4, (4, 4)), images(3, (4, 4), seed=2)
+    pipe = Pipeline([("equalize", HistogramEqualizer(method="global")), ("flip", FlipAugmented(Spy()))])
+    pipe.fit(X, [0, 1, 0, 1]).predict(X_test)
+    assert [(name, len(seen)) for name, seen, _, _ in CALLS] == [("fit", 8), ("predict", 3)]
+
+
+def test_grid_search_fits_doubled_folds_and_validates_on_plain_folds():
+    X, y = images(8), np.array([0, 1] * 4)
+    search = GridSearchCV(FlipAugmented(Spy(), image_shape=(2, 3)), {"estimator__param": [1, 2]}, cv=2, refit=False)
+    search.fit(X, y)
+    fits = [len(seen) for name, seen, _, _ in CALLS if name == "fit"]
+    predicts = [len(seen) for name, seen, _, _ in CALLS if name == "predict"]
+    assert fits == [8] * 4 and predicts == [4] * 4  # 2 candidates x 2 folds of 4 training images
+
+
+def test_make_pipeline_flip_wraps_the_whole_pipeline(tiny_faces):
+    train, test = tiny_faces.select("train"), tiny_faces.select("test")
+    model = make_pipeline("hog", "linear-svm", flip=True)
+    assert isinstance(model, FlipAugmented) and isinstance(model.estimator, Pipeline)
+    model.fit(train.X, train.y)
+    assert model.estimator_["clf"].estimator_.n_iter_ is not None and list(model.classes_) == train.classes
+    assert model.predict(test.X).shape == (len(test),)
+
+
+def test_make_pipeline_flip_works_in_grid_search(tiny_faces):
+    train = tiny_faces.select("train")
+    search = GridSearchCV(make_pipeline("hog", "linear-svm", flip=True),
+                          {"estimator__clf__estimator__C": [0.1, 1.0]}, cv=2).fit(train.X, train.y)
+    assert search.best_params_["estimator__clf__estimator__C"] in (0.1, 1.0)
+
+
+def test_flip_must_be_a_bool():
+    with pytest.raises(ValueError, match="flip must be True or False; got 'yes'"):
+        make_pipeline("hog", "svm", flip="yes")
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(NotFittedError):
+        FlipAugmented(Spy()).predict(images(2))
+
+
+def test_predict_with_another_image_size_is_an_error():
+    model = FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(2), [0, 1])
+    with pytest.raises(ValueError, match="X has 4 features, but FlipAugmented is expecting 6"):
+        model.predict(np.zeros((1, 4)))
+
+
+def test_image_shape_that_does_not_match_rows_is_an_error():
+    with pytest.raises(ValueError, match=r"image_shape=\(2, 2\) holds 4 pixels but X has 6"):
+        FlipAugmented(Spy(), image_shape=(2, 2)).fit(images(2), [0, 1])

@@ -1,0 +1,175 @@
+"""Face preprocessing transformers, their registry, and make_pipeline's preprocess / memory options."""
+
+import cv2
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from conftest import random_gray
+from fer_classic import make_pipeline
+from fer_classic.features import HOGFeatures
+from fer_classic.preprocessing import BorderCrop, HistogramEqualizer, make_preprocessing
+
+
+@pytest.fixture(scope="module")
+def images():
+    return random_gray((5, 24, 36), seed=7)
+
+
+# -- HistogramEqualizer ----------------------------------------------------------------------
+
+def test_global_equalization_is_opencv_equalizehist(images):
+    X = images.reshape(len(images), -1)
+    out = HistogramEqualizer(method="global", image_shape=(24, 36)).fit_transform(X)
+    expected = np.stack([cv2.equalizeHist(im) for im in images]).reshape(len(images), -1)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("clip_limit, tiles", [(2.0, (2, 3)), (4.0, (1, 1)), (1.0, (4, 6))])
+def test_clahe_is_opencv_clahe_with_tiles_in_row_column_order(images, clip_limit, tiles):
+    X = images.reshape(len(images), -1)
+    out = HistogramEqualizer(clip_limit=clip_limit, tile_grid_size=tiles, image_shape=(24, 36)).fit_transform(X)
+    clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles[1], tiles[0]))  # OpenCV: (cols, rows)
+    expected = np.stack([clahe.apply(im) for im in images]).reshape(len(images), -1)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("method", ["clahe", "global"])
+def test_equalized_rows_are_float_images_of_the_same_geometry(method):
+    X = random_gray((3, 48 * 48))
+    out = HistogramEqualizer(method=method).fit_transform(X)
+    assert out.shape == X.shape and out.dtype == np.float64
+    np.testing.assert_array_equal(out, np.rint(out))
+    assert 0 <= out.min() and out.max() == 255
+
+
+def test_values_outside_8_bit_are_clipped():
+    X = np.array([[-40.0, 0.0, 300.0, 255.0]])
+    eq = HistogramEqualizer(method="global").fit(X)
+    np.testing.assert_array_equal(eq.transform(X), eq.transform(np.clip(X, 0, 255)))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"method": "adaptive"}, "method must be 'clahe' or 'global'"),
+    ({"clip_limit": 0}, "clip_limit must be a positive finite number"),
+    ({"tile_grid_size": (0, 2)}, "tile_grid_size must be two integers >= 1"),
+    ({"tile_grid_size": (2, 2, 2)}, "tile_grid_size must be two integers >= 1"),
+])
+def test_invalid_equalizer_parameters_are_named(params, message):
+    with pytest.raises(ValueError, match=message):
+        HistogramEqualizer(**params).fit(np.zeros((1, 16)))
+
+
+# -- BorderCrop ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("border, expected_shape", [(4, (16, 28)), (0.25, (12, 18)), (0, (24, 36))])
+def test_crop_without_resize_keeps_the_centre(images, border, expected_shape):
+    X = images.reshape(len(images), -1)
+    crop = BorderCrop(border=border, resize=False, image_shape=(24, 36)).fit(X)
+    rows, cols = (24 - expected_shape[0]) // 2, (36 - expected_shape[1]) // 2
+    assert crop.output_shape_ == expected_shape
+    np.testing.assert_array_equal(
+        crop.transform(X), images[:, rows : 24 - rows, cols : 36 - cols].reshape(len(images), -1)
+    )
+
+
+@pytest.mark.parametrize("n_images", [3, 130])  # 130: more images than one OpenCV call resizes
+def test_crop_with_resize_equals_opencv_resize_of_each_crop(n_images):
+    X = random_gray((n_images, 48 * 48), seed=1)
+    out = BorderCrop(border=5).fit_transform(X)
+    expected = np.stack([
+        cv2.resize(im.reshape(48, 48)[5:43, 5:43].astype(np.float32), (48, 48), interpolation=cv2.INTER_LINEAR)
+        for im in X
+    ]).reshape(n_images, -1)
+    np.testing.assert_allclose(out, expected, atol=1e-3)  # float32 rounding of the multi-channel path
+
+
+def test_crop_with_resize_keeps_the_geometry():
+    crop = BorderCrop().fit(random_gray((2, 48 * 48)))
+    assert crop.output_shape_ == (48, 48) and crop.transform(random_gray((2, 48 * 48))).shape == (2, 2304)
+
+
+def test_square_crop_feeds_an_extractor_that_infers_the_smaller_geometry():
+    X = random_gray((3, 48 * 48))
+    pipe = Pipeline([("crop", BorderCrop(border=4, resize=False)), ("hog", HOGFeatures())]).fit(X)
+    assert pipe["hog"].image_shape_ == (40, 40)
+    assert pipe.transform(X).shape == (3, HOGFeatures().fit(np.zeros((1, 1600))).n_features_out_)
+
+
+def test_non_square_crop_feeds_an_extractor_given_output_shape():
+    X = random_gray((3, 20 * 30))
+    crop = BorderCrop(border=2, resize=False, image_shape=(20, 30)).fit(X)
+    hog = HOGFeatures(pixels_per_cell=(4, 4), cells_per_block=(2, 2), image_shape=crop.output_shape_)
+    assert hog.fit(crop.transform(X)).image_shape_ == (16, 26)
+
+
+@pytest.mark.parametrize("border, message", [
+    (-1, "border must be >= 0 pixels"),
+    (0.5, r"border as a fraction must lie in \[0, 0.5\)"),
+    ("4", "border must be an int"),
+    (24, "leaving nothing; use a smaller border"),
+])
+def test_invalid_borders_are_named(border, message):
+    with pytest.raises(ValueError, match=message):
+        BorderCrop(border=border).fit(np.zeros((1, 48 * 48)))
+
+
+# -- make_preprocessing and make_pipeline(preprocess=...) --------------------------------------
+
+@pytest.mark.parametrize("spec, kind", [
+    ("equalize", HistogramEqualizer), ("clahe", HistogramEqualizer), ("crop", BorderCrop), ("crop+clahe", Pipeline),
+])
+def test_preprocessing_by_name(spec, kind):
+    assert isinstance(make_preprocessing(spec), kind)
+
+
+def test_chained_preprocessing_keeps_the_order_given():
+    assert [name for name, _ in make_preprocessing("clahe + crop").steps] == ["clahe", "crop"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("blur", "Unknown preprocessing 'blur'"), ("crop+crop", "twice"), ("", "Unknown preprocessing"),
+    (42, "preprocess must be a name"),
+])
+def test_bad_preprocessing_specs_are_errors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        make_preprocessing(spec)
+
+
+def test_pipeline_preprocessing_is_the_first_step(tiny_faces):
+    train = tiny_faces.select("train")
+    pipe = make_pipeline("hog", "linear-svm", preprocess="crop+clahe").fit(train.X, train.y)
+    assert [name for name, _ in pipe.steps] == ["preprocess", "features", "scale", "clf"]
+    assert pipe.score(train.X, train.y) > 0.9
+
+
+def test_pipeline_without_preprocessing_keeps_its_steps():
+    assert [name for name, _ in make_pipeline("hog", "svm").steps] == ["features", "scale", "clf"]
+
+
+# -- caching -------------------------------------------------------------------------------------
+
+class CountingTransformer(TransformerMixin, BaseEstimator):
+    """Identity that counts its fits (class-level, so clones share the count)."""
+
+    fits = 0
+
+    def fit(self, X, y=None):
+        type(self).fits += 1
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+
+@pytest.mark.parametrize("use_memory, expected_fits", [(False, 7), (True, 3)])
+def test_memory_reuses_fitted_steps_across_classifier_candidates(tmp_path, tiny_faces, use_memory, expected_fits):
+    # 3 candidates x 2 folds + the refit: 7 fits; cached, one per distinct training set.
+    train = tiny_faces.select("train")
+    CountingTransformer.fits = 0
+    pipe = make_pipeline("pixels", "knn", preprocess=CountingTransformer(),
+                         memory=str(tmp_path / "cache") if use_memory else None)
+    GridSearchCV(pipe, {"clf__estimator__n_neighbors": [1, 3, 5]}, cv=2).fit(train.X, train.y)
+    assert CountingTransformer.fits == expected_fits
