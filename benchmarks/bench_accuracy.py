@@ -125,6 +125,20 @@ def main() -> None:
     if args.flip:
         X_fit, y_fit = np.concatenate([X_fit, mirror_rows(X_fit, train.image_shape)]), np.concatenate([y_fit, y_fit])
 
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = {
+        "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
+        "flip": args.flip, "preprocess": args.preprocess, "block_scaling": args.block_scaling, "seed": args.seed,
+        "hyper_parameters": "fixed (make_pipeline defaults and --clf-param); no test labels used",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+    }
+
+    def write(rows: list[dict], done: bool) -> None:
+        # Rewritten after every row: a long run that is stopped keeps what it measured.
+        out.write_text(json.dumps({**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
+                                   "rows": rows}, indent=1))
+
     header = (f"{'features':<14} {'clf':<11} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
               f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
     print(header)
@@ -166,16 +180,9 @@ def main() -> None:
                   f"{row['test']['f1_weighted']:>7.4f} {row['test']['f1_macro']:>7.4f} {p['accuracy']:>8.4f} "
                   f"{p['f1_weighted']:>8.4f} {p['f1_macro']:>8.4f} {row['features_s']:>7.1f} {fit_s:>7.1f} "
                   f"{predict_s:>9.1f}", flush=True)
+            write(rows, done=False)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
-        "flip": args.flip, "preprocess": args.preprocess, "block_scaling": args.block_scaling, "seed": args.seed,
-        "hyper_parameters": "fixed (make_pipeline defaults and --clf-param); no test labels used",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "total_s": round(time.perf_counter() - start, 1), "rows": rows,
-    }, indent=1))
+    write(rows, done=True)
     print(f"results: {out}")
 
 

@@ -290,10 +290,12 @@ class DenseSIFTBoVW(ImageTransformerMixin):
                 f"{len(descriptors)}. Use a smaller n_words, a smaller step or more images."
             )
         # float64: scikit-learn's k-means++ upcasts float32 block by block, several times slower.
+        # On FER2013 it stops early after 3-5 passes over the sample; max_iter caps tiny inputs.
         kmeans = MiniBatchKMeans(
             n_clusters=int(self.n_words),
             batch_size=min(len(descriptors), 2048),
             n_init=1,
+            max_iter=20,
             random_state=rng.randint(np.iinfo(np.int32).max),
         ).fit(descriptors.astype(np.float64))
         self.codebook_ = kmeans.cluster_centers_.astype(np.float32)
