@@ -8,7 +8,7 @@ Data flows ``data`` → ``features`` → ``estimators`` → ``evaluation`` →
 from ._version import __version__
 from .data import FaceDataset, load_dataset, make_synthetic_faces
 from .labels import CANONICAL_LABELS, canonical_label
-from .persistence import FERModel, load_model, save_model
+from .persistence import FERModel, inspect_model, load_model, save_model
 from .pipeline import make_pipeline
 from .workflow import evaluate_model, fit_model, predict_images
 
@@ -20,6 +20,7 @@ __all__ = [
     "canonical_label",
     "evaluate_model",
     "fit_model",
+    "inspect_model",
     "load_dataset",
     "load_model",
     "make_pipeline",

@@ -18,7 +18,7 @@ from .data import DEFAULT_NEAR_THRESHOLD
 from .evaluation import format_confusion_matrix, format_metrics
 from .exceptions import FerClassicError
 from .labels import parse_label_map
-from .persistence import load_model
+from .persistence import format_model_info, inspect_model, load_model
 from .workflow import evaluate_model, fit_model, predict_images
 from .workflow import compare_model_files, describe_data
 
@@ -57,6 +57,22 @@ _LABEL_MAP = click.option(
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 _NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default: all cores where it helps).")
+_TRUST = click.option(
+    "--trust", is_flag=True,
+    help="Load model files that could run code: joblib files not written by fer-classic on this machine, "
+         "skops files with types outside scikit-learn, NumPy and fer-classic. Only for files you trust.",
+)
+_FORMAT = click.option(
+    "--format", "model_format", type=click.Choice(["joblib", "skops"]), default=None,
+    help="Model file format (default: by the --out suffix). skops files load without running code.",
+)
+
+
+def _out_path(ctx: click.Context, out: str, model_format: str | None) -> str:
+    """The default --out with the suffix of an explicitly chosen --format."""
+    if model_format and ctx.get_parameter_source("out") is click.core.ParameterSource.DEFAULT:
+        return out.rsplit(".", 1)[0] + "." + model_format
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,16 +93,20 @@ def main() -> None:
 @click.option("--dedupe", "dedupe_data", is_flag=True,
               help="Drop pixel-identical copies first (test images also in train, repeats within a split); "
                    "in memory only, files are never changed.")
+@_FORMAT
 @_LABEL_MAP
 @_NJOBS
 @_JSON
-def fit(data, features, clf, params, out, size, seed, dedupe_data, label_map, n_jobs, as_json) -> None:
+@click.pass_context
+def fit(ctx, data, features, clf, params, out, size, seed, dedupe_data, model_format, label_map, n_jobs,
+        as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     result = _run(
         fit_model, data, features=features, clf=clf, clf_params=_parse_params(params), size=size,
         random_state=seed, label_map=parse_label_map(label_map) if label_map else None,
-        n_jobs=n_jobs, out=out, dedupe_data=dedupe_data, log=log,
+        n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
+        dedupe_data=dedupe_data, log=log,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -108,10 +128,11 @@ def fit(data, features, clf, params, out, size, seed, dedupe_data, label_map, n_
                    "into DIR (needs matplotlib).")
 @_LABEL_MAP
 @_NJOBS
+@_TRUST
 @_JSON
-def evaluate(model, data, split, report, label_map, n_jobs, as_json) -> None:
+def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> None:
     """Score MODEL on a dataset split: metrics and confusion matrix, optionally an HTML report."""
-    loaded = _run(load_model, model)
+    loaded = _run(load_model, model, trusted=trust)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
         label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs, report=report,
@@ -172,12 +193,13 @@ def predict(model, images, fmt) -> None:
 @click.option("--out", default=None, metavar="FILE.csv", help="Also write the table as CSV.")
 @_LABEL_MAP
 @_NJOBS
+@_TRUST
 @_JSON
-def compare(models, data, split, out, label_map, n_jobs, as_json) -> None:
+def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None:
     """Score several MODELS on the same images, side by side, with McNemar's test between the best two."""
     result = _run(
         compare_model_files, models, data, split=None if split == "all" else split, out=out,
-        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs, trusted=trust,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if out and not as_json:
@@ -225,16 +247,20 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--out", default="fer_search_model.joblib", show_default=True, help="Best model file to write.")
 @click.option("--results", default="cv_results.csv", show_default=True, help="CSV of all candidates, ranked.")
 @click.option("--seed", default=0, show_default=True, help="Seed of folds and estimators.")
+@_FORMAT
 @_NJOBS
 @_JSON
-def search(data, features, clf, grid, cv, groups, backend, scheduler, out, results, seed, n_jobs, as_json) -> None:
+@click.pass_context
+def search(ctx, data, features, clf, grid, cv, groups, backend, scheduler, out, results, seed, model_format,
+           n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .model_selection import search_model
 
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     result = _run(
         search_model, data, features=features, clf=clf, grid=grid, cv=cv, groups=groups,
-        random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler, out=out,
+        random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+        out=_out_path(ctx, out, model_format), model_format=model_format,
         results_csv=results, verbose=0 if as_json else 2, log=log,
     )
     summary = result.summary()
@@ -258,13 +284,28 @@ def search(data, features, clf, grid, cv, groups, backend, scheduler, out, resul
 @click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")
 @click.option("--cv", default=3, show_default=True, help="Cross-validation folds.")
 @_NJOBS
-def report_search_command(model, data, out_dir, param, values, cv, n_jobs) -> None:
+@_TRUST
+def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust) -> None:
     """Learning curve and validation curve of a model saved by 'search'."""
     from .model_selection import report_search
 
-    loaded = _run(load_model, model)
+    loaded = _run(load_model, model, trusted=trust)
     parsed = [json.loads(v) if v.strip()[:1].isdigit() or v.strip()[:1] in "-[" else v.strip()
               for v in values.split(",")] if values else None
     summary = _run(report_search, loaded, data, out_dir, param=param, values=parsed, cv=cv, n_jobs=n_jobs)
     for name, path in summary["files"].items():
         click.echo(f"{name}: {path}")
+
+
+@main.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--trust-type", "trust_types", multiple=True, metavar="TYPE",
+              help="skops: a type you have checked and trust (repeatable).")
+@_JSON
+def inspect_command(model, trust_types, as_json) -> None:
+    """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""
+    info = _run(inspect_model, model, trusted_types=trust_types)
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    click.echo(format_model_info(info))

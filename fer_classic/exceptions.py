@@ -13,10 +13,18 @@ __all__ = [
     "EmptyClassError",
     "ModelFileError",
     "IncompatibleModelError",
+    "ModelIntegrityError",
+    "UntrustedModelError",
+    "ImageTooLargeError",
     "VersionMismatchWarning",
     "SkippedFilesWarning",
     "ReportError",
     "DataLeakageWarning",
+    "VideoDecodeError",
+    "FaceDetectorError",
+    "NoFaceError",
+    "DisplayUnavailableError",
+    "MissingWeightsError",
 ]
 
 
@@ -52,6 +60,18 @@ class IncompatibleModelError(ModelFileError):
     """A model file was written by an incompatible fer-classic format version."""
 
 
+class ModelIntegrityError(ModelFileError):
+    """A model file is truncated or corrupted (its checksum does not match)."""
+
+
+class UntrustedModelError(ModelFileError):
+    """Loading a model file could run code, and it was not marked as trusted."""
+
+
+class ImageTooLargeError(ImageDecodeError):
+    """An image declares more pixels than fer-classic decodes (see ``MAX_IMAGE_PIXELS``)."""
+
+
 class VersionMismatchWarning(UserWarning):
     """A model file was written with other library versions than the ones installed."""
 
@@ -66,3 +86,23 @@ class ReportError(FerClassicError, ValueError):
 
 class DataLeakageWarning(UserWarning):
     """Evaluation images also occur in the training images (pixel-identical or nearly)."""
+
+
+class VideoDecodeError(ImageDecodeError):
+    """A video file could not be opened or decoded (corrupt, empty or an unsupported codec)."""
+
+
+class FaceDetectorError(FerClassicError, ValueError):
+    """A face detector cannot be built as configured (missing or invalid model file, bad parameter)."""
+
+
+class NoFaceError(FerClassicError, ValueError):
+    """No face was found where one is required (e.g. cropping training images)."""
+
+
+class DisplayUnavailableError(FerClassicError, RuntimeError):
+    """A live window was asked for where OpenCV cannot open one (headless build, no display)."""
+
+
+class MissingWeightsError(FerClassicError, OSError):
+    """Pretrained network weights are neither in the local cache nor downloadable (offline)."""

@@ -221,6 +221,7 @@ def search_model(
     backend: str = "loky",
     scheduler: str | None = None,
     out: str | os.PathLike | None = None,
+    model_format: str | None = None,
     results_csv: str | os.PathLike | None = None,
     verbose: int = 0,
     log: Log = _quiet,
@@ -251,6 +252,8 @@ def search_model(
         scheduler or Ray address (None starts a local one).
     out : path, optional
         Where to save the refitted best model.
+    model_format : {"joblib", "skops"}, optional
+        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`).
     results_csv : path, optional
         Where to write ``cv_results_`` (ranked).
     verbose : int, default=0
@@ -312,7 +315,7 @@ def search_model(
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
     )
-    path = save_model(model, out) if out is not None else None
+    path = save_model(model, out, format=model_format) if out is not None else None
     if results_csv is not None:
         write_cv_results(rows, results_csv)
     return SearchResult(model, search.best_params_, float(search.best_score_), rows, metrics,

@@ -119,9 +119,9 @@ def split_train_test(
     return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True
 
 
-def _timed(timings: dict, key: str, func, *args):
+def _timed(timings: dict, key: str, func, *args, **kwargs):
     start = time.perf_counter()
-    result = func(*args)
+    result = func(*args, **kwargs)
     timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
     return result
 
@@ -142,6 +142,7 @@ def fit_model(
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
     out: str | os.PathLike | None = None,
+    model_format: str | None = None,
     dedupe_data: bool = False,
     log: Log = _quiet,
 ) -> FitResult:
@@ -167,6 +168,8 @@ def fit_model(
         Workers for decoding, features and estimators.
     out : path, optional
         Where to save the model (atomically); None saves nothing.
+    model_format : {"joblib", "skops"}, optional
+        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`).
     dedupe_data : bool, default=False
         Drop pixel-identical copies first (in memory, see
         :func:`fer_classic.data.dedupe`): test images that also occur in train,
@@ -216,7 +219,7 @@ def fit_model(
     )
     path = None
     if out is not None:
-        path = _timed(timings, "save", save_model, model, out)
+        path = _timed(timings, "save", save_model, model, out, format=model_format)
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 
 
@@ -314,6 +317,7 @@ def compare_model_files(
     out: str | os.PathLike | None = None,
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
+    trusted: bool = False,
 ) -> Comparison:
     """Load model files, score them side by side, McNemar-test the best two, optionally write a CSV.
 
@@ -327,6 +331,8 @@ def compare_model_files(
         CSV file for the table (one row per model, McNemar result in the last columns).
     label_map, n_jobs
         As in :func:`fer_classic.load_dataset`.
+    trusted : bool, default=False
+        As in :func:`fer_classic.load_model`.
 
     Returns
     -------
@@ -334,7 +340,7 @@ def compare_model_files(
     """
     paths = [Path(p) for p in models]
     comparison = compare_models(
-        [load_model(p) for p in paths], data, names=[p.name for p in paths], split=split,
+        [load_model(p, trusted=trusted) for p in paths], data, names=[p.name for p in paths], split=split,
         label_map=label_map, n_jobs=n_jobs,
     )
     if out is not None:

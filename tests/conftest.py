@@ -25,6 +25,16 @@ requires_fer_csv = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fer_classic_home(tmp_path_factory):
+    """A private FER_CLASSIC_HOME (model-signing key): tests never touch the user's own."""
+    home = tmp_path_factory.mktemp("fer_classic_home")
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("FER_CLASSIC_HOME", str(home))
+    yield home
+    patcher.undo()
+
+
 @pytest.fixture(scope="session")
 def tiny_faces():
     """Synthetic faces: 12 train and 4 test images per class, 48x48."""

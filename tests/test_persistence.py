@@ -1,4 +1,8 @@
+import hashlib
+import operator
+import os
 import pickle
+import stat
 import subprocess
 import sys
 import textwrap
@@ -6,14 +10,28 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from fer_classic import load_model, save_model
-from fer_classic.exceptions import IncompatibleModelError, ModelFileError, VersionMismatchWarning
-from fer_classic.persistence import FORMAT, FORMAT_VERSION
+from fer_classic import inspect_model, load_model, save_model
+from fer_classic.exceptions import (
+    IncompatibleModelError,
+    ModelFileError,
+    ModelIntegrityError,
+    UntrustedModelError,
+    VersionMismatchWarning,
+)
+from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, key_path
 
 
-def test_round_trip_keeps_predictions_and_metadata(tmp_path, fitted_model, tiny_faces):
-    path = save_model(fitted_model, tmp_path / "m.joblib")
+@pytest.fixture(params=["joblib", "skops"])
+def model_format(request):
+    return request.param
+
+
+def test_round_trip_keeps_predictions_and_metadata(tmp_path, fitted_model, tiny_faces, model_format):
+    path = save_model(fitted_model, tmp_path / f"m.{model_format}")
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(tiny_faces.images), fitted_model.predict(tiny_faces.images))
     assert loaded.metadata == fitted_model.metadata
@@ -25,8 +43,8 @@ def test_metadata_holds_what_reuse_needs(fitted_model, key):
     assert fitted_model.metadata[key]
 
 
-def test_reload_in_a_new_process_gives_identical_predictions(tmp_path, fitted_model, tiny_faces):
-    path = save_model(fitted_model, tmp_path / "m.joblib")
+def test_reload_in_a_new_process_gives_identical_predictions(tmp_path, fitted_model, tiny_faces, model_format):
+    path = save_model(fitted_model, tmp_path / f"m.{model_format}")
     np.save(tmp_path / "images.npy", tiny_faces.images)
     script = textwrap.dedent(f"""
         import numpy as np
@@ -64,46 +82,189 @@ def test_missing_model_file(tmp_path):
         load_model(tmp_path / "none.joblib")
 
 
-@pytest.mark.parametrize("content", [b"", b"random bytes, not a pickle"])
-def test_non_model_file_is_a_model_file_error(tmp_path, content):
+@pytest.mark.parametrize("content, message", [
+    (b"", "truncated or empty"),
+    (b"random bytes, not a pickle", "not a readable fer-classic model"),
+])
+def test_non_model_file_is_a_model_file_error(tmp_path, content, message):
     path = tmp_path / "m.joblib"
     path.write_bytes(content)
-    with pytest.raises(ModelFileError, match="not a readable fer-classic model"):
+    with pytest.raises(ModelFileError, match=message):
         load_model(path)
 
 
-def test_truncated_model_file_is_reported(tmp_path, fitted_model):
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
+def test_truncated_model_file_is_reported_as_such(tmp_path, fitted_model, model_format, keep):
+    path = save_model(fitted_model, tmp_path / f"m.{model_format}")
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ModelIntegrityError, match="truncated"):
+        load_model(path)
+
+
+def test_corrupted_joblib_payload_fails_its_checksum(tmp_path, fitted_model):
     path = save_model(fitted_model, tmp_path / "m.joblib")
-    path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ModelFileError, match="damaged, truncated"):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the payload bytes: the pickle still parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="corrupted"):
         load_model(path)
 
 
-def test_other_joblib_payload_is_not_a_model(tmp_path):
+def test_corrupted_skops_member_is_reported(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError):
+        load_model(path)
+
+
+def test_joblib_model_file_still_opens_with_joblib(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    header = joblib.load(path)
+    assert header["format"] == FORMAT and header["payload_sha256"] == hashlib.sha256(header["payload"]).hexdigest()
+
+
+def test_skops_model_file_still_opens_with_skops(tmp_path, fitted_model, tiny_faces):
+    import skops.io as sio
+
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    pipeline = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    np.testing.assert_array_equal(pipeline.predict(tiny_faces.X), fitted_model.predict(tiny_faces.images))
+
+
+@pytest.mark.parametrize("payload", [{"weights": [1, 2]}, {"weights": np.arange(3)}])
+def test_other_joblib_payload_is_not_a_model(tmp_path, payload):
     path = tmp_path / "m.joblib"
-    joblib.dump({"weights": [1, 2]}, path)
+    joblib.dump(payload, path)
     with pytest.raises(ModelFileError, match="not a fer-classic model"):
+        load_model(path, trusted=True)
+
+
+def test_other_pickle_needs_trust(tmp_path):
+    path = tmp_path / "m.joblib"
+    joblib.dump({"weights": np.arange(3)}, path)
+    with pytest.raises(UntrustedModelError, match="trusted=True"):
         load_model(path)
 
 
-def _write_payload(path, model, **changes):
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": dict(model.metadata),
-               "pipeline": model.pipeline}
-    payload.update(changes)
-    with open(path, "wb") as handle:
-        pickle.dump(payload, handle)
+class _RunsCodeOnLoad:
+    """Unpickling calls a function (here: it would create a marker file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("wrap", ["bare", "in_payload_dict"])
+def test_pickle_that_runs_code_is_refused_by_default(tmp_path, wrap):
+    marker = tmp_path / "pwned"
+    evil = _RunsCodeOnLoad(marker)
+    payload = evil if wrap == "bare" else {"format": FORMAT, "format_version": 1, "metadata": {}, "pipeline": evil}
+    path = tmp_path / "m.joblib"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(UntrustedModelError, match="runs any code"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_inspect_runs_no_code_from_a_pickle(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.joblib"
+    path.write_bytes(pickle.dumps(_RunsCodeOnLoad(marker)))
+    info = inspect_model(path)
+    assert info["file_format"] == "joblib-unsigned" and not marker.exists()
+
+
+def _save_with_other_key(tmp_path, model, monkeypatch):
+    monkeypatch.setenv("FER_CLASSIC_HOME", str(tmp_path / "elsewhere"))
+    path = save_model(model, tmp_path / "m.joblib")
+    monkeypatch.undo()
     return path
 
 
+def test_joblib_file_from_another_machine_needs_trust(tmp_path, fitted_model, monkeypatch):
+    path = _save_with_other_key(tmp_path, fitted_model, monkeypatch)
+    with pytest.raises(UntrustedModelError, match="not written by fer-classic on this machine"):
+        load_model(path)
+
+
+def test_joblib_file_from_another_machine_loads_when_trusted(tmp_path, fitted_model, tiny_faces, monkeypatch):
+    path = _save_with_other_key(tmp_path, fitted_model, monkeypatch)
+    loaded = load_model(path, trusted=True)
+    np.testing.assert_array_equal(loaded.predict(tiny_faces.images), fitted_model.predict(tiny_faces.images))
+
+
+def test_edited_metadata_breaks_the_signature(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    header = joblib.load(path)
+    header["metadata"]["classes"] = list(reversed(header["metadata"]["classes"]))
+    path.write_bytes(pickle.dumps(header, protocol=4))
+    with pytest.raises(UntrustedModelError):
+        load_model(path)
+
+
+def test_signing_key_is_private_to_the_user(tmp_path, fitted_model):
+    save_model(fitted_model, tmp_path / "m.joblib")
+    assert stat.S_IMODE(os.stat(key_path()).st_mode) == 0o600
+
+
+def _model_with_foreign_type(fitted_model, tiny_faces):
+    pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
+    return FERModel(pipeline=pipeline, metadata=fitted_model.metadata)
+
+
+def test_skops_file_with_foreign_type_is_refused_by_default(tmp_path, fitted_model, tiny_faces):
+    path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
+    with pytest.raises(UntrustedModelError, match="_operator.neg"):
+        load_model(path)
+
+
+def test_skops_file_with_foreign_type_loads_when_that_type_is_trusted(tmp_path, fitted_model, tiny_faces):
+    path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
+    assert load_model(path, trusted_types=["_operator.neg"]).predict(tiny_faces.images).shape == (len(tiny_faces),)
+
+
+def test_skops_file_of_own_types_needs_no_trust(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    info = inspect_model(path)
+    assert info["untrusted_types"] and info["types_needing_trust"] == []
+
+
+def test_inspect_reads_metadata_and_origin(tmp_path, fitted_model, model_format):
+    path = save_model(fitted_model, tmp_path / f"m.{model_format}")
+    info = inspect_model(path)
+    assert (info["metadata"], info["integrity"], info["signed_here"], info["file_format"]) == (
+        fitted_model.metadata, "ok", True, model_format)
+
+
+def test_format_follows_the_suffix_unless_given(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.bin", format="skops")
+    assert inspect_model(path)["file_format"] == "skops"
+
+
 def test_newer_format_version_is_incompatible(tmp_path, fitted_model):
-    path = _write_payload(tmp_path / "m.joblib", fitted_model, format_version=FORMAT_VERSION + 1)
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    header = joblib.load(path)
+    path.write_bytes(pickle.dumps({**header, "format_version": FORMAT_VERSION + 1}, protocol=4))
     with pytest.raises(IncompatibleModelError, match="Upgrade fer-classic or refit"):
         load_model(path)
 
 
-def test_other_library_versions_warn(tmp_path, fitted_model):
+def test_version_1_file_loads_when_trusted(tmp_path, fitted_model, tiny_faces):
+    path = tmp_path / "m.joblib"
+    joblib.dump({"format": FORMAT, "format_version": 1, "metadata": fitted_model.metadata,
+                 "pipeline": fitted_model.pipeline}, path, compress=3)
+    loaded = load_model(path, trusted=True)
+    np.testing.assert_array_equal(loaded.predict(tiny_faces.images), fitted_model.predict(tiny_faces.images))
+
+
+def test_other_library_versions_warn(tmp_path, fitted_model, model_format):
     metadata = {**fitted_model.metadata, "versions": {**fitted_model.metadata["versions"], "scikit-learn": "0.1"}}
-    path = _write_payload(tmp_path / "m.joblib", fitted_model, metadata=metadata)
+    path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / f"m.{model_format}")
     with pytest.warns(VersionMismatchWarning, match="scikit-learn 0.1"):
         load_model(path)
 

@@ -13,6 +13,7 @@ from ._duplicates import (
     pixel_digest,
 )
 from ._folder import load_folder
+from ._headers import MAX_IMAGE_PIXELS
 from ._images import IMAGE_EXTENSIONS, read_image
 from ._load import DEFAULT_DATASET, load_dataset
 from ._synthetic import make_synthetic_faces
@@ -25,6 +26,7 @@ __all__ = [
     "DuplicateReport",
     "FaceDataset",
     "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
     "dedupe",
     "describe_dataset",
     "find_duplicates",

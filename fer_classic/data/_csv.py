@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import math
 import os
 import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,32 @@ def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix.lower() == ".gz":
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each CSV record.
+
+    Undecodable text, malformed quoting and damaged gzip data become
+    :class:`DatasetFormatError` naming the file and line.
+    """
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        try:
+            for fields in reader:
+                yield reader.line_num, fields
+        except UnicodeDecodeError as exc:
+            raise DatasetFormatError(
+                f"{path} near line {reader.line_num + 1}: not UTF-8 text ({exc.reason}); "
+                "save the CSV as UTF-8 (FER2013's own file is ASCII)."
+            ) from None
+        except csv.Error as exc:
+            raise DatasetFormatError(
+                f"{path} line {reader.line_num}: malformed CSV ({exc}); fix or remove that line."
+            ) from None
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DatasetFormatError(
+                f"{path}: damaged or truncated gzip data ({exc}); download or compress it again."
+            ) from None
 
 
 def _parse_pixels(text: str, where: str) -> np.ndarray:
@@ -94,9 +123,8 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
     usages: list[str] = []
     rows: list[int] = []
     side = None
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+    with contextlib.closing(_records(path)) as records:  # closes the file on an early error
+        _, header = next(records, (0, None))
         if header is None:
             raise DatasetError(f"CSV file {path} is empty; expected a header 'emotion,pixels,Usage'.")
         columns = {name.strip().lower(): i for i, name in enumerate(header)}
@@ -107,7 +135,7 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
                 "expected 'emotion,pixels,Usage' as in FER2013."
             )
         i_emotion, i_pixels, i_usage = columns["emotion"], columns["pixels"], columns.get("usage")
-        for line, row in enumerate(reader, start=2):
+        for line, row in records:
             if not row or not any(cell.strip() for cell in row):
                 continue
             where = f"{path} row {line}"

@@ -9,9 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..exceptions import ImageDecodeError
+from ..exceptions import ImageDecodeError, ImageTooLargeError
+from . import _headers
 
-__all__ = ["IMAGE_EXTENSIONS", "as_size", "read_image", "read_images", "resize_gray"]
+__all__ = ["IMAGE_EXTENSIONS", "as_size", "decode_image", "read_image", "read_images", "resize_gray"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 
@@ -50,8 +51,27 @@ def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.
     ------
     ImageDecodeError
         If the file is empty, unreadable or not a decodable image.
+    ImageTooLargeError
+        If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
+        (checked before decoding).
     """
     size = as_size(size)
+    return resize_gray(decode_image(path), size)
+
+
+def decode_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode one image file as OpenCV does (``IMREAD_UNCHANGED``: gray, BGR or BGRA, its own size).
+
+    The file is only read, never modified.
+
+    Raises
+    ------
+    ImageDecodeError
+        If the file is empty, unreadable or not a decodable image.
+    ImageTooLargeError
+        If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
+        (checked before decoding).
+    """
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -59,13 +79,20 @@ def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.
         raise ImageDecodeError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
     if data.size == 0:
         raise ImageDecodeError(f"{path}: empty file (0 bytes); replace it or remove it from the dataset.")
+    declared = _headers.declared_size(data)
+    if declared is not None and declared[0] * declared[1] > _headers.MAX_IMAGE_PIXELS:
+        raise ImageTooLargeError(
+            f"{path}: its header declares {declared[1]}x{declared[0]} pixels, more than the "
+            f"{_headers.MAX_IMAGE_PIXELS:,} fer-classic decodes (fer_classic.data.MAX_IMAGE_PIXELS); "
+            "downscale the image or remove it from the dataset."
+        )
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageDecodeError(
             f"{path}: not a decodable image (corrupt or wrong extension); "
             "re-export it or remove it from the dataset."
         )
-    return resize_gray(image, size)
+    return image
 
 
 def read_images(

@@ -1,27 +1,19 @@
-"""Saving and loading fitted models with everything needed to reuse them."""
+"""The fitted model and the metadata needed to use it the same way later."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
+import json
 import platform
-import tempfile
-import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ._version import __version__
-from .exceptions import IncompatibleModelError, ModelFileError, VersionMismatchWarning
+from .._version import __version__
 
-__all__ = ["FERModel", "FORMAT", "FORMAT_VERSION", "library_versions", "load_model", "save_model"]
-
-FORMAT = "fer-classic-model"
-#: Bumped when the layout of the saved payload changes incompatibly.
-FORMAT_VERSION = 1
+__all__ = ["FERModel", "PREPROCESSING", "library_versions", "plain_metadata", "utc_now"]
 
 #: How images are brought to the model's input; loaders follow this, and
 #: ``FERModel.predict`` checks geometry against it.
@@ -119,7 +111,7 @@ class FERModel:
             "timings": timings or {},
             **extra,
         }
-        return cls(pipeline=pipeline, metadata=metadata)
+        return cls(pipeline=pipeline, metadata=plain_metadata(metadata))
 
     @property
     def classes(self) -> list[str]:
@@ -162,87 +154,23 @@ class FERModel:
         return "decision", decision
 
 
-def save_model(model: FERModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` with joblib, atomically.
-
-    The payload goes to a temporary file in the same folder, is flushed to
-    disk, then renamed over ``path``: an interrupted save leaves the previous
-    file (or none), never a truncated one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": model.metadata,
-               "pipeline": model.pipeline}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            joblib.dump(payload, handle, compress=3)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_model(path: str | os.PathLike) -> FERModel:
-    """Load a model written by :func:`save_model`.
-
-    joblib files can run code when loaded: load only files you trust.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is missing, damaged, or not a fer-classic model.
-    IncompatibleModelError
-        If it was written in a newer, unknown format version.
-
-    Warns
-    -----
-    VersionMismatchWarning
-        If it was written with other versions of fer-classic or scikit-learn;
-        predictions may differ; refit the model with the installed versions.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"Model file {path} does not exist.")
-    try:
-        payload = joblib.load(path)
-    except Exception as exc:  # joblib/pickle raise many types on foreign or damaged files
-        raise ModelFileError(
-            f"{path} is not a readable fer-classic model (damaged, truncated or another file type): "
-            f"{type(exc).__name__}: {exc}. Refit it with 'fer-classic fit --out {path.name}'."
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(
-            f"{path} is a joblib file but not a fer-classic model (no '{FORMAT}' header); "
-            "save models with fer_classic.save_model or 'fer-classic fit'."
-        )
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise IncompatibleModelError(
-            f"{path} uses model format version {version!r}; this fer-classic ({__version__}) reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade fer-classic or refit the model."
-        )
-    metadata = payload["metadata"]
-    saved = metadata.get("versions", {})
-    installed = library_versions()
-    differing = [
-        f"{lib} {saved.get(lib)} (installed {installed[lib]})"
-        for lib in ("fer_classic", "scikit-learn")
-        if saved.get(lib) != installed[lib]
-    ]
-    if differing:
-        warnings.warn(
-            f"{path} was written with {', '.join(differing)}; predictions may differ. "
-            "Refit the model with the installed versions to be sure.",
-            VersionMismatchWarning,
-            stacklevel=2,
-        )
-    return FERModel(pipeline=payload["pipeline"], metadata=metadata)
-
-
 def utc_now() -> str:
     """Current UTC time, ISO 8601, for metadata."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"metadata value {value!r} of type {type(value).__name__} is not JSON-ready")
+
+
+def plain_metadata(metadata: dict) -> dict:
+    """``metadata`` as plain JSON types (NumPy scalars and arrays converted).
+
+    Saved metadata must be readable without unpickling any class, and signable
+    as canonical JSON.
+    """
+    return json.loads(json.dumps(metadata, default=_plain))

@@ -1,0 +1,67 @@
+"""Command line: model file formats, trust, and ``inspect``."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from fer_classic.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def foreign_model(tmp_path_factory, tiny_faces):
+    """A joblib model signed with another user's key, as if downloaded."""
+    from fer_classic import fit_model
+
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("FER_CLASSIC_HOME", str(tmp_path_factory.mktemp("elsewhere")))
+    path = tmp_path_factory.mktemp("download") / "m.joblib"
+    fit_model(tiny_faces, features="hog", clf="logreg", out=path)
+    patcher.undo()
+    return path
+
+
+def test_fit_format_skops_writes_a_skops_file(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["fit", "--features", "pixels", "--clf", "knn", "--format", "skops"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fer_model.skops").is_file() and not (tmp_path / "fer_model.joblib").exists()
+
+
+def test_evaluate_refuses_a_foreign_joblib_file_and_says_why(runner, foreign_model, folder_dataset):
+    result = runner.invoke(main, ["evaluate", str(foreign_model), "--data", str(folder_dataset)])
+    assert result.exit_code != 0
+    assert "not written by fer-classic on this machine" in result.output and "--trust" in result.output
+
+
+def test_evaluate_trust_loads_a_foreign_joblib_file(runner, foreign_model, folder_dataset):
+    result = runner.invoke(main, ["evaluate", str(foreign_model), "--data", str(folder_dataset), "--trust", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in json.loads(result.stdout)
+
+
+def test_inspect_shows_metadata_without_trust(runner, foreign_model):
+    result = runner.invoke(main, ["inspect", str(foreign_model)])
+    assert result.exit_code == 0, result.output
+    assert "not signed here" in result.output and "classes" in result.output and "logreg" in result.output
+
+
+def test_inspect_lists_skops_types(runner, tmp_path, tiny_faces):
+    from fer_classic import fit_model
+
+    path = fit_model(tiny_faces, features="hog", clf="logreg", out=tmp_path / "m.skops").path
+    result = runner.invoke(main, ["inspect", str(path), "--json"])
+    info = json.loads(result.stdout)
+    assert "fer_classic.features._hog.HOGFeatures" in info["untrusted_types"] and info["types_needing_trust"] == []
+
+
+def test_inspect_reports_a_truncated_file(runner, tmp_path, foreign_model):
+    path = tmp_path / "cut.joblib"
+    path.write_bytes(foreign_model.read_bytes()[:1000])
+    result = runner.invoke(main, ["inspect", str(path)])
+    assert result.exit_code != 0 and "truncated" in result.output
