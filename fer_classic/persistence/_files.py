@@ -237,7 +237,9 @@ def _read_skops_header(path: Path) -> tuple[dict, str]:
                     "save models with fer_classic.save_model(..., format='skops')."
                 ) from None
             digest = _zip_digest(archive)
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+    except ModelFileError:
+        raise
+    except Exception as exc:  # zipfile raises many types on damaged archives (BadZipFile, NotImplementedError...)
         raise ModelIntegrityError(
             f"{path} is a damaged or truncated skops file ({type(exc).__name__}: {exc}); "
             "copy it again or refit it with 'fer-classic fit --format skops'."
@@ -268,6 +270,12 @@ def _check_header(path: Path, header: dict, *extra: tuple[str, type]) -> None:
                 f"{path} is damaged: its fer-classic header lacks a valid '{name}' field. "
                 "Copy it again from its source or refit it."
             )
+    try:  # metadata is saved as plain JSON types; anything else is damage
+        json.dumps(header["metadata"], sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError):
+        raise ModelIntegrityError(
+            f"{path} is damaged: its metadata is not plain JSON data. Copy it again or refit it."
+        ) from None
 
 
 def _check_digest(path: Path, recorded, actual: str) -> None:
