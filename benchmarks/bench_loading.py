@@ -1,0 +1,88 @@
+"""Peak memory and time of loading a large class-folder dataset.
+
+Writes N small PNG faces (default 100,000, 48x48, random gray) into a
+temporary ``ROOT/train/<label>/`` tree, then loads it with
+``fer_classic.data.load_folder`` in a fresh process and reports that process's
+peak resident memory above its baseline (after imports) next to the size of
+the output image array. Memory should be the output array plus a small,
+per-file bookkeeping cost (paths, labels, source names).
+
+Usage::
+
+    python benchmarks/bench_loading.py [--n 100000] [--side 48] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+# Run in a child process so the parent's memory (file writing) does not count.
+CHILD = """
+import json, resource, sys, time
+from fer_classic.data import load_folder
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+baseline = rss_mb()
+start = time.perf_counter()
+dataset = load_folder(sys.argv[1], size=int(sys.argv[2]))
+seconds = time.perf_counter() - start
+print(json.dumps({"baseline_mb": baseline, "peak_mb": rss_mb(), "seconds": seconds,
+                  "n_images": len(dataset), "output_mb": dataset.images.nbytes / 2**20}))
+"""
+
+
+def write_dataset(root: Path, n: int, side: int) -> float:
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for label in LABELS:
+        (root / "train" / label).mkdir(parents=True)
+    for i in range(n):
+        image = rng.integers(0, 256, (side, side), dtype=np.uint8)
+        cv2.imwrite(str(root / "train" / LABELS[i % len(LABELS)] / f"{i:06d}.png"), image)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="images to write and load")
+    parser.add_argument("--side", type=int, default=48, help="image side in pixels")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "faces"
+        written = write_dataset(root, args.n, args.side)
+        child = subprocess.run([sys.executable, "-c", CHILD, str(root), str(args.side)],
+                               capture_output=True, text=True, check=True)
+    result = json.loads(child.stdout)
+    result.update(write_seconds=written, side=args.side)
+    grown = result["peak_mb"] - result["baseline_mb"]
+    result["grown_mb"] = grown
+    result["overhead_bytes_per_file"] = (grown - result["output_mb"]) * 2**20 / result["n_images"]
+    print(f"{'images':>8} {'output MB':>10} {'RSS growth MB':>14} {'growth/output':>14} "
+          f"{'extra B/file':>13} {'load s':>7} {'images/s':>9}")
+    print(f"{result['n_images']:>8} {result['output_mb']:>10.1f} {grown:>14.1f} "
+          f"{grown / result['output_mb']:>14.2f} {result['overhead_bytes_per_file']:>13.0f} "
+          f"{result['seconds']:>7.1f} {result['n_images'] / result['seconds']:>9.0f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"written to {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
