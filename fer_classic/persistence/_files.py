@@ -286,6 +286,13 @@ def _check_digest(path: Path, recorded, actual: str) -> None:
         )
 
 
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Model file {path} does not exist.")
+    return path
+
+
 def _is_zip(path: Path) -> bool:
     # By the local-file signature, so a truncated archive (no central directory) is still known as one.
     with open(path, "rb") as handle:
@@ -389,9 +396,7 @@ def load_model(
         If it was written with other versions of fer-classic or scikit-learn;
         predictions may differ; refit the model with the installed versions.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"Model file {path} does not exist.")
+    path = _existing(path)
     if _is_zip(path):
         header, digest = _read_skops_header(path)
         _check_header(path, header)
@@ -449,9 +454,7 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     ModelFileError, ModelIntegrityError, IncompatibleModelError
         As :func:`load_model`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"Model file {path} does not exist.")
+    path = _existing(path)
     if _is_zip(path):
         header, digest = _read_skops_header(path)
         _check_header(path, header)
