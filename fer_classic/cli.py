@@ -5,7 +5,6 @@ Each command calls one function of :mod:`fer_classic.workflow`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -19,7 +18,8 @@ from .evaluation import format_confusion_matrix, format_metrics
 from .exceptions import FerClassicError
 from .labels import parse_label_map
 from .persistence import format_model_info, inspect_model, load_model
-from .workflow import evaluate_model, fit_model, predict_images
+from .prediction import format_rows_table, predict_paths, run_webcam, write_rows_csv
+from .workflow import evaluate_model, fit_model
 from .workflow import compare_model_files, describe_data
 
 
@@ -56,6 +56,8 @@ _LABEL_MAP = click.option(
     help="Folder name to label for numbered class folders, e.g. '0=angry,1=disgust'.",
 )
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+_FEATURES_HELP = ("pixels, hog, lbp, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
+                  "first), or joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
 _NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default: all cores where it helps).")
 _TRUST = click.option(
     "--trust", is_flag=True,
@@ -84,7 +86,7 @@ def main() -> None:
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
-@click.option("--features", default="hog", show_default=True, help="pixels, hog, lbp, pca, or joined with '+'.")
+@click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Classifier parameter (repeatable).")
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
@@ -151,37 +153,64 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("images", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, metavar="INPUT...")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def predict(model, images, fmt) -> None:
-    """Predict the expression of face IMAGES (files or folders)."""
-    loaded = _run(load_model, model)
-    results = _run(predict_images, loaded, images)
-    classes = loaded.classes
+@click.option("--annotate", default=None, metavar="OUT",
+              help="Write copies with face boxes and labels drawn: a file (image, or .avi/.mp4 video) for one "
+                   "input, else a folder.")
+@click.option("--every", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Videos: analyse every Nth frame.")
+@click.option("--timeline", default=None, metavar="FILE.csv",
+              help="Videos: write per-frame emotions with face tracks and smoothed labels as CSV.")
+@click.option("--webcam", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="[INDEX]",
+              help="Live window of camera INDEX (default 0) instead of files. Needs OpenCV with GUI support "
+                   "and a display (pip install opencv-python): it cannot run headless.")
+@click.option("--detect", type=click.Choice(["auto", "always", "never"]), default=None,
+              help="Face search: 'auto' (default) takes images up to twice the model's side (48x48 models: "
+                   "96x96) as face crops already and searches larger ones; 'never' treats every image as a face crop.")
+@click.option("--faces", type=click.Choice(["all", "largest"]), default=None,
+              help="Predict every face found (default) or only the largest.")
+@click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx",
+              help="Find faces with OpenCV's YuNet DNN from this model file instead of the Haar cascade.")
+@_TRUST
+def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces, yunet_model, trust) -> None:
+    """Predict the expression of every face in INPUT files: images, folders (searched recursively) and videos.
+
+    Photos are searched for faces, which are cropped the way the model's
+    training images were; an image without a face gives a 'no face' result,
+    an unreadable file is reported and skipped. The exit code is non-zero
+    only when no input could be read.
+    """
+    loaded = _run(load_model, model, trusted=trust)
+    params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces}
+    if yunet_model:
+        params.update(detector="yunet", detector_model=yunet_model)
+    params = {k: v for k, v in params.items() if v is not None}
+    if webcam is not None:
+        if inputs:
+            raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
+        frames = _run(run_webcam, loaded, webcam, every=every, cropper_params=params)
+        click.echo(f"{frames} frames shown", err=True)
+        return
+    if not inputs:
+        raise click.UsageError("Give INPUT files, folders or videos (or --webcam).")
+    result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
+                  cropper_params=params)
     if fmt == "json":
-        click.echo(json.dumps(results, indent=1))
+        click.echo(json.dumps(result.summary(), indent=1))
     elif fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["source", "label", "score_kind", *classes, "error"])
-        for r in results:
-            scores = r.get("scores", {})
-            writer.writerow([r["source"], r.get("label", ""), r.get("score_kind", ""),
-                             *(scores.get(c, "") for c in classes), r.get("error", "")])
+        write_rows_csv(result.rows, result.classes, buffer)
         click.echo(buffer.getvalue().rstrip("\n"))
     else:
-        kind = next((r["score_kind"] for r in results if "score_kind" in r), "probability")
-        click.echo(f"{'label':<10}" + "".join(f"{c[:8]:>9}" for c in classes) + f"  source   ({kind} per class)")
-        for r in results:
-            if "error" in r:
-                click.echo(f"{'ERROR':<10}{r['error']}")
-                continue
-            click.echo(f"{r['label']:<10}" + "".join(f"{r['scores'][c]:>9.3f}" for c in classes)
-                       + f"  {r['source']}")
-    failed = sum("error" in r for r in results)
-    if failed:
-        click.echo(f"{failed} of {len(results)} files could not be read", err=True)
-    if failed == len(results):
+        click.echo(format_rows_table(result.rows, result.classes, result.tracks))
+    for path in result.annotated:
+        click.echo(f"annotated: {path}", err=True)
+    if result.timeline is not None:
+        click.echo(f"timeline written to {result.timeline}", err=True)
+    if result.failed:
+        click.echo(f"{result.failed} of {result.n_inputs} files could not be read", err=True)
+    if result.failed == result.n_inputs:
         sys.exit(1)
 
 
@@ -224,6 +253,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
     result = _run(
         describe_data, data, threshold=threshold, duplicates_csv=duplicates_csv,
         label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+        warn=False,  # the printed description carries the leakage warning once
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if duplicates_csv and not as_json:
@@ -233,7 +263,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
-@click.option("--features", default="hog", show_default=True, help="pixels, hog, lbp, pca, or joined with '+'.")
+@click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",
               help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")

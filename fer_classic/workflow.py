@@ -23,6 +23,7 @@ from .data import (
 )
 from .evaluation import Comparison, Report, classification_metrics, compare_models, write_report
 from .exceptions import DatasetError, EmptyClassError, FerClassicError
+from .features import deep_metadata
 from .persistence import FERModel, load_model, save_model
 from .pipeline import make_pipeline
 
@@ -212,10 +213,13 @@ def fit_model(
     test_features = _timed(timings, "features", extractor.transform, test.X)
     predicted = _timed(timings, "predict", head.predict, test_features)
     metrics = classification_metrics(test.y, predicted, pipeline.classes_)
+    # Deep extractors (vgg16, vgg19, cnn): backbone, layer, weights source and hash.
+    deep = deep_metadata(pipeline)
     model = FERModel.from_fitted(
         pipeline, train, features=features, clf=clf, source=dataset.name,
         metrics={k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
         timings=timings, random_state=random_state, held_out_test=held_out, backend=backend,
+        **({"deep_features": deep} if deep else {}),
     )
     path = None
     if out is not None:
@@ -355,6 +359,7 @@ def describe_data(
     duplicates_csv: str | os.PathLike | None = None,
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
+    warn: bool = True,
 ) -> DatasetDescription:
     """Describe a dataset (see :func:`fer_classic.data.describe_dataset`), optionally listing duplicates.
 
@@ -368,8 +373,11 @@ def describe_data(
         hamming, dedupe action). The dataset is only read.
     label_map, n_jobs
         As in :func:`fer_classic.load_dataset`.
+    warn : bool, default=True
+        Issue a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
+        images occur in train (the description's text says so either way).
     """
-    description = describe_dataset(data, threshold=threshold, label_map=label_map, n_jobs=n_jobs)
+    description = describe_dataset(data, threshold=threshold, label_map=label_map, n_jobs=n_jobs, warn=warn)
     if duplicates_csv is not None:
         description.write_duplicates_csv(duplicates_csv)
     return description

@@ -4,7 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, SVMClassifier, make_classifier
-from fer_classic.features import DenseSIFTBoVW, HOGFeatures, LBPFeatures, PixelFeatures
+from fer_classic.features import CNNFeatures, DeepFeatures, DenseSIFTBoVW, HOGFeatures, LBPFeatures, PixelFeatures
 from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer
 
 
@@ -39,6 +39,19 @@ ESTIMATORS = [
     SVMClassifier(backend="approx"),
     SVMClassifier(backend="approx", probability=True),
 ]
+
+try:
+    import tensorflow  # noqa: F401
+except ImportError:  # the deep extractors are checked where the `deep` (or `dev`) extra is installed
+    pass
+else:
+    ESTIMATORS += [
+        # The smallest cut of VGG16 (first block) on the checks' tiny rows, upsampled to 32x32.
+        DeepFeatures(weights=None, layer="block1_pool", batch_size=8, verbose=False),
+        # One block of 2 filters, one epoch: the checks test the contract, not the accuracy.
+        CNNFeatures(blocks=(2,), convs_per_block=1, dense_units=4, epochs=1, batch_size=32,
+                    validation_fraction=None),
+    ]
 
 # The same checks fail for scikit-learn's own SVC (verified with check_estimator on
 # SVC(probability=True)): libsvm's sample weights rescale C per sample, which is not

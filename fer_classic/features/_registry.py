@@ -8,6 +8,8 @@ from sklearn.base import TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from ._cnn import CNNFeatures
+from ._deep import DeepFeatures
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
@@ -22,13 +24,26 @@ def _pca() -> Pipeline:
     return Pipeline([("pixels", PixelFeatures()), ("pca", PCA(n_components=150, random_state=0))])
 
 
-#: Name → factory of a fresh, unfitted transformer.
+def _vgg16() -> DeepFeatures:
+    return DeepFeatures(backbone="vgg16")
+
+
+def _vgg19() -> DeepFeatures:
+    return DeepFeatures(backbone="vgg19")
+
+
+#: Name → factory of a fresh, unfitted transformer. The deep ones (``vgg16``,
+#: ``vgg19``: frozen ImageNet networks; ``cnn``: trained in ``fit``) need
+#: ``pip install 'fer-classic[deep]'`` when fitted, not when listed.
 FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "pixels": PixelFeatures,
     "hog": HOGFeatures,
     "lbp": LBPFeatures,
     "pca": _pca,
     "sift": DenseSIFTBoVW,
+    "vgg16": _vgg16,
+    "vgg19": _vgg19,
+    "cnn": CNNFeatures,
 }
 
 #: Extractors whose output is already normalised (power + L2 histograms): used alone, they go
@@ -65,7 +80,8 @@ def make_features(
     Parameters
     ----------
     spec : str
-        ``"pixels"``, ``"hog"``, ``"lbp"``, ``"pca"``, ``"sift"`` or several joined by ``+``.
+        ``"pixels"``, ``"hog"``, ``"lbp"``, ``"pca"``, ``"sift"``, ``"vgg16"``, ``"vgg19"``,
+        ``"cnn"`` or several joined by ``+``.
     n_jobs : int, optional
         Set on every extractor that takes it.
     random_state : int, optional

@@ -1,0 +1,263 @@
+"""Deep features on FER2013: throughput of frozen backbones, accuracy of CNN + SVM.
+
+Three parts, each adding its section to one results file (``--out``):
+
+``throughput``
+    Images per second of :class:`~fer_classic.features.DeepFeatures` for every
+    backbone (vgg16, vgg19) and input size (48, 96 by default) on a subset of the
+    test images, with ``weights=None`` (speed does not depend on the weight
+    values), on CPU, and on GPU when TensorFlow sees one. One warm-up batch is
+    run first and not timed. Only what is measured is reported.
+
+``cnn``
+    :class:`~fer_classic.features.CNNFeatures` fitted on the ``train`` split
+    (early stopping on its own seeded 10 % validation split of train), then
+    StandardScaler + exact RBF SVM on its features; ``C`` is chosen on that same
+    internal validation split (SVMs fitted on a seeded subsample of the rest of
+    train), then the SVM is refitted on all of train. Scored on all test images
+    and on PrivateTest (and PublicTest); the CNN's own softmax head is scored too.
+    ``--budget-min`` sizes the number of epochs: two short epochs on a few
+    batches measure the seconds per step on this machine first (logged).
+
+``imagenet``
+    DeepFeatures (ImageNet weights) + SVM accuracy, only when the weights are in
+    Keras' cache (``~/.keras/models``); otherwise the section says they were not
+    available and nothing is downloaded.
+
+Usage::
+
+    python benchmarks/bench_deep.py throughput --n-images 256
+    python benchmarks/bench_deep.py cnn --budget-min 45 > cnn.log 2>&1
+    python benchmarks/bench_deep.py imagenet --limit 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.pipeline import make_pipeline as sk_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fer_classic import load_dataset
+from fer_classic.estimators import SVMClassifier
+from fer_classic.features import BACKBONES, CNNFeatures, DeepFeatures
+from fer_classic.features._deep import import_keras, keras_weights_path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_deep.json"
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine() -> dict:
+    tf, _ = import_keras()
+    return {
+        "platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "tensorflow": tf.__version__, "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def write_section(out: Path, name: str, section: dict) -> None:
+    """Merge ``section`` into the results file under ``name`` (other parts' sections are kept)."""
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    results[name] = section
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".tmp")
+    partial.write_text(json.dumps(results, indent=1))
+    os.replace(partial, out)
+
+
+def scores(y_true, y_pred) -> dict:
+    return {"accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+            "f1_macro": round(float(f1_score(y_true, y_pred, average="macro")), 4), "n": int(len(y_true))}
+
+
+def run_throughput(args, data) -> dict:
+    images = data.select("test").X[: args.n_images]
+    tf, _ = import_keras()
+    devices = ["cpu"] + (["gpu"] if tf.config.list_physical_devices("GPU") else [])
+    rows = []
+    for device in devices:
+        for backbone in args.backbones:
+            for size in args.sizes:
+                extractor = DeepFeatures(backbone=backbone, input_size=size, weights=None, device=device,
+                                         batch_size=args.batch_size, verbose=False).fit(images[:1])
+                extractor.transform(images[: args.batch_size])  # warm-up: tracing, allocations
+                start = time.perf_counter()
+                features = extractor.transform(images)
+                seconds = time.perf_counter() - start
+                row = {"device": device, "backbone": backbone, "input_size": size, "images": len(images),
+                       "batch_size": args.batch_size, "precision": extractor.precision_,
+                       "n_features": features.shape[1], "seconds": round(seconds, 2),
+                       "images_per_s": round(len(images) / seconds, 1), "load_average": os.getloadavg()[0]}
+                log(f"{device} {backbone} {size}px: {row['images_per_s']} images/s ({row['seconds']} s)")
+                rows.append(row)
+    return {"rows": rows, "weights": "None (random; speed does not depend on values)"}
+
+
+def probe_seconds_per_step(params: dict, X, y, n_steps: int) -> float:
+    """Seconds per training step: the second of two short epochs (the first includes tracing)."""
+    n = min(n_steps * params["batch_size"], len(y))
+    rows = np.random.default_rng(0).choice(len(y), size=n, replace=False)
+    probe = CNNFeatures(**{**params, "epochs": 2, "validation_fraction": None}).fit(X[rows], y[rows])
+    return probe.history_["seconds"][1] / n_steps
+
+
+def run_cnn(args, data) -> dict:
+    train, test = data.select("train"), data.select("test")
+    params = dict(batch_size=args.batch_size, random_state=args.seed, verbose=2, patience=args.patience,
+                  precision=args.precision, dropout=args.dropout)
+    section: dict = {"params": params, "budget_min": args.budget_min, "complete": False}
+    n_fit = int(round(len(train) * 0.9))
+    steps = -(-n_fit // args.batch_size)
+    if args.epochs:
+        epochs = args.epochs
+    else:
+        per_step = probe_seconds_per_step(params, train.X, train.y, args.probe_steps)
+        # a validation pass costs about a third of a training step per image: ~4 % of an epoch
+        per_epoch = per_step * steps * 1.04
+        epochs = int(np.clip(args.budget_min * 60 // per_epoch, 5, 60))
+        section["probe"] = {"seconds_per_step": round(per_step, 3), "estimated_epoch_s": round(per_epoch, 1),
+                            "load_average": os.getloadavg()}
+        log(f"probe: {per_step:.3f} s/step, ~{per_epoch:.0f} s/epoch -> {epochs} epochs in "
+            f"{args.budget_min} min")
+    params["epochs"] = epochs
+    section["params"] = params
+    write_section(args.out, args.section, section)
+
+    start = time.perf_counter()
+    cnn = CNNFeatures(**params).fit(train.X, train.y)
+    cnn_s = time.perf_counter() - start
+    section["cnn"] = {"fit_s": round(cnn_s, 1), "epochs_run": cnn.n_epochs_, "best_epoch": cnn.best_epoch_,
+                      "epoch_s": cnn.history_["seconds"],
+                      "mean_epoch_s": round(float(np.mean(cnn.history_["seconds"])), 1),
+                      "val_accuracy": cnn.history_.get("val_accuracy"),
+                      "load_average_after": os.getloadavg()}
+    log(f"CNN fitted in {cnn_s:.0f} s, {cnn.n_epochs_} epochs (best {cnn.best_epoch_})")
+    write_section(args.out, args.section, section)
+
+    t0 = time.perf_counter()
+    f_train = cnn.transform(train.X)
+    train_features_s = time.perf_counter() - t0
+
+    # C on the CNN's own validation split of train: never on test labels.
+    val = np.zeros(len(train), dtype=bool)
+    val[cnn.validation_indices_] = True
+    rest = np.flatnonzero(~val)
+    rng = np.random.default_rng(args.seed)
+    sub = np.sort(rng.choice(rest, size=min(args.c_select_n, len(rest)), replace=False))
+    t0 = time.perf_counter()
+    c_scores = {}
+    for c in C_GRID:
+        svm = sk_pipeline(StandardScaler(), SVMClassifier(C=c, backend="sklearn"))
+        c_scores[c] = float(svm.fit(f_train[sub], train.y[sub]).score(f_train[val], train.y[val]))
+        log(f"C={c}: validation accuracy {c_scores[c]:.4f}")
+    best_c = max(C_GRID, key=lambda c: (c_scores[c], -c))
+    c_select_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svm = sk_pipeline(StandardScaler(), SVMClassifier(C=best_c, backend="sklearn")).fit(f_train, train.y)
+    svm_fit_s = time.perf_counter() - t0
+    total_fit_s = cnn_s + train_features_s + c_select_s + svm_fit_s
+
+    t0 = time.perf_counter()
+    f_test = cnn.transform(test.X)
+    predicted = svm.predict(f_test)
+    predict_s = time.perf_counter() - t0
+    head = cnn.classes_[np.argmax(f_test @ cnn.head_coef_ + cnn.head_intercept_, axis=1)]
+    results = {}
+    for name in ("test", "PrivateTest", "PublicTest"):
+        mask = np.ones(len(test), dtype=bool) if name == "test" else np.char.lower(
+            test.usages.astype(str)) == name.lower()
+        if mask.any():
+            results[name] = {"cnn+svm": scores(test.y[mask], predicted[mask]),
+                             "cnn_softmax": scores(test.y[mask], head[mask])}
+    section.update({
+        "complete": True, "C_grid_validation_accuracy": c_scores, "C": best_c,
+        "seconds": {"cnn_fit": round(cnn_s, 1), "train_features": round(train_features_s, 1),
+                    "svm_C_selection": round(c_select_s, 1), "svm_fit": round(svm_fit_s, 1),
+                    "total_fit": round(total_fit_s, 1), "test_features_and_predict": round(predict_s, 1)},
+        "results": results, "n_train": len(train), "n_test": len(test),
+    })
+    for name, row in results.items():
+        log(f"{name}: CNN+SVM {row['cnn+svm']['accuracy']:.4f}, CNN softmax {row['cnn_softmax']['accuracy']:.4f}")
+    log(f"total fit {total_fit_s:.0f} s (CNN {cnn_s:.0f}, features {train_features_s:.0f}, "
+        f"C selection {c_select_s:.0f}, SVM {svm_fit_s:.0f})")
+    write_section(args.out, args.section, section)
+    return section
+
+
+def run_imagenet(args, data) -> dict:
+    section = {}
+    train, test = data.select("train"), data.select("test")
+    if args.limit:
+        rng = np.random.default_rng(args.seed)
+        train = train.subset(np.sort(rng.choice(len(train), size=min(args.limit, len(train)), replace=False)))
+    for backbone in args.backbones:
+        path = keras_weights_path(backbone)
+        if not path.is_file():
+            section[backbone] = {"skipped": f"ImageNet weights not in Keras' cache ({path}); nothing downloaded"}
+            log(f"{backbone}: skipped, {path} missing")
+            continue
+        start = time.perf_counter()
+        pipe = sk_pipeline(DeepFeatures(backbone=backbone, input_size=args.sizes[-1], verbose=False),
+                           StandardScaler(), SVMClassifier(backend="sklearn")).fit(train.X, train.y)
+        fit_s = time.perf_counter() - start
+        predicted = pipe.predict(test.X)
+        private = np.char.lower(test.usages.astype(str)) == "privatetest"
+        section[backbone] = {"input_size": args.sizes[-1], "n_train": len(train), "fit_s": round(fit_s, 1),
+                             "test": scores(test.y, predicted),
+                             "PrivateTest": scores(test.y[private], predicted[private]) if private.any() else None}
+        log(f"{backbone}: test accuracy {section[backbone]['test']['accuracy']}")
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("part", choices=["throughput", "cnn", "imagenet"])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
+    parser.add_argument("--backbones", type=lambda s: s.split(","), default=list(BACKBONES))
+    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[48, 96])
+    parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 64 (throughput), 128 (cnn)")
+    parser.add_argument("--budget-min", type=float, default=45.0, help="cnn: minutes for the CNN's epochs")
+    parser.add_argument("--epochs", type=int, default=None, help="cnn: fixed epochs instead of --budget-min")
+    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--dropout", type=float, default=0.5, help="cnn: dropout before the head (blocks: half)")
+    parser.add_argument("--section", default=None, help="results section name (default: the part)")
+    parser.add_argument("--precision", default="mixed",
+                        help="cnn: CNNFeatures precision (mixed: bfloat16 on CPU, float16 on GPU)")
+    parser.add_argument("--probe-steps", type=int, default=12)
+    parser.add_argument("--c-select-n", type=int, default=8000, help="cnn: SVM training images per C candidate")
+    parser.add_argument("--limit", type=int, default=None, help="imagenet: training images")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
+    args.section = args.section or args.part
+
+    start = time.perf_counter()
+    data = load_dataset(args.data)
+    log(f"loaded {data!r} in {time.perf_counter() - start:.0f} s")
+    info = machine()
+    section = {"throughput": run_throughput, "cnn": run_cnn, "imagenet": run_imagenet}[args.part](args, data)
+    section["machine"] = info
+    section["total_s"] = round(time.perf_counter() - start, 1)
+    write_section(args.out, args.section, section)
+    print(json.dumps(section, indent=1, default=str)[:4000])
+    log(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

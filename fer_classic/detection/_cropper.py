@@ -1,0 +1,392 @@
+"""FaceCropper: find faces in photos and crop them the way the model's training images were cropped."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..data._images import as_size, resize_gray
+from ..exceptions import FaceDetectorError, NoFaceError
+from ._align import eye_angle, find_eyes
+from ._boxes import Face, iou
+from ._haar import FRONTAL_FACE_CASCADE, HaarFaceDetector
+from ._yunet import YuNetFaceDetector
+
+__all__ = ["CROP_FACTOR", "FaceCropper"]
+
+#: ``detect="auto"`` takes an image as a face crop already (no detection) when
+#: neither side exceeds this many times the output side.
+CROP_FACTOR = 2
+
+_DETECTORS = ("haar", "yunet")
+_FACES = ("all", "largest")
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    """8-bit grayscale of a gray, BGR or BGRA image (any dtype), unresized."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    return resize_gray(image, image.shape[:2])
+
+
+class FaceCropper(TransformerMixin, BaseEstimator):
+    """Find faces in images and cut each out as a grayscale image of the model's geometry.
+
+    Configure it once and use it both on the training images and at
+    prediction time (:func:`fer_classic.prediction.with_face_cropper` stores its
+    parameters in the model): the crops then frame faces the same way.
+
+    Parameters
+    ----------
+    detect : {"auto", True, False}, default="auto"
+        ``True``: always search for faces. ``False``: every image is one face
+        crop already (it is only converted to gray and resized). ``"auto"``:
+        an image whose sides are both at most ``CROP_FACTOR`` (2) times the
+        output sides (up to 96x96 for 48x48 models, e.g. FER2013's 48x48
+        crops) is taken as a face crop; larger images are searched.
+    detector : {"haar", "yunet"}, default="haar"
+        ``haar``: OpenCV's frontal-face Haar cascade, shipped in the OpenCV
+        wheel. ``yunet``: OpenCV's DNN detector (``cv2.FaceDetectorYN``), more
+        accurate on turned and small faces, with the model file given as
+        ``detector_model`` (never downloaded).
+    detector_model : str or path, optional
+        ``yunet``: the ONNX model file (required). ``haar``: another cascade
+        XML file (default: ``haarcascade_frontalface_alt2.xml``).
+    faces : {"all", "largest"}, default="all"
+        Which faces :meth:`crop_faces` returns (:meth:`transform` always takes
+        the largest, one row per image).
+    margin : float, default=0.0
+        Added to each side of the detector's box, as a fraction of its width
+        and height (negative values cut into it). The Haar box already frames
+        a face as FER2013 does: on 441 of 600 FER2013 training images
+        (enlarged 4x and padded) the cascade's box spans a median 96 % of the
+        image side, centred; so 0 reproduces FER2013's framing.
+    align : bool, default=False
+        Rotate each crop about the box centre so the eyes are level (eye
+        centres from YuNet, or OpenCV's ``haarcascade_eye``; crops whose eyes
+        are not found are left unrotated).
+    output_shape : int or (int, int), default=(48, 48)
+        ``(height, width)`` of the crops: the model's geometry. The box is
+        widened or heightened to this aspect ratio before cropping; parts
+        outside the image repeat its border.
+    min_face_size : int, default=48
+        Smallest face searched, in pixels of the input image (default: the
+        model's usual side; smaller faces would be enlarged into the crop).
+        The image is searched at the scale where a face of this size fills
+        the detector's smallest window (24 px for the Haar cascade), so
+        ``min_face_size=48`` searches a 640x480 frame at 320x240: 4x fewer
+        pixels. Larger values search faster; crops are always cut from the
+        full-resolution image.
+    scale_factor : float, default=1.1
+        Haar: step between the scales searched.
+    min_neighbors : int, default=5
+        Haar: overlapping hits a face needs.
+    score_threshold : float, default=0.7
+        YuNet: confidence a face needs.
+
+    Attributes
+    ----------
+    output_shape_ : (int, int)
+        Validated ``(height, width)`` of the crops.
+    n_features_out_ : int
+        Pixels per row of :meth:`transform`.
+
+    Examples
+    --------
+    >>> from skimage.data import astronaut
+    >>> cropper = FaceCropper().fit()
+    >>> [(face.box, crop.shape) for face, crop in cropper.crop_faces(astronaut()[..., ::-1])]
+    [((170, 62, 106, 106), (48, 48))]
+    """
+
+    def __init__(
+        self,
+        *,
+        detect: str | bool = "auto",
+        detector: str = "haar",
+        detector_model: str | os.PathLike | None = None,
+        faces: str = "all",
+        margin: float = 0.0,
+        align: bool = False,
+        output_shape: int | tuple[int, int] = (48, 48),
+        min_face_size: int = 48,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        score_threshold: float = 0.7,
+    ):
+        self.detect = detect
+        self.detector = detector
+        self.detector_model = detector_model
+        self.faces = faces
+        self.margin = margin
+        self.align = align
+        self.output_shape = output_shape
+        self.min_face_size = min_face_size
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.score_threshold = score_threshold
+
+    # -- fitting: parameters only ------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        def fail(name, allowed):
+            raise FaceDetectorError(f"{name} must be {allowed}; got {getattr(self, name)!r}.")
+
+        def real(value) -> bool:
+            return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+        def whole(value) -> bool:
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+        if not (isinstance(self.detect, (bool, np.bool_)) or self.detect == "auto"):
+            fail("detect", "'auto', True or False")
+        if self.detector not in _DETECTORS:
+            fail("detector", "'haar' or 'yunet'")
+        if self.detector == "yunet" and self.detector_model is None:
+            raise FaceDetectorError(
+                "detector='yunet' needs detector_model, the path of the YuNet ONNX file "
+                "(face_detection_yunet_2023mar.onnx from the OpenCV model zoo); or use detector='haar'."
+            )
+        if self.faces not in _FACES:
+            fail("faces", "'all' or 'largest'")
+        if not real(self.margin) or not -0.4 <= self.margin <= 2:
+            fail("margin", "a fraction of the box side from -0.4 to 2")
+        if not isinstance(self.align, (bool, np.bool_)):
+            fail("align", "True or False")
+        if not whole(self.min_face_size) or self.min_face_size < 1:
+            fail("min_face_size", "an int >= 1 (pixels)")
+        if not real(self.scale_factor) or self.scale_factor <= 1:
+            fail("scale_factor", "a number > 1")
+        if not whole(self.min_neighbors) or self.min_neighbors < 0:
+            fail("min_neighbors", "an int >= 0")
+        if not real(self.score_threshold) or not 0 < self.score_threshold < 1:
+            fail("score_threshold", "a number between 0 and 1")
+        try:
+            self.output_shape_ = as_size(self.output_shape)
+        except ValueError as exc:
+            raise FaceDetectorError(f"output_shape: {exc}") from exc
+
+    def fit(self, X=None, y=None):
+        """Validate the parameters and build the detector; nothing is learned from ``X``.
+
+        Raises
+        ------
+        FaceDetectorError
+            If a parameter is invalid or the detector's model file is missing.
+        """
+        self._check_params()
+        self.n_features_out_ = self.output_shape_[0] * self.output_shape_[1]
+        self.__dict__.pop("_detector", None)
+        self._face_detector()
+        return self
+
+    def _face_detector(self) -> HaarFaceDetector | YuNetFaceDetector:
+        # OpenCV detectors cannot be pickled: built on first use, dropped by __getstate__.
+        if "_detector" not in self.__dict__:
+            if self.detector == "yunet":
+                self._detector = YuNetFaceDetector(model_file=self.detector_model,
+                                                   score_threshold=self.score_threshold)
+            else:
+                self._detector = HaarFaceDetector(
+                    cascade=self.detector_model or FRONTAL_FACE_CASCADE,
+                    scale_factor=self.scale_factor, min_neighbors=self.min_neighbors,
+                )
+        return self._detector
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_detector", None)
+        return state
+
+    # -- detection and cropping ----------------------------------------------------------------
+
+    def needs_detection(self, shape: tuple[int, ...]) -> bool:
+        """Whether an image of ``shape`` is searched for faces (see ``detect``)."""
+        check_is_fitted(self)
+        if isinstance(self.detect, str):  # "auto"
+            return any(side > CROP_FACTOR * out for side, out in zip(shape[:2], self.output_shape_))
+        return bool(self.detect)
+
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        """Faces in ``image`` (gray, BGR or BGRA), largest first, in its pixel coordinates.
+
+        An image not searched (see :meth:`needs_detection`) is one face: its
+        whole area, with ``detected=False``. An empty list means no face.
+        """
+        check_is_fitted(self)
+        image = np.asarray(image)
+        if not self.needs_detection(image.shape):
+            return [Face((0, 0, image.shape[1], image.shape[0]), detected=False)]
+        return self._select(self._search(image, self.min_face_size))
+
+    def find_faces_near(self, image: np.ndarray, boxes: Iterable[tuple[int, int, int, int]]) -> list[Face]:
+        """Faces close to ``boxes`` (those of the previous video frame), largest first.
+
+        Around each box, a region 2 box sides wide is searched for faces
+        0.6 to 1.6 times its size: a small fraction of a full search, for
+        following faces from frame to frame. Faces found twice (overlapping
+        regions) count once. New faces elsewhere are not found: search the
+        whole frame with :meth:`find_faces` from time to time.
+        """
+        check_is_fitted(self)
+        image = np.asarray(image)
+        if not self.needs_detection(image.shape):
+            return self.find_faces(image)
+        found: list[Face] = []
+        for x, y, w, h in boxes:
+            side = max(w, h)
+            x0, y0 = max(0, round(x - side / 2)), max(0, round(y - side / 2))
+            region = image[y0 : round(y + h + side / 2), x0 : round(x + w + side / 2)]
+            for face in self._search(region, max(1, round(0.6 * side)), round(1.6 * side)):
+                face = face.mapped(1.0, x0, y0)
+                if all(iou(face.box, other.box) < 0.5 for other in found):
+                    found.append(face)
+        return self._select(found)
+
+    def _search(self, image: np.ndarray, min_size: int, max_size: int | None = None) -> list[Face]:
+        """Detector run on ``image`` reduced so that ``min_size`` maps to the detector's smallest window."""
+        detector = self._face_detector()
+        source = image if isinstance(detector, YuNetFaceDetector) and image.ndim == 3 else _gray(image)
+        scale = min(1.0, detector.window / min_size)
+        if scale < 1.0:
+            size = (max(1, round(source.shape[1] * scale)), max(1, round(source.shape[0] * scale)))
+            source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+        largest = round(max_size * scale) if max_size else None
+        return [face.mapped(1 / scale) for face in detector.detect(source, round(min_size * scale), largest)]
+
+    def _select(self, faces: list[Face]) -> list[Face]:
+        faces = sorted(faces, key=lambda face: -face.area)
+        return faces[:1] if self.faces == "largest" else faces
+
+    def _region(self, face: Face) -> tuple[float, float, float, float]:
+        """Centre and size (cx, cy, width, height) of the crop around a face."""
+        x, y, w, h = face.box
+        if not face.detected:
+            return x + w / 2, y + h / 2, float(w), float(h)  # the whole image, as the loaders resize it
+        width, height = w * (1 + 2 * self.margin), h * (1 + 2 * self.margin)
+        aspect = self.output_shape_[0] / self.output_shape_[1]
+        if height / width < aspect:
+            height = width * aspect
+        else:
+            width = height / aspect
+        return x + w / 2, y + h / 2, width, height
+
+    def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The crop of one face: uint8 gray of ``output_shape_``.
+
+        With ``align=True`` the crop is rotated about the box centre so the
+        eyes (``face.eyes``, else searched with the eye cascade) are level.
+        """
+        check_is_fitted(self)
+        gray = _gray(image)
+        cx, cy, width, height = self._region(face)
+        size = (max(1, round(width)), max(1, round(height)))
+        eyes = face.eyes
+        if self.align and face.detected and eyes is None:
+            eyes = find_eyes(gray, face.box)
+        angle = eye_angle(eyes) if self.align and face.detected and eyes is not None else 0.0
+        if abs(angle) >= 0.5:
+            matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+            matrix[:, 2] += (size[0] / 2 - cx, size[1] / 2 - cy)
+            region = cv2.warpAffine(gray, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            x0, y0 = round(cx - size[0] / 2), round(cy - size[1] / 2)
+            region = _cut(gray, x0, y0, *size)
+        return resize_gray(region, self.output_shape_)
+
+    def crop_faces(
+        self, image: np.ndarray, near: Iterable[tuple[int, int, int, int]] | None = None
+    ) -> list[tuple[Face, np.ndarray]]:
+        """``(face, crop)`` for every face found (the largest only with ``faces="largest"``).
+
+        ``near``: boxes of the previous video frame, to search only around
+        them (:meth:`find_faces_near`); None searches the whole image.
+        """
+        check_is_fitted(self)
+        gray = _gray(image)  # converted once: the cascade and the crops both take it
+        source = image if self.detector == "yunet" else gray
+        faces = self.find_faces(source) if near is None else self.find_faces_near(source, near)
+        return [(face, self.crop(gray, face)) for face in faces]
+
+    def transform(self, X: Iterable[np.ndarray]) -> np.ndarray:
+        """Rows of the largest face of each image: uint8, shape (n_images, height * width).
+
+        ``X`` is a sequence of images of any size (gray, BGR or BGRA), or a
+        3-D array of gray images. The rows feed a fer-classic pipeline.
+
+        Raises
+        ------
+        NoFaceError
+            If any image has no face, naming which (drop them first: an empty
+            :meth:`find_faces` tells which; or pass ``detect=False`` for
+            images that already are face crops).
+        """
+        check_is_fitted(self)
+        rows, missing = [], []
+        for i, image in enumerate(X):
+            found = self.crop_faces(image)
+            if found:
+                rows.append(max(found, key=lambda pair: pair[0].area)[1].ravel())
+            else:
+                missing.append(i)
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise NoFaceError(
+                f"No face found in {len(missing)} of {len(missing) + len(rows)} images (index {shown}) by the "
+                f"{self.detector} detector; drop those images (FaceCropper.find_faces returns [] for them), "
+                "lower min_neighbors / min_face_size, or pass detect=False for images that are face crops."
+            )
+        return np.stack(rows) if rows else np.empty((0, self.n_features_out_), dtype=np.uint8)
+
+    # -- storing the configuration -----------------------------------------------------------------
+
+    def to_metadata(self) -> dict:
+        """JSON-ready parameters (paths as strings), for a model's metadata."""
+        params = self.get_params()
+        params["output_shape"] = list(as_size(params["output_shape"]))
+        if params["detector_model"] is not None:
+            params["detector_model"] = str(Path(params["detector_model"]))
+        return params
+
+    @classmethod
+    def from_metadata(cls, params: dict) -> FaceCropper:
+        """An unfitted cropper from :meth:`to_metadata`'s output.
+
+        Raises
+        ------
+        FaceDetectorError
+            If ``params`` names a parameter FaceCropper does not have.
+        """
+        unknown = set(params) - set(cls().get_params())
+        if unknown:
+            raise FaceDetectorError(
+                f"Stored face cropper parameters {sorted(unknown)} are unknown to this fer-classic; "
+                "upgrade fer-classic, or store a new cropper with fer_classic.prediction.with_face_cropper."
+            )
+        params = dict(params)
+        if "output_shape" in params:
+            params["output_shape"] = tuple(params["output_shape"])
+        return cls(**params)
+
+
+def _cut(gray: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+    """``gray[y0:y0+height, x0:x0+width]``, repeating the border where the region leaves the image."""
+    rows, cols = gray.shape
+    inside = gray[max(y0, 0) : max(min(y0 + height, rows), 0), max(x0, 0) : max(min(x0 + width, cols), 0)]
+    pads = (max(-y0, 0), max(y0 + height - rows, 0), max(-x0, 0), max(x0 + width - cols, 0))
+    if not any(pads):
+        return inside
+    if inside.size == 0:  # the region lies wholly outside: nearest border pixel everywhere
+        ys = np.clip(np.arange(y0, y0 + height), 0, rows - 1)
+        xs = np.clip(np.arange(x0, x0 + width), 0, cols - 1)
+        return gray[np.ix_(ys, xs)]
+    return cv2.copyMakeBorder(inside, *pads, borderType=cv2.BORDER_REPLICATE)

@@ -1,0 +1,74 @@
+"""OpenCV's YuNet DNN face detector, from a model file the user supplies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..exceptions import FaceDetectorError
+from ._boxes import Face
+
+__all__ = ["YuNetFaceDetector"]
+
+
+class YuNetFaceDetector:
+    """Face detection with ``cv2.FaceDetectorYN`` (YuNet), which also gives the eye centres.
+
+    fer-classic ships no model file and never downloads one: pass the ONNX
+    file from the OpenCV model zoo (``face_detection_yunet_2023mar.onnx``).
+
+    Parameters
+    ----------
+    model_file : str or path
+        The YuNet ONNX model.
+    score_threshold : float, default=0.7
+        Confidence a face needs.
+    nms_threshold : float, default=0.3
+        Overlap above which the weaker of two boxes is dropped.
+
+    Raises
+    ------
+    FaceDetectorError
+        If the file is missing, or OpenCV cannot build a detector from it.
+    """
+
+    def __init__(self, *, model_file: str | os.PathLike, score_threshold: float = 0.7, nms_threshold: float = 0.3):
+        self.model_file = model_file
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        path = Path(model_file)
+        if not path.is_file():
+            raise FaceDetectorError(
+                f"YuNet model file {path} does not exist; download face_detection_yunet_2023mar.onnx from "
+                "the OpenCV model zoo (github.com/opencv/opencv_zoo) and pass its path, or use detector='haar'."
+            )
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise FaceDetectorError(f"This OpenCV ({cv2.__version__}) has no FaceDetectorYN; use detector='haar'.")
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
+                                                  float(nms_threshold), 5000)
+        except cv2.error as exc:
+            raise FaceDetectorError(
+                f"{path} is not a YuNet model OpenCV can load ({str(exc).strip().splitlines()[-1]}); "
+                "pass the ONNX file of the OpenCV model zoo's face_detection_yunet."
+            ) from exc
+
+    #: Smallest face YuNet finds reliably, in pixels.
+    window = 10
+
+    def detect(self, image: np.ndarray, min_size: int, max_size: int | None = None) -> list[Face]:
+        """Faces in an image (gray or BGR), ``min_size`` to ``max_size`` pixels wide, with eye centres."""
+        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
+        self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, rows = self._net.detect(np.ascontiguousarray(bgr))
+        faces = []
+        for row in np.zeros((0, 15)) if rows is None else rows:
+            x, y, w, h = (int(round(v)) for v in row[:4])
+            if min(w, h) < min_size or (max_size and max(w, h) > max_size):
+                continue
+            eyes = sorted([(float(row[4]), float(row[5])), (float(row[6]), float(row[7]))])
+            faces.append(Face((max(x, 0), max(y, 0), w, h), float(row[14]), (eyes[0], eyes[1])))
+        return faces

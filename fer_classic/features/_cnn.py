@@ -1,0 +1,409 @@
+"""A compact VGG-style CNN trained inside ``fit``, then frozen: its penultimate layer as features."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._deep import _PRECISIONS, _arrays_sha256, _dtype_policy, _KerasExtractorMixin, import_keras
+
+__all__ = ["CNNFeatures"]
+
+_SCHEDULES = ("cosine", "plateau")
+# Trainings of at most this many steps run eagerly (same numbers, no graph tracing).
+_EAGER_STEPS = 16
+
+
+def validation_split(y: np.ndarray, fraction: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, validation) indices of ``y``; stratified when every class has two images.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` leaves no image on one side.
+    """
+    n = len(y)
+    n_val = int(round(fraction * n))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(
+            f"validation_fraction={fraction} of {n} images leaves no image to validate or to train on; "
+            "use more images, another fraction, or validation_fraction=None (no early stopping)."
+        )
+    _, counts = np.unique(y, return_counts=True)
+    stratify = y if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts) else None
+    train, val = train_test_split(np.arange(n), test_size=n_val, random_state=random_state, stratify=stratify)
+    return np.sort(train), np.sort(val)
+
+
+def _as_tuple(value, n: int, name: str) -> tuple[int, ...]:
+    values = (value,) * n if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(values) != n or any(not isinstance(v, (int, np.integer)) or v < 1 for v in values):
+        raise ValueError(f"{name} must be a positive integer or {n} of them (one per block); got {value!r}.")
+    return tuple(int(v) for v in values)
+
+
+class CNNFeatures(_KerasExtractorMixin):
+    """A compact VGG-style CNN fitted on the training images, then frozen as a feature extractor.
+
+    The ICML 2013 FER challenge winner's route: train a CNN on the faces, then
+    fit an SVM on its features. ``fit`` trains ``blocks`` of 3x3 convolutions
+    (batch norm, ReLU, 2x2 max pooling, dropout), a dense layer of
+    ``dense_units`` and a softmax head with Adam, random horizontal flips and
+    small shifts, holding out ``validation_fraction`` of the training images
+    (seeded, stratified) for early stopping; the weights of the best
+    validation epoch are kept. ``transform`` returns the dense layer's
+    activations (after ReLU, no dropout): the network is frozen, so features
+    do not depend on the batch. Needs TensorFlow: ``pip install 'fer-classic[deep]'``.
+
+    Parameters
+    ----------
+    blocks : tuple of int, default=(32, 64, 128)
+        Filters of each convolution block.
+    convs_per_block : int or tuple of int, default=(1, 2, 2)
+        3x3 convolutions per block (one per block, or one number for all).
+    dense_units : int, default=256
+        Width of the penultimate layer: the number of features.
+    dropout : float, default=0.5
+        Dropout before the head (blocks use half of it).
+    epochs : int, default=30
+        Most passes over the training images.
+    batch_size : int, default=128
+        Images per training step (and per inference batch).
+    learning_rate : float, default=1e-3
+        Adam's initial learning rate.
+    schedule : {"cosine", "plateau"}, default="cosine"
+        ``cosine``: the rate decays to zero over ``epochs``; ``plateau``: halved
+        after 2 epochs without a better validation loss.
+    patience : int, default=6
+        Epochs without a better validation accuracy before training stops.
+    validation_fraction : float or None, default=0.1
+        Held-out share of the training images for early stopping; None trains
+        on all of them for ``epochs`` epochs and keeps the last weights.
+    augment : bool, default=True
+        Random horizontal flips and shifts of up to ``max_shift`` of the side
+        during training.
+    max_shift : float, default=0.1
+        Largest random shift, a fraction of the image side.
+    precision : {"auto", "float32", "mixed"}, default="auto"
+        ``mixed``: float16 compute on GPU, bfloat16 on CPU (weights stay
+        float32; on a CPU with AMX/AVX-512 BF16 a training step took about two
+        thirds of the float32 time here, on others it can be slower);
+        ``auto``: mixed on GPU, float32 on CPU.
+    jit_compile : bool, default=False
+        Compile training steps with XLA (on this project's 2-core CPU it was
+        several times slower; it may pay off on a GPU).
+    device : {"auto", "cpu", "gpu"}, default="auto"
+        ``auto`` uses a GPU when TensorFlow sees one.
+    random_state : int, default=0
+        Seed of the weights, the validation split, shuffling, dropout and augmentation.
+    verbose : int, default=0
+        Keras' training log (0 silent, 1 progress bar, 2 one line per epoch).
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Training labels, sorted; the head's outputs follow them.
+    image_shape_ : (int, int)
+        Geometry learned in ``fit``.
+    n_features_out_ : int
+        ``dense_units``.
+    model_ : keras.Model
+        The frozen network from images to the penultimate layer.
+    head_coef_, head_intercept_ : ndarray
+        The softmax head (``dense_units`` x n_classes, n_classes), for the CNN's own predictions.
+    history_ : dict
+        Per-epoch ``loss``, ``accuracy``, ``seconds`` (and ``val_loss``, ``val_accuracy``).
+    n_epochs_ : int
+        Epochs trained.
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept.
+    validation_indices_ : ndarray
+        Rows of the training images held out for early stopping (empty without).
+    fit_seconds_ : float
+        Seconds spent training.
+    device_ : str
+        TensorFlow device used.
+    precision_ : str
+        Keras dtype policy of the network (``float32``, ``mixed_float16``, ``mixed_bfloat16``).
+
+    Examples
+    --------
+    >>> from fer_classic.features import CNNFeatures
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.svm import SVC
+    >>> pipe = make_pipeline(CNNFeatures(epochs=20), SVC())  # doctest: +SKIP
+    """
+
+    _feature_prefix = "cnn"
+
+    def __init__(
+        self,
+        *,
+        blocks: tuple[int, ...] = (32, 64, 128),
+        convs_per_block: int | tuple[int, ...] = (1, 2, 2),
+        dense_units: int = 256,
+        dropout: float = 0.5,
+        epochs: int = 30,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        schedule: str = "cosine",
+        patience: int = 6,
+        validation_fraction: float | None = 0.1,
+        augment: bool = True,
+        max_shift: float = 0.1,
+        precision: str = "auto",
+        jit_compile: bool = False,
+        device: str = "auto",
+        random_state: int = 0,
+        verbose: int = 0,
+        image_shape: tuple[int, int] | None = None,
+    ):
+        self.blocks = blocks
+        self.convs_per_block = convs_per_block
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.augment = augment
+        self.max_shift = max_shift
+        self.precision = precision
+        self.jit_compile = jit_compile
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.image_shape = image_shape
+
+    def _check_params(self, image_shape):
+        self._check_common_params()
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}; got {self.precision!r}.")
+        blocks = tuple(self.blocks)
+        if not blocks:
+            raise ValueError("blocks must name the filters of at least one block, e.g. (32, 64, 128).")
+        _as_tuple(blocks, len(blocks), "blocks")
+        _as_tuple(self.convs_per_block, len(blocks), "convs_per_block")
+        for name in ("dense_units", "epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
+        if not 0.0 <= float(self.max_shift) < 1.0:
+            raise ValueError(f"max_shift must be in [0, 1); got {self.max_shift!r}.")
+        if float(self.learning_rate) <= 0:
+            raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}.")
+        if self.schedule not in _SCHEDULES:
+            raise ValueError(f"schedule must be one of {_SCHEDULES}; got {self.schedule!r}.")
+        if self.validation_fraction is not None and not 0.0 < float(self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1) or None; got {self.validation_fraction!r}.")
+
+    def _build_trunk(self, keras):
+        """Images (n, h, w, 1) scaled to 0..1 → penultimate activations, seeded initialisers."""
+        layers = keras.layers
+        seed = int(self.random_state)
+        counter = iter(range(seed * 1000, seed * 1000 + 1000))
+        blocks = tuple(int(b) for b in self.blocks)
+        convs = _as_tuple(self.convs_per_block, len(blocks), "convs_per_block")
+        inputs = keras.Input((*self.image_shape_, 1), name="image")
+        x = inputs
+        for b, (filters, n_convs) in enumerate(zip(blocks, convs)):
+            for c in range(n_convs):
+                x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{b + 1}_conv{c + 1}",
+                                  kernel_initializer=keras.initializers.HeUniform(seed=next(counter)))(x)
+                x = layers.BatchNormalization(name=f"block{b + 1}_bn{c + 1}")(x)
+                x = layers.Activation("relu")(x)
+            # "same" pooling keeps odd and tiny images valid (1 x n rows)
+            x = layers.MaxPooling2D(padding="same", name=f"block{b + 1}_pool")(x)
+            x = layers.Dropout(float(self.dropout) / 2, seed=next(counter))(x)
+        x = layers.Flatten()(x)
+        x = layers.Dense(int(self.dense_units), use_bias=False, name="dense",
+                         kernel_initializer=keras.initializers.HeUniform(seed=next(counter)))(x)
+        x = layers.BatchNormalization(name="dense_bn")(x)
+        x = layers.Activation("relu", name="features")(x)
+        return keras.Model(inputs, x, name="cnn_features")
+
+    def fit(self, X, y=None):
+        """Train the CNN on ``X, y`` (early stopping on a held-out part of them), then freeze it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images, 0..255.
+        y : array-like of shape (n_samples,)
+            Labels.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, ``y`` is missing or has one class, or
+            the validation split leaves no image on a side.
+        ImportError
+            If TensorFlow is not installed.
+        """
+        if y is None:
+            raise ValueError("CNNFeatures requires y to be passed, but the target y is None: it learns from "
+                             "labels, fit(X, y) with one label per image.")
+        images = self._validate_images(X, reset=True)
+        self._check_params(self.image_shape_)
+        y = np.asarray(y)
+        check_classification_targets(y)
+        if len(y) != len(images):
+            raise ValueError(f"X has {len(images)} images but y has {len(y)} labels.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"CNNFeatures needs at least two classes to learn from; y has 1 class: "
+                             f"{self.classes_.tolist()}.")
+        seed = int(self.random_state)
+        if self.validation_fraction is None:
+            train_idx, val_idx = np.arange(len(y)), np.arange(0)
+        else:
+            train_idx, val_idx = validation_split(codes, float(self.validation_fraction), seed)
+        tf, keras = import_keras("CNNFeatures")
+        self.__dict__.pop("_forward_fn", None)
+        self.__dict__.pop("_keras_weights", None)
+        self.device_ = self._resolve_device(tf)
+        self.precision_ = self._resolve_precision()
+
+        with tf.device(self.device_), _dtype_policy(keras, self.precision_):
+            trunk = self._build_trunk(keras)
+            model = self._classifier(keras, trunk, len(self.classes_))
+            steps = -(-len(train_idx) // int(self.batch_size))
+            rate = float(self.learning_rate)
+            if self.schedule == "cosine":
+                rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps * int(self.epochs))
+            model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"], jit_compile=bool(self.jit_compile),
+                          # tracing a training step costs seconds: not worth it for a handful of steps
+                          run_eagerly=steps * int(self.epochs) <= _EAGER_STEPS)
+            train = self._dataset(tf, images[train_idx], codes[train_idx], shuffle=seed)
+            val = self._dataset(tf, images[val_idx], codes[val_idx]) if len(val_idx) else None
+            keep = _best_weights_callback(keras, int(self.patience), monitor=val is not None)
+            callbacks = [keep]
+            if self.schedule == "plateau" and val is not None:
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2))
+            start = time.perf_counter()
+            history = model.fit(train, validation_data=val, epochs=int(self.epochs), callbacks=callbacks,
+                                verbose=self.verbose, shuffle=False)  # the dataset shuffles, seeded
+            self.fit_seconds_ = time.perf_counter() - start
+        trunk.trainable = False
+        self.model_ = trunk
+        head = model.get_layer("head")
+        coef, intercept = head.get_weights()
+        self.head_coef_, self.head_intercept_ = np.asarray(coef, np.float64), np.asarray(intercept, np.float64)
+        self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        self.history_["seconds"] = [round(v, 3) for v in keep.seconds]
+        self.n_epochs_ = len(history.history["loss"])
+        self.best_epoch_ = keep.best_epoch + 1
+        self.validation_indices_ = val_idx
+        self.n_features_out_ = int(self.dense_units)
+        self._compile_forward()
+        return self
+
+    def _classifier(self, keras, trunk, n_classes: int):
+        """Augmentation → trunk → dropout → softmax head (only used in training)."""
+        layers = keras.layers
+        seed = int(self.random_state)
+        inputs = keras.Input((*self.image_shape_, 1))
+        x = inputs
+        if self.augment:
+            x = layers.RandomFlip("horizontal", seed=seed)(x)
+            shift = float(self.max_shift)
+            if shift > 0:
+                x = layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed + 1)(x)
+        x = trunk(x)
+        x = layers.Dropout(float(self.dropout), seed=seed + 2)(x)
+        outputs = layers.Dense(n_classes, activation="softmax", name="head", dtype="float32",
+                               kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 3))(x)
+        return keras.Model(inputs, outputs)
+
+    def _dataset(self, tf, images: np.ndarray, codes: np.ndarray, shuffle: int | None = None):
+        x = (images.astype(np.float32) / 255.0)[..., None]
+        data = tf.data.Dataset.from_tensor_slices((x, codes.astype(np.int32)))
+        if shuffle is not None:
+            data = data.shuffle(len(x), seed=shuffle, reshuffle_each_iteration=True)
+        return data.batch(int(self.batch_size)).prefetch(tf.data.AUTOTUNE)
+
+    def _graph(self, images):
+        tf, _ = import_keras()
+        return tf.cast(self.model_(images[..., None] / 255.0, training=False), tf.float32)
+
+    def _rebuild_model(self, weights):
+        _, keras = import_keras("CNNFeatures")
+        with _dtype_policy(keras, self.precision_):
+            model = self._build_trunk(keras)
+        model.set_weights(weights)
+        model.trainable = False
+        return model
+
+    def head_predict_proba(self, X) -> np.ndarray:
+        """The trained CNN's own class probabilities (softmax head), columns in ``classes_`` order."""
+        logits = self.transform(X) @ self.head_coef_ + self.head_intercept_
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def describe(self) -> dict:
+        """JSON-ready description of the fitted extractor (for model files)."""
+        return {
+            "extractor": "CNNFeatures", "backbone": "cnn", "layer": "features",
+            "blocks": [int(b) for b in self.blocks], "weights": "trained in fit",
+            "weights_sha256": _weights_digest(self.model_), "epochs": self.n_epochs_,
+            "best_epoch": self.best_epoch_, "fit_seconds": round(self.fit_seconds_, 1),
+            "n_features": self.n_features_out_,
+        }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+def _weights_digest(model) -> str:
+    return _arrays_sha256(model.get_weights())
+
+
+def _best_weights_callback(keras, patience: int, *, monitor: bool):
+    """Early stopping on validation accuracy that restores the best epoch's weights at the end."""
+
+    class KeepBest(keras.callbacks.Callback):
+        best_epoch = 0
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.weights, self.wait, self.seconds = -np.inf, None, 0, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.started)
+            if not monitor:
+                self.best_epoch = epoch
+                return
+            score = (logs or {}).get("val_accuracy", -np.inf)
+            if score > self.best:
+                self.best, self.best_epoch, self.wait = score, epoch, 0
+                self.weights = self.model.get_weights()
+                return
+            self.wait += 1
+            if self.wait >= patience:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return KeepBest()

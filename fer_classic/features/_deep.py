@@ -1,0 +1,614 @@
+"""Frozen deep features: ImageNet backbones (VGG16, VGG19) as scikit-learn transformers.
+
+TensorFlow and Keras are imported only when a network is built or run, so that
+``import fer_classic`` stays light; they come with ``pip install 'fer-classic[deep]'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..exceptions import MissingWeightsError
+from ._base import ImageTransformerMixin, infer_image_shape
+
+__all__ = ["BACKBONES", "Backbone", "DeepFeatures", "deep_metadata", "import_keras", "keras_weights_path"]
+
+_INSTALL_HINT = "pip install 'fer-classic[deep]'"
+_POOLINGS = ("avg", "max", "flatten")
+_DEVICES = ("auto", "cpu", "gpu")
+_PRECISIONS = ("auto", "float32", "mixed")
+_WEIGHT_SUFFIXES = (".h5", ".keras")
+# A transform of more batches than this shows a progress bar (verbose="auto", on a terminal).
+_PROGRESS_MIN_BATCHES = 20
+
+
+def import_keras(what: str = "Deep features"):
+    """Import TensorFlow and Keras; an ImportError naming the ``deep`` extra if they are missing.
+
+    Parameters
+    ----------
+    what : str
+        What needs them, for the message.
+
+    Returns
+    -------
+    (tensorflow, keras) modules
+    """
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError as exc:
+        raise ImportError(f"{what} needs tensorflow (with keras): {_INSTALL_HINT}") from exc
+    return tf, keras
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A Keras application usable as a frozen feature extractor.
+
+    Adding a backbone (ResNet50, DenseNet169, …) is one more entry in
+    :data:`BACKBONES`: the constructor and ``preprocess_input`` are looked up
+    by name in ``keras.applications``.
+    """
+
+    application: str  #: constructor name in keras.applications, e.g. "VGG16"
+    module: str  #: keras.applications submodule holding preprocess_input, e.g. "vgg16"
+    default_layer: str  #: layer whose output are the features when ``layer=None``
+    min_size: int  #: smallest input side the application accepts
+    weights_file: str  #: ImageNet weights (no top) in Keras' cache, ~/.keras/models/<this>
+    weights_origin: str  #: where Keras downloads them from
+    weights_md5: str  #: Keras' checksum of that file
+
+
+_KERAS_WEIGHTS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+#: Backbones by name.
+BACKBONES: dict[str, Backbone] = {
+    "vgg16": Backbone(
+        "VGG16", "vgg16", "block5_pool", 32, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_WEIGHTS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+    "vgg19": Backbone(
+        "VGG19", "vgg19", "block5_pool", 32, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_WEIGHTS + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "253f8cb515780f3b799900260a226db6",
+    ),
+}
+
+
+def keras_weights_path(backbone: str) -> Path:
+    """Where Keras caches the ImageNet weights of ``backbone``: ``$KERAS_HOME/models/<file>``.
+
+    ``KERAS_HOME`` defaults to ``~/.keras``; it is read when this is called.
+    """
+    home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return Path(home).expanduser() / "models" / BACKBONES[backbone].weights_file
+
+
+def _imagenet_weights(backbone: str) -> Path:
+    """The cached ImageNet weights file, downloaded by Keras first if it is missing.
+
+    Raises
+    ------
+    MissingWeightsError
+        If the file is not cached and the download fails (no network).
+    """
+    path = keras_weights_path(backbone)
+    if path.is_file():
+        return path
+    spec = BACKBONES[backbone]
+    _, keras = import_keras()
+    try:
+        got = keras.utils.get_file(
+            spec.weights_file, spec.weights_origin, cache_subdir="models",
+            file_hash=spec.weights_md5, cache_dir=str(path.parent.parent),
+        )
+    except Exception as exc:  # Keras wraps URL and HTTP errors in a bare Exception
+        raise MissingWeightsError(
+            f"weights='imagenet': the ImageNet weights of {backbone} are not in Keras' cache and "
+            f"could not be downloaded ({type(exc).__name__}: {exc}). Put the file {spec.weights_file} "
+            f"(from {spec.weights_origin}) at {path} (Keras' cache: $KERAS_HOME/models, "
+            "default ~/.keras/models), or pass weights=PATH to a local copy."
+        ) from exc
+    return Path(got)
+
+
+@contextmanager
+def _dtype_policy(keras, policy: str):
+    """Build layers under Keras dtype ``policy``; the global policy is restored afterwards."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _arrays_sha256(arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _seeded_weights(shapes, random_state: int) -> list[np.ndarray]:
+    """Glorot-uniform kernels and zero biases from a seeded NumPy generator (weights=None)."""
+    rng = np.random.default_rng(random_state)
+    weights = []
+    for shape in shapes:
+        if len(shape) < 2:
+            weights.append(np.zeros(shape, dtype=np.float32))
+            continue
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        weights.append(rng.uniform(-limit, limit, size=shape).astype(np.float32))
+    return weights
+
+
+class _KerasExtractorMixin(ImageTransformerMixin):
+    """What the Keras-backed extractors share: devices, batched inference, pickling.
+
+    The fitted Keras model is ``model_``. Pickles hold its weights as NumPy
+    arrays (never a Keras file), and the model is rebuilt from the parameters
+    and those weights the first time an unpickled extractor uses it, so a
+    pipeline file can be loaded, inspected and re-saved without TensorFlow.
+    """
+
+    def _validate_images(self, X, *, reset: bool) -> np.ndarray:
+        """Validated images (n, height, width) in their own numeric dtype (uint8 stays uint8)."""
+        if not reset:
+            check_is_fitted(self)
+        X = validate_data(self, X, dtype="numeric", reset=reset)
+        if X.dtype.kind not in "uif":
+            X = X.astype(np.float32)
+        if reset:
+            self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
+        return X.reshape(len(X), *self.image_shape_)
+
+    def _images(self, X) -> np.ndarray:
+        return self._validate_images(X, reset=False)
+
+    def _check_common_params(self) -> None:
+        """Raise ValueError for a bad ``device`` or ``batch_size``."""
+        if self.device not in _DEVICES:
+            raise ValueError(f"device must be one of {_DEVICES}; got {self.device!r}.")
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}.")
+
+    def _resolve_device(self, tf) -> str:
+        """TensorFlow device name for ``device``; ValueError for ``gpu`` without one."""
+        gpus = tf.config.list_physical_devices("GPU")
+        if self.device == "gpu" and not gpus:
+            raise ValueError(
+                "device='gpu' but TensorFlow sees no GPU (tf.config.list_physical_devices('GPU') is "
+                "empty): install a CUDA build (pip install 'tensorflow[and-cuda]') on a GPU machine, "
+                "or use device='auto' or 'cpu'."
+            )
+        return "/GPU:0" if gpus and self.device != "cpu" else "/CPU:0"
+
+    def _resolve_precision(self) -> str:
+        """Keras dtype policy for ``precision`` on ``device_``."""
+        on_gpu = self.device_.startswith("/GPU")
+        mixed = self.precision == "mixed" or (self.precision == "auto" and on_gpu)
+        return ("mixed_float16" if on_gpu else "mixed_bfloat16") if mixed else "float32"
+
+    # --- pickling: weights as arrays, model rebuilt lazily -------------------------------
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_forward_fn", None)
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_keras_weights"] = [np.asarray(w) for w in model.get_weights()]
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(dict(state))
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: rebuild an unpickled model on first use.
+        if name == "model_" and "_keras_weights" in self.__dict__:
+            model = self._rebuild_model(self.__dict__["_keras_weights"])
+            self.__dict__["model_"] = model
+            del self.__dict__["_keras_weights"]
+            return model
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _rebuild_model(self, weights: list[np.ndarray]):
+        raise NotImplementedError
+
+    # --- batched inference -------------------------------------------------------------
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """Features of one batch (n <= batch_size, height, width), float64.
+
+        Everything bigger than the input images (upsampled, three-channel
+        copies, activations) exists only for this one batch.
+        """
+        tf, _ = import_keras(type(self).__name__)
+        fn = self.__dict__.get("_forward_fn") or self._compile_forward()
+        with tf.device(self.device_):
+            out = fn(tf.convert_to_tensor(batch.astype(np.float32, copy=False)))
+        return np.asarray(out, dtype=np.float64)
+
+    def _compile_forward(self):
+        """The traced batch function; made in ``fit`` (or on first use after unpickling)."""
+        tf, _ = import_keras(type(self).__name__)
+        self.model_  # an unpickled model is rebuilt here, eagerly, not inside the traced graph
+        self._forward_fn = tf.function(self._graph, reduce_retracing=True, autograph=False)
+        return self._forward_fn
+
+    def _graph(self, images):
+        """TensorFlow ops from a float32 batch (n, height, width) to features (n, k)."""
+        raise NotImplementedError
+
+    def _predict_features(self, images: np.ndarray) -> np.ndarray:
+        """``_forward`` over ``images`` one batch at a time, with a progress bar for long runs."""
+        n, size = len(images), int(self.batch_size)
+        out = np.empty((n, self.n_features_out_), dtype=np.float64)
+        progress = None
+        verbose = getattr(self, "verbose", 0)
+        n_batches = -(-n // size)
+        if verbose is True or (verbose == "auto" and n_batches > _PROGRESS_MIN_BATCHES and sys.stdout.isatty()):
+            _, keras = import_keras(type(self).__name__)
+            progress = keras.utils.Progbar(n, unit_name="image")
+        for start in range(0, n, size):
+            out[start : start + size] = self._forward(images[start : start + size])
+            if progress is not None:
+                progress.update(min(start + size, n))
+        return out
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        return self._predict_features(images)
+
+    def transform(self, X):
+        """Features of ``X`` (n_samples, height * width), float64, computed batch by batch."""
+        return self._predict_features(self._images(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class DeepFeatures(_KerasExtractorMixin):
+    """Frozen ImageNet backbone (VGG16, VGG19) as a feature extractor.
+
+    Each grayscale image is upsampled (bilinear) to ``input_size``, copied to
+    three channels and preprocessed by the backbone's own
+    ``preprocess_input``; the output of ``layer`` is pooled to one vector.
+    The network never trains: ``fit`` only builds it and learns the input
+    geometry, so features of an image do not depend on the other images or on
+    the batch it is in. Inference runs batch by batch (``batch_size``), so no
+    more than one batch of upsampled images is ever held in memory.
+
+    Needs TensorFlow: ``pip install 'fer-classic[deep]'``.
+
+    Parameters
+    ----------
+    backbone : {"vgg16", "vgg19"}, default="vgg16"
+        Keras application (see :data:`BACKBONES`).
+    layer : str, optional
+        Name of the layer whose output are the features (``block4_pool``,
+        ``block5_conv3``, …); default the backbone's last pooling layer
+        (``block5_pool``).
+    pooling : {"avg", "max", "flatten"}, default="avg"
+        How the layer's (height, width, channels) map becomes a vector:
+        global average, global max, or all values (``flatten``; width grows
+        with ``input_size``).
+    input_size : int, optional
+        Side, in pixels, images are resized to before the network; default
+        the image's own side, raised to the backbone's minimum (32 for VGG).
+        Cost grows with its square.
+    weights : "imagenet", path or None, default="imagenet"
+        ``"imagenet"``: Keras' pretrained weights, from its cache
+        (``$KERAS_HOME/models``, default ``~/.keras/models``), downloaded
+        there on first use; offline, a :class:`~fer_classic.exceptions.MissingWeightsError`
+        names the file to put there. A path: a local ``.h5`` /
+        ``.weights.h5`` weights file or ``.keras`` model of the same
+        architecture. None: random (seeded Glorot-uniform) weights, for tests.
+    batch_size : int, default=64
+        Images per forward pass.
+    device : {"auto", "cpu", "gpu"}, default="auto"
+        ``auto`` uses a GPU when TensorFlow sees one.
+    precision : {"auto", "float32", "mixed"}, default="auto"
+        ``mixed``: float16 compute on GPU (bfloat16 on CPU), float32 weights;
+        ``auto``: mixed on GPU, float32 on CPU.
+    cache_dir : path, optional
+        Folder of computed features, one ``.npy`` file per call of
+        ``transform``, keyed by backbone, layer, pooling, input size,
+        precision, weights hash and a fingerprint of the data; a later call
+        with the same key loads the file instead of running the network.
+    verbose : bool or "auto", default="auto"
+        Progress bar while transforming; ``auto`` shows one for more than 20
+        batches on a terminal.
+    random_state : int, default=0
+        Seed of the random weights (``weights=None`` only).
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square.
+
+    Attributes
+    ----------
+    image_shape_ : (int, int)
+        Geometry learned in ``fit``.
+    layer_ : str
+        The layer the features come from.
+    input_size_ : int
+        Side of the network's input.
+    n_features_out_ : int
+        Length of one feature vector.
+    weights_source_ : str
+        ``"imagenet"``, the resolved weights path, or ``"random (seed N)"``.
+    weights_sha256_ : str
+        SHA-256 of the weights file (of the generated arrays for ``weights=None``).
+    device_ : str
+        TensorFlow device the network runs on (``/CPU:0`` or ``/GPU:0``).
+    precision_ : str
+        Keras dtype policy of the network (``float32``, ``mixed_float16``, ``mixed_bfloat16``).
+    model_ : keras.Model
+        The frozen network, cut at ``layer_``.
+
+    Examples
+    --------
+    >>> from fer_classic.features import DeepFeatures
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.svm import SVC
+    >>> pipe = make_pipeline(DeepFeatures(backbone="vgg16", input_size=96), SVC())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "vgg16",
+        layer: str | None = None,
+        pooling: str = "avg",
+        input_size: int | None = None,
+        weights: str | os.PathLike | None = "imagenet",
+        batch_size: int = 64,
+        device: str = "auto",
+        precision: str = "auto",
+        cache_dir: str | os.PathLike | None = None,
+        verbose: bool | str = "auto",
+        random_state: int = 0,
+        image_shape: tuple[int, int] | None = None,
+    ):
+        self.backbone = backbone
+        self.layer = layer
+        self.pooling = pooling
+        self.input_size = input_size
+        self.weights = weights
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+        self.cache_dir = cache_dir
+        self.verbose = verbose
+        self.random_state = random_state
+        self.image_shape = image_shape
+
+    @property
+    def _feature_prefix(self) -> str:
+        return f"{self.backbone}_"
+
+    def _check_params(self, image_shape: tuple[int, int]) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {tuple(BACKBONES)}; got {self.backbone!r}.")
+        if self.pooling not in _POOLINGS:
+            raise ValueError(f"pooling must be one of {_POOLINGS}; got {self.pooling!r}.")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}; got {self.precision!r}.")
+        self._check_common_params()
+        minimum = BACKBONES[self.backbone].min_size
+        if self.input_size is not None and (
+            not isinstance(self.input_size, (int, np.integer)) or self.input_size < minimum
+        ):
+            raise ValueError(
+                f"input_size must be an integer of at least {minimum} (the smallest input {self.backbone} "
+                f"takes) or None (the image side, {max(image_shape)}, raised to {minimum}); "
+                f"got {self.input_size!r}."
+            )
+        if self.weights is not None and self.weights != "imagenet":
+            path = Path(self.weights)
+            if not path.name.endswith(_WEIGHT_SUFFIXES):
+                raise ValueError(
+                    f"weights must be 'imagenet', None or the path of a .h5, .weights.h5 or .keras file; "
+                    f"got {self.weights!r}."
+                )
+            if not path.is_file():
+                raise FileNotFoundError(f"weights file {str(path)!r} does not exist; check the path.")
+
+    def fit(self, X, y=None):
+        """Build the frozen network and learn the input geometry; ``y`` is ignored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images, 0..255.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (or ``device='gpu'`` without a GPU).
+        FileNotFoundError
+            If ``weights`` names a missing file.
+        MissingWeightsError
+            If ``weights='imagenet'`` and the weights are neither cached nor downloadable.
+        ImportError
+            If TensorFlow is not installed.
+        """
+        self._validate_images(X, reset=True)
+        self._check_params(self.image_shape_)
+        tf, keras = import_keras("DeepFeatures")
+        self.__dict__.pop("_forward_fn", None)
+        self.__dict__.pop("_keras_weights", None)
+        self.device_ = self._resolve_device(tf)
+        self.precision_ = self._resolve_precision()
+        self.input_size_ = int(self.input_size or max(max(self.image_shape_), BACKBONES[self.backbone].min_size))
+        self.layer_ = self.layer or BACKBONES[self.backbone].default_layer
+
+        if self.weights is None:
+            model = self._build(keras)
+            weights = _seeded_weights([tuple(w.shape) for w in model.weights], int(self.random_state))
+            model.set_weights(weights)
+            self.weights_source_ = f"random (seed {int(self.random_state)})"
+            self.weights_sha256_ = _arrays_sha256(weights)
+        else:
+            path = _imagenet_weights(self.backbone) if self.weights == "imagenet" else Path(self.weights)
+            model = self._build(keras, path)
+            self.weights_source_ = "imagenet" if self.weights == "imagenet" else str(path.resolve())
+            self.weights_sha256_ = _sha256(path)
+        model.trainable = False
+        self.model_ = model
+        shape = model.output_shape
+        self.n_features_out_ = int(np.prod(shape[1:])) if self.pooling == "flatten" else int(shape[-1])
+        self._compile_forward()
+        return self
+
+    def _build(self, keras, weights_path: Path | None = None):
+        """The backbone cut at ``layer_``, built on the device under the chosen dtype policy."""
+        spec = BACKBONES[self.backbone]
+        application = getattr(keras.applications, spec.application)
+        tf, _ = import_keras()
+        with _dtype_policy(keras, self.precision_), tf.device(self.device_):
+            shape = (self.input_size_, self.input_size_, 3)
+            keras_file = weights_path is not None and weights_path.suffix == ".keras"
+            try:
+                full = application(include_top=False, weights=None if keras_file or weights_path is None
+                                   else str(weights_path), input_shape=shape)
+            except (ValueError, OSError) as exc:
+                raise ValueError(
+                    f"weights file {str(weights_path)!r} does not hold {spec.application} weights "
+                    f"without the classifier top (include_top=False): {exc}"
+                ) from exc
+            try:
+                output = full.get_layer(self.layer_).output
+            except ValueError as exc:
+                names = ", ".join(layer.name for layer in full.layers[1:])
+                raise ValueError(f"layer {self.layer_!r} is not a layer of {self.backbone}; choose one of "
+                                 f"{names}.") from exc
+            model = keras.Model(full.input, output, name=f"{self.backbone}_{self.layer_}")
+            if keras_file:
+                self._copy_weights(keras, model, weights_path)
+        return model
+
+    @staticmethod
+    def _copy_weights(keras, model, path: Path) -> None:
+        """Copy, layer by layer (by name), the weights of a saved ``.keras`` model into ``model``."""
+        saved = keras.saving.load_model(str(path), compile=False)
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            try:
+                layer.set_weights(saved.get_layer(layer.name).get_weights())
+            except ValueError as exc:
+                raise ValueError(
+                    f"weights file {str(path)!r} has no layer {layer.name!r} of the right shape: it must "
+                    f"be a saved {model.name.split('_')[0]} model: {exc}"
+                ) from exc
+
+    def _rebuild_model(self, weights):
+        _, keras = import_keras("DeepFeatures")
+        model = self._build(keras)
+        model.set_weights(weights)
+        model.trainable = False
+        return model
+
+    def _graph(self, images):
+        tf, keras = import_keras()
+        size = self.input_size_
+        x = images[..., None]
+        if tuple(self.image_shape_) != (size, size):
+            x = tf.image.resize(x, (size, size), method="bilinear")
+        x = tf.image.grayscale_to_rgb(x)
+        preprocess = getattr(keras.applications, BACKBONES[self.backbone].module).preprocess_input
+        x = self.model_(preprocess(x), training=False)
+        x = tf.cast(x, tf.float32)
+        if self.pooling == "avg":
+            return tf.reduce_mean(x, axis=(1, 2))
+        if self.pooling == "max":
+            return tf.reduce_max(x, axis=(1, 2))
+        return tf.reshape(x, (tf.shape(x)[0], -1))
+
+    def cache_key(self, X) -> str:
+        """Key of the feature cache for ``X``: model, layer, pooling, size, precision, weights, data."""
+        check_is_fitted(self)
+        X = np.ascontiguousarray(validate_data(self, X, dtype="numeric", reset=False))
+        digest = hashlib.sha256()
+        for part in (self.backbone, self.layer_, self.pooling, self.input_size_, self.precision_,
+                     self.weights_sha256_, self.image_shape_, X.dtype.str, X.shape):
+            digest.update(repr(part).encode())
+        digest.update(X.tobytes())
+        return digest.hexdigest()[:32]
+
+    def transform(self, X):
+        """Features of ``X`` (n_samples, height * width), float64 (n_samples, n_features_out_).
+
+        With ``cache_dir``, features computed before for the same data and
+        model are loaded from disk; new ones are written there.
+        """
+        images = self._images(X)
+        if self.cache_dir is None:
+            return self._predict_features(images)
+        path = Path(self.cache_dir) / f"{self.backbone}-{self.cache_key(X)}.npy"
+        if path.is_file():
+            cached = np.load(path)
+            if cached.shape == (len(images), self.n_features_out_):
+                return cached
+        features = self._predict_features(images)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(partial, "wb") as handle:
+            np.save(handle, features)
+        os.replace(partial, path)
+        return features
+
+    def describe(self) -> dict:
+        """JSON-ready description of the fitted extractor (for model files)."""
+        check_is_fitted(self)
+        return {
+            "extractor": "DeepFeatures", "backbone": self.backbone, "layer": self.layer_,
+            "pooling": self.pooling, "input_size": self.input_size_, "weights": self.weights_source_,
+            "weights_sha256": self.weights_sha256_, "precision": self.precision_,
+            "n_features": self.n_features_out_,
+        }
+
+
+def deep_metadata(estimator) -> list[dict]:
+    """Descriptions of every fitted deep extractor inside ``estimator`` (pipeline, union, …).
+
+    Returns
+    -------
+    list of dict
+        One :meth:`describe` per DeepFeatures / CNNFeatures found, in pipeline order.
+    """
+    found: list[dict] = []
+    if isinstance(estimator, _KerasExtractorMixin):
+        return [estimator.describe()]
+    for attr in ("steps", "transformer_list"):
+        for _, step in getattr(estimator, attr, None) or []:
+            found += deep_metadata(step)
+    inner = getattr(estimator, "estimator", None)
+    if inner is not None and inner is not estimator:
+        found += deep_metadata(inner)
+    return found

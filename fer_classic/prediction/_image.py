@@ -1,0 +1,96 @@
+"""Predicting the expression of every face in a photo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..data._images import decode_image
+from ..detection import Face, FaceCropper
+from ..persistence import FERModel
+from ._model import classify_crops, face_cropper_for, score_dict
+
+__all__ = ["NO_FACE", "face_rows", "load_image", "predict_image"]
+
+#: ``status`` of an image, or a video frame, in which no face was found.
+NO_FACE = "no face"
+
+
+def load_image(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
+    """The image array and a name for it: a file is decoded (``ImageDecodeError`` if it cannot be)."""
+    if isinstance(image, np.ndarray):
+        return image, "<array>"
+    return decode_image(image), str(image)
+
+
+def face_rows(
+    model: FERModel, found: Sequence[tuple[dict, Sequence[tuple[Face, np.ndarray]]]]
+) -> list[dict]:
+    """Classify the crops of several images in one batch; one row per face, or a ``no face`` row per image.
+
+    Parameters
+    ----------
+    found : sequence of (base row, [(face, crop), ...])
+        The base row (``source``, and ``frame``/``time_s`` for video) is
+        copied into every row of its image.
+    """
+    crops = [crop for _, pairs in found for _, crop in pairs]
+    if crops:
+        labels, kind, scores = classify_crops(model, np.stack(crops))
+    rows, k = [], 0
+    for base, pairs in found:
+        if not pairs:
+            rows.append({**base, "status": NO_FACE})
+        for index, (face, _) in enumerate(pairs):
+            rows.append({
+                **base, "status": "ok", "face": index, "box": list(face.box), "detected": face.detected,
+                "label": str(labels[k]), "score_kind": kind, "scores": score_dict(model.classes, scores[k]),
+            })
+            k += 1
+    return rows
+
+
+def predict_image(
+    model: FERModel,
+    image: str | os.PathLike | np.ndarray,
+    *,
+    cropper: FaceCropper | None = None,
+) -> list[dict]:
+    """Find the faces of one photo and predict the expression of each.
+
+    Parameters
+    ----------
+    model : FERModel
+    image : path or ndarray
+        An image file, or an array as OpenCV gives it (gray, BGR or BGRA;
+        convert RGB arrays with ``image[..., ::-1]``).
+    cropper : FaceCropper, optional
+        Default: the one the model records (:func:`face_cropper_for`).
+
+    Returns
+    -------
+    list of dict
+        One per face, largest first: ``source``, ``status="ok"``, ``face``
+        (index), ``box`` (``[x, y, width, height]``), ``detected`` (False
+        when the image was taken as a face crop), ``label``, ``score_kind``
+        (``probability`` or ``decision``) and ``scores`` (class → value).
+        Without a face: one dict ``{"source": ..., "status": "no face"}``.
+
+    Raises
+    ------
+    ImageDecodeError
+        If ``image`` is a file that cannot be decoded.
+
+    Examples
+    --------
+    >>> from skimage.data import astronaut
+    >>> rows = predict_image(model, astronaut()[..., ::-1])  # doctest: +SKIP
+    >>> rows[0]["box"], rows[0]["label"]  # doctest: +SKIP
+    ([170, 62, 106, 106], 'happy')
+    """
+    cropper = cropper if cropper is not None else face_cropper_for(model)
+    array, source = load_image(image)
+    return face_rows(model, [({"source": source}, cropper.crop_faces(array))])
+

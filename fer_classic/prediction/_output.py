@@ -1,0 +1,61 @@
+"""Prediction rows as CSV (timelines included) and as a text table."""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+__all__ = ["csv_columns", "format_rows_table", "write_rows_csv"]
+
+_TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label", "x", "y", "width", "height"]
+
+
+def csv_columns(classes: list[str]) -> list[str]:
+    """Columns of :func:`write_rows_csv`: source, label, score kind, one per class, then the rest."""
+    return ["source", "label", "score_kind", *classes, *_TAIL]
+
+
+def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None:
+    """Write prediction rows (images, video timelines, errors) as CSV, one line per face or item.
+
+    Columns: ``source, label, score_kind``, one score column per class, then
+    ``error, status`` (``ok``, ``no face`` or ``error``), ``frame, time_s``
+    (video), ``face`` (index in its image or frame), ``track,
+    smoothed_label`` (video), and the box ``x, y, width, height``.
+    """
+    writer = csv.writer(handle)
+    writer.writerow(csv_columns(classes))
+    for row in rows:
+        scores = row.get("scores", {})
+        box = row.get("box") or ["", "", "", ""]
+        writer.writerow([
+            row["source"], row.get("label", ""), row.get("score_kind", ""), *(scores.get(c, "") for c in classes),
+            *("" if row.get(k) is None else row[k] for k in _TAIL[:7]), *box,
+        ])
+
+
+def _where(row: dict) -> str:
+    if "frame" not in row:
+        return row["source"]
+    track = f" track {row['track']} ({row['smoothed_label']})" if "track" in row else ""
+    return f"{row['source']} frame {row['frame']}{track}"
+
+
+def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] | None = None) -> str:
+    """A text table: label, one score column per class, box and source per face; then the face tracks."""
+    kind = next((r["score_kind"] for r in rows if "score_kind" in r), "probability")
+    lines = [f"{'label':<10}" + "".join(f"{c[:8]:>9}" for c in classes)
+             + f"  {'box (x,y,w,h)':<19}source   ({kind} per class)"]
+    for row in rows:
+        if row["status"] == "error":
+            lines.append(f"{'ERROR':<10}{row['error']}")
+        elif row["status"] == "ok":
+            box = ",".join(map(str, row["box"]))
+            lines.append(f"{row['label']:<10}" + "".join(f"{row['scores'][c]:>9.3f}" for c in classes)
+                         + f"  {box:<19}{_where(row)}")
+        else:
+            lines.append(f"{row['status']:<10}" + " " * (9 * len(classes) + 21) + _where(row))
+    for track in tracks or []:
+        lines.append(f"track {track['track']} of {track['source']}: frames {track['first_frame']}-"
+                     f"{track['last_frame']} ({track['n_frames']} analysed), label {track['label']}")
+    return "\n".join(lines)

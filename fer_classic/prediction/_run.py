@@ -1,0 +1,231 @@
+"""``fer-classic predict``: images, folders and videos in one call, with annotation and a timeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..data import IMAGE_EXTENSIONS
+from ..detection import FaceCropper
+from ..exceptions import DatasetError, ImageDecodeError, ReportError
+from ..persistence import FERModel
+from ._draw import draw_faces
+from ._image import face_rows, load_image
+from ._model import face_cropper_for
+from ._output import write_rows_csv
+from ._video import VIDEO_EXTENSIONS, check_every, predict_video
+
+__all__ = ["PredictionRun", "annotation_targets", "expand_inputs", "predict_paths"]
+
+_BATCH = 256  # face crops classified per call
+
+
+@dataclass
+class PredictionRun:
+    """What :func:`predict_paths` did.
+
+    Attributes
+    ----------
+    rows : list of dict
+        In input order: per image one row per face (or ``status="no face"``),
+        per video one row per sampled frame and face (see
+        :class:`VideoPrediction`), per unreadable file one
+        ``status="error"`` row with the ``error`` message.
+    tracks : list of dict
+        Face tracks of every video (with their ``source``).
+    classes : list of str
+    n_inputs, failed : int
+        Files given (folders expanded), and those that could not be read.
+    annotated : list of Path
+        Annotated copies written.
+    timeline : Path or None
+    """
+
+    rows: list[dict]
+    tracks: list[dict]
+    classes: list[str]
+    n_inputs: int
+    failed: int
+    annotated: list[Path] = field(default_factory=list)
+    timeline: Path | None = None
+
+    def summary(self) -> dict:
+        """JSON-ready: ``results`` (the rows), ``tracks``, counts and files written."""
+        return {
+            "results": self.rows, "tracks": self.tracks, "classes": self.classes, "n_inputs": self.n_inputs,
+            "failed": self.failed, "annotated": [str(p) for p in self.annotated],
+            "timeline": str(self.timeline) if self.timeline else None,
+        }
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders searched recursively for images and videos (sorted).
+
+    Raises
+    ------
+    DatasetError
+        If nothing is left to predict.
+    """
+    media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and p.is_file())
+        else:
+            paths.append(item)
+    if not paths:
+        raise DatasetError(f"No image or video files given (folders are searched for {', '.join(sorted(media))}).")
+    return paths
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) -> dict[Path, Path]:
+    """Where the annotated copy of each input goes; checked before any work.
+
+    ``annotate`` with an image or video suffix is one file (one input only,
+    of the same kind); anything else is a folder receiving ``<name>`` per
+    image and ``<stem>.avi`` per video (``-2``, ``-3`` ... on repeated names).
+
+    Raises
+    ------
+    ReportError
+        If a single target is given for several inputs or another kind, or a
+        target would overwrite an input.
+    """
+    if annotate is None:
+        return {}
+    out = Path(annotate)
+    suffix = out.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+        if len(paths) != 1:
+            raise ReportError(f"--annotate {out} is one file but {len(paths)} inputs were given; "
+                              "give a folder to annotate several.")
+        if _is_video(paths[0]) != (suffix in VIDEO_EXTENSIONS):
+            kind = "video (.avi, .mp4)" if _is_video(paths[0]) else f"image ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+            raise ReportError(f"--annotate {out}: the input {paths[0]} needs a {kind} file name.")
+        targets = {paths[0]: out}
+    else:
+        targets, used = {}, set()
+        for path in paths:
+            name = Path(path.stem + ".avi") if _is_video(path) else Path(path.name)
+            candidate, k = out / name, 1
+            while candidate in used:
+                k += 1
+                candidate = out / f"{name.stem}-{k}{name.suffix}"
+            used.add(candidate)
+            targets[path] = candidate
+    for source, target in targets.items():
+        if target.resolve() == source.resolve():
+            raise ReportError(f"--annotate would overwrite the input {source}; choose another file or folder.")
+    return targets
+
+
+def _write_image(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise ReportError(f"OpenCV cannot encode an image as {path.suffix!r} for {path}; use .png or .jpg.")
+    encoded.tofile(path)
+
+
+def predict_paths(
+    model: FERModel,
+    inputs: Iterable[str | os.PathLike],
+    *,
+    every: int = 1,
+    annotate: str | os.PathLike | None = None,
+    timeline: str | os.PathLike | None = None,
+    cropper: FaceCropper | None = None,
+    cropper_params: Mapping | None = None,
+) -> PredictionRun:
+    """Predict the expression of every face in image files, folders and videos.
+
+    Parameters
+    ----------
+    model : FERModel
+    inputs : iterable of path
+        Image files, video files (by suffix: .avi, .mp4, .mov, .mkv, ...) and
+        folders (searched recursively for both).
+    every : int, default=1
+        Videos: analyse every Nth frame.
+    annotate : path, optional
+        Write copies with boxes and labels drawn: a file name for a single
+        input, else a folder (see :func:`annotation_targets`).
+    timeline : path, optional
+        CSV of the videos' rows: per sampled frame and face, its scores,
+        label, track and smoothed label (:func:`write_rows_csv` columns).
+    cropper : FaceCropper, optional
+        Default: the one the model records (:func:`face_cropper_for`).
+    cropper_params : mapping, optional
+        Without ``cropper``: parameters changed on the model's cropper
+        (``detect``, ``faces``, ``detector``, ``detector_model``).
+
+    Returns
+    -------
+    PredictionRun
+        Unreadable files are reported in its rows (``status="error"``) and
+        counted in ``failed``, never raised; an image without a face gives a
+        ``status="no face"`` row.
+
+    Raises
+    ------
+    DatasetError
+        If no file is given (empty folders).
+    ReportError
+        If ``annotate`` does not fit the inputs.
+    ValueError
+        If ``every`` is not an int >= 1.
+    """
+    every = check_every(every)
+    paths = expand_inputs(inputs)
+    targets = annotation_targets(paths, annotate)
+    cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
+    images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
+    rows: list[dict] = []
+    tracks: list[dict] = []
+    pending: list[tuple[dict, list, np.ndarray | None]] = []  # images awaiting one batched classification
+    failed = 0
+
+    def flush() -> None:
+        new = face_rows(model, [(base, pairs) for base, pairs, _ in pending])
+        rows.extend(new)
+        for base, _, image in pending:
+            if image is not None:
+                drawn = draw_faces(image, [r for r in new if r["source"] == base["source"]])
+                _write_image(images_out[base["source"]], drawn)
+        pending.clear()
+
+    for path in paths:
+        try:
+            if _is_video(path):
+                flush()
+                video = predict_video(model, path, every=every, cropper=cropper, annotate=targets.get(path))
+                rows += video.rows
+                tracks += video.tracks
+                continue
+            image, source = load_image(path)
+        except ImageDecodeError as exc:  # VideoDecodeError too
+            flush()  # rows stay in input order
+            failed += 1
+            rows.append({"source": str(path), "status": "error", "error": str(exc)})
+            continue
+        pending.append(({"source": source}, cropper.crop_faces(image), image if source in images_out else None))
+        if sum(max(1, len(pairs)) for _, pairs, _ in pending) >= _BATCH:
+            flush()
+    flush()
+    if timeline is not None:
+        timeline = Path(timeline)
+        timeline.parent.mkdir(parents=True, exist_ok=True)
+        with open(timeline, "w", newline="") as handle:
+            write_rows_csv([r for r in rows if "frame" in r], model.classes, handle)
+    errors = {r["source"] for r in rows if r["status"] == "error"}
+    annotated = [t for p, t in targets.items() if str(p) not in errors]
+    return PredictionRun(rows, tracks, model.classes, len(paths), failed, annotated, timeline)

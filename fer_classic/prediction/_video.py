@@ -1,0 +1,254 @@
+"""Predicting expressions along a video: sampled frames, face tracks, smoothed labels."""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..detection import FaceCropper, FaceTracker
+from ..exceptions import VideoDecodeError
+from ..persistence import FERModel
+from ._draw import draw_faces
+from ._image import NO_FACE, face_rows
+from ._model import face_cropper_for
+from ._output import write_rows_csv
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "FrameSearch",
+    "VideoPrediction",
+    "check_every",
+    "drop_unconfirmed",
+    "open_video_writer",
+    "predict_video",
+    "track_rows",
+]
+
+VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv"})
+# Codec per output suffix: Motion-JPEG in AVI works with every OpenCV wheel, headless included.
+_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+
+
+@dataclass
+class VideoPrediction:
+    """What :func:`predict_video` found.
+
+    Attributes
+    ----------
+    source : str
+    fps : float or None
+        Frame rate the file declares (None when it declares none).
+    n_frames : int
+        Frames read.
+    rows : list of dict
+        Per sampled frame, one row per face: ``source``, ``frame``, ``time_s``,
+        ``status="ok"``, ``face``, ``box``, ``detected``, ``label``,
+        ``score_kind``, ``scores``, ``track`` (id) and ``smoothed_label`` (the
+        arg-max of the track's scores averaged over its last ``window``
+        sampled frames); or one ``status="no face"`` row.
+    tracks : list of dict
+        Per face track: ``track``, ``first_frame``, ``last_frame``,
+        ``source``, ``n_frames`` (sampled frames it was seen in), ``label`` (of its mean
+        scores over the whole track) and ``mean_scores``.
+    classes : list of str
+    annotated : Path or None
+        The annotated copy written, if asked for.
+    """
+
+    source: str
+    fps: float | None
+    n_frames: int
+    rows: list[dict]
+    tracks: list[dict]
+    classes: list[str] = field(default_factory=list)
+    annotated: Path | None = None
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write the timeline: one line per sampled frame and face (see :func:`write_rows_csv`)."""
+        path = Path(path)
+        with open(path, "w", newline="") as handle:
+            write_rows_csv(self.rows, self.classes, handle)
+        return path
+
+    def to_dataframe(self):
+        """The rows as a pandas DataFrame, one score column per class (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("VideoPrediction.to_dataframe needs pandas: pip install pandas") from exc
+        flat = [{k: v for k, v in row.items() if k != "scores"} | row.get("scores", {}) for row in self.rows]
+        return pd.DataFrame(flat)
+
+
+def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """An OpenCV writer of ``size`` (width, height) BGR frames: MJPG for .avi, mp4v for .mp4/.m4v/.mov.
+
+    Raises
+    ------
+    VideoDecodeError
+        If OpenCV cannot write that file (unknown suffix or codec).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    codecs = [_FOURCC.get(path.suffix.lower(), "MJPG")]
+    codecs += [c for c in ("MJPG", "mp4v") if c not in codecs]
+    for codec in codecs:
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(fps), size)
+        if writer.isOpened():
+            return writer
+        writer.release()
+    raise VideoDecodeError(
+        f"OpenCV cannot write video {path} (tried codecs {', '.join(codecs)}); write .avi (Motion-JPEG) instead."
+    )
+
+
+def check_every(every, name: str = "every") -> int:
+    """Validate a frame step (``every``, ``redetect_every``)."""
+    if not isinstance(every, numbers.Integral) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"{name} must be an int >= 1 (every Nth frame); got {every!r}.")
+    return int(every)
+
+
+class FrameSearch:
+    """Where to search each analysed frame: everywhere, or only around the faces of the last one.
+
+    The whole frame is searched on the first frame, on every
+    ``redetect_every``-th analysed frame after it, and whenever a followed
+    face is not found near its last box (at once, on the same frame); in
+    between, only around the previous faces
+    (:meth:`FaceCropper.find_faces_near`), a small fraction of the cost. So
+    a face found by a full search is not lost by the cheaper one, and a
+    face entering the picture is found within ``redetect_every`` analysed
+    frames. ``redetect_every=1`` searches every frame fully.
+    """
+
+    def __init__(self, cropper: FaceCropper, redetect_every: int):
+        self.cropper = cropper
+        self.redetect_every = check_every(redetect_every, "redetect_every")
+        self._boxes: list = []
+        self._count = 0
+
+    def crop_faces(self, frame: np.ndarray) -> list:
+        """``(face, crop)`` pairs of the next analysed frame."""
+        near = self._boxes if self._boxes and self._count % self.redetect_every else None
+        self._count += 1
+        pairs = self.cropper.crop_faces(frame, near=near)
+        if near is not None and len(pairs) < len(near):  # a followed face was lost: search everywhere
+            pairs = self.cropper.crop_faces(frame)
+        self._boxes = [face.box for face, _ in pairs]
+        return pairs
+
+
+def predict_video(
+    model: FERModel,
+    path: str | os.PathLike,
+    *,
+    every: int = 1,
+    cropper: FaceCropper | None = None,
+    tracker: FaceTracker | None = None,
+    redetect_every: int = 10,
+    annotate: str | os.PathLike | None = None,
+) -> VideoPrediction:
+    """Predict the expression of every face in every ``every``-th frame of a video, and track the faces.
+
+    Parameters
+    ----------
+    model : FERModel
+    path : path
+        A video file OpenCV can decode (.avi, .mp4, ...).
+    every : int, default=1
+        Frame step: frames 0, every, 2*every, ... are analysed.
+    cropper : FaceCropper, optional
+        Default: the one the model records (:func:`face_cropper_for`).
+    tracker : FaceTracker, optional
+        Default: ``FaceTracker()`` (IoU 0.3, smoothing over 5 sampled frames).
+        Faces of tracks seen in fewer than its ``min_frames`` (3) sampled
+        frames, mostly false detections, are left out of the rows.
+    redetect_every : int, default=10
+        Search the whole frame on every Nth analysed frame (and whenever a
+        face is lost); in between only around the faces of the previous
+        analysed frame (see :class:`FrameSearch`), so a face entering the
+        picture is found within N analysed frames. 1 searches every frame fully.
+    annotate : path, optional
+        Also write a copy of the video with boxes and smoothed labels drawn
+        (every frame, each showing the last sampled frame's faces, as found
+        then: faces of tracks later left unconfirmed are drawn too).
+
+    Returns
+    -------
+    VideoPrediction
+        Rows per sampled frame and face, tracks, frame rate; ``to_csv``
+        writes the timeline.
+
+    Raises
+    ------
+    VideoDecodeError
+        If the file cannot be opened or holds no decodable frame.
+    ValueError
+        If ``every`` or ``redetect_every`` is not an int >= 1.
+    """
+    every = check_every(every)
+    search = FrameSearch(cropper if cropper is not None else face_cropper_for(model), redetect_every)
+    tracker = tracker if tracker is not None else FaceTracker()
+    path = Path(path)
+    capture = cv2.VideoCapture(str(path)) if path.is_file() else None
+    if capture is None or not capture.isOpened():
+        raise VideoDecodeError(f"{path}: cannot be opened as a video (missing, corrupt or an unsupported codec).")
+    fps = capture.get(cv2.CAP_PROP_FPS) or None
+    rows: list[dict] = []
+    writer, last, index = None, [], 0
+    try:
+        while True:
+            sampled = index % every == 0
+            if sampled or annotate is not None:
+                ok, frame = capture.read()
+            else:
+                ok, frame = capture.grab(), None
+            if not ok:
+                break
+            if sampled:
+                base = {"source": str(path), "frame": index,
+                        "time_s": round(index / fps, 3) if fps else None}
+                last = face_rows(model, [(base, search.crop_faces(frame))])
+                track_rows(tracker, index, last, model.classes)
+                rows += last
+            if annotate is not None:
+                if writer is None:
+                    writer = open_video_writer(annotate, fps or 25.0, (frame.shape[1], frame.shape[0]))
+                writer.write(draw_faces(frame, last))
+            index += 1
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    if index == 0:
+        raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
+    rows = drop_unconfirmed(rows, tracker.confirmed())
+    tracks = [{"source": str(path), **track} for track in tracker.summary(model.classes)]
+    return VideoPrediction(str(path), fps, index, rows, tracks, model.classes,
+                           Path(annotate) if annotate is not None else None)
+
+
+def drop_unconfirmed(rows: list[dict], confirmed: set[int]) -> list[dict]:
+    """Rows without the faces of unconfirmed tracks; a frame left with none gets a ``no face`` row."""
+    kept: list[dict] = []
+    for _, group in itertools.groupby(rows, key=lambda row: row["frame"]):
+        group = list(group)
+        faces = [row for row in group if row["status"] != "ok" or row["track"] in confirmed]
+        kept += faces or [{k: group[0][k] for k in ("source", "frame", "time_s")} | {"status": NO_FACE}]
+    return kept
+
+
+def track_rows(tracker: FaceTracker, frame: int, rows: list[dict], classes: list[str]) -> None:
+    """Give each face row of a frame its track id and smoothed label."""
+    faces = [row for row in rows if row["status"] == "ok"]
+    scores = np.array([[row["scores"][c] for c in classes] for row in faces]).reshape(len(faces), len(classes))
+    for row, track in zip(faces, tracker.update(frame, [row["box"] for row in faces], scores)):
+        row["track"] = track.id
+        row["smoothed_label"] = classes[int(np.argmax(track.smoothed()))]

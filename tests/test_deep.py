@@ -1,0 +1,382 @@
+"""DeepFeatures (frozen VGG16/VGG19) and CNNFeatures (a CNN trained in fit): CPU, random weights, tiny inputs.
+
+Nothing here downloads: every network has ``weights=None`` (seeded random
+weights), a local weights file, or a fake "cached" file under a temporary
+``KERAS_HOME``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="deep features need tensorflow: pip install 'fer-classic[deep]'")
+# Keras' get_weights goes through np.array(variable) without copy=: noise from Keras, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")
+
+from click.testing import CliRunner  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+from conftest import random_gray  # noqa: E402
+from fer_classic import fit_model, load_model, make_pipeline as fer_pipeline  # noqa: E402
+from fer_classic.cli import main  # noqa: E402
+from fer_classic.exceptions import MissingWeightsError  # noqa: E402
+from fer_classic.features import CNNFeatures, DeepFeatures, deep_metadata, make_features  # noqa: E402
+from fer_classic.features._cnn import validation_split  # noqa: E402
+from fer_classic.features._deep import keras_weights_path  # noqa: E402
+
+# block2_pool (128 channels, 12x12 at 48 pixels): a small cut of VGG, so the tests run it in milliseconds.
+SMALL = dict(weights=None, layer="block2_pool", batch_size=4, verbose=False)
+TINY_CNN = dict(blocks=(4, 8), convs_per_block=1, dense_units=8, epochs=3, batch_size=16, patience=1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Ten random 48x48 uint8 faces as rows."""
+    return random_gray((10, 48 * 48), seed=3)
+
+
+@pytest.fixture(scope="module")
+def vgg16(images):
+    return DeepFeatures(**SMALL).fit(images)
+
+
+@pytest.fixture(scope="module")
+def cnn(tiny_faces):
+    train = tiny_faces.select("train")
+    return CNNFeatures(**TINY_CNN).fit(train.X, train.y)
+
+
+def _vgg_weights_file(path, backbone="vgg16", input_size=32):
+    """Save seeded random VGG weights (no top) where ``path`` says; return an extractor with those weights."""
+    import keras
+
+    extractor = DeepFeatures(backbone=backbone, weights=None, verbose=False).fit(random_gray((1, 48 * 48)))
+    full = getattr(keras.applications, backbone.upper())(include_top=False, weights=None,
+                                                         input_shape=(input_size, input_size, 3))
+    full.set_weights(extractor.model_.get_weights())
+    if str(path).endswith(".weights.h5"):
+        full.save_weights(path)
+    else:
+        full.save(path)  # .keras, or a legacy .h5 like Keras' own ImageNet files
+    return extractor
+
+
+# --- import and registry --------------------------------------------------------------------
+def test_importing_fer_classic_does_not_import_tensorflow():
+    code = "import sys, fer_classic, fer_classic.features; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("name, backbone", [("vgg16", "vgg16"), ("vgg19", "vgg19")])
+def test_registry_builds_backbones(name, backbone):
+    extractor = make_features(name)
+    assert isinstance(extractor, DeepFeatures) and extractor.backbone == backbone
+
+
+def test_registry_combines_deep_and_classic_features():
+    union = make_features("vgg16+hog")
+    assert [name for name, _ in union.transformer_list] == ["vgg16", "hog"]
+
+
+# --- shapes, dtypes, batches ----------------------------------------------------------------
+@pytest.mark.parametrize("backbone", ["vgg16", "vgg19"])
+@pytest.mark.parametrize("pooling, width", [("avg", 128), ("max", 128), ("flatten", 128 * 12 * 12)])
+def test_shape_and_dtype(images, backbone, pooling, width):
+    features = DeepFeatures(backbone=backbone, pooling=pooling, **SMALL).fit_transform(images)
+    assert features.shape == (len(images), width) and features.dtype == np.float64
+    assert np.isfinite(features).all()
+
+
+def test_default_layer_and_input_size(images):
+    extractor = DeepFeatures(weights=None, verbose=False).fit(images[:1])
+    assert (extractor.layer_, extractor.input_size_, extractor.n_features_out_) == ("block5_pool", 48, 512)
+
+
+def test_upsampling_changes_the_map_size(images):
+    extractor = DeepFeatures(input_size=96, pooling="flatten", **SMALL).fit(images)
+    assert extractor.transform(images[:2]).shape == (2, 128 * 24 * 24)
+
+
+def test_features_do_not_depend_on_the_batch(vgg16, images):
+    whole = vgg16.transform(images)
+    one_by_one = np.vstack([vgg16.transform(images[i : i + 1]) for i in range(len(images))])
+    reversed_order = vgg16.transform(images[::-1])[::-1]
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(reversed_order, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_features_do_not_depend_on_the_fit_data(vgg16, images):
+    # Frozen: fitting on other images learns nothing but the geometry.
+    other = DeepFeatures(**SMALL).fit(random_gray((3, 48 * 48), seed=9))
+    np.testing.assert_array_equal(other.transform(images), vgg16.transform(images))
+
+
+def test_no_more_than_one_batch_is_upsampled_at_a_time(vgg16, images, monkeypatch):
+    seen = []
+    forward = DeepFeatures._forward
+
+    def spy(self, batch):
+        seen.append(len(batch))
+        return forward(self, batch)
+
+    monkeypatch.setattr(DeepFeatures, "_forward", spy)
+    vgg16.transform(images)
+    assert max(seen) <= vgg16.batch_size and sum(seen) == len(images)
+
+
+def test_progress_bar_when_verbose(images, capsys):
+    DeepFeatures(**{**SMALL, "verbose": True}).fit(images).transform(images)
+    assert f"{len(images)}/{len(images)}" in capsys.readouterr().out
+
+
+def test_feature_names(vgg16):
+    names = vgg16.get_feature_names_out()
+    assert len(names) == vgg16.n_features_out_ and names[0] == "vgg16_0"
+
+
+def test_mixed_precision_is_close_to_float32(vgg16, images):
+    mixed = DeepFeatures(precision="mixed", device="cpu", **SMALL).fit(images)
+    assert mixed.precision_ == "mixed_bfloat16"
+    reference = vgg16.transform(images)
+    np.testing.assert_allclose(mixed.transform(images), reference, rtol=0.1, atol=0.05 * np.abs(reference).max())
+
+
+# --- parameters -----------------------------------------------------------------------------
+@pytest.mark.parametrize("params, message", [
+    ({"backbone": "resnet"}, "backbone must be one of"),
+    ({"pooling": "sum"}, "pooling must be one of"),
+    ({"input_size": 16}, "input_size must be an integer of at least 32"),
+    ({"device": "tpu"}, "device must be one of"),
+    ({"precision": "half"}, "precision must be one of"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"layer": "block9_pool"}, "layer 'block9_pool' is not a layer of vgg16"),
+    ({"weights": "weights.npz"}, "weights must be 'imagenet', None or the path"),
+])
+def test_invalid_parameters_are_named(images, params, message):
+    with pytest.raises(ValueError, match=message):
+        DeepFeatures(**{**SMALL, **params}).fit(images)
+
+
+def test_missing_weights_file_is_named(images, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.h5"):
+        DeepFeatures(weights=tmp_path / "missing.h5").fit(images)
+
+
+def test_gpu_without_a_gpu_says_so(images):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible")
+    with pytest.raises(ValueError, match="sees no GPU"):
+        DeepFeatures(**{**SMALL, "device": "gpu"}).fit(images)
+
+
+# --- weights --------------------------------------------------------------------------------
+def test_imagenet_offline_names_keras_cache_file(images, tmp_path, monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] "
+                        "Temporary failure in name resolution")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    expected = tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    with pytest.raises(MissingWeightsError, match="not in Keras' cache") as error:
+        DeepFeatures(weights="imagenet").fit(images)
+    assert str(expected) in str(error.value) and "~/.keras/models" in str(error.value)
+
+
+def test_imagenet_uses_the_cached_file_without_downloading(images, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
+    path = keras_weights_path("vgg16")
+    path.parent.mkdir(parents=True)
+    reference = _vgg_weights_file(path)  # a legacy .h5, as Keras' ImageNet files
+    extractor = DeepFeatures(weights="imagenet", verbose=False).fit(images)
+    assert extractor.weights_source_ == "imagenet" and len(extractor.weights_sha256_) == 64
+    np.testing.assert_allclose(extractor.transform(images), reference.transform(images), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["vgg.weights.h5", "vgg.keras"])
+def test_local_weights_file(images, tmp_path, name):
+    reference = _vgg_weights_file(tmp_path / name)
+    extractor = DeepFeatures(weights=tmp_path / name, verbose=False).fit(images)
+    assert extractor.weights_source_ == str((tmp_path / name).resolve())
+    np.testing.assert_allclose(extractor.transform(images), reference.transform(images), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")  # Keras, on the wrong file
+def test_weights_of_another_backbone_are_rejected(images, tmp_path):
+    _vgg_weights_file(tmp_path / "vgg19.weights.h5", backbone="vgg19")
+    with pytest.raises(ValueError, match="does not hold VGG16 weights"):
+        DeepFeatures(weights=tmp_path / "vgg19.weights.h5").fit(images)
+
+
+# --- cache, pickling, pipelines -------------------------------------------------------------
+def test_feature_cache_is_reused_and_keyed_by_data(images, tmp_path, monkeypatch):
+    extractor = DeepFeatures(cache_dir=tmp_path, **SMALL).fit(images)
+    first = extractor.transform(images)
+    assert len(list(tmp_path.glob("vgg16-*.npy"))) == 1
+    monkeypatch.setattr(DeepFeatures, "_forward", lambda self, batch: pytest.fail("recomputed"))
+    np.testing.assert_array_equal(extractor.transform(images), first)
+    assert extractor.cache_key(images[:5]) != extractor.cache_key(images)
+
+
+def test_cache_key_changes_with_the_layer(images):
+    other = DeepFeatures(**{**SMALL, "layer": "block1_pool"}).fit(images)
+    assert other.cache_key(images) != DeepFeatures(**SMALL).fit(images).cache_key(images)
+
+
+def test_pickled_extractor_holds_arrays_and_gives_the_same_features(vgg16, images):
+    state = vgg16.__getstate__()
+    assert "model_" not in state and all(isinstance(w, np.ndarray) for w in state["_keras_weights"])
+    clone = pickle.loads(pickle.dumps(vgg16))
+    np.testing.assert_array_equal(clone.transform(images), vgg16.transform(images))
+
+
+def test_pipeline_with_extractor_survives_joblib(tiny_faces, tmp_path):
+    train, test = tiny_faces.select("train"), tiny_faces.select("test")
+    pipe = make_pipeline(DeepFeatures(**SMALL), SVC()).fit(train.X, train.y)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    loaded = joblib.load(tmp_path / "pipe.joblib")
+    np.testing.assert_array_equal(loaded.decision_function(test.X), pipe.decision_function(test.X))
+
+
+def test_fit_model_records_backbone_layer_and_weights(tiny_faces, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
+    keras_weights_path("vgg16").parent.mkdir(parents=True)
+    _vgg_weights_file(keras_weights_path("vgg16"))
+    result = fit_model(tiny_faces, features="vgg16+hog", clf="svm")
+    (deep,) = result.model.metadata["deep_features"]
+    assert deep["backbone"] == "vgg16" and deep["layer"] == "block5_pool" and deep["weights"] == "imagenet"
+    assert len(deep["weights_sha256"]) == 64
+    json.dumps(result.model.metadata["deep_features"])
+
+
+def test_cli_fits_vgg16_with_an_svm(tmp_path, monkeypatch, folder_dataset):
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
+    keras_weights_path("vgg16").parent.mkdir(parents=True)
+    _vgg_weights_file(keras_weights_path("vgg16"))
+    out = tmp_path / "vgg.joblib"
+    result = CliRunner().invoke(main, ["fit", "--data", str(folder_dataset), "--features", "vgg16", "--clf", "svm",
+                                       "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert 0.0 <= json.loads(result.stdout)["accuracy"] <= 1.0
+    model = load_model(out)
+    assert model.metadata["deep_features"][0]["backbone"] == "vgg16"
+    assert set(model.predict(random_gray((2, 48, 48)))) <= set(model.classes)
+
+
+def test_cli_offline_imagenet_error_is_clean(tmp_path, monkeypatch, folder_dataset):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    result = CliRunner().invoke(main, ["fit", "--data", str(folder_dataset), "--features", "vgg19",
+                                       "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code != 0 and "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in result.output
+
+
+# --- CNNFeatures ----------------------------------------------------------------------------
+def test_cnn_features_shape_dtype_and_history(cnn, tiny_faces):
+    test = tiny_faces.select("test")
+    features = cnn.transform(test.X)
+    assert features.shape == (len(test), 8) and features.dtype == np.float64
+    assert (features >= 0).all()  # ReLU activations of the penultimate layer
+    assert cnn.n_epochs_ == len(cnn.history_["loss"]) == len(cnn.history_["seconds"])
+    assert 1 <= cnn.best_epoch_ <= cnn.n_epochs_ <= TINY_CNN["epochs"]
+
+
+def test_cnn_features_do_not_depend_on_the_batch(cnn, tiny_faces):
+    X = tiny_faces.select("test").X
+    whole = cnn.transform(X)
+    np.testing.assert_allclose(np.vstack([cnn.transform(X[i : i + 3]) for i in range(0, len(X), 3)]), whole,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_is_seeded(cnn, tiny_faces):
+    train, test = tiny_faces.select("train"), tiny_faces.select("test")
+    again = CNNFeatures(**TINY_CNN).fit(train.X, train.y)
+    np.testing.assert_allclose(again.transform(test.X), cnn.transform(test.X), rtol=1e-4, atol=1e-5)
+
+
+def test_cnn_validation_split_comes_from_training_data_only(cnn, tiny_faces):
+    train = tiny_faces.select("train")
+    train_idx, val_idx = validation_split(np.asarray(train.y), 0.1, 0)
+    np.testing.assert_array_equal(cnn.validation_indices_, val_idx)
+    assert not set(train_idx) & set(val_idx) and len(train_idx) + len(val_idx) == len(train)
+
+
+def test_validation_split_is_stratified_and_seeded():
+    y = np.repeat(np.arange(4), 10)
+    _, val = validation_split(y, 0.2, 0)
+    assert np.bincount(y[val]).tolist() == [2, 2, 2, 2]
+    np.testing.assert_array_equal(validation_split(y, 0.2, 0)[1], val)
+
+
+def test_early_stopping_keeps_the_best_epoch(cnn, tiny_faces):
+    val_accuracy = cnn.history_["val_accuracy"]
+    assert cnn.best_epoch_ == 1 + int(np.argmax(val_accuracy))
+    # patience=1: training stops one epoch after the best one, or at the last epoch
+    assert cnn.n_epochs_ in (min(cnn.best_epoch_ + 1, TINY_CNN["epochs"]), TINY_CNN["epochs"])
+    # the kept weights are the best epoch's: they score its validation accuracy again
+    val = cnn.validation_indices_
+    train = tiny_faces.select("train")
+    proba = cnn.head_predict_proba(train.X[val])
+    accuracy = np.mean(cnn.classes_[proba.argmax(axis=1)] == train.y[val])
+    assert accuracy == pytest.approx(max(val_accuracy), abs=1e-6)
+
+
+def test_cnn_head_predicts_the_classes(cnn, tiny_faces):
+    proba = cnn.head_predict_proba(tiny_faces.select("test").X)
+    assert proba.shape == (len(tiny_faces.select("test")), len(cnn.classes_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_cnn_needs_labels(images):
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        CNNFeatures(**TINY_CNN).fit(images)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"convs_per_block": (1, 2, 3)}, "convs_per_block must be a positive integer or 2"),
+    ({"blocks": ()}, "at least one block"),
+    ({"schedule": "step"}, "schedule must be one of"),
+    ({"validation_fraction": 1.5}, "validation_fraction must be in"),
+    ({"dropout": 1.0}, "dropout must be in"),
+])
+def test_cnn_invalid_parameters_are_named(tiny_faces, params, message):
+    train = tiny_faces.select("train")
+    with pytest.raises(ValueError, match=message):
+        CNNFeatures(**{**TINY_CNN, **params}).fit(train.X, train.y)
+
+
+def test_cnn_pipeline_survives_joblib(tiny_faces, tmp_path):
+    train, test = tiny_faces.select("train"), tiny_faces.select("test")
+    pipe = fer_pipeline("cnn", "svm").set_params(**{f"features__{k}": v for k, v in TINY_CNN.items()})
+    pipe.fit(train.X, train.y)
+    joblib.dump(pipe, tmp_path / "cnn.joblib")
+    loaded = joblib.load(tmp_path / "cnn.joblib")
+    np.testing.assert_array_equal(loaded.predict(test.X), pipe.predict(test.X))
+    assert deep_metadata(loaded)[0]["extractor"] == "CNNFeatures"

@@ -1,0 +1,301 @@
+"""Face detection, cropping, alignment and tracking (fer_classic.detection)."""
+
+import json
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+from skimage.data import astronaut
+from sklearn.base import clone
+
+from conftest import random_gray
+from fer_classic.data._images import resize_gray
+from fer_classic.detection import Face, FaceCropper, FaceTracker, eye_angle, find_eyes, iou
+from fer_classic.exceptions import FaceDetectorError, NoFaceError
+
+# Hand-marked on skimage.data.astronaut() (512x512): cheek to cheek, hairline to chin.
+ASTRONAUT_FACE = (180, 70, 90, 107)
+# Hand-marked eye centres (image's left eye first).
+ASTRONAUT_EYES = ((203, 100), (247, 102))
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """The astronaut as OpenCV holds a colour photo (BGR)."""
+    return np.ascontiguousarray(astronaut()[..., ::-1])
+
+
+@pytest.fixture(scope="module")
+def cropper():
+    return FaceCropper().fit()
+
+
+def eye_image(tilt: float, size: int = 200) -> tuple[np.ndarray, Face]:
+    """A gray square with two dark 'eyes' 80 px apart on a line tilted by ``tilt`` degrees."""
+    image = np.full((size, size), 200, np.uint8)
+    c, r = size / 2, 40
+    dx, dy = r * np.cos(np.radians(tilt)), r * np.sin(np.radians(tilt))
+    eyes = ((c - dx, c - dy), (c + dx, c + dy))
+    for x, y in eyes:
+        cv2.circle(image, (round(x), round(y)), 6, 0, -1)
+    return image, Face((50, 50, 100, 100), eyes=eyes)
+
+
+def dark_rows(crop: np.ndarray) -> list[float]:
+    """Mean row of the dark pixels in the left and right halves of a crop."""
+    half = crop.shape[1] // 2
+    return [np.nonzero(part < 100)[0].mean() for part in (crop[:, :half], crop[:, half:])]
+
+
+# -- detection -------------------------------------------------------------------------------
+
+def test_astronaut_face_is_found_where_a_person_would_crop_it(photo, cropper):
+    faces = cropper.find_faces(photo)
+    assert len(faces) == 1 and faces[0].detected
+    assert iou(faces[0].box, ASTRONAUT_FACE) > 0.6
+
+
+@pytest.mark.parametrize("min_face_size", [24, 48, 80])
+def test_searches_at_every_resolution_agree(photo, min_face_size):
+    faces = FaceCropper(min_face_size=min_face_size).fit().find_faces(photo)
+    assert len(faces) == 1 and iou(faces[0].box, ASTRONAUT_FACE) > 0.6
+
+
+def test_faces_smaller_than_min_face_size_are_not_searched(photo):
+    assert FaceCropper(min_face_size=120).fit().find_faces(photo) == []
+
+
+def test_image_without_a_face_gives_no_face(cropper):
+    assert cropper.find_faces(np.full((300, 400, 3), 127, np.uint8)) == []
+
+
+@pytest.fixture(scope="module")
+def two_astronauts(photo):
+    """The photo, and beside it a half-size copy: faces about 95 and 48 px wide."""
+    canvas = np.full((512, 900, 3), 127, np.uint8)
+    canvas[:, :512] = photo
+    canvas[100:356, 600:856] = cv2.resize(photo, (256, 256), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
+def test_all_faces_come_largest_first(two_astronauts):
+    faces = FaceCropper(min_face_size=40).fit().find_faces(two_astronauts)
+    assert len(faces) == 2 and faces[0].area > faces[1].area and faces[1].box[0] > 600
+
+
+def test_largest_keeps_one_face(two_astronauts):
+    faces = FaceCropper(min_face_size=40, faces="largest").fit().find_faces(two_astronauts)
+    assert len(faces) == 1 and faces[0].box[0] < 512
+
+
+def test_search_near_a_previous_box_finds_only_that_face(two_astronauts):
+    cropper = FaceCropper(min_face_size=40).fit()
+    small = cropper.find_faces(two_astronauts)[1]
+    moved = (small.box[0] - 6, small.box[1] + 4, *small.box[2:])
+    found = cropper.find_faces_near(two_astronauts, [moved])
+    assert len(found) == 1 and iou(found[0].box, small.box) > 0.7
+
+
+def test_overlapping_search_regions_find_a_face_once(photo, cropper):
+    box = cropper.find_faces(photo)[0].box
+    assert len(cropper.find_faces_near(photo, [box, (box[0] + 5, *box[1:])])) == 1
+
+
+@pytest.mark.parametrize("detect, shape, searched", [
+    ("auto", (48, 48), False),      # FER2013 crop
+    ("auto", (96, 96), False),      # up to twice the model side
+    ("auto", (97, 60), True),
+    ("auto", (480, 640, 3), True),
+    (True, (48, 48), True),
+    (False, (480, 640, 3), False),
+])
+def test_documented_rule_for_skipping_detection(detect, shape, searched):
+    assert FaceCropper(detect=detect).fit().needs_detection(shape) is searched
+
+
+def test_a_face_crop_is_resized_like_the_dataset_loaders(cropper):
+    image = random_gray((60, 50), seed=3)
+    (face, crop), = cropper.crop_faces(image)
+    assert face == Face((0, 0, 50, 60), detected=False)
+    np.testing.assert_array_equal(crop, resize_gray(image, (48, 48)))
+
+
+def test_fer2013_sized_crops_pass_unchanged(cropper):
+    image = random_gray((48, 48), seed=4)
+    np.testing.assert_array_equal(cropper.transform([image]), image.reshape(1, -1))
+
+
+# -- cropping ----------------------------------------------------------------------------------
+
+def test_crop_is_the_box_resized_to_the_model_geometry(photo, cropper):
+    face, crop = cropper.crop_faces(photo)[0]
+    x, y, w, h = face.box
+    gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    np.testing.assert_array_equal(crop, resize_gray(gray[y : y + h, x : x + w], (48, 48)))
+
+
+@pytest.mark.parametrize("margin, border_dark", [(0.0, False), (0.5, True)])
+def test_margin_widens_the_crop_around_the_box(margin, border_dark):
+    image = np.zeros((300, 300), np.uint8)
+    image[100:200, 100:200] = 255
+    crop = FaceCropper(margin=margin).fit().crop(image, Face((100, 100, 100, 100)))
+    assert crop[24, 24] == 255
+    assert bool(crop[1, 1] == 0) is border_dark
+
+
+@pytest.mark.parametrize("shape", [(48, 48), (64, 48), (32, 40)])
+def test_crops_take_the_output_shape(photo, shape):
+    (_, crop), = FaceCropper(output_shape=shape).fit().crop_faces(photo)
+    assert crop.shape == shape and crop.dtype == np.uint8
+
+
+def test_a_box_leaving_the_image_repeats_its_border():
+    image = random_gray((100, 100), seed=5)
+    crop = FaceCropper(output_shape=(40, 40)).fit().crop(image, Face((-20, -20, 40, 40)))
+    assert crop.shape == (40, 40)
+    assert (crop[:20, :20] == image[0, 0]).all()
+
+
+# -- alignment ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("eyes, angle", [
+    (((0, 0), (10, 0)), 0.0),
+    (((0, 0), (10, 10)), 45.0),
+    (((10, 0), (0, 10)), -45.0),  # order-free: the image's left eye is taken first
+])
+def test_eye_angle(eyes, angle):
+    assert eye_angle(eyes) == pytest.approx(angle)
+
+
+@pytest.mark.parametrize("tilt", [-20.0, 12.0])
+def test_alignment_levels_the_eyes(tilt):
+    image, face = eye_image(tilt)
+    left, right = dark_rows(FaceCropper(align=True, output_shape=(100, 100)).fit().crop(image, face))
+    assert abs(left - right) < 1.5
+
+
+def test_without_alignment_tilted_eyes_stay_tilted():
+    image, face = eye_image(12.0)
+    left, right = dark_rows(FaceCropper(output_shape=(100, 100)).fit().crop(image, face))
+    assert right - left > 10
+
+
+def test_eye_cascade_finds_the_astronauts_eyes(photo, cropper):
+    face = cropper.find_faces(photo)[0]
+    eyes = find_eyes(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), face.box)
+    assert eyes is not None
+    np.testing.assert_allclose(eyes, ASTRONAUT_EYES, atol=8)
+
+
+# -- fitting, transform, parameters --------------------------------------------------------------
+
+def test_transform_gives_one_row_per_image(photo, cropper):
+    rows = cropper.transform([photo, random_gray((48, 48))])
+    assert rows.shape == (2, 48 * 48) and rows.dtype == np.uint8
+
+
+def test_transform_names_images_without_a_face(photo, cropper):
+    with pytest.raises(NoFaceError, match=r"1 of 2 images \(index 1\).*detect=False"):
+        cropper.transform([photo, np.full((200, 200), 90, np.uint8)])
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"detect": "yes"}, "detect must be 'auto', True or False"),
+    ({"detector": "dnn"}, "detector must be 'haar' or 'yunet'"),
+    ({"faces": "one"}, "faces must be 'all' or 'largest'"),
+    ({"margin": 3}, "margin must be"),
+    ({"align": "yes"}, "align must be True or False"),
+    ({"min_face_size": 0}, "min_face_size must be an int >= 1"),
+    ({"scale_factor": 1.0}, "scale_factor must be a number > 1"),
+    ({"output_shape": 2}, "output_shape: size must be"),
+    ({"detector": "yunet"}, "needs detector_model"),
+    ({"detector": "yunet", "detector_model": "/no/such/yunet.onnx"}, "/no/such/yunet.onnx does not exist"),
+    ({"detector_model": "/no/such/cascade.xml"}, "cascade '/no/such/cascade.xml' not found"),
+])
+def test_invalid_parameters_are_named_at_fit(params, message):
+    cropper = FaceCropper(**params)  # __init__ only stores them
+    with pytest.raises(FaceDetectorError, match=message):
+        cropper.fit()
+
+
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+def test_a_file_that_is_no_detector_model_is_rejected(tmp_path, detector):
+    bogus = tmp_path / "model.onnx"
+    bogus.write_text("not a model")
+    with pytest.raises(FaceDetectorError, match="model.onnx"):
+        FaceCropper(detector=detector, detector_model=bogus).fit()
+
+
+def test_unfitted_cropper_refuses_to_crop(photo):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FaceCropper().crop_faces(photo)
+
+
+@pytest.mark.parametrize("copy", [lambda c: pickle.loads(pickle.dumps(c)), clone])
+def test_cropper_pickles_and_clones_without_opencv_objects(photo, cropper, copy):
+    copied = copy(cropper)
+    copied = copied if hasattr(copied, "output_shape_") else copied.fit()
+    assert copied.find_faces(photo) == cropper.find_faces(photo)
+
+
+def test_metadata_round_trip_is_json_ready():
+    cropper = FaceCropper(margin=0.1, align=True, output_shape=(64, 48), faces="largest")
+    stored = json.loads(json.dumps(cropper.to_metadata()))
+    assert FaceCropper.from_metadata(stored).get_params() == cropper.get_params()
+
+
+def test_unknown_stored_parameter_is_named():
+    with pytest.raises(FaceDetectorError, match=r"\['blur'\].*upgrade fer-classic"):
+        FaceCropper.from_metadata({"blur": 3})
+
+
+# -- boxes and tracking -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a, b, expected", [
+    ((0, 0, 10, 10), (0, 0, 10, 10), 1.0),
+    ((0, 0, 10, 10), (5, 0, 10, 10), 1 / 3),
+    ((0, 0, 10, 10), (10, 0, 10, 10), 0.0),
+    ((0, 0, 10, 10), (2, 2, 5, 5), 0.25),
+])
+def test_iou(a, b, expected):
+    assert iou(a, b) == pytest.approx(expected)
+
+
+def test_tracker_follows_two_moving_faces():
+    tracker = FaceTracker()
+    scores = np.eye(2)
+    ids = [[t.id for t in tracker.update(f, [(10 + 3 * f, 10, 40, 40), (200 - 3 * f, 50, 40, 40)], scores)]
+           for f in range(6)]
+    assert ids == [[1, 2]] * 6
+
+
+def test_tracker_starts_a_new_track_after_too_many_misses():
+    tracker = FaceTracker(max_missed=1)
+    box, scores = [(10, 10, 40, 40)], np.ones((1, 2))
+    first = tracker.update(0, box, scores)[0].id
+    tracker.update(1, [], np.empty((0, 2)))
+    assert tracker.update(2, box, scores)[0].id == first       # one miss: kept
+    tracker.update(3, [], np.empty((0, 2)))
+    tracker.update(4, [], np.empty((0, 2)))
+    assert tracker.update(5, box, scores)[0].id != first       # two misses: ended
+
+
+def test_smoothed_scores_average_the_window():
+    tracker = FaceTracker(window=2)
+    for frame, row in enumerate([[1.0, 0.0], [0.0, 1.0], [0.0, 0.5]]):
+        track = tracker.update(frame, [(0, 0, 10, 10)], np.array([row]))[0]
+    np.testing.assert_allclose(track.smoothed(), [0.0, 0.75])
+    summary, = tracker.summary(["a", "b"])
+    assert summary["label"] == "b" and summary["n_frames"] == 3 and summary["first_frame"] == 0
+
+
+def test_tracks_seen_in_too_few_frames_are_not_confirmed():
+    tracker = FaceTracker(min_frames=3)
+    for frame in range(4):
+        boxes = [(10, 10, 40, 40)] + ([(200, 10, 40, 40)] if frame == 2 else [])
+        tracker.update(frame, boxes, np.ones((len(boxes), 2)))
+    assert tracker.confirmed() == {1}
+    assert [t["track"] for t in tracker.summary(["a", "b"])] == [1]

@@ -1,0 +1,320 @@
+"""Prediction on photos, folders and videos (fer_classic.prediction) and the `predict` command."""
+
+import csv
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from skimage.data import astronaut
+
+from conftest import random_gray
+from fer_classic import save_model
+from fer_classic.cli import main
+from fer_classic.detection import Face, FaceCropper, iou
+from fer_classic.exceptions import (
+    DisplayUnavailableError,
+    FaceDetectorError,
+    ImageDecodeError,
+    ReportError,
+    VideoDecodeError,
+)
+from fer_classic.prediction import (
+    FrameSearch,
+    classify_crops,
+    csv_columns,
+    display_problem,
+    draw_faces,
+    face_cropper_for,
+    predict_image,
+    predict_paths,
+    predict_video,
+    run_webcam,
+    with_face_cropper,
+)
+
+ASTRONAUT_FACE = (177, 66, 95, 95)  # the Haar box at full resolution (see test_detection for the hand-marked one)
+N_FRAMES = 12
+
+
+def frame_offset(k: int) -> tuple[float, int]:
+    """Scale and x offset of the astronaut in video frame ``k`` (face 76 to 86 px wide)."""
+    return 0.8 + 0.01 * k, 8 - 4 * k
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.ascontiguousarray(astronaut()[..., ::-1])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, photo):
+    """A photo, an image without a face, a corrupt image, a FER2013-sized crop and a video."""
+    root = tmp_path_factory.mktemp("inputs")
+    cv2.imwrite(str(root / "astronaut.jpg"), photo)
+    cv2.imwrite(str(root / "wall.png"), np.full((240, 320, 3), 127, np.uint8))
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    cv2.imwrite(str(root / "crop.png"), random_gray((48, 48), seed=2))
+    write_video(root / "clip.avi", photo)
+    return root
+
+
+def write_video(path, photo, size=(320, 240)):
+    """The astronaut moving left and growing across N_FRAMES frames, Motion-JPEG in AVI."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)
+    assert writer.isOpened(), "OpenCV cannot write MJPG/AVI here"
+    for k in range(N_FRAMES):
+        scale, x = frame_offset(k)
+        small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.full((size[1], size[0], 3), 127, np.uint8)
+        part = small[: size[1], -x if x < 0 else 0 :][:, : size[0] - max(x, 0)]
+        frame[: part.shape[0], max(x, 0) : max(x, 0) + part.shape[1]] = part
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, fitted_model):
+    return save_model(fitted_model, tmp_path_factory.mktemp("model") / "m.joblib")
+
+
+# -- predict_image -------------------------------------------------------------------------------
+
+def test_photo_gives_the_face_box_label_and_scores(fitted_model, photo):
+    row, = predict_image(fitted_model, photo)
+    assert row["status"] == "ok" and row["detected"]
+    assert iou(row["box"], ASTRONAUT_FACE) > 0.6
+    assert row["label"] in fitted_model.classes and list(row["scores"]) == fitted_model.classes
+
+
+def test_image_file_is_named_by_its_path(fitted_model, files):
+    row, = predict_image(fitted_model, files / "astronaut.jpg")
+    assert row["source"] == str(files / "astronaut.jpg")
+
+
+def test_no_face_is_a_result_not_an_exception(fitted_model, files):
+    assert predict_image(fitted_model, files / "wall.png") == [{"source": str(files / "wall.png"),
+                                                                "status": "no face"}]
+
+
+def test_corrupt_file_raises_a_decode_error(fitted_model, files):
+    with pytest.raises(ImageDecodeError, match="corrupt.jpg"):
+        predict_image(fitted_model, files / "corrupt.jpg")
+
+
+def test_face_crops_are_predicted_as_the_training_images_were(fitted_model, tiny_faces):
+    image = tiny_faces.images[0]
+    row, = predict_image(fitted_model, image)
+    assert not row["detected"] and row["box"] == [0, 0, 48, 48]
+    assert row["label"] == fitted_model.predict(image[None])[0]
+
+
+def test_classify_crops_matches_predict_and_scores(fitted_model, tiny_faces):
+    labels, kind, scores = classify_crops(fitted_model, tiny_faces.images[:5])
+    np.testing.assert_array_equal(labels, fitted_model.predict(tiny_faces.images[:5]))
+    expected_kind, expected = fitted_model.scores(tiny_faces.images[:5])
+    assert kind == expected_kind
+    np.testing.assert_allclose(scores, expected)
+
+
+# -- the model's cropper -----------------------------------------------------------------------------
+
+def test_models_without_a_cropper_get_the_default_one(fitted_model):
+    assert face_cropper_for(fitted_model).get_params() == FaceCropper().get_params()
+
+
+def test_a_stored_cropper_survives_saving(tmp_path, fitted_model):
+    from fer_classic import load_model
+
+    stored = with_face_cropper(fitted_model, FaceCropper(margin=0.2, align=True))
+    loaded = load_model(save_model(stored, tmp_path / "m.joblib"))
+    cropper = face_cropper_for(loaded)
+    assert (cropper.margin, cropper.align) == (0.2, True)
+
+
+def test_a_cropper_of_another_geometry_is_refused(fitted_model):
+    with pytest.raises(FaceDetectorError, match="64x64 crops but the model takes 48x48"):
+        with_face_cropper(fitted_model, FaceCropper(output_shape=64))
+
+
+# -- predict_video -------------------------------------------------------------------------------------
+
+def test_video_gives_one_track_and_a_label_for_every_sampled_frame(fitted_model, files):
+    video = predict_video(fitted_model, files / "clip.avi")
+    assert video.n_frames == N_FRAMES and len(video.rows) == N_FRAMES
+    assert [r["frame"] for r in video.rows] == list(range(N_FRAMES))
+    assert all(r["status"] == "ok" and r["label"] in fitted_model.classes for r in video.rows)
+    assert {r["track"] for r in video.rows} == {1} and len(video.tracks) == 1
+    assert video.tracks[0]["n_frames"] == N_FRAMES and video.tracks[0]["label"] in fitted_model.classes
+
+
+def test_video_boxes_follow_the_moving_face(fitted_model, files):
+    for row in predict_video(fitted_model, files / "clip.avi").rows:
+        scale, x = frame_offset(row["frame"])
+        expected = (x + ASTRONAUT_FACE[0] * scale, ASTRONAUT_FACE[1] * scale, *(v * scale for v in ASTRONAUT_FACE[2:]))
+        assert iou(row["box"], expected) > 0.5, row["frame"]
+
+
+@pytest.mark.parametrize("every, frames", [(3, [0, 3, 6, 9]), (5, [0, 5, 10])])
+def test_every_nth_frame_is_analysed(fitted_model, files, every, frames):
+    video = predict_video(fitted_model, files / "clip.avi", every=every)
+    assert [r["frame"] for r in video.rows] == frames and video.n_frames == N_FRAMES
+    assert [r["time_s"] for r in video.rows] == [f / 10 for f in frames]
+
+
+def test_annotated_video_keeps_every_frame(tmp_path, fitted_model, files):
+    out = predict_video(fitted_model, files / "clip.avi", every=4, annotate=tmp_path / "out.avi").annotated
+    capture = cv2.VideoCapture(str(out))
+    n = 0
+    while capture.read()[0]:
+        n += 1
+    assert n == N_FRAMES
+
+
+def test_timeline_csv_has_a_line_per_sampled_face(tmp_path, fitted_model, files):
+    path = predict_video(fitted_model, files / "clip.avi", every=2).to_csv(tmp_path / "t.csv")
+    with open(path, newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert len(lines) == N_FRAMES // 2 and list(lines[0]) == csv_columns(fitted_model.classes)
+    assert {line["track"] for line in lines} == {"1"} and all(line["smoothed_label"] for line in lines)
+
+
+@pytest.mark.parametrize("name, content", [("empty.avi", b""), ("junk.mp4", b"not a video at all")])
+def test_unreadable_video_raises_a_decode_error(tmp_path, fitted_model, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(VideoDecodeError, match=name):
+        predict_video(fitted_model, tmp_path / name)
+
+
+@pytest.mark.parametrize("every", [0, 1.5, "2"])
+def test_invalid_frame_step_is_named(fitted_model, files, every):
+    with pytest.raises(ValueError, match="every must be an int >= 1"):
+        predict_video(fitted_model, files / "clip.avi", every=every)
+
+
+class ScriptedCropper:
+    """Stands in for FaceCropper: returns scripted face counts and records where it was asked to search."""
+
+    def __init__(self, counts):
+        self.counts, self.searches = list(counts), []
+
+    def crop_faces(self, frame, near=None):
+        self.searches.append("full" if near is None else "near")
+        return [(Face((10 * i, 0, 10, 10)), None) for i in range(self.counts.pop(0))]
+
+
+@pytest.mark.parametrize("counts, redetect_every, n_frames, searches", [
+    ([1, 1, 1, 1, 1], 3, 5, ["full", "near", "near", "full", "near"]),      # full every 3rd frame
+    ([1, 1, 0, 1, 1], 10, 4, ["full", "near", "near", "full", "near"]),     # lost near: full on that frame
+    ([0, 0, 2, 1, 1, 2], 10, 5, ["full", "full", "full", "near", "full", "near"]),  # one of two lost
+    ([1, 1, 1], 1, 3, ["full", "full", "full"]),
+])
+def test_frame_search_plan(counts, redetect_every, n_frames, searches):
+    cropper = ScriptedCropper(counts)
+    search = FrameSearch(cropper, redetect_every)
+    for _ in range(n_frames):
+        search.crop_faces(None)
+    assert cropper.searches == searches
+
+
+# -- predict_paths ------------------------------------------------------------------------------------
+
+def test_mixed_inputs_report_each_item_in_order(fitted_model, files):
+    names = ["astronaut.jpg", "wall.png", "corrupt.jpg", "crop.png"]
+    run = predict_paths(fitted_model, [files / n for n in names])
+    assert [(r["source"], r["status"]) for r in run.rows] == [
+        (str(files / n), s) for n, s in zip(names, ["ok", "no face", "error", "ok"])
+    ]
+    assert (run.n_inputs, run.failed) == (4, 1)
+
+
+def test_folders_are_searched_for_images_and_videos(fitted_model, files):
+    run = predict_paths(fitted_model, [files], every=4)
+    assert run.n_inputs == 5 and len(run.tracks) == 1
+
+
+def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted_model, files):
+    run = predict_paths(fitted_model, [files], every=4, annotate=tmp_path / "out")
+    assert sorted(p.name for p in run.annotated) == ["astronaut.jpg", "clip.avi", "crop.png", "wall.png"]
+    drawn = cv2.imread(str(tmp_path / "out" / "astronaut.jpg"))
+    assert drawn.shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("inputs, annotate, message", [
+    (["astronaut.jpg", "wall.png"], "one.png", "is one file but 2 inputs"),
+    (["clip.avi"], "one.png", "needs a video"),
+    (["astronaut.jpg"], "astronaut.jpg", "would overwrite the input"),
+])
+def test_annotate_target_is_checked_before_any_work(fitted_model, files, inputs, annotate, message):
+    target = files / annotate if annotate == inputs[0] else annotate
+    with pytest.raises(ReportError, match=message):
+        predict_paths(fitted_model, [files / n for n in inputs], annotate=target)
+
+
+def test_draw_faces_leaves_the_input_untouched(photo):
+    before = photo.copy()
+    drawn = draw_faces(photo, [{"status": "ok", "box": [177, 66, 95, 95], "label": "happy"}])
+    np.testing.assert_array_equal(photo, before)
+    assert (drawn != photo).any()
+
+
+def test_webcam_explains_why_it_cannot_run_here(fitted_model):
+    if display_problem() is None:
+        pytest.skip("this machine can open windows")
+    with pytest.raises(DisplayUnavailableError, match="pip install 'opencv-python"):
+        run_webcam(fitted_model)
+
+
+# -- the `predict` command ------------------------------------------------------------------------------
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_cli_reports_no_face_and_corrupt_files_and_exits_zero(runner, model_file, files):
+    result = runner.invoke(main, ["predict", str(model_file), str(files / "astronaut.jpg"),
+                                  str(files / "wall.png"), str(files / "corrupt.jpg")])
+    assert result.exit_code == 0, result.output
+    assert "no face" in result.stdout and "ERROR" in result.stdout
+    assert "1 of 3 files could not be read" in result.stderr
+
+
+def test_cli_fails_when_nothing_could_be_read(runner, model_file, files):
+    result = runner.invoke(main, ["predict", str(model_file), str(files / "corrupt.jpg")])
+    assert result.exit_code == 1 and "1 of 1 files could not be read" in result.stderr
+
+
+def test_cli_video_writes_timeline_and_annotated_video(runner, tmp_path, model_file, files):
+    result = runner.invoke(main, ["predict", str(model_file), str(files / "clip.avi"), "--every", "3",
+                                  "--timeline", str(tmp_path / "t.csv"), "--annotate", str(tmp_path / "a.avi"),
+                                  "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [r["frame"] for r in summary["results"]] == [0, 3, 6, 9] and len(summary["tracks"]) == 1
+    assert (tmp_path / "t.csv").is_file() and (tmp_path / "a.avi").is_file()
+
+
+def test_cli_csv_has_a_line_per_face_with_box_and_class_scores(runner, model_file, files):
+    result = runner.invoke(main, ["predict", str(model_file), str(files / "astronaut.jpg"), "--format", "csv"])
+    line, = csv.DictReader(io.StringIO(result.stdout))
+    assert list(line)[:3] == ["source", "label", "score_kind"] and line["status"] == "ok"
+    assert iou([int(line[k]) for k in ("x", "y", "width", "height")], ASTRONAUT_FACE) > 0.6
+    assert all(line[c] for c in json.loads(json.dumps(list(line)[3:10])))
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "Give INPUT files"),
+    (["x.jpg", "--webcam"], "give no INPUT files"),
+    (["--webcam", "1"], "pip install 'opencv-python"),
+    (["x.jpg", "--yunet", "/no/such/yunet.onnx"], "/no/such/yunet.onnx does not exist"),
+])
+def test_cli_errors_are_clean(runner, model_file, args, message):
+    if args[:1] == ["--webcam"] and display_problem() is None:
+        pytest.skip("this machine can open windows")
+    result = runner.invoke(main, ["predict", str(model_file), *args])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
