@@ -89,21 +89,23 @@ def run_throughput(args, data) -> dict:
     tf, _ = import_keras()
     devices = ["cpu"] + (["gpu"] if tf.config.list_physical_devices("GPU") else [])
     rows = []
-    for device in devices:
-        for backbone in args.backbones:
-            for size in args.sizes:
-                extractor = DeepFeatures(backbone=backbone, input_size=size, weights=None, device=device,
-                                         batch_size=args.batch_size, verbose=False).fit(images[:1])
-                extractor.transform(images[: args.batch_size])  # warm-up: tracing, allocations
-                start = time.perf_counter()
-                features = extractor.transform(images)
-                seconds = time.perf_counter() - start
-                row = {"device": device, "backbone": backbone, "input_size": size, "images": len(images),
-                       "batch_size": args.batch_size, "precision": extractor.precision_,
-                       "n_features": features.shape[1], "seconds": round(seconds, 2),
-                       "images_per_s": round(len(images) / seconds, 1), "load_average": os.getloadavg()[0]}
-                log(f"{device} {backbone} {size}px: {row['images_per_s']} images/s ({row['seconds']} s)")
-                rows.append(row)
+    runs = [(device, backbone, size, precision) for device in devices for backbone in args.backbones
+            for size in args.sizes for precision in args.precisions]
+    for device, backbone, size, precision in runs:
+        extractor = DeepFeatures(backbone=backbone, input_size=size, weights=None, device=device,
+                                 precision=precision, batch_size=args.batch_size,
+                                 verbose=False).fit(images[:1])
+        extractor.transform(images[: args.batch_size])  # warm-up: tracing, allocations
+        start = time.perf_counter()
+        features = extractor.transform(images)
+        seconds = time.perf_counter() - start
+        row = {"device": device, "backbone": backbone, "input_size": size, "images": len(images),
+               "batch_size": args.batch_size, "precision": extractor.precision_,
+               "n_features": features.shape[1], "seconds": round(seconds, 2),
+               "images_per_s": round(len(images) / seconds, 1), "load_average": os.getloadavg()[0]}
+        log(f"{device} {backbone} {size}px {extractor.precision_}: {row['images_per_s']} images/s "
+            f"({row['seconds']} s)")
+        rows.append(row)
     return {"rows": rows, "weights": "None (random; speed does not depend on values)"}
 
 
@@ -231,11 +233,13 @@ def main() -> None:
     parser.add_argument("--backbones", type=lambda s: s.split(","), default=list(BACKBONES))
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[48, 96])
     parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed")
+    parser.add_argument("--precisions", type=lambda s: s.split(","), default=["auto", "mixed"],
+                        help="throughput: DeepFeatures precisions (auto: float32 on CPU, float16 on GPU)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 64 (throughput), 128 (cnn)")
     parser.add_argument("--budget-min", type=float, default=45.0, help="cnn: minutes for the CNN's epochs")
     parser.add_argument("--epochs", type=int, default=None, help="cnn: fixed epochs instead of --budget-min")
     parser.add_argument("--patience", type=int, default=6)
-    parser.add_argument("--dropout", type=float, default=0.5, help="cnn: dropout before the head (blocks: half)")
+    parser.add_argument("--dropout", type=float, default=0.3, help="cnn: dropout before the head (blocks: half)")
     parser.add_argument("--section", default=None, help="results section name (default: the part)")
     parser.add_argument("--precision", default="mixed",
                         help="cnn: CNNFeatures precision (mixed: bfloat16 on CPU, float16 on GPU)")

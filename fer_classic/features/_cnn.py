@@ -66,10 +66,14 @@ class CNNFeatures(_KerasExtractorMixin):
         3x3 convolutions per block (one per block, or one number for all).
     dense_units : int, default=256
         Width of the penultimate layer: the number of features.
-    dropout : float, default=0.5
-        Dropout before the head (blocks use half of it).
+    dropout : float, default=0.3
+        Dropout before the head (blocks use half of it). With 0.5 the
+        network still underfitted after 14 epochs on FER2013 (training
+        accuracy below validation accuracy).
     epochs : int, default=30
-        Most passes over the training images.
+        Most passes over the training images. On FER2013's 28,709 training
+        images one epoch took 89 to 204 seconds on this project's shared
+        2-core CPU with ``precision="mixed"``.
     batch_size : int, default=128
         Images per training step (and per inference batch).
     learning_rate : float, default=1e-3
@@ -147,7 +151,7 @@ class CNNFeatures(_KerasExtractorMixin):
         blocks: tuple[int, ...] = (32, 64, 128),
         convs_per_block: int | tuple[int, ...] = (1, 2, 2),
         dense_units: int = 256,
-        dropout: float = 0.5,
+        dropout: float = 0.3,
         epochs: int = 30,
         batch_size: int = 128,
         learning_rate: float = 1e-3,

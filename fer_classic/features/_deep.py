@@ -330,7 +330,9 @@ class DeepFeatures(_KerasExtractorMixin):
         ``auto`` uses a GPU when TensorFlow sees one.
     precision : {"auto", "float32", "mixed"}, default="auto"
         ``mixed``: float16 compute on GPU (bfloat16 on CPU), float32 weights;
-        ``auto``: mixed on GPU, float32 on CPU.
+        ``auto``: mixed on GPU, float32 on CPU. On a CPU with bfloat16 units
+        (AMX, AVX-512 BF16) ``mixed`` was 2.5 to 3.5 times faster here; features
+        then carry about three significant digits.
     cache_dir : path, optional
         Folder of computed features, one ``.npy`` file per call of
         ``transform``, keyed by backbone, layer, pooling, input size,
