@@ -45,15 +45,7 @@ def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.ndarray:
     """Read one image file as a grayscale uint8 array of shape ``size``.
 
-    The file is only read, never modified.
-
-    Raises
-    ------
-    ImageDecodeError
-        If the file is empty, unreadable or not a decodable image.
-    ImageTooLargeError
-        If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
-        (checked before decoding).
+    The file is only read, never modified. Raises as :func:`decode_image`.
     """
     size = as_size(size)
     return resize_gray(decode_image(path), size)
