@@ -3,7 +3,9 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, SVMClassifier, make_classifier
+from fer_classic.estimators import (
+    CLASSIFIERS, CanonicalOrderClassifier, LandmarkRidgeClassifier, SVMClassifier, make_classifier,
+)
 from fer_classic.features import CNNFeatures, DeepFeatures, DenseSIFTBoVW, HOGFeatures, LBPFeatures, PixelFeatures
 from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer
 
@@ -38,6 +40,7 @@ ESTIMATORS = [
     SVMClassifier(backend="sklearn", probability=True),
     SVMClassifier(backend="approx"),
     SVMClassifier(backend="approx", probability=True),
+    LandmarkRidgeClassifier(random_state=0),
 ]
 
 try:

@@ -15,7 +15,7 @@ from conftest import FER_FOLDER, random_gray, requires_fer_folder
 from fer_classic.data import read_image
 from fer_classic.features import HOGFeatures, LBPFeatures
 from fer_classic.features._hog import hog_batch
-from fer_classic.features._lbp import _default_codes_generic, lbp_batch
+from fer_classic.features._lbp import lbp_batch
 
 HOG_ATOL = 1e-12
 NORMS = ["L1", "L1-sqrt", "L2", "L2-Hys"]
@@ -151,13 +151,6 @@ def test_lbp_batch_rounds_the_radius_to_float32_as_skimage():
     R = 2.213854961201737
     images = random_gray((3, 20, 20), seed=6)
     np.testing.assert_array_equal(lbp_batch(images, 4, R), skimage_lbp(images, 4, R, "default"))
-
-
-@pytest.mark.parametrize("P, R", [(8, 1.0), (12, 2.5)])
-def test_generic_lbp_codes_equal_skimage(P, R):
-    images = with_ties((2, 15, 18))
-    np.testing.assert_array_equal(_default_codes_generic(images.astype(float), P, R),
-                                  skimage_lbp(images, P, R, "default"))
 
 
 @pytest.mark.parametrize("method, n_bins", [("default", 256), ("ror", 256), ("uniform", 10), ("nri_uniform", 59)])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from fer_classic.estimators import SVMClassifier, cuml_status, make_classifier
+from fer_classic.estimators import LandmarkRidgeClassifier, SVMClassifier, cuml_status, make_classifier
 
 CUML_USABLE, CUML_REASON = cuml_status()
 requires_cuml = pytest.mark.skipif(not CUML_USABLE, reason=f"cuML path not testable here: {CUML_REASON}")
@@ -47,18 +47,15 @@ def test_approx_backend_agrees_with_exact_on_easy_data(blobs):
     assert (exact == approx).mean() > 0.95
 
 
-@pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("probability", [False, True])
-def test_approx_folded_prediction_equals_nystroem_then_linear(blobs, classes, probability):
+def test_approx_backend_is_a_landmark_ridge_with_alpha_from_C(blobs, probability):
     X, y = blobs
-    keep = np.isin(y, np.unique(y)[:classes])
-    X, y = X[keep], y[keep]
-    model = SVMClassifier(backend="approx", n_components=50, probability=probability, random_state=0).fit(X, y)
-    pipeline = model.estimator_
-    linear = pipeline[-1].calibrated_classifiers_[0].estimator if probability else pipeline[-1]
-    unfolded = linear.decision_function(pipeline[0].transform(X))
-    np.testing.assert_allclose(model.decision_function(X), unfolded, atol=1e-10)
-    np.testing.assert_array_equal(model.predict(X), model.classes_[linear.predict(pipeline[0].transform(X))])
+    model = SVMClassifier(backend="approx", C=4.0, n_components=50, probability=probability, random_state=0)
+    model.fit(X, y)
+    ridge = model.estimator_.calibrated_classifiers_[0].estimator if probability else model.estimator_
+    assert isinstance(ridge, LandmarkRidgeClassifier) and ridge.alpha == 1 / 8
+    np.testing.assert_allclose(model.decision_function(X), ridge.decision_function(X))
+    np.testing.assert_array_equal(model.predict(X), model.classes_[ridge.predict(X)])
 
 
 @pytest.mark.parametrize("backend", ["sklearn", "approx"])

@@ -13,8 +13,8 @@ __all__ = ["HOGFeatures", "hog_batch"]
 
 _BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5  # scikit-image's block normalisation epsilon
-# Images per vectorised step: big enough to amortise NumPy call overhead,
-# small enough for the temporaries to stay in cache.
+# Images per block-normalisation step: big enough to amortise NumPy call
+# overhead, small enough for the temporaries to stay in cache.
 _CHUNK = 64
 # Integer images whose values span at most this use gradient look-up tables.
 _LUT_SPAN = 255
@@ -80,35 +80,22 @@ def _cell_histograms(
     images: np.ndarray, orientations: int, pixels_per_cell: tuple[int, int], float_dtype: type
 ) -> np.ndarray:
     """Orientation histograms (n, n_cells_row, n_cells_col, orientations), float64."""
+    from ._kernels import hog_cells_from_gradients, hog_cells_from_pixels
+
     n, s_row, s_col = images.shape
     c_row, c_col = pixels_per_cell
-    n_cells_row, n_cells_col = s_row // c_row, s_col // c_col
-    n_cells = n * n_cells_row * n_cells_col
-    n_slots = orientations + 1
-
-    # Pixel (cell, dy, dx) of every cell, laid out (dy, dx, cell) so that each
-    # step of the accumulation below reads contiguous memory; pixels past the
-    # last whole cell are ignored.
-    def by_offset(a: np.ndarray) -> np.ndarray:
-        a = a[:, : n_cells_row * c_row, : n_cells_col * c_col]
-        a = a.reshape(n, n_cells_row, c_row, n_cells_col, c_col).transpose(2, 4, 0, 1, 3)
-        return np.ascontiguousarray(a)
-
+    # scikit-image sums each cell in a C float (float32) in row-major pixel
+    # order, then divides by the cell area in float32; the kernels replay those
+    # sums, so the histograms are bit-identical. The spare bin `orientations`
+    # collects angles scikit-image skips, and is dropped.
+    hist = np.zeros((n, s_row // c_row, s_col // c_col, orientations + 1), dtype=np.float32)
     lo, hi = (float(images.min()), float(images.max())) if images.size else (0.0, 0.0)
-    integer = hi - lo <= _LUT_SPAN and np.array_equal(images, np.rint(images))
-    if integer:
+    if hi - lo <= _LUT_SPAN and np.array_equal(images, np.rint(images)):
         # Integer images (8-bit faces): gradients are small integers, so table
         # look-ups replace hypot, arctan2 and the bin search.
-        pixels = (images - lo).astype(np.int32)
-        g_row = np.zeros(pixels.shape, dtype=np.int32)
-        g_col = np.zeros(pixels.shape, dtype=np.int32)
-        g_row[:, 1:-1, :] = pixels[:, 2:, :] - pixels[:, :-2, :]
-        g_col[:, :, 1:-1] = pixels[:, :, 2:] - pixels[:, :, :-2]
-        g_row, g_col = by_offset(g_row), by_offset(g_col)
         magnitude_table, bin_table = _gradient_tables(orientations)
-        # np.take: much faster than fancy indexing with int32 keys.
-        magnitude = np.take(magnitude_table, np.abs(g_row) * (_LUT_SPAN + 1) + np.abs(g_col))
-        bins = np.take(bin_table, (g_row + _LUT_SPAN) * (2 * _LUT_SPAN + 1) + (g_col + _LUT_SPAN))
+        pixels = (images - lo).astype(np.int32)
+        hog_cells_from_pixels(pixels, magnitude_table, bin_table, _LUT_SPAN, c_row, c_col, hist)
     else:
         # Central differences, zero on the image border (_hog_channel_gradient).
         g_row = np.zeros(images.shape, dtype=float_dtype)
@@ -118,22 +105,9 @@ def _cell_histograms(
         magnitude, bins = _gradient_bins(
             g_row.astype(np.float64, copy=False), g_col.astype(np.float64, copy=False), orientations
         )
-        magnitude, bins = by_offset(magnitude), by_offset(bins)
-
-    # scikit-image sums each cell in a C float (float32) in row-major pixel
-    # order, then divides by the cell area in float32; replaying that keeps the
-    # histograms bit-identical. Each step adds one pixel per cell, so the
-    # scattered indices never collide.
-    index = np.arange(n_cells).reshape(n, n_cells_row, n_cells_col) * n_slots + bins
-    hist = np.zeros(n_cells * n_slots, dtype=np.float32)
-    for dy in range(c_row):
-        for dx in range(c_col):
-            slots = index[dy, dx]
-            total = hist[slots]
-            total += magnitude[dy, dx]  # float64 sum rounded to float32, as `total += ...` in C
-            hist[slots] = total
+        hog_cells_from_gradients(magnitude, bins.astype(np.int64, copy=False), c_row, c_col, hist)
     hist /= np.float32(c_row * c_col)
-    return hist.reshape(n, n_cells_row, n_cells_col, n_slots)[..., :orientations].astype(np.float64)
+    return hist[..., :orientations].astype(np.float64)
 
 
 def hog_batch(
@@ -143,7 +117,7 @@ def hog_batch(
     cells_per_block: tuple[int, int] = (3, 3),
     block_norm: str = "L2-Hys",
 ) -> np.ndarray:
-    """HOG descriptors of a batch of grayscale images, vectorised over the batch.
+    """HOG descriptors of a batch of grayscale images, in one call for the whole batch.
 
     Reproduces ``skimage.feature.hog(image, orientations, pixels_per_cell,
     cells_per_block, block_norm, feature_vector=True)`` (scikit-image 0.26)
@@ -224,8 +198,9 @@ def hog_batch(
 class HOGFeatures(ImageTransformerMixin):
     """HOG descriptors of flattened grayscale images (scikit-image's parameters).
 
-    The whole batch is processed with vectorised NumPy (:func:`hog_batch`);
-    descriptors match :func:`skimage.feature.hog`'s within ``atol=1e-12``.
+    Cell histograms of the whole batch come from one compiled loop and blocks
+    are normalised with NumPy (:func:`hog_batch`); descriptors match
+    :func:`skimage.feature.hog`'s within ``atol=1e-12``.
 
     Parameters
     ----------

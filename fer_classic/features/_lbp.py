@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
-
 import numpy as np
 
 from ._base import ImageTransformerMixin
@@ -13,9 +11,6 @@ __all__ = ["LBPFeatures", "lbp_batch"]
 
 _METHODS = ("default", "ror", "uniform", "nri_uniform")
 _MAX_P = 16  # codes are mapped through a 2**P look-up table
-# Images per vectorised step: big enough to amortise NumPy call overhead,
-# small enough for the temporaries to stay in cache.
-_CHUNK = 16
 
 
 def _n_bins(P: int, method: str) -> int:
@@ -77,136 +72,33 @@ def _interpolation_steps(offset: float, size: int) -> tuple[np.ndarray, np.ndarr
     return low.astype(np.intp), np.ceil(position).astype(np.intp), position - low
 
 
-def _default_codes_generic(images: np.ndarray, P: int, R: float) -> np.ndarray:
-    """``default`` LBP codes by direct gathers: the reference for any neighbour geometry."""
-    n, height, width = images.shape
-    rp, cp = _neighbour_offsets(P, R)
-    pad = int(np.ceil(abs(float(np.float32(R))))) + 1
-    padded = np.zeros((n, height + 2 * pad, width + 2 * pad))  # the zero (cval) border
-    padded[:, pad : pad + height, pad : pad + width] = images
-    codes = np.zeros(images.shape, dtype=np.uint16)
-    for i in range(P):
-        min_r, max_r, dr = _interpolation_steps(rp[i], height)
-        min_c, max_c, dc = _interpolation_steps(cp[i], width)
-        dr = dr[:, None]
-
-        def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            return padded[:, (pad + rows)[:, None], (pad + cols)[None, :]]
-
-        top = (1 - dc) * at(min_r, min_c) + dc * at(min_r, max_c)
-        bottom = (1 - dc) * at(max_r, min_c) + dc * at(max_r, max_c)
-        texture = (1 - dr) * top + dr * bottom
-        codes += (texture - images >= 0) * np.uint16(1 << i)
-    return codes
-
-
-class _Plan(NamedTuple):
-    """Where and with which weights every neighbour is interpolated, for one image geometry."""
-
-    pad: int  # zero rows/columns around each image
-    stride: int  # flattened padded row length
-    start: int  # flat position of the first image row
-    size: int  # flat length of the image rows (pad columns included)
-    # Per distinct column offset: (left, right, w_left, w_right) slices of the
-    # padded rows 1 .. end-1, or None for an integer offset (the pixels themselves).
-    horizontal: dict
-    # Per neighbour: (column offset key, upper, lower, w_upper, w_lower), the
-    # horizontal result's rows to mix; lower is None for an integer row offset.
-    neighbours: list
-
-
 @lru_cache(maxsize=32)
-def _plan(P: int, R: float, height: int, width: int) -> _Plan | None:
-    """Interpolation plan of ``_default_codes``; None if a shift varies along the image."""
+def _geometry(P: int, R: float, height: int, width: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Where and with which weights the kernels interpolate each neighbour.
+
+    Returns ``(pad, shifts, w_r, w_c)``: the zero border around each image;
+    per neighbour, the padded row offsets of the rows above and below and the
+    column offsets left and right of a pixel (P x 4); and the row (P x height)
+    and column (P x width) weights, from the same floating-point steps as
+    scikit-image's ``bilinear_interpolation``.
+    """
     rp, cp = _neighbour_offsets(P, R)
-    steps_r = [_interpolation_steps(offset, height) for offset in rp]
-    steps_c = [_interpolation_steps(offset, width) for offset in cp]
-    for low, high, _ in steps_r + steps_c:
-        shifts = np.concatenate([low - np.arange(len(low)), high - np.arange(len(high))])
-        if np.any(shifts[: len(low)] != low[0]) or np.any(shifts[len(low) :] != high[0]):
-            return None  # never happens with scikit-image's rounded offsets
-    pad = int(np.ceil(abs(float(np.float32(R))))) + 1
-    stride = width + 2 * pad
-    start, size = pad * stride, height * stride
-    band_start, band_rows = stride, height + 2 * pad - 2
-
-    def frozen(a: np.ndarray) -> np.ndarray:
-        a.flags.writeable = False  # shared between calls through the cache
-        return a
-
-    def by_column(values: np.ndarray) -> np.ndarray:
-        line = np.zeros(stride)
-        line[pad : pad + width] = values
-        return frozen(np.tile(line, band_rows))
-
-    horizontal, neighbours = {}, []
-    for i in range(P):
-        min_c, max_c, dc = steps_c[i]
-        if cp[i] not in horizontal:
-            if not np.any(dc):  # (1 - 0) * left + 0 * right == left, bit for bit
-                horizontal[cp[i]] = None
-            else:
-                left, right = band_start + int(min_c[0]), band_start + int(max_c[0])
-                horizontal[cp[i]] = (left, right, by_column(1 - dc), by_column(dc))
-        # Flat position p of the horizontal result is at p - origin in its array.
-        origin = band_start if horizontal[cp[i]] is not None else -int(min_c[0])
-        min_r, max_r, dr = steps_r[i]
-        upper = start + int(min_r[0]) * stride - origin
-        if not np.any(dr):  # a zero weight times a finite value adds an exact 0
-            neighbours.append((cp[i], upper, None, None, None))
-        else:
-            lower = start + int(max_r[0]) * stride - origin
-            neighbours.append((cp[i], upper, lower, frozen(np.repeat(1 - dr, stride)),
-                               frozen(np.repeat(dr, stride))))
-    return _Plan(pad, stride, start, size, horizontal, neighbours)
-
-
-def _default_codes(images: np.ndarray, P: int, R: float) -> np.ndarray:
-    """``default`` LBP codes (n, height, width) of a float64 batch of finite images."""
-    n, height, width = images.shape
-    plan = _plan(P, R, height, width)
-    if plan is None:
-        return _default_codes_generic(images, P, R)
-    pad, stride, start, size = plan.pad, plan.stride, plan.start, plan.size
-
     # Zero padding reproduces the constant (cval=0) border of the interpolation.
-    # Images are flattened row by row with their pad columns, so a neighbour at
-    # a constant (row, column) shift is a contiguous slice: long inner loops.
-    padded = np.zeros((n, height + 2 * pad, stride))
-    padded[:, pad : pad + height, pad : pad + width] = images
-    flat = padded.reshape(n, -1)
-    centre = flat[:, start : start + size]
-
-    # scikit-image interpolates each neighbour along columns first,
-    # row_value = (1 - dc) * left + dc * right on the two rows around it, then
-    # (1 - dr) * upper_row_value + dr * lower_row_value. Neighbours with the same
-    # column offset share the first step (same operands, same rounding), so it
-    # is done once per column offset, on every row.
-    horizontal = {}
-    for key, spec in plan.horizontal.items():
-        if spec is None:
-            horizontal[key] = flat
-        else:
-            left, right, w_left, w_right = spec
-            band = len(w_left)
-            values = flat[:, left : left + band] * w_left
-            values += flat[:, right : right + band] * w_right
-            horizontal[key] = values
-
-    codes = np.zeros((n, size), dtype=np.uint16)
-    is_set = np.empty((n, size), dtype=bool)
-    texture = np.empty((n, size))
-    for i, (key, upper, lower, w_upper, w_lower) in enumerate(plan.neighbours):
-        values = horizontal[key]
-        if lower is None:
-            np.greater_equal(values[:, upper : upper + size], centre, out=is_set)
-        else:
-            np.multiply(values[:, upper : upper + size], w_upper, out=texture)
-            texture += values[:, lower : lower + size] * w_lower
-            # scikit-image tests texture - centre >= 0: the same as >= for finite values.
-            np.greater_equal(texture, centre, out=is_set)
-        codes += is_set * np.uint16(1 << i)
-    return codes.reshape(n, height, stride)[:, :, pad : pad + width]
+    pad = int(np.ceil(abs(float(np.float32(R))))) + 1
+    shifts = np.empty((P, 4), dtype=np.int64)
+    w_r, w_c = np.empty((P, height)), np.empty((P, width))
+    for i in range(P):
+        for offset, size, weights, columns in ((rp[i], height, w_r, slice(0, 2)), (cp[i], width, w_c, slice(2, 4))):
+            low, high, weights[i] = _interpolation_steps(offset, size)
+            # floor(index + offset) - index is one number for all indices: the offsets are
+            # rounded to 5 decimals, far coarser than the rounding of index + offset.
+            steps = np.stack([low, high]) - np.arange(size)
+            if steps.size and np.any(steps != steps[:, :1]):
+                raise ValueError(f"Images of {size} pixels are too large for LBP with R={R}.")
+            shifts[i, columns] = (steps[:, 0] if steps.size else 0) + pad
+    for a in (shifts, w_r, w_c):
+        a.flags.writeable = False  # shared between calls through the cache
+    return pad, shifts, w_r, w_c
 
 
 def _check_lbp_params(P, R, method) -> None:
@@ -223,7 +115,7 @@ def _check_lbp_params(P, R, method) -> None:
 def lbp_batch(
     images: np.ndarray, P: int = 8, R: float = 1.0, method: str = "default"  # noqa: N803
 ) -> np.ndarray:
-    """Local binary pattern codes of a batch of grayscale images, vectorised over the batch.
+    """Local binary pattern codes of a batch of grayscale images, in one compiled pass.
 
     Reproduces ``skimage.feature.local_binary_pattern(image, P, R, method)``
     for every image: same rounded neighbour offsets, bilinear interpolation
@@ -265,20 +157,20 @@ def lbp_batch(
         raise ValueError(
             "images must be finite: LBP codes of NaN or infinite pixels are undefined."
         )
-    table = _code_table(int(P), method)
+    from ._kernels import lbp_codes
+
     out = np.empty(images.shape, dtype=np.int32)
-    for start in range(0, len(images), _CHUNK):
-        codes = _default_codes(images[start : start + _CHUNK], int(P), float(R))
-        out[start : start + len(codes)] = codes if method == "default" else np.take(table, codes)
+    geometry = _geometry(int(P), float(R), *images.shape[1:])
+    lbp_codes(np.ascontiguousarray(images), *geometry, _code_table(int(P), method), out)
     return out
 
 
 class LBPFeatures(ImageTransformerMixin):
     """Normalised LBP code histograms per grid cell (scikit-image's parameters).
 
-    Codes come from :func:`lbp_batch` (equal to
-    :func:`skimage.feature.local_binary_pattern`'s) and the histograms of all
-    cells of a batch of images from one ``np.bincount``. Several radii can be
+    Codes are those of :func:`lbp_batch` (equal to
+    :func:`skimage.feature.local_binary_pattern`'s); one compiled pass per
+    radius computes them and counts them per cell for a whole batch. Several radii can be
     combined: their histograms are concatenated.
 
     Parameters
@@ -353,6 +245,8 @@ class LBPFeatures(ImageTransformerMixin):
             )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        from ._kernels import lbp_histograms
+
         n, height, width = images.shape
         rows = np.linspace(0, height, int(self.grid[0]) + 1).astype(int)
         cols = np.linspace(0, width, int(self.grid[1]) + 1).astype(int)
@@ -361,21 +255,14 @@ class LBPFeatures(ImageTransformerMixin):
         cell = (
             np.repeat(np.arange(len(rows) - 1), np.diff(rows))[:, None] * (len(cols) - 1)
             + np.repeat(np.arange(len(cols) - 1), np.diff(cols))[None, :]
-        )
+        ).astype(np.int64)
         cell_size = np.bincount(cell.ravel(), minlength=n_cells).astype(np.float64)
+        images = np.ascontiguousarray(images, dtype=np.float64)
         parts = []
         for P, R in self._scales():  # noqa: N806
-            n_bins = _n_bins(int(P), self.method)
-            hist = np.empty((n, n_cells, n_bins))
-            # Batches of images whose counts stay small (2**P bins can be many).
-            step = int(np.clip(2**23 // (n_cells * n_bins), 1, 1024))
-            for start in range(0, n, step):
-                codes = lbp_batch(images[start : start + step], int(P), float(R), self.method)
-                # One bincount over (image, cell, code) slots gives every histogram.
-                slot = codes + (cell * n_bins)[None, :, :].astype(np.int64)
-                slot += (np.arange(len(codes)) * (n_cells * n_bins))[:, None, None]
-                counts = np.bincount(slot.ravel(), minlength=len(codes) * n_cells * n_bins)
-                hist[start : start + len(codes)] = counts.reshape(len(codes), n_cells, n_bins)
+            hist = np.zeros((n, n_cells, _n_bins(int(P), self.method)))
+            geometry = _geometry(int(P), float(R), height, width)
+            lbp_histograms(images, *geometry, _code_table(int(P), self.method), cell, hist)
             hist /= cell_size[:, None]
             parts.append(hist.reshape(n, -1))
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
