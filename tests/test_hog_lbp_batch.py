@@ -261,3 +261,14 @@ def test_hog_batch_matches_skimage_on_fer_pictures(fer_pictures, block_norm):
 @pytest.mark.parametrize("P, R", [(8, 1.0), (16, 2.0), (12, 3.0)])
 def test_lbp_batch_equals_skimage_on_fer_pictures(fer_pictures, P, R, method):
     np.testing.assert_array_equal(lbp_batch(fer_pictures, P, R, method), skimage_lbp(fer_pictures, P, R, method))
+
+
+@pytest.mark.parametrize("extractor", [HOGFeatures, LBPFeatures])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float32])
+def test_features_do_not_depend_on_the_input_dtype(extractor, dtype):
+    # 8-bit rows are no longer copied to float64 whole; the features must not change.
+    rows = np.random.default_rng(5).integers(0, 256, size=(300, 24 * 24))
+    reference = extractor().fit(rows.astype(np.float64)).transform(rows.astype(np.float64))
+    features = extractor().fit(rows.astype(dtype)).transform(rows.astype(dtype))
+    assert features.dtype == np.float64
+    np.testing.assert_array_equal(features, reference)

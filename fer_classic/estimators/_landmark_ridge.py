@@ -40,7 +40,8 @@ def _rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma
     """exp(-gamma * |x - l|^2) for every row of ``X`` and every landmark."""
     out = np.empty((len(X), len(landmarks)))
     # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to BLAS syrk, which
-    # crashed (SIGSEGV) in the bundled OpenBLAS from about 16,000 landmarks.
+    # crashed (SIGSEGV) in the bundled OpenBLAS from about 16,000 landmarks
+    # (multi-threaded syrk; cf. OpenBLAS issue #2821, numpy issue #19685).
     for start in range(0, len(X), _ROWS):
         rows = X[start : start + _ROWS]
         block = out[start : start + _ROWS]

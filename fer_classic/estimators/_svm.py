@@ -81,17 +81,18 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         approximation with ``n_components`` landmarks feeding a least-squares
         linear SVM (ridge with ``alpha = 1 / (2 C)``), solved in landmark
         space by :class:`LandmarkRidgeClassifier`; on all 28,709 FER2013
-        HOG vectors about 13x faster than ``sklearn`` to fit at the same
-        test accuracy (see ``benchmarks/bench_svm.py``). ``auto``: ``cuml`` when
+        HOG vectors over 10x faster than ``sklearn`` to fit, at its test
+        accuracy for C=1 (see ``benchmarks/bench_svm.py``). ``auto``: ``cuml`` when
         cuML and a GPU are usable, else ``sklearn``; the choice and its reason
         are logged (logger ``fer_classic``) and kept in ``backend_`` and
         ``backend_reason_``.
-    n_components : int, default=20000
+    n_components : int, default=10000
         Landmarks of the ``approx`` backend (capped at the number of samples).
-        Fewer are faster (time grows as ``n_samples * n_components**2``) and
-        lighter (``16 * n_components**2`` bytes while fitting), and lose
-        accuracy: on FER2013 HOG, 3,000 landmarks scored 6 points below the
-        exact SVM, 10,000 scored 3 points below, 20,000 matched it.
+        More are slower (time grows as ``n_samples * n_components**2``) and
+        heavier (``16 * n_components**2`` bytes while fitting: 1.6 GB for
+        10,000), and more accurate: on FER2013 HOG (28,709 training images)
+        10,000 landmarks match the exact SVM at C=1 (0.544 vs 0.545) but not
+        at C=10 (0.548 vs 0.575), where 20,000 do (0.574, in about 3 min).
     cache_size : float, default=1000
         Kernel cache in MB for the exact backends.
     tol : float, default=1e-3
@@ -118,7 +119,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         probability: bool = False,
         backend: str = "auto",
-        n_components: int = 20000,
+        n_components: int = 10000,
         cache_size: float = 1000,
         tol: float = 1e-3,
         random_state: int | None = None,
@@ -196,7 +197,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_approx(self, X, codes, sample_weight):
         # A least-squares linear SVM (ridge on +-1 targets) on Nystroem features, solved
-        # in landmark space: ~3 min on 28k faces with 20k landmarks, where liblinear's
+        # in landmark space: ~1 min on 28k faces with 10k landmarks, where liblinear's
         # hinge solvers take many minutes and reached no better accuracy on FER2013 HOG.
         model = LandmarkRidgeClassifier(
             alpha=1.0 / (2.0 * float(self.C)), gamma=_gamma_value(self.gamma, X),

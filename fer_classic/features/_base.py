@@ -52,9 +52,13 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
     ``_fit_geometry``, and may run per-image work through ``_map_images``.
     The same base serves image-to-image transformers
     (:mod:`fer_classic.preprocessing`), whose output rows are images again.
+    Subclasses whose ``_transform_images`` converts its batch itself set
+    ``_input_dtype = "numeric"`` and receive the input's own dtype (8-bit
+    faces stay 8-bit instead of becoming a float64 copy of the whole input).
     """
 
     _feature_prefix = "feature"
+    _input_dtype: object = np.float64
 
     def fit(self, X, y=None):
         """Learn the image geometry from ``X`` of shape (n_samples, height * width)."""
@@ -72,15 +76,15 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
 
         Subclasses that learn more than the geometry call this first in ``fit``.
         """
-        X = validate_data(self, X, dtype=np.float64, reset=True)
+        X = validate_data(self, X, dtype=self._input_dtype, reset=True)
         self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
         self._check_params(self.image_shape_)
         return X.reshape(len(X), *self.image_shape_)
 
     def _images(self, X) -> np.ndarray:
-        """Fitted check and validation of ``X``; the images (n, height, width), float64."""
+        """Fitted check and validation of ``X``; the images (n, height, width), in ``_input_dtype``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=self._input_dtype, reset=False)
         return X.reshape(len(X), *self.image_shape_)
 
     def _map_images(self, func, images: np.ndarray, min_parallel: int = 256) -> np.ndarray:

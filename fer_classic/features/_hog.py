@@ -158,10 +158,12 @@ def hog_batch(
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n_images, height, width); got {images.shape}.")
-    # scikit-image keeps float16/32 images in float32, everything else in float64.
+    # scikit-image keeps float16/32 images in float32, everything else in float64;
+    # the conversion happens a chunk at a time (no float copy of the whole input).
     float_dtype = np.float32 if images.dtype in (np.float16, np.float32) else np.float64
-    images = images.astype(float_dtype, copy=False)
-    if not np.isfinite(images).all():
+    if not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+        images = images.astype(float_dtype)
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
         raise ValueError("images must be finite: HOG of NaN or infinite pixels is undefined.")
     orientations = int(orientations)
     c_row, c_col = (int(v) for v in pixels_per_cell)
@@ -184,7 +186,7 @@ def hog_batch(
     n_features = n_blocks_row * n_blocks_col * b_row * b_col * orientations
     out = np.empty((len(images), n_features), dtype=float_dtype)
     for start in range(0, len(images), _CHUNK):
-        part = images[start : start + _CHUNK]
+        part = images[start : start + _CHUNK].astype(float_dtype)
         hist = _cell_histograms(part, orientations, (c_row, c_col), float_dtype)
         # (n, nbr, nbc, orient, b_row, b_col) windows -> scikit-image's block layout
         # (n, nbr, nbc, b_row, b_col, orient), one contiguous row per block.
@@ -226,6 +228,7 @@ class HOGFeatures(ImageTransformerMixin):
     """
 
     _feature_prefix = "hog"
+    _input_dtype = "numeric"  # converted a chunk at a time by hog_batch
 
     def __init__(
         self,
@@ -264,6 +267,8 @@ class HOGFeatures(ImageTransformerMixin):
             )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        if images.dtype.kind == "f" and images.dtype != np.float64:
+            images = images.astype(np.float64)  # float64 arithmetic whatever the input, as before
         return hog_batch(
             images,
             orientations=int(self.orientations),

@@ -9,6 +9,9 @@ from ._base import ImageTransformerMixin
 
 __all__ = ["LBPFeatures", "lbp_batch"]
 
+# Images converted to float64 at a time by ``transform``.
+_CHUNK = 256
+
 _METHODS = ("default", "ror", "uniform", "nri_uniform")
 _MAX_P = 16  # codes are mapped through a 2**P look-up table
 
@@ -199,6 +202,7 @@ class LBPFeatures(ImageTransformerMixin):
     """
 
     _feature_prefix = "lbp"
+    _input_dtype = "numeric"  # converted to float64 a chunk at a time
 
     def __init__(
         self,
@@ -257,12 +261,16 @@ class LBPFeatures(ImageTransformerMixin):
             + np.repeat(np.arange(len(cols) - 1), np.diff(cols))[None, :]
         ).astype(np.int64)
         cell_size = np.bincount(cell.ravel(), minlength=n_cells).astype(np.float64)
-        images = np.ascontiguousarray(images, dtype=np.float64)
         parts = []
         for P, R in self._scales():  # noqa: N806
             hist = np.zeros((n, n_cells, _n_bins(int(P), self.method)))
             geometry = _geometry(int(P), float(R), height, width)
-            lbp_histograms(images, *geometry, _code_table(int(P), self.method), cell, hist)
+            table = _code_table(int(P), self.method)
+            # Float64 a chunk at a time: 8-bit input is never copied whole.
+            for start in range(0, n, _CHUNK):
+                chunk = slice(start, start + _CHUNK)
+                part = np.ascontiguousarray(images[chunk], dtype=np.float64)
+                lbp_histograms(part, *geometry, table, cell, hist[chunk])
             hist /= cell_size[:, None]
             parts.append(hist.reshape(n, -1))
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
