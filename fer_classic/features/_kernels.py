@@ -101,14 +101,8 @@ def _image_codes(padded, image, shifts, w_r, w_c, codes):
 
 
 @njit(cache=True, nogil=True)
-def lbp_codes(images, pad, shifts, w_r, w_c, table, out):
-    """LBP codes of float64 images (n, height, width) mapped through ``table`` into ``out`` (int32).
-
-    ``pad`` zero rows and columns surround each image; ``shifts`` (int64,
-    P x 4), ``w_r`` (float64, P x height) and ``w_c`` (float64, P x width)
-    locate and weigh the neighbours (see ``_image_codes``); ``table`` (int32)
-    maps a ``default`` code to the chosen method's code.
-    """
+def _lbp_pass(images, pad, shifts, w_r, w_c, table, cell, hist, out, histograms):
+    """Mapped codes of every image: counted per cell into ``hist`` or written to ``out``."""
     n, height, width = images.shape
     padded = np.zeros((height + 2 * pad, width + 2 * pad))
     codes = np.empty((height, width), dtype=np.int32)
@@ -117,7 +111,23 @@ def lbp_codes(images, pad, shifts, w_r, w_c, table, out):
         _image_codes(padded, images[k], shifts, w_r, w_c, codes)
         for r in range(height):
             for c in range(width):
-                out[k, r, c] = table[codes[r, c]]
+                if histograms:
+                    hist[k, cell[r, c], table[codes[r, c]]] += 1.0
+                else:
+                    out[k, r, c] = table[codes[r, c]]
+
+
+@njit(cache=True, nogil=True)
+def lbp_codes(images, pad, shifts, w_r, w_c, table, out):
+    """LBP codes of float64 images (n, height, width) mapped through ``table`` into ``out`` (int32).
+
+    ``pad`` zero rows and columns surround each image; ``shifts`` (int64,
+    P x 4), ``w_r`` (float64, P x height) and ``w_c`` (float64, P x width)
+    locate and weigh the neighbours (see ``_image_codes``); ``table`` (int32)
+    maps a ``default`` code to the chosen method's code.
+    """
+    unused_cell, unused_hist = np.zeros((1, 1), dtype=np.int64), np.zeros((1, 1, 1))
+    _lbp_pass(images, pad, shifts, w_r, w_c, table, unused_cell, unused_hist, out, False)
 
 
 @njit(cache=True, nogil=True)
@@ -127,12 +137,5 @@ def lbp_histograms(images, pad, shifts, w_r, w_c, table, cell, hist):
     Arguments as :func:`lbp_codes`; ``cell`` (int64, height x width) is the
     grid cell of every pixel. Counts are added to ``hist``, which starts at zero.
     """
-    n, height, width = images.shape
-    padded = np.zeros((height + 2 * pad, width + 2 * pad))
-    codes = np.empty((height, width), dtype=np.int32)
-    for k in range(n):
-        padded[pad : pad + height, pad : pad + width] = images[k]
-        _image_codes(padded, images[k], shifts, w_r, w_c, codes)
-        for r in range(height):
-            for c in range(width):
-                hist[k, cell[r, c], table[codes[r, c]]] += 1.0
+    unused_out = np.zeros((1, 1, 1), dtype=np.int32)
+    _lbp_pass(images, pad, shifts, w_r, w_c, table, cell, hist, unused_out, True)
