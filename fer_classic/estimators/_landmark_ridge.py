@@ -16,6 +16,11 @@ __all__ = ["LandmarkRidgeClassifier"]
 # memory of a fit to about n_landmarks**2 plus this many rows of kernel values.
 _ROWS = 2048
 
+# Nothing here may reach BLAS syrk on two or more threads (``A @ A.T``, dsyrk,
+# Cholesky): the bundled OpenBLAS crashed (SIGSEGV) there from about 16,000
+# landmarks (cf. OpenBLAS issue #2821, numpy issue #19685). Hence row blocks in
+# _rbf, column panels in _add_upper_gram and a one-thread Cholesky in _solve.
+
 
 def _mirror_upper(a: np.ndarray, step: int = 1024) -> None:
     """Copy the upper triangle of square ``a`` onto its lower one, a band at a time."""
@@ -25,8 +30,7 @@ def _mirror_upper(a: np.ndarray, step: int = 1024) -> None:
 
 def _add_upper_gram(gram: np.ndarray, block: np.ndarray, panel: int = 1024) -> None:
     """Add ``block.T @ block`` to the upper triangle of ``gram`` (and its diagonal panels)."""
-    # Column panels of matrix products do half the work of one full product, like
-    # BLAS syrk; scipy's bundled OpenBLAS dsyrk crashed (SIGSEGV) on 20,000 landmarks.
+    # Column panels of matrix products do half the work of one full product, like syrk.
     for start in range(0, gram.shape[1], panel):
         stop = start + panel
         gram[:stop, start:stop] += block[:, :stop].T @ block[:, start:stop]
@@ -39,9 +43,7 @@ def _squared_norms(X: np.ndarray) -> np.ndarray:
 def _rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma: float) -> np.ndarray:
     """exp(-gamma * |x - l|^2) for every row of ``X`` and every landmark."""
     out = np.empty((len(X), len(landmarks)))
-    # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to BLAS syrk, which
-    # crashed (SIGSEGV) in the bundled OpenBLAS from about 16,000 landmarks
-    # (multi-threaded syrk; cf. OpenBLAS issue #2821, numpy issue #19685).
+    # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to syrk.
     for start in range(0, len(X), _ROWS):
         rows = X[start : start + _ROWS]
         block = out[start : start + _ROWS]
@@ -88,6 +90,8 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     components_ : ndarray of shape (n_landmarks, n_features)
         The landmarks.
+    component_norms_ : ndarray of shape (n_landmarks,)
+        Their squared norms, kept so that predicting one face does not recompute them.
     coef_ : ndarray of shape (n_landmarks, n_outputs)
         Weight of each landmark's kernel value; one output for two classes,
         else one per class.
@@ -127,7 +131,7 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         n_landmarks = min(int(self.n_components), len(X))
         rows = check_random_state(self.random_state).permutation(len(X))[:n_landmarks]
         self.components_ = X[rows]
-        norms = _squared_norms(self.components_)
+        self.component_norms_ = norms = _squared_norms(self.components_)
         gamma = float(self.gamma)
 
         # Weighted sums over blocks of rows: K' W K, K' W Y, and the weighted means
@@ -164,8 +168,7 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         jitter = 1e-10 * max(float(np.trace(gram)) / len(gram), np.finfo(float).tiny)
         gram[np.diag_indices_from(gram)] += jitter
         try:
-            # One BLAS thread: the bundled OpenBLAS's threaded syrk, which Cholesky
-            # calls, crashed (SIGSEGV) on 16,000 and more landmarks.
+            # One BLAS thread: Cholesky calls syrk.
             with threadpool_limits(1, user_api="blas"):
                 return scipy.linalg.solve(gram, cross, assume_a="pos", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
@@ -175,8 +178,8 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         """Scores (n_samples, n_classes), or (n_samples,) for two classes."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        norms = _squared_norms(self.components_)
-        scores = _rbf(X, self.components_, norms, float(self.gamma)) @ self.coef_ + self.intercept_
+        kernel = _rbf(X, self.components_, self.component_norms_, float(self.gamma))
+        scores = kernel @ self.coef_ + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
