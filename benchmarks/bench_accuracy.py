@@ -5,7 +5,7 @@ default) the pipeline of :func:`fer_classic.make_pipeline` up to the classifier
 (preprocessing, extractors, scaling: per-block for combined sets) is fitted on the
 ``train`` split once and applied to the test images; then every classifier
 (``linear-svm``: LinearSVC; ``svm-approx``: RBF SVM through Nystroem landmarks;
-``svm``: the exact RBF SVM, slow on all 28,709 images) is fitted on those features
+``svm``: the exact RBF SVM, on a precomputed kernel matrix) is fitted on those features
 and scored on
 
 * all test images (FER2013: 7,178, PublicTest + PrivateTest), and

@@ -1,10 +1,12 @@
 """SVM backends against training-set size on FER2013 HOG features.
 
 For each training size (2k, 4k, 8k, 16k, all 28,709 images) fits the exact
-scikit-learn SVC, the ``approx`` backend (least-squares SVM on Nystroem
+scikit-learn SVC (``sklearn``: libsvm computing kernel values itself;
+``precomputed``: the same SVC on a precomputed kernel matrix,
+:class:`fer_classic.estimators.PrecomputedKernelSVC`), the ``approx`` backend (least-squares SVM on Nystroem
 landmarks, :class:`fer_classic.estimators.LandmarkRidgeClassifier`) and, when
 cuML and a GPU are usable, cuML's SVC, all with ``SVMClassifier``'s defaults
-(C=1, gamma="scale"), on the same standardised HOG vectors (features computed
+(C=1, or ``--C``; gamma="scale"), on the same standardised HOG vectors (features computed
 once), and scores each on all 7,178 test images and on the PrivateTest half.
 Prints a table, writes JSON and a plot.
 
@@ -13,6 +15,7 @@ Run::
     python benchmarks/bench_svm.py                       # full run (~1 h on 2 cores)
     python benchmarks/bench_svm.py --sizes 2000 4000     # quick
     python benchmarks/bench_svm.py --n-components 10000 20000   # two approx rows per size
+    python benchmarks/bench_svm.py --backends precomputed approx --C 3
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"))
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000, 8000, 16000, 28709])
-    parser.add_argument("--backends", nargs="+", default=["sklearn", "approx", "cuml"])
+    parser.add_argument("--backends", nargs="+", default=["sklearn", "precomputed", "approx", "cuml"],
+                        choices=["sklearn", "precomputed", "approx", "cuml"])
+    parser.add_argument("--C", type=float, default=1.0, help="SVM regularisation (default: %(default)s)")
     parser.add_argument("--n-components", type=int, nargs="+", default=[None],
                         help="approx landmarks, one row per value (default: the estimator's)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"))
@@ -55,11 +60,13 @@ def main() -> None:
     # One configuration per row label: approx once per landmark count.
     configs = []
     for backend in backends:
-        if backend != "approx":
-            configs.append((backend, {"backend": backend, "random_state": 0}))
-            continue
-        for m in args.n_components:
-            params = {"backend": "approx", "random_state": 0, **({"n_components": m} if m else {})}
+        if backend in ("sklearn", "precomputed"):
+            configs.append((backend, {"backend": "sklearn", "precompute_kernel": backend == "precomputed",
+                                      "C": args.C, "random_state": 0}))
+        elif backend == "cuml":
+            configs.append((backend, {"backend": backend, "C": args.C, "random_state": 0}))
+        for m in args.n_components if backend == "approx" else []:
+            params = {"backend": "approx", "C": args.C, "random_state": 0, **({"n_components": m} if m else {})}
             configs.append((f"approx-{SVMClassifier(**params).n_components}", params))
     if "cuml" in args.backends and not usable:
         print(f"cuML skipped: {reason}")

@@ -89,6 +89,8 @@ def main() -> None:
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Classifier parameter (repeatable).")
+@click.option("--block-scaling", is_flag=True,
+              help="Combined features (hog+sift): scale each extractor's block to the same total variance.")
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
 @click.option("--size", default=48, show_default=True, help="Image side in pixels (grayscale, square).")
 @click.option("--seed", default=0, show_default=True, help="Seed of hold-out split and estimators.")
@@ -100,12 +102,13 @@ def main() -> None:
 @_NJOBS
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, out, size, seed, dedupe_data, model_format, label_map, n_jobs,
-        as_json) -> None:
+def fit(ctx, data, features, clf, params, block_scaling, out, size, seed, dedupe_data, model_format, label_map,
+        n_jobs, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     result = _run(
-        fit_model, data, features=features, clf=clf, clf_params=_parse_params(params), size=size,
+        fit_model, data, features=features, clf=clf, clf_params=_parse_params(params),
+        block_scaling=block_scaling, size=size,
         random_state=seed, label_map=parse_label_map(label_map) if label_map else None,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
         dedupe_data=dedupe_data, log=log,
@@ -265,6 +268,8 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
+@click.option("--block-scaling", is_flag=True,
+              help="Combined features (hog+sift): scale each extractor's block to the same total variance.")
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",
               help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")
 @click.option("--cv", default="5", show_default=True,
@@ -281,14 +286,15 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, grid, cv, groups, backend, scheduler, out, results, seed, model_format,
-           n_jobs, as_json) -> None:
+def search(ctx, data, features, clf, block_scaling, grid, cv, groups, backend, scheduler, out, results, seed,
+           model_format, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .model_selection import search_model
 
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     result = _run(
-        search_model, data, features=features, clf=clf, grid=grid, cv=cv, groups=groups,
+        search_model, data, features=features, clf=clf, block_scaling=block_scaling, grid=grid, cv=cv,
+        groups=groups,
         random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         out=_out_path(ctx, out, model_format), model_format=model_format,
         results_csv=results, verbose=0 if as_json else 2, log=log,

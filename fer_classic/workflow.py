@@ -137,6 +137,7 @@ def fit_model(
     features: str = "hog",
     clf: str = "svm",
     clf_params: Mapping | None = None,
+    block_scaling: bool = False,
     size: int = 48,
     random_state: int = 0,
     test_size: float = 0.2,
@@ -157,6 +158,9 @@ def fit_model(
         See :func:`fer_classic.make_pipeline`.
     clf_params : mapping, optional
         Classifier parameters (e.g. ``{"C": 10}``).
+    block_scaling : bool, default=False
+        Scale each block of combined features on its own (see
+        :func:`fer_classic.make_pipeline`).
     size : int, default=48
         Image geometry (square, grayscale).
     random_state : int, default=0
@@ -200,7 +204,8 @@ def fit_model(
             f"Test images of class(es) {unseen} have no training images in {dataset.name}; "
             "add training images or remove those classes."
         )
-    pipeline = make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **dict(clf_params or {}))
+    pipeline = make_pipeline(features, clf, block_scaling=block_scaling, random_state=random_state, n_jobs=n_jobs,
+                             **dict(clf_params or {}))
     extractor, head = pipeline[:1], pipeline[1:]
     log(f"extracting '{features}' features of {len(train)} training images")
     train_features = _timed(timings, "features", extractor.fit_transform, train.X, train.y)
@@ -209,7 +214,8 @@ def fit_model(
     fitted = pipeline[-1].estimator_
     backend = getattr(fitted, "backend_", None)
     if backend:
-        log(f"'{clf}' fitted with backend {backend} ({fitted.backend_reason_})")
+        how = ", precomputed kernel matrix" if getattr(fitted, "kernel_precomputed_", False) else ""
+        log(f"'{clf}' fitted with backend {backend} ({fitted.backend_reason_}{how})")
     test_features = _timed(timings, "features", extractor.transform, test.X)
     predicted = _timed(timings, "predict", head.predict, test_features)
     metrics = classification_metrics(test.y, predicted, pipeline.classes_)
@@ -219,6 +225,7 @@ def fit_model(
         pipeline, train, features=features, clf=clf, source=dataset.name,
         metrics={k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
         timings=timings, random_state=random_state, held_out_test=held_out, backend=backend,
+        block_scaling=block_scaling,
         **({"deep_features": deep} if deep else {}),
     )
     path = None

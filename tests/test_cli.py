@@ -64,6 +64,17 @@ def test_fit_passes_classifier_params(runner, tmp_path):
     assert params["C"] == "10" and params["class_weight"] == "'balanced'"
 
 
+@pytest.mark.parametrize("flag, union", [([], "FeatureUnion"), (["--block-scaling"], "BlockScaledUnion")])
+def test_fit_block_scaling_flag_picks_the_union(runner, tmp_path, flag, union):
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--features", "hog+lbp", "--clf", "logreg", *flag, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from fer_classic import load_model
+    model = load_model(out)
+    assert type(model.pipeline["features"]).__name__ == union
+    assert model.metadata["block_scaling"] is bool(flag)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--data", "/no/such/path"], "does not exist"),
     (["--features", "surf"], "Unknown features"),

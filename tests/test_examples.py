@@ -17,3 +17,9 @@ def test_example_runs(script, args):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout
+
+
+def test_hog_sift_grid_file_names_the_svm_parameters():
+    from fer_classic.model_selection import load_grid
+    grid = load_grid(REPO / "examples" / "grid_hog_sift.json", "hog+sift")
+    assert set(grid) == {"clf__estimator__C", "clf__estimator__gamma"}

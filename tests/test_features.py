@@ -101,6 +101,29 @@ def test_block_scaled_union_weights_multiply_the_balanced_blocks():
     np.testing.assert_allclose(weighted, np.hstack([plain[:, :16], 3 * plain[:, 16:]]))
 
 
+def test_normalised_block_is_centred_not_standardised():
+    X = random_gray((40, 64), seed=4).astype(float)
+    union = BlockScaledUnion([("pixels", PixelFeatures()), ("pca", PCA(n_components=3))],
+                             normalised_blocks=("pixels",))
+    out = union.fit_transform(X)
+    pixels = X / 255.0
+    centred = pixels - pixels.mean(axis=0)
+    # One factor for the whole block keeps its columns' relative scales.
+    np.testing.assert_allclose(out[:, :64], centred / np.sqrt(centred.var(axis=0).sum()))
+    np.testing.assert_allclose([out[:, :64].var(axis=0).sum(), out[:, 64:].var(axis=0).sum()], [1.0, 1.0])
+
+
+def test_unknown_normalised_block_is_an_error():
+    union = BlockScaledUnion([("pixels", PixelFeatures())], normalised_blocks=("sift",))
+    with pytest.raises(ValueError, match=r"normalised_blocks names \['sift'\]"):
+        union.fit(random_gray((5, 16), seed=1).astype(float))
+
+
+@pytest.mark.parametrize("spec, expected", [("hog+sift", ("sift",)), ("hog+lbp", ())])
+def test_block_scaling_leaves_sift_histograms_unstandardised(spec, expected):
+    assert make_features(spec, block_scaling=True).normalised_blocks == expected
+
+
 def test_block_scaled_pipeline_keeps_extractor_parameter_names():
     pipe = make_pipeline("hog+lbp", "linear-svm", block_scaling=True)
     assert isinstance(pipe["features"], BlockScaledUnion) and pipe["scale"] == "passthrough"

@@ -108,6 +108,25 @@ def test_search_cli_prints_ranking_and_writes_results(tmp_path, folder_dataset):
     assert (tmp_path / "cv.csv").is_file()
 
 
+def test_search_cli_block_scaling_builds_and_records_a_block_scaled_union(tmp_path, folder_dataset):
+    from fer_classic import load_model
+    from fer_classic.features import BlockScaledUnion
+    out = tmp_path / "m.joblib"
+    result = CliRunner().invoke(main, ["search", "--data", str(folder_dataset), "--features", "hog+lbp",
+                                       "--clf", "logreg", "--block-scaling", "--grid", str(_grid(tmp_path)),
+                                       "--cv", "3", "--out", str(out), "--results", str(tmp_path / "cv.csv")])
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert isinstance(model.pipeline["features"], BlockScaledUnion)
+    assert model.metadata["search"]["block_scaling"] is True
+
+
+def _grid(tmp_path):
+    path = tmp_path / "grid.json"
+    path.write_text('{"clf.C": [0.1, 1.0]}')
+    return path
+
+
 def test_search_cli_help():
     assert "publictest" in CliRunner().invoke(main, ["search", "--help"]).output
 

@@ -2,10 +2,11 @@
 
 from ._canonical import CanonicalOrderClassifier
 from ._landmark_ridge import LandmarkRidgeClassifier
+from ._precomputed_svc import PrecomputedKernelSVC
 from ._registry import CLASSIFIERS, make_classifier
 from ._svm import SVMClassifier, cuml_status
 
 __all__ = [
-    "CLASSIFIERS", "CanonicalOrderClassifier", "LandmarkRidgeClassifier", "SVMClassifier", "cuml_status",
-    "make_classifier",
+    "CLASSIFIERS", "CanonicalOrderClassifier", "LandmarkRidgeClassifier", "PrecomputedKernelSVC", "SVMClassifier",
+    "cuml_status", "make_classifier",
 ]

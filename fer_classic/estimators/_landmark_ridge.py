@@ -10,16 +10,14 @@ from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._rbf import ROWS as _ROWS
+from ._rbf import rbf as _rbf
+from ._rbf import squared_norms as _squared_norms
+
 __all__ = ["LandmarkRidgeClassifier"]
 
-# Rows of the (rows x landmarks) kernel block computed at a time: bounds the
-# memory of a fit to about n_landmarks**2 plus this many rows of kernel values.
-_ROWS = 2048
-
-# Nothing here may reach BLAS syrk on two or more threads (``A @ A.T``, dsyrk,
-# Cholesky): the bundled OpenBLAS crashed (SIGSEGV) there from about 16,000
-# landmarks (cf. OpenBLAS issue #2821, numpy issue #19685). Hence row blocks in
-# _rbf, column panels in _add_upper_gram and a one-thread Cholesky in _solve.
+# Nothing here may reach BLAS syrk on two or more threads (see ._rbf): hence
+# column panels in _add_upper_gram and a one-thread Cholesky in _solve.
 
 
 def _mirror_upper(a: np.ndarray, step: int = 1024) -> None:
@@ -34,27 +32,6 @@ def _add_upper_gram(gram: np.ndarray, block: np.ndarray, panel: int = 1024) -> N
     for start in range(0, gram.shape[1], panel):
         stop = start + panel
         gram[:stop, start:stop] += block[:, :stop].T @ block[:, start:stop]
-
-
-def _squared_norms(X: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", X, X)
-
-
-def _rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma: float) -> np.ndarray:
-    """exp(-gamma * |x - l|^2) for every row of ``X`` and every landmark."""
-    out = np.empty((len(X), len(landmarks)))
-    # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to syrk.
-    for start in range(0, len(X), _ROWS):
-        rows = X[start : start + _ROWS]
-        block = out[start : start + _ROWS]
-        np.matmul(rows, landmarks.T, out=block)
-        block *= -2
-        block += _squared_norms(rows)[:, None]
-        block += landmark_norms
-        np.maximum(block, 0, out=block)  # rounding can make a tiny distance negative
-        block *= -gamma
-        np.exp(block, out=block)
-    return out
 
 
 class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):

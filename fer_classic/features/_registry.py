@@ -88,8 +88,10 @@ def make_features(
         Seed of every extractor that takes one (the SIFT codebook).
     block_scaling : bool, default=False
         For several extractors, a :class:`BlockScaledUnion` (each block
-        standardised and weighted by one over the square root of its width)
-        instead of a plain FeatureUnion.
+        scaled to a total variance of 1: standardised and weighted by one
+        over the square root of its width, or, for the already normalised
+        ``sift`` histograms, centred and divided by the square root of their
+        total variance) instead of a plain FeatureUnion.
 
     Examples
     --------
@@ -107,4 +109,6 @@ def make_features(
         steps.append((name, transformer))
     if len(steps) == 1:
         return steps[0][1]
-    return BlockScaledUnion(steps) if block_scaling else FeatureUnion(steps)
+    if not block_scaling:
+        return FeatureUnion(steps)
+    return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in NORMALISED_FEATURES))

