@@ -198,7 +198,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             return 8 * n_samples**2 <= _PRECOMPUTE_MAX_BYTES
         if isinstance(self.precompute_kernel, (bool, np.bool_)):
             return bool(self.precompute_kernel)
-        raise ValueError(f"precompute_kernel must be 'auto', True or False; got {self.precompute_kernel!r}.")
+        raise ValueError(f"precompute_kernel must be 'auto', True or False (--param precompute_kernel=false on the "
+                         f"command line); got {self.precompute_kernel!r}.")
 
     def _fit_sklearn(self, X, codes, sample_weight):
         params = dict(C=self.C, gamma=self.gamma, class_weight=self._class_weight_codes(),
