@@ -22,8 +22,7 @@ def squared_norms(X: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", X, X)
 
 
-def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma: float,
-        out: np.ndarray | None = None) -> np.ndarray:
+def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma: float) -> np.ndarray:
     """``exp(-gamma * |x - l|^2)`` for every row ``x`` of ``X`` and every row ``l`` of ``landmarks``.
 
     Parameters
@@ -33,15 +32,12 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
     landmark_norms : ndarray of shape (n_landmarks,)
         ``squared_norms(landmarks)``, kept by callers that evaluate many blocks.
     gamma : float
-    out : ndarray of shape (n_rows, n_landmarks), optional
-        Where to write the kernel values (float64, C-contiguous rows).
 
     Returns
     -------
     ndarray of shape (n_rows, n_landmarks)
     """
-    if out is None:
-        out = np.empty((len(X), len(landmarks)))
+    out = np.empty((len(X), len(landmarks)))
     # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to syrk.
     for start in range(0, len(X), ROWS):
         rows = X[start : start + ROWS]

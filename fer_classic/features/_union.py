@@ -89,7 +89,6 @@ class BlockScaledUnion(FeatureUnion):
             )
         edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
         self.block_slices_ = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
-        self.block_names_ = names
         unknown = set(self.normalised_blocks) - set(names)
         if unknown:
             raise ValueError(f"normalised_blocks names {sorted(unknown)}, which are not among the blocks {names}.")
