@@ -25,6 +25,7 @@ __all__ = [
     "NoFaceError",
     "DisplayUnavailableError",
     "MissingWeightsError",
+    "MissingDependencyError",
 ]
 
 
@@ -106,3 +107,7 @@ class DisplayUnavailableError(FerClassicError, RuntimeError):
 
 class MissingWeightsError(FerClassicError, OSError):
     """Pretrained network weights are neither in the local cache nor downloadable (offline)."""
+
+
+class MissingDependencyError(FerClassicError, ImportError):
+    """An optional library is not installed; the message names the pip extra to install."""
