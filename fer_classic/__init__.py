@@ -3,33 +3,49 @@
 Data flows ``data`` → ``features`` → ``estimators`` → ``evaluation`` →
 ``persistence``; :mod:`fer_classic.workflow` ties them into the functions the
 ``fer-classic`` command line calls. :mod:`fer_classic.detection` finds and crops
-faces in photos, and :mod:`fer_classic.prediction` predicts on photos, videos and
-a webcam with it.
+faces in photos, and :mod:`fer_classic.prediction` predicts on photos, folders,
+videos and a webcam with it.
+
+The names below are imported on first use (PEP 562), so that ``import
+fer_classic`` — and ``fer-classic --help`` — load neither NumPy nor
+scikit-learn until something needs them.
 """
 
-from ._version import __version__
-from .data import FaceDataset, load_dataset, make_synthetic_faces
-from .labels import CANONICAL_LABELS, canonical_label
-from .persistence import FERModel, inspect_model, load_model, save_model
-from .pipeline import make_pipeline
-from .prediction import predict_image, predict_video
-from .workflow import evaluate_model, fit_model, predict_images
+from __future__ import annotations
 
-__all__ = [
-    "CANONICAL_LABELS",
-    "FERModel",
-    "FaceDataset",
-    "__version__",
-    "canonical_label",
-    "evaluate_model",
-    "fit_model",
-    "inspect_model",
-    "load_dataset",
-    "load_model",
-    "make_pipeline",
-    "make_synthetic_faces",
-    "predict_image",
-    "predict_images",
-    "predict_video",
-    "save_model",
-]
+import importlib
+
+from ._version import __version__  # noqa: F401 (public)
+
+#: Public name -> module that defines it.
+_LAZY = {
+    "CANONICAL_LABELS": ".labels",
+    "canonical_label": ".labels",
+    "FaceDataset": ".data",
+    "load_dataset": ".data",
+    "make_synthetic_faces": ".data",
+    "FERModel": ".persistence",
+    "inspect_model": ".persistence",
+    "load_model": ".persistence",
+    "save_model": ".persistence",
+    "make_pipeline": ".pipeline",
+    "predict_image": ".prediction",
+    "predict_paths": ".prediction",
+    "predict_video": ".prediction",
+    "evaluate_model": ".workflow",
+    "fit_model": ".workflow",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

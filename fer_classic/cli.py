@@ -1,50 +1,106 @@
 """The ``fer-classic`` command line: argument parsing and printing only.
 
-Each command calls one function of :mod:`fer_classic.workflow`.
+Each command calls one function of :mod:`fer_classic.workflow` (or
+:mod:`fer_classic.model_selection`, :mod:`fer_classic.prediction`,
+:mod:`fer_classic.persistence`). Everything beyond click is imported inside
+the commands, so that ``fer-classic --help`` starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import sys
 import warnings
 
 import click
 
 from ._version import __version__
-from .data import DEFAULT_NEAR_THRESHOLD
-from .evaluation import format_confusion_matrix, format_metrics
-from .exceptions import FerClassicError
-from .labels import parse_label_map
-from .persistence import format_model_info, inspect_model, load_model
-from .prediction import format_rows_table, predict_paths, run_webcam, write_rows_csv
-from .workflow import evaluate_model, fit_model
-from .workflow import compare_model_files, describe_data
+
+#: ``fer_classic.data.DEFAULT_NEAR_THRESHOLD``, repeated here so that --help imports
+#: no NumPy (tests/test_cli.py checks they agree).
+_NEAR_THRESHOLD = 6
 
 
-def _parse_params(pairs: tuple[str, ...]) -> dict:
+def _parse_value(value: str):
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return float(value)  # inf, nan, 1e3 (JSON has no inf)
+    except ValueError:
+        return value  # plain strings such as class_weight=balanced
+
+
+def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
     params = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE (e.g. C=10).", param_hint="--param")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value  # plain strings such as class_weight=balanced
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE (e.g. C=10).")
+        params[key.strip()] = _parse_value(value.strip())
     return params
 
 
+def _label_map_option(ctx, param, value: str | None):
+    if value is None:
+        return None
+    from .labels import parse_label_map
+
+    try:
+        return parse_label_map(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text
+
+
 def _run(func, *args, **kwargs):
-    """Call a library function; turn its documented errors into a clean CLI error."""
+    """Call a library function; turn every error into a clean CLI error (never a traceback).
+
+    Errors fer-classic raises on purpose, and ValueError / OSError /
+    MemoryError from the libraries below, are printed as they are. Anything
+    else is a bug: it is printed in one line too, with how to see the
+    traceback (``FER_CLASSIC_DEBUG=1``).
+    """
+    from .exceptions import FerClassicError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = lambda msg, cat, *a, **k: click.echo(f"warning: {msg}", err=True)
             return func(*args, **kwargs)
     except (FerClassicError, ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_message(exc)) from exc
+    except MemoryError as exc:
+        raise click.ClickException(f"out of memory ({_message(exc)}): use smaller images (--size), fewer images "
+                                   "or a lighter model.") from exc
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
+        if os.environ.get("FER_CLASSIC_DEBUG"):
+            raise
+        raise click.ClickException(
+            f"unexpected {type(exc).__name__}: {_message(exc)}. This is a bug in fer-classic; rerun with "
+            "FER_CLASSIC_DEBUG=1 for the traceback and report it."
+        ) from exc
+
+
+def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=()) -> None:
+    """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs)."""
+    from ._fileio import check_outputs
+
+    _run(check_outputs, outputs, inputs={"MODEL": model}, input_trees={"--data": data, "INPUT": list(inputs)},
+         dirs=dirs, make_parents=True)
+
+
+def _logger(quiet: bool):
+    """Progress on stderr, silent with --json."""
+    return (lambda message: None) if quiet else (lambda message: click.echo(message, err=True))
 
 
 def _seconds(timings: dict) -> str:
@@ -52,9 +108,29 @@ def _seconds(timings: dict) -> str:
 
 
 _LABEL_MAP = click.option(
-    "--label-map", default=None, metavar="MAP",
-    help="Folder name to label for numbered class folders, e.g. '0=angry,1=disgust'.",
+    "--label-map", default=None, metavar="MAP", callback=_label_map_option,
+    help="Folder name or CSV label to label, e.g. '0=angry,1=disgust'.",
 )
+_PARAMS = click.option("--param", "params", multiple=True, metavar="NAME=VALUE", callback=_params_option,
+                       help="Classifier parameter (repeatable), e.g. C=10, class_weight=balanced.")
+_PIPELINE_OPTIONS = [
+    click.option("--block-scaling", is_flag=True,
+                 help="Combined features (hog+sift): scale each extractor's block to the same total variance."),
+    click.option("--preprocess", default=None, metavar="STEPS",
+                 help="Image preprocessing before the features: equalize, clahe, crop, or joined with '+' "
+                      "(crop+clahe)."),
+    click.option("--flip", is_flag=True,
+                 help="Also train on the mirror image of every training image (prediction is unchanged)."),
+    click.option("--sampler", type=click.Choice(["smote", "adasyn", "random"]), default=None,
+                 help="Oversample the smaller classes of the training data (imbalanced-learn; training folds "
+                      "only, never test images)."),
+]
+
+
+def _pipeline_options(func):
+    for option in reversed(_PIPELINE_OPTIONS):
+        func = option(func)
+    return func
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 _FEATURES_HELP = ("pixels, hog, lbp, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
                   "first), or joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
@@ -62,7 +138,8 @@ _NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default
 _TRUST = click.option(
     "--trust", is_flag=True,
     help="Load model files that could run code: joblib files not written by fer-classic on this machine, "
-         "skops files with types outside scikit-learn, NumPy and fer-classic. Only for files you trust.",
+         "skops files naming types outside fer-classic's reviewed list (fer_classic.persistence.TRUSTED_TYPES). "
+         "Only for files you trust.",
 )
 _FORMAT = click.option(
     "--format", "model_format", type=click.Choice(["joblib", "skops"]), default=None,
@@ -88,11 +165,11 @@ def main() -> None:
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Classifier parameter (repeatable).")
-@click.option("--block-scaling", is_flag=True,
-              help="Combined features (hog+sift): scale each extractor's block to the same total variance.")
+@_PARAMS
+@_pipeline_options
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
-@click.option("--size", default=48, show_default=True, help="Image side in pixels (grayscale, square).")
+@click.option("--size", default=48, show_default=True, type=click.IntRange(8, 1024),
+              help="Image side in pixels (grayscale, square).")
 @click.option("--seed", default=0, show_default=True, help="Seed of hold-out split and estimators.")
 @click.option("--dedupe", "dedupe_data", is_flag=True,
               help="Drop pixel-identical copies first (test images also in train, repeats within a split); "
@@ -102,16 +179,17 @@ def main() -> None:
 @_NJOBS
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, block_scaling, out, size, seed, dedupe_data, model_format, label_map,
-        n_jobs, as_json) -> None:
+def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, out, size, seed, dedupe_data,
+        model_format, label_map, n_jobs, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
-    log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
+    from .workflow import fit_model
+
     result = _run(
-        fit_model, data, features=features, clf=clf, clf_params=_parse_params(params),
-        block_scaling=block_scaling, size=size,
-        random_state=seed, label_map=parse_label_map(label_map) if label_map else None,
+        fit_model, data, features=features, clf=clf, clf_params=params,
+        block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
+        random_state=seed, label_map=label_map,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
-        dedupe_data=dedupe_data, log=log,
+        dedupe_data=dedupe_data, log=_logger(as_json),
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -119,6 +197,8 @@ def fit(ctx, data, features, clf, params, block_scaling, out, size, seed, dedupe
     held = " (held-out split of the training images)" if result.held_out else ""
     click.echo(f"train {result.n_train} images, test {result.n_test} images{held}")
     click.echo(f"seconds: {_seconds(result.timings)}")
+    from .evaluation import format_metrics
+
     click.echo(format_metrics(result.metrics))
     click.echo(f"model saved to {result.path}")
 
@@ -137,10 +217,15 @@ def fit(ctx, data, features, clf, params, block_scaling, out, size, seed, dedupe
 @_JSON
 def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> None:
     """Score MODEL on a dataset split: metrics and confusion matrix, optionally an HTML report."""
+    from .evaluation import format_confusion_matrix, format_metrics
+    from .persistence import load_model
+    from .workflow import evaluate_model
+
+    _check_model_outputs(model, {"--report": report}, data=data, dirs=("--report",))
     loaded = _run(load_model, model, trusted=trust)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
-        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs, report=report,
+        label_map=label_map, n_jobs=n_jobs, report=report,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -184,6 +269,13 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces
     an unreadable file is reported and skipped. The exit code is non-zero
     only when no input could be read.
     """
+    from .persistence import load_model
+    from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
+
+    from .prediction import annotates_one_file
+
+    _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate}, inputs=inputs,
+                         dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",))
     loaded = _run(load_model, model, trusted=trust)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces}
     if yunet_model:
@@ -202,9 +294,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces
     if fmt == "json":
         click.echo(json.dumps(result.summary(), indent=1))
     elif fmt == "csv":
-        buffer = io.StringIO()
-        write_rows_csv(result.rows, result.classes, buffer)
-        click.echo(buffer.getvalue().rstrip("\n"))
+        click.echo(rows_csv(result.rows, result.classes).rstrip("\n"))
     else:
         click.echo(format_rows_table(result.rows, result.classes, result.tracks))
     for path in result.annotated:
@@ -229,9 +319,11 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces
 @_JSON
 def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None:
     """Score several MODELS on the same images, side by side, with McNemar's test between the best two."""
+    from .workflow import compare_model_files
+
     result = _run(
         compare_model_files, models, data, split=None if split == "all" else split, out=out,
-        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs, trusted=trust,
+        label_map=label_map, n_jobs=n_jobs, trusted=trust,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if out and not as_json:
@@ -241,7 +333,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
-@click.option("--threshold", default=DEFAULT_NEAR_THRESHOLD, show_default=True, type=click.IntRange(0, 64),
+@click.option("--threshold", default=_NEAR_THRESHOLD, show_default=True, type=click.IntRange(0, 64),
               help="Near duplicates: largest Hamming distance between 64-bit DCT pHashes.")
 @click.option("--duplicates-csv", default=None, metavar="FILE",
               help="Write every duplicate image (kind, group, split, label, source, hamming, dedupe action).")
@@ -253,9 +345,11 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 
     Files are only read, never changed.
     """
+    from .workflow import describe_data
+
     result = _run(
         describe_data, data, threshold=threshold, duplicates_csv=duplicates_csv,
-        label_map=parse_label_map(label_map) if label_map else None, n_jobs=n_jobs,
+        label_map=label_map, n_jobs=n_jobs,
         warn=False,  # the printed description carries the leakage warning once
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
@@ -268,8 +362,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
               help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
-@click.option("--block-scaling", is_flag=True,
-              help="Combined features (hog+sift): scale each extractor's block to the same total variance.")
+@_pipeline_options
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",
               help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")
 @click.option("--cv", default="5", show_default=True,
@@ -286,15 +379,16 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, block_scaling, grid, cv, groups, backend, scheduler, out, results, seed,
-           model_format, n_jobs, as_json) -> None:
+def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, grid, cv, groups, backend, scheduler,
+           out, results, seed, model_format, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
+    from .evaluation import format_metrics
     from .model_selection import search_model
 
-    log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
+    log = _logger(as_json)
     result = _run(
-        search_model, data, features=features, clf=clf, block_scaling=block_scaling, grid=grid, cv=cv,
-        groups=groups,
+        search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
+        flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
         random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         out=_out_path(ctx, out, model_format), model_format=model_format,
         results_csv=results, verbose=0 if as_json else 2, log=log,
@@ -324,10 +418,11 @@ def search(ctx, data, features, clf, block_scaling, grid, cv, groups, backend, s
 def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust) -> None:
     """Learning curve and validation curve of a model saved by 'search'."""
     from .model_selection import report_search
+    from .persistence import load_model
 
+    _check_model_outputs(model, {"--out": out_dir}, data=data, dirs=("--out",))
     loaded = _run(load_model, model, trusted=trust)
-    parsed = [json.loads(v) if v.strip()[:1].isdigit() or v.strip()[:1] in "-[" else v.strip()
-              for v in values.split(",")] if values else None
+    parsed = [_parse_value(v.strip()) for v in values.split(",")] if values else None
     summary = _run(report_search, loaded, data, out_dir, param=param, values=parsed, cv=cv, n_jobs=n_jobs)
     for name, path in summary["files"].items():
         click.echo(f"{name}: {path}")
@@ -340,6 +435,8 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
 @_JSON
 def inspect_command(model, trust_types, as_json) -> None:
     """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""
+    from .persistence import format_model_info, inspect_model
+
     info = _run(inspect_model, model, trusted_types=trust_types)
     if as_json:
         click.echo(json.dumps(info, indent=1))

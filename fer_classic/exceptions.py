@@ -26,6 +26,14 @@ __all__ = [
     "DisplayUnavailableError",
     "MissingWeightsError",
     "MissingDependencyError",
+    "ClassMismatchWarning",
+    "ImageSizeError",
+    "DegenerateImageWarning",
+    "LabelMergeWarning",
+    "InputPathError",
+    "OutputPathError",
+    "DuplicateRowsWarning",
+    "SkippedRowsWarning",
 ]
 
 
@@ -111,3 +119,35 @@ class MissingWeightsError(FerClassicError, OSError):
 
 class MissingDependencyError(FerClassicError, ImportError):
     """An optional library is not installed; the message names the pip extra to install."""
+
+
+class InputPathError(FerClassicError, ValueError):
+    """An input path is missing, or is a folder, FIFO, device or socket where a file is expected."""
+
+
+class OutputPathError(FerClassicError, ValueError):
+    """An output path is, or leads to, an input of the command, or cannot be written (option named)."""
+
+
+class ImageSizeError(FerClassicError, ValueError):
+    """An image geometry (``size``, ``--size``) is invalid, or its arrays would not fit in memory."""
+
+
+class DegenerateImageWarning(UserWarning):
+    """An image is so small or so elongated that resizing it leaves almost no face (files named)."""
+
+
+class LabelMergeWarning(UserWarning):
+    """Several folders or label-map entries fold into one label (all of them named)."""
+
+
+class ClassMismatchWarning(UserWarning):
+    """A model is scored on data with classes it cannot predict, or models with different classes are compared."""
+
+
+class DuplicateRowsWarning(UserWarning):
+    """A labels file lists the same image (and face box) twice with the same label; it is kept once (rows named)."""
+
+
+class SkippedRowsWarning(UserWarning):
+    """Rows of a labels file carry no emotion (AffectNet's none/uncertain/no-face, FER+ ties) and were skipped (counted per reason)."""

@@ -6,9 +6,10 @@ never from the order in which files or rows were read.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 
-from .exceptions import UnknownLabelError
+from .exceptions import LabelMergeWarning, UnknownLabelError
 
 __all__ = [
     "CANONICAL_LABELS",
@@ -137,25 +138,63 @@ def sort_labels(labels: Iterable[object]) -> list:
     return known + others
 
 
+def _known_labels() -> str:
+    return f"{', '.join(CANONICAL_LABELS)} (or spellings such as anger, happiness, surprised)"
+
+
 def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """Parse ``"0=neutral,1=anger"`` (or a mapping) into a map onto canonical names.
+
+    Keys are folder names or CSV emotion ids, compared as labels are (case,
+    spaces, ``-`` and ``_`` ignored). Entries mapping several keys onto one
+    label merge those classes, which is allowed but warned about
+    (:class:`~fer_classic.exceptions.LabelMergeWarning`, naming the entries).
 
     Raises
     ------
     UnknownLabelError
-        If an entry is not ``KEY=LABEL`` or names an unknown label.
+        If an entry is not ``KEY=LABEL``, its key is empty or repeated, or its
+        label is unknown (the entry and the allowed labels are named).
     """
     if text is None:
         return None
     if isinstance(text, Mapping):
-        pairs = list(text.items())
+        pairs = [(str(key), str(value)) for key, value in text.items()]
     else:
         pairs = []
         for part in filter(str.strip, str(text).split(",")):
             key, sep, value = part.partition("=")
-            if not sep:
+            if not sep or not key.strip() or not value.strip():
                 raise UnknownLabelError(
-                    f"Label map entry {part!r} is not KEY=LABEL; write e.g. '0=neutral,1=angry'."
+                    f"Label map entry {part.strip()!r} is not KEY=LABEL; write e.g. "
+                    f"'0=neutral,1=angry', with labels from: {_known_labels()}."
                 )
             pairs.append((key.strip(), value.strip()))
-    return {str(key): canonical_label(value) for key, value in pairs}
+    result: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key, value in pairs:
+        entry = f"{key}={value}"
+        if _key(key) in seen:
+            raise UnknownLabelError(
+                f"Label map key {key!r} is given twice ({seen[_key(key)]} and {entry}); "
+                "give each folder name or id once."
+            )
+        seen[_key(key)] = entry
+        label = _ALIASES.get(_key(value))
+        if label is None:
+            raise UnknownLabelError(
+                f"Label map entry {entry!r}: unknown label {value!r}; allowed labels are {_known_labels()}."
+            )
+        result[key] = label
+    by_label: dict[str, list[str]] = {}
+    for key, label in result.items():
+        by_label.setdefault(label, []).append(f"{key}={label}")
+    merged = ["; ".join(entries) for entries in by_label.values() if len(entries) > 1]
+    if merged:
+        warnings.warn(
+            f"Label map entries fold into one label and their classes are merged: {' | '.join(merged)}. "
+            "Fix the map if they are different classes.",
+            LabelMergeWarning,
+            stacklevel=2,
+        )
+    return result

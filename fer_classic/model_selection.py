@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -14,15 +15,17 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Memory, parallel_backend
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, PredefinedSplit, StratifiedKFold
 
+from ._optional import import_optional
+from ._fileio import atomic_write, atomic_write_text, check_outputs
+from ._training import Log, data_path, fit_score_save, load_data, pipeline_options, quiet, timed, validated
 from .data import FaceDataset
-from .evaluation import classification_metrics
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
-from .persistence import FERModel, save_model
+from .persistence import FERModel
 from .pipeline import make_pipeline
-from .workflow import Log, _load, _quiet, _timed
 
 __all__ = ["DEFAULT_GRIDS", "SearchResult", "default_grid", "load_grid", "report_search", "search_model"]
 
@@ -81,31 +84,99 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"Grid file {path} does not exist.")
-    text = path.read_text()
+        raise DatasetError(f"Grid file {path} does not exist (or is not a regular file); give a JSON or YAML "
+                           "file, or 'default'.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Grid file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
     if path.suffix.lower() in (".yaml", ".yml"):
+        yaml = import_optional("yaml", "Reading a YAML grid (or give a JSON file)")
         try:
-            import yaml
-        except ImportError as exc:
-            raise ImportError("Reading a YAML grid needs PyYAML: pip install pyyaml (or give JSON).") from exc
-        raw = yaml.safe_load(text)
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ValueError(f"Grid file {path} is not valid YAML{where}: "
+                             f"{getattr(exc, 'problem', None) or exc}.") from exc
     else:
-        raw = json.loads(text)
-    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
-        raise ValueError(f"Grid file {path} must map parameter names to lists of values.")
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Grid file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                             f"{exc.msg}.") from exc
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) and v for v in raw.values()):
+        raise ValueError(f"Grid file {path} must map parameter names to non-empty lists of values, "
+                         'e.g. {"clf.C": [1, 10]}.')
+    return _tuples({pipeline_param_name(key, features): values for key, values in raw.items()})
+
+
+def pipeline_param_name(key: str, features: str) -> str:
+    """The Pipeline name of a short parameter name: ``clf.C`` → ``clf__estimator__C``.
+
+    ``hog.orientations`` → ``features__orientations`` (one extractor) or
+    ``features__hog__orientations`` (a combination); names without a dot are
+    returned as they are.
+
+    Raises
+    ------
+    ValueError
+        If the part before the dot is neither ``clf`` nor one of ``features``.
+    """
     names = parse_feature_names(features)
-    grid = {}
-    for key, values in raw.items():
-        head, dot, tail = key.partition(".")
-        if not dot:
-            grid[key] = values
-        elif head == "clf":
-            grid[f"clf__estimator__{tail}"] = values
-        elif head in names:
-            grid[f"features__{tail}" if len(names) == 1 else f"features__{head}__{tail}"] = values
-        else:
-            raise ValueError(f"Grid key {key!r}: {head!r} is neither 'clf' nor one of the features {names}.")
-    return _tuples(grid)
+    head, dot, tail = key.partition(".")
+    if not dot:
+        return key
+    if head == "clf":
+        return f"clf__estimator__{tail}"
+    if head in names:
+        return f"features__{tail}" if len(names) == 1 else f"features__{head}__{tail}"
+    raise ValueError(f"Parameter {key!r}: {head!r} is neither 'clf' nor one of the features {names}.")
+
+
+def check_grid(pipeline, grid: Mapping) -> None:
+    """Check every name and value of ``grid`` against ``pipeline`` before the search starts.
+
+    Raises
+    ------
+    ValueError
+        Naming the first unknown parameter (with the names that exist) or the
+        first value its estimator refuses.
+    """
+    known = pipeline.get_params(deep=True)
+    for key, values in grid.items():
+        if key not in known:
+            near = sorted(k for k in known if k.rsplit("__", 1)[-1] == key.rsplit("__", 1)[-1])
+            hint = f" Did you mean {', '.join(near)}?" if near else (
+                " Use short names such as clf.C or hog.orientations, or the pipeline's own names.")
+            raise ValueError(f"Grid parameter {key!r} is not a parameter of the '{pipeline!r:.60}' pipeline.{hint}")
+        for value in values:
+            try:
+                validated(clone(pipeline).set_params(**{key: value}))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"Grid parameter {key!r}, value {value!r}: {exc}") from exc
+
+
+def _check_cv(cv) -> int | str:
+    if str(cv).strip().lower() == "publictest":
+        return "publictest"
+    try:
+        folds = int(str(cv))
+    except ValueError:
+        folds = 0
+    if folds < 2:
+        raise ValueError(f"--cv {cv!r}: give a number of folds (2 or more) or 'publictest'.")
+    return folds
+
+
+def _compile_groups(pattern: str) -> re.Pattern:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"--groups {pattern!r} is not a valid regular expression: {exc}.") from exc
+    if regex.groups < 1:
+        raise ValueError(f"--groups pattern {pattern!r} needs a capturing group, e.g. 'S(\\d+)_'.")
+    return regex
 
 
 def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
@@ -116,9 +187,7 @@ def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
     DatasetError
         If the pattern has no group or a file name does not match (the file is named).
     """
-    regex = re.compile(pattern)
-    if regex.groups < 1:
-        raise ValueError(f"--groups pattern {pattern!r} needs a capturing group, e.g. 'S(\\d+)_'.")
+    regex = _compile_groups(pattern)
     groups = []
     for source in sources:
         match = regex.search(Path(str(source)).name)
@@ -169,14 +238,12 @@ def _flat_results(cv_results: dict) -> list[dict]:
 
 def write_cv_results(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write flattened ``cv_results_`` rows to CSV, ranked best first."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: r["rank_test_score"])
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, buffer.getvalue())
 
 
 @contextlib.contextmanager
@@ -184,10 +251,7 @@ def _joblib_backend(backend: str, scheduler: str | None, n_jobs: int | None):
     if backend == "loky":
         yield
     elif backend == "dask":
-        try:
-            from dask.distributed import Client
-        except ImportError as exc:
-            raise ImportError("--backend dask needs dask.distributed: pip install 'fer-classic[dask]'") from exc
+        Client = import_optional("dask.distributed", "--backend dask").Client
         client = Client(scheduler) if scheduler else Client(processes=False)
         try:
             with parallel_backend("dask", n_jobs=n_jobs or -1):
@@ -195,12 +259,8 @@ def _joblib_backend(backend: str, scheduler: str | None, n_jobs: int | None):
         finally:
             client.close()
     elif backend == "ray":
-        try:
-            import ray
-            from ray.util.joblib import register_ray
-        except ImportError as exc:
-            raise ImportError("--backend ray needs ray: pip install 'ray[default]'") from exc
-        register_ray()
+        ray = import_optional("ray", "--backend ray")
+        import_optional("ray.util.joblib", "--backend ray").register_ray()
         ray.init(address=scheduler, ignore_reinit_error=True)
         with parallel_backend("ray", n_jobs=n_jobs or -1):
             yield
@@ -214,6 +274,9 @@ def search_model(
     features: str = "hog",
     clf: str = "svm",
     block_scaling: bool = False,
+    preprocess: str | None = None,
+    flip: bool = False,
+    sampler: str | None = None,
     grid: str | os.PathLike | Mapping | None = "default",
     cv: int | str = 5,
     groups: str | None = None,
@@ -226,7 +289,7 @@ def search_model(
     model_format: str | None = None,
     results_csv: str | os.PathLike | None = None,
     verbose: int = 0,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> SearchResult:
     """Grid-search a ``features → scaler → clf`` pipeline, refit the best, score it once.
 
@@ -237,9 +300,9 @@ def search_model(
         PrivateTest for ``cv="publictest"``).
     features, clf : str
         As for :func:`fer_classic.make_pipeline`.
-    block_scaling : bool, default=False
-        Scale each block of combined features on its own (see
-        :func:`fer_classic.make_pipeline`).
+    block_scaling, preprocess, flip, sampler
+        Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
+        the model's metadata (``pipeline_options``).
     grid : "default", path or mapping
         ``"default"``: :data:`DEFAULT_GRIDS`; a JSON/YAML file (see
         :func:`load_grid`); or a mapping of Pipeline parameter names to lists.
@@ -264,14 +327,25 @@ def search_model(
     verbose : int, default=0
         GridSearchCV progress messages.
     """
-    timings: dict[str, float] = {}
-    dataset = _timed(timings, "load", _load, data, size, None, None)
+    # Everything that can be wrong with the options is checked before the data is loaded.
+    grid_file = None if grid is None or isinstance(grid, Mapping) or grid == "default" else grid
+    check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
+                  input_trees={"--data": data_path(data)}, make_parents=True)
+    options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
     if grid is None or (isinstance(grid, str) and grid == "default"):
         param_grid = default_grid(features, clf)
     elif isinstance(grid, Mapping):
         param_grid = _tuples(dict(grid))
     else:
         param_grid = load_grid(grid, features)
+    if flip:  # FlipAugmented wraps the pipeline: its parameters gain the "estimator__" prefix
+        param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
+    check_grid(make_pipeline(features, clf, random_state=random_state, **options), param_grid)
+    cv = _check_cv(cv)
+    if groups is not None:
+        _compile_groups(groups)
+    timings: dict[str, float] = {}
+    dataset = timed(timings, "load", load_data, data, size, None, None)
     train = dataset.select("train")
     fit_groups = None
     if str(cv).lower() == "publictest":
@@ -297,33 +371,29 @@ def search_model(
     with tempfile.TemporaryDirectory(prefix="fer-classic-cache-") as cache:
         # The pipeline memory caches fitted feature extractors, so candidates that differ
         # only in classifier parameters reuse the training features.
-        pipeline = make_pipeline(features, clf, block_scaling=block_scaling, random_state=random_state)
-        pipeline.set_params(memory=Memory(cache, verbose=0))
+        pipeline = make_pipeline(features, clf, random_state=random_state, **options)
+        pipeline.set_params(**{"estimator__memory" if flip else "memory": Memory(cache, verbose=0)})
         search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=n_jobs, refit=False,
                               verbose=verbose, error_score="raise")
         n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
         log(f"searching {n_candidates} candidates of '{features}' + '{clf}' on {len(pool)} images "
             f"(cv={cv}, backend={backend})")
         with _joblib_backend(backend, scheduler, n_jobs):
-            _timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
-    best = make_pipeline(features, clf, block_scaling=block_scaling, random_state=random_state)
+            timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
+    best = make_pipeline(features, clf, random_state=random_state, **options)
     best.set_params(**search.best_params_)
     log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
-    _timed(timings, "refit", best.fit, refit_on.X, refit_on.y)
-    predicted = _timed(timings, "predict", best.predict, test.X)
-    metrics = classification_metrics(test.y, predicted, best.classes_)
     rows = _flat_results(search.cv_results_)
-    model = FERModel.from_fitted(
-        best, refit_on, features=features, clf=clf, source=dataset.name,
-        metrics={**{k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")}, "split": test_split},
-        timings=timings, random_state=random_state,
+    if results_csv is not None:
+        write_cv_results(rows, results_csv)
+    model, metrics, path = fit_score_save(
+        best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
+        out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
+        pipeline_options=options,
         search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
     )
-    path = save_model(model, out, format=model_format) if out is not None else None
-    if results_csv is not None:
-        write_cv_results(rows, results_csv)
     return SearchResult(model, search.best_params_, float(search.best_score_), rows, metrics,
                         timings, test_split, path)
 
@@ -378,6 +448,13 @@ def report_search(
         raise ValueError("This model was not saved by 'fer-classic search' (no search metadata); "
                          "pass --param and --values explicitly.")
     grid = {k: ast.literal_eval(v) for k, v in (search or {}).get("grid", {}).items()}
+    if param is not None:
+        param = pipeline_param_name(param, model.metadata.get("features", "hog"))
+        known = model.pipeline.get_params(deep=True)
+        if param not in known:
+            near = sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
+            raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "
+                             f"for example: {', '.join(near)} (or short names such as clf.C).")
     if param is None:
         varied = [k for k, v in grid.items() if len(v) > 1] or list(grid)
         param = varied[0]
@@ -385,7 +462,8 @@ def report_search(
         if param not in grid:
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
-    dataset = _load(data, model.image_shape[0], None, None)
+    check_outputs({"--out": out_dir}, input_trees={"--data": data_path(data)}, dirs=("--out",))
+    dataset = load_data(data, model.image_shape[0], None, None)
     train = dataset.select("train")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -398,7 +476,8 @@ def report_search(
                               ("validation_curve", validation, plot_validation_curve)):
         figure = plot(curve)
         written[name] = str(out / f"{name}.png")
-        figure.savefig(written[name], dpi=100, bbox_inches="tight")
+        atomic_write(written[name], lambda tmp, figure=figure: figure.savefig(tmp, format="png", dpi=100,
+                                                                              bbox_inches="tight"))
     summary = {"files": written, "learning": learning.summary(), "validation": validation.summary()}
-    (out / "curves.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out / "curves.json", json.dumps(summary, indent=1))
     return summary

@@ -7,14 +7,46 @@ import os
 from joblib import Memory
 from sklearn.base import TransformerMixin
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
+from ._optional import import_optional
 from .estimators import make_classifier
-from .features import BlockScaledUnion, make_features
-from .features._registry import NORMALISED_FEATURES, parse_feature_names
+from .features import make_features, make_scaler
 from .preprocessing import FlipAugmented, make_preprocessing
 
-__all__ = ["make_pipeline"]
+__all__ = ["SAMPLERS", "make_pipeline", "make_sampler"]
+
+#: Oversamplers of imbalanced-learn by name (``sampler=`` of :func:`make_pipeline`, ``--sampler``):
+#: name → (module, class).
+SAMPLERS: dict[str, tuple[str, str]] = {
+    "smote": ("imblearn.over_sampling", "SMOTE"),
+    "adasyn": ("imblearn.over_sampling", "ADASYN"),
+    "random": ("imblearn.over_sampling", "RandomOverSampler"),
+}
+
+
+def make_sampler(name: str, *, random_state: int | None = 0):
+    """The imbalanced-learn oversampler ``name``, seeded by ``random_state``.
+
+    Parameters
+    ----------
+    name : {"smote", "adasyn", "random"}
+        SMOTE, ADASYN or random oversampling (repeated minority rows), each
+        raising every class to the size of the largest.
+    random_state : int, optional
+        Seed of the sampler.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown.
+    MissingDependencyError
+        If imbalanced-learn is not installed (``pip install 'fer-classic[imbalanced]'``).
+    """
+    key = str(name).strip().lower()
+    if key not in SAMPLERS:
+        raise ValueError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}, or None.")
+    module, cls = SAMPLERS[key]
+    return getattr(import_optional(module, f"sampler={key!r}"), cls)(random_state=random_state)
 
 
 def make_pipeline(
@@ -24,12 +56,13 @@ def make_pipeline(
     preprocess: str | TransformerMixin | None = None,
     flip: bool = False,
     block_scaling: bool = False,
+    sampler: str | None = None,
     memory: str | os.PathLike | Memory | None = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
     **clf_params,
 ) -> Pipeline | FlipAugmented:
-    """Return ``[preprocess →] features → scaling → classifier`` as one scikit-learn Pipeline.
+    """Return ``[preprocess →] features → scaling [→ sampler] → classifier`` as one Pipeline.
 
     Every learned step (scaler, PCA, SIFT codebook, classifier) sits inside
     the pipeline, so ``fit`` learns it from training data only and
@@ -50,18 +83,31 @@ def make_pipeline(
         Train on every image and its mirror image: the pipeline is wrapped in
         :class:`~fer_classic.preprocessing.FlipAugmented` (parameters then
         start with ``estimator__``); prediction sees the images unchanged.
+        With a sampler, the sampler sees the training images and their mirrors.
     block_scaling : bool, default=False
         For combined features (``hog+lbp``): standardise each extractor's
         block on its own and weight it by one over the square root of its
         width, so that a wide block does not dominate
-        (:class:`~fer_classic.features.BlockScaledUnion`; the ``"scale"`` step
-        is then ``"passthrough"``). False: one StandardScaler over the
-        concatenation, where each block weighs in proportion to its width
-        (on 4,000 FER2013 training images, with an RBF SVM, that was about
-        one point more accurate for ``hog+lbp`` and ``hog+lbp+sift``: equal
-        weight gives the weaker LBP block too much say). A single extractor
-        gets one StandardScaler, except ``sift``, whose power- and
-        L2-normalised histograms go to the classifier as they are.
+        (:class:`~fer_classic.features.BlockScaledUnion`, SIFT histograms
+        centred only; the ``"scale"`` step is then ``"passthrough"``). False:
+        one StandardScaler over the concatenation, where each block weighs in
+        proportion to its width (on 4,000 FER2013 training images, with an
+        RBF SVM, that was about one point more accurate for ``hog+lbp`` and
+        ``hog+lbp+sift``: equal weight gives the weaker LBP block too much
+        say). Features made only of ``sift``, whose power- and L2-normalised
+        histograms go to the classifier as they are, get no scaler. The
+        decision depends on which extractors are named, not on their order
+        (:func:`fer_classic.features.make_scaler`).
+    sampler : {"smote", "adasyn", "random"}, optional
+        Oversample the minority classes of the training data with
+        imbalanced-learn (:data:`SAMPLERS`; ``pip install
+        'fer-classic[imbalanced]'``): the result is then an
+        :class:`imblearn.pipeline.Pipeline` with a step ``"sampler"`` after
+        the features and the scaling and before the classifier, seeded by
+        ``random_state``. It resamples only in ``fit`` (SMOTE and ADASYN
+        interpolate between feature vectors of a class; ``random`` repeats
+        rows); ``predict``, ``transform`` and scoring (cross-validation folds
+        included) see the rows unchanged. None: no resampling.
     memory : str, path or joblib.Memory, optional
         Cache of the fitted transformers (``Pipeline(memory=...)``): grid-search
         candidates that differ only in classifier parameters reuse the features.
@@ -74,13 +120,15 @@ def make_pipeline(
 
     Returns
     -------
-    Pipeline, or FlipAugmented wrapping the Pipeline when ``flip=True``.
+    Pipeline (imblearn's with a sampler), or FlipAugmented wrapping it when ``flip=True``.
 
     Raises
     ------
     ValueError
-        If a feature, preprocessing or classifier name is unknown, or ``flip``
-        is not a bool.
+        If a feature, preprocessing, sampler or classifier name is unknown,
+        or ``flip`` is not a bool.
+    MissingDependencyError
+        If ``sampler`` is given and imbalanced-learn is not installed.
 
     Examples
     --------
@@ -89,16 +137,24 @@ def make_pipeline(
     >>> train = data.select("train")
     >>> model = make_pipeline("hog", "svm").fit(train.X, train.y)
     >>> make_pipeline("hog+lbp", "linear-svm", preprocess="clahe", flip=True)  # doctest: +SKIP
+    >>> make_pipeline("hog", "svm", sampler="smote").named_steps["sampler"]  # doctest: +SKIP
+    SMOTE(random_state=0)
     """
     if not isinstance(flip, bool):
         raise ValueError(f"flip must be True or False; got {flip!r}.")
+    resampler = None if sampler is None else make_sampler(sampler, random_state=random_state)
     steps = []
     if preprocess is not None:
         steps.append(("preprocess", make_preprocessing(preprocess, n_jobs=n_jobs)))
-    extractor = make_features(features, n_jobs=n_jobs, random_state=random_state, block_scaling=block_scaling)
-    steps.append(("features", extractor))
-    unscaled = isinstance(extractor, BlockScaledUnion) or parse_feature_names(features)[0] in NORMALISED_FEATURES
-    steps.append(("scale", "passthrough" if unscaled else StandardScaler()))
+    steps.append(("features", make_features(features, n_jobs=n_jobs, random_state=random_state,
+                                            block_scaling=block_scaling)))
+    steps.append(("scale", make_scaler(features, block_scaling=block_scaling)))
+    if resampler is not None:
+        # After the scaler: SMOTE's nearest neighbours and interpolation work on scaled features.
+        steps.append(("sampler", resampler))
     steps.append(("clf", make_classifier(clf, random_state=random_state, n_jobs=n_jobs, **clf_params)))
-    pipeline = Pipeline(steps, memory=memory)
+    if resampler is None:
+        pipeline = Pipeline(steps, memory=memory)
+    else:
+        pipeline = import_optional("imblearn.pipeline", f"sampler={sampler!r}").Pipeline(steps, memory=memory)
     return FlipAugmented(pipeline) if flip else pipeline

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .data import (
-    DEFAULT_NEAR_THRESHOLD,
-    IMAGE_EXTENSIONS,
-    DatasetDescription,
-    FaceDataset,
-    dedupe,
-    describe_dataset,
-    load_dataset,
-    read_image,
-)
-from .evaluation import Comparison, Report, classification_metrics, compare_models, write_report
-from .exceptions import DatasetError, EmptyClassError, FerClassicError
-from .features import deep_metadata
-from .persistence import FERModel, load_model, save_model
+from ._fileio import check_outputs
+from ._training import Log, data_path, fit_score_save, load_data, pipeline_options, quiet, timed, validated
+from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
+from .evaluation import Comparison, Report, classification_metrics, compare_models, warn_class_mismatch, write_report
+from .exceptions import EmptyClassError
+from .persistence import FERModel, load_model
 from .pipeline import make_pipeline
 
 __all__ = [
@@ -34,15 +25,8 @@ __all__ = [
     "describe_data",
     "fit_model",
     "evaluate_model",
-    "predict_images",
     "split_train_test",
 ]
-
-Log = Callable[[str], None]
-
-
-def _quiet(message: str) -> None:
-    """Default logger: say nothing."""
 
 
 @dataclass
@@ -120,17 +104,6 @@ def split_train_test(
     return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True
 
 
-def _timed(timings: dict, key: str, func, *args, **kwargs):
-    start = time.perf_counter()
-    result = func(*args, **kwargs)
-    timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
-    return result
-
-
-def _load(data, size, label_map, n_jobs) -> FaceDataset:
-    return data if isinstance(data, FaceDataset) else load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs)
-
-
 def fit_model(
     data: str | os.PathLike | FaceDataset | None = None,
     *,
@@ -138,6 +111,9 @@ def fit_model(
     clf: str = "svm",
     clf_params: Mapping | None = None,
     block_scaling: bool = False,
+    preprocess: str | None = None,
+    flip: bool = False,
+    sampler: str | None = None,
     size: int = 48,
     random_state: int = 0,
     test_size: float = 0.2,
@@ -146,7 +122,7 @@ def fit_model(
     out: str | os.PathLike | None = None,
     model_format: str | None = None,
     dedupe_data: bool = False,
-    log: Log = _quiet,
+    log: Log = quiet,
 ) -> FitResult:
     """Load data, fit ``features → scaler → clf`` on the train split, score it on test, save it.
 
@@ -158,9 +134,9 @@ def fit_model(
         See :func:`fer_classic.make_pipeline`.
     clf_params : mapping, optional
         Classifier parameters (e.g. ``{"C": 10}``).
-    block_scaling : bool, default=False
-        Scale each block of combined features on its own (see
-        :func:`fer_classic.make_pipeline`).
+    block_scaling, preprocess, flip, sampler
+        Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
+        the model's metadata (``pipeline_options``).
     size : int, default=48
         Image geometry (square, grayscale).
     random_state : int, default=0
@@ -187,12 +163,17 @@ def fit_model(
     FitResult
         Model, test metrics, seconds per stage (load, features, fit, predict, save).
     """
+    # Outputs and the pipeline (its parameters validated) are checked before any long work.
+    check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
+    options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
+    pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
+                                       **dict(clf_params or {})))
     timings: dict[str, float] = {}
-    dataset = _timed(timings, "load", _load, data, size, label_map, n_jobs)
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
     if dedupe_data:
         before = len(dataset)
-        dataset = _timed(timings, "dedupe", dedupe, dataset)
+        dataset = timed(timings, "dedupe", dedupe, dataset)
         log(f"dedupe: dropped {before - len(dataset)} duplicate copies (in memory; files untouched)")
     train, test, held_out = split_train_test(dataset, test_size=test_size, random_state=random_state)
     if held_out:
@@ -204,33 +185,11 @@ def fit_model(
             f"Test images of class(es) {unseen} have no training images in {dataset.name}; "
             "add training images or remove those classes."
         )
-    pipeline = make_pipeline(features, clf, block_scaling=block_scaling, random_state=random_state, n_jobs=n_jobs,
-                             **dict(clf_params or {}))
-    extractor, head = pipeline[:1], pipeline[1:]
-    log(f"extracting '{features}' features of {len(train)} training images")
-    train_features = _timed(timings, "features", extractor.fit_transform, train.X, train.y)
-    log(f"fitting '{clf}' on {train_features.shape[0]} x {train_features.shape[1]} features")
-    _timed(timings, "fit", head.fit, train_features, train.y)
-    fitted = pipeline[-1].estimator_
-    backend = getattr(fitted, "backend_", None)
-    if backend:
-        how = ", precomputed kernel matrix" if getattr(fitted, "kernel_precomputed_", False) else ""
-        log(f"'{clf}' fitted with backend {backend} ({fitted.backend_reason_}{how})")
-    test_features = _timed(timings, "features", extractor.transform, test.X)
-    predicted = _timed(timings, "predict", head.predict, test_features)
-    metrics = classification_metrics(test.y, predicted, pipeline.classes_)
-    # Deep extractors (vgg16, vgg19, cnn): backbone, layer, weights source and hash.
-    deep = deep_metadata(pipeline)
-    model = FERModel.from_fitted(
-        pipeline, train, features=features, clf=clf, source=dataset.name,
-        metrics={k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
-        timings=timings, random_state=random_state, held_out_test=held_out, backend=backend,
-        block_scaling=block_scaling,
-        **({"deep_features": deep} if deep else {}),
+    model, metrics, path = fit_score_save(
+        pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
+        out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
+        block_scaling=block_scaling, pipeline_options=options,
     )
-    path = None
-    if out is not None:
-        path = _timed(timings, "save", save_model, model, out, format=model_format)
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 
 
@@ -257,67 +216,18 @@ def evaluate_model(
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
         then include ROC-AUC.
     """
+    check_outputs({"--report": report}, input_trees={"--data": data_path(data)}, dirs=("--report",))
     timings: dict[str, float] = {}
-    dataset = _timed(timings, "load", _load, data, model.image_shape, label_map, n_jobs)
+    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs)
     subset = dataset.select(split) if split else dataset
+    warn_class_mismatch(model.classes, subset.y)
     if report is not None:
         written = write_report(model, dataset, report, split=split)
         timings.update(written.timings)
         return EvaluateResult(written.metrics, timings, written.split, written.n, list(dataset.skipped), written)
-    predicted = _timed(timings, "predict", model.predict, subset.images)
+    predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
     metrics = classification_metrics(subset.y, predicted, model.classes)
     return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
-
-
-def _expand(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        item = Path(item)
-        if item.is_dir():
-            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-        else:
-            paths.append(item)
-    return paths
-
-
-def predict_images(model: FERModel, inputs: Iterable[str | os.PathLike]) -> list[dict]:
-    """Predict the expression of image files (folders are searched recursively).
-
-    Images are read as grayscale and resized to the model's geometry; they
-    should be face crops like the training images.
-
-    Returns
-    -------
-    list of dict
-        Per file: ``source``, ``label``, ``score_kind`` (``probability`` or
-        ``decision``) and ``scores`` (class → value); or ``source`` and
-        ``error`` for a file that could not be read (never raised).
-    """
-    paths = _expand(inputs)
-    if not paths:
-        raise DatasetError("No image files given (folders searched for "
-                           f"{', '.join(sorted(IMAGE_EXTENSIONS))}).")
-    results: list[dict] = []
-    images, ok_paths = [], []
-    for path in paths:
-        try:
-            images.append(read_image(path, model.image_shape))
-            ok_paths.append(path)
-        except FerClassicError as exc:
-            results.append({"source": str(path), "error": str(exc)})
-    if images:
-        batch = np.stack(images)
-        labels = model.predict(batch)
-        kind, scores = model.scores(batch)
-        for path, label, row in zip(ok_paths, labels, scores):
-            results.append({
-                "source": str(path),
-                "label": str(label),
-                "score_kind": kind,
-                "scores": {c: round(float(v), 4) for c, v in zip(model.classes, np.atleast_1d(row))},
-            })
-    order = {str(p): i for i, p in enumerate(paths)}
-    return sorted(results, key=lambda r: order[r["source"]])
 
 
 def compare_model_files(
@@ -350,6 +260,8 @@ def compare_model_files(
     Comparison
     """
     paths = [Path(p) for p in models]
+    check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
+                  make_parents=True)
     comparison = compare_models(
         [load_model(p, trusted=trusted) for p in paths], data, names=[p.name for p in paths], split=split,
         label_map=label_map, n_jobs=n_jobs,
@@ -384,6 +296,7 @@ def describe_data(
         Issue a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
         images occur in train (the description's text says so either way).
     """
+    check_outputs({"--duplicates-csv": duplicates_csv}, input_trees={"--data": data_path(data)}, make_parents=True)
     description = describe_dataset(data, threshold=threshold, label_map=label_map, n_jobs=n_jobs, warn=warn)
     if duplicates_csv is not None:
         description.write_duplicates_csv(duplicates_csv)

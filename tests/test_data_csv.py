@@ -1,11 +1,13 @@
 import gzip
+import os
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from conftest import write_csv_dataset
 from fer_classic.data import load_dataset, load_fer2013_csv
-from fer_classic.exceptions import DatasetError, DatasetFormatError, UnknownLabelError
+from fer_classic.exceptions import DatasetError, DatasetFormatError, ImageSizeError, UnknownLabelError
 
 HEADER = "emotion,pixels,Usage\n"
 ROW = " ".join(["7"] * 16)
@@ -47,8 +49,12 @@ def test_resizes_to_requested_size(tmp_path):
     "row, message",
     [
         ("0," + " ".join(["1"] * 15) + ",Training", "row 2: 15 pixel values are not a square"),
-        ("0,1 2 x 4,Training", "row 2: pixels must be .* found 'x'"),
-        ("0," + " ".join(["300"] * 16) + ",Training", "row 2: pixel values must lie in 0..255"),
+        ("0,1 2 x 4,Training", "row 2: pixels must be .*; pixel 3 of 4 is 'x'"),
+        ("0," + " ".join(["300"] * 16) + ",Training", "row 2: pixels must be .*0..255; pixel 1 of 16 is '300'"),
+        ("0,1 999999999999999999" + " 1" * 14 + ",Training", "row 2: .*pixel 2 of 16 is '999999999999999999'"),
+        # wraps around to a valid 7 in 32-bit integers
+        ("0,4294967303" + " 1" * 15 + ",Training", "row 2: .*pixel 1 of 16 is '4294967303'"),
+        ("0,1 -4" + " 1" * 14 + ",Training", "row 2: .*pixel 2 of 16 is '-4'"),
         ("0," + ROW + ",Holdout", "row 2: Usage 'Holdout'"),
     ],
 )
@@ -103,3 +109,82 @@ def test_csv_file_is_not_modified(csv_dataset):
 def test_write_and_load_agree_on_label_ids(tmp_path, tiny_faces):
     data = load_fer2013_csv(write_csv_dataset(tmp_path / "x.csv", tiny_faces))
     assert data.class_counts() == tiny_faces.class_counts()
+
+
+# --- bounded lines, quoting, label maps (issue 16) ------------------------------
+
+
+def _long_line_file(path, n_chars, gz):
+    line = "0," + "1 " * (n_chars // 2) + ",Training\n"
+    data = (HEADER + f"0,{ROW},Training\n" + line).encode()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data, compresslevel=1))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_overlong_line_is_refused_naming_it_without_reading_it_whole(tmp_path, gz):
+    path = _long_line_file(tmp_path / "f.csv", 20_000_000, gz)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetFormatError, match=r"line 3: the record is longer than 1,088 characters"):
+            load_fer2013_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # a 20 MB line read whole would take 40+ MB as text
+
+
+def test_first_row_may_be_large_but_bounded(tmp_path):
+    path = _long_line_file(tmp_path / "f.csv", 3_000_000, False)
+    path.write_text(HEADER + "0," + "1 " * 1_500_000 + ",Training\n")
+    with pytest.raises(DatasetFormatError, match="line 2: the record is longer than 1,049,600"):
+        load_fer2013_csv(path)
+
+
+def test_unclosed_quote_is_reported_where_the_record_starts(tmp_path):
+    lines = [f"0,{ROW},Training"] * 5 + [f'0,"{ROW},Training'] + [f"0,{ROW},Training"] * 15
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    with pytest.raises(DatasetFormatError, match="row 7: the record runs on to line 22, so a quote opened on line 7"):
+        load_fer2013_csv(path)
+
+
+@pytest.mark.parametrize("label_map", [{"0": "neutral", "3": "angry"}, "0=neutral,3=angry"])
+def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n4,{ROW},Training\n")
+    data = load_dataset(path, size=4, label_map=label_map)
+    assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning
+
+
+def test_label_map_may_name_classes_beyond_fer2013_ids(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"7,{ROW},Training\n")
+    assert load_fer2013_csv(path, label_map="7=contempt").labels.tolist() == ["contempt"]
+
+
+def test_labels_may_be_names(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"happy,{ROW},Training\nSurprised,{ROW},Training\n")
+    assert load_fer2013_csv(path).labels.tolist() == ["happy", "surprise"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("name", ["fer.csv", "fer.csv.gz"])
+def test_fifo_is_refused_without_opening_it(tmp_path, name):
+    path = tmp_path / name
+    os.mkfifo(path)  # opening it for reading would block forever
+    with pytest.raises(DatasetError, match="is not a regular file .*FIFO"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize("size", [100_000, 0, (48, 2000)])
+def test_absurd_size_is_refused_before_reading(tmp_path, size):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"0,{ROW},Training\n")
+    with pytest.raises(ImageSizeError, match="size"):
+        load_fer2013_csv(path, size=size)

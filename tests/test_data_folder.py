@@ -1,10 +1,21 @@
+import warnings
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
 from conftest import tree_digest, write_folder_dataset
-from fer_classic.data import load_dataset, load_folder
-from fer_classic.exceptions import DatasetError, EmptyClassError, SkippedFilesWarning, UnknownLabelError
+from fer_classic.data import decode_image, load_dataset, load_folder, read_image
+from fer_classic.exceptions import (
+    DatasetError,
+    DegenerateImageWarning,
+    EmptyClassError,
+    LabelMergeWarning,
+    SkippedFilesWarning,
+    UnknownLabelError,
+)
 
 
 def test_loads_split_layout(folder_dataset, tiny_faces):
@@ -23,11 +34,121 @@ def test_loads_unsplit_layout(tmp_path, tiny_faces):
     assert set(data.splits) == {""} and len(data) == len(tiny_faces)
 
 
-@pytest.mark.parametrize("ext", [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"])
+@pytest.mark.parametrize("ext", [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".pbm",
+                                 ".jp2", ".ras"])
 def test_reads_every_supported_extension(tmp_path, tiny_faces, ext):
     subset = tiny_faces.subset(slice(0, None, 8))
     data = load_folder(write_folder_dataset(tmp_path / "d", subset, ext=ext))
     assert len(data) == len(subset)
+
+
+def _save_with_pillow(path, image, **kwargs):
+    Image.fromarray(image).save(path, **kwargs)
+
+
+def test_reads_gif(tmp_path, tiny_faces):
+    # OpenCV's GIF writer wants colour input, so Pillow writes these.
+    subset = tiny_faces.subset(slice(0, None, 8))
+    for i, (image, label) in enumerate(zip(subset.images, subset.labels)):
+        (tmp_path / "d" / label).mkdir(parents=True, exist_ok=True)
+        _save_with_pillow(tmp_path / "d" / label / f"{i}.gif", image)
+    data = load_folder(tmp_path / "d")
+    order = [int(Path(source).stem) for source in data.sources]
+    np.testing.assert_array_equal(data.images, subset.images[order])  # gray palette: lossless
+
+
+@pytest.mark.parametrize("fmt, name", [("GIF", "face.png"), ("BMP", "face.jpg"), ("PNG", "face.tif")])
+def test_format_comes_from_the_content_not_the_suffix(tmp_path, tiny_faces, fmt, name):
+    (tmp_path / "d" / "happy").mkdir(parents=True)
+    _save_with_pillow(tmp_path / "d" / "happy" / name, tiny_faces.images[0], format=fmt)
+    np.testing.assert_array_equal(load_folder(tmp_path / "d").images[0], tiny_faces.images[0])
+
+
+_ASYMMETRIC = np.random.default_rng(3).integers(0, 256, (48, 48), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pillow_does(tmp_path, orientation):
+    (tmp_path / "d" / "happy").mkdir(parents=True)
+    path = tmp_path / "d" / "happy" / "phone.png"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    _save_with_pillow(path, _ASYMMETRIC, exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    np.testing.assert_array_equal(load_folder(tmp_path / "d").images[0], expected)
+
+
+def test_sideways_phone_jpeg_is_read_upright(tmp_path):
+    # Stored 64 wide and 32 high, EXIF orientation 6 (rotate 90 degrees clockwise): upright it is 32x64.
+    image = np.zeros((32, 64), np.uint8)
+    image[:, :8] = 255  # a bright band on the stored left edge ends up on top
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    _save_with_pillow(path, image, exif=exif, quality=95)
+    upright = decode_image(path)
+    assert upright.shape == (64, 32) and upright[:8].mean() > 200 and upright[-8:].mean() < 50
+
+
+def test_nested_subfolders_belong_to_their_label_folder(tmp_path, tiny_faces):
+    images = tiny_faces.images[:3]
+    for rel, image in zip(["happy/b.png", "happy/a/z.png", "happy/a/deeper/y.png"], images):
+        (tmp_path / "d" / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "d" / rel), image)
+    data = load_folder(tmp_path / "d")
+    assert [Path(s).relative_to(tmp_path / "d").as_posix() for s in data.sources] == [
+        "happy/a/deeper/y.png", "happy/a/z.png", "happy/b.png"]
+    assert set(data.labels) == {"happy"}
+
+
+def test_folders_folding_into_one_label_are_merged_with_a_warning_naming_both(tmp_path, tiny_faces):
+    for name, image in zip(["Happy", "happiness", "sad"], tiny_faces.images):
+        (tmp_path / "d" / name).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "d" / name / "0.png"), image)
+    with pytest.warns(LabelMergeWarning, match="Happy, happiness -> happy"):
+        data = load_folder(tmp_path / "d")
+    assert data.class_counts() == {"happy": 2, "sad": 1}
+
+
+@pytest.mark.parametrize("n_bad, shown, more", [(3, 3, None), (20, 20, None), (25, 20, "and 5 more")])
+def test_every_skipped_file_is_named_up_to_twenty(folder_dataset, n_bad, shown, more):
+    bad = [folder_dataset / "train" / "happy" / f"zz_bad{i:02d}.jpg" for i in range(n_bad)]
+    for path in bad:
+        path.write_bytes(b"junk")
+    with pytest.warns(SkippedFilesWarning) as record:
+        data = load_folder(folder_dataset)
+    message = str(record[0].message)
+    assert sum(str(path) in message for path in bad) == shown
+    assert (more in message) if more else ("more" not in message)
+    assert [path for path, _ in data.skipped] == [str(p) for p in bad]  # the full list
+
+
+def test_files_without_an_image_suffix_are_counted_and_named(folder_dataset):
+    notes = folder_dataset / "train" / "sad" / "notes.txt"
+    notes.write_text("not a face")
+    with pytest.warns(SkippedFilesWarning, match=f"1 file\\(s\\) .* no image suffix .*{notes.name}"):
+        load_folder(folder_dataset)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (8, 8), (48, 6)])
+def test_tiny_or_elongated_images_warn_naming_the_file(tmp_path, tiny_faces, shape):
+    root = write_folder_dataset(tmp_path / "d", tiny_faces.subset(slice(0, 14)))
+    tiny = root / "train" / "angry" / "tiny.png"
+    cv2.imwrite(str(tiny), np.full(shape, 128, np.uint8))
+    with pytest.warns(DegenerateImageWarning, match=f"{tiny}.*{shape[1]}x{shape[0]} stretched to 48x48"):
+        load_folder(root)
+
+
+def test_read_image_warns_on_a_stretched_image(tmp_path):
+    path = tmp_path / "dot.png"
+    cv2.imwrite(str(path), np.zeros((1, 1), np.uint8))
+    with pytest.warns(DegenerateImageWarning, match="dot.png"):
+        read_image(path)
+
+
+def test_usual_images_do_not_warn(folder_dataset, recwarn):
+    load_folder(folder_dataset, size=96)  # 48 -> 96 is 2x: fine
+    assert not [w for w in recwarn if issubclass(w.category, DegenerateImageWarning)]
 
 
 def test_folder_spellings_map_to_canonical_labels(tmp_path, tiny_faces):
@@ -127,3 +248,17 @@ def test_class_whose_images_are_all_corrupt_is_an_error(tmp_path, tiny_faces):
         path.write_bytes(b"junk")
     with pytest.raises(EmptyClassError, match="fear"):
         load_folder(root)
+
+
+def test_load_dataset_parses_a_label_map_string(tmp_path, tiny_faces):
+    root = write_folder_dataset(tmp_path / "d", tiny_faces.subset(slice(0, 16)), names={"angry": "0", "disgust": "1"})
+    data = load_dataset(root, label_map="0=angry,1=disgust")
+    assert set(data.labels) == {"angry", "disgust"}
+
+
+def test_threaded_loading_leaves_warning_filters_as_they_were(folder_dataset):
+    (folder_dataset / "train" / "happy" / "zz_bad.png").write_bytes(b"junk")
+    before = list(warnings.filters)
+    with pytest.warns(SkippedFilesWarning, match="zz_bad.png"):
+        load_folder(folder_dataset, n_jobs=4)  # 113 files: decoded by 4 threads
+    assert warnings.filters == before

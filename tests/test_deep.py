@@ -92,7 +92,7 @@ def test_registry_combines_deep_and_classic_features():
 @pytest.mark.parametrize("pooling, width", [("avg", 128), ("max", 128), ("flatten", 128 * 12 * 12)])
 def test_shape_and_dtype(images, backbone, pooling, width):
     features = DeepFeatures(backbone=backbone, pooling=pooling, **SMALL).fit_transform(images)
-    assert features.shape == (len(images), width) and features.dtype == np.float64
+    assert features.shape == (len(images), width) and features.dtype == np.float32
     assert np.isfinite(features).all()
 
 
@@ -152,12 +152,12 @@ def test_mixed_precision_is_close_to_float32(vgg16, images):
 
 # --- parameters -----------------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
-    ({"backbone": "resnet"}, "backbone must be one of"),
-    ({"pooling": "sum"}, "pooling must be one of"),
+    ({"backbone": "resnet"}, "The 'backbone' parameter of DeepFeatures must be a str among"),
+    ({"pooling": "sum"}, "The 'pooling' parameter of DeepFeatures must be a str among"),
     ({"input_size": 16}, "input_size must be an integer of at least 32"),
-    ({"device": "tpu"}, "device must be one of"),
-    ({"precision": "half"}, "precision must be one of"),
-    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"device": "tpu"}, "The 'device' parameter of DeepFeatures must be a str among"),
+    ({"precision": "half"}, "The 'precision' parameter of DeepFeatures must be a str among"),
+    ({"batch_size": 0}, r"The 'batch_size' parameter of DeepFeatures must be an int in the range \[1, inf\)"),
     ({"layer": "block9_pool"}, "layer 'block9_pool' is not a layer of vgg16"),
     ({"weights": "weights.npz"}, "weights must be 'imagenet', None or the path"),
 ])
@@ -302,7 +302,7 @@ def test_cli_offline_imagenet_error_is_clean(tmp_path, monkeypatch, folder_datas
 def test_cnn_features_shape_dtype_and_history(cnn, tiny_faces):
     test = tiny_faces.select("test")
     features = cnn.transform(test.X)
-    assert features.shape == (len(test), 8) and features.dtype == np.float64
+    assert features.shape == (len(test), 8) and features.dtype == np.float32
     assert (features >= 0).all()  # ReLU activations of the penultimate layer
     assert cnn.n_epochs_ == len(cnn.history_["loss"]) == len(cnn.history_["seconds"])
     assert 1 <= cnn.best_epoch_ <= cnn.n_epochs_ <= TINY_CNN["epochs"]
@@ -361,10 +361,10 @@ def test_cnn_needs_labels(images):
 
 @pytest.mark.parametrize("params, message", [
     ({"convs_per_block": (1, 2, 3)}, "convs_per_block must be a positive integer or 2"),
-    ({"blocks": ()}, "at least one block"),
-    ({"schedule": "step"}, "schedule must be one of"),
-    ({"validation_fraction": 1.5}, "validation_fraction must be in"),
-    ({"dropout": 1.0}, "dropout must be in"),
+    ({"blocks": ()}, "The 'blocks' parameter of CNNFeatures must be a tuple of one or more items"),
+    ({"schedule": "step"}, "The 'schedule' parameter of CNNFeatures must be a str among"),
+    ({"validation_fraction": 1.5}, "The 'validation_fraction' parameter of CNNFeatures must be a float in"),
+    ({"dropout": 1.0}, r"The 'dropout' parameter of CNNFeatures must be a float in the range \[0.0, 1.0\)"),
 ])
 def test_cnn_invalid_parameters_are_named(tiny_faces, params, message):
     train = tiny_faces.select("train")

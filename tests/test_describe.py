@@ -3,11 +3,13 @@
 import csv
 import json
 import shutil
+import struct
 
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from conftest import random_gray, tree_digest, write_csv_dataset
 from fer_classic import fit_model
@@ -22,6 +24,7 @@ from fer_classic.data import (
     perceptual_hashes,
     pixel_digest,
 )
+from fer_classic.data import _images
 from fer_classic.exceptions import DataLeakageWarning, DatasetError
 
 
@@ -263,3 +266,43 @@ def test_cli_describe_json(runner, planted):
 def test_cli_describe_errors_are_clean(runner, args, message):
     result = runner.invoke(main, ["describe", *args])
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+# --- the same bounded decoder as the loaders (issue 16) ---------------------------
+
+
+def _gif_bomb(width=30000, height=30000):
+    return (b"GIF89a" + struct.pack("<HH", width, height) + b"\x80\x00\x00" + b"\0\0\0\xff\xff\xff"
+            + b"\x2c" + struct.pack("<HHHH", 0, 0, width, height) + b"\x00\x02\x02\x44\x01\x00\x3b")
+
+
+def test_bomb_named_png_is_listed_unreadable_without_decoding(planted, monkeypatch):
+    bomb = planted / "train" / "happy" / "bomb.png"
+    bomb.write_bytes(_gif_bomb())
+
+    def must_not_decode(*args, **kwargs):
+        raise AssertionError("cv2.imdecode was called on a bomb")
+
+    real = _images.cv2.imdecode
+    monkeypatch.setattr(_images.cv2, "imdecode", lambda data, flags: (
+        must_not_decode() if data.size == bomb.stat().st_size else real(data, flags)))
+    with pytest.warns(DataLeakageWarning):
+        description = describe_dataset(planted, n_jobs=1)
+    reasons = dict(description.unreadable)
+    assert "declares 900,000,000 pixels, more than the 100,000,000" in reasons[str(bomb)]
+
+
+def test_formats_are_named_from_the_content(planted):
+    gif = planted / "train" / "happy" / "really_a_gif.png"
+    Image.fromarray(smooth_faces(1, seed=5)[0]).save(gif, format="GIF")
+    with pytest.warns(DataLeakageWarning):
+        description = describe_dataset(planted, n_jobs=1)
+    assert description.formats["train"]["GIF"] == 1
+
+
+def test_describe_csv_honours_a_label_map(tmp_path):
+    path = tmp_path / "f.csv"
+    row = " ".join(["7"] * 16)
+    path.write_text(f"emotion,pixels,Usage\n0,{row},Training\n1,{row[:-1]}8,Training\n")
+    description = describe_dataset(path, label_map="0=neutral,1=happy")
+    assert description.class_counts["train"] == {"happy": 1, "neutral": 1}

@@ -117,7 +117,7 @@ def test_documented_rule_for_skipping_detection(detect, shape, searched):
 def test_a_face_crop_is_resized_like_the_dataset_loaders(cropper):
     image = random_gray((60, 50), seed=3)
     (face, crop), = cropper.crop_faces(image)
-    assert face == Face((0, 0, 50, 60), detected=False)
+    assert face == Face((0, 0, 50, 60), detected=False) and face.how == "crop"
     np.testing.assert_array_equal(crop, resize_gray(image, (48, 48)))
 
 
@@ -197,18 +197,19 @@ def test_transform_gives_one_row_per_image(photo, cropper):
 
 def test_transform_names_images_without_a_face(photo, cropper):
     with pytest.raises(NoFaceError, match=r"1 of 2 images \(index 1\).*detect=False"):
-        cropper.transform([photo, np.full((200, 200), 90, np.uint8)])
+        cropper.transform([photo, np.full((200, 300), 90, np.uint8)])  # not square: no fallback
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"detect": "yes"}, "detect must be 'auto', True or False"),
-    ({"detector": "dnn"}, "detector must be 'haar' or 'yunet'"),
-    ({"faces": "one"}, "faces must be 'all' or 'largest'"),
-    ({"margin": 3}, "margin must be"),
-    ({"align": "yes"}, "align must be True or False"),
-    ({"min_face_size": 0}, "min_face_size must be an int >= 1"),
-    ({"scale_factor": 1.0}, "scale_factor must be a number > 1"),
-    ({"output_shape": 2}, "output_shape: size must be"),
+    ({"detect": "yes"}, r"'detect' parameter .* among \{'auto'\} or .*'bool'.* Got 'yes'"),
+    ({"fallback": "crop"}, r"'fallback' parameter .* among .*'whole'.* Got 'crop'"),
+    ({"detector": "dnn"}, r"'detector' parameter .* among .*'yunet'.* Got 'dnn'"),
+    ({"faces": "one"}, r"'faces' parameter .* among .*'largest'.* Got 'one'"),
+    ({"margin": 3}, r"'margin' parameter .* range \[-0.4, 2.0\]. Got 3"),
+    ({"align": "yes"}, r"'align' parameter .*'bool'.* Got 'yes'"),
+    ({"min_face_size": 0}, r"'min_face_size' parameter .* range \[1, inf\). Got 0"),
+    ({"scale_factor": 1.0}, r"'scale_factor' parameter .* range \(1.0, inf\). Got 1.0"),
+    ({"output_shape": 2}, r"'output_shape' parameter .* range \[4, inf\).* Got 2"),
     ({"detector": "yunet"}, "needs detector_model"),
     ({"detector": "yunet", "detector_model": "/no/such/yunet.onnx"}, "/no/such/yunet.onnx does not exist"),
     ({"detector_model": "/no/such/cascade.xml"}, "cascade '/no/such/cascade.xml' not found"),

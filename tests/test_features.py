@@ -66,7 +66,11 @@ def test_combined_features_concatenate_in_order():
     )
 
 
-@pytest.mark.parametrize("spec, message", [("surf", "Unknown features surf"), ("hog+hog", "twice"), ("", "Unknown")])
+@pytest.mark.parametrize("spec, message", [
+    ("surf", "Unknown features surf"), ("hog+hog", "twice"), ("", "Unknown"),
+    ("hog+", "Features 'hog\\+' hold an empty name"), ("+lbp", "Features '\\+lbp' hold an empty name"),
+    ("hog++lbp", "Features 'hog\\+\\+lbp' hold an empty name"),
+])
 def test_bad_feature_specs_are_errors(spec, message):
     with pytest.raises(ValueError, match=message):
         make_features(spec)

@@ -178,11 +178,16 @@ _image_bytes = st.one_of(
     st.binary(max_size=60).map(lambda b: b"\xff\xd8\xff" + b),
     st.binary(max_size=60).map(lambda b: b"BM" + b),
     st.binary(max_size=60).map(lambda b: b"II*\x00" + b),
+    st.binary(max_size=60).map(lambda b: b"GIF89a" + b),
+    st.binary(max_size=60).map(lambda b: b"RIFF\0\0\0\0WEBPVP8" + b),
+    st.binary(max_size=60).map(lambda b: b"P5\n" + b),
+    st.binary(max_size=60).map(lambda b: b"\0\0\0\x0cjP  \r\n\x87\n" + b),
 )
 
 
 @FUZZ
-@given(files=st.lists(st.tuples(st.sampled_from(["happy", "sad"]), st.sampled_from([".png", ".jpg", ".bmp", ".tif"]),
+@given(files=st.lists(st.tuples(st.sampled_from(["happy", "sad"]), st.sampled_from([".png", ".jpg", ".bmp", ".tif", ".gif",
+                                                                               ".webp", ".pgm", ".jp2"]),
                                 _image_bytes), min_size=1, max_size=5))
 def test_folder_loader_returns_a_dataset_or_a_clear_error(workdir, files):
     folder = _fresh(workdir)
@@ -202,7 +207,8 @@ def small_model_files(tmp_path_factory, tiny_faces):
     from sklearn.pipeline import make_pipeline
 
     pipeline = make_pipeline(LogisticRegression(max_iter=2000)).fit(tiny_faces.X[:, ::64] / 255, tiny_faces.y)
-    model = FERModel(pipeline, {"classes": list(pipeline.classes_), "versions": library_versions()})
+    model = FERModel(pipeline, {"classes": list(pipeline.classes_), "image_shape": [6, 6],
+                                "versions": library_versions()})
     folder = tmp_path_factory.mktemp("models")
     return {fmt: save_model(model, folder / f"m.{fmt}").read_bytes() for fmt in ("joblib", "skops")}
 

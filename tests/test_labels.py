@@ -1,6 +1,6 @@
 import pytest
 
-from fer_classic.exceptions import UnknownLabelError
+from fer_classic.exceptions import LabelMergeWarning, UnknownLabelError
 from fer_classic.labels import (
     CANONICAL_LABELS,
     FER2013_LABELS,
@@ -66,3 +66,21 @@ def test_parse_label_map_from_text():
 def test_parse_label_map_rejects_entry_without_equals():
     with pytest.raises(UnknownLabelError, match="KEY=LABEL"):
         parse_label_map("0:angry")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("foo", r"entry 'foo' is not KEY=LABEL.*labels from: angry, disgust"),
+    ("0=", r"entry '0=' is not KEY=LABEL"),
+    ("=happy", r"entry '=happy' is not KEY=LABEL"),
+    ("0=cat", r"entry '0=cat': unknown label 'cat'; allowed labels are angry, disgust"),
+    ("0=angry,0=happy", r"key '0' is given twice \(0=angry and 0=happy\)"),
+    ("Happy=sad,happy=fear", r"key 'happy' is given twice \(Happy=sad and happy=fear\)"),
+])
+def test_parse_label_map_errors_name_the_entry(text, message):
+    with pytest.raises(UnknownLabelError, match=message):
+        parse_label_map(text)
+
+
+def test_label_map_entries_folding_into_one_label_warn_naming_both():
+    with pytest.warns(LabelMergeWarning, match="0=happy; 1=happy"):
+        assert parse_label_map("0=happy,1=Happiness,2=sad") == {"0": "happy", "1": "happy", "2": "sad"}

@@ -61,9 +61,9 @@ def test_duplicate_landmarks_still_solve(data):
 
 
 @pytest.mark.parametrize("params, message", [
-    (dict(alpha=-1.0), "alpha must be >= 0"),
-    (dict(gamma=0.0), "gamma must be > 0"),
-    (dict(n_components=0), "n_components must be >= 1"),
+    (dict(alpha=-1.0), "The 'alpha' parameter of LandmarkRidgeClassifier must be"),
+    (dict(gamma=0.0), "The 'gamma' parameter of LandmarkRidgeClassifier must be"),
+    (dict(n_components=0), "The 'n_components' parameter of LandmarkRidgeClassifier must be"),
 ])
 def test_rejects_bad_parameters_in_fit(data, params, message):
     with pytest.raises(ValueError, match=message):

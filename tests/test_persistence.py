@@ -277,3 +277,89 @@ def test_predict_rejects_wrong_geometry(fitted_model):
 def test_scores_without_probabilities_are_decision_values(fitted_model, tiny_faces):
     kind, scores = fitted_model.scores(tiny_faces.images[:3])
     assert kind == "decision" and scores.shape == (3, len(fitted_model.classes))
+
+
+@pytest.mark.parametrize("metadata_edit, message", [
+    (lambda m: {k: v for k, v in m.items() if k != "image_shape"}, "lacks the metadata key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [48]}, "invalid \\[48\\] for the metadata key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [48, "48"]}, "invalid .* for the metadata key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [0, 48]}, "invalid .* for the metadata key 'image_shape'"),
+])
+def test_metadata_without_what_predict_needs_fails_at_load(tmp_path, fitted_model, model_format, metadata_edit,
+                                                           message):
+    path = save_model(FERModel(fitted_model.pipeline, metadata_edit(fitted_model.metadata)),
+                      tmp_path / f"m.{model_format}")
+    with pytest.raises(ModelFileError, match=f"{path}.*{message}"):
+        load_model(path)
+
+
+def test_version_1_file_without_image_shape_fails_at_load(tmp_path, fitted_model):
+    path = tmp_path / "m.joblib"
+    joblib.dump({"format": FORMAT, "format_version": 1, "metadata": {"classes": fitted_model.classes},
+                 "pipeline": fitted_model.pipeline}, path)
+    with pytest.raises(ModelFileError, match="lacks the metadata key 'image_shape'"):
+        load_model(path, trusted=True)
+
+
+def test_inspect_lists_missing_metadata_without_refusing(tmp_path, fitted_model, model_format):
+    metadata = {k: v for k, v in fitted_model.metadata.items() if k != "image_shape"}
+    path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / f"m.{model_format}")
+    assert inspect_model(path)["missing_metadata"] == ["image_shape"]
+
+
+def _not_a_regular_file(tmp_path, kind):
+    import socket
+
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "m.skops")
+        return tmp_path / "m.skops"
+    if kind == "device":
+        return "/dev/null"
+    if kind == "folder":
+        (tmp_path / "m.joblib").mkdir()
+        return tmp_path / "m.joblib"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "m.sock"))
+    server.close()
+    return tmp_path / "m.sock"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("read", [load_model, inspect_model])
+@pytest.mark.parametrize("kind, message", [
+    ("fifo", "is not a regular file \\(it is a FIFO"),
+    ("device", "is not a regular file \\(it is a character device"),
+    ("socket", "is not a regular file \\(it is a socket"),
+    ("folder", "is a folder, not a file"),
+])
+def test_model_inputs_that_are_not_regular_files_are_refused_unopened(tmp_path, read, kind, message):
+    import signal
+
+    signal.alarm(5)  # a FIFO that was opened would block here
+    try:
+        with pytest.raises(ModelFileError, match=f"^Model file .*{message}"):
+            read(_not_a_regular_file(tmp_path, kind))
+    finally:
+        signal.alarm(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("command", ["inspect", "predict"])
+def test_cli_names_a_model_that_is_not_a_regular_file(tmp_path, command):
+    import signal
+
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    fifo = tmp_path / "m.skops"
+    os.mkfifo(fifo)
+    image = tmp_path / "face.png"
+    image.write_bytes(b"")
+    signal.alarm(5)
+    try:
+        for model in ("/dev/null", str(fifo)):
+            result = CliRunner().invoke(main, [command, model, *([str(image)] if command == "predict" else [])])
+            assert result.exit_code != 0 and "is not a regular file" in result.output, result.output
+    finally:
+        signal.alarm(0)

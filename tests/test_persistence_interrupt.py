@@ -42,8 +42,8 @@ SERVER = textwrap.dedent("""
         pid = os.fork()
         if pid == 0:
             pickle.dump = slow_dump
-            save_model(FERModel(make_pipeline(clf), {"marker": line.strip(), "versions": library_versions()}),
-                       sys.argv[1])
+            metadata = {"marker": line.strip(), "image_shape": [1, 1], "versions": library_versions()}
+            save_model(FERModel(make_pipeline(clf), metadata), sys.argv[1])
             os._exit(0)
         os.waitpid(pid, 0)
         print("reaped", flush=True)
@@ -53,7 +53,7 @@ SERVER = textwrap.dedent("""
 @pytest.fixture
 def old_model(tmp_path):
     clf = DummyClassifier().fit(np.zeros((2, 1)), ["angry", "happy"])
-    model = FERModel(make_pipeline(clf), {"marker": "old", "versions": library_versions()})
+    model = FERModel(make_pipeline(clf), {"marker": "old", "image_shape": [1, 1], "versions": library_versions()})
     return save_model(model, tmp_path / "model.joblib")
 
 

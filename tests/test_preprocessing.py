@@ -52,10 +52,10 @@ def test_values_outside_8_bit_are_clipped():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"method": "adaptive"}, "method must be 'clahe' or 'global'"),
-    ({"clip_limit": 0}, "clip_limit must be a positive finite number"),
-    ({"tile_grid_size": (0, 2)}, "tile_grid_size must be two integers >= 1"),
-    ({"tile_grid_size": (2, 2, 2)}, "tile_grid_size must be two integers >= 1"),
+    ({"method": "adaptive"}, "The 'method' parameter of HistogramEqualizer must be a str among"),
+    ({"clip_limit": 0}, r"The 'clip_limit' parameter of HistogramEqualizer must be a float in the range \(0.0"),
+    ({"tile_grid_size": (0, 2)}, "The 'tile_grid_size' parameter of HistogramEqualizer must be a tuple of 2 items"),
+    ({"tile_grid_size": (2, 2, 2)}, "The 'tile_grid_size' parameter of HistogramEqualizer must be a tuple of 2 items"),
 ])
 def test_invalid_equalizer_parameters_are_named(params, message):
     with pytest.raises(ValueError, match=message):
@@ -106,9 +106,10 @@ def test_non_square_crop_feeds_an_extractor_given_output_shape():
 
 
 @pytest.mark.parametrize("border, message", [
-    (-1, "border must be >= 0 pixels"),
-    (0.5, r"border as a fraction must lie in \[0, 0.5\)"),
-    ("4", "border must be an int"),
+    (-1, r"The 'border' parameter of BorderCrop must be an int in the range \[0, inf\) or a float in the "
+         r"range \[0.0, 0.5\)"),
+    (0.5, r"The 'border' parameter of BorderCrop must be .* Got 0.5 instead"),
+    ("4", "The 'border' parameter of BorderCrop must be .* Got '4' instead"),
     (24, "leaving nothing; use a smaller border"),
 ])
 def test_invalid_borders_are_named(border, message):

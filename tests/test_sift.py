@@ -110,16 +110,16 @@ def test_too_few_descriptors_for_the_codebook_is_an_error(faces):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"step": 0}, "step must be an integer >= 1"),
-    ({"n_words": 1}, "n_words must be an integer >= 2"),
-    ({"patch_sizes": ()}, "patch_sizes must be a positive number"),
-    ({"patch_sizes": (12, -1)}, "patch_sizes must be a positive number"),
-    ({"levels": (1, 0)}, "levels must be a non-empty tuple"),
+    ({"step": 0}, r"The 'step' parameter of DenseSIFTBoVW must be an int in the range \[1, inf\)"),
+    ({"n_words": 1}, r"The 'n_words' parameter of DenseSIFTBoVW must be an int in the range \[2, inf\)"),
+    ({"patch_sizes": ()}, "The 'patch_sizes' parameter of DenseSIFTBoVW must be a float"),
+    ({"patch_sizes": (12, -1)}, "The 'patch_sizes' parameter of DenseSIFTBoVW must be a float"),
+    ({"levels": (1, 0)}, "The 'levels' parameter of DenseSIFTBoVW must be an int"),
     ({"levels": (49,)}, "between 1 and the smaller image side 48"),
-    ({"assignment": "fuzzy"}, "assignment must be 'soft' or 'hard'"),
-    ({"norm": "l1"}, "norm must be 'l2' or None"),
-    ({"power": 0}, "power must be a positive finite number"),
-    ({"soft_beta": float("nan")}, "soft_beta must be a positive finite number"),
+    ({"assignment": "fuzzy"}, "The 'assignment' parameter of DenseSIFTBoVW must be a str among"),
+    ({"norm": "l1"}, "The 'norm' parameter of DenseSIFTBoVW must be a str among {'l2'} or None"),
+    ({"power": 0}, r"The 'power' parameter of DenseSIFTBoVW must be a float in the range \(0.0, inf\)"),
+    ({"soft_beta": float("nan")}, "The 'soft_beta' parameter of DenseSIFTBoVW must be a float"),
 ])
 def test_invalid_parameters_are_named(faces, params, message):
     with pytest.raises(ValueError, match=message):

@@ -86,7 +86,7 @@ def test_class_weight_by_label(blobs):
 
 
 def test_unknown_backend_is_rejected(blobs):
-    with pytest.raises(ValueError, match="backend must be one of"):
+    with pytest.raises(ValueError, match="The 'backend' parameter of SVMClassifier must be a str among"):
         SVMClassifier(backend="gpu").fit(*blobs)
 
 
@@ -113,3 +113,12 @@ def test_cuml_model_reloads_with_identical_predictions(blobs):
 @requires_cuml
 def test_auto_picks_cuml_when_usable(blobs):
     assert SVMClassifier().fit(*blobs).backend_ == "cuml"
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"tol": 0}, "tol"), ({"cache_size": -1}, "cache_size"), ({"n_components": 0}, "n_components"),
+    ({"probability": "yes"}, "probability"), ({"C": 0}, "C"), ({"gamma": "wide"}, "gamma"),
+])
+def test_every_parameter_is_validated_when_fit_starts(blobs, params, name):
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of SVMClassifier must be"):
+        SVMClassifier(backend="sklearn", **params).fit(*blobs)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import write_csv_dataset
-from fer_classic import evaluate_model, fit_model, load_model, predict_images
+from fer_classic import evaluate_model, fit_model, load_model, predict_paths
 from fer_classic.exceptions import DatasetError, EmptyClassError
 from fer_classic.workflow import split_train_test
 
@@ -49,15 +49,66 @@ def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, ti
         evaluate_model(fitted_model, csv, split="PublicTest")
 
 
-def test_predict_images_reports_bad_files_without_raising(tmp_path, fitted_model, folder_dataset):
+def test_predict_paths_reports_bad_files_without_raising(tmp_path, fitted_model, folder_dataset):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     good = sorted((folder_dataset / "test" / "happy").iterdir())[0]
-    results = predict_images(fitted_model, [good, bad])
-    assert [r["source"] for r in results] == [str(good), str(bad)]
-    assert results[0]["label"] in fitted_model.classes and "error" in results[1]
+    run = predict_paths(fitted_model, [good, bad])
+    assert [r["source"] for r in run.rows] == [str(good), str(bad)]
+    assert run.rows[0]["label"] in fitted_model.classes and run.rows[1]["status"] == "error"
 
 
-def test_predict_images_searches_folders(fitted_model, folder_dataset):
-    results = predict_images(fitted_model, [folder_dataset / "test"])
-    assert len(results) == 28 and all("label" in r for r in results)
+def test_predict_paths_searches_folders(fitted_model, folder_dataset):
+    run = predict_paths(fitted_model, [folder_dataset / "test"])
+    assert len(run.rows) == 28 and all("label" in r for r in run.rows)
+
+
+def test_fit_records_pipeline_options(tiny_faces):
+    result = fit_model(tiny_faces, features="hog", clf="logreg", preprocess="equalize", flip=True)
+    assert result.model.metadata["pipeline_options"] == {"preprocess": "equalize", "flip": True,
+                                                         "block_scaling": False}
+    assert type(result.model.pipeline).__name__ == "FlipAugmented"
+
+
+def test_fit_and_search_share_one_core(monkeypatch, tiny_faces):
+    import fer_classic._training as core
+    from fer_classic.model_selection import search_model
+
+    calls = []
+    real = core.fit_score_save
+    monkeypatch.setattr("fer_classic.workflow.fit_score_save", lambda *a, **k: calls.append("fit") or real(*a, **k))
+    monkeypatch.setattr("fer_classic.model_selection.fit_score_save",
+                        lambda *a, **k: calls.append("search") or real(*a, **k))
+    fit_model(tiny_faces, features="pixels", clf="knn")
+    search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2)
+    assert calls == ["fit", "search"]
+
+
+def test_parameters_are_checked_before_loading(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("data loaded before the parameters were checked")
+
+    monkeypatch.setattr("fer_classic.workflow.load_data", never)
+    with pytest.raises(ValueError, match="'C' parameter"):
+        fit_model("/no/such/data", features="hog", clf="svm", clf_params={"C": "abc"})
+
+
+@pytest.fixture(scope="module")
+def three_class_model(tiny_faces):
+    three = tiny_faces.subset(np.isin(tiny_faces.labels, ["angry", "happy", "sad"]))
+    return fit_model(three, features="pixels", clf="knn").model
+
+
+def test_evaluate_warns_about_classes_the_model_cannot_predict(three_class_model, tiny_faces):
+    from fer_classic.exceptions import ClassMismatchWarning
+
+    with pytest.warns(ClassMismatchWarning, match=r"surprise \(4 images\)"):
+        evaluate_model(three_class_model, tiny_faces)
+
+
+def test_compare_warns_about_models_with_different_classes(three_class_model, fitted_model, tiny_faces):
+    from fer_classic.evaluation import compare_models
+    from fer_classic.exceptions import ClassMismatchWarning
+
+    with pytest.warns(ClassMismatchWarning, match="different classes"):
+        compare_models([three_class_model, fitted_model], tiny_faces)

@@ -10,17 +10,29 @@ import math
 import os
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
-from ..labels import canonical_label, fer2013_label
+from ..labels import canonical_label, fer2013_label, parse_label_map
 from ._dataset import USAGE_SPLITS, FaceDataset, normalize_split
-from ._images import as_size, resize_gray
+from ._images import as_size, check_allocation, resize_gray
 
 __all__ = ["load_fer2013_csv"]
+
+
+#: Longest line read before the first row fixes the image size: rows of up to
+#: 512x512 pixels ("255 " is 4 characters a pixel), plus the other fields.
+_FIRST_LINE_LIMIT = 4 * 512 * 512 + 1024
+_ROWS_PER_MEMORY_CHECK = 4096
+
+
+def _line_limit(side: int) -> int:
+    """Longest line a row of ``side`` x ``side`` pixels can take (~10 KB for FER2013's 48 x 48)."""
+    return 4 * side * side + 1024
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -30,25 +42,67 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, fields)`` of each CSV record.
+class _BoundedLines:
+    """A text file's physical lines, none read beyond ``limit`` characters.
 
-    Undecodable text, malformed quoting and damaged gzip data become
-    :class:`DatasetFormatError` naming the file and line.
+    ``csv.reader`` pulls whole lines from its input, so a line of a gigabyte
+    would be read whole before any check; here a line (or a record spanning
+    lines) longer than ``limit`` is refused after reading ``limit`` characters.
+    ``record_start`` is the line where the record being read began.
+    """
+
+    def __init__(self, handle: io.TextIOBase, path: Path, limit: int) -> None:
+        self.handle, self.path, self.limit = handle, path, limit
+        self.line = 0
+        self.record_start = 1
+        self._record_chars = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        text = self.handle.readline(self.limit + 1)
+        if not text:
+            raise StopIteration
+        self.line += 1
+        self._record_chars += len(text)
+        if self._record_chars > self.limit:
+            spans = "" if self.line == self.record_start else f" (to line {self.line}: is a quote left open?)"
+            raise DatasetFormatError(
+                f"{self.path} line {self.record_start}: the record is longer than {self.limit:,} characters"
+                f"{spans}; FER2013 rows of 48x48 pixels take about 10 KB. Fix or remove that line."
+            )
+        return text
+
+    def next_record(self) -> None:
+        """Mark the end of a record: the next one starts on the next line."""
+        self.record_start, self._record_chars = self.line + 1, 0
+
+
+def _records(path: Path, lines_limit: list[int]) -> Iterator[tuple[int, int, list[str]]]:
+    """``(first line, last line, fields)`` of each CSV record.
+
+    ``lines_limit[0]`` is the longest record allowed; the caller may lower it
+    once the image size is known. Undecodable text, malformed quoting,
+    over-long lines and damaged gzip data become :class:`DatasetFormatError`
+    naming the file and the line where the bad record starts.
     """
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
+        lines = _BoundedLines(handle, path, lines_limit[0])
+        reader = csv.reader(lines)
         try:
             for fields in reader:
-                yield reader.line_num, fields
+                yield lines.record_start, lines.line, fields
+                lines.limit = lines_limit[0]
+                lines.next_record()
         except UnicodeDecodeError as exc:
             raise DatasetFormatError(
-                f"{path} near line {reader.line_num + 1}: not UTF-8 text ({exc.reason}); "
+                f"{path} near line {lines.line + 1}: not UTF-8 text ({exc.reason}); "
                 "save the CSV as UTF-8 (FER2013's own file is ASCII)."
             ) from None
         except csv.Error as exc:
             raise DatasetFormatError(
-                f"{path} line {reader.line_num}: malformed CSV ({exc}); fix or remove that line."
+                f"{path} line {lines.record_start}: malformed CSV ({exc}); fix or remove that line."
             ) from None
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise DatasetFormatError(
@@ -56,47 +110,73 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             ) from None
 
 
+def _bad_pixel(text: str) -> str:
+    """The first token of ``text`` that is not an integer 0..255, and its position."""
+    tokens = text.split()
+    for i, token in enumerate(tokens):
+        digits = token[1:] if token[:1] in "+-" else token
+        if not (digits.isascii() and digits.isdigit()) or (token[0] == "-" and int(digits)) or int(digits) > 255:
+            shown = token if len(token) <= 24 else token[:21] + "..."
+            return f"pixel {i + 1} of {len(tokens)} is {shown!r}"
+    return f"{text[:24]!r}"  # pragma: no cover - only reached if numpy and this check disagree
+
+
 def _parse_pixels(text: str, where: str) -> np.ndarray:
     # np.fromstring's text mode is ~6x faster than str.split; make its partial
-    # parse of malformed text an error instead of a deprecation warning.
+    # parse of malformed text an error instead of a deprecation warning. int64:
+    # with int32 a value such as 4294967303 would wrap around to a valid 7.
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)
         try:
-            values = np.fromstring(text, dtype=np.int32, sep=" ")
+            values = np.fromstring(text, dtype=np.int64, sep=" ")
         except (ValueError, DeprecationWarning):
-            bad = next((t for t in text.split() if not t.lstrip("-").isdigit()), text[:20])
-            raise DatasetFormatError(
-                f"{where}: pixels must be space-separated integers 0..255; found {bad!r}."
-            ) from None
-    if values.size and (values.min() < 0 or values.max() > 255):
+            values = None
+    if values is None or (values.size and (values.min() < 0 or values.max() > 255)):
         raise DatasetFormatError(
-            f"{where}: pixel values must lie in 0..255; found {values.min()}..{values.max()}."
+            f"{where}: pixels must be space-separated integers 0..255; {_bad_pixel(text)}; fix or remove the row."
         )
     return values
 
 
-def _parse_label(text: str, where: str) -> str:
+def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:
     text = text.strip()
     try:
+        if label_map is not None:
+            try:
+                return canonical_label(text, label_map)
+            except UnknownLabelError:
+                if not text.lstrip("-").isdigit():
+                    raise
         return fer2013_label(int(text)) if text.lstrip("-").isdigit() else canonical_label(text)
     except UnknownLabelError as exc:
         raise UnknownLabelError(f"{where}: {exc}") from None
 
 
-def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | None = None) -> FaceDataset:
+def load_fer2013_csv(
+    path: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] | None = None,
+    label_map: Mapping[str, str] | str | None = None,
+) -> FaceDataset:
     """Load ``fer2013.csv`` (or ``.csv.gz``).
 
-    Rows are streamed, so memory holds the decoded uint8 images and no text frame.
+    Rows are streamed with a bounded line length, so memory holds the decoded
+    uint8 images and no text frame, and a gigabyte line is refused after
+    reading its first megabyte.
 
     Parameters
     ----------
     path : path
         CSV with a header naming ``emotion`` and ``pixels`` and optionally ``Usage``.
         ``emotion`` is a FER2013 id (0=angry 1=disgust 2=fear 3=happy 4=sad
-        5=surprise 6=neutral) or a label name; ``pixels`` holds a square image's
-        gray values in row-major order.
+        5=surprise 6=neutral) or a label name (``happy``, ``Happiness``...);
+        ``pixels`` holds a square image's gray values in row-major order.
     size : int or (height, width), optional
         Resize to this geometry; default keeps the CSV's own (48x48 for FER2013).
+    label_map : mapping or str, optional
+        Emotion value → label, tried before the FER2013 ids and the label names
+        (``{"0": "neutral", "1": "happy"}`` or ``"0=neutral,1=happy"``), for
+        CSVs numbering their classes otherwise.
 
     Returns
     -------
@@ -107,24 +187,33 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
     Raises
     ------
     DatasetError
-        If the file is missing, empty or lacks the required columns.
+        If the file is missing, not a regular file (a FIFO or device is never
+        opened), empty or lacks the required columns.
     DatasetFormatError
-        If a row's pixels are not integers 0..255 or not a square count, or its
-        count differs from the first row's (the row number is named).
+        If a row's pixels are not integers 0..255 (the first bad value and its
+        position are named) or not a square count, its count differs from the
+        first row's, a line is longer than a row of that size can be
+        (``4 * side**2 + 1024`` characters, 1 MiB before the first row), or
+        quoting is malformed (the line where the record starts is named).
     UnknownLabelError
-        If a row's emotion is not a known id or name.
+        If a row's emotion is not in ``label_map``, a known id or a name.
+    ImageSizeError
+        If ``size`` is invalid, or the images would not fit in memory.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"CSV file {path} does not exist.")
+    require_regular_file(path, what="CSV file", error=DatasetError)
     target = as_size(size) if size is not None else None
+    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
     images: list[np.ndarray] = []
     labels: list[str] = []
     usages: list[str] = []
     rows: list[int] = []
     side = None
-    with contextlib.closing(_records(path)) as records:  # closes the file on an early error
-        _, header = next(records, (0, None))
+    known: dict[str, str] = {}  # emotion text → label, parsed once per distinct value
+    limit = [_FIRST_LINE_LIMIT]
+    csv.field_size_limit(max(csv.field_size_limit(), _FIRST_LINE_LIMIT))  # only ever raised
+    with contextlib.closing(_records(path, limit)) as records:  # closes the file on an early error
+        _, _, header = next(records, (0, 0, None))
         if header is None:
             raise DatasetError(f"CSV file {path} is empty; expected a header 'emotion,pixels,Usage'.")
         columns = {name.strip().lower(): i for i, name in enumerate(header)}
@@ -135,10 +224,15 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
                 "expected 'emotion,pixels,Usage' as in FER2013."
             )
         i_emotion, i_pixels, i_usage = columns["emotion"], columns["pixels"], columns.get("usage")
-        for line, row in records:
+        for line, last, row in records:
             if not row or not any(cell.strip() for cell in row):
                 continue
             where = f"{path} row {line}"
+            if last != line:
+                raise DatasetFormatError(
+                    f"{where}: the record runs on to line {last}, so a quote opened on line {line} is "
+                    "not closed; fix that line (FER2013 fields never hold line breaks)."
+                )
             if len(row) < len(header):
                 raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
             pixels = _parse_pixels(row[i_pixels], where)
@@ -149,14 +243,21 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
                         f"{where}: {pixels.size} pixel values are not a square image "
                         "(FER2013 rows hold 2304 = 48x48); fix or remove the row."
                     )
+                limit[0] = _line_limit(side)  # later lines are bounded by this row's size
             elif pixels.size != side * side:
                 raise DatasetFormatError(
                     f"{where}: {pixels.size} pixel values, but earlier rows hold "
                     f"{side * side} ({side}x{side}); fix or remove the row."
                 )
+            n = len(images)
+            if n % _ROWS_PER_MEMORY_CHECK == 0 or n & (n - 1) == 0:  # as the list doubles, then every 4096 rows
+                check_allocation(min(max(n, 1), _ROWS_PER_MEMORY_CHECK), target or (side, side), f"Loading {path}")
             image = pixels.astype(np.uint8).reshape(side, side)
             images.append(resize_gray(image, target) if target else image)
-            labels.append(_parse_label(row[i_emotion], where))
+            emotion = row[i_emotion]
+            if emotion not in known:
+                known[emotion] = _parse_label(emotion, where, label_map)
+            labels.append(known[emotion])
             usages.append(row[i_usage].strip() if i_usage is not None else "")
             rows.append(line)
     if not images:
@@ -170,6 +271,7 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | tuple[int, int] | N
                 "PrivateTest (or train/test/val)."
             )
         splits.append(split)
+    check_allocation(len(images), images[0].shape, f"Loading {path}")  # np.stack copies once
     return FaceDataset(
         images=np.stack(images),
         labels=np.asarray(labels, dtype=object),

@@ -53,6 +53,13 @@ class FaceDataset:
     skipped : tuple of (str, str)
         ``(source, reason)`` of every input that could not be read; those files
         are left untouched on disk.
+    subjects : ndarray of shape (n_samples,), optional
+        Person shown in each image (``"S005"``, ``"KA"``), ``""`` where unknown;
+        all ``""`` when not given. Grouped cross-validation keeps a person's
+        images in one fold.
+    cropped : bool, default=False
+        Whether the images were cut out of larger ones by face boxes given with
+        the data (a labels file's box columns, AffectNet, ExpW).
     """
 
     images: np.ndarray
@@ -62,6 +69,8 @@ class FaceDataset:
     sources: np.ndarray
     name: str = ""
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    subjects: np.ndarray | None = None
+    cropped: bool = False
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
@@ -70,7 +79,9 @@ class FaceDataset:
                 f"{self.images.dtype} of shape {self.images.shape}."
             )
         n = len(self.images)
-        for attr in ("labels", "splits", "usages", "sources"):
+        if self.subjects is None:  # frozen: set the default the way dataclasses do
+            object.__setattr__(self, "subjects", np.full(n, "", dtype=object))
+        for attr in ("labels", "splits", "usages", "sources", "subjects"):
             if len(getattr(self, attr)) != n:
                 raise DatasetError(f"{attr} has {len(getattr(self, attr))} entries for {n} images.")
 
@@ -154,13 +165,48 @@ class FaceDataset:
             sources=self.sources[index],
             name=self.name,
             skipped=self.skipped,
+            subjects=self.subjects[index],
+            cropped=self.cropped,
         )
 
     def with_splits(self, splits: np.ndarray) -> FaceDataset:
         """Return the same images with other split assignments."""
         return FaceDataset(
             self.images, self.labels, np.asarray(splits), self.usages, self.sources,
-            self.name, self.skipped,
+            self.name, self.skipped, self.subjects, self.cropped,
+        )
+
+    @classmethod
+    def concatenate(cls, datasets: list[FaceDataset], name: str | None = None) -> FaceDataset:
+        """Join datasets of one geometry, every per-image field (subjects too) kept.
+
+        Parameters
+        ----------
+        datasets : list of FaceDataset
+        name : str, optional
+            Name of the result; default the first dataset's.
+
+        Raises
+        ------
+        DatasetError
+            If the list is empty or the geometries differ (both named).
+        """
+        if not datasets:
+            raise DatasetError("concatenate needs at least one dataset.")
+        shapes = {d.image_shape for d in datasets}
+        if len(shapes) > 1:
+            raise DatasetError(
+                f"Cannot concatenate datasets of different image geometries {sorted(shapes)}; "
+                "load them with one size."
+            )
+        skipped = tuple(item for d in datasets for item in d.skipped)
+        return cls(
+            *(np.concatenate([getattr(d, attr) for d in datasets])
+              for attr in ("images", "labels", "splits", "usages", "sources")),
+            name=datasets[0].name if name is None else name,
+            skipped=skipped,
+            subjects=np.concatenate([d.subjects for d in datasets]),
+            cropped=any(d.cropped for d in datasets),
         )
 
     def fingerprint(self) -> str:

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ..exceptions import DataLeakageWarning, DatasetError, ReportError
-from ..labels import sort_labels
+from .._fileio import atomic_write_text
+from ..exceptions import DataLeakageWarning, DatasetError, ImageDecodeError, ReportError
+from ..labels import parse_label_map, sort_labels
 from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset
 from ._duplicates import (
@@ -30,6 +30,7 @@ from ._duplicates import (
     pixel_digest,
 )
 from ._folder import scan_folder
+from ._images import decode_image_header
 from ._load import DEFAULT_DATASET
 from ._synthetic import make_synthetic_faces
 
@@ -37,9 +38,6 @@ __all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
 
 #: Columns of :meth:`DatasetDescription.write_duplicates_csv`.
 DUPLICATE_CSV_COLUMNS = ("kind", "group", "split", "label", "source", "hamming", "dedupe")
-
-_DECODED_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-
 
 def _split_order(split: str) -> int:
     return SPLIT_PRIORITY.index(split) if split in SPLIT_PRIORITY else 9
@@ -177,48 +175,29 @@ class DatasetDescription:
         path = Path(path)
         if path.is_dir():
             raise ReportError(f"--duplicates-csv {path} is a folder; give a file name such as duplicates.csv.")
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=DUPLICATE_CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(self.duplicates.rows())
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=DUPLICATE_CSV_COLUMNS)
-                writer.writeheader()
-                writer.writerows(self.duplicates.rows())
+            atomic_write_text(path, buffer.getvalue())
         except OSError as exc:
             raise ReportError(f"Cannot write duplicates CSV {path}: {exc.strerror or exc}.") from exc
         return path
 
 
-def _header(data: np.ndarray) -> tuple[str, str, str] | None:
-    """(size, mode, format) from the file header with Pillow, or None (not installed or not parsed)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return None
-    try:
-        with Image.open(io.BytesIO(data.tobytes())) as image:  # reads the header only
-            return f"{image.size[0]}x{image.size[1]}", image.mode, image.format or "?"
-    except Exception:  # Pillow raises many types on files it cannot parse; cv2 decides below
-        return None
-
-
 def _inspect(path: Path):
-    """Read one file: (digest, 32x32 thumbnail, size, mode, format) or (None, reason)."""
+    """Read one file: (digest, 32x32 thumbnail, size, mode, format) or (None, reason).
+
+    Through the loaders' own decoder, so the same files are refused (format
+    by content, size capped before decoding) and the pixels are upright.
+    """
     try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        return None, f"cannot be read ({exc.strerror or exc})"
-    if data.size == 0:
-        return None, "empty file (0 bytes)"
-    header = _header(data)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        return None, "not a decodable image (corrupt or wrong extension)"
-    if header is None:
-        channels = 1 if image.ndim == 2 else image.shape[2]
-        mode = _DECODED_MODES.get(channels, f"{channels} channels")
-        header = (f"{image.shape[1]}x{image.shape[0]}", mode if image.dtype == np.uint8 else f"{mode} {image.dtype}",
-                  path.suffix.lstrip(".").upper())
-    return (pixel_digest(image), hash_thumbnail(image), *header), None
+        image, header = decode_image_header(path)
+    except ImageDecodeError as exc:
+        return None, str(exc).removeprefix(f"{path}: ")  # the report names the file already
+    return (pixel_digest(image), hash_thumbnail(image), f"{header.width}x{header.height}", header.mode,
+            header.format), None
 
 
 def _describe_folder(root: Path, label_map, n_jobs):
@@ -265,8 +244,8 @@ def describe_dataset(
     """Describe a dataset: classes per split, sizes, modes, unreadable files, duplicates, leakage.
 
     Files are only read, never changed. For class folders every file is read
-    once: Pillow (when installed) reads the size, mode and format from its
-    header, OpenCV decodes the pixels at their stored size for the exact
+    once: Pillow reads the size, mode and format from its header (and the
+    format and size are checked there, as the loaders do), OpenCV decodes the pixels at their stored size for the exact
     digest and the perceptual hash. A CSV is parsed at its own geometry.
 
     Parameters
@@ -277,8 +256,8 @@ def describe_dataset(
     threshold : int, default=DEFAULT_NEAR_THRESHOLD (6)
         Largest pHash Hamming distance (of 64 bits) of a near duplicate; see
         :mod:`fer_classic.data._duplicates` for how it was chosen.
-    label_map : mapping, optional
-        Folder name → label for numbered class folders.
+    label_map : mapping or str, optional
+        Folder name (or CSV emotion value) → label, as in :func:`fer_classic.data.load_dataset`.
     n_jobs : int, optional
         Reading threads for folders (None: every core).
     warn : bool, default=True
@@ -297,6 +276,7 @@ def describe_dataset(
         If ``threshold`` is not an int from 0 to 64 (checked before reading).
     """
     _check_threshold(threshold)
+    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
     start = time.perf_counter()
     if isinstance(data, FaceDataset):
         name, kind, found = data.name, "in-memory", _describe_arrays(data, "array")
@@ -309,17 +289,12 @@ def describe_dataset(
         path = Path(data)
         if path.is_dir():
             name, kind, found = str(path), "folder", _describe_folder(path, label_map, n_jobs)
-            try:
-                import PIL  # noqa: F401
-
-                size_source = "file headers (Pillow)"
-            except ImportError:
-                size_source = "decoded files (OpenCV; install Pillow to read headers)"
+            size_source = "file headers (Pillow)"
         elif not path.exists():
             raise DatasetError(f"Dataset path {path} does not exist; give class folders or a fer2013.csv.")
         elif path.name.lower().endswith((".csv", ".csv.gz")):
             name, kind = str(path), "csv"
-            found = _describe_arrays(load_fer2013_csv(path), "CSV pixels")
+            found = _describe_arrays(load_fer2013_csv(path, label_map=label_map), "CSV pixels")
             size_source = "the CSV's pixel counts"
         else:
             raise DatasetError(f"Dataset path {path} is neither a folder nor a .csv/.csv.gz file.")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DatasetError, EmptyClassError, SkippedFilesWarning, UnknownLabelError
+from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label
 from ._dataset import FaceDataset, normalize_split
-from ._images import IMAGE_EXTENSIONS, as_size, read_images
+from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
 
 __all__ = ["load_folder", "scan_folder"]
 
@@ -26,11 +26,28 @@ def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
+def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Image files under ``folder``, nested sub-folders included (sorted by relative path), and other files.
+
+    Hidden files and folders are left out, and linked folders are not entered,
+    so a link loop cannot repeat or mislabel images.
+    """
+    images: list[Path] = []
+    others: list[Path] = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            path = Path(top) / name
+            if name.startswith("."):
+                continue
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                images.append(path)  # FIFOs, devices and dangling links too: reported as skipped, never opened
+            elif path.is_file():
+                others.append(path)
+    def key(path: Path) -> tuple[str, ...]:
+        return path.relative_to(folder).parts
+
+    return sorted(images, key=key), sorted(others, key=key)
 
 
 def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
@@ -38,6 +55,20 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
         return canonical_label(folder.name, label_map)
     except UnknownLabelError as exc:
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
+
+
+def _warn_merged(groups: list[tuple[str, Path]], labels: list[str], root: Path) -> None:
+    by_label: dict[tuple[str, str], list[str]] = {}
+    for (split, folder), label in zip(groups, labels):
+        by_label.setdefault((split, label), []).append(folder.name)
+    merged = [f"{', '.join(names)} -> {label}" for (_, label), names in by_label.items() if len(names) > 1]
+    if merged:
+        warnings.warn(
+            f"Label folders under {root} fold into one label and are merged: {'; '.join(merged)}. "
+            "Rename or move one of them (or fix --label-map) if they are different classes.",
+            LabelMergeWarning,
+            stacklevel=3,
+        )
 
 
 def scan_folder(
@@ -76,9 +107,12 @@ def scan_folder(
     labels: list[str] = []
     splits: list[str] = []
     folder_of: list[int] = []
-    for index, (split, folder) in enumerate(groups):
-        label = _label_of(folder, label_map)
-        files = _image_files(folder)
+    group_labels = [_label_of(folder, label_map) for _, folder in groups]  # all names checked before reading
+    _warn_merged(groups, group_labels, root)
+    ignored: list[Path] = []
+    for index, ((split, folder), label) in enumerate(zip(groups, group_labels)):
+        files, others = _image_files(folder)
+        ignored += others
         if not files:
             raise EmptyClassError(
                 f"Label folder {folder} holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
@@ -88,6 +122,14 @@ def scan_folder(
         labels += [label] * len(files)
         splits += [split] * len(files)
         folder_of += [index] * len(files)
+    if ignored:
+        warnings.warn(
+            f"{len(ignored)} file(s) in label folders under {root} have no image suffix "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))}) and were ignored: "
+            + list_sources([str(p) for p in ignored]),
+            SkippedFilesWarning,
+            stacklevel=2,
+        )
     if not paths:
         raise DatasetError(f"Dataset folder {root} holds no label folders with images.")
     return groups, paths, labels, splits, folder_of
@@ -107,11 +149,19 @@ def load_folder(
     root : path
         ``ROOT/<label>/*.jpg`` (one unsplit set) or ``ROOT/<split>/<label>/*.jpg``
         with split folders named train/training, test/testing, val/validation.
-        Images may be jpg, jpeg, png, bmp, tif or tiff, color or gray, any size.
+        Images may be any of :data:`~fer_classic.data.IMAGE_EXTENSIONS` (jpg,
+        png, bmp, tif, gif, webp, ppm/pgm, jp2...), color or gray, any size; the
+        format is recognised from the content and checked before decoding.
+        Images in nested sub-folders of a label folder belong to that label
+        (read recursively, in relative-path order; linked folders are not
+        entered). Files without an image suffix are ignored and counted in a
+        :class:`~fer_classic.exceptions.SkippedFilesWarning`.
     size : int or (height, width), default=48
         Geometry every image is converted to (grayscale).
     label_map : mapping, optional
         Folder name → label, for numbered folders (``{"0": "angry", ...}``).
+        Folders that fold into one label (``Happy/`` and ``happiness/``) are
+        merged with a :class:`~fer_classic.exceptions.LabelMergeWarning`.
     n_jobs : int, optional
         Decoding threads; None or -1 uses every core.
 
@@ -119,12 +169,17 @@ def load_folder(
     -------
     FaceDataset
         Files in name order; FER2013 file prefixes (``PublicTest_``...) fill ``usages``.
-        Undecodable files are listed in ``skipped`` (and warned about), never touched.
+        Undecodable files are listed in ``skipped`` as ``(path, reason)``, every
+        one of them (the warning names up to 20), and never touched. Images
+        enlarged more than 4x a side give a
+        :class:`~fer_classic.exceptions.DegenerateImageWarning` naming them.
 
     Raises
     ------
     DatasetError
         If ``root`` is missing, empty or holds no label folders.
+    ImageSizeError
+        If ``size`` is invalid or the images would not fit in memory (before reading).
     UnknownLabelError
         If a folder name is not a known label and not in ``label_map``.
     EmptyClassError
@@ -133,21 +188,25 @@ def load_folder(
     root = Path(root)
     size = as_size(size)
     groups, paths, labels, splits, folder_of = scan_folder(root, label_map)
-    images, ok, skipped = read_images(paths, size, n_jobs)
+    images, ok, skipped, stretched = read_images(paths, size, n_jobs)
     kept_folders = set(np.asarray(folder_of)[ok].tolist())
     for index, (_, folder) in enumerate(groups):
         if index not in kept_folders:
+            inside = [reason for path, reason in skipped if Path(path).is_relative_to(folder)]
             raise EmptyClassError(
-                f"Label folder {folder}: none of its images could be decoded "
-                f"(first: {skipped[0][1] if skipped else '?'}); replace the files."
+                f"Label folder {folder}: none of its {len(inside)} images could be decoded "
+                f"({list_sources(inside, 3)}); replace the files."
             )
     if skipped:
         warnings.warn(
             f"{len(skipped)} of {len(paths)} files under {root} could not be decoded and were "
-            f"skipped (left untouched); first: {skipped[0][1]}",
+            f"skipped (left untouched; all are in dataset.skipped): "
+            + list_sources([reason for _, reason in skipped]),
             SkippedFilesWarning,
             stacklevel=2,
         )
+    if stretched:
+        _warn_stretched(stretched, stacklevel=2)
     kept = [p for p, keep in zip(paths, ok) if keep]
     usages = []
     for p in kept:

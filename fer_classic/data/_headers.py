@@ -1,104 +1,156 @@
-"""Image sizes read from file headers, so huge images are refused before decoding."""
+"""Image headers read with Pillow, so huge or unsupported images are refused before decoding.
+
+:func:`read_header` is the one check every loader, ``describe`` and
+``predict`` run before a decoder sees a file: the format is recognised from
+the file's content (never its suffix), the declared size is capped, and the
+EXIF orientation is read so that every command turns photos upright alike.
+"""
 
 from __future__ import annotations
 
-import struct
+import functools
+import io
+import os
+import re
+import threading
+import warnings
+from dataclasses import dataclass
 
-__all__ = ["MAX_IMAGE_PIXELS", "declared_size"]
+from PIL import Image
+
+from ..exceptions import ImageDecodeError, ImageTooLargeError
+
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "READABLE_FORMATS",
+    "ImageHeader",
+    "read_header",
+]
 
 #: Largest image (height x width) fer-classic decodes: 100 megapixels, above any
 #: phone camera's output. A header declaring more is refused before decoding,
 #: since decoding it would allocate gigabytes (a decompression bomb).
 MAX_IMAGE_PIXELS = 100_000_000
 
-_PNG = b"\x89PNG\r\n\x1a\n"
-# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...).
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_NO_LENGTH = frozenset({0x01, *range(0xD0, 0xD9)})
+#: Formats (Pillow's names) whose header Pillow parses and that fer-classic
+#: decodes; anything else is refused before decoding. MPO is the multi-picture
+#: JPEG of many phone cameras, PPM covers PBM/PGM/PPM/PNM/PFM, SUN is Sun raster.
+READABLE_FORMATS: tuple[str, ...] = (
+    "PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM", "JPEG2000", "SUN",
+)
+
+_ORIENTATION = 0x0112  # EXIF/TIFF tag 274
+_WARNINGS_LOCK = threading.Lock()
 
 
-def _png(data: bytes) -> tuple[int, int] | None:
-    if len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return height, width
-    return None
+@functools.cache
+def _open_formats() -> tuple[str, ...]:
+    # The plugins Image.open may try: MPO files are opened by the JPEG plugin.
+    Image.init()
+    return tuple(name for name in READABLE_FORMATS if name in Image.OPEN)
 
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header declares.
 
-def _bmp(data: bytes) -> tuple[int, int] | None:
-    if len(data) < 26:
-        return None
-    (dib,) = struct.unpack("<I", data[14:18])
-    if dib == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sizes
-        width, height = struct.unpack("<HH", data[18:22])
-    else:
-        width, height = struct.unpack("<ii", data[18:26])
-    return abs(height), abs(width)
-
-
-def _jpeg(data: memoryview) -> tuple[int, int] | None:
-    i = 2
-    # Walk the marker segments up to the frame header; entropy-coded data only
-    # follows the frame header, so this never scans image data.
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_NO_LENGTH:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
-        if marker in _JPEG_SOF:
-            height, width = struct.unpack(">HH", data[i + 5:i + 9])
-            return height, width
-        if length < 2:
-            return None
-        i += 2 + length
-    return None
-
-
-def _tiff(data: memoryview) -> tuple[int, int] | None:
-    order = "<" if bytes(data[:2]) == b"II" else ">"
-    if len(data) < 8 or struct.unpack(order + "H", data[2:4])[0] != 42:
-        return None  # BigTIFF and others: left to the decoder's own limit
-    (offset,) = struct.unpack(order + "I", data[4:8])
-    if offset + 2 > len(data):
-        return None
-    (count,) = struct.unpack(order + "H", data[offset:offset + 2])
-    sizes = {}
-    for entry in range(min(count, 512)):
-        start = offset + 2 + 12 * entry
-        if start + 12 > len(data):
-            break
-        tag, kind = struct.unpack(order + "HH", data[start:start + 4])
-        if tag in (256, 257):
-            fmt = "H" if kind == 3 else "I"
-            (sizes[tag],) = struct.unpack(order + fmt, data[start + 8:start + 8 + struct.calcsize(fmt)])
-    if 256 in sizes and 257 in sizes:
-        return sizes[257], sizes[256]
-    return None
-
-
-def declared_size(data: bytes | memoryview) -> tuple[int, int] | None:
-    """``(height, width)`` a PNG, JPEG, BMP or TIFF header declares; None if unknown.
-
-    Only the header is parsed (a few dozen bytes for PNG and BMP, the marker
-    segments before the frame header for JPEG, the first directory for TIFF),
-    without copying the file.
+    Attributes
+    ----------
+    format : str
+        Pillow's format name (one of :data:`READABLE_FORMATS`).
+    height, width : int
+        Stored size, before the EXIF orientation is applied.
+    mode : str
+        Pillow's mode (``L`` gray, ``RGB``, ``RGBA``, ``I;16``...).
+    orientation : int
+        EXIF orientation 1..8 (1: stored upright).
     """
-    view = memoryview(data).cast("B")
-    head = bytes(view[:65536])
+
+    format: str
+    height: int
+    width: int
+    mode: str
+    orientation: int = 1
+
+
+def _orientation(image: Image.Image) -> int:
+    # Only the header: Image.getexif() would decode a whole PNG to look for a late eXIf chunk.
+    value = None
+    if hasattr(image, "tag_v2"):  # TIFF keeps the tag in its first directory
+        value = image.tag_v2.get(_ORIENTATION)
+    elif image.info.get("exif"):
+        exif = Image.Exif()
+        try:
+            exif.load(image.info["exif"])
+        except Exception:  # a damaged EXIF block only loses the orientation, as in other viewers
+            return 1
+        value = exif.get(_ORIENTATION)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def read_header(source: str | os.PathLike | bytes | memoryview, name: str | None = None) -> ImageHeader:
+    """Read an image's header (never its pixels) and check it can be decoded safely.
+
+    Parameters
+    ----------
+    source : path or bytes
+        The file, or its content.
+    name : str, optional
+        How messages name the file (default: the path).
+
+    Returns
+    -------
+    ImageHeader
+
+    Raises
+    ------
+    ImageDecodeError
+        If the content is not an image in one of :data:`READABLE_FORMATS`
+        (whatever its suffix), or its header is damaged.
+    ImageTooLargeError
+        If the header declares more than :data:`MAX_IMAGE_PIXELS` pixels.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        fp, label = io.BytesIO(source), name or "<bytes>"
+    else:
+        fp, label = source, name or os.fspath(source)
+    limit = MAX_IMAGE_PIXELS
     try:
-        if head.startswith(_PNG):
-            return _png(head)
-        if head.startswith(b"\xff\xd8"):
-            return _jpeg(view)  # EXIF segments may be long: walk the whole file's markers
-        if head.startswith(b"BM"):
-            return _bmp(head)
-        if head[:2] in (b"II", b"MM"):
-            return _tiff(view)  # the first directory may follow the image data
-    except struct.error:  # a header cut short: the decoder will reject the file
-        return None
-    return None
+        # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS (89 MP) and raises at
+        # twice that; our cap (checked below) decides, so only its error is kept. Its other
+        # warnings ("Corrupt EXIF data") are noise here: a damaged file fails to decode.
+        # catch_warnings swaps process-wide state, so decoding threads take turns (a header
+        # read is short; the decoding itself runs outside the lock).
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(fp, formats=_open_formats()) as image:
+                width, height = image.size
+                header = ImageHeader(image.format or "?", int(height), int(width), image.mode, _orientation(image))
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's message holds the declared count
+        declared = f"{int(found[1]):,} pixels" if found else "more pixels"
+        raise ImageTooLargeError(
+            f"{label}: its header declares {declared}, more than the {limit:,} fer-classic decodes "
+            "(fer_classic.data.MAX_IMAGE_PIXELS); downscale the image or remove it from the dataset."
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise ImageDecodeError(
+            f"{label}: not a decodable image: its content is not one of the formats fer-classic reads "
+            f"({', '.join(READABLE_FORMATS)}; the content decides, not the suffix), or its header is "
+            "damaged; re-export it as PNG or JPEG "
+            "or remove it from the dataset."
+        ) from None
+    except OSError as exc:
+        raise ImageDecodeError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
+    except Exception as exc:  # Pillow's plugins raise many types on damaged headers
+        raise ImageDecodeError(
+            f"{label}: damaged {type(exc).__name__} in its header ({exc}); re-export it or remove it."
+        ) from None
+    if header.height * header.width > limit:
+        raise ImageTooLargeError(
+            f"{label}: its header declares {header.width}x{header.height} pixels, more than the "
+            f"{limit:,} fer-classic decodes (fer_classic.data.MAX_IMAGE_PIXELS); "
+            "downscale the image or remove it from the dataset."
+        )
+    if header.height < 1 or header.width < 1:
+        raise ImageDecodeError(f"{label}: its header declares an empty {header.width}x{header.height} image.")
+    return header

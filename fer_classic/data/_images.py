@@ -1,28 +1,110 @@
-"""Decoding image files into grayscale arrays of a fixed geometry."""
+"""Decoding image files into grayscale arrays of a fixed geometry.
+
+Every command decodes files through :func:`decode_image_header`: the input
+must be a regular file, its header is checked with Pillow (format by
+content, size capped) before OpenCV decodes it, and its EXIF orientation is
+applied, so training loaders, ``describe`` and ``predict`` see the same
+upright pixels.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..exceptions import ImageDecodeError, ImageTooLargeError
+from .._fileio import require_regular_file
+from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
 from . import _headers
 
-__all__ = ["IMAGE_EXTENSIONS", "as_size", "decode_image", "read_image", "read_images", "resize_gray"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_SIDE",
+    "as_size",
+    "check_allocation",
+    "decode_image",
+    "decode_image_header",
+    "list_sources",
+    "read_image",
+    "read_images",
+    "resize_gray",
+]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+#: Suffixes the folder loaders and ``predict`` pick up. The suffix only selects
+#: files; the format is then recognised from the content (a GIF named .png is
+#: read as a GIF, with its header checked like any other).
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".gif", ".webp",
+    ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".ras",
+})
+
+#: Largest side of the geometry images are converted to. FER images are 48 px;
+#: 1024 px leaves room for any classical feature while a typo such as
+#: ``--size 100000`` is refused before terabytes are allocated.
+MAX_IMAGE_SIDE = 1024
+
+_READ_FIRST_BYTES = 1 << 20
+
+#: A source side enlarged more than this many times (or an aspect ratio beyond
+#: it) is warned about: the result holds almost no face detail.
+_STRETCH_WARN = 4
 
 
 def as_size(size: int | tuple[int, int]) -> tuple[int, int]:
-    """Return ``(height, width)`` from an int (square) or a pair, validated."""
+    """Return ``(height, width)`` from an int (square) or a pair, validated.
+
+    Raises
+    ------
+    ImageSizeError
+        If a side is not an int from 4 to :data:`MAX_IMAGE_SIDE`.
+    """
     pair = (size, size) if np.isscalar(size) else tuple(size)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 4 for v in pair):
-        raise ValueError(f"size must be an int >= 4 or a (height, width) pair of them; got {size!r}.")
+    if len(pair) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 4 for v in pair
+    ):
+        raise ImageSizeError(f"size must be an int >= 4 or a (height, width) pair of them; got {size!r}.")
+    if max(pair) > MAX_IMAGE_SIDE:
+        raise ImageSizeError(
+            f"size {size!r} is above the {MAX_IMAGE_SIDE} px a side fer-classic converts images to "
+            "(fer_classic.data.MAX_IMAGE_SIDE); FER2013 faces are 48 px, so choose e.g. 48 or 96."
+        )
     return int(pair[0]), int(pair[1])
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None  # unknown (Windows): the allocation itself decides
+
+
+def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
+    """Refuse an ``(n, height, width)`` uint8 array larger than the memory available, before allocating it.
+
+    Raises
+    ------
+    ImageSizeError
+        Naming ``what``, the bytes needed and the bytes available.
+    """
+    needed = int(n) * size[0] * size[1]
+    available = _available_memory()
+    if available is not None and needed > available:
+        raise ImageSizeError(
+            f"{what}: {n:,} images of {size[1]}x{size[0]} need {needed / 2**30:.1f} GiB, more than the "
+            f"{available / 2**30:.1f} GiB of memory available; choose a smaller size (--size) or fewer images."
+        )
 
 
 def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -42,54 +124,115 @@ def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return image
 
 
-def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.ndarray:
-    """Read one image file as a grayscale uint8 array of shape ``size``.
+def _stretch(shape: tuple[int, ...], size: tuple[int, int]) -> str | None:
+    """Why resizing ``shape`` to ``size`` leaves no usable face, or None."""
+    height, width = shape[:2]
+    ratio = max(height, width) / min(height, width)
+    if height * _STRETCH_WARN < size[0] or width * _STRETCH_WARN < size[1] or ratio > _STRETCH_WARN:
+        return f"{width}x{height} stretched to {size[1]}x{size[0]}"
+    return None
 
-    The file is only read, never modified. Raises as :func:`decode_image`.
+
+def list_sources(entries: list[str], limit: int = 20) -> str:
+    """``a, b, c`` for up to ``limit`` entries, then ``and N more``."""
+    text = "; ".join(entries[:limit])
+    return text + (f"; and {len(entries) - limit} more" if len(entries) > limit else "")
+
+
+def _warn_stretched(stretched: list[tuple[str, str]], stacklevel: int) -> None:
+    warnings.warn(
+        f"{len(stretched)} image(s) are tiny or elongated and were stretched (more than "
+        f"{_STRETCH_WARN}x a side), leaving almost no face detail; check them: "
+        + list_sources([f"{path} ({what})" for path, what in stretched]),
+        DegenerateImageWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.ndarray:
+    """Read one image file as a grayscale uint8 array of shape ``size``, upright.
+
+    The file is only read, never modified. Raises as :func:`decode_image`;
+    warns (:class:`~fer_classic.exceptions.DegenerateImageWarning`) when a
+    tiny or elongated image is stretched.
     """
     size = as_size(size)
-    return resize_gray(decode_image(path), size)
+    image = decode_image(path)
+    stretched = _stretch(image.shape, size)
+    if stretched:
+        _warn_stretched([(str(path), stretched)], stacklevel=2)
+    return resize_gray(image, size)
 
 
-def decode_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode one image file as OpenCV does (``IMREAD_UNCHANGED``: gray, BGR or BGRA, its own size).
+def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8), as Pillow's ``ImageOps.exif_transpose`` does."""
+    if orientation in (5, 6, 7, 8):
+        image = image.swapaxes(0, 1)  # transpose: the other four are a transpose and a flip
+    flips = {2: (1,), 3: (0, 1), 4: (0,), 5: (), 6: (1,), 7: (0, 1), 8: (0,)}.get(orientation, ())
+    for axis in flips:
+        image = np.flip(image, axis)
+    return np.ascontiguousarray(image) if orientation != 1 else image
 
-    The file is only read, never modified.
+
+def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.ImageHeader]:
+    """Decode one image file, upright, with what its header declares.
+
+    The pixels are OpenCV's (``IMREAD_UNCHANGED``: gray, BGR or BGRA, any
+    depth, the stored size) turned by the EXIF orientation. The file is only
+    read, never modified.
+
+    Returns
+    -------
+    image : ndarray
+    header : ImageHeader
+        Format, stored size and mode from the header (Pillow).
 
     Raises
     ------
     ImageDecodeError
-        If the file is empty, unreadable or not a decodable image.
+        If the path is not a regular file (a FIFO, device or folder is never
+        opened), the file is empty or unreadable, its content is not an image
+        in :data:`~fer_classic.data._headers.READABLE_FORMATS`, or it is corrupt.
     ImageTooLargeError
         If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
         (checked before decoding).
     """
     path = Path(path)
+    require_regular_file(path, what="Image file", error=ImageDecodeError)
+    n_bytes = os.stat(path).st_size
+    if n_bytes == 0:
+        raise ImageDecodeError(f"{path}: empty file (0 bytes); replace it or remove it from the dataset.")
+    # A small file is read once and its header parsed from memory; a large one has its
+    # header checked first, so a huge file is never read whole before being refused.
+    header = _headers.read_header(path) if n_bytes > _READ_FIRST_BYTES else None
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise ImageDecodeError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
-    if data.size == 0:
-        raise ImageDecodeError(f"{path}: empty file (0 bytes); replace it or remove it from the dataset.")
-    declared = _headers.declared_size(data)
-    if declared is not None and declared[0] * declared[1] > _headers.MAX_IMAGE_PIXELS:
-        raise ImageTooLargeError(
-            f"{path}: its header declares {declared[1]}x{declared[0]} pixels, more than the "
-            f"{_headers.MAX_IMAGE_PIXELS:,} fer-classic decodes (fer_classic.data.MAX_IMAGE_PIXELS); "
-            "downscale the image or remove it from the dataset."
-        )
+    if header is None:
+        header = _headers.read_header(data.tobytes(), name=str(path))
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageDecodeError(
-            f"{path}: not a decodable image (corrupt or wrong extension); "
+            f"{path}: not a decodable image (a {header.format} header over corrupt or truncated data); "
             "re-export it or remove it from the dataset."
         )
-    return image
+    if image.shape[0] * image.shape[1] > _headers.MAX_IMAGE_PIXELS:  # a header that lied
+        raise ImageTooLargeError(
+            f"{path}: decodes to {image.shape[1]}x{image.shape[0]} pixels, more than the "
+            f"{_headers.MAX_IMAGE_PIXELS:,} fer-classic decodes; downscale it or remove it."
+        )
+    return _orient(image, header.orientation), header
+
+
+def decode_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode one image file, upright; see :func:`decode_image_header`."""
+    return decode_image_header(path)[0]
 
 
 def read_images(
     paths: list[Path], size: tuple[int, int], n_jobs: int | None = None
-) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]], list[tuple[str, str]]]:
     """Decode many files into one preallocated array.
 
     Returns
@@ -98,17 +241,31 @@ def read_images(
     ok : ndarray of bool, shape (len(paths),)
         Which paths were decoded.
     skipped : list of (path, reason)
+    stretched : list of (path, what)
+        Decoded images too small or elongated for ``size`` (see :func:`read_image`).
+
+    Raises
+    ------
+    ImageSizeError
+        If the output array would not fit in memory (checked before allocating).
     """
+    check_allocation(len(paths), size, f"Loading {len(paths):,} image files")
     out = np.empty((len(paths), *size), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
     skipped: list[tuple[str, str]] = []
+    stretched: list[tuple[str, str]] = []
 
     def work(i: int) -> None:
         try:
-            out[i] = read_image(paths[i], size)
-            ok[i] = True
+            image = decode_image(paths[i])
         except ImageDecodeError as exc:
             skipped.append((str(paths[i]), str(exc)))
+            return
+        what = _stretch(image.shape, size)
+        if what:
+            stretched.append((str(paths[i]), what))
+        out[i] = resize_gray(image, size)
+        ok[i] = True
 
     # OpenCV releases the GIL while decoding, so threads scale without copying data.
     workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else max(1, int(n_jobs))
@@ -117,6 +274,7 @@ def read_images(
             work(i)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(work, range(len(paths)), chunksize=256))
+            list(pool.map(work, range(len(paths)), chunksize=max(1, min(256, math.ceil(len(paths) / workers)))))
     skipped.sort()
-    return (out if ok.all() else out[ok]), ok, skipped
+    stretched.sort()
+    return (out if ok.all() else out[ok]), ok, skipped, stretched

@@ -7,9 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..exceptions import DatasetError
+from ..labels import parse_label_map
 from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset
 from ._folder import load_folder
+from ._images import as_size
+from ._labels_file import _norm, load_labels_file, read_header_fields
+from ._layouts import LAYOUTS, detect_layout, load_layout
 from ._synthetic import make_synthetic_faces
 
 __all__ = ["load_dataset", "DEFAULT_DATASET"]
@@ -22,40 +26,106 @@ def load_dataset(
     path: str | os.PathLike | None = None,
     *,
     size: int | tuple[int, int] = 48,
-    label_map: Mapping[str, str] | None = None,
+    label_map: Mapping[str, str] | str | None = None,
     n_jobs: int | None = None,
+    layout: str | None = None,
+    columns: Mapping[str, object] | None = None,
+    **options: object,
 ) -> FaceDataset:
     """Load a dataset, recognising its format.
 
     Parameters
     ----------
     path : path or None
-        A class-folder tree, a ``.csv``/``.csv.gz`` file in FER2013's format, or
-        None / ``"synthetic"`` for the generated default dataset.
+        One of, recognised from names and headers (no image is opened to decide):
+
+        - a downloaded dataset as it unpacks: RAF-DB, AffectNet, ExpW, FER+,
+          CK+, JAFFE or KDEF (see :data:`fer_classic.data.LAYOUTS` and the
+          ``load_*`` function of each);
+        - a class-folder tree (:func:`~fer_classic.data.load_folder`);
+        - a ``.csv``/``.csv.gz`` with a ``pixels`` column, in FER2013's format
+          (:func:`~fer_classic.data.load_fer2013_csv`);
+        - any other ``.csv``/``.tsv`` (optionally ``.gz``): a labels file listing
+          image paths and labels (:func:`~fer_classic.data.load_labels_file`);
+        - None / ``"synthetic"`` for the generated default dataset.
     size : int or (height, width), default=48
         Image geometry (grayscale) after loading.
-    label_map : mapping, optional
-        Folder name → label for numbered class folders.
+    label_map : mapping or str, optional
+        Folder name (or CSV emotion value) → label, e.g. ``{"0": "angry"}`` or
+        the command line's ``"0=angry,1=disgust"`` (parsed by
+        :func:`fer_classic.labels.parse_label_map`, errors before any reading).
     n_jobs : int, optional
         Decoding threads for folders.
+    layout : str, optional
+        Skip recognition: ``"folder"``, ``"fer2013"``, ``"labels"`` or a layout
+        name (``rafdb``, ``affectnet``, ``expw``, ``ferplus``, ``ckplus``,
+        ``jaffe``, ``kdef``).
+    columns : mapping, optional
+        Labels files only: role → column name (``{"image": "file", "label":
+        "emo"}``), see :func:`~fer_classic.data.load_labels_file`.
+    **options
+        Keyword options of the loader used: ``image_root`` (labels files,
+        AffectNet), ``images`` (RAF-DB), ``fer2013_csv`` (FER+),
+        ``neutral_first_frame`` (CK+), ``angles`` (KDEF).
 
     Raises
     ------
     DatasetError
-        If ``path`` does not exist or is not a recognised format.
+        If ``path`` does not exist or is not a recognised format, or an option
+        does not apply to its format (the accepted ones are named).
+    UnknownLabelError
+        If ``label_map`` is malformed, repeats a key or names an unknown label.
+    ImageSizeError
+        If ``size`` is invalid or the images would not fit in memory.
     """
+    size = as_size(size)
+    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
+    options = {k: v for k, v in options.items() if v is not None}  # unset: each loader's default
     if path is None or str(path) == DEFAULT_DATASET:
+        _no_options(str(DEFAULT_DATASET), columns, options)
         return make_synthetic_faces(size=size)
     path = Path(path)
-    if path.is_dir():
-        return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs)
     if not path.exists():
         raise DatasetError(
             f"Dataset path {path} does not exist; give a class-folder tree, a fer2013.csv "
-            f"(or .csv.gz), or omit it for the generated '{DEFAULT_DATASET}' dataset."
+            f"(or .csv.gz), a labels file (.csv/.tsv), a downloaded dataset folder "
+            f"({', '.join(LAYOUTS)}), or omit it for the generated '{DEFAULT_DATASET}' dataset."
         )
-    if path.name.lower().endswith((".csv", ".csv.gz")):
-        return load_fer2013_csv(path, size=size)
+    kind = layout.strip().lower() if layout is not None else _recognise(path)
+    if kind == "folder":
+        _no_options("a class-folder tree", columns, options)
+        return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs)
+    if kind == "fer2013":
+        _no_options("fer2013.csv", columns, options)
+        return load_fer2013_csv(path, size=size, label_map=label_map)
+    if kind == "labels":
+        return load_labels_file(path, size=size, columns=columns, label_map=label_map, n_jobs=n_jobs, **options)
+    if label_map is not None or columns is not None:
+        raise DatasetError(
+            f"{path} is read as the {kind} layout, whose label codes and files are fixed; label_map "
+            "(--label-map) and columns apply to class folders, labels files and fer2013.csv only."
+        )
+    return load_layout(path, kind, size=size, n_jobs=n_jobs, **options)
+
+
+def _recognise(path: Path) -> str:
+    """``folder``, ``fer2013``, ``labels`` or a layout name, from names and the header only."""
+    found = detect_layout(path)
+    if found is not None:
+        return found
+    if path.is_dir():
+        return "folder"
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        _, header = read_header_fields(path)
+        return "fer2013" if "pixels" in {_norm(h) for h in header} else "labels"
     raise DatasetError(
-        f"Dataset path {path} is neither a folder nor a .csv/.csv.gz file."
+        f"Dataset path {path} is neither a folder nor a .csv/.tsv file (plain or .gz); "
+        "give a labels file, a fer2013.csv or a dataset folder."
     )
+
+
+def _no_options(what: str, columns: object, options: Mapping[str, object]) -> None:
+    given = sorted(options) + (["columns"] if columns is not None else [])
+    if given:
+        raise DatasetError(f"Option(s) {given} do not apply to {what}; they are for labels files and dataset layouts.")

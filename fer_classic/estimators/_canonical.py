@@ -7,8 +7,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from .._sklearn_compat import HasMethods, _check_sample_weight, _fit_context, validate_data
 from ..labels import sort_labels
 
 __all__ = ["CanonicalOrderClassifier"]
@@ -47,18 +48,35 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Number of features seen in ``fit``.
     """
 
+    _parameter_constraints: dict = {"estimator": [HasMethods(["fit", "predict"]), None]}
+
     def __init__(self, estimator=None):
         self.estimator = estimator
 
-    def fit(self, X, y, **fit_params):
+    # Nested: the inner classifier validates its own parameters.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
         """Fit ``estimator`` on ``X`` and the canonical-rank codes of ``y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-        **fit_params : dict
-            Passed to the inner ``fit`` (e.g. ``sample_weight``).
+        sample_weight : array-like of shape (n_samples,), optional
+            Passed to the inner ``fit`` when given (so that
+            :func:`~sklearn.utils.validation.has_fit_parameter` sees it, and
+            grid search can route it); the inner estimator must accept it.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If ``y`` holds one class, every sample of positive weight is of one
+            class, or ``sample_weight`` is given for a classifier whose ``fit``
+            takes none (k-nearest neighbours).
         """
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"))
         check_classification_targets(y)
@@ -67,14 +85,22 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             raise ValueError(
                 f"The training data holds only 1 class ({labels[0]!r}); a classifier needs at least 2 classes."
             )
-        weights = fit_params.get("sample_weight")
-        if weights is not None and len(np.unique(np.asarray(y)[np.asarray(weights) > 0])) < 2:
-            raise ValueError("All samples with positive sample_weight belong to one class; need at least 2.")
+        estimator = clone(self.estimator) if self.estimator is not None else SVC()
+        fit_params = {}
+        if sample_weight is not None:
+            if not has_fit_parameter(estimator, "sample_weight"):
+                raise ValueError(
+                    f"sample_weight was given but {type(estimator).__name__}.fit takes no sample_weight; "
+                    "choose a classifier that does (svm, linear-svm, logreg, rf, mlp) or omit the weights."
+                )
+            sample_weight = _check_sample_weight(sample_weight, X)
+            if len(np.unique(y[sample_weight > 0])) < 2:
+                raise ValueError("All samples with positive sample_weight belong to one class; need at least 2.")
+            fit_params["sample_weight"] = sample_weight
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
         codes = np.searchsorted(labels, y)
         # labels is sorted; map each sorted label to its canonical rank.
         rank_of_sorted = np.array([self.classes_.tolist().index(lab) for lab in labels.tolist()])
-        estimator = clone(self.estimator) if self.estimator is not None else SVC()
         self.estimator_ = estimator.fit(X, rank_of_sorted[codes], **fit_params)
         return self
 

@@ -8,7 +8,11 @@ from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+from .._sklearn_compat import (
+    Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
+)
 
 from ._rbf import ROWS as _ROWS
 from ._rbf import rbf as _rbf
@@ -75,6 +79,14 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (n_outputs,)
     """
 
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, *, alpha: float = 1.0, gamma: float = 1.0, n_components: int = 3000,
                  class_weight=None, random_state=None):
         self.alpha = alpha
@@ -83,16 +95,11 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if not float(self.alpha) >= 0:
-            raise ValueError(f"alpha must be >= 0; got {self.alpha!r}.")
-        if not float(self.gamma) > 0:
-            raise ValueError(f"gamma must be > 0; got {self.gamma!r}.")
-        if int(self.n_components) < 1:
-            raise ValueError(f"n_components must be >= 1; got {self.n_components!r}.")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")

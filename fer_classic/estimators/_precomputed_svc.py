@@ -6,8 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from .._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
 from ._rbf import gamma_value, rbf, squared_norms
 
 __all__ = ["PrecomputedKernelSVC"]
@@ -71,6 +72,15 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "cache_size": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, *, C: float = 1.0, gamma="scale", class_weight=None, cache_size: float = 1000,
                  tol: float = 1e-3, random_state=None):
         self.C = C
@@ -80,13 +90,13 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
+    # Nested: the inner SVC gets validated parameters.
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.gamma_ = gamma_value(self.gamma, X)
-        if not self.gamma_ > 0:
-            raise ValueError(f"gamma must be > 0; got {self.gamma!r}.")
         kernel = rbf(X, X, squared_norms(X), self.gamma_)
         self.svc_ = SVC(C=self.C, kernel="precomputed", class_weight=self.class_weight,
                         cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)

@@ -10,8 +10,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from .._optional import import_optional
+from .._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context, validate_data
 from ._landmark_ridge import LandmarkRidgeClassifier
 from ._precomputed_svc import PrecomputedKernelSVC
 from ._rbf import gamma_value
@@ -21,6 +23,9 @@ __all__ = ["SVMClassifier", "cuml_status"]
 logger = logging.getLogger("fer_classic")
 
 _BACKENDS = ("auto", "sklearn", "cuml", "approx")
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_GAMMA = [StrOptions({"scale", "auto"}), _POSITIVE]
+_CLASS_WEIGHT = [dict, StrOptions({"balanced"}), None]
 # precompute_kernel="auto" computes the training kernel matrix when it takes at most this
 # many bytes: 8 GiB, n_samples <= 32,768 (FER2013's 28,709 training images take 6.6 GB).
 _PRECOMPUTE_MAX_BYTES = 8 * 2**30
@@ -121,6 +126,19 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         The fitted backend model (trained on integer codes of ``classes_``).
     """
 
+    _parameter_constraints: dict = {
+        "C": [_POSITIVE],
+        "gamma": _GAMMA,
+        "class_weight": _CLASS_WEIGHT,
+        "probability": ["boolean"],
+        "backend": [StrOptions(set(_BACKENDS))],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "precompute_kernel": [StrOptions({"auto"}), "boolean"],
+        "cache_size": [_POSITIVE],
+        "tol": [_POSITIVE],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         *,
@@ -147,14 +165,14 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _resolve_backend(self) -> tuple[str, str]:
-        if self.backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {_BACKENDS}; got {self.backend!r}.")
         if self.backend in ("sklearn", "approx"):
             return self.backend, "requested"
         usable, reason = cuml_status()
         if self.backend == "cuml":
             if not usable:
-                raise ImportError(f"backend='cuml' cannot run: {reason}.")
+                # A missing cuML is a missing extra (MissingDependencyError); an installed one without a GPU is not.
+                import_optional("cuml", "backend='cuml' cannot run: it")
+                raise ValueError(f"backend='cuml' cannot run: {reason}; use backend='auto' or 'sklearn'.")
             return "cuml", reason
         return ("cuml", reason) if usable else ("sklearn", f"fell back to scikit-learn: {reason}")
 
@@ -165,13 +183,21 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             return {index[k]: v for k, v in self.class_weight.items() if k in index}
         return self.class_weight
 
+    # Nested: the backend models are built from validated parameters.
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``.
+
+        Raises
+        ------
+        MissingDependencyError
+            If ``backend='cuml'`` and cuML is not installed.
+        ValueError
+            If ``backend='cuml'`` and cuML finds no GPU, or ``y`` holds one class.
+        """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if not float(self.C) > 0:
-            raise ValueError(f"C must be > 0; got {self.C!r}.")
-        precompute = self._precompute(len(X))  # validated whatever the backend
+        precompute = self._precompute(len(X))
         self.backend_, self.backend_reason_ = self._resolve_backend()
         self.kernel_precomputed_ = self.backend_ == "sklearn" and precompute
         logger.info("SVMClassifier backend: %s (%s)", self.backend_, self.backend_reason_)
@@ -194,12 +220,9 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return CalibratedClassifierCV(base, method="sigmoid", cv=min(cv, smallest), ensemble=False)
 
     def _precompute(self, n_samples: int) -> bool:
-        if self.precompute_kernel == "auto":
+        if isinstance(self.precompute_kernel, str):  # "auto"
             return 8 * n_samples**2 <= _PRECOMPUTE_MAX_BYTES
-        if isinstance(self.precompute_kernel, (bool, np.bool_)):
-            return bool(self.precompute_kernel)
-        raise ValueError(f"precompute_kernel must be 'auto', True or False (--param precompute_kernel=false on the "
-                         f"command line); got {self.precompute_kernel!r}.")
+        return bool(self.precompute_kernel)
 
     def _fit_sklearn(self, X, codes, sample_weight):
         params = dict(C=self.C, gamma=self.gamma, class_weight=self._class_weight_codes(),
@@ -215,7 +238,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return model.fit(X, codes, sample_weight=sample_weight)
 
     def _fit_cuml(self, X, codes, sample_weight):
-        from cuml.svm import SVC as CumlSVC
+        CumlSVC = import_optional("cuml.svm", "backend='cuml'").SVC  # noqa: N806
 
         model = CumlSVC(C=self.C, kernel="rbf", gamma=self.gamma, class_weight=self._class_weight_codes(),
                         probability=self.probability, cache_size=self.cache_size, tol=self.tol,

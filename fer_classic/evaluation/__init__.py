@@ -13,6 +13,7 @@ from ._metrics import (
     format_metrics,
     normalize_confusion_matrix,
     roc_auc_ovr,
+    warn_class_mismatch,
 )
 from ._plots import (
     figure_to_png,
@@ -57,5 +58,6 @@ __all__ = [
     "plot_validation_curve",
     "predict_with_scores",
     "roc_auc_ovr",
+    "warn_class_mismatch",
     "write_report",
 ]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._fileio import atomic_write_text
 from ..exceptions import ReportError
-from ._metrics import classification_metrics
+from ._metrics import classification_metrics, warn_class_mismatch
 from ._significance import mcnemar_test
 
 __all__ = ["COMPARE_COLUMNS", "Comparison", "compare_models"]
@@ -73,20 +76,18 @@ class Comparison:
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the table (one row per model) with the McNemar result in the last columns."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         extra = ("mcnemar_vs", "mcnemar_method", "mcnemar_statistic", "mcnemar_p_value")
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*COMPARE_COLUMNS, *extra])
-            for r in self.rows:
-                m = self.mcnemar
-                other = None
-                if m and r["model"] in (m["model_a"], m["model_b"]):
-                    other = m["model_b"] if r["model"] == m["model_a"] else m["model_a"]
-                tail = [other, m["method"], m["statistic"], m["p_value"]] if other else ["", "", "", ""]
-                writer.writerow([("" if r[c] is None else r[c]) for c in COMPARE_COLUMNS] + tail)
-        return path
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow([*COMPARE_COLUMNS, *extra])
+        for r in self.rows:
+            m = self.mcnemar
+            other = None
+            if m and r["model"] in (m["model_a"], m["model_b"]):
+                other = m["model_b"] if r["model"] == m["model_a"] else m["model_a"]
+            tail = [other, m["method"], m["statistic"], m["p_value"]] if other else ["", "", "", ""]
+            writer.writerow([("" if r[c] is None else r[c]) for c in COMPARE_COLUMNS] + tail)
+        return atomic_write_text(path, buffer.getvalue())
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -154,6 +155,13 @@ def compare_models(
         raise ReportError("compare_models needs at least one model; give two or more to compare.")
     if mcnemar_method not in ("auto", "exact", "chi2"):
         raise ValueError(f"mcnemar_method must be auto, exact or chi2; got {mcnemar_method!r}.")
+    class_sets = {name: tuple(model.classes) for name, model in zip(names, fitted)}
+    if len(set(map(frozenset, class_sets.values()))) > 1:
+        from ..exceptions import ClassMismatchWarning
+
+        listed = "; ".join(f"{name}: {', '.join(classes)}" for name, classes in class_sets.items())
+        warnings.warn(f"The models predict different classes ({listed}): their scores are not comparable "
+                      "class for class.", ClassMismatchWarning, stacklevel=2)
     loaded: dict[tuple, object] = {}
     rows, correct = [], {}
     for name, model in zip(names, fitted):
@@ -171,6 +179,7 @@ def compare_models(
                 dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs)
             loaded[shape] = dataset.select(split) if split else dataset
         subset = loaded[shape]
+        warn_class_mismatch(model.classes, subset.y, model=f"Model {name}")
         start = time.perf_counter()
         predicted = model.predict(subset.images)
         seconds = time.perf_counter() - start

@@ -17,6 +17,7 @@ from sklearn.metrics import (
 
 __all__ = [
     "accuracy_interval",
+    "warn_class_mismatch",
     "classification_metrics",
     "format_confusion_matrix",
     "format_metrics",
@@ -78,6 +79,33 @@ def accuracy_interval(
     tail = (1.0 - float(confidence)) / 2.0 * 100.0
     low, high = np.percentile(accuracies, [tail, 100.0 - tail])
     return float(low), float(high)
+
+
+def warn_class_mismatch(model_classes: Sequence, data_labels, *, model: str = "The model") -> list[str]:
+    """Warn when the data holds classes the model cannot predict; return them.
+
+    Such images count as errors whatever the model does, so the accuracy is
+    not the model's accuracy on its own classes.
+
+    Warns
+    -----
+    ClassMismatchWarning
+        Naming the classes, their image counts and the fix.
+    """
+    from ..exceptions import ClassMismatchWarning
+
+    labels, counts = np.unique(np.asarray(data_labels).astype(str), return_counts=True)
+    known = {str(c) for c in model_classes}
+    unknown = {str(lab): int(n) for lab, n in zip(labels, counts) if lab not in known}
+    if unknown:
+        listed = ", ".join(f"{lab} ({n} images)" for lab, n in unknown.items())
+        warnings.warn(
+            f"{model} predicts {len(known)} classes ({', '.join(map(str, model_classes))}) but the data also holds "
+            f"{listed}: those images always count as wrong. Score the model on data of its own classes "
+            "(e.g. a --label-map or a subset) to measure it on them.",
+            ClassMismatchWarning, stacklevel=2,
+        )
+    return sorted(unknown)
 
 
 def normalize_confusion_matrix(matrix) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._optional import import_optional
 from ._curves import CurveResult
 from ._metrics import _as_score_matrix, normalize_confusion_matrix
 
@@ -30,15 +31,9 @@ __all__ = [
     "plot_validation_curve",
 ]
 
-_INSTALL = "pip install 'fer-classic[plot]'"
-
-
 def require_matplotlib(what: str = "fer-classic's plots") -> None:
-    """Raise an ImportError naming the install command when matplotlib is missing."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(f"{what} need(s) matplotlib: {_INSTALL}") from exc
+    """Raise :class:`~fer_classic.exceptions.MissingDependencyError` naming the extra when matplotlib is missing."""
+    import_optional("matplotlib", what)
 
 
 def _figure(what: str, width: float, height: float):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._fileio import atomic_write, atomic_write_text
 from .._version import __version__
 from ..exceptions import ReportError
 from ._metrics import classification_metrics
@@ -82,22 +83,9 @@ def predict_with_scores(model, images) -> Predictions:
         Scores are ``predict_proba`` where the classifier has it, else
         ``decision_function`` (as :meth:`FERModel.scores`).
     """
-    rows = model._rows(images)
-    pipeline = model.pipeline
-    start = time.perf_counter()
-    features = pipeline[:-1].transform(rows) if len(pipeline) > 1 else rows
-    after_features = time.perf_counter()
-    head = pipeline[-1]
-    labels = head.predict(features)
-    if hasattr(head, "predict_proba"):
-        kind, scores = "probability", head.predict_proba(features)
-    else:
-        kind, scores = "decision", head.decision_function(features)
-        if scores.ndim == 1:
-            scores = np.column_stack([-scores, scores])
-    seconds = {"features": round(after_features - start, 3),
-               "predict": round(time.perf_counter() - after_features, 3)}
-    return Predictions(np.asarray(labels), kind, np.asarray(scores, dtype=float), np.asarray(features), seconds)
+    seconds: dict = {}
+    labels, kind, scores, features = model.predict_scores(images, timings=seconds)
+    return Predictions(labels, kind, scores, features, seconds)
 
 
 @dataclass
@@ -154,20 +142,19 @@ def _prepare_dir(out_dir: str | os.PathLike) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, classes: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["source", "true", "predicted", "correct", "score_kind", *classes])
-        for source, true, pred, row in zip(sources, y_true, predictions.labels, predictions.scores):
-            writer.writerow([source, true, pred, int(true == pred), predictions.score_kind,
-                             *(f"{v:.6g}" for v in row)])
-    os.replace(tmp, path)
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["source", "true", "predicted", "correct", "score_kind", *classes])
+            for source, true, pred, row in zip(sources, y_true, predictions.labels, predictions.scores):
+                writer.writerow([source, true, pred, int(true == pred), predictions.score_kind,
+                                 *(f"{v:.6g}" for v in row)])
+
+    atomic_write(path, write)
 
 
 def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_state, max_pca_points) -> dict:

@@ -10,7 +10,7 @@ from ._deep import BACKBONES, DeepFeatures, deep_metadata
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
-from ._registry import FEATURES, make_features
+from ._registry import FEATURES, NORMALISED_FEATURES, make_features, make_scaler, parse_feature_names
 from ._sift import DenseSIFTBoVW
 from ._union import BlockScaledUnion
 
@@ -19,6 +19,7 @@ __all__ = [
     "CNNFeatures",
     "DeepFeatures",
     "FEATURES",
+    "NORMALISED_FEATURES",
     "BlockScaledUnion",
     "DenseSIFTBoVW",
     "HOGFeatures",
@@ -27,4 +28,6 @@ __all__ = [
     "deep_metadata",
     "infer_image_shape",
     "make_features",
+    "make_scaler",
+    "parse_feature_names",
 ]

@@ -7,9 +7,14 @@ import math
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ImageTransformerMixin", "infer_image_shape"]
+from .._sklearn_compat import Integral, Interval, SequenceOf, _fit_context, validate_data
+
+__all__ = ["IMAGE_SHAPE_CONSTRAINT", "ImageTransformerMixin", "infer_image_shape"]
+
+#: ``image_shape`` of every image transformer: (height, width), or None to infer a square.
+IMAGE_SHAPE_CONSTRAINT = [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2), None]
 
 
 def infer_image_shape(n_features: int, image_shape: tuple[int, int] | None) -> tuple[int, int]:
@@ -44,8 +49,10 @@ def _chunks(n: int, n_chunks: int) -> list[slice]:
 class ImageTransformerMixin(TransformerMixin, BaseEstimator):
     """Base of transformers whose rows are flattened grayscale images.
 
-    Subclasses implement ``_check_params(image_shape)`` (raise on bad
-    parameters), ``_transform_images(images)`` for a 3-D float batch, and may
+    Subclasses declare ``_parameter_constraints`` (validated once, when
+    ``fit`` starts, by scikit-learn's ``_fit_context``), implement
+    ``_check_params(image_shape)`` for what depends on the image geometry
+    (a HOG block larger than the image), ``_transform_images(images)`` for a 3-D float batch, and may
     override ``_feature_prefix``. ``fit`` learns only the image geometry and
     the output width; ``transform`` runs in ``n_jobs`` parallel chunks.
     Transformers that learn more (a codebook) override ``fit``, starting with
@@ -59,7 +66,9 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
 
     _feature_prefix = "feature"
     _input_dtype: object = np.float64
+    _parameter_constraints: dict = {}
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the image geometry from ``X`` of shape (n_samples, height * width)."""
         self._fit_geometry(X)
@@ -108,7 +117,7 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
         return np.asarray([f"{self._feature_prefix}{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:
-        """Raise ValueError if the parameters cannot apply to ``image_shape``."""
+        """Raise ValueError if the (already validated) parameters cannot apply to ``image_shape``."""
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError

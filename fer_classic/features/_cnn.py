@@ -8,7 +8,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._deep import _PRECISIONS, _arrays_sha256, _dtype_policy, _KerasExtractorMixin, import_keras
+from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
+from ._base import IMAGE_SHAPE_CONSTRAINT
+from ._deep import _DEVICES, _PRECISIONS, _arrays_sha256, _dtype_policy, _KerasExtractorMixin, import_keras
 
 __all__ = ["CNNFeatures"]
 
@@ -55,8 +57,9 @@ class CNNFeatures(_KerasExtractorMixin):
     small shifts, holding out ``validation_fraction`` of the training images
     (seeded, stratified) for early stopping; the weights of the best
     validation epoch are kept. ``transform`` returns the dense layer's
-    activations (after ReLU, no dropout): the network is frozen, so features
-    do not depend on the batch. Needs TensorFlow: ``pip install 'fer-classic[deep]'``.
+    activations (after ReLU, no dropout), float32: the network is frozen, so
+    features do not depend on the batch (up to float32 rounding). Needs
+    TensorFlow: ``pip install 'fer-classic[deep]'``.
 
     Parameters
     ----------
@@ -144,6 +147,27 @@ class CNNFeatures(_KerasExtractorMixin):
     """
 
     _feature_prefix = "cnn"
+    _parameter_constraints: dict = {
+        "blocks": [SequenceOf(Interval(Integral, 1, None, closed="left"))],
+        "convs_per_block": [Interval(Integral, 1, None, closed="left"),
+                            SequenceOf(Interval(Integral, 1, None, closed="left"))],  # one per block: in fit
+        "dense_units": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "schedule": [StrOptions(set(_SCHEDULES))],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "augment": ["boolean"],
+        "max_shift": [Interval(Real, 0, 1, closed="left")],
+        "precision": [StrOptions(set(_PRECISIONS))],
+        "jit_compile": ["boolean"],
+        "device": [StrOptions(set(_DEVICES))],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "verbose": [Interval(Integral, 0, 2, closed="both")],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+    }
 
     def __init__(
         self,
@@ -187,28 +211,7 @@ class CNNFeatures(_KerasExtractorMixin):
         self.image_shape = image_shape
 
     def _check_params(self, image_shape):
-        self._check_common_params()
-        if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {_PRECISIONS}; got {self.precision!r}.")
-        blocks = tuple(self.blocks)
-        if not blocks:
-            raise ValueError("blocks must name the filters of at least one block, e.g. (32, 64, 128).")
-        _as_tuple(blocks, len(blocks), "blocks")
-        _as_tuple(self.convs_per_block, len(blocks), "convs_per_block")
-        for name in ("dense_units", "epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
-        if not 0.0 <= float(self.max_shift) < 1.0:
-            raise ValueError(f"max_shift must be in [0, 1); got {self.max_shift!r}.")
-        if float(self.learning_rate) <= 0:
-            raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}.")
-        if self.schedule not in _SCHEDULES:
-            raise ValueError(f"schedule must be one of {_SCHEDULES}; got {self.schedule!r}.")
-        if self.validation_fraction is not None and not 0.0 < float(self.validation_fraction) < 1.0:
-            raise ValueError(f"validation_fraction must be in (0, 1) or None; got {self.validation_fraction!r}.")
+        _as_tuple(self.convs_per_block, len(self.blocks), "convs_per_block")
 
     def _build_trunk(self, keras):
         """Images (n, h, w, 1) scaled to 0..1 → penultimate activations, seeded initialisers."""
@@ -235,6 +238,7 @@ class CNNFeatures(_KerasExtractorMixin):
         x = layers.Activation("relu", name="features")(x)
         return keras.Model(inputs, x, name="cnn_features")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the CNN on ``X, y`` (early stopping on a held-out part of them), then freeze it.
 
@@ -254,7 +258,7 @@ class CNNFeatures(_KerasExtractorMixin):
         ValueError
             If a parameter is invalid, ``y`` is missing or has one class, or
             the validation split leaves no image on a side.
-        ImportError
+        MissingDependencyError
             If TensorFlow is not installed.
         """
         if y is None:

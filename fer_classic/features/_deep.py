@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._fileio import atomic_write
+from .._optional import import_optional
+from .._sklearn_compat import Integral, Interval, StrOptions, _fit_context
 from ..exceptions import MissingWeightsError
-from ._base import ImageTransformerMixin, infer_image_shape
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, infer_image_shape
 
 __all__ = ["BACKBONES", "Backbone", "DeepFeatures", "deep_metadata", "import_keras", "keras_weights_path"]
 
-_INSTALL_HINT = "pip install 'fer-classic[deep]'"
 _POOLINGS = ("avg", "max", "flatten")
 _DEVICES = ("auto", "cpu", "gpu")
 _PRECISIONS = ("auto", "float32", "mixed")
@@ -31,7 +33,7 @@ _PROGRESS_MIN_BATCHES = 20
 
 
 def import_keras(what: str = "Deep features"):
-    """Import TensorFlow and Keras; an ImportError naming the ``deep`` extra if they are missing.
+    """Import TensorFlow and Keras, lazily.
 
     Parameters
     ----------
@@ -41,12 +43,14 @@ def import_keras(what: str = "Deep features"):
     Returns
     -------
     (tensorflow, keras) modules
+
+    Raises
+    ------
+    MissingDependencyError
+        If either is missing; the message names the ``deep`` extra.
     """
-    try:
-        import keras
-        import tensorflow as tf
-    except ImportError as exc:
-        raise ImportError(f"{what} needs tensorflow (with keras): {_INSTALL_HINT}") from exc
+    tf = import_optional("tensorflow", what)
+    keras = import_optional("keras", what)
     return tf, keras
 
 
@@ -187,13 +191,6 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     def _images(self, X) -> np.ndarray:
         return self._validate_images(X, reset=False)
 
-    def _check_common_params(self) -> None:
-        """Raise ValueError for a bad ``device`` or ``batch_size``."""
-        if self.device not in _DEVICES:
-            raise ValueError(f"device must be one of {_DEVICES}; got {self.device!r}.")
-        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size!r}.")
-
     def _resolve_device(self, tf) -> str:
         """TensorFlow device name for ``device``; ValueError for ``gpu`` without one."""
         gpus = tf.config.list_physical_devices("GPU")
@@ -237,7 +234,7 @@ class _KerasExtractorMixin(ImageTransformerMixin):
 
     # --- batched inference -------------------------------------------------------------
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """Features of one batch (n <= batch_size, height, width), float64.
+        """Features of one batch (n <= batch_size, height, width), float32.
 
         Everything bigger than the input images (upsampled, three-channel
         copies, activations) exists only for this one batch.
@@ -246,7 +243,7 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         fn = self.__dict__.get("_forward_fn") or self._compile_forward()
         with tf.device(self.device_):
             out = fn(tf.convert_to_tensor(batch.astype(np.float32, copy=False)))
-        return np.asarray(out, dtype=np.float64)
+        return np.asarray(out, dtype=np.float32)
 
     def _compile_forward(self):
         """The traced batch function; made in ``fit`` (or on first use after unpickling)."""
@@ -260,9 +257,15 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         raise NotImplementedError
 
     def _predict_features(self, images: np.ndarray) -> np.ndarray:
-        """``_forward`` over ``images`` one batch at a time, with a progress bar for long runs."""
+        """``_forward`` over ``images`` one batch at a time, with a progress bar for long runs.
+
+        float32, the network's own precision: a float64 copy would double the
+        memory and promise digits the network does not compute (the rounding
+        of a float32 result depends on the batch's composition and the CPU's
+        kernels, at the level of float32 rounding; see ``transform``).
+        """
         n, size = len(images), int(self.batch_size)
-        out = np.empty((n, self.n_features_out_), dtype=np.float64)
+        out = np.empty((n, self.n_features_out_), dtype=np.float32)
         progress = None
         verbose = getattr(self, "verbose", 0)
         n_batches = -(-n // size)
@@ -279,12 +282,15 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         return self._predict_features(images)
 
     def transform(self, X):
-        """Features of ``X`` (n_samples, height * width), float64, computed batch by batch."""
+        """Features of ``X`` (n_samples, height * width), float32, computed batch by batch."""
         return self._predict_features(self._images(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        # float32 out whatever comes in: scikit-learn's checks then compare results at
+        # float32 tolerance (rtol 1e-4), not at float64's 1e-7.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
 
@@ -296,7 +302,8 @@ class DeepFeatures(_KerasExtractorMixin):
     ``preprocess_input``; the output of ``layer`` is pooled to one vector.
     The network never trains: ``fit`` only builds it and learns the input
     geometry, so features of an image do not depend on the other images or on
-    the batch it is in. Inference runs batch by batch (``batch_size``), so no
+    the batch it is in (up to float32 rounding: features are float32, see
+    :meth:`transform`). Inference runs batch by batch (``batch_size``), so no
     more than one batch of upsampled images is ever held in memory.
 
     Needs TensorFlow: ``pip install 'fer-classic[deep]'``.
@@ -375,6 +382,21 @@ class DeepFeatures(_KerasExtractorMixin):
     >>> pipe = make_pipeline(DeepFeatures(backbone="vgg16", input_size=96), SVC())  # doctest: +SKIP
     """
 
+    _parameter_constraints: dict = {
+        "backbone": [StrOptions(set(BACKBONES))],
+        "layer": [str, None],
+        "pooling": [StrOptions(set(_POOLINGS))],
+        "input_size": [Interval(Integral, 1, None, closed="left"), None],  # the backbone's minimum: in fit
+        "weights": [str, os.PathLike, None],  # "imagenet" or a path; the suffix is checked in fit
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [StrOptions(set(_DEVICES))],
+        "precision": [StrOptions(set(_PRECISIONS))],
+        "cache_dir": [str, os.PathLike, None],
+        "verbose": ["boolean", StrOptions({"auto"})],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+    }
+
     def __init__(
         self,
         *,
@@ -409,17 +431,8 @@ class DeepFeatures(_KerasExtractorMixin):
         return f"{self.backbone}_"
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {tuple(BACKBONES)}; got {self.backbone!r}.")
-        if self.pooling not in _POOLINGS:
-            raise ValueError(f"pooling must be one of {_POOLINGS}; got {self.pooling!r}.")
-        if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {_PRECISIONS}; got {self.precision!r}.")
-        self._check_common_params()
         minimum = BACKBONES[self.backbone].min_size
-        if self.input_size is not None and (
-            not isinstance(self.input_size, (int, np.integer)) or self.input_size < minimum
-        ):
+        if self.input_size is not None and self.input_size < minimum:
             raise ValueError(
                 f"input_size must be an integer of at least {minimum} (the smallest input {self.backbone} "
                 f"takes) or None (the image side, {max(image_shape)}, raised to {minimum}); "
@@ -435,6 +448,7 @@ class DeepFeatures(_KerasExtractorMixin):
             if not path.is_file():
                 raise FileNotFoundError(f"weights file {str(path)!r} does not exist; check the path.")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Build the frozen network and learn the input geometry; ``y`` is ignored.
 
@@ -456,7 +470,7 @@ class DeepFeatures(_KerasExtractorMixin):
             If ``weights`` names a missing file.
         MissingWeightsError
             If ``weights='imagenet'`` and the weights are neither cached nor downloadable.
-        ImportError
+        MissingDependencyError
             If TensorFlow is not installed.
         """
         self._validate_images(X, reset=True)
@@ -564,7 +578,13 @@ class DeepFeatures(_KerasExtractorMixin):
         return digest.hexdigest()[:32]
 
     def transform(self, X):
-        """Features of ``X`` (n_samples, height * width), float64 (n_samples, n_features_out_).
+        """Features of ``X`` (n_samples, height * width), float32 (n_samples, n_features_out_).
+
+        float32 is the network's precision. Features of an image do not
+        depend on the other images, up to float32 rounding: how TensorFlow's
+        CPU kernels (oneDNN or Eigen, by CPU type) split a batch can change
+        the last bits (relative differences of about 1e-6), so compare them
+        with ``rtol=1e-4``, as scikit-learn does for float32.
 
         With ``cache_dir``, features computed before for the same data and
         model are loaded from disk; new ones are written there.
@@ -576,13 +596,14 @@ class DeepFeatures(_KerasExtractorMixin):
         if path.is_file():
             cached = np.load(path)
             if cached.shape == (len(images), self.n_features_out_):
-                return cached
+                return cached.astype(np.float32, copy=False)  # files of older versions hold float64
         features = self._predict_features(images)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(partial, "wb") as handle:
-            np.save(handle, features)
-        os.replace(partial, path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:  # a handle: np.save would add ".npy" to a name
+                np.save(handle, features)
+
+        atomic_write(path, write)
         return features
 
     def describe(self) -> dict:

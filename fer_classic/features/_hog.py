@@ -7,7 +7,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._base import ImageTransformerMixin
+from .._sklearn_compat import Integral, Interval, SequenceOf, StrOptions, validate_params
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["HOGFeatures", "hog_batch"]
 
@@ -31,8 +32,6 @@ def _normalize_blocks(blocks: np.ndarray, block_norm: str) -> np.ndarray:
     if block_norm in ("L1", "L1-sqrt"):
         blocks /= np.sum(np.abs(blocks), axis=-1, keepdims=True) + _EPS
         return np.sqrt(blocks, out=blocks) if block_norm == "L1-sqrt" else blocks
-    if block_norm not in ("L2", "L2-Hys"):
-        raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}; got {block_norm!r}.")
     blocks /= np.sqrt(np.sum(blocks**2, axis=-1, keepdims=True) + _EPS**2)
     if block_norm == "L2-Hys":
         np.minimum(blocks, 0.2, out=blocks)
@@ -110,6 +109,20 @@ def _cell_histograms(
     return hist[..., :orientations].astype(np.float64)
 
 
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_PAIR = SequenceOf(_POSITIVE_INT, length=2)
+
+
+@validate_params(
+    {
+        "images": ["array-like"],
+        "orientations": [_POSITIVE_INT],
+        "pixels_per_cell": [_PAIR],
+        "cells_per_block": [_PAIR],
+        "block_norm": [StrOptions(set(_BLOCK_NORMS))],
+    },
+    prefer_skip_nested_validation=True,
+)
 def hog_batch(
     images: np.ndarray,
     orientations: int = 9,
@@ -168,11 +181,6 @@ def hog_batch(
     orientations = int(orientations)
     c_row, c_col = (int(v) for v in pixels_per_cell)
     b_row, b_col = (int(v) for v in cells_per_block)
-    if orientations < 1 or min(c_row, c_col, b_row, b_col) < 1:
-        raise ValueError(
-            "orientations, pixels_per_cell and cells_per_block must be >= 1; got "
-            f"{orientations}, {(c_row, c_col)} and {(b_row, b_col)}."
-        )
     n_blocks_row = images.shape[1] // c_row - b_row + 1
     n_blocks_col = images.shape[2] // c_col - b_col + 1
     if n_blocks_row <= 0 or n_blocks_col <= 0:
@@ -181,8 +189,6 @@ def hog_batch(
             f"cells_per_block. It should have at least: {b_row * c_row} rows and "
             f"{b_col * c_col} cols."
         )
-    if block_norm not in _BLOCK_NORMS:
-        raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}; got {block_norm!r}.")
     n_features = n_blocks_row * n_blocks_col * b_row * b_col * orientations
     out = np.empty((len(images), n_features), dtype=float_dtype)
     for start in range(0, len(images), _CHUNK):
@@ -229,6 +235,14 @@ class HOGFeatures(ImageTransformerMixin):
 
     _feature_prefix = "hog"
     _input_dtype = "numeric"  # converted a chunk at a time by hog_batch
+    _parameter_constraints: dict = {
+        "orientations": [_POSITIVE_INT],
+        "pixels_per_cell": [_PAIR],
+        "cells_per_block": [_PAIR],
+        "block_norm": [StrOptions(set(_BLOCK_NORMS))],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+    }
 
     def __init__(
         self,
@@ -248,15 +262,6 @@ class HOGFeatures(ImageTransformerMixin):
         self.n_jobs = n_jobs
 
     def _check_params(self, image_shape):
-        if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}; got {self.block_norm!r}.")
-        if int(self.orientations) < 1:
-            raise ValueError(f"orientations must be >= 1; got {self.orientations!r}.")
-        if min(*map(int, self.pixels_per_cell), *map(int, self.cells_per_block)) < 1:
-            raise ValueError(
-                "pixels_per_cell and cells_per_block must be >= 1; got "
-                f"{tuple(self.pixels_per_cell)} and {tuple(self.cells_per_block)}."
-            )
         cells = [s // int(p) for s, p in zip(image_shape, self.pixels_per_cell)]
         if any(c < int(b) for c, b in zip(cells, self.cells_per_block)):
             raise ValueError(
@@ -269,7 +274,8 @@ class HOGFeatures(ImageTransformerMixin):
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         if images.dtype.kind == "f" and images.dtype != np.float64:
             images = images.astype(np.float64)  # float64 arithmetic whatever the input, as before
-        return hog_batch(
+        # The parameters were validated when fit began: skip hog_batch's own validation.
+        return hog_batch.__wrapped__(
             images,
             orientations=int(self.orientations),
             pixels_per_cell=tuple(self.pixels_per_cell),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
+
 import numpy as np
 
-from ._base import ImageTransformerMixin
+from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["LBPFeatures", "lbp_batch"]
 
@@ -203,6 +205,15 @@ class LBPFeatures(ImageTransformerMixin):
 
     _feature_prefix = "lbp"
     _input_dtype = "numeric"  # converted to float64 a chunk at a time
+    _parameter_constraints: dict = {
+        "P": [Interval(Integral, 1, _MAX_P, closed="both"),
+              SequenceOf(Interval(Integral, 1, _MAX_P, closed="both"))],
+        "R": [Interval(Real, 0, None, closed="neither"), SequenceOf(Interval(Real, 0, None, closed="neither"))],
+        "method": [StrOptions(set(_METHODS))],
+        "grid": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+    }
 
     def __init__(
         self,
@@ -230,18 +241,11 @@ class LBPFeatures(ImageTransformerMixin):
                 f"P and R must have the same length when both are sequences; got P={self.P!r} "
                 f"and R={self.R!r}."
             )
-        if not Ps or not Rs:
-            raise ValueError(f"P and R must not be empty; got P={self.P!r} and R={self.R!r}.")
         n = max(len(Ps), len(Rs))
         return list(zip(Ps * n if len(Ps) == 1 else Ps, Rs * n if len(Rs) == 1 else Rs))
 
     def _check_params(self, image_shape):
-        if self.method not in _METHODS:
-            raise ValueError(
-                f"method must be one of 'uniform', 'default', 'ror', 'nri_uniform'; got {self.method!r}."
-            )
-        for P, R in self._scales():  # noqa: N806
-            _check_lbp_params(P, R, self.method)
+        self._scales()  # P and R of the same length
         if any(int(g) < 1 or int(g) > s for g, s in zip(self.grid, image_shape)):
             raise ValueError(
                 f"grid={tuple(self.grid)} must lie between (1, 1) and the image shape {image_shape}; "

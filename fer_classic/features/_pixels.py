@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import ImageTransformerMixin
+from .._sklearn_compat import StrOptions
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["PixelFeatures"]
 
@@ -24,19 +25,23 @@ class PixelFeatures(ImageTransformerMixin):
     """
 
     _feature_prefix = "pixel"
+    # 8-bit rows stay 8-bit until they are scaled: the output is the only float64 copy.
+    _input_dtype = "numeric"
+    _parameter_constraints: dict = {
+        "scale": [StrOptions({"unit", "centered", "none"})],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+    }
 
     def __init__(self, *, scale: str = "unit", image_shape: tuple[int, int] | None = None):
         self.scale = scale
         self.image_shape = image_shape
 
-    def _check_params(self, image_shape):
-        if self.scale not in ("unit", "centered", "none"):
-            raise ValueError(f"scale must be 'unit', 'centered' or 'none'; got {self.scale!r}.")
-
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         flat = images.reshape(len(images), -1)
-        if self.scale == "unit":
-            return flat / 255.0
+        if self.scale == "none":
+            return flat.astype(np.float64)
+        # One float64 result, computed in place: no float copy of the input before it.
+        out = np.divide(flat, 255.0 if self.scale == "unit" else 127.5, dtype=np.float64)
         if self.scale == "centered":
-            return flat / 127.5 - 1.0
-        return flat.copy()
+            out -= 1.0
+        return out

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sklearn.base import TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ._cnn import CNNFeatures
 from ._deep import DeepFeatures
@@ -16,7 +17,7 @@ from ._pixels import PixelFeatures
 from ._sift import DenseSIFTBoVW
 from ._union import BlockScaledUnion
 
-__all__ = ["FEATURES", "NORMALISED_FEATURES", "make_features", "parse_feature_names"]
+__all__ = ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"]
 
 
 def _pca() -> Pipeline:
@@ -48,7 +49,8 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
 
 #: Extractors whose output is already normalised (power + L2 histograms): used alone, they go
 #: to the classifier unscaled. Standardising their many rare visual words did not help an RBF
-#: SVM and made liblinear's LinearSVC take minutes instead of seconds.
+#: SVM and made liblinear's LinearSVC take minutes instead of seconds. How combinations that
+#: hold them are scaled is decided by :func:`make_scaler` alone.
 NORMALISED_FEATURES: frozenset[str] = frozenset({"sift"})
 
 
@@ -58,9 +60,15 @@ def parse_feature_names(spec: str) -> list[str]:
     Raises
     ------
     ValueError
-        If a name is unknown or repeated.
+        If a name is empty (``"hog+"``, ``"hog++lbp"``), unknown or repeated.
     """
-    names = [part.strip().lower() for part in str(spec).split("+") if part.strip()]
+    parts = [part.strip().lower() for part in str(spec).split("+")]
+    if len(parts) > 1 and not all(parts):
+        raise ValueError(
+            f"Features {spec!r} hold an empty name (a '+' with nothing on one side); join names with "
+            f"single '+' signs, e.g. 'hog+lbp'."
+        )
+    names = [part for part in parts if part]
     unknown = [n for n in names if n not in FEATURES]
     if not names or unknown:
         raise ValueError(
@@ -70,6 +78,47 @@ def parse_feature_names(spec: str) -> list[str]:
     if len(set(names)) != len(names):
         raise ValueError(f"Features {spec!r} name the same extractor twice.")
     return names
+
+
+def make_scaler(spec: str, *, block_scaling: bool = False) -> StandardScaler | str:
+    """The scaling step after the features of ``spec``: the one place this is decided.
+
+    The decision depends on the set of extractors, never on their order
+    (``"hog+sift"`` and ``"sift+hog"`` are scaled alike):
+
+    - ``block_scaling=True`` with several extractors: ``"passthrough"``, as
+      :class:`BlockScaledUnion` scales each block itself (SIFT histograms
+      centred, not standardised).
+    - only already normalised extractors (:data:`NORMALISED_FEATURES`:
+      ``sift``): ``"passthrough"``; their power- and L2-normalised
+      histograms go to the classifier as they are.
+    - any other extractor among them: one :class:`StandardScaler` over the
+      whole concatenation. With ``hog+sift`` that standardises the SIFT
+      words too; on FER2013 with an RBF SVM it scored 0.597 against 0.607
+      for block scaling, which keeps them unstandardised (``--block-scaling``).
+
+    Parameters
+    ----------
+    spec : str
+        Feature names joined by ``+``.
+    block_scaling : bool, default=False
+        Whether :func:`make_features` builds a :class:`BlockScaledUnion`.
+
+    Returns
+    -------
+    StandardScaler or "passthrough"
+
+    Examples
+    --------
+    >>> make_scaler("sift+hog"), make_scaler("hog+sift")
+    (StandardScaler(), StandardScaler())
+    >>> make_scaler("sift")
+    'passthrough'
+    """
+    names = parse_feature_names(spec)
+    if (block_scaling and len(names) > 1) or set(names) <= NORMALISED_FEATURES:
+        return "passthrough"
+    return StandardScaler()
 
 
 def make_features(

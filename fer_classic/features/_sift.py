@@ -9,16 +9,18 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
-from ._base import ImageTransformerMixin
+from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["DenseSIFTBoVW", "dense_keypoints"]
 
-_ASSIGNMENTS = ("hard", "soft")
-_NORMS = ("l2", None)
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 # OpenCV's SIFT descriptor spans 4 x 4 cells of 1.5 * KeyPoint.size pixels each
 # (SIFT_DESCR_SCL_FCTR * size / 2), so a patch of P pixels is KeyPoint.size = P / 6.
 _PATCH_PER_KEYPOINT_SIZE = 6.0
-# Elements of the descriptor-to-word distance matrix per encoding step (16 MB in float32).
+# Elements of the descriptor-to-word distance matrix (and of the descriptors) per encoding
+# step: 16 MB each in float32.
 _BLOCK = 2**22
 _EPS = 1e-12
 
@@ -68,7 +70,7 @@ def dense_keypoints(
 
 def _as_uint8(images: np.ndarray) -> np.ndarray:
     """Stretch every image to the full 0..255 range (SIFT needs 8-bit input); flat images give 0."""
-    low = images.min(axis=(1, 2), keepdims=True)
+    low = images.min(axis=(1, 2), keepdims=True).astype(np.float64)
     span = images.max(axis=(1, 2), keepdims=True) - low
     scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
     return np.rint((images - low) * scale).astype(np.uint8)
@@ -154,6 +156,25 @@ class DenseSIFTBoVW(ImageTransformerMixin):
     """
 
     _feature_prefix = "sift"
+    # 8-bit rows stay 8-bit: each image is stretched to 0..255 by _as_uint8 anyway.
+    _input_dtype = "numeric"
+    _parameter_constraints: dict = {
+        "step": [_POSITIVE_INT],
+        "patch_sizes": [_POSITIVE, SequenceOf(_POSITIVE)],
+        "n_words": [Interval(Integral, 2, None, closed="left")],
+        "assignment": [StrOptions({"hard", "soft"})],
+        "soft_beta": [_POSITIVE],
+        "soft_neighbors": [_POSITIVE_INT],
+        "levels": [_POSITIVE_INT, SequenceOf(_POSITIVE_INT)],
+        "root_sift": ["boolean"],
+        "sigma": [_POSITIVE],
+        "power": [_POSITIVE],
+        "norm": [StrOptions({"l2"}), None],
+        "max_descriptors": [_POSITIVE_INT],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -195,42 +216,12 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         return tuple(float(p) for p in np.atleast_1d(self.patch_sizes))
 
     def _check_params(self, image_shape):
-        def positive_int(name, value, low=1):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-
-        positive_int("step", self.step)
-        positive_int("n_words", self.n_words, low=2)
-        positive_int("soft_neighbors", self.soft_neighbors)
-        positive_int("max_descriptors", self.max_descriptors)
-        patches = np.atleast_1d(np.asarray(self.patch_sizes, dtype=object))
-        if patches.size == 0 or not all(
-            isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool) and p > 0
-            for p in patches
-        ):
+        levels = np.atleast_1d(self.levels)
+        if levels.max() > min(image_shape):
             raise ValueError(
-                f"patch_sizes must be a positive number or a non-empty tuple of them (pixels); "
-                f"got {self.patch_sizes!r}."
+                f"levels must lie between 1 and the smaller image side {min(image_shape)} (a pyramid "
+                f"level L pools over L x L cells of the image); got {self.levels!r}."
             )
-        levels = np.atleast_1d(np.asarray(self.levels, dtype=object))
-        if levels.size == 0 or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= min(image_shape)
-            for v in levels
-        ):
-            raise ValueError(
-                f"levels must be a non-empty tuple of integers between 1 and the smaller image side "
-                f"{min(image_shape)} (e.g. (1, 2)); got {self.levels!r}."
-            )
-        if self.assignment not in _ASSIGNMENTS:
-            raise ValueError(f"assignment must be 'soft' or 'hard'; got {self.assignment!r}.")
-        if self.norm not in _NORMS:
-            raise ValueError(f"norm must be 'l2' or None; got {self.norm!r}.")
-        for name in ("soft_beta", "power", "sigma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-                np.isfinite(value) and value > 0
-            ):
-                raise ValueError(f"{name} must be a positive finite number; got {value!r}.")
 
     # -- descriptors ------------------------------------------------------------------------
     def _keypoints(self):
@@ -241,8 +232,9 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         keypoints, _ = self._keypoints()
         sift = cv2.SIFT_create(sigma=float(self.sigma))  # one per call: threads never share it
         out = np.empty((len(images), len(keypoints), 128), dtype=np.float32)
-        for i, image in enumerate(_as_uint8(images)):
-            found, descriptors = sift.compute(image, keypoints)
+        for i in range(len(images)):
+            # One image at a time: never a float copy of the whole batch.
+            found, descriptors = sift.compute(_as_uint8(images[i : i + 1])[0], keypoints)
             if descriptors is None or len(found) != len(keypoints):
                 raise RuntimeError(
                     f"OpenCV SIFT returned {0 if descriptors is None else len(descriptors)} descriptors "
@@ -257,6 +249,7 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         return out
 
     # -- fit / transform --------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the image geometry and the codebook from training images.
 
@@ -305,7 +298,8 @@ class DenseSIFTBoVW(ImageTransformerMixin):
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         n_keypoints = len(self._keypoints()[0])
         pooling = self._pooling()
-        step = max(1, _BLOCK // (n_keypoints * len(self.codebook_)))
+        # Images per step: both the distance matrix and the descriptors stay under _BLOCK elements.
+        step = max(1, _BLOCK // (n_keypoints * max(len(self.codebook_), 128)))
         out = np.empty((len(images), self.n_features_out_))
         for start in range(0, len(images), step):
             weights = self._assign(self._descriptors(images[start : start + step]).reshape(-1, 128))

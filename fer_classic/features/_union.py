@@ -7,6 +7,8 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from .._sklearn_compat import Integral, _fit_context
+
 __all__ = ["BlockScaledUnion"]
 
 
@@ -45,6 +47,15 @@ class BlockScaledUnion(FeatureUnion):
         root of its total variance.
     """
 
+    _parameter_constraints: dict = {
+        "transformer_list": [list],
+        "normalised_blocks": [tuple, list],  # names checked against the blocks in fit
+        "n_jobs": [Integral, None],
+        "transformer_weights": [dict, None],
+        "verbose": ["boolean"],
+        "verbose_feature_names_out": ["boolean", str, callable],
+    }
+
     def __init__(
         self,
         transformer_list,
@@ -69,16 +80,17 @@ class BlockScaledUnion(FeatureUnion):
         self.fit_transform(X, y, **fit_params)
         return self
 
+    # Nested: the extractors validate their own parameters when they are fitted.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None, **params):
         """Fit, then return the balanced blocks side by side."""
         stacked = np.asarray(super().fit_transform(X, y, **params), dtype=np.float64)
-        n_input = np.shape(X)[1]
         widths, names = [], []
         for name, transformer in self.transformer_list:
             if isinstance(transformer, str) and transformer == "drop":
                 continue
             if isinstance(transformer, str) and transformer == "passthrough":
-                widths.append(n_input)
+                widths.append(np.asarray(X).shape[1])
             else:
                 widths.append(len(transformer.get_feature_names_out()))
             names.append(name)
@@ -88,7 +100,8 @@ class BlockScaledUnion(FeatureUnion):
                 f"{stacked.shape[1]}; each transformer's get_feature_names_out must match its output."
             )
         edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
-        self.block_slices_ = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        # Plain ints: skops stores slices of Python ints only.
+        self.block_slices_ = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
         unknown = set(self.normalised_blocks) - set(names)
         if unknown:
             raise ValueError(f"normalised_blocks names {sorted(unknown)}, which are not among the blocks {names}.")

@@ -1,18 +1,11 @@
 """Saving and loading fitted models with everything needed to reuse them, safely."""
 
-from ._files import (
-    DEFAULT_TRUSTED_MODULES,
-    FORMAT,
-    FORMAT_VERSION,
-    MODEL_FORMATS,
-    format_model_info,
-    inspect_model,
-    load_model,
-    model_format,
-    save_model,
-)
+from ._files import load_model, save_model
+from ._header import FORMAT, FORMAT_VERSION, MODEL_FORMATS, REQUIRED_METADATA, model_format
+from ._inspect import format_model_info, inspect_model
 from ._model import PREPROCESSING, FERModel, library_versions, plain_metadata, utc_now
 from ._signing import config_dir, key_path
+from ._trust import DEFAULT_TRUSTED_MODULES, TRUSTED_TYPES, is_trusted
 
 __all__ = [
     "DEFAULT_TRUSTED_MODULES",
@@ -21,9 +14,12 @@ __all__ = [
     "FORMAT_VERSION",
     "MODEL_FORMATS",
     "PREPROCESSING",
+    "REQUIRED_METADATA",
+    "TRUSTED_TYPES",
     "config_dir",
     "format_model_info",
     "inspect_model",
+    "is_trusted",
     "key_path",
     "library_versions",
     "load_model",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import time
 from dataclasses import dataclass, field
 
 import joblib
@@ -90,7 +91,8 @@ class FERModel:
         **extra
             More JSON-ready metadata (e.g. ``random_state``).
         """
-        estimator = pipeline[-1]
+        steps = getattr(pipeline, "estimator_", pipeline)  # FlipAugmented wraps the fitted pipeline
+        estimator = steps[-1] if hasattr(steps, "steps") else steps
         estimator = getattr(estimator, "estimator", estimator)
         metadata = {
             "created": utc_now(),
@@ -145,13 +147,53 @@ class FERModel:
         probabilities, else ``("decision", D)`` from ``decision_function``.
         Columns follow :attr:`classes`.
         """
+        _, kind, scores, _ = self.predict_scores(images)
+        return kind, scores
+
+    def predict_scores(self, images, *, timings: dict | None = None) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
+        """Labels, score kind, per-class scores and features of ``images`` in one pass.
+
+        The one place where fer-classic turns images into predictions: the
+        features are computed once for both labels and scores (the classifier
+        head is applied to them twice, which costs little next to HOG or SIFT).
+
+        Parameters
+        ----------
+        images : array-like
+            uint8 images (n, height, width) or flattened rows.
+        timings : dict, optional
+            Receives ``features`` and ``predict`` seconds (added to what it holds).
+
+        Returns
+        -------
+        labels : ndarray of shape (n,)
+        score_kind : {"probability", "decision"}
+            ``predict_proba`` where the classifier has it, else ``decision_function``.
+        scores : ndarray of shape (n, n_classes)
+            Columns follow :attr:`classes`.
+        features : ndarray
+            What the classifier saw (the images' rows for a model without
+            separable steps, such as one wrapped in ``FlipAugmented``).
+        """
         rows = self._rows(images)
-        if hasattr(self.pipeline, "predict_proba"):
-            return "probability", self.pipeline.predict_proba(rows)
-        decision = self.pipeline.decision_function(rows)
-        if decision.ndim == 1:  # two classes: scikit-learn gives the positive class's score only
-            decision = np.column_stack([-decision, decision])
-        return "decision", decision
+        start = time.perf_counter()
+        pipeline = self.pipeline
+        if hasattr(pipeline, "steps") and len(pipeline) >= 2:
+            features, head = pipeline[:-1].transform(rows), pipeline[-1]
+        else:  # e.g. FlipAugmented: no steps to split
+            features, head = rows, pipeline
+        middle = time.perf_counter()
+        labels = np.asarray(head.predict(features))
+        if hasattr(head, "predict_proba"):
+            kind, scores = "probability", head.predict_proba(features)
+        else:
+            kind, scores = "decision", head.decision_function(features)
+            if scores.ndim == 1:  # two classes: scikit-learn gives the positive class's score only
+                scores = np.column_stack([-scores, scores])
+        if timings is not None:
+            for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
+                timings[key] = round(timings.get(key, 0.0) + seconds, 3)
+        return labels, kind, np.asarray(scores, dtype=float), np.asarray(features)
 
 
 def utc_now() -> str:

@@ -8,8 +8,8 @@ and returns plain data: lists of dicts, one per face.
 from ._draw import draw_faces
 from ._image import NO_FACE, predict_image
 from ._model import FACE_CROPPER_KEY, classify_crops, face_cropper_for, with_face_cropper
-from ._output import csv_columns, format_rows_table, write_rows_csv
-from ._run import PredictionRun, expand_inputs, predict_paths
+from ._output import csv_columns, format_rows_table, rows_csv, write_rows_csv
+from ._run import PredictionRun, annotates_one_file, expand_inputs, predict_paths
 from ._video import VIDEO_EXTENSIONS, FrameSearch, VideoPrediction, open_video_writer, predict_video
 from ._webcam import display_problem, run_webcam
 
@@ -20,6 +20,7 @@ __all__ = [
     "FrameSearch",
     "PredictionRun",
     "VideoPrediction",
+    "annotates_one_file",
     "classify_crops",
     "csv_columns",
     "display_problem",
@@ -31,6 +32,7 @@ __all__ = [
     "predict_image",
     "predict_paths",
     "predict_video",
+    "rows_csv",
     "run_webcam",
     "with_face_cropper",
     "write_rows_csv",

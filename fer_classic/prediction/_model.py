@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 
 from ..detection import FaceCropper
 from ..exceptions import FaceDetectorError
@@ -59,22 +58,11 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
 def classify_crops(model: FERModel, crops: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:
     """Labels, score kind (``probability`` or ``decision``) and per-class scores of face crops (n, h, w).
 
-    The same values as ``model.predict`` and ``model.scores``, with the
-    features computed once for both (half the time on a video frame's one
-    or two faces, where the steps' input checks cost more than the work).
+    The same values as ``model.predict`` and ``model.scores``, in one pass
+    (:meth:`FERModel.predict_scores`).
     """
-    pipeline = model.pipeline
-    if not isinstance(pipeline, Pipeline) or len(pipeline) < 2:  # e.g. FlipAugmented: no steps to split
-        return model.predict(crops), *model.scores(crops)
-    features = pipeline[:-1].transform(np.asarray(crops).reshape(len(crops), -1))
-    head = pipeline[-1]
-    labels = head.predict(features)
-    if hasattr(head, "predict_proba"):
-        return labels, "probability", head.predict_proba(features)
-    decision = head.decision_function(features)
-    if decision.ndim == 1:  # two classes: scikit-learn gives the positive class's score only
-        decision = np.column_stack([-decision, decision])
-    return labels, "decision", decision
+    labels, kind, scores, _ = model.predict_scores(crops)
+    return labels, kind, scores
 
 
 def score_dict(classes: list[str], row: np.ndarray) -> dict[str, float]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 from typing import TextIO
 
-__all__ = ["csv_columns", "format_rows_table", "write_rows_csv"]
+__all__ = ["csv_columns", "format_rows_table", "rows_csv", "write_rows_csv"]
 
 _TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label", "x", "y", "width", "height"]
 
@@ -32,6 +33,13 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
             row["source"], row.get("label", ""), row.get("score_kind", ""), *(scores.get(c, "") for c in classes),
             *("" if row.get(k) is None else row[k] for k in _TAIL[:7]), *box,
         ])
+
+
+def rows_csv(rows: list[dict], classes: list[str]) -> str:
+    """The text :func:`write_rows_csv` writes."""
+    buffer = io.StringIO(newline="")
+    write_rows_csv(rows, classes, buffer)
+    return buffer.getvalue()
 
 
 def _where(row: dict) -> str:

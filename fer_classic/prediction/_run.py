@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
 from ..data import IMAGE_EXTENSIONS
 from ..detection import FaceCropper
 from ..exceptions import DatasetError, ImageDecodeError, ReportError
@@ -17,10 +18,10 @@ from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows, load_image
 from ._model import face_cropper_for
-from ._output import write_rows_csv
+from ._output import rows_csv
 from ._video import VIDEO_EXTENSIONS, check_every, predict_video
 
-__all__ = ["PredictionRun", "annotation_targets", "expand_inputs", "predict_paths"]
+__all__ = ["PredictionRun", "annotates_one_file", "annotation_targets", "expand_inputs", "predict_paths"]
 
 _BATCH = 256  # face crops classified per call
 
@@ -87,6 +88,11 @@ def _is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
+def annotates_one_file(annotate: str | os.PathLike) -> bool:
+    """Whether ``--annotate`` names one file (an image or video suffix) rather than a folder."""
+    return Path(annotate).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+
+
 def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) -> dict[Path, Path]:
     """Where the annotated copy of each input goes; checked before any work.
 
@@ -97,14 +103,15 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
     Raises
     ------
     ReportError
-        If a single target is given for several inputs or another kind, or a
-        target would overwrite an input.
+        If a single target is given for several inputs or another kind.
+        (That no target is an input is checked with every other output, by
+        :func:`fer_classic._fileio.check_outputs`.)
     """
     if annotate is None:
         return {}
     out = Path(annotate)
     suffix = out.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+    if annotates_one_file(out):
         if len(paths) != 1:
             raise ReportError(f"--annotate {out} is one file but {len(paths)} inputs were given; "
                               "give a folder to annotate several.")
@@ -122,18 +129,14 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
                 candidate = out / f"{name.stem}-{k}{name.suffix}"
             used.add(candidate)
             targets[path] = candidate
-    for source, target in targets.items():
-        if target.resolve() == source.resolve():
-            raise ReportError(f"--annotate would overwrite the input {source}; choose another file or folder.")
     return targets
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, encoded = cv2.imencode(path.suffix, image)
     if not ok:
         raise ReportError(f"OpenCV cannot encode an image as {path.suffix!r} for {path}; use .png or .jpg.")
-    encoded.tofile(path)
+    atomic_write_bytes(path, encoded.tobytes())
 
 
 def predict_paths(
@@ -186,6 +189,8 @@ def predict_paths(
     """
     every = check_every(every)
     paths = expand_inputs(inputs)
+    check_outputs({"--annotate": annotate, "--timeline": timeline}, inputs={"INPUT": paths},
+                  dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",), make_parents=True)
     targets = annotation_targets(paths, annotate)
     cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
@@ -222,10 +227,7 @@ def predict_paths(
             flush()
     flush()
     if timeline is not None:
-        timeline = Path(timeline)
-        timeline.parent.mkdir(parents=True, exist_ok=True)
-        with open(timeline, "w", newline="") as handle:
-            write_rows_csv([r for r in rows if "frame" in r], model.classes, handle)
+        timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
     errors = {r["source"] for r in rows if r["status"] == "error"}
     annotated = [t for p, t in targets.items() if str(p) not in errors]
     return PredictionRun(rows, tracks, model.classes, len(paths), failed, annotated, timeline)

@@ -11,13 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fileio import atomic_write_text
 from ..detection import FaceCropper, FaceTracker
 from ..exceptions import VideoDecodeError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import NO_FACE, face_rows
 from ._model import face_cropper_for
-from ._output import write_rows_csv
+from ._output import rows_csv
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -71,10 +72,7 @@ class VideoPrediction:
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the timeline: one line per sampled frame and face (see :func:`write_rows_csv`)."""
-        path = Path(path)
-        with open(path, "w", newline="") as handle:
-            write_rows_csv(self.rows, self.classes, handle)
-        return path
+        return atomic_write_text(path, rows_csv(self.rows, self.classes))
 
     def to_dataframe(self):
         """The rows as a pandas DataFrame, one score column per class (needs pandas)."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
-from ..features._base import infer_image_shape
+from .._sklearn_compat import HasMethods, _fit_context, validate_data
+from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
 __all__ = ["FlipAugmented", "mirror_rows"]
 
@@ -87,10 +88,17 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
     (2,)
     """
 
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"])],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+    }
+
     def __init__(self, estimator, *, image_shape: tuple[int, int] | None = None):
         self.estimator = estimator
         self.image_shape = image_shape
 
+    # Nested: the wrapped estimator validates its own parameters.
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``estimator`` on ``X`` and its mirror images.
 

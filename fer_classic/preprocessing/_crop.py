@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..features._base import ImageTransformerMixin
+from .._sklearn_compat import Integral, Interval, RealNotInt, _fit_context
+from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["BorderCrop"]
 
@@ -57,6 +58,14 @@ class BorderCrop(ImageTransformerMixin):
     """
 
     _feature_prefix = "pixel"
+    # 8-bit rows are cropped as they are and converted a chunk at a time.
+    _input_dtype = "numeric"
+    _parameter_constraints: dict = {
+        "border": [Interval(Integral, 0, None, closed="left"), Interval(RealNotInt, 0, 0.5, closed="left")],
+        "resize": ["boolean"],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+    }
 
     def __init__(
         self,
@@ -79,21 +88,14 @@ class BorderCrop(ImageTransformerMixin):
 
     def _check_params(self, image_shape):
         border = self.border
-        if isinstance(border, bool) or not isinstance(border, (int, float, np.integer, np.floating)):
-            raise ValueError(f"border must be an int (pixels) or a float in [0, 0.5) (fraction); got {border!r}.")
-        if isinstance(border, (int, np.integer)) and border < 0:
-            raise ValueError(f"border must be >= 0 pixels; got {border!r}.")
-        if isinstance(border, (float, np.floating)) and not 0 <= border < 0.5:
-            raise ValueError(f"border as a fraction must lie in [0, 0.5); got {border!r}.")
         cut = self._borders(image_shape)
         if any(side - 2 * c < 1 for side, c in zip(image_shape, cut)):
             raise ValueError(
                 f"border={border!r} cuts {cut[0]} rows and {cut[1]} columns from each side of "
                 f"{image_shape[0]}x{image_shape[1]} images, leaving nothing; use a smaller border."
             )
-        if not isinstance(self.resize, (bool, np.bool_)):
-            raise ValueError(f"resize must be True or False; got {self.resize!r}.")
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the input geometry and the output geometry."""
         super().fit(X, y)
@@ -107,7 +109,7 @@ class BorderCrop(ImageTransformerMixin):
         rows, cols = self._borders((height, width))
         cropped = images[:, rows : height - rows, cols : width - cols]
         if not self.resize or (rows == 0 and cols == 0):
-            return cropped.reshape(n, -1).copy()
+            return cropped.reshape(n, -1).astype(np.float64)
         out = np.empty((n, height, width), dtype=np.float64)
         # Images as the channels of one image: one OpenCV call per chunk resizes them all alike.
         for start in range(0, n, _CHANNELS):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..features._base import ImageTransformerMixin
+from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 from ._images import to_uint8
 
 __all__ = ["HistogramEqualizer"]
-
-_METHODS = ("clahe", "global")
 
 
 class HistogramEqualizer(ImageTransformerMixin):
@@ -58,6 +57,15 @@ class HistogramEqualizer(ImageTransformerMixin):
     """
 
     _feature_prefix = "pixel"
+    # 8-bit rows reach to_uint8 as they are, a chunk at a time: no float copy of the batch.
+    _input_dtype = "numeric"
+    _parameter_constraints: dict = {
+        "method": [StrOptions({"clahe", "global"})],
+        "clip_limit": [Interval(Real, 0, None, closed="neither")],
+        "tile_grid_size": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+    }
 
     def __init__(
         self,
@@ -74,35 +82,14 @@ class HistogramEqualizer(ImageTransformerMixin):
         self.image_shape = image_shape
         self.n_jobs = n_jobs
 
-    def _check_params(self, image_shape):
-        if self.method not in _METHODS:
-            raise ValueError(f"method must be 'clahe' or 'global'; got {self.method!r}.")
-        if self.method != "clahe":
-            return
-        limit = self.clip_limit
-        if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)) or not (
-            np.isfinite(limit) and limit > 0
-        ):
-            raise ValueError(f"clip_limit must be a positive finite number (e.g. 2.0); got {limit!r}.")
-        tiles = np.asarray(self.tile_grid_size, dtype=object).ravel()
-        if len(tiles) != 2 or not all(
-            isinstance(t, (int, np.integer)) and not isinstance(t, bool) and t >= 1 for t in tiles
-        ):
-            raise ValueError(
-                f"tile_grid_size must be two integers >= 1 (tiles per row, column), e.g. (6, 6); "
-                f"got {self.tile_grid_size!r}."
-            )
-
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
-        pixels = to_uint8(images)
-        out = np.empty(pixels.shape, dtype=np.float64)
+        out = np.empty(images.shape, dtype=np.float64)
         if self.method == "global":
-            for i, image in enumerate(pixels):
-                out[i] = cv2.equalizeHist(image)
+            equalize = cv2.equalizeHist
         else:
             rows, cols = (int(t) for t in self.tile_grid_size)
             # One CLAHE object per call: parallel threads never share one.
-            clahe = cv2.createCLAHE(clipLimit=float(self.clip_limit), tileGridSize=(cols, rows))
-            for i, image in enumerate(pixels):
-                out[i] = clahe.apply(image)
+            equalize = cv2.createCLAHE(clipLimit=float(self.clip_limit), tileGridSize=(cols, rows)).apply
+        for i in range(len(images)):
+            out[i] = equalize(images[i] if images.dtype == np.uint8 else to_uint8(images[i]))
         return out.reshape(len(out), -1)

@@ -1,0 +1,131 @@
+"""FER2013 test accuracy and macro F1 of HOG + SVM with and without oversampling (imbalanced-learn).
+
+FER2013's training classes are unbalanced (disgust: 436 images, happy: 7,215). For
+each sampler of :func:`fer_classic.make_pipeline` (``none``, ``random``, ``smote``,
+``adasyn``) the pipeline ``hog → StandardScaler → sampler → SVM`` is fitted on the
+training images and scored on all test images and on the PrivateTest half. The
+sampler sits inside an ``imblearn.pipeline.Pipeline``: it resamples the training
+features at fit time only; test images are never resampled.
+
+HOG features are extracted once per setting and shared by the samplers (the
+pipeline's steps after ``features`` are fitted on them: the same computation as
+fitting the whole pipeline). Two settings:
+
+* ``subset``: at most ``--per-class`` (default 1,000) training images per class,
+  seeded, with the exact RBF SVM (precomputed kernel; oversampled to 7,000 rows);
+* ``full``: all 28,709 training images with the approximate SVM
+  (``backend="approx"``, 10,000 landmarks): oversampling to 50,505 rows would need
+  a 20 GB float64 kernel matrix for the exact SVM, more than this machine's memory.
+
+Hyper-parameters are the ``fit`` defaults; no test label chooses anything.
+
+Usage::
+
+    python benchmarks/bench_samplers.py                      # both settings
+    python benchmarks/bench_samplers.py --settings subset --samplers none,smote
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+from fer_classic import load_dataset, make_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
+SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
+
+
+def machine() -> dict:
+    from threadpoolctl import threadpool_info
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    blas = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {"cpu": cpu, "cores": os.cpu_count(), "blas": blas}
+
+
+def per_class_subset(train, per_class: int, seed: int):
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.flatnonzero(train.labels == c))[:per_class] for c in train.classes])
+    return train.subset(np.sort(keep))
+
+
+def scores(y, predicted, classes) -> dict:
+    recall = recall_score(y, predicted, labels=classes, average=None, zero_division=0)
+    return {"accuracy": round(float(accuracy_score(y, predicted)), 4),
+            "f1_macro": round(float(f1_score(y, predicted, average="macro")), 4),
+            "recall_disgust": round(float(recall[list(classes).index("disgust")]), 4) if "disgust" in classes
+            else None}
+
+
+def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int) -> list[dict]:
+    train = data.select("train")
+    if name == "subset":
+        train = per_class_subset(train, per_class, seed)
+    test = data.select("test")
+    private = test.subset(test.usages == "PrivateTest") if "PrivateTest" in set(test.usages) else None
+    params = SETTINGS[name]
+    extractor = make_pipeline("hog", "svm", **params)[:1]
+    start = time.perf_counter()
+    train_features = extractor.fit_transform(train.X, train.y)
+    test_features = extractor.transform(test.X)
+    feature_seconds = time.perf_counter() - start
+    rows = []
+    for sampler in samplers:
+        pipeline = make_pipeline("hog", "svm", sampler=None if sampler == "none" else sampler, random_state=seed,
+                                 **params)
+        head = pipeline[1:]
+        start = time.perf_counter()
+        head.fit(train_features, train.y)
+        fit_seconds = time.perf_counter() - start
+        predicted = head.predict(test_features)
+        row = {"setting": name, "sampler": sampler, "n_train": len(train),
+               "test": scores(test.y, predicted, train.classes),
+               "fit_s": round(fit_seconds, 1), "feature_s": round(feature_seconds, 1)}
+        if private is not None:
+            row["private"] = scores(private.y, predicted[test.usages == "PrivateTest"], train.classes)
+        # Rows the classifier was fitted on: the scaler and sampler steps again (cheap next to the SVM).
+        row["n_fit_rows"] = len(train) if sampler == "none" else int(
+            len(head[:-1].fit_resample(train_features, train.y)[1]))
+        rows.append(row)
+        print(f"{name:7s} {sampler:7s} rows {row['n_fit_rows']:6d}  test acc {row['test']['accuracy']:.4f} "
+              f"F1 macro {row['test']['f1_macro']:.4f} disgust recall {row['test']['recall_disgust']:.4f}  "
+              + (f"private acc {row['private']['accuracy']:.4f} F1 macro {row['private']['f1_macro']:.4f}  "
+                 if private is not None else "") + f"fit {fit_seconds:.1f} s", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--settings", default="subset,full")
+    parser.add_argument("--samplers", default="none,random,smote,adasyn")
+    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    args = parser.parse_args()
+    data = load_dataset(args.data)
+    print(f"{data!r}", flush=True)
+    rows = []
+    for setting in args.settings.split(","):
+        rows += run_setting(setting.strip(), data, [s.strip() for s in args.samplers.split(",")], args.per_class,
+                            args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    print(f"results written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Writing files safely: atomic replacement, and outputs that never touch inputs.
+
+Every file fer-classic writes (models, reports, CSVs, feature caches) goes
+through :func:`atomic_write`, so an interrupted write leaves the previous file
+or none, never a truncated one. Commands call :func:`check_outputs` before any
+long work, so an output path that is, or points to, one of the command's
+inputs is refused instead of overwriting the user's data.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+import tempfile
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
+
+from .exceptions import FerClassicError, InputPathError, OutputPathError
+
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "require_regular_file"]
+
+PathLike = str | os.PathLike
+
+# Temporaries are named ".<name>.<pid>.<random>.tmp" beside their target, so a
+# later write of the same file can tell whose writer is gone.
+_TMP_SUFFIX = ".tmp"
+_umask_lock = threading.Lock()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to another user
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    # A write killed outright (SIGKILL, power loss) cannot clean up; the next
+    # write of the same file removes temporaries whose writing process is gone.
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*{_TMP_SUFFIX}"):
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    # Linux reports it without changing it; elsewhere the only way to read the
+    # umask is to set it, so do that under a lock and put it back at once.
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not every platform or filesystem allows it.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: PathLike, write: Callable[[Path], None], *, make_parents: bool = True) -> Path:
+    """Write ``path`` through a temporary file, so it is never seen half-written.
+
+    ``write(tmp)`` writes the whole content to ``tmp``, a new file in the same
+    folder as ``path``; it is then flushed to disk and renamed over ``path``
+    (``os.replace``, atomic on POSIX and Windows). An interrupted or failed
+    write leaves the previous file (or none) and removes the temporary; the
+    temporaries of writers killed outright are removed by the next write of
+    the same file. A replaced file keeps its permission bits; a new one gets
+    the usual ``0o666`` less the umask. A symbolic link at ``path`` is
+    replaced by the file, never written through.
+
+    Parameters
+    ----------
+    path : path
+        The file to write.
+    write : callable
+        ``write(tmp: Path) -> None``; it may open ``tmp`` by name (it exists, empty).
+    make_parents : bool, default=True
+        Create missing parent folders.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # a new file: what open() would have given it
+        mode = 0o666 & ~_umask()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_bytes(path: PathLike, data: bytes, *, make_parents: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), make_parents=make_parents)
+
+
+def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8", make_parents: bool = True) -> Path:
+    """Write ``text`` to ``path`` atomically, newlines untranslated (see :func:`atomic_write`)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding=encoding, newline="") as handle:
+            handle.write(text)
+
+    return atomic_write(path, write, make_parents=make_parents)
+
+
+_KINDS = [
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+]
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def require_regular_file(
+    path: PathLike, *, what: str = "Input file", error: type[FerClassicError] = InputPathError
+) -> Path:
+    """``path`` as a Path if it is an existing regular file (or a link to one).
+
+    Checked with ``os.stat`` only: nothing is opened, so a FIFO cannot block
+    and a device is never read.
+
+    Parameters
+    ----------
+    path : path
+    what : str, default="Input file"
+        How the message names the file (``"Model file"``).
+    error : type, default=InputPathError
+        The FerClassicError subclass to raise (e.g. ``ModelFileError``).
+
+    Raises
+    ------
+    error
+        If ``path`` does not exist, cannot be examined, or is a folder, FIFO,
+        device or socket.
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"{what} {path} does not exist.") from None
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be examined: {exc.strerror or exc}.") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is a folder, not a file; give the path of the file itself.")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {path} is not a regular file (it is {_kind(mode)}); give the path of a file.")
+    return path
+
+
+# --- Outputs never touch inputs ---------------------------------------------
+
+
+def _resolved(path: Path) -> Path:
+    # Symbolic links and ".." resolved in the right order (realpath), also for
+    # paths that do not exist yet.
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _paths(value) -> list[Path]:
+    if value is None:
+        return []
+    if isinstance(value, (str, os.PathLike)):
+        return [Path(value)]
+    return [Path(v) for v in value if v is not None]
+
+
+def _named(mapping: Mapping[str, object] | None) -> list[tuple[str, Path]]:
+    return [(name, path) for name, value in (mapping or {}).items() for path in _paths(value)]
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _tree_files_like(tree: Path, identity: tuple[int, int]) -> Path | None:
+    # A hard link (or a symbolic link from inside the tree) to the output is
+    # only found by comparing device and inode of every file below the folder.
+    # scandir gives the inode of plain entries without a system call, so a
+    # 35,000-image dataset costs a few hundredths of a second.
+    device, inode = identity
+    pending = [tree]
+    while pending:
+        folder = pending.pop()
+        try:
+            same_device = os.stat(folder).st_dev == device
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    if _identity(Path(entry.path)) == identity:
+                        return Path(entry.path)
+                elif entry.is_dir():
+                    pending.append(Path(entry.path))
+                elif same_device and entry.inode() == inode:
+                    return Path(entry.path)
+            except OSError:
+                continue
+    return None
+
+
+def _writable_ancestor(folder: Path) -> Path | None:
+    # The nearest existing folder that would hold what is created below it.
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def check_outputs(
+    outputs: Mapping[str, PathLike | None],
+    *,
+    inputs: Mapping[str, PathLike | Iterable[PathLike] | None] | None = None,
+    input_trees: Mapping[str, PathLike | Iterable[PathLike] | None] | None = None,
+    dirs: Collection[str] = (),
+    make_parents: bool = False,
+) -> dict[str, Path]:
+    """Check, before any long work, that every output can be written and touches no input.
+
+    Parameters
+    ----------
+    outputs : mapping of str to path or None
+        Option name (as the user typed it, e.g. ``"--out"``) → output path;
+        None (an output not asked for) is skipped.
+    inputs : mapping of str to path, paths or None, optional
+        Option name → the input file(s) the command reads (``{"MODEL": path,
+        "--data": "fer2013.csv"}``).
+    input_trees : mapping of str to path, paths or None, optional
+        Option name → dataset folder(s) whose every file is an input. A path
+        that is a file here is treated as an input file.
+    dirs : collection of str, optional
+        The names in ``outputs`` that are folders to write into (e.g.
+        ``"--report"``); the others are files.
+    make_parents : bool, default=False
+        Accept a missing parent folder of a file output (it will be created)
+        when the nearest existing folder above it is writable. Folder outputs
+        always accept it.
+
+    Returns
+    -------
+    dict of str to Path
+        The outputs that were given (None dropped), as Paths.
+
+    Raises
+    ------
+    OutputPathError
+        Naming the option and the path, if an output is, or resolves to
+        (symbolic links, ``..``, hard links), an input file or a file inside
+        an input folder; if an output folder is or lies inside an input
+        folder; if two outputs are the same path; if a file output is an
+        existing folder (or a folder output an existing file) or not a regular
+        file; or if the folder it goes into is missing or not writable.
+    """
+    dirs = set(dirs)
+    unknown = dirs - set(outputs)
+    if unknown:
+        raise ValueError(f"dirs names {sorted(unknown)}, which are not in outputs.")
+    given = {name: Path(path) for name, path in outputs.items() if path is not None}
+    files_in = [(name, path, _resolved(path), _identity(path)) for name, path in _named(inputs)]
+    trees = []
+    for name, path in _named(input_trees):
+        if path.is_dir():
+            trees.append((name, path, _resolved(path)))
+        else:
+            files_in.append((name, path, _resolved(path), _identity(path)))
+
+    seen: list[tuple[str, Path, tuple[int, int] | None]] = []
+    for name, path in given.items():
+        real = _resolved(path)
+        identity = _identity(path)
+        for in_name, in_path, in_real, in_identity in files_in:
+            if real == in_real or (identity is not None and identity == in_identity):
+                raise OutputPathError(
+                    f"{name} {path} is an input of this command ({in_name} {in_path}); choose another "
+                    f"{'folder' if name in dirs else 'file'}."
+                )
+        for tree_name, tree, tree_real in trees:
+            if _is_within(real, tree_real):
+                raise OutputPathError(
+                    f"{name} {path} is inside the dataset folder {tree} ({tree_name}); writing there could "
+                    "change the data. Choose a path outside it."
+                )
+            if identity is not None and name not in dirs:
+                linked = _tree_files_like(tree_real, identity)
+                if linked is not None:
+                    raise OutputPathError(
+                        f"{name} {path} is the same file as {linked} (a hard or symbolic link) inside the "
+                        f"dataset folder {tree} ({tree_name}); choose another file."
+                    )
+        for other_name, other_real, other_identity in seen:
+            if real == other_real or (identity is not None and identity == other_identity):
+                raise OutputPathError(
+                    f"{other_name} and {name} both name {path}; give each output its own path."
+                )
+        seen.append((name, real, identity))
+        _check_writable(name, path, real, is_dir=name in dirs, make_parents=make_parents or name in dirs)
+    return given
+
+
+def _check_writable(name: str, path: Path, real: Path, *, is_dir: bool, make_parents: bool) -> None:
+    if is_dir:
+        if real.exists() and not real.is_dir():
+            raise OutputPathError(f"{name} {path} exists and is not a folder; give a folder path (it is created).")
+        target = real if real.exists() else real.parent
+    else:
+        if real.is_dir():
+            raise OutputPathError(f"{name} {path} is a folder; give the path of a file to write.")
+        if real.exists() and not real.is_file():
+            raise OutputPathError(
+                f"{name} {path} is not a regular file (it is {_kind(os.stat(real).st_mode)}); give the path "
+                "of a file to write."
+            )
+        target = real.parent
+    if not target.exists():
+        if not make_parents:
+            raise OutputPathError(f"{name} {path}: the folder {target} does not exist; create it or choose "
+                                  "another path.")
+        target = _writable_ancestor(target) or target
+    if not target.is_dir():
+        raise OutputPathError(f"{name} {path}: {target} is not a folder; choose another path.")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{name} {path}: the folder {target} is not writable (permissions or a read-only "
+                              "filesystem); choose another path.")

@@ -1,0 +1,95 @@
+"""The one place fer-classic reaches scikit-learn's private API.
+
+Like imbalanced-learn's ``imblearn/utils/_sklearn_compat.py``: estimators
+import parameter validation (``_fit_context``, the constraint types) and
+``validate_data`` from here, so that a move inside scikit-learn is fixed in
+this module alone. scikit-learn >= 1.6 is required (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    RealNotInt,
+    StrOptions,
+    make_constraint,
+    validate_params,
+)
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+__all__ = [
+    "HasMethods",
+    "Hidden",
+    "Integral",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "Real",
+    "RealNotInt",
+    "SequenceOf",
+    "StrOptions",
+    "_check_sample_weight",
+    "_fit_context",
+    "check_parameter_constraints",
+    "validate_data",
+    "validate_params",
+]
+
+
+def check_parameter_constraints(estimator) -> None:
+    """Check ``estimator``'s ``_parameter_constraints`` now (scikit-learn checks them when ``fit`` starts).
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ValueError and TypeError) naming the estimator, the parameter and what it takes.
+    """
+    estimator._validate_params()
+
+
+class SequenceOf(HasMethods):
+    """A tuple or list (or 1-D array) whose items all satisfy ``item``, e.g. ``pixels_per_cell=(8, 8)``.
+
+    Parameters
+    ----------
+    item : constraint
+        What every item must satisfy (an :class:`Interval`, a type, ...).
+    length : int, optional
+        Exact number of items; default any number from one up.
+
+    Notes
+    -----
+    scikit-learn's ``make_constraint`` accepts only its own constraint
+    classes, so this one derives from :class:`HasMethods` (requiring no
+    method) and replaces its test; the invalid value scikit-learn's
+    ``check_param_validation`` generates for it (a bare object) is invalid
+    here too.
+    """
+
+    def __init__(self, item, *, length: int | None = None):
+        super().__init__([])
+        self.item = make_constraint(item)
+        self.length = length
+
+    def is_satisfied_by(self, val) -> bool:
+        if isinstance(val, np.ndarray):
+            if val.ndim != 1:
+                return False
+            val = val.tolist()
+        if not isinstance(val, (tuple, list)):
+            return False
+        if (len(val) != self.length) if self.length is not None else not val:
+            return False
+        return all(self.item.is_satisfied_by(v) for v in val)
+
+    def __str__(self) -> str:
+        count = f"{self.length} items" if self.length is not None else "one or more items"
+        return f"a tuple of {count}, each {self.item}"

@@ -1,0 +1,711 @@
+"""The on-disk layouts of downloadable FER datasets, each recognised from its files.
+
+RAF-DB, AffectNet, ExpW, FER+, CK+, JAFFE and KDEF are read as they unpack,
+with their own label codes; every image goes through the one decoder via
+:func:`~fer_classic.data._labels_file.build_dataset`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import warnings
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .._fileio import require_regular_file
+from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning
+from ._csv import load_fer2013_csv
+from ._dataset import FaceDataset
+from ._images import IMAGE_EXTENSIONS, as_size, list_sources
+from ._labels_file import (
+    LabelledImage,
+    LabelReader,
+    _norm,
+    build_dataset,
+    parse_box,
+    read_header_fields,
+    text_rows,
+    warn_skipped_rows,
+)
+
+__all__ = [
+    "LAYOUTS",
+    "detect_layout",
+    "load_affectnet",
+    "load_ckplus",
+    "load_expw",
+    "load_ferplus",
+    "load_jaffe",
+    "load_kdef",
+    "load_layout",
+    "load_rafdb",
+]
+
+#: RAF-DB basic emotion ids (``list_patition_label.txt``).
+RAFDB_CODES = {"1": "surprise", "2": "fear", "3": "disgust", "4": "happy", "5": "sad", "6": "angry", "7": "neutral"}
+#: AffectNet ``expression`` ids; 8-10 are not emotions (see AFFECTNET_NOT_EMOTIONS).
+AFFECTNET_CODES = {
+    "0": "neutral", "1": "happy", "2": "sad", "3": "surprise", "4": "fear", "5": "disgust", "6": "angry",
+    "7": "contempt",
+}
+AFFECTNET_NOT_EMOTIONS = {"8": "'none' (8)", "9": "'uncertain' (9)", "10": "'no-face' (10)"}
+#: ExpW ``label.lst`` expression ids.
+EXPW_CODES = {"0": "angry", "1": "disgust", "2": "fear", "3": "happy", "4": "sad", "5": "surprise", "6": "neutral"}
+#: CK+ ``*_emotion.txt`` codes.
+CKPLUS_CODES = {
+    "0": "neutral", "1": "angry", "2": "contempt", "3": "disgust", "4": "fear", "5": "happy", "6": "sad",
+    "7": "surprise",
+}
+#: JAFFE file-name expression codes (``KA.AN1.39.tiff``).
+JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
+#: KDEF file-name expression codes (``AF01ANS.JPG``).
+KDEF_CODES = {"AF": "fear", "AN": "angry", "DI": "disgust", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
+#: KDEF camera angles: straight, half left/right, full left/right profile.
+KDEF_ANGLES = ("S", "HL", "HR", "FL", "FR")
+#: FER+ vote columns, in ``fer2013new.csv`` order, and the label of each emotion column.
+FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+_FERPLUS_LABELS = {
+    "neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad", "anger": "angry",
+    "disgust": "disgust", "fear": "fear", "contempt": "contempt",
+}
+_FERPLUS_FOLDERS = {"FER2013Train": ("train", "Training"), "FER2013Valid": ("val", "PublicTest"),
+                    "FER2013Test": ("test", "PrivateTest")}
+_AFFECTNET_HEADER = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
+                     "facial_landmarks", "expression", "valence", "arousal")
+
+_JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})\d*\.\d+\.[A-Z0-9]+$", re.IGNORECASE)
+_KDEF_NAME = re.compile(r"^([AB])([FM])(\d{2})(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.[A-Z0-9]+$", re.IGNORECASE)
+_KDEF_FOLDER = re.compile(r"^[AB][FM]\d{2}$", re.IGNORECASE)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+
+
+def _warn_ignored(ignored: list[Path], root: Path, pattern: str) -> None:
+    if ignored:
+        warnings.warn(
+            f"{len(ignored)} image file(s) under {root} are not named as {pattern} and were ignored: "
+            + list_sources([str(p) for p in ignored]),
+            SkippedFilesWarning,
+            stacklevel=4,
+        )
+
+
+# --------------------------------------------------------------------------- RAF-DB
+
+
+def _rafdb_root(path: Path) -> Path | None:
+    for root in (path, path / "basic"):
+        if (root / "EmoLabel" / "list_patition_label.txt").is_file():
+            return root
+    return None
+
+
+def load_rafdb(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    images: str | None = None,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load RAF-DB's basic-emotion set.
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``EmoLabel/list_patition_label.txt`` (lines
+        ``train_00001.jpg 5``) and ``Image/aligned/`` (``train_00001_aligned.jpg``)
+        or ``Image/original/``, or its parent holding ``basic/``.
+        Ids: 1=surprise 2=fear 3=disgust 4=happiness 5=sadness 6=anger 7=neutral.
+    size : int or (height, width), default=48
+    images : {"aligned", "original"}, optional
+        Which images to read; default aligned where ``Image/aligned/`` exists.
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        Split ``train``/``test`` from the ``train_``/``test_`` name prefix.
+
+    Raises
+    ------
+    DatasetError
+        If the labels file or the chosen image folder is missing.
+    DatasetFormatError
+        If a line is not ``NAME ID`` or a name lacks the train_/test_ prefix.
+    UnknownLabelError
+        If an id is outside 1..7.
+    """
+    path = Path(root)
+    size = as_size(size)
+    found = _rafdb_root(path)
+    if found is None:
+        raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (RAF-DB basic layout) found.")
+    if images is None:
+        images = "aligned" if (found / "Image" / "aligned").is_dir() else "original"
+    if images not in ("aligned", "original"):
+        raise DatasetError(f"RAF-DB images={images!r}; choose 'aligned' or 'original'.")
+    folder = found / "Image" / images
+    if not folder.is_dir():
+        raise DatasetError(f"RAF-DB {images} images folder {folder} does not exist; unpack Image/{images}.zip there.")
+    labels_file = found / "EmoLabel" / "list_patition_label.txt"
+    read_label = LabelReader(codes=RAFDB_CODES)
+    entries = []
+    for line, fields in text_rows(labels_file, None):
+        where = f"{labels_file} line {line}"
+        if len(fields) != 2:
+            raise DatasetFormatError(f"{where}: expected 'train_00001.jpg 5' (name and id); got {' '.join(fields)!r}.")
+        name, code = fields
+        split = name.split("_", 1)[0].lower()
+        if split not in ("train", "test"):
+            raise DatasetFormatError(f"{where}: image name {name!r} does not start with train_ or test_.")
+        stem, suffix = os.path.splitext(name)
+        file = folder / (f"{stem}_aligned{suffix}" if images == "aligned" else name)
+        entries.append(LabelledImage(file, read_label(code, where), where, split=split))
+    return build_dataset(entries, size=size, name=str(found), n_jobs=n_jobs, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- AffectNet
+
+
+def _affectnet_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    for folder in (path, path / "Manually_Annotated_file_lists"):
+        files = [folder / n for n in ("training.csv", "validation.csv") if (folder / n).is_file()]
+        if files:
+            return files
+    return []
+
+
+def _affectnet_image_root(csv_path: Path) -> Path:
+    for folder in (csv_path.parent, csv_path.parent.parent):
+        for name in ("Manually_Annotated_Images", "Manually_Annotated/Manually_Annotated_Images"):
+            if (folder / name).is_dir():
+                return folder / name
+    return csv_path.parent
+
+
+def load_affectnet(
+    path: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    image_root: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load AffectNet's manually annotated set.
+
+    Parameters
+    ----------
+    path : path
+        ``training.csv`` or ``validation.csv``, or the folder holding them (or
+        holding ``Manually_Annotated_file_lists/``). Columns
+        ``subDirectory_filePath, face_x, face_y, face_width, face_height,
+        facial_landmarks, expression, valence, arousal`` (a file without that
+        header row is read in this order). Expression ids: 0=neutral 1=happy
+        2=sad 3=surprise 4=fear 5=disgust 6=anger 7=contempt; 8=none,
+        9=uncertain and 10=no-face are skipped and counted
+        (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
+    size : int or (height, width), default=48
+    image_root : path, optional
+        Folder ``subDirectory_filePath`` is relative to; default
+        ``Manually_Annotated_Images/`` beside the CSV (or beside its folder).
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        Faces cut out by their boxes (``cropped``). ``training.csv`` → split
+        ``train``; ``validation.csv`` → ``test`` (AffectNet's own test set is not
+        public; its validation set is what results are reported on).
+    """
+    path = Path(path)
+    size = as_size(size)
+    files = _affectnet_files(path)
+    if not files:
+        raise DatasetError(f"{path}: no AffectNet training.csv or validation.csv found.")
+    read_label = LabelReader(codes=AFFECTNET_CODES)
+    entries: list[LabelledImage] = []
+    skipped_rows: dict[str, list[str]] = {reason: [] for reason in AFFECTNET_NOT_EMOTIONS.values()}
+    for csv_path in files:
+        delimiter, header = read_header_fields(csv_path)
+        has_header = _norm(header[0]) == "subdirectoryfilepath"
+        names = [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
+        try:
+            i_path, i_expr = names.index("subdirectoryfilepath"), names.index("expression")
+            i_box = [names.index(n) for n in ("facex", "facey", "facewidth", "faceheight")]
+        except ValueError:
+            raise DatasetFormatError(
+                f"{csv_path}: header {header!r} lacks AffectNet's columns {list(_AFFECTNET_HEADER)}."
+            ) from None
+        split = "test" if "valid" in csv_path.name.lower() else "train"
+        base = Path(image_root) if image_root is not None else _affectnet_image_root(csv_path)
+        rows = text_rows(csv_path, delimiter)
+        if has_header:
+            next(rows, None)
+        for line, row in rows:
+            where = f"{csv_path} row {line}"
+            if len(row) <= max(i_path, i_expr, *i_box):
+                raise DatasetFormatError(f"{where}: {len(row)} fields; AffectNet rows have {len(names)}.")
+            code = row[i_expr].strip()
+            if code in AFFECTNET_NOT_EMOTIONS:
+                skipped_rows[AFFECTNET_NOT_EMOTIONS[code]].append(f"row {line}")
+                continue
+            box = parse_box([row[i] for i in i_box], "xywh", where)
+            entries.append(LabelledImage(base / row[i_path].strip(), read_label(code, where), where,
+                                         split=split, box=box))
+    warn_skipped_rows(skipped_rows, path, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- ExpW
+
+
+def load_expw(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jobs: int | None = None) -> FaceDataset:
+    """Load ExpW (Expression in-the-Wild).
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``label/label.lst`` (lines ``image_name face_id top
+        left right bottom confidence label``) and ``image/origin/``. Labels:
+        0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral. An image
+        with several faces has one line per face.
+    size : int or (height, width), default=48
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        One unsplit set of faces cut out by their boxes; ``sources`` name the
+        image and face (``PATH#face=0``).
+    """
+    root = Path(root)
+    size = as_size(size)
+    labels_file = root / "label" / "label.lst"
+    if not labels_file.is_file():
+        raise DatasetError(f"{root}: no label/label.lst (ExpW layout) found.")
+    read_label = LabelReader(codes=EXPW_CODES)
+    entries = []
+    for line, fields in text_rows(labels_file, None):
+        where = f"{labels_file} line {line}"
+        if len(fields) != 8:
+            raise DatasetFormatError(
+                f"{where}: expected 'image_name face_id top left right bottom confidence label' (8 fields); "
+                f"got {len(fields)}."
+            )
+        name, face, top, left, right, bottom, _confidence, code = fields
+        box = parse_box([left, top, right, bottom], "corners", where)
+        path = root / "image" / "origin" / name
+        entries.append(LabelledImage(path, read_label(code, where), where, box=box, source=f"{path}#face={face}"))
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- FER+
+
+
+def _ferplus_majority(votes: list[int]) -> tuple[str | None, str]:
+    """The majority label of one row's votes, or None and why not."""
+    best = max(votes)
+    if best <= 0:
+        return None, "without votes"
+    winners = [FERPLUS_VOTES[i] for i, v in enumerate(votes) if v == best]
+    if len(winners) > 1:
+        return None, "tied between emotions"
+    if winners[0] in ("unknown", "NF"):
+        return None, f"with majority {winners[0]!r}"
+    return _FERPLUS_LABELS[winners[0]], ""
+
+
+def _votes(cells: list[str], where: str) -> list[int]:
+    try:
+        return [int(float(c)) for c in cells]
+    except ValueError:
+        raise DatasetFormatError(f"{where}: FER+ votes {cells!r} are not numbers; fix the row.") from None
+
+
+def _ferplus_folders(root: Path, size: tuple[int, int], n_jobs: int | None) -> FaceDataset:
+    entries = []
+    skipped_rows: dict[str, list[str]] = {}
+    for folder_name, (split, usage) in _FERPLUS_FOLDERS.items():
+        labels_file = root / folder_name / "label.csv"
+        if not labels_file.is_file():
+            continue
+        for line, row in text_rows(labels_file, ","):
+            where = f"{labels_file} row {line}"
+            if len(row) != 2 + len(FERPLUS_VOTES):
+                raise DatasetFormatError(
+                    f"{where}: expected 'fer0000000.png,\"(0, 0, 48, 48)\",' and {len(FERPLUS_VOTES)} votes; "
+                    f"got {len(row)} fields."
+                )
+            label, why = _ferplus_majority(_votes(row[2:], where))
+            if label is None:
+                skipped_rows.setdefault(why, []).append(f"{folder_name}/label.csv row {line}")
+                continue
+            entries.append(LabelledImage(root / folder_name / row[0].strip(), label, where, split=split, usage=usage))
+    if not entries and not skipped_rows:
+        raise DatasetError(f"{root}: no FER2013Train/label.csv, FER2013Valid/label.csv or FER2013Test/label.csv.")
+    warn_skipped_rows(skipped_rows, root, stacklevel=4)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=4)
+
+
+def load_ferplus(
+    path: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    fer2013_csv: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load FER+ (FER2013 relabelled by ten annotators), keeping each image's majority label.
+
+    Parameters
+    ----------
+    path : path
+        ``fer2013new.csv`` (``Usage,Image name,neutral,happiness,surprise,
+        sadness,anger,disgust,fear,contempt,unknown,NF`` vote counts, row i
+        relabelling row i of ``fer2013.csv``) or a folder holding it; or FER+'s
+        image folders ``FER2013Train/ FER2013Valid/ FER2013Test/``, each with a
+        ``label.csv`` (``name,"(box)",`` and the ten votes).
+        Rows tied between labels, whose majority is unknown or NF, or that FER+
+        dropped (empty image name) are skipped and counted
+        (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
+    size : int or (height, width), default=48
+    fer2013_csv : path, optional
+        The pixels for ``fer2013new.csv``; default ``fer2013.csv`` beside it or
+        in its parent folder.
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        FER2013's splits and usages (FER+ folders: Train → train/Training,
+        Valid → val/PublicTest, Test → test/PrivateTest).
+
+    Raises
+    ------
+    DatasetError
+        If fer2013.csv cannot be found.
+    DatasetFormatError
+        If the two files have different row counts or a row's Usage differs
+        (they are not aligned), or votes are not numbers.
+    """
+    path = Path(path)
+    size = as_size(size)
+    if path.is_dir() and not (path / "fer2013new.csv").is_file():
+        return _ferplus_folders(path, size, n_jobs)
+    labels_file = path / "fer2013new.csv" if path.is_dir() else path
+    require_regular_file(labels_file, what="FER+ labels file", error=DatasetError)
+    if fer2013_csv is None:
+        candidates = [labels_file.parent / "fer2013.csv", labels_file.parent.parent / "fer2013.csv",
+                      labels_file.parent / "fer2013" / "fer2013.csv"]
+        found = [c for c in candidates if c.is_file()]
+        if not found:
+            raise DatasetError(
+                f"{labels_file} holds FER+ votes; its pixels are in FER2013's fer2013.csv, not found at "
+                f"{', '.join(map(str, candidates))}; put it there or pass fer2013_csv=."
+            )
+        fer2013_csv = found[0]
+    delimiter, header = read_header_fields(labels_file)
+    names = [_norm(h) for h in header]
+    try:
+        i_usage, i_name = names.index("usage"), names.index("imagename")
+        i_votes = [names.index(_norm(v)) for v in FERPLUS_VOTES]
+    except ValueError:
+        raise DatasetFormatError(
+            f"{labels_file}: header {header!r} lacks FER+'s columns Usage, Image name, {', '.join(FERPLUS_VOTES)}."
+        ) from None
+    rows = list(text_rows(labels_file, delimiter))[1:]  # 35,887 short rows: small
+    pixels = load_fer2013_csv(fer2013_csv, size=size)
+    if len(rows) != len(pixels):
+        raise DatasetFormatError(
+            f"{labels_file} has {len(rows)} data rows but {fer2013_csv} has {len(pixels)}; FER+ relabels "
+            "fer2013.csv row by row, so use the original, unfiltered fer2013.csv."
+        )
+    keep = np.zeros(len(rows), dtype=bool)
+    labels = np.empty(len(rows), dtype=object)
+    skipped_rows: dict[str, list[str]] = {"dropped by FER+ (empty Image name)": []}
+    for k, (line, row) in enumerate(rows):
+        where = f"{labels_file} row {line}"
+        if len(row) <= max(i_usage, i_name, *i_votes):
+            raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
+        if row[i_usage].strip() and pixels.usages[k] and row[i_usage].strip() != pixels.usages[k]:
+            raise DatasetFormatError(
+                f"{where}: Usage {row[i_usage].strip()!r}, but {pixels.sources[k]} says {pixels.usages[k]!r}; "
+                "the two files are not aligned (use the original fer2013.csv)."
+            )
+        if not row[i_name].strip():
+            skipped_rows["dropped by FER+ (empty Image name)"].append(f"row {line}")
+            continue
+        label, why = _ferplus_majority(_votes([row[i] for i in i_votes], where))
+        if label is None:
+            skipped_rows.setdefault(why, []).append(f"row {line}")
+            continue
+        keep[k], labels[k] = True, label
+    warn_skipped_rows(skipped_rows, labels_file, stacklevel=3)
+    if not keep.any():
+        raise DatasetError(f"{labels_file}: no row has a majority emotion.")
+    kept = pixels.subset(keep)
+    return dataclasses.replace(kept, labels=labels[keep], name=str(labels_file))
+
+
+# --------------------------------------------------------------------------- CK+
+
+
+def load_ckplus(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    neutral_first_frame: bool = False,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load CK+ (extended Cohn-Kanade) from its original layout.
+
+    Parameters
+    ----------
+    root : path
+        Holding ``cohn-kanade-images/S005/001/S005_001_00000011.png`` and
+        ``Emotion/S005/001/S005_001_00000011_emotion.txt`` (one number such as
+        ``3.0000000e+00``: 0=neutral 1=anger 2=contempt 3=disgust 4=fear
+        5=happy 6=sadness 7=surprise). Only the labelled (peak) frame of each
+        sequence is read; sequences without an emotion file are left out.
+    size : int or (height, width), default=48
+    neutral_first_frame : bool, default=False
+        Also read each labelled sequence's first frame as ``neutral``.
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        One unsplit set; ``subjects`` from the path (``S005``), for grouped
+        cross-validation.
+    """
+    root = Path(root)
+    size = as_size(size)
+    images, emotions = root / "cohn-kanade-images", root / "Emotion"
+    if not images.is_dir() or not emotions.is_dir():
+        raise DatasetError(f"{root}: expected CK+'s cohn-kanade-images/ and Emotion/ folders.")
+    read_label = LabelReader(codes=CKPLUS_CODES)
+    entries = []
+    for file in sorted(emotions.glob("*/*/*_emotion.txt")):
+        subject, sequence = file.parent.parent.name, file.parent.name
+        with open(file, encoding="ascii", errors="replace") as handle:
+            text = handle.read(256).strip()  # one number; a huge file is not read whole
+        where = str(file)
+        if len(text.split()) != 1:
+            raise DatasetFormatError(f"{file}: expected one emotion code such as '3.0000000e+00'; got {text[:40]!r}.")
+        frames = images / subject / sequence
+        peak = frames / (file.name[: -len("_emotion.txt")] + ".png")
+        entries.append(LabelledImage(peak, read_label(text, where), where, subject=subject))
+        if neutral_first_frame and frames.is_dir():
+            first = next(iter(_image_files(frames)), None)
+            if first is not None and first != peak:
+                entries.append(LabelledImage(first, "neutral", f"{frames} (first frame)", subject=subject))
+    if not entries:
+        raise DatasetError(f"{emotions} holds no */*/*_emotion.txt file.")
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- JAFFE and KDEF
+
+
+def load_jaffe(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jobs: int | None = None) -> FaceDataset:
+    """Load JAFFE: ``KA.AN1.39.tiff`` files (subject KA, code AN/DI/FE/HA/NE/SA/SU).
+
+    Parameters
+    ----------
+    root : path
+        The folder holding the images (other image files are ignored, with a
+        :class:`~fer_classic.exceptions.SkippedFilesWarning`).
+    size : int or (height, width), default=48
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        One unsplit set with ``subjects``.
+    """
+    root = Path(root)
+    size = as_size(size)
+    entries, ignored = [], []
+    for file in _image_files(root):
+        match = _JAFFE_NAME.match(file.name)
+        if not match or match.group(2).upper() not in JAFFE_CODES:
+            ignored.append(file)
+            continue
+        entries.append(LabelledImage(file, JAFFE_CODES[match.group(2).upper()], str(file),
+                                     subject=match.group(1).upper()))
+    _warn_ignored(ignored, root, "JAFFE's SUBJECT.CODEn.NUMBER.tiff")
+    if not entries:
+        raise DatasetError(f"{root} holds no JAFFE image (named like KA.AN1.39.tiff).")
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+
+
+def load_kdef(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    angles: str | Collection[str] = "straight",
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """Load KDEF: ``AF01ANS.JPG`` = session A/B, gender F/M, subject 01, expression AN, angle S.
+
+    Parameters
+    ----------
+    root : path
+        The ``KDEF/`` folder (``AF01/AF01ANS.JPG``...) or one holding the files.
+        Expressions AF=afraid AN=angry DI=disgusted HA=happy NE=neutral SA=sad
+        SU=surprised.
+    size : int or (height, width), default=48
+    angles : "straight", "all" or collection of {"S", "HL", "HR", "FL", "FR"}, default="straight"
+        Camera angles to keep: straight only (the frontal faces most features
+        assume), every profile, or a chosen set.
+    n_jobs : int, optional
+
+    Returns
+    -------
+    FaceDataset
+        One unsplit set; ``subjects`` are gender and number (``F01``), the same
+        person in sessions A and B.
+    """
+    root = Path(root)
+    size = as_size(size)
+    if isinstance(angles, str) and angles.lower() in ("straight", "all"):
+        wanted = {"S"} if angles.lower() == "straight" else set(KDEF_ANGLES)
+    else:
+        wanted = {str(a).upper() for a in ([angles] if isinstance(angles, str) else angles)}
+        if not wanted or wanted - set(KDEF_ANGLES):
+            raise DatasetError(
+                f"KDEF angles={angles!r}; choose 'straight', 'all' or codes from {', '.join(KDEF_ANGLES)}."
+            )
+    folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and _KDEF_FOLDER.match(p.name))
+    entries, ignored = [], []
+    for folder in folders:
+        for file in _image_files(folder):
+            match = _KDEF_NAME.match(file.name)
+            if not match:
+                ignored.append(file)
+                continue
+            _session, gender, number, code, angle = (g.upper() for g in match.groups())
+            if angle in wanted:
+                entries.append(LabelledImage(file, KDEF_CODES[code], str(file), subject=f"{gender}{number}"))
+    _warn_ignored(ignored, root, "KDEF's AF01ANS.JPG")
+    if not entries:
+        raise DatasetError(f"{root} holds no KDEF image at angles {sorted(wanted)} (named like AF01ANS.JPG).")
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _matches_names(folder: Path, pattern: re.Pattern) -> bool:
+    files = _image_files(folder)
+    return bool(files) and sum(bool(pattern.match(f.name)) for f in files) * 2 >= len(files)
+
+
+def _is_ferplus_header(path: Path) -> bool:
+    try:
+        _, header = read_header_fields(path)
+    except DatasetError:
+        return False
+    names = {_norm(h) for h in header}
+    return "imagename" in names and {_norm(v) for v in FERPLUS_VOTES} <= names
+
+
+def detect_layout(path: str | os.PathLike) -> str | None:
+    """The name of the layout ``path`` is in (see :data:`LAYOUTS`), or None.
+
+    Only names and headers are looked at: no image is opened.
+    """
+    path = Path(path)
+    if path.is_file():
+        name = path.name.lower()
+        if name == "list_patition_label.txt":
+            return "rafdb"
+        if name == "label.lst":
+            return "expw"
+        if name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
+            try:
+                _, header = read_header_fields(path)
+            except DatasetError:
+                return None
+            first = _norm(header[0]) if header else ""
+            if first == "subdirectoryfilepath" or (name in ("training.csv", "validation.csv") and "/" in header[0]):
+                return "affectnet"
+            if _is_ferplus_header(path):
+                return "ferplus"
+        return None
+    if not path.is_dir():
+        return None
+    if _rafdb_root(path) is not None:
+        return "rafdb"
+    if (path / "label" / "label.lst").is_file():
+        return "expw"
+    if (path / "cohn-kanade-images").is_dir() and (path / "Emotion").is_dir():
+        return "ckplus"
+    if (path / "fer2013new.csv").is_file() or any((path / f / "label.csv").is_file() for f in _FERPLUS_FOLDERS):
+        return "ferplus"
+    if _affectnet_files(path):
+        return "affectnet"
+    if any(p.is_dir() and _KDEF_FOLDER.match(p.name) for p in path.iterdir()) or _matches_names(path, _KDEF_NAME):
+        return "kdef"
+    if _matches_names(path, _JAFFE_NAME):
+        return "jaffe"
+    return None
+
+
+def _from_file(loader: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
+    """A folder layout's loader, also accepting its labels file (``EmoLabel/list_patition_label.txt``)."""
+    def load(path: Path, **options: object) -> FaceDataset:
+        return loader(path.parent.parent if path.is_file() else path, **options)
+
+    load.__wrapped__ = loader  # type: ignore[attr-defined]
+    return load
+
+
+#: Layout name → loader.
+LAYOUTS: dict[str, Callable[..., FaceDataset]] = {
+    "rafdb": _from_file(load_rafdb),
+    "affectnet": load_affectnet,
+    "expw": _from_file(load_expw),
+    "ferplus": load_ferplus,
+    "ckplus": load_ckplus,
+    "jaffe": load_jaffe,
+    "kdef": load_kdef,
+}
+_LAYOUT_ALIASES = {"raf": "rafdb", "rafdb": "rafdb", "affectnet": "affectnet", "expw": "expw",
+                   "ferplus": "ferplus", "fer+": "ferplus", "ck": "ckplus", "ck+": "ckplus", "ckplus": "ckplus",
+                   "jaffe": "jaffe", "kdef": "kdef"}
+
+
+def load_layout(path: str | os.PathLike, layout: str, **options: object) -> FaceDataset:
+    """Load ``path`` as ``layout`` (a :data:`LAYOUTS` name), passing that loader's keyword options.
+
+    Raises
+    ------
+    DatasetError
+        If the layout is unknown or an option is not one of that loader's (the
+        accepted ones are named).
+    """
+    import inspect
+
+    name = _LAYOUT_ALIASES.get(str(layout).strip().lower().replace("-", "").replace("_", ""))
+    if name is None:
+        raise DatasetError(f"Unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
+    loader = LAYOUTS[name]
+    accepted = set(inspect.signature(getattr(loader, "__wrapped__", loader)).parameters) - {"root", "path"}
+    unknown = set(options) - accepted
+    if unknown:
+        raise DatasetError(
+            f"Option(s) {sorted(unknown)} do not apply to the {name} layout; it accepts {', '.join(sorted(accepted))}."
+        )
+    return loader(Path(path), **options)
+
+
+def layout_options(mapping: Mapping[str, object] | None) -> dict[str, object]:
+    """Drop unset options (None), so each loader keeps its own defaults."""
+    return {k: v for k, v in (mapping or {}).items() if v is not None}

@@ -1,0 +1,155 @@
+"""What both model file formats share: the fer-classic header and its checks.
+
+Each file carries a plain header (``format``, ``format_version``,
+``file_format``, ``metadata``, ``payload_sha256``, ``signature``) that is read
+and checked before any of the model itself is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from .._fileio import require_regular_file
+from .._version import __version__
+from ..exceptions import IncompatibleModelError, ModelFileError, ModelIntegrityError, VersionMismatchWarning
+from ._model import library_versions
+from ._signing import sign
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODEL_FORMATS",
+    "REQUIRED_METADATA",
+    "check_digest",
+    "check_header",
+    "check_metadata",
+    "check_version",
+    "make_header",
+    "missing_metadata",
+    "model_format",
+    "model_path",
+    "warn_versions",
+]
+
+FORMAT = "fer-classic-model"
+#: Bumped when the layout of the saved file changes incompatibly.
+#: 1: joblib pickle of {format, format_version, metadata, pipeline} (read with trusted=True).
+#: 2: signed, checksummed header around the payload; skops files.
+FORMAT_VERSION = 2
+MODEL_FORMATS = ("joblib", "skops")
+
+#: Metadata keys that using a loaded model needs, with what each must hold:
+#: checked at load time so a bad file fails there, naming the key, and not
+#: later inside ``predict``.
+REQUIRED_METADATA = {"image_shape": "[height, width], two positive integers"}
+
+_HEADER_FIELDS = {"metadata": dict, "payload_sha256": str, "signature": str}
+
+
+def model_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The file format to write: ``format`` if given, else by suffix (``.skops`` or joblib)."""
+    if format is None:
+        return "skops" if Path(path).suffix.lower() == ".skops" else "joblib"
+    if format not in MODEL_FORMATS:
+        raise ValueError(f"format must be one of {MODEL_FORMATS}; got {format!r}.")
+    return format
+
+
+def model_path(path: str | os.PathLike) -> Path:
+    """``path`` if it is a regular file; checked without opening it (a FIFO would block)."""
+    return require_regular_file(path, what="Model file", error=ModelFileError)
+
+
+def make_header(metadata: dict, digest: str, file_format: str) -> dict:
+    """The header of a new file whose payload has SHA-256 ``digest``."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "file_format": file_format,
+        "metadata": metadata,
+        "payload_sha256": digest,
+        "signature": sign(digest, metadata),
+    }
+
+
+def check_version(path: Path, header: dict) -> None:
+    """Raise IncompatibleModelError for a format version newer than this fer-classic reads."""
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IncompatibleModelError(
+            f"{path} uses model format version {version!r}; this fer-classic ({__version__}) reads "
+            f"versions up to {FORMAT_VERSION}. Upgrade fer-classic or refit the model."
+        )
+
+
+def check_header(path: Path, header: dict, *extra: tuple[str, type]) -> None:
+    """Version first (a newer layout may differ), then every field the loader reads."""
+    check_version(path, header)
+    for name, kind in (*_HEADER_FIELDS.items(), *extra):
+        if not isinstance(header.get(name), kind):
+            raise ModelIntegrityError(
+                f"{path} is damaged: its fer-classic header lacks a valid '{name}' field. "
+                "Copy it again from its source or refit it."
+            )
+    try:  # metadata is saved as plain JSON types; anything else is damage
+        json.dumps(header["metadata"], sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError):
+        raise ModelIntegrityError(
+            f"{path} is damaged: its metadata is not plain JSON data. Copy it again or refit it."
+        ) from None
+
+
+def check_digest(path: Path, recorded, actual: str) -> None:
+    """Raise ModelIntegrityError when the payload's SHA-256 is not the recorded one."""
+    if recorded != actual:
+        raise ModelIntegrityError(
+            f"{path} is corrupted: its model data has SHA-256 {actual[:16]}..., but the file's header "
+            f"records {str(recorded)[:16]}.... Copy it again from its source or refit it."
+        )
+
+
+def _valid_image_shape(value) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+
+
+_VALIDATORS = {"image_shape": _valid_image_shape}
+
+
+def missing_metadata(metadata) -> list[str]:
+    """The keys of :data:`REQUIRED_METADATA` that ``metadata`` lacks or holds invalid values for."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return [key for key in REQUIRED_METADATA if key not in metadata or not _VALIDATORS[key](metadata[key])]
+
+
+def check_metadata(path: Path, metadata) -> None:
+    """Raise ModelFileError naming the file and the first required metadata key that is missing or invalid."""
+    for key in missing_metadata(metadata):
+        state = "lacks" if key not in (metadata or {}) else f"has an invalid {metadata[key]!r} for"
+        raise ModelFileError(
+            f"{path} {state} the metadata key '{key}' ({REQUIRED_METADATA[key]}) that predicting with it "
+            "needs; it was not written by fer_classic.save_model from a fitted FERModel. Refit it with "
+            "'fer-classic fit', or save it with FERModel.from_fitted(...)."
+        )
+
+
+def warn_versions(path: Path, metadata: dict) -> None:
+    """Warn with VersionMismatchWarning when the file was written with other library versions."""
+    saved = metadata.get("versions")
+    saved = saved if isinstance(saved, dict) else {}
+    installed = library_versions()
+    differing = [
+        f"{lib} {saved.get(lib)} (installed {installed[lib]})"
+        for lib in ("fer_classic", "scikit-learn")
+        if saved.get(lib) != installed[lib]
+    ]
+    if differing:
+        warnings.warn(
+            f"{path} was written with {', '.join(differing)}; predictions may differ. "
+            "Refit the model with the installed versions to be sure.",
+            VersionMismatchWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,87 @@
+"""``inspect``: what a model file holds, read without running code from it, and its text."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from ._header import missing_metadata, model_path
+from ._joblib_format import joblib_info
+from ._skops_format import is_zip, skops_info
+
+__all__ = ["format_model_info", "inspect_model"]
+
+
+def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ()) -> dict:
+    """What a model file holds, read without running any code from it.
+
+    Parameters
+    ----------
+    path : path
+        A ``.joblib`` or ``.skops`` model file.
+    trusted_types : iterable of str
+        skops only: names the caller has checked and trusts, left out of
+        ``types_needing_trust``.
+
+    Returns
+    -------
+    dict
+        ``path``, ``file_format`` (joblib, skops, or joblib-unsigned for older or
+        foreign pickles), ``format_version``, ``metadata`` (None when it is
+        inside a pickle), ``payload_sha256``, ``integrity`` (``ok``),
+        ``signed_here`` (written by this user on this machine),
+        ``missing_metadata`` (required keys that loading will refuse the file
+        for lacking), and for skops files ``untrusted_types`` (every type and
+        function beyond skops' defaults) and ``types_needing_trust`` (those
+        neither on fer-classic's list of trusted names nor in ``trusted_types``).
+
+    Raises
+    ------
+    ModelFileError, ModelIntegrityError, IncompatibleModelError
+        As :func:`load_model`.
+    """
+    path = model_path(path)
+    info = skops_info(path, trusted_types=trusted_types) if is_zip(path) else joblib_info(path)
+    missing = [] if info["metadata"] is None else missing_metadata(info["metadata"])
+    return {"path": str(path), **info, "missing_metadata": missing}
+
+
+def format_model_info(info: dict) -> str:
+    """Text of :func:`inspect_model`'s result, for the ``inspect`` command."""
+    lines = [
+        f"file           {info['path']}",
+        f"format         {info['file_format']} (fer-classic format version {info['format_version']})",
+        f"integrity      {info['integrity']}" + (f" (sha256 {info['payload_sha256']})" if info["payload_sha256"] else ""),
+        "origin         " + ("written by fer-classic for this user on this machine" if info["signed_here"]
+                             else "not signed here: from elsewhere or older"),
+    ]
+    if "note" in info:
+        lines.append(f"note           {info['note']}")
+    metadata = info.get("metadata") or {}
+    training = metadata.get("training", {})
+    metrics = metadata.get("metrics", {})
+    rows = [
+        ("classes", ", ".join(metadata.get("classes", []))),
+        ("image shape", "x".join(map(str, metadata.get("image_shape", [])))),
+        ("features", metadata.get("features")),
+        ("classifier", metadata.get("classifier")),
+        ("backend", metadata.get("backend")),
+        ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
+                       f"fingerprint {training.get('fingerprint')})" if training else None),
+        ("metrics", ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())),
+        ("versions", ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items())),
+        ("created", metadata.get("created")),
+    ]
+    lines += [f"{name:<15}{value}" for name, value in rows if value]
+    if info.get("missing_metadata"):
+        lines.append(f"{'missing':<15}{', '.join(info['missing_metadata'])} (loading refuses the file: "
+                     "predicting needs it)")
+    if "untrusted_types" in info:
+        lines.append(f"{'skops types':<15}{len(info['untrusted_types'])} beyond skops' defaults: "
+                     + (", ".join(info["untrusted_types"]) or "none"))
+        needing = info["types_needing_trust"]
+        lines.append(f"{'needs trust':<15}" + (", ".join(needing) + " (not on fer-classic's list of trusted "
+                                                "names; load with --trust, or trusted_types=[...])"
+                                                if needing else "nothing: every type and function it names is "
+                                                "on fer-classic's list of trusted names"))
+    return "\n".join(lines)

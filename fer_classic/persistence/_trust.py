@@ -1,0 +1,68 @@
+"""Which names a ``.skops`` model file may hold without ``trusted=True``.
+
+skops rebuilds only the types and functions a file names, and only when
+each name is trusted. Trusting a whole package is not safe: any function
+under ``numpy.`` would do, and three of them chained in
+``FunctionTransformer`` steps run arbitrary code on ``predict``. So trust
+goes by exact name: skops' own defaults (scikit-learn estimators, NumPy and
+SciPy ufuncs and dtypes, builtins), plus :data:`TRUSTED_TYPES`, the reviewed
+list of what fer-classic's own pipelines need. ``tests/test_skops_trust.py``
+rebuilds every kind of model ``make_pipeline`` makes and fails when one needs
+a name not listed here: adding a name is a reviewed change. Never add a
+function that takes or returns arbitrary objects, or a class whose
+``__setstate__``/``__init__`` calls what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["DEFAULT_TRUSTED_MODULES", "TRUSTED_TYPES", "is_trusted", "types_needing_trust"]
+
+#: The packages :data:`TRUSTED_TYPES` draws from. For information only:
+#: trust is never granted by package or module prefix.
+DEFAULT_TRUSTED_MODULES = ("sklearn", "numpy", "fer_classic", "imblearn")
+
+#: Exact type and function names, beyond skops' defaults, that fer-classic's
+#: own model files hold (sorted; one per line, so a diff shows each change).
+TRUSTED_TYPES: tuple[str, ...] = (
+    "fer_classic.estimators._canonical.CanonicalOrderClassifier",
+    "fer_classic.estimators._landmark_ridge.LandmarkRidgeClassifier",
+    "fer_classic.estimators._precomputed_svc.PrecomputedKernelSVC",
+    "fer_classic.estimators._svm.SVMClassifier",
+    "fer_classic.features._cnn.CNNFeatures",  # weights as arrays, network rebuilt from code
+    "fer_classic.features._deep.DeepFeatures",  # frozen ImageNet backbone, weights as arrays
+    "fer_classic.features._hog.HOGFeatures",
+    "fer_classic.features._lbp.LBPFeatures",
+    "fer_classic.features._pixels.PixelFeatures",
+    "fer_classic.features._sift.DenseSIFTBoVW",
+    "fer_classic.features._union.BlockScaledUnion",
+    "fer_classic.preprocessing._augment.FlipAugmented",
+    "fer_classic.preprocessing._crop.BorderCrop",
+    "fer_classic.preprocessing._equalize.HistogramEqualizer",
+    "imblearn.over_sampling._adasyn.ADASYN",
+    "imblearn.over_sampling._random_over_sampler.RandomOverSampler",
+    "imblearn.over_sampling._smote.base.SMOTE",
+    "imblearn.pipeline.Pipeline",  # make_pipeline(..., sampler=...); the samplers act in fit only
+    "sklearn.calibration._CalibratedClassifier",  # SVMClassifier(probability=True)
+    "sklearn.calibration._SigmoidCalibration",  # SVMClassifier(probability=True)
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # mlp
+    "sklearn.tree._tree.Tree",  # rf; node indices are not bounds-checked on load, see load_skops
+)
+
+_TRUSTED = frozenset(TRUSTED_TYPES)
+
+
+def is_trusted(name: str) -> bool:
+    """Whether a skops file may name ``name`` (``module.qualname``) without ``trusted=True``.
+
+    Only an exact entry of :data:`TRUSTED_TYPES` is; skops itself accepts its
+    own defaults before asking.
+    """
+    return name in _TRUSTED
+
+
+def types_needing_trust(names: Iterable[str], trusted_types: Iterable[str] = ()) -> list[str]:
+    """The sorted ``names`` that are neither on the list nor in the caller's ``trusted_types``."""
+    extra = frozenset(trusted_types)
+    return sorted(name for name in set(names) if not (is_trusted(name) or name in extra))

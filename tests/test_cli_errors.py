@@ -1,0 +1,147 @@
+"""The command line's errors: every bad option value or missing library is one clean line, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_folder_dataset
+from fer_classic.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def flat_dataset(tmp_path, tiny_faces):
+    return write_folder_dataset(tmp_path / "faces", tiny_faces)
+
+
+def _clean_failure(result, message):
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert message in result.output, result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "--size", "100000"], "100000 is not in the range"),
+    (["fit", "--param", "C=abc"], "'C' parameter"),
+    (["fit", "--param", "=3"], "NAME=VALUE"),
+    (["fit", "--label-map", "foo"], "--label-map"),
+    (["fit", "--label-map", "0=cat"], "--label-map"),
+    (["search", "--cv", "abc"], "--cv 'abc'"),
+    (["search", "--cv", "1"], "2 or more"),
+    (["search", "--groups", "S(\\d+_"], "not a valid regular expression"),
+    (["search", "--groups", "S\\d+_"], "capturing group"),
+    (["search", "--grid", "/no/such/grid.json"], "does not exist"),
+])
+def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
+    result = runner.invoke(main, [*args, "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, message)
+
+
+@pytest.mark.parametrize("suffix, text, message", [
+    (".json", '{"clf.C": [1, 10],}', "not valid JSON at line 1"),
+    (".json", '{"clf.C": 10}', "non-empty lists"),
+    (".yaml", "clf.C: [1, 10\n", "not valid YAML"),
+    (".json", '{"clf.Cee": [1]}', "'clf__estimator__Cee' is not a parameter"),
+    (".json", '{"clf.C": ["abc"]}', "value 'abc'"),
+])
+def test_bad_grid_files_name_the_file_and_the_fault(runner, tmp_path, suffix, text, message):
+    grid = tmp_path / f"grid{suffix}"
+    grid.write_text(text)
+    result = runner.invoke(main, ["search", "--clf", "logreg", "--grid", str(grid), "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, message)
+    if "line" in message or "YAML" in message:
+        assert str(grid) in result.output
+
+
+def test_grid_is_checked_before_the_data_is_loaded(runner, tmp_path, monkeypatch):
+    monkeypatch.setattr("fer_classic.model_selection.load_data",
+                        lambda *a, **k: pytest.fail("data loaded before the grid was checked"))
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"clf.C": [-1]}')
+    result = runner.invoke(main, ["search", "--clf", "logreg", "--grid", str(grid)])
+    _clean_failure(result, "value -1")
+
+
+def test_report_search_unknown_param_is_clean(runner, tmp_path, tiny_faces):
+    from fer_classic.model_selection import search_model
+
+    model = tmp_path / "s.joblib"
+    search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2,
+                 out=model)
+    result = runner.invoke(main, ["report-search", str(model), "--param", "clf.Cee", "--values", "1,2",
+                                  "--out", str(tmp_path / "r")])
+    _clean_failure(result, "'clf__estimator__Cee' is not a parameter")
+
+
+@pytest.mark.parametrize("module, args, extra", [
+    ("yaml", ["search", "--clf", "logreg", "--grid", "GRID.yaml"], "fer-classic[yaml]"),
+    ("dask", ["search", "--clf", "knn", "--backend", "dask"], "fer-classic[dask]"),
+    ("imblearn", ["fit", "--clf", "logreg", "--sampler", "smote"], "fer-classic[imbalanced]"),
+    ("tensorflow", ["fit", "--features", "vgg16", "--clf", "logreg"], "fer-classic[deep]"),
+    ("cuml", ["fit", "--clf", "svm", "--param", "backend=cuml"], "fer-classic[gpu]"),
+    ("matplotlib", ["evaluate", "MODEL", "--data", "DATA", "--report", "REPORT"], "fer-classic[plot]"),
+])
+def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch, module, args, extra, flat_dataset):
+    (tmp_path / "GRID.yaml").write_text("clf.C: [1]\n")
+    if "MODEL" in args:
+        from fer_classic import fit_model
+        fit_model(flat_dataset, features="pixels", clf="knn", out=tmp_path / "MODEL")
+    args = [str(tmp_path / a) if a in ("GRID.yaml", "MODEL", "REPORT") else a for a in args]
+    args = [str(flat_dataset) if a == "DATA" else a for a in args]
+    for name in list(sys.modules):
+        if name == module or name.startswith(module + "."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    out = [] if args[0] == "evaluate" else ["--out", str(tmp_path / "m.joblib")]
+    result = runner.invoke(main, [*args, *out, *([] if "--data" in args else ["--data", str(flat_dataset)])])
+    _clean_failure(result, extra)
+
+
+def test_unexpected_errors_are_one_line_too(runner, monkeypatch, tmp_path):
+    monkeypatch.setattr("fer_classic.workflow.fit_model", lambda *a, **k: {}["boom"])
+    monkeypatch.delenv("FER_CLASSIC_DEBUG", raising=False)
+    result = runner.invoke(main, ["fit", "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, "unexpected KeyError")
+    assert "FER_CLASSIC_DEBUG=1" in result.output
+
+
+def test_help_imports_neither_numpy_nor_sklearn():
+    code = ("import sys; from fer_classic.cli import main\n"
+            "try:\n    main(['fit', '--help'])\nexcept SystemExit:\n    pass\n"
+            "import json; print(json.dumps(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'cv2') if m in sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_cli_sampler_choices_are_the_library_samplers():
+    from fer_classic.pipeline import SAMPLERS
+
+    option = next(p for p in main.commands["fit"].params if p.name == "sampler")
+    assert sorted(option.type.choices) == sorted(SAMPLERS)
+
+
+def test_cli_near_threshold_is_the_library_default():
+    from fer_classic.cli import _NEAR_THRESHOLD
+    from fer_classic.data import DEFAULT_NEAR_THRESHOLD
+
+    assert _NEAR_THRESHOLD == DEFAULT_NEAR_THRESHOLD
+
+
+@pytest.mark.parametrize("flag, value, key", [
+    ("--preprocess", "equalize", "preprocess"),
+    ("--flip", None, "flip"),
+])
+def test_fit_pipeline_options_reach_the_model(runner, tmp_path, flag, value, key):
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--clf", "logreg", flag, *([value] if value else []), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from fer_classic import load_model
+    assert load_model(out).metadata["pipeline_options"][key] == (value or True)

@@ -1,0 +1,351 @@
+"""fer_classic._fileio: atomic writes, regular-file inputs, and outputs that never touch inputs."""
+
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_classic._fileio import (
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_outputs,
+    require_regular_file,
+)
+from fer_classic.exceptions import FerClassicError, InputPathError, ModelFileError, OutputPathError
+
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _dead_pid() -> int:
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+
+
+# --- atomic_write -------------------------------------------------------------
+
+
+def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError, ValueError])
+def test_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path, error):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+
+    def write(tmp):
+        tmp.write_bytes(b"half")
+        raise error
+
+    with pytest.raises(error):
+        atomic_write(path, write)
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_failed_first_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "new.bin", lambda tmp: (_ for _ in ()).throw(RuntimeError))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o444])
+def test_replacing_keeps_the_permission_bits(tmp_path, mode):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    path.chmod(mode)
+    atomic_write_text(path, "new")
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_umask_mode(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = atomic_write_bytes(tmp_path / "new.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_symbolic_link_is_replaced_not_written_through(tmp_path):
+    target = tmp_path / "target.txt"
+    target.write_text("keep")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert target.read_text() == "keep" and not link.is_symlink() and link.read_text() == "new"
+
+
+def test_missing_parents_are_created_unless_asked_not_to(tmp_path):
+    assert atomic_write_text(tmp_path / "a" / "b" / "c.txt", "x").read_text() == "x"
+    with pytest.raises(FileNotFoundError):
+        atomic_write_text(tmp_path / "missing" / "c.txt", "x", make_parents=False)
+
+
+def test_text_newlines_are_written_as_given(tmp_path):
+    assert atomic_write_text(tmp_path / "t.csv", "a\r\nb\n").read_bytes() == b"a\r\nb\n"
+
+
+@pytest.mark.parametrize("owner, removed", [("dead", True), ("alive", False), ("not a pid", False)])
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path, owner, removed):
+    pid = {"dead": str(_dead_pid()), "alive": str(os.getpid()), "not a pid": "x1"}[owner]
+    stale = tmp_path / f".out.txt.{pid}.abc123.tmp"
+    stale.write_bytes(b"partial")
+    other = tmp_path / f".other.txt.{_dead_pid()}.abc123.tmp"  # another file's temporary: left alone
+    other.write_bytes(b"partial")
+    atomic_write_text(tmp_path / "out.txt", "x")
+    assert stale.exists() is not removed and other.exists()
+
+
+def test_the_write_function_sees_a_temporary_in_the_same_folder(tmp_path):
+    seen = []
+    atomic_write(tmp_path / "out.bin", lambda tmp: (seen.append(tmp), tmp.write_bytes(b"x")))
+    assert seen[0].parent == tmp_path and seen[0].name.startswith(f".out.bin.{os.getpid()}.")
+
+
+# --- require_regular_file -----------------------------------------------------
+
+
+@pytest.fixture
+def alarm():
+    """Fail instead of hanging if something opens a FIFO."""
+    if not hasattr(signal, "SIGALRM"):
+        pytest.skip("needs SIGALRM")
+
+    def fail(*_):
+        raise AssertionError("blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(5)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _special(tmp_path, kind) -> Path:
+    if kind == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/null")
+    elif kind == "socket":
+        path = tmp_path / "s.sock"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    elif kind == "folder":
+        path = tmp_path / "folder"
+        path.mkdir()
+    elif kind == "link to fifo":
+        os.mkfifo(tmp_path / "pipe")
+        path = tmp_path / "link"
+        path.symlink_to(tmp_path / "pipe")
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize("kind, message", [
+    ("fifo", "not a regular file (it is a FIFO"),
+    ("device", "not a regular file (it is a character device)"),
+    ("socket", "not a regular file (it is a socket)"),
+    ("folder", "is a folder, not a file"),
+    ("link to fifo", "not a regular file (it is a FIFO"),
+])
+def test_special_files_are_refused_without_opening_them(tmp_path, alarm, kind, message):
+    with pytest.raises(InputPathError, match=re.escape(message)):
+        require_regular_file(_special(tmp_path, kind))
+
+
+@pytest.mark.parametrize("name", ["missing.png", "missing/below.png"])
+def test_a_missing_input_does_not_exist(tmp_path, name):
+    with pytest.raises(InputPathError, match="does not exist"):
+        require_regular_file(tmp_path / name)
+
+
+def test_require_regular_file_raises_the_given_type_and_wording(tmp_path):
+    with pytest.raises(ModelFileError, match=r"^Model file .* does not exist"):
+        require_regular_file(tmp_path / "m.skops", what="Model file", error=ModelFileError)
+
+
+def test_a_regular_file_or_a_link_to_one_is_accepted(tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    (tmp_path / "l").symlink_to(tmp_path / "f")
+    assert require_regular_file(tmp_path / "l") == tmp_path / "l"
+
+
+# --- check_outputs ------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A dataset folder data/happy/1.png, an input file in.csv, and a free folder out/."""
+    (tmp_path / "data" / "happy").mkdir(parents=True)
+    (tmp_path / "data" / "happy" / "1.png").write_bytes(b"png")
+    (tmp_path / "in.csv").write_text("a,b\n")
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def _collides(tree, case) -> Path:
+    """An output path that is, or resolves to, an input."""
+    if case == "same path":
+        return tree / "in.csv"
+    if case == "dot-dot":
+        return tree / "out" / ".." / "in.csv"
+    if case == "symlink":
+        (tree / "out" / "link.csv").symlink_to(tree / "in.csv")
+        return tree / "out" / "link.csv"
+    if case == "symlinked folder":
+        (tree / "alias").symlink_to(tree)
+        return tree / "alias" / "in.csv"
+    if case == "hard link":
+        os.link(tree / "in.csv", tree / "out" / "hard.csv")
+        return tree / "out" / "hard.csv"
+    if case == "relative":
+        return Path(os.path.relpath(tree / "in.csv"))
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["same path", "dot-dot", "symlink", "symlinked folder", "hard link", "relative"])
+def test_an_output_that_is_an_input_file_is_refused(tree, case):
+    with pytest.raises(OutputPathError, match=r"--out .* is an input of this command \(--data .*in.csv\); "
+                                              "choose another file"):
+        check_outputs({"--out": _collides(tree, case)}, inputs={"--data": tree / "in.csv"})
+
+
+@pytest.mark.parametrize("case", ["file inside", "new file inside", "dot-dot inside", "folder itself",
+                                  "symlink into", "hard link to a file inside", "link inside to the output"])
+def test_an_output_inside_an_input_dataset_folder_is_refused(tree, case):
+    data = tree / "data"
+    if case == "file inside":
+        out = data / "happy" / "1.png"
+    elif case == "new file inside":
+        out = data / "happy" / "new.csv"
+    elif case == "dot-dot inside":
+        out = tree / "out" / ".." / "data" / "x.csv"
+    elif case == "folder itself":
+        out = data
+    elif case == "symlink into":
+        (tree / "out" / "d").symlink_to(data / "happy")
+        out = tree / "out" / "d" / "x.csv"
+    elif case == "hard link to a file inside":
+        out = tree / "out" / "hard.png"
+        os.link(data / "happy" / "1.png", out)
+    else:  # the dataset links to a file outside it: writing that file changes the data
+        out = tree / "out" / "shared.png"
+        out.write_bytes(b"png")
+        (data / "happy" / "2.png").symlink_to(out)
+    with pytest.raises(OutputPathError, match=r"--out .*(inside the dataset folder|same file as).*\(--data\)"):
+        check_outputs({"--out": out}, input_trees={"--data": data})
+
+
+def test_an_output_folder_inside_the_dataset_is_refused(tree):
+    with pytest.raises(OutputPathError, match="--report .* inside the dataset folder"):
+        check_outputs({"--report": tree / "data" / "report"}, input_trees={"--data": tree / "data"},
+                      dirs=["--report"])
+
+
+def test_a_dataset_given_as_a_file_is_an_input_file(tree):
+    with pytest.raises(OutputPathError, match=r"is an input of this command \(--data"):
+        check_outputs({"--out": tree / "in.csv"}, input_trees={"--data": tree / "in.csv"})
+
+
+def test_the_model_file_read_is_an_input(tree):
+    model = tree / "m.skops"
+    model.write_bytes(b"PK")
+    with pytest.raises(OutputPathError, match=r"--out .* is an input of this command \(MODEL"):
+        check_outputs({"--out": model}, inputs={"MODEL": [tree / "other.skops", model]})
+
+
+@pytest.mark.parametrize("second", ["same", "dot-dot", "symlink"])
+def test_two_outputs_that_are_the_same_file_are_refused(tree, second):
+    first = tree / "out" / "a.csv"
+    other = {"same": first, "dot-dot": tree / "out" / ".." / "out" / "a.csv", "symlink": tree / "alias" / "a.csv"}
+    (tree / "alias").symlink_to(tree / "out")
+    with pytest.raises(OutputPathError, match="--out and --results both name"):
+        check_outputs({"--out": first, "--results": other[second]})
+
+
+@pytest.mark.parametrize("outputs, dirs, message", [
+    ({"--out": "out"}, (), "is a folder; give the path of a file"),
+    ({"--report": "in.csv"}, ("--report",), "exists and is not a folder"),
+    ({"--out": "missing/x.csv"}, (), "the folder .*missing does not exist"),
+    ({"--out": "in.csv/x.csv"}, (), "is not a folder"),
+])
+def test_outputs_of_the_wrong_kind_or_without_a_folder_are_refused(tree, outputs, dirs, message):
+    with pytest.raises(OutputPathError, match=message):
+        check_outputs({k: tree / v for k, v in outputs.items()}, dirs=dirs)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+def test_an_output_that_is_a_fifo_is_refused(tree, alarm):
+    os.mkfifo(tree / "out" / "pipe")
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_outputs({"--out": tree / "out" / "pipe"})
+
+
+@pytest.mark.parametrize("make_parents, dirs, name", [
+    (True, (), "a/b/x.csv"),
+    (False, ("--out",), "a/b/report"),
+])
+def test_missing_folders_are_accepted_when_they_will_be_created(tree, make_parents, dirs, name):
+    assert check_outputs({"--out": tree / "out" / name}, dirs=dirs, make_parents=make_parents)["--out"] == (
+        tree / "out" / name)
+
+
+@pytest.mark.parametrize("name, dirs", [("x.csv", ()), ("new/x.csv", ()), ("report", ("--out",))])
+def test_a_folder_that_is_not_writable_is_refused(tree, monkeypatch, name, dirs):
+    # Simulates chmod a-w (or a read-only filesystem, which os.access reports as EROFS).
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == tree / "out" else
+                        real_access(p, mode, **kw))
+    with pytest.raises(OutputPathError, match=r"folder .*out is not writable"):
+        check_outputs({"--out": tree / "out" / name}, dirs=dirs, make_parents=True)
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused(tree):
+    (tree / "out").chmod(0o555)
+    try:
+        with pytest.raises(OutputPathError, match="not writable"):
+            check_outputs({"--out": tree / "out" / "x.csv"})
+    finally:
+        (tree / "out").chmod(0o755)
+
+
+@pytest.mark.parametrize("outputs", [
+    {"--out": "out/x.csv", "--results": "out/y.csv", "--annotate": None},
+    {"--out": "out/in.csv"},  # same name as an input, another folder
+    {"--report": "out"},
+    {"--out": "data.csv"},  # beside the dataset folder, not in it
+])
+def test_outputs_that_touch_no_input_pass(tree, outputs):
+    dirs = [k for k in outputs if k == "--report"]
+    given = check_outputs({k: None if v is None else tree / v for k, v in outputs.items()},
+                          inputs={"--grid": tree / "in.csv", "MODEL": None}, input_trees={"--data": tree / "data"},
+                          dirs=dirs)
+    assert set(given) == {k for k, v in outputs.items() if v is not None}
+
+
+def test_an_existing_output_file_outside_the_inputs_passes(tree):
+    (tree / "out" / "old.csv").write_text("x")
+    assert check_outputs({"--out": tree / "out" / "old.csv"}, input_trees={"--data": tree / "data"})
+
+
+def test_output_path_error_is_a_fer_classic_value_error():
+    assert issubclass(OutputPathError, FerClassicError) and issubclass(OutputPathError, ValueError)
+
+
+def test_dirs_must_name_outputs():
+    with pytest.raises(ValueError, match="not in outputs"):
+        check_outputs({"--out": "x"}, dirs=["--report"])

@@ -1,0 +1,92 @@
+"""Every option that writes is checked before any work: it never replaces an input, and says why."""
+
+import hashlib
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import tree_digest, write_csv_dataset, write_folder_dataset
+from fer_classic.cli import main
+
+
+def _md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, tiny_faces):
+    """A CSV dataset, a folder dataset, two model files and a photo; none may change (shared: read only)."""
+    from fer_classic import fit_model
+
+    tmp_path = tmp_path_factory.mktemp("inputs")
+    csv = write_csv_dataset(tmp_path / "d.csv", tiny_faces)
+    folder = write_folder_dataset(tmp_path / "ds", tiny_faces)
+    a, b = tmp_path / "a.joblib", tmp_path / "b.joblib"
+    fit_model(tiny_faces, features="pixels", clf="knn", out=a)
+    fit_model(tiny_faces, features="pixels", clf="logreg", out=b)
+    photo = next((folder / "test" / "happy").iterdir())
+    return {"csv": csv, "folder": folder, "a": a, "b": b, "photo": photo, "tmp": tmp_path}
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a command loads data or fits anything."""
+    def never(*args, **kwargs):
+        raise AssertionError("work started before the outputs were checked")
+
+    for target in ("fer_classic.workflow.load_data", "fer_classic.model_selection.load_data",
+                   "fer_classic.workflow.fit_score_save", "fer_classic.model_selection.fit_score_save",
+                   "fer_classic.data.describe_dataset", "fer_classic.workflow.describe_dataset",
+                   "fer_classic.workflow.compare_models", "fer_classic.persistence.load_model"):
+        monkeypatch.setattr(target, never)
+
+
+COMMANDS = {
+    "fit --out is the CSV": (["fit", "--data", "{csv}", "--out", "{csv}"], "--out"),
+    "describe --duplicates-csv is the CSV": (["describe", "--data", "{csv}", "--duplicates-csv", "{csv}"],
+                                             "--duplicates-csv"),
+    "search --results is the CSV": (["search", "--data", "{csv}", "--clf", "knn", "--results", "{csv}",
+                                     "--out", "{tmp}/s.joblib"], "--results"),
+    "compare --out is a model": (["compare", "{a}", "{b}", "--data", "{csv}", "--out", "{a}"], "--out"),
+    "predict --timeline is the photo": (["predict", "{a}", "{photo}", "--timeline", "{photo}"], "--timeline"),
+    "predict --annotate is the photo": (["predict", "{a}", "{photo}", "--annotate", "{photo}"], "--annotate"),
+    "predict --timeline is the model": (["predict", "{a}", "{photo}", "--timeline", "{a}"], "--timeline"),
+    "fit --out inside the dataset": (["fit", "--data", "{folder}", "--out", "{folder}/train/happy/model.jpg"],
+                                     "inside the dataset folder"),
+    "fit --out through ..": (["fit", "--data", "{csv}", "--out", "{folder}/../d.csv"], "--out"),
+    "evaluate --report inside the dataset": (["evaluate", "{a}", "--data", "{folder}", "--report",
+                                              "{folder}/report"], "--report"),
+    "fit --out is a folder": (["fit", "--data", "{csv}", "--out", "{tmp}"], "--out"),
+    "search --out and --results alike": (["search", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/x.csv",
+                                          "--results", "{tmp}/x.csv"], "both name"),
+}
+
+
+@pytest.mark.parametrize("case", list(COMMANDS))
+def test_output_that_would_touch_an_input_fails_first_and_changes_nothing(files, no_work, case):
+    args, message = COMMANDS[case]
+    args = [a.format(**files) for a in args]
+    before = {**tree_digest(files["folder"]), **{k: _md5(files[k]) for k in ("csv", "a", "b")}}
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0, result.output
+    assert message in result.output and "Traceback" not in result.output, result.output
+    assert {**tree_digest(files["folder"]), **{k: _md5(files[k]) for k in ("csv", "a", "b")}} == before
+
+
+def test_symlink_to_an_input_is_the_input(files, no_work, tmp_path):
+    link = tmp_path / "link.csv"
+    link.symlink_to(files["csv"])
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", str(link)])
+    assert result.exit_code != 0 and "--out" in result.output
+
+
+def test_unwritable_folder_fails_before_the_fit(files, no_work, monkeypatch, tmp_path):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Root ignores permission bits, so the read-only folder is simulated where the check asks.
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == str(locked) else real_access(p, mode, **k))
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", str(locked / "m.joblib")])
+    assert result.exit_code != 0 and "not writable" in result.output, result.output

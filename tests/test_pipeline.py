@@ -1,0 +1,133 @@
+"""make_pipeline: scaling of combined features, and oversampling with imbalanced-learn."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import StandardScaler
+
+from fer_classic.features import BlockScaledUnion, make_scaler
+from fer_classic.pipeline import SAMPLERS, make_pipeline
+from fer_classic.preprocessing import FlipAugmented
+
+imblearn = pytest.importorskip("imblearn", reason="samplers need pip install 'fer-classic[imbalanced]'")
+
+
+def _scale_kind(pipeline):
+    step = pipeline.named_steps["scale"]
+    return "standard" if isinstance(step, StandardScaler) else step
+
+
+# -- scaling ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("features, expected", [
+    ("sift", "passthrough"),
+    ("hog", "standard"),
+    ("hog+sift", "standard"),
+    ("sift+hog", "standard"),
+    ("lbp+sift+hog", "standard"),
+])
+def test_scaling_follows_the_set_of_extractors(features, expected):
+    assert _scale_kind(make_pipeline(features, "svm")) == expected
+
+
+@pytest.mark.parametrize("block_scaling", [False, True])
+@pytest.mark.parametrize("names", [("hog", "sift"), ("hog", "lbp", "sift"), ("pixels", "hog")])
+def test_feature_order_does_not_change_the_scaling(names, block_scaling):
+    forward = make_pipeline("+".join(names), "svm", block_scaling=block_scaling)
+    backward = make_pipeline("+".join(reversed(names)), "svm", block_scaling=block_scaling)
+    assert _scale_kind(forward) == _scale_kind(backward)
+    assert type(forward.named_steps["features"]) is type(backward.named_steps["features"])
+
+
+@pytest.mark.parametrize("spec", ["hog+sift", "sift+hog"])
+def test_block_scaling_keeps_sift_unstandardised_in_either_order(spec):
+    pipeline = make_pipeline(spec, "svm", block_scaling=True)
+    assert isinstance(pipeline.named_steps["features"], BlockScaledUnion)
+    assert pipeline.named_steps["features"].normalised_blocks == ("sift",)
+    assert pipeline.named_steps["scale"] == "passthrough"
+
+
+def test_make_scaler_is_the_decision_make_pipeline_uses():
+    assert make_scaler("sift") == "passthrough" and isinstance(make_scaler("sift+hog"), StandardScaler)
+    assert make_scaler("hog+sift", block_scaling=True) == "passthrough"
+
+
+# -- samplers ---------------------------------------------------------------------------------------
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """Remembers the rows and labels every method sees; predicts the first class."""
+
+    def fit(self, X, y):
+        self.fit_rows_, self.fit_labels_ = len(X), np.asarray(y).copy()
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        self.predict_X_ = np.asarray(X).copy()
+        return np.full(len(X), self.classes_[0])
+
+
+@pytest.fixture
+def imbalanced(tiny_faces):
+    train = tiny_faces.select("train")
+    # Every class but one keeps 12 images; "angry" keeps 6 (SMOTE needs 6 for its 5 neighbours).
+    keep = np.flatnonzero((train.y != "angry") | (np.cumsum(train.y == "angry") <= 6))
+    return train.X[keep], train.y[keep]
+
+
+def test_samplers_are_listed_for_the_command_line():
+    assert set(SAMPLERS) == {"smote", "adasyn", "random"}
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_sampler_step_sits_between_the_scaler_and_the_classifier(sampler):
+    pipeline = make_pipeline("hog", "logreg", sampler=sampler)
+    assert isinstance(pipeline, imblearn.pipeline.Pipeline)
+    assert [name for name, _ in pipeline.steps] == ["features", "scale", "sampler", "clf"]
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_sampler_is_seeded_by_random_state(sampler):
+    assert make_pipeline("hog", "logreg", sampler=sampler, random_state=7).named_steps["sampler"].random_state == 7
+
+
+@pytest.mark.parametrize("sampler", ["smote", "random"])  # both raise every class to the largest
+def test_fit_sees_the_minority_class_oversampled(imbalanced, sampler):
+    X, y = imbalanced
+    pipeline = make_pipeline("hog", "logreg", sampler=sampler).set_params(clf=Recorder()).fit(X, y)
+    labels, counts = np.unique(pipeline.named_steps["clf"].fit_labels_, return_counts=True)
+    assert counts.min() == counts.max() == np.unique(y, return_counts=True)[1].max()
+    assert pipeline.named_steps["clf"].fit_rows_ > len(X)
+
+
+def test_adasyn_adds_rows_of_the_minority_class(imbalanced):
+    X, y = imbalanced
+    pipeline = make_pipeline("hog", "logreg", sampler="adasyn").set_params(clf=Recorder()).fit(X, y)
+    seen = pipeline.named_steps["clf"].fit_labels_
+    assert (seen == "angry").sum() > (y == "angry").sum()
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_predict_and_transform_see_the_rows_unchanged(imbalanced, sampler):
+    X, y = imbalanced
+    pipeline = make_pipeline("hog", "logreg", sampler=sampler).set_params(clf=Recorder()).fit(X, y)
+    assert len(pipeline.predict(X[:5])) == 5
+    # The classifier gets exactly the scaled features of the 5 rows: the sampler is skipped outside fit.
+    np.testing.assert_array_equal(pipeline.named_steps["clf"].predict_X_, pipeline[:2].transform(X[:5]))
+
+
+def test_sampler_composes_with_flip_and_preprocessing(imbalanced):
+    X, y = imbalanced
+    model = make_pipeline("hog", "logreg", sampler="random", flip=True, preprocess="clahe")
+    assert isinstance(model, FlipAugmented)
+    model.set_params(estimator__clf=Recorder()).fit(X, y)
+    inner = model.estimator_
+    assert [name for name, _ in inner.steps] == ["preprocess", "features", "scale", "sampler", "clf"]
+    # Mirrors double every class; the sampler then raises each to the largest.
+    assert np.unique(inner.named_steps["clf"].fit_labels_, return_counts=True)[1].tolist() == [24] * 7
+    assert len(model.predict(X[:3])) == 3 and len(inner.named_steps["clf"].predict_X_) == 3
+
+
+def test_unknown_sampler_is_an_error():
+    with pytest.raises(ValueError, match="Unknown sampler 'tomek'; choose from smote, adasyn, random"):
+        make_pipeline("hog", "svm", sampler="tomek")
