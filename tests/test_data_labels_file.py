@@ -267,3 +267,14 @@ def test_subjects_length_checked(with_subjects):
     with pytest.raises(DatasetError, match="subjects"):
         FaceDataset(with_subjects.images, with_subjects.labels, with_subjects.splits, with_subjects.usages,
                     with_subjects.sources, subjects=with_subjects.subjects[:2])
+
+
+def test_layout_option_on_labels_file_rejected(tmp_path, images):
+    path = _write(tmp_path, "image,label\nimgs/a0.png,sad\n")
+    with pytest.raises(DatasetError, match=r"\['angles'\] do not apply to a labels file"):
+        load_dataset(path, angles="all")
+
+
+def test_image_root_option(tmp_path, images):
+    path = _write(tmp_path / "imgs", "image,label\na0.png,sad\n")
+    assert len(load_dataset(path, size=8, image_root=tmp_path / "imgs")) == 1

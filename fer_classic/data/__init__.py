@@ -27,7 +27,7 @@ from ._layouts import (
 )
 from ._headers import MAX_IMAGE_PIXELS, READABLE_FORMATS, ImageHeader, read_header
 from ._images import IMAGE_EXTENSIONS, MAX_IMAGE_SIDE, decode_image, read_image
-from ._load import DEFAULT_DATASET, load_dataset
+from ._load import DEFAULT_DATASET, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
 
 __all__ = [
@@ -66,5 +66,6 @@ __all__ = [
     "perceptual_hashes",
     "pixel_digest",
     "read_header",
+    "recognise_format",
     "read_image",
 ]

@@ -16,7 +16,7 @@ from ._labels_file import _norm, load_labels_file, read_header_fields
 from ._layouts import LAYOUTS, detect_layout, load_layout
 from ._synthetic import make_synthetic_faces
 
-__all__ = ["load_dataset", "DEFAULT_DATASET"]
+__all__ = ["load_dataset", "recognise_format", "DEFAULT_DATASET"]
 
 #: Names that select the generated default dataset.
 DEFAULT_DATASET = "synthetic"
@@ -91,7 +91,7 @@ def load_dataset(
             f"(or .csv.gz), a labels file (.csv/.tsv), a downloaded dataset folder "
             f"({', '.join(LAYOUTS)}), or omit it for the generated '{DEFAULT_DATASET}' dataset."
         )
-    kind = layout.strip().lower() if layout is not None else _recognise(path)
+    kind = layout.strip().lower() if layout is not None else recognise_format(path)
     if kind == "folder":
         _no_options("a class-folder tree", columns, options)
         return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs)
@@ -99,6 +99,7 @@ def load_dataset(
         _no_options("fer2013.csv", columns, options)
         return load_fer2013_csv(path, size=size, label_map=label_map)
     if kind == "labels":
+        _no_options("a labels file", None, {k: v for k, v in options.items() if k != "image_root"})
         return load_labels_file(path, size=size, columns=columns, label_map=label_map, n_jobs=n_jobs, **options)
     if label_map is not None or columns is not None:
         raise DatasetError(
@@ -108,8 +109,19 @@ def load_dataset(
     return load_layout(path, kind, size=size, n_jobs=n_jobs, **options)
 
 
-def _recognise(path: Path) -> str:
-    """``folder``, ``fer2013``, ``labels`` or a layout name, from names and the header only."""
+def recognise_format(path: str | os.PathLike) -> str:
+    """How :func:`load_dataset` reads ``path``: ``folder``, ``fer2013``, ``labels`` or a layout name.
+
+    Decided from file names and the header line only (no image is opened), so
+    other commands (``describe``) can dispatch as loading does.
+
+    Raises
+    ------
+    DatasetError
+        If ``path`` is a file that is neither a ``.csv``/``.tsv`` (plain or
+        ``.gz``) nor a layout's labels file.
+    """
+    path = Path(path)
     found = detect_layout(path)
     if found is not None:
         return found

@@ -131,6 +131,24 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         X = self._validate(X)
         return self.estimator_.decision_function(X)
 
+    @available_if(_inner_has("decision_function"))
+    def predict_and_decision(self, X):
+        """Labels and decision scores in one pass where the inner classifier can (one kernel evaluation).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict`.
+        decision : ndarray
+            As :meth:`decision_function`.
+        """
+        X = self._validate(X)
+        if hasattr(self.estimator_, "predict_and_decision"):
+            codes, decision = self.estimator_.predict_and_decision(X)
+        else:
+            codes, decision = self.estimator_.predict(X), self.estimator_.decision_function(X)
+        return self.classes_[np.asarray(codes).astype(int)], decision
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         inner = self.estimator if self.estimator is not None else SVC()

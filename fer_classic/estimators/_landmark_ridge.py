@@ -168,6 +168,10 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Labels (n_samples,): the sign for two classes, else the largest score."""
+        return self.predict_and_decision(X)[0]
+
+    def predict_and_decision(self, X):
+        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows."""
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
+        return self.classes_[index], scores

@@ -126,3 +126,11 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Labels (n_samples,): libsvm's one-vs-one vote, as ``SVC``'s."""
         return np.concatenate([self.svc_.predict(block) for block in self._blocks(X)])
+
+    def predict_and_decision(self, X):
+        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows."""
+        labels, scores = [], []
+        for block in self._blocks(X):  # the RBF rows are the cost; libsvm only sums them up
+            labels.append(self.svc_.predict(block))
+            scores.append(self.svc_.decision_function(block))
+        return np.concatenate(labels), np.concatenate(scores)

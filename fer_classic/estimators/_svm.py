@@ -282,6 +282,21 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         scores = np.asarray(model.decision_function(X), dtype=np.float64)
         return scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
+    def predict_and_decision(self, X):
+        """:meth:`predict` and :meth:`decision_function` with one kernel evaluation where the backend allows.
+
+        The precomputed-kernel and ``approx`` backends evaluate the kernel
+        rows once for both; libsvm's own kernel and cuML compute them twice.
+        """
+        model, X = self._uncalibrated(self._validate(X))
+        if hasattr(model, "predict_and_decision"):
+            codes, scores = model.predict_and_decision(X)
+        else:
+            codes, scores = model.predict(X), model.decision_function(X)
+        scores = np.asarray(scores, dtype=np.float64)
+        scores = scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores
+        return self.classes_[np.asarray(codes).astype(int)], scores
+
     def _has_proba(self) -> bool:
         return bool(self.probability)
 

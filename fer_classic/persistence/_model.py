@@ -154,8 +154,11 @@ class FERModel:
         """Labels, score kind, per-class scores and features of ``images`` in one pass.
 
         The one place where fer-classic turns images into predictions: the
-        features are computed once for both labels and scores (the classifier
-        head is applied to them twice, which costs little next to HOG or SIFT).
+        features are computed once for labels and scores, and fer-classic's
+        classifiers give both from one kernel evaluation
+        (``predict_and_decision``); a classifier with probabilities is asked
+        for labels and probabilities separately (its argmax can differ from
+        ``predict`` near a boundary, as scikit-learn documents for SVC).
 
         Parameters
         ----------
@@ -178,18 +181,23 @@ class FERModel:
         rows = self._rows(images)
         start = time.perf_counter()
         pipeline = self.pipeline
+        features, head = rows, pipeline  # e.g. FlipAugmented: no steps to split
         if hasattr(pipeline, "steps") and len(pipeline) >= 2:
-            features, head = pipeline[:-1].transform(rows), pipeline[-1]
-        else:  # e.g. FlipAugmented: no steps to split
-            features, head = rows, pipeline
+            head = pipeline[-1]
+            for _, step in pipeline.steps[:-1]:
+                # As imbalanced-learn's Pipeline predicts: samplers only act in fit.
+                if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
+                    features = step.transform(features)
         middle = time.perf_counter()
-        labels = np.asarray(head.predict(features))
         if hasattr(head, "predict_proba"):
-            kind, scores = "probability", head.predict_proba(features)
+            labels, kind, scores = head.predict(features), "probability", head.predict_proba(features)
+        elif hasattr(head, "predict_and_decision"):  # fer-classic's classifiers: one kernel evaluation
+            (labels, scores), kind = head.predict_and_decision(features), "decision"
         else:
-            kind, scores = "decision", head.decision_function(features)
-            if scores.ndim == 1:  # two classes: scikit-learn gives the positive class's score only
-                scores = np.column_stack([-scores, scores])
+            labels, kind, scores = head.predict(features), "decision", head.decision_function(features)
+        labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
+        if kind == "decision" and scores.ndim == 1:  # two classes: scikit-learn gives the positive class's only
+            scores = np.column_stack([-scores, scores])
         if timings is not None:
             for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
                 timings[key] = round(timings.get(key, 0.0) + seconds, 3)

@@ -1,0 +1,278 @@
+"""Downloaded dataset layouts, each from a tiny generated copy of its real file format."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import write_csv_dataset
+from fer_classic.data import (
+    detect_layout,
+    load_affectnet,
+    load_ckplus,
+    load_dataset,
+    load_ferplus,
+    load_kdef,
+    load_rafdb,
+    make_synthetic_faces,
+)
+from fer_classic.exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, SkippedRowsWarning
+
+
+def _image(path, shape=(24, 24), value=120):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.full(shape, value, np.uint8)
+    image[::3] = 30  # some structure, so the encoders keep a real image
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def _text(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ RAF-DB
+
+
+@pytest.fixture
+def rafdb(tmp_path):
+    root = tmp_path / "basic"
+    _text(root / "EmoLabel" / "list_patition_label.txt",
+          "train_00001.jpg 5\ntrain_00002.jpg 4\ntest_0001.jpg 1\ntest_0002.jpg 7\n")
+    for name in ("train_00001", "train_00002", "test_0001", "test_0002"):
+        _image(root / "Image" / "aligned" / f"{name}_aligned.jpg")
+        _image(root / "Image" / "original" / f"{name}.jpg", shape=(40, 30))
+    return tmp_path
+
+
+def test_rafdb_detected_labels_and_splits(rafdb):
+    assert detect_layout(rafdb) == "rafdb"
+    dataset = load_dataset(rafdb, size=12)
+    assert dataset.labels.tolist() == ["sad", "happy", "surprise", "neutral"]
+    assert dataset.splits.tolist() == ["train", "train", "test", "test"]
+    assert dataset.sources[0].endswith("Image/aligned/train_00001_aligned.jpg")
+
+
+def test_rafdb_original_images_option(rafdb):
+    dataset = load_dataset(rafdb, size=12, images="original")
+    assert dataset.sources[0].endswith("Image/original/train_00001.jpg")
+
+
+def test_rafdb_labels_file_path_accepted(rafdb):
+    assert len(load_dataset(rafdb / "basic" / "EmoLabel" / "list_patition_label.txt", size=12)) == 4
+
+
+@pytest.mark.parametrize("line,match", [("train_00003.jpg", "name and id"), ("val_0001.jpg 1", "train_ or test_")])
+def test_rafdb_bad_line_named(rafdb, line, match):
+    labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
+    labels.write_text(labels.read_text() + line + "\n")
+    with pytest.raises(DatasetFormatError, match=f"line 5: .*{match}"):
+        load_rafdb(rafdb)
+
+
+# ------------------------------------------------------------------ AffectNet
+
+_AFFECTNET_HEADER = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n"
+
+
+@pytest.fixture
+def affectnet(tmp_path):
+    images = tmp_path / "Manually_Annotated_Images"
+    for i in range(5):
+        _image(images / "689" / f"{i:040x}.jpg", shape=(60, 60))
+    landmarks = ";".join(["12.5"] * 136)
+    rows = [(0, 1), (1, 6), (2, 8), (3, 10), (4, 7)]
+    _text(tmp_path / "Manually_Annotated_file_lists" / "training.csv", _AFFECTNET_HEADER + "".join(
+        f"689/{i:040x}.jpg,10,12,30,32,{landmarks},{code},0.5,-0.25\n" for i, code in rows))
+    _text(tmp_path / "Manually_Annotated_file_lists" / "validation.csv",
+          f"689/{0:040x}.jpg,0,0,60,60,{landmarks},0,0.1,0.1\n")  # the released file has no header row
+    return tmp_path
+
+
+def test_affectnet_labels_boxes_and_skipped_codes(affectnet):
+    assert detect_layout(affectnet) == "affectnet"
+    with pytest.warns(SkippedRowsWarning, match=r"2 row\(s\).*1 'none' \(8\).*1 'no-face' \(10\)"):
+        dataset = load_dataset(affectnet, size=16)
+    assert dataset.labels.tolist() == ["happy", "angry", "contempt", "neutral"]
+    assert dataset.splits.tolist() == ["train", "train", "train", "test"]
+    assert dataset.cropped and "#box=10,12,30,32" in dataset.sources[0]
+
+
+def test_affectnet_csv_given_directly(affectnet):
+    path = affectnet / "Manually_Annotated_file_lists" / "training.csv"
+    assert detect_layout(path) == "affectnet"
+    with pytest.warns(SkippedRowsWarning):
+        assert len(load_affectnet(path, size=16)) == 3
+
+
+# ------------------------------------------------------------------ ExpW
+
+
+def test_expw_several_faces_per_image(tmp_path):
+    _image(tmp_path / "image" / "origin" / "afraid_african_214.jpg", shape=(50, 80))
+    _image(tmp_path / "image" / "origin" / "angry_actor_104.jpg", shape=(50, 80))
+    _text(tmp_path / "label" / "label.lst",
+          "afraid_african_214.jpg 0 5 10 40 45 62.03 2\n"
+          "afraid_african_214.jpg 1 2 45 75 35 48.5 6\n"
+          "angry_actor_104.jpg 0 0 0 30 30 70.1 0\n")
+    assert detect_layout(tmp_path) == "expw"
+    dataset = load_dataset(tmp_path, size=10)
+    assert dataset.labels.tolist() == ["fear", "neutral", "angry"]
+    assert dataset.sources[1].endswith("afraid_african_214.jpg#face=1") and dataset.cropped
+
+
+def test_expw_short_line_named(tmp_path):
+    _text(tmp_path / "label" / "label.lst", "a.jpg 0 5 10 40 45 2\n")
+    with pytest.raises(DatasetFormatError, match="line 1: expected"):
+        load_dataset(tmp_path)
+
+
+# ------------------------------------------------------------------ FER+
+
+_FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+
+
+@pytest.fixture
+def ferplus(tmp_path):
+    faces = make_synthetic_faces(1, 0, size=8, random_state=0).subset(np.arange(5))
+    write_csv_dataset(tmp_path / "fer2013.csv", faces)
+    _text(tmp_path / "fer2013new.csv", _FERPLUS_HEADER
+          + "Training,fer0000000.png,4,0,0,1,4,0,1,0,0,0\n"  # tie neutral/anger
+          + "Training,fer0000001.png,0,9,1,0,0,0,0,0,0,0\n"
+          + "Training,,0,0,0,0,0,0,0,0,0,10\n"  # dropped by FER+
+          + "Training,fer0000003.png,0,0,0,0,0,0,0,0,8,2\n"  # majority unknown
+          + "Training,fer0000004.png,1,0,0,0,0,0,0,7,1,1\n")
+    return tmp_path
+
+
+def test_ferplus_majority_labels_aligned_with_fer2013(ferplus):
+    assert detect_layout(ferplus / "fer2013new.csv") == "ferplus"
+    with pytest.warns(SkippedRowsWarning, match=r"3 row\(s\).*empty Image name.*tied.*'unknown'"):
+        dataset = load_dataset(ferplus / "fer2013new.csv", size=8)
+    assert dataset.labels.tolist() == ["happy", "contempt"]
+    assert dataset.sources.tolist()[0].endswith(":row 3") and dataset.image_shape == (8, 8)
+
+
+def test_ferplus_row_count_mismatch(ferplus):
+    new = ferplus / "fer2013new.csv"
+    new.write_text(new.read_text() + "Training,fer0000005.png,1,0,0,0,0,0,0,0,0,0\n")
+    with pytest.raises(DatasetFormatError, match="6 data rows but .* has 5"):
+        load_ferplus(new)
+
+
+def test_ferplus_without_fer2013_names_places(tmp_path):
+    _text(tmp_path / "fer2013new.csv", _FERPLUS_HEADER + "Training,fer0000000.png,1,0,0,0,0,0,0,0,0,0\n")
+    with pytest.raises(DatasetError, match="fer2013_csv"):
+        load_dataset(tmp_path)
+
+
+def test_ferplus_image_folders(tmp_path):
+    for folder, name in (("FER2013Train", "fer0000000.png"), ("FER2013Valid", "fer0028710.png"),
+                         ("FER2013Test", "fer0032220.png")):
+        _image(tmp_path / folder / name, shape=(48, 48))
+        _text(tmp_path / folder / "label.csv", f'{name},"(0, 0, 48, 48)",0,0,0,1,4,0,1,0,0,0\n')
+    assert detect_layout(tmp_path) == "ferplus"
+    dataset = load_dataset(tmp_path, size=16)
+    assert dataset.labels.tolist() == ["angry"] * 3
+    assert dataset.splits.tolist() == ["train", "val", "test"]
+    assert dataset.usages.tolist() == ["Training", "PublicTest", "PrivateTest"]
+
+
+# ------------------------------------------------------------------ CK+
+
+
+@pytest.fixture
+def ckplus(tmp_path):
+    for subject, sequence, last, code in (("S005", "001", 11, "3"), ("S010", "002", 4, "7")):
+        for frame in range(1, last + 1):
+            _image(tmp_path / "cohn-kanade-images" / subject / sequence / f"{subject}_{sequence}_{frame:08d}.png",
+                   value=10 * frame)
+        _text(tmp_path / "Emotion" / subject / sequence / f"{subject}_{sequence}_{last:08d}_emotion.txt",
+              f"   {float(code):.7e}\n")
+    _image(tmp_path / "cohn-kanade-images" / "S011" / "001" / "S011_001_00000001.png")  # unlabelled sequence
+    return tmp_path
+
+
+def test_ckplus_peak_frames_with_subjects(ckplus):
+    assert detect_layout(ckplus) == "ckplus"
+    dataset = load_dataset(ckplus, size=12)
+    assert dataset.labels.tolist() == ["disgust", "surprise"]
+    assert dataset.subjects.tolist() == ["S005", "S010"]
+    assert dataset.sources[0].endswith("S005_001_00000011.png")
+
+
+def test_ckplus_first_frame_as_neutral(ckplus):
+    dataset = load_ckplus(ckplus, size=12, neutral_first_frame=True)
+    assert dataset.labels.tolist() == ["disgust", "neutral", "surprise", "neutral"]
+    assert dataset.sources[1].endswith("S005_001_00000001.png")
+
+
+def test_ckplus_bad_code_named(ckplus):
+    (ckplus / "Emotion" / "S005" / "001" / "S005_001_00000011_emotion.txt").write_text("9.0000000e+00\n")
+    with pytest.raises(Exception, match="S005_001_00000011_emotion.txt.*'9.0000000e\\+00'"):
+        load_dataset(ckplus)
+
+
+# ------------------------------------------------------------------ JAFFE and KDEF
+
+
+def test_jaffe_names_give_labels_and_subjects(tmp_path):
+    for name in ("KA.AN1.39.tiff", "KA.HA2.30.tiff", "YM.SU3.60.tiff", "NA.NE1.205.tiff"):
+        _image(tmp_path / name, shape=(32, 32))
+    _image(tmp_path / "readme.png")
+    assert detect_layout(tmp_path) == "jaffe"
+    with pytest.warns(SkippedFilesWarning, match="readme.png"):
+        dataset = load_dataset(tmp_path, size=8)
+    assert dataset.labels.tolist() == ["angry", "happy", "neutral", "surprise"]
+    assert dataset.subjects.tolist() == ["KA", "KA", "NA", "YM"]
+
+
+@pytest.fixture
+def kdef(tmp_path):
+    root = tmp_path / "KDEF"
+    for folder, names in (("AF01", ["AF01ANS.JPG", "AF01HAS.JPG", "AF01AFHL.JPG"]),
+                          ("BM02", ["BM02SUS.JPG", "BM02DIFR.JPG"])):
+        for name in names:
+            _image(root / folder / name, shape=(40, 30))
+    return root
+
+
+def test_kdef_straight_by_default(kdef):
+    assert detect_layout(kdef) == "kdef"
+    dataset = load_dataset(kdef, size=8)
+    assert dataset.labels.tolist() == ["angry", "happy", "surprise"]
+    assert dataset.subjects.tolist() == ["F01", "F01", "M02"]
+
+
+@pytest.mark.parametrize("angles,n", [("all", 5), (["S", "HL"], 4), ("FR", 1)])
+def test_kdef_angles_option(kdef, angles, n):
+    assert len(load_kdef(kdef, size=8, angles=angles)) == n
+
+
+def test_kdef_bad_angle(kdef):
+    with pytest.raises(DatasetError, match="angles"):
+        load_kdef(kdef, angles="up")
+
+
+# ------------------------------------------------------------------ options
+
+
+def test_layout_option_forces_loader(rafdb):
+    assert len(load_dataset(rafdb, layout="RAF-DB", size=12)) == 4
+
+
+@pytest.mark.parametrize("kwargs,match", [({"angles": "all"}, "do not apply to the rafdb"),
+                                          ({"label_map": "1=angry"}, "label codes"),
+                                          ({"layout": "nope"}, "Unknown layout")])
+def test_layout_rejects_foreign_options(rafdb, kwargs, match):
+    with pytest.raises(DatasetError, match=match):
+        load_dataset(rafdb, **kwargs)
+
+
+def test_class_folder_tree_not_taken_for_a_layout(tmp_path):
+    _image(tmp_path / "happy" / "0001.png")
+    assert detect_layout(tmp_path) is None
+    assert load_dataset(tmp_path, size=8).labels.tolist() == ["happy"]
