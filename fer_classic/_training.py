@@ -8,19 +8,26 @@ choose the pipeline's parameters; from there on both call :func:`fit_score_save`
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import StratifiedGroupKFold
 
 from ._sklearn_compat import check_parameter_constraints
-from .data import FaceDataset, load_dataset
+from .data import FaceDataset, duplicates_of, load_dataset
+from .exceptions import DatasetError
 from .evaluation import classification_metrics
 from .features import deep_metadata
 from .persistence import FERModel, save_model
 
-__all__ = ["Log", "data_path", "fit_score_save", "load_data", "pipeline_options", "quiet", "timed", "validated"]
+__all__ = [
+    "Log", "compile_groups", "data_path", "fit_score_save", "image_groups", "load_data", "pipeline_options", "quiet",
+    "split_train_test", "subject_groups", "timed", "validated",
+]
 
 Log = Callable[[str], None]
 
@@ -35,6 +42,92 @@ def timed(timings: dict, key: str, func, *args, **kwargs):
     result = func(*args, **kwargs)
     timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
     return result
+
+
+def compile_groups(pattern: str) -> re.Pattern:
+    """The ``--groups`` regular expression, checked: it compiles and has a capturing group."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"--groups {pattern!r} is not a valid regular expression: {exc}.") from exc
+    if regex.groups < 1:
+        raise ValueError(f"--groups pattern {pattern!r} needs a capturing group, e.g. 'S(\\d+)_'.")
+    return regex
+
+
+def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
+    """Subject id of each image from a regular expression's first group over its file name.
+
+    Raises
+    ------
+    DatasetError
+        If a file name does not match (the file is named).
+    """
+    regex = compile_groups(pattern)
+    groups = []
+    for source in sources:
+        match = regex.search(Path(str(source)).name)
+        if match is None:
+            raise DatasetError(f"{source}: file name does not match the groups pattern {pattern!r}.")
+        groups.append(match.group(1))
+    return np.asarray(groups)
+
+
+def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log = quiet) -> tuple[np.ndarray, str]:
+    """A group id per image, so that no split puts related images on both sides; and how they were found.
+
+    In order: the subject of each file name (``pattern``, ``--groups``); the
+    dataset's own subjects (a labels file's subject column, CK+, JAFFE,
+    KDEF; an image without one is its own group); else clusters of exact and
+    near-duplicate images (pHash within
+    :data:`fer_classic.data.DEFAULT_NEAR_THRESHOLD` bits, chains joined), so
+    that sequence frames and copies never straddle a fold or the hold-out.
+
+    Returns
+    -------
+    groups : ndarray of shape (n_images,)
+    grouping : str
+        What the groups are, for the log and the model's metadata.
+    """
+    if pattern:
+        groups = subject_groups(dataset.sources, pattern)
+        grouping = f"subjects from --groups {pattern!r} ({len(np.unique(groups))} subjects)"
+    elif (dataset.subjects != "").any():
+        groups = np.where(dataset.subjects != "", dataset.subjects.astype(str),
+                          [f"#image{i}" for i in range(len(dataset))])
+        grouping = f"the dataset's subjects ({len(np.unique(dataset.subjects[dataset.subjects != '']))} subjects)"
+    else:
+        groups = duplicates_of(dataset).group_ids()
+        clustered = len(groups) - len(np.unique(groups))
+        grouping = (f"near-duplicate clusters ({clustered} of {len(groups)} images are copies or near copies of "
+                    "another and are kept with it)")
+    log(f"grouping images by {grouping}")
+    return groups, grouping
+
+
+def split_train_test(
+    data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
+    log: Log = quiet,
+) -> tuple[FaceDataset, FaceDataset, bool, str | None]:
+    """Return ``(train, test, held_out, grouping)``.
+
+    The dataset's own ``train``/``test`` splits when it has both
+    (``grouping`` None); otherwise a seeded hold-out of about ``test_size``
+    of its training images, stratified by class and grouped by
+    :func:`image_groups` (``held_out=True``): a subject, or a cluster of
+    near-identical images, lies wholly on one side.
+    """
+    if data.has_split("train") and data.has_split("test"):
+        return data.select("train"), data.select("test"), False, None
+    pool = data.select("train") if data.has_split("train") else data
+    ids, grouping = image_groups(pool, groups, log=log)
+    folds = max(2, int(round(1 / test_size)))
+    if len(np.unique(ids)) < folds:
+        raise DatasetError(f"{pool.name}: {grouping} is too few groups for a hold-out of {test_size:.0%}; "
+                           "give more images or subjects, or a test split.")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
+    return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True, grouping
 
 
 def data_path(data) -> str | os.PathLike | None:

@@ -131,6 +131,12 @@ def _pipeline_options(func):
     for option in reversed(_PIPELINE_OPTIONS):
         func = option(func)
     return func
+_DATA_HELP = ("Class folders, fer2013.csv[.gz], a labels file (CSV/TSV of image paths and labels) or a "
+              "downloaded dataset folder (RAF-DB, AffectNet, ExpW, FER+, CK+, JAFFE, KDEF)")
+_GROUPS = click.option(
+    "--groups", default=None, metavar="REGEX",
+    help="Subject id from file names (first group), e.g. 'S(\\d+)_': the hold-out and folds keep each subject "
+         "on one side. Default: the dataset's subjects, else clusters of near-duplicate images.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 _FEATURES_HELP = ("pixels, hog, lbp, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
                   "first), or joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
@@ -162,7 +168,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
-              help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
+              help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @_PARAMS
@@ -174,20 +180,21 @@ def main() -> None:
 @click.option("--dedupe", "dedupe_data", is_flag=True,
               help="Drop pixel-identical copies first (test images also in train, repeats within a split); "
                    "in memory only, files are never changed.")
+@_GROUPS
 @_FORMAT
 @_LABEL_MAP
 @_NJOBS
 @_JSON
 @click.pass_context
 def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, out, size, seed, dedupe_data,
-        model_format, label_map, n_jobs, as_json) -> None:
+        groups, model_format, label_map, n_jobs, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .workflow import fit_model
 
     result = _run(
         fit_model, data, features=features, clf=clf, clf_params=params,
         block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
-        random_state=seed, label_map=label_map,
+        random_state=seed, groups=groups, label_map=label_map,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
         dedupe_data=dedupe_data, log=_logger(as_json),
     )
@@ -205,7 +212,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="PATH", help="Class folders or fer2013.csv[.gz].")
+@click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
 @click.option("--split", default="test", show_default=True,
               help="train, test, val, PublicTest, PrivateTest, or 'all'.")
 @click.option("--report", default=None, metavar="DIR",
@@ -256,12 +263,16 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
 @click.option("--detect", type=click.Choice(["auto", "always", "never"]), default=None,
               help="Face search: 'auto' (default) takes images up to twice the model's side (48x48 models: "
                    "96x96) as face crops already and searches larger ones; 'never' treats every image as a face crop.")
+@click.option("--fallback", type=click.Choice(["whole", "none"]), default=None,
+              help="When a searched photo shows no face: 'whole' (default) takes the whole image when it is "
+                   "about the model's shape and at most 10x its side; 'none' reports 'no face'.")
 @click.option("--faces", type=click.Choice(["all", "largest"]), default=None,
               help="Predict every face found (default) or only the largest.")
 @click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx",
               help="Find faces with OpenCV's YuNet DNN from this model file instead of the Haar cascade.")
 @_TRUST
-def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces, yunet_model, trust) -> None:
+def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallback, faces, yunet_model,
+            trust) -> None:
     """Predict the expression of every face in INPUT files: images, folders (searched recursively) and videos.
 
     Photos are searched for faces, which are cropped the way the model's
@@ -277,7 +288,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate}, inputs=inputs,
                          dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",))
     loaded = _run(load_model, model, trusted=trust)
-    params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces}
+    params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:
         params.update(detector="yunet", detector_model=yunet_model)
     params = {k: v for k, v in params.items() if v is not None}
@@ -309,7 +320,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, faces
 
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="PATH", help="Class folders or fer2013.csv[.gz].")
+@click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
 @click.option("--split", default="test", show_default=True,
               help="train, test, val, PublicTest, PrivateTest, or 'all'.")
 @click.option("--out", default=None, metavar="FILE.csv", help="Also write the table as CSV.")
@@ -332,7 +343,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
 
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
-              help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
+              help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--threshold", default=_NEAR_THRESHOLD, show_default=True, type=click.IntRange(0, 64),
               help="Near duplicates: largest Hamming distance between 64-bit DCT pHashes.")
 @click.option("--duplicates-csv", default=None, metavar="FILE",
@@ -359,16 +370,16 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 
 @main.command()
 @click.option("--data", default=None, metavar="PATH",
-              help="Class folders or fer2013.csv[.gz]; default: the generated synthetic faces.")
+              help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @_pipeline_options
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",
               help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")
 @click.option("--cv", default="5", show_default=True,
-              help="Number of stratified folds on train, or 'publictest' (FER2013's protocol).")
-@click.option("--groups", default=None, metavar="REGEX",
-              help="Subject id from file names (first group), e.g. 'S(\\d+)_': folds keep subjects apart.")
+              help="Number of stratified, grouped folds on train (data without a test split: after the hold-out "
+                   "fit uses), or 'publictest' (FER2013's protocol).")
+@_GROUPS
 @click.option("--backend", type=click.Choice(["loky", "dask", "ray"]), default="loky", show_default=True,
               help="joblib backend running the candidates.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler / Ray address.")
@@ -376,11 +387,12 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--results", default="cv_results.csv", show_default=True, help="CSV of all candidates, ranked.")
 @click.option("--seed", default=0, show_default=True, help="Seed of folds and estimators.")
 @_FORMAT
+@_LABEL_MAP
 @_NJOBS
 @_JSON
 @click.pass_context
 def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, grid, cv, groups, backend, scheduler,
-           out, results, seed, model_format, n_jobs, as_json) -> None:
+           out, results, seed, model_format, label_map, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .evaluation import format_metrics
     from .model_selection import search_model
@@ -389,7 +401,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, g
     result = _run(
         search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
         flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
-        random_state=seed, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+        random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         out=_out_path(ctx, out, model_format), model_format=model_format,
         results_csv=results, verbose=0 if as_json else 2, log=log,
     )
@@ -397,9 +409,9 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, g
     if as_json:
         click.echo(json.dumps(summary))
         return
-    click.echo(f"{'rank':>4}  {'cv score':>8}  params")
+    click.echo(f"{'rank':>4}  {'cv score (mean ± std)':>21}  {'worst fold':>10}  params")
     for row in summary["ranking"]:
-        click.echo(f"{row['rank']:>4}  {row['score']:>8.4f}  {row['params']}")
+        click.echo(f"{row['rank']:>4}  {row['score']:>12.4f} ± {row['std']:.4f}  {row['worst']:>10.4f}  {row['params']}")
     click.echo(f"seconds: {_seconds(result.timings)}")
     click.echo(f"best model on {result.test_split}:")
     click.echo(format_metrics(result.metrics))

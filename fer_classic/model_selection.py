@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,18 +15,34 @@ from pathlib import Path
 import numpy as np
 from joblib import Memory, parallel_backend
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, GroupKFold, PredefinedSplit, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold
 
 from ._optional import import_optional
 from ._fileio import atomic_write, atomic_write_text, check_outputs
-from ._training import Log, data_path, fit_score_save, load_data, pipeline_options, quiet, timed, validated
+from ._training import (
+    Log,
+    compile_groups,
+    data_path,
+    fit_score_save,
+    image_groups,
+    load_data,
+    pipeline_options,
+    quiet,
+    split_train_test,
+    subject_groups,
+    timed,
+    validated,
+)
 from .data import FaceDataset
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel
 from .pipeline import make_pipeline
 
-__all__ = ["DEFAULT_GRIDS", "SearchResult", "default_grid", "load_grid", "report_search", "search_model"]
+__all__ = [
+    "DEFAULT_GRIDS", "SearchResult", "check_grid", "default_grid", "load_grid", "pipeline_param_name",
+    "report_search", "search_model", "subject_groups",
+]
 
 #: Classifier parameter grids tried by default (names relative to the classifier).
 #: The SVM grid is the exact RBF SVM (backend auto: cuML on a GPU, else libsvm on a
@@ -169,34 +184,6 @@ def _check_cv(cv) -> int | str:
     return folds
 
 
-def _compile_groups(pattern: str) -> re.Pattern:
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"--groups {pattern!r} is not a valid regular expression: {exc}.") from exc
-    if regex.groups < 1:
-        raise ValueError(f"--groups pattern {pattern!r} needs a capturing group, e.g. 'S(\\d+)_'.")
-    return regex
-
-
-def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
-    """Subject id of each image from a regular expression's first group over its file name.
-
-    Raises
-    ------
-    DatasetError
-        If the pattern has no group or a file name does not match (the file is named).
-    """
-    regex = _compile_groups(pattern)
-    groups = []
-    for source in sources:
-        match = regex.search(Path(str(source)).name)
-        if match is None:
-            raise DatasetError(f"{source}: file name does not match the groups pattern {pattern!r}.")
-        groups.append(match.group(1))
-    return np.asarray(groups)
-
-
 @dataclass
 class SearchResult:
     """What :func:`search_model` produced."""
@@ -219,9 +206,18 @@ class SearchResult:
             **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
             "seconds": self.timings,
             "model": str(self.path) if self.path else None,
-            "ranking": [{"rank": r["rank_test_score"], "score": r["mean_test_score"], "params": r["params"]}
+            "ranking": [{"rank": r["rank_test_score"], "score": r["mean_test_score"], "std": r["std_test_score"],
+                         "worst": min(v for k, v in r.items() if k.startswith("split") and k.endswith("_test_score")),
+                         "params": r["params"]}
                         for r in sorted(self.cv_results, key=lambda r: r["rank_test_score"])],
         }
+
+
+def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str) -> None:
+    n = len(np.unique(groups))
+    if n < folds:
+        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; "
+                           f"use --cv {max(2, n)} or fewer folds.")
 
 
 def _flat_results(cv_results: dict) -> list[dict]:
@@ -282,6 +278,7 @@ def search_model(
     groups: str | None = None,
     size: int = 48,
     random_state: int = 0,
+    label_map: Mapping[str, str] | str | None = None,
     n_jobs: int | None = None,
     backend: str = "loky",
     scheduler: str | None = None,
@@ -307,12 +304,19 @@ def search_model(
         ``"default"``: :data:`DEFAULT_GRIDS`; a JSON/YAML file (see
         :func:`load_grid`); or a mapping of Pipeline parameter names to lists.
     cv : int or "publictest", default=5
-        Stratified k-fold on ``train`` (grouped by subject when ``groups`` is
-        given), or FER2013's official protocol: fit on ``train``, validate on
+        Stratified, grouped k-fold on ``train`` (data without a test split get
+        the hold-out of :func:`fer_classic.workflow.split_train_test` first),
+        or FER2013's official protocol: fit on ``train``, validate on
         ``PublicTest``, then refit the best on ``train`` and report ``PrivateTest``.
     groups : str, optional
         Regular expression whose first group is the subject id in each file
         name; folds then never split a subject across training and validation.
+        Without it, the dataset's subjects (a labels file's subject column,
+        CK+, JAFFE, KDEF) group the folds, else clusters of near-duplicate
+        images (see :func:`fer_classic._training.image_groups`): no copy of an
+        image is trained on while another is scored.
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
     n_jobs : int, optional
         Parallel candidates (and folds).
     backend : {"loky", "dask", "ray"}, default="loky"
@@ -343,30 +347,26 @@ def search_model(
     check_grid(make_pipeline(features, clf, random_state=random_state, **options), param_grid)
     cv = _check_cv(cv)
     if groups is not None:
-        _compile_groups(groups)
+        compile_groups(groups)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, size, None, None)
-    train = dataset.select("train")
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs)
     fit_groups = None
-    if str(cv).lower() == "publictest":
-        validation = dataset.select("PublicTest")
-        test_split = "PrivateTest"
-        pool = FaceDataset(
-            np.concatenate([train.images, validation.images]), np.concatenate([train.labels, validation.labels]),
-            np.concatenate([train.splits, validation.splits]), np.concatenate([train.usages, validation.usages]),
-            np.concatenate([train.sources, validation.sources]), dataset.name,
-        )
+    grouping = None
+    if cv == "publictest":
+        train, validation = dataset.select("train"), dataset.select("PublicTest")
+        test, test_split = dataset.select("PrivateTest"), "PrivateTest"
+        pool = FaceDataset.concatenate([train, validation], name=dataset.name)
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
-        refit_on = train
     else:
-        pool, test_split, refit_on = train, "test", train
-        folds = int(cv)
-        if groups:
-            fit_groups = subject_groups(train.sources, groups)
-            splitter = GroupKFold(n_splits=folds)
-        else:
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    test = dataset.select(test_split)
+        # The same hold-out as fit when the data has no test split (subjects and copies kept on one side).
+        train, test, held_out, grouping = split_train_test(dataset, random_state=random_state, groups=groups,
+                                                           log=log)
+        test_split = "held-out test" if held_out else "test"
+        pool = train
+        fit_groups, grouping = image_groups(train, groups, log=log)
+        splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
+        _check_enough_groups(fit_groups, cv, grouping)
+    refit_on = train
 
     with tempfile.TemporaryDirectory(prefix="fer-classic-cache-") as cache:
         # The pipeline memory caches fitted feature extractors, so candidates that differ
@@ -389,7 +389,7 @@ def search_model(
     model, metrics, path = fit_score_save(
         best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
-        pipeline_options=options,
+        pipeline_options=options, **({"grouping": grouping} if grouping else {}),
         search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
@@ -464,7 +464,7 @@ def report_search(
         values = grid[param]
     check_outputs({"--out": out_dir}, input_trees={"--data": data_path(data)}, dirs=("--out",))
     dataset = load_data(data, model.image_shape[0], None, None)
-    train = dataset.select("train")
+    train = dataset.select("train") if dataset.has_split("train") else dataset  # unsplit: every image
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,

@@ -7,11 +7,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from sklearn.model_selection import train_test_split
-
 from ._fileio import check_outputs
-from ._training import Log, data_path, fit_score_save, load_data, pipeline_options, quiet, timed, validated
+from ._training import (
+    Log,
+    compile_groups,
+    data_path,
+    fit_score_save,
+    load_data,
+    pipeline_options,
+    quiet,
+    split_train_test,
+    timed,
+    validated,
+)
 from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
 from .evaluation import Comparison, Report, classification_metrics, compare_models, warn_class_mismatch, write_report
 from .exceptions import EmptyClassError
@@ -85,25 +93,6 @@ class EvaluateResult:
         }
 
 
-def split_train_test(
-    data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0
-) -> tuple[FaceDataset, FaceDataset, bool]:
-    """Return ``(train, test, held_out)``.
-
-    The dataset's own ``train``/``test`` splits when it has both; otherwise a
-    seeded, stratified hold-out of ``test_size`` from its training images
-    (``held_out=True``).
-    """
-    if data.has_split("train") and data.has_split("test"):
-        return data.select("train"), data.select("test"), False
-    pool = data.select("train") if data.has_split("train") else data
-    index = np.arange(len(pool))
-    train_idx, test_idx = train_test_split(
-        index, test_size=test_size, random_state=random_state, stratify=pool.labels
-    )
-    return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True
-
-
 def fit_model(
     data: str | os.PathLike | FaceDataset | None = None,
     *,
@@ -117,6 +106,7 @@ def fit_model(
     size: int = 48,
     random_state: int = 0,
     test_size: float = 0.2,
+    groups: str | None = None,
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
     out: str | os.PathLike | None = None,
@@ -143,6 +133,11 @@ def fit_model(
         Seed of the hold-out split and randomised estimators.
     test_size : float, default=0.2
         Hold-out fraction when the data has no test split.
+    groups : str, optional
+        Regular expression whose first group is the subject in each file name:
+        the hold-out keeps each subject on one side. Without it the dataset's
+        subjects, else clusters of near-duplicate images, are kept together
+        (see :func:`fer_classic._training.image_groups`).
     label_map : mapping, optional
         Folder name → label for numbered class folders.
     n_jobs : int, optional
@@ -163,7 +158,9 @@ def fit_model(
     FitResult
         Model, test metrics, seconds per stage (load, features, fit, predict, save).
     """
-    # Outputs and the pipeline (its parameters validated) are checked before any long work.
+    # Outputs, the groups pattern and the pipeline (its parameters) are checked before any long work.
+    if groups is not None:
+        compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
     options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
@@ -175,10 +172,11 @@ def fit_model(
         before = len(dataset)
         dataset = timed(timings, "dedupe", dedupe, dataset)
         log(f"dedupe: dropped {before - len(dataset)} duplicate copies (in memory; files untouched)")
-    train, test, held_out = split_train_test(dataset, test_size=test_size, random_state=random_state)
-    if held_out:
-        log(f"no test split in {dataset.name}: holding out a stratified {test_size:.0%} "
+    if not (dataset.has_split("train") and dataset.has_split("test")):
+        log(f"no test split in {dataset.name}: holding out a stratified, grouped {test_size:.0%} "
             f"of the training images (seed {random_state})")
+    train, test, held_out, grouping = split_train_test(dataset, test_size=test_size, random_state=random_state,
+                                                       groups=groups, log=log)
     unseen = sorted(set(test.classes) - set(train.classes))
     if unseen:
         raise EmptyClassError(
@@ -188,7 +186,7 @@ def fit_model(
     model, metrics, path = fit_score_save(
         pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
-        block_scaling=block_scaling, pipeline_options=options,
+        block_scaling=block_scaling, pipeline_options=options, **({"grouping": grouping} if grouping else {}),
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 

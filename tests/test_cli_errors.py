@@ -145,3 +145,22 @@ def test_fit_pipeline_options_reach_the_model(runner, tmp_path, flag, value, key
     assert result.exit_code == 0, result.output
     from fer_classic import load_model
     assert load_model(out).metadata["pipeline_options"][key] == (value or True)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+@pytest.mark.parametrize("command", ["predict", "describe", "inspect"])
+def test_a_named_pipe_is_refused_without_hanging(tmp_path, tiny_faces, command):
+    import os
+
+    from fer_classic import fit_model
+
+    model = tmp_path / "m.joblib"
+    fit_model(tiny_faces, features="pixels", clf="knn", out=model)
+    fifo = tmp_path / {"predict": "face.jpg", "describe": "d.csv", "inspect": "pipe.joblib"}[command]
+    os.mkfifo(fifo)
+    args = {"predict": [str(model), str(fifo)], "describe": ["--data", str(fifo)], "inspect": [str(fifo)]}[command]
+    # A subprocess with a timeout: opening a FIFO for reading would block this test forever.
+    result = subprocess.run([sys.executable, "-c", "from fer_classic.cli import main; main()", command, *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "not a regular file" in result.stdout + result.stderr and "Traceback" not in result.stderr

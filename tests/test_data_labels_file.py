@@ -276,5 +276,23 @@ def test_layout_option_on_labels_file_rejected(tmp_path, images):
 
 
 def test_image_root_option(tmp_path, images):
-    path = _write(tmp_path / "imgs", "image,label\na0.png,sad\n")
+    (tmp_path / "lists").mkdir()
+    path = _write(tmp_path / "lists", "image,label\na0.png,sad\n")
     assert len(load_dataset(path, size=8, image_root=tmp_path / "imgs")) == 1
+
+
+def test_cli_fit_reads_labels_file(tmp_path):
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    faces = make_synthetic_faces(4, 2, size=16, random_state=0)
+    lines = ["image,emotion,usage,person"]
+    for i, (image, label, split) in enumerate(zip(faces.images, faces.labels, faces.splits)):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), image)
+        lines.append(f"{i}.png,{label.upper()},{split},P{i % 3}")
+    labels = _write(tmp_path, "\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["fit", "--data", str(labels), "--features", "pixels", "--clf", "knn",
+                                       "--size", "16", "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 0, result.output
+    assert "lacks column" not in result.output

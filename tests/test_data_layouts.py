@@ -75,7 +75,8 @@ def test_rafdb_bad_line_named(rafdb, line, match):
 
 # ------------------------------------------------------------------ AffectNet
 
-_AFFECTNET_HEADER = "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n"
+_AFFECTNET_HEADER = ("subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,"
+                     "expression,valence,arousal\n")
 
 
 @pytest.fixture

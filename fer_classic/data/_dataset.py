@@ -142,10 +142,8 @@ class FaceDataset:
         mask = self._mask(split)
         if not mask.any():
             present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
-            raise DatasetError(
-                f"Dataset {self.name!r} has no images in split {split!r}; "
-                f"its splits are: {', '.join(present) or 'none (one unsplit set)'}."
-            )
+            listed = ", ".join(present) or "none: it is one unsplit set (score it with --split all)"
+            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed}.")
         return self.subset(mask)
 
     def _mask(self, split: str) -> np.ndarray:

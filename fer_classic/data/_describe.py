@@ -31,7 +31,7 @@ from ._duplicates import (
 )
 from ._folder import scan_folder
 from ._images import decode_image_header
-from ._load import DEFAULT_DATASET
+from ._load import DEFAULT_DATASET, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
 
 __all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
@@ -287,17 +287,20 @@ def describe_dataset(
         size_source = "the generated arrays"
     else:
         path = Path(data)
-        if path.is_dir():
-            name, kind, found = str(path), "folder", _describe_folder(path, label_map, n_jobs)
-            size_source = "file headers (Pillow)"
-        elif not path.exists():
-            raise DatasetError(f"Dataset path {path} does not exist; give class folders or a fer2013.csv.")
-        elif path.name.lower().endswith((".csv", ".csv.gz")):
-            name, kind = str(path), "csv"
+        if not path.exists():
+            raise DatasetError(f"Dataset path {path} does not exist; give class folders, a labels file or a "
+                               "fer2013.csv.")
+        kind = recognise_format(path)  # the same dispatch as load_dataset
+        name = str(path)
+        if kind == "folder":
+            found, size_source = _describe_folder(path, label_map, n_jobs), "file headers (Pillow)"
+        elif kind == "fer2013":
+            kind = "csv"
             found = _describe_arrays(load_fer2013_csv(path, label_map=label_map), "CSV pixels")
             size_source = "the CSV's pixel counts"
-        else:
-            raise DatasetError(f"Dataset path {path} is neither a folder nor a .csv/.csv.gz file.")
+        else:  # a labels file or a downloaded layout: the images as the loader cuts them out
+            found = _describe_arrays(load_dataset(path, label_map=label_map, n_jobs=n_jobs), "decoded")
+            size_source = "the loaded (cropped, resized) images"
     read_seconds = time.perf_counter() - start
     report = find_duplicates(found["digests"], found["hashes"], splits=found["splits"], labels=found["labels"],
                              sources=found["sources"], threshold=threshold)

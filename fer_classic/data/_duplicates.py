@@ -202,6 +202,18 @@ class DuplicateReport:
             return []
         return _groups(_components(self.n_images, self.near_pairs))
 
+    def group_ids(self) -> np.ndarray:
+        """One id per image: images that are exact or near copies of each other (in chains) share it.
+
+        Used as ``groups`` for cross-validation and hold-outs, so that no copy
+        of an image is trained on while another is scored.
+        """
+        pairs = [self.near_pairs[:, :2].astype(np.int64)] if len(self.near_pairs) else []
+        pairs += [np.column_stack([g[:-1], g[1:]]) for g in self.exact_groups]
+        if not pairs:
+            return np.arange(self.n_images)
+        return _components(self.n_images, np.concatenate(pairs))
+
     def drop_mask(self, *, near: bool = False) -> np.ndarray:
         """Images :func:`dedupe` drops: every copy but one per group.
 

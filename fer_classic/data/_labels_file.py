@@ -324,8 +324,9 @@ def parse_box(cells: Sequence[str], kind: str, where: str) -> tuple[int, int, in
     x, y, a, b = (int(round(v)) for v in values)
     w, h = (a, b) if kind == "xywh" else (a - x, b - y)
     if w <= 0 or h <= 0:
+        order = "x, y, width, height" if kind == "xywh" else "x1, y1, x2, y2"
         raise DatasetFormatError(
-            f"{where}: face box {list(cells)!r} gives a {w}x{h} region ({'x, y, width, height' if kind == 'xywh' else 'x1, y1, x2, y2'}); "
+            f"{where}: face box {list(cells)!r} ({order}) gives a {w}x{h} region; "
             "width and height must be positive."
         )
     return x, y, w, h
@@ -659,7 +660,9 @@ def load_labels_file(
     for line, row in rows:
         where = f"{path} row {line}"
         if len(row) <= needed:
-            raise DatasetFormatError(f"{where}: {len(row)} fields, but the columns used need {needed + 1}; fix the row.")
+            raise DatasetFormatError(
+                f"{where}: {len(row)} fields, but the columns used need {needed + 1}; fix the row."
+            )
         image = row[cols["image"]].strip()
         if not image:
             raise DatasetFormatError(f"{where}: the image path is empty; fill it in or remove the row.")

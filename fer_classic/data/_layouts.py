@@ -61,9 +61,15 @@ CKPLUS_CODES = {
     "7": "surprise",
 }
 #: JAFFE file-name expression codes (``KA.AN1.39.tiff``).
-JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
+JAFFE_CODES = {
+    "AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy",
+    "NE": "neutral", "SA": "sad", "SU": "surprise",
+}
 #: KDEF file-name expression codes (``AF01ANS.JPG``).
-KDEF_CODES = {"AF": "fear", "AN": "angry", "DI": "disgust", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
+KDEF_CODES = {
+    "AF": "fear", "AN": "angry", "DI": "disgust", "HA": "happy",
+    "NE": "neutral", "SA": "sad", "SU": "surprise",
+}
 #: KDEF camera angles: straight, half left/right, full left/right profile.
 KDEF_ANGLES = ("S", "HL", "HR", "FL", "FR")
 #: FER+ vote columns, in ``fer2013new.csv`` order, and the label of each emotion column.

@@ -46,6 +46,7 @@ def face_rows(
         for index, (face, _) in enumerate(pairs):
             rows.append({
                 **base, "status": "ok", "face": index, "box": list(face.box), "detected": face.detected,
+                "how": face.how,
                 "label": str(labels[k]), "score_kind": kind, "scores": score_dict(model.classes, scores[k]),
             })
             k += 1
@@ -74,7 +75,10 @@ def predict_image(
     list of dict
         One per face, largest first: ``source``, ``status="ok"``, ``face``
         (index), ``box`` (``[x, y, width, height]``), ``detected`` (False
-        when the image was taken as a face crop), ``label``, ``score_kind``
+        when the image was taken as a face crop), ``how`` (``found`` by the
+        detector, ``crop``: taken as a face crop without a search, ``whole
+        image``: searched, nothing found, taken whole under the cropper's
+        ``fallback`` rule), ``label``, ``score_kind``
         (``probability`` or ``decision``) and ``scores`` (class → value).
         Without a face: one dict ``{"source": ..., "status": "no face"}``.
 

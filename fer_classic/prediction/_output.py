@@ -8,7 +8,8 @@ from typing import TextIO
 
 __all__ = ["csv_columns", "format_rows_table", "rows_csv", "write_rows_csv"]
 
-_TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label", "x", "y", "width", "height"]
+_TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label", "how",
+         "x", "y", "width", "height"]
 
 
 def csv_columns(classes: list[str]) -> list[str]:
@@ -22,7 +23,8 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
     Columns: ``source, label, score_kind``, one score column per class, then
     ``error, status`` (``ok``, ``no face`` or ``error``), ``frame, time_s``
     (video), ``face`` (index in its image or frame), ``track,
-    smoothed_label`` (video), and the box ``x, y, width, height``.
+    smoothed_label`` (video), ``how`` (``found``, ``crop`` or ``whole
+    image``), and the box ``x, y, width, height``.
     """
     writer = csv.writer(handle)
     writer.writerow(csv_columns(classes))
@@ -31,7 +33,7 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
         box = row.get("box") or ["", "", "", ""]
         writer.writerow([
             row["source"], row.get("label", ""), row.get("score_kind", ""), *(scores.get(c, "") for c in classes),
-            *("" if row.get(k) is None else row[k] for k in _TAIL[:7]), *box,
+            *("" if row.get(k) is None else row[k] for k in _TAIL[:-4]), *box,
         ])
 
 
@@ -44,7 +46,8 @@ def rows_csv(rows: list[dict], classes: list[str]) -> str:
 
 def _where(row: dict) -> str:
     if "frame" not in row:
-        return row["source"]
+        # A face taken whole (nothing was found) is a guess: say so.
+        return row["source"] + (" (whole image)" if row.get("how") == "whole image" else "")
     track = f" track {row['track']} ({row['smoothed_label']})" if "track" in row else ""
     return f"{row['source']} frame {row['frame']}{track}"
 

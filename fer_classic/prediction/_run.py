@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from sklearn.base import clone
 
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
 from ..data import IMAGE_EXTENSIONS
@@ -169,7 +170,7 @@ def predict_paths(
         Default: the one the model records (:func:`face_cropper_for`).
     cropper_params : mapping, optional
         Without ``cropper``: parameters changed on the model's cropper
-        (``detect``, ``faces``, ``detector``, ``detector_model``).
+        (``detect``, ``faces``, ``fallback``, ``detector``, ``detector_model``).
 
     Returns
     -------
@@ -193,6 +194,8 @@ def predict_paths(
                   dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",), make_parents=True)
     targets = annotation_targets(paths, annotate)
     cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
+    # A video frame without a face is no face crop: frames are never taken whole.
+    frame_cropper = clone(cropper).set_params(fallback="none").fit()
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
     rows: list[dict] = []
     tracks: list[dict] = []
@@ -212,7 +215,7 @@ def predict_paths(
         try:
             if _is_video(path):
                 flush()
-                video = predict_video(model, path, every=every, cropper=cropper, annotate=targets.get(path))
+                video = predict_video(model, path, every=every, cropper=frame_cropper, annotate=targets.get(path))
                 rows += video.rows
                 tracks += video.tracks
                 continue

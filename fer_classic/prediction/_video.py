@@ -49,7 +49,8 @@ class VideoPrediction:
         Frames read.
     rows : list of dict
         Per sampled frame, one row per face: ``source``, ``frame``, ``time_s``,
-        ``status="ok"``, ``face``, ``box``, ``detected``, ``label``,
+        ``status="ok"``, ``face``, ``box``, ``detected``, ``how`` (see
+        :func:`predict_image`), ``label``,
         ``score_kind``, ``scores``, ``track`` (id) and ``smoothed_label`` (the
         arg-max of the track's scores averaged over its last ``window``
         sampled frames); or one ``status="no face"`` row.
@@ -163,7 +164,8 @@ def predict_video(
     every : int, default=1
         Frame step: frames 0, every, 2*every, ... are analysed.
     cropper : FaceCropper, optional
-        Default: the one the model records (:func:`face_cropper_for`).
+        Default: the one the model records (:func:`face_cropper_for`), with
+        ``fallback="none"``: a frame without a face is reported as such.
     tracker : FaceTracker, optional
         Default: ``FaceTracker()`` (IoU 0.3, smoothing over 5 sampled frames).
         Faces of tracks seen in fewer than its ``min_frames`` (3) sampled
@@ -192,7 +194,9 @@ def predict_video(
         If ``every`` or ``redetect_every`` is not an int >= 1.
     """
     every = check_every(every)
-    search = FrameSearch(cropper if cropper is not None else face_cropper_for(model), redetect_every)
+    # A frame without a face is no face crop: video frames are never taken whole (fallback="none").
+    cropper = cropper if cropper is not None else face_cropper_for(model, fallback="none")
+    search = FrameSearch(cropper, redetect_every)
     tracker = tracker if tracker is not None else FaceTracker()
     path = Path(path)
     capture = cv2.VideoCapture(str(path)) if path.is_file() else None

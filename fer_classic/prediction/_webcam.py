@@ -84,7 +84,9 @@ def run_webcam(
             "pip uninstall opencv-python-headless && pip install 'opencv-python>=4.8,<5'. "
             "Headless, predict on a recorded video instead (fer-classic predict MODEL clip.mp4 --annotate out.avi)."
         )
-    search = FrameSearch(cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {})),
+    # Camera frames are never taken whole when no face is found (fallback="none").
+    search = FrameSearch(cropper if cropper is not None
+                         else face_cropper_for(model, **{**dict(cropper_params or {}), "fallback": "none"}),
                          redetect_every)
     capture = cv2.VideoCapture(int(index))
     if not capture.isOpened():
