@@ -104,8 +104,10 @@ def score_photos(model, photos: list[tuple[Path, str]], **cropper_params) -> dic
     run = predict_paths(model, [path for path, _ in photos], cropper=cropper)
     seconds = time.perf_counter() - start
     first: dict[str, dict] = {}
+    boxes: Counter = Counter()
     for row in run.rows:
         first.setdefault(row["source"], row)  # faces come largest first
+        boxes[row["source"]] += row["status"] == "ok"
     classes = list(model.classes)
     truth, predicted, rules = [], [], []
     for path, label in photos:
@@ -127,6 +129,8 @@ def score_photos(model, photos: list[tuple[Path, str]], **cropper_params) -> dic
         "n_photos": len(photos),
         "n_errors": int(np.sum(rules_a == "error")),
         "rates": {rule: float(np.mean(rules_a == rule)) for rule in RULES},
+        # Photos of these sets show one face each: a second box is a false or doubled detection.
+        "several_boxes": int(sum(1 for path, _ in photos if boxes[str(path)] > 1)),
         "accuracy": float(accuracy_score(truth_a, pred_a)),
         "accuracy_with_face": float(accuracy_score(truth_a[with_face], pred_a[with_face])) if with_face.any() else None,
         "f1_macro": float(f1_score(truth_a, pred_a, labels=sorted(set(truth) & set(classes)), average="macro",
@@ -149,7 +153,7 @@ def format_table(result: dict) -> str:
     acc_face = result["accuracy_with_face"]
     lines.append(f"accuracy {result['accuracy']:.3f} (acc found {acc_face if acc_face is None else round(acc_face, 3)})"
                  f"  macro F1 {result['f1_macro']:.3f}  {result['seconds_per_photo'] * 1000:.1f} ms/photo"
-                 f"  errors {result['n_errors']}")
+                 f"  errors {result['n_errors']}  photos with several boxes {result['several_boxes']}")
     if result["unknown_labels"]:
         lines.append(f"labels the model does not know (count as wrong): {', '.join(result['unknown_labels'])}")
     return "\n".join(lines)

@@ -19,13 +19,13 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from ._sklearn_compat import check_parameter_constraints
 from .data import FaceDataset, duplicates_of, load_dataset
-from .exceptions import DatasetError
+from .exceptions import DatasetError, FaceDetectorError
 from .evaluation import classification_metrics
 from .features import deep_metadata
 from .persistence import FERModel, save_model
 
 __all__ = [
-    "Log", "compile_groups", "data_path", "fit_score_save", "image_groups", "load_data", "pipeline_options", "quiet",
+    "CROP_POLICIES", "Log", "compile_groups", "make_face_cropper", "data_path", "fit_score_save", "image_groups", "load_data", "pipeline_options", "quiet",
     "split_train_test", "subject_groups", "timed", "validated",
 ]
 
@@ -135,11 +135,40 @@ def data_path(data) -> str | os.PathLike | None:
     return data if isinstance(data, (str, os.PathLike)) else None
 
 
-def load_data(data, size, label_map=None, n_jobs=None) -> FaceDataset:
-    """``data`` itself when it is a FaceDataset, else :func:`fer_classic.load_dataset` of it."""
+#: ``crop`` (``--crop``) → FaceCropper's ``detect``: ``auto`` searches only images
+#: larger than twice the model side (FER2013's crops are unchanged), ``detect``
+#: searches every image, ``none`` resizes every whole image (the loaders' old way).
+CROP_POLICIES = {"auto": "auto", "detect": True, "none": False}
+
+
+def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):
+    """The fitted FaceCropper ``fit`` and ``search`` load images through and record in the model.
+
+    Raises
+    ------
+    FaceDetectorError
+        If ``crop`` is not one of :data:`CROP_POLICIES` or ``margin`` is out
+        of range (checked before any data is read).
+    """
+    from .data._images import as_size
+    from .detection import FaceCropper
+
+    if crop not in CROP_POLICIES:
+        raise FaceDetectorError(f"crop (--crop) must be one of {', '.join(CROP_POLICIES)}; got {crop!r}.")
+    cropper = FaceCropper(output_shape=as_size(size), detect=CROP_POLICIES[crop], margin=margin, align=align)
+    return cropper.fit()  # validates margin and align now
+
+
+def load_data(data, size, label_map=None, n_jobs=None, cropper=None) -> FaceDataset:
+    """``data`` itself when it is a FaceDataset, else :func:`fer_classic.load_dataset` of it.
+
+    ``cropper`` (a FaceCropper or None) cuts each image file as
+    :func:`fer_classic.load_dataset` describes; a FaceDataset is used as
+    given (its images are already the model's inputs).
+    """
     if isinstance(data, FaceDataset):
         return data
-    return load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs)
+    return load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
 
 
 def pipeline_options(*, preprocess=None, flip: bool = False, block_scaling: bool = False,
@@ -202,6 +231,7 @@ def fit_score_save(
     out: str | os.PathLike | None = None,
     model_format: str | None = None,
     metrics_extra: Mapping | None = None,
+    face_cropper=None,
     **metadata,
 ) -> tuple[FERModel, dict, Path | None]:
     """Fit ``pipeline`` on ``train`` (unless ``fitted``), score ``test`` once, wrap it as a FERModel, save it.
@@ -225,6 +255,11 @@ def fit_score_save(
         Where and how to save (see :func:`fer_classic.save_model`); None saves nothing.
     metrics_extra : mapping, optional
         Recorded with the test metrics (e.g. ``{"split": "PrivateTest"}``).
+    face_cropper : FaceCropper, optional
+        The cropper the training images were cut with: recorded under
+        :data:`fer_classic.prediction.FACE_CROPPER_KEY` (as
+        :func:`~fer_classic.prediction.with_face_cropper` does), so every
+        command cuts images for the model the same way.
     **metadata
         More JSON-ready model metadata.
 
@@ -249,6 +284,10 @@ def fit_score_save(
         pipeline, train, features=features, clf=clf, source=source, timings=timings,
         **({"backend": backend} if backend else {}), **({"deep_features": deep} if deep else {}), **metadata,
     )
+    if face_cropper is not None:
+        from .prediction._model import with_face_cropper
+
+        model = with_face_cropper(model, face_cropper)  # also checks the crops are the model's geometry
     predicted, _, _, _ = model.predict_scores(test.images, timings=timings)
     metrics = classification_metrics(test.y, predicted, model.classes)
     model.metadata["timings"] = dict(timings)

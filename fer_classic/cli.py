@@ -131,6 +131,26 @@ def _pipeline_options(func):
     for option in reversed(_PIPELINE_OPTIONS):
         func = option(func)
     return func
+
+
+# How an image file becomes a training image: one FaceCropper, recorded in the model, so that
+# evaluate, compare, report and predict cut every image the same way.
+_CROP_OPTIONS = [
+    click.option("--crop", type=click.Choice(["auto", "detect", "none"]), default="auto", show_default=True,
+                 help="Face search on the training images, recorded in the model for every later command: "
+                      "auto searches images larger than twice --size (face crops such as FER2013 are taken "
+                      "as they are), detect searches every image, none resizes each whole image. Images "
+                      "without a face are skipped and named."),
+    click.option("--margin", type=click.FloatRange(-0.4, 2), default=0.0, show_default=True,
+                 help="Added to each side of a found face's box, as a fraction of its size."),
+    click.option("--align", is_flag=True, help="Rotate found faces so the eyes are level."),
+]
+
+
+def _crop_options(func):
+    for option in reversed(_CROP_OPTIONS):
+        func = option(func)
+    return func
 _DATA_HELP = ("Class folders, fer2013.csv[.gz], a labels file (CSV/TSV of image paths and labels) or a "
               "downloaded dataset folder (RAF-DB, AffectNet, ExpW, FER+, CK+, JAFFE, KDEF)")
 _GROUPS = click.option(
@@ -173,6 +193,7 @@ def main() -> None:
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @_PARAMS
 @_pipeline_options
+@_crop_options
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
 @click.option("--size", default=48, show_default=True, type=click.IntRange(8, 1024),
               help="Image side in pixels (grayscale, square).")
@@ -186,8 +207,8 @@ def main() -> None:
 @_NJOBS
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, out, size, seed, dedupe_data,
-        groups, model_format, label_map, n_jobs, as_json) -> None:
+def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, crop, margin, align, out, size,
+        seed, dedupe_data, groups, model_format, label_map, n_jobs, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .workflow import fit_model
 
@@ -196,7 +217,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
         block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
         random_state=seed, groups=groups, label_map=label_map,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
-        dedupe_data=dedupe_data, log=_logger(as_json),
+        dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, log=_logger(as_json),
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -374,6 +395,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
 @_pipeline_options
+@_crop_options
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",
               help="Built-in grid, or a JSON/YAML file mapping parameters (clf.C, hog.orientations) to lists.")
 @click.option("--cv", default="5", show_default=True,
@@ -391,8 +413,8 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, grid, cv, groups, backend, scheduler,
-           out, results, seed, model_format, label_map, n_jobs, as_json) -> None:
+def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, crop, margin, align, grid, cv, groups,
+           backend, scheduler, out, results, seed, model_format, label_map, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .evaluation import format_metrics
     from .model_selection import search_model
@@ -403,7 +425,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, g
         flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
         random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         out=_out_path(ctx, out, model_format), model_format=model_format,
-        results_csv=results, verbose=0 if as_json else 2, log=log,
+        results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,
     )
     summary = result.summary()
     if as_json:

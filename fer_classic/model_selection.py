@@ -23,6 +23,7 @@ from ._training import (
     Log,
     compile_groups,
     data_path,
+    make_face_cropper,
     fit_score_save,
     image_groups,
     load_data,
@@ -38,6 +39,7 @@ from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel
 from .pipeline import make_pipeline
+from .prediction._model import loading_cropper
 
 __all__ = [
     "DEFAULT_GRIDS", "SearchResult", "check_grid", "default_grid", "load_grid", "pipeline_param_name",
@@ -286,6 +288,9 @@ def search_model(
     model_format: str | None = None,
     results_csv: str | os.PathLike | None = None,
     verbose: int = 0,
+    crop: str = "auto",
+    margin: float = 0.0,
+    align: bool = False,
     log: Log = quiet,
 ) -> SearchResult:
     """Grid-search a ``features → scaler → clf`` pipeline, refit the best, score it once.
@@ -330,6 +335,11 @@ def search_model(
         Where to write ``cv_results_`` (ranked).
     verbose : int, default=0
         GridSearchCV progress messages.
+    crop : {"auto", "detect", "none"}, default="auto"
+    margin : float, default=0.0
+    align : bool, default=False
+        How image files become training images, recorded in the model: see
+        :func:`fer_classic.workflow.fit_model`.
     """
     # Everything that can be wrong with the options is checked before the data is loaded.
     grid_file = None if grid is None or isinstance(grid, Mapping) or grid == "default" else grid
@@ -348,8 +358,9 @@ def search_model(
     cv = _check_cv(cv)
     if groups is not None:
         compile_groups(groups)
+    cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs)
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
     fit_groups = None
     grouping = None
     if cv == "publictest":
@@ -389,7 +400,7 @@ def search_model(
     model, metrics, path = fit_score_save(
         best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
-        pipeline_options=options, **({"grouping": grouping} if grouping else {}),
+        pipeline_options=options, **({"grouping": grouping} if grouping else {}), face_cropper=cropper,
         search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
@@ -420,7 +431,9 @@ def report_search(
     model : FERModel
         Saved by :func:`search_model` (its metadata holds the grid searched).
     data : path, FaceDataset or None
-        The dataset; only its ``train`` split is used.
+        The dataset; only its ``train`` split is used. A path is loaded with
+        the face cropper the model records (whole images resized for models
+        recording none).
     param : str, optional
         Pipeline parameter of the validation curve; default: the first one the
         search varied.
@@ -463,7 +476,8 @@ def report_search(
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
     check_outputs({"--out": out_dir}, input_trees={"--data": data_path(data)}, dirs=("--out",))
-    dataset = load_data(data, model.image_shape[0], None, None)
+    # Cut as the model's training images were (whole images for models recording no cropper).
+    dataset = load_data(data, tuple(model.image_shape), None, None, loading_cropper(model))
     train = dataset.select("train") if dataset.has_split("train") else dataset  # unsplit: every image
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

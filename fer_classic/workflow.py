@@ -11,6 +11,7 @@ from ._fileio import check_outputs
 from ._training import (
     Log,
     compile_groups,
+    make_face_cropper,
     data_path,
     fit_score_save,
     load_data,
@@ -25,6 +26,7 @@ from .evaluation import Comparison, Report, classification_metrics, compare_mode
 from .exceptions import EmptyClassError
 from .persistence import FERModel, load_model
 from .pipeline import make_pipeline
+from .prediction._model import loading_cropper
 
 __all__ = [
     "FitResult",
@@ -112,6 +114,9 @@ def fit_model(
     out: str | os.PathLike | None = None,
     model_format: str | None = None,
     dedupe_data: bool = False,
+    crop: str = "auto",
+    margin: float = 0.0,
+    align: bool = False,
     log: Log = quiet,
 ) -> FitResult:
     """Load data, fit ``features → scaler → clf`` on the train split, score it on test, save it.
@@ -150,6 +155,19 @@ def fit_model(
         Drop pixel-identical copies first (in memory, see
         :func:`fer_classic.data.dedupe`): test images that also occur in train,
         and repeated copies within a split. Files are never changed.
+    crop : {"auto", "detect", "none"}, default="auto"
+        How each image file becomes a training image, through
+        ``FaceCropper(output_shape=(size, size), detect=..., margin=margin,
+        align=align)`` (see :func:`fer_classic.load_dataset`): ``auto``
+        searches for a face only in images larger than twice ``size`` (face
+        crops such as FER2013 are taken as they are), ``detect`` searches
+        every image, ``none`` resizes every whole image. Images without a face
+        are skipped. The cropper is recorded in the model, so ``evaluate``,
+        ``compare``, ``report`` and ``predict`` cut images the same way.
+    margin : float, default=0.0
+        Added to each side of a found face's box (fraction of its size).
+    align : bool, default=False
+        Rotate found faces so the eyes are level.
     log : callable, optional
         Receives progress messages.
 
@@ -165,8 +183,9 @@ def fit_model(
     options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
                                        **dict(clf_params or {})))
+    cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs)
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
     if dedupe_data:
         before = len(dataset)
@@ -187,6 +206,7 @@ def fit_model(
         pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
         block_scaling=block_scaling, pipeline_options=options, **({"grouping": grouping} if grouping else {}),
+        face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 
@@ -202,6 +222,12 @@ def evaluate_model(
 ) -> EvaluateResult:
     """Score a model on one split of a dataset (loaded at the model's geometry).
 
+    Image files are cut with the face cropper the model records, exactly as
+    ``predict`` cuts photos (see :func:`fer_classic.prediction.loading_cropper`);
+    models that record none (fitted before ``--crop``) get each whole image
+    resized, as they were trained. Images without a face are skipped and
+    listed in ``skipped``.
+
     Parameters
     ----------
     model : FERModel
@@ -216,7 +242,7 @@ def evaluate_model(
     """
     check_outputs({"--report": report}, input_trees={"--data": data_path(data)}, dirs=("--report",))
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs)
+    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model))
     subset = dataset.select(split) if split else dataset
     warn_class_mismatch(model.classes, subset.y)
     if report is not None:

@@ -173,6 +173,9 @@ def load_fer2013_csv(
         ``pixels`` holds a square image's gray values in row-major order.
     size : int or (height, width), optional
         Resize to this geometry; default keeps the CSV's own (48x48 for FER2013).
+        The rows are face crops already: no face cropper applies to them (a
+        model's ``--crop`` policy cuts image files only, see
+        :func:`fer_classic.load_dataset`).
     label_map : mapping or str, optional
         Emotion value → label, tried before the FER2013 ids and the label names
         (``{"0": "neutral", "1": "happy"}`` or ``"0=neutral,1=happy"``), for

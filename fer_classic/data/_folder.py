@@ -7,6 +7,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, Skipp
 from ..labels import canonical_label
 from ._dataset import FaceDataset, normalize_split
 from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
+
+if TYPE_CHECKING:
+    from ..detection import FaceCropper
 
 __all__ = ["load_folder", "scan_folder"]
 
@@ -141,6 +145,7 @@ def load_folder(
     size: int | tuple[int, int] = 48,
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load a class-folder dataset.
 
@@ -164,6 +169,11 @@ def load_folder(
         merged with a :class:`~fer_classic.exceptions.LabelMergeWarning`.
     n_jobs : int, optional
         Decoding threads; None or -1 uses every core.
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does (its
+        ``output_shape`` must be ``size``); images without a face are skipped,
+        with a reason starting ``"no face"``. None (default): each whole image
+        is resized, as for models that record no cropper.
 
     Returns
     -------
@@ -188,18 +198,18 @@ def load_folder(
     root = Path(root)
     size = as_size(size)
     groups, paths, labels, splits, folder_of = scan_folder(root, label_map)
-    images, ok, skipped, stretched = read_images(paths, size, n_jobs)
+    images, ok, skipped, stretched = read_images(paths, size, n_jobs, cropper=cropper)
     kept_folders = set(np.asarray(folder_of)[ok].tolist())
     for index, (_, folder) in enumerate(groups):
         if index not in kept_folders:
             inside = [reason for path, reason in skipped if Path(path).is_relative_to(folder)]
             raise EmptyClassError(
-                f"Label folder {folder}: none of its {len(inside)} images could be decoded "
+                f"Label folder {folder}: none of its {len(inside)} images could be decoded or held a face "
                 f"({list_sources(inside, 3)}); replace the files."
             )
     if skipped:
         warnings.warn(
-            f"{len(skipped)} of {len(paths)} files under {root} could not be decoded and were "
+            f"{len(skipped)} of {len(paths)} files under {root} could not be decoded (or hold no face) and were "
             f"skipped (left untouched; all are in dataset.skipped): "
             + list_sources([reason for _, reason in skipped]),
             SkippedFilesWarning,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,9 +24,14 @@ from .._fileio import require_regular_file
 from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
 from . import _headers
 
+if TYPE_CHECKING:  # data/ is imported by detection/: no import at run time
+    from ..detection import FaceCropper
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_IMAGE_SIDE",
+    "NO_FACE",
+    "FaceSource",
     "as_size",
     "check_allocation",
     "decode_image",
@@ -122,6 +129,79 @@ def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         image = cv2.resize(image, (size[1], size[0]), interpolation=interpolation)
     return image
+
+
+#: Start of the reason ``dataset.skipped`` gives for an image in which the loader's
+#: face cropper finds no face.
+NO_FACE = "no face"
+
+
+class FaceSource:
+    """Turns a decoded image into the model's input: the whole image resized, or the largest face's crop.
+
+    Every loader converts images through one of these, so that with a
+    :class:`~fer_classic.detection.FaceCropper` the training and evaluation
+    images are cut exactly as ``predict`` cuts photos.
+
+    Parameters
+    ----------
+    size : (height, width)
+        The model's geometry.
+    cropper : FaceCropper, optional
+        None: the whole image, converted to gray and resized (the loaders'
+        behaviour without a cropper). Else each image goes through
+        ``cropper.crop_faces`` and the largest face's crop is kept; an image
+        without a face gives None.
+
+    Raises
+    ------
+    FaceDetectorError
+        If a cropper parameter is invalid or its detector model is missing
+        (checked here, before any file is read).
+    ImageSizeError
+        If the cropper's ``output_shape`` is not ``size``.
+    """
+
+    def __init__(self, size: tuple[int, int], cropper: FaceCropper | None = None):
+        self.size = size
+        self.cropper = cropper
+        # The loaders decode in a thread pool and one CascadeClassifier shared by threads fails
+        # in detectMultiScale: each thread gets its own fitted clone (built on first use),
+        # whose detector holds that thread's classifier (detection.load_cascade).
+        self._local = threading.local()
+        if cropper is not None:
+            fitted = self._fitted()
+            if tuple(fitted.output_shape_) != tuple(size):
+                raise ImageSizeError(
+                    f"The face cropper makes {fitted.output_shape_[1]}x{fitted.output_shape_[0]} crops but the "
+                    f"dataset is loaded at {size[1]}x{size[0]}; pass FaceCropper(output_shape={tuple(size)})."
+                )
+
+    def _fitted(self) -> FaceCropper:
+        fitted = getattr(self._local, "cropper", None)
+        if fitted is None:
+            from sklearn.base import clone
+
+            fitted = self._local.cropper = clone(self.cropper).fit()
+        return fitted
+
+    def convert(self, image: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+        """``(model input, stretch warning)``; the input is None when the cropper finds no face."""
+        if self.cropper is None:
+            return resize_gray(image, self.size), _stretch(image.shape, self.size)
+        found = self._fitted().crop_faces(image)
+        if not found:
+            return None, None
+        face, crop = max(found, key=lambda pair: pair[0].area)
+        # A found face is cut at the model's scale; only a taken-whole image can be stretched.
+        return crop, (None if face.detected else _stretch(image.shape, self.size))
+
+    def no_face(self, where: str) -> str:
+        """The ``dataset.skipped`` reason for an image without a face."""
+        return (
+            f"{NO_FACE}: {where}: the {self.cropper.detector} face cropper found none; crop the photo to the face, "
+            "remove it, or load without face search (crop='none', --crop none)."
+        )
 
 
 def _stretch(shape: tuple[int, ...], size: tuple[int, int]) -> str | None:
@@ -231,7 +311,7 @@ def decode_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_images(
-    paths: list[Path], size: tuple[int, int], n_jobs: int | None = None
+    paths: list[Path], size: tuple[int, int], n_jobs: int | None = None, cropper: FaceCropper | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]], list[tuple[str, str]]]:
     """Decode many files into one preallocated array.
 
@@ -244,11 +324,21 @@ def read_images(
     stretched : list of (path, what)
         Decoded images too small or elongated for ``size`` (see :func:`read_image`).
 
+    Other Parameters
+    ----------------
+    cropper : FaceCropper, optional
+        Keep the largest face's crop of each image (see :class:`FaceSource`);
+        images without a face are skipped with a reason starting ``"no face"``.
+
     Raises
     ------
     ImageSizeError
-        If the output array would not fit in memory (checked before allocating).
+        If the output array would not fit in memory (checked before allocating),
+        or the cropper's ``output_shape`` is not ``size``.
+    FaceDetectorError
+        If a cropper parameter is invalid.
     """
+    source = FaceSource(size, cropper)
     check_allocation(len(paths), size, f"Loading {len(paths):,} image files")
     out = np.empty((len(paths), *size), dtype=np.uint8)
     ok = np.zeros(len(paths), dtype=bool)
@@ -261,10 +351,13 @@ def read_images(
         except ImageDecodeError as exc:
             skipped.append((str(paths[i]), str(exc)))
             return
-        what = _stretch(image.shape, size)
+        face, what = source.convert(image)
+        if face is None:
+            skipped.append((str(paths[i]), source.no_face(str(paths[i]))))
+            return
         if what:
             stretched.append((str(paths[i]), what))
-        out[i] = resize_gray(image, size)
+        out[i] = face
         ok[i] = True
 
     # OpenCV releases the GIL while decoding, so threads scale without copying data.

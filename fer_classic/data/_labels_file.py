@@ -5,7 +5,9 @@ and every downloadable layout in :mod:`._layouts`: rows are parsed and checked
 first (bad rows, duplicates and conflicting labels are errors before any image
 is read), then each listed file is decoded once through
 :func:`~fer_classic.data._images.decode_image`, cut to its face box if one is
-given, and written into one preallocated array.
+given, passed through the face cropper if one is given (the largest face's
+crop is kept, as ``predict`` cuts photos), and written into one preallocated
+array.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,7 +40,10 @@ from ..exceptions import (
 from ..labels import _key as _label_key
 from ..labels import canonical_label, parse_label_map
 from ._dataset import USAGE_SPLITS, FaceDataset, normalize_split
-from ._images import _stretch, _warn_stretched, as_size, check_allocation, decode_image, list_sources, resize_gray
+from ._images import FaceSource, _warn_stretched, as_size, check_allocation, decode_image, list_sources
+
+if TYPE_CHECKING:
+    from ..detection import FaceCropper
 
 __all__ = [
     "BOX_COLUMNS",
@@ -477,6 +483,7 @@ def build_dataset(
     name: str,
     n_jobs: int | None = None,
     stacklevel: int = 2,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Read the listed images (each file decoded once) into a FaceDataset.
 
@@ -491,6 +498,10 @@ def build_dataset(
         Decoding threads; None or -1 uses every core.
     stacklevel : int
         Where the warnings point (the caller of the public loader).
+    cropper : FaceCropper, optional
+        Keep the largest face's crop of each image (after its face box, if
+        the row gives one); images without a face are skipped with a reason
+        starting ``"no face"``. None: the whole image (or box) is resized.
 
     Raises
     ------
@@ -498,8 +509,10 @@ def build_dataset(
         If there are no entries, an image is listed twice with different labels
         (both rows named) or no listed image can be read.
     ImageSizeError
-        If the images would not fit in memory (before reading).
+        If the images would not fit in memory (before reading), or the
+        cropper's ``output_shape`` is not ``size``.
     """
+    source = FaceSource(size, cropper)
     if not entries:
         raise DatasetError(f"{name} lists no labelled image.")
     entries = _drop_duplicates(entries, stacklevel + 1)
@@ -530,10 +543,13 @@ def build_dataset(
                     f"{image.shape[1]}x{image.shape[0]} image {path}; fix the row."
                 )))
                 continue
-            what = _stretch(face.shape, size)
+            converted, what = source.convert(face)
+            if converted is None:
+                skipped.append((entry.name(), source.no_face(f"{entry.name()} ({entry.where})")))
+                continue
             if what:
                 stretched.append((entry.name(), what))
-            out[i] = resize_gray(face, size)
+            out[i] = converted
             ok[i] = True
 
     # OpenCV releases the GIL while decoding, so threads scale without copying data.
@@ -588,6 +604,7 @@ def load_labels_file(
     label_map: Mapping[str, str] | str | None = None,
     image_root: str | os.PathLike | None = None,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load the images a CSV or TSV labels file lists.
 
@@ -621,6 +638,10 @@ def load_labels_file(
         Folder relative paths start from; default the labels file's folder.
     n_jobs : int, optional
         Decoding threads.
+    cropper : FaceCropper, optional
+        Cut each image (or its face box) to its largest face, as ``predict``
+        does; images without a face are skipped (reason ``"no face"...``).
+        None: each whole image (or box) is resized.
 
     Returns
     -------
@@ -683,4 +704,4 @@ def load_labels_file(
     if not entries:
         raise DatasetError(f"Labels file {path} has a header but no data rows.")
     read_label.warn_merged(path, stacklevel=3)
-    return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=2)
+    return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=2, cropper=cropper)

@@ -2,7 +2,12 @@
 
 RAF-DB, AffectNet, ExpW, FER+, CK+, JAFFE and KDEF are read as they unpack,
 with their own label codes; every image goes through the one decoder via
-:func:`~fer_classic.data._labels_file.build_dataset`.
+:func:`~fer_classic.data._labels_file.build_dataset`. Each loader takes an
+optional ``cropper`` (a :class:`~fer_classic.detection.FaceCropper`): each
+image is then cut to its largest face as ``predict`` cuts photos, and images
+without a face are skipped (reason ``"no face"...``). FER+'s
+``fer2013new.csv`` reads FER2013's CSV pixels, which are taken as face crops
+(see :func:`~fer_classic.data.load_fer2013_csv`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import warnings
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +27,8 @@ from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning
 from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
+if TYPE_CHECKING:
+    from ..detection import FaceCropper
 from ._labels_file import (
     LabelledImage,
     LabelReader,
@@ -118,6 +126,7 @@ def load_rafdb(
     size: int | tuple[int, int] = 48,
     images: str | None = None,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load RAF-DB's basic-emotion set.
 
@@ -132,6 +141,9 @@ def load_rafdb(
     images : {"aligned", "original"}, optional
         Which images to read; default aligned where ``Image/aligned/`` exists.
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -173,7 +185,7 @@ def load_rafdb(
         stem, suffix = os.path.splitext(name)
         file = folder / (f"{stem}_aligned{suffix}" if images == "aligned" else name)
         entries.append(LabelledImage(file, read_label(code, where), where, split=split))
-    return build_dataset(entries, size=size, name=str(found), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(found), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 # --------------------------------------------------------------------------- AffectNet
@@ -203,6 +215,7 @@ def load_affectnet(
     size: int | tuple[int, int] = 48,
     image_root: str | os.PathLike | None = None,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load AffectNet's manually annotated set.
 
@@ -222,6 +235,9 @@ def load_affectnet(
         Folder ``subDirectory_filePath`` is relative to; default
         ``Manually_Annotated_Images/`` beside the CSV (or beside its folder).
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -266,13 +282,19 @@ def load_affectnet(
             entries.append(LabelledImage(base / row[i_path].strip(), read_label(code, where), where,
                                          split=split, box=box))
     warn_skipped_rows(skipped_rows, path, stacklevel=3)
-    return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 # --------------------------------------------------------------------------- ExpW
 
 
-def load_expw(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jobs: int | None = None) -> FaceDataset:
+def load_expw(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
+) -> FaceDataset:
     """Load ExpW (Expression in-the-Wild).
 
     Parameters
@@ -284,6 +306,9 @@ def load_expw(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jo
         with several faces has one line per face.
     size : int or (height, width), default=48
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -309,7 +334,7 @@ def load_expw(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jo
         box = parse_box([left, top, right, bottom], "corners", where)
         path = root / "image" / "origin" / name
         entries.append(LabelledImage(path, read_label(code, where), where, box=box, source=f"{path}#face={face}"))
-    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 # --------------------------------------------------------------------------- FER+
@@ -335,7 +360,9 @@ def _votes(cells: list[str], where: str) -> list[int]:
         raise DatasetFormatError(f"{where}: FER+ votes {cells!r} are not numbers; fix the row.") from None
 
 
-def _ferplus_folders(root: Path, size: tuple[int, int], n_jobs: int | None) -> FaceDataset:
+def _ferplus_folders(
+    root: Path, size: tuple[int, int], n_jobs: int | None, cropper: FaceCropper | None = None
+) -> FaceDataset:
     entries = []
     skipped_rows: dict[str, list[str]] = {}
     for folder_name, (split, usage) in _FERPLUS_FOLDERS.items():
@@ -357,7 +384,7 @@ def _ferplus_folders(root: Path, size: tuple[int, int], n_jobs: int | None) -> F
     if not entries and not skipped_rows:
         raise DatasetError(f"{root}: no FER2013Train/label.csv, FER2013Valid/label.csv or FER2013Test/label.csv.")
     warn_skipped_rows(skipped_rows, root, stacklevel=4)
-    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=4)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=4, cropper=cropper)
 
 
 def load_ferplus(
@@ -366,6 +393,7 @@ def load_ferplus(
     size: int | tuple[int, int] = 48,
     fer2013_csv: str | os.PathLike | None = None,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load FER+ (FER2013 relabelled by ten annotators), keeping each image's majority label.
 
@@ -385,6 +413,10 @@ def load_ferplus(
         The pixels for ``fer2013new.csv``; default ``fer2013.csv`` beside it or
         in its parent folder.
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        FER+'s image folders only: cut each image to its largest face, as
+        ``predict`` does (images without a face are skipped). FER2013 CSV
+        pixels (``fer2013new.csv``) are 48x48 face crops and taken as they are.
 
     Returns
     -------
@@ -403,7 +435,7 @@ def load_ferplus(
     path = Path(path)
     size = as_size(size)
     if path.is_dir() and not (path / "fer2013new.csv").is_file():
-        return _ferplus_folders(path, size, n_jobs)
+        return _ferplus_folders(path, size, n_jobs, cropper)
     labels_file = path / "fer2013new.csv" if path.is_dir() else path
     require_regular_file(labels_file, what="FER+ labels file", error=DatasetError)
     if fer2013_csv is None:
@@ -468,6 +500,7 @@ def load_ckplus(
     size: int | tuple[int, int] = 48,
     neutral_first_frame: bool = False,
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load CK+ (extended Cohn-Kanade) from its original layout.
 
@@ -483,6 +516,9 @@ def load_ckplus(
     neutral_first_frame : bool, default=False
         Also read each labelled sequence's first frame as ``neutral``.
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -513,13 +549,19 @@ def load_ckplus(
                 entries.append(LabelledImage(first, "neutral", f"{frames} (first frame)", subject=subject))
     if not entries:
         raise DatasetError(f"{emotions} holds no */*/*_emotion.txt file.")
-    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 # --------------------------------------------------------------------------- JAFFE and KDEF
 
 
-def load_jaffe(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_jobs: int | None = None) -> FaceDataset:
+def load_jaffe(
+    root: str | os.PathLike,
+    *,
+    size: int | tuple[int, int] = 48,
+    n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
+) -> FaceDataset:
     """Load JAFFE: ``KA.AN1.39.tiff`` files (subject KA, code AN/DI/FE/HA/NE/SA/SU).
 
     Parameters
@@ -529,6 +571,9 @@ def load_jaffe(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_j
         :class:`~fer_classic.exceptions.SkippedFilesWarning`).
     size : int or (height, width), default=48
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -548,7 +593,7 @@ def load_jaffe(root: str | os.PathLike, *, size: int | tuple[int, int] = 48, n_j
     _warn_ignored(ignored, root, "JAFFE's SUBJECT.CODEn.NUMBER.tiff")
     if not entries:
         raise DatasetError(f"{root} holds no JAFFE image (named like KA.AN1.39.tiff).")
-    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 def load_kdef(
@@ -557,6 +602,7 @@ def load_kdef(
     size: int | tuple[int, int] = 48,
     angles: str | Collection[str] = "straight",
     n_jobs: int | None = None,
+    cropper: FaceCropper | None = None,
 ) -> FaceDataset:
     """Load KDEF: ``AF01ANS.JPG`` = session A/B, gender F/M, subject 01, expression AN, angle S.
 
@@ -571,6 +617,9 @@ def load_kdef(
         Camera angles to keep: straight only (the frontal faces most features
         assume), every profile, or a chosen set.
     n_jobs : int, optional
+    cropper : FaceCropper, optional
+        Cut each image to its largest face, as ``predict`` does; images without
+        a face are skipped (reason ``"no face"...``). None: whole images resized.
 
     Returns
     -------
@@ -602,7 +651,7 @@ def load_kdef(
     _warn_ignored(ignored, root, "KDEF's AF01ANS.JPG")
     if not entries:
         raise DatasetError(f"{root} holds no KDEF image at angles {sorted(wanted)} (named like AF01ANS.JPG).")
-    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3)
+    return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
 # --------------------------------------------------------------------------- detection

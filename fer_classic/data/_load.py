@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..exceptions import DatasetError
 from ..labels import parse_label_map
@@ -15,6 +16,9 @@ from ._images import as_size
 from ._labels_file import _norm, load_labels_file, read_header_fields
 from ._layouts import LAYOUTS, detect_layout, load_layout
 from ._synthetic import make_synthetic_faces
+
+if TYPE_CHECKING:
+    from ..detection import FaceCropper
 
 __all__ = ["load_dataset", "recognise_format", "DEFAULT_DATASET"]
 
@@ -30,6 +34,7 @@ def load_dataset(
     n_jobs: int | None = None,
     layout: str | None = None,
     columns: Mapping[str, object] | None = None,
+    cropper: FaceCropper | None = None,
     **options: object,
 ) -> FaceDataset:
     """Load a dataset, recognising its format.
@@ -63,6 +68,16 @@ def load_dataset(
     columns : mapping, optional
         Labels files only: role → column name (``{"image": "file", "label":
         "emo"}``), see :func:`~fer_classic.data.load_labels_file`.
+    cropper : FaceCropper, optional
+        The model's face cropper (its ``output_shape`` must be ``size``): each
+        decoded image file goes through ``cropper.crop_faces`` and the largest
+        face's crop is the dataset image, exactly as ``predict`` cuts photos;
+        an image without a face is skipped and named in ``dataset.skipped``
+        (reason starting ``"no face"``, with a SkippedFilesWarning). None
+        (default): each whole image is converted to gray and resized, the
+        policy of models that record no cropper. FER2013 CSV pixels (and
+        FER+'s) are 48x48 face crops already and are taken as crops: the
+        cropper does not apply to them, as to the generated dataset.
     **options
         Keyword options of the loader used: ``image_root`` (labels files,
         AffectNet), ``images`` (RAF-DB), ``fer2013_csv`` (FER+),
@@ -94,19 +109,20 @@ def load_dataset(
     kind = layout.strip().lower() if layout is not None else recognise_format(path)
     if kind == "folder":
         _no_options("a class-folder tree", columns, options)
-        return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs)
+        return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
     if kind == "fer2013":
         _no_options("fer2013.csv", columns, options)
         return load_fer2013_csv(path, size=size, label_map=label_map)
     if kind == "labels":
         _no_options("a labels file", None, {k: v for k, v in options.items() if k != "image_root"})
-        return load_labels_file(path, size=size, columns=columns, label_map=label_map, n_jobs=n_jobs, **options)
+        return load_labels_file(path, size=size, columns=columns, label_map=label_map, n_jobs=n_jobs,
+                                cropper=cropper, **options)
     if label_map is not None or columns is not None:
         raise DatasetError(
             f"{path} is read as the {kind} layout, whose label codes and files are fixed; label_map "
             "(--label-map) and columns apply to class folders, labels files and fer2013.csv only."
         )
-    return load_layout(path, kind, size=size, n_jobs=n_jobs, **options)
+    return load_layout(path, kind, size=size, n_jobs=n_jobs, cropper=cropper, **options)
 
 
 def recognise_format(path: str | os.PathLike) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -36,7 +36,12 @@ def _cascade_path(name: str | os.PathLike) -> Path:
     )
 
 
-@functools.lru_cache(maxsize=8)
+# One classifier per file and thread: a CascadeClassifier shared by threads fails in
+# detectMultiScale (OpenCV 4.14: "Assertion failed ... getScaleData", seen with the
+# dataset loaders' decoding threads), and OpenCV does not document it as thread-safe.
+_PER_THREAD = threading.local()
+
+
 def _load(path: str) -> cv2.CascadeClassifier:
     try:
         cascade = cv2.CascadeClassifier(path)
@@ -48,14 +53,20 @@ def _load(path: str) -> cv2.CascadeClassifier:
 
 
 def load_cascade(name: str | os.PathLike) -> cv2.CascadeClassifier:
-    """Load (once per process) a cascade: a file path, or a file name in ``cv2.data.haarcascades``.
+    """Load (once per thread) a cascade: a file path, or a file name in ``cv2.data.haarcascades``.
+
+    Each thread gets its own classifier: they are not safe to share across threads.
 
     Raises
     ------
     FaceDetectorError
         If the file does not exist or is not a cascade.
     """
-    return _load(str(_cascade_path(name)))
+    path = str(_cascade_path(name))
+    loaded = _PER_THREAD.__dict__.setdefault("cascades", {})
+    if path not in loaded:
+        loaded[path] = _load(path)
+    return loaded[path]
 
 
 class HaarFaceDetector:

@@ -119,8 +119,11 @@ def compare_models(
     names : sequence of str, optional
         Row names for a sequence of models (repeated names get ``#2``, ``#3``).
     data : path or FaceDataset
-        A path is loaded once per image geometry the models use; a FaceDataset
-        must have every model's geometry.
+        A path is loaded once per image geometry and face cropper the models
+        use: each model scores images cut with the cropper it records, as
+        ``predict`` cuts photos (models recording none get whole images
+        resized, see :func:`fer_classic.prediction.loading_cropper`). A
+        FaceDataset must have every model's geometry and is used as given.
     split : str or None, default="test"
         Split to score; None: every image.
     label_map, n_jobs
@@ -141,7 +144,10 @@ def compare_models(
     ReportError
         If no model is given or a FaceDataset does not match a model's geometry.
     """
+    import json
+
     from ..data import FaceDataset, load_dataset
+    from ..prediction._model import loading_cropper
 
     if isinstance(models, Mapping):
         names, fitted = [str(k) for k in models], list(models.values())
@@ -166,7 +172,10 @@ def compare_models(
     rows, correct = [], {}
     for name, model in zip(names, fitted):
         shape = tuple(model.image_shape)
-        if shape not in loaded:
+        cropper = loading_cropper(model)
+        # Models cutting faces differently need their own load: one per geometry and cropper.
+        key = (shape, None if cropper is None else json.dumps(cropper.to_metadata(), sort_keys=True))
+        if key not in loaded:
             if isinstance(data, FaceDataset):
                 if tuple(data.image_shape) != shape:
                     raise ReportError(
@@ -176,9 +185,9 @@ def compare_models(
                     )
                 dataset = data
             else:
-                dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs)
-            loaded[shape] = dataset.select(split) if split else dataset
-        subset = loaded[shape]
+                dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
+            loaded[key] = dataset.select(split) if split else dataset
+        subset = loaded[key]
         warn_class_mismatch(model.classes, subset.y, model=f"Model {name}")
         start = time.perf_counter()
         predicted = model.predict(subset.images)
@@ -203,8 +212,9 @@ def compare_models(
     sizes = {len(c) for c in correct.values()}
     if len(sizes) > 1:
         raise ReportError(
-            "The models were scored on different numbers of images (their geometries read the dataset "
-            "differently); compare models of one image size."
+            "The models were scored on different numbers of images (their geometries or face croppers read "
+            "the dataset differently: a cropper skips images without a face); compare models of one image "
+            "size and one --crop policy."
         )
     rows.sort(key=lambda r: (-r["accuracy"], -r["f1_macro"]))
     mcnemar = None

@@ -300,9 +300,12 @@ def write_report(
     Parameters
     ----------
     model : FERModel
-    data : FaceDataset
+    data : FaceDataset or path
         The whole dataset at the model's image geometry (its other splits feed
-        the class-distribution plot), e.g. ``load_dataset(path, size=model.image_shape)``.
+        the class-distribution plot). A path is loaded here at the model's
+        geometry, its images cut with the face cropper the model records, as
+        ``predict`` cuts photos (see :func:`fer_classic.prediction.loading_cropper`);
+        a FaceDataset is used as given.
     out_dir : path
         Folder to write into (created; files of the same names are replaced).
     split : str or None, default="test"
@@ -328,11 +331,17 @@ def write_report(
         If ``split`` holds no image.
     """
     require_matplotlib("write_report")
+    from ..data import FaceDataset, load_dataset
+
+    if not isinstance(data, FaceDataset):
+        from ..prediction._model import loading_cropper
+
+        data = load_dataset(data, size=tuple(model.image_shape), cropper=loading_cropper(model))
     if tuple(data.image_shape) != tuple(model.image_shape):
         raise ReportError(
             f"Dataset {data.name!r} holds {data.image_shape[0]}x{data.image_shape[1]} images but the model takes "
             f"{model.image_shape[0]}x{model.image_shape[1]}; load it with "
-            f"load_dataset(path, size={tuple(model.image_shape)})."
+            f"load_dataset(path, size={tuple(model.image_shape)}) or pass the path."
         )
     subset = data.select(split) if split else data
     out_dir = _prepare_dir(out_dir)

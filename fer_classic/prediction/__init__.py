@@ -7,7 +7,7 @@ and returns plain data: lists of dicts, one per face.
 
 from ._draw import draw_faces
 from ._image import NO_FACE, predict_image
-from ._model import FACE_CROPPER_KEY, classify_crops, face_cropper_for, with_face_cropper
+from ._model import FACE_CROPPER_KEY, classify_crops, face_cropper_for, loading_cropper, with_face_cropper
 from ._output import csv_columns, format_rows_table, rows_csv, write_rows_csv
 from ._run import PredictionRun, annotates_one_file, expand_inputs, predict_paths
 from ._video import VIDEO_EXTENSIONS, FrameSearch, VideoPrediction, open_video_writer, predict_video
@@ -27,6 +27,7 @@ __all__ = [
     "draw_faces",
     "expand_inputs",
     "face_cropper_for",
+    "loading_cropper",
     "format_rows_table",
     "open_video_writer",
     "predict_image",

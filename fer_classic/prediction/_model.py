@@ -8,7 +8,9 @@ from ..detection import FaceCropper
 from ..exceptions import FaceDetectorError
 from ..persistence import FERModel
 
-__all__ = ["FACE_CROPPER_KEY", "classify_crops", "face_cropper_for", "score_dict", "with_face_cropper"]
+__all__ = [
+    "FACE_CROPPER_KEY", "classify_crops", "face_cropper_for", "loading_cropper", "score_dict", "with_face_cropper",
+]
 
 #: Key of the cropper's parameters in a model's metadata.
 FACE_CROPPER_KEY = "face_cropper"
@@ -53,6 +55,25 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
     stored = model.metadata.get(FACE_CROPPER_KEY)
     cropper = FaceCropper.from_metadata(stored) if stored else FaceCropper(output_shape=tuple(model.image_shape))
     return cropper.set_params(**overrides).fit()
+
+
+def loading_cropper(model: FERModel) -> FaceCropper | None:
+    """The cropper the dataset loaders cut images with for ``model``: the one it records, else None.
+
+    Models fitted with a face cropper (every ``fit``/``search`` model since
+    ``--crop``) record it, and ``evaluate``, ``compare``, ``report`` load
+    images through it, exactly as ``predict`` cuts photos. Models that
+    record none were fitted on whole images resized, so their datasets are
+    loaded that way (None) while ``predict`` still searches large photos
+    with the default cropper (:func:`face_cropper_for`).
+
+    Raises
+    ------
+    FaceDetectorError
+        If the recorded parameters are unknown to this fer-classic.
+    """
+    stored = model.metadata.get(FACE_CROPPER_KEY)
+    return FaceCropper.from_metadata(stored) if stored else None
 
 
 def classify_crops(model: FERModel, crops: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:

@@ -1,0 +1,110 @@
+"""Unsplit data from a labels file through every command, and splits that never put related images on both sides."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fer_classic.cli import main
+from fer_classic.data import load_dataset
+
+_SPELLINGS = {"angry": "ANGER", "happy": "Happiness", "sad": "sadness", "surprise": "Surprise"}
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory):
+    """Per subject and expression a short sequence of near-identical frames, listed in a labels CSV.
+
+    Frames of one sequence differ by a little noise: near duplicates that a
+    random fold split would put on both sides.
+    """
+    root = tmp_path_factory.mktemp("sequences")
+    rng = np.random.default_rng(0)
+    lines = ["image,emotion"]
+    yy, xx = np.mgrid[:48, :48]
+    for subject in range(8):
+        for k, (label, spelling) in enumerate(_SPELLINGS.items()):
+            base = rng.integers(40, 215, size=(48, 48)).astype(float)
+            base += 60 * np.sin((xx * (k + 1) + yy * (subject + 1)) / 7.0)
+            for frame in range(4):
+                image = np.clip(base + rng.normal(0, 2, size=base.shape), 0, 255).astype(np.uint8)
+                name = f"S{subject:02d}_{k}_{frame}.png"
+                cv2.imwrite(str(root / name), image)
+                lines.append(f"{name},{spelling}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root / "labels.csv"
+
+
+@pytest.mark.parametrize("command", [
+    ["describe", "--data", "{csv}"],
+    ["fit", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/m.joblib"],
+    ["search", "--data", "{csv}", "--clf", "knn", "--cv", "5", "--out", "{tmp}/s.joblib",
+     "--results", "{tmp}/r.csv"],
+])
+def test_labels_file_without_splits_works_for_every_command(sequences, tmp_path, command):
+    args = [a.format(csv=sequences, tmp=tmp_path) for a in command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_split_all_on_a_labels_file(sequences, tmp_path):
+    runner = CliRunner()
+    model = tmp_path / "m.joblib"
+    assert runner.invoke(main, ["fit", "--data", str(sequences), "--clf", "knn", "--out", str(model)]).exit_code == 0
+    result = runner.invoke(main, ["evaluate", str(model), "--data", str(sequences), "--split", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_test"] == 8 * 4 * 4
+
+
+def test_evaluate_default_split_on_unsplit_data_names_the_fix(sequences, tmp_path):
+    runner = CliRunner()
+    model = tmp_path / "m.joblib"
+    runner.invoke(main, ["fit", "--data", str(sequences), "--clf", "knn", "--out", str(model)])
+    result = runner.invoke(main, ["evaluate", str(model), "--data", str(sequences)])
+    assert result.exit_code != 0 and "--split all" in result.output
+
+
+def test_near_duplicate_frames_share_a_group(sequences):
+    from fer_classic._training import image_groups
+
+    data = load_dataset(sequences)
+    groups, grouping = image_groups(data)
+    sequence = np.array([s.rsplit("_", 1)[0] for s in data.sources])
+    assert "near-duplicate" in grouping
+    for name in np.unique(sequence):
+        assert len(np.unique(groups[sequence == name])) == 1  # a sequence's frames stay together
+
+
+@pytest.mark.parametrize("pattern", [None, r"S(\d+)_"])
+def test_search_folds_keep_groups_on_one_side(sequences, monkeypatch, pattern):
+    import fer_classic.model_selection as ms
+
+    seen = []
+    real = ms.GridSearchCV
+
+    class Recording(real):
+        def fit(self, X, y=None, *, groups=None, **params):
+            seen.append([(train, test) for train, test in self.cv.split(X, y, groups)])
+            seen.append(groups)
+            return super().fit(X, y, groups=groups, **params)
+
+    monkeypatch.setattr(ms, "GridSearchCV", Recording)
+    ms.search_model(sequences, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=3,
+                    groups=pattern)
+    folds, groups = seen
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    if pattern:
+        assert len(np.unique(groups)) <= 8  # subjects, not images
+
+
+def test_search_reports_worst_fold(sequences):
+    from fer_classic.model_selection import search_model
+
+    result = search_model(sequences, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]},
+                          cv=3)
+    for row in result.summary()["ranking"]:
+        assert row["worst"] <= row["score"] and row["std"] >= 0
