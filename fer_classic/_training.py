@@ -26,7 +26,7 @@ from .persistence import FERModel, save_model
 
 __all__ = [
     "CROP_POLICIES", "Log", "compile_groups", "make_face_cropper", "data_path", "fit_score_save", "image_groups", "load_data", "pipeline_options", "quiet",
-    "split_train_test", "subject_groups", "timed", "validated",
+    "hold_out", "split_train_test", "subject_groups", "timed", "validated",
 ]
 
 Log = Callable[[str], None]
@@ -105,11 +105,11 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
     return groups, grouping
 
 
-def split_train_test(
+def hold_out(
     data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
     log: Log = quiet,
 ) -> tuple[FaceDataset, FaceDataset, bool, str | None]:
-    """Return ``(train, test, held_out, grouping)``.
+    """Return ``(train, test, held_out, grouping)``: :func:`split_train_test` and how it grouped.
 
     The dataset's own ``train``/``test`` splits when it has both
     (``grouping`` None); otherwise a seeded hold-out of about ``test_size``
@@ -128,6 +128,22 @@ def split_train_test(
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
     train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
     return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True, grouping
+
+
+def split_train_test(
+    data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
+    log: Log = quiet,
+) -> tuple[FaceDataset, FaceDataset, bool]:
+    """Return ``(train, test, held_out)``.
+
+    The dataset's own ``train``/``test`` splits when it has both; otherwise a
+    seeded hold-out of about ``test_size`` of its training images, stratified
+    by class and grouped by :func:`image_groups` (``held_out=True``): a
+    subject (``groups``, a regular expression over file names, or the
+    dataset's subjects), or a cluster of near-identical images, lies wholly on
+    one side.
+    """
+    return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log)[:3]
 
 
 def data_path(data) -> str | os.PathLike | None:

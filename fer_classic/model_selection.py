@@ -29,7 +29,7 @@ from ._training import (
     load_data,
     pipeline_options,
     quiet,
-    split_train_test,
+    hold_out,
     subject_groups,
     timed,
     validated,
@@ -370,7 +370,7 @@ def search_model(
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
     else:
         # The same hold-out as fit when the data has no test split (subjects and copies kept on one side).
-        train, test, held_out, grouping = split_train_test(dataset, random_state=random_state, groups=groups,
+        train, test, held_out, grouping = hold_out(dataset, random_state=random_state, groups=groups,
                                                            log=log)
         test_split = "held-out test" if held_out else "test"
         pool = train

@@ -22,7 +22,7 @@ def test_fit_uses_train_only_for_learning(tiny_faces):
 
 def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
     unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
-    train, test, held_out, _ = split_train_test(unsplit, test_size=0.25, random_state=3)
+    train, test, held_out = split_train_test(unsplit, test_size=0.25, random_state=3)
     assert held_out and len(test) == 28
     assert set(test.class_counts().values()) == {4}
     again = split_train_test(unsplit, test_size=0.25, random_state=3)[1]
