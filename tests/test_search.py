@@ -138,3 +138,11 @@ def test_report_search_writes_both_curves(tmp_path, tiny_faces):
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"learning_curve.png", "validation_curve.png", "curves.json"}
     assert json.loads((tmp_path / "r" / "curves.json").read_text())["validation"]["x"] == [0.01, 1.0]
+
+
+def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
+    result = search_model(tiny_faces, features="pixels", clf="logreg", flip=True, cv=2,
+                          grid={"clf__estimator__C": [0.1, 1.0]})
+    assert set(result.best_params) == {"estimator__clf__estimator__C"}
+    assert type(result.model.pipeline).__name__ == "FlipAugmented"
+    assert result.model.metadata["pipeline_options"]["flip"] is True
