@@ -61,18 +61,22 @@ def _message(exc: BaseException) -> str:
     return text
 
 
-def _run(func, *args, **kwargs):
+def _run(func, *args, _progress: bool | None = None, **kwargs):
     """Call a library function; turn every error into a clean CLI error (never a traceback).
+
+    ``_progress=False`` (``--json``) hides the progress lines of long steps,
+    which otherwise show on stderr when it is a terminal.
 
     Errors fer-classic raises on purpose, and ValueError / OSError /
     MemoryError from the libraries below, are printed as they are. Anything
     else is a bug: it is printed in one line too, with how to see the
     traceback (``FER_CLASSIC_DEBUG=1``).
     """
+    from ._progress import progress_enabled
     from .exceptions import FerClassicError
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), progress_enabled(_progress):
             warnings.simplefilter("always")
             warnings.showwarning = lambda msg, cat, *a, **k: click.echo(f"warning: {msg}", err=True)
             return func(*args, **kwargs)
@@ -218,6 +222,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
         random_state=seed, groups=groups, label_map=label_map,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
         dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, log=_logger(as_json),
+        _progress=False if as_json else None,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -253,7 +258,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
     loaded = _run(load_model, model, trusted=trust)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
-        label_map=label_map, n_jobs=n_jobs, report=report,
+        label_map=label_map, n_jobs=n_jobs, report=report, _progress=False if as_json else None,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -322,7 +327,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     if not inputs:
         raise click.UsageError("Give INPUT files, folders or videos (or --webcam).")
     result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
-                  cropper_params=params)
+                  cropper_params=params, _progress=False if fmt != "table" else None)
     if fmt == "json":
         click.echo(json.dumps(result.summary(), indent=1))
     elif fmt == "csv":
@@ -355,7 +360,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
 
     result = _run(
         compare_model_files, models, data, split=None if split == "all" else split, out=out,
-        label_map=label_map, n_jobs=n_jobs, trusted=trust,
+        label_map=label_map, n_jobs=n_jobs, trusted=trust, _progress=False if as_json else None,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if out and not as_json:
@@ -383,6 +388,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
         describe_data, data, threshold=threshold, duplicates_csv=duplicates_csv,
         label_map=label_map, n_jobs=n_jobs,
         warn=False,  # the printed description carries the leakage warning once
+        _progress=False if as_json else None,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if duplicates_csv and not as_json:
@@ -426,6 +432,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, c
         random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         out=_out_path(ctx, out, model_format), model_format=model_format,
         results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,
+        _progress=False if as_json else None,
     )
     summary = result.summary()
     if as_json:

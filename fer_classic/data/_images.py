@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .._progress import Progress
 from .._fileio import require_regular_file
 from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
 from . import _headers
@@ -345,12 +346,16 @@ def read_images(
     skipped: list[tuple[str, str]] = []
     stretched: list[tuple[str, str]] = []
 
+    progress = Progress(len(paths), "loading images")
+
     def work(i: int) -> None:
         try:
             image = decode_image(paths[i])
         except ImageDecodeError as exc:
             skipped.append((str(paths[i]), str(exc)))
             return
+        finally:
+            progress.update()
         face, what = source.convert(image)
         if face is None:
             skipped.append((str(paths[i]), source.no_face(str(paths[i]))))
@@ -368,6 +373,7 @@ def read_images(
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(work, range(len(paths)), chunksize=max(1, min(256, math.ceil(len(paths) / workers)))))
+    progress.close()
     skipped.sort()
     stretched.sort()
     return (out if ok.all() else out[ok]), ok, skipped, stretched

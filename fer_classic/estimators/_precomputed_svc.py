@@ -8,6 +8,7 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._progress import ticking
 from .._sklearn_compat import Interval, Real, StrOptions, _fit_context, validate_data
 from ._rbf import gamma_value, rbf, squared_norms
 
@@ -100,7 +101,8 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         kernel = rbf(X, X, squared_norms(X), self.gamma_)
         self.svc_ = SVC(C=self.C, kernel="precomputed", class_weight=self.class_weight,
                         cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
-        self.svc_.fit(kernel, y, sample_weight=sample_weight)
+        with ticking("SVM solver (libsvm)"):
+            self.svc_.fit(kernel, y, sample_weight=sample_weight)
         del kernel
         self.classes_ = self.svc_.classes_
         self.support_ = self.svc_.support_

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._progress import Progress
+
 # Rows of a kernel block computed at a time: bounds the temporaries of a
 # kernel evaluation to this many rows of kernel values.
 ROWS = 2048
@@ -38,6 +40,7 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
     ndarray of shape (n_rows, n_landmarks)
     """
     out = np.empty((len(X), len(landmarks)))
+    progress = Progress(len(X), "RBF kernel rows")  # shows only when it takes seconds (a training matrix)
     # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to syrk.
     for start in range(0, len(X), ROWS):
         rows = X[start : start + ROWS]
@@ -49,6 +52,8 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
         np.maximum(block, 0, out=block)  # rounding can make a tiny distance negative
         block *= -gamma
         np.exp(block, out=block)
+        progress.update(len(rows))
+    progress.close()
     return out
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
 
+from .._progress import Progress
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
@@ -301,11 +302,14 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         # Images per step: both the distance matrix and the descriptors stay under _BLOCK elements.
         step = max(1, _BLOCK // (n_keypoints * max(len(self.codebook_), 128)))
         out = np.empty((len(images), self.n_features_out_))
+        progress = Progress(len(images), "dense SIFT words")
         for start in range(0, len(images), step):
             weights = self._assign(self._descriptors(images[start : start + step]).reshape(-1, 128))
             # Pooling of every pyramid cell at once: (cells, keypoints) @ (keypoints, words) per image.
             hist = np.matmul(pooling, weights.reshape(-1, n_keypoints, len(self.codebook_)))
             out[start : start + len(hist)] = hist.reshape(len(hist), -1)
+            progress.update(len(hist))
+        progress.close()
         if self.power != 1:
             np.power(out, float(self.power), out=out)  # histograms are >= 0: sign(h) = 1
         if self.norm == "l2":

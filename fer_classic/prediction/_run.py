@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
+from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..detection import FaceCropper
 from ..exceptions import DatasetError, ImageDecodeError, ReportError
@@ -211,7 +212,9 @@ def predict_paths(
                 _write_image(images_out[base["source"]], drawn)
         pending.clear()
 
+    progress = Progress(len(paths), "predicting files")
     for path in paths:
+        progress.update()
         try:
             if _is_video(path):
                 flush()
@@ -229,6 +232,7 @@ def predict_paths(
         if sum(max(1, len(pairs)) for _, pairs, _ in pending) >= _BATCH:
             flush()
     flush()
+    progress.close()
     if timeline is not None:
         timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
     errors = {r["source"] for r in rows if r["status"] == "error"}

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .._fileio import atomic_write_text
+from .._progress import Progress
 from ..detection import FaceCropper, FaceTracker
 from ..exceptions import VideoDecodeError
 from ..persistence import FERModel
@@ -205,6 +206,7 @@ def predict_video(
     fps = capture.get(cv2.CAP_PROP_FPS) or None
     rows: list[dict] = []
     writer, last, index = None, [], 0
+    progress = Progress(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), f"frames of {path.name}")
     try:
         while True:
             sampled = index % every == 0
@@ -225,7 +227,9 @@ def predict_video(
                     writer = open_video_writer(annotate, fps or 25.0, (frame.shape[1], frame.shape[0]))
                 writer.write(draw_faces(frame, last))
             index += 1
+            progress.update()
     finally:
+        progress.close()
         capture.release()
         if writer is not None:
             writer.release()

@@ -1,0 +1,126 @@
+"""Progress of long steps on stderr: loading, kernel matrices, predicting folders and videos.
+
+A step shows one line, rewritten in place (``loading images: 12,000/28,709
+(42 %), 4 s, about 6 s left``), only when it takes longer than
+:data:`MIN_SECONDS` and stderr is a terminal; ``fer-classic ... --json`` turns
+it off (:func:`progress_enabled`). tqdm would do the drawing, but it is not a
+dependency and the line needs no more than this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+import threading
+import time
+from typing import TextIO
+
+__all__ = ["MIN_SECONDS", "Progress", "progress_enabled", "ticking"]
+
+#: Steps quicker than this show nothing.
+MIN_SECONDS = 2.0
+_REDRAW_SECONDS = 0.5
+
+# None: on when stderr is a terminal; True / False: forced (tests, --json).
+_ENABLED: contextvars.ContextVar[bool | None] = contextvars.ContextVar("fer_classic_progress", default=None)
+
+
+@contextlib.contextmanager
+def progress_enabled(enabled: bool | None):
+    """Within the block, show progress (True), never (False) or when stderr is a terminal (None)."""
+    token = _ENABLED.set(enabled)
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+class Progress:
+    """Count the items of one step and redraw its line now and then.
+
+    Parameters
+    ----------
+    total : int
+        Items in the step (0 or less: no count, only elapsed seconds).
+    what : str
+        What is counted, e.g. ``"loading images"``.
+    stream : text stream, optional
+        Default ``sys.stderr`` at the time of the call.
+
+    Examples
+    --------
+    >>> with Progress(3, "work") as progress:
+    ...     for _ in range(3):
+    ...         progress.update()
+    """
+
+    def __init__(self, total: int, what: str, *, stream: TextIO | None = None):
+        self.total, self.what = int(total), what
+        self.stream = stream if stream is not None else sys.stderr
+        enabled = _ENABLED.get()
+        self.enabled = (enabled if enabled is not None
+                        else bool(getattr(self.stream, "isatty", lambda: False)()))
+        self.done = 0
+        self._start = self._drawn = time.perf_counter()
+        self._shown = False
+        self._lock = threading.Lock()  # loaders count from several threads
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more items done."""
+        with self._lock:
+            self.done += n
+            now = time.perf_counter()
+            if self.enabled and now - self._start >= MIN_SECONDS and now - self._drawn >= _REDRAW_SECONDS:
+                self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = now - self._start
+        if self.total > 0:
+            share = self.done / self.total
+            text = f"{self.what}: {self.done:,}/{self.total:,} ({share:.0%})"
+            if 0 < share < 1:
+                text += f", {elapsed:.0f} s, about {elapsed * (1 - share) / share:.0f} s left"
+        else:  # nothing to count (a solver at work): the seconds only
+            text = f"{self.what}: {elapsed:.0f} s"
+        self.stream.write("\r" + text.ljust(70))
+        self.stream.flush()
+        self._drawn, self._shown = now, True
+
+    def close(self) -> None:
+        """End the line (when one was drawn)."""
+        with self._lock:
+            if self._shown:
+                self._draw(time.perf_counter())
+                self.stream.write("\n")
+                self.stream.flush()
+                self._shown = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def ticking(what: str, *, stream: TextIO | None = None):
+    """Show the seconds a step without countable items has taken (e.g. libsvm's solver), while it runs."""
+    progress = Progress(0, what, stream=stream)
+    if not progress.enabled:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(_REDRAW_SECONDS):
+            progress.update(0)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        progress.close()
