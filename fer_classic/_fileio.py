@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 import stat
 import tempfile
 import threading
@@ -19,14 +20,19 @@ from pathlib import Path
 
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "require_regular_file"]
+__all__ = [
+    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs", "require_regular_file",
+]
 
 PathLike = str | os.PathLike
 
-# Temporaries are named ".<name>.<pid>.<random>.tmp" beside their target, so a
-# later write of the same file can tell whose writer is gone.
+# Temporaries are named ".<name>.<pid>@<host>.<random>.tmp" beside their target, so a
+# later write of the same file can tell whose writer is gone; only this host's
+# processes can be asked (a shared folder may hold another machine's live writer).
 _TMP_SUFFIX = ".tmp"
 _umask_lock = threading.Lock()
+# Dots would end the pid@host field of the name.
+_HOST = socket.gethostname().replace(".", "-") or "localhost"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -44,8 +50,8 @@ def _remove_stale_temporaries(path: Path) -> None:
     # write of the same file removes temporaries whose writing process is gone.
     prefix = f".{path.name}."
     for tmp in path.parent.glob(f"{glob.escape(prefix)}*{_TMP_SUFFIX}"):
-        pid = tmp.name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        pid, _, host = tmp.name[len(prefix):].split(".", 1)[0].partition("@")
+        if pid.isdigit() and host == _HOST and not _pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
 
@@ -113,7 +119,7 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, make_parents:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:  # a new file: what open() would have given it
         mode = 0o666 & ~_umask()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=_TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -259,6 +265,15 @@ def _writable_ancestor(folder: Path) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def folder_outputs(option: str, folder: PathLike | None, names: Iterable[str]) -> dict[str, Path]:
+    """The files an output folder will receive, as :func:`check_outputs` entries (``"--report (metrics.json)"``).
+
+    A folder output is checked as a whole; its fixed file names must also be
+    checked, since one of them could be an input (``--data metrics.json --report .``).
+    """
+    return {} if folder is None else {f"{option} ({name})": Path(folder) / name for name in names}
 
 
 def check_outputs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import sys
 import threading
 import time
@@ -24,16 +25,36 @@ _REDRAW_SECONDS = 0.5
 
 # None: on when stderr is a terminal; True / False: forced (tests, --json).
 _ENABLED: contextvars.ContextVar[bool | None] = contextvars.ContextVar("fer_classic_progress", default=None)
+# The same choice for threads and worker processes (a context variable reaches neither).
+_ENV = "FER_CLASSIC_PROGRESS"
 
 
 @contextlib.contextmanager
 def progress_enabled(enabled: bool | None):
-    """Within the block, show progress (True), never (False) or when stderr is a terminal (None)."""
+    """Within the block, show progress (True), never (False) or when stderr is a terminal (None).
+
+    Also sets ``FER_CLASSIC_PROGRESS`` for the block, so that worker threads
+    and processes (``--n-jobs``, Dask) follow the choice.
+    """
     token = _ENABLED.set(enabled)
+    before = os.environ.get(_ENV)
+    if enabled is not None:
+        os.environ[_ENV] = "1" if enabled else "0"
     try:
         yield
     finally:
         _ENABLED.reset(token)
+        if before is None:
+            os.environ.pop(_ENV, None)
+        else:
+            os.environ[_ENV] = before
+
+
+def _enabled(stream) -> bool:
+    chosen = _ENABLED.get()
+    if chosen is None and os.environ.get(_ENV) in ("0", "1"):
+        chosen = os.environ[_ENV] == "1"
+    return chosen if chosen is not None else bool(getattr(stream, "isatty", lambda: False)())
 
 
 class Progress:
@@ -58,9 +79,7 @@ class Progress:
     def __init__(self, total: int, what: str, *, stream: TextIO | None = None):
         self.total, self.what = int(total), what
         self.stream = stream if stream is not None else sys.stderr
-        enabled = _ENABLED.get()
-        self.enabled = (enabled if enabled is not None
-                        else bool(getattr(self.stream, "isatty", lambda: False)()))
+        self.enabled = _enabled(self.stream)
         self.done = 0
         self._start = self._drawn = time.perf_counter()
         self._shown = False

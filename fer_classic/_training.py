@@ -25,8 +25,9 @@ from .features import deep_metadata
 from .persistence import FERModel, save_model
 
 __all__ = [
-    "CROP_POLICIES", "Log", "compile_groups", "make_face_cropper", "data_path", "fit_score_save", "image_groups", "load_data", "pipeline_options", "quiet",
-    "hold_out", "split_train_test", "subject_groups", "timed", "validated",
+    "CROP_POLICIES", "Log", "compile_groups", "data_path", "fit_score_save", "hold_out", "image_groups", "load_data",
+    "make_face_cropper", "pipeline_options", "quiet", "split_train_test", "subject_groups", "timed",
+    "training_cropper", "validated",
 ]
 
 Log = Callable[[str], None]
@@ -173,6 +174,18 @@ def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: b
         raise FaceDetectorError(f"crop (--crop) must be one of {', '.join(CROP_POLICIES)}; got {crop!r}.")
     cropper = FaceCropper(output_shape=as_size(size), detect=CROP_POLICIES[crop], margin=margin, align=align)
     return cropper.fit()  # validates margin and align now
+
+
+def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):
+    """The cropper ``fit`` and ``search`` load ``data`` through and record, or None for a FaceDataset.
+
+    A FaceDataset's images are already the model's inputs (of their own
+    geometry): nothing crops them, so the model records no cropper rather
+    than a policy its training images never went through. The options are
+    checked either way, before any data is read.
+    """
+    cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
+    return None if isinstance(data, FaceDataset) else cropper
 
 
 def load_data(data, size, label_map=None, n_jobs=None, cropper=None) -> FaceDataset:

@@ -254,7 +254,11 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
     from .persistence import load_model
     from .workflow import evaluate_model
 
-    _check_model_outputs(model, {"--report": report}, data=data, dirs=("--report",))
+    from ._fileio import folder_outputs
+    from .evaluation import REPORT_FILES
+
+    _check_model_outputs(model, {"--report": report, **folder_outputs("--report", report, REPORT_FILES)}, data=data,
+                         dirs=("--report",))
     loaded = _run(load_model, model, trusted=trust)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
@@ -309,9 +313,10 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .persistence import load_model
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
 
-    from .prediction import annotates_one_file
+    from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
 
-    _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate}, inputs=inputs,
+    copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
+    _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate, **copies}, inputs=inputs,
                          dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",))
     loaded = _run(load_model, model, trusted=trust)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
@@ -461,7 +466,11 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
     from .model_selection import report_search
     from .persistence import load_model
 
-    _check_model_outputs(model, {"--out": out_dir}, data=data, dirs=("--out",))
+    from ._fileio import folder_outputs
+    from .model_selection import CURVE_FILES
+
+    _check_model_outputs(model, {"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)}, data=data,
+                         dirs=("--out",))
     loaded = _run(load_model, model, trusted=trust)
     parsed = [_parse_value(v.strip()) for v in values.split(",")] if values else None
     summary = _run(report_search, loaded, data, out_dir, param=param, values=parsed, cv=cv, n_jobs=n_jobs)

@@ -18,12 +18,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold
 
 from ._optional import import_optional
-from ._fileio import atomic_write, atomic_write_text, check_outputs
+from ._fileio import atomic_write, atomic_write_text, check_outputs, folder_outputs
 from ._training import (
     Log,
     compile_groups,
     data_path,
-    make_face_cropper,
+    training_cropper,
     fit_score_save,
     image_groups,
     load_data,
@@ -57,6 +57,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "rf": {"n_estimators": [300], "max_features": ["sqrt", 0.1]},
     "mlp": {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [[256], [512]]},
 }
+#: The files ``report_search`` writes into its folder.
+CURVE_FILES = ("learning_curve.png", "validation_curve.png", "curves.json")
 #: Feature parameter grids added by default, per extractor.
 _FEATURE_GRIDS: dict[str, dict[str, list]] = {
     "hog": {"pixels_per_cell": [[6, 6], [8, 8]]},
@@ -356,9 +358,11 @@ def search_model(
         param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
     check_grid(make_pipeline(features, clf, random_state=random_state, **options), param_grid)
     cv = _check_cv(cv)
+    if backend in ("dask", "ray"):  # a missing engine is named before the data is loaded
+        import_optional("dask.distributed" if backend == "dask" else "ray", f"--backend {backend}")
     if groups is not None:
         compile_groups(groups)
-    cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
+    cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
     fit_groups = None
@@ -454,6 +458,7 @@ def report_search(
         compute_validation_curve,
         plot_learning_curve,
         plot_validation_curve,
+        require_matplotlib,
     )
 
     search = model.metadata.get("search")
@@ -475,7 +480,9 @@ def report_search(
         if param not in grid:
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
-    check_outputs({"--out": out_dir}, input_trees={"--data": data_path(data)}, dirs=("--out",))
+    check_outputs({"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)},
+                  input_trees={"--data": data_path(data)}, dirs=("--out",), make_parents=True)
+    require_matplotlib("report-search")  # before the curves' many fits
     # Cut as the model's training images were (whole images for models recording no cropper).
     dataset = load_data(data, tuple(model.image_shape), None, None, loading_cropper(model))
     train = dataset.select("train") if dataset.has_split("train") else dataset  # unsplit: every image

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._fileio import check_outputs
+from ._fileio import check_outputs, folder_outputs
 from ._training import (
     Log,
     compile_groups,
-    make_face_cropper,
+    training_cropper,
     data_path,
     fit_score_save,
     load_data,
@@ -23,7 +23,16 @@ from ._training import (
     validated,
 )
 from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
-from .evaluation import Comparison, Report, classification_metrics, compare_models, warn_class_mismatch, write_report
+from .evaluation import (
+    REPORT_FILES,
+    Comparison,
+    Report,
+    classification_metrics,
+    compare_models,
+    require_matplotlib,
+    warn_class_mismatch,
+    write_report,
+)
 from .exceptions import EmptyClassError
 from .persistence import FERModel, load_model
 from .pipeline import make_pipeline
@@ -184,7 +193,7 @@ def fit_model(
     options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
                                        **dict(clf_params or {})))
-    cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
+    cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
@@ -241,7 +250,10 @@ def evaluate_model(
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
         then include ROC-AUC.
     """
-    check_outputs({"--report": report}, input_trees={"--data": data_path(data)}, dirs=("--report",))
+    check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
+                  input_trees={"--data": data_path(data)}, dirs=("--report",), make_parents=True)
+    if report is not None:
+        require_matplotlib("evaluate --report")  # before the images are loaded
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model))
     subset = dataset.select(split) if split else dataset

@@ -96,12 +96,17 @@ def test_text_newlines_are_written_as_given(tmp_path):
     assert atomic_write_text(tmp_path / "t.csv", "a\r\nb\n").read_bytes() == b"a\r\nb\n"
 
 
-@pytest.mark.parametrize("owner, removed", [("dead", True), ("alive", False), ("not a pid", False)])
+@pytest.mark.parametrize("owner, removed", [
+    ("dead", True), ("alive", False), ("not a pid", False), ("dead on another host", False),
+])
 def test_stale_temporaries_of_dead_writers_are_removed(tmp_path, owner, removed):
-    pid = {"dead": str(_dead_pid()), "alive": str(os.getpid()), "not a pid": "x1"}[owner]
-    stale = tmp_path / f".out.txt.{pid}.abc123.tmp"
+    from fer_classic._fileio import _HOST
+
+    host = "elsewhere" if owner == "dead on another host" else _HOST
+    pid = {"alive": str(os.getpid()), "not a pid": "x1"}.get(owner, str(_dead_pid()))
+    stale = tmp_path / f".out.txt.{pid}@{host}.abc123.tmp"
     stale.write_bytes(b"partial")
-    other = tmp_path / f".other.txt.{_dead_pid()}.abc123.tmp"  # another file's temporary: left alone
+    other = tmp_path / f".other.txt.{_dead_pid()}@{_HOST}.abc123.tmp"  # another file's temporary: left alone
     other.write_bytes(b"partial")
     atomic_write_text(tmp_path / "out.txt", "x")
     assert stale.exists() is not removed and other.exists()
@@ -110,7 +115,7 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path, owner, removed)
 def test_the_write_function_sees_a_temporary_in_the_same_folder(tmp_path):
     seen = []
     atomic_write(tmp_path / "out.bin", lambda tmp: (seen.append(tmp), tmp.write_bytes(b"x")))
-    assert seen[0].parent == tmp_path and seen[0].name.startswith(f".out.bin.{os.getpid()}.")
+    assert seen[0].parent == tmp_path and seen[0].name.startswith(f".out.bin.{os.getpid()}@")
 
 
 # --- require_regular_file -----------------------------------------------------

@@ -1,6 +1,7 @@
 """Every option that writes is checked before any work: it never replaces an input, and says why."""
 
 import hashlib
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -90,3 +91,31 @@ def test_unwritable_folder_fails_before_the_fit(files, no_work, monkeypatch, tmp
     monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == str(locked) else real_access(p, mode, **k))
     result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", str(locked / "m.joblib")])
     assert result.exit_code != 0 and "not writable" in result.output, result.output
+
+
+@pytest.mark.parametrize("command, message", [
+    (["predict", "{a}", "{photo}", "--annotate", "{photo_dir}"], "--annotate"),
+    (["evaluate", "{a}", "--data", "{tmp}/predictions.csv", "--report", "{tmp}"], "--report (predictions.csv)"),
+    (["report-search", "{a}", "--data", "{tmp}/curves.json", "--out", "{tmp}"], "--out (curves.json)"),
+])
+def test_a_file_written_inside_an_output_folder_is_never_an_input(files, no_work, tmp_path, command, message):
+    shutil.copytree(files["photo"].parent, tmp_path / "photos")
+    photo = next((tmp_path / "photos").iterdir())
+    for name in ("predictions.csv", "curves.json"):
+        shutil.copy(files["csv"], tmp_path / name)
+    before = {p: _md5(p) for p in tmp_path.rglob("*") if p.is_file()}
+    args = [a.format(a=files["a"], photo=photo, photo_dir=photo.parent, tmp=tmp_path) for a in command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert {p: _md5(p) for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_predict_paths_refuses_annotating_over_its_inputs(files, tmp_path):
+    from fer_classic import load_model, predict_paths
+    from fer_classic.exceptions import OutputPathError
+
+    shutil.copytree(files["photo"].parent, tmp_path / "photos")
+    before = {p: _md5(p) for p in (tmp_path / "photos").iterdir()}
+    with pytest.raises(OutputPathError, match="--annotate"):
+        predict_paths(load_model(files["a"]), [tmp_path / "photos"], annotate=tmp_path / "photos")
+    assert {p: _md5(p) for p in (tmp_path / "photos").iterdir()} == before

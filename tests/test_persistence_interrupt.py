@@ -15,6 +15,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline
 
 from fer_classic import load_model, save_model
+from fer_classic._fileio import _HOST
 from fer_classic.persistence import FERModel, library_versions
 
 # The server imports fer-classic once; for each number k it reads it forks a
@@ -90,7 +91,7 @@ def test_killing_a_save_20_times_never_leaves_a_truncated_file(tmp_path, old_mod
 def test_next_save_removes_temporaries_of_killed_saves(tmp_path, old_model):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = tmp_path / f".model.joblib.{dead}.abc123.tmp"
+    stale = tmp_path / f".model.joblib.{dead}@{_HOST}.abc123.tmp"
     stale.write_bytes(b"partial")
     save_model(load_model(old_model), old_model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]

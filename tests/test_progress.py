@@ -83,3 +83,10 @@ def test_ticking_off_the_terminal_starts_no_thread(monkeypatch):
     before = threading.active_count()
     with ticking("SVM solver", stream=io.StringIO()):
         assert threading.active_count() == before
+
+
+def test_worker_threads_follow_the_choice(instant):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with progress_enabled(False), ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: Progress(1, "x", stream=Terminal()).enabled).result() is False

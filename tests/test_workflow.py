@@ -112,3 +112,12 @@ def test_compare_warns_about_models_with_different_classes(three_class_model, fi
 
     with pytest.warns(ClassMismatchWarning, match="different classes"):
         compare_models([three_class_model, fitted_model], tiny_faces)
+
+
+def test_fit_on_a_face_dataset_of_another_size_records_no_cropper():
+    from fer_classic.data import make_synthetic_faces
+
+    data = make_synthetic_faces(6, 2, size=32, random_state=0)
+    result = fit_model(data, features="pixels", clf="logreg")
+    assert result.model.image_shape == (32, 32)
+    assert "face_cropper" not in result.model.metadata  # its images were never cut by one

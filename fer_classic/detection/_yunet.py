@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -47,6 +48,7 @@ class YuNetFaceDetector:
             )
         if not hasattr(cv2, "FaceDetectorYN"):
             raise FaceDetectorError(f"This OpenCV ({cv2.__version__}) has no FaceDetectorYN; use detector='haar'.")
+        self._lock = threading.Lock()
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
                                                   float(nms_threshold), 5000)
@@ -62,8 +64,9 @@ class YuNetFaceDetector:
     def detect(self, image: np.ndarray, min_size: int, max_size: int | None = None) -> list[Face]:
         """Faces in an image (gray or BGR), ``min_size`` to ``max_size`` pixels wide, with eye centres."""
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
-        self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, rows = self._net.detect(np.ascontiguousarray(bgr))
+        with self._lock:  # loaders crop in threads: the input size and the detection go together
+            self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, rows = self._net.detect(np.ascontiguousarray(bgr))
         faces = []
         for row in np.zeros((0, 15)) if rows is None else rows:
             x, y, w, h = (int(round(v)) for v in row[:4])

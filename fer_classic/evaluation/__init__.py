@@ -26,8 +26,9 @@ from ._plots import (
     plot_roc_curves,
     plot_sample_predictions,
     plot_validation_curve,
+    require_matplotlib,
 )
-from ._report import REPORT_PLOTS, Predictions, Report, predict_with_scores, write_report
+from ._report import REPORT_FILES, REPORT_PLOTS, Predictions, Report, predict_with_scores, write_report
 from ._significance import mcnemar_test
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Comparison",
     "CurveResult",
     "Predictions",
+    "REPORT_FILES",
     "REPORT_PLOTS",
     "Report",
     "accuracy_interval",
@@ -56,6 +58,7 @@ __all__ = [
     "plot_roc_curves",
     "plot_sample_predictions",
     "plot_validation_curve",
+    "require_matplotlib",
     "predict_with_scores",
     "roc_auc_ovr",
     "warn_class_mismatch",

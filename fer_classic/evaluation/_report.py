@@ -29,7 +29,10 @@ from ._plots import (
     require_matplotlib,
 )
 
-__all__ = ["REPORT_PLOTS", "Predictions", "Report", "predict_with_scores", "write_report"]
+__all__ = ["REPORT_FILES", "REPORT_PLOTS", "Predictions", "Report", "predict_with_scores", "write_report"]
+
+#: The files ``write_report`` writes into its folder.
+REPORT_FILES = ("report.html", "metrics.json", "predictions.csv")
 
 #: Plot id → caption, in the order the report shows them.
 REPORT_PLOTS = {
@@ -358,7 +361,7 @@ def write_report(
     images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points)
     timings["plots"] = round(time.perf_counter() - start, 3)
     split_name = split or "all"
-    paths = {name: out_dir / name for name in ("report.html", "metrics.json", "predictions.csv")}
+    paths = {name: out_dir / name for name in REPORT_FILES}
     _predictions_csv(paths["predictions.csv"], subset.sources, subset.y, predictions, model.classes)
     payload = {
         "fer_classic": __version__,

@@ -9,7 +9,14 @@ from ._draw import draw_faces
 from ._image import NO_FACE, predict_image
 from ._model import FACE_CROPPER_KEY, classify_crops, face_cropper_for, loading_cropper, with_face_cropper
 from ._output import csv_columns, format_rows_table, rows_csv, write_rows_csv
-from ._run import PredictionRun, annotates_one_file, expand_inputs, predict_paths
+from ._run import (
+    PredictionRun,
+    annotates_one_file,
+    annotation_outputs,
+    annotation_targets,
+    expand_inputs,
+    predict_paths,
+)
 from ._video import VIDEO_EXTENSIONS, FrameSearch, VideoPrediction, open_video_writer, predict_video
 from ._webcam import display_problem, run_webcam
 
@@ -21,6 +28,8 @@ __all__ = [
     "PredictionRun",
     "VideoPrediction",
     "annotates_one_file",
+    "annotation_outputs",
+    "annotation_targets",
     "classify_crops",
     "csv_columns",
     "display_problem",

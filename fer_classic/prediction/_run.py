@@ -23,7 +23,7 @@ from ._model import face_cropper_for
 from ._output import rows_csv
 from ._video import VIDEO_EXTENSIONS, check_every, predict_video
 
-__all__ = ["PredictionRun", "annotates_one_file", "annotation_targets", "expand_inputs", "predict_paths"]
+__all__ = ["PredictionRun", "annotates_one_file", "annotation_outputs", "annotation_targets", "expand_inputs", "predict_paths"]
 
 _BATCH = 256  # face crops classified per call
 
@@ -93,6 +93,15 @@ def _is_video(path: Path) -> bool:
 def annotates_one_file(annotate: str | os.PathLike) -> bool:
     """Whether ``--annotate`` names one file (an image or video suffix) rather than a folder."""
     return Path(annotate).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+
+
+def annotation_outputs(targets: Mapping[Path, Path]) -> dict[str, Path]:
+    """The annotated copies as :func:`fer_classic._fileio.check_outputs` entries, one per input.
+
+    Each copy is checked, not only its folder: ``--annotate photos`` for
+    ``photos/a.jpg`` would otherwise replace the photo itself.
+    """
+    return {f"--annotate ({source.name})": target for source, target in targets.items()}
 
 
 def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) -> dict[Path, Path]:
@@ -191,9 +200,9 @@ def predict_paths(
     """
     every = check_every(every)
     paths = expand_inputs(inputs)
-    check_outputs({"--annotate": annotate, "--timeline": timeline}, inputs={"INPUT": paths},
-                  dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",), make_parents=True)
     targets = annotation_targets(paths, annotate)
+    check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
+                  make_parents=True)
     cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
     # A video frame without a face is no face crop: frames are never taken whole.
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
