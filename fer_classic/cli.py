@@ -316,8 +316,9 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
 
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
-    _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate, **copies}, inputs=inputs,
-                         dirs=() if annotate is None or annotates_one_file(annotate) else ("--annotate",))
+    folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
+    _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
+                         inputs=inputs, dirs=("--annotate",) if folder else ())
     loaded = _run(load_model, model, trusted=trust)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:
