@@ -147,8 +147,22 @@ class FERModel:
         probabilities, else ``("decision", D)`` from ``decision_function``.
         Columns follow :attr:`classes`.
         """
-        _, kind, scores, _ = self.predict_scores(images)
-        return kind, scores
+        features, head = self._classifier_input(self._rows(images))
+        if hasattr(head, "predict_proba"):  # no labels asked for: predict is not run
+            return "probability", np.asarray(head.predict_proba(features), dtype=float)
+        return "decision", _two_columns(np.asarray(head.decision_function(features), dtype=float))
+
+    def _classifier_input(self, rows: np.ndarray):
+        """What the classifier head sees for ``rows``, and the head (the whole model if it has no steps)."""
+        pipeline = self.pipeline
+        features, head = rows, pipeline  # e.g. FlipAugmented: no steps to split
+        if hasattr(pipeline, "steps") and len(pipeline) >= 2:
+            head = pipeline[-1]
+            for _, step in pipeline.steps[:-1]:
+                # As imbalanced-learn's Pipeline predicts: samplers only act in fit.
+                if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
+                    features = step.transform(features)
+        return features, head
 
     def predict_scores(self, images, *, timings: dict | None = None) -> tuple[np.ndarray, str, np.ndarray, np.ndarray]:
         """Labels, score kind, per-class scores and features of ``images`` in one pass.
@@ -180,14 +194,7 @@ class FERModel:
         """
         rows = self._rows(images)
         start = time.perf_counter()
-        pipeline = self.pipeline
-        features, head = rows, pipeline  # e.g. FlipAugmented: no steps to split
-        if hasattr(pipeline, "steps") and len(pipeline) >= 2:
-            head = pipeline[-1]
-            for _, step in pipeline.steps[:-1]:
-                # As imbalanced-learn's Pipeline predicts: samplers only act in fit.
-                if step not in (None, "passthrough") and not hasattr(step, "fit_resample"):
-                    features = step.transform(features)
+        features, head = self._classifier_input(rows)
         middle = time.perf_counter()
         if hasattr(head, "predict_proba"):
             labels, kind, scores = head.predict(features), "probability", head.predict_proba(features)
@@ -196,12 +203,17 @@ class FERModel:
         else:
             labels, kind, scores = head.predict(features), "decision", head.decision_function(features)
         labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
-        if kind == "decision" and scores.ndim == 1:  # two classes: scikit-learn gives the positive class's only
-            scores = np.column_stack([-scores, scores])
+        if kind == "decision":
+            scores = _two_columns(scores)
         if timings is not None:
             for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
                 timings[key] = round(timings.get(key, 0.0) + seconds, 3)
-        return labels, kind, np.asarray(scores, dtype=float), np.asarray(features)
+        return labels, kind, scores, np.asarray(features)
+
+
+def _two_columns(decision: np.ndarray) -> np.ndarray:
+    """Decision scores with a column per class: scikit-learn gives two classes the positive one's only."""
+    return np.column_stack([-decision, decision]) if decision.ndim == 1 else decision
 
 
 def utc_now() -> str:
