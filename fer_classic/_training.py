@@ -109,8 +109,12 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
 def hold_out(
     data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
     log: Log = quiet,
-) -> tuple[FaceDataset, FaceDataset, bool, str | None]:
-    """Return ``(train, test, held_out, grouping)``: :func:`split_train_test` and how it grouped.
+) -> tuple[FaceDataset, FaceDataset, bool, str | None, np.ndarray | None]:
+    """Return ``(train, test, held_out, grouping, train_groups)``: :func:`split_train_test` and its groups.
+
+    ``grouping`` says how images were grouped and ``train_groups`` are the
+    training images' group ids (both None without a hold-out), so that
+    cross-validation on ``train`` can reuse them instead of grouping again.
 
     The dataset's own ``train``/``test`` splits when it has both
     (``grouping`` None); otherwise a seeded hold-out of about ``test_size``
@@ -119,7 +123,7 @@ def hold_out(
     near-identical images, lies wholly on one side.
     """
     if data.has_split("train") and data.has_split("test"):
-        return data.select("train"), data.select("test"), False, None
+        return data.select("train"), data.select("test"), False, None, None
     pool = data.select("train") if data.has_split("train") else data
     ids, grouping = image_groups(pool, groups, log=log)
     folds = max(2, int(round(1 / test_size)))
@@ -128,7 +132,8 @@ def hold_out(
                            "give more images or subjects, or a test split.")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
     train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
-    return pool.subset(np.sort(train_idx)), pool.subset(np.sort(test_idx)), True, grouping
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return pool.subset(train_idx), pool.subset(test_idx), True, grouping, ids[train_idx]
 
 
 def split_train_test(

@@ -374,11 +374,12 @@ def search_model(
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
     else:
         # The same hold-out as fit when the data has no test split (subjects and copies kept on one side).
-        train, test, held_out, grouping = hold_out(dataset, random_state=random_state, groups=groups,
-                                                           log=log)
+        train, test, held_out, grouping, fit_groups = hold_out(dataset, random_state=random_state,
+                                                               groups=groups, log=log)
         test_split = "held-out test" if held_out else "test"
         pool = train
-        fit_groups, grouping = image_groups(train, groups, log=log)
+        if fit_groups is None:  # the data's own train/test splits: group the training images now
+            fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping)
     refit_on = train

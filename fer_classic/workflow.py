@@ -204,7 +204,7 @@ def fit_model(
     if not (dataset.has_split("train") and dataset.has_split("test")):
         log(f"no test split in {dataset.name}: holding out a stratified, grouped {test_size:.0%} "
             f"of the training images (seed {random_state})")
-    train, test, held_out, grouping = hold_out(dataset, test_size=test_size, random_state=random_state,
+    train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
                                                        groups=groups, log=log)
     unseen = sorted(set(test.classes) - set(train.classes))
     if unseen:
