@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import (
     make_constraint,
     validate_params,
 )
+from sklearn.utils.multiclass import _ovr_decision_function
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "_ovr_decision_function",
     "check_parameter_constraints",
     "validate_data",
     "validate_params",

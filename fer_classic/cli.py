@@ -162,8 +162,10 @@ _GROUPS = click.option(
     help="Subject id from file names (first group), e.g. 'S(\\d+)_': the hold-out and folds keep each subject "
          "on one side. Default: the dataset's subjects, else clusters of near-duplicate images.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-_FEATURES_HELP = ("pixels, hog, lbp, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
+_FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
                   "first), or joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
+_CLF_HELP = ("svm, linear-svm, logreg, knn, rf, mlp, kernel-svm (histogram kernels), combined-svm (a weighted "
+             "sum of per-block kernels) or local-svm (an SVM per face on its nearest training faces).")
 _NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default: all cores where it helps).")
 _TRUST = click.option(
     "--trust", is_flag=True,
@@ -194,7 +196,7 @@ def main() -> None:
 @click.option("--data", default=None, metavar="PATH",
               help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
-@click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
+@click.option("--clf", default="svm", show_default=True, help=_CLF_HELP)
 @_PARAMS
 @_pipeline_options
 @_crop_options
@@ -209,10 +211,21 @@ def main() -> None:
 @_FORMAT
 @_LABEL_MAP
 @_NJOBS
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: decode, extract features and accumulate the approximate SVM on Dask workers, in "
+                   "chunks of paths (class-folder trees with train/test, --clf svm --param backend=approx).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
+@click.option("--feature-store", default=None, metavar="DIR",
+              help="Fit out of core on this machine: features go chunk by chunk to a memory-mapped array "
+                   "under DIR (resumable, reused for the same files and extractor).")
+@click.option("--chunk-size", default=4096, show_default=True, type=click.IntRange(min=1),
+              help="Files per chunk of --backend dask and --feature-store.")
 @_JSON
 @click.pass_context
 def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, crop, margin, align, out, size,
-        seed, dedupe_data, groups, model_format, label_map, n_jobs, as_json) -> None:
+        seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler, feature_store, chunk_size,
+        as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .workflow import fit_model
 
@@ -221,7 +234,8 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
         block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
         random_state=seed, groups=groups, label_map=label_map,
         n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
-        dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, log=_logger(as_json),
+        dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
+        feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
         _progress=False if as_json else None,
     )
     if as_json:
@@ -246,9 +260,13 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
                    "into DIR (needs matplotlib).")
 @_LABEL_MAP
 @_NJOBS
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: decode and predict the images on Dask workers, in chunks of paths (class-folder trees).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
 @_TRUST
 @_JSON
-def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> None:
+def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, trust, as_json) -> None:
     """Score MODEL on a dataset split: metrics and confusion matrix, optionally an HTML report."""
     from .evaluation import format_confusion_matrix, format_metrics
     from .persistence import load_model
@@ -262,7 +280,8 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
     loaded = _run(load_model, model, trusted=trust)
     result = _run(
         evaluate_model, loaded, data, split=None if split == "all" else split,
-        label_map=label_map, n_jobs=n_jobs, report=report, _progress=False if as_json else None,
+        label_map=label_map, n_jobs=n_jobs, report=report, backend=backend, scheduler=scheduler,
+        _progress=False if as_json else None,
     )
     if as_json:
         click.echo(json.dumps(result.summary()))
@@ -300,9 +319,16 @@ def evaluate(model, data, split, report, label_map, n_jobs, trust, as_json) -> N
               help="Predict every face found (default) or only the largest.")
 @click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx",
               help="Find faces with OpenCV's YuNet DNN from this model file instead of the Haar cascade.")
+@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="dask: predict the files on Dask workers, in chunks of --chunk-size files (not with --annotate "
+                   "or --webcam).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
+@click.option("--chunk-size", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Image files per task of --backend dask.")
 @_TRUST
 def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallback, faces, yunet_model,
-            trust) -> None:
+            backend, scheduler, chunk_size, trust) -> None:
     """Predict the expression of every face in INPUT files: images, folders (searched recursively) and videos.
 
     Photos are searched for faces, which are cropped the way the model's
@@ -327,13 +353,27 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     if webcam is not None:
         if inputs:
             raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
+        if backend == "dask":
+            raise click.UsageError("--webcam shows a live window here: not with --backend dask.")
         frames = _run(run_webcam, loaded, webcam, every=every, cropper_params=params)
         click.echo(f"{frames} frames shown", err=True)
         return
     if not inputs:
         raise click.UsageError("Give INPUT files, folders or videos (or --webcam).")
-    result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
-                  cropper_params=params, _progress=False if fmt != "table" else None)
+    if scheduler is not None and backend != "dask":
+        raise click.UsageError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
+    if backend == "dask":
+        if annotate is not None:
+            raise click.UsageError("--annotate writes copies where the images are read: not with --backend dask.")
+        from ._distributed import predict_paths_chunked
+        from ._optional import import_optional
+
+        _run(import_optional, "dask.distributed", "--backend dask")
+        result = _run(predict_paths_chunked, loaded, inputs, scheduler=scheduler, chunk_size=chunk_size,
+                      every=every, timeline=timeline, cropper_params=params)
+    else:
+        result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
+                      cropper_params=params, _progress=False if fmt != "table" else None)
     if fmt == "json":
         click.echo(json.dumps(result.summary(), indent=1))
     elif fmt == "csv":
@@ -405,7 +445,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--data", default=None, metavar="PATH",
               help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
-@click.option("--clf", default="svm", show_default=True, help="svm, linear-svm, logreg, knn, rf or mlp.")
+@click.option("--clf", default="svm", show_default=True, help=_CLF_HELP)
 @_pipeline_options
 @_crop_options
 @click.option("--grid", default="default", show_default=True, metavar="default|FILE",

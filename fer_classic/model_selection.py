@@ -24,6 +24,7 @@ from ._training import (
     compile_groups,
     data_path,
     training_cropper,
+    fit_pipeline,
     fit_score_save,
     image_groups,
     load_data,
@@ -35,6 +36,7 @@ from ._training import (
     validated,
 )
 from .data import FaceDataset
+from .estimators import kernel_cache
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel
@@ -56,6 +58,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "knn": {"n_neighbors": [5, 11, 21]},
     "rf": {"n_estimators": [300], "max_features": ["sqrt", 0.1]},
     "mlp": {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [[256], [512]]},
+    "kernel-svm": {"C": [1.0, 10.0], "kernel": ["intersection", "chi2"]},
+    "local-svm": {"k": [200, 800], "C": [1.0, 10.0]},
 }
 #: The files ``report_search`` writes into its folder.
 CURVE_FILES = ("learning_curve.png", "validation_curve.png", "curves.json")
@@ -384,26 +388,37 @@ def search_model(
         _check_enough_groups(fit_groups, cv, grouping)
     refit_on = train
 
-    with tempfile.TemporaryDirectory(prefix="fer-classic-cache-") as cache:
+    # The exact SVM's candidates run one after another in this process (each on all cores), so
+    # that they share its kernel matrix: computed once per gamma, and the refit on the same rows
+    # (cv="publictest") reuses the fitted candidate.
+    shared = clf == "svm" and backend == "loky"
+    memory_key = "estimator__memory" if flip else "memory"
+    with tempfile.TemporaryDirectory(prefix="fer-classic-cache-") as cache, \
+            (kernel_cache() if shared else contextlib.nullcontext()) as kernels:
         # The pipeline memory caches fitted feature extractors, so candidates that differ
         # only in classifier parameters reuse the training features.
         pipeline = make_pipeline(features, clf, random_state=random_state, **options)
-        pipeline.set_params(**{"estimator__memory" if flip else "memory": Memory(cache, verbose=0)})
-        search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=n_jobs, refit=False,
+        pipeline.set_params(**{memory_key: Memory(cache, verbose=0)})
+        search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else n_jobs, refit=False,
                               verbose=verbose, error_score="raise")
         n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
         log(f"searching {n_candidates} candidates of '{features}' + '{clf}' on {len(pool)} images "
-            f"(cv={cv}, backend={backend})")
+            f"(cv={cv}, backend={backend}" + (", one candidate at a time on all cores" if shared else "") + ")")
         with _joblib_backend(backend, scheduler, n_jobs):
             timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
-    best = make_pipeline(features, clf, random_state=random_state, **options)
-    best.set_params(**search.best_params_)
-    log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
+        best = make_pipeline(features, clf, random_state=random_state, **options)
+        best.set_params(**search.best_params_, **{memory_key: Memory(cache, verbose=0)})
+        log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
+        fit_pipeline(best, refit_on, timings, log, features, clf)
+        best.set_params(**{memory_key: None})  # the cache folder goes now: the model must not name it
+        if kernels is not None:
+            log(f"RBF kernel matrices: {kernels['kernels_computed']} computed, {kernels['kernels_reused']} reused; "
+                f"{kernels['fits_reused']} fit(s) reused (the refit when it trains on the same rows)")
     rows = _flat_results(search.cv_results_)
     if results_csv is not None:
         write_cv_results(rows, results_csv)
     model, metrics, path = fit_score_save(
-        best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
+        best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log, fitted=True,
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
         pipeline_options=options, **({"grouping": grouping} if grouping else {}), face_cropper=cropper,
         search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._fileio import check_outputs, folder_outputs
+from ._optional import import_optional
 from ._training import (
     Log,
     compile_groups,
@@ -127,6 +128,10 @@ def fit_model(
     crop: str = "auto",
     margin: float = 0.0,
     align: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+    feature_store: str | os.PathLike | None = None,
+    chunk_size: int = 4096,
     log: Log = quiet,
 ) -> FitResult:
     """Load data, fit ``features → scaler → clf`` on the train split, score it on test, save it.
@@ -178,6 +183,26 @@ def fit_model(
         Added to each side of a found face's box (fraction of its size).
     align : bool, default=False
         Rotate found faces so the eyes are level.
+    backend : {"local", "dask"}, default="local"
+        ``dask``: the training files are decoded and their features extracted
+        by the workers of ``scheduler``, in chunks of ``chunk_size`` paths,
+        and the approximate SVM's sums are accumulated there (see
+        :mod:`fer_classic._distributed`); the client never holds the
+        training images. Needs a class-folder tree with train and test
+        splits, stateless features and ``clf="svm"`` with
+        ``clf_params={"backend": "approx"}``; gives the model a local fit gives.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); None starts a local
+        in-process cluster.
+    feature_store : path, optional
+        With ``backend="local"``: fit out of core, the features going chunk by
+        chunk to a memory-mapped array under this folder (resumable, keyed by
+        the extractor's parameters and the files' fingerprint, see
+        :class:`fer_classic.features._store.FeatureStore`) and the scaler
+        and approximate SVM fitted from it in blocks. Same requirements as
+        ``dask``.
+    chunk_size : int, default=4096
+        Files per chunk of the two above.
     log : callable, optional
         Receives progress messages.
 
@@ -194,6 +219,25 @@ def fit_model(
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
                                        **dict(clf_params or {})))
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
+    if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
+                    data):
+        from ._distributed import fit_chunked
+
+        # Chunks of paths: the training images are decoded where their features are computed.
+        timings: dict[str, float] = {}
+        listing = timed(timings, "load", _split_listing, data, label_map)
+        test = timed(timings, "load", _load_listed, listing.select("test"), size, n_jobs, cropper)
+        train = fit_chunked(pipeline, listing.select("train"), size=(size, size), cropper=cropper, backend=backend,
+                            scheduler=scheduler, feature_store=feature_store, chunk_size=chunk_size,
+                            timings=timings, log=log)
+        model, metrics, path = fit_score_save(
+            pipeline, train, test, features=features, clf=clf, source=str(data), timings=timings, log=log,
+            fitted=True, out=out, model_format=model_format, random_state=random_state, held_out_test=False,
+            block_scaling=block_scaling, pipeline_options=options, face_cropper=cropper,
+            chunked_fit={"backend": backend, "chunk_size": chunk_size, "skipped": len(train.skipped),
+                         **({"scheduler": scheduler} if scheduler else {})},
+        )
+        return FitResult(model, metrics, timings, len(train), len(test), False, path)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
@@ -221,6 +265,57 @@ def fit_model(
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 
 
+def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
+                 data) -> bool:
+    """Whether ``fit_model`` fits chunk by chunk (``--backend dask``, ``--feature-store``); its options checked."""
+    from ._distributed import BACKENDS, check_chunked
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend (--backend) must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if scheduler is not None and backend != "dask":
+        raise ValueError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
+    if backend == "dask" and feature_store is not None:
+        raise ValueError("--feature-store is the out-of-core fit on this machine (--backend local); with "
+                         "--backend dask the workers hold the features.")
+    if backend == "local" and feature_store is None:
+        return False
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size (--chunk-size) must be a positive integer; got {chunk_size!r}.")
+    if backend == "dask":
+        import_optional("dask.distributed", "--backend dask")  # named before anything is read
+    if dedupe_data:
+        raise ValueError("--dedupe compares the decoded images in memory; it is not available with "
+                         "--backend dask or --feature-store.")
+    check_chunked(pipeline, features=features, clf=clf, options=options, data=data)
+    if feature_store is not None:
+        check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
+                      dirs=("--feature-store",), make_parents=True)
+    return True
+
+
+def _split_listing(data, label_map):
+    """The class-folder tree's files, which must come with a test split (the hold-out groups by pixels)."""
+    from ._distributed import list_images
+    from .exceptions import DatasetError
+
+    listing = list_images(data, label_map)
+    if not ({"train", "test"} <= set(listing.splits.tolist())):
+        raise DatasetError(f"--data {data}: --backend dask and --feature-store need train/ and test/ split "
+                           "folders (a hold-out would group the images by their pixels, in memory).")
+    return listing
+
+
+def _load_listed(listing, size, n_jobs, cropper) -> FaceDataset:
+    """The listed files decoded into a FaceDataset, as :func:`fer_classic.load_dataset` decodes them."""
+    import numpy as np
+
+    from .data._images import read_images
+
+    images, ok, skipped, _ = read_images([Path(p) for p in listing.paths], (size, size), n_jobs, cropper=cropper)
+    return FaceDataset(images, listing.labels[ok], listing.splits[ok], listing.usages[ok],
+                       np.asarray(listing.paths[ok], dtype=object), listing.name, tuple(skipped))
+
+
 def evaluate_model(
     model: FERModel,
     data: str | os.PathLike | FaceDataset,
@@ -229,6 +324,9 @@ def evaluate_model(
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
     report: str | os.PathLike | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
+    chunk_size: int = 4096,
 ) -> EvaluateResult:
     """Score a model on one split of a dataset (loaded at the model's geometry).
 
@@ -249,11 +347,25 @@ def evaluate_model(
         Folder to write ``report.html``, ``metrics.json`` and ``predictions.csv``
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
         then include ROC-AUC.
+    backend : {"local", "dask"}, default="local"
+        ``dask``: the files (of a class-folder tree) are decoded and
+        predicted on the workers of ``scheduler`` in chunks of
+        ``chunk_size`` paths; the client receives one label per image. Not
+        with ``report``.
+    scheduler : str, optional
+        Dask scheduler address; None starts a local in-process cluster.
+    chunk_size : int, default=4096
+        Files per chunk with ``backend="dask"``.
     """
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--report",), make_parents=True)
     if report is not None:
         require_matplotlib("evaluate --report")  # before the images are loaded
+    if backend == "dask" or scheduler is not None:
+        return _evaluate_on_dask(model, data, split=split, label_map=label_map, report=report, backend=backend,
+                                 scheduler=scheduler, chunk_size=chunk_size)
+    if backend != "local":
+        raise ValueError(f"backend (--backend) must be local or dask; got {backend!r}.")
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model))
     subset = dataset.select(split) if split else dataset
@@ -265,6 +377,25 @@ def evaluate_model(
     predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
     metrics = classification_metrics(subset.y, predicted, model.classes)
     return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
+
+
+def _evaluate_on_dask(model, data, *, split, label_map, report, backend, scheduler, chunk_size) -> EvaluateResult:
+    """:func:`evaluate_model` with the images decoded and predicted on Dask workers."""
+    from ._distributed import evaluate_chunked, list_images
+
+    if backend != "dask":
+        raise ValueError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
+    if report is not None:
+        raise ValueError("--report draws from the images in memory; it is not available with --backend dask.")
+    import_optional("dask.distributed", "--backend dask")
+    timings: dict[str, float] = {}
+    listing = list_images(data, label_map)
+    subset = listing.select(split) if split else listing
+    true, predicted, skipped = timed(timings, "predict", evaluate_chunked, model, subset,
+                                     cropper=loading_cropper(model), scheduler=scheduler, chunk_size=chunk_size)
+    warn_class_mismatch(model.classes, true)
+    metrics = classification_metrics(true, predicted, model.classes)
+    return EvaluateResult(metrics, timings, split or "all", len(true), list(skipped))
 
 
 def compare_model_files(

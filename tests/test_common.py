@@ -42,10 +42,12 @@ from sklearn.utils.validation import has_fit_parameter
 import fer_classic
 from fer_classic.detection import FaceCropper
 from fer_classic.estimators import (
-    CanonicalOrderClassifier, LandmarkRidgeClassifier, PrecomputedKernelSVC, SVMClassifier, make_classifier,
+    CanonicalOrderClassifier, CombinedKernelSVC, KernelSVC, LandmarkRidgeClassifier, LocalSVC, PrecomputedKernelSVC,
+    SVMClassifier, make_classifier,
 )
 from fer_classic.features import (
-    BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, HOGFeatures, LBPFeatures, PixelFeatures,
+    BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, GaborFeatures, HOGFeatures, LBPFeatures,
+    PixelFeatures,
 )
 from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer
 
@@ -97,6 +99,8 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
     DenseSIFTBoVW: [
         DenseSIFTBoVW(step=1, patch_sizes=4, n_words=2, levels=(1,), random_state=0),
         DenseSIFTBoVW(step=1, patch_sizes=(4, 8), n_words=2, levels=(1,), assignment="hard", random_state=0),
+        DenseSIFTBoVW(step=1, patch_sizes=(4, 8), n_words=2, levels=(1,), codebooks="per_patch",
+                      histogram="presence", random_state=0),
     ],
     BlockScaledUnion: [BlockScaledUnion([("pixels", PixelFeatures()), ("hog", HOGFeatures(
         pixels_per_cell=(1, 1), cells_per_block=(1, 1)))], normalised_blocks=("pixels",))],
@@ -118,6 +122,16 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
     ],
     LandmarkRidgeClassifier: [LandmarkRidgeClassifier(random_state=0)],
     PrecomputedKernelSVC: [PrecomputedKernelSVC()],
+    GaborFeatures: [
+        GaborFeatures(grid=(1, 1)),
+        GaborFeatures(frequencies=0.25, orientations=2, grid=(1, 1), pooling="max", norm=None),
+    ],
+    KernelSVC: [KernelSVC(), KernelSVC(kernel="chi2"), KernelSVC(kernel="pq"), KernelSVC(kernel="rbf")],
+    CombinedKernelSVC: [
+        CombinedKernelSVC(kernels=("rbf", "intersection"), weights=(0.7, 0.3)),
+        CombinedKernelSVC(kernels=("rbf", "linear"), weights="cv", cv=2, random_state=0),
+    ],
+    LocalSVC: [LocalSVC(k=20), LocalSVC(KernelSVC(kernel="rbf"), k=20, mode="refine")],
     FaceCropper: [FaceCropper()],
 }
 
@@ -144,6 +158,14 @@ _WEIGHTS_ARE_NOT_REPEATS = {
     "RandomForestClassifier": "the bootstrap draws rows with equal probability whatever their weight",
     "KNeighborsClassifier": _NO_SAMPLE_WEIGHT,
 }
+#: Why a kernel's gamma="scale" makes repeated rows differ from weighted ones (KernelSVC, CombinedKernelSVC).
+_KERNEL_GAMMA = {
+    "rbf": "; and " + _GAMMA_SCALE,
+    "chi2": ("; and gamma='scale' is one over the mean chi-squared distance of the rows as given, which repeating "
+             "rows changes and weighting them does not"),
+}
+_PQ_TWO_FEATURES = ("the PQ kernel compares features within a row: the checks' blobs have 2 features, one sign of "
+                    "their difference per row, too little to separate 3 blobs")
 _SPARSE = {"SVMClassifier"}  # takes dense input only: no sparse check runs
 
 
@@ -189,6 +211,16 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str | Callable]] = {
             "SVC(probability=True)" if est.backend == "approx" and est.probability else None),
     },
     PrecomputedKernelSVC: {"check_sample_weight_equivalence_on_dense_data": _LIBSVM + "; and " + _GAMMA_SCALE},
+    KernelSVC: {
+        "check_sample_weight_equivalence_on_dense_data": lambda est: _LIBSVM + _KERNEL_GAMMA.get(est.kernel, ""),
+        **{check: lambda est: _PQ_TWO_FEATURES if est.kernel == "pq" else None
+           for check in ("check_classifiers_train", "check_classifiers_train(readonly_memmap=True)",
+                         "check_classifiers_train(readonly_memmap=True,X_dtype=float32)")},
+    },
+    CombinedKernelSVC: {"check_sample_weight_equivalence_on_dense_data": _LIBSVM + _KERNEL_GAMMA["rbf"]},
+    LocalSVC: {"check_sample_weight_equivalence_on_dense_data": (
+        "a repeated training row fills two of a test row's k neighbour slots where a weighted one fills one, so "
+        "the local training sets differ; and " + _LIBSVM)},
 }
 
 

@@ -35,8 +35,8 @@ def test_precomputed_svc_evaluates_the_kernel_once(blobs, monkeypatch):
     X, y = blobs
     clf = make_classifier("svm").fit(X, y)
     calls = []
-    real = module.rbf
-    monkeypatch.setattr(module, "rbf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = module.single_rbf
+    monkeypatch.setattr(module, "single_rbf", lambda *a, **k: calls.append(1) or real(*a, **k))
     clf.predict_and_decision(X)
     assert len(calls) == 1
 

@@ -51,3 +51,16 @@ def test_model_scores_the_same_pictures_alike_from_csv_and_folder(fer_test):
     folder_acc = evaluate_model(model, same_pictures, split=None).metrics["accuracy"]
     assert csv_acc == pytest.approx(folder_acc, abs=0.01)
     assert csv_acc > 1 / 7 + 0.1  # well above chance: labels mean the same thing in both formats
+
+
+@requires_fer_folder
+def test_a_reloaded_compact_hog_svm_gives_the_fitted_labels_on_fer2013_test(tmp_path, fer_test):
+    from fer_classic import load_model
+    from fer_classic.estimators._precomputed_svc import _exact_svm
+
+    train = load_dataset(FER_FOLDER).select("train")
+    keep = np.concatenate([np.flatnonzero(train.labels == c)[:250] for c in train.classes])
+    result = fit_model(train.subset(keep), features="hog", clf="svm", out=tmp_path / "m.joblib")
+    assert hasattr(_exact_svm(result.model.pipeline[-1]), "support_codes_")
+    fitted = result.model.pipeline.predict(fer_test.X)
+    np.testing.assert_array_equal(load_model(result.path).pipeline.predict(fer_test.X), fitted)  # 0 of 7,178 differ

@@ -26,6 +26,7 @@ from fer_classic import inspect_model, load_model, make_pipeline, save_model
 from fer_classic.pipeline import SAMPLERS
 from fer_classic.cli import main
 from fer_classic.data import make_synthetic_faces
+from fer_classic.estimators import compact_support_vectors
 from fer_classic.features import DenseSIFTBoVW
 from fer_classic.exceptions import ModelIntegrityError, UntrustedModelError
 from fer_classic.persistence import TRUSTED_TYPES, FERModel, format_model_info, is_trusted
@@ -48,7 +49,11 @@ FAST_LOGREG = {"max_iter": 50}
 _CASES = {
     "lbp/logreg": ("lbp", "logreg", FAST_LOGREG),
     "hog/svm sklearn precomputed": ("hog", "svm", {"backend": "sklearn", "precompute_kernel": True}),
+    "hog/svm sklearn precomputed, compact": ("hog", "svm", {"backend": "sklearn", "compact": True}),
     "hog/svm sklearn": ("hog", "svm", {"backend": "sklearn", "precompute_kernel": False}),
+    "gabor/kernel-svm": ("gabor", "kernel-svm", {}),
+    "hog+lbp/combined-svm": ("hog+lbp", "combined-svm", {"blocks": [1296, 360], "kernels": ["rbf", "intersection"]}),
+    "hog/local-svm": ("hog", "local-svm", {"k": 10}),
     "hog/svm probability": ("hog", "svm", {"backend": "sklearn", "probability": True}),
     "lbp/svm approx": ("lbp", "svm", {"backend": "approx", "n_components": 20}),
     "lbp/svm approx probability": ("lbp", "svm", {"backend": "approx", "n_components": 20, "probability": True}),
@@ -71,7 +76,7 @@ _CASES = {
 _BLOCK_SLICES_BUG = "skops cannot save BlockScaledUnion.block_slices_ (np.int64 slices)"
 
 def _build(features, clf, options):
-    options = {k: v for k, v in options.items() if k != "unfitted"}
+    options = {k: v for k, v in options.items() if k not in ("unfitted", "compact")}
     pipeline_options = {k: options.pop(k) for k in list(options)
                         if k in ("flip", "preprocess", "block_scaling", "sampler")}
     if "sampler" in pipeline_options:
@@ -99,6 +104,8 @@ def _names_needed(case, faces) -> list[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence warnings of the tiny fits
                 pipeline.fit(*faces)
+        if options.get("compact"):  # support vectors kept as HOG cells, as fit and search save them
+            assert compact_support_vectors(pipeline, faces[0])
         try:
             data = sio.dumps(pipeline)
         except TypeError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 from threadpoolctl import threadpool_limits
@@ -18,7 +20,7 @@ from ._rbf import ROWS as _ROWS
 from ._rbf import rbf as _rbf
 from ._rbf import squared_norms as _squared_norms
 
-__all__ = ["LandmarkRidgeClassifier"]
+__all__ = ["LandmarkRidgeClassifier", "LandmarkSums", "landmark_sums", "ridge_targets"]
 
 # Nothing here may reach BLAS syrk on two or more threads (see ._rbf): hence
 # column panels in _add_upper_gram and a one-thread Cholesky in _solve.
@@ -36,6 +38,90 @@ def _add_upper_gram(gram: np.ndarray, block: np.ndarray, panel: int = 1024) -> N
     for start in range(0, gram.shape[1], panel):
         stop = start + panel
         gram[:stop, start:stop] += block[:, :stop].T @ block[:, start:stop]
+
+
+def ridge_targets(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """RidgeClassifier's targets of integer class ``codes``: +-1 per class, one column for two classes."""
+    targets = np.where(np.asarray(codes)[:, None] == np.arange(n_classes), 1.0, -1.0)
+    return targets[:, 1:] if n_classes == 2 else targets
+
+
+@dataclass
+class LandmarkSums:
+    """The weighted sums over training rows that :class:`LandmarkRidgeClassifier` is solved from.
+
+    Each is a sum over rows, so sums of disjoint row blocks add up (``a + b``)
+    to the sums of their union: blocks can be accumulated on other workers or
+    read from disk one at a time and solved once
+    (:meth:`LandmarkRidgeClassifier.fit_sums`).
+
+    Attributes
+    ----------
+    gram : ndarray of shape (n_landmarks, n_landmarks)
+        ``K' W K`` in its upper triangle (the lower one is not kept up to date).
+    kernel_sum : ndarray of shape (n_landmarks,)
+        ``w' K``.
+    cross : ndarray of shape (n_landmarks, n_outputs)
+        ``K' W Y``, uncentred.
+    target_sum : ndarray of shape (n_outputs,)
+        ``w' Y``.
+    total : float
+        ``sum(w)``.
+    n_samples : int
+        Rows summed.
+    """
+
+    gram: np.ndarray
+    kernel_sum: np.ndarray
+    cross: np.ndarray
+    target_sum: np.ndarray
+    total: float
+    n_samples: int
+
+    def __add__(self, other: LandmarkSums) -> LandmarkSums:
+        # New arrays: a task's inputs may be kept (or its task rerun) by a scheduler.
+        return LandmarkSums(self.gram + other.gram, self.kernel_sum + other.kernel_sum, self.cross + other.cross,
+                            self.target_sum + other.target_sum, self.total + other.total,
+                            self.n_samples + other.n_samples)
+
+    def __iadd__(self, other: LandmarkSums) -> LandmarkSums:
+        # In place: a loop over blocks holds one m x m matrix.
+        self.gram += other.gram
+        self.kernel_sum += other.kernel_sum
+        self.cross += other.cross
+        self.target_sum += other.target_sum
+        self.total += other.total
+        self.n_samples += other.n_samples
+        return self
+
+
+def landmark_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray, components: np.ndarray,
+                  component_norms: np.ndarray, gamma: float) -> LandmarkSums:
+    """:class:`LandmarkSums` of the rows ``X`` (float64), in blocks of kernel rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+    targets : ndarray of shape (n_rows, n_outputs)
+        :func:`ridge_targets` of the rows' class codes.
+    weights : ndarray of shape (n_rows,)
+        Sample times class weights.
+    components, component_norms : ndarray
+        The landmarks and their squared norms.
+    gamma : float
+        RBF kernel coefficient.
+    """
+    n_landmarks = len(components)
+    gram = np.zeros((n_landmarks, n_landmarks))
+    kernel_sum, cross = np.zeros(n_landmarks), np.zeros((n_landmarks, targets.shape[1]))
+    for start in range(0, len(X), _ROWS):
+        block = _rbf(X[start : start + _ROWS], components, component_norms, gamma)
+        w = weights[start : start + _ROWS]
+        kernel_sum += w @ block
+        cross += block.T @ (w[:, None] * targets[start : start + _ROWS])
+        block *= np.sqrt(w)[:, None]
+        _add_upper_gram(gram, block)
+    return LandmarkSums(gram, kernel_sum, cross, weights @ targets, float(weights.sum()), len(X))
 
 
 class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
@@ -106,33 +192,81 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         weights = _check_sample_weight(sample_weight, X)
         if self.class_weight is not None:
             weights = weights * compute_sample_weight(self.class_weight, y)
-        # RidgeClassifier's targets: +-1 per class, one column for two classes.
-        targets = np.where(codes[:, None] == np.arange(len(self.classes_)), 1.0, -1.0)
-        if len(self.classes_) == 2:
-            targets = targets[:, 1:]
-
-        # The same landmarks as Nystroem(random_state=...).
-        n_landmarks = min(int(self.n_components), len(X))
-        rows = check_random_state(self.random_state).permutation(len(X))[:n_landmarks]
+        targets = ridge_targets(codes, len(self.classes_))
+        rows = self.landmark_rows(len(X))
         self.components_ = X[rows]
-        self.component_norms_ = norms = _squared_norms(self.components_)
-        gamma = float(self.gamma)
-
+        self.component_norms_ = _squared_norms(self.components_)
         # Weighted sums over blocks of rows: K' W K, K' W Y, and the weighted means
         # that centre them (ridge does not penalise the intercept).
-        # K' W K is accumulated in its upper triangle only, then mirrored.
-        gram = np.zeros((n_landmarks, n_landmarks))
-        kernel_sum, cross = np.zeros(n_landmarks), np.zeros((n_landmarks, targets.shape[1]))
-        for start in range(0, len(X), _ROWS):
-            block = _rbf(X[start : start + _ROWS], self.components_, norms, gamma)
-            w = weights[start : start + _ROWS]
-            kernel_sum += w @ block
-            cross += block.T @ (w[:, None] * targets[start : start + _ROWS])
-            block *= np.sqrt(w)[:, None]
-            _add_upper_gram(gram, block)
+        self._solve_sums(landmark_sums(X, targets, weights, self.components_, self.component_norms_,
+                                       float(self.gamma)))
+        return self
+
+    def landmark_rows(self, n_samples: int) -> np.ndarray:
+        """Indices of the training rows :meth:`fit` takes as landmarks, in landmark order.
+
+        The same landmarks as ``Nystroem(random_state=...)``: the first
+        ``min(n_components, n_samples)`` of a seeded permutation.
+        """
+        n_landmarks = min(int(self.n_components), int(n_samples))
+        return check_random_state(self.random_state).permutation(int(n_samples))[:n_landmarks]
+
+    def class_weights(self, class_counts: np.ndarray) -> np.ndarray:
+        """Weight of each class code's rows from ``class_weight`` and the classes' row counts.
+
+        ``compute_sample_weight(class_weight, y)`` for codes ``y`` whose
+        counts are ``class_counts``, without the rows.
+        """
+        counts = np.asarray(class_counts, dtype=np.float64)
+        if self.class_weight is None:
+            return np.ones(len(counts))
+        if isinstance(self.class_weight, str):  # "balanced"
+            return counts.sum() / (len(counts) * counts)
+        return np.array([float(self.class_weight.get(code, 1.0)) for code in range(len(counts))])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_sums(self, sums: LandmarkSums, *, classes: np.ndarray, components: np.ndarray):
+        """Fit from :class:`LandmarkSums` accumulated outside, e.g. over row blocks on other workers.
+
+        Gives the model :meth:`fit` gives on the rows the sums were taken of
+        (up to the rounding of their order of summation), when they were taken
+        with ``components`` = those rows at :meth:`landmark_rows`, targets
+        :func:`ridge_targets` of the codes of ``classes`` and weights
+        ``sample_weight * class_weights(counts)[codes]``.
+
+        Parameters
+        ----------
+        sums : LandmarkSums
+            Consumed: its ``gram`` becomes the solver's matrix.
+        classes : ndarray of shape (n_classes,)
+            The sorted labels the codes index.
+        components : ndarray of shape (n_landmarks, n_features)
+            The landmarks the sums were taken with.
+
+        Returns
+        -------
+        self
+        """
+        classes = np.asarray(classes)
+        if len(classes) < 2:
+            raise ValueError(f"The training data holds only {len(classes)} class(es); need at least 2.")
+        components = np.asarray(components, dtype=np.float64)
+        if sums.gram.shape != (len(components), len(components)):
+            raise ValueError(f"sums were taken with {len(sums.gram)} landmarks; got {len(components)} components.")
+        self.classes_ = classes
+        self.n_features_in_ = components.shape[1]
+        self.components_ = components
+        self.component_norms_ = _squared_norms(components)
+        self._solve_sums(sums)
+        return self
+
+    def _solve_sums(self, sums: LandmarkSums) -> None:
+        """``coef_`` and ``intercept_`` from the sums (``components_`` set)."""
+        gram, kernel_sum, cross, total = sums.gram, sums.kernel_sum, sums.cross.copy(), sums.total
+        norms, gamma, n_landmarks = self.component_norms_, float(self.gamma), len(self.components_)
+        # K' W K was accumulated in its upper triangle only: mirrored now.
         _mirror_upper(gram)
-        total = weights.sum()
-        kernel_mean, target_mean = kernel_sum / total, weights @ targets / total
+        kernel_mean, target_mean = kernel_sum / total, sums.target_sum / total
         cross -= total * np.outer(kernel_mean, target_mean)
         # Centre and add the penalty alpha * K_mm a band of rows at a time, so that
         # the fit holds one m x m matrix besides the solver's copy (3.2 GB each for 20,000).
@@ -142,7 +276,6 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
             gram[band] += float(self.alpha) * _rbf(self.components_[band], self.components_, norms, gamma)
         self.coef_ = self._solve(gram, cross)
         self.intercept_ = target_mean - kernel_mean @ self.coef_
-        return self
 
     @staticmethod
     def _solve(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:

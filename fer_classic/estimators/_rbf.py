@@ -65,3 +65,79 @@ def gamma_value(gamma, X: np.ndarray) -> float:
     if gamma == "auto":
         return 1.0 / X.shape[1]
     return float(gamma)
+
+
+def class_gram(X: np.ndarray, bounds: np.ndarray, gamma: float) -> dict[tuple[int, int], np.ndarray]:
+    """RBF kernel blocks between the row groups of ``X``, upper triangle of groups only, float32.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+        Rows grouped by class: group ``g`` is ``X[bounds[g]:bounds[g + 1]]``.
+    bounds : ndarray of shape (n_groups + 1,)
+    gamma : float
+
+    Returns
+    -------
+    dict
+        ``(a, b) -> K[group a, group b]`` for every ``a <= b``, float32; the
+        blocks below the diagonal are the transposes.
+
+    Notes
+    -----
+    Two savings over one float64 ``n x n`` matrix, with the same kernel to
+    about 1e-7: the symmetric matrix is computed and kept only on and above
+    the block diagonal (on FER2013's seven classes that is 59 % of it), and in
+    float32, whose matrix products run twice as fast and whose blocks take
+    half the memory (1.9 GB instead of 6.6 GB for 28,709 rows). Distances are
+    taken carefully: the columns are centred first (distances do not change,
+    the dot products that cancel get smaller), only the dot products are in
+    float32, the squared norms stay float64, and a row's distance to itself
+    is exactly zero.
+    """
+    centre = np.asarray(X, dtype=np.float64).mean(axis=0)
+    single, norms = centred_single(X, centre)
+    bounds = np.asarray(bounds)
+    groups = [slice(int(bounds[g]), int(bounds[g + 1])) for g in range(len(bounds) - 1)]
+    blocks: dict[tuple[int, int], np.ndarray] = {}
+    total = sum(g.stop - g.start for g in groups)
+    progress = Progress(sum((g.stop - g.start) * (total - g.start) for g in groups), "RBF kernel entries")
+    for a, rows in enumerate(groups):
+        for b in range(a, len(groups)):
+            cols = groups[b]
+            out = np.empty((rows.stop - rows.start, cols.stop - cols.start), dtype=np.float32)
+            for start in range(0, len(out), ROWS):
+                part = slice(rows.start + start, min(rows.stop, rows.start + start + ROWS))
+                block = single_rbf(single[part], norms[part], single[cols], norms[cols], gamma,
+                                   diagonal=start if a == b else None)
+                out[start : start + len(block)] = block
+                progress.update(len(block) * (cols.stop - cols.start))
+            blocks[a, b] = out
+    progress.close()
+    return blocks
+
+
+def centred_single(X: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X - centre`` in float32, and its squared row norms in float64 (see :func:`single_rbf`)."""
+    centred = np.asarray(X, dtype=np.float64) - centre
+    return centred.astype(np.float32), squared_norms(centred)
+
+
+def single_rbf(rows: np.ndarray, row_norms: np.ndarray, cols: np.ndarray, col_norms: np.ndarray, gamma: float,
+               *, diagonal: int | None = None) -> np.ndarray:
+    """RBF kernel (float64) of centred float32 rows against centred float32 columns, float64 norms.
+
+    The dot products run in float32 (twice as fast as float64), the distances
+    ``|x|^2 + |y|^2 - 2 x.y`` in float64 on centred data, so they lose about
+    1e-7 of the norms. ``diagonal``: ``rows[i]`` is ``cols[diagonal + i]``,
+    whose distance is then exactly zero.
+    """
+    block = (rows @ cols.T).astype(np.float64)
+    block *= -2
+    block += row_norms[:, None]
+    block += col_norms
+    np.maximum(block, 0, out=block)
+    if diagonal is not None:  # a row's own distance is zero, not a rounding residue
+        block[np.arange(len(block)), np.arange(len(block)) + diagonal] = 0.0
+    block *= -gamma
+    return np.exp(block, out=block)

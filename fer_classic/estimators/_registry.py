@@ -12,6 +12,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import LinearSVC
 
 from ._canonical import CanonicalOrderClassifier
+from ._kernel_svc import CombinedKernelSVC, KernelSVC
+from ._local_svc import LocalSVC
 from ._svm import SVMClassifier
 
 __all__ = ["CLASSIFIERS", "make_classifier"]
@@ -28,6 +30,12 @@ CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
     "mlp": lambda rs, nj: MLPClassifier(
         hidden_layer_sizes=(256,), alpha=1e-3, early_stopping=True, max_iter=300, random_state=rs
     ),
+    # Histogram kernels (--param kernel=chi2|pq|rbf|linear) on a precomputed kernel matrix.
+    "kernel-svm": lambda rs, nj: KernelSVC(kernel="intersection", C=10.0, n_jobs=nj, random_state=rs),
+    # A weighted sum of per-block kernels: --param blocks=[1296,2560] --param 'kernels=["rbf","intersection"]'.
+    "combined-svm": lambda rs, nj: CombinedKernelSVC(C=10.0, n_jobs=nj, random_state=rs),
+    # Local learning: an SVM on each test face's k nearest training faces (--param k=200 --param C=1).
+    "local-svm": lambda rs, nj: LocalSVC(KernelSVC(kernel="intersection", C=10.0, n_jobs=nj, random_state=rs)),
 }
 
 
@@ -38,9 +46,12 @@ def make_classifier(
 
     Parameters
     ----------
-    name : {"svm", "linear-svm", "logreg", "knn", "rf", "mlp"}
+    name : {"svm", "linear-svm", "logreg", "knn", "rf", "mlp", "kernel-svm", "combined-svm", "local-svm"}
         ``svm`` is :class:`SVMClassifier` (RBF kernel; backend auto, sklearn,
-        cuml or approx); the others are scikit-learn's
+        cuml or approx); ``kernel-svm`` :class:`KernelSVC` (histogram
+        intersection by default), ``combined-svm`` :class:`CombinedKernelSVC`,
+        ``local-svm`` :class:`LocalSVC` around an intersection-kernel
+        KernelSVC; the others are scikit-learn's
         LinearSVC, LogisticRegression, KNeighborsClassifier,
         RandomForestClassifier and MLPClassifier.
     random_state : int, optional

@@ -27,8 +27,20 @@ _POSITIVE = Interval(Real, 0, None, closed="neither")
 _GAMMA = [StrOptions({"scale", "auto"}), _POSITIVE]
 _CLASS_WEIGHT = [dict, StrOptions({"balanced"}), None]
 # precompute_kernel="auto" computes the training kernel matrix when it takes at most this
-# many bytes: 8 GiB, n_samples <= 32,768 (FER2013's 28,709 training images take 6.6 GB).
+# many bytes (precomputed_kernel_bytes): 8 GiB (FER2013's 28,709 training images take 3.1 GB).
 _PRECOMPUTE_MAX_BYTES = 8 * 2**30
+
+
+def precomputed_kernel_bytes(y) -> int:
+    """Memory of :class:`PrecomputedKernelSVC`'s kernel for labels ``y``: float32 blocks and one pair matrix.
+
+    The blocks on and above the diagonal take ``4 (n**2 + sum n_c**2) / 2``
+    bytes, the largest pair of classes' float64 matrix ``8 (n_a + n_b)**2``.
+    """
+    counts = np.unique(np.asarray(y), return_counts=True)[1].astype(np.int64)
+    n = int(counts.sum())
+    largest = int(np.sort(counts)[-2:].sum())
+    return 2 * (n**2 + int((counts**2).sum())) + 8 * largest**2
 
 
 def cuml_status() -> tuple[bool, str]:
@@ -102,12 +114,14 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         (matrix products on all cores) and fit libsvm on it, with
         :class:`PrecomputedKernelSVC`. Same model as computing kernel values
         inside libsvm on one core, over 10x faster on FER2013 (28,709 HOG
-        vectors: about 1 min instead of 12 to 15), and ``8 * n_samples**2``
-        bytes of memory. ``"auto"``: when that is at most 8 GiB
-        (``n_samples <= 32,768``). The choice is logged and kept in
-        ``kernel_precomputed_``.
+        vectors: about 1 min instead of 12 to 15). Memory: the kernel in
+        float32 on and above the diagonal plus one float64 matrix of the
+        largest pair of classes (:func:`precomputed_kernel_bytes`; 3.1 GB for
+        FER2013's 28,709 images). ``"auto"``: when that is at most 8 GiB. The
+        choice is logged and kept in ``kernel_precomputed_``.
     cache_size : float, default=1000
-        Kernel cache in MB for the exact backends.
+        Kernel cache in MB for the exact backends (at most 100 per pair of
+        classes with a precomputed kernel, where it only saves look-ups).
     tol : float, default=1e-3
         Stopping tolerance.
     random_state : int, optional
@@ -197,7 +211,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        precompute = self._precompute(len(X))
+        precompute = self._precompute(y)
         self.backend_, self.backend_reason_ = self._resolve_backend()
         self.kernel_precomputed_ = self.backend_ == "sklearn" and precompute
         logger.info("SVMClassifier backend: %s (%s)", self.backend_, self.backend_reason_)
@@ -219,18 +233,18 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             )
         return CalibratedClassifierCV(base, method="sigmoid", cv=min(cv, smallest), ensemble=False)
 
-    def _precompute(self, n_samples: int) -> bool:
+    def _precompute(self, y) -> bool:
         if isinstance(self.precompute_kernel, str):  # "auto"
-            return 8 * n_samples**2 <= _PRECOMPUTE_MAX_BYTES
+            return precomputed_kernel_bytes(y) <= _PRECOMPUTE_MAX_BYTES
         return bool(self.precompute_kernel)
 
     def _fit_sklearn(self, X, codes, sample_weight):
         params = dict(C=self.C, gamma=self.gamma, class_weight=self._class_weight_codes(),
                       cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
         if self.kernel_precomputed_:
-            logger.info("SVMClassifier: libsvm on a precomputed %d x %d kernel matrix (%.1f GB)",
-                        len(X), len(X), 8 * len(X) ** 2 / 1e9)
-            model = PrecomputedKernelSVC(**params)
+            logger.info("SVMClassifier: libsvm on a precomputed %d x %d kernel matrix", len(X), len(X))
+            # libsvm's cache only saves look-ups of a precomputed kernel (see PrecomputedKernelSVC).
+            model = PrecomputedKernelSVC(**{**params, "cache_size": min(self.cache_size, 100)})
         else:
             model = SVC(kernel="rbf", **params)
         if self.probability:

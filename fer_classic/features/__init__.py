@@ -7,6 +7,7 @@ Every transformer takes rows of flattened grayscale images (as
 from ._base import infer_image_shape
 from ._cnn import CNNFeatures
 from ._deep import BACKBONES, DeepFeatures, deep_metadata
+from ._gabor import GaborFeatures
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
@@ -22,6 +23,7 @@ __all__ = [
     "NORMALISED_FEATURES",
     "BlockScaledUnion",
     "DenseSIFTBoVW",
+    "GaborFeatures",
     "HOGFeatures",
     "LBPFeatures",
     "PixelFeatures",

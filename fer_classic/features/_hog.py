@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, SequenceOf, StrOptions, validate_params
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
@@ -194,13 +195,17 @@ def hog_batch(
     for start in range(0, len(images), _CHUNK):
         part = images[start : start + _CHUNK].astype(float_dtype)
         hist = _cell_histograms(part, orientations, (c_row, c_col), float_dtype)
-        # (n, nbr, nbc, orient, b_row, b_col) windows -> scikit-image's block layout
-        # (n, nbr, nbc, b_row, b_col, orient), one contiguous row per block.
-        blocks = sliding_window_view(hist, (b_row, b_col), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
-        blocks = blocks.copy().reshape(len(part), n_blocks_row * n_blocks_col, -1)
-        blocks = _normalize_blocks(blocks, block_norm)
-        out[start : start + len(part)] = blocks.reshape(len(part), -1)
+        out[start : start + len(part)] = _descriptors(hist, (b_row, b_col), block_norm)
     return out
+
+
+def _descriptors(hist: np.ndarray, cells_per_block: tuple[int, int], block_norm: str) -> np.ndarray:
+    """Flattened, normalised blocks (n, n_features) of cell histograms (n, n_cells_row, n_cells_col, orient)."""
+    # (n, nbr, nbc, orient, b_row, b_col) windows -> scikit-image's block layout
+    # (n, nbr, nbc, b_row, b_col, orient), one contiguous row per block.
+    blocks = sliding_window_view(hist, cells_per_block, axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
+    blocks = blocks.copy().reshape(len(hist), -1, np.prod(cells_per_block) * hist.shape[-1])
+    return _normalize_blocks(blocks, block_norm).reshape(len(hist), -1)
 
 
 class HOGFeatures(ImageTransformerMixin):
@@ -282,3 +287,28 @@ class HOGFeatures(ImageTransformerMixin):
             cells_per_block=tuple(self.cells_per_block),
             block_norm=self.block_norm,
         ).astype(np.float64, copy=False)
+
+    def encode_compact(self, X) -> np.ndarray:
+        """Cell histograms of ``X``'s rows, float32: what :meth:`decode_compact` rebuilds the descriptors from.
+
+        A descriptor holds every cell up to ``cells_per_block`` times, in
+        float64 (1,296 values for a 48 x 48 face); its 324 cell histograms are
+        float32 values and rebuild it bit for bit, in an eighth of the bytes.
+        Kept in models for their support vectors (see
+        :func:`fer_classic.estimators.compact_support_vectors`).
+        """
+        images = self._images(X)
+        # As transform: float64 arithmetic whatever the input (hog_batch's chunks).
+        cells = [_cell_histograms(images[s : s + _CHUNK].astype(np.float64), int(self.orientations),
+                                  tuple(int(v) for v in self.pixels_per_cell), np.float64)
+                 for s in range(0, len(images), _CHUNK)]
+        return np.concatenate(cells).astype(np.float32) if cells else np.empty((0,), np.float32)
+
+    def decode_compact(self, codes: np.ndarray) -> np.ndarray:
+        """The descriptors (n, n_features_out_), float64, of :meth:`encode_compact`'s cell histograms."""
+        check_is_fitted(self)
+        hist = np.asarray(codes, dtype=np.float64)
+        return np.concatenate([
+            _descriptors(hist[s : s + _CHUNK], tuple(int(v) for v in self.cells_per_block), self.block_norm)
+            for s in range(0, len(hist), _CHUNK)
+        ]) if len(hist) else np.empty((0, self.n_features_out_))

@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ._cnn import CNNFeatures
 from ._deep import DeepFeatures
+from ._gabor import GaborFeatures
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
@@ -42,6 +43,7 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "lbp": LBPFeatures,
     "pca": _pca,
     "sift": DenseSIFTBoVW,
+    "gabor": GaborFeatures,
     "vgg16": _vgg16,
     "vgg19": _vgg19,
     "cnn": CNNFeatures,
@@ -129,7 +131,7 @@ def make_features(
     Parameters
     ----------
     spec : str
-        ``"pixels"``, ``"hog"``, ``"lbp"``, ``"pca"``, ``"sift"``, ``"vgg16"``, ``"vgg19"``,
+        ``"pixels"``, ``"hog"``, ``"lbp"``, ``"pca"``, ``"sift"``, ``"gabor"``, ``"vgg16"``, ``"vgg19"``,
         ``"cnn"`` or several joined by ``+``.
     n_jobs : int, optional
         Set on every extractor that takes it.

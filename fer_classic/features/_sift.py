@@ -99,7 +99,12 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         Side in pixels of the square each descriptor covers (its 4 x 4 cells
         are ``patch / 4`` pixels wide); one keypoint grid per size.
     n_words : int, default=512
-        Codebook size.
+        Codebook size (of each codebook).
+    codebooks : {"shared", "per_patch"}, default="shared"
+        ``shared``: one codebook for the descriptors of every patch size.
+        ``per_patch``: one codebook of ``n_words`` per patch size, each
+        learned on (and encoding) its own patch size's descriptors; the
+        histograms of the sizes are side by side in each pyramid cell.
     assignment : {"soft", "hard"}, default="soft"
         ``hard``: each descriptor votes for its nearest word. ``soft``: it
         spreads one vote over its ``soft_neighbors`` nearest words with
@@ -117,6 +122,16 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         the L2-normalised descriptor.
     sigma : float, default=1.6
         Gaussian blur of the image before the descriptors, OpenCV's ``sigma``.
+    histogram : {"count", "presence", "capped"}, default="count"
+        What a pyramid cell holds per word. ``count``: the votes, each level
+        divided by the keypoints so that it sums to 1. ``presence``: 1 where
+        the word got any vote in the cell, else 0 (with soft assignment, a
+        descriptor votes for its ``soft_neighbors`` words). ``capped``: the
+        votes, capped at ``cap`` (a few repeats of a word count, many do
+        not outweigh the rest). Power and norm then apply as for counts.
+    cap : float, default=1.0
+        Largest value of a ``capped`` cell (in votes; hard assignment with
+        ``cap=1`` is ``presence``).
     power : float, default=0.5
         Exponent of the power normalisation (``sign(h) * |h| ** power``);
         1 leaves the histograms as they are.
@@ -135,10 +150,10 @@ class DenseSIFTBoVW(ImageTransformerMixin):
     ----------
     image_shape_ : (int, int)
         Geometry learned in ``fit``.
-    codebook_ : ndarray of shape (n_words, 128), float32
-        The visual words.
+    codebook_ : ndarray of shape (n_codebooks * n_words, 128), float32
+        The visual words (of each patch size in turn for ``per_patch``).
     n_features_out_ : int
-        ``n_words`` times the number of pyramid cells.
+        ``n_words`` times the number of codebooks and of pyramid cells.
 
     Notes
     -----
@@ -163,12 +178,15 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         "step": [_POSITIVE_INT],
         "patch_sizes": [_POSITIVE, SequenceOf(_POSITIVE)],
         "n_words": [Interval(Integral, 2, None, closed="left")],
+        "codebooks": [StrOptions({"shared", "per_patch"})],
         "assignment": [StrOptions({"hard", "soft"})],
         "soft_beta": [_POSITIVE],
         "soft_neighbors": [_POSITIVE_INT],
         "levels": [_POSITIVE_INT, SequenceOf(_POSITIVE_INT)],
         "root_sift": ["boolean"],
         "sigma": [_POSITIVE],
+        "histogram": [StrOptions({"count", "presence", "capped"})],
+        "cap": [_POSITIVE],
         "power": [_POSITIVE],
         "norm": [StrOptions({"l2"}), None],
         "max_descriptors": [_POSITIVE_INT],
@@ -183,12 +201,15 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         step: int = 4,
         patch_sizes: int | tuple[int, ...] = (12, 20),
         n_words: int = 512,
+        codebooks: str = "shared",
         assignment: str = "soft",
         soft_beta: float = 10.0,
         soft_neighbors: int = 5,
         levels: tuple[int, ...] = (1, 2),
         root_sift: bool = True,
         sigma: float = 1.6,
+        histogram: str = "count",
+        cap: float = 1.0,
         power: float = 0.5,
         norm: str | None = "l2",
         max_descriptors: int = 100_000,
@@ -199,12 +220,15 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         self.step = step
         self.patch_sizes = patch_sizes
         self.n_words = n_words
+        self.codebooks = codebooks
         self.assignment = assignment
         self.soft_beta = soft_beta
         self.soft_neighbors = soft_neighbors
         self.levels = levels
         self.root_sift = root_sift
         self.sigma = sigma
+        self.histogram = histogram
+        self.cap = cap
         self.power = power
         self.norm = norm
         self.max_descriptors = max_descriptors
@@ -271,42 +295,75 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         """
         images = self._fit_geometry(X)
         rng = check_random_state(self.random_state)
-        n_keypoints = len(self._keypoints()[0])
-        n_images = min(len(images), -(-int(self.max_descriptors) // n_keypoints))
+        n_groups = self._n_codebooks()
+        per_image = len(self._keypoints()[0]) // n_groups  # descriptors per image and codebook
+        n_images = min(len(images), -(-int(self.max_descriptors) // per_image))
         chosen = np.sort(rng.choice(len(images), size=n_images, replace=False))
         descriptors = self._map_images(self._descriptors, images[chosen], min_parallel=64)
-        descriptors = descriptors.reshape(-1, 128)
+        codebooks = []
+        # Keypoints are ordered by patch size: group g holds the descriptors of the g-th size.
+        for group in np.split(descriptors, n_groups, axis=1) if n_groups > 1 else [descriptors]:
+            codebooks.append(self._learn_codebook(group.reshape(-1, 128), rng, len(images)))
+        self.codebook_ = np.concatenate(codebooks)
+        self.n_features_out_ = n_groups * int(self.n_words) * sum(int(v) ** 2 for v in np.atleast_1d(self.levels))
+        return self
+
+    def _n_codebooks(self) -> int:
+        return len(self._patches()) if self.codebooks == "per_patch" else 1
+
+    def _learn_codebook(self, descriptors: np.ndarray, rng, n_images: int) -> np.ndarray:
+        """``n_words`` mini-batch k-means centres of (a sample of at most ``max_descriptors``) ``descriptors``."""
         if len(descriptors) > self.max_descriptors:
             descriptors = descriptors[rng.choice(len(descriptors), size=int(self.max_descriptors), replace=False)]
         if len(descriptors) < self.n_words:
             raise ValueError(
-                f"n_words={self.n_words} needs at least as many descriptors; {len(images)} image(s) give "
+                f"n_words={self.n_words} needs at least as many descriptors; {n_images} image(s) give "
                 f"{len(descriptors)}. Use a smaller n_words, a smaller step or more images."
             )
         # float64: scikit-learn's k-means++ upcasts float32 block by block, several times slower.
         # On FER2013 it stops early after 3-5 passes over the sample; max_iter caps tiny inputs.
+        # Batches of at least two descriptors per word, so that a large vocabulary (thousands of
+        # words) still moves most words at every step; time and memory stay bounded by
+        # max_descriptors (k-means++ runs on 3 batches, mini-batch passes stop early).
         kmeans = MiniBatchKMeans(
             n_clusters=int(self.n_words),
-            batch_size=min(len(descriptors), 2048),
+            batch_size=min(len(descriptors), max(2048, 2 * int(self.n_words))),
             n_init=1,
             max_iter=20,
             random_state=rng.randint(np.iinfo(np.int32).max),
         ).fit(descriptors.astype(np.float64))
-        self.codebook_ = kmeans.cluster_centers_.astype(np.float32)
-        self.n_features_out_ = int(self.n_words) * sum(int(v) ** 2 for v in np.atleast_1d(self.levels))
-        return self
+        return kmeans.cluster_centers_.astype(np.float32)
+
+    def __setstate__(self, state):
+        # Models saved before these parameters existed encoded with their defaults' behaviour.
+        state = {"codebooks": "shared", "histogram": "count", "cap": 1.0, **state}
+        super().__setstate__(state)
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         n_keypoints = len(self._keypoints()[0])
+        n_groups, n_words = self._n_codebooks(), int(self.n_words)
+        per_group = n_keypoints // n_groups
         pooling = self._pooling()
         # Images per step: both the distance matrix and the descriptors stay under _BLOCK elements.
-        step = max(1, _BLOCK // (n_keypoints * max(len(self.codebook_), 128)))
+        step = max(1, _BLOCK // (n_keypoints * max(n_words, 128)))
         out = np.empty((len(images), self.n_features_out_))
         progress = Progress(len(images), "dense SIFT words")
         for start in range(0, len(images), step):
-            weights = self._assign(self._descriptors(images[start : start + step]).reshape(-1, 128))
-            # Pooling of every pyramid cell at once: (cells, keypoints) @ (keypoints, words) per image.
-            hist = np.matmul(pooling, weights.reshape(-1, n_keypoints, len(self.codebook_)))
+            descriptors = self._descriptors(images[start : start + step])
+            parts = []
+            for g in range(n_groups):
+                keypoints = slice(g * per_group, (g + 1) * per_group)
+                weights = self._assign(descriptors[:, keypoints].reshape(-1, 128),
+                                       self.codebook_[g * n_words : (g + 1) * n_words])
+                # Votes of every pyramid cell at once: (cells, keypoints) @ (keypoints, words) per image.
+                parts.append(np.matmul(pooling[:, keypoints], weights.reshape(-1, per_group, n_words)))
+            hist = parts[0] if n_groups == 1 else np.concatenate(parts, axis=2)
+            if self.histogram == "count":
+                hist /= np.float32(per_group)  # each level of each codebook sums to 1
+            elif self.histogram == "presence":
+                hist = hist > 0
+            else:
+                np.minimum(hist, np.float32(self.cap), out=hist)
             out[start : start + len(hist)] = hist.reshape(len(hist), -1)
             progress.update(len(hist))
         progress.close()
@@ -317,10 +374,11 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         return out
 
     def _pooling(self) -> np.ndarray:
-        """(pyramid cells, keypoints) matrix: ``1 / n_keypoints`` where a keypoint's centre lies in a cell.
+        """(pyramid cells, keypoints) matrix: 1 where a keypoint's centre lies in a cell, else 0.
 
-        Cells are ordered by level, then row-major within the level; each
-        level's histograms of an image then sum to 1, so every level weighs the same.
+        Cells are ordered by level, then row-major within the level; divided
+        by the keypoints, each level's histograms of an image sum to 1, so
+        every level weighs the same.
         """
         _, centres = self._keypoints()
         height, width = self.image_shape_
@@ -330,11 +388,10 @@ class DenseSIFTBoVW(ImageTransformerMixin):
             cell_row = np.minimum(((centres[:, 0] + 0.5) * level // height).astype(int), level - 1)
             cell_col = np.minimum(((centres[:, 1] + 0.5) * level // width).astype(int), level - 1)
             rows.append(np.arange(level * level)[:, None] == (cell_row * level + cell_col)[None, :])
-        return np.concatenate(rows).astype(np.float32) / np.float32(len(centres))
+        return np.concatenate(rows).astype(np.float32)
 
-    def _assign(self, descriptors: np.ndarray) -> np.ndarray:
-        """Word weights (n_descriptors, n_words), float32, each row summing to 1."""
-        codebook = self.codebook_
+    def _assign(self, descriptors: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+        """Weights (n_descriptors, n_words) of the words of ``codebook``, float32, each row summing to 1."""
         # Squared distances by one matrix product: |d|^2 - 2 d.c + |c|^2.
         distances = descriptors @ codebook.T
         distances *= -2.0

@@ -2,7 +2,7 @@
 
 from ._files import load_model, save_model
 from ._header import FORMAT, FORMAT_VERSION, MODEL_FORMATS, REQUIRED_METADATA, model_format
-from ._inspect import format_model_info, inspect_model
+from ._inspect import component_sizes, format_model_info, inspect_model
 from ._model import PREPROCESSING, FERModel, library_versions, plain_metadata, utc_now
 from ._signing import config_dir, key_path
 from ._trust import DEFAULT_TRUSTED_MODULES, TRUSTED_TYPES, is_trusted
@@ -16,6 +16,7 @@ __all__ = [
     "PREPROCESSING",
     "REQUIRED_METADATA",
     "TRUSTED_TYPES",
+    "component_sizes",
     "config_dir",
     "format_model_info",
     "inspect_model",

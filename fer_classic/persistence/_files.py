@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ._header import model_format, model_path, warn_versions
 from ._joblib_format import load_joblib, save_joblib
+from ._inspect import component_sizes
 from ._model import FERModel, plain_metadata
 from ._skops_format import is_zip, load_skops, save_skops
 
@@ -42,7 +43,7 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
     """
     path = Path(path)
     file_format = model_format(path, format)
-    metadata = plain_metadata(model.metadata)
+    metadata = plain_metadata({**model.metadata, "sizes": component_sizes(model.pipeline)})
     save = save_joblib if file_format == "joblib" else save_skops
     return save(model.pipeline, metadata, path)
 

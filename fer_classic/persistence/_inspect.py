@@ -9,7 +9,57 @@ from ._header import missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
 
-__all__ = ["format_model_info", "inspect_model"]
+__all__ = ["component_sizes", "format_model_info", "inspect_model"]
+
+
+# Arrays of at least this many bytes are listed one by one in the sizes.
+_LISTED_BYTES = 2**20
+
+
+def component_sizes(pipeline) -> dict:
+    """Bytes of the arrays each step of ``pipeline`` holds, and the largest arrays by name.
+
+    Recorded in a saved model's metadata (``sizes``), so that ``inspect``
+    shows what makes a file large without loading it. An array shared by two
+    steps (the steps that rebuild compact support vectors) counts once, for
+    the first.
+
+    Returns
+    -------
+    dict
+        ``{"steps": {step: bytes}, "arrays": {"step.attr.attr": bytes}}``,
+        arrays of 1 MiB and more, largest first.
+    """
+    import numpy as np
+
+    seen: dict[int, object] = {}  # holds what it saw: a freed temporary's id may come again
+    arrays: dict[str, int] = {}
+
+    def walk(obj, where: str, depth: int = 0) -> int:
+        if id(obj) in seen or depth > 12:
+            return 0
+        seen[id(obj)] = obj
+        if isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                return sum(walk(item, where, depth + 1) for item in obj.ravel())
+            if obj.nbytes >= _LISTED_BYTES:
+                arrays[where] = int(obj.nbytes)
+            return int(obj.nbytes)
+        if isinstance(obj, dict):
+            return sum(walk(v, f"{where}.{k}", depth + 1) for k, v in obj.items())
+        if isinstance(obj, (list, tuple)):
+            return sum(walk(v, where, depth + 1) for v in obj)
+        if isinstance(obj, (str, bytes, int, float, type)) or not hasattr(obj, "__getstate__"):
+            return 0
+        try:
+            state = obj.__getstate__()  # what a pickle of it holds (compact models drop their float64 copy)
+        except Exception:  # an object that cannot say (a live network, a lock): not counted
+            return 0
+        return walk(state, where, depth + 1) if isinstance(state, dict) else 0
+
+    steps = getattr(pipeline, "steps", None) or [("model", pipeline)]
+    totals = {name: walk(step, name) for name, step in steps}
+    return {"steps": totals, "arrays": dict(sorted(arrays.items(), key=lambda kv: -kv[1]))}
 
 
 def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ()) -> dict:
@@ -73,6 +123,13 @@ def format_model_info(info: dict) -> str:
         ("created", metadata.get("created")),
     ]
     lines += [f"{name:<15}{value}" for name, value in rows if value]
+    lines.append(f"{'file size':<15}{_megabytes(os.path.getsize(info['path']))}")
+    sizes = metadata.get("sizes") or {}
+    if sizes.get("steps"):
+        lines.append(f"{'in memory':<15}" + ", ".join(f"{name} {_megabytes(n)}" for name, n in sizes["steps"].items())
+                     + " (arrays, before compression)")
+    for where, n in (sizes.get("arrays") or {}).items():
+        lines.append(f"{'':<15}{where}: {_megabytes(n)}")
     if info.get("missing_metadata"):
         lines.append(f"{'missing':<15}{', '.join(info['missing_metadata'])} (loading refuses the file: "
                      "predicting needs it)")
@@ -85,3 +142,7 @@ def format_model_info(info: dict) -> str:
                                                 if needing else "nothing: every type and function it names is "
                                                 "on fer-classic's list of trusted names"))
     return "\n".join(lines)
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"

@@ -27,11 +27,15 @@ DEFAULT_TRUSTED_MODULES = ("sklearn", "numpy", "fer_classic", "imblearn")
 #: own model files hold (sorted; one per line, so a diff shows each change).
 TRUSTED_TYPES: tuple[str, ...] = (
     "fer_classic.estimators._canonical.CanonicalOrderClassifier",
+    "fer_classic.estimators._kernel_svc.CombinedKernelSVC",
+    "fer_classic.estimators._kernel_svc.KernelSVC",
     "fer_classic.estimators._landmark_ridge.LandmarkRidgeClassifier",
+    "fer_classic.estimators._local_svc.LocalSVC",
     "fer_classic.estimators._precomputed_svc.PrecomputedKernelSVC",
     "fer_classic.estimators._svm.SVMClassifier",
     "fer_classic.features._cnn.CNNFeatures",  # weights as arrays, network rebuilt from code
     "fer_classic.features._deep.DeepFeatures",  # frozen ImageNet backbone, weights as arrays
+    "fer_classic.features._gabor.GaborFeatures",
     "fer_classic.features._hog.HOGFeatures",
     "fer_classic.features._lbp.LBPFeatures",
     "fer_classic.features._pixels.PixelFeatures",

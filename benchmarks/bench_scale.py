@@ -1,0 +1,229 @@
+"""Fitting the approximate SVM on 30k, 100k and 300k images: out of core here, or on a 2-worker Dask cluster.
+
+Training sets are FER2013's 28,709 training images repeated with jitter
+(replica 0 is the original; replica r > 0 is shifted by up to 2 px, its
+contrast and brightness changed by up to 10 % and Gaussian noise of sigma 3
+added, seeded by replica and file), written once as JPEG class folders under
+``--work`` (``n30000/train/<label>/r<r>_<name>.jpg``); the test split is all
+7,178 FER2013 test images (copied beside them). The dataset folder is only read.
+
+Each (size, mode) runs in its own process, so its peak memory is its own:
+
+* ``local``: ``fit_model(..., feature_store=DIR)``, out of core on this machine
+  (features chunk by chunk into a memory-mapped store, the scaler and the
+  SVM's sums in blocks); the store is removed first (``--keep-store`` reuses it).
+* ``dask``: ``fit_model(..., backend="dask")`` on a ``LocalCluster`` of
+  ``--workers`` worker processes of one thread each (``--worker-memory`` each,
+  beyond which Dask spills the feature chunks to disk).
+* ``memory``: the plain in-memory ``fit_model`` (every image decoded into one
+  array), for reference at the smaller sizes.
+
+Measured: wall seconds per stage, peak resident memory (``ru_maxrss``) of the
+client process (with ``dask``, the scheduler runs in it too) and of each
+worker process (``client.run``), test accuracy. Per chunk, the seconds of
+decoding + HOG and of the SVM's sums are derived from the ``local`` run (one
+process, chunks one after another) and give the projected wall time on more
+workers: ``serial + chunks x per-chunk / workers``.
+
+Model: HOG (default parameters) + StandardScaler + ``SVMClassifier(backend="approx",
+C=10, n_components=2000)`` (``--n-components``): its fit time grows as
+``n x m^2`` and the client and each partial sum hold ``16 m^2`` bytes (64 MB for 2,000).
+
+Usage::
+
+    python benchmarks/bench_scale.py --sizes 30000 --mode local      # one size, one mode
+    python benchmarks/bench_scale.py --sizes 30000 100000 300000 --mode local dask
+    python benchmarks/bench_scale.py --check-fer2013                  # same predictions: local vs dask, FER2013
+    python benchmarks/bench_scale.py --table                          # print the table of results so far
+
+Results: ``benchmarks/results/bench_scale_<size>_<mode>.json`` (and
+``bench_scale_fer2013_check.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+FER = REPO.parent / "shared" / "data" / "fer2013"
+MODES = ("local", "dask", "memory")
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def generate(root: Path, size: int, source: Path = FER) -> Path:
+    """Write ``size`` jittered copies of FER2013's training images (and its test images) under ``root``."""
+    import cv2
+    import numpy as np
+
+    done = root / ".complete"
+    if done.exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    files = sorted((source / "train").glob("*/*.jpg"))
+    for split_file in sorted((source / "test").glob("*/*.jpg")):
+        target = root / "test" / split_file.parent.name / split_file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(split_file, target)
+    images = [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+    for index in range(size):
+        replica, i = divmod(index, len(files))
+        image = images[i]
+        if replica:
+            rng = np.random.default_rng([replica, i])
+            dx, dy = rng.integers(-2, 3, size=2)
+            shifted = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), image.shape[::-1],
+                                     borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            shifted = shifted * rng.uniform(0.9, 1.1) + rng.uniform(-10, 10) + rng.normal(0, 3, image.shape)
+            image = np.clip(shifted, 0, 255).astype(np.uint8)
+        target = root / "train" / files[i].parent.name / f"r{replica}_{files[i].name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    done.write_text(str(size))
+    return root
+
+
+def run_one(size: int, mode: str, args) -> dict:
+    """Fit once in this process; the result row."""
+    from fer_classic.workflow import fit_model
+
+    data = generate(Path(args.work) / f"n{size}", size)
+    params = {"backend": "approx", "n_components": args.n_components}
+    common = dict(features="hog", clf="svm", clf_params=params, chunk_size=args.chunk_size, log=print)
+    store = Path(args.work) / f"store_{size}"
+    workers: list[float] = []
+    start = time.perf_counter()
+    if mode == "local":
+        if store.exists() and not args.keep_store:
+            shutil.rmtree(store)
+        result = fit_model(data, feature_store=store, **common)
+    elif mode == "dask":
+        from dask.distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                          memory_limit=args.worker_memory, dashboard_address=":0",
+                          local_directory=str(Path(args.work) / "dask-spill")) as cluster:
+            result = fit_model(data, backend="dask", scheduler=cluster.scheduler_address, **common)
+            with Client(cluster.scheduler_address) as client:
+                workers = sorted(client.run(_peak_mb).values())
+    else:
+        result = fit_model(data, **common)
+    wall = time.perf_counter() - start
+    n_chunks = -(-result.n_train // args.chunk_size)
+    return {"size": size, "mode": mode, "n_train": result.n_train, "n_test": result.n_test,
+            "workers": args.workers if mode == "dask" else 0, "n_components": args.n_components,
+            "chunk_size": args.chunk_size, "n_chunks": n_chunks, "wall_s": round(wall, 1),
+            "seconds": result.timings, "client_peak_mb": round(_peak_mb()), "worker_peak_mb": [round(w) for w in workers],
+            "accuracy": round(result.metrics["accuracy"], 4), "cpu": os.cpu_count()}
+
+
+def check_fer2013(args) -> dict:
+    """Fit on all of FER2013 in memory and on a 2-worker cluster: do the test predictions agree?"""
+    import numpy as np
+    from dask.distributed import LocalCluster
+
+    from fer_classic import load_dataset
+    from fer_classic.workflow import fit_model
+
+    params = {"backend": "approx", "n_components": args.n_components}
+    common = dict(features="hog", clf="svm", clf_params=params, log=print)
+    local = fit_model(FER, **common)
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.worker_memory,
+                      dashboard_address=":0") as cluster:
+        remote = fit_model(FER, backend="dask", scheduler=cluster.scheduler_address, chunk_size=args.chunk_size,
+                           **common)
+    test = load_dataset(FER).select("test")
+    a, b = local.model.predict(test.images), remote.model.predict(test.images)
+    scores = np.abs(local.model.pipeline.decision_function(test.X) - remote.model.pipeline.decision_function(test.X))
+    return {"n_train": local.n_train, "n_test": len(test), "n_components": args.n_components,
+            "accuracy_local": local.metrics["accuracy"], "accuracy_dask": remote.metrics["accuracy"],
+            "same_predictions": int((a == b).sum()), "max_score_difference": float(scores.max()),
+            "seconds_local": local.timings, "seconds_dask": remote.timings}
+
+
+def table() -> str:
+    """Markdown table of every result file, with the projected wall time on more workers."""
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("bench_scale_*_*.json"))
+            if not p.name.endswith("check.json")]
+    rows.sort(key=lambda r: (r["size"], MODES.index(r["mode"])))
+    per_chunk = {}  # size -> seconds per chunk of the local run (decode + HOG + sums)
+    for r in rows:
+        if r["mode"] == "local":
+            per_chunk[r["size"]] = (r["seconds"].get("features", 0) + r["seconds"].get("fit", 0)) / r["n_chunks"]
+    lines = ["| images | mode | wall s | features s | fit s | client peak MB | worker peak MB | accuracy | "
+             "s per chunk | projected wall s, 8 / 32 workers |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["seconds"]
+        chunk = per_chunk.get(r["size"])
+        serial = r["wall_s"] - (s.get("features", 0) + s.get("fit", 0)) if r["mode"] == "local" else None
+        projected = (" / ".join(f"{serial + r['n_chunks'] * chunk / w:.0f}" for w in (8, 32))
+                     if chunk and serial is not None else "")
+        lines.append(
+            f"| {r['size']:,} | {r['mode']}{' x' + str(r['workers']) if r['workers'] else ''} | {r['wall_s']:.0f} | "
+            f"{s.get('features', 0):.0f} | {s.get('fit', 0):.0f} | {r['client_peak_mb']:,} | "
+            f"{', '.join(f'{w:,}' for w in r['worker_peak_mb']) or '-'} | {r['accuracy']:.3f} | "
+            f"{f'{chunk:.2f}' if chunk and r['mode'] == 'local' else ''} | {projected} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 100000, 300000])
+    parser.add_argument("--mode", nargs="+", choices=MODES, default=["local", "dask"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-memory", default="2GB", help="Dask memory limit per worker (spills beyond it).")
+    parser.add_argument("--n-components", type=int, default=2000)
+    parser.add_argument("--chunk-size", type=int, default=4096)
+    parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "fer_classic_scale"),
+                        help="Folder for the generated images, feature stores and Dask's spill.")
+    parser.add_argument("--keep-store", action="store_true", help="local: reuse an existing feature store.")
+    parser.add_argument("--table", action="store_true", help="Only print the table of results so far.")
+    parser.add_argument("--check-fer2013", action="store_true",
+                        help="Fit all of FER2013 in memory and on the cluster and compare test predictions.")
+    parser.add_argument("--one", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)  # child process
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        print(table())
+        return
+    if args.check_fer2013:
+        row = check_fer2013(args)
+        (RESULTS / "bench_scale_fer2013_check.json").write_text(json.dumps(row, indent=1))
+        print(json.dumps(row, indent=1))
+        return
+    if args.one:
+        row = run_one(int(args.one[0]), args.one[1], args)
+        (RESULTS / f"bench_scale_{row['size']}_{row['mode']}.json").write_text(json.dumps(row, indent=1))
+        print(json.dumps(row))
+        return
+    for size in args.sizes:
+        generate(Path(args.work) / f"n{size}", size)
+        for mode in args.mode:
+            subprocess.run([sys.executable, __file__, "--one", str(size), mode, *_options(args)], check=True)
+    print(table())
+
+
+def _options(args) -> list[str]:
+    """The options a child process needs."""
+    out = ["--workers", str(args.workers), "--worker-memory", args.worker_memory, "--n-components",
+           str(args.n_components), "--chunk-size", str(args.chunk_size), "--work", args.work]
+    return out + (["--keep-store"] if args.keep_store else [])
+
+
+if __name__ == "__main__":
+    main()

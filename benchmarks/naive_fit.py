@@ -1,0 +1,71 @@
+"""The notebook way of fitting HOG + SVM on an image folder: the baseline of ``bench_fit.py``.
+
+What people write before they have a library: read every file with OpenCV, one
+``skimage.feature.hog`` call per image, ``StandardScaler``, ``SVC(C=10)`` (libsvm
+computing its own RBF kernel values), accuracy on the test folder, ``joblib.dump``.
+Same HOG parameters as fer-classic's ``hog`` (9 orientations, 8 x 8 cells, 3 x 3
+blocks, L2-Hys) and the same C and gamma as ``fer-classic fit --features hog --clf svm``.
+
+Usage::
+
+    python benchmarks/naive_fit.py DATA_FOLDER MODEL_OUT
+
+``DATA_FOLDER`` holds ``train/<class>/*`` and ``test/<class>/*``. Prints one JSON
+line with the accuracy and the seconds of each step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import joblib
+import numpy as np
+from skimage.feature import hog
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+
+def read_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for path in sorted(class_dir.iterdir()):
+            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            images.append(cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA))
+            labels.append(class_dir.name)
+    return np.stack(images), np.array(labels)
+
+
+def features(images: np.ndarray) -> np.ndarray:
+    return np.array([hog(image, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
+                         block_norm="L2-Hys") for image in images])
+
+
+def main(data: str, out: str) -> None:
+    seconds = {}
+    start = time.perf_counter()
+    (x_train, y_train), (x_test, y_test) = read_split(Path(data) / "train"), read_split(Path(data) / "test")
+    seconds["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    f_train, f_test = features(x_train), features(x_test)
+    seconds["features"] = time.perf_counter() - start
+    start = time.perf_counter()
+    scaler = StandardScaler().fit(f_train)
+    model = SVC(C=10, kernel="rbf", gamma="scale", cache_size=1000).fit(scaler.transform(f_train), y_train)
+    seconds["fit"] = time.perf_counter() - start
+    start = time.perf_counter()
+    accuracy = accuracy_score(y_test, model.predict(scaler.transform(f_test)))
+    seconds["predict"] = time.perf_counter() - start
+    start = time.perf_counter()
+    joblib.dump((scaler, model), out)
+    seconds["save"] = time.perf_counter() - start
+    print(json.dumps({"accuracy": accuracy, "n_train": len(y_train), "n_test": len(y_test),
+                      "seconds": {k: round(v, 2) for k, v in seconds.items()}}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

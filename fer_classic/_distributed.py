@@ -1,0 +1,525 @@
+"""Fit and score from image paths in chunks: on Dask workers, or on this machine out of core.
+
+``fit_model(..., backend="dask")`` and ``fit_model(..., feature_store=DIR)``
+come here. The client lists the files (no image is opened), then every chunk
+of paths is decoded and turned into features where it is processed: on a
+Dask worker (the features stay there, spilled to disk by Dask beyond its
+memory target) or chunk by chunk into a memory-mapped
+:class:`~fer_classic.features._store.FeatureStore`. The scaler's moments and
+:class:`~fer_classic.estimators.LandmarkRidgeClassifier`'s sums are taken
+per chunk and added up; the client holds one chunk or one ``m x m`` matrix at
+a time and solves once. The fitted pipeline is the same object as a local fit
+(same steps, same attributes), so saving, ``evaluate`` and ``predict`` do not
+know how it was fitted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+
+from ._optional import import_optional
+from ._training import Log, quiet, timed
+from .data import FaceDataset
+from .exceptions import DatasetError, EmptyClassError
+
+__all__ = ["BACKENDS", "ImageList", "check_chunked", "dask_client", "evaluate_chunked", "fit_chunked",
+           "list_images", "predict_paths_chunked"]
+
+#: ``fit --backend``: ``local`` in memory (or out of core with ``--feature-store``), ``dask`` on workers.
+BACKENDS = ("local", "dask")
+#: Features extractors that learn nothing in ``fit`` (a chunk's features do not depend on the others).
+_STATELESS_FEATURES = {"pixels", "hog", "lbp", "gabor"}
+
+
+@dataclass(frozen=True)
+class ImageList:
+    """Image files with labels, listed without being opened."""
+
+    paths: np.ndarray
+    labels: np.ndarray
+    splits: np.ndarray
+    usages: np.ndarray
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def select(self, split: str) -> ImageList:
+        """The files of one split (``train``/``test``/``val``) or FER2013 usage."""
+        from .data._dataset import normalize_split
+
+        canonical = normalize_split(split)
+        mask = (self.splits == canonical) if canonical else (np.char.lower(self.usages.astype(str)) == split.lower())
+        if not mask.any():
+            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}.")
+        return ImageList(self.paths[mask], self.labels[mask], self.splits[mask], self.usages[mask], self.name)
+
+    def chunks(self, size: int) -> list[slice]:
+        """Row ranges of ``size`` files."""
+        return [slice(i, min(i + size, len(self))) for i in range(0, len(self), size)]
+
+
+def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
+    """List a class-folder tree (``ROOT/<split>/<label>/*.jpg``) as :func:`fer_classic.load_dataset` reads it.
+
+    Raises
+    ------
+    DatasetError
+        If ``data`` is not a class-folder tree: the chunked fit reads files
+        by path (the option is named).
+    """
+    from .data._folder import _USAGE_CANONICAL, _USAGE_PREFIX, scan_folder
+    from .data._load import recognise_format
+
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir() or recognise_format(data) != "folder":
+        raise DatasetError(f"--backend dask and --feature-store read class-folder trees by path "
+                           f"(ROOT/<split>/<label>/*.jpg); --data {data!r} is not one.")
+    _, paths, labels, splits, _ = scan_folder(Path(data), label_map)
+    usages = []
+    for path in paths:
+        match = _USAGE_PREFIX.match(path.name)
+        usages.append(_USAGE_CANONICAL[match.group(1).lower()] if match else "")
+    as_array = lambda values: np.asarray(values, dtype=object)  # noqa: E731
+    return ImageList(as_array([str(p) for p in paths]), as_array(labels), as_array(splits), as_array(usages),
+                     str(data))
+
+
+def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) -> None:
+    """Raise before any work when the chunked fit cannot fit ``pipeline``: it names the option.
+
+    The chunked fit covers stateless features (pixels, hog, lbp, gabor and
+    their combinations, with image preprocessing), one StandardScaler and the
+    approximate SVM (``--clf svm --param backend=approx``) whose sums add up
+    over row blocks.
+    """
+    from .estimators import SVMClassifier
+
+    names = set(features.lower().split("+"))
+    if not names <= _STATELESS_FEATURES:
+        raise ValueError(f"--features {features!r}: the chunked fit (--backend dask, --feature-store) takes "
+                         f"features that learn nothing from the data ({', '.join(sorted(_STATELESS_FEATURES))}); "
+                         f"{', '.join(sorted(names - _STATELESS_FEATURES))} cannot be extracted chunk by chunk.")
+    for option in ("flip", "block_scaling", "sampler"):
+        if options.get(option):
+            raise ValueError(f"--{option.replace('_', '-')} is not available with --backend dask or --feature-store.")
+    inner = getattr(pipeline.steps[-1][1], "estimator", None)
+    if not (isinstance(inner, SVMClassifier) and inner.backend == "approx" and not inner.probability):
+        raise ValueError(f"--clf {clf!r}: the chunked fit (--backend dask, --feature-store) fits the approximate "
+                         "SVM, whose sums add up over row blocks: use --clf svm --param backend=approx "
+                         "(and no probability=true).")
+    list_images(data)  # a folder tree, checked before anything is read
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None) -> Iterator:
+    """A ``dask.distributed.Client`` of ``scheduler`` (an address), or of a local in-process cluster, closed after.
+
+    The same connection ``search --backend dask`` makes.
+    """
+    Client = import_optional("dask.distributed", "--backend dask").Client  # noqa: N806
+    client = Client(scheduler) if scheduler else Client(processes=False)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+# ---- work on one chunk (runs on a worker, or here) ------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    """Features of one chunk of files and what the client needs to know of it."""
+
+    X: np.ndarray
+    kept: np.ndarray  # positions in the chunk of the files that gave features
+    skipped: list = field(default_factory=list)
+    digest: str = ""
+
+
+def _extract(paths, size, cropper, head) -> _Chunk:
+    """Decode ``paths`` (as :func:`fer_classic.load_dataset` does) and run the fitted feature ``head``."""
+    from .data._images import FaceSource, _read_part
+
+    done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
+    digest = hashlib.sha256(np.ascontiguousarray(faces).tobytes()).hexdigest()
+    X = head.transform(faces.reshape(len(faces), -1)) if len(faces) else np.empty((0, 0))
+    return _Chunk(np.asarray(X, dtype=np.float64), done, skipped, digest)
+
+
+def _summary(chunk: _Chunk) -> dict:
+    """Everything but the features: kept rows, skipped files, digest, and the columns' moments."""
+    X = chunk.X
+    mean = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+    return {"kept": chunk.kept, "skipped": chunk.skipped, "digest": chunk.digest, "n": len(X), "mean": mean,
+            "m2": ((X - mean) ** 2).sum(axis=0)}
+
+
+def _take(chunk: _Chunk | np.ndarray, rows: np.ndarray) -> np.ndarray:
+    X = chunk.X if isinstance(chunk, _Chunk) else chunk
+    return X[rows]
+
+
+def _sums(chunk: _Chunk | np.ndarray, codes, weights, n_classes, mean, scale, components, norms, gamma):
+    from .estimators._landmark_ridge import landmark_sums, ridge_targets
+
+    X = chunk.X if isinstance(chunk, _Chunk) else chunk
+    scaled = (X - mean) / scale
+    return landmark_sums(scaled, ridge_targets(codes, n_classes), weights, components, norms, gamma)
+
+
+def _add(a, b):
+    return a + b
+
+
+# ---- the two engines: the same per-chunk functions, on Dask workers or over a FeatureStore ----------
+
+
+class _DaskChunks:
+    """Feature chunks held by Dask workers (futures)."""
+
+    def __init__(self, client, images: ImageList, size, cropper, head, chunk_size: int):
+        self.client = client
+        # One scattered copy of the fitted head and cropper per worker, not one per task.
+        head_f = client.scatter(head, broadcast=True)
+        cropper_f = None if cropper is None else client.scatter(cropper, broadcast=True)
+        self.futures = [client.submit(_extract, images.paths[s], size, cropper_f, head_f, pure=False)
+                        for s in images.chunks(chunk_size)]
+        self.n_chunks = len(self.futures)
+
+    def summaries(self) -> list[dict]:
+        return self.client.gather(self.client.map(_summary, self.futures))
+
+    def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
+        wanted = [(f, r) for f, r in zip(self.futures, rows_per_chunk) if len(r)]
+        taken = self.client.gather([self.client.submit(_take, f, r) for f, r in wanted])
+        it = iter(taken)
+        return [next(it) if len(r) else None for r in rows_per_chunk]
+
+    def sums(self, per_chunk: list[tuple], shared: tuple):
+        shared_f = self.client.scatter(list(shared), broadcast=True)
+        # A binary tree of additions on the workers, each submitted right after its two inputs: Dask runs
+        # earlier submissions first, so partial sums (16 m^2 bytes each) are added as they come instead of
+        # piling up; the client receives one m x m matrix.
+        stack: list[tuple[int, object]] = []
+        for future, args in zip(self.futures, per_chunk):
+            part, level = self.client.submit(_sums, future, *args, *shared_f), 0
+            while stack and stack[-1][0] == level:
+                part, level = self.client.submit(_add, stack.pop()[1], part), level + 1
+            stack.append((level, part))
+        part = stack.pop()[1]
+        while stack:
+            part = self.client.submit(_add, stack.pop()[1], part)
+        return part.result()
+
+    def release(self) -> None:
+        self.client.cancel(self.futures)
+
+
+class _StoreChunks:
+    """Feature chunks in a memory-mapped FeatureStore on this machine, computed where missing."""
+
+    def __init__(self, store, images: ImageList, size, cropper, head, log: Log):
+        self.store = store
+        self.n_chunks = store.n_chunks
+        missing = store.missing()
+        if len(missing) < store.n_chunks:
+            log(f"feature store {store.folder}: {store.n_chunks - len(missing)} of {store.n_chunks} chunks "
+                "already computed, resuming")
+        from ._progress import Progress
+
+        progress = Progress(len(missing), "feature chunks")
+        for chunk in missing:
+            start, stop = store.bounds(chunk)
+            part = _extract(images.paths[start:stop], size, cropper, head)
+            store.write(chunk, part.X, part.kept, part.skipped, part.digest)
+            progress.update()
+        progress.close()
+
+    def summaries(self) -> list[dict]:
+        out = []
+        for chunk in range(self.n_chunks):
+            info = self.store.info(chunk)
+            summary = _summary(_Chunk(self.store.read(chunk), self.store.kept(chunk)))
+            out.append({**summary, "skipped": [tuple(s) for s in info["skipped"]], "digest": info["digest"]})
+        return out
+
+    def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
+        return [_take(self.store.read(c), r) if len(r) else None for c, r in enumerate(rows_per_chunk)]
+
+    def sums(self, per_chunk: list[tuple], shared: tuple):
+        total = None
+        for chunk, args in enumerate(per_chunk):
+            part = _sums(self.store.read(chunk), *args, *shared)
+            if total is None:
+                total = part
+            else:
+                total += part  # in place: one m x m matrix
+        return total
+
+    def release(self) -> None:
+        pass
+
+
+# ---- the fit ----------------------------------------------------------------------------------------
+
+
+class _ChunkedTrainingSet(FaceDataset):
+    """The training set as a FaceDataset without its pixels: labels and sources, one zero-stride image.
+
+    What :func:`fer_classic._training.fit_score_save` records of a training
+    set (size, class counts, geometry, fingerprint) without holding the
+    images; the fingerprint is the SHA-256 of the chunks' pixel digests.
+    """
+
+    def __init__(self, labels, sources, image_shape, name, skipped, digest):
+        images = np.broadcast_to(np.zeros((1, *image_shape), dtype=np.uint8), (len(labels), *image_shape))
+        n = len(labels)
+        empty = np.full(n, "", dtype=object)
+        super().__init__(images, labels, np.full(n, "train", dtype=object), empty, sources, name, tuple(skipped))
+        object.__setattr__(self, "_digest", digest)
+
+    def fingerprint(self) -> str:
+        return self._digest
+
+
+def _merge_moments(summaries: list[dict]) -> tuple[int, np.ndarray, np.ndarray]:
+    """Chan et al.'s pairwise update: (n, mean, variance) of all chunks from each chunk's."""
+    n, mean, m2 = 0, None, None
+    for s in summaries:
+        if s["n"] == 0:
+            continue
+        if mean is None:
+            n, mean, m2 = s["n"], s["mean"].copy(), s["m2"].copy()
+            continue
+        total = n + s["n"]
+        delta = s["mean"] - mean
+        mean += delta * (s["n"] / total)
+        m2 += s["m2"] + delta**2 * (n * s["n"] / total)
+        n = total
+    return n, mean, m2 / n
+
+
+def _fitted_scaler(scaler, n: int, mean: np.ndarray, var: np.ndarray):
+    """``scaler`` (a StandardScaler) with the state ``fit`` gives for these moments."""
+    scaler = clone(scaler)
+    # StandardScaler's own rule for constant columns (scale 1): variance within rounding of zero.
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    scale = np.sqrt(var)
+    scale[constant] = 1.0
+    scaler.mean_, scaler.var_, scaler.scale_ = mean, var, scale
+    scaler.n_samples_seen_, scaler.n_features_in_ = np.int64(n), len(mean)
+    return scaler
+
+
+def _gamma(gamma, scaler) -> float:
+    """``SVMClassifier``'s gamma on the scaled rows: ``"scale"`` uses their variance, known from the moments."""
+    d = len(scaler.mean_)
+    if gamma == "scale":
+        variance = float(np.mean(scaler.var_ / scaler.scale_**2))  # the scaled columns have mean 0
+        return 1.0 / (d * variance) if variance > 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / d
+    return float(gamma)
+
+
+def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, scheduler: str | None = None,
+                feature_store: str | os.PathLike | None = None, chunk_size: int = 4096, timings: dict,
+                log: Log = quiet) -> FaceDataset:
+    """Fit ``pipeline`` (checked by :func:`check_chunked`) on the files of ``images``, chunk by chunk.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        ``[preprocess →] features → StandardScaler → CanonicalOrderClassifier(SVMClassifier(backend="approx"))``;
+        fitted in place.
+    images : ImageList
+        The training files.
+    size : (height, width)
+    cropper : FaceCropper or None
+        As :func:`fer_classic.load_dataset` takes it.
+    backend : {"local", "dask"}
+        ``dask``: chunks on the workers of ``scheduler`` (None: a local
+        in-process cluster). ``local``: chunks into ``feature_store``.
+    feature_store : path, optional
+        Root folder of the memory-mapped feature stores (``local``).
+    chunk_size : int, default=4096
+        Files per chunk: bounds the memory of one task (``chunk_size x
+        n_features`` float64, 42 MB for 4,096 HOG vectors).
+    timings : dict
+        Receives ``features`` (decoding and extraction together: they run in
+        the same tasks) and ``fit`` (moments, landmarks, sums, solve).
+
+    Returns
+    -------
+    FaceDataset
+        The training set without its pixels (:class:`_ChunkedTrainingSet`),
+        for :func:`fer_classic._training.fit_score_save` to record.
+    """
+    from .estimators._landmark_ridge import LandmarkRidgeClassifier
+    from .estimators._rbf import squared_norms
+    from .data._images import FaceSource, _read_part
+    from .labels import sort_labels
+
+    cut = [name for name, _ in pipeline.steps].index("scale")
+    head = pipeline[:cut]
+    # The head learns nothing (check_chunked): fitted on the first decodable file only, for its input checks.
+    for start in range(len(images)):
+        _, first, _, _ = _read_part([images.paths[start]], FaceSource(tuple(size), cropper), range(1))
+        if len(first):
+            break
+    else:
+        raise DatasetError(f"{images.name}: no training file could be decoded.")
+    head.fit(first.reshape(1, -1), images.labels[start : start + 1])
+
+    with contextlib.ExitStack() as stack:
+        if backend == "dask":
+            client = stack.enter_context(dask_client(scheduler))
+            log(f"extracting features on {len(client.scheduler_info()['workers'])} Dask worker(s) "
+                f"({client.scheduler.address}), {len(images)} files in chunks of {chunk_size}")
+            chunks = timed(timings, "features", _DaskChunks, client, images, size, cropper, head, chunk_size)
+        else:
+            from .features._store import FeatureStore, files_fingerprint, store_key
+
+            params = {"head": repr(head), "size": list(size), "cropper": repr(cropper)}
+            key = store_key(params, files_fingerprint(images.paths, images.labels))
+            store = FeatureStore(feature_store, key, len(images), chunk_size, params)
+            log(f"extracting features of {len(images)} files into {store.folder} in chunks of {chunk_size}")
+            chunks = timed(timings, "features", _StoreChunks, store, images, size, cropper, head, log)
+        summaries = timed(timings, "features", chunks.summaries)  # dask: waits for the extraction
+
+        # The rows that gave features, in file order, and their labels (small: one string per row).
+        offsets = [s.start for s in images.chunks(chunk_size)]
+        kept_rows = np.concatenate([offset + s["kept"] for offset, s in zip(offsets, summaries)]).astype(np.intp)
+        skipped = [tuple(item) for s in summaries for item in s["skipped"]]
+        if len(kept_rows) == 0:
+            raise EmptyClassError(f"{images.name}: none of the {len(images)} training files could be decoded.")
+        labels = images.labels[kept_rows]
+        classes = np.asarray(sort_labels(np.unique(labels).tolist()), dtype=object)
+        if len(classes) < 2:
+            raise EmptyClassError(f"{images.name}: the training files hold only class {classes[0]!r}; need 2.")
+
+        n, mean, var = _merge_moments(summaries)
+        scaler = _fitted_scaler(pipeline.named_steps["scale"], n, mean, var)
+        canonical = pipeline.steps[-1][1]
+        svm = clone(canonical.estimator)
+        # Rank in canonical order, as CanonicalOrderClassifier encodes the labels.
+        rank = {label: i for i, label in enumerate(classes.tolist())}
+        codes = np.fromiter((rank[label] for label in labels), dtype=np.intp, count=len(labels))
+        class_weight = svm.class_weight
+        if isinstance(class_weight, dict):
+            class_weight = {i: class_weight[c] for i, c in enumerate(classes.tolist()) if c in class_weight}
+        ridge = LandmarkRidgeClassifier(alpha=1.0 / (2.0 * float(svm.C)), gamma=_gamma(svm.gamma, scaler),
+                                        n_components=svm.n_components, class_weight=class_weight,
+                                        random_state=svm.random_state)
+        # The landmarks a local fit draws: rows of the kept training rows at Nystroem's seeded permutation.
+        landmark_rows = ridge.landmark_rows(n)
+        sizes = np.array([s["n"] for s in summaries])
+        chunk_of = np.searchsorted(np.cumsum(sizes), landmark_rows, side="right")
+        local = landmark_rows - np.r_[0, np.cumsum(sizes)][chunk_of]
+        per_chunk = [np.sort(local[chunk_of == c]) for c in range(len(summaries))]
+        taken = timed(timings, "fit", chunks.take, per_chunk)
+        components = np.empty((len(landmark_rows), len(mean)))
+        for c, rows in enumerate(per_chunk):
+            if len(rows):
+                where = np.flatnonzero(chunk_of == c)[np.argsort(local[chunk_of == c])]
+                components[where] = taken[c]
+        components = (components - scaler.mean_) / scaler.scale_
+        norms = squared_norms(components)
+
+        weights = ridge.class_weights(np.bincount(codes, minlength=len(classes)))[codes]
+        bounds = np.r_[0, np.cumsum(sizes)]
+        per_chunk_args = [(codes[a:b], weights[a:b], len(classes)) for a, b in zip(bounds[:-1], bounds[1:])]
+        log(f"accumulating the approximate SVM's sums over {len(summaries)} chunks "
+            f"({len(components)} landmarks, {n} rows)")
+        sums = timed(timings, "fit", chunks.sums, per_chunk_args,
+                     (scaler.mean_, scaler.scale_, components, norms, ridge.gamma))
+        chunks.release()
+    timed(timings, "fit", ridge.fit_sums, sums, classes=np.arange(len(classes)), components=components)
+
+    # The fitted state SVMClassifier and CanonicalOrderClassifier give a local fit.
+    d = len(mean)
+    svm.classes_, svm.backend_, svm.backend_reason_ = np.arange(len(classes)), "approx", "requested"
+    svm.kernel_precomputed_, svm.estimator_, svm.n_features_in_ = False, ridge, d
+    canonical.classes_, canonical.estimator_, canonical.n_features_in_ = classes, svm, d
+    pipeline.steps[cut] = ("scale", scaler)
+    pipeline.steps[:cut] = head.steps
+    digest = hashlib.sha256("".join(s["digest"] for s in summaries).encode()).hexdigest()
+    return _ChunkedTrainingSet(labels, images.paths[kept_rows], tuple(size), images.name, skipped, digest)
+
+
+def _predict_chunk(paths, size, cropper, model):
+    from .data._images import FaceSource, _read_part
+
+    done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
+    predicted = model.predict_scores(faces)[0] if len(faces) else np.empty(0, dtype=object)
+    return done, np.asarray(predicted, dtype=object), skipped
+
+
+def evaluate_chunked(model, images: ImageList, *, cropper, scheduler: str | None = None,
+                     chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, list]:
+    """Predict the files of ``images`` on Dask workers, chunk by chunk: (true labels, predicted, skipped).
+
+    The client receives one label per file, never an image.
+    """
+    with dask_client(scheduler) as client:
+        model_f = client.scatter(model, broadcast=True)
+        cropper_f = None if cropper is None else client.scatter(cropper, broadcast=True)
+        futures = [client.submit(_predict_chunk, images.paths[s], model.image_shape, cropper_f, model_f,
+                                 pure=False) for s in images.chunks(chunk_size)]
+        parts = client.gather(futures)
+    true, predicted, skipped = [], [], []
+    for s, (done, labels, part_skipped) in zip(images.chunks(chunk_size), parts):
+        true.append(images.labels[s][done])
+        predicted.append(labels)
+        skipped += part_skipped
+    return np.concatenate(true), np.concatenate(predicted), skipped
+
+
+def predict_paths_chunked(model, inputs, *, scheduler: str | None = None, chunk_size: int = 256, every: int = 1,
+                          timeline: str | os.PathLike | None = None, cropper_params: Mapping | None = None):
+    """:func:`fer_classic.prediction.predict_paths` on Dask workers: each task predicts a chunk of the files.
+
+    Images go ``chunk_size`` files to a task, each video to a task of its own;
+    every task is ``predict_paths`` itself, so rows, scores and tracks are
+    those of a local run, in input order. The client receives rows, never
+    images. ``--annotate`` is not available (the copies would be written on
+    the workers' disks); ``timeline`` is written here.
+
+    Returns
+    -------
+    PredictionRun
+    """
+    from ._fileio import atomic_write_text, check_outputs
+    from .prediction import PredictionRun, expand_inputs, predict_paths, rows_csv
+    from .prediction._run import _is_video
+    from .prediction._video import check_every
+
+    every = check_every(every)
+    paths = expand_inputs(inputs)
+    check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, make_parents=True)
+    groups: list[list] = []
+    for path in paths:
+        if _is_video(path) or not groups or _is_video(groups[-1][-1]) or len(groups[-1]) >= chunk_size:
+            groups.append([path])
+        else:
+            groups[-1].append(path)
+    with dask_client(scheduler) as client:
+        model_f = client.scatter(model, broadcast=True)
+        futures = [client.submit(predict_paths, model_f, group, every=every, cropper_params=cropper_params,
+                                 pure=False) for group in groups]
+        runs = client.gather(futures)
+    rows = [row for run in runs for row in run.rows]
+    if timeline is not None:
+        timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
+    return PredictionRun(rows, [t for run in runs for t in run.tracks], model.classes, len(paths),
+                         sum(run.failed for run in runs), [], timeline)

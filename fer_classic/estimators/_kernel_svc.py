@@ -1,0 +1,469 @@
+"""SVMs on precomputed histogram kernels, and on weighted sums of per-block kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .._progress import ticking
+from .._sklearn_compat import (
+    Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
+)
+from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
+
+__all__ = ["CombinedKernelSVC", "KernelSVC"]
+
+# Faces scored per block at prediction (one kernel row of width n_fit_samples_ each).
+_PREDICT_ROWS = 512
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_COMMON_CONSTRAINTS: dict = {
+    "gamma": [StrOptions({"scale"}), _POSITIVE],
+    "normalize": ["boolean"],
+    "C": [_POSITIVE],
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "cache_size": [_POSITIVE],
+    "tol": [_POSITIVE],
+    "n_jobs": [Integral, None],
+    "random_state": ["random_state"],
+}
+
+
+def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+    """Raise ValueError unless ``y`` (of positive weight) holds at least 2 classes."""
+    labels = np.unique(y)
+    if len(labels) < 2:
+        raise ValueError(f"The training data holds only 1 class ({labels[0]!r}); need at least 2 classes.")
+    if sample_weight is not None and len(np.unique(y[sample_weight > 0])) < 2:
+        raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
+
+
+class _KernelSVCBase(ClassifierMixin, BaseEstimator):
+    """libsvm on a precomputed weighted sum of kernels over column blocks.
+
+    Subclasses say which blocks, kernels and weights (``_spec``). The kernel
+    state learned in ``fit`` (``_fit_kernel``) is what :class:`LocalSVC`
+    reuses to put its neighbourhoods in the same kernel space.
+    """
+
+    # -- the kernel ---------------------------------------------------------------------------------
+    def _spec(self, n_features: int) -> tuple[list[slice], tuple[str, ...], np.ndarray]:
+        raise NotImplementedError
+
+    def _fit_kernel(self, X: np.ndarray, with_gram: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals."""
+        slices, kernels, weights = self._spec(X.shape[1])
+        self.block_slices_ = [slice(int(s.start), int(s.stop)) for s in slices]  # plain ints for skops
+        self.kernels_ = tuple(kernels)
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        # Histogram kernels need nonnegative features: a column whose training minimum is negative
+        # (standardised features) is shifted to start at 0. For the intersection kernel that changes
+        # the kernel by a constant per column, which the SVM's bias absorbs.
+        offset = np.zeros(X.shape[1])
+        for columns, kernel in zip(self.block_slices_, self.kernels_):
+            if kernel in NONNEGATIVE_KERNELS and len(X):
+                offset[columns] = np.minimum(X[:, columns].min(axis=0), 0.0)
+        self.offset_ = offset
+        Xp = self._prepare(X)
+        self.gammas_ = np.array([resolve_gamma(k, self.gamma, Xp[:, s], self.n_jobs)
+                                 for s, k in zip(self.block_slices_, self.kernels_)])
+        diagonals = self._diagonals(Xp)
+        return Xp, self._kernel(Xp, Xp, diagonals, diagonals) if with_gram else None, diagonals
+
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum)."""
+        if not self.offset_.any() and not any(k in NONNEGATIVE_KERNELS for k in self.kernels_):
+            return X
+        Xp = X - self.offset_
+        for columns, kernel in zip(self.block_slices_, self.kernels_):
+            if kernel in NONNEGATIVE_KERNELS:
+                np.maximum(Xp[:, columns], 0.0, out=Xp[:, columns])
+        return Xp
+
+    def _diagonals(self, Xp: np.ndarray) -> np.ndarray:
+        """``k_b(x, x)`` of every block and row, shape (n_blocks, n_rows)."""
+        return np.array([kernel_diagonal(k, Xp[:, s]) for s, k in zip(self.block_slices_, self.kernels_)])
+
+    def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
+        """Block ``b``'s kernel matrix (unweighted), normalised to unit diagonal when ``normalize``.
+
+        ``Yp is Xp`` (a training matrix) computes it on and above the diagonal only.
+        """
+        columns, kernel = self.block_slices_[b], self.kernels_[b]
+        Y = None if Yp is Xp else Yp[:, columns]
+        block = kernel_matrix(kernel, Xp[:, columns], Y, gamma=self.gammas_[b], n_jobs=self.n_jobs)
+        if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
+            # Cosine normalisation: blocks of any width and kernel then weigh alike.
+            block /= np.sqrt(np.where(diag_X[b] > 0, diag_X[b], 1.0))[:, None]
+            block /= np.sqrt(np.where(diag_Y[b] > 0, diag_Y[b], 1.0))[None, :]
+        return block
+
+    def _kernel(self, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
+        """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_block_kernel`).
+
+        Memory: the result, plus one block's matrix while several blocks are summed.
+        """
+        out = None
+        for b in np.flatnonzero(self.weights_):
+            block = self._block_kernel(b, Xp, Yp, diag_X, diag_Y)
+            block *= self.weights_[b]
+            if out is None:
+                out = block
+            else:
+                out += block
+        return out
+
+    def _self_kernel(self, diagonals: np.ndarray) -> np.ndarray:
+        """``k(x, x)`` of the combined kernel for rows with these block diagonals."""
+        values = diagonals.copy()
+        for b, kernel in enumerate(self.kernels_):
+            if kernel in ("rbf", "chi2"):
+                values[b] = 1.0
+            elif self.normalize:
+                # Normalised: 1, except rows whose block diagonal is not positive (left unscaled).
+                values[b] = np.where(diagonals[b] > 0, 1.0, diagonals[b])
+        return self.weights_ @ values
+
+    # -- fit / predict ------------------------------------------------------------------------------
+    def _new_svc(self, C=None) -> SVC:
+        return SVC(C=self.C if C is None else C, kernel="precomputed", class_weight=self.class_weight,
+                   cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
+
+    # Nested: the inner SVC gets validated parameters.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-sample multipliers of ``C``, as :class:`sklearn.svm.SVC`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If ``y`` holds one class, or blocks, kernels and weights do not agree.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        check_two_classes(y, sample_weight)
+        Xp, gram, diagonals = self._fit_kernel(X)
+        return self._fit_svc(Xp, gram, diagonals, y, sample_weight)
+
+    def _fit_svc(self, Xp, gram, diagonals, y, sample_weight):
+        """Fit libsvm on the training Gram matrix; keep the support vectors for prediction."""
+        self.svc_ = self._new_svc()
+        with ticking("SVM solver (libsvm)"):
+            self.svc_.fit(gram, y, sample_weight=sample_weight)
+        self.classes_ = self.svc_.classes_
+        self.support_ = self.svc_.support_
+        self.support_vectors_ = Xp[self.support_]
+        self.support_diagonals_ = diagonals[:, self.support_]
+        self.n_fit_samples_ = len(Xp)
+        return self
+
+    def _blocks(self, X):
+        """Kernel rows of ``X`` against the training rows, in blocks (zero off the support)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        for start in range(0, len(X), _PREDICT_ROWS):
+            rows = self._prepare(X[start : start + _PREDICT_ROWS])
+            block = np.zeros((len(rows), self.n_fit_samples_))
+            block[:, self.support_] = self._kernel(rows, self.support_vectors_, self._diagonals(rows),
+                                                   self.support_diagonals_)
+            yield block
+
+    def decision_function(self, X):
+        """One-vs-rest scores (n_samples, n_classes), 1-D for two classes, as ``SVC``'s."""
+        return np.concatenate([self.svc_.decision_function(block) for block in self._blocks(X)])
+
+    def predict(self, X):
+        """Labels (n_samples,): libsvm's one-vs-one vote, as ``SVC``'s."""
+        return np.concatenate([self.svc_.predict(block) for block in self._blocks(X)])
+
+    def predict_and_decision(self, X):
+        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows."""
+        labels, scores = [], []
+        for block in self._blocks(X):
+            labels.append(self.svc_.predict(block))
+            scores.append(self.svc_.decision_function(block))
+        return np.concatenate(labels), np.concatenate(scores)
+
+
+class KernelSVC(_KernelSVCBase):
+    """SVM on a precomputed histogram (or rbf, linear) kernel.
+
+    The training kernel matrix is computed at once (compiled, threaded
+    loops; :mod:`fer_classic.estimators._histogram_kernels`) and handed to
+    ``SVC(kernel="precomputed")``; prediction evaluates the kernel against
+    the support vectors only. Memory: ``8 * n_samples**2`` bytes while
+    fitting (6.6 GB for FER2013's 28,709 training faces).
+
+    Parameters
+    ----------
+    kernel : {"intersection", "chi2", "pq", "rbf", "linear"}, default="intersection"
+        ``intersection``: ``sum_i min(x_i, y_i)``; ``chi2``: the exponential
+        chi-squared kernel ``exp(-gamma * sum_i (x_i - y_i)**2 / (x_i + y_i))``;
+        ``pq``: Ionescu and Popescu's PQ kernel (twice the concordant minus
+        the discordant feature pairs; cost grows with the square of the
+        number of features); ``rbf``: ``exp(-gamma * |x - y|**2)``;
+        ``linear``: ``x . y``. ``intersection`` and ``chi2`` are for
+        nonnegative features: a column with negative training values (after
+        a StandardScaler) is shifted so that its training minimum is 0.
+    gamma : "scale" or float, default="scale"
+        Coefficient of ``rbf`` (``"scale"``: ``1 / (n_features * X.var())``,
+        as :class:`sklearn.svm.SVC`) and ``chi2`` (``"scale"``: one over
+        the mean chi-squared distance of training rows); ignored otherwise.
+    normalize : bool, default=True
+        Divide the kernel by ``sqrt(k(x, x) k(y, y))`` (unit diagonal), so
+        that ``C`` means the same whatever the histogram sizes; rbf and chi2
+        are unchanged by it.
+    C : float, default=1.0
+        Regularisation, as in :class:`sklearn.svm.SVC`.
+    class_weight : dict or "balanced", optional
+        Per-class weights of ``C``.
+    cache_size : float, default=1000
+        libsvm's cache in MB.
+    tol : float, default=1e-3
+        Stopping tolerance.
+    n_jobs : int, optional
+        Threads computing the intersection, chi2 and (above 3,000 features) pq kernels.
+    random_state : int, optional
+        Passed to :class:`sklearn.svm.SVC` (unused without probabilities).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    svc_ : sklearn.svm.SVC
+        libsvm fitted on the kernel matrix.
+    support_ : ndarray of shape (n_support,)
+    support_vectors_ : ndarray of shape (n_support, n_features)
+        Support vectors, shifted by ``offset_``.
+    offset_ : ndarray of shape (n_features,)
+        What is subtracted from every column before a histogram kernel (0 or the negative training minimum).
+    gammas_ : ndarray of shape (1,)
+        The kernel coefficient used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.random_sample((60, 8)), np.repeat([0, 1, 2], 20)
+    >>> X[y == 1, :3] += 1.0
+    >>> KernelSVC(kernel="chi2", C=10).fit(X, y).score(X, y) > 0.6
+    True
+    """
+
+    _parameter_constraints: dict = {"kernel": [StrOptions(set(KERNELS))], **_COMMON_CONSTRAINTS}
+
+    def __init__(self, *, kernel: str = "intersection", gamma="scale", normalize: bool = True, C: float = 1.0,
+                 class_weight=None, cache_size: float = 1000, tol: float = 1e-3, n_jobs: int | None = None,
+                 random_state=None):
+        self.kernel = kernel
+        self.gamma = gamma
+        self.normalize = normalize
+        self.C = C
+        self.class_weight = class_weight
+        self.cache_size = cache_size
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _spec(self, n_features):
+        return [slice(0, n_features)], (self.kernel,), np.ones(1)
+
+
+class CombinedKernelSVC(_KernelSVCBase):
+    """SVM on a weighted sum of per-block kernels (kernel combination, fixed weights).
+
+    ``k(x, y) = sum_b weights[b] * k_b(x[block b], y[block b])``, each
+    ``k_b`` normalised to a unit diagonal (``normalize``), so weights compare
+    blocks of any width: HOG with an rbf kernel, SIFT words with the
+    intersection kernel, LBP with chi2... The weights are parameters, chosen
+    by cross-validation or on PublicTest with ``fer-classic search`` (a grid
+    such as ``{"clf.weights": [[1, 1], [1, 2], [2, 1]]}``) or
+    :class:`sklearn.model_selection.GridSearchCV`.
+
+    Parameters
+    ----------
+    blocks : sequence of int, optional
+        Widths of consecutive column blocks, in the order of the feature
+        union (``HOGFeatures`` then ``DenseSIFTBoVW`` for ``hog+sift``); they
+        must add up to the number of features. None: every kernel sees all
+        the columns (a sum of kernels on the same features).
+    kernels : str or sequence of str, default="rbf"
+        One of :data:`~fer_classic.estimators.KERNELS` per block (a string:
+        the same for every block), as :class:`KernelSVC`'s ``kernel``.
+    weights : sequence of float or "cv", optional
+        Nonnegative weight of each block's kernel; default equal weights
+        ``1 / n_blocks``. A block of weight 0 is not computed. ``"cv"``:
+        chosen in ``fit`` among ``weight_grid`` by ``cv``-fold stratified
+        cross-validated accuracy, each block's training kernel matrix
+        computed once (float32, ``4 * n_samples**2`` bytes per block) and
+        reused by every candidate and fold; then refitted on all rows.
+    weight_grid : sequence of sequence of float, optional
+        Candidate weights for ``weights="cv"``; default: equal weights, each
+        block's weight doubled, and each block left out (``1 + 2 n_blocks``).
+    cv : int, default=3
+        Folds for ``weights="cv"`` (shuffled, seeded by ``random_state``).
+    gamma, normalize, C, class_weight, cache_size, tol, n_jobs, random_state
+        As :class:`KernelSVC` (``gamma`` is resolved block by block).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    block_slices_ : list of slice
+        Columns of each block.
+    kernels_ : tuple of str
+        Kernel of each block.
+    weights_ : ndarray of shape (n_blocks,)
+    gammas_ : ndarray of shape (n_blocks,)
+        Coefficient of each block (1 where the kernel has none).
+    offset_ : ndarray of shape (n_features,)
+        Shift of the columns of histogram blocks (see :class:`KernelSVC`).
+    svc_, support_, support_vectors_
+        As :class:`KernelSVC`.
+    cv_results_ : dict
+        For ``weights="cv"``: ``"weights"`` (the candidates) and
+        ``"mean_accuracy"`` (their cross-validated accuracy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.random_sample((60, 6)), np.repeat([0, 1], 30)
+    >>> X[y == 1, 4:] += 0.5
+    >>> model = CombinedKernelSVC(blocks=(4, 2), kernels=("rbf", "intersection"), weights=(1, 3)).fit(X, y)
+    >>> model.kernels_, model.weights_.tolist()
+    (('rbf', 'intersection'), [1.0, 3.0])
+    """
+
+    _parameter_constraints: dict = {
+        "blocks": [SequenceOf(Interval(Integral, 1, None, closed="left")), None],
+        "kernels": [StrOptions(set(KERNELS)), SequenceOf(StrOptions(set(KERNELS)))],
+        "weights": [SequenceOf(Interval(Real, 0, None, closed="left")), StrOptions({"cv"}), None],
+        "weight_grid": [SequenceOf(SequenceOf(Interval(Real, 0, None, closed="left"))), None],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(self, *, blocks=None, kernels="rbf", weights=None, weight_grid=None, cv: int = 3,
+                 gamma="scale", normalize: bool = True, C: float = 1.0, class_weight=None, cache_size: float = 1000,
+                 tol: float = 1e-3, n_jobs: int | None = None, random_state=None):
+        self.blocks = blocks
+        self.kernels = kernels
+        self.weights = weights
+        self.weight_grid = weight_grid
+        self.cv = cv
+        self.gamma = gamma
+        self.normalize = normalize
+        self.C = C
+        self.class_weight = class_weight
+        self.cache_size = cache_size
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _spec(self, n_features):
+        kernels = (self.kernels,) if isinstance(self.kernels, str) else tuple(self.kernels)
+        if self.blocks is None:
+            slices = [slice(0, n_features)] * len(kernels)
+        else:
+            widths = [int(w) for w in self.blocks]
+            if sum(widths) != n_features:
+                raise ValueError(
+                    f"blocks={tuple(widths)} add up to {sum(widths)} columns but X has {n_features} features; "
+                    "give the width of every block of the feature union, in order."
+                )
+            edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+            slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+            if len(kernels) == 1:
+                kernels = kernels * len(slices)
+        if len(kernels) != len(slices):
+            raise ValueError(f"kernels={self.kernels!r} names {len(kernels)} kernel(s) for {len(slices)} block(s); "
+                             "give one kernel per block, or one string for all.")
+        if self.weights is None or isinstance(self.weights, str):  # "cv": every block, weights chosen later
+            weights = np.full(len(slices), 1.0 / len(slices))
+        else:
+            weights = self._checked_weights(self.weights, len(slices), "weights")
+        return slices, kernels, weights
+
+    @staticmethod
+    def _checked_weights(values, n_blocks: int, name: str) -> np.ndarray:
+        weights = np.asarray(values, dtype=np.float64)
+        if len(weights) != n_blocks:
+            raise ValueError(f"{name}={tuple(values)} has {len(weights)} value(s) for {n_blocks} block(s); give one "
+                             "weight per block.")
+        if not weights.any():
+            raise ValueError(f"{name}={tuple(values)} are all 0; at least one block needs a positive weight.")
+        return weights
+
+    def _candidates(self, n_blocks: int) -> list[np.ndarray]:
+        if self.weight_grid is not None:
+            return [self._checked_weights(w, n_blocks, "weight_grid item") for w in self.weight_grid]
+        equal = np.ones(n_blocks)
+        out = [equal]
+        for b in range(n_blocks):
+            doubled = equal.copy()
+            doubled[b] = 2.0
+            out.append(doubled)
+            if n_blocks > 1:
+                dropped = equal.copy()
+                dropped[b] = 0.0
+                out.append(dropped)
+        return [w / w.sum() for w in out]
+
+    # Nested: the inner SVCs get validated parameters.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``; choose the weights first for ``weights="cv"``.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` holds one class, blocks, kernels and weights do not
+            agree, or (``weights="cv"``) a class has fewer rows than ``cv``.
+        """
+        if not isinstance(self.weights, str):
+            return super().fit.__wrapped__(self, X, y, sample_weight=sample_weight)
+        from sklearn.model_selection import StratifiedKFold
+
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        check_two_classes(y, sample_weight)
+        Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
+        # Every block's matrix once, in float32: each candidate's kernel is a weighted sum of them.
+        blocks = [self._block_kernel(b, Xp, Xp, diagonals, diagonals).astype(np.float32)
+                  for b in range(len(self.block_slices_))]
+        candidates = self._candidates(len(blocks))
+        smallest = int(np.unique(y, return_counts=True)[1].min())
+        if smallest < self.cv:
+            raise ValueError(f"weights='cv' with cv={self.cv} needs at least {self.cv} rows of every class; the "
+                             f"smallest class has {smallest}.")
+        folds = list(StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state).split(X, y))
+        scores = []
+        for weights in candidates:
+            gram = sum(float(w) * block for w, block in zip(weights, blocks) if w > 0).astype(np.float64)
+            correct = 0
+            for train, test in folds:
+                svc = self._new_svc().fit(gram[np.ix_(train, train)], y[train],
+                                          sample_weight=None if sample_weight is None else sample_weight[train])
+                correct += int((svc.predict(gram[np.ix_(test, train)]) == y[test]).sum())
+            scores.append(correct / len(y))
+        self.cv_results_ = {"weights": [w.tolist() for w in candidates], "mean_accuracy": scores}
+        self.weights_ = candidates[int(np.argmax(scores))]  # the first of equal scores: grid order
+        gram = sum(float(w) * block for w, block in zip(self.weights_, blocks) if w > 0).astype(np.float64)
+        del blocks
+        return self._fit_svc(Xp, gram, diagonals, y, sample_weight)

@@ -1,0 +1,140 @@
+"""Saved SVM models keep their support vectors as compact codes that rebuild them bit for bit."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from fer_classic import make_pipeline
+from fer_classic.estimators import PrecomputedKernelSVC, compact_support_vectors
+from fer_classic.estimators._precomputed_svc import _exact_svm
+from fer_classic.features import HOGFeatures
+from fer_classic.persistence import component_sizes, format_model_info, inspect_model, load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def train(tiny_faces):
+    return tiny_faces.select("train")
+
+
+@pytest.fixture
+def fitted(train):
+    return make_pipeline("hog", "svm").fit(train.X, train.y)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64, np.float32])
+def test_hog_cells_rebuild_the_descriptors_bit_for_bit(train, dtype):
+    X = train.X.astype(dtype) / (1 if dtype == np.uint8 else 3.0)
+    hog = HOGFeatures().fit(X)
+    codes = hog.encode_compact(X)
+    assert codes.dtype == np.float32 and hog.transform(X).nbytes == 8 * codes.nbytes  # 3 x 3 blocks, float64
+    np.testing.assert_array_equal(hog.decode_compact(codes), hog.transform(X))
+
+
+def test_a_hog_svm_keeps_codes(fitted, train):
+    assert compact_support_vectors(fitted, train.X)
+    assert _exact_svm(fitted[-1]).support_codes_.dtype == np.float32
+
+
+def test_the_pickle_holds_codes_not_vectors(fitted, train):
+    svm = _exact_svm(fitted[-1])
+    before = len(pickle.dumps(svm))
+    compact_support_vectors(fitted, train.X)
+    state = svm.__getstate__()
+    assert "support_vectors_" not in state and "support_norms_" not in state
+    assert len(pickle.dumps(svm)) < before / 2
+
+
+def test_a_reloaded_compact_model_predicts_the_same(fitted, train, tiny_faces):
+    test = tiny_faces.select("test")
+    expected = fitted.predict(test.X), fitted.decision_function(test.X)
+    compact_support_vectors(fitted, train.X)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(test.X), expected[0])
+    np.testing.assert_array_equal(again.decision_function(test.X), expected[1])
+
+
+def test_reloaded_support_vectors_are_the_fitted_ones(fitted, train):
+    original = _exact_svm(fitted[-1]).support_vectors_.copy()
+    compact_support_vectors(fitted, train.X)
+    np.testing.assert_array_equal(_exact_svm(pickle.loads(pickle.dumps(fitted))[-1]).support_vectors_, original)
+
+
+@pytest.mark.parametrize("features", ["lbp", "pixels"])
+def test_features_without_codes_keep_their_vectors(train, features):
+    pipeline = make_pipeline(features, "svm").fit(train.X, train.y)
+    assert not compact_support_vectors(pipeline, train.X)
+    assert "support_vectors_" in _exact_svm(pipeline[-1]).__getstate__()
+
+
+def test_other_rows_than_the_training_rows_are_refused(fitted, train):
+    assert not compact_support_vectors(fitted, train.X[:-1])
+
+
+def test_augmented_training_rows_are_refused(train):
+    pipeline = make_pipeline("hog", "svm", flip=True).fit(train.X, train.y)
+    assert not compact_support_vectors(pipeline, train.X)
+
+
+def test_codes_that_do_not_rebuild_exactly_are_refused(train):
+    X = HOGFeatures().fit(train.X)
+    features = X.transform(train.X)
+    svm = PrecomputedKernelSVC().fit(features, train.y)
+    other_scaler = StandardScaler().fit(features)  # the SVM saw unscaled features
+    decoder = Pipeline([("features", X), ("scale", other_scaler)])
+    assert not svm.compact_support(X.encode_compact(train.X[svm.support_]), decoder)
+    assert not hasattr(svm, "support_codes_")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_models_saved_with_one_multiclass_svc_still_load(n_classes):
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % n_classes
+    X = rng.normal(size=(60, 4)) + y[:, None]
+    new = PrecomputedKernelSVC(C=3).fit(X, y)
+    svc = SVC(C=3, kernel="precomputed").fit(np.exp(-new.gamma_ * ((X[:, None] - X[None]) ** 2).sum(-1)), y)
+    old = {k: v for k, v in new.__dict__.items() if k not in ("pairs_", "dual_coef_", "intercept_", "n_support_")}
+    old["svc_"] = svc
+    restored = PrecomputedKernelSVC.__new__(PrecomputedKernelSVC)
+    restored.__setstate__(old)
+    X_new = rng.normal(size=(20, 4))
+    K_new = np.exp(-new.gamma_ * ((X_new[:, None] - X[None]) ** 2).sum(-1))
+    np.testing.assert_array_equal(restored.predict(X_new), svc.predict(K_new))
+    # Kernel rows in float32 products (float64 distances): decisions within ~1e-6.
+    np.testing.assert_allclose(restored.decision_function(X_new), svc.decision_function(K_new), atol=1e-5)
+
+
+def test_sizes_name_the_steps_and_the_large_arrays(fitted, train, monkeypatch):
+    from fer_classic.persistence import _inspect
+
+    monkeypatch.setattr(_inspect, "_LISTED_BYTES", 1000)
+    compact_support_vectors(fitted, train.X)
+    sizes = component_sizes(fitted)
+    assert list(sizes["steps"]) == [name for name, _ in fitted.steps]
+    assert "clf.estimator_.estimator_.support_codes_" in sizes["arrays"]
+    assert not any(name.endswith("support_vectors_") for name in sizes["arrays"])
+
+
+def test_inspect_shows_the_file_size_and_the_sizes(fitted, train, tmp_path):
+    from fer_classic.persistence import FERModel
+
+    model = FERModel.from_fitted(fitted, train, features="hog", clf="svm", source="tiny")
+    path = save_model(model, tmp_path / "m.joblib")
+    text = format_model_info(inspect_model(path))
+    assert "file size" in text and "in memory      features" in text
+    assert load_model(path).metadata["sizes"]["steps"]["clf"] > 0
+
+
+@pytest.mark.parametrize("suffix", ["joblib", "skops"])
+def test_both_file_formats_keep_the_codes_and_the_predictions(fitted, train, tiny_faces, tmp_path, suffix):
+    from fer_classic.persistence import FERModel
+
+    compact_support_vectors(fitted, train.X)
+    model = FERModel.from_fitted(fitted, train, features="hog", clf="svm", source="tiny")
+    loaded = load_model(save_model(model, tmp_path / f"m.{suffix}"))
+    test = tiny_faces.select("test")
+    assert hasattr(_exact_svm(loaded.pipeline[-1]), "support_codes_")
+    np.testing.assert_array_equal(loaded.pipeline.decision_function(test.X), fitted.decision_function(test.X))

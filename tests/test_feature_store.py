@@ -1,0 +1,116 @@
+"""Out of core on one machine: features in a memory-mapped store, the approximate SVM fitted from it in blocks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import tree_digest
+from fer_classic import load_dataset
+from fer_classic.estimators import LandmarkRidgeClassifier
+from fer_classic.estimators._landmark_ridge import landmark_sums, ridge_targets
+from fer_classic.estimators._rbf import squared_norms
+from fer_classic.features._store import FeatureStore, files_fingerprint, store_key
+from fer_classic.workflow import fit_model
+
+APPROX = {"features": "hog", "clf": "svm", "clf_params": {"backend": "approx", "n_components": 60}}
+
+
+def _store_dirs(root):
+    return [p for p in root.iterdir() if p.is_dir()]
+
+
+def test_block_sums_fit_the_same_ridge():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 5)), rng.integers(0, 3, 300)
+    whole = LandmarkRidgeClassifier(n_components=40, gamma=0.2, random_state=0, class_weight="balanced").fit(X, y)
+    blocks = LandmarkRidgeClassifier(n_components=40, gamma=0.2, random_state=0, class_weight="balanced")
+    components = X[blocks.landmark_rows(len(X))]
+    weights, targets = blocks.class_weights(np.bincount(y))[y], ridge_targets(y, 3)
+    parts = [landmark_sums(X[a:a + 70], targets[a:a + 70], weights[a:a + 70], components,
+                           squared_norms(components), 0.2) for a in range(0, 300, 70)]
+    blocks.fit_sums(sum(parts[1:], parts[0]), classes=np.arange(3), components=components)
+    np.testing.assert_allclose(blocks.coef_, whole.coef_, atol=1e-9)
+    np.testing.assert_array_equal(blocks.predict(X), whole.predict(X))
+
+
+def test_fit_sums_validates_parameters():
+    sums = landmark_sums(np.ones((4, 2)), ridge_targets(np.array([0, 1, 0, 1]), 2), np.ones(4), np.ones((2, 2)),
+                         np.full(2, 2.0), 1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        LandmarkRidgeClassifier(alpha=-1).fit_sums(sums, classes=np.arange(2), components=np.ones((2, 2)))
+
+
+def test_out_of_core_fit_predicts_like_local_fit(folder_dataset, tmp_path):
+    local = fit_model(folder_dataset, **APPROX)
+    stored = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+    test = load_dataset(folder_dataset).select("test")
+    np.testing.assert_array_equal(local.model.predict(test.images), stored.model.predict(test.images))
+
+
+def test_store_is_reused_for_the_same_files(folder_dataset, tmp_path):
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+    lines = []
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, log=lines.append, **APPROX)
+    assert len(_store_dirs(tmp_path / "store")) == 1
+    assert any("already computed, resuming" in line for line in lines)
+
+
+def test_store_resumes_an_interrupted_fill(folder_dataset, tmp_path):
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+    (folder,) = _store_dirs(tmp_path / "store")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["done"]["1"]  # as if the run had stopped before chunk 1 was recorded
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    lines = []
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, log=lines.append, **APPROX)
+    assert any(f"{manifest_chunks(folder) - 1} of {manifest_chunks(folder)} chunks" in line for line in lines)
+    assert "1" in json.loads((folder / "manifest.json").read_text())["done"]
+
+
+def manifest_chunks(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return -(-manifest["n_rows"] // manifest["chunk_size"])
+
+
+def test_store_key_changes_with_the_extractor(folder_dataset, tmp_path):
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **{**APPROX, "features": "lbp"})
+    assert len(_store_dirs(tmp_path / "store")) == 2
+
+
+def test_fingerprint_changes_when_a_file_changes(folder_dataset):
+    paths = sorted(str(p) for p in folder_dataset.rglob("*.png"))
+    before = files_fingerprint(paths, ["x"] * len(paths))
+    with open(paths[0], "ab") as handle:
+        handle.write(b"\0")
+    assert files_fingerprint(paths, ["x"] * len(paths)) != before
+
+
+def test_store_rejects_another_chunk_layout(tmp_path):
+    key = store_key({"a": 1}, "f")
+    store = FeatureStore(tmp_path, key, 10, 4)
+    store.write(0, np.ones((4, 3)), np.arange(4), [], "d")
+    with pytest.raises(ValueError, match="--chunk-size"):
+        FeatureStore(tmp_path, key, 10, 5)
+
+
+def test_store_reads_only_kept_rows(tmp_path):
+    store = FeatureStore(tmp_path, "k", 6, 3)
+    store.write(0, np.arange(6.0).reshape(2, 3), np.array([0, 2]), [("bad.jpg", "unreadable")], "d")
+    np.testing.assert_array_equal(store.read(0), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(store.kept(0), [0, 2])
+    assert store.missing() == [1]
+
+
+def test_out_of_core_fit_leaves_data_untouched(folder_dataset, tmp_path):
+    before = tree_digest(folder_dataset)
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+    assert tree_digest(folder_dataset) == before
+
+
+def test_feature_store_inside_the_data_is_refused(folder_dataset):
+    with pytest.raises(Exception, match="--feature-store"):
+        fit_model(folder_dataset, feature_store=folder_dataset / "train" / "store", **APPROX)

@@ -1,0 +1,51 @@
+"""Large folder loads decode in forked processes, with the same result as one thread."""
+
+import multiprocessing
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_classic.data import _images
+from fer_classic.data._folder import load_folder
+
+pytestmark = [
+    pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                       reason="no fork on this system: large loads use threads"),
+    pytest.mark.filterwarnings("ignore::fer_classic.exceptions.SkippedFilesWarning"),  # broken.png, on purpose
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for label in ("happy", "sad"):
+        (root / label).mkdir()
+        for i in range(80):
+            cv2.imwrite(str(root / label / f"{i:03d}.png"), rng.integers(0, 256, (60, 60), dtype=np.uint8))
+    (root / "sad" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return root
+
+
+@pytest.fixture
+def in_processes(monkeypatch):
+    calls = []
+    real = _images._read_in_processes
+    monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
+    monkeypatch.setattr(_images, "_read_in_processes", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def test_processes_give_the_images_of_one_thread(folder, in_processes):
+    one = load_folder(folder, size=48, n_jobs=1)
+    many = load_folder(folder, size=48, n_jobs=2)
+    assert in_processes
+    np.testing.assert_array_equal(many.images, one.images)
+    np.testing.assert_array_equal(many.y, one.y)
+
+
+def test_processes_report_the_same_skipped_files(folder, in_processes):
+    one = load_folder(folder, size=48, n_jobs=1)
+    many = load_folder(folder, size=48, n_jobs=2)
+    assert many.skipped == one.skipped and len(many.skipped) == 1

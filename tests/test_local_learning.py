@@ -1,0 +1,122 @@
+"""LocalSVC: an SVM on each test face's nearest training faces, in the kernel space of a KernelSVC."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+
+from fer_classic import make_pipeline
+from fer_classic.data import make_synthetic_faces
+from fer_classic.estimators import KernelSVC, LocalSVC, make_classifier
+
+
+def _blobs(n_per_class=25, d=6, seed=0, n_classes=3):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), n_per_class)
+    X = rng.random((len(y), d))
+    for c in range(1, n_classes):
+        X[y == c, c - 1] += 1.5
+    return X, y
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "intersection"])
+def test_neighbourhood_of_every_training_face_is_the_global_svm(kernel):
+    X, y = _blobs()
+    local = LocalSVC(KernelSVC(kernel=kernel), k=len(X), C=3).fit(X, y)
+    global_ = KernelSVC(kernel=kernel, C=3).fit(X, y)
+    np.testing.assert_array_equal(local.predict(X), global_.predict(X))
+
+
+def test_one_neighbour_in_rbf_space_is_the_nearest_neighbour():
+    X, y = _blobs(seed=1)
+    X_test = np.random.default_rng(2).random((40, X.shape[1])) * 2
+    local = LocalSVC(KernelSVC(kernel="rbf"), k=1).fit(X, y)
+    np.testing.assert_array_equal(local.predict(X_test), KNeighborsClassifier(1).fit(X, y).predict(X_test))
+
+
+def test_absent_classes_score_minus_one_and_a_unanimous_neighbourhood_one():
+    X, y = _blobs()
+    scores = LocalSVC(KernelSVC(kernel="rbf"), k=1).fit(X, y).decision_function(X[:1])
+    np.testing.assert_array_equal(scores, [[1.0, -1.0, -1.0]])
+
+
+@pytest.mark.parametrize("mode", ["local", "refine"])
+def test_predict_is_the_highest_score(mode):
+    X, y = _blobs()
+    model = LocalSVC(k=20, mode=mode).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[model.decision_function(X).argmax(axis=1)])
+
+
+@pytest.mark.parametrize("mode", ["local", "refine"])
+def test_two_classes_give_one_decision_whose_sign_is_the_prediction(mode):
+    X, y = _blobs(n_classes=2)
+    labels = np.array(["happy", "sad"])[y]
+    model = LocalSVC(k=15, mode=mode).fit(X, labels)
+    decision = model.decision_function(X)
+    assert decision.shape == (len(X),)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[(decision > 0).astype(int)])
+
+
+def test_refine_adds_the_global_scores():
+    X, y = _blobs()
+    local = LocalSVC(k=20, mode="local").fit(X, y)
+    refined = LocalSVC(k=20, mode="refine").fit(X, y)
+    global_scores = refined.estimator_.svc_.decision_function(refined.estimator_._kernel(
+        refined.X_fit_, refined.X_fit_, refined.diagonals_, refined.diagonals_))
+    np.testing.assert_allclose(refined.decision_function(X) - local.decision_function(X), global_scores, atol=1e-5)
+
+
+def test_refine_keeps_the_global_svm_fitted_on_all_faces():
+    X, y = _blobs()
+    labels = np.array(["angry", "happy", "sad"])[y]
+    refined = LocalSVC(KernelSVC(C=3), k=20, mode="refine").fit(X, labels)
+    np.testing.assert_array_equal(refined.estimator_.predict(X), KernelSVC(C=3).fit(X, labels).predict(X))
+
+
+def test_label_keyed_class_weight_reaches_the_local_svms():
+    X, y = _blobs()
+    labels = np.array(["angry", "happy", "sad"])[y]
+    model = LocalSVC(KernelSVC(class_weight={"sad": 5.0}), k=30).fit(X, labels)
+    assert model.local_class_weight_ == {2: 5.0}
+    assert len(model.predict(X)) == len(X)
+
+
+def test_weightless_training_faces_are_no_neighbours():
+    X, y = _blobs()
+    weights = np.ones(len(y))
+    weights[0] = 0.0  # the nearest face of X[0] is itself
+    model = LocalSVC(KernelSVC(kernel="rbf"), k=1).fit(X, y, sample_weight=weights)
+    reference = KNeighborsClassifier(1).fit(X[1:], y[1:])
+    assert model.predict(X[:1])[0] == reference.predict(X[:1])[0]
+
+
+def test_saved_model_leaves_the_training_kernel_out_and_predicts_the_same():
+    X, y = _blobs(n_per_class=60)
+    model = LocalSVC(k=20).fit(X, y)
+    data = pickle.dumps(model)
+    assert len(data) < 4 * len(X) ** 2  # the float32 n x n cache is not in the file
+    np.testing.assert_array_equal(pickle.loads(data).predict(X), model.predict(X))
+
+
+def test_an_estimator_without_a_kernel_is_an_error():
+    X, y = _blobs()
+    with pytest.raises(TypeError, match="LocalSVC needs a KernelSVC or CombinedKernelSVC"):
+        LocalSVC(LogisticRegression()).fit(X, y)
+
+
+def test_k_and_c_are_grid_parameters():
+    X, y = _blobs()
+    search = GridSearchCV(LocalSVC(KernelSVC()), {"k": [5, 30], "C": [0.1, 10.0], "estimator__kernel": ["rbf"]},
+                          cv=3)
+    assert search.fit(X, y).best_params_["k"] in (5, 30)
+
+
+def test_local_svm_by_name_in_a_pipeline():
+    data = make_synthetic_faces(6, 2, random_state=0)
+    train, test = data.select("train"), data.select("test")
+    pipeline = make_pipeline("hog", "local-svm", k=10, C=1.0)
+    assert len(pipeline.fit(train.X, train.y).predict(test.X)) == len(test.y)
+    assert isinstance(make_classifier("local-svm").estimator, LocalSVC)
