@@ -202,9 +202,10 @@ def require_regular_file(
 
 
 def _resolved(path: Path) -> Path:
-    # Symbolic links and ".." resolved in the right order (realpath), also for
-    # paths that do not exist yet.
-    return Path(os.path.realpath(os.path.abspath(path)))
+    # Symbolic links and ".." resolved in the order the kernel resolves them
+    # (realpath), also for paths that do not exist yet. No abspath first: it
+    # folds "link/.." lexically, and "dir_link/../x" would escape the check.
+    return Path(os.path.realpath(path))
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

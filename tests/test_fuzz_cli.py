@@ -56,19 +56,21 @@ def test_search_option_values_never_raise(stop_at_loading, tmp_path, cv, groups,
     _assert_clean(CliRunner().invoke(main, ["fit", "--label-map", label_map, "--out", str(tmp_path / "m.joblib")]))
 
 
-_parts = st.lists(st.sampled_from(["data", "train", "happy", "..", ".", "out", "a.jpg", "d.csv", "link", "m.joblib"]),
+_parts = st.lists(st.sampled_from(["data", "train", "happy", "..", ".", "out", "a.jpg", "d.csv", "link", "dirlink",
+                                   "m.joblib"]),
                   min_size=1, max_size=5)
 
 
 @pytest.fixture
 def tree(tmp_path):
-    """tmp/data/train/happy/a.jpg, tmp/d.csv, tmp/m.joblib, tmp/link -> data/train/happy/a.jpg."""
+    """tmp/data/train/happy/a.jpg, tmp/d.csv, tmp/m.joblib, tmp/link -> the image, tmp/dirlink -> data/train/happy."""
     image = tmp_path / "data" / "train" / "happy" / "a.jpg"
     image.parent.mkdir(parents=True)
     image.write_bytes(b"jpg")
     (tmp_path / "d.csv").write_text("x")
     (tmp_path / "m.joblib").write_bytes(b"m")
     (tmp_path / "link").symlink_to(image)
+    (tmp_path / "dirlink").symlink_to(image.parent, target_is_directory=True)
     return tmp_path
 
 

@@ -81,6 +81,16 @@ def test_symlink_to_an_input_is_the_input(files, no_work, tmp_path):
     assert result.exit_code != 0 and "--out" in result.output
 
 
+def test_dotdot_after_a_folder_link_is_resolved_through_the_link(files, no_work, tmp_path):
+    # dirlink/.. is the link target's parent (data/train), not tmp_path: folded lexically it escaped the check.
+    link = tmp_path / "dirlink"
+    link.symlink_to(files["folder"] / "train" / "happy", target_is_directory=True)
+    before = tree_digest(files["folder"])
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["folder"]), "--out", f"{link}/../m.joblib"])
+    assert result.exit_code != 0 and "inside the dataset folder" in result.output, result.output
+    assert tree_digest(files["folder"]) == before
+
+
 def test_unwritable_folder_fails_before_the_fit(files, no_work, monkeypatch, tmp_path):
     import os
 
