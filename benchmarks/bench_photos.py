@@ -19,7 +19,11 @@ wall clock: the machine may be shared).
 Usage::
 
     python benchmarks/bench_photos.py MODEL PHOTOS [--limit N] [--fallback none] [--detect auto|always|never]
-                                      [--yunet FILE.onnx] [--trust] [--out FILE.json]
+                                      [--portrait-aspect X|none] [--yunet FILE.onnx] [--trust] [--out FILE.json]
+
+``--fallback`` and ``--portrait-aspect`` override the model's recorded rule for photos
+without a face found (``--portrait-aspect none``: no portrait rule, as models saved
+before it load), to compare rules on the same model.
 """
 
 from __future__ import annotations
@@ -159,6 +163,11 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _portrait_aspect(text: str) -> float | None:
+    """``--portrait-aspect``: a number, or ``none``."""
+    return None if text.lower() == "none" else float(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path, help="A model saved by fer_classic.save_model / fer-classic train.")
@@ -167,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fallback", choices=["whole", "none"], default=None,
                         help="Override the cropper's fallback for photos without a face found.")
     parser.add_argument("--detect", choices=["auto", "always", "never"], default=None)
+    parser.add_argument("--portrait-aspect", type=_portrait_aspect, default=False, metavar="X|none",
+                        help="Override the cropper's portrait_aspect (none: no portrait rule).")
     parser.add_argument("--yunet", type=Path, default=None, metavar="FILE.onnx", help="Find faces with YuNet.")
     parser.add_argument("--trust", action="store_true", help="Load a model file from outside fer-classic's list.")
     parser.add_argument("--out", type=Path, default=None,
@@ -178,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.yunet:
         params.update(detector="yunet", detector_model=str(args.yunet))
     params = {k: v for k, v in params.items() if v is not None}
+    if args.portrait_aspect is not False:  # None is a value here: the rule turned off
+        params["portrait_aspect"] = args.portrait_aspect
     photos = read_photos(args.photos, args.limit)
     result = score_photos(model, photos, **params)
     print(f"{args.photos}: {len(photos)} photos, model {args.model.name}")

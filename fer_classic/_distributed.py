@@ -7,10 +7,11 @@ Dask worker (the features stay there, spilled to disk by Dask beyond its
 memory target) or chunk by chunk into a memory-mapped
 :class:`~fer_classic.features._store.FeatureStore`. The scaler's moments and
 :class:`~fer_classic.estimators.LandmarkRidgeClassifier`'s sums are taken
-per chunk and added up; the client holds one chunk or one ``m x m`` matrix at
-a time and solves once. The fitted pipeline is the same object as a local fit
-(same steps, same attributes), so saving, ``evaluate`` and ``predict`` do not
-know how it was fitted.
+per chunk and added up (for ``--clf ridge``, ``X' W X``, ``X' W Y`` and the
+weighted means); the client holds one chunk or one ``m x m`` (``d x d``)
+matrix at a time and solves once. The fitted pipeline is the same object as a
+local fit (same steps, same attributes), so saving, ``evaluate`` and
+``predict`` do not know how it was fitted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -97,9 +98,12 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
 
     The chunked fit covers stateless features (pixels, hog, lbp, gabor and
     their combinations, with image preprocessing), one StandardScaler and the
-    approximate SVM (``--clf svm --param backend=approx``) whose sums add up
-    over row blocks.
+    classifiers whose sums add up over row blocks: the approximate SVM
+    (``--clf svm --param backend=approx``) and the ridge classifier
+    (``--clf ridge``, one alpha, not ``positive``).
     """
+    from sklearn.linear_model import RidgeClassifier
+
     from .estimators import SVMClassifier
 
     names = set(features.lower().split("+"))
@@ -111,10 +115,15 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
         if options.get(option):
             raise ValueError(f"--{option.replace('_', '-')} is not available with --backend dask or --feature-store.")
     inner = getattr(pipeline.steps[-1][1], "estimator", None)
-    if not (isinstance(inner, SVMClassifier) and inner.backend == "approx" and not inner.probability):
-        raise ValueError(f"--clf {clf!r}: the chunked fit (--backend dask, --feature-store) fits the approximate "
-                         "SVM, whose sums add up over row blocks: use --clf svm --param backend=approx "
-                         "(and no probability=true).")
+    approx_svm = (isinstance(inner, SVMClassifier) and inner.backend == "approx"
+                  and not inner.probability)
+    # positive=True is an iterative constrained fit, and one alpha per class a solve per class.
+    ridge = isinstance(inner, RidgeClassifier) and np.ndim(inner.alpha) == 0 and not inner.positive
+    if not (approx_svm or ridge):
+        raise ValueError(f"--clf {clf!r}: the chunked fit (--backend dask, --feature-store) "
+                         "fits the classifiers whose sums add up over row blocks: use --clf svm "
+                         "--param backend=approx (and no probability=true) or --clf ridge (one "
+                         "alpha, no positive=true).")
     list_images(data)  # a folder tree, checked before anything is read
 
 
@@ -151,7 +160,10 @@ def _extract(paths, size, cropper, head) -> _Chunk:
 
     done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
     digest = hashlib.sha256(np.ascontiguousarray(faces).tobytes()).hexdigest()
-    X = head.transform(faces.reshape(len(faces), -1)) if len(faces) else np.empty((0, 0))
+    # No face decoded: zero rows of the head's width (of a blank face), so that the chunk's
+    # features stack, and are stored, with the others'.
+    rows = faces if len(faces) else np.zeros((1, *faces.shape[1:]), faces.dtype)
+    X = head.transform(rows.reshape(len(rows), -1))[: len(faces)]
     return _Chunk(np.asarray(X, dtype=np.float64), done, skipped, digest)
 
 
@@ -168,12 +180,76 @@ def _take(chunk: _Chunk | np.ndarray, rows: np.ndarray) -> np.ndarray:
     return X[rows]
 
 
-def _sums(chunk: _Chunk | np.ndarray, codes, weights, n_classes, mean, scale, components, norms, gamma):
-    from .estimators._landmark_ridge import landmark_sums, ridge_targets
+def _sums(chunk: _Chunk | np.ndarray, summed, codes, weights, n_classes, mean, scale, *params):
+    """``summed(scaled rows, targets, weights, *params)`` of one chunk.
+
+    ``summed`` is :func:`~fer_classic.estimators._landmark_ridge.landmark_sums`
+    or :func:`_ridge_sums`.
+    """
+    from .estimators._landmark_ridge import ridge_targets
 
     X = chunk.X if isinstance(chunk, _Chunk) else chunk
     scaled = (X - mean) / scale
-    return landmark_sums(scaled, ridge_targets(codes, n_classes), weights, components, norms, gamma)
+    return summed(scaled, ridge_targets(codes, n_classes), weights, *params)
+
+
+@dataclass
+class _RidgeSums:
+    """The weighted sums over training rows that a ridge solve with intercept needs.
+
+    Sums of disjoint row blocks add up (``a + b``, ``a += b``) to the sums of
+    their union, as :class:`~fer_classic.estimators.LandmarkSums` do.
+
+    Attributes
+    ----------
+    gram : ndarray of shape (n_features, n_features)
+        ``X' W X`` in its upper triangle (the lower one is not kept up to date).
+    feature_sum : ndarray of shape (n_features,)
+        ``w' X``.
+    cross : ndarray of shape (n_features, n_outputs)
+        ``X' W Y``, uncentred.
+    target_sum : ndarray of shape (n_outputs,)
+        ``w' Y``.
+    total : float
+        ``sum(w)``.
+    n_samples : int
+        Rows summed.
+    """
+
+    gram: np.ndarray
+    feature_sum: np.ndarray
+    cross: np.ndarray
+    target_sum: np.ndarray
+    total: float
+    n_samples: int
+
+    def __add__(self, other: _RidgeSums) -> _RidgeSums:
+        # New arrays: a task's inputs may be kept (or its task rerun) by a scheduler.
+        return _RidgeSums(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __iadd__(self, other: _RidgeSums) -> _RidgeSums:
+        # Arrays in place: a loop over chunks holds one d x d matrix.
+        for f in fields(self):
+            mine = getattr(self, f.name)
+            if isinstance(mine, np.ndarray):
+                mine += getattr(other, f.name)
+            else:
+                setattr(self, f.name, mine + getattr(other, f.name))
+        return self
+
+
+def _ridge_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> _RidgeSums:
+    """:class:`_RidgeSums` of the rows ``X`` (float64), their ``targets`` and ``weights``."""
+    from .estimators._landmark_ridge import _add_upper_gram
+    from .estimators._rbf import ROWS
+
+    gram = np.zeros((X.shape[1], X.shape[1]))
+    # Blocks of rows and column panels: no BLAS syrk on many threads (see estimators._rbf).
+    for start in range(0, len(X), ROWS):
+        rows = slice(start, start + ROWS)
+        _add_upper_gram(gram, X[rows] * np.sqrt(weights[rows])[:, None])
+    return _RidgeSums(gram, weights @ X, X.T @ (weights[:, None] * targets), weights @ targets,
+                      float(weights.sum()), len(X))
 
 
 def _add(a, b):
@@ -204,14 +280,14 @@ class _DaskChunks:
         it = iter(taken)
         return [next(it) if len(r) else None for r in rows_per_chunk]
 
-    def sums(self, per_chunk: list[tuple], shared: tuple):
+    def sums(self, summed, per_chunk: list[tuple], shared: tuple):
         shared_f = self.client.scatter(list(shared), broadcast=True)
         # A binary tree of additions on the workers, each submitted right after its two inputs: Dask runs
-        # earlier submissions first, so partial sums (16 m^2 bytes each) are added as they come instead of
-        # piling up; the client receives one m x m matrix.
+        # earlier submissions first, so partial sums (16 m^2 bytes each, 16 d^2 for ridge) are added
+        # as they come instead of piling up; the client receives one m x m (d x d) matrix.
         stack: list[tuple[int, object]] = []
         for future, args in zip(self.futures, per_chunk):
-            part, level = self.client.submit(_sums, future, *args, *shared_f), 0
+            part, level = self.client.submit(_sums, future, summed, *args, *shared_f), 0
             while stack and stack[-1][0] == level:
                 part, level = self.client.submit(_add, stack.pop()[1], part), level + 1
             stack.append((level, part))
@@ -255,14 +331,14 @@ class _StoreChunks:
     def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
         return [_take(self.store.read(c), r) if len(r) else None for c, r in enumerate(rows_per_chunk)]
 
-    def sums(self, per_chunk: list[tuple], shared: tuple):
+    def sums(self, summed, per_chunk: list[tuple], shared: tuple):
         total = None
         for chunk, args in enumerate(per_chunk):
-            part = _sums(self.store.read(chunk), *args, *shared)
+            part = _sums(self.store.read(chunk), summed, *args, *shared)
             if total is None:
                 total = part
             else:
-                total += part  # in place: one m x m matrix
+                total += part  # in place: one m x m (d x d) matrix
         return total
 
     def release(self) -> None:
@@ -340,7 +416,8 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     Parameters
     ----------
     pipeline : Pipeline
-        ``[preprocess →] features → StandardScaler → CanonicalOrderClassifier(SVMClassifier(backend="approx"))``;
+        ``[preprocess →] features → StandardScaler → CanonicalOrderClassifier(C)``
+        with ``C`` ``SVMClassifier(backend="approx")`` or ``RidgeClassifier``;
         fitted in place.
     images : ImageList
         The training files.
@@ -365,8 +442,8 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         The training set without its pixels (:class:`_ChunkedTrainingSet`),
         for :func:`fer_classic._training.fit_score_save` to record.
     """
-    from .estimators._landmark_ridge import LandmarkRidgeClassifier
-    from .estimators._rbf import squared_norms
+    from sklearn.linear_model import RidgeClassifier
+
     from .data._images import FaceSource, _read_part
     from .labels import sort_labels
 
@@ -411,50 +488,138 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         n, mean, var = _merge_moments(summaries)
         scaler = _fitted_scaler(pipeline.named_steps["scale"], n, mean, var)
         canonical = pipeline.steps[-1][1]
-        svm = clone(canonical.estimator)
         # Rank in canonical order, as CanonicalOrderClassifier encodes the labels.
         rank = {label: i for i, label in enumerate(classes.tolist())}
         codes = np.fromiter((rank[label] for label in labels), dtype=np.intp, count=len(labels))
-        class_weight = svm.class_weight
-        if isinstance(class_weight, dict):
-            class_weight = {i: class_weight[c] for i, c in enumerate(classes.tolist()) if c in class_weight}
-        ridge = LandmarkRidgeClassifier(alpha=1.0 / (2.0 * float(svm.C)), gamma=_gamma(svm.gamma, scaler),
-                                        n_components=svm.n_components, class_weight=class_weight,
-                                        random_state=svm.random_state)
-        # The landmarks a local fit draws: rows of the kept training rows at Nystroem's seeded permutation.
-        landmark_rows = ridge.landmark_rows(n)
-        sizes = np.array([s["n"] for s in summaries])
-        chunk_of = np.searchsorted(np.cumsum(sizes), landmark_rows, side="right")
-        local = landmark_rows - np.r_[0, np.cumsum(sizes)][chunk_of]
-        per_chunk = [np.sort(local[chunk_of == c]) for c in range(len(summaries))]
-        taken = timed(timings, "fit", chunks.take, per_chunk)
-        components = np.empty((len(landmark_rows), len(mean)))
-        for c, rows in enumerate(per_chunk):
-            if len(rows):
-                where = np.flatnonzero(chunk_of == c)[np.argsort(local[chunk_of == c])]
-                components[where] = taken[c]
-        components = (components - scaler.mean_) / scaler.scale_
-        norms = squared_norms(components)
+        fit = _fit_ridge if isinstance(canonical.estimator, RidgeClassifier) else _fit_approx_svm
+        estimator = fit(clone(canonical.estimator), chunks, scaler=scaler, codes=codes,
+                        classes=classes, sizes=np.array([s["n"] for s in summaries]),
+                        timings=timings, log=log)
 
-        weights = ridge.class_weights(np.bincount(codes, minlength=len(classes)))[codes]
-        bounds = np.r_[0, np.cumsum(sizes)]
-        per_chunk_args = [(codes[a:b], weights[a:b], len(classes)) for a, b in zip(bounds[:-1], bounds[1:])]
-        log(f"accumulating the approximate SVM's sums over {len(summaries)} chunks "
-            f"({len(components)} landmarks, {n} rows)")
-        sums = timed(timings, "fit", chunks.sums, per_chunk_args,
-                     (scaler.mean_, scaler.scale_, components, norms, ridge.gamma))
-        chunks.release()
-    timed(timings, "fit", ridge.fit_sums, sums, classes=np.arange(len(classes)), components=components)
-
-    # The fitted state SVMClassifier and CanonicalOrderClassifier give a local fit.
-    d = len(mean)
-    svm.classes_, svm.backend_, svm.backend_reason_ = np.arange(len(classes)), "approx", "requested"
-    svm.kernel_precomputed_, svm.estimator_, svm.n_features_in_ = False, ridge, d
-    canonical.classes_, canonical.estimator_, canonical.n_features_in_ = classes, svm, d
+    # The fitted state CanonicalOrderClassifier gives a local fit.
+    canonical.classes_, canonical.estimator_ = classes, estimator
+    canonical.n_features_in_ = len(mean)
     pipeline.steps[cut] = ("scale", scaler)
     pipeline.steps[:cut] = head.steps
     digest = hashlib.sha256("".join(s["digest"] for s in summaries).encode()).hexdigest()
     return _ChunkedTrainingSet(labels, images.paths[kept_rows], tuple(size), images.name, skipped, digest)
+
+
+def _chunk_args(codes: np.ndarray, weights: np.ndarray, n_classes: int,
+                sizes: np.ndarray) -> list[tuple]:
+    """Each chunk's ``(codes, weights, n_classes)`` for :func:`_sums`, from its row count."""
+    bounds = np.r_[0, np.cumsum(sizes)]
+    return [(codes[a:b], weights[a:b], n_classes) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _fit_approx_svm(svm, chunks, *, scaler, codes, classes, sizes, timings: dict, log: Log):
+    """``svm`` (an approximate ``SVMClassifier``) fitted from the chunks, as a local fit leaves it.
+
+    Its :class:`~fer_classic.estimators.LandmarkRidgeClassifier` is solved
+    from the chunks' :class:`~fer_classic.estimators.LandmarkSums`, with the
+    landmarks a local fit draws.
+    """
+    from .estimators._landmark_ridge import LandmarkRidgeClassifier, landmark_sums
+    from .estimators._rbf import squared_norms
+
+    class_weight = svm.class_weight
+    if isinstance(class_weight, dict):
+        class_weight = {i: class_weight[c] for i, c in enumerate(classes.tolist())
+                        if c in class_weight}
+    ridge = LandmarkRidgeClassifier(alpha=1.0 / (2.0 * float(svm.C)),
+                                    gamma=_gamma(svm.gamma, scaler), n_components=svm.n_components,
+                                    class_weight=class_weight, random_state=svm.random_state)
+    # The landmarks a local fit draws: the kept training rows at Nystroem's seeded permutation.
+    landmark_rows = ridge.landmark_rows(len(codes))
+    chunk_of = np.searchsorted(np.cumsum(sizes), landmark_rows, side="right")
+    local = landmark_rows - np.r_[0, np.cumsum(sizes)][chunk_of]
+    per_chunk = [np.sort(local[chunk_of == c]) for c in range(len(sizes))]
+    taken = timed(timings, "fit", chunks.take, per_chunk)
+    d = len(scaler.mean_)
+    components = np.empty((len(landmark_rows), d))
+    for c, rows in enumerate(per_chunk):
+        if len(rows):
+            where = np.flatnonzero(chunk_of == c)[np.argsort(local[chunk_of == c])]
+            components[where] = taken[c]
+    components = (components - scaler.mean_) / scaler.scale_
+    norms = squared_norms(components)
+
+    weights = ridge.class_weights(np.bincount(codes, minlength=len(classes)))[codes]
+    log(f"accumulating the approximate SVM's sums over {len(sizes)} chunks "
+        f"({len(components)} landmarks, {len(codes)} rows)")
+    sums = timed(timings, "fit", chunks.sums, landmark_sums,
+                 _chunk_args(codes, weights, len(classes), sizes),
+                 (scaler.mean_, scaler.scale_, components, norms, ridge.gamma))
+    chunks.release()
+    timed(timings, "fit", ridge.fit_sums, sums, classes=np.arange(len(classes)),
+          components=components)
+
+    # The fitted state SVMClassifier gives a local fit.
+    svm.classes_, svm.backend_, svm.backend_reason_ = np.arange(len(classes)), "approx", "requested"
+    svm.kernel_precomputed_, svm.estimator_, svm.n_features_in_ = False, ridge, d
+    return svm
+
+
+def _fit_ridge(ridge, chunks, *, scaler, codes, classes, sizes, timings: dict, log: Log):
+    """``ridge`` (a ``RidgeClassifier``) fitted from the chunks' :class:`_RidgeSums`.
+
+    The same object as ``ridge.fit`` on the scaled rows gives (up to the
+    rounding of the order of summation).
+    """
+    from sklearn.utils import compute_sample_weight
+
+    d = len(scaler.mean_)
+    # RidgeClassifier's own sample weights: its class_weight on the codes it is fitted on.
+    weights = np.ones(len(codes))
+    if ridge.class_weight:
+        weights = compute_sample_weight(ridge.class_weight, codes)
+    log(f"accumulating the ridge classifier's sums over {len(sizes)} chunks ({d} features, "
+        f"{len(codes)} rows; the {d} x {d} system and its solver's copy: {16 * d**2 / 1e6:.0f} MB)")
+    sums = timed(timings, "fit", chunks.sums, _ridge_sums,
+                 _chunk_args(codes, weights, len(classes), sizes), (scaler.mean_, scaler.scale_))
+    chunks.release()
+    return timed(timings, "fit", _solve_ridge, ridge, sums, len(classes))
+
+
+def _solve_ridge(ridge, sums: _RidgeSums, n_classes: int):
+    """``ridge`` (a ``RidgeClassifier``) solved from ``sums``, in the state its ``fit`` leaves.
+
+    What ``RidgeClassifier.fit`` solves by Cholesky: ``(Xc' W Xc + alpha I)
+    coef = Xc' W Yc``, ``Xc`` and ``Yc`` centred at their weighted means (the
+    intercept is not penalised), ``intercept = y_mean - x_mean @ coef``.
+    ``sums`` is consumed (its ``gram`` becomes the system).
+    """
+    import scipy.linalg
+    from threadpoolctl import threadpool_limits
+
+    from .estimators._landmark_ridge import _mirror_upper
+    from .estimators._rbf import ROWS
+
+    gram, cross, d = sums.gram, sums.cross, len(sums.gram)
+    _mirror_upper(gram)  # accumulated in its upper triangle
+    x_mean, y_mean = np.zeros(d), np.zeros(cross.shape[1])
+    if ridge.fit_intercept:
+        x_mean, y_mean = sums.feature_sum / sums.total, sums.target_sum / sums.total
+        for start in range(0, d, ROWS):  # a band at a time: no second d x d matrix
+            band = slice(start, start + ROWS)
+            gram[band] -= sums.total * np.outer(x_mean[band], x_mean)
+        cross = cross - sums.total * np.outer(x_mean, y_mean)
+    gram[np.diag_indices(d)] += float(ridge.alpha)
+    with threadpool_limits(1, user_api="blas"):  # Cholesky calls syrk (see estimators._rbf)
+        try:
+            factor = scipy.linalg.cho_factor(gram, check_finite=False)
+        except scipy.linalg.LinAlgError:  # singular (alpha=0): least squares, as RidgeClassifier
+            coef = scipy.linalg.lstsq(gram, cross, check_finite=False)[0]
+        else:
+            coef = scipy.linalg.cho_solve(factor, cross, check_finite=False)
+    # A fit on one zero row per class sets the state this scikit-learn version keeps (label
+    # binarizer, classes_, n_features_in_, shapes of coef_ and intercept_); the solution then
+    # replaces its zeros.
+    ridge.fit(np.zeros((n_classes, d)), np.arange(n_classes))
+    ridge.coef_ = coef.T.reshape(ridge.coef_.shape)
+    if ridge.fit_intercept:
+        ridge.intercept_ = (y_mean - x_mean @ coef).reshape(np.shape(ridge.intercept_))
+    return ridge
 
 
 def _predict_chunk(paths, size, cropper, model):

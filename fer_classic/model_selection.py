@@ -55,6 +55,7 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "svm": {"C": [1.0, 3.0, 10.0, 30.0], "gamma": ["scale"]},
     "linear-svm": {"C": [0.01, 0.1, 1.0]},
     "logreg": {"C": [0.01, 0.1, 1.0]},
+    "ridge": {"alpha": [1.0, 10.0, 100.0]},
     "knn": {"n_neighbors": [5, 11, 21]},
     "rf": {"n_estimators": [300], "max_features": ["sqrt", 0.1]},
     "mlp": {"alpha": [1e-4, 1e-2], "hidden_layer_sizes": [[256], [512]]},

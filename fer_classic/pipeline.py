@@ -73,7 +73,7 @@ def make_pipeline(
     features : str, default="hog"
         ``pixels``, ``hog``, ``lbp``, ``pca``, ``sift``, or several joined by ``+``.
     clf : str, default="svm"
-        ``svm``, ``linear-svm``, ``logreg``, ``knn``, ``rf`` or ``mlp``.
+        ``svm``, ``linear-svm``, ``logreg``, ``ridge``, ``knn``, ``rf`` or ``mlp``.
     preprocess : str or transformer, optional
         Image preprocessing before the features, as a first step named
         ``"preprocess"``: ``"equalize"``, ``"clahe"``, ``"crop"`` or several

@@ -86,7 +86,7 @@ def _classifiers():
     # MLP's early stopping needs a validation split larger than the checks' tiny data.
     params = {"mlp": {"early_stopping": False}, "rf": {"n_estimators": 10}}
     return [make_classifier(name, **params.get(name, {}))
-            for name in ("svm", "linear-svm", "logreg", "knn", "rf", "mlp")]
+            for name in ("svm", "linear-svm", "logreg", "ridge", "knn", "rf", "mlp")]
 
 
 #: Class -> the instances the common checks run on. The checks feed rows of 1..10
@@ -280,7 +280,7 @@ def test_parameter_checks_of_estimators_without_2d_input(estimator, check):
     check(type(estimator).__name__, estimator)
 
 
-@pytest.mark.parametrize("name", ["svm", "linear-svm", "logreg", "rf"])
+@pytest.mark.parametrize("name", ["svm", "linear-svm", "logreg", "ridge", "rf"])
 def test_named_classifiers_take_sample_weight(name):
     assert has_fit_parameter(make_classifier(name), "sample_weight")
 

@@ -210,6 +210,7 @@ def test_transform_names_images_without_a_face(photo, cropper):
     ({"min_face_size": 0}, r"'min_face_size' parameter .* range \[1, inf\). Got 0"),
     ({"scale_factor": 1.0}, r"'scale_factor' parameter .* range \(1.0, inf\). Got 1.0"),
     ({"output_shape": 2}, r"'output_shape' parameter .* range \[4, inf\).* Got 2"),
+    ({"portrait_aspect": 0.5}, r"'portrait_aspect' parameter .* range \[1.0, inf\) or None. Got 0.5"),
     ({"detector": "yunet"}, "needs detector_model"),
     ({"detector": "yunet", "detector_model": "/no/such/yunet.onnx"}, "/no/such/yunet.onnx does not exist"),
     ({"detector_model": "/no/such/cascade.xml"}, "cascade '/no/such/cascade.xml' not found"),

@@ -3,6 +3,7 @@ overlapping boxes merged; and the real-photo benchmark on a generated folder."""
 
 import importlib.util
 import json
+import pickle
 
 import cv2
 import numpy as np
@@ -11,7 +12,9 @@ from skimage.data import astronaut
 
 from conftest import FER_FOLDER, REPO, requires_fer_folder
 from fer_classic import save_model
+from fer_classic.data._images import resize_gray
 from fer_classic.detection import CROP, FOUND, WHOLE_IMAGE, Face, FaceCropper, clip_box, iou, suppress_overlaps
+from fer_classic.prediction import predict_image, predict_paths
 
 # The middle of the astronaut's face (skimage.data.astronaut(), 512x512), and the default cropper's
 # Haar box (FaceCropper's docstring example).
@@ -127,6 +130,14 @@ def test_clip_box(box, expected):
     ({"fallback": "none"}, (200, 200), False),
     ({"output_shape": (64, 48)}, (256, 192), True),  # the output's own aspect
     ({"output_shape": (64, 48)}, (192, 192), False),
+    ({}, (104, 78), True),                  # portrait, 1.33 times taller: the portrait rule
+    ({}, (140, 78), True),                  # 1.79: within PORTRAIT_ASPECT, 1.8
+    ({}, (150, 78), False),                 # 1.92: a strip
+    ({}, (78, 104), False),                 # landscape 1.33: a camera frame's shape
+    ({}, (481, 300), False),                # portrait but taller than WHOLE_FACTOR x 48
+    ({"portrait_aspect": None}, (104, 78), False),
+    ({"portrait_aspect": 2.0}, (150, 78), True),
+    ({"output_shape": (64, 48)}, (256, 144), True),  # 1.33 times the output's own aspect
 ])
 def test_documented_rule_for_taking_the_whole_image(params, shape, whole):
     assert FaceCropper(**params).fit().takes_whole(shape) is whole
@@ -146,6 +157,69 @@ def test_a_whole_image_is_cropped_like_the_dataset_loaders(cropper):
     ((face, crop),) = cropper.crop_faces(image)
     assert face.how == WHOLE_IMAGE
     np.testing.assert_array_equal(crop, resize_gray(image, (48, 48)))
+
+
+# -- portrait rule: tight portrait crops the cascade cannot read ------------------------------------
+
+def portrait(rows: int = 104, cols: int = 78) -> np.ndarray:
+    """A faceless portrait-shaped image (like a tight crop of a head) with a dark left and a light right edge."""
+    image = np.full((rows, cols), 90, np.uint8)
+    image[:, :5], image[:, -5:] = 20, 230
+    return image
+
+
+def test_a_portrait_crop_without_a_face_is_taken_whole(cropper):
+    assert cropper.find_faces(portrait()) == [Face((0, 0, 78, 104), how=WHOLE_IMAGE)]
+
+
+def test_a_portrait_taken_whole_is_framed_as_a_face_box_of_its_height(cropper):
+    ((_, crop),) = cropper.crop_faces(portrait())
+    # A centred 104 x 104 square, its sides repeating the edge columns: not the portrait stretched.
+    framed = cv2.copyMakeBorder(portrait(), 0, 0, 13, 13, cv2.BORDER_REPLICATE)
+    np.testing.assert_array_equal(crop, resize_gray(framed, (48, 48)))
+
+
+def test_a_portrait_taken_whole_is_reported_so(fitted_model):
+    (row,) = predict_image(fitted_model, portrait())
+    assert row["status"] == "ok" and row["how"] == WHOLE_IMAGE and row["box"] == [0, 0, 78, 104]
+
+
+def test_fallback_none_turns_the_portrait_rule_off():
+    assert FaceCropper(fallback="none").fit().find_faces(portrait()) == []
+
+
+@pytest.mark.parametrize("shape", [(150, 78), (78, 104)], ids=["narrower-than-1.8", "landscape"])
+def test_aspect_ratios_beyond_the_portrait_rule_give_no_face(cropper, shape):
+    assert cropper.find_faces(portrait(*shape)) == []
+
+
+def test_video_frames_are_never_taken_whole(tmp_path, fitted_model):
+    frame = cv2.cvtColor(portrait(120, 80), cv2.COLOR_GRAY2BGR)
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (80, 120))
+    assert writer.isOpened(), "OpenCV cannot write MJPG/AVI here"
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)  # the same picture as a photo is taken whole
+    rows = predict_paths(fitted_model, [tmp_path / "clip.avi", tmp_path / "frame.png"]).rows
+    video = [row for row in rows if row["source"].endswith("clip.avi")]
+    assert video and all(row["status"] == "no face" for row in video)
+    assert [row["how"] for row in rows if row["source"].endswith("frame.png")] == [WHOLE_IMAGE]
+
+
+def test_models_recorded_before_the_portrait_rule_keep_their_rule():
+    params = FaceCropper().to_metadata()
+    del params["portrait_aspect"]  # what a model saved before the rule records
+    old = FaceCropper.from_metadata(params).fit()
+    assert old.portrait_aspect is None and old.find_faces(portrait()) == []
+    assert FaceCropper.from_metadata(FaceCropper().to_metadata()).portrait_aspect == 1.8
+
+
+def test_croppers_pickled_before_the_portrait_rule_keep_their_rule():
+    cropper = FaceCropper().fit()
+    del cropper.portrait_aspect  # a FaceCropper pickled before the rule has no such attribute
+    old = pickle.loads(pickle.dumps(cropper))
+    assert old.get_params()["portrait_aspect"] is None and old.find_faces(portrait()) == []
 
 
 def test_images_taken_as_crops_say_so(cropper):
@@ -234,6 +308,19 @@ def test_benchmark_reports_rules_per_class(tmp_path, fitted_model, photo_folder,
     assert result["per_class"]["sad"]["whole image"] == 0.5 and result["per_class"]["sad"]["no face"] == 0.5
     assert result["n_photos"] == 4 and 0 <= result["accuracy"] <= 1
     assert "whole image" in capsys.readouterr().out
+
+
+def test_benchmark_can_turn_the_portrait_rule_off(tmp_path, fitted_model):
+    bench = load_benchmark()
+    model = save_model(fitted_model, tmp_path / "m.joblib")
+    (tmp_path / "photos" / "sad").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "photos" / "sad" / "tight.png"), portrait())
+    rates = {}
+    for value in ("1.8", "none"):
+        out = tmp_path / f"{value}.json"
+        bench.main([str(model), str(tmp_path / "photos"), "--portrait-aspect", value, "--out", str(out)])
+        rates[value] = json.loads(out.read_text())["rates"]
+    assert rates["1.8"]["whole image"] == 1.0 and rates["none"]["no face"] == 1.0
 
 
 def test_benchmark_reads_a_labels_file(tmp_path, photo_folder):

@@ -9,7 +9,7 @@ tells how it was taken (:attr:`Face.how`: ``found``, ``crop`` or ``whole image``
 
 from ._align import MAX_TILT, eye_angle, find_eyes
 from ._boxes import CROP, FOUND, WHOLE_IMAGE, Face, clip_box, iou, suppress_overlaps
-from ._cropper import CROP_FACTOR, PAD_FRACTION, WHOLE_ASPECT, WHOLE_FACTOR, FaceCropper
+from ._cropper import CROP_FACTOR, PAD_FRACTION, PORTRAIT_ASPECT, WHOLE_ASPECT, WHOLE_FACTOR, FaceCropper
 from ._haar import EYE_CASCADE, FRONTAL_FACE_CASCADE, HaarFaceDetector, load_cascade
 from ._tracking import FaceTracker, Track
 from ._yunet import YuNetFaceDetector
@@ -22,6 +22,7 @@ __all__ = [
     "FRONTAL_FACE_CASCADE",
     "MAX_TILT",
     "PAD_FRACTION",
+    "PORTRAIT_ASPECT",
     "WHOLE_ASPECT",
     "WHOLE_FACTOR",
     "WHOLE_IMAGE",

@@ -91,7 +91,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             if not has_fit_parameter(estimator, "sample_weight"):
                 raise ValueError(
                     f"sample_weight was given but {type(estimator).__name__}.fit takes no sample_weight; "
-                    "choose a classifier that does (svm, linear-svm, logreg, rf, mlp) or omit the weights."
+                    "choose a classifier that does (svm, linear-svm, logreg, ridge, rf, mlp) or omit the weights."
                 )
             sample_weight = _check_sample_weight(sample_weight, X)
             if len(np.unique(y[sample_weight > 0])) < 2:
