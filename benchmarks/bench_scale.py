@@ -34,15 +34,17 @@ Usage::
     python benchmarks/bench_scale.py --sizes 30000 --mode local      # one size, one mode
     python benchmarks/bench_scale.py --sizes 30000 100000 300000 --mode local dask
     python benchmarks/bench_scale.py --check-fer2013                  # same predictions: local vs dask, FER2013
+    python benchmarks/bench_scale.py --check-fer2013 --engine ray     # the same on a local Ray of --workers CPUs
     python benchmarks/bench_scale.py --table                          # print the table of results so far
 
 Results: ``benchmarks/results/bench_scale_<size>_<mode>.json`` (and
-``bench_scale_fer2013_check.json``).
+``bench_scale_fer2013_check.json``, ``bench_scale_fer2013_ray_check.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -131,28 +133,55 @@ def run_one(size: int, mode: str, args) -> dict:
             "accuracy": round(result.metrics["accuracy"], 4), "cpu": os.cpu_count()}
 
 
-def check_fer2013(args) -> dict:
-    """Fit on all of FER2013 in memory and on a 2-worker cluster: do the test predictions agree?"""
-    import numpy as np
+@contextlib.contextmanager
+def _cluster(engine: str, args):
+    """A local cluster of ``args.workers`` one-thread workers; yields the address for ``fit_model``.
+
+    Ray: a local instance of ``args.workers`` CPUs, and None (``fit_model`` uses the session this
+    process holds).
+    """
+    if engine == "ray":
+        import ray
+
+        ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        try:
+            yield None
+        finally:
+            ray.shutdown()
+        return
     from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.worker_memory,
+                      dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
+def check_fer2013(args) -> dict:
+    """Fit on all of FER2013 in memory and on a 2-worker Dask cluster (or Ray): do the test predictions agree?"""
+    import numpy as np
 
     from fer_classic import load_dataset
     from fer_classic.workflow import fit_model
 
     params = {"backend": "approx", "n_components": args.n_components}
     common = dict(features="hog", clf="svm", clf_params=params, log=print)
+    start = time.perf_counter()
     local = fit_model(FER, **common)
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, memory_limit=args.worker_memory,
-                      dashboard_address=":0") as cluster:
-        remote = fit_model(FER, backend="dask", scheduler=cluster.scheduler_address, chunk_size=args.chunk_size,
-                           **common)
+    wall = {"local": time.perf_counter() - start}
+    start = time.perf_counter()
+    with _cluster(args.engine, args) as address:
+        wall["start"] = time.perf_counter() - start
+        remote = fit_model(FER, backend=args.engine, scheduler=address, chunk_size=args.chunk_size, **common)
+        wall[args.engine] = time.perf_counter() - start - wall["start"]
     test = load_dataset(FER).select("test")
     a, b = local.model.predict(test.images), remote.model.predict(test.images)
     scores = np.abs(local.model.pipeline.decision_function(test.X) - remote.model.pipeline.decision_function(test.X))
     return {"n_train": local.n_train, "n_test": len(test), "n_components": args.n_components,
-            "accuracy_local": local.metrics["accuracy"], "accuracy_dask": remote.metrics["accuracy"],
+            "workers": args.workers, "chunk_size": args.chunk_size,
+            "accuracy_local": local.metrics["accuracy"], f"accuracy_{args.engine}": remote.metrics["accuracy"],
             "same_predictions": int((a == b).sum()), "max_score_difference": float(scores.max()),
-            "seconds_local": local.timings, "seconds_dask": remote.timings}
+            "seconds_local": local.timings, f"seconds_{args.engine}": remote.timings,
+            "wall_s": {k: round(v, 1) for k, v in wall.items()}, "cpu": os.cpu_count()}
 
 
 def table() -> str:
@@ -195,6 +224,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="Only print the table of results so far.")
     parser.add_argument("--check-fer2013", action="store_true",
                         help="Fit all of FER2013 in memory and on the cluster and compare test predictions.")
+    parser.add_argument("--engine", choices=("dask", "ray"), default="dask",
+                        help="--check-fer2013: the cluster (Ray: a local instance of --workers CPUs).")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -203,7 +234,8 @@ def main() -> None:
         return
     if args.check_fer2013:
         row = check_fer2013(args)
-        (RESULTS / "bench_scale_fer2013_check.json").write_text(json.dumps(row, indent=1))
+        name = "fer2013_check" if args.engine == "dask" else f"fer2013_{args.engine}_check"
+        (RESULTS / f"bench_scale_{name}.json").write_text(json.dumps(row, indent=1))
         print(json.dumps(row, indent=1))
         return
     if args.one:

@@ -1,11 +1,14 @@
-"""Fit and score from image paths in chunks: on Dask workers, or on this machine out of core.
+"""Fit and score from image paths in chunks: on Dask or Ray workers, or on this machine out of core.
 
-``fit_model(..., backend="dask")`` and ``fit_model(..., feature_store=DIR)``
-come here. The client lists the files (no image is opened), then every chunk
-of paths is decoded and turned into features where it is processed: on a
-Dask worker (the features stay there, spilled to disk by Dask beyond its
-memory target) or chunk by chunk into a memory-mapped
-:class:`~fer_classic.features._store.FeatureStore`. The scaler's moments and
+``fit_model(..., backend="dask")`` (or ``"ray"``) and ``fit_model(...,
+feature_store=DIR)`` come here. The client lists the files (no image is
+opened), then every chunk of paths is decoded and turned into features where
+it is processed: on a Dask or Ray worker (the features stay there, spilled to
+disk by Dask beyond its memory target, by Ray beyond its object store) or
+chunk by chunk into a memory-mapped
+:class:`~fer_classic.features._store.FeatureStore`. Dask and Ray run the same
+per-chunk functions through one small adapter each (:class:`_DaskTasks`,
+:class:`_RayTasks`). The scaler's moments and
 :class:`~fer_classic.estimators.LandmarkRidgeClassifier`'s sums are taken
 per chunk and added up (for ``--clf ridge``, ``X' W X``, ``X' W Y`` and the
 weighted means); the client holds one chunk or one ``m x m`` (``d x d``)
@@ -17,7 +20,9 @@ local fit (same steps, same attributes), so saving, ``evaluate`` and
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -31,11 +36,13 @@ from ._training import Log, quiet, timed
 from .data import FaceDataset
 from .exceptions import DatasetError, EmptyClassError
 
-__all__ = ["BACKENDS", "ImageList", "check_chunked", "dask_client", "evaluate_chunked", "fit_chunked",
-           "list_images", "predict_paths_chunked"]
+__all__ = ["BACKENDS", "ImageList", "check_backend", "check_chunked", "dask_client", "evaluate_chunked",
+           "fit_chunked", "list_images", "predict_paths_chunked", "ray_session"]
 
-#: ``fit --backend``: ``local`` in memory (or out of core with ``--feature-store``), ``dask`` on workers.
-BACKENDS = ("local", "dask")
+#: ``fit --backend``: ``local`` in memory (or out of core with ``--feature-store``), ``dask`` or ``ray`` on workers.
+BACKENDS = ("local", "dask", "ray")
+#: The backends that run on workers, and the module each needs.
+_ENGINES = {"dask": "dask.distributed", "ray": "ray"}
 #: Features extractors that learn nothing in ``fit`` (a chunk's features do not depend on the others).
 _STATELESS_FEATURES = {"pixels", "hog", "lbp", "gabor"}
 
@@ -81,7 +88,7 @@ def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
     from .data._load import recognise_format
 
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir() or recognise_format(data) != "folder":
-        raise DatasetError(f"--backend dask and --feature-store read class-folder trees by path "
+        raise DatasetError(f"--backend dask/ray and --feature-store read class-folder trees by path "
                            f"(ROOT/<split>/<label>/*.jpg); --data {data!r} is not one.")
     _, paths, labels, splits, _ = scan_folder(Path(data), label_map)
     usages = []
@@ -108,23 +115,44 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
 
     names = set(features.lower().split("+"))
     if not names <= _STATELESS_FEATURES:
-        raise ValueError(f"--features {features!r}: the chunked fit (--backend dask, --feature-store) takes "
+        raise ValueError(f"--features {features!r}: the chunked fit (--backend dask/ray, --feature-store) takes "
                          f"features that learn nothing from the data ({', '.join(sorted(_STATELESS_FEATURES))}); "
                          f"{', '.join(sorted(names - _STATELESS_FEATURES))} cannot be extracted chunk by chunk.")
     for option in ("flip", "block_scaling", "sampler"):
         if options.get(option):
-            raise ValueError(f"--{option.replace('_', '-')} is not available with --backend dask or --feature-store.")
+            raise ValueError(f"--{option.replace('_', '-')} is not available with --backend dask/ray or "
+                             "--feature-store.")
     inner = getattr(pipeline.steps[-1][1], "estimator", None)
     approx_svm = (isinstance(inner, SVMClassifier) and inner.backend == "approx"
                   and not inner.probability)
     # positive=True is an iterative constrained fit, and one alpha per class a solve per class.
     ridge = isinstance(inner, RidgeClassifier) and np.ndim(inner.alpha) == 0 and not inner.positive
     if not (approx_svm or ridge):
-        raise ValueError(f"--clf {clf!r}: the chunked fit (--backend dask, --feature-store) "
+        raise ValueError(f"--clf {clf!r}: the chunked fit (--backend dask/ray, --feature-store) "
                          "fits the classifiers whose sums add up over row blocks: use --clf svm "
                          "--param backend=approx (and no probability=true) or --clf ridge (one "
                          "alpha, no positive=true).")
     list_images(data)  # a folder tree, checked before anything is read
+
+
+def check_backend(backend: str, scheduler: str | None) -> None:
+    """Raise before any work for an unknown ``backend``, an address without workers, or a missing engine.
+
+    Raises
+    ------
+    ValueError
+        ``backend`` is not one of :data:`BACKENDS`, or ``scheduler`` comes
+        with ``local``.
+    MissingDependencyError
+        Dask or Ray is not installed (the message names the extra).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend (--backend) must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    if backend in _ENGINES:
+        import_optional(_ENGINES[backend], f"--backend {backend}")
+    elif scheduler is not None:
+        raise ValueError("--scheduler is the Dask scheduler or Ray address of --backend dask or ray; "
+                         "give --backend dask or ray with it.")
 
 
 @contextlib.contextmanager
@@ -139,6 +167,105 @@ def dask_client(scheduler: str | None) -> Iterator:
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator:
+    """The ``ray`` module, connected to ``address`` or to a local Ray instance on this machine's CPUs.
+
+    Parameters
+    ----------
+    address : str or None
+        What ``ray.init`` takes: ``auto`` (the cluster this machine is a node
+        of), ``HOST:6379``, or ``ray://HOST:10001`` (Ray Client). None (and no
+        ``RAY_ADDRESS`` in the environment) starts a local instance with one
+        worker per CPU and no dashboard.
+
+    Notes
+    -----
+    Ray logs only errors and the workers' output is not forwarded: a fit
+    prints what a local fit prints. A session this process already holds
+    (the caller's ``ray.init``, or ``search --backend ray``'s) is used as it
+    is and left running; only one started here is shut down after.
+    """
+    ray = import_optional("ray", "--backend ray")
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, **quiet)  # a running cluster: its resources are its own
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+class _DaskTasks:
+    """Tasks on a ``dask.distributed`` client (futures); :class:`_RayTasks` is the same on Ray."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __str__(self) -> str:
+        return f"{len(self.client.scheduler_info()['workers'])} Dask worker(s) ({self.client.scheduler.address})"
+
+    def put(self, value):
+        """``value`` sent once to every worker, not once per task that takes it."""
+        return self.client.scatter(value, broadcast=True)
+
+    def submit(self, func, *args, **kwargs):
+        """``func(*args, **kwargs)`` on a worker; the futures among ``args`` are passed as their values."""
+        return self.client.submit(func, *args, pure=False, **kwargs)
+
+    def gather(self, futures: list) -> list:
+        return self.client.gather(futures)
+
+    def release(self, futures: list) -> None:
+        self.client.cancel(futures)
+
+
+class _RayTasks:
+    """Tasks on a Ray session (object refs), with :class:`_DaskTasks`'s methods."""
+
+    def __init__(self, ray):
+        self.ray, self._remote = ray, {}
+
+    def __str__(self) -> str:
+        return f"Ray ({int(self.ray.cluster_resources().get('CPU', 0))} CPU(s))"
+
+    def put(self, value):
+        return self.ray.put(value)  # once in the object store, where the workers of each node read it
+
+    def submit(self, func, *args, **kwargs):
+        if func not in self._remote:  # one remote function each, exported to the workers once
+            self._remote[func] = self.ray.remote(func)
+        return self._remote[func].remote(*args, **kwargs)
+
+    def gather(self, refs: list) -> list:
+        try:
+            values = self.ray.get(refs)
+        except self.ray.exceptions.RayTaskError as exc:
+            # The task's own error, as Dask raises it (a RayTaskError's text is the worker's traceback).
+            raise exc.cause from exc
+        # Copies: ray.get's arrays are read-only views of the object store, and the solve works in place.
+        return copy.deepcopy(values)
+
+    def release(self, refs: list) -> None:
+        pass  # Ray frees an object once no ref to it is left
+
+
+@contextlib.contextmanager
+def _workers(backend: str, scheduler: str | None) -> Iterator[_DaskTasks | _RayTasks]:
+    """Tasks on the workers of ``backend`` (``dask`` or ``ray``) at ``scheduler``, closed after."""
+    if backend == "ray":
+        with ray_session(scheduler) as ray:
+            yield _RayTasks(ray)
+    else:
+        with dask_client(scheduler) as client:
+            yield _DaskTasks(client)
 
 
 # ---- work on one chunk (runs on a worker, or here) ------------------------------------------------
@@ -256,48 +383,51 @@ def _add(a, b):
     return a + b
 
 
-# ---- the two engines: the same per-chunk functions, on Dask workers or over a FeatureStore ----------
+# ---- the engines: the same per-chunk functions, on Dask or Ray workers or over a FeatureStore ------
 
 
-class _DaskChunks:
-    """Feature chunks held by Dask workers (futures)."""
+class _WorkerChunks:
+    """Feature chunks held by Dask or Ray workers (futures or object refs of ``tasks``)."""
 
-    def __init__(self, client, images: ImageList, size, cropper, head, chunk_size: int):
-        self.client = client
-        # One scattered copy of the fitted head and cropper per worker, not one per task.
-        head_f = client.scatter(head, broadcast=True)
-        cropper_f = None if cropper is None else client.scatter(cropper, broadcast=True)
-        self.futures = [client.submit(_extract, images.paths[s], size, cropper_f, head_f, pure=False)
+    def __init__(self, tasks: _DaskTasks | _RayTasks, images: ImageList, size, cropper, head, chunk_size: int):
+        self.tasks = tasks
+        # One copy of the fitted head and cropper per worker (Ray: per node), not one per task.
+        head_f = tasks.put(head)
+        cropper_f = None if cropper is None else tasks.put(cropper)
+        self.futures = [tasks.submit(_extract, images.paths[s], size, cropper_f, head_f)
                         for s in images.chunks(chunk_size)]
         self.n_chunks = len(self.futures)
 
     def summaries(self) -> list[dict]:
-        return self.client.gather(self.client.map(_summary, self.futures))
+        return self.tasks.gather([self.tasks.submit(_summary, f) for f in self.futures])
 
     def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
         wanted = [(f, r) for f, r in zip(self.futures, rows_per_chunk) if len(r)]
-        taken = self.client.gather([self.client.submit(_take, f, r) for f, r in wanted])
+        taken = self.tasks.gather([self.tasks.submit(_take, f, r) for f, r in wanted])
         it = iter(taken)
         return [next(it) if len(r) else None for r in rows_per_chunk]
 
     def sums(self, summed, per_chunk: list[tuple], shared: tuple):
-        shared_f = self.client.scatter(list(shared), broadcast=True)
+        submit = self.tasks.submit
+        shared_f = [self.tasks.put(value) for value in shared]
         # A binary tree of additions on the workers, each submitted right after its two inputs: Dask runs
-        # earlier submissions first, so partial sums (16 m^2 bytes each, 16 d^2 for ridge) are added
-        # as they come instead of piling up; the client receives one m x m (d x d) matrix.
+        # earlier submissions first, Ray a task once its inputs are ready, so partial sums (16 m^2 bytes
+        # each, 16 d^2 for ridge) are added as they come instead of piling up; the client receives one
+        # m x m (d x d) matrix.
         stack: list[tuple[int, object]] = []
         for future, args in zip(self.futures, per_chunk):
-            part, level = self.client.submit(_sums, future, summed, *args, *shared_f), 0
+            part, level = submit(_sums, future, summed, *args, *shared_f), 0
             while stack and stack[-1][0] == level:
-                part, level = self.client.submit(_add, stack.pop()[1], part), level + 1
+                part, level = submit(_add, stack.pop()[1], part), level + 1
             stack.append((level, part))
         part = stack.pop()[1]
         while stack:
-            part = self.client.submit(_add, stack.pop()[1], part)
-        return part.result()
+            part = submit(_add, stack.pop()[1], part)
+        return self.tasks.gather([part])[0]
 
     def release(self) -> None:
-        self.client.cancel(self.futures)
+        self.tasks.release(self.futures)
+        self.futures = []  # Ray: the last refs to the chunks
 
 
 class _StoreChunks:
@@ -424,9 +554,10 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     size : (height, width)
     cropper : FaceCropper or None
         As :func:`fer_classic.load_dataset` takes it.
-    backend : {"local", "dask"}
-        ``dask``: chunks on the workers of ``scheduler`` (None: a local
-        in-process cluster). ``local``: chunks into ``feature_store``.
+    backend : {"local", "dask", "ray"}
+        ``dask``, ``ray``: chunks on the workers of ``scheduler`` (None: a
+        local in-process Dask cluster, a local Ray instance; see
+        :func:`ray_session`). ``local``: chunks into ``feature_store``.
     feature_store : path, optional
         Root folder of the memory-mapped feature stores (``local``).
     chunk_size : int, default=4096
@@ -459,11 +590,10 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     head.fit(first.reshape(1, -1), images.labels[start : start + 1])
 
     with contextlib.ExitStack() as stack:
-        if backend == "dask":
-            client = stack.enter_context(dask_client(scheduler))
-            log(f"extracting features on {len(client.scheduler_info()['workers'])} Dask worker(s) "
-                f"({client.scheduler.address}), {len(images)} files in chunks of {chunk_size}")
-            chunks = timed(timings, "features", _DaskChunks, client, images, size, cropper, head, chunk_size)
+        if backend in _ENGINES:
+            tasks = stack.enter_context(_workers(backend, scheduler))
+            log(f"extracting features on {tasks}, {len(images)} files in chunks of {chunk_size}")
+            chunks = timed(timings, "features", _WorkerChunks, tasks, images, size, cropper, head, chunk_size)
         else:
             from .features._store import FeatureStore, files_fingerprint, store_key
 
@@ -472,7 +602,7 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
             store = FeatureStore(feature_store, key, len(images), chunk_size, params)
             log(f"extracting features of {len(images)} files into {store.folder} in chunks of {chunk_size}")
             chunks = timed(timings, "features", _StoreChunks, store, images, size, cropper, head, log)
-        summaries = timed(timings, "features", chunks.summaries)  # dask: waits for the extraction
+        summaries = timed(timings, "features", chunks.summaries)  # workers: waits for the extraction
 
         # The rows that gave features, in file order, and their labels (small: one string per row).
         offsets = [s.start for s in images.chunks(chunk_size)]
@@ -630,18 +760,17 @@ def _predict_chunk(paths, size, cropper, model):
     return done, np.asarray(predicted, dtype=object), skipped
 
 
-def evaluate_chunked(model, images: ImageList, *, cropper, scheduler: str | None = None,
+def evaluate_chunked(model, images: ImageList, *, cropper, backend: str = "dask", scheduler: str | None = None,
                      chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, list]:
-    """Predict the files of ``images`` on Dask workers, chunk by chunk: (true labels, predicted, skipped).
+    """Predict the files of ``images`` on Dask or Ray workers, chunk by chunk: (true labels, predicted, skipped).
 
     The client receives one label per file, never an image.
     """
-    with dask_client(scheduler) as client:
-        model_f = client.scatter(model, broadcast=True)
-        cropper_f = None if cropper is None else client.scatter(cropper, broadcast=True)
-        futures = [client.submit(_predict_chunk, images.paths[s], model.image_shape, cropper_f, model_f,
-                                 pure=False) for s in images.chunks(chunk_size)]
-        parts = client.gather(futures)
+    with _workers(backend, scheduler) as tasks:
+        model_f = tasks.put(model)
+        cropper_f = None if cropper is None else tasks.put(cropper)
+        parts = tasks.gather([tasks.submit(_predict_chunk, images.paths[s], model.image_shape, cropper_f, model_f)
+                              for s in images.chunks(chunk_size)])
     true, predicted, skipped = [], [], []
     for s, (done, labels, part_skipped) in zip(images.chunks(chunk_size), parts):
         true.append(images.labels[s][done])
@@ -650,9 +779,10 @@ def evaluate_chunked(model, images: ImageList, *, cropper, scheduler: str | None
     return np.concatenate(true), np.concatenate(predicted), skipped
 
 
-def predict_paths_chunked(model, inputs, *, scheduler: str | None = None, chunk_size: int = 256, every: int = 1,
-                          timeline: str | os.PathLike | None = None, cropper_params: Mapping | None = None):
-    """:func:`fer_classic.prediction.predict_paths` on Dask workers: each task predicts a chunk of the files.
+def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: str | None = None,
+                          chunk_size: int = 256, every: int = 1, timeline: str | os.PathLike | None = None,
+                          cropper_params: Mapping | None = None):
+    """:func:`fer_classic.prediction.predict_paths` on Dask or Ray workers: each task predicts a chunk of the files.
 
     Images go ``chunk_size`` files to a task, each video to a task of its own;
     every task is ``predict_paths`` itself, so rows, scores and tracks are
@@ -678,11 +808,10 @@ def predict_paths_chunked(model, inputs, *, scheduler: str | None = None, chunk_
             groups.append([path])
         else:
             groups[-1].append(path)
-    with dask_client(scheduler) as client:
-        model_f = client.scatter(model, broadcast=True)
-        futures = [client.submit(predict_paths, model_f, group, every=every, cropper_params=cropper_params,
-                                 pure=False) for group in groups]
-        runs = client.gather(futures)
+    with _workers(backend, scheduler) as tasks:
+        model_f = tasks.put(model)
+        runs = tasks.gather([tasks.submit(predict_paths, model_f, group, every=every, cropper_params=cropper_params)
+                             for group in groups])
     rows = [row for run in runs for row in run.rows]
     if timeline is not None:
         timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))

@@ -25,7 +25,7 @@ EXTRAS: dict[str, str] = {
     "matplotlib": "plot",
     "yaml": "yaml",
     "imblearn": "imbalanced",
-    "ray": "pip install 'ray[default]'",
+    "ray": "ray",
     "pandas": "pip install pandas",
 }
 

@@ -177,6 +177,12 @@ _FORMAT = click.option(
     "--format", "model_format", type=click.Choice(["joblib", "skops"]), default=None,
     help="Model file format (default: by the --out suffix). skops files load without running code.",
 )
+#: --backend of fit, evaluate and predict: fer_classic._distributed.BACKENDS (not imported, --help stays light).
+_BACKENDS = ["local", "dask", "ray"]
+_SCHEDULER = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Dask scheduler (tcp://HOST:8786) of --backend dask, Ray address (auto, HOST:6379, ray://HOST:10001) of "
+         "--backend ray; default: a local in-process Dask cluster, a local Ray instance on this machine's CPUs.")
 
 
 def _out_path(ctx: click.Context, out: str, model_format: str | None) -> str:
@@ -211,16 +217,16 @@ def main() -> None:
 @_FORMAT
 @_LABEL_MAP
 @_NJOBS
-@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="dask: decode, extract features and accumulate the approximate SVM on Dask workers, in "
-                   "chunks of paths (class-folder trees with train/test, --clf svm --param backend=approx).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
+@click.option("--backend", type=click.Choice(_BACKENDS), default="local", show_default=True,
+              help="dask, ray: decode, extract features and accumulate the classifier's sums on Dask or Ray "
+                   "workers, in chunks of paths (class-folder trees with train/test, --clf svm --param "
+                   "backend=approx or --clf ridge).")
+@_SCHEDULER
 @click.option("--feature-store", default=None, metavar="DIR",
               help="Fit out of core on this machine: features go chunk by chunk to a memory-mapped array "
                    "under DIR (resumable, reused for the same files and extractor).")
 @click.option("--chunk-size", default=4096, show_default=True, type=click.IntRange(min=1),
-              help="Files per chunk of --backend dask and --feature-store.")
+              help="Files per chunk of --backend dask/ray and --feature-store.")
 @_JSON
 @click.pass_context
 def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, crop, margin, align, out, size,
@@ -260,10 +266,10 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
                    "into DIR (needs matplotlib).")
 @_LABEL_MAP
 @_NJOBS
-@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="dask: decode and predict the images on Dask workers, in chunks of paths (class-folder trees).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
+@click.option("--backend", type=click.Choice(_BACKENDS), default="local", show_default=True,
+              help="dask, ray: decode and predict the images on Dask or Ray workers, in chunks of paths "
+                   "(class-folder trees).")
+@_SCHEDULER
 @_TRUST
 @_JSON
 def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, trust, as_json) -> None:
@@ -319,13 +325,12 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
               help="Predict every face found (default) or only the largest.")
 @click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx",
               help="Find faces with OpenCV's YuNet DNN from this model file instead of the Haar cascade.")
-@click.option("--backend", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="dask: predict the files on Dask workers, in chunks of --chunk-size files (not with --annotate "
-                   "or --webcam).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler of --backend dask (default: a local in-process cluster).")
+@click.option("--backend", type=click.Choice(_BACKENDS), default="local", show_default=True,
+              help="dask, ray: predict the files on Dask or Ray workers, in chunks of --chunk-size files (not "
+                   "with --annotate or --webcam).")
+@_SCHEDULER
 @click.option("--chunk-size", default=256, show_default=True, type=click.IntRange(min=1),
-              help="Image files per task of --backend dask.")
+              help="Image files per task of --backend dask/ray.")
 @_TRUST
 def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallback, faces, yunet_model,
             backend, scheduler, chunk_size, trust) -> None:
@@ -353,24 +358,22 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     if webcam is not None:
         if inputs:
             raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
-        if backend == "dask":
-            raise click.UsageError("--webcam shows a live window here: not with --backend dask.")
+        if backend != "local":
+            raise click.UsageError(f"--webcam shows a live window here: not with --backend {backend}.")
         frames = _run(run_webcam, loaded, webcam, every=every, cropper_params=params)
         click.echo(f"{frames} frames shown", err=True)
         return
     if not inputs:
         raise click.UsageError("Give INPUT files, folders or videos (or --webcam).")
-    if scheduler is not None and backend != "dask":
-        raise click.UsageError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
-    if backend == "dask":
-        if annotate is not None:
-            raise click.UsageError("--annotate writes copies where the images are read: not with --backend dask.")
-        from ._distributed import predict_paths_chunked
-        from ._optional import import_optional
+    from ._distributed import check_backend, predict_paths_chunked
 
-        _run(import_optional, "dask.distributed", "--backend dask")
-        result = _run(predict_paths_chunked, loaded, inputs, scheduler=scheduler, chunk_size=chunk_size,
-                      every=every, timeline=timeline, cropper_params=params)
+    _run(check_backend, backend, scheduler)  # an address without workers, a missing Dask or Ray
+    if backend != "local":
+        if annotate is not None:
+            raise click.UsageError(f"--annotate writes copies where the images are read: not with --backend "
+                                   f"{backend}.")
+        result = _run(predict_paths_chunked, loaded, inputs, backend=backend, scheduler=scheduler,
+                      chunk_size=chunk_size, every=every, timeline=timeline, cropper_params=params)
     else:
         result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
                       cropper_params=params, _progress=False if fmt != "table" else None)

@@ -256,19 +256,17 @@ def _joblib_backend(backend: str, scheduler: str | None, n_jobs: int | None):
     if backend == "loky":
         yield
     elif backend == "dask":
-        Client = import_optional("dask.distributed", "--backend dask").Client
-        client = Client(scheduler) if scheduler else Client(processes=False)
-        try:
-            with parallel_backend("dask", n_jobs=n_jobs or -1):
-                yield
-        finally:
-            client.close()
-    elif backend == "ray":
-        ray = import_optional("ray", "--backend ray")
-        import_optional("ray.util.joblib", "--backend ray").register_ray()
-        ray.init(address=scheduler, ignore_reinit_error=True)
-        with parallel_backend("ray", n_jobs=n_jobs or -1):
+        from ._distributed import dask_client
+
+        with dask_client(scheduler), parallel_backend("dask", n_jobs=n_jobs or -1):
             yield
+    elif backend == "ray":
+        from ._distributed import ray_session
+
+        with ray_session(scheduler):
+            import_optional("ray.util.joblib", "--backend ray").register_ray()
+            with parallel_backend("ray", n_jobs=n_jobs or -1):
+                yield
     else:
         raise ValueError(f"backend must be 'loky', 'dask' or 'ray'; got {backend!r}.")
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._fileio import check_outputs, folder_outputs
-from ._optional import import_optional
 from ._training import (
     Log,
     compile_groups,
@@ -183,17 +182,20 @@ def fit_model(
         Added to each side of a found face's box (fraction of its size).
     align : bool, default=False
         Rotate found faces so the eyes are level.
-    backend : {"local", "dask"}, default="local"
-        ``dask``: the training files are decoded and their features extracted
-        by the workers of ``scheduler``, in chunks of ``chunk_size`` paths,
-        and the approximate SVM's sums are accumulated there (see
-        :mod:`fer_classic._distributed`); the client never holds the
-        training images. Needs a class-folder tree with train and test
+    backend : {"local", "dask", "ray"}, default="local"
+        ``dask``, ``ray``: the training files are decoded and their features
+        extracted by the workers of ``scheduler``, in chunks of
+        ``chunk_size`` paths, and the approximate SVM's sums are accumulated
+        there (see :mod:`fer_classic._distributed`); the client never holds
+        the training images. Needs a class-folder tree with train and test
         splits, stateless features and ``clf="svm"`` with
-        ``clf_params={"backend": "approx"}``; gives the model a local fit gives.
+        ``clf_params={"backend": "approx"}`` (or ``clf="ridge"``); gives the
+        model a local fit gives.
     scheduler : str, optional
-        Dask scheduler address (``tcp://host:8786``); None starts a local
-        in-process cluster.
+        Dask scheduler address (``tcp://host:8786``) or Ray address
+        (``auto``, ``host:6379``, ``ray://host:10001``); None starts a local
+        in-process Dask cluster or a local Ray instance (a Ray session this
+        process already holds is used).
     feature_store : path, optional
         With ``backend="local"``: fit out of core, the features going chunk by
         chunk to a memory-mapped array under this folder (resumable, keyed by
@@ -267,25 +269,20 @@ def fit_model(
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                  data) -> bool:
-    """Whether ``fit_model`` fits chunk by chunk (``--backend dask``, ``--feature-store``); its options checked."""
-    from ._distributed import BACKENDS, check_chunked
+    """Whether ``fit_model`` fits chunk by chunk (``--backend dask/ray``, ``--feature-store``); options checked."""
+    from ._distributed import check_backend, check_chunked
 
-    if backend not in BACKENDS:
-        raise ValueError(f"backend (--backend) must be one of {', '.join(BACKENDS)}; got {backend!r}.")
-    if scheduler is not None and backend != "dask":
-        raise ValueError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
-    if backend == "dask" and feature_store is not None:
-        raise ValueError("--feature-store is the out-of-core fit on this machine (--backend local); with "
-                         "--backend dask the workers hold the features.")
+    check_backend(backend, scheduler)  # a missing Dask or Ray is named before anything is read
+    if backend != "local" and feature_store is not None:
+        raise ValueError(f"--feature-store is the out-of-core fit on this machine (--backend local); with "
+                         f"--backend {backend} the workers hold the features.")
     if backend == "local" and feature_store is None:
         return False
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"chunk_size (--chunk-size) must be a positive integer; got {chunk_size!r}.")
-    if backend == "dask":
-        import_optional("dask.distributed", "--backend dask")  # named before anything is read
     if dedupe_data:
         raise ValueError("--dedupe compares the decoded images in memory; it is not available with "
-                         "--backend dask or --feature-store.")
+                         "--backend dask/ray or --feature-store.")
     check_chunked(pipeline, features=features, clf=clf, options=options, data=data)
     if feature_store is not None:
         check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
@@ -300,7 +297,7 @@ def _split_listing(data, label_map):
 
     listing = list_images(data, label_map)
     if not ({"train", "test"} <= set(listing.splits.tolist())):
-        raise DatasetError(f"--data {data}: --backend dask and --feature-store need train/ and test/ split "
+        raise DatasetError(f"--data {data}: --backend dask/ray and --feature-store need train/ and test/ split "
                            "folders (a hold-out would group the images by their pixels, in memory).")
     return listing
 
@@ -347,25 +344,24 @@ def evaluate_model(
         Folder to write ``report.html``, ``metrics.json`` and ``predictions.csv``
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
         then include ROC-AUC.
-    backend : {"local", "dask"}, default="local"
-        ``dask``: the files (of a class-folder tree) are decoded and
-        predicted on the workers of ``scheduler`` in chunks of
+    backend : {"local", "dask", "ray"}, default="local"
+        ``dask``, ``ray``: the files (of a class-folder tree) are decoded
+        and predicted on the workers of ``scheduler`` in chunks of
         ``chunk_size`` paths; the client receives one label per image. Not
         with ``report``.
     scheduler : str, optional
-        Dask scheduler address; None starts a local in-process cluster.
+        Dask scheduler or Ray address, as in :func:`fit_model`; None starts a
+        local in-process Dask cluster or a local Ray instance.
     chunk_size : int, default=4096
-        Files per chunk with ``backend="dask"``.
+        Files per chunk with ``backend="dask"`` or ``"ray"``.
     """
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--report",), make_parents=True)
     if report is not None:
         require_matplotlib("evaluate --report")  # before the images are loaded
-    if backend == "dask" or scheduler is not None:
-        return _evaluate_on_dask(model, data, split=split, label_map=label_map, report=report, backend=backend,
-                                 scheduler=scheduler, chunk_size=chunk_size)
-    if backend != "local":
-        raise ValueError(f"backend (--backend) must be local or dask; got {backend!r}.")
+    if backend != "local" or scheduler is not None:
+        return _evaluate_on_workers(model, data, split=split, label_map=label_map, report=report, backend=backend,
+                                    scheduler=scheduler, chunk_size=chunk_size)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model))
     subset = dataset.select(split) if split else dataset
@@ -379,20 +375,20 @@ def evaluate_model(
     return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
 
 
-def _evaluate_on_dask(model, data, *, split, label_map, report, backend, scheduler, chunk_size) -> EvaluateResult:
-    """:func:`evaluate_model` with the images decoded and predicted on Dask workers."""
-    from ._distributed import evaluate_chunked, list_images
+def _evaluate_on_workers(model, data, *, split, label_map, report, backend, scheduler,
+                         chunk_size) -> EvaluateResult:
+    """:func:`evaluate_model` with the images decoded and predicted on Dask or Ray workers."""
+    from ._distributed import check_backend, evaluate_chunked, list_images
 
-    if backend != "dask":
-        raise ValueError("--scheduler is the Dask scheduler of --backend dask; give --backend dask with it.")
+    check_backend(backend, scheduler)
     if report is not None:
-        raise ValueError("--report draws from the images in memory; it is not available with --backend dask.")
-    import_optional("dask.distributed", "--backend dask")
+        raise ValueError(f"--report draws from the images in memory; it is not available with --backend {backend}.")
     timings: dict[str, float] = {}
     listing = list_images(data, label_map)
     subset = listing.select(split) if split else listing
     true, predicted, skipped = timed(timings, "predict", evaluate_chunked, model, subset,
-                                     cropper=loading_cropper(model), scheduler=scheduler, chunk_size=chunk_size)
+                                     cropper=loading_cropper(model), backend=backend, scheduler=scheduler,
+                                     chunk_size=chunk_size)
     warn_class_mismatch(model.classes, true)
     metrics = classification_metrics(true, predicted, model.classes)
     return EvaluateResult(metrics, timings, split or "all", len(true), list(skipped))

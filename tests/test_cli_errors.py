@@ -84,6 +84,8 @@ def test_report_search_unknown_param_is_clean(runner, tmp_path, tiny_faces):
 @pytest.mark.parametrize("module, args, extra", [
     ("yaml", ["search", "--clf", "logreg", "--grid", "GRID.yaml"], "fer-classic[yaml]"),
     ("dask", ["search", "--clf", "knn", "--backend", "dask"], "fer-classic[dask]"),
+    ("ray", ["fit", "--clf", "ridge", "--backend", "ray"], "--backend ray needs ray"),
+    ("ray", ["evaluate", "MODEL", "--data", "DATA", "--backend", "ray"], "--backend ray needs ray"),
     ("imblearn", ["fit", "--clf", "logreg", "--sampler", "smote"], "fer-classic[imbalanced]"),
     ("tensorflow", ["fit", "--features", "vgg16", "--clf", "logreg"], "fer-classic[deep]"),
     ("cuml", ["fit", "--clf", "svm", "--param", "backend=cuml"], "fer-classic[gpu]"),
