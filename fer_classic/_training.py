@@ -311,7 +311,7 @@ def fit_score_save(
     """
     if not fitted:
         fit_pipeline(pipeline, train, timings, log, features, clf)
-    # Support vectors kept as their HOG cells (when exact): an eighth of the model file.
+    # Support vectors kept as codes their feature steps rebuild exactly (HOG cells, sparse SIFT votes).
     if timed(timings, "fit", compact_support_vectors, pipeline, train.X):
         log("support vectors kept as compact codes of their training images (rebuilt exactly when loaded)")
     head = pipeline[-1] if hasattr(pipeline, "steps") else getattr(pipeline, "estimator_", pipeline)

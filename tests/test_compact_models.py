@@ -11,7 +11,7 @@ from sklearn.svm import SVC
 from fer_classic import make_pipeline
 from fer_classic.estimators import PrecomputedKernelSVC, compact_support_vectors
 from fer_classic.estimators._precomputed_svc import _exact_svm
-from fer_classic.features import HOGFeatures
+from fer_classic.features import DenseSIFTBoVW, HOGFeatures
 from fer_classic.persistence import component_sizes, format_model_info, inspect_model, load_model, save_model
 
 
@@ -32,6 +32,27 @@ def test_hog_cells_rebuild_the_descriptors_bit_for_bit(train, dtype):
     codes = hog.encode_compact(X)
     assert codes.dtype == np.float32 and hog.transform(X).nbytes == 8 * codes.nbytes  # 3 x 3 blocks, float64
     np.testing.assert_array_equal(hog.decode_compact(codes), hog.transform(X))
+
+
+# A small codebook on a coarse grid: seconds, not minutes.
+SMALL_SIFT = {"step": 8, "n_words": 16, "max_descriptors": 2000}
+
+
+def _small_sift(pipeline):
+    for key, value in pipeline.get_params().items():
+        if isinstance(value, DenseSIFTBoVW):
+            pipeline.set_params(**{f"{key}__{k}": v for k, v in SMALL_SIFT.items()})
+    return pipeline
+
+
+@pytest.mark.parametrize("params", [{}, {"assignment": "hard", "levels": (1, 3)},
+                                    {"histogram": "presence", "norm": None}, {"power": 1.0}])
+def test_sift_votes_rebuild_the_words_bit_for_bit(train, params):
+    sift = DenseSIFTBoVW(**SMALL_SIFT, **params, random_state=0).fit(train.X)
+    codes = sift.encode_compact(train.X)
+    features = sift.transform(train.X)
+    assert codes["values"].dtype == np.float32 and len(codes["values"]) == np.count_nonzero(features)
+    np.testing.assert_array_equal(sift.decode_compact(codes), features)
 
 
 def test_a_hog_svm_keeps_codes(fitted, train):
@@ -138,3 +159,116 @@ def test_both_file_formats_keep_the_codes_and_the_predictions(fitted, train, tin
     test = tiny_faces.select("test")
     assert hasattr(_exact_svm(loaded.pipeline[-1]), "support_codes_")
     np.testing.assert_array_equal(loaded.pipeline.decision_function(test.X), fitted.decision_function(test.X))
+
+
+# --- Unions: each block keeps its own codes ------------------------------------
+
+@pytest.fixture(scope="module")
+def sift_models(train):
+    """Fitted (not compacted) SVMs on HOG + SIFT (block scaling, one scaler) and SIFT alone."""
+    specs = {"hog+sift": ("hog+sift", True), "hog+sift one scaler": ("hog+sift", False), "sift": ("sift", False)}
+    return {name: _small_sift(make_pipeline(features, "svm", block_scaling=scaling)).fit(train.X, train.y)
+            for name, (features, scaling) in specs.items()}
+
+
+@pytest.fixture(params=["hog+sift", "hog+sift one scaler", "sift"])
+def sift_model(request, sift_models):
+    """A fresh copy of one of ``sift_models``: compacting changes it."""
+    return request.param, pickle.loads(pickle.dumps(sift_models[request.param]))
+
+
+def test_sift_models_keep_codes_that_rebuild_the_support_vectors(sift_model, train):
+    name, pipeline = sift_model
+    svm = _exact_svm(pipeline[-1])
+    original = svm.support_vectors_.copy()
+    assert compact_support_vectors(pipeline, train.X)
+    codes = svm.support_codes_
+    if name == "sift":
+        assert set(codes) == {"nonzero", "values"}
+    else:  # one entry per block, each its own kind of codes
+        assert codes["hog"].dtype == np.float32 and set(codes["sift"]) == {"nonzero", "values"}
+    assert "support_vectors_" not in svm.__getstate__()
+    np.testing.assert_array_equal(_exact_svm(pickle.loads(pickle.dumps(pipeline))[-1]).support_vectors_, original)
+
+
+@pytest.mark.parametrize("suffix", ["joblib", "skops"])
+def test_sift_models_predict_the_same_after_both_file_formats(sift_model, train, tiny_faces, tmp_path, suffix):
+    from fer_classic.persistence import FERModel
+
+    name, pipeline = sift_model
+    test = tiny_faces.select("test")
+    expected = pipeline.predict(test.X), pipeline.decision_function(test.X)
+    assert compact_support_vectors(pipeline, train.X)
+    model = FERModel.from_fitted(pipeline, train, features=name.split()[0], clf="svm", source="tiny")
+    loaded = load_model(save_model(model, tmp_path / f"m.{suffix}")).pipeline
+    assert hasattr(_exact_svm(loaded[-1]), "support_codes_")
+    np.testing.assert_array_equal(loaded.predict(test.X), expected[0])
+    np.testing.assert_array_equal(loaded.decision_function(test.X), expected[1])
+
+
+def test_a_block_without_codes_keeps_its_float64_output(train, tiny_faces):
+    pipeline = make_pipeline("hog+lbp", "svm", block_scaling=True).fit(train.X, train.y)
+    test = tiny_faces.select("test")
+    expected = pipeline.decision_function(test.X)
+    union, svm = pipeline.named_steps["features"], _exact_svm(pipeline[-1])
+    assert compact_support_vectors(pipeline, train.X)
+    lbp = union.transformer_list[1][1]
+    np.testing.assert_array_equal(svm.support_codes_["lbp"], lbp.transform(train.X[svm.support_]))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(pipeline)).decision_function(test.X), expected)
+
+
+def test_a_union_without_any_codes_is_left_alone(train):
+    pipeline = make_pipeline("lbp+pixels", "svm", block_scaling=True).fit(train.X, train.y)
+    assert not compact_support_vectors(pipeline, train.X)
+    assert "support_vectors_" in _exact_svm(pipeline[-1]).__getstate__()
+
+
+def test_sizes_name_each_block_of_a_union(sift_models, train, monkeypatch):
+    from fer_classic.persistence import _inspect
+
+    monkeypatch.setattr(_inspect, "_LISTED_BYTES", 100)
+    pipeline = pickle.loads(pickle.dumps(sift_models["hog+sift"]))
+    assert compact_support_vectors(pipeline, train.X)
+    codes = "clf.estimator_.estimator_.support_codes_"
+    sizes = component_sizes(pipeline)
+    blocks = {f"{codes}.hog", f"{codes}.sift.values", f"{codes}.sift.nonzero"}
+    assert blocks <= set(sizes["arrays"]) and blocks <= set(sizes["compressed"]["arrays"])
+
+
+def test_inspect_shows_each_block_in_the_file(sift_models, train, tmp_path, monkeypatch):
+    from fer_classic.persistence import FERModel, _inspect
+
+    monkeypatch.setattr(_inspect, "_LISTED_BYTES", 100)
+    pipeline = pickle.loads(pickle.dumps(sift_models["hog+sift"]))
+    assert compact_support_vectors(pipeline, train.X)
+    model = FERModel.from_fitted(pipeline, train, features="hog+sift", clf="svm", source="tiny")
+    for name in ("m.joblib", "m.skops"):  # both formats compress their arrays
+        text = format_model_info(inspect_model(save_model(model, tmp_path / name)))
+        assert "in the file    features" in text
+        for block in ("hog", "sift.values", "sift.nonzero"):
+            line = next(line for line in text.splitlines() if f"support_codes_.{block}: " in line)
+            assert line.endswith(" in the file")
+
+
+def test_skops_files_are_compressed(sift_models, train, tmp_path):
+    import zipfile
+
+    from fer_classic.persistence import FERModel
+
+    model = FERModel.from_fitted(sift_models["hog+sift"], train, features="hog+sift", clf="svm", source="tiny")
+    with zipfile.ZipFile(save_model(model, tmp_path / "m.skops")) as archive:
+        members = [m for m in archive.infolist() if m.file_size > 10_000]
+    assert members and all(m.compress_type == zipfile.ZIP_DEFLATED for m in members)
+
+
+def test_compressed_sizes_are_estimated_closely(monkeypatch):
+    import zlib
+
+    from fer_classic.persistence import _inspect
+
+    monkeypatch.setattr(_inspect, "_SAMPLE_BYTES", 2**12)
+    rng = np.random.default_rng(0)
+    votes = np.where(rng.random((400, 256)) < 0.6, 0, rng.random((400, 256))).astype(np.float32)  # sparse rows
+    estimate = _inspect._compressed_bytes(votes)
+    assert abs(estimate / len(zlib.compress(votes.tobytes(), 3)) - 1) < 0.05
+    assert _inspect._compressed_bytes(votes[:4]) == len(zlib.compress(votes[:4].tobytes(), 3))  # small: whole

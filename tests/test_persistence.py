@@ -36,7 +36,7 @@ def test_round_trip_keeps_predictions_and_metadata(tmp_path, fitted_model, tiny_
     np.testing.assert_array_equal(loaded.predict(tiny_faces.images), fitted_model.predict(tiny_faces.images))
     # save_model adds the sizes of the pipeline's arrays (for inspect); the rest comes back as it was.
     assert {k: v for k, v in loaded.metadata.items() if k != "sizes"} == fitted_model.metadata
-    assert set(loaded.metadata["sizes"]) == {"steps", "arrays"}
+    assert set(loaded.metadata["sizes"]) == {"steps", "arrays", "compressed"}
 
 
 @pytest.mark.parametrize("key", ["classes", "image_shape", "preprocessing", "features", "classifier",

@@ -50,6 +50,7 @@ _CASES = {
     "lbp/logreg": ("lbp", "logreg", FAST_LOGREG),
     "hog/svm sklearn precomputed": ("hog", "svm", {"backend": "sklearn", "precompute_kernel": True}),
     "hog/svm sklearn precomputed, compact": ("hog", "svm", {"backend": "sklearn", "compact": True}),
+    "hog+sift/svm block scaling, compact": ("hog+sift", "svm", {"block_scaling": True, "compact": True}),
     "hog/svm sklearn": ("hog", "svm", {"backend": "sklearn", "precompute_kernel": False}),
     "gabor/kernel-svm": ("gabor", "kernel-svm", {}),
     "hog+lbp/combined-svm": ("hog+lbp", "combined-svm", {"blocks": [1296, 360], "kernels": ["rbf", "intersection"]}),
@@ -58,6 +59,7 @@ _CASES = {
     "lbp/svm approx": ("lbp", "svm", {"backend": "approx", "n_components": 20}),
     "lbp/svm approx probability": ("lbp", "svm", {"backend": "approx", "n_components": 20, "probability": True}),
     "pca/linear-svm": ("pca", "linear-svm", {}),
+    "hog/ridge": ("hog", "ridge", {}),
     "sift/knn": ("sift", "knn", {}),
     "hog/rf": ("hog", "rf", {"n_estimators": 3}),
     "pixels/mlp": ("pixels", "mlp", {"max_iter": 5}),
@@ -104,7 +106,7 @@ def _names_needed(case, faces) -> list[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence warnings of the tiny fits
                 pipeline.fit(*faces)
-        if options.get("compact"):  # support vectors kept as HOG cells, as fit and search save them
+        if options.get("compact"):  # support vectors kept as HOG cells and SIFT votes, as fit and search save them
             assert compact_support_vectors(pipeline, faces[0])
         try:
             data = sio.dumps(pipeline)

@@ -24,6 +24,7 @@ from .._progress import ticking
 from .._sklearn_compat import (
     Interval, Real, StrOptions, _check_sample_weight, _fit_context, _ovr_decision_function, validate_data,
 )
+from ..features._union import decode_compact, encode_compact, has_compact_codes
 from ._rbf import centred_single, class_gram, gamma_value, single_rbf, squared_norms
 
 __all__ = ["PrecomputedKernelSVC", "compact_support_vectors", "kernel_cache"]
@@ -157,10 +158,11 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (n_pairs,)
     n_fit_samples_ : int
         Training rows.
-    support_codes_ : ndarray
+    support_codes_ : ndarray or dict
         Only after :func:`compact_support_vectors`: what the support vectors
-        are rebuilt from, bit for bit, when the model is loaded; pickles then
-        hold these codes instead of ``support_vectors_``.
+        are rebuilt from, bit for bit, when the model is loaded (a dict of
+        them by block for a feature union); pickles then hold these codes
+        instead of ``support_vectors_``.
     support_decoder_ : Pipeline
         Only with ``support_codes_``: the fitted steps that rebuild them.
 
@@ -298,11 +300,13 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        codes : ndarray
-            One row of codes per support vector (``encode_compact`` of a feature step).
+        codes : ndarray or dict
+            Codes of the support vectors, one row per vector (``encode_compact``
+            of a feature step; a dict of them by block for a feature union).
         decoder : Pipeline
-            Fitted steps whose first has ``decode_compact(codes)`` and whose
-            others transform its output into this model's input.
+            Fitted steps whose first rebuilds its output from ``codes``
+            (:func:`fer_classic.features._union.decode_compact`) and whose
+            others transform that output into this model's input.
         """
         check_is_fitted(self)
         rebuilt = _decode(decoder, codes)
@@ -381,7 +385,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
 
 def _decode(decoder: Pipeline, codes) -> np.ndarray:
     first, rest = decoder.steps[0][1], decoder.steps[1:]
-    out = first.decode_compact(codes)
+    out = decode_compact(first, codes)
     return Pipeline(rest).transform(out) if rest else out
 
 
@@ -399,7 +403,10 @@ def compact_support_vectors(pipeline, X) -> bool:
     model: 26,473 of them, 274 MB in float64). When a feature step can
     rebuild its output from smaller codes (:meth:`HOGFeatures.encode_compact
     <fer_classic.features.HOGFeatures.encode_compact>`: float32 cell
-    histograms, an eighth of the bytes), the model keeps those codes and the
+    histograms, an eighth of the bytes; :meth:`DenseSIFTBoVW.encode_compact
+    <fer_classic.features.DenseSIFTBoVW.encode_compact>`: sparse float32
+    word histograms; a feature union: each block's codes, or its output
+    as it is for a block without), the model keeps those codes and the
     steps that rebuild the support vectors from them; nothing is changed
     unless the rebuilt vectors equal the fitted ones bit for bit, so
     predictions stay the same.
@@ -422,14 +429,14 @@ def compact_support_vectors(pipeline, X) -> bool:
         return False
     svm = _exact_svm(pipeline.steps[-1][1])
     steps = pipeline.steps[:-1]
-    encoders = [i for i, (_, step) in enumerate(steps) if hasattr(step, "encode_compact")]
+    encoders = [i for i, (_, step) in enumerate(steps) if has_compact_codes(step)]
     if svm is None or not encoders or svm.n_fit_samples_ != len(X):
         return False
     at = encoders[-1]
     rows = np.asarray(X)[svm.support_]
     if at:
         rows = Pipeline(steps[:at]).transform(rows)
-    return svm.compact_support(steps[at][1].encode_compact(rows), Pipeline(steps[at:]))
+    return svm.compact_support(encode_compact(steps[at][1], rows), Pipeline(steps[at:]))
 
 
 def _from_multiclass_svc(state: dict) -> dict:

@@ -9,7 +9,76 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, _fit_context
 
-__all__ = ["BlockScaledUnion"]
+__all__ = ["BlockScaledUnion", "decode_compact", "encode_compact", "has_compact_codes"]
+
+
+def has_compact_codes(step) -> bool:
+    """Whether ``step`` can keep rows of its output as compact codes (:func:`encode_compact`).
+
+    A feature step can when it has ``encode_compact``; a
+    :class:`~sklearn.pipeline.FeatureUnion` (or :class:`BlockScaledUnion`)
+    when at least one of its blocks can.
+    """
+    if isinstance(step, FeatureUnion):
+        return any(has_compact_codes(transformer) for _, transformer, _ in _blocks(step))
+    return hasattr(step, "encode_compact")
+
+
+def encode_compact(step, X):
+    """Codes of ``step``'s output for the rows ``X``, from which :func:`decode_compact` rebuilds it.
+
+    A union's codes hold one entry per block, by name: the block's own codes
+    where it has them, else its output as it is (float64 kept). Whether the
+    rebuilt output is bit for bit the original is for the caller to check.
+
+    Returns
+    -------
+    codes or None
+        None when ``step`` has no codes (see :func:`has_compact_codes`).
+    """
+    if not has_compact_codes(step):
+        return None
+    if isinstance(step, FeatureUnion) and not isinstance(step, BlockScaledUnion):
+        return _encode_blocks(step, X)
+    return step.encode_compact(X)
+
+
+def decode_compact(step, codes) -> np.ndarray:
+    """``step``'s output rebuilt from :func:`encode_compact`'s ``codes``."""
+    if isinstance(step, FeatureUnion) and not isinstance(step, BlockScaledUnion):
+        return _decode_blocks(step, codes)
+    return step.decode_compact(codes)
+
+
+def _blocks(union: FeatureUnion):
+    """(name, transformer or "passthrough", weight) of each block that is not dropped, as FeatureUnion's."""
+    weights = union.transformer_weights or {}
+    for name, transformer in union.transformer_list:
+        if not (isinstance(transformer, str) and transformer == "drop"):
+            yield name, transformer, weights.get(name)
+
+
+def _encode_blocks(union: FeatureUnion, X) -> dict:
+    codes = {}
+    for name, transformer, _ in _blocks(union):
+        if isinstance(transformer, str):  # passthrough: the input rows are their own codes
+            codes[name] = np.asarray(X)
+        elif has_compact_codes(transformer):
+            codes[name] = encode_compact(transformer, X)
+        else:
+            codes[name] = transformer.transform(X)
+    return codes
+
+
+def _decode_blocks(union: FeatureUnion, codes: dict) -> np.ndarray:
+    """The union's output (its transformers' outputs, weighted, side by side) rebuilt from codes."""
+    parts = []
+    for name, transformer, weight in _blocks(union):
+        part = codes[name]
+        if not isinstance(transformer, str) and has_compact_codes(transformer):
+            part = decode_compact(transformer, part)
+        parts.append(part if weight is None else part * weight)  # as FeatureUnion's _transform_one
+    return np.hstack(parts)
 
 
 class BlockScaledUnion(FeatureUnion):
@@ -124,8 +193,24 @@ class BlockScaledUnion(FeatureUnion):
         check_is_fitted(self, "scalers_")
         return self._balance(np.asarray(super().transform(X, **params), dtype=np.float64))
 
+    def encode_compact(self, X) -> dict | None:
+        """Codes of the blocks of ``X``'s rows: each block's own (HOG cells, SIFT votes), others as they are.
+
+        What :meth:`decode_compact` rebuilds the balanced blocks from; kept in
+        models for their support vectors (see
+        :func:`fer_classic.estimators.compact_support_vectors`). None when no
+        block has codes.
+        """
+        check_is_fitted(self, "scalers_")
+        return _encode_blocks(self, X) if has_compact_codes(self) else None
+
+    def decode_compact(self, codes: dict) -> np.ndarray:
+        """The balanced blocks (n, n_features), float64, of :meth:`encode_compact`'s codes."""
+        check_is_fitted(self, "scalers_")
+        return self._balance(np.asarray(_decode_blocks(self, codes), dtype=np.float64))
+
     def _balance(self, stacked: np.ndarray) -> np.ndarray:
-        out = np.empty_like(stacked)
+        """Scale the blocks of ``stacked`` (a float64 array of this union's) in place; returns it."""
         for columns, scaler, factor in zip(self.block_slices_, self.scalers_, self.block_factors_):
-            out[:, columns] = scaler.transform(stacked[:, columns]) * factor
-        return out
+            stacked[:, columns] = scaler.transform(stacked[:, columns]) * factor  # the scaler copies its block
+        return stacked
