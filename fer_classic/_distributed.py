@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -320,63 +320,11 @@ def _sums(chunk: _Chunk | np.ndarray, summed, codes, weights, n_classes, mean, s
     return summed(scaled, ridge_targets(codes, n_classes), weights, *params)
 
 
-@dataclass
-class _RidgeSums:
-    """The weighted sums over training rows that a ridge solve with intercept needs.
+def _ridge_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray):
+    """:class:`~fer_classic.estimators.LandmarkSums` of the feature rows ``X`` themselves (float64)."""
+    from .estimators._landmark_ridge import row_sums
 
-    Sums of disjoint row blocks add up (``a + b``, ``a += b``) to the sums of
-    their union, as :class:`~fer_classic.estimators.LandmarkSums` do.
-
-    Attributes
-    ----------
-    gram : ndarray of shape (n_features, n_features)
-        ``X' W X`` in its upper triangle (the lower one is not kept up to date).
-    feature_sum : ndarray of shape (n_features,)
-        ``w' X``.
-    cross : ndarray of shape (n_features, n_outputs)
-        ``X' W Y``, uncentred.
-    target_sum : ndarray of shape (n_outputs,)
-        ``w' Y``.
-    total : float
-        ``sum(w)``.
-    n_samples : int
-        Rows summed.
-    """
-
-    gram: np.ndarray
-    feature_sum: np.ndarray
-    cross: np.ndarray
-    target_sum: np.ndarray
-    total: float
-    n_samples: int
-
-    def __add__(self, other: _RidgeSums) -> _RidgeSums:
-        # New arrays: a task's inputs may be kept (or its task rerun) by a scheduler.
-        return _RidgeSums(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-    def __iadd__(self, other: _RidgeSums) -> _RidgeSums:
-        # Arrays in place: a loop over chunks holds one d x d matrix.
-        for f in fields(self):
-            mine = getattr(self, f.name)
-            if isinstance(mine, np.ndarray):
-                mine += getattr(other, f.name)
-            else:
-                setattr(self, f.name, mine + getattr(other, f.name))
-        return self
-
-
-def _ridge_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> _RidgeSums:
-    """:class:`_RidgeSums` of the rows ``X`` (float64), their ``targets`` and ``weights``."""
-    from .estimators._landmark_ridge import _add_upper_gram
-    from .estimators._rbf import ROWS
-
-    gram = np.zeros((X.shape[1], X.shape[1]))
-    # Blocks of rows and column panels: no BLAS syrk on many threads (see estimators._rbf).
-    for start in range(0, len(X), ROWS):
-        rows = slice(start, start + ROWS)
-        _add_upper_gram(gram, X[rows] * np.sqrt(weights[rows])[:, None])
-    return _RidgeSums(gram, weights @ X, X.T @ (weights[:, None] * targets), weights @ targets,
-                      float(weights.sum()), len(X))
+    return row_sums(lambda rows: np.array(X[rows]), len(X), X.shape[1], targets, weights)
 
 
 def _add(a, b):
@@ -691,7 +639,10 @@ def _fit_approx_svm(svm, chunks, *, scaler, codes, classes, sizes, timings: dict
 
 
 def _fit_ridge(ridge, chunks, *, scaler, codes, classes, sizes, timings: dict, log: Log):
-    """``ridge`` (a ``RidgeClassifier``) fitted from the chunks' :class:`_RidgeSums`.
+    """``ridge`` (a ``RidgeClassifier``) fitted from the chunks' sums of its features.
+
+    The sums are :class:`~fer_classic.estimators.LandmarkSums` of the scaled
+    features themselves (``K = X``).
 
     The same object as ``ridge.fit`` on the scaled rows gives (up to the
     rounding of the order of summation).
@@ -711,7 +662,7 @@ def _fit_ridge(ridge, chunks, *, scaler, codes, classes, sizes, timings: dict, l
     return timed(timings, "fit", _solve_ridge, ridge, sums, len(classes))
 
 
-def _solve_ridge(ridge, sums: _RidgeSums, n_classes: int):
+def _solve_ridge(ridge, sums, n_classes: int):
     """``ridge`` (a ``RidgeClassifier``) solved from ``sums``, in the state its ``fit`` leaves.
 
     What ``RidgeClassifier.fit`` solves by Cholesky: ``(Xc' W Xc + alpha I)
@@ -729,7 +680,7 @@ def _solve_ridge(ridge, sums: _RidgeSums, n_classes: int):
     _mirror_upper(gram)  # accumulated in its upper triangle
     x_mean, y_mean = np.zeros(d), np.zeros(cross.shape[1])
     if ridge.fit_intercept:
-        x_mean, y_mean = sums.feature_sum / sums.total, sums.target_sum / sums.total
+        x_mean, y_mean = sums.column_sum / sums.total, sums.target_sum / sums.total
         for start in range(0, d, ROWS):  # a band at a time: no second d x d matrix
             band = slice(start, start + ROWS)
             gram[band] -= sums.total * np.outer(x_mean[band], x_mean)

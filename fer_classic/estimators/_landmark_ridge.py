@@ -20,7 +20,7 @@ from ._rbf import ROWS as _ROWS
 from ._rbf import rbf as _rbf
 from ._rbf import squared_norms as _squared_norms
 
-__all__ = ["LandmarkRidgeClassifier", "LandmarkSums", "landmark_sums", "ridge_targets"]
+__all__ = ["LandmarkRidgeClassifier", "LandmarkSums", "landmark_sums", "ridge_targets", "row_sums"]
 
 # Nothing here may reach BLAS syrk on two or more threads (see ._rbf): hence
 # column panels in _add_upper_gram and a one-thread Cholesky in _solve.
@@ -48,20 +48,22 @@ def ridge_targets(codes: np.ndarray, n_classes: int) -> np.ndarray:
 
 @dataclass
 class LandmarkSums:
-    """The weighted sums over training rows that :class:`LandmarkRidgeClassifier` is solved from.
+    """The weighted sums over training rows that a least-squares fit with intercept is solved from.
 
-    Each is a sum over rows, so sums of disjoint row blocks add up (``a + b``)
-    to the sums of their union: blocks can be accumulated on other workers or
-    read from disk one at a time and solved once
-    (:meth:`LandmarkRidgeClassifier.fit_sums`).
+    ``K`` are the rows' columns: their kernel rows against the landmarks for
+    :class:`LandmarkRidgeClassifier` (:meth:`LandmarkRidgeClassifier.fit_sums`),
+    or the features themselves for a linear ridge classifier. Each is a sum
+    over rows, so sums of disjoint row blocks add up (``a + b``) to the sums
+    of their union: blocks can be accumulated on other workers or read from
+    disk one at a time and solved once.
 
     Attributes
     ----------
-    gram : ndarray of shape (n_landmarks, n_landmarks)
+    gram : ndarray of shape (n_columns, n_columns)
         ``K' W K`` in its upper triangle (the lower one is not kept up to date).
-    kernel_sum : ndarray of shape (n_landmarks,)
+    column_sum : ndarray of shape (n_columns,)
         ``w' K``.
-    cross : ndarray of shape (n_landmarks, n_outputs)
+    cross : ndarray of shape (n_columns, n_outputs)
         ``K' W Y``, uncentred.
     target_sum : ndarray of shape (n_outputs,)
         ``w' Y``.
@@ -72,7 +74,7 @@ class LandmarkSums:
     """
 
     gram: np.ndarray
-    kernel_sum: np.ndarray
+    column_sum: np.ndarray
     cross: np.ndarray
     target_sum: np.ndarray
     total: float
@@ -80,14 +82,14 @@ class LandmarkSums:
 
     def __add__(self, other: LandmarkSums) -> LandmarkSums:
         # New arrays: a task's inputs may be kept (or its task rerun) by a scheduler.
-        return LandmarkSums(self.gram + other.gram, self.kernel_sum + other.kernel_sum, self.cross + other.cross,
+        return LandmarkSums(self.gram + other.gram, self.column_sum + other.column_sum, self.cross + other.cross,
                             self.target_sum + other.target_sum, self.total + other.total,
                             self.n_samples + other.n_samples)
 
     def __iadd__(self, other: LandmarkSums) -> LandmarkSums:
         # In place: a loop over blocks holds one m x m matrix.
         self.gram += other.gram
-        self.kernel_sum += other.kernel_sum
+        self.column_sum += other.column_sum
         self.cross += other.cross
         self.target_sum += other.target_sum
         self.total += other.total
@@ -111,17 +113,32 @@ def landmark_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray, compo
     gamma : float
         RBF kernel coefficient.
     """
-    n_landmarks = len(components)
-    gram = np.zeros((n_landmarks, n_landmarks))
-    kernel_sum, cross = np.zeros(n_landmarks), np.zeros((n_landmarks, targets.shape[1]))
-    for start in range(0, len(X), _ROWS):
-        block = _rbf(X[start : start + _ROWS], components, component_norms, gamma)
-        w = weights[start : start + _ROWS]
-        kernel_sum += w @ block
-        cross += block.T @ (w[:, None] * targets[start : start + _ROWS])
+    return row_sums(lambda rows: _rbf(X[rows], components, component_norms, gamma), len(X), len(components),
+                    targets, weights)
+
+
+def row_sums(columns_of, n_rows: int, n_columns: int, targets: np.ndarray, weights: np.ndarray) -> LandmarkSums:
+    """:class:`LandmarkSums` of ``n_rows`` rows whose columns ``columns_of(rows)`` gives a block at a time.
+
+    Parameters
+    ----------
+    columns_of : callable
+        ``slice -> ndarray of shape (rows, n_columns)``, float64, a new array
+        (it is scaled in place): kernel rows, or a copy of feature rows.
+    n_rows, n_columns : int
+    targets : ndarray of shape (n_rows, n_outputs)
+    weights : ndarray of shape (n_rows,)
+    """
+    gram = np.zeros((n_columns, n_columns))
+    column_sum, cross = np.zeros(n_columns), np.zeros((n_columns, targets.shape[1]))
+    for start in range(0, n_rows, _ROWS):
+        rows = slice(start, start + _ROWS)
+        block, w = columns_of(rows), weights[rows]
+        column_sum += w @ block
+        cross += block.T @ (w[:, None] * targets[rows])
         block *= np.sqrt(w)[:, None]
         _add_upper_gram(gram, block)
-    return LandmarkSums(gram, kernel_sum, cross, weights @ targets, float(weights.sum()), len(X))
+    return LandmarkSums(gram, column_sum, cross, weights @ targets, float(weights.sum()), n_rows)
 
 
 class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
@@ -262,7 +279,7 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def _solve_sums(self, sums: LandmarkSums) -> None:
         """``coef_`` and ``intercept_`` from the sums (``components_`` set)."""
-        gram, kernel_sum, cross, total = sums.gram, sums.kernel_sum, sums.cross.copy(), sums.total
+        gram, kernel_sum, cross, total = sums.gram, sums.column_sum, sums.cross.copy(), sums.total
         norms, gamma, n_landmarks = self.component_norms_, float(self.gamma), len(self.components_)
         # K' W K was accumulated in its upper triangle only: mirrored now.
         _mirror_upper(gram)
