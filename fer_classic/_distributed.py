@@ -19,11 +19,13 @@ local fit (same steps, same attributes), so saving, ``evaluate`` and
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import hashlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from sklearn.base import clone
 from ._optional import import_optional
 from ._training import Log, quiet, timed
 from .data import FaceDataset
-from .exceptions import DatasetError, EmptyClassError
+from .exceptions import DatasetError, EmptyClassError, WorkerError
 
 __all__ = ["BACKENDS", "ImageList", "check_backend", "check_chunked", "dask_client", "evaluate_chunked",
            "fit_chunked", "list_images", "predict_paths_chunked", "ray_session"]
@@ -132,6 +134,15 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
                          "fits the classifiers whose sums add up over row blocks: use --clf svm "
                          "--param backend=approx (and no probability=true) or --clf ridge (one "
                          "alpha, no positive=true).")
+    if ridge:
+        # What RidgeClassifier.fit checks beyond its parameter constraints (a solver that needs
+        # positive=True, class_weight keys), on two rows now rather than after every chunk's features.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clone(inner).fit(np.zeros((2, 1)), np.array([0, 1]))
+        except ValueError as exc:
+            raise ValueError(f"--clf ridge: {exc}") from exc
     list_images(data)  # a folder tree, checked before anything is read
 
 
@@ -196,7 +207,9 @@ def ray_session(address: str | None) -> Iterator:
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **quiet)  # a running cluster: its resources are its own
     else:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+        # The CPUs this process may use (affinity, as a container or a CI quota sets it).
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
     try:
         yield ray
     finally:
@@ -237,7 +250,9 @@ class _RayTasks:
         return f"Ray ({int(self.ray.cluster_resources().get('CPU', 0))} CPU(s))"
 
     def put(self, value):
-        return self.ray.put(value)  # once in the object store, where the workers of each node read it
+        """``value`` once in the object store, resolved once per worker process (see :func:`_local`)."""
+        ref = self.ray.put(value)
+        return _Shared(ref, ref.hex())
 
     def submit(self, func, *args, **kwargs):
         if func not in self._remote:  # one remote function each, exported to the workers once
@@ -248,8 +263,13 @@ class _RayTasks:
         try:
             values = self.ray.get(refs)
         except self.ray.exceptions.RayTaskError as exc:
-            # The task's own error, as Dask raises it (a RayTaskError's text is the worker's traceback).
-            raise exc.cause from exc
+            if isinstance(exc.cause, Exception):
+                # The task's own error, as Dask raises it (a RayTaskError's text is the worker's traceback).
+                raise exc.cause from exc
+            raise WorkerError(f"a Ray task failed: {str(exc).splitlines()[0]}") from exc
+        except self.ray.exceptions.RayError as exc:  # a worker died, ran out of memory, lost an object
+            raise WorkerError(f"a Ray worker failed ({type(exc).__name__}): {str(exc).splitlines()[0]}; "
+                              "check the cluster's memory and logs, or use smaller --chunk-size.") from exc
         # Copies: ray.get's arrays are read-only views of the object store, and the solve works in place.
         return copy.deepcopy(values)
 
@@ -271,6 +291,35 @@ def _workers(backend: str, scheduler: str | None) -> Iterator[_DaskTasks | _RayT
 # ---- work on one chunk (runs on a worker, or here) ------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """A Ray object ref inside an object, so that Ray does not resolve it anew for every task taking it."""
+
+    ref: object
+    key: str
+
+
+#: What this worker process resolved of :class:`_Shared` values, newest last. Ray deserialises a task's
+#: arguments for every task; Dask keeps one scattered copy per worker. Kept here, a compacted SVM
+#: rebuilds its support vectors once per process, not once per chunk.
+_RESOLVED: collections.OrderedDict[str, object] = collections.OrderedDict()
+_RESOLVED_KEEP = 8
+
+
+def _local(value):
+    """``value`` itself, or the object a :class:`_Shared` names (fetched once per process)."""
+    if not isinstance(value, _Shared):
+        return value
+    if value.key not in _RESOLVED:
+        import ray
+
+        _RESOLVED[value.key] = ray.get(value.ref)
+        while len(_RESOLVED) > _RESOLVED_KEEP:
+            _RESOLVED.popitem(last=False)
+    _RESOLVED.move_to_end(value.key)
+    return _RESOLVED[value.key]
+
+
 @dataclass
 class _Chunk:
     """Features of one chunk of files and what the client needs to know of it."""
@@ -284,6 +333,8 @@ class _Chunk:
 def _extract(paths, size, cropper, head) -> _Chunk:
     """Decode ``paths`` (as :func:`fer_classic.load_dataset` does) and run the fitted feature ``head``."""
     from .data._images import FaceSource, _read_part
+
+    cropper, head = _local(cropper), _local(head)
 
     done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
     digest = hashlib.sha256(np.ascontiguousarray(faces).tobytes()).hexdigest()
@@ -316,8 +367,8 @@ def _sums(chunk: _Chunk | np.ndarray, summed, codes, weights, n_classes, mean, s
     from .estimators._landmark_ridge import ridge_targets
 
     X = chunk.X if isinstance(chunk, _Chunk) else chunk
-    scaled = (X - mean) / scale
-    return summed(scaled, ridge_targets(codes, n_classes), weights, *params)
+    scaled = (X - _local(mean)) / _local(scale)
+    return summed(scaled, ridge_targets(codes, n_classes), weights, *map(_local, params))
 
 
 def _ridge_sums(X: np.ndarray, targets: np.ndarray, weights: np.ndarray):
@@ -339,7 +390,7 @@ class _WorkerChunks:
 
     def __init__(self, tasks: _DaskTasks | _RayTasks, images: ImageList, size, cropper, head, chunk_size: int):
         self.tasks = tasks
-        # One copy of the fitted head and cropper per worker (Ray: per node), not one per task.
+        # One copy of the fitted head and cropper per worker (Ray: per worker process), not one per task.
         head_f = tasks.put(head)
         cropper_f = None if cropper is None else tasks.put(cropper)
         self.futures = [tasks.submit(_extract, images.paths[s], size, cropper_f, head_f)
@@ -670,29 +721,15 @@ def _solve_ridge(ridge, sums, n_classes: int):
     intercept is not penalised), ``intercept = y_mean - x_mean @ coef``.
     ``sums`` is consumed (its ``gram`` becomes the system).
     """
-    import scipy.linalg
-    from threadpoolctl import threadpool_limits
+    from .estimators._landmark_ridge import centred_system, solve_normal_equations
 
-    from .estimators._landmark_ridge import _mirror_upper
-    from .estimators._rbf import ROWS
+    def penalty(gram, band):  # alpha I, the intercept unpenalised
+        rows = np.arange(len(gram))[band]
+        gram[rows, rows] += float(ridge.alpha)
 
-    gram, cross, d = sums.gram, sums.cross, len(sums.gram)
-    _mirror_upper(gram)  # accumulated in its upper triangle
-    x_mean, y_mean = np.zeros(d), np.zeros(cross.shape[1])
-    if ridge.fit_intercept:
-        x_mean, y_mean = sums.column_sum / sums.total, sums.target_sum / sums.total
-        for start in range(0, d, ROWS):  # a band at a time: no second d x d matrix
-            band = slice(start, start + ROWS)
-            gram[band] -= sums.total * np.outer(x_mean[band], x_mean)
-        cross = cross - sums.total * np.outer(x_mean, y_mean)
-    gram[np.diag_indices(d)] += float(ridge.alpha)
-    with threadpool_limits(1, user_api="blas"):  # Cholesky calls syrk (see estimators._rbf)
-        try:
-            factor = scipy.linalg.cho_factor(gram, check_finite=False)
-        except scipy.linalg.LinAlgError:  # singular (alpha=0): least squares, as RidgeClassifier
-            coef = scipy.linalg.lstsq(gram, cross, check_finite=False)[0]
-        else:
-            coef = scipy.linalg.cho_solve(factor, cross, check_finite=False)
+    gram, cross, x_mean, y_mean = centred_system(sums, penalty, centre=ridge.fit_intercept)
+    d = len(gram)
+    coef = solve_normal_equations(gram, cross)
     # A fit on one zero row per class sets the state this scikit-learn version keeps (label
     # binarizer, classes_, n_features_in_, shapes of coef_ and intercept_); the solution then
     # replaces its zeros.
@@ -706,9 +743,17 @@ def _solve_ridge(ridge, sums, n_classes: int):
 def _predict_chunk(paths, size, cropper, model):
     from .data._images import FaceSource, _read_part
 
+    cropper, model = _local(cropper), _local(model)
+
     done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
     predicted = model.predict_scores(faces)[0] if len(faces) else np.empty(0, dtype=object)
     return done, np.asarray(predicted, dtype=object), skipped
+
+
+def _predict_paths(model, group, **kwargs):
+    from .prediction import predict_paths
+
+    return predict_paths(_local(model), group, **kwargs)
 
 
 def evaluate_chunked(model, images: ImageList, *, cropper, backend: str = "dask", scheduler: str | None = None,
@@ -746,7 +791,7 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     PredictionRun
     """
     from ._fileio import atomic_write_text, check_outputs
-    from .prediction import PredictionRun, expand_inputs, predict_paths, rows_csv
+    from .prediction import PredictionRun, expand_inputs, rows_csv
     from .prediction._run import _is_video
     from .prediction._video import check_every
 
@@ -761,8 +806,8 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
             groups[-1].append(path)
     with _workers(backend, scheduler) as tasks:
         model_f = tasks.put(model)
-        runs = tasks.gather([tasks.submit(predict_paths, model_f, group, every=every, cropper_params=cropper_params)
-                             for group in groups])
+        runs = tasks.gather([tasks.submit(_predict_paths, model_f, group, every=every,
+                                          cropper_params=cropper_params) for group in groups])
     rows = [row for run in runs for row in run.rows]
     if timeline is not None:
         timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))

@@ -34,6 +34,7 @@ __all__ = [
     "OutputPathError",
     "DuplicateRowsWarning",
     "SkippedRowsWarning",
+    "WorkerError",
 ]
 
 
@@ -119,6 +120,10 @@ class MissingWeightsError(FerClassicError, OSError):
 
 class MissingDependencyError(FerClassicError, ImportError):
     """An optional library is not installed; the message names the pip extra to install."""
+
+
+class WorkerError(FerClassicError, RuntimeError):
+    """A Dask or Ray worker failed outside fer-classic's own code (it died, ran out of memory, lost data)."""
 
 
 class InputPathError(FerClassicError, ValueError):

@@ -361,8 +361,10 @@ def search_model(
         param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
     check_grid(make_pipeline(features, clf, random_state=random_state, **options), param_grid)
     cv = _check_cv(cv)
-    if backend in ("dask", "ray"):  # a missing engine is named before the data is loaded
-        import_optional("dask.distributed" if backend == "dask" else "ray", f"--backend {backend}")
+    from ._distributed import _ENGINES
+
+    if backend in _ENGINES:  # a missing engine is named before the data is loaded
+        import_optional(_ENGINES[backend], f"--backend {backend}")
     if groups is not None:
         compile_groups(groups)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)

@@ -185,8 +185,8 @@ def fit_model(
     backend : {"local", "dask", "ray"}, default="local"
         ``dask``, ``ray``: the training files are decoded and their features
         extracted by the workers of ``scheduler``, in chunks of
-        ``chunk_size`` paths, and the approximate SVM's sums are accumulated
-        there (see :mod:`fer_classic._distributed`); the client never holds
+        ``chunk_size`` paths, and the classifier's sums (approximate SVM or
+        ridge) are accumulated there (see :mod:`fer_classic._distributed`); the client never holds
         the training images. Needs a class-folder tree with train and test
         splits, stateless features and ``clf="svm"`` with
         ``clf_params={"backend": "approx"}`` (or ``clf="ridge"``); gives the

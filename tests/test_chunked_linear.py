@@ -118,6 +118,7 @@ def test_the_class_weight_case_is_weighted(fits):
     ("logreg", {}, "--clf 'logreg'.*--clf svm --param backend=approx.*--clf ridge"),
     ("ridge", {"positive": True}, "--clf 'ridge'.*no positive=true"),
     ("ridge", {"alpha": [1.0, 2.0]}, "--clf 'ridge'.*one alpha"),
+    ("ridge", {"solver": "lbfgs"}, "--clf ridge: .*lbfgs"),  # found by a fit on two rows, before any file
 ])
 def test_other_classifiers_are_refused_naming_the_options(folder_dataset, tmp_path, clf, params,
                                                           match):

@@ -217,8 +217,10 @@ def test_a_block_without_codes_keeps_its_float64_output(train, tiny_faces):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(pipeline)).decision_function(test.X), expected)
 
 
-def test_a_union_without_any_codes_is_left_alone(train):
-    pipeline = make_pipeline("lbp+pixels", "svm", block_scaling=True).fit(train.X, train.y)
+@pytest.mark.parametrize("features", ["lbp+pixels", "hog+gabor"])
+def test_a_union_without_codes_or_with_a_slow_block_is_left_alone(train, features):
+    # hog+gabor: the Gabor block would run again on the support vectors' images only to be kept as it is.
+    pipeline = make_pipeline(features, "svm", block_scaling=True).fit(train.X, train.y)
     assert not compact_support_vectors(pipeline, train.X)
     assert "support_vectors_" in _exact_svm(pipeline[-1]).__getstate__()
 

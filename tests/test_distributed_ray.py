@@ -15,6 +15,7 @@ ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'fer-
 
 from fer_classic import load_dataset  # noqa: E402
 from fer_classic._distributed import _add, _RayTasks, predict_paths_chunked, ray_session  # noqa: E402
+from fer_classic.exceptions import WorkerError  # noqa: E402
 from fer_classic.cli import main  # noqa: E402
 from fer_classic.estimators import LandmarkRidgeClassifier  # noqa: E402
 from fer_classic.prediction import predict_paths  # noqa: E402
@@ -101,6 +102,44 @@ def test_a_task_error_is_the_task_own(session):
     with pytest.raises(TypeError, match="unsupported operand") as caught:
         tasks.gather([tasks.submit(_add, 1, "x")])
     assert not isinstance(caught.value, ray.exceptions.RayTaskError)
+
+
+def test_a_shared_object_is_resolved_once_per_worker_process(session):
+    """Ray deserialises a task's arguments per task; a put object is fetched once per process instead."""
+    def _resolved_in_task(shared):  # nested: pickled by value, the workers cannot import this module
+        import os
+
+        from fer_classic._distributed import _local
+
+        resolved = _local(shared)
+        resolved["uses"] = resolved.get("uses", 0) + 1  # counts on the one copy of this process
+        return os.getpid(), resolved["uses"]
+
+    tasks = _RayTasks(ray)
+    shared = tasks.put({"model": np.arange(10)})
+    seen = tasks.gather([tasks.submit(_resolved_in_task, shared) for _ in range(12)])
+    for pid in {pid for pid, _ in seen}:
+        uses = sorted(n for p, n in seen if p == pid)
+        assert uses == list(range(1, len(uses) + 1)), seen
+
+
+def test_ray_evaluate_of_a_compact_exact_svm_scores_like_local(session, tree):
+    from fer_classic.estimators._precomputed_svc import _exact_svm
+
+    model = fit_model(tree, features="hog", clf="svm").model
+    assert hasattr(_exact_svm(model.pipeline[-1]), "support_codes_")  # rebuilt on the workers
+    assert evaluate_model(model, tree, backend="ray", chunk_size=7).metrics == evaluate_model(model, tree).metrics
+
+
+def test_a_dead_worker_is_one_clear_error(session):
+    def _crash():
+        import os
+
+        os._exit(1)
+
+    tasks = _RayTasks(ray)
+    with pytest.raises(WorkerError, match="Ray worker failed"):
+        tasks.gather([tasks.submit(_crash)])  # retried by Ray, then lost
 
 
 def test_ray_session_shuts_down_only_what_it_started(monkeypatch):

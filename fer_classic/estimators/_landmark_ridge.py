@@ -20,7 +20,8 @@ from ._rbf import ROWS as _ROWS
 from ._rbf import rbf as _rbf
 from ._rbf import squared_norms as _squared_norms
 
-__all__ = ["LandmarkRidgeClassifier", "LandmarkSums", "landmark_sums", "ridge_targets", "row_sums"]
+__all__ = ["LandmarkRidgeClassifier", "LandmarkSums", "centred_system", "landmark_sums", "ridge_targets", "row_sums",
+           "solve_normal_equations"]
 
 # Nothing here may reach BLAS syrk on two or more threads (see ._rbf): hence
 # column panels in _add_upper_gram and a one-thread Cholesky in _solve.
@@ -139,6 +140,41 @@ def row_sums(columns_of, n_rows: int, n_columns: int, targets: np.ndarray, weigh
         block *= np.sqrt(w)[:, None]
         _add_upper_gram(gram, block)
     return LandmarkSums(gram, column_sum, cross, weights @ targets, float(weights.sum()), n_rows)
+
+
+def centred_system(sums: LandmarkSums, penalty, *, centre: bool = True):
+    """The normal equations of ``sums`` (consumed: its ``gram`` becomes the system), centred, penalised.
+
+    Returns ``(gram, cross, column_mean, target_mean)``: ``K' W K`` mirrored
+    from its upper triangle, centred at the weighted column means (unless
+    ``centre`` is False: then the means are zeros), ``penalty(gram, band)``
+    added to each band of rows, and ``K' W Y`` centred alike. A band at a time,
+    so that the solve holds one square matrix besides the solver's copy
+    (3.2 GB each for 20,000 landmarks).
+    """
+    gram, total = sums.gram, sums.total
+    _mirror_upper(gram)  # accumulated in its upper triangle only
+    column_mean, target_mean = np.zeros(len(gram)), np.zeros(sums.cross.shape[1])
+    cross = sums.cross.copy()
+    if centre:
+        column_mean, target_mean = sums.column_sum / total, sums.target_sum / total
+        cross -= total * np.outer(column_mean, target_mean)
+    for start in range(0, len(gram), _ROWS):
+        band = slice(start, start + _ROWS)
+        if centre:
+            gram[band] -= total * np.outer(column_mean[band], column_mean)
+        penalty(gram, band)
+    return gram, cross, column_mean, target_mean
+
+
+def solve_normal_equations(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """``gram^-1 cross`` for a positive (semi-)definite ``gram``: Cholesky, else least squares."""
+    # One BLAS thread: Cholesky calls syrk.
+    with threadpool_limits(1, user_api="blas"):
+        try:
+            return scipy.linalg.solve(gram, cross, assume_a="pos", check_finite=False)
+        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            return scipy.linalg.lstsq(gram, cross, check_finite=False)[0]
 
 
 class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
@@ -279,34 +315,17 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     def _solve_sums(self, sums: LandmarkSums) -> None:
         """``coef_`` and ``intercept_`` from the sums (``components_`` set)."""
-        gram, kernel_sum, cross, total = sums.gram, sums.column_sum, sums.cross.copy(), sums.total
-        norms, gamma, n_landmarks = self.component_norms_, float(self.gamma), len(self.components_)
-        # K' W K was accumulated in its upper triangle only: mirrored now.
-        _mirror_upper(gram)
-        kernel_mean, target_mean = kernel_sum / total, sums.target_sum / total
-        cross -= total * np.outer(kernel_mean, target_mean)
-        # Centre and add the penalty alpha * K_mm a band of rows at a time, so that
-        # the fit holds one m x m matrix besides the solver's copy (3.2 GB each for 20,000).
-        for start in range(0, n_landmarks, _ROWS):
-            band = slice(start, start + _ROWS)
-            gram[band] -= total * np.outer(kernel_mean[band], kernel_mean)
-            gram[band] += float(self.alpha) * _rbf(self.components_[band], self.components_, norms, gamma)
-        self.coef_ = self._solve(gram, cross)
-        self.intercept_ = target_mean - kernel_mean @ self.coef_
+        norms, gamma = self.component_norms_, float(self.gamma)
 
-    @staticmethod
-    def _solve(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
-        """Solve the positive semi-definite system, regularised just enough to factorise."""
+        def penalty(gram, band):  # alpha * K_mm
+            gram[band] += float(self.alpha) * _rbf(self.components_[band], self.components_, norms, gamma)
+
+        gram, cross, kernel_mean, target_mean = centred_system(sums, penalty)
         # Duplicate landmarks or alpha=0 leave it singular: a jitter of 1e-10 of the
         # mean diagonal changes the solution far below the model's accuracy.
-        jitter = 1e-10 * max(float(np.trace(gram)) / len(gram), np.finfo(float).tiny)
-        gram[np.diag_indices_from(gram)] += jitter
-        try:
-            # One BLAS thread: Cholesky calls syrk.
-            with threadpool_limits(1, user_api="blas"):
-                return scipy.linalg.solve(gram, cross, assume_a="pos", check_finite=False)
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-            return scipy.linalg.lstsq(gram, cross, check_finite=False)[0]
+        gram[np.diag_indices_from(gram)] += 1e-10 * max(float(np.trace(gram)) / len(gram), np.finfo(float).tiny)
+        self.coef_ = solve_normal_equations(gram, cross)
+        self.intercept_ = target_mean - kernel_mean @ self.coef_
 
     def decision_function(self, X):
         """Scores (n_samples, n_classes), or (n_samples,) for two classes."""

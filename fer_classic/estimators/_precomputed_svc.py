@@ -36,8 +36,8 @@ _PREDICT_ROWS = 1024
 # libsvm runs on pairs of classes in this many threads at most (it releases the GIL);
 # each holds its pair's float64 matrix (1.2 GB for FER2013's largest pair).
 _MAX_PAIR_THREADS = 4
-# Pair matrices this small (5,792 rows) run side by side even in a lone fit: memory is no
-# concern there, and libsvm is single-threaded (6,436 FER2013 images: libsvm 1.0 -> 0.5 s).
+# Bytes of pair matrices per thread that always run side by side, even in a lone fit (a
+# pair of 5,792 rows): libsvm is single-threaded (6,436 FER2013 images: libsvm 1.0 -> 0.5 s).
 _SMALL_PAIR_BYTES = 256 * 2**20
 # Kernel blocks a kernel_cache() keeps at most, in bytes (FER2013's take 1.9 GB per gamma).
 _CACHE_BYTES = 4 * 2**30
@@ -279,11 +279,13 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
 
         sizes = {(i, j): 8 * int(bounds[i + 1] - bounds[i] + bounds[j + 1] - bounds[j]) ** 2 for i, j in pairs}
         threads = max(1, min(_MAX_PAIR_THREADS, os.cpu_count() or 1, len(pairs)))
-        # Largest pairs first. A lone fit holds no more pair matrices at once than the largest
-        # one's bytes, or than a small pair per thread (FER2013's largest pairs run alone, its
-        # small ones side by side: the fit takes half the memory of one float64 matrix). A search, which keeps its kernels for
-        # the next candidates anyway, runs a pair on every thread (FER2013: 25 % faster, +1.2 GB).
-        budget = _PairBudget(max(max(sizes.values()) * (threads if shared else 1), threads * _SMALL_PAIR_BYTES))
+        # Largest pairs first. A lone fit holds pair matrices of at most the largest one's bytes at
+        # once, or of 256 MiB per thread where that is more (FER2013's largest pairs run alone, its
+        # small ones side by side: the fit takes half the memory of one float64 matrix; 6,436
+        # images: every pair side by side). A search, which keeps its kernels for the next
+        # candidates anyway, runs a pair on every thread (FER2013: 25 % faster, +1.2 GB).
+        largest = max(sizes.values()) * (threads if shared else 1)
+        budget = _PairBudget(max(largest, threads * _SMALL_PAIR_BYTES))
         by_size = sorted(pairs, key=lambda pair: -sizes[pair])
         with ticking("SVM solver (libsvm)"), ThreadPoolExecutor(threads) as pool:
             fitted = dict(zip(by_size, pool.map(lambda pair: budget.run(sizes[pair], fit_pair, pair), by_size)))

@@ -27,7 +27,7 @@ CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
     "logreg": lambda rs, nj: LogisticRegression(C=1.0, max_iter=2000, random_state=rs),
     # Least squares on +-1 targets, also solved from row-block sums (the chunked fit). Alpha
     # from 0.1 to 100 scored 0.436-0.438 on FER2013's HOG test vectors: sklearn's default kept.
-    "ridge": lambda rs, nj: RidgeClassifier(alpha=1.0),
+    "ridge": lambda rs, nj: RidgeClassifier(alpha=1.0, random_state=rs),
     "knn": lambda rs, nj: KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj),
     "rf": lambda rs, nj: RandomForestClassifier(n_estimators=300, n_jobs=nj, random_state=rs),
     "mlp": lambda rs, nj: MLPClassifier(

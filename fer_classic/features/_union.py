@@ -17,11 +17,23 @@ def has_compact_codes(step) -> bool:
 
     A feature step can when it has ``encode_compact``; a
     :class:`~sklearn.pipeline.FeatureUnion` (or :class:`BlockScaledUnion`)
-    when at least one of its blocks can.
+    when at least one of its blocks can and every other block is quick to
+    run again on the support vectors' images (LBP, pixels): their output is
+    kept as it is, so running Gabor filters or a network a second time on
+    most training images would buy nothing.
     """
     if isinstance(step, FeatureUnion):
-        return any(has_compact_codes(transformer) for _, transformer, _ in _blocks(step))
+        blocks = [transformer for _, transformer, _ in _blocks(step)]
+        return any(map(has_compact_codes, blocks)) and all(
+            has_compact_codes(block) or _quick_to_rerun(block) for block in blocks)
     return hasattr(step, "encode_compact")
+
+
+def _quick_to_rerun(step) -> bool:
+    from ._lbp import LBPFeatures
+    from ._pixels import PixelFeatures
+
+    return isinstance(step, (str, LBPFeatures, PixelFeatures))  # str: "passthrough", the input itself
 
 
 def encode_compact(step, X):
