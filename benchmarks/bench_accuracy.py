@@ -5,8 +5,11 @@ default) the pipeline of :func:`fer_classic.make_pipeline` up to the classifier
 (preprocessing, extractors, scaling: per-block for combined sets) is fitted on the
 ``train`` split once and applied to the test images; then every classifier
 (``linear-svm``: LinearSVC; ``svm-approx``: RBF SVM through Nystroem landmarks;
-``svm``: the exact RBF SVM, on a precomputed kernel matrix) is fitted on those features
-and scored on
+``svm``: the exact RBF SVM, on a precomputed kernel matrix; ``logreg``; ``kernel-svm``:
+:class:`~fer_classic.estimators.KernelSVC`, histogram intersection by default;
+``combined-svm``: :class:`~fer_classic.estimators.CombinedKernelSVC`, one kernel per
+extractor's block; ``local-svm``: :class:`~fer_classic.estimators.LocalSVC`, an SVM on
+each test face's nearest training faces) is fitted on those features and scored on
 
 * all test images (FER2013: 7,178, PublicTest + PrivateTest), and
 * the PrivateTest half alone (when the dataset has FER2013 usages),
@@ -15,8 +18,14 @@ with accuracy, weighted F1 and macro F1. ``fit s`` is the feature fit/extraction
 train plus the classifier fit; ``predict s`` the test feature extraction plus the
 prediction; ``feat s`` the feature part of both.
 
-Hyper-parameters are fixed (the defaults of :func:`fer_classic.make_pipeline`, or
-``--clf-param``): no test label is used to choose anything. ``--flip`` trains on
+Hyper-parameters are fixed (the defaults of :func:`fer_classic.estimators.make_classifier`,
+or ``--clf-param``, which also reaches nested parameters such as
+``local-svm:estimator__kernel=rbf``), or chosen by the classifier's own
+cross-validation on the training rows (``combined-svm:weights=cv``): no test label is
+used to choose anything. ``combined-svm``'s ``blocks`` (and any nested ``..__blocks``)
+left unset are the widths of the feature set's blocks, one per extractor in the order
+of the spec (``hog+sift``: 1,296 and 2,560), so that its ``kernels`` name one kernel per
+extractor. ``--flip`` trains on
 every training image and its mirror image, exactly as
 :class:`fer_classic.preprocessing.FlipAugmented` does (the features of the mirrors
 are computed once here and shared by the classifiers); test images are never flipped.
@@ -26,12 +35,15 @@ Usage::
     python benchmarks/bench_accuracy.py --limit 5000                 # quick look
     python benchmarks/bench_accuracy.py --flip --clfs linear-svm,svm-approx,svm
     python benchmarks/bench_accuracy.py --feature-sets hog+lbp --clf-param svm-approx:C=3
+    python benchmarks/bench_accuracy.py --feature-sets hog+gabor+sift --block-scaling --clfs combined-svm \
+        --clf-param combined-svm:weights=cv --clf-param 'combined-svm:kernels=["rbf","rbf","intersection"]'
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import platform
@@ -39,11 +51,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import TransformerMixin
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
-from fer_classic.estimators import make_classifier
+from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
 from fer_classic.preprocessing import mirror_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +69,16 @@ CLASSIFIERS = {
     "svm-approx": ("svm", {"backend": "approx"}),
     "svm": ("svm", {}),
     "logreg": ("logreg", {}),
+    "kernel-svm": ("kernel-svm", {}),
+    "combined-svm": ("combined-svm", {}),
+    "local-svm": ("local-svm", {}),
 }
+#: Classifier parameters recorded with each row (those the classifier has).
+REPORTED_PARAMS = ("C", "gamma", "backend", "n_components", "kernel", "kernels", "blocks", "weights", "cv",
+                   "k", "mode", "estimator")
+#: Fitted attributes recorded with each row of a classifier that chose them by cross-validation on train
+#: (one with a ``cv_results_``): the choice and the candidates' scores.
+FITTED_ATTRIBUTES = ("weights_", "cv_results_")
 
 
 def parse_clf_params(items: list[str]) -> dict[str, dict]:
@@ -73,6 +95,78 @@ def parse_clf_params(items: list[str]) -> dict[str, dict]:
             parsed = value
         params.setdefault(clf, {})[name] = parsed
     return params
+
+
+def block_widths(features: TransformerMixin, n_features: int) -> list[int]:
+    """Column widths of a fitted features step's blocks, one per extractor in spec order.
+
+    Parameters
+    ----------
+    features : transformer
+        The fitted ``"features"`` step of :func:`fer_classic.make_pipeline`: one
+        extractor, or a (block-scaled) FeatureUnion of several.
+    n_features : int
+        Columns it outputs.
+
+    Returns
+    -------
+    list of int
+        ``[n_features]`` for one extractor; else the width of each extractor's block
+        (output names ``"<extractor>__..."``, consecutive per extractor).
+
+    Raises
+    ------
+    ValueError
+        If the widths do not add up to ``n_features``.
+    """
+    if not hasattr(features, "transformer_list"):
+        return [int(n_features)]
+    prefixes = (str(name).split("__", 1)[0] for name in features.get_feature_names_out())
+    widths = [sum(1 for _ in group) for _, group in itertools.groupby(prefixes)]
+    if sum(widths) != n_features:
+        raise ValueError(f"the feature blocks {widths} do not add up to the {n_features} features")
+    return widths
+
+
+def build_classifier(clf: str, params: dict, widths: list[int], *, random_state: int,
+                     n_jobs: int | None) -> CanonicalOrderClassifier:
+    """The benchmark classifier ``clf``, with ``blocks`` parameters left unset filled from the features.
+
+    Parameters
+    ----------
+    clf : str
+        A key of :data:`CLASSIFIERS`.
+    params : dict
+        Its ``--clf-param`` values (over the table's fixed ones).
+    widths : list of int
+        The feature set's block widths (:func:`block_widths`): the value of every
+        ``blocks`` or ``*__blocks`` parameter that is None and not in ``params``.
+    random_state : int
+        Seed of the classifier.
+    n_jobs : int, optional
+        Threads of the classifiers that take them (the histogram kernels).
+
+    Returns
+    -------
+    CanonicalOrderClassifier
+        As :func:`fer_classic.estimators.make_classifier` returns it.
+    """
+    name, fixed = CLASSIFIERS[clf]
+    params = {**fixed, **params}
+    model = make_classifier(name, random_state=random_state, n_jobs=n_jobs, **params)
+    derived = {key: list(widths) for key, value in model.estimator.get_params().items()
+               if key.split("__")[-1] == "blocks" and value is None and key not in params}
+    model.estimator.set_params(**derived)
+    return model
+
+
+def jsonable(value):
+    """``value`` with arrays as lists and numpy scalars as Python numbers (for the results JSON)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def scores(y_true, y_pred) -> dict[str, float]:
@@ -94,12 +188,14 @@ def main() -> None:
     parser.add_argument("--clfs", default="linear-svm,svm-approx",
                         help=f"comma-separated classifiers among {', '.join(CLASSIFIERS)} (default: %(default)s)")
     parser.add_argument("--clf-param", action="append", default=[], metavar="CLF:NAME=VALUE",
-                        help="fixed classifier parameter, e.g. svm-approx:C=3 (repeatable)")
+                        help="fixed classifier parameter, e.g. svm-approx:C=3, local-svm:estimator__kernel=rbf, "
+                             "combined-svm:weights=cv (repeatable)")
     parser.add_argument("--preprocess", default=None, help="e.g. clahe, equalize, crop+clahe (default: none)")
     parser.add_argument("--flip", action="store_true", help="train on the images and their mirror images")
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
-    parser.add_argument("--n-jobs", type=int, default=-1, help="threads for feature extraction (default: all)")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="threads for feature extraction and histogram kernels (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subset, codebooks and classifiers")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default: %(default)s)")
     args = parser.parse_args()
@@ -110,6 +206,11 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--clfs: unknown {unknown}; choose from {', '.join(CLASSIFIERS)}.")
     clf_params = parse_clf_params(args.clf_param)
+    for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
+        try:
+            build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs)
+        except ValueError as exc:
+            raise SystemExit(f"--clf-param {clf}: {exc}") from None
 
     start = time.perf_counter()
     data = load_dataset(args.data)
@@ -130,7 +231,8 @@ def main() -> None:
     config = {
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
         "flip": args.flip, "preprocess": args.preprocess, "block_scaling": args.block_scaling, "seed": args.seed,
-        "hyper_parameters": "fixed (make_pipeline defaults and --clf-param); no test labels used",
+        "hyper_parameters": ("fixed (make_classifier defaults and --clf-param) or by the classifier's own "
+                             "cross-validation on train; no test labels used"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
 
@@ -139,7 +241,7 @@ def main() -> None:
         out.write_text(json.dumps({**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
                                    "rows": rows}, indent=1))
 
-    header = (f"{'features':<14} {'clf':<11} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
+    header = (f"{'features':<14} {'clf':<12} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
               f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
     print(header)
     rows = []
@@ -153,18 +255,22 @@ def main() -> None:
         t0 = time.perf_counter()
         F_test = head.transform(test.X)
         feat_test_s = time.perf_counter() - t0
+        widths = block_widths(head.named_steps["features"], F_fit.shape[1])
         for clf in clfs:
-            name, fixed = CLASSIFIERS[clf]
-            model = make_classifier(name, random_state=args.seed, **{**fixed, **clf_params.get(clf, {})})
+            model = build_classifier(clf, clf_params.get(clf, {}), widths, random_state=args.seed,
+                                     n_jobs=args.n_jobs)
             t0 = time.perf_counter()
             model.fit(F_fit, y_fit)
             fit_s = feat_fit_s + time.perf_counter() - t0
             t0 = time.perf_counter()
             predicted = model.predict(F_test)
             predict_s = feat_test_s + time.perf_counter() - t0
+            chosen = ({name: jsonable(getattr(model.estimator_, name)) for name in FITTED_ATTRIBUTES
+                       if hasattr(model.estimator_, name)} if hasattr(model.estimator_, "cv_results_") else {})
             row = {
                 "features": spec, "clf": clf, "params": {k: repr(v) for k, v in model.estimator.get_params().items()
-                                                         if k in ("C", "gamma", "backend", "n_components")},
+                                                         if k in REPORTED_PARAMS},
+                "chosen_on_train": chosen,
                 "n_train": len(train), "flip": args.flip, "preprocess": args.preprocess,
                 "block_scaling": args.block_scaling,
                 "n_features": int(F_fit.shape[1]),
@@ -176,10 +282,12 @@ def main() -> None:
             }
             rows.append(row)
             p = row["private_test"] or {"accuracy": float("nan"), "f1_weighted": float("nan"), "f1_macro": float("nan")}
-            print(f"{spec:<14} {clf:<11} {row['n_features']:>6} {row['test']['accuracy']:>7.4f} "
+            print(f"{spec:<14} {clf:<12} {row['n_features']:>6} {row['test']['accuracy']:>7.4f} "
                   f"{row['test']['f1_weighted']:>7.4f} {row['test']['f1_macro']:>7.4f} {p['accuracy']:>8.4f} "
                   f"{p['f1_weighted']:>8.4f} {p['f1_macro']:>8.4f} {row['features_s']:>7.1f} {fit_s:>7.1f} "
                   f"{predict_s:>9.1f}", flush=True)
+            if "weights_" in chosen:
+                print(f"{'':<14} {clf} weights on train: {chosen['weights_']}", flush=True)
             write(rows, done=False)
 
     write(rows, done=True)
