@@ -197,7 +197,9 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str | Callable]] = {
         "check_sample_weight_equivalence_on_dense_data": _weights_are_not_repeats,
         "check_sample_weight_equivalence_on_sparse_data": lambda est: _weights_are_not_repeats(est, sparse=True),
         **{check: (lambda est: _NO_SAMPLE_WEIGHT if _inner_name(est) == "KNeighborsClassifier" else None)
+           # check_sample_weights_pandas_series runs only where pandas is installed (it skips elsewhere).
            for check in ("check_sample_weights_not_an_array", "check_sample_weights_list",
+                         "check_sample_weights_pandas_series",
                          "check_all_zero_sample_weights_error", "check_sample_weights_shape",
                          "check_sample_weights_not_overwritten", "check_classifiers_one_label_sample_weights")},
     },

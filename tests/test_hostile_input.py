@@ -33,9 +33,12 @@ def _png(width, height):
 
 
 def _jpeg(width, height):
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\0" * 64
+    # A real baseline JPEG whose frame header (SOF0) declares another size: every Pillow
+    # version reads it (a hand-made header without tables is refused by some).
+    data = bytearray(cv2.imencode(".jpg", np.zeros((8, 8), np.uint8))[1].tobytes())
+    i = data.index(b"\xff\xc0") + 5
+    data[i:i + 4] = struct.pack(">HH", height, width)
+    return bytes(data)
 
 
 def _bmp(width, height):

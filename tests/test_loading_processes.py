@@ -49,3 +49,23 @@ def test_processes_report_the_same_skipped_files(folder, in_processes):
     one = load_folder(folder, size=48, n_jobs=1)
     many = load_folder(folder, size=48, n_jobs=2)
     assert many.skipped == one.skipped and len(many.skipped) == 1
+
+
+def test_the_fork_warning_of_python_3_12_is_not_shown(folder, in_processes, monkeypatch):
+    # Python 3.12+ warns in os.fork when the process has threads; here os.fork warns on any version.
+    import os
+    import warnings
+
+    real_fork = os.fork
+
+    def fork():
+        warnings.warn("This process (pid=1) is multi-threaded, use of fork() may lead to deadlocks in the child.",
+                      DeprecationWarning, stacklevel=2)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_folder(folder, size=48, n_jobs=2)
+    assert in_processes
+    assert not [w for w in caught if "fork()" in str(w.message)]

@@ -366,7 +366,13 @@ def _read_in_processes(paths, source: FaceSource, workers: int, progress):
     _FORK_JOB = (paths, source)
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = [pool.submit(_forked_part, a, b) for a, b in bounds]
+            # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
+            # workers fork at the first submit. They only decode files, taking no lock those
+            # threads could hold, so the warning (a line per worker on the user's screen) is noise.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
+                                        category=DeprecationWarning)
+                futures = [pool.submit(_forked_part, a, b) for a, b in bounds]
             parts = []
             for future, (a, b) in zip(futures, bounds):
                 parts.append(future.result())
