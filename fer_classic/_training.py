@@ -194,16 +194,23 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
     return None if isinstance(data, FaceDataset) else cropper
 
 
-def load_data(data, size, label_map=None, n_jobs=None, cropper=None) -> FaceDataset:
+def load_data(data, size, label_map=None, n_jobs=None, cropper=None, pipeline=None) -> FaceDataset:
     """``data`` itself when it is a FaceDataset, else :func:`fer_classic.load_dataset` of it.
 
     ``cropper`` (a FaceCropper or None) cuts each image file as
     :func:`fer_classic.load_dataset` describes; a FaceDataset is used as
-    given (its images are already the model's inputs).
+    given (its images are already the model's inputs). ``pipeline``, the
+    one the images go to next, has its compiled feature kernels loaded while
+    they decode (:func:`fer_classic.features._base.warm_up`).
     """
     if isinstance(data, FaceDataset):
         return data
-    return load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
+    from .data._images import as_size, while_decoding
+    from .features._base import warm_up
+
+    work = None if pipeline is None else (lambda: warm_up(pipeline, as_size(size)))
+    with while_decoding(work):
+        return load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
 
 
 def pipeline_options(*, preprocess=None, flip: bool = False, block_scaling: bool = False,

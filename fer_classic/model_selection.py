@@ -359,7 +359,8 @@ def search_model(
         param_grid = load_grid(grid, features)
     if flip:  # FlipAugmented wraps the pipeline: its parameters gain the "estimator__" prefix
         param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
-    check_grid(make_pipeline(features, clf, random_state=random_state, **options), param_grid)
+    template = make_pipeline(features, clf, random_state=random_state, **options)
+    check_grid(template, param_grid)
     cv = _check_cv(cv)
     from ._distributed import _ENGINES
 
@@ -369,7 +370,7 @@ def search_model(
         compile_groups(groups)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, template)
     fit_groups = None
     grouping = None
     if cv == "publictest":

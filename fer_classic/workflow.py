@@ -241,7 +241,7 @@ def fit_model(
         )
         return FitResult(model, metrics, timings, len(train), len(test), False, path)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper)
+    dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, pipeline)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
     if dedupe_data:
         before = len(dataset)
@@ -363,7 +363,8 @@ def evaluate_model(
         return _evaluate_on_workers(model, data, split=split, label_map=label_map, report=report, backend=backend,
                                     scheduler=scheduler, chunk_size=chunk_size)
     timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model))
+    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model),
+                    model.pipeline)
     subset = dataset.select(split) if split else dataset
     warn_class_mismatch(model.classes, subset.y)
     if report is not None:

@@ -211,14 +211,13 @@ def test_huge_image_in_a_folder_is_skipped_and_named(tmp_path, tiny_faces):
 def test_unreadable_file_is_skipped_with_its_reason(tmp_path, tiny_faces, monkeypatch):
     root = write_folder_dataset(tmp_path / "faces", tiny_faces)
     locked = sorted((root / "train" / "sad").iterdir())[0]
-    real_fromfile = np.fromfile
 
-    def fromfile(path, *args, **kwargs):
+    def opened(path, *args, **kwargs):  # as root, file modes do not stop reading: the refusal is simulated
         if os.fspath(path) == os.fspath(locked):
             raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_fromfile(path, *args, **kwargs)
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(_images.np, "fromfile", fromfile)
+    monkeypatch.setattr(_images, "open", opened, raising=False)  # the module's `open` before the builtin
     with pytest.warns(SkippedFilesWarning):
         dataset = load_folder(root)
     assert dataset.skipped == ((str(locked), f"{locked}: cannot be read (Permission denied)."),)

@@ -69,3 +69,26 @@ def test_the_fork_warning_of_python_3_12_is_not_shown(folder, in_processes, monk
         load_folder(folder, size=48, n_jobs=2)
     assert in_processes
     assert not [w for w in caught if "fork()" in str(w.message)]
+
+
+def test_work_given_to_while_decoding_runs_once_as_the_processes_decode(folder, in_processes):
+    ran = []
+    with _images.while_decoding(lambda: ran.append(len(in_processes))):
+        load_folder(folder, size=48, n_jobs=2)
+        load_folder(folder, size=48, n_jobs=2)
+    assert ran == [1]  # once, during the first (forked) load
+
+
+def test_warm_up_runs_the_hog_and_lbp_steps_that_fit_the_images(monkeypatch):
+    from fer_classic.features import HOGFeatures, LBPFeatures
+    from fer_classic.features._base import warm_up
+    from fer_classic.pipeline import make_pipeline
+
+    shapes = []
+    for cls in (HOGFeatures, LBPFeatures):
+        monkeypatch.setattr(cls, "_transform_images", lambda self, images: shapes.append((type(self), images.shape)))
+    warm_up(make_pipeline("hog+lbp", "knn"), (48, 48))
+    assert sorted(shapes, key=str) == sorted([(HOGFeatures, (1, 48, 48)), (LBPFeatures, (1, 48, 48))], key=str)
+    shapes.clear()
+    warm_up(make_pipeline("hog", "knn"), (16, 16))  # fewer cells than a HOG block: fit reports it, not this
+    assert shapes == []

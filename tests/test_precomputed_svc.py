@@ -79,8 +79,25 @@ def test_svm_classifier_precomputes_the_kernel_as_asked(precompute, expected):
     assert model.kernel_precomputed_ == (expected is PrecomputedKernelSVC)
 
 
-def test_auto_does_not_precompute_a_kernel_over_the_memory_limit(monkeypatch, caplog):
+@pytest.mark.parametrize(("available", "precomputed"), [
+    (lambda need: need, False),  # 3/4 of it would not hold the kernel
+    (lambda need: 2 * need, True),
+    (lambda need: None, True),  # unknown: up to 8 GiB
+])
+def test_auto_precomputes_a_kernel_within_three_quarters_of_the_available_memory(monkeypatch, available,
+                                                                                 precomputed):
+    from fer_classic.data import _images
+
     X, y = _data(3)
+    monkeypatch.setattr(_images, "_available_memory", lambda: available(_svm.precomputed_kernel_bytes(y)))
+    assert SVMClassifier(backend="sklearn").fit(X, y).kernel_precomputed_ is precomputed
+
+
+def test_auto_does_not_precompute_a_kernel_over_the_memory_limit(monkeypatch, caplog):
+    from fer_classic.data import _images
+
+    X, y = _data(3)
+    monkeypatch.setattr(_images, "_available_memory", lambda: None)
     monkeypatch.setattr(_svm, "_PRECOMPUTE_MAX_BYTES", _svm.precomputed_kernel_bytes(y) - 1)
     with caplog.at_level(logging.INFO, logger="fer_classic"):
         model = SVMClassifier(backend="sklearn").fit(X, y)
@@ -118,13 +135,13 @@ def test_invalid_precompute_kernel_is_rejected_whatever_the_backend(value):
 # -- the kernel computed once, in float32, on and above the diagonal ---------------------------
 
 def test_kernel_blocks_match_the_float64_kernel():
-    from fer_classic.estimators._rbf import class_gram, rbf, squared_norms
+    from fer_classic.estimators._rbf import centred_single, class_gram, rbf, squared_norms
 
     X, y = _data(3, n=60)
     order = np.argsort(y, kind="stable")
     Xs = X[order]
     bounds = np.searchsorted(y[order], np.arange(4))
-    blocks = class_gram(Xs, bounds, 0.2)
+    blocks = class_gram(*centred_single(Xs, Xs.mean(axis=0)), bounds, 0.2)
     full = rbf(Xs, Xs, squared_norms(Xs), 0.2)
     assert sorted(blocks) == [(a, b) for a in range(3) for b in range(a, 3)]
     for (a, b), block in blocks.items():
@@ -133,10 +150,10 @@ def test_kernel_blocks_match_the_float64_kernel():
 
 
 def test_a_row_is_at_distance_zero_from_itself():
-    from fer_classic.estimators._rbf import class_gram
+    from fer_classic.estimators._rbf import centred_single, class_gram
 
     X = _data(2)[0] * 1e3 + 1e4  # large, far from the origin: rounding would leave a residue
-    blocks = class_gram(X, np.array([0, len(X)]), 1.0)
+    blocks = class_gram(*centred_single(X, X.mean(axis=0)), np.array([0, len(X)]), 1.0)
     np.testing.assert_array_equal(np.diag(blocks[0, 0]), 1.0)
 
 
@@ -188,3 +205,33 @@ def test_nothing_is_kept_outside_a_cache_block():
 def test_the_memory_estimate_counts_blocks_and_the_largest_pair():
     y = np.repeat([0, 1, 2], [10, 20, 30])
     assert _svm.precomputed_kernel_bytes(y) == 4 * (60**2 + 100 + 400 + 900) // 2 + 8 * 50**2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_variance_in_blocks_is_the_variance(dtype):
+    from fer_classic.estimators._rbf import ELEMENTWISE_ROWS, variance
+
+    X = (np.random.default_rng(0).normal(size=(2 * ELEMENTWISE_ROWS + 7, 5)) * 3 + 100).astype(dtype)
+    np.testing.assert_allclose(variance(X), X.astype(np.float64).var(), rtol=1e-12)
+
+
+def test_centred_rows_do_not_depend_on_their_neighbours():
+    from fer_classic.estimators._rbf import ELEMENTWISE_ROWS, centred_single
+
+    X = np.random.default_rng(1).normal(size=(ELEMENTWISE_ROWS + 9, 13)) * 50 + 7
+    centre = X.mean(axis=0)
+    rows = np.random.default_rng(2).permutation(len(X))
+    whole, whole_norms = centred_single(X, centre, rows=rows)
+    for start in (0, 5, ELEMENTWISE_ROWS - 3):
+        part, part_norms = centred_single(X[rows[start:start + 11]], centre)
+        np.testing.assert_array_equal(part, whole[start:start + 11])
+        np.testing.assert_array_equal(part_norms, whole_norms[start:start + 11])
+
+
+def test_a_reloaded_model_centres_its_support_vectors_as_the_fit_did():
+    X, y = _data(3, n=80)
+    fitted = PrecomputedKernelSVC(C=3).fit(X, y)
+    reloaded = pickle.loads(pickle.dumps(fitted))  # rebuilds its centred support vectors
+    for made_by_fit, made_after_load in zip(fitted._single_support(), reloaded._single_support()):
+        np.testing.assert_array_equal(made_by_fit, made_after_load)
+    np.testing.assert_array_equal(fitted.decision_function(X), reloaded.decision_function(X))

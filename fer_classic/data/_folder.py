@@ -36,22 +36,23 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     Hidden files and folders are left out, and linked folders are not entered,
     so a link loop cannot repeat or mislabel images.
     """
-    images: list[Path] = []
-    others: list[Path] = []
+    # (relative parts, path): sorted by the parts, built once per folder (a relative_to per
+    # file took a third of listing FER2013's 35,887 files).
+    images: list[tuple[tuple[str, ...], Path]] = []
+    others: list[tuple[tuple[str, ...], Path]] = []
     for top, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(top)
+        parts = base.relative_to(folder).parts
         for name in names:
-            path = Path(top) / name
             if name.startswith("."):
                 continue
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                images.append(path)  # FIFOs, devices and dangling links too: reported as skipped, never opened
+            path = base / name
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                images.append(((*parts, name), path))  # FIFOs, devices, dangling links too: skipped later, never opened
             elif path.is_file():
-                others.append(path)
-    def key(path: Path) -> tuple[str, ...]:
-        return path.relative_to(folder).parts
-
-    return sorted(images, key=key), sorted(others, key=key)
+                others.append(((*parts, name), path))
+    return [path for _, path in sorted(images)], [path for _, path in sorted(others)]
 
 
 def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:

@@ -285,6 +285,11 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def needs_detection(self, shape: tuple[int, ...]) -> bool:
         """Whether an image of ``shape`` is searched for faces (see ``detect``)."""
         check_is_fitted(self)
+        return self._needs_detection(shape)
+
+    # The public methods check once that the cropper is fitted, then run these: the loaders call
+    # crop_faces on every image, where four checks took a fifth of a small face's decoding.
+    def _needs_detection(self, shape: tuple[int, ...]) -> bool:
         if isinstance(self.detect, str):  # "auto"
             return any(side > CROP_FACTOR * out for side, out in zip(shape[:2], self.output_shape_))
         return bool(self.detect)
@@ -292,6 +297,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def takes_whole(self, shape: tuple[int, ...]) -> bool:
         """Whether a searched image of ``shape`` without a face is taken whole (see ``fallback``)."""
         check_is_fitted(self)
+        return self._takes_whole(shape)
+
+    def _takes_whole(self, shape: tuple[int, ...]) -> bool:
         if self.fallback == "none":
             return False
         (rows, cols), (out_rows, out_cols) = shape[:2], self.output_shape_
@@ -317,12 +325,15 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         ``how="whole image"`` (see ``fallback``). An empty list means no face.
         """
         check_is_fitted(self)
+        return self._find_faces(image)
+
+    def _find_faces(self, image: np.ndarray) -> list[Face]:
         image = np.asarray(image)
         whole = (0, 0, image.shape[1], image.shape[0])
-        if not self.needs_detection(image.shape):
+        if not self._needs_detection(image.shape):
             return [Face(whole, how=CROP)]
         faces = self._search(image, self.min_face_size) or self._search_padded(image)
-        if not faces and self.takes_whole(image.shape):
+        if not faces and self._takes_whole(image.shape):
             return [Face(whole, how=WHOLE_IMAGE)]
         return self._select(faces)
 
@@ -358,8 +369,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         image = np.asarray(image)
-        if not self.needs_detection(image.shape):
-            return self.find_faces(image)
+        if not self._needs_detection(image.shape):
+            return self._find_faces(image)
         found: list[Face] = []
         for x, y, w, h in boxes:
             side = max(w, h)
@@ -408,7 +419,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         eyes (``face.eyes``, else searched with the eye cascade) are level.
         """
         check_is_fitted(self)
-        gray = _gray(image)
+        return self._crop(_gray(image), face)
+
+    def _crop(self, gray: np.ndarray, face: Face) -> np.ndarray:
         cx, cy, width, height = self._region(face)
         size = (max(1, round(width)), max(1, round(height)))
         eyes = face.eyes
@@ -435,8 +448,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         gray = _gray(image)  # converted once: the cascade and the crops both take it
         source = image if self.detector == "yunet" else gray
-        faces = self.find_faces(source) if near is None else self.find_faces_near(source, near)
-        return [(face, self.crop(gray, face)) for face in faces]
+        faces = self._find_faces(source) if near is None else self.find_faces_near(source, near)
+        return [(face, self._crop(gray, face)) for face in faces]
 
     def transform(self, X: Iterable[np.ndarray]) -> np.ndarray:
         """Rows of the largest face of each image: uint8, shape (n_images, height * width).

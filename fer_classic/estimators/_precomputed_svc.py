@@ -145,6 +145,9 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     gamma_ : float
         The kernel coefficient used.
+    centre_ : ndarray of shape (n_features,)
+        The training rows' mean: training and test rows are centred on it
+        before their distances are taken (the values cancel less).
     support_ : ndarray of shape (n_support,)
         Indices of the support vectors among the training rows, grouped by
         class as :class:`sklearn.svm.SVC`'s.
@@ -217,12 +220,21 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         data_key = _digest(X, codes) if cache is not None else None
         fit_key = (data_key, self.gamma_, float(self.C), tuple(class_weights), float(self.tol),
                    None if weights is None else _digest(weights))
+        # Distances are taken on rows centred on the training mean (see class_gram); prediction
+        # centres on the same point, so a test row's kernel values are computed as a training row's.
+        self.centre_ = X.mean(axis=0)
+        centred = None  # (single, norms) of the rows in `order`, when the kernel is computed here
         if cache is not None and fit_key in cache["fits"]:
             cache["fits_reused"] += 1
             logger.info("PrecomputedKernelSVC: the same fit was done before in this search; reused")
             fitted = cache["fits"][fit_key]
         else:
-            blocks = self._gram(X[order], bounds, cache, data_key)
+            def centre_sorted():
+                nonlocal centred
+                centred = centred_single(X, self.centre_, rows=order)
+                return centred
+
+            blocks = self._gram(centre_sorted, len(X), bounds, cache, data_key)
             fitted = self._fit_pairs(blocks, bounds, order, class_weights, weights, shared=cache is not None)
             if cache is not None:
                 cache["fits"][fit_key] = fitted
@@ -230,15 +242,22 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         self.support_vectors_ = X[self.support_]
         self.support_norms_ = squared_norms(self.support_vectors_)
         self.n_fit_samples_ = len(X)
-        self.__dict__.pop("_single_support_cache", None)
-        self._single_support()  # now, so that predicting changes nothing in the fitted model
+        # Kept now, so that predicting changes nothing in the fitted model: the centred support
+        # vectors are rows of the centred training matrix when it was made here.
+        if centred is None:
+            support_centred = centred_single(self.support_vectors_, self.centre_)
+        else:
+            position = np.empty_like(order)
+            position[order] = np.arange(len(order))
+            support_centred = (centred[0][position[self.support_]], centred[1][position[self.support_]])
+        self.__dict__["_single_support_cache"] = (*support_centred, self.centre_)
         return self
 
-    def _gram(self, X_sorted, bounds, cache, data_key):
-        n = len(X_sorted)
+    def _gram(self, centre_sorted, n, bounds, cache, data_key):
+        """The kernel blocks (class_gram) of the rows sorted by class; ``centre_sorted()`` makes its input."""
         if cache is None:
             logger.info("PrecomputedKernelSVC: RBF kernel of %d rows (gamma=%.4g) computed", n, self.gamma_)
-            return class_gram(X_sorted, bounds, self.gamma_)
+            return class_gram(*centre_sorted(), bounds, self.gamma_)
         grams = cache["grams"]
         key = (data_key, self.gamma_)
         if key in grams:
@@ -247,7 +266,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             logger.info("PrecomputedKernelSVC: RBF kernel of %d rows (gamma=%.4g) reused from the cache",
                         n, self.gamma_)
             return grams[key]
-        blocks = class_gram(X_sorted, bounds, self.gamma_)
+        blocks = class_gram(*centre_sorted(), bounds, self.gamma_)
         cache["kernels_computed"] += 1
         logger.info("PrecomputedKernelSVC: RBF kernel of %d rows (gamma=%.4g) computed (%d computed, "
                     "%d reused in this search)", n, self.gamma_, cache["kernels_computed"], cache["kernels_reused"])
@@ -357,7 +376,9 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         """The support vectors centred in float32 with their float64 norms, made once (not pickled)."""
         cached = self.__dict__.get("_single_support_cache")
         if cached is None:
-            centre = self.support_vectors_.mean(axis=0) if len(self.support_vectors_) else 0.0
+            centre = getattr(self, "centre_", None)
+            if centre is None:  # a model saved before centre_ was kept: the support vectors' mean
+                centre = self.support_vectors_.mean(axis=0) if len(self.support_vectors_) else 0.0
             cached = self.__dict__["_single_support_cache"] = (*centred_single(self.support_vectors_, centre), centre)
         return cached
 

@@ -121,3 +121,25 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+def warm_up(estimator, image_shape: tuple[int, int]) -> None:
+    """Load the compiled kernels that ``estimator``'s HOG and LBP steps run, on one blank image.
+
+    The first call of a Numba kernel in a process imports Numba and loads the
+    kernel from its cache (0.5 s for HOG); done beforehand (while the images
+    decode, see :func:`fer_classic.data._images.while_decoding`), the
+    extraction itself starts at once. Steps whose parameters do not fit
+    ``image_shape`` are skipped: fitting reports them.
+    """
+    from ._hog import HOGFeatures
+    from ._lbp import LBPFeatures
+
+    for step in (estimator, *estimator.get_params(deep=True).values()):
+        if isinstance(step, (HOGFeatures, LBPFeatures)):
+            try:
+                step._check_params(image_shape)
+            except ValueError:
+                continue
+            step._transform_images(np.zeros((1, *image_shape), dtype=np.uint8))
+
