@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -134,3 +136,24 @@ def test_cli_never_changes_the_dataset(runner, folder_dataset, tmp_path):
     before = tree_digest(folder_dataset)
     runner.invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "knn", "--out", str(tmp_path / "m.joblib")])
     assert tree_digest(folder_dataset) == before
+
+
+def _run_command(*args: str) -> subprocess.CompletedProcess:
+    """``fer-classic ARGS`` through the console entry point, ``fer_classic.cli.run``, with an exit handler."""
+    code = ("import atexit, sys; atexit.register(lambda: print('exit handler ran'))\n"
+            "from fer_classic.cli import run\n"
+            f"sys.argv = ['fer-classic', *{list(args)!r}]\n"
+            "run()")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("args", "code", "stream", "text"), [
+    (["--version"], 0, "stdout", "fer-classic, version"),
+    (["fit", "--clf", "nonsense"], 1, "stderr", "Unknown classifier 'nonsense'"),
+    (["fit", "--no-such-option"], 2, "stderr", "No such option"),
+])
+def test_the_console_entry_point_keeps_exit_codes_output_and_exit_handlers(args, code, stream, text):
+    result = _run_command(*args)
+    assert result.returncode == code
+    assert text in getattr(result, stream)
+    assert result.stdout.rstrip().endswith("exit handler ran")

@@ -118,6 +118,8 @@ def class_gram(single: np.ndarray, norms: np.ndarray, bounds: np.ndarray,
     blocks: dict[tuple[int, int], np.ndarray] = {}
     total = sum(g.stop - g.start for g in groups)
     progress = Progress(sum((g.stop - g.start) * (total - g.start) for g in groups), "RBF kernel entries")
+    largest = max((g.stop - g.start for g in groups), default=0)
+    work = np.empty(min(ROWS, largest) * largest)  # the float64 distances of every block, one buffer
     for a, rows in enumerate(groups):
         for b in range(a, len(groups)):
             cols = groups[b]
@@ -125,8 +127,8 @@ def class_gram(single: np.ndarray, norms: np.ndarray, bounds: np.ndarray,
             for start in range(0, len(out), ROWS):
                 part = slice(rows.start + start, min(rows.stop, rows.start + start + ROWS))
                 block = single_rbf(single[part], norms[part], single[cols], norms[cols], gamma,
-                                   diagonal=start if a == b else None)
-                out[start : start + len(block)] = block
+                                   diagonal=start if a == b else None, out=out[start : part.stop - rows.start],
+                                   work=work)
                 progress.update(len(block) * (cols.stop - cols.start))
             blocks[a, b] = out
     progress.close()
@@ -154,20 +156,33 @@ def centred_single(X: np.ndarray, centre: np.ndarray, rows: np.ndarray | None = 
 
 
 def single_rbf(rows: np.ndarray, row_norms: np.ndarray, cols: np.ndarray, col_norms: np.ndarray, gamma: float,
-               *, diagonal: int | None = None) -> np.ndarray:
-    """RBF kernel (float64) of centred float32 rows against centred float32 columns, float64 norms.
+               *, diagonal: int | None = None, out: np.ndarray | None = None,
+               work: np.ndarray | None = None) -> np.ndarray:
+    """RBF kernel of centred float32 rows against centred float32 columns, float64 norms.
 
     The dot products run in float32 (twice as fast as float64), the distances
     ``|x|^2 + |y|^2 - 2 x.y`` in float64 on centred data, so they lose about
     1e-7 of the norms. ``diagonal``: ``rows[i]`` is ``cols[diagonal + i]``,
     whose distance is then exactly zero.
+
+    Returns the values in float64, or in ``out`` (float32, written in place
+    and returned) when given. ``work``, a float64 buffer of at least
+    ``len(rows) * len(cols)`` entries, holds the distances instead of new
+    memory: a kernel made of many blocks then touches fresh pages once
+    (their page faults took a quarter of the 6,436-image kernel).
     """
-    block = (rows @ cols.T).astype(np.float64)
-    block *= -2
+    n, m = len(rows), len(cols)
+    dots = np.matmul(rows, cols.T, out=out)
+    block = np.empty((n, m)) if work is None else work[: n * m].reshape(n, m)
+    np.multiply(dots, -2.0, out=block)  # exact in float32 (a power of two), then float64
     block += row_norms[:, None]
     block += col_norms
     np.maximum(block, 0, out=block)
     if diagonal is not None:  # a row's own distance is zero, not a rounding residue
-        block[np.arange(len(block)), np.arange(len(block)) + diagonal] = 0.0
+        block[np.arange(n), np.arange(n) + diagonal] = 0.0
     block *= -gamma
-    return np.exp(block, out=block)
+    np.exp(block, out=block)
+    if out is None:
+        return block
+    out[...] = block
+    return out
