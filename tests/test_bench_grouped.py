@@ -1,0 +1,79 @@
+"""benchmarks/bench_grouped.py's TFEID helpers: file-name parsing, class folders, fold summary (no real images)."""
+
+import importlib.util
+import re
+
+import pytest
+
+from conftest import REPO
+from fer_classic.labels import CANONICAL_LABELS
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_grouped", REPO / "benchmarks" / "bench_grouped.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def tfeid_folder(tmp_path):
+    """A flat folder of TFEID-named placeholder files (bytes, not images) and one stranger."""
+    source = tmp_path / "faces_256x256"
+    source.mkdir()
+    for name in ("0101a02.jpg", "0111b01.jpg", "0121d02.jpg", "0232g03.jpg", "1201002.jpg", "Readme.txt"):
+        (source / name).write_bytes(b"not an image")
+    return source
+
+
+def test_name_gives_subject_view_and_canonical_label(bench):
+    assert bench.parse_tfeid_name("0111b01.jpg") == {"subject": "01", "view": "1", "label": "happy"}
+
+
+def test_every_expression_letter_maps_to_a_canonical_label(bench):
+    labels = {bench.parse_tfeid_name(f"01{'0' if letter == 'a' else '1'}1{letter}01.jpg")["label"]
+              for letter in "abcdefg"}
+    assert labels == set(CANONICAL_LABELS) - {"contempt"}
+
+
+def test_calm_image_without_its_letter_is_neutral(bench):
+    assert bench.parse_tfeid_name("/some/folder/1201002.jpg") == {"subject": "12", "view": "1", "label": "neutral"}
+
+
+def test_missing_letter_outside_the_calm_performance_type_is_refused(bench):
+    with pytest.raises(ValueError, match="performance type 1"):
+        bench.parse_tfeid_name("1211002.jpg")
+
+
+def test_other_names_are_refused(bench):
+    with pytest.raises(ValueError, match="not a TFEID file name"):
+        bench.parse_tfeid_name("0111h01.jpg")
+
+
+def test_groups_pattern_reads_the_performer_of_both_spellings(bench):
+    regex = re.compile(bench.TFEID_GROUPS)
+    assert [regex.search(n).group(1) for n in ("0111b01.jpg", "1201002.jpg")] == ["01", "12"]
+
+
+def test_prepare_copies_front_views_into_class_folders(bench, tfeid_folder, tmp_path):
+    report = bench.prepare_tfeid(tfeid_folder, tmp_path / "tfeid")
+    assert sorted(p.relative_to(tmp_path / "tfeid").as_posix() for p in (tmp_path / "tfeid").rglob("*.jpg")) == [
+        "angry/0121d02.jpg", "happy/0111b01.jpg", "neutral/0101a02.jpg", "neutral/1201002.jpg"]
+    assert (report["other_views"], report["not_tfeid"], report["subjects"]) == (["0232g03.jpg"], ["Readme.txt"], 2)
+
+
+def test_prepare_refuses_a_folder_inside_the_repository(bench, tfeid_folder):
+    with pytest.raises(SystemExit, match="inside the repository"):
+        bench.prepare_tfeid(tfeid_folder, REPO / "tfeid-should-not-exist")
+
+
+def test_prepare_refuses_a_folder_that_is_not_empty(bench, tfeid_folder, tmp_path):
+    (tmp_path / "tfeid").mkdir()
+    (tmp_path / "tfeid" / "keep.txt").write_text("x")
+    with pytest.raises(SystemExit, match="not empty"):
+        bench.prepare_tfeid(tfeid_folder, tmp_path / "tfeid")
+
+
+def test_fold_summary_uses_the_sample_standard_deviation(bench):
+    assert bench.fold_summary([0.5, 0.7]) == {"mean": 0.6, "std": 0.1414, "min": 0.5, "max": 0.7}
