@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 
+from . import _resources
 from ._optional import import_optional
 from ._training import Log, quiet, timed
 from .data import FaceDataset
@@ -208,7 +209,7 @@ def ray_session(address: str | None) -> Iterator:
         ray.init(address=address, **quiet)  # a running cluster: its resources are its own
     else:
         # The CPUs this process may use (affinity, as a container or a CI quota sets it).
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cpus = _resources.usable_cpus()
         ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
     try:
         yield ray

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_classic import _resources
 from fer_classic.data import MAX_IMAGE_PIXELS, load_dataset, load_folder, read_header, read_image
 from fer_classic.data import _folder, _images
 from fer_classic.exceptions import ImageDecodeError, ImageSizeError, ImageTooLargeError, SkippedFilesWarning
@@ -193,7 +194,7 @@ def test_absurd_size_is_refused_for_the_generated_dataset():
 
 
 def test_output_larger_than_memory_is_refused_before_allocating(folder_dataset, monkeypatch):
-    monkeypatch.setattr(_images, "_available_memory", lambda: 10_000)
+    monkeypatch.setattr(_resources, "available_memory", lambda: 10_000)
     monkeypatch.setattr(_images.cv2, "imdecode", _must_not_decode)
     with pytest.raises(ImageSizeError, match=r"need .* GiB, more than the .* GiB of memory available"):
         load_folder(folder_dataset)

@@ -86,18 +86,18 @@ def test_svm_classifier_precomputes_the_kernel_as_asked(precompute, expected):
 ])
 def test_auto_precomputes_a_kernel_within_three_quarters_of_the_available_memory(monkeypatch, available,
                                                                                  precomputed):
-    from fer_classic.data import _images
+    from fer_classic import _resources
 
     X, y = _data(3)
-    monkeypatch.setattr(_images, "_available_memory", lambda: available(_svm.precomputed_kernel_bytes(y)))
+    monkeypatch.setattr(_resources, "available_memory", lambda: available(_svm.precomputed_kernel_bytes(y)))
     assert SVMClassifier(backend="sklearn").fit(X, y).kernel_precomputed_ is precomputed
 
 
 def test_auto_does_not_precompute_a_kernel_over_the_memory_limit(monkeypatch, caplog):
-    from fer_classic.data import _images
+    from fer_classic import _resources
 
     X, y = _data(3)
-    monkeypatch.setattr(_images, "_available_memory", lambda: None)
+    monkeypatch.setattr(_resources, "available_memory", lambda: None)
     monkeypatch.setattr(_svm, "_PRECOMPUTE_MAX_BYTES", _svm.precomputed_kernel_bytes(y) - 1)
     with caplog.at_level(logging.INFO, logger="fer_classic"):
         model = SVMClassifier(backend="sklearn").fit(X, y)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _resources
 from .._fileio import atomic_write_text
 from ..exceptions import DataLeakageWarning, DatasetError, ImageDecodeError, ReportError
 from ..labels import parse_label_map, sort_labels
@@ -202,7 +203,7 @@ def _inspect(path: Path):
 
 def _describe_folder(root: Path, label_map, n_jobs):
     _, paths, labels, splits, _ = scan_folder(root, label_map)
-    workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else max(1, int(n_jobs))
+    workers = _resources.workers(n_jobs)
     if workers == 1 or len(paths) < 64:
         results = [_inspect(p) for p in paths]
     else:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .. import _resources
 from .._progress import Progress
 from .._fileio import require_regular_file
 from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
@@ -88,20 +89,6 @@ def as_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None  # unknown (Windows): the allocation itself decides
-
-
 def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
     """Refuse an ``(n, height, width)`` uint8 array larger than the memory available, before allocating it.
 
@@ -111,7 +98,7 @@ def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
         Naming ``what``, the bytes needed and the bytes available.
     """
     needed = int(n) * size[0] * size[1]
-    available = _available_memory()
+    available = _resources.available_memory()
     if available is not None and needed > available:
         raise ImageSizeError(
             f"{what}: {n:,} images of {size[1]}x{size[0]} need {needed / 2**30:.1f} GiB, more than the "
@@ -447,7 +434,7 @@ def read_images(
     skipped: list[tuple[str, str]] = []
     stretched: list[tuple[str, str]] = []
     progress = Progress(len(paths), "loading images")
-    workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else max(1, int(n_jobs))
+    workers = _resources.workers(n_jobs)
     if workers == 1 or len(paths) < 64:
         parts = [_read_part(paths, source, range(len(paths)), progress, out)]
     elif len(paths) >= _PROCESSES_FROM and "fork" in multiprocessing.get_all_start_methods():

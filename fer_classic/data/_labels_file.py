@@ -37,6 +37,7 @@ from ..exceptions import (
     SkippedRowsWarning,
     UnknownLabelError,
 )
+from .. import _resources
 from ..labels import _key as _label_key
 from ..labels import canonical_label, parse_label_map
 from ._dataset import USAGE_SPLITS, FaceDataset, normalize_split
@@ -553,7 +554,7 @@ def build_dataset(
             ok[i] = True
 
     # OpenCV releases the GIL while decoding, so threads scale without copying data.
-    workers = (os.cpu_count() or 1) if n_jobs in (None, -1) else max(1, int(n_jobs))
+    workers = _resources.workers(n_jobs)
     if workers == 1 or len(paths) < 64:
         for path in paths:
             work(path)

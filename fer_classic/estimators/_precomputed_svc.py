@@ -6,7 +6,6 @@ import contextlib
 import contextvars
 import hashlib
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _resources
 from .._progress import ticking
 from .._sklearn_compat import (
     Interval, Real, StrOptions, _check_sample_weight, _fit_context, _ovr_decision_function, validate_data,
@@ -309,7 +309,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             return rows[svc.support_], -svc.dual_coef_[0], -float(svc.intercept_[0])
 
         sizes = {(i, j): 8 * int(bounds[i + 1] - bounds[i] + bounds[j + 1] - bounds[j]) ** 2 for i, j in pairs}
-        threads = max(1, min(_MAX_PAIR_THREADS, os.cpu_count() or 1, len(pairs)))
+        threads = max(1, min(_MAX_PAIR_THREADS, _resources.usable_cpus(), len(pairs)))
         # Largest pairs first. A lone fit holds pair matrices of at most the largest one's bytes at
         # once, or of 256 MiB per thread where that is more (FER2013's largest pairs run alone, its
         # small ones side by side: the fit takes half the memory of one float64 matrix; 6,436

@@ -36,9 +36,9 @@ _PRECOMPUTE_MAX_BYTES = 8 * 2**30
 
 def _precompute_limit() -> int:
     """Bytes of kernel that ``precompute_kernel="auto"`` computes at most, on this machine now."""
-    from ..data._images import _available_memory
+    from .. import _resources
 
-    available = _available_memory()
+    available = _resources.available_memory()
     return _PRECOMPUTE_MAX_BYTES if available is None else int(_PRECOMPUTE_SHARE * available)
 
 

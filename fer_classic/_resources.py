@@ -1,0 +1,38 @@
+"""What this process may use of the machine: its CPUs and the memory available now.
+
+Read at the moment of use (the callers look them up through this module), so
+a container's CPU set and what other processes hold are taken into account.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["available_memory", "usable_cpus", "workers"]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity where the system has one, else every CPU."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def workers(n_jobs: int | None) -> int:
+    """Workers for ``n_jobs`` as fer-classic's loaders read it: None or -1 is every usable CPU."""
+    return usable_cpus() if n_jobs in (None, -1) else max(1, int(n_jobs))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable``), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None  # unknown (Windows): the allocation itself decides

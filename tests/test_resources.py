@@ -1,0 +1,24 @@
+"""What the process may use: CPUs by affinity, workers for n_jobs, available memory."""
+
+import os
+
+import pytest
+
+from fer_classic import _resources
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this system")
+def test_usable_cpus_follow_the_affinity(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3})
+    assert _resources.usable_cpus() == 2
+
+
+@pytest.mark.parametrize(("n_jobs", "expected"), [(None, "all"), (-1, "all"), (3, 3), (0, 1)])
+def test_workers_for_n_jobs(monkeypatch, n_jobs, expected):
+    monkeypatch.setattr(_resources, "usable_cpus", lambda: 5)
+    assert _resources.workers(n_jobs) == (5 if expected == "all" else expected)
+
+
+def test_available_memory_is_a_positive_byte_count_or_unknown():
+    available = _resources.available_memory()
+    assert available is None or (isinstance(available, int) and available > 0)
