@@ -367,17 +367,3 @@ def test_cli_names_a_model_that_is_not_a_regular_file(tmp_path, command):
     finally:
         signal.alarm(0)
 
-
-@pytest.mark.parametrize(("content", "compressed"), [("zeros", True), ("random", False)])
-def test_joblib_payload_is_compressed_only_where_it_pays(content, compressed):
-    import io
-
-    from fer_classic.persistence._joblib_format import _compressed
-
-    values = (np.zeros(500_000, np.uint8) if content == "zeros"
-              else np.random.default_rng(0).integers(0, 256, 500_000, dtype=np.uint8))
-    buffer = io.BytesIO()
-    joblib.dump({"values": values}, buffer)
-    payload = _compressed(buffer.getvalue())
-    assert (len(payload) < len(buffer.getvalue()) / 2) is compressed
-    np.testing.assert_array_equal(joblib.load(io.BytesIO(payload))["values"], values)
