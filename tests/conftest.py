@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,14 @@ from fer_classic.data import make_synthetic_faces
 from fer_classic.labels import FER2013_LABELS
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def benchmark_module(name: str):
+    """``benchmarks/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 SHARED_DATA = REPO.parent / "shared" / "data"
 FER_FOLDER = SHARED_DATA / "fer2013"
 FER_SAMPLE_CSV = SHARED_DATA / "fer2013_sample.csv"

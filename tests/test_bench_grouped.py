@@ -1,20 +1,16 @@
 """benchmarks/bench_grouped.py's TFEID helpers: file-name parsing, class folders, fold summary (no real images)."""
 
-import importlib.util
 import re
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, benchmark_module
 from fer_classic.labels import CANONICAL_LABELS
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_grouped", REPO / "benchmarks" / "bench_grouped.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("bench_grouped")
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """How FaceCropper takes each face: found (also inside a border), taken as a crop, or taken whole;
 overlapping boxes merged; and the real-photo benchmark on a generated folder."""
 
-import importlib.util
 import json
 import pickle
 
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 from skimage.data import astronaut
 
-from conftest import FER_FOLDER, REPO, requires_fer_folder
+from conftest import FER_FOLDER, benchmark_module, requires_fer_folder
 from fer_classic import save_model
 from fer_classic.data._images import resize_gray
 from fer_classic.detection import CROP, FOUND, WHOLE_IMAGE, Face, FaceCropper, clip_box, iou, suppress_overlaps
@@ -279,10 +278,7 @@ def test_enlarged_fer2013_faces_are_mostly_found_by_the_detector():
 # -- the real-photo benchmark --------------------------------------------------------------------
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_photos", REPO / "benchmarks" / "bench_photos.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("bench_photos")
 
 
 @pytest.fixture
