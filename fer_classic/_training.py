@@ -19,11 +19,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from ._sklearn_compat import check_parameter_constraints
 from .data import FaceDataset, duplicates_of, load_dataset
+from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
 from .exceptions import DatasetError, FaceDetectorError
 from .evaluation import classification_metrics
 from .features import deep_metadata
-from .persistence import FERModel, save_model
+from .persistence import FERModel, start_save
 
 __all__ = [
     "CROP_POLICIES", "Log", "compile_groups", "data_path", "fit_score_save", "hold_out", "image_groups", "load_data",
@@ -158,14 +159,10 @@ def data_path(data) -> str | os.PathLike | None:
     return data if isinstance(data, (str, os.PathLike)) else None
 
 
-#: ``crop`` (``--crop``) → FaceCropper's ``detect``: ``auto`` searches only images
-#: larger than twice the model side (FER2013's crops are unchanged), ``detect``
-#: searches every image, ``none`` resizes every whole image (the loaders' old way).
-CROP_POLICIES = {"auto": "auto", "detect": True, "none": False}
-
-
 def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):
     """The fitted FaceCropper ``fit`` and ``search`` load images through and record in the model.
+
+    ``crop`` is one of :data:`CROP_POLICIES`, FaceCropper's ``detect``.
 
     Raises
     ------
@@ -173,13 +170,12 @@ def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: b
         If ``crop`` is not one of :data:`CROP_POLICIES` or ``margin`` is out
         of range (checked before any data is read).
     """
-    from .data._images import as_size
-    from .detection import FaceCropper
+    from .data._images import CropSpec, as_size
 
     if crop not in CROP_POLICIES:
         raise FaceDetectorError(f"crop (--crop) must be one of {', '.join(CROP_POLICIES)}; got {crop!r}.")
-    cropper = FaceCropper(output_shape=as_size(size), detect=CROP_POLICIES[crop], margin=margin, align=align)
-    return cropper.fit()  # validates margin and align now
+    # A CropSpec, as the command line's early decoding (data._prefetch) describes this cropper.
+    return CropSpec(CROP_POLICIES[crop], margin, align).cropper(as_size(size))
 
 
 def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):
@@ -337,10 +333,17 @@ def fit_score_save(
         from .prediction._model import with_face_cropper
 
         model = with_face_cropper(model, face_cropper)  # also checks the crops are the model's geometry
+    # The file is started first: its compression runs while the test images are scored.
+    started = time.perf_counter()
+    saving = start_save(model, out, format=model_format) if out is not None else None
+    started = time.perf_counter() - started
     predicted, _, _, _ = model.predict_scores(test.images, timings=timings)
     metrics = classification_metrics(test.y, predicted, model.classes)
     model.metadata["timings"] = dict(timings)
     model.metadata["metrics"] = {**{k: metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
                                  **dict(metrics_extra or {})}
-    path = timed(timings, "save", save_model, model, out, format=model_format) if out is not None else None
+    if saving is None:
+        return model, metrics, None
+    path = timed(timings, "save", saving.finish)
+    timings["save"] = round(timings["save"] + started, 3)
     return model, metrics, path

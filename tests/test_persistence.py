@@ -1,4 +1,5 @@
 import hashlib
+import io
 import operator
 import os
 import pickle
@@ -22,7 +23,7 @@ from fer_classic.exceptions import (
     UntrustedModelError,
     VersionMismatchWarning,
 )
-from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, key_path
+from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, key_path, start_save
 
 
 @pytest.fixture(params=["joblib", "skops"])
@@ -37,6 +38,31 @@ def test_round_trip_keeps_predictions_and_metadata(tmp_path, fitted_model, tiny_
     # save_model adds the sizes of the pipeline's arrays (for inspect); the rest comes back as it was.
     assert {k: v for k, v in loaded.metadata.items() if k != "sizes"} == fitted_model.metadata
     assert set(loaded.metadata["sizes"]) == {"steps", "arrays", "compressed"}
+
+
+def test_started_save_records_metadata_added_before_it_finishes(tmp_path, fitted_model, model_format):
+    model = FERModel(pipeline=fitted_model.pipeline, metadata=dict(fitted_model.metadata))
+    saving = start_save(model, tmp_path / f"m.{model_format}")
+    model.metadata["metrics"] = {"accuracy": 0.5, "n": 3}
+    assert load_model(saving.finish()).metadata["metrics"] == {"accuracy": 0.5, "n": 3}
+
+
+def test_started_save_keeps_the_pipeline_as_it_was_at_the_start(tmp_path, fitted_model, tiny_faces):
+    saving = start_save(fitted_model, tmp_path / "m.joblib")
+    fitted_model.pipeline.steps.append(("later", "passthrough"))
+    try:
+        loaded = load_model(saving.finish())
+    finally:
+        fitted_model.pipeline.steps.pop()
+    assert [name for name, _ in loaded.pipeline.steps] == [name for name, _ in fitted_model.pipeline.steps]
+
+
+def test_joblib_payload_is_joblibs_compressed_stream(tmp_path, fitted_model, tiny_faces):
+    # Files written before start_save (joblib.dump(compress=3)) and after are read the same way.
+    payload = pickle.loads((save_model(fitted_model, tmp_path / "m.joblib")).read_bytes())["payload"]
+    assert payload[:1] == b"\x78"  # zlib
+    pipeline = joblib.load(io.BytesIO(payload))
+    np.testing.assert_array_equal(pipeline.predict(tiny_faces.X), fitted_model.pipeline.predict(tiny_faces.X))
 
 
 @pytest.mark.parametrize("key", ["classes", "image_shape", "preprocessing", "features", "classifier",

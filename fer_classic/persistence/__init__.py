@@ -1,6 +1,6 @@
 """Saving and loading fitted models with everything needed to reuse them, safely."""
 
-from ._files import load_model, save_model
+from ._files import PendingSave, load_model, save_model, start_save
 from ._header import FORMAT, FORMAT_VERSION, MODEL_FORMATS, REQUIRED_METADATA, model_format
 from ._inspect import component_sizes, format_model_info, inspect_model
 from ._model import PREPROCESSING, FERModel, library_versions, plain_metadata, utc_now
@@ -13,6 +13,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MODEL_FORMATS",
+    "PendingSave",
     "PREPROCESSING",
     "REQUIRED_METADATA",
     "TRUSTED_TYPES",
@@ -27,5 +28,6 @@ __all__ = [
     "model_format",
     "plain_metadata",
     "save_model",
+    "start_save",
     "utc_now",
 ]

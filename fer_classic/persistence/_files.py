@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ._header import model_format, model_path, warn_versions
-from ._joblib_format import load_joblib, save_joblib
+from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, plain_metadata
 from ._skops_format import is_zip, load_skops, save_skops
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["PendingSave", "load_model", "save_model", "start_save"]
 
 
 def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None = None) -> Path:
@@ -41,11 +41,36 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
     Path
         ``path``.
     """
-    path = Path(path)
-    file_format = model_format(path, format)
-    metadata = plain_metadata({**model.metadata, "sizes": component_sizes(model.pipeline)})
-    save = save_joblib if file_format == "joblib" else save_skops
-    return save(model.pipeline, metadata, path)
+    return start_save(model, path, format=format).finish()
+
+
+class PendingSave:
+    """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it."""
+
+    def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
+        self.model, self.path = model, Path(path)
+        self.format = model_format(self.path, format)
+        # Both taken from the pipeline as it is now (encode_joblib pickles it at once).
+        self._sizes = component_sizes(model.pipeline)
+        self._payload = encode_joblib(model.pipeline) if self.format == "joblib" else None
+
+    def finish(self) -> Path:
+        """Write the file with the model's metadata as it is now; returns its path."""
+        metadata = plain_metadata({**self.model.metadata, "sizes": self._sizes})
+        if self.format == "joblib":
+            return save_joblib(self.model.pipeline, metadata, self.path, payload=self._payload)
+        return save_skops(self.model.pipeline, metadata, self.path)
+
+
+def start_save(model: FERModel, path: str | os.PathLike, *, format: str | None = None) -> PendingSave:
+    """Start writing ``model`` to ``path``: the pipeline is encoded from now on, the metadata read at the end.
+
+    For callers with work left before the metadata is complete (``fit``
+    scores the test images, then records the scores): a joblib file's
+    compression runs in a thread meanwhile. ``start_save(...).finish()`` is
+    :func:`save_model`; the pipeline must not be refitted in between.
+    """
+    return PendingSave(model, path, format)
 
 
 def load_model(
