@@ -21,7 +21,8 @@ from pathlib import Path
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
-    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs", "require_regular_file",
+    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs",
+    "require_regular_file", "stat_regular_file",
 ]
 
 PathLike = str | os.PathLike
@@ -185,17 +186,30 @@ def require_regular_file(
         device or socket.
     """
     path = Path(path)
+    stat_regular_file(path, what=what, error=error)
+    return path
+
+
+def stat_regular_file(
+    path: PathLike, *, what: str = "Input file", error: type[FerClassicError] = InputPathError
+) -> os.stat_result:
+    """``os.stat(path)`` of a regular file (or a link to one); raises as :func:`require_regular_file`.
+
+    For callers that need the size too: one ``stat`` per file (a loader stats
+    tens of thousands).
+    """
     try:
-        mode = os.stat(path).st_mode
+        result = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         raise error(f"{what} {path} does not exist.") from None
     except OSError as exc:
         raise error(f"{what} {path} cannot be examined: {exc.strerror or exc}.") from None
+    mode = result.st_mode
     if stat.S_ISDIR(mode):
         raise error(f"{what} {path} is a folder, not a file; give the path of the file itself.")
     if not stat.S_ISREG(mode):
         raise error(f"{what} {path} is not a regular file (it is {_kind(mode)}); give the path of a file.")
-    return path
+    return result
 
 
 # --- Outputs never touch inputs ---------------------------------------------

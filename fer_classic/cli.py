@@ -233,17 +233,23 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
         seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler, feature_store, chunk_size,
         as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
-    from .workflow import fit_model
+    from .data._prefetch import decoding_ahead
 
-    result = _run(
-        fit_model, data, features=features, clf=clf, clf_params=params,
-        block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
-        random_state=seed, groups=groups, label_map=label_map,
-        n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
-        dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
-        feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
-        _progress=False if as_json else None,
-    )
+    local = backend == "local" and feature_store is None  # else the workers or chunks decode
+    # A class folder's images decode while scikit-learn is imported and the options are checked.
+    with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
+                        margin=margin, align=align):
+        from .workflow import fit_model
+
+        result = _run(
+            fit_model, data, features=features, clf=clf, clf_params=params,
+            block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
+            random_state=seed, groups=groups, label_map=label_map,
+            n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
+            dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
+            feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
+            _progress=False if as_json else None,
+        )
     if as_json:
         click.echo(json.dumps(result.summary()))
         return
@@ -471,18 +477,22 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, crop, margin, align, grid, cv, groups,
            backend, scheduler, out, results, seed, model_format, label_map, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
-    from .evaluation import format_metrics
-    from .model_selection import search_model
+    from .data._prefetch import decoding_ahead
 
     log = _logger(as_json)
-    result = _run(
-        search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
-        flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
-        random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
-        out=_out_path(ctx, out, model_format), model_format=model_format,
-        results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,
-        _progress=False if as_json else None,
-    )
+    with decoding_ahead(data, n_jobs=n_jobs, label_map=label_map, crop=crop, margin=margin, align=align):
+        from .model_selection import search_model
+
+        result = _run(
+            search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
+            flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
+            random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+            out=_out_path(ctx, out, model_format), model_format=model_format,
+            results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,
+            _progress=False if as_json else None,
+        )
+    from .evaluation import format_metrics
+
     summary = result.summary()
     if as_json:
         click.echo(json.dumps(summary))

@@ -1,4 +1,4 @@
-"""Large folder loads decode in forked processes, with the same result as one thread."""
+"""Large folder loads decode in forked processes, with the same result as one thread, and can start ahead."""
 
 import multiprocessing
 
@@ -6,8 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_classic.data import _images
+from fer_classic.data import _images, load_dataset
 from fer_classic.data._folder import load_folder
+from fer_classic.data._images import CropSpec, FaceSource
+from fer_classic.data._prefetch import decoding_ahead
 
 pytestmark = [
     pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
@@ -29,29 +31,30 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture
-def in_processes(monkeypatch):
+def forks(monkeypatch):
+    """Counts the forked decodes started (a load's own, or one started ahead); loads of 64 files or more fork."""
     calls = []
-    real = _images._read_in_processes
+    real = _images._start_processes
     monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
-    monkeypatch.setattr(_images, "_read_in_processes", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_images, "_start_processes", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
-def test_processes_give_the_images_of_one_thread(folder, in_processes):
+def test_processes_give_the_images_of_one_thread(folder, forks):
     one = load_folder(folder, size=48, n_jobs=1)
     many = load_folder(folder, size=48, n_jobs=2)
-    assert in_processes
+    assert forks
     np.testing.assert_array_equal(many.images, one.images)
     np.testing.assert_array_equal(many.y, one.y)
 
 
-def test_processes_report_the_same_skipped_files(folder, in_processes):
+def test_processes_report_the_same_skipped_files(folder, forks):
     one = load_folder(folder, size=48, n_jobs=1)
     many = load_folder(folder, size=48, n_jobs=2)
     assert many.skipped == one.skipped and len(many.skipped) == 1
 
 
-def test_the_fork_warning_of_python_3_12_is_not_shown(folder, in_processes, monkeypatch):
+def test_the_fork_warning_of_python_3_12_is_not_shown(folder, forks, monkeypatch):
     # Python 3.12+ warns in os.fork when the process has threads; here os.fork warns on any version.
     import os
     import warnings
@@ -67,13 +70,13 @@ def test_the_fork_warning_of_python_3_12_is_not_shown(folder, in_processes, monk
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         load_folder(folder, size=48, n_jobs=2)
-    assert in_processes
+    assert forks
     assert not [w for w in caught if "fork()" in str(w.message)]
 
 
-def test_work_given_to_while_decoding_runs_once_as_the_processes_decode(folder, in_processes):
+def test_work_given_to_while_decoding_runs_once_as_the_processes_decode(folder, forks):
     ran = []
-    with _images.while_decoding(lambda: ran.append(len(in_processes))):
+    with _images.while_decoding(lambda: ran.append(len(forks))):
         load_folder(folder, size=48, n_jobs=2)
         load_folder(folder, size=48, n_jobs=2)
     assert ran == [1]  # once, during the first (forked) load
@@ -92,3 +95,117 @@ def test_warm_up_runs_the_hog_and_lbp_steps_that_fit_the_images(monkeypatch):
     shapes.clear()
     warm_up(make_pipeline("hog", "knn"), (16, 16))  # fewer cells than a HOG block: fit reports it, not this
     assert shapes == []
+
+
+# fit and search start decoding a class folder before importing scikit-learn; the load takes it over.
+
+
+@pytest.fixture(scope="module")
+def split_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("split_faces")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("happy", "sad"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(40):
+                side = 48 if i % 2 else 60
+                cv2.imwrite(str(root / split / label / f"{i:03d}.png"), rng.integers(0, 256, (side, side), np.uint8))
+    (root / "train" / "sad" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    return root
+
+
+def _cropper(crop="auto"):
+    from fer_classic._training import make_face_cropper
+
+    return make_face_cropper(48, crop=crop)
+
+
+def test_the_load_in_the_block_takes_the_decoding_over(split_folder, forks):
+    plain = load_dataset(split_folder, n_jobs=1, cropper=_cropper())
+    with decoding_ahead(split_folder, n_jobs=2) as started:
+        ahead = load_dataset(split_folder, n_jobs=2, cropper=_cropper())
+    assert started and len(forks) == 1  # the load forked nothing of its own
+    np.testing.assert_array_equal(ahead.images, plain.images)
+    np.testing.assert_array_equal(ahead.y, plain.y)
+    assert ahead.skipped == plain.skipped and len(ahead.skipped) == 1
+
+
+@pytest.mark.parametrize("cropper", [None, "none", "detect"])
+def test_a_load_with_another_cropper_decodes_on_its_own(split_folder, forks, cropper):
+    given = None if cropper is None else _cropper(cropper)
+    plain = load_dataset(split_folder, n_jobs=1, cropper=given)
+    with decoding_ahead(split_folder, n_jobs=2, crop="auto"):
+        other = load_dataset(split_folder, n_jobs=2, cropper=given)
+    assert len(forks) == 2  # the head start was dropped
+    np.testing.assert_array_equal(other.images, plain.images)
+
+
+@pytest.mark.parametrize("options", [{"crop": "sideways"}, {"size": 3}, {"label_map": "0=nonsense"},
+                                     {"n_jobs": 1}])
+def test_options_the_load_refuses_or_a_single_worker_start_nothing(split_folder, forks, options):
+    with decoding_ahead(split_folder, **options) as started:
+        pass
+    assert not started and not forks
+
+
+def test_data_that_is_not_a_class_folder_starts_nothing(tmp_path, forks):
+    csv = tmp_path / "fer2013.csv"
+    csv.write_text("emotion,pixels,Usage\n0," + " ".join(["0"] * 2304) + ",Training\n")
+    for data in (None, "synthetic", csv, tmp_path / "missing"):
+        with decoding_ahead(data, n_jobs=2) as started:
+            pass
+        assert not started
+    assert not forks
+
+
+def test_decoding_nobody_took_over_is_dropped(split_folder, forks):
+    with decoding_ahead(split_folder, n_jobs=2) as started:
+        assert _images._PREFETCH is not None
+    assert started and _images._PREFETCH is None
+
+
+@pytest.mark.parametrize("image", [
+    np.full((48, 48), 7, np.uint8),                                   # FER2013: not searched
+    np.arange(60 * 70 * 3, dtype=np.uint16).reshape(60, 70, 3),       # colour, 16 bit
+    np.arange(50 * 40 * 4, dtype=np.uint8).reshape(50, 40, 4),        # BGRA
+    np.arange(30 * 30, dtype=np.uint8).reshape(30, 30, 1),            # one channel in three dimensions
+])
+def test_an_image_the_cropper_does_not_search_is_cut_as_the_cropper_cuts_it(image):
+    cropper = _cropper()
+    (face, crop), = cropper.crop_faces(image)
+    assert not face.detected
+    for source in (FaceSource((48, 48), cropper), FaceSource((48, 48), CropSpec("auto"))):
+        np.testing.assert_array_equal(source.convert(image)[0], crop)
+
+
+def test_a_crop_spec_searches_what_its_cropper_searches():
+    blank = np.zeros((600, 600), np.uint8)  # searched (over twice 48 px), no face, too large to take whole
+    assert FaceSource((48, 48), CropSpec("auto")).convert(blank)[0] is None
+    assert FaceSource((48, 48), _cropper()).convert(blank)[0] is None
+
+
+def test_a_crop_spec_matches_the_cropper_fit_makes():
+    assert CropSpec("auto").matches(_cropper("auto"), (48, 48))
+    assert not CropSpec("auto").matches(_cropper("none"), (48, 48))
+    assert not CropSpec("auto", margin=0.1).matches(_cropper("auto"), (48, 48))
+    assert not CropSpec("auto").matches(None, (48, 48))
+
+
+@pytest.mark.parametrize("command", [["fit", "--n-jobs", "2"], ["search", "--n-jobs", "2", "--cv", "2"]])
+def test_fit_and_search_take_over_the_decoding_they_started(split_folder, forks, tmp_path, command, monkeypatch):
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    taken = []
+    real = _images._take_prefetch
+    monkeypatch.setattr(_images, "_take_prefetch", lambda *a: taken.append(real(*a)) or taken[-1])
+
+    args = [*command, "--data", str(split_folder), "--features", "hog", "--clf", "linear-svm",
+            "--out", str(tmp_path / "m.joblib")]
+    if command[0] == "search":
+        (tmp_path / "grid.json").write_text('{"clf.C": [1]}')
+        args += ["--grid", str(tmp_path / "grid.json"), "--results", str(tmp_path / "cv.csv")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(forks) == 1 and taken and taken[0] is not None

@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from .. import _resources
 from .._progress import Progress
-from .._fileio import require_regular_file
+from .._fileio import stat_regular_file
 from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
 from . import _headers
 
@@ -34,9 +35,12 @@ if TYPE_CHECKING:  # data/ is imported by detection/: no import at run time
     from ..detection import FaceCropper
 
 __all__ = [
+    "CROP_FACTOR",
+    "CROP_POLICIES",
     "IMAGE_EXTENSIONS",
     "MAX_IMAGE_SIDE",
     "NO_FACE",
+    "CropSpec",
     "FaceSource",
     "as_size",
     "check_allocation",
@@ -44,8 +48,11 @@ __all__ = [
     "decode_image_header",
     "list_sources",
     "read_image",
+    "prefetch_images",
     "read_images",
     "resize_gray",
+    "searched",
+    "to_gray",
 ]
 
 #: Suffixes the folder loaders and ``predict`` pick up. The suffix only selects
@@ -123,6 +130,64 @@ def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return image
 
 
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit grayscale of a gray, BGR or BGRA image (any dtype), unresized."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    return resize_gray(image, image.shape[:2])
+
+
+#: ``detect="auto"`` takes an image as a face crop already (no detection) when
+#: neither side exceeds this many times the output side.
+CROP_FACTOR = 2
+
+#: ``crop`` (``--crop``) -> FaceCropper's ``detect``: ``auto`` searches only images
+#: larger than twice the model side (FER2013's crops are unchanged), ``detect``
+#: searches every image, ``none`` resizes every whole image (the loaders' old way).
+CROP_POLICIES = {"auto": "auto", "detect": True, "none": False}
+
+
+def searched(shape: tuple[int, ...], detect: bool | str, size: tuple[int, int]) -> bool:
+    """Whether a face cropper with ``detect`` searches an image of ``shape`` for a face (output ``size``).
+
+    ``"auto"``: only when a side exceeds :data:`CROP_FACTOR` times the output's.
+    An image not searched is cut whole: ``resize_gray(to_gray(image), size)``.
+    """
+    if isinstance(detect, str):  # "auto"
+        return any(side > CROP_FACTOR * out for side, out in zip(shape[:2], size))
+    return bool(detect)
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """A training face cropper's parameters, before scikit-learn is imported (see :func:`prefetch_images`).
+
+    ``FaceCropper(output_shape=size, detect=detect, margin=margin, align=align)``,
+    every other parameter at its default: the cropper ``fit`` and ``search``
+    load images through.
+    """
+
+    detect: bool | str = "auto"
+    margin: float = 0.0
+    align: bool = False
+
+    def cropper(self, size: tuple[int, int]) -> FaceCropper:
+        """The fitted FaceCropper these parameters make."""
+        from ..detection import FaceCropper
+
+        cropper = FaceCropper(output_shape=size, detect=self.detect, margin=self.margin, align=self.align)
+        return cropper.fit()  # validates margin and align now
+
+    def matches(self, cropper: FaceCropper | None, size: tuple[int, int]) -> bool:
+        """Whether ``cropper`` cuts images exactly as :meth:`cropper` of ``size`` does."""
+        if cropper is None:
+            return False
+        from sklearn.base import clone
+
+        return clone(cropper).get_params() == self.cropper(size).get_params()
+
+
 #: Start of the reason ``dataset.skipped`` gives for an image in which the loader's
 #: face cropper finds no face.
 NO_FACE = "no face"
@@ -139,11 +204,14 @@ class FaceSource:
     ----------
     size : (height, width)
         The model's geometry.
-    cropper : FaceCropper, optional
+    cropper : FaceCropper or CropSpec, optional
         None: the whole image, converted to gray and resized (the loaders'
-        behaviour without a cropper). Else each image goes through
-        ``cropper.crop_faces`` and the largest face's crop is kept; an image
-        without a face gives None.
+        behaviour without a cropper). Else each image the cropper searches
+        (see :func:`searched`) goes through ``cropper.crop_faces`` and the
+        largest face's crop is kept, None when it has no face; an image it
+        does not search is cut whole, as the cropper cuts it. A CropSpec's
+        cropper is built by the first image that needs it (a forked worker
+        decoding FER2013's crops never imports scikit-learn).
 
     Raises
     ------
@@ -154,14 +222,15 @@ class FaceSource:
         If the cropper's ``output_shape`` is not ``size``.
     """
 
-    def __init__(self, size: tuple[int, int], cropper: FaceCropper | None = None):
+    def __init__(self, size: tuple[int, int], cropper: FaceCropper | CropSpec | None = None):
         self.size = size
         self.cropper = cropper
+        self._detect = None if cropper is None else cropper.detect
         # The loaders decode in a thread pool and one CascadeClassifier shared by threads fails
         # in detectMultiScale: each thread gets its own fitted clone (built on first use),
         # whose detector holds that thread's classifier (detection.load_cascade).
         self._local = threading.local()
-        if cropper is not None:
+        if cropper is not None and not isinstance(cropper, CropSpec):
             fitted = self._fitted()
             if tuple(fitted.output_shape_) != tuple(size):
                 raise ImageSizeError(
@@ -172,16 +241,21 @@ class FaceSource:
     def _fitted(self) -> FaceCropper:
         fitted = getattr(self._local, "cropper", None)
         if fitted is None:
-            from sklearn.base import clone
+            if isinstance(self.cropper, CropSpec):
+                fitted = self.cropper.cropper(self.size)
+            else:
+                from sklearn.base import clone
 
-            fitted = self._local.cropper = clone(self.cropper).fit()
+                fitted = clone(self.cropper).fit()
+            self._local.cropper = fitted
         return fitted
 
     def convert(self, image: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         """``(model input, stretch warning)``; the input is None when the cropper finds no face."""
-        if self.cropper is None:
-            return resize_gray(image, self.size), _stretch(image.shape, self.size)
-        found = self._fitted().crop_faces(image)
+        if self._detect is None or not searched(image.shape, self._detect, self.size):
+            # Cut whole, as FaceCropper cuts an image it does not search (one face box of all of it).
+            return resize_gray(to_gray(image), self.size), _stretch(image.shape, self.size)
+        found = self._fitted()._crop_faces(image)  # fitted here: no check per image
         if not found:
             return None, None
         face, crop = max(found, key=lambda pair: pair[0].area)
@@ -191,8 +265,8 @@ class FaceSource:
     def no_face(self, where: str) -> str:
         """The ``dataset.skipped`` reason for an image without a face."""
         return (
-            f"{NO_FACE}: {where}: the {self.cropper.detector} face cropper found none; crop the photo to the face, "
-            "remove it, or load without face search (crop='none', --crop none)."
+            f"{NO_FACE}: {where}: the {self._fitted().detector} face cropper found none; crop the photo to the "
+            "face, remove it, or load without face search (crop='none', --crop none)."
         )
 
 
@@ -270,8 +344,7 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
         (checked before decoding).
     """
     path = Path(path)
-    require_regular_file(path, what="Image file", error=ImageDecodeError)
-    n_bytes = os.stat(path).st_size
+    n_bytes = stat_regular_file(path, what="Image file", error=ImageDecodeError).st_size
     if n_bytes == 0:
         raise ImageDecodeError(f"{path}: empty file (0 bytes); replace it or remove it from the dataset.")
     # A small file is read once and its header parsed from memory; a large one has its
@@ -372,31 +445,94 @@ def _forked_part(start: int, stop: int):
     return _read_part(paths, source, range(start, stop))
 
 
-def _read_in_processes(paths, source: FaceSource, workers: int, progress):
+def _start_processes(paths, source: FaceSource, workers: int):
+    """Fork ``workers`` processes decoding ``paths`` in parts: ``(pool, futures, bounds)``."""
     global _FORK_JOB
     step = math.ceil(len(paths) / (workers * 8))  # several parts per worker: progress, and balance
     bounds = [(i, min(i + step, len(paths))) for i in range(0, len(paths), step)]
     _FORK_JOB = (paths, source)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
-            # workers fork at the first submit. They only decode files, taking no lock those
-            # threads could hold, so the warning (a line per worker on the user's screen) is noise.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
-                                        category=DeprecationWarning)
-                futures = [pool.submit(_forked_part, a, b) for a, b in bounds]
-            work = _WHILE_DECODING.get()
-            if work is not None:
-                _WHILE_DECODING.set(None)  # once per block
-                work()
-            parts = []
-            for future, (a, b) in zip(futures, bounds):
-                parts.append(future.result())
-                progress.update(b - a)
+        # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
+        # workers fork at the first submit. They only decode files, taking no lock those
+        # threads could hold, so the warning (a line per worker on the user's screen) is noise.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
+                                    category=DeprecationWarning)
+            futures = [pool.submit(_forked_part, a, b) for a, b in bounds]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
-        _FORK_JOB = None
+        _FORK_JOB = None  # every worker forked at the first submit, holding its own copy
+    return pool, futures, bounds
+
+
+def _collect(pool: ProcessPoolExecutor, futures, bounds, progress):
+    """The parts of :func:`_start_processes`, in order, this process doing its ``while_decoding`` work meanwhile."""
+    with pool:
+        work = _WHILE_DECODING.get()
+        if work is not None:
+            _WHILE_DECODING.set(None)  # once per block
+            work()
+        parts = []
+        for future, (a, b) in zip(futures, bounds):
+            parts.append(future.result())
+            progress.update(b - a)
     return parts
+
+
+# Decoding started ahead of its load (prefetch_images): paths, size, CropSpec, pool, futures, bounds.
+_PREFETCH: dict | None = None
+
+
+def prefetch_images(paths: list[Path], size: tuple[int, int], crop: CropSpec | None,
+                    n_jobs: int | None = None) -> bool:
+    """Start decoding ``paths`` in forked processes and return at once; whether it started.
+
+    :func:`read_images` of the same paths, size and an equal cropper (``crop``
+    as :meth:`CropSpec.matches` says, or None for none) takes the decoded
+    images over; any other call cancels them. ``fit`` starts its folder
+    this way before importing scikit-learn, so that the import (a second)
+    overlaps the decoding. Only where a load would fork (``n_jobs`` workers
+    above one, :data:`_PROCESSES_FROM` paths or more, a system with fork).
+    """
+    global _PREFETCH
+    cancel_prefetch()
+    workers = _resources.workers(n_jobs)
+    if workers == 1 or len(paths) < _PROCESSES_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    pool, futures, bounds = _start_processes(paths, FaceSource(size, crop), workers)
+    _PREFETCH = {"paths": list(paths), "size": tuple(size), "crop": crop, "pool": pool, "futures": futures,
+                 "bounds": bounds}
+    return True
+
+
+def cancel_prefetch() -> None:
+    """Drop the decoding :func:`prefetch_images` started, if no load took it over."""
+    global _PREFETCH
+    job, _PREFETCH = _PREFETCH, None
+    if job is not None:
+        job["pool"].shutdown(wait=False, cancel_futures=True)
+
+
+def _take_prefetch(paths, size, cropper):
+    """``(pool, futures, bounds)`` of a prefetch of exactly this load, else None (and any prefetch cancelled)."""
+    global _PREFETCH
+    job = _PREFETCH
+    if job is None:
+        return None
+    same = job["size"] == tuple(size) and job["paths"] == list(paths) and (
+        cropper is None if job["crop"] is None else job["crop"].matches(cropper, size))
+    if not same:
+        cancel_prefetch()
+        return None
+    _PREFETCH = None
+    return job["pool"], job["futures"], job["bounds"]
+
+
+def _read_in_processes(paths, source: FaceSource, workers: int, progress):
+    return _collect(*_start_processes(paths, source, workers), progress)
 
 
 def read_images(
@@ -435,7 +571,10 @@ def read_images(
     stretched: list[tuple[str, str]] = []
     progress = Progress(len(paths), "loading images")
     workers = _resources.workers(n_jobs)
-    if workers == 1 or len(paths) < 64:
+    prefetched = _take_prefetch(paths, size, cropper)
+    if prefetched is not None:
+        parts = _collect(*prefetched, progress)
+    elif workers == 1 or len(paths) < 64:
         parts = [_read_part(paths, source, range(len(paths)), progress, out)]
     elif len(paths) >= _PROCESSES_FROM and "fork" in multiprocessing.get_all_start_methods():
         parts = _read_in_processes(paths, source, workers, progress)

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._sklearn_compat import (
     Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, _fit_context,
 )
-from ..data._images import as_size, resize_gray
+from ..data._images import CROP_FACTOR, as_size, resize_gray, searched, to_gray
 from ..exceptions import FaceDetectorError, NoFaceError
 from ._align import eye_angle, find_eyes
 from ._boxes import CROP, WHOLE_IMAGE, Face, clip_box, iou, suppress_overlaps
@@ -23,9 +23,8 @@ from ._yunet import YuNetFaceDetector
 
 __all__ = ["CROP_FACTOR", "PAD_FRACTION", "PORTRAIT_ASPECT", "WHOLE_ASPECT", "WHOLE_FACTOR", "FaceCropper"]
 
-#: ``detect="auto"`` takes an image as a face crop already (no detection) when
-#: neither side exceeds this many times the output side.
-CROP_FACTOR = 2
+# CROP_FACTOR (``detect="auto"`` searches only images with a side beyond this many
+# times the output's) lives with the loaders, which apply it before scikit-learn is imported.
 #: An image in which no face is found is searched again inside a border of this
 #: fraction of its longer side on every side: a face filling the frame (a tight
 #: crop) fits no detector window otherwise. Of 600 FER2013 test faces enlarged to
@@ -56,12 +55,7 @@ class InvalidCropperParameterError(FaceDetectorError, InvalidParameterError):
     """A FaceCropper parameter is invalid: a FaceDetectorError, and scikit-learn's InvalidParameterError."""
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    """8-bit grayscale of a gray, BGR or BGRA image (any dtype), unresized."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    return resize_gray(image, image.shape[:2])
+_gray = to_gray  # the loaders convert images they do not search the same way
 
 
 class FaceCropper(TransformerMixin, BaseEstimator):
@@ -290,9 +284,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     # The public methods check once that the cropper is fitted, then run these: the loaders call
     # crop_faces on every image, where four checks took a fifth of a small face's decoding.
     def _needs_detection(self, shape: tuple[int, ...]) -> bool:
-        if isinstance(self.detect, str):  # "auto"
-            return any(side > CROP_FACTOR * out for side, out in zip(shape[:2], self.output_shape_))
-        return bool(self.detect)
+        return searched(shape, self.detect, self.output_shape_)
 
     def takes_whole(self, shape: tuple[int, ...]) -> bool:
         """Whether a searched image of ``shape`` without a face is taken whole (see ``fallback``)."""
@@ -446,6 +438,10 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         them (:meth:`find_faces_near`); None searches the whole image.
         """
         check_is_fitted(self)
+        return self._crop_faces(image, near)
+
+    def _crop_faces(self, image: np.ndarray, near=None) -> list[tuple[Face, np.ndarray]]:
+        # crop_faces without the fitted check: loaders call it once per image of a fitted copy.
         gray = _gray(image)  # converted once: the cascade and the crops both take it
         source = image if self.detector == "yunet" else gray
         faces = self._find_faces(source) if near is None else self.find_faces_near(source, near)
