@@ -1,0 +1,56 @@
+"""benchmarks/bench_accuracy.py's helpers: extractor parameters, and features saved for later classifiers."""
+
+import types
+
+import numpy as np
+import pytest
+
+from conftest import benchmark_module
+from fer_classic import make_pipeline
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return benchmark_module("bench_accuracy")
+
+
+def test_feature_params_are_python_literals(bench):
+    assert bench.parse_feature_params(["epochs=30", "precision=mixed", "cells=(8, 8)"]) == {
+        "epochs": 30, "precision": "mixed", "cells": (8, 8)}
+
+
+def test_a_feature_param_without_a_value_stops_the_run(bench):
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        bench.parse_feature_params(["epochs"])
+
+
+def test_a_feature_param_reaches_every_extractor_that_has_it(bench):
+    head = make_pipeline("hog+lbp", "linear-svm")[:-1]
+    keys = bench.set_feature_params(head, {"orientations": 6, "epochs": 3})
+    assert keys == {"features__hog__orientations": 6}  # LBP has no orientations; no extractor has epochs
+    assert head.get_params()["features__hog__orientations"] == 6
+
+
+@pytest.fixture
+def saved(bench, tmp_path):
+    rng = np.random.default_rng(0)
+    y_fit = np.array(["happy", "sad"] * 5, dtype=object)
+    test = types.SimpleNamespace(y=np.array(["sad", "happy", "sad"], dtype=object),
+                                 usages=np.array(["PublicTest", "PrivateTest", "PrivateTest"], dtype=object))
+    F_fit, F_test = rng.random((10, 4)), rng.random((3, 4))
+    bench.save_features(tmp_path, "hog+lbp", F_fit, y_fit, F_test, test, {"fit": 1.5, "test": 0.5, "widths": [3, 1]})
+    return tmp_path, F_fit, y_fit, F_test, test
+
+
+def test_saved_features_come_back_with_their_seconds_and_blocks(bench, saved):
+    folder, F_fit, y_fit, F_test, test = saved
+    back_fit, back_test, fit_s, test_s, widths = bench.load_features(folder, "hog+lbp", y_fit, test)
+    np.testing.assert_array_equal(back_fit, F_fit)
+    np.testing.assert_array_equal(back_test, F_test)
+    assert (fit_s, test_s, widths) == (1.5, 0.5, [3, 1])
+
+
+def test_saved_features_of_other_images_are_refused(bench, saved):
+    folder, _, y_fit, _, test = saved
+    with pytest.raises(SystemExit, match="other images"):
+        bench.load_features(folder, "hog+lbp", y_fit[::-1], test)
