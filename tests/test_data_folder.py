@@ -101,6 +101,17 @@ def test_nested_subfolders_belong_to_their_label_folder(tmp_path, tiny_faces):
     assert set(data.labels) == {"happy"}
 
 
+def test_linked_folders_are_not_entered(tmp_path, tiny_faces):
+    cv2.imwrite(str(tmp_path / "elsewhere.png"), tiny_faces.images[0])
+    (tmp_path / "d" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "d" / "happy" / "a.png"), tiny_faces.images[1])
+    (tmp_path / "d" / "happy" / "loop").symlink_to(tmp_path / "d")
+    (tmp_path / "d" / "happy" / "odd.png").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.warns(SkippedFilesWarning, match="odd.png"):  # a linked folder named like an image
+        data = load_folder(tmp_path / "d")
+    assert [Path(s).name for s in data.sources] == ["a.png"]
+
+
 def test_folders_folding_into_one_label_are_merged_with_a_warning_naming_both(tmp_path, tiny_faces):
     for name, image in zip(["Happy", "happiness", "sad"], tiny_faces.images):
         (tmp_path / "d" / name).mkdir(parents=True)

@@ -36,7 +36,7 @@ def forks(monkeypatch):
     calls = []
     real = _images._start_processes
     monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
-    monkeypatch.setattr(_images, "_start_processes", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_images, "_start_processes", lambda *a, **k: calls.append(1) or real(*a, **k))
     return calls
 
 
@@ -209,3 +209,14 @@ def test_fit_and_search_take_over_the_decoding_they_started(split_folder, forks,
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert len(forks) == 1 and taken and taken[0] is not None
+
+
+def test_decoders_started_ahead_leave_this_process_the_cpu(split_folder):
+    import os
+
+    paths = sorted(split_folder.rglob("*.png"))
+    pool, futures, _ = _images._start_processes(paths, FaceSource((48, 48)), 1, nice=5)
+    with pool:
+        assert pool.submit(os.nice, 0).result() == os.nice(0) + 5
+        for future in futures:
+            future.result()

@@ -40,18 +40,22 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     # file took a third of listing FER2013's 35,887 files).
     images: list[tuple[tuple[str, ...], Path]] = []
     others: list[tuple[tuple[str, ...], Path]] = []
-    for top, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        base = Path(top)
-        parts = base.relative_to(folder).parts
-        for name in names:
-            if name.startswith("."):
-                continue
-            path = base / name
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                images.append(((*parts, name), path))  # FIFOs, devices, dangling links too: skipped later, never opened
-            elif path.is_file():
-                others.append(((*parts, name), path))
+    stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
+    while stack:
+        base, parts = stack.pop()
+        with os.scandir(base) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):  # the directory entry's type: no stat
+                    stack.append((base / name, (*parts, name)))
+                elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                    # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
+                    # dangling links and linked folders are skipped with their reason when read.
+                    images.append(((*parts, name), base / name))
+                elif entry.is_file():
+                    others.append(((*parts, name), base / name))
     return [path for _, path in sorted(images)], [path for _, path in sorted(others)]
 
 

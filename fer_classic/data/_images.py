@@ -445,13 +445,18 @@ def _forked_part(start: int, stop: int):
     return _read_part(paths, source, range(start, stop))
 
 
-def _start_processes(paths, source: FaceSource, workers: int):
-    """Fork ``workers`` processes decoding ``paths`` in parts: ``(pool, futures, bounds)``."""
+def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
+    """Fork ``workers`` processes decoding ``paths`` in parts: ``(pool, futures, bounds)``.
+
+    ``nice``: added to the workers' niceness (os.nice), so that they take only
+    the CPU this process leaves.
+    """
     global _FORK_JOB
     step = math.ceil(len(paths) / (workers * 8))  # several parts per worker: progress, and balance
     bounds = [(i, min(i + step, len(paths))) for i in range(0, len(paths), step)]
     _FORK_JOB = (paths, source)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=os.nice if nice else None, initargs=(nice,) if nice else ())
     try:
         # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
         # workers fork at the first submit. They only decode files, taking no lock those
@@ -484,6 +489,7 @@ def _collect(pool: ProcessPoolExecutor, futures, bounds, progress):
 
 # Decoding started ahead of its load (prefetch_images): paths, size, CropSpec, pool, futures, bounds.
 _PREFETCH: dict | None = None
+_PREFETCH_NICE = 10
 
 
 def prefetch_images(paths: list[Path], size: tuple[int, int], crop: CropSpec | None,
@@ -502,7 +508,9 @@ def prefetch_images(paths: list[Path], size: tuple[int, int], crop: CropSpec | N
     workers = _resources.workers(n_jobs)
     if workers == 1 or len(paths) < _PROCESSES_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return False
-    pool, futures, bounds = _start_processes(paths, FaceSource(size, crop), workers)
+    # Niced: the imports this process runs meanwhile (its critical path) keep a whole core; on
+    # two cores, equal shares made them a third slower and the command no faster.
+    pool, futures, bounds = _start_processes(paths, FaceSource(size, crop), workers, nice=_PREFETCH_NICE)
     _PREFETCH = {"paths": list(paths), "size": tuple(size), "crop": crop, "pool": pool, "futures": futures,
                  "bounds": bounds}
     return True

@@ -13,7 +13,7 @@ import hashlib
 import io
 import pickle
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
@@ -34,8 +34,24 @@ UNSIGNED_NOTE = ("an older fer-classic model or a pickle from elsewhere: its met
                  "load it with trusted=True ('--trust') only if you trust its source.")
 
 
-def encode_joblib(pipeline) -> Future:
-    """The joblib bytes of ``pipeline``, compressed (zlib level 3) in a thread: a Future of bytes.
+class _Payload:
+    """Joblib bytes being compressed in a thread; :meth:`result` waits for them."""
+
+    def __init__(self, raw: memoryview):
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="fer-classic-save")
+        self._future = self._executor.submit(zlib.compress, raw, 3)
+
+    def result(self) -> bytes:
+        try:
+            return self._future.result()
+        finally:
+            # The thread ends here: the command line exits without Python's teardown only when
+            # no other thread is left (cli.run).
+            self._executor.shutdown(wait=True)
+
+
+def encode_joblib(pipeline) -> _Payload:
+    """The joblib bytes of ``pipeline``, compressed (zlib level 3) in a thread: ``.result()`` gives them.
 
     The pipeline is pickled now, uncompressed (milliseconds), so nothing done to
     it afterwards (the caches its first prediction fills) reaches the file;
@@ -46,14 +62,10 @@ def encode_joblib(pipeline) -> Future:
     """
     raw = io.BytesIO()
     joblib.dump(pipeline, raw, compress=0)
-    executor = ThreadPoolExecutor(1, thread_name_prefix="fer-classic-save")
-    try:
-        return executor.submit(zlib.compress, raw.getbuffer(), 3)
-    finally:
-        executor.shutdown(wait=False)  # the thread ends with its one task
+    return _Payload(raw.getbuffer())
 
 
-def save_joblib(pipeline, metadata: dict, path: Path, payload: Future | None = None) -> Path:
+def save_joblib(pipeline, metadata: dict, path: Path, payload: _Payload | None = None) -> Path:
     """Write ``pipeline`` and its plain ``metadata`` to ``path`` atomically.
 
     ``payload``: :func:`encode_joblib` of ``pipeline``, when it was started earlier.
