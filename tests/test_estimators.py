@@ -35,7 +35,7 @@ def test_predictions_match_plain_estimator(blobs):
 
 
 def test_predict_proba_hidden_when_inner_has_none(blobs):
-    model = CanonicalOrderClassifier(SVC(probability=False)).fit(*blobs)
+    model = CanonicalOrderClassifier(SVC()).fit(*blobs)  # no probabilities by default
     assert not hasattr(model, "predict_proba") and hasattr(model, "decision_function")
 
 
