@@ -43,19 +43,22 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
     while stack:
         base, parts = stack.pop()
-        with os.scandir(base) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith("."):
-                    continue
-                if entry.is_dir(follow_symlinks=False):  # the directory entry's type: no stat
-                    stack.append((base / name, (*parts, name)))
-                elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                    # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
-                    # dangling links and linked folders are skipped with their reason when read.
-                    images.append(((*parts, name), base / name))
-                elif entry.is_file():
-                    others.append(((*parts, name), base / name))
+        try:
+            entries = list(os.scandir(base))
+        except OSError:  # an unreadable sub-folder is passed over, as os.walk did
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):  # the directory entry's type: no stat
+                stack.append((base / name, (*parts, name)))
+            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
+                # dangling links and linked folders are skipped with their reason when read.
+                images.append(((*parts, name), base / name))
+            elif entry.is_file():
+                others.append(((*parts, name), base / name))
     return [path for _, path in sorted(images)], [path for _, path in sorted(others)]
 
 

@@ -50,7 +50,8 @@ class PendingSave:
     def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
         self.model, self.path = model, Path(path)
         self.format = model_format(self.path, format)
-        # Both taken from the pipeline as it is now (encode_joblib pickles it at once).
+        # Taken from the pipeline as it is now; a joblib payload too (encode_joblib pickles it at
+        # once), while a skops file is written whole by finish().
         self._sizes = component_sizes(model.pipeline)
         self._payload = encode_joblib(model.pipeline) if self.format == "joblib" else None
 
@@ -63,11 +64,12 @@ class PendingSave:
 
 
 def start_save(model: FERModel, path: str | os.PathLike, *, format: str | None = None) -> PendingSave:
-    """Start writing ``model`` to ``path``: the pipeline is encoded from now on, the metadata read at the end.
+    """Start writing ``model`` to ``path``; the metadata is read when :meth:`PendingSave.finish` writes it.
 
     For callers with work left before the metadata is complete (``fit``
     scores the test images, then records the scores): a joblib file's
-    compression runs in a thread meanwhile. ``start_save(...).finish()`` is
+    pipeline is pickled now and compressed in a thread meanwhile (a skops
+    file is written whole by ``finish``). ``start_save(...).finish()`` is
     :func:`save_model`; the pipeline must not be refitted in between.
     """
     return PendingSave(model, path, format)
