@@ -10,6 +10,7 @@ from sklearn.svm import SVC
 
 from fer_classic import make_pipeline
 from fer_classic.estimators import PrecomputedKernelSVC, compact_support_vectors
+from fer_classic.estimators import _precomputed_svc
 from fer_classic.estimators._precomputed_svc import _exact_svm
 from fer_classic.features import DenseSIFTBoVW, HOGFeatures
 from fer_classic.persistence import component_sizes, format_model_info, inspect_model, load_model, save_model
@@ -82,6 +83,27 @@ def test_reloaded_support_vectors_are_the_fitted_ones(fitted, train):
     original = _exact_svm(fitted[-1]).support_vectors_.copy()
     compact_support_vectors(fitted, train.X)
     np.testing.assert_array_equal(_exact_svm(pickle.loads(pickle.dumps(fitted))[-1]).support_vectors_, original)
+
+
+def test_support_vectors_rebuilt_in_blocks_are_the_fitted_ones(fitted, train, monkeypatch):
+    monkeypatch.setattr(_precomputed_svc, "_DECODE_ROWS", 5)  # several blocks, the last one short
+    svm = _exact_svm(fitted[-1])
+    original = svm.support_vectors_.copy()
+    assert len(original) % 5 and compact_support_vectors(fitted, train.X)
+    np.testing.assert_array_equal(_exact_svm(pickle.loads(pickle.dumps(fitted))[-1]).support_vectors_, original)
+
+
+@pytest.mark.parametrize("change", ["last row", "one row more", "one row less"])
+def test_codes_checked_in_blocks_are_refused_when_a_late_block_differs(fitted, train, monkeypatch, change):
+    monkeypatch.setattr(_precomputed_svc, "_DECODE_ROWS", 5)
+    svm = _exact_svm(fitted[-1])
+    hog = fitted.named_steps["features"]
+    codes = hog.encode_compact(train.X[svm.support_])
+    if change == "last row":
+        codes[-1] += 1.0
+    else:
+        codes = np.concatenate([codes, codes[:1]]) if change == "one row more" else codes[:-1]
+    assert not svm.compact_support(codes, Pipeline(fitted.steps[:-1]))
 
 
 @pytest.mark.parametrize("features", ["lbp", "pixels"])

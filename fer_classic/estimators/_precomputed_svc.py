@@ -33,6 +33,8 @@ logger = logging.getLogger("fer_classic")
 
 # Faces scored per block at prediction: bounds the kernel rows held at once.
 _PREDICT_ROWS = 1024
+# Support vectors rebuilt from their codes per block (see _decoded_blocks).
+_DECODE_ROWS = 512
 # libsvm runs on pairs of classes in this many threads at most (it releases the GIL);
 # each holds its pair's float64 matrix (1.2 GB for FER2013's largest pair).
 _MAX_PAIR_THREADS = 4
@@ -345,8 +347,12 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             others transform that output into this model's input.
         """
         check_is_fitted(self)
-        rebuilt = _decode(decoder, codes)
-        if rebuilt.shape != self.support_vectors_.shape or not np.array_equal(rebuilt, self.support_vectors_):
+        fitted, n_rebuilt = self.support_vectors_, 0
+        for rows, rebuilt in _decoded_blocks(decoder, codes):
+            if rebuilt.shape != fitted[rows].shape or not np.array_equal(rebuilt, fitted[rows]):
+                return False
+            n_rebuilt += len(rebuilt)
+        if n_rebuilt != len(fitted):
             return False
         self.support_codes_, self.support_decoder_ = codes, decoder
         return True
@@ -421,10 +427,28 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         return self._labels(decisions), self._scores(decisions)
 
 
-def _decode(decoder: Pipeline, codes) -> np.ndarray:
+def _decoded_blocks(decoder: Pipeline, codes) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, vectors)``: the vectors rebuilt from ``codes``, a block of rows at a time.
+
+    Codes kept as one array (HOG cells) go in blocks of rows; others (a
+    union's, SIFT's flat votes) in one block. The fit's check and a load's
+    rebuild go through the same blocks, so a step whose output could depend
+    on how many rows come together (a matrix product) gives both the same
+    bits; and the check holds one block at a time, not a second copy of the
+    support vectors (the fresh pages of 6,240 HOG vectors took 0.1 to 0.3 s).
+    """
     first, rest = decoder.steps[0][1], decoder.steps[1:]
-    out = decode_compact(first, codes)
-    return Pipeline(rest).transform(out) if rest else out
+    in_rows = isinstance(codes, np.ndarray) and len(codes) > 0
+    blocks = [slice(None)]
+    if in_rows:
+        blocks = [slice(start, start + _DECODE_ROWS) for start in range(0, len(codes), _DECODE_ROWS)]
+    for rows in blocks:
+        out = decode_compact(first, codes[rows] if in_rows else codes)
+        yield rows, (Pipeline(rest).transform(out) if rest else out)
+
+
+def _decode(decoder: Pipeline, codes) -> np.ndarray:
+    return np.concatenate([vectors for _, vectors in _decoded_blocks(decoder, codes)])
 
 
 def _exact_svm(estimator) -> PrecomputedKernelSVC | None:
