@@ -1,17 +1,21 @@
-"""Classifiers: canonical class order, and estimators by name."""
+"""Classifiers: canonical class order, and estimators by name.
 
-from ._canonical import CanonicalOrderClassifier
-from ._histogram_kernels import KERNELS, chi2_distances, intersection_kernel, kernel_matrix, pq_kernel
-from ._kernel_svc import CombinedKernelSVC, KernelSVC
-from ._landmark_ridge import LandmarkRidgeClassifier
-from ._local_svc import LocalSVC
-from ._precomputed_svc import PrecomputedKernelSVC, compact_support_vectors, kernel_cache
-from ._registry import CLASSIFIERS, make_classifier
-from ._svm import SVMClassifier, cuml_status
+The names below are imported on first use (PEP 562, with scikit-image's
+``lazy_loader``): fitting or loading an RBF SVM does not import the random
+forest, the histogram kernels or local learning.
+"""
 
-__all__ = [
-    "CLASSIFIERS", "CanonicalOrderClassifier", "LandmarkRidgeClassifier", "PrecomputedKernelSVC", "SVMClassifier",
-    "compact_support_vectors", "cuml_status", "kernel_cache", "make_classifier",
-    "KERNELS", "CombinedKernelSVC", "KernelSVC", "LocalSVC", "chi2_distances", "intersection_kernel", "kernel_matrix",
-    "pq_kernel",
-]
+from __future__ import annotations
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "_canonical": ["CanonicalOrderClassifier"],
+    "_histogram_kernels": ["KERNELS", "chi2_distances", "intersection_kernel", "kernel_matrix", "pq_kernel"],
+    "_kernel_svc": ["CombinedKernelSVC", "KernelSVC"],
+    "_landmark_ridge": ["LandmarkRidgeClassifier"],
+    "_local_svc": ["LocalSVC"],
+    "_precomputed_svc": ["PrecomputedKernelSVC", "compact_support_vectors", "kernel_cache"],
+    "_registry": ["CLASSIFIERS", "make_classifier"],
+    "_svm": ["SVMClassifier", "cuml_status"],
+})

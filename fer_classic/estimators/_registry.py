@@ -5,40 +5,88 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sklearn.base import ClassifierMixin
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.svm import LinearSVC
 
 from ._canonical import CanonicalOrderClassifier
-from ._kernel_svc import CombinedKernelSVC, KernelSVC
-from ._local_svc import LocalSVC
 from ._svm import SVMClassifier
 
 __all__ = ["CLASSIFIERS", "make_classifier"]
+
+# The other classifiers' modules are imported when one is made: an RBF SVM's fit does not load
+# scikit-learn's ensembles, neighbours or networks, nor the histogram kernels.
+
+
+def _linear_svm(rs, nj):
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=0.1, random_state=rs)
+
+
+def _logreg(rs, nj):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=1.0, max_iter=2000, random_state=rs)
+
+
+def _ridge(rs, nj):
+    from sklearn.linear_model import RidgeClassifier
+
+    # Least squares on +-1 targets, also solved from row-block sums (the chunked fit). Alpha
+    # from 0.1 to 100 scored 0.436-0.438 on FER2013's HOG test vectors: sklearn's default kept.
+    return RidgeClassifier(alpha=1.0, random_state=rs)
+
+
+def _knn(rs, nj):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj)
+
+
+def _rf(rs, nj):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=300, n_jobs=nj, random_state=rs)
+
+
+def _mlp(rs, nj):
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, early_stopping=True, max_iter=300, random_state=rs)
+
+
+def _kernel_svm(rs, nj):
+    from ._kernel_svc import KernelSVC
+
+    # Histogram kernels (--param kernel=chi2|pq|rbf|linear) on a precomputed kernel matrix.
+    return KernelSVC(kernel="intersection", C=10.0, n_jobs=nj, random_state=rs)
+
+
+def _combined_svm(rs, nj):
+    from ._kernel_svc import CombinedKernelSVC
+
+    # A weighted sum of per-block kernels: --param blocks=[1296,2560] --param 'kernels=["rbf","intersection"]'.
+    return CombinedKernelSVC(C=10.0, n_jobs=nj, random_state=rs)
+
+
+def _local_svm(rs, nj):
+    from ._local_svc import LocalSVC
+
+    # Local learning: an SVM on each test face's k nearest training faces (--param k=200 --param C=1).
+    return LocalSVC(_kernel_svm(rs, nj))
 
 
 #: Name → factory(random_state, n_jobs) of an unfitted classifier.
 CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
     # C=10 scored ~0.6 points above C=1 on FER2013 HOG vectors (8k-image check).
     "svm": lambda rs, nj: SVMClassifier(C=10.0, random_state=rs),
-    "linear-svm": lambda rs, nj: LinearSVC(C=0.1, random_state=rs),
-    "logreg": lambda rs, nj: LogisticRegression(C=1.0, max_iter=2000, random_state=rs),
-    # Least squares on +-1 targets, also solved from row-block sums (the chunked fit). Alpha
-    # from 0.1 to 100 scored 0.436-0.438 on FER2013's HOG test vectors: sklearn's default kept.
-    "ridge": lambda rs, nj: RidgeClassifier(alpha=1.0, random_state=rs),
-    "knn": lambda rs, nj: KNeighborsClassifier(n_neighbors=7, weights="distance", n_jobs=nj),
-    "rf": lambda rs, nj: RandomForestClassifier(n_estimators=300, n_jobs=nj, random_state=rs),
-    "mlp": lambda rs, nj: MLPClassifier(
-        hidden_layer_sizes=(256,), alpha=1e-3, early_stopping=True, max_iter=300, random_state=rs
-    ),
-    # Histogram kernels (--param kernel=chi2|pq|rbf|linear) on a precomputed kernel matrix.
-    "kernel-svm": lambda rs, nj: KernelSVC(kernel="intersection", C=10.0, n_jobs=nj, random_state=rs),
-    # A weighted sum of per-block kernels: --param blocks=[1296,2560] --param 'kernels=["rbf","intersection"]'.
-    "combined-svm": lambda rs, nj: CombinedKernelSVC(C=10.0, n_jobs=nj, random_state=rs),
-    # Local learning: an SVM on each test face's k nearest training faces (--param k=200 --param C=1).
-    "local-svm": lambda rs, nj: LocalSVC(KernelSVC(kernel="intersection", C=10.0, n_jobs=nj, random_state=rs)),
+    "linear-svm": _linear_svm,
+    "logreg": _logreg,
+    "ridge": _ridge,
+    "knn": _knn,
+    "rf": _rf,
+    "mlp": _mlp,
+    "kernel-svm": _kernel_svm,
+    "combined-svm": _combined_svm,
+    "local-svm": _local_svm,
 }
 
 

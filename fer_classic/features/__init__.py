@@ -2,34 +2,25 @@
 
 Every transformer takes rows of flattened grayscale images (as
 :attr:`fer_classic.data.FaceDataset.X` gives them) and returns a 2-D float array.
+
+The names below are imported on first use (PEP 562, with scikit-image's
+``lazy_loader``): a HOG model's fit, or its prediction on a photo, does not
+import the SIFT codebook's clustering, the Gabor bank or the deep networks.
 """
 
-from ._base import infer_image_shape
-from ._cnn import CNNFeatures
-from ._deep import BACKBONES, DeepFeatures, deep_metadata
-from ._gabor import GaborFeatures
-from ._hog import HOGFeatures
-from ._lbp import LBPFeatures
-from ._pixels import PixelFeatures
-from ._registry import FEATURES, NORMALISED_FEATURES, make_features, make_scaler, parse_feature_names
-from ._sift import DenseSIFTBoVW
-from ._union import BlockScaledUnion
+from __future__ import annotations
 
-__all__ = [
-    "BACKBONES",
-    "CNNFeatures",
-    "DeepFeatures",
-    "FEATURES",
-    "NORMALISED_FEATURES",
-    "BlockScaledUnion",
-    "DenseSIFTBoVW",
-    "GaborFeatures",
-    "HOGFeatures",
-    "LBPFeatures",
-    "PixelFeatures",
-    "deep_metadata",
-    "infer_image_shape",
-    "make_features",
-    "make_scaler",
-    "parse_feature_names",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "_base": ["infer_image_shape"],
+    "_cnn": ["CNNFeatures"],
+    "_deep": ["BACKBONES", "DeepFeatures", "deep_metadata"],
+    "_gabor": ["GaborFeatures"],
+    "_hog": ["HOGFeatures"],
+    "_lbp": ["LBPFeatures"],
+    "_pixels": ["PixelFeatures"],
+    "_registry": ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"],
+    "_sift": ["DenseSIFTBoVW"],
+    "_union": ["BlockScaledUnion"],
+})

@@ -5,33 +5,55 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sklearn.base import TransformerMixin
-from sklearn.decomposition import PCA
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._cnn import CNNFeatures
-from ._deep import DeepFeatures
-from ._gabor import GaborFeatures
 from ._hog import HOGFeatures
 from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
-from ._sift import DenseSIFTBoVW
 from ._union import BlockScaledUnion
 
 __all__ = ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"]
 
+# The other extractors are imported when one is made: a HOG model's fit or prediction does not
+# load the SIFT codebook's clustering, the Gabor bank or the deep networks' modules.
+
 
 def _pca() -> Pipeline:
+    from sklearn.decomposition import PCA
+
     # PCA over unit-scaled pixels ("eigenfaces"); fitted on training data in the pipeline.
     return Pipeline([("pixels", PixelFeatures()), ("pca", PCA(n_components=150, random_state=0))])
 
 
-def _vgg16() -> DeepFeatures:
+def _sift() -> TransformerMixin:
+    from ._sift import DenseSIFTBoVW
+
+    return DenseSIFTBoVW()
+
+
+def _gabor() -> TransformerMixin:
+    from ._gabor import GaborFeatures
+
+    return GaborFeatures()
+
+
+def _vgg16() -> TransformerMixin:
+    from ._deep import DeepFeatures
+
     return DeepFeatures(backbone="vgg16")
 
 
-def _vgg19() -> DeepFeatures:
+def _vgg19() -> TransformerMixin:
+    from ._deep import DeepFeatures
+
     return DeepFeatures(backbone="vgg19")
+
+
+def _cnn() -> TransformerMixin:
+    from ._cnn import CNNFeatures
+
+    return CNNFeatures()
 
 
 #: Name → factory of a fresh, unfitted transformer. The deep ones (``vgg16``,
@@ -42,11 +64,11 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "hog": HOGFeatures,
     "lbp": LBPFeatures,
     "pca": _pca,
-    "sift": DenseSIFTBoVW,
-    "gabor": GaborFeatures,
+    "sift": _sift,
+    "gabor": _gabor,
     "vgg16": _vgg16,
     "vgg19": _vgg19,
-    "cnn": CNNFeatures,
+    "cnn": _cnn,
 }
 
 #: Extractors whose output is already normalised (power + L2 histograms): used alone, they go
