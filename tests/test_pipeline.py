@@ -1,5 +1,10 @@
 """make_pipeline: scaling of combined features, and oversampling with imbalanced-learn."""
 
+import functools
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -131,3 +136,37 @@ def test_sampler_composes_with_flip_and_preprocessing(imbalanced):
 def test_unknown_sampler_is_an_error():
     with pytest.raises(ValueError, match="Unknown sampler 'tomek'; choose from smote, adasyn, random"):
         make_pipeline("hog", "svm", sampler="tomek")
+
+
+# A HOG SVM's fit and prediction import no other extractor's or classifier's modules (their
+# import is a tenth of a second of every `fer-classic fit`); a SIFT pipeline shows the probe works.
+_IMPORT_PROBE = """
+import json, sys
+import numpy as np
+from fer_classic.pipeline import make_pipeline
+X, y = np.random.default_rng(0).integers(0, 256, (20, 48 * 48)).astype(np.uint8), np.repeat([0, 1], 10)
+make_pipeline(sys.argv[1], "svm").fit(X, y).predict(X)
+print(json.dumps(sorted(sys.modules)))
+"""
+_OTHER_MODULES = ("sklearn.cluster", "sklearn.ensemble", "sklearn.neural_network", "sklearn.decomposition",
+                  "fer_classic.features._sift", "fer_classic.features._gabor", "fer_classic.features._cnn",
+                  "fer_classic.estimators._local_svc", "fer_classic.estimators._histogram_kernels")
+
+
+@pytest.fixture(scope="module")
+def imported_by():
+    def run(features):
+        out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, features], capture_output=True, text=True,
+                             check=True).stdout
+        return set(json.loads(out.strip().splitlines()[-1]))
+
+    return functools.cache(run)
+
+
+@pytest.mark.parametrize("module", _OTHER_MODULES)
+def test_a_hog_svm_imports_no_other_extractor_or_classifier(imported_by, module):
+    assert module not in imported_by("hog")
+
+
+def test_a_sift_pipeline_imports_the_sift_modules(imported_by):
+    assert {"sklearn.cluster", "fer_classic.features._sift"} <= imported_by("sift")
