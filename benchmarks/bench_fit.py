@@ -103,7 +103,7 @@ def main() -> None:
     repeated = sizes if args.repeat_sizes is None else [s.strip() for s in args.repeat_sizes.split(",")]
     unknown = [s for s in sizes + repeated if s not in SIZES]
     if unknown:
-        parser.error(f"--sizes: unknown {unknown}; choose from {', '.join(SIZES)}")
+        parser.error(f"--sizes/--repeat-sizes: unknown {unknown}; choose from {', '.join(SIZES)}")
     rows = []
     print(f"{'size':<6}{'tool':<12}{'n_train':>8}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'model MB':>10}"
           f"{'acc':>8}{'speed-up':>10}")
