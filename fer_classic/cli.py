@@ -8,6 +8,7 @@ the commands, so that ``fer-classic --help`` starts in a fraction of a second.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -20,6 +21,8 @@ from ._version import __version__
 #: ``fer_classic.data.DEFAULT_NEAR_THRESHOLD``, repeated here so that --help imports
 #: no NumPy (tests/test_cli.py checks they agree).
 _NEAR_THRESHOLD = 6
+# True while run() keeps the garbage collector off for a command's imports (see _resume_collector).
+_COLLECTOR_PAUSED = False
 
 
 def _parse_value(value: str):
@@ -75,6 +78,7 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
     from ._progress import progress_enabled
     from .exceptions import FerClassicError
 
+    _resume_collector()
     try:
         with warnings.catch_warnings(), progress_enabled(_progress):
             warnings.simplefilter("always")
@@ -92,6 +96,15 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
             f"unexpected {type(exc).__name__}: {_message(exc)}. This is a bug in fer-classic; rerun with "
             "FER_CLASSIC_DEBUG=1 for the traceback and report it."
         ) from exc
+
+
+def _resume_collector() -> None:
+    """Turn the garbage collector back on once a command's imports are done (see :func:`run`)."""
+    global _COLLECTOR_PAUSED
+    if _COLLECTOR_PAUSED:
+        _COLLECTOR_PAUSED = False
+        gc.freeze()  # what the imports made lives as long as the process: never scan it again
+        gc.enable()
 
 
 def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=()) -> None:
@@ -561,6 +574,14 @@ def run() -> None:
     import atexit
     import threading
 
+    global _COLLECTOR_PAUSED
+    # A command imports scikit-learn, SciPy and more before its work starts (about 1 s). Those
+    # imports create hundreds of thousands of objects and no garbage cycles, and the cyclic
+    # collector scanned them over and over: the imports take 0.06 s less without it, the whole
+    # 6,436-image fit 0.08-0.2 s less (medians of 8 alternating runs, twice). _run turns it back
+    # on before the command's work.
+    gc.disable()
+    _COLLECTOR_PAUSED = True
     try:
         main()
         code = 0

@@ -1,3 +1,4 @@
+import gc
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from click.testing import CliRunner
 
 from conftest import tree_digest, write_csv_dataset
 from fer_classic import __version__
+from fer_classic import cli
 from fer_classic.cli import main
 
 
@@ -157,3 +159,13 @@ def test_the_console_entry_point_keeps_exit_codes_output_and_exit_handlers(args,
     assert result.returncode == code
     assert text in getattr(result, stream)
     assert result.stdout.rstrip().endswith("exit handler ran")
+
+
+def test_a_command_works_with_the_collector_that_run_paused_for_its_imports(monkeypatch):
+    monkeypatch.setattr(cli, "_COLLECTOR_PAUSED", True)  # as run() leaves it
+    gc.disable()
+    try:
+        assert cli._run(gc.isenabled) is True
+    finally:
+        gc.enable()
+        gc.unfreeze()
