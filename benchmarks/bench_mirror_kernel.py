@@ -40,6 +40,8 @@ import numpy as np
 from sklearn.svm import SVC
 
 from fer_classic import make_pipeline
+from fer_classic.estimators._local_svc import _vote_scores
+from fer_classic.estimators._rbf import centred_single, gamma_value, single_rbf
 from fer_classic.preprocessing import mirror_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,21 +53,20 @@ _ROWS = 4096
 
 
 def rbf_kernel(P: np.ndarray, Q: np.ndarray, gamma: float) -> np.ndarray:
-    """``exp(-gamma * ||p - q||**2)`` for every row pair, float32.
+    """``exp(-gamma * ||p - q||**2)`` for every row pair, float32, as the exact SVM computes it.
 
-    Products are taken in blocks of rows: ``A @ A.T`` on a whole large matrix takes
-    NumPy's syrk path, which crashed here (OpenBLAS 0.3.31; numpy/numpy#19685).
+    Rows are centred on Q's mean and multiplied in float32 blocks by fer-classic's
+    ``single_rbf``: ``A @ A.T`` on a whole large matrix takes NumPy's syrk path,
+    which crashed here (OpenBLAS 0.3.31; numpy/numpy#19685).
     """
+    centre = np.asarray(Q).mean(axis=0, dtype=np.float64)
+    rows, row_norms = centred_single(P, centre)
+    cols, col_norms = centred_single(Q, centre)
     K = np.empty((len(P), len(Q)), dtype=np.float32)
-    p_norms = np.einsum("ij,ij->i", P, P, dtype=np.float64).astype(np.float32)
-    q_norms = np.einsum("ij,ij->i", Q, Q, dtype=np.float64).astype(np.float32)
+    work = np.empty(min(_ROWS, len(P)) * len(Q))
     for start in range(0, len(P), _ROWS):
-        block = K[start : start + _ROWS]
-        np.dot(P[start : start + _ROWS], Q.T, out=block)
-        block *= 2 * gamma
-        block -= gamma * p_norms[start : start + _ROWS, None]
-        block -= gamma * q_norms[None, :]
-        np.exp(block, out=block)
+        part = slice(start, start + _ROWS)
+        single_rbf(rows[part], row_norms[part], cols, col_norms, gamma, out=K[part], work=work)
     return K
 
 
@@ -95,16 +96,13 @@ def local_refine(K: np.ndarray, K_test: np.ndarray, codes: np.ndarray, n_classes
         neighbours = np.sort(np.argpartition(diagonal - 2 * row, k - 1)[:k])
         local = codes[neighbours]
         present = np.unique(local)
-        if len(present) == 1:
-            scores[i, present[0]] += 1.0
-            scores[i, np.setdiff1d(np.arange(n_classes), present)] -= 1.0
-            continue
-        svc = SVC(C=C, kernel="precomputed").fit(K[np.ix_(neighbours, neighbours)].astype(np.float64), local)
-        decision = svc.decision_function(row[neighbours][None, :].astype(np.float64))
-        if len(present) == 2:  # one vote for the winner, as SVC's multiclass shape gives
-            decision = np.array([[float(decision[0] <= 0), float(decision[0] > 0)]])
         local_scores = np.full(n_classes, -1.0)
-        local_scores[svc.classes_] = decision[0]
+        if len(present) == 1:  # a one-class neighbourhood needs no SVM
+            local_scores[present[0]] = 1.0
+        else:
+            svc = SVC(C=C, kernel="precomputed").fit(K[np.ix_(neighbours, neighbours)].astype(np.float64), local)
+            decision = svc.decision_function(row[neighbours][None, :].astype(np.float64))
+            local_scores[svc.classes_] = _vote_scores(decision, len(svc.classes_))[0]
         scores[i] += local_scores
     return scores
 
@@ -141,16 +139,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     head = make_pipeline(args.feature_set, "linear-svm", block_scaling=args.block_scaling,
                          random_state=args.seed, n_jobs=args.n_jobs)[:-1]
     t0 = time.perf_counter()
-    F = head.fit_transform(train.X, train.y).astype(np.float32)
+    F = head.fit_transform(train.X, train.y)
     features_fit_s = time.perf_counter() - t0
-    F_mirror = head.transform(mirror_rows(train.X, train.image_shape)).astype(np.float32)
+    F_mirror = head.transform(mirror_rows(train.X, train.image_shape))
     features_mirror_s = time.perf_counter() - t0 - features_fit_s
     t0 = time.perf_counter()
-    T = head.transform(test.X).astype(np.float32)
+    T = head.transform(test.X)
     features_test_s = time.perf_counter() - t0
-    T_mirror = head.transform(mirror_rows(test.X, test.image_shape)).astype(np.float32)
+    T_mirror = head.transform(mirror_rows(test.X, test.image_shape))
     features_test_mirror_s = time.perf_counter() - t0 - features_test_s
-    gamma = 1.0 / (F.shape[1] * F.astype(np.float64).var())
+    gamma = gamma_value("scale", F)  # as --clf svm resolves it, on the unflipped training features
     print(f"{args.feature_set}: {F.shape[1]} features; train {features_fit_s:.1f} s (+ mirrors "
           f"{features_mirror_s:.1f} s), test {features_test_s:.1f} s (+ mirrors {features_test_mirror_s:.1f} s); "
           f"gamma {gamma:.4g}", flush=True)
