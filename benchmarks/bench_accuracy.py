@@ -29,11 +29,17 @@ extractor. ``--flip`` trains on
 every training image and its mirror image, exactly as
 :class:`fer_classic.preprocessing.FlipAugmented` does (the features of the mirrors
 are computed once here and shared by the classifiers); test images are never flipped.
+``--mirror-kernel`` instead gives the kernel classifiers (``kernel-svm``,
+``combined-svm``, ``local-svm``) the features of every face and of its mirror image
+side by side, and ``views=2``, as ``make_pipeline(mirror_kernel=True)`` builds them:
+their kernel is averaged over both orientations of both faces, at fit and predict time.
 
 Usage::
 
     python benchmarks/bench_accuracy.py --limit 5000                 # quick look
     python benchmarks/bench_accuracy.py --flip --clfs linear-svm,svm-approx,svm
+    python benchmarks/bench_accuracy.py --feature-sets sift+hog+gabor --block-scaling --mirror-kernel \
+        --clfs kernel-svm --clf-param kernel-svm:kernel=rbf
     python benchmarks/bench_accuracy.py --feature-sets hog+lbp --clf-param svm-approx:C=3
     python benchmarks/bench_accuracy.py --feature-sets hog+gabor+sift --block-scaling --clfs combined-svm \
         --clf-param combined-svm:weights=cv --clf-param 'combined-svm:kernels=["rbf","rbf","intersection"]'
@@ -155,8 +161,8 @@ def set_feature_params(head, params: dict) -> dict:
 
 
 def build_classifier(clf: str, params: dict, widths: list[int], *, random_state: int,
-                     n_jobs: int | None) -> CanonicalOrderClassifier:
-    """The benchmark classifier ``clf``, with ``blocks`` parameters left unset filled from the features.
+                     n_jobs: int | None, views: int = 1) -> CanonicalOrderClassifier:
+    """The benchmark classifier ``clf``, with ``blocks`` (and ``views``) parameters left unset filled in.
 
     Parameters
     ----------
@@ -171,17 +177,31 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
         Seed of the classifier.
     n_jobs : int, optional
         Threads of the classifiers that take them (the histogram kernels).
+    views : int, default=1
+        Views of every face in the features (2 with ``--mirror-kernel``): the
+        value of every ``views`` or ``*__views`` parameter not in ``params``.
 
     Returns
     -------
     CanonicalOrderClassifier
         As :func:`fer_classic.estimators.make_classifier` returns it.
+
+    Raises
+    ------
+    ValueError
+        If ``views`` > 1 and the classifier has no kernel over views.
     """
     name, fixed = CLASSIFIERS[clf]
     params = {**fixed, **params}
     model = make_classifier(name, random_state=random_state, n_jobs=n_jobs, **params)
-    derived = {key: list(widths) for key, value in model.estimator.get_params().items()
+    inner = model.estimator.get_params()
+    derived = {key: list(widths) for key, value in inner.items()
                if key.split("__")[-1] == "blocks" and value is None and key not in params}
+    if views > 1:
+        derived.update({key: views for key in inner if key.split("__")[-1] == "views" and key not in params})
+        if not any(key.split("__")[-1] == "views" for key in inner):
+            raise ValueError(f"--mirror-kernel needs a kernel over views (kernel-svm, combined-svm, local-svm); "
+                             f"{clf} has none")
     model.estimator.set_params(**derived)
     return model
 
@@ -201,7 +221,7 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
     (folder / f"{stem}_seconds.json").write_text(json.dumps(info))
 
 
-def load_features(folder: Path, spec: str, y_fit, test):
+def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = False):
     """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked."""
     stem = spec.replace("+", "_")
     arrays = {name: np.load(folder / f"{stem}_{name}.npy") for name in ("train_X", "train_y", "test_X", "test_y")}
@@ -209,6 +229,10 @@ def load_features(folder: Path, spec: str, y_fit, test):
             and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
         raise SystemExit(f"--load-features {folder}: the saved {spec} features are of other images (labels differ).")
     info = json.loads((folder / f"{stem}_seconds.json").read_text())
+    if info.get("mirror_kernel", False) != mirror_kernel:
+        raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed "
+                         f"{'with' if info.get('mirror_kernel') else 'without'} --mirror-kernel; "
+                         "give the same option.")
     return arrays["train_X"], arrays["test_X"], info["fit"], info["test"], info["widths"]
 
 
@@ -261,6 +285,9 @@ def main() -> None:
                              "computing them; their recorded seconds are reported")
     parser.add_argument("--preprocess", default=None, help="e.g. clahe, equalize, crop+clahe (default: none)")
     parser.add_argument("--flip", action="store_true", help="train on the images and their mirror images")
+    parser.add_argument("--mirror-kernel", action="store_true",
+                        help="kernel classifiers: average the kernel over every face and its mirror image "
+                             "(make_pipeline(mirror_kernel=True))")
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
     parser.add_argument("--n-jobs", type=int, default=-1,
@@ -276,9 +303,13 @@ def main() -> None:
         raise SystemExit(f"--clfs: unknown {unknown}; choose from {', '.join(CLASSIFIERS)}.")
     clf_params = parse_clf_params(args.clf_param)
     feature_params = parse_feature_params(args.feature_param)
+    if args.flip and args.mirror_kernel:
+        raise SystemExit("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
+    views = 2 if args.mirror_kernel else 1
     for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
         try:
-            build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs)
+            build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs,
+                             views=views)
         except ValueError as exc:
             raise SystemExit(f"--clf-param {clf}: {exc}") from None
 
@@ -296,7 +327,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     config = {
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
-        "flip": args.flip, "preprocess": args.preprocess, "feature_params": feature_params,
+        "flip": args.flip, "mirror_kernel": args.mirror_kernel, "preprocess": args.preprocess,
+        "feature_params": feature_params,
         "block_scaling": args.block_scaling, "seed": args.seed,
         "hyper_parameters": ("fixed (make_classifier defaults and --clf-param) or by the classifier's own "
                              "cross-validation on train; no test labels used"),
@@ -314,11 +346,14 @@ def main() -> None:
     rows = []
     for spec in feature_sets:
         # Everything before the classifier, exactly as make_pipeline builds it.
-        head = make_pipeline(spec, "linear-svm", preprocess=args.preprocess, block_scaling=args.block_scaling,
+        # (A classifier over views for --mirror-kernel, so that make_pipeline wraps the features.)
+        head = make_pipeline(spec, "kernel-svm" if args.mirror_kernel else "linear-svm", preprocess=args.preprocess,
+                             block_scaling=args.block_scaling, mirror_kernel=args.mirror_kernel,
                              random_state=args.seed, n_jobs=args.n_jobs)[:-1]
         set_feature_params(head, feature_params)
         if args.load_features:
-            F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test)
+            F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test,
+                                                                           args.mirror_kernel)
         else:
             t0 = time.perf_counter()
             F_fit = head.fit_transform(X_fit, y_fit)
@@ -326,14 +361,18 @@ def main() -> None:
             t0 = time.perf_counter()
             F_test = head.transform(test.X)
             feat_test_s = time.perf_counter() - t0
-            widths = block_widths(head.named_steps["features"], F_fit.shape[1])
+            features = head.named_steps["features"]
+            if args.mirror_kernel:  # MirrorViews around [features, scale]: the widths of one view
+                features = features.transformer_.named_steps["features"]
+            widths = block_widths(features, F_fit.shape[1] // views)
         print(f"{spec}: features fitted in {feat_fit_s:.1f} s, test features {feat_test_s:.1f} s", flush=True)
         if args.save_features:
             save_features(Path(args.save_features), spec, F_fit, y_fit, F_test, test,
-                          info={"fit": round(feat_fit_s, 1), "test": round(feat_test_s, 1), "widths": widths})
+                          info={"fit": round(feat_fit_s, 1), "test": round(feat_test_s, 1), "widths": widths,
+                                "mirror_kernel": args.mirror_kernel})
         for clf in clfs:
             model = build_classifier(clf, clf_params.get(clf, {}), widths, random_state=args.seed,
-                                     n_jobs=args.n_jobs)
+                                     n_jobs=args.n_jobs, views=views)
             t0 = time.perf_counter()
             model.fit(F_fit, y_fit)
             fit_s = feat_fit_s + time.perf_counter() - t0
@@ -346,7 +385,8 @@ def main() -> None:
                 "features": spec, "clf": clf, "params": {k: repr(v) for k, v in model.estimator.get_params().items()
                                                          if k in REPORTED_PARAMS},
                 "chosen_on_train": chosen,
-                "n_train": len(train), "flip": args.flip, "preprocess": args.preprocess,
+                "n_train": len(train), "flip": args.flip, "mirror_kernel": args.mirror_kernel,
+                "preprocess": args.preprocess,
                 "block_scaling": args.block_scaling,
                 "n_features": int(F_fit.shape[1]),
                 "test": {"n": len(test), **scores(test.y, predicted)},

@@ -121,7 +121,7 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
         raise ValueError(f"--features {features!r}: the chunked fit (--backend dask/ray, --feature-store) takes "
                          f"features that learn nothing from the data ({', '.join(sorted(_STATELESS_FEATURES))}); "
                          f"{', '.join(sorted(names - _STATELESS_FEATURES))} cannot be extracted chunk by chunk.")
-    for option in ("flip", "block_scaling", "sampler"):
+    for option in ("flip", "mirror_kernel", "block_scaling", "sampler"):
         if options.get(option):
             raise ValueError(f"--{option.replace('_', '-')} is not available with --backend dask/ray or "
                              "--feature-store.")

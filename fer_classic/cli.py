@@ -138,6 +138,9 @@ _PIPELINE_OPTIONS = [
                       "(crop+clahe)."),
     click.option("--flip", is_flag=True,
                  help="Also train on the mirror image of every training image (prediction is unchanged)."),
+    click.option("--mirror-kernel", is_flag=True,
+                 help="Kernel classifiers (kernel-svm, combined-svm, local-svm): average the kernel over each "
+                      "face and its mirror image, at fit and predict time (one row per face; instead of --flip)."),
     click.option("--sampler", type=click.Choice(["smote", "adasyn", "random"]), default=None,
                  help="Oversample the smaller classes of the training data (imbalanced-learn; training folds "
                       "only, never test images)."),
@@ -242,9 +245,9 @@ def main() -> None:
               help="Files per chunk of --backend dask/ray and --feature-store.")
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampler, crop, margin, align, out, size,
-        seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler, feature_store, chunk_size,
-        as_json) -> None:
+def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirror_kernel, sampler, crop, margin,
+        align, out, size, seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler,
+        feature_store, chunk_size, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .data._prefetch import decoding_ahead
 
@@ -256,8 +259,8 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, sampl
 
         result = _run(
             fit_model, data, features=features, clf=clf, clf_params=params,
-            block_scaling=block_scaling, preprocess=preprocess, flip=flip, sampler=sampler, size=size,
-            random_state=seed, groups=groups, label_map=label_map,
+            block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
+            sampler=sampler, size=size, random_state=seed, groups=groups, label_map=label_map,
             n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
             dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
             feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
@@ -487,8 +490,9 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, crop, margin, align, grid, cv, groups,
-           backend, scheduler, out, results, seed, model_format, label_map, n_jobs, as_json) -> None:
+def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_kernel, sampler, crop, margin, align,
+           grid, cv, groups, backend, scheduler, out, results, seed, model_format, label_map, n_jobs,
+           as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .data._prefetch import decoding_ahead
 
@@ -498,7 +502,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, sampler, c
 
         result = _run(
             search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
-            flip=flip, sampler=sampler, grid=grid, cv=cv, groups=groups,
+            flip=flip, mirror_kernel=mirror_kernel, sampler=sampler, grid=grid, cv=cv, groups=groups,
             random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
             out=_out_path(ctx, out, model_format), model_format=model_format,
             results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,

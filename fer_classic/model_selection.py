@@ -279,6 +279,7 @@ def search_model(
     block_scaling: bool = False,
     preprocess: str | None = None,
     flip: bool = False,
+    mirror_kernel: bool = False,
     sampler: str | None = None,
     grid: str | os.PathLike | Mapping | None = "default",
     cv: int | str = 5,
@@ -307,9 +308,10 @@ def search_model(
         PrivateTest for ``cv="publictest"``).
     features, clf : str
         As for :func:`fer_classic.make_pipeline`.
-    block_scaling, preprocess, flip, sampler
+    block_scaling, preprocess, flip, mirror_kernel, sampler
         Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
-        the model's metadata (``pipeline_options``).
+        the model's metadata (``pipeline_options``). Grid names stay those of
+        the plain pipeline (``features__...``, ``clf__...``) with either.
     grid : "default", path or mapping
         ``"default"``: :data:`DEFAULT_GRIDS`; a JSON/YAML file (see
         :func:`load_grid`); or a mapping of Pipeline parameter names to lists.
@@ -350,7 +352,8 @@ def search_model(
     grid_file = None if grid is None or isinstance(grid, Mapping) or grid == "default" else grid
     check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
                   input_trees={"--data": data_path(data)}, make_parents=True)
-    options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
+    options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
+                               block_scaling=block_scaling, sampler=sampler)
     if grid is None or (isinstance(grid, str) and grid == "default"):
         param_grid = default_grid(features, clf)
     elif isinstance(grid, Mapping):
@@ -359,6 +362,9 @@ def search_model(
         param_grid = load_grid(grid, features)
     if flip:  # FlipAugmented wraps the pipeline: its parameters gain the "estimator__" prefix
         param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
+    if mirror_kernel:  # MirrorViews wraps the features and the scaler (make_pipeline)
+        param_grid = {f"features__transformer__{k}" if k.split("__", 1)[0] in ("features", "scale") else k: v
+                      for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, **options)
     check_grid(template, param_grid)
     cv = _check_cv(cv)

@@ -114,6 +114,7 @@ def fit_model(
     block_scaling: bool = False,
     preprocess: str | None = None,
     flip: bool = False,
+    mirror_kernel: bool = False,
     sampler: str | None = None,
     size: int = 48,
     random_state: int = 0,
@@ -143,7 +144,7 @@ def fit_model(
         See :func:`fer_classic.make_pipeline`.
     clf_params : mapping, optional
         Classifier parameters (e.g. ``{"C": 10}``).
-    block_scaling, preprocess, flip, sampler
+    block_scaling, preprocess, flip, mirror_kernel, sampler
         Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
         the model's metadata (``pipeline_options``).
     size : int, default=48
@@ -217,7 +218,8 @@ def fit_model(
     if groups is not None:
         compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
-    options = pipeline_options(preprocess=preprocess, flip=flip, block_scaling=block_scaling, sampler=sampler)
+    options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
+                               block_scaling=block_scaling, sampler=sampler)
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
                                        **dict(clf_params or {})))
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)

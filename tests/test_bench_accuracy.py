@@ -54,3 +54,20 @@ def test_saved_features_of_other_images_are_refused(bench, saved):
     folder, _, y_fit, _, test = saved
     with pytest.raises(SystemExit, match="other images"):
         bench.load_features(folder, "hog+lbp", y_fit[::-1], test)
+
+
+def test_saved_features_without_mirror_views_are_refused_for_mirror_kernel(bench, saved):
+    folder, _, y_fit, _, test = saved
+    with pytest.raises(SystemExit, match="without --mirror-kernel"):
+        bench.load_features(folder, "hog+lbp", y_fit, test, mirror_kernel=True)
+
+
+@pytest.mark.parametrize("clf, key", [("kernel-svm", "views"), ("local-svm", "estimator__views")])
+def test_mirror_kernel_gives_the_kernel_classifiers_two_views(bench, clf, key):
+    model = bench.build_classifier(clf, {}, [4], random_state=0, n_jobs=1, views=2)
+    assert model.estimator.get_params()[key] == 2
+
+
+def test_mirror_kernel_refuses_a_classifier_without_views(bench):
+    with pytest.raises(ValueError, match="--mirror-kernel needs a kernel over views"):
+        bench.build_classifier("svm", {}, [4], random_state=0, n_jobs=1, views=2)

@@ -49,7 +49,7 @@ from fer_classic.features import (
     BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, GaborFeatures, HOGFeatures, LBPFeatures,
     PixelFeatures,
 )
-from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer
+from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer, MirrorViews
 
 try:
     import tensorflow  # noqa: F401
@@ -112,6 +112,7 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
     HistogramEqualizer: [HistogramEqualizer(), HistogramEqualizer(method="global")],
     BorderCrop: [BorderCrop(), BorderCrop(resize=False)],
     FlipAugmented: [FlipAugmented(make_classifier("logreg")), FlipAugmented(PixelFeatures())],
+    MirrorViews: [MirrorViews(PixelFeatures())],
     CanonicalOrderClassifier: [CanonicalOrderClassifier(), *_classifiers()],
     SVMClassifier: [
         SVMClassifier(backend="sklearn"),

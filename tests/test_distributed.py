@@ -71,6 +71,7 @@ def test_dask_evaluate_scores_like_local_evaluate(folder_dataset, cluster):
     ({"clf_params": {"backend": "sklearn"}}, "backend=approx"),
     ({"features": "hog+sift"}, "--features 'hog\\+sift'"),
     ({"flip": True}, "--flip"),
+    ({"mirror_kernel": True, "clf": "kernel-svm", "clf_params": {}}, "--mirror-kernel"),
     ({"dedupe_data": True}, "--dedupe"),
     ({"chunk_size": 0}, "--chunk-size"),
 ])

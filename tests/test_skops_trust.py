@@ -55,6 +55,7 @@ _CASES = {
     "gabor/kernel-svm": ("gabor", "kernel-svm", {}),
     "hog+lbp/combined-svm": ("hog+lbp", "combined-svm", {"blocks": [1296, 360], "kernels": ["rbf", "intersection"]}),
     "hog/local-svm": ("hog", "local-svm", {"k": 10}),
+    "hog/kernel-svm mirror kernel": ("hog", "kernel-svm", {"mirror_kernel": True, "kernel": "rbf"}),
     "hog/svm probability": ("hog", "svm", {"backend": "sklearn", "probability": True}),
     "lbp/svm approx": ("lbp", "svm", {"backend": "approx", "n_components": 20}),
     "lbp/svm approx probability": ("lbp", "svm", {"backend": "approx", "n_components": 20, "probability": True}),
@@ -80,7 +81,7 @@ _BLOCK_SLICES_BUG = "skops cannot save BlockScaledUnion.block_slices_ (np.int64 
 def _build(features, clf, options):
     options = {k: v for k, v in options.items() if k not in ("unfitted", "compact")}
     pipeline_options = {k: options.pop(k) for k in list(options)
-                        if k in ("flip", "preprocess", "block_scaling", "sampler")}
+                        if k in ("flip", "mirror_kernel", "preprocess", "block_scaling", "sampler")}
     if "sampler" in pipeline_options:
         pytest.importorskip("imblearn")
     return make_pipeline(features, clf, **pipeline_options, **options)

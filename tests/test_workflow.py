@@ -66,7 +66,7 @@ def test_predict_paths_searches_folders(fitted_model, folder_dataset):
 def test_fit_records_pipeline_options(tiny_faces):
     result = fit_model(tiny_faces, features="hog", clf="logreg", preprocess="equalize", flip=True)
     assert result.model.metadata["pipeline_options"] == {"preprocess": "equalize", "flip": True,
-                                                         "block_scaling": False}
+                                                         "mirror_kernel": False, "block_scaling": False}
     assert type(result.model.pipeline).__name__ == "FlipAugmented"
 
 

@@ -8,7 +8,7 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._progress import ticking
+from .._progress import Progress, progress_enabled, ticking
 from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
@@ -18,6 +18,11 @@ __all__ = ["CombinedKernelSVC", "KernelSVC"]
 
 # Faces scored per block at prediction (one kernel row of width n_fit_samples_ each).
 _PREDICT_ROWS = 512
+# With views, the pairs of views after the first are added by blocks of an eighth of the rows
+# (at least this many): their temporaries stay an eighth of the kernel matrix instead of a
+# second whole one (FER2013 with its mirrors: 6.6 GB).
+_PAIR_ROWS = 2048
+_PAIR_PARTS = 8
 _POSITIVE = Interval(Real, 0, None, closed="neither")
 _COMMON_CONSTRAINTS: dict = {
     "gamma": [StrOptions({"scale"}), _POSITIVE],
@@ -26,6 +31,7 @@ _COMMON_CONSTRAINTS: dict = {
     "class_weight": [dict, StrOptions({"balanced"}), None],
     "cache_size": [_POSITIVE],
     "tol": [_POSITIVE],
+    "views": [Interval(Integral, 1, None, closed="left")],
     "n_jobs": [Integral, None],
     "random_state": ["random_state"],
 }
@@ -54,7 +60,12 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
 
     def _fit_kernel(self, X: np.ndarray, with_gram: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals."""
-        slices, kernels, weights = self._spec(X.shape[1])
+        n_views = int(self.views)
+        if X.shape[1] % n_views:
+            raise ValueError(f"views={n_views}: X has {X.shape[1]} features, which do not split into {n_views} views "
+                             "of equal width; give the features of every view side by side (MirrorViews).")
+        self.view_width_ = X.shape[1] // n_views
+        slices, kernels, weights = self._spec(self.view_width_)
         self.block_slices_ = [slice(int(s.start), int(s.stop)) for s in slices]  # plain ints for skops
         self.kernels_ = tuple(kernels)
         self.weights_ = np.asarray(weights, dtype=np.float64)
@@ -62,43 +73,88 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         # (standardised features) is shifted to start at 0. For the intersection kernel that changes
         # the kernel by a constant per column, which the SVM's bias absorbs.
         offset = np.zeros(X.shape[1])
-        for columns, kernel in zip(self.block_slices_, self.kernels_):
+        for b, kernel in enumerate(self.kernels_):
             if kernel in NONNEGATIVE_KERNELS and len(X):
-                offset[columns] = np.minimum(X[:, columns].min(axis=0), 0.0)
+                for columns in self._view_columns(b):
+                    offset[columns] = np.minimum(X[:, columns].min(axis=0), 0.0)
         self.offset_ = offset
         Xp = self._prepare(X)
+        # gamma="scale" from the first view: the features of the faces as they are.
         self.gammas_ = np.array([resolve_gamma(k, self.gamma, Xp[:, s], self.n_jobs)
                                  for s, k in zip(self.block_slices_, self.kernels_)])
         diagonals = self._diagonals(Xp)
         return Xp, self._kernel(Xp, Xp, diagonals, diagonals) if with_gram else None, diagonals
+
+    def _view_columns(self, b: int) -> list[slice]:
+        """Columns of block ``b`` in every view, first view first."""
+        start, stop, width = self.block_slices_[b].start, self.block_slices_[b].stop, self.view_width_
+        return [slice(start + v * width, stop + v * width) for v in range(int(self.views))]
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum)."""
         if not self.offset_.any() and not any(k in NONNEGATIVE_KERNELS for k in self.kernels_):
             return X
         Xp = X - self.offset_
-        for columns, kernel in zip(self.block_slices_, self.kernels_):
+        for b, kernel in enumerate(self.kernels_):
             if kernel in NONNEGATIVE_KERNELS:
-                np.maximum(Xp[:, columns], 0.0, out=Xp[:, columns])
+                for columns in self._view_columns(b):
+                    np.maximum(Xp[:, columns], 0.0, out=Xp[:, columns])
         return Xp
 
     def _diagonals(self, Xp: np.ndarray) -> np.ndarray:
-        """``k_b(x, x)`` of every block and row, shape (n_blocks, n_rows)."""
-        return np.array([kernel_diagonal(k, Xp[:, s]) for s, k in zip(self.block_slices_, self.kernels_)])
+        """``k_b(x_v, x_v)`` of every block, view and row, shape (n_blocks, n_views, n_rows)."""
+        return np.array([[kernel_diagonal(kernel, Xp[:, columns]) for columns in self._view_columns(b)]
+                         for b, kernel in enumerate(self.kernels_)])
 
     def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
-        """Block ``b``'s kernel matrix (unweighted), normalised to unit diagonal when ``normalize``.
+        """Block ``b``'s kernel matrix (unweighted), averaged over the pairs of views.
 
-        ``Yp is Xp`` (a training matrix) computes it on and above the diagonal only.
+        Each pair's kernel is normalised to unit diagonal when ``normalize``.
+        With ``views`` = v the block's kernel is ``sum_{a, c} k(x_a, y_c) / v**2``:
+        the kernel of the mean of a row's views in the kernel's feature space,
+        so still positive semi-definite. ``Yp is Xp`` (a training matrix)
+        computes the first view's kernel on and above the diagonal only, and
+        each pair of different views once (the other pair is its transpose).
+        Memory: the result, each view's columns, and an eighth of the result
+        while the other pairs are added.
         """
-        columns, kernel = self.block_slices_[b], self.kernels_[b]
-        Y = None if Yp is Xp else Yp[:, columns]
-        block = kernel_matrix(kernel, Xp[:, columns], Y, gamma=self.gammas_[b], n_jobs=self.n_jobs)
-        if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
-            # Cosine normalisation: blocks of any width and kernel then weigh alike.
-            block /= np.sqrt(np.where(diag_X[b] > 0, diag_X[b], 1.0))[:, None]
-            block /= np.sqrt(np.where(diag_Y[b] > 0, diag_Y[b], 1.0))[None, :]
-        return block
+        kernel, columns = self.kernels_[b], self._view_columns(b)
+        symmetric = Yp is Xp
+        # Each view's columns once, contiguous: a strided slice would be copied by every product.
+        X_views = [np.ascontiguousarray(Xp[:, c]) for c in columns]
+        Y_views = X_views if symmetric else [np.ascontiguousarray(Yp[:, c]) for c in columns]
+
+        def pair(a: int, c: int, rows: slice) -> np.ndarray:
+            whole = symmetric and a == c and rows == slice(None)
+            K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c], gamma=self.gammas_[b],
+                              n_jobs=self.n_jobs)
+            if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
+                # Cosine normalisation: blocks of any width and kernel then weigh alike.
+                K /= np.sqrt(np.where(diag_X[b, a][rows] > 0, diag_X[b, a][rows], 1.0))[:, None]
+                K /= np.sqrt(np.where(diag_Y[b, c] > 0, diag_Y[b, c], 1.0))[None, :]
+            return K
+
+        out = pair(0, 0, slice(None))
+        if len(columns) == 1:
+            return out
+        pairs = [(a, c) for a in range(len(columns)) for c in range(len(columns))
+                 if (a, c) != (0, 0) and not (symmetric and c < a)]  # (c, a) adds (a, c)'s transpose
+        n = len(out)
+        step = max(_PAIR_ROWS, -(-n // _PAIR_PARTS))
+        progress = Progress(n * len(pairs), "kernel rows of the other views")
+        with progress_enabled(False):  # one line for all the blocks
+            for start in range(0, n, step):
+                rows = slice(start, start + step)
+                for a, c in pairs:
+                    part = pair(a, c, rows)
+                    out[rows] += part
+                    if symmetric and c > a:
+                        out[:, rows] += part.T
+                    del part
+                    progress.update(len(out[rows]))
+        progress.close()
+        out /= len(columns) ** 2
+        return out
 
     def _kernel(self, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
         """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_block_kernel`).
@@ -115,16 +171,13 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
                 out += block
         return out
 
-    def _self_kernel(self, diagonals: np.ndarray) -> np.ndarray:
-        """``k(x, x)`` of the combined kernel for rows with these block diagonals."""
-        values = diagonals.copy()
-        for b, kernel in enumerate(self.kernels_):
-            if kernel in ("rbf", "chi2"):
-                values[b] = 1.0
-            elif self.normalize:
-                # Normalised: 1, except rows whose block diagonal is not positive (left unscaled).
-                values[b] = np.where(diagonals[b] > 0, 1.0, diagonals[b])
-        return self.weights_ @ values
+    def __setstate__(self, state):
+        # A model fitted before ``views`` existed has one view: give it the per-view layout.
+        if "block_slices_" in state and "view_width_" not in state:
+            state = {**state, "views": 1, "view_width_": len(state["offset_"])}
+            if "support_diagonals_" in state:
+                state["support_diagonals_"] = state["support_diagonals_"][:, None, :]
+        super().__setstate__(state)
 
     # -- fit / predict ------------------------------------------------------------------------------
     def _new_svc(self, C=None) -> SVC:
@@ -168,7 +221,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         self.classes_ = self.svc_.classes_
         self.support_ = self.svc_.support_
         self.support_vectors_ = Xp[self.support_]
-        self.support_diagonals_ = diagonals[:, self.support_]
+        self.support_diagonals_ = diagonals[..., self.support_]
         self.n_fit_samples_ = len(Xp)
         return self
 
@@ -236,6 +289,13 @@ class KernelSVC(_KernelSVCBase):
         libsvm's cache in MB.
     tol : float, default=1e-3
         Stopping tolerance.
+    views : int, default=1
+        Views of every face side by side in ``X`` (``MirrorViews``: the
+        features of the face and of its mirror image, ``views=2``). The
+        kernel is averaged over all pairs of views, ``k(x, y) = sum_{a, c}
+        k(x_a, y_c) / views**2``, at fit and predict time alike; ``gamma="scale"``
+        comes from the first view. Costs ``views**2`` kernel evaluations
+        (``views * (views + 1) / 2`` for the training matrix).
     n_jobs : int, optional
         Threads computing the intersection, chi2 and (above 3,000 features) pq kernels.
     random_state : int, optional
@@ -253,6 +313,8 @@ class KernelSVC(_KernelSVCBase):
         What is subtracted from every column before a histogram kernel (0 or the negative training minimum).
     gammas_ : ndarray of shape (1,)
         The kernel coefficient used.
+    view_width_ : int
+        Features per view.
 
     Examples
     --------
@@ -267,8 +329,8 @@ class KernelSVC(_KernelSVCBase):
     _parameter_constraints: dict = {"kernel": [StrOptions(set(KERNELS))], **_COMMON_CONSTRAINTS}
 
     def __init__(self, *, kernel: str = "intersection", gamma="scale", normalize: bool = True, C: float = 1.0,
-                 class_weight=None, cache_size: float = 1000, tol: float = 1e-3, n_jobs: int | None = None,
-                 random_state=None):
+                 class_weight=None, cache_size: float = 1000, tol: float = 1e-3, views: int = 1,
+                 n_jobs: int | None = None, random_state=None):
         self.kernel = kernel
         self.gamma = gamma
         self.normalize = normalize
@@ -276,6 +338,7 @@ class KernelSVC(_KernelSVCBase):
         self.class_weight = class_weight
         self.cache_size = cache_size
         self.tol = tol
+        self.views = views
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -316,8 +379,9 @@ class CombinedKernelSVC(_KernelSVCBase):
         block's weight doubled, and each block left out (``1 + 2 n_blocks``).
     cv : int, default=3
         Folds for ``weights="cv"`` (shuffled, seeded by ``random_state``).
-    gamma, normalize, C, class_weight, cache_size, tol, n_jobs, random_state
-        As :class:`KernelSVC` (``gamma`` is resolved block by block).
+    gamma, normalize, C, class_weight, cache_size, tol, views, n_jobs, random_state
+        As :class:`KernelSVC` (``gamma`` is resolved block by block; with
+        ``views``, ``blocks`` are the widths of one view).
 
     Attributes
     ----------
@@ -331,7 +395,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         Coefficient of each block (1 where the kernel has none).
     offset_ : ndarray of shape (n_features,)
         Shift of the columns of histogram blocks (see :class:`KernelSVC`).
-    svc_, support_, support_vectors_
+    svc_, support_, support_vectors_, view_width_
         As :class:`KernelSVC`.
     cv_results_ : dict
         For ``weights="cv"``: ``"weights"`` (the candidates) and
@@ -359,7 +423,7 @@ class CombinedKernelSVC(_KernelSVCBase):
 
     def __init__(self, *, blocks=None, kernels="rbf", weights=None, weight_grid=None, cv: int = 3,
                  gamma="scale", normalize: bool = True, C: float = 1.0, class_weight=None, cache_size: float = 1000,
-                 tol: float = 1e-3, n_jobs: int | None = None, random_state=None):
+                 tol: float = 1e-3, views: int = 1, n_jobs: int | None = None, random_state=None):
         self.blocks = blocks
         self.kernels = kernels
         self.weights = weights
@@ -371,6 +435,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         self.class_weight = class_weight
         self.cache_size = cache_size
         self.tol = tol
+        self.views = views
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -381,9 +446,10 @@ class CombinedKernelSVC(_KernelSVCBase):
         else:
             widths = [int(w) for w in self.blocks]
             if sum(widths) != n_features:
+                per_view = " per view" if self.views > 1 else ""
                 raise ValueError(
-                    f"blocks={tuple(widths)} add up to {sum(widths)} columns but X has {n_features} features; "
-                    "give the width of every block of the feature union, in order."
+                    f"blocks={tuple(widths)} add up to {sum(widths)} columns but X has {n_features} "
+                    f"features{per_view}; give the width of every block of the feature union, in order."
                 )
             edges = np.concatenate([[0], np.cumsum(widths)]).astype(int)
             slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]

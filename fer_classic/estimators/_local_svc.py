@@ -134,20 +134,32 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             index = {label: i for i, label in enumerate(self.classes_.tolist())}
             weights = {index[c]: w for c, w in weights.items() if c in index}
         self.local_class_weight_ = weights
-        self._train_kernel = gram.astype(np.float32)
+        self._keep_gram(gram)
         return self
 
     def __getstate__(self):
         # The training kernel matrix is a cache (n_samples**2 values): not saved, recomputed when needed.
         state = super().__getstate__()
         state.pop("_train_kernel", None)
+        state.pop("_train_self_kernel", None)
         return state
 
-    def _gram(self) -> np.ndarray:
+    def __setstate__(self, state):
+        # Fitted before kernels had views: its diagonals get the per-view layout (one view).
+        if np.ndim(state.get("diagonals_")) == 2:
+            state = {**state, "diagonals_": state["diagonals_"][:, None, :]}
+        super().__setstate__(state)
+
+    def _keep_gram(self, gram: np.ndarray) -> None:
+        self._train_kernel = gram.astype(np.float32)
+        # k(x, x) of every training row, in float64 (with views, it is not the blocks' diagonals).
+        self._train_self_kernel = np.diagonal(gram).copy()
+
+    def _gram(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training kernel matrix (float32) and its diagonal (float64), computed again after a load."""
         if getattr(self, "_train_kernel", None) is None:
-            gram = self.estimator_._kernel(self.X_fit_, self.X_fit_, self.diagonals_, self.diagonals_)
-            self._train_kernel = gram.astype(np.float32)
-        return self._train_kernel
+            self._keep_gram(self.estimator_._kernel(self.X_fit_, self.X_fit_, self.diagonals_, self.diagonals_))
+        return self._train_kernel, self._train_self_kernel
 
     def decision_function(self, X):
         """One-vs-rest vote scores (n_samples, n_classes), 1-D (second minus first) for two classes.
@@ -169,10 +181,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         estimator, n_classes = self.estimator_, len(self.classes_)
-        gram = self._gram()
+        gram, penalty = self._gram()
         k = min(int(self.k), len(self.X_fit_))
-        # Nearest = smallest kernel distance k(x,x) + k(t,t) - 2 k(x,t); k(x,x) is the same for all t.
-        penalty = estimator._self_kernel(self.diagonals_)
+        # Nearest = smallest kernel distance k(x,x) + k(t,t) - 2 k(x,t); k(t,t) is the same for all x.
         if self.sample_weight_ is not None:
             penalty = np.where(self.sample_weight_ > 0, penalty, np.inf)  # weightless faces are no neighbours
             k = min(k, int((self.sample_weight_ > 0).sum()))

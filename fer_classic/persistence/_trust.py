@@ -42,6 +42,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "fer_classic.features._sift.DenseSIFTBoVW",
     "fer_classic.features._union.BlockScaledUnion",
     "fer_classic.preprocessing._augment.FlipAugmented",
+    "fer_classic.preprocessing._augment.MirrorViews",
     "fer_classic.preprocessing._crop.BorderCrop",
     "fer_classic.preprocessing._equalize.HistogramEqualizer",
     "imblearn.over_sampling._adasyn.ADASYN",

@@ -5,10 +5,11 @@ images again (gray levels as floats), so any feature extractor can follow
 them in a Pipeline. They learn nothing from the data but the geometry:
 training and test images are always treated alike. :class:`FlipAugmented`
 doubles the training set with mirror images and never touches what
-``predict`` sees.
+``predict`` sees; :class:`MirrorViews` gives a kernel SVM the features of
+each face and of its mirror image side by side.
 """
 
-from ._augment import FlipAugmented, mirror_rows
+from ._augment import FlipAugmented, MirrorViews, mirror_rows
 from ._crop import BorderCrop
 from ._equalize import HistogramEqualizer
 from ._registry import PREPROCESSORS, make_preprocessing
@@ -18,6 +19,7 @@ __all__ = [
     "BorderCrop",
     "FlipAugmented",
     "HistogramEqualizer",
+    "MirrorViews",
     "make_preprocessing",
     "mirror_rows",
 ]

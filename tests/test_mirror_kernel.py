@@ -1,0 +1,223 @@
+"""The mirror-averaged kernel: MirrorViews features and kernel SVMs with ``views=2``."""
+
+import pickle
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics.pairwise import rbf_kernel
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from fer_classic import make_pipeline
+from fer_classic.cli import main
+from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, _kernel_svc
+from fer_classic.estimators._histogram_kernels import kernel_matrix
+from fer_classic.features import HOGFeatures, PixelFeatures
+from fer_classic.model_selection import search_model
+from fer_classic.preprocessing import MirrorViews, mirror_rows
+from fer_classic.workflow import fit_model
+
+
+def _images(n=40, side=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, size=(n, side * side)).astype(np.float64)
+    y = np.arange(n) % 3
+    X[y == 1, : side * side // 2] += 60  # the classes differ, not symmetrically
+    return X, y
+
+
+def _views(n=30, d=4, seed=0):
+    """Rows of two views of ``d`` features each, three classes."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.random((n, 2 * d))
+    X[y == 1, :2] += 1.0
+    X[y == 2, d:d + 2] += 1.0
+    return X, y
+
+
+def _averaged(kernel, X, Y, d, **kw):
+    """The four-pair average, written out."""
+    pairs = [(X[:, a:a + d], Y[:, c:c + d]) for a in (0, d) for c in (0, d)]
+    return sum(kernel(P, Q, **kw) for P, Q in pairs) / 4
+
+
+# -- MirrorViews --------------------------------------------------------------------------------
+
+def test_mirror_views_puts_the_mirror_features_beside_the_features():
+    X, y = _images()
+    views = MirrorViews(HOGFeatures(pixels_per_cell=(2, 2))).fit(X, y)
+    inner = views.transformer_
+    np.testing.assert_array_equal(views.transform(X),
+                                  np.hstack([inner.transform(X), inner.transform(mirror_rows(X, (8, 8)))]))
+
+
+def test_mirror_views_learns_only_from_the_images_as_they_are():
+    X, y = _images()
+    views = MirrorViews(Pipeline([("pixels", PixelFeatures()), ("scale", StandardScaler())])).fit(X, y)
+    np.testing.assert_allclose(views.transformer_[-1].mean_, X.mean(axis=0) / 255.0)
+
+
+def test_mirror_views_fit_transform_is_fit_then_transform():
+    X, y = _images()
+    views = MirrorViews(HOGFeatures(pixels_per_cell=(2, 2)))
+    np.testing.assert_array_equal(views.fit_transform(X, y), views.fit(X, y).transform(X))
+
+
+def test_mirror_views_names_the_mirror_features():
+    X, y = _images()
+    names = MirrorViews(PixelFeatures()).fit(X, y).get_feature_names_out()
+    assert len(names) == 2 * X.shape[1]
+    assert names[X.shape[1]] == f"mirror__{names[0]}"
+
+
+# -- the kernel over views ----------------------------------------------------------------------
+
+@pytest.fixture(params=[None, 7], ids=["one block", "blocks of 7 rows"])
+def pair_rows(request, monkeypatch):
+    """The other pairs of views added at once, or by blocks of 7 rows (a short last block)."""
+    if request.param is not None:
+        monkeypatch.setattr(_kernel_svc, "_PAIR_ROWS", request.param)
+        monkeypatch.setattr(_kernel_svc, "_PAIR_PARTS", 1000)
+    return request.param
+
+
+@pytest.mark.parametrize("kernel, kw", [("rbf", {"gamma": 0.7}), ("linear", {})])
+def test_training_kernel_is_the_average_over_the_four_pairs_of_views(kernel, kw, pair_rows):
+    X, y = _views()
+    model = KernelSVC(kernel=kernel, views=2, normalize=False, **kw).fit(X, y)
+    Xp = model._prepare(X)
+    diag = model._diagonals(Xp)
+    expected = _averaged(lambda P, Q: kernel_matrix(kernel, P, Q, gamma=0.7), X, X, 4)
+    np.testing.assert_allclose(model._kernel(Xp, Xp, diag, diag), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_normalised_intersection_kernel_averages_each_pair_normalised(pair_rows):
+    X, y = _views()
+    Y = _views(n=7, seed=1)[0]
+    model = KernelSVC(kernel="intersection", views=2).fit(X, y)
+
+    def cosine(P, Q):
+        K = kernel_matrix("intersection", P, Q)
+        return K / np.sqrt(P.sum(axis=1))[:, None] / np.sqrt(Q.sum(axis=1))[None, :]
+
+    Yp, Xp = model._prepare(Y), model._prepare(X)
+    got = model._kernel(Yp, Xp, model._diagonals(Yp), model._diagonals(Xp))
+    np.testing.assert_allclose(got, _averaged(cosine, Y, X, 4), rtol=1e-10)
+    training = model._kernel(Xp, Xp, model._diagonals(Xp), model._diagonals(Xp))
+    np.testing.assert_allclose(training, _averaged(cosine, X, X, 4), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "intersection"])
+def test_swapping_the_views_of_a_face_changes_nothing(kernel):
+    X, y = _views()
+    swapped = np.hstack([X[:, 4:], X[:, :4]])
+    model = KernelSVC(kernel=kernel, views=2, C=10).fit(X, y)
+    np.testing.assert_allclose(model.decision_function(swapped), model.decision_function(X), atol=1e-8)
+
+
+def test_gamma_scale_comes_from_the_first_view():
+    X, y = _views()
+    X[:, 4:] *= 3.0  # a second view of another spread
+    model = KernelSVC(kernel="rbf", views=2).fit(X, y)
+    np.testing.assert_allclose(model.gammas_, KernelSVC(kernel="rbf").fit(X[:, :4], y).gammas_)
+
+
+def test_combined_kernel_blocks_are_the_widths_of_one_view():
+    X, y = _views()
+    model = CombinedKernelSVC(blocks=(2, 2), kernels=("rbf", "linear"), views=2).fit(X, y)
+    assert model.block_slices_ == [slice(0, 2), slice(2, 4)]
+    assert model.score(X, y) > 0.6
+
+
+def test_features_that_do_not_split_into_views_are_an_error():
+    X, y = _views()
+    with pytest.raises(ValueError, match="views=2: X has 7 features, which do not split into 2 views"):
+        KernelSVC(views=2).fit(X[:, :7], y)
+
+
+def test_the_nearest_face_of_a_local_svm_is_nearest_in_the_averaged_kernel():
+    # k(x, x) of the average is not 1 for rbf: the distance must use it.
+    X, y = _views(n=45)
+    T = _views(n=12, seed=3)[0]
+    local = LocalSVC(KernelSVC(kernel="rbf", gamma=2.0, views=2), k=1).fit(X, y)
+    K_xt = _averaged(rbf_kernel, T, X, 4, gamma=2.0)
+    self_x = np.diag(_averaged(rbf_kernel, X, X, 4, gamma=2.0))
+    nearest = np.argmin(self_x[None, :] - 2 * K_xt, axis=1)
+    np.testing.assert_array_equal(local.predict(T), y[nearest])
+
+
+def test_a_reloaded_local_svm_over_views_predicts_the_same():
+    X, y = _views()
+    local = LocalSVC(KernelSVC(kernel="rbf", views=2), k=10, mode="refine").fit(X, y)
+    loaded = pickle.loads(pickle.dumps(local))
+    assert getattr(loaded, "_train_kernel", None) is None  # a cache: recomputed, not saved
+    np.testing.assert_array_equal(loaded.predict(X), local.predict(X))
+    np.testing.assert_allclose(loaded.decision_function(X), local.decision_function(X), rtol=1e-12)
+
+
+# -- the pipeline option ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("clf, key", [("kernel-svm", "estimator__views"), ("combined-svm", "estimator__views"),
+                                      ("local-svm", "estimator__estimator__views")])
+def test_mirror_kernel_wraps_features_and_scaler_and_sets_two_views(clf, key):
+    pipeline = make_pipeline("hog+lbp", clf, mirror_kernel=True)
+    assert [name for name, _ in pipeline.steps] == ["features", "clf"]
+    assert isinstance(pipeline.named_steps["features"], MirrorViews)
+    assert [name for name, _ in pipeline.named_steps["features"].transformer.steps] == ["features", "scale"]
+    assert pipeline.named_steps["clf"].get_params()[key] == 2
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"clf": "svm", "mirror_kernel": True}, "'svm' has none"),
+    ({"clf": "kernel-svm", "mirror_kernel": True, "flip": True}, "choose one"),
+    ({"clf": "kernel-svm", "mirror_kernel": 1}, "mirror_kernel must be True or False"),
+])
+def test_mirror_kernel_refusals(options, match):
+    with pytest.raises(ValueError, match=match):
+        make_pipeline("hog", **options)
+
+
+def test_the_command_line_names_the_option_before_loading_data(tmp_path):
+    result = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "absent"), "--clf", "svm", "--mirror-kernel"])
+    assert result.exit_code != 0
+    assert "(--mirror-kernel) needs a classifier whose kernel averages over views" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fit_with_mirror_kernel_records_it(tiny_faces):
+    result = fit_model(tiny_faces, features="hog", clf="kernel-svm", clf_params={"kernel": "rbf"},
+                       mirror_kernel=True)
+    assert result.model.metadata["pipeline_options"]["mirror_kernel"] is True
+    assert result.metrics["accuracy"] > 0.5
+
+
+def test_search_with_mirror_kernel_keeps_the_plain_grid_names(tiny_faces):
+    result = search_model(tiny_faces, features="hog", clf="kernel-svm", mirror_kernel=True, cv=2,
+                          grid={"features__pixels_per_cell": [(8, 8), (12, 12)], "clf__estimator__C": [1.0]})
+    assert set(result.best_params) == {"features__transformer__features__pixels_per_cell", "clf__estimator__C"}
+    assert result.model.metadata["pipeline_options"]["mirror_kernel"] is True
+
+
+def _as_saved_before_views(model):
+    """The state a model fitted before ``views`` existed held: no views, blocks' diagonals without a view axis."""
+    state = model.__getstate__()
+    inner = state.get("estimator_", model)
+    inner_state = {k: v for k, v in inner.__getstate__().items() if k not in ("views", "view_width_")}
+    if "support_diagonals_" in inner_state:
+        inner_state["support_diagonals_"] = inner_state["support_diagonals_"][:, 0, :]
+    old_inner = object.__new__(type(inner))
+    old_inner.__dict__.update(inner_state)
+    if inner is model:
+        return inner_state
+    return {**state, "estimator_": old_inner, "diagonals_": state["diagonals_"][:, 0, :]}
+
+
+@pytest.mark.parametrize("model", [KernelSVC(kernel="rbf", C=10), LocalSVC(KernelSVC(kernel="intersection"), k=10)])
+def test_a_model_saved_before_views_loads_and_predicts_the_same(model):
+    X, y = _views()
+    fitted = model.fit(X, y)
+    loaded = object.__new__(type(fitted))
+    loaded.__setstate__(pickle.loads(pickle.dumps(_as_saved_before_views(fitted))))
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
