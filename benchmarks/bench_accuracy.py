@@ -245,16 +245,6 @@ def jsonable(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def train_and_test(path: str, limit: int, seed: int):
-    """The dataset at ``path`` and its train and test splits, train cut to a stratified ``limit`` images."""
-    data = load_dataset(path)
-    train, test = data.select("train"), data.select("test")
-    if limit and limit < len(train):
-        index, _ = train_test_split(np.arange(len(train)), train_size=limit, stratify=train.y, random_state=seed)
-        train = train.subset(np.sort(index))
-    return data, train, test
-
-
 def scores(y_true, y_pred) -> dict[str, float]:
     return {
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
@@ -314,7 +304,12 @@ def main() -> None:
             raise SystemExit(f"--clf-param {clf}: {exc}") from None
 
     start = time.perf_counter()
-    data, train, test = train_and_test(args.data, args.limit, args.seed)
+    data = load_dataset(args.data)
+    train, test = data.select("train"), data.select("test")
+    if args.limit and args.limit < len(train):
+        index, _ = train_test_split(np.arange(len(train)), train_size=args.limit, stratify=train.y,
+                                    random_state=args.seed)
+        train = train.subset(np.sort(index))
     private = test.usages == "PrivateTest"
     public = test.usages == "PublicTest"  # where a choice between rows may be made
     print(f"loaded {data.name}: {len(train)} train, {len(test)} test ({int(private.sum())} PrivateTest) "

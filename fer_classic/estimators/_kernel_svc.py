@@ -151,7 +151,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
                     if symmetric and c > a:
                         out[:, rows] += part.T
                     del part
-                    progress.update(len(out[rows]))
+                    progress.update(min(step, n - start))
         progress.close()
         out /= len(columns) ** 2
         return out
