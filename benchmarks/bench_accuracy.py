@@ -178,8 +178,8 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
     n_jobs : int, optional
         Threads of the classifiers that take them (the histogram kernels).
     views : int, default=1
-        Views of every face in the features (2 with ``--mirror-kernel``): the
-        value of every ``views`` or ``*__views`` parameter not in ``params``.
+        Views of every face in the features (2 with ``--mirror-kernel``), as
+        :func:`~fer_classic.estimators.make_classifier` takes it.
 
     Returns
     -------
@@ -193,16 +193,10 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
     """
     name, fixed = CLASSIFIERS[clf]
     params = {**fixed, **params}
-    model = make_classifier(name, random_state=random_state, n_jobs=n_jobs, **params)
+    model = make_classifier(name, random_state=random_state, n_jobs=n_jobs, views=views, **params)
     inner = model.estimator.get_params()
-    derived = {key: list(widths) for key, value in inner.items()
-               if key.split("__")[-1] == "blocks" and value is None and key not in params}
-    if views > 1:
-        derived.update({key: views for key in inner if key.split("__")[-1] == "views" and key not in params})
-        if not any(key.split("__")[-1] == "views" for key in inner):
-            raise ValueError(f"--mirror-kernel needs a kernel over views (kernel-svm, combined-svm, local-svm); "
-                             f"{clf} has none")
-    model.estimator.set_params(**derived)
+    model.estimator.set_params(**{key: list(widths) for key, value in inner.items()
+                                  if key.split("__")[-1] == "blocks" and value is None and key not in params})
     return model
 
 

@@ -169,9 +169,9 @@ def make_pipeline(
     feature_steps = [("features", make_features(features, n_jobs=n_jobs, random_state=random_state,
                                                 block_scaling=block_scaling)),
                      ("scale", make_scaler(features, block_scaling=block_scaling))]
-    classifier = make_classifier(clf, random_state=random_state, n_jobs=n_jobs, **clf_params)
+    classifier = make_classifier(clf, random_state=random_state, n_jobs=n_jobs, views=2 if mirror_kernel else 1,
+                                 **clf_params)
     if mirror_kernel:
-        classifier.set_params(**{_views_parameter(classifier, clf): 2})
         # The scaler inside: both views are scaled by what it learned from the faces as they are.
         steps.append(("features", MirrorViews(Pipeline(feature_steps))))
     else:
@@ -186,12 +186,3 @@ def make_pipeline(
         pipeline = import_optional("imblearn.pipeline", f"sampler={sampler!r}").Pipeline(steps, memory=memory)
     return FlipAugmented(pipeline) if flip else pipeline
 
-
-def _views_parameter(classifier, name: str) -> str:
-    """The (nested) ``views`` parameter of ``classifier``, for ``mirror_kernel``."""
-    keys = [key for key in classifier.get_params(deep=True) if key == "views" or key.endswith("__views")]
-    if not keys:
-        raise ValueError(f"mirror_kernel (--mirror-kernel) needs a classifier whose kernel averages over views "
-                         f"(kernel-svm, combined-svm or local-svm); {name!r} has none. Use flip (--flip) for "
-                         "the others.")
-    return min(keys, key=len)

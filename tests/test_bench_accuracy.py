@@ -69,5 +69,5 @@ def test_mirror_kernel_gives_the_kernel_classifiers_two_views(bench, clf, key):
 
 
 def test_mirror_kernel_refuses_a_classifier_without_views(bench):
-    with pytest.raises(ValueError, match="--mirror-kernel needs a kernel over views"):
+    with pytest.raises(ValueError, match="needs a classifier whose kernel averages over views"):
         bench.build_classifier("svm", {}, [4], random_state=0, n_jobs=1, views=2)

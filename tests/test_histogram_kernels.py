@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from sklearn.metrics.pairwise import additive_chi2_kernel, chi2_kernel
+from sklearn.metrics.pairwise import additive_chi2_kernel, chi2_kernel, rbf_kernel
 from sklearn.svm import SVC
 
 from fer_classic import make_pipeline
@@ -13,6 +13,7 @@ from fer_classic.estimators import (
     KERNELS, KernelSVC, chi2_distances, intersection_kernel, kernel_matrix, make_classifier, pq_kernel,
 )
 from fer_classic.estimators import _histogram_kernels as histogram_kernels
+from fer_classic.estimators import _rbf
 from fer_classic.estimators._histogram_kernels import kernel_diagonal
 
 
@@ -51,6 +52,27 @@ def test_matrix_of_one_set_is_computed_symmetric_as_against_a_copy(kernel, monke
     X = _histograms(600, 9, 6)  # several bands of 256 rows
     np.testing.assert_allclose(kernel_matrix(kernel, X, n_jobs=2), kernel_matrix(kernel, X, X.copy()),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture
+def rbf_blocks_of_7_rows(monkeypatch):
+    """The rbf matrix in blocks of 7 rows (a short last block), as a large one is."""
+    monkeypatch.setattr(_rbf, "ROWS", 7)
+
+
+@pytest.mark.parametrize("symmetric", [True, False], ids=["one set", "two sets"])
+def test_rbf_is_scikit_learns_to_float32_products(symmetric, rbf_blocks_of_7_rows):
+    # Far from the origin: the centring keeps float32 products accurate.
+    X, Y = 100.0 + _histograms(30, 9, 1), 100.0 + _histograms(20, 9, 2)
+    Y = X if symmetric else Y
+    got = kernel_matrix("rbf", X, None if symmetric else Y, gamma=0.3)
+    np.testing.assert_allclose(got, rbf_kernel(X, Y, gamma=0.3), rtol=1e-6)
+
+
+def test_rbf_of_one_set_is_symmetric_with_a_unit_diagonal(rbf_blocks_of_7_rows):
+    K = kernel_matrix("rbf", 100.0 + _histograms(30, 9, 1), gamma=0.3)
+    np.testing.assert_array_equal(K, K.T)
+    np.testing.assert_array_equal(np.diag(K), np.ones(30))
 
 
 def test_chi2_of_two_empty_histograms_is_zero():

@@ -14,7 +14,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 from .._progress import Progress
-from ._rbf import gamma_value, rbf, squared_norms
+from ._rbf import fill_lower_triangle, gamma_value, rbf_matrix, squared_norms
 
 __all__ = [
     "KERNELS", "chi2_distances", "intersection_kernel", "kernel_diagonal", "kernel_matrix", "pq_kernel",
@@ -65,8 +65,7 @@ def _banded(tile, X: np.ndarray, Y: np.ndarray | None, n_jobs, label: str) -> np
     else:
         Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(band) for band in bands)
     if symmetric:
-        for band in bands:  # the lower triangle, a band at a time (no n x n index arrays)
-            out[band, : band.start] = out[: band.start, band].T
+        fill_lower_triangle(out, _ROWS)
     progress.close()
     return out
 
@@ -248,7 +247,8 @@ def kernel_matrix(kernel: str, X: np.ndarray, Y: np.ndarray | None = None, *, ga
     Parameters
     ----------
     kernel : {"linear", "rbf", "intersection", "chi2", "pq"}
-        ``chi2`` is the exponential chi-squared kernel ``exp(-gamma * chi2_distance)``.
+        ``chi2`` is the exponential chi-squared kernel ``exp(-gamma * chi2_distance)``;
+        ``rbf`` takes its dot products in float32 on centred rows (:func:`._rbf.rbf_matrix`).
     X, Y : ndarray of shape (n, n_features)
         ``Y=None``: the symmetric matrix of ``X``, computed on and above the diagonal only.
     gamma : float, default=1.0
@@ -264,7 +264,7 @@ def kernel_matrix(kernel: str, X: np.ndarray, Y: np.ndarray | None = None, *, ga
     if kernel == "linear":
         return np.ascontiguousarray(X) @ np.array(Y_).T  # a copy of Y: never syrk
     if kernel == "rbf":
-        return rbf(X, Y_, squared_norms(Y_), float(gamma))
+        return rbf_matrix(X, Y, gamma=float(gamma))
     if kernel == "intersection":
         return intersection_kernel(X, Y, n_jobs=n_jobs)
     if kernel == "chi2":

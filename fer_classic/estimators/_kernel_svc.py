@@ -13,6 +13,7 @@ from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
 from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
+from ._rbf import centred_single, single_rbf_matrix
 
 __all__ = ["CombinedKernelSVC", "KernelSVC"]
 
@@ -115,17 +116,28 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         so still positive semi-definite. ``Yp is Xp`` (a training matrix)
         computes the first view's kernel on and above the diagonal only, and
         each pair of different views once (the other pair is its transpose).
-        Memory: the result, each view's columns, and an eighth of the result
-        while the other pairs are added.
+        Memory: the result, each view's columns (centred float32 for rbf),
+        and an eighth of the result while the other pairs are added.
         """
         kernel, columns = self.kernels_[b], self._view_columns(b)
         symmetric = Yp is Xp
-        # Each view's columns once, contiguous: a strided slice would be copied by every product.
-        X_views = [np.ascontiguousarray(Xp[:, c]) for c in columns]
-        Y_views = X_views if symmetric else [np.ascontiguousarray(Yp[:, c]) for c in columns]
+        if kernel == "rbf":
+            # Each view once as centred float32 rows (one centre for all views: a distance needs the same
+            # on both sides) and their norms: the float32 products of kernel_matrix's rbf, without a copy
+            # of the views for every pair.
+            centre = Yp[:, columns[0]].mean(axis=0)
+            X_views = [centred_single(Xp[:, c], centre) for c in columns]
+            Y_views = X_views if symmetric else [centred_single(Yp[:, c], centre) for c in columns]
+        else:
+            # Each view's columns once, contiguous: a strided slice would be copied by every product.
+            X_views = [np.ascontiguousarray(Xp[:, c]) for c in columns]
+            Y_views = X_views if symmetric else [np.ascontiguousarray(Yp[:, c]) for c in columns]
 
         def pair(a: int, c: int, rows: slice) -> np.ndarray:
             whole = symmetric and a == c and rows == slice(None)
+            if kernel == "rbf":
+                (single, norms), cols = X_views[a], Y_views[c]
+                return single_rbf_matrix(single[rows], norms[rows], *cols, self.gammas_[b], symmetric=whole)
             K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c], gamma=self.gammas_[b],
                               n_jobs=self.n_jobs)
             if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
@@ -269,8 +281,9 @@ class KernelSVC(_KernelSVCBase):
         chi-squared kernel ``exp(-gamma * sum_i (x_i - y_i)**2 / (x_i + y_i))``;
         ``pq``: Ionescu and Popescu's PQ kernel (twice the concordant minus
         the discordant feature pairs; cost grows with the square of the
-        number of features); ``rbf``: ``exp(-gamma * |x - y|**2)``;
-        ``linear``: ``x . y``. ``intersection`` and ``chi2`` are for
+        number of features); ``rbf``: ``exp(-gamma * |x - y|**2)`` (dot
+        products in float32 on centred rows: the kernel to about 1e-6, twice
+        as fast); ``linear``: ``x . y``. ``intersection`` and ``chi2`` are for
         nonnegative features: a column with negative training values (after
         a StandardScaler) is shifted so that its training minimum is 0.
     gamma : "scale" or float, default="scale"

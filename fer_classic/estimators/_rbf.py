@@ -61,6 +61,59 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
     return out
 
 
+def rbf_matrix(X: np.ndarray, Y: np.ndarray | None = None, *, gamma: float) -> np.ndarray:
+    """``exp(-gamma * |x - y|^2)`` of every row of ``X`` against every row of ``Y`` (default ``X``), float64.
+
+    The rows are centred on ``Y``'s mean and their dot products taken in
+    float32 (:func:`single_rbf_matrix`): twice as fast as float64 products,
+    the same kernel to about 1e-6. ``Y=None`` computes the symmetric matrix
+    on and above the diagonal only.
+    """
+    centre = (X if Y is None else Y).mean(axis=0)
+    rows = centred_single(X, centre)
+    return single_rbf_matrix(*rows, *(rows if Y is None else centred_single(Y, centre)), gamma,
+                             symmetric=Y is None)
+
+
+def single_rbf_matrix(rows: np.ndarray, row_norms: np.ndarray, cols: np.ndarray, col_norms: np.ndarray,
+                      gamma: float, *, symmetric: bool = False) -> np.ndarray:
+    """The float64 RBF matrix of centred float32 rows against centred float32 columns (:func:`single_rbf`).
+
+    ``symmetric``: ``rows`` are ``cols``; each block of rows is scored
+    against itself and the columns after it, and the lower triangle copied
+    from the upper one (half the products of a training matrix).
+    """
+    out = np.empty((len(rows), len(cols)))
+    work = np.empty(min(ROWS, len(rows)) * len(cols))
+    progress = Progress(len(rows), "RBF kernel rows")  # shows only when it takes seconds (a training matrix)
+    for start in range(0, len(rows), ROWS):
+        stop = min(start + ROWS, len(rows))
+        first = start if symmetric else 0
+        out[start:stop, first:] = single_rbf(rows[start:stop], row_norms[start:stop], cols[first:],
+                                             col_norms[first:], gamma, diagonal=0 if symmetric else None,
+                                             work=work)
+        progress.update(stop - start)
+    if symmetric:
+        fill_lower_triangle(out, ROWS)
+    progress.close()
+    return out
+
+
+def fill_lower_triangle(out: np.ndarray, rows: int) -> None:
+    """Copy the upper triangle of the square ``out`` to its lower one, ``rows`` rows at a time.
+
+    Bands of rows rather than one transposed copy: no ``n x n`` temporary or
+    index arrays. The squares on the diagonal are copied too, so that the
+    result is exactly symmetric (a product and its transpose may round apart).
+    """
+    for start in range(0, len(out), rows):
+        band = slice(start, start + rows)
+        out[band, :start] = out[:start, band].T
+        square = out[band, band]
+        lower = np.tril_indices(len(square), -1)
+        square[lower] = square.T[lower]
+
+
 def variance(X: np.ndarray) -> float:
     """``X.var()`` (over all entries, in float64) in blocks of rows, without a full-size temporary."""
     X = np.asarray(X)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 from sklearn.base import ClassifierMixin
@@ -91,7 +92,7 @@ CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
 
 
 def make_classifier(
-    name: str, *, random_state: int | None = 0, n_jobs: int | None = None, **params
+    name: str, *, random_state: int | None = 0, n_jobs: int | None = None, views: int = 1, **params
 ) -> CanonicalOrderClassifier:
     """Return the named classifier wrapped so its classes follow the canonical order.
 
@@ -110,13 +111,19 @@ def make_classifier(
         Seed of estimators that take one.
     n_jobs : int, optional
         Workers of estimators that take them.
+    views : int, default=1
+        Views of every face side by side in the features
+        (:class:`fer_classic.preprocessing.MirrorViews`: 2): above 1, the
+        ``views`` of the kernel classifiers (``local-svm``: of its kernel).
     **params
         Parameters of the inner estimator (e.g. ``C=10``, ``class_weight="balanced"``).
 
     Raises
     ------
     ValueError
-        If ``name`` is unknown or a parameter does not apply to it.
+        If ``name`` is unknown, a parameter does not apply to it, or
+        ``views`` > 1 is asked of a classifier without a kernel over views
+        or disagrees with a ``views`` in ``params``.
     """
     key = str(name).strip().lower()
     if key not in CLASSIFIERS:
@@ -127,4 +134,18 @@ def make_classifier(
         raise ValueError(
             f"Classifier {key!r} ({type(estimator).__name__}) has no parameter(s) {sorted(unknown)}."
         )
-    return CanonicalOrderClassifier(estimator.set_params(**params))
+    if isinstance(views, bool) or not isinstance(views, numbers.Integral) or views < 1:
+        raise ValueError(f"views must be a positive integer; got {views!r}.")
+    estimator.set_params(**params)
+    if views > 1:
+        # The shortest key: the classifier's own views, else its kernel estimator's (local-svm).
+        keys = [k for k in estimator.get_params() if k == "views" or k.endswith("__views")]
+        if not keys:
+            raise ValueError(f"views={views} (mirror_kernel, --mirror-kernel) needs a classifier whose kernel "
+                             f"averages over views (kernel-svm, combined-svm or local-svm); {key!r} has none. Use "
+                             "flip (--flip) for the others.")
+        views_key = min(keys, key=len)
+        if params.get(views_key, views) != views:
+            raise ValueError(f"views={views} and {views_key}={params[views_key]!r} disagree; give one of them.")
+        estimator.set_params(**{views_key: views})
+    return CanonicalOrderClassifier(estimator)
