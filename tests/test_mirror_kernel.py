@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from fer_classic import make_pipeline
 from fer_classic.cli import main
-from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, _kernel_svc, make_classifier
+from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, _kernel_svc, _local_svc, make_classifier
 from fer_classic.estimators._histogram_kernels import kernel_matrix
 from fer_classic.features import HOGFeatures, PixelFeatures
 from fer_classic.model_selection import search_model
@@ -117,6 +117,22 @@ def test_swapping_the_views_of_a_face_changes_nothing(kernel):
     swapped = np.hstack([X[:, 4:], X[:, :4]])
     model = KernelSVC(kernel=kernel, views=2, C=10).fit(X, y)
     np.testing.assert_allclose(model.decision_function(swapped), model.decision_function(X), atol=1e-8)
+
+
+@pytest.mark.parametrize("model", [KernelSVC(kernel="rbf", views=2, C=10),
+                                   LocalSVC(KernelSVC(kernel="rbf", views=2), k=10, mode="refine")],
+                         ids=["KernelSVC", "LocalSVC"])
+def test_prediction_prepares_the_training_side_once_for_all_blocks(model, monkeypatch):
+    X, y = _views()
+    model.fit(X, y)
+    whole = model.decision_function(X)
+    calls = []
+    real = KernelSVC._sides
+    monkeypatch.setattr(KernelSVC, "_sides", lambda self, Yp: calls.append(len(Yp)) or real(self, Yp))
+    monkeypatch.setattr(_kernel_svc, "_PREDICT_ROWS", 7)  # several blocks, the last one short
+    monkeypatch.setattr(_local_svc, "_ROWS", 7)
+    np.testing.assert_allclose(model.decision_function(X), whole, rtol=1e-12, atol=1e-12)
+    assert len(calls) == 1
 
 
 def test_gamma_scale_comes_from_the_first_view():

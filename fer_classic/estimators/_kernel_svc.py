@@ -107,7 +107,26 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         return np.array([[kernel_diagonal(kernel, Xp[:, columns]) for columns in self._view_columns(b)]
                          for b, kernel in enumerate(self.kernels_)])
 
-    def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
+    def _side(self, b: int, Zp: np.ndarray, centre: np.ndarray | None = None) -> tuple:
+        """Block ``b`` of every view of ``Zp`` as the pair products take it: ``(centre, views)``.
+
+        rbf: each view as centred float32 rows and their norms (one centre,
+        by default the first view's mean, for all views and both sides of a
+        product: a distance needs the same). Other kernels: each view's
+        columns, contiguous (a strided slice would be copied by every
+        product), and no centre.
+        """
+        columns = self._view_columns(b)
+        if self.kernels_[b] != "rbf":
+            return None, [np.ascontiguousarray(Zp[:, c]) for c in columns]
+        centre = Zp[:, columns[0]].mean(axis=0) if centre is None else centre
+        return centre, [centred_single(Zp[:, c], centre) for c in columns]
+
+    def _sides(self, Yp: np.ndarray) -> dict:
+        """:meth:`_side` of every block of positive weight: the training side of many blocks of kernel rows."""
+        return {b: self._side(b, Yp) for b in np.flatnonzero(self.weights_)}
+
+    def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y, Y_side: tuple | None = None) -> np.ndarray:
         """Block ``b``'s kernel matrix (unweighted), averaged over the pairs of views.
 
         Each pair's kernel is normalised to unit diagonal when ``normalize``.
@@ -116,22 +135,15 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         so still positive semi-definite. ``Yp is Xp`` (a training matrix)
         computes the first view's kernel on and above the diagonal only, and
         each pair of different views once (the other pair is its transpose).
-        Memory: the result, each view's columns (centred float32 for rbf),
-        and an eighth of the result while the other pairs are added.
+        ``Y_side``: ``self._side(b, Yp)``, when the caller keeps it for many
+        blocks of rows. Memory: the result, each view's columns (centred
+        float32 for rbf), and an eighth of the result while the other pairs
+        are added.
         """
         kernel, columns = self.kernels_[b], self._view_columns(b)
         symmetric = Yp is Xp
-        if kernel == "rbf":
-            # Each view once as centred float32 rows (one centre for all views: a distance needs the same
-            # on both sides) and their norms: the float32 products of kernel_matrix's rbf, without a copy
-            # of the views for every pair.
-            centre = Yp[:, columns[0]].mean(axis=0)
-            X_views = [centred_single(Xp[:, c], centre) for c in columns]
-            Y_views = X_views if symmetric else [centred_single(Yp[:, c], centre) for c in columns]
-        else:
-            # Each view's columns once, contiguous: a strided slice would be copied by every product.
-            X_views = [np.ascontiguousarray(Xp[:, c]) for c in columns]
-            Y_views = X_views if symmetric else [np.ascontiguousarray(Yp[:, c]) for c in columns]
+        centre, Y_views = self._side(b, Yp) if Y_side is None else Y_side
+        X_views = Y_views if symmetric else self._side(b, Xp, centre)[1]
 
         def pair(a: int, c: int, rows: slice) -> np.ndarray:
             whole = symmetric and a == c and rows == slice(None)
@@ -168,14 +180,15 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         out /= len(columns) ** 2
         return out
 
-    def _kernel(self, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
+    def _kernel(self, Xp, Yp, diag_X, diag_Y, Y_sides: dict | None = None) -> np.ndarray:
         """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_block_kernel`).
 
+        ``Y_sides``: ``self._sides(Yp)``, kept by callers that score many blocks of rows.
         Memory: the result, plus one block's matrix while several blocks are summed.
         """
         out = None
         for b in np.flatnonzero(self.weights_):
-            block = self._block_kernel(b, Xp, Yp, diag_X, diag_Y)
+            block = self._block_kernel(b, Xp, Yp, diag_X, diag_Y, None if Y_sides is None else Y_sides[b])
             block *= self.weights_[b]
             if out is None:
                 out = block
@@ -241,11 +254,12 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         """Kernel rows of ``X`` against the training rows, in blocks (zero off the support)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        sides = self._sides(self.support_vectors_)  # once, not for every block
         for start in range(0, len(X), _PREDICT_ROWS):
             rows = self._prepare(X[start : start + _PREDICT_ROWS])
             block = np.zeros((len(rows), self.n_fit_samples_))
             block[:, self.support_] = self._kernel(rows, self.support_vectors_, self._diagonals(rows),
-                                                   self.support_diagonals_)
+                                                   self.support_diagonals_, sides)
             yield block
 
     def decision_function(self, X):

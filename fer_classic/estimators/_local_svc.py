@@ -188,10 +188,11 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             penalty = np.where(self.sample_weight_ > 0, penalty, np.inf)  # weightless faces are no neighbours
             k = min(k, int((self.sample_weight_ > 0).sum()))
         out = np.empty((len(X), n_classes))
+        sides = estimator._sides(self.X_fit_)  # once, not for every block
         progress = Progress(len(X), "local SVMs")
         for start in range(0, len(X), _ROWS):
             rows = estimator._prepare(X[start : start + _ROWS])
-            kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_)
+            kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_, sides)
             closeness = 2 * kernel_rows - penalty
             nearest = np.argpartition(-closeness, k - 1, axis=1)[:, :k] if k < len(self.X_fit_) else \
                 np.broadcast_to(np.arange(len(self.X_fit_)), (len(rows), len(self.X_fit_)))
