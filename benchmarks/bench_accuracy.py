@@ -33,6 +33,8 @@ are computed once here and shared by the classifiers); test images are never fli
 ``combined-svm``, ``local-svm``) the features of every face and of its mirror image
 side by side, and ``views=2``, as ``make_pipeline(mirror_kernel=True)`` builds them:
 their kernel is averaged over both orientations of both faces, at fit and predict time.
+``--kernel-shift N`` adds four views, every face moved N pixels right and left and the
+mirrors of both (``make_pipeline(mirror_kernel=True, kernel_shift=N)``, ``views=6``).
 
 Usage::
 
@@ -178,7 +180,8 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
     n_jobs : int, optional
         Threads of the classifiers that take them (the histogram kernels).
     views : int, default=1
-        Views of every face in the features (2 with ``--mirror-kernel``), as
+        Views of every face in the features (2 with ``--mirror-kernel``, 6 with
+        ``--kernel-shift``), as
         :func:`~fer_classic.estimators.make_classifier` takes it.
 
     Returns
@@ -215,7 +218,7 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
     (folder / f"{stem}_seconds.json").write_text(json.dumps(info))
 
 
-def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = False):
+def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = False, kernel_shift: int = 0):
     """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked."""
     stem = spec.replace("+", "_")
     arrays = {name: np.load(folder / f"{stem}_{name}.npy") for name in ("train_X", "train_y", "test_X", "test_y")}
@@ -227,6 +230,9 @@ def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = Fa
         raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed "
                          f"{'with' if info.get('mirror_kernel') else 'without'} --mirror-kernel; "
                          "give the same option.")
+    if info.get("kernel_shift", 0) != kernel_shift:
+        raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with "
+                         f"--kernel-shift {info.get('kernel_shift', 0)}; give the same option.")
     return arrays["train_X"], arrays["test_X"], info["fit"], info["test"], info["widths"]
 
 
@@ -272,6 +278,9 @@ def main() -> None:
     parser.add_argument("--mirror-kernel", action="store_true",
                         help="kernel classifiers: average the kernel over every face and its mirror image "
                              "(make_pipeline(mirror_kernel=True))")
+    parser.add_argument("--kernel-shift", type=int, default=0, metavar="PIXELS",
+                        help="with --mirror-kernel: also average over every face moved PIXELS right and left "
+                             "and their mirrors (six views; make_pipeline(kernel_shift=PIXELS))")
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
     parser.add_argument("--n-jobs", type=int, default=-1,
@@ -289,7 +298,9 @@ def main() -> None:
     feature_params = parse_feature_params(args.feature_param)
     if args.flip and args.mirror_kernel:
         raise SystemExit("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
-    views = 2 if args.mirror_kernel else 1
+    if args.kernel_shift < 0 or (args.kernel_shift and not args.mirror_kernel):
+        raise SystemExit("--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel; give both.")
+    views = (6 if args.kernel_shift else 2) if args.mirror_kernel else 1
     for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
         try:
             build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs,
@@ -316,8 +327,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     config = {
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
-        "flip": args.flip, "mirror_kernel": args.mirror_kernel, "preprocess": args.preprocess,
-        "feature_params": feature_params,
+        "flip": args.flip, "mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
+        "preprocess": args.preprocess, "feature_params": feature_params,
         "block_scaling": args.block_scaling, "seed": args.seed,
         "hyper_parameters": ("fixed (make_classifier defaults and --clf-param) or by the classifier's own "
                              "cross-validation on train; no test labels used"),
@@ -338,11 +349,12 @@ def main() -> None:
         # (A classifier over views for --mirror-kernel, so that make_pipeline wraps the features.)
         head = make_pipeline(spec, "kernel-svm" if args.mirror_kernel else "linear-svm", preprocess=args.preprocess,
                              block_scaling=args.block_scaling, mirror_kernel=args.mirror_kernel,
+                             kernel_shift=args.kernel_shift,
                              random_state=args.seed, n_jobs=args.n_jobs)[:-1]
         set_feature_params(head, feature_params)
         if args.load_features:
             F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test,
-                                                                           args.mirror_kernel)
+                                                                           args.mirror_kernel, args.kernel_shift)
         else:
             t0 = time.perf_counter()
             F_fit = head.fit_transform(X_fit, y_fit)
@@ -358,7 +370,7 @@ def main() -> None:
         if args.save_features:
             save_features(Path(args.save_features), spec, F_fit, y_fit, F_test, test,
                           info={"fit": round(feat_fit_s, 1), "test": round(feat_test_s, 1), "widths": widths,
-                                "mirror_kernel": args.mirror_kernel})
+                                "mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift})
         for clf in clfs:
             model = build_classifier(clf, clf_params.get(clf, {}), widths, random_state=args.seed,
                                      n_jobs=args.n_jobs, views=views)
@@ -375,6 +387,7 @@ def main() -> None:
                                                          if k in REPORTED_PARAMS},
                 "chosen_on_train": chosen,
                 "n_train": len(train), "flip": args.flip, "mirror_kernel": args.mirror_kernel,
+                "kernel_shift": args.kernel_shift,
                 "preprocess": args.preprocess,
                 "block_scaling": args.block_scaling,
                 "n_features": int(F_fit.shape[1]),

@@ -209,12 +209,12 @@ def load_data(data, size, label_map=None, n_jobs=None, cropper=None, pipeline=No
         return load_dataset(data, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
 
 
-def pipeline_options(*, preprocess=None, flip: bool = False, mirror_kernel: bool = False,
+def pipeline_options(*, preprocess=None, flip: bool = False, mirror_kernel: bool = False, kernel_shift: int = 0,
                      block_scaling: bool = False, sampler: str | None = None) -> dict:
-    """The :func:`fer_classic.make_pipeline` options a model records (JSON-ready, None left out)."""
+    """The :func:`fer_classic.make_pipeline` options a model records (JSON-ready, None and no shift left out)."""
     options = {"preprocess": preprocess if preprocess is None or isinstance(preprocess, str) else repr(preprocess),
-               "flip": bool(flip), "mirror_kernel": bool(mirror_kernel), "block_scaling": bool(block_scaling),
-               "sampler": sampler}
+               "flip": bool(flip), "mirror_kernel": bool(mirror_kernel), "kernel_shift": kernel_shift or None,
+               "block_scaling": bool(block_scaling), "sampler": sampler}
     return {k: v for k, v in options.items() if v is not None}
 
 

@@ -141,6 +141,9 @@ _PIPELINE_OPTIONS = [
     click.option("--mirror-kernel", is_flag=True,
                  help="Kernel classifiers (kernel-svm, combined-svm, local-svm): average the kernel over each "
                       "face and its mirror image, at fit and predict time (one row per face; instead of --flip)."),
+    click.option("--kernel-shift", default=0, show_default=True, type=click.IntRange(min=0), metavar="PIXELS",
+                 help="With --mirror-kernel: also average over each face moved PIXELS right and left and the "
+                      "mirrors of both (six views; the kernel costs nine times as much)."),
     click.option("--sampler", type=click.Choice(["smote", "adasyn", "random"]), default=None,
                  help="Oversample the smaller classes of the training data (imbalanced-learn; training folds "
                       "only, never test images)."),
@@ -245,8 +248,8 @@ def main() -> None:
               help="Files per chunk of --backend dask/ray and --feature-store.")
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirror_kernel, sampler, crop, margin,
-        align, out, size, seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler,
+def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler,
+        crop, margin, align, out, size, seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler,
         feature_store, chunk_size, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .data._prefetch import decoding_ahead
@@ -260,8 +263,8 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
         result = _run(
             fit_model, data, features=features, clf=clf, clf_params=params,
             block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-            sampler=sampler, size=size, random_state=seed, groups=groups, label_map=label_map,
-            n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
+            kernel_shift=kernel_shift, sampler=sampler, size=size, random_state=seed, groups=groups,
+            label_map=label_map, n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
             dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
             feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
             _progress=False if as_json else None,
@@ -490,8 +493,8 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_kernel, sampler, crop, margin, align,
-           grid, cv, groups, backend, scheduler, out, results, seed, model_format, label_map, n_jobs,
+def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler, crop,
+           margin, align, grid, cv, groups, backend, scheduler, out, results, seed, model_format, label_map, n_jobs,
            as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .data._prefetch import decoding_ahead
@@ -502,8 +505,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 
         result = _run(
             search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
-            flip=flip, mirror_kernel=mirror_kernel, sampler=sampler, grid=grid, cv=cv, groups=groups,
-            random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+            flip=flip, mirror_kernel=mirror_kernel, kernel_shift=kernel_shift, sampler=sampler, grid=grid, cv=cv,
+            groups=groups, random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
             out=_out_path(ctx, out, model_format), model_format=model_format,
             results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,
             _progress=False if as_json else None,

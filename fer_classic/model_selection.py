@@ -280,6 +280,7 @@ def search_model(
     preprocess: str | None = None,
     flip: bool = False,
     mirror_kernel: bool = False,
+    kernel_shift: int = 0,
     sampler: str | None = None,
     grid: str | os.PathLike | Mapping | None = "default",
     cv: int | str = 5,
@@ -308,7 +309,7 @@ def search_model(
         PrivateTest for ``cv="publictest"``).
     features, clf : str
         As for :func:`fer_classic.make_pipeline`.
-    block_scaling, preprocess, flip, mirror_kernel, sampler
+    block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler
         Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
         the model's metadata (``pipeline_options``). Grid names stay those of
         the plain pipeline (``features__...``, ``clf__...``) with either.
@@ -353,7 +354,7 @@ def search_model(
     check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
                   input_trees={"--data": data_path(data)}, make_parents=True)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-                               block_scaling=block_scaling, sampler=sampler)
+                               kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     if grid is None or (isinstance(grid, str) and grid == "default"):
         param_grid = default_grid(features, clf)
     elif isinstance(grid, Mapping):

@@ -115,6 +115,7 @@ def fit_model(
     preprocess: str | None = None,
     flip: bool = False,
     mirror_kernel: bool = False,
+    kernel_shift: int = 0,
     sampler: str | None = None,
     size: int = 48,
     random_state: int = 0,
@@ -144,7 +145,7 @@ def fit_model(
         See :func:`fer_classic.make_pipeline`.
     clf_params : mapping, optional
         Classifier parameters (e.g. ``{"C": 10}``).
-    block_scaling, preprocess, flip, mirror_kernel, sampler
+    block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler
         Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
         the model's metadata (``pipeline_options``).
     size : int, default=48
@@ -219,7 +220,7 @@ def fit_model(
         compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-                               block_scaling=block_scaling, sampler=sampler)
+                               kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
                                        **dict(clf_params or {})))
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)

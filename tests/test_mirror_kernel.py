@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.base import clone
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -15,7 +16,7 @@ from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, _kern
 from fer_classic.estimators._histogram_kernels import kernel_matrix
 from fer_classic.features import HOGFeatures, PixelFeatures
 from fer_classic.model_selection import search_model
-from fer_classic.preprocessing import MirrorViews, mirror_rows
+from fer_classic.preprocessing import MirrorViews, mirror_rows, shift_rows
 from fer_classic.workflow import fit_model
 
 
@@ -49,8 +50,13 @@ def test_mirror_views_puts_the_mirror_features_beside_the_features():
     X, y = _images()
     views = MirrorViews(HOGFeatures(pixels_per_cell=(2, 2))).fit(X, y)
     inner = views.transformer_
-    np.testing.assert_array_equal(views.transform(X),
-                                  np.hstack([inner.transform(X), inner.transform(mirror_rows(X, (8, 8)))]))
+    expected = np.hstack([inner.transform(X), inner.transform(mirror_rows(X, (8, 8)))]).astype(np.float32)
+    np.testing.assert_array_equal(views.transform(X), expected)
+
+
+def test_mirror_views_are_float32():
+    X, y = _images()
+    assert MirrorViews(PixelFeatures()).fit(X, y).transform(X).dtype == np.float32
 
 
 def test_mirror_views_learns_only_from_the_images_as_they_are():
@@ -70,6 +76,36 @@ def test_mirror_views_names_the_mirror_features():
     names = MirrorViews(PixelFeatures()).fit(X, y).get_feature_names_out()
     assert len(names) == 2 * X.shape[1]
     assert names[X.shape[1]] == f"mirror__{names[0]}"
+
+
+@pytest.mark.parametrize("dx, expected", [(2, [0, 0, 0, 1, 2, 3]), (-2, [2, 3, 4, 5, 5, 5]), (0, [0, 1, 2, 3, 4, 5])])
+def test_shift_rows_moves_the_image_and_repeats_the_border_column(dx, expected):
+    X = np.tile(np.arange(6), 3)[None, :]  # one 3x6 image whose columns are numbered
+    np.testing.assert_array_equal(shift_rows(X, (3, 6), dx).reshape(3, 6), np.tile(expected, (3, 1)))
+
+
+def test_mirror_views_with_a_shift_has_six_views_in_order():
+    X, y = _images()
+    views = MirrorViews(PixelFeatures(), shift=2).fit(X, y)
+    moved = [shift_rows(X, (8, 8), dx) for dx in (2, -2)]
+    expected = [X, mirror_rows(X, (8, 8)), *moved, *(mirror_rows(m, (8, 8)) for m in moved)]
+    assert views.n_views_ == 6
+    np.testing.assert_allclose(views.transform(X), np.hstack(expected) / 255.0, rtol=1e-6)
+
+
+def test_mirror_views_names_the_shifted_views():
+    X, y = _images()
+    names = MirrorViews(PixelFeatures(), shift=1).fit(X, y).get_feature_names_out()
+    d = X.shape[1]
+    assert [names[v * d] for v in range(6)] == [f"{p}{names[0]}" for p in
+                                               ("", "mirror__", "shift+1__", "shift-1__", "mirror__shift+1__",
+                                                "mirror__shift-1__")]
+
+
+def test_mirror_views_refuses_a_shift_as_wide_as_the_image():
+    X, y = _images()
+    with pytest.raises(ValueError, match="shift=8 moves the 8-pixel-wide images out of view"):
+        MirrorViews(PixelFeatures(), shift=8).fit(X, y)
 
 
 # -- the kernel over views ----------------------------------------------------------------------
@@ -135,6 +171,26 @@ def test_prediction_prepares_the_training_side_once_for_all_blocks(model, monkey
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("kernel, dtype", [("rbf", np.float32), ("intersection", np.float64), ("linear", np.float64)])
+def test_float32_rows_stay_float32_for_the_rbf_kernel_alone(kernel, dtype):
+    X, y = _views()
+    assert KernelSVC(kernel=kernel, views=2).fit(X.astype(np.float32), y).support_vectors_.dtype == dtype
+
+
+@pytest.mark.parametrize("model", [KernelSVC(kernel="rbf", views=2), KernelSVC(kernel="intersection", views=2),
+                                   LocalSVC(KernelSVC(kernel="rbf", views=2), k=10, mode="refine")])
+def test_float32_rows_score_as_float64_rows(model):
+    X, y = _views()
+    single = clone(model).fit(X.astype(np.float32), y).decision_function(X.astype(np.float32))
+    # Kernels equal to ~1e-7; libsvm stops within its tol=1e-3 of the optimum either way.
+    np.testing.assert_allclose(single, clone(model).fit(X, y).decision_function(X), atol=1e-3)
+
+
+def test_a_local_svm_keeps_float32_training_rows():
+    X, y = _views()
+    assert LocalSVC(KernelSVC(kernel="rbf", views=2), k=10).fit(X.astype(np.float32), y).X_fit_.dtype == np.float32
+
+
 def test_gamma_scale_comes_from_the_first_view():
     X, y = _views()
     X[:, 4:] *= 3.0  # a second view of another spread
@@ -187,6 +243,13 @@ def test_mirror_kernel_wraps_features_and_scaler_and_sets_two_views(clf, key):
     assert pipeline.named_steps["clf"].get_params()[key] == 2
 
 
+@pytest.mark.parametrize("clf, key", [("kernel-svm", "estimator__views"), ("local-svm", "estimator__estimator__views")])
+def test_kernel_shift_adds_four_views(clf, key):
+    pipeline = make_pipeline("hog", clf, mirror_kernel=True, kernel_shift=3)
+    assert pipeline.named_steps["features"].shift == 3
+    assert pipeline.named_steps["clf"].get_params()[key] == 6
+
+
 @pytest.mark.parametrize("clf, key", [("kernel-svm", "views"), ("local-svm", "estimator__views")])
 def test_make_classifier_gives_the_views_to_the_kernel(clf, key):
     assert make_classifier(clf, views=2).estimator.get_params()[key] == 2
@@ -207,6 +270,9 @@ def test_make_classifier_refuses_views_it_cannot_give(name, params, match):
     ({"clf": "svm", "mirror_kernel": True}, "'svm' has none"),
     ({"clf": "kernel-svm", "mirror_kernel": True, "flip": True}, "choose one"),
     ({"clf": "kernel-svm", "mirror_kernel": 1}, "mirror_kernel must be True or False"),
+    ({"clf": "kernel-svm", "kernel_shift": 2}, "give mirror_kernel=True"),
+    ({"clf": "kernel-svm", "mirror_kernel": True, "kernel_shift": -1}, "0 or more"),
+    ({"clf": "kernel-svm", "mirror_kernel": True, "kernel_shift": 1.5}, "whole number of pixels"),
 ])
 def test_mirror_kernel_refusals(options, match):
     with pytest.raises(ValueError, match=match):
@@ -218,6 +284,21 @@ def test_the_command_line_names_the_option_before_loading_data(tmp_path):
     assert result.exit_code != 0
     assert "--mirror-kernel) needs a classifier whose kernel averages over views" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_command_line_asks_for_mirror_kernel_with_kernel_shift(tmp_path):
+    result = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "absent"), "--clf", "kernel-svm",
+                                       "--kernel-shift", "2"])
+    assert result.exit_code != 0
+    assert "give mirror_kernel=True (--mirror-kernel) too" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fit_with_kernel_shift_records_it(tiny_faces):
+    result = fit_model(tiny_faces, features="hog", clf="kernel-svm", clf_params={"kernel": "rbf"},
+                       mirror_kernel=True, kernel_shift=2)
+    assert result.model.metadata["pipeline_options"]["kernel_shift"] == 2
+    assert result.model.pipeline.named_steps["clf"].estimator_.views == 6
 
 
 def test_fit_with_mirror_kernel_records_it(tiny_faces):

@@ -38,6 +38,10 @@ _COMMON_CONSTRAINTS: dict = {
 }
 
 
+# Rows are kept in float32 when given so (MirrorViews' six views): the rbf kernel takes its
+# products in float32 anyway, and the other kernels convert them (_KernelSVCBase._prepare).
+_FLOATS = (np.float64, np.float32)
+
 def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
     """Raise ValueError unless ``y`` (of positive weight) holds at least 2 classes."""
     labels = np.unique(y)
@@ -92,7 +96,13 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         return [slice(start + v * width, stop + v * width) for v in range(int(self.views))]
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
-        """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum)."""
+        """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum).
+
+        float32 rows stay float32 for the rbf kernel alone (its products are float32 anyway);
+        the histogram and linear kernels take float64.
+        """
+        if X.dtype != np.float64 and any(kernel != "rbf" for kernel in self.kernels_):
+            X = X.astype(np.float64)
         if not self.offset_.any() and not any(k in NONNEGATIVE_KERNELS for k in self.kernels_):
             return X
         Xp = X - self.offset_
@@ -230,7 +240,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         ValueError
             If ``y`` holds one class, or blocks, kernels and weights do not agree.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
@@ -253,7 +263,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _blocks(self, X):
         """Kernel rows of ``X`` against the training rows, in blocks (zero off the support)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
         sides = self._sides(self.support_vectors_)  # once, not for every block
         for start in range(0, len(X), _PREDICT_ROWS):
             rows = self._prepare(X[start : start + _PREDICT_ROWS])
@@ -531,7 +541,7 @@ class CombinedKernelSVC(_KernelSVCBase):
             return super().fit.__wrapped__(self, X, y, sample_weight=sample_weight)
         from sklearn.model_selection import StratifiedKFold
 
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)

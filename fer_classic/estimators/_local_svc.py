@@ -12,7 +12,7 @@ from .._progress import Progress
 from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
-from ._kernel_svc import KernelSVC, _KernelSVCBase, check_two_classes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes
 
 __all__ = ["LocalSVC"]
 
@@ -118,7 +118,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise TypeError(f"LocalSVC needs a KernelSVC or CombinedKernelSVC estimator (its kernel space); got "
                             f"{type(estimator).__name__}.")
         estimator._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         sample_weight = _check_sample_weight(sample_weight, X) if sample_weight is not None else None
         check_two_classes(y, sample_weight)
@@ -169,14 +169,14 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         SVM's scores are added.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
         scores = self._scores(X)
         return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
 
     def predict(self, X):
         """Labels (n_samples,): the class of the highest score of :meth:`decision_function`."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
         return self.classes_[np.argmax(self._scores(X), axis=1)]
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

@@ -6,10 +6,10 @@ them in a Pipeline. They learn nothing from the data but the geometry:
 training and test images are always treated alike. :class:`FlipAugmented`
 doubles the training set with mirror images and never touches what
 ``predict`` sees; :class:`MirrorViews` gives a kernel SVM the features of
-each face and of its mirror image side by side.
+each face and of its mirror image (and shifted copies) side by side.
 """
 
-from ._augment import FlipAugmented, MirrorViews, mirror_rows
+from ._augment import FlipAugmented, MirrorViews, mirror_rows, shift_rows
 from ._crop import BorderCrop
 from ._equalize import HistogramEqualizer
 from ._registry import PREPROCESSORS, make_preprocessing
@@ -22,4 +22,5 @@ __all__ = [
     "MirrorViews",
     "make_preprocessing",
     "mirror_rows",
+    "shift_rows",
 ]

@@ -1,16 +1,18 @@
-"""Horizontal-flip augmentation: mirrored training rows, or the mirror image as a second view."""
+"""Horizontal-flip augmentation: mirrored training rows, or the mirror image (and shifted copies) as more views."""
 
 from __future__ import annotations
+
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
 
-from .._sklearn_compat import HasMethods, _fit_context, validate_data
+from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
-__all__ = ["FlipAugmented", "MirrorViews", "mirror_rows"]
+__all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "shift_rows"]
 
 # MirrorViews transforms an eighth of the rows at a time (at least this many), so its
 # temporaries stay a quarter of its output. Small blocks cost the extractors' per-call
@@ -35,6 +37,33 @@ def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     """
     X = np.asarray(X)
     return np.ascontiguousarray(X.reshape(len(X), *image_shape)[:, :, ::-1]).reshape(X.shape)
+
+
+def shift_rows(X: np.ndarray, image_shape: tuple[int, int], dx: int) -> np.ndarray:
+    """Move every flattened image ``dx`` pixels right (left if negative), repeating the border column.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, height * width)
+    image_shape : (int, int)
+        (height, width) of every row.
+    dx : int
+        Pixels to the right; ``|dx|`` below the width.
+
+    Returns
+    -------
+    ndarray of the same shape and dtype
+    """
+    X = np.asarray(X)
+    images = X.reshape(len(X), *image_shape)
+    out = np.empty_like(images)
+    if dx >= 0:
+        out[:, :, dx:] = images[:, :, : images.shape[2] - dx]
+        out[:, :, :dx] = images[:, :, :1]
+    else:
+        out[:, :, :dx] = images[:, :, -dx:]
+        out[:, :, dx:] = images[:, :, -1:]
+    return out.reshape(X.shape)
 
 
 def _delegate(method: str):
@@ -212,18 +241,20 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
 
 
 class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
-    """Features of every image and of its mirror image, side by side.
+    """Features of every image and of its mirror image (and shifted copies), side by side.
 
     ``fit`` fits a clone of ``transformer`` on the images as they are;
-    ``transform`` returns ``[transformer_.transform(X) | transformer_.transform(mirror(X))]``,
-    the same fitted features of each face and of its left-right mirror, at
-    fit and predict time alike. A kernel SVM with ``views=2``
+    ``transform`` returns ``[transformer_.transform(X) | transformer_.transform(mirror(X))]``
+    in float32, the same fitted features of each face and of its left-right
+    mirror, at fit and predict time alike. A kernel SVM with ``views=2``
     (:class:`~fer_classic.estimators.KernelSVC`,
     :class:`~fer_classic.estimators.CombinedKernelSVC`, inside
     :class:`~fer_classic.estimators.LocalSVC`) then averages its kernel over
     both orientations of both faces: every face keeps one row, where
     :class:`FlipAugmented` doubles the training rows (and the kernel matrix
-    fourfold) and sees test faces one way only.
+    fourfold) and sees test faces one way only. With ``shift``, four more
+    views follow: the image moved ``shift`` pixels right and left (the
+    border column repeated), and the mirrors of both, for ``views=6``.
 
     Parameters
     ----------
@@ -232,6 +263,10 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         Pipeline of extractors and scalers).
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
+    shift : int, default=0
+        Pixels by which the extra views move the image left and right; 0: the
+        image and its mirror only. Six views cost the kernel nine times the
+        pair products of two.
 
     Attributes
     ----------
@@ -239,8 +274,14 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         The clone of ``transformer`` fitted on ``X``.
     image_shape_ : (int, int)
         Geometry used for mirroring.
+    n_views_ : int
+        Views per face in the output: 2, or 6 with ``shift``.
     n_features_in_ : int
         Pixels per row seen in ``fit``.
+
+    See Also
+    --------
+    shift_rows : The shifted views' images.
 
     Examples
     --------
@@ -250,16 +291,20 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
     >>> views = MirrorViews(HOGFeatures()).fit(train.X)
     >>> views.transform(train.X[:2]).shape[1] == 2 * views.transformer_.transform(train.X[:2]).shape[1]
     True
+    >>> MirrorViews(HOGFeatures(), shift=3).fit(train.X).n_views_
+    6
     """
 
     _parameter_constraints: dict = {
         "transformer": [HasMethods(["fit", "transform"])],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "shift": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, transformer, *, image_shape: tuple[int, int] | None = None):
+    def __init__(self, transformer, *, image_shape: tuple[int, int] | None = None, shift: int = 0):
         self.transformer = transformer
         self.image_shape = image_shape
+        self.shift = shift
 
     def _check(self, X, reset: bool):
         allow_nan = self.transformer.__sklearn_tags__().input_tags.allow_nan
@@ -291,44 +336,61 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
     def _start_fit(self, X) -> np.ndarray:
         X = self._check(X, reset=True)
         self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
+        if self.shift >= self.image_shape_[1]:
+            raise ValueError(f"shift={self.shift} moves the {self.image_shape_[1]}-pixel-wide images out of view; "
+                             f"give fewer pixels than the width.")
+        self.n_views_ = 6 if self.shift else 2
         self.transformer_ = clone(self.transformer)
         return X
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit on ``X``, then the features of ``X`` and of its mirror images (``X`` transformed once)."""
+        """Fit on ``X``, then the features of every view of ``X`` (``X`` as it is transformed once)."""
         X = self._start_fit(X)
-        return self._both_views(X, self.transformer_.fit_transform(X, y, **fit_params))
+        return self._all_views(X, self.transformer_.fit_transform(X, y, **fit_params))
 
     def transform(self, X):
-        """``[features of X | features of its mirror images]``, shape (n_samples, 2 * n_features)."""
+        """``[features of X | of its mirror images | ...]``, float32, shape (n_samples, n_views_ * n_features)."""
         check_is_fitted(self)
-        return self._both_views(self._check(X, reset=False))
+        return self._all_views(self._check(X, reset=False))
 
-    def _both_views(self, X: np.ndarray, own=None) -> np.ndarray:
-        """Both views written into one array, by blocks of rows: no full-size temporary beside it."""
+    def _view_images(self, rows: np.ndarray) -> list:
+        """The images of every view after the first, in output order."""
+        mirror = mirror_rows(rows, self.image_shape_)
+        if not self.shift:
+            return [mirror]
+        moved = [shift_rows(rows, self.image_shape_, dx) for dx in (self.shift, -self.shift)]
+        return [mirror, *moved, *(mirror_rows(m, self.image_shape_) for m in moved)]
+
+    def _all_views(self, X: np.ndarray, own=None) -> np.ndarray:
+        """Every view written into one array, by blocks of rows: no full-size temporary beside it."""
         out = None
         step = max(_VIEW_ROWS, -(-len(X) // _VIEW_PARTS))
         for start in range(0, len(X), step):
             rows = X[start : start + step]
             first = self.transformer_.transform(rows) if own is None else own[start : start + step]
-            second = np.asarray(self.transformer_.transform(mirror_rows(rows, self.image_shape_)))
+            others = [np.asarray(self.transformer_.transform(images)) for images in self._view_images(rows)]
             if out is None:
-                width = second.shape[1]
-                out = np.empty((len(X), 2 * width), dtype=np.result_type(np.asarray(first).dtype, second.dtype))
-            out[start : start + len(rows), :width] = first
-            out[start : start + len(rows), width:] = second
-            del first, second  # before the next block's are made
+                width = others[0].shape[1]
+                # float32: the kernels over views take their products in float32, and six views of
+                # FER2013's training faces (sift+hog+gabor) are 3.6 GB so, 7.3 GB in float64.
+                out = np.empty((len(X), self.n_views_ * width), dtype=np.float32)
+            for v, features in enumerate([first, *others]):
+                out[start : start + len(rows), v * width : (v + 1) * width] = features
+            del first, others  # before the next block's are made
         if out is None:  # no rows: the transformer says what width an empty batch has
-            empty = np.asarray(self.transformer_.transform(X))
-            out = np.hstack([empty, empty])
+            out = np.hstack([np.asarray(self.transformer_.transform(X), dtype=np.float32)] * self.n_views_)
         return out
 
     def get_feature_names_out(self, input_features=None):
-        """The transformer's names, then the same names prefixed ``mirror__``."""
+        """The transformer's names, then the same names prefixed by each view's (``mirror__``, ``shift+2__``...)."""
         check_is_fitted(self)
         names = np.asarray(self.transformer_.get_feature_names_out(), dtype=object)
-        return np.concatenate([names, np.array([f"mirror__{name}" for name in names], dtype=object)])
+        prefixes = ["", "mirror__"]
+        if self.shift:
+            moved = [f"shift{dx:+d}__" for dx in (self.shift, -self.shift)]
+            prefixes += moved + [f"mirror__{m}" for m in moved]
+        return np.concatenate([np.array([f"{p}{name}" for name in names], dtype=object) for p in prefixes])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
