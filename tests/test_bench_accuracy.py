@@ -71,3 +71,11 @@ def test_mirror_kernel_gives_the_kernel_classifiers_two_views(bench, clf, key):
 def test_mirror_kernel_refuses_a_classifier_without_views(bench):
     with pytest.raises(ValueError, match="needs a classifier whose kernel averages over views"):
         bench.build_classifier("svm", {}, [4], random_state=0, n_jobs=1, views=2)
+
+
+def test_saved_features_of_other_views_are_refused_for_kernel_shift(bench, saved):
+    folder, F_fit, y_fit, F_test, test = saved
+    bench.save_features(folder, "hog+lbp", F_fit, y_fit, F_test, test,
+                        {"fit": 1.5, "test": 0.5, "widths": [1, 1], "mirror_kernel": True})
+    with pytest.raises(SystemExit, match="with --kernel-shift 0; give the same option"):
+        bench.load_features(folder, "hog+lbp", y_fit, test, mirror_kernel=True, kernel_shift=3)

@@ -42,6 +42,7 @@ _COMMON_CONSTRAINTS: dict = {
 # products in float32 anyway, and the other kernels convert them (_KernelSVCBase._prepare).
 _FLOATS = (np.float64, np.float32)
 
+
 def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
     """Raise ValueError unless ``y`` (of positive weight) holds at least 2 classes."""
     labels = np.unique(y)

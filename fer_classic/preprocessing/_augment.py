@@ -265,8 +265,8 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         Geometry of a row; default infers a square.
     shift : int, default=0
         Pixels by which the extra views move the image left and right; 0: the
-        image and its mirror only. Six views cost the kernel nine times the
-        pair products of two.
+        image and its mirror only. Six views cost a kernel over views 36
+        products per pair of faces instead of 4.
 
     Attributes
     ----------
