@@ -377,7 +377,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
                 out = np.empty((len(X), self.n_views_ * width), dtype=np.float32)
             for v, features in enumerate([first, *others]):
                 out[start : start + len(rows), v * width : (v + 1) * width] = features
-            del first, others  # before the next block's are made
+            del first, others, features  # before the next block's are made
         if out is None:  # no rows: the transformer says what width an empty batch has
             out = np.hstack([np.asarray(self.transformer_.transform(X), dtype=np.float32)] * self.n_views_)
         return out
@@ -398,4 +398,5 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         tags.non_deterministic = inner.non_deterministic
         tags.target_tags.required = inner.target_tags.required
+        tags.transformer_tags.preserves_dtype = ["float32"]  # every view is written in float32
         return tags
