@@ -65,7 +65,7 @@ from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
-from fer_classic.preprocessing import mirror_rows
+from fer_classic.preprocessing import mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -300,7 +300,7 @@ def main() -> None:
         raise SystemExit("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
     if args.kernel_shift < 0 or (args.kernel_shift and not args.mirror_kernel):
         raise SystemExit("--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel; give both.")
-    views = (6 if args.kernel_shift else 2) if args.mirror_kernel else 1
+    views = n_mirror_views(args.kernel_shift) if args.mirror_kernel else 1
     for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
         try:
             build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs,

@@ -181,8 +181,9 @@ _GROUPS = click.option(
     help="Subject id from file names (first group), e.g. 'S(\\d+)_': the hold-out and folds keep each subject "
          "on one side. Default: the dataset's subjects, else clusters of near-duplicate images.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-_FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift, vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained "
-                  "first), or joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
+_FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (dense SIFT VLAD), vgg16 / vgg19 "
+                  "(frozen ImageNet networks), cnn (a CNN trained first), or joined with '+' (e.g. vgg16+hog); vgg16, "
+                  "vgg19 and cnn need fer-classic[deep].")
 _CLF_HELP = ("svm, linear-svm, logreg, ridge, knn, rf, mlp, kernel-svm (histogram kernels), combined-svm (a weighted "
              "sum of per-block kernels) or local-svm (an SVM per face on its nearest training faces).")
 _NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default: all cores where it helps).")

@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from ._optional import import_optional
 from .estimators import make_classifier
 from .features import make_features, make_scaler
-from .preprocessing import FlipAugmented, MirrorViews, make_preprocessing
+from .preprocessing import FlipAugmented, MirrorViews, make_preprocessing, n_mirror_views
 
 __all__ = ["SAMPLERS", "make_pipeline", "make_sampler"]
 
@@ -74,7 +74,8 @@ def make_pipeline(
     Parameters
     ----------
     features : str, default="hog"
-        ``pixels``, ``hog``, ``lbp``, ``pca``, ``sift``, or several joined by ``+``.
+        A name of :data:`fer_classic.features.FEATURES` (``pixels``, ``hog``,
+        ``lbp``, ``gabor``, ``pca``, ``sift``, ``vlad``, ...), or several joined by ``+``.
     clf : str, default="svm"
         ``svm``, ``linear-svm``, ``logreg``, ``ridge``, ``knn``, ``rf`` or ``mlp``.
     preprocess : str or transformer, optional
@@ -186,7 +187,7 @@ def make_pipeline(
     feature_steps = [("features", make_features(features, n_jobs=n_jobs, random_state=random_state,
                                                 block_scaling=block_scaling)),
                      ("scale", make_scaler(features, block_scaling=block_scaling))]
-    views = (6 if kernel_shift else 2) if mirror_kernel else 1
+    views = n_mirror_views(kernel_shift) if mirror_kernel else 1
     classifier = make_classifier(clf, random_state=random_state, n_jobs=n_jobs, views=views, **clf_params)
     if mirror_kernel:
         # The scaler inside: every view is scaled by what it learned from the faces as they are.

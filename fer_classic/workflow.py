@@ -375,7 +375,7 @@ def evaluate_model(
         timings.update(written.timings)
         return EvaluateResult(written.metrics, timings, written.split, written.n, list(dataset.skipped), written)
     predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
-    metrics = classification_metrics(subset.y, predicted, model.classes)
+    metrics = classification_metrics(subset.y, predicted, model.classes, groups=subset.usages)
     return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
 
 

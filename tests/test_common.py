@@ -46,8 +46,8 @@ from fer_classic.estimators import (
     SVMClassifier, make_classifier,
 )
 from fer_classic.features import (
-    BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, GaborFeatures, HOGFeatures, LBPFeatures,
-    PixelFeatures,
+    BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, DenseSIFTVLAD, GaborFeatures, HOGFeatures,
+    LBPFeatures, PixelFeatures,
 )
 from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer, MirrorViews
 
@@ -101,6 +101,11 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
         DenseSIFTBoVW(step=1, patch_sizes=(4, 8), n_words=2, levels=(1,), assignment="hard", random_state=0),
         DenseSIFTBoVW(step=1, patch_sizes=(4, 8), n_words=2, levels=(1,), codebooks="per_patch",
                       histogram="presence", random_state=0),
+    ],
+    DenseSIFTVLAD: [
+        DenseSIFTVLAD(step=1, patch_sizes=4, n_words=2, n_components=2, levels=(1,), random_state=0),
+        DenseSIFTVLAD(step=1, patch_sizes=(4, 8), n_words=2, n_components=3, levels=(1,), power=1,
+                      root_sift=False, random_state=0),
     ],
     BlockScaledUnion: [BlockScaledUnion([("pixels", PixelFeatures()), ("hog", HOGFeatures(
         pixels_per_cell=(1, 1), cells_per_block=(1, 1)))], normalised_blocks=("pixels",))],

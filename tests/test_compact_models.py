@@ -296,3 +296,14 @@ def test_compressed_sizes_are_estimated_closely(monkeypatch):
     estimate = _inspect._compressed_bytes(votes)
     assert abs(estimate / len(zlib.compress(votes.tobytes(), 3)) - 1) < 0.05
     assert _inspect._compressed_bytes(votes[:4]) == len(zlib.compress(votes[:4].tobytes(), 3))  # small: whole
+
+
+@pytest.mark.parametrize("value, shown", [
+    ({"PublicTest": {"accuracy": 0.5, "n": 4}, "PrivateTest": {"accuracy": 0.25, "n": 4}},
+     "PublicTest accuracy 0.5000 (n=4), PrivateTest accuracy 0.2500 (n=4)"),
+    ({"PublicTest": "high"}, "accuracy_by_group {'PublicTest': 'high'}"),
+], ids=["halves", "a stranger's text"])
+def test_inspect_shows_the_accuracy_of_each_group(value, shown):
+    from fer_classic.persistence._inspect import _metric_text
+
+    assert _metric_text("accuracy_by_group", value) == shown

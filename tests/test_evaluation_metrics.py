@@ -168,3 +168,40 @@ def test_normalized_confusion_rows_without_samples_are_zero():
 def test_format_metrics_shows_interval_balanced_accuracy_and_auc(result):
     text = format_metrics(result)
     assert "bootstrap interval" in text and "balanced acc" in text and "roc-auc" in text
+
+
+# -- accuracy of each group (FER2013's PublicTest and PrivateTest) ------------------------------
+
+def _halves(n):
+    return np.where(np.arange(n) % 3 == 0, "PublicTest", "PrivateTest")
+
+
+def test_accuracy_by_group_is_each_group_s_accuracy(predictions):
+    y_true, y_pred, _ = predictions
+    groups = _halves(len(y_true))
+    parts = classification_metrics(y_true, y_pred, CLASSES, groups=groups)["accuracy_by_group"]
+    assert list(parts) == ["PrivateTest", "PublicTest"]
+    for name, part in parts.items():
+        keep = groups == name
+        assert part == {"accuracy": pytest.approx(skm.accuracy_score(y_true[keep], y_pred[keep])),
+                        "n": int(keep.sum())}
+
+
+@pytest.mark.parametrize("groups", [None, "", "PrivateTest"], ids=["none", "empty names", "one name"])
+def test_accuracy_by_group_needs_two_named_groups(predictions, groups):
+    y_true, y_pred, _ = predictions
+    names = None if groups is None else np.full(len(y_true), groups)
+    assert "accuracy_by_group" not in classification_metrics(y_true, y_pred, CLASSES, groups=names)
+
+
+def test_groups_of_another_length_are_an_error(predictions):
+    y_true, y_pred, _ = predictions
+    with pytest.raises(ValueError, match="groups has 3 names"):
+        classification_metrics(y_true, y_pred, CLASSES, groups=["a", "b", "c"])
+
+
+def test_format_metrics_shows_each_group_s_accuracy(predictions):
+    y_true, y_pred, _ = predictions
+    metrics = classification_metrics(y_true, y_pred, CLASSES, groups=_halves(len(y_true)))
+    part = metrics["accuracy_by_group"]["PublicTest"]
+    assert f"PublicTest  {part['accuracy']:.4f}   (n={part['n']})" in format_metrics(metrics)

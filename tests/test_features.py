@@ -123,7 +123,7 @@ def test_unknown_normalised_block_is_an_error():
         union.fit(random_gray((5, 16), seed=1).astype(float))
 
 
-@pytest.mark.parametrize("spec, expected", [("hog+sift", ("sift",)), ("hog+lbp", ())])
+@pytest.mark.parametrize("spec, expected", [("hog+sift", ("sift",)), ("hog+vlad", ("vlad",)), ("hog+lbp", ())])
 def test_block_scaling_leaves_sift_histograms_unstandardised(spec, expected):
     assert make_features(spec, block_scaling=True).normalised_blocks == expected
 
@@ -139,6 +139,6 @@ def test_combined_pipeline_has_one_scaler_by_default():
     assert type(pipe["features"]) is FeatureUnion and isinstance(pipe["scale"], StandardScaler)
 
 
-@pytest.mark.parametrize("features, scaled", [("hog", True), ("sift", False), ("hog+sift", True)])
+@pytest.mark.parametrize("features, scaled", [("hog", True), ("sift", False), ("vlad", False), ("hog+sift", True)])
 def test_only_normalised_sift_histograms_skip_the_scaler(features, scaled):
     assert isinstance(make_pipeline(features, "linear-svm")["scale"], StandardScaler) is scaled

@@ -60,6 +60,18 @@ def test_two_classes_give_one_decision_whose_sign_is_the_prediction(mode):
     np.testing.assert_array_equal(model.predict(X), model.classes_[(decision > 0).astype(int)])
 
 
+@pytest.mark.parametrize("mode", ["local", "refine"])
+def test_threads_give_the_same_scores(mode, monkeypatch):
+    from fer_classic.estimators import _local_svc
+
+    monkeypatch.setattr(_local_svc, "_ROWS", 16)  # several blocks of rows, the last one short
+    X, y = _blobs()
+    X_test = np.random.default_rng(3).random((40, X.shape[1])) * 2
+    one = LocalSVC(k=20, mode=mode).fit(X, y).decision_function(X_test)
+    two = LocalSVC(k=20, mode=mode, n_jobs=2).fit(X, y).decision_function(X_test)
+    np.testing.assert_array_equal(two, one)
+
+
 def test_refine_adds_the_global_scores():
     X, y = _blobs()
     local = LocalSVC(k=20, mode="local").fit(X, y)

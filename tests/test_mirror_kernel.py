@@ -16,7 +16,7 @@ from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, _kern
 from fer_classic.estimators._histogram_kernels import kernel_matrix
 from fer_classic.features import HOGFeatures, PixelFeatures
 from fer_classic.model_selection import search_model
-from fer_classic.preprocessing import MirrorViews, mirror_rows, shift_rows
+from fer_classic.preprocessing import MirrorViews, mirror_rows, n_mirror_views, shift_rows
 from fer_classic.workflow import fit_model
 
 
@@ -28,20 +28,21 @@ def _images(n=40, side=8, seed=0):
     return X, y
 
 
-def _views(n=30, d=4, seed=0):
-    """Rows of two views of ``d`` features each, three classes."""
+def _views(n=30, d=4, seed=0, views=2):
+    """Rows of ``views`` views of ``d`` features each, three classes."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 3
-    X = rng.random((n, 2 * d))
+    X = rng.random((n, views * d))
     X[y == 1, :2] += 1.0
     X[y == 2, d:d + 2] += 1.0
     return X, y
 
 
 def _averaged(kernel, X, Y, d, **kw):
-    """The four-pair average, written out."""
-    pairs = [(X[:, a:a + d], Y[:, c:c + d]) for a in (0, d) for c in (0, d)]
-    return sum(kernel(P, Q, **kw) for P, Q in pairs) / 4
+    """The average over all pairs of views (of ``d`` features each), written out."""
+    starts = range(0, X.shape[1], d)
+    pairs = [(X[:, a:a + d], Y[:, c:c + d]) for a in starts for c in starts]
+    return sum(kernel(P, Q, **kw) for P, Q in pairs) / len(pairs)
 
 
 # -- MirrorViews --------------------------------------------------------------------------------
@@ -93,6 +94,13 @@ def test_mirror_views_with_a_shift_has_six_views_in_order():
     np.testing.assert_allclose(views.transform(X), np.hstack(expected) / 255.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("shift", [0, 1, 3])
+def test_n_mirror_views_is_the_views_mirror_views_writes(shift):
+    X, y = _images()
+    views = MirrorViews(PixelFeatures(), shift=shift).fit(X, y)
+    assert views.transform(X).shape[1] == n_mirror_views(shift) * X.shape[1] == views.n_views_ * X.shape[1]
+
+
 def test_mirror_views_names_the_shifted_views():
     X, y = _images()
     names = MirrorViews(PixelFeatures(), shift=1).fit(X, y).get_feature_names_out()
@@ -121,14 +129,17 @@ def pair_rows(request, monkeypatch):
 
 # rbf: float32 dot products, on rows centred on the first view's mean here and on the other
 # operand's in kernel_matrix.
+@pytest.mark.parametrize("views", [2, 3])
 @pytest.mark.parametrize("kernel, kw, rtol", [("rbf", {"gamma": 0.7}, 1e-6), ("linear", {}, 1e-10)])
-def test_training_kernel_is_the_average_over_the_four_pairs_of_views(kernel, kw, rtol, pair_rows):
-    X, y = _views()
-    model = KernelSVC(kernel=kernel, views=2, normalize=False, **kw).fit(X, y)
+def test_training_kernel_is_the_average_over_all_pairs_of_views(kernel, kw, rtol, views, pair_rows):
+    X, y = _views(views=views)
+    model = KernelSVC(kernel=kernel, views=views, normalize=False, **kw).fit(X, y)
     Xp = model._prepare(X)
     diag = model._diagonals(Xp)
     expected = _averaged(lambda P, Q: kernel_matrix(kernel, P, Q, gamma=0.7), X, X, 4)
-    np.testing.assert_allclose(model._kernel(Xp, Xp, diag, diag), expected, rtol=rtol, atol=1e-12)
+    got = model._kernel(Xp, Xp, diag, diag)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(got, got.T, rtol=rtol, atol=1e-12)
 
 
 def test_normalised_intersection_kernel_averages_each_pair_normalised(pair_rows):

@@ -2,9 +2,11 @@
 
 import base64
 import csv
+import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -73,6 +75,16 @@ def test_report_uses_probabilities_when_the_classifier_has_them(tiny_faces, tmp_
     knn = fit_model(tiny_faces, features="pixels", clf="knn").model
     written = write_report(knn, tiny_faces, tmp_path / "r", n_resamples=50)
     assert written.score_kind == "probability" and written.metrics["roc_auc_micro"] is not None
+
+
+def test_report_shows_the_accuracy_of_each_usage(fitted_model, tiny_faces, tmp_path):
+    test = tiny_faces.select("test")
+    halves = dataclasses.replace(test, usages=np.where(np.arange(len(test)) % 2, "PublicTest", "PrivateTest"))
+    written = write_report(fitted_model, halves, tmp_path / "report", n_resamples=50)
+    page = written.html.read_text(encoding="utf-8")
+    for name, part in written.metrics["accuracy_by_group"].items():
+        assert f"accuracy, {name}" in page and f"{part['accuracy']:.3f}" in page
+    assert written.summary()["accuracy_by_group"] == written.metrics["accuracy_by_group"]
 
 
 def test_report_rejects_a_file_as_folder(fitted_model, tiny_faces, tmp_path):

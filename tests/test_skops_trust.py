@@ -62,6 +62,7 @@ _CASES = {
     "pca/linear-svm": ("pca", "linear-svm", {}),
     "hog/ridge": ("hog", "ridge", {}),
     "sift/knn": ("sift", "knn", {}),
+    "hog+vlad/svm block scaling": ("hog+vlad", "svm", {"block_scaling": True}),
     "hog/rf": ("hog", "rf", {"n_estimators": 3}),
     "pixels/mlp": ("pixels", "mlp", {"max_iter": 5}),
     "hog+lbp/knn": ("hog+lbp", "knn", {}),

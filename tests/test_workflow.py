@@ -49,6 +49,19 @@ def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, ti
         evaluate_model(fitted_model, csv, split="PublicTest")
 
 
+def test_fit_scores_fer2013_s_halves_from_the_same_predictions(tmp_path, tiny_faces):
+    halves = np.where(np.arange(len(tiny_faces)) % 2, "public", "private")
+    faces = tiny_faces.with_splits(np.where(tiny_faces.splits == "test", halves, "train"))
+    data = write_csv_dataset(tmp_path / "f.csv", faces,
+                             usage_of={"train": "Training", "public": "PublicTest", "private": "PrivateTest"})
+    result = fit_model(data, features="hog", clf="svm")
+    parts = result.metrics["accuracy_by_group"]
+    assert [parts[name]["n"] for name in ("PrivateTest", "PublicTest")] == [14, 14]
+    assert result.model.metadata["metrics"]["accuracy_by_group"] == parts
+    private = evaluate_model(result.model, data, split="PrivateTest")
+    assert parts["PrivateTest"]["accuracy"] == pytest.approx(private.metrics["accuracy"])
+
+
 def test_predict_paths_reports_bad_files_without_raising(tmp_path, fitted_model, folder_dataset):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")

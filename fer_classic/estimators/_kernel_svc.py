@@ -144,8 +144,9 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         With ``views`` = v the block's kernel is ``sum_{a, c} k(x_a, y_c) / v**2``:
         the kernel of the mean of a row's views in the kernel's feature space,
         so still positive semi-definite. ``Yp is Xp`` (a training matrix)
-        computes the first view's kernel on and above the diagonal only, and
-        each pair of different views once (the other pair is its transpose).
+        computes each view's kernel with itself on and above the diagonal
+        only, and each pair of different views once (the other pair is its
+        transpose).
         ``Y_side``: ``self._side(b, Yp)``, when the caller keeps it for many
         blocks of rows. Memory: the result, each view's columns (centred
         float32 for rbf), and an eighth of the result while the other pairs
@@ -156,17 +157,18 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         centre, Y_views = self._side(b, Yp) if Y_side is None else Y_side
         X_views = Y_views if symmetric else self._side(b, Xp, centre)[1]
 
-        def pair(a: int, c: int, rows: slice) -> np.ndarray:
+        def pair(a: int, c: int, rows: slice, cols: slice = slice(None)) -> np.ndarray:
             whole = symmetric and a == c and rows == slice(None)
             if kernel == "rbf":
-                (single, norms), cols = X_views[a], Y_views[c]
-                return single_rbf_matrix(single[rows], norms[rows], *cols, self.gammas_[b], symmetric=whole)
-            K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c], gamma=self.gammas_[b],
+                (single, norms), (col_single, col_norms) = X_views[a], Y_views[c]
+                return single_rbf_matrix(single[rows], norms[rows], col_single[cols], col_norms[cols],
+                                         self.gammas_[b], symmetric=whole)
+            K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c][cols], gamma=self.gammas_[b],
                               n_jobs=self.n_jobs)
             if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
                 # Cosine normalisation: blocks of any width and kernel then weigh alike.
                 K /= np.sqrt(np.where(diag_X[b, a][rows] > 0, diag_X[b, a][rows], 1.0))[:, None]
-                K /= np.sqrt(np.where(diag_Y[b, c] > 0, diag_Y[b, c], 1.0))[None, :]
+                K /= np.sqrt(np.where(diag_Y[b, c][cols] > 0, diag_Y[b, c][cols], 1.0))[None, :]
             return K
 
         out = pair(0, 0, slice(None))
@@ -179,14 +181,22 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         progress = Progress(n * len(pairs), "kernel rows of the other views")
         with progress_enabled(False):  # one line for all the blocks
             for start in range(0, n, step):
-                rows = slice(start, start + step)
+                stop = min(start + step, n)
+                rows = slice(start, stop)
                 for a, c in pairs:
-                    part = pair(a, c, rows)
-                    out[rows] += part
-                    if symmetric and c > a:
-                        out[:, rows] += part.T
+                    if symmetric and a == c:
+                        # A view with itself: these rows against themselves and the columns
+                        # after them; below the diagonal square, the transpose of its right.
+                        part = pair(a, c, rows, slice(start, None))
+                        out[rows, start:] += part
+                        out[stop:, rows] += part[:, stop - start:].T
+                    else:
+                        part = pair(a, c, rows)
+                        out[rows] += part
+                        if symmetric and c > a:
+                            out[:, rows] += part.T
                     del part
-                    progress.update(min(step, n - start))
+                    progress.update(stop - start)
         progress.close()
         out /= len(columns) ** 2
         return out
@@ -333,7 +343,7 @@ class KernelSVC(_KernelSVCBase):
         kernel is averaged over all pairs of views, ``k(x, y) = sum_{a, c}
         k(x_a, y_c) / views**2``, at fit and predict time alike; ``gamma="scale"``
         comes from the first view. Costs ``views**2`` kernel evaluations
-        (``views * (views + 1) / 2`` for the training matrix).
+        per pair of rows (``views**2 / 2`` for the symmetric training matrix).
     n_jobs : int, optional
         Threads computing the intersection, chi2 and (above 3,000 features) pq kernels.
     random_state : int, optional

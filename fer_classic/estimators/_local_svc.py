@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
@@ -64,6 +65,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     mode : {"local", "refine"}, default="local"
         ``local``: the local SVM decides alone. ``refine``: global plus
         local one-vs-rest scores (vote counts with confidences).
+    n_jobs : int, optional
+        Threads that fit the local SVMs (libsvm releases the GIL); None is
+        1 unless in a :func:`joblib.parallel_config` context, -1 all cores.
 
     Attributes
     ----------
@@ -93,13 +97,16 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "k": [Interval(Integral, 1, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
         "mode": [StrOptions({"local", "refine"})],
+        "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimator=None, *, k: int = 200, C: float = 1.0, mode: str = "local"):
+    def __init__(self, estimator=None, *, k: int = 200, C: float = 1.0, mode: str = "local",
+                 n_jobs: int | None = None):
         self.estimator = estimator
         self.k = k
         self.C = C
         self.mode = mode
+        self.n_jobs = n_jobs
 
     # Nested: the kernel estimator validates its own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
@@ -190,18 +197,23 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         out = np.empty((len(X), n_classes))
         sides = estimator._sides(self.X_fit_)  # once, not for every block
         progress = Progress(len(X), "local SVMs")
-        for start in range(0, len(X), _ROWS):
-            rows = estimator._prepare(X[start : start + _ROWS])
-            kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_, sides)
-            closeness = 2 * kernel_rows - penalty
-            nearest = np.argpartition(-closeness, k - 1, axis=1)[:, :k] if k < len(self.X_fit_) else \
-                np.broadcast_to(np.arange(len(self.X_fit_)), (len(rows), len(self.X_fit_)))
-            for i, neighbours in enumerate(nearest):
-                out[start + i] = self._local_scores(gram, kernel_rows[i], np.sort(neighbours), n_classes)
-            if self.mode == "refine":
-                out[start : start + len(rows)] += _vote_scores(estimator.svc_.decision_function(kernel_rows),
-                                                               n_classes)
-            progress.update(len(rows))
+        # Threads, not processes: each local fit reads slices of the shared training kernel matrix.
+        with Parallel(n_jobs=self.n_jobs, require="sharedmem") as parallel:
+            for start in range(0, len(X), _ROWS):
+                rows = estimator._prepare(X[start : start + _ROWS])
+                kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_,
+                                                sides)
+                closeness = 2 * kernel_rows - penalty
+                nearest = np.argpartition(-closeness, k - 1, axis=1)[:, :k] if k < len(self.X_fit_) else \
+                    np.broadcast_to(np.arange(len(self.X_fit_)), (len(rows), len(self.X_fit_)))
+                out[start : start + len(rows)] = parallel(
+                    delayed(self._local_scores)(gram, row, np.sort(neighbours), n_classes)
+                    for row, neighbours in zip(kernel_rows, nearest)
+                )
+                if self.mode == "refine":
+                    out[start : start + len(rows)] += _vote_scores(estimator.svc_.decision_function(kernel_rows),
+                                                                   n_classes)
+                progress.update(len(rows))
         progress.close()
         return out
 

@@ -72,7 +72,7 @@ def _local_svm(rs, nj):
     from ._local_svc import LocalSVC
 
     # Local learning: an SVM on each test face's k nearest training faces (--param k=200 --param C=1).
-    return LocalSVC(_kernel_svm(rs, nj))
+    return LocalSVC(_kernel_svm(rs, nj), n_jobs=nj)
 
 
 #: Name → factory(random_state, n_jobs) of an unfitted classifier.

@@ -184,6 +184,7 @@ def classification_metrics(
     classes: Sequence,
     *,
     scores=None,
+    groups=None,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     random_state: int | None = 0,
@@ -201,6 +202,10 @@ def classification_metrics(
     scores : array-like of shape (n_samples, n_classes), optional
         ``predict_proba`` or ``decision_function`` output (columns follow
         ``classes``); gives the one-vs-rest ROC-AUC. Without it the AUC entries are None.
+    groups : array-like of shape (n_samples,), optional
+        A name per sample, e.g. FER2013's usages (``PublicTest``,
+        ``PrivateTest``); with two or more non-empty names, the accuracy of
+        each is reported too, from the same predictions.
     n_resamples, confidence, random_state
         Bootstrap of the accuracy interval, see :func:`accuracy_interval`.
 
@@ -212,7 +217,8 @@ def classification_metrics(
         ``per_class`` (name → precision, recall, f1, support, roc_auc),
         ``confusion_matrix`` (list of rows: true class; columns: predicted),
         ``confusion_matrix_normalized`` (rows divided by their totals),
-        ``roc_auc_macro`` and ``roc_auc_micro`` (None without ``scores``).
+        ``roc_auc_macro`` and ``roc_auc_micro`` (None without ``scores``);
+        with ``groups``, ``accuracy_by_group`` (name → accuracy, n).
         Every value is JSON-ready.
     """
     y_true = np.asarray(y_true)
@@ -255,7 +261,25 @@ def classification_metrics(
         },
         "confusion_matrix": matrix.tolist(),
         "confusion_matrix_normalized": normalize_confusion_matrix(matrix).round(6).tolist(),
+        **_accuracy_by_group(y_true, y_pred, groups),
     }
+
+
+def _accuracy_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups) -> dict:
+    """``{"accuracy_by_group": {name: {accuracy, n}}}`` for two or more non-empty group names, else ``{}``."""
+    if groups is None:
+        return {}
+    groups = np.asarray(groups).astype(str)
+    if len(groups) != len(y_true):
+        raise ValueError(f"groups has {len(groups)} names but y_true has {len(y_true)} labels.")
+    names = sorted(set(groups.tolist()) - {""})
+    if len(names) < 2:
+        return {}
+    return {"accuracy_by_group": {
+        name: {"accuracy": float(accuracy_score(y_true[groups == name], y_pred[groups == name])),
+               "n": int((groups == name).sum())}
+        for name in names
+    }}
 
 
 def format_confusion_matrix(metrics: dict) -> str:
@@ -279,6 +303,8 @@ def format_metrics(metrics: dict) -> str:
         low, high = metrics["accuracy_ci"]
         share = metrics.get("confidence", 0.95)
         lines[0] += f"   {share:.0%} bootstrap interval {low:.4f}..{high:.4f}"
+    for name, part in metrics.get("accuracy_by_group", {}).items():
+        lines.append(f"  {name:<11} {part['accuracy']:.4f}   (n={part['n']})")
     if "balanced_accuracy" in metrics:
         lines.append(f"balanced acc {metrics['balanced_accuracy']:.4f}")
     lines += [

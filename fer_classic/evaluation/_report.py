@@ -122,7 +122,8 @@ class Report:
         """JSON-ready summary: headline scores and file paths."""
         return {
             **{k: self.metrics[k] for k in ("accuracy", "accuracy_ci", "balanced_accuracy", "f1_weighted",
-                                            "f1_macro", "roc_auc_macro", "roc_auc_micro")},
+                                            "f1_macro", "roc_auc_macro", "roc_auc_micro", "accuracy_by_group")
+               if k in self.metrics},
             "n": self.n,
             "split": self.split,
             "score_kind": self.score_kind,
@@ -214,6 +215,8 @@ def _html(model, data, subset, split: str, metrics: dict, predictions: Predictio
         ("ROC-AUC macro", _fmt(metrics["roc_auc_macro"]), f"one-vs-rest, {predictions.score_kind} scores"),
         ("ROC-AUC micro", _fmt(metrics["roc_auc_micro"]), "pooled class-vs-rest"),
         ("images", str(metrics["n"]), f"split {split}"),
+        *((f"accuracy, {name}", f"{part['accuracy']:.3f}", f"{part['n']} images")
+          for name, part in metrics.get("accuracy_by_group", {}).items()),
     ]
     card_html = "".join(f'<div class="card"><span>{e(t)}</span><b>{e(v)}</b><span>{e(s)}</span></div>'
                         for t, v, s in cards)
@@ -353,7 +356,7 @@ def write_report(
     timings.update(predictions.seconds)
     start = time.perf_counter()
     metrics = classification_metrics(
-        subset.y, predictions.labels, model.classes, scores=predictions.scores,
+        subset.y, predictions.labels, model.classes, scores=predictions.scores, groups=subset.usages,
         n_resamples=n_resamples, confidence=confidence, random_state=random_state,
     )
     timings["metrics"] = round(time.perf_counter() - start, 3)

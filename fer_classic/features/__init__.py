@@ -21,6 +21,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_lbp": ["LBPFeatures"],
     "_pixels": ["PixelFeatures"],
     "_registry": ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"],
-    "_sift": ["DenseSIFTBoVW"],
+    "_sift": ["DenseSIFTBoVW", "DenseSIFTVLAD"],
     "_union": ["BlockScaledUnion"],
 })

@@ -32,6 +32,12 @@ def _sift() -> TransformerMixin:
     return DenseSIFTBoVW()
 
 
+def _vlad() -> TransformerMixin:
+    from ._sift import DenseSIFTVLAD
+
+    return DenseSIFTVLAD()
+
+
 def _gabor() -> TransformerMixin:
     from ._gabor import GaborFeatures
 
@@ -65,17 +71,18 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "lbp": LBPFeatures,
     "pca": _pca,
     "sift": _sift,
+    "vlad": _vlad,
     "gabor": _gabor,
     "vgg16": _vgg16,
     "vgg19": _vgg19,
     "cnn": _cnn,
 }
 
-#: Extractors whose output is already normalised (power + L2 histograms): used alone, they go
+#: Extractors whose output is already normalised (power + L2 histograms or VLAD sums): used alone, they go
 #: to the classifier unscaled. Standardising their many rare visual words did not help an RBF
 #: SVM and made liblinear's LinearSVC take minutes instead of seconds. How combinations that
 #: hold them are scaled is decided by :func:`make_scaler` alone.
-NORMALISED_FEATURES: frozenset[str] = frozenset({"sift"})
+NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad"})
 
 
 def parse_feature_names(spec: str) -> list[str]:

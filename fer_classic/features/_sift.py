@@ -7,6 +7,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 from sklearn.cluster import MiniBatchKMeans
+from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -14,7 +15,7 @@ from .._progress import Progress
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
-__all__ = ["DenseSIFTBoVW", "dense_keypoints"]
+__all__ = ["DenseSIFTBoVW", "DenseSIFTVLAD", "dense_keypoints"]
 
 _POSITIVE = Interval(Real, 0, None, closed="neither")
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
@@ -78,7 +79,114 @@ def _as_uint8(images: np.ndarray) -> np.ndarray:
     return np.rint((images - low) * scale).astype(np.uint8)
 
 
-class DenseSIFTBoVW(ImageTransformerMixin):
+class _DenseSIFT(ImageTransformerMixin):
+    """Dense SIFT descriptors on a grid and their spatial-pyramid cells: what the encodings share.
+
+    Subclasses store ``step``, ``patch_sizes``, ``n_words``, ``levels``,
+    ``root_sift``, ``sigma``, ``max_descriptors``, ``n_jobs`` and ``random_state``.
+    """
+
+    # 8-bit rows stay 8-bit: each image is stretched to 0..255 by _as_uint8 anyway.
+    _input_dtype = "numeric"
+    # The parameters both encodings have.
+    _parameter_constraints: dict = {
+        "step": [_POSITIVE_INT],
+        "patch_sizes": [_POSITIVE, SequenceOf(_POSITIVE)],
+        "n_words": [Interval(Integral, 2, None, closed="left")],
+        "levels": [_POSITIVE_INT, SequenceOf(_POSITIVE_INT)],
+        "root_sift": ["boolean"],
+        "sigma": [_POSITIVE],
+        "power": [_POSITIVE],
+        "max_descriptors": [_POSITIVE_INT],
+        "image_shape": IMAGE_SHAPE_CONSTRAINT,
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def _patches(self) -> tuple[float, ...]:
+        return tuple(float(p) for p in np.atleast_1d(self.patch_sizes))
+
+    def _check_params(self, image_shape):
+        levels = np.atleast_1d(self.levels)
+        if levels.max() > min(image_shape):
+            raise ValueError(
+                f"levels must lie between 1 and the smaller image side {min(image_shape)} (a pyramid "
+                f"level L pools over L x L cells of the image); got {self.levels!r}."
+            )
+
+    def _keypoints(self):
+        return dense_keypoints(tuple(self.image_shape_), int(self.step), self._patches())
+
+    def _descriptors(self, images: np.ndarray) -> np.ndarray:
+        """Unit-norm descriptors (n_images, n_keypoints, 128), float32."""
+        keypoints, _ = self._keypoints()
+        sift = cv2.SIFT_create(sigma=float(self.sigma))  # one per call: threads never share it
+        out = np.empty((len(images), len(keypoints), 128), dtype=np.float32)
+        for i in range(len(images)):
+            # One image at a time: never a float copy of the whole batch.
+            found, descriptors = sift.compute(_as_uint8(images[i : i + 1])[0], keypoints)
+            if descriptors is None or len(found) != len(keypoints):
+                raise RuntimeError(
+                    f"OpenCV SIFT returned {0 if descriptors is None else len(descriptors)} descriptors "
+                    f"for {len(keypoints)} keypoints."
+                )
+            out[i] = descriptors
+        if self.root_sift:
+            out /= np.maximum(out.sum(axis=2, keepdims=True), _EPS)
+            np.sqrt(out, out=out)
+        else:
+            out /= np.maximum(np.linalg.norm(out, axis=2, keepdims=True), _EPS)
+        return out
+
+    def _descriptor_sample(self, images: np.ndarray, rng, per_image: int) -> np.ndarray:
+        """Descriptors (n, n_keypoints, 128) of enough random images for ``max_descriptors`` (``per_image`` each)."""
+        n_images = min(len(images), -(-int(self.max_descriptors) // per_image))
+        chosen = np.sort(rng.choice(len(images), size=n_images, replace=False))
+        return self._map_images(self._descriptors, images[chosen], min_parallel=64)
+
+    def _learn_codebook(self, descriptors: np.ndarray, rng, n_images: int) -> np.ndarray:
+        """``n_words`` mini-batch k-means centres of (a sample of at most ``max_descriptors``) ``descriptors``."""
+        if len(descriptors) > self.max_descriptors:
+            descriptors = descriptors[rng.choice(len(descriptors), size=int(self.max_descriptors), replace=False)]
+        if len(descriptors) < self.n_words:
+            raise ValueError(
+                f"n_words={self.n_words} needs at least as many descriptors; {n_images} image(s) give "
+                f"{len(descriptors)}. Use a smaller n_words, a smaller step or more images."
+            )
+        # float64: scikit-learn's k-means++ upcasts float32 block by block, several times slower.
+        # On FER2013 it stops early after 3-5 passes over the sample; max_iter caps tiny inputs.
+        # Batches of at least two descriptors per word, so that a large vocabulary (thousands of
+        # words) still moves most words at every step; time and memory stay bounded by
+        # max_descriptors (k-means++ runs on 3 batches, mini-batch passes stop early).
+        kmeans = MiniBatchKMeans(
+            n_clusters=int(self.n_words),
+            batch_size=min(len(descriptors), max(2048, 2 * int(self.n_words))),
+            n_init=1,
+            max_iter=20,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        ).fit(descriptors.astype(np.float64))
+        return kmeans.cluster_centers_.astype(np.float32)
+
+    def _n_cells(self) -> int:
+        return sum(int(v) ** 2 for v in np.atleast_1d(self.levels))
+
+    def _pooling(self) -> np.ndarray:
+        """(pyramid cells, keypoints) matrix: 1 where a keypoint's centre lies in a cell, else 0.
+
+        Cells are ordered by level, then row-major within the level.
+        """
+        _, centres = self._keypoints()
+        height, width = self.image_shape_
+        rows = []
+        for level in np.atleast_1d(self.levels):
+            level = int(level)
+            cell_row = np.minimum(((centres[:, 0] + 0.5) * level // height).astype(int), level - 1)
+            cell_col = np.minimum(((centres[:, 1] + 0.5) * level // width).astype(int), level - 1)
+            rows.append(np.arange(level * level)[:, None] == (cell_row * level + cell_col)[None, :])
+        return np.concatenate(rows).astype(np.float32)
+
+
+class DenseSIFTBoVW(_DenseSIFT):
     """Dense SIFT bag of visual words with spatial-pyramid histograms.
 
     OpenCV SIFT descriptors (:func:`cv2.SIFT_create`) are computed at upright
@@ -173,27 +281,15 @@ class DenseSIFTBoVW(ImageTransformerMixin):
     """
 
     _feature_prefix = "sift"
-    # 8-bit rows stay 8-bit: each image is stretched to 0..255 by _as_uint8 anyway.
-    _input_dtype = "numeric"
     _parameter_constraints: dict = {
-        "step": [_POSITIVE_INT],
-        "patch_sizes": [_POSITIVE, SequenceOf(_POSITIVE)],
-        "n_words": [Interval(Integral, 2, None, closed="left")],
+        **_DenseSIFT._parameter_constraints,
         "codebooks": [StrOptions({"shared", "per_patch"})],
         "assignment": [StrOptions({"hard", "soft"})],
         "soft_beta": [_POSITIVE],
         "soft_neighbors": [_POSITIVE_INT],
-        "levels": [_POSITIVE_INT, SequenceOf(_POSITIVE_INT)],
-        "root_sift": ["boolean"],
-        "sigma": [_POSITIVE],
         "histogram": [StrOptions({"count", "presence", "capped"})],
         "cap": [_POSITIVE],
-        "power": [_POSITIVE],
         "norm": [StrOptions({"l2"}), None],
-        "max_descriptors": [_POSITIVE_INT],
-        "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -237,43 +333,6 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    # -- parameters -------------------------------------------------------------------------
-    def _patches(self) -> tuple[float, ...]:
-        return tuple(float(p) for p in np.atleast_1d(self.patch_sizes))
-
-    def _check_params(self, image_shape):
-        levels = np.atleast_1d(self.levels)
-        if levels.max() > min(image_shape):
-            raise ValueError(
-                f"levels must lie between 1 and the smaller image side {min(image_shape)} (a pyramid "
-                f"level L pools over L x L cells of the image); got {self.levels!r}."
-            )
-
-    # -- descriptors ------------------------------------------------------------------------
-    def _keypoints(self):
-        return dense_keypoints(tuple(self.image_shape_), int(self.step), self._patches())
-
-    def _descriptors(self, images: np.ndarray) -> np.ndarray:
-        """Unit-norm descriptors (n_images, n_keypoints, 128), float32."""
-        keypoints, _ = self._keypoints()
-        sift = cv2.SIFT_create(sigma=float(self.sigma))  # one per call: threads never share it
-        out = np.empty((len(images), len(keypoints), 128), dtype=np.float32)
-        for i in range(len(images)):
-            # One image at a time: never a float copy of the whole batch.
-            found, descriptors = sift.compute(_as_uint8(images[i : i + 1])[0], keypoints)
-            if descriptors is None or len(found) != len(keypoints):
-                raise RuntimeError(
-                    f"OpenCV SIFT returned {0 if descriptors is None else len(descriptors)} descriptors "
-                    f"for {len(keypoints)} keypoints."
-                )
-            out[i] = descriptors
-        if self.root_sift:
-            out /= np.maximum(out.sum(axis=2, keepdims=True), _EPS)
-            np.sqrt(out, out=out)
-        else:
-            out /= np.maximum(np.linalg.norm(out, axis=2, keepdims=True), _EPS)
-        return out
-
     # -- fit / transform --------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -298,42 +357,17 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         rng = check_random_state(self.random_state)
         n_groups = self._n_codebooks()
         per_image = len(self._keypoints()[0]) // n_groups  # descriptors per image and codebook
-        n_images = min(len(images), -(-int(self.max_descriptors) // per_image))
-        chosen = np.sort(rng.choice(len(images), size=n_images, replace=False))
-        descriptors = self._map_images(self._descriptors, images[chosen], min_parallel=64)
+        descriptors = self._descriptor_sample(images, rng, per_image)
         codebooks = []
         # Keypoints are ordered by patch size: group g holds the descriptors of the g-th size.
         for group in np.split(descriptors, n_groups, axis=1) if n_groups > 1 else [descriptors]:
             codebooks.append(self._learn_codebook(group.reshape(-1, 128), rng, len(images)))
         self.codebook_ = np.concatenate(codebooks)
-        self.n_features_out_ = n_groups * int(self.n_words) * sum(int(v) ** 2 for v in np.atleast_1d(self.levels))
+        self.n_features_out_ = n_groups * int(self.n_words) * self._n_cells()
         return self
 
     def _n_codebooks(self) -> int:
         return len(self._patches()) if self.codebooks == "per_patch" else 1
-
-    def _learn_codebook(self, descriptors: np.ndarray, rng, n_images: int) -> np.ndarray:
-        """``n_words`` mini-batch k-means centres of (a sample of at most ``max_descriptors``) ``descriptors``."""
-        if len(descriptors) > self.max_descriptors:
-            descriptors = descriptors[rng.choice(len(descriptors), size=int(self.max_descriptors), replace=False)]
-        if len(descriptors) < self.n_words:
-            raise ValueError(
-                f"n_words={self.n_words} needs at least as many descriptors; {n_images} image(s) give "
-                f"{len(descriptors)}. Use a smaller n_words, a smaller step or more images."
-            )
-        # float64: scikit-learn's k-means++ upcasts float32 block by block, several times slower.
-        # On FER2013 it stops early after 3-5 passes over the sample; max_iter caps tiny inputs.
-        # Batches of at least two descriptors per word, so that a large vocabulary (thousands of
-        # words) still moves most words at every step; time and memory stay bounded by
-        # max_descriptors (k-means++ runs on 3 batches, mini-batch passes stop early).
-        kmeans = MiniBatchKMeans(
-            n_clusters=int(self.n_words),
-            batch_size=min(len(descriptors), max(2048, 2 * int(self.n_words))),
-            n_init=1,
-            max_iter=20,
-            random_state=rng.randint(np.iinfo(np.int32).max),
-        ).fit(descriptors.astype(np.float64))
-        return kmeans.cluster_centers_.astype(np.float32)
 
     def __setstate__(self, state):
         # Models saved before these parameters existed encoded with their defaults' behaviour.
@@ -414,23 +448,6 @@ class DenseSIFTBoVW(ImageTransformerMixin):
         hist[nonzero] = codes["values"]
         return self._normalise(hist)
 
-    def _pooling(self) -> np.ndarray:
-        """(pyramid cells, keypoints) matrix: 1 where a keypoint's centre lies in a cell, else 0.
-
-        Cells are ordered by level, then row-major within the level; divided
-        by the keypoints, each level's histograms of an image sum to 1, so
-        every level weighs the same.
-        """
-        _, centres = self._keypoints()
-        height, width = self.image_shape_
-        rows = []
-        for level in np.atleast_1d(self.levels):
-            level = int(level)
-            cell_row = np.minimum(((centres[:, 0] + 0.5) * level // height).astype(int), level - 1)
-            cell_col = np.minimum(((centres[:, 1] + 0.5) * level // width).astype(int), level - 1)
-            rows.append(np.arange(level * level)[:, None] == (cell_row * level + cell_col)[None, :])
-        return np.concatenate(rows).astype(np.float32)
-
     def _assign(self, descriptors: np.ndarray, codebook: np.ndarray) -> np.ndarray:
         """Weights (n_descriptors, n_words) of the words of ``codebook``, float32, each row summing to 1."""
         # Squared distances by one matrix product: |d|^2 - 2 d.c + |c|^2.
@@ -452,3 +469,183 @@ class DenseSIFTBoVW(ImageTransformerMixin):
             weights[far] = 0.0
         weights /= weights.sum(axis=1, keepdims=True)
         return weights
+
+
+class DenseSIFTVLAD(_DenseSIFT):
+    """Dense SIFT encoded as VLAD: residuals to the nearest visual word, summed per pyramid cell.
+
+    The same descriptors as :class:`DenseSIFTBoVW` (OpenCV SIFT on a dense
+    grid, RootSIFT) are projected on their first ``n_components``
+    principal axes; ``fit`` learns ``n_words`` words there with mini-batch
+    k-means (PCA and k-means on a random sample of the training
+    descriptors). ``transform`` assigns every descriptor to its nearest
+    word and sums, per word and per cell of each pyramid level, the
+    descriptors' differences to it (Jégou et al., "Aggregating local
+    descriptors into a compact image representation", CVPR 2010); each
+    sum gets a signed power and is L2-normalised on its own
+    ("intra-normalisation", Arandjelović and Zisserman, CVPR 2013), and
+    every row is L2-normalised. A few words with where their descriptors
+    lie carry more than many words' counts: on 8,000 FER2013 training
+    faces an RBF SVM scored 0.496 on PublicTest with 16 words × 64
+    dimensions × 5 cells, against 0.470 for the default bag of words
+    (and 0.486 with 32 × 32, 0.468 with 64 × 64 over the whole image).
+
+    Parameters
+    ----------
+    step : int, default=4
+        Pixels between neighbouring keypoint centres.
+    patch_sizes : int or tuple of int, default=(12, 20)
+        Side in pixels of the square each descriptor covers; one keypoint
+        grid per size, all encoded with one codebook.
+    n_words : int, default=16
+        Codebook size.
+    n_components : int, default=64
+        Principal axes the descriptors are projected on (at most 128).
+    levels : tuple of int, default=(1, 2)
+        Spatial pyramid: level ``L`` pools over an ``L x L`` grid of cells.
+    root_sift : bool, default=True
+        RootSIFT descriptors (square root of the L1-normalised descriptor)
+        instead of L2-normalised ones.
+    sigma : float, default=1.6
+        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``.
+    power : float, default=0.5
+        Exponent of the signed power of every sum; 1 leaves them as they are.
+    max_descriptors : int, default=100_000
+        Descriptors (from randomly chosen training images) the projection
+        and the codebook are learned on.
+    image_shape : (int, int), optional
+        Geometry of a row; default infers a square.
+    n_jobs : int, optional
+        Parallel threads for computing and encoding descriptors.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the descriptor sample, the PCA and k-means.
+
+    Attributes
+    ----------
+    image_shape_ : (int, int)
+        Geometry learned in ``fit``.
+    mean_ : ndarray of shape (128,), float32
+        Mean of the sampled descriptors.
+    components_ : ndarray of shape (n_components, 128), float32
+        Principal axes of the sampled descriptors.
+    codebook_ : ndarray of shape (n_words, n_components), float32
+        The visual words, in the projected space.
+    n_features_out_ : int
+        ``n_words * n_components`` times the number of pyramid cells.
+
+    See Also
+    --------
+    DenseSIFTBoVW : The same descriptors as histograms of visual words.
+
+    Examples
+    --------
+    >>> from fer_classic.data import make_synthetic_faces
+    >>> faces = make_synthetic_faces(4, 0, random_state=0)
+    >>> vlad = DenseSIFTVLAD(n_words=4, n_components=8, random_state=0).fit(faces.X)
+    >>> vlad.transform(faces.X).shape
+    (28, 160)
+    """
+
+    _feature_prefix = "vlad"
+    _parameter_constraints: dict = {
+        **_DenseSIFT._parameter_constraints,
+        "n_components": [Interval(Integral, 1, 128, closed="both")],
+    }
+
+    def __init__(
+        self,
+        *,
+        step: int = 4,
+        patch_sizes: int | tuple[int, ...] = (12, 20),
+        n_words: int = 16,
+        n_components: int = 64,
+        levels: tuple[int, ...] = (1, 2),
+        root_sift: bool = True,
+        sigma: float = 1.6,
+        power: float = 0.5,
+        max_descriptors: int = 100_000,
+        image_shape: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        random_state=None,
+    ):
+        self.step = step
+        self.patch_sizes = patch_sizes
+        self.n_words = n_words
+        self.n_components = n_components
+        self.levels = levels
+        self.root_sift = root_sift
+        self.sigma = sigma
+        self.power = power
+        self.max_descriptors = max_descriptors
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the image geometry, the descriptors' principal axes and the codebook from training images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, or the sample holds fewer descriptors
+            than ``n_words`` or ``n_components``.
+        """
+        images = self._fit_geometry(X)
+        rng = check_random_state(self.random_state)
+        n_keypoints = len(self._keypoints()[0])
+        descriptors = self._descriptor_sample(images, rng, n_keypoints).reshape(-1, 128)
+        if len(descriptors) > self.max_descriptors:
+            descriptors = descriptors[rng.choice(len(descriptors), size=int(self.max_descriptors), replace=False)]
+        if len(descriptors) < self.n_components:
+            raise ValueError(
+                f"n_components={self.n_components} needs at least as many descriptors; {len(images)} image(s) "
+                f"give {len(descriptors)}. Use a smaller n_components, a smaller step or more images."
+            )
+        pca = PCA(n_components=int(self.n_components), random_state=rng.randint(np.iinfo(np.int32).max))
+        with np.errstate(divide="ignore", invalid="ignore"):  # explained_variance_ratio_ of flat images: unused
+            projected = pca.fit_transform(descriptors.astype(np.float64))
+        self.mean_ = pca.mean_.astype(np.float32)
+        self.components_ = pca.components_.astype(np.float32)
+        self.codebook_ = self._learn_codebook(projected, rng, len(images))
+        self.n_features_out_ = int(self.n_words) * int(self.n_components) * self._n_cells()
+        return self
+
+    def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        n_keypoints, n_words, width = len(self._keypoints()[0]), int(self.n_words), int(self.n_components)
+        pooling = self._pooling()
+        words_sq = np.einsum("ij,ij->i", self.codebook_, self.codebook_)
+        # Images per step: the descriptors stay under _BLOCK elements.
+        step = max(1, _BLOCK // (n_keypoints * 128))
+        out = np.empty((len(images), self.n_features_out_))
+        progress = Progress(len(images), "dense SIFT VLAD")
+        for start in range(0, len(images), step):
+            descriptors = self._descriptors(images[start : start + step])
+            n = len(descriptors)
+            projected = (descriptors.reshape(-1, 128) - self.mean_) @ self.components_.T
+            # Nearest word by one matrix product: |c|^2 - 2 p.c (|p|^2 is the same for every word).
+            nearest = np.argmin(words_sq[None, :] - 2 * projected @ self.codebook_.T, axis=1)
+            residuals = (projected - self.codebook_[nearest]).reshape(n, n_keypoints, width)
+            member = np.zeros((n * n_keypoints, n_words), dtype=np.float32)
+            member[np.arange(n * n_keypoints), nearest] = 1.0
+            # Sums per (cell, word) of every image: (cells, keypoints) x (keypoints, words) x (keypoints, dims).
+            sums = np.einsum("ck,nkw,nkd->ncwd", pooling, member.reshape(n, n_keypoints, n_words), residuals,
+                             optimize=True).astype(np.float64)
+            if self.power != 1:
+                sums = np.sign(sums) * np.abs(sums) ** float(self.power)
+            sums /= np.maximum(np.linalg.norm(sums, axis=3, keepdims=True), _EPS)
+            rows = sums.reshape(n, -1)
+            out[start : start + n] = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), _EPS)
+            progress.update(n)
+        progress.close()
+        return out

@@ -155,7 +155,7 @@ def format_model_info(info: dict) -> str:
         ("backend", metadata.get("backend")),
         ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
                        f"fingerprint {training.get('fingerprint')})" if training else None),
-        ("metrics", ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())),
+        ("metrics", ", ".join(_metric_text(k, v) for k, v in metrics.items())),
         ("versions", ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items())),
         ("created", metadata.get("created")),
     ]
@@ -184,6 +184,17 @@ def format_model_info(info: dict) -> str:
                                                 if needing else "nothing: every type and function it names is "
                                                 "on fer-classic's list of trusted names"))
     return "\n".join(lines)
+
+
+def _metric_text(name: str, value) -> str:
+    """One metric as text; anything a stranger's file holds instead of numbers is shown as it is."""
+    if name == "accuracy_by_group" and isinstance(value, dict):  # e.g. FER2013's PublicTest and PrivateTest
+        try:
+            return ", ".join(f"{group} accuracy {part['accuracy']:.4f} (n={part['n']})"
+                             for group, part in value.items())
+        except (KeyError, TypeError, ValueError):
+            pass
+    return f"{name} {value:.4f}" if isinstance(value, float) else f"{name} {value}"
 
 
 def _step_sizes(label: str, steps: dict, note: str) -> str:

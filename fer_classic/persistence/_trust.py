@@ -40,6 +40,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "fer_classic.features._lbp.LBPFeatures",
     "fer_classic.features._pixels.PixelFeatures",
     "fer_classic.features._sift.DenseSIFTBoVW",
+    "fer_classic.features._sift.DenseSIFTVLAD",
     "fer_classic.features._union.BlockScaledUnion",
     "fer_classic.preprocessing._augment.FlipAugmented",
     "fer_classic.preprocessing._augment.MirrorViews",

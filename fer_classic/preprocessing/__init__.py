@@ -9,7 +9,7 @@ doubles the training set with mirror images and never touches what
 each face and of its mirror image (and shifted copies) side by side.
 """
 
-from ._augment import FlipAugmented, MirrorViews, mirror_rows, shift_rows
+from ._augment import FlipAugmented, MirrorViews, mirror_rows, n_mirror_views, shift_rows
 from ._crop import BorderCrop
 from ._equalize import HistogramEqualizer
 from ._registry import PREPROCESSORS, make_preprocessing
@@ -22,5 +22,6 @@ __all__ = [
     "MirrorViews",
     "make_preprocessing",
     "mirror_rows",
+    "n_mirror_views",
     "shift_rows",
 ]

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
-__all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "shift_rows"]
+__all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "n_mirror_views", "shift_rows"]
 
 # MirrorViews transforms an eighth of the rows at a time (at least this many), so its
 # temporaries stay a quarter of its output. Small blocks cost the extractors' per-call
@@ -64,6 +64,24 @@ def shift_rows(X: np.ndarray, image_shape: tuple[int, int], dx: int) -> np.ndarr
         out[:, :, :dx] = images[:, :, -dx:]
         out[:, :, dx:] = images[:, :, -1:]
     return out.reshape(X.shape)
+
+
+def n_mirror_views(shift: int = 0) -> int:
+    """Views per face that ``MirrorViews(shift=shift)`` writes: 2, or 6 with a shift.
+
+    The ``views`` a kernel classifier needs for those features, known before
+    any data is seen (``MirrorViews.n_views_`` is the same number after ``fit``).
+
+    Parameters
+    ----------
+    shift : int, default=0
+        ``MirrorViews``' ``shift``.
+
+    Returns
+    -------
+    int
+    """
+    return 6 if shift else 2
 
 
 def _delegate(method: str):
@@ -339,7 +357,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         if self.shift >= self.image_shape_[1]:
             raise ValueError(f"shift={self.shift} moves the {self.image_shape_[1]}-pixel-wide images out of view; "
                              f"give fewer pixels than the width.")
-        self.n_views_ = 6 if self.shift else 2
+        self.n_views_ = n_mirror_views(self.shift)
         self.transformer_ = clone(self.transformer)
         return X
 
