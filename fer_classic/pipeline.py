@@ -107,9 +107,9 @@ def make_pipeline(
         ``kernel_shift`` pixels right and left and the mirrors of both
         (``MirrorViews(shift=kernel_shift)``, the classifier gets
         ``views=6``), so that the kernel is also averaged over small
-        horizontal misalignments, at 36 kernel products per test row and 21
-        for the training matrix (4 and 3 with the mirror alone). 0: the face
-        and its mirror only.
+        horizontal misalignments, at 36 kernel products per test row and the
+        work of 18 per row of the symmetric training matrix (4 and 2 with the
+        mirror alone). 0: the face and its mirror only.
     block_scaling : bool, default=False
         For combined features (``hog+lbp``): standardise each extractor's
         block on its own and weight it by one over the square root of its

@@ -275,11 +275,11 @@ def _accuracy_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups) -> dict:
     names = sorted(set(groups.tolist()) - {""})
     if len(names) < 2:
         return {}
-    return {"accuracy_by_group": {
-        name: {"accuracy": float(accuracy_score(y_true[groups == name], y_pred[groups == name])),
-               "n": int((groups == name).sum())}
-        for name in names
-    }}
+    parts = {}
+    for name in names:
+        mine = groups == name
+        parts[name] = {"accuracy": float(accuracy_score(y_true[mine], y_pred[mine])), "n": int(mine.sum())}
+    return {"accuracy_by_group": parts}
 
 
 def format_confusion_matrix(metrics: dict) -> str:
