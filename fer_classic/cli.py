@@ -186,7 +186,14 @@ _FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (
                   "vgg19 and cnn need fer-classic[deep].")
 _CLF_HELP = ("svm, linear-svm, logreg, ridge, knn, rf, mlp, kernel-svm (histogram kernels), combined-svm (a weighted "
              "sum of per-block kernels) or local-svm (an SVM per face on its nearest training faces).")
-_NJOBS = click.option("--n-jobs", type=int, default=None, help="Workers (default: all cores where it helps).")
+def _n_jobs(default: str):
+    return click.option("--n-jobs", type=int, default=None, help=f"Workers; -1: all cores (default: {default}).")
+
+
+_NJOBS = _n_jobs("all cores to read the images")
+_FIT_NJOBS = _n_jobs("all cores, to read the images, extract features and fit")
+_SEARCH_NJOBS = _n_jobs("one candidate at a time; all cores to read the images")
+_CURVE_NJOBS = _n_jobs("one fit at a time")
 _TRUST = click.option(
     "--trust", is_flag=True,
     help="Load model files that could run code: joblib files not written by fer-classic on this machine, "
@@ -236,7 +243,7 @@ def main() -> None:
 @_GROUPS
 @_FORMAT
 @_LABEL_MAP
-@_NJOBS
+@_FIT_NJOBS
 @click.option("--backend", type=click.Choice(_BACKENDS), default="local", show_default=True,
               help="dask, ray: decode, extract features and accumulate the classifier's sums on Dask or Ray "
                    "workers, in chunks of paths (class-folder trees with train/test, --clf svm --param "
@@ -491,7 +498,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--seed", default=0, show_default=True, help="Seed of folds and estimators.")
 @_FORMAT
 @_LABEL_MAP
-@_NJOBS
+@_SEARCH_NJOBS
 @_JSON
 @click.pass_context
 def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler, crop,
@@ -534,7 +541,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
 @click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")
 @click.option("--cv", default=3, show_default=True, help="Cross-validation folds.")
-@_NJOBS
+@_CURVE_NJOBS
 @_TRUST
 def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust) -> None:
     """Learning curve and validation curve of a model saved by 'search'."""

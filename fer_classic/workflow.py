@@ -162,7 +162,8 @@ def fit_model(
     label_map : mapping, optional
         Folder name → label for numbered class folders.
     n_jobs : int, optional
-        Workers for decoding, features and estimators.
+        Workers for decoding, features and estimators; None (default) or -1:
+        all cores (the fitted model keeps the value, and predicts with it).
     out : path, optional
         Where to save the model (atomically); None saves nothing.
     model_format : {"joblib", "skops"}, optional
@@ -221,8 +222,10 @@ def fit_model(
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
-    pipeline = validated(make_pipeline(features, clf, random_state=random_state, n_jobs=n_jobs, **options,
-                                       **dict(clf_params or {})))
+    # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the
+    # local SVMs, k-NN, the forest and the feature threads on one of them.
+    pipeline = validated(make_pipeline(features, clf, random_state=random_state,
+                                       n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {})))
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                     data):

@@ -12,7 +12,7 @@ from fer_classic import make_pipeline
 from fer_classic.estimators import PrecomputedKernelSVC, compact_support_vectors
 from fer_classic.estimators import _precomputed_svc
 from fer_classic.estimators._precomputed_svc import _exact_svm
-from fer_classic.features import DenseSIFTBoVW, HOGFeatures
+from fer_classic.features import DenseSIFTBoVW, DenseSIFTVLAD, HOGFeatures
 from fer_classic.persistence import component_sizes, format_model_info, inspect_model, load_model, save_model
 
 
@@ -43,6 +43,8 @@ def _small_sift(pipeline):
     for key, value in pipeline.get_params().items():
         if isinstance(value, DenseSIFTBoVW):
             pipeline.set_params(**{f"{key}__{k}": v for k, v in SMALL_SIFT.items()})
+        elif isinstance(value, DenseSIFTVLAD):  # 4 words in 8 dimensions on the coarse grid
+            pipeline.set_params(**{f"{key}__{k}": v for k, v in {"step": 8, "n_words": 4, "n_components": 8}.items()})
     return pipeline
 
 
@@ -54,6 +56,15 @@ def test_sift_votes_rebuild_the_words_bit_for_bit(train, params):
     features = sift.transform(train.X)
     assert codes["values"].dtype == np.float32 and len(codes["values"]) == np.count_nonzero(features)
     np.testing.assert_array_equal(sift.decode_compact(codes), features)
+
+
+@pytest.mark.parametrize("params", [{}, {"power": 1.0}, {"levels": (1, 3), "n_components": 5}])
+def test_vlad_sums_rebuild_the_features_bit_for_bit(train, params):
+    vlad = DenseSIFTVLAD(**{"step": 8, "n_words": 4, "n_components": 8, **params}, random_state=0).fit(train.X)
+    codes = vlad.encode_compact(train.X)
+    features = vlad.transform(train.X)
+    assert codes.dtype == np.float32 and features.nbytes == 2 * codes.nbytes
+    np.testing.assert_array_equal(vlad.decode_compact(codes), features)
 
 
 def test_a_hog_svm_keeps_codes(fitted, train):
@@ -187,13 +198,14 @@ def test_both_file_formats_keep_the_codes_and_the_predictions(fitted, train, tin
 
 @pytest.fixture(scope="module")
 def sift_models(train):
-    """Fitted (not compacted) SVMs on HOG + SIFT (block scaling, one scaler) and SIFT alone."""
-    specs = {"hog+sift": ("hog+sift", True), "hog+sift one scaler": ("hog+sift", False), "sift": ("sift", False)}
+    """Fitted (not compacted) SVMs on HOG + SIFT (block scaling, one scaler), SIFT alone and HOG + VLAD."""
+    specs = {"hog+sift": ("hog+sift", True), "hog+sift one scaler": ("hog+sift", False), "sift": ("sift", False),
+             "hog+vlad": ("hog+vlad", True)}
     return {name: _small_sift(make_pipeline(features, "svm", block_scaling=scaling)).fit(train.X, train.y)
             for name, (features, scaling) in specs.items()}
 
 
-@pytest.fixture(params=["hog+sift", "hog+sift one scaler", "sift"])
+@pytest.fixture(params=["hog+sift", "hog+sift one scaler", "sift", "hog+vlad"])
 def sift_model(request, sift_models):
     """A fresh copy of one of ``sift_models``: compacting changes it."""
     return request.param, pickle.loads(pickle.dumps(sift_models[request.param]))
@@ -207,6 +219,8 @@ def test_sift_models_keep_codes_that_rebuild_the_support_vectors(sift_model, tra
     codes = svm.support_codes_
     if name == "sift":
         assert set(codes) == {"nonzero", "values"}
+    elif name == "hog+vlad":
+        assert codes["hog"].dtype == codes["vlad"].dtype == np.float32
     else:  # one entry per block, each its own kind of codes
         assert codes["hog"].dtype == np.float32 and set(codes["sift"]) == {"nonzero", "values"}
     assert "support_vectors_" not in svm.__getstate__()

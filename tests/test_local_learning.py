@@ -113,6 +113,31 @@ def test_saved_model_leaves_the_training_kernel_out_and_predicts_the_same():
     np.testing.assert_array_equal(pickle.loads(data).predict(X), model.predict(X))
 
 
+@pytest.mark.parametrize("suffix", ["joblib", "skops"])
+def test_refine_saves_the_global_support_vectors_once(tmp_path, suffix):
+    from fer_classic.persistence import FERModel, load_model, save_model
+
+    faces = make_synthetic_faces(12, 6, random_state=0)
+    train, test = faces.select("train"), faces.select("test")
+    pipeline = make_pipeline("hog", "local-svm", k=20, mode="refine").fit(train.X, train.y)
+    expected = pipeline.decision_function(test.X)
+    fitted = pipeline[-1].estimator_
+    model = FERModel.from_fitted(pipeline, train, features="hog", clf="local-svm", source="synthetic")
+    path = save_model(model, tmp_path / f"m.{suffix}")
+    assert "support_vectors_" in vars(fitted.estimator_)  # saving left the fitted model as it was
+    loaded = load_model(path, trusted=True).pipeline
+    global_svm = loaded[-1].estimator_.estimator_
+    np.testing.assert_array_equal(global_svm.support_vectors_, fitted.estimator_.support_vectors_)
+    np.testing.assert_array_equal(loaded.decision_function(test.X), expected)
+
+
+def test_refine_pickles_hold_the_training_rows_once():
+    X, y = _blobs(n_per_class=60, d=50)
+    model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
+    assert len(model.estimator_.support_) > len(X) / 4
+    assert len(pickle.dumps(model)) < X.nbytes * 1.2  # X_fit_, not X_fit_ and the support vectors
+
+
 def test_an_estimator_without_a_kernel_is_an_error():
     X, y = _blobs()
     with pytest.raises(TypeError, match="LocalSVC needs a KernelSVC or CombinedKernelSVC"):

@@ -393,3 +393,35 @@ def test_cli_names_a_model_that_is_not_a_regular_file(tmp_path, command):
     finally:
         signal.alarm(0)
 
+
+def _local_svc():
+    from fer_classic.estimators import LocalSVC
+
+    X, y = np.random.default_rng(0).random((40, 5)), np.repeat([0, 1], 20)
+    return LocalSVC(k=10, mode="refine").fit(X, y)  # keeps its training kernel as a cache
+
+
+def _exact_svm():
+    from fer_classic.estimators import PrecomputedKernelSVC
+
+    X, y = np.random.default_rng(0).random((40, 5)), np.repeat([0, 1], 20)
+    model = PrecomputedKernelSVC().fit(X, y)
+    model.predict(X)  # caches the centred support vectors
+    return model
+
+
+def _cropper():
+    from fer_classic.detection import FaceCropper
+
+    cropper = FaceCropper()
+    cropper._face_detector()  # the detector is loaded on first use
+    return cropper
+
+
+@pytest.mark.parametrize("make", [_local_svc, _exact_svm, _cropper])
+def test_pickling_leaves_the_object_s_caches_in_place(make):
+    obj = make()
+    before = dict(vars(obj))
+    pickle.dumps(obj)
+    assert vars(obj).keys() == before.keys() and all(vars(obj)[k] is v for k, v in before.items())
+

@@ -20,6 +20,12 @@ def test_fit_uses_train_only_for_learning(tiny_faces):
     assert result.model.metadata["training"]["fingerprint"] == tiny_faces.select("train").fingerprint()
 
 
+@pytest.mark.parametrize(("n_jobs", "expected"), [(None, -1), (1, 1), (2, 2)])
+def test_fit_gives_the_classifier_all_cores_unless_told(tiny_faces, n_jobs, expected):
+    result = fit_model(tiny_faces, features="pixels", clf="knn", n_jobs=n_jobs)
+    assert result.model.pipeline.get_params()["clf__estimator__n_jobs"] == expected
+
+
 def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
     unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
     train, test, held_out = split_train_test(unsplit, test_size=0.25, random_state=3)

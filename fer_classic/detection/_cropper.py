@@ -255,7 +255,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         return self._detector
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # Python 3.11+: the instance's own __dict__, not a copy
         state.pop("_detector", None)
         return state
 

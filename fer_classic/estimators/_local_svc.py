@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -146,9 +148,16 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         # The training kernel matrix is a cache (n_samples**2 values): not saved, recomputed when needed.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # Python 3.11+: the instance's own __dict__, not a copy
         state.pop("_train_kernel", None)
         state.pop("_train_self_kernel", None)
+        global_svm = state.get("estimator_")
+        if "support_vectors_" in getattr(global_svm, "__dict__", {}) and "X_fit_" in state:
+            # refine: the global SVM's support vectors are rows of X_fit_ (most of them, on FER2013):
+            # saved once, taken from X_fit_ again on load.
+            global_svm = copy.copy(global_svm)
+            del global_svm.support_vectors_
+            state["estimator_"] = global_svm
         return state
 
     def __setstate__(self, state):
@@ -156,6 +165,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if np.ndim(state.get("diagonals_")) == 2:
             state = {**state, "diagonals_": state["diagonals_"][:, None, :]}
         super().__setstate__(state)
+        global_svm = getattr(self, "estimator_", None)
+        if hasattr(global_svm, "support_") and not hasattr(global_svm, "support_vectors_"):
+            global_svm.support_vectors_ = self.X_fit_[global_svm.support_]
 
     def _keep_gram(self, gram: np.ndarray) -> None:
         self._train_kernel = gram.astype(np.float32)

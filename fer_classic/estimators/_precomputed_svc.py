@@ -358,7 +358,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         return True
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # Python 3.11+: the instance's own __dict__, not a copy
         state.pop("_single_support_cache", None)  # rebuilt on first use
         if "support_codes_" in state:  # rebuilt from the codes on first use after loading
             state = {k: v for k, v in state.items() if k not in ("support_vectors_", "support_norms_")}
@@ -468,7 +468,9 @@ def compact_support_vectors(pipeline, X) -> bool:
     <fer_classic.features.HOGFeatures.encode_compact>`: float32 cell
     histograms, an eighth of the bytes; :meth:`DenseSIFTBoVW.encode_compact
     <fer_classic.features.DenseSIFTBoVW.encode_compact>`: sparse float32
-    word histograms; a feature union: each block's codes, or its output
+    word histograms; :meth:`DenseSIFTVLAD.encode_compact
+    <fer_classic.features.DenseSIFTVLAD.encode_compact>`: float32 residual
+    sums; a feature union: each block's codes, or its output
     as it is for a block without), the model keeps those codes and the
     steps that rebuild the support vectors from them; nothing is changed
     unless the rebuilt vectors equal the fitted ones bit for bit, so
