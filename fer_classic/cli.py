@@ -192,7 +192,7 @@ def _n_jobs(default: str):
 
 _NJOBS = _n_jobs("all cores to read the images")
 _FIT_NJOBS = _n_jobs("all cores, to read the images, extract features and fit")
-_SEARCH_NJOBS = _n_jobs("one candidate at a time; all cores to read the images")
+_SEARCH_NJOBS = _n_jobs("one candidate at a time; all cores to read the images and for the model's predictions")
 _CURVE_NJOBS = _n_jobs("one fit at a time")
 _TRUST = click.option(
     "--trust", is_flag=True,

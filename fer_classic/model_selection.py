@@ -420,6 +420,10 @@ def search_model(
         log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
         fit_pipeline(best, refit_on, timings, log, features, clf)
         best.set_params(**{memory_key: None})  # the cache folder goes now: the model must not name it
+        # The candidates took one thread each (they may run side by side); the model predicts on
+        # all cores, as fit's does, unless --n-jobs said otherwise.
+        best.set_params(**{key: -1 if n_jobs is None else n_jobs for key, value in best.get_params().items()
+                           if key.endswith("n_jobs") and value is None})
         if kernels is not None:
             log(f"RBF kernel matrices: {kernels['kernels_computed']} computed, {kernels['kernels_reused']} reused; "
                 f"{kernels['fits_reused']} fit(s) reused (the refit when it trains on the same rows)")

@@ -26,6 +26,15 @@ def test_fit_gives_the_classifier_all_cores_unless_told(tiny_faces, n_jobs, expe
     assert result.model.pipeline.get_params()["clf__estimator__n_jobs"] == expected
 
 
+@pytest.mark.parametrize(("n_jobs", "expected"), [(None, -1), (1, 1)])
+def test_a_searched_model_predicts_on_all_cores_unless_told(tiny_faces, n_jobs, expected):
+    from fer_classic.model_selection import search_model
+
+    result = search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]},
+                          cv=2, n_jobs=n_jobs)
+    assert result.model.pipeline.get_params()["clf__estimator__n_jobs"] == expected
+
+
 def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
     unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
     train, test, held_out = split_train_test(unsplit, test_size=0.25, random_state=3)
