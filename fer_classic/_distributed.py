@@ -138,10 +138,13 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
     if ridge:
         # What RidgeClassifier.fit checks beyond its parameter constraints (a solver that needs
         # positive=True, class_weight keys), on two rows now rather than after every chunk's features.
+        probe = clone(inner)
+        if isinstance(probe.class_weight, dict):  # keyed by label: checked once the files are listed
+            probe.set_params(class_weight=None)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                clone(inner).fit(np.zeros((2, 1)), np.array([0, 1]))
+                probe.fit(np.zeros((2, 1)), np.array([0, 1]))
         except ValueError as exc:
             raise ValueError(f"--clf ridge: {exc}") from exc
     list_images(data)  # a folder tree, checked before anything is read
@@ -576,10 +579,12 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     from sklearn.linear_model import RidgeClassifier
 
     from .data._images import FaceSource, _read_part
+    from .estimators._canonical import coded_class_weights
     from .labels import sort_labels
 
     cut = [name for name, _ in pipeline.steps].index("scale")
     head = pipeline[:cut]
+    coded_class_weights(pipeline, sort_labels(set(images.labels.tolist())))  # a wrong key fails before the features
     # The head learns nothing (check_chunked): fitted on the first decodable file only, for its input checks.
     for start in range(len(images)):
         _, first, _, _ = _read_part([images.paths[start]], FaceSource(tuple(size), cropper), range(1))
@@ -622,7 +627,9 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         rank = {label: i for i, label in enumerate(classes.tolist())}
         codes = np.fromiter((rank[label] for label in labels), dtype=np.intp, count=len(labels))
         fit = _fit_ridge if isinstance(canonical.estimator, RidgeClassifier) else _fit_approx_svm
-        estimator = fit(clone(canonical.estimator), chunks, scaler=scaler, codes=codes,
+        estimator = clone(canonical.estimator)
+        estimator.set_params(**coded_class_weights(estimator, classes))  # keyed by code, as a local fit
+        estimator = fit(estimator, chunks, scaler=scaler, codes=codes,
                         classes=classes, sizes=np.array([s["n"] for s in summaries]),
                         timings=timings, log=log)
 
@@ -652,13 +659,9 @@ def _fit_approx_svm(svm, chunks, *, scaler, codes, classes, sizes, timings: dict
     from .estimators._landmark_ridge import LandmarkRidgeClassifier, landmark_sums
     from .estimators._rbf import squared_norms
 
-    class_weight = svm.class_weight
-    if isinstance(class_weight, dict):
-        class_weight = {i: class_weight[c] for i, c in enumerate(classes.tolist())
-                        if c in class_weight}
     ridge = LandmarkRidgeClassifier(alpha=1.0 / (2.0 * float(svm.C)),
                                     gamma=_gamma(svm.gamma, scaler), n_components=svm.n_components,
-                                    class_weight=class_weight, random_state=svm.random_state)
+                                    class_weight=svm.class_weight, random_state=svm.random_state)
     # The landmarks a local fit draws: the kept training rows at Nystroem's seeded permutation.
     landmark_rows = ridge.landmark_rows(len(codes))
     chunk_of = np.searchsorted(np.cumsum(sizes), landmark_rows, side="right")

@@ -21,9 +21,11 @@ from ._sklearn_compat import check_parameter_constraints
 from .data import FaceDataset, duplicates_of, load_dataset
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
+from .estimators._canonical import coded_class_weights
 from .exceptions import DatasetError, FaceDetectorError
 from .evaluation import classification_metrics
 from .features import deep_metadata
+from .labels import sort_labels
 from .persistence import FERModel, start_save
 
 __all__ = [
@@ -243,8 +245,21 @@ def _feature_split(pipeline) -> int | None:
     return names.index("features") + 1 if "features" in names and len(names) > names.index("features") + 1 else None
 
 
+def check_class_weights(pipeline, train: FaceDataset, grid: Mapping | None = None) -> None:
+    """Raise ValueError, before any features, if a ``class_weight`` dict names a label ``train`` lacks.
+
+    ``grid``: a search's parameter grid; every candidate's dicts are checked.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    for candidate in ParameterGrid(dict(grid or {})):
+        coded_class_weights(clone(pipeline).set_params(**candidate), sort_labels(set(train.classes)))
+
+
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:
     """Fit ``pipeline`` on ``train``, timing the features and the classifier apart where it can."""
+    check_class_weights(pipeline, train)
     cut = _feature_split(pipeline)
     if cut is None:
         log(f"fitting '{features}' + '{clf}' on {len(train)} training images")

@@ -24,6 +24,7 @@ from ._training import (
     compile_groups,
     data_path,
     training_cropper,
+    check_class_weights,
     fit_pipeline,
     fit_score_save,
     image_groups,
@@ -396,6 +397,7 @@ def search_model(
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping)
     refit_on = train
+    check_class_weights(template, train, param_grid)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
     # that they share its kernel matrix: computed once per gamma, and the refit on the same rows

@@ -20,6 +20,7 @@ CASES = {
     "7 classes": (None, {}, {}),
     "2 classes": (("happy", "sad"), {}, {}),
     "unbalanced, balanced weights": (None, {"angry": 3, "fear": 7}, {"class_weight": "balanced"}),
+    "weights keyed by label": (None, {}, {"class_weight": {"angry": 5.0, "surprise": 2.0}}),
 }
 ENGINES = ("feature_store", "dask")
 
@@ -108,10 +109,22 @@ def test_a_chunk_of_undecodable_files_is_skipped(tmp_path, tiny_faces, engine):
     assert result.n_train == len(train) - 10
 
 
-def test_the_class_weight_case_is_weighted(fits):
-    balanced, tree = fits("unbalanced, balanced weights")
+@pytest.mark.parametrize("case", ["unbalanced, balanced weights", "weights keyed by label"])
+def test_the_class_weight_cases_are_weighted(fits, case):
+    weighted, tree = fits(case)
     unweighted = fit_model(tree, **RIDGE)
-    assert not np.allclose(_ridge(unweighted).intercept_, _ridge(balanced).intercept_)
+    assert not np.allclose(_ridge(unweighted).intercept_, _ridge(weighted).intercept_)
+
+
+@pytest.mark.parametrize("clf, params", [("ridge", {}), ("svm", {"backend": "approx"})])
+def test_a_class_weight_key_that_is_no_label_fails_before_the_features(folder_dataset, tmp_path, monkeypatch,
+                                                                         clf, params):
+    from fer_classic.features import HOGFeatures
+
+    monkeypatch.setattr(HOGFeatures, "transform", lambda self, X: pytest.fail("features were extracted"))
+    with pytest.raises(ValueError, match="class_weight names 'hapy', not a class of the training data"):
+        fit_model(folder_dataset, features="hog", clf=clf, clf_params={**params, "class_weight": {"hapy": 2.0}},
+                  feature_store=tmp_path / "store", chunk_size=10)
 
 
 @pytest.mark.parametrize("clf, params, match", [

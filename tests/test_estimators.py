@@ -49,6 +49,37 @@ def test_class_weight_is_passed_through():
     assert make_classifier("svm", class_weight="balanced").estimator.class_weight == "balanced"
 
 
+@pytest.mark.parametrize("weights, expected", [
+    ({"sad": 5.0, "angry": 2.0}, {2: 5.0, 0: 2.0}),
+    ({"sad": 5.0, "fear": 9.0}, {2: 5.0}),  # a label the model never saw is dropped
+    ("balanced", "balanced"),
+    (None, None),
+])
+def test_class_weight_codes_key_weights_by_class_index(weights, expected):
+    from fer_classic.estimators._kernel_svc import class_weight_codes
+
+    assert class_weight_codes(weights, np.array(["angry", "happy", "sad"])) == expected
+
+
+@pytest.mark.parametrize("name", ["svm", "kernel-svm", "local-svm"])
+def test_label_keyed_class_weight_reaches_the_svm(name):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = np.where(X[:, 0] + rng.normal(scale=1.0, size=80) > 0.5, "happy", "sad").astype(object)  # overlapping
+    inner = "estimator__" if name == "local-svm" else ""  # the local SVMs take their kernel SVM's weights
+    params = {} if name == "svm" else {f"{inner}kernel": "rbf"}
+    weighted = make_classifier(name, n_jobs=1, C=1.0, **params, **{f"{inner}class_weight": {"happy": 20.0}})
+    weighted.fit(X, y)
+    plain = make_classifier(name, n_jobs=1, C=1.0, **params).fit(X, y)
+    assert (weighted.predict(X) == "happy").sum() > (plain.predict(X) == "happy").sum()
+
+
+def test_class_weight_naming_no_training_class_is_an_error(blobs):
+    model = make_classifier("svm", class_weight={"hapy": 2.0})
+    with pytest.raises(ValueError, match=r"class_weight names 'hapy', not a class of the training data \(angry,"):
+        model.fit(*blobs)
+
+
 @pytest.mark.parametrize("name, params, message", [
     ("boosting", {}, "Unknown classifier 'boosting'"),
     ("knn", {"C": 1}, r"has no parameter\(s\) \['C'\]"),

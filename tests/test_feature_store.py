@@ -43,11 +43,15 @@ def test_fit_sums_validates_parameters():
         LandmarkRidgeClassifier(alpha=-1).fit_sums(sums, classes=np.arange(2), components=np.ones((2, 2)))
 
 
-def test_out_of_core_fit_predicts_like_local_fit(folder_dataset, tmp_path):
-    local = fit_model(folder_dataset, **APPROX)
-    stored = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **APPROX)
+@pytest.mark.parametrize("class_weight", [None, {"angry": 5.0, "surprise": 2.0}])
+def test_out_of_core_fit_predicts_like_local_fit(folder_dataset, tmp_path, class_weight):
+    params = {**APPROX, "clf_params": {**APPROX["clf_params"], "class_weight": class_weight}}
+    local = fit_model(folder_dataset, **params)
+    stored = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **params)
     test = load_dataset(folder_dataset).select("test")
     np.testing.assert_array_equal(local.model.predict(test.images), stored.model.predict(test.images))
+    np.testing.assert_allclose(local.model.pipeline.decision_function(test.X),
+                               stored.model.pipeline.decision_function(test.X), atol=1e-8)
 
 
 def test_store_is_reused_for_the_same_files(folder_dataset, tmp_path):

@@ -35,6 +35,22 @@ def test_a_searched_model_predicts_on_all_cores_unless_told(tiny_faces, n_jobs, 
     assert result.model.pipeline.get_params()["clf__estimator__n_jobs"] == expected
 
 
+@pytest.mark.parametrize("run", ["fit", "search"])
+def test_class_weight_naming_no_training_class_fails_before_the_features(tiny_faces, monkeypatch, run):
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    extracted = []
+    monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
+    with pytest.raises(ValueError, match="class_weight names 'hapy', not a class of the training data"):
+        if run == "fit":
+            fit_model(tiny_faces, features="pixels", clf="svm", clf_params={"class_weight": {"hapy": 2.0}})
+        else:
+            search_model(tiny_faces, features="pixels", clf="svm", cv=2,
+                         grid={"clf__estimator__class_weight": [None, {"happy": 2.0, "hapy": 2.0}]})
+    assert extracted == []
+
+
 def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
     unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
     train, test, held_out = split_train_test(unsplit, test_size=0.25, random_state=3)

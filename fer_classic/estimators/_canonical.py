@@ -23,6 +23,40 @@ def _inner_has(method: str):
     return check
 
 
+def coded_class_weights(estimator, classes) -> dict:
+    """``estimator``'s ``class_weight`` dicts (at any depth), keyed by the index of each label in ``classes``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Its ``get_params()`` names the dicts (``class_weight``,
+        ``estimator__class_weight``, ...).
+    classes : sequence
+        The labels, in the order of their codes.
+
+    Returns
+    -------
+    dict
+        Parameter name → code-keyed dict, for ``set_params``.
+
+    Raises
+    ------
+    ValueError
+        If a key is not one of ``classes``.
+    """
+    rank = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
+    coded = {}
+    for name, weights in estimator.get_params().items():
+        if name.rsplit("__", 1)[-1] != "class_weight" or not isinstance(weights, dict):
+            continue
+        unknown = [key for key in weights if key not in rank]
+        if unknown:
+            raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
+                             f"data ({', '.join(map(str, rank))}); key it by those labels.")
+        coded[name] = {rank[label]: weight for label, weight in weights.items()}
+    return coded
+
+
 class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Wrap a classifier so that ``classes_`` follow the canonical emotion order.
 
@@ -43,7 +77,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     classes_ : ndarray of shape (n_classes,)
         Labels in canonical order.
     estimator_ : classifier
-        The fitted clone of ``estimator``, trained on integer codes 0..n_classes-1.
+        The fitted clone of ``estimator``, trained on integer codes 0..n_classes-1
+        (a ``class_weight`` dict of it, keyed by label, is keyed by code there).
     n_features_in_ : int
         Number of features seen in ``fit``.
     """
@@ -101,6 +136,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         codes = np.searchsorted(labels, y)
         # labels is sorted; map each sorted label to its canonical rank.
         rank_of_sorted = np.array([self.classes_.tolist().index(lab) for lab in labels.tolist()])
+        estimator.set_params(**coded_class_weights(estimator, self.classes_))
         self.estimator_ = estimator.fit(X, rank_of_sorted[codes], **fit_params)
         return self
 

@@ -15,7 +15,7 @@ from .._progress import Progress
 from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
-from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes, class_weight_codes
 
 __all__ = ["LocalSVC"]
 
@@ -138,11 +138,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, sample_weight)
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
-        weights = estimator.class_weight
-        if isinstance(weights, dict):
-            index = {label: i for i, label in enumerate(self.classes_.tolist())}
-            weights = {index[c]: w for c, w in weights.items() if c in index}
-        self.local_class_weight_ = weights
+        self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
         self._keep_gram(gram)
         return self
 

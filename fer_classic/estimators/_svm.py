@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context, validate_data
+from ._kernel_svc import class_weight_codes
 from ._landmark_ridge import LandmarkRidgeClassifier
 from ._precomputed_svc import PrecomputedKernelSVC
 from ._rbf import gamma_value
@@ -203,11 +204,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return ("cuml", reason) if usable else ("sklearn", f"fell back to scikit-learn: {reason}")
 
     def _class_weight_codes(self):
-        # The backends see integer codes; translate a label-keyed dict.
-        if isinstance(self.class_weight, dict):
-            index = {label: i for i, label in enumerate(self.classes_.tolist())}
-            return {index[k]: v for k, v in self.class_weight.items() if k in index}
-        return self.class_weight
+        return class_weight_codes(self.class_weight, self.classes_)  # the backends see integer codes
 
     # Nested: the backend models are built from validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
