@@ -56,7 +56,7 @@ def test_class_weight_is_passed_through():
     (None, None),
 ])
 def test_class_weight_codes_key_weights_by_class_index(weights, expected):
-    from fer_classic.estimators._kernel_svc import class_weight_codes
+    from fer_classic.estimators._canonical import class_weight_codes
 
     assert class_weight_codes(weights, np.array(["angry", "happy", "sad"])) == expected
 

@@ -23,6 +23,18 @@ def _inner_has(method: str):
     return check
 
 
+def class_weight_codes(class_weight, classes: np.ndarray):
+    """``class_weight`` for models that see class codes (indices into ``classes``).
+
+    A label-keyed dict becomes code-keyed (labels absent from ``classes``
+    dropped); "balanced" and None stay as they are.
+    """
+    if isinstance(class_weight, dict):
+        index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
+        return {index[label]: weight for label, weight in class_weight.items() if label in index}
+    return class_weight
+
+
 def coded_class_weights(estimator, classes) -> dict:
     """``estimator``'s ``class_weight`` dicts (at any depth), keyed by the index of each label in ``classes``.
 

@@ -52,18 +52,6 @@ def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
         raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
 
 
-def class_weight_codes(class_weight, classes: np.ndarray):
-    """``class_weight`` for models that see class codes (indices into ``classes``).
-
-    A label-keyed dict becomes code-keyed (labels absent from ``classes``
-    dropped); "balanced" and None stay as they are.
-    """
-    if isinstance(class_weight, dict):
-        index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
-        return {index[label]: weight for label, weight in class_weight.items() if label in index}
-    return class_weight
-
-
 class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     """libsvm on a precomputed weighted sum of kernels over column blocks.
 

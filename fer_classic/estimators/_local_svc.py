@@ -15,7 +15,8 @@ from .._progress import Progress
 from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
-from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes, class_weight_codes
+from ._canonical import class_weight_codes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes
 
 __all__ = ["LocalSVC"]
 

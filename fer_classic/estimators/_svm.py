@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context, validate_data
-from ._kernel_svc import class_weight_codes
+from ._canonical import class_weight_codes
 from ._landmark_ridge import LandmarkRidgeClassifier
 from ._precomputed_svc import PrecomputedKernelSVC
 from ._rbf import gamma_value
