@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import check_parameter_constraints
 from .data import FaceDataset, duplicates_of, load_dataset
@@ -250,9 +250,6 @@ def check_class_weights(pipeline, train: FaceDataset, grid: Mapping | None = Non
 
     ``grid``: a search's parameter grid; every candidate's dicts are checked.
     """
-    from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid
-
     for candidate in ParameterGrid(dict(grid or {})):
         coded_class_weights(clone(pipeline).set_params(**candidate), sort_labels(set(train.classes)))
 
