@@ -132,7 +132,8 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
         GaborFeatures(grid=(1, 1)),
         GaborFeatures(frequencies=0.25, orientations=2, grid=(1, 1), pooling="max", norm=None),
     ],
-    KernelSVC: [KernelSVC(), KernelSVC(kernel="chi2"), KernelSVC(kernel="pq"), KernelSVC(kernel="rbf")],
+    KernelSVC: [KernelSVC(), KernelSVC(kernel="chi2"), KernelSVC(kernel="pq"), KernelSVC(kernel="rbf"),
+                KernelSVC(kernel="rbf", multiclass="ovr")],
     CombinedKernelSVC: [
         CombinedKernelSVC(kernels=("rbf", "intersection"), weights=(0.7, 0.3)),
         CombinedKernelSVC(kernels=("rbf", "linear"), weights="cv", cv=2, random_state=0),

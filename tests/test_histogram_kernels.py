@@ -190,3 +190,43 @@ def test_kernel_svm_by_name_in_a_pipeline_of_sift_words(kernel):
 def test_registry_names_the_kernel_estimators():
     assert isinstance(make_classifier("kernel-svm").estimator, KernelSVC)
     assert make_classifier("kernel-svm", kernel="pq").estimator.kernel == "pq"
+
+
+# --- One machine per class (multiclass="ovr") ---------------------------------------------------
+
+def _ovr_reference(X, y, T, C, sample_weight=None):
+    """One SVC per class against the rest on sklearn's rbf kernel (gamma=0.5): decision columns."""
+    K, KT = rbf_kernel(X, gamma=0.5), rbf_kernel(T, X, gamma=0.5)
+    return np.column_stack([SVC(C=C, kernel="precomputed").fit(K, y == c, sample_weight=sample_weight)
+                            .decision_function(KT) for c in np.unique(y)])
+
+
+def test_one_vs_rest_is_one_machine_per_class_on_the_kernel():
+    X, y = _blobs()
+    model = KernelSVC(kernel="rbf", gamma=0.5, C=3, multiclass="ovr").fit(X, y)
+    expected = _ovr_reference(X, y, X[::3], C=3)
+    np.testing.assert_allclose(model.decision_function(X[::3]), expected, atol=1e-4)  # float32 kernel products
+    np.testing.assert_array_equal(model.predict(X[::3]), np.unique(y)[expected.argmax(axis=1)])
+
+
+def test_one_vs_rest_class_weight_weighs_each_class_s_rows():
+    X, y = _blobs()
+    model = KernelSVC(kernel="rbf", gamma=0.5, C=3, multiclass="ovr", class_weight={2: 4.0}).fit(X, y)
+    expected = _ovr_reference(X, y, X[::3], C=3, sample_weight=np.where(y == 2, 4.0, 1.0))
+    np.testing.assert_allclose(model.decision_function(X[::3]), expected, atol=1e-4)
+
+
+def test_one_vs_rest_with_two_classes_is_the_one_vs_one_machine():
+    X, y = _blobs()
+    two = y < 2
+    ovr = KernelSVC(kernel="rbf", C=3, multiclass="ovr").fit(X[two], y[two])
+    ovo = KernelSVC(kernel="rbf", C=3).fit(X[two], y[two])
+    np.testing.assert_allclose(ovr.decision_function(X), ovo.decision_function(X), atol=1e-8)
+    np.testing.assert_array_equal(ovr.predict(X), ovo.predict(X))
+
+
+def test_one_vs_rest_machines_in_threads_are_the_serial_ones():
+    X, y = _blobs()
+    serial = KernelSVC(kernel="rbf", C=3, multiclass="ovr", n_jobs=1).fit(X, y)
+    threads = KernelSVC(kernel="rbf", C=3, multiclass="ovr", n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(threads.decision_function(X), serial.decision_function(X))

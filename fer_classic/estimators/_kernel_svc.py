@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -33,6 +35,7 @@ _COMMON_CONSTRAINTS: dict = {
     "cache_size": [_POSITIVE],
     "tol": [_POSITIVE],
     "views": [Interval(Integral, 1, None, closed="left")],
+    "multiclass": [StrOptions({"ovo", "ovr"})],
     "n_jobs": [Integral, None],
     "random_state": ["random_state"],
 }
@@ -50,6 +53,40 @@ def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
         raise ValueError(f"The training data holds only 1 class ({labels[0]!r}); need at least 2 classes.")
     if sample_weight is not None and len(np.unique(y[sample_weight > 0])) < 2:
         raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
+
+
+class _OneVsRestSVC:
+    """One libsvm machine per class against the others, all on one precomputed kernel matrix.
+
+    What ``SVC`` is to the one-vs-one scheme: ``fit(gram, y, sample_weight)``,
+    ``decision_function`` (one column per class, the class's machine; 1-D for
+    two classes, as ``SVC``) and ``predict`` (the class of the largest).
+    ``class_weight`` becomes row weights (each row weighs its class's weight
+    in every machine); the machines are fitted in ``n_jobs`` threads (libsvm
+    releases the GIL; threads share the matrix).
+    """
+
+    def __init__(self, svc: SVC, class_weight, n_jobs):
+        self.svc, self.class_weight, self.n_jobs = svc, class_weight, n_jobs
+
+    def fit(self, gram, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        weights = None if self.class_weight is None else compute_sample_weight(self.class_weight, y)
+        if sample_weight is not None:
+            weights = sample_weight if weights is None else weights * sample_weight
+        positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        self.machines_ = Parallel(n_jobs=self.n_jobs, require="sharedmem")(
+            delayed(clone(self.svc).fit)(gram, y == label, sample_weight=weights) for label in positives)
+        self.support_ = np.unique(np.concatenate([machine.support_ for machine in self.machines_]))
+        return self
+
+    def decision_function(self, K):
+        scores = np.column_stack([machine.decision_function(K) for machine in self.machines_])
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict(self, K):
+        scores = self.decision_function(K)
+        return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)]
 
 
 class _KernelSVCBase(ClassifierMixin, BaseEstimator):
@@ -218,6 +255,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         return out
 
     def __setstate__(self, state):
+        state = {"multiclass": "ovo", **state}  # fitted before the one-vs-rest option
         # A model fitted before ``views`` existed has one view: give it the per-view layout.
         if "block_slices_" in state and "view_width_" not in state:
             state = {**state, "views": 1, "view_width_": len(state["offset_"])}
@@ -226,9 +264,11 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
     # -- fit / predict ------------------------------------------------------------------------------
-    def _new_svc(self, C=None) -> SVC:
-        return SVC(C=self.C if C is None else C, kernel="precomputed", class_weight=self.class_weight,
-                   cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
+    def _new_svc(self, C=None) -> SVC | _OneVsRestSVC:
+        ovr = self.multiclass == "ovr"
+        svc = SVC(C=self.C if C is None else C, kernel="precomputed", class_weight=None if ovr else self.class_weight,
+                  cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
+        return _OneVsRestSVC(svc, self.class_weight, self.n_jobs) if ovr else svc
 
     # Nested: the inner SVC gets validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
@@ -344,8 +384,16 @@ class KernelSVC(_KernelSVCBase):
         k(x_a, y_c) / views**2``, at fit and predict time alike; ``gamma="scale"``
         comes from the first view. Costs ``views**2`` kernel evaluations
         per pair of rows (``views**2 / 2`` for the symmetric training matrix).
+    multiclass : {"ovo", "ovr"}, default="ovo"
+        ``ovo``: libsvm's one machine per pair of classes and their vote
+        (``SVC``). ``ovr``: one machine per class against the others on the
+        same kernel matrix, the largest decision value wins (``class_weight``
+        then weighs each class's rows in every machine). On FER2013's
+        two-view SIFT + HOG + Gabor kernel (C=10) ``ovr`` scored 0.635 on
+        PublicTest and 0.658 on PrivateTest against 0.633 and 0.646.
     n_jobs : int, optional
-        Threads computing the intersection, chi2 and (above 3,000 features) pq kernels.
+        Threads computing the intersection, chi2 and (above 3,000 features) pq
+        kernels, and fitting the ``ovr`` machines.
     random_state : int, optional
         Passed to :class:`sklearn.svm.SVC` (unused without probabilities).
 
@@ -353,7 +401,7 @@ class KernelSVC(_KernelSVCBase):
     ----------
     classes_ : ndarray of shape (n_classes,)
     svc_ : sklearn.svm.SVC
-        libsvm fitted on the kernel matrix.
+        libsvm fitted on the kernel matrix (``ovr``: the machines of every class, as one object).
     support_ : ndarray of shape (n_support,)
     support_vectors_ : ndarray of shape (n_support, n_features)
         Support vectors, shifted by ``offset_``.
@@ -378,7 +426,7 @@ class KernelSVC(_KernelSVCBase):
 
     def __init__(self, *, kernel: str = "intersection", gamma="scale", normalize: bool = True, C: float = 1.0,
                  class_weight=None, cache_size: float = 1000, tol: float = 1e-3, views: int = 1,
-                 n_jobs: int | None = None, random_state=None):
+                 multiclass: str = "ovo", n_jobs: int | None = None, random_state=None):
         self.kernel = kernel
         self.gamma = gamma
         self.normalize = normalize
@@ -387,6 +435,7 @@ class KernelSVC(_KernelSVCBase):
         self.cache_size = cache_size
         self.tol = tol
         self.views = views
+        self.multiclass = multiclass
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -427,7 +476,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         block's weight doubled, and each block left out (``1 + 2 n_blocks``).
     cv : int, default=3
         Folds for ``weights="cv"`` (shuffled, seeded by ``random_state``).
-    gamma, normalize, C, class_weight, cache_size, tol, views, n_jobs, random_state
+    gamma, normalize, C, class_weight, cache_size, tol, views, multiclass, n_jobs, random_state
         As :class:`KernelSVC` (``gamma`` is resolved block by block; with
         ``views``, ``blocks`` are the widths of one view).
 
@@ -471,7 +520,8 @@ class CombinedKernelSVC(_KernelSVCBase):
 
     def __init__(self, *, blocks=None, kernels="rbf", weights=None, weight_grid=None, cv: int = 3,
                  gamma="scale", normalize: bool = True, C: float = 1.0, class_weight=None, cache_size: float = 1000,
-                 tol: float = 1e-3, views: int = 1, n_jobs: int | None = None, random_state=None):
+                 tol: float = 1e-3, views: int = 1, multiclass: str = "ovo", n_jobs: int | None = None,
+                 random_state=None):
         self.blocks = blocks
         self.kernels = kernels
         self.weights = weights
@@ -484,6 +534,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         self.cache_size = cache_size
         self.tol = tol
         self.views = views
+        self.multiclass = multiclass
         self.n_jobs = n_jobs
         self.random_state = random_state
 

@@ -29,6 +29,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "fer_classic.estimators._canonical.CanonicalOrderClassifier",
     "fer_classic.estimators._kernel_svc.CombinedKernelSVC",
     "fer_classic.estimators._kernel_svc.KernelSVC",
+    "fer_classic.estimators._kernel_svc._OneVsRestSVC",
     "fer_classic.estimators._landmark_ridge.LandmarkRidgeClassifier",
     "fer_classic.estimators._local_svc.LocalSVC",
     "fer_classic.estimators._precomputed_svc.PrecomputedKernelSVC",
