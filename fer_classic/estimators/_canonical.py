@@ -56,16 +56,16 @@ def coded_class_weights(estimator, classes) -> dict:
     ValueError
         If a key is not one of ``classes``.
     """
-    rank = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
+    labels = np.asarray(classes).tolist()
     coded = {}
     for name, weights in estimator.get_params().items():
         if name.rsplit("__", 1)[-1] != "class_weight" or not isinstance(weights, dict):
             continue
-        unknown = [key for key in weights if key not in rank]
+        unknown = [key for key in weights if key not in labels]
         if unknown:
             raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
-                             f"data ({', '.join(map(str, rank))}); key it by those labels.")
-        coded[name] = {rank[label]: weight for label, weight in weights.items()}
+                             f"data ({', '.join(map(str, labels))}); key it by those labels.")
+        coded[name] = class_weight_codes(weights, classes)
     return coded
 
 
