@@ -138,7 +138,8 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
         CombinedKernelSVC(kernels=("rbf", "intersection"), weights=(0.7, 0.3)),
         CombinedKernelSVC(kernels=("rbf", "linear"), weights="cv", cv=2, random_state=0),
     ],
-    LocalSVC: [LocalSVC(k=20), LocalSVC(KernelSVC(kernel="rbf"), k=20, mode="refine")],
+    LocalSVC: [LocalSVC(k=20), LocalSVC(KernelSVC(kernel="rbf"), k=20, mode="refine"),
+               LocalSVC(KernelSVC(kernel="rbf", multiclass="ovr"), k=20, mode="refine", local_weight=0.5)],
     FaceCropper: [FaceCropper()],
 }
 

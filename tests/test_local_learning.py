@@ -30,6 +30,23 @@ def test_neighbourhood_of_every_training_face_is_the_global_svm(kernel):
     np.testing.assert_array_equal(local.predict(X), global_.predict(X))
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "intersection"])
+def test_one_vs_rest_local_svms_over_every_training_face_are_the_global_machines(kernel):
+    X, y = _blobs()
+    local = LocalSVC(KernelSVC(kernel=kernel, multiclass="ovr"), k=len(X), C=3).fit(X, y)
+    global_ = KernelSVC(kernel=kernel, C=3, multiclass="ovr").fit(X, y)
+    # The local machines fit the float32 training kernel the global ones see in float64.
+    np.testing.assert_allclose(local.decision_function(X), global_.decision_function(X), atol=1e-3)
+
+
+def test_one_vs_rest_local_svm_of_two_classes_scores_each_class_by_its_side_of_one_machine():
+    X, y = _blobs(n_classes=2)
+    local = LocalSVC(KernelSVC(kernel="rbf", multiclass="ovr"), k=len(X), C=3).fit(X, y)
+    global_ = KernelSVC(kernel="rbf", C=3, multiclass="ovr").fit(X, y)
+    # Scores -v and v for the two classes; the 1-D decision is their difference.
+    np.testing.assert_allclose(local.decision_function(X), 2 * global_.decision_function(X), atol=2e-3)
+
+
 def test_one_neighbour_in_rbf_space_is_the_nearest_neighbour():
     X, y = _blobs(seed=1)
     X_test = np.random.default_rng(2).random((40, X.shape[1])) * 2
@@ -72,13 +89,30 @@ def test_threads_give_the_same_scores(mode, monkeypatch):
     np.testing.assert_array_equal(two, one)
 
 
-def test_refine_adds_the_global_scores():
+@pytest.mark.parametrize("multiclass", ["ovo", "ovr"])
+@pytest.mark.parametrize("local_weight", [1.0, 0.5, 0.0])
+def test_refine_adds_the_weighted_local_scores_to_the_global_ones(multiclass, local_weight):
     X, y = _blobs()
-    local = LocalSVC(k=20, mode="local").fit(X, y)
-    refined = LocalSVC(k=20, mode="refine").fit(X, y)
+    estimator = KernelSVC(multiclass=multiclass)
+    local = LocalSVC(estimator, k=20, mode="local").fit(X, y)
+    refined = LocalSVC(estimator, k=20, mode="refine", local_weight=local_weight).fit(X, y)
     global_scores = refined.estimator_.svc_.decision_function(refined.estimator_._kernel(
         refined.X_fit_, refined.X_fit_, refined.diagonals_, refined.diagonals_))
-    np.testing.assert_allclose(refined.decision_function(X) - local.decision_function(X), global_scores, atol=1e-5)
+    np.testing.assert_allclose(refined.decision_function(X) - local_weight * local.decision_function(X),
+                               global_scores, atol=1e-5)
+
+
+def test_a_model_saved_before_one_vs_rest_local_svms_keeps_one_vs_one_ones():
+    X, y = _blobs()
+    model = LocalSVC(KernelSVC(kernel="rbf", multiclass="ovr"), k=20, mode="refine").fit(X, y)
+    state = {name: value for name, value in model.__getstate__().items()
+             if name not in ("local_multiclass_", "local_weight")}
+    old = LocalSVC.__new__(LocalSVC)
+    old.__setstate__(state)
+    assert (old.local_multiclass_, old.get_params()["local_weight"]) == ("ovo", 1.0)
+    votes = old.set_params(mode="local").decision_function(X)
+    # Vote counts with confidences in (-1/3, 1/3), not the machines' decision values.
+    assert np.abs(votes - np.round(votes)).max() < 1 / 3
 
 
 def test_refine_keeps_the_global_svm_fitted_on_all_faces():

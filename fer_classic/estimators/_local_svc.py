@@ -16,7 +16,7 @@ from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
 from ._canonical import class_weight_codes
-from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, _OneVsRestSVC, check_two_classes
 
 __all__ = ["LocalSVC"]
 
@@ -24,16 +24,21 @@ __all__ = ["LocalSVC"]
 _ROWS = 512
 
 
-def _vote_scores(decision: np.ndarray, n_classes: int) -> np.ndarray:
-    """SVC decisions as one-vs-rest vote scores (n_rows, n_classes).
+def _class_scores(decision: np.ndarray, n_classes: int, multiclass: str) -> np.ndarray:
+    """SVM decisions as one score per class (n_rows, n_classes).
 
-    ``SVC``'s one-vs-rest shape already is votes plus a confidence in
-    (-1/3, 1/3); a two-class decision ``v`` (positive: the second class)
-    becomes the same: 1 vote for the winner, and ``+-v / (3 (|v| + 1))``.
+    One-vs-one (``SVC``): its one-vs-rest shape already is votes plus a
+    confidence in (-1/3, 1/3); a two-class decision ``v`` (positive: the
+    second class) becomes the same: 1 vote for the winner, and
+    ``+-v / (3 (|v| + 1))``. One-vs-rest: each class's machine's decision
+    value; two classes have one machine, ``-v`` for the first and ``v`` for
+    the second.
     """
     if n_classes > 2:
         return decision
     v = np.asarray(decision).reshape(-1)
+    if multiclass == "ovr":
+        return np.column_stack([-v, v])
     confidence = v / (3 * (np.abs(v) + 1))
     return np.column_stack([(v <= 0) - confidence, (v > 0) + confidence])
 
@@ -47,7 +52,11 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     training kernel matrix, which scores the face. A neighbourhood of one
     class gives that class without an SVM. With ``mode="refine"`` the
     global model (``estimator`` fitted on all the faces) is kept too and
-    the local scores are added to its one-vs-rest scores.
+    the local scores, times ``local_weight``, are added to its one-vs-rest
+    scores. The local SVMs take ``estimator``'s ``multiclass`` scheme: libsvm's
+    one-vs-one vote, or one machine per class of the neighbourhood against the
+    others (``"ovr"``), whose decision values are on the scale of a one-vs-rest
+    global SVM's.
 
     Kernel rows of the test faces are computed in blocks of 512 against all
     training faces (the cost of a global prediction), the neighbourhoods
@@ -67,7 +76,11 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Regularisation of the local SVMs.
     mode : {"local", "refine"}, default="local"
         ``local``: the local SVM decides alone. ``refine``: global plus
-        local one-vs-rest scores (vote counts with confidences).
+        local one-vs-rest scores (vote counts with confidences, or the
+        machines' decision values for ``multiclass="ovr"``).
+    local_weight : float, default=1.0
+        For ``refine``: the factor of the local scores in the sum (0: the
+        global SVM alone). A grid parameter, chosen on validation data.
     n_jobs : int, optional
         Threads that fit the local SVMs (libsvm releases the GIL); None is
         1 unless in a :func:`joblib.parallel_config` context, -1 all cores.
@@ -80,6 +93,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         fitted global SVM (its ``predict`` works on its own).
     local_class_weight_ : dict, "balanced" or None
         ``estimator``'s ``class_weight``, keyed by class code, for the local SVMs.
+    local_multiclass_ : {"ovo", "ovr"}
+        ``estimator``'s ``multiclass`` scheme, taken by the local SVMs.
     X_fit_ : ndarray of shape (n_samples, n_features)
         Training faces, prepared for the kernel.
     y_fit_ : ndarray of shape (n_samples,)
@@ -100,15 +115,17 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "k": [Interval(Integral, 1, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
         "mode": [StrOptions({"local", "refine"})],
+        "local_weight": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
     }
 
     def __init__(self, estimator=None, *, k: int = 200, C: float = 1.0, mode: str = "local",
-                 n_jobs: int | None = None):
+                 local_weight: float = 1.0, n_jobs: int | None = None):
         self.estimator = estimator
         self.k = k
         self.C = C
         self.mode = mode
+        self.local_weight = local_weight
         self.n_jobs = n_jobs
 
     # Nested: the kernel estimator validates its own parameters.
@@ -140,6 +157,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
         self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
+        self.local_multiclass_ = getattr(estimator, "multiclass", "ovo")
         self._keep_gram(gram)
         return self
 
@@ -161,6 +179,10 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # Fitted before kernels had views: its diagonals get the per-view layout (one view).
         if np.ndim(state.get("diagonals_")) == 2:
             state = {**state, "diagonals_": state["diagonals_"][:, None, :]}
+        # Saved before local_weight and one-vs-rest local SVMs: they predict as they did.
+        state = {"local_weight": 1.0, **state}
+        if "X_fit_" in state:
+            state = {"local_multiclass_": "ovo", **state}
         super().__setstate__(state)
         global_svm = getattr(self, "estimator_", None)
         if hasattr(global_svm, "support_") and not hasattr(global_svm, "support_vectors_"):
@@ -178,11 +200,13 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self._train_kernel, self._train_self_kernel
 
     def decision_function(self, X):
-        """One-vs-rest vote scores (n_samples, n_classes), 1-D (second minus first) for two classes.
+        """Scores (n_samples, n_classes), 1-D (second minus first) for two classes.
 
-        Classes absent from a face's neighbourhood score -1; the class of a
-        one-class neighbourhood scores 1. For ``refine``, the global
-        SVM's scores are added.
+        One-vs-one local SVMs give vote scores, one-vs-rest ones their
+        machines' decision values. Classes absent from a face's
+        neighbourhood score -1; the class of a one-class neighbourhood
+        scores 1. For ``refine``, the local scores times ``local_weight``
+        plus the global SVM's.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
@@ -220,8 +244,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     for row, neighbours in zip(kernel_rows, nearest)
                 )
                 if self.mode == "refine":
-                    out[start : start + len(rows)] += _vote_scores(estimator.svc_.decision_function(kernel_rows),
-                                                                   n_classes)
+                    out[start : start + len(rows)] *= self.local_weight
+                    out[start : start + len(rows)] += _class_scores(
+                        estimator.svc_.decision_function(kernel_rows), n_classes, self.local_multiclass_)
                 progress.update(len(rows))
         progress.close()
         return out
@@ -237,8 +262,12 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         class_weight = self.local_class_weight_
         if isinstance(class_weight, dict):  # libsvm refuses weights of classes absent from the neighbourhood
             class_weight = {c: w for c, w in class_weight.items() if c in set(codes.tolist())}
-        svc = SVC(C=self.C, kernel="precomputed", class_weight=class_weight)
+        if self.local_multiclass_ == "ovr":
+            # One thread per face: the faces are already fitted in threads.
+            svc = _OneVsRestSVC(SVC(C=self.C, kernel="precomputed"), class_weight, n_jobs=1)
+        else:
+            svc = SVC(C=self.C, kernel="precomputed", class_weight=class_weight)
         svc.fit(gram[np.ix_(neighbours, neighbours)].astype(np.float64), codes, sample_weight=weights)
         decision = svc.decision_function(kernel_row[neighbours][None, :])
-        scores[svc.classes_] = _vote_scores(decision, len(svc.classes_))[0]
+        scores[svc.classes_] = _class_scores(decision, len(svc.classes_), self.local_multiclass_)[0]
         return scores
