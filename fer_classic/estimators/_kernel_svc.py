@@ -89,6 +89,17 @@ class _OneVsRestSVC:
         return self.classes_[(scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)]
 
 
+def precomputed_svc(C: float, class_weight, multiclass: str, n_jobs=None, **svc_params) -> SVC | _OneVsRestSVC:
+    """libsvm on a precomputed kernel matrix in the ``multiclass`` scheme ("ovo": ``SVC``; "ovr": one machine per class).
+
+    ``svc_params``: further ``SVC`` parameters (``cache_size``, ``tol``,
+    ``random_state``); ``n_jobs``: threads fitting the ``ovr`` machines.
+    """
+    ovr = multiclass == "ovr"
+    svc = SVC(C=C, kernel="precomputed", class_weight=None if ovr else class_weight, **svc_params)
+    return _OneVsRestSVC(svc, class_weight, n_jobs) if ovr else svc
+
+
 class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     """libsvm on a precomputed weighted sum of kernels over column blocks.
 
@@ -265,10 +276,8 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
 
     # -- fit / predict ------------------------------------------------------------------------------
     def _new_svc(self, C=None) -> SVC | _OneVsRestSVC:
-        ovr = self.multiclass == "ovr"
-        svc = SVC(C=self.C if C is None else C, kernel="precomputed", class_weight=None if ovr else self.class_weight,
-                  cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
-        return _OneVsRestSVC(svc, self.class_weight, self.n_jobs) if ovr else svc
+        return precomputed_svc(self.C if C is None else C, self.class_weight, self.multiclass, self.n_jobs,
+                               cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
 
     # Nested: the inner SVC gets validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)

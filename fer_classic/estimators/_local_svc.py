@@ -7,7 +7,6 @@ import copy
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -16,7 +15,7 @@ from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
 from ._canonical import class_weight_codes
-from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, _OneVsRestSVC, check_two_classes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes, precomputed_svc
 
 __all__ = ["LocalSVC"]
 
@@ -157,7 +156,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
         self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
-        self.local_multiclass_ = getattr(estimator, "multiclass", "ovo")
+        self.local_multiclass_ = estimator.multiclass
         self._keep_gram(gram)
         return self
 
@@ -262,11 +261,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         class_weight = self.local_class_weight_
         if isinstance(class_weight, dict):  # libsvm refuses weights of classes absent from the neighbourhood
             class_weight = {c: w for c, w in class_weight.items() if c in set(codes.tolist())}
-        if self.local_multiclass_ == "ovr":
-            # One thread per face: the faces are already fitted in threads.
-            svc = _OneVsRestSVC(SVC(C=self.C, kernel="precomputed"), class_weight, n_jobs=1)
-        else:
-            svc = SVC(C=self.C, kernel="precomputed", class_weight=class_weight)
+        # One thread per face's machines: the faces are already fitted in threads.
+        svc = precomputed_svc(self.C, class_weight, self.local_multiclass_, n_jobs=1)
         svc.fit(gram[np.ix_(neighbours, neighbours)].astype(np.float64), codes, sample_weight=weights)
         decision = svc.decision_function(kernel_row[neighbours][None, :])
         scores[svc.classes_] = _class_scores(decision, len(svc.classes_), self.local_multiclass_)[0]
