@@ -796,11 +796,12 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     """
     from ._fileio import atomic_write_text, check_outputs
     from .prediction import PredictionRun, expand_inputs, rows_csv
-    from .prediction._run import _is_video
+    from .prediction._run import _is_video, check_timeline
     from .prediction._video import check_every
 
     every = check_every(every)
     paths = expand_inputs(inputs)
+    check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, make_parents=True)
     groups: list[list] = []
     for path in paths:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import time
+import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -127,13 +129,24 @@ def hold_out(
     near-identical images, lies wholly on one side.
     """
     if data.has_split("train") and data.has_split("test"):
-        return data.select("train"), data.select("test"), False, None, None
+        train, test = data.select("train"), data.select("test")
+        left = Counter(split or "no split" for split in data.splits.tolist() if split not in ("train", "test"))
+        if left:  # e.g. FER+'s val rows, or CSV rows with an empty Usage: said, not silently dropped
+            listed = ", ".join(f"{n} {name}" for name, n in sorted(left.items()))
+            warnings.warn(f"{data.name}: {sum(left.values())} images in neither the train nor the test split "
+                          f"({listed}) are left out; give them a train or test split to use them.",
+                          UserWarning, stacklevel=2)
+        return train, test, False, None, None
     pool = data.select("train") if data.has_split("train") else data
     ids, grouping = image_groups(pool, groups, log=log)
     folds = max(2, int(round(1 / test_size)))
     if len(np.unique(ids)) < folds:
         raise DatasetError(f"{pool.name}: {grouping} is too few groups for a hold-out of {test_size:.0%}; "
                            "give more images or subjects, or a test split.")
+    largest = int(np.unique(pool.labels, return_counts=True)[1].max())
+    if largest < folds:  # scikit-learn's stratified split would refuse, naming n_splits
+        raise DatasetError(f"{pool.name}: its largest class has {largest} images, too few for a stratified "
+                           f"hold-out of {test_size:.0%} (it needs {folds}); give more images, or a test split.")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
     train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
@@ -156,9 +169,14 @@ def split_train_test(
     return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log)[:3]
 
 
-def data_path(data) -> str | os.PathLike | None:
-    """``data`` when it is a path (an input whose files no output may touch), else None."""
-    return data if isinstance(data, (str, os.PathLike)) else None
+def data_path(data) -> list:
+    """The files and folders ``data`` is read from when it is a path (no output may touch them), else none.
+
+    See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists.
+    """
+    from .data import dataset_inputs
+
+    return dataset_inputs(data) if isinstance(data, (str, os.PathLike)) else []
 
 
 def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):

@@ -28,8 +28,10 @@ _COLLECTOR_PAUSED = False
 def _parse_value(value: str):
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
-        pass
+    except json.JSONDecodeError as exc:
+        if value[:1] in ("{", "["):  # meant as JSON: say where it breaks, not that a string is no dict
+            raise click.BadParameter(f"{value!r} is not valid JSON ({exc.msg} at character {exc.pos + 1}); "
+                                     'quote names with double quotes, e.g. \'class_weight={"happy": 2}\'.') from None
     try:
         return float(value)  # inf, nan, 1e3 (JSON has no inf)
     except ValueError:
@@ -42,6 +44,8 @@ def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"{pair!r} is not NAME=VALUE (e.g. C=10).")
+        if key.strip() in params:
+            raise click.BadParameter(f"{key.strip()} is given twice; give each parameter once.")
         params[key.strip()] = _parse_value(value.strip())
     return params
 
@@ -64,6 +68,20 @@ def _message(exc: BaseException) -> str:
     return text
 
 
+def _warning_text(message) -> str:
+    """A warning's text without the tracebacks scikit-learn puts in some (failed fits): their error lines stay."""
+    lines, in_traceback = [], False
+    for line in str(message).splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+        elif in_traceback and (line[:1].isspace() or not line):
+            continue  # a frame of the traceback
+        else:
+            in_traceback = False
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
 def _run(func, *args, _progress: bool | None = None, **kwargs):
     """Call a library function; turn every error into a clean CLI error (never a traceback).
 
@@ -82,7 +100,15 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
     try:
         with warnings.catch_warnings(), progress_enabled(_progress):
             warnings.simplefilter("always")
-            warnings.showwarning = lambda msg, cat, *a, **k: click.echo(f"warning: {msg}", err=True)
+            shown: set[str] = set()
+
+            def show(message, *args, **kwargs) -> None:
+                text = _warning_text(message)
+                if text not in shown:  # once per command: a warning from every fit of a search is one line
+                    shown.add(text)
+                    click.echo(f"warning: {text}", err=True)
+
+            warnings.showwarning = show
             return func(*args, **kwargs)
     except (FerClassicError, ValueError, OSError) as exc:
         raise click.ClickException(_message(exc)) from exc
@@ -110,9 +136,14 @@ def _resume_collector() -> None:
 def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=()) -> None:
     """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs)."""
     from ._fileio import check_outputs
+    from .data import dataset_inputs
 
-    _run(check_outputs, outputs, inputs={"MODEL": model}, input_trees={"--data": data, "INPUT": list(inputs)},
-         dirs=dirs, make_parents=True)
+    def check() -> None:
+        check_outputs(outputs, inputs={"MODEL": model}, input_trees={"--data": dataset_inputs(data),
+                                                                      "INPUT": list(inputs)},
+                      dirs=dirs, make_parents=True)
+
+    _run(check)
 
 
 def _logger(quiet: bool):
@@ -186,8 +217,17 @@ _FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (
                   "vgg19 and cnn need fer-classic[deep].")
 _CLF_HELP = ("svm, linear-svm, logreg, ridge, knn, rf, mlp, kernel-svm (histogram kernels), combined-svm (a weighted "
              "sum of per-block kernels) or local-svm (an SVM per face on its nearest training faces).")
+
+
+def _check_n_jobs(ctx, param, value: int | None) -> int | None:
+    if value == 0:  # joblib's rule, checked before any image is read
+        raise click.BadParameter("0 workers cannot run anything; give 1 or more, or -1 for all cores.")
+    return value
+
+
 def _n_jobs(default: str):
-    return click.option("--n-jobs", type=int, default=None, help=f"Workers; -1: all cores (default: {default}).")
+    return click.option("--n-jobs", type=int, default=None, callback=_check_n_jobs,
+                        help=f"Workers; -1: all cores (default: {default}).")
 
 
 _NJOBS = _n_jobs("all cores to read the images")
@@ -236,7 +276,8 @@ def main() -> None:
 @click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
 @click.option("--size", default=48, show_default=True, type=click.IntRange(8, 1024),
               help="Image side in pixels (grayscale, square).")
-@click.option("--seed", default=0, show_default=True, help="Seed of hold-out split and estimators.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of hold-out split and estimators.")
 @click.option("--dedupe", "dedupe_data", is_flag=True,
               help="Drop pixel-identical copies first (test images also in train, repeats within a split); "
                    "in memory only, files are never changed.")
@@ -378,7 +419,9 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
 
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
+    from .prediction._run import check_timeline
 
+    _run(check_timeline, timeline)
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
@@ -495,7 +538,8 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler / Ray address.")
 @click.option("--out", default="fer_search_model.joblib", show_default=True, help="Best model file to write.")
 @click.option("--results", default="cv_results.csv", show_default=True, help="CSV of all candidates, ranked.")
-@click.option("--seed", default=0, show_default=True, help="Seed of folds and estimators.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of folds and estimators.")
 @_FORMAT
 @_LABEL_MAP
 @_SEARCH_NJOBS
@@ -536,7 +580,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 
 @main.command("report-search")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", default=None, metavar="PATH", help="The dataset searched (its train split is used).")
+@click.option("--data", required=True, metavar="PATH",
+              help="The dataset searched (its train split is used); 'synthetic' for the generated faces.")
 @click.option("--out", "out_dir", default="search_report", show_default=True, help="Folder for the plots and curves.json.")
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
 @click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")

@@ -172,9 +172,14 @@ def check_grid(pipeline, grid: Mapping) -> None:
     for key, values in grid.items():
         if key not in known:
             near = sorted(k for k in known if k.rsplit("__", 1)[-1] == key.rsplit("__", 1)[-1])
+            owner_name, _, name = key.rpartition("__")
+            owner = known.get(owner_name, pipeline if not owner_name else None)
+            where = (f"{type(owner).__name__} ({owner_name or 'the pipeline'}), whose parameters are "
+                     f"{', '.join(sorted(owner.get_params(deep=False)))}" if hasattr(owner, "get_params")
+                     else "this pipeline")
             hint = f" Did you mean {', '.join(near)}?" if near else (
                 " Use short names such as clf.C or hog.orientations, or the pipeline's own names.")
-            raise ValueError(f"Grid parameter {key!r} is not a parameter of the '{pipeline!r:.60}' pipeline.{hint}")
+            raise ValueError(f"Grid parameter {key!r}: {name!r} is not a parameter of {where}.{hint}")
         for value in values:
             try:
                 validated(clone(pipeline).set_params(**{key: value}))
@@ -223,11 +228,15 @@ class SearchResult:
         }
 
 
-def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str) -> None:
+def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) -> None:
     n = len(np.unique(groups))
     if n < folds:
         raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; "
                            f"use --cv {max(2, n)} or fewer folds.")
+    largest = int(np.unique(labels, return_counts=True)[1].max())
+    if largest < folds:  # scikit-learn's stratified folds would refuse, naming n_splits
+        raise DatasetError(f"--cv {folds} needs a class with at least {folds} training images (the folds are "
+                           f"stratified), but the largest has {largest}; use --cv {max(2, largest)} or fewer folds.")
 
 
 def _flat_results(cv_results: dict) -> list[dict]:
@@ -395,7 +404,7 @@ def search_model(
         if fit_groups is None:  # the data's own train/test splits: group the training images now
             fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        _check_enough_groups(fit_groups, cv, grouping)
+        _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
     check_class_weights(template, train, param_grid)
 
@@ -424,8 +433,9 @@ def search_model(
         best.set_params(**{memory_key: None})  # the cache folder goes now: the model must not name it
         # The candidates took one thread each (they may run side by side); the model predicts on
         # all cores, as fit's does, unless --n-jobs said otherwise.
-        best.set_params(**{key: -1 if n_jobs is None else n_jobs for key, value in best.get_params().items()
-                           if key.endswith("n_jobs") and value is None})
+        params = best.get_params()
+        best.set_params(**{key: -1 if n_jobs is None else n_jobs for key, value in params.items()
+                           if key.endswith("n_jobs") and value is None and _uses_n_jobs(params, key)})
         if kernels is not None:
             log(f"RBF kernel matrices: {kernels['kernels_computed']} computed, {kernels['kernels_reused']} reused; "
                 f"{kernels['fits_reused']} fit(s) reused (the refit when it trains on the same rows)")
@@ -442,6 +452,15 @@ def search_model(
     )
     return SearchResult(model, search.best_params_, float(search.best_score_), rows, metrics,
                         timings, test_split, path)
+
+
+def _uses_n_jobs(params: dict, key: str) -> bool:
+    """Whether the estimator owning ``key`` (``...__n_jobs``) of a pipeline's ``params`` has threads to set."""
+    from sklearn.linear_model import LogisticRegression
+
+    # LogisticRegression's n_jobs does nothing for its multinomial solvers, and warns at every fit
+    # from scikit-learn 1.8 on.
+    return not isinstance(params.get(key.rpartition("__")[0]), LogisticRegression)
 
 
 def report_search(
@@ -511,6 +530,11 @@ def report_search(
         if param not in grid:
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
+    for value in values:  # checked as fit checks --param: before the curves' fits, naming the value
+        try:
+            validated(clone(model.pipeline).set_params(**{param: value}))
+        except ValueError as exc:
+            raise ValueError(f"--values: {value!r} is not a value of {param}: {exc}") from None
     check_outputs({"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--out",), make_parents=True)
     require_matplotlib("report-search")  # before the curves' many fits

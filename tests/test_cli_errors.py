@@ -39,6 +39,10 @@ def _clean_failure(result, message):
     (["search", "--groups", "S(\\d+_"], "not a valid regular expression"),
     (["search", "--groups", "S\\d+_"], "capturing group"),
     (["search", "--grid", "/no/such/grid.json"], "does not exist"),
+    (["fit", "--n-jobs", "0"], "0 workers"),
+    (["fit", "--seed", "-1"], "--seed"),
+    (["fit", "--param", "class_weight={bad json"], "is not valid JSON"),
+    (["fit", "--param", "C=1", "--param", "C=2"], "C is given twice"),
 ])
 def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
     result = runner.invoke(main, [*args, "--out", str(tmp_path / "m.joblib")])
@@ -49,7 +53,7 @@ def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
     (".json", '{"clf.C": [1, 10],}', "not valid JSON at line 1"),
     (".json", '{"clf.C": 10}', "non-empty lists"),
     (".yaml", "clf.C: [1, 10\n", "not valid YAML"),
-    (".json", '{"clf.Cee": [1]}', "'clf__estimator__Cee' is not a parameter"),
+    (".json", '{"clf.Cee": [1]}', "'Cee' is not a parameter of LogisticRegression (clf__estimator)"),
     (".json", '{"clf.C": ["abc"]}', "value 'abc'"),
 ])
 def test_bad_grid_files_name_the_file_and_the_fault(runner, tmp_path, suffix, text, message):
@@ -76,7 +80,8 @@ def test_report_search_unknown_param_is_clean(runner, tmp_path, tiny_faces):
     model = tmp_path / "s.joblib"
     search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2,
                  out=model)
-    result = runner.invoke(main, ["report-search", str(model), "--param", "clf.Cee", "--values", "1,2",
+    result = runner.invoke(main, ["report-search", str(model), "--data", "synthetic", "--param", "clf.Cee",
+                                  "--values", "1,2",
                                   "--out", str(tmp_path / "r")])
     _clean_failure(result, "'clf__estimator__Cee' is not a parameter")
 
@@ -105,6 +110,39 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
     out = [] if args[0] == "evaluate" else ["--out", str(tmp_path / "m.joblib")]
     result = runner.invoke(main, [*args, *out, *([] if "--data" in args else ["--data", str(flat_dataset)])])
     _clean_failure(result, extra)
+
+
+@pytest.mark.parametrize("param, values, message", [
+    ("clf.n_neighbors", "abc,2", "'abc' is not a value of clf__estimator__n_neighbors"),
+    ("clf.n_neighbors", "0", "0 is not a value"),
+])
+def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
+                                                           values, message):
+    from fer_classic.model_selection import search_model
+
+    model = tmp_path / "s.joblib"
+    search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2,
+                 out=model)
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: {}["loaded"])
+    result = runner.invoke(main, ["report-search", str(model), "--data", "synthetic", "--param", param,
+                                  "--values", values, "--out", str(tmp_path / "r")])
+    _clean_failure(result, message)
+
+
+def test_a_warning_reaches_the_user_once_without_its_traceback(capsys):
+    import warnings
+
+    from fer_classic.cli import _run
+
+    failed = ("2 fits failed with the following error:\nTraceback (most recent call last):\n  File \"x.py\", "
+              "line 1, in fit\n    raise ValueError\nValueError: only 1 class")
+
+    def warns_twice():
+        for _ in range(2):
+            warnings.warn(failed, UserWarning)
+
+    _run(warns_twice)
+    assert capsys.readouterr().err == "warning: 2 fits failed with the following error:\nValueError: only 1 class\n"
 
 
 def test_unexpected_errors_are_one_line_too(runner, monkeypatch, tmp_path):

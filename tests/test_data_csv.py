@@ -19,12 +19,29 @@ def test_round_trips_pixels_and_labels(csv_dataset, tiny_faces):
     assert data.labels.tolist() == tiny_faces.labels.tolist()
 
 
-def test_usage_maps_to_splits_and_keeps_halves_apart(tmp_path, tiny_faces):
+@pytest.mark.parametrize("usages", [("Training", "PublicTest", "PrivateTest"),
+                                    ("training", "PUBLICTEST", "privatetest")])  # any case: the official usage
+def test_usage_maps_to_splits_and_keeps_halves_apart(tmp_path, usages):
     path = tmp_path / "f.csv"
-    path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},PublicTest\n6,{ROW},PrivateTest\n")
+    path.write_text(HEADER + "".join(f"{emotion},{ROW},{usage}\n" for emotion, usage in zip((0, 3, 6), usages)))
     data = load_fer2013_csv(path)
     assert data.splits.tolist() == ["train", "test", "test"]
+    assert data.usages.tolist() == ["Training", "PublicTest", "PrivateTest"]
     assert data.select("PrivateTest").labels.tolist() == ["neutral"]
+
+
+def test_rows_with_two_spaces_between_pixels_parse(tmp_path):
+    wide = "  ".join(["255"] * 48 * 48)  # 11.5 KB: over 4 characters a pixel
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"0,{wide},Training\n3,{wide},Training\n")
+    assert (load_fer2013_csv(path).images == 255).all()
+
+
+def test_a_gz_file_that_is_not_gzip_is_named_as_such(tmp_path, csv_dataset):
+    fake = tmp_path / "fer2013.csv.gz"
+    fake.write_bytes(csv_dataset.read_bytes())  # plain text under a .gz name
+    with pytest.raises(DatasetFormatError, match="is not gzip data, despite its .gz suffix"):
+        load_dataset(fake)
 
 
 def test_reads_gzip(tmp_path, csv_dataset):
@@ -130,7 +147,7 @@ def test_overlong_line_is_refused_naming_it_without_reading_it_whole(tmp_path, g
     path = _long_line_file(tmp_path / "f.csv", 20_000_000, gz)
     tracemalloc.start()
     try:
-        with pytest.raises(DatasetFormatError, match=r"line 3: the record is longer than 1,088 characters"):
+        with pytest.raises(DatasetFormatError, match=r"line 3: the record is longer than 1,152 characters"):
             load_fer2013_csv(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -141,6 +141,13 @@ def test_files_without_an_image_suffix_are_counted_and_named(folder_dataset):
         load_folder(folder_dataset)
 
 
+def test_a_link_to_itself_is_named_not_a_crash(folder_dataset):
+    (folder_dataset / "train" / "sad" / "self").symlink_to("self")  # stat fails with ELOOP
+    with pytest.warns(SkippedFilesWarning, match="no image suffix .*self"):
+        data = load_folder(folder_dataset)
+    assert len(data) > 0
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (8, 8), (48, 6)])
 def test_tiny_or_elongated_images_warn_naming_the_file(tmp_path, tiny_faces, shape):
     root = write_folder_dataset(tmp_path / "d", tiny_faces.subset(slice(0, 14)))

@@ -37,6 +37,7 @@ def images(tmp_path):
 
 def _write(tmp_path, text, name="labels.csv"):
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
@@ -142,8 +143,11 @@ def test_bad_box_names_row(tmp_path, images, cells, match):
         load_labels_file(path)
 
 
-def test_box_outside_image_is_skipped(tmp_path, images):
-    path = _write(tmp_path, "image,label,x,y,w,h\nimgs/a0.png,sad,100,100,5,5\nimgs/a1.png,sad,,,,\n")
+@pytest.mark.parametrize("box", ["100,100,5,5", "0,0,100000,100000", "-50,0,60,20"])
+def test_box_outside_or_far_beyond_the_image_is_skipped(tmp_path, images, box):
+    # The image is 30x20: the second and third boxes overlap it but would be mostly repeated border
+    # (the second one a 100000x100000 copy).
+    path = _write(tmp_path, f"image,label,x,y,w,h\nimgs/a0.png,sad,{box}\nimgs/a1.png,sad,,,,\n")
     with pytest.warns(SkippedFilesWarning, match="outside"):
         dataset = load_labels_file(path, size=8)
     assert len(dataset) == 1 and len(dataset.skipped) == 1
@@ -296,3 +300,25 @@ def test_cli_fit_reads_labels_file(tmp_path):
                                        "--size", "16", "--out", str(tmp_path / "m.joblib")])
     assert result.exit_code == 0, result.output
     assert "lacks column" not in result.output
+
+
+def test_listed_images_resolve_relative_paths_once_each(tmp_path):
+    from fer_classic.data._labels_file import listed_images
+
+    path = _write(tmp_path / "lists", "image,label\n../imgs/a.png,sad\n../imgs/deep/b.png,sad\n"
+                  f"{tmp_path}/other/c.png,happy\n../imgs/a.png,sad\n")
+    lists = tmp_path / "lists"
+    assert listed_images(path) == sorted([lists / "../imgs/a.png", lists / "../imgs/deep/b.png",
+                                          tmp_path / "other/c.png"])
+
+
+@pytest.mark.parametrize("kind", ["labels", "fer2013", "folder", "synthetic", "unreadable"])
+def test_dataset_inputs(tmp_path, images, kind):
+    from fer_classic.data import dataset_inputs
+
+    path = {"labels": _write(tmp_path / "lists", "image,label\n../imgs/a0.png,sad\n"),
+            "fer2013": _write(tmp_path, "emotion,pixels,Usage\n0,1 2 3 4,Training\n", "fer2013.csv"),
+            "folder": tmp_path / "imgs", "synthetic": None,
+            "unreadable": _write(tmp_path, "x", "notes.txt")}[kind]
+    expected = {"labels": [path, tmp_path / "lists" / "../imgs/a0.png"], "synthetic": []}.get(kind, [path])
+    assert dataset_inputs(path) == expected

@@ -25,6 +25,16 @@ def test_select_unknown_split_lists_the_available_ones(tiny_faces):
         tiny_faces.select("val")
 
 
+def test_a_usage_selects_its_images_when_no_split_is_given(tiny_faces):
+    # A folder holding FER2013's Training_* files only: no split, their names' usage.
+    n = len(tiny_faces)
+    unsplit = FaceDataset(tiny_faces.images, tiny_faces.labels, np.full(n, "", dtype=object),
+                          np.full(n, "Training", dtype=object), tiny_faces.sources)
+    assert len(unsplit.select("Training")) == n
+    with pytest.raises(DatasetError, match=r"its splits are: Training \(--split all takes every image\)"):
+        unsplit.select("test")
+
+
 def test_fingerprint_changes_with_a_pixel(tiny_faces):
     images = tiny_faces.images.copy()
     images[0, 0, 0] ^= 1

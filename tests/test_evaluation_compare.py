@@ -99,3 +99,23 @@ def test_comparison_rejects_dataset_of_another_geometry(fitted_model):
 
     with pytest.raises(ReportError, match="pass the dataset's path"):
         compare_models([fitted_model], make_synthetic_faces(2, 1, size=32))
+
+
+def test_one_time_costs_are_not_charged_to_the_first_model(tiny_faces, monkeypatch):
+    import copy
+    import time
+
+    model = fit_model(tiny_faces, features="pixels", clf="knn").model
+    slow_start = copy.deepcopy(model)
+    calls = []
+    predict = slow_start.predict
+
+    def first_call_slow(images):  # as a process's first Numba kernel load or import would be
+        calls.append(len(images))
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return predict(images)
+
+    monkeypatch.setattr(slow_start, "predict", first_call_slow)
+    rows = compare_models({"first": slow_start, "second": model}, tiny_faces).rows
+    assert next(r for r in rows if r["model"] == "first")["predict_seconds"] < 0.5

@@ -119,3 +119,22 @@ def test_pca_of_a_subset_is_seeded(scored):
     a = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
     b = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_small_share_of_class_ordered_images_holds_several_classes(tiny_faces):
+    # Without shuffling, the first tenth of each fold's (class-ordered) training part is one class: no fit.
+    train = tiny_faces.select("train")
+    order = np.argsort(train.y, kind="stable")
+    curve = compute_learning_curve(make_pipeline("pixels", "ridge"), train.X[order], train.y[order],
+                                   train_sizes=(0.1, 1.0), cv=3)
+    assert np.isfinite(curve.test_scores).all()
+
+
+def test_curve_summary_is_strict_json_where_every_fit_failed():
+    import json
+
+    from fer_classic.evaluation import CurveResult
+
+    nan = np.full((1, 3), np.nan)
+    summary = CurveResult("learning", [5], "training images", nan, nan, "accuracy").summary()
+    assert json.loads(json.dumps(summary, allow_nan=False))["test_mean"] == [None]

@@ -354,3 +354,10 @@ def test_output_path_error_is_a_fer_classic_value_error():
 def test_dirs_must_name_outputs():
     with pytest.raises(ValueError, match="not in outputs"):
         check_outputs({"--out": "x"}, dirs=["--report"])
+
+
+def test_text_with_an_undecodable_file_name_keeps_its_bytes(tmp_path):
+    # os.fsdecode(b"bad\xff.jpg") == "bad\udcff.jpg": a CSV of file names names it as it is on disk.
+    name = os.fsdecode(b"bad\xff.jpg")
+    atomic_write_text(tmp_path / "names.csv", f"source\n{name}\n")
+    assert (tmp_path / "names.csv").read_bytes() == b"source\nbad\xff.jpg\n"

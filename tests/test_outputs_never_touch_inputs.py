@@ -26,7 +26,13 @@ def files(tmp_path_factory, tiny_faces):
     fit_model(tiny_faces, features="pixels", clf="knn", out=a)
     fit_model(tiny_faces, features="pixels", clf="logreg", out=b)
     photo = next((folder / "test" / "happy").iterdir())
-    return {"csv": csv, "folder": folder, "a": a, "b": b, "photo": photo, "tmp": tmp_path}
+    # A labels file in a folder of its own, listing the folder dataset's images: they are its inputs too.
+    (tmp_path / "lists").mkdir()
+    labels = tmp_path / "lists" / "labels.csv"
+    labels.write_text("image,label,split\n" + "".join(
+        f"../ds/{image.relative_to(folder).as_posix()},{image.parent.name},{image.parent.parent.name}\n"
+        for image in sorted(folder.rglob("*.png"))))
+    return {"csv": csv, "folder": folder, "a": a, "b": b, "photo": photo, "labels": labels, "tmp": tmp_path}
 
 
 @pytest.fixture
@@ -60,6 +66,12 @@ COMMANDS = {
     "fit --out is a folder": (["fit", "--data", "{csv}", "--out", "{tmp}"], "--out"),
     "search --out and --results alike": (["search", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/x.csv",
                                           "--results", "{tmp}/x.csv"], "both name"),
+    "fit --out is an image a labels file lists": (["fit", "--data", "{labels}", "--out", "{photo}"],
+                                                  "is an input of this command"),
+    "describe --duplicates-csv is a listed image": (["describe", "--data", "{labels}", "--duplicates-csv",
+                                                     "{photo}"], "is an input of this command"),
+    "compare --out is a listed image": (["compare", "{a}", "{b}", "--data", "{labels}", "--out", "{photo}"],
+                                        "is an input of this command"),
 }
 
 
@@ -72,6 +84,30 @@ def test_output_that_would_touch_an_input_fails_first_and_changes_nothing(files,
     assert result.exit_code != 0, result.output
     assert message in result.output and "Traceback" not in result.output, result.output
     assert {**tree_digest(files["folder"]), **{k: _md5(files[k]) for k in ("csv", "a", "b")}} == before
+
+
+def test_a_new_file_beside_a_labels_files_images_is_allowed(files, no_work, tmp_path):
+    # Files a labels file does not list are no part of its dataset (the checks pass; no_work stops the fit).
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["labels"]), "--out",
+                                       str(files["photo"].parent / "m.joblib")])
+    assert "work started before the outputs were checked" in result.output, result.output
+
+
+def test_write_protected_output_is_refused(files, no_work, tmp_path):
+    locked = tmp_path / "locked.joblib"
+    locked.write_bytes(b"the user's")
+    locked.chmod(0o444)
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", str(locked)])
+    assert result.exit_code != 0 and "write-protected" in result.output, result.output
+    assert locked.read_bytes() == b"the user's"
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".mp4"])
+def test_timeline_with_an_image_or_video_suffix_is_refused(files, no_work, tmp_path, suffix):
+    result = CliRunner().invoke(main, ["predict", str(files["a"]), str(files["photo"]), "--timeline",
+                                       str(tmp_path / f"t{suffix}")])
+    assert result.exit_code != 0 and "give a .csv path" in result.output, result.output
+    assert not (tmp_path / f"t{suffix}").exists()
 
 
 def test_symlink_to_an_input_is_the_input(files, no_work, tmp_path):

@@ -134,7 +134,8 @@ def test_search_cli_help():
 def test_report_search_writes_both_curves(tmp_path, tiny_faces):
     model_path = tmp_path / "m.joblib"
     search_model(tiny_faces, features="hog", clf="logreg", grid=SMALL_GRID, cv=3, out=model_path)
-    result = CliRunner().invoke(main, ["report-search", str(model_path), "--out", str(tmp_path / "r"), "--cv", "2"])
+    result = CliRunner().invoke(main, ["report-search", str(model_path), "--data", "synthetic", "--out",
+                                         str(tmp_path / "r"), "--cv", "2"])
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"learning_curve.png", "validation_curve.png", "curves.json"}
     assert json.loads((tmp_path / "r" / "curves.json").read_text())["validation"]["x"] == [0.01, 1.0]
@@ -146,3 +147,19 @@ def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     assert set(result.best_params) == {"estimator__clf__estimator__C"}
     assert type(result.model.pipeline).__name__ == "FlipAugmented"
     assert result.model.metadata["pipeline_options"]["flip"] is True
+
+
+def test_refit_sets_threads_only_where_the_estimator_uses_them(tiny_faces):
+    # LogisticRegression's n_jobs does nothing (multinomial) and warns at every fit from scikit-learn 1.8.
+    logreg = search_model(tiny_faces, features="pixels", clf="logreg", grid={"clf__estimator__C": [1.0]}, cv=2)
+    knn = search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=2)
+    assert logreg.model.pipeline.get_params()["clf__estimator__n_jobs"] is None
+    assert knn.model.pipeline.get_params()["clf__estimator__n_jobs"] == -1
+
+
+def test_more_folds_than_the_largest_class_has_images_is_a_clear_error():
+    from fer_classic.data import make_synthetic_faces
+
+    small = make_synthetic_faces(4, 1, random_state=0)
+    with pytest.raises(DatasetError, match=r"--cv 5 needs a class with at least 5 training images.*--cv 4"):
+        search_model(small, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=5)

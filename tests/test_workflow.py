@@ -60,6 +60,22 @@ def test_unsplit_data_gets_seeded_stratified_hold_out(tiny_faces):
     assert test.sources.tolist() == again.sources.tolist()
 
 
+def test_hold_out_too_small_for_its_stratified_split_is_a_clear_error():
+    from fer_classic.data import make_synthetic_faces
+
+    unsplit = make_synthetic_faces(3, 0, random_state=0)  # 3 images a class: a 20% hold-out needs 5
+    with pytest.raises(DatasetError, match="largest class has 3 images, too few for a stratified hold-out"):
+        split_train_test(unsplit)
+
+
+def test_images_in_neither_train_nor_test_are_said_to_be_left_out(tiny_faces):
+    splits = tiny_faces.splits.copy()
+    splits[:3] = ["", "val", "val"]
+    with pytest.warns(UserWarning, match=r"3 images in neither the train nor the test split \(1 no split, 2 val\)"):
+        train, test, _ = split_train_test(tiny_faces.with_splits(splits))
+    assert len(train) + len(test) == len(tiny_faces) - 3
+
+
 def test_test_class_without_training_images_is_an_error(tiny_faces):
     keep = ~((tiny_faces.splits == "train") & (tiny_faces.labels == "fear"))
     with pytest.raises(EmptyClassError, match="fear"):

@@ -22,6 +22,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
                  "load_jaffe", "load_kdef", "load_rafdb"],
     "_headers": ["MAX_IMAGE_PIXELS", "READABLE_FORMATS", "ImageHeader", "read_header"],
     "_images": ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "decode_image", "read_image"],
-    "_load": ["DEFAULT_DATASET", "load_dataset", "recognise_format"],
+    "_load": ["DEFAULT_DATASET", "dataset_inputs", "load_dataset", "recognise_format"],
     "_synthetic": ["make_synthetic_faces"],
 })

@@ -18,7 +18,7 @@ import numpy as np
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
 from ..labels import canonical_label, fer2013_label, parse_label_map
-from ._dataset import USAGE_SPLITS, FaceDataset, normalize_split
+from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
 
 __all__ = ["load_fer2013_csv"]
@@ -31,8 +31,12 @@ _ROWS_PER_MEMORY_CHECK = 4096
 
 
 def _line_limit(side: int) -> int:
-    """Longest line a row of ``side`` x ``side`` pixels can take (~10 KB for FER2013's 48 x 48)."""
-    return 4 * side * side + 1024
+    """Longest line a row of ``side`` x ``side`` pixels may take (~19 KB for FER2013's 48 x 48).
+
+    Twice the ~10 KB of single spaces ("255 " is 4 characters a pixel): rows
+    written with two spaces, or tabs, between pixels still parse.
+    """
+    return 8 * side * side + 1024
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -266,14 +270,10 @@ def load_fer2013_csv(
     if not images:
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
     splits = []
-    for line, usage in zip(rows, usages):
-        split = USAGE_SPLITS.get(usage, normalize_split(usage) if usage else "")
-        if split is None:
-            raise DatasetFormatError(
-                f"{path} row {line}: Usage {usage!r} is not one of Training, PublicTest, "
-                "PrivateTest (or train/test/val)."
-            )
+    for i, (line, usage) in enumerate(zip(rows, usages)):
+        split, official = parse_split(usage, f"{path} row {line}", "Usage")  # any case: "publictest" too
         splits.append(split)
+        usages[i] = official or usage
     check_allocation(len(images), images[0].shape, f"Loading {path}")  # np.stack copies once
     return FaceDataset(
         images=np.stack(images),

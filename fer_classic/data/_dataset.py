@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exceptions import DatasetError
+from ..exceptions import DatasetError, DatasetFormatError
 from ..labels import sort_labels
 
 __all__ = ["FaceDataset", "normalize_split"]
@@ -29,6 +29,29 @@ USAGE_SPLITS = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"
 def normalize_split(name: str) -> str | None:
     """Return ``"train"``, ``"test"`` or ``"val"`` for a split spelling, else None."""
     return _SPLIT_ALIASES.get(str(name).strip().lower())
+
+
+def parse_split(text: str, where: str, what: str = "split") -> tuple[str, str]:
+    """``(split, usage)`` of a split cell: FER2013 usages (any case), train/test/val spellings or empty.
+
+    Raises
+    ------
+    DatasetFormatError
+        Naming ``where`` and the cell (``what``: the column's role) if it is none of them.
+    """
+    text = text.strip()
+    if not text:
+        return "", ""
+    for usage, split in USAGE_SPLITS.items():
+        if text.lower() == usage.lower():
+            return split, usage
+    split = normalize_split(text)
+    if split is None:
+        raise DatasetFormatError(
+            f"{where}: {what} {text!r} is not train/training, test/testing, val/valid/validation or a "
+            "FER2013 usage (Training, PublicTest, PrivateTest); fix the row."
+        )
+    return split, ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,16 +165,19 @@ class FaceDataset:
         mask = self._mask(split)
         if not mask.any():
             present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
-            listed = ", ".join(present) or "none: it is one unsplit set (score it with --split all)"
-            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed}.")
+            listed = ", ".join(present) or "none: it is one unsplit set"
+            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed} "
+                               "(--split all takes every image).")
         return self.subset(mask)
 
     def _mask(self, split: str) -> np.ndarray:
         canonical = normalize_split(split)
-        if canonical is not None:
-            return self.splits == canonical
-        wanted = str(split).strip().lower()
-        return np.char.lower(self.usages.astype(str)) == wanted
+        by_usage = np.char.lower(self.usages.astype(str)) == str(split).strip().lower()
+        if canonical is None:
+            return by_usage
+        by_split = self.splits == canonical
+        # A folder of FER2013's Training_* files only: no split, but the usage its names give.
+        return by_split if by_split.any() else by_usage
 
     def subset(self, index: np.ndarray) -> FaceDataset:
         """Return the images at ``index`` (a boolean mask or integer indices)."""

@@ -57,9 +57,16 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
                 # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
                 # dangling links and linked folders are skipped with their reason when read.
                 images.append(((*parts, name), base / name))
-            elif entry.is_file():
+            elif _is_file_or_bad_link(entry):
                 others.append(((*parts, name), base / name))
     return [path for _, path in sorted(images)], [path for _, path in sorted(others)]
+
+
+def _is_file_or_bad_link(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a link loop (ELOOP): listed with the files that are not images, not a crash of the listing
+        return True
 
 
 def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:

@@ -40,7 +40,7 @@ from ..exceptions import (
 from .. import _resources
 from ..labels import _key as _label_key
 from ..labels import canonical_label, parse_label_map
-from ._dataset import USAGE_SPLITS, FaceDataset, normalize_split
+from ._dataset import FaceDataset, parse_split
 from ._images import FaceSource, _warn_stretched, as_size, check_allocation, decode_image, list_sources
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ __all__ = [
     "LabelledImage",
     "build_dataset",
     "crop_box",
+    "listed_images",
     "load_labels_file",
     "read_header_fields",
 ]
@@ -208,6 +209,9 @@ def read_header_fields(path: str | os.PathLike) -> tuple[str, list[str]]:
     try:
         with _open_text(path) as handle:
             first = next(_bounded(handle, path, LINE_LIMIT), "")
+    except gzip.BadGzipFile:
+        raise DatasetFormatError(f"{path} is not gzip data, despite its .gz suffix; rename it without .gz if it "
+                                 "is plain text, or compress it again.") from None
     except (UnicodeDecodeError, EOFError, OSError) as exc:
         raise DatasetFormatError(f"{path} line 1: cannot be read as UTF-8 text ({exc}).") from None
     if not first.strip():
@@ -299,23 +303,6 @@ def resolve_columns(
             + ", or pass columns={'image': ..., 'label': ...} (a file with a 'pixels' column is read as fer2013.csv)."
         )
     return result
-
-
-def parse_split(text: str, where: str) -> tuple[str, str]:
-    """``(split, usage)`` of a split cell: FER2013 usages, train/test/val spellings or empty."""
-    text = text.strip()
-    if not text:
-        return "", ""
-    for usage, split in USAGE_SPLITS.items():
-        if text.lower() == usage.lower():
-            return split, usage
-    split = normalize_split(text)
-    if split is None:
-        raise DatasetFormatError(
-            f"{where}: split {text!r} is not train/training, test/testing, val/valid/validation or a "
-            "FER2013 usage (Training, PublicTest, PrivateTest); fix the row."
-        )
-    return split, ""
 
 
 def parse_box(cells: Sequence[str], kind: str, where: str) -> tuple[int, int, int, int] | None:
@@ -414,15 +401,20 @@ def _code_key(text: str) -> str:
 def crop_box(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
     """The ``(x, y, width, height)`` region of ``image``, its border repeated where the box leaves it.
 
-    Returns None when the box lies wholly outside the image.
+    Returns None when the box lies wholly outside the image, or leaves it on
+    some side by more than the image's size there: such a box (coordinates in
+    other units, another image's) would be mostly repeated border, and the
+    padded copy could exhaust memory.
     """
     height, width = image.shape[:2]
     x0, y0, w, h = box
     x1, y1 = x0 + w, y0 + h
     if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
         return None
-    region = image[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
     pad = [(max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width))]
+    if max(pad[0]) > height or max(pad[1]) > width:
+        return None
+    region = image[max(y0, 0):min(y1, height), max(x0, 0):min(x1, width)]
     if not any(a or b for a, b in pad):
         return region
     return np.pad(region, pad + [(0, 0)] * (image.ndim - 2), mode="edge")
@@ -541,7 +533,8 @@ def build_dataset(
             if face is None:
                 skipped.append((entry.name(), (
                     f"{entry.where}: face box {entry.box} (x, y, width, height) lies outside the "
-                    f"{image.shape[1]}x{image.shape[0]} image {path}; fix the row."
+                    f"{image.shape[1]}x{image.shape[0]} image {path}, or beyond its edges by more than the "
+                    "image's size; fix the row."
                 )))
                 continue
             converted, what = source.convert(face)
@@ -595,6 +588,31 @@ def build_dataset(
 
 
 # --------------------------------------------------------------------------- the generic labels file
+
+
+def listed_images(
+    path: str | os.PathLike, *, columns: Mapping[str, object] | None = None, image_root: str | os.PathLike | None = None
+) -> list[Path]:
+    """The image files a labels file lists, as paths (relative ones start from ``image_root``).
+
+    Only the image column is read (no label checked, no image opened), so a
+    command can refuse an output that is one of the user's images before
+    loading them; a row the loader will refuse (too short, empty path) is
+    passed over here and reported by :func:`load_labels_file`.
+
+    Raises
+    ------
+    DatasetError, DatasetFormatError
+        As :func:`load_labels_file` for an unreadable file or a missing image column.
+    """
+    path = Path(path)
+    delimiter, header = read_header_fields(path)
+    column = resolve_columns(header, path, columns)["image"]
+    base = Path(image_root) if image_root is not None else path.parent
+    rows = text_rows(path, delimiter)
+    next(rows, None)  # the header
+    listed = {resolve_path(row[column], base) for _, row in rows if len(row) > column and row[column].strip()}
+    return sorted(listed)
 
 
 def load_labels_file(

@@ -201,7 +201,8 @@ def _affectnet_files(path: Path) -> list[Path]:
     return []
 
 
-def _affectnet_image_root(csv_path: Path) -> Path:
+def affectnet_image_root(csv_path: Path) -> Path:
+    """The folder AffectNet's CSV paths start from (beside the CSV's folder or above it)."""
     for folder in (csv_path.parent, csv_path.parent.parent):
         for name in ("Manually_Annotated_Images", "Manually_Annotated/Manually_Annotated_Images"):
             if (folder / name).is_dir():
@@ -266,7 +267,7 @@ def load_affectnet(
                 f"{csv_path}: header {header!r} lacks AffectNet's columns {list(_AFFECTNET_HEADER)}."
             ) from None
         split = "test" if "valid" in csv_path.name.lower() else "train"
-        base = Path(image_root) if image_root is not None else _affectnet_image_root(csv_path)
+        base = Path(image_root) if image_root is not None else affectnet_image_root(csv_path)
         rows = text_rows(csv_path, delimiter)
         if has_header:
             next(rows, None)

@@ -13,14 +13,14 @@ from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset
 from ._folder import load_folder
 from ._images import as_size
-from ._labels_file import _norm, load_labels_file, read_header_fields
-from ._layouts import LAYOUTS, detect_layout, load_layout
+from ._labels_file import _norm, listed_images, load_labels_file, read_header_fields
+from ._layouts import LAYOUTS, affectnet_image_root, detect_layout, load_layout
 from ._synthetic import make_synthetic_faces
 
 if TYPE_CHECKING:
     from ..detection import FaceCropper
 
-__all__ = ["load_dataset", "recognise_format", "DEFAULT_DATASET"]
+__all__ = ["load_dataset", "dataset_inputs", "recognise_format", "DEFAULT_DATASET"]
 
 #: Names that select the generated default dataset.
 DEFAULT_DATASET = "synthetic"
@@ -123,6 +123,37 @@ def load_dataset(
             "(--label-map) and columns apply to class folders, labels files and fer2013.csv only."
         )
     return load_layout(path, kind, size=size, n_jobs=n_jobs, cropper=cropper, **options)
+
+
+def dataset_inputs(path: str | os.PathLike | None) -> list[Path]:
+    """The files and folders :func:`load_dataset` reads for ``path``: where no output may go.
+
+    A folder (class folders, a downloaded layout) is one input tree; a
+    fer2013.csv holds its pixels, so it is the only input; a labels file is
+    an input, and so is every image it lists (they may lie anywhere; other
+    files beside them are no part of the dataset, so new files may go there);
+    a layout's labels file brings its dataset folder. The
+    generated dataset (None) reads nothing. Only names, headers and a labels
+    file's image column are read; a file that cannot be read as a dataset is
+    its own only input (loading it raises the error).
+    """
+    if path is None or str(path) == DEFAULT_DATASET:
+        return []
+    path = Path(path)
+    if not path.is_file():  # a folder, or a missing path that loading will refuse
+        return [path]
+    try:
+        kind = recognise_format(path)
+        if kind == "labels":
+            return [path, *listed_images(path)]
+    except DatasetError:  # loading will say what is wrong with the file, after the outputs' checks
+        return [path]
+    if kind == "fer2013":
+        return [path]
+    if kind == "affectnet":  # its images may sit beside the CSV's folder
+        return [path, path.parent, affectnet_image_root(path)]
+    # rafdb's EmoLabel/list_patition_label.txt and expw's label/label.lst sit one folder below the root.
+    return [path, path.parent.parent if kind in ("rafdb", "expw") else path.parent]
 
 
 def recognise_format(path: str | os.PathLike) -> str:

@@ -37,16 +37,19 @@ class CurveResult:
     scoring: str
 
     def summary(self) -> dict:
-        """JSON-ready means and standard deviations per point."""
+        """JSON-ready means and standard deviations per point (None where every fold's fit failed)."""
+        def values(array: np.ndarray) -> list:
+            return [None if np.isnan(v) else float(v) for v in array]  # NaN is not JSON
+
         return {
             "kind": self.kind,
             "x_label": self.x_label,
             "x": [v if isinstance(v, (int, float, str, bool)) or v is None else repr(v) for v in self.x],
             "scoring": self.scoring,
-            "train_mean": self.train_scores.mean(axis=1).tolist(),
-            "train_std": self.train_scores.std(axis=1).tolist(),
-            "test_mean": self.test_scores.mean(axis=1).tolist(),
-            "test_std": self.test_scores.std(axis=1).tolist(),
+            "train_mean": values(self.train_scores.mean(axis=1)),
+            "train_std": values(self.train_scores.std(axis=1)),
+            "test_mean": values(self.test_scores.mean(axis=1)),
+            "test_std": values(self.test_scores.std(axis=1)),
         }
 
 
@@ -72,7 +75,9 @@ def compute_learning_curve(
     """Score ``estimator`` fitted on growing shares of the training data.
 
     Wraps :func:`sklearn.model_selection.learning_curve` with a seeded,
-    stratified, shuffled K-fold so that every point is reproducible.
+    stratified, shuffled K-fold so that every point is reproducible; each
+    fold's training part is shuffled (same seed) before its first rows are
+    taken, so that a small share of class-ordered data holds every class.
 
     Parameters
     ----------
@@ -98,7 +103,7 @@ def compute_learning_curve(
     """
     sizes, train_scores, test_scores = learning_curve(
         clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=_cv(cv, random_state),
-        scoring=scoring, n_jobs=n_jobs, shuffle=False,
+        scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
     )
     return CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
 

@@ -151,7 +151,7 @@ def _write_text(path: Path, text: str) -> None:
 
 def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, classes: list[str]) -> None:
     def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as handle:
             writer = csv.writer(handle)
             writer.writerow(["source", "true", "predicted", "correct", "score_kind", *classes])
             for source, true, pred, row in zip(sources, y_true, predictions.labels, predictions.scores):

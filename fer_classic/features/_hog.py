@@ -269,10 +269,12 @@ class HOGFeatures(ImageTransformerMixin):
     def _check_params(self, image_shape):
         cells = [s // int(p) for s, p in zip(image_shape, self.pixels_per_cell)]
         if any(c < int(b) for c, b in zip(cells, self.cells_per_block)):
+            least = [int(p) * int(b) for p, b in zip(self.pixels_per_cell, self.cells_per_block)]
             raise ValueError(
                 f"Images of shape {image_shape} hold {cells[0]}x{cells[1]} cells of "
                 f"{tuple(self.pixels_per_cell)} pixels, fewer than one block of "
-                f"{tuple(self.cells_per_block)} cells; use smaller pixels_per_cell or cells_per_block, "
+                f"{tuple(self.cells_per_block)} cells; use images of at least {least[0]}x{least[1]} pixels "
+                "(--size on the command line), smaller pixels_per_cell or cells_per_block, "
                 "or pass image_shape=(height, width) if rows are not square images."
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,27 @@ def annotation_outputs(targets: Mapping[Path, Path]) -> dict[str, Path]:
     return {f"--annotate ({source.name})": target for source, target in targets.items()}
 
 
+def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None = None) -> None:
+    """Refuse a ``--timeline`` path with an image or video suffix; warn when none of ``paths`` is a video.
+
+    The timeline is a CSV table: a path ending in ``.jpg`` or ``.mp4`` is far
+    more likely one of the user's photos or videos, which it would replace.
+
+    Raises
+    ------
+    ReportError
+        If ``timeline`` ends in an image or video suffix.
+    """
+    if timeline is None:
+        return
+    if Path(timeline).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+        raise ReportError(f"--timeline {timeline}: the timeline is a CSV table, but this path has an image or "
+                          "video suffix; give a .csv path.")
+    if paths is not None and not any(_is_video(p) for p in paths):
+        warnings.warn(f"--timeline {timeline}: no input is a video, so the timeline holds its header only.",
+                      UserWarning, stacklevel=3)
+
+
 def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) -> dict[Path, Path]:
     """Where the annotated copy of each input goes; checked before any work.
 
@@ -127,8 +149,9 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
             raise ReportError(f"--annotate {out} is one file but {len(paths)} inputs were given; "
                               "give a folder to annotate several.")
         if _is_video(paths[0]) != (suffix in VIDEO_EXTENSIONS):
-            kind = "video (.avi, .mp4)" if _is_video(paths[0]) else f"image ({', '.join(sorted(IMAGE_EXTENSIONS))})"
-            raise ReportError(f"--annotate {out}: the input {paths[0]} needs a {kind} file name.")
+            images = ", ".join(sorted(IMAGE_EXTENSIONS))
+            kind = "a video (.avi, .mp4)" if _is_video(paths[0]) else f"an image ({images})"
+            raise ReportError(f"--annotate {out}: the input {paths[0]} needs {kind} file name.")
         targets = {paths[0]: out}
     else:
         targets, used = {}, set()
@@ -201,6 +224,7 @@ def predict_paths(
     every = check_every(every)
     paths = expand_inputs(inputs)
     targets = annotation_targets(paths, annotate)
+    check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
                   make_parents=True)
     cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
