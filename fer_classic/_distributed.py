@@ -65,10 +65,9 @@ class ImageList:
 
     def select(self, split: str) -> ImageList:
         """The files of one split (``train``/``test``/``val``) or FER2013 usage."""
-        from .data._dataset import normalize_split
+        from .data._dataset import split_mask
 
-        canonical = normalize_split(split)
-        mask = (self.splits == canonical) if canonical else (np.char.lower(self.usages.astype(str)) == split.lower())
+        mask = split_mask(self.splits, self.usages, split)
         if not mask.any():
             raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}.")
         return ImageList(self.paths[mask], self.labels[mask], self.splits[mask], self.usages[mask], self.name)

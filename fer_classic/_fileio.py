@@ -220,20 +220,28 @@ def stat_regular_file(
 # --- Outputs never touch inputs ---------------------------------------------
 
 
-def _resolved(path: Path, folders: dict[Path, Path] | None = None) -> Path:
+def _resolved(path: Path) -> Path:
     # Symbolic links and ".." resolved in the order the kernel resolves them
     # (realpath), also for paths that do not exist yet. No abspath first: it
     # folds "link/.." lexically, and "dir_link/../x" would escape the check.
-    # ``folders`` caches resolved parents: a labels file's 28,709 images share a few folders,
-    # and realpath of each took 0.74 s, their folders' plus a link test per file 0.1 s.
-    if folders is None or path.name in ("", ".", "..") or os.path.islink(path):
-        return Path(os.path.realpath(path))
-    if path.parent not in folders:
-        folders[path.parent] = Path(os.path.realpath(path.parent))
-    return folders[path.parent] / path.name
+    return Path(os.path.realpath(path))
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _resolved_text(path: str, folders: dict[str, str]) -> str:
+    # realpath(path) as a string, each folder resolved once (``folders`` caches them): a labels
+    # file's 28,709 images share a few folders, and realpath of each took 0.74 s here, their
+    # folders' and one link test per file 0.1 s. Strings, not Paths: pathlib's parsing took
+    # three quarters of the check's time.
+    head, name = os.path.split(path)
+    if name in ("", ".", "..") or os.path.islink(path):
+        return os.path.realpath(path)
+    real = folders.get(head)
+    if real is None:
+        real = folders[head] = os.path.realpath(head or ".")
+    return os.path.join(real, name)
+
+
+def _identity(path: PathLike) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -241,16 +249,16 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _paths(value) -> list[Path]:
+def _texts(value) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (str, os.PathLike)):
-        return [Path(value)]
-    return [Path(v) for v in value if v is not None]
+        return [os.fspath(value)]
+    return [os.fspath(v) for v in value if v is not None]
 
 
-def _named(mapping: Mapping[str, object] | None) -> list[tuple[str, Path]]:
-    return [(name, path) for name, value in (mapping or {}).items() for path in _paths(value)]
+def _named(mapping: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    return [(name, path) for name, value in (mapping or {}).items() for path in _texts(value)]
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -352,25 +360,38 @@ def check_outputs(
     if unknown:
         raise ValueError(f"dirs names {sorted(unknown)}, which are not in outputs.")
     given = {name: Path(path) for name, path in outputs.items() if path is not None}
-    folders: dict[Path, Path] = {}
-    files_in = [(name, path, _resolved(path, folders), _identity(path)) for name, path in _named(inputs)]
+    if not given:
+        return given
+    # Inputs by resolved path and by (device, inode): a labels file lists tens of thousands of
+    # images, and each output is looked up in them rather than compared with each.
+    folders: dict[str, str] = {}
+    by_real: dict[str, tuple[str, str]] = {}
+    by_identity: dict[tuple[int, int], tuple[str, str]] = {}
     trees = []
-    for name, path in _named(input_trees):
-        if path.is_dir():
-            trees.append((name, path, _resolved(path)))
-        else:
-            files_in.append((name, path, _resolved(path, folders), _identity(path)))
+    # Only an existing output can be an existing input's other name (a hard link): the inputs'
+    # identities are needed then only.
+    identities = any(os.path.lexists(path) for path in given.values())
+    for name, path, is_tree in [*((n, p, False) for n, p in _named(inputs)),
+                                *((n, p, True) for n, p in _named(input_trees))]:
+        if is_tree and os.path.isdir(path):
+            trees.append((name, Path(path), _resolved(Path(path))))
+            continue
+        by_real.setdefault(_resolved_text(path, folders), (name, path))
+        identity = _identity(path) if identities else None
+        if identity is not None:
+            by_identity.setdefault(identity, (name, path))
 
     seen: list[tuple[str, Path, tuple[int, int] | None]] = []
     for name, path in given.items():
         real = _resolved(path)
         identity = _identity(path)
-        for in_name, in_path, in_real, in_identity in files_in:
-            if real == in_real or (identity is not None and identity == in_identity):
-                raise OutputPathError(
-                    f"{name} {path} is an input of this command ({in_name} {in_path}); choose another "
-                    f"{'folder' if name in dirs else 'file'}."
-                )
+        found = by_real.get(str(real)) or (by_identity.get(identity) if identity is not None else None)
+        if found is not None:
+            in_name, in_path = found
+            raise OutputPathError(
+                f"{name} {path} is an input of this command ({in_name} {in_path}); choose another "
+                f"{'folder' if name in dirs else 'file'}."
+            )
         for tree_name, tree, tree_real in trees:
             if _is_within(real, tree_real):
                 raise OutputPathError(
@@ -394,6 +415,11 @@ def check_outputs(
     return given
 
 
+def _write_protected(path: Path) -> bool:
+    # os.access: another user's file; the mode bits: root, whom os.access always lets write.
+    return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
+
+
 def _check_writable(name: str, path: Path, real: Path, *, is_dir: bool, make_parents: bool) -> None:
     if is_dir:
         if real.exists() and not real.is_dir():
@@ -408,8 +434,9 @@ def _check_writable(name: str, path: Path, real: Path, *, is_dir: bool, make_par
                 "of a file to write."
             )
         # Replacing a file only needs the folder's permission: a write-protected file (a photo the user
-        # locked) would be replaced all the same, so its protection is honoured here, as rm and cp ask first.
-        if real.is_file() and not os.stat(real).st_mode & 0o222:
+        # locked) would be replaced all the same, so its protection is honoured here, as rm asks first.
+        # The path itself, not a link's target: the atomic write replaces a link, never its target.
+        if path.is_file() and not path.is_symlink() and _write_protected(path):
             raise OutputPathError(f"{name} {path} exists and is write-protected; choose another file, or make it "
                                   "writable (chmod u+w) if it may be replaced.")
         target = real.parent

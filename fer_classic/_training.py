@@ -31,9 +31,9 @@ from .labels import sort_labels
 from .persistence import FERModel, start_save
 
 __all__ = [
-    "CROP_POLICIES", "Log", "compile_groups", "data_path", "fit_score_save", "hold_out", "image_groups", "load_data",
-    "make_face_cropper", "pipeline_options", "quiet", "split_train_test", "subject_groups", "timed",
-    "training_cropper", "validated",
+    "CROP_POLICIES", "Log", "check_stratified_folds", "compile_groups", "data_path", "fit_score_save", "hold_out",
+    "image_groups", "load_data", "make_face_cropper", "pipeline_options", "quiet", "split_train_test",
+    "subject_groups", "timed", "training_cropper", "validated",
 ]
 
 Log = Callable[[str], None]
@@ -143,14 +143,28 @@ def hold_out(
     if len(np.unique(ids)) < folds:
         raise DatasetError(f"{pool.name}: {grouping} is too few groups for a hold-out of {test_size:.0%}; "
                            "give more images or subjects, or a test split.")
-    largest = int(np.unique(pool.labels, return_counts=True)[1].max())
-    if largest < folds:  # scikit-learn's stratified split would refuse, naming n_splits
-        raise DatasetError(f"{pool.name}: its largest class has {largest} images, too few for a stratified "
-                           f"hold-out of {test_size:.0%} (it needs {folds}); give more images, or a test split.")
+    check_stratified_folds(pool.labels, folds, f"{pool.name}: a hold-out of {test_size:.0%}",
+                           "give more images, or a test split")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
     train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     return pool.subset(train_idx), pool.subset(test_idx), True, grouping, ids[train_idx]
+
+
+def check_stratified_folds(labels, folds: int, what: str, fix: str) -> None:
+    """Raise DatasetError, before any fit, when ``labels`` cannot be cut into ``folds`` stratified folds.
+
+    scikit-learn refuses when even the largest class has fewer images than
+    folds, in its own words ("n_splits=5 cannot be greater than..."); here
+    ``what`` names the user's option (``"--cv 5"``) or step, and ``fix`` says
+    what to change (``{largest}`` is replaced by the largest class's count;
+    below 2 images the fix is to add images).
+    """
+    largest = int(np.unique(np.asarray(labels), return_counts=True)[1].max()) if len(labels) else 0
+    if largest < folds:
+        hint = "add images" if "{largest}" in fix and largest < 2 else fix.format(largest=largest)
+        raise DatasetError(f"{what} needs a class with at least {folds} training images (the folds are "
+                           f"stratified), but the largest has {largest}; {hint}.")
 
 
 def split_train_test(
@@ -164,7 +178,14 @@ def split_train_test(
     by class and grouped by :func:`image_groups` (``held_out=True``): a
     subject (``groups``, a regular expression over file names, or the
     dataset's subjects), or a cluster of near-identical images, lies wholly on
-    one side.
+    one side. Images in neither the train nor the test split (``val``, none)
+    are left out with a UserWarning that counts them.
+
+    Raises
+    ------
+    DatasetError
+        If a hold-out is needed and the images form too few groups, or even
+        the largest class has too few images for a stratified ``test_size``.
     """
     return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log)[:3]
 

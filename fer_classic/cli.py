@@ -62,14 +62,14 @@ def _label_map_option(ctx, param, value: str | None):
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = _without_tracebacks(str(exc)) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
         text = f"{exc.filename}: {text}"
     return text
 
 
-def _warning_text(message) -> str:
-    """A warning's text without the tracebacks scikit-learn puts in some (failed fits): their error lines stay."""
+def _without_tracebacks(message) -> str:
+    """``message`` without the tracebacks scikit-learn puts in some (failed fits): their error lines stay."""
     lines, in_traceback = [], False
     for line in str(message).splitlines():
         if line.startswith("Traceback (most recent call last)"):
@@ -103,7 +103,7 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
             shown: set[str] = set()
 
             def show(message, *args, **kwargs) -> None:
-                text = _warning_text(message)
+                text = _without_tracebacks(message)
                 if text not in shown:  # once per command: a warning from every fit of a search is one line
                     shown.add(text)
                     click.echo(f"warning: {text}", err=True)

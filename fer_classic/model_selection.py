@@ -21,6 +21,7 @@ from ._optional import import_optional
 from ._fileio import atomic_write, atomic_write_text, check_outputs, folder_outputs
 from ._training import (
     Log,
+    check_stratified_folds,
     compile_groups,
     data_path,
     check_class_weights,
@@ -159,8 +160,10 @@ def pipeline_param_name(key: str, features: str) -> str:
     raise ValueError(f"Parameter {key!r}: {head!r} is neither 'clf' nor one of the features {names}.")
 
 
-def check_grid(pipeline, grid: Mapping) -> None:
+def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
     """Check every name and value of ``grid`` against ``pipeline`` before the search starts.
+
+    ``what`` begins the error (``"--values for"`` for report-search's values).
 
     Raises
     ------
@@ -179,12 +182,12 @@ def check_grid(pipeline, grid: Mapping) -> None:
                      else "this pipeline")
             hint = f" Did you mean {', '.join(near)}?" if near else (
                 " Use short names such as clf.C or hog.orientations, or the pipeline's own names.")
-            raise ValueError(f"Grid parameter {key!r}: {name!r} is not a parameter of {where}.{hint}")
+            raise ValueError(f"{what} {key!r}: {name!r} is not a parameter of {where}.{hint}")
         for value in values:
             try:
                 validated(clone(pipeline).set_params(**{key: value}))
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"Grid parameter {key!r}, value {value!r}: {exc}") from exc
+                raise ValueError(f"{what} {key!r}, value {value!r}: {exc}") from exc
 
 
 def _check_cv(cv) -> int | str:
@@ -233,10 +236,7 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) 
     if n < folds:
         raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; "
                            f"use --cv {max(2, n)} or fewer folds.")
-    largest = int(np.unique(labels, return_counts=True)[1].max())
-    if largest < folds:  # scikit-learn's stratified folds would refuse, naming n_splits
-        raise DatasetError(f"--cv {folds} needs a class with at least {folds} training images (the folds are "
-                           f"stratified), but the largest has {largest}; use --cv {max(2, largest)} or fewer folds.")
+    check_stratified_folds(labels, folds, f"--cv {folds}", "use --cv {largest} or fewer folds")
 
 
 def _flat_results(cv_results: dict) -> list[dict]:
@@ -530,17 +530,17 @@ def report_search(
         if param not in grid:
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
-    for value in values:  # checked as fit checks --param: before the curves' fits, naming the value
-        try:
-            validated(clone(model.pipeline).set_params(**{param: value}))
-        except ValueError as exc:
-            raise ValueError(f"--values: {value!r} is not a value of {param}: {exc}") from None
+    check_grid(model.pipeline, {param: values}, "--values for")  # before the curves' fits, as search's grid
     check_outputs({"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--out",), make_parents=True)
     require_matplotlib("report-search")  # before the curves' many fits
     # Cut as the model's training images were (whole images for models recording no cropper).
     dataset = load_data(data, tuple(model.image_shape), None, None, loading_cropper(model))
     train = dataset.select("train") if dataset.has_split("train") else dataset  # unsplit: every image
+    if len(set(train.labels.tolist())) < 2:  # every fit of both curves would fail
+        raise DatasetError(f"{train.name}: the curves need training images of 2 or more classes; these are all "
+                           f"{train.labels[0]!r}. Give the dataset the model was searched on.")
+    check_stratified_folds(train.labels, cv, f"--cv {cv}", "use --cv {largest} or fewer folds")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,

@@ -113,8 +113,8 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("param, values, message", [
-    ("clf.n_neighbors", "abc,2", "'abc' is not a value of clf__estimator__n_neighbors"),
-    ("clf.n_neighbors", "0", "0 is not a value"),
+    ("clf.n_neighbors", "abc,2", "--values for 'clf__estimator__n_neighbors', value 'abc'"),
+    ("clf.n_neighbors", "0", "value 0"),
 ])
 def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
                                                            values, message):
@@ -127,6 +127,17 @@ def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, ti
     result = runner.invoke(main, ["report-search", str(model), "--data", "synthetic", "--param", param,
                                   "--values", values, "--out", str(tmp_path / "r")])
     _clean_failure(result, message)
+
+
+def test_report_search_on_one_class_is_refused_before_the_curves(runner, tmp_path, tiny_faces):
+    from fer_classic.model_selection import search_model
+
+    model = tmp_path / "s.joblib"
+    search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2,
+                 out=model)
+    one_class = write_folder_dataset(tmp_path / "happy_only", tiny_faces.subset(tiny_faces.labels == "happy"))
+    result = runner.invoke(main, ["report-search", str(model), "--data", str(one_class), "--out", str(tmp_path / "r")])
+    _clean_failure(result, "the curves need training images of 2 or more classes")
 
 
 def test_a_warning_reaches_the_user_once_without_its_traceback(capsys):
@@ -143,6 +154,22 @@ def test_a_warning_reaches_the_user_once_without_its_traceback(capsys):
 
     _run(warns_twice)
     assert capsys.readouterr().err == "warning: 2 fits failed with the following error:\nValueError: only 1 class\n"
+
+
+def test_an_error_reaches_the_user_without_its_traceback():
+    import click
+
+    from fer_classic.cli import _run
+
+    failed = ("All the 3 fits failed.\nTraceback (most recent call last):\n  File \"x.py\", line 1, in fit\n"
+              "    raise ValueError\nValueError: only 1 class")
+
+    def fails():
+        raise ValueError(failed)
+
+    with pytest.raises(click.ClickException) as raised:
+        _run(fails)
+    assert raised.value.message == "All the 3 fits failed.\nValueError: only 1 class"
 
 
 def test_unexpected_errors_are_one_line_too(runner, monkeypatch, tmp_path):

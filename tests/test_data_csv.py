@@ -37,11 +37,12 @@ def test_rows_with_two_spaces_between_pixels_parse(tmp_path):
     assert (load_fer2013_csv(path).images == 255).all()
 
 
-def test_a_gz_file_that_is_not_gzip_is_named_as_such(tmp_path, csv_dataset):
+@pytest.mark.parametrize("load", [load_dataset, load_fer2013_csv])
+def test_a_gz_file_that_is_not_gzip_is_named_as_such(tmp_path, csv_dataset, load):
     fake = tmp_path / "fer2013.csv.gz"
     fake.write_bytes(csv_dataset.read_bytes())  # plain text under a .gz name
     with pytest.raises(DatasetFormatError, match="is not gzip data, despite its .gz suffix"):
-        load_dataset(fake)
+        load(fake)
 
 
 def test_reads_gzip(tmp_path, csv_dataset):

@@ -277,3 +277,30 @@ def test_class_folder_tree_not_taken_for_a_layout(tmp_path):
     _image(tmp_path / "happy" / "0001.png")
     assert detect_layout(tmp_path) is None
     assert load_dataset(tmp_path, size=8).labels.tolist() == ["happy"]
+
+
+# ------------------------------------------------------------------ what outputs may not touch
+
+
+def test_ferplus_inputs_hold_the_fer2013_csv_above_its_votes(tmp_path):
+    # load_ferplus reads fer2013.csv from the votes file's folder or the one above: both are inputs.
+    from fer_classic.data import dataset_inputs
+
+    votes = _text(tmp_path / "FERPlus" / "fer2013new.csv", _FERPLUS_HEADER)
+    for path in (votes, votes.parent):
+        inputs = dataset_inputs(path)
+        assert tmp_path / "fer2013.csv" in inputs and votes.parent not in inputs[1:]
+
+
+def test_affectnet_folder_inputs_hold_its_sibling_images(affectnet):
+    from fer_classic.data import dataset_inputs
+
+    lists = affectnet / "Manually_Annotated_file_lists"
+    assert affectnet / "Manually_Annotated_Images" in dataset_inputs(lists)
+
+
+def test_rafdb_labels_file_inputs_hold_its_root(rafdb):
+    from fer_classic.data import dataset_inputs
+
+    labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
+    assert dataset_inputs(labels) == [labels, rafdb / "basic"]

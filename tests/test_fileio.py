@@ -361,3 +361,15 @@ def test_text_with_an_undecodable_file_name_keeps_its_bytes(tmp_path):
     name = os.fsdecode(b"bad\xff.jpg")
     atomic_write_text(tmp_path / "names.csv", f"source\n{name}\n")
     assert (tmp_path / "names.csv").read_bytes() == b"source\nbad\xff.jpg\n"
+
+
+def test_a_link_to_a_write_protected_file_may_be_replaced(tmp_path):
+    # The atomic write replaces the link itself; the protected file it points to stays as it is.
+    target = tmp_path / "locked.csv"
+    target.write_text("kept")
+    target.chmod(0o444)
+    link = tmp_path / "out.csv"
+    link.symlink_to(target)
+    check_outputs({"--out": link})
+    atomic_write_text(link, "new")
+    assert target.read_text() == "kept" and link.read_text() == "new" and not link.is_symlink()

@@ -149,11 +149,19 @@ def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     assert result.model.metadata["pipeline_options"]["flip"] is True
 
 
-def test_refit_sets_threads_only_where_the_estimator_uses_them(tiny_faces):
-    # LogisticRegression's n_jobs does nothing (multinomial) and warns at every fit from scikit-learn 1.8.
+def test_the_searched_model_refits_without_thread_warnings(tiny_faces):
+    # LogisticRegression's n_jobs does nothing (multinomial) and warns at every fit from scikit-learn 1.8;
+    # k-NN's threads are still set to all cores.
+    import warnings
+
+    from sklearn.base import clone
+
     logreg = search_model(tiny_faces, features="pixels", clf="logreg", grid={"clf__estimator__C": [1.0]}, cv=2)
     knn = search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=2)
-    assert logreg.model.pipeline.get_params()["clf__estimator__n_jobs"] is None
+    train = tiny_faces.select("train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        clone(logreg.model.pipeline).fit(train.X, train.y)
     assert knn.model.pipeline.get_params()["clf__estimator__n_jobs"] == -1
 
 

@@ -64,7 +64,8 @@ def test_hold_out_too_small_for_its_stratified_split_is_a_clear_error():
     from fer_classic.data import make_synthetic_faces
 
     unsplit = make_synthetic_faces(3, 0, random_state=0)  # 3 images a class: a 20% hold-out needs 5
-    with pytest.raises(DatasetError, match="largest class has 3 images, too few for a stratified hold-out"):
+    with pytest.raises(DatasetError, match=r"a hold-out of 20% needs a class with at least 5 training images "
+                                           r".*the largest has 3; give more images"):
         split_train_test(unsplit)
 
 

@@ -20,6 +20,7 @@ from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
 from ..labels import canonical_label, fer2013_label, parse_label_map
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
+from ._labels_file import not_gzip
 
 __all__ = ["load_fer2013_csv"]
 
@@ -108,7 +109,9 @@ def _records(path: Path, lines_limit: list[int]) -> Iterator[tuple[int, int, lis
             raise DatasetFormatError(
                 f"{path} line {lines.record_start}: malformed CSV ({exc}); fix or remove that line."
             ) from None
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except gzip.BadGzipFile:
+            raise not_gzip(path) from None
+        except (EOFError, zlib.error) as exc:
             raise DatasetFormatError(
                 f"{path}: damaged or truncated gzip data ({exc}); download or compress it again."
             ) from None

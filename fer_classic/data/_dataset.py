@@ -11,7 +11,7 @@ import numpy as np
 from ..exceptions import DatasetError, DatasetFormatError
 from ..labels import sort_labels
 
-__all__ = ["FaceDataset", "normalize_split"]
+__all__ = ["FaceDataset", "normalize_split", "parse_split", "split_mask"]
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -52,6 +52,23 @@ def parse_split(text: str, where: str, what: str = "split") -> tuple[str, str]:
             "FER2013 usage (Training, PublicTest, PrivateTest); fix the row."
         )
     return split, ""
+
+
+def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray:
+    """The rows of ``split``: a split spelling (``train``, ``test``, ``val``) or a FER2013 usage.
+
+    Where no row carries the split, the rows whose usage belongs to it: a
+    folder of FER2013's ``Training_*`` files has no split, only the usage its
+    names give (``train`` and ``Training`` then select them alike).
+    """
+    lowered = np.char.lower(np.asarray(usages).astype(str))
+    canonical = normalize_split(split)
+    if canonical is None:
+        return lowered == str(split).strip().lower()
+    by_split = np.asarray(splits) == canonical
+    if by_split.any():
+        return by_split
+    return np.isin(lowered, [usage.lower() for usage, of in USAGE_SPLITS.items() if of == canonical])
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,19 +182,12 @@ class FaceDataset:
         mask = self._mask(split)
         if not mask.any():
             present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
-            listed = ", ".join(present) or "none: it is one unsplit set"
-            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed} "
-                               "(--split all takes every image).")
+            listed = ", ".join(present) or "none: it is one unsplit set (score it with --split all)"
+            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed}.")
         return self.subset(mask)
 
     def _mask(self, split: str) -> np.ndarray:
-        canonical = normalize_split(split)
-        by_usage = np.char.lower(self.usages.astype(str)) == str(split).strip().lower()
-        if canonical is None:
-            return by_usage
-        by_split = self.splits == canonical
-        # A folder of FER2013's Training_* files only: no split, but the usage its names give.
-        return by_split if by_split.any() else by_usage
+        return split_mask(self.splits, self.usages, split)
 
     def subset(self, index: np.ndarray) -> FaceDataset:
         """Return the images at ``index`` (a boolean mask or integer indices)."""

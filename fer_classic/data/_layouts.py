@@ -48,6 +48,7 @@ __all__ = [
     "load_expw",
     "load_ferplus",
     "load_jaffe",
+    "layout_inputs",
     "load_kdef",
     "load_layout",
     "load_rafdb",
@@ -440,8 +441,7 @@ def load_ferplus(
     labels_file = path / "fer2013new.csv" if path.is_dir() else path
     require_regular_file(labels_file, what="FER+ labels file", error=DatasetError)
     if fer2013_csv is None:
-        candidates = [labels_file.parent / "fer2013.csv", labels_file.parent.parent / "fer2013.csv",
-                      labels_file.parent / "fer2013" / "fer2013.csv"]
+        candidates = _ferplus_pixel_files(labels_file)
         found = [c for c in candidates if c.is_file()]
         if not found:
             raise DatasetError(
@@ -714,10 +714,50 @@ def detect_layout(path: str | os.PathLike) -> str | None:
     return None
 
 
+def _ferplus_pixel_files(labels_file: Path) -> list[Path]:
+    """Where ``load_ferplus`` looks for the fer2013.csv of a ``fer2013new.csv``, in order."""
+    return [labels_file.parent / "fer2013.csv", labels_file.parent.parent / "fer2013.csv",
+            labels_file.parent / "fer2013" / "fer2013.csv"]
+
+
+def _layout_root(path: Path) -> Path:
+    # RAF-DB's EmoLabel/list_patition_label.txt and ExpW's label/label.lst lie one folder below the root.
+    return path.parent.parent if path.is_file() else path
+
+
+def layout_inputs(path: str | os.PathLike, layout: str) -> list[Path]:
+    """The files and folders ``layout``'s loader reads for ``path``, as output checks need them.
+
+    Parameters
+    ----------
+    path : path
+        What :func:`load_layout` would be given: the dataset folder or its labels file.
+    layout : str
+        A :data:`LAYOUTS` name.
+
+    Returns
+    -------
+    list of Path
+        ``path``; RAF-DB and ExpW: their root folder; AffectNet: its CSVs and
+        their image folders; FER+: every place its fer2013.csv is looked for
+        (a file not there yet is harmless to list).
+    """
+    path = Path(path)
+    if layout in ("rafdb", "expw"):
+        return [path, _layout_root(path)]
+    if layout == "affectnet":
+        files = _affectnet_files(path)
+        return [path, *files, *{affectnet_image_root(f) for f in files}]
+    if layout == "ferplus" and (path.is_file() or (path / "fer2013new.csv").is_file()):
+        labels_file = path / "fer2013new.csv" if path.is_dir() else path
+        return [path, labels_file, *_ferplus_pixel_files(labels_file)]
+    return [path]
+
+
 def _from_file(loader: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
     """A folder layout's loader, also accepting its labels file (``EmoLabel/list_patition_label.txt``)."""
     def load(path: Path, **options: object) -> FaceDataset:
-        return loader(path.parent.parent if path.is_file() else path, **options)
+        return loader(_layout_root(path), **options)
 
     load.__wrapped__ = loader  # type: ignore[attr-defined]
     return load

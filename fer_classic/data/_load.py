@@ -14,7 +14,7 @@ from ._dataset import FaceDataset
 from ._folder import load_folder
 from ._images import as_size
 from ._labels_file import _norm, listed_images, load_labels_file, read_header_fields
-from ._layouts import LAYOUTS, affectnet_image_root, detect_layout, load_layout
+from ._layouts import LAYOUTS, detect_layout, layout_inputs, load_layout
 from ._synthetic import make_synthetic_faces
 
 if TYPE_CHECKING:
@@ -125,35 +125,42 @@ def load_dataset(
     return load_layout(path, kind, size=size, n_jobs=n_jobs, cropper=cropper, **options)
 
 
-def dataset_inputs(path: str | os.PathLike | None) -> list[Path]:
+def dataset_inputs(path: str | os.PathLike | None) -> list[str | Path]:
     """The files and folders :func:`load_dataset` reads for ``path``: where no output may go.
 
-    A folder (class folders, a downloaded layout) is one input tree; a
-    fer2013.csv holds its pixels, so it is the only input; a labels file is
-    an input, and so is every image it lists (they may lie anywhere; other
-    files beside them are no part of the dataset, so new files may go there);
-    a layout's labels file brings its dataset folder. The
-    generated dataset (None) reads nothing. Only names, headers and a labels
-    file's image column are read; a file that cannot be read as a dataset is
-    its own only input (loading it raises the error).
+    Only names, headers and a labels file's image column are read, so that a
+    command checks its outputs (:func:`fer_classic._fileio.check_outputs`)
+    before any image is decoded.
+
+    Parameters
+    ----------
+    path : path or None
+        What :func:`load_dataset` would be given.
+
+    Returns
+    -------
+    list of Path or str
+        A class-folder tree: the folder (its every file is an input). A
+        fer2013.csv: the file (its pixels are the images). A labels file: the
+        file and every image it lists, wherever they lie; other files beside
+        them are no part of the dataset, so new files may go there. A
+        downloaded layout: what its loader reads
+        (:func:`~fer_classic.data._layouts.layout_inputs`). The generated
+        dataset (None): nothing. A file that cannot be read as a dataset is its
+        own only input (loading it raises the error, after the outputs' checks).
     """
     if path is None or str(path) == DEFAULT_DATASET:
         return []
     path = Path(path)
-    if not path.is_file():  # a folder, or a missing path that loading will refuse
+    if not path.exists():  # loading will refuse it
         return [path]
     try:
         kind = recognise_format(path)
         if kind == "labels":
             return [path, *listed_images(path)]
-    except DatasetError:  # loading will say what is wrong with the file, after the outputs' checks
+    except DatasetError:
         return [path]
-    if kind == "fer2013":
-        return [path]
-    if kind == "affectnet":  # its images may sit beside the CSV's folder
-        return [path, path.parent, affectnet_image_root(path)]
-    # rafdb's EmoLabel/list_patition_label.txt and expw's label/label.lst sit one folder below the root.
-    return [path, path.parent.parent if kind in ("rafdb", "expw") else path.parent]
+    return [path] if kind in ("folder", "fer2013") else layout_inputs(path, kind)
 
 
 def recognise_format(path: str | os.PathLike) -> str:
