@@ -157,6 +157,15 @@ def test_ferplus_majority_labels_aligned_with_fer2013(ferplus):
     assert dataset.sources.tolist()[0].endswith(":row 3") and dataset.image_shape == (8, 8)
 
 
+def test_ferplus_votes_found_by_a_relative_path_from_their_own_folder(ferplus, monkeypatch):
+    # fer2013.csv one folder up: "fer2013new.csv" has no parent folder of its own to go up from.
+    (ferplus / "FERPlus").mkdir()
+    (ferplus / "fer2013new.csv").rename(ferplus / "FERPlus" / "fer2013new.csv")
+    monkeypatch.chdir(ferplus / "FERPlus")
+    with pytest.warns(SkippedRowsWarning):
+        assert load_dataset("fer2013new.csv", size=8).labels.tolist() == ["happy", "contempt"]
+
+
 def test_ferplus_row_count_mismatch(ferplus):
     new = ferplus / "fer2013new.csv"
     new.write_text(new.read_text() + "Training,fer0000005.png,1,0,0,0,0,0,0,0,0,0\n")

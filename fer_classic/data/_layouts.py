@@ -716,8 +716,9 @@ def detect_layout(path: str | os.PathLike) -> str | None:
 
 def _ferplus_pixel_files(labels_file: Path) -> list[Path]:
     """Where ``load_ferplus`` looks for the fer2013.csv of a ``fer2013new.csv``, in order."""
-    return [labels_file.parent / "fer2013.csv", labels_file.parent.parent / "fer2013.csv",
-            labels_file.parent / "fer2013" / "fer2013.csv"]
+    folder = labels_file.parent
+    above = Path(os.path.abspath(folder)).parent  # Path("fer2013new.csv").parent.parent is "." again
+    return [folder / "fer2013.csv", above / "fer2013.csv", folder / "fer2013" / "fer2013.csv"]
 
 
 def _layout_root(path: Path) -> Path:
