@@ -306,3 +306,13 @@ def test_describe_csv_honours_a_label_map(tmp_path):
     path.write_text(f"emotion,pixels,Usage\n0,{row},Training\n1,{row[:-1]}8,Training\n")
     description = describe_dataset(path, label_map="0=neutral,1=happy")
     assert description.class_counts["train"] == {"happy": 1, "neutral": 1}
+
+
+def test_a_long_split_pair_keeps_its_counts_apart(tmp_path):
+    # "across train/unsplit" is as wide as the old 20-character column: its counts ran into it.
+    images = smooth_faces(4, seed=3)
+    data = FaceDataset(np.concatenate([images, images[:1]]), np.array(["happy"] * 5, dtype=object),
+                       np.array(["train"] * 4 + [""], dtype=object), np.array([""] * 5, dtype=object),
+                       np.array([f"f{i}.png" for i in range(5)], dtype=object))
+    text = describe_dataset(data).format()
+    assert "across train/unsplit  " in text

@@ -139,14 +139,16 @@ class DatasetDescription:
         else:
             lines.append("Unreadable files: none")
         counts = self.duplicates.counts()
+        # One column for the scopes, as wide as the longest ("across train/unsplit" is 20 characters).
+        width = max([20, *(len(scope) + 2 for kind in ("exact", "near") for scope in counts[kind])])
         lines += ["", "Exact duplicates (pixel-identical after decoding):"]
         for scope, c in counts["exact"].items():
-            lines.append(f"  {scope:<20}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
+            lines.append(f"  {scope:<{width}}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
         lines.append(f"  groups whose copies carry different labels: {counts['exact_label_conflicts']}")
         lines += ["", f"Near duplicates (64-bit DCT pHash within Hamming distance {self.duplicates.threshold} "
                       "of 64 bits, not pixel-identical):"]
         for scope, c in counts["near"].items():
-            lines.append(f"  {scope:<20}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
+            lines.append(f"  {scope:<{width}}" + "  ".join(f"{k.replace('_', ' ')} {v}" for k, v in c.items()))
         warning = self.leakage_message()
         if warning:
             lines += ["", f"WARNING: {warning}"]
