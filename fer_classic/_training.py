@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import check_parameter_constraints
-from .data import FaceDataset, duplicates_of, load_dataset
+from .data import FaceDataset, dataset_inputs, duplicates_of, load_dataset
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
 from .estimators._canonical import coded_class_weights
@@ -195,8 +195,6 @@ def data_path(data) -> list:
 
     See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists.
     """
-    from .data import dataset_inputs
-
     return dataset_inputs(data) if isinstance(data, (str, os.PathLike)) else []
 
 

@@ -236,6 +236,11 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) 
     if n < folds:
         raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; "
                            f"use --cv {max(2, n)} or fewer folds.")
+    _check_cv_classes(labels, folds)
+
+
+def _check_cv_classes(labels, folds: int) -> None:
+    """``--cv folds`` stratified folds of ``labels`` can be made (search's and report-search's folds)."""
     check_stratified_folds(labels, folds, f"--cv {folds}", "use --cv {largest} or fewer folds")
 
 
@@ -540,7 +545,7 @@ def report_search(
     if len(set(train.labels.tolist())) < 2:  # every fit of both curves would fail
         raise DatasetError(f"{train.name}: the curves need training images of 2 or more classes; these are all "
                            f"{train.labels[0]!r}. Give the dataset the model was searched on.")
-    check_stratified_folds(train.labels, cv, f"--cv {cv}", "use --cv {largest} or fewer folds")
+    _check_cv_classes(train.labels, cv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,
