@@ -29,6 +29,7 @@ from .evaluation import classification_metrics
 from .features import deep_metadata
 from .labels import sort_labels
 from .persistence import FERModel, start_save
+from .preprocessing import FlipAugmented
 
 __all__ = [
     "CROP_POLICIES", "Log", "check_stratified_folds", "compile_groups", "data_path", "fit_score_save", "hold_out",
@@ -282,18 +283,43 @@ def _feature_split(pipeline) -> int | None:
     return names.index("features") + 1 if "features" in names and len(names) > names.index("features") + 1 else None
 
 
-def check_class_weights(pipeline, train: FaceDataset, grid: Mapping | None = None) -> None:
-    """Raise ValueError, before any features, if a ``class_weight`` dict names a label ``train`` lacks.
+def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) -> None:
+    """Raise ValueError, before any features, for a candidate that cannot fit ``train``.
 
-    ``grid``: a search's parameter grid; every candidate's dicts are checked.
+    Checked for every candidate of ``grid`` (a search's parameter grid; None:
+    ``pipeline`` alone): a ``class_weight`` dict naming a label ``train``
+    lacks, and a k-NN ``n_neighbors`` above the rows the classifier can be fit
+    on (which scikit-learn would only report when predicting).
     """
+    labels = sort_labels(set(train.classes))
     for candidate in ParameterGrid(dict(grid or {})):
-        coded_class_weights(clone(pipeline).set_params(**candidate), sort_labels(set(train.classes)))
+        model = clone(pipeline).set_params(**candidate)
+        coded_class_weights(model, labels)
+        _check_neighbors(model, train, searched=grid is not None)
+
+
+def _most_rows(pipeline, train: FaceDataset) -> int:
+    """The most rows ``pipeline``'s classifier can be fit on: oversampled classes, mirror images counted."""
+    counts = train.class_counts()
+    model = pipeline.estimator if isinstance(pipeline, FlipAugmented) else pipeline
+    rows = max(counts.values()) * len(counts) if "sampler" in getattr(model, "named_steps", {}) else len(train)
+    return rows * (2 if model is not pipeline else 1)
+
+
+def _check_neighbors(pipeline, train: FaceDataset, searched: bool) -> None:
+    asked = [item.n_neighbors for item in pipeline.get_params(deep=True).values()
+             if hasattr(item, "kneighbors") and isinstance(getattr(item, "n_neighbors", None), int)]
+    rows = _most_rows(pipeline, train)
+    if any(k > rows for k in asked):
+        raise ValueError(
+            f"n_neighbors={max(asked)} asks k-NN for more neighbours than the {rows} training rows it is fit on"
+            f"{' (a cross-validation fold holds fewer)' if searched else ''}; give n_neighbors={rows} or less "
+            f"(--param / --grid).")
 
 
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:
     """Fit ``pipeline`` on ``train``, timing the features and the classifier apart where it can."""
-    check_class_weights(pipeline, train)
+    check_candidates(pipeline, train)
     cut = _feature_split(pipeline)
     if cut is None:
         log(f"fitting '{features}' + '{clf}' on {len(train)} training images")

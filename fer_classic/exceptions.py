@@ -30,6 +30,7 @@ __all__ = [
     "ImageSizeError",
     "DegenerateImageWarning",
     "LabelMergeWarning",
+    "UnusedLabelMapWarning",
     "InputPathError",
     "OutputPathError",
     "DuplicateRowsWarning",
@@ -144,6 +145,10 @@ class DegenerateImageWarning(UserWarning):
 
 class LabelMergeWarning(UserWarning):
     """Several folders or label-map entries fold into one label (all of them named)."""
+
+
+class UnusedLabelMapWarning(UserWarning):
+    """Label-map keys match no folder name or label in the data read (keys and the names found are named)."""
 
 
 class ClassMismatchWarning(UserWarning):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 
-from .exceptions import LabelMergeWarning, UnknownLabelError
+from .exceptions import LabelMergeWarning, UnknownLabelError, UnusedLabelMapWarning
 
 __all__ = [
     "CANONICAL_LABELS",
@@ -112,6 +112,28 @@ def _lookup_map(name: object, label_map: Mapping[str, str]) -> str | None:
         if _key(key) == _key(name):
             return value
     return None
+
+
+def warn_unused_keys(label_map: Mapping[str, str] | None, names: Iterable[object], source: object,
+                     stacklevel: int = 3) -> None:
+    """UnusedLabelMapWarning when keys of ``label_map`` match none of ``names`` (the labels ``source`` holds).
+
+    A key that matches nothing is most often a typo or a map meant for
+    another dataset; its classes would then be read under their own names.
+    """
+    if not label_map:
+        return
+    found = {_key(name) for name in names}
+    unused = [key for key in label_map if _key(key) not in found]
+    if unused:
+        shown = sorted({str(name).strip() for name in names})
+        warnings.warn(
+            f"Label map key(s) {', '.join(repr(k) for k in unused)} match no label in {source} "
+            f"(it holds {', '.join(repr(n) for n in shown[:20])}{', ...' if len(shown) > 20 else ''}); "
+            "check the spelling (--label-map KEY=LABEL, KEY as the folder name or label in the data).",
+            UnusedLabelMapWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def fer2013_label(emotion_id: int) -> str:

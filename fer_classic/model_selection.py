@@ -24,7 +24,7 @@ from ._training import (
     check_stratified_folds,
     compile_groups,
     data_path,
-    check_class_weights,
+    check_candidates,
     training_cropper,
     fit_pipeline,
     fit_score_save,
@@ -411,7 +411,7 @@ def search_model(
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
-    check_class_weights(template, train, param_grid)
+    check_candidates(template, train, param_grid)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
     # that they share its kernel matrix: computed once per gamma, and the refit on the same rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 
 from joblib import Memory
 from sklearn.base import TransformerMixin
@@ -11,7 +12,7 @@ from sklearn.pipeline import Pipeline
 
 from ._optional import import_optional
 from .estimators import make_classifier
-from .features import make_features, make_scaler
+from .features import make_features, make_scaler, parse_feature_names
 from .preprocessing import FlipAugmented, MirrorViews, make_preprocessing, n_mirror_views
 
 __all__ = ["SAMPLERS", "make_pipeline", "make_sampler"]
@@ -180,6 +181,10 @@ def make_pipeline(
     if kernel_shift and not mirror_kernel:
         raise ValueError(f"kernel_shift={kernel_shift} (--kernel-shift) adds views to the mirror-averaged kernel; "
                          "give mirror_kernel=True (--mirror-kernel) too.")
+    if block_scaling and len(parse_feature_names(features)) == 1:
+        warnings.warn(f"block_scaling (--block-scaling) scales the blocks of several extractors against each "
+                      f"other; with the one extractor {features!r} it does nothing (the features are scaled as "
+                      "without it).", UserWarning, stacklevel=2)
     resampler = None if sampler is None else make_sampler(sampler, random_state=random_state)
     steps = []
     if preprocess is not None:

@@ -1,6 +1,10 @@
+import re
+import warnings
+
 import pytest
 
-from fer_classic.exceptions import LabelMergeWarning, UnknownLabelError
+from fer_classic import load_dataset
+from fer_classic.exceptions import LabelMergeWarning, UnknownLabelError, UnusedLabelMapWarning
 from fer_classic.labels import (
     CANONICAL_LABELS,
     FER2013_LABELS,
@@ -9,6 +13,8 @@ from fer_classic.labels import (
     parse_label_map,
     sort_labels,
 )
+
+from conftest import write_csv_dataset, write_folder_dataset
 
 
 @pytest.mark.parametrize(
@@ -84,3 +90,32 @@ def test_parse_label_map_errors_name_the_entry(text, message):
 def test_label_map_entries_folding_into_one_label_warn_naming_both():
     with pytest.warns(LabelMergeWarning, match="0=happy; 1=happy"):
         assert parse_label_map("0=happy,1=Happiness,2=sad") == {"0": "happy", "1": "happy", "2": "sad"}
+
+
+def _labels_file(folder):
+    path = folder / "labels.csv"
+    rows = [f"{p.relative_to(folder)},{p.parent.name}" for p in sorted(folder.rglob("*.png"))]
+    path.write_text("image,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(params=["folder", "fer2013", "labels"])
+def dataset_and_key(request, tmp_path, tiny_faces):
+    """A dataset of each format that takes a label map, and a key it holds (folder name, id, label)."""
+    if request.param == "fer2013":
+        return write_csv_dataset(tmp_path / "fer2013.csv", tiny_faces), "3"
+    folder = write_folder_dataset(tmp_path / "faces", tiny_faces)
+    return (folder if request.param == "folder" else _labels_file(folder)), "Happy"
+
+
+def test_label_map_key_matching_nothing_is_warned(dataset_and_key):
+    path, key = dataset_and_key
+    with pytest.warns(UnusedLabelMapWarning, match=rf"'hapy' match no label in {re.escape(str(path))}"):
+        load_dataset(path, label_map={key: "happy", "hapy": "happy"})
+
+
+def test_label_map_whose_keys_all_match_is_not_warned(dataset_and_key):
+    path, key = dataset_and_key
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnusedLabelMapWarning)
+        assert "happy" in load_dataset(path, label_map={key: "happy"}).classes

@@ -4,6 +4,7 @@ import functools
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -50,6 +51,14 @@ def test_block_scaling_keeps_sift_unstandardised_in_either_order(spec):
     assert isinstance(pipeline.named_steps["features"], BlockScaledUnion)
     assert pipeline.named_steps["features"].normalised_blocks == ("sift",)
     assert pipeline.named_steps["scale"] == "passthrough"
+
+
+@pytest.mark.parametrize("features, warned", [("hog", True), ("sift", True), ("hog+sift", False)])
+def test_block_scaling_with_one_extractor_is_warned(features, warned):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make_pipeline(features, "svm", block_scaling=True)
+    assert [str(w.message).startswith("block_scaling (--block-scaling)") for w in record] == ([True] if warned else [])
 
 
 def test_make_scaler_is_the_decision_make_pipeline_uses():

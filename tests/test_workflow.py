@@ -145,6 +145,33 @@ def test_fit_and_search_share_one_core(monkeypatch, tiny_faces):
     assert calls == ["fit", "search"]
 
 
+@pytest.mark.parametrize("run", ["fit", "search"])
+def test_k_nn_neighbours_above_the_training_rows_fail_before_the_features(tiny_faces, monkeypatch, run):
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    extracted = []
+    monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
+    rows = len(tiny_faces.select("train"))
+    with pytest.raises(ValueError, match=f"n_neighbors={rows + 1} asks k-NN .* the {rows} training rows"):
+        if run == "fit":
+            fit_model(tiny_faces, features="pixels", clf="knn", clf_params={"n_neighbors": rows + 1})
+        else:
+            search_model(tiny_faces, features="pixels", clf="knn", cv=2,
+                         grid={"clf__estimator__n_neighbors": [1, rows + 1]})
+    assert extracted == []
+
+
+@pytest.mark.parametrize("options", [{"flip": True}, {"sampler": "random"}])
+def test_k_nn_may_ask_for_the_rows_mirror_images_and_oversampling_add(tiny_faces, options):
+    fewer_sad = (tiny_faces.labels != "sad") | (tiny_faces.splits != "train") | (np.arange(len(tiny_faces)) % 2 == 0)
+    data = tiny_faces.subset(fewer_sad)
+    counts = data.select("train").class_counts()
+    rows = 2 * sum(counts.values()) if "flip" in options else max(counts.values()) * len(counts)
+    assert rows > len(data.select("train"))
+    fit_model(data, features="pixels", clf="knn", clf_params={"n_neighbors": rows}, **options)
+
+
 def test_parameters_are_checked_before_loading(monkeypatch):
     def never(*args, **kwargs):
         raise AssertionError("data loaded before the parameters were checked")

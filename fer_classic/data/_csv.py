@@ -17,7 +17,7 @@ import numpy as np
 
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
-from ..labels import canonical_label, fer2013_label, parse_label_map
+from ..labels import canonical_label, fer2013_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
 from ._labels_file import not_gzip
@@ -272,6 +272,7 @@ def load_fer2013_csv(
             rows.append(line)
     if not images:
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
+    warn_unused_keys(label_map, known, path)
     splits = []
     for i, (line, usage) in enumerate(zip(rows, usages)):
         split, official = parse_split(usage, f"{path} row {line}", "Usage")  # any case: "publictest" too

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, SkippedFilesWarning, UnknownLabelError
-from ..labels import canonical_label
+from ..labels import canonical_label, warn_unused_keys
 from ._dataset import FaceDataset, normalize_split
 from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
 
@@ -128,6 +128,7 @@ def scan_folder(
     folder_of: list[int] = []
     group_labels = [_label_of(folder, label_map) for _, folder in groups]  # all names checked before reading
     _warn_merged(groups, group_labels, root)
+    warn_unused_keys(label_map, [folder.name for _, folder in groups], root)
     ignored: list[Path] = []
     for index, ((split, folder), label) in enumerate(zip(groups, group_labels)):
         files, others = _image_files(folder)

@@ -39,7 +39,7 @@ from ..exceptions import (
 )
 from .. import _resources
 from ..labels import _key as _label_key
-from ..labels import canonical_label, parse_label_map
+from ..labels import canonical_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import FaceSource, _warn_stretched, as_size, check_allocation, decode_image, list_sources
 
@@ -731,4 +731,5 @@ def load_labels_file(
     if not entries:
         raise DatasetError(f"Labels file {path} has a header but no data rows.")
     read_label.warn_merged(path, stacklevel=3)
+    warn_unused_keys(label_map, read_label.known, path)
     return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=2, cropper=cropper)
