@@ -263,6 +263,9 @@ def _out_path(ctx: click.Context, out: str, model_format: str | None) -> str:
 @click.version_option(__version__, prog_name="fer-classic")
 def main() -> None:
     """Facial expression recognition with classical features and scikit-learn."""
+    # FFmpeg's own lines ("moov atom not found") repeat, unasked, what the commands report of a video they
+    # cannot read; read before the first video opens, so that a value the user set still wins.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 @main.command()

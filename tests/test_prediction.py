@@ -3,6 +3,9 @@
 import csv
 import io
 import json
+import subprocess
+import sys
+import warnings
 
 import cv2
 import numpy as np
@@ -188,6 +191,20 @@ def test_unreadable_video_raises_a_decode_error(tmp_path, fitted_model, name, co
         predict_video(fitted_model, tmp_path / name)
 
 
+@pytest.mark.parametrize("kept, warned", [(1.0, False), (0.5, True)])
+def test_a_video_cut_short_of_its_declared_frames_is_warned(tmp_path, fitted_model, files, kept, warned):
+    whole = (files / "clip.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(whole[: int(len(whole) * kept)])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        video = predict_video(fitted_model, tmp_path / "cut.avi")
+    messages = [str(w.message) for w in record if "decoding stopped" in str(w.message)]
+    assert messages == ([f"{tmp_path / 'cut.avi'}: decoding stopped at frame {video.n_frames} of the {N_FRAMES} its "
+                         "header declares (a truncated or corrupt file); the results cover those frames only."]
+                        if warned else [])
+    assert (video.n_frames < N_FRAMES) == warned
+
+
 @pytest.mark.parametrize("every", [0, 1.5, "2"])
 def test_invalid_frame_step_is_named(fitted_model, files, every):
     with pytest.raises(ValueError, match="every must be an int >= 1"):
@@ -274,6 +291,15 @@ def test_webcam_explains_why_it_cannot_run_here(fitted_model):
 @pytest.fixture
 def runner():
     return CliRunner()
+
+
+def test_cli_leaves_ffmpegs_own_lines_out_of_a_broken_videos_report(tmp_path, model_file):
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000))  # an MP4 start with no index ("moov")
+    result = subprocess.run([sys.executable, "-c", "from fer_classic.cli import run; run()", "predict", str(model_file), str(video)],
+                            capture_output=True, text=True, timeout=120)
+    assert "cannot be opened as a video" in result.stdout
+    assert "moov" not in result.stderr, result.stderr
 
 
 def test_cli_reports_no_face_and_corrupt_files_and_exits_zero(runner, model_file, files):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,7 +207,8 @@ def predict_video(
     fps = capture.get(cv2.CAP_PROP_FPS) or None
     rows: list[dict] = []
     writer, last, index = None, [], 0
-    progress = Progress(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), f"frames of {path.name}")
+    declared = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+    progress = Progress(declared, f"frames of {path.name}")
     try:
         while True:
             sampled = index % every == 0
@@ -235,6 +237,9 @@ def predict_video(
             writer.release()
     if index == 0:
         raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
+    if declared - index > max(1, declared // 100):  # some containers' counts are estimates, off by a frame or so
+        warnings.warn(f"{path}: decoding stopped at frame {index} of the {declared} its header declares (a truncated "
+                      "or corrupt file); the results cover those frames only.", UserWarning, stacklevel=2)
     rows = drop_unconfirmed(rows, tracker.confirmed())
     tracks = [{"source": str(path), **track} for track in tracker.summary(model.classes)]
     return VideoPrediction(str(path), fps, index, rows, tracks, model.classes,
