@@ -165,3 +165,16 @@ def test_predict_paths_refuses_annotating_over_its_inputs(files, tmp_path):
     with pytest.raises(OutputPathError, match="--annotate"):
         predict_paths(load_model(files["a"]), [tmp_path / "photos"], annotate=tmp_path / "photos")
     assert {p: _md5(p) for p in (tmp_path / "photos").iterdir()} == before
+
+
+@pytest.mark.parametrize("input_name, there", [("face.png", "face.png"), ("clip.mp4", "clip.avi")])
+def test_annotate_folder_never_replaces_a_file_already_there(files, tmp_path, no_work, input_name, there):
+    """A copy's name comes from its input (a video's copy is <stem>.avi): a file of that name is the user's."""
+    shutil.copy(files["photo"], tmp_path / input_name)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / there).write_text("the user's own file")
+    result = CliRunner().invoke(main, ["predict", str(files["a"]), str(tmp_path / input_name),
+                                       "--annotate", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert f"1 file(s) there would be replaced by annotated copies: {tmp_path / 'out' / there}" in result.output
+    assert (tmp_path / "out" / there).read_text() == "the user's own file"

@@ -15,6 +15,7 @@ from sklearn.base import clone
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
+from ..data._images import list_sources
 from ..detection import FaceCropper
 from ..exceptions import DatasetError, ImageDecodeError, ReportError
 from ..persistence import FERModel
@@ -136,7 +137,8 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
     Raises
     ------
     ReportError
-        If a single target is given for several inputs or another kind.
+        If a single target is given for several inputs or another kind, or
+        a folder already holds a file of a copy's name.
         (That no target is an input is checked with every other output, by
         :func:`fer_classic._fileio.check_outputs`.)
     """
@@ -163,6 +165,15 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
                 candidate = out / f"{name.stem}-{k}{name.suffix}"
             used.add(candidate)
             targets[path] = candidate
+        # The copies' names come from the inputs, not from the user: a file already there (a video's
+        # own clip.avi beside clip.mp4, last run's copies) is never replaced unasked. (A copy onto an
+        # input itself is left to check_outputs, which names the input.)
+        inputs = {os.path.realpath(path) for path in paths}
+        there = [str(target) for target in targets.values()
+                 if os.path.lexists(target) and os.path.realpath(target) not in inputs]
+        if there:
+            raise ReportError(f"--annotate {out}: {len(there)} file(s) there would be replaced by annotated copies: "
+                              f"{list_sources(there)}; move them away or give an empty or new folder.")
     return targets
 
 
