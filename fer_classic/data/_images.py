@@ -46,6 +46,7 @@ __all__ = [
     "check_allocation",
     "decode_image",
     "decode_image_header",
+    "gray_levels",
     "list_sources",
     "read_image",
     "prefetch_images",
@@ -113,16 +114,66 @@ def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
         )
 
 
+def gray_levels(image: np.ndarray, where: str = "the image") -> np.ndarray:
+    """``image`` in 8-bit levels, converted by its depth's convention, never stretched by its own range.
+
+    So that one picture gives one prediction however it was stored (a face
+    saved as 8-bit and as 16-bit PNG, or handed over as floats in 0..1):
+
+    - uint8: as it is (no copy); bool: 0 and 255;
+    - uint16: divided by 257 (65,535 becomes 255), as OpenCV and Pillow reduce 16 bits;
+    - floats: in 0..1 times 255 (scikit-image's and OpenCV's convention for
+      floats), else taken as levels 0..255;
+    - other integers: levels 0..255, or 16-bit values where one exceeds 255.
+
+    Parameters
+    ----------
+    image : ndarray
+        Any shape (gray, BGR, BGRA, a batch); numeric.
+    where : str
+        What the pixels are, for the error message (a file's path).
+
+    Raises
+    ------
+    ImageDecodeError
+        (a ValueError) naming ``where``: NaN or infinite values, values below
+        0 or above the depth's range (standardised images, not gray levels),
+        or a non-numeric type.
+    """
+    image = np.asarray(image)
+    kind = image.dtype.kind
+    if kind == "u" and image.dtype.itemsize == 1:
+        return image
+    if kind == "b":
+        return image.astype(np.uint8) * np.uint8(255)
+    if kind not in "uif":
+        raise ImageDecodeError(f"{where}: pixels of type {image.dtype} are not gray levels; give numbers "
+                               "(uint8 0..255, uint16, or floats in 0..1).")
+    if image.size == 0:
+        return image.astype(np.uint8)
+    if kind == "f" and not np.isfinite(image).all():
+        raise ImageDecodeError(f"{where}: holds NaN or infinite pixel values; give finite gray levels.")
+    low, high = image.min(), image.max()
+    if low < 0 or high > (255 if kind == "f" else 65535):
+        raise ImageDecodeError(
+            f"{where}: pixel values span {float(low):g}..{float(high):g}, not gray levels (uint8 0..255, 16-bit "
+            "0..65535, floats in 0..1 or 0..255); give the images as loaded, not standardised.")
+    if kind == "f":
+        return np.rint(image * 255.0 if high <= 1 else image).astype(np.uint8)
+    if image.dtype == np.uint16 or high > 255:
+        return np.rint(image / 257.0).astype(np.uint8)
+    return image.astype(np.uint8)
+
+
 def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Convert to 8-bit grayscale and resize to ``(height, width)``.
+    """Convert to 8-bit grayscale (:func:`gray_levels`) and resize to ``(height, width)``.
 
     INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
     """
+    image = gray_levels(image)
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         image = cv2.cvtColor(image, code)
-    if image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     if image.shape[:2] != size:
         shrinking = image.shape[0] * image.shape[1] > size[0] * size[1]
         interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
@@ -370,7 +421,8 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
             f"{path}: decodes to {image.shape[1]}x{image.shape[0]} pixels, more than the "
             f"{_headers.MAX_IMAGE_PIXELS:,} fer-classic decodes; downscale it or remove it."
         )
-    return _orient(image, header.orientation), header
+    # In 8-bit levels here, so that every later step (detection, drawing, the crop) sees one depth.
+    return _orient(gray_levels(image, str(path)), header.orientation), header
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:

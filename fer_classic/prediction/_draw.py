@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..data._images import gray_levels
+
 __all__ = ["draw_faces"]
 
 _BOX = (0, 200, 0)
@@ -17,9 +19,8 @@ def draw_faces(image: np.ndarray, rows: list[dict]) -> np.ndarray:
     The label is the track's smoothed label where the row has one (video),
     else the face's own; with probabilities its value is shown too.
     """
+    image = gray_levels(image)
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
-    if canvas.dtype != np.uint8:
-        canvas = cv2.normalize(canvas, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     for row in rows:
         if row.get("status") != "ok":
             continue

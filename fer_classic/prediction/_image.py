@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data._images import decode_image
+from ..data._images import decode_image, gray_levels
+from ..exceptions import ImageDecodeError
 from ..detection import Face, FaceCropper
 from ..persistence import FERModel
 from ._model import classify_crops, face_cropper_for, score_dict
@@ -19,9 +20,18 @@ NO_FACE = "no face"
 
 
 def load_image(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
-    """The image array and a name for it: a file is decoded (``ImageDecodeError`` if it cannot be)."""
+    """The image array and a name for it: a file is decoded, an array checked (``ImageDecodeError`` if not an image).
+
+    An array must be what a decoded file is: gray (height, width), or BGR /
+    BGRA (height, width, 3 or 4), not empty, in levels :func:`gray_levels` converts.
+    """
     if isinstance(image, np.ndarray):
-        return image, "<array>"
+        shape = image.shape
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
+            raise ImageDecodeError(
+                f"An image array has shape {shape}; give one image: gray (height, width) or BGR / BGRA "
+                "(height, width, 3 or 4), as cv2.imread returns, not empty (a batch goes to model.predict).")
+        return gray_levels(image[..., 0] if len(shape) == 3 and shape[2] == 1 else image, "The image array"), "<array>"
     return decode_image(image), str(image)
 
 
