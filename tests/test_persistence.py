@@ -1,5 +1,6 @@
 import hashlib
 import io
+import json
 import operator
 import os
 import pickle
@@ -7,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import joblib
 import numpy as np
@@ -425,3 +427,87 @@ def test_pickling_leaves_the_object_s_caches_in_place(make):
     pickle.dumps(obj)
     assert vars(obj).keys() == before.keys() and all(vars(obj)[k] is v for k, v in before.items())
 
+
+
+def _shared_levels(depth):
+    """One list named twice at every level: a few hundred pickled bytes, 2**depth values written out."""
+    item = [0]
+    for _ in range(depth):
+        item = [item, item]
+    return item
+
+
+def _nested(depth):
+    item = []
+    for _ in range(depth):
+        item = [item]
+    return item
+
+
+@pytest.mark.parametrize("extra", [_shared_levels(40), _nested(40), {"key": _nested(40)}],
+                         ids=["shared-levels", "nested", "nested-in-dict"])
+def test_joblib_metadata_beyond_a_models_size_is_refused_before_it_is_serialised(tmp_path, fitted_model, extra):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    header = joblib.load(path)
+    header["metadata"]["extra"] = extra
+    path.write_bytes(pickle.dumps(header, protocol=4))
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(ModelIntegrityError, match="not plain JSON data of a model's size"):
+        load_model(path)  # 2**40 values: only a bounded walk returns
+
+
+def _reseal_skops(path, edit_members):
+    """Edit a skops file's members, then re-seal its header's digest (as anybody can: it is no signature)."""
+    from fer_classic.persistence._skops_format import HEADER_MEMBER, _zip_digest
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(members.pop(HEADER_MEMBER))
+    edit_members(members, header)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with zipfile.ZipFile(path) as archive:
+        header["payload_sha256"] = _zip_digest(archive)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(HEADER_MEMBER, json.dumps(header))
+
+
+def test_skops_member_inflating_like_a_zip_bomb_is_refused_unread(tmp_path, fitted_model, monkeypatch):
+    from fer_classic.persistence import _skops_format
+
+    monkeypatch.setattr(_skops_format, "_INFLATED_FROM", 1 << 20)  # a real bomb's gigabytes, scaled down
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    _reseal_skops(path, lambda members, header: members.update({"zeros.bin": bytes(4 << 20)}))
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: pytest.fail("a member was read"))
+    with pytest.raises(ModelIntegrityError, match=r"'zeros.bin' inflates [\d,]+ bytes to 4,194,304"):
+        load_model(path)
+
+
+def test_skops_header_member_beyond_a_models_size_is_refused_unread(tmp_path, fitted_model, monkeypatch):
+    from fer_classic.persistence import _skops_format
+
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    monkeypatch.setattr(_skops_format, "_MAX_HEADER_BYTES", 1000)
+    with pytest.raises(ModelIntegrityError, match="'fer_classic_header.json' inflates"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("save", ["joblib", "skops"])
+def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted_model, save):
+    from fer_classic.persistence._joblib_format import save_joblib
+    from fer_classic.persistence._skops_format import save_skops
+
+    path = {"joblib": save_joblib, "skops": save_skops}[save]({"a": 1}, fitted_model.metadata, tmp_path / f"m.{save}")
+    with pytest.raises(ModelFileError, match=f"{path} holds a dict, not a fitted classifier"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"image_shape": [40, 40]}, "its model takes 2304 pixel values per image, but its metadata records 40x40"),
+    ({"classes": ["x", "y"]}, "its metadata records the classes x, y, but its model predicts angry"),
+])
+def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, fitted_model, model_format, edit, message):
+    path = save_model(FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit}), tmp_path / f"m.{model_format}")
+    with pytest.raises(ModelIntegrityError, match=message):
+        load_model(path)

@@ -24,6 +24,7 @@ __all__ = [
     "MODEL_FORMATS",
     "REQUIRED_METADATA",
     "check_digest",
+    "check_estimator",
     "check_header",
     "check_metadata",
     "check_version",
@@ -94,12 +95,49 @@ def check_header(path: Path, header: dict, *extra: tuple[str, type]) -> None:
                 f"{path} is damaged: its fer-classic header lacks a valid '{name}' field. "
                 "Copy it again from its source or refit it."
             )
-    try:  # metadata is saved as plain JSON types; anything else is damage
-        json.dumps(header["metadata"], sort_keys=True, allow_nan=True)
-    except (TypeError, ValueError):
+    if not _plain(header["metadata"]):  # saved as plain JSON types, of a model's size; anything else is damage
         raise ModelIntegrityError(
-            f"{path} is damaged: its metadata is not plain JSON data. Copy it again or refit it."
-        ) from None
+            f"{path} is damaged: its metadata is not plain JSON data of a model's size (at most "
+            f"{_MAX_METADATA_VALUES:,} values, {_MAX_METADATA_DEPTH} levels deep). Copy it again or refit it."
+        )
+
+
+#: Bounds of a header's metadata (a fitted model's holds about a hundred values, four levels deep).
+#: Checked before anything serialises it (the signature's JSON): a stranger's pickle can name one list
+#: at every level of a nesting (2**depth values from a few hundred bytes) or nest past Python's
+#: recursion limit.
+_MAX_METADATA_VALUES = 100_000
+_MAX_METADATA_DEPTH = 32
+_JSON_KEYS = (str, int, float, bool, type(None))
+_JSON_VALUES = (str, int, float, bool, type(None))
+
+
+def _plain(metadata) -> bool:
+    """Whether ``metadata`` is JSON data within the bounds: walked without recursion, shared parts counted each time."""
+    stack, seen = [(metadata, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if depth > _MAX_METADATA_DEPTH:
+            return False
+        if isinstance(item, dict):
+            if not all(isinstance(key, _JSON_KEYS) for key in item):
+                return False
+            children = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        elif isinstance(item, _JSON_VALUES):
+            continue
+        else:
+            return False
+        if seen + len(stack) + len(children) > _MAX_METADATA_VALUES:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    try:  # within the bounds now: as the signature serialises it (keys of one dict must sort)
+        json.dumps(metadata, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_digest(path: Path, recorded, actual: str) -> None:
@@ -109,6 +147,34 @@ def check_digest(path: Path, recorded, actual: str) -> None:
             f"{path} is corrupted: its model data has SHA-256 {actual[:16]}..., but the file's header "
             f"records {str(recorded)[:16]}.... Copy it again from its source or refit it."
         )
+
+
+def check_estimator(path: Path, model) -> None:
+    """Raise ModelFileError unless ``model``'s pipeline is a fitted classifier agreeing with its metadata.
+
+    A file whose checksum matches may still hold anything its writer put
+    there (the checksum is not a signature): caught here, at load time,
+    rather than as an attribute error inside ``predict`` or after ``evaluate``
+    decoded a dataset.
+    """
+    pipeline, metadata = model.pipeline, model.metadata
+    if not (hasattr(pipeline, "predict") and hasattr(pipeline, "classes_")):
+        raise ModelFileError(
+            f"{path} holds a {type(pipeline).__name__}, not a fitted classifier; it was not written by "
+            "fer_classic.save_model from a fitted model. Refit it with 'fer-classic fit'.")
+    height, width = metadata["image_shape"]
+    takes = getattr(pipeline, "n_features_in_", None)
+    if isinstance(takes, int) and takes != height * width:
+        raise ModelIntegrityError(
+            f"{path}: its model takes {takes} pixel values per image, but its metadata records "
+            f"{height}x{width} images ({height * width}); the file was damaged or edited. Refit it with "
+            "'fer-classic fit'.")
+    recorded = metadata.get("classes")
+    if isinstance(recorded, list) and {str(c) for c in recorded} != {str(c) for c in pipeline.classes_}:
+        raise ModelIntegrityError(
+            f"{path}: its metadata records the classes {', '.join(map(str, recorded))}, but its model predicts "
+            f"{', '.join(map(str, pipeline.classes_))}; the file was damaged or edited. Refit it with "
+            "'fer-classic fit'.")
 
 
 def _valid_image_shape(value) -> bool:

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from .. import _resources
 from .._fileio import atomic_write
 from ..exceptions import ModelFileError, ModelIntegrityError, UntrustedModelError
 from ._header import FORMAT, check_digest, check_header, check_metadata, make_header
@@ -46,8 +47,34 @@ def _zip_digest(archive: zipfile.ZipFile) -> str:
     for name in sorted(archive.namelist()):
         if name != HEADER_MEMBER:
             digest.update(name.encode() + b"\0")
-            digest.update(archive.read(name))  # also checks each member's CRC-32
+            with archive.open(name) as member:  # in pieces, never whole in memory; checks its CRC-32 at the end
+                for piece in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(piece)
     return digest.hexdigest()
+
+
+#: A member inflating more than this many times, beyond _INFLATED_FROM bytes, is a zip bomb: a fitted
+#: model's deflated arrays inflate 1.1 to 2 times, its schema (JSON) about 20 times.
+_MAX_RATIO = 200
+_INFLATED_FROM = 16 << 20
+#: The header member's largest size (a fitted model's is a few KB).
+_MAX_HEADER_BYTES = 1 << 20
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse, from the sizes the archive declares (zipfile reads no more), what no model holds."""
+    for info in archive.infolist():
+        too_large = info.filename == HEADER_MEMBER and info.file_size > _MAX_HEADER_BYTES
+        if too_large or (info.file_size > _INFLATED_FROM and info.file_size > _MAX_RATIO * max(info.compress_size, 1)):
+            raise ModelIntegrityError(
+                f"{path}: its member {info.filename!r} inflates {info.compress_size:,} bytes to {info.file_size:,}, "
+                "which no fer-classic model does (a zip bomb, or damage); it is not read. Refit the model "
+                "with 'fer-classic fit --format skops' or ask its source for a new copy.")
+    needed, available = sum(info.file_size for info in archive.infolist()), _resources.available_memory()
+    if available is not None and needed > available:
+        raise ModelIntegrityError(
+            f"{path} inflates to {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of memory "
+            "available; it is not read. Free memory, or load it on a larger machine.")
 
 
 def save_skops(pipeline, metadata: dict, path: Path) -> Path:
@@ -69,6 +96,7 @@ def _read_header(path: Path) -> tuple[dict, str]:
     """(checked header, SHA-256 of the other members)."""
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive)
             try:
                 header = json.loads(archive.read(HEADER_MEMBER))
             except KeyError:
