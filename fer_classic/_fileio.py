@@ -209,6 +209,8 @@ def stat_regular_file(
         raise error(f"{what} {path} does not exist.") from None
     except OSError as exc:
         raise error(f"{what} {path} cannot be examined: {exc.strerror or exc}.") from None
+    except ValueError:  # a NUL character: no file can have that name
+        raise error(f"{what} {str(path)!r} holds a NUL character, which no file name can; fix the name.") from None
     mode = result.st_mode
     if stat.S_ISDIR(mode):
         raise error(f"{what} {path} is a folder, not a file; give the path of the file itself.")

@@ -1,6 +1,7 @@
 import gzip
 import os
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -175,8 +176,26 @@ def test_unclosed_quote_is_reported_where_the_record_starts(tmp_path):
 def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n4,{ROW},Training\n")
-    data = load_dataset(path, size=4, label_map=label_map)
-    assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning
+    with pytest.warns(UserWarning, match=r"emotion id\(s\) 4 are not in the label map and were read as FER2013's "
+                                         r"\(4=sad\)"):
+        data = load_dataset(path, size=4, label_map=label_map)
+    assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning, warned
+
+
+def test_a_label_map_covering_every_id_gives_no_fer2013_warning(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(path, size=4, label_map="0=neutral,3=angry")
+
+
+@pytest.mark.parametrize("header", ["emotion,pixels,Usage,emotion", "emotion,pixels,pixels", "Emotion,pixels,EMOTION "])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path, header):
+    path = tmp_path / "f.csv"
+    path.write_text(header + "\n" + ",".join(["0", ROW, "Training", "1"][: header.count(",") + 1]) + "\n")
+    with pytest.raises(DatasetFormatError, match=r"names column\(s\) \['(emotion|pixels)'\] twice"):
+        load_fer2013_csv(path)
 
 
 def test_label_map_may_name_classes_beyond_fer2013_ids(tmp_path):

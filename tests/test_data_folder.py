@@ -280,3 +280,29 @@ def test_threaded_loading_leaves_warning_filters_as_they_were(folder_dataset):
     with pytest.warns(SkippedFilesWarning, match="zz_bad.png"):
         load_folder(folder_dataset, n_jobs=4)  # 113 files: decoded by 4 threads
     assert warnings.filters == before
+
+
+@pytest.mark.parametrize("unread", [["angry"], ["train/stray.png"], ["stray.png"], ["angry", "test/stray.png"]])
+def test_what_a_split_tree_does_not_read_is_warned_and_named(tmp_path, folder_dataset, tiny_faces, unread):
+    for name in unread:
+        if name.endswith(".png"):
+            cv2.imwrite(str(folder_dataset / name), tiny_faces.images[0])
+        else:
+            write_folder_dataset(tmp_path / "extra", tiny_faces.subset(tiny_faces.labels == name))
+            (tmp_path / "extra" / "train" / name).rename(folder_dataset / name)
+    with pytest.warns(SkippedFilesWarning, match=f"{len(unread)} folder\\(s\\) and image\\(s\\) under") as record:
+        data = load_folder(folder_dataset)
+    message = next(str(w.message) for w in record if "are not read" in str(w.message))
+    assert all(str(folder_dataset / name) in message for name in unread)
+    assert len(data) == len(tiny_faces)
+
+
+def test_a_loose_image_beside_label_folders_is_warned(tmp_path, tiny_faces):
+    root = write_folder_dataset(tmp_path / "d", tiny_faces.select("train"))
+    for split_folder in list(root.iterdir()):  # train/<label> -> <label>
+        for label_folder in split_folder.iterdir():
+            label_folder.rename(root / label_folder.name)
+        split_folder.rmdir()
+    cv2.imwrite(str(root / "loose.png"), tiny_faces.images[0])
+    with pytest.warns(SkippedFilesWarning, match=f"{root / 'loose.png'}"):
+        load_folder(root)

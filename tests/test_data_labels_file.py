@@ -160,8 +160,10 @@ def test_missing_file_skipped_and_named(tmp_path, images):
     assert len(dataset) == 1 and "gone.png" in dataset.skipped[0][0]
 
 
-def test_same_image_two_labels_names_both_rows(tmp_path, images):
-    path = _write(tmp_path, "image,label\nimgs/a0.png,sad\nimgs/a1.png,sad\nimgs/a0.png,happy\n")
+@pytest.mark.parametrize("again", ["imgs/a0.png", "imgs/../imgs/a0.png", "{tmp}/imgs/a0.png"])
+def test_same_image_two_labels_names_both_rows(tmp_path, images, again):
+    again = again.format(tmp=tmp_path)  # the same file, however it is spelled
+    path = _write(tmp_path, f"image,label\nimgs/a0.png,sad\nimgs/a1.png,sad\n{again},happy\n")
     with pytest.raises(DatasetError, match=r"row 2 and .*row 4.*'sad' vs 'happy'"):
         load_labels_file(path)
 
@@ -321,3 +323,13 @@ def test_dataset_inputs(tmp_path, images, kind):
             "unreadable": _write(tmp_path, "x", "notes.txt")}[kind]
     expected = {"labels": [path, f"{tmp_path}/lists/../imgs/a0.png"], "synthetic": []}.get(kind, [path])
     assert dataset_inputs(path) == expected
+
+
+@pytest.mark.parametrize("bad_line", [1, 2, 12])
+def test_text_that_is_not_utf8_names_its_line(tmp_path, images, bad_line):
+    lines = ["image,label"] + ["imgs/a0.png,sad"] * 12
+    lines[bad_line - 1] += ",caf\xe9"  # Latin-1
+    path = tmp_path / "labels.csv"
+    path.write_bytes("\n".join(lines).encode("latin-1") + b"\n")
+    with pytest.raises(DatasetFormatError, match=rf"labels.csv near line {bad_line}: not UTF-8 text"):
+        load_labels_file(path)

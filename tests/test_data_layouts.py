@@ -166,6 +166,22 @@ def test_ferplus_votes_found_by_a_relative_path_from_their_own_folder(ferplus, m
         assert load_dataset("fer2013new.csv", size=8).labels.tolist() == ["happy", "contempt"]
 
 
+def test_ferplus_votes_as_shares_are_read_as_counts_are(ferplus):
+    new = ferplus / "fer2013new.csv"
+    shares = new.read_text().replace(",0,9,1,0,", ",0,0.9,0.1,0,")
+    new.write_text(shares.replace(",1,0,0,0,0,0,0,7,1,1", ",0.1,0,0,0,0,0,0,0.7,0.1,0.1"))
+    with pytest.warns(SkippedRowsWarning):
+        assert load_dataset(new, size=8).labels.tolist() == ["happy", "contempt"]
+
+
+@pytest.mark.parametrize("vote", ["-1", "inf", "1e400", "nan"])
+def test_ferplus_votes_that_count_nothing_are_named(ferplus, vote):
+    new = ferplus / "fer2013new.csv"
+    new.write_text(new.read_text().replace(",0,9,1,0,", f",0,9,{vote},0,"))
+    with pytest.raises(DatasetFormatError, match=r"row 3: FER\+ votes .* must be finite and not negative"):
+        load_ferplus(new)
+
+
 def test_ferplus_row_count_mismatch(ferplus):
     new = ferplus / "fer2013new.csv"
     new.write_text(new.read_text() + "Training,fer0000005.png,1,0,0,0,0,0,0,0,0,0\n")

@@ -508,6 +508,7 @@ def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted
     ({"classes": ["x", "y"]}, "its metadata records the classes x, y, but its model predicts angry"),
 ])
 def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, fitted_model, model_format, edit, message):
-    path = save_model(FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit}), tmp_path / f"m.{model_format}")
+    edited = FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit})
+    path = save_model(edited, tmp_path / f"m.{model_format}")
     with pytest.raises(ModelIntegrityError, match=message):
         load_model(path)

@@ -296,8 +296,8 @@ def runner():
 def test_cli_leaves_ffmpegs_own_lines_out_of_a_broken_videos_report(tmp_path, model_file):
     video = tmp_path / "broken.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000))  # an MP4 start with no index ("moov")
-    result = subprocess.run([sys.executable, "-c", "from fer_classic.cli import run; run()", "predict", str(model_file), str(video)],
-                            capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", "from fer_classic.cli import run; run()", "predict", str(model_file), str(video)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert "cannot be opened as a video" in result.stdout
     assert "moov" not in result.stderr, result.stderr
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
+from ..labels import _key as _label_key
 from ..labels import canonical_label, fer2013_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
@@ -145,6 +146,20 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
     return values
 
 
+def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, str], path) -> None:
+    """Warn when a label map leaves ids to FER2013's table: a file numbering its classes its own way mixes both."""
+    if not label_map:
+        return
+    mapped = {_label_key(key) for key in label_map}
+    fell = {int(text): label for text, label in known.items()
+            if text.strip().isdigit() and _label_key(text) not in mapped}
+    if fell:
+        warnings.warn(
+            f"{path}: emotion id(s) {', '.join(map(str, sorted(fell)))} are not in the label map and were read as "
+            f"FER2013's ({', '.join(f'{i}={fell[i]}' for i in sorted(fell))}); add them to --label-map if the "
+            "file numbers its classes its own way.", UserWarning, stacklevel=3)
+
+
 def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:
     text = text.strip()
     try:
@@ -227,6 +242,12 @@ def load_fer2013_csv(
         if header is None:
             raise DatasetError(f"CSV file {path} is empty; expected a header 'emotion,pixels,Usage'.")
         columns = {name.strip().lower(): i for i, name in enumerate(header)}
+        repeated = sorted({name for name in ("emotion", "pixels", "usage")
+                           if [cell.strip().lower() for cell in header].count(name) > 1})
+        if repeated:
+            raise DatasetFormatError(
+                f"{path}: header {header!r} names column(s) {repeated} twice, so which one to read is unclear; "
+                "rename or remove the extra column(s).")
         missing = {"emotion", "pixels"} - columns.keys()
         if missing:
             raise DatasetFormatError(
@@ -273,6 +294,7 @@ def load_fer2013_csv(
     if not images:
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
     warn_unused_keys(label_map, known, path)
+    _warn_fer2013_ids(label_map, known, path)
     splits = []
     for i, (line, usage) in enumerate(zip(rows, usages)):
         split, official = parse_split(usage, f"{path} row {line}", "Usage")  # any case: "publictest" too

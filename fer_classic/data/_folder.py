@@ -76,6 +76,21 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
 
 
+def _warn_unread(root: Path, folders: list[Path], parents: list[Path]) -> None:
+    """SkippedFilesWarning for what the layout does not read: folders beside split folders, loose images."""
+    loose = [Path(entry.path) for parent in parents for entry in os.scandir(parent)
+             if not entry.name.startswith(".") and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS]
+    unread = [f"{folder}{os.sep}" for folder in folders] + [str(path) for path in sorted(loose)]
+    if unread:
+        warnings.warn(
+            f"{len(unread)} folder(s) and image(s) under {root} are not read: images are read from "
+            f"{root}/<label>/ or {root}/<split>/<label>/ only, and a tree with split folders reads those "
+            f"alone: {list_sources(unread)}. Move them into a label folder (of a split) if they belong.",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
+
+
 def _warn_merged(groups: list[tuple[str, Path]], labels: list[str], root: Path) -> None:
     by_label: dict[tuple[str, str], list[str]] = {}
     for (split, folder), label in zip(groups, labels):
@@ -121,6 +136,7 @@ def scan_folder(
         groups = [(normalize_split(d.name), label_dir) for d in split_dirs for label_dir in _subdirs(d)]
     else:
         groups = [("", d) for d in top]
+    _warn_unread(root, [d for d in top if d not in split_dirs] if split_dirs else [], [root, *split_dirs])
 
     paths: list[Path] = []
     labels: list[str] = []

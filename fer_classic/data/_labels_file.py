@@ -217,8 +217,12 @@ def read_header_fields(path: str | os.PathLike) -> tuple[str, list[str]]:
             first = next(_bounded(handle, path, LINE_LIMIT), "")
     except gzip.BadGzipFile:
         raise not_gzip(path) from None
-    except (UnicodeDecodeError, EOFError, OSError) as exc:
-        raise DatasetFormatError(f"{path} line 1: cannot be read as UTF-8 text ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        # The reader decodes the file's first block at once: the bad byte may lie lines further on.
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DatasetFormatError(f"{path} near line {line}: not UTF-8 text ({exc.reason}); save it as UTF-8.") from None
+    except (EOFError, OSError) as exc:
+        raise DatasetFormatError(f"{path} line 1: cannot be read ({exc}).") from None
     if not first.strip():
         raise DatasetError(f"{path} is empty or starts with a blank line; expected a header such as 'image,label'.")
     delimiter = _delimiter(path, first)
@@ -435,7 +439,9 @@ def _drop_duplicates(entries: list[LabelledImage], stacklevel: int) -> list[Labe
     repeats: list[str] = []
     conflicts: list[str] = []
     for entry in entries:
-        key = (os.path.normpath(entry.path), entry.box)
+        # Absolute, so a file listed once relative to the labels file and once in full is one image
+        # (string work only: resolving each path's links took 0.74 s on FER2013's 28,709).
+        key = (os.path.abspath(entry.path), entry.box)
         seen = first.get(key)
         if seen is None:
             first[key] = entry

@@ -13,6 +13,7 @@ without a face are skipped (reason ``"no face"...``). FER+'s
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import warnings
@@ -342,7 +343,7 @@ def load_expw(
 # --------------------------------------------------------------------------- FER+
 
 
-def _ferplus_majority(votes: list[int]) -> tuple[str | None, str]:
+def _ferplus_majority(votes: list[float]) -> tuple[str | None, str]:
     """The majority label of one row's votes, or None and why not."""
     best = max(votes)
     if best <= 0:
@@ -355,11 +356,15 @@ def _ferplus_majority(votes: list[int]) -> tuple[str | None, str]:
     return _FERPLUS_LABELS[winners[0]], ""
 
 
-def _votes(cells: list[str], where: str) -> list[int]:
+def _votes(cells: list[str], where: str) -> list[float]:
+    """One row's votes: counts of 10 annotators, or their shares (0.7, 0.3) as some copies hold them."""
     try:
-        return [int(float(c)) for c in cells]
+        votes = [float(c) for c in cells]
     except ValueError:
         raise DatasetFormatError(f"{where}: FER+ votes {cells!r} are not numbers; fix the row.") from None
+    if not all(math.isfinite(v) and v >= 0 for v in votes):
+        raise DatasetFormatError(f"{where}: FER+ votes {cells!r} must be finite and not negative; fix the row.")
+    return votes
 
 
 def _ferplus_folders(
