@@ -277,6 +277,24 @@ def validated(estimator):
     return estimator
 
 
+def check_geometry(pipeline, data, size) -> None:
+    """Raise ValueError, before any image is decoded, if a feature step cannot apply to the images' size.
+
+    (HOG blocks larger than the image, say.) The size is ``data``'s own for a
+    FaceDataset, else ``size``, the one the images are brought to. A pipeline
+    that preprocesses is left to its fit: a crop changes the size on the way.
+    """
+    from .data._images import as_size
+
+    params = pipeline.get_params(deep=True)
+    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None for name, step in params.items()):
+        return
+    shape = data.image_shape if isinstance(data, FaceDataset) else as_size(size)
+    for step in params.values():
+        if isinstance(step, BaseEstimator) and hasattr(step, "_check_params"):
+            step._check_params(tuple(getattr(step, "image_shape", None) or shape))
+
+
 def _feature_split(pipeline) -> int | None:
     """Index after the ``features`` step, or None when the pipeline cannot be split (FlipAugmented)."""
     names = [name for name, _ in getattr(pipeline, "steps", [])]
@@ -286,12 +304,16 @@ def _feature_split(pipeline) -> int | None:
 def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) -> None:
     """Raise ValueError, before any features, for a candidate that cannot fit ``train``.
 
-    Checked for every candidate of ``grid`` (a search's parameter grid; None:
-    ``pipeline`` alone): a ``class_weight`` dict naming a label ``train``
+    ``train`` must hold two classes or more. Checked for every candidate of
+    ``grid`` (a search's parameter grid; None: ``pipeline`` alone): a
+    ``class_weight`` dict naming a label ``train``
     lacks, and a k-NN ``n_neighbors`` above the rows the classifier can be fit
     on (which scikit-learn would only report when predicting).
     """
     labels = sort_labels(set(train.classes))
+    if len(labels) < 2:
+        raise DatasetError(f"The training images of {train.name} hold only 1 class ({labels[0]!r}); a classifier "
+                           "needs at least 2: add images of another class.")
     for candidate in ParameterGrid(dict(grid or {})):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)

@@ -25,6 +25,7 @@ from ._training import (
     compile_groups,
     data_path,
     check_candidates,
+    check_geometry,
     training_cropper,
     fit_pipeline,
     fit_score_save,
@@ -390,6 +391,7 @@ def search_model(
         import_optional(_ENGINES[backend], f"--backend {backend}")
     if groups is not None:
         compile_groups(groups)
+    check_geometry(template, data, size)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, template)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ._fileio import check_outputs, folder_outputs
 from ._training import (
     Log,
+    check_geometry,
     compile_groups,
     training_cropper,
     data_path,
@@ -226,6 +227,7 @@ def fit_model(
     # local SVMs, k-NN, the forest and the feature threads on one of them.
     pipeline = validated(make_pipeline(features, clf, random_state=random_state,
                                        n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {})))
+    check_geometry(pipeline, data, size)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                     data):

@@ -88,10 +88,15 @@ def test_weights_by_cross_validation_refit_as_fixed_weights():
     np.testing.assert_allclose(chosen.decision_function(X), fixed.decision_function(X), atol=1e-5)
 
 
-def test_cross_validation_needs_rows_of_every_class_in_every_fold():
+@pytest.mark.parametrize("params, rows, match", [
+    ({"weights": "cv"}, 62, "weights='cv' with cv=3 needs at least 3 rows of every class"),
+    ({"weights": "cv", "blocks": (4, 3), "weight_grid": [(1.0, 2.0, 3.0)]}, None, "has 3 value"),
+])
+def test_cross_validation_settings_that_cannot_run_fail_before_any_kernel(monkeypatch, params, rows, match):
     X, y = _two_blocks()
-    with pytest.raises(ValueError, match="weights='cv' with cv=3 needs at least 3 rows of every class"):
-        CombinedKernelSVC(weights="cv").fit(X[:62], y[:62])
+    monkeypatch.setattr(CombinedKernelSVC, "_block_kernel", lambda *a: pytest.fail("a kernel was computed"))
+    with pytest.raises(ValueError, match=match):
+        CombinedKernelSVC(**params).fit(X[:rows], y[:rows])
 
 
 def test_combined_svm_by_name_on_the_blocks_of_a_feature_union():

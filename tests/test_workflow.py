@@ -162,6 +162,14 @@ def test_k_nn_neighbours_above_the_training_rows_fail_before_the_features(tiny_f
     assert extracted == []
 
 
+def test_one_class_fails_before_the_features(tiny_faces, monkeypatch):
+    from fer_classic.features import PixelFeatures
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
+    with pytest.raises(DatasetError, match="hold only 1 class \\('happy'\\); a classifier needs at least 2"):
+        fit_model(tiny_faces.subset(tiny_faces.labels == "happy"), features="pixels", clf="knn")
+
+
 @pytest.mark.parametrize("options", [{"flip": True}, {"sampler": "random"}])
 def test_k_nn_may_ask_for_the_rows_mirror_images_and_oversampling_add(tiny_faces, options):
     fewer_sad = (tiny_faces.labels != "sad") | (tiny_faces.splits != "train") | (np.arange(len(tiny_faces)) % 2 == 0)
@@ -179,6 +187,19 @@ def test_parameters_are_checked_before_loading(monkeypatch):
     monkeypatch.setattr("fer_classic.workflow.load_data", never)
     with pytest.raises(ValueError, match="'C' parameter"):
         fit_model("/no/such/data", features="hog", clf="svm", clf_params={"C": "abc"})
+
+
+@pytest.mark.parametrize("run", ["fit", "search"])
+def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch, run):
+    from fer_classic.model_selection import search_model
+
+    def never(*args, **kwargs):
+        raise AssertionError("data loaded before the size was checked")
+
+    monkeypatch.setattr("fer_classic.workflow.load_data", never)
+    monkeypatch.setattr("fer_classic.model_selection.load_data", never)
+    with pytest.raises(ValueError, match="use images of at least 24x24 pixels"):
+        (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16)
 
 
 @pytest.fixture(scope="module")

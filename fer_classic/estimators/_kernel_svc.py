@@ -617,15 +617,15 @@ class CombinedKernelSVC(_KernelSVCBase):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         check_two_classes(y, sample_weight)
+        smallest = int(np.unique(y, return_counts=True)[1].min())
+        if smallest < self.cv:  # before any kernel: they cost minutes on FER2013
+            raise ValueError(f"weights='cv' with cv={self.cv} needs at least {self.cv} rows of every class; the "
+                             f"smallest class has {smallest}.")
         Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
+        candidates = self._candidates(len(self.block_slices_))
         # Every block's matrix once, in float32: each candidate's kernel is a weighted sum of them.
         blocks = [self._block_kernel(b, Xp, Xp, diagonals, diagonals).astype(np.float32)
                   for b in range(len(self.block_slices_))]
-        candidates = self._candidates(len(blocks))
-        smallest = int(np.unique(y, return_counts=True)[1].min())
-        if smallest < self.cv:
-            raise ValueError(f"weights='cv' with cv={self.cv} needs at least {self.cv} rows of every class; the "
-                             f"smallest class has {smallest}.")
         folds = list(StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state).split(X, y))
         scores = []
         for weights in candidates:
