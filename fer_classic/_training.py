@@ -306,9 +306,10 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) 
 
     ``train`` must hold two classes or more. Checked for every candidate of
     ``grid`` (a search's parameter grid; None: ``pipeline`` alone): a
-    ``class_weight`` dict naming a label ``train``
-    lacks, and a k-NN ``n_neighbors`` above the rows the classifier can be fit
-    on (which scikit-learn would only report when predicting).
+    ``class_weight`` dict naming a label ``train`` lacks, a k-NN
+    ``n_neighbors`` above the rows the classifier can be fit on (which
+    scikit-learn would only report when predicting), and PCA components
+    above the training rows.
     """
     labels = sort_labels(set(train.classes))
     if len(labels) < 2:
@@ -318,6 +319,7 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) 
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
         _check_neighbors(model, train, searched=grid is not None)
+        _check_components(model, train, searched=grid is not None)
 
 
 def _most_rows(pipeline, train: FaceDataset) -> int:
@@ -326,6 +328,20 @@ def _most_rows(pipeline, train: FaceDataset) -> int:
     model = pipeline.estimator if isinstance(pipeline, FlipAugmented) else pipeline
     rows = max(counts.values()) * len(counts) if "sampler" in getattr(model, "named_steps", {}) else len(train)
     return rows * (2 if model is not pipeline else 1)
+
+
+def _check_components(pipeline, train: FaceDataset, searched: bool) -> None:
+    """A PCA step (``--features pca``) keeps at most as many components as it has training rows."""
+    from sklearn.decomposition import PCA
+
+    rows = len(train) * (2 if isinstance(pipeline, FlipAugmented) else 1)
+    asked = [step.n_components for step in pipeline.get_params(deep=True).values()
+             if isinstance(step, PCA) and isinstance(step.n_components, int)]
+    if any(k > rows for k in asked):
+        raise ValueError(
+            f"PCA keeps {max(asked)} components (--features pca), more than the {rows} training images it would "
+            f"be fit on{' (a cross-validation fold holds fewer)' if searched else ''}; give at least "
+            f"{max(asked)} training images, or other features.")
 
 
 def _check_neighbors(pipeline, train: FaceDataset, searched: bool) -> None:

@@ -74,6 +74,21 @@ def test_grid_finer_than_the_image_is_an_error(faces):
         GaborFeatures(grid=(30, 30)).fit(faces)
 
 
+@pytest.mark.parametrize("params, radius", [({"frequencies": 1e-9}, "1,686,515,627"), ({"bandwidth": 1e-6}, "25,953,363"),
+                                            ({"n_stds": 1e6}, "8,994,751"), ({"frequencies": 0.0175}, "97")])
+def test_kernels_wider_than_four_images_are_refused_before_they_are_built(faces, monkeypatch, params, radius):
+    from fer_classic.features import _gabor
+
+    monkeypatch.setattr(_gabor, "gabor_kernel", lambda *a, **k: pytest.fail("a kernel was built"))
+    with pytest.raises(ValueError, match=f"give Gabor kernels of radius {radius} pixels, over 4 times the 24x24"):
+        GaborFeatures(**params).fit(faces)
+
+
+def test_the_widest_kernel_allowed_is_built(faces):
+    # radius 96, four sides of 24: kept (0.0175 above gives 97)
+    assert GaborFeatures(frequencies=0.0176, orientations=2, grid=(1, 1)).fit(faces).transform(faces).shape[1] == 2
+
+
 @pytest.mark.parametrize("params, name", [({"frequencies": 0.6}, "frequencies"), ({"orientations": 0}, "orientations"),
                                           ({"pooling": "median"}, "pooling")])
 def test_invalid_parameters_are_named(faces, params, name):

@@ -162,6 +162,15 @@ def test_k_nn_neighbours_above_the_training_rows_fail_before_the_features(tiny_f
     assert extracted == []
 
 
+def test_pca_components_above_the_training_images_fail_before_the_features(tiny_faces, monkeypatch):
+    from fer_classic.features import PixelFeatures
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
+    rows = len(tiny_faces.select("train"))
+    with pytest.raises(ValueError, match=f"PCA keeps 150 components .*, more than the {rows} training images"):
+        fit_model(tiny_faces, features="pca", clf="knn")
+
+
 def test_one_class_fails_before_the_features(tiny_faces, monkeypatch):
     from fer_classic.features import PixelFeatures
 

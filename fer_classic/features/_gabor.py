@@ -21,6 +21,11 @@ _EPS = 1e-12
 _DEFAULT_FREQUENCIES = (0.25, 0.1768, 0.125, 0.0884, 0.0625)
 
 
+#: Largest kernel radius, in image sides: a wider kernel sees the mirrored image repeated (defaults:
+#: radius 27 for 48 x 48 faces).
+_MAX_RADIUS = 4
+
+
 @lru_cache(maxsize=8)
 def _bank(
     frequencies: tuple[float, ...], orientations: int, bandwidth: float, n_stds: float
@@ -154,6 +159,17 @@ class GaborFeatures(ImageTransformerMixin):
                 f"grid={tuple(self.grid)} must lie between (1, 1) and the image shape {image_shape}; "
                 "use a coarser grid, or pass image_shape=(height, width) if rows are not square images."
             )
+        # The kernel radius scikit-image's gabor_kernel takes (n_stds of its Gaussian envelope), checked
+        # before any kernel is built: a tiny frequency or bandwidth asks for kernels of gigabytes.
+        b = float(self.bandwidth)
+        sigma = np.sqrt(np.log(2) / 2) * (2**b + 1) / (np.pi * np.expm1(b * np.log(2)) * min(np.atleast_1d(
+            self.frequencies)))
+        radius, most = np.ceil(float(self.n_stds) * sigma), _MAX_RADIUS * max(image_shape)
+        if not radius <= most:
+            raise ValueError(
+                f"frequencies={self.frequencies!r}, bandwidth={self.bandwidth!r} and n_stds={self.n_stds!r} give "
+                f"Gabor kernels of radius {radius:,.0f} pixels, over {_MAX_RADIUS} times the {image_shape[0]}x"
+                f"{image_shape[1]} images; raise the lowest frequency or the bandwidth, or lower n_stds.")
 
     def _spectra(self):
         frequencies = tuple(float(f) for f in np.atleast_1d(self.frequencies))
