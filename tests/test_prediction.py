@@ -18,6 +18,7 @@ from fer_classic import save_model
 from fer_classic.cli import main
 from fer_classic.detection import Face, FaceCropper, iou
 from fer_classic.exceptions import (
+    DegenerateImageWarning,
     DisplayUnavailableError,
     FaceDetectorError,
     ImageDecodeError,
@@ -30,6 +31,7 @@ from fer_classic.prediction import (
     display_problem,
     draw_faces,
     face_cropper_for,
+    format_rows_table,
     predict_image,
     predict_paths,
     predict_video,
@@ -245,6 +247,28 @@ def test_mixed_inputs_report_each_item_in_order(fitted_model, files):
         (str(files / n), s) for n, s in zip(names, ["ok", "no face", "error", "ok"])
     ]
     assert (run.n_inputs, run.failed) == (4, 1)
+
+
+@pytest.mark.parametrize("shape, warned", [((1, 1), True), ((90, 2), True), ((48, 48), False)])
+def test_an_image_too_tiny_or_thin_for_a_face_is_warned_as_the_loaders_do(tmp_path, fitted_model, shape, warned):
+    path = tmp_path / "tiny.png"
+    cv2.imwrite(str(path), np.full(shape, 90, np.uint8))
+    for predict in (predict_paths, predict_image):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            predict(fitted_model, [path] if predict is predict_paths else path)
+        messages = [str(w.message) for w in record if issubclass(w.category, DegenerateImageWarning)]
+        expected = f"{path} ({shape[1]}x{shape[0]} stretched to 48x48)"
+        assert [expected in m for m in messages] == ([True] if warned else []), messages
+
+
+@pytest.mark.parametrize("rows, kind", [
+    ([{"source": "a.png", "status": "no face"}], "score"),
+    ([{"source": "a.png", "status": "ok", "box": [0, 0, 4, 4], "label": "happy", "score_kind": "decision",
+       "scores": {"happy": 1.0, "sad": -1.0}}], "decision"),
+])
+def test_the_table_names_the_kind_of_scores_only_when_it_shows_some(rows, kind):
+    assert format_rows_table(rows, ["happy", "sad"]).splitlines()[0].endswith(f"({kind} per class)")
 
 
 def test_folders_are_searched_for_images_and_videos(fitted_model, files):

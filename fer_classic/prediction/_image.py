@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data._images import decode_image, gray_levels
+from ..data._images import _stretch, _warn_stretched, decode_image, gray_levels
 from ..exceptions import ImageDecodeError
 from ..detection import Face, FaceCropper
 from ..persistence import FERModel
@@ -106,5 +106,14 @@ def predict_image(
     """
     cropper = cropper if cropper is not None else face_cropper_for(model)
     array, source = load_image(image)
-    return face_rows(model, [({"source": source}, cropper.crop_faces(array))])
+    pairs = cropper.crop_faces(array)
+    why = stretched(array, pairs, model.image_shape)
+    if why:
+        _warn_stretched([(source, why)], stacklevel=2)
+    return face_rows(model, [({"source": source}, pairs)])
+
+
+def stretched(image: np.ndarray, pairs: Sequence[tuple[Face, np.ndarray]], size: tuple[int, int]) -> str | None:
+    """Why ``image``, taken whole as a face, is too tiny or elongated to hold one (as the loaders warn), or None."""
+    return next((_stretch(image.shape, size) for face, _ in pairs if not face.detected), None)
 

@@ -54,7 +54,7 @@ def _where(row: dict) -> str:
 
 def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] | None = None) -> str:
     """A text table: label, one score column per class, box and source per face; then the face tracks."""
-    kind = next((r["score_kind"] for r in rows if "score_kind" in r), "probability")
+    kind = next((r["score_kind"] for r in rows if "score_kind" in r), "score")  # no face scored: no kind to name
     lines = [f"{'label':<10}" + "".join(f"{c[:8]:>9}" for c in classes)
              + f"  {'box (x,y,w,h)':<19}source   ({kind} per class)"]
     for row in rows:

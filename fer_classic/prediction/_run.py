@@ -15,12 +15,12 @@ from sklearn.base import clone
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
-from ..data._images import list_sources
+from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
 from ..exceptions import DatasetError, ImageDecodeError, ReportError
 from ..persistence import FERModel
 from ._draw import draw_faces
-from ._image import face_rows, load_image
+from ._image import face_rows, load_image, stretched
 from ._model import face_cropper_for
 from ._output import rows_csv
 from ._video import VIDEO_EXTENSIONS, check_every, predict_video
@@ -256,6 +256,7 @@ def predict_paths(
                 _write_image(images_out[base["source"]], drawn)
         pending.clear()
 
+    degenerate: list[tuple[str, str]] = []
     progress = Progress(len(paths), "predicting files")
     for path in paths:
         progress.update()
@@ -272,11 +273,17 @@ def predict_paths(
             failed += 1
             rows.append({"source": str(path), "status": "error", "error": str(exc)})
             continue
-        pending.append(({"source": source}, cropper.crop_faces(image), image if source in images_out else None))
+        pairs = cropper.crop_faces(image)
+        why = stretched(image, pairs, model.image_shape)
+        if why:
+            degenerate.append((source, why))
+        pending.append(({"source": source}, pairs, image if source in images_out else None))
         if sum(max(1, len(pairs)) for _, pairs, _ in pending) >= _BATCH:
             flush()
     flush()
     progress.close()
+    if degenerate:
+        _warn_stretched(degenerate, stacklevel=2)
     if timeline is not None:
         timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
     errors = {r["source"] for r in rows if r["status"] == "error"}
