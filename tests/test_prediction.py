@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -274,6 +275,20 @@ def test_the_table_names_the_kind_of_scores_only_when_it_shows_some(rows, kind):
 def test_folders_are_searched_for_images_and_videos(fitted_model, files):
     run = predict_paths(fitted_model, [files], every=4)
     assert run.n_inputs == 5 and len(run.tracks) == 1
+
+
+@pytest.mark.parametrize("make", ["dangling link", "fifo"])
+def test_a_folders_media_names_that_are_no_files_get_their_error_rows(tmp_path, fitted_model, make):
+    cv2.imwrite(str(tmp_path / "face.png"), random_gray((48, 48)))
+    if make == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("POSIX FIFOs")
+        os.mkfifo(tmp_path / "odd.png")
+    else:
+        (tmp_path / "odd.png").symlink_to(tmp_path / "gone.png")
+    run = predict_paths(fitted_model, [tmp_path])
+    assert run.n_inputs == 2 and run.failed == 1
+    assert [r["status"] for r in run.rows if r["source"].endswith("odd.png")] == ["error"]
 
 
 def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted_model, files):

@@ -80,7 +80,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and p.is_file())
+            # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
+            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and not p.is_dir())
         else:
             paths.append(item)
     if not paths:
