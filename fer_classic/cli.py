@@ -263,8 +263,10 @@ def _out_path(ctx: click.Context, out: str, model_format: str | None) -> str:
 @click.version_option(__version__, prog_name="fer-classic")
 def main() -> None:
     """Facial expression recognition with classical features and scikit-learn."""
-    # FFmpeg's own lines ("moov atom not found") repeat, unasked, what the commands report of a video they
-    # cannot read; read before the first video opens, so that a value the user set still wins.
+    # OpenCV's and FFmpeg's own lines ("imdecode_(''): can't read header", "moov atom not found") repeat,
+    # unasked, what the commands report of a file they cannot read. Read when OpenCV is first imported
+    # and when the first video opens (both inside the commands), so that a value the user set still wins.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 

@@ -332,13 +332,26 @@ def runner():
     return CliRunner()
 
 
-def test_cli_leaves_ffmpegs_own_lines_out_of_a_broken_videos_report(tmp_path, model_file):
-    video = tmp_path / "broken.mp4"
-    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000))  # an MP4 start with no index ("moov")
-    command = [sys.executable, "-c", "from fer_classic.cli import run; run()", "predict", str(model_file), str(video)]
+def _uint32_tiff(path):
+    assert cv2.imwrite(str(path), np.zeros((8, 8), np.float32))  # a TIFF; its sample format made "unsigned"
+    data = bytearray(path.read_bytes())
+    tag = data.find(bytes([0x53, 0x01, 3, 0, 1, 0, 0, 0, 3]))  # SampleFormat (339), SHORT, 1 value: 3 (float)
+    assert tag > 0
+    data[tag + 8] = 1  # unsigned integers: 32-bit ones OpenCV's TIFF reader refuses
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name, make, noise", [
+    ("broken.mp4", lambda p: p.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000)), "moov"),  # no index
+    ("u32.tiff", _uint32_tiff, "imdecode_"),
+])
+def test_cli_leaves_opencvs_own_lines_out_of_its_report(tmp_path, model_file, name, make, noise):
+    make(tmp_path / name)
+    command = [sys.executable, "-c", "from fer_classic.cli import run; run()", "predict", str(model_file),
+               str(tmp_path / name)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert "cannot be opened as a video" in result.stdout
-    assert "moov" not in result.stderr, result.stderr
+    assert f"ERROR     {tmp_path / name}: " in result.stdout
+    assert noise not in result.stderr, result.stderr
 
 
 def test_cli_reports_no_face_and_corrupt_files_and_exits_zero(runner, model_file, files):

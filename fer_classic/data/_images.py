@@ -413,8 +413,9 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
     image = cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageDecodeError(
-            f"{path}: not a decodable image (a {header.format} header over corrupt or truncated data); "
-            "re-export it or remove it from the dataset."
+            f"{path}: not a decodable image (a {header.format} header over data OpenCV cannot decode: corrupt, "
+            "truncated, or a pixel format it does not read, such as 32-bit integers); re-export it as an 8- or "
+            "16-bit PNG or JPEG, or remove it from the dataset."
         )
     if image.shape[0] * image.shape[1] > _headers.MAX_IMAGE_PIXELS:  # a header that lied
         raise ImageTooLargeError(
