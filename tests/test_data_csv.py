@@ -190,6 +190,13 @@ def test_a_label_map_covering_every_id_gives_no_fer2013_warning(tmp_path):
         load_dataset(path, size=4, label_map="0=neutral,3=angry")
 
 
+@pytest.mark.parametrize("name, separator", [("f.csv", ";"), ("f.tsv", "\t"), ("f.csv", ",")])
+def test_fields_separated_as_labels_files_may_be(tmp_path, name, separator):
+    path = tmp_path / name
+    path.write_text(separator.join(HEADER.strip().split(",")) + "\n" + f"3{separator}{ROW}{separator}Training\n")
+    assert load_dataset(path, size=4).labels.tolist() == ["happy"]
+
+
 @pytest.mark.parametrize("header", ["emotion,pixels,Usage,emotion", "emotion,pixels,pixels", "Emotion,pixels,EMOTION "])
 def test_a_header_naming_a_column_twice_is_refused(tmp_path, header):
     path = tmp_path / "f.csv"

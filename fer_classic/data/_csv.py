@@ -21,7 +21,7 @@ from ..labels import _key as _label_key
 from ..labels import canonical_label, fer2013_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
-from ._labels_file import not_gzip
+from ._labels_file import not_gzip, read_header_fields
 
 __all__ = ["load_fer2013_csv"]
 
@@ -85,7 +85,7 @@ class _BoundedLines:
         self.record_start, self._record_chars = self.line + 1, 0
 
 
-def _records(path: Path, lines_limit: list[int]) -> Iterator[tuple[int, int, list[str]]]:
+def _records(path: Path, lines_limit: list[int], delimiter: str = ",") -> Iterator[tuple[int, int, list[str]]]:
     """``(first line, last line, fields)`` of each CSV record.
 
     ``lines_limit[0]`` is the longest record allowed; the caller may lower it
@@ -95,7 +95,7 @@ def _records(path: Path, lines_limit: list[int]) -> Iterator[tuple[int, int, lis
     """
     with _open_text(path) as handle:
         lines = _BoundedLines(handle, path, lines_limit[0])
-        reader = csv.reader(lines)
+        reader = csv.reader(lines, delimiter=delimiter)
         try:
             for fields in reader:
                 yield lines.record_start, lines.line, fields
@@ -237,7 +237,11 @@ def load_fer2013_csv(
     known: dict[str, str] = {}  # emotion text → label, parsed once per distinct value
     limit = [_FIRST_LINE_LIMIT]
     csv.field_size_limit(max(csv.field_size_limit(), _FIRST_LINE_LIMIT))  # only ever raised
-    with contextlib.closing(_records(path, limit)) as records:  # closes the file on an early error
+    try:  # as a labels file's: ';' from spreadsheets set to a decimal comma, tabs in .tsv
+        delimiter = read_header_fields(path)[0]
+    except DatasetError:  # empty or unreadable: the reader below says so in FER2013's terms
+        delimiter = ","
+    with contextlib.closing(_records(path, limit, delimiter)) as records:  # closes the file on an early error
         _, _, header = next(records, (0, 0, None))
         if header is None:
             raise DatasetError(f"CSV file {path} is empty; expected a header 'emotion,pixels,Usage'.")
