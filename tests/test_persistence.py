@@ -506,6 +506,7 @@ def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted
 @pytest.mark.parametrize("edit, message", [
     ({"image_shape": [40, 40]}, "its model takes 2304 pixel values per image, but its metadata records 40x40"),
     ({"classes": ["x", "y"]}, "its metadata records the classes x, y, but its model predicts angry"),
+    ({"face_cropper": "hello"}, "records the face cropper as str 'hello', not as its parameters"),
 ])
 def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, fitted_model, model_format, edit, message):
     edited = FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit})

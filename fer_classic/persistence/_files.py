@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._header import check_estimator, model_format, model_path, warn_versions
+from ._header import check_loaded, model_format, model_path, warn_versions
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, plain_metadata
@@ -120,6 +120,6 @@ def load_model(
         model = load_skops(path, trusted=trusted, trusted_types=trusted_types)
     else:
         model = load_joblib(path, trusted=trusted)
-    check_estimator(path, model)
+    check_loaded(path, model)
     warn_versions(path, model.metadata)
     return model

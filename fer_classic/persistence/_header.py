@@ -24,7 +24,7 @@ __all__ = [
     "MODEL_FORMATS",
     "REQUIRED_METADATA",
     "check_digest",
-    "check_estimator",
+    "check_loaded",
     "check_header",
     "check_metadata",
     "check_version",
@@ -149,8 +149,10 @@ def check_digest(path: Path, recorded, actual: str) -> None:
         )
 
 
-def check_estimator(path: Path, model) -> None:
+def check_loaded(path: Path, model) -> None:
     """Raise ModelFileError unless ``model``'s pipeline is a fitted classifier agreeing with its metadata.
+
+    Also: a recorded face cropper must be a mapping of its parameters.
 
     A file whose checksum matches may still hold anything its writer put
     there (the checksum is not a signature): caught here, at load time,
@@ -169,6 +171,11 @@ def check_estimator(path: Path, model) -> None:
             f"{path}: its model takes {takes} pixel values per image, but its metadata records "
             f"{height}x{width} images ({height * width}); the file was damaged or edited. Refit it with "
             "'fer-classic fit'.")
+    cropper = metadata.get("face_cropper")
+    if cropper is not None and not isinstance(cropper, dict):
+        raise ModelIntegrityError(
+            f"{path}: its metadata records the face cropper as {type(cropper).__name__} {cropper!r:.40}, not as its "
+            "parameters; the file was damaged or edited. Refit it with 'fer-classic fit'.")
     recorded = metadata.get("classes")
     if isinstance(recorded, list) and {str(c) for c in recorded} != {str(c) for c in pipeline.classes_}:
         raise ModelIntegrityError(
