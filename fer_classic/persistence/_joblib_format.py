@@ -116,7 +116,7 @@ def read_header(path: Path) -> dict | None:
             ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(
-            f"{path} is a pickle but not a fer-classic model (no '{FORMAT}' header); "
+            f"{path} is not a fer-classic model (no '{FORMAT}' header: another pickle, or another kind of file); "
             "save models with fer_classic.save_model or 'fer-classic fit'."
         )
     check_header(path, header, ("payload", bytes))
