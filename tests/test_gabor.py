@@ -80,7 +80,7 @@ def test_kernels_wider_than_four_images_are_refused_before_they_are_built(faces,
     from fer_classic.features import _gabor
 
     monkeypatch.setattr(_gabor, "gabor_kernel", lambda *a, **k: pytest.fail("a kernel was built"))
-    with pytest.raises(ValueError, match=f"give Gabor kernels of radius {radius} pixels, over 4 times the 24x24"):
+    with pytest.raises(ValueError, match=f"give Gabor kernels of radius {radius} pixels, over the 96 allowed for 24x24"):
         GaborFeatures(**params).fit(faces)
 
 

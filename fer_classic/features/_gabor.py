@@ -22,8 +22,9 @@ _DEFAULT_FREQUENCIES = (0.25, 0.1768, 0.125, 0.0884, 0.0625)
 
 
 #: Largest kernel radius, in image sides: a wider kernel sees the mirrored image repeated (defaults:
-#: radius 27 for 48 x 48 faces).
+#: radius 27 for 48 x 48 faces). Any image may take _ANY_RADIUS (a few megabytes of spectra at most).
 _MAX_RADIUS = 4
+_ANY_RADIUS = 64
 
 
 @lru_cache(maxsize=8)
@@ -164,12 +165,13 @@ class GaborFeatures(ImageTransformerMixin):
         b = float(self.bandwidth)
         sigma = np.sqrt(np.log(2) / 2) * (2**b + 1) / (np.pi * np.expm1(b * np.log(2)) * min(np.atleast_1d(
             self.frequencies)))
-        radius, most = np.ceil(float(self.n_stds) * sigma), _MAX_RADIUS * max(image_shape)
+        radius, most = np.ceil(float(self.n_stds) * sigma), max(_MAX_RADIUS * max(image_shape), _ANY_RADIUS)
         if not radius <= most:
             raise ValueError(
                 f"frequencies={self.frequencies!r}, bandwidth={self.bandwidth!r} and n_stds={self.n_stds!r} give "
-                f"Gabor kernels of radius {radius:,.0f} pixels, over {_MAX_RADIUS} times the {image_shape[0]}x"
-                f"{image_shape[1]} images; raise the lowest frequency or the bandwidth, or lower n_stds.")
+                f"Gabor kernels of radius {radius:,.0f} pixels, over the {most} allowed for {image_shape[0]}x"
+                f"{image_shape[1]} images ({_MAX_RADIUS} image sides, at least {_ANY_RADIUS}); raise the lowest "
+                "frequency or the bandwidth, or lower n_stds.")
 
     def _spectra(self):
         frequencies = tuple(float(f) for f in np.atleast_1d(self.frequencies))
