@@ -277,22 +277,29 @@ def validated(estimator):
     return estimator
 
 
-def check_geometry(pipeline, data, size) -> None:
+def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     """Raise ValueError, before any image is decoded, if a feature step cannot apply to the images' size.
 
-    (HOG blocks larger than the image, say.) The size is ``data``'s own for a
-    FaceDataset, else ``size``, the one the images are brought to. A pipeline
-    that preprocesses is left to its fit: a crop changes the size on the way.
+    (HOG blocks larger than the image, say.) Checked for every candidate of
+    ``grid`` (None: ``pipeline`` alone), naming the failing one. The size is
+    ``data``'s own for a FaceDataset, else ``size``, the one the images are
+    brought to. A pipeline that preprocesses is left to its fit: a crop
+    changes the size on the way.
     """
     from .data._images import as_size
 
-    params = pipeline.get_params(deep=True)
-    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None for name, step in params.items()):
+    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None
+           for name, step in pipeline.get_params(deep=True).items()):
         return
     shape = data.image_shape if isinstance(data, FaceDataset) else as_size(size)
-    for step in params.values():
-        if isinstance(step, BaseEstimator) and hasattr(step, "_check_params"):
-            step._check_params(tuple(getattr(step, "image_shape", None) or shape))
+    for candidate in ParameterGrid(dict(grid or {})):
+        steps = clone(pipeline).set_params(**candidate).get_params(deep=True).values()
+        try:
+            for step in steps:
+                if isinstance(step, BaseEstimator) and hasattr(step, "_check_params"):
+                    step._check_params(tuple(getattr(step, "image_shape", None) or shape))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the candidate {candidate})" if candidate else str(exc)) from None
 
 
 def _feature_split(pipeline) -> int | None:
@@ -301,7 +308,7 @@ def _feature_split(pipeline) -> int | None:
     return names.index("features") + 1 if "features" in names and len(names) > names.index("features") + 1 else None
 
 
-def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) -> None:
+def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, folds: int | None = None) -> None:
     """Raise ValueError, before any features, for a candidate that cannot fit ``train``.
 
     ``train`` must hold two classes or more. Checked for every candidate of
@@ -309,7 +316,8 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) 
     ``class_weight`` dict naming a label ``train`` lacks, a k-NN
     ``n_neighbors`` above the rows the classifier can be fit on (which
     scikit-learn would only report when predicting), and PCA components
-    above the training rows.
+    above the training rows. ``folds``: a search's cross-validation folds,
+    whose training parts hold fewer rows (the advice says how many).
     """
     labels = sort_labels(set(train.classes))
     if len(labels) < 2:
@@ -318,41 +326,36 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None) 
     for candidate in ParameterGrid(dict(grid or {})):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
-        _check_neighbors(model, train, searched=grid is not None)
-        _check_components(model, train, searched=grid is not None)
+        _check_rows(model, train, folds)
 
 
-def _most_rows(pipeline, train: FaceDataset) -> int:
-    """The most rows ``pipeline``'s classifier can be fit on: oversampled classes, mirror images counted."""
-    counts = train.class_counts()
-    model = pipeline.estimator if isinstance(pipeline, FlipAugmented) else pipeline
-    rows = max(counts.values()) * len(counts) if "sampler" in getattr(model, "named_steps", {}) else len(train)
-    return rows * (2 if model is not pipeline else 1)
-
-
-def _check_components(pipeline, train: FaceDataset, searched: bool) -> None:
-    """A PCA step (``--features pca``) keeps at most as many components as it has training rows."""
+def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
+    """k-NN neighbours and PCA components within the rows they are fit on (counted high: never a false refusal)."""
     from sklearn.decomposition import PCA
 
-    rows = len(train) * (2 if isinstance(pipeline, FlipAugmented) else 1)
-    asked = [step.n_components for step in pipeline.get_params(deep=True).values()
-             if isinstance(step, PCA) and isinstance(step.n_components, int)]
-    if any(k > rows for k in asked):
+    mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
+    inner = pipeline.estimator if mirrored == 2 else pipeline
+    steps = list(pipeline.get_params(deep=True).values())
+    # A fold's training part: about (folds - 1) / folds of the rows.
+    in_fold = (lambda n: n * (folds - 1) // folds) if folds else (lambda n: n)
+    fold_note = "" if folds is None else f" (a cross-validation fold holds about {in_fold(100)} % of them)"
+    counts = train.class_counts()
+    rows = mirrored * (max(counts.values()) * len(counts) if "sampler" in getattr(inner, "named_steps", {})
+                       else len(train))
+    neighbours = [s.n_neighbors for s in steps if hasattr(s, "kneighbors") and isinstance(getattr(s, "n_neighbors",
+                                                                                                  None), int)]
+    if any(k > rows for k in neighbours):
         raise ValueError(
-            f"PCA keeps {max(asked)} components (--features pca), more than the {rows} training images it would "
-            f"be fit on{' (a cross-validation fold holds fewer)' if searched else ''}; give at least "
-            f"{max(asked)} training images, or other features.")
-
-
-def _check_neighbors(pipeline, train: FaceDataset, searched: bool) -> None:
-    asked = [item.n_neighbors for item in pipeline.get_params(deep=True).values()
-             if hasattr(item, "kneighbors") and isinstance(getattr(item, "n_neighbors", None), int)]
-    rows = _most_rows(pipeline, train)
-    if any(k > rows for k in asked):
+            f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
+            f"on{fold_note}; give n_neighbors={in_fold(rows)} or less (--param / --grid).")
+    rows = mirrored * len(train)  # PCA comes before any sampler
+    components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
+    if any(k > rows for k in components):
+        k = max(components)
+        images = -(-k // mirrored) if folds is None else -(-k * folds // ((folds - 1) * mirrored))
         raise ValueError(
-            f"n_neighbors={max(asked)} asks k-NN for more neighbours than the {rows} training rows it is fit on"
-            f"{' (a cross-validation fold holds fewer)' if searched else ''}; give n_neighbors={rows} or less "
-            f"(--param / --grid).")
+            f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
+            f"on{fold_note}; give at least {images} training images, or other features.")
 
 
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:

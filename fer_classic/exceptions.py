@@ -31,6 +31,7 @@ __all__ = [
     "DegenerateImageWarning",
     "LabelMergeWarning",
     "UnusedLabelMapWarning",
+    "UnmappedIdsWarning",
     "InputPathError",
     "OutputPathError",
     "DuplicateRowsWarning",
@@ -149,6 +150,10 @@ class LabelMergeWarning(UserWarning):
 
 class UnusedLabelMapWarning(UserWarning):
     """Label-map keys match no folder name or label in the data read (keys and the names found are named)."""
+
+
+class UnmappedIdsWarning(UserWarning):
+    """A label map renumbering a fer2013.csv's ids leaves some to FER2013's own table (ids and labels named)."""
 
 
 class ClassMismatchWarning(UserWarning):

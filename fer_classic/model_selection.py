@@ -391,7 +391,7 @@ def search_model(
         import_optional(_ENGINES[backend], f"--backend {backend}")
     if groups is not None:
         compile_groups(groups)
-    check_geometry(template, data, size)
+    check_geometry(template, data, size, param_grid)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, template)
@@ -413,7 +413,7 @@ def search_model(
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
-    check_candidates(template, train, param_grid)
+    check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
     # that they share its kernel matrix: computed once per gamma, and the refit on the same rows
@@ -424,8 +424,7 @@ def search_model(
             (kernel_cache() if shared else contextlib.nullcontext()) as kernels:
         # The pipeline memory caches fitted feature extractors, so candidates that differ
         # only in classifier parameters reuse the training features.
-        pipeline = make_pipeline(features, clf, random_state=random_state, **options)
-        pipeline.set_params(**{memory_key: Memory(cache, verbose=0)})
+        pipeline = clone(template).set_params(**{memory_key: Memory(cache, verbose=0)})
         search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else n_jobs, refit=False,
                               verbose=verbose, error_score="raise")
         n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
@@ -433,8 +432,7 @@ def search_model(
             f"(cv={cv}, backend={backend}" + (", one candidate at a time on all cores" if shared else "") + ")")
         with _joblib_backend(backend, scheduler, n_jobs):
             timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
-        best = make_pipeline(features, clf, random_state=random_state, **options)
-        best.set_params(**search.best_params_, **{memory_key: Memory(cache, verbose=0)})
+        best = clone(template).set_params(**search.best_params_, **{memory_key: Memory(cache, verbose=0)})
         log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
         fit_pipeline(best, refit_on, timings, log, features, clf)
         best.set_params(**{memory_key: None})  # the cache folder goes now: the model must not name it

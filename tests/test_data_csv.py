@@ -8,7 +8,13 @@ import pytest
 
 from conftest import write_csv_dataset
 from fer_classic.data import load_dataset, load_fer2013_csv
-from fer_classic.exceptions import DatasetError, DatasetFormatError, ImageSizeError, UnknownLabelError
+from fer_classic.exceptions import (
+    DatasetError,
+    DatasetFormatError,
+    ImageSizeError,
+    UnknownLabelError,
+    UnmappedIdsWarning,
+)
 
 HEADER = "emotion,pixels,Usage\n"
 ROW = " ".join(["7"] * 16)
@@ -176,18 +182,23 @@ def test_unclosed_quote_is_reported_where_the_record_starts(tmp_path):
 def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n4,{ROW},Training\n")
-    with pytest.warns(UserWarning, match=r"emotion id\(s\) 4 are not in the label map and were read as FER2013's "
+    with pytest.warns(UnmappedIdsWarning, match=r"emotion id\(s\) 4 are not in the label map and were read as FER2013's "
                                          r"\(4=sad\)"):
         data = load_dataset(path, size=4, label_map=label_map)
     assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning, warned
 
 
-def test_a_label_map_covering_every_id_gives_no_fer2013_warning(tmp_path):
+@pytest.mark.parametrize("label_map, labels", [
+    ("0=neutral,3=angry", ["neutral", "angry", "angry"]),  # every id mapped
+    ("1=angry", ["angry", "angry", "happy"]),  # disgust merged into FER2013's angry, id 0: FER2013's numbering
+])
+def test_a_label_map_that_leaves_no_numbering_mixed_is_not_warned(tmp_path, label_map, labels):
     path = tmp_path / "f.csv"
-    path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n")
+    ids = (0, 3, 3) if label_map.startswith("0=") else (0, 1, 3)
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in ids))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_dataset(path, size=4, label_map="0=neutral,3=angry")
+        assert load_dataset(path, size=4, label_map=label_map).labels.tolist() == labels
 
 
 @pytest.mark.parametrize("name, separator", [("f.csv", ";"), ("f.tsv", "\t"), ("f.csv", ",")])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from skimage.filters import gabor_kernel
 from skimage.filters import gabor
 from sklearn.pipeline import FeatureUnion
 
@@ -75,7 +76,8 @@ def test_grid_finer_than_the_image_is_an_error(faces):
 
 
 @pytest.mark.parametrize("params, radius", [({"frequencies": 1e-9}, "1,686,515,627"), ({"bandwidth": 1e-6}, "25,953,363"),
-                                            ({"n_stds": 1e6}, "8,994,751"), ({"frequencies": 0.0175}, "97")])
+                                            ({"n_stds": 1e6}, "8,994,751"), ({"frequencies": 0.0175}, "97"),
+                                            ({"bandwidth": 1e-300}, "2.6e\\+301")])
 def test_kernels_wider_than_four_images_are_refused_before_they_are_built(faces, monkeypatch, params, radius):
     from fer_classic.features import _gabor
 
@@ -85,7 +87,8 @@ def test_kernels_wider_than_four_images_are_refused_before_they_are_built(faces,
 
 
 def test_the_widest_kernel_allowed_is_built(faces):
-    # radius 96, four sides of 24: kept (0.0175 above gives 97)
+    # radius 96, four sides of 24: kept (0.0175 above gives 97); the radius is scikit-image's
+    assert gabor_kernel(0.0176).shape == (193, 193) and gabor_kernel(0.0175).shape == (195, 195)
     assert GaborFeatures(frequencies=0.0176, orientations=2, grid=(1, 1)).fit(faces).transform(faces).shape[1] == 2
 
 

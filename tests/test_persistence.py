@@ -489,7 +489,27 @@ def test_skops_header_member_beyond_a_models_size_is_refused_unread(tmp_path, fi
 
     path = save_model(fitted_model, tmp_path / "m.skops")
     monkeypatch.setattr(_skops_format, "_MAX_HEADER_BYTES", 1000)
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: pytest.fail("a member was read"))
     with pytest.raises(ModelIntegrityError, match="'fer_classic_header.json' inflates"):
+        load_model(path)
+
+
+def test_a_zip_that_is_no_model_is_named_so_whatever_it_holds(tmp_path, monkeypatch):
+    from fer_classic.persistence import _skops_format
+
+    monkeypatch.setattr(_skops_format, "_INFLATED_FROM", 1 << 20)
+    path = tmp_path / "photos.skops"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("blank.bmp", bytes(4 << 20))  # would pass for a zip bomb
+    with pytest.raises(ModelFileError, match="is a zip/skops file but not a fer-classic model"):
+        load_model(path)
+
+
+def test_a_skops_file_inflating_past_the_memory_available_is_not_loaded(tmp_path, fitted_model, monkeypatch):
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
+    assert inspect_model(path)["integrity"] == "ok"  # inspecting inflates nothing whole
+    with pytest.raises(ModelFileError, match=r"GiB of memory available now; it is not loaded"):
         load_model(path)
 
 

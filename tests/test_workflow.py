@@ -153,7 +153,10 @@ def test_k_nn_neighbours_above_the_training_rows_fail_before_the_features(tiny_f
     extracted = []
     monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
     rows = len(tiny_faces.select("train"))
-    with pytest.raises(ValueError, match=f"n_neighbors={rows + 1} asks k-NN .* the {rows} training rows"):
+    fold = "" if run == "fit" else r" \(a cross-validation fold holds about 50 % of them\)"
+    advice = rows if run == "fit" else rows // 2
+    with pytest.raises(ValueError, match=f"n_neighbors={rows + 1} asks k-NN .* the {rows} training rows it is fit "
+                                         f"on{fold}; give n_neighbors={advice} or less"):
         if run == "fit":
             fit_model(tiny_faces, features="pixels", clf="knn", clf_params={"n_neighbors": rows + 1})
         else:
@@ -167,8 +170,21 @@ def test_pca_components_above_the_training_images_fail_before_the_features(tiny_
 
     monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
     rows = len(tiny_faces.select("train"))
-    with pytest.raises(ValueError, match=f"PCA keeps 150 components .*, more than the {rows} training images"):
+    with pytest.raises(ValueError, match=f"PCA keeps 150 components .*, more than the {rows} training rows it would "
+                                         "be fit on; give at least 150 training images"):
         fit_model(tiny_faces, features="pca", clf="knn")
+
+
+@pytest.mark.parametrize("run, options, images", [("fit", {"flip": True}, 75), ("search", {}, 300)])
+def test_pca_advice_counts_mirror_images_and_folds(tiny_faces, run, options, images):
+    from fer_classic.model_selection import search_model
+
+    few = tiny_faces.subset(np.arange(len(tiny_faces)) % 2 == 0)  # 42 training images: too few even mirrored
+    with pytest.raises(ValueError, match=f"give at least {images} training images"):  # mirrored: half; 2 folds: twice
+        if run == "fit":
+            fit_model(few, features="pca", clf="knn", **options)
+        else:
+            search_model(few, features="pca", clf="knn", cv=2, grid={"clf__estimator__n_neighbors": [1]})
 
 
 def test_one_class_fails_before_the_features(tiny_faces, monkeypatch):
@@ -209,6 +225,24 @@ def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch,
     monkeypatch.setattr("fer_classic.model_selection.load_data", never)
     with pytest.raises(ValueError, match="use images of at least 24x24 pixels"):
         (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16)
+
+
+def test_a_search_grid_may_fit_the_features_to_a_size_the_defaults_do_not_fit():
+    from fer_classic.data import make_synthetic_faces
+    from fer_classic.model_selection import search_model
+
+    small = make_synthetic_faces(8, 4, size=16)  # HOG's default 8-pixel cells need 24x24
+    result = search_model(small, features="hog", clf="linear-svm", cv=2,
+                          grid={"features__pixels_per_cell": [(4, 4), (5, 5)]})
+    assert result.model.pipeline.named_steps["features"].pixels_per_cell in [(4, 4), (5, 5)]
+
+
+def test_a_search_candidate_that_cannot_apply_to_the_size_is_named_before_loading(monkeypatch):
+    from fer_classic.model_selection import search_model
+
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"use images of at least 60x60 .*\(the candidate \{'features__pixels_per"):
+        search_model("/no/such/data", features="hog", clf="knn", grid={"features__pixels_per_cell": [(8, 8), (20, 20)]})
 
 
 @pytest.fixture(scope="module")

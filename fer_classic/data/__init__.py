@@ -21,7 +21,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_layouts": ["LAYOUTS", "detect_layout", "load_affectnet", "load_ckplus", "load_expw", "load_ferplus",
                  "load_jaffe", "load_kdef", "load_rafdb"],
     "_headers": ["MAX_IMAGE_PIXELS", "READABLE_FORMATS", "ImageHeader", "read_header"],
-    "_images": ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "decode_image", "gray_levels", "read_image"],
+    "_images": ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "decode_image", "read_image"],
+    "_levels": ["gray_levels"],
     "_load": ["DEFAULT_DATASET", "dataset_inputs", "load_dataset", "recognise_format"],
     "_synthetic": ["make_synthetic_faces"],
 })

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._fileio import require_regular_file
-from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
+from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError, UnmappedIdsWarning
 from ..labels import _key as _label_key
 from ..labels import canonical_label, fer2013_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
@@ -147,17 +147,23 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
 
 
 def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, str], path) -> None:
-    """Warn when a label map leaves ids to FER2013's table: a file numbering its classes its own way mixes both."""
+    """Warn when a map renumbering the ids leaves some to FER2013's table: the file would mix two numberings.
+
+    A map that only merges classes into FER2013's (``1=angry``: disgust into
+    angry, whose own id 0 keeps its meaning) is FER2013's numbering still, and
+    is not warned about.
+    """
     if not label_map:
         return
     mapped = {_label_key(key) for key in label_map}
     fell = {int(text): label for text, label in known.items()
             if text.strip().isdigit() and _label_key(text) not in mapped}
-    if fell:
+    targets = {label for text, label in known.items() if _label_key(text) in mapped}
+    if fell and not targets <= set(fell.values()):
         warnings.warn(
             f"{path}: emotion id(s) {', '.join(map(str, sorted(fell)))} are not in the label map and were read as "
             f"FER2013's ({', '.join(f'{i}={fell[i]}' for i in sorted(fell))}); add them to --label-map if the "
-            "file numbers its classes its own way.", UserWarning, stacklevel=3)
+            "file numbers its classes its own way.", UnmappedIdsWarning, stacklevel=3)
 
 
 def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:

@@ -30,6 +30,7 @@ from .._progress import Progress
 from .._fileio import stat_regular_file
 from ..exceptions import DegenerateImageWarning, ImageDecodeError, ImageSizeError, ImageTooLargeError
 from . import _headers
+from ._levels import gray_levels
 
 if TYPE_CHECKING:  # data/ is imported by detection/: no import at run time
     from ..detection import FaceCropper
@@ -46,7 +47,6 @@ __all__ = [
     "check_allocation",
     "decode_image",
     "decode_image_header",
-    "gray_levels",
     "list_sources",
     "read_image",
     "prefetch_images",
@@ -112,57 +112,6 @@ def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
             f"{what}: {n:,} images of {size[1]}x{size[0]} need {needed / 2**30:.1f} GiB, more than the "
             f"{available / 2**30:.1f} GiB of memory available; choose a smaller size (--size) or fewer images."
         )
-
-
-def gray_levels(image: np.ndarray, where: str = "the image") -> np.ndarray:
-    """``image`` in 8-bit levels, converted by its depth's convention, never stretched by its own range.
-
-    So that one picture gives one prediction however it was stored (a face
-    saved as 8-bit and as 16-bit PNG, or handed over as floats in 0..1):
-
-    - uint8: as it is (no copy); bool: 0 and 255;
-    - uint16: divided by 257 (65,535 becomes 255), as OpenCV and Pillow reduce 16 bits;
-    - floats: in 0..1 times 255 (scikit-image's and OpenCV's convention for
-      floats), else taken as levels 0..255;
-    - other integers: levels 0..255, or 16-bit values where one exceeds 255.
-
-    Parameters
-    ----------
-    image : ndarray
-        Any shape (gray, BGR, BGRA, a batch); numeric.
-    where : str
-        What the pixels are, for the error message (a file's path).
-
-    Raises
-    ------
-    ImageDecodeError
-        (a ValueError) naming ``where``: NaN or infinite values, values below
-        0 or above the depth's range (standardised images, not gray levels),
-        or a non-numeric type.
-    """
-    image = np.asarray(image)
-    kind = image.dtype.kind
-    if kind == "u" and image.dtype.itemsize == 1:
-        return image
-    if kind == "b":
-        return image.astype(np.uint8) * np.uint8(255)
-    if kind not in "uif":
-        raise ImageDecodeError(f"{where}: pixels of type {image.dtype} are not gray levels; give numbers "
-                               "(uint8 0..255, uint16, or floats in 0..1).")
-    if image.size == 0:
-        return image.astype(np.uint8)
-    if kind == "f" and not np.isfinite(image).all():
-        raise ImageDecodeError(f"{where}: holds NaN or infinite pixel values; give finite gray levels.")
-    low, high = image.min(), image.max()
-    if low < 0 or high > (255 if kind == "f" else 65535):
-        raise ImageDecodeError(
-            f"{where}: pixel values span {float(low):g}..{float(high):g}, not gray levels (uint8 0..255, 16-bit "
-            "0..65535, floats in 0..1 or 0..255); give the images as loaded, not standardised.")
-    if kind == "f":
-        return np.rint(image * 255.0 if high <= 1 else image).astype(np.uint8)
-    if image.dtype == np.uint16 or high > 255:
-        return np.rint(image / 257.0).astype(np.uint8)
-    return image.astype(np.uint8)
 
 
 def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -374,9 +323,10 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
 def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.ImageHeader]:
     """Decode one image file, upright, with what its header declares.
 
-    The pixels are OpenCV's (``IMREAD_UNCHANGED``: gray, BGR or BGRA, any
-    depth, the stored size) turned by the EXIF orientation. The file is only
-    read, never modified.
+    The pixels are OpenCV's (``IMREAD_UNCHANGED``: gray, BGR or BGRA, the
+    stored size) in 8-bit levels (:func:`~fer_classic.data.gray_levels`: a
+    16-bit or float file is converted by its depth, never stretched), turned
+    by the EXIF orientation. The file is only read, never modified.
 
     Returns
     -------
@@ -389,7 +339,8 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
     ImageDecodeError
         If the path is not a regular file (a FIFO, device or folder is never
         opened), the file is empty or unreadable, its content is not an image
-        in :data:`~fer_classic.data._headers.READABLE_FORMATS`, or it is corrupt.
+        in :data:`~fer_classic.data._headers.READABLE_FORMATS`, it is corrupt,
+        or its pixels are no gray levels (NaN, negative or out of range).
     ImageTooLargeError
         If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
         (checked before decoding).

@@ -87,7 +87,7 @@ class GaborFeatures(ImageTransformerMixin):
     orientations : int, default=8
         Number of orientations.
     bandwidth : float, default=1.0
-        Frequency bandwidth in octaves, which sets each kernel's width (scikit-image's).
+        Frequency bandwidth in octaves, which sets each kernel's width (scikit-image's); at most 64.
     n_stds : float, default=3
         Kernel half-size in standard deviations of its Gaussian envelope.
     grid : (int, int), default=(6, 6)
@@ -122,7 +122,7 @@ class GaborFeatures(ImageTransformerMixin):
     _parameter_constraints: dict = {
         "frequencies": [Interval(Real, 0, 0.5, closed="right"), SequenceOf(Interval(Real, 0, 0.5, closed="right"))],
         "orientations": [Interval(Integral, 1, None, closed="left")],
-        "bandwidth": [Interval(Real, 0, None, closed="neither")],
+        "bandwidth": [Interval(Real, 0, 64, closed="right")],  # octaves; scikit-image's 2**b overflows past 1023
         "n_stds": [Interval(Real, 0, None, closed="neither")],
         "grid": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
         "pooling": [StrOptions({"mean", "max"})],
@@ -162,14 +162,14 @@ class GaborFeatures(ImageTransformerMixin):
             )
         # The kernel radius scikit-image's gabor_kernel takes (n_stds of its Gaussian envelope), checked
         # before any kernel is built: a tiny frequency or bandwidth asks for kernels of gigabytes.
-        b = float(self.bandwidth)
-        sigma = np.sqrt(np.log(2) / 2) * (2**b + 1) / (np.pi * np.expm1(b * np.log(2)) * min(np.atleast_1d(
-            self.frequencies)))
+        # (2**b + 1) / (2**b - 1), written so that neither a tiny nor a huge bandwidth overflows
+        spread = 1 + 2 / np.expm1(float(self.bandwidth) * np.log(2))
+        sigma = np.sqrt(np.log(2) / 2) * spread / (np.pi * min(np.atleast_1d(self.frequencies)))
         radius, most = np.ceil(float(self.n_stds) * sigma), max(_MAX_RADIUS * max(image_shape), _ANY_RADIUS)
         if not radius <= most:
             raise ValueError(
                 f"frequencies={self.frequencies!r}, bandwidth={self.bandwidth!r} and n_stds={self.n_stds!r} give "
-                f"Gabor kernels of radius {radius:,.0f} pixels, over the {most} allowed for {image_shape[0]}x"
+                f"Gabor kernels of radius {f'{radius:,.0f}' if radius < 1e12 else f'{radius:.3g}'} pixels, over the {most} allowed for {image_shape[0]}x"
                 f"{image_shape[1]} images ({_MAX_RADIUS} image sides, at least {_ANY_RADIUS}); raise the lowest "
                 "frequency or the bandwidth, or lower n_stds.")
 

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .._version import __version__
-from ..data._images import gray_levels
+from ..data._levels import gray_levels
 
 __all__ = ["FERModel", "PREPROCESSING", "library_versions", "plain_metadata", "utc_now"]
 
@@ -132,9 +132,9 @@ class FERModel:
         # The training images were 8-bit levels: floats in 0..1 or 16-bit values are brought to them,
         # as image files are, so that the scale the caller chose does not change the answer.
         if images.ndim == 3 and images.shape[1:] == (height, width):
-            return gray_levels(images, "images").reshape(len(images), -1)
+            return gray_levels(images, "images", batch=True).reshape(len(images), -1)
         if images.ndim == 2 and images.shape[1] == height * width:
-            return gray_levels(images, "images")
+            return gray_levels(images, "images", batch=True)
         raise ValueError(
             f"The model takes {height}x{width} grayscale images (n, {height}, {width}) or rows of "
             f"{height * width} pixels; got an array of shape {images.shape}. Load images with "
@@ -144,8 +144,9 @@ class FERModel:
     def predict(self, images) -> np.ndarray:
         """Labels of ``images``, shape (n, height, width) or flattened rows.
 
-        uint8 levels 0..255 as the training images; uint16 values and floats
-        in 0..1 are converted to them (:func:`fer_classic.data.gray_levels`).
+        uint8 levels 0..255 as the training images; 16-bit values and floats
+        in 0..1 are converted to them, each image by its own values
+        (:func:`fer_classic.data.gray_levels`).
         """
         return self.pipeline.predict(self._rows(images))
 

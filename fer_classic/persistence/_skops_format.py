@@ -70,11 +70,17 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
                 f"{path}: its member {info.filename!r} inflates {info.compress_size:,} bytes to {info.file_size:,}, "
                 "which no fer-classic model does (a zip bomb, or damage); it is not read. Refit the model "
                 "with 'fer-classic fit --format skops' or ask its source for a new copy.")
-    needed, available = sum(info.file_size for info in archive.infolist()), _resources.available_memory()
+
+
+def _check_memory(path: Path) -> None:
+    """Refuse to load an archive that inflates past the memory available (skops reads members whole)."""
+    with zipfile.ZipFile(path) as archive:
+        needed = sum(info.file_size for info in archive.infolist())
+    available = _resources.available_memory()
     if available is not None and needed > available:
-        raise ModelIntegrityError(
+        raise ModelFileError(
             f"{path} inflates to {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of memory "
-            "available; it is not read. Free memory, or load it on a larger machine.")
+            "available now; it is not loaded. Free memory, or load it on a larger machine.")
 
 
 def save_skops(pipeline, metadata: dict, path: Path) -> Path:
@@ -96,14 +102,13 @@ def _read_header(path: Path) -> tuple[dict, str]:
     """(checked header, SHA-256 of the other members)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            _check_sizes(path, archive)
-            try:
-                header = json.loads(archive.read(HEADER_MEMBER))
-            except KeyError:
+            if HEADER_MEMBER not in archive.namelist():  # from the central directory: nothing inflated
                 raise ModelFileError(
                     f"{path} is a zip/skops file but not a fer-classic model (no {HEADER_MEMBER}); "
                     "save models with fer_classic.save_model(..., format='skops')."
-                ) from None
+                )
+            _check_sizes(path, archive)
+            header = json.loads(archive.read(HEADER_MEMBER))
             digest = _zip_digest(archive)
     except ModelFileError:
         raise
@@ -132,6 +137,7 @@ def load_skops(path: Path, *, trusted: bool, trusted_types: Iterable[str] = ()) 
     """Load a skops model file; every type and function it names is checked first."""
     header, _ = _read_header(path)
     check_metadata(path, header["metadata"])
+    _check_memory(path)
     sio = _import_skops()
     named, refused = _types(sio, path, trusted_types)
     if refused and not trusted:

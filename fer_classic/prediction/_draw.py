@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..data._images import gray_levels
+from ..data._levels import gray_levels
 
 __all__ = ["draw_faces"]
 

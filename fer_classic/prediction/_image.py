@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data._images import _stretch, _warn_stretched, decode_image, gray_levels
+from ..data._images import _stretch, _warn_stretched, decode_image
+from ..data._levels import gray_levels
 from ..exceptions import ImageDecodeError
 from ..detection import Face, FaceCropper
 from ..persistence import FERModel

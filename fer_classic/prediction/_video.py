@@ -237,7 +237,7 @@ def predict_video(
             writer.release()
     if index == 0:
         raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
-    if declared - index > max(1, declared // 100):  # some containers' counts are estimates, off by a frame or so
+    if declared - index > max(2, declared // 20):  # some containers' counts are estimates (variable frame rates)
         warnings.warn(f"{path}: decoding stopped at frame {index} of the {declared} its header declares (a truncated "
                       "or corrupt file); the results cover those frames only.", UserWarning, stacklevel=2)
     rows = drop_unconfirmed(rows, tracker.confirmed())
