@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -103,3 +105,23 @@ def fitted_model(tiny_faces):
 def random_gray(shape, seed=0) -> np.ndarray:
     """Random uint8 images."""
     return np.random.default_rng(seed).integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def reseal_skops(path: Path, edit_members) -> None:
+    """Edit a skops file's members (``edit_members(members, header)``), then re-seal its header's digest.
+
+    As anybody can: the digest is no signature.
+    """
+    from fer_classic.persistence._skops_format import HEADER_MEMBER, _zip_digest
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(members.pop(HEADER_MEMBER))
+    edit_members(members, header)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with zipfile.ZipFile(path) as archive:
+        header["payload_sha256"] = _zip_digest(archive)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(HEADER_MEMBER, json.dumps(header))

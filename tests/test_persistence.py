@@ -1,6 +1,5 @@
 import hashlib
 import io
-import json
 import operator
 import os
 import pickle
@@ -17,6 +16,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from conftest import reseal_skops
 from fer_classic import inspect_model, load_model, save_model
 from fer_classic.exceptions import (
     IncompatibleModelError,
@@ -456,29 +456,12 @@ def test_joblib_metadata_beyond_a_models_size_is_refused_before_it_is_serialised
         load_model(path)  # 2**40 values: only a bounded walk returns
 
 
-def _reseal_skops(path, edit_members):
-    """Edit a skops file's members, then re-seal its header's digest (as anybody can: it is no signature)."""
-    from fer_classic.persistence._skops_format import HEADER_MEMBER, _zip_digest
-
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    header = json.loads(members.pop(HEADER_MEMBER))
-    edit_members(members, header)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    with zipfile.ZipFile(path) as archive:
-        header["payload_sha256"] = _zip_digest(archive)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(HEADER_MEMBER, json.dumps(header))
-
-
 def test_skops_member_inflating_like_a_zip_bomb_is_refused_unread(tmp_path, fitted_model, monkeypatch):
     from fer_classic.persistence import _skops_format
 
     monkeypatch.setattr(_skops_format, "_INFLATED_FROM", 1 << 20)  # a real bomb's gigabytes, scaled down
     path = save_model(fitted_model, tmp_path / "m.skops")
-    _reseal_skops(path, lambda members, header: members.update({"zeros.bin": bytes(4 << 20)}))
+    reseal_skops(path, lambda members, header: members.update({"zeros.bin": bytes(4 << 20)}))
     monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: pytest.fail("a member was read"))
     with pytest.raises(ModelIntegrityError, match=r"'zeros.bin' inflates [\d,]+ bytes to 4,194,304"):
         load_model(path)

@@ -9,12 +9,10 @@
 """
 
 import inspect
-import json
 import sys
 import time
 import types
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from click.testing import CliRunner
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from conftest import reseal_skops
 from fer_classic import inspect_model, load_model, make_pipeline, save_model
 from fer_classic.pipeline import SAMPLERS
 from fer_classic.cli import main
@@ -30,7 +29,6 @@ from fer_classic.estimators import compact_support_vectors
 from fer_classic.features import DenseSIFTBoVW
 from fer_classic.exceptions import ModelIntegrityError, UntrustedModelError
 from fer_classic.persistence import TRUSTED_TYPES, FERModel, format_model_info, is_trusted
-from fer_classic.persistence._skops_format import HEADER_MEMBER, _zip_digest
 
 sio = pytest.importorskip("skops.io")
 
@@ -316,17 +314,10 @@ def test_a_function_from_a_trusted_package_needs_trust(tmp_path, small_model, la
 
 def _rewrite(path, edit):
     """Edit the skops schema and re-seal the fer-classic header (as a careful attacker would)."""
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    members["schema.json"] = edit(members["schema.json"].decode()).encode()
-    header = json.loads(members.pop(HEADER_MEMBER))
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    with zipfile.ZipFile(path) as archive:
-        header["payload_sha256"] = _zip_digest(archive)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(HEADER_MEMBER, json.dumps(header))
+    def schema(members, header):
+        members["schema.json"] = edit(members["schema.json"].decode()).encode()
+
+    reseal_skops(path, schema)
 
 
 @pytest.mark.parametrize("alias", ["numpy.testing", "numpy"])
