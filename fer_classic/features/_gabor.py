@@ -167,9 +167,10 @@ class GaborFeatures(ImageTransformerMixin):
         sigma = np.sqrt(np.log(2) / 2) * spread / (np.pi * min(np.atleast_1d(self.frequencies)))
         radius, most = np.ceil(float(self.n_stds) * sigma), max(_MAX_RADIUS * max(image_shape), _ANY_RADIUS)
         if not radius <= most:
+            shown = f"{radius:,.0f}" if radius < 1e12 else f"{radius:.3g}"
             raise ValueError(
                 f"frequencies={self.frequencies!r}, bandwidth={self.bandwidth!r} and n_stds={self.n_stds!r} give "
-                f"Gabor kernels of radius {f'{radius:,.0f}' if radius < 1e12 else f'{radius:.3g}'} pixels, over the {most} allowed for {image_shape[0]}x"
+                f"Gabor kernels of radius {shown} pixels, over the {most} allowed for {image_shape[0]}x"
                 f"{image_shape[1]} images ({_MAX_RADIUS} image sides, at least {_ANY_RADIUS}); raise the lowest "
                 "frequency or the bandwidth, or lower n_stds.")
 

@@ -108,8 +108,7 @@ def check_header(path: Path, header: dict, *extra: tuple[str, type]) -> None:
 #: recursion limit.
 _MAX_METADATA_VALUES = 100_000
 _MAX_METADATA_DEPTH = 32
-_JSON_KEYS = (str, int, float, bool, type(None))
-_JSON_VALUES = (str, int, float, bool, type(None))
+_JSON_SCALARS = (str, int, float, bool, type(None))  # keys and leaves alike
 
 
 def _plain(metadata) -> bool:
@@ -121,12 +120,12 @@ def _plain(metadata) -> bool:
         if depth > _MAX_METADATA_DEPTH:
             return False
         if isinstance(item, dict):
-            if not all(isinstance(key, _JSON_KEYS) for key in item):
+            if not all(isinstance(key, _JSON_SCALARS) for key in item):
                 return False
             children = item.values()
         elif isinstance(item, (list, tuple)):
             children = item
-        elif isinstance(item, _JSON_VALUES):
+        elif isinstance(item, _JSON_SCALARS):
             continue
         else:
             return False
