@@ -292,7 +292,7 @@ def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
            for name, step in pipeline.get_params(deep=True).items()):
         return
     shape = data.image_shape if isinstance(data, FaceDataset) else as_size(size)
-    for candidate in ParameterGrid(dict(grid or {})):
+    for candidate in ParameterGrid(_varying(pipeline, grid, lambda owner, name: hasattr(owner, "_check_params"))):
         steps = clone(pipeline).set_params(**candidate).get_params(deep=True).values()
         try:
             for step in steps:
@@ -323,10 +323,24 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     if len(labels) < 2:
         raise DatasetError(f"The training images of {train.name} hold only 1 class ({labels[0]!r}); a classifier "
                            "needs at least 2: add images of another class.")
-    for candidate in ParameterGrid(dict(grid or {})):
+    def matters(owner, name: str) -> bool:
+        return name == "class_weight" or hasattr(owner, "kneighbors") or type(owner).__name__ == "PCA"
+
+    for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
         _check_rows(model, train, folds)
+
+
+def _varying(pipeline, grid: Mapping | None, matters) -> dict:
+    """The part of ``grid`` whose parameters ``matters(owner estimator, name)`` a check: its candidates only.
+
+    A search grid's full product can hold many thousands of candidates, most
+    differing only in parameters a check does not read.
+    """
+    params = pipeline.get_params(deep=True)
+    return {key: values for key, values in dict(grid or {}).items()
+            if matters(params.get(key.rpartition("__")[0], pipeline), key.rpartition("__")[2])}
 
 
 def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from joblib import Memory, parallel_backend
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
 
 from ._optional import import_optional
 from ._fileio import atomic_write, atomic_write_text, check_outputs, folder_outputs
@@ -44,6 +45,7 @@ from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel
 from .pipeline import make_pipeline
+from .preprocessing import FlipAugmented
 from .prediction._model import loading_cropper
 
 __all__ = [
@@ -54,6 +56,10 @@ __all__ = [
 #: Classifier parameter grids tried by default (names relative to the classifier).
 #: The SVM grid is the exact RBF SVM (backend auto: cuML on a GPU, else libsvm on a
 #: precomputed kernel matrix, about 1 min per fit on FER2013's 28,709 HOG vectors).
+#: The most candidates one search takes (a grid's full product): ten thousand fits of the exact SVM on
+#: FER2013 would take weeks on one machine, and GridSearchCV lists them all first.
+MAX_CANDIDATES = 10_000
+
 DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "svm": {"C": [1.0, 3.0, 10.0, 30.0], "gamma": ["scale"]},
     "linear-svm": {"C": [0.01, 0.1, 1.0]},
@@ -128,14 +134,39 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
                              f"{getattr(exc, 'problem', None) or exc}.") from exc
     else:
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, object_pairs_hook=_unique_keys(path))
         except json.JSONDecodeError as exc:
             raise ValueError(f"Grid file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
                              f"{exc.msg}.") from exc
     if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) and v for v in raw.values()):
         raise ValueError(f"Grid file {path} must map parameter names to non-empty lists of values, "
                          'e.g. {"clf.C": [1, 10]}.')
-    return _tuples({pipeline_param_name(key, features): values for key, values in raw.items()})
+    odd = [key for key in raw if not isinstance(key, str)]
+    if odd:
+        raise ValueError(f"Grid file {path}: key {odd[0]!r} is not a parameter name; write names as text, "
+                         'e.g. {"clf.C": [1, 10]}.')
+    grid: dict = {}
+    spelled: dict[str, str] = {}
+    for key, values in raw.items():
+        name = pipeline_param_name(key, features)
+        if name in grid:
+            raise ValueError(f"Grid file {path}: {spelled[name]!r} and {key!r} both name {name}; give its values "
+                             "once (one list of every value to try).")
+        grid[name], spelled[name] = values, key
+    return _tuples(grid)
+
+
+def _unique_keys(path: Path):
+    """A json ``object_pairs_hook`` refusing a key given twice (json keeps the last one silently)."""
+    def pairs(items: list) -> dict:
+        keys = [key for key, _ in items]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ValueError(f"Grid file {path}: {twice[0]!r} is given twice; give its values once (one list of "
+                             "every value to try).")
+        return dict(items)
+
+    return pairs
 
 
 def pipeline_param_name(key: str, features: str) -> str:
@@ -174,6 +205,10 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
     """
     known = pipeline.get_params(deep=True)
     for key, values in grid.items():
+        owner = known.get(key.rpartition("__")[0], pipeline) if key in known else None
+        if isinstance(owner, (Pipeline, FlipAugmented)):  # memory, steps, verbose, or a whole step (clf, features)
+            raise ValueError(f"{what} {key!r} names the pipeline's own parameter or a whole step, which a search "
+                             "does not vary; name a step's parameter (clf.C, hog.orientations).")
         if key not in known:
             near = sorted(k for k in known if k.rsplit("__", 1)[-1] == key.rsplit("__", 1)[-1])
             owner_name, _, name = key.rpartition("__")
@@ -384,6 +419,11 @@ def search_model(
                       for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, **options)
     check_grid(template, param_grid)
+    n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
+    if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one
+        sizes = " x ".join(str(len(v)) for v in param_grid.values())
+        raise ValueError(f"--grid holds {n_candidates:,} candidates ({sizes} values); at most {MAX_CANDIDATES:,} "
+                         "are searched: give fewer values.")
     cv = _check_cv(cv)
     from ._distributed import _ENGINES
 
@@ -427,7 +467,6 @@ def search_model(
         pipeline = clone(template).set_params(**{memory_key: Memory(cache, verbose=0)})
         search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else n_jobs, refit=False,
                               verbose=verbose, error_score="raise")
-        n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
         log(f"searching {n_candidates} candidates of '{features}' + '{clf}' on {len(pool)} images "
             f"(cv={cv}, backend={backend}" + (", one candidate at a time on all cores" if shared else "") + ")")
         with _joblib_backend(backend, scheduler, n_jobs):

@@ -48,6 +48,37 @@ def test_grid_file_with_unknown_step_is_an_error(tmp_path):
         load_grid(path, "hog")
 
 
+@pytest.mark.parametrize("name, text, message", [
+    ("g.yaml", "1: [1, 2]\n", "key 1 is not a parameter name"),
+    ("g.json", '{"clf.C": [1], "clf.C": [10]}', "'clf.C' is given twice"),
+    ("g.json", '{"clf.C": [1], "clf__estimator__C": [10]}', "'clf.C' and 'clf__estimator__C' both name"),
+])
+def test_grid_files_that_would_drop_or_garble_values_are_named(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_grid(path, "hog")
+
+
+@pytest.mark.parametrize("grid", [{"memory": ["/tmp"]}, {"clf": [None]}, {"features": ["passthrough"]}])
+def test_a_grid_varying_the_pipeline_itself_is_refused_before_loading(monkeypatch, grid):
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match="names the pipeline's own parameter or a whole step"):
+        search_model("/no/such/data", features="hog", clf="logreg", grid=grid)
+
+
+def test_a_grid_past_the_candidate_cap_is_refused_before_any_check(monkeypatch):
+    from fer_classic import model_selection
+
+    monkeypatch.setattr(model_selection, "check_geometry", lambda *a, **k: pytest.fail("candidates checked"))
+    values = [0.001 * (i + 1) for i in range(101)]
+    with pytest.raises(ValueError, match=r"--grid holds 1,030,301 candidates \(101 x 101 x 101 values\); at most "
+                                         r"10,000"):
+        search_model("/no/such/data", features="hog", clf="logreg",
+                     grid={"clf__estimator__C": values, "clf__estimator__tol": values,
+                           "clf__estimator__intercept_scaling": values})
+
+
 def test_search_ranks_candidates_refits_and_saves(tmp_path, tiny_faces):
     result = search_model(tiny_faces, features="hog", clf="logreg", grid=SMALL_GRID, cv=3,
                           out=tmp_path / "m.joblib", results_csv=tmp_path / "cv.csv")
