@@ -75,8 +75,9 @@ def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
     groups = []
     for source in sources:
         match = regex.search(Path(str(source)).name)
-        if match is None:
-            raise DatasetError(f"{source}: file name does not match the groups pattern {pattern!r}.")
+        if match is None or match.group(1) is None:  # an optional group left out names no subject either
+            raise DatasetError(f"{source}: file name does not match the groups pattern {pattern!r}"
+                               f"{'' if match is None else ' with its first group'}; fix --groups.")
         groups.append(match.group(1))
     return np.asarray(groups)
 

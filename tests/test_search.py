@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -100,9 +101,14 @@ def test_groups_keep_subjects_out_of_both_sides(tiny_faces):
     assert sorted(set(groups)) == [str(i) for i in range(6)]
 
 
-def test_groups_pattern_that_does_not_match_names_the_file():
-    with pytest.raises(DatasetError, match="b.png: file name does not match"):
-        subject_groups(np.array(["S1_a.png", "b.png"]), r"S(\d+)_")
+@pytest.mark.parametrize("names, pattern, after", [
+    (["S1_a.png", "b.png"], r"S(\d+)_", "; fix --groups"),
+    (["S1_a.png", "b_x.png"], r"S?(\d+)?_", " with its first group"),  # an optional group left out
+])
+def test_groups_pattern_that_does_not_match_names_the_file(names, pattern, after):
+    message = f"{names[1]}: file name does not match the groups pattern {pattern!r}{after}"
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        subject_groups(np.array(names), pattern)
 
 
 def test_grouped_search_runs(tiny_faces):
