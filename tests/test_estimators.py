@@ -80,6 +80,13 @@ def test_class_weight_naming_no_training_class_is_an_error(blobs):
         model.fit(*blobs)
 
 
+@pytest.mark.parametrize("weight", ["x", -5, 0, float("inf"), float("nan"), True, [1]])
+def test_class_weight_that_is_no_positive_number_is_named(blobs, weight):
+    model = make_classifier("svm", class_weight={"happy": weight})
+    with pytest.raises(ValueError, match=r"class_weight gives happy=.*: each weight must be a positive number"):
+        model.fit(*blobs)
+
+
 @pytest.mark.parametrize("name, params, message", [
     ("boosting", {}, "Unknown classifier 'boosting'"),
     ("knn", {"C": 1}, r"has no parameter\(s\) \['C'\]"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.svm import SVC
@@ -65,6 +68,11 @@ def coded_class_weights(estimator, classes) -> dict:
         if unknown:
             raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
                              f"data ({', '.join(map(str, labels))}); key it by those labels.")
+        bad = [f"{key}={value!r}" for key, value in weights.items()
+               if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf]
+        if bad:  # libsvm would fail after the features with "dual coefficients ... not finite", or on a string
+            raise ValueError(f"class_weight gives {', '.join(bad)}: each weight must be a positive number, "
+                             'e.g. {"happy": 2}.')
         coded[name] = class_weight_codes(weights, classes)
     return coded
 
