@@ -50,6 +50,17 @@ def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
     return params
 
 
+def _split_option(ctx, param, value: str) -> str | None:
+    """``--split``: None for every image (``all``, any case); an empty value (an unset variable) is an error."""
+    if not value.strip():
+        raise click.BadParameter("is empty; give train, test, val, PublicTest, PrivateTest, or 'all'.")
+    return None if value.strip().lower() == "all" else value
+
+
+_SPLIT = click.option("--split", default="test", show_default=True, callback=_split_option,
+                      help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+
+
 def _label_map_option(ctx, param, value: str | None):
     if value is None:
         return None
@@ -338,8 +349,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
-@click.option("--split", default="test", show_default=True,
-              help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+@_SPLIT
 @click.option("--report", default=None, metavar="DIR",
               help="Write report.html (self-contained, plots embedded), metrics.json and predictions.csv "
                    "into DIR (needs matplotlib).")
@@ -364,7 +374,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
                          dirs=("--report",))
     loaded = _run(load_model, model, trusted=trust)
     result = _run(
-        evaluate_model, loaded, data, split=None if split == "all" else split,
+        evaluate_model, loaded, data, split=split,
         label_map=label_map, n_jobs=n_jobs, report=report, backend=backend, scheduler=scheduler,
         _progress=False if as_json else None,
     )
@@ -477,8 +487,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
-@click.option("--split", default="test", show_default=True,
-              help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+@_SPLIT
 @click.option("--out", default=None, metavar="FILE.csv", help="Also write the table as CSV.")
 @_LABEL_MAP
 @_NJOBS
@@ -489,7 +498,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
     from .workflow import compare_model_files
 
     result = _run(
-        compare_model_files, models, data, split=None if split == "all" else split, out=out,
+        compare_model_files, models, data, split=split, out=out,
         label_map=label_map, n_jobs=n_jobs, trusted=trust, _progress=False if as_json else None,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
@@ -590,7 +599,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 @click.option("--out", "out_dir", default="search_report", show_default=True, help="Folder for the plots and curves.json.")
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
 @click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")
-@click.option("--cv", default=3, show_default=True, help="Cross-validation folds.")
+@click.option("--cv", default=3, show_default=True, type=click.IntRange(min=2), help="Cross-validation folds.")
 @_CURVE_NJOBS
 @_TRUST
 def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust) -> None:

@@ -105,6 +105,20 @@ def test_evaluate_json_on_a_fer2013_half(runner, model_file, tmp_path, tiny_face
     assert summary["n_test"] == 28 and summary["split"] == "PrivateTest"
 
 
+@pytest.mark.parametrize("split, n_test", [("ALL", 112), ("all", 112), ("test", 28)])
+def test_evaluate_split_all_in_any_case_scores_every_image(runner, model_file, tmp_path, tiny_faces, split, n_test):
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    result = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv), "--split", split, "--json"])
+    assert json.loads(result.stdout)["n_test"] == n_test
+
+
+@pytest.mark.parametrize("command", ["evaluate", "compare"])
+def test_an_empty_split_is_refused_not_read_as_all(runner, model_file, tmp_path, tiny_faces, command):
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    result = runner.invoke(main, [command, str(model_file), "--data", str(csv), "--split", " "])
+    assert result.exit_code == 2 and "Invalid value for '--split': is empty" in result.output
+
+
 def test_evaluate_rejects_a_non_model_file(runner, tmp_path, folder_dataset):
     bogus = tmp_path / "m.joblib"
     bogus.write_text("hello")

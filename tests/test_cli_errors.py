@@ -140,6 +140,14 @@ def test_report_search_on_one_class_is_refused_before_the_curves(runner, tmp_pat
     _clean_failure(result, "the curves need training images of 2 or more classes")
 
 
+@pytest.mark.parametrize("cv", ["1", "0", "-2"])
+def test_report_search_folds_below_two_are_refused_before_the_model_loads(runner, tmp_path, cv):
+    result = runner.invoke(main, ["report-search", str(tmp_path / "absent.joblib"), "--data", "synthetic",
+                                  "--out", str(tmp_path / "r"), "--cv", cv])
+    assert result.exit_code == 2 and f"Invalid value for '--cv': {cv} is not in the range x>=2" in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_warning_reaches_the_user_once_without_its_traceback(capsys):
     import warnings
 
