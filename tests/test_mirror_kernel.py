@@ -112,7 +112,7 @@ def test_mirror_views_names_the_shifted_views():
 
 def test_mirror_views_refuses_a_shift_as_wide_as_the_image():
     X, y = _images()
-    with pytest.raises(ValueError, match="shift=8 moves the 8-pixel-wide images out of view"):
+    with pytest.raises(ValueError, match=r"shift=8 \(--kernel-shift\) moves the 8-pixel-wide images out of view"):
         MirrorViews(PixelFeatures(), shift=8).fit(X, y)
 
 

@@ -227,6 +227,12 @@ def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch,
         (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16)
 
 
+def test_a_kernel_shift_wider_than_the_images_fails_before_loading(monkeypatch):
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"shift=48 \(--kernel-shift\) moves the 48-pixel-wide images out of view"):
+        fit_model("/no/such/data", features="hog", clf="kernel-svm", mirror_kernel=True, kernel_shift=48)
+
+
 def test_a_search_grid_may_fit_the_features_to_a_size_the_defaults_do_not_fit():
     from fer_classic.data import make_synthetic_faces
     from fer_classic.model_selection import search_model

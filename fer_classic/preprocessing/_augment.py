@@ -351,12 +351,16 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         self.transformer_.fit(X, y, **fit_params)
         return self
 
+    def _check_params(self, image_shape: tuple[int, int]) -> None:
+        """Raise ValueError if ``shift`` cannot apply to images of ``image_shape`` (also before any image is read)."""
+        if self.shift >= image_shape[1]:
+            raise ValueError(f"shift={self.shift} (--kernel-shift) moves the {image_shape[1]}-pixel-wide images out "
+                             "of view; give fewer pixels than the width.")
+
     def _start_fit(self, X) -> np.ndarray:
         X = self._check(X, reset=True)
         self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
-        if self.shift >= self.image_shape_[1]:
-            raise ValueError(f"shift={self.shift} moves the {self.image_shape_[1]}-pixel-wide images out of view; "
-                             f"give fewer pixels than the width.")
+        self._check_params(self.image_shape_)
         self.n_views_ = n_mirror_views(self.shift)
         self.transformer_ = clone(self.transformer)
         return X
