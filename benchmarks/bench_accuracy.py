@@ -64,6 +64,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
+from fer_classic._fileio import check_outputs
+from fer_classic.data import dataset_inputs
+from fer_classic.exceptions import FerClassicError
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
 from fer_classic.preprocessing import mirror_rows, n_mirror_views
 
@@ -307,6 +310,13 @@ def main() -> None:
                              views=views)
         except ValueError as exc:
             raise SystemExit(f"--clf-param {clf}: {exc}") from None
+
+    try:  # before any work: the results and saved features never replace an input (the data, a model)
+        check_outputs({"--out": args.out, "--save-features": args.save_features},
+                      input_trees={"--data": dataset_inputs(args.data), "--load-features": args.load_features},
+                      dirs=("--save-features",), make_parents=True)
+    except FerClassicError as exc:
+        raise SystemExit(str(exc)) from None
 
     start = time.perf_counter()
     data = load_dataset(args.data)

@@ -41,7 +41,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_model
+from fer_classic._fileio import check_outputs
 from fer_classic.data import IMAGE_EXTENSIONS
+from fer_classic.exceptions import FerClassicError
 from fer_classic.labels import canonical_label
 from fer_classic.prediction import face_cropper_for, predict_paths
 from fer_classic.prediction._image import load_image
@@ -184,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON results (default: benchmarks/results/bench_photos_<photos name>.json).")
     args = parser.parse_args(argv)
 
+    out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"
+    try:  # before any work: the results never replace the model or a photo
+        check_outputs({"--out": out}, inputs={"MODEL": args.model}, input_trees={"PHOTOS": args.photos},
+                      make_parents=True)
+    except FerClassicError as exc:
+        raise SystemExit(str(exc)) from None
     model = load_model(args.model, trusted=args.trust)
     params = {"detect": {"always": True, "never": False}.get(args.detect, args.detect), "fallback": args.fallback}
     if args.yunet:
@@ -195,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     result = score_photos(model, photos, **params)
     print(f"{args.photos}: {len(photos)} photos, model {args.model.name}")
     print(format_table(result))
-    out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result.update(model=str(args.model), photos=str(args.photos), python=sys.version.split()[0],
                   machine=platform.machine())

@@ -79,3 +79,14 @@ def test_saved_features_of_other_views_are_refused_for_kernel_shift(bench, saved
                         {"fit": 1.5, "test": 0.5, "widths": [1, 1], "mirror_kernel": True})
     with pytest.raises(SystemExit, match="with --kernel-shift 0; give the same option"):
         bench.load_features(folder, "hog+lbp", y_fit, test, mirror_kernel=True, kernel_shift=3)
+
+
+@pytest.mark.parametrize("out", ["inside", "save-features inside"])
+def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_dataset, monkeypatch, out):
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    target = str(folder_dataset / "results.json") if out == "inside" else str(folder_dataset / "features")
+    option = "--out" if out == "inside" else "--save-features"
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", "hog",
+                                     "--clfs", "linear-svm", option, target])
+    with pytest.raises(SystemExit, match=f"{option} .* is inside the dataset folder"):
+        bench.main()
