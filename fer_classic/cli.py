@@ -38,6 +38,26 @@ def _parse_value(value: str):
         return value  # plain strings such as class_weight=balanced
 
 
+def _values_option(ctx, param, text: str | None) -> list | None:
+    """``report-search --values``: a JSON list (for values holding commas, such as dicts), or ``V1,V2,...``."""
+    if text is None:
+        return None
+    if not text.strip().startswith("["):
+        try:
+            return [_parse_value(value.strip()) for value in text.split(",")]
+        except click.BadParameter as exc:  # a dict cut at its commas
+            raise click.BadParameter(f"{exc.message.split(';')[0]}; values holding commas (dicts) go in a JSON "
+                                     "list, e.g. '[{\"happy\": 2, \"sad\": 1}, \"balanced\"]'.") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{text!r} is not a valid JSON list ({exc.msg} at character {exc.pos + 1}).") from None
+    if not isinstance(values, list) or not values:
+        raise click.BadParameter(f"{text!r}: give a non-empty JSON list, e.g. '[{{\"happy\": 2, \"sad\": 1}}, "
+                                 "\"balanced\"]'.")
+    return values
+
+
 def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
     params = {}
     for pair in pairs:
@@ -598,7 +618,9 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
               help="The dataset searched (its train split is used); 'synthetic' for the generated faces.")
 @click.option("--out", "out_dir", default="search_report", show_default=True, help="Folder for the plots and curves.json.")
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
-@click.option("--values", default=None, metavar="V1,V2,...", help="Its values (default: the searched ones).")
+@click.option("--values", default=None, metavar="V1,V2,...", callback=_values_option,
+              help="Its values (default: the searched ones); a JSON list for values holding commas "
+                   "('[{\"happy\": 2, \"sad\": 1}, \"balanced\"]').")
 @click.option("--cv", default=3, show_default=True, type=click.IntRange(min=2), help="Cross-validation folds.")
 @_CURVE_NJOBS
 @_TRUST
@@ -613,8 +635,7 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
     _check_model_outputs(model, {"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)}, data=data,
                          dirs=("--out",))
     loaded = _run(load_model, model, trusted=trust)
-    parsed = [_parse_value(v.strip()) for v in values.split(",")] if values else None
-    summary = _run(report_search, loaded, data, out_dir, param=param, values=parsed, cv=cv, n_jobs=n_jobs)
+    summary = _run(report_search, loaded, data, out_dir, param=param, values=values, cv=cv, n_jobs=n_jobs)
     for name, path in summary["files"].items():
         click.echo(f"{name}: {path}")
 

@@ -270,8 +270,9 @@ class SearchResult:
 def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) -> None:
     n = len(np.unique(groups))
     if n < folds:
-        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; "
-                           f"use --cv {max(2, n)} or fewer folds.")
+        fix = (f"use --cv {n} or fewer folds" if n >= 2 else
+               "give a --groups pattern whose first group tells the subjects apart")
+        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; {fix}.")
     _check_cv_classes(labels, folds)
 
 

@@ -115,6 +115,9 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
 @pytest.mark.parametrize("param, values, message", [
     ("clf.n_neighbors", "abc,2", "--values for 'clf__estimator__n_neighbors', value 'abc'"),
     ("clf.n_neighbors", "0", "value 0"),
+    ("clf.n_neighbors", "[1, 0]", "value 0"),  # a JSON list reaches the same checks
+    ("clf.weights", '{"a": 1, "b": 2}', "values holding commas (dicts) go in a JSON list"),
+    ("clf.n_neighbors", "[1, ", "'[1, ' is not a valid JSON list"),
 ])
 def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
                                                            values, message):
@@ -239,3 +242,9 @@ def test_a_named_pipe_is_refused_without_hanging(tmp_path, tiny_faces, command):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "not a regular file" in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_report_search_values_may_be_a_json_list_of_dicts():
+    from fer_classic.cli import _values_option
+
+    assert _values_option(None, None, '[{"happy": 2, "sad": 1}, "balanced"]') == [{"happy": 2, "sad": 1}, "balanced"]

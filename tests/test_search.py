@@ -111,6 +111,16 @@ def test_groups_pattern_that_does_not_match_names_the_file(names, pattern, after
         subject_groups(np.array(names), pattern)
 
 
+@pytest.mark.parametrize("pattern, fix", [(r"(\d)", "give a --groups pattern whose first group tells the subjects"),
+                                          (r"^0(\d)", "use --cv 3 or fewer folds")])
+def test_too_few_groups_for_the_folds_say_what_to_change(tiny_faces, pattern, fix):
+    named = tiny_faces.subset(np.arange(len(tiny_faces)))  # a copy, its own train and test splits kept
+    named.sources[:] = [f"0{i % 3}_{i}.png" if pattern.startswith("^") else "a0.png" for i in range(len(named))]
+    with pytest.raises(DatasetError, match=fix):
+        search_model(named, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=5,
+                     groups=pattern)
+
+
 def test_grouped_search_runs(tiny_faces):
     data = tiny_faces.subset(np.arange(len(tiny_faces)))
     data = type(data)(data.images, data.labels, data.splits, data.usages,
