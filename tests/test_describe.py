@@ -4,6 +4,7 @@ import csv
 import json
 import shutil
 import struct
+import warnings
 
 import cv2
 import numpy as np
@@ -214,6 +215,21 @@ def test_dedupe_drops_test_copy_and_repeat_in_train(leaky):
 
 def test_dedupe_keeps_the_train_copy(leaky):
     assert len(dedupe(leaky).select("train")) == len(leaky.select("train")) - 1
+
+
+def test_dedupe_of_copies_with_different_labels_warns_naming_them(leaky):
+    labels = leaky.labels.copy()
+    labels[-1] = "surprise" if labels[-1] != "surprise" else "sad"  # the repeated train image relabelled
+    relabelled = FaceDataset(leaky.images, labels, leaky.splits, leaky.usages, leaky.sources, "relabelled")
+    with pytest.warns(UserWarning, match=rf"1 group\(s\) of pixel-identical copies carry different labels.*"
+                                         rf"\({labels[-1]}\)"):
+        dedupe(relabelled)
+
+
+def test_dedupe_of_copies_with_one_label_is_quiet(leaky):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dedupe(leaky)
 
 
 def test_dedupe_near_also_drops_near_copies(leaky):

@@ -132,7 +132,7 @@ def test_chained_preprocessing_keeps_the_order_given():
 
 @pytest.mark.parametrize("spec, message", [
     ("blur", "Unknown preprocessing 'blur'"), ("crop+crop", "twice"), ("", "Unknown preprocessing"),
-    (42, "preprocess must be a name"),
+    (42, "preprocess must be a name"), ("equalize+", "single '\\+' signs"), ("crop++clahe", "single '\\+' signs"),
 ])
 def test_bad_preprocessing_specs_are_errors(spec, message):
     with pytest.raises(ValueError, match=message):

@@ -15,6 +15,7 @@ most significant bit first.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from scipy import fft, sparse
 from scipy.sparse.csgraph import connected_components
 
 from ._dataset import FaceDataset
-from ._images import resize_gray
+from ._images import list_sources, resize_gray
 
 __all__ = [
     "DEFAULT_NEAR_THRESHOLD",
@@ -403,4 +404,13 @@ def dedupe(
     what a model is trained on.
     """
     report = duplicates_of(dataset, threshold=threshold)
+    # Only exact copies are checked: near duplicates of one subject may well show two expressions.
+    mixed = [group for group in report.exact_groups if len(set(report.labels[group].tolist())) > 1]
+    if mixed:
+        warnings.warn(
+            f"{len(mixed)} group(s) of pixel-identical copies carry different labels; each keeps the first copy's "
+            "label, and the others are dropped with their copies: "
+            + list_sources([" = ".join(f"{dataset.sources[i]} ({dataset.labels[i]})" for i in group[:3])
+                            for group in mixed]) + ". Fix the labels if one of them is right.",
+            UserWarning, stacklevel=2)
     return dataset.subset(~report.drop_mask(near=near))

@@ -50,7 +50,10 @@ def make_preprocessing(spec: str | TransformerMixin, n_jobs: int | None = None) 
                 f"transformer; got {spec!r}."
             )
         return spec
-    names = [part.strip().lower() for part in spec.split("+") if part.strip()]
+    names = [part.strip().lower() for part in spec.split("+")]
+    if len(names) > 1 and not all(names):  # "equalize+", "crop++clahe": as feature names, single '+' signs
+        raise ValueError(f"Preprocessing {spec!r}: join step names with single '+' signs, e.g. 'crop+clahe'.")
+    names = [name for name in names if name]
     unknown = [n for n in names if n not in PREPROCESSORS]
     if not names or unknown:
         raise ValueError(
