@@ -228,6 +228,10 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
     checked either way, before any data is read.
     """
     cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
+    if crop == "none" and (margin or align):  # nothing is searched: no box to widen, no eyes to level
+        warnings.warn(f"--crop none takes each image whole: {'--margin ' + str(margin) if margin else ''}"
+                      f"{' and ' if margin and align else ''}{'--align' if align else ''} do nothing with it.",
+                      UserWarning, stacklevel=2)
     return None if isinstance(data, FaceDataset) else cropper
 
 

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -225,6 +227,17 @@ def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch,
     monkeypatch.setattr("fer_classic.model_selection.load_data", never)
     with pytest.raises(ValueError, match="use images of at least 24x24 pixels"):
         (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16)
+
+
+@pytest.mark.parametrize("options, named", [({"margin": 0.5}, "--margin 0.5 do nothing"),
+                                            ({"align": True}, "--align do nothing"), ({}, None)])
+def test_cropper_options_without_a_crop_are_warned(tiny_faces, options, named):
+    from fer_classic._training import training_cropper
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        training_cropper("faces/", 48, crop="none", **options)
+    assert [named in str(w.message) for w in record if "--crop none" in str(w.message)] == ([True] if named else [])
 
 
 def test_a_kernel_shift_wider_than_the_images_fails_before_loading(monkeypatch):
