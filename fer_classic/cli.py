@@ -40,7 +40,7 @@ def _parse_value(value: str):
 
 def _values_option(ctx, param, text: str | None) -> list | None:
     """``report-search --values``: a JSON list (for values holding commas, such as dicts), or ``V1,V2,...``."""
-    if text is None:
+    if not text:  # absent (or empty, as before): the searched values
         return None
     if not text.strip().startswith("["):
         try:
