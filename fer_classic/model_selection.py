@@ -430,6 +430,15 @@ def search_model(
 
     if backend in _ENGINES:  # a missing engine is named before the data is loaded
         import_optional(_ENGINES[backend], f"--backend {backend}")
+    if backend == "dask" and scheduler is not None:  # and a scheduler that cannot be reached, or a bad address
+        from ._distributed import dask_client
+
+        try:
+            with dask_client(scheduler):
+                pass
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--scheduler {scheduler}: {exc}; give the address of a running Dask scheduler "
+                             "(tcp://HOST:8786).") from None
     if groups is not None:
         compile_groups(groups)
     check_geometry(template, data, size, param_grid)
