@@ -793,9 +793,9 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     -------
     PredictionRun
     """
-    from ._fileio import atomic_write_text, check_outputs
-    from .prediction import PredictionRun, expand_inputs, rows_csv
-    from .prediction._run import _is_video, check_timeline
+    from ._fileio import check_outputs
+    from .prediction import PredictionRun, expand_inputs
+    from .prediction._run import _is_video, check_timeline, write_timeline
     from .prediction._video import check_every
 
     every = check_every(every)
@@ -814,6 +814,6 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
                                           cropper_params=cropper_params) for group in groups])
     rows = [row for run in runs for row in run.rows]
     if timeline is not None:
-        timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
+        timeline = write_timeline(timeline, rows, model.classes)
     return PredictionRun(rows, [t for run in runs for t in run.tracks], model.classes, len(paths),
                          sum(run.failed for run in runs), [], timeline)

@@ -500,8 +500,8 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
         click.echo(f"timeline written to {result.timeline}", err=True)
     if result.failed:
         click.echo(f"{result.failed} of {result.n_inputs} files could not be read", err=True)
-    if result.failed == result.n_inputs:
-        sys.exit(1)
+    if result.failed == result.n_inputs or (timeline is not None and result.timeline is None):
+        sys.exit(1)  # nothing could be read, or the timeline asked for was not written (warned)
 
 
 @main.command()

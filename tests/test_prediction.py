@@ -179,6 +179,27 @@ def test_annotated_video_keeps_every_frame(tmp_path, fitted_model, files):
     assert n == N_FRAMES
 
 
+def test_a_timeline_that_cannot_be_written_after_the_work_keeps_the_results(tmp_path, fitted_model, files,
+                                                                            monkeypatch):
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device", str(tmp_path / ".t.csv.1234.tmp"))
+
+    monkeypatch.setattr("fer_classic.prediction._run.atomic_write_text", full_disk)
+    with pytest.warns(UserWarning, match=r"--timeline .*t.csv could not be written \(No space left on device\)"):
+        run = predict_paths(fitted_model, [files / "clip.avi"], every=4, timeline=tmp_path / "t.csv")
+    assert run.timeline is None and [row["frame"] for row in run.rows] == [0, 4, 8]
+
+
+def test_cli_prints_the_results_and_exits_1_when_the_timeline_was_not_written(tmp_path, model_file, files,
+                                                                               monkeypatch):
+    monkeypatch.setattr("fer_classic.prediction._run.atomic_write_text",
+                        lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    result = CliRunner().invoke(main, ["predict", str(model_file), str(files / "clip.avi"), "--every", "4",
+                                       "--timeline", str(tmp_path / "t.csv")])
+    assert result.exit_code == 1 and "track 1 of" in result.stdout
+    assert "could not be written (No space left on device)" in result.stderr
+
+
 def test_timeline_csv_has_a_line_per_sampled_face(tmp_path, fitted_model, files):
     path = predict_video(fitted_model, files / "clip.avi", every=2).to_csv(tmp_path / "t.csv")
     with open(path, newline="") as handle:

@@ -89,6 +89,21 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
+def write_timeline(timeline: str | os.PathLike, rows: list[dict], classes: list[str]) -> Path | None:
+    """Write the video rows' timeline CSV; None, with a warning, when it cannot be written.
+
+    It is written after all the work (a full disk, a folder gone): the rows
+    are still returned, and the command prints them, rather than lost with
+    an error naming a temporary file.
+    """
+    try:
+        return atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], classes))
+    except OSError as exc:
+        warnings.warn(f"--timeline {timeline} could not be written ({exc.strerror or exc}); the results are given "
+                      "without it.", UserWarning, stacklevel=3)
+        return None
+
+
 def _is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS
 
@@ -286,7 +301,7 @@ def predict_paths(
     if degenerate:
         _warn_stretched(degenerate, stacklevel=2)
     if timeline is not None:
-        timeline = atomic_write_text(timeline, rows_csv([r for r in rows if "frame" in r], model.classes))
+        timeline = write_timeline(timeline, rows, model.classes)
     errors = {r["source"] for r in rows if r["status"] == "error"}
     annotated = [t for p, t in targets.items() if str(p) not in errors]
     return PredictionRun(rows, tracks, model.classes, len(paths), failed, annotated, timeline)
