@@ -328,8 +328,10 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     if len(labels) < 2:
         raise DatasetError(f"The training images of {train.name} hold only 1 class ({labels[0]!r}); a classifier "
                            "needs at least 2: add images of another class.")
-    def matters(owner, name: str) -> bool:
-        return name == "class_weight" or hasattr(owner, "kneighbors") or type(owner).__name__ == "PCA"
+    from sklearn.decomposition import PCA
+
+    def matters(owner, name: str) -> bool:  # what _check_rows and the class weights read
+        return name == "class_weight" or hasattr(owner, "kneighbors") or isinstance(owner, PCA)
 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
@@ -361,8 +363,8 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     counts = train.class_counts()
     rows = mirrored * (max(counts.values()) * len(counts) if "sampler" in getattr(inner, "named_steps", {})
                        else len(train))
-    neighbours = [s.n_neighbors for s in steps if hasattr(s, "kneighbors") and isinstance(getattr(s, "n_neighbors",
-                                                                                                  None), int)]
+    neighbours = [getattr(s, "n_neighbors", None) for s in steps if hasattr(s, "kneighbors")]
+    neighbours = [k for k in neighbours if isinstance(k, int)]
     if any(k > rows for k in neighbours):
         raise ValueError(
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
