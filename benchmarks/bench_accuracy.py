@@ -65,9 +65,10 @@ from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
 from fer_classic._fileio import check_outputs
-from fer_classic.data import dataset_inputs
+from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.exceptions import FerClassicError
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
+from fer_classic.features import parse_feature_names
 from fer_classic.preprocessing import mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,7 +262,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder or CSV (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=None,
-                        help="fit on a stratified random subset of N training images (default: all)")
+                        help="fit on a stratified random subset of N (1 or more) training images (default: all)")
     parser.add_argument("--feature-sets", default="hog,lbp,hog+lbp,sift,hog+lbp+sift",
                         help="comma-separated feature specs (default: %(default)s)")
     parser.add_argument("--clfs", default="linear-svm,svm-approx",
@@ -287,17 +288,33 @@ def main() -> None:
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
     parser.add_argument("--n-jobs", type=int, default=-1,
-                        help="threads for feature extraction and histogram kernels (default: all)")
+                        help="threads for feature extraction and histogram kernels; -1: all (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subset, codebooks and classifiers")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default: %(default)s)")
     args = parser.parse_args()
 
+    # Usage errors (exit 2, the option named) before anything is built or loaded.
+    if args.data != DEFAULT_DATASET and not Path(args.data).exists():
+        parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv.")
+    if args.limit is not None and args.limit < 1:  # 0 would have meant every image
+        parser.error(f"--limit {args.limit}: give 1 or more training images, or leave --limit out for all of them.")
+    if args.n_jobs == 0:
+        parser.error("--n-jobs 0 cannot run anything; give 1 or more, or -1 for all cores.")
     feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
+    for spec in feature_sets:
+        try:
+            parse_feature_names(spec)
+        except ValueError as exc:
+            parser.error(f"--feature-sets {spec}: {exc}")
     clfs = [c.strip() for c in args.clfs.split(",") if c.strip()]
     unknown = [c for c in clfs if c not in CLASSIFIERS]
     if unknown:
         raise SystemExit(f"--clfs: unknown {unknown}; choose from {', '.join(CLASSIFIERS)}.")
     clf_params = parse_clf_params(args.clf_param)
+    for clf in clf_params:  # else its parameters would be dropped without a word
+        if clf not in clfs:
+            parser.error(f"--clf-param gives parameters of {clf}, which is not among --clfs ({', '.join(clfs)}); "
+                         f"add {clf} to --clfs or drop its --clf-param.")
     feature_params = parse_feature_params(args.feature_param)
     if args.flip and args.mirror_kernel:
         raise SystemExit("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
@@ -321,7 +338,7 @@ def main() -> None:
     start = time.perf_counter()
     data = load_dataset(args.data)
     train, test = data.select("train"), data.select("test")
-    if args.limit and args.limit < len(train):
+    if args.limit is not None and args.limit < len(train):
         index, _ = train_test_split(np.arange(len(train)), train_size=args.limit, stratify=train.y,
                                     random_state=args.seed)
         train = train.subset(np.sort(index))

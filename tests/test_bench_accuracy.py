@@ -1,5 +1,6 @@
 """benchmarks/bench_accuracy.py's helpers: extractor parameters, and features saved for later classifiers."""
 
+import re
 import types
 
 import numpy as np
@@ -90,3 +91,25 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
                                      "--clfs", "linear-svm", option, target])
     with pytest.raises(SystemExit, match=f"{option} .* is inside the dataset folder"):
         bench.main()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "{tmp}/no-such-data"], "--data .*no-such-data does not exist"),
+    (["--feature-sets", "hog,hogg"], "--feature-sets hogg: Unknown features hogg"),
+    (["--limit", "-5"], "--limit -5: give 1 or more training images, or leave --limit out"),
+    (["--limit", "0"], "--limit 0: give 1 or more training images, or leave --limit out"),
+    (["--n-jobs", "0"], "--n-jobs 0 cannot run anything"),
+    (["--clf-param", "svm:C=3"], r"--clf-param gives parameters of svm, which is not among --clfs \(linear-svm\)"),
+], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run"])
+def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
+                                                      message):
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    defaults = {"--data": str(folder_dataset), "--feature-sets": "hog", "--clfs": "linear-svm",
+                "--out": str(tmp_path / "results.json")}
+    given = dict(zip(args[::2], (a.format(tmp=tmp_path) for a in args[1::2])))
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", *(x for kv in {**defaults, **given}.items() for x in kv)])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "results.json").exists()
