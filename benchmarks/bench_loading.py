@@ -58,10 +58,12 @@ def write_dataset(root: Path, n: int, side: int) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="images to write and load")
+    parser.add_argument("--n", type=int, default=100_000, help="images to write and load (1 or more)")
     parser.add_argument("--side", type=int, default=48, help="image side in pixels")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"))
     args = parser.parse_args(argv)
+    if args.n < 1:  # before any file is written (no image loaded would end in a division by zero)
+        parser.error(f"--n {args.n}: give 1 or more images to write and load.")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "faces"
         written = write_dataset(root, args.n, args.side)
