@@ -35,17 +35,27 @@ from sklearn.preprocessing import StandardScaler
 REPO = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000, 8000, 16000, 28709])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000, 8000, 16000, 28709],
+                        help="training images of each row, 1 or more (default: %(default)s)")
     parser.add_argument("--backends", nargs="+", default=["sklearn", "precomputed", "approx", "cuml"],
                         choices=["sklearn", "precomputed", "approx", "cuml"])
     parser.add_argument("--C", type=float, default=1.0, help="SVM regularisation (default: %(default)s)")
     parser.add_argument("--n-components", type=int, nargs="+", default=[None],
-                        help="approx landmarks, one row per value (default: the estimator's)")
+                        help="approx landmarks, 1 or more, one row per value (default: the estimator's)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    # Usage errors (exit 2, the option named) before the data is loaded.
+    if not Path(args.data).is_dir():
+        parser.error(f"--data {args.data} is not a folder; give FER2013's class folders (train/ and test/).")
+    if min(args.sizes) < 1:  # 0 failed in the first fit, after the features
+        parser.error(f"--sizes {min(args.sizes)}: give training sizes of 1 or more images.")
+    landmarks = [m for m in args.n_components if m is not None]
+    if landmarks and min(landmarks) < 1:  # 0 silently ran the estimator's default
+        parser.error(f"--n-components {min(landmarks)}: give 1 or more landmarks, or leave --n-components out for "
+                     "the estimator's default.")
 
     data = load_folder(args.data)
     train, test = data.select("train"), data.select("test")
