@@ -16,8 +16,8 @@ line with the accuracy and the seconds of each step.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -45,10 +45,10 @@ def features(images: np.ndarray) -> np.ndarray:
                          block_norm="L2-Hys") for image in images])
 
 
-def main(data: str, out: str) -> None:
+def fit(data: Path, out: Path) -> None:
     seconds = {}
     start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = read_split(Path(data) / "train"), read_split(Path(data) / "test")
+    (x_train, y_train), (x_test, y_test) = read_split(data / "train"), read_split(data / "test")
     seconds["load"] = time.perf_counter() - start
     start = time.perf_counter()
     f_train, f_test = features(x_train), features(x_test)
@@ -67,5 +67,21 @@ def main(data: str, out: str) -> None:
                       "seconds": {k: round(v, 2) for k, v in seconds.items()}}))
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, metavar="DATA_FOLDER", help="holds train/<class>/* and test/<class>/*")
+    parser.add_argument("out", type=Path, metavar="MODEL_OUT", help="the (scaler, SVC) pair, written by joblib.dump")
+    args = parser.parse_args(argv)
+    # Usage errors (exit 2) before the images are read; the model is written only after the fit.
+    missing = [split for split in ("train", "test") if not (args.data / split).is_dir()]
+    if missing:
+        parser.error(f"DATA_FOLDER {args.data} has no {' or '.join(f'{m}/' for m in missing)} folder; give a folder of "
+                     "train/<class>/ and test/<class>/ images.")
+    if not args.out.parent.is_dir():
+        parser.error(f"MODEL_OUT {args.out}: the folder {args.out.parent} does not exist; create it or choose "
+                     "another path.")
+    fit(args.data, args.out)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main()
