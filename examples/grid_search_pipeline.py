@@ -12,6 +12,7 @@ Run::
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -20,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from fer_classic import load_dataset
+from fer_classic.data import DEFAULT_DATASET
 from fer_classic.estimators import CanonicalOrderClassifier
 from fer_classic.evaluation import classification_metrics, format_metrics
 from fer_classic.features import HOGFeatures, LBPFeatures
@@ -29,8 +31,14 @@ from fer_classic.workflow import split_train_test
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="dataset path (default: generated faces)")
-    parser.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many training images (1 or more)")
     args = parser.parse_args()
+    # Usage errors (exit 2, the option named) before anything is loaded.
+    if args.data not in (None, DEFAULT_DATASET) and not Path(args.data).exists():
+        parser.error(f"--data {args.data} does not exist; give a dataset folder or CSV, or leave --data out for "
+                     "generated faces.")
+    if args.limit is not None and args.limit < 1:  # -1 kept all images but one
+        parser.error(f"--limit {args.limit}: give 1 or more training images, or leave --limit out for all of them.")
 
     train, test, _ = split_train_test(load_dataset(args.data))
     if args.limit and args.limit < len(train):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_classic import load_dataset, load_model, make_pipeline, save_model
+from fer_classic.data import DEFAULT_DATASET
 from fer_classic.evaluation import classification_metrics, format_confusion_matrix, format_metrics
 from fer_classic.persistence import FERModel
 from fer_classic.workflow import split_train_test
@@ -24,6 +25,9 @@ def main() -> None:
     parser.add_argument("--features", default="hog")
     parser.add_argument("--clf", default="svm")
     args = parser.parse_args()
+    if args.data not in (None, DEFAULT_DATASET) and not Path(args.data).exists():  # a usage error, before loading
+        parser.error(f"--data {args.data} does not exist; give a dataset folder or CSV, or leave --data out for "
+                     "generated faces.")
 
     data = load_dataset(args.data)
     train, test, held_out = split_train_test(data)

@@ -1,5 +1,6 @@
 """The scripts in examples/ run end to end on small data."""
 
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,19 @@ def test_example_runs(script, args):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("grid_search_pipeline.py", ["--limit", "-1"], "--limit -1: give 1 or more training images"),
+    ("grid_search_pipeline.py", ["--limit", "0"], "--limit 0: give 1 or more training images"),
+    ("grid_search_pipeline.py", ["--data", "{tmp}/missing"], "--data .*missing does not exist"),
+    ("library_workflow.py", ["--data", "{tmp}/missing"], "--data .*missing does not exist"),
+], ids=["negative-limit", "zero-limit", "grid-missing-data", "workflow-missing-data"])
+def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path, script, args, message):
+    result = subprocess.run([sys.executable, str(REPO / "examples" / script), *(a.format(tmp=tmp_path) for a in args)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert re.search(message, result.stderr) and "Traceback" not in result.stderr
 
 
 def test_hog_sift_grid_file_names_the_svm_parameters():
