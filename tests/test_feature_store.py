@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from fer_classic import load_dataset
 from fer_classic.estimators import LandmarkRidgeClassifier
 from fer_classic.estimators._landmark_ridge import landmark_sums, ridge_targets
 from fer_classic.estimators._rbf import squared_norms
+from fer_classic.exceptions import OutputPathError
 from fer_classic.features._store import FeatureStore, files_fingerprint, store_key
 from fer_classic.workflow import fit_model
 
@@ -118,3 +122,21 @@ def test_out_of_core_fit_leaves_data_untouched(folder_dataset, tmp_path):
 def test_feature_store_inside_the_data_is_refused(folder_dataset):
     with pytest.raises(Exception, match="--feature-store"):
         fit_model(folder_dataset, feature_store=folder_dataset / "train" / "store", **APPROX)
+
+
+def test_a_feature_store_that_cannot_be_created_is_named_before_the_data_is_read(folder_dataset, tmp_path,
+                                                                                 monkeypatch):
+    # What root meets with --feature-store /proc/nope: the folder passes the writability check (os.access
+    # lets root write anywhere), then cannot be made.
+    store, mkdir = tmp_path / "store", Path.mkdir
+
+    def refusing_mkdir(self, *args, **kwargs):
+        if self == store:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refusing_mkdir)
+    monkeypatch.setattr("fer_classic.workflow._split_listing", lambda *a, **k: pytest.fail("data listed"))
+    with pytest.raises(OutputPathError, match=r"--feature-store .*store: the folder cannot be created there "
+                                              r"\(No such file or directory\); choose another path"):
+        fit_model(folder_dataset, feature_store=store, **APPROX)
