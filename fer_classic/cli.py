@@ -273,7 +273,8 @@ _TRUST = click.option(
 )
 _FORMAT = click.option(
     "--format", "model_format", type=click.Choice(["joblib", "skops"]), default=None,
-    help="Model file format (default: by the --out suffix). skops files load without running code.",
+    help="Model file format (default: by the --out suffix; an --out ending in the other format's suffix is "
+         "refused). skops files load without running code.",
 )
 #: --backend of fit, evaluate and predict: fer_classic._distributed.BACKENDS (not imported, --help stays light).
 _BACKENDS = ["local", "dask", "ray"]

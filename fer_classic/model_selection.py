@@ -43,7 +43,7 @@ from .data import FaceDataset
 from .estimators import kernel_cache
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
-from .persistence import FERModel
+from .persistence import FERModel, model_format as file_format
 from .pipeline import make_pipeline
 from .preprocessing import FlipAugmented
 from .prediction._model import loading_cropper
@@ -405,6 +405,8 @@ def search_model(
     grid_file = None if grid is None or isinstance(grid, Mapping) or grid == "default" else grid
     check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
                   input_trees={"--data": data_path(data)}, make_parents=True)
+    if out is not None:  # --format against --out's suffix now, as fit does: the file is written after the search
+        file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     if grid is None or (isinstance(grid, str) and grid == "default"):

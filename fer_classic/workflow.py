@@ -35,7 +35,7 @@ from .evaluation import (
     write_report,
 )
 from .exceptions import EmptyClassError, OutputPathError
-from .persistence import FERModel, load_model
+from .persistence import FERModel, load_model, model_format as file_format
 from .pipeline import make_pipeline
 from .prediction._model import loading_cropper
 
@@ -221,6 +221,8 @@ def fit_model(
     if groups is not None:
         compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
+    if out is not None:  # --format against --out's suffix now: the file is written after the work
+        file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the

@@ -33,6 +33,19 @@ def test_fit_format_skops_writes_a_skops_file(runner, tmp_path, monkeypatch):
     assert (tmp_path / "fer_model.skops").is_file() and not (tmp_path / "fer_model.joblib").exists()
 
 
+@pytest.mark.parametrize("command", ["fit", "search"])
+@pytest.mark.parametrize("fmt, out", [("skops", "m.joblib"), ("joblib", "m.skops")])
+def test_a_format_the_out_suffix_contradicts_is_refused_before_loading(runner, tmp_path, monkeypatch, command, fmt,
+                                                                       out):
+    monkeypatch.chdir(tmp_path)
+    for module in ("workflow", "model_selection"):
+        monkeypatch.setattr(f"fer_classic.{module}.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    result = runner.invoke(main, [command, "--features", "pixels", "--clf", "knn", "--format", fmt, "--out", out])
+    assert result.exit_code == 1
+    assert f"format={fmt!r} (--format) writes a {fmt} file, but {out} (--out) ends in" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_evaluate_refuses_a_foreign_joblib_file_and_says_why(runner, foreign_model, folder_dataset):
     result = runner.invoke(main, ["evaluate", str(foreign_model), "--data", str(folder_dataset)])
     assert result.exit_code != 0

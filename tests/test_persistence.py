@@ -277,6 +277,14 @@ def test_format_follows_the_suffix_unless_given(tmp_path, fitted_model):
     assert inspect_model(path)["file_format"] == "skops"
 
 
+@pytest.mark.parametrize("given, name", [("skops", "m.joblib"), ("joblib", "M.SKOPS")])
+def test_a_format_the_suffix_contradicts_is_refused(tmp_path, fitted_model, given, name):
+    with pytest.raises(ValueError, match=rf"format='{given}' \(--format\) writes a {given} file, but .*{name} "
+                                         rf"\(--out\) ends in \.{name.split('.')[-1]}: name it \.{given}"):
+        save_model(fitted_model, tmp_path / name, format=given)
+    assert not (tmp_path / name).exists()
+
+
 def test_newer_format_version_is_incompatible(tmp_path, fitted_model):
     path = save_model(fitted_model, tmp_path / "m.joblib")
     header = joblib.load(path)

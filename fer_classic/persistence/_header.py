@@ -51,11 +51,22 @@ _HEADER_FIELDS = {"metadata": dict, "payload_sha256": str, "signature": str}
 
 
 def model_format(path: str | os.PathLike, format: str | None = None) -> str:
-    """The file format to write: ``format`` if given, else by suffix (``.skops`` or joblib)."""
+    """The file format to write: ``format`` if given, else by suffix (``.skops`` or joblib).
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is unknown, or the other format's suffix ends ``path``
+        (a skops file named ``.joblib``, or the reverse).
+    """
+    suffix = Path(path).suffix
     if format is None:
-        return "skops" if Path(path).suffix.lower() == ".skops" else "joblib"
+        return "skops" if suffix.lower() == ".skops" else "joblib"
     if format not in MODEL_FORMATS:
         raise ValueError(f"format must be one of {MODEL_FORMATS}; got {format!r}.")
+    if suffix.lower() in {f".{name}" for name in MODEL_FORMATS} - {f".{format}"}:
+        raise ValueError(f"format={format!r} (--format) writes a {format} file, but {path} (--out) ends in {suffix}: "
+                         f"name it .{format}, or leave the format out to write what the suffix says.")
     return format
 
 
