@@ -204,8 +204,9 @@ _PIPELINE_OPTIONS = [
                  help="Kernel classifiers (kernel-svm, combined-svm, local-svm): average the kernel over each "
                       "face and its mirror image, at fit and predict time (one row per face; instead of --flip)."),
     click.option("--kernel-shift", default=0, show_default=True, type=click.IntRange(min=0), metavar="PIXELS",
-                 help="With --mirror-kernel: also average over each face moved PIXELS right and left and the "
-                      "mirrors of both (six views: 36 kernel products per test face instead of 4)."),
+                 help="With --mirror-kernel: also average over each face moved PIXELS (below half the image "
+                      "width) right and left and the mirrors of both (six views: 36 kernel products per test face "
+                      "instead of 4)."),
     click.option("--sampler", type=click.Choice(["smote", "adasyn", "random"]), default=None,
                  help="Oversample the smaller classes of the training data (imbalanced-learn; training folds "
                       "only, never test images)."),

@@ -110,7 +110,8 @@ def make_pipeline(
         ``views=6``), so that the kernel is also averaged over small
         horizontal misalignments, at 36 kernel products per test row and the
         work of 18 per row of the symmetric training matrix (4 and 2 with the
-        mirror alone). 0: the face and its mirror only.
+        mirror alone). 0: the face and its mirror only; below half the
+        image width (checked when the images' size is known).
     block_scaling : bool, default=False
         For combined features (``hog+lbp``): standardise each extractor's
         block on its own and weight it by one over the square root of its

@@ -110,10 +110,12 @@ def test_mirror_views_names_the_shifted_views():
                                                 "mirror__shift-1__")]
 
 
-def test_mirror_views_refuses_a_shift_as_wide_as_the_image():
-    X, y = _images()
-    with pytest.raises(ValueError, match=r"shift=8 \(--kernel-shift\) moves the 8-pixel-wide images out of view"):
-        MirrorViews(PixelFeatures(), shift=8).fit(X, y)
+@pytest.mark.parametrize("shift", [4, 7, 8])
+def test_mirror_views_refuses_a_shift_of_half_the_width_or_more(shift):
+    X, y = _images()  # 8x8: 3 pixels at most
+    with pytest.raises(ValueError, match=rf"shift={shift} \(--kernel-shift\) moves the 8-pixel-wide images by half "
+                                         r"their width or more: .* give at most 3 pixels"):
+        MirrorViews(PixelFeatures(), shift=shift).fit(X, y)
 
 
 # -- the kernel over views ----------------------------------------------------------------------
@@ -302,6 +304,15 @@ def test_the_command_line_asks_for_mirror_kernel_with_kernel_shift(tmp_path):
                                        "--kernel-shift", "2"])
     assert result.exit_code != 0
     assert "give mirror_kernel=True (--mirror-kernel) too" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["fit", "search"])
+def test_the_command_line_refuses_a_kernel_shift_of_half_the_image_before_loading(tmp_path, command):
+    result = CliRunner().invoke(main, [command, "--data", str(tmp_path / "absent"), "--clf", "kernel-svm",
+                                       "--mirror-kernel", "--kernel-shift", "47"])
+    assert result.exit_code == 1
+    assert "shift=47 (--kernel-shift) moves the 48-pixel-wide images by half their width or more" in result.output
     assert "Traceback" not in result.output
 
 

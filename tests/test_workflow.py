@@ -240,10 +240,12 @@ def test_cropper_options_without_a_crop_are_warned(tiny_faces, options, named):
     assert [named in str(w.message) for w in record if "--crop none" in str(w.message)] == ([True] if named else [])
 
 
-def test_a_kernel_shift_wider_than_the_images_fails_before_loading(monkeypatch):
+@pytest.mark.parametrize("shift", [24, 47, 48])
+def test_a_kernel_shift_of_half_the_images_or_more_fails_before_loading(monkeypatch, shift):
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
-    with pytest.raises(ValueError, match=r"shift=48 \(--kernel-shift\) moves the 48-pixel-wide images out of view"):
-        fit_model("/no/such/data", features="hog", clf="kernel-svm", mirror_kernel=True, kernel_shift=48)
+    with pytest.raises(ValueError, match=rf"shift={shift} \(--kernel-shift\) moves the 48-pixel-wide images by half "
+                                         r"their width or more: .* give at most 23 pixels"):
+        fit_model("/no/such/data", features="hog", clf="kernel-svm", mirror_kernel=True, kernel_shift=shift)
 
 
 def test_a_search_grid_may_fit_the_features_to_a_size_the_defaults_do_not_fit():

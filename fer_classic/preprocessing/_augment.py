@@ -282,9 +282,9 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
     shift : int, default=0
-        Pixels by which the extra views move the image left and right; 0: the
-        image and its mirror only. Six views cost a kernel over views 36
-        products per pair of faces instead of 4.
+        Pixels by which the extra views move the image left and right, below
+        half the image width; 0: the image and its mirror only. Six views
+        cost a kernel over views 36 products per pair of faces instead of 4.
 
     Attributes
     ----------
@@ -353,9 +353,12 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:
         """Raise ValueError if ``shift`` cannot apply to images of ``image_shape`` (also before any image is read)."""
-        if self.shift >= image_shape[1]:
-            raise ValueError(f"shift={self.shift} (--kernel-shift) moves the {image_shape[1]}-pixel-wide images out "
-                             "of view; give fewer pixels than the width.")
+        # From half the width on, a shifted view holds more repeated border column than face.
+        width = image_shape[1]
+        if 2 * self.shift >= width:
+            raise ValueError(f"shift={self.shift} (--kernel-shift) moves the {width}-pixel-wide images by half their "
+                             f"width or more: the shifted views would be mostly repeated border columns; give at most "
+                             f"{(width - 1) // 2} pixels.")
 
     def _start_fit(self, X) -> np.ndarray:
         X = self._check(X, reset=True)
