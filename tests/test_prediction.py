@@ -23,6 +23,7 @@ from fer_classic.exceptions import (
     DisplayUnavailableError,
     FaceDetectorError,
     ImageDecodeError,
+    OutputPathError,
     VideoDecodeError,
 )
 from fer_classic.prediction import (
@@ -386,6 +387,36 @@ def test_cli_reports_no_face_and_corrupt_files_and_exits_zero(runner, model_file
 def test_cli_fails_when_nothing_could_be_read(runner, model_file, files):
     result = runner.invoke(main, ["predict", str(model_file), str(files / "corrupt.jpg")])
     assert result.exit_code == 1 and "1 of 1 files could not be read" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc, a folder that refuses new files")
+def test_cli_names_an_annotated_video_that_cannot_be_written_there(runner, monkeypatch, model_file, files):
+    # As root, /proc passes the writability check (os.access says yes): so for every user here.
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)
+    result = runner.invoke(main, ["predict", str(model_file), str(files / "clip.avi"), "--annotate",
+                                  "/proc/fer-classic-test.avi"])
+    assert result.exit_code == 1
+    assert "--annotate /proc/fer-classic-test.avi: the video cannot be written there (" in result.output
+    assert "could not be read" not in result.output and "ERROR" not in result.output  # the input is not blamed
+
+
+def test_a_video_suffix_opencv_cannot_write_names_annotate_and_suggests_avi(monkeypatch, tmp_path, fitted_model,
+                                                                            files):
+    class Refusing:  # an OpenCV build without any writer for the suffix
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoWriter", Refusing)
+    with pytest.raises(OutputPathError, match=r"--annotate .*a\.mp4: OpenCV cannot write this video \(tried codecs "
+                                              r"mp4v, MJPG\); give an \.avi name instead"):
+        predict_paths(fitted_model, [files / "clip.avi"], annotate=tmp_path / "a.mp4")
+    assert list(tmp_path.iterdir()) == []  # nor the probe of the folder
 
 
 def test_cli_video_writes_timeline_and_annotated_video(runner, tmp_path, model_file, files):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 from .._fileio import atomic_write_text
 from .._progress import Progress
 from ..detection import FaceCropper, FaceTracker
-from ..exceptions import VideoDecodeError
+from ..exceptions import OutputPathError, VideoDecodeError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import NO_FACE, face_rows
@@ -92,11 +93,18 @@ def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
 
     Raises
     ------
-    VideoDecodeError
-        If OpenCV cannot write that file (unknown suffix or codec).
+    OutputPathError
+        Naming ``--annotate`` and ``path``, if no file can be written there
+        (a folder that cannot be made, or one that refuses new files: as
+        root, ``/proc`` passes the earlier writability check), or OpenCV
+        cannot write a video of that suffix.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({exc.strerror or exc}); "
+                              "choose another path.") from None
     codecs = [_FOURCC.get(path.suffix.lower(), "MJPG")]
     codecs += [c for c in ("MJPG", "mp4v") if c not in codecs]
     for codec in codecs:
@@ -104,9 +112,17 @@ def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
         if writer.isOpened():
             return writer
         writer.release()
-    raise VideoDecodeError(
-        f"OpenCV cannot write video {path} (tried codecs {', '.join(codecs)}); write .avi (Motion-JPEG) instead."
-    )
+    # OpenCV does not say why. The place, if no file can be made beside the path (the input is not at fault).
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({exc.strerror or exc}); "
+                              "choose another path.") from None
+    os.close(fd)
+    os.unlink(probe)
+    raise OutputPathError(f"--annotate {path}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
+                          + ("choose another path." if path.suffix.lower() == ".avi" else
+                             "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
 
 
 def check_every(every, name: str = "every") -> int:
@@ -192,6 +208,8 @@ def predict_video(
     ------
     VideoDecodeError
         If the file cannot be opened or holds no decodable frame.
+    OutputPathError
+        If the ``annotate`` copy cannot be written (see :func:`open_video_writer`).
     ValueError
         If ``every`` or ``redetect_every`` is not an int >= 1.
     """
