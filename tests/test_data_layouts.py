@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -239,6 +241,13 @@ def test_ckplus_first_frame_as_neutral(ckplus):
 def test_ckplus_bad_code_named(ckplus):
     (ckplus / "Emotion" / "S005" / "001" / "S005_001_00000011_emotion.txt").write_text("9.0000000e+00\n")
     with pytest.raises(Exception, match="S005_001_00000011_emotion.txt.*'9.0000000e\\+00'"):
+        load_dataset(ckplus)
+
+
+@pytest.mark.parametrize("folder", ["Emotion", "cohn-kanade-images"])
+def test_ckplus_missing_folder_named(ckplus, folder):
+    shutil.rmtree(ckplus / folder)
+    with pytest.raises(DatasetError, match=f"{folder}/ not found"):
         load_dataset(ckplus)
 
 

@@ -535,8 +535,13 @@ def load_ckplus(
     root = Path(root)
     size = as_size(size)
     images, emotions = root / "cohn-kanade-images", root / "Emotion"
-    if not images.is_dir() or not emotions.is_dir():
-        raise DatasetError(f"{root}: expected CK+'s cohn-kanade-images/ and Emotion/ folders.")
+    missing = [f"{folder.name}/" for folder in (images, emotions) if not folder.is_dir()]
+    if missing:
+        # CK+ ships its images and its labels as separate archives (the labels in Emotion_labels.zip).
+        raise DatasetError(
+            f"{root}: CK+ needs cohn-kanade-images/ and Emotion/ side by side; {' and '.join(missing)} "
+            "not found. Unpack CK+'s images and its emotion labels (Emotion_labels) into this folder."
+        )
     read_label = LabelReader(codes=CKPLUS_CODES)
     entries = []
     for file in sorted(emotions.glob("*/*/*_emotion.txt")):
@@ -706,8 +711,8 @@ def detect_layout(path: str | os.PathLike) -> str | None:
         return "rafdb"
     if (path / "label" / "label.lst").is_file():
         return "expw"
-    if (path / "cohn-kanade-images").is_dir() and (path / "Emotion").is_dir():
-        return "ckplus"
+    if (path / "cohn-kanade-images").is_dir() or (path / "Emotion").is_dir():
+        return "ckplus"  # one of the two alone is an incomplete CK+: load_ckplus names the missing one
     if (path / "fer2013new.csv").is_file() or any((path / f / "label.csv").is_file() for f in _FERPLUS_FOLDERS):
         return "ferplus"
     if _affectnet_files(path):
