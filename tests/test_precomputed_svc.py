@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.svm import SVC
 
-from fer_classic.estimators import PrecomputedKernelSVC, SVMClassifier
+from fer_classic.estimators import CombinedKernelSVC, KernelSVC, LocalSVC, PrecomputedKernelSVC, SVMClassifier
 from fer_classic.estimators import _precomputed_svc, _svm
 
 
@@ -155,6 +155,19 @@ def test_a_row_is_at_distance_zero_from_itself():
     X = _data(2)[0] * 1e3 + 1e4  # large, far from the origin: rounding would leave a residue
     blocks = class_gram(*centred_single(X, X.mean(axis=0)), np.array([0, len(X)]), 1.0)
     np.testing.assert_array_equal(np.diag(blocks[0, 0]), 1.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PrecomputedKernelSVC(),
+    lambda: KernelSVC(kernel="rbf"),
+    lambda: CombinedKernelSVC(kernels="rbf"),
+    lambda: LocalSVC(KernelSVC(kernel="rbf"), k=10),
+], ids=["precomputed", "kernel", "combined", "local"])
+def test_rows_too_large_for_float32_products_are_refused(make):
+    X, y = _data(2)
+    X[0, 0] = 1e20  # its squared norm overflows float32 (the decisions silently changed)
+    with pytest.raises(ValueError, match="too large for the rbf kernel's float32 products"):
+        make().fit(X, y)
 
 
 @pytest.mark.parametrize("params", [{"C": 1}, {"C": 100}, {"C": 10, "class_weight": "balanced"}])

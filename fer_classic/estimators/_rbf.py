@@ -21,6 +21,9 @@ ROWS = 2048
 # variance): full-size float64 temporaries cost more in page faults than in
 # arithmetic (6,436 x 1,296 HOG rows: 0.3 s whole, 0.05 s in blocks of 256).
 ELEMENTWISE_ROWS = 256
+# Largest squared row norm whose float32 dot products cannot overflow (float32's
+# largest value is 3.4e38 and |x.y| <= |x| |y|).
+SINGLE_NORM_LIMIT = 1e38
 
 
 def squared_norms(X: np.ndarray) -> np.ndarray:
@@ -205,6 +208,11 @@ def centred_single(X: np.ndarray, centre: np.ndarray, rows: np.ndarray | None = 
         centred = np.subtract(X[part] if rows is None else X[rows[part]], centre, dtype=np.float64)
         single[part] = centred
         norms[part] = squared_norms(centred)
+    if n and not norms.max() < SINGLE_NORM_LIMIT:  # "not <": an infinite norm too
+        raise ValueError(
+            f"A feature row has a squared norm of {norms.max():.3g} around the training mean, too large for "
+            "the rbf kernel's float32 products (at most 1e38); scale the features first (StandardScaler)."
+        )
     return single, norms
 
 
