@@ -452,3 +452,23 @@ def _check_writable(name: str, path: Path, real: Path, *, is_dir: bool, make_par
     if not os.access(target, os.W_OK | os.X_OK):
         raise OutputPathError(f"{name} {path}: the folder {target} is not writable (permissions or a read-only "
                               "filesystem); choose another path.")
+    refused = creation_error(target)
+    if refused is not None:
+        raise OutputPathError(f"{name} {path}: the folder {target} does not accept new files ({refused}); "
+                              "choose another path.")
+
+
+def creation_error(folder: PathLike) -> str | None:
+    """Why no file can be created in ``folder`` (the OS's words), or None if one can.
+
+    An empty, uniquely named file is made and removed at once. Permissions do
+    not tell: root passes ``os.access`` everywhere, yet ``/proc`` or ``/sys``
+    refuse new files.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".fer-classic-probe-", dir=folder)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    os.unlink(probe)
+    return None

@@ -1,5 +1,6 @@
 """fer_classic._fileio: atomic writes, regular-file inputs, and outputs that never touch inputs."""
 
+import errno
 import os
 import re
 import signal
@@ -7,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -316,6 +318,23 @@ def test_a_folder_that_is_not_writable_is_refused(tree, monkeypatch, name, dirs)
                         real_access(p, mode, **kw))
     with pytest.raises(OutputPathError, match=r"folder .*out is not writable"):
         check_outputs({"--out": tree / "out" / name}, dirs=dirs, make_parents=True)
+
+
+@pytest.mark.parametrize("name, dirs", [("x.csv", ()), ("new/x.csv", ()), ("report", ("--out",))])
+def test_a_folder_that_refuses_new_files_is_refused(tree, monkeypatch, name, dirs):
+    # As /proc does for root, whom os.access lets write anywhere.
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputPathError, match=r"folder .*out does not accept new files \(Permission denied\)"):
+        check_outputs({"--out": tree / "out" / name}, dirs=dirs, make_parents=True)
+
+
+def test_the_probe_of_an_output_folder_leaves_nothing(tree):
+    before = sorted(os.listdir(tree / "out"))
+    check_outputs({"--out": tree / "out" / "x.csv"})
+    assert sorted(os.listdir(tree / "out")) == before
 
 
 @pytest.mark.skipif(AS_ROOT, reason="root writes into read-only folders")

@@ -34,6 +34,7 @@ from fer_classic.prediction import (
     draw_faces,
     face_cropper_for,
     format_rows_table,
+    open_video_writer,
     predict_image,
     predict_paths,
     predict_video,
@@ -390,14 +391,21 @@ def test_cli_fails_when_nothing_could_be_read(runner, model_file, files):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc, a folder that refuses new files")
-def test_cli_names_an_annotated_video_that_cannot_be_written_there(runner, monkeypatch, model_file, files):
-    # As root, /proc passes the writability check (os.access says yes): so for every user here.
+def test_cli_refuses_an_annotated_video_where_no_file_can_be_made(runner, monkeypatch, model_file, files):
+    # As root, /proc passes the permission check (os.access says yes): so for every user here.
     monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)
     result = runner.invoke(main, ["predict", str(model_file), str(files / "clip.avi"), "--annotate",
                                   "/proc/fer-classic-test.avi"])
     assert result.exit_code == 1
-    assert "--annotate /proc/fer-classic-test.avi: the video cannot be written there (" in result.output
+    assert "/proc/fer-classic-test.avi: the folder /proc does not accept new files (" in result.output
     assert "could not be read" not in result.output and "ERROR" not in result.output  # the input is not blamed
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc, a folder that refuses new files")
+def test_a_video_writer_where_no_file_can_be_made_names_annotate():
+    with pytest.raises(OutputPathError, match=r"--annotate /proc/fer-classic-test\.avi: the video cannot be "
+                                              r"written there \("):
+        open_video_writer("/proc/fer-classic-test.avi", 10.0, (48, 48))
 
 
 def test_a_video_suffix_opencv_cannot_write_names_annotate_and_suggests_avi(monkeypatch, tmp_path, fitted_model,

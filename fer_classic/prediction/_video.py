@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._fileio import atomic_write_text
+from .._fileio import atomic_write_text, creation_error
 from .._progress import Progress
 from ..detection import FaceCropper, FaceTracker
 from ..exceptions import OutputPathError, VideoDecodeError
@@ -113,13 +112,10 @@ def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
             return writer
         writer.release()
     # OpenCV does not say why. The place, if no file can be made beside the path (the input is not at fault).
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({exc.strerror or exc}); "
-                              "choose another path.") from None
-    os.close(fd)
-    os.unlink(probe)
+    refused = creation_error(path.parent)
+    if refused is not None:
+        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({refused}); "
+                              "choose another path.")
     raise OutputPathError(f"--annotate {path}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
                           + ("choose another path." if path.suffix.lower() == ".avi" else
                              "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
