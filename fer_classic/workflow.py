@@ -34,7 +34,7 @@ from .evaluation import (
     warn_class_mismatch,
     write_report,
 )
-from .exceptions import EmptyClassError, OutputPathError
+from .exceptions import EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .pipeline import make_pipeline
 from .prediction._model import loading_cropper
@@ -297,11 +297,6 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
     if feature_store is not None:
         check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
                       dirs=("--feature-store",), make_parents=True)
-        try:  # now, not after the listing and the test images: a place the check cannot judge (root's /proc)
-            Path(feature_store).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputPathError(f"--feature-store {feature_store}: the folder cannot be created there "
-                                  f"({exc.strerror or exc}); choose another path.") from None
     return True
 
 
