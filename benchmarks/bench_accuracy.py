@@ -65,15 +65,18 @@ from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
 from fer_classic._fileio import check_outputs
+from fer_classic._training import check_geometry, validated
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.exceptions import FerClassicError
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
 from fer_classic.features import parse_feature_names
-from fer_classic.preprocessing import mirror_rows, n_mirror_views
+from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
+#: Side of the loaded images, in pixels (load_dataset's size).
+SIZE = 48
 
 #: Benchmark classifier name -> (make_classifier name, fixed parameters).
 CLASSIFIERS = {
@@ -94,13 +97,19 @@ FITTED_ATTRIBUTES = ("weights_", "cv_results_")
 
 
 def parse_clf_params(items: list[str]) -> dict[str, dict]:
-    """``["svm-approx:C=3", ...]`` -> ``{"svm-approx": {"C": 3}}`` (values as Python literals)."""
+    """``["svm-approx:C=3", ...]`` -> ``{"svm-approx": {"C": 3}}`` (values as Python literals).
+
+    Raises
+    ------
+    ValueError
+        Naming ``--clf-param`` and the item that is not ``CLF:NAME=VALUE``.
+    """
     params: dict[str, dict] = {}
     for item in items:
         clf, sep, assignment = item.partition(":")
         name, eq, value = assignment.partition("=")
-        if not sep or not eq or clf not in CLASSIFIERS:
-            raise SystemExit(f"--clf-param {item!r}: expected CLF:NAME=VALUE with CLF in {', '.join(CLASSIFIERS)}.")
+        if not sep or not eq or not name or clf not in CLASSIFIERS:
+            raise ValueError(f"--clf-param {item!r}: expected CLF:NAME=VALUE with CLF in {', '.join(CLASSIFIERS)}.")
         try:
             parsed = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -141,12 +150,18 @@ def block_widths(features: TransformerMixin, n_features: int) -> list[int]:
 
 
 def parse_feature_params(items: list[str]) -> dict:
-    """``["epochs=30", ...]`` -> ``{"epochs": 30}`` (values as Python literals)."""
+    """``["epochs=30", ...]`` -> ``{"epochs": 30}`` (values as Python literals).
+
+    Raises
+    ------
+    ValueError
+        Naming ``--feature-param`` and the item that is not ``NAME=VALUE``.
+    """
     params = {}
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name:
-            raise SystemExit(f"--feature-param {item!r}: expected NAME=VALUE.")
+            raise ValueError(f"--feature-param {item!r}: expected NAME=VALUE.")
         try:
             params[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -164,6 +179,49 @@ def set_feature_params(head, params: dict) -> dict:
             if key.startswith("features") and key.rsplit("__", 1)[-1] in params}
     head.set_params(**keys)
     return keys
+
+
+def feature_head(spec: str, args: argparse.Namespace, feature_params: dict):
+    """Everything before the classifier, exactly as make_pipeline builds it, with ``feature_params`` set.
+
+    (A classifier over views for ``--mirror-kernel``, so that make_pipeline wraps the features.)
+    """
+    head = make_pipeline(spec, "kernel-svm" if args.mirror_kernel else "linear-svm", preprocess=args.preprocess,
+                         block_scaling=args.block_scaling, mirror_kernel=args.mirror_kernel,
+                         kernel_shift=args.kernel_shift, random_state=args.seed, n_jobs=args.n_jobs)[:-1]
+    set_feature_params(head, feature_params)
+    return head
+
+
+def stratified_subset(train, limit: int, seed: int):
+    """``limit`` of the ``train`` images, stratified by class (``train`` itself when it holds no more).
+
+    Raises
+    ------
+    ValueError
+        Naming ``--limit`` when the subset, or the images left out of it, cannot
+        hold one image of every class, or a class has a single image (what the
+        stratified split needs).
+    """
+    if limit >= len(train):
+        return train
+    classes, counts = np.unique(train.y, return_counts=True)
+    n_classes = len(classes)
+    if limit < n_classes:
+        raise ValueError(f"--limit {limit}: fewer training images than the {n_classes} classes, and the stratified "
+                         f"subset holds one of each at least; give {n_classes} or more, or leave --limit out for "
+                         f"all {len(train)} of them.")
+    if len(train) - limit < n_classes:
+        raise ValueError(f"--limit {limit} leaves {len(train) - limit} of the {len(train)} training images out, fewer "
+                         f"than the {n_classes} classes (the stratified split leaves one of each out at least); give "
+                         f"at most {len(train) - n_classes}, or leave --limit out for all of them.")
+    if counts.min() < 2:
+        single = classes[counts < 2]
+        raise ValueError(f"--limit {limit}: the stratified split needs two training images of every class at least, "
+                         f"and {', '.join(map(str, single))} {'has' if len(single) == 1 else 'have'} only one; leave "
+                         "--limit out for all of them.")
+    index, _ = train_test_split(np.arange(len(train)), train_size=limit, stratify=train.y, random_state=seed)
+    return train.subset(np.sort(index))
 
 
 def build_classifier(clf: str, params: dict, widths: list[int], *, random_state: int,
@@ -262,7 +320,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="dataset folder or CSV (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=None,
-                        help="fit on a stratified random subset of N (1 or more) training images (default: all)")
+                        help="fit on a stratified random subset of N training images, one of each class at least "
+                             "(default: all)")
     parser.add_argument("--feature-sets", default="hog,lbp,hog+lbp,sift,hog+lbp+sift",
                         help="comma-separated feature specs (default: %(default)s)")
     parser.add_argument("--clfs", default="linear-svm,svm-approx",
@@ -283,7 +342,8 @@ def main() -> None:
                         help="kernel classifiers: average the kernel over every face and its mirror image "
                              "(make_pipeline(mirror_kernel=True))")
     parser.add_argument("--kernel-shift", type=int, default=0, metavar="PIXELS",
-                        help="with --mirror-kernel: also average over every face moved PIXELS right and left "
+                        help="with --mirror-kernel: also average over every face moved PIXELS (below half the image "
+                             "width: 23 at most for 48 pixels) right and left "
                              "and their mirrors (six views; make_pipeline(kernel_shift=PIXELS))")
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
@@ -294,6 +354,12 @@ def main() -> None:
     args = parser.parse_args()
 
     # Usage errors (exit 2, the option named) before anything is built or loaded.
+    def usage_error(call, *a, **k):  # call(*a, **k), a ValueError of it a usage error
+        try:
+            return call(*a, **k)
+        except ValueError as exc:
+            parser.error(str(exc))
+
     if args.data != DEFAULT_DATASET and not Path(args.data).exists():
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv.")
     if args.limit is not None and args.limit < 1:  # 0 would have meant every image
@@ -309,24 +375,34 @@ def main() -> None:
     clfs = [c.strip() for c in args.clfs.split(",") if c.strip()]
     unknown = [c for c in clfs if c not in CLASSIFIERS]
     if unknown:
-        raise SystemExit(f"--clfs: unknown {unknown}; choose from {', '.join(CLASSIFIERS)}.")
-    clf_params = parse_clf_params(args.clf_param)
+        parser.error(f"--clfs: unknown {', '.join(unknown)}; choose from {', '.join(CLASSIFIERS)}.")
+    clf_params = usage_error(parse_clf_params, args.clf_param)
     for clf in clf_params:  # else its parameters would be dropped without a word
         if clf not in clfs:
             parser.error(f"--clf-param gives parameters of {clf}, which is not among --clfs ({', '.join(clfs)}); "
                          f"add {clf} to --clfs or drop its --clf-param.")
-    feature_params = parse_feature_params(args.feature_param)
+    feature_params = usage_error(parse_feature_params, args.feature_param)
     if args.flip and args.mirror_kernel:
-        raise SystemExit("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
+        parser.error("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
     if args.kernel_shift < 0 or (args.kernel_shift and not args.mirror_kernel):
-        raise SystemExit("--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel; give both.")
+        parser.error("--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel; give both.")
+    if args.preprocess is not None:
+        try:
+            make_preprocessing(args.preprocess)
+        except ValueError as exc:
+            parser.error(f"--preprocess {args.preprocess}: {exc}")
     views = n_mirror_views(args.kernel_shift) if args.mirror_kernel else 1
     for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
         try:
             build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs,
                              views=views)
         except ValueError as exc:
-            raise SystemExit(f"--clf-param {clf}: {exc}") from None
+            parser.error(f"--clf-param {clf}: {exc}")
+    for spec in feature_sets:  # the extractors' parameters and geometry (--kernel-shift) as fit checks them
+        try:
+            check_geometry(validated(feature_head(spec, args, feature_params)), args.data, SIZE)
+        except ValueError as exc:
+            parser.error(f"--feature-sets {spec} on {SIZE}-pixel images: {exc}")
 
     try:  # before any work: the results and saved features never replace an input (the data, a model)
         check_outputs({"--out": args.out, "--save-features": args.save_features},
@@ -336,12 +412,10 @@ def main() -> None:
         raise SystemExit(str(exc)) from None
 
     start = time.perf_counter()
-    data = load_dataset(args.data)
+    data = load_dataset(args.data, size=SIZE)
     train, test = data.select("train"), data.select("test")
-    if args.limit is not None and args.limit < len(train):
-        index, _ = train_test_split(np.arange(len(train)), train_size=args.limit, stratify=train.y,
-                                    random_state=args.seed)
-        train = train.subset(np.sort(index))
+    if args.limit is not None:  # the classes are known now, before any feature
+        train = usage_error(stratified_subset, train, args.limit, args.seed)
     private = test.usages == "PrivateTest"
     public = test.usages == "PublicTest"  # where a choice between rows may be made
     print(f"loaded {data.name}: {len(train)} train, {len(test)} test ({int(private.sum())} PrivateTest) "
@@ -372,13 +446,7 @@ def main() -> None:
     print(header)
     rows = []
     for spec in feature_sets:
-        # Everything before the classifier, exactly as make_pipeline builds it.
-        # (A classifier over views for --mirror-kernel, so that make_pipeline wraps the features.)
-        head = make_pipeline(spec, "kernel-svm" if args.mirror_kernel else "linear-svm", preprocess=args.preprocess,
-                             block_scaling=args.block_scaling, mirror_kernel=args.mirror_kernel,
-                             kernel_shift=args.kernel_shift,
-                             random_state=args.seed, n_jobs=args.n_jobs)[:-1]
-        set_feature_params(head, feature_params)
+        head = feature_head(spec, args, feature_params)
         if args.load_features:
             F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test,
                                                                            args.mirror_kernel, args.kernel_shift)

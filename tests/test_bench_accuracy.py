@@ -21,7 +21,7 @@ def test_feature_params_are_python_literals(bench):
 
 
 def test_a_feature_param_without_a_value_stops_the_run(bench):
-    with pytest.raises(SystemExit, match="NAME=VALUE"):
+    with pytest.raises(ValueError, match="NAME=VALUE"):  # main makes it a usage error
         bench.parse_feature_params(["epochs"])
 
 
@@ -100,16 +100,49 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
     (["--limit", "0"], "--limit 0: give 1 or more training images, or leave --limit out"),
     (["--n-jobs", "0"], "--n-jobs 0 cannot run anything"),
     (["--clf-param", "svm:C=3"], r"--clf-param gives parameters of svm, which is not among --clfs \(linear-svm\)"),
-], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run"])
+    (["--clfs", "kernel-svm", "--mirror-kernel", "--kernel-shift", "24"],
+     r"--feature-sets hog on 48-pixel images: shift=24 \(--kernel-shift\) .* give at most 23 pixels"),
+    (["--feature-sets", "hog,lbp", "--feature-param", "pixels_per_cell=(30, 30)"],
+     r"--feature-sets hog on 48-pixel images: Images of shape \(48, 48\) hold 1x1 cells"),
+    (["--clfs", "linear-svm,nope"], "--clfs: unknown nope; choose from linear-svm, "),
+    (["--clf-param", "linear-svm"], "--clf-param 'linear-svm': expected CLF:NAME=VALUE"),
+    (["--clf-param", "linear-svm:bogus=1"], r"--clf-param linear-svm: .* has no parameter\(s\) \['bogus'\]"),
+    (["--feature-param", "epochs"], "--feature-param 'epochs': expected NAME=VALUE"),
+    (["--preprocess", "bogus"], "--preprocess bogus: Unknown preprocessing 'bogus'"),
+    (["--flip", "--mirror-kernel", "--clfs", "kernel-svm"], "--flip and --mirror-kernel are two ways"),
+    (["--kernel-shift", "2"], "--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel"),
+], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run",
+        "kernel-shift-half-width", "hog-cells-too-large", "unknown-clf", "malformed-clf-param", "unknown-clf-param",
+        "malformed-feature-param", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
                                                       message):
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
-    defaults = {"--data": str(folder_dataset), "--feature-sets": "hog", "--clfs": "linear-svm",
-                "--out": str(tmp_path / "results.json")}
-    given = dict(zip(args[::2], (a.format(tmp=tmp_path) for a in args[1::2])))
-    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", *(x for kv in {**defaults, **given}.items() for x in kv)])
+    defaults = ["--data", str(folder_dataset), "--feature-sets", "hog", "--clfs", "linear-svm",
+                "--out", str(tmp_path / "results.json")]
+    # The given arguments come last: those of an option in the defaults replace its value.
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", *defaults, *(a.format(tmp=tmp_path) for a in args)])
     with pytest.raises(SystemExit) as exit_info:
         bench.main()
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("limit, message", [
+    ("3", r"--limit 3: fewer training images than the 7 classes, .* give 7 or more, or leave --limit out for all 84"),
+    ("80", r"--limit 80 leaves 4 of the 84 training images out, fewer than the 7 classes .* give at most 77"),
+    ("20", r"--limit 20: the stratified split needs two training images of every class .* and angry has only one"),
+], ids=["below-the-classes", "leaves-too-few-out", "class-of-one-image"])
+def test_a_limit_the_classes_cannot_be_drawn_from_is_a_usage_error_before_any_feature(
+        bench, folder_dataset, tmp_path, monkeypatch, capsys, limit, message):
+    if limit == "20":  # one training image of "angry" left
+        for extra in sorted((folder_dataset / "train" / "angry").iterdir())[1:]:
+            extra.unlink()
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", "hog",
+                                     "--clfs", "linear-svm", "--limit", limit, "--out", str(tmp_path / "results.json")])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert re.search(message, err) and "features fitted" not in out
     assert not (tmp_path / "results.json").exists()
