@@ -266,10 +266,11 @@ def main() -> None:
     parser.add_argument("--crop", default="auto", choices=["auto", "detect", "none"],
                         help="face crop policy, as fer-classic fit --crop (default: %(default)s)")
     parser.add_argument("--size", type=int, default=48, help="model side in pixels (default: %(default)s)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="decoding threads (default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="decoding threads, 1 or more; -1: all cores (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2,
-                        help="folds fitted at once, each in its own process on one thread (BLAS, OpenCV); 1: one "
-                             "fold at a time on all threads (default: %(default)s)")
+                        help="folds fitted at once (1 or more), each in its own process on one thread (BLAS, "
+                             "OpenCV); 1: one fold at a time on all threads (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds, codebooks and classifiers")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     args = parser.parse_args()
@@ -289,9 +290,18 @@ def main() -> None:
     from fer_classic.model_selection import subject_groups
 
     feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
+    # Usage errors (exit 2, the option named) before the images are loaded.
     if args.folds < 2 or args.inner_cv == 1 or args.inner_cv < 0:
-        raise SystemExit("--folds must be 2 or more and --inner-cv 0 (no search) or 2 or more.")
-    compile_groups(args.groups)
+        parser.error("--folds must be 2 or more and --inner-cv 0 (no search) or 2 or more.")
+    if args.n_jobs == 0 or args.n_jobs < -1:  # the loaders would read them as 1 thread
+        parser.error(f"--n-jobs {args.n_jobs}: give 1 or more decoding threads, or -1 for all cores.")
+    if args.jobs < 1:  # 0 stopped joblib after loading; -1 ran every fold's process on all threads
+        parser.error(f"--jobs {args.jobs}: give 1 or more folds fitted at once (1: one fold at a time on all "
+                     "threads).")
+    try:
+        compile_groups(args.groups)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     start = time.perf_counter()
     cropper = make_face_cropper(args.size, crop=args.crop)  # what fit and search load photos through

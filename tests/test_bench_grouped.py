@@ -73,3 +73,22 @@ def test_prepare_refuses_a_folder_that_is_not_empty(bench, tfeid_folder, tmp_pat
 
 def test_fold_summary_uses_the_sample_standard_deviation(bench):
     assert bench.fold_summary([0.5, 0.7]) == {"mean": 0.6, "std": 0.1414, "min": 0.5, "max": 0.7}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], r"--jobs 0: give 1 or more folds fitted at once \(1: one fold at a time"),
+    (["--jobs", "-1"], r"--jobs -1: give 1 or more folds fitted at once"),
+    (["--n-jobs", "0"], "--n-jobs 0: give 1 or more decoding threads, or -1 for all cores"),
+    (["--n-jobs", "-2"], "--n-jobs -2: give 1 or more decoding threads, or -1 for all cores"),
+    (["--folds", "1"], "--folds must be 2 or more and --inner-cv 0 .* or 2 or more"),
+    (["--groups", "no-group"], "--groups pattern 'no-group' needs a capturing group"),
+], ids=["zero-jobs", "negative-jobs", "zero-n-jobs", "below-minus-one-n-jobs", "one-fold", "groups-without-group"])
+def test_bad_arguments_are_usage_errors_before_loading(bench, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setattr("fer_classic.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tmp_path), "--out", str(tmp_path / "r.json"),
+                                     *args])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
