@@ -48,7 +48,7 @@ print(json.dumps({"baseline_mb": baseline, "peak_mb": rss_mb(), "seconds": secon
 def write_dataset(root: Path, n: int, side: int) -> float:
     rng = np.random.default_rng(0)
     start = time.perf_counter()
-    for label in LABELS:
+    for label in LABELS[:n]:  # a label folder without an image would be refused by load_folder
         (root / "train" / label).mkdir(parents=True)
     for i in range(n):
         image = rng.integers(0, 256, (side, side), dtype=np.uint8)
@@ -59,11 +59,19 @@ def write_dataset(root: Path, n: int, side: int) -> float:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="images to write and load (1 or more)")
-    parser.add_argument("--side", type=int, default=48, help="image side in pixels")
+    parser.add_argument("--side", type=int, default=48,
+                        help="image side in pixels, as load_folder takes it (4 to 1024; default: %(default)s)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"))
     args = parser.parse_args(argv)
     if args.n < 1:  # before any file is written (no image loaded would end in a division by zero)
         parser.error(f"--n {args.n}: give 1 or more images to write and load.")
+    from fer_classic.data._images import as_size
+    from fer_classic.exceptions import ImageSizeError
+
+    try:  # load_folder's own rule, before any file is written (0 stopped OpenCV's writer, -2 numpy)
+        as_size(args.side)
+    except ImageSizeError as exc:
+        parser.error(f"--side {args.side}: {exc}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "faces"
         written = write_dataset(root, args.n, args.side)
