@@ -46,6 +46,7 @@ from sklearn.pipeline import make_pipeline as sk_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fer_classic import load_dataset
+from fer_classic.data import DEFAULT_DATASET
 from fer_classic.estimators import SVMClassifier
 from fer_classic.features import BACKBONES, CNNFeatures, DeepFeatures
 from fer_classic.features._deep import import_keras, keras_weights_path
@@ -228,7 +229,9 @@ def run_imagenet(args, data) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=["throughput", "cnn", "imagenet"])
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
+                             "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.add_argument("--backbones", type=lambda s: s.split(","), default=list(BACKBONES))
     parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[48, 96])
@@ -248,6 +251,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="imagenet: training images")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
+        parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
+                     f"{DEFAULT_DATASET!r} for generated faces.")
     args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
     args.section = args.section or args.part
 
