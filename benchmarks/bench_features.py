@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
+    if not args.data.is_dir():  # a usage error, before loading
+        parser.error(f"--data {args.data} is not a folder; give a class-folder dataset (<class>/ or "
+                     "train/<class>/ image folders).")
 
     # The loop feeds uint8 images to local_binary_pattern; keep its float advice quiet anyway.
     warnings.filterwarnings("ignore", message="Applying `local_binary_pattern` to floating-point")

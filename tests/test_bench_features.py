@@ -1,0 +1,21 @@
+"""benchmarks/bench_features.py: a --data that is not a folder is a usage error before loading."""
+
+import re
+
+import pytest
+
+from conftest import benchmark_module
+
+
+@pytest.mark.parametrize("data", ["missing", "faces.csv"], ids=["missing", "a-file"])
+def test_a_data_that_is_not_a_folder_is_a_usage_error_before_loading(tmp_path, monkeypatch, capsys, data):
+    bench = benchmark_module("bench_features")
+    monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
+    if data == "faces.csv":
+        (tmp_path / data).write_text("emotion,pixels,Usage\n")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--data", str(tmp_path / data), "--out", str(tmp_path / "r.json")])
+    assert exit_info.value.code == 2
+    assert re.search(rf"--data .*{re.escape(data)} is not a folder; give a class-folder dataset",
+                     capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
