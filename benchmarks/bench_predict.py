@@ -213,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
     if min(args.frames, args.images) < 10:
         parser.error("--frames and --images must be >= 10")
+    # Usage errors before loading: the folder throughput run times test/<class>/*.jpg files after the fits.
+    if not args.data.is_dir():
+        parser.error(f"--data {args.data} is not a folder; give FER2013's class folders (train/ and test/).")
+    if not fer_test_files(args.data, args.images):
+        parser.error(f"--data {args.data} has no test/<class>/*.jpg images to time; give FER2013's class folders "
+                     "(train/ and test/).")
     report = run(args.data, names, args.train_limit, args.frames, args.images)
     print()
     print_table(report)
