@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_dataset, make_pipeline
+from fer_classic.data import DEFAULT_DATASET
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -108,13 +109,18 @@ def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
+                             "(default: %(default)s)")
     parser.add_argument("--settings", default="subset,full")
     parser.add_argument("--samplers", default="none,random,smote,adasyn")
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
+    if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
+        parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
+                     f"{DEFAULT_DATASET!r} for generated faces.")
     data = load_dataset(args.data)
     print(f"{data!r}", flush=True)
     rows = []

@@ -1,0 +1,38 @@
+"""benchmarks/bench_samplers.py: a missing --data is a usage error before loading; 'synthetic' still loads."""
+
+import re
+
+import pytest
+
+from conftest import benchmark_module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return benchmark_module("bench_samplers")
+
+
+@pytest.mark.parametrize("data", ["missing", "missing/fer2013.csv"], ids=["folder", "csv"])
+def test_a_missing_data_is_a_usage_error_before_loading(bench, tmp_path, monkeypatch, capsys, data):
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", str(tmp_path / data),
+                                     "--out", str(tmp_path / "r.json")])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(rf"--data .*{re.escape(data)} does not exist; give a dataset folder or a fer2013.csv, or "
+                     "'synthetic'", capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_synthetic_data_is_not_refused(bench, tmp_path, monkeypatch):
+    class Loaded(Exception):
+        pass
+
+    def load_dataset(path):
+        raise Loaded(path)
+
+    monkeypatch.setattr(bench, "load_dataset", load_dataset)
+    monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", "synthetic", "--out", str(tmp_path / "r.json")])
+    with pytest.raises(Loaded, match="synthetic"):
+        bench.main()
