@@ -14,7 +14,9 @@ import numpy as np
 
 from fer_classic import load_dataset, load_model, make_pipeline, save_model
 from fer_classic.data import DEFAULT_DATASET
+from fer_classic.estimators import CLASSIFIERS
 from fer_classic.evaluation import classification_metrics, format_confusion_matrix, format_metrics
+from fer_classic.features import parse_feature_names
 from fer_classic.persistence import FERModel
 from fer_classic.workflow import split_train_test
 
@@ -22,12 +24,19 @@ from fer_classic.workflow import split_train_test
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="dataset path (default: generated faces)")
-    parser.add_argument("--features", default="hog")
-    parser.add_argument("--clf", default="svm")
+    parser.add_argument("--features", default="hog", help="feature names joined with '+' (default: %(default)s)")
+    parser.add_argument("--clf", default="svm", help=f"one of {', '.join(CLASSIFIERS)} (default: %(default)s)")
     args = parser.parse_args()
-    if args.data not in (None, DEFAULT_DATASET) and not Path(args.data).exists():  # a usage error, before loading
+    # Usage errors (exit 2, the option named) before loading.
+    if args.data not in (None, DEFAULT_DATASET) and not Path(args.data).exists():
         parser.error(f"--data {args.data} does not exist; give a dataset folder or CSV, or leave --data out for "
                      "generated faces.")
+    try:
+        parse_feature_names(args.features)
+    except ValueError as exc:
+        parser.error(f"--features {args.features}: {exc}")
+    if args.clf not in CLASSIFIERS:
+        parser.error(f"--clf {args.clf}: unknown classifier; choose from {', '.join(CLASSIFIERS)}.")
 
     data = load_dataset(args.data)
     train, test, held_out = split_train_test(data)

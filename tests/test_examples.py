@@ -25,7 +25,11 @@ def test_example_runs(script, args):
     ("grid_search_pipeline.py", ["--limit", "0"], "--limit 0: give 1 or more training images"),
     ("grid_search_pipeline.py", ["--data", "{tmp}/missing"], "--data .*missing does not exist"),
     ("library_workflow.py", ["--data", "{tmp}/missing"], "--data .*missing does not exist"),
-], ids=["negative-limit", "zero-limit", "grid-missing-data", "workflow-missing-data"])
+    ("library_workflow.py", ["--features", "hogg"], "--features hogg: Unknown features hogg; choose from .*hog, lbp"),
+    ("library_workflow.py", ["--features", "hog+"], r"--features hog\+: Features 'hog\+' hold an empty name"),
+    ("library_workflow.py", ["--clf", "nope"], "--clf nope: unknown classifier; choose from svm, linear-svm"),
+], ids=["negative-limit", "zero-limit", "grid-missing-data", "workflow-missing-data", "workflow-unknown-features",
+        "workflow-empty-feature-name", "workflow-unknown-clf"])
 def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path, script, args, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / script), *(a.format(tmp=tmp_path) for a in args)],
                             capture_output=True, text=True, timeout=300)
