@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fer_classic.data import DEFAULT_DATASET, FaceDataset, load_dataset, make_synthetic_faces
-from fer_classic.exceptions import DatasetError
+from fer_classic.exceptions import DatasetError, DatasetFormatError, UnknownLabelError
 
 
 def test_synthetic_default_is_seeded_and_has_seven_classes():
@@ -33,6 +33,36 @@ def test_a_usage_selects_its_images_when_no_split_is_given(tiny_faces):
     assert len(unsplit.select("Training")) == len(unsplit.select("train")) == n
     with pytest.raises(DatasetError, match=r"its splits are: Training\."):
         unsplit.select("test")
+
+
+@pytest.mark.parametrize("train, test", [("Train", "Test"), ("TRAINING", "testing"), (" train ", "Test ")])
+def test_split_spellings_are_made_canonical(tiny_faces, train, test):
+    spelled = tiny_faces.with_splits(np.where(tiny_faces.splits == "train", train, test).astype(object))
+    np.testing.assert_array_equal(spelled.splits, tiny_faces.splits)
+
+
+def test_a_usage_given_as_the_split_fills_the_usage(tiny_faces):
+    spelled = tiny_faces.with_splits(np.where(tiny_faces.splits == "train", "Training", "PrivateTest").astype(object))
+    assert len(spelled.select("PrivateTest")) == len(tiny_faces.select("test"))
+
+
+def test_an_unknown_split_is_refused(tiny_faces):
+    with pytest.raises(DatasetFormatError, match="splits value 'holdout' is not train"):
+        tiny_faces.with_splits(np.full(len(tiny_faces), "holdout", dtype=object))
+
+
+@pytest.mark.parametrize("spell", [str.upper, {"happy": "happiness", "angry": "anger"}.get])
+def test_label_spellings_are_made_canonical(tiny_faces, spell):
+    labels = np.array([spell(label) or label for label in tiny_faces.labels], dtype=object)
+    spelled = FaceDataset(tiny_faces.images, labels, tiny_faces.splits, tiny_faces.usages, tiny_faces.sources)
+    np.testing.assert_array_equal(spelled.labels, tiny_faces.labels)
+
+
+@pytest.mark.parametrize("labels", [[3], ["pain"]])
+def test_a_label_outside_the_vocabulary_is_refused(tiny_faces, labels):
+    values = np.resize(np.array(labels, dtype=object), len(tiny_faces))
+    with pytest.raises(UnknownLabelError, match=f"FaceDataset labels: {labels[0]!r} is not an emotion label"):
+        FaceDataset(tiny_faces.images, values, tiny_faces.splits, tiny_faces.usages, tiny_faces.sources)
 
 
 def test_fingerprint_changes_with_a_pixel(tiny_faces):

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exceptions import DatasetError, DatasetFormatError
-from ..labels import sort_labels
+from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
+from ..labels import CANONICAL_LABELS, canonical_label, sort_labels
 
 __all__ = ["FaceDataset", "normalize_split", "parse_split", "split_mask"]
 
@@ -71,6 +71,24 @@ def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray
     return np.isin(lowered, [usage.lower() for usage, of in USAGE_SPLITS.items() if of == canonical])
 
 
+def _label(value: object) -> str:
+    try:
+        return canonical_label(value)
+    except UnknownLabelError:
+        raise UnknownLabelError(
+            f"FaceDataset labels: {value!r} is not an emotion label; give names ({', '.join(CANONICAL_LABELS)}, or "
+            "spellings such as happiness); FER2013's ids 0..6 become names with fer_classic.labels.fer2013_label."
+        ) from None
+
+
+def _replaced(values: np.ndarray, mapping: dict) -> np.ndarray:
+    """``values`` (a new object array) with each key of ``mapping`` replaced by its value."""
+    out = np.array(values, dtype=object)
+    for old, new in mapping.items():
+        out[np.asarray(values == old, dtype=bool)] = new
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class FaceDataset:
     """Face images with canonical labels, split membership and provenance.
@@ -80,9 +98,13 @@ class FaceDataset:
     images : ndarray of shape (n_samples, height, width), dtype uint8
         Grayscale images, all of one geometry.
     labels : ndarray of shape (n_samples,)
-        Canonical label names (see :data:`fer_classic.labels.CANONICAL_LABELS`).
+        Canonical label names (see :data:`fer_classic.labels.CANONICAL_LABELS`);
+        other spellings (``"HAPPY"``, ``"happiness"``) are made canonical, an
+        unknown label is an error.
     splits : ndarray of shape (n_samples,)
-        ``"train"``, ``"test"``, ``"val"``, or ``""`` when the source has no split.
+        ``"train"``, ``"test"``, ``"val"``, or ``""`` when the source has no split;
+        other spellings (``"Train"``, ``"testing"``, a FER2013 usage, which then
+        also fills ``usages``) are made canonical, any other value is an error.
     usages : ndarray of shape (n_samples,)
         FER2013 ``Usage`` (``"Training"``, ``"PublicTest"``, ``"PrivateTest"``) where
         known, else ``""``. It tells the two official halves of ``test`` apart.
@@ -124,6 +146,25 @@ class FaceDataset:
         for attr in ("labels", "splits", "usages", "sources", "subjects"):
             if len(getattr(self, attr)) != n:
                 raise DatasetError(f"{attr} has {len(getattr(self, attr))} entries for {n} images.")
+        self._canonicalise()
+
+    def _canonicalise(self) -> None:
+        # Loaders give canonical labels and splits; a dataset built by hand may not, and a split
+        # "Test" no split_mask finds would put the test images into training.
+        labels = {value: _label(value) for value in set(self.labels.tolist())
+                  if not (isinstance(value, str) and value in CANONICAL_LABELS)}
+        if labels:
+            object.__setattr__(self, "labels", _replaced(self.labels, labels))
+        splits = {value: parse_split(str(value), "FaceDataset", "splits value")
+                  for value in set(self.splits.tolist()) if value not in ("", "train", "test", "val")}
+        if splits:
+            usages = np.array(self.usages, dtype=object)
+            for value, (_, usage) in splits.items():
+                if usage:  # a FER2013 usage given as the split ("PublicTest") is kept as the usage too
+                    rows = (self.splits == value) & (usages == "")
+                    usages[rows] = usage
+            object.__setattr__(self, "usages", usages)
+            object.__setattr__(self, "splits", _replaced(self.splits, {v: split for v, (split, _) in splits.items()}))
 
     def __len__(self) -> int:
         return len(self.images)
