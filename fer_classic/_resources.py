@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_memory", "usable_cpus", "workers"]
+__all__ = ["available_memory", "require_memory", "usable_cpus", "workers"]
 
 
 def usable_cpus() -> int:
@@ -36,3 +36,19 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None  # unknown (Windows): the allocation itself decides
+
+
+def require_memory(needed: int, what: str, advice: str) -> None:
+    """Raise MemoryError before an allocation of ``needed`` bytes larger than the memory available now.
+
+    Where the system does not say (None), the allocation itself decides.
+
+    Raises
+    ------
+    MemoryError
+        Naming ``what``, the GiB needed and available, and ``advice``.
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        raise MemoryError(f"{what} needs {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of "
+                          f"memory available now; {advice}")

@@ -170,6 +170,21 @@ def test_rows_too_large_for_float32_products_are_refused(make):
         make().fit(X, y)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: KernelSVC(kernel="rbf"),
+    lambda: CombinedKernelSVC(kernels="rbf"),
+    lambda: CombinedKernelSVC(kernels="rbf", weights="cv"),
+    lambda: LocalSVC(KernelSVC(kernel="rbf"), k=10),
+], ids=["kernel", "combined", "combined-cv", "local"])
+def test_a_kernel_matrix_larger_than_the_memory_is_refused_before_it_is_made(monkeypatch, make):
+    from fer_classic import _resources
+
+    X, y = _data(2)
+    monkeypatch.setattr(_resources, "available_memory", lambda: 8 * len(X) ** 2 - 1)
+    with pytest.raises(MemoryError, match=f"the kernel matrix of {len(X)} training rows needs .* GiB, more than"):
+        make().fit(X, y)
+
+
 @pytest.mark.parametrize("params", [{"C": 1}, {"C": 100}, {"C": 10, "class_weight": "balanced"}])
 def test_pairwise_machines_are_libsvm_multiclass(params):
     X, y = _data(4)

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import Progress, progress_enabled, ticking
+from .._resources import require_memory
 from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
@@ -115,6 +116,10 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _fit_kernel(self, X: np.ndarray, with_gram: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals."""
         n_views = int(self.views)
+        # Before any work: the float64 Gram matrix alone (temporaries and LocalSVC's cache come on top).
+        require_memory(8 * len(X) ** 2, f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows",
+                       "fit on fewer rows, or use SVMClassifier(backend='approx') whose memory does not grow "
+                       "with the square of the rows.")
         if X.shape[1] % n_views:
             raise ValueError(f"views={n_views}: X has {X.shape[1]} features, which do not split into {n_views} views "
                              "of equal width; give the features of every view side by side (MirrorViews).")
