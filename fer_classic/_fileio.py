@@ -49,11 +49,13 @@ def _pid_alive(pid: int) -> bool:
 def _remove_stale_temporaries(path: Path) -> None:
     # A write killed outright (SIGKILL, power loss) cannot clean up; the next
     # write of the same file removes temporaries whose writing process is gone.
+    # Those of atomic_write(..., keep_suffix=True) end in the target's suffix too.
     prefix = f".{path.name}."
-    for tmp in path.parent.glob(f"{glob.escape(prefix)}*{_TMP_SUFFIX}"):
-        pid, _, host = tmp.name[len(prefix):].split(".", 1)[0].partition("@")
-        if pid.isdigit() and host == _HOST and not _pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+    for ending in dict.fromkeys((_TMP_SUFFIX, _TMP_SUFFIX + path.suffix)):
+        for tmp in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(ending)}"):
+            pid, _, host = tmp.name[len(prefix):].split(".", 1)[0].partition("@")
+            if pid.isdigit() and host == _HOST and not _pid_alive(int(pid)):
+                tmp.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -86,7 +88,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: PathLike, write: Callable[[Path], None], *, make_parents: bool = True) -> Path:
+def atomic_write(
+    path: PathLike, write: Callable[[Path], None], *, make_parents: bool = True, keep_suffix: bool = False
+) -> Path:
     """Write ``path`` through a temporary file, so it is never seen half-written.
 
     ``write(tmp)`` writes the whole content to ``tmp``, a new file in the same
@@ -106,6 +110,10 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, make_parents:
         ``write(tmp: Path) -> None``; it may open ``tmp`` by name (it exists, empty).
     make_parents : bool, default=True
         Create missing parent folders.
+    keep_suffix : bool, default=False
+        End the temporary's name in ``path``'s suffix too
+        (``.clip.avi.<pid>@<host>.<random>.tmp.avi``), for writers that
+        choose the format by the file name (OpenCV's video writer).
 
     Returns
     -------
@@ -120,7 +128,8 @@ def atomic_write(path: PathLike, write: Callable[[Path], None], *, make_parents:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:  # a new file: what open() would have given it
         mode = 0o666 & ~_umask()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -120,6 +120,25 @@ def test_the_write_function_sees_a_temporary_in_the_same_folder(tmp_path):
     assert seen[0].parent == tmp_path and seen[0].name.startswith(f".out.bin.{os.getpid()}@")
 
 
+@pytest.mark.parametrize("keep_suffix, ending", [(False, ".tmp"), (True, ".tmp.avi")])
+def test_keep_suffix_ends_the_temporary_in_the_targets_suffix(tmp_path, keep_suffix, ending):
+    seen = []
+    atomic_write(tmp_path / "out.avi", lambda tmp: (seen.append(tmp), tmp.write_bytes(b"x")),
+                 keep_suffix=keep_suffix)
+    assert seen[0].name.endswith(ending) and not seen[0].name.endswith(".tmp.avi.tmp")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]
+
+
+@pytest.mark.parametrize("keep_suffix", [False, True])
+def test_stale_temporaries_with_the_targets_suffix_are_removed(tmp_path, keep_suffix):
+    from fer_classic._fileio import _HOST
+
+    stale = tmp_path / f".out.avi.{_dead_pid()}@{_HOST}.abc123.tmp.avi"
+    stale.write_bytes(b"half a video")
+    atomic_write(tmp_path / "out.avi", lambda tmp: tmp.write_bytes(b"x"), keep_suffix=keep_suffix)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]
+
+
 # --- require_regular_file -----------------------------------------------------
 
 

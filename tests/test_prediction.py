@@ -4,6 +4,8 @@ import csv
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -179,6 +181,78 @@ def test_annotated_video_keeps_every_frame(tmp_path, fitted_model, files):
     while capture.read()[0]:
         n += 1
     assert n == N_FRAMES
+
+
+@pytest.fixture
+def own_clip(tmp_path, files):
+    """A copy of the video in a folder of its own, beside a photo: what an annotated copy must never replace."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(files / "clip.avi", folder / "clip.avi")
+    shutil.copy(files / "astronaut.jpg", folder / "photo.bmp")
+    return folder / "clip.avi"
+
+
+def _no_frame_read(monkeypatch):
+    def never(*args):
+        raise AssertionError("the video was opened before the annotated copy was checked")
+
+    monkeypatch.setattr(cv2, "VideoCapture", never)
+
+
+@pytest.mark.parametrize("annotate", [
+    lambda clip: clip,
+    lambda clip: str(clip),
+    lambda clip: clip.parent / ".." / clip.parent.name / clip.name,
+])
+def test_predict_video_never_annotates_over_its_own_video(fitted_model, own_clip, monkeypatch, annotate):
+    before = own_clip.read_bytes()
+    _no_frame_read(monkeypatch)
+    with pytest.raises(OutputPathError, match=r"--annotate .*clip\.avi is an input of this command"):
+        predict_video(fitted_model, own_clip, annotate=annotate(own_clip))
+    assert own_clip.read_bytes() == before
+
+
+@pytest.mark.parametrize("name, kind", [("photo.bmp", "an image suffix"), ("new.png", "an image suffix"),
+                                        ("out", "no suffix"), ("out.txt", "the suffix '.txt'")])
+def test_predict_video_refuses_an_annotate_name_without_a_video_suffix(fitted_model, own_clip, monkeypatch, name,
+                                                                       kind):
+    before = {p: p.read_bytes() for p in own_clip.parent.iterdir()}
+    _no_frame_read(monkeypatch)
+    with pytest.raises(OutputPathError, match=rf"--annotate .*{re.escape(name)}: the input .*clip\.avi is a video, "
+                                              rf"so its annotated copy needs a video file name \(.*\), not {kind}; "
+                                              r"give a name ending in \.avi"):
+        predict_video(fitted_model, own_clip, annotate=own_clip.parent / name)
+    assert {p: p.read_bytes() for p in own_clip.parent.iterdir()} == before
+
+
+def test_cli_and_predict_video_refuse_an_image_annotate_with_one_message(runner, model_file, fitted_model,
+                                                                         own_clip):
+    target = own_clip.parent / "photo.bmp"
+    with pytest.raises(OutputPathError) as raised:
+        predict_video(fitted_model, own_clip, annotate=target)
+    result = runner.invoke(main, ["predict", str(model_file), str(own_clip), "--annotate", str(target)])
+    assert result.exit_code != 0 and str(raised.value) in " ".join(result.output.split()), result.output
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_annotated_video_leaves_the_file_there_untouched(fitted_model, own_clip, monkeypatch,
+                                                                         error):
+    out = own_clip.parent / "out.avi"
+    out.write_bytes(b"last run's copy")
+    drawn = []
+
+    def draw_then_stop(frame, rows):
+        drawn.append(frame)
+        if len(drawn) == 3:
+            raise error
+        return frame
+
+    monkeypatch.setattr("fer_classic.prediction._video.draw_faces", draw_then_stop)
+    with pytest.raises(error):
+        predict_video(fitted_model, own_clip, annotate=out)
+    assert out.read_bytes() == b"last run's copy"
+    assert sorted(p.name for p in own_clip.parent.iterdir()) == ["clip.avi", "out.avi", "photo.bmp"]
 
 
 def test_a_timeline_that_cannot_be_written_after_the_work_keeps_the_results(tmp_path, fitted_model, files,

@@ -23,7 +23,7 @@ from ._draw import draw_faces
 from ._image import face_rows, load_image, stretched
 from ._model import face_cropper_for
 from ._output import rows_csv
-from ._video import VIDEO_EXTENSIONS, check_every, predict_video
+from ._video import VIDEO_EXTENSIONS, check_every, check_video_annotation, predict_video
 
 __all__ = ["PredictionRun", "annotates_one_file", "annotation_outputs", "annotation_targets", "expand_inputs", "predict_paths"]
 
@@ -153,8 +153,11 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
     Raises
     ------
     ReportError
-        If a single target is given for several inputs or another kind, or
-        a folder already holds a file of a copy's name.
+        If a single target is given for several inputs or, for an image, is a
+        video name, or a folder already holds a file of a copy's name.
+    OutputPathError
+        If the single target of a video is an image name (see
+        :func:`~fer_classic.prediction._video.check_video_annotation`).
         (That no target is an input is checked with every other output, by
         :func:`fer_classic._fileio.check_outputs`.)
     """
@@ -166,10 +169,11 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
         if len(paths) != 1:
             raise ReportError(f"--annotate {out} is one file but {len(paths)} inputs were given; "
                               "give a folder to annotate several.")
-        if _is_video(paths[0]) != (suffix in VIDEO_EXTENSIONS):
+        if _is_video(paths[0]):
+            check_video_annotation(out, paths[0])  # predict_video's rule and message
+        elif suffix not in IMAGE_EXTENSIONS:
             images = ", ".join(sorted(IMAGE_EXTENSIONS))
-            kind = "a video (.avi, .mp4)" if _is_video(paths[0]) else f"an image ({images})"
-            raise ReportError(f"--annotate {out}: the input {paths[0]} needs {kind} file name.")
+            raise ReportError(f"--annotate {out}: the input {paths[0]} needs an image ({images}) file name.")
         targets = {paths[0]: out}
     else:
         targets, used = {}, set()

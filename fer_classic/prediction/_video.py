@@ -12,8 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._fileio import atomic_write_text, creation_error
+from .._fileio import atomic_write, atomic_write_text, check_outputs, creation_error
 from .._progress import Progress
+from ..data import IMAGE_EXTENSIONS
 from ..detection import FaceCropper, FaceTracker
 from ..exceptions import OutputPathError, VideoDecodeError
 from ..persistence import FERModel
@@ -27,6 +28,7 @@ __all__ = [
     "FrameSearch",
     "VideoPrediction",
     "check_every",
+    "check_video_annotation",
     "drop_unconfirmed",
     "open_video_writer",
     "predict_video",
@@ -87,22 +89,36 @@ class VideoPrediction:
         return pd.DataFrame(flat)
 
 
-def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+def open_video_writer(
+    path: str | os.PathLike, fps: float, size: tuple[int, int], *, name: str | os.PathLike | None = None
+) -> cv2.VideoWriter:
     """An OpenCV writer of ``size`` (width, height) BGR frames: MJPG for .avi, mp4v for .mp4/.m4v/.mov.
+
+    Parameters
+    ----------
+    path : path
+        The file to write; OpenCV chooses the container by its suffix.
+    fps : float
+    size : (int, int)
+        Width and height of the frames.
+    name : path, optional
+        The path the error messages name (default ``path``): the file the
+        user asked for, when ``path`` is a temporary beside it.
 
     Raises
     ------
     OutputPathError
-        Naming ``--annotate`` and ``path``, if no file can be written there
+        Naming ``--annotate`` and ``name``, if no file can be written there
         (a folder that cannot be made, or one that refuses new files: as
         root, ``/proc`` passes the earlier writability check), or OpenCV
         cannot write a video of that suffix.
     """
     path = Path(path)
+    shown = Path(name) if name is not None else path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({exc.strerror or exc}); "
+        raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({exc.strerror or exc}); "
                               "choose another path.") from None
     codecs = [_FOURCC.get(path.suffix.lower(), "MJPG")]
     codecs += [c for c in ("MJPG", "mp4v") if c not in codecs]
@@ -114,11 +130,36 @@ def open_video_writer(path: str | os.PathLike, fps: float, size: tuple[int, int]
     # OpenCV does not say why. The place, if no file can be made beside the path (the input is not at fault).
     refused = creation_error(path.parent)
     if refused is not None:
-        raise OutputPathError(f"--annotate {path}: the video cannot be written there ({refused}); "
+        raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({refused}); "
                               "choose another path.")
-    raise OutputPathError(f"--annotate {path}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
+    raise OutputPathError(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
                           + ("choose another path." if path.suffix.lower() == ".avi" else
                              "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
+
+
+def check_video_annotation(annotate: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``annotate`` as a Path if it has a video suffix, as the annotated copy of the video ``path`` needs.
+
+    The rule of :func:`predict_video` and, for a video given alone, of
+    :func:`~fer_classic.prediction.annotation_targets`: one rule, one message.
+
+    Raises
+    ------
+    OutputPathError
+        Naming ``--annotate`` and suggesting .avi, if its suffix is not one of
+        :data:`VIDEO_EXTENSIONS`: OpenCV writes the frames of a name with an
+        image suffix as images, over a photo of that name, and those of
+        other suffixes not at all.
+    """
+    out = Path(annotate)
+    if out.suffix.lower() not in VIDEO_EXTENSIONS:
+        kind = "an image suffix" if out.suffix.lower() in IMAGE_EXTENSIONS else (
+            f"the suffix {out.suffix!r}" if out.suffix else "no suffix")
+        raise OutputPathError(
+            f"--annotate {out}: the input {path} is a video, so its annotated copy needs a video file name "
+            f"({', '.join(sorted(VIDEO_EXTENSIONS))}), not {kind}; give a name ending in .avi (Motion-JPEG, "
+            "which every OpenCV build writes).")
+    return out
 
 
 def check_every(every, name: str = "every") -> int:
@@ -192,7 +233,11 @@ def predict_video(
     annotate : path, optional
         Also write a copy of the video with boxes and smoothed labels drawn
         (every frame, each showing the last sampled frame's faces, as found
-        then: faces of tracks later left unconfirmed are drawn too).
+        then: faces of tracks later left unconfirmed are drawn too). A video
+        name (.avi: Motion-JPEG, .mp4, ...), never ``path`` itself; checked
+        before any frame is read. The copy is written to a temporary file
+        beside it and renamed when complete: an interrupted or failed run
+        leaves an existing file there untouched.
 
     Returns
     -------
@@ -205,11 +250,16 @@ def predict_video(
     VideoDecodeError
         If the file cannot be opened or holds no decodable frame.
     OutputPathError
-        If the ``annotate`` copy cannot be written (see :func:`open_video_writer`).
+        If ``annotate`` has no video suffix, is (or leads to) the input video,
+        or cannot be written (see :func:`check_video_annotation` and
+        :func:`open_video_writer`).
     ValueError
         If ``every`` or ``redetect_every`` is not an int >= 1.
     """
     every = check_every(every)
+    if annotate is not None:  # before any frame is read; never over the video itself
+        annotate = check_video_annotation(annotate, path)
+        check_outputs({"--annotate": annotate}, inputs={"INPUT": path}, make_parents=True)
     # A frame without a face is no face crop: video frames are never taken whole (fallback="none").
     cropper = cropper if cropper is not None else face_cropper_for(model, fallback="none")
     search = FrameSearch(cropper, redetect_every)
@@ -220,44 +270,57 @@ def predict_video(
         raise VideoDecodeError(f"{path}: cannot be opened as a video (missing, corrupt or an unsupported codec).")
     fps = capture.get(cv2.CAP_PROP_FPS) or None
     rows: list[dict] = []
-    writer, last, index = None, [], 0
     declared = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
-    progress = Progress(declared, f"frames of {path.name}")
-    try:
-        while True:
-            sampled = index % every == 0
-            if sampled or annotate is not None:
-                ok, frame = capture.read()
-            else:
-                ok, frame = capture.grab(), None
-            if not ok:
-                break
-            if sampled:
-                base = {"source": str(path), "frame": index,
-                        "time_s": round(index / fps, 3) if fps else None}
-                last = face_rows(model, [(base, search.crop_faces(frame))])
-                track_rows(tracker, index, last, model.classes)
-                rows += last
-            if annotate is not None:
-                if writer is None:
-                    writer = open_video_writer(annotate, fps or 25.0, (frame.shape[1], frame.shape[0]))
-                writer.write(draw_faces(frame, last))
-            index += 1
-            progress.update()
-    finally:
-        progress.close()
-        capture.release()
-        if writer is not None:
-            writer.release()
-    if index == 0:
-        raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
+
+    def analyse(out: Path | None) -> int:
+        # Frames read; the annotated copy, if asked for, written to ``out``.
+        writer, last, index = None, [], 0
+        progress = Progress(declared, f"frames of {path.name}")
+        try:
+            while True:
+                sampled = index % every == 0
+                if sampled or out is not None:
+                    ok, frame = capture.read()
+                else:
+                    ok, frame = capture.grab(), None
+                if not ok:
+                    break
+                if sampled:
+                    base = {"source": str(path), "frame": index,
+                            "time_s": round(index / fps, 3) if fps else None}
+                    last = face_rows(model, [(base, search.crop_faces(frame))])
+                    track_rows(tracker, index, last, model.classes)
+                    rows.extend(last)
+                if out is not None:
+                    if writer is None:
+                        writer = open_video_writer(out, fps or 25.0, (frame.shape[1], frame.shape[0]),
+                                                   name=annotate)
+                    writer.write(draw_faces(frame, last))
+                index += 1
+                progress.update()
+        finally:
+            progress.close()
+            capture.release()
+            if writer is not None:
+                writer.release()
+        if index == 0:  # raised inside the annotated copy's write: no empty copy is left
+            raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
+        return index
+
+    if annotate is None:
+        index = analyse(None)
+    else:
+        # Written beside ``annotate`` under a temporary name with its suffix (OpenCV chooses the container
+        # by it), renamed when complete: an interrupted run never leaves half a video over an existing file.
+        counted: list[int] = []
+        atomic_write(annotate, lambda tmp: counted.append(analyse(tmp)), keep_suffix=True)
+        index = counted[0]
     if declared - index > max(2, declared // 20):  # some containers' counts are estimates (variable frame rates)
         warnings.warn(f"{path}: decoding stopped at frame {index} of the {declared} its header declares (a truncated "
                       "or corrupt file); the results cover those frames only.", UserWarning, stacklevel=2)
     rows = drop_unconfirmed(rows, tracker.confirmed())
     tracks = [{"source": str(path), **track} for track in tracker.summary(model.classes)]
-    return VideoPrediction(str(path), fps, index, rows, tracks, model.classes,
-                           Path(annotate) if annotate is not None else None)
+    return VideoPrediction(str(path), fps, index, rows, tracks, model.classes, annotate)
 
 
 def drop_unconfirmed(rows: list[dict], confirmed: set[int]) -> list[dict]:
