@@ -114,7 +114,7 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
     # One block of 2 filters, one epoch: the checks test the contract, not the accuracy.
     CNNFeatures: [CNNFeatures(blocks=(2,), convs_per_block=1, dense_units=4, epochs=1, batch_size=32,
                               validation_fraction=None)],
-    HistogramEqualizer: [HistogramEqualizer(), HistogramEqualizer(method="global")],
+    HistogramEqualizer: [HistogramEqualizer(tile_grid_size=(1, 1)), HistogramEqualizer(method="global")],
     BorderCrop: [BorderCrop(), BorderCrop(resize=False)],
     FlipAugmented: [FlipAugmented(make_classifier("logreg")), FlipAugmented(PixelFeatures())],
     MirrorViews: [MirrorViews(PixelFeatures())],

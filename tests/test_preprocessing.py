@@ -62,6 +62,20 @@ def test_invalid_equalizer_parameters_are_named(params, message):
         HistogramEqualizer(**params).fit(np.zeros((1, 16)))
 
 
+@pytest.mark.parametrize("tiles", [(25, 1), (1, 37), (10**6, 10**6)])
+def test_more_clahe_tiles_than_pixels_are_refused_at_fit(images, tiles):
+    # OpenCV pads the image to whole tiles: (10**6, 10**6) asked it for a terabyte.
+    with pytest.raises(ValueError, match=r"asks for more CLAHE tiles than the 24x36 images have pixels; give at "
+                                         r"most \(24, 36\)"):
+        HistogramEqualizer(tile_grid_size=tiles, image_shape=(24, 36)).fit(images.reshape(len(images), -1))
+
+
+def test_global_equalization_ignores_the_tiles(images):
+    X = images.reshape(len(images), -1)
+    assert HistogramEqualizer(method="global", tile_grid_size=(99, 99), image_shape=(24, 36)).fit_transform(
+        X).shape == X.shape
+
+
 # -- BorderCrop ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("border, expected_shape", [(4, (16, 28)), (0.25, (12, 18)), (0, (24, 36))])

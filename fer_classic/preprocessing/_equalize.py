@@ -82,6 +82,16 @@ class HistogramEqualizer(ImageTransformerMixin):
         self.image_shape = image_shape
         self.n_jobs = n_jobs
 
+    def _check_params(self, image_shape: tuple[int, int]) -> None:
+        # OpenCV pads the image to whole tiles: a grid finer than the pixels only costs memory.
+        rows, cols = (int(t) for t in self.tile_grid_size)
+        if self.method == "clahe" and (rows > image_shape[0] or cols > image_shape[1]):
+            raise ValueError(
+                f"tile_grid_size=({rows}, {cols}) asks for more CLAHE tiles than the {image_shape[0]}x"
+                f"{image_shape[1]} images have pixels; give at most ({image_shape[0]}, {image_shape[1]}) "
+                "(tiles of several pixels each, such as the default (6, 6), are what CLAHE is for)."
+            )
+
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         out = np.empty(images.shape, dtype=np.float64)
         if self.method == "global":
