@@ -21,7 +21,7 @@ from pathlib import Path
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
-    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs",
+    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs", "path_items",
     "require_regular_file", "stat_regular_file",
 ]
 
@@ -260,12 +260,17 @@ def _identity(path: PathLike) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def path_items(value: PathLike | Iterable[PathLike]) -> list:
+    """The paths ``value`` gives: one path (a str or os.PathLike) alone, never its characters; else each item.
+
+    For parameters taking "a path or paths": ``predict_paths(model, "photo.png")``
+    is one input, not ``"p"``, ``"h"``, ... and ``"."`` (the current folder).
+    """
+    return [value] if isinstance(value, (str, os.PathLike)) else list(value)
+
+
 def _texts(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (str, os.PathLike)):
-        return [os.fspath(value)]
-    return [os.fspath(v) for v in value if v is not None]
+    return [] if value is None else [os.fspath(v) for v in path_items(value) if v is not None]
 
 
 def _named(mapping: Mapping[str, object] | None) -> list[tuple[str, str]]:

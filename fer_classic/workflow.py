@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._fileio import check_outputs, folder_outputs
+from ._fileio import check_outputs, folder_outputs, path_items
 from ._training import (
     Log,
     check_geometry,
@@ -406,7 +406,7 @@ def _evaluate_on_workers(model, data, *, split, label_map, report, backend, sche
 
 
 def compare_model_files(
-    models: Iterable[str | os.PathLike],
+    models: str | os.PathLike | Iterable[str | os.PathLike],
     data: str | os.PathLike | FaceDataset,
     *,
     split: str | None = "test",
@@ -419,8 +419,9 @@ def compare_model_files(
 
     Parameters
     ----------
-    models : iterable of path
+    models : path or iterable of path
         Model files written by :func:`fit_model`; rows are named by file name.
+        One path (a str or os.PathLike) is one model.
     data : path or FaceDataset
     split : str or None, default="test"
     out : path, optional
@@ -434,7 +435,7 @@ def compare_model_files(
     -------
     Comparison
     """
-    paths = [Path(p) for p in models]
+    paths = [Path(p) for p in path_items(models)]
     check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
                   make_parents=True)
     comparison = compare_models(

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -386,6 +387,21 @@ def test_a_folders_media_names_that_are_no_files_get_their_error_rows(tmp_path, 
     run = predict_paths(fitted_model, [tmp_path])
     assert run.n_inputs == 2 and run.failed == 1
     assert [r["status"] for r in run.rows if r["source"].endswith("odd.png")] == ["error"]
+
+
+@pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
+def test_one_path_alone_is_one_input_not_its_characters(fitted_model, files, monkeypatch, as_given):
+    monkeypatch.chdir(files)  # a relative name: its "." would have been this folder, searched
+    run = predict_paths(fitted_model, as_given("crop.png"))
+    assert run.n_inputs == 1 and run.failed == 0 and {r["source"] for r in run.rows} == {"crop.png"}
+
+
+@pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
+def test_annotation_targets_of_one_path_alone(files, as_given):
+    from fer_classic.prediction import annotation_targets
+
+    clip = files / "clip.avi"
+    assert annotation_targets(as_given(clip), "out.avi") == {clip: Path("out.avi")}
 
 
 def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted_model, files):

@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +120,18 @@ def test_predict_paths_reports_bad_files_without_raising(tmp_path, fitted_model,
     run = predict_paths(fitted_model, [good, bad])
     assert [r["source"] for r in run.rows] == [str(good), str(bad)]
     assert run.rows[0]["label"] in fitted_model.classes and run.rows[1]["status"] == "error"
+
+
+@pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
+def test_compare_model_files_takes_one_path_alone_as_one_model(tmp_path, fitted_model, tiny_faces, monkeypatch,
+                                                              as_given):
+    from fer_classic import save_model
+    from fer_classic.workflow import compare_model_files
+
+    save_model(fitted_model, tmp_path / "m.joblib")
+    monkeypatch.chdir(tmp_path)
+    comparison = compare_model_files(as_given("m.joblib"), tiny_faces)
+    assert [row["model"] for row in comparison.rows] == ["m.joblib"]
 
 
 def test_predict_paths_searches_folders(fitted_model, folder_dataset):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from sklearn.base import clone
 
-from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs
+from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs, path_items
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..data._images import _warn_stretched, list_sources
@@ -68,8 +68,11 @@ class PredictionRun:
         }
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given, folders searched recursively for images and videos (sorted).
+
+    ``inputs`` is one path (a str or os.PathLike: one input, never its
+    characters) or an iterable of paths.
 
     Raises
     ------
@@ -78,7 +81,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """
     media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     paths: list[Path] = []
-    for item in map(Path, inputs):
+    for item in map(Path, path_items(inputs)):
         if item.is_dir():
             # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
             paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and not p.is_dir())
@@ -143,8 +146,13 @@ def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None 
                       UserWarning, stacklevel=3)
 
 
-def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) -> dict[Path, Path]:
+def annotation_targets(
+    paths: str | os.PathLike | Iterable[str | os.PathLike], annotate: str | os.PathLike | None
+) -> dict[Path, Path]:
     """Where the annotated copy of each input goes; checked before any work.
+
+    ``paths`` are the inputs as :func:`expand_inputs` gives them (one path
+    alone is one input).
 
     ``annotate`` with an image or video suffix is one file (one input only,
     of the same kind); anything else is a folder receiving ``<name>`` per
@@ -163,6 +171,7 @@ def annotation_targets(paths: list[Path], annotate: str | os.PathLike | None) ->
     """
     if annotate is None:
         return {}
+    paths = [Path(p) for p in path_items(paths)]
     out = Path(annotate)
     suffix = out.suffix.lower()
     if annotates_one_file(out):
@@ -206,7 +215,7 @@ def _write_image(path: Path, image: np.ndarray) -> None:
 
 def predict_paths(
     model: FERModel,
-    inputs: Iterable[str | os.PathLike],
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
     *,
     every: int = 1,
     annotate: str | os.PathLike | None = None,
@@ -219,9 +228,10 @@ def predict_paths(
     Parameters
     ----------
     model : FERModel
-    inputs : iterable of path
+    inputs : path or iterable of path
         Image files, video files (by suffix: .avi, .mp4, .mov, .mkv, ...) and
-        folders (searched recursively for both).
+        folders (searched recursively for both). One path (a str or
+        os.PathLike) is one input.
     every : int, default=1
         Videos: analyse every Nth frame.
     annotate : path, optional
