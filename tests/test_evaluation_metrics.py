@@ -146,13 +146,60 @@ def test_accuracy_interval_of_perfect_predictions_is_a_point():
     assert accuracy_interval(["sad"] * 5, ["sad"] * 5) == (1.0, 1.0)
 
 
+def _metrics_of_sad(y_true, y_pred, **kwargs):
+    return classification_metrics(y_true, y_pred, ["sad"], **kwargs)
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    ({"confidence": 1.5}, "confidence must lie strictly between 0 and 1"),
-    ({"n_resamples": 0}, "n_resamples must be an int >= 1"),
+    ({"confidence": 1.5}, r"'confidence' parameter .* must be a float in the range \(0.0, 1.0\)"),
+    ({"n_resamples": 0}, r"'n_resamples' parameter .* must be an int in the range \[1, 1000000\]"),
+    ({"n_resamples": 10**12}, r"'n_resamples' parameter .* must be an int in the range \[1, 1000000\]"),
 ])
-def test_accuracy_interval_rejects_bad_parameters(kwargs, message):
+@pytest.mark.parametrize("function", [accuracy_interval, _metrics_of_sad],
+                         ids=["accuracy_interval", "classification_metrics"])
+def test_bootstrap_parameters_out_of_range_are_refused(function, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        accuracy_interval(["sad"], ["sad"], **kwargs)
+        function(["sad"], ["sad"], **kwargs)
+
+
+def test_accuracy_interval_refuses_y_pred_of_another_length():
+    with pytest.raises(ValueError, match="y_true has 4 labels but y_pred has 1"):
+        accuracy_interval(["a", "b", "c", "d"], ["a"])
+
+
+def test_a_class_named_twice_is_refused():
+    with pytest.raises(ValueError, match="classes names 'happy' more than once"):
+        classification_metrics(["happy", "sad"], ["happy", "sad"], CLASSES + ["happy"])
+
+
+def test_classes_as_one_string_is_refused():
+    with pytest.raises(ValueError, match="'classes' parameter .* must be an array-like. Got 'happy'"):
+        classification_metrics(["happy"], ["happy"], "happy")
+
+
+def test_y_pred_outside_the_classes_is_refused_naming_the_labels():
+    with pytest.raises(ValueError, match="y_pred holds 'contempt', not among the classes"):
+        classification_metrics(["happy", "sad"], ["happy", "contempt"], ["happy", "sad"])
+
+
+def test_y_true_without_any_of_the_classes_is_refused():
+    with pytest.raises(ValueError, match="No label of y_true is one of the classes .* y_true holds 'HAPPY', 'SAD'"):
+        classification_metrics(["HAPPY", "SAD"], ["happy", "sad"], CLASSES)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (None, "y_true holds a missing label \\(None or NaN\\) at index 1"),
+    (np.nan, "y_true holds a missing label \\(None or NaN\\) at index 1"),
+    (1, "y_true mixes text and numeric labels \\(e.g. 'happy' and 1\\)"),
+], ids=["None", "NaN", "number"])
+def test_missing_or_mixed_labels_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        classification_metrics(["happy", bad], ["happy", "sad"], CLASSES)
+
+
+def test_two_dimensional_labels_are_refused():
+    with pytest.raises(ValueError, match=r"y_true must be one label per sample.* shape \(2, 2\)"):
+        classification_metrics([["happy", "sad"], ["sad", "happy"]], ["happy", "sad"], CLASSES)
 
 
 def test_scores_with_wrong_column_count_name_the_classes(predictions):

@@ -7,6 +7,7 @@ only when a figure is made.
 from ._compare import COMPARE_COLUMNS, Comparison, compare_models
 from ._curves import CurveResult, compute_learning_curve, compute_validation_curve
 from ._metrics import (
+    MAX_RESAMPLES,
     accuracy_interval,
     classification_metrics,
     format_confusion_matrix,
@@ -35,6 +36,7 @@ __all__ = [
     "COMPARE_COLUMNS",
     "Comparison",
     "CurveResult",
+    "MAX_RESAMPLES",
     "Predictions",
     "REPORT_FILES",
     "REPORT_PLOTS",

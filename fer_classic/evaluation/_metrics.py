@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,8 +16,12 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
+from sklearn.utils.validation import column_or_1d
+
+from .._sklearn_compat import Integral, Interval, Real, validate_params
 
 __all__ = [
+    "MAX_RESAMPLES",
     "accuracy_interval",
     "warn_class_mismatch",
     "classification_metrics",
@@ -26,6 +32,94 @@ __all__ = [
 ]
 
 
+#: Most bootstrap resamples :func:`accuracy_interval` draws: their accuracies are
+#: held in memory, 8 bytes each (8 MB at this bound).
+MAX_RESAMPLES = 1_000_000
+
+#: The bootstrap's parameters, checked by ``validate_params`` wherever they are taken.
+_BOOTSTRAP_CONSTRAINTS = {
+    "n_resamples": [Interval(Integral, 1, MAX_RESAMPLES, closed="both")],
+    "confidence": [Interval(Real, 0, 1, closed="neither")],
+}
+
+
+def _label_kind(value) -> str:
+    if isinstance(value, str):
+        return "text"
+    if value is None or (isinstance(value, numbers.Real) and value != value):
+        return "missing"
+    return "number" if isinstance(value, numbers.Number) else "other"
+
+
+def _check_labels(y, name: str) -> np.ndarray:
+    """``y`` as a 1-D array of labels, all text or all numbers.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        Labels; a column is flattened.
+    name : str
+        The parameter, for the messages (``"y_true"``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not one label per sample, or holds a missing label (None
+        or NaN), mixes text and numbers, or holds something else (a list).
+    """
+    y = np.asarray(y, dtype=object)  # object first: NumPy would make ["happy", None, 1] three strings
+    try:
+        y = column_or_1d(y)
+    except ValueError:
+        raise ValueError(f"{name} must be one label per sample, a 1-D array-like (or one column); got an "
+                         f"array of shape {y.shape}.") from None
+    values = y.tolist()
+    kinds: dict[str, int] = {}
+    for i, value in enumerate(values):
+        kinds.setdefault(_label_kind(value), i)
+    if "missing" in kinds:
+        raise ValueError(f"{name} holds a missing label (None or NaN) at index {kinds['missing']}; give every "
+                         "sample a class name, or leave the unlabelled ones out.")
+    if "other" in kinds:
+        i = kinds["other"]
+        raise ValueError(f"{name} holds {values[i]!r} at index {i}; a label is a class name (text) or a number.")
+    if len(kinds) > 1:
+        text, number = values[kinds["text"]], values[kinds["number"]]
+        raise ValueError(f"{name} mixes text and numeric labels (e.g. {text!r} and {number!r}); give every label "
+                         "as the model names its classes (model.classes).")
+    return np.asarray(values) if values else np.asarray([], dtype=object)
+
+
+def _named(labels, limit: int = 5) -> str:
+    """The first ``limit`` of ``labels``, and how many more."""
+    labels = list(labels)
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return ", ".join(map(repr, labels[:limit])) + more
+
+
+def _check_predictions(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels checked by :func:`_check_labels`: of one kind and length, at least one sample."""
+    y_true, y_pred = _check_labels(y_true, "y_true"), _check_labels(y_pred, "y_pred")
+    if len(y_true) and len(y_pred) and (y_true.dtype.kind == "U") != (y_pred.dtype.kind == "U"):
+        true, pred = y_true[:1].tolist()[0], y_pred[:1].tolist()[0]
+        raise ValueError(f"y_true and y_pred hold labels of two kinds (e.g. {true!r} and {pred!r}); give both as "
+                         "the model names its classes (model.classes).")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}: give one prediction "
+                         "per true label.")
+    if len(y_true) == 0:
+        raise ValueError("y_true is empty: the metrics need at least one sample.")
+    return y_true, y_pred
+
+
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"], **_BOOTSTRAP_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def accuracy_interval(
     y_true,
     y_pred,
@@ -45,7 +139,8 @@ def accuracy_interval(
     y_true, y_pred : array-like of shape (n_samples,)
         True and predicted labels.
     n_resamples : int, default=1000
-        Bootstrap resamples (at least 1).
+        Bootstrap resamples, 1 to :data:`MAX_RESAMPLES` (their accuracies
+        are held in memory).
     confidence : float, default=0.95
         Coverage of the interval, in (0, 1).
     random_state : int or None, default=0
@@ -58,16 +153,13 @@ def accuracy_interval(
     Raises
     ------
     ValueError
-        If ``n_resamples`` or ``confidence`` is out of range, or there are no samples.
+        If ``n_resamples`` or ``confidence`` is out of range, ``y_true`` and
+        ``y_pred`` differ in length, are not one label per sample, hold a
+        missing label (None, NaN) or mix text and numbers, or there are no samples.
     """
-    if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be an int >= 1; got {n_resamples!r}.")
-    if not 0.0 < float(confidence) < 1.0:
-        raise ValueError(f"confidence must lie strictly between 0 and 1 (e.g. 0.95); got {confidence!r}.")
-    correct = np.asarray(y_true) == np.asarray(y_pred)
+    y_true, y_pred = _check_predictions(y_true, y_pred)
+    correct = y_true == y_pred
     n = len(correct)
-    if n == 0:
-        raise ValueError("accuracy_interval needs at least one sample; y_true is empty.")
     rng = np.random.default_rng(random_state)
     accuracies = np.empty(int(n_resamples))
     # Chunks keep the index array small (rows x n) on large test sets.
@@ -178,6 +270,10 @@ def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
     return {"per_class": per_class, "macro": float(np.mean(values)) if values else None, "micro": micro}
 
 
+@validate_params(
+    {"y_true": ["array-like"], "y_pred": ["array-like"], "classes": ["array-like"], **_BOOTSTRAP_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def classification_metrics(
     y_true,
     y_pred,
@@ -194,11 +290,12 @@ def classification_metrics(
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples,)
-        True and predicted labels.
+        True and predicted labels. Every label of ``y_pred`` must be one of
+        ``classes``; labels of ``y_true`` the model never saw count as errors
+        (listed after ``classes``), but at least one must be a class.
     classes : sequence
-        Class names in the model's order (``model.classes_``); rows and
-        columns of the confusion matrix and the per-class entries follow it.
-        Labels in ``y_true`` the model never saw count as errors.
+        Class names in the model's order (``model.classes``), each once; rows
+        and columns of the confusion matrix and the per-class entries follow it.
     scores : array-like of shape (n_samples, n_classes), optional
         ``predict_proba`` or ``decision_function`` output (columns follow
         ``classes``); gives the one-vs-rest ROC-AUC. Without it the AUC entries are None.
@@ -220,12 +317,30 @@ def classification_metrics(
         ``roc_auc_macro`` and ``roc_auc_micro`` (None without ``scores``);
         with ``groups``, ``accuracy_by_group`` (name → accuracy, n).
         Every value is JSON-ready.
+
+    Raises
+    ------
+    ValueError
+        If ``classes`` names a class twice or none; ``y_true`` and ``y_pred``
+        differ in length, are not one label per sample, hold a missing label
+        (None, NaN) or mix text and numbers; ``y_pred`` holds a label not in
+        ``classes``; no label of ``y_true`` is in ``classes`` (its spelling or
+        case differs: the accuracy would be 0); or ``n_resamples`` or
+        ``confidence`` is out of range (checked before any metric).
     """
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}.")
-    labels = list(classes) + sorted(set(y_true.tolist()) - set(classes), key=str)
+    y_true, y_pred = _check_predictions(y_true, y_pred)
+    classes = _check_classes(classes)
+    known = set(classes)
+    foreign = sorted(set(y_pred.tolist()) - known, key=str)
+    if foreign:
+        raise ValueError(f"y_pred holds {_named(foreign)}, not among the classes ({_named(classes, 10)}); pass "
+                         "the predictions of the model whose classes are given (classes=model.classes).")
+    unseen = sorted(set(y_true.tolist()) - known, key=str)
+    if len(unseen) == len(set(y_true.tolist())):
+        raise ValueError(f"No label of y_true is one of the classes ({_named(classes, 10)}): y_true holds "
+                         f"{_named(unseen)}, so the accuracy would be 0. Labels are compared exactly (spelling "
+                         "and case): map them to the model's class names.")
+    labels = classes + unseen
     # F1 averages run over the classes present in y_true or y_pred, like scikit-learn's.
     present = [c for c in labels if c in set(y_true.tolist()) | set(y_pred.tolist())]
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -263,6 +378,18 @@ def classification_metrics(
         "confusion_matrix_normalized": normalize_confusion_matrix(matrix).round(6).tolist(),
         **_accuracy_by_group(y_true, y_pred, groups),
     }
+
+
+def _check_classes(classes) -> list:
+    """``classes`` as a list of distinct labels (see :func:`_check_labels`); none, or one twice, refused."""
+    classes = _check_labels(classes, "classes").tolist()
+    if not classes:
+        raise ValueError("classes is empty: give the model's class names (model.classes).")
+    twice = sorted((c for c, n in Counter(classes).items() if n > 1), key=str)
+    if twice:
+        raise ValueError(f"classes names {_named(twice)} more than once; give each class once, in the model's "
+                         "order (model.classes).")
+    return classes
 
 
 def _accuracy_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups) -> dict:
