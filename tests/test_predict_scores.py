@@ -1,5 +1,7 @@
 """Labels and scores in one pass: the same values as predict and decision_function, kernel rows evaluated once."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,29 @@ def test_model_scores_through_a_sampler_pipeline(tiny_faces):
     labels, _, _, features = model.predict_scores(test.images)
     np.testing.assert_array_equal(labels, model.pipeline.predict(test.X))
     assert len(features) == len(test)
+
+
+@pytest.mark.parametrize("method", ["predict", "scores", "predict_scores"])
+@pytest.mark.parametrize("images, shape", [
+    (np.zeros((0, 48, 48), np.uint8), "(0, 48, 48)"),
+    (np.zeros((0, 48 * 48), np.uint8), "(0, 2304)"),
+    ([], "(0,)"),
+], ids=["images", "rows", "empty list"])
+def test_an_empty_batch_is_refused_as_scikit_learn_refuses_it(fitted_model, method, images, shape):
+    with pytest.raises(ValueError, match=rf"^Found array with 0 sample\(s\) \(shape={re.escape(shape)}\) while a "
+                                         r"minimum of 1 is required: give at least one image"):
+        getattr(fitted_model, method)(images)
+
+
+@pytest.mark.parametrize("method", ["predict", "scores", "predict_scores"])
+@pytest.mark.parametrize("shapes, index", [
+    ([(48, 48), (40, 48)], 1),
+    ([(48, 48), (48, 48), (48, 48, 3)], 2),
+    ([(48 * 48,), (48 * 48 - 1,)], 1),
+], ids=["taller", "colour", "rows"])
+def test_a_ragged_list_names_the_first_image_of_another_shape(fitted_model, method, shapes, index):
+    images = [np.zeros(shape, np.uint8) for shape in shapes]
+    with pytest.raises(ValueError, match=rf"^images\[{index}\] has shape {re.escape(str(shapes[index]))}, unlike "
+                                         rf"images\[0\] of shape {re.escape(str(shapes[0]))}: a batch holds images "
+                                         "of one shape"):
+        getattr(fitted_model, method)(images)

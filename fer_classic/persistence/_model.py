@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from sklearn.pipeline import Pipeline
 from .._version import __version__
 from ..data._levels import gray_levels
 
-__all__ = ["FERModel", "PREPROCESSING", "library_versions", "plain_metadata", "utc_now"]
+__all__ = ["FERModel", "PREPROCESSING", "check_fer_model", "library_versions", "plain_metadata",
+           "utc_now"]
 
 #: How images are brought to the model's input; loaders follow this, and
 #: ``FERModel.predict`` checks geometry against it.
@@ -127,26 +129,47 @@ class FERModel:
         return tuple(self.metadata["image_shape"])  # type: ignore[return-value]
 
     def _rows(self, images) -> np.ndarray:
-        images = np.asarray(images)
+        """``images`` as the pipeline's input rows, checked: the one entrance of every prediction method.
+
+        Raises
+        ------
+        ValueError
+            If the images are not of the model's geometry, a list's images
+            differ in shape (the first that differs from ``images[0]`` is
+            named), or there is no image (as scikit-learn refuses an empty
+            batch: "Found array with 0 sample(s)").
+        """
         height, width = self.image_shape
+        expected = (f"The model takes {height}x{width} grayscale images (n, {height}, {width}) or rows of "
+                    f"{height * width} pixels")
+        advice = f"Load images with size={height} (fer_classic.load_dataset / read_image)."
+        if not isinstance(images, np.ndarray) and isinstance(images, (list, tuple)) and images:
+            shapes = [np.shape(image) for image in images]
+            differs = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+            if differs is not None:
+                raise ValueError(f"images[{differs}] has shape {shapes[differs]}, unlike images[0] of shape "
+                                 f"{shapes[0]}: a batch holds images of one shape. {expected}. {advice}")
+        images = np.asarray(images)
+        fits = ((images.ndim == 3 and images.shape[1:] == (height, width))
+                or (images.ndim == 2 and images.shape[1] == height * width))
+        if not fits and images.shape != (0,):  # (0,): an empty list
+            raise ValueError(f"{expected}; got an array of shape {images.shape}. {advice}")
+        if len(images) == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={images.shape}) while a minimum of 1 is "
+                             f"required: give at least one image to predict. {expected}.")
         # The training images were 8-bit levels: floats in 0..1 or 16-bit values are brought to them,
         # as image files are, so that the scale the caller chose does not change the answer.
-        if images.ndim == 3 and images.shape[1:] == (height, width):
-            return gray_levels(images, "images", batch=True).reshape(len(images), -1)
-        if images.ndim == 2 and images.shape[1] == height * width:
-            return gray_levels(images, "images", batch=True)
-        raise ValueError(
-            f"The model takes {height}x{width} grayscale images (n, {height}, {width}) or rows of "
-            f"{height * width} pixels; got an array of shape {images.shape}. Load images with "
-            f"size={height} (fer_classic.load_dataset / read_image)."
-        )
+        return gray_levels(images, "images", batch=True).reshape(len(images), -1)
 
     def predict(self, images) -> np.ndarray:
         """Labels of ``images``, shape (n, height, width) or flattened rows.
 
         uint8 levels 0..255 as the training images; 16-bit values and floats
         in 0..1 are converted to them, each image by its own values
-        (:func:`fer_classic.data.gray_levels`).
+        (:func:`fer_classic.data.gray_levels`). A list of images must hold
+        images of one shape; an empty batch is refused with a ValueError, as
+        scikit-learn refuses one (``predict``, :meth:`scores` and
+        :meth:`predict_scores` alike).
         """
         return self.pipeline.predict(self._rows(images))
 
@@ -217,6 +240,39 @@ class FERModel:
             for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
                 timings[key] = round(timings.get(key, 0.0) + seconds, 3)
         return labels, kind, scores, np.asarray(features)
+
+
+def check_fer_model(model, caller: str, where: str = "model", files: str | None = None) -> FERModel:
+    """``model`` itself when it is a :class:`FERModel`, else a TypeError saying how to get one.
+
+    Parameters
+    ----------
+    model : object
+    caller : str
+        The function taking it, for the message (``"write_report"``).
+    where : str, default="model"
+        Which argument or item it is (``"models[1]"``).
+    files : str, optional
+        The function to use for model files instead, when there is one.
+
+    Raises
+    ------
+    TypeError
+        Naming what was given and the ways to a FERModel: ``load_model(path)``,
+        ``fit_model(...).model``, and ``FERModel.from_fitted`` for a fitted
+        scikit-learn pipeline (a bare pipeline has no image geometry or metadata).
+    """
+    if isinstance(model, FERModel):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        hint = f" Load the file first (load_model({str(model)!r}))" + (f", or use {files}." if files else ".")
+    elif hasattr(model, "predict"):
+        hint = (" Wrap a fitted pipeline with FERModel.from_fitted(pipeline, train, features=..., clf=...), which "
+                "records its image geometry and classes.")
+    else:
+        hint = ""
+    raise TypeError(f"{caller} takes a FERModel for {where}, from load_model(path) or fit_model(...).model; got "
+                    f"{type(model).__name__}.{hint}")
 
 
 def _two_columns(decision: np.ndarray) -> np.ndarray:
