@@ -36,6 +36,7 @@ from .evaluation import (
 )
 from .exceptions import EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
+from .persistence._model import check_fer_model
 from .pipeline import make_pipeline
 from .prediction._model import loading_cropper
 
@@ -346,6 +347,8 @@ def evaluate_model(
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model`` (a
+        TypeError otherwise, before any image is read).
     data : path or FaceDataset
     split : str or None, default="test"
         ``train``/``test``/``val`` or a FER2013 usage (``PublicTest``,
@@ -365,6 +368,7 @@ def evaluate_model(
     chunk_size : int, default=4096
         Files per chunk with ``backend="dask"`` or ``"ray"``.
     """
+    check_fer_model(model, "evaluate_model")
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--report",), make_parents=True)
     if report is not None:

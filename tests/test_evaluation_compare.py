@@ -101,6 +101,15 @@ def test_comparison_rejects_dataset_of_another_geometry(fitted_model):
         compare_models([fitted_model], make_synthetic_faces(2, 1, size=32))
 
 
+@pytest.mark.parametrize("models, message", [
+    (lambda m: [m, "m2.joblib"], r"models\[1\], .* got str. Load the file first .*compare_model_files"),
+    (lambda m: {"svm": m, "raw": m.pipeline}, r"models\['raw'\], .* got Pipeline. Wrap a fitted pipeline"),
+], ids=["path", "pipeline"])
+def test_comparison_refuses_what_is_not_a_fer_model(fitted_model, tiny_faces, models, message):
+    with pytest.raises(TypeError, match=message):
+        compare_models(models(fitted_model), tiny_faces)
+
+
 def test_one_time_costs_are_not_charged_to_the_first_model(tiny_faces, monkeypatch):
     import copy
     import time

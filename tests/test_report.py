@@ -13,7 +13,7 @@ from click.testing import CliRunner
 pytest.importorskip("matplotlib")
 
 from conftest import tree_digest, write_csv_dataset  # noqa: E402
-from fer_classic import fit_model  # noqa: E402
+from fer_classic import evaluate_model, fit_model  # noqa: E402
 from fer_classic.cli import main  # noqa: E402
 from fer_classic.data import make_synthetic_faces  # noqa: E402
 from fer_classic.evaluation import REPORT_PLOTS, write_report  # noqa: E402
@@ -97,6 +97,24 @@ def test_report_rejects_a_file_as_folder(fitted_model, tiny_faces, tmp_path):
 def test_report_rejects_images_of_another_size(fitted_model, tmp_path):
     with pytest.raises(ReportError, match=r"size=\(48, 48\)"):
         write_report(fitted_model, make_synthetic_faces(2, 1, size=32), tmp_path / "r")
+
+
+@pytest.mark.parametrize("points", [0, 1])
+def test_report_refuses_too_few_pca_points_before_any_work(fitted_model, tiny_faces, tmp_path, points):
+    with pytest.raises(ValueError, match=r"'max_pca_points' parameter .* must be an int in the range \[2, inf\)"):
+        write_report(fitted_model, tiny_faces, tmp_path / "r", max_pca_points=points)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("function", [
+    lambda model, data, tmp: write_report(model, data, tmp / "r"),
+    lambda model, data, tmp: evaluate_model(model, data, report=tmp / "r"),
+], ids=["write_report", "evaluate_model"])
+def test_a_bare_pipeline_is_refused_naming_fer_model(fitted_model, tiny_faces, tmp_path, function):
+    with pytest.raises(TypeError, match=r"takes a FERModel .* got Pipeline. Wrap a fitted pipeline with "
+                                        r"FERModel.from_fitted"):
+        function(fitted_model.pipeline, tiny_faces, tmp_path)
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.fixture

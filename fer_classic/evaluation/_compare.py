@@ -15,6 +15,7 @@ import numpy as np
 
 from .._fileio import atomic_write_text
 from ..exceptions import ReportError
+from ..persistence._model import check_fer_model
 from ._metrics import classification_metrics, warn_class_mismatch
 from ._significance import mcnemar_test
 
@@ -115,7 +116,9 @@ def compare_models(
     Parameters
     ----------
     models : mapping of name to FERModel, or sequence of FERModel
-        Names label the rows (a sequence is named ``model1``, ``model2``...).
+        From :func:`fer_classic.load_model` or ``fit_model(...).model`` (model
+        files go to :func:`fer_classic.workflow.compare_model_files`). Names
+        label the rows (a sequence is named ``model1``, ``model2``...).
     names : sequence of str, optional
         Row names for a sequence of models (repeated names get ``#2``, ``#3``).
     data : path or FaceDataset
@@ -141,6 +144,8 @@ def compare_models(
 
     Raises
     ------
+    TypeError
+        If a model is not a FERModel (a path, say), before any image is read.
     ReportError
         If no model is given or a FaceDataset does not match a model's geometry.
     """
@@ -156,6 +161,9 @@ def compare_models(
         names = [f"model{i + 1}" for i in range(len(fitted))] if names is None else [str(n) for n in names]
     if len(names) != len(fitted):
         raise ValueError(f"names has {len(names)} entries for {len(fitted)} models.")
+    for key, model in zip(list(models) if isinstance(models, Mapping) else range(len(fitted)), fitted):
+        check_fer_model(model, "compare_models", f"models[{key!r}]",
+                        files="fer_classic.workflow.compare_model_files(paths, data)")
     names = _unique_names(names)
     if not fitted:
         raise ReportError("compare_models needs at least one model; give two or more to compare.")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._optional import import_optional
+from .._sklearn_compat import Integral, Interval, validate_params
 from ._curves import CurveResult
 from ._metrics import _as_score_matrix, normalize_confusion_matrix
 
@@ -287,6 +288,11 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
     return fig
 
 
+#: Points of the PCA scatter: two or more (one point has no variance to project).
+PCA_POINTS = Interval(Integral, 2, None, closed="left")
+
+
+@validate_params({"max_points": [PCA_POINTS]}, prefer_skip_nested_validation=True)
 def plot_feature_pca(
     features,
     labels,
@@ -306,7 +312,8 @@ def plot_feature_pca(
     classes : sequence, optional
         Legend order (default: canonical order of the labels present).
     max_points : int, default=2000
-        A seeded random subset of at most this many points is drawn and projected.
+        A seeded random subset of at most this many points (2 or more) is
+        drawn and projected.
     random_state : int or None, default=0
     title : str, optional
 
