@@ -12,6 +12,7 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -25,7 +26,7 @@ from fer_classic.exceptions import (
     UntrustedModelError,
     VersionMismatchWarning,
 )
-from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, key_path, start_save
+from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, _files, key_path, start_save
 
 
 @pytest.fixture(params=["joblib", "skops"])
@@ -318,18 +319,44 @@ def test_scores_without_probabilities_are_decision_values(fitted_model, tiny_fac
     assert kind == "decision" and scores.shape == (3, len(fitted_model.classes))
 
 
+@pytest.fixture
+def unchecked_save(monkeypatch):
+    """save_model without its check of the model: files as another writer (or an editor) could leave them."""
+    monkeypatch.setattr(_files, "model_problem", lambda model: None)
+
+
 @pytest.mark.parametrize("metadata_edit, message", [
     (lambda m: {k: v for k, v in m.items() if k != "image_shape"}, "lacks the metadata key 'image_shape'"),
     (lambda m: {**m, "image_shape": [48]}, "invalid \\[48\\] for the metadata key 'image_shape'"),
     (lambda m: {**m, "image_shape": [48, "48"]}, "invalid .* for the metadata key 'image_shape'"),
     (lambda m: {**m, "image_shape": [0, 48]}, "invalid .* for the metadata key 'image_shape'"),
 ])
-def test_metadata_without_what_predict_needs_fails_at_load(tmp_path, fitted_model, model_format, metadata_edit,
-                                                           message):
+def test_metadata_without_what_predict_needs_fails_at_load(tmp_path, unchecked_save, fitted_model, model_format,
+                                                           metadata_edit, message):
     path = save_model(FERModel(fitted_model.pipeline, metadata_edit(fitted_model.metadata)),
                       tmp_path / f"m.{model_format}")
     with pytest.raises(ModelFileError, match=f"{path}.*{message}"):
         load_model(path)
+
+
+@pytest.mark.parametrize("metadata_edit, message", [
+    (lambda m: {k: v for k, v in m.items() if k != "image_shape"}, "its metadata lacks the key 'image_shape'"),
+    (lambda m: {**m, "image_shape": "48x48"}, "its metadata has an invalid '48x48' for the key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [24, 96]}, "its features were fitted on 48x48 images, but its metadata "
+                                               "records 24x96"),
+    (lambda m: {**m, "classes": [*m["classes"], "contempt"]}, "its metadata records the classes .*contempt"),
+])
+def test_save_refuses_what_load_would_refuse_or_misread(tmp_path, fitted_model, metadata_edit, message):
+    with pytest.raises(ValueError, match=f"Cannot save .*m.joblib: {message}"):
+        save_model(FERModel(fitted_model.pipeline, metadata_edit(fitted_model.metadata)), tmp_path / "m.joblib")
+    assert not (tmp_path / "m.joblib").exists()
+
+
+@pytest.mark.parametrize("model", [lambda m: m.pipeline, lambda m: FERModel(clone(m.pipeline), m.metadata)],
+                         ids=["pipeline", "unfitted"])
+def test_save_refuses_a_pipeline_or_an_unfitted_model(tmp_path, fitted_model, model):
+    with pytest.raises((TypeError, ValueError), match="save_model takes a FERModel, not a Pipeline|not a fitted"):
+        save_model(model(fitted_model), tmp_path / "m.joblib")
 
 
 def test_version_1_file_without_image_shape_fails_at_load(tmp_path, fitted_model):
@@ -340,7 +367,7 @@ def test_version_1_file_without_image_shape_fails_at_load(tmp_path, fitted_model
         load_model(path, trusted=True)
 
 
-def test_inspect_lists_missing_metadata_without_refusing(tmp_path, fitted_model, model_format):
+def test_inspect_lists_missing_metadata_without_refusing(tmp_path, unchecked_save, fitted_model, model_format):
     metadata = {k: v for k, v in fitted_model.metadata.items() if k != "image_shape"}
     path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / f"m.{model_format}")
     assert inspect_model(path)["missing_metadata"] == ["image_shape"]
@@ -510,7 +537,7 @@ def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted
     from fer_classic.persistence._skops_format import save_skops
 
     path = {"joblib": save_joblib, "skops": save_skops}[save]({"a": 1}, fitted_model.metadata, tmp_path / f"m.{save}")
-    with pytest.raises(ModelFileError, match=f"{path} holds a dict, not a fitted classifier"):
+    with pytest.raises(ModelFileError, match=f"{path}: it holds a dict, not a fitted classifier"):
         load_model(path)
 
 
@@ -519,7 +546,8 @@ def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted
     ({"classes": ["x", "y"]}, "its metadata records the classes x, y, but its model predicts angry"),
     ({"face_cropper": "hello"}, "records the face cropper as str 'hello', not as its parameters"),
 ])
-def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, fitted_model, model_format, edit, message):
+def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, unchecked_save, fitted_model, model_format,
+                                                                edit, message):
     edited = FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit})
     path = save_model(edited, tmp_path / f"m.{model_format}")
     with pytest.raises(ModelIntegrityError, match=message):

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._header import check_loaded, model_format, model_path, warn_versions
+from ._header import check_loaded, model_format, model_path, model_problem, warn_versions
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, plain_metadata
@@ -48,6 +48,13 @@ class PendingSave:
     """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it."""
 
     def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
+        if not isinstance(model, FERModel):
+            raise TypeError(f"save_model takes a FERModel, not a {type(model).__name__}; wrap a fitted pipeline "
+                            "with FERModel.from_fitted(pipeline, train, features=..., clf=...).")
+        problem = model_problem(model)  # what load_model would refuse, or read wrongly, is not written
+        if problem is not None:
+            raise ValueError(f"Cannot save {path}: {problem[1]}. Build the model with "
+                             "FERModel.from_fitted(pipeline, train, ...) from the pipeline fitted on train.")
         self.model, self.path = model, Path(path)
         self.format = model_format(self.path, format)
         # Taken from the pipeline as it is now; a joblib payload too (encode_joblib pickles it at

@@ -31,6 +31,7 @@ __all__ = [
     "make_header",
     "missing_metadata",
     "model_format",
+    "model_problem",
     "model_path",
     "warn_versions",
 ]
@@ -159,39 +160,65 @@ def check_digest(path: Path, recorded, actual: str) -> None:
         )
 
 
+def model_problem(model) -> tuple[type[ModelFileError], str] | None:
+    """What makes ``model`` (a FERModel) unusable as saved: ``(error type, description)``, or None.
+
+    The pipeline must be a fitted classifier, its metadata hold a valid
+    ``image_shape`` that its input agrees with (the pixel count, and the
+    geometry its feature step learned), the classes it predicts and a
+    recorded face cropper as a mapping of parameters.
+    """
+    pipeline, metadata = model.pipeline, model.metadata
+    missing = missing_metadata(metadata)
+    if missing:
+        key = missing[0]
+        state = "lacks" if key not in (metadata or {}) else f"has an invalid {metadata[key]!r} for"
+        return ModelFileError, f"its metadata {state} the key '{key}' ({REQUIRED_METADATA[key]})"
+    if not (hasattr(pipeline, "predict") and hasattr(pipeline, "classes_")):
+        return ModelFileError, f"it holds a {type(pipeline).__name__}, not a fitted classifier"
+    height, width = metadata["image_shape"]
+    takes = getattr(pipeline, "n_features_in_", None)
+    if isinstance(takes, int) and takes != height * width:
+        return ModelIntegrityError, (f"its model takes {takes} pixel values per image, but its metadata records "
+                                     f"{height}x{width} images ({height * width})")
+    learned = _learned_geometry(pipeline)
+    if learned is not None and learned != (height, width):
+        return ModelIntegrityError, (f"its features were fitted on {learned[0]}x{learned[1]} images, but its "
+                                     f"metadata records {height}x{width}")
+    cropper = metadata.get("face_cropper")
+    if cropper is not None and not isinstance(cropper, dict):
+        return ModelIntegrityError, (f"its metadata records the face cropper as {type(cropper).__name__} "
+                                     f"{cropper!r:.40}, not as its parameters")
+    recorded = metadata.get("classes")
+    if isinstance(recorded, list) and {str(c) for c in recorded} != {str(c) for c in pipeline.classes_}:
+        return ModelIntegrityError, (f"its metadata records the classes {', '.join(map(str, recorded))}, but its "
+                                     f"model predicts {', '.join(map(str, pipeline.classes_))}")
+    return None
+
+
+def _learned_geometry(pipeline) -> tuple[int, int] | None:
+    """The input geometry ``pipeline`` learned: its own ``image_shape_`` or its first step's that has one."""
+    steps = getattr(pipeline, "estimator_", pipeline)  # FlipAugmented wraps the fitted pipeline
+    for step in (pipeline, *(step for _, step in getattr(steps, "steps", []))):
+        shape = getattr(step, "image_shape_", None)
+        if shape is not None:
+            return tuple(int(v) for v in shape)
+    return None
+
+
 def check_loaded(path: Path, model) -> None:
     """Raise ModelFileError unless ``model``'s pipeline is a fitted classifier agreeing with its metadata.
-
-    Also: a recorded face cropper must be a mapping of its parameters.
 
     A file whose checksum matches may still hold anything its writer put
     there (the checksum is not a signature): caught here, at load time,
     rather than as an attribute error inside ``predict`` or after ``evaluate``
-    decoded a dataset.
+    decoded a dataset. See :func:`model_problem`.
     """
-    pipeline, metadata = model.pipeline, model.metadata
-    if not (hasattr(pipeline, "predict") and hasattr(pipeline, "classes_")):
-        raise ModelFileError(
-            f"{path} holds a {type(pipeline).__name__}, not a fitted classifier; it was not written by "
-            "fer_classic.save_model from a fitted model. Refit it with 'fer-classic fit'.")
-    height, width = metadata["image_shape"]
-    takes = getattr(pipeline, "n_features_in_", None)
-    if isinstance(takes, int) and takes != height * width:
-        raise ModelIntegrityError(
-            f"{path}: its model takes {takes} pixel values per image, but its metadata records "
-            f"{height}x{width} images ({height * width}); the file was damaged or edited. Refit it with "
-            "'fer-classic fit'.")
-    cropper = metadata.get("face_cropper")
-    if cropper is not None and not isinstance(cropper, dict):
-        raise ModelIntegrityError(
-            f"{path}: its metadata records the face cropper as {type(cropper).__name__} {cropper!r:.40}, not as its "
-            "parameters; the file was damaged or edited. Refit it with 'fer-classic fit'.")
-    recorded = metadata.get("classes")
-    if isinstance(recorded, list) and {str(c) for c in recorded} != {str(c) for c in pipeline.classes_}:
-        raise ModelIntegrityError(
-            f"{path}: its metadata records the classes {', '.join(map(str, recorded))}, but its model predicts "
-            f"{', '.join(map(str, pipeline.classes_))}; the file was damaged or edited. Refit it with "
-            "'fer-classic fit'.")
+    problem = model_problem(model)
+    if problem is not None:
+        error, text = problem
+        raise error(f"{path}: {text}; the file was damaged or edited, or not written by fer_classic.save_model "
+                    "from a fitted model. Refit it with 'fer-classic fit'.")
 
 
 def _valid_image_shape(value) -> bool:
