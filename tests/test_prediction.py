@@ -122,6 +122,45 @@ def test_face_crops_are_predicted_as_the_training_images_were(fitted_model, tiny
     assert row["label"] == fitted_model.predict(image[None])[0]
 
 
+def _without_source(rows):
+    return [{k: v for k, v in row.items() if k != "source"} for row in rows]
+
+
+@pytest.mark.parametrize("mode, as_array", [
+    ("RGB", lambda pil: np.asarray(pil)[..., ::-1]),
+    ("RGBA", lambda pil: np.asarray(pil)[..., [2, 1, 0, 3]]),
+    ("L", np.asarray),
+])
+def test_a_pil_image_is_predicted_as_its_pixels_array(fitted_model, photo, mode, as_array):
+    from PIL import Image
+
+    pil = Image.fromarray(np.ascontiguousarray(photo[..., ::-1])).convert(mode)
+    rows = predict_image(fitted_model, pil)
+    assert {row["source"] for row in rows} == {"<PIL image>"} and rows[0]["status"] == "ok"
+    assert _without_source(rows) == _without_source(predict_image(fitted_model, np.ascontiguousarray(as_array(pil))))
+
+
+def test_a_pil_image_opened_from_a_file_is_predicted_as_the_file(fitted_model, photo, tmp_path):
+    from PIL import Image
+
+    cv2.imwrite(str(tmp_path / "face.png"), photo)
+    with Image.open(tmp_path / "face.png") as pil:
+        rows = predict_image(fitted_model, pil)
+    assert _without_source(rows) == _without_source(predict_image(fitted_model, tmp_path / "face.png"))
+
+
+@pytest.mark.parametrize("image, given", [
+    (random_gray((48, 48)).tolist(), "list"),
+    ((b"\xff\xd8",), "tuple"),
+    (b"photo.jpg", "bytes"),
+    (None, "NoneType"),
+])
+def test_what_is_no_image_is_a_type_error_naming_what_is_accepted(fitted_model, image, given):
+    with pytest.raises(TypeError, match=rf"^image must be a path \(str or os\.PathLike\), a NumPy array \(gray, BGR "
+                                        rf"or BGRA, as cv2\.imread returns\) or a PIL image; got {given}\."):
+        predict_image(fitted_model, image)
+
+
 def test_classify_crops_matches_predict_and_scores(fitted_model, tiny_faces):
     labels, kind, scores = classify_crops(fitted_model, tiny_faces.images[:5])
     np.testing.assert_array_equal(labels, fitted_model.predict(tiny_faces.images[:5]))

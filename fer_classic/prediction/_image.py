@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from ..data._images import _stretch, _warn_stretched, decode_image
 from ..data._levels import gray_levels
@@ -14,18 +15,33 @@ from ..detection import Face, FaceCropper
 from ..persistence import FERModel
 from ._model import classify_crops, face_cropper_for, score_dict
 
-__all__ = ["NO_FACE", "face_rows", "load_image", "predict_image"]
+__all__ = ["NO_FACE", "face_rows", "load_image", "pil_pixels", "predict_image"]
 
 #: ``status`` of an image, or a video frame, in which no face was found.
 NO_FACE = "no face"
 
 
-def load_image(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
+def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> tuple[np.ndarray, str]:
     """The image array and a name for it: a file is decoded, an array checked (``ImageDecodeError`` if not an image).
 
     An array must be what a decoded file is: gray (height, width), or BGR /
     BGRA (height, width, 3 or 4), not empty, in levels :func:`gray_levels` converts.
+    A PIL image is taken as the array of its pixels (:func:`pil_pixels`).
+
+    Raises
+    ------
+    ImageDecodeError
+        If a file cannot be decoded, or an array is not one image.
+    TypeError
+        If ``image`` is none of a path, an array and a PIL image (a list, bytes).
     """
+    if isinstance(image, Image.Image):
+        return load_image(pil_pixels(image))[0], "<PIL image>"
+    if not isinstance(image, (np.ndarray, str, os.PathLike)):
+        hint = (" For several files use predict_paths; for one image's pixels, an array (np.asarray)."
+                if isinstance(image, (list, tuple)) else "")
+        raise TypeError(f"image must be a path (str or os.PathLike), a NumPy array (gray, BGR or BGRA, as "
+                        f"cv2.imread returns) or a PIL image; got {type(image).__name__}.{hint}")
     if isinstance(image, np.ndarray):
         shape = image.shape
         if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
@@ -34,6 +50,22 @@ def load_image(image: str | os.PathLike | np.ndarray) -> tuple[np.ndarray, str]:
                 "(height, width, 3 or 4), as cv2.imread returns, not empty (a batch goes to model.predict).")
         return gray_levels(image[..., 0] if len(shape) == 3 and shape[2] == 1 else image, "The image array"), "<array>"
     return decode_image(image), str(image)
+
+
+def pil_pixels(image: Image.Image) -> np.ndarray:
+    """A PIL image's pixels as OpenCV would hold them: gray levels as they are, colour as BGR or BGRA.
+
+    Gray modes (``1``, ``L``, ``I``, ``I;16``, ``F``) keep their values for
+    :func:`gray_levels` to convert, as an array's; other modes are converted
+    to RGB (RGBA where there is transparency) and their channels reversed.
+    The pixels are taken as they are: an EXIF orientation is not applied
+    (``PIL.ImageOps.exif_transpose`` does; a file path is read upright).
+    """
+    if image.mode in ("1", "L", "I", "F") or image.mode.startswith("I;16"):
+        return np.asarray(image)
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
+        return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]
+    return np.asarray(image.convert("RGB"))[..., ::-1]
 
 
 def face_rows(
@@ -75,9 +107,11 @@ def predict_image(
     Parameters
     ----------
     model : FERModel
-    image : path or ndarray
-        An image file, or an array as OpenCV gives it (gray, BGR or BGRA;
-        convert RGB arrays with ``image[..., ::-1]``).
+    image : path, ndarray or PIL.Image.Image
+        An image file, an array as OpenCV gives it (gray, BGR or BGRA;
+        convert RGB arrays with ``image[..., ::-1]``), or a PIL image (its
+        pixels as they are, through the same gray levels as an array; see
+        :func:`pil_pixels`: its EXIF orientation is not applied).
     cropper : FaceCropper, optional
         Default: the one the model records (:func:`face_cropper_for`).
 
@@ -96,7 +130,11 @@ def predict_image(
     Raises
     ------
     ImageDecodeError
-        If ``image`` is a file that cannot be decoded.
+        If ``image`` is a file that cannot be decoded, or an array that is
+        not one image.
+    TypeError
+        If ``image`` is none of these (a nested list, bytes): naming what is
+        accepted.
 
     Examples
     --------
