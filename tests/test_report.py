@@ -106,6 +106,18 @@ def test_report_refuses_too_few_pca_points_before_any_work(fitted_model, tiny_fa
     assert not (tmp_path / "r").exists()
 
 
+def test_report_keeps_scikit_learn_s_parameter_checks_on_inside(fitted_model, tiny_faces, tmp_path, monkeypatch):
+    import sklearn
+
+    from fer_classic.evaluation import _report
+
+    skipped, predict = [], _report.predict_with_scores
+    monkeypatch.setattr(_report, "predict_with_scores", lambda *args: (
+        skipped.append(sklearn.get_config()["skip_parameter_validation"]), predict(*args))[1])
+    write_report(fitted_model, tiny_faces, tmp_path / "r", n_resamples=20)
+    assert skipped == [False]
+
+
 @pytest.mark.parametrize("function", [
     lambda model, data, tmp: write_report(model, data, tmp / "r"),
     lambda model, data, tmp: evaluate_model(model, data, report=tmp / "r"),
