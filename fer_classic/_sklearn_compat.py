@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import (
     RealNotInt,
     StrOptions,
     make_constraint,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.multiclass import _ovr_decision_function
@@ -42,6 +43,7 @@ __all__ = [
     "_ovr_decision_function",
     "check_parameter_constraints",
     "validate_data",
+    "validate_parameter_constraints",
     "validate_params",
 ]
 

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
-from ._sklearn_compat import check_parameter_constraints
+from ._sklearn_compat import Interval, Real, check_parameter_constraints, validate_parameter_constraints
 from .data import FaceDataset, dataset_inputs, duplicates_of, load_dataset
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
@@ -33,7 +33,7 @@ from .preprocessing import FlipAugmented
 
 __all__ = [
     "CROP_POLICIES", "Log", "check_stratified_folds", "compile_groups", "data_path", "fit_score_save", "hold_out",
-    "image_groups", "load_data", "make_face_cropper", "pipeline_options", "quiet", "split_train_test",
+    "hold_out_folds", "image_groups", "load_data", "make_face_cropper", "pipeline_options", "quiet", "split_train_test",
     "subject_groups", "timed", "training_cropper", "validated",
 ]
 
@@ -114,6 +114,47 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
     return groups, grouping
 
 
+#: ``test_size``: a share strictly between 0 and 1 (NaN refused).
+_TEST_SIZE = {"test_size": [Interval(Real, 0, 1, closed="neither")]}
+
+
+def hold_out_folds(test_size: float, caller: str = "hold_out") -> tuple[int, bool, float]:
+    """The stratified, grouped folds a hold-out of about ``test_size`` is cut from.
+
+    The hold-out is whole folds of :class:`~sklearn.model_selection.StratifiedGroupKFold`:
+    one of ``folds`` when ``test_size`` is 0.5 or less, ``folds`` chosen so
+    that ``1 / folds`` is the share nearest ``test_size`` (0.2: 5 folds, 20 %;
+    0.3 or 0.4: 3 folds, 33 %; 0.45: 2 folds, 50 %); above 0.5, all folds but
+    one, with ``1 - 1 / folds`` nearest (0.7: 3 folds, 67 %; 0.9: 10 folds, 90 %).
+
+    Parameters
+    ----------
+    test_size : float
+        In (0, 1).
+    caller : str, default="hold_out"
+        The function taking ``test_size``, for the message.
+
+    Returns
+    -------
+    folds : int
+    larger : bool
+        Whether the hold-out is all folds but one.
+    share : float
+        The share of the groups held out, ``1 / folds`` or ``1 - 1 / folds``.
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ValueError) If ``test_size`` is not a number strictly between 0 and 1.
+    """
+    validate_parameter_constraints(_TEST_SIZE, {"test_size": test_size}, caller)
+    larger = test_size > 0.5
+    small = 1 - test_size if larger else test_size
+    fewer = max(2, int(min(1 / small, 1e9)))  # 1 / folds just above small, and just below:
+    folds = min((fewer, fewer + 1), key=lambda k: abs(1 / k - small))
+    return folds, larger, 1 - 1 / folds if larger else 1 / folds
+
+
 def hold_out(
     data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
     log: Log = quiet,
@@ -126,10 +167,20 @@ def hold_out(
 
     The dataset's own ``train``/``test`` splits when it has both
     (``grouping`` None); otherwise a seeded hold-out of about ``test_size``
-    of its training images, stratified by class and grouped by
-    :func:`image_groups` (``held_out=True``): a subject, or a cluster of
-    near-identical images, lies wholly on one side.
+    of its training images (whole folds, see :func:`hold_out_folds`),
+    stratified by class and grouped by :func:`image_groups`
+    (``held_out=True``): a subject, or a cluster of near-identical images,
+    lies wholly on one side.
+
+    Raises
+    ------
+    InvalidParameterError
+        (a ValueError) If ``test_size`` is not strictly between 0 and 1,
+        whether or not a hold-out is needed.
+    DatasetError
+        As :func:`split_train_test`.
     """
+    folds, larger, share = hold_out_folds(test_size)
     if data.has_split("train") and data.has_split("test"):
         train, test = data.select("train"), data.select("test")
         left = Counter(split or "no split" for split in data.splits.tolist() if split not in ("train", "test"))
@@ -141,14 +192,15 @@ def hold_out(
         return train, test, False, None, None
     pool = data.select("train") if data.has_split("train") else data
     ids, grouping = image_groups(pool, groups, log=log)
-    folds = max(2, int(round(1 / test_size)))
+    what = f"a hold-out of {share:.0%} (test_size={test_size}: {folds - 1 if larger else 1} of {folds} folds)"
     if len(np.unique(ids)) < folds:
-        raise DatasetError(f"{pool.name}: {grouping} is too few groups for a hold-out of {test_size:.0%}; "
+        raise DatasetError(f"{pool.name}: {grouping} is too few groups for {what}; "
                            "give more images or subjects, or a test split.")
-    check_stratified_folds(pool.labels, folds, f"{pool.name}: a hold-out of {test_size:.0%}",
-                           "give more images, or a test split")
+    check_stratified_folds(pool.labels, folds, f"{pool.name}: {what}", "give more images, or a test split")
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=random_state)
     train_idx, test_idx = next(splitter.split(np.zeros(len(pool)), pool.labels, ids))
+    if larger:  # all folds but one held out
+        train_idx, test_idx = test_idx, train_idx
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     return pool.subset(train_idx), pool.subset(test_idx), True, grouping, ids[train_idx]
 
@@ -176,7 +228,9 @@ def split_train_test(
     """Return ``(train, test, held_out)``.
 
     The dataset's own ``train``/``test`` splits when it has both; otherwise a
-    seeded hold-out of about ``test_size`` of its training images, stratified
+    seeded hold-out of about ``test_size`` (in (0, 1)) of its training images,
+    whole stratified folds (0.2: one of 5 folds; 0.3 or 0.4: one of 3, 33 %;
+    0.9: 9 of 10; see :func:`hold_out_folds`), stratified
     by class and grouped by :func:`image_groups` (``held_out=True``): a
     subject (``groups``, a regular expression over file names, or the
     dataset's subjects), or a cluster of near-identical images, lies wholly on
@@ -185,6 +239,8 @@ def split_train_test(
 
     Raises
     ------
+    InvalidParameterError
+        (a ValueError) If ``test_size`` is not strictly between 0 and 1.
     DatasetError
         If a hold-out is needed and the images form too few groups, or even
         the largest class has too few images for a stratified ``test_size``.

@@ -67,9 +67,32 @@ def test_hold_out_too_small_for_its_stratified_split_is_a_clear_error():
     from fer_classic.data import make_synthetic_faces
 
     unsplit = make_synthetic_faces(3, 0, random_state=0)  # 3 images a class: a 20% hold-out needs 5
-    with pytest.raises(DatasetError, match=r"a hold-out of 20% needs a class with at least 5 training images "
-                                           r".*the largest has 3; give more images"):
+    with pytest.raises(DatasetError, match=r"a hold-out of 20% \(test_size=0.2: 1 of 5 folds\) needs a class with at "
+                                           r"least 5 training images .*the largest has 3; give more images"):
         split_train_test(unsplit)
+
+
+@pytest.mark.parametrize("test_size", [0, float("nan"), 1.0, 5, -0.2])
+def test_fit_refuses_a_test_size_outside_0_1_before_loading(tmp_path, test_size):
+    with pytest.raises(ValueError, match=r"'test_size' parameter of fit_model must be a float in the range "
+                                         r"\(0.0, 1.0\)"):
+        fit_model(tmp_path / "not-loaded", test_size=test_size)
+
+
+@pytest.mark.parametrize("test_size", [0, 1.0])
+def test_split_train_test_refuses_a_test_size_outside_0_1(tiny_faces, test_size):
+    with pytest.raises(ValueError, match=r"'test_size' parameter of hold_out must be a float in the range"):
+        split_train_test(tiny_faces, test_size=test_size)
+
+
+@pytest.mark.parametrize("test_size, share", [(0.4, 1 / 3), (0.6, 2 / 3), (0.9, 0.9)])
+def test_hold_out_is_the_share_of_whole_folds_nearest_test_size(test_size, share):
+    from fer_classic.data import make_synthetic_faces
+
+    unsplit = make_synthetic_faces(20, 0, random_state=0)
+    train, test, _ = split_train_test(unsplit, test_size=test_size)
+    assert len(test) / len(unsplit) == pytest.approx(share, abs=0.02)
+    assert set(train.classes) == set(test.classes)
 
 
 def test_images_in_neither_train_nor_test_are_said_to_be_left_out(tiny_faces):
