@@ -93,10 +93,19 @@ def test_the_widest_kernel_allowed_is_built(faces):
 
 
 @pytest.mark.parametrize("params, name", [({"frequencies": 0.6}, "frequencies"), ({"orientations": 0}, "orientations"),
-                                          ({"pooling": "median"}, "pooling")])
+                                          ({"orientations": 181}, "orientations"), ({"pooling": "median"}, "pooling")])
 def test_invalid_parameters_are_named(faces, params, name):
     with pytest.raises(ValueError, match=f"'{name}' parameter of GaborFeatures"):
         GaborFeatures(**params).fit(faces)
+
+
+def test_a_bank_of_more_than_1024_filters_is_refused_before_it_is_built(faces, monkeypatch):
+    from fer_classic.features import _gabor
+
+    monkeypatch.setattr(_gabor, "gabor_kernel", lambda *a, **k: pytest.fail("a kernel was built"))
+    with pytest.raises(ValueError, match=r"frequencies \(6\) x orientations \(180\) make 1,080 Gabor filters, over "
+                                         "the 1,024 allowed"):
+        GaborFeatures(frequencies=(0.1, 0.15, 0.2, 0.25, 0.3, 0.35), orientations=180).fit(faces)
 
 
 def test_registry_name_combines_with_hog():

@@ -25,6 +25,10 @@ _DEFAULT_FREQUENCIES = (0.25, 0.1768, 0.125, 0.0884, 0.0625)
 #: radius 27 for 48 x 48 faces). Any image may take _ANY_RADIUS (a few megabytes of spectra at most).
 _MAX_RADIUS = 4
 _ANY_RADIUS = 64
+#: Most filters in a bank: 8 frequencies x 128 orientations. Each keeps a spectrum of the padded
+#: image and costs a pass over every image (5,000 orientations x 5 frequencies took 2.1 GB on two
+#: 48 x 48 rows).
+_MAX_FILTERS = 1024
 
 
 @lru_cache(maxsize=8)
@@ -85,7 +89,8 @@ class GaborFeatures(ImageTransformerMixin):
     frequencies : float or tuple of float, default=(0.25, 0.1768, 0.125, 0.0884, 0.0625)
         Spatial frequencies in cycles per pixel (wavelengths 4 to 16 pixels).
     orientations : int, default=8
-        Number of orientations.
+        Number of orientations, at most 180 (and at most 1,024 filters in
+        all, frequencies times orientations).
     bandwidth : float, default=1.0
         Frequency bandwidth in octaves, which sets each kernel's width (scikit-image's); at most 64.
     n_stds : float, default=3
@@ -121,7 +126,7 @@ class GaborFeatures(ImageTransformerMixin):
     _input_dtype = "numeric"  # converted to float64 a chunk at a time
     _parameter_constraints: dict = {
         "frequencies": [Interval(Real, 0, 0.5, closed="right"), SequenceOf(Interval(Real, 0, 0.5, closed="right"))],
-        "orientations": [Interval(Integral, 1, None, closed="left")],
+        "orientations": [Interval(Integral, 1, 180, closed="both")],  # one a degree at most: pi is half a turn
         "bandwidth": [Interval(Real, 0, 64, closed="right")],  # octaves; scikit-image's 2**b overflows past 1023
         "n_stds": [Interval(Real, 0, None, closed="neither")],
         "grid": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
@@ -155,6 +160,13 @@ class GaborFeatures(ImageTransformerMixin):
         self.n_jobs = n_jobs
 
     def _check_params(self, image_shape):
+        n_filters = np.atleast_1d(self.frequencies).size * int(self.orientations)
+        if n_filters > _MAX_FILTERS:  # each filter is a spectrum of the padded image, and a pass over every image
+            raise ValueError(
+                f"frequencies ({np.atleast_1d(self.frequencies).size}) x orientations ({int(self.orientations)}) "
+                f"make {n_filters:,} Gabor filters, over the {_MAX_FILTERS:,} allowed; give fewer of either "
+                "(the default bank has 5 x 8 = 40)."
+            )
         if any(int(g) > s for g, s in zip(self.grid, image_shape)):
             raise ValueError(
                 f"grid={tuple(self.grid)} must lie between (1, 1) and the image shape {image_shape}; "

@@ -18,6 +18,8 @@ from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 __all__ = ["DenseSIFTBoVW", "DenseSIFTVLAD", "dense_keypoints"]
 
 _POSITIVE = Interval(Real, 0, None, closed="neither")
+#: Largest sigma any image takes (a blur kernel of 6 sigma: a few hundred pixels); larger images their side.
+_ANY_SIGMA = 64
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 # OpenCV's SIFT descriptor spans 4 x 4 cells of 1.5 * KeyPoint.size pixels each
 # (SIFT_DESCR_SCL_FCTR * size / 2), so a patch of P pixels is KeyPoint.size = P / 6.
@@ -108,6 +110,13 @@ class _DenseSIFT(ImageTransformerMixin):
         return tuple(float(p) for p in np.atleast_1d(self.patch_sizes))
 
     def _check_params(self, image_shape):
+        # OpenCV's blur kernel grows as 6 sigma: 1e4 took 36 s on five 24x24 images, 1e6 hung.
+        most = max(_ANY_SIGMA, *image_shape)
+        if float(self.sigma) > most:
+            raise ValueError(
+                f"sigma={self.sigma!r} blurs the {image_shape[0]}x{image_shape[1]} images far beyond their size; "
+                f"give at most {most} (OpenCV's default is 1.6)."
+            )
         levels = np.atleast_1d(self.levels)
         if levels.max() > min(image_shape):
             raise ValueError(
@@ -221,7 +230,7 @@ class DenseSIFTBoVW(_DenseSIFT):
         weights ``exp(-soft_beta * squared distance)`` (kernel codebook).
     soft_beta : float, default=10.0
         Inverse width of the soft-assignment kernel; descriptors have unit L2
-        norm, so squared distances lie in [0, 4].
+        norm, so squared distances lie in [0, 4]. At most 1e6.
     soft_neighbors : int, default=5
         Words each descriptor votes for in soft assignment (capped at
         ``n_words``; words tied at the k-th distance all vote).
@@ -231,7 +240,8 @@ class DenseSIFTBoVW(_DenseSIFT):
         Use RootSIFT (square root of the L1-normalised descriptor) instead of
         the L2-normalised descriptor.
     sigma : float, default=1.6
-        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``.
+        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``;
+        at most 64 or the larger image side.
     histogram : {"count", "presence", "capped"}, default="count"
         What a pyramid cell holds per word. ``count``: the votes, each level
         divided by the keypoints so that it sums to 1. ``presence``: 1 where
@@ -286,7 +296,9 @@ class DenseSIFTBoVW(_DenseSIFT):
         **_DenseSIFT._parameter_constraints,
         "codebooks": [StrOptions({"shared", "per_patch"})],
         "assignment": [StrOptions({"hard", "soft"})],
-        "soft_beta": [_POSITIVE],
+        # Squared distances lie in [0, 4]: far below this the vote is already hard (exp(-1e6 * 1e-5)),
+        # and a beta past float32's range turned the nearest word's weight into 0 * inf = NaN.
+        "soft_beta": [Interval(Real, 0, 1e6, closed="right")],
         "soft_neighbors": [_POSITIVE_INT],
         "histogram": [StrOptions({"count", "presence", "capped"})],
         "cap": [_POSITIVE],
@@ -509,7 +521,8 @@ class DenseSIFTVLAD(_DenseSIFT):
         RootSIFT descriptors (square root of the L1-normalised descriptor)
         instead of L2-normalised ones.
     sigma : float, default=1.6
-        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``.
+        Gaussian blur of the image before the descriptors, OpenCV's ``sigma``;
+        at most 64 or the larger image side.
     power : float, default=0.5
         Exponent of the signed power of every sum; 1 leaves them as they are.
     max_descriptors : int, default=100_000
