@@ -199,9 +199,8 @@ def require_regular_file(
         If ``path`` does not exist, cannot be examined, or is a folder, FIFO,
         device or socket.
     """
-    path = Path(path)
     stat_regular_file(path, what=what, error=error)
-    return path
+    return Path(path)
 
 
 def stat_regular_file(
@@ -212,6 +211,8 @@ def stat_regular_file(
     For callers that need the size too: one ``stat`` per file (a loader stats
     tens of thousands).
     """
+    if not os.fspath(path).strip():  # Path("") is ".", the current folder
+        raise error(f"{what} path is empty; give the path of a file.")
     try:
         result = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):

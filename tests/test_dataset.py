@@ -65,6 +65,12 @@ def test_a_label_outside_the_vocabulary_is_refused(tiny_faces, labels):
         FaceDataset(tiny_faces.images, values, tiny_faces.splits, tiny_faces.usages, tiny_faces.sources)
 
 
+def test_an_empty_dataset_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match="The dataset path is empty"):
+        load_dataset("")
+
+
 def test_fingerprint_changes_with_a_pixel(tiny_faces):
     images = tiny_faces.images.copy()
     images[0, 0, 0] ^= 1

@@ -198,6 +198,13 @@ def test_a_missing_input_does_not_exist(tmp_path, name):
         require_regular_file(tmp_path / name)
 
 
+@pytest.mark.parametrize("path", ["", " "])
+def test_an_empty_path_is_named_empty(path):
+    # Path("") is ".", the current folder: it was "Input file . is a folder".
+    with pytest.raises(InputPathError, match="^Input file path is empty"):
+        require_regular_file(path)
+
+
 def test_require_regular_file_raises_the_given_type_and_wording(tmp_path):
     with pytest.raises(ModelFileError, match=r"^Model file .* does not exist"):
         require_regular_file(tmp_path / "m.skops", what="Model file", error=ModelFileError)

@@ -345,8 +345,8 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
         If its header declares more than :data:`MAX_IMAGE_PIXELS` pixels
         (checked before decoding).
     """
+    n_bytes = stat_regular_file(path, what="Image file", error=ImageDecodeError).st_size  # before Path(""): "."
     path = Path(path)
-    n_bytes = stat_regular_file(path, what="Image file", error=ImageDecodeError).st_size
     if n_bytes == 0:
         raise ImageDecodeError(f"{path}: empty file (0 bytes); replace it or remove it from the dataset.")
     # A small file is read once and its header parsed from memory; a large one has its

@@ -99,6 +99,9 @@ def load_dataset(
     if path is None or str(path) == DEFAULT_DATASET:
         _no_options(str(DEFAULT_DATASET), columns, options)
         return make_synthetic_faces(size=size)
+    if not os.fspath(path).strip():  # Path("") is ".": the current folder would be read as a dataset
+        raise DatasetError("The dataset path is empty; give a class-folder tree, a fer2013.csv or a labels file, "
+                           "or None for the generated default.")
     path = Path(path)
     if not path.exists():
         raise DatasetError(
