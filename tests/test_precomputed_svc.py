@@ -170,6 +170,13 @@ def test_rows_too_large_for_float32_products_are_refused(make):
         make().fit(X, y)
 
 
+@pytest.mark.parametrize("kernel", ["linear", "chi2"])
+def test_a_histogram_or_linear_kernel_that_overflows_is_refused(kernel):
+    X, y = _data(2)
+    with pytest.raises(ValueError, match=f"The {kernel} kernel of these rows overflowed .*scale the features"):
+        KernelSVC(kernel=kernel).fit(np.abs(X) * 1e160, y)  # was libsvm's "Input X contains NaN"
+
+
 @pytest.mark.parametrize("make", [
     lambda: KernelSVC(kernel="rbf"),
     lambda: CombinedKernelSVC(kernels="rbf"),

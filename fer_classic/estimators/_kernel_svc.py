@@ -268,6 +268,11 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
                 out = block
             else:
                 out += block
+        if not np.isfinite(out.sum()):  # a sum, not isfinite(out): no n x n temporary; NaN or inf anywhere shows
+            raise ValueError(
+                f"The {'/'.join(sorted(set(self.kernels_)))} kernel of these rows overflowed (feature values reach "
+                f"{np.abs(Xp).max():.3g}); scale the features first (StandardScaler)."
+            )
         return out
 
     def __setstate__(self, state):
