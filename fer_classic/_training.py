@@ -7,6 +7,7 @@ choose the pipeline's parameters; from there on both call :func:`fit_score_save`
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 import time
@@ -376,9 +377,12 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     ``grid`` (a search's parameter grid; None: ``pipeline`` alone): a
     ``class_weight`` dict naming a label ``train`` lacks, a k-NN
     ``n_neighbors`` above the rows the classifier can be fit on (which
-    scikit-learn would only report when predicting), and PCA components
-    above the training rows. ``folds``: a search's cross-validation folds,
-    whose training parts hold fewer rows (the advice says how many).
+    scikit-learn would only report when predicting), PCA components
+    above the training rows, and a SMOTE or ADASYN sampler whose neighbours
+    outnumber the other images of a class it oversamples (scikit-learn's
+    "Expected n_neighbors <= n_samples_fit" after the features otherwise).
+    ``folds``: a search's cross-validation folds, whose training parts hold
+    fewer rows (the advice says how many).
     """
     labels = sort_labels(set(train.classes))
     if len(labels) < 2:
@@ -386,13 +390,15 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
                            "needs at least 2: add images of another class.")
     from sklearn.decomposition import PCA
 
-    def matters(owner, name: str) -> bool:  # what _check_rows and the class weights read
-        return name == "class_weight" or hasattr(owner, "kneighbors") or isinstance(owner, PCA)
+    def matters(owner, name: str) -> bool:  # what _check_rows, _check_sampler and the class weights read
+        return (name == "class_weight" or hasattr(owner, "kneighbors") or isinstance(owner, PCA)
+                or hasattr(owner, "fit_resample"))
 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
         _check_rows(model, train, folds)
+        _check_sampler(model, train)
 
 
 def _varying(pipeline, grid: Mapping | None, matters) -> dict:
@@ -433,6 +439,39 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
             f"on{fold_note}; give at least {images} training images, or other features.")
+
+
+def _check_sampler(pipeline, train: FaceDataset) -> None:
+    """SMOTE's or ADASYN's neighbours within every class it oversamples (counted on all of ``train``).
+
+    Both draw new rows between a row of a class and its ``k`` nearest
+    neighbours of the same class: every class below the largest (the
+    samplers' default ``sampling_strategy``) needs ``k + 1`` rows or more.
+    """
+    mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
+    inner = pipeline.estimator if mirrored == 2 else pipeline
+    sampler = getattr(inner, "named_steps", {}).get("sampler")
+    parameter = next((p for p in ("k_neighbors", "n_neighbors") if hasattr(sampler, p)), None)
+    k = getattr(sampler, parameter, None) if parameter else None
+    strategy = getattr(sampler, "sampling_strategy", None)
+    if not isinstance(k, numbers.Integral) or strategy not in ("auto", "not majority"):
+        return  # RandomOverSampler, a neighbours estimator of the user's, or classes of the user's choosing
+    counts = train.class_counts()
+    largest = max(counts.values())
+    below = {label: n for label, n in counts.items() if n < largest}
+    if not below:
+        return
+    label = min(below, key=below.get)
+    rows = mirrored * below[label]
+    if rows > k:
+        return
+    mirrors = f" ({below[label]} and their mirror images)" if mirrored == 2 else ""
+    smaller = (f", a smaller {parameter} (set_params(sampler__{parameter}={rows - 1}))" if rows > 1 else "")
+    raise ValueError(
+        f"sampler={type(sampler).__name__.lower()!r} (--sampler) draws each new image of a class between one of its "
+        f"images and its {parameter}={k} nearest neighbours in the class, so every class it oversamples needs at "
+        f"least {k + 1} training images; the smallest, {label!r}, has {rows}{mirrors}. Give more images of "
+        f"{label!r}{smaller}, or sampler='random' (repeats images).")
 
 
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:

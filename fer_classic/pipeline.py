@@ -135,7 +135,11 @@ def make_pipeline(
         ``random_state``. It resamples only in ``fit`` (SMOTE and ADASYN
         interpolate between feature vectors of a class; ``random`` repeats
         rows); ``predict``, ``transform`` and scoring (cross-validation folds
-        included) see the rows unchanged. None: no resampling.
+        included) see the rows unchanged. None: no resampling. SMOTE and
+        ADASYN need 6 images (``k_neighbors + 1``) of every class they
+        oversample (``fit_model`` and ``search_model`` check it before the
+        features); ``fit(..., clf__sample_weight=w)`` is refused once the
+        sampler adds rows (imbalanced-learn passes ``w`` on without them).
     memory : str, path or joblib.Memory, optional
         Cache of the fitted transformers (``Pipeline(memory=...)``): grid-search
         candidates that differ only in classifier parameters reuse the features.

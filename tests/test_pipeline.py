@@ -142,6 +142,49 @@ def test_sampler_composes_with_flip_and_preprocessing(imbalanced):
     assert len(model.predict(X[:3])) == 3 and len(inner.named_steps["clf"].predict_X_) == 3
 
 
+def _few_angry(faces, n):
+    """``faces`` with only ``n`` training images of "angry"."""
+    angry = (faces.splits == "train") & (faces.labels == "angry")
+    return faces.subset(np.flatnonzero(~angry | (np.cumsum(angry) <= n)))
+
+
+@pytest.mark.parametrize("run", ["fit", "search"])
+@pytest.mark.parametrize("sampler, parameter", [("smote", "k_neighbors"), ("adasyn", "n_neighbors")])
+def test_a_class_too_small_for_the_sampler_s_neighbours_is_refused_before_the_features(
+        tiny_faces, monkeypatch, sampler, parameter, run):
+    from fer_classic import fit_model
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    extracted = []
+    monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
+    message = (rf"sampler='{sampler}' .* {parameter}=5 nearest neighbours in the class, so every class it "
+               r"oversamples needs at least 6 training images; the smallest, 'angry', has 3\.")
+    with pytest.raises(ValueError, match=message):
+        if run == "fit":
+            fit_model(_few_angry(tiny_faces, 3), features="pixels", clf="logreg", sampler=sampler)
+        else:
+            search_model(_few_angry(tiny_faces, 3), features="pixels", clf="logreg", sampler=sampler, cv=2,
+                         grid={f"sampler__{parameter}": [2, 5]})
+    assert extracted == []
+
+
+def test_the_sampler_check_counts_the_mirror_images(tiny_faces):
+    from fer_classic import fit_model
+
+    with pytest.raises(ValueError, match=r"the smallest, 'angry', has 4 \(2 and their mirror images\)"):
+        fit_model(_few_angry(tiny_faces, 2), features="pixels", clf="logreg", sampler="smote", flip=True)
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_sample_weight_with_a_sampler_that_adds_rows_is_refused_saying_why(imbalanced, sampler):
+    X, y = imbalanced
+    pipeline = make_pipeline("pixels", "logreg", sampler=sampler)
+    with pytest.raises(ValueError, match=r"sample_weight has 78 values for the \d+ rows the classifier is fit on\. "
+                                         r"A sampler before it"):
+        pipeline.fit(X, y, clf__sample_weight=np.ones(len(y)))
+
+
 def test_unknown_sampler_is_an_error():
     with pytest.raises(ValueError, match="Unknown sampler 'tomek'; choose from smote, adasyn, random"):
         make_pipeline("hog", "svm", sampler="tomek")

@@ -130,8 +130,9 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         ------
         ValueError
             If ``y`` holds one class, every sample of positive weight is of one
-            class, or ``sample_weight`` is given for a classifier whose ``fit``
-            takes none (k-nearest neighbours).
+            class, ``sample_weight`` is given for a classifier whose ``fit``
+            takes none (k-nearest neighbours), or it has not one value per row
+            (as after a sampler step, which adds rows but no weights).
         """
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"))
         check_classification_targets(y)
@@ -148,7 +149,17 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     f"sample_weight was given but {type(estimator).__name__}.fit takes no sample_weight; "
                     "choose a classifier that does (svm, linear-svm, logreg, ridge, rf, mlp) or omit the weights."
                 )
-            sample_weight = _check_sample_weight(sample_weight, X)
+            try:
+                sample_weight = _check_sample_weight(sample_weight, X)
+            except ValueError:
+                if np.ndim(sample_weight) != 1 or len(sample_weight) == len(X):
+                    raise
+                raise ValueError(
+                    f"sample_weight has {len(sample_weight)} values for the {len(X)} rows the classifier is fit "
+                    "on. A sampler before it (make_pipeline(..., sampler=...)) adds rows, and imbalanced-learn's "
+                    "Pipeline passes sample_weight on without weights for them: fit without sample_weight (the "
+                    "classifier's class_weight weighs whole classes) or without the sampler."
+                ) from None
             if len(np.unique(y[sample_weight > 0])) < 2:
                 raise ValueError("All samples with positive sample_weight belong to one class; need at least 2.")
             fit_params["sample_weight"] = sample_weight
