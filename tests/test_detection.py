@@ -12,7 +12,8 @@ from sklearn.base import clone
 from conftest import random_gray
 from fer_classic.data._images import resize_gray
 from fer_classic.detection import Face, FaceCropper, FaceTracker, eye_angle, find_eyes, iou
-from fer_classic.exceptions import FaceDetectorError, NoFaceError
+from fer_classic.data import perceptual_hashes
+from fer_classic.exceptions import FaceDetectorError, ImageDecodeError, NoFaceError
 
 # Hand-marked on skimage.data.astronaut() (512x512): cheek to cheek, hairline to chin.
 ASTRONAUT_FACE = (180, 70, 90, 107)
@@ -301,3 +302,12 @@ def test_tracks_seen_in_too_few_frames_are_not_confirmed():
         tracker.update(frame, boxes, np.ones((len(boxes), 2)))
     assert tracker.confirmed() == {1}
     assert [t["track"] for t in tracker.summary(["a", "b"])] == [1]
+
+
+@pytest.mark.parametrize("shape", [(0, 48), (48,), (48, 48, 2), (48, 48, 5)])
+@pytest.mark.parametrize("use", [lambda x: FaceCropper().fit().crop_faces(x), lambda x: perceptual_hashes([x])],
+                         ids=["crop_faces", "perceptual_hashes"])
+def test_an_array_that_is_not_one_image_is_named_with_its_shape(shape, use):
+    # Were an IndexError deep in the cropper and OpenCV's "Bad number of channels".
+    with pytest.raises(ImageDecodeError, match=rf"has shape \({shape[0]},"):
+        use(np.zeros(shape, np.uint8))

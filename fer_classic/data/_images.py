@@ -48,6 +48,7 @@ __all__ = [
     "decode_image",
     "decode_image_header",
     "list_sources",
+    "one_image",
     "read_image",
     "prefetch_images",
     "read_images",
@@ -114,12 +115,29 @@ def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
         )
 
 
+def one_image(image: np.ndarray, where: str = "An image array") -> np.ndarray:
+    """``image`` if it is one gray, BGR or BGRA image of some pixels; a single channel as a gray image.
+
+    Raises
+    ------
+    ImageDecodeError
+        Naming ``where`` and the shape, for an empty array, a batch or other
+        channel counts (OpenCV's conversions would fail without saying why).
+    """
+    shape = np.shape(image)
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
+        raise ImageDecodeError(
+            f"{where} has shape {shape}; give one image: gray (height, width) or BGR / BGRA "
+            "(height, width, 3 or 4), as cv2.imread returns, not empty (a batch goes to model.predict).")
+    return image[..., 0] if len(shape) == 3 and shape[2] == 1 else image
+
+
 def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Convert to 8-bit grayscale (:func:`gray_levels`) and resize to ``(height, width)``.
 
     INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
     """
-    image = gray_levels(image)
+    image = gray_levels(one_image(np.asarray(image)))
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         image = cv2.cvtColor(image, code)
@@ -132,9 +150,7 @@ def resize_gray(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def to_gray(image: np.ndarray) -> np.ndarray:
     """8-bit grayscale of a gray, BGR or BGRA image (any dtype), unresized."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
+    image = one_image(np.asarray(image))
     return resize_gray(image, image.shape[:2])
 
 

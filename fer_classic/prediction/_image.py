@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from ..data._images import _stretch, _warn_stretched, decode_image
+from ..data._images import _stretch, _warn_stretched, decode_image, one_image
 from ..data._levels import gray_levels
-from ..exceptions import ImageDecodeError
 from ..detection import Face, FaceCropper
 from ..persistence import FERModel
 from ._model import classify_crops, face_cropper_for, score_dict
@@ -43,12 +42,7 @@ def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> tuple[np.
         raise TypeError(f"image must be a path (str or os.PathLike), a NumPy array (gray, BGR or BGRA, as "
                         f"cv2.imread returns) or a PIL image; got {type(image).__name__}.{hint}")
     if isinstance(image, np.ndarray):
-        shape = image.shape
-        if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))) or 0 in shape:
-            raise ImageDecodeError(
-                f"An image array has shape {shape}; give one image: gray (height, width) or BGR / BGRA "
-                "(height, width, 3 or 4), as cv2.imread returns, not empty (a batch goes to model.predict).")
-        return gray_levels(image[..., 0] if len(shape) == 3 and shape[2] == 1 else image, "The image array"), "<array>"
+        return gray_levels(one_image(image), "The image array"), "<array>"
     return decode_image(image), str(image)
 
 
