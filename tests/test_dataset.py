@@ -71,6 +71,16 @@ def test_an_empty_dataset_path_is_refused_not_read_as_the_current_folder(tmp_pat
         load_dataset("")
 
 
+@pytest.mark.parametrize("option, value, match", [
+    ("cropper", "haar", "cropper must be a fitted fer_classic.detection.FaceCropper or None; got str"),
+    ("label_map", [("0", "happy")], "label_map must be a mapping .* got list"),
+])
+def test_options_of_the_wrong_type_are_named(tmp_path, option, value, match):
+    (tmp_path / "happy").mkdir()
+    with pytest.raises(TypeError, match=match):
+        load_dataset(tmp_path, **{option: value})
+
+
 def test_fingerprint_changes_with_a_pixel(tiny_faces):
     images = tiny_faces.images.copy()
     images[0, 0, 0] ^= 1
