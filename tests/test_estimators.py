@@ -3,7 +3,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
-from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, make_classifier
+from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, KernelSVC, LocalSVC, make_classifier
 
 CANONICAL_7 = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -37,6 +37,18 @@ def test_predictions_match_plain_estimator(blobs):
 def test_predict_proba_hidden_when_inner_has_none(blobs):
     model = CanonicalOrderClassifier(SVC()).fit(*blobs)  # no probabilities by default
     assert not hasattr(model, "predict_proba") and hasattr(model, "decision_function")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: make_classifier("svm", n_jobs=1),
+    lambda: make_classifier("logreg"),
+    lambda: KernelSVC(kernel="rbf"),
+    lambda: LocalSVC(k=5),
+], ids=["svm", "logreg", "KernelSVC", "LocalSVC"])
+def test_weights_none_of_them_positive_are_said_to_be_so(blobs, make):
+    X, y = blobs
+    with pytest.raises(ValueError, match=r"No sample_weight is positive \(all 70 are zero or negative\)"):
+        make().fit(X, y, sample_weight=-np.ones(len(y)))
 
 
 @pytest.mark.parametrize("name", list(CLASSIFIERS))

@@ -26,6 +26,29 @@ def _inner_has(method: str):
     return check
 
 
+def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+    """Raise ValueError unless ``y`` holds at least 2 classes, of positive ``sample_weight`` when given.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` holds one class, no weight is positive (all zero or
+        negative: nothing to learn from), or the samples of positive weight
+        are all of one class.
+    """
+    labels = np.unique(y)
+    if len(labels) < 2:
+        raise ValueError(f"The training data holds only 1 class ({labels[0]!r}); need at least 2 classes.")
+    if sample_weight is None:
+        return
+    positive = sample_weight > 0
+    if not positive.any():
+        raise ValueError(f"No sample_weight is positive (all {len(sample_weight)} are zero or negative): the "
+                         "classifier would learn from no sample; give the samples to learn from positive weights.")
+    if len(np.unique(y[positive])) < 2:
+        raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
+
+
 def class_weight_codes(class_weight, classes: np.ndarray):
     """``class_weight`` for models that see class codes (indices into ``classes``).
 
@@ -129,8 +152,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Raises
         ------
         ValueError
-            If ``y`` holds one class, every sample of positive weight is of one
-            class, ``sample_weight`` is given for a classifier whose ``fit``
+            If ``y`` holds one class, no sample weight is positive, every
+            sample of positive weight is of one class, ``sample_weight`` is given for a classifier whose ``fit``
             takes none (k-nearest neighbours), or it has not one value per row
             (as after a sampler step, which adds rows but no weights).
         """
@@ -160,8 +183,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     "Pipeline passes sample_weight on without weights for them: fit without sample_weight (the "
                     "classifier's class_weight weighs whole classes) or without the sampler."
                 ) from None
-            if len(np.unique(y[sample_weight > 0])) < 2:
-                raise ValueError("All samples with positive sample_weight belong to one class; need at least 2.")
+            check_two_classes(y, sample_weight)
             fit_params["sample_weight"] = sample_weight
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
         codes = np.searchsorted(labels, y)

@@ -15,6 +15,7 @@ from .._resources import require_memory
 from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
+from ._canonical import check_two_classes
 from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
 from ._rbf import centred_single, single_rbf_matrix
 
@@ -45,15 +46,6 @@ _COMMON_CONSTRAINTS: dict = {
 # Rows are kept in float32 when given so (MirrorViews' six views): the rbf kernel takes its
 # products in float32 anyway, and the other kernels convert them (_KernelSVCBase._prepare).
 _FLOATS = (np.float64, np.float32)
-
-
-def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
-    """Raise ValueError unless ``y`` (of positive weight) holds at least 2 classes."""
-    labels = np.unique(y)
-    if len(labels) < 2:
-        raise ValueError(f"The training data holds only 1 class ({labels[0]!r}); need at least 2 classes.")
-    if sample_weight is not None and len(np.unique(y[sample_weight > 0])) < 2:
-        raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
 
 
 class _OneVsRestSVC:
