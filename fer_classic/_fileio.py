@@ -121,28 +121,45 @@ def atomic_write(
         ``path``.
     """
     path = Path(path)
-    if make_parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:  # a new file: what open() would have given it
-        mode = 0o666 & ~_umask()
-    suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:  # a new file: what open() would have given it
+            mode = 0o666 & ~_umask()
+        suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=suffix,
+                                        dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        # The file asked for, not a temporary the user never named (an existing folder there, a
+        # full disk); an error about another file (an input ``write`` reads) passes as it is.
+        if not _about(exc.filename, path):
+            raise
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
     _fsync_dir(path.parent)
     return path
+
+
+def _about(filename, path: Path) -> bool:
+    """Whether an OSError's ``filename`` is ``path``, one of its temporaries or a folder above it (or None)."""
+    if filename is None:
+        return True
+    name = os.fspath(filename)
+    return (name == os.fspath(path) or os.path.basename(name).startswith(f".{path.name}.")
+            or path.is_relative_to(name))
 
 
 def atomic_write_bytes(path: PathLike, data: bytes, *, make_parents: bool = True) -> Path:

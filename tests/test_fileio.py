@@ -60,6 +60,29 @@ def test_failed_first_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _full_disk(tmp):
+    raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+
+@pytest.mark.parametrize("setup, write, error", [
+    (lambda out: out.mkdir(), lambda tmp: tmp.write_bytes(b"x"), IsADirectoryError),  # a folder where the file goes
+    (lambda out: None, _full_disk, OSError),
+], ids=["folder", "full-disk"])
+def test_a_failed_write_names_the_file_asked_for_not_its_temporary(tmp_path, setup, write, error):
+    out = tmp_path / "out.bin"
+    setup(out)
+    with pytest.raises(error, match=r": '.*out\.bin'$") as raised:
+        atomic_write(out, write)
+    assert raised.value.filename == str(out)
+
+
+def test_an_error_about_another_file_passes_as_it_is(tmp_path):
+    missing = tmp_path / "input.csv"
+    with pytest.raises(FileNotFoundError) as raised:
+        atomic_write(tmp_path / "out.bin", lambda tmp: missing.read_bytes())
+    assert raised.value.filename == str(missing)
+
+
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o444])
 def test_replacing_keeps_the_permission_bits(tmp_path, mode):
     path = tmp_path / "out.txt"
