@@ -27,6 +27,10 @@ def test_mcnemar_p_values(b, c, method, expected):
     assert mcnemar_test(*_pairs(b, c), method=method)["p_value"] == pytest.approx(expected)
 
 
+def test_mcnemar_takes_ones_and_zeros_as_booleans():
+    assert mcnemar_test([1, 0, 1, 1], [0, 1, 1, 0]) == mcnemar_test([True, False, True, True], [False, True, True, False])
+
+
 def test_mcnemar_counts_discordant_images_only():
     result = mcnemar_test(*_pairs(4, 1, both=100))
     assert (result["b"], result["c"]) == (4, 1)
@@ -44,6 +48,8 @@ def test_mcnemar_without_disagreement_has_p_one():
 @pytest.mark.parametrize("args, kwargs, message", [
     (([True], [True, False]), {}, "of one length"),
     (([True], [True]), {"method": "z"}, "method must be one of"),
+    (([2, 0, 5], [1, 0, 1]), {}, r"correct_a must hold whether each image was classified right .* \[2, 0, 5\]"),
+    (([1, 0], ["happy", "sad"]), {}, "correct_b must hold whether each image was classified right"),
 ])
 def test_mcnemar_rejects_bad_input(args, kwargs, message):
     with pytest.raises(ValueError, match=message):

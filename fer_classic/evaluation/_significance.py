@@ -10,6 +10,18 @@ __all__ = ["mcnemar_test"]
 _METHODS = ("auto", "exact", "chi2")
 
 
+def _correct(values, name: str) -> np.ndarray:
+    """``values`` as booleans; 0 / 1 pass, other numbers (labels or counts given by mistake) do not."""
+    values = np.asarray(values)
+    if values.dtype != bool:
+        if values.dtype.kind not in "uif" or not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{name} must hold whether each image was classified right (True/False or 1/0); "
+                             f"got values such as {values.ravel()[:3].tolist()} (compare predictions with the "
+                             "labels first: y_pred == y_true).")
+        values = values.astype(bool)
+    return values
+
+
 def mcnemar_test(correct_a, correct_b, *, method: str = "auto") -> dict:
     """McNemar's test of whether two classifiers err on the same images equally often.
 
@@ -37,12 +49,12 @@ def mcnemar_test(correct_a, correct_b, *, method: str = "auto") -> dict:
     Raises
     ------
     ValueError
-        If the inputs differ in length or ``method`` is unknown.
+        If the inputs differ in length, hold values other than True/False
+        (or 1/0), or ``method`` is unknown.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(_METHODS)}; got {method!r}.")
-    correct_a = np.asarray(correct_a, dtype=bool)
-    correct_b = np.asarray(correct_b, dtype=bool)
+    correct_a, correct_b = (_correct(v, name) for v, name in ((correct_a, "correct_a"), (correct_b, "correct_b")))
     if correct_a.shape != correct_b.shape or correct_a.ndim != 1:
         raise ValueError(
             f"correct_a and correct_b must be 1-D and of one length (the same images); got shapes "
