@@ -7,6 +7,7 @@ choose the pipeline's parameters; from there on both call :func:`fit_score_save`
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import re
@@ -378,7 +379,7 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     ``class_weight`` dict naming a label ``train`` lacks, a k-NN
     ``n_neighbors`` above the rows the classifier can be fit on (which
     scikit-learn would only report when predicting), PCA components
-    above the training rows, and a SMOTE or ADASYN sampler whose neighbours
+    above the training rows or (on pixels) the pixels of an image, and a SMOTE or ADASYN sampler whose neighbours
     outnumber the other images of a class it oversamples (scikit-learn's
     "Expected n_neighbors <= n_samples_fit" after the features otherwise).
     ``folds``: a search's cross-validation folds, whose training parts hold
@@ -413,7 +414,10 @@ def _varying(pipeline, grid: Mapping | None, matters) -> dict:
 
 
 def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
-    """k-NN neighbours and PCA components within the rows they are fit on (counted high: never a false refusal)."""
+    """k-NN neighbours and PCA components within the rows (and pixels) they are fit on.
+
+    Counted high: never a false refusal.
+    """
     from sklearn.decomposition import PCA
 
     mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
@@ -439,6 +443,20 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
             f"on{fold_note}; give at least {images} training images, or other features.")
+    # Right after the pixels ("eigenfaces"), PCA sees one feature per pixel (before any crop: counted high).
+    from .features._pixels import PixelFeatures
+
+    height, width = train.image_shape
+    eigen = [after.n_components for owner in (pipeline, *steps)
+             for (_, before), (_, after) in zip(getattr(owner, "steps", []), getattr(owner, "steps", [])[1:])
+             if isinstance(before, PixelFeatures) and isinstance(after, PCA) and isinstance(after.n_components, int)]
+    if any(k > height * width for k in eigen):
+        k = max(eigen)
+        side = math.isqrt(k - 1) + 1  # the smallest square image of k pixels or more
+        raise ValueError(
+            f"PCA keeps {k} components (--features pca), more than the {height * width} pixels of the "
+            f"{height}x{width} training images it would be fit on; give images of at least {side}x{side} pixels "
+            f"(--size {side}), or other features.")
 
 
 def _check_sampler(pipeline, train: FaceDataset) -> None:

@@ -216,6 +216,23 @@ def test_pca_components_above_the_training_images_fail_before_the_features(tiny_
         fit_model(tiny_faces, features="pca", clf="knn")
 
 
+@pytest.mark.parametrize("run", ["fit", "search"])
+def test_pca_components_above_the_pixels_fail_before_the_features(monkeypatch, run):
+    from fer_classic.data import make_synthetic_faces
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
+    small = make_synthetic_faces(30, 4, size=12, random_state=0)  # 210 training images of 144 pixels
+    with pytest.raises(ValueError, match=r"PCA keeps 150 components \(--features pca\), more than the 144 pixels of "
+                                         r"the 12x12 training images it would be fit on; give images of at least "
+                                         r"13x13 pixels \(--size 13\)"):
+        if run == "fit":
+            fit_model(small, features="pca", clf="knn")
+        else:
+            search_model(small, features="pca", clf="knn", cv=2, grid={"clf__estimator__n_neighbors": [1]})
+
+
 @pytest.mark.parametrize("run, options, images", [("fit", {"flip": True}, 75), ("search", {}, 300)])
 def test_pca_advice_counts_mirror_images_and_folds(tiny_faces, run, options, images):
     from fer_classic.model_selection import search_model
