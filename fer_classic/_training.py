@@ -399,7 +399,7 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
         _check_rows(model, train, folds)
-        _check_sampler(model, train)
+        _check_sampler(model, train, folds)
 
 
 def _varying(pipeline, grid: Mapping | None, matters) -> dict:
@@ -459,12 +459,14 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
             f"(--size {side}), or other features.")
 
 
-def _check_sampler(pipeline, train: FaceDataset) -> None:
-    """SMOTE's or ADASYN's neighbours within every class it oversamples (counted on all of ``train``).
+def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None) -> None:
+    """SMOTE's or ADASYN's neighbours within every class it oversamples (in a fold's training part with ``folds``).
 
     Both draw new rows between a row of a class and its ``k`` nearest
     neighbours of the same class: every class below the largest (the
     samplers' default ``sampling_strategy``) needs ``k + 1`` rows or more.
+    Stratified folds leave a class of ``n`` images at least ``n - ceil(n /
+    folds)`` of them to train on.
     """
     mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
     inner = pipeline.estimator if mirrored == 2 else pipeline
@@ -480,10 +482,13 @@ def _check_sampler(pipeline, train: FaceDataset) -> None:
     if not below:
         return
     label = min(below, key=below.get)
-    rows = mirrored * below[label]
+    images = below[label] - (-(-below[label] // folds) if folds else 0)
+    rows = mirrored * images
     if rows > k:
         return
-    mirrors = f" ({below[label]} and their mirror images)" if mirrored == 2 else ""
+    mirrors = f" ({images} and their mirror images)" if mirrored == 2 else ""
+    if folds:
+        mirrors += f" in a cross-validation fold's training part (of its {below[label]}, with --cv {folds})"
     smaller = (f", a smaller {parameter} (set_params(sampler__{parameter}={rows - 1}))" if rows > 1 else "")
     raise ValueError(
         f"sampler={type(sampler).__name__.lower()!r} (--sampler) draws each new image of a class between one of its "

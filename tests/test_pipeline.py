@@ -158,8 +158,8 @@ def test_a_class_too_small_for_the_sampler_s_neighbours_is_refused_before_the_fe
 
     extracted = []
     monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
-    message = (rf"sampler='{sampler}' .* {parameter}=5 nearest neighbours in the class, so every class it "
-               r"oversamples needs at least 6 training images; the smallest, 'angry', has 3\.")
+    message = (rf"sampler='{sampler}' .* {parameter}=\d nearest neighbours in the class, so every class it "
+               r"oversamples needs at least \d training images; the smallest, 'angry', has ")
     with pytest.raises(ValueError, match=message):
         if run == "fit":
             fit_model(_few_angry(tiny_faces, 3), features="pixels", clf="logreg", sampler=sampler)
@@ -167,6 +167,18 @@ def test_a_class_too_small_for_the_sampler_s_neighbours_is_refused_before_the_fe
             search_model(_few_angry(tiny_faces, 3), features="pixels", clf="logreg", sampler=sampler, cv=2,
                          grid={f"sampler__{parameter}": [2, 5]})
     assert extracted == []
+
+
+def test_the_sampler_check_of_a_search_counts_a_fold_s_training_part(tiny_faces, monkeypatch):
+    # 6 images of angry are enough for SMOTE's 5 neighbours, but a 5-fold split trains on 4 of them.
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: pytest.fail("features computed"))
+    with pytest.raises(ValueError, match=r"the smallest, 'angry', has 4 in a cross-validation fold's training part "
+                                         r"\(of its 6, with --cv 5\)"):
+        search_model(_few_angry(tiny_faces, 6), features="pixels", clf="logreg", sampler="smote", cv=5,
+                     grid={"clf__estimator__C": [1.0]})
 
 
 def test_the_sampler_check_counts_the_mirror_images(tiny_faces):
