@@ -18,6 +18,7 @@ from fer_classic.cli import main  # noqa: E402
 from fer_classic.data import make_synthetic_faces  # noqa: E402
 from fer_classic.evaluation import REPORT_PLOTS, write_report  # noqa: E402
 from fer_classic.exceptions import ReportError  # noqa: E402
+from fer_classic.persistence import FERModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,13 @@ def test_report_keeps_scikit_learn_s_parameter_checks_on_inside(fitted_model, ti
         skipped.append(sklearn.get_config()["skip_parameter_validation"]), predict(*args))[1])
     write_report(fitted_model, tiny_faces, tmp_path / "r", n_resamples=20)
     assert skipped == [False]
+
+
+def test_a_parameter_error_from_inside_keeps_its_owner_s_name(fitted_model, folder_dataset, tmp_path):
+    # A face cropper recorded with a margin out of range: FaceCropper's parameter, not write_report's.
+    model = FERModel(fitted_model.pipeline, {**fitted_model.metadata, "face_cropper": {"margin": -1.0}})
+    with pytest.raises(ValueError, match="The 'margin' parameter of FaceCropper must be"):
+        write_report(model, folder_dataset, tmp_path / "r")
 
 
 @pytest.mark.parametrize("function", [
