@@ -144,22 +144,18 @@ def atomic_write(
             tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        # The file asked for, not a temporary the user never named (an existing folder there, a
-        # full disk); an error about another file (an input ``write`` reads) passes as it is.
-        if not _about(exc.filename, path):
+        # The file asked for, not the temporary the user never named (an existing folder there, a
+        # full disk); any other error (a folder above, an input ``write`` reads) passes as it is.
+        if exc.errno is None or not (_temporary_of(exc.filename, path) or _temporary_of(exc.filename2, path)):
             raise
-        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     _fsync_dir(path.parent)
     return path
 
 
-def _about(filename, path: Path) -> bool:
-    """Whether an OSError's ``filename`` is ``path``, one of its temporaries or a folder above it (or None)."""
-    if filename is None:
-        return True
-    name = os.fspath(filename)
-    return (name == os.fspath(path) or os.path.basename(name).startswith(f".{path.name}.")
-            or path.is_relative_to(name))
+def _temporary_of(filename, path: Path) -> bool:
+    """Whether an OSError's ``filename`` is one of :func:`atomic_write`'s temporaries of ``path``."""
+    return filename is not None and os.path.basename(os.fspath(filename)).startswith(f".{path.name}.")
 
 
 def atomic_write_bytes(path: PathLike, data: bytes, *, make_parents: bool = True) -> Path:

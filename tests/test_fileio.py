@@ -83,6 +83,21 @@ def test_an_error_about_another_file_passes_as_it_is(tmp_path):
     assert raised.value.filename == str(missing)
 
 
+def test_a_file_where_a_folder_above_should_be_is_named_itself(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.raises(FileExistsError) as raised:
+        atomic_write_text(tmp_path / "a.txt" / "m.json", "{}")
+    assert raised.value.filename == str(tmp_path / "a.txt")
+
+
+def test_an_oserror_without_errno_passes_as_it_is(tmp_path):
+    def write(tmp):
+        raise OSError("cannot write mode RGBA as JPEG")  # Pillow's words
+
+    with pytest.raises(OSError, match="^cannot write mode RGBA as JPEG$"):
+        atomic_write(tmp_path / "out.jpg", write)
+
+
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o444])
 def test_replacing_keeps_the_permission_bits(tmp_path, mode):
     path = tmp_path / "out.txt"
