@@ -193,8 +193,18 @@ def test_sample_weight_with_a_sampler_that_adds_rows_is_refused_saying_why(imbal
     X, y = imbalanced
     pipeline = make_pipeline("pixels", "logreg", sampler=sampler)
     with pytest.raises(ValueError, match=r"sample_weight has 78 values for the \d+ rows the classifier is fit on\. "
-                                         r"A sampler before it"):
+                                         r"If a sampler precedes it"):
         pipeline.fit(X, y, clf__sample_weight=np.ones(len(y)))
+
+
+def test_too_many_sample_weights_without_a_sampler_get_scikit_learn_s_message():
+    from sklearn.linear_model import LogisticRegression
+
+    from fer_classic.estimators import CanonicalOrderClassifier
+
+    X, y = np.random.default_rng(0).random((20, 3)), np.repeat(["happy", "sad"], 10)
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(21,\), expected \(20,\)"):
+        CanonicalOrderClassifier(LogisticRegression()).fit(X, y, sample_weight=np.ones(21))
 
 
 def test_unknown_sampler_is_an_error():

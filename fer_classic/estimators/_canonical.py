@@ -175,13 +175,15 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             try:
                 sample_weight = _check_sample_weight(sample_weight, X)
             except ValueError:
-                if np.ndim(sample_weight) != 1 or len(sample_weight) == len(X):
+                # Fewer weights than rows is what an oversampler before it leaves; other lengths are the
+                # caller's own mismatch, for scikit-learn's message.
+                if np.ndim(sample_weight) != 1 or len(sample_weight) >= len(X):
                     raise
                 raise ValueError(
                     f"sample_weight has {len(sample_weight)} values for the {len(X)} rows the classifier is fit "
-                    "on. A sampler before it (make_pipeline(..., sampler=...)) adds rows, and imbalanced-learn's "
-                    "Pipeline passes sample_weight on without weights for them: fit without sample_weight (the "
-                    "classifier's class_weight weighs whole classes) or without the sampler."
+                    "on. If a sampler precedes it (make_pipeline(..., sampler=...)), it added rows, and "
+                    "imbalanced-learn's Pipeline passes sample_weight on without weights for them: fit without "
+                    "sample_weight (the classifier's class_weight weighs whole classes) or without the sampler."
                 ) from None
             check_two_classes(y, sample_weight)
             fit_params["sample_weight"] = sample_weight
