@@ -159,7 +159,7 @@ def hold_out_folds(test_size: float, caller: str = "hold_out") -> tuple[int, boo
 
 def hold_out(
     data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
-    log: Log = quiet,
+    log: Log = quiet, caller: str = "hold_out",
 ) -> tuple[FaceDataset, FaceDataset, bool, str | None, np.ndarray | None]:
     """Return ``(train, test, held_out, grouping, train_groups)``: :func:`split_train_test` and its groups.
 
@@ -174,6 +174,8 @@ def hold_out(
     (``held_out=True``): a subject, or a cluster of near-identical images,
     lies wholly on one side.
 
+    ``caller``: the public function taking ``test_size``, for the message.
+
     Raises
     ------
     InvalidParameterError
@@ -182,7 +184,7 @@ def hold_out(
     DatasetError
         As :func:`split_train_test`.
     """
-    folds, larger, share = hold_out_folds(test_size)
+    folds, larger, share = hold_out_folds(test_size, caller)
     if data.has_split("train") and data.has_split("test"):
         train, test = data.select("train"), data.select("test")
         left = Counter(split or "no split" for split in data.splits.tolist() if split not in ("train", "test"))
@@ -247,7 +249,8 @@ def split_train_test(
         If a hold-out is needed and the images form too few groups, or even
         the largest class has too few images for a stratified ``test_size``.
     """
-    return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log)[:3]
+    return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log,
+                    caller="split_train_test")[:3]
 
 
 def data_path(data) -> list:

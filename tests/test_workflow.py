@@ -82,7 +82,7 @@ def test_fit_refuses_a_test_size_outside_0_1_before_loading(tmp_path, test_size)
 
 @pytest.mark.parametrize("test_size", [0, 1.0])
 def test_split_train_test_refuses_a_test_size_outside_0_1(tiny_faces, test_size):
-    with pytest.raises(ValueError, match=r"'test_size' parameter of hold_out must be a float in the range"):
+    with pytest.raises(ValueError, match=r"'test_size' parameter of split_train_test must be a float in the range"):
         split_train_test(tiny_faces, test_size=test_size)
 
 
