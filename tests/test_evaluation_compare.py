@@ -27,8 +27,11 @@ def test_mcnemar_p_values(b, c, method, expected):
     assert mcnemar_test(*_pairs(b, c), method=method)["p_value"] == pytest.approx(expected)
 
 
-def test_mcnemar_takes_ones_and_zeros_as_booleans():
-    assert mcnemar_test([1, 0, 1, 1], [0, 1, 1, 0]) == mcnemar_test([True, False, True, True], [False, True, True, False])
+@pytest.mark.parametrize("as_given", [lambda v: [int(x) for x in v], lambda v: np.array(v, dtype=object)],
+                         ids=["ones-and-zeros", "object-booleans"])
+def test_mcnemar_takes_other_spellings_of_booleans(as_given):
+    a, b = [True, False, True, True], [False, True, True, False]
+    assert mcnemar_test(as_given(a), as_given(b)) == mcnemar_test(a, b)
 
 
 def test_mcnemar_counts_discordant_images_only():

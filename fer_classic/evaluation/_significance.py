@@ -13,6 +13,8 @@ _METHODS = ("auto", "exact", "chi2")
 def _correct(values, name: str) -> np.ndarray:
     """``values`` as booleans; 0 / 1 pass, other numbers (labels or counts given by mistake) do not."""
     values = np.asarray(values)
+    if values.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in values.ravel()):
+        values = values.astype(bool)  # booleans in an object column (pandas)
     if values.dtype != bool:
         if values.dtype.kind not in "uif" or not np.isin(values, (0, 1)).all():
             raise ValueError(f"{name} must hold whether each image was classified right (True/False or 1/0); "
