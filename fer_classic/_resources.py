@@ -38,17 +38,28 @@ def available_memory() -> int | None:
         return None  # unknown (Windows): the allocation itself decides
 
 
-def require_memory(needed: int, what: str, advice: str) -> None:
-    """Raise MemoryError before an allocation of ``needed`` bytes larger than the memory available now.
+def require_memory(needed: int, what: str, advice: str, error: type[Exception] = MemoryError) -> None:
+    """Raise ``error`` before an allocation of ``needed`` bytes larger than the memory available now.
 
     Where the system does not say (None), the allocation itself decides.
 
+    Parameters
+    ----------
+    needed : int
+        Bytes.
+    what : str
+        What needs them, the subject of the message.
+    advice : str
+        What to do instead, the message's end.
+    error : exception type, default=MemoryError
+        What to raise (a loader's ImageSizeError, a model file's ModelFileError).
+
     Raises
     ------
-    MemoryError
+    error
         Naming ``what``, the GiB needed and available, and ``advice``.
     """
     available = available_memory()
     if available is not None and needed > available:
-        raise MemoryError(f"{what} needs {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of "
-                          f"memory available now; {advice}")
+        raise error(f"{what} needs {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of "
+                    f"memory available now; {advice}")

@@ -196,7 +196,7 @@ def test_absurd_size_is_refused_for_the_generated_dataset():
 def test_output_larger_than_memory_is_refused_before_allocating(folder_dataset, monkeypatch):
     monkeypatch.setattr(_resources, "available_memory", lambda: 10_000)
     monkeypatch.setattr(_images.cv2, "imdecode", _must_not_decode)
-    with pytest.raises(ImageSizeError, match=r"need .* GiB, more than the .* GiB of memory available"):
+    with pytest.raises(ImageSizeError, match=r"needs .* GiB, more than the .* GiB of memory available"):
         load_folder(folder_dataset)
 
 

@@ -106,13 +106,8 @@ def check_allocation(n: int, size: tuple[int, int], what: str) -> None:
     ImageSizeError
         Naming ``what``, the bytes needed and the bytes available.
     """
-    needed = int(n) * size[0] * size[1]
-    available = _resources.available_memory()
-    if available is not None and needed > available:
-        raise ImageSizeError(
-            f"{what}: {n:,} images of {size[1]}x{size[0]} need {needed / 2**30:.1f} GiB, more than the "
-            f"{available / 2**30:.1f} GiB of memory available; choose a smaller size (--size) or fewer images."
-        )
+    _resources.require_memory(int(n) * size[0] * size[1], f"{what}: {n:,} images of {size[1]}x{size[0]}",
+                              "choose a smaller size (--size) or fewer images.", ImageSizeError)
 
 
 def one_image(image: np.ndarray, where: str = "An image array") -> np.ndarray:

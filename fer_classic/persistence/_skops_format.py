@@ -76,11 +76,8 @@ def _check_memory(path: Path) -> None:
     """Refuse to load an archive that inflates past the memory available (skops reads members whole)."""
     with zipfile.ZipFile(path) as archive:
         needed = sum(info.file_size for info in archive.infolist())
-    available = _resources.available_memory()
-    if available is not None and needed > available:
-        raise ModelFileError(
-            f"{path} inflates to {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of memory "
-            "available now; it is not loaded. Free memory, or load it on a larger machine.")
+    _resources.require_memory(needed, f"{path}, inflated,", "it is not loaded. Free memory, or load it on a larger "
+                              "machine.", ModelFileError)
 
 
 def save_skops(pipeline, metadata: dict, path: Path) -> Path:
