@@ -326,10 +326,10 @@ def unchecked_save(monkeypatch):
 
 
 @pytest.mark.parametrize("metadata_edit, message", [
-    (lambda m: {k: v for k, v in m.items() if k != "image_shape"}, "lacks the metadata key 'image_shape'"),
-    (lambda m: {**m, "image_shape": [48]}, "invalid \\[48\\] for the metadata key 'image_shape'"),
-    (lambda m: {**m, "image_shape": [48, "48"]}, "invalid .* for the metadata key 'image_shape'"),
-    (lambda m: {**m, "image_shape": [0, 48]}, "invalid .* for the metadata key 'image_shape'"),
+    (lambda m: {k: v for k, v in m.items() if k != "image_shape"}, "lacks the key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [48]}, "invalid \\[48\\] for the key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [48, "48"]}, "invalid .* for the key 'image_shape'"),
+    (lambda m: {**m, "image_shape": [0, 48]}, "invalid .* for the key 'image_shape'"),
 ])
 def test_metadata_without_what_predict_needs_fails_at_load(tmp_path, unchecked_save, fitted_model, model_format,
                                                            metadata_edit, message):
@@ -363,7 +363,7 @@ def test_version_1_file_without_image_shape_fails_at_load(tmp_path, fitted_model
     path = tmp_path / "m.joblib"
     joblib.dump({"format": FORMAT, "format_version": 1, "metadata": {"classes": fitted_model.classes},
                  "pipeline": fitted_model.pipeline}, path)
-    with pytest.raises(ModelFileError, match="lacks the metadata key 'image_shape'"):
+    with pytest.raises(ModelFileError, match="its metadata lacks the key 'image_shape'"):
         load_model(path, trusted=True)
 
 

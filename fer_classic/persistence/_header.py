@@ -169,11 +169,9 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     recorded face cropper as a mapping of parameters.
     """
     pipeline, metadata = model.pipeline, model.metadata
-    missing = missing_metadata(metadata)
-    if missing:
-        key = missing[0]
-        state = "lacks" if key not in (metadata or {}) else f"has an invalid {metadata[key]!r} for"
-        return ModelFileError, f"its metadata {state} the key '{key}' ({REQUIRED_METADATA[key]})"
+    lacking = _metadata_problem(metadata)
+    if lacking is not None:
+        return ModelFileError, f"its metadata {lacking}"
     if not (hasattr(pipeline, "predict") and hasattr(pipeline, "classes_")):
         return ModelFileError, f"it holds a {type(pipeline).__name__}, not a fitted classifier"
     height, width = metadata["image_shape"]
@@ -235,14 +233,22 @@ def missing_metadata(metadata) -> list[str]:
     return [key for key in REQUIRED_METADATA if key not in metadata or not _VALIDATORS[key](metadata[key])]
 
 
-def check_metadata(path: Path, metadata) -> None:
-    """Raise ModelFileError naming the file and the first required metadata key that is missing or invalid."""
+def _metadata_problem(metadata) -> str | None:
+    """``"lacks the key 'image_shape' (...)"`` for the first required key missing or invalid, else None."""
     for key in missing_metadata(metadata):
         state = "lacks" if key not in (metadata or {}) else f"has an invalid {metadata[key]!r} for"
+        return f"{state} the key '{key}' ({REQUIRED_METADATA[key]})"
+    return None
+
+
+def check_metadata(path: Path, metadata) -> None:
+    """Raise ModelFileError naming the file and the first required metadata key that is missing or invalid."""
+    lacking = _metadata_problem(metadata)
+    if lacking is not None:
         raise ModelFileError(
-            f"{path} {state} the metadata key '{key}' ({REQUIRED_METADATA[key]}) that predicting with it "
-            "needs; it was not written by fer_classic.save_model from a fitted FERModel. Refit it with "
-            "'fer-classic fit', or save it with FERModel.from_fitted(...)."
+            f"{path}: its metadata {lacking}, which predicting with it needs; it was not written by "
+            "fer_classic.save_model from a fitted FERModel. Refit it with 'fer-classic fit', or save it with "
+            "FERModel.from_fitted(...)."
         )
 
 
