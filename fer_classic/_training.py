@@ -349,12 +349,18 @@ def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     (HOG blocks larger than the image, say.) Checked for every candidate of
     ``grid`` (None: ``pipeline`` alone), naming the failing one. The size is
     ``data``'s own for a FaceDataset, else ``size``, the one the images are
-    brought to. A pipeline that preprocesses is left to its fit: a crop
-    changes the size on the way.
+    brought to. A pipeline whose preprocessing may change the size (a crop
+    without resizing, a transformer of the user's) is left to its fit.
     """
     from .data._images import as_size
+    from .preprocessing import BorderCrop, HistogramEqualizer
 
-    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None
+    def keeps_size(step) -> bool:
+        parts = [part for _, part in step.steps] if hasattr(step, "steps") else [step]
+        return all(isinstance(part, HistogramEqualizer) or (isinstance(part, BorderCrop) and part.resize)
+                   for part in parts)
+
+    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None and not keeps_size(step)
            for name, step in pipeline.get_params(deep=True).items()):
         return
     shape = data.image_shape if isinstance(data, FaceDataset) else as_size(size)

@@ -272,8 +272,10 @@ def test_parameters_are_checked_before_loading(monkeypatch):
         fit_model("/no/such/data", features="hog", clf="svm", clf_params={"C": "abc"})
 
 
+@pytest.mark.parametrize("preprocess", [None, "equalize", "clahe", "crop+clahe"])
 @pytest.mark.parametrize("run", ["fit", "search"])
-def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch, run):
+def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch, run, preprocess):
+    # Preprocessing that keeps the images' size (equalising, a crop resized back) does not defer the check.
     from fer_classic.model_selection import search_model
 
     def never(*args, **kwargs):
@@ -282,7 +284,8 @@ def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch,
     monkeypatch.setattr("fer_classic.workflow.load_data", never)
     monkeypatch.setattr("fer_classic.model_selection.load_data", never)
     with pytest.raises(ValueError, match="use images of at least 24x24 pixels"):
-        (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16)
+        (fit_model if run == "fit" else search_model)("/no/such/data", features="hog", clf="knn", size=16,
+                                                      preprocess=preprocess)
 
 
 @pytest.mark.parametrize("options, named", [({"margin": 0.5}, "--margin 0.5 do nothing"),
