@@ -112,6 +112,18 @@ def test_linked_folders_are_not_entered(tmp_path, tiny_faces):
     assert [Path(s).name for s in data.sources] == ["a.png"]
 
 
+def test_a_linked_folder_of_images_is_named_as_not_entered(tmp_path, tiny_faces):
+    (tmp_path / "outside").mkdir()
+    cv2.imwrite(str(tmp_path / "outside" / "b.png"), tiny_faces.images[0])
+    (tmp_path / "d" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "d" / "happy" / "a.png"), tiny_faces.images[1])
+    (tmp_path / "d" / "happy" / "more").symlink_to(tmp_path / "outside")
+    with pytest.warns(SkippedFilesWarning, match=r"1 linked folder\(s\) inside label folders .* were not entered.*"
+                                                 r"happy/more"):
+        data = load_folder(tmp_path / "d")
+    assert [Path(s).name for s in data.sources] == ["a.png"]
+
+
 def test_folders_folding_into_one_label_are_merged_with_a_warning_naming_both(tmp_path, tiny_faces):
     for name, image in zip(["Happy", "happiness", "sad"], tiny_faces.images):
         (tmp_path / "d" / name).mkdir(parents=True)

@@ -30,16 +30,18 @@ def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """Image files under ``folder``, nested sub-folders included (sorted by relative path), and other files.
+def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """Image files under ``folder``, nested sub-folders included (sorted by relative path), other files,
+    and the links to folders found below it.
 
     Hidden files and folders are left out, and linked folders are not entered,
-    so a link loop cannot repeat or mislabel images.
+    so a link loop cannot repeat or mislabel images (the caller says so).
     """
     # (relative parts, path): sorted by the parts, built once per folder (a relative_to per
     # file took a third of listing FER2013's 35,887 files).
     images: list[tuple[tuple[str, ...], Path]] = []
     others: list[tuple[tuple[str, ...], Path]] = []
+    linked: list[tuple[tuple[str, ...], Path]] = []
     stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
     while stack:
         base, parts = stack.pop()
@@ -53,13 +55,22 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
                 continue
             if entry.is_dir(follow_symlinks=False):  # the directory entry's type: no stat
                 stack.append((base / name, (*parts, name)))
+            elif entry.is_symlink() and _links_to_folder(entry):
+                linked.append(((*parts, name), base / name))
             elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
                 # dangling links and linked folders are skipped with their reason when read.
                 images.append(((*parts, name), base / name))
             elif _is_file_or_bad_link(entry):
                 others.append(((*parts, name), base / name))
-    return [path for _, path in sorted(images)], [path for _, path in sorted(others)]
+    return tuple([path for _, path in sorted(found)] for found in (images, others, linked))
+
+
+def _links_to_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows the link: one stat, for links only
+    except OSError:
+        return False
 
 
 def _is_file_or_bad_link(entry: os.DirEntry) -> bool:
@@ -146,9 +157,11 @@ def scan_folder(
     _warn_merged(groups, group_labels, root)
     warn_unused_keys(label_map, [folder.name for _, folder in groups], root)
     ignored: list[Path] = []
+    linked: list[Path] = []
     for index, ((split, folder), label) in enumerate(zip(groups, group_labels)):
-        files, others = _image_files(folder)
+        files, others, links = _image_files(folder)
         ignored += others
+        linked += links
         if not files:
             raise EmptyClassError(
                 f"Label folder {folder} holds no image ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
@@ -163,6 +176,14 @@ def scan_folder(
             f"{len(ignored)} file(s) in label folders under {root} have no image suffix "
             f"({', '.join(sorted(IMAGE_EXTENSIONS))}) and were ignored: "
             + list_sources([str(p) for p in ignored]),
+            SkippedFilesWarning,
+            stacklevel=2,
+        )
+    if linked:
+        warnings.warn(
+            f"{len(linked)} linked folder(s) inside label folders under {root} were not entered (links to "
+            "folders are not followed there, so that a loop cannot repeat images); move or copy their images "
+            "into the label folder to use them: " + list_sources([str(p) for p in linked]),
             SkippedFilesWarning,
             stacklevel=2,
         )
