@@ -61,8 +61,18 @@ _ALIASES: dict[str, str] = {
 }
 
 
+def integral_text(text: str) -> str:
+    """``"4.0"`` or ``"4.0000000e+00"`` (ids as pandas or MATLAB write them) as ``"4"``; other text as it is."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else text
+
+
 def _key(name: str) -> str:
-    return str(name).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    text = integral_text(str(name).strip())
+    return text.lower().replace("-", "").replace("_", "").replace(" ", "")
 
 
 def canonical_label(name: object, label_map: Mapping[str, str] | None = None) -> str:

@@ -178,6 +178,12 @@ def test_unclosed_quote_is_reported_where_the_record_starts(tmp_path):
         load_fer2013_csv(path)
 
 
+def test_emotion_ids_written_as_floats_are_fer2013_ids(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"4.0,{ROW},Training\n3.0,{ROW},Training\n")  # pandas' floats
+    assert load_fer2013_csv(path).labels.tolist() == ["sad", "happy"]
+
+
 @pytest.mark.parametrize("label_map", [{"0": "neutral", "3": "angry"}, "0=neutral,3=angry"])
 def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
     path = tmp_path / "f.csv"

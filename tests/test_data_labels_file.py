@@ -204,6 +204,11 @@ def test_numeric_labels_need_label_map(tmp_path, images):
     assert load_labels_file(path, size=8, label_map="3=happy").labels.tolist() == ["happy"]
 
 
+def test_numeric_labels_written_as_floats_find_their_label_map_key(tmp_path, images):
+    path = _write(tmp_path, "image,label\nimgs/a0.png,3.0\n")  # as pandas writes an id column read as floats
+    assert load_labels_file(path, size=8, label_map="3=happy").labels.tolist() == ["happy"]
+
+
 def test_short_row_names_row(tmp_path, images):
     path = _write(tmp_path, "image,label,split\nimgs/a0.png,sad,train\nimgs/a1.png\n")
     with pytest.raises(DatasetFormatError, match="row 3"):

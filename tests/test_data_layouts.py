@@ -111,6 +111,33 @@ def test_affectnet_csv_given_directly(affectnet):
         assert len(load_affectnet(path, size=16)) == 3
 
 
+def test_affectnet_codes_written_as_floats_are_the_same_codes(affectnet):
+    lists = affectnet / "Manually_Annotated_file_lists"
+    text = (lists / "training.csv").read_text()
+    (lists / "training.csv").write_text(text.replace(",1,0.5,", ",1.0,0.5,").replace(",8,0.5,", ",8.0,0.5,"))
+    with pytest.warns(SkippedRowsWarning, match=r"1 'none' \(8\)"):  # "8.0" was refused as no code
+        dataset = load_dataset(affectnet, size=16)
+    assert dataset.labels.tolist()[0] == "happy"
+
+
+def test_affectnet_csv_with_an_index_column_is_read_by_its_header(affectnet):
+    # What pandas' to_csv writes when the index is kept: an empty first header cell.
+    path = affectnet / "Manually_Annotated_file_lists" / "training.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([f",{lines[0]}", *(f"{i},{line}" for i, line in enumerate(lines[1:]))]) + "\n")
+    with pytest.warns(SkippedRowsWarning):
+        assert load_affectnet(path, size=16).labels.tolist() == ["happy", "angry", "contempt"]
+
+
+def test_a_class_folder_tree_with_a_training_csv_of_its_own_is_class_folders(tmp_path):
+    for split in ("train", "test"):
+        for label in ("happy", "sad"):
+            _image(tmp_path / split / label / "0.png")
+    _text(tmp_path / "training.csv", "epoch,loss,accuracy\n1,0.9,0.5\n")  # a training log, not AffectNet
+    assert detect_layout(tmp_path) is None
+    assert sorted(set(load_dataset(tmp_path, size=12).labels)) == ["happy", "sad"]
+
+
 # ------------------------------------------------------------------ ExpW
 
 
@@ -244,11 +271,22 @@ def test_ckplus_bad_code_named(ckplus):
         load_dataset(ckplus)
 
 
-@pytest.mark.parametrize("folder", ["Emotion", "cohn-kanade-images"])
-def test_ckplus_missing_folder_named(ckplus, folder):
-    shutil.rmtree(ckplus / folder)
-    with pytest.raises(DatasetError, match=f"{folder}/ not found"):
+def test_ckplus_without_its_emotion_folder_is_named(ckplus):
+    shutil.rmtree(ckplus / "Emotion")
+    with pytest.raises(DatasetError, match="Emotion/ not found"):
         load_dataset(ckplus)
+
+
+def test_an_emotion_folder_alone_is_not_ckplus(tmp_path):
+    (tmp_path / "Emotion").mkdir()
+    assert detect_layout(tmp_path) is None
+
+
+def test_ckplus_copied_from_a_mac_skips_appledouble_files_and_reads_a_bom(ckplus):
+    folder = ckplus / "Emotion" / "S005" / "001"
+    (folder / "._S005_001_00000011_emotion.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (folder / "S005_001_00000011_emotion.txt").write_bytes("\ufeff   3.0000000e+00\n".encode("utf-8"))
+    assert load_dataset(ckplus, size=12).labels.tolist() == ["disgust", "surprise"]
 
 
 # ------------------------------------------------------------------ JAFFE and KDEF

@@ -18,7 +18,7 @@ import numpy as np
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError, UnmappedIdsWarning
 from ..labels import _key as _label_key
-from ..labels import canonical_label, fer2013_label, parse_label_map, warn_unused_keys
+from ..labels import canonical_label, fer2013_label, integral_text, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
 from ._labels_file import not_gzip, read_header_fields
@@ -167,7 +167,7 @@ def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, s
 
 
 def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:
-    text = text.strip()
+    text = integral_text(text.strip())  # "4.0", as pandas writes an emotion column read as floats
     try:
         if label_map is not None:
             try:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 from ._labels_file import (
     LabelledImage,
     LabelReader,
+    _code_key,
     _norm,
     build_dataset,
     parse_box,
@@ -193,6 +194,21 @@ def load_rafdb(
 # --------------------------------------------------------------------------- AffectNet
 
 
+def _affectnet_path_column(header: list[str]) -> int | None:
+    """Where AffectNet's ``subDirectory_filePath`` heads the first line (0, or 1 after pandas' index), else None."""
+    return next((i for i, cell in enumerate(header[:2]) if _norm(cell) == "subdirectoryfilepath"), None)
+
+
+def _is_affectnet_csv(csv_path: Path) -> bool:
+    """Whether ``csv_path``'s first line is AffectNet's header, or a header-less row of its 9 fields (a path first)."""
+    try:
+        _, header = read_header_fields(csv_path)
+    except DatasetError:
+        return False
+    return _affectnet_path_column(header) is not None or (len(header) == len(_AFFECTNET_HEADER)
+                                                          and "/" in header[0])
+
+
 def _affectnet_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -259,7 +275,7 @@ def load_affectnet(
     skipped_rows: dict[str, list[str]] = {reason: [] for reason in AFFECTNET_NOT_EMOTIONS.values()}
     for csv_path in files:
         delimiter, header = read_header_fields(csv_path)
-        has_header = _norm(header[0]) == "subdirectoryfilepath"
+        has_header = _affectnet_path_column(header) is not None  # columns found by name: an index column too
         names = [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
         try:
             i_path, i_expr = names.index("subdirectoryfilepath"), names.index("expression")
@@ -278,8 +294,8 @@ def load_affectnet(
             if len(row) <= max(i_path, i_expr, *i_box):
                 raise DatasetFormatError(f"{where}: {len(row)} fields; AffectNet rows have {len(names)}.")
             code = row[i_expr].strip()
-            if code in AFFECTNET_NOT_EMOTIONS:
-                skipped_rows[AFFECTNET_NOT_EMOTIONS[code]].append(f"row {line}")
+            if _code_key(code) in AFFECTNET_NOT_EMOTIONS:  # "8.0" as "8", as the emotion codes are read
+                skipped_rows[AFFECTNET_NOT_EMOTIONS[_code_key(code)]].append(f"row {line}")
                 continue
             box = parse_box([row[i] for i in i_box], "xywh", where)
             entries.append(LabelledImage(base / row[i_path].strip(), read_label(code, where), where,
@@ -545,8 +561,10 @@ def load_ckplus(
     read_label = LabelReader(codes=CKPLUS_CODES)
     entries = []
     for file in sorted(emotions.glob("*/*/*_emotion.txt")):
+        if file.name.startswith("."):  # macOS's ._ companions (AppleDouble), copied from a Mac: not labels
+            continue
         subject, sequence = file.parent.parent.name, file.parent.name
-        with open(file, encoding="ascii", errors="replace") as handle:
+        with open(file, encoding="utf-8-sig", errors="replace") as handle:  # a BOM, as some editors save
             text = handle.read(256).strip()  # one number; a huge file is not read whole
         where = str(file)
         if len(text.split()) != 1:
@@ -699,8 +717,8 @@ def detect_layout(path: str | os.PathLike) -> str | None:
                 _, header = read_header_fields(path)
             except DatasetError:
                 return None
-            first = _norm(header[0]) if header else ""
-            if first == "subdirectoryfilepath" or (name in ("training.csv", "validation.csv") and "/" in header[0]):
+            if _affectnet_path_column(header) is not None or (
+                    name in ("training.csv", "validation.csv") and _is_affectnet_csv(path)):
                 return "affectnet"
             if _is_ferplus_header(path):
                 return "ferplus"
@@ -711,11 +729,12 @@ def detect_layout(path: str | os.PathLike) -> str | None:
         return "rafdb"
     if (path / "label" / "label.lst").is_file():
         return "expw"
-    if (path / "cohn-kanade-images").is_dir() or (path / "Emotion").is_dir():
-        return "ckplus"  # one of the two alone is an incomplete CK+: load_ckplus names the missing one
+    if (path / "cohn-kanade-images").is_dir():
+        return "ckplus"  # without Emotion/ an incomplete CK+: load_ckplus says so (Emotion/ alone may be a class)
     if (path / "fer2013new.csv").is_file() or any((path / f / "label.csv").is_file() for f in _FERPLUS_FOLDERS):
         return "ferplus"
-    if _affectnet_files(path):
+    files = _affectnet_files(path)
+    if files and all(_is_affectnet_csv(f) for f in files):  # a training.csv of one's own (a loss log) is not
         return "affectnet"
     if any(p.is_dir() and _KDEF_FOLDER.match(p.name) for p in path.iterdir()) or _matches_names(path, _KDEF_NAME):
         return "kdef"
