@@ -1,4 +1,7 @@
-"""benchmarks/bench_loading.py: bad arguments are usage errors before any image is written; any --n of 1 or more runs."""
+"""benchmarks/bench_loading.py: bad arguments are usage errors before any image is written.
+
+Any --n of 1 or more runs.
+"""
 
 import pytest
 

@@ -120,7 +120,8 @@ def test_too_few_descriptors_for_the_codebook_is_an_error(faces):
     ({"norm": "l1"}, "The 'norm' parameter of DenseSIFTBoVW must be a str among {'l2'} or None"),
     ({"power": 0}, r"The 'power' parameter of DenseSIFTBoVW must be a float in the range \(0.0, inf\)"),
     ({"soft_beta": float("nan")}, "The 'soft_beta' parameter of DenseSIFTBoVW must be a float"),
-    ({"soft_beta": 1e39}, r"The 'soft_beta' parameter of DenseSIFTBoVW must be a float in the range \(0.0, 1000000.0\]"),
+    ({"soft_beta": 1e39},
+     r"The 'soft_beta' parameter of DenseSIFTBoVW must be a float in the range \(0.0, 1000000.0\]"),
     ({"sigma": 65}, "sigma=65 blurs the 48x48 images far beyond their size; give at most 64"),
 ])
 def test_invalid_parameters_are_named(faces, params, message):

@@ -95,8 +95,9 @@ def load_dataset(
     """
     size = as_size(size)
     if label_map is not None and not isinstance(label_map, (str, Mapping)):
-        raise TypeError(f"label_map must be a mapping such as {{'0': 'angry'}} or a string such as '0=angry,1=disgust'; "
-                        f"got {type(label_map).__name__} (a list of pairs becomes a mapping with dict(...)).")
+        raise TypeError(f"label_map must be a mapping such as {{'0': 'angry'}} or a string such as "
+                        f"'0=angry,1=disgust'; got {type(label_map).__name__} (a list of pairs becomes a "
+                        "mapping with dict(...)).")
     if cropper is not None:
         from ..detection import FaceCropper
 
