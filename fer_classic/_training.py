@@ -169,10 +169,12 @@ def hold_out(
 
     The dataset's own ``train``/``test`` splits when it has both
     (``grouping`` None); otherwise a seeded hold-out of about ``test_size``
-    of its training images (whole folds, see :func:`hold_out_folds`),
-    stratified by class and grouped by :func:`image_groups`
-    (``held_out=True``): a subject, or a cluster of near-identical images,
-    lies wholly on one side.
+    of its train split, or of all its images when it has no split labels
+    (whole folds, see :func:`hold_out_folds`), stratified by class and
+    grouped by :func:`image_groups` (``held_out=True``): a subject, or a
+    cluster of near-identical images, lies wholly on one side. Data with a
+    test or val split but no train split is refused: nothing is trained on
+    test images. ``log`` is told about the hold-out.
 
     ``caller``: the public function taking ``test_size``, for the message.
 
@@ -185,6 +187,12 @@ def hold_out(
         As :func:`split_train_test`.
     """
     folds, larger, share = hold_out_folds(test_size, caller)
+    if not data.has_split("train") and (data.has_split("test") or data.has_split("val")):
+        # Holding a share out of test or validation images would train the model on them.
+        raise DatasetError(f"{data.name} has no train split to fit on (its images: {_split_counts(data)}); fit and "
+                           "search never train on test or validation images. Add training images (a train/ folder, or "
+                           "rows whose split is train), or give a dataset without split labels to hold a test "
+                           "share out of.")
     if data.has_split("train") and data.has_split("test"):
         train, test = data.select("train"), data.select("test")
         left = Counter(split or "no split" for split in data.splits.tolist() if split not in ("train", "test"))
@@ -195,6 +203,8 @@ def hold_out(
                           UserWarning, stacklevel=2)
         return train, test, False, None, None
     pool = data.select("train") if data.has_split("train") else data
+    log(f"no test split in {data.name}: holding out a stratified, grouped {share:.0%} of "
+        f"{'its train split' if pool is not data else 'its images'} (test_size={test_size}, seed {random_state})")
     ids, grouping = image_groups(pool, groups, log=log)
     what = f"a hold-out of {share:.0%} (test_size={test_size}: {folds - 1 if larger else 1} of {folds} folds)"
     if len(np.unique(ids)) < folds:
@@ -207,6 +217,12 @@ def hold_out(
         train_idx, test_idx = test_idx, train_idx
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     return pool.subset(train_idx), pool.subset(test_idx), True, grouping, ids[train_idx]
+
+
+def _split_counts(data: FaceDataset) -> str:
+    """``"10 test, 3 val"``: how many images each split (or FER2013 usage, or none) of ``data`` holds."""
+    counts = Counter(split or usage or "no split" for split, usage in zip(data.splits.tolist(), data.usages.tolist()))
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
 
 
 def check_stratified_folds(labels, folds: int, what: str, fix: str) -> None:
@@ -232,8 +248,8 @@ def split_train_test(
     """Return ``(train, test, held_out)``.
 
     The dataset's own ``train``/``test`` splits when it has both; otherwise a
-    seeded hold-out of about ``test_size`` (in (0, 1)) of its training images,
-    whole stratified folds (0.2: one of 5 folds; 0.3 or 0.4: one of 3, 33 %;
+    seeded hold-out of about ``test_size`` (in (0, 1)) of its train split, or
+    of all its images when it has no split labels at all, whole stratified folds (0.2: one of 5 folds; 0.3 or 0.4: one of 3, 33 %;
     0.9: 9 of 10; see :func:`hold_out_folds`), stratified
     by class and grouped by :func:`image_groups` (``held_out=True``): a
     subject (``groups``, a regular expression over file names, or the
@@ -246,8 +262,10 @@ def split_train_test(
     InvalidParameterError
         (a ValueError) If ``test_size`` is not strictly between 0 and 1.
     DatasetError
-        If a hold-out is needed and the images form too few groups, or even
-        the largest class has too few images for a stratified ``test_size``.
+        If the data has a test or val split but no train split (its test
+        images are never trained on), or a hold-out is needed and the images
+        form too few groups, or even the largest class has too few images
+        for a stratified ``test_size``.
     """
     return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log,
                     caller="split_train_test")[:3]

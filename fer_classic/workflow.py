@@ -156,7 +156,9 @@ def fit_model(
     random_state : int, default=0
         Seed of the hold-out split and randomised estimators.
     test_size : float, default=0.2
-        Share of the images held out when the data has no test split,
+        Share of the images held out when the data has no test split (of
+        its train split, or of all its images when it has no split labels;
+        data with a test or val split but no train split is refused),
         strictly between 0 and 1 (checked before any loading). The hold-out
         is whole stratified, grouped folds, so the share is the nearest of
         1/2, 1/3, 1/4... (0.2: 20 %; 0.3 or 0.4: 33 %) or, above 0.5, of
@@ -225,7 +227,7 @@ def fit_model(
         Model, test metrics, seconds per stage (load, features, fit, predict, save).
     """
     # Outputs, the groups pattern and the pipeline (its parameters) are checked before any long work.
-    _, _, share = hold_out_folds(test_size, "fit_model")
+    hold_out_folds(test_size, "fit_model")
     if groups is not None:
         compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
@@ -265,9 +267,6 @@ def fit_model(
         before = len(dataset)
         dataset = timed(timings, "dedupe", dedupe, dataset)
         log(f"dedupe: dropped {before - len(dataset)} duplicate copies (in memory; files untouched)")
-    if not (dataset.has_split("train") and dataset.has_split("test")):
-        log(f"no test split in {dataset.name}: holding out a stratified, grouped {share:.0%} "
-            f"of the training images (test_size={test_size}, seed {random_state})")
     train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
                                                        groups=groups, log=log)
     unseen = sorted(set(test.classes) - set(train.classes))

@@ -58,6 +58,21 @@ def test_fit_on_unsplit_data_says_it_holds_out(runner, tmp_path, tiny_faces):
     assert "held-out split" in result.output
 
 
+def test_fit_on_a_test_folder_alone_is_refused_not_trained_on(runner, tmp_path, tiny_faces):
+    import numpy as np
+
+    from conftest import write_folder_dataset
+
+    two = tiny_faces.subset(np.isin(tiny_faces.labels, ["happy", "sad"]))
+    data = write_folder_dataset(tmp_path / "faces", two.with_splits(np.full(len(two), "test", dtype=object)))
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--data", str(data), "--features", "hog", "--clf", "logreg",
+                                  "--out", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert f"{data} has no train split to fit on (its images: {len(two)} test)" in result.output
+    assert "holding out" not in result.output and "Traceback" not in result.output
+
+
 def test_fit_passes_classifier_params(runner, tmp_path):
     out = tmp_path / "m.joblib"
     result = runner.invoke(main, ["fit", "--clf", "svm", "--param", "C=10", "--param", "class_weight=balanced",

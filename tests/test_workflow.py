@@ -96,6 +96,30 @@ def test_hold_out_is_the_share_of_whole_folds_nearest_test_size(test_size, share
     assert set(train.classes) == set(test.classes)
 
 
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_a_test_or_val_split_without_a_train_split_is_refused_not_trained_on(tiny_faces, split):
+    from fer_classic.model_selection import search_model
+
+    only = tiny_faces.with_splits(np.full(len(tiny_faces), split, dtype=object))
+    logged = []
+    message = rf"has no train split to fit on \(its images: {len(only)} {split}\); fit and search never train on"
+    with pytest.raises(DatasetError, match=message):
+        fit_model(only, features="pixels", clf="knn", log=logged.append)
+    assert not any("holding out" in line for line in logged)  # never said it would hold out of them
+    with pytest.raises(DatasetError, match=message):
+        search_model(only, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2)
+    with pytest.raises(DatasetError, match=message):
+        split_train_test(only)
+
+
+def test_unsplit_data_is_still_held_out_of_and_the_log_says_so(tiny_faces):
+    unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
+    logged = []
+    result = fit_model(unsplit, features="pixels", clf="knn", log=logged.append)
+    assert result.held_out and result.n_train + result.n_test == len(unsplit)
+    assert any(line.startswith("no test split in ") and "20% of its images" in line for line in logged)
+
+
 def test_images_in_neither_train_nor_test_are_said_to_be_left_out(tiny_faces):
     splits = tiny_faces.splits.copy()
     splits[:3] = ["", "val", "val"]
