@@ -23,6 +23,7 @@ from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import Interval, Real, check_parameter_constraints, validate_parameter_constraints
 from .data import FaceDataset, dataset_inputs, duplicates_of, load_dataset
+from .data._dataset import split_mask
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
 from .estimators._canonical import coded_class_weights
@@ -193,15 +194,19 @@ def hold_out(
                            "search never train on test or validation images. Add training images (a train/ folder, or "
                            "rows whose split is train), or give a dataset without split labels to hold a test "
                            "share out of.")
-    if data.has_split("train") and data.has_split("test"):
-        train, test = data.select("train"), data.select("test")
-        left = Counter(split or "no split" for split in data.splits.tolist() if split not in ("train", "test"))
-        if left:  # e.g. FER+'s val rows, or CSV rows with an empty Usage: said, not silently dropped
-            listed = ", ".join(f"{n} {name}" for name, n in sorted(left.items()))
-            warnings.warn(f"{data.name}: {sum(left.values())} images in neither the train nor the test split "
-                          f"({listed}) are left out; give them a train or test split to use them.",
+    has_test = data.has_split("test")
+    if data.has_split("train"):
+        # Only train (and test) images are used: e.g. FER+'s val rows, or CSV rows with an empty
+        # Usage, are said to be left out, not silently dropped, whether or not a test is held out of train.
+        used = split_mask(data.splits, data.usages, "train") | split_mask(data.splits, data.usages, "test")
+        if not used.all():
+            left = data.subset(~used)
+            warnings.warn(f"{data.name}: {len(left)} images in neither the train nor the test split "
+                          f"({_split_counts(left)}) are left out; give them a train or test split to use them"
+                          f"{'' if has_test else ' (the test images are held out of the train split)'}.",
                           UserWarning, stacklevel=2)
-        return train, test, False, None, None
+    if has_test:
+        return data.select("train"), data.select("test"), False, None, None
     pool = data.select("train") if data.has_split("train") else data
     log(f"no test split in {data.name}: holding out a stratified, grouped {share:.0%} of "
         f"{'its train split' if pool is not data else 'its images'} (test_size={test_size}, seed {random_state})")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import write_csv_dataset
-from fer_classic import evaluate_model, fit_model, load_model, predict_paths
+from fer_classic import FaceDataset, evaluate_model, fit_model, load_model, predict_paths
 from fer_classic.exceptions import DatasetError, EmptyClassError
 from fer_classic.workflow import split_train_test
 
@@ -126,6 +126,35 @@ def test_images_in_neither_train_nor_test_are_said_to_be_left_out(tiny_faces):
     with pytest.warns(UserWarning, match=r"3 images in neither the train nor the test split \(1 no split, 2 val\)"):
         train, test, _ = split_train_test(tiny_faces.with_splits(splits))
     assert len(train) + len(test) == len(tiny_faces) - 3
+
+
+def test_val_images_left_out_of_a_hold_out_are_said_to_be_left_out_too(tiny_faces):
+    from fer_classic.model_selection import search_model
+
+    splits = np.full(len(tiny_faces), "train", dtype=object)
+    splits[::4] = "val"
+    train_val = tiny_faces.with_splits(splits)
+    n_val = int((splits == "val").sum())
+    message = (rf"{n_val} images in neither the train nor the test split \({n_val} val\) are left out; .*"
+               r"\(the test images are held out of the train split\)")
+    with pytest.warns(UserWarning, match=message):
+        train, test, held_out = split_train_test(train_val)
+    assert held_out and len(train) + len(test) == len(train_val) - n_val
+    with pytest.warns(UserWarning, match=message):
+        fit_model(train_val, features="pixels", clf="knn")
+    with pytest.warns(UserWarning, match=message):
+        search_model(train_val, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2)
+
+
+def test_a_fer2013_folder_split_by_usages_alone_leaves_nothing_out(tiny_faces):
+    usages = np.where(tiny_faces.splits == "train", "Training", "PublicTest").astype(object)
+    by_usage = FaceDataset(tiny_faces.images, tiny_faces.labels, np.full(len(tiny_faces), "", dtype=object),
+                           usages, tiny_faces.sources, "fer2013-folder")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train, test, held_out = split_train_test(by_usage)
+    assert not held_out and (len(train), len(test)) == ((tiny_faces.splits == "train").sum(),
+                                                         (tiny_faces.splits == "test").sum())
 
 
 def test_test_class_without_training_images_is_an_error(tiny_faces):
