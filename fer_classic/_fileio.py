@@ -269,7 +269,7 @@ def _resolved_text(path: str, folders: dict[str, str]) -> str:
 def _identity(path: PathLike) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character, which no file name holds
         return None
     return st.st_dev, st.st_ino
 
@@ -295,32 +295,66 @@ def _is_within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _tree_files_like(tree: Path, identity: tuple[int, int]) -> Path | None:
-    # A hard link (or a symbolic link from inside the tree) to the output is
-    # only found by comparing device and inode of every file below the folder.
-    # scandir gives the inode of plain entries without a system call, so a
-    # 35,000-image dataset costs a few hundredths of a second.
-    device, inode = identity
-    pending = [tree]
-    while pending:
-        folder = pending.pop()
-        try:
-            same_device = os.stat(folder).st_dev == device
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
+class _TreeWalk:
+    """What one walk of an input folder finds: the folders it links to, and files that are the outputs.
+
+    ``linked`` holds (real path, link) for every symbolic link to a folder met below the tree
+    (real paths inside the tree or an already walked linked folder are covered and left out):
+    a class folder may be a link to a folder elsewhere, and writing there changes the data.
+    Linked folders are walked too (links inside them count the same), except one holding the
+    tree itself (a link back up to the dataset's parent, or to /): it is refused as a whole but
+    never walked. ``files`` maps each wanted (device, inode) to a file found with it: a hard
+    link (or a symbolic link from inside the tree) to an output is only found by comparing
+    device and inode of every file below the folder. scandir gives the inode of plain entries
+    without a system call, so a 35,000-image dataset costs a few hundredths of a second.
+    """
+
+    def __init__(self, tree: Path, real: Path, wanted: Collection[tuple[int, int]]) -> None:
+        self.linked: list[tuple[str, Path]] = []
+        self.files: dict[tuple[int, int], Path] = {}
+        root = os.fspath(real)
+        walked = [root]  # real paths whose every file is walked
+        # (folder to list, the same folder as the user reaches it from ``tree``, for messages)
+        pending = [(root, os.fspath(tree))]
+        while pending:
+            folder, shown = pending.pop()
             try:
-                if entry.is_symlink():
-                    if _identity(Path(entry.path)) == identity:
-                        return Path(entry.path)
-                elif entry.is_dir():
-                    pending.append(Path(entry.path))
-                elif same_device and entry.inode() == inode:
-                    return Path(entry.path)
+                device = os.stat(folder).st_dev
+                entries = list(os.scandir(folder))
             except OSError:
                 continue
-    return None
+            for entry in entries:
+                try:
+                    if entry.is_symlink():
+                        st = os.stat(entry.path)
+                        if stat.S_ISDIR(st.st_mode):
+                            target = os.path.realpath(entry.path)
+                            if any(_is_within_text(target, done) for done in walked) or any(
+                                    target == seen for seen, _ in self.linked):
+                                continue
+                            link = os.path.join(shown, entry.name)
+                            self.linked.append((target, Path(link)))
+                            if not _is_within_text(root, target):
+                                walked.append(target)
+                                pending.append((target, link))
+                        elif (st.st_dev, st.st_ino) in wanted:
+                            self.files.setdefault((st.st_dev, st.st_ino), Path(shown, entry.name))
+                    elif entry.is_dir():
+                        pending.append((entry.path, os.path.join(shown, entry.name)))
+                    elif wanted and (device, entry.inode()) in wanted:
+                        self.files.setdefault((device, entry.inode()), Path(shown, entry.name))
+                except OSError:
+                    continue
+
+    def link_holding(self, real: Path) -> tuple[str, Path] | None:
+        """The (real path, link) of a linked folder ``real`` lies in, or None."""
+        text = os.fspath(real)
+        return next((found for found in self.linked if _is_within_text(text, found[0])), None)
+
+
+def _is_within_text(path: str, folder: str) -> bool:
+    # Both real paths (realpath's output: absolute, normalised), so a string test is exact.
+    return path == folder or path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
 
 
 def _writable_ancestor(folder: Path) -> Path | None:
@@ -359,8 +393,11 @@ def check_outputs(
         Option name → the input file(s) the command reads (``{"MODEL": path,
         "--data": "fer2013.csv"}``).
     input_trees : mapping of str to path, paths or None, optional
-        Option name → dataset folder(s) whose every file is an input. A path
-        that is a file here is treated as an input file.
+        Option name → dataset folder(s) whose every file is an input, the
+        files of every folder a symbolic link inside them leads to included
+        (a class folder kept elsewhere). A path that is a file here is treated
+        as an input file; one holding a NUL character names no file and is
+        passed over.
     dirs : collection of str, optional
         The names in ``outputs`` that are folders to write into (e.g.
         ``"--report"``); the others are files.
@@ -379,11 +416,12 @@ def check_outputs(
     OutputPathError
         Naming the option and the path, if an output is, or resolves to
         (symbolic links, ``..``, hard links), an input file or a file inside
-        an input folder; if an output folder is or lies inside an input
-        folder; if two outputs are the same path; if a file output is an
-        existing folder (or a folder output an existing file), not a regular
-        file or a write-protected one; or if the folder it goes into is missing
-        or not writable.
+        an input folder or a folder linked from one; if an output folder is
+        or lies inside those; if an output holds a NUL character; if two
+        outputs are the same path; if a file output is an existing folder
+        (or a folder output an existing file), not a regular file or a
+        write-protected one; or if the folder it goes into is missing or not
+        writable.
     """
     dirs = set(dirs)
     unknown = dirs - set(outputs)
@@ -392,6 +430,10 @@ def check_outputs(
     given = {name: Path(path) for name, path in outputs.items() if path is not None}
     if not given:
         return given
+    for name, path in given.items():
+        if "\0" in os.fspath(path):
+            raise OutputPathError(f"{name} {str(path)!r} holds a NUL character, which no file name can; "
+                                  "choose another path.")
     # Inputs by resolved path and by (device, inode): a labels file lists tens of thousands of
     # images, and each output is looked up in them rather than compared with each.
     folders: dict[str, str] = {}
@@ -403,6 +445,8 @@ def check_outputs(
     identities = any(os.path.lexists(path) for path in given.values())
     for name, path, is_tree in [*((n, p, False) for n, p in _named(inputs)),
                                 *((n, p, True) for n, p in _named(input_trees))]:
+        if "\0" in os.fsdecode(path):  # no file has that name, so no output is it (loading reports the row)
+            continue
         if is_tree and os.path.isdir(path):
             trees.append((name, Path(path), _resolved(Path(path))))
             continue
@@ -411,10 +455,14 @@ def check_outputs(
         if identity is not None:
             by_identity.setdefault(identity, (name, path))
 
+    resolved = {name: (_resolved(path), _identity(path)) for name, path in given.items()}
+    # Each tree walked once for every output: the folders linked from inside it, and its files that
+    # are an existing output file under another name.
+    wanted = {identity for name, (_, identity) in resolved.items() if identity is not None and name not in dirs}
+    walks: dict[Path, _TreeWalk] = {}  # each tree walked once, when an output first needs it
     seen: list[tuple[str, Path, tuple[int, int] | None]] = []
     for name, path in given.items():
-        real = _resolved(path)
-        identity = _identity(path)
+        real, identity = resolved[name]
         found = by_real.get(str(real)) or (by_identity.get(identity) if identity is not None else None)
         if found is not None:
             in_name, in_path = found
@@ -428,13 +476,21 @@ def check_outputs(
                     f"{name} {path} is inside the dataset folder {tree} ({tree_name}); writing there could "
                     "change the data. Choose a path outside it."
                 )
-            if identity is not None and name not in dirs:
-                linked = _tree_files_like(tree_real, identity)
-                if linked is not None:
-                    raise OutputPathError(
-                        f"{name} {path} is the same file as {linked} (a hard or symbolic link) inside the "
-                        f"dataset folder {tree} ({tree_name}); choose another file."
-                    )
+            walk = walks.get(tree_real)
+            if walk is None:
+                walk = walks[tree_real] = _TreeWalk(tree, tree_real, wanted)
+            holding = walk.link_holding(real)
+            if holding is not None:
+                target, link = holding
+                raise OutputPathError(
+                    f"{name} {path} is inside {target}, the folder that {link} in the dataset folder {tree} "
+                    f"({tree_name}) links to; writing there could change the data. Choose a path outside it."
+                )
+            if identity is not None and name not in dirs and identity in walk.files:
+                raise OutputPathError(
+                    f"{name} {path} is the same file as {walk.files[identity]} (a hard or symbolic link) inside "
+                    f"the dataset folder {tree} ({tree_name}); choose another file."
+                )
         for other_name, other_real, other_identity in seen:
             if real == other_real or (identity is not None and identity == other_identity):
                 raise OutputPathError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import cv2
@@ -376,3 +377,87 @@ def test_rafdb_labels_file_inputs_hold_its_root(rafdb):
 
     labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
     assert dataset_inputs(labels) == [labels, rafdb / "basic"]
+
+
+def _outside_listed(tmp_path, layout):
+    """A dataset of ``layout`` whose labels file lists outside/victim.jpg by a path through '..'."""
+    victim = _image(tmp_path / "outside" / "victim.jpg")
+    root = tmp_path / "ds"
+    if layout == "affectnet":
+        _image(root / "Manually_Annotated_Images" / "1" / "a.jpg", shape=(60, 60))
+        _text(root / "Manually_Annotated_file_lists" / "training.csv", _AFFECTNET_HEADER
+              + "1/a.jpg,0,0,60,60,,1,0,0\n../../outside/victim.jpg,0,0,24,24,,2,0,0\n")
+    elif layout == "affectnet, no header":
+        _image(root / "Manually_Annotated_Images" / "1" / "a.jpg", shape=(60, 60))
+        _text(root / "Manually_Annotated_file_lists" / "validation.csv",
+              f"1/a.jpg,0,0,60,60,,1,0,0\n{victim},0,0,24,24,,2,0,0\n")  # an absolute path
+    elif layout == "affectnet, index column":  # as pandas writes it, the path in the second column
+        _image(root / "Manually_Annotated_Images" / "1" / "a.jpg", shape=(60, 60))
+        _text(root / "Manually_Annotated_file_lists" / "training.csv", "," + _AFFECTNET_HEADER
+              + "0,1/a.jpg,0,0,60,60,,1,0,0\n1,../../outside/victim.jpg,0,0,24,24,,2,0,0\n")
+    elif layout == "rafdb":  # the aligned image of train_x/../../../../outside/victim.jpg
+        victim = _image(tmp_path / "outside" / "victim_aligned.jpg")
+        _image(root / "Image" / "aligned" / "train_0001_aligned.jpg")
+        (root / "Image" / "aligned" / "train_x").mkdir()
+        _text(root / "EmoLabel" / "list_patition_label.txt",
+              "train_0001.jpg 4\ntrain_x/../../../../outside/victim.jpg 5\n")
+    elif layout == "expw":
+        _image(root / "image" / "origin" / "a.jpg")
+        _text(root / "label" / "label.lst",
+              "a.jpg 0 0 0 20 20 50.0 3\n../../../outside/victim.jpg 0 0 0 20 20 50.0 4\n")
+    elif layout == "ferplus":
+        _image(root / "FER2013Train" / "a.png")
+        _text(root / "FER2013Train" / "label.csv", 'a.png,"(0, 0, 24, 24)",0,9,1,0,0,0,0,0,0,0\n'
+                                                   '../../outside/victim.jpg,"(0, 0, 24, 24)",0,0,9,0,0,0,0,0,0,0\n')
+    else:
+        raise AssertionError(layout)
+    return root, victim
+
+
+OUTSIDE_LAYOUTS = ["affectnet", "affectnet, no header", "affectnet, index column", "rafdb", "expw", "ferplus"]
+
+
+@pytest.mark.parametrize("layout", OUTSIDE_LAYOUTS)
+def test_an_image_listed_outside_the_layouts_root_is_an_input(tmp_path, layout):
+    from fer_classic.data import dataset_inputs
+
+    root, victim = _outside_listed(tmp_path, layout)
+    assert detect_layout(root) == layout.split(",")[0]
+    assert len(load_dataset(root, size=8)) == 2  # the loader reads it: an input like any other
+    inputs = dataset_inputs(root)
+    assert str(victim.resolve()) in [os.path.realpath(p) for p in inputs if "victim" in str(p)]
+    assert not any(str(p).endswith(("a.jpg", "a.png", "0001_aligned.jpg")) for p in inputs)  # inside: the root's
+
+
+@pytest.mark.parametrize("layout", OUTSIDE_LAYOUTS)
+def test_an_output_that_is_an_image_listed_outside_the_root_is_refused(tmp_path, layout):
+    from fer_classic._fileio import check_outputs
+    from fer_classic.data import dataset_inputs
+    from fer_classic.exceptions import OutputPathError
+
+    root, victim = _outside_listed(tmp_path, layout)
+    with pytest.raises(OutputPathError, match=r"--out .*victim(_aligned)?\.jpg is an input of this command \(--data"):
+        check_outputs({"--out": victim}, input_trees={"--data": dataset_inputs(root)})
+    victim.unlink()  # not there (yet): a new file at a listed image's place is refused all the same
+    with pytest.raises(OutputPathError, match="is an input of this command"):
+        check_outputs({"--out": victim}, input_trees={"--data": dataset_inputs(root)})
+    assert check_outputs({"--out": victim.parent / "model.joblib"}, input_trees={"--data": dataset_inputs(root)})
+
+
+@pytest.mark.parametrize("given", ["root", "labels file"])
+def test_rafdb_images_in_a_linked_folder_are_inputs(rafdb, tmp_path_factory, given):
+    from fer_classic._fileio import check_outputs
+    from fer_classic.data import dataset_inputs
+    from fer_classic.exceptions import OutputPathError
+
+    aligned = rafdb / "basic" / "Image" / "aligned"
+    moved = tmp_path_factory.mktemp("elsewhere") / "aligned"  # outside the dataset folder
+    aligned.rename(moved)
+    aligned.symlink_to(moved, target_is_directory=True)
+    path = rafdb if given == "root" else rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
+    assert len(load_dataset(path, size=8)) == 4
+    image = moved / "train_00001_aligned.jpg"
+    for out, dirs in ((image, ()), (moved / "new.joblib", ()), (moved / "report", ("--out",))):
+        with pytest.raises(OutputPathError, match=r"is inside .*aligned, the folder that .*Image/aligned in the "
+                                                  r"dataset folder .* links to"):
+            check_outputs({"--out": out}, input_trees={"--data": dataset_inputs(path)}, dirs=dirs)

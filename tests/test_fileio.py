@@ -456,3 +456,124 @@ def test_a_link_to_a_write_protected_file_may_be_replaced(tmp_path):
     check_outputs({"--out": link})
     atomic_write_text(link, "new")
     assert target.read_text() == "kept" and link.read_text() == "new" and not link.is_symlink()
+
+
+# --- folders a dataset links to -------------------------------------------------
+
+
+def _move_and_link(folder: Path, to: Path, *, relative: bool = False) -> Path:
+    """Move ``folder`` to ``to`` and leave a symbolic link to it where it was."""
+    to.parent.mkdir(parents=True, exist_ok=True)
+    folder.rename(to)
+    folder.symlink_to(os.path.relpath(to, folder.parent) if relative else to, target_is_directory=True)
+    return to
+
+
+@pytest.fixture
+def linked(tree):
+    """data/happy is a link to elsewhere/happy (a class folder kept outside the dataset)."""
+    return _move_and_link(tree / "data" / "happy", tree / "elsewhere" / "happy")
+
+
+def _linked_case(tree, case) -> tuple[Path, str]:
+    """An output inside a folder the dataset reaches through a link (the output and the link named)."""
+    data, elsewhere = tree / "data", tree / "elsewhere"
+    if case in ("class folder, existing image", "class folder, new file", "relative link"):
+        target = _move_and_link(data / "happy", elsewhere / "happy", relative=case == "relative link")
+        return target / ("new.png" if case == "class folder, new file" else "1.png"), "data/happy"
+    if case == "deeper sub-folder":
+        (elsewhere / "sub").mkdir(parents=True)
+        (data / "happy" / "sub").symlink_to(elsewhere / "sub", target_is_directory=True)
+        return elsewhere / "sub" / "x.png", "data/happy/sub"
+    if case == "link inside a linked folder":
+        target = _move_and_link(data / "happy", elsewhere / "happy")
+        (tree / "further").mkdir()
+        (target / "more").symlink_to(tree / "further", target_is_directory=True)
+        return tree / "further" / "x.png", "data/happy/more"
+    if case == "split folder":
+        (data / "happy").rename(tree / "tmp")
+        (data / "train").mkdir()
+        (tree / "tmp").rename(data / "train" / "happy")
+        _move_and_link(data / "train", elsewhere / "train")
+        return elsewhere / "train" / "happy" / "1.png", "data/train"
+    raise AssertionError(case)
+
+
+LINKED_CASES = ["class folder, existing image", "class folder, new file", "relative link", "deeper sub-folder",
+                "link inside a linked folder", "split folder"]
+
+
+@pytest.mark.parametrize("case", LINKED_CASES)
+def test_an_output_inside_a_folder_the_dataset_links_to_is_refused(tree, case):
+    out, link = _linked_case(tree, case)
+    before = out.read_bytes() if out.exists() else None
+    with pytest.raises(OutputPathError, match=rf"--out {re.escape(str(out))} is inside .*, the folder that "
+                                              rf".*{re.escape(link)} in the dataset folder .* \(--data\) links to"):
+        check_outputs({"--out": out}, input_trees={"--data": tree / "data"})
+    assert (out.read_bytes() if out.exists() else None) == before
+
+
+@pytest.mark.parametrize("case", LINKED_CASES)
+def test_an_output_folder_inside_a_folder_the_dataset_links_to_is_refused(tree, case):
+    out, _ = _linked_case(tree, case)
+    with pytest.raises(OutputPathError, match="--report .* is inside .* links to"):
+        check_outputs({"--report": out.parent / "report"}, input_trees={"--data": tree / "data"},
+                      dirs=["--report"])
+
+
+def test_a_hard_link_to_an_image_in_a_linked_folder_is_refused(tree, linked):
+    out = tree / "out" / "hard.png"
+    os.link(linked / "1.png", out)
+    with pytest.raises(OutputPathError, match=r"same file as .*data/happy/1\.png .*\(--data\)"):
+        check_outputs({"--out": out}, input_trees={"--data": tree / "data"})
+
+
+def test_outputs_beside_a_linked_folder_pass(tree, linked):
+    outputs = {"--out": tree / "elsewhere" / "m.joblib", "--report": tree / "elsewhere" / "report"}
+    assert check_outputs(outputs, input_trees={"--data": tree / "data"}, dirs=["--report"]) == outputs
+
+
+def test_link_loops_are_walked_once(tree):
+    # A link back into the dataset, and two folders outside linking to each other: the walk ends.
+    (tree / "data" / "happy" / "loop").symlink_to(tree / "data", target_is_directory=True)
+    (tree / "a").mkdir()
+    (tree / "b").mkdir()
+    (tree / "a" / "to_b").symlink_to(tree / "b", target_is_directory=True)
+    (tree / "b" / "to_a").symlink_to(tree / "a", target_is_directory=True)
+    (tree / "data" / "happy" / "a").symlink_to(tree / "a", target_is_directory=True)
+    (tree / "out" / "old.csv").write_text("x")
+    assert check_outputs({"--out": tree / "out" / "old.csv"}, input_trees={"--data": tree / "data"})
+    for folder in ("a", "b"):
+        with pytest.raises(OutputPathError, match="links to"):
+            check_outputs({"--out": tree / folder / "x.csv"}, input_trees={"--data": tree / "data"})
+
+
+# --- a NUL character in a listed path ----------------------------------------------
+
+
+@pytest.mark.parametrize("listed", ["in the file name", "in a folder name"])
+def test_a_listed_path_with_a_nul_character_is_no_file(tree, listed):
+    # No file has such a name, so it is no output's other name; the existing output used to make
+    # the check stat it and fail with a bare "embedded null byte".
+    bad = tree / "data" / "bad\0name.png" if listed == "in the file name" else tree / "da\0ta" / "x.png"
+    (tree / "out" / "m.joblib").write_bytes(b"old")
+    for out in (tree / "out" / "m.joblib", tree / "out" / "new.joblib"):
+        assert check_outputs({"--out": out}, input_trees={"--data": [tree / "in.csv", bad]})
+        assert check_outputs({"--out": out}, inputs={"--data": bad})
+
+
+def test_an_output_with_a_nul_character_is_named():
+    with pytest.raises(OutputPathError, match=r"--out 'm\\x00\.joblib' holds a NUL character"):
+        check_outputs({"--out": "m\0.joblib"})
+
+
+def test_a_link_up_to_a_folder_holding_the_dataset_is_refused_as_a_whole_and_never_walked(tree, monkeypatch):
+    # Walking it would walk the dataset's parent (or /) whole: outputs anywhere in it are refused instead.
+    (tree / "data" / "happy" / "up").symlink_to(tree, target_is_directory=True)
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(os.fspath(path)) or scandir(path))
+    with pytest.raises(OutputPathError, match=r"--out .* is inside .*, the folder that .*data/happy/up in the "
+                                              "dataset folder"):
+        check_outputs({"--out": tree / "out" / "x.csv"}, input_trees={"--data": tree / "data"})
+    assert listed and all(path.startswith(str((tree / "data").resolve())) for path in listed)

@@ -186,6 +186,31 @@ def text_rows(path: Path, delimiter: str | None, limit: int = LINE_LIMIT) -> Ite
             raise DatasetFormatError(f"{path}: damaged or truncated data ({exc}); download it again.") from None
 
 
+def first_cells(path: Path, delimiter: str) -> list[str]:
+    """The first cell of each non-blank row, stripped, the header's included: for the output checks.
+
+    AffectNet's image paths lead rows of some 1,000 characters of landmarks, whose csv parsing took
+    0.4 s for 28,709 rows; the text before the first delimiter takes 0.07 s. A file with a line
+    that opens a quoted cell is parsed with :func:`text_rows` as a whole. A quoted cell spanning
+    lines (never AffectNet's) only adds cells that name no image.
+
+    Raises
+    ------
+    DatasetFormatError
+        As :func:`text_rows`: text that is not UTF-8, an over-long line, damaged gzip data.
+    """
+    try:
+        with _open_text(path) as handle:
+            lines = list(_bounded(handle, path, LINE_LIMIT))
+    except UnicodeDecodeError as exc:
+        raise DatasetFormatError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8.") from None
+    except (EOFError, OSError) as exc:
+        raise DatasetFormatError(f"{path}: damaged or truncated data ({exc}); download it again.") from None
+    if any(line.startswith('"') for line in lines):
+        return [fields[0].strip() for _, fields in text_rows(path, delimiter)]
+    return [line.split(delimiter, 1)[0].strip() for line in lines if line.strip()]
+
+
 def _delimiter(path: Path, first_line: str) -> str:
     if "\t" in first_line or path.name.lower().endswith((".tsv", ".tsv.gz")):
         return "\t"

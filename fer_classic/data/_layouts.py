@@ -36,6 +36,7 @@ from ._labels_file import (
     _code_key,
     _norm,
     build_dataset,
+    first_cells,
     parse_box,
     read_header_fields,
     text_rows,
@@ -755,7 +756,7 @@ def _layout_root(path: Path) -> Path:
     return path.parent.parent if path.is_file() else path
 
 
-def layout_inputs(path: str | os.PathLike, layout: str) -> list[Path]:
+def layout_inputs(path: str | os.PathLike, layout: str) -> list[Path | str]:
     """The files and folders ``layout``'s loader reads for ``path``, as output checks need them.
 
     Parameters
@@ -767,21 +768,97 @@ def layout_inputs(path: str | os.PathLike, layout: str) -> list[Path]:
 
     Returns
     -------
-    list of Path
+    list of Path or str
         ``path``; RAF-DB and ExpW: their root folder; AffectNet: its CSVs and
         their image folders; FER+: every place its fer2013.csv is looked for
-        (a file not there yet is harmless to list).
+        (a file not there yet is harmless to list). Then, for the layouts whose
+        labels file names the images (RAF-DB, AffectNet, ExpW, FER+'s image
+        folders), each listed image that lies outside the folder listed for it
+        (an absolute path, or one through ``..``), as a string: the images inside
+        are the folder's files already. Only the labels files' name column is
+        read, no image; a labels file that cannot be read lists no image here
+        (loading reports it).
     """
     path = Path(path)
     if layout in ("rafdb", "expw"):
-        return [path, _layout_root(path)]
+        root = _layout_root(path)
+        return [path, root, *_escaping(_listed_layout_images(path, layout), root)]
     if layout == "affectnet":
         files = _affectnet_files(path)
-        return [path, *files, *{affectnet_image_root(f) for f in files}]
+        roots = {f: affectnet_image_root(f) for f in files}
+        escaping = [image for f in files for image in _escaping(_affectnet_listed(f, roots[f]), roots[f])]
+        return [path, *files, *dict.fromkeys(roots.values()), *dict.fromkeys(escaping)]
     if layout == "ferplus" and (path.is_file() or (path / "fer2013new.csv").is_file()):
         labels_file = path / "fer2013new.csv" if path.is_dir() else path
         return [path, labels_file, *_ferplus_pixel_files(labels_file)]
+    if layout == "ferplus":
+        return [path, *_escaping(_listed_layout_images(path, layout), path)]
     return [path]
+
+
+def _escaping(images: Collection[str], folder: Path) -> list[str]:
+    """The ``images`` not plainly inside ``folder``: elsewhere, or reached through ``..``.
+
+    Strings, each once: 28,709 images are tested in a few hundredths of a second (see
+    :func:`~fer_classic.data._labels_file.listed_images`). What lies plainly inside is a file of
+    ``folder``, an input tree whose linked sub-folders the output checks follow.
+    """
+    prefix = os.path.join(os.fspath(folder), "")
+    return list(dict.fromkeys(image for image in images
+                              if not image.startswith(prefix) or (".." in image and ".." in image.split(os.sep))))
+
+
+def _listed_layout_images(path: Path, layout: str) -> list[str]:
+    """Every image RAF-DB's, ExpW's or FER+'s (image folders) labels files name, as their loaders join them.
+
+    RAF-DB: both the aligned and the original image of each line (which one is read is a
+    loading option). Lines the loader would refuse are passed over.
+    """
+    images: list[str] = []
+    try:
+        if layout == "rafdb":
+            root = _rafdb_root(_layout_root(path))
+            if root is None:
+                return []
+            aligned, original = (os.fspath(root / "Image" / kind) for kind in ("aligned", "original"))
+            for _, fields in text_rows(root / "EmoLabel" / "list_patition_label.txt", None):
+                if len(fields) == 2:
+                    stem, suffix = os.path.splitext(fields[0])
+                    images += [os.path.join(aligned, f"{stem}_aligned{suffix}"), os.path.join(original, fields[0])]
+        elif layout == "expw":
+            folder = os.fspath(_layout_root(path) / "image" / "origin")
+            images = [os.path.join(folder, fields[0])
+                      for _, fields in text_rows(_layout_root(path) / "label" / "label.lst", None) if len(fields) == 8]
+        elif layout == "ferplus":
+            for name in _FERPLUS_FOLDERS:
+                labels_file = path / name / "label.csv"
+                if labels_file.is_file():
+                    folder = os.fspath(path / name)
+                    images += [os.path.join(folder, row[0].strip()) for _, row in text_rows(labels_file, ",")
+                               if row[0].strip()]
+    except (DatasetError, OSError):  # an unreadable labels file: loading reports it
+        return []
+    return images
+
+
+def _affectnet_listed(csv_path: Path, base: Path) -> list[str]:
+    """The images an AffectNet CSV names, joined to ``base`` as :func:`load_affectnet` joins them."""
+    try:
+        delimiter, header = read_header_fields(csv_path)
+        has_header = _affectnet_path_column(header) is not None
+        names = [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
+        column = names.index("subdirectoryfilepath")
+        folder = os.fspath(base)
+        if column == 0:  # as released: the path leads each row (see first_cells)
+            cells = first_cells(csv_path, delimiter)[1 if has_header else 0:]
+        else:
+            rows = text_rows(csv_path, delimiter)
+            if has_header:
+                next(rows, None)
+            cells = [row[column].strip() for _, row in rows if len(row) > column]
+        return [os.path.join(folder, cell) for cell in cells if cell]
+    except (DatasetError, OSError):
+        return []
 
 
 def _from_file(loader: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
