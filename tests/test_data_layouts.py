@@ -130,6 +130,13 @@ def test_affectnet_csv_with_an_index_column_is_read_by_its_header(affectnet):
         assert load_affectnet(path, size=16).labels.tolist() == ["happy", "angry", "contempt"]
 
 
+def test_affectnet_paths_with_windows_separators_are_found(affectnet):
+    path = affectnet / "Manually_Annotated_file_lists" / "training.csv"
+    path.write_text(path.read_text().replace("689/", "689\\"))
+    with pytest.warns(SkippedRowsWarning):
+        assert len(load_affectnet(path, size=16)) == 3
+
+
 def test_a_class_folder_tree_with_a_training_csv_of_its_own_is_class_folders(tmp_path):
     for split in ("train", "test"):
         for label in ("happy", "sad"):
@@ -235,6 +242,14 @@ def test_ferplus_image_folders(tmp_path):
     assert dataset.labels.tolist() == ["angry"] * 3
     assert dataset.splits.tolist() == ["train", "val", "test"]
     assert dataset.usages.tolist() == ["Training", "PublicTest", "PrivateTest"]
+
+
+def test_ferplus_image_folder_without_its_labels_is_named(tmp_path):
+    for folder, name in (("FER2013Train", "fer0000000.png"), ("FER2013Test", "fer0032220.png")):
+        _image(tmp_path / folder / name, shape=(48, 48))
+    _text(tmp_path / "FER2013Train" / "label.csv", '"fer0000000.png","(0, 0, 48, 48)",0,0,0,1,4,0,1,0,0,0\n')
+    with pytest.warns(SkippedFilesWarning, match=r"FER2013Test/ without its label.csv was not read"):
+        assert load_dataset(tmp_path, size=16).splits.tolist() == ["train"]
 
 
 # ------------------------------------------------------------------ CK+

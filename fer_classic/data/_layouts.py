@@ -39,6 +39,7 @@ from ._labels_file import (
     first_cells,
     parse_box,
     read_header_fields,
+    resolve_path,
     text_rows,
     warn_skipped_rows,
 )
@@ -207,7 +208,7 @@ def _is_affectnet_csv(csv_path: Path) -> bool:
     except DatasetError:
         return False
     return _affectnet_path_column(header) is not None or (len(header) == len(_AFFECTNET_HEADER)
-                                                          and "/" in header[0])
+                                                          and ("/" in header[0] or "\\" in header[0]))
 
 
 def _affectnet_files(path: Path) -> list[Path]:
@@ -299,7 +300,8 @@ def load_affectnet(
                 skipped_rows[AFFECTNET_NOT_EMOTIONS[_code_key(code)]].append(f"row {line}")
                 continue
             box = parse_box([row[i] for i in i_box], "xywh", where)
-            entries.append(LabelledImage(base / row[i_path].strip(), read_label(code, where), where,
+            # resolve_path as for labels files: Windows separators accepted ("689\\a.jpg").
+            entries.append(LabelledImage(resolve_path(row[i_path], base), read_label(code, where), where,
                                          split=split, box=box))
     warn_skipped_rows(skipped_rows, path, stacklevel=3)
     return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
@@ -389,9 +391,12 @@ def _ferplus_folders(
 ) -> FaceDataset:
     entries = []
     skipped_rows: dict[str, list[str]] = {}
+    unlabelled = []
     for folder_name, (split, usage) in _FERPLUS_FOLDERS.items():
         labels_file = root / folder_name / "label.csv"
         if not labels_file.is_file():
+            if (root / folder_name).is_dir():  # a half-extracted download: its images would vanish unsaid
+                unlabelled.append(folder_name)
             continue
         for line, row in text_rows(labels_file, ","):
             where = f"{labels_file} row {line}"
@@ -407,6 +412,13 @@ def _ferplus_folders(
             entries.append(LabelledImage(root / folder_name / row[0].strip(), label, where, split=split, usage=usage))
     if not entries and not skipped_rows:
         raise DatasetError(f"{root}: no FER2013Train/label.csv, FER2013Valid/label.csv or FER2013Test/label.csv.")
+    if unlabelled:
+        warnings.warn(
+            f"{root}: {', '.join(f'{name}/' for name in unlabelled)} without its label.csv was not read (its "
+            "images have no labels); copy the label.csv of FER+'s download into it to use them.",
+            SkippedFilesWarning,
+            stacklevel=4,
+        )
     warn_skipped_rows(skipped_rows, root, stacklevel=4)
     return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=4, cropper=cropper)
 
