@@ -59,6 +59,12 @@ def test_rafdb_detected_labels_and_splits(rafdb):
     assert dataset.sources[0].endswith("Image/aligned/train_00001_aligned.jpg")
 
 
+def test_rafdb_with_an_empty_aligned_folder_reads_the_original_images(rafdb):
+    shutil.rmtree(rafdb / "basic" / "Image" / "aligned")
+    (rafdb / "basic" / "Image" / "aligned").mkdir()  # created, never unpacked
+    assert load_dataset(rafdb, size=12).sources[0].endswith("Image/original/train_00001.jpg")
+
+
 def test_rafdb_original_images_option(rafdb):
     dataset = load_dataset(rafdb, size=12, images="original")
     assert dataset.sources[0].endswith("Image/original/train_00001.jpg")

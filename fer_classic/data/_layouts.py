@@ -144,7 +144,8 @@ def load_rafdb(
         Ids: 1=surprise 2=fear 3=disgust 4=happiness 5=sadness 6=anger 7=neutral.
     size : int or (height, width), default=48
     images : {"aligned", "original"}, optional
-        Which images to read; default aligned where ``Image/aligned/`` exists.
+        Which images to read; default aligned where ``Image/aligned/`` holds
+        files, else original.
     n_jobs : int, optional
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
@@ -169,8 +170,8 @@ def load_rafdb(
     found = _rafdb_root(path)
     if found is None:
         raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (RAF-DB basic layout) found.")
-    if images is None:
-        images = "aligned" if (found / "Image" / "aligned").is_dir() else "original"
+    if images is None:  # aligned where its folder holds anything (an empty one is an unpacking left undone)
+        images = "aligned" if _holds_files(found / "Image" / "aligned") else "original"
     if images not in ("aligned", "original"):
         raise DatasetError(f"RAF-DB images={images!r}; choose 'aligned' or 'original'.")
     folder = found / "Image" / images
@@ -194,6 +195,15 @@ def load_rafdb(
 
 
 # --------------------------------------------------------------------------- AffectNet
+
+
+def _holds_files(folder: Path) -> bool:
+    """Whether ``folder`` exists and holds any entry (one directory read, stopped at the first)."""
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False
 
 
 def _affectnet_path_column(header: list[str]) -> int | None:
