@@ -218,7 +218,10 @@ def test_ferplus_votes_as_shares_are_read_as_counts_are(ferplus):
 
 
 @pytest.mark.parametrize("vote", ["-1", "inf", "1e400", "nan"])
-def test_ferplus_votes_that_count_nothing_are_named(ferplus, vote):
+def test_ferplus_votes_that_count_nothing_are_named_before_the_pixels_are_read(ferplus, monkeypatch, vote):
+    from fer_classic.data import _layouts
+
+    monkeypatch.setattr(_layouts, "load_fer2013_csv", lambda *a, **k: pytest.fail("pixels decoded first"))
     new = ferplus / "fer2013new.csv"
     new.write_text(new.read_text().replace(",0,9,1,0,", f",0,9,{vote},0,"))
     with pytest.raises(DatasetFormatError, match=r"row 3: FER\+ votes .* must be finite and not negative"):
