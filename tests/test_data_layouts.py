@@ -355,6 +355,15 @@ def test_kdef_bad_angle(kdef):
         load_kdef(kdef, angles="up")
 
 
+def test_the_folder_above_a_download_is_told_to_give_the_download_itself(tmp_path):
+    # The archive unpacks jaffe/ (or KDEF/); --data named the folder holding it.
+    for name in ("KA.AN1.39.tiff", "KA.HA2.30.tiff"):
+        _image(tmp_path / "jaffe" / name, shape=(32, 32))
+    with pytest.raises(DatasetError, match=r"jaffe holds a dataset in the 'jaffe' layout, not the images of one "
+                                           r"emotion; give --data .*jaffe itself"):
+        load_dataset(tmp_path)
+
+
 # ------------------------------------------------------------------ options
 
 

@@ -84,6 +84,12 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
     try:
         return canonical_label(folder.name, label_map)
     except UnknownLabelError as exc:
+        from ._layouts import detect_layout  # the error's path only: no cycle at import
+
+        layout = detect_layout(folder)
+        if layout is not None:  # the folder holding a download's root, one level too high
+            raise DatasetError(f"Folder {folder} holds a dataset in the {layout!r} layout, not the images of "
+                               f"one emotion; give --data {folder} itself.") from None
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
 
 
