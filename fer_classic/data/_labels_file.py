@@ -601,8 +601,9 @@ def build_dataset(
         )
     if skipped:
         warnings.warn(
-            f"{len(skipped)} of {len(paths)} files listed by {name} are missing or could not be decoded and were "
-            "skipped (left untouched; all are in dataset.skipped): " + list_sources([r for _, r in skipped]),
+            f"{len(skipped)} of the {n} images listed by {name} were skipped (a file missing or undecodable, a "
+            "face box outside its image, or no face found; files left untouched, all in dataset.skipped): "
+            + list_sources([r for _, r in skipped]),
             SkippedFilesWarning,
             stacklevel=stacklevel + 1,
         )
