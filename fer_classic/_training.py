@@ -36,8 +36,8 @@ from .preprocessing import FlipAugmented
 
 __all__ = [
     "CROP_POLICIES", "Log", "check_stratified_folds", "compile_groups", "data_path", "fit_score_save", "hold_out",
-    "hold_out_folds", "image_groups", "load_data", "make_face_cropper", "pipeline_options", "quiet", "split_train_test",
-    "subject_groups", "timed", "training_cropper", "validated",
+    "hold_out_folds", "hold_out_record", "image_groups", "load_data", "make_face_cropper", "pipeline_options",
+    "quiet", "split_train_test", "subject_groups", "timed", "training_cropper", "validated",
 ]
 
 Log = Callable[[str], None]
@@ -222,6 +222,15 @@ def hold_out(
         train_idx, test_idx = test_idx, train_idx
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     return pool.subset(train_idx), pool.subset(test_idx), True, grouping, ids[train_idx]
+
+
+def hold_out_record(test_size: float, groups: str | None, dedupe: bool = False) -> dict:
+    """What a model records of the hold-out its fit made (metadata ``hold_out``), to recompute it later.
+
+    With the model's ``random_state`` and the data it was fitted on, these
+    give back the held-out images (:func:`fer_classic.workflow.held_out_images`).
+    """
+    return {"test_size": float(test_size), "groups": groups, "dedupe": bool(dedupe)}
 
 
 def _split_counts(data: FaceDataset) -> str:

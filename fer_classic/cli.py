@@ -78,7 +78,9 @@ def _split_option(ctx, param, value: str) -> str | None:
 
 
 _SPLIT = click.option("--split", default="test", show_default=True, callback=_split_option,
-                      help="train, test, val, PublicTest, PrivateTest, or 'all'.")
+                      help="train, test, val, PublicTest, PrivateTest, 'all' (every image, training images "
+                           "included where the model was fitted on this data), or for evaluate 'held-out' "
+                           "(the images the model's fit held out of this data, recomputed).")
 
 
 def _label_map_option(ctx, param, value: str | None):

@@ -35,6 +35,7 @@ from ._training import (
     pipeline_options,
     quiet,
     hold_out,
+    hold_out_record,
     subject_groups,
     timed,
     validated,
@@ -52,6 +53,9 @@ __all__ = [
     "DEFAULT_GRIDS", "SearchResult", "check_grid", "default_grid", "load_grid", "pipeline_param_name",
     "report_search", "search_model", "subject_groups",
 ]
+
+#: The share ``search`` holds out of data without a test split (``fit``'s default ``test_size``).
+_HOLD_OUT_SIZE = 0.2
 
 #: Classifier parameter grids tried by default (names relative to the classifier).
 #: The SVM grid is the exact RBF SVM (backend auto: cuML on a GPU, else libsvm on a
@@ -449,6 +453,7 @@ def search_model(
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, template)
     fit_groups = None
     grouping = None
+    held_out = False
     if cv == "publictest":
         train, validation = dataset.select("train"), dataset.select("PublicTest")
         test, test_split = dataset.select("PrivateTest"), "PrivateTest"
@@ -456,8 +461,8 @@ def search_model(
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
     else:
         # The same hold-out as fit when the data has no test split (subjects and copies kept on one side).
-        train, test, held_out, grouping, fit_groups = hold_out(dataset, random_state=random_state,
-                                                               groups=groups, log=log)
+        train, test, held_out, grouping, fit_groups = hold_out(dataset, test_size=_HOLD_OUT_SIZE,
+                                                               random_state=random_state, groups=groups, log=log)
         test_split = "held-out test" if held_out else "test"
         pool = train
         if fit_groups is None:  # the data's own train/test splits: group the training images now
@@ -501,6 +506,7 @@ def search_model(
     model, metrics, path = fit_score_save(
         best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log, fitted=True,
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
+        held_out_test=held_out, **({"hold_out": hold_out_record(_HOLD_OUT_SIZE, groups)} if held_out else {}),
         pipeline_options=options, **({"grouping": grouping} if grouping else {}), face_cropper=cropper,
         search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},

@@ -20,22 +20,26 @@ from ._training import (
     quiet,
     hold_out,
     hold_out_folds,
+    hold_out_record,
     split_train_test,
     timed,
     validated,
 )
 from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
 from .evaluation import (
+    HELD_OUT,
     REPORT_FILES,
     Comparison,
     Report,
     classification_metrics,
     compare_models,
     require_matplotlib,
+    training_images_scored,
     warn_class_mismatch,
+    warn_training_images,
     write_report,
 )
-from .exceptions import EmptyClassError
+from .exceptions import DatasetError, EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .persistence._model import check_fer_model
 from .pipeline import make_pipeline
@@ -48,6 +52,7 @@ __all__ = [
     "describe_data",
     "fit_model",
     "evaluate_model",
+    "held_out_images",
     "split_train_test",
 ]
 
@@ -279,6 +284,7 @@ def fit_model(
         pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
         block_scaling=block_scaling, pipeline_options=options, **({"grouping": grouping} if grouping else {}),
+        **({"hold_out": hold_out_record(test_size, groups, dedupe_data)} if held_out else {}),
         face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
@@ -358,7 +364,12 @@ def evaluate_model(
     data : path or FaceDataset
     split : str or None, default="test"
         ``train``/``test``/``val`` or a FER2013 usage (``PublicTest``,
-        ``PrivateTest``); None uses every image.
+        ``PrivateTest``); None uses every image; ``"held-out"``
+        (:data:`fer_classic.evaluation.HELD_OUT`) the images the model's fit
+        held out of ``data`` (see :func:`held_out_images`). A split that
+        includes the model's own training images (``data`` is the one it
+        was fitted on: ``train``, or every image of data it held a share out
+        of) is scored with a DataLeakageWarning that says so.
     report : path, optional
         Folder to write ``report.html``, ``metrics.json`` and ``predictions.csv``
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
@@ -380,20 +391,119 @@ def evaluate_model(
     if report is not None:
         require_matplotlib("evaluate --report")  # before the images are loaded
     if backend != "local" or scheduler is not None:
+        if split == HELD_OUT:
+            raise ValueError(f"--split {HELD_OUT} recomputes the model's hold-out from the decoded images in memory; "
+                             f"it is not available with --backend {backend}.")
         return _evaluate_on_workers(model, data, split=split, label_map=label_map, report=report, backend=backend,
                                     scheduler=scheduler, chunk_size=chunk_size)
     timings: dict[str, float] = {}
     dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model),
                     model.pipeline)
+    name = split or "all"
+    if split == HELD_OUT:  # the held-out images, as the one split "test" of the dataset scored
+        dataset, split = timed(timings, "hold-out", _recompute_held_out, model, dataset), "test"
+    else:
+        _check_split(model, dataset, split)
+        warn_training_images(model, dataset, split)
     subset = dataset.select(split) if split else dataset
     warn_class_mismatch(model.classes, subset.y)
     if report is not None:
         written = write_report(model, dataset, report, split=split)
         timings.update(written.timings)
-        return EvaluateResult(written.metrics, timings, written.split, written.n, list(dataset.skipped), written)
+        return EvaluateResult(written.metrics, timings, name, written.n, list(dataset.skipped), written)
     predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
     metrics = classification_metrics(subset.y, predicted, model.classes, groups=subset.usages)
-    return EvaluateResult(metrics, timings, split or "all", len(subset), list(dataset.skipped))
+    return EvaluateResult(metrics, timings, name, len(subset), list(dataset.skipped))
+
+
+def held_out_images(
+    model: FERModel,
+    data: str | os.PathLike | FaceDataset,
+    *,
+    label_map: Mapping[str, str] | None = None,
+    n_jobs: int | None = None,
+) -> FaceDataset:
+    """The images ``model``'s fit held out of ``data`` as its test, recomputed (``evaluate --split held-out``).
+
+    ``data`` is loaded as :func:`evaluate_model` loads it (the model's
+    geometry and face cropper); the hold-out is recomputed from what the
+    model records (``random_state`` and ``hold_out``: ``test_size``,
+    ``groups``, ``dedupe``) and checked: its training part must have the
+    fingerprint of the images the model was trained on.
+
+    Returns
+    -------
+    FaceDataset
+        The held-out images, all in split ``"test"``.
+
+    Raises
+    ------
+    DatasetError
+        If the model held nothing out (it was scored on its data's own test
+        split), does not record its hold-out (fitted by an older
+        fer-classic), or the recomputed training images are not the model's
+        (other data, or changed files).
+    """
+    check_fer_model(model, "held_out_images")
+    dataset = load_data(data, model.image_shape, label_map, n_jobs, loading_cropper(model), model.pipeline)
+    return _recompute_held_out(model, dataset)
+
+
+def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
+    """:func:`held_out_images` of a loaded dataset."""
+    import warnings
+
+    import numpy as np
+
+    metadata = model.metadata
+    source = (metadata.get("training") or {}).get("source")
+    what = f"--split {HELD_OUT} (the images the model's fit held out of {dataset.name})"
+    if not metadata.get("held_out_test"):
+        raise DatasetError(f"{what}: the model held nothing out: it was fitted on the train split of {source} and "
+                           "scored on its test split; score --split test.")
+    recorded = metadata.get("hold_out")
+    if not isinstance(recorded, Mapping) or "test_size" not in recorded:
+        raise DatasetError(f"{what}: the model does not record its hold-out's test_size (it was fitted by an older "
+                           "fer-classic), so its held-out images cannot be recomputed; score it on data it was not "
+                           "trained on.")
+    seed = metadata.get("random_state", 0)
+    redo = f"test_size={recorded['test_size']}, seed {seed}" + (
+        f", --groups {recorded['groups']!r}" if recorded.get("groups") else "")
+    if recorded.get("dedupe"):
+        dataset = dedupe(dataset)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the images left out were counted when it was fitted
+            train, test, _, _, _ = hold_out(dataset, test_size=recorded["test_size"], random_state=seed,
+                                            groups=recorded.get("groups"))
+    except DatasetError as exc:
+        raise DatasetError(f"{what}: recomputing the hold-out ({redo}): {exc}") from None
+    if train.fingerprint() != (metadata.get("training") or {}).get("fingerprint"):
+        raise DatasetError(f"{what}: the hold-out recomputed ({redo}) does not give back the images the model was "
+                           f"trained on (their fingerprint differs): {dataset.name} is not the data it was fitted on "
+                           f"({source}), or its files changed; score it on data it was not trained on.")
+    return test.with_splits(np.full(len(test), "test", dtype=object))
+
+
+def _check_split(model: FERModel, dataset: FaceDataset, split: str | None) -> None:
+    """Raise DatasetError when ``dataset`` has no ``split`` and is the data ``model`` held its test out of.
+
+    The error says to score the held-out images (``--split held-out``),
+    not every image: ``--split all`` would score the training images too.
+    Other datasets without the split get :meth:`FaceDataset.select`'s error.
+    """
+    if split is None or dataset.has_split(split) or not model.metadata.get("held_out_test"):
+        return
+    if not training_images_scored(model, dataset, None):
+        return
+    n_train = model.metadata["training"].get("n_train")
+    trained = f"its {n_train} training images" if n_train is not None else "its training images"
+    how = (f"score the images it held out with --split {HELD_OUT}" if model.metadata.get("hold_out") else
+           "its held-out images cannot be recomputed (an older model records no test_size): score it on data it "
+           "was not trained on")
+    raise DatasetError(f"Dataset {dataset.name!r} has no images in split {split!r}: it is the data the model was "
+                       f"fitted on, holding out part of it as the test; {how} (--split all would also score "
+                       f"{trained}).")
 
 
 def _evaluate_on_workers(model, data, *, split, label_map, report, backend, scheduler,

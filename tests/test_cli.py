@@ -73,6 +73,30 @@ def test_fit_on_a_test_folder_alone_is_refused_not_trained_on(runner, tmp_path, 
     assert "holding out" not in result.output and "Traceback" not in result.output
 
 
+def test_evaluate_on_the_data_a_model_held_out_of_says_it_scores_training_images(runner, tmp_path, tiny_faces):
+    path = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "", "test": ""})
+    model = tmp_path / "m.joblib"
+    fitted = runner.invoke(main, ["fit", "--data", str(path), "--clf", "logreg", "--out", str(model), "--json"])
+    assert fitted.exit_code == 0, fitted.output
+    fit = json.loads(fitted.stdout)
+    everything = runner.invoke(main, ["evaluate", str(model), "--data", str(path), "--split", "all", "--json"])
+    assert everything.exit_code == 0, everything.output
+    assert json.loads(everything.stdout)["n_test"] == len(tiny_faces)
+    assert (f"warning: The model was fitted on {path}, holding out part of it as the test: the {len(tiny_faces)} "
+            f"images of the whole dataset include the {fit['n_train']} images it was trained on, so this score "
+            "includes training images") in everything.stderr
+    held = runner.invoke(main, ["evaluate", str(model), "--data", str(path), "--split", "held-out", "--json"])
+    assert held.exit_code == 0, held.output
+    assert "warning" not in held.stderr
+    summary = json.loads(held.stdout)
+    assert (summary["split"], summary["n_test"]) == ("held-out", fit["n_test"])
+    assert summary["accuracy"] == pytest.approx(fit["accuracy"])
+    refused = runner.invoke(main, ["evaluate", str(model), "--data", str(path)])
+    assert refused.exit_code == 1
+    assert (f"score the images it held out with --split held-out (--split all would also score its {fit['n_train']} "
+            "training images)") in refused.output
+
+
 def test_fit_passes_classifier_params(runner, tmp_path):
     out = tmp_path / "m.joblib"
     result = runner.invoke(main, ["fit", "--clf", "svm", "--param", "C=10", "--param", "class_weight=balanced",

@@ -1,3 +1,4 @@
+import re
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -406,3 +407,122 @@ def test_fit_on_a_face_dataset_of_another_size_records_no_cropper():
     result = fit_model(data, features="pixels", clf="logreg")
     assert result.model.image_shape == (32, 32)
     assert "face_cropper" not in result.model.metadata  # its images were never cut by one
+
+
+# ------------------------------------------------------------------ scoring a model's own training images
+
+
+@pytest.fixture(scope="module")
+def held_out_fit():
+    """A model fitted on unsplit data (named 'unsplit-faces'), holding 20 % out, and that data."""
+    from fer_classic.data import make_synthetic_faces
+
+    faces = make_synthetic_faces(10, 0, random_state=4)
+    unsplit = FaceDataset(faces.images, faces.labels, np.full(len(faces), "", dtype=object), faces.usages,
+                          faces.sources, "unsplit-faces")
+    return fit_model(unsplit, features="hog", clf="logreg"), unsplit
+
+
+def test_evaluating_the_data_a_model_held_out_of_warns_that_it_scores_training_images(held_out_fit):
+    from fer_classic.exceptions import DataLeakageWarning
+
+    result, unsplit = held_out_fit
+    assert result.held_out and result.model.metadata["hold_out"] == {"test_size": 0.2, "groups": None,
+                                                                     "dedupe": False}
+    message = (rf"fitted on unsplit-faces, holding out part of it as the test: the {len(unsplit)} images of the "
+               rf"whole dataset include the {result.n_train} images it was trained on, so this score includes "
+               r"training images.*evaluate --split held-out")
+    with pytest.warns(DataLeakageWarning, match=message):
+        everything = evaluate_model(result.model, unsplit, split=None)
+    assert everything.n_test == len(unsplit)
+    # The held-out images alone are recomputed: the fit's own test score, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        held = evaluate_model(result.model, unsplit, split="held-out")
+    assert (held.split, held.n_test) == ("held-out", result.n_test)
+    assert held.metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+
+
+def test_the_test_split_error_on_held_out_data_does_not_send_to_split_all_alone(held_out_fit):
+    result, unsplit = held_out_fit
+    with pytest.raises(DatasetError, match=rf"it is the data the model was fitted on, holding out part of it as the "
+                                           rf"test; score the images it held out with --split held-out \(--split all "
+                                           rf"would also score its {result.n_train} training images\)"):
+        evaluate_model(result.model, unsplit, split="test")
+
+
+def test_unsplit_data_of_another_source_gives_the_generic_error_without_recommending_split_all_alone(held_out_fit):
+    result, unsplit = held_out_fit
+    other = unsplit.subset(np.arange(len(unsplit)))
+    other = FaceDataset(other.images, other.labels, other.splits, other.usages, other.sources, "other-faces")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # another source: no training images said to be scored
+        evaluate_model(result.model, other, split=None)
+    with pytest.raises(DatasetError, match=r"--split all scores every image of it, so it includes the training "
+                                           r"images of a model fitted on it"):
+        evaluate_model(result.model, other, split="test")
+
+
+def test_held_out_images_are_checked_against_the_models_training_images(held_out_fit):
+    from fer_classic.workflow import held_out_images
+
+    result, unsplit = held_out_fit
+    held = held_out_images(result.model, unsplit)
+    assert len(held) == result.n_test and set(held.splits) == {"test"}
+    changed = unsplit.images.copy()
+    changed[0] = 255 - changed[0]
+    edited = FaceDataset(changed, unsplit.labels, unsplit.splits, unsplit.usages, unsplit.sources, unsplit.name)
+    with pytest.raises(DatasetError, match=r"does not give back the images the model was trained on"):
+        held_out_images(result.model, edited)
+
+
+def test_a_model_without_a_recorded_hold_out_says_its_held_out_images_cannot_be_recomputed(held_out_fit):
+    from copy import copy
+
+    from fer_classic.exceptions import DataLeakageWarning
+
+    result, unsplit = held_out_fit
+    older = copy(result.model)
+    older.metadata = {k: v for k, v in result.model.metadata.items() if k != "hold_out"}
+    with pytest.warns(DataLeakageWarning, match=r"its held-out images cannot be recomputed"):
+        evaluate_model(older, unsplit, split=None)
+    with pytest.raises(DatasetError, match=r"does not record its hold-out's test_size"):
+        evaluate_model(older, unsplit, split="held-out")
+
+
+def test_scoring_the_train_split_a_model_was_fitted_on_warns(tiny_faces, fitted_model):
+    from fer_classic.exceptions import DataLeakageWarning
+
+    n_train = int((tiny_faces.splits == "train").sum())
+    with pytest.warns(DataLeakageWarning, match=rf"fitted on the train split of {re.escape(tiny_faces.name)}: the "
+                                                rf"whole dataset includes those {n_train} training images.*score "
+                                                r"--split test"):
+        evaluate_model(fitted_model, tiny_faces, split=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate_model(fitted_model, tiny_faces, split="test")
+    with pytest.raises(DatasetError, match=r"the model held nothing out.*score --split test"):
+        evaluate_model(fitted_model, tiny_faces, split="held-out")
+
+
+def test_a_searched_model_records_its_hold_out_too(held_out_fit):
+    from fer_classic.model_selection import search_model
+
+    _, unsplit = held_out_fit
+    result = search_model(unsplit, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2)
+    assert result.model.metadata["held_out_test"] is True
+    held = evaluate_model(result.model, unsplit, split="held-out")
+    assert held.n_test == result.metrics["n"]
+    assert held.metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+
+
+def test_compare_warns_per_model_and_refuses_the_held_out_split(held_out_fit, fitted_model):
+    from fer_classic.evaluation import compare_models
+    from fer_classic.exceptions import DataLeakageWarning, ReportError
+
+    result, unsplit = held_out_fit
+    with pytest.warns(DataLeakageWarning, match=r"Model held was fitted on unsplit-faces") as caught:
+        compare_models({"held": result.model, "other": fitted_model}, unsplit, split=None)
+    assert not any("Model other" in str(w.message) for w in caught if w.category is DataLeakageWarning)
+    with pytest.raises(ReportError, match=r"--split held-out is the images one model's fit held out"):
+        compare_models({"held": result.model, "other": fitted_model}, unsplit, split="held-out")

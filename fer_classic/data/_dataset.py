@@ -223,7 +223,10 @@ class FaceDataset:
         mask = self._mask(split)
         if not mask.any():
             present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
-            listed = ", ".join(present) or "none: it is one unsplit set (score it with --split all)"
+            listed = ", ".join(present) or (
+                "none: it is one unsplit set. --split all scores every image of it, so it includes the training "
+                "images of a model fitted on it (evaluate --split held-out scores only those such a model's fit "
+                "held out)")
             raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed}.")
         return self.subset(mask)
 

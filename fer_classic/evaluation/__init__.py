@@ -7,6 +7,7 @@ only when a figure is made.
 from ._compare import COMPARE_COLUMNS, Comparison, compare_models
 from ._curves import CurveResult, compute_learning_curve, compute_validation_curve
 from ._metrics import (
+    HELD_OUT,
     MAX_RESAMPLES,
     accuracy_interval,
     classification_metrics,
@@ -14,7 +15,9 @@ from ._metrics import (
     format_metrics,
     normalize_confusion_matrix,
     roc_auc_ovr,
+    training_images_scored,
     warn_class_mismatch,
+    warn_training_images,
 )
 from ._plots import (
     figure_to_png,
@@ -34,6 +37,7 @@ from ._significance import mcnemar_test
 
 __all__ = [
     "COMPARE_COLUMNS",
+    "HELD_OUT",
     "Comparison",
     "CurveResult",
     "MAX_RESAMPLES",
@@ -63,6 +67,8 @@ __all__ = [
     "require_matplotlib",
     "predict_with_scores",
     "roc_auc_ovr",
+    "training_images_scored",
     "warn_class_mismatch",
+    "warn_training_images",
     "write_report",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 from .._fileio import atomic_write_text
 from ..exceptions import ReportError
 from ..persistence._model import check_fer_model
-from ._metrics import classification_metrics, warn_class_mismatch
+from ._metrics import HELD_OUT, classification_metrics, warn_class_mismatch, warn_training_images
 from ._significance import mcnemar_test
 
 __all__ = ["COMPARE_COLUMNS", "Comparison", "compare_models"]
@@ -128,7 +128,9 @@ def compare_models(
         resized, see :func:`fer_classic.prediction.loading_cropper`). A
         FaceDataset must have every model's geometry and is used as given.
     split : str or None, default="test"
-        Split to score; None: every image.
+        Split to score; None: every image. A model whose training images
+        are among them (``data`` is the one it was fitted on) is named in a
+        DataLeakageWarning (see :func:`~fer_classic.evaluation.warn_training_images`).
     label_map, n_jobs
         As in :func:`fer_classic.load_dataset`.
     mcnemar_method : {"auto", "exact", "chi2"}, default="auto"
@@ -169,6 +171,10 @@ def compare_models(
         raise ReportError("compare_models needs at least one model; give two or more to compare.")
     if mcnemar_method not in ("auto", "exact", "chi2"):
         raise ValueError(f"mcnemar_method must be auto, exact or chi2; got {mcnemar_method!r}.")
+    if split == HELD_OUT:
+        raise ReportError(f"--split {HELD_OUT} is the images one model's fit held out, a set of its own; compare "
+                          f"scores every model on the same images: give a split they share, or score each model "
+                          f"with evaluate --split {HELD_OUT}.")
     class_sets = {name: tuple(model.classes) for name, model in zip(names, fitted)}
     if len(set(map(frozenset, class_sets.values()))) > 1:
         from ..exceptions import ClassMismatchWarning
@@ -194,8 +200,9 @@ def compare_models(
                 dataset = data
             else:
                 dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
-            loaded[key] = dataset.select(split) if split else dataset
-        subset = loaded[key]
+            loaded[key] = dataset, dataset.select(split) if split else dataset
+        dataset, subset = loaded[key]
+        warn_training_images(model, dataset, split, name=f"Model {name}")
         warn_class_mismatch(model.classes, subset.y, model=f"Model {name}")
         # One image first, untimed: the process's one-time costs (compiled kernels loaded, imports)
         # would otherwise go to whichever model comes first.

@@ -21,6 +21,7 @@ from sklearn.utils.validation import column_or_1d
 from .._sklearn_compat import Integral, Interval, Real, validate_params
 
 __all__ = [
+    "HELD_OUT",
     "MAX_RESAMPLES",
     "accuracy_interval",
     "warn_class_mismatch",
@@ -29,8 +30,13 @@ __all__ = [
     "format_metrics",
     "normalize_confusion_matrix",
     "roc_auc_ovr",
+    "training_images_scored",
+    "warn_training_images",
 ]
 
+
+#: ``evaluate --split held-out``: the images a model's fit held out of unsplit data (recomputed).
+HELD_OUT = "held-out"
 
 #: Most bootstrap resamples :func:`accuracy_interval` draws: their accuracies are
 #: held in memory, 8 bytes each (8 MB at this bound).
@@ -451,3 +457,77 @@ def format_metrics(metrics: dict) -> str:
             line += f"{_auc_text(row.get('roc_auc')):>10}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _same_source(recorded: str, name: str) -> bool:
+    """Whether a model's recorded training source and a dataset's name are the same data (a path or a name)."""
+    if str(recorded) == str(name):
+        return True
+    import os
+
+    try:
+        return os.path.samefile(recorded, name)
+    except (OSError, ValueError):  # not both existing paths (a name such as "synthetic", or moved files)
+        return False
+
+
+def training_images_scored(model, data, split: str | None) -> int:
+    """How many of the images ``split`` (None: all) selects from ``data`` may be ``model``'s training images.
+
+    A cheap rule from the model's metadata, no image compared: ``data`` (a
+    FaceDataset or an image listing: ``name``, ``splits`` and ``usages``) is
+    the one the model records as its training source (the same name, or the
+    same file or folder), and the images scored lie in the part it was
+    trained from: the ``train`` split, or every image of data without one
+    (its fit held a share out of them).
+    """
+    from ..data._dataset import split_mask
+
+    training = (getattr(model, "metadata", None) or {}).get("training") or {}
+    if not training.get("source") or not _same_source(training["source"], getattr(data, "name", "")):
+        return 0
+    everything = np.ones(len(data.splits), dtype=bool)
+    pool = split_mask(data.splits, data.usages, "train")
+    pool = pool if pool.any() else everything
+    scored = split_mask(data.splits, data.usages, split) if split else everything
+    return int((pool & scored).sum())
+
+
+def warn_training_images(model, data, split: str | None, *, name: str = "The model") -> int:
+    """Warn when the images ``split`` selects from ``data`` include ``model``'s own training images.
+
+    See :func:`training_images_scored` for the rule; the warning says how to
+    score only images the model was not trained on. Returns how many images
+    scored lie in the part it was trained from (0: no warning).
+
+    Warns
+    -----
+    DataLeakageWarning
+        Naming the data, the training images and what to score instead.
+    """
+    from ..exceptions import DataLeakageWarning
+
+    overlap = training_images_scored(model, data, split)
+    if not overlap:
+        return 0
+    metadata = model.metadata
+    training = metadata["training"]
+    scored = f"the {'whole dataset' if split is None else f'{split!r} split'}"
+    if metadata.get("held_out_test"):
+        n_train = training.get("n_train")
+        if metadata.get("hold_out"):
+            advice = (f"score only the images its fit held out with evaluate --split {HELD_OUT} "
+                      f"(evaluate_model(..., split={HELD_OUT!r})), recomputed from the seed, test_size and groups "
+                      "the model records, or score it on data it was not trained on")
+        else:
+            advice = ("its held-out images cannot be recomputed (the model, fitted by an older fer-classic, does "
+                      "not record its hold-out's test_size), so score it on data it was not trained on")
+        text = (f"{name} was fitted on {training['source']}, holding out part of it as the test: the {overlap} "
+                f"images of {scored} include the {'' if n_train is None else f'{n_train} '}images it was "
+                f"trained on, so this score includes training images and overstates its accuracy; {advice}.")
+    else:
+        text = (f"{name} was fitted on the train split of {training['source']}: {scored} includes those "
+                f"{overlap} training images, so this score includes training images and overstates its accuracy; "
+                "score --split test (or another split it was not trained on).")
+    warnings.warn(text, DataLeakageWarning, stacklevel=2)
+    return overlap
