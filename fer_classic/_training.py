@@ -95,6 +95,12 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
     :data:`fer_classic.data.DEFAULT_NEAR_THRESHOLD` bits, chains joined), so
     that sequence frames and copies never straddle a fold or the hold-out.
 
+    Subjects that each name one image (:data:`PER_IMAGE_SUBJECTS` images or
+    more, every subject given once: a per-row ``id`` column read as the
+    subject, say) keep nothing together; the near-duplicate clusters are used
+    instead, with a UserWarning naming the column where the dataset is a
+    labels file.
+
     Returns
     -------
     groups : ndarray of shape (n_images,)
@@ -104,7 +110,7 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
     if pattern:
         groups = subject_groups(dataset.sources, pattern)
         grouping = f"subjects from --groups {pattern!r} ({len(np.unique(groups))} subjects)"
-    elif (dataset.subjects != "").any():
+    elif (dataset.subjects != "").any() and not _subjects_per_image(dataset):
         groups = np.where(dataset.subjects != "", dataset.subjects.astype(str),
                           [f"#image{i}" for i in range(len(dataset))])
         grouping = f"the dataset's subjects ({len(np.unique(dataset.subjects[dataset.subjects != '']))} subjects)"
@@ -115,6 +121,39 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
                     "another and are kept with it)")
     log(f"grouping images by {grouping}")
     return groups, grouping
+
+
+#: From this many images with subjects on, subjects that each name one image are taken for no subjects
+#: (a per-row id read as the subject) and the images are grouped by near-duplicate clusters instead.
+PER_IMAGE_SUBJECTS = 10
+
+
+def _subjects_per_image(dataset: FaceDataset) -> bool:
+    """Whether ``dataset``'s subjects each name one image (and are many): then warn that they are not used."""
+    named = dataset.subjects[dataset.subjects != ""].astype(str)
+    if len(named) < PER_IMAGE_SUBJECTS or len(np.unique(named)) < len(named):
+        return False
+    column = _subject_column(dataset.name)
+    where = f"its column {column!r}" if column else "its subjects"
+    examples = ", ".join(repr(s) for s in named[:3].tolist())
+    warnings.warn(f"{dataset.name}: {where} gives each of its {len(named)} images a subject of its own ({examples}, "
+                  "...), which groups nothing: a per-row id rather than the person shown? The images are grouped by "
+                  "near-duplicate clusters instead, so that copies of an image stay on one side. Give subjects that "
+                  "repeat (one per person), --groups REGEX (subjects from the file names), or "
+                  "load_dataset(..., columns={'subject': NAME}) naming the right column.", UserWarning, stacklevel=3)
+    return True
+
+
+def _subject_column(name: str) -> str | None:
+    """The header of the subject column when ``name`` is a labels file with one such column, else None."""
+    from .data._labels_file import COLUMN_SPELLINGS, _norm, read_header_fields
+
+    try:
+        _, header = read_header_fields(name)
+    except (DatasetError, OSError, ValueError):  # not a labels file: a folder, a layout, a name
+        return None
+    found = [field for field in header if _norm(field) in COLUMN_SPELLINGS["subject"]]
+    return found[0] if len(found) == 1 else None
 
 
 #: ``test_size``: a share strictly between 0 and 1 (NaN refused).

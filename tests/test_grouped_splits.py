@@ -108,3 +108,56 @@ def test_search_reports_worst_fold(sequences):
                           cv=3)
     for row in result.summary()["ranking"]:
         assert row["worst"] <= row["score"] and row["std"] >= 0
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    """Each of 24 faces saved twice (two files), listed by ``ids.csv`` (``id,image,label``, id = row number)
+    and by ``subjects.csv`` (``subject,image,label``, 6 persons of 8 images each)."""
+    from fer_classic.data import make_synthetic_faces
+
+    root = tmp_path_factory.mktemp("copies")
+    faces = make_synthetic_faces(6, 0, random_state=5)
+    faces = faces.subset(np.isin(faces.labels, list(_SPELLINGS)))
+    ids, subjects = ["id,image,label"], ["subject,image,label"]
+    for i, (image, label) in enumerate(zip(faces.images, faces.labels)):
+        for copy in range(2):
+            name = f"face{i:02d}_{copy}.png"
+            cv2.imwrite(str(root / name), image)
+            ids.append(f"{len(ids) - 1},{name},{label}")
+            subjects.append(f"P{i % 6},{name},{label}")
+    (root / "ids.csv").write_text("\n".join(ids) + "\n")
+    (root / "subjects.csv").write_text("\n".join(subjects) + "\n")
+    return root
+
+
+def test_an_id_column_naming_each_image_is_not_taken_for_subjects(copies):
+    from fer_classic._training import image_groups
+    from fer_classic.workflow import split_train_test
+
+    data = load_dataset(copies / "ids.csv")
+    assert len(np.unique(data.subjects)) == len(data)  # read as subjects, one per image
+    with pytest.warns(UserWarning, match=rf"{copies / 'ids.csv'}: its column 'id' gives each of its {len(data)} "
+                                         r"images a subject of its own \('0', '1', '2', \.\.\.\), which groups nothing"):
+        groups, grouping = image_groups(data)
+    assert "near-duplicate" in grouping
+    face = np.array([s.rsplit("_", 1)[0] for s in data.sources])
+    for name in np.unique(face):
+        assert len(np.unique(groups[face == name])) == 1  # both copies of a face in one group
+    with pytest.warns(UserWarning, match="its column 'id'"):
+        train, test, held_out = split_train_test(data)
+    assert held_out
+    in_train = {image.tobytes() for image in train.images}
+    assert not any(image.tobytes() in in_train for image in test.images)  # no held-out image copied in train
+
+
+def test_a_subject_column_that_repeats_still_groups_by_subject(copies):
+    import warnings
+
+    from fer_classic._training import image_groups
+
+    data = load_dataset(copies / "subjects.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        groups, grouping = image_groups(data)
+    assert grouping == "the dataset's subjects (6 subjects)" and len(np.unique(groups)) == 6
