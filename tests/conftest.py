@@ -24,6 +24,23 @@ def benchmark_module(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def main_reaches_loading(bench, monkeypatch, argv: list[str]) -> str:
+    """What ``bench.main()`` run with ``argv`` passes to ``load_dataset`` (raised before any loading)."""
+    class Loaded(Exception):
+        pass
+
+    def load_dataset(path, *args, **kwargs):
+        raise Loaded(path)
+
+    monkeypatch.setattr(bench, "load_dataset", load_dataset)
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(Loaded) as loaded:
+        bench.main()
+    return str(loaded.value)
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 FER_FOLDER = SHARED_DATA / "fer2013"
 FER_SAMPLE_CSV = SHARED_DATA / "fer2013_sample.csv"
