@@ -6,6 +6,7 @@ never from the order in which files or rows were read.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 
@@ -61,13 +62,17 @@ _ALIASES: dict[str, str] = {
 }
 
 
+_ZERO_FRACTION = re.compile(r"([+-]?\d+)\.0*")
+
+
 def integral_text(text: str) -> str:
-    """``"4.0"`` or ``"4.0000000e+00"`` (ids as pandas or MATLAB write them) as ``"4"``; other text as it is."""
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return str(int(value)) if value.is_integer() else text
+    """``"4.0"`` (an id as pandas writes a column read as floats) as ``"4"``; other text as it is.
+
+    Only a zero fraction goes: ``"01"``, ``"1e1"`` or ``"+3"`` keep their spelling
+    (label-map keys that differ stay apart).
+    """
+    match = _ZERO_FRACTION.fullmatch(text)
+    return str(int(match.group(1))) if match else text
 
 
 def _key(name: str) -> str:

@@ -119,3 +119,15 @@ def test_label_map_whose_keys_all_match_is_not_warned(dataset_and_key):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnusedLabelMapWarning)
         assert "happy" in load_dataset(path, label_map={key: "happy"}).classes
+
+
+@pytest.mark.parametrize("text, key", [("4.0", "4"), ("01.0", "1"), ("01", "01"), ("1e1", "1e1"), ("+3", "+3"),
+                                       ("1.5", "1.5")])
+def test_only_a_zero_fraction_is_dropped_from_an_id(text, key):
+    from fer_classic.labels import integral_text
+
+    assert integral_text(text) == key
+
+
+def test_label_map_keys_that_differ_in_leading_zeros_stay_apart():
+    assert parse_label_map("1=happy,01=sad") == {"1": "happy", "01": "sad"}
