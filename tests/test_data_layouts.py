@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -307,6 +308,12 @@ def test_an_emotion_folder_alone_is_not_ckplus(tmp_path):
     assert detect_layout(tmp_path) is None
 
 
+def test_ckplus_labels_without_their_images_are_named(ckplus):
+    shutil.rmtree(ckplus / "cohn-kanade-images")
+    with pytest.raises(DatasetError, match="cohn-kanade-images/ not found"):
+        load_dataset(ckplus)
+
+
 def test_ckplus_copied_from_a_mac_skips_appledouble_files_and_reads_a_bom(ckplus):
     folder = ckplus / "Emotion" / "S005" / "001"
     (folder / "._S005_001_00000011_emotion.txt").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
@@ -428,6 +435,10 @@ def _outside_listed(tmp_path, layout):
         _image(root / "Manually_Annotated_Images" / "1" / "a.jpg", shape=(60, 60))
         _text(root / "Manually_Annotated_file_lists" / "training.csv", "," + _AFFECTNET_HEADER
               + "0,1/a.jpg,0,0,60,60,,1,0,0\n1,../../outside/victim.jpg,0,0,24,24,,2,0,0\n")
+    elif layout == "affectnet, windows separators":
+        _image(root / "Manually_Annotated_Images" / "1" / "a.jpg", shape=(60, 60))
+        _text(root / "Manually_Annotated_file_lists" / "training.csv", _AFFECTNET_HEADER
+              + "1\\a.jpg,0,0,60,60,,1,0,0\n..\\..\\outside\\victim.jpg,0,0,24,24,,2,0,0\n")
     elif layout == "rafdb":  # the aligned image of train_x/../../../../outside/victim.jpg
         victim = _image(tmp_path / "outside" / "victim_aligned.jpg")
         _image(root / "Image" / "aligned" / "train_0001_aligned.jpg")
@@ -447,7 +458,8 @@ def _outside_listed(tmp_path, layout):
     return root, victim
 
 
-OUTSIDE_LAYOUTS = ["affectnet", "affectnet, no header", "affectnet, index column", "rafdb", "expw", "ferplus"]
+OUTSIDE_LAYOUTS = ["affectnet", "affectnet, no header", "affectnet, index column", "affectnet, windows separators",
+                   "rafdb", "expw", "ferplus"]
 
 
 @pytest.mark.parametrize("layout", OUTSIDE_LAYOUTS)
@@ -475,6 +487,15 @@ def test_an_output_that_is_an_image_listed_outside_the_root_is_refused(tmp_path,
     with pytest.raises(OutputPathError, match="is an input of this command"):
         check_outputs({"--out": victim}, input_trees={"--data": dataset_inputs(root)})
     assert check_outputs({"--out": victim.parent / "model.joblib"}, input_trees={"--data": dataset_inputs(root)})
+
+
+def test_a_dataset_reached_through_dotdot_lists_no_image_as_outside(rafdb, monkeypatch):
+    # --data ../shared/...: the ".." of the dataset's own path is not an image escaping it.
+    from fer_classic.data import dataset_inputs
+
+    (rafdb / "work").mkdir()
+    monkeypatch.chdir(rafdb / "work")
+    assert set(dataset_inputs(os.path.join("..", "basic"))) == {Path("..", "basic")}  # no image listed
 
 
 @pytest.mark.parametrize("given", ["root", "labels file"])

@@ -35,6 +35,7 @@ from ._labels_file import (
     LabelReader,
     _code_key,
     _norm,
+    _portable,
     build_dataset,
     first_cells,
     parse_box,
@@ -754,8 +755,8 @@ def detect_layout(path: str | os.PathLike) -> str | None:
         return "rafdb"
     if (path / "label" / "label.lst").is_file():
         return "expw"
-    if (path / "cohn-kanade-images").is_dir():
-        return "ckplus"  # without Emotion/ an incomplete CK+: load_ckplus says so (Emotion/ alone may be a class)
+    if (path / "cohn-kanade-images").is_dir() or next((path / "Emotion").glob("*/*/*_emotion.txt"), None):
+        return "ckplus"  # one of its two halves: load_ckplus names the other (a bare Emotion/ may be a class)
     if (path / "fer2013new.csv").is_file() or any((path / f / "label.csv").is_file() for f in _FERPLUS_FOLDERS):
         return "ferplus"
     files = _affectnet_files(path)
@@ -828,8 +829,12 @@ def _escaping(images: Collection[str], folder: Path) -> list[str]:
     ``folder``, an input tree whose linked sub-folders the output checks follow.
     """
     prefix = os.path.join(os.fspath(folder), "")
-    return list(dict.fromkeys(image for image in images
-                              if not image.startswith(prefix) or (".." in image and ".." in image.split(os.sep))))
+
+    def escapes(image: str) -> bool:
+        rest = image[len(prefix):]  # ".." in the folder's own path (--data ../shared/...) is not an escape
+        return not image.startswith(prefix) or (".." in rest and ".." in rest.split(os.sep))
+
+    return list(dict.fromkeys(image for image in images if escapes(image)))
 
 
 def _listed_layout_images(path: Path, layout: str) -> list[str]:
@@ -880,7 +885,8 @@ def _affectnet_listed(csv_path: Path, base: Path) -> list[str]:
             if has_header:
                 next(rows, None)
             cells = [row[column].strip() for _, row in rows if len(row) > column]
-        return [os.path.join(folder, cell) for cell in cells if cell]
+        # Windows separators as the loader reads them (resolve_path): "..\\..\\x.jpg" escapes too.
+        return [os.path.join(folder, _portable(cell)) for cell in cells if cell]
     except (DatasetError, OSError):
         return []
 
