@@ -39,6 +39,7 @@ from .evaluation import (
     warn_training_images,
     write_report,
 )
+from .evaluation._metrics import held_out_test
 from .exceptions import DatasetError, EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .persistence._model import check_fer_model
@@ -458,7 +459,7 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     metadata = model.metadata
     source = (metadata.get("training") or {}).get("source")
     what = f"--split {HELD_OUT} (the images the model's fit held out of {dataset.name})"
-    if not metadata.get("held_out_test"):
+    if not held_out_test(metadata):
         raise DatasetError(f"{what}: the model held nothing out: it was fitted on the train split of {source} and "
                            "scored on its test split; score --split test.")
     recorded = metadata.get("hold_out")
@@ -492,7 +493,7 @@ def _check_split(model: FERModel, dataset: FaceDataset, split: str | None) -> No
     not every image: ``--split all`` would score the training images too.
     Other datasets without the split get :meth:`FaceDataset.select`'s error.
     """
-    if split is None or dataset.has_split(split) or not model.metadata.get("held_out_test"):
+    if split is None or dataset.has_split(split) or not held_out_test(model.metadata):
         return
     if not training_images_scored(model, dataset, None):
         return

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import write_csv_dataset
+from conftest import write_csv_dataset, write_folder_dataset
 from fer_classic import FaceDataset, evaluate_model, fit_model, load_model, predict_paths
 from fer_classic.exceptions import DatasetError, EmptyClassError
 from fer_classic.workflow import split_train_test
@@ -461,6 +461,31 @@ def test_unsplit_data_of_another_source_gives_the_generic_error_without_recommen
     with pytest.raises(DatasetError, match=r"--split all scores every image of it, so it includes the training "
                                            r"images of a model fitted on it"):
         evaluate_model(result.model, other, split="test")
+
+
+def test_another_folder_of_the_same_relative_name_is_not_the_training_data(tmp_path, monkeypatch):
+    # Both working folders hold an "unsplit/": the model records where its own lay.
+    from fer_classic.data import make_synthetic_faces
+
+    for where, seed in (("one", 1), ("two", 2)):
+        faces = make_synthetic_faces(6, 0, random_state=seed)
+        write_folder_dataset(tmp_path / where / "unsplit", faces.with_splits(np.full(len(faces), "", dtype=object)))
+    monkeypatch.chdir(tmp_path / "one")
+    model = fit_model("unsplit", features="hog", clf="logreg").model
+    monkeypatch.chdir(tmp_path / "two")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was a DataLeakageWarning: "the 42 images ... include the 33 ..."
+        evaluate_model(model, "unsplit", split=None)
+
+
+def test_a_searched_model_of_an_older_version_still_counts_as_holding_out(held_out_fit):
+    from copy import copy
+
+    result, unsplit = held_out_fit
+    older = copy(result.model)  # search did not record held_out_test, only its metrics' split
+    older.metadata = {**{k: v for k, v in result.model.metadata.items() if k != "held_out_test"},
+                      "metrics": {**result.model.metadata["metrics"], "split": "held-out test"}}
+    assert evaluate_model(older, unsplit, split="held-out").n_test == result.n_test
 
 
 def test_held_out_images_are_checked_against_the_models_training_images(held_out_fit):

@@ -459,16 +459,31 @@ def format_metrics(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def _same_source(recorded: str, name: str) -> bool:
-    """Whether a model's recorded training source and a dataset's name are the same data (a path or a name)."""
-    if str(recorded) == str(name):
-        return True
+def held_out_test(metadata: dict) -> bool:
+    """Whether a model's fit held its test images out of its training data (``metadata["held_out_test"]``).
+
+    Models from ``search`` before it recorded that say so only in their
+    metrics' ``split``.
+    """
+    return bool(metadata.get("held_out_test") or (metadata.get("metrics") or {}).get("split") == "held-out test")
+
+
+def _same_source(training: dict, name: str) -> bool:
+    """Whether a model's recorded training source and a dataset's name are the same data (a path or a name).
+
+    By the absolute path recorded at fit time where there is one (a relative
+    name means another folder from another working folder); else, for models
+    saved before it, by the name or the file.
+    """
     import os
 
+    recorded = training.get("source_path") or training["source"]
+    if not training.get("source_path") and str(recorded) == str(name):
+        return True
     try:
         return os.path.samefile(recorded, name)
     except (OSError, ValueError):  # not both existing paths (a name such as "synthetic", or moved files)
-        return False
+        return str(recorded) == str(name) and not os.path.exists(str(name))
 
 
 def training_images_scored(model, data, split: str | None) -> int:
@@ -484,7 +499,7 @@ def training_images_scored(model, data, split: str | None) -> int:
     from ..data._dataset import split_mask
 
     training = (getattr(model, "metadata", None) or {}).get("training") or {}
-    if not training.get("source") or not _same_source(training["source"], getattr(data, "name", "")):
+    if not training.get("source") or not _same_source(training, getattr(data, "name", "")):
         return 0
     everything = np.ones(len(data.splits), dtype=bool)
     pool = split_mask(data.splits, data.usages, "train")
@@ -513,7 +528,7 @@ def warn_training_images(model, data, split: str | None, *, name: str = "The mod
     metadata = model.metadata
     training = metadata["training"]
     scored = f"the {'whole dataset' if split is None else f'{split!r} split'}"
-    if metadata.get("held_out_test"):
+    if held_out_test(metadata):
         n_train = training.get("n_train")
         if metadata.get("hold_out"):
             advice = (f"score only the images its fit held out with evaluate --split {HELD_OUT} "

@@ -47,6 +47,13 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _absolute(name: str) -> str | None:
+    """``name``'s absolute path if it names an existing file or folder (not ``"synthetic"``), else None."""
+    import os
+
+    return os.path.abspath(name) if name and os.path.exists(name) else None
+
+
 @dataclass
 class FERModel:
     """A fitted pipeline and the metadata needed to use it the same way later.
@@ -108,6 +115,8 @@ class FERModel:
             "versions": library_versions(),
             "training": {
                 "source": source or train.name,
+                # Where the source lies, to tell it from another folder of the same relative name later.
+                "source_path": _absolute(source or train.name),
                 "fingerprint": train.fingerprint(),
                 "n_train": len(train),
                 "class_counts": train.class_counts(),
