@@ -324,12 +324,27 @@ def split_train_test(
                     caller="split_train_test")[:3]
 
 
-def data_path(data) -> list:
+class _DataInputs:
+    """:func:`~fer_classic.data.dataset_inputs` of ``data``, listed only when iterated.
+
+    A command without outputs never iterates it (check_outputs returns first): AffectNet's
+    training.csv alone is 414,799 rows to read for the images it lists.
+    """
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def __iter__(self):
+        return iter(dataset_inputs(self.data))
+
+
+def data_path(data):
     """The files and folders ``data`` is read from when it is a path (no output may touch them), else none.
 
-    See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists.
+    See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists; they
+    are listed when an output is checked against them, not before.
     """
-    return dataset_inputs(data) if isinstance(data, (str, os.PathLike)) else []
+    return _DataInputs(data) if isinstance(data, (str, os.PathLike)) else []
 
 
 def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):

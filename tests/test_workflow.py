@@ -178,6 +178,23 @@ def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, ti
         evaluate_model(fitted_model, csv, split="PublicTest")
 
 
+def test_a_command_writing_nothing_lists_no_input_for_output_checks(tmp_path, fitted_model, tiny_faces,
+                                                                     monkeypatch):
+    # A labels file's listed images (AffectNet: 414,799 rows) are read only to check outputs against.
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+    from fer_classic.persistence import save_model
+
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    model = save_model(fitted_model, tmp_path / "m.joblib")
+    for target in ("fer_classic._training.dataset_inputs", "fer_classic.data.dataset_inputs"):
+        monkeypatch.setattr(target, lambda *a, **k: pytest.fail("inputs listed with no output"))
+    assert evaluate_model(fitted_model, csv).n_test == 28
+    result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(csv)])
+    assert result.exit_code == 0, result.output
+
+
 def test_fit_scores_fer2013_s_halves_from_the_same_predictions(tmp_path, tiny_faces):
     halves = np.where(np.arange(len(tiny_faces)) % 2, "public", "private")
     # The writer's own tags for the CSV's Usage column (a FaceDataset takes only split names).
