@@ -73,7 +73,8 @@ def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
 def _split_option(ctx, param, value: str) -> str | None:
     """``--split``: None for every image (``all``, any case); an empty value (an unset variable) is an error."""
     if not value.strip():
-        raise click.BadParameter("is empty; give train, test, val, PublicTest, PrivateTest, or 'all'.")
+        raise click.BadParameter("is empty; give train, test, val, PublicTest, PrivateTest, held-out (evaluate), "
+                                 "or 'all'.")
     return None if value.strip().lower() == "all" else value
 
 
@@ -245,7 +246,8 @@ _DATA_HELP = ("Class folders, fer2013.csv[.gz], a labels file (CSV/TSV of image 
 _GROUPS = click.option(
     "--groups", default=None, metavar="REGEX",
     help="Subject id from file names (first group), e.g. 'S(\\d+)_': the hold-out and folds keep each subject "
-         "on one side. Default: the dataset's subjects, else clusters of near-duplicate images.")
+         "on one side. Default: the dataset's subjects (unless each names one image), else clusters of "
+         "near-duplicate images.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 _FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (dense SIFT VLAD), vgg16 / vgg19 "
                   "(frozen ImageNet networks), cnn (a CNN trained first), or joined with '+' (e.g. vgg16+hog); vgg16, "
@@ -314,7 +316,8 @@ def main() -> None:
 @_PARAMS
 @_pipeline_options
 @_crop_options
-@click.option("--out", default="fer_model.joblib", show_default=True, help="Model file to write.")
+@click.option("--out", default="fer_model.joblib", show_default=True,
+              help="Model file to write (fer_model.skops with --format skops and no --out).")
 @click.option("--size", default=48, show_default=True, type=click.IntRange(8, 1024),
               help="Image side in pixels (grayscale, square).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
@@ -453,7 +456,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     Photos are searched for faces, which are cropped the way the model's
     training images were; an image without a face gives a 'no face' result,
     an unreadable file is reported and skipped. The exit code is non-zero
-    only when no input could be read.
+    only when no input could be read, or the --timeline asked for could not be written.
     """
     from .persistence import load_model
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam

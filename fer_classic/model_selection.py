@@ -394,7 +394,9 @@ def search_model(
     out : path, optional
         Where to save the refitted best model.
     model_format : {"joblib", "skops"}, optional
-        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`).
+        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`);
+        one that the ``.joblib`` / ``.skops`` suffix of ``out`` contradicts is a
+        ValueError before any work.
     results_csv : path, optional
         Where to write ``cv_results_`` (ranked).
     verbose : int, default=0

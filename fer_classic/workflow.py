@@ -183,7 +183,9 @@ def fit_model(
     out : path, optional
         Where to save the model (atomically); None saves nothing.
     model_format : {"joblib", "skops"}, optional
-        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`).
+        File format of ``out`` (default: by its suffix, see :func:`fer_classic.save_model`);
+        one that the ``.joblib`` / ``.skops`` suffix of ``out`` contradicts is a
+        ValueError before any work.
     dedupe_data : bool, default=False
         Drop pixel-identical copies first (in memory, see
         :func:`fer_classic.data.dedupe`): test images that also occur in train,
@@ -379,12 +381,29 @@ def evaluate_model(
         ``dask``, ``ray``: the files (of a class-folder tree) are decoded
         and predicted on the workers of ``scheduler`` in chunks of
         ``chunk_size`` paths; the client receives one label per image. Not
-        with ``report``.
+        with ``report``, nor with ``split="held-out"``.
     scheduler : str, optional
         Dask scheduler or Ray address, as in :func:`fit_model`; None starts a
         local in-process Dask cluster or a local Ray instance.
     chunk_size : int, default=4096
         Files per chunk with ``backend="dask"`` or ``"ray"``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a FERModel.
+    DatasetError
+        If ``data`` has no image in ``split``; for ``split="test"`` on the
+        data the model held its test out of (score ``"held-out"``); for
+        ``"held-out"``, if the model held nothing out, records no hold-out, or
+        the recomputed training images differ from its own.
+    ValueError
+        For ``split="held-out"`` with ``backend`` dask or ray.
+
+    Warns
+    -----
+    DataLeakageWarning
+        When the images scored include the model's own training images.
     """
     check_fer_model(model, "evaluate_model")
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},

@@ -86,12 +86,15 @@ def load_dataset(
     Raises
     ------
     DatasetError
-        If ``path`` does not exist or is not a recognised format, or an option
-        does not apply to its format (the accepted ones are named).
+        If ``path`` is empty, does not exist or is not a recognised format, or
+        an option does not apply to its format (the accepted ones are named).
     UnknownLabelError
         If ``label_map`` is malformed, repeats a key or names an unknown label.
     ImageSizeError
         If ``size`` is invalid or the images would not fit in memory.
+    TypeError
+        If ``cropper`` is not a FaceCropper, or ``label_map`` neither a mapping
+        nor a string (before any file is listed).
     """
     size = as_size(size)
     if label_map is not None and not isinstance(label_map, (str, Mapping)):

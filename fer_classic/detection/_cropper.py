@@ -459,6 +459,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             If any image has no face, naming which (drop them first: an empty
             :meth:`find_faces` tells which; or pass ``detect=False`` for
             images that already are face crops).
+        ImageDecodeError
+            If an item is not one image (empty, a batch, 2 or 5 channels),
+            naming its shape.
         """
         check_is_fitted(self)
         rows, missing = [], []

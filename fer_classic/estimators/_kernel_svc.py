@@ -300,7 +300,12 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If ``y`` holds one class, or blocks, kernels and weights do not agree.
+            If ``y`` holds one class, or blocks, kernels and weights do not agree;
+            if the kernel overflows, or (rbf) a row's squared norm around the
+            mean reaches 1e38 (scale the features: StandardScaler).
+        MemoryError
+            If the float64 training kernel matrix (``8 * n_samples**2`` bytes)
+            exceeds the memory available now, before any work.
         """
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
@@ -608,7 +613,11 @@ class CombinedKernelSVC(_KernelSVCBase):
         ------
         ValueError
             If ``y`` holds one class, blocks, kernels and weights do not
-            agree, or (``weights="cv"``) a class has fewer rows than ``cv``.
+            agree, (``weights="cv"``) a class has fewer rows than ``cv``, or a
+            kernel overflows (see :meth:`KernelSVC.fit`).
+        MemoryError
+            If the training kernel matrix exceeds the memory available now,
+            before any work.
         """
         if not isinstance(self.weights, str):
             return super().fit.__wrapped__(self, X, y, sample_weight=sample_weight)

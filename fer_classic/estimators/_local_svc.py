@@ -137,7 +137,10 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         TypeError
             If ``estimator`` is not a KernelSVC or CombinedKernelSVC.
         ValueError
-            If ``y`` holds one class (of positive weight).
+            If ``y`` holds one class (of positive weight), or the kernel
+            overflows (see :meth:`KernelSVC.fit`).
+        MemoryError
+            If the training kernel matrix exceeds the memory available now.
         """
         estimator = KernelSVC(kernel="intersection", C=10.0) if self.estimator is None else clone(self.estimator)
         if not isinstance(estimator, _KernelSVCBase):

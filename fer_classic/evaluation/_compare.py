@@ -149,7 +149,9 @@ def compare_models(
     TypeError
         If a model is not a FERModel (a path, say), before any image is read.
     ReportError
-        If no model is given or a FaceDataset does not match a model's geometry.
+        If no model is given, a FaceDataset does not match a model's geometry,
+        or ``split`` is ``"held-out"`` (each model holds out its own images: use
+        :func:`fer_classic.evaluate_model` per model).
     """
     import json
 

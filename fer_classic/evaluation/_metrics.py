@@ -491,8 +491,9 @@ def training_images_scored(model, data, split: str | None) -> int:
 
     A cheap rule from the model's metadata, no image compared: ``data`` (a
     FaceDataset or an image listing: ``name``, ``splits`` and ``usages``) is
-    the one the model records as its training source (the same name, or the
-    same file or folder), and the images scored lie in the part it was
+    the one the model records as its training source (the same file or
+    folder, by the absolute path recorded at fit time; by name for generated
+    data and older models), and the images scored lie in the part it was
     trained from: the ``train`` split, or every image of data without one
     (its fit held a share out of them).
     """

@@ -40,6 +40,17 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a FERModel (wrap a pipeline with :meth:`FERModel.from_fitted`).
+    ValueError
+        If ``format`` contradicts the ``.joblib`` / ``.skops`` suffix of ``path``,
+        or the model is one :func:`load_model` would refuse or misread (an
+        unfitted pipeline, ``image_shape`` missing, invalid or other than the
+        geometry its features were fitted on, classes it does not predict);
+        nothing is written.
     """
     return start_save(model, path, format=format).finish()
 
@@ -110,7 +121,9 @@ def load_model(
         If the file is missing, not a regular file, not a fer-classic model, or
         its metadata lacks what using it needs (``image_shape``).
     ModelIntegrityError
-        If it is truncated or corrupted (checksum mismatch).
+        If it is truncated or corrupted (checksum mismatch), or its metadata
+        disagrees with its model (the pixels it takes or the geometry its
+        features were fitted on, the classes, the face cropper).
     UntrustedModelError
         If loading it could run code and ``trusted`` is False.
     IncompatibleModelError

@@ -31,7 +31,8 @@ class HistogramEqualizer(ImageTransformerMixin):
         CLAHE's contrast limit (OpenCV's ``clipLimit``); ignored for ``global``.
     tile_grid_size : (int, int), default=(6, 6)
         CLAHE tiles per (row, column) (OpenCV's ``tileGridSize`` is (columns,
-        rows): this one follows image order); ignored for ``global``.
+        rows): this one follows image order), at most the images' (height,
+        width), checked at fit; ignored for ``global``.
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
     n_jobs : int, optional
