@@ -128,6 +128,14 @@ def test_affectnet_codes_written_as_floats_are_the_same_codes(affectnet):
     assert dataset.labels.tolist()[0] == "happy"
 
 
+def test_affectnet_rows_without_a_face_box_are_said_to_use_the_whole_photo(affectnet):
+    path = affectnet / "Manually_Annotated_file_lists" / "training.csv"
+    path.write_text(path.read_text().replace(",10,12,30,32,", ",,,,,", 1))
+    with pytest.warns(UserWarning, match=r"1 row\(s\) have no face box, so their whole photos are used instead of a "
+                                         r"face: training.csv row 2"):
+        load_affectnet(path, size=16)
+
+
 def test_affectnet_csv_with_an_index_column_is_read_by_its_header(affectnet):
     # What pandas' to_csv writes when the index is kept: an empty first header cell.
     path = affectnet / "Manually_Annotated_file_lists" / "training.csv"

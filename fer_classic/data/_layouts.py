@@ -286,6 +286,7 @@ def load_affectnet(
     read_label = LabelReader(codes=AFFECTNET_CODES)
     entries: list[LabelledImage] = []
     skipped_rows: dict[str, list[str]] = {reason: [] for reason in AFFECTNET_NOT_EMOTIONS.values()}
+    unboxed: list[str] = []
     for csv_path in files:
         delimiter, header = read_header_fields(csv_path)
         has_header = _affectnet_path_column(header) is not None  # columns found by name: an index column too
@@ -311,10 +312,16 @@ def load_affectnet(
                 skipped_rows[AFFECTNET_NOT_EMOTIONS[_code_key(code)]].append(f"row {line}")
                 continue
             box = parse_box([row[i] for i in i_box], "xywh", where)
+            if box is None:
+                unboxed.append(f"{csv_path.name} row {line}")
             # resolve_path as for labels files: Windows separators accepted ("689\\a.jpg").
             entries.append(LabelledImage(resolve_path(row[i_path], base), read_label(code, where), where,
                                          split=split, box=box))
     warn_skipped_rows(skipped_rows, path, stacklevel=3)
+    if unboxed:  # AffectNet's photos are not face crops: a whole one mixed in with the faces is said
+        warnings.warn(f"{path}: {len(unboxed)} row(s) have no face box, so their whole photos are used instead of "
+                      f"a face: {', '.join(unboxed[:5])}{', ...' if len(unboxed) > 5 else ''}; fill in their "
+                      "face_x, face_y, face_width and face_height.", UserWarning, stacklevel=2)
     return build_dataset(entries, size=size, name=str(path), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
 
 
