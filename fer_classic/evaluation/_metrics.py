@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -475,8 +476,6 @@ def _same_source(training: dict, name: str) -> bool:
     name means another folder from another working folder); else, for models
     saved before it, by the name or the file.
     """
-    import os
-
     recorded = training.get("source_path") or training["source"]
     if not training.get("source_path") and str(recorded) == str(name):
         return True

@@ -49,8 +49,6 @@ def library_versions() -> dict[str, str]:
 
 def _absolute(name: str) -> str | None:
     """``name``'s absolute path if it names an existing file or folder (not ``"synthetic"``), else None."""
-    import os
-
     return os.path.abspath(name) if name and os.path.exists(name) else None
 
 
