@@ -114,6 +114,28 @@ class EvaluateResult:
         }
 
 
+#: make_pipeline's own keywords, which are no classifier parameters: fit_model's argument (and option) that
+#: sets each. Passed in clf_params they clashed with that argument (a TypeError), or changed the pipeline
+#: without the model recording it (preprocess, sampler) or cached it in an unchecked folder (memory).
+_PIPELINE_KEYWORDS = {
+    "features": ("features", "--features"), "clf": ("clf", "--clf"), "preprocess": ("preprocess", "--preprocess"),
+    "flip": ("flip", "--flip"), "mirror_kernel": ("mirror_kernel", "--mirror-kernel"),
+    "kernel_shift": ("kernel_shift", "--kernel-shift"), "block_scaling": ("block_scaling", "--block-scaling"),
+    "sampler": ("sampler", "--sampler"), "random_state": ("random_state", "--seed"), "n_jobs": ("n_jobs", "--n-jobs"),
+    "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, None),
+}
+
+
+def _check_clf_params(clf_params: Mapping | None) -> None:
+    for key in clf_params or {}:
+        if key in _PIPELINE_KEYWORDS:
+            argument, option = _PIPELINE_KEYWORDS[key]
+            fix = (f"give fit_model's {argument}= instead ({option} on the command line)" if argument
+                   else "fit_model caches nothing; leave it out")
+            raise ValueError(f"clf_params {key!r} (--param {key}=...) is a pipeline option, not a classifier "
+                             f"parameter; {fix}.")
+
+
 def fit_model(
     data: str | os.PathLike | FaceDataset | None = None,
     *,
@@ -153,7 +175,9 @@ def fit_model(
     features, clf : str
         See :func:`fer_classic.make_pipeline`.
     clf_params : mapping, optional
-        Classifier parameters (e.g. ``{"C": 10}``).
+        Classifier parameters (e.g. ``{"C": 10}``). The pipeline's own options
+        (``n_jobs``, ``random_state``, ``flip``, ``preprocess``, ``memory``...)
+        are refused here, naming the argument that sets each.
     block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler
         Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
         the model's metadata (``pipeline_options``).
@@ -236,6 +260,7 @@ def fit_model(
     """
     # Outputs, the groups pattern and the pipeline (its parameters) are checked before any long work.
     hold_out_folds(test_size, "fit_model")
+    _check_clf_params(clf_params)
     if groups is not None:
         compile_groups(groups)
     check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)

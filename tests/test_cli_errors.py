@@ -49,6 +49,28 @@ def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
     _clean_failure(result, message)
 
 
+@pytest.mark.parametrize("name, fix", [
+    ("n_jobs", "--n-jobs"), ("random_state", "--seed"), ("flip", "--flip"), ("views", "--mirror-kernel"),
+    ("features", "--features"), ("preprocess", "--preprocess"), ("sampler", "--sampler"), ("memory", "leave it out"),
+])
+def test_param_naming_a_pipeline_option_is_refused_before_loading(runner, tmp_path, monkeypatch, name, fix):
+    # Was an "unexpected TypeError" (n_jobs, flip...) or a pipeline the model did not record (preprocess, memory).
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded first"))
+    result = runner.invoke(main, ["fit", "--clf", "knn", "--param", f"{name}=1", "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, f"clf_params '{name}' (--param {name}=...) is a pipeline option")
+    assert fix in result.output and "unexpected" not in result.output
+
+
+def test_every_make_pipeline_keyword_is_refused_as_a_clf_param():
+    import inspect
+
+    from fer_classic.pipeline import make_pipeline
+    from fer_classic.workflow import _PIPELINE_KEYWORDS
+
+    keywords = {name for name, p in inspect.signature(make_pipeline).parameters.items() if p.kind != p.VAR_KEYWORD}
+    assert keywords <= set(_PIPELINE_KEYWORDS)
+
+
 @pytest.mark.parametrize("suffix, text, message", [
     (".json", '{"clf.C": [1, 10],}', "not valid JSON at line 1"),
     (".json", '{"clf.C": 10}', "non-empty lists"),
