@@ -89,10 +89,16 @@ def _label_map_option(ctx, param, value: str | None):
         return None
     from .labels import parse_label_map
 
-    try:
-        return parse_label_map(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    # Parsed before _run catches warnings: a LabelMergeWarning showed as Python's file:line and source line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            label_map = parse_label_map(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    for warning in caught:
+        click.echo(f"warning: --label-map: {warning.message}", err=True)
+    return label_map
 
 
 def _message(exc: BaseException) -> str:

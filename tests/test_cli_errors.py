@@ -61,6 +61,15 @@ def test_param_naming_a_pipeline_option_is_refused_before_loading(runner, tmp_pa
     assert fix in result.output and "unexpected" not in result.output
 
 
+def test_label_map_warning_is_one_line_naming_the_option(runner, tmp_path, monkeypatch):
+    # Was Python's own "cli.py:93: LabelMergeWarning: ..." and the source line (parsed outside _run).
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    result = runner.invoke(main, ["fit", "--label-map", "0=happy,1=happiness", "--param", "n_jobs=1",  # stops it
+                                  "--out", str(tmp_path / "m.joblib")])
+    assert "warning: --label-map: Label map entries fold into one label" in result.output
+    assert "LabelMergeWarning" not in result.output and "parse_label_map" not in result.output
+
+
 def test_every_make_pipeline_keyword_is_refused_as_a_clf_param():
     import inspect
 
