@@ -138,3 +138,15 @@ def test_curve_summary_is_strict_json_where_every_fit_failed():
     nan = np.full((1, 3), np.nan)
     summary = CurveResult("learning", [5], "training images", nan, nan, "accuracy").summary()
     assert json.loads(json.dumps(summary, allow_nan=False))["test_mean"] == [None]
+
+
+def test_curve_summary_is_strict_json_for_infinite_parameter_values():
+    # report-search --values inf,2 (a k-NN's p) wrote "Infinity" into curves.json, which is no JSON.
+    import json
+
+    from fer_classic.evaluation import CurveResult
+
+    scores = np.ones((3, 2))
+    summary = CurveResult("validation", [float("inf"), np.float64("-inf"), 2.0], "p", scores, scores,
+                          "accuracy").summary()
+    assert json.loads(json.dumps(summary, allow_nan=False))["x"] == ["inf", "-inf", 2.0]

@@ -41,10 +41,15 @@ class CurveResult:
         def values(array: np.ndarray) -> list:
             return [None if np.isnan(v) else float(v) for v in array]  # NaN is not JSON
 
+        def point(value):
+            if isinstance(value, float) and not np.isfinite(value):
+                return str(value)  # JSON has no inf or nan (json.dumps wrote Infinity): 'inf', as it was given
+            return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)
+
         return {
             "kind": self.kind,
             "x_label": self.x_label,
-            "x": [v if isinstance(v, (int, float, str, bool)) or v is None else repr(v) for v in self.x],
+            "x": [point(v) for v in self.x],
             "scoring": self.scoring,
             "train_mean": values(self.train_scores.mean(axis=1)),
             "train_std": values(self.train_scores.std(axis=1)),
