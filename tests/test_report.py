@@ -88,6 +88,22 @@ def test_report_shows_the_accuracy_of_each_usage(fitted_model, tiny_faces, tmp_p
     assert written.summary()["accuracy_by_group"] == written.metrics["accuracy_by_group"]
 
 
+def test_hostile_names_keep_every_file_valid(fitted_model, tiny_faces, tmp_path):
+    # A non-UTF-8 folder name (surrogate escapes) was written into report.html as its raw bytes,
+    # which a page declaring UTF-8 may not hold.
+    test = tiny_faces.select("test")
+    name = "faces\udcff<script>alert('x')</script>&\"q\""
+    sources = np.array([f"{name}/{i},\"c\"\n\udcfe😀.png" for i in range(len(test))], dtype=object)
+    hostile = dataclasses.replace(test, name=name, sources=sources)
+    written = write_report(fitted_model, hostile, tmp_path / "r", n_resamples=50)
+    page = written.html.read_bytes().decode("utf-8")  # strict: valid UTF-8
+    assert "<script" not in page and "faces\\xff&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&amp;" in page
+    json.loads(written.metrics_json.read_text(encoding="utf-8"), parse_constant=pytest.fail)
+    with open(written.predictions_csv, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert [row[0] for row in rows[1:]] == list(sources)  # quoted, and the file names' own bytes kept
+
+
 def test_report_rejects_a_file_as_folder(fitted_model, tiny_faces, tmp_path):
     target = tmp_path / "taken"
     target.write_text("x")

@@ -204,9 +204,23 @@ def _fmt(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _escape(value) -> str:
+    """``value`` as HTML text; a non-UTF-8 file name's bytes as ``\\xff``.
+
+    The page says it is UTF-8: the raw bytes (which surrogate escapes are
+    written back as) made it invalid.
+    """
+    text = str(value)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name makes
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return html.escape(text)
+
+
 def _html(model, data, subset, split: str, metrics: dict, predictions: Predictions, images: dict,
           timings: dict) -> str:
-    e = html.escape
+    e = _escape
     meta = model.metadata
     low, high = metrics["accuracy_ci"]
     cards = [
