@@ -365,9 +365,11 @@ def test_kdef_angles_option(kdef, angles, n):
     assert len(load_kdef(kdef, size=8, angles=angles)) == n
 
 
-def test_kdef_bad_angle(kdef):
-    with pytest.raises(DatasetError, match="angles"):
-        load_kdef(kdef, angles="up")
+@pytest.mark.parametrize("angles", ["up", [], 5])
+def test_kdef_bad_angle(kdef, angles):
+    # 5 was "TypeError: 'int' object is not iterable".
+    with pytest.raises(DatasetError, match="angles.*choose 'straight', 'all' or codes"):
+        load_kdef(kdef, angles=angles)
 
 
 def test_the_folder_above_a_download_is_told_to_give_the_download_itself(tmp_path):

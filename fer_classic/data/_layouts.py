@@ -694,7 +694,10 @@ def load_kdef(
     if isinstance(angles, str) and angles.lower() in ("straight", "all"):
         wanted = {"S"} if angles.lower() == "straight" else set(KDEF_ANGLES)
     else:
-        wanted = {str(a).upper() for a in ([angles] if isinstance(angles, str) else angles)}
+        try:
+            wanted = {str(a).upper() for a in ([angles] if isinstance(angles, str) else angles)}
+        except TypeError:  # angles=5: refused below with the choices, not "'int' object is not iterable"
+            wanted = set()
         if not wanted or wanted - set(KDEF_ANGLES):
             raise DatasetError(
                 f"KDEF angles={angles!r}; choose 'straight', 'all' or codes from {', '.join(KDEF_ANGLES)}."
