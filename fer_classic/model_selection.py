@@ -595,6 +595,9 @@ def report_search(
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
     check_grid(model.pipeline, {param: values}, "--values for")  # before the curves' fits, as search's grid
+    if len(values) > MAX_CANDIDATES:  # search's cap: each value is --cv fits (20,000 values ran for hours)
+        raise ValueError(f"--values gives {len(values):,} values; at most {MAX_CANDIDATES:,} are fitted: give "
+                         "fewer values.")
     check_outputs({"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--out",), make_parents=True)
     require_matplotlib("report-search")  # before the curves' many fits
@@ -605,6 +608,9 @@ def report_search(
         raise DatasetError(f"{train.name}: the curves need training images of 2 or more classes; these are all "
                            f"{train.labels[0]!r}. Give the dataset the model was searched on.")
     _check_cv_classes(train.labels, cv)
+    # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
+    # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
+    check_candidates(model.pipeline, train, {param: values}, folds=cv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,

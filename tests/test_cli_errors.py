@@ -163,6 +163,25 @@ def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, ti
     _clean_failure(result, message)
 
 
+def test_report_search_values_that_cannot_fit_are_refused_before_the_curves(runner, tmp_path, tiny_faces,
+                                                                           monkeypatch):
+    # Were cv failed fits each (NaN on the curve), and 20,000 values ran for hours: search refuses both.
+    from fer_classic.model_selection import search_model
+
+    model = tmp_path / "s.joblib"
+    search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]}, cv=2,
+                 out=model)
+    monkeypatch.setattr("fer_classic.evaluation.compute_learning_curve", lambda *a, **k: pytest.fail("fitted"))
+    args = ["report-search", str(model), "--data", "synthetic", "--param", "clf.n_neighbors",
+            "--out", str(tmp_path / "r")]
+    result = runner.invoke(main, [*args, "--values", "1,5000"])
+    _clean_failure(result, "n_neighbors=5000 asks k-NN for more neighbours")
+    assert "--values" in result.output
+    result = runner.invoke(main, [*args, "--values", ",".join(map(str, range(1, 10_002)))])
+    _clean_failure(result, "--values gives 10,001 values; at most 10,000")
+    assert not (tmp_path / "r").exists()
+
+
 def test_report_search_on_one_class_is_refused_before_the_curves(runner, tmp_path, tiny_faces):
     from fer_classic.model_selection import search_model
 
