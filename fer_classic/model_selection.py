@@ -427,12 +427,13 @@ def search_model(
         param_grid = {f"features__transformer__{k}" if k.split("__", 1)[0] in ("features", "scale") else k: v
                       for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, **options)
-    check_grid(template, param_grid)
     n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
+    # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one
         sizes = " x ".join(str(len(v)) for v in param_grid.values())
         raise ValueError(f"--grid holds {n_candidates:,} candidates ({sizes} values); at most {MAX_CANDIDATES:,} "
                          "are searched: give fewer values.")
+    check_grid(template, param_grid)
     cv = _check_cv(cv)
     from ._distributed import _ENGINES
 
@@ -594,10 +595,10 @@ def report_search(
         if param not in grid:
             raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
         values = grid[param]
-    check_grid(model.pipeline, {param: values}, "--values for")  # before the curves' fits, as search's grid
     if len(values) > MAX_CANDIDATES:  # search's cap: each value is --cv fits (20,000 values ran for hours)
         raise ValueError(f"--values gives {len(values):,} values; at most {MAX_CANDIDATES:,} are fitted: give "
                          "fewer values.")
+    check_grid(model.pipeline, {param: values}, "--values for")  # before the curves' fits, as search's grid
     check_outputs({"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)},
                   input_trees={"--data": data_path(data)}, dirs=("--out",), make_parents=True)
     require_matplotlib("report-search")  # before the curves' many fits
