@@ -43,6 +43,8 @@ def _clean_failure(result, message):
     (["fit", "--seed", "-1"], "--seed"),
     (["fit", "--param", "class_weight={bad json"], "is not valid JSON"),
     (["fit", "--param", "C=1", "--param", "C=2"], "C is given twice"),
+    # json kept the last of a repeated key, silently (grid files refuse it too).
+    (["fit", "--param", 'class_weight={"happy": 2, "happy": 3}'], "'happy' is given twice in one JSON object"),
 ])
 def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
     result = runner.invoke(main, [*args, "--out", str(tmp_path / "m.joblib")])
@@ -158,6 +160,7 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
     ("clf.n_neighbors", "[1, 0]", "value 0"),  # a JSON list reaches the same checks
     ("clf.weights", '{"a": 1, "b": 2}', "values holding commas (dicts) go in a JSON list"),
     ("clf.n_neighbors", "[1, ", "'[1, ' is not a valid JSON list"),
+    ("clf.weights", '[{"a": 1, "a": 2}]', "'a' is given twice in one JSON object"),
 ])
 def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
                                                            values, message):
