@@ -131,6 +131,7 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
         yaml = import_optional("yaml", "Reading a YAML grid (or give a JSON file)")
         try:
             raw = yaml.safe_load(text)
+            _unique_yaml_keys(yaml, yaml.compose(text, Loader=yaml.SafeLoader), path)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -171,6 +172,20 @@ def _unique_keys(path: Path):
         return dict(items)
 
     return pairs
+
+
+def _unique_yaml_keys(yaml, node, path: Path) -> None:
+    """Refuse a YAML grid's key given twice, as :func:`_unique_keys` does JSON's (PyYAML keeps the last one)."""
+    if not isinstance(node, yaml.MappingNode):
+        return  # not a mapping: load_grid says what a grid file holds
+    lines: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag.endswith(":merge"):
+            continue  # a merge (<<) may repeat keys on purpose; odd keys are refused later
+        if key.value in lines:
+            raise ValueError(f"Grid file {path}: {key.value!r} is given twice (lines {lines[key.value]} and "
+                             f"{key.start_mark.line + 1}); give its values once (one list of every value to try).")
+        lines[key.value] = key.start_mark.line + 1
 
 
 def pipeline_param_name(key: str, features: str) -> str:
