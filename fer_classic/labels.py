@@ -190,8 +190,9 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
     Raises
     ------
     UnknownLabelError
-        If an entry is not ``KEY=LABEL``, its key is empty or repeated, or its
-        label is unknown (the entry and the allowed labels are named).
+        If an entry is not ``KEY=LABEL``, its key is empty or repeated, its
+        label is unknown (the entry and the allowed labels are named), or a
+        text holds no entry at all (``""``, ``","``).
     """
     if text is None:
         return None
@@ -207,6 +208,10 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
                     f"'0=neutral,1=angry', with labels from: {_known_labels()}."
                 )
             pairs.append((key.strip(), value.strip()))
+        if not pairs:  # "" or "," read as no map at all: the user asked for one
+            raise UnknownLabelError(
+                f"Label map {text!r} holds no KEY=LABEL entry; write e.g. '0=neutral,1=angry', or give no map."
+            )
     result: dict[str, str] = {}
     seen: dict[str, str] = {}
     for key, value in pairs:

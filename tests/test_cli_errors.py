@@ -34,6 +34,7 @@ def _clean_failure(result, message):
     (["fit", "--param", "=3"], "NAME=VALUE"),
     (["fit", "--label-map", "foo"], "--label-map"),
     (["fit", "--label-map", "0=cat"], "--label-map"),
+    (["fit", "--label-map", ","], "holds no KEY=LABEL entry"),  # was read as no map
     (["search", "--cv", "abc"], "--cv 'abc'"),
     (["search", "--cv", "1"], "2 or more"),
     (["search", "--groups", "S(\\d+_"], "not a valid regular expression"),

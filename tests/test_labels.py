@@ -87,6 +87,12 @@ def test_parse_label_map_errors_name_the_entry(text, message):
         parse_label_map(text)
 
 
+@pytest.mark.parametrize("text", ["", " ", ",", " , ,"])
+def test_parse_label_map_refuses_text_without_entries(text):
+    with pytest.raises(UnknownLabelError, match="holds no KEY=LABEL entry"):
+        parse_label_map(text)
+
+
 def test_label_map_entries_folding_into_one_label_warn_naming_both():
     with pytest.warns(LabelMergeWarning, match="0=happy; 1=happy"):
         assert parse_label_map("0=happy,1=Happiness,2=sad") == {"0": "happy", "1": "happy", "2": "sad"}
