@@ -97,6 +97,13 @@ def test_comparison_text_names_models_and_test(comparison):
     assert "svm" in text and "knn" in text and "McNemar" in text
 
 
+def test_comparison_text_keeps_a_hostile_model_name_on_its_row(two_models, tiny_faces):
+    result = compare_models(list(two_models.values()), tiny_faces, names=["a\nb.joblib", "c\x1b[2J.joblib"])
+    lines = result.format().splitlines()
+    assert len(lines) == 6 and all(line.isprintable() for line in lines)  # data, head, 2 rows, blank, McNemar
+    assert {"a\\nb.joblib", "c\\x1b[2J.joblib"} <= {line.split()[0] for line in lines[2:4]}
+
+
 def test_repeated_names_are_made_unique(fitted_model, tiny_faces):
     result = compare_models([fitted_model, fitted_model], tiny_faces, names=["m.joblib", "m.joblib"])
     assert sorted(r["model"] for r in result.rows) == ["m.joblib", "m.joblib#2"]

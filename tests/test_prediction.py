@@ -409,6 +409,14 @@ def test_the_table_names_the_kind_of_scores_only_when_it_shows_some(rows, kind):
     assert format_rows_table(rows, ["happy", "sad"]).splitlines()[0].endswith(f"({kind} per class)")
 
 
+@pytest.mark.parametrize("source", ["new\nline.png", "esc\x1b[2Jape.png", "bad\udcff.png"])
+def test_the_table_shows_a_hostile_file_name_on_its_row(source):
+    # A newline split the row in two; a terminal escape sequence reached the terminal.
+    rows = [{"source": source, "status": "no face"}, {"source": "b.png", "status": "no face"}]
+    lines = format_rows_table(rows, ["happy", "sad"]).splitlines()
+    assert len(lines) == 3 and lines[1].isprintable() and lines[2].endswith("b.png")
+
+
 def test_folders_are_searched_for_images_and_videos(fitted_model, files):
     run = predict_paths(fitted_model, [files], every=4)
     assert run.n_inputs == 5 and len(run.tracks) == 1

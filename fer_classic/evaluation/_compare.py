@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._display import one_line
 from .._fileio import atomic_write_text
 from ..exceptions import ReportError
 from ..persistence._model import check_fer_model
@@ -55,14 +56,15 @@ class Comparison:
 
     def format(self) -> str:
         """The table and the test as text."""
-        width = max(12, *(len(r["model"]) + 2 for r in self.rows))
+        names = [one_line(r["model"]) for r in self.rows]  # file names: a newline split the row
+        width = max(12, *(len(name) + 2 for name in names))
         head = (f"{'model':<{width}}{'features':>10}{'clf':>8}{'n':>7}{'accuracy':>10}{'95% CI':>16}"
                 f"{'bal acc':>9}{'f1 w':>8}{'f1 mac':>8}{'fit s':>9}{'pred s':>9}")
-        lines = [f"{self.data} [{self.split}]", head]
-        for r in self.rows:
+        lines = [f"{one_line(self.data)} [{self.split}]", head]
+        for name, r in zip(names, self.rows):
             fit = "n/a" if r["fit_seconds"] is None else f"{r['fit_seconds']:.1f}"
             lines.append(
-                f"{r['model']:<{width}}{str(r['features'])[:9]:>10}{str(r['classifier'])[:7]:>8}{r['n']:>7}"
+                f"{name:<{width}}{str(r['features'])[:9]:>10}{str(r['classifier'])[:7]:>8}{r['n']:>7}"
                 f"{r['accuracy']:>10.4f}{r['accuracy_ci_low']:>8.3f}-{r['accuracy_ci_high']:<7.3f}"
                 f"{r['balanced_accuracy']:>9.4f}{r['f1_weighted']:>8.4f}{r['f1_macro']:>8.4f}{fit:>9}"
                 f"{r['predict_seconds']:>9.2f}"
@@ -70,7 +72,8 @@ class Comparison:
         if self.mcnemar:
             m = self.mcnemar
             verdict = "differ significantly" if m["p_value"] < 0.05 else "do not differ significantly"
-            lines += ["", f"McNemar ({m['method']}) {m['model_a']} vs {m['model_b']}: only A right {m['b']}, "
+            lines += ["", f"McNemar ({m['method']}) {one_line(m['model_a'])} vs {one_line(m['model_b'])}: "
+                          f"only A right {m['b']}, "
                           f"only B right {m['c']}, statistic {m['statistic']:.3f}, p = {m['p_value']:.4g} "
                           f"-> they {verdict} at the 5% level"]
         return "\n".join(lines)

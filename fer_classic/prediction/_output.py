@@ -6,6 +6,8 @@ import csv
 import io
 from typing import TextIO
 
+from .._display import one_line
+
 __all__ = ["csv_columns", "format_rows_table", "rows_csv", "write_rows_csv"]
 
 _TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label", "how",
@@ -47,9 +49,9 @@ def rows_csv(rows: list[dict], classes: list[str]) -> str:
 def _where(row: dict) -> str:
     if "frame" not in row:
         # A face taken whole (nothing was found) is a guess: say so.
-        return row["source"] + (" (whole image)" if row.get("how") == "whole image" else "")
+        return one_line(row["source"]) + (" (whole image)" if row.get("how") == "whole image" else "")
     track = f" track {row['track']} ({row['smoothed_label']})" if "track" in row else ""
-    return f"{row['source']} frame {row['frame']}{track}"
+    return f"{one_line(row['source'])} frame {row['frame']}{track}"
 
 
 def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] | None = None) -> str:
@@ -67,6 +69,6 @@ def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] |
         else:
             lines.append(f"{row['status']:<10}" + " " * (9 * len(classes) + 21) + _where(row))
     for track in tracks or []:
-        lines.append(f"track {track['track']} of {track['source']}: frames {track['first_frame']}-"
+        lines.append(f"track {track['track']} of {one_line(track['source'])}: frames {track['first_frame']}-"
                      f"{track['last_frame']} ({track['n_frames']} analysed), label {track['label']}")
     return "\n".join(lines)

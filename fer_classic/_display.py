@@ -1,0 +1,30 @@
+"""How names taken from the user's files are shown in text output (tables, lists)."""
+
+from __future__ import annotations
+
+
+def one_line(text: str) -> str:
+    """``text`` with its unprintable characters written as escapes (``\\n``, ``\\x1b``).
+
+    A file name may hold a newline (which split a table row in two), a
+    terminal escape sequence (which a terminal would obey) or, read from a
+    non-UTF-8 name, a byte that is no character (shown as ``\\xff``, as the
+    HTML report shows it); CSV and JSON outputs keep names exact, text
+    tables show them this way.
+
+    Examples
+    --------
+    >>> one_line("new\\nline.png")
+    'new\\\\nline.png'
+    >>> one_line("café.png")
+    'café.png'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":  # a byte of a non-UTF-8 name, as os.fsdecode gives it
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
