@@ -355,7 +355,7 @@ def test_save_refuses_what_load_would_refuse_or_misread(tmp_path, fitted_model, 
 @pytest.mark.parametrize("model", [lambda m: m.pipeline, lambda m: FERModel(clone(m.pipeline), m.metadata)],
                          ids=["pipeline", "unfitted"])
 def test_save_refuses_a_pipeline_or_an_unfitted_model(tmp_path, fitted_model, model):
-    with pytest.raises((TypeError, ValueError), match="save_model takes a FERModel, not a Pipeline|not a fitted"):
+    with pytest.raises((TypeError, ValueError), match="save_model takes a FERModel for model.*got Pipeline. Wrap|not a fitted"):
         save_model(model(fitted_model), tmp_path / "m.joblib")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ._header import check_loaded, model_format, model_path, model_problem, warn_versions
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
-from ._model import FERModel, plain_metadata
+from ._model import FERModel, check_fer_model, plain_metadata
 from ._skops_format import is_zip, load_skops, save_skops
 
 __all__ = ["PendingSave", "load_model", "save_model", "start_save"]
@@ -59,9 +59,7 @@ class PendingSave:
     """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it."""
 
     def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
-        if not isinstance(model, FERModel):
-            raise TypeError(f"save_model takes a FERModel, not a {type(model).__name__}; wrap a fitted pipeline "
-                            "with FERModel.from_fitted(pipeline, train, features=..., clf=...).")
+        check_fer_model(model, "save_model")  # the message evaluate, report and compare give
         problem = model_problem(model)  # what load_model would refuse, or read wrongly, is not written
         if problem is not None:
             raise ValueError(f"Cannot save {path}: {problem[1]}. Build the model with "
