@@ -39,8 +39,8 @@ from ._training import Log, quiet, timed
 from .data import FaceDataset
 from .exceptions import DatasetError, EmptyClassError, WorkerError
 
-__all__ = ["BACKENDS", "ImageList", "check_backend", "check_chunked", "dask_client", "evaluate_chunked",
-           "fit_chunked", "list_images", "predict_paths_chunked", "ray_session"]
+__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "ImageList", "check_backend", "check_chunked", "check_scheduler",
+           "dask_client", "evaluate_chunked", "fit_chunked", "list_images", "predict_paths_chunked", "ray_session"]
 
 #: ``fit --backend``: ``local`` in memory (or out of core with ``--feature-store``), ``dask`` or ``ray`` on workers.
 BACKENDS = ("local", "dask", "ray")
@@ -169,13 +169,140 @@ def check_backend(backend: str, scheduler: str | None) -> None:
                          "give --backend dask or ray with it.")
 
 
+#: Seconds a --scheduler address may take to accept a connection and answer (a refused port fails at once).
+#: Dask retried a refused port for 30 s and waited forever on a server that does not answer; Ray
+#: retried an unreachable port for minutes.
+CONNECT_TIMEOUT = 10.0
+#: HTTP/2's client connection preface and an empty SETTINGS frame: what a gRPC client (Ray) sends first.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _host_port(backend: str, scheduler: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a TCP address, None for what only Dask or Ray can resolve (``auto``, ``inproc://``)."""
+    if backend == "dask":
+        from distributed.comm.addressing import parse_address
+
+        scheme, location = parse_address(scheduler)
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            return None  # inproc, ucx, or an unknown scheme: Dask refuses that at once itself
+    else:
+        scheme, sep, _ = scheduler.partition("://")
+        if sep and scheme != "ray":
+            import importlib.util
+
+            # Ray imports a module of the scheme's name (anyscale://); tcp:// ended in an 'unexpected' error.
+            if not scheme.isidentifier() or importlib.util.find_spec(scheme) is None:
+                raise ValueError(f"--scheduler {scheduler!r}: Ray addresses are auto, HOST:6379 or "
+                                 "ray://HOST:10001 (tcp:// is Dask's).")
+            return None
+        location = scheduler.removeprefix("ray://")
+    host, sep, port = location.rpartition(":")
+    if not sep:
+        if backend == "dask":
+            raise ValueError(f"--scheduler {scheduler!r}: has no port; give tcp://HOST:8786.")
+        return None  # auto, local: Ray's own words; a bare host Ray refuses at once
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--scheduler {scheduler!r}: the port must be a number from 1 to 65535; got {port!r}.")
+    return host.strip("[]") or "localhost", int(port)
+
+
+def check_scheduler(backend: str, scheduler: str | None, *, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise within ``timeout`` seconds when ``scheduler`` cannot be the Dask scheduler or Ray cluster asked for.
+
+    Checked before any image is read: the address's form and port, that a
+    TCP connection is accepted, and that what answers speaks Dask's protocol
+    (a scheduler, not a worker) or gRPC (Ray). Dask's and Ray's own
+    connection attempts retry a refused port for 30 s to minutes, and wait
+    without end on a server that never answers.
+
+    Parameters
+    ----------
+    backend : {"local", "dask", "ray"}
+    scheduler : str or None
+        The ``--scheduler`` address; None: a local cluster, nothing to check.
+    timeout : float, default=CONNECT_TIMEOUT
+        Seconds for the connection and the answer together.
+
+    Raises
+    ------
+    ValueError
+        The address is empty, malformed, refused, unreachable within
+        ``timeout``, or answered by something else (the option named).
+    """
+    if scheduler is None or backend not in _ENGINES:
+        return
+    what = ("Dask scheduler (tcp://HOST:8786)" if backend == "dask"
+            else "Ray cluster (auto, HOST:6379, ray://HOST:10001)")
+    if not scheduler.strip():
+        raise ValueError(f"--scheduler is empty; give the address of a running {what}, or leave the option out "
+                         "for a local one.")
+    address = _host_port(backend, scheduler)
+    if address is None:
+        return
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection(address, timeout=timeout) as sock:
+            if backend == "ray" and not os.environ.get("RAY_USE_TLS"):
+                # A gRPC server (Ray's GCS, Ray Client) sends its SETTINGS frame (type 4) first.
+                sock.settimeout(max(deadline - time.monotonic(), 0.1))
+                sock.sendall(_HTTP2_PREFACE)
+                head = sock.recv(9)
+                if len(head) < 9 or head[3] != 4:
+                    raise ValueError(f"--scheduler {scheduler}: {address[0]}:{address[1]} answers, but not as a "
+                                     f"Ray cluster; give the address of a running {what}.")
+    except (TimeoutError, socket.timeout):
+        raise ValueError(f"--scheduler {scheduler}: no answer within {timeout:g} s; give the address of a running "
+                         f"{what}.") from None
+    except OSError as exc:  # refused, unknown host, unreachable network
+        raise ValueError(f"--scheduler {scheduler}: cannot connect ({exc.strerror or exc}); give the address of a "
+                         f"running {what}.") from None
+    if backend == "dask" and (scheduler.startswith("tcp://") or "://" not in scheduler):  # tls, ws: connected only
+        _check_dask_identity(scheduler, max(deadline - time.monotonic(), 0.1), what)
+
+
+def _check_dask_identity(scheduler: str, timeout: float, what: str) -> None:
+    """Ask the server at ``scheduler`` what it is (Dask's ``identity`` call), within ``timeout`` seconds."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identity():
+        comm = await connect(scheduler, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        # A thread of its own: asyncio.run cannot run inside a caller's event loop (Jupyter).
+        with ThreadPoolExecutor(1) as pool:
+            info = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
+    except (TimeoutError, asyncio.TimeoutError):
+        raise ValueError(f"--scheduler {scheduler}: no Dask answer within {timeout:.3g} s; give the address of a "
+                         f"running {what}.") from None
+    except Exception:  # noqa: BLE001 - another protocol (Dask read an HTTP reply as a frame length: MemoryError)
+        info = None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "Scheduler":
+        found = f"a Dask {kind}" if isinstance(kind, str) else "something that is not Dask"
+        raise ValueError(f"--scheduler {scheduler}: {found} answers there; give the address of a running {what}.")
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None) -> Iterator:
     """A ``dask.distributed.Client`` of ``scheduler`` (an address), or of a local in-process cluster, closed after.
 
-    The same connection ``search --backend dask`` makes.
+    The same connection ``search --backend dask`` makes; ``scheduler`` is
+    checked first (:func:`check_scheduler`).
     """
     Client = import_optional("dask.distributed", "--backend dask").Client  # noqa: N806
+    check_scheduler("dask", scheduler)
     client = Client(scheduler) if scheduler else Client(processes=False)
     try:
         yield client
@@ -206,6 +333,7 @@ def ray_session(address: str | None) -> Iterator:
     if ray.is_initialized():
         yield ray
         return
+    check_scheduler("ray", address)
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **quiet)  # a running cluster: its resources are its own

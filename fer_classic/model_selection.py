@@ -452,17 +452,11 @@ def search_model(
     cv = _check_cv(cv)
     from ._distributed import _ENGINES
 
-    if backend in _ENGINES:  # a missing engine is named before the data is loaded
-        import_optional(_ENGINES[backend], f"--backend {backend}")
-    if backend == "dask" and scheduler is not None:  # and a scheduler that cannot be reached, or a bad address
-        from ._distributed import dask_client
+    if backend in _ENGINES:  # a missing engine, and an address that cannot be reached, named before the data is loaded
+        from ._distributed import check_scheduler
 
-        try:
-            with dask_client(scheduler):
-                pass
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"--scheduler {scheduler}: {exc}; give the address of a running Dask scheduler "
-                             "(tcp://HOST:8786).") from None
+        import_optional(_ENGINES[backend], f"--backend {backend}")
+        check_scheduler(backend, scheduler)
     if groups is not None:
         compile_groups(groups)
     check_geometry(template, data, size, param_grid)

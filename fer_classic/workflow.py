@@ -321,7 +321,7 @@ def fit_model(
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                  data) -> bool:
     """Whether ``fit_model`` fits chunk by chunk (``--backend dask/ray``, ``--feature-store``); options checked."""
-    from ._distributed import check_backend, check_chunked
+    from ._distributed import check_backend, check_chunked, check_scheduler
 
     check_backend(backend, scheduler)  # a missing Dask or Ray is named before anything is read
     if backend != "local" and feature_store is not None:
@@ -335,6 +335,7 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
         raise ValueError("--dedupe compares the decoded images in memory; it is not available with "
                          "--backend dask/ray or --feature-store.")
     check_chunked(pipeline, features=features, clf=clf, options=options, data=data)
+    check_scheduler(backend, scheduler)  # before the test split is decoded here
     if feature_store is not None:
         check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
                       dirs=("--feature-store",), make_parents=True)

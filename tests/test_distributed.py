@@ -143,3 +143,101 @@ def test_cli_evaluate_backend_dask(folder_dataset, cluster, tmp_path):
                                        "--scheduler", cluster.scheduler_address, "--json"])
     assert result.exit_code == 0, result.output
     assert '"n_test"' in result.output
+
+
+@pytest.fixture
+def listening_server():
+    """A TCP server on a free port that accepts connections and answers ``reply`` (None: stays silent)."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(reply: bytes | None):
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+
+        def serve():
+            conns = []
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:  # closed at teardown
+                    break
+                conns.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return server.getsockname()[1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+@pytest.mark.parametrize("address, match", [
+    ("127.0.0.1:1", "cannot connect"),  # nothing listens on port 1: refused at once (Dask retried for 30 s)
+    ("127.0.0.1:0", "port must be a number from 1 to 65535; got '0'"),
+    ("127.0.0.1:70000", "got '70000'"),
+    ("127.0.0.1:abc", "got 'abc'"),
+    ("", "--scheduler is empty"),  # was a local cluster, silently
+    ("nosuchhost.invalid:8786", "cannot connect"),
+])
+def test_bad_scheduler_address_is_refused_fast(backend, address, match):
+    import time
+
+    from fer_classic._distributed import check_scheduler
+
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=match):
+        check_scheduler(backend, address)
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("backend, address", [("dask", "tcp://127.0.0.1:{}"), ("ray", "127.0.0.1:{}"),
+                                              ("ray", "ray://127.0.0.1:{}")])
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"])
+def test_scheduler_address_of_another_server_is_refused(listening_server, backend, address, reply):
+    """Dask waited forever on a silent server and read an HTTP reply as a 3 EiB frame ('out of memory')."""
+    import time
+
+    from fer_classic._distributed import check_scheduler
+
+    port = listening_server(reply)
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="no (Dask )?answer within|not Dask|not as a Ray cluster"):
+        check_scheduler(backend, address.format(port), timeout=1)
+    assert time.monotonic() - start < 3
+
+
+def test_ray_address_with_dask_scheme_is_refused():
+    from fer_classic._distributed import check_scheduler
+
+    with pytest.raises(ValueError, match="Ray addresses are auto"):  # was an 'unexpected' error from Ray
+        check_scheduler("ray", "tcp://127.0.0.1:8786")
+
+
+def test_scheduler_address_must_be_a_dask_scheduler():
+    from dask.distributed import LocalCluster
+
+    from fer_classic._distributed import check_scheduler
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=":0") as local:
+        check_scheduler("dask", local.scheduler_address)  # a scheduler passes
+        worker = next(iter(local.scheduler_info["workers"]))
+        with pytest.raises(ValueError, match="a Dask Worker answers there"):
+            check_scheduler("dask", worker)
+
+
+def test_cli_bad_scheduler_is_one_line(folder_dataset, tmp_path):
+    model = tmp_path / "m.joblib"
+    fit_model(folder_dataset, out=model, **APPROX)
+    for args in (["predict", str(model), str(folder_dataset / "test")],
+                 ["evaluate", str(model), "--data", str(folder_dataset)]):
+        result = CliRunner().invoke(main, [*args, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:70000"])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.output.strip().splitlines() == [
+            "Error: --scheduler 'tcp://127.0.0.1:70000': the port must be a number from 1 to 65535; got '70000'."]
