@@ -922,11 +922,12 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     PredictionRun
     """
     from ._fileio import check_outputs
-    from .prediction import PredictionRun, expand_inputs
+    from .prediction import PredictionRun, expand_inputs, face_cropper_for
     from .prediction._run import _is_video, check_timeline, write_timeline
     from .prediction._video import check_every
 
     every = check_every(every)
+    face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
     paths = expand_inputs(inputs)
     check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, make_parents=True)

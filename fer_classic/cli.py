@@ -448,8 +448,10 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
               help="Live window of camera INDEX (default 0) instead of files. Needs OpenCV with GUI support "
                    "and a display (pip install opencv-python): it cannot run headless.")
 @click.option("--detect", type=click.Choice(["auto", "always", "never"]), default=None,
-              help="Face search: 'auto' (default) takes images up to twice the model's side (48x48 models: "
-                   "96x96) as face crops already and searches larger ones; 'never' treats every image as a face crop.")
+              help="Face search (default: the model's own, fit --crop): 'auto' takes images up to twice the "
+                   "model's side (48x48 models: 96x96) as face crops already and searches larger ones; 'never' "
+                   "treats every image as a face crop. Other than the model's (as --yunet on a Haar model): a "
+                   "warning, since faces are then cut unlike its training images.")
 @click.option("--fallback", type=click.Choice(["whole", "none"]), default=None,
               help="When a searched photo shows no face: 'whole' (default) takes the whole image when it is "
                    "about the model's shape and at most 10x its side; 'none' reports 'no face'.")

@@ -27,6 +27,7 @@ __all__ = [
     "MissingWeightsError",
     "MissingDependencyError",
     "ClassMismatchWarning",
+    "CropMismatchWarning",
     "ImageSizeError",
     "DegenerateImageWarning",
     "LabelMergeWarning",
@@ -158,6 +159,10 @@ class UnmappedIdsWarning(UserWarning):
 
 class ClassMismatchWarning(UserWarning):
     """A model is scored on data with classes it cannot predict, or models with different classes are compared."""
+
+
+class CropMismatchWarning(UserWarning):
+    """Faces are cut for prediction unlike the model's training images (the override and the recorded value named)."""
 
 
 class DuplicateRowsWarning(UserWarning):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import cv2
@@ -220,3 +221,42 @@ def test_warnings_are_not_raised_for_clean_photos(photo_folder):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SkippedFilesWarning)
         load_folder(photo_folder, cropper=FaceCropper())
+
+
+# --------------------------------------------------------------------------- predict overrides of the recorded crop
+
+
+@pytest.mark.parametrize(("crop", "detect", "warned"), [
+    ("none", "always", "--detect always \\(its training images: fit --crop none"),
+    ("detect", "never", "--detect never \\(its training images: fit --crop detect"),
+    ("detect", "auto", "--detect auto"),
+    ("none", "never", None),  # the model's own policy: nothing to say
+])
+def test_predict_detect_other_than_the_recorded_crop_warns(photo_folder, tmp_path, crop, detect, warned):
+    """predict --detect changed the framing of a model's crops silently (help said 'auto' was the default)."""
+    path = save_model(fit_model(photo_folder, features="pixels", clf="logreg", crop=crop).model,
+                      tmp_path / "m.joblib")
+    photo = next(p for p in sorted(photo_folder.rglob("*.png")))
+    result = CliRunner().invoke(main, ["predict", str(path), str(photo), "--detect", detect, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    warnings_shown = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    if warned is None:
+        assert not warnings_shown
+    else:
+        assert len(warnings_shown) == 1 and re.search(warned, warnings_shown[0])
+        assert "unlike the model's training images" in warnings_shown[0]
+
+
+def test_face_cropper_for_warns_on_framing_overrides_only(auto_model):
+    from fer_classic.exceptions import CropMismatchWarning
+    from fer_classic.prediction import face_cropper_for
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        face_cropper_for(auto_model, faces="largest", fallback="none")  # which faces, not how they are cut
+        face_cropper_for(auto_model, detect="auto")  # the recorded value
+    with pytest.warns(CropMismatchWarning, match="margin 0.3 \\(recorded: 0.0\\)"):
+        face_cropper_for(auto_model, margin=0.3)
+    with pytest.raises(ValueError), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a bad override is refused, not warned about first
+        face_cropper_for(auto_model, detect="sometimes")

@@ -49,12 +49,51 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
     model : FERModel
     **overrides
         Cropper parameters to change (e.g. ``faces="largest"``, ``detect=False``).
-        Changing the framing (``margin``, ``align``) makes crops unlike the
-        training images.
+        Changing the framing (``detect``, ``detector``, ``margin``, ``align``)
+        makes crops unlike the training images.
+
+    Warns
+    -----
+    CropMismatchWarning
+        When an override changes the framing the model records (``predict
+        --detect never`` on a ``fit --crop detect`` model, ``--yunet`` on a
+        Haar one...): honoured, since the images may need it (faces cut by
+        another tool), but the scores are then those of other inputs than
+        the model was trained on.
     """
     stored = model.metadata.get(FACE_CROPPER_KEY)
     cropper = FaceCropper.from_metadata(stored) if stored else FaceCropper(output_shape=tuple(model.image_shape))
-    return cropper.set_params(**overrides).fit()
+    fitted = cropper.set_params(**overrides).fit()  # bad overrides are refused before any warning
+    if stored:
+        _warn_framing_changes(FaceCropper.from_metadata(stored), overrides)
+    return fitted
+
+
+#: Cropper parameters that decide which pixels make a face crop (not which faces are kept, or a no-face result).
+_FRAMING = {"detect": "--detect", "detector": "--yunet", "margin": "margin", "align": "align"}
+#: How a recorded ``detect`` reads as the options that set it (fit --crop, predict --detect).
+_DETECT_NAMES = {True: ("detect", "always"), False: ("none", "never"), "auto": ("auto", "auto")}
+
+
+def _warn_framing_changes(recorded: FaceCropper, overrides) -> None:
+    import warnings
+
+    from ..exceptions import CropMismatchWarning
+
+    changed = []
+    for name, option in _FRAMING.items():
+        if name not in overrides or overrides[name] == getattr(recorded, name):
+            continue
+        before, after = getattr(recorded, name), overrides[name]
+        if name == "detect" and before in _DETECT_NAMES and after in _DETECT_NAMES:
+            changed.append(f"--detect {_DETECT_NAMES[after][1]} (its training images: fit --crop "
+                           f"{_DETECT_NAMES[before][0]}, i.e. --detect {_DETECT_NAMES[before][1]})")
+        else:
+            changed.append(f"{option} {after!r} (recorded: {before!r})")
+    if changed:
+        warnings.warn(f"{'; '.join(changed)}: faces are cut unlike the model's training images, and its scores "
+                      "may not hold; leave the option out to crop as the model records.",
+                      CropMismatchWarning, stacklevel=3)
 
 
 def loading_cropper(model: FERModel) -> FaceCropper | None:
