@@ -238,6 +238,12 @@ def _pipeline_options(func):
     return func
 
 
+def _check_margin(ctx, param, value: float) -> float:
+    if value != value:  # NaN passes FloatRange (every comparison with it is False)
+        raise click.BadParameter("nan is not a number; give a fraction from -0.4 to 2 (0: the box as found).")
+    return value
+
+
 # How an image file becomes a training image: one FaceCropper, recorded in the model, so that
 # evaluate, compare, report and predict cut every image the same way.
 _CROP_OPTIONS = [
@@ -246,7 +252,7 @@ _CROP_OPTIONS = [
                       "auto searches images larger than twice --size (face crops such as FER2013 are taken "
                       "as they are), detect searches every image, none resizes each whole image. Images "
                       "without a face are skipped and named."),
-    click.option("--margin", type=click.FloatRange(-0.4, 2), default=0.0, show_default=True,
+    click.option("--margin", type=click.FloatRange(-0.4, 2), default=0.0, show_default=True, callback=_check_margin,
                  help="Added to each side of a found face's box, as a fraction of its size."),
     click.option("--align", is_flag=True, help="Rotate found faces so the eyes are level."),
 ]

@@ -260,3 +260,12 @@ def test_face_cropper_for_warns_on_framing_overrides_only(auto_model):
     with pytest.raises(ValueError), warnings.catch_warnings():
         warnings.simplefilter("error")  # a bad override is refused, not warned about first
         face_cropper_for(auto_model, detect="sometimes")
+
+
+@pytest.mark.parametrize("command", ["fit", "search"])
+@pytest.mark.parametrize("margin", ["nan", "NaN", "-nan"])
+def test_nan_margin_is_refused_naming_the_option(command, margin):
+    """NaN passed click's FloatRange; FaceCropper then refused 'margin' without naming --margin."""
+    result = CliRunner().invoke(main, [command, "--margin", margin])
+    assert result.exit_code == 2
+    assert "Invalid value for '--margin': nan is not a number" in result.output
