@@ -332,3 +332,34 @@ def test_a_long_split_pair_keeps_its_counts_apart(tmp_path):
                        np.array([f"f{i}.png" for i in range(5)], dtype=object))
     text = describe_dataset(data).format()
     assert "across train/unsplit  " in text
+
+
+def test_copies_of_one_image_make_no_near_pairs_in_memory():
+    """Exact copies were all paired first (n^2/2 rows: 36,000 copies, 15 GB) and dropped after."""
+    from fer_classic.data._duplicates import find_duplicates, near_duplicate_pairs
+
+    n = 3000
+    hashes = np.zeros(n, dtype=np.uint64)
+    pairs = near_duplicate_pairs(hashes, 0, exclude=np.zeros(n, dtype=int), max_pairs=10)  # none listed
+    assert pairs.shape == (0, 3)
+    report = find_duplicates(["same"] * n, hashes, splits=["train"] * n, labels=["happy"] * n,
+                             sources=[f"{i}.png" for i in range(n)], threshold=64, max_pairs=10)
+    assert len(report.exact_groups) == 1 and len(report.near_pairs) == 0
+
+
+def test_near_pairs_beyond_the_cap_are_refused_naming_the_threshold(monkeypatch, tmp_path):
+    """describe --threshold 64 on FER2013 would list 644 million pairs (15 GB): refused, memory bounded."""
+    from fer_classic.exceptions import ReportError
+
+    for i in range(40):
+        folder = tmp_path / "happy"
+        folder.mkdir(exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), random_gray((48, 48), seed=i))
+    monkeypatch.setattr("fer_classic.data._describe.MAX_NEAR_PAIRS", 100)  # 40 images: 780 pairs at 64
+    with pytest.raises(ReportError, match=r"threshold \(--threshold\) 64: more than 100 near-duplicate pairs "
+                                          r"among 40 images.*Give a lower threshold"):
+        describe_dataset(tmp_path, threshold=64)
+    assert describe_dataset(tmp_path, threshold=6).n_images == 40  # the default stays well under it
+    result = CliRunner().invoke(main, ["describe", "--data", str(tmp_path), "--threshold", "64"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: threshold (--threshold) 64: more than 100")

@@ -22,6 +22,7 @@ from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset
 from ._duplicates import (
     DEFAULT_NEAR_THRESHOLD,
+    MAX_NEAR_PAIRS,
     SPLIT_PRIORITY,
     DuplicateReport,
     _check_threshold,
@@ -277,6 +278,10 @@ def describe_dataset(
         If ``data`` does not exist or is not a recognised format.
     ValueError
         If ``threshold`` is not an int from 0 to 64 (checked before reading).
+    ReportError
+        If the images hold more than :data:`~fer_classic.data.MAX_NEAR_PAIRS`
+        near-duplicate pairs at ``threshold`` (refused as the pairs are
+        counted, before their list outgrows it).
     """
     _check_threshold(threshold)
     label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
@@ -306,7 +311,7 @@ def describe_dataset(
             size_source = "the loaded (cropped, resized) images"
     read_seconds = time.perf_counter() - start
     report = find_duplicates(found["digests"], found["hashes"], splits=found["splits"], labels=found["labels"],
-                             sources=found["sources"], threshold=threshold)
+                             sources=found["sources"], threshold=threshold, max_pairs=MAX_NEAR_PAIRS)
     total = time.perf_counter() - start
     class_counts = {
         split: {c: counts[c] for c in sort_labels(counts)}

@@ -23,11 +23,13 @@ import numpy as np
 from scipy import fft, sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..exceptions import ReportError
 from ._dataset import FaceDataset
 from ._images import list_sources, resize_gray
 
 __all__ = [
     "DEFAULT_NEAR_THRESHOLD",
+    "MAX_NEAR_PAIRS",
     "DuplicateReport",
     "dedupe",
     "find_duplicates",
@@ -47,6 +49,11 @@ __all__ = [
 #: re-encode (quality 70) or +20 brightness moves a 48x48 face by at most 4-6
 #: bits. A one-pixel shift moves it by up to 14 bits, so shifted crops are missed.
 DEFAULT_NEAR_THRESHOLD = 6
+
+#: Most near-duplicate pairs :func:`fer_classic.data.describe_dataset` lists (24 bytes each: 240 MB). FER2013
+#: has a few thousand at the default threshold; at 64 (every pair) its 35,887 images would make 644 million
+#: (15 GB), which ran the machine out of memory.
+MAX_NEAR_PAIRS = 10_000_000
 
 #: Which copy :func:`dedupe` keeps: the one in the earliest split of this order.
 SPLIT_PRIORITY = ("train", "", "val", "test")
@@ -111,7 +118,8 @@ def hamming_distance(a, b) -> np.ndarray:
     return _popcount(np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)))
 
 
-def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256) -> np.ndarray:
+def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256, exclude=None,
+                         max_pairs: int | None = None) -> np.ndarray:
     """All pairs ``i < j`` whose hashes differ in at most ``threshold`` bits.
 
     Brute force over all pairs in blocks (memory ``block * n`` words): about
@@ -122,6 +130,11 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
     hashes : ndarray of uint64, shape (n,)
     threshold : int
         Largest Hamming distance counted, 0..64.
+    exclude : array-like of int, shape (n,), optional
+        A group id per image: pairs within one group are left out as they
+        are found (:func:`find_duplicates` passes the exact-copy groups).
+    max_pairs : int, optional
+        Refuse to list more pairs than this (24 bytes each).
 
     Returns
     -------
@@ -132,16 +145,29 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
     ------
     ValueError
         If ``threshold`` is not an int in 0..64.
+    ReportError
+        If more than ``max_pairs`` pairs are found (checked block by block,
+        so the pairs held never exceed it by more than one block's).
     """
     _check_threshold(threshold)
     hashes = np.asarray(hashes, dtype=np.uint64)
-    found = []
+    exclude = None if exclude is None else np.asarray(exclude).ravel()
+    found, n_found = [], 0
     for start in range(0, len(hashes), block):
         stop = min(start + block, len(hashes))
         distances = hamming_distance(hashes[start:stop, None], hashes[None, start:])
         rows, cols = np.nonzero(distances <= threshold)
         keep = cols > rows  # columns are offset by start: j = start + col, i = start + row
+        if exclude is not None:  # exact copies: all within any threshold, n^2/2 pairs of one image repeated
+            keep &= exclude[rows + start] != exclude[cols + start]
         rows, cols = rows[keep], cols[keep]
+        n_found += len(rows)
+        if max_pairs is not None and n_found > max_pairs:
+            raise ReportError(
+                f"threshold (--threshold) {threshold}: more than {max_pairs:,} near-duplicate pairs among "
+                f"{len(hashes):,} images (the first {stop:,} compared); their list would not fit in bounded memory. "
+                f"Give a lower threshold (default {DEFAULT_NEAR_THRESHOLD}; at 64 every image pairs with every "
+                "other).")
         found.append(np.column_stack([rows + start, cols + start, distances[rows, cols]]).astype(np.int64))
     return np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
 
@@ -328,6 +354,7 @@ def find_duplicates(
     labels: Sequence[str],
     sources: Sequence[str],
     threshold: int = DEFAULT_NEAR_THRESHOLD,
+    max_pairs: int | None = None,
 ) -> DuplicateReport:
     """Group pixel-identical images and pair near-identical ones.
 
@@ -341,6 +368,10 @@ def find_duplicates(
         Per image.
     threshold : int, default=DEFAULT_NEAR_THRESHOLD
         Largest pHash Hamming distance (of 64 bits) of a near duplicate.
+    max_pairs : int, optional
+        Refuse (:class:`~fer_classic.exceptions.ReportError`) to list more
+        near pairs than this; :func:`fer_classic.data.describe_dataset`
+        passes :data:`MAX_NEAR_PAIRS`.
 
     Returns
     -------
@@ -353,9 +384,8 @@ def find_duplicates(
         raise ValueError("digests, hashes, splits, labels and sources must have one entry per image.")
     _, inverse = np.unique(digests.astype(str), return_inverse=True)
     exact_groups = _groups(inverse.ravel())
-    pairs = near_duplicate_pairs(hashes, threshold) if n else np.zeros((0, 3), dtype=np.int64)
-    if len(pairs):
-        pairs = pairs[inverse.ravel()[pairs[:, 0]] != inverse.ravel()[pairs[:, 1]]]
+    pairs = (near_duplicate_pairs(hashes, threshold, exclude=inverse, max_pairs=max_pairs) if n
+             else np.zeros((0, 3), dtype=np.int64))
     return DuplicateReport(
         exact_groups=exact_groups, near_pairs=pairs, threshold=int(threshold),
         splits=np.asarray(splits, dtype=object), labels=np.asarray(labels, dtype=object),
