@@ -363,3 +363,18 @@ def test_near_pairs_beyond_the_cap_are_refused_naming_the_threshold(monkeypatch,
     result = CliRunner().invoke(main, ["describe", "--data", str(tmp_path), "--threshold", "64"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("Error: threshold (--threshold) 64: more than 100")
+
+
+def test_folder_is_hashed_chunk_by_chunk_with_the_same_result(planted, monkeypatch):
+    """Every file's 32x32 thumbnail was kept until the end (1 KB per image: a GB for a million files)."""
+    from fer_classic.data import _describe
+
+    whole = describe_dataset(planted, n_jobs=1).summary()
+    monkeypatch.setattr(_describe, "_HASH_CHUNK", 3)
+    calls = []
+    hashes = _describe.perceptual_hashes
+    monkeypatch.setattr(_describe, "perceptual_hashes", lambda images: calls.append(len(images)) or hashes(images))
+    chunked = describe_dataset(planted, n_jobs=1).summary()
+    assert max(calls) <= 3 and len(calls) > 1
+    whole.pop("seconds"), chunked.pop("seconds")
+    assert chunked == whole
