@@ -452,11 +452,16 @@ def search_model(
     cv = _check_cv(cv)
     from ._distributed import _ENGINES
 
+    if backend not in ("loky", *_ENGINES):  # was refused only once the images were loaded
+        raise ValueError(f"backend (--backend) must be 'loky', 'dask' or 'ray'; got {backend!r}.")
     if backend in _ENGINES:  # a missing engine, and an address that cannot be reached, named before the data is loaded
         from ._distributed import check_scheduler
 
         import_optional(_ENGINES[backend], f"--backend {backend}")
         check_scheduler(backend, scheduler)
+    elif scheduler is not None:  # loky runs here: the address was ignored (fit, evaluate, predict refuse it)
+        raise ValueError("--scheduler is the Dask scheduler or Ray address of --backend dask or ray; "
+                         "give --backend dask or ray with it.")
     if groups is not None:
         compile_groups(groups)
     check_geometry(template, data, size, param_grid)

@@ -229,3 +229,15 @@ def test_more_folds_than_the_largest_class_has_images_is_a_clear_error():
     small = make_synthetic_faces(4, 1, random_state=0)
     with pytest.raises(DatasetError, match=r"--cv 5 needs a class with at least 5 training images.*--cv 4"):
         search_model(small, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=5)
+
+
+@pytest.mark.parametrize("backend, scheduler, message", [
+    ("loky", "tcp://127.0.0.1:8786", "--scheduler is the Dask scheduler or Ray address of --backend dask or ray"),
+    ("spark", None, "backend \\(--backend\\) must be 'loky', 'dask' or 'ray'; got 'spark'"),
+])
+def test_search_backend_and_scheduler_are_checked_before_loading(monkeypatch, backend, scheduler, message):
+    """--scheduler with the default loky backend was ignored; an unknown backend refused after the load."""
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=message):
+        search_model("/no/such/data", features="hog", clf="logreg", grid={"clf__estimator__C": [1]},
+                     backend=backend, scheduler=scheduler)
