@@ -157,8 +157,11 @@ def test_ray_session_shuts_down_only_what_it_started(monkeypatch):
     (_, kwargs), (last, _) = calls
     assert last == "shutdown" and kwargs["include_dashboard"] is False and kwargs["num_cpus"] >= 1
     calls.clear()
+    checked = []  # the address is checked (check_scheduler, tests/test_distributed.py) before ray.init
+    monkeypatch.setattr("fer_classic._distributed.check_scheduler", lambda *args: checked.append(args))
     with ray_session("ray://head:10001"):
         pass
+    assert checked == [("ray", "ray://head:10001")]
     assert calls[0] == ("init", {"address": "ray://head:10001", "logging_level": 40, "log_to_driver": False})
 
 
