@@ -333,7 +333,13 @@ def ray_session(address: str | None) -> Iterator:
     if ray.is_initialized():
         yield ray
         return
-    check_scheduler("ray", address)
+    if address is None and os.environ.get("RAY_ADDRESS"):  # what ray.init connects to then: the same hangs
+        try:
+            check_scheduler("ray", os.environ["RAY_ADDRESS"])
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("--scheduler", "RAY_ADDRESS (environment)", 1)) from None
+    else:
+        check_scheduler("ray", address)
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **quiet)  # a running cluster: its resources are its own

@@ -241,3 +241,19 @@ def test_cli_bad_scheduler_is_one_line(folder_dataset, tmp_path):
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert result.output.strip().splitlines() == [
             "Error: --scheduler 'tcp://127.0.0.1:70000': the port must be a number from 1 to 65535; got '70000'."]
+
+
+def test_ray_address_from_the_environment_is_checked_too(monkeypatch):
+    """RAY_ADDRESS=127.0.0.1:1 made ray.init retry for minutes."""
+    import sys
+    import types
+
+    from fer_classic._distributed import ray_session
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False,
+                                 init=lambda **kw: pytest.fail("ray.init reached"), shutdown=lambda: None)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) 127.0.0.1:1: cannot connect"):
+        with ray_session(None):
+            pass
