@@ -93,6 +93,13 @@ _SPLIT = click.option("--split", default="test", show_default=True, callback=_sp
                            "(the images the model's fit held out of this data, recomputed).")
 
 
+def _not_empty(ctx, param, value: str | None) -> str | None:
+    """A path option given empty (an unset variable) is refused: it was taken as the option left out."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; give a file path, or leave the option out.")
+    return value
+
+
 def _label_map_option(ctx, param, value: str | None):
     if value is None:
         return None
@@ -463,7 +470,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
                    "about the model's shape and at most 10x its side; 'none' reports 'no face'.")
 @click.option("--faces", type=click.Choice(["all", "largest"]), default=None,
               help="Predict every face found (default) or only the largest.")
-@click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx",
+@click.option("--yunet", "yunet_model", default=None, metavar="FILE.onnx", callback=_not_empty,
               help="Find faces with OpenCV's YuNet DNN from this model file instead of the Haar cascade.")
 @click.option("--backend", type=click.Choice(_BACKENDS), default="local", show_default=True,
               help="dask, ray: predict the files on Dask or Ray workers, in chunks of --chunk-size files (not "

@@ -269,3 +269,12 @@ def test_nan_margin_is_refused_naming_the_option(command, margin):
     result = CliRunner().invoke(main, [command, "--margin", margin])
     assert result.exit_code == 2
     assert "Invalid value for '--margin': nan is not a number" in result.output
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_predict_empty_yunet_is_refused(auto_model, tmp_path, value):
+    """--yunet '' (an unset variable) was taken as no --yunet: the Haar cascade, silently."""
+    path = save_model(auto_model, tmp_path / "m.joblib")
+    result = CliRunner().invoke(main, ["predict", str(path), str(tmp_path), "--yunet", value])
+    assert result.exit_code == 2
+    assert "Invalid value for '--yunet': is empty" in result.output
