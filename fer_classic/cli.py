@@ -362,7 +362,7 @@ def main() -> None:
                    "workers, in chunks of paths (class-folder trees with train/test, --clf svm --param "
                    "backend=approx or --clf ridge).")
 @_SCHEDULER
-@click.option("--feature-store", default=None, metavar="DIR",
+@click.option("--feature-store", default=None, metavar="DIR", callback=_not_empty,
               help="Fit out of core on this machine: features go chunk by chunk to a memory-mapped array "
                    "under DIR (resumable, reused for the same files and extractor).")
 @click.option("--chunk-size", default=4096, show_default=True, type=click.IntRange(min=1),

@@ -257,3 +257,12 @@ def test_ray_address_from_the_environment_is_checked_too(monkeypatch):
     with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) 127.0.0.1:1: cannot connect"):
         with ray_session(None):
             pass
+
+
+def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatch):
+    """--feature-store '' (an unset variable) put a feature store in the current folder, unasked."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "ridge", "--feature-store", "",
+                                       "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 2 and "Invalid value for '--feature-store': is empty" in result.output
+    assert list(tmp_path.iterdir()) == []
