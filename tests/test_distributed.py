@@ -261,8 +261,10 @@ def test_ray_address_from_the_environment_is_checked_too(monkeypatch):
 
 def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatch):
     """--feature-store '' (an unset variable) put a feature store in the current folder, unasked."""
-    monkeypatch.chdir(tmp_path)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
     result = CliRunner().invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "ridge", "--feature-store", "",
                                        "--out", str(tmp_path / "m.joblib")])
     assert result.exit_code == 2 and "Invalid value for '--feature-store': is empty" in result.output
-    assert list(tmp_path.iterdir()) == []
+    assert list(here.iterdir()) == []
