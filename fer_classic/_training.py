@@ -376,9 +376,10 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
     """
     cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
     if crop == "none" and (margin or align):  # nothing is searched: no box to widen, no eyes to level
-        warnings.warn(f"--crop none takes each image whole: {'--margin ' + str(margin) if margin else ''}"
-                      f"{' and ' if margin and align else ''}{'--align' if align else ''} do nothing with it.",
-                      UserWarning, stacklevel=2)
+        unused = " and ".join([f"--margin {margin}"] * bool(margin) + ["--align"] * bool(align))
+        verb = "do" if margin and align else "does"
+        warnings.warn(f"--crop none takes each image whole: {unused} {verb} nothing with it.", UserWarning,
+                      stacklevel=2)
     return None if isinstance(data, FaceDataset) else cropper
 
 

@@ -99,6 +99,15 @@ def test_clean_dataset_gives_no_leakage_warning(planted, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, DataLeakageWarning)]
 
 
+@pytest.mark.parametrize("n_images, words", [(1, "1 readable image,"), (2, "2 readable images,")])
+def test_the_text_counts_readable_images_in_words(tmp_path, n_images, words):
+    for i in range(n_images):
+        folder = tmp_path / "data" / "train" / "happy"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(random_gray((48, 48), seed=i)).save(folder / f"{i}.png")
+    assert words in describe_dataset(tmp_path / "data", warn=False).format().splitlines()[0]
+
+
 def test_class_counts_per_split(described):
     assert described.class_counts["train"] == {"happy": 7, "sad": 7}
     assert described.class_counts["test"] == {"happy": 5, "sad": 4}

@@ -359,8 +359,10 @@ def test_features_that_cannot_apply_to_the_size_fail_before_loading(monkeypatch,
                                                       preprocess=preprocess)
 
 
-@pytest.mark.parametrize("options, named", [({"margin": 0.5}, "--margin 0.5 do nothing"),
-                                            ({"align": True}, "--align do nothing"), ({}, None)])
+@pytest.mark.parametrize("options, named", [({"margin": 0.5}, "--margin 0.5 does nothing"),
+                                            ({"align": True}, "--align does nothing"),
+                                            ({"margin": 0.5, "align": True}, "--margin 0.5 and --align do nothing"),
+                                            ({}, None)])
 def test_cropper_options_without_a_crop_are_warned(tiny_faces, options, named):
     from fer_classic._training import training_cropper
 

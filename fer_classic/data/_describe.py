@@ -119,7 +119,8 @@ class DatasetDescription:
 
     def format(self) -> str:
         """A readable text report."""
-        lines = [f"Dataset {self.name} ({self.kind}): {self.n_images} readable images, "
+        lines = [f"Dataset {self.name} ({self.kind}): {self.n_images} readable "
+                 f"image{'s' if self.n_images != 1 else ''}, "
                  f"{len(self.unreadable)} unreadable; {self.seconds.get('total', 0):.1f} s"]
         classes = sort_labels({c for counts in self.class_counts.values() for c in counts})
         lines += ["", "Images per class:",
