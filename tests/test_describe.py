@@ -108,6 +108,16 @@ def test_the_text_counts_readable_images_in_words(tmp_path, n_images, words):
     assert words in describe_dataset(tmp_path / "data", warn=False).format().splitlines()[0]
 
 
+def test_an_unreadable_file_with_a_newline_in_its_name_is_listed_on_one_line(tmp_path):
+    folder = tmp_path / "data" / "train" / "happy"
+    folder.mkdir(parents=True)
+    Image.fromarray(random_gray((48, 48))).save(folder / "ok.png")
+    (folder / "bad\nname.png").write_bytes(b"not an image")
+    lines = describe_dataset(tmp_path / "data", warn=False).format().splitlines()
+    listed = [line for line in lines if "bad" in line]
+    assert len(listed) == 1 and "bad\\nname.png" in listed[0] and all(line.isprintable() for line in lines)
+
+
 def test_class_counts_per_split(described):
     assert described.class_counts["train"] == {"happy": 7, "sad": 7}
     assert described.class_counts["test"] == {"happy": 5, "sad": 4}

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _resources
+from .._display import one_line
 from .._fileio import atomic_write_text
 from ..exceptions import DataLeakageWarning, DatasetError, ImageDecodeError, ReportError
 from ..labels import parse_label_map, sort_labels
@@ -119,7 +120,7 @@ class DatasetDescription:
 
     def format(self) -> str:
         """A readable text report."""
-        lines = [f"Dataset {self.name} ({self.kind}): {self.n_images} readable "
+        lines = [f"Dataset {one_line(self.name)} ({self.kind}): {self.n_images} readable "
                  f"image{'s' if self.n_images != 1 else ''}, "
                  f"{len(self.unreadable)} unreadable; {self.seconds.get('total', 0):.1f} s"]
         classes = sort_labels({c for counts in self.class_counts.values() for c in counts})
@@ -136,7 +137,7 @@ class DatasetDescription:
                          else f"{title}: {text}")
         if self.unreadable:
             lines.append(f"Unreadable files ({len(self.unreadable)}, left untouched):")
-            lines += [f"  {source}: {reason}" for source, reason in self.unreadable[:20]]
+            lines += [f"  {one_line(source)}: {reason}" for source, reason in self.unreadable[:20]]
             if len(self.unreadable) > 20:
                 lines.append(f"  ... and {len(self.unreadable) - 20} more")
         else:
