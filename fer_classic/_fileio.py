@@ -414,7 +414,8 @@ def check_outputs(
     Raises
     ------
     OutputPathError
-        Naming the option and the path, if an output is, or resolves to
+        Naming the option and the path, if an output is empty (``""``: an
+        unset variable, which ``Path`` reads as the current folder), is, or resolves to
         (symbolic links, ``..``, hard links), an input file or a file inside
         an input folder or a folder linked from one; if an output folder is
         or lies inside those; if an output holds a NUL character; if two
@@ -427,6 +428,10 @@ def check_outputs(
     unknown = dirs - set(outputs)
     if unknown:
         raise ValueError(f"dirs names {sorted(unknown)}, which are not in outputs.")
+    for name, path in outputs.items():
+        # An unset variable: Path("") is ".", and a folder output would write into the current folder.
+        if isinstance(path, (str, bytes)) and not path.strip():
+            raise OutputPathError(f"{name} is empty; give a path, or leave the option out.")
     given = {name: Path(path) for name, path in outputs.items() if path is not None}
     if not given:
         return given

@@ -96,7 +96,7 @@ _SPLIT = click.option("--split", default="test", show_default=True, callback=_sp
 def _not_empty(ctx, param, value: str | None) -> str | None:
     """A path option given empty (an unset variable) is refused: it was taken as the option left out."""
     if value is not None and not value.strip():
-        raise click.BadParameter("is empty; give a file path, or leave the option out.")
+        raise click.BadParameter("is empty; give a path, or leave the option out.")
     return value
 
 

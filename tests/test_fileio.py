@@ -567,6 +567,14 @@ def test_an_output_with_a_nul_character_is_named():
         check_outputs({"--out": "m\0.joblib"})
 
 
+@pytest.mark.parametrize("path", ["", "  "])
+@pytest.mark.parametrize("dirs", [(), ("--report",)])
+def test_an_empty_output_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch, path, dirs):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputPathError, match="--report is empty; give a path"):
+        check_outputs({"--report": path}, dirs=dirs)
+
+
 def test_a_link_up_to_a_folder_holding_the_dataset_is_refused_as_a_whole_and_never_walked(tree, monkeypatch):
     # Walking it would walk the dataset's parent (or /) whole: outputs anywhere in it are refused instead.
     (tree / "data" / "happy" / "up").symlink_to(tree, target_is_directory=True)
