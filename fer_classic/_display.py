@@ -24,6 +24,20 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode to write: only surrogates escaped (a non-UTF-8 name's bytes as ``\\xff``).
+
+    For outputs that keep line breaks (the HTML report); :func:`one_line`
+    escapes them too.
+
+    Examples
+    --------
+    >>> valid_text(b"bad\\xff.png".decode("utf-8", "surrogateescape"))
+    'bad\\\\xff.png'
+    """
+    return "".join(_escape(c) if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
 def _escape(char: str) -> str:
     if "\udc80" <= char <= "\udcff":  # a byte of a non-UTF-8 name, as os.fsdecode gives it
         return f"\\x{ord(char) - 0xDC00:02x}"

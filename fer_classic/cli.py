@@ -113,7 +113,7 @@ def _label_map_option(ctx, param, value: str | None):
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
     for warning in caught:
-        click.echo(f"warning: --label-map: {warning.message}", err=True)
+        _warn(f"--label-map: {_without_tracebacks(warning.message)}")
     return label_map
 
 
@@ -136,6 +136,11 @@ def _without_tracebacks(message) -> str:
             in_traceback = False
             lines.append(line)
     return "\n".join(lines).strip()
+
+
+def _warn(text: str) -> None:
+    """A warning as the CLI shows it: one ``warning: ...`` line on stderr."""
+    click.echo(f"warning: {text}", err=True)
 
 
 def _run(func, *args, _progress: bool | None = None, **kwargs):
@@ -162,7 +167,7 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
                 text = _without_tracebacks(message)
                 if text not in shown:  # once per command: a warning from every fit of a search is one line
                     shown.add(text)
-                    click.echo(f"warning: {text}", err=True)
+                    _warn(text)
 
             warnings.showwarning = show
             return func(*args, **kwargs)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fer_classic._display import one_line
+from fer_classic._display import one_line, valid_text
 
 
 @pytest.mark.parametrize("text, shown", [
@@ -15,3 +15,12 @@ from fer_classic._display import one_line
 ])
 def test_one_line_escapes_only_what_is_unprintable(text, shown):
     assert one_line(text) == shown
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("new\nline", "new\nline"),  # kept: for outputs whose line breaks are harmless (HTML)
+    ("bad\udcff.png", "bad\\xff.png"),
+    ("lone\ud800", "lone\\ud800"),  # a surrogate no file name makes
+])
+def test_valid_text_escapes_only_surrogates(text, shown):
+    assert valid_text(text) == shown and valid_text(text).encode("utf-8")

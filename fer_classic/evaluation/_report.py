@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._display import valid_text
 from .._fileio import atomic_write, atomic_write_text
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
@@ -205,17 +206,8 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def _escape(value) -> str:
-    """``value`` as HTML text; a non-UTF-8 file name's bytes as ``\\xff``.
-
-    The page says it is UTF-8: the raw bytes (which surrogate escapes are
-    written back as) made it invalid.
-    """
-    text = str(value)
-    try:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate no file name makes
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return html.escape(text)
+    """``value`` as HTML text; a non-UTF-8 file name's bytes as ``\\xff`` (the page says it is UTF-8)."""
+    return html.escape(valid_text(str(value)))
 
 
 def _html(model, data, subset, split: str, metrics: dict, predictions: Predictions, images: dict,
