@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import warnings
 
@@ -260,6 +261,17 @@ def test_face_cropper_for_warns_on_framing_overrides_only(auto_model):
     with pytest.raises(ValueError), warnings.catch_warnings():
         warnings.simplefilter("error")  # a bad override is refused, not warned about first
         face_cropper_for(auto_model, detect="sometimes")
+
+
+def test_face_cropper_for_warns_on_another_detector_model_file(auto_model):
+    # The detector was compared by kind only: another model file (other boxes) went unsaid.
+    from fer_classic.exceptions import CropMismatchWarning
+    from fer_classic.prediction import face_cropper_for
+
+    other = str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt.xml")
+    with pytest.warns(CropMismatchWarning, match=f"face detector the Haar cascade '{re.escape(other)}' "
+                                                 "\\(recorded: OpenCV's Haar cascade\\)"):
+        face_cropper_for(auto_model, detector_model=other)
 
 
 @pytest.mark.parametrize("command", ["fit", "search"])

@@ -69,8 +69,9 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
     return fitted
 
 
-#: Cropper parameters that decide which pixels make a face crop (not which faces are kept, or a no-face result).
-_FRAMING = {"detect": "--detect", "detector": "--yunet", "margin": "margin", "align": "align"}
+#: Cropper parameters that decide which pixels make a face crop (not which faces are kept, or a no-face result);
+#: the detector is compared with its model file (two YuNet files find different boxes).
+_FRAMING = {"detect": "--detect", "margin": "margin", "align": "align"}
 #: How a recorded ``detect`` reads as the options that set it (fit --crop, predict --detect).
 _DETECT_NAMES = {True: ("detect", "always"), False: ("none", "never"), "auto": ("auto", "auto")}
 
@@ -90,10 +91,21 @@ def _warn_framing_changes(recorded: FaceCropper, overrides) -> None:
                            f"{_DETECT_NAMES[before][0]}, i.e. --detect {_DETECT_NAMES[before][1]})")
         else:
             changed.append(f"{option} {after!r} (recorded: {before!r})")
+    detector = (overrides.get("detector", recorded.detector), overrides.get("detector_model", recorded.detector_model))
+    if detector != (recorded.detector, recorded.detector_model):
+        changed.append(f"face detector {_detector_text(*detector)} (recorded: "
+                       f"{_detector_text(recorded.detector, recorded.detector_model)})")
     if changed:
         warnings.warn(f"{'; '.join(changed)}: faces are cut unlike the model's training images, and its scores "
                       "may not hold; leave the option out to crop as the model records.",
                       CropMismatchWarning, stacklevel=3)
+
+
+def _detector_text(detector: str, detector_model) -> str:
+    """A face detector as the options set it: YuNet with its model file, or a Haar cascade (OpenCV's or a file)."""
+    if detector == "yunet":
+        return f"YuNet {str(detector_model)!r}"
+    return "OpenCV's Haar cascade" if detector_model is None else f"the Haar cascade {str(detector_model)!r}"
 
 
 def loading_cropper(model: FERModel) -> FaceCropper | None:
