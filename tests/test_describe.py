@@ -376,7 +376,8 @@ def test_near_pairs_beyond_the_cap_are_refused_naming_the_threshold(monkeypatch,
         cv2.imwrite(str(folder / f"{i}.png"), random_gray((48, 48), seed=i))
     monkeypatch.setattr("fer_classic.data._describe.MAX_NEAR_PAIRS", 100)  # 40 images: 780 pairs at 64
     with pytest.raises(ReportError, match=r"threshold \(--threshold\) 64: more than 100 near-duplicate pairs "
-                                          r"among 40 images.*Give a lower threshold"):
+                                          r"among 40 images; listing them would take more than 0.0024 MB\. "
+                                          r"Give a lower threshold"):  # all 40 compared: no "first N"
         describe_dataset(tmp_path, threshold=64)
     assert describe_dataset(tmp_path, threshold=6).n_images == 40  # the default stays well under it
     result = CliRunner().invoke(main, ["describe", "--data", str(tmp_path), "--threshold", "64"])

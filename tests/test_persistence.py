@@ -359,6 +359,12 @@ def test_save_refuses_a_pipeline_or_an_unfitted_model(tmp_path, fitted_model, mo
         save_model(model(fitted_model), tmp_path / "m.joblib")
 
 
+def test_save_with_the_arguments_swapped_says_so(tmp_path, fitted_model):
+    with pytest.raises(TypeError, match=r"takes \(model, path\); the path came first"):
+        save_model(tmp_path / "m.joblib", fitted_model)
+    assert not (tmp_path / "m.joblib").exists()
+
+
 def test_version_1_file_without_image_shape_fails_at_load(tmp_path, fitted_model):
     path = tmp_path / "m.joblib"
     joblib.dump({"format": FORMAT, "format_version": 1, "metadata": {"classes": fitted_model.classes},

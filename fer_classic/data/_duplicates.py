@@ -163,9 +163,11 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
         rows, cols = rows[keep], cols[keep]
         n_found += len(rows)
         if max_pairs is not None and n_found > max_pairs:
+            compared = f" (the first {stop:,} compared)" if stop < len(hashes) else ""
             raise ReportError(
                 f"threshold (--threshold) {threshold}: more than {max_pairs:,} near-duplicate pairs among "
-                f"{len(hashes):,} images (the first {stop:,} compared); their list would not fit in bounded memory. "
+                f"{len(hashes):,} images{compared}; listing them would take more than "
+                f"{max_pairs * 24 / 1e6:.3g} MB. "
                 f"Give a lower threshold (default {DEFAULT_NEAR_THRESHOLD}; at 64 every image pairs with every "
                 "other).")
         found.append(np.column_stack([rows + start, cols + start, distances[rows, cols]]).astype(np.int64))

@@ -59,6 +59,8 @@ class PendingSave:
     """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it."""
 
     def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
+        if isinstance(model, (str, os.PathLike)) and isinstance(path, FERModel):  # not "load the file first"
+            raise TypeError("save_model takes (model, path); the path came first. Call save_model(model, path).")
         check_fer_model(model, "save_model")  # the message evaluate, report and compare give
         problem = model_problem(model)  # what load_model would refuse, or read wrongly, is not written
         if problem is not None:
