@@ -149,19 +149,31 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
     list_images(data)  # a folder tree, checked before anything is read
 
 
-def check_backend(backend: str, scheduler: str | None) -> None:
+def check_backend(backend: str, scheduler: str | None, *, local: str = "local") -> None:
     """Raise before any work for an unknown ``backend``, an address without workers, or a missing engine.
+
+    Parameters
+    ----------
+    backend : str
+        The local backend's name (``local``), ``"dask"`` or ``"ray"``.
+    scheduler : str or None
+        The ``--scheduler`` address (only its presence is checked here; see
+        :func:`check_scheduler`).
+    local : str, default="local"
+        The name of the backend that runs on this machine: ``search`` runs
+        joblib's ``"loky"``.
 
     Raises
     ------
     ValueError
-        ``backend`` is not one of :data:`BACKENDS`, or ``scheduler`` comes
-        with ``local``.
+        ``backend`` is not ``local``, ``dask`` or ``ray``, or ``scheduler``
+        comes with ``local``.
     MissingDependencyError
         Dask or Ray is not installed (the message names the extra).
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend (--backend) must be one of {', '.join(BACKENDS)}; got {backend!r}.")
+    names = (local, *_ENGINES)
+    if backend not in names:
+        raise ValueError(f"backend (--backend) must be one of {', '.join(names)}; got {backend!r}.")
     if backend in _ENGINES:
         import_optional(_ENGINES[backend], f"--backend {backend}")
     elif scheduler is not None:
@@ -169,15 +181,33 @@ def check_backend(backend: str, scheduler: str | None) -> None:
                          "give --backend dask or ray with it.")
 
 
-#: Seconds a --scheduler address may take to accept a connection and answer (a refused port fails at once).
-#: Dask retried a refused port for 30 s and waited forever on a server that does not answer; Ray
-#: retried an unreachable port for minutes.
+#: Seconds a Ray address may take to accept a connection and answer (a refused port fails at once); a Dask
+#: address gets Dask's own connect timeout (``distributed.comm.timeouts.connect``), this only where that
+#: setting is missing. Ray retried an unreachable port for minutes; Dask retried a refused port for its
+#: connect timeout and waited forever on a server that does not answer.
 CONNECT_TIMEOUT = 10.0
 #: HTTP/2's client connection preface and an empty SETTINGS frame: what a gRPC client (Ray) sends first.
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+#: The schemes of Dask addresses (named when one is given as a Ray address).
+_DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
 
 
-def _host_port(backend: str, scheduler: str) -> tuple[str, int] | None:
+def _connect_timeout(backend: str) -> float:
+    """Seconds :func:`check_scheduler` waits by default: Dask's own connect timeout for Dask (a longer one
+    set for a slow network would otherwise be cut short), :data:`CONNECT_TIMEOUT` for Ray or without it."""
+    if backend == "dask":
+        try:
+            import dask.config
+            from dask.utils import parse_timedelta
+        except ImportError:
+            return CONNECT_TIMEOUT
+        value = dask.config.get("distributed.comm.timeouts.connect", None)
+        if value is not None:
+            return float(parse_timedelta(value, default="seconds"))
+    return CONNECT_TIMEOUT
+
+
+def _host_port(backend: str, scheduler: str, option: str) -> tuple[str, int] | None:
     """``(host, port)`` of a TCP address, None for what only Dask or Ray can resolve (``auto``, ``inproc://``)."""
     if backend == "dask":
         from distributed.comm.addressing import parse_address
@@ -192,36 +222,77 @@ def _host_port(backend: str, scheduler: str) -> tuple[str, int] | None:
 
             # Ray imports a module of the scheme's name (anyscale://); tcp:// ended in an 'unexpected' error.
             if not scheme.isidentifier() or importlib.util.find_spec(scheme) is None:
-                raise ValueError(f"--scheduler {scheduler!r}: Ray addresses are auto, HOST:6379 or "
-                                 "ray://HOST:10001 (tcp:// is Dask's).")
+                dask_note = f" ({scheme}:// is Dask's)" if scheme.lower() in _DASK_SCHEMES else ""
+                raise ValueError(f"{option} {scheduler!r}: Ray addresses are auto, HOST:6379 or "
+                                 f"ray://HOST:10001{dask_note}.")
             return None
         location = scheduler.removeprefix("ray://")
     host, sep, port = location.rpartition(":")
     if not sep:
         if backend == "dask":
-            raise ValueError(f"--scheduler {scheduler!r}: has no port; give tcp://HOST:8786.")
+            raise ValueError(f"{option} {scheduler!r}: has no port; give tcp://HOST:8786.")
         return None  # auto, local: Ray's own words; a bare host Ray refuses at once
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--scheduler {scheduler!r}: the port must be a number from 1 to 65535; got {port!r}.")
+        raise ValueError(f"{option} {scheduler!r}: the port must be a number from 1 to 65535; got {port!r}.")
     return host.strip("[]") or "localhost", int(port)
 
 
-def check_scheduler(backend: str, scheduler: str | None, *, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Raise within ``timeout`` seconds when ``scheduler`` cannot be the Dask scheduler or Ray cluster asked for.
+def _connect(address: tuple[str, int], deadline: float):
+    """A socket connected to the first address ``address`` resolves to that accepts before ``deadline``.
+
+    ``socket.create_connection`` gives each resolved address (IPv6, then
+    IPv4) the whole timeout; here they share it. The name's resolution is not
+    bounded (``getaddrinfo`` takes no timeout).
+    """
+    import socket
+    import time
+
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(*address, 0, socket.SOCK_STREAM):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"{address[0]} resolves to no address")
+
+
+def _ray_tls() -> bool:
+    """Whether Ray speaks TLS (``RAY_USE_TLS``, read as Ray reads it: ``1`` or ``true``)."""
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true")
+
+
+def check_scheduler(backend: str, scheduler: str | None, *, timeout: float | None = None,
+                    option: str = "--scheduler") -> None:
+    """Raise when ``scheduler`` cannot be the Dask scheduler or Ray cluster asked for, before any work.
 
     Checked before any image is read: the address's form and port, that a
     TCP connection is accepted, and that what answers speaks Dask's protocol
     (a scheduler, not a worker) or gRPC (Ray). Dask's and Ray's own
     connection attempts retry a refused port for 30 s to minutes, and wait
-    without end on a server that never answers.
+    without end on a server that never answers. With ``--backend ray`` and no
+    address, ``RAY_ADDRESS`` (what ``ray.init`` connects to then) is checked
+    the same way.
 
     Parameters
     ----------
     backend : {"local", "dask", "ray"}
     scheduler : str or None
-        The ``--scheduler`` address; None: a local cluster, nothing to check.
-    timeout : float, default=CONNECT_TIMEOUT
-        Seconds for the connection and the answer together.
+        The ``--scheduler`` address; None: a local cluster (or, for Ray,
+        ``RAY_ADDRESS`` when it is set).
+    timeout : float, optional
+        Seconds for the connection and the answer together. Default: Dask's
+        connect timeout (``distributed.comm.timeouts.connect``, 30 s unless
+        configured) for Dask, :data:`CONNECT_TIMEOUT` for Ray. Resolving the
+        host name is not bounded by it (the system resolver takes no timeout).
+    option : str, default="--scheduler"
+        Where the address came from, for the messages.
 
     Raises
     ------
@@ -229,69 +300,101 @@ def check_scheduler(backend: str, scheduler: str | None, *, timeout: float = CON
         The address is empty, malformed, refused, unreachable within
         ``timeout``, or answered by something else (the option named).
     """
-    if scheduler is None or backend not in _ENGINES:
+    if backend not in _ENGINES:
+        return
+    if scheduler is None and backend == "ray" and os.environ.get("RAY_ADDRESS"):
+        # What ray.init connects to without an address: checked here, before the images are read.
+        scheduler, option = os.environ["RAY_ADDRESS"], "RAY_ADDRESS (environment)"
+    if scheduler is None:
         return
     what = ("Dask scheduler (tcp://HOST:8786)" if backend == "dask"
             else "Ray cluster (auto, HOST:6379, ray://HOST:10001)")
+    from_option = option.startswith("--")
+    fix = (f"give the address of a running {what}" if from_option
+           else f"set it to the address of a running {what}, or unset it for a local one")
     if not scheduler.strip():
-        raise ValueError(f"--scheduler is empty; give the address of a running {what}, or leave the option out "
-                         "for a local one.")
-    address = _host_port(backend, scheduler)
+        raise ValueError(f"{option} is empty; {fix}" + (", or leave the option out for a local one."
+                                                         if from_option else "."))
+    address = _host_port(backend, scheduler, option)
     if address is None:
         return
     import socket
     import time
 
+    timeout = _connect_timeout(backend) if timeout is None else float(timeout)
+    answer = f"answer within {timeout:g} s; {fix}."  # the timeout given, not the time left
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection(address, timeout=timeout) as sock:
-            if backend == "ray" and not os.environ.get("RAY_USE_TLS"):
+        with _connect(address, deadline) as sock:
+            if backend == "ray" and not _ray_tls():
                 # A gRPC server (Ray's GCS, Ray Client) sends its SETTINGS frame (type 4) first.
-                sock.settimeout(max(deadline - time.monotonic(), 0.1))
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 sock.sendall(_HTTP2_PREFACE)
-                head = sock.recv(9)
+                head = b""
+                while len(head) < 9:  # a frame header; recv may return part of it
+                    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                    part = sock.recv(9 - len(head))
+                    if not part:  # closed by the server
+                        break
+                    head += part
                 if len(head) < 9 or head[3] != 4:
-                    raise ValueError(f"--scheduler {scheduler}: {address[0]}:{address[1]} answers, but not as a "
-                                     f"Ray cluster; give the address of a running {what}.")
+                    raise ValueError(f"{option} {scheduler!r}: {address[0]}:{address[1]} answers, but not as a "
+                                     f"Ray cluster; {fix}.")
     except (TimeoutError, socket.timeout):
-        raise ValueError(f"--scheduler {scheduler}: no answer within {timeout:g} s; give the address of a running "
-                         f"{what}.") from None
+        raise ValueError(f"{option} {scheduler!r}: no {answer}") from None
     except OSError as exc:  # refused, unknown host, unreachable network
-        raise ValueError(f"--scheduler {scheduler}: cannot connect ({exc.strerror or exc}); give the address of a "
-                         f"running {what}.") from None
+        raise ValueError(f"{option} {scheduler!r}: cannot connect ({exc.strerror or exc}); {fix}.") from None
     if backend == "dask" and (scheduler.startswith("tcp://") or "://" not in scheduler):  # tls, ws: connected only
-        _check_dask_identity(scheduler, max(deadline - time.monotonic(), 0.1), what)
+        try:
+            info = _dask_identity(scheduler, deadline)
+        except TimeoutError:
+            raise ValueError(f"{option} {scheduler!r}: no Dask {answer}") from None
+        kind = info.get("type") if isinstance(info, dict) else None
+        # A Scheduler subclass (a gateway's, a custom one) is a scheduler too.
+        if not (isinstance(kind, str) and kind.endswith("Scheduler")):
+            found = f"a Dask {kind}" if isinstance(kind, str) else "something that is not Dask"
+            raise ValueError(f"{option} {scheduler!r}: {found} answers there; {fix}.")
 
 
-def _check_dask_identity(scheduler: str, timeout: float, what: str) -> None:
-    """Ask the server at ``scheduler`` what it is (Dask's ``identity`` call), within ``timeout`` seconds."""
+def _dask_identity(scheduler: str, deadline: float) -> dict | None:
+    """What the server at ``scheduler`` says it is (Dask's ``identity`` call) before ``deadline``; None: not Dask.
+
+    Raises
+    ------
+    TimeoutError
+        No answer before ``deadline``.
+    """
     import asyncio
+    import time
+    from concurrent.futures import ThreadPoolExecutor
 
     from distributed.comm import connect
+
+    timeout = max(deadline - time.monotonic(), 0.001)
 
     async def identity():
         comm = await connect(scheduler, timeout=timeout)
         try:
-            await comm.write({"op": "identity", "reply": True})
-            return await comm.read()
+            # n_workers=0: a scheduler's identity lists every worker's otherwise (thousands on a big cluster).
+            await comm.write({"op": "identity", "n_workers": 0, "reply": True})
+            info = await comm.read()
+            if isinstance(info, dict) and "type" not in info:  # a worker's identity takes no n_workers: ask plainly
+                await comm.write({"op": "identity", "reply": True})
+                info = await comm.read()
+            return info
         finally:
             comm.abort()
-
-    from concurrent.futures import ThreadPoolExecutor
 
     try:
         # A thread of its own: asyncio.run cannot run inside a caller's event loop (Jupyter).
         with ThreadPoolExecutor(1) as pool:
-            info = pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
-    except (TimeoutError, asyncio.TimeoutError):
-        raise ValueError(f"--scheduler {scheduler}: no Dask answer within {timeout:.3g} s; give the address of a "
-                         f"running {what}.") from None
+            return pool.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
+    except TimeoutError:  # asyncio's
+        raise
     except Exception:  # noqa: BLE001 - another protocol (Dask read an HTTP reply as a frame length: MemoryError)
-        info = None
-    kind = info.get("type") if isinstance(info, dict) else None
-    if kind != "Scheduler":
-        found = f"a Dask {kind}" if isinstance(kind, str) else "something that is not Dask"
-        raise ValueError(f"--scheduler {scheduler}: {found} answers there; give the address of a running {what}.")
+        if time.monotonic() >= deadline:  # Dask's connect gave up (an OSError)
+            raise TimeoutError from None
+        return None
 
 
 @contextlib.contextmanager
@@ -333,13 +436,7 @@ def ray_session(address: str | None) -> Iterator:
     if ray.is_initialized():
         yield ray
         return
-    if address is None and os.environ.get("RAY_ADDRESS"):  # what ray.init connects to then: the same hangs
-        try:
-            check_scheduler("ray", os.environ["RAY_ADDRESS"])
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("--scheduler", "RAY_ADDRESS (environment)", 1)) from None
-    else:
-        check_scheduler("ray", address)
+    check_scheduler("ray", address)  # None: RAY_ADDRESS, what ray.init connects to then, is checked
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **quiet)  # a running cluster: its resources are its own

@@ -324,9 +324,8 @@ def write_cv_results(rows: list[dict], path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def _joblib_backend(backend: str, scheduler: str | None, n_jobs: int | None):
-    if backend == "loky":
-        yield
-    elif backend == "dask":
+    """joblib's ``backend`` (checked by :func:`~fer_classic._distributed.check_backend`) for the search."""
+    if backend == "dask":
         from ._distributed import dask_client
 
         with dask_client(scheduler), parallel_backend("dask", n_jobs=n_jobs or -1):
@@ -338,8 +337,8 @@ def _joblib_backend(backend: str, scheduler: str | None, n_jobs: int | None):
             import_optional("ray.util.joblib", "--backend ray").register_ray()
             with parallel_backend("ray", n_jobs=n_jobs or -1):
                 yield
-    else:
-        raise ValueError(f"backend must be 'loky', 'dask' or 'ray'; got {backend!r}.")
+    else:  # loky: joblib's default
+        yield
 
 
 def search_model(
@@ -450,18 +449,12 @@ def search_model(
                          "are searched: give fewer values.")
     check_grid(template, param_grid)
     cv = _check_cv(cv)
-    from ._distributed import _ENGINES
+    from ._distributed import check_backend, check_scheduler
 
-    if backend not in ("loky", *_ENGINES):  # was refused only once the images were loaded
-        raise ValueError(f"backend (--backend) must be 'loky', 'dask' or 'ray'; got {backend!r}.")
-    if backend in _ENGINES:  # a missing engine, and an address that cannot be reached, named before the data is loaded
-        from ._distributed import check_scheduler
-
-        import_optional(_ENGINES[backend], f"--backend {backend}")
-        check_scheduler(backend, scheduler)
-    elif scheduler is not None:  # loky runs here: the address was ignored (fit, evaluate, predict refuse it)
-        raise ValueError("--scheduler is the Dask scheduler or Ray address of --backend dask or ray; "
-                         "give --backend dask or ray with it.")
+    # An unknown backend, --scheduler with loky (it was ignored), a missing engine, an address that cannot
+    # be reached (RAY_ADDRESS too): named before the data is loaded.
+    check_backend(backend, scheduler, local="loky")
+    check_scheduler(backend, scheduler)
     if groups is not None:
         compile_groups(groups)
     check_geometry(template, data, size, param_grid)

@@ -147,33 +147,54 @@ def test_cli_evaluate_backend_dask(folder_dataset, cluster, tmp_path):
 
 @pytest.fixture
 def listening_server():
-    """A TCP server on a free port that accepts connections and answers ``reply`` (None: stays silent)."""
+    """A TCP server on a free port that accepts connections and answers ``reply``.
+
+    ``reply``: bytes, a list of parts sent a moment apart, or None (stays silent). Shut down after the
+    test: its thread joined, every socket closed.
+    """
     import socket
     import threading
+    import time
 
-    servers = []
+    servers, threads, conns = [], [], []
 
-    def start(reply: bytes | None):
+    def start(reply):
+        parts = [] if reply is None else [reply] if isinstance(reply, bytes) else list(reply)
         server = socket.create_server(("127.0.0.1", 0))
         servers.append(server)
 
         def serve():
-            conns = []
             while True:
                 try:
                     conn, _ = server.accept()
-                except OSError:  # closed at teardown
-                    break
+                except OSError:  # shut down at teardown
+                    return
                 conns.append(conn)
-                if reply is not None:
-                    conn.sendall(reply)
+                try:
+                    for i, part in enumerate(parts):
+                        if i:
+                            time.sleep(0.05)  # the client's recv() returns the first part alone
+                        conn.sendall(part)
+                except OSError:  # the client left
+                    pass
 
-        threading.Thread(target=serve, daemon=True).start()
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
         return server.getsockname()[1]
 
     yield start
     for server in servers:
+        try:  # wakes the thread's accept() (close() alone does not, on Linux)
+            server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         server.close()
+    for thread in threads:
+        thread.join(timeout=10)
+    for conn in conns:
+        conn.close()
+    assert not any(thread.is_alive() for thread in threads)
 
 
 @pytest.mark.parametrize("backend", ["dask", "ray"])
@@ -183,17 +204,37 @@ def listening_server():
     ("127.0.0.1:70000", "got '70000'"),
     ("127.0.0.1:abc", "got 'abc'"),
     ("", "--scheduler is empty"),  # was a local cluster, silently
-    ("nosuchhost.invalid:8786", "cannot connect"),
 ])
 def test_bad_scheduler_address_is_refused_fast(backend, address, match):
     import time
+
+    import distributed.comm  # noqa: F401 - imported before the clock starts
 
     from fer_classic._distributed import check_scheduler
 
     start = time.monotonic()
     with pytest.raises(ValueError, match=match):
-        check_scheduler(backend, address)
-    assert time.monotonic() - start < 5
+        check_scheduler(backend, address, timeout=60)
+    assert time.monotonic() - start < 20  # at once, not after the timeout (a loaded CI machine: a wide margin)
+
+
+@pytest.mark.parametrize("backend", ["dask", "ray"])
+def test_unknown_host_is_refused(backend, monkeypatch):
+    import socket
+
+    from fer_classic._distributed import check_scheduler
+
+    asked = []
+
+    def unknown(host, *args, **kwargs):  # no DNS query: the system resolver's answer for an unknown name
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    with pytest.raises(ValueError, match="^--scheduler 'nosuchhost.invalid:8786': cannot connect "
+                                         "\\(Name or service not known\\); give the address of a running"):
+        check_scheduler(backend, "nosuchhost.invalid:8786")
+    assert asked == ["nosuchhost.invalid"]
 
 
 @pytest.mark.parametrize("backend, address", [("dask", "tcp://127.0.0.1:{}"), ("ray", "127.0.0.1:{}"),
@@ -203,33 +244,134 @@ def test_scheduler_address_of_another_server_is_refused(listening_server, backen
     """Dask waited forever on a silent server and read an HTTP reply as a 3 EiB frame ('out of memory')."""
     import time
 
+    import distributed.comm  # noqa: F401 - imported before the clock starts
+
     from fer_classic._distributed import check_scheduler
 
     port = listening_server(reply)
     start = time.monotonic()
-    with pytest.raises(ValueError, match="no (Dask )?answer within|not Dask|not as a Ray cluster"):
+    with pytest.raises(ValueError, match="no (Dask )?answer within 1 s|not Dask|not as a Ray cluster"):
         check_scheduler(backend, address.format(port), timeout=1)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 1 + 15  # bounded by the timeout (a loaded CI machine: a wide margin)
 
 
-def test_ray_address_with_dask_scheme_is_refused():
+def test_dask_check_waits_as_long_as_dask_connects(listening_server):
+    """A fixed 10 s refused a scheduler that Dask, with its 30 s connect timeout (or a longer one set), reaches."""
+    import dask.config
+
+    from fer_classic._distributed import CONNECT_TIMEOUT, _connect_timeout, check_scheduler
+
+    assert _connect_timeout("dask") == 30 and _connect_timeout("ray") == CONNECT_TIMEOUT
+    with dask.config.set({"distributed.comm.timeouts.connect": "2 minutes"}):
+        assert _connect_timeout("dask") == 120
+    port = listening_server(None)
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        # The timeout is printed, not the time left when the Dask answer was awaited ('within 0.998 s').
+        with pytest.raises(ValueError, match=f"^--scheduler 'tcp://127.0.0.1:{port}': no Dask answer within 1 s; "):
+            check_scheduler("dask", f"tcp://127.0.0.1:{port}")
+
+
+def test_resolved_addresses_share_the_timeout(monkeypatch):
+    """socket.create_connection gave each address (IPv6, then IPv4) the whole timeout."""
+    import socket
+
     from fer_classic._distributed import check_scheduler
 
-    with pytest.raises(ValueError, match="Ray addresses are auto"):  # was an 'unexpected' error from Ray
-        check_scheduler("ray", "tcp://127.0.0.1:8786")
+    given = []
+
+    class Silent:  # a connect that takes its whole timeout
+        def __init__(self, *args):
+            self.timeout = None
+
+        def settimeout(self, timeout):
+            self.timeout = timeout
+            given.append(timeout)
+
+        def connect(self, address):
+            import time
+
+            time.sleep(self.timeout)
+            raise TimeoutError
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                                                                  ("192.0.2.1", 6379))] * 3)
+    monkeypatch.setattr(socket, "socket", Silent)
+    with pytest.raises(ValueError, match="no answer within 0.2 s"):
+        check_scheduler("ray", "head:6379", timeout=0.2)
+    assert sum(given) <= 0.2
+
+
+def test_ray_answer_read_in_parts_is_accepted(listening_server):
+    """recv(9) may return part of the SETTINGS frame's header: the rest is read, not taken for a wrong answer."""
+    from fer_classic._distributed import check_scheduler
+
+    settings = bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    check_scheduler("ray", f"127.0.0.1:{listening_server([settings[:2], settings[2:5], settings[5:]])}")
+
+
+@pytest.mark.parametrize("value, checked", [("0", True), ("false", True), ("False", True), ("", True),
+                                            ("1", False), ("true", False)])
+def test_ray_use_tls_is_read_as_a_boolean(listening_server, monkeypatch, value, checked):
+    """RAY_USE_TLS=0 turned the gRPC check off (any value did); Ray reads it as 1/true."""
+    from fer_classic._distributed import check_scheduler
+
+    monkeypatch.setenv("RAY_USE_TLS", value)
+    address = f"127.0.0.1:{listening_server(b'HTTP/1.1 400 Bad Request' + bytes(16))}"
+    if checked:
+        with pytest.raises(ValueError, match="not as a Ray cluster"):
+            check_scheduler("ray", address, timeout=5)
+    else:  # TLS: the connection is checked, not the protocol
+        check_scheduler("ray", address, timeout=5)
+
+
+@pytest.mark.parametrize("address, note", [("tcp://127.0.0.1:8786", " (tcp:// is Dask's)"),
+                                           ("TLS://127.0.0.1:8786", " (TLS:// is Dask's)"),
+                                           ("no-such-scheme://127.0.0.1:8786", "")])
+def test_ray_address_with_dask_scheme_is_refused(address, note):
+    import re
+
+    from fer_classic._distributed import check_scheduler
+
+    with pytest.raises(ValueError) as caught:  # was an 'unexpected' error from Ray
+        check_scheduler("ray", address)
+    assert str(caught.value) == (f"--scheduler {address!r}: Ray addresses are auto, HOST:6379 or "
+                                 f"ray://HOST:10001{note}.")
+    assert re.search("Dask", str(caught.value)) is None or note
 
 
 def test_scheduler_address_must_be_a_dask_scheduler():
+    import time
+
     from dask.distributed import LocalCluster
 
-    from fer_classic._distributed import check_scheduler
+    from fer_classic._distributed import _dask_identity, check_scheduler
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                       dashboard_address=":0") as local:
         check_scheduler("dask", local.scheduler_address)  # a scheduler passes
+        # Asked for no worker's identity: the scheduler of a big cluster sent every one of them.
+        info = _dask_identity(local.scheduler_address, time.monotonic() + 30)
+        assert info["type"] == "Scheduler" and info["n_workers"] == 1 and info["workers"] == {}
         worker = next(iter(local.scheduler_info["workers"]))
-        with pytest.raises(ValueError, match="a Dask Worker answers there"):
+        with pytest.raises(ValueError, match=f"^--scheduler '{worker}': a Dask Worker answers there; give"):
             check_scheduler("dask", worker)
+
+
+def test_a_scheduler_subclass_is_a_scheduler():
+    """type(self).__name__ of a Scheduler subclass (a gateway's, a custom one) was refused as not a scheduler."""
+    from dask.distributed import Scheduler, SpecCluster
+
+    from fer_classic._distributed import check_scheduler
+
+    class GatewayScheduler(Scheduler):
+        pass
+
+    spec = {"cls": GatewayScheduler, "options": {"protocol": "tcp", "dashboard_address": ":0"}}
+    with SpecCluster(scheduler=spec, workers={}) as cluster:
+        check_scheduler("dask", cluster.scheduler_address)
 
 
 def test_cli_bad_scheduler_is_one_line(folder_dataset, tmp_path):
@@ -244,19 +386,29 @@ def test_cli_bad_scheduler_is_one_line(folder_dataset, tmp_path):
 
 
 def test_ray_address_from_the_environment_is_checked_too(monkeypatch):
-    """RAY_ADDRESS=127.0.0.1:1 made ray.init retry for minutes."""
+    """RAY_ADDRESS=127.0.0.1:1 made ray.init retry for minutes; it is checked by check_scheduler itself, which
+    fit and search call before the images are read (ray_session came after them)."""
     import sys
     import types
 
-    from fer_classic._distributed import ray_session
+    from fer_classic._distributed import check_scheduler, ray_session
 
     fake = types.SimpleNamespace(is_initialized=lambda: False,
                                  init=lambda **kw: pytest.fail("ray.init reached"), shutdown=lambda: None)
     monkeypatch.setitem(sys.modules, "ray", fake)
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
-    with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) 127.0.0.1:1: cannot connect"):
+    message = ("^RAY_ADDRESS \\(environment\\) '127.0.0.1:1': cannot connect \\(.*\\); set it to the address of a "
+               "running Ray cluster \\(auto, HOST:6379, ray://HOST:10001\\), or unset it for a local one.$")
+    with pytest.raises(ValueError, match=message) as caught:
+        check_scheduler("ray", None)
+    assert "leave the option out" not in str(caught.value)
+    with pytest.raises(ValueError, match=message):
         with ray_session(None):
             pass
+    check_scheduler("ray", "auto")  # an address given: RAY_ADDRESS is not what ray.init connects to
+    check_scheduler("dask", None)
+    monkeypatch.setenv("RAY_ADDRESS", "")  # set but empty: ray.init starts a local instance
+    check_scheduler("ray", None)
 
 
 def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatch):

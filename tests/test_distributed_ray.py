@@ -165,6 +165,14 @@ def test_ray_session_shuts_down_only_what_it_started(monkeypatch):
     assert calls[0] == ("init", {"address": "ray://head:10001", "logging_level": 40, "log_to_driver": False})
 
 
+def test_fit_checks_ray_address_before_the_images(tree, monkeypatch):
+    """RAY_ADDRESS was checked by ray_session only, after the test split was decoded."""
+    monkeypatch.setattr("fer_classic._distributed._workers", lambda *a: pytest.fail("workers reached"))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) '127.0.0.1:1': cannot connect"):
+        fit_model(tree, backend="ray", **MODELS["ridge"])
+
+
 @pytest.mark.parametrize("options, match", [
     ({"feature_store": "store"}, "--feature-store"),
     ({"clf": "logreg", "clf_params": {}}, "--clf 'logreg'"),

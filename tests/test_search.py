@@ -233,7 +233,7 @@ def test_more_folds_than_the_largest_class_has_images_is_a_clear_error():
 
 @pytest.mark.parametrize("backend, scheduler, message", [
     ("loky", "tcp://127.0.0.1:8786", "--scheduler is the Dask scheduler or Ray address of --backend dask or ray"),
-    ("spark", None, "backend \\(--backend\\) must be 'loky', 'dask' or 'ray'; got 'spark'"),
+    ("spark", None, "backend \\(--backend\\) must be one of loky, dask, ray; got 'spark'"),
 ])
 def test_search_backend_and_scheduler_are_checked_before_loading(monkeypatch, backend, scheduler, message):
     """--scheduler with the default loky backend was ignored; an unknown backend refused after the load."""
@@ -241,3 +241,13 @@ def test_search_backend_and_scheduler_are_checked_before_loading(monkeypatch, ba
     with pytest.raises(ValueError, match=message):
         search_model("/no/such/data", features="hog", clf="logreg", grid={"clf__estimator__C": [1]},
                      backend=backend, scheduler=scheduler)
+
+
+def test_search_checks_ray_address_before_loading(monkeypatch):
+    """RAY_ADDRESS (what ray.init connects to without --scheduler) was checked only after every image was loaded."""
+    pytest.importorskip("ray")
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) '127.0.0.1:1': cannot connect"):
+        search_model("/no/such/data", features="hog", clf="logreg", grid={"clf__estimator__C": [1]},
+                     backend="ray")
