@@ -16,6 +16,7 @@ import warnings
 
 import click
 
+from ._json import unique_keys
 from ._version import __version__
 
 #: ``fer_classic.data.DEFAULT_NEAR_THRESHOLD``, repeated here so that --help imports
@@ -25,18 +26,14 @@ _NEAR_THRESHOLD = 6
 _COLLECTOR_PAUSED = False
 
 
-def _unique_keys(pairs: list) -> dict:
-    """A json ``object_pairs_hook``: json keeps the last of a key given twice, silently (as grid files, refused)."""
-    keys = [key for key, _ in pairs]
-    twice = next((key for key in keys if keys.count(key) > 1), None)
-    if twice is not None:
-        raise click.BadParameter(f"{twice!r} is given twice in one JSON object; give each key once.")
-    return dict(pairs)
+#: json keeps the last of a key given twice, silently (grid files refuse it too).
+_UNIQUE_KEYS = unique_keys(lambda key: click.BadParameter(f"{key!r} is given twice in one JSON object; give each "
+                                                          "key once."))
 
 
 def _parse_value(value: str):
     try:
-        return json.loads(value, object_pairs_hook=_unique_keys)
+        return json.loads(value, object_pairs_hook=_UNIQUE_KEYS)
     except json.JSONDecodeError as exc:
         if value[:1] in ("{", "["):  # meant as JSON: say where it breaks, not that a string is no dict
             raise click.BadParameter(f"{value!r} is not valid JSON ({exc.msg} at character {exc.pos + 1}); "
@@ -58,7 +55,7 @@ def _values_option(ctx, param, text: str | None) -> list | None:
             raise click.BadParameter(f"{exc.message.split(';')[0]}; values holding commas (dicts) go in a JSON "
                                      "list, e.g. '[{\"happy\": 2, \"sad\": 1}, \"balanced\"]'.") from None
     try:
-        values = json.loads(text, object_pairs_hook=_unique_keys)
+        values = json.loads(text, object_pairs_hook=_UNIQUE_KEYS)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"{text!r} is not a valid JSON list ({exc.msg} at character {exc.pos + 1}).") from None
     if not isinstance(values, list) or not values:

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 
+from ._json import unique_keys
 from ._optional import import_optional
 from ._fileio import atomic_write, atomic_write_text, check_outputs, folder_outputs
 from ._training import (
@@ -139,7 +141,8 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
                              f"{getattr(exc, 'problem', None) or exc}.") from exc
     else:
         try:
-            raw = json.loads(text, object_pairs_hook=_unique_keys(path))
+            raw = json.loads(text, object_pairs_hook=unique_keys(lambda key: ValueError(
+                f"Grid file {path}: {key!r} is given twice; give its values once (one list of every value to try).")))
         except json.JSONDecodeError as exc:
             raise ValueError(f"Grid file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
                              f"{exc.msg}.") from exc
@@ -161,30 +164,23 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
     return _tuples(grid)
 
 
-def _unique_keys(path: Path):
-    """A json ``object_pairs_hook`` refusing a key given twice (json keeps the last one silently)."""
-    def pairs(items: list) -> dict:
-        keys = [key for key, _ in items]
-        twice = sorted({key for key in keys if keys.count(key) > 1})
-        if twice:
-            raise ValueError(f"Grid file {path}: {twice[0]!r} is given twice; give its values once (one list of "
-                             "every value to try).")
-        return dict(items)
-
-    return pairs
-
-
 def _unique_yaml_keys(yaml, node, path: Path) -> None:
-    """Refuse a YAML grid's key given twice, as :func:`_unique_keys` does JSON's (PyYAML keeps the last one)."""
+    """Refuse a YAML grid's key given twice at any depth, as JSON grids are (PyYAML keeps the last one)."""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _unique_yaml_keys(yaml, item, path)
     if not isinstance(node, yaml.MappingNode):
-        return  # not a mapping: load_grid says what a grid file holds
+        return  # a scalar, or not a grid: load_grid says what a grid file holds
     lines: dict[str, int] = {}
-    for key, _ in node.value:
+    for key, value in node.value:
+        _unique_yaml_keys(yaml, value, path)  # a class_weight dict among the values
         if not isinstance(key, yaml.ScalarNode) or key.tag.endswith(":merge"):
             continue  # a merge (<<) may repeat keys on purpose; odd keys are refused later
         if key.value in lines:
-            raise ValueError(f"Grid file {path}: {key.value!r} is given twice (lines {lines[key.value]} and "
-                             f"{key.start_mark.line + 1}); give its values once (one list of every value to try).")
+            line = key.start_mark.line + 1
+            where = f"line {line}" if line == lines[key.value] else f"lines {lines[key.value]} and {line}"
+            raise ValueError(f"Grid file {path}: {key.value!r} is given twice ({where}); give its values once "
+                             "(one list of every value to try).")
         lines[key.value] = key.start_mark.line + 1
 
 
@@ -441,7 +437,7 @@ def search_model(
         param_grid = {f"features__transformer__{k}" if k.split("__", 1)[0] in ("features", "scale") else k: v
                       for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, **options)
-    n_candidates = int(np.prod([len(v) for v in param_grid.values()])) if param_grid else 1
+    n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one
         sizes = " x ".join(str(len(v)) for v in param_grid.values())

@@ -97,6 +97,7 @@ def test_every_make_pipeline_keyword_is_refused_as_a_clf_param():
     (".json", '{"clf.C": 10}', "non-empty lists"),
     (".yaml", "clf.C: [1, 10\n", "not valid YAML"),
     (".yaml", "clf.C: [1]\nclf.C: [2]\n", "'clf.C' is given twice (lines 1 and 2)"),  # PyYAML kept the last
+    (".yaml", "clf.class_weight:\n  - {happy: 2, happy: 3}\n", "'happy' is given twice (line 2)"),
     (".json", '{"clf.Cee": [1]}', "'Cee' is not a parameter of LogisticRegression (clf__estimator)"),
     (".json", '{"clf.C": ["abc"]}', "value 'abc'"),
 ])

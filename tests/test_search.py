@@ -80,6 +80,17 @@ def test_a_grid_past_the_candidate_cap_is_refused_before_any_check(monkeypatch):
                            "clf__estimator__intercept_scaling": values})
 
 
+def test_a_grid_whose_count_passes_int64_is_refused(monkeypatch):
+    # np.prod of four lists of 65,536 values wrapped to 0 candidates, under the cap.
+    from fer_classic import model_selection
+
+    monkeypatch.setattr(model_selection, "check_grid", lambda *a, **k: pytest.fail("values checked"))
+    values = [0.001 * (i + 1) for i in range(65_536)]
+    with pytest.raises(ValueError, match=r"--grid holds 18,446,744,073,709,551,616 candidates"):
+        search_model("/no/such/data", features="hog", clf="logreg",
+                     grid={f"clf__estimator__{name}": values for name in ("C", "tol", "intercept_scaling", "l1_ratio")})
+
+
 def test_search_ranks_candidates_refits_and_saves(tmp_path, tiny_faces):
     result = search_model(tiny_faces, features="hog", clf="logreg", grid=SMALL_GRID, cv=3,
                           out=tmp_path / "m.joblib", results_csv=tmp_path / "cv.csv")
