@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,9 +298,13 @@ def fit_model(
     dataset = timed(timings, "load", load_data, data, size, label_map, n_jobs, cropper, pipeline)
     log(f"loaded {dataset!r} in {timings['load']:.1f} s")
     if dedupe_data:
-        before = len(dataset)
+        before, had_test = len(dataset), dataset.has_split("test")
         dataset = timed(timings, "dedupe", dedupe, dataset)
         log(f"dedupe: dropped {before - len(dataset)} duplicate copies (in memory; files untouched)")
+        if had_test and not dataset.has_split("test"):  # else only a log line said "no test split"
+            warnings.warn(f"{dataset.name}: --dedupe dropped every test image (each copies a training image); the "
+                          f"test score comes from a share of train held out instead (test_size={test_size}).",
+                          UserWarning, stacklevel=2)
     train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
                                                        groups=groups, log=log)
     unseen = sorted(set(test.classes) - set(train.classes))
@@ -497,8 +502,6 @@ def held_out_images(
 
 def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     """:func:`held_out_images` of a loaded dataset."""
-    import warnings
-
     import numpy as np
 
     metadata = model.metadata

@@ -264,6 +264,19 @@ def test_fit_dedupe_leaves_files_untouched_and_scores_fewer_test_images(planted,
     assert tree_digest(planted) == before
 
 
+def test_fit_dedupe_that_empties_the_test_split_warns(tiny_faces):
+    # Every test image a copy of a training one: the test split vanished with only a log line.
+    train = tiny_faces.select("train")
+    copies = train.subset(np.arange(8))
+    data = FaceDataset(np.concatenate([train.images, copies.images]), np.concatenate([train.labels, copies.labels]),
+                       np.array(["train"] * len(train) + ["test"] * 8, dtype=object),
+                       np.concatenate([train.usages, copies.usages]), np.concatenate([train.sources, copies.sources]),
+                       "copied")
+    with pytest.warns(UserWarning, match="--dedupe dropped every test image .* held out instead"):
+        result = fit_model(data, features="pixels", clf="knn", dedupe_data=True)
+    assert result.held_out
+
+
 # --- command line ---------------------------------------------------------------------------
 
 @pytest.fixture
