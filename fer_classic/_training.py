@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import Interval, Real, check_parameter_constraints, validate_parameter_constraints
-from .data import FaceDataset, dataset_inputs, duplicates_of, load_dataset
+from .data import FaceDataset, dataset_inputs, duplicate_groups, load_dataset
 from .data._dataset import split_mask
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
@@ -115,7 +115,7 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
                           [f"#image{i}" for i in range(len(dataset))])
         grouping = f"the dataset's subjects ({len(np.unique(dataset.subjects[dataset.subjects != '']))} subjects)"
     else:
-        groups = duplicates_of(dataset).group_ids()
+        groups = duplicate_groups(dataset)  # memory bounded by the images, not their pairs
         clustered = len(groups) - len(np.unique(groups))
         grouping = (f"near-duplicate clusters ({clustered} of {len(groups)} images are copies or near copies of "
                     "another and are kept with it)")

@@ -21,6 +21,8 @@ from fer_classic.data import (
     FaceDataset,
     dedupe,
     describe_dataset,
+    duplicate_groups,
+    duplicates_of,
     hamming_distance,
     perceptual_hashes,
     pixel_digest,
@@ -223,6 +225,36 @@ def leaky(tiny_faces):
     splits = base.splits.copy()
     splits[-2] = "test"
     return FaceDataset(base.images, base.labels, splits, base.usages, base.sources, "leaky")
+
+
+def test_duplicate_groups_are_the_report_s_groups_id_for_id(leaky):
+    # The hold-out's folds depend on the ids themselves: a model's held-out images are recomputed from them.
+    near = leaky.subset(np.concatenate([np.arange(len(leaky)), [0]]))
+    images = near.images.copy()
+    images[-1, 0, 0] ^= 1  # one bit off: a near copy, not an exact one
+    near = FaceDataset(images, near.labels, near.splits, near.usages, near.sources, "near")
+    assert np.array_equal(duplicate_groups(near), duplicates_of(near).group_ids())
+
+
+def _near_identical_frames(n):
+    base = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    frames = np.repeat(base[None], n, axis=0)
+    frames[np.arange(n), np.arange(n) // 48 % 48, np.arange(n) % 48] ^= 1  # distinct pixels, one pHash
+    return FaceDataset(frames, np.array(["happy"] * n, dtype=object), np.array(["train"] * n, dtype=object),
+                       np.array([""] * n, dtype=object), np.array([f"f{i}.png" for i in range(n)], dtype=object),
+                       "frames")
+
+
+def test_duplicate_groups_memory_grows_with_the_images_not_their_pairs():
+    # 2,000 near-identical frames: 2 million pairs (48 MB), which group_ids held all at once.
+    import tracemalloc
+
+    frames = _near_identical_frames(2000)
+    tracemalloc.start()
+    groups = duplicate_groups(frames)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(np.unique(groups)) == 1 and peak < 60e6  # group_ids: 192 MB
 
 
 def test_dedupe_drops_test_copy_and_repeat_in_train(leaky):

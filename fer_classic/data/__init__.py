@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_csv": ["load_fer2013_csv"],
     "_dataset": ["FaceDataset"],
     "_describe": ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"],
-    "_duplicates": ["DEFAULT_NEAR_THRESHOLD", "MAX_NEAR_PAIRS", "DuplicateReport", "dedupe", "duplicates_of",
+    "_duplicates": ["DEFAULT_NEAR_THRESHOLD", "MAX_NEAR_PAIRS", "DuplicateReport", "dedupe", "duplicate_groups", "duplicates_of",
                     "find_duplicates", "hamming_distance", "perceptual_hashes", "pixel_digest"],
     "_folder": ["load_folder"],
     "_labels_file": ["BOX_COLUMNS", "COLUMN_SPELLINGS", "load_labels_file"],

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_NEAR_PAIRS",
     "DuplicateReport",
     "dedupe",
+    "duplicate_groups",
     "find_duplicates",
     "hamming_distance",
     "near_duplicate_pairs",
@@ -151,17 +152,9 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
     """
     _check_threshold(threshold)
     hashes = np.asarray(hashes, dtype=np.uint64)
-    exclude = None if exclude is None else np.asarray(exclude).ravel()
     found, n_found = [], 0
-    for start in range(0, len(hashes), block):
-        stop = min(start + block, len(hashes))
-        distances = hamming_distance(hashes[start:stop, None], hashes[None, start:])
-        rows, cols = np.nonzero(distances <= threshold)
-        keep = cols > rows  # columns are offset by start: j = start + col, i = start + row
-        if exclude is not None:  # exact copies: all within any threshold, n^2/2 pairs of one image repeated
-            keep &= exclude[rows + start] != exclude[cols + start]
-        rows, cols = rows[keep], cols[keep]
-        n_found += len(rows)
+    for stop, pairs in _pair_blocks(hashes, threshold, block, exclude):
+        n_found += len(pairs)
         if max_pairs is not None and n_found > max_pairs:
             compared = f" (the first {stop:,} compared)" if stop < len(hashes) else ""
             raise ReportError(
@@ -170,8 +163,65 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
                 f"{max_pairs * 24 / 1e6:.3g} MB. "
                 f"Give a lower threshold (default {DEFAULT_NEAR_THRESHOLD}; at 64 every image pairs with every "
                 "other).")
-        found.append(np.column_stack([rows + start, cols + start, distances[rows, cols]]).astype(np.int64))
+        found.append(pairs)
     return np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
+
+
+def _pair_blocks(hashes: np.ndarray, threshold: int, block: int, exclude=None):
+    """``(stop, pairs)`` per block of rows: the pairs ``i, j, distance`` with ``i`` before ``stop``, ``i < j``."""
+    exclude = None if exclude is None else np.asarray(exclude).ravel()
+    for start in range(0, len(hashes), block):
+        stop = min(start + block, len(hashes))
+        distances = hamming_distance(hashes[start:stop, None], hashes[None, start:])
+        rows, cols = np.nonzero(distances <= threshold)
+        keep = cols > rows  # columns are offset by start: j = start + col, i = start + row
+        if exclude is not None:  # exact copies: all within any threshold, n^2/2 pairs of one image repeated
+            keep &= exclude[rows + start] != exclude[cols + start]
+        rows, cols = rows[keep], cols[keep]
+        yield stop, np.column_stack([rows + start, cols + start, distances[rows, cols]]).astype(np.int64)
+
+
+def duplicate_groups(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRESHOLD) -> np.ndarray:
+    """One id per image of ``dataset``: exact and near copies (in chains) share it.
+
+    What :meth:`DuplicateReport.group_ids` gives, in memory that grows with
+    the images, not with their pairs: the pairs of each block of rows are
+    folded into a forest of at most one edge per image, and exact copies are
+    compared once. (Thousands of near-identical video frames make millions
+    of pairs, which the report would hold.) Used as the groups of
+    hold-outs and cross-validation folds.
+
+    Parameters
+    ----------
+    dataset : FaceDataset
+    threshold : int, default=DEFAULT_NEAR_THRESHOLD
+        Largest pHash Hamming distance (of 64 bits) of a near copy.
+
+    Returns
+    -------
+    ndarray of int, shape (n_images,)
+    """
+    _check_threshold(threshold)
+    digests = np.asarray([pixel_digest(image) for image in dataset.images], dtype=str)
+    if not len(digests):
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+    hashes = perceptual_hashes([dataset.images[i] for i in first])  # one per distinct image
+    n = len(first)
+    labels, forest = np.arange(n), np.zeros((0, 2), dtype=np.int64)
+    for _, pairs in _pair_blocks(hashes, threshold, 64):  # 64 rows: pairs held at most 64 per image
+        if len(pairs):
+            labels = _components(n, np.concatenate([forest, pairs[:, :2]]))
+            _, root = np.unique(labels, return_index=True)  # each component's first member
+            linked = np.flatnonzero(root[labels] != np.arange(n))
+            forest = np.column_stack([linked, root[labels][linked]])
+    groups = labels[inverse.ravel()]
+    # Numbered by each group's first image, as connected_components numbers them: the same ids as
+    # DuplicateReport.group_ids, so hold-outs drawn from them (and recomputed later) do not move.
+    _, first_image, ids = np.unique(groups, return_index=True, return_inverse=True)
+    rank = np.empty(len(first_image), dtype=np.int64)
+    rank[np.argsort(first_image)] = np.arange(len(first_image))
+    return rank[ids.ravel()]
 
 
 def _check_threshold(threshold) -> None:
