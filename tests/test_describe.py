@@ -245,16 +245,21 @@ def _near_identical_frames(n):
                        "frames")
 
 
-def test_duplicate_groups_memory_grows_with_the_images_not_their_pairs():
-    # 2,000 near-identical frames: 2 million pairs (48 MB), which group_ids held all at once.
+@pytest.mark.parametrize("find, n_groups", [
+    (duplicate_groups, 1),
+    (lambda frames: dedupe(frames, near=True).sources, 1),
+    (lambda frames: dedupe(frames).sources, 2000),  # exact copies only: no near pair is needed
+])
+def test_duplicate_finding_memory_grows_with_the_images_not_their_pairs(find, n_groups):
+    # 2,000 near-identical frames: 2 million near pairs, which the report's list held all at once (192 MB).
     import tracemalloc
 
     frames = _near_identical_frames(2000)
     tracemalloc.start()
-    groups = duplicate_groups(frames)
+    found = find(frames)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert len(np.unique(groups)) == 1 and peak < 60e6  # group_ids: 192 MB
+    assert len(np.unique(found)) == n_groups and peak < 60e6
 
 
 def test_dedupe_drops_test_copy_and_repeat_in_train(leaky):

@@ -300,18 +300,8 @@ class DuplicateReport:
         ``train, unsplit, val, test``: test images duplicated in train go, the
         train copy stays.
         """
-        drop = np.zeros(self.n_images, dtype=bool)
-        groups = list(self.exact_groups)
-        if near and len(self.near_pairs):
-            pairs = np.concatenate([self.near_pairs[:, :2]] + [
-                np.column_stack([g[:-1], g[1:]]) for g in self.exact_groups
-            ]) if self.exact_groups else self.near_pairs[:, :2]
-            groups = _groups(_components(self.n_images, pairs))
-        for group in groups:
-            rank = [SPLIT_PRIORITY.index(s) if s in SPLIT_PRIORITY else 9 for s in self.splits[group]]
-            keep = group[int(np.lexsort((group, rank))[0])]
-            drop[group[group != keep]] = True
-        return drop
+        groups = _groups(self.group_ids()) if near and len(self.near_pairs) else self.exact_groups
+        return _drop_mask(groups, self.splits)
 
     def counts(self) -> dict:
         """Duplicate counts within each split and across each pair of splits.
@@ -485,9 +475,13 @@ def dedupe(
     Duplicates are found on the loaded images (grayscale, resized), which is
     what a model is trained on.
     """
-    report = duplicates_of(dataset, threshold=threshold)
+    _check_threshold(threshold)
+    # No near pairs listed (video frames by the thousand make millions): exact copies by digest,
+    # near ones by duplicate_groups, whose memory grows with the images only.
+    digests = np.asarray([pixel_digest(image) for image in dataset.images], dtype=str)
+    exact_groups = _groups(np.unique(digests, return_inverse=True)[1].ravel()) if len(digests) else []
     # Only exact copies are checked: near duplicates of one subject may well show two expressions.
-    mixed = [group for group in report.exact_groups if len(set(report.labels[group].tolist())) > 1]
+    mixed = [group for group in exact_groups if len(set(dataset.labels[group].tolist())) > 1]
     if mixed:
         warnings.warn(
             f"{len(mixed)} group(s) of pixel-identical copies carry different labels; each keeps the first copy's "
@@ -495,4 +489,15 @@ def dedupe(
             + list_sources([" = ".join(f"{dataset.sources[i]} ({dataset.labels[i]})" for i in group[:3])
                             for group in mixed]) + ". Fix the labels if one of them is right.",
             UserWarning, stacklevel=2)
-    return dataset.subset(~report.drop_mask(near=near))
+    groups = _groups(duplicate_groups(dataset, threshold=threshold)) if near else exact_groups
+    return dataset.subset(~_drop_mask(groups, dataset.splits))
+
+
+def _drop_mask(groups: list[np.ndarray], splits: np.ndarray) -> np.ndarray:
+    """Every image of ``groups`` but the one kept: the first of the earliest split in :data:`SPLIT_PRIORITY`."""
+    drop = np.zeros(len(splits), dtype=bool)
+    for group in groups:
+        rank = [SPLIT_PRIORITY.index(s) if s in SPLIT_PRIORITY else 9 for s in splits[group]]
+        keep = group[int(np.lexsort((group, rank))[0])]
+        drop[group[group != keep]] = True
+    return drop
