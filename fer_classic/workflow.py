@@ -350,7 +350,6 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
 def _split_listing(data, label_map):
     """The class-folder tree's files, which must come with a test split (the hold-out groups by pixels)."""
     from ._distributed import list_images
-    from .exceptions import DatasetError
 
     listing = list_images(data, label_map)
     if not ({"train", "test"} <= set(listing.splits.tolist())):

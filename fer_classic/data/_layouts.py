@@ -218,6 +218,11 @@ def _is_affectnet_csv(csv_path: Path) -> bool:
         _, header = read_header_fields(csv_path)
     except DatasetError:
         return False
+    return _is_affectnet_header(header)
+
+
+def _is_affectnet_header(header: list[str]) -> bool:
+    """Whether a CSV's first fields are AffectNet's header, or a header-less row of its 9 fields (a path first)."""
     return _affectnet_path_column(header) is not None or (len(header) == len(_AFFECTNET_HEADER)
                                                           and ("/" in header[0] or "\\" in header[0]))
 
@@ -753,8 +758,9 @@ def detect_layout(path: str | os.PathLike) -> str | None:
                 _, header = read_header_fields(path)
             except DatasetError:
                 return None
+            # The header just read: _is_affectnet_csv would read it again.
             if _affectnet_path_column(header) is not None or (
-                    name in ("training.csv", "validation.csv") and _is_affectnet_csv(path)):
+                    name in ("training.csv", "validation.csv") and _is_affectnet_header(header)):
                 return "affectnet"
             if _is_ferplus_header(path):
                 return "ferplus"
