@@ -509,6 +509,16 @@ def _varying(pipeline, grid: Mapping | None, matters) -> dict:
             if matters(params.get(key.rpartition("__")[0], pipeline), key.rpartition("__")[2])}
 
 
+def _unwrap(pipeline) -> tuple[int, object]:
+    """``(rows per image, the pipeline inside)``: 2 and the wrapped pipeline for FlipAugmented (--flip)."""
+    return (2, pipeline.estimator) if isinstance(pipeline, FlipAugmented) else (1, pipeline)
+
+
+def _fold_rows(n: int, folds: int | None) -> int:
+    """The rows of ``n`` a stratified fold's training part holds at least: ``n - ceil(n / folds)``; all without folds."""
+    return n * (folds - 1) // folds if folds else n
+
+
 def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     """k-NN neighbours and PCA components within the rows (and pixels) they are fit on.
 
@@ -516,12 +526,9 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     """
     from sklearn.decomposition import PCA
 
-    mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
-    inner = pipeline.estimator if mirrored == 2 else pipeline
+    mirrored, inner = _unwrap(pipeline)
     steps = list(pipeline.get_params(deep=True).values())
-    # A fold's training part: about (folds - 1) / folds of the rows.
-    in_fold = (lambda n: n * (folds - 1) // folds) if folds else (lambda n: n)
-    fold_note = "" if folds is None else f" (a cross-validation fold holds about {in_fold(100)} % of them)"
+    fold_note = "" if folds is None else f" (a cross-validation fold holds about {_fold_rows(100, folds)} % of them)"
     counts = train.class_counts()
     rows = mirrored * (max(counts.values()) * len(counts) if "sampler" in getattr(inner, "named_steps", {})
                        else len(train))
@@ -530,7 +537,7 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     if any(k > rows for k in neighbours):
         raise ValueError(
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
-            f"on{fold_note}; give n_neighbors={in_fold(rows)} or less (--param / --grid / --values).")
+            f"on{fold_note}; give n_neighbors={_fold_rows(rows, folds)} or less (--param / --grid / --values).")
     rows = mirrored * len(train)  # PCA comes before any sampler
     components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
     if any(k > rows for k in components):
@@ -564,8 +571,7 @@ def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None) -> No
     Stratified folds leave a class of ``n`` images at least ``n - ceil(n /
     folds)`` of them to train on.
     """
-    mirrored = 2 if isinstance(pipeline, FlipAugmented) else 1
-    inner = pipeline.estimator if mirrored == 2 else pipeline
+    mirrored, inner = _unwrap(pipeline)
     sampler = getattr(inner, "named_steps", {}).get("sampler")
     parameter = next((p for p in ("k_neighbors", "n_neighbors") if hasattr(sampler, p)), None)
     k = getattr(sampler, parameter, None) if parameter else None
@@ -578,7 +584,7 @@ def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None) -> No
     if not below:
         return
     label = min(below, key=below.get)
-    images = below[label] - (-(-below[label] // folds) if folds else 0)
+    images = _fold_rows(below[label], folds)
     rows = mirrored * images
     if rows > k:
         return
