@@ -22,7 +22,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import Interval, Real, check_parameter_constraints, validate_parameter_constraints
-from .data import FaceDataset, dataset_inputs, duplicate_groups, load_dataset
+from .data import FaceDataset, duplicate_groups, load_dataset
+from .data._load import data_path  # noqa: F401 - where workflow and model_selection take it from
 from .data._dataset import split_mask
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
@@ -322,29 +323,6 @@ def split_train_test(
     """
     return hold_out(data, test_size=test_size, random_state=random_state, groups=groups, log=log,
                     caller="split_train_test")[:3]
-
-
-class _DataInputs:
-    """:func:`~fer_classic.data.dataset_inputs` of ``data``, listed only when iterated.
-
-    A command without outputs never iterates it (check_outputs returns first): AffectNet's
-    training.csv alone is 414,799 rows to read for the images it lists.
-    """
-
-    def __init__(self, data) -> None:
-        self.data = data
-
-    def __iter__(self):
-        return iter(dataset_inputs(self.data))
-
-
-def data_path(data):
-    """The files and folders ``data`` is read from when it is a path (no output may touch them), else none.
-
-    See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists; they
-    are listed when an output is checked against them, not before.
-    """
-    return _DataInputs(data) if isinstance(data, (str, os.PathLike)) else []
 
 
 def make_face_cropper(size, *, crop: str = "auto", margin: float = 0.0, align: bool = False):

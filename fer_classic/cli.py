@@ -194,15 +194,11 @@ def _resume_collector() -> None:
 def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=()) -> None:
     """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs)."""
     from ._fileio import check_outputs
-    from .data import dataset_inputs
+    from .data._load import data_path
 
-    def check() -> None:
-        check_outputs(outputs, inputs={"MODEL": model}, input_trees={"--data": dataset_inputs(data),
-                                                                      "INPUT": list(inputs)},
-                      dirs=dirs, make_parents=True)
-
-    if any(path is not None for path in outputs.values()):  # nothing written: no data listed for it
-        _run(check)
+    # data_path lists the data's files only when an output is checked against them.
+    _run(check_outputs, outputs, inputs={"MODEL": model},
+         input_trees={"--data": data_path(data), "INPUT": list(inputs)}, dirs=dirs, make_parents=True)
 
 
 def _logger(quiet: bool):

@@ -188,7 +188,7 @@ def test_a_command_writing_nothing_lists_no_input_for_output_checks(tmp_path, fi
 
     csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
     model = save_model(fitted_model, tmp_path / "m.joblib")
-    for target in ("fer_classic._training.dataset_inputs", "fer_classic.data.dataset_inputs"):
+    for target in ("fer_classic.data.dataset_inputs", "fer_classic.data._load.dataset_inputs"):  # package first
         monkeypatch.setattr(target, lambda *a, **k: pytest.fail("inputs listed with no output"))
     assert evaluate_model(fitted_model, csv).n_test == 28
     result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(csv)])

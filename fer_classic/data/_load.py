@@ -180,6 +180,29 @@ def dataset_inputs(path: str | os.PathLike | None) -> list[str | Path]:
     return [path] if kind in ("folder", "fer2013") else layout_inputs(path, kind)
 
 
+class _DataInputs:
+    """:func:`~fer_classic.data.dataset_inputs` of ``data``, listed only when iterated.
+
+    A command without outputs never iterates it (check_outputs returns first): AffectNet's
+    training.csv alone is 414,799 rows to read for the images it lists.
+    """
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def __iter__(self):
+        return iter(dataset_inputs(self.data))
+
+
+def data_path(data):
+    """The files and folders ``data`` is read from when it is a path (no output may touch them), else none.
+
+    See :func:`fer_classic.data.dataset_inputs`: a labels file brings the images it lists; they
+    are listed when an output is checked against them, not before.
+    """
+    return _DataInputs(data) if isinstance(data, (str, os.PathLike)) else []
+
+
 def recognise_format(path: str | os.PathLike) -> str:
     """How :func:`load_dataset` reads ``path``: ``folder``, ``fer2013``, ``labels`` or a layout name.
 
