@@ -189,10 +189,14 @@ def load_rafdb(
         split = name.split("_", 1)[0].lower()
         if split not in ("train", "test"):
             raise DatasetFormatError(f"{where}: image name {name!r} does not start with train_ or test_.")
-        stem, suffix = os.path.splitext(name)
-        file = folder / (f"{stem}_aligned{suffix}" if images == "aligned" else name)
-        entries.append(LabelledImage(file, read_label(code, where), where, split=split))
+        entries.append(LabelledImage(folder / _rafdb_file(name, images), read_label(code, where), where, split=split))
     return build_dataset(entries, size=size, name=str(found), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
+
+
+def _rafdb_file(name: str, images: str) -> str:
+    """The file of the labels file's ``name`` in ``Image/<images>/``: aligned faces end in ``_aligned``."""
+    stem, suffix = os.path.splitext(name)
+    return f"{stem}_aligned{suffix}" if images == "aligned" else name
 
 
 # --------------------------------------------------------------------------- AffectNet
@@ -210,6 +214,17 @@ def _holds_files(folder: Path) -> bool:
 def _affectnet_path_column(header: list[str]) -> int | None:
     """Where AffectNet's ``subDirectory_filePath`` heads the first line (0, or 1 after pandas' index), else None."""
     return next((i for i, cell in enumerate(header[:2]) if _norm(cell) == "subdirectoryfilepath"), None)
+
+
+def _affectnet_columns(csv_path: Path) -> tuple[str | None, list[str], bool, list[str]]:
+    """An AffectNet CSV's delimiter, first line, whether that is a header, and its column names.
+
+    The names are normalised (:func:`_norm`); a file without AffectNet's header is read in
+    AffectNet's own column order. Raises DatasetError where the file cannot be read.
+    """
+    delimiter, header = read_header_fields(csv_path)
+    has_header = _affectnet_path_column(header) is not None  # columns found by name: an index column too
+    return delimiter, header, has_header, [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
 
 
 def _is_affectnet_csv(csv_path: Path) -> bool:
@@ -293,9 +308,7 @@ def load_affectnet(
     skipped_rows: dict[str, list[str]] = {reason: [] for reason in AFFECTNET_NOT_EMOTIONS.values()}
     unboxed: list[str] = []
     for csv_path in files:
-        delimiter, header = read_header_fields(csv_path)
-        has_header = _affectnet_path_column(header) is not None  # columns found by name: an index column too
-        names = [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
+        delimiter, header, has_header, names = _affectnet_columns(csv_path)
         try:
             i_path, i_expr = names.index("subdirectoryfilepath"), names.index("expression")
             i_box = [names.index(n) for n in ("facex", "facey", "facewidth", "faceheight")]
@@ -868,8 +881,8 @@ def _listed_layout_images(path: Path, layout: str) -> list[str]:
             aligned, original = (os.fspath(root / "Image" / kind) for kind in ("aligned", "original"))
             for _, fields in text_rows(root / "EmoLabel" / "list_patition_label.txt", None):
                 if len(fields) == 2:
-                    stem, suffix = os.path.splitext(fields[0])
-                    images += [os.path.join(aligned, f"{stem}_aligned{suffix}"), os.path.join(original, fields[0])]
+                    images += [os.path.join(aligned, _rafdb_file(fields[0], "aligned")),
+                               os.path.join(original, fields[0])]
         elif layout == "expw":
             folder = os.fspath(_layout_root(path) / "image" / "origin")
             images = [os.path.join(folder, fields[0])
@@ -889,9 +902,7 @@ def _listed_layout_images(path: Path, layout: str) -> list[str]:
 def _affectnet_listed(csv_path: Path, base: Path) -> list[str]:
     """The images an AffectNet CSV names, joined to ``base`` as :func:`load_affectnet` joins them."""
     try:
-        delimiter, header = read_header_fields(csv_path)
-        has_header = _affectnet_path_column(header) is not None
-        names = [_norm(h) for h in (header if has_header else _AFFECTNET_HEADER)]
+        delimiter, _, has_header, names = _affectnet_columns(csv_path)
         column = names.index("subdirectoryfilepath")
         folder = os.fspath(base)
         if column == 0:  # as released: the path leads each row (see first_cells)
