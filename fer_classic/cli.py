@@ -573,7 +573,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
 @_NJOBS
 @_JSON
 def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> None:
-    """Describe a dataset: class counts, sizes, modes, unreadable files, duplicates, train/test leakage.
+    """Describe a dataset: class counts, sizes, modes, unreadable files, duplicates, leakage into train.
 
     Files are only read, never changed.
     """

@@ -101,6 +101,19 @@ def test_clean_dataset_gives_no_leakage_warning(planted, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, DataLeakageWarning)]
 
 
+def test_a_validation_copy_of_a_training_image_is_warned(planted):
+    (planted / "val" / "sad").mkdir(parents=True)
+    shutil.copy(planted / "train/sad/sad2.png", planted / "val/sad/val_leak.png")
+    with pytest.warns(DataLeakageWarning, match="1 validation image.*validation scores are inflated"):
+        describe_dataset(planted)
+
+
+def test_summary_counts_validation_images_found_in_train(planted):
+    (planted / "val" / "sad").mkdir(parents=True)
+    shutil.copy(planted / "train/sad/sad2.png", planted / "val/sad/val_leak.png")
+    assert describe_dataset(planted, warn=False).summary()["val_in_train"] == {"exact": 1, "near": 0}
+
+
 @pytest.mark.parametrize("n_images, words", [(1, "1 readable image,"), (2, "2 readable images,")])
 def test_the_text_counts_readable_images_in_words(tmp_path, n_images, words):
     for i in range(n_images):

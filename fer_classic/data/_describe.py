@@ -96,13 +96,13 @@ class DatasetDescription:
         """Readable images."""
         return self.duplicates.n_images
 
-    def leaked(self) -> tuple[int, int]:
-        """``(exact, near)``: test images whose copy is also in train."""
-        return self.duplicates.leaked("train", "test")
+    def leaked(self, split: str = "test") -> tuple[int, int]:
+        """``(exact, near)``: images of ``split`` (``test`` or ``val``) whose copy is also in train."""
+        return self.duplicates.leaked("train", split)
 
     def summary(self) -> dict:
         """JSON-ready form of everything found (duplicate counts, not the lists)."""
-        exact, near = self.leaked()
+        (exact, near), (val_exact, val_near) = self.leaked(), self.leaked("val")
         return {
             "name": self.name,
             "kind": self.kind,
@@ -115,6 +115,7 @@ class DatasetDescription:
             "unreadable": [{"source": s, "reason": r} for s, r in self.unreadable],
             "duplicates": self.duplicates.counts(),
             "test_in_train": {"exact": exact, "near": near},
+            "val_in_train": {"exact": val_exact, "near": val_near},
             "seconds": self.seconds,
         }
 
@@ -159,14 +160,22 @@ class DatasetDescription:
         return "\n".join(lines)
 
     def leakage_message(self) -> str | None:
-        """The train/test leakage warning, or None when test images do not occur in train."""
-        exact, near = self.leaked()
-        if not (exact or near):
+        """The leakage warning, or None when no test or validation image occurs in train.
+
+        Validation copies of training images inflate the validation scores
+        (``evaluate --split val``) as test copies inflate the test's.
+        """
+        found = []
+        for split, name in (("test", "test"), ("val", "validation")):
+            exact, near = self.leaked(split)
+            if exact or near:
+                found.append(f"{exact} {name} image(s) are pixel-identical to training images and {near} are near "
+                             f"duplicates (pHash distance <= {self.duplicates.threshold}, not identical) of training "
+                             f"images: {name} scores are inflated")
+        if not found:
             return None
-        return (f"{exact} test image(s) are pixel-identical to training images and {near} are near "
-                f"duplicates (pHash distance <= {self.duplicates.threshold}, not identical) of training images: "
-                "test scores are inflated. Fit and score on fer_classic.data.dedupe(dataset) "
-                "(`fer-classic fit --dedupe`), which drops those test copies in memory; the files are never changed.")
+        return ("; ".join(found) + ". Fit and score on fer_classic.data.dedupe(dataset) (`fer-classic fit --dedupe`), "
+                "which drops those copies in memory; the files are never changed.")
 
     def write_duplicates_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
@@ -277,7 +286,7 @@ def describe_dataset(
         Reading threads for folders (None: every core).
     warn : bool, default=True
         Emit a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
-        images also occur in train.
+        (or val) images also occur in train.
 
     Returns
     -------
