@@ -182,6 +182,9 @@ def _known_labels() -> str:
 def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """Parse ``"0=neutral,1=anger"`` (or a mapping) into a map onto canonical names.
 
+    An entry's last ``=`` ends its key (``"a=b=happy"`` maps the folder
+    ``a=b``); a key holding ``,`` needs a mapping.
+
     Keys are folder names or CSV emotion ids, compared as labels are (case,
     spaces, ``-`` and ``_`` ignored). Entries mapping several keys onto one
     label merge those classes, which is allowed but warned about
@@ -201,7 +204,7 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
     else:
         pairs = []
         for part in filter(str.strip, str(text).split(",")):
-            key, sep, value = part.partition("=")
+            key, sep, value = part.rpartition("=")  # labels hold no "=": a folder name may
             if not sep or not key.strip() or not value.strip():
                 raise UnknownLabelError(
                     f"Label map entry {part.strip()!r} is not KEY=LABEL; write e.g. "

@@ -69,6 +69,10 @@ def test_parse_label_map_from_text():
     assert parse_label_map("0=anger, 1=Happiness") == {"0": "angry", "1": "happy"}
 
 
+def test_parse_label_map_keys_may_hold_equals_signs():
+    assert parse_label_map("a=b=happy") == {"a=b": "happy"}
+
+
 def test_parse_label_map_rejects_entry_without_equals():
     with pytest.raises(UnknownLabelError, match="KEY=LABEL"):
         parse_label_map("0:angry")
