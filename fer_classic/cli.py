@@ -689,7 +689,7 @@ def inspect_command(model, trust_types, as_json) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
-    click.echo(format_model_info(info))
+    click.echo(_run(format_model_info, info))
 
 
 def run() -> None:

@@ -3,6 +3,7 @@ import io
 import operator
 import os
 import pickle
+import re
 import stat
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from fer_classic.exceptions import (
     UntrustedModelError,
     VersionMismatchWarning,
 )
-from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, _files, key_path, start_save
+from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, _files, format_model_info, key_path, start_save
 
 
 @pytest.fixture(params=["joblib", "skops"])
@@ -245,7 +246,7 @@ def test_signing_key_is_private_to_the_user(tmp_path, fitted_model):
 
 def _model_with_foreign_type(fitted_model, tiny_faces):
     pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
-    return FERModel(pipeline=pipeline, metadata=fitted_model.metadata)
+    return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})
 
 
 def test_skops_file_with_foreign_type_is_refused_by_default(tmp_path, fitted_model, tiny_faces):
@@ -377,6 +378,42 @@ def test_inspect_lists_missing_metadata_without_refusing(tmp_path, unchecked_sav
     metadata = {k: v for k, v in fitted_model.metadata.items() if k != "image_shape"}
     path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / f"m.{model_format}")
     assert inspect_model(path)["missing_metadata"] == ["image_shape"]
+
+
+MALFORMED_METADATA = [
+    ({"training": "x"}, "'training' is str 'x', not a mapping"),
+    ({"metrics": [1, 2]}, "'metrics' is list \\[1, 2\\], not a mapping"),
+    ({"timings": [1]}, "'timings' is list"),
+    ({"versions": [1]}, "'versions' is list"),
+    ({"search": "grid"}, "'search' is str"),
+    ({"hold_out": 0.2}, "'hold_out' is float"),
+    ({"features": 3}, "'features' is int 3, not a string"),
+    ({"classes": list(range(7))}, "'classes' is list .*, not a list of class names"),
+]
+
+
+@pytest.mark.parametrize("edit, message", MALFORMED_METADATA)
+def test_metadata_of_another_type_is_refused_at_load(tmp_path, unchecked_save, fitted_model, model_format, edit,
+                                                     message):
+    path = save_model(FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit}),
+                      tmp_path / f"m.{model_format}")
+    with pytest.raises(ModelIntegrityError, match=f"its metadata's {message}"):
+        load_model(path)
+
+
+def test_classes_recorded_in_another_order_are_refused_at_load(tmp_path, unchecked_save, fitted_model):
+    edited = {**fitted_model.metadata, "classes": fitted_model.metadata["classes"][::-1]}
+    path = save_model(FERModel(fitted_model.pipeline, edited), tmp_path / "m.joblib")
+    with pytest.raises(ModelIntegrityError, match="records the classes neutral, surprise.*but its model predicts angry"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("edit, message", MALFORMED_METADATA)
+def test_inspect_shows_metadata_of_another_type(tmp_path, unchecked_save, fitted_model, model_format, edit, message):
+    path = save_model(FERModel(fitted_model.pipeline, {**fitted_model.metadata, **edit}),
+                      tmp_path / f"m.{model_format}")
+    text = format_model_info(inspect_model(path))
+    assert re.search(f"malformed +{message}.*loading refuses the file", text)
 
 
 def _not_a_regular_file(tmp_path, kind):

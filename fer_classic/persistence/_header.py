@@ -29,6 +29,7 @@ __all__ = [
     "check_metadata",
     "check_version",
     "make_header",
+    "metadata_type_problems",
     "missing_metadata",
     "model_format",
     "model_problem",
@@ -187,11 +188,44 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     if cropper is not None and not isinstance(cropper, dict):
         return ModelIntegrityError, (f"its metadata records the face cropper as {type(cropper).__name__} "
                                      f"{cropper!r:.40}, not as its parameters")
+    mistyped = metadata_type_problems(metadata)
+    if mistyped:
+        return ModelIntegrityError, f"its metadata's {'; '.join(mistyped)}"
     recorded = metadata.get("classes")
-    if isinstance(recorded, list) and {str(c) for c in recorded} != {str(c) for c in pipeline.classes_}:
+    # In order: the score columns of predict, evaluate and the reports are named from this list.
+    if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
         return ModelIntegrityError, (f"its metadata records the classes {', '.join(map(str, recorded))}, but its "
                                      f"model predicts {', '.join(map(str, pipeline.classes_))}")
     return None
+
+
+#: Metadata keys fer-classic reads beyond the required ones, with the JSON type each holds where present
+#: (None allowed): a stranger's file holding another type is refused at load naming the key, instead of an
+#: AttributeError inside ``evaluate`` or ``inspect``. ``face_cropper`` has its own message above.
+_METADATA_TYPES: dict[str, type] = {
+    **dict.fromkeys(("training", "metrics", "timings", "versions", "sizes", "hold_out", "search",
+                     "pipeline_options", "preprocessing", "params"), dict),
+    **dict.fromkeys(("created", "features", "classifier", "backend"), str),
+    "classes": list,
+}
+_TYPE_NAMES = {dict: "a mapping", str: "a string", list: "a list of class names"}
+
+
+def metadata_type_problems(metadata) -> list[str]:
+    """``"'training' is a str, not a mapping"`` for each key of ``metadata`` holding another type than it should.
+
+    Class names must be strings. Keys fer-classic does not read are not checked.
+    """
+    metadata = metadata if isinstance(metadata, dict) else {}
+    problems = []
+    for key, kind in _METADATA_TYPES.items():
+        value = metadata.get(key)
+        wrong = value is not None and not isinstance(value, kind)
+        if key == "classes" and isinstance(value, list):
+            wrong = not all(isinstance(c, str) for c in value)
+        if wrong:
+            problems.append(f"'{key}' is {type(value).__name__} {value!r:.40}, not {_TYPE_NAMES[kind]}")
+    return problems
 
 
 def _learned_geometry(pipeline) -> tuple[int, int] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._header import missing_metadata, model_path
+from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
 
@@ -118,7 +118,8 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
         inside a pickle), ``payload_sha256``, ``integrity`` (``ok``),
         ``signed_here`` (written by this user on this machine),
         ``missing_metadata`` (required keys that loading will refuse the file
-        for lacking), and for skops files ``untrusted_types`` (every type and
+        for lacking), ``malformed_metadata`` (keys whose values loading
+        refuses as of another type), and for skops files ``untrusted_types`` (every type and
         function beyond skops' defaults) and ``types_needing_trust`` (those
         neither on fer-classic's list of trusted names nor in ``trusted_types``).
 
@@ -129,8 +130,10 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     """
     path = model_path(path)
     info = skops_info(path, trusted_types=trusted_types) if is_zip(path) else joblib_info(path)
-    missing = [] if info["metadata"] is None else missing_metadata(info["metadata"])
-    return {"path": str(path), **info, "missing_metadata": missing}
+    metadata = info["metadata"]
+    missing = [] if metadata is None else missing_metadata(metadata)
+    malformed = [] if metadata is None else metadata_type_problems(metadata)
+    return {"path": str(path), **info, "missing_metadata": missing, "malformed_metadata": malformed}
 
 
 def format_model_info(info: dict) -> str:
@@ -144,37 +147,39 @@ def format_model_info(info: dict) -> str:
     ]
     if "note" in info:
         lines.append(f"note           {info['note']}")
-    metadata = info.get("metadata") or {}
-    training = metadata.get("training", {})
-    metrics = metadata.get("metrics", {})
+    # A stranger's file may hold any JSON in any key: what is not of the type written is shown as it is.
+    metadata = _mapping(info.get("metadata"))
+    training, metrics = _mapping(metadata.get("training")), _mapping(metadata.get("metrics"))
     rows = [
-        ("classes", ", ".join(metadata.get("classes", []))),
-        ("image shape", "x".join(map(str, metadata.get("image_shape", [])))),
+        ("classes", ", ".join(map(str, _items(metadata.get("classes"))))),
+        ("image shape", "x".join(map(str, _items(metadata.get("image_shape"))))),
         ("features", metadata.get("features")),
         ("classifier", metadata.get("classifier")),
         ("backend", metadata.get("backend")),
         ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
                        f"fingerprint {training.get('fingerprint')})" if training else None),
         ("metrics", ", ".join(_metric_text(k, v) for k, v in metrics.items())),
-        ("versions", ", ".join(f"{k} {v}" for k, v in metadata.get("versions", {}).items())),
+        ("versions", ", ".join(f"{k} {v}" for k, v in _mapping(metadata.get("versions")).items())),
         ("created", metadata.get("created")),
     ]
     lines += [f"{name:<15}{value}" for name, value in rows if value]
     lines.append(f"{'file size':<15}{_megabytes(os.path.getsize(info['path']))}")
-    sizes = metadata.get("sizes") or {}
+    sizes = _mapping(metadata.get("sizes"))
     # Both formats compress their arrays with zlib level 3 (older files: no figures).
-    packed = sizes.get("compressed") or {}
-    if sizes.get("steps"):
+    packed = _mapping(sizes.get("compressed"))
+    if _mapping(sizes.get("steps")):
         lines.append(_step_sizes("in memory", sizes["steps"], "arrays, before compression"))
-    if packed.get("steps"):
+    if _mapping(packed.get("steps")):
         lines.append(_step_sizes("in the file", packed["steps"], "arrays compressed, estimated"))
-    for where, n in (sizes.get("arrays") or {}).items():
-        in_file = packed.get("arrays", {}).get(where)
+    for where, n in _mapping(sizes.get("arrays")).items():
+        in_file = _mapping(packed.get("arrays")).get(where)
         lines.append(f"{'':<15}{where}: {_megabytes(n)}"
                      + (f", {_megabytes(in_file)} in the file" if in_file is not None else ""))
     if info.get("missing_metadata"):
         lines.append(f"{'missing':<15}{', '.join(info['missing_metadata'])} (loading refuses the file: "
                      "predicting needs it)")
+    if info.get("malformed_metadata"):
+        lines.append(f"{'malformed':<15}{'; '.join(info['malformed_metadata'])} (loading refuses the file)")
     if "untrusted_types" in info:
         lines.append(f"{'skops types':<15}{len(info['untrusted_types'])} beyond skops' defaults: "
                      + (", ".join(info["untrusted_types"]) or "none"))
@@ -201,5 +206,15 @@ def _step_sizes(label: str, steps: dict, note: str) -> str:
     return f"{label:<15}" + ", ".join(f"{name} {_megabytes(n)}" for name, n in steps.items()) + f" ({note})"
 
 
-def _megabytes(n_bytes: int) -> str:
+def _megabytes(n_bytes) -> str:
+    if isinstance(n_bytes, bool) or not isinstance(n_bytes, (int, float)):
+        return str(n_bytes)
     return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
