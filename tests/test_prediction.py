@@ -27,6 +27,7 @@ from fer_classic.exceptions import (
     FaceDetectorError,
     ImageDecodeError,
     OutputPathError,
+    ReportError,
     VideoDecodeError,
 )
 from fer_classic.prediction import (
@@ -456,6 +457,38 @@ def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted
     assert sorted(p.name for p in run.annotated) == ["astronaut.jpg", "clip.avi", "crop.png", "wall.png"]
     drawn = cv2.imread(str(tmp_path / "out" / "astronaut.jpg"))
     assert drawn.shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
+def test_annotating_a_folder_gives_an_image_opencv_cannot_write_in_colour_a_png_copy(tmp_path, fitted_model,
+                                                                                      suffix):
+    (tmp_path / "in").mkdir()
+    assert cv2.imwrite(str(tmp_path / "in" / f"b{suffix}"), random_gray((48, 48), seed=3))
+    run = predict_paths(fitted_model, [tmp_path / "in"], annotate=tmp_path / "out")
+    assert run.failed == 0 and run.annotated == [tmp_path / "out" / "b.png"]
+    assert cv2.imread(str(tmp_path / "out" / "b.png")).shape == (48, 48, 3)
+
+
+@pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
+def test_a_renamed_annotated_copy_never_takes_the_name_of_an_inputs_own_copy(tmp_path, suffix):
+    from fer_classic.prediction import annotation_targets
+
+    b_gray, b_png = tmp_path / f"b{suffix}", tmp_path / "b.png"  # sorted: b.pbm and b.pgm come first
+    assert annotation_targets([b_gray, b_png], tmp_path / "out") == {b_gray: tmp_path / "out" / "b-2.png",
+                                                                     b_png: tmp_path / "out" / "b.png"}
+
+
+@pytest.mark.parametrize("name", ["one.pgm", "one.PBM"])
+def test_one_annotated_image_opencv_cannot_write_in_colour_is_refused_before_any_work(fitted_model, files,
+                                                                                        monkeypatch, tmp_path, name):
+    def never(*args):
+        raise AssertionError("the image was read before its annotated copy was checked")
+
+    monkeypatch.setattr("fer_classic.prediction._run.load_image", never)
+    with pytest.raises(ReportError, match=rf"--annotate .*{name}: OpenCV cannot write an annotated \(colour\) "
+                                          rf"image as '{name[-4:]}'; give a name ending in \.png or \.jpg"):
+        predict_paths(fitted_model, [files / "astronaut.jpg"], annotate=tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("inputs, annotate, message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -146,6 +147,33 @@ def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None 
                       UserWarning, stacklevel=3)
 
 
+@functools.lru_cache(maxsize=None)
+def writes_in_colour(suffix: str) -> bool:
+    """Whether OpenCV can write an annotated (colour) image copy with this suffix.
+
+    Not .pgm or .pbm (grey levels only), nor a suffix this build has no
+    encoder for: tried once on a small colour image, OpenCV's own error
+    lines silenced.
+    """
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return bool(cv2.imencode(suffix, np.zeros((64, 64, 3), np.uint8))[0])
+    except cv2.error:
+        return False
+    finally:
+        logging.setLogLevel(level)
+
+
+def _copy_name(path: Path) -> Path:
+    # A copy's name in an --annotate folder: a video's stem with .avi; an image's own name, or its stem with .png
+    # where OpenCV cannot write its suffix in colour (b.pgm -> b.png).
+    if _is_video(path):
+        return Path(path.stem + ".avi")
+    return Path(path.name if writes_in_colour(path.suffix.lower()) else path.stem + ".png")
+
+
 def annotation_targets(
     paths: str | os.PathLike | Iterable[str | os.PathLike], annotate: str | os.PathLike | None
 ) -> dict[Path, Path]:
@@ -157,12 +185,17 @@ def annotation_targets(
     ``annotate`` with an image or video suffix is one file (one input only,
     of the same kind); anything else is a folder receiving ``<name>`` per
     image and ``<stem>.avi`` per video (``-2``, ``-3`` ... on repeated names).
+    An image whose suffix OpenCV cannot write in colour (.pgm, .pbm: see
+    :func:`writes_in_colour`) gets ``<stem>.png``; copies keeping their
+    input's own name take it first, so ``b.png`` is the copy of ``b.png``
+    and ``b-2.png`` that of ``b.pgm`` beside it.
 
     Raises
     ------
     ReportError
         If a single target is given for several inputs or, for an image, is a
-        video name, or a folder already holds a file of a copy's name.
+        video name or one OpenCV cannot write in colour (.pgm, .pbm), or a
+        folder already holds a file of a copy's name.
     OutputPathError
         If the single target of a video is an image name (see
         :func:`~fer_classic.prediction._video.check_video_annotation`).
@@ -183,17 +216,24 @@ def annotation_targets(
         elif suffix not in IMAGE_EXTENSIONS:
             images = ", ".join(sorted(IMAGE_EXTENSIONS))
             raise ReportError(f"--annotate {out}: the input {paths[0]} needs an image ({images}) file name.")
+        elif not writes_in_colour(suffix):
+            raise ReportError(f"--annotate {out}: OpenCV cannot write an annotated (colour) image as "
+                              f"{out.suffix!r}; give a name ending in .png or .jpg.")
         targets = {paths[0]: out}
     else:
-        targets, used = {}, set()
-        for path in paths:
-            name = Path(path.stem + ".avi") if _is_video(path) else Path(path.name)
+        names = {path: _copy_name(path) for path in paths}
+        # Copies named as their inputs first: a renamed copy (b.pgm -> b.png) never takes b.png's name.
+        order = sorted(range(len(paths)), key=lambda i: names[paths[i]].name != paths[i].name)
+        chosen, used = {}, set()
+        for i in order:
+            name = names[paths[i]]
             candidate, k = out / name, 1
             while candidate in used:
                 k += 1
                 candidate = out / f"{name.stem}-{k}{name.suffix}"
             used.add(candidate)
-            targets[path] = candidate
+            chosen[i] = candidate
+        targets = {path: chosen[i] for i, path in enumerate(paths)}
         # The copies' names come from the inputs, not from the user: a file already there (a video's
         # own clip.avi beside clip.mp4, last run's copies) is never replaced unasked. (A copy onto an
         # input itself is left to check_outputs, which names the input.)
