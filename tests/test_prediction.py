@@ -224,6 +224,39 @@ def test_annotated_video_keeps_every_frame(tmp_path, fitted_model, files):
     assert n == N_FRAMES
 
 
+def _frames_of(path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    n = 0
+    while capture.read()[0]:
+        n += 1
+    capture.release()
+    return n
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mp4", ".mpg", ".mpeg", ".webm"])
+def test_an_annotated_copy_of_each_video_suffix_reads_back_every_frame(tmp_path, fitted_model, files, suffix):
+    if suffix == ".webm":
+        probe = cv2.VideoWriter(str(tmp_path / "probe.webm"), cv2.VideoWriter_fourcc(*"VP80"), 10.0, (16, 16))
+        if not probe.isOpened():
+            pytest.skip("this OpenCV build writes no VP8")
+        probe.release()
+    out = predict_video(fitted_model, files / "clip.avi", every=6, annotate=tmp_path / f"out{suffix}").annotated
+    assert _frames_of(out) == N_FRAMES
+
+
+def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_path, fitted_model, files,
+                                                                           monkeypatch):
+    fourcc = cv2.VideoWriter_fourcc
+    # Motion-JPEG whatever the codec asked: in an MPEG stream, a file OpenCV writes without complaint but of no frame.
+    monkeypatch.setattr(cv2, "VideoWriter_fourcc", lambda *codec: fourcc(*"MJPG"))
+    out = tmp_path / "a.mpg"
+    out.write_bytes(b"last run's copy")
+    with pytest.raises(OutputPathError, match=r"--annotate .*a\.mpg: OpenCV wrote a \.mpg video it cannot read "
+                                              r"back .*give a name ending in \.avi"):
+        predict_video(fitted_model, files / "clip.avi", every=6, annotate=out)
+    assert out.read_bytes() == b"last run's copy" and [p.name for p in tmp_path.iterdir()] == ["a.mpg"]
+
+
 @pytest.fixture
 def own_clip(tmp_path, files):
     """A copy of the video in a folder of its own, beside a photo: what an annotated copy must never replace."""

@@ -29,6 +29,7 @@ __all__ = [
     "VideoPrediction",
     "check_every",
     "check_video_annotation",
+    "check_video_readable",
     "drop_unconfirmed",
     "open_video_writer",
     "predict_video",
@@ -36,8 +37,12 @@ __all__ = [
 ]
 
 VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv"})
-# Codec per output suffix: Motion-JPEG in AVI works with every OpenCV wheel, headless included.
-_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+# Codecs tried per output suffix, in order: Motion-JPEG in AVI works with every OpenCV wheel, headless
+# included. An MPEG program stream (.mpg, .mpeg) takes no Motion-JPEG (OpenCV writes a file of no frame):
+# MPEG-2 first, as it keeps a rate like 29.97 (mp4v there reads back at 2997); WebM holds VP8 only.
+_DEFAULT_CODECS = ("MJPG", "mp4v")
+_FOURCC = {".avi": ("MJPG", "mp4v"), ".mp4": ("mp4v", "MJPG"), ".m4v": ("mp4v", "MJPG"), ".mov": ("mp4v", "MJPG"),
+           ".mpg": ("MPG2", "mp4v"), ".mpeg": ("MPG2", "mp4v"), ".webm": ("VP80",)}
 
 
 @dataclass
@@ -94,6 +99,8 @@ def open_video_writer(
 ) -> cv2.VideoWriter:
     """An OpenCV writer of ``size`` (width, height) BGR frames: MJPG for .avi, mp4v for .mp4/.m4v/.mov.
 
+    MPEG-2 for .mpg/.mpeg, VP8 for .webm; Motion-JPEG, then mp4v, for other suffixes.
+
     Parameters
     ----------
     path : path
@@ -120,8 +127,7 @@ def open_video_writer(
     except OSError as exc:
         raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({exc.strerror or exc}); "
                               "choose another path.") from None
-    codecs = [_FOURCC.get(path.suffix.lower(), "MJPG")]
-    codecs += [c for c in ("MJPG", "mp4v") if c not in codecs]
+    codecs = _FOURCC.get(path.suffix.lower(), _DEFAULT_CODECS)
     for codec in codecs:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(fps), size)
         if writer.isOpened():
@@ -135,6 +141,32 @@ def open_video_writer(
     raise OutputPathError(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
                           + ("choose another path." if path.suffix.lower() == ".avi" else
                              "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
+
+
+def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | None = None) -> None:
+    """Check that OpenCV can read back a frame of the video it wrote at ``path``.
+
+    Some OpenCV builds write a file of no readable frame for a codec their
+    container cannot hold (Motion-JPEG in .mpg did): one frame is read, not
+    the whole copy.
+
+    Raises
+    ------
+    OutputPathError
+        Naming ``--annotate`` and ``name`` (default ``path``) and suggesting
+        .avi, if no frame can be read back.
+    """
+    path = Path(path)
+    shown = Path(name) if name is not None else path
+    capture = cv2.VideoCapture(str(path))
+    try:
+        readable = capture.isOpened() and capture.read()[0]
+    finally:
+        capture.release()
+    if not readable:
+        raise OutputPathError(f"--annotate {shown}: OpenCV wrote a {path.suffix} video it cannot read back (this "
+                              "build has no codec that suits the container); give a name ending in .avi "
+                              "(Motion-JPEG, which every OpenCV build writes and reads) or .mp4.")
 
 
 def check_video_annotation(annotate: str | os.PathLike, path: str | os.PathLike) -> Path:
@@ -236,8 +268,9 @@ def predict_video(
         then: faces of tracks later left unconfirmed are drawn too). A video
         name (.avi: Motion-JPEG, .mp4, ...), never ``path`` itself; checked
         before any frame is read. The copy is written to a temporary file
-        beside it and renamed when complete: an interrupted or failed run
-        leaves an existing file there untouched.
+        beside it and renamed when complete, once a frame of it has been
+        read back: an interrupted or failed run leaves an existing file
+        there untouched.
 
     Returns
     -------
@@ -251,8 +284,8 @@ def predict_video(
         If the file cannot be opened or holds no decodable frame.
     OutputPathError
         If ``annotate`` has no video suffix, is (or leads to) the input video,
-        or cannot be written (see :func:`check_video_annotation` and
-        :func:`open_video_writer`).
+        or cannot be written or read back (see :func:`check_video_annotation`,
+        :func:`open_video_writer` and :func:`check_video_readable`).
     ValueError
         If ``every`` or ``redetect_every`` is not an int >= 1.
     """
@@ -305,6 +338,8 @@ def predict_video(
                 writer.release()
         if index == 0:  # raised inside the annotated copy's write: no empty copy is left
             raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
+        if out is not None:  # before it is renamed into place: never a copy of no frame reported as written
+            check_video_readable(out, name=annotate)
         return index
 
     if annotate is None:
