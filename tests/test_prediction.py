@@ -257,6 +257,49 @@ def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_p
     assert out.read_bytes() == b"last run's copy" and [p.name for p in tmp_path.iterdir()] == ["a.mpg"]
 
 
+def _declaring_fps(monkeypatch, fps):
+    """Make every video declare ``fps`` in its header, as a broken one may."""
+    real = cv2.VideoCapture
+
+    class Declaring:
+        def __init__(self, *args):
+            self._capture = real(*args)
+
+        def get(self, prop):
+            return fps if prop == cv2.CAP_PROP_FPS else self._capture.get(prop)
+
+        def __getattr__(self, name):
+            return getattr(self._capture, name)
+
+    monkeypatch.setattr(cv2, "VideoCapture", Declaring)
+
+
+@pytest.mark.parametrize("declared, fps", [(4.66e-10, None), (2.1e9, None), (-5.0, None), (float("nan"), None),
+                                           (0.1, 0.1), (1000.0, 1000.0)])
+def test_an_implausible_declared_frame_rate_is_taken_as_unknown_and_warned(fitted_model, files, monkeypatch,
+                                                                           declared, fps):
+    _declaring_fps(monkeypatch, declared)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        video = predict_video(fitted_model, files / "clip.avi", every=6)
+    said = [str(w.message) for w in caught if "frames per second" in str(w.message)]
+    assert video.fps == fps
+    assert [r["time_s"] for r in video.rows] == [None if fps is None else round(f / fps, 3) for f in (0, 6)]
+    assert len(said) == (fps is None) and all(str(files / "clip.avi") in m for m in said)
+
+
+@pytest.mark.parametrize("declared", [4.66e-10, 2.1e9])
+def test_the_annotated_copy_of_a_video_of_implausible_frame_rate_is_written_at_25_fps(tmp_path, fitted_model, files,
+                                                                                       monkeypatch, declared):
+    real = cv2.VideoCapture
+    _declaring_fps(monkeypatch, declared)
+    with pytest.warns(UserWarning, match="annotated copy is written at 25 fps"):
+        out = predict_video(fitted_model, files / "clip.avi", every=6, annotate=tmp_path / "out.avi").annotated
+    copy = real(str(out))
+    assert copy.get(cv2.CAP_PROP_FPS) == 25.0
+    copy.release()
+
+
 @pytest.fixture
 def own_clip(tmp_path, files):
     """A copy of the video in a folder of its own, beside a photo: what an annotated copy must never replace."""

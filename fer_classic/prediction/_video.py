@@ -32,6 +32,7 @@ __all__ = [
     "check_video_readable",
     "drop_unconfirmed",
     "open_video_writer",
+    "plausible_fps",
     "predict_video",
     "track_rows",
 ]
@@ -43,6 +44,12 @@ VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", "
 _DEFAULT_CODECS = ("MJPG", "mp4v")
 _FOURCC = {".avi": ("MJPG", "mp4v"), ".mp4": ("mp4v", "MJPG"), ".m4v": ("mp4v", "MJPG"), ".mov": ("mp4v", "MJPG"),
            ".mpg": ("MPG2", "mp4v"), ".mpeg": ("MPG2", "mp4v"), ".webm": ("VP80",)}
+# Frame rates a header may declare and be believed: from a time-lapse frame every 10 s to a 1000-fps
+# high-speed camera. Outside, the header is broken (an AVI's rate or scale garbled: 4.66e-10, 2.1e9 fps):
+# times from it would be nonsense or all 0, and OpenCV's writer refuses such a rate or clamps it.
+_PLAUSIBLE_FPS = (0.1, 1000.0)
+#: Frame rate of the annotated copy of a video whose rate is unknown (none declared, or an implausible one).
+DEFAULT_FPS = 25.0
 
 
 @dataclass
@@ -53,7 +60,8 @@ class VideoPrediction:
     ----------
     source : str
     fps : float or None
-        Frame rate the file declares (None when it declares none).
+        Frame rate the file declares (None when it declares none, or one
+        outside 0.1 to 1000, which is warned of: see :func:`plausible_fps`).
     n_frames : int
         Frames read.
     rows : list of dict
@@ -265,7 +273,8 @@ def predict_video(
     annotate : path, optional
         Also write a copy of the video with boxes and smoothed labels drawn
         (every frame, each showing the last sampled frame's faces, as found
-        then: faces of tracks later left unconfirmed are drawn too). A video
+        then: faces of tracks later left unconfirmed are drawn too), at the
+        video's frame rate (:data:`DEFAULT_FPS`, 25, when it is unknown). A video
         name (.avi: Motion-JPEG, .mp4, ...), never ``path`` itself; checked
         before any frame is read. The copy is written to a temporary file
         beside it and renamed when complete, once a frame of it has been
@@ -301,7 +310,7 @@ def predict_video(
     capture = cv2.VideoCapture(str(path)) if path.is_file() else None
     if capture is None or not capture.isOpened():
         raise VideoDecodeError(f"{path}: cannot be opened as a video (missing, corrupt or an unsupported codec).")
-    fps = capture.get(cv2.CAP_PROP_FPS) or None
+    fps = plausible_fps(capture.get(cv2.CAP_PROP_FPS), path, annotate)
     rows: list[dict] = []
     declared = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
 
@@ -326,7 +335,7 @@ def predict_video(
                     rows.extend(last)
                 if out is not None:
                     if writer is None:
-                        writer = open_video_writer(out, fps or 25.0, (frame.shape[1], frame.shape[0]),
+                        writer = open_video_writer(out, fps or DEFAULT_FPS, (frame.shape[1], frame.shape[0]),
                                                    name=annotate)
                     writer.write(draw_faces(frame, last))
                 index += 1
@@ -356,6 +365,25 @@ def predict_video(
     rows = drop_unconfirmed(rows, tracker.confirmed())
     tracks = [{"source": str(path), **track} for track in tracker.summary(model.classes)]
     return VideoPrediction(str(path), fps, index, rows, tracks, model.classes, annotate)
+
+
+def plausible_fps(fps: float, path: str | os.PathLike, annotate: str | os.PathLike | None = None) -> float | None:
+    """The frame rate a video declares, or None when it declares none or an implausible one.
+
+    A rate outside 0.1 to 1000 frames per second (a broken header) is
+    warned of, naming the video, and taken as unknown: its frames get no
+    ``time_s``, and its annotated copy is written at :data:`DEFAULT_FPS`.
+    """
+    if not fps:  # none declared (0): unknown, as it always was, without a word
+        return None
+    low, high = _PLAUSIBLE_FPS
+    if low <= fps <= high:
+        return float(fps)
+    copy = f", and the annotated copy is written at {DEFAULT_FPS:g} fps" if annotate is not None else ""
+    warnings.warn(f"{path}: its header declares {fps:.3g} frames per second, a rate no camera records (a broken "
+                  f"header; {low:g} to {high:g} are believed); the frame rate is taken as unknown: time_s is left "
+                  f"empty{copy}.", UserWarning, stacklevel=3)
+    return None
 
 
 def drop_unconfirmed(rows: list[dict], confirmed: set[int]) -> list[dict]:
