@@ -6,9 +6,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import has_fit_parameter
 
 from fer_classic import make_pipeline
-from fer_classic.preprocessing import FlipAugmented, HistogramEqualizer, mirror_rows
+from fer_classic.features import PixelFeatures
+from fer_classic.preprocessing import FlipAugmented, HistogramEqualizer, MirrorViews, mirror_rows
 
 CALLS: list = []  # (method, X, y, sample_weight) of every Spy call, shared by clones
 
@@ -70,6 +72,38 @@ def test_fit_sees_the_images_then_their_mirrors_with_labels_repeated():
 def test_sample_weight_is_repeated_for_the_mirrors():
     FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(3), [0, 1, 0], sample_weight=[1.0, 2.0, 3.0])
     np.testing.assert_array_equal(CALLS[0][3], [1, 2, 3, 1, 2, 3])
+
+
+@pytest.mark.parametrize("weights", [np.ones(6), np.ones(2)], ids=["one per mirrored row", "too few"])
+def test_sample_weight_of_another_length_than_the_images_is_refused(weights):
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(\d\+?,\), expected \(3,\)"):
+        FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(3), [0, 1, 0], sample_weight=weights)
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda inner: FlipAugmented(Pipeline([("pixels", inner), ("spy", Spy())])),
+    lambda inner: MirrorViews(inner),
+    lambda inner: MirrorViews(Pipeline([("pixels", inner)])),
+], ids=["FlipAugmented(Pipeline)", "MirrorViews", "MirrorViews(Pipeline)"])
+def test_the_wrapped_estimators_image_shape_is_the_mirrors_geometry(wrap):
+    X = np.arange(12.0).reshape(2, 6)  # two 2x3 images: not square
+    model = wrap(PixelFeatures(image_shape=(2, 3), scale="none")).fit(X, [0, 1])
+    assert model.image_shape_ == (2, 3)
+
+
+def test_mirror_views_mirror_a_wrapped_geometry_left_to_right():
+    X = np.arange(12.0).reshape(2, 6)
+    views = MirrorViews(PixelFeatures(image_shape=(2, 3), scale="none")).fit(X).transform(X[:1])
+    np.testing.assert_array_equal(views[0, 6:], [2, 1, 0, 5, 4, 3])
+
+
+def test_sample_weight_for_an_estimator_without_it_is_refused_naming_it():
+    with pytest.raises(ValueError, match="PixelFeatures.fit takes no sample_weight"):
+        FlipAugmented(PixelFeatures()).fit(images(3, (2, 2)), [0, 1, 0], sample_weight=np.ones(3))
+
+
+def test_sample_weight_is_a_parameter_of_fit():
+    assert has_fit_parameter(FlipAugmented(Spy()), "sample_weight")
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "transform"])

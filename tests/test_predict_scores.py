@@ -86,3 +86,16 @@ def test_a_ragged_list_names_the_first_image_of_another_shape(fitted_model, meth
                                          rf"images\[0\] of shape {re.escape(str(shapes[0]))}: a batch holds images "
                                          "of one shape"):
         getattr(fitted_model, method)(images)
+
+
+def test_a_flip_model_computes_its_features_once(tiny_faces, monkeypatch):
+    from fer_classic.features import HOGFeatures
+
+    model = fit_model(tiny_faces, features="hog", clf="svm", flip=True).model
+    test = tiny_faces.select("test")
+    calls = []
+    real = HOGFeatures.transform
+    monkeypatch.setattr(HOGFeatures, "transform", lambda self, X: calls.append(len(X)) or real(self, X))
+    labels, kind, scores, _ = model.predict_scores(test.images)
+    np.testing.assert_array_equal(labels, model.pipeline.predict(test.X))
+    assert kind == "decision" and calls[:1] == [len(test)] and len(calls) == 2  # once here, once for predict

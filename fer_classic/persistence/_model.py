@@ -192,8 +192,14 @@ class FERModel:
 
     def _classifier_input(self, rows: np.ndarray):
         """What the classifier head sees for ``rows``, and the head (the whole model if it has no steps)."""
+        from ..preprocessing._augment import FlipAugmented  # the model's own classes are imported already
+
         pipeline = self.pipeline
-        features, head = rows, pipeline  # e.g. FlipAugmented: no steps to split
+        if isinstance(pipeline, FlipAugmented):
+            # It predicts with the pipeline it fitted, on the rows as given: that pipeline's steps split
+            # here too, so that labels and scores share one pass of the features (they took two).
+            rows, pipeline = pipeline._unchanged(rows), pipeline.estimator_
+        features, head = rows, pipeline  # a model without steps to split
         if hasattr(pipeline, "steps") and len(pipeline) >= 2:
             head = pipeline[-1]
             for _, step in pipeline.steps[:-1]:
@@ -228,7 +234,7 @@ class FERModel:
             Columns follow :attr:`classes`.
         features : ndarray
             What the classifier saw (the images' rows for a model without
-            separable steps, such as one wrapped in ``FlipAugmented``).
+            separable steps).
         """
         rows = self._rows(images)
         start = time.perf_counter()

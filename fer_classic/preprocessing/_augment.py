@@ -7,7 +7,13 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    has_fit_parameter,
+)
 
 from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
@@ -20,6 +26,27 @@ __all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "n_mirror_views", "shi
 # in eighths, 70-98 s in blocks of 256 rows.
 _VIEW_ROWS = 256
 _VIEW_PARTS = 8
+
+
+def _wrapped_image_shape(estimator, image_shape, n_features: int) -> tuple[int, int]:
+    """The geometry to mirror rows of ``n_features`` pixels by: ``image_shape``, else the wrapped estimator's.
+
+    A wrapper given no ``image_shape`` takes the one its estimator (or a
+    Pipeline's first step) was given: mirroring 2x3 images by the square
+    rule's fallback ``(1, n)`` turned them upside down as well.
+    """
+    if image_shape is None:
+        inner = estimator
+        for _ in range(8):  # a Pipeline's first step, a wrapper's estimator or transformer, nested
+            if inner is None or image_shape is not None:
+                break
+            image_shape = getattr(inner, "image_shape", None)
+            steps = getattr(inner, "steps", None)
+            wrapped = (getattr(inner, name, None) for name in ("estimator", "transformer"))
+            inner = steps[0][1] if steps else next((w for w in wrapped if w is not None), None)
+        if not (isinstance(image_shape, (tuple, list)) and len(image_shape) == 2):
+            image_shape = None  # not a geometry (an unrelated attribute of that name): the square rule
+    return infer_image_shape(n_features, image_shape)
 
 
 def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -118,8 +145,9 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator
         A classifier, regressor, transformer or Pipeline taking flattened images.
     image_shape : (int, int), optional
-        Geometry of a row; default infers a square (``(1, n)`` otherwise, a
-        mirror of the feature order).
+        Geometry of a row; default: the ``image_shape`` given to ``estimator``
+        (or to its first step), else a square (``(1, n)`` otherwise, a mirror
+        of the feature order).
 
     Attributes
     ----------
@@ -153,7 +181,7 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
 
     # Nested: the wrapped estimator validates its own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Fit a clone of ``estimator`` on ``X`` and its mirror images.
 
         Parameters
@@ -162,9 +190,14 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             Flattened grayscale images.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
             Targets, repeated for the mirrored rows.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the images, each repeated for its mirror image; passed
+            to ``estimator.fit`` when given (a Pipeline raises its own error,
+            naming ``<step>__sample_weight``; another estimator without the
+            parameter is refused).
         **fit_params : dict
             Passed to ``estimator.fit``; values with one entry per sample
-            (``sample_weight``) are repeated for the mirrored rows.
+            are repeated for the mirrored rows.
 
         Returns
         -------
@@ -172,13 +205,18 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
         """
         allow_nan = self.estimator.__sklearn_tags__().input_tags.allow_nan
         X = validate_data(self, X, reset=True, ensure_all_finite="allow-nan" if allow_nan else True)
-        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
+        self.image_shape_ = _wrapped_image_shape(self.estimator, self.image_shape, X.shape[1])
         n = len(X)
         augmented = np.concatenate([X, mirror_rows(X, self.image_shape_)])
         if y is not None:
             check_consistent_length(X, y)
             y = np.asarray(y)
             y = np.concatenate([y, y])
+        if sample_weight is not None:  # one per image: 2n weights would pass on unchecked, misaligned
+            if not (has_fit_parameter(self.estimator, "sample_weight") or hasattr(self.estimator, "steps")):
+                raise ValueError(f"sample_weight was given but {type(self.estimator).__name__}.fit takes no "
+                                 "sample_weight; wrap an estimator that does, or omit the weights.")
+            fit_params = {**fit_params, "sample_weight": _check_sample_weight(sample_weight, X)}
         params = {}
         for key, value in fit_params.items():
             per_sample = value is not None and not isinstance(value, str) and np.ndim(value) >= 1
@@ -280,7 +318,8 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         Turns flattened images into features (a feature extractor, or a
         Pipeline of extractors and scalers).
     image_shape : (int, int), optional
-        Geometry of a row; default infers a square.
+        Geometry of a row; default: the ``image_shape`` given to
+        ``transformer`` (or to its first step), else a square.
     shift : int, default=0
         Pixels by which the extra views move the image left and right, below
         half the image width; 0: the image and its mirror only. Six views
@@ -362,7 +401,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _start_fit(self, X) -> np.ndarray:
         X = self._check(X, reset=True)
-        self.image_shape_ = infer_image_shape(X.shape[1], self.image_shape)
+        self.image_shape_ = _wrapped_image_shape(self.transformer, self.image_shape, X.shape[1])
         self._check_params(self.image_shape_)
         self.n_views_ = n_mirror_views(self.shift)
         self.transformer_ = clone(self.transformer)
