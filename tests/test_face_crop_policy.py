@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import re
+import shutil
 import warnings
 
 import cv2
@@ -272,6 +273,45 @@ def test_face_cropper_for_warns_on_another_detector_model_file(auto_model):
     with pytest.warns(CropMismatchWarning, match=f"face detector the Haar cascade '{re.escape(other)}' "
                                                  "\\(recorded: OpenCV's Haar cascade\\)"):
         face_cropper_for(auto_model, detector_model=other)
+
+
+@pytest.fixture
+def relative_detector_model(auto_model, tmp_path, monkeypatch):
+    """``auto_model`` recording the Haar cascade ``rel/cascade.xml``, relative to ``tmp_path``, and ``tmp_path``."""
+    from fer_classic.prediction import with_face_cropper
+
+    (tmp_path / "rel").mkdir()
+    shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml", tmp_path / "rel/cascade.xml")
+    monkeypatch.chdir(tmp_path)
+    cropper = FaceCropper(detector_model="rel/cascade.xml", output_shape=auto_model.image_shape)
+    return with_face_cropper(auto_model, cropper), tmp_path
+
+
+@pytest.mark.parametrize("use", ["face_cropper_for", "loading_cropper"])
+def test_another_file_under_the_recorded_detector_name_warns(relative_detector_model, monkeypatch, use):
+    """A relative detector_model found from another folder was another detector, silently."""
+    from fer_classic import prediction
+    from fer_classic.exceptions import CropMismatchWarning
+
+    model, root = relative_detector_model
+    other = root / "other"
+    (other / "rel").mkdir(parents=True)
+    shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_eye.xml", other / "rel/cascade.xml")
+    monkeypatch.chdir(other)
+    with pytest.warns(CropMismatchWarning, match="'rel/cascade.xml' found from .*other is not the one the model "
+                                                 "was fitted with"):
+        getattr(prediction, use)(model)
+
+
+def test_the_recorded_detector_file_found_again_is_not_warned(relative_detector_model):
+    from fer_classic.prediction import FACE_DETECTOR_DIGEST_KEY, face_cropper_for, loading_cropper
+
+    model, _ = relative_detector_model
+    assert len(model.metadata[FACE_DETECTOR_DIGEST_KEY]) == 64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        face_cropper_for(model)
+        loading_cropper(model)
 
 
 @pytest.mark.parametrize("command", ["fit", "search"])

@@ -205,7 +205,7 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
 _METADATA_TYPES: dict[str, type] = {
     **dict.fromkeys(("training", "metrics", "timings", "versions", "sizes", "hold_out", "search",
                      "pipeline_options", "preprocessing", "params"), dict),
-    **dict.fromkeys(("created", "features", "classifier", "backend"), str),
+    **dict.fromkeys(("created", "features", "classifier", "backend", "face_detector_sha256"), str),
     "classes": list,
 }
 _TYPE_NAMES = {dict: "a mapping", str: "a string", list: "a list of class names"}

@@ -7,7 +7,14 @@ and returns plain data: lists of dicts, one per face.
 
 from ._draw import draw_faces
 from ._image import NO_FACE, predict_image
-from ._model import FACE_CROPPER_KEY, classify_crops, face_cropper_for, loading_cropper, with_face_cropper
+from ._model import (
+    FACE_CROPPER_KEY,
+    FACE_DETECTOR_DIGEST_KEY,
+    classify_crops,
+    face_cropper_for,
+    loading_cropper,
+    with_face_cropper,
+)
 from ._output import csv_columns, format_rows_table, rows_csv, write_rows_csv
 from ._run import (
     PredictionRun,
@@ -22,6 +29,7 @@ from ._webcam import display_problem, run_webcam
 
 __all__ = [
     "FACE_CROPPER_KEY",
+    "FACE_DETECTOR_DIGEST_KEY",
     "NO_FACE",
     "VIDEO_EXTENSIONS",
     "FrameSearch",

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import warnings
+
 import numpy as np
 
 from ..detection import FaceCropper
-from ..exceptions import FaceDetectorError
+from ..exceptions import CropMismatchWarning, FaceDetectorError
 from ..persistence import FERModel
 
 __all__ = [
-    "FACE_CROPPER_KEY", "classify_crops", "face_cropper_for", "loading_cropper", "score_dict", "with_face_cropper",
+    "FACE_CROPPER_KEY", "FACE_DETECTOR_DIGEST_KEY", "classify_crops", "face_cropper_for", "loading_cropper",
+    "score_dict", "with_face_cropper",
 ]
 
 #: Key of the cropper's parameters in a model's metadata.
 FACE_CROPPER_KEY = "face_cropper"
+#: Key of the SHA-256 of the detector file the cropper names (``detector_model``), recorded with it: the
+#: path is kept as given, so a relative one finds whatever file has that name where a command runs.
+FACE_DETECTOR_DIGEST_KEY = "face_detector_sha256"
+
+
+def _file_sha256(path) -> str | None:
+    """The SHA-256 of the file at ``path``, or None where it cannot be read (the detector reports that)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def with_face_cropper(model: FERModel, cropper: FaceCropper) -> FERModel:
@@ -21,7 +38,10 @@ def with_face_cropper(model: FERModel, cropper: FaceCropper) -> FERModel:
 
     :func:`face_cropper_for` (and so every prediction function) then crops
     faces exactly that way. Record the cropper the training images were cut
-    with; save the result with :func:`fer_classic.save_model`.
+    with; save the result with :func:`fer_classic.save_model`. The SHA-256
+    of the detector file it names (``detector_model``) is recorded with it
+    (:data:`FACE_DETECTOR_DIGEST_KEY`), so that another file found under
+    that name later is warned about.
 
     Raises
     ------
@@ -34,7 +54,11 @@ def with_face_cropper(model: FERModel, cropper: FaceCropper) -> FERModel:
             f"The cropper makes {fitted.output_shape_[0]}x{fitted.output_shape_[1]} crops but the model takes "
             f"{model.image_shape[0]}x{model.image_shape[1]} images; pass output_shape={tuple(model.image_shape)}."
         )
-    return FERModel(pipeline=model.pipeline, metadata={**model.metadata, FACE_CROPPER_KEY: cropper.to_metadata()})
+    metadata = {key: value for key, value in model.metadata.items() if key != FACE_DETECTOR_DIGEST_KEY}
+    digest = None if cropper.detector_model is None else _file_sha256(cropper.detector_model)
+    if digest is not None:
+        metadata[FACE_DETECTOR_DIGEST_KEY] = digest
+    return FERModel(pipeline=model.pipeline, metadata={**metadata, FACE_CROPPER_KEY: cropper.to_metadata()})
 
 
 def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
@@ -59,14 +83,29 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
         --detect never`` on a ``fit --crop detect`` model, ``--yunet`` on a
         Haar one...): honoured, since the images may need it (faces cut by
         another tool), but the scores are then those of other inputs than
-        the model was trained on.
+        the model was trained on. Also when the detector file the model
+        names (a relative path, found from the current folder) is not the
+        file it was fitted with.
     """
     stored = model.metadata.get(FACE_CROPPER_KEY)
     cropper = FaceCropper.from_metadata(stored) if stored else FaceCropper(output_shape=tuple(model.image_shape))
     fitted = cropper.set_params(**overrides).fit()  # bad overrides are refused before any warning
     if stored:
         _warn_framing_changes(FaceCropper.from_metadata(stored), overrides)
+        if not {"detector", "detector_model"} & set(overrides):  # another detector asked for is warned above
+            _warn_other_detector_file(model, fitted)
     return fitted
+
+
+def _warn_other_detector_file(model: FERModel, cropper: FaceCropper) -> None:
+    """Warn when the detector file ``cropper`` names is not the one ``model`` was fitted with (its SHA-256)."""
+    recorded = model.metadata.get(FACE_DETECTOR_DIGEST_KEY)
+    found = None if recorded is None or cropper.detector_model is None else _file_sha256(cropper.detector_model)
+    if found is not None and found != recorded:
+        warnings.warn(f"The face detector file {str(cropper.detector_model)!r} found from {os.getcwd()} is not the "
+                      f"one the model was fitted with (SHA-256 {found[:12]}..., recorded {recorded[:12]}...): faces "
+                      "are cut unlike its training images, and its scores may not hold; run it where that file is, "
+                      "or copy the file there.", CropMismatchWarning, stacklevel=3)
 
 
 #: Cropper parameters that decide which pixels make a face crop (not which faces are kept, or a no-face result);
@@ -77,10 +116,6 @@ _DETECT_NAMES = {True: ("detect", "always"), False: ("none", "never"), "auto": (
 
 
 def _warn_framing_changes(recorded: FaceCropper, overrides) -> None:
-    import warnings
-
-    from ..exceptions import CropMismatchWarning
-
     changed = []
     for name, option in _FRAMING.items():
         if name not in overrides or overrides[name] == getattr(recorded, name):
@@ -124,7 +159,11 @@ def loading_cropper(model: FERModel) -> FaceCropper | None:
         If the recorded parameters are unknown to this fer-classic.
     """
     stored = model.metadata.get(FACE_CROPPER_KEY)
-    return FaceCropper.from_metadata(stored) if stored else None
+    if not stored:
+        return None
+    cropper = FaceCropper.from_metadata(stored)
+    _warn_other_detector_file(model, cropper)
+    return cropper
 
 
 def classify_crops(model: FERModel, crops: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:

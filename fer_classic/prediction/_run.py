@@ -26,7 +26,9 @@ from ._model import face_cropper_for
 from ._output import rows_csv
 from ._video import VIDEO_EXTENSIONS, check_every, check_video_annotation, predict_video
 
-__all__ = ["PredictionRun", "annotates_one_file", "annotation_outputs", "annotation_targets", "expand_inputs", "predict_paths"]
+__all__ = [
+    "PredictionRun", "annotates_one_file", "annotation_outputs", "annotation_targets", "expand_inputs", "predict_paths",
+]
 
 _BATCH = 256  # face crops classified per call
 
