@@ -1,6 +1,7 @@
 """Metrics agree with scikit-learn's own functions; class names come from the model."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -252,3 +253,11 @@ def test_format_metrics_shows_each_group_s_accuracy(predictions):
     metrics = classification_metrics(y_true, y_pred, CLASSES, groups=_halves(len(y_true)))
     part = metrics["accuracy_by_group"]["PublicTest"]
     assert f"PublicTest  {part['accuracy']:.4f}   (n={part['n']})" in format_metrics(metrics)
+
+
+def test_one_class_scored_gives_no_scikit_learn_warning():
+    """balanced_accuracy_score's own 1x1 confusion matrix warned 'use the labels parameter' (ours is 7x7)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = classification_metrics(["happy", "happy"], ["happy", "happy"], list(FER2013_LABELS))
+    assert len(metrics["confusion_matrix"]) == 7

@@ -1,6 +1,7 @@
 """Plots render headless to PNG; matplotlib stays optional."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -119,6 +120,14 @@ def test_pca_of_a_subset_is_seeded(scored):
     a = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
     b = plot_feature_pca(test.X, test.y, max_points=12, random_state=1).axes[0].collections[0].get_offsets()
     np.testing.assert_array_equal(a, b)
+
+
+def test_pca_of_one_face_is_drawn_without_warnings(scored):
+    test = scored[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PCA divided one face's variance by n - 1 = 0
+        figure = plot_feature_pca(test.X[:1], test.y[:1])
+    assert figure.axes[0].collections[0].get_offsets().shape == (1, 2)
 
 
 def test_a_small_share_of_class_ordered_images_holds_several_classes(tiny_faces):

@@ -362,6 +362,8 @@ def classification_metrics(
         # Balanced accuracy averages recall over the true classes; predictions of
         # other classes are simply errors, not worth a warning.
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        # Its confusion matrix over the labels present: one label is a 1x1 matrix, rightly (ours has them all).
+        warnings.filterwarnings("ignore", message="A single label was found in 'y_true' and 'y_pred'")
         balanced = float(balanced_accuracy_score(y_true, y_pred))
     return {
         "n": int(len(y_true)),

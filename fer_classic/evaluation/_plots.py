@@ -332,9 +332,12 @@ def plot_feature_pca(
         features, labels = features[keep], labels[keep]
     classes = sort_labels(labels.tolist()) if classes is None else list(classes)
     n_components = min(2, *features.shape)
-    pca = PCA(n_components=n_components, random_state=random_state)
-    points = pca.fit_transform(features)
-    if n_components < 2:
+    if len(features) < 2:  # one face has no spread to project (PCA divided its variance by n - 1 = 0)
+        points, ratio = np.zeros((len(features), 2)), []
+    else:
+        pca = PCA(n_components=n_components, random_state=random_state)
+        points, ratio = pca.fit_transform(features), pca.explained_variance_ratio_
+    if points.shape[1] < 2:
         points = np.column_stack([points, np.zeros(len(points))])
     fig = _figure("plot_feature_pca", 7, 5.5)
     ax = fig.add_subplot()
@@ -342,8 +345,7 @@ def plot_feature_pca(
         mask = labels == name
         if mask.any():
             ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.6, color=color, label=name)
-    ratio = pca.explained_variance_ratio_
-    ax.set_xlabel(f"PC 1 ({ratio[0]:.1%} of variance)")
+    ax.set_xlabel(f"PC 1 ({ratio[0]:.1%} of variance)" if len(ratio) else "PC 1")
     ax.set_ylabel(f"PC 2 ({ratio[1]:.1%} of variance)" if len(ratio) > 1 else "PC 2")
     ax.legend(markerscale=3, fontsize=8)
     ax.set_title(title or f"Features projected on 2 principal components ({len(points)} images)")
