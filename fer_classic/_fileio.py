@@ -9,7 +9,9 @@ inputs is refused instead of overwriting the user's data.
 
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
 import os
 import socket
 import stat
@@ -21,8 +23,8 @@ from pathlib import Path
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
-    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "folder_outputs", "path_items",
-    "require_regular_file", "stat_regular_file",
+    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "file_sha256", "folder_outputs",
+    "path_items", "require_regular_file", "stat_regular_file",
 ]
 
 PathLike = str | os.PathLike
@@ -184,6 +186,26 @@ _KINDS = [
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 ]
+
+
+def file_sha256(path: PathLike) -> str:
+    """The SHA-256 (hex) of the file at ``path``, read in 1 MiB blocks.
+
+    Remembered per file (its real path, size and modification time), so a
+    detector file checked before every image is read once. Raises OSError.
+    """
+    real = os.path.realpath(path)
+    info = os.stat(real)
+    return _sha256_of(real, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(real: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(real, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _kind(mode: int) -> str:

@@ -356,7 +356,8 @@ def test_save_refuses_what_load_would_refuse_or_misread(tmp_path, fitted_model, 
 @pytest.mark.parametrize("model", [lambda m: m.pipeline, lambda m: FERModel(clone(m.pipeline), m.metadata)],
                          ids=["pipeline", "unfitted"])
 def test_save_refuses_a_pipeline_or_an_unfitted_model(tmp_path, fitted_model, model):
-    with pytest.raises((TypeError, ValueError), match="save_model takes a FERModel for model.*got Pipeline. Wrap|not a fitted"):
+    with pytest.raises((TypeError, ValueError),
+                       match="save_model takes a FERModel for model.*got Pipeline. Wrap|not a fitted"):
         save_model(model(fitted_model), tmp_path / "m.joblib")
 
 
@@ -404,7 +405,8 @@ def test_metadata_of_another_type_is_refused_at_load(tmp_path, unchecked_save, f
 def test_classes_recorded_in_another_order_are_refused_at_load(tmp_path, unchecked_save, fitted_model):
     edited = {**fitted_model.metadata, "classes": fitted_model.metadata["classes"][::-1]}
     path = save_model(FERModel(fitted_model.pipeline, edited), tmp_path / "m.joblib")
-    with pytest.raises(ModelIntegrityError, match="records the classes neutral, surprise.*but its model predicts angry"):
+    with pytest.raises(ModelIntegrityError,
+                       match="records the classes neutral, surprise.*but its model predicts angry"):
         load_model(path)
 
 
@@ -587,7 +589,7 @@ def test_a_file_holding_no_fitted_classifier_is_refused_at_load(tmp_path, fitted
 @pytest.mark.parametrize("edit, message", [
     ({"image_shape": [40, 40]}, "its model takes 2304 pixel values per image, but its metadata records 40x40"),
     ({"classes": ["x", "y"]}, "its metadata records the classes x, y, but its model predicts angry"),
-    ({"face_cropper": "hello"}, "records the face cropper as str 'hello', not as its parameters"),
+    ({"face_cropper": "hello"}, "'face_cropper' is str 'hello', not a mapping"),
 ])
 def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, unchecked_save, fitted_model, model_format,
                                                                 edit, message):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._fileio import atomic_write
+from .._fileio import atomic_write, file_sha256
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, StrOptions, _fit_context
 from ..exceptions import MissingWeightsError
@@ -135,14 +135,6 @@ def _dtype_policy(keras, policy: str):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _arrays_sha256(arrays) -> str:
@@ -493,7 +485,7 @@ class DeepFeatures(_KerasExtractorMixin):
             path = _imagenet_weights(self.backbone) if self.weights == "imagenet" else Path(self.weights)
             model = self._build(keras, path)
             self.weights_source_ = "imagenet" if self.weights == "imagenet" else str(path.resolve())
-            self.weights_sha256_ = _sha256(path)
+            self.weights_sha256_ = file_sha256(path)
         model.trainable = False
         self.model_ = model
         shape = model.output_shape

@@ -19,6 +19,8 @@ from ._model import library_versions
 from ._signing import sign
 
 __all__ = [
+    "FACE_CROPPER_KEY",
+    "FACE_DETECTOR_DIGEST_KEY",
     "FORMAT",
     "FORMAT_VERSION",
     "MODEL_FORMATS",
@@ -43,6 +45,12 @@ FORMAT = "fer-classic-model"
 #: 2: signed, checksummed header around the payload; skops files.
 FORMAT_VERSION = 2
 MODEL_FORMATS = ("joblib", "skops")
+
+#: Key of the face cropper's parameters in a model's metadata (``fit --crop``, ``with_face_cropper``).
+FACE_CROPPER_KEY = "face_cropper"
+#: Key of the SHA-256 of the detector file the cropper names (``detector_model``), recorded with it: the
+#: path is kept as given, so a relative one finds whatever file has that name where a command runs.
+FACE_DETECTOR_DIGEST_KEY = "face_detector_sha256"
 
 #: Metadata keys that using a loaded model needs, with what each must hold:
 #: checked at load time so a bad file fails there, naming the key, and not
@@ -184,10 +192,6 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     if learned is not None and learned != (height, width):
         return ModelIntegrityError, (f"its features were fitted on {learned[0]}x{learned[1]} images, but its "
                                      f"metadata records {height}x{width}")
-    cropper = metadata.get("face_cropper")
-    if cropper is not None and not isinstance(cropper, dict):
-        return ModelIntegrityError, (f"its metadata records the face cropper as {type(cropper).__name__} "
-                                     f"{cropper!r:.40}, not as its parameters")
     mistyped = metadata_type_problems(metadata)
     if mistyped:
         return ModelIntegrityError, f"its metadata's {'; '.join(mistyped)}"
@@ -201,11 +205,11 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
 
 #: Metadata keys fer-classic reads beyond the required ones, with the JSON type each holds where present
 #: (None allowed): a stranger's file holding another type is refused at load naming the key, instead of an
-#: AttributeError inside ``evaluate`` or ``inspect``. ``face_cropper`` has its own message above.
+#: AttributeError inside ``evaluate`` or ``inspect``.
 _METADATA_TYPES: dict[str, type] = {
     **dict.fromkeys(("training", "metrics", "timings", "versions", "sizes", "hold_out", "search",
-                     "pipeline_options", "preprocessing", "params"), dict),
-    **dict.fromkeys(("created", "features", "classifier", "backend", "face_detector_sha256"), str),
+                     "pipeline_options", "preprocessing", "params", FACE_CROPPER_KEY), dict),
+    **dict.fromkeys(("created", "features", "classifier", "backend", FACE_DETECTOR_DIGEST_KEY), str),
     "classes": list,
 }
 _TYPE_NAMES = {dict: "a mapping", str: "a string", list: "a list of class names"}
@@ -288,8 +292,7 @@ def check_metadata(path: Path, metadata) -> None:
 
 def warn_versions(path: Path, metadata: dict) -> None:
     """Warn with VersionMismatchWarning when the file was written with other library versions."""
-    saved = metadata.get("versions")
-    saved = saved if isinstance(saved, dict) else {}
+    saved = metadata.get("versions") or {}  # a mapping: load_model checked the type first
     installed = library_versions()
     differing = [
         f"{lib} {saved.get(lib)} (installed {installed[lib]})"

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 
 import numpy as np
 
+from .._fileio import file_sha256
 from ..detection import FaceCropper
 from ..exceptions import CropMismatchWarning, FaceDetectorError
 from ..persistence import FERModel
+from ..persistence._header import FACE_CROPPER_KEY, FACE_DETECTOR_DIGEST_KEY
 
 __all__ = [
     "FACE_CROPPER_KEY", "FACE_DETECTOR_DIGEST_KEY", "classify_crops", "face_cropper_for", "loading_cropper",
     "score_dict", "with_face_cropper",
 ]
 
-#: Key of the cropper's parameters in a model's metadata.
-FACE_CROPPER_KEY = "face_cropper"
-#: Key of the SHA-256 of the detector file the cropper names (``detector_model``), recorded with it: the
-#: path is kept as given, so a relative one finds whatever file has that name where a command runs.
-FACE_DETECTOR_DIGEST_KEY = "face_detector_sha256"
-
 
 def _file_sha256(path) -> str | None:
     """The SHA-256 of the file at ``path``, or None where it cannot be read (the detector reports that)."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        return file_sha256(path)
     except OSError:
         return None
 
@@ -102,10 +96,12 @@ def _warn_other_detector_file(model: FERModel, cropper: FaceCropper) -> None:
     recorded = model.metadata.get(FACE_DETECTOR_DIGEST_KEY)
     found = None if recorded is None or cropper.detector_model is None else _file_sha256(cropper.detector_model)
     if found is not None and found != recorded:
-        warnings.warn(f"The face detector file {str(cropper.detector_model)!r} found from {os.getcwd()} is not the "
-                      f"one the model was fitted with (SHA-256 {found[:12]}..., recorded {recorded[:12]}...): faces "
-                      "are cut unlike its training images, and its scores may not hold; run it where that file is, "
-                      "or copy the file there.", CropMismatchWarning, stacklevel=3)
+        path = str(cropper.detector_model)
+        where = "" if os.path.isabs(path) else f" found from {os.getcwd()}"
+        warnings.warn(f"The face detector file {path!r}{where} is not the one the model was fitted with (SHA-256 "
+                      f"{found[:12]}..., recorded {recorded[:12]}...): faces are cut unlike its training images, and "
+                      "its scores may not hold; give the model the file it was fitted with.",
+                      CropMismatchWarning, stacklevel=3)
 
 
 #: Cropper parameters that decide which pixels make a face crop (not which faces are kept, or a no-face result);
