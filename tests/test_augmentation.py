@@ -76,8 +76,21 @@ def test_sample_weight_is_repeated_for_the_mirrors():
 
 @pytest.mark.parametrize("weights", [np.ones(6), np.ones(2)], ids=["one per mirrored row", "too few"])
 def test_sample_weight_of_another_length_than_the_images_is_refused(weights):
-    with pytest.raises(ValueError, match=r"sample_weight.shape == \(\d\+?,\), expected \(3,\)"):
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(\d+,\), expected \(3,\)"):
         FlipAugmented(Spy(), image_shape=(2, 3)).fit(images(3), [0, 1, 0], sample_weight=weights)
+
+
+@pytest.mark.parametrize("weights", [np.ones(6), np.ones(2)], ids=["one per mirrored row", "too few"])
+def test_a_steps_sample_weight_of_another_length_than_the_images_is_refused(weights):
+    flip = FlipAugmented(Pipeline([("spy", Spy())]), image_shape=(2, 3))
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(\d+,\), expected \(3,\)"):
+        flip.fit(images(3), [0, 1, 0], spy__sample_weight=weights)
+
+
+def test_sample_weight_reaches_an_estimator_taking_keyword_arguments():
+    search = GridSearchCV(Spy(), {"param": [1]}, cv=2)
+    FlipAugmented(search, image_shape=(2, 3)).fit(images(4), [0, 1, 0, 1], sample_weight=[1.0, 2.0, 3.0, 4.0])
+    assert CALLS[-1][3].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]  # the refit on all rows
 
 
 @pytest.mark.parametrize("wrap", [

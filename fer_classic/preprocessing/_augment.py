@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    has_fit_parameter,
-)
+from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length, check_is_fitted
 
 from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
@@ -47,6 +42,12 @@ def _wrapped_image_shape(estimator, image_shape, n_features: int) -> tuple[int, 
         if not (isinstance(image_shape, (tuple, list)) and len(image_shape) == 2):
             image_shape = None  # not a geometry (an unrelated attribute of that name): the square rule
     return infer_image_shape(n_features, image_shape)
+
+
+def _passes_keyword(estimator, name: str) -> bool:
+    """Whether ``estimator.fit`` takes ``name``, as a parameter or through ``**kwargs`` (Pipeline, GridSearchCV)."""
+    parameters = inspect.signature(estimator.fit).parameters.values()
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -192,12 +193,13 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             Targets, repeated for the mirrored rows.
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the images, each repeated for its mirror image; passed
-            to ``estimator.fit`` when given (a Pipeline raises its own error,
-            naming ``<step>__sample_weight``; another estimator without the
-            parameter is refused).
+            to ``estimator.fit`` when given (a Pipeline says to name its step:
+            ``<step>__sample_weight``; an estimator whose ``fit`` takes
+            neither ``sample_weight`` nor ``**kwargs`` is refused).
         **fit_params : dict
             Passed to ``estimator.fit``; values with one entry per sample
-            are repeated for the mirrored rows.
+            are repeated for the mirrored rows (``<step>__sample_weight``
+            must have one per image).
 
         Returns
         -------
@@ -212,13 +214,15 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             check_consistent_length(X, y)
             y = np.asarray(y)
             y = np.concatenate([y, y])
-        if sample_weight is not None:  # one per image: 2n weights would pass on unchecked, misaligned
-            if not (has_fit_parameter(self.estimator, "sample_weight") or hasattr(self.estimator, "steps")):
+        if sample_weight is not None:
+            if not _passes_keyword(self.estimator, "sample_weight"):
                 raise ValueError(f"sample_weight was given but {type(self.estimator).__name__}.fit takes no "
                                  "sample_weight; wrap an estimator that does, or omit the weights.")
-            fit_params = {**fit_params, "sample_weight": _check_sample_weight(sample_weight, X)}
+            fit_params = {**fit_params, "sample_weight": sample_weight}
         params = {}
         for key, value in fit_params.items():
+            if value is not None and (key == "sample_weight" or key.endswith("__sample_weight")):
+                value = _check_sample_weight(value, X)  # one per image: 2n would pass on unchecked, misaligned
             per_sample = value is not None and not isinstance(value, str) and np.ndim(value) >= 1
             if per_sample and len(value) == n:
                 value = np.concatenate([np.asarray(value)] * 2)
