@@ -153,7 +153,7 @@ def _instances() -> list[BaseEstimator]:
 
 _LIBSVM = "libsvm rescales C by each sample's weight, which is not the same as repeating the sample"
 _GAMMA_SCALE = ("gamma='scale' is 1 / (n_features * X.var()) over the rows as given: repeating rows changes "
-                "that variance, weighting them does not (with a fixed gamma the check passes)")
+                "that variance, weighting them does not")
 _NO_SAMPLE_WEIGHT = (
     "KNeighborsClassifier.fit takes no sample_weight: CanonicalOrderClassifier.fit has the parameter for the "
     "classifiers that do, and raises a ValueError naming the inner classifier for the others"
@@ -172,6 +172,18 @@ _KERNEL_GAMMA = {
     "chi2": ("; and gamma='scale' is one over the mean chi-squared distance of the rows as given, which repeating "
              "rows changes and weighting them does not"),
 }
+#: SVMClassifier(backend="sklearn", probability=True): the weighted fit refuses the check's data.
+_ONE_WEIGHTED_ROW = (
+    "the check's weights leave class 0 a single row of positive weight (3 rows when repeated): probability=True "
+    "calibrates on cross-validated decisions and needs 2 rows of positive weight of every class (libsvm leaves "
+    "the others out), so the weighted fit raises a ValueError saying so"
+)
+#: SVMClassifier(backend="approx", probability=True).
+_CALIBRATION_FOLDS = (
+    "the calibration's 3 stratified folds split repeated rows differently from weighted ones: a row's copies "
+    "fall in different folds (a fold trains on copies of the rows it tests), a weighted row in one (with a fixed "
+    "gamma the check still fails)"
+)
 _PQ_TWO_FEATURES = ("the PQ kernel compares features within a row: the checks' blobs have 2 features, one sign of "
                     "their difference per row, too little to separate 3 blobs")
 _SPARSE = {"SVMClassifier"}  # takes dense input only: no sparse check runs
@@ -212,9 +224,13 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str | Callable]] = {
                          "check_sample_weights_not_overwritten", "check_classifiers_one_label_sample_weights")},
     },
     SVMClassifier: {
-        # approx (ridge on Nystroem features) weights exactly as repeating rows: only gamma differs.
+        # approx (ridge on Nystroem features) weights exactly as repeating rows: only gamma differs,
+        # and with probabilities the calibration folds.
         "check_sample_weight_equivalence_on_dense_data": lambda est: (
-            _LIBSVM + "; and " + _GAMMA_SCALE if est.backend == "sklearn" else _GAMMA_SCALE),
+            _ONE_WEIGHTED_ROW if est.backend == "sklearn" and est.probability
+            else _LIBSVM + "; and " + _GAMMA_SCALE if est.backend == "sklearn"
+            else _CALIBRATION_FOLDS + "; and " + _GAMMA_SCALE if est.probability
+            else _GAMMA_SCALE + " (with a fixed gamma the check passes)"),
         "check_classifiers_train": lambda est: (
             "per-class sigmoids fitted on 3-fold decisions make the calibrated argmax differ from predict at a "
             "point near the boundary (1 of 200 here), the inconsistency scikit-learn documents for "
@@ -227,6 +243,7 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str | Callable]] = {
            for check in ("check_classifiers_train", "check_classifiers_train(readonly_memmap=True)",
                          "check_classifiers_train(readonly_memmap=True,X_dtype=float32)")},
     },
+    # The check gives weights="cv" its folds as a list of splits (cv takes them: check_cv).
     CombinedKernelSVC: {"check_sample_weight_equivalence_on_dense_data": _LIBSVM + _KERNEL_GAMMA["rbf"]},
     LocalSVC: {"check_sample_weight_equivalence_on_dense_data": (
         "a repeated training row fills two of a test row's k neighbour slots where a weighted one fills one, so "

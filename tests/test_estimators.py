@@ -3,7 +3,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 
-from fer_classic.estimators import CLASSIFIERS, CanonicalOrderClassifier, KernelSVC, LocalSVC, make_classifier
+from fer_classic.estimators import (
+    CLASSIFIERS, CanonicalOrderClassifier, CombinedKernelSVC, KernelSVC, LocalSVC, PrecomputedKernelSVC, SVMClassifier,
+    make_classifier,
+)
 
 CANONICAL_7 = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -63,7 +66,6 @@ def test_class_weight_is_passed_through():
 
 @pytest.mark.parametrize("weights, expected", [
     ({"sad": 5.0, "angry": 2.0}, {2: 5.0, 0: 2.0}),
-    ({"sad": 5.0, "fear": 9.0}, {2: 5.0}),  # a label the model never saw is dropped
     ("balanced", "balanced"),
     (None, None),
 ])
@@ -71,6 +73,39 @@ def test_class_weight_codes_key_weights_by_class_index(weights, expected):
     from fer_classic.estimators._canonical import class_weight_codes
 
     assert class_weight_codes(weights, np.array(["angry", "happy", "sad"])) == expected
+
+
+def test_class_weight_codes_name_a_label_that_is_no_class():
+    from fer_classic.estimators._canonical import class_weight_codes
+
+    with pytest.raises(ValueError, match=r"class_weight names 'fear', not a class of the training data \(angry, happy, "
+                                         r"sad\)"):
+        class_weight_codes({"sad": 5.0, "fear": 9.0}, np.array(["angry", "happy", "sad"]))
+
+
+def test_an_unfitted_ensemble_inside_shows_its_predict_proba():
+    # A random forest's len() raises before fit: the wrapper asked its truthiness and hid predict_proba.
+    assert hasattr(make_classifier("rf", n_estimators=3), "predict_proba")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PrecomputedKernelSVC(),
+    lambda: SVMClassifier(backend="sklearn"),
+    lambda: SVMClassifier(backend="sklearn", precompute_kernel=False),
+    lambda: make_classifier("svm", n_jobs=1),
+    lambda: KernelSVC(kernel="rbf"),
+    lambda: KernelSVC(kernel="rbf", multiclass="ovr"),
+    lambda: CombinedKernelSVC(kernels=("rbf", "linear"), weights="cv"),
+    lambda: LocalSVC(k=5, mode="refine"),
+    lambda: CanonicalOrderClassifier(),
+], ids=["PrecomputedKernelSVC", "SVMClassifier", "SVMClassifier-libsvm-kernel", "svm", "KernelSVC", "KernelSVC-ovr",
+        "CombinedKernelSVC-cv", "LocalSVC-refine", "CanonicalOrderClassifier-SVC"])
+def test_a_class_without_positive_weight_is_named(blobs, make):
+    X, y = blobs
+    weights = np.where(y == "happy", 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"No sample of class 'happy' has a positive sample_weight: the SVM would "
+                                         r"learn without it"):
+        make().fit(X, y, sample_weight=weights)
 
 
 @pytest.mark.parametrize("name", ["svm", "kernel-svm", "local-svm"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 
 from fer_classic import make_pipeline
 from fer_classic.data import make_synthetic_faces
@@ -108,3 +108,88 @@ def test_combined_svm_by_name_on_the_blocks_of_a_feature_union():
                              weights=[1.0, 2.0])
     assert len(pipeline.fit(train.X, train.y).predict(test.X)) == len(test.y)
     assert isinstance(make_classifier("combined-svm").estimator, CombinedKernelSVC)
+
+
+def test_refit_with_fixed_weights_drops_the_former_cv_results():
+    X, y = _two_blocks()
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=2, random_state=0).fit(X, y)
+    model.set_params(weights=(1, 1)).fit(X, y)
+    assert not hasattr(model, "cv_results_")
+
+
+@pytest.mark.parametrize("splits", [lambda X, y: KFold(3), lambda X, y: list(KFold(3).split(X, y))],
+                         ids=["splitter", "list"])
+def test_cv_takes_a_splitter_or_a_list_of_splits(splits):
+    X, y = _two_blocks()
+    y = y[np.argsort(np.arange(len(y)) % 3, kind="stable")]  # each KFold fold holds every class
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", weight_grid=[(1, 0), (0, 1)], cv=splits(X, y)).fit(X, y)
+    accuracy = []
+    for weights in ((1, 0), (0, 1)):
+        correct = 0
+        for train, test in KFold(3).split(X, y):
+            fold = CombinedKernelSVC(blocks=(4, 3), weights=weights).fit(X[train], y[train])
+            correct += int((fold.predict(X[test]) == y[test]).sum())
+        accuracy.append(correct / len(y))
+    np.testing.assert_allclose(model.cv_results_["mean_accuracy"], accuracy)
+
+
+def test_cv_splitter_that_needs_groups_is_told_to_come_as_its_splits():
+    X, y = _two_blocks()
+    with pytest.raises(ValueError, match=r"splits by groups, which fit does not take; give the list of its splits "
+                                         r"instead: cv=list\(splitter.split\(X, y, groups\)\)"):
+        CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=GroupKFold(3)).fit(X, y)
+
+
+def test_weight_selection_counts_the_rows_of_positive_weight():
+    X, y = _two_blocks()
+    weights = np.where((y == 2) & (np.arange(len(y)) < len(y) - 2), 0.0, 1.0)  # class 2: 2 rows weigh
+    with pytest.raises(ValueError, match=r"weights='cv' with cv=3 needs at least 3 rows of positive sample_weight "
+                                         r"of every class; the smallest class has 2"):
+        CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=3).fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_weight_selection_folds_train_on_rows_of_positive_weight_of_every_class(shuffle):
+    from fer_classic.estimators._canonical import positive_weight_folds
+
+    y = np.repeat([0, 1, 2], 30)
+    weights = np.where((y == 2) & (np.arange(len(y)) < len(y) - 3), 0.0, 1.0)  # class 2: its last 3 rows weigh
+    folds = positive_weight_folds(y, weights, 3, shuffle=shuffle, random_state=0 if shuffle else None)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(len(y)))
+    for train, _ in folds:
+        assert set(y[train[weights[train] > 0]].tolist()) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("multiclass", ["ovo", "ovr"])
+@pytest.mark.parametrize("class_weight", [None, {0: 1.0, 1: 3.0, 2: 1.0}])
+def test_zero_weights_give_the_model_of_the_other_rows(multiclass, class_weight):
+    # scikit-learn's SVC on a precomputed kernel reports support_ among the rows of positive weight
+    # (scikit-learn #5150): read as training rows, prediction took other rows' kernel columns.
+    X, y = _two_blocks()
+    weights = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.0)
+    model = KernelSVC(kernel="linear", multiclass=multiclass, class_weight=class_weight, tol=1e-10)
+    weighted = model.fit(X, y, sample_weight=weights).decision_function(X)
+    kept = weights > 0
+    np.testing.assert_allclose(weighted, model.fit(X[kept], y[kept]).decision_function(X), atol=1e-6)
+
+
+@pytest.mark.parametrize("fitted, changed", [
+    ({"kernel": "intersection"}, {"normalize": False}),
+    ({"kernel": "rbf"}, {"views": 7}),
+    ({"kernel": "rbf", "views": 7}, {"views": 1}),
+], ids=["normalize", "views-1-to-7", "views-7-to-1"])
+def test_parameters_set_after_fit_change_no_decision(fitted, changed):
+    X, y = _two_blocks()
+    model = KernelSVC(**fitted).fit(X, y)
+    before = model.decision_function(X)
+    np.testing.assert_array_equal(model.set_params(**changed).decision_function(X), before)
+
+
+def test_a_model_saved_before_views_and_normalize_were_kept_predicts_as_it_did():
+    X, y = _two_blocks()
+    model = KernelSVC(kernel="intersection", normalize=False).fit(X, y)
+    old = KernelSVC.__new__(KernelSVC)
+    old.__setstate__({name: value for name, value in model.__getstate__().items()
+                      if name not in ("views_", "normalize_")})
+    assert (old.views_, old.normalize_) == (1, False)
+    np.testing.assert_array_equal(old.decision_function(X), model.decision_function(X))

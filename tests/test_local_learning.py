@@ -104,15 +104,54 @@ def test_refine_adds_the_weighted_local_scores_to_the_global_ones(multiclass, lo
 
 def test_a_model_saved_before_one_vs_rest_local_svms_keeps_one_vs_one_ones():
     X, y = _blobs()
-    model = LocalSVC(KernelSVC(kernel="rbf", multiclass="ovr"), k=20, mode="refine").fit(X, y)
+    model = LocalSVC(KernelSVC(kernel="rbf", multiclass="ovr"), k=20).fit(X, y)
     state = {name: value for name, value in model.__getstate__().items()
              if name not in ("local_multiclass_", "local_weight")}
     old = LocalSVC.__new__(LocalSVC)
     old.__setstate__(state)
     assert (old.local_multiclass_, old.get_params()["local_weight"]) == ("ovo", 1.0)
-    votes = old.set_params(mode="local").decision_function(X)
+    votes = old.decision_function(X)
     # Vote counts with confidences in (-1/3, 1/3), not the machines' decision values.
     assert np.abs(votes - np.round(votes)).max() < 1 / 3
+
+
+@pytest.mark.parametrize("fitted, changed", [("local", "refine"), ("refine", "local")])
+def test_mode_set_after_fit_changes_no_decision(fitted, changed):
+    X, y = _blobs()
+    model = LocalSVC(k=10, mode=fitted).fit(X, y)
+    before = model.decision_function(X)
+    np.testing.assert_array_equal(model.set_params(mode=changed).decision_function(X), before)
+
+
+@pytest.mark.parametrize("mode", ["local", "refine"])
+def test_a_model_saved_before_its_mode_was_kept_predicts_in_the_mode_it_had(mode):
+    X, y = _blobs()
+    model = LocalSVC(k=10, mode=mode).fit(X, y)
+    old = LocalSVC.__new__(LocalSVC)
+    old.__setstate__({name: value for name, value in model.__getstate__().items() if name != "mode_"})
+    np.testing.assert_array_equal(old.decision_function(X), model.decision_function(X))
+
+
+def test_kernel_weights_chosen_by_cv_are_refused():
+    from fer_classic.estimators import CombinedKernelSVC
+
+    X, y = _blobs()
+    model = LocalSVC(CombinedKernelSVC(blocks=(3, 3), weights="cv"), k=10)
+    with pytest.raises(ValueError, match=r"LocalSVC does not choose its estimator's kernel weights: weights='cv' would "
+                                         r"leave them equal. Fit CombinedKernelSVC\(weights='cv'\) on its own and "
+                                         r"pass its weights_ as weights="):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("multiclass", ["ovo", "ovr"])
+def test_refine_with_weightless_faces_adds_the_global_svm_of_the_other_faces(multiclass):
+    X, y = _blobs()
+    weights = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.0)
+    kernel = KernelSVC(kernel="linear", multiclass=multiclass, tol=1e-10)
+    refined = LocalSVC(kernel, k=10, mode="refine", local_weight=0.0).fit(X, y, sample_weight=weights)
+    kept = weights > 0
+    np.testing.assert_allclose(refined.decision_function(X), kernel.fit(X[kept], y[kept]).decision_function(X),
+                               atol=1e-6)
 
 
 def test_refine_keeps_the_global_svm_fitted_on_all_faces():

@@ -270,3 +270,46 @@ def test_a_reloaded_model_centres_its_support_vectors_as_the_fit_did():
     for made_by_fit, made_after_load in zip(fitted._single_support(), reloaded._single_support()):
         np.testing.assert_array_equal(made_by_fit, made_after_load)
     np.testing.assert_array_equal(fitted.decision_function(X), reloaded.decision_function(X))
+
+
+@pytest.mark.parametrize("labels", [[1, 2, 3], ["angry", "happy", "sad"]], ids=["int", "str"])
+def test_class_weight_is_keyed_by_label_as_svcs(labels):
+    X, codes = _data(3)
+    y = np.asarray(labels)[codes]
+    class_weight = {labels[0]: 1.0, labels[1]: 50.0}  # the third class keeps weight 1
+    ours = PrecomputedKernelSVC(class_weight=class_weight).fit(X, y)
+    np.testing.assert_array_equal(ours.predict(X), SVC(class_weight=class_weight).fit(X, y).predict(X))
+
+
+class _Rows:
+    """A feature step whose codes are its output: support vectors rebuilt as they are."""
+
+    def transform(self, X):
+        return X
+
+    def decode_compact(self, codes):
+        return np.asarray(codes)
+
+
+def test_refit_forgets_the_support_vectors_kept_as_codes():
+    from sklearn.pipeline import Pipeline
+
+    X, y = _data(2)
+    model = PrecomputedKernelSVC().fit(X, y)
+    assert model.compact_support(X[model.support_], Pipeline([("rows", _Rows())]))
+    X_new = X + 3.0
+    model.fit(X_new, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    assert not hasattr(model, "support_codes_")
+    np.testing.assert_array_equal(loaded.support_vectors_, X_new[model.support_])
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_zero_weights_give_svcs_decisions(class_weight):
+    # scikit-learn's SVC on a precomputed kernel reports support_ among the rows of positive weight
+    # (scikit-learn #5150): read as training rows, the pairs' machines took other rows' kernel columns.
+    X, y = _data(3)
+    weights = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.0)
+    ours = PrecomputedKernelSVC(tol=1e-10, class_weight=class_weight).fit(X, y, sample_weight=weights)
+    svc = SVC(tol=1e-10, class_weight=class_weight).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.decision_function(X), svc.decision_function(X), atol=1e-5)

@@ -85,6 +85,25 @@ def test_class_weight_by_label(blobs):
     assert (heavy.predict(X) == "angry").sum() >= (plain.predict(X) == "angry").sum()
 
 
+@pytest.mark.parametrize("backend", ["sklearn", "approx"])
+def test_class_weight_naming_no_class_is_an_error(blobs, backend):
+    model = SVMClassifier(backend=backend, n_components=20, class_weight={"angrry": 5.0})
+    with pytest.raises(ValueError, match=r"class_weight names 'angrry', not a class of the training data \(angry, "
+                                         r"happy, neutral\); key it by those labels"):
+        model.fit(*blobs)
+
+
+@pytest.mark.parametrize("precompute_kernel", [True, False])
+def test_probability_calibrates_a_class_with_few_rows_of_positive_weight(blobs, precompute_kernel):
+    X, y = blobs
+    # "neutral" keeps its last 2 rows: folds counted on all its rows put both in one fold, whose training part
+    # then had none (libsvm: "all samples with positive weights belong to the same class").
+    weights = np.where((y == "neutral") & (np.arange(len(y)) < len(y) - 2), 0.0, 1.0)
+    model = SVMClassifier(backend="sklearn", probability=True, precompute_kernel=precompute_kernel,
+                          random_state=0).fit(X, y, sample_weight=weights)
+    assert model.predict_proba(X).shape == (len(y), 3)
+
+
 def test_unknown_backend_is_rejected(blobs):
     with pytest.raises(ValueError, match="The 'backend' parameter of SVMClassifier must be a str among"):
         SVMClassifier(backend="gpu").fit(*blobs)

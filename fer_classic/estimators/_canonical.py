@@ -20,10 +20,24 @@ __all__ = ["CanonicalOrderClassifier"]
 
 def _inner_has(method: str):
     def check(self) -> bool:
-        inner = getattr(self, "estimator_", None) or self.estimator or SVC()
+        # "is not None", not truthiness: an unfitted ensemble's len() raises (BaseEstimator.__len__ is absent).
+        inner = getattr(self, "estimator_", None)
+        if inner is None:
+            inner = self.estimator if self.estimator is not None else SVC()
         return hasattr(inner, method)
 
     return check
+
+
+def needs_weighted_classes(estimator) -> bool:
+    """Whether ``estimator`` needs a sample of positive weight in every class (see :func:`check_weighted_classes`).
+
+    True for ``SVC`` and for the estimators whose ``_needs_weighted_classes()`` says so (libsvm's).
+    """
+    if isinstance(estimator, SVC):
+        return True
+    needs = getattr(estimator, "_needs_weighted_classes", None)
+    return bool(needs()) if callable(needs) else False
 
 
 def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
@@ -49,15 +63,73 @@ def check_two_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
         raise ValueError("All samples with positive sample_weight belong to one class; need at least 2 classes.")
 
 
+def check_weighted_classes(y: np.ndarray, sample_weight: np.ndarray | None) -> None:
+    """Raise ValueError unless every class of ``y`` has a sample of positive ``sample_weight``.
+
+    What libsvm needs (it leaves out the samples of weight 0, and then fails
+    with "all samples with positive weights belong to the same class" or an
+    IndexError). Checks :func:`check_two_classes` first.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_two_classes`, or naming the classes whose samples all
+        weigh 0 (or less).
+    """
+    check_two_classes(y, sample_weight)
+    if sample_weight is None:
+        return
+    labels, codes = np.unique(y, return_inverse=True)
+    weighted = np.bincount(codes[np.asarray(sample_weight) > 0], minlength=len(labels)) > 0
+    if not weighted.all():
+        missing = labels[~weighted].tolist()
+        classes = f"class {missing[0]!r}" if len(missing) == 1 else f"classes {', '.join(map(repr, missing))}"
+        raise ValueError(f"No sample of {classes} has a positive sample_weight: the SVM would learn without it; "
+                         "give some of its samples a positive weight, or leave its rows out.")
+
+
+def positive_weight_folds(codes: np.ndarray, sample_weight: np.ndarray | None, n_splits: int, *,
+                          shuffle: bool = False, random_state=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds counted on the samples of positive weight: ``[(train, test), ...]``.
+
+    :class:`~sklearn.model_selection.StratifiedKFold` on the samples of
+    positive ``sample_weight`` (all of them without weights: then its own
+    folds); the others go to the folds in turn. Each class with at least
+    ``n_splits`` samples of positive weight keeps some in every training
+    part, however many of its rows weigh 0.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    codes = np.asarray(codes)
+    splitter = StratifiedKFold(n_splits, shuffle=shuffle, random_state=random_state)
+    positive = np.ones(len(codes), bool) if sample_weight is None else np.asarray(sample_weight) > 0
+    rows = np.flatnonzero(positive)
+    fold = np.empty(len(codes), dtype=np.intp)
+    for k, (_, test) in enumerate(splitter.split(np.zeros((len(rows), 1)), codes[rows])):
+        fold[rows[test]] = k
+    rest = np.flatnonzero(~positive)
+    fold[rest] = np.arange(len(rest)) % n_splits
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_splits)]
+
+
 def class_weight_codes(class_weight, classes: np.ndarray):
     """``class_weight`` for models that see class codes (indices into ``classes``).
 
-    A label-keyed dict becomes code-keyed (labels absent from ``classes``
-    dropped); "balanced" and None stay as they are.
+    A label-keyed dict becomes code-keyed; "balanced" and None stay as they are.
+
+    Raises
+    ------
+    ValueError
+        If a key of the dict is not one of ``classes`` (as ``SVC`` refuses it).
     """
     if isinstance(class_weight, dict):
-        index = {label: i for i, label in enumerate(np.asarray(classes).tolist())}
-        return {index[label]: weight for label, weight in class_weight.items() if label in index}
+        labels = np.asarray(classes).tolist()
+        index = {label: i for i, label in enumerate(labels)}
+        unknown = [key for key in class_weight if key not in index]
+        if unknown:
+            raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
+                             f"data ({', '.join(map(str, labels))}); key it by those labels.")
+        return {index[label]: weight for label, weight in class_weight.items()}
     return class_weight
 
 
@@ -87,16 +159,13 @@ def coded_class_weights(estimator, classes) -> dict:
     for name, weights in estimator.get_params().items():
         if name.rsplit("__", 1)[-1] != "class_weight" or not isinstance(weights, dict):
             continue
-        unknown = [key for key in weights if key not in labels]
-        if unknown:
-            raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
-                             f"data ({', '.join(map(str, labels))}); key it by those labels.")
+        codes = class_weight_codes(weights, labels)  # raises for a key that is not a class
         bad = [f"{key}={value!r}" for key, value in weights.items()
                if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf]
         if bad:  # libsvm would fail after the features with "dual coefficients ... not finite", or on a string
             raise ValueError(f"class_weight gives {', '.join(bad)}: each weight must be a positive number, "
                              'e.g. {"happy": 2}.')
-        coded[name] = class_weight_codes(weights, classes)
+        coded[name] = codes
     return coded
 
 
@@ -153,7 +222,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         ------
         ValueError
             If ``y`` holds one class, no sample weight is positive, every
-            sample of positive weight is of one class, ``sample_weight`` is given for a classifier whose ``fit``
+            sample of positive weight is of one class (for an SVM, a class has
+            none), ``sample_weight`` is given for a classifier whose ``fit``
             takes none (k-nearest neighbours), or it has not one value per row
             (as after a sampler step, which adds rows but no weights).
         """
@@ -185,7 +255,11 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     "imbalanced-learn's Pipeline passes sample_weight on without weights for them: fit without "
                     "sample_weight (the classifier's class_weight weighs whole classes) or without the sampler."
                 ) from None
-            check_two_classes(y, sample_weight)
+            # Checked on the labels here: the inner classifier sees codes, which its message would name.
+            if needs_weighted_classes(estimator):
+                check_weighted_classes(y, sample_weight)
+            else:
+                check_two_classes(y, sample_weight)
             fit_params["sample_weight"] = sample_weight
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
         codes = np.searchsorted(labels, y)

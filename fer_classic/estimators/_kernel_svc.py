@@ -6,7 +6,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.svm import SVC
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -15,7 +15,7 @@ from .._resources import require_memory
 from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
-from ._canonical import check_two_classes
+from ._canonical import check_weighted_classes, positive_weight_folds
 from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
 from ._rbf import centred_single, single_rbf_matrix
 
@@ -107,7 +107,9 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
 
     def _fit_kernel(self, X: np.ndarray, with_gram: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals."""
-        n_views = int(self.views)
+        # What predict reads: set_params(views=..., normalize=...) after fit changes nothing until the next fit.
+        self.views_, self.normalize_ = int(self.views), bool(self.normalize)
+        n_views = self.views_
         # Before any work: the float64 Gram matrix alone (temporaries and LocalSVC's cache come on top).
         require_memory(8 * len(X) ** 2, f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows",
                        "fit on fewer rows, or use SVMClassifier(backend='approx') whose memory does not grow "
@@ -139,7 +141,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _view_columns(self, b: int) -> list[slice]:
         """Columns of block ``b`` in every view, first view first."""
         start, stop, width = self.block_slices_[b].start, self.block_slices_[b].stop, self.view_width_
-        return [slice(start + v * width, stop + v * width) for v in range(int(self.views))]
+        return [slice(start + v * width, stop + v * width) for v in range(self.views_)]
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum).
@@ -210,7 +212,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
                                          self.gammas_[b], symmetric=whole)
             K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c][cols], gamma=self.gammas_[b],
                               n_jobs=self.n_jobs)
-            if self.normalize and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
+            if self.normalize_ and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
                 # Cosine normalisation: blocks of any width and kernel then weigh alike.
                 K /= np.sqrt(np.where(diag_X[b, a][rows] > 0, diag_X[b, a][rows], 1.0))[:, None]
                 K /= np.sqrt(np.where(diag_Y[b, c][cols] > 0, diag_Y[b, c][cols], 1.0))[None, :]
@@ -274,9 +276,14 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             state = {**state, "views": 1, "view_width_": len(state["offset_"])}
             if "support_diagonals_" in state:
                 state["support_diagonals_"] = state["support_diagonals_"][:, None, :]
+        if "block_slices_" in state:  # fitted before views_ and normalize_ were kept: the parameters it had
+            state = {"views_": int(state["views"]), "normalize_": bool(state.get("normalize", True)), **state}
         super().__setstate__(state)
 
     # -- fit / predict ------------------------------------------------------------------------------
+    def _needs_weighted_classes(self) -> bool:  # see check_weighted_classes
+        return True
+
     def _new_svc(self, C=None) -> SVC | _OneVsRestSVC:
         return precomputed_svc(self.C if C is None else C, self.class_weight, self.multiclass, self.n_jobs,
                                cache_size=self.cache_size, tol=self.tol, random_state=self.random_state)
@@ -300,7 +307,8 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If ``y`` holds one class, or blocks, kernels and weights do not agree;
+            If ``y`` holds one class, a class has no sample of positive ``sample_weight``
+            (libsvm leaves them out), or blocks, kernels and weights do not agree;
             if the kernel overflows, or (rbf) a row's squared norm around the
             mean reaches 1e38 (scale the features: StandardScaler).
         MemoryError
@@ -311,20 +319,44 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
-        check_two_classes(y, sample_weight)
+        check_weighted_classes(y, sample_weight)
         Xp, gram, diagonals = self._fit_kernel(X)
         return self._fit_svc(Xp, gram, diagonals, y, sample_weight)
 
+    def _fit_libsvm(self, gram, y, sample_weight, rows=None):
+        """A new libsvm model (``_new_svc``) fitted on the training ``rows`` of ``gram`` (None: all).
+
+        Returns the model and the rows it was fitted on: those of positive
+        weight, when some weigh 0 (or less). libsvm leaves those out, and
+        scikit-learn's SVC then gives ``support_`` among the rows it kept, not
+        among those given (scikit-learn #5150, #25380): with a precomputed
+        kernel, prediction would read the wrong kernel columns. ``class_weight``
+        is resolved on all the rows first, as SVC resolves it.
+        """
+        svc = self._new_svc()
+        weights = sample_weight if sample_weight is None or rows is None else sample_weight[rows]
+        if weights is not None and not (weights > 0).all():
+            labels = y if rows is None else y[rows]
+            if self.class_weight is not None:
+                classes = np.unique(labels)
+                svc.class_weight = dict(zip(classes.tolist(), compute_class_weight(self.class_weight, classes=classes,
+                                                                                    y=labels)))
+            rows = np.flatnonzero(weights > 0) if rows is None else rows[weights > 0]
+            weights = weights[weights > 0]
+        if rows is None:
+            return svc.fit(gram, y, sample_weight=weights), None
+        return svc.fit(gram[np.ix_(rows, rows)], y[rows], sample_weight=weights), rows
+
     def _fit_svc(self, Xp, gram, diagonals, y, sample_weight):
         """Fit libsvm on the training Gram matrix; keep the support vectors for prediction."""
-        self.svc_ = self._new_svc()
         with ticking("SVM solver (libsvm)"):
-            self.svc_.fit(gram, y, sample_weight=sample_weight)
+            self.svc_, rows = self._fit_libsvm(gram, y, sample_weight)
         self.classes_ = self.svc_.classes_
-        self.support_ = self.svc_.support_
+        # Training rows; svc_.support_ are the kernel columns it reads (among the rows of positive weight).
+        self.support_ = self.svc_.support_ if rows is None else rows[self.svc_.support_]
         self.support_vectors_ = Xp[self.support_]
         self.support_diagonals_ = diagonals[..., self.support_]
-        self.n_fit_samples_ = len(Xp)
+        self.n_fit_samples_ = len(Xp) if rows is None else len(rows)  # the width of svc_'s kernel rows
         return self
 
     def _blocks(self, X):
@@ -335,8 +367,8 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         for start in range(0, len(X), _PREDICT_ROWS):
             rows = self._prepare(X[start : start + _PREDICT_ROWS])
             block = np.zeros((len(rows), self.n_fit_samples_))
-            block[:, self.support_] = self._kernel(rows, self.support_vectors_, self._diagonals(rows),
-                                                   self.support_diagonals_, sides)
+            block[:, self.svc_.support_] = self._kernel(rows, self.support_vectors_, self._diagonals(rows),
+                                                        self.support_diagonals_, sides)
             yield block
 
     def decision_function(self, X):
@@ -427,6 +459,9 @@ class KernelSVC(_KernelSVCBase):
         The kernel coefficient used.
     view_width_ : int
         Features per view.
+    views_, normalize_ : int, bool
+        ``views`` and ``normalize`` as fitted: prediction follows them, not
+        a later ``set_params``.
 
     Examples
     --------
@@ -490,8 +525,15 @@ class CombinedKernelSVC(_KernelSVCBase):
     weight_grid : sequence of sequence of float, optional
         Candidate weights for ``weights="cv"``; default: equal weights, each
         block's weight doubled, and each block left out (``1 + 2 n_blocks``).
-    cv : int, default=3
-        Folds for ``weights="cv"`` (shuffled, seeded by ``random_state``).
+    cv : int, cross-validation generator or iterable, default=3
+        Folds for ``weights="cv"``. An int (None: 3) is that many stratified
+        folds (shuffled, seeded by ``random_state``), counted on the rows of
+        positive ``sample_weight``; a splitter such as
+        :class:`~sklearn.model_selection.KFold` splits ``X, y``
+        (:func:`~sklearn.model_selection.check_cv`); an iterable yields
+        ``(train, test)`` index arrays. A splitter that needs groups
+        (``GroupKFold``) is given as the list of its splits:
+        ``list(GroupKFold(3).split(X, y, groups))``.
     gamma, normalize, C, class_weight, cache_size, tol, views, multiclass, n_jobs, random_state
         As :class:`KernelSVC` (``gamma`` is resolved block by block; with
         ``views``, ``blocks`` are the widths of one view).
@@ -508,11 +550,12 @@ class CombinedKernelSVC(_KernelSVCBase):
         Coefficient of each block (1 where the kernel has none).
     offset_ : ndarray of shape (n_features,)
         Shift of the columns of histogram blocks (see :class:`KernelSVC`).
-    svc_, support_, support_vectors_, view_width_
+    svc_, support_, support_vectors_, view_width_, views_, normalize_
         As :class:`KernelSVC`.
     cv_results_ : dict
         For ``weights="cv"``: ``"weights"`` (the candidates) and
-        ``"mean_accuracy"`` (their cross-validated accuracy).
+        ``"mean_accuracy"`` (their cross-validated accuracy). Absent after a
+        fit with fixed weights.
 
     Examples
     --------
@@ -530,7 +573,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         "kernels": [StrOptions(set(KERNELS)), SequenceOf(StrOptions(set(KERNELS)))],
         "weights": [SequenceOf(Interval(Real, 0, None, closed="left")), StrOptions({"cv"}), None],
         "weight_grid": [SequenceOf(SequenceOf(Interval(Real, 0, None, closed="left"))), None],
-        "cv": [Interval(Integral, 2, None, closed="left")],
+        "cv": ["cv_object"],
         **_COMMON_CONSTRAINTS,
     }
 
@@ -612,40 +655,54 @@ class CombinedKernelSVC(_KernelSVCBase):
         Raises
         ------
         ValueError
-            If ``y`` holds one class, blocks, kernels and weights do not
-            agree, (``weights="cv"``) a class has fewer rows than ``cv``, or a
-            kernel overflows (see :meth:`KernelSVC.fit`).
+            If ``y`` holds one class, a class has no sample of positive
+            ``sample_weight``, blocks, kernels and weights do not agree,
+            (``weights="cv"``) a class has fewer rows of positive weight than
+            an int ``cv``, or a kernel overflows (see :meth:`KernelSVC.fit`).
         MemoryError
             If the training kernel matrix exceeds the memory available now,
             before any work.
         """
         if not isinstance(self.weights, str):
+            self.__dict__.pop("cv_results_", None)  # a former weights="cv" fit's
             return super().fit.__wrapped__(self, X, y, sample_weight=sample_weight)
-        from sklearn.model_selection import StratifiedKFold
+        from sklearn.model_selection import check_cv
 
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
-        check_two_classes(y, sample_weight)
-        smallest = int(np.unique(y, return_counts=True)[1].min())
-        if smallest < self.cv:  # before any kernel: they cost minutes on FER2013
-            raise ValueError(f"weights='cv' with cv={self.cv} needs at least {self.cv} rows of every class; the "
-                             f"smallest class has {smallest}.")
+        check_weighted_classes(y, sample_weight)
+        if self.cv is None or isinstance(self.cv, Integral):
+            n_folds = 3 if self.cv is None else int(self.cv)
+            weighted = y if sample_weight is None else y[sample_weight > 0]
+            smallest = int(np.unique(weighted, return_counts=True)[1].min())
+            if smallest < n_folds:  # before any kernel: they cost minutes on FER2013
+                of_weight = "" if sample_weight is None else " of positive sample_weight"
+                raise ValueError(f"weights='cv' with cv={n_folds} needs at least {n_folds} rows{of_weight} of every "
+                                 f"class; the smallest class has {smallest}.")
+            folds = positive_weight_folds(y, sample_weight, n_folds, shuffle=True, random_state=self.random_state)
+        else:
+            splitter = check_cv(self.cv, y, classifier=True)
+            try:
+                folds = list(splitter.split(X, y))
+            except ValueError as error:
+                if "groups" not in str(error):
+                    raise
+                raise ValueError(f"cv={self.cv!r} splits by groups, which fit does not take; give the list of its "
+                                 "splits instead: cv=list(splitter.split(X, y, groups)).") from None
         Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
         candidates = self._candidates(len(self.block_slices_))
         # Every block's matrix once, in float32: each candidate's kernel is a weighted sum of them.
         blocks = [self._block_kernel(b, Xp, Xp, diagonals, diagonals).astype(np.float32)
                   for b in range(len(self.block_slices_))]
-        folds = list(StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state).split(X, y))
         scores = []
         for weights in candidates:
             gram = sum(float(w) * block for w, block in zip(weights, blocks) if w > 0).astype(np.float64)
             correct = 0
             for train, test in folds:
-                svc = self._new_svc().fit(gram[np.ix_(train, train)], y[train],
-                                          sample_weight=None if sample_weight is None else sample_weight[train])
-                correct += int((svc.predict(gram[np.ix_(test, train)]) == y[test]).sum())
+                svc, rows = self._fit_libsvm(gram, y, sample_weight, train)
+                correct += int((svc.predict(gram[np.ix_(test, rows)]) == y[test]).sum())
             scores.append(correct / len(y))
         self.cv_results_ = {"weights": [w.tolist() for w in candidates], "mean_accuracy": scores}
         self.weights_ = candidates[int(np.argmax(scores))]  # the first of equal scores: grid order

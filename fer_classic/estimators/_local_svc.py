@@ -14,8 +14,8 @@ from .._progress import Progress
 from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
-from ._canonical import class_weight_codes
-from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, check_two_classes, precomputed_svc
+from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes
+from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
 
 __all__ = ["LocalSVC"]
 
@@ -94,6 +94,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ``estimator``'s ``class_weight``, keyed by class code, for the local SVMs.
     local_multiclass_ : {"ovo", "ovr"}
         ``estimator``'s ``multiclass`` scheme, taken by the local SVMs.
+    mode_ : {"local", "refine"}
+        ``mode`` as fitted: prediction follows it, not a later ``set_params``.
     X_fit_ : ndarray of shape (n_samples, n_features)
         Training faces, prepared for the kernel.
     y_fit_ : ndarray of shape (n_samples,)
@@ -127,6 +129,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.local_weight = local_weight
         self.n_jobs = n_jobs
 
+    def _needs_weighted_classes(self) -> bool:  # refine: libsvm on all the faces (see check_weighted_classes)
+        return self.mode == "refine"
+
     # Nested: the kernel estimator validates its own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -137,8 +142,10 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         TypeError
             If ``estimator`` is not a KernelSVC or CombinedKernelSVC.
         ValueError
-            If ``y`` holds one class (of positive weight), or the kernel
-            overflows (see :meth:`KernelSVC.fit`).
+            If ``y`` holds one class (of positive weight), ``estimator`` is a
+            CombinedKernelSVC with ``weights="cv"``, (``refine``) a class has
+            no sample of positive weight, or the kernel overflows (see
+            :meth:`KernelSVC.fit`).
         MemoryError
             If the training kernel matrix exceeds the memory available now.
         """
@@ -147,14 +154,23 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise TypeError(f"LocalSVC needs a KernelSVC or CombinedKernelSVC estimator (its kernel space); got "
                             f"{type(estimator).__name__}.")
         estimator._validate_params()
+        if isinstance(getattr(estimator, "weights", None), str):  # "cv": chosen in CombinedKernelSVC.fit alone
+            raise ValueError(
+                "LocalSVC does not choose its estimator's kernel weights: weights='cv' would leave them equal. "
+                "Fit CombinedKernelSVC(weights='cv') on its own and pass its weights_ as weights=..."
+            )
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         sample_weight = _check_sample_weight(sample_weight, X) if sample_weight is not None else None
-        check_two_classes(y, sample_weight)
+        if self._needs_weighted_classes():  # refine: libsvm on all the faces
+            check_weighted_classes(y, sample_weight)
+        else:  # the local SVMs leave weightless faces out of the neighbourhoods
+            check_two_classes(y, sample_weight)
+        self.mode_ = self.mode  # what predict follows (set_params(mode=...) changes nothing until the next fit)
         self.classes_, self.y_fit_ = np.unique(y, return_inverse=True)
         self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(X)
         self.sample_weight_ = sample_weight
-        if self.mode == "refine":
+        if self.mode_ == "refine":
             estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, sample_weight)
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
@@ -183,8 +199,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             state = {**state, "diagonals_": state["diagonals_"][:, None, :]}
         # Saved before local_weight and one-vs-rest local SVMs: they predict as they did.
         state = {"local_weight": 1.0, **state}
-        if "X_fit_" in state:
-            state = {"local_multiclass_": "ovo", **state}
+        if "X_fit_" in state:  # and before the fitted mode was kept: the mode it had
+            state = {"local_multiclass_": "ovo", "mode_": state.get("mode", "local"), **state}
         super().__setstate__(state)
         global_svm = getattr(self, "estimator_", None)
         if hasattr(global_svm, "support_") and not hasattr(global_svm, "support_vectors_"):
@@ -231,6 +247,10 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             k = min(k, int((self.sample_weight_ > 0).sum()))
         out = np.empty((len(X), n_classes))
         sides = estimator._sides(self.X_fit_)  # once, not for every block
+        # refine: the global SVM's libsvm model saw the faces of positive weight only (KernelSVC._fit_libsvm).
+        fitted_rows = slice(None)
+        if self.mode_ == "refine" and getattr(estimator, "n_fit_samples_", len(self.X_fit_)) != len(self.X_fit_):
+            fitted_rows = self.sample_weight_ > 0
         progress = Progress(len(X), "local SVMs")
         # Threads, not processes: each local fit reads slices of the shared training kernel matrix.
         with Parallel(n_jobs=self.n_jobs, require="sharedmem") as parallel:
@@ -245,10 +265,11 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     delayed(self._local_scores)(gram, row, np.sort(neighbours), n_classes)
                     for row, neighbours in zip(kernel_rows, nearest)
                 )
-                if self.mode == "refine":
+                if self.mode_ == "refine":
                     out[start : start + len(rows)] *= self.local_weight
                     out[start : start + len(rows)] += _class_scores(
-                        estimator.svc_.decision_function(kernel_rows), n_classes, self.local_multiclass_)
+                        estimator.svc_.decision_function(kernel_rows[:, fitted_rows]), n_classes,
+                        self.local_multiclass_)
                 progress.update(len(rows))
         progress.close()
         return out

@@ -25,6 +25,7 @@ from .._sklearn_compat import (
     Interval, Real, StrOptions, _check_sample_weight, _fit_context, _ovr_decision_function, validate_data,
 )
 from ..features._union import decode_compact, encode_compact, has_compact_codes
+from ._canonical import check_weighted_classes
 from ._rbf import centred_single, class_gram, gamma_value, single_rbf, squared_norms
 
 __all__ = ["PrecomputedKernelSVC", "compact_support_vectors", "kernel_cache"]
@@ -131,8 +132,8 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     gamma : {"scale", "auto"} or float, default="scale"
         RBF kernel coefficient, resolved as :class:`sklearn.svm.SVC` does.
     class_weight : dict or "balanced", optional
-        Per-class weights of ``C``, computed on all the training rows as
-        :class:`sklearn.svm.SVC` does.
+        Per-class weights of ``C``, keyed by label (not by class index),
+        computed on all the training rows as :class:`sklearn.svm.SVC` does.
     cache_size : float, default=100
         libsvm's cache in MB per pair of classes. With a precomputed kernel it
         only saves look-ups: on FER2013, 1,000 MB made the fit 7 % faster and
@@ -203,6 +204,9 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
+    def _needs_weighted_classes(self) -> bool:  # see check_weighted_classes
+        return True
+
     # Nested: the inner SVCs get validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -213,8 +217,13 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
         weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        check_weighted_classes(y, weights)
+        # A refit starts afresh: support vectors kept as codes belong to the former fit.
+        for name in ("support_codes_", "support_decoder_"):
+            self.__dict__.pop(name, None)
         self.gamma_ = gamma_value(self.gamma, X)
-        class_weights = compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)), y=codes)
+        # Keyed by label, as SVC's; indexed by class code (classes_ is sorted as np.unique sorts).
+        class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         # libsvm's own layout: rows grouped by class, in their order within a class.
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(self.classes_) + 1))
@@ -303,10 +312,18 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             kernel[n_i:, :n_i] = blocks[i, j].T
             kernel[n_i:, n_i:] = blocks[j, j]
             rows = np.r_[bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]]  # positions in `order`
+            labels = np.r_[np.zeros(n_i, int), np.ones(n_j, int)]
+            pair_weights = None if weights is None else weights[order[rows]]
+            if pair_weights is not None and not (pair_weights > 0).all():
+                # libsvm leaves out the rows of weight 0 (or less), and scikit-learn's SVC then gives
+                # support_ among the rows it kept, not those given (scikit-learn #5150, #25380):
+                # left out here, the indices are right.
+                keep = pair_weights > 0
+                kernel, rows, labels, pair_weights = kernel[np.ix_(keep, keep)], rows[keep], labels[keep], \
+                    pair_weights[keep]
             svc = SVC(C=self.C, kernel="precomputed", cache_size=self.cache_size, tol=self.tol,
                       class_weight={0: class_weights[i], 1: class_weights[j]})
-            svc.fit(kernel, np.r_[np.zeros(n_i, int), np.ones(n_j, int)],
-                    sample_weight=None if weights is None else weights[order[rows]])
+            svc.fit(kernel, labels, sample_weight=pair_weights)
             # sklearn's binary decision is positive for the pair's second class; libsvm's for its first.
             return rows[svc.support_], -svc.dual_coef_[0], -float(svc.intercept_[0])
 

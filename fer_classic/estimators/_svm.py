@@ -13,8 +13,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
-from .._sklearn_compat import Integral, Interval, Real, StrOptions, _fit_context, validate_data
-from ._canonical import class_weight_codes
+from .._sklearn_compat import (
+    Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
+)
+from ._canonical import check_weighted_classes, class_weight_codes, positive_weight_folds
 from ._landmark_ridge import LandmarkRidgeClassifier
 from ._precomputed_svc import PrecomputedKernelSVC
 from ._rbf import gamma_value
@@ -203,6 +205,9 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             return "cuml", reason
         return ("cuml", reason) if usable else ("sklearn", f"fell back to scikit-learn: {reason}")
 
+    def _needs_weighted_classes(self) -> bool:  # libsvm, cuML; see check_weighted_classes
+        return self.backend != "approx"
+
     def _class_weight_codes(self):
         return class_weight_codes(self.class_weight, self.classes_)  # the backends see integer codes
 
@@ -216,7 +221,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         MissingDependencyError
             If ``backend='cuml'`` and cuML is not installed.
         ValueError
-            If ``backend='cuml'`` and cuML finds no GPU, or ``y`` holds one class.
+            If ``backend='cuml'`` and cuML finds no GPU, or ``y`` holds one class;
+            for the exact backends, if a class has no sample of positive ``sample_weight``.
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -227,20 +233,35 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+            if self.backend_ != "approx":  # libsvm leaves out zero weights; the ridge weighs them as it is
+                check_weighted_classes(y, sample_weight)
         build = {"sklearn": self._fit_sklearn, "cuml": self._fit_cuml, "approx": self._fit_approx}
         self.estimator_ = build[self.backend_](X, codes, sample_weight)
         return self
 
-    def _calibrated(self, base, codes: np.ndarray, cv: int) -> CalibratedClassifierCV:
+    def _calibrated(self, base, codes: np.ndarray, cv: int, sample_weight=None) -> CalibratedClassifierCV:
+        """``base`` calibrated by Platt scaling on ``cv``-fold decisions (fewer folds for a small class).
+
+        ``sample_weight``: given for libsvm, which leaves out the samples of
+        weight 0: the folds are then counted and stratified on the samples of
+        positive weight, so that every class keeps some in each training part.
+        """
         # ensemble=False: one base model fitted on all the data (its decision_function
         # stays available) plus a sigmoid fitted on cross-validated decisions.
-        smallest = int(np.bincount(codes).min())
+        positive = None if sample_weight is None else sample_weight > 0
+        smallest = int(np.bincount(codes if positive is None else codes[positive]).min())
         if smallest < 2:
+            of_weight = "" if positive is None else " of positive sample_weight"
             raise ValueError(
                 "probability=True calibrates on cross-validated decisions and needs at least 2 "
-                f"samples of every class; the smallest class has {smallest}."
+                f"samples{of_weight} of every class; the smallest class has {smallest}."
             )
-        return CalibratedClassifierCV(base, method="sigmoid", cv=min(cv, smallest), ensemble=False)
+        folds = min(cv, smallest)
+        if positive is not None and not positive.all():
+            folds = positive_weight_folds(codes, sample_weight, folds)
+        return CalibratedClassifierCV(base, method="sigmoid", cv=folds, ensemble=False)
 
     def _precompute(self, y) -> bool:
         if isinstance(self.precompute_kernel, str):  # "auto"
@@ -257,7 +278,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         else:
             model = SVC(kernel="rbf", **params)
         if self.probability:
-            model = self._calibrated(model, codes, cv=5)
+            model = self._calibrated(model, codes, cv=5, sample_weight=sample_weight)
         return model.fit(X, codes, sample_weight=sample_weight)
 
     def _fit_cuml(self, X, codes, sample_weight):
@@ -279,7 +300,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
         if self.probability:
-            model = self._calibrated(model, codes, cv=3)
+            model = self._calibrated(model, codes, cv=3)  # the ridge weighs zero weights as it is
         return model.fit(X, codes, sample_weight=sample_weight)
 
     def _uncalibrated(self, X):
