@@ -165,17 +165,22 @@ class DatasetDescription:
         Validation copies of training images inflate the validation scores
         (``evaluate --split val``) as test copies inflate the test's.
         """
-        found = []
-        for split, name in (("test", "test"), ("val", "validation")):
+        found, fixes = [], []
+        # fit never uses val, and evaluate has no --dedupe: its fix is the library's.
+        for split, name, fix in (
+            ("test", "test", "fit and score on fer_classic.data.dedupe(dataset) (`fer-classic fit --dedupe`)"),
+            ("val", "validation", "score the validation images of fer_classic.data.dedupe(dataset)"),
+        ):
             exact, near = self.leaked(split)
             if exact or near:
                 found.append(f"{exact} {name} image(s) are pixel-identical to training images and {near} are near "
                              f"duplicates (pHash distance <= {self.duplicates.threshold}, not identical) of training "
                              f"images: {name} scores are inflated")
+                fixes.append(fix)
         if not found:
             return None
-        return ("; ".join(found) + ". Fit and score on fer_classic.data.dedupe(dataset) (`fer-classic fit --dedupe`), "
-                "which drops those copies in memory; the files are never changed.")
+        return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}: dedupe drops those copies in memory; the files "
+                "are never changed.")
 
     def write_duplicates_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
