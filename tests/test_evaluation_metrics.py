@@ -49,6 +49,18 @@ def test_headline_scores_match_sklearn(predictions, result, key, reference):
     assert result[key] == pytest.approx(reference(y_true, y_pred))
 
 
+@pytest.mark.parametrize("y_true, y_pred", [
+    (["happy", "sad", "sad", "happy"], ["happy", "sad", "angry", "angry"]),  # a predicted class not in y_true
+    (["happy", "happy", "happy"], ["happy", "sad", "happy"]),  # one true class
+    (["happy", "contempt", "sad"], ["happy", "happy", "sad"]),  # a true label outside the classes
+])
+def test_balanced_accuracy_matches_sklearn(y_true, y_pred):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's own warnings about the labels
+        expected = skm.balanced_accuracy_score(y_true, y_pred)
+    assert classification_metrics(y_true, y_pred, CLASSES)["balanced_accuracy"] == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("field, index", [("precision", 0), ("recall", 1), ("f1", 2), ("support", 3)])
 def test_per_class_scores_match_sklearn(predictions, result, field, index):
     y_true, y_pred, _ = predictions

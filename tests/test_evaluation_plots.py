@@ -122,12 +122,13 @@ def test_pca_of_a_subset_is_seeded(scored):
     np.testing.assert_array_equal(a, b)
 
 
-def test_pca_of_one_face_is_drawn_without_warnings(scored):
+@pytest.mark.parametrize("n", [1, 3], ids=["one face", "identical faces"])
+def test_pca_of_faces_without_spread_is_drawn_without_warnings(scored, n):
     test = scored[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # PCA divided one face's variance by n - 1 = 0
-        figure = plot_feature_pca(test.X[:1], test.y[:1])
-    assert figure.axes[0].collections[0].get_offsets().shape == (1, 2)
+        figure = plot_feature_pca(np.repeat(test.X[:1], n, axis=0), np.repeat(test.y[:1], n))
+    assert figure.axes[0].collections[0].get_offsets().shape == (n, 2)
 
 
 def test_a_small_share_of_class_ordered_images_holds_several_classes(tiny_faces):

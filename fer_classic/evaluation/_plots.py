@@ -332,7 +332,8 @@ def plot_feature_pca(
         features, labels = features[keep], labels[keep]
     classes = sort_labels(labels.tolist()) if classes is None else list(classes)
     n_components = min(2, *features.shape)
-    if len(features) < 2:  # one face has no spread to project (PCA divided its variance by n - 1 = 0)
+    # One face, or identical ones, have no spread to project (PCA divided by n - 1 = 0, or by no variance).
+    if len(features) < 2 or not np.ptp(features, axis=0).any():
         points, ratio = np.zeros((len(features), 2)), []
     else:
         pca = PCA(n_components=n_components, random_state=random_state)
