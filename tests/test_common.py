@@ -212,6 +212,14 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str | Callable]] = {
         # accuracy cannot reach 0.83. On faces the mirror keeps the expression.
         "check_classifiers_train": lambda est: (
             "mirroring non-image toy data adds wrongly labelled points" if is_classifier(est.estimator) else None),
+        # fit has the parameter for the estimators that take weights, and refuses them for the others.
+        **{check: (lambda est: "PixelFeatures.fit takes no sample_weight: FlipAugmented.fit raises a ValueError "
+                               "naming it" if type(est.estimator).__name__ == "PixelFeatures" else None)
+           # check_sample_weights_pandas_series runs only where pandas is installed (it skips elsewhere).
+           for check in ("check_sample_weights_not_an_array", "check_sample_weights_list",
+                         "check_sample_weights_pandas_series", "check_all_zero_sample_weights_error",
+                         "check_sample_weights_shape", "check_sample_weights_not_overwritten",
+                         "check_sample_weight_equivalence_on_dense_data")},
     },
     CanonicalOrderClassifier: {
         "check_sample_weight_equivalence_on_dense_data": _weights_are_not_repeats,
