@@ -160,3 +160,15 @@ def test_curve_summary_is_strict_json_for_infinite_parameter_values():
     summary = CurveResult("validation", [float("inf"), np.float64("-inf"), 2.0], "p", scores, scores,
                           "accuracy").summary()
     assert json.loads(json.dumps(summary, allow_nan=False))["x"] == ["inf", "-inf", 2.0]
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr", "top_k_accuracy"])
+@pytest.mark.parametrize("compute", [
+    lambda X, y, scoring: compute_learning_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring),
+    lambda X, y, scoring: compute_validation_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring,
+                                                   param_name="clf__estimator__C", param_range=[1.0]),
+], ids=["learning", "validation"])
+def test_curves_refuse_scorers_reading_columns_in_sorted_order(tiny_faces, compute, scoring):
+    """Their values were silently wrong: the columns follow the canonical order (neg_log_loss -2.31 for -0.23)."""
+    with pytest.raises(ValueError, match=f"scoring='{scoring}' reads the probability columns in sorted class order"):
+        compute(tiny_faces.X, tiny_faces.y, scoring)

@@ -58,6 +58,22 @@ class CurveResult:
         }
 
 
+#: scikit-learn scorers that read probability or decision columns in sorted class order: fer-classic's
+#: classifiers give them in the canonical order (see README), so these scores would be silently wrong.
+_COLUMN_ORDER_SCORERS = frozenset({
+    "neg_log_loss", "d2_log_loss_score", "neg_brier_score", "d2_brier_score", "roc_auc_ovr", "roc_auc_ovo",
+    "roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "top_k_accuracy",
+})
+
+
+def _check_scoring(scoring) -> None:
+    if isinstance(scoring, str) and scoring in _COLUMN_ORDER_SCORERS:
+        raise ValueError(f"scoring={scoring!r} reads the probability columns in sorted class order, but fer-classic's "
+                         "classifiers give them in the canonical order (angry, disgust, fear, happy, sad, surprise, "
+                         "neutral), so its values would be wrong; use a score of the predictions (accuracy, "
+                         "balanced_accuracy, f1_macro).")
+
+
 def _cv(cv, random_state):
     if isinstance(cv, (int, np.integer)):
         if cv < 2:
@@ -95,7 +111,9 @@ def compute_learning_curve(
     cv : int or splitter, default=5
         Folds (int: seeded ``StratifiedKFold``) or any scikit-learn splitter.
     scoring : str, default="accuracy"
-        scikit-learn scorer name.
+        scikit-learn scorer name; not one reading probability columns
+        (``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy``...), which
+        expect them in sorted class order.
     random_state : int or None, default=0
         Seed of the folds.
     n_jobs : int, optional
@@ -106,6 +124,7 @@ def compute_learning_curve(
     CurveResult
         ``x`` holds the absolute training sizes.
     """
+    _check_scoring(scoring)
     sizes, train_scores, test_scores = learning_curve(
         clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=_cv(cv, random_state),
         scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
@@ -151,8 +170,10 @@ def compute_validation_curve(
     Raises
     ------
     ValueError
-        If ``param_name`` is not a parameter of ``estimator`` or ``param_range`` is empty.
+        If ``param_name`` is not a parameter of ``estimator``, ``param_range`` is empty, or
+        ``scoring`` reads probability columns.
     """
+    _check_scoring(scoring)
     params = estimator.get_params()
     if param_name not in params:
         close = sorted(p for p in params if p.split("__")[-1] == param_name.split("__")[-1])
