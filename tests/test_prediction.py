@@ -246,9 +246,23 @@ def test_an_annotated_copy_of_each_video_suffix_reads_back_every_frame(tmp_path,
 
 def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_path, fitted_model, files,
                                                                            monkeypatch):
-    fourcc = cv2.VideoWriter_fourcc
-    # Motion-JPEG whatever the codec asked: in an MPEG stream, a file OpenCV writes without complaint but of no frame.
-    monkeypatch.setattr(cv2, "VideoWriter_fourcc", lambda *codec: fourcc(*"MJPG"))
+    real = cv2.VideoCapture
+
+    class Unreadable:
+        """What a build reading back a copy of no frame gives (Motion-JPEG in .mpg was written so)."""
+
+        def isOpened(self):  # noqa: N802 (OpenCV's name)
+            return True
+
+        def read(self):
+            return False, None
+
+        def release(self):
+            pass
+
+    # Only the copy (written under a temporary name starting with ".") reads as no frame; the input plays.
+    monkeypatch.setattr(cv2, "VideoCapture", lambda path, *a: Unreadable() if Path(str(path)).name.startswith(".")
+                        else real(path, *a))
     out = tmp_path / "a.mpg"
     out.write_bytes(b"last run's copy")
     with pytest.raises(OutputPathError, match=r"--annotate .*a\.mpg: OpenCV wrote a \.mpg video it cannot read "

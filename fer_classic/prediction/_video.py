@@ -24,6 +24,7 @@ from ._model import face_cropper_for
 from ._output import rows_csv
 
 __all__ = [
+    "DEFAULT_FPS",
     "VIDEO_EXTENSIONS",
     "FrameSearch",
     "VideoPrediction",
@@ -105,9 +106,11 @@ class VideoPrediction:
 def open_video_writer(
     path: str | os.PathLike, fps: float, size: tuple[int, int], *, name: str | os.PathLike | None = None
 ) -> cv2.VideoWriter:
-    """An OpenCV writer of ``size`` (width, height) BGR frames: MJPG for .avi, mp4v for .mp4/.m4v/.mov.
+    """An OpenCV writer of ``size`` (width, height) BGR frames, in a codec its suffix's container holds.
 
-    MPEG-2 for .mpg/.mpeg, VP8 for .webm; Motion-JPEG, then mp4v, for other suffixes.
+    Motion-JPEG for .avi, mp4v for .mp4/.m4v/.mov, MPEG-2 for .mpg/.mpeg,
+    VP8 for .webm (each with a second choice where one exists);
+    Motion-JPEG, then mp4v, for other suffixes.
 
     Parameters
     ----------
