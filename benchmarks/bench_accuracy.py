@@ -55,6 +55,7 @@ import itertools
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -64,15 +65,15 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from fer_classic import load_dataset, make_pipeline
-from fer_classic._fileio import check_outputs
 from fer_classic._training import check_geometry, validated
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
-from fer_classic.exceptions import FerClassicError
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
 from fer_classic.features import parse_feature_names
 from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 #: Side of the loaded images, in pixels (load_dataset's size).
@@ -277,7 +278,7 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
               "test_usage": np.asarray(test.usages).astype(str)}
     for name, array in arrays.items():
         np.save(folder / f"{stem}_{name}.npy", array)
-    (folder / f"{stem}_seconds.json").write_text(json.dumps(info))
+    write_json(folder / f"{stem}_seconds.json", info)
 
 
 def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = False, kernel_shift: int = 0):
@@ -404,12 +405,10 @@ def main() -> None:
         except ValueError as exc:
             parser.error(f"--feature-sets {spec} on {SIZE}-pixel images: {exc}")
 
-    try:  # before any work: the results and saved features never replace an input (the data, a model)
-        check_outputs({"--out": args.out, "--save-features": args.save_features},
-                      input_trees={"--data": dataset_inputs(args.data), "--load-features": args.load_features},
-                      dirs=("--save-features",), make_parents=True)
-    except FerClassicError as exc:
-        raise SystemExit(str(exc)) from None
+    # Before any work: the results and saved features never replace an input (the data, a model).
+    check_results({"--out": args.out, "--save-features": args.save_features},
+                  input_trees={"--data": dataset_inputs(args.data), "--load-features": args.load_features},
+                  dirs=("--save-features",))
 
     start = time.perf_counter()
     data = load_dataset(args.data, size=SIZE)
@@ -424,8 +423,6 @@ def main() -> None:
     if args.flip:
         X_fit, y_fit = np.concatenate([X_fit, mirror_rows(X_fit, train.image_shape)]), np.concatenate([y_fit, y_fit])
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     config = {
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
         "flip": args.flip, "mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
@@ -438,8 +435,8 @@ def main() -> None:
 
     def write(rows: list[dict], done: bool) -> None:
         # Rewritten after every row: a long run that is stopped keeps what it measured.
-        out.write_text(json.dumps({**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
-                                   "rows": rows}, indent=1))
+        write_json(args.out, {**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
+                              "rows": rows})
 
     header = (f"{'features':<14} {'clf':<12} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
               f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'acc pub':>7} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
@@ -506,7 +503,7 @@ def main() -> None:
             write(rows, done=False)
 
     write(rows, done=True)
-    print(f"results: {out}")
+    print(f"results: {args.out}")
 
 
 if __name__ == "__main__":

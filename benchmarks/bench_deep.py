@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -46,12 +47,14 @@ from sklearn.pipeline import make_pipeline as sk_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fer_classic import load_dataset
-from fer_classic.data import DEFAULT_DATASET
+from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.estimators import SVMClassifier
 from fer_classic.features import BACKBONES, CNNFeatures, DeepFeatures
 from fer_classic.features._deep import import_keras, keras_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_deep.json"
 C_GRID = (0.3, 1.0, 3.0, 10.0)
@@ -70,14 +73,22 @@ def machine() -> dict:
     }
 
 
+def read_sections(out: Path) -> dict:
+    """The sections ``out`` holds already ({} for a new file); SystemExit if it is not a results file."""
+    if not out.is_file():
+        return {}
+    try:
+        results = json.loads(out.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        results = None
+    if not isinstance(results, dict):
+        raise SystemExit(f"--out {out} holds no JSON results of this script; give a new file or one it wrote.")
+    return results
+
+
 def write_section(out: Path, name: str, section: dict) -> None:
     """Merge ``section`` into the results file under ``name`` (other parts' sections are kept)."""
-    results = json.loads(out.read_text()) if out.is_file() else {}
-    results[name] = section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".tmp")
-    partial.write_text(json.dumps(results, indent=1))
-    os.replace(partial, out)
+    write_json(out, {**read_sections(out), name: section})
 
 
 def scores(y_true, y_pred) -> dict:
@@ -256,6 +267,9 @@ def main() -> None:
                      f"{DEFAULT_DATASET!r} for generated faces.")
     args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
     args.section = args.section or args.part
+
+    check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+    read_sections(args.out)  # merged into after the run: a file that is not results is refused now
 
     start = time.perf_counter()
     data = load_dataset(args.data)

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -33,10 +32,12 @@ import numpy as np
 import skimage
 from skimage.feature import hog, local_binary_pattern
 
-from fer_classic.data import load_folder
+from fer_classic.data import dataset_inputs, load_folder
 from fer_classic.features import HOGFeatures, LBPFeatures
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_features.json"
 
@@ -140,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--data {args.data} is not a folder; give a class-folder dataset (<class>/ or "
                      "train/<class>/ image folders).")
 
+    check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+
     # The loop feeds uint8 images to local_binary_pattern; keep its float advice quiet anyway.
     warnings.filterwarnings("ignore", message="Applying `local_binary_pattern` to floating-point")
     report = run(args.data, args.limit)
     print()
     print_table(report["results"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"\nResults written to {args.out}")
     return 0
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -104,6 +105,7 @@ def main() -> None:
     unknown = [s for s in sizes + repeated if s not in SIZES]
     if unknown:
         parser.error(f"--sizes/--repeat-sizes: unknown {unknown}; choose from {', '.join(SIZES)}")
+    check_results({"--out": args.out}, input_trees={"--data": args.data})
     rows = []
     print(f"{'size':<6}{'tool':<12}{'n_train':>8}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'model MB':>10}"
           f"{'acc':>8}{'speed-up':>10}")
@@ -129,8 +131,7 @@ def main() -> None:
                 print(f"{size:<6}{tool:<12}{n_train:>8}{result['wall_s']:>9.1f}{result['cpu_s']:>9.1f}"
                       f"{result['peak_rss_mb']:>9}{result['model_mb']:>10.1f}{result['accuracy']:>8.4f}"
                       f"{speedup:>9.1f}x", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    write_json(args.out, {"machine": machine(), "rows": rows})
     print(f"results in {args.out}")
 
 

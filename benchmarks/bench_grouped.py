@@ -57,7 +57,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -69,6 +68,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = Path("/tmp/tfeid")
@@ -302,6 +302,9 @@ def main() -> None:
         compile_groups(args.groups)
     except ValueError as exc:
         parser.error(str(exc))
+    from fer_classic.data import dataset_inputs
+
+    check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
 
     start = time.perf_counter()
     cropper = make_face_cropper(args.size, crop=args.crop)  # what fit and search load photos through
@@ -328,13 +331,10 @@ def main() -> None:
                              else f"fixed C={args.fixed_C} (fer_classic.workflow.fit_model)"),
         "block_scaling": True, "jobs": args.jobs, "machine": machine(),
     }
-    out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-
     def write(rows: list[dict], done: bool) -> None:
         # Rewritten after every row: a stopped run keeps what it measured.
-        out.write_text(json.dumps({**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
-                                   "rows": rows}, indent=1) + "\n")
+        write_json(args.out, {**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
+                              "rows": rows})
 
     print(f"{'features':<16}{'clf':<10}" + "".join(f"{f'f{i + 1}':>7}" for i in range(args.folds))
           + f"{'mean':>8}{'std':>7}{'pooled':>8}{'fit s':>8}{'pred s':>8}", flush=True)
@@ -366,7 +366,7 @@ def main() -> None:
         run_row(spec, "local-svm")
     write(rows, done=True)
     print("C chosen per row: " + "; ".join(f"{r['features']} {r['clf']}: {dict(r['C_chosen'])}" for r in rows))
-    print(f"total {time.perf_counter() - start:.0f} s; results: {out}")
+    print(f"total {time.perf_counter() - start:.0f} s; results: {args.out}")
 
 
 if __name__ == "__main__":

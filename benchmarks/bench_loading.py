@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 # Run in a child process so the parent's memory (file writing) does not count.
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         as_size(args.side)
     except ImageSizeError as exc:
         parser.error(f"--side {args.side}: {exc}")
+    check_results({"--out": args.out})  # before 100,000 images are written
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "faces"
         written = write_dataset(root, args.n, args.side)
@@ -87,10 +90,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{result['n_images']:>8} {result['output_mb']:>10.1f} {grown:>14.1f} "
           f"{grown / result['output_mb']:>14.2f} {result['overhead_bytes_per_file']:>13.0f} "
           f"{result['seconds']:>7.1f} {result['n_images'] / result['seconds']:>9.0f}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"written to {out}")
+    write_json(args.out, result)
+    print(f"written to {args.out}")
     return result
 
 

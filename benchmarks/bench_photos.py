@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import sys
 import time
@@ -41,14 +40,14 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_model
-from fer_classic._fileio import check_outputs
 from fer_classic.data import IMAGE_EXTENSIONS
-from fer_classic.exceptions import FerClassicError
 from fer_classic.labels import canonical_label
 from fer_classic.prediction import face_cropper_for, predict_paths
 from fer_classic.prediction._image import load_image
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 RESULTS = REPO / "benchmarks" / "results"
 #: How a photo's face was taken, in table order ("no face": none).
 RULES = ("found", "crop", "whole image", "no face")
@@ -187,11 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"
-    try:  # before any work: the results never replace the model or a photo
-        check_outputs({"--out": out}, inputs={"MODEL": args.model}, input_trees={"PHOTOS": args.photos},
-                      make_parents=True)
-    except FerClassicError as exc:
-        raise SystemExit(str(exc)) from None
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit {args.limit}: give 1 or more photos per class.")
+    try:  # listing only: a CSV's photos may lie anywhere, and every one is an input
+        photos = read_photos(args.photos, args.limit)
+        listed = [path for path, _ in read_photos(args.photos)] if args.photos.is_file() else []
+    except (ValueError, OSError) as exc:
+        parser.error(f"PHOTOS {args.photos}: {exc}")
+    # Before any work: the results never replace the model or a photo.
+    check_results({"--out": out}, inputs={"MODEL": args.model}, input_trees={"PHOTOS": [args.photos, *listed]})
     model = load_model(args.model, trusted=args.trust)
     params = {"detect": {"always": True, "never": False}.get(args.detect, args.detect), "fallback": args.fallback}
     if args.yunet:
@@ -199,14 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     params = {k: v for k, v in params.items() if v is not None}
     if args.portrait_aspect is not False:  # None is a value here: the rule turned off
         params["portrait_aspect"] = args.portrait_aspect
-    photos = read_photos(args.photos, args.limit)
     result = score_photos(model, photos, **params)
     print(f"{args.photos}: {len(photos)} photos, model {args.model.name}")
     print(format_table(result))
-    out.parent.mkdir(parents=True, exist_ok=True)
     result.update(model=str(args.model), photos=str(args.photos), python=sys.version.split()[0],
                   machine=platform.machine())
-    out.write_text(json.dumps(result, indent=1))
+    write_json(out, result)
     print(f"wrote {out}")
     return 0
 

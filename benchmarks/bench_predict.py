@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -42,11 +41,14 @@ from skimage.data import astronaut
 from threadpoolctl import threadpool_limits
 
 from fer_classic import fit_model, load_dataset
+from fer_classic.data import dataset_inputs
 from fer_classic.detection import FaceCropper
 from fer_classic.prediction import FrameSearch, face_cropper_for, predict_paths
 from fer_classic.prediction._image import face_rows
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_predict.json"
 #: name -> (features, clf, classifier parameters)
@@ -219,11 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     if not fer_test_files(args.data, args.images):
         parser.error(f"--data {args.data} has no test/<class>/*.jpg images to time; give FER2013's class folders "
                      "(train/ and test/).")
+    check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
     report = run(args.data, names, args.train_limit, args.frames, args.images)
     print()
     print_table(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"\nResults written to {args.out}")
     return 0
 

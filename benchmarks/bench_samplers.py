@@ -28,9 +28,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -38,9 +38,11 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_dataset, make_pipeline
-from fer_classic.data import DEFAULT_DATASET
+from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
@@ -121,16 +123,15 @@ def main() -> None:
     if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
                      f"{DEFAULT_DATASET!r} for generated faces.")
+    check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
     data = load_dataset(args.data)
     print(f"{data!r}", flush=True)
     rows = []
     for setting in args.settings.split(","):
         rows += run_setting(setting.strip(), data, [s.strip() for s in args.samplers.split(",")], args.per_class,
                             args.seed)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
-    print(f"results written to {out}")
+    write_json(args.out, {"machine": machine(), "rows": rows})
+    print(f"results written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -21,18 +21,20 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from fer_classic.data import load_folder
+from fer_classic.data import dataset_inputs, load_folder
 from fer_classic.estimators import SVMClassifier, cuml_status
 from fer_classic.features import HOGFeatures
 from sklearn.preprocessing import StandardScaler
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,6 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     if landmarks and min(landmarks) < 1:  # 0 silently ran the estimator's default
         parser.error(f"--n-components {min(landmarks)}: give 1 or more landmarks, or leave --n-components out for "
                      "the estimator's default.")
+    out = Path(args.out)
+    if out.suffix.lower() == ".png":  # the plot goes beside the JSON under this name: it replaced the results
+        parser.error(f"--out {out}: name the JSON results (the plot is written beside them as .png).")
+    check_results({"--out": out, "--out's plot": out.with_suffix(".png")},
+                  input_trees={"--data": dataset_inputs(args.data)})
 
     data = load_folder(args.data)
     train, test = data.select("train"), data.select("test")
@@ -100,9 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(index):>8} {label:>13} {fit_s:>8.1f} {predict_s:>10.1f} {accuracy:>9.4f} "
                   f"{private_accuracy:>8.4f}", flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "n_test": len(test), "cuml": reason}, indent=1))
+    write_json(out, {"rows": rows, "n_test": len(test), "cuml": reason})
     try:
         import matplotlib
 

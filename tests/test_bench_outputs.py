@@ -1,0 +1,55 @@
+"""Every benchmark script refuses, before any work, an --out that would replace an input or is a folder."""
+
+import shutil
+import sys
+
+import pytest
+
+from conftest import benchmark_module
+
+#: Script -> the arguments it needs besides --data and --out.
+SCRIPTS = {
+    "bench_features": [], "bench_predict": ["--models", "hog:linear-svm", "--frames", "10", "--images", "10"],
+    "bench_svm": [], "bench_grouped": [], "bench_samplers": [], "bench_fit": [], "bench_deep": ["throughput"],
+}
+
+
+@pytest.fixture
+def dataset(folder_dataset):
+    """The tiny class folders with a .jpg among the test images (bench_predict times .jpg files)."""
+    png = next((folder_dataset / "test" / "happy").glob("*.png"))
+    shutil.copy(png, png.with_suffix(".jpg"))
+    return folder_dataset
+
+
+def _run(name: str, argv: list[str], monkeypatch):
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *argv])  # some mains read sys.argv, the others take None
+    bench = benchmark_module(name)
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("loaded"), raising=False)
+    monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("loaded"), raising=False)
+    return bench.main()
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_an_out_onto_a_dataset_image_is_refused_before_any_work(dataset, monkeypatch, name):
+    """Six scripts wrote their JSON over the image (or the dataset's CSV) and exited 0."""
+    image = next((dataset / "test" / "happy").glob("*.jpg"))
+    before = image.read_bytes()
+    with pytest.raises(SystemExit, match="--out .* is inside the dataset folder"):
+        _run(name, [*SCRIPTS[name], "--data", str(dataset), "--out", str(image)], monkeypatch)
+    assert image.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", [*SCRIPTS, "bench_loading"])
+def test_an_out_that_is_a_folder_is_refused_before_any_work(dataset, tmp_path, monkeypatch, name):
+    """It failed after all the work with an IsADirectoryError traceback (bench_loading: 100,000 images later)."""
+    data = [] if name == "bench_loading" else ["--data", str(dataset)]
+    with pytest.raises(SystemExit, match="--out .*folder"):
+        _run(name, [*SCRIPTS.get(name, []), *data, "--out", str(tmp_path)], monkeypatch)
+
+
+def test_bench_svm_refuses_a_png_out(dataset, tmp_path, monkeypatch, capsys):
+    """The plot, written beside the JSON as .png, replaced the results."""
+    with pytest.raises(SystemExit):
+        _run("bench_svm", ["--data", str(dataset), "--out", str(tmp_path / "svm.png")], monkeypatch)
+    assert "name the JSON results (the plot is written beside them as .png)" in capsys.readouterr().err
