@@ -56,6 +56,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import write_json  # noqa: E402  (one road for every script's results)
 RESULTS = REPO / "benchmarks" / "results"
 FER = REPO.parent / "shared" / "data" / "fer2013"
 MODES = ("local", "dask", "memory")
@@ -235,12 +237,12 @@ def main() -> None:
     if args.check_fer2013:
         row = check_fer2013(args)
         name = "fer2013_check" if args.engine == "dask" else f"fer2013_{args.engine}_check"
-        (RESULTS / f"bench_scale_{name}.json").write_text(json.dumps(row, indent=1))
+        write_json(RESULTS / f"bench_scale_{name}.json", row)
         print(json.dumps(row, indent=1))
         return
     if args.one:
         row = run_one(int(args.one[0]), args.one[1], args)
-        (RESULTS / f"bench_scale_{row['size']}_{row['mode']}.json").write_text(json.dumps(row, indent=1))
+        write_json(RESULTS / f"bench_scale_{row['size']}_{row['mode']}.json", row)
         print(json.dumps(row))
         return
     for size in args.sizes:
