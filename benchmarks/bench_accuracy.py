@@ -281,21 +281,44 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
     write_json(folder / f"{stem}_seconds.json", info)
 
 
-def load_features(folder: Path, spec: str, y_fit, test, mirror_kernel: bool = False, kernel_shift: int = 0):
-    """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked."""
+#: The options the features are computed with (what a saved set records), as the command line names them.
+FEATURE_OPTIONS = {"mirror_kernel": "--mirror-kernel", "kernel_shift": "--kernel-shift",
+                   "block_scaling": "--block-scaling", "preprocess": "--preprocess",
+                   "feature_params": "--feature-param", "seed": "--seed"}
+
+
+def feature_options(args, feature_params: dict) -> dict:
+    """The values of :data:`FEATURE_OPTIONS` in this run, as JSON keeps them (tuples as lists)."""
+    values = {"mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
+              "block_scaling": args.block_scaling, "preprocess": args.preprocess,
+              "feature_params": feature_params, "seed": args.seed}
+    return json.loads(json.dumps(jsonable(values)))
+
+
+def load_features(folder: Path, spec: str, y_fit, test, options: dict):
+    """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked.
+
+    ``options`` (:func:`feature_options`) must be those the features were computed with: the results
+    record them. Files that record none of an option (older ones, or sets joined by hand) are not
+    checked for it, except --mirror-kernel and --kernel-shift (off when not recorded).
+    """
     stem = spec.replace("+", "_")
-    arrays = {name: np.load(folder / f"{stem}_{name}.npy") for name in ("train_X", "train_y", "test_X", "test_y")}
+    files = [folder / f"{stem}_{name}.npy" for name in ("train_X", "train_y", "test_X", "test_y")]
+    missing = [f.name for f in [*files, folder / f"{stem}_seconds.json"] if not f.is_file()]
+    if missing:
+        raise SystemExit(f"--load-features {folder}: no saved {spec} features ({', '.join(missing)} missing); "
+                         "save them first with --save-features.")
+    arrays = {name: np.load(file) for name, file in zip(("train_X", "train_y", "test_X", "test_y"), files)}
     if not (np.array_equal(arrays["train_y"], np.asarray(y_fit).astype(str))
             and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
         raise SystemExit(f"--load-features {folder}: the saved {spec} features are of other images (labels differ).")
     info = json.loads((folder / f"{stem}_seconds.json").read_text())
-    if info.get("mirror_kernel", False) != mirror_kernel:
-        raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed "
-                         f"{'with' if info.get('mirror_kernel') else 'without'} --mirror-kernel; "
-                         "give the same option.")
-    if info.get("kernel_shift", 0) != kernel_shift:
-        raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with "
-                         f"--kernel-shift {info.get('kernel_shift', 0)}; give the same option.")
+    recorded = {"mirror_kernel": False, "kernel_shift": 0, **info}
+    for key, option in FEATURE_OPTIONS.items():
+        if key in recorded and recorded[key] != options[key]:
+            raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
+                             f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
+                             "results would record the other).")
     return arrays["train_X"], arrays["test_X"], info["fit"], info["test"], info["widths"]
 
 
@@ -442,11 +465,12 @@ def main() -> None:
               f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'acc pub':>7} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
     print(header)
     rows = []
+    options = feature_options(args, feature_params)
     for spec in feature_sets:
         head = feature_head(spec, args, feature_params)
         if args.load_features:
             F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test,
-                                                                           args.mirror_kernel, args.kernel_shift)
+                                                                           options)
         else:
             t0 = time.perf_counter()
             F_fit = head.fit_transform(X_fit, y_fit)
@@ -462,7 +486,7 @@ def main() -> None:
         if args.save_features:
             save_features(Path(args.save_features), spec, F_fit, y_fit, F_test, test,
                           info={"fit": round(feat_fit_s, 1), "test": round(feat_test_s, 1), "widths": widths,
-                                "mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift})
+                                **options})
         for clf in clfs:
             model = build_classifier(clf, clf_params.get(clf, {}), widths, random_state=args.seed,
                                      n_jobs=args.n_jobs, views=views)

@@ -32,6 +32,11 @@ def test_a_feature_param_reaches_every_extractor_that_has_it(bench):
     assert head.get_params()["features__hog__orientations"] == 6
 
 
+#: What a run with no feature option gives load_features (bench.feature_options).
+OPTIONS = {"mirror_kernel": False, "kernel_shift": 0, "block_scaling": False, "preprocess": None,
+           "feature_params": {}, "seed": 0}
+
+
 @pytest.fixture
 def saved(bench, tmp_path):
     rng = np.random.default_rng(0)
@@ -45,7 +50,7 @@ def saved(bench, tmp_path):
 
 def test_saved_features_come_back_with_their_seconds_and_blocks(bench, saved):
     folder, F_fit, y_fit, F_test, test = saved
-    back_fit, back_test, fit_s, test_s, widths = bench.load_features(folder, "hog+lbp", y_fit, test)
+    back_fit, back_test, fit_s, test_s, widths = bench.load_features(folder, "hog+lbp", y_fit, test, OPTIONS)
     np.testing.assert_array_equal(back_fit, F_fit)
     np.testing.assert_array_equal(back_test, F_test)
     assert (fit_s, test_s, widths) == (1.5, 0.5, [3, 1])
@@ -54,13 +59,13 @@ def test_saved_features_come_back_with_their_seconds_and_blocks(bench, saved):
 def test_saved_features_of_other_images_are_refused(bench, saved):
     folder, _, y_fit, _, test = saved
     with pytest.raises(SystemExit, match="other images"):
-        bench.load_features(folder, "hog+lbp", y_fit[::-1], test)
+        bench.load_features(folder, "hog+lbp", y_fit[::-1], test, OPTIONS)
 
 
 def test_saved_features_without_mirror_views_are_refused_for_mirror_kernel(bench, saved):
     folder, _, y_fit, _, test = saved
-    with pytest.raises(SystemExit, match="without --mirror-kernel"):
-        bench.load_features(folder, "hog+lbp", y_fit, test, mirror_kernel=True)
+    with pytest.raises(SystemExit, match="computed with --mirror-kernel False, this run asks for True"):
+        bench.load_features(folder, "hog+lbp", y_fit, test, {**OPTIONS, "mirror_kernel": True})
 
 
 @pytest.mark.parametrize("clf, key", [("kernel-svm", "views"), ("local-svm", "estimator__views")])
@@ -78,8 +83,26 @@ def test_saved_features_of_other_views_are_refused_for_kernel_shift(bench, saved
     folder, F_fit, y_fit, F_test, test = saved
     bench.save_features(folder, "hog+lbp", F_fit, y_fit, F_test, test,
                         {"fit": 1.5, "test": 0.5, "widths": [1, 1], "mirror_kernel": True})
-    with pytest.raises(SystemExit, match="with --kernel-shift 0; give the same option"):
-        bench.load_features(folder, "hog+lbp", y_fit, test, mirror_kernel=True, kernel_shift=3)
+    with pytest.raises(SystemExit, match="with --kernel-shift 0, this run asks for 3; give the same option"):
+        bench.load_features(folder, "hog+lbp", y_fit, test, {**OPTIONS, "mirror_kernel": True, "kernel_shift": 3})
+
+
+@pytest.mark.parametrize("key, saved_value, asked", [
+    ("block_scaling", True, False), ("preprocess", None, "clahe"), ("feature_params", {}, {"orientations": 6}),
+    ("seed", 0, 1),
+])
+def test_saved_features_of_other_options_are_refused(bench, saved, key, saved_value, asked):
+    """Loading them ignored the option given, and the results recorded it as if it had been applied."""
+    folder, F_fit, y_fit, F_test, test = saved
+    bench.save_features(folder, "hog+lbp", F_fit, y_fit, F_test, test,
+                        {"fit": 1.5, "test": 0.5, "widths": [3, 1], **OPTIONS, key: saved_value})
+    with pytest.raises(SystemExit, match=f"computed with {bench.FEATURE_OPTIONS[key]} "):
+        bench.load_features(folder, "hog+lbp", y_fit, test, {**OPTIONS, key: asked})
+
+
+def test_missing_saved_features_are_named_before_any_array_is_read(bench, tmp_path):
+    with pytest.raises(SystemExit, match="no saved hog features .*hog_train_X.npy.* save them first"):
+        bench.load_features(tmp_path, "hog", np.array(["happy"]), None, OPTIONS)
 
 
 @pytest.mark.parametrize("out", ["inside", "save-features inside"])
