@@ -295,6 +295,17 @@ def feature_options(args, feature_params: dict) -> dict:
     return json.loads(json.dumps(jsonable(values)))
 
 
+def saved_files(folder: Path, spec: str) -> list[Path]:
+    """The four arrays :func:`save_features` writes for ``spec``; SystemExit naming those missing (or its JSON)."""
+    stem = spec.replace("+", "_")
+    files = [folder / f"{stem}_{name}.npy" for name in ("train_X", "train_y", "test_X", "test_y")]
+    missing = [f.name for f in [*files, folder / f"{stem}_seconds.json"] if not f.is_file()]
+    if missing:
+        raise SystemExit(f"--load-features {folder}: no saved {spec} features ({', '.join(missing)} missing); "
+                         "save them first with --save-features.")
+    return files
+
+
 def load_features(folder: Path, spec: str, y_fit, test, options: dict):
     """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked.
 
@@ -303,11 +314,7 @@ def load_features(folder: Path, spec: str, y_fit, test, options: dict):
     checked for it, except --mirror-kernel and --kernel-shift (off when not recorded).
     """
     stem = spec.replace("+", "_")
-    files = [folder / f"{stem}_{name}.npy" for name in ("train_X", "train_y", "test_X", "test_y")]
-    missing = [f.name for f in [*files, folder / f"{stem}_seconds.json"] if not f.is_file()]
-    if missing:
-        raise SystemExit(f"--load-features {folder}: no saved {spec} features ({', '.join(missing)} missing); "
-                         "save them first with --save-features.")
+    files = saved_files(folder, spec)
     arrays = {name: np.load(file) for name, file in zip(("train_X", "train_y", "test_X", "test_y"), files)}
     if not (np.array_equal(arrays["train_y"], np.asarray(y_fit).astype(str))
             and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
@@ -432,6 +439,8 @@ def main() -> None:
     check_results({"--out": args.out, "--save-features": args.save_features},
                   input_trees={"--data": dataset_inputs(args.data), "--load-features": args.load_features},
                   dirs=("--save-features",))
+    for spec in feature_sets if args.load_features else ():  # before the data is loaded
+        saved_files(Path(args.load_features), spec)
 
     start = time.perf_counter()
     data = load_dataset(args.data, size=SIZE)
