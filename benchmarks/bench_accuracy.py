@@ -423,17 +423,24 @@ def main() -> None:
         except ValueError as exc:
             parser.error(f"--preprocess {args.preprocess}: {exc}")
     views = n_mirror_views(args.kernel_shift) if args.mirror_kernel else 1
-    for clf in clfs:  # a parameter the classifier does not have stops here, before any data is loaded
+    for clf in clfs:  # a parameter the classifier lacks, or a value it refuses, stops here, before any data
         try:
-            build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed, n_jobs=args.n_jobs,
-                             views=views)
+            validated(build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed,
+                                       n_jobs=args.n_jobs, views=views))
         except ValueError as exc:
             parser.error(f"--clf-param {clf}: {exc}")
+    extractor_params = set()
     for spec in feature_sets:  # the extractors' parameters and geometry (--kernel-shift) as fit checks them
+        head = feature_head(spec, args, feature_params)
+        extractor_params |= {key.rsplit("__", 1)[-1] for key in head.get_params() if key.startswith("features")}
         try:
-            check_geometry(validated(feature_head(spec, args, feature_params)), args.data, SIZE)
+            check_geometry(validated(head), args.data, SIZE)
         except ValueError as exc:
             parser.error(f"--feature-sets {spec} on {SIZE}-pixel images: {exc}")
+    unused = sorted(set(feature_params) - extractor_params)
+    if unused:  # else a misspelt name (n_word=2000) would run without it, and the results record it
+        parser.error(f"--feature-param {', '.join(unused)}: no extractor of --feature-sets {args.feature_sets} has "
+                     "such a parameter.")
 
     # Before any work: the results and saved features never replace an input (the data, a model).
     check_results({"--out": args.out, "--save-features": args.save_features},

@@ -131,12 +131,14 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
     (["--clf-param", "linear-svm"], "--clf-param 'linear-svm': expected CLF:NAME=VALUE"),
     (["--clf-param", "linear-svm:bogus=1"], r"--clf-param linear-svm: .* has no parameter\(s\) \['bogus'\]"),
     (["--feature-param", "epochs"], "--feature-param 'epochs': expected NAME=VALUE"),
+    (["--feature-param", "n_word=2000"], "--feature-param n_word: no extractor of --feature-sets hog has"),
+    (["--clf-param", "linear-svm:C=-1"], "--clf-param linear-svm: .*'C' parameter"),
     (["--preprocess", "bogus"], "--preprocess bogus: Unknown preprocessing 'bogus'"),
     (["--flip", "--mirror-kernel", "--clfs", "kernel-svm"], "--flip and --mirror-kernel are two ways"),
     (["--kernel-shift", "2"], "--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel"),
 ], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run",
         "kernel-shift-half-width", "hog-cells-too-large", "unknown-clf", "malformed-clf-param", "unknown-clf-param",
-        "malformed-feature-param", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror"])
+        "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
                                                       message):
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
