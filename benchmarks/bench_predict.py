@@ -135,10 +135,12 @@ def fer_test_files(data: Path, n: int) -> list[Path]:
 
 
 def run(data: Path, model_names: list[str], train_limit: int | None, n_frames: int, n_images: int) -> dict:
+    if train_limit is not None and train_limit < 1:
+        raise ValueError(f"train_limit must be 1 or more (None: every training image), got {train_limit}")
     cv2.setNumThreads(1)
     print(f"Loading {data} ...", flush=True)
     dataset = load_dataset(data)
-    if train_limit:
+    if train_limit is not None:
         train_idx = np.random.default_rng(0).permutation(np.flatnonzero(dataset.splits == "train"))[:train_limit]
         keep = np.concatenate([train_idx, np.flatnonzero(dataset.splits != "train")])
         dataset = dataset.subset(np.sort(keep))
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    if args.train_limit is not None and args.train_limit < 1:
+        parser.error(f"--train-limit {args.train_limit}: give 1 or more training images (leave it out for all)")
     if min(args.frames, args.images) < 10:
         parser.error("--frames and --images must be >= 10")
     # Usage errors before loading: the folder throughput run times test/<class>/*.jpg files after the fits.

@@ -38,3 +38,17 @@ def test_fer2013_jpg_folders_are_not_refused(tmp_path, monkeypatch, tiny_faces):
     data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
     with pytest.raises(Loaded):
         bench.main(["--data", str(data), "--out", str(tmp_path / "r.json")])
+
+
+@pytest.mark.parametrize("limit", ["0", "-5"])
+def test_a_train_limit_below_one_is_a_usage_error_before_loading(tmp_path, monkeypatch, capsys, tiny_faces, limit):
+    """-5 trained on all but 5 images and 0 on all of them (exit 0)."""
+    bench = benchmark_module("bench_predict")
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--data", str(data), "--train-limit", limit, "--out", str(tmp_path / "r.json")])
+    assert exit_info.value.code == 2
+    assert f"--train-limit {limit}: give 1 or more training images" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="train_limit must be 1 or more"):
+        bench.run(data, ["hog:logreg"], int(limit), 10, 10)
