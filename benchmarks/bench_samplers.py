@@ -39,6 +39,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_dataset, make_pipeline
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
+from fer_classic.pipeline import SAMPLERS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -46,6 +47,17 @@ from _results import check_results, write_json  # noqa: E402  (one road for ever
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
+SAMPLER_NAMES = ("none", *SAMPLERS)
+
+
+def choices(parser, option: str, value: str, allowed) -> list[str]:
+    """The comma-separated names of ``option``, each one of ``allowed`` (else a usage error naming them)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in dict.fromkeys(names) if n not in allowed]
+    if unknown or not names:
+        parser.error(f"{option} {value!r}: " + (f"unknown {', '.join(unknown)}; " if unknown else "")
+                     + f"give one or more of {', '.join(allowed)}, comma-separated.")
+    return list(dict.fromkeys(names))
 
 
 def machine() -> dict:
@@ -114,12 +126,18 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
                              "(default: %(default)s)")
-    parser.add_argument("--settings", default="subset,full")
-    parser.add_argument("--samplers", default="none,random,smote,adasyn")
-    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--settings", default="subset,full", help=f"comma-separated, from {', '.join(SETTINGS)}")
+    parser.add_argument("--samplers", default="none,random,smote,adasyn",
+                        help=f"comma-separated, from {', '.join(SAMPLER_NAMES)}")
+    parser.add_argument("--per-class", type=int, default=1000,
+                        help="training images per class at most in the subset setting (1 or more; default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
+    settings = choices(parser, "--settings", args.settings, SETTINGS)
+    samplers = choices(parser, "--samplers", args.samplers, SAMPLER_NAMES)
+    if args.per_class < 1 and "subset" in settings:
+        parser.error(f"--per-class {args.per_class}: give 1 or more training images per class (setting subset).")
     if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
                      f"{DEFAULT_DATASET!r} for generated faces.")
@@ -127,9 +145,8 @@ def main() -> None:
     data = load_dataset(args.data)
     print(f"{data!r}", flush=True)
     rows = []
-    for setting in args.settings.split(","):
-        rows += run_setting(setting.strip(), data, [s.strip() for s in args.samplers.split(",")], args.per_class,
-                            args.seed)
+    for setting in settings:
+        rows += run_setting(setting, data, samplers, args.per_class, args.seed)
     write_json(args.out, {"machine": machine(), "rows": rows})
     print(f"results written to {args.out}")
 

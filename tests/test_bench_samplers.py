@@ -28,3 +28,22 @@ def test_a_missing_data_is_a_usage_error_before_loading(bench, tmp_path, monkeyp
 def test_synthetic_data_is_not_refused(bench, tmp_path, monkeypatch):
     assert main_reaches_loading(bench, monkeypatch, ["bench_samplers.py", "--data", "synthetic",
                                                      "--out", str(tmp_path / "r.json")]) == "synthetic"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--per-class", "-150"], r"--per-class -150: give 1 or more training images per class"),
+    (["--per-class", "0"], r"--per-class 0: give 1 or more training images per class"),
+    (["--settings", "bogus"], r"--settings 'bogus': unknown bogus; give one or more of subset, full"),
+    (["--settings", ","], r"--settings ',': give one or more of subset, full"),
+    (["--samplers", "none,bogus,bogus"], r"--samplers 'none,bogus,bogus': unknown bogus; give one or more of none, "),
+], ids=["negative-per-class", "zero-per-class", "unknown-setting", "no-setting", "unknown-sampler"])
+def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatch, capsys, args, message):
+    """A TypeError or ValueError after the features, a KeyError, a ValueError after HOG."""
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", "synthetic", "--out", str(tmp_path / "r.json"),
+                                     *args])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
