@@ -100,11 +100,26 @@ def main() -> None:
     parser.add_argument("--repeat-sizes", default=None,
                         help="the sizes run --repeat times (default: all); the others run once")
     args = parser.parse_args()
-    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    repeated = sizes if args.repeat_sizes is None else [s.strip() for s in args.repeat_sizes.split(",")]
-    unknown = [s for s in sizes + repeated if s not in SIZES]
-    if unknown:
-        parser.error(f"--sizes/--repeat-sizes: unknown {unknown}; choose from {', '.join(SIZES)}")
+    sizes = list(dict.fromkeys(s.strip() for s in args.sizes.split(",") if s.strip()))
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown or not sizes:
+        parser.error(f"--sizes {args.sizes!r}: " + (f"unknown {', '.join(unknown)}; " if unknown else "")
+                     + f"give one or more of {', '.join(SIZES)}, comma-separated.")
+    if args.repeat_sizes is None:
+        repeated = sizes
+    else:
+        repeated = list(dict.fromkeys(s.strip() for s in args.repeat_sizes.split(",") if s.strip()))
+        strangers = [s for s in repeated if s not in sizes]
+        if strangers or not repeated:
+            parser.error(f"--repeat-sizes {args.repeat_sizes!r}: "
+                         + (f"{', '.join(strangers)} not among --sizes; " if strangers else "")
+                         + f"give one or more of the sizes run ({', '.join(sizes)}), comma-separated.")
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: give 1 or more runs of each tool per size.")
+    missing = [split for split in ("train", "test") if not (args.data / split).is_dir()]
+    if missing:
+        parser.error(f"--data {args.data} has no {' or '.join(f'{m}/' for m in missing)} folder; give FER2013's "
+                     "class folders (train/<class>/ and test/<class>/).")
     check_results({"--out": args.out}, input_trees={"--data": args.data})
     rows = []
     print(f"{'size':<6}{'tool':<12}{'n_train':>8}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'model MB':>10}"
