@@ -243,6 +243,50 @@ def _fold_task(data, train_index, test_index, features: str, clf: str, args, one
         return run_fold(data, train_index, test_index, features=features, clf=clf, args=args)
 
 
+def file_subjects(data: Path, pattern: str) -> set[str]:
+    """The subjects that ``pattern`` reads from the file names under ``data`` (no image is decoded)."""
+    from fer_classic._training import compile_groups
+
+    regex = compile_groups(pattern)
+    found = (regex.search(path.name) for path in data.rglob("*") if path.is_file())
+    return {match.group(1) for match in found if match is not None and match.group(1) is not None}
+
+
+def check_models(parser, args, feature_sets: list[str]) -> None:
+    """Usage errors for the feature sets, the local-svm row, C and the size: each pipeline built and checked."""
+    import warnings
+
+    from fer_classic._training import validated
+    from fer_classic.data._images import as_size
+    from fer_classic.features import parse_feature_names
+    from fer_classic.pipeline import make_pipeline
+
+    for option, spec in [*(("--feature-sets", s) for s in feature_sets),
+                         *([("--local-svm", args.local_svm)] if args.local_svm not in ("best", "none") else [])]:
+        try:
+            parse_feature_names(spec)
+        except ValueError as exc:
+            parser.error(f"{option} {spec!r}: {exc}"
+                         + (" Or give 'best' or 'none'." if option == "--local-svm" else ""))
+    if not feature_sets and args.local_svm in ("best", "none"):
+        parser.error(f"--feature-sets {args.feature_sets!r} names no feature set; give one or more, comma-separated"
+                     + (" (--local-svm best picks among them)." if args.local_svm == "best" else "."))
+    try:
+        as_size(args.size)
+    except ValueError as exc:
+        parser.error(f"--size {args.size}: {exc}")
+    option, values = ("--C", args.C) if args.inner_cv else ("--fixed-C", [args.fixed_C])
+    clfs = ["svm", *(["local-svm"] if args.local_svm != "none" else [])]
+    for value in values:
+        for clf in clfs:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # block_scaling with one extractor: said by each fold
+                    validated(make_pipeline("hog", clf, block_scaling=True, C=float(value)))
+            except ValueError as exc:
+                parser.error(f"{option} {value:g}: give a C above 0 ({exc})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -276,6 +320,9 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.prepare is not None:
+        if not args.prepare.is_dir():
+            parser.error(f"--prepare {args.prepare} is not a folder; give the folder of the TFEID files "
+                         "(faces_256x256).")
         report = prepare_tfeid(args.prepare, args.data)
         print(f"{sum(report['copied'].values())} images of {report['subjects']} subjects into {args.data}: "
               f"{report['copied']}; other views left: {len(report['other_views'])}; "
@@ -287,10 +334,12 @@ def main() -> None:
 
     from fer_classic import load_dataset
     from fer_classic._training import compile_groups, make_face_cropper
+    from fer_classic.exceptions import FerClassicError
     from fer_classic.model_selection import subject_groups
 
     feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
     # Usage errors (exit 2, the option named) before the images are loaded.
+    check_models(parser, args, feature_sets)
     if args.folds < 2 or args.inner_cv == 1 or args.inner_cv < 0:
         parser.error("--folds must be 2 or more and --inner-cv 0 (no search) or 2 or more.")
     if args.n_jobs == 0 or args.n_jobs < -1:  # the loaders would read them as 1 thread
@@ -305,12 +354,24 @@ def main() -> None:
     from fer_classic.data import dataset_inputs
 
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+    if not args.data.is_dir():
+        parser.error(f"--data {args.data} is not a folder; give the TFEID class folders (made by --prepare).")
+    subjects = file_subjects(args.data, args.groups)
+    if len(subjects) < args.folds:
+        parser.error(f"--folds {args.folds}: the file names under --data {args.data} name {len(subjects)} "
+                     f"subject(s) (--groups); give at most {len(subjects)} folds, each whole subjects.")
 
     start = time.perf_counter()
     cropper = make_face_cropper(args.size, crop=args.crop)  # what fit and search load photos through
     data = load_dataset(args.data, size=args.size, n_jobs=args.n_jobs, cropper=cropper)
     load_s = time.perf_counter() - start
-    groups = subject_groups(data.sources, args.groups)
+    try:
+        groups = subject_groups(data.sources, args.groups)
+    except FerClassicError as exc:
+        raise SystemExit(str(exc)) from None
+    if len(np.unique(groups)) < args.folds:  # images without a face were skipped
+        parser.error(f"--folds {args.folds}: the images loaded from --data {args.data} are of "
+                     f"{len(np.unique(groups))} subject(s); give at most that many folds.")
     how = how_taken(data, cropper)
     print(f"loaded {data.name}: {len(data)} images, {len(np.unique(groups))} subjects, classes "
           f"{data.class_counts()}, {len(data.skipped)} skipped in {load_s:.1f} s; faces {dict(how)}", flush=True)

@@ -92,3 +92,48 @@ def test_bad_arguments_are_usage_errors_before_loading(bench, tmp_path, monkeypa
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
+
+
+GOOD = ["--local-svm", "none", "--folds", "3", "--inner-cv", "0", "--jobs", "1"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--feature-sets", "foo"], r"--feature-sets .foo.: Unknown features foo; choose from pixels, hog"),
+    (["--local-svm", "foo"], r"--local-svm 'foo': Unknown features foo; .* Or give 'best' or 'none'"),
+    (["--fixed-C", "-1"], r"--fixed-C -1: give a C above 0 \(The 'C' parameter of SVMClassifier"),
+    (["--inner-cv", "2", "--C", "-1", "0"], r"--C -1: give a C above 0"),
+    (["--local-svm", "hog", "--inner-cv", "2", "--C", "1", "0"], r"--C 0: give a C above 0"),
+    (["--size", "0"], r"--size 0: size must be an int >= 4"),
+    (["--folds", "20"], r"--folds 20: the file names under --data .* name 3 subject\(s\) \(--groups\); give at most 3"),
+    (["--feature-sets", ",", "--local-svm", "best"], r"--feature-sets ',' names no feature set; give one or more"),
+    (["--data", "{tmp}/missing"], r"--data .*missing is not a folder; give the TFEID class folders"),
+    (["--prepare", "{tmp}/missing"], r"--prepare .*missing is not a folder; give the folder of the TFEID files"),
+], ids=["unknown-feature-set", "unknown-local-svm", "negative-fixed-C", "negative-C", "zero-C-local-svm", "zero-size",
+        "more-folds-than-subjects", "no-feature-set-for-best", "missing-data", "missing-prepare"])
+def test_bad_options_are_usage_errors_before_loading(bench, tfeid_folder, tmp_path, monkeypatch, capsys, args,
+                                                     message):
+    """Each failed with a traceback: after the data (every svm row, for --local-svm foo), or at once (--prepare)."""
+    monkeypatch.setattr("fer_classic.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    args = [a.format(tmp=tmp_path) for a in args]
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_folder), "--out",
+                                     str(tmp_path / "r.json"), *GOOD, *args])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "missing").exists()
+
+
+def test_good_options_reach_loading(bench, tfeid_folder, tmp_path, monkeypatch):
+    class Loaded(Exception):
+        pass
+
+    def load_dataset(path, **kwargs):
+        raise Loaded(path)
+
+    monkeypatch.setattr("fer_classic.load_dataset", load_dataset)
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_folder), "--out", str(tmp_path / "r.json"),
+                                     *GOOD, "--feature-sets", "hog,hog+lbp", "--local-svm", "lbp", "--inner-cv", "2"])
+    with pytest.raises(Loaded):
+        bench.main()
