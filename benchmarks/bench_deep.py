@@ -237,6 +237,50 @@ def run_imagenet(args, data) -> dict:
     return section
 
 
+def names(text: str) -> list[str]:
+    """Comma-separated names (argparse type): blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def check_options(parser, args) -> None:
+    """Usage errors before loading: the extractors the part builds, checked as their fit would (no TensorFlow)."""
+    from fer_classic._training import validated
+
+    def check(option: str, value, build) -> None:
+        try:
+            validated(build())
+        except ValueError as exc:
+            parser.error(f"{option} {value}: {exc}")
+
+    for option in ("--backbones", "--sizes", "--precisions"):
+        if not getattr(args, option[2:]):
+            parser.error(f"{option} names nothing; give one or more, comma-separated.")
+    deep = dict(weights=None, verbose=False, batch_size=args.batch_size)
+    check("--batch-size", args.batch_size, lambda: DeepFeatures(**deep))
+    if args.part in ("throughput", "imagenet"):
+        for backbone in args.backbones:
+            check("--backbones", backbone, lambda: DeepFeatures(backbone=backbone, **deep))
+        for size in args.sizes if args.part == "throughput" else args.sizes[-1:]:
+            minimum = max(BACKBONES[b].min_size for b in args.backbones)
+            if size < minimum:
+                parser.error(f"--sizes {size}: give input sides of {minimum} px or more (the smallest the backbones take).")
+    if args.part == "throughput":
+        for precision in args.precisions:
+            check("--precisions", precision, lambda: DeepFeatures(precision=precision, **deep))
+        if args.n_images < 1:
+            parser.error(f"--n-images {args.n_images}: give 1 or more test images to time.")
+    if args.part == "cnn":
+        for option in ("precision", "dropout", "patience", "epochs"):
+            value = getattr(args, option)
+            if value is not None:
+                check(f"--{option}", value, lambda: CNNFeatures(batch_size=args.batch_size, **{option: value}))
+        for option in ("budget_min", "probe_steps", "c_select_n"):
+            if getattr(args, option) <= 0:
+                parser.error(f"--{option.replace('_', '-')} {getattr(args, option)}: give a number above 0.")
+    if args.part == "imagenet" and args.limit is not None and args.limit < 1:
+        parser.error(f"--limit {args.limit}: give 1 or more training images (leave it out for all).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", choices=["throughput", "cnn", "imagenet"])
@@ -244,10 +288,12 @@ def main() -> None:
                         help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
                              "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
-    parser.add_argument("--backbones", type=lambda s: s.split(","), default=list(BACKBONES))
-    parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=[48, 96])
+    parser.add_argument("--backbones", type=names, default=list(BACKBONES),
+                        help=f"comma-separated, from {', '.join(BACKBONES)}")
+    parser.add_argument("--sizes", type=lambda s: [int(v) for v in names(s)], default=[48, 96],
+                        help="input sides in pixels, comma-separated (imagenet: the last)")
     parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed")
-    parser.add_argument("--precisions", type=lambda s: s.split(","), default=["auto", "mixed"],
+    parser.add_argument("--precisions", type=names, default=["auto", "mixed"],
                         help="throughput: DeepFeatures precisions (auto: float32 on CPU, float16 on GPU)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 64 (throughput), 128 (cnn)")
     parser.add_argument("--budget-min", type=float, default=45.0, help="cnn: minutes for the CNN's epochs")
@@ -267,6 +313,7 @@ def main() -> None:
                      f"{DEFAULT_DATASET!r} for generated faces.")
     args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
     args.section = args.section or args.part
+    check_options(parser, args)
 
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
     read_sections(args.out)  # merged into after the run: a file that is not results is refused now

@@ -1,6 +1,7 @@
 """benchmarks/bench_deep.py: a missing --data is a usage error before loading; 'synthetic' still loads."""
 
 import re
+import sys
 
 import pytest
 
@@ -28,3 +29,29 @@ def test_a_missing_data_is_a_usage_error_before_loading(bench, tmp_path, monkeyp
 def test_synthetic_data_is_not_refused(bench, tmp_path, monkeypatch):
     assert main_reaches_loading(bench, monkeypatch, ["bench_deep.py", "throughput", "--data", "synthetic",
                                                      "--out", str(tmp_path / "r.json")]) == "synthetic"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["throughput", "--backbones", "foo"], r"--backbones foo: The 'backbone' parameter of DeepFeatures must be"),
+    (["throughput", "--backbones", ","], r"--backbones names nothing; give one or more"),
+    (["throughput", "--precisions", "auto,bogus"], r"--precisions bogus: The 'precision' parameter of DeepFeatures"),
+    (["throughput", "--n-images", "0"], r"--n-images 0: give 1 or more test images to time"),
+    (["throughput", "--sizes", "16"], r"--sizes 16: give input sides of 32 px or more"),
+    (["throughput", "--batch-size", "-1"], r"--batch-size -1: The 'batch_size' parameter"),
+    (["cnn", "--precision", "bogus"], r"--precision bogus: The 'precision' parameter of CNNFeatures"),
+    (["cnn", "--dropout", "2"], r"--dropout 2.0: The 'dropout' parameter of CNNFeatures"),
+    (["cnn", "--budget-min", "0"], r"--budget-min 0.0: give a number above 0"),
+    (["imagenet", "--limit", "0"], r"--limit 0: give 1 or more training images"),
+], ids=["unknown-backbone", "no-backbone", "unknown-precision", "zero-images", "small-size", "negative-batch",
+        "cnn-precision", "cnn-dropout", "cnn-budget", "imagenet-limit"])
+def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatch, capsys, args, message):
+    """They failed after loading the data and starting TensorFlow, with an InvalidParameterError traceback."""
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_deep.py", *args, "--data", "synthetic", "--out", str(tmp_path / "r.json")])
+    tensorflow_before = "tensorflow" in sys.modules
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+    assert tensorflow_before or "tensorflow" not in sys.modules  # checked without starting TensorFlow
