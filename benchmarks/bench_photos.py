@@ -41,6 +41,8 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_model
 from fer_classic.data import IMAGE_EXTENSIONS
+from fer_classic.detection import FaceCropper
+from fer_classic.exceptions import FerClassicError
 from fer_classic.labels import canonical_label
 from fer_classic.prediction import face_cropper_for, predict_paths
 from fer_classic.prediction._image import load_image
@@ -193,15 +195,30 @@ def main(argv: list[str] | None = None) -> int:
         listed = [path for path, _ in read_photos(args.photos)] if args.photos.is_file() else []
     except (ValueError, OSError) as exc:
         parser.error(f"PHOTOS {args.photos}: {exc}")
-    # Before any work: the results never replace the model or a photo.
-    check_results({"--out": out}, inputs={"MODEL": args.model}, input_trees={"PHOTOS": [args.photos, *listed]})
-    model = load_model(args.model, trusted=args.trust)
     params = {"detect": {"always": True, "never": False}.get(args.detect, args.detect), "fallback": args.fallback}
     if args.yunet:
+        if not args.yunet.is_file():
+            parser.error(f"--yunet {args.yunet} is not a file; give YuNet's ONNX file "
+                         "(face_detection_yunet_2023mar.onnx, OpenCV model zoo).")
         params.update(detector="yunet", detector_model=str(args.yunet))
     params = {k: v for k, v in params.items() if v is not None}
     if args.portrait_aspect is not False:  # None is a value here: the rule turned off
         params["portrait_aspect"] = args.portrait_aspect
+    try:  # the overrides on the default cropper, as the model's own will take them
+        FaceCropper(**params).fit()
+    except FerClassicError as exc:
+        option = "--portrait-aspect" if "portrait_aspect" in str(exc) else "--yunet" if args.yunet else "the options"
+        parser.error(f"{option}: {exc}")
+    # Before any work: the results never replace the model or a photo.
+    check_results({"--out": out}, inputs={"MODEL": args.model}, input_trees={"PHOTOS": [args.photos, *listed]})
+    if not args.model.is_file():
+        parser.error(f"MODEL {args.model} is not a file; give a model saved by fer_classic.save_model or "
+                     "fer-classic fit.")
+    try:
+        model = load_model(args.model, trusted=args.trust)
+        face_cropper_for(model, **params)  # overrides the model's cropper refuses: before any photo
+    except FerClassicError as exc:
+        raise SystemExit(f"MODEL {args.model}: {exc}") from None
     result = score_photos(model, photos, **params)
     print(f"{args.photos}: {len(photos)} photos, model {args.model.name}")
     print(format_table(result))

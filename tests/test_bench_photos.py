@@ -1,5 +1,7 @@
 """benchmarks/bench_photos.py: its results never replace the model or a photo."""
 
+import re
+
 import pytest
 
 from conftest import benchmark_module
@@ -28,3 +30,36 @@ def test_an_output_onto_a_photo_a_csv_lists_is_refused_before_any_work(tmp_path,
     with pytest.raises(SystemExit, match="--out .* is an input of this command"):
         bench.main([str(tmp_path / "m.joblib"), str(listing), "--out", str(photo)])
     assert photo.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{tmp}/missing.joblib", "{photos}"], r"MODEL .*missing.joblib is not a file; give a model saved by"),
+    (["{model}", "{tmp}/missing"], r"PHOTOS .*missing: \[Errno 2\] No such file"),
+    (["{model}", "{photos}", "--limit", "0"], r"--limit 0: give 1 or more photos per class"),
+    (["{model}", "{photos}", "--limit", "-2"], r"--limit -2: give 1 or more photos per class"),
+    (["{model}", "{photos}", "--portrait-aspect", "-1"], r"--portrait-aspect: The 'portrait_aspect' parameter of "
+                                                         r"FaceCropper must be a float in the range \[1.0, inf\)"),
+    (["{model}", "{photos}", "--yunet", "{tmp}/missing.onnx"], r"--yunet .*missing.onnx is not a file; give YuNet's"),
+], ids=["missing-model", "missing-photos", "zero-limit", "negative-limit", "negative-portrait-aspect",
+        "missing-yunet"])
+def test_bad_arguments_are_usage_errors_before_any_work(tmp_path, folder_dataset, monkeypatch, capsys, args, message):
+    """A missing model, a portrait aspect below 1 and a missing YuNet file were tracebacks."""
+    bench = benchmark_module("bench_photos")
+    model = tmp_path / "m.joblib"
+    model.write_bytes(b"a model")
+    monkeypatch.setattr(bench, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    args = [a.format(tmp=tmp_path, model=model, photos=folder_dataset / "test") for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main([*args, "--out", str(tmp_path / "r.json")])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_model_that_does_not_load_is_a_one_line_exit(tmp_path, folder_dataset, capsys):
+    bench = benchmark_module("bench_photos")
+    model = tmp_path / "m.joblib"
+    model.write_bytes(b"not a model")
+    with pytest.raises(SystemExit, match=r"MODEL .*m.joblib: .* is not a readable fer-classic model"):
+        bench.main([str(model), str(folder_dataset / "test"), "--out", str(tmp_path / "r.json")])
+    assert not (tmp_path / "r.json").exists()
