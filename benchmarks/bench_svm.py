@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_classic.data import dataset_inputs, load_folder
+from fer_classic.data import IMAGE_EXTENSIONS, dataset_inputs, load_folder
 from fer_classic.estimators import SVMClassifier, cuml_status
 from fer_classic.features import HOGFeatures
 from sklearn.preprocessing import StandardScaler
@@ -35,13 +35,23 @@ from sklearn.preprocessing import StandardScaler
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+DEFAULT_SIZES = [2000, 4000, 8000, 16000, 28709]
+
+
+def train_files(data: Path) -> int:
+    """Image files under ``data/train`` (what the training split can hold at most; nothing decoded)."""
+    train = Path(data) / "train"
+    return sum(1 for p in train.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()) \
+        if train.is_dir() else 0
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000, 8000, 16000, 28709],
-                        help="training images of each row, 1 or more (default: %(default)s)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="training images of each row, 1 or more, at most the training split's (default: "
+                             f"{' '.join(map(str, DEFAULT_SIZES))}, those above the training split's size "
+                             "replaced by one row of all its images)")
     parser.add_argument("--backends", nargs="+", default=["sklearn", "precomputed", "approx", "cuml"],
                         choices=["sklearn", "precomputed", "approx", "cuml"])
     parser.add_argument("--C", type=float, default=1.0, help="SVM regularisation (default: %(default)s)")
@@ -52,8 +62,20 @@ def main(argv: list[str] | None = None) -> None:
     # Usage errors (exit 2, the option named) before the data is loaded.
     if not Path(args.data).is_dir():
         parser.error(f"--data {args.data} is not a folder; give FER2013's class folders (train/ and test/).")
-    if min(args.sizes) < 1:  # 0 failed in the first fit, after the features
-        parser.error(f"--sizes {min(args.sizes)}: give training sizes of 1 or more images.")
+    given = args.sizes is not None
+    sizes = args.sizes if given else DEFAULT_SIZES
+    if min(sizes) < 1:  # 0 failed in the first fit, after the features
+        parser.error(f"--sizes {min(sizes)}: give training sizes of 1 or more images.")
+    twice = sorted({size for size in sizes if sizes.count(size) > 1})
+    if twice:
+        parser.error(f"--sizes {' '.join(map(str, twice))} given twice; give each size once.")
+    n_files = train_files(args.data)
+    if not n_files:
+        parser.error(f"--data {args.data} has no train/<class>/ images; give FER2013's class folders (train/ and "
+                     "test/).")
+    if given and max(sizes) > n_files:  # capped, they gave duplicate rows of the whole training split
+        parser.error(f"--sizes {max(sizes)}: above the {n_files} training images of --data {args.data}; give "
+                     f"sizes up to {n_files}.")
     landmarks = [m for m in args.n_components if m is not None]
     if landmarks and min(landmarks) < 1:  # 0 silently ran the estimator's default
         parser.error(f"--n-components {min(landmarks)}: give 1 or more landmarks, or leave --n-components out for "
@@ -66,6 +88,14 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_folder(args.data)
     train, test = data.select("train"), data.select("test")
+    if given and max(sizes) > len(train):  # images that failed to load
+        raise SystemExit(f"--sizes {max(sizes)}: above the {len(train)} training images loaded from --data "
+                         f"{args.data} ({n_files - len(train)} of its files skipped); give sizes up to {len(train)}.")
+    if not given and max(sizes) > len(train):
+        above = [size for size in sizes if size >= len(train)]
+        sizes = [size for size in sizes if size < len(train)] + [len(train)]
+        print(f"sizes {', '.join(map(str, above))} at or above the {len(train)} training images: one row of all "
+              f"{len(train)}", flush=True)
     hog = HOGFeatures(n_jobs=-1).fit(train.X[:1])
     scaler = StandardScaler().fit(hog.transform(train.X))
     X_train, X_test = scaler.transform(hog.transform(train.X)), scaler.transform(hog.transform(test.X))
@@ -89,8 +119,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"cuML skipped: {reason}")
     rows = []
     print(f"{'n_train':>8} {'backend':>13} {'fit s':>8} {'predict s':>10} {'accuracy':>9} {'private':>8}")
-    for size in args.sizes:
-        index = order[: min(size, len(train))]
+    for size in sizes:
+        index = order[:size]
         for label, params in configs:
             model = SVMClassifier(**params)
             start = time.perf_counter()

@@ -11,7 +11,10 @@ from conftest import benchmark_module
     (["--data", "{tmp}/no-such-data"], "--data .*no-such-data is not a folder"),
     (["--sizes", "2000", "0"], "--sizes 0: give training sizes of 1 or more images"),
     (["--n-components", "0"], "--n-components 0: give 1 or more landmarks, or leave --n-components out"),
-], ids=["missing-data", "zero-size", "zero-landmarks"])
+    (["--sizes", "20", "1000"], r"--sizes 1000: above the \d+ training images of --data .*faces; give sizes up to"),
+    (["--sizes", "20", "40", "20"], r"--sizes 20 given twice; give each size once"),
+    (["--data", "{tmp}"], r"--data .* has no train/<class>/ images"),
+], ids=["missing-data", "zero-size", "zero-landmarks", "size-above-training-split", "size-twice", "no-train-images"])
 def test_bad_arguments_are_usage_errors_before_loading(folder_dataset, tmp_path, monkeypatch, capsys, args, message):
     bench = benchmark_module("bench_svm")
     monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
@@ -20,3 +23,22 @@ def test_bad_arguments_are_usage_errors_before_loading(folder_dataset, tmp_path,
         bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), *given])
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_default_sizes_above_the_training_split_are_one_row_and_said(folder_dataset, tmp_path, monkeypatch, capsys):
+    """They were capped silently, one duplicate row of the whole training split per size."""
+    bench = benchmark_module("bench_svm")
+
+    class Features(Exception):
+        pass
+
+    def hog(*args, **kwargs):
+        raise Features
+
+    monkeypatch.setattr(bench, "HOGFeatures", hog)
+    with pytest.raises(Features):
+        bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json")])
+    n = len(list((folder_dataset / "train").rglob("*.png")))
+    assert f"sizes 2000, 4000, 8000, 16000, 28709 at or above the {n} training images: one row of all {n}" in \
+        capsys.readouterr().out
