@@ -212,9 +212,32 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def check_options(parser, args) -> None:
+    """Usage errors before any image is generated or fitted (a child process's failure was a traceback)."""
+    for option in ("workers", "n_components", "chunk_size"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} {getattr(args, option)}: give 1 or more.")
+    if args.check_fer2013 or args.one:
+        return
+    twice = sorted({size for size in args.sizes if args.sizes.count(size) > 1})
+    if twice:
+        parser.error(f"--sizes {' '.join(map(str, twice))} given twice; give each size once.")
+    # generate() takes the first SIZE files in class order: a smaller size would miss whole classes.
+    n_train = len(list((FER / "train").glob("*/*.jpg")))
+    if not n_train:
+        parser.error(f"FER2013's class folders are not at {FER} (train/<class>/*.jpg): the training sets are made "
+                     "from them.")
+    small = [size for size in args.sizes if size < n_train]
+    if small:
+        parser.error(f"--sizes {' '.join(map(str, small))}: give sizes of {n_train} images or more (FER2013's "
+                     "training split, every class; jittered replicas come on top of it).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 100000, 300000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 100000, 300000],
+                        help="training images of each run, each at least FER2013's training split (28,709: "
+                             "replicas come on top of it)")
     parser.add_argument("--mode", nargs="+", choices=MODES, default=["local", "dask"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-memory", default="2GB", help="Dask memory limit per worker (spills beyond it).")
@@ -234,6 +257,7 @@ def main() -> None:
     if args.table:
         print(table())
         return
+    check_options(parser, args)
     if args.check_fer2013:
         row = check_fer2013(args)
         name = "fer2013_check" if args.engine == "dask" else f"fer2013_{args.engine}_check"

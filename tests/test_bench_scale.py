@@ -1,0 +1,61 @@
+"""benchmarks/bench_scale.py: bad sizes and counts are usage errors before any image is generated."""
+
+import re
+
+import pytest
+
+from conftest import benchmark_module, write_folder_dataset
+
+
+@pytest.fixture
+def bench(tmp_path, tiny_faces, monkeypatch):
+    """bench_scale on the tiny faces as FER2013 (.jpg class folders), generating nothing."""
+    bench = benchmark_module("bench_scale")
+    monkeypatch.setattr(bench, "FER", write_folder_dataset(tmp_path / "fer", tiny_faces, ext=".jpg"))
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "generate", lambda *a, **k: pytest.fail("images generated"))
+    monkeypatch.setattr(bench, "check_fer2013", lambda *a, **k: pytest.fail("fitted"))
+    return bench
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sizes", "0"], r"--sizes 0: give sizes of \d+ images or more \(FER2013's training split, every class"),
+    (["--sizes", "-5", "200"], r"--sizes -5: give sizes of \d+ images or more"),
+    (["--sizes", "20", "200"], r"--sizes 20: give sizes of \d+ images or more"),
+    (["--sizes", "200", "200"], r"--sizes 200 given twice; give each size once"),
+    (["--workers", "0"], r"--workers 0: give 1 or more"),
+    (["--n-components", "-1"], r"--n-components -1: give 1 or more"),
+    (["--check-fer2013", "--chunk-size", "0"], r"--chunk-size 0: give 1 or more"),
+], ids=["zero-size", "negative-size", "size-missing-classes", "size-twice", "zero-workers", "negative-landmarks",
+        "zero-chunk-size"])
+def test_bad_options_are_usage_errors_before_any_work(bench, monkeypatch, capsys, args, message):
+    """Never validated: a size below the training split took the first files in class order (whole classes missing),
+    0 or less fitted an empty training set in a child process (a CalledProcessError traceback)."""
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_missing_fer2013_is_a_usage_error(bench, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "FER", tmp_path / "missing")
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", "30000"])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    assert "FER2013's class folders are not at" in capsys.readouterr().err
+
+
+def test_sizes_of_the_whole_training_split_or_more_are_generated(bench, tiny_faces, monkeypatch):
+    class Generated(Exception):
+        pass
+
+    def generate(root, size, *args):
+        raise Generated(size)
+
+    monkeypatch.setattr(bench, "generate", generate)
+    n_train = int((tiny_faces.splits == "train").sum())
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", str(n_train), "--mode", "local"])
+    with pytest.raises(Generated, match=str(n_train)):
+        bench.main()
