@@ -398,12 +398,17 @@ def main() -> None:
     if args.n_jobs == 0:
         parser.error("--n-jobs 0 cannot run anything; give 1 or more, or -1 for all cores.")
     feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
+    if not feature_sets:  # else complete results of no row, exit 0
+        parser.error(f"--feature-sets {args.feature_sets!r} names no feature set; give one or more, comma-separated.")
     for spec in feature_sets:
         try:
             parse_feature_names(spec)
         except ValueError as exc:
             parser.error(f"--feature-sets {spec}: {exc}")
     clfs = [c.strip() for c in args.clfs.split(",") if c.strip()]
+    if not clfs:  # else every feature set extracted for no row, exit 0
+        parser.error(f"--clfs {args.clfs!r} names no classifier; give one or more of {', '.join(CLASSIFIERS)}, "
+                     "comma-separated.")
     unknown = [c for c in clfs if c not in CLASSIFIERS]
     if unknown:
         parser.error(f"--clfs: unknown {', '.join(unknown)}; choose from {', '.join(CLASSIFIERS)}.")

@@ -136,11 +136,15 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
     (["--preprocess", "bogus"], "--preprocess bogus: Unknown preprocessing 'bogus'"),
     (["--flip", "--mirror-kernel", "--clfs", "kernel-svm"], "--flip and --mirror-kernel are two ways"),
     (["--kernel-shift", "2"], "--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel"),
+    (["--feature-sets", ","], "--feature-sets ',' names no feature set; give one or more"),
+    (["--clfs", ","], "--clfs ',' names no classifier; give one or more of linear-svm, "),
 ], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run",
         "kernel-shift-half-width", "hog-cells-too-large", "unknown-clf", "malformed-clf-param", "unknown-clf-param",
-        "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror"])
+        "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror",
+        "no-feature-set", "no-clf"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
                                                       message):
+    """No feature set or no classifier wrote complete results of no row and exited 0 (--clfs , after the features)."""
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     defaults = ["--data", str(folder_dataset), "--feature-sets", "hog", "--clfs", "linear-svm",
                 "--out", str(tmp_path / "results.json")]
