@@ -24,14 +24,38 @@ from fer_classic import load_dataset
 from fer_classic.data import DEFAULT_DATASET
 from fer_classic.estimators import CanonicalOrderClassifier
 from fer_classic.evaluation import classification_metrics, format_metrics
+from fer_classic.exceptions import FerClassicError
 from fer_classic.features import HOGFeatures, LBPFeatures
 from fer_classic.workflow import split_train_test
+
+#: Folds of the grid search's cross-validation: each class needs this many training images.
+FOLDS = 3
+
+
+def stratified_subset(y: np.ndarray, limit: int, minimum: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``limit`` rows of ``y``: each class in proportion, but at least ``minimum`` (or all it has).
+
+    ``limit`` must be at least ``minimum`` times the number of classes.
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    share = limit * counts / counts.sum()
+    quota = np.minimum(counts, np.maximum(minimum, np.floor(share).astype(int)))
+    while quota.sum() > limit:  # the minimums taken from the classes furthest above their share
+        over = quota > np.minimum(counts, minimum)
+        quota[np.flatnonzero(over)[np.argmax((quota - share)[over])]] -= 1
+    while quota.sum() < limit:  # the rest to the classes furthest below their share
+        room = quota < counts
+        quota[np.flatnonzero(room)[np.argmax((share - quota)[room])]] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:n] for c, n in zip(classes, quota)]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="dataset path (default: generated faces)")
-    parser.add_argument("--limit", type=int, default=None, help="use at most this many training images (1 or more)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help=f"use at most this many training images, stratified ({FOLDS} or more of each class for "
+                             f"the {FOLDS}-fold search: {FOLDS} x the classes or more)")
     args = parser.parse_args()
     # Usage errors (exit 2, the option named) before anything is loaded.
     if args.data not in (None, DEFAULT_DATASET) and not Path(args.data).exists():
@@ -40,9 +64,16 @@ def main() -> None:
     if args.limit is not None and args.limit < 1:  # -1 kept all images but one
         parser.error(f"--limit {args.limit}: give 1 or more training images, or leave --limit out for all of them.")
 
-    train, test, _ = split_train_test(load_dataset(args.data))
+    try:
+        train, test, _ = split_train_test(load_dataset(args.data))
+    except FerClassicError as exc:  # a dataset that cannot be read: its one line
+        raise SystemExit(str(exc)) from None
+    n_classes = len(np.unique(train.y))
+    if args.limit is not None and args.limit < FOLDS * n_classes:  # the classes known now
+        parser.error(f"--limit {args.limit}: the {FOLDS}-fold search needs {FOLDS} training images of each of the "
+                     f"{n_classes} classes; give {FOLDS * n_classes} or more.")
     if args.limit and args.limit < len(train):
-        train = train.subset(np.random.default_rng(0).permutation(len(train))[: args.limit])
+        train = train.subset(stratified_subset(train.y, args.limit))
 
     pipeline = Pipeline([
         ("features", FeatureUnion([("hog", HOGFeatures()), ("lbp", LBPFeatures())])),
@@ -53,7 +84,7 @@ def main() -> None:
         "features__hog__pixels_per_cell": [(6, 6), (8, 8)],
         "clf__estimator__C": [1.0, 10.0],
     }
-    search = GridSearchCV(pipeline, grid, cv=StratifiedKFold(3, shuffle=True, random_state=0), n_jobs=1)
+    search = GridSearchCV(pipeline, grid, cv=StratifiedKFold(FOLDS, shuffle=True, random_state=0), n_jobs=1)
     search.fit(train.X, train.y)
 
     print("cross-validated accuracy per candidate:")

@@ -15,6 +15,7 @@ import numpy as np
 from fer_classic import load_dataset, load_model, make_pipeline, save_model
 from fer_classic.data import DEFAULT_DATASET
 from fer_classic.estimators import CLASSIFIERS
+from fer_classic.exceptions import FerClassicError
 from fer_classic.evaluation import classification_metrics, format_confusion_matrix, format_metrics
 from fer_classic.features import parse_feature_names
 from fer_classic.persistence import FERModel
@@ -38,8 +39,11 @@ def main() -> None:
     if args.clf not in CLASSIFIERS:
         parser.error(f"--clf {args.clf}: unknown classifier; choose from {', '.join(CLASSIFIERS)}.")
 
-    data = load_dataset(args.data)
-    train, test, held_out = split_train_test(data)
+    try:
+        data = load_dataset(args.data)
+        train, test, held_out = split_train_test(data)
+    except FerClassicError as exc:  # a dataset that cannot be read: its one line
+        raise SystemExit(str(exc)) from None
     print(data, "(test held out from train)" if held_out else "")
 
     pipeline = make_pipeline(args.features, args.clf).fit(train.X, train.y)

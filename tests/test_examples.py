@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -28,13 +29,42 @@ def test_example_runs(script, args):
     ("library_workflow.py", ["--features", "hogg"], "--features hogg: Unknown features hogg; choose from .*hog, lbp"),
     ("library_workflow.py", ["--features", "hog+"], r"--features hog\+: Features 'hog\+' hold an empty name"),
     ("library_workflow.py", ["--clf", "nope"], "--clf nope: unknown classifier; choose from svm, linear-svm"),
+    ("grid_search_pipeline.py", ["--limit", "1"], "--limit 1: the 3-fold search needs 3 training images of each of "
+                                                  "the 7 classes; give 21 or more"),
+    ("grid_search_pipeline.py", ["--limit", "10"], "--limit 10: the 3-fold search needs 3 training images"),
 ], ids=["negative-limit", "zero-limit", "grid-missing-data", "workflow-missing-data", "workflow-unknown-features",
-        "workflow-empty-feature-name", "workflow-unknown-clf"])
+        "workflow-empty-feature-name", "workflow-unknown-clf", "limit-one", "limit-below-the-folds"])
 def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path, script, args, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / script), *(a.format(tmp=tmp_path) for a in args)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
     assert re.search(message, result.stderr) and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("script", ["grid_search_pipeline.py", "library_workflow.py"])
+def test_a_dataset_that_cannot_be_read_is_its_one_line_without_a_traceback(tmp_path, script):
+    """A --data folder without class folders was a DatasetError traceback."""
+    (tmp_path / "photos").mkdir()
+    result = subprocess.run([sys.executable, str(REPO / "examples" / script), "--data", str(tmp_path / "photos")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Dataset folder {tmp_path / 'photos'} has no sub-folders; expected {tmp_path / 'photos'}/<label>/*.jpg or "
+        f"{tmp_path / 'photos'}/<split>/<label>/*.jpg."]
+
+
+def test_the_grid_search_limit_is_a_stratified_subset_with_every_class_for_the_folds():
+    """It was the first LIMIT of a permutation: classes missing or below the 3 folds (warnings, a crash at 1)."""
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        from grid_search_pipeline import stratified_subset
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    y = np.array(["happy"] * 1000 + ["disgust"] * 10 + ["sad"] * 40)
+    counts = {limit: dict(zip(*np.unique(y[stratified_subset(y, limit)], return_counts=True)))
+              for limit in (9, 100, 500)}
+    assert counts == {9: {"disgust": 3, "happy": 3, "sad": 3}, 100: {"disgust": 3, "happy": 94, "sad": 3},
+                      500: {"disgust": 5, "happy": 476, "sad": 19}}
 
 
 def test_hog_sift_grid_file_names_the_svm_parameters():
