@@ -263,7 +263,8 @@ def check_options(parser, args) -> None:
         for size in args.sizes if args.part == "throughput" else args.sizes[-1:]:
             minimum = max(BACKBONES[b].min_size for b in args.backbones)
             if size < minimum:
-                parser.error(f"--sizes {size}: give input sides of {minimum} px or more (the smallest the backbones take).")
+                parser.error(f"--sizes {size}: give input sides of {minimum} px or more (the smallest the "
+                             "backbones take).")
     if args.part == "throughput":
         for precision in args.precisions:
             check("--precisions", precision, lambda: DeepFeatures(precision=precision, **deep))

@@ -140,8 +140,8 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
     (["--clfs", ","], "--clfs ',' names no classifier; give one or more of linear-svm, "),
 ], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run",
         "kernel-shift-half-width", "hog-cells-too-large", "unknown-clf", "malformed-clf-param", "unknown-clf-param",
-        "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess", "flip-and-mirror-kernel", "kernel-shift-without-mirror",
-        "no-feature-set", "no-clf"])
+        "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess",
+        "flip-and-mirror-kernel", "kernel-shift-without-mirror", "no-feature-set", "no-clf"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
                                                       message):
     """No feature set or no classifier wrote complete results of no row and exited 0 (--clfs , after the features)."""
