@@ -83,6 +83,14 @@ def test_class_weight_codes_name_a_label_that_is_no_class():
         class_weight_codes({"sad": 5.0, "fear": 9.0}, np.array(["angry", "happy", "sad"]))
 
 
+def test_class_weight_codes_drop_keys_of_absent_classes_when_every_class_has_one():
+    """A seven-emotion dict serves a fold without disgust, as SVC's compute_class_weight accepts it."""
+    from fer_classic.estimators._canonical import class_weight_codes
+
+    weights = {"angry": 1.0, "disgust": 8.0, "happy": 2.0, "sad": 3.0}
+    assert class_weight_codes(weights, np.array(["angry", "happy", "sad"])) == {0: 1.0, 1: 2.0, 2: 3.0}
+
+
 def test_an_unfitted_ensemble_inside_shows_its_predict_proba():
     # A random forest's len() raises before fit: the wrapper asked its truthiness and hid predict_proba.
     assert hasattr(make_classifier("rf", n_estimators=3), "predict_proba")

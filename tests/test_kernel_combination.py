@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
+from sklearn.svm import SVC
 
 from fer_classic import make_pipeline
 from fer_classic.data import make_synthetic_faces
@@ -117,20 +118,32 @@ def test_refit_with_fixed_weights_drops_the_former_cv_results():
     assert not hasattr(model, "cv_results_")
 
 
-@pytest.mark.parametrize("splits", [lambda X, y: KFold(3), lambda X, y: list(KFold(3).split(X, y))],
-                         ids=["splitter", "list"])
-def test_cv_takes_a_splitter_or_a_list_of_splits(splits):
+@pytest.mark.parametrize("splitter, as_list", [(KFold(3), False), (KFold(3), True)], ids=["splitter", "list"])
+def test_cv_takes_a_splitter_or_a_list_of_splits(splitter, as_list):
     X, y = _two_blocks()
     y = y[np.argsort(np.arange(len(y)) % 3, kind="stable")]  # each KFold fold holds every class
-    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", weight_grid=[(1, 0), (0, 1)], cv=splits(X, y)).fit(X, y)
+    folds = list(splitter.split(X, y))
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", weight_grid=[(1, 0), (0, 1)],
+                              cv=folds if as_list else splitter).fit(X, y)
     accuracy = []
     for weights in ((1, 0), (0, 1)):
         correct = 0
-        for train, test in KFold(3).split(X, y):
+        for train, test in folds:
             fold = CombinedKernelSVC(blocks=(4, 3), weights=weights).fit(X[train], y[train])
             correct += int((fold.predict(X[test]) == y[test]).sum())
         accuracy.append(correct / len(y))
     np.testing.assert_allclose(model.cv_results_["mean_accuracy"], accuracy)
+
+
+def test_the_accuracy_of_splits_that_are_no_partition_is_over_the_rows_they_score():
+    """It was divided by all the rows: 4 splits scoring 30 % of them each gave 'accuracies' up to 2.8."""
+    X, y = _two_blocks()
+    folds = list(ShuffleSplit(4, test_size=0.3, random_state=0).split(X, y))
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", weight_grid=[(1, 0), (0, 1)], cv=folds).fit(X, y)
+    scored = sum(len(test) for _, test in folds)
+    correct = np.asarray(model.cv_results_["mean_accuracy"]) * scored
+    assert (np.asarray(model.cv_results_["mean_accuracy"]) <= 1).all()
+    np.testing.assert_allclose(correct, np.round(correct), atol=1e-9)  # whole faces of the rows scored
 
 
 def test_cv_splitter_that_needs_groups_is_told_to_come_as_its_splits():
@@ -193,3 +206,13 @@ def test_a_model_saved_before_views_and_normalize_were_kept_predicts_as_it_did()
                       if name not in ("views_", "normalize_")})
     assert (old.views_, old.normalize_) == (1, False)
     np.testing.assert_array_equal(old.decision_function(X), model.decision_function(X))
+
+
+def test_zero_weights_with_balanced_class_weights_give_svcs_decisions():
+    """'balanced' is resolved on all rows, as SVC resolves it, before the rows of weight 0 are left out."""
+    X, y = _two_blocks()
+    weights = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.0)
+    ours = KernelSVC(kernel="linear", normalize=False, class_weight="balanced", tol=1e-10)
+    theirs = SVC(kernel="linear", class_weight="balanced", tol=1e-10)
+    np.testing.assert_allclose(ours.fit(X, y, sample_weight=weights).decision_function(X),
+                               theirs.fit(X, y, sample_weight=weights).decision_function(X), atol=1e-6)

@@ -116,20 +116,23 @@ def class_weight_codes(class_weight, classes: np.ndarray):
     """``class_weight`` for models that see class codes (indices into ``classes``).
 
     A label-keyed dict becomes code-keyed; "balanced" and None stay as they are.
+    Keys that are no class are dropped when every class has a key (scikit-learn's
+    rule: a seven-emotion dict serves a fold without disgust).
 
     Raises
     ------
     ValueError
-        If a key of the dict is not one of ``classes`` (as ``SVC`` refuses it).
+        If a key of the dict is not one of ``classes`` while some class has no
+        key (a misspelt label: ``SVC`` refuses it too).
     """
     if isinstance(class_weight, dict):
         labels = np.asarray(classes).tolist()
         index = {label: i for i, label in enumerate(labels)}
         unknown = [key for key in class_weight if key not in index]
-        if unknown:
+        if unknown and any(label not in class_weight for label in labels):
             raise ValueError(f"class_weight names {', '.join(map(repr, unknown))}, not a class of the training "
                              f"data ({', '.join(map(str, labels))}); key it by those labels.")
-        return {index[label]: weight for label, weight in class_weight.items()}
+        return {index[label]: weight for label, weight in class_weight.items() if label in index}
     return class_weight
 
 

@@ -703,7 +703,7 @@ class CombinedKernelSVC(_KernelSVCBase):
             for train, test in folds:
                 svc, rows = self._fit_libsvm(gram, y, sample_weight, train)
                 correct += int((svc.predict(gram[np.ix_(test, rows)]) == y[test]).sum())
-            scores.append(correct / len(y))
+            scores.append(correct / sum(len(test) for _, test in folds))  # any splitter: not always a partition
         self.cv_results_ = {"weights": [w.tolist() for w in candidates], "mean_accuracy": scores}
         self.weights_ = candidates[int(np.argmax(scores))]  # the first of equal scores: grid order
         gram = sum(float(w) * block for w, block in zip(self.weights_, blocks) if w > 0).astype(np.float64)
