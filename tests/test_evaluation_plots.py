@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import get_scorer
 
 pytest.importorskip("matplotlib")
 
@@ -162,7 +164,8 @@ def test_curve_summary_is_strict_json_for_infinite_parameter_values():
     assert json.loads(json.dumps(summary, allow_nan=False))["x"] == ["inf", "-inf", 2.0]
 
 
-@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr", "top_k_accuracy"])
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr", "top_k_accuracy", get_scorer("neg_log_loss")],
+                         ids=["neg_log_loss", "roc_auc_ovr", "top_k_accuracy", "scorer object"])
 @pytest.mark.parametrize("compute", [
     lambda X, y, scoring: compute_learning_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring),
     lambda X, y, scoring: compute_validation_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring,
@@ -170,5 +173,11 @@ def test_curve_summary_is_strict_json_for_infinite_parameter_values():
 ], ids=["learning", "validation"])
 def test_curves_refuse_scorers_reading_columns_in_sorted_order(tiny_faces, compute, scoring):
     """Their values were silently wrong: the columns follow the canonical order (neg_log_loss -2.31 for -0.23)."""
-    with pytest.raises(ValueError, match=f"scoring='{scoring}' reads the probability columns in sorted class order"):
+    with pytest.raises(ValueError, match="reads the probability or decision columns in sorted class order"):
         compute(tiny_faces.X, tiny_faces.y, scoring)
+
+
+def test_curves_of_a_classifier_in_sorted_order_take_probability_scorers(tiny_faces):
+    curve = compute_learning_curve(DummyClassifier(), tiny_faces.X, tiny_faces.y, scoring="neg_log_loss",
+                                   train_sizes=(1.0,), cv=2)
+    assert np.isfinite(curve.test_scores).all()

@@ -58,20 +58,34 @@ class CurveResult:
         }
 
 
-#: scikit-learn scorers that read probability or decision columns in sorted class order: fer-classic's
-#: classifiers give them in the canonical order (see README), so these scores would be silently wrong.
-_COLUMN_ORDER_SCORERS = frozenset({
-    "neg_log_loss", "d2_log_loss_score", "neg_brier_score", "d2_brier_score", "roc_auc_ovr", "roc_auc_ovo",
-    "roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "top_k_accuracy",
-})
+def _check_scoring(estimator, scoring) -> None:
+    """Refuse a scorer reading probability or decision columns for a classifier ordering its classes canonically.
 
+    scikit-learn's scorers read those columns in sorted class order; fer-classic's classifiers
+    (:class:`~fer_classic.estimators.CanonicalOrderClassifier`) give them in the canonical order, so
+    ``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy``... would be silently wrong (-2.31 for -0.23).
+    """
+    from sklearn.metrics import get_scorer
 
-def _check_scoring(scoring) -> None:
-    if isinstance(scoring, str) and scoring in _COLUMN_ORDER_SCORERS:
-        raise ValueError(f"scoring={scoring!r} reads the probability columns in sorted class order, but fer-classic's "
-                         "classifiers give them in the canonical order (angry, disgust, fear, happy, sad, surprise, "
-                         "neutral), so its values would be wrong; use a score of the predictions (accuracy, "
-                         "balanced_accuracy, f1_macro).")
+    from ..estimators import CanonicalOrderClassifier
+
+    try:
+        scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
+    except ValueError:  # an unknown name: scikit-learn names it when the curve starts
+        return
+    if getattr(scorer, "_response_method", "predict") == "predict":
+        return
+    head = estimator
+    for _ in range(8):  # a Pipeline's last step, a wrapper's estimator (FlipAugmented, GridSearchCV)
+        if isinstance(head, CanonicalOrderClassifier):
+            raise ValueError(f"scoring={scoring!r} reads the probability or decision columns in sorted class order, "
+                             "but this classifier gives them in the canonical order (angry, disgust, fear, happy, "
+                             "sad, surprise, neutral), so its values would be wrong; use a score of the predictions "
+                             "(accuracy, balanced_accuracy, f1_macro).")
+        steps = getattr(head, "steps", None)
+        head = steps[-1][1] if steps else getattr(head, "estimator", None)
+        if head is None:
+            return
 
 
 def _cv(cv, random_state):
@@ -110,10 +124,11 @@ def compute_learning_curve(
         Shares (floats in (0, 1]) or counts of each fold's training part.
     cv : int or splitter, default=5
         Folds (int: seeded ``StratifiedKFold``) or any scikit-learn splitter.
-    scoring : str, default="accuracy"
-        scikit-learn scorer name; not one reading probability columns
-        (``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy``...), which
-        expect them in sorted class order.
+    scoring : str or scorer, default="accuracy"
+        scikit-learn scorer name or object; for fer-classic's classifiers not
+        one reading probability or decision columns (``neg_log_loss``,
+        ``roc_auc_ovr``, ``top_k_accuracy``...), which expect them in sorted
+        class order.
     random_state : int or None, default=0
         Seed of the folds.
     n_jobs : int, optional
@@ -124,7 +139,7 @@ def compute_learning_curve(
     CurveResult
         ``x`` holds the absolute training sizes.
     """
-    _check_scoring(scoring)
+    _check_scoring(estimator, scoring)
     sizes, train_scores, test_scores = learning_curve(
         clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=_cv(cv, random_state),
         scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
@@ -171,9 +186,9 @@ def compute_validation_curve(
     ------
     ValueError
         If ``param_name`` is not a parameter of ``estimator``, ``param_range`` is empty, or
-        ``scoring`` reads probability columns.
+        ``scoring`` reads the probability columns of a classifier ordering its classes canonically.
     """
-    _check_scoring(scoring)
+    _check_scoring(estimator, scoring)
     params = estimator.get_params()
     if param_name not in params:
         close = sorted(p for p in params if p.split("__")[-1] == param_name.split("__")[-1])
