@@ -191,16 +191,18 @@ _KINDS = [
 def file_sha256(path: PathLike) -> str:
     """The SHA-256 (hex) of the file at ``path``, read in 1 MiB blocks.
 
-    Remembered per file (its real path, size and modification time), so a
-    detector file checked before every image is read once. Raises OSError.
+    Remembered per file (its real path, device and inode, size, and the
+    modification and change times: a copy keeping the modification time
+    still changes the change time), so a detector file checked before every
+    image is read once. Raises OSError.
     """
     real = os.path.realpath(path)
     info = os.stat(real)
-    return _sha256_of(real, info.st_size, info.st_mtime_ns)
+    return _sha256_of(real, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
 
 
 @functools.lru_cache(maxsize=64)
-def _sha256_of(real: str, size: int, mtime_ns: int) -> str:
+def _sha256_of(real: str, identity: tuple) -> str:
     digest = hashlib.sha256()
     with open(real, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -303,6 +303,18 @@ def test_another_file_under_the_recorded_detector_name_warns(relative_detector_m
         getattr(prediction, use)(model)
 
 
+def test_another_file_at_an_absolute_detector_path_warns_without_the_current_folder(auto_model, tmp_path):
+    from fer_classic.exceptions import CropMismatchWarning
+    from fer_classic.prediction import face_cropper_for, with_face_cropper
+
+    path = tmp_path / "cascade.xml"
+    shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml", path)
+    model = with_face_cropper(auto_model, FaceCropper(detector_model=str(path), output_shape=auto_model.image_shape))
+    shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_eye.xml", path)  # replaced where it lies
+    with pytest.warns(CropMismatchWarning, match=f"file '{re.escape(str(path))}' is not the one"):
+        face_cropper_for(model)
+
+
 def test_the_recorded_detector_file_found_again_is_not_warned(relative_detector_model):
     from fer_classic.prediction import FACE_DETECTOR_DIGEST_KEY, face_cropper_for, loading_cropper
 

@@ -18,6 +18,7 @@ from fer_classic._fileio import (
     atomic_write_bytes,
     atomic_write_text,
     check_outputs,
+    file_sha256,
     require_regular_file,
 )
 from fer_classic.exceptions import FerClassicError, InputPathError, ModelFileError, OutputPathError
@@ -585,3 +586,26 @@ def test_a_link_up_to_a_folder_holding_the_dataset_is_refused_as_a_whole_and_nev
                                               "dataset folder"):
         check_outputs({"--out": tree / "out" / "x.csv"}, input_trees={"--data": tree / "data"})
     assert listed and all(path.startswith(str((tree / "data").resolve())) for path in listed)
+
+
+def test_file_sha256_reads_a_file_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    """A detector file is checked before every image: it was hashed once per image."""
+    import hashlib
+
+    path = tmp_path / "cascade.xml"
+    path.write_bytes(b"cascade")
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda file, *a, **k: opened.append(file) or real_open(file, *a, **k))
+    digests = {file_sha256(path) for _ in range(3)}
+    assert digests == {hashlib.sha256(b"cascade").hexdigest()} and opened.count(os.path.realpath(path)) == 1
+
+
+def test_file_sha256_sees_a_file_replaced_under_the_same_size_and_time(tmp_path):
+    path = tmp_path / "cascade.xml"
+    path.write_bytes(b"first")
+    first, stat_before = file_sha256(path), os.stat(path)
+    (tmp_path / "new").write_bytes(b"other")
+    os.utime(tmp_path / "new", ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))  # cp -p keeps the time
+    os.replace(tmp_path / "new", path)
+    assert file_sha256(path) != first
