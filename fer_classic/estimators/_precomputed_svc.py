@@ -214,10 +214,8 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
         weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
-        check_weighted_classes(y, weights)
+        check_weighted_classes(y, weights)  # two classes or more, each with a sample of positive weight
         # A refit starts afresh: support vectors kept as codes belong to the former fit.
         for name in ("support_codes_", "support_decoder_"):
             self.__dict__.pop(name, None)
