@@ -26,6 +26,13 @@ def benchmark_module(name: str):
     return module
 
 
+def usage_error(call, *args, **kwargs) -> None:
+    """Run ``call(*args, **kwargs)`` and assert that it stops with argparse's usage-error exit (code 2)."""
+    with pytest.raises(SystemExit) as exit_info:
+        call(*args, **kwargs)
+    assert exit_info.value.code == 2
+
+
 def main_reaches_loading(bench, monkeypatch, argv: list[str]) -> str:
     """What ``bench.main()`` run with ``argv`` passes to ``load_dataset`` (raised before any loading)."""
     class Loaded(Exception):

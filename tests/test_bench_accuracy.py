@@ -6,7 +6,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 from fer_classic import make_pipeline
 
 
@@ -150,9 +150,7 @@ def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tm
                 "--out", str(tmp_path / "results.json")]
     # The given arguments come last: those of an option in the defaults replace its value.
     monkeypatch.setattr("sys.argv", ["bench_accuracy.py", *defaults, *(a.format(tmp=tmp_path) for a in args)])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "results.json").exists()
 
@@ -169,9 +167,7 @@ def test_a_limit_the_classes_cannot_be_drawn_from_is_a_usage_error_before_any_fe
             extra.unlink()
     monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", "hog",
                                      "--clfs", "linear-svm", "--limit", limit, "--out", str(tmp_path / "results.json")])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     out, err = capsys.readouterr()
     assert re.search(message, err) and "features fitted" not in out
     assert not (tmp_path / "results.json").exists()

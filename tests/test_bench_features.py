@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.mark.parametrize("data", ["missing", "faces.csv"], ids=["missing", "a-file"])
@@ -13,9 +13,7 @@ def test_a_data_that_is_not_a_folder_is_a_usage_error_before_loading(tmp_path, m
     monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
     if data == "faces.csv":
         (tmp_path / data).write_text("emotion,pixels,Usage\n")
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--data", str(tmp_path / data), "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--data", str(tmp_path / data), "--out", str(tmp_path / "r.json")])
     assert re.search(rf"--data .*{re.escape(data)} is not a folder; give a class-folder dataset",
                      capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,7 @@ def test_bad_options_are_usage_errors_before_any_work(bench, folder_dataset, csv
     args = [a.format(tmp=tmp_path, csv=csv_dataset) for a in args]
     monkeypatch.setattr("sys.argv", ["bench_fit.py", "--data", str(folder_dataset), "--out", str(tmp_path / "r.json"),
                                      *args])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
 

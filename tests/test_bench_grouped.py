@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import REPO, benchmark_module
+from conftest import REPO, benchmark_module, usage_error
 from fer_classic.labels import CANONICAL_LABELS
 
 
@@ -87,9 +87,7 @@ def test_bad_arguments_are_usage_errors_before_loading(bench, tmp_path, monkeypa
     monkeypatch.setattr("fer_classic.load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tmp_path), "--out", str(tmp_path / "r.json"),
                                      *args])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
 
@@ -117,9 +115,7 @@ def test_bad_options_are_usage_errors_before_loading(bench, tfeid_folder, tmp_pa
     args = [a.format(tmp=tmp_path) for a in args]
     monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_folder), "--out",
                                      str(tmp_path / "r.json"), *GOOD, *args])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
     assert not (tmp_path / "missing").exists()

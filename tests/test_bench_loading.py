@@ -5,16 +5,14 @@ Any --n of 1 or more runs.
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.mark.parametrize("n", ["0", "-3"])
 def test_n_below_one_is_a_usage_error_before_any_image_is_written(monkeypatch, capsys, tmp_path, n):
     bench = benchmark_module("bench_loading")
     monkeypatch.setattr(bench, "write_dataset", lambda *a, **k: pytest.fail("images written"))
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--n", n, "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--n", n, "--out", str(tmp_path / "r.json")])
     assert f"--n {n}: give 1 or more images" in capsys.readouterr().err
 
 
@@ -28,9 +26,7 @@ def test_a_side_load_folder_refuses_is_a_usage_error_before_any_image_is_written
                                                                                   message):
     bench = benchmark_module("bench_loading")
     monkeypatch.setattr(bench, "write_dataset", lambda *a, **k: pytest.fail("images written"))
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--n", "10", "--side", side, "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--n", "10", "--side", side, "--out", str(tmp_path / "r.json")])
     assert message in capsys.readouterr().err
 
 

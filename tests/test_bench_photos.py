@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.mark.parametrize("out", ["model", "photo"])
@@ -49,9 +49,7 @@ def test_bad_arguments_are_usage_errors_before_any_work(tmp_path, folder_dataset
     model.write_bytes(b"a model")
     monkeypatch.setattr(bench, "load_model", lambda *a, **k: pytest.fail("model loaded"))
     args = [a.format(tmp=tmp_path, model=model, photos=folder_dataset / "test") for a in args]
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main([*args, "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, [*args, "--out", str(tmp_path / "r.json")])
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
 

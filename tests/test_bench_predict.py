@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module, write_folder_dataset
+from conftest import benchmark_module, usage_error, write_folder_dataset
 
 
 @pytest.mark.parametrize("case, message", [
@@ -18,9 +18,7 @@ def test_a_data_without_test_images_to_time_is_a_usage_error_before_loading(tmp_
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     data = {"missing": tmp_path / "missing", "csv": csv_dataset,
             "png folders": write_folder_dataset(tmp_path / "faces", tiny_faces)}[case]
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--data", str(data), "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--data", str(data), "--out", str(tmp_path / "r.json")])
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
 
@@ -46,9 +44,7 @@ def test_a_train_limit_below_one_is_a_usage_error_before_loading(tmp_path, monke
     bench = benchmark_module("bench_predict")
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--data", str(data), "--train-limit", limit, "--out", str(tmp_path / "r.json")])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--data", str(data), "--train-limit", limit, "--out", str(tmp_path / "r.json")])
     assert f"--train-limit {limit}: give 1 or more training images" in capsys.readouterr().err
     with pytest.raises(ValueError, match="train_limit must be 1 or more"):
         bench.run(data, ["hog:logreg"], int(limit), 10, 10)

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module, main_reaches_loading
+from conftest import benchmark_module, main_reaches_loading, usage_error
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,7 @@ def test_a_missing_data_is_a_usage_error_before_loading(bench, tmp_path, monkeyp
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", str(tmp_path / data),
                                      "--out", str(tmp_path / "r.json")])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(rf"--data .*{re.escape(data)} does not exist; give a dataset folder or a fer2013.csv, or "
                      "'synthetic'", capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
@@ -42,8 +40,6 @@ def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatc
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", "synthetic", "--out", str(tmp_path / "r.json"),
                                      *args])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()

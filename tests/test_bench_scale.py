@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module, write_folder_dataset
+from conftest import benchmark_module, usage_error, write_folder_dataset
 
 
 @pytest.fixture
@@ -32,18 +32,14 @@ def test_bad_options_are_usage_errors_before_any_work(bench, monkeypatch, capsys
     """Never validated: a size below the training split took the first files in class order (whole classes missing),
     0 or less fitted an empty training set in a child process (a CalledProcessError traceback)."""
     monkeypatch.setattr("sys.argv", ["bench_scale.py", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
 
 
 def test_a_missing_fer2013_is_a_usage_error(bench, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "FER", tmp_path / "missing")
     monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", "30000"])
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main()
-    assert exit_info.value.code == 2
+    usage_error(bench.main)
     assert "FER2013's class folders are not at" in capsys.readouterr().err
 
 

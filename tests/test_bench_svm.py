@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.mark.parametrize("args, message", [
@@ -19,9 +19,7 @@ def test_bad_arguments_are_usage_errors_before_loading(folder_dataset, tmp_path,
     bench = benchmark_module("bench_svm")
     monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
     given = [a.format(tmp=tmp_path) for a in args]
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), *given])
-    assert exit_info.value.code == 2
+    usage_error(bench.main, ["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), *given])
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
 

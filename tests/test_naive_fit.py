@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import benchmark_module
+from conftest import benchmark_module, usage_error
 
 
 @pytest.fixture
@@ -37,7 +37,5 @@ def test_bad_arguments_are_usage_errors_before_any_image_is_read(naive, folder_d
         shutil.rmtree(folder_dataset / "test")
     elif case == "missing model folder":
         out = tmp_path / "nowhere" / "model.joblib"
-    with pytest.raises(SystemExit) as exit_info:
-        naive.main([] if case == "no arguments" else [str(data), str(out)])
-    assert exit_info.value.code == 2
+    usage_error(naive.main, [] if case == "no arguments" else [str(data), str(out)])
     assert re.search(message, capsys.readouterr().err)
