@@ -146,6 +146,33 @@ def test_the_accuracy_of_splits_that_are_no_partition_is_over_the_rows_they_scor
     np.testing.assert_allclose(correct, np.round(correct), atol=1e-9)  # whole faces of the rows scored
 
 
+def test_weight_selection_scores_rows_by_their_sample_weight():
+    """Rows of weight 0 were scored as if they weighed 1 (here: a third of the rows, labels shuffled)."""
+    X, y = _two_blocks()
+    rng = np.random.default_rng(1)
+    weights = np.where(np.arange(len(y)) % 3 == 0, 0.0, rng.uniform(0.5, 2.0, len(y)))
+    y = np.where(weights == 0, rng.permutation(y), y)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X, y))
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", weight_grid=[(1, 0), (0, 1), (1, 1)], cv=folds)
+    model.fit(X, y, sample_weight=weights)
+    expected = []
+    for candidate in ((1, 0), (0, 1), (1, 1)):
+        correct = 0.0
+        for train, test in folds:
+            fold = CombinedKernelSVC(blocks=(4, 3), weights=candidate).fit(X[train], y[train], weights[train])
+            correct += weights[test] @ (fold.predict(X[test]) == y[test])
+        expected.append(correct / weights.sum())
+    np.testing.assert_allclose(model.cv_results_["mean_accuracy"], expected)
+
+
+def test_weight_selection_refuses_splits_that_score_no_weighted_row():
+    X, y = _two_blocks()
+    weights = np.where(np.arange(len(y)) < 10, 0.0, 1.0)
+    folds = [(np.arange(10, len(y)), np.arange(10))]
+    with pytest.raises(ValueError, match=r"no test part holds a row of positive sample_weight"):
+        CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=folds).fit(X, y, sample_weight=weights)
+
+
 def test_cv_splitter_that_needs_groups_is_told_to_come_as_its_splits():
     X, y = _two_blocks()
     with pytest.raises(ValueError, match=r"splits by groups, which fit does not take; give the list of its splits "

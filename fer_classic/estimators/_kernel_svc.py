@@ -554,7 +554,8 @@ class CombinedKernelSVC(_KernelSVCBase):
         As :class:`KernelSVC`.
     cv_results_ : dict
         For ``weights="cv"``: ``"weights"`` (the candidates) and
-        ``"mean_accuracy"`` (their cross-validated accuracy). Absent after a
+        ``"mean_accuracy"`` (their cross-validated accuracy, each row
+        counted by its ``sample_weight``). Absent after a
         fit with fixed weights.
 
     Examples
@@ -691,6 +692,13 @@ class CombinedKernelSVC(_KernelSVCBase):
                     raise
                 raise ValueError(f"cv={self.cv!r} splits by groups, which fit does not take; give the list of its "
                                  "splits instead: cv=list(splitter.split(X, y, groups)).") from None
+        # Accuracy weighted as accuracy_score(sample_weight=...) weighs it: rows of weight 0 are not scored. Over
+        # the rows scored, as any splitter's test parts need not be a partition.
+        scored = np.ones(len(y)) if sample_weight is None else sample_weight
+        total = sum(float(scored[test].sum()) for _, test in folds)
+        if total <= 0:
+            raise ValueError(f"cv={self.cv!r}: no test part holds a row of positive sample_weight, so no weights "
+                             "can be scored; give splits whose test parts hold weighted rows.")  # before any kernel
         Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
         candidates = self._candidates(len(self.block_slices_))
         # Every block's matrix once, in float32: each candidate's kernel is a weighted sum of them.
@@ -699,11 +707,11 @@ class CombinedKernelSVC(_KernelSVCBase):
         scores = []
         for weights in candidates:
             gram = sum(float(w) * block for w, block in zip(weights, blocks) if w > 0).astype(np.float64)
-            correct = 0
+            correct = 0.0
             for train, test in folds:
                 svc, rows = self._fit_libsvm(gram, y, sample_weight, train)
-                correct += int((svc.predict(gram[np.ix_(test, rows)]) == y[test]).sum())
-            scores.append(correct / sum(len(test) for _, test in folds))  # any splitter: not always a partition
+                correct += float(scored[test] @ (svc.predict(gram[np.ix_(test, rows)]) == y[test]))
+            scores.append(correct / total)
         self.cv_results_ = {"weights": [w.tolist() for w in candidates], "mean_accuracy": scores}
         self.weights_ = candidates[int(np.argmax(scores))]  # the first of equal scores: grid order
         gram = sum(float(w) * block for w, block in zip(self.weights_, blocks) if w > 0).astype(np.float64)
