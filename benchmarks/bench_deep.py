@@ -242,6 +242,19 @@ def names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def input_sides(text: str) -> list[int]:
+    """Comma-separated input sides in pixels (argparse type): a value that is not a whole number is a usage error."""
+    values = names(text)
+    for value in values:
+        try:
+            int(value)
+        except ValueError:
+            # argparse names the option before the message (its own said "invalid <lambda> value").
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of pixels; give input sides such as "
+                                             "48,96, comma-separated.") from None
+    return [int(value) for value in values]
+
+
 def check_options(parser, args) -> None:
     """Usage errors before loading: the extractors the part builds, checked as their fit would (no TensorFlow)."""
     from fer_classic._training import validated
@@ -291,7 +304,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.add_argument("--backbones", type=names, default=list(BACKBONES),
                         help=f"comma-separated, from {', '.join(BACKBONES)}")
-    parser.add_argument("--sizes", type=lambda s: [int(v) for v in names(s)], default=[48, 96],
+    parser.add_argument("--sizes", type=input_sides, default=[48, 96],
                         help="input sides in pixels, comma-separated (imagenet: the last)")
     parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed")
     parser.add_argument("--precisions", type=names, default=["auto", "mixed"],
