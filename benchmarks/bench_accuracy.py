@@ -295,6 +295,12 @@ def feature_options(args, feature_params: dict) -> dict:
     return json.loads(json.dumps(jsonable(values)))
 
 
+def draws_at_random(head) -> bool:
+    """Whether a step of ``head`` takes a ``random_state`` (SIFT's and VLAD's codebooks, the CNN): --seed changes
+    its features. HOG, LBP, pixels and Gabor take none, and give the same features under every seed."""
+    return any(key.rsplit("__", 1)[-1] == "random_state" for key in head.get_params())
+
+
 def saved_files(folder: Path, spec: str) -> list[Path]:
     """The four arrays :func:`save_features` writes for ``spec``; SystemExit naming those missing (or its JSON)."""
     stem = spec.replace("+", "_")
@@ -306,12 +312,14 @@ def saved_files(folder: Path, spec: str) -> list[Path]:
     return files
 
 
-def load_features(folder: Path, spec: str, y_fit, test, options: dict):
+def load_features(folder: Path, spec: str, y_fit, test, options: dict, *, seeded: bool = True):
     """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked.
 
     ``options`` (:func:`feature_options`) must be those the features were computed with: the results
     record them. Files that record none of an option (older ones, or sets joined by hand) are not
-    checked for it, except --mirror-kernel and --kernel-shift (off when not recorded).
+    checked for it, except --mirror-kernel and --kernel-shift (off when not recorded). The seed is
+    checked only when ``seeded``: when it changes the features (:func:`draws_at_random`) or drew the
+    training images (``--limit``); else features saved under another ``--seed`` are the same ones.
     """
     stem = spec.replace("+", "_")
     files = saved_files(folder, spec)
@@ -322,6 +330,8 @@ def load_features(folder: Path, spec: str, y_fit, test, options: dict):
     info = json.loads((folder / f"{stem}_seconds.json").read_text())
     recorded = {"mirror_kernel": False, "kernel_shift": 0, **info}
     for key, option in FEATURE_OPTIONS.items():
+        if key == "seed" and not seeded:
+            continue
         if key in recorded and recorded[key] != options[key]:
             raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
                              f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
@@ -457,6 +467,7 @@ def main() -> None:
     start = time.perf_counter()
     data = load_dataset(args.data, size=SIZE)
     train, test = data.select("train"), data.select("test")
+    drawn = args.limit is not None and args.limit < len(train)  # the seed chose the training images
     if args.limit is not None:  # the classes are known now, before any feature
         train = usage_error(stratified_subset, train, args.limit, args.seed)
     private = test.usages == "PrivateTest"
@@ -490,8 +501,8 @@ def main() -> None:
     for spec in feature_sets:
         head = feature_head(spec, args, feature_params)
         if args.load_features:
-            F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(Path(args.load_features), spec, y_fit, test,
-                                                                           options)
+            F_fit, F_test, feat_fit_s, feat_test_s, widths = load_features(
+                Path(args.load_features), spec, y_fit, test, options, seeded=drawn or draws_at_random(head))
         else:
             t0 = time.perf_counter()
             F_fit = head.fit_transform(X_fit, y_fit)

@@ -1,5 +1,6 @@
 """benchmarks/bench_accuracy.py's helpers: extractor parameters, and features saved for later classifiers."""
 
+import json
 import re
 import types
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import benchmark_module, usage_error
-from fer_classic import make_pipeline
+from fer_classic import load_dataset, make_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,42 @@ def test_saved_features_of_other_options_are_refused(bench, saved, key, saved_va
                         {"fit": 1.5, "test": 0.5, "widths": [3, 1], **OPTIONS, key: saved_value})
     with pytest.raises(SystemExit, match=f"computed with {bench.FEATURE_OPTIONS[key]} "):
         bench.load_features(folder, "hog+lbp", y_fit, test, {**OPTIONS, key: asked})
+
+
+@pytest.mark.parametrize("spec, mirror_kernel, expected", [
+    ("hog+lbp+pixels+gabor", False, False), ("sift", False, True), ("vlad", False, True), ("cnn", False, True),
+    ("hog+sift", False, True), ("hog", True, False), ("hog+sift", True, True),
+])
+def test_only_extractors_with_a_random_state_draw_at_random(bench, spec, mirror_kernel, expected):
+    head = make_pipeline(spec, "kernel-svm" if mirror_kernel else "linear-svm", mirror_kernel=mirror_kernel)[:-1]
+    assert bench.draws_at_random(head) is expected
+
+
+@pytest.mark.parametrize("spec, extra, refused", [
+    ("hog+lbp", [], False), ("sift", [], True), ("hog+sift", [], True), ("hog", ["--limit", "77"], True),
+], ids=["no-random-extractor", "sift", "one-random-extractor", "limit-drawn-with-the-seed"])
+def test_saved_features_of_another_seed_are_refused_only_where_the_seed_changes_them(
+        bench, folder_dataset, tmp_path, monkeypatch, spec, extra, refused):
+    """HOG+LBP features saved under --seed 0 were refused under --seed 1, though no extractor of theirs is random."""
+    data = load_dataset(folder_dataset, size=bench.SIZE)
+    train, test = data.select("train"), data.select("test")
+    if extra:  # the images --seed 1 draws, so that only the seed recorded with them differs
+        train = bench.stratified_subset(train, 77, 1)
+    n_blocks = len(spec.split("+"))
+    rng = np.random.default_rng(0)
+    bench.save_features(tmp_path / "features", spec, rng.random((len(train), 4 * n_blocks)), train.y,
+                        rng.random((len(test), 4 * n_blocks)), test,
+                        {"fit": 1.5, "test": 0.5, "widths": [4] * n_blocks, **OPTIONS})
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", spec,
+                                     "--clfs", "linear-svm", "--n-jobs", "1", "--seed", "1", *extra,
+                                     "--load-features", str(tmp_path / "features"),
+                                     "--out", str(tmp_path / "results.json")])
+    if refused:
+        with pytest.raises(SystemExit, match="computed with --seed 0, this run asks for 1; give the same option"):
+            bench.main()
+    else:
+        bench.main()
+        assert json.loads((tmp_path / "results.json").read_text())["complete"]
 
 
 def test_missing_saved_features_are_named_before_any_array_is_read(bench, tmp_path):
