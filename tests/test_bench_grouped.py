@@ -2,9 +2,10 @@
 
 import re
 
+import cv2
 import pytest
 
-from conftest import REPO, benchmark_module, usage_error
+from conftest import REPO, benchmark_module, random_gray, usage_error
 from fer_classic.labels import CANONICAL_LABELS
 
 
@@ -133,3 +134,43 @@ def test_good_options_reach_loading(bench, tfeid_folder, tmp_path, monkeypatch):
                                      *GOOD, "--feature-sets", "hog,hog+lbp", "--local-svm", "lbp", "--inner-cv", "2"])
     with pytest.raises(Loaded):
         bench.main()
+
+
+@pytest.fixture
+def tfeid_classes(tmp_path):
+    """Class folders of 48x48 PNGs with TFEID names: 3 subjects x 2 classes x 2 images."""
+    root = tmp_path / "tfeid"
+    for label, letter in (("neutral", "a"), ("happy", "b")):
+        (root / label).mkdir(parents=True)
+        for seed, subject in enumerate(("01", "02", "03")):
+            for serial in ("01", "02"):
+                cv2.imwrite(str(root / label / f"{subject}11{letter}{serial}.png"), random_gray((48, 48), seed=seed))
+    return root
+
+
+AFTER_LOADING = ["--folds", "3", "--inner-cv", "0", "--jobs", "1", "--n-jobs", "1", "--local-svm", "none",
+                 "--crop", "none", "--feature-sets", "hog"]
+
+
+def test_folds_above_the_subjects_left_after_skipped_images_are_a_usage_error_before_any_fold(
+        bench, tfeid_classes, tmp_path, monkeypatch, capsys):
+    for path in tfeid_classes.rglob("03*.png"):  # subject 03 named by its files, but none of them decodes
+        path.write_bytes(b"not an image")
+    monkeypatch.setattr(bench, "run_fold", lambda *a, **k: pytest.fail("a fold was fitted"))
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_classes), "--out",
+                                     str(tmp_path / "r.json"), *AFTER_LOADING])
+    with pytest.warns(UserWarning, match="4 of 12 files .* skipped"):
+        usage_error(bench.main)
+    assert re.search(r"--folds 3: the images loaded from --data .*tfeid are of 2 subject\(s\); give at most that "
+                     "many folds", capsys.readouterr().err)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_loaded_image_whose_name_has_no_subject_stops_before_any_fold(bench, tfeid_classes, tmp_path, monkeypatch):
+    cv2.imwrite(str(tfeid_classes / "happy" / "face.png"), random_gray((48, 48)))
+    monkeypatch.setattr(bench, "run_fold", lambda *a, **k: pytest.fail("a fold was fitted"))
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_classes), "--out",
+                                     str(tmp_path / "r.json"), *AFTER_LOADING])
+    with pytest.raises(SystemExit, match=r"face.png: file name does not match the groups pattern .*; fix --groups"):
+        bench.main()
+    assert not (tmp_path / "r.json").exists()

@@ -40,3 +40,16 @@ def test_default_sizes_above_the_training_split_are_one_row_and_said(folder_data
     n = len(list((folder_dataset / "train").rglob("*.png")))
     assert f"sizes 2000, 4000, 8000, 16000, 28709 at or above the {n} training images: one row of all {n}" in \
         capsys.readouterr().out
+
+
+def test_sizes_above_the_training_images_loaded_stop_before_the_features(folder_dataset, tmp_path, monkeypatch):
+    """A file that does not decode counts in the usage check (files) but not among the images loaded."""
+    bench = benchmark_module("bench_svm")
+    (folder_dataset / "train" / "happy" / "broken.png").write_bytes(b"not an image")
+    n = len(list((folder_dataset / "train").rglob("*.png")))
+    monkeypatch.setattr(bench, "HOGFeatures", lambda *a, **k: pytest.fail("features computed"))
+    with pytest.warns(UserWarning, match="1 of .* skipped"), pytest.raises(
+            SystemExit, match=rf"--sizes {n}: above the {n - 1} training images loaded from --data .* \(1 of its "
+                              rf"files skipped\); give sizes up to {n - 1}"):
+        bench.main(["--data", str(folder_dataset), "--sizes", "20", str(n), "--out", str(tmp_path / "r.json")])
+    assert not (tmp_path / "r.json").exists()
