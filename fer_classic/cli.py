@@ -484,7 +484,8 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     Photos are searched for faces, which are cropped the way the model's
     training images were; an image without a face gives a 'no face' result,
     an unreadable file is reported and skipped. The exit code is non-zero
-    only when no input could be read, or the --timeline asked for could not be written.
+    only when no input could be read, or the --timeline or an --annotate copy asked
+    for could not be written (the other results are given all the same).
     """
     from .persistence import load_model
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
@@ -534,10 +535,12 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
         click.echo(f"annotated: {path}", err=True)
     if result.timeline is not None:
         click.echo(f"timeline written to {result.timeline}", err=True)
+    for path in result.not_annotated:
+        click.echo(f"annotated copy not written: {path} (its video's ERROR line says why)", err=True)
     if result.failed:
         click.echo(f"{result.failed} of {result.n_inputs} files could not be read", err=True)
-    if result.failed == result.n_inputs or (timeline is not None and result.timeline is None):
-        sys.exit(1)  # nothing could be read, or the timeline asked for was not written (warned)
+    if result.failed == result.n_inputs or (timeline is not None and result.timeline is None) or result.not_annotated:
+        sys.exit(1)  # nothing could be read, or the timeline or a copy asked for was not written (reported)
 
 
 @main.command()

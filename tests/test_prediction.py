@@ -244,13 +244,11 @@ def test_an_annotated_copy_of_each_video_suffix_reads_back_every_frame(tmp_path,
     assert _frames_of(out) == N_FRAMES
 
 
-def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_path, fitted_model, files,
-                                                                           monkeypatch):
+def _copies_read_back_no_frame(monkeypatch):
+    """Make every annotated video copy read back as no frame, as some builds read Motion-JPEG in .mpg."""
     real = cv2.VideoCapture
 
     class Unreadable:
-        """What a build reading back a copy of no frame gives (Motion-JPEG in .mpg was written so)."""
-
         def isOpened(self):  # noqa: N802 (OpenCV's name)
             return True
 
@@ -263,12 +261,24 @@ def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_p
     # Only the copy (written under a temporary name starting with ".") reads as no frame; the input plays.
     monkeypatch.setattr(cv2, "VideoCapture", lambda path, *a: Unreadable() if Path(str(path)).name.startswith(".")
                         else real(path, *a))
+
+
+def test_an_annotated_copy_opencv_cannot_read_back_is_an_error_and_no_file(tmp_path, fitted_model, files,
+                                                                           monkeypatch):
+    _copies_read_back_no_frame(monkeypatch)
     out = tmp_path / "a.mpg"
     out.write_bytes(b"last run's copy")
     with pytest.raises(OutputPathError, match=r"--annotate .*a\.mpg: OpenCV wrote a \.mpg video it cannot read "
                                               r"back .*give a name ending in \.avi"):
         predict_video(fitted_model, files / "clip.avi", every=6, annotate=out)
     assert out.read_bytes() == b"last run's copy" and [p.name for p in tmp_path.iterdir()] == ["a.mpg"]
+
+
+def test_an_avi_copy_opencv_cannot_read_back_suggests_mp4_not_avi_again(tmp_path, fitted_model, files, monkeypatch):
+    _copies_read_back_no_frame(monkeypatch)
+    with pytest.raises(OutputPathError, match=r"a\.avi: OpenCV wrote a \.avi video it cannot read back .*; give a "
+                                              r"name ending in \.mp4 instead\.$"):
+        predict_video(fitted_model, files / "clip.avi", every=6, annotate=tmp_path / "a.avi")
 
 
 def _declaring_fps(monkeypatch, fps):
@@ -549,6 +559,18 @@ def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted
     assert drawn.shape == (512, 512, 3)
 
 
+def test_a_video_copy_in_an_annotate_folder_that_cannot_be_read_back_is_its_error_row(tmp_path, fitted_model, files,
+                                                                                     monkeypatch):
+    _copies_read_back_no_frame(monkeypatch)
+    run = predict_paths(fitted_model, [files], every=4, annotate=tmp_path / "out")
+    assert {row["source"] for row in run.rows if row["status"] == "ok"} >= {str(files / "astronaut.jpg")}
+    [error] = [row["error"] for row in run.rows if row["source"] == str(files / "clip.avi")]
+    assert re.search(r"clip\.avi: its annotated copy was not written: --annotate .*out/clip\.avi: OpenCV wrote a "
+                     r"\.avi video it cannot read back .*--annotate clip\.mp4", error), error
+    assert run.not_annotated == [tmp_path / "out" / "clip.avi"] and run.failed == 1  # corrupt.jpg: read, not failed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.jpg", "crop.png", "wall.png"]
+
+
 @pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
 def test_annotating_a_folder_gives_an_image_opencv_cannot_write_in_colour_a_png_copy(tmp_path, fitted_model,
                                                                                       suffix):
@@ -685,6 +707,17 @@ def test_a_video_suffix_opencv_cannot_write_names_annotate_and_suggests_avi(monk
                                               r"mp4v, MJPG\); give an \.avi name instead"):
         predict_paths(fitted_model, [files / "clip.avi"], annotate=tmp_path / "a.mp4")
     assert list(tmp_path.iterdir()) == []  # nor the probe of the folder
+
+
+def test_cli_prints_the_other_results_and_exits_1_when_a_folder_video_copy_cannot_be_read_back(
+        runner, tmp_path, model_file, files, monkeypatch):
+    _copies_read_back_no_frame(monkeypatch)
+    result = runner.invoke(main, ["predict", str(model_file), str(files), "--every", "4", "--annotate",
+                                  str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert str(files / "astronaut.jpg") in result.stdout and "OpenCV wrote a .avi video it cannot" in result.stdout
+    assert f"annotated copy not written: {tmp_path / 'out' / 'clip.avi'}" in result.stderr
+    assert f"annotated: {tmp_path / 'out' / 'astronaut.jpg'}" in result.stderr
 
 
 def test_cli_video_writes_timeline_and_annotated_video(runner, tmp_path, model_file, files):

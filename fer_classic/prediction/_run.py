@@ -18,7 +18,7 @@ from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
-from ..exceptions import DatasetError, ImageDecodeError, ReportError
+from ..exceptions import DatasetError, ImageDecodeError, OutputPathError, ReportError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows, load_image, stretched
@@ -52,6 +52,10 @@ class PredictionRun:
     annotated : list of Path
         Annotated copies written.
     timeline : Path or None
+    not_annotated : list of Path
+        Annotated copies of videos in an ``annotate`` folder that could not
+        be written or read back; each video has a ``status="error"`` row
+        saying why, and is not counted in ``failed`` (it was read).
     """
 
     rows: list[dict]
@@ -61,13 +65,15 @@ class PredictionRun:
     failed: int
     annotated: list[Path] = field(default_factory=list)
     timeline: Path | None = None
+    not_annotated: list[Path] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """JSON-ready: ``results`` (the rows), ``tracks``, counts and files written."""
+        """JSON-ready: ``results`` (the rows), ``tracks``, counts and files written (or not)."""
         return {
             "results": self.rows, "tracks": self.tracks, "classes": self.classes, "n_inputs": self.n_inputs,
             "failed": self.failed, "annotated": [str(p) for p in self.annotated],
             "timeline": str(self.timeline) if self.timeline else None,
+            "not_annotated": [str(p) for p in self.not_annotated],
         }
 
 
@@ -293,7 +299,10 @@ def predict_paths(
     PredictionRun
         Unreadable files are reported in its rows (``status="error"``) and
         counted in ``failed``, never raised; an image without a face gives a
-        ``status="no face"`` row.
+        ``status="no face"`` row. A video whose annotated copy in an
+        ``annotate`` folder cannot be written or read back gets a
+        ``status="error"`` row too (listed in ``not_annotated``, not counted
+        in ``failed``): the other inputs' results are kept.
 
     Raises
     ------
@@ -301,6 +310,9 @@ def predict_paths(
         If no file is given (empty folders).
     ReportError
         If ``annotate`` does not fit the inputs.
+    OutputPathError
+        If ``annotate`` is one video file name and that copy cannot be
+        written or read back (see :func:`predict_video`).
     ValueError
         If ``every`` is not an int >= 1.
     """
@@ -314,6 +326,8 @@ def predict_paths(
     # A video frame without a face is no face crop: frames are never taken whole.
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
+    folder = annotate is not None and not annotates_one_file(annotate)
+    not_annotated: list[Path] = []
     rows: list[dict] = []
     tracks: list[dict] = []
     pending: list[tuple[dict, list, np.ndarray | None]] = []  # images awaiting one batched classification
@@ -345,6 +359,16 @@ def predict_paths(
             failed += 1
             rows.append({"source": str(path), "status": "error", "error": str(exc)})
             continue
+        except OutputPathError as exc:
+            if not folder or not _is_video(path):  # one input, one copy asked for by name: the command's error
+                raise
+            # One video's copy in a folder (OpenCV writing a .avi it cannot read back): reported on its row,
+            # as an unreadable file is, so the other inputs' results are not lost; nothing was renamed there.
+            not_annotated.append(targets[path])
+            rows.append({"source": str(path), "status": "error", "error": (
+                f"{path}: its annotated copy was not written: {exc} (Copies in an --annotate folder are named "
+                f"<stem>.avi; to name this one, annotate the video alone: --annotate {path.stem}.mp4.)")})
+            continue
         pairs = cropper.crop_faces(image)
         why = stretched(image, pairs, model.image_shape)
         if why:
@@ -360,4 +384,4 @@ def predict_paths(
         timeline = write_timeline(timeline, rows, model.classes)
     errors = {r["source"] for r in rows if r["status"] == "error"}
     annotated = [t for p, t in targets.items() if str(p) not in errors]
-    return PredictionRun(rows, tracks, model.classes, len(paths), failed, annotated, timeline)
+    return PredictionRun(rows, tracks, model.classes, len(paths), failed, annotated, timeline, not_annotated)

@@ -165,7 +165,7 @@ def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | N
     ------
     OutputPathError
         Naming ``--annotate`` and ``name`` (default ``path``) and suggesting
-        .avi, if no frame can be read back.
+        .avi (.mp4 for an .avi), if no frame can be read back.
     """
     path = Path(path)
     shown = Path(name) if name is not None else path
@@ -175,9 +175,11 @@ def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | N
     finally:
         capture.release()
     if not readable:
+        # An .avi copy (Motion-JPEG) failing leaves .mp4 (mp4v) to try, not .avi again.
+        other = ("give a name ending in .mp4 instead" if path.suffix.lower() == ".avi" else
+                 "give a name ending in .avi (Motion-JPEG, which every OpenCV build writes and reads) or .mp4")
         raise OutputPathError(f"--annotate {shown}: OpenCV wrote a {path.suffix} video it cannot read back (this "
-                              "build has no codec that suits the container); give a name ending in .avi "
-                              "(Motion-JPEG, which every OpenCV build writes and reads) or .mp4.")
+                              f"build has no codec that suits the container); {other}.")
 
 
 def check_video_annotation(annotate: str | os.PathLike, path: str | os.PathLike) -> Path:
