@@ -494,7 +494,8 @@ def main() -> None:
                               "rows": rows})
 
     header = (f"{'features':<14} {'clf':<12} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
-              f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'acc pub':>7} {'feat s':>7} {'fit s':>7} {'predict s':>9}")
+              f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'acc pub':>7} {'feat s':>7} {'fit s':>7} "
+              f"{'predict s':>9}")
     print(header)
     rows = []
     options = feature_options(args, feature_params)

@@ -170,7 +170,8 @@ def run(data: Path, model_names: list[str], train_limit: int | None, n_frames: i
                     print(f"  {row['mode']:<7}: {row['ms_per_frame']:.1f} ms/frame ({row['fps']:.0f} fps; "
                           f"CPU {row['cpu_ms_per_frame']:.1f} ms, {row['fps_cpu']:.0f} fps)", flush=True)
             full = results[-2]
-            print(f"  photos {full['photos']['images_per_s']:.1f}/s, FER crops {full['fer_crops']['images_per_s']:.0f}/s",
+            print(f"  photos {full['photos']['images_per_s']:.1f}/s, "
+                  f"FER crops {full['fer_crops']['images_per_s']:.0f}/s",
                   flush=True)
     return {
         "data": str(data),
@@ -202,7 +203,8 @@ def print_table(report: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"FER2013 class folders (default: {DEFAULT_DATA})")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"FER2013 class folders (default: {DEFAULT_DATA})")
     parser.add_argument("--models", default="hog:linear-svm,hog:svm-approx,hog:logreg",
                         help=f"comma-separated, from {', '.join(MODELS)}")
     parser.add_argument("--train-limit", type=int, default=None, metavar="N",

@@ -131,7 +131,8 @@ def run_one(size: int, mode: str, args) -> dict:
     return {"size": size, "mode": mode, "n_train": result.n_train, "n_test": result.n_test,
             "workers": args.workers if mode == "dask" else 0, "n_components": args.n_components,
             "chunk_size": args.chunk_size, "n_chunks": n_chunks, "wall_s": round(wall, 1),
-            "seconds": result.timings, "client_peak_mb": round(_peak_mb()), "worker_peak_mb": [round(w) for w in workers],
+            "seconds": result.timings, "client_peak_mb": round(_peak_mb()),
+            "worker_peak_mb": [round(w) for w in workers],
             "accuracy": round(result.metrics["accuracy"], 4), "cpu": os.cpu_count()}
 
 

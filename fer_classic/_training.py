@@ -303,8 +303,9 @@ def split_train_test(
 
     The dataset's own ``train``/``test`` splits when it has both; otherwise a
     seeded hold-out of about ``test_size`` (in (0, 1)) of its train split, or
-    of all its images when it has no split labels at all, whole stratified folds (0.2: one of 5 folds; 0.3 or 0.4: one of 3, 33 %;
-    0.9: 9 of 10; see :func:`hold_out_folds`), stratified
+    of all its images when it has no split labels at all, whole stratified
+    folds (0.2: one of 5 folds; 0.3 or 0.4: one of 3, 33 %; 0.9: 9 of 10; see
+    :func:`hold_out_folds`), stratified
     by class and grouped by :func:`image_groups` (``held_out=True``): a
     subject (``groups``, a regular expression over file names, or the
     dataset's subjects), or a cluster of near-identical images, lies wholly on
@@ -493,7 +494,10 @@ def _unwrap(pipeline) -> tuple[int, object]:
 
 
 def _fold_rows(n: int, folds: int | None) -> int:
-    """The rows of ``n`` a stratified fold's training part holds at least: ``n - ceil(n / folds)``; all without folds."""
+    """The rows of ``n`` a stratified fold's training part holds at least.
+
+    ``n - ceil(n / folds)``; all ``n`` without folds.
+    """
     return n * (folds - 1) // folds if folds else n
 
 

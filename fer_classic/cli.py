@@ -644,7 +644,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
         return
     click.echo(f"{'rank':>4}  {'cv score (mean ± std)':>21}  {'worst fold':>10}  params")
     for row in summary["ranking"]:
-        click.echo(f"{row['rank']:>4}  {row['score']:>12.4f} ± {row['std']:.4f}  {row['worst']:>10.4f}  {row['params']}")
+        click.echo(f"{row['rank']:>4}  {row['score']:>12.4f} ± {row['std']:.4f}  {row['worst']:>10.4f}  "
+                   f"{row['params']}")
     click.echo(f"seconds: {_seconds(result.timings)}")
     click.echo(f"best model on {result.test_split}:")
     click.echo(format_metrics(result.metrics))
@@ -655,7 +656,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="PATH",
               help="The dataset searched (its train split is used); 'synthetic' for the generated faces.")
-@click.option("--out", "out_dir", default="search_report", show_default=True, help="Folder for the plots and curves.json.")
+@click.option("--out", "out_dir", default="search_report", show_default=True,
+              help="Folder for the plots and curves.json.")
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")
 @click.option("--values", default=None, metavar="V1,V2,...", callback=_values_option,
               help="Its values (default: the searched ones); a JSON list for values holding commas "

@@ -170,4 +170,7 @@ class DuplicateRowsWarning(UserWarning):
 
 
 class SkippedRowsWarning(UserWarning):
-    """Rows of a labels file carry no emotion (AffectNet's none/uncertain/no-face, FER+ ties) and were skipped (counted per reason)."""
+    """Rows of a labels file carry no emotion and were skipped (counted per reason).
+
+    AffectNet's none/uncertain/no-face rows, FER+ ties.
+    """

@@ -104,7 +104,8 @@ def test_every_make_pipeline_keyword_is_refused_as_a_clf_param():
 def test_bad_grid_files_name_the_file_and_the_fault(runner, tmp_path, suffix, text, message):
     grid = tmp_path / f"grid{suffix}"
     grid.write_text(text)
-    result = runner.invoke(main, ["search", "--clf", "logreg", "--grid", str(grid), "--out", str(tmp_path / "m.joblib")])
+    result = runner.invoke(main, ["search", "--clf", "logreg", "--grid", str(grid),
+                                  "--out", str(tmp_path / "m.joblib")])
     _clean_failure(result, message)
     if "line" in message or "YAML" in message:
         assert str(grid) in result.output
@@ -260,7 +261,8 @@ def test_unexpected_errors_are_one_line_too(runner, monkeypatch, tmp_path):
 def test_help_imports_neither_numpy_nor_sklearn():
     code = ("import sys; from fer_classic.cli import main\n"
             "try:\n    main(['fit', '--help'])\nexcept SystemExit:\n    pass\n"
-            "import json; print(json.dumps(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'cv2') if m in sys.modules)))")
+            "import json\n"
+            "print(json.dumps(sorted(m for m in ('numpy', 'sklearn', 'scipy', 'cv2') if m in sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 

@@ -188,8 +188,8 @@ def test_emotion_ids_written_as_floats_are_fer2013_ids(tmp_path):
 def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"0,{ROW},Training\n3,{ROW},Training\n4,{ROW},Training\n")
-    with pytest.warns(UnmappedIdsWarning, match=r"emotion id\(s\) 4 are not in the label map and were read as FER2013's "
-                                         r"\(4=sad\)"):
+    with pytest.warns(UnmappedIdsWarning, match=r"emotion id\(s\) 4 are not in the label map and were read as "
+                                                r"FER2013's \(4=sad\)"):
         data = load_dataset(path, size=4, label_map=label_map)
     assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning, warned
 

@@ -186,8 +186,8 @@ _image_bytes = st.one_of(
 
 
 @FUZZ
-@given(files=st.lists(st.tuples(st.sampled_from(["happy", "sad"]), st.sampled_from([".png", ".jpg", ".bmp", ".tif", ".gif",
-                                                                               ".webp", ".pgm", ".jp2"]),
+@given(files=st.lists(st.tuples(st.sampled_from(["happy", "sad"]),
+                                st.sampled_from([".png", ".jpg", ".bmp", ".tif", ".gif", ".webp", ".pgm", ".jp2"]),
                                 _image_bytes), min_size=1, max_size=5))
 def test_folder_loader_returns_a_dataset_or_a_clear_error(workdir, files):
     folder = _fresh(workdir)

@@ -75,14 +75,16 @@ def test_grid_finer_than_the_image_is_an_error(faces):
         GaborFeatures(grid=(30, 30)).fit(faces)
 
 
-@pytest.mark.parametrize("params, radius", [({"frequencies": 1e-9}, "1,686,515,627"), ({"bandwidth": 1e-6}, "25,953,363"),
+@pytest.mark.parametrize("params, radius", [({"frequencies": 1e-9}, "1,686,515,627"),
+                                            ({"bandwidth": 1e-6}, "25,953,363"),
                                             ({"n_stds": 1e6}, "8,994,751"), ({"frequencies": 0.0175}, "97"),
                                             ({"bandwidth": 1e-300}, "2.6e\\+301")])
 def test_kernels_wider_than_four_images_are_refused_before_they_are_built(faces, monkeypatch, params, radius):
     from fer_classic.features import _gabor
 
     monkeypatch.setattr(_gabor, "gabor_kernel", lambda *a, **k: pytest.fail("a kernel was built"))
-    with pytest.raises(ValueError, match=f"give Gabor kernels of radius {radius} pixels, over the 96 allowed for 24x24"):
+    with pytest.raises(ValueError,
+                       match=f"give Gabor kernels of radius {radius} pixels, over the 96 allowed for 24x24"):
         GaborFeatures(**params).fit(faces)
 
 

@@ -138,7 +138,8 @@ def test_an_id_column_naming_each_image_is_not_taken_for_subjects(copies):
     data = load_dataset(copies / "ids.csv")
     assert len(np.unique(data.subjects)) == len(data)  # read as subjects, one per image
     with pytest.warns(UserWarning, match=rf"{copies / 'ids.csv'}: its column 'id' gives each of its {len(data)} "
-                                         r"images a subject of its own \('0', '1', '2', \.\.\.\), which groups nothing"):
+                                         r"images a subject of its own \('0', '1', '2', \.\.\.\), "
+                                         r"which groups nothing"):
         groups, grouping = image_groups(data)
     assert "near-duplicate" in grouping
     face = np.array([s.rsplit("_", 1)[0] for s in data.sources])

@@ -79,7 +79,8 @@ def test_hog_batch_matches_skimage_on_other_values(images, block_norm):
     np.testing.assert_allclose(hog_batch(images, **params), skimage_hog(images, **params), rtol=0, atol=HOG_ATOL)
 
 
-@pytest.mark.parametrize("dtype, expected", [(np.float32, np.float32), (np.uint8, np.float64), (np.float64, np.float64)])
+@pytest.mark.parametrize("dtype, expected",
+                         [(np.float32, np.float32), (np.uint8, np.float64), (np.float64, np.float64)])
 def test_hog_batch_output_dtype_follows_skimage(dtype, expected):
     images = random_gray((2, 16, 16)).astype(dtype)
     out = hog_batch(images, pixels_per_cell=(4, 4), cells_per_block=(2, 2))

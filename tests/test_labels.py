@@ -43,7 +43,8 @@ def test_label_map_maps_numbered_folders():
     assert canonical_label("3", {"3": "happiness"}) == "happy"
 
 
-@pytest.mark.parametrize("emotion_id, label", list(enumerate(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])))
+@pytest.mark.parametrize("emotion_id, label",
+                         list(enumerate(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])))
 def test_fer2013_ids_follow_the_csv_convention(emotion_id, label):
     assert fer2013_label(emotion_id) == label
 

@@ -134,7 +134,8 @@ def test_unwritable_folder_fails_before_the_fit(files, no_work, monkeypatch, tmp
     locked.mkdir()
     real_access = os.access
     # Root ignores permission bits, so the read-only folder is simulated where the check asks.
-    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p) == str(locked) else real_access(p, mode, **k))
+    monkeypatch.setattr(os, "access",
+                        lambda p, mode, **k: False if str(p) == str(locked) else real_access(p, mode, **k))
     result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", str(locked / "m.joblib")])
     assert result.exit_code != 0 and "not writable" in result.output, result.output
 

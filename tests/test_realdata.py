@@ -24,7 +24,8 @@ def test_fer_folder_counts(fer_test):
 @requires_fer_csv
 def test_fer_sample_csv_usage_counts():
     data = load_dataset(FER_SAMPLE_CSV)
-    assert (len(data.select("train")), len(data.select("PublicTest")), len(data.select("PrivateTest"))) == (1600, 200, 200)
+    sizes = len(data.select("train")), len(data.select("PublicTest")), len(data.select("PrivateTest"))
+    assert sizes == (1600, 200, 200)
 
 
 @requires_fer_folder

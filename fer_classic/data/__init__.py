@@ -1,4 +1,6 @@
-"""Loading face datasets (class folders, FER2013's CSV, labels files, downloaded layouts, a generated default) and diagnosing them.
+"""Loading face datasets and diagnosing them.
+
+Class folders, FER2013's CSV, labels files, downloaded layouts, a generated default.
 
 The names below are imported on first use (PEP 562, with scikit-image's
 ``lazy_loader``): loading a class folder needs NumPy, OpenCV and Pillow only,
@@ -14,8 +16,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_csv": ["load_fer2013_csv"],
     "_dataset": ["FaceDataset"],
     "_describe": ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"],
-    "_duplicates": ["DEFAULT_NEAR_THRESHOLD", "MAX_NEAR_PAIRS", "DuplicateReport", "dedupe", "duplicate_groups", "duplicates_of",
-                    "find_duplicates", "hamming_distance", "perceptual_hashes", "pixel_digest"],
+    "_duplicates": ["DEFAULT_NEAR_THRESHOLD", "MAX_NEAR_PAIRS", "DuplicateReport", "dedupe", "duplicate_groups",
+                    "duplicates_of", "find_duplicates", "hamming_distance", "perceptual_hashes", "pixel_digest"],
     "_folder": ["load_folder"],
     "_labels_file": ["BOX_COLUMNS", "COLUMN_SPELLINGS", "load_labels_file"],
     "_layouts": ["LAYOUTS", "detect_layout", "load_affectnet", "load_ckplus", "load_expw", "load_ferplus",

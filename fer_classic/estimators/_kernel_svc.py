@@ -83,7 +83,9 @@ class _OneVsRestSVC:
 
 
 def precomputed_svc(C: float, class_weight, multiclass: str, n_jobs=None, **svc_params) -> SVC | _OneVsRestSVC:
-    """libsvm on a precomputed kernel matrix in the ``multiclass`` scheme ("ovo": ``SVC``; "ovr": one machine per class).
+    """libsvm on a precomputed kernel matrix in the ``multiclass`` scheme.
+
+    "ovo": ``SVC``; "ovr": one machine per class.
 
     ``svc_params``: further ``SVC`` parameters (``cache_size``, ``tol``,
     ``random_state``); ``n_jobs``: threads fitting the ``ovr`` machines.

@@ -141,7 +141,8 @@ def format_model_info(info: dict) -> str:
     lines = [
         f"file           {info['path']}",
         f"format         {info['file_format']} (fer-classic format version {info['format_version']})",
-        f"integrity      {info['integrity']}" + (f" (sha256 {info['payload_sha256']})" if info["payload_sha256"] else ""),
+        f"integrity      {info['integrity']}"
+        + (f" (sha256 {info['payload_sha256']})" if info["payload_sha256"] else ""),
         "origin         " + ("written by fer-classic for this user on this machine" if info["signed_here"]
                              else "not signed here: from elsewhere or older"),
     ]
