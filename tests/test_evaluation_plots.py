@@ -152,6 +152,26 @@ def test_curve_summary_is_strict_json_where_every_fit_failed():
     assert json.loads(json.dumps(summary, allow_nan=False))["test_mean"] == [None]
 
 
+def _one_failed_fold():
+    from fer_classic.evaluation import CurveResult
+
+    test = np.array([[0.45, 0.6, np.nan, 0.5, 0.35], [0.5, 0.5, 0.5, 0.5, 0.5]])
+    train = np.where(np.isnan(test), np.nan, 0.9)
+    return CurveResult("validation", [10, 1], "C", train, test, "accuracy")
+
+
+def test_curve_summary_averages_the_folds_scored_and_counts_the_failed_ones():
+    # One failed fold made the whole point None.
+    summary = _one_failed_fold().summary()
+    np.testing.assert_allclose(summary["test_mean"], [0.475, 0.5])
+    assert summary["failed_folds"] == [1, 0]
+
+
+def test_curve_plot_draws_a_point_one_fold_of_which_failed():
+    figure = plot_validation_curve(_one_failed_fold())
+    assert all(np.isfinite(line.get_ydata()).all() for line in figure.axes[0].get_lines())
+
+
 def test_curve_summary_is_strict_json_for_infinite_parameter_values():
     # report-search --values inf,2 (a k-NN's p) wrote "Infinity" into curves.json, which is no JSON.
     import json

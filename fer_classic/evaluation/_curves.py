@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,32 @@ class CurveResult:
     test_scores: np.ndarray
     scoring: str
 
+    def fold_statistics(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean and standard deviation per point over the folds that were scored, and the folds that were not.
+
+        A fold whose fit failed scores NaN (scikit-learn's ``error_score``, with
+        a ``FitFailedWarning``); it is left out of its point rather than making
+        the whole point NaN. A point where every fold failed is NaN.
+
+        Parameters
+        ----------
+        which : {"train", "test"}
+
+        Returns
+        -------
+        mean, std : ndarray of shape (len(x),)
+        failed : ndarray of int, shape (len(x),)
+        """
+        scores = self.train_scores if which == "train" else self.test_scores
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a point with no fold scored: NaN, as meant
+            return np.nanmean(scores, axis=1), np.nanstd(scores, axis=1), np.isnan(scores).sum(axis=1)
+
     def summary(self) -> dict:
-        """JSON-ready means and standard deviations per point (None where every fold's fit failed)."""
+        """JSON-ready means and standard deviations per point over the folds scored (None where none was).
+
+        ``failed_folds`` counts, per point, the folds whose fit failed.
+        """
         def values(array: np.ndarray) -> list:
             return [None if np.isnan(v) else float(v) for v in array]  # NaN is not JSON
 
@@ -46,15 +71,18 @@ class CurveResult:
                 return str(value)  # JSON has no inf or nan (json.dumps wrote Infinity): 'inf', as it was given
             return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)
 
+        train_mean, train_std, _ = self.fold_statistics("train")
+        test_mean, test_std, failed = self.fold_statistics("test")
         return {
             "kind": self.kind,
             "x_label": self.x_label,
             "x": [point(v) for v in self.x],
             "scoring": self.scoring,
-            "train_mean": values(self.train_scores.mean(axis=1)),
-            "train_std": values(self.train_scores.std(axis=1)),
-            "test_mean": values(self.test_scores.mean(axis=1)),
-            "test_std": values(self.test_scores.std(axis=1)),
+            "train_mean": values(train_mean),
+            "train_std": values(train_std),
+            "test_mean": values(test_mean),
+            "test_std": values(test_std),
+            "failed_folds": failed.tolist(),
         }
 
 

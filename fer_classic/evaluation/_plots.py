@@ -358,9 +358,8 @@ def _plot_curve(curve: CurveResult, what: str, title: str):
     ax = fig.add_subplot()
     numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in curve.x)
     x = np.asarray(curve.x, dtype=float) if numeric else np.arange(len(curve.x))
-    for scores, name, color in ((curve.train_scores, "training", "tab:blue"),
-                                (curve.test_scores, "cross-validation", "tab:orange")):
-        mean, std = scores.mean(axis=1), scores.std(axis=1)
+    for which, name, color in (("train", "training", "tab:blue"), ("test", "cross-validation", "tab:orange")):
+        mean, std, _ = curve.fold_statistics(which)
         ax.plot(x, mean, "o-", color=color, label=name)
         ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2)
     if numeric and curve.kind == "validation" and x.min() > 0 and x.max() / x.min() >= 100:
