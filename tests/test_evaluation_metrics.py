@@ -230,6 +230,14 @@ def test_format_metrics_shows_interval_balanced_accuracy_and_auc(result):
     assert "bootstrap interval" in text and "balanced acc" in text and "roc-auc" in text
 
 
+@pytest.mark.parametrize("confidence, shown", [(0.95, "95%"), (0.975, "97.5%")])
+def test_format_metrics_shows_the_interval_s_confidence_as_given(predictions, confidence, shown):
+    # 0.975 showed as "98% bootstrap interval".
+    y_true, y_pred, _ = predictions
+    metrics = classification_metrics(y_true, y_pred, CLASSES, confidence=confidence, n_resamples=50)
+    assert f"   {shown} bootstrap interval" in format_metrics(metrics)
+
+
 # -- accuracy of each group (FER2013's PublicTest and PrivateTest) ------------------------------
 
 def _halves(n):

@@ -434,7 +434,7 @@ def format_metrics(metrics: dict) -> str:
     if metrics.get("accuracy_ci"):
         low, high = metrics["accuracy_ci"]
         share = metrics.get("confidence", 0.95)
-        lines[0] += f"   {share:.0%} bootstrap interval {low:.4f}..{high:.4f}"
+        lines[0] += f"   {share * 100:g}% bootstrap interval {low:.4f}..{high:.4f}"
     for name, part in metrics.get("accuracy_by_group", {}).items():
         lines.append(f"  {name:<11} {part['accuracy']:.4f}   (n={part['n']})")
     if "balanced_accuracy" in metrics:
