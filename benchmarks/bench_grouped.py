@@ -392,6 +392,7 @@ def main() -> None:
                              else f"fixed C={args.fixed_C} (fer_classic.workflow.fit_model)"),
         "block_scaling": True, "jobs": args.jobs, "machine": machine(),
     }
+
     def write(rows: list[dict], done: bool) -> None:
         # Rewritten after every row: a stopped run keeps what it measured.
         write_json(args.out, {**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),

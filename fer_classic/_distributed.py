@@ -314,7 +314,7 @@ def check_scheduler(backend: str, scheduler: str | None, *, timeout: float | Non
            else f"set it to the address of a running {what}, or unset it for a local one")
     if not scheduler.strip():
         raise ValueError(f"{option} is empty; {fix}" + (", or leave the option out for a local one."
-                                                         if from_option else "."))
+                                                        if from_option else "."))
     address = _host_port(backend, scheduler, option)
     if address is None:
         return

@@ -213,4 +213,3 @@ def make_pipeline(
     else:
         pipeline = import_optional("imblearn.pipeline", f"sampler={sampler!r}").Pipeline(steps, memory=memory)
     return FlipAugmented(pipeline) if flip else pipeline
-

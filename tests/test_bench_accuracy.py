@@ -180,7 +180,7 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
         "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess",
         "flip-and-mirror-kernel", "kernel-shift-without-mirror", "no-feature-set", "no-clf"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
-                                                      message):
+                                                       message):
     """No feature set or no classifier wrote complete results of no row and exited 0 (--clfs , after the features)."""
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
     defaults = ["--data", str(folder_dataset), "--feature-sets", "hog", "--clfs", "linear-svm",

@@ -23,7 +23,7 @@ def test_n_below_one_is_a_usage_error_before_any_image_is_written(monkeypatch, c
     ("2000", "--side 2000: size 2000 is above the 1024 px"),
 ], ids=["zero", "negative", "below-four", "above-the-largest"])
 def test_a_side_load_folder_refuses_is_a_usage_error_before_any_image_is_written(monkeypatch, capsys, tmp_path, side,
-                                                                                  message):
+                                                                                 message):
     bench = benchmark_module("bench_loading")
     monkeypatch.setattr(bench, "write_dataset", lambda *a, **k: pytest.fail("images written"))
     usage_error(bench.main, ["--n", "10", "--side", side, "--out", str(tmp_path / "r.json")])

@@ -118,7 +118,7 @@ def test_the_class_weight_cases_are_weighted(fits, case):
 
 @pytest.mark.parametrize("clf, params", [("ridge", {}), ("svm", {"backend": "approx"})])
 def test_a_class_weight_key_that_is_no_label_fails_before_the_features(folder_dataset, tmp_path, monkeypatch,
-                                                                         clf, params):
+                                                                       clf, params):
     from fer_classic.features import HOGFeatures
 
     monkeypatch.setattr(HOGFeatures, "transform", lambda self, X: pytest.fail("features were extracted"))

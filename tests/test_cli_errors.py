@@ -167,7 +167,7 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
     ("clf.weights", '[{"a": 1, "a": 2}]', "'a' is given twice in one JSON object"),
 ])
 def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
-                                                           values, message):
+                                                            values, message):
     from fer_classic.model_selection import search_model
 
     model = tmp_path / "s.joblib"
@@ -180,7 +180,7 @@ def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, ti
 
 
 def test_report_search_values_that_cannot_fit_are_refused_before_the_curves(runner, tmp_path, tiny_faces,
-                                                                           monkeypatch):
+                                                                            monkeypatch):
     # Were cv failed fits each (NaN on the curve), and 20,000 values ran for hours: search refuses both.
     from fer_classic.model_selection import search_model
 

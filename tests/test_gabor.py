@@ -32,7 +32,7 @@ def test_magnitude_per_pixel_is_scikit_images_gabor_of_the_mean_free_image(faces
 
 
 @pytest.mark.parametrize("frequencies, orientations, grid", [((0.25,), 2, (1, 1)), ((0.25, 0.125), 3, (3, 3)),
-                                                              ((0.3, 0.2, 0.1), 4, (2, 4))])
+                                                             ((0.3, 0.2, 0.1), 4, (2, 4))])
 def test_width_is_filters_times_cells(faces, frequencies, orientations, grid):
     extractor = GaborFeatures(frequencies=frequencies, orientations=orientations, grid=grid).fit(faces)
     width = len(frequencies) * orientations * grid[0] * grid[1]

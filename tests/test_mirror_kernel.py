@@ -106,8 +106,8 @@ def test_mirror_views_names_the_shifted_views():
     names = MirrorViews(PixelFeatures(), shift=1).fit(X, y).get_feature_names_out()
     d = X.shape[1]
     assert [names[v * d] for v in range(6)] == [f"{p}{names[0]}" for p in
-                                               ("", "mirror__", "shift+1__", "shift-1__", "mirror__shift+1__",
-                                                "mirror__shift-1__")]
+                                                ("", "mirror__", "shift+1__", "shift-1__", "mirror__shift+1__",
+                                                 "mirror__shift-1__")]
 
 
 @pytest.mark.parametrize("shift", [4, 7, 8])

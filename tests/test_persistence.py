@@ -508,7 +508,6 @@ def test_pickling_leaves_the_object_s_caches_in_place(make):
     assert vars(obj).keys() == before.keys() and all(vars(obj)[k] is v for k, v in before.items())
 
 
-
 def _shared_levels(depth):
     """One list named twice at every level: a few hundred pickled bytes, 2**depth values written out."""
     item = [0]

@@ -72,7 +72,7 @@ def test_rejects_non_positive_gamma(gamma):
 # -- SVMClassifier(backend="sklearn") and its precompute_kernel option -------------------------
 
 @pytest.mark.parametrize("precompute, expected", [("auto", PrecomputedKernelSVC), (True, PrecomputedKernelSVC),
-                                                   (False, SVC)])
+                                                  (False, SVC)])
 def test_svm_classifier_precomputes_the_kernel_as_asked(precompute, expected):
     model = SVMClassifier(backend="sklearn", precompute_kernel=precompute).fit(*_data(3))
     assert type(model.estimator_) is expected

@@ -314,7 +314,7 @@ def test_an_implausible_declared_frame_rate_is_taken_as_unknown_and_warned(fitte
 
 @pytest.mark.parametrize("declared", [4.66e-10, 2.1e9])
 def test_the_annotated_copy_of_a_video_of_implausible_frame_rate_is_written_at_25_fps(tmp_path, fitted_model, files,
-                                                                                       monkeypatch, declared):
+                                                                                      monkeypatch, declared):
     real = cv2.VideoCapture
     _declaring_fps(monkeypatch, declared)
     with pytest.warns(UserWarning, match="annotated copy is written at 25 fps"):
@@ -378,7 +378,7 @@ def test_cli_and_predict_video_refuse_an_image_annotate_with_one_message(runner,
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
 def test_an_interrupted_annotated_video_leaves_the_file_there_untouched(fitted_model, own_clip, monkeypatch,
-                                                                         error):
+                                                                        error):
     out = own_clip.parent / "out.avi"
     out.write_bytes(b"last run's copy")
     drawn = []
@@ -408,7 +408,7 @@ def test_a_timeline_that_cannot_be_written_after_the_work_keeps_the_results(tmp_
 
 
 def test_cli_prints_the_results_and_exits_1_when_the_timeline_was_not_written(tmp_path, model_file, files,
-                                                                               monkeypatch):
+                                                                              monkeypatch):
     monkeypatch.setattr("fer_classic.prediction._run.atomic_write_text",
                         lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     result = CliRunner().invoke(main, ["predict", str(model_file), str(files / "clip.avi"), "--every", "4",
@@ -560,7 +560,7 @@ def test_annotating_a_folder_writes_one_copy_per_readable_input(tmp_path, fitted
 
 
 def test_a_video_copy_in_an_annotate_folder_that_cannot_be_read_back_is_its_error_row(tmp_path, fitted_model, files,
-                                                                                     monkeypatch):
+                                                                                      monkeypatch):
     _copies_read_back_no_frame(monkeypatch)
     run = predict_paths(fitted_model, [files], every=4, annotate=tmp_path / "out")
     assert {row["source"] for row in run.rows if row["status"] == "ok"} >= {str(files / "astronaut.jpg")}
@@ -573,7 +573,7 @@ def test_a_video_copy_in_an_annotate_folder_that_cannot_be_read_back_is_its_erro
 
 @pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
 def test_annotating_a_folder_gives_an_image_opencv_cannot_write_in_colour_a_png_copy(tmp_path, fitted_model,
-                                                                                      suffix):
+                                                                                     suffix):
     (tmp_path / "in").mkdir()
     assert cv2.imwrite(str(tmp_path / "in" / f"b{suffix}"), random_gray((48, 48), seed=3))
     run = predict_paths(fitted_model, [tmp_path / "in"], annotate=tmp_path / "out")
@@ -592,7 +592,7 @@ def test_a_renamed_annotated_copy_never_takes_the_name_of_an_inputs_own_copy(tmp
 
 @pytest.mark.parametrize("name", ["one.pgm", "one.PBM"])
 def test_one_annotated_image_opencv_cannot_write_in_colour_is_refused_before_any_work(fitted_model, files,
-                                                                                        monkeypatch, tmp_path, name):
+                                                                                      monkeypatch, tmp_path, name):
     def never(*args):
         raise AssertionError("the image was read before its annotated copy was checked")
 

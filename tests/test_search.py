@@ -204,7 +204,7 @@ def test_report_search_writes_both_curves(tmp_path, tiny_faces):
     model_path = tmp_path / "m.joblib"
     search_model(tiny_faces, features="hog", clf="logreg", grid=SMALL_GRID, cv=3, out=model_path)
     result = CliRunner().invoke(main, ["report-search", str(model_path), "--data", "synthetic", "--out",
-                                         str(tmp_path / "r"), "--cv", "2"])
+                                       str(tmp_path / "r"), "--cv", "2"])
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"learning_curve.png", "validation_curve.png", "curves.json"}
     assert json.loads((tmp_path / "r" / "curves.json").read_text())["validation"]["x"] == [0.01, 1.0]

@@ -80,6 +80,7 @@ _CASES = {
 # from the unfitted pipeline.
 _BLOCK_SLICES_BUG = "skops cannot save BlockScaledUnion.block_slices_ (np.int64 slices)"
 
+
 def _build(features, clf, options):
     options = {k: v for k, v in options.items() if k not in ("unfitted", "compact")}
     pipeline_options = {k: options.pop(k) for k in list(options)

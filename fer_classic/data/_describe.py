@@ -43,6 +43,7 @@ __all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
 #: Columns of :meth:`DatasetDescription.write_duplicates_csv`.
 DUPLICATE_CSV_COLUMNS = ("kind", "group", "split", "label", "source", "hamming", "dedupe")
 
+
 def _split_order(split: str) -> int:
     return SPLIT_PRIORITY.index(split) if split in SPLIT_PRIORITY else 9
 

@@ -49,6 +49,7 @@ def _open_formats() -> tuple[str, ...]:
     Image.init()
     return tuple(name for name in READABLE_FORMATS if name in Image.OPEN)
 
+
 @dataclass(frozen=True)
 class ImageHeader:
     """What an image file's header declares.

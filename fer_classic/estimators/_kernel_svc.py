@@ -342,7 +342,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             if self.class_weight is not None:
                 classes = np.unique(labels)
                 svc.class_weight = dict(zip(classes.tolist(), compute_class_weight(self.class_weight, classes=classes,
-                                                                                    y=labels)))
+                                                                                   y=labels)))
             rows = np.flatnonzero(weights > 0) if rows is None else rows[weights > 0]
             weights = weights[weights > 0]
         if rows is None:

@@ -142,4 +142,3 @@ def warm_up(estimator, image_shape: tuple[int, int]) -> None:
             except ValueError:
                 continue
             step._transform_images(np.zeros((1, *image_shape), dtype=np.uint8))
-

@@ -186,9 +186,9 @@ def format_model_info(info: dict) -> str:
                      + (", ".join(info["untrusted_types"]) or "none"))
         needing = info["types_needing_trust"]
         lines.append(f"{'needs trust':<15}" + (", ".join(needing) + " (not on fer-classic's list of trusted "
-                                                "names; load with --trust, or trusted_types=[...])"
-                                                if needing else "nothing: every type and function it names is "
-                                                "on fer-classic's list of trusted names"))
+                                               "names; load with --trust, or trusted_types=[...])"
+                                               if needing else "nothing: every type and function it names is "
+                                               "on fer-classic's list of trusted names"))
     return "\n".join(lines)
 
 

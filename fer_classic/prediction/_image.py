@@ -149,4 +149,3 @@ def predict_image(
 def stretched(image: np.ndarray, pairs: Sequence[tuple[Face, np.ndarray]], size: tuple[int, int]) -> str | None:
     """Why ``image``, taken whole as a face, is too tiny or elongated to hold one (as the loaders warn), or None."""
     return next((_stretch(image.shape, size) for face, _ in pairs if not face.detected), None)
-
