@@ -32,6 +32,7 @@ __all__ = [
     "plot_validation_curve",
 ]
 
+
 def require_matplotlib(what: str = "fer-classic's plots") -> None:
     """Raise :class:`~fer_classic.exceptions.MissingDependencyError` naming the extra when matplotlib is missing."""
     import_optional("matplotlib", what)
