@@ -440,22 +440,32 @@ def evaluate_model(
                   input_trees={"--data": data_path(data)}, dirs=("--report",), make_parents=True)
     if report is not None:
         require_matplotlib("evaluate --report")  # before the images are loaded
-    if backend != "local" or scheduler is not None:
+    on_workers = backend != "local" or scheduler is not None
+    timings: dict[str, float] = {}
+    if on_workers:
+        from ._distributed import check_backend, list_images
+
         if split == HELD_OUT:
             raise ValueError(f"--split {HELD_OUT} recomputes the model's hold-out from the decoded images in memory; "
                              f"it is not available with --backend {backend}.")
-        return _evaluate_on_workers(model, data, split=split, label_map=label_map, report=report, backend=backend,
-                                    scheduler=scheduler, chunk_size=chunk_size)
-    timings: dict[str, float] = {}
-    dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs, loading_cropper(model),
-                    model.pipeline)
+        check_backend(backend, scheduler)
+        if report is not None:
+            raise ValueError(f"--report draws from the images in memory; it is not available with --backend "
+                             f"{backend}.")
+        dataset = list_images(data, label_map)  # the files' splits and usages, read by the workers later
+    else:
+        dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs,
+                        loading_cropper(model), model.pipeline)
     name = split or "all"
     if split == HELD_OUT:  # the held-out images, as the one split "test" of the dataset scored
         dataset, split = timed(timings, "hold-out", _recompute_held_out, model, dataset), "test"
-    else:
+    else:  # one road for every backend: the same refusal and warning whoever decodes the images
         _check_split(model, dataset, split)
         warn_training_images(model, dataset, split)
     subset = dataset.select(split) if split else dataset
+    if on_workers:
+        return _evaluate_on_workers(model, subset, name=name, timings=timings, backend=backend, scheduler=scheduler,
+                                    chunk_size=chunk_size)
     warn_class_mismatch(model.classes, subset.y)
     if report is not None:
         written = write_report(model, dataset, report, split=split)
@@ -533,14 +543,18 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     return test.with_splits(np.full(len(test), "test", dtype=object))
 
 
-def _check_split(model: FERModel, dataset: FaceDataset, split: str | None) -> None:
+def _check_split(model: FERModel, dataset, split: str | None) -> None:
     """Raise DatasetError when ``dataset`` has no ``split`` and is the data ``model`` held its test out of.
 
-    The error says to score the held-out images (``--split held-out``),
-    not every image: ``--split all`` would score the training images too.
-    Other datasets without the split get :meth:`FaceDataset.select`'s error.
+    ``dataset`` is a FaceDataset or, for ``--backend dask/ray``, the listing
+    of its files (``name``, ``splits``, ``usages``). The error says to score
+    the held-out images (``--split held-out``), not every image: ``--split
+    all`` would score the training images too. Other datasets without the
+    split get :meth:`FaceDataset.select`'s error.
     """
-    if split is None or dataset.has_split(split) or not held_out_test(model.metadata):
+    from .data._dataset import split_mask
+
+    if split is None or split_mask(dataset.splits, dataset.usages, split).any() or not held_out_test(model.metadata):
         return
     if not training_images_scored(model, dataset, None):
         return
@@ -554,23 +568,16 @@ def _check_split(model: FERModel, dataset: FaceDataset, split: str | None) -> No
                        f"{trained}).")
 
 
-def _evaluate_on_workers(model, data, *, split, label_map, report, backend, scheduler,
-                         chunk_size) -> EvaluateResult:
-    """:func:`evaluate_model` with the images decoded and predicted on Dask or Ray workers."""
-    from ._distributed import check_backend, evaluate_chunked, list_images
+def _evaluate_on_workers(model, subset, *, name, timings, backend, scheduler, chunk_size) -> EvaluateResult:
+    """:func:`evaluate_model` of listed files (checked there), decoded and predicted on Dask or Ray workers."""
+    from ._distributed import evaluate_chunked
 
-    check_backend(backend, scheduler)
-    if report is not None:
-        raise ValueError(f"--report draws from the images in memory; it is not available with --backend {backend}.")
-    timings: dict[str, float] = {}
-    listing = list_images(data, label_map)
-    subset = listing.select(split) if split else listing
     true, predicted, skipped = timed(timings, "predict", evaluate_chunked, model, subset,
                                      cropper=loading_cropper(model), backend=backend, scheduler=scheduler,
                                      chunk_size=chunk_size)
     warn_class_mismatch(model.classes, true)
     metrics = classification_metrics(true, predicted, model.classes)
-    return EvaluateResult(metrics, timings, split or "all", len(true), list(skipped))
+    return EvaluateResult(metrics, timings, name, len(true), list(skipped))
 
 
 def compare_model_files(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FER_FOLDER, requires_fer_folder, tree_digest
+from conftest import FER_FOLDER, requires_fer_folder, tree_digest, write_folder_dataset
 
 pytest.importorskip("dask.distributed")
 
@@ -64,6 +64,35 @@ def test_dask_evaluate_scores_like_local_evaluate(folder_dataset, cluster):
                             chunk_size=16)
     assert remote.metrics["accuracy"] == local.metrics["accuracy"]
     assert remote.n_test == local.n_test
+
+
+def test_dask_evaluate_of_the_train_split_warns_like_local_evaluate(folder_dataset, cluster):
+    from fer_classic.exceptions import DataLeakageWarning
+
+    model = fit_model(folder_dataset, features="hog", clf="logreg").model
+    with pytest.warns(DataLeakageWarning, match=r"fitted on the train split of .*score --split test"):
+        remote = evaluate_model(model, folder_dataset, split="train", backend="dask",
+                                scheduler=cluster.scheduler_address, chunk_size=64)
+    assert remote.n_test == int((load_dataset(folder_dataset).splits == "train").sum())
+
+
+@pytest.fixture
+def held_out_folder(tmp_path, tiny_faces):
+    """A class-folder tree without splits and a model whose local fit held 20 % of it out."""
+    root = write_folder_dataset(tmp_path / "unsplit", tiny_faces.with_splits(np.full(len(tiny_faces), "")))
+    return root, fit_model(root, features="hog", clf="logreg")
+
+
+def test_dask_evaluate_of_data_a_model_held_out_of_warns_and_refuses_like_local(held_out_folder, cluster):
+    from fer_classic.exceptions import DataLeakageWarning, DatasetError
+
+    root, fitted = held_out_folder
+    on_dask = {"backend": "dask", "scheduler": cluster.scheduler_address, "chunk_size": 64}
+    with pytest.warns(DataLeakageWarning, match=rf"the {fitted.n_train} images it was trained on"):
+        everything = evaluate_model(fitted.model, root, split=None, **on_dask)
+    assert everything.n_test == fitted.n_train + fitted.n_test
+    with pytest.raises(DatasetError, match=r"score the images it held out with --split held-out"):
+        evaluate_model(fitted.model, root, split="test", **on_dask)
 
 
 @pytest.mark.parametrize("change, match", [
