@@ -1,3 +1,4 @@
+import json
 import re
 import warnings
 from pathlib import Path
@@ -460,6 +461,18 @@ def test_evaluating_the_data_a_model_held_out_of_warns_that_it_scores_training_i
         held = evaluate_model(result.model, unsplit, split="held-out")
     assert (held.split, held.n_test) == ("held-out", result.n_test)
     assert held.metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
+
+
+def test_a_report_of_the_held_out_images_names_them_held_out_not_test(held_out_fit, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from fer_classic.evaluation import _report
+
+    monkeypatch.setattr(_report, "_plots", lambda *args: dict.fromkeys(_report.REPORT_PLOTS, ""))  # names, not plots
+    result, unsplit = held_out_fit
+    held = evaluate_model(result.model, unsplit, split="held-out", report=tmp_path / "report")
+    assert (held.split, held.n_test, held.report.summary()["split"]) == ("held-out", result.n_test, "held-out")
+    assert json.loads(held.report.metrics_json.read_text())["data"]["split"] == "held-out"  # was "test"
+    assert "split <b>held-out</b>" in held.report.html.read_text()
 
 
 def test_the_test_split_error_on_held_out_data_does_not_send_to_split_all_alone(held_out_fit):
