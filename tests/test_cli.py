@@ -51,6 +51,31 @@ def test_fit_json_has_scores_sizes_and_seconds(runner, tmp_path, folder_dataset)
     assert {"load", "features", "fit", "predict"} <= summary["seconds"].keys()
 
 
+def _fer2013_halves(path, tiny_faces):
+    """fer2013.csv whose test rows alternate between PublicTest and PrivateTest (14 each)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    halves = np.where(np.arange(len(tiny_faces)) % 2, "public", "private")
+    faces = SimpleNamespace(images=tiny_faces.images, labels=tiny_faces.labels,
+                            splits=np.where(tiny_faces.splits == "test", halves, "train"))
+    return write_csv_dataset(path, faces,
+                             usage_of={"train": "Training", "public": "PublicTest", "private": "PrivateTest"})
+
+
+def test_fit_json_has_the_accuracy_of_each_fer2013_half(runner, tmp_path, tiny_faces):
+    from fer_classic import load_model
+
+    csv, out = _fer2013_halves(tmp_path / "f.csv", tiny_faces), tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--data", str(csv), "--features", "pixels", "--clf", "knn", "--out", str(out),
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    parts = json.loads(result.stdout)["accuracy_by_group"]  # was missing: the text output alone showed them
+    assert {name: part["n"] for name, part in parts.items()} == {"PrivateTest": 14, "PublicTest": 14}
+    assert parts == load_model(out).metadata["metrics"]["accuracy_by_group"]
+
+
 def test_fit_on_unsplit_data_says_it_holds_out(runner, tmp_path, tiny_faces):
     path = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "", "test": ""})
     result = runner.invoke(main, ["fit", "--data", str(path), "--clf", "knn", "--out", str(tmp_path / "m.joblib")])
@@ -142,6 +167,16 @@ def test_evaluate_json_on_a_fer2013_half(runner, model_file, tmp_path, tiny_face
     result = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv), "--split", "PrivateTest", "--json"])
     summary = json.loads(result.stdout)
     assert summary["n_test"] == 28 and summary["split"] == "PrivateTest"
+
+
+def test_evaluate_json_has_the_accuracy_of_each_fer2013_half(runner, model_file, tmp_path, tiny_faces):
+    csv = _fer2013_halves(tmp_path / "f.csv", tiny_faces)
+    both = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv), "--json"])
+    assert both.exit_code == 0, both.output
+    parts = json.loads(both.stdout)["accuracy_by_group"]  # was missing: the text output alone showed them
+    assert {name: part["n"] for name, part in parts.items()} == {"PrivateTest": 14, "PublicTest": 14}
+    private = runner.invoke(main, ["evaluate", str(model_file), "--data", str(csv), "--split", "PrivateTest", "--json"])
+    assert parts["PrivateTest"]["accuracy"] == pytest.approx(json.loads(private.stdout)["accuracy"])
 
 
 @pytest.mark.parametrize("split, n_test", [("ALL", 112), ("all", 112), ("test", 28)])

@@ -76,6 +76,22 @@ def test_dask_evaluate_of_the_train_split_warns_like_local_evaluate(folder_datas
     assert remote.n_test == int((load_dataset(folder_dataset).splits == "train").sum())
 
 
+def test_dask_evaluate_gives_the_accuracy_of_each_fer2013_half_like_local(folder_dataset, fitted_model, cluster):
+    from fer_classic.exceptions import SkippedFilesWarning
+
+    # Kaggle's file prefixes name each test image's half; one undecodable file is skipped on both backends.
+    for i, path in enumerate(sorted((folder_dataset / "test").rglob("*.png"))):
+        path.rename(path.with_name(f"{('PublicTest', 'PrivateTest')[i % 2]}_{path.name}"))
+    (folder_dataset / "test" / "happy" / "PublicTest_broken.png").write_bytes(b"not an image")
+    with pytest.warns(SkippedFilesWarning, match="1 of"):
+        local = evaluate_model(fitted_model, folder_dataset)
+    remote = evaluate_model(fitted_model, folder_dataset, backend="dask", scheduler=cluster.scheduler_address,
+                            chunk_size=5)
+    parts = remote.metrics["accuracy_by_group"]  # was missing: no groups were passed on the workers' road
+    assert {name: part["n"] for name, part in parts.items()} == {"PrivateTest": 14, "PublicTest": 14}
+    assert parts == local.metrics["accuracy_by_group"] and len(remote.skipped) == len(local.skipped) == 1
+
+
 @pytest.fixture
 def held_out_folder(tmp_path, tiny_faces):
     """A class-folder tree without splits and a model whose local fit held 20 % of it out."""
