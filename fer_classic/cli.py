@@ -267,6 +267,8 @@ def _crop_options(func):
     for option in reversed(_CROP_OPTIONS):
         func = option(func)
     return func
+
+
 _DATA_HELP = ("Class folders, fer2013.csv[.gz], a labels file (CSV/TSV of image paths and labels) or a "
               "downloaded dataset folder (RAF-DB, AffectNet, ExpW, FER+, CK+, JAFFE, KDEF)")
 _GROUPS = click.option(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._fileio import check_outputs, folder_outputs, path_items
@@ -313,7 +313,7 @@ def fit_model(
                           f"test score comes from a share of train held out instead (test_size={test_size}).",
                           UserWarning, stacklevel=2)
     train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
-                                                       groups=groups, log=log)
+                                                  groups=groups, log=log)
     unseen = sorted(set(test.classes) - set(train.classes))
     if unseen:
         raise EmptyClassError(
@@ -464,8 +464,8 @@ def evaluate_model(
         dataset = timed(timings, "load", load_data, data, model.image_shape, label_map, n_jobs,
                         loading_cropper(model), model.pipeline)
     name = split or "all"
-    if split == HELD_OUT:  # split stays HELD_OUT, which names the images in the report too
-        dataset = _HeldOutImages.of(timed(timings, "hold-out", _recompute_held_out, model, dataset))
+    if split == HELD_OUT:  # the held-out images, as the one split "test" of the dataset scored (named HELD_OUT)
+        dataset, split = timed(timings, "hold-out", _recompute_held_out, model, dataset), "test"
     else:  # one road for every backend: the same refusal and warning whoever decodes the images
         _check_split(model, dataset, split)
         warn_training_images(model, dataset, split)
@@ -475,7 +475,7 @@ def evaluate_model(
                                     chunk_size=chunk_size)
     warn_class_mismatch(model.classes, subset.y)
     if report is not None:
-        written = write_report(model, dataset, report, split=split)
+        written = write_report(model, dataset, report, split=split, split_name=name)
         timings.update(written.timings)
         return EvaluateResult(written.metrics, timings, name, written.n, list(dataset.skipped), written)
     predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
@@ -548,22 +548,6 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
                            f"trained on (their fingerprint differs): {dataset.name} is not the data it was fitted on "
                            f"({source}), or its files changed; score it on data it was not trained on.")
     return test.with_splits(np.full(len(test), "test", dtype=object))
-
-
-class _HeldOutImages(FaceDataset):
-    """The images a model's fit held out, recomputed (split ``"test"``), which ``select(HELD_OUT)`` selects.
-
-    ``evaluate --split held-out --report`` hands them to ``write_report``
-    under the name HELD_OUT, which its report.html, metrics.json and
-    summary then show: the data has no test split to name.
-    """
-
-    @classmethod
-    def of(cls, held: FaceDataset) -> _HeldOutImages:
-        return cls(*(getattr(held, f.name) for f in fields(FaceDataset)))
-
-    def select(self, split: str) -> FaceDataset:
-        return self if split == HELD_OUT else super().select(split)
 
 
 def _check_split(model: FERModel, dataset, split: str | None) -> None:

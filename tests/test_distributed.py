@@ -37,8 +37,8 @@ def _predictions(result, data):
 def test_dask_fit_predicts_like_local_fit(folder_dataset, cluster):
     local = fit_model(folder_dataset, **APPROX)
     remote = fit_model(folder_dataset, backend="dask", scheduler=cluster.scheduler_address, chunk_size=16, **APPROX)
-    (labels_a, scores_a), (labels_b, scores_b) = _predictions(local, folder_dataset), _predictions(remote,
-                                                                                                  folder_dataset)
+    labels_a, scores_a = _predictions(local, folder_dataset)
+    labels_b, scores_b = _predictions(remote, folder_dataset)
     np.testing.assert_array_equal(labels_a, labels_b)
     np.testing.assert_allclose(scores_a, scores_b, atol=1e-8)
 
@@ -341,8 +341,8 @@ def test_resolved_addresses_share_the_timeout(monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                                                                  ("192.0.2.1", 6379))] * 3)
+    address = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.1", 6379))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [address] * 3)
     monkeypatch.setattr(socket, "socket", Silent)
     with pytest.raises(ValueError, match="no answer within 0.2 s"):
         check_scheduler("ray", "head:6379", timeout=0.2)

@@ -156,7 +156,7 @@ def test_a_fer2013_folder_split_by_usages_alone_leaves_nothing_out(tiny_faces):
         warnings.simplefilter("error")
         train, test, held_out = split_train_test(by_usage)
     assert not held_out and (len(train), len(test)) == ((tiny_faces.splits == "train").sum(),
-                                                         (tiny_faces.splits == "test").sum())
+                                                        (tiny_faces.splits == "test").sum())
 
 
 def test_test_class_without_training_images_is_an_error(tiny_faces):
@@ -180,7 +180,7 @@ def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, ti
 
 
 def test_a_command_writing_nothing_lists_no_input_for_output_checks(tmp_path, fitted_model, tiny_faces,
-                                                                     monkeypatch):
+                                                                    monkeypatch):
     # A labels file's listed images (AffectNet: 414,799 rows) are read only to check outputs against.
     from click.testing import CliRunner
 
@@ -222,7 +222,7 @@ def test_predict_paths_reports_bad_files_without_raising(tmp_path, fitted_model,
 
 @pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
 def test_compare_model_files_takes_one_path_alone_as_one_model(tmp_path, fitted_model, tiny_faces, monkeypatch,
-                                                              as_given):
+                                                               as_given):
     from fer_classic import save_model
     from fer_classic.workflow import compare_model_files
 

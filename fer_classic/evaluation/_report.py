@@ -302,6 +302,7 @@ def write_report(
     out_dir: str | os.PathLike,
     *,
     split: str | None = "test",
+    split_name: str | None = None,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     random_state: int | None = 0,
@@ -326,6 +327,11 @@ def write_report(
         Folder to write into (created; files of the same names are replaced).
     split : str or None, default="test"
         Split to evaluate (``train``/``test``/``val`` or a FER2013 usage); None: every image.
+    split_name : str, optional
+        What the report, metrics.json and :class:`Report` call the images
+        scored; default ``split`` (``"all"`` for None). ``evaluate --split
+        held-out`` passes ``"held-out"`` for the recomputed hold-out it scores
+        as its ``"test"`` split.
     n_resamples, confidence : int, float
         Bootstrap of the accuracy interval (see
         :func:`~fer_classic.evaluation.accuracy_interval`).
@@ -387,7 +393,7 @@ def write_report(
     start = time.perf_counter()
     images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points)
     timings["plots"] = round(time.perf_counter() - start, 3)
-    split_name = split or "all"
+    split_name = split_name or split or "all"
     paths = {name: out_dir / name for name in REPORT_FILES}
     _predictions_csv(paths["predictions.csv"], subset.sources, subset.y, predictions, model.classes)
     payload = {
