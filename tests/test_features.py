@@ -35,6 +35,17 @@ def test_pixel_scale_is_a_fixed_constant(scale, low, high):
     assert out.min() == low and out.max() == high
 
 
+@pytest.mark.parametrize("stored", [lambda x: x / 255.0, lambda x: x.astype(np.uint16) * 257, lambda x: x > 127],
+                         ids=["floats in 0..1", "16-bit", "boolean"])
+@pytest.mark.parametrize("scale", ["unit", "centered"])
+def test_pixels_stored_in_other_depths_give_their_8_bit_levels_features(stored, scale):
+    # Floats in 0..1 gave features up to 1/255 (a model fitted on 8-bit faces then predicted one class).
+    X = random_gray((4, 36))
+    levels = np.where(X > 127, 255, 0) if stored(np.zeros(1)).dtype == bool else X
+    pixels = PixelFeatures(scale=scale).fit(X)
+    np.testing.assert_allclose(pixels.transform(stored(X)), pixels.transform(levels), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("transformer, n_out", [
     (HOGFeatures(), 1296), (LBPFeatures(), 360), (PixelFeatures(), 2304),
 ])

@@ -51,6 +51,16 @@ def test_values_outside_8_bit_are_clipped():
     np.testing.assert_array_equal(eq.transform(X), eq.transform(np.clip(X, 0, 255)))
 
 
+@pytest.mark.parametrize("stored", [lambda x: x / 255.0, lambda x: x.astype(np.uint16) * 257],
+                         ids=["floats in 0..1", "16-bit"])
+@pytest.mark.parametrize("method", ["clahe", "global"])
+def test_faces_stored_in_other_depths_are_equalised_as_their_8_bit_levels(images, stored, method):
+    # Floats in 0..1 were rounded to levels 0 and 1; 16-bit faces clipped at 255.
+    X = images.reshape(len(images), -1)
+    eq = HistogramEqualizer(method=method, image_shape=(24, 36)).fit(X)
+    np.testing.assert_array_equal(eq.transform(stored(X)), eq.transform(X))
+
+
 @pytest.mark.parametrize("params, message", [
     ({"method": "adaptive"}, "The 'method' parameter of HistogramEqualizer must be a str among"),
     ({"clip_limit": 0}, r"The 'clip_limit' parameter of HistogramEqualizer must be a float in the range \(0.0"),

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import ImageDecodeError
 
-__all__ = ["gray_levels"]
+__all__ = ["gray_levels", "level_factors"]
 
 #: Images converted at a time in a batch: the scratch memory stays that of 1,024 images.
 _CHUNK = 1024
@@ -73,8 +73,55 @@ def gray_levels(images: np.ndarray, where: str = "the image", *, batch: bool = F
     return out.reshape(images.shape)
 
 
-def _levels(rows: np.ndarray, where: str, first: int | None) -> np.ndarray:
-    """Each row (an image) in 8-bit levels; ``first``: the batch index of the first row, for the message."""
+def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -> np.ndarray:
+    """What each image of a batch is multiplied by to read as 8-bit levels, by :func:`gray_levels`' rule.
+
+    For transformers that keep their pixels' precision (no rounding to
+    levels): 255 for floats within 0..1 or booleans, 1/257 for 16-bit
+    images, 1 for the rest.
+
+    Parameters
+    ----------
+    images : ndarray
+        Images along the first axis, numeric or boolean.
+    where : str
+        What the images are, for the error message.
+    check : bool, default=True
+        Raise :func:`gray_levels`' errors for values that are no gray levels
+        (negative, NaN, floats above 255 or between 1 and 2); False takes such
+        an image as given (factor 1).
+
+    Returns
+    -------
+    ndarray of float64, shape (len(images),)
+    """
+    images = np.asarray(images)
+    kind = images.dtype.kind
+    if kind == "b":
+        return np.full(len(images), 255.0)
+    if (kind == "u" and images.dtype.itemsize == 1) or images.size == 0:
+        return np.ones(len(images))
+    if kind not in "uif":
+        raise ImageDecodeError(f"{where}: pixels of type {images.dtype} are not gray levels; give numbers "
+                               "(uint8 0..255, 16-bit integers, or floats in 0..1).")
+    flat = images.reshape(len(images), -1)
+    factors = np.empty(len(flat))
+    for start in range(0, len(flat), _CHUNK):
+        rows = flat[start : start + _CHUNK]
+        if check:
+            _checked_high(rows, where, start)
+        factors[start : start + _CHUNK] = _factors(rows.min(axis=1), rows.max(axis=1), rows.dtype.kind == "f")
+    return factors
+
+
+def _factors(low: np.ndarray, high: np.ndarray, floats: bool) -> np.ndarray:
+    if floats:
+        return np.where((low >= 0) & (high <= 1), 255.0, 1.0)
+    return np.where((low >= 0) & (high > 255), 1 / 257, 1.0)
+
+
+def _checked_high(rows: np.ndarray, where: str, first: int | None) -> np.ndarray:
+    """Each row's largest value, once the rows are checked to be gray levels (see :func:`gray_levels`)."""
     floats = rows.dtype.kind == "f"
     if floats:
         finite = np.isfinite(rows).all(axis=1)
@@ -95,6 +142,13 @@ def _levels(rows: np.ndarray, where: str, first: int | None) -> np.ndarray:
             raise ImageDecodeError(
                 f"{_name(where, first, i)}: float pixels reach {float(high[i]):g}, above 1 (so not values in 0..1) "
                 "but under 2 (so hardly levels 0..255); clip 0..1 images to 1, or give levels 0..255.")
+    return high
+
+
+def _levels(rows: np.ndarray, where: str, first: int | None) -> np.ndarray:
+    """Each row (an image) in 8-bit levels; ``first``: the batch index of the first row, for the message."""
+    high = _checked_high(rows, where, first)
+    if rows.dtype.kind == "f":
         scale = np.where(high <= 1, 255, 1).astype(rows.dtype)[:, None]
         return np.rint(rows * scale).astype(np.uint8)
     wide = high > 255

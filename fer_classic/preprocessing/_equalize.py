@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from ..data._levels import level_factors
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
-from ._images import to_uint8
 
 __all__ = ["HistogramEqualizer"]
 
@@ -47,7 +47,10 @@ class HistogramEqualizer(ImageTransformerMixin):
 
     Notes
     -----
-    Pixel values are read as 8-bit gray levels: rounded and clipped to 0..255.
+    Pixel values are read as 8-bit gray levels, each image by its own values
+    as images reach a model (:func:`fer_classic.data.gray_levels`' rule):
+    floats within 0..1 are multiplied by 255 (scikit-image's convention),
+    16-bit images divided by 257; then rounded and clipped to 0..255.
 
     Examples
     --------
@@ -58,7 +61,7 @@ class HistogramEqualizer(ImageTransformerMixin):
     """
 
     _feature_prefix = "pixel"
-    # 8-bit rows reach to_uint8 as they are, a chunk at a time: no float copy of the batch.
+    # 8-bit rows reach the equaliser as they are, others one image at a time: no float copy of the batch.
     _input_dtype = "numeric"
     _parameter_constraints: dict = {
         "method": [StrOptions({"clahe", "global"})],
@@ -102,5 +105,11 @@ class HistogramEqualizer(ImageTransformerMixin):
             # One CLAHE object per call: parallel threads never share one.
             equalize = cv2.createCLAHE(clipLimit=float(self.clip_limit), tileGridSize=(cols, rows)).apply
         for i in range(len(images)):
-            out[i] = equalize(images[i] if images.dtype == np.uint8 else to_uint8(images[i]))
+            out[i] = equalize(images[i] if images.dtype == np.uint8 else _as_levels(images[i]))
         return out.reshape(len(out), -1)
+
+
+def _as_levels(image: np.ndarray) -> np.ndarray:
+    """One image in 8-bit levels (0..1 floats were rounded to 0 and 1); values that are no levels clipped."""
+    factor = level_factors(image[None], check=False)[0]
+    return np.rint(np.clip(image * factor, 0, 255)).astype(np.uint8)
