@@ -991,22 +991,28 @@ def _predict_paths(model, group, **kwargs):
 
 
 def evaluate_chunked(model, images: ImageList, *, cropper, backend: str = "dask", scheduler: str | None = None,
-                     chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, list]:
-    """Predict the files of ``images`` on Dask or Ray workers, chunk by chunk: (true labels, predicted, skipped).
+                     chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+    """Predict the files of ``images`` on Dask or Ray workers, chunk by chunk.
 
     The client receives one label per file, never an image.
+
+    Returns
+    -------
+    (true labels, predicted labels, skipped, decoded): ``decoded`` is the
+    index into ``images`` of each row predicted (the files less those skipped).
     """
     with _workers(backend, scheduler) as tasks:
         model_f = tasks.put(model)
         cropper_f = None if cropper is None else tasks.put(cropper)
         parts = tasks.gather([tasks.submit(_predict_chunk, images.paths[s], model.image_shape, cropper_f, model_f)
                               for s in images.chunks(chunk_size)])
-    true, predicted, skipped = [], [], []
+    decoded, predicted, skipped = [], [], []
     for s, (done, labels, part_skipped) in zip(images.chunks(chunk_size), parts):
-        true.append(images.labels[s][done])
+        decoded.append(np.arange(len(images))[s][done])
         predicted.append(labels)
         skipped += part_skipped
-    return np.concatenate(true), np.concatenate(predicted), skipped
+    decoded = np.concatenate(decoded)
+    return images.labels[decoded], np.concatenate(predicted), skipped, decoded
 
 
 def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: str | None = None,
