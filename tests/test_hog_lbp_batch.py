@@ -5,6 +5,8 @@ Tolerances: HOG descriptors within ``atol=1e-12`` (rtol 0) of
 ``skimage.feature.local_binary_pattern``'s.
 """
 
+import re
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -34,6 +36,20 @@ def skimage_lbp(images, P, R, method):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # its advice against float images
         return np.stack([local_binary_pattern(image, P, R, method) for image in images])
+
+
+def raises_before_allocating(call, match, limit=1 << 20):
+    """``call()`` raises ValueError matching ``match`` having allocated under ``limit`` bytes (1 MB) at its peak."""
+    with pytest.raises(ValueError, match=match):
+        call()  # once untraced: the imports of a first call are no allocation of the check's
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < limit
 
 
 def with_ties(shape, seed=0):
@@ -94,7 +110,8 @@ def test_hog_batch_of_no_image_has_the_descriptor_width():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(pixels_per_cell=(16, 16)), "too small"),
     (dict(block_norm="L3"), "The 'block_norm' parameter of hog_batch must be a str among"),
-    (dict(orientations=0), r"The 'orientations' parameter of hog_batch must be an int in the range \[1, inf\)"),
+    (dict(orientations=0), r"The 'orientations' parameter of hog_batch must be an int in the range \[1, 180\]"),
+    (dict(orientations=181), r"The 'orientations' parameter of hog_batch must be an int in the range \[1, 180\]"),
     (dict(pixels_per_cell=(0, 8)), "The 'pixels_per_cell' parameter of hog_batch must be a tuple of 2 items"),
 ])
 def test_hog_batch_rejects_bad_parameters(kwargs, message):
@@ -113,6 +130,30 @@ def test_hog_batch_rejects_non_finite_pixels(bad):
 def test_hog_batch_rejects_a_single_image():
     with pytest.raises(ValueError, match=r"\(n_images, height, width\)"):
         hog_batch(np.zeros((24, 24)))
+
+
+@pytest.mark.parametrize("orientations", [181, 10**6])
+def test_hog_features_reject_over_180_orientations_before_allocating(orientations):
+    match = r"The 'orientations' parameter of HOGFeatures must be an int in the range \[1, 180\]. Got"
+    raises_before_allocating(lambda: HOGFeatures(orientations=orientations).fit(np.zeros((2, 48 * 48))), match)
+
+
+@pytest.mark.parametrize("kwargs, shape, width", [
+    (dict(orientations=180, pixels_per_cell=(1, 1), cells_per_block=(8, 8)), (16, 16), "933,120"),  # 9 x 9 blocks
+    (dict(orientations=20, pixels_per_cell=(1, 1), cells_per_block=(8, 8)), (32, 32), "800,000"),  # 25 x 25
+])
+def test_hog_features_reject_descriptors_over_262144_columns(kwargs, shape, width):
+    match = rf"make {width} HOG columns per image .* over the 262,144 allowed; use larger cells"
+    X = np.zeros((2, shape[0] * shape[1]))
+    raises_before_allocating(lambda: HOGFeatures(**kwargs, image_shape=shape).fit(X), match)
+
+
+@pytest.mark.parametrize("kwargs, width", [
+    (dict(orientations=180), 16 * 9 * 180),
+    (dict(pixels_per_cell=(1, 1)), 46 * 46 * 9 * 9),  # one-pixel cells: the widest usual descriptor
+])
+def test_hog_features_take_wide_usual_descriptors(kwargs, width):
+    assert HOGFeatures(**kwargs).fit(np.zeros((2, 48 * 48))).n_features_out_ == width
 
 
 def test_hog_features_equal_the_skimage_loop(tiny_faces):
@@ -171,6 +212,12 @@ def test_lbp_batch_codes_lie_in_the_histogram_range(method, n_bins):
 def test_lbp_batch_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         lbp_batch(np.zeros((1, 8, 8)), **kwargs)
+
+
+@pytest.mark.parametrize("shape, R", [((48, 48), 24.0), ((48, 48), 1e9), ((20, 60), 10.0), ((2, 2), 1.5)])
+def test_lbp_batch_rejects_a_radius_wider_than_the_images(shape, R):
+    match = rf"R={re.escape(f'{R:g}')} is over the largest LBP radius"
+    raises_before_allocating(lambda: lbp_batch(np.zeros((1, *shape)), 8, R), match)
 
 
 def test_lbp_batch_rejects_non_finite_pixels():
@@ -232,6 +279,39 @@ def test_lbp_features_check_the_scales_in_fit(P, R, message):
     assert features.get_params()["P"] == P and features.get_params()["R"] == R
     with pytest.raises(ValueError, match=message):
         features.fit(np.zeros((2, 64)))
+
+
+@pytest.mark.parametrize("shape, R, message", [
+    ((48, 48), 24.0, r"R=24 is over the largest LBP radius for 48x48 images, 23.5 pixels"),
+    ((48, 48), 60.0, r"R=60 is over the largest LBP radius for 48x48 images, 23.5 pixels"),
+    ((48, 48), 1e9, r"R=1e\+09 is over the largest LBP radius for 48x48 images, 23.5 pixels"),
+    ((48, 48), (1.0, 60.0), r"R=\(1.0, 60.0\) holds 60, which is over the largest LBP radius for 48x48 images"),
+    ((20, 60), 10.0, r"R=10 is over the largest LBP radius for 20x60 images, 9.5 pixels"),
+])
+def test_lbp_features_reject_a_radius_wider_than_the_images(shape, R, message):
+    X = np.zeros((2, shape[0] * shape[1]))
+    raises_before_allocating(lambda: LBPFeatures(R=R, image_shape=shape).fit(X), message + ".* Give R of at most")
+
+
+@pytest.mark.parametrize("shape, R", [((48, 48), 23.5), ((20, 60), 9.5), ((2, 2), 1.0), ((1, 1), 1.0)])
+def test_lbp_features_take_a_radius_up_to_half_the_smaller_side(shape, R):
+    X = np.zeros((2, shape[0] * shape[1]))
+    assert LBPFeatures(R=R, grid=(1, 1), image_shape=shape).fit(X).transform(X).shape == (2, 10)
+
+
+@pytest.mark.parametrize("kwargs, width", [
+    (dict(P=16, method="default", grid=(5, 5)), "1,638,400"),
+    (dict(P=(8, 16), R=(1.0, 2.0), method="ror", grid=(6, 6)), "2,368,512"),
+])
+def test_lbp_features_reject_descriptors_over_262144_columns(kwargs, width):
+    X = np.zeros((2, 16 * 16))
+    raises_before_allocating(lambda: LBPFeatures(**kwargs).fit(X),
+                             rf"make {width} LBP columns per image .* over the 262,144 allowed; use a coarser grid")
+
+
+def test_lbp_features_take_descriptors_of_262144_columns():
+    # Four cells of P=16 "default" codes: the widest allowed.
+    assert LBPFeatures(P=16, method="default", grid=(2, 2)).fit(np.zeros((2, 16 * 16))).n_features_out_ == 2**18
 
 
 def test_lbp_features_in_parallel_equal_serial(tiny_faces):

@@ -112,12 +112,19 @@ def _cell_histograms(
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 _PAIR = SequenceOf(_POSITIVE_INT, length=2)
+#: Bins over [0, 180) degrees: one a degree at most, as GaborFeatures' orientations. Each bin is a column of
+#: every cell and block (10**6 orientations asked 10.7 GiB for 10 faces).
+_ORIENTATIONS = Interval(Integral, 1, 180, closed="both")
+#: Most descriptor columns per image: 2 MB of float64. Real descriptors are far narrower (the default: 1,296 for
+#: 48 x 48 faces; one-pixel cells in 3 x 3 blocks with 9 bins: 171,396), while one-pixel cells in 24 x 24 blocks
+#: with 180 bins ask 65 million columns (0.5 GB an image).
+_MAX_COLUMNS = 2**18
 
 
 @validate_params(
     {
         "images": ["array-like"],
-        "orientations": [_POSITIVE_INT],
+        "orientations": [_ORIENTATIONS],
         "pixels_per_cell": [_PAIR],
         "cells_per_block": [_PAIR],
         "block_norm": [StrOptions(set(_BLOCK_NORMS))],
@@ -148,7 +155,7 @@ def hog_batch(
         faces) whose values span at most 255 take a faster table-driven path
         with the same results.
     orientations : int, default=9
-        Number of orientation bins over [0, 180) degrees.
+        Number of orientation bins over [0, 180) degrees, 1..180.
     pixels_per_cell : (int, int), default=(8, 8)
         Cell size in pixels.
     cells_per_block : (int, int), default=(3, 3)
@@ -218,11 +225,12 @@ class HOGFeatures(ImageTransformerMixin):
     Parameters
     ----------
     orientations : int, default=9
-        Number of orientation bins.
+        Number of orientation bins over [0, 180) degrees, 1..180.
     pixels_per_cell : (int, int), default=(8, 8)
         Cell size in pixels.
     cells_per_block : (int, int), default=(3, 3)
-        Block size in cells.
+        Block size in cells. The descriptor (blocks x cells per block x
+        orientations) may have at most 262,144 columns.
     block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
         Block normalisation.
     image_shape : (int, int), optional
@@ -241,7 +249,7 @@ class HOGFeatures(ImageTransformerMixin):
     _feature_prefix = "hog"
     _input_dtype = "numeric"  # converted a chunk at a time by hog_batch
     _parameter_constraints: dict = {
-        "orientations": [_POSITIVE_INT],
+        "orientations": [_ORIENTATIONS],
         "pixels_per_cell": [_PAIR],
         "cells_per_block": [_PAIR],
         "block_norm": [StrOptions(set(_BLOCK_NORMS))],
@@ -276,6 +284,18 @@ class HOGFeatures(ImageTransformerMixin):
                 f"{tuple(self.cells_per_block)} cells; use images of at least {least[0]}x{least[1]} pixels "
                 "(--size on the command line), smaller pixels_per_cell or cells_per_block, "
                 "or pass image_shape=(height, width) if rows are not square images."
+            )
+        # The width, from the parameters alone: fit's probe image allocates a row of it.
+        blocks = [c - int(b) + 1 for c, b in zip(cells, self.cells_per_block)]
+        width = blocks[0] * blocks[1] * int(self.cells_per_block[0]) * int(self.cells_per_block[1]) * int(
+            self.orientations)
+        if width > _MAX_COLUMNS:
+            raise ValueError(
+                f"orientations={int(self.orientations)}, pixels_per_cell={tuple(self.pixels_per_cell)} and "
+                f"cells_per_block={tuple(self.cells_per_block)} make {width:,} HOG columns per image "
+                f"(blocks x cells per block x orientations), over the {_MAX_COLUMNS:,} allowed; use larger cells, "
+                "smaller blocks or fewer orientations (the default, (8, 8) cells in (3, 3) blocks with 9 "
+                "orientations, has 1,296 on 48 x 48 faces)."
             )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:

@@ -16,6 +16,11 @@ _CHUNK = 256
 
 _METHODS = ("default", "ror", "uniform", "nri_uniform")
 _MAX_P = 16  # codes are mapped through a 2**P look-up table
+#: Most output columns per image (all radii together): four cells of P=16 "default" codes (65,536 bins each),
+#: 2 MB of float64 per image. Useful descriptors are far narrower (the default: 360 columns; P=16 "uniform" on
+#: every pixel of a 48 x 48 face: 41,472), while P=16 "default" on a 48 x 48 grid asked for 151 million
+#: columns (1.2 GB an image) with no check.
+_MAX_COLUMNS = 2**18
 
 
 def _n_bins(P: int, method: str) -> int:
@@ -106,6 +111,31 @@ def _geometry(P: int, R: float, height: int, width: int) -> tuple[int, np.ndarra
     return pad, shifts, w_r, w_c
 
 
+def _largest_radius(image_shape) -> float:
+    """Largest LBP radius for images of ``image_shape``: half the smaller side less half a pixel, at least 1.
+
+    Up to ``(side - 1) / 2`` the circle around the image's central pixel lies inside the image; on a wider
+    circle every pixel has neighbours past the border, read from the zero padding (R=60 on 48 x 48 faces
+    gave 6 distinct codes), while the padding of R pixels a side grows without bound (R=10,000 took
+    3.3 GB for three faces). Radius 1, the usual 3 x 3 neighbourhood, is allowed on any image, so that
+    rows of 1 to 3 pixels (scikit-learn's estimator checks) still transform.
+    """
+    return max((min(image_shape) - 1) / 2, 1.0)
+
+
+def _check_radius(R, image_shape, hint: str = "") -> None:  # noqa: N803
+    """Raise ValueError naming the first radius of ``R`` (a number or sequence) too wide for ``image_shape``."""
+    most = _largest_radius(image_shape)
+    for r in np.atleast_1d(R).tolist():
+        if not r <= most:
+            shown = f"{r:g}" if np.ndim(R) == 0 else f"{R!r} holds {r:g}, which"
+            raise ValueError(
+                f"R={shown} is over the largest LBP radius for {image_shape[0]}x{image_shape[1]} images, "
+                f"{most:g} pixels (half the smaller side less half a pixel): on a wider circle every pixel compares "
+                f"neighbours with the zero border. Give R of at most {most:g} (LBP radii are usually 1 to 3){hint}."
+            )
+
+
 def _check_lbp_params(P, R, method) -> None:
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; got {method!r}.")
@@ -136,7 +166,8 @@ def lbp_batch(
     P : int, default=8
         Number of circularly symmetric neighbours, 1..16.
     R : float, default=1.0
-        Radius of the circle, > 0.
+        Radius of the circle, > 0 and at most ``(min(height, width) - 1) / 2``
+        (or 1).
     method : {"default", "ror", "uniform", "nri_uniform"}, default="default"
         Pattern kind, as in :func:`skimage.feature.local_binary_pattern`
         (``"var"`` is not supported).
@@ -150,13 +181,14 @@ def lbp_batch(
     Raises
     ------
     ValueError
-        If the parameters are invalid, ``images`` is not 3-D or holds NaN or
-        infinite values.
+        If the parameters are invalid, ``R`` is too wide for the images,
+        ``images`` is not 3-D or holds NaN or infinite values.
     """
     _check_lbp_params(P, R, method)
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n_images, height, width); got {images.shape}.")
+    _check_radius(R, images.shape[1:])  # before the padding of R pixels a side is allocated
     images = images.astype(np.float64, copy=False)
     if not np.isfinite(images).all():
         raise ValueError(
@@ -184,11 +216,14 @@ class LBPFeatures(ImageTransformerMixin):
         Number of circular neighbours, 1..16; a tuple gives one per radius.
     R : float or tuple of float, default=1.0
         Radius of the circle; a tuple computes one set of histograms per
-        radius (with ``P[k]`` neighbours, or ``P`` if it is an int).
+        radius (with ``P[k]`` neighbours, or ``P`` if it is an int). At most
+        ``(min(height, width) - 1) / 2`` (23.5 for 48 x 48 faces), or 1.
     method : {"uniform", "default", "ror", "nri_uniform"}, default="uniform"
         Pattern kind, as in :func:`skimage.feature.local_binary_pattern`.
     grid : (int, int), default=(6, 6)
-        Cells per image (rows, columns); each gives one histogram.
+        Cells per image (rows, columns); each gives one histogram. The
+        descriptor (cells times bins, over all radii) may have at most
+        262,144 columns.
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
     n_jobs : int, optional
@@ -250,6 +285,17 @@ class LBPFeatures(ImageTransformerMixin):
             raise ValueError(
                 f"grid={tuple(self.grid)} must lie between (1, 1) and the image shape {image_shape}; "
                 "pass image_shape=(height, width) if rows are not square images."
+            )
+        hint = ", or pass image_shape=(height, width) if rows are not square images"
+        _check_radius(self.R, image_shape, hint=hint)
+        # The width, from the parameters alone: fit's probe image allocates a row of it.
+        n_cells = int(self.grid[0]) * int(self.grid[1])
+        width = sum(n_cells * _n_bins(int(P), self.method) for P, _ in self._scales())
+        if width > _MAX_COLUMNS:
+            raise ValueError(
+                f"P={self.P!r}, method={self.method!r} and grid={tuple(self.grid)} make {width:,} LBP columns per "
+                f"image (cells x bins, summed over the radii), over the {_MAX_COLUMNS:,} allowed; use a coarser grid, "
+                'fewer neighbours P or method="uniform" (P + 2 bins; the default, 6 x 6 cells of P=8, has 360).'
             )
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
