@@ -409,6 +409,18 @@ def validated(estimator):
     return estimator
 
 
+def data_image_shape(data) -> tuple[int, int] | None:
+    """The ``image_shape`` a pipeline is built with for ``data`` (``make_pipeline(image_shape=...)``).
+
+    A FaceDataset's own geometry when its images are not square: each step
+    would read such rows as one row of pixels. None otherwise (a path is
+    loaded at a square ``--size``; the steps infer a square).
+    """
+    if isinstance(data, FaceDataset) and data.image_shape[0] != data.image_shape[1]:
+        return tuple(data.image_shape)
+    return None
+
+
 def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     """Raise ValueError, before any image is decoded, if a feature step cannot apply to the images' size.
 
@@ -419,14 +431,9 @@ def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     without resizing, a transformer of the user's) is left to its fit.
     """
     from .data._images import as_size
-    from .preprocessing import BorderCrop, HistogramEqualizer
+    from .preprocessing import keeps_image_size
 
-    def keeps_size(step) -> bool:
-        parts = [part for _, part in step.steps] if hasattr(step, "steps") else [step]
-        return all(isinstance(part, HistogramEqualizer) or (isinstance(part, BorderCrop) and part.resize)
-                   for part in parts)
-
-    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None and not keeps_size(step)
+    if any(name.rsplit("__", 1)[-1] == "preprocess" and step is not None and not keeps_image_size(step)
            for name, step in pipeline.get_params(deep=True).items()):
         return
     shape = data.image_shape if isinstance(data, FaceDataset) else as_size(size)

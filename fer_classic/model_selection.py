@@ -26,6 +26,7 @@ from ._training import (
     Log,
     check_stratified_folds,
     compile_groups,
+    data_image_shape,
     data_path,
     check_candidates,
     check_geometry,
@@ -436,7 +437,7 @@ def search_model(
     if mirror_kernel:  # MirrorViews wraps the features and the scaler (make_pipeline)
         param_grid = {f"features__transformer__{k}" if k.split("__", 1)[0] in ("features", "scale") else k: v
                       for k, v in param_grid.items()}
-    template = make_pipeline(features, clf, random_state=random_state, **options)
+    template = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data), **options)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from ._optional import import_optional
 from .estimators import make_classifier
 from .features import make_features, make_scaler, parse_feature_names
-from .preprocessing import FlipAugmented, MirrorViews, make_preprocessing, n_mirror_views
+from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
 __all__ = ["SAMPLERS", "make_pipeline", "make_sampler"]
 
@@ -62,6 +62,7 @@ def make_pipeline(
     block_scaling: bool = False,
     sampler: str | None = None,
     memory: str | os.PathLike | Memory | None = None,
+    image_shape: tuple[int, int] | None = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
     **clf_params,
@@ -143,6 +144,13 @@ def make_pipeline(
     memory : str, path or joblib.Memory, optional
         Cache of the fitted transformers (``Pipeline(memory=...)``): grid-search
         candidates that differ only in classifier parameters reuse the features.
+    image_shape : (int, int), optional
+        Geometry ``(height, width)`` of the rows, given to every step that
+        reads images (the preprocessing, the features, ``FlipAugmented``,
+        ``MirrorViews``) whose own ``image_shape`` is None. Needed for images
+        that are not square: without it each step reads a row whose length is
+        no square number as one row of pixels (HOG refuses it; a crop, a flip
+        or the pixels took it). None: each step infers a square.
     random_state : int, optional
         Seed of every randomised step.
     n_jobs : int, optional
@@ -161,7 +169,8 @@ def make_pipeline(
         ``flip`` or ``mirror_kernel`` is not a bool, both are True,
         ``mirror_kernel`` is asked of a classifier without a kernel over views,
         or ``kernel_shift`` is not a non-negative int or is given without
-        ``mirror_kernel``.
+        ``mirror_kernel``, or ``image_shape`` is given with a ``preprocess``
+        transformer that may change the image size.
     MissingDependencyError
         If ``sampler`` is given and imbalanced-learn is not installed.
 
@@ -212,4 +221,20 @@ def make_pipeline(
         pipeline = Pipeline(steps, memory=memory)
     else:
         pipeline = import_optional("imblearn.pipeline", f"sampler={sampler!r}").Pipeline(steps, memory=memory)
-    return FlipAugmented(pipeline) if flip else pipeline
+    pipeline = FlipAugmented(pipeline) if flip else pipeline
+    return pipeline if image_shape is None else _give_image_shape(pipeline, image_shape)
+
+
+def _give_image_shape(pipeline, image_shape) -> Pipeline | FlipAugmented:
+    """``pipeline`` with ``image_shape`` set on every step that reads images and has none of its own."""
+    from .data._images import as_size
+
+    shape = as_size(image_shape)
+    params = pipeline.get_params(deep=True)
+    preprocess = [step for name, step in params.items() if name.rsplit("__", 1)[-1] == "preprocess"]
+    if any(step is not None and not keeps_image_size(step) for step in preprocess):
+        raise ValueError(f"image_shape={image_shape!r} is the geometry of the images given, but the preprocess step "
+                         f"{preprocess[0]!r} may change their size; give each step its image_shape yourself "
+                         "(set_params) instead.")
+    return pipeline.set_params(**{name: shape for name, value in params.items()
+                                  if name.rsplit("__", 1)[-1] == "image_shape" and value is None})

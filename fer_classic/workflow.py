@@ -14,6 +14,7 @@ from ._training import (
     check_geometry,
     compile_groups,
     training_cropper,
+    data_image_shape,
     data_path,
     fit_score_save,
     load_data,
@@ -278,7 +279,7 @@ def fit_model(
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the
     # local SVMs, k-NN, the forest and the feature threads on one of them.
-    pipeline = validated(make_pipeline(features, clf, random_state=random_state,
+    pipeline = validated(make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
                                        n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {})))
     check_geometry(pipeline, data, size)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)

@@ -244,3 +244,34 @@ def test_a_hog_svm_imports_no_other_extractor_or_classifier(imported_by, module)
 
 def test_a_sift_pipeline_imports_the_sift_modules(imported_by):
     assert {"sklearn.cluster", "fer_classic.features._sift"} <= imported_by("sift")
+
+
+# -- image_shape: images that are not square --------------------------------------------------
+
+@pytest.mark.parametrize("options", [{"flip": True}, {"preprocess": "crop+clahe"}, {"mirror_kernel": True}],
+                         ids=["flip", "preprocess", "mirror_kernel"])
+def test_image_shape_reaches_every_step_that_reads_images(options):
+    # Without it, 40x50 rows were read as 1x2000 images: flipped upside down, cropped by whole rows.
+    clf = "kernel-svm" if options.get("mirror_kernel") else "svm"
+    pipeline = make_pipeline("hog", clf, image_shape=(40, 50), **options)
+    shapes = {name: value for name, value in pipeline.get_params(deep=True).items()
+              if name.rsplit("__", 1)[-1] == "image_shape"}
+    assert len(shapes) >= 2 and set(shapes.values()) == {(40, 50)}
+
+
+def test_image_shape_with_a_preprocessing_that_may_change_the_size_is_refused():
+    from fer_classic.preprocessing import BorderCrop
+
+    with pytest.raises(ValueError, match=r"image_shape=\(40, 50\) is the geometry of the images given, but the "
+                                         r"preprocess step BorderCrop\(resize=False\) may change their size"):
+        make_pipeline("hog", "svm", preprocess=BorderCrop(resize=False), image_shape=(40, 50))
+
+
+def test_fit_model_builds_the_pipeline_for_a_dataset_of_images_that_are_not_square():
+    # HOG read the 40x50 faces as 1x2000 images and refused them, naming an image_shape fit_model does not take.
+    from fer_classic import fit_model
+    from fer_classic.data import make_synthetic_faces
+
+    faces = make_synthetic_faces(6, 2, size=(40, 50), random_state=0)
+    model = fit_model(faces, features="hog", clf="logreg", flip=True).model
+    assert model.pipeline.image_shape_ == (40, 50)

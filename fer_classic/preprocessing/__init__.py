@@ -12,7 +12,7 @@ each face and of its mirror image (and shifted copies) side by side.
 from ._augment import FlipAugmented, MirrorViews, mirror_rows, n_mirror_views, shift_rows
 from ._crop import BorderCrop
 from ._equalize import HistogramEqualizer
-from ._registry import PREPROCESSORS, make_preprocessing
+from ._registry import PREPROCESSORS, keeps_image_size, make_preprocessing
 
 __all__ = [
     "PREPROCESSORS",
@@ -20,6 +20,7 @@ __all__ = [
     "FlipAugmented",
     "HistogramEqualizer",
     "MirrorViews",
+    "keeps_image_size",
     "make_preprocessing",
     "mirror_rows",
     "n_mirror_views",

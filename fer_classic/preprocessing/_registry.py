@@ -10,7 +10,7 @@ from sklearn.pipeline import Pipeline
 from ._crop import BorderCrop
 from ._equalize import HistogramEqualizer
 
-__all__ = ["PREPROCESSORS", "make_preprocessing"]
+__all__ = ["PREPROCESSORS", "keeps_image_size", "make_preprocessing"]
 
 #: Name → factory of a fresh, unfitted image-to-image transformer.
 PREPROCESSORS: dict[str, Callable[[], TransformerMixin]] = {
@@ -69,3 +69,15 @@ def make_preprocessing(spec: str | TransformerMixin, n_jobs: int | None = None) 
             step.set_params(n_jobs=n_jobs)
         steps.append((name, step))
     return steps[0][1] if len(steps) == 1 else Pipeline(steps)
+
+
+def keeps_image_size(step) -> bool:
+    """Whether the preprocessing ``step`` (one transformer or a Pipeline of them) surely keeps the image size.
+
+    Equalisers and a :class:`BorderCrop` that resizes back do; anything else
+    (a crop without resizing, a user's transformer) may not, so the steps after
+    it cannot be given the input's geometry.
+    """
+    parts = [part for _, part in step.steps] if hasattr(step, "steps") else [step]
+    return all(isinstance(part, HistogramEqualizer) or (isinstance(part, BorderCrop) and part.resize)
+               for part in parts)
