@@ -511,7 +511,10 @@ def _fold_rows(n: int, folds: int | None) -> int:
 def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     """k-NN neighbours and PCA components within the rows (and pixels) they are fit on.
 
-    Counted high: never a false refusal.
+    Never a false refusal: k-NN's neighbours are bounded by the smallest
+    training part a ``folds``-fold split can have at most (``n - ceil(n /
+    folds)``: the largest test part holds ``ceil(n / folds)`` rows or more),
+    other counts are counted high.
     """
     from sklearn.decomposition import PCA
 
@@ -519,11 +522,13 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     steps = list(pipeline.get_params(deep=True).values())
     fold_note = "" if folds is None else f" (a cross-validation fold holds about {_fold_rows(100, folds)} % of them)"
     counts = train.class_counts()
-    rows = mirrored * (max(counts.values()) * len(counts) if "sampler" in getattr(inner, "named_steps", {})
-                       else len(train))
+    if "sampler" in getattr(inner, "named_steps", {}):  # every class raised to the largest: counted high
+        rows = most = mirrored * max(counts.values()) * len(counts)
+    else:  # some fold's training part holds at most _fold_rows (the others' test parts are no larger)
+        rows, most = mirrored * len(train), mirrored * _fold_rows(len(train), folds)
     neighbours = [getattr(s, "n_neighbors", None) for s in steps if hasattr(s, "kneighbors")]
     neighbours = [k for k in neighbours if isinstance(k, int)]
-    if any(k > rows for k in neighbours):
+    if any(k > most for k in neighbours):
         raise ValueError(
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
             f"on{fold_note}; give n_neighbors={_fold_rows(rows, folds)} or less (--param / --grid / --values).")

@@ -278,6 +278,19 @@ def test_k_nn_neighbours_above_the_training_rows_fail_before_the_features(tiny_f
     assert extracted == []
 
 
+def test_k_nn_neighbours_above_a_fold_s_training_part_fail_before_the_features(tiny_faces, monkeypatch):
+    # Values between a fold's training part and all the training rows passed the check, then failed in a fold
+    # with scikit-learn's "Expected n_neighbors <= n_samples_fit" after the features.
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
+    rows = len(tiny_faces.select("train"))
+    with pytest.raises(ValueError, match=f"n_neighbors={rows // 2 + 1} asks k-NN .* give n_neighbors={rows // 2} "):
+        search_model(tiny_faces, features="pixels", clf="knn", cv=2,
+                     grid={"clf__estimator__n_neighbors": [1, rows // 2 + 1]})
+
+
 def test_pca_components_above_the_training_images_fail_before_the_features(tiny_faces, monkeypatch):
     from fer_classic.features import PixelFeatures
 
