@@ -31,9 +31,18 @@ _UNIQUE_KEYS = unique_keys(lambda key: click.BadParameter(f"{key!r} is given twi
                                                           "key once."))
 
 
+def _load_json(text: str):
+    """``json.loads`` with unique keys; JSON nested too deeply for Python's parser is a usage error."""
+    try:
+        return json.loads(text, object_pairs_hook=_UNIQUE_KEYS)
+    except RecursionError:  # raised in the option's callback, outside _run's guard: it was a traceback
+        raise click.BadParameter(f"{text[:20]!r}... nests lists or objects too deeply (thousands of levels) to be "
+                                 "a parameter value.") from None
+
+
 def _parse_value(value: str):
     try:
-        return json.loads(value, object_pairs_hook=_UNIQUE_KEYS)
+        return _load_json(value)
     except json.JSONDecodeError as exc:
         if value[:1] in ("{", "["):  # meant as JSON: say where it breaks, not that a string is no dict
             raise click.BadParameter(f"{value!r} is not valid JSON ({exc.msg} at character {exc.pos + 1}); "
@@ -55,7 +64,7 @@ def _values_option(ctx, param, text: str | None) -> list | None:
             raise click.BadParameter(f"{exc.message.split(';')[0]}; values holding commas (dicts) go in a JSON "
                                      "list, e.g. '[{\"happy\": 2, \"sad\": 1}, \"balanced\"]'.") from None
     try:
-        values = json.loads(text, object_pairs_hook=_UNIQUE_KEYS)
+        values = _load_json(text)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"{text!r} is not a valid JSON list ({exc.msg} at character {exc.pos + 1}).") from None
     if not isinstance(values, list) or not values:

@@ -46,6 +46,8 @@ def _clean_failure(result, message):
     (["fit", "--param", "C=1", "--param", "C=2"], "C is given twice"),
     # json kept the last of a repeated key, silently (grid files refuse it too).
     (["fit", "--param", 'class_weight={"happy": 2, "happy": 3}'], "'happy' is given twice in one JSON object"),
+    # Python's JSON parser raised RecursionError in the option's callback: a traceback.
+    (["fit", "--param", "C=" + "[" * 3000 + "]" * 3000], "nests lists or objects too deeply"),
 ])
 def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
     result = runner.invoke(main, [*args, "--out", str(tmp_path / "m.joblib")])
@@ -165,6 +167,7 @@ def test_missing_optional_library_names_its_extra(runner, tmp_path, monkeypatch,
     ("clf.weights", '{"a": 1, "b": 2}', "values holding commas (dicts) go in a JSON list"),
     ("clf.n_neighbors", "[1, ", "'[1, ' is not a valid JSON list"),
     ("clf.weights", '[{"a": 1, "a": 2}]', "'a' is given twice in one JSON object"),
+    ("clf.n_neighbors", "[" + "[" * 3000 + "]" * 3000 + "]", "nests lists or objects too deeply"),
 ])
 def test_report_search_values_are_checked_before_the_curves(runner, tmp_path, tiny_faces, monkeypatch, param,
                                                             values, message):
