@@ -532,6 +532,63 @@ def _uses_n_jobs(params: dict, key: str) -> bool:
     return not isinstance(params.get(key.rpartition("__")[0]), LogisticRegression)
 
 
+#: Names a recorded value's repr may hold besides literals: float('inf') and float('nan') print as inf and nan.
+_REPR_NAMES = {"inf": math.inf, "nan": math.nan}
+
+
+def _read_repr(text: str):
+    """The value whose ``repr`` is ``text`` (a recorded grid entry): literals, ``inf``/``nan`` and NumPy scalars.
+
+    ``ast.literal_eval`` refuses ``inf`` and ``np.float64(1.0)`` (NumPy 2's scalar repr), which a
+    searched grid may hold; NumPy scalars come back as the Python values they hold.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` holds anything else (a call other than a NumPy scalar's, an unknown name).
+    """
+    import ast
+
+    def value(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = [value(item) for item in node.elts]
+            return items if isinstance(node, ast.List) else tuple(items) if isinstance(node, ast.Tuple) else set(items)
+        if isinstance(node, ast.Dict) and None not in node.keys:
+            return {value(k): value(v) for k, v in zip(node.keys, node.values)}
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = value(node.operand)
+            if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+                return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Name) and node.id in _REPR_NAMES:
+            return _REPR_NAMES[node.id]
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy"):
+            if node.attr in ("True_", "False_"):  # NumPy 2's repr of its booleans
+                return node.attr == "True_"
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in ("np", "numpy")
+                and len(node.args) == 1):  # np.float64(1.0), np.int64(5), np.str_('scale')
+            kind = getattr(np, node.func.attr, None)
+            if isinstance(kind, type) and issubclass(kind, np.generic):
+                return kind(value(node.args[0])).item()
+        raise ValueError(f"cannot read {ast.unparse(node)!r}")
+
+    return value(ast.parse(text.strip(), mode="eval").body)
+
+
+def _searched_values(search: Mapping) -> dict[str, list | None]:
+    """The values each parameter of a search's recorded grid took (None where the record cannot be read back)."""
+    grid = {}
+    for name, text in (search.get("grid") or {}).items():
+        try:
+            values = _read_repr(text) if isinstance(text, str) else text
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            values = None
+        grid[name] = values if isinstance(values, (list, tuple)) else None
+    return grid
+
+
 def report_search(
     model: FERModel,
     data: str | os.PathLike | FaceDataset | None,
@@ -570,8 +627,6 @@ def report_search(
     dict
         Paths written and the curves' summaries.
     """
-    import ast
-
     from .evaluation import (
         compute_learning_curve,
         compute_validation_curve,
@@ -584,7 +639,7 @@ def report_search(
     if not search and (param is None or values is None):
         raise ValueError("This model was not saved by 'fer-classic search' (no search metadata); "
                          "pass --param and --values explicitly.")
-    grid = {k: ast.literal_eval(v) for k, v in (search or {}).get("grid", {}).items()}
+    grid = _searched_values(search or {})  # read only when needed: --param and --values need none of it
     if param is not None:
         param = pipeline_param_name(param, model.metadata.get("features", "hog"))
         known = model.pipeline.get_params(deep=True)
@@ -593,12 +648,18 @@ def report_search(
             raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "
                              f"for example: {', '.join(near)} (or short names such as clf.C).")
     if param is None:
-        varied = [k for k, v in grid.items() if len(v) > 1] or list(grid)
+        if not grid:
+            raise ValueError("The model's search records no parameter it varied (its grid was empty); give the "
+                             "validation curve's parameter and values (--param clf.C --values 0.1,1,10).")
+        varied = [k for k, v in grid.items() if v is None or len(v) > 1] or list(grid)
         param = varied[0]
     if values is None:
         if param not in grid:
-            raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid)}).")
-        values = grid[param]
+            raise ValueError(f"{param!r} was not searched; give its values (searched: {', '.join(grid) or 'none'}).")
+        if grid[param] is None:
+            raise ValueError(f"The model records the values searched for {param!r} as "
+                             f"{search['grid'][param]!r}, which cannot be read back; give them with --values.")
+        values = list(grid[param])
     if len(values) > MAX_CANDIDATES:  # search's cap: each value is --cv fits (20,000 values ran for hours)
         raise ValueError(f"--values gives {len(values):,} values; at most {MAX_CANDIDATES:,} are fitted: give "
                          "fewer values.")

@@ -210,6 +210,33 @@ def test_report_search_writes_both_curves(tmp_path, tiny_faces):
     assert json.loads((tmp_path / "r" / "curves.json").read_text())["validation"]["x"] == [0.01, 1.0]
 
 
+@pytest.fixture(scope="module")
+def small_faces():
+    """Six train and two test faces per class, 24x24: fast enough for report-search's many fits."""
+    from fer_classic.data import make_synthetic_faces
+    return make_synthetic_faces(6, 2, size=24, random_state=1)
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, np.inf], [1.0, "inf"]),  # a YAML grid's .inf: recorded as inf, which literal_eval refused
+    ([np.float64(1.0), np.float64(2.0)], [1.0, 2.0]),  # an API grid's NumPy scalars: 'np.float64(1.0)'
+])
+def test_report_search_reads_recorded_grids_holding_inf_or_numpy_scalars(tmp_path, small_faces, values, expected):
+    from fer_classic.model_selection import report_search
+
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf__estimator__p": values}, cv=2)
+    summary = report_search(result.model, small_faces, tmp_path / "r", cv=2, train_sizes=(1.0,))
+    assert summary["validation"]["x"] == expected
+
+
+def test_report_search_of_an_empty_grid_asks_for_the_parameter(tmp_path, small_faces):
+    from fer_classic.model_selection import report_search
+
+    result = search_model(small_faces, features="pixels", clf="knn", grid={}, cv=2)
+    with pytest.raises(ValueError, match="records no parameter it varied.*--param clf.C --values"):
+        report_search(result.model, small_faces, tmp_path / "r", cv=2)
+
+
 def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     result = search_model(tiny_faces, features="pixels", clf="logreg", flip=True, cv=2,
                           grid={"clf__estimator__C": [0.1, 1.0]})
