@@ -208,6 +208,21 @@ def pipeline_param_name(key: str, features: str) -> str:
     raise ValueError(f"Parameter {key!r}: {head!r} is neither 'clf' nor one of the features {names}.")
 
 
+def _wrapped_param_name(key: str, *, flip: bool = False, mirror_kernel: bool = False) -> str:
+    """The name of a plain pipeline's parameter ``key`` in the pipeline ``flip`` or ``mirror_kernel`` built.
+
+    ``clf__estimator__C`` → ``estimator__clf__estimator__C`` with ``flip`` (FlipAugmented wraps
+    the pipeline); ``features__orientations`` → ``features__transformer__features__orientations``
+    with ``mirror_kernel`` (MirrorViews wraps the features and the scaler, see
+    :func:`fer_classic.make_pipeline`). Search's grids and report-search's ``--param`` are named so.
+    """
+    if flip:
+        key = f"estimator__{key}"
+    if mirror_kernel and key.split("__", 1)[0] in ("features", "scale"):
+        key = f"features__transformer__{key}"
+    return key
+
+
 def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
     """Check every name and value of ``grid`` against ``pipeline`` before the search starts.
 
@@ -432,11 +447,7 @@ def search_model(
         param_grid = _tuples(dict(grid))
     else:
         param_grid = load_grid(grid, features)
-    if flip:  # FlipAugmented wraps the pipeline: its parameters gain the "estimator__" prefix
-        param_grid = {f"estimator__{k}": v for k, v in param_grid.items()}
-    if mirror_kernel:  # MirrorViews wraps the features and the scaler (make_pipeline)
-        param_grid = {f"features__transformer__{k}" if k.split("__", 1)[0] in ("features", "scale") else k: v
-                      for k, v in param_grid.items()}
+    param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data), **options)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
@@ -641,8 +652,12 @@ def report_search(
                          "pass --param and --values explicitly.")
     grid = _searched_values(search or {})  # read only when needed: --param and --values need none of it
     if param is not None:
-        param = pipeline_param_name(param, model.metadata.get("features", "hog"))
         known = model.pipeline.get_params(deep=True)
+        options = model.metadata.get("pipeline_options") or {}
+        # As search names a grid's keys: short names, then the prefix of --flip's or --mirror-kernel's wrapper.
+        wrapped = _wrapped_param_name(pipeline_param_name(param, model.metadata.get("features", "hog")),
+                                      flip=bool(options.get("flip")), mirror_kernel=bool(options.get("mirror_kernel")))
+        param = param if wrapped not in known and param in known else wrapped  # a wrapped name given whole
         if param not in known:
             near = sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
             raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "

@@ -237,6 +237,28 @@ def test_report_search_of_an_empty_grid_asks_for_the_parameter(tmp_path, small_f
         report_search(result.model, small_faces, tmp_path / "r", cv=2)
 
 
+def test_report_search_takes_short_names_for_a_model_searched_with_flip(tmp_path, small_faces):
+    from fer_classic.model_selection import report_search
+
+    result = search_model(small_faces, features="pixels", clf="knn", flip=True, cv=2,
+                          grid={"clf__estimator__n_neighbors": [1, 3]})
+    summary = report_search(result.model, small_faces, tmp_path / "r", param="clf.n_neighbors", values=[1, 2],
+                            cv=2, train_sizes=(1.0,))
+    assert summary["validation"]["x_label"] == "estimator__clf__estimator__n_neighbors"
+
+
+@pytest.mark.parametrize("options, name, expected", [
+    ({"flip": True}, "clf__estimator__C", "estimator__clf__estimator__C"),
+    ({"mirror_kernel": True}, "features__orientations", "features__transformer__features__orientations"),
+    ({"mirror_kernel": True}, "scale__with_mean", "features__transformer__scale__with_mean"),
+    ({"mirror_kernel": True}, "clf__estimator__C", "clf__estimator__C"),
+])
+def test_search_and_report_search_name_a_wrapped_pipeline_s_parameters_alike(options, name, expected):
+    from fer_classic.model_selection import _wrapped_param_name
+
+    assert _wrapped_param_name(name, **options) == expected
+
+
 def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     result = search_model(tiny_faces, features="pixels", clf="logreg", flip=True, cv=2,
                           grid={"clf__estimator__C": [0.1, 1.0]})
