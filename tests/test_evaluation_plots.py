@@ -201,3 +201,38 @@ def test_curves_of_a_classifier_in_sorted_order_take_probability_scorers(tiny_fa
     curve = compute_learning_curve(DummyClassifier(), tiny_faces.X, tiny_faces.y, scoring="neg_log_loss",
                                    train_sizes=(1.0,), cv=2)
     assert np.isfinite(curve.test_scores).all()
+
+
+def _two_blobs():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(12, 3)), np.repeat(["happy", "sad"], 6)
+
+
+def test_validation_curve_warns_of_failed_fits_with_their_error():
+    # scikit-learn 1.9 scores a failed fit NaN without a warning: C=-1 was silently a point without a score.
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _two_blobs()
+    with pytest.warns(FitFailedWarning, match=r"C=-1.0: 3 of 3 folds.*First error \(C=-1.0\): "
+                                              r"InvalidParameterError: The 'C' parameter"):
+        curve = compute_validation_curve(LogisticRegression(), X, y, param_name="C", param_range=[1.0, -1.0], cv=3)
+    assert curve.summary()["failed_folds"] == [0, 3]
+
+
+def test_learning_curve_warns_of_failed_fits():
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _two_blobs()
+    with pytest.warns(FitFailedWarning, match=r"Learning curve: fits failed \(2 training images: 3 of 3 folds\)"):
+        compute_learning_curve(KNeighborsClassifier(n_neighbors=5), X, y, train_sizes=(2, 8), cv=3)
+
+
+def test_curves_without_failed_fits_do_not_warn():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _two_blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_validation_curve(KNeighborsClassifier(), X, y, param_name="n_neighbors", param_range=[1, 3], cv=3)

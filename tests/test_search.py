@@ -259,6 +259,20 @@ def test_search_and_report_search_name_a_wrapped_pipeline_s_parameters_alike(opt
     assert _wrapped_param_name(name, **options) == expected
 
 
+def test_report_search_shows_the_folds_whose_fit_failed(tmp_path, small_faces):
+    # 3 neighbours among a learning curve's first 2 training images: every fold failed, curves.json said null,
+    # and report-search exited 0 without a word.
+    from conftest import write_folder_dataset
+
+    data = write_folder_dataset(tmp_path / "faces", small_faces)
+    search_model(data, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [3]}, cv=2,
+                 out=tmp_path / "m.joblib")
+    result = CliRunner().invoke(main, ["report-search", str(tmp_path / "m.joblib"), "--data", str(data),
+                                       "--out", str(tmp_path / "r"), "--cv", "2"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"warning: Learning curve: fits failed \(2 training images: 2 of 2 folds", result.output)
+
+
 def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     result = search_model(tiny_faces, features="pixels", clf="logreg", flip=True, cv=2,
                           grid={"clf__estimator__C": [0.1, 1.0]})

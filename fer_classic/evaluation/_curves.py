@@ -40,9 +40,10 @@ class CurveResult:
     def fold_statistics(self, which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean and standard deviation per point over the folds that were scored, and the folds that were not.
 
-        A fold whose fit failed scores NaN (scikit-learn's ``error_score``, with
-        a ``FitFailedWarning``); it is left out of its point rather than making
-        the whole point NaN. A point where every fold failed is NaN.
+        A fold whose fit failed scores NaN (scikit-learn's ``error_score``;
+        :func:`compute_learning_curve` and :func:`compute_validation_curve`
+        warn with a ``FitFailedWarning``); it is left out of its point rather
+        than making the whole point NaN. A point where every fold failed is NaN.
 
         Parameters
         ----------
@@ -116,6 +117,36 @@ def _check_scoring(estimator, scoring) -> None:
             return
 
 
+def _warn_failed_fits(curve: CurveResult, retry) -> None:
+    """Warn, naming each point with failed folds (how many of how many) and the first failure's error.
+
+    scikit-learn (1.9) gives a failed fold's score as NaN without a warning in its curves;
+    ``retry(i)`` refits point ``i`` with ``error_score="raise"`` to learn the error.
+    """
+    from sklearn.exceptions import FitFailedWarning
+
+    failed = np.isnan(curve.test_scores).sum(axis=1)
+    if not failed.any():
+        return
+    n_folds = curve.test_scores.shape[1]
+
+    def where(value) -> str:
+        return f"{value} training images" if curve.kind == "learning" else f"{curve.x_label}={value!r}"
+
+    points = "; ".join(f"{where(x)}: {int(k)} of {n_folds} folds" for x, k in zip(curve.x, failed) if k)
+    first = int(np.flatnonzero(failed)[0])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the folds that fit were warned about the first time
+            retry(first)
+        error = ""
+    except Exception as exc:  # noqa: BLE001 - any estimator's error is only reported here
+        text = str(exc).strip().splitlines()
+        error = f" First error ({where(curve.x[first])}): {type(exc).__name__}: {text[0] if text else ''}"
+    warnings.warn(f"{curve.kind.capitalize()} curve: fits failed ({points}); those folds are left out of their "
+                  f"point, and a point where every fold failed has no score.{error}", FitFailedWarning, stacklevel=3)
+
+
 def _cv(cv, random_state):
     if isinstance(cv, (int, np.integer)):
         if cv < 2:
@@ -166,13 +197,25 @@ def compute_learning_curve(
     -------
     CurveResult
         ``x`` holds the absolute training sizes.
+
+    Warns
+    -----
+    FitFailedWarning
+        When fits failed: each size with failed folds (how many of how many) and
+        the first error. Those folds are left out of their point (see
+        :meth:`CurveResult.fold_statistics`).
     """
     _check_scoring(estimator, scoring)
+    splitter = _cv(cv, random_state)
     sizes, train_scores, test_scores = learning_curve(
-        clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=_cv(cv, random_state),
+        clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=splitter,
         scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
     )
-    return CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
+    curve = CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
+    _warn_failed_fits(curve, lambda i: learning_curve(
+        clone(estimator), X, y, train_sizes=[curve.x[i]], cv=splitter, scoring=scoring, shuffle=True,
+        random_state=random_state, error_score="raise"))
+    return curve
 
 
 def compute_validation_curve(
@@ -210,6 +253,12 @@ def compute_validation_curve(
     CurveResult
         ``x`` holds the parameter values.
 
+    Warns
+    -----
+    FitFailedWarning
+        When fits failed: each value with failed folds (how many of how many) and
+        the first error, as :func:`compute_learning_curve`.
+
     Raises
     ------
     ValueError
@@ -224,8 +273,13 @@ def compute_validation_curve(
         raise ValueError(f"param_name {param_name!r} is not a parameter of {type(estimator).__name__}.{hint}")
     if len(param_range) == 0:
         raise ValueError("param_range is empty; give at least one value to try.")
+    splitter = _cv(cv, random_state)
     train_scores, test_scores = validation_curve(
         clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
-        cv=_cv(cv, random_state), scoring=scoring, n_jobs=n_jobs,
+        cv=splitter, scoring=scoring, n_jobs=n_jobs,
     )
-    return CurveResult("validation", list(param_range), param_name, train_scores, test_scores, scoring)
+    curve = CurveResult("validation", list(param_range), param_name, train_scores, test_scores, scoring)
+    _warn_failed_fits(curve, lambda i: validation_curve(
+        clone(estimator), X, y, param_name=param_name, param_range=[curve.x[i]], cv=splitter, scoring=scoring,
+        error_score="raise"))
+    return curve
