@@ -666,7 +666,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 @main.command("report-search")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--data", required=True, metavar="PATH",
-              help="The dataset searched (its train split is used); 'synthetic' for the generated faces.")
+              help="The dataset searched (the images the search trained on are used: its train split, less "
+                   "the test the search held out); 'synthetic' for the generated faces.")
 @click.option("--out", "out_dir", default="search_report", show_default=True,
               help="Folder for the plots and curves.json.")
 @click.option("--param", default=None, help="Parameter of the validation curve (default: the first one searched).")

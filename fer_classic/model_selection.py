@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -600,6 +601,54 @@ def _searched_values(search: Mapping) -> dict[str, list | None]:
     return grid
 
 
+def _searched_groups(metadata: Mapping) -> str | None:
+    """The ``--groups`` pattern a model's search (or fit) grouped its images by; None: its default grouping.
+
+    Recorded in the hold-out it made (``hold_out["groups"]``); a search on data with its own test
+    split records the pattern only in ``grouping`` ("subjects from --groups 'S(\\d+)_' (8 subjects)").
+    """
+    recorded = metadata.get("hold_out")
+    if isinstance(recorded, Mapping) and "groups" in recorded:
+        return recorded["groups"]
+    match = re.fullmatch(r"subjects from --groups (.+) \(\d+ subjects\)", str(metadata.get("grouping") or ""))
+    try:
+        pattern = _read_repr(match.group(1)) if match else None
+    except (ValueError, SyntaxError):
+        pattern = None
+    return pattern if isinstance(pattern, str) else None
+
+
+def _curve_images(model: FERModel, dataset: FaceDataset) -> FaceDataset:
+    """The images of ``dataset`` the curves are drawn on: the train split, less what the model's search held out.
+
+    On the data the search held its test out of (no test split), the hold-out is recomputed as
+    ``evaluate --split held-out`` does (:func:`fer_classic.workflow.held_out_images`), and the
+    curves get the rest: the images the search trained on. Other data gives its train split, or
+    every image when it has no split.
+    """
+    from .data import dedupe
+    from .evaluation._metrics import held_out_test, training_images_scored
+    from .workflow import _recompute_held_out
+
+    metadata = model.metadata
+    pool = dataset.select("train") if dataset.has_split("train") else dataset
+    if dataset.has_split("test") or not held_out_test(metadata) or not training_images_scored(model, dataset, None):
+        return pool
+    try:
+        test = _recompute_held_out(model, dataset)
+    except DatasetError as exc:
+        raise DatasetError(f"report-search draws its curves on the images the model was trained on, less the test "
+                           f"it held out of {dataset.name}; they could not be recomputed. {exc}") from None
+    if (metadata.get("hold_out") or {}).get("dedupe"):
+        pool = dedupe(pool)  # as the fit did before holding out
+    train = pool.subset(~np.isin(pool.sources.astype(str), test.sources.astype(str)))
+    if train.fingerprint() != (metadata.get("training") or {}).get("fingerprint"):  # sources named twice
+        raise DatasetError(f"{dataset.name}: the images left beside the recomputed hold-out are not the ones the "
+                           "model was trained on (some file names are given twice?); give the data the model was "
+                           "searched on, with one name per image.")
+    return train
+
+
 def report_search(
     model: FERModel,
     data: str | os.PathLike | FaceDataset | None,
@@ -612,19 +661,24 @@ def report_search(
     random_state: int = 0,
     n_jobs: int | None = None,
 ) -> dict:
-    """Learning and validation curves of a searched model's pipeline on the train split.
+    """Learning and validation curves of a searched model's pipeline on the images it was searched on.
 
     Writes ``learning_curve.png``, ``validation_curve.png`` and ``curves.json``
-    into ``out_dir``.
+    into ``out_dir``. The folds are grouped as the search's were (its
+    ``--groups`` pattern, else the dataset's subjects, else near-duplicate
+    clusters): no subject or copy of a face is on both sides of a fold.
 
     Parameters
     ----------
     model : FERModel
         Saved by :func:`search_model` (its metadata holds the grid searched).
     data : path, FaceDataset or None
-        The dataset; only its ``train`` split is used. A path is loaded with
-        the face cropper the model records (whole images resized for models
-        recording none).
+        The dataset; only its ``train`` split is used, and of the data the
+        search held its test out of (no test split) only the images it
+        trained on (the hold-out recomputed, as ``evaluate --split held-out``
+        does); other data without splits is used whole. A path is loaded
+        with the face cropper the model records (whole images resized for
+        models recording none).
     param : str, optional
         Pipeline parameter of the validation curve; default: the first one the
         search varied.
@@ -636,7 +690,8 @@ def report_search(
     Returns
     -------
     dict
-        Paths written and the curves' summaries.
+        Paths written, how many images the curves used and how their folds
+        were grouped, and the curves' summaries.
     """
     from .evaluation import (
         compute_learning_curve,
@@ -684,20 +739,22 @@ def report_search(
     require_matplotlib("report-search")  # before the curves' many fits
     # Cut as the model's training images were (whole images for models recording no cropper).
     dataset = load_data(data, tuple(model.image_shape), None, None, loading_cropper(model))
-    train = dataset.select("train") if dataset.has_split("train") else dataset  # unsplit: every image
+    train = _curve_images(model, dataset)
     if len(set(train.labels.tolist())) < 2:  # every fit of both curves would fail
         raise DatasetError(f"{train.name}: the curves need training images of 2 or more classes; these are all "
                            f"{train.labels[0]!r}. Give the dataset the model was searched on.")
-    _check_cv_classes(train.labels, cv)
+    # The search's folds: a subject's images, or a face's near copies, never on both sides of a fold.
+    groups, grouping = image_groups(train, _searched_groups(model.metadata))
+    _check_enough_groups(groups, cv, grouping, train.labels)
     # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
     # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
     check_candidates(model.pipeline, train, {param: values}, folds=cv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,
-                                      random_state=random_state, n_jobs=n_jobs)
+                                      groups=groups, random_state=random_state, n_jobs=n_jobs)
     validation = compute_validation_curve(model.pipeline, train.X, train.y, param_name=param, param_range=values,
-                                          cv=cv, random_state=random_state, n_jobs=n_jobs)
+                                          cv=cv, groups=groups, random_state=random_state, n_jobs=n_jobs)
     written = {}
     for name, curve, plot in (("learning_curve", learning, plot_learning_curve),
                               ("validation_curve", validation, plot_validation_curve)):
@@ -705,6 +762,7 @@ def report_search(
         written[name] = str(out / f"{name}.png")
         atomic_write(written[name], lambda tmp, figure=figure: figure.savefig(tmp, format="png", dpi=100,
                                                                               bbox_inches="tight"))
-    summary = {"files": written, "learning": learning.summary(), "validation": validation.summary()}
+    summary = {"files": written, "images": len(train), "grouping": grouping, "learning": learning.summary(),
+               "validation": validation.summary()}
     atomic_write_text(out / "curves.json", json.dumps(summary, indent=1))
     return summary

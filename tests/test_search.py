@@ -273,6 +273,46 @@ def test_report_search_shows_the_folds_whose_fit_failed(tmp_path, small_faces):
     assert re.search(r"warning: Learning curve: fits failed \(2 training images: 2 of 2 folds", result.output)
 
 
+def _subjects_of_near_copies(n_subjects=12, copies=4, seed=0):
+    """Unsplit faces: each subject (S01_..) is one random face in near copies, of one of two labels."""
+    from fer_classic.data import FaceDataset
+
+    rng = np.random.RandomState(seed)
+    faces = rng.randint(0, 256, size=(n_subjects, 24, 24))
+    images = np.clip(np.repeat(faces, copies, axis=0) + rng.randint(-3, 4, size=(n_subjects * copies, 24, 24)),
+                     0, 255).astype(np.uint8)
+    labels = np.repeat(np.resize(["happy", "sad"], n_subjects), copies).astype(object)
+    sources = np.array([f"S{i // copies:02d}_{i}.png" for i in range(len(images))], dtype=object)
+    empty = np.full(len(images), "", dtype=object)
+    return FaceDataset(images, labels, empty, empty.copy(), sources, "subjects")
+
+
+def test_report_search_draws_its_curves_on_the_search_s_training_images_in_its_groups(tmp_path):
+    # The curves took every image (the search's held-out test too) in plain stratified folds: a subject's
+    # near copies on both sides of a fold, so 1-NN scored 1.0 where the search's grouped folds scored ~0.5.
+    from fer_classic.model_selection import report_search
+
+    data = _subjects_of_near_copies()
+    result = search_model(data, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=2,
+                          groups=r"S(\d+)_")
+    summary = report_search(result.model, data, tmp_path / "r", cv=2, train_sizes=(1.0,))
+    assert summary["images"] == result.model.metadata["training"]["n_train"] < len(data)
+    assert summary["grouping"].startswith("subjects from --groups")
+    assert max(summary["validation"]["test_mean"]) < 0.9
+
+
+@pytest.mark.parametrize("metadata, pattern", [
+    ({"hold_out": {"test_size": 0.2, "groups": "(S..)"}, "grouping": "the dataset's subjects (3 subjects)"}, "(S..)"),
+    ({"grouping": "subjects from --groups " + repr(r"S(\d+)_") + " (8 subjects)"}, r"S(\d+)_"),  # a test split
+    ({"grouping": "near-duplicate clusters (0 of 9 images are copies or near copies of another and are kept with it)"},
+     None),
+])
+def test_report_search_reads_the_search_s_groups_pattern(metadata, pattern):
+    from fer_classic.model_selection import _searched_groups
+
+    assert _searched_groups(metadata) == pattern
+
+
 def test_search_with_flip_prefixes_the_grid_and_records_it(tiny_faces):
     result = search_model(tiny_faces, features="pixels", clf="logreg", flip=True, cv=2,
                           grid={"clf__estimator__C": [0.1, 1.0]})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, learning_curve, validation_curve
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, learning_curve, validation_curve
 
 __all__ = ["CurveResult", "compute_learning_curve", "compute_validation_curve"]
 
@@ -147,11 +147,13 @@ def _warn_failed_fits(curve: CurveResult, retry) -> None:
                   f"point, and a point where every fold failed has no score.{error}", FitFailedWarning, stacklevel=3)
 
 
-def _cv(cv, random_state):
+def _cv(cv, random_state, groups=None):
     if isinstance(cv, (int, np.integer)):
         if cv < 2:
             raise ValueError(f"cv must be >= 2 folds (or a scikit-learn splitter); got {cv}.")
-        return StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
+        # With groups (a subject's images, a face's near copies) no group lies on both sides of a fold.
+        kind = StratifiedKFold if groups is None else StratifiedGroupKFold
+        return kind(n_splits=int(cv), shuffle=True, random_state=random_state)
     return cv
 
 
@@ -162,6 +164,7 @@ def compute_learning_curve(
     *,
     train_sizes: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 1.0),
     cv=5,
+    groups=None,
     scoring: str = "accuracy",
     random_state: int | None = 0,
     n_jobs: int | None = None,
@@ -182,7 +185,12 @@ def compute_learning_curve(
     train_sizes : sequence of float or int, default=(0.1, 0.25, 0.5, 0.75, 1.0)
         Shares (floats in (0, 1]) or counts of each fold's training part.
     cv : int or splitter, default=5
-        Folds (int: seeded ``StratifiedKFold``) or any scikit-learn splitter.
+        Folds (int: seeded ``StratifiedKFold``, or ``StratifiedGroupKFold``
+        with ``groups``) or any scikit-learn splitter.
+    groups : array-like of shape (n_samples,), optional
+        A group id per image (a subject, a cluster of near copies: see
+        :func:`fer_classic._training.image_groups`): no group is on both sides
+        of a fold. Given to a splitter too.
     scoring : str or scorer, default="accuracy"
         scikit-learn scorer name or object; for fer-classic's classifiers not
         one reading probability or decision columns (``neg_log_loss``,
@@ -206,14 +214,14 @@ def compute_learning_curve(
         :meth:`CurveResult.fold_statistics`).
     """
     _check_scoring(estimator, scoring)
-    splitter = _cv(cv, random_state)
+    splitter = _cv(cv, random_state, groups)
     sizes, train_scores, test_scores = learning_curve(
-        clone(estimator), X, y, train_sizes=np.asarray(train_sizes), cv=splitter,
+        clone(estimator), X, y, groups=groups, train_sizes=np.asarray(train_sizes), cv=splitter,
         scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
     )
     curve = CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
     _warn_failed_fits(curve, lambda i: learning_curve(
-        clone(estimator), X, y, train_sizes=[curve.x[i]], cv=splitter, scoring=scoring, shuffle=True,
+        clone(estimator), X, y, groups=groups, train_sizes=[curve.x[i]], cv=splitter, scoring=scoring, shuffle=True,
         random_state=random_state, error_score="raise"))
     return curve
 
@@ -226,6 +234,7 @@ def compute_validation_curve(
     param_name: str,
     param_range: Sequence,
     cv=5,
+    groups=None,
     scoring: str = "accuracy",
     random_state: int | None = 0,
     n_jobs: int | None = None,
@@ -245,7 +254,7 @@ def compute_validation_curve(
         for a fer-classic pipeline's classifier).
     param_range : sequence
         Values to try.
-    cv, scoring, random_state, n_jobs
+    cv, groups, scoring, random_state, n_jobs
         As in :func:`compute_learning_curve`.
 
     Returns
@@ -273,13 +282,13 @@ def compute_validation_curve(
         raise ValueError(f"param_name {param_name!r} is not a parameter of {type(estimator).__name__}.{hint}")
     if len(param_range) == 0:
         raise ValueError("param_range is empty; give at least one value to try.")
-    splitter = _cv(cv, random_state)
+    splitter = _cv(cv, random_state, groups)
     train_scores, test_scores = validation_curve(
         clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
-        cv=splitter, scoring=scoring, n_jobs=n_jobs,
+        cv=splitter, groups=groups, scoring=scoring, n_jobs=n_jobs,
     )
     curve = CurveResult("validation", list(param_range), param_name, train_scores, test_scores, scoring)
     _warn_failed_fits(curve, lambda i: validation_curve(
-        clone(estimator), X, y, param_name=param_name, param_range=[curve.x[i]], cv=splitter, scoring=scoring,
-        error_score="raise"))
+        clone(estimator), X, y, param_name=param_name, param_range=[curve.x[i]], cv=splitter, groups=groups,
+        scoring=scoring, error_score="raise"))
     return curve
