@@ -54,6 +54,14 @@ def cnn(tiny_faces):
     return CNNFeatures(**TINY_CNN).fit(train.X, train.y)
 
 
+@pytest.mark.parametrize("extractor", ["vgg16", "cnn"])
+def test_faces_as_floats_in_0_1_give_the_features_of_their_levels(request, images, tiny_faces, extractor):
+    # Keras' preprocess_input (VGG) and the CNN's /255 read 0..1 floats as almost black 0..255 faces.
+    fitted = request.getfixturevalue(extractor)
+    X = images if extractor == "vgg16" else tiny_faces.select("test").X[:4]
+    np.testing.assert_allclose(fitted.transform(X / 255.0), fitted.transform(X), rtol=1e-4, atol=1e-4)
+
+
 def _vgg_weights_file(path, backbone="vgg16", input_size=32):
     """Save seeded random VGG weights (no top) where ``path`` says; return an extractor with those weights."""
     import keras

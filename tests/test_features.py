@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -10,6 +11,7 @@ from conftest import random_gray
 from fer_classic import make_pipeline
 from fer_classic.features import (
     BlockScaledUnion,
+    GaborFeatures,
     HOGFeatures,
     LBPFeatures,
     PixelFeatures,
@@ -35,15 +37,29 @@ def test_pixel_scale_is_a_fixed_constant(scale, low, high):
     assert out.min() == low and out.max() == high
 
 
-@pytest.mark.parametrize("stored", [lambda x: x / 255.0, lambda x: x.astype(np.uint16) * 257, lambda x: x > 127],
-                         ids=["floats in 0..1", "16-bit", "boolean"])
-@pytest.mark.parametrize("scale", ["unit", "centered"])
-def test_pixels_stored_in_other_depths_give_their_8_bit_levels_features(stored, scale):
-    # Floats in 0..1 gave features up to 1/255 (a model fitted on 8-bit faces then predicted one class).
-    X = random_gray((4, 36))
-    levels = np.where(X > 127, 255, 0) if stored(np.zeros(1)).dtype == bool else X
-    pixels = PixelFeatures(scale=scale).fit(X)
-    np.testing.assert_allclose(pixels.transform(stored(X)), pixels.transform(levels), rtol=1e-12, atol=1e-12)
+_STORED = {
+    "floats in 0..1": lambda x: x / 255.0,
+    "0..1 overshooting": lambda x: np.minimum(x / 255.0 * 1.01, 1.01),  # a resize's overshoot of a 0..1 face
+    "16-bit": lambda x: x.astype(np.uint16) * 257,
+}
+
+
+@pytest.mark.parametrize("stored", list(_STORED.values()), ids=list(_STORED))
+@pytest.mark.parametrize("transformer", [
+    PixelFeatures(), PixelFeatures(scale="centered"), HOGFeatures(), LBPFeatures(), GaborFeatures(norm=None),
+], ids=["pixels", "pixels centered", "hog", "lbp", "gabor unnormalised"])
+def test_faces_stored_in_other_depths_give_the_features_of_their_8_bit_levels(transformer, stored):
+    # Read as they were given: pixels of 0..1 faces up to 1/255 (a model fitted on 8-bit faces predicted one
+    # class), unnormalised Gabor magnitudes 255 times smaller.
+    X = random_gray((4, 48 * 48))
+    levels = X if stored is not _STORED["0..1 overshooting"] else np.minimum(X * 1.01, 1.01 * 255)
+    fitted = clone(transformer).fit(X)
+    np.testing.assert_allclose(fitted.transform(stored(X)), fitted.transform(levels), rtol=1e-6, atol=1e-9)
+
+
+def test_boolean_pixels_are_levels_0_and_255():
+    X = random_gray((2, 36))
+    np.testing.assert_array_equal(PixelFeatures().fit(X).transform(X > 127), (X > 127).astype(float))
 
 
 @pytest.mark.parametrize("transformer, n_out", [

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import ImageDecodeError
 
-__all__ = ["gray_levels", "level_factors"]
+__all__ = ["gray_levels", "level_factors", "read_levels"]
 
 #: Images converted at a time in a batch: the scratch memory stays that of 1,024 images.
 _CHUNK = 1024
@@ -88,8 +88,10 @@ def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -
         What the images are, for the error message.
     check : bool, default=True
         Raise :func:`gray_levels`' errors for values that are no gray levels
-        (negative, NaN, floats above 255 or between 1 and 2); False takes such
-        an image as given (factor 1).
+        (negative, NaN, floats above 255 or peaking between 1 and 2). False
+        raises nothing: an image with negative or NaN values is taken as
+        given (factor 1), and floats peaking under 2 count as 0..1 (a resize's
+        overshoot of a 0..1 face, rather than an almost black 0..255 one).
 
     Returns
     -------
@@ -115,9 +117,25 @@ def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -
 
 
 def _factors(low: np.ndarray, high: np.ndarray, floats: bool) -> np.ndarray:
+    # Checked rows never peak between 1 and 2: there "under 2" is gray_levels' "at most 1".
     if floats:
-        return np.where((low >= 0) & (high <= 1), 255.0, 1.0)
+        return np.where((low >= 0) & (high < 2), 255.0, 1.0)
     return np.where((low >= 0) & (high > 255), 1 / 257, 1.0)
+
+
+def read_levels(images: np.ndarray) -> np.ndarray:
+    """``images`` (along the first axis) on the 8-bit scale, each by its own values, without rounding.
+
+    What every image transformer reads (``level_factors(check=False)``): 8-bit
+    and other images already on that scale come back as they are (no copy);
+    floats within 0..1 times 255, 16-bit images divided by 257, booleans 0 or
+    255. Floats keep their dtype, other types become float64.
+    """
+    factors = level_factors(images, check=False)
+    if (factors == 1).all():
+        return images
+    dtype = images.dtype if images.dtype.kind == "f" else np.float64
+    return images * factors.astype(dtype).reshape(-1, *(1,) * (images.ndim - 1))
 
 
 def _checked_high(rows: np.ndarray, where: str, first: int | None) -> np.ndarray:

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, SequenceOf, _fit_context, validate_data
+from ..data._levels import read_levels
 
 __all__ = ["IMAGE_SHAPE_CONSTRAINT", "ImageTransformerMixin", "infer_image_shape"]
 
@@ -88,13 +89,17 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=self._input_dtype, reset=True)
         self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
         self._check_params(self.image_shape_)
-        return X.reshape(len(X), *self.image_shape_)
+        return read_levels(X.reshape(len(X), *self.image_shape_))
 
     def _images(self, X) -> np.ndarray:
-        """Fitted check and validation of ``X``; the images (n, height, width), in ``_input_dtype``."""
+        """Fitted check and validation of ``X``; the images (n, height, width), in ``_input_dtype``.
+
+        On the 8-bit scale (:func:`~fer_classic.data._levels.read_levels`): a face as floats in 0..1 or
+        16-bit gives the features of its 8-bit levels, as it does through a model.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=self._input_dtype, reset=False)
-        return X.reshape(len(X), *self.image_shape_)
+        return read_levels(X.reshape(len(X), *self.image_shape_))
 
     def _map_images(self, func, images: np.ndarray, min_parallel: int = 256) -> np.ndarray:
         """``func`` over ``images`` in ``n_jobs`` parallel chunks, rows concatenated.

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._fileio import atomic_write, file_sha256
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, StrOptions, _fit_context
+from ..data._levels import read_levels
 from ..exceptions import MissingWeightsError
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, infer_image_shape
 
@@ -178,7 +179,7 @@ class _KerasExtractorMixin(ImageTransformerMixin):
             X = X.astype(np.float32)
         if reset:
             self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
-        return X.reshape(len(X), *self.image_shape_)
+        return read_levels(X.reshape(len(X), *self.image_shape_))  # 0..1 floats fed Keras' 0..255 input as 0..1
 
     def _images(self, X) -> np.ndarray:
         return self._validate_images(X, reset=False)

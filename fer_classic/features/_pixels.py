@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._sklearn_compat import StrOptions
-from ..data._levels import level_factors
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["PixelFeatures"]
@@ -16,18 +15,16 @@ class PixelFeatures(ImageTransformerMixin):
 
     The scale is a constant, not learned from data, so training and test
     images are always scaled the same way (a learned scaler can follow).
-    Each image is read as 8-bit levels by its own values, as images reach a
-    model (:func:`fer_classic.data.gray_levels`' rule, without rounding):
-    floats within 0..1 count as 0..255 times 1/255 (scikit-image's
-    convention), 16-bit images as levels times 257; so the same face stored
-    either way gives the same features. Other values (negative ones, say) are
-    scaled as they are.
+    Each image is read on the 8-bit scale by its own values, as by every
+    image transformer (floats within 0..1 times 255, 16-bit images divided
+    by 257, without rounding; see the README), so the same face stored
+    either way gives the same features.
 
     Parameters
     ----------
     scale : {"unit", "centered", "none"}, default="unit"
         ``unit`` maps levels 0..255 to 0..1, ``centered`` to -1..1, ``none``
-        keeps the values as given (no reading as levels).
+        keeps the levels 0..255.
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
     """
@@ -48,11 +45,6 @@ class PixelFeatures(ImageTransformerMixin):
         flat = images.reshape(len(images), -1)
         if self.scale == "none":
             return flat.astype(np.float64)
-        # 0..1 floats gave features up to 1/255, 16-bit ones up to 257. Values that are no levels (standardised
-        # rows, scikit-learn's checks' data) are scaled as given, as before.
-        factors = level_factors(flat, check=False)
-        if (factors != 1).any():
-            flat = flat * factors[:, None]
         # One float64 result, computed in place: no float copy of 8-bit input before it.
         out = np.divide(flat, 255.0 if self.scale == "unit" else 127.5, dtype=np.float64)
         if self.scale == "centered":

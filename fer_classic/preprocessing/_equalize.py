@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
-from ..data._levels import level_factors
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["HistogramEqualizer"]
@@ -47,10 +46,10 @@ class HistogramEqualizer(ImageTransformerMixin):
 
     Notes
     -----
-    Pixel values are read as 8-bit gray levels, each image by its own values
-    as images reach a model (:func:`fer_classic.data.gray_levels`' rule):
-    floats within 0..1 are multiplied by 255 (scikit-image's convention),
-    16-bit images divided by 257; then rounded and clipped to 0..255.
+    Pixel values are read as 8-bit gray levels, each image on the 8-bit
+    scale by its own values as by every image transformer (floats within
+    0..1 times 255, 16-bit images divided by 257; see the README), then
+    rounded and clipped to 0..255.
 
     Examples
     --------
@@ -110,6 +109,5 @@ class HistogramEqualizer(ImageTransformerMixin):
 
 
 def _as_levels(image: np.ndarray) -> np.ndarray:
-    """One image in 8-bit levels (0..1 floats were rounded to 0 and 1); values that are no levels clipped."""
-    factor = level_factors(image[None], check=False)[0]
-    return np.rint(np.clip(image * factor, 0, 255)).astype(np.uint8)
+    """One image (on the 8-bit scale: ImageTransformerMixin._images) rounded and clipped to 8-bit levels."""
+    return np.rint(np.clip(image, 0, 255)).astype(np.uint8)
