@@ -7,7 +7,7 @@ import os
 import warnings
 
 from joblib import Memory
-from sklearn.base import TransformerMixin
+from sklearn.base import TransformerMixin, clone
 from sklearn.pipeline import Pipeline
 
 from ._optional import import_optional
@@ -200,6 +200,8 @@ def make_pipeline(
                       f"other; with the one extractor {features!r} it does nothing (the features are scaled as "
                       "without it).", UserWarning, stacklevel=2)
     resampler = None if sampler is None else make_sampler(sampler, random_state=random_state)
+    if image_shape is not None and preprocess is not None and not isinstance(preprocess, str):
+        preprocess = clone(preprocess)  # image_shape is set on it below: the caller's transformer stays as it was
     steps = []
     if preprocess is not None:
         steps.append(("preprocess", make_preprocessing(preprocess, n_jobs=n_jobs)))
@@ -227,9 +229,13 @@ def make_pipeline(
 
 def _give_image_shape(pipeline, image_shape) -> Pipeline | FlipAugmented:
     """``pipeline`` with ``image_shape`` set on every step that reads images and has none of its own."""
-    from .data._images import as_size
+    from .data._images import MAX_IMAGE_SIDE, as_size
 
-    shape = as_size(image_shape)
+    try:
+        shape = as_size(image_shape)
+    except ValueError:  # as_size names --size
+        raise ValueError(f"image_shape must be a (height, width) pair of whole numbers of pixels from 4 to "
+                         f"{MAX_IMAGE_SIDE}; got {image_shape!r}.") from None
     params = pipeline.get_params(deep=True)
     preprocess = [step for name, step in params.items() if name.rsplit("__", 1)[-1] == "preprocess"]
     if any(step is not None and not keeps_image_size(step) for step in preprocess):

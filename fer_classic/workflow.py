@@ -131,7 +131,8 @@ _PIPELINE_KEYWORDS = {
     "flip": ("flip", "--flip"), "mirror_kernel": ("mirror_kernel", "--mirror-kernel"),
     "kernel_shift": ("kernel_shift", "--kernel-shift"), "block_scaling": ("block_scaling", "--block-scaling"),
     "sampler": ("sampler", "--sampler"), "random_state": ("random_state", "--seed"), "n_jobs": ("n_jobs", "--n-jobs"),
-    "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, None),
+    "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, "fit_model caches nothing; leave it out"),
+    "image_shape": (None, "fit_model takes the images' geometry from the data (--size); leave it out"),
 }
 
 
@@ -139,8 +140,7 @@ def _check_clf_params(clf_params: Mapping | None) -> None:
     for key in clf_params or {}:
         if key in _PIPELINE_KEYWORDS:
             argument, option = _PIPELINE_KEYWORDS[key]
-            fix = (f"give fit_model's {argument}= instead ({option} on the command line)" if argument
-                   else "fit_model caches nothing; leave it out")
+            fix = f"give fit_model's {argument}= instead ({option} on the command line)" if argument else option
             raise ValueError(f"clf_params {key!r} (--param {key}=...) is a pipeline option, not a classifier "
                              f"parameter; {fix}.")
 

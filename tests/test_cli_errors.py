@@ -57,6 +57,7 @@ def test_bad_option_values_are_one_clean_line(runner, tmp_path, args, message):
 @pytest.mark.parametrize("name, fix", [
     ("n_jobs", "--n-jobs"), ("random_state", "--seed"), ("flip", "--flip"), ("views", "--mirror-kernel"),
     ("features", "--features"), ("preprocess", "--preprocess"), ("sampler", "--sampler"), ("memory", "leave it out"),
+    ("image_shape", "takes the images' geometry from the data (--size)"),
 ])
 def test_param_naming_a_pipeline_option_is_refused_before_loading(runner, tmp_path, monkeypatch, name, fix):
     # Was an "unexpected TypeError" (n_jobs, flip...) or a pipeline the model did not record (preprocess, memory).

@@ -267,6 +267,20 @@ def test_image_shape_with_a_preprocessing_that_may_change_the_size_is_refused():
         make_pipeline("hog", "svm", preprocess=BorderCrop(resize=False), image_shape=(40, 50))
 
 
+def test_image_shape_leaves_the_caller_s_preprocess_transformer_unchanged():
+    from fer_classic.preprocessing import HistogramEqualizer
+
+    equalizer = HistogramEqualizer()
+    pipeline = make_pipeline("hog", "svm", preprocess=equalizer, image_shape=(40, 50))
+    assert equalizer.image_shape is None and pipeline.named_steps["preprocess"].image_shape == (40, 50)
+
+
+@pytest.mark.parametrize("image_shape", [(40,), (0, 50), "40x50", (40.5, 50), (40, 5000)])
+def test_a_bad_image_shape_is_named(image_shape):
+    with pytest.raises(ValueError, match=r"image_shape must be a \(height, width\) pair of whole numbers of pixels"):
+        make_pipeline("hog", "svm", image_shape=image_shape)
+
+
 def test_fit_model_builds_the_pipeline_for_a_dataset_of_images_that_are_not_square():
     # HOG read the 40x50 faces as 1x2000 images and refused them, naming an image_shape fit_model does not take.
     from fer_classic import fit_model
