@@ -531,7 +531,8 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     if any(k > most for k in neighbours):
         raise ValueError(
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
-            f"on{fold_note}; give n_neighbors={_fold_rows(rows, folds)} or less (--param / --grid / --values).")
+            f"on{fold_note}; give n_neighbors={most if most < rows else _fold_rows(rows, folds)} or less "
+            "(--param / --grid / --values).")
     rows = mirrored * len(train)  # PCA comes before any sampler
     components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
     if any(k > rows for k in components):

@@ -291,6 +291,20 @@ def test_k_nn_neighbours_above_a_fold_s_training_part_fail_before_the_features(t
                      grid={"clf__estimator__n_neighbors": [1, rows // 2 + 1]})
 
 
+def test_k_nn_advice_with_mirror_images_is_a_value_the_check_takes(tiny_faces, monkeypatch):
+    # With an odd number of training images it advised one more than a fold's training part holds.
+    from fer_classic.features import PixelFeatures
+    from fer_classic.model_selection import search_model
+
+    monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
+    train = np.flatnonzero(tiny_faces.splits == "train")
+    faces = tiny_faces if len(train) % 2 else tiny_faces.subset(np.setdiff1d(np.arange(len(tiny_faces)), train[:1]))
+    most = 2 * (int((faces.splits == "train").sum()) // 2)  # images and mirrors of a 2-fold training part
+    with pytest.raises(ValueError, match=f"give n_neighbors={most} or less"):
+        search_model(faces, features="pixels", clf="knn", cv=2, flip=True,
+                     grid={"clf__estimator__n_neighbors": [1, most + 1]})
+
+
 def test_pca_components_above_the_training_images_fail_before_the_features(tiny_faces, monkeypatch):
     from fer_classic.features import PixelFeatures
 
