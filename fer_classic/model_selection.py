@@ -131,6 +131,16 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"Grid file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    try:
+        raw = _parse_grid(text, path)
+    except RecursionError:  # nesting deeper than Python's parsers go: it was "a bug in fer-classic"
+        raise ValueError(f"Grid file {path} nests lists or mappings too deeply (thousands of levels) to be a "
+                         "grid.") from None
+    return _grid_names(raw, features, where=f"Grid file {path}")
+
+
+def _parse_grid(text: str, path: Path):
+    """A grid file's content as JSON or (by its suffix) YAML; ValueError naming the file and where it breaks."""
     if path.suffix.lower() in (".yaml", ".yml"):
         yaml = import_optional("yaml", "Reading a YAML grid (or give a JSON file)")
         try:
@@ -141,28 +151,45 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise ValueError(f"Grid file {path} is not valid YAML{where}: "
                              f"{getattr(exc, 'problem', None) or exc}.") from exc
-    else:
-        try:
-            raw = json.loads(text, object_pairs_hook=unique_keys(lambda key: ValueError(
-                f"Grid file {path}: {key!r} is given twice; give its values once (one list of every value to try).")))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"Grid file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                             f"{exc.msg}.") from exc
-    if not isinstance(raw, dict) or not raw or not all(isinstance(v, list) and v for v in raw.values()):
-        raise ValueError(f"Grid file {path} must map parameter names to non-empty lists of values, "
+        return raw
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys(lambda key: ValueError(
+            f"Grid file {path}: {key!r} is given twice; give its values once (one list of every value to try).")))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"Grid file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                         f"{exc.msg}.") from exc
+
+
+def _grid_names(raw, features: str, *, where: str = "grid") -> dict:
+    """A grid (a grid file's content, or ``search_model(grid=...)``) checked, in Pipeline parameter names.
+
+    One road for grid files and mappings: a non-empty mapping of names (short
+    ``clf.C`` or Pipeline ``clf__estimator__C``) to non-empty lists (tuples
+    or arrays from Python) of values, no parameter named twice.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where`` and the entry at fault.
+    """
+    def values_of(value):
+        return list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+
+    if not isinstance(raw, Mapping) or not raw or not all(values_of(v) for v in raw.values()):
+        raise ValueError(f"{where} must map parameter names to non-empty lists of values, "
                          'e.g. {"clf.C": [1, 10]}.')
     odd = [key for key in raw if not isinstance(key, str)]
     if odd:
-        raise ValueError(f"Grid file {path}: key {odd[0]!r} is not a parameter name; write names as text, "
+        raise ValueError(f"{where}: key {odd[0]!r} is not a parameter name; write names as text, "
                          'e.g. {"clf.C": [1, 10]}.')
     grid: dict = {}
     spelled: dict[str, str] = {}
     for key, values in raw.items():
         name = pipeline_param_name(key, features)
         if name in grid:
-            raise ValueError(f"Grid file {path}: {spelled[name]!r} and {key!r} both name {name}; give its values "
+            raise ValueError(f"{where}: {spelled[name]!r} and {key!r} both name {name}; give its values "
                              "once (one list of every value to try).")
-        grid[name], spelled[name] = values, key
+        grid[name], spelled[name] = values_of(values), key
     return _tuples(grid)
 
 
@@ -398,7 +425,9 @@ def search_model(
         the plain pipeline (``features__...``, ``clf__...``) with either.
     grid : "default", path or mapping
         ``"default"``: :data:`DEFAULT_GRIDS`; a JSON/YAML file (see
-        :func:`load_grid`); or a mapping of Pipeline parameter names to lists.
+        :func:`load_grid`); or a mapping as a grid file holds: Pipeline or
+        short names (``clf.C``) to non-empty lists (or tuples, arrays) of
+        values, checked as a file's are.
     cv : int or "publictest", default=5
         Stratified, grouped k-fold on ``train`` (data without a test split get
         the hold-out of :func:`fer_classic.workflow.split_train_test` first),
@@ -435,7 +464,7 @@ def search_model(
         :func:`fer_classic.workflow.fit_model`.
     """
     # Everything that can be wrong with the options is checked before the data is loaded.
-    grid_file = None if grid is None or isinstance(grid, Mapping) or grid == "default" else grid
+    grid_file = grid if isinstance(grid, (str, os.PathLike)) and grid != "default" else None
     check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
                   input_trees={"--data": data_path(data)}, make_parents=True)
     if out is not None:  # --format against --out's suffix now, as fit does: the file is written after the search
@@ -444,10 +473,10 @@ def search_model(
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
     if grid is None or (isinstance(grid, str) and grid == "default"):
         param_grid = default_grid(features, clf)
-    elif isinstance(grid, Mapping):
-        param_grid = _tuples(dict(grid))
-    else:
+    elif isinstance(grid, (str, os.PathLike)):
         param_grid = load_grid(grid, features)
+    else:  # a mapping, or what is none (a list of dicts): the checks of a grid file's content
+        param_grid = _grid_names(grid, features)
     param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
     template = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data), **options)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64

@@ -103,6 +103,9 @@ def test_every_make_pipeline_keyword_is_refused_as_a_clf_param():
     (".yaml", "clf.class_weight:\n  - {happy: 2, happy: 3}\n", "'happy' is given twice (line 2)"),
     (".json", '{"clf.Cee": [1]}', "'Cee' is not a parameter of LogisticRegression (clf__estimator)"),
     (".json", '{"clf.C": ["abc"]}', "value 'abc'"),
+    # "unexpected RecursionError ... a bug in fer-classic" before.
+    (".json", '{"clf.C": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests lists or mappings too deeply"),
+    (".yaml", "clf.C: " + "[" * 5_000 + "]" * 5_000 + "\n", "nests lists or mappings too deeply"),
 ])
 def test_bad_grid_files_name_the_file_and_the_fault(runner, tmp_path, suffix, text, message):
     grid = tmp_path / f"grid{suffix}"

@@ -230,11 +230,33 @@ def test_report_search_reads_recorded_grids_holding_inf_or_numpy_scalars(tmp_pat
 
 
 def test_report_search_of_an_empty_grid_asks_for_the_parameter(tmp_path, small_faces):
+    # Models searched before search_model refused grid={} record an empty grid.
     from fer_classic.model_selection import report_search
 
-    result = search_model(small_faces, features="pixels", clf="knn", grid={}, cv=2)
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2)
+    result.model.metadata["search"]["grid"] = {}
     with pytest.raises(ValueError, match="records no parameter it varied.*--param clf.C --values"):
         report_search(result.model, small_faces, tmp_path / "r", cv=2)
+
+
+@pytest.mark.parametrize("grid, message", [
+    ({}, "grid must map parameter names to non-empty lists of values"),
+    ({"clf__estimator__n_neighbors": 3}, "grid must map parameter names to non-empty lists of values"),
+    ({"clf__estimator__weights": "distance"}, "grid must map parameter names to non-empty lists of values"),
+    ({"clf__estimator__n_neighbors": []}, "grid must map parameter names to non-empty lists of values"),
+    ([{"clf__estimator__n_neighbors": [1]}], "grid must map parameter names to non-empty lists of values"),
+    ({"clf.n_neighbors": [1], "clf__estimator__n_neighbors": [3]}, "'clf.n_neighbors' and "
+                                                                   "'clf__estimator__n_neighbors' both name"),
+])
+def test_a_grid_given_as_a_mapping_is_checked_as_a_grid_file(small_faces, grid, message):
+    # A scalar raised TypeError, a string was searched letter by letter, a list of dicts was taken for a path.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        search_model(small_faces, features="pixels", clf="knn", grid=grid, cv=2)
+
+
+def test_a_grid_given_as_a_mapping_takes_short_names_and_tuples(small_faces):
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": (1, 3)}, cv=2)
+    assert set(result.best_params) == {"clf__estimator__n_neighbors"}
 
 
 def test_report_search_takes_short_names_for_a_model_searched_with_flip(tmp_path, small_faces):
