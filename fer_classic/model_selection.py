@@ -8,7 +8,6 @@ import io
 import json
 import math
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -495,6 +494,10 @@ def search_model(
     check_scheduler(backend, scheduler)
     if groups is not None:
         compile_groups(groups)
+        if cv == "publictest":  # it was ignored without a word
+            raise ValueError(f"--groups {groups!r} groups the images of cross-validation folds; --cv publictest "
+                             "validates on FER2013's PublicTest images, whoever they show: leave --groups out, or "
+                             "give a number of folds.")
     check_geometry(template, data, size, param_grid)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     timings: dict[str, float] = {}
@@ -556,7 +559,8 @@ def search_model(
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
         held_out_test=held_out, **({"hold_out": hold_out_record(_HOLD_OUT_SIZE, groups)} if held_out else {}),
         pipeline_options=options, **({"grouping": grouping} if grouping else {}), face_cropper=cropper,
-        search={"cv": str(cv), "block_scaling": block_scaling, "grid": {k: repr(v) for k, v in param_grid.items()},
+        search={"cv": str(cv), "groups": groups, "block_scaling": block_scaling,
+                "grid": {k: repr(v) for k, v in param_grid.items()},
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
     )
@@ -631,20 +635,15 @@ def _searched_values(search: Mapping) -> dict[str, list | None]:
 
 
 def _searched_groups(metadata: Mapping) -> str | None:
-    """The ``--groups`` pattern a model's search (or fit) grouped its images by; None: its default grouping.
+    """The ``--groups`` pattern a model's search grouped its images by; None: its default grouping.
 
-    Recorded in the hold-out it made (``hold_out["groups"]``); a search on data with its own test
-    split records the pattern only in ``grouping`` ("subjects from --groups 'S(\\d+)_' (8 subjects)").
+    Recorded by the search (``search["groups"]``); models searched before that record it only in
+    the hold-out they made, if any, and otherwise get the default grouping.
     """
-    recorded = metadata.get("hold_out")
-    if isinstance(recorded, Mapping) and "groups" in recorded:
-        return recorded["groups"]
-    match = re.fullmatch(r"subjects from --groups (.+) \(\d+ subjects\)", str(metadata.get("grouping") or ""))
-    try:
-        pattern = _read_repr(match.group(1)) if match else None
-    except (ValueError, SyntaxError):
-        pattern = None
-    return pattern if isinstance(pattern, str) else None
+    for recorded in (metadata.get("search"), metadata.get("hold_out")):
+        if isinstance(recorded, Mapping) and isinstance(recorded.get("groups"), str):
+            return recorded["groups"]
+    return None
 
 
 def _curve_images(model: FERModel, dataset: FaceDataset) -> FaceDataset:

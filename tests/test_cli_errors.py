@@ -39,6 +39,7 @@ def _clean_failure(result, message):
     (["search", "--cv", "1"], "2 or more"),
     (["search", "--groups", "S(\\d+_"], "not a valid regular expression"),
     (["search", "--groups", "S\\d+_"], "capturing group"),
+    (["search", "--cv", "publictest", "--groups", "S(\\d+)_"], "--cv publictest validates on FER2013's PublicTest"),
     (["search", "--grid", "/no/such/grid.json"], "does not exist"),
     (["fit", "--n-jobs", "0"], "0 workers"),
     (["fit", "--seed", "-1"], "--seed"),

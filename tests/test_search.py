@@ -323,9 +323,19 @@ def test_report_search_draws_its_curves_on_the_search_s_training_images_in_its_g
     assert max(summary["validation"]["test_mean"]) < 0.9
 
 
+def test_search_records_its_groups_pattern(tiny_faces):
+    # On data with its own test split the pattern was recorded only inside the grouping's description.
+    data = type(tiny_faces)(tiny_faces.images, tiny_faces.labels, tiny_faces.splits, tiny_faces.usages,
+                            np.array([f"S{i % 4}_{i}.png" for i in range(len(tiny_faces))], dtype=object), "grouped")
+    result = search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2, groups=r"S(\d+)_")
+    assert result.model.metadata["search"]["groups"] == r"S(\d+)_"
+
+
 @pytest.mark.parametrize("metadata, pattern", [
+    ({"search": {"cv": "2", "groups": r"S(\d+)_"}, "grouping": "subjects from --groups 'S(\\d+)_' (8 subjects)"},
+     r"S(\d+)_"),
+    ({"search": {"cv": "2", "groups": None}, "hold_out": {"test_size": 0.2, "groups": None}}, None),
     ({"hold_out": {"test_size": 0.2, "groups": "(S..)"}, "grouping": "the dataset's subjects (3 subjects)"}, "(S..)"),
-    ({"grouping": "subjects from --groups " + repr(r"S(\d+)_") + " (8 subjects)"}, r"S(\d+)_"),  # a test split
     ({"grouping": "near-duplicate clusters (0 of 9 images are copies or near copies of another and are kept with it)"},
      None),
 ])
