@@ -453,7 +453,8 @@ def _feature_split(pipeline) -> int | None:
     return names.index("features") + 1 if "features" in names and len(names) > names.index("features") + 1 else None
 
 
-def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, folds: int | None = None) -> None:
+def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, folds: int | None = None,
+                     splits: list[np.ndarray] | None = None) -> None:
     """Raise ValueError, before any features, for a candidate that cannot fit ``train``.
 
     ``train`` must hold two classes or more. Checked for every candidate of
@@ -465,7 +466,8 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     outnumber the other images of a class it oversamples (scikit-learn's
     "Expected n_neighbors <= n_samples_fit" after the features otherwise).
     ``folds``: a search's cross-validation folds, whose training parts hold
-    fewer rows (the advice says how many).
+    fewer rows (the advice says how many); ``splits``: the rows of ``train``
+    in each fold's training part, when known (grouped folds differ in size).
     """
     labels = sort_labels(set(train.classes))
     if len(labels) < 2:
@@ -480,8 +482,8 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
-        _check_rows(model, train, folds)
-        _check_sampler(model, train, folds)
+        _check_rows(model, train, folds, splits)
+        _check_sampler(model, train, folds, splits)
 
 
 def _varying(pipeline, grid: Mapping | None, matters) -> dict:
@@ -508,7 +510,14 @@ def _fold_rows(n: int, folds: int | None) -> int:
     return n * (folds - 1) // folds if folds else n
 
 
-def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
+def _fold_counts(train: FaceDataset, splits: list[np.ndarray] | None) -> list[dict]:
+    """Images per class in each fold's training part (``splits``), or in all of ``train`` without them."""
+    if splits is None:
+        return [train.class_counts()]
+    return [dict(zip(*(v.tolist() for v in np.unique(train.labels[rows], return_counts=True)))) for rows in splits]
+
+
+def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np.ndarray] | None = None) -> None:
     """k-NN neighbours and PCA components within the rows (and pixels) they are fit on.
 
     Never a false refusal: k-NN's neighbours are bounded by the smallest
@@ -522,8 +531,12 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     steps = list(pipeline.get_params(deep=True).values())
     fold_note = "" if folds is None else f" (a cross-validation fold holds about {_fold_rows(100, folds)} % of them)"
     counts = train.class_counts()
-    if "sampler" in getattr(inner, "named_steps", {}):  # every class raised to the largest: counted high
-        rows = most = mirrored * max(counts.values()) * len(counts)
+    if "sampler" in getattr(inner, "named_steps", {}):  # every class raised to the largest
+        rows = mirrored * max(counts.values()) * len(counts)
+        # Without the splits, counted high: a fold's largest class may be another.
+        most = rows if splits is None else mirrored * min(max(c.values()) * len(c) for c in _fold_counts(train, splits))
+    elif splits is not None:
+        rows, most = mirrored * len(train), mirrored * min(len(part) for part in splits)
     else:  # some fold's training part holds at most _fold_rows (the others' test parts are no larger)
         rows, most = mirrored * len(train), mirrored * _fold_rows(len(train), folds)
     neighbours = [getattr(s, "n_neighbors", None) for s in steps if hasattr(s, "kneighbors")]
@@ -531,7 +544,7 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
     if any(k > most for k in neighbours):
         raise ValueError(
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
-            f"on{fold_note}; give n_neighbors={most if most < rows else _fold_rows(rows, folds)} or less "
+            f"on{fold_note}; give n_neighbors={min(most, _fold_rows(rows, folds))} or less "
             "(--param / --grid / --values).")
     rows = mirrored * len(train)  # PCA comes before any sampler
     components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
@@ -557,7 +570,8 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None) -> None:
             f"(--size {side}), or other features.")
 
 
-def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None) -> None:
+def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,
+                   splits: list[np.ndarray] | None = None) -> None:
     """SMOTE's or ADASYN's neighbours within every class it oversamples (in a fold's training part with ``folds``).
 
     Both draw new rows between a row of a class and its ``k`` nearest
@@ -574,18 +588,20 @@ def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None) -> No
     if not isinstance(k, numbers.Integral) or strategy not in ("auto", "not majority"):
         return  # RandomOverSampler, a neighbours estimator of the user's, or classes of the user's choosing
     counts = train.class_counts()
-    largest = max(counts.values())
-    below = {label: n for label, n in counts.items() if n < largest}
-    if not below:
+    # The smallest class below the largest, in all of train (then _fold_rows of it) or in the fold's part given.
+    smallest = [(n, label) for part in _fold_counts(train, splits)
+                for label, n in part.items() if n < max(part.values())]
+    if not smallest:
         return
-    label = min(below, key=below.get)
-    images = _fold_rows(below[label], folds)
+    images, label = min(smallest)
+    if splits is None:
+        images = _fold_rows(images, folds)
     rows = mirrored * images
     if rows > k:
         return
     mirrors = f" ({images} and their mirror images)" if mirrored == 2 else ""
     if folds:
-        mirrors += f" in a cross-validation fold's training part (of its {below[label]}, with --cv {folds})"
+        mirrors += f" in a cross-validation fold's training part (of its {counts[label]}, with --cv {folds})"
     smaller = (f", a smaller {parameter} (set_params(sampler__{parameter}={rows - 1}))" if rows > 1 else "")
     raise ValueError(
         f"sampler={type(sampler).__name__.lower()!r} (--sampler) draws each new image of a class between one of its "

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,6 +333,13 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) 
                "give a --groups pattern whose first group tells the subjects apart")
         raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; {fix}.")
     _check_cv_classes(labels, folds)
+    labels = np.asarray(labels)
+    lone = [str(label) for label in np.unique(labels) if len(np.unique(groups[labels == label])) == 1]
+    if lone:  # the search scored it anyway, its recall 0 on the test images
+        warnings.warn(f"{grouping}: every image of {', '.join(map(repr, lone))} is of one group (one subject), so the "
+                      "fold that validates on them trains without that class and no other fold scores it; the "
+                      "cross-validated scores leave it out. Give images of more subjects of it.", UserWarning,
+                      stacklevel=3)
 
 
 def _check_cv_classes(labels, folds: int) -> None:
@@ -521,7 +529,10 @@ def search_model(
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
-    check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv)
+    # The folds' training parts (labels and groups suffice): grouped folds differ in size, which the checks bound.
+    splits = None if cv == "publictest" else [
+        rows for rows, _ in splitter.split(np.zeros((len(train), 1)), train.labels, fit_groups)]
+    check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
     # that they share its kernel matrix: computed once per gamma, and the refit on the same rows

@@ -323,6 +323,17 @@ def test_report_search_draws_its_curves_on_the_search_s_training_images_in_its_g
     assert max(summary["validation"]["test_mean"]) < 0.9
 
 
+def test_a_class_of_one_subject_is_warned_with_grouped_folds(tiny_faces):
+    # Its images sat in one validation fold, whose training part lacked the class: a score without a word.
+    train = tiny_faces.select("train")
+    names = np.array([f"S{9 if label == 'sad' else i % 4}_{i}.png" for i, label in enumerate(train.labels)],
+                     dtype=object)
+    data = type(train)(train.images, train.labels, train.splits, train.usages, names, "grouped")
+    with pytest.warns(UserWarning, match=r"every image of 'sad' is of one group \(one subject\), so the fold that "
+                                         r"validates on them trains without that class"):
+        search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2, groups=r"S(\d+)_")
+
+
 def test_search_records_its_groups_pattern(tiny_faces):
     # On data with its own test split the pattern was recorded only inside the grouping's description.
     data = type(tiny_faces)(tiny_faces.images, tiny_faces.labels, tiny_faces.splits, tiny_faces.usages,
