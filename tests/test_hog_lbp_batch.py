@@ -143,7 +143,7 @@ def test_hog_features_reject_over_180_orientations_before_allocating(orientation
     (dict(orientations=20, pixels_per_cell=(1, 1), cells_per_block=(8, 8)), (32, 32), "800,000"),  # 25 x 25
 ])
 def test_hog_features_reject_descriptors_over_262144_columns(kwargs, shape, width):
-    match = rf"make {width} HOG columns per image .* over the 262,144 allowed; use larger cells"
+    match = rf"make {width} columns per image, over the 262,144 allowed for {shape[0]}x{shape[1]} images .*; use larger"
     X = np.zeros((2, shape[0] * shape[1]))
     raises_before_allocating(lambda: HOGFeatures(**kwargs, image_shape=shape).fit(X), match)
 
@@ -154,6 +154,13 @@ def test_hog_features_reject_descriptors_over_262144_columns(kwargs, shape, widt
 ])
 def test_hog_features_take_wide_usual_descriptors(kwargs, width):
     assert HOGFeatures(**kwargs).fit(np.zeros((2, 48 * 48))).n_features_out_ == width
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(pixels_per_cell=(6, 6)), dict(pixels_per_cell=(4, 4))],
+                         ids=["default", "6-pixel cells", "4-pixel cells"])
+def test_hog_features_take_usual_descriptors_of_the_largest_images(kwargs):
+    # A fixed cap of 262,144 columns refused the default from --size 472 on (a cap of 128 columns a pixel now).
+    assert HOGFeatures(**kwargs).fit(np.zeros((1, 1024 * 1024), dtype=np.uint8)).n_features_out_ > 2**18
 
 
 def test_hog_features_equal_the_skimage_loop(tiny_faces):
@@ -306,7 +313,8 @@ def test_lbp_features_take_a_radius_up_to_half_the_smaller_side(shape, R):
 def test_lbp_features_reject_descriptors_over_262144_columns(kwargs, width):
     X = np.zeros((2, 16 * 16))
     raises_before_allocating(lambda: LBPFeatures(**kwargs).fit(X),
-                             rf"make {width} LBP columns per image .* over the 262,144 allowed; use a coarser grid")
+                             rf"make {width} columns per image, over the 262,144 allowed for 16x16 images .*; use a "
+                             "coarser grid")
 
 
 def test_lbp_features_take_descriptors_of_262144_columns():

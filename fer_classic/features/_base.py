@@ -42,6 +42,27 @@ def infer_image_shape(n_features: int, image_shape: tuple[int, int] | None) -> t
     return (side, side) if side * side == n_features else (1, n_features)
 
 
+def check_width(width: int, image_shape: tuple[int, int], what: str, fix: str) -> None:
+    """Refuse a descriptor of ``width`` columns per image above the most for ``image_shape``, before any allocation.
+
+    The most is 128 columns a pixel (1 KiB of float64 a pixel), or 2**18 for small images: usual
+    descriptors stay far below at any size (HOG's default about 0.6 a pixel, one-pixel cells in 3 x 3
+    blocks of 9 bins 74), while parameters that went unchecked asked for 65 million (HOG: one-pixel
+    cells in 24 x 24 blocks of 180 bins) or 151 million (LBP: P=16 codes on a 48 x 48 grid) columns of
+    a 48 x 48 face, gigabytes an image.
+
+    Raises
+    ------
+    ValueError
+        ``what`` (the parameters, "make N ... columns") and ``fix`` (what to change) in the message.
+    """
+    height, width_px = image_shape
+    most = max(2**18, 128 * height * width_px)
+    if width > most:
+        raise ValueError(f"{what} make {width:,} columns per image, over the {most:,} allowed for {height}x"
+                         f"{width_px} images (128 a pixel); {fix}.")
+
+
 def _chunks(n: int, n_chunks: int) -> list[slice]:
     bounds = np.linspace(0, n, n_chunks + 1).astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]

@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, SequenceOf, StrOptions, validate_params
-from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_width
 
 __all__ = ["HOGFeatures", "hog_batch"]
 
@@ -115,10 +115,6 @@ _PAIR = SequenceOf(_POSITIVE_INT, length=2)
 #: Bins over [0, 180) degrees: one a degree at most, as GaborFeatures' orientations. Each bin is a column of
 #: every cell and block (10**6 orientations asked 10.7 GiB for 10 faces).
 _ORIENTATIONS = Interval(Integral, 1, 180, closed="both")
-#: Most descriptor columns per image: 2 MB of float64. Real descriptors are far narrower (the default: 1,296 for
-#: 48 x 48 faces; one-pixel cells in 3 x 3 blocks with 9 bins: 171,396), while one-pixel cells in 24 x 24 blocks
-#: with 180 bins ask 65 million columns (0.5 GB an image).
-_MAX_COLUMNS = 2**18
 
 
 @validate_params(
@@ -230,7 +226,8 @@ class HOGFeatures(ImageTransformerMixin):
         Cell size in pixels.
     cells_per_block : (int, int), default=(3, 3)
         Block size in cells. The descriptor (blocks x cells per block x
-        orientations) may have at most 262,144 columns.
+        orientations) may have at most 128 columns a pixel (262,144 for
+        smaller images).
     block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default="L2-Hys"
         Block normalisation.
     image_shape : (int, int), optional
@@ -289,14 +286,11 @@ class HOGFeatures(ImageTransformerMixin):
         blocks = [c - int(b) + 1 for c, b in zip(cells, self.cells_per_block)]
         width = blocks[0] * blocks[1] * int(self.cells_per_block[0]) * int(self.cells_per_block[1]) * int(
             self.orientations)
-        if width > _MAX_COLUMNS:
-            raise ValueError(
-                f"orientations={int(self.orientations)}, pixels_per_cell={tuple(self.pixels_per_cell)} and "
-                f"cells_per_block={tuple(self.cells_per_block)} make {width:,} HOG columns per image "
-                f"(blocks x cells per block x orientations), over the {_MAX_COLUMNS:,} allowed; use larger cells, "
-                "smaller blocks or fewer orientations (the default, (8, 8) cells in (3, 3) blocks with 9 "
-                "orientations, has 1,296 on 48 x 48 faces)."
-            )
+        check_width(width, image_shape,
+                    f"orientations={int(self.orientations)}, pixels_per_cell={tuple(self.pixels_per_cell)} and "
+                    f"cells_per_block={tuple(self.cells_per_block)} (blocks x cells per block x orientations)",
+                    "use larger cells, smaller blocks or fewer orientations (the default, (8, 8) cells in (3, 3) "
+                    "blocks with 9 orientations, has 1,296 on 48 x 48 faces)")
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         if images.dtype.kind == "f" and images.dtype != np.float64:

@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
-from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_width
 
 __all__ = ["LBPFeatures", "lbp_batch"]
 
@@ -16,11 +16,6 @@ _CHUNK = 256
 
 _METHODS = ("default", "ror", "uniform", "nri_uniform")
 _MAX_P = 16  # codes are mapped through a 2**P look-up table
-#: Most output columns per image (all radii together): four cells of P=16 "default" codes (65,536 bins each),
-#: 2 MB of float64 per image. Useful descriptors are far narrower (the default: 360 columns; P=16 "uniform" on
-#: every pixel of a 48 x 48 face: 41,472), while P=16 "default" on a 48 x 48 grid asked for 151 million
-#: columns (1.2 GB an image) with no check.
-_MAX_COLUMNS = 2**18
 
 
 def _n_bins(P: int, method: str) -> int:
@@ -222,8 +217,8 @@ class LBPFeatures(ImageTransformerMixin):
         Pattern kind, as in :func:`skimage.feature.local_binary_pattern`.
     grid : (int, int), default=(6, 6)
         Cells per image (rows, columns); each gives one histogram. The
-        descriptor (cells times bins, over all radii) may have at most
-        262,144 columns.
+        descriptor (cells times bins, over all radii) may have at most 128
+        columns a pixel (262,144 for smaller images).
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
     n_jobs : int, optional
@@ -291,12 +286,11 @@ class LBPFeatures(ImageTransformerMixin):
         # The width, from the parameters alone: fit's probe image allocates a row of it.
         n_cells = int(self.grid[0]) * int(self.grid[1])
         width = sum(n_cells * _n_bins(int(P), self.method) for P, _ in self._scales())
-        if width > _MAX_COLUMNS:
-            raise ValueError(
-                f"P={self.P!r}, method={self.method!r} and grid={tuple(self.grid)} make {width:,} LBP columns per "
-                f"image (cells x bins, summed over the radii), over the {_MAX_COLUMNS:,} allowed; use a coarser grid, "
-                'fewer neighbours P or method="uniform" (P + 2 bins; the default, 6 x 6 cells of P=8, has 360).'
-            )
+        check_width(width, image_shape,
+                    f"P={self.P!r}, method={self.method!r} and grid={tuple(self.grid)} (cells x bins, summed over "
+                    "the radii)",
+                    'use a coarser grid, fewer neighbours P or method="uniform" (P + 2 bins; the default, 6 x 6 '
+                    "cells of P=8, has 360)")
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         from ._kernels import lbp_histograms
