@@ -468,8 +468,9 @@ def evaluate_model(
     if split == HELD_OUT:  # the held-out images, as the one split "test" of the dataset scored (named HELD_OUT)
         dataset, split = timed(timings, "hold-out", _recompute_held_out, model, dataset), "test"
     else:  # one road for every backend: the same refusal and warning whoever decodes the images
-        _check_split(model, dataset, split)
-        warn_training_images(model, dataset, split)
+        note = " with --backend local (the workers do not recompute it)" if on_workers else ""
+        _check_split(model, dataset, split, held_out_note=note)
+        warn_training_images(model, dataset, split, held_out_note=note)
     subset = dataset.select(split) if split else dataset
     if on_workers:
         return _evaluate_on_workers(model, subset, name=name, timings=timings, backend=backend, scheduler=scheduler,
@@ -551,7 +552,7 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     return test.with_splits(np.full(len(test), "test", dtype=object))
 
 
-def _check_split(model: FERModel, dataset, split: str | None) -> None:
+def _check_split(model: FERModel, dataset, split: str | None, *, held_out_note: str = "") -> None:
     """Raise DatasetError when ``dataset`` has no ``split`` and is the data ``model`` held its test out of.
 
     ``dataset`` is a FaceDataset or, for ``--backend dask/ray``, the listing
@@ -568,7 +569,7 @@ def _check_split(model: FERModel, dataset, split: str | None) -> None:
         return
     n_train = model.metadata["training"].get("n_train")
     trained = f"its {n_train} training images" if n_train is not None else "its training images"
-    how = (f"score the images it held out with --split {HELD_OUT}" if model.metadata.get("hold_out") else
+    how = (f"score the images it held out with --split {HELD_OUT}{held_out_note}" if model.metadata.get("hold_out") else
            "its held-out images cannot be recomputed (an older model records no test_size): score it on data it "
            "was not trained on")
     raise DatasetError(f"Dataset {dataset.name!r} has no images in split {split!r}: it is the data the model was "

@@ -506,12 +506,13 @@ def training_images_scored(model, data, split: str | None) -> int:
     return int((pool & scored).sum())
 
 
-def warn_training_images(model, data, split: str | None, *, name: str = "The model") -> int:
+def warn_training_images(model, data, split: str | None, *, name: str = "The model", held_out_note: str = "") -> int:
     """Warn when the images ``split`` selects from ``data`` include ``model``'s own training images.
 
     See :func:`training_images_scored` for the rule; the warning says how to
-    score only images the model was not trained on. Returns how many images
-    scored lie in the part it was trained from (0: no warning).
+    score only images the model was not trained on (``held_out_note`` follows
+    the ``--split held-out`` advice). Returns how many images scored lie in
+    the part it was trained from (0: no warning).
 
     Warns
     -----
@@ -529,7 +530,7 @@ def warn_training_images(model, data, split: str | None, *, name: str = "The mod
     if held_out_test(metadata):
         n_train = training.get("n_train")
         if metadata.get("hold_out"):
-            advice = (f"score only the images its fit held out with evaluate --split {HELD_OUT} "
+            advice = (f"score only the images its fit held out with evaluate --split {HELD_OUT}{held_out_note} "
                       f"(evaluate_model(..., split={HELD_OUT!r})), recomputed from the seed, test_size and groups "
                       "the model records, or score it on data it was not trained on")
         else:
