@@ -428,13 +428,18 @@ def _auc_text(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def interval_name(confidence: float) -> str:
+    """How the accuracy interval is named in text and reports: ``"95% bootstrap interval"`` (0.975: 97.5%)."""
+    return f"{confidence * 100:g}% bootstrap interval"
+
+
 def format_metrics(metrics: dict) -> str:
     """Headline scores and the per-class table as text."""
     lines = [f"accuracy     {metrics['accuracy']:.4f}   (n={metrics['n']})"]
     if metrics.get("accuracy_ci"):
         low, high = metrics["accuracy_ci"]
         share = metrics.get("confidence", 0.95)
-        lines[0] += f"   {share * 100:g}% bootstrap interval {low:.4f}..{high:.4f}"
+        lines[0] += f"   {interval_name(share)} {low:.4f}..{high:.4f}"
     for name, part in metrics.get("accuracy_by_group", {}).items():
         lines.append(f"  {name:<11} {part['accuracy']:.4f}   (n={part['n']})")
     if "balanced_accuracy" in metrics:

@@ -19,7 +19,7 @@ from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
 from ..persistence._model import check_fer_model
-from ._metrics import _BOOTSTRAP_CONSTRAINTS, classification_metrics
+from ._metrics import _BOOTSTRAP_CONSTRAINTS, classification_metrics, interval_name
 from ._plots import (
     PCA_POINTS,
     figure_to_png,
@@ -217,7 +217,7 @@ def _html(model, data, subset, split: str, metrics: dict, predictions: Predictio
     low, high = metrics["accuracy_ci"]
     cards = [
         ("accuracy", f"{metrics['accuracy']:.3f}",
-         f"{metrics['confidence'] * 100:g}% bootstrap interval {low:.3f}–{high:.3f}"),
+         f"{interval_name(metrics['confidence'])} {low:.3f}–{high:.3f}"),
         ("balanced accuracy", f"{metrics['balanced_accuracy']:.3f}", "mean recall over classes"),
         ("F1 weighted", f"{metrics['f1_weighted']:.3f}", "by support"),
         ("F1 macro", f"{metrics['f1_macro']:.3f}", "unweighted mean"),
