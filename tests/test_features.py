@@ -39,7 +39,6 @@ def test_pixel_scale_is_a_fixed_constant(scale, low, high):
 
 _STORED = {
     "floats in 0..1": lambda x: x / 255.0,
-    "0..1 overshooting": lambda x: np.minimum(x / 255.0 * 1.01, 1.01),  # a resize's overshoot of a 0..1 face
     "16-bit": lambda x: x.astype(np.uint16) * 257,
 }
 
@@ -52,9 +51,21 @@ def test_faces_stored_in_other_depths_give_the_features_of_their_8_bit_levels(tr
     # Read as they were given: pixels of 0..1 faces up to 1/255 (a model fitted on 8-bit faces predicted one
     # class), unnormalised Gabor magnitudes 255 times smaller.
     X = random_gray((4, 48 * 48))
-    levels = X if stored is not _STORED["0..1 overshooting"] else np.minimum(X * 1.01, 1.01 * 255)
     fitted = clone(transformer).fit(X)
-    np.testing.assert_allclose(fitted.transform(stored(X)), fitted.transform(levels), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(fitted.transform(stored(X)), fitted.transform(X), rtol=1e-6, atol=1e-9)
+
+
+def test_a_dark_face_cropped_is_not_read_again_as_0_1():
+    # The crop's float output of an 8-bit face of levels 0..1 peaks under 2 (here 1.8): read as 0..1, the
+    # features after it multiplied it by 255.
+    from fer_classic.preprocessing import BorderCrop
+
+    X = np.zeros((1, 48 * 48), dtype=np.uint8)
+    X[0, 1000:1100] = 1
+    X[0, 1050] = 2
+    cropped = BorderCrop().fit_transform(X)
+    assert 1 < cropped.max() < 2
+    np.testing.assert_array_equal(PixelFeatures(scale="none").fit(cropped).transform(cropped), cropped)
 
 
 def test_boolean_pixels_are_levels_0_and_255():

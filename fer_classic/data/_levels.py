@@ -89,9 +89,7 @@ def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -
     check : bool, default=True
         Raise :func:`gray_levels`' errors for values that are no gray levels
         (negative, NaN, floats above 255 or peaking between 1 and 2). False
-        raises nothing: an image with negative or NaN values is taken as
-        given (factor 1), and floats peaking under 2 count as 0..1 (a resize's
-        overshoot of a 0..1 face, rather than an almost black 0..255 one).
+        raises nothing and takes such an image as given (factor 1).
 
     Returns
     -------
@@ -117,9 +115,10 @@ def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -
 
 
 def _factors(low: np.ndarray, high: np.ndarray, floats: bool) -> np.ndarray:
-    # Checked rows never peak between 1 and 2: there "under 2" is gray_levels' "at most 1".
+    # At most 1, as gray_levels reads floats: a transformer after a crop re-reads its float output, and a
+    # dark face peaking at 1.8 there is no 0..1 image.
     if floats:
-        return np.where((low >= 0) & (high < 2), 255.0, 1.0)
+        return np.where((low >= 0) & (high <= 1), 255.0, 1.0)
     return np.where((low >= 0) & (high > 255), 1 / 257, 1.0)
 
 

@@ -20,7 +20,9 @@ class BorderCrop(ImageTransformerMixin):
 
     Face crops such as FER2013's include hair, background and image borders;
     cropping them keeps the features on the face. A fixed, per-image
-    operation: nothing is learned from the data.
+    operation: nothing is learned from the data. The output rows are float
+    images on the 8-bit scale, as every image transformer reads its input
+    (floats within 0..1 times 255, 16-bit images divided by 257).
 
     Parameters
     ----------
