@@ -10,7 +10,7 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,8 +172,10 @@ def _grid_names(raw, features: str, *, where: str = "grid") -> dict:
     ValueError
         Naming ``where`` and the entry at fault.
     """
-    def values_of(value):
-        return list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+    def values_of(value):  # any sequence but text, as ParameterGrid takes; arrays of one dimension or more
+        if isinstance(value, np.ndarray):
+            return list(value) if value.ndim else None
+        return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
 
     if not isinstance(raw, Mapping) or not raw or not all(values_of(v) for v in raw.values()):
         raise ValueError(f"{where} must map parameter names to non-empty lists of values, "
@@ -326,6 +328,14 @@ class SearchResult:
         }
 
 
+def _training_parts(splitter, labels, groups) -> list[np.ndarray]:
+    """The rows of each fold's training part, as the search or the curves split them (labels and groups suffice).
+
+    Grouped folds differ in size (a subject's many images): the checks of the candidates bound by the smallest.
+    """
+    return [rows for rows, _ in splitter.split(np.zeros((len(labels), 1)), labels, groups)]
+
+
 def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) -> None:
     n = len(np.unique(groups))
     if n < folds:
@@ -337,9 +347,8 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) 
     lone = [str(label) for label in np.unique(labels) if len(np.unique(groups[labels == label])) == 1]
     if lone:  # the search scored it anyway, its recall 0 on the test images
         warnings.warn(f"{grouping}: every image of {', '.join(map(repr, lone))} is of one group (one subject), so the "
-                      "fold that validates on them trains without that class and no other fold scores it; the "
-                      "cross-validated scores leave it out. Give images of more subjects of it.", UserWarning,
-                      stacklevel=3)
+                      "fold that validates on them trains without that class and counts them all as errors, and no "
+                      "other fold scores it. Give images of more subjects of it.", UserWarning, stacklevel=3)
 
 
 def _check_cv_classes(labels, folds: int) -> None:
@@ -529,9 +538,7 @@ def search_model(
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
         _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
-    # The folds' training parts (labels and groups suffice): grouped folds differ in size, which the checks bound.
-    splits = None if cv == "publictest" else [
-        rows for rows, _ in splitter.split(np.zeros((len(train), 1)), train.labels, fit_groups)]
+    splits = None if cv == "publictest" else _training_parts(splitter, train.labels, fit_groups)
     check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
@@ -739,6 +746,7 @@ def report_search(
         plot_validation_curve,
         require_matplotlib,
     )
+    from .evaluation._curves import _cv as _curve_splitter
 
     search = model.metadata.get("search")
     if not search and (param is None or values is None):
@@ -787,7 +795,8 @@ def report_search(
     _check_enough_groups(groups, cv, grouping, train.labels)
     # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
     # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
-    check_candidates(model.pipeline, train, {param: values}, folds=cv)
+    splits = _training_parts(_curve_splitter(cv, random_state, groups), train.labels, groups)
+    check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,

@@ -200,11 +200,12 @@ def make_pipeline(
                       f"other; with the one extractor {features!r} it does nothing (the features are scaled as "
                       "without it).", UserWarning, stacklevel=2)
     resampler = None if sampler is None else make_sampler(sampler, random_state=random_state)
-    if image_shape is not None and preprocess is not None and not isinstance(preprocess, str):
-        preprocess = clone(preprocess)  # image_shape is set on it below: the caller's transformer stays as it was
     steps = []
     if preprocess is not None:
-        steps.append(("preprocess", make_preprocessing(preprocess, n_jobs=n_jobs)))
+        step = make_preprocessing(preprocess, n_jobs=n_jobs)
+        if image_shape is not None and not isinstance(preprocess, str):
+            step = clone(step)  # image_shape is set on it below: the caller's transformer stays as it was
+        steps.append(("preprocess", step))
     feature_steps = [("features", make_features(features, n_jobs=n_jobs, random_state=random_state,
                                                 block_scaling=block_scaling)),
                      ("scale", make_scaler(features, block_scaling=block_scaling))]

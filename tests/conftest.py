@@ -76,6 +76,24 @@ def tiny_faces():
     return make_synthetic_faces(12, 4, random_state=1)
 
 
+@pytest.fixture(scope="session")
+def one_large_subject():
+    """16x16 faces, 98 training images of 7 classes, 35 of which (5 a class) are of one subject.
+
+    Grouped 5-fold training parts then hold 51 to 84 images, not the 78 an even split gives each.
+    """
+    import dataclasses
+
+    from fer_classic.data import make_synthetic_faces
+
+    faces = make_synthetic_faces(14, 2, size=(16, 16), random_state=0)
+    subjects = np.array([f"s{i}" for i in range(len(faces))], dtype=object)
+    train = np.flatnonzero(faces.splits == "train")
+    for label in np.unique(faces.labels):
+        subjects[train[faces.labels[train] == label][:5]] = "one subject"
+    return dataclasses.replace(faces, subjects=subjects)
+
+
 def write_folder_dataset(root: Path, dataset, *, ext: str = ".png", names=None) -> Path:
     """Write ``dataset`` as ROOT/<split>/<label>/<i>.<ext> (names maps label → folder name)."""
     names = names or {}

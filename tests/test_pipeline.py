@@ -275,6 +275,12 @@ def test_image_shape_leaves_the_caller_s_preprocess_transformer_unchanged():
     assert equalizer.image_shape is None and pipeline.named_steps["preprocess"].image_shape == (40, 50)
 
 
+def test_image_shape_with_a_preprocess_that_is_no_transformer_gets_make_pipeline_s_message():
+    # It was scikit-learn's "Cannot clone object" (the clone came first).
+    with pytest.raises(ValueError, match="preprocess must be a name .* or a transformer"):
+        make_pipeline("hog", "svm", preprocess=object(), image_shape=(48, 48))
+
+
 @pytest.mark.parametrize("image_shape", [(40,), (0, 50), "40x50", (40.5, 50), (40, 5000)])
 def test_a_bad_image_shape_is_named(image_shape):
     with pytest.raises(ValueError, match=r"image_shape must be a \(height, width\) pair of whole numbers of pixels"):

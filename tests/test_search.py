@@ -244,6 +244,7 @@ def test_report_search_of_an_empty_grid_asks_for_the_parameter(tmp_path, small_f
     ({"clf__estimator__n_neighbors": 3}, "grid must map parameter names to non-empty lists of values"),
     ({"clf__estimator__weights": "distance"}, "grid must map parameter names to non-empty lists of values"),
     ({"clf__estimator__n_neighbors": []}, "grid must map parameter names to non-empty lists of values"),
+    ({"clf__estimator__n_neighbors": np.array(3)}, "grid must map parameter names to non-empty lists of values"),
     ([{"clf__estimator__n_neighbors": [1]}], "grid must map parameter names to non-empty lists of values"),
     ({"clf.n_neighbors": [1], "clf__estimator__n_neighbors": [3]}, "'clf.n_neighbors' and "
                                                                    "'clf__estimator__n_neighbors' both name"),
@@ -254,8 +255,9 @@ def test_a_grid_given_as_a_mapping_is_checked_as_a_grid_file(small_faces, grid, 
         search_model(small_faces, features="pixels", clf="knn", grid=grid, cv=2)
 
 
-def test_a_grid_given_as_a_mapping_takes_short_names_and_tuples(small_faces):
-    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": (1, 3)}, cv=2)
+@pytest.mark.parametrize("values", [(1, 3), range(1, 4, 2), np.array([1, 3])], ids=["tuple", "range", "array"])
+def test_a_grid_given_as_a_mapping_takes_short_names_and_sequences(small_faces, values):
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": values}, cv=2)
     assert set(result.best_params) == {"clf__estimator__n_neighbors"}
 
 
@@ -332,6 +334,16 @@ def test_a_class_of_one_subject_is_warned_with_grouped_folds(tiny_faces):
     with pytest.warns(UserWarning, match=r"every image of 'sad' is of one group \(one subject\), so the fold that "
                                          r"validates on them trains without that class"):
         search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2, groups=r"S(\d+)_")
+
+
+def test_report_search_bounds_k_nn_by_its_smallest_grouped_fold(one_large_subject, tmp_path, monkeypatch):
+    # It bounded by an even split (78 of 98): k=60 failed in the fold of 51 images, a NaN point and a warning.
+    from fer_classic.model_selection import report_search
+
+    result = search_model(one_large_subject, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=5)
+    monkeypatch.setattr("fer_classic.evaluation.compute_learning_curve", lambda *a, **k: pytest.fail("curves"))
+    with pytest.raises(ValueError, match=r"n_neighbors=60 asks k-NN"):
+        report_search(result.model, one_large_subject, tmp_path / "r", param="clf.n_neighbors", values=[60], cv=5)
 
 
 def test_search_records_its_groups_pattern(tiny_faces):

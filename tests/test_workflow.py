@@ -291,24 +291,16 @@ def test_k_nn_neighbours_above_a_fold_s_training_part_fail_before_the_features(t
                      grid={"clf__estimator__n_neighbors": [1, rows // 2 + 1]})
 
 
-def test_k_nn_neighbours_above_the_smallest_grouped_fold_fail_before_the_features(monkeypatch):
+def test_k_nn_neighbours_above_the_smallest_grouped_fold_fail_before_the_features(one_large_subject, monkeypatch):
     # Grouped folds differ in size: one subject posing 35 of 98 training images leaves a fold 51 of them, under
     # the 78 an even split would; k=60 failed in that fold with scikit-learn's message after the features.
-    import dataclasses
-
-    from fer_classic.data import make_synthetic_faces
     from fer_classic.features import PixelFeatures
     from fer_classic.model_selection import search_model
 
     monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
-    faces = make_synthetic_faces(14, 2, size=(16, 16), random_state=0)
-    subjects = np.array([f"s{i}" for i in range(len(faces))], dtype=object)
-    train = np.flatnonzero(faces.splits == "train")
-    for label in np.unique(faces.labels):
-        subjects[train[faces.labels[train] == label][:5]] = "one subject"
-    faces = dataclasses.replace(faces, subjects=subjects)
     with pytest.raises(ValueError, match=r"n_neighbors=60 asks k-NN .* give n_neighbors=\d+ or less"):
-        search_model(faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [60]}, cv=5)
+        search_model(one_large_subject, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [60]},
+                     cv=5)
 
 
 def test_k_nn_advice_with_mirror_images_is_a_value_the_check_takes(tiny_faces, monkeypatch):

@@ -59,8 +59,9 @@ def check_width(width: int, image_shape: tuple[int, int], what: str, fix: str) -
     height, width_px = image_shape
     most = max(2**18, 128 * height * width_px)
     if width > most:
+        rule = "128 a pixel" if most > 2**18 else "the least allowed, whatever the image size"
         raise ValueError(f"{what} make {width:,} columns per image, over the {most:,} allowed for {height}x"
-                         f"{width_px} images (128 a pixel); {fix}.")
+                         f"{width_px} images ({rule}); {fix}.")
 
 
 def _chunks(n: int, n_chunks: int) -> list[slice]:
