@@ -462,3 +462,31 @@ def test_folder_is_hashed_chunk_by_chunk_with_the_same_result(planted, monkeypat
     assert max(calls) <= 3 and len(calls) > 1
     whole.pop("seconds"), chunked.pop("seconds")
     assert chunked == whole
+
+
+@pytest.fixture
+def flat_fer2013(tmp_path):
+    """Class folders without split folders, FER2013 file names: a PublicTest image copies a Training one."""
+    faces = iter(smooth_faces(3, seed=5))
+    for label in ("happy", "sad"):
+        (tmp_path / label).mkdir()
+    first = next(faces)
+    cv2.imwrite(str(tmp_path / "happy/Training_1.png"), first)
+    cv2.imwrite(str(tmp_path / "happy/PublicTest_2.png"), first)  # before Training_1 in name order
+    cv2.imwrite(str(tmp_path / "sad/Training_3.png"), next(faces))
+    cv2.imwrite(str(tmp_path / "sad/PublicTest_4.png"), next(faces))
+    return tmp_path
+
+
+def test_describe_counts_file_name_usages_as_the_splits_fit_uses(flat_fer2013):
+    # fit trains on the Training_ files and scores the PublicTest_ ones: describe saw one unsplit set.
+    with pytest.warns(DataLeakageWarning, match="1 test image"):
+        found = describe_dataset(flat_fer2013)
+    assert found.leaked() == (1, 0) and set(found.class_counts) == {"train", "test"}
+
+
+def test_dedupe_of_file_name_usages_keeps_the_training_copy(flat_fer2013):
+    from fer_classic.data import load_dataset
+
+    kept = dedupe(load_dataset(flat_fer2013)).sources.tolist()
+    assert len(kept) == 3 and any(s.endswith("Training_1.png") for s in kept)

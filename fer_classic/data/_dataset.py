@@ -11,7 +11,7 @@ import numpy as np
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
 from ..labels import CANONICAL_LABELS, canonical_label, sort_labels
 
-__all__ = ["FaceDataset", "normalize_split", "parse_split", "split_mask"]
+__all__ = ["FaceDataset", "effective_splits", "normalize_split", "parse_split", "split_mask"]
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -69,6 +69,20 @@ def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray
     if by_split.any():
         return by_split
     return np.isin(lowered, [usage.lower() for usage, of in USAGE_SPLITS.items() if of == canonical])
+
+
+def effective_splits(splits: np.ndarray, usages: np.ndarray) -> np.ndarray:
+    """The split each row counts as in :meth:`FaceDataset.select` (so in ``fit``): its own, or its usage's.
+
+    A row without a split takes, through :func:`split_mask`, the split its
+    FER2013 usage belongs to where no row carries that split: a flat folder of
+    ``Training_*`` and ``PublicTest_*`` files is trained and scored as train
+    and test, so duplicates and leakage are counted as across train/test.
+    """
+    out = np.array(splits, dtype=object)
+    for split in ("train", "val", "test"):
+        out[split_mask(splits, usages, split) & (out == "")] = split
+    return out
 
 
 def _label(value: object) -> str:

@@ -21,7 +21,7 @@ from .._fileio import atomic_write_text
 from ..exceptions import DataLeakageWarning, DatasetError, ImageDecodeError, ReportError
 from ..labels import parse_label_map, sort_labels
 from ._csv import load_fer2013_csv
-from ._dataset import FaceDataset
+from ._dataset import FaceDataset, effective_splits
 from ._duplicates import (
     DEFAULT_NEAR_THRESHOLD,
     MAX_NEAR_PAIRS,
@@ -33,7 +33,7 @@ from ._duplicates import (
     perceptual_hashes,
     pixel_digest,
 )
-from ._folder import scan_folder
+from ._folder import _USAGE_CANONICAL, _USAGE_PREFIX, scan_folder
 from ._images import decode_image_header
 from ._load import DEFAULT_DATASET, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
@@ -242,11 +242,14 @@ def _describe_folder(root: Path, label_map, n_jobs):
                 hashes.append(perceptual_hashes(np.stack([r[1] for r in found])))
             rows += [(r[0], r[2], r[3], r[4]) for r in found]  # the thumbnail hashed, not kept
     keep = np.flatnonzero(ok)
+    # The usages load_folder reads from FER2013 file names: fit trains and scores a flat folder of them by these.
+    usages = [_USAGE_CANONICAL[m.group(1).lower()] if (m := _USAGE_PREFIX.match(p.name)) else "" for p in paths]
+    splits = effective_splits(np.asarray(splits, dtype=object), np.asarray(usages, dtype=object))
     return {
         "digests": [r[0] for r in rows],
         "hashes": np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
         "sizes": [r[1] for r in rows], "modes": [r[2] for r in rows], "formats": [r[3] for r in rows],
-        "labels": np.asarray(labels, dtype=object)[keep], "splits": np.asarray(splits, dtype=object)[keep],
+        "labels": np.asarray(labels, dtype=object)[keep], "splits": splits[keep],
         "sources": np.asarray([str(p) for p in paths], dtype=object)[keep], "unreadable": sorted(unreadable),
     }
 
@@ -258,7 +261,8 @@ def _describe_arrays(dataset: FaceDataset, fmt: str):
         "digests": [pixel_digest(image) for image in dataset.images],
         "hashes": perceptual_hashes(dataset.images),
         "sizes": [f"{width}x{height}"] * n, "modes": ["L"] * n, "formats": [fmt] * n,
-        "labels": dataset.labels, "splits": dataset.splits, "sources": dataset.sources,
+        "labels": dataset.labels, "splits": effective_splits(dataset.splits, dataset.usages),
+        "sources": dataset.sources,
         "unreadable": list(dataset.skipped),
     }
 

@@ -24,7 +24,7 @@ from scipy import fft, sparse
 from scipy.sparse.csgraph import connected_components
 
 from ..exceptions import ReportError
-from ._dataset import FaceDataset
+from ._dataset import FaceDataset, effective_splits
 from ._images import list_sources, resize_gray
 
 __all__ = [
@@ -436,10 +436,15 @@ def find_duplicates(
 
 
 def duplicates_of(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRESHOLD) -> DuplicateReport:
-    """:func:`find_duplicates` over a FaceDataset's loaded (gray, resized) images."""
+    """:func:`find_duplicates` over a FaceDataset's loaded (gray, resized) images.
+
+    Splits are those ``fit`` uses (:func:`~fer_classic.data._dataset.effective_splits`):
+    a flat folder of FER2013 ``Training_``/``PublicTest_`` files counts as train and test.
+    """
     return find_duplicates(
         [pixel_digest(image) for image in dataset.images], perceptual_hashes(dataset.images),
-        splits=dataset.splits, labels=dataset.labels, sources=dataset.sources, threshold=threshold,
+        splits=effective_splits(dataset.splits, dataset.usages), labels=dataset.labels, sources=dataset.sources,
+        threshold=threshold,
     )
 
 
@@ -454,7 +459,9 @@ def dedupe(
     Of every group of duplicates one image is kept: the first (in dataset
     order) of the earliest split in ``train, unsplit, val, test``. So test
     images that also occur in train are dropped from test, and repeated
-    copies within a split are dropped down to one.
+    copies within a split are dropped down to one. An image's split is the
+    one ``fit`` trains or scores it in: where the dataset has no split, a
+    FER2013 usage (``Training_``/``PublicTest_`` file names) gives it.
 
     Parameters
     ----------
@@ -490,7 +497,7 @@ def dedupe(
                             for group in mixed]) + ". Fix the labels if one of them is right.",
             UserWarning, stacklevel=2)
     groups = _groups(duplicate_groups(dataset, threshold=threshold)) if near else exact_groups
-    return dataset.subset(~_drop_mask(groups, dataset.splits))
+    return dataset.subset(~_drop_mask(groups, effective_splits(dataset.splits, dataset.usages)))
 
 
 def _drop_mask(groups: list[np.ndarray], splits: np.ndarray) -> np.ndarray:
