@@ -490,3 +490,17 @@ def test_dedupe_of_file_name_usages_keeps_the_training_copy(flat_fer2013):
 
     kept = dedupe(load_dataset(flat_fer2013)).sources.tolist()
     assert len(kept) == 3 and any(s.endswith("Training_1.png") for s in kept)
+
+
+def test_a_test_image_identical_to_a_training_image_is_not_also_counted_near():
+    # train A, train C (A with one pixel changed), test A' == A: one leaking image, counted once.
+    a = smooth_faces(1, seed=3)[0]
+    c = a.copy()
+    c[0, 0] ^= 1
+    other = smooth_faces(1, seed=4)[0]
+    data = FaceDataset(np.stack([a, c, a, other]), np.array(["happy"] * 4, dtype=object),
+                       np.array(["train", "train", "test", "test"], dtype=object), np.array([""] * 4, dtype=object),
+                       np.array(["a.png", "c.png", "a2.png", "o.png"], dtype=object), "one leak")
+    found = describe_dataset(data, warn=False)
+    assert found.leaked() == (1, 0)
+    assert found.duplicates.counts()["near"]["across train/test"]["pairs"] == 1  # the pair itself is still listed

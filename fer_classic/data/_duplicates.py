@@ -315,6 +315,9 @@ class DuplicateReport:
             for exact; ``pairs`` and ``images`` for near. Across two splits A/B:
             ``groups``/``pairs`` shared, and ``A_images``/``B_images`` involved
             (for train/test, ``test_images`` is the leakage: test images also in train).
+            Near ``A_images``/``B_images`` leave out images pixel-identical to
+            an image of the other split, which exact counts already: the exact
+            and near leakage are disjoint.
             ``exact_label_conflicts`` counts exact groups whose copies carry different labels.
         """
         present = sorted(set(self.splits.tolist()), key=lambda s: SPLIT_PRIORITY.index(s)
@@ -334,8 +337,18 @@ class DuplicateReport:
                 "pairs": int(len(pairs)),
                 "images": int(len(np.unique(np.asarray(pairs)[:, :2]))) if len(pairs) else 0,
             }
+        group_of = np.full(self.n_images, -1)
+        for number, group in enumerate(self.exact_groups):
+            group_of[group] = number
+
+        def identical_to_one_in(split: str) -> np.ndarray:
+            """Per image: whether a pixel-identical copy of it lies in ``split``."""
+            has = np.array([(self.splits[g] == split).any() for g in self.exact_groups] + [False])
+            return has[group_of]  # -1 (no exact copy) picks the trailing False
+
         for a, b in _split_pairs(present):
             scope = f"across {name[a]}/{name[b]}"
+            exact_of = {a: identical_to_one_in(b), b: identical_to_one_in(a)}
             shared = [g for g in self.exact_groups if (self.splits[g] == a).any() and (self.splits[g] == b).any()]
             exact[scope] = {
                 "groups": len(shared),
@@ -348,17 +361,20 @@ class DuplicateReport:
             else:
                 cross = np.zeros((0, 3), dtype=np.int64)
             ends = cross[:, :2].ravel()
-            near[scope] = {
-                "pairs": int(len(cross)),
-                f"{name[a]}_images": int(len(np.unique(ends[self.splits[ends] == a]))),
-                f"{name[b]}_images": int(len(np.unique(ends[self.splits[ends] == b]))),
-            }
+            near[scope] = {"pairs": int(len(cross))}
+            for split in (a, b):  # near only: images identical to one of the other split are exact leakage
+                mine = ends[(self.splits[ends] == split) & ~exact_of[split][ends]]
+                near[scope][f"{name[split]}_images"] = int(len(np.unique(mine)))
         conflicts = sum(len(set(self.labels[g].tolist())) > 1 for g in self.exact_groups)
         return {"threshold": self.threshold, "exact": exact, "near": near,
                 "exact_label_conflicts": int(conflicts)}
 
     def leaked(self, train: str = "train", test: str = "test") -> tuple[int, int]:
-        """``(exact, near)``: numbers of ``test`` images with a copy in ``train``."""
+        """``(exact, near)``: numbers of ``test`` images with a copy in ``train``.
+
+        ``near`` counts the test images near a training image and identical to
+        none, so that ``exact + near`` images leak.
+        """
         counts = self.counts()
         scope = f"across {train}/{test}"
         return (counts["exact"].get(scope, {}).get(f"{test}_images", 0),
