@@ -504,3 +504,18 @@ def test_a_test_image_identical_to_a_training_image_is_not_also_counted_near():
     found = describe_dataset(data, warn=False)
     assert found.leaked() == (1, 0)
     assert found.duplicates.counts()["near"]["across train/test"]["pairs"] == 1  # the pair itself is still listed
+
+
+def test_leakage_fix_for_near_copies_is_dedupe_near_which_fit_dedupe_is_not(planted):
+    # fit --dedupe drops pixel-identical copies only: the warning said it dropped "those copies", near ones too.
+    message = describe_dataset(planted, warn=False).leakage_message()
+    assert "fer_classic.data.dedupe(dataset, near=True) in Python" in message
+    assert "`fer-classic fit --dedupe` and dedupe(dataset) drop pixel-identical copies only: near duplicates stay" \
+        in message
+
+
+def test_leakage_fix_for_exact_copies_only_is_fit_dedupe(planted):
+    (planted / "test/happy/near_train_happy2.png").unlink()
+    message = describe_dataset(planted, warn=False).leakage_message()
+    assert "(`fer-classic fit --dedupe`), which drops the test copies of training images" in message
+    assert "near=True" not in message

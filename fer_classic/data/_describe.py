@@ -167,21 +167,32 @@ class DatasetDescription:
         (``evaluate --split val``) as test copies inflate the test's.
         """
         found, fixes = [], []
-        # fit never uses val, and evaluate has no --dedupe: its fix is the library's.
-        for split, name, fix in (
-            ("test", "test", "fit and score on fer_classic.data.dedupe(dataset) (`fer-classic fit --dedupe`)"),
-            ("val", "validation", "score the validation images of fer_classic.data.dedupe(dataset)"),
+        threshold = self.duplicates.threshold
+        near_call = "near=True" + (f", threshold={threshold}" if threshold != DEFAULT_NEAR_THRESHOLD else "")
+        # fit never uses val, and evaluate has no --dedupe: its fix is the library's. fit --dedupe (and
+        # dedupe's default) drops pixel-identical copies only; near ones need dedupe(near=True), in Python.
+        for split, name, scope, command in (
+            ("test", "test", "fit and score on", " (`fer-classic fit --dedupe`)"),
+            ("val", "validation", "score the validation images of", ""),
         ):
             exact, near = self.leaked(split)
-            if exact or near:
-                found.append(f"{exact} {name} image(s) are pixel-identical to training images and {near} are near "
-                             f"duplicates (pHash distance <= {self.duplicates.threshold}, not identical) of training "
-                             f"images: {name} scores are inflated")
-                fixes.append(fix)
+            if not (exact or near):
+                continue
+            found.append(f"{exact} {name} image(s) are pixel-identical to training images and {near} more are near "
+                         f"duplicates (pHash distance <= {threshold}, identical to none) of training images: "
+                         f"{name} scores are inflated")
+            if not near:
+                fixes.append(f"{scope} fer_classic.data.dedupe(dataset){command}, which drops the {name} copies of "
+                             "training images")
+            else:
+                exact_only = f"{command.strip(' ()')} and dedupe(dataset)" if command else "dedupe(dataset)"
+                fixes.append(f"{scope} fer_classic.data.dedupe(dataset, {near_call}) in Python, which drops the "
+                             f"{name} copies of training images, near ones included ({exact_only} drop "
+                             "pixel-identical copies only: near duplicates stay)")
         if not found:
             return None
-        return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}: dedupe drops those copies in memory; the files "
-                "are never changed.")
+        return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}. dedupe keeps the training copy and works in "
+                "memory; the files are never changed.")
 
     def write_duplicates_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
