@@ -519,3 +519,14 @@ def test_leakage_fix_for_exact_copies_only_is_fit_dedupe(planted):
     message = describe_dataset(planted, warn=False).leakage_message()
     assert "(`fer-classic fit --dedupe`), which drops the test copies of training images" in message
     assert "near=True" not in message
+
+
+def test_too_many_pairs_at_threshold_0_gives_advice_that_can_be_followed():
+    # 'Give a lower threshold' at 0 could not be followed: near-identical frames share one pHash.
+    from fer_classic.data._duplicates import near_duplicate_pairs
+    from fer_classic.exceptions import ReportError
+
+    with pytest.raises(ReportError, match=r"At threshold 0 these are images sharing one pHash; describe a subset "
+                                          r".*dedupe\(dataset, near=True, threshold=0\)") as raised:
+        near_duplicate_pairs(np.zeros(50, dtype=np.uint64), 0, max_pairs=10)
+    assert "lower threshold" not in str(raised.value)

@@ -157,12 +157,16 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
         n_found += len(pairs)
         if max_pairs is not None and n_found > max_pairs:
             compared = f" (the first {stop:,} compared)" if stop < len(hashes) else ""
+            # At 0 no lower threshold exists: the images share pHashes (video frames, say), whatever the threshold.
+            lower = (f"Give a lower threshold (default {DEFAULT_NEAR_THRESHOLD}; at 64 every image pairs with every "
+                     "other), or " if threshold else "At threshold 0 these are images sharing one pHash; ")
             raise ReportError(
                 f"threshold (--threshold) {threshold}: more than {max_pairs:,} near-duplicate pairs among "
                 f"{len(hashes):,} images{compared}; listing them would take more than "
                 f"{max_pairs * 24 / 1e6:.3g} MB. "
-                f"Give a lower threshold (default {DEFAULT_NEAR_THRESHOLD}; at 64 every image pairs with every "
-                "other).")
+                f"{lower}describe a subset of the images, or the loaded dataset with its copies dropped first: "
+                f"fer_classic.data.describe_dataset(fer_classic.data.dedupe(dataset, near=True, threshold={threshold})) "
+                "in Python (dedupe's memory grows with the images, not their pairs).")
         found.append(pairs)
     return np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
 
