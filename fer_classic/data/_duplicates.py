@@ -165,8 +165,8 @@ def near_duplicate_pairs(hashes: np.ndarray, threshold: int, *, block: int = 256
                 f"{len(hashes):,} images{compared}; listing them would take more than "
                 f"{max_pairs * 24 / 1e6:.3g} MB. "
                 f"{lower}describe a subset of the images, or the loaded dataset with its copies dropped first: "
-                f"fer_classic.data.describe_dataset(fer_classic.data.dedupe(dataset, near=True, threshold={threshold})) "
-                "in Python (dedupe's memory grows with the images, not their pairs).")
+                "fer_classic.data.describe_dataset(fer_classic.data.dedupe(dataset, near=True, "
+                f"threshold={threshold})) in Python (dedupe's memory grows with the images, not their pairs).")
         found.append(pairs)
     return np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
 
