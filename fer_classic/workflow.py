@@ -605,8 +605,10 @@ def compare_model_files(
     Parameters
     ----------
     models : path or iterable of path
-        Model files written by :func:`fit_model`; rows are named by file name.
-        One path (a str or os.PathLike) is one model.
+        Model files written by :func:`fit_model`; rows are named by file name,
+        or where file names repeat, by the fewest trailing folders that tell
+        those files apart (``ca/m.joblib``, ``cb/m.joblib``). One path (a str
+        or os.PathLike) is one model.
     data : path or FaceDataset
     split : str or None, default="test"
     out : path, optional
@@ -620,11 +622,13 @@ def compare_model_files(
     -------
     Comparison
     """
+    from .evaluation._compare import path_names
+
     paths = [Path(p) for p in path_items(models)]
     check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
                   make_parents=True)
     comparison = compare_models(
-        [load_model(p, trusted=trusted) for p in paths], data, names=[p.name for p in paths], split=split,
+        [load_model(p, trusted=trusted) for p in paths], data, names=path_names(paths), split=split,
         label_map=label_map, n_jobs=n_jobs,
     )
     if out is not None:

@@ -144,3 +144,57 @@ def test_one_time_costs_are_not_charged_to_the_first_model(tiny_faces, monkeypat
     monkeypatch.setattr(slow_start, "predict", first_call_slow)
     rows = compare_models({"first": slow_start, "second": model}, tiny_faces).rows
     assert next(r for r in rows if r["model"] == "first")["predict_seconds"] < 0.5
+
+
+def test_a_suffix_given_to_a_repeat_is_not_another_models_name(fitted_model, tiny_faces):
+    knn = fit_model(tiny_faces, features="pixels", clf="knn").model
+    result = compare_models([fitted_model, fitted_model, knn], tiny_faces, names=["a", "a", "a#2"])
+    assert sorted(r["model"] for r in result.rows) == ["a", "a#2", "a#3"]
+
+
+def test_mcnemar_pairs_the_models_of_its_rows_whatever_their_names(two_models, tiny_faces, monkeypatch):
+    from fer_classic.evaluation import _compare
+
+    expected = compare_models(two_models, tiny_faces).mcnemar
+    monkeypatch.setattr(_compare, "_unique_names", lambda names: names)  # even equal names could not mix them up
+    result = compare_models(list(two_models.values()), tiny_faces, names=["m", "m"])
+    assert (result.mcnemar["b"], result.mcnemar["c"]) == (expected["b"], expected["c"])
+    assert expected["b"] + expected["c"] > 0  # the models disagree somewhere, so a wrong pair would show
+
+
+def _two_sizes_misaligned(monkeypatch, shift):
+    """Two k-NN models of 16x16 and 20x20 faces, and a load_dataset whose 20x20 test images are shifted by ``shift``.
+
+    As two face croppers skipping different images of equal count would: same number, other images.
+    """
+    import dataclasses
+
+    import fer_classic.data
+    from fer_classic.data import make_synthetic_faces
+
+    def load_dataset(path, *, size, **kwargs):
+        faces = make_synthetic_faces(3, 2, size=size, random_state=1)
+        if tuple(size) == (20, 20):
+            test = np.flatnonzero(faces.splits == "test")
+            order = np.arange(len(faces))
+            order[test] = np.roll(test, shift)
+            faces = dataclasses.replace(faces, images=faces.images[order], labels=faces.labels[order],
+                                        sources=faces.sources[order])
+        return faces
+
+    models = {f"m{size}": fit_model(make_synthetic_faces(3, 2, size=size, random_state=1), features="pixels",
+                                    clf="knn", clf_params={"n_neighbors": 1}).model for size in (16, 20)}
+    monkeypatch.setattr(fer_classic.data, "load_dataset", load_dataset)
+    return models
+
+
+def test_comparison_refuses_models_scored_on_other_images_of_equal_count(monkeypatch):
+    models = _two_sizes_misaligned(monkeypatch, shift=1)
+    with pytest.raises(ReportError, match=r"different images \(image 1 is synthetic:\d+ for the first, "
+                                          r"synthetic:\d+ for the second\).*one --crop policy"):
+        compare_models(models, "faces")
+
+
+def test_comparison_takes_models_scored_on_the_same_images_at_other_sizes(monkeypatch):
+    models = _two_sizes_misaligned(monkeypatch, shift=0)
+    assert [r["n"] for r in compare_models(models, "faces").rows] == [14, 14]

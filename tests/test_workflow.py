@@ -232,6 +232,19 @@ def test_compare_model_files_takes_one_path_alone_as_one_model(tmp_path, fitted_
     assert [row["model"] for row in comparison.rows] == ["m.joblib"]
 
 
+def test_compare_model_files_names_files_of_one_name_by_their_folders(tmp_path, fitted_model, tiny_faces):
+    from fer_classic import save_model
+    from fer_classic.workflow import compare_model_files
+
+    paths = [tmp_path / "ca" / "m.joblib", tmp_path / "cb" / "m.joblib", tmp_path / "cb" / "x.joblib"]
+    for path in paths:
+        path.parent.mkdir(exist_ok=True)
+        save_model(fitted_model, path)
+    comparison = compare_model_files(paths, tiny_faces)
+    assert sorted(row["model"] for row in comparison.rows) == [str(Path("ca", "m.joblib")),
+                                                              str(Path("cb", "m.joblib")), "x.joblib"]
+
+
 def test_predict_paths_searches_folders(fitted_model, folder_dataset):
     run = predict_paths(fitted_model, [folder_dataset / "test"])
     assert len(run.rows) == 28 and all("label" in r for r in run.rows)

@@ -95,12 +95,57 @@ class Comparison:
 
 
 def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    """The names, each repeat given the first free ``#2``, ``#3``... suffix.
+
+    A suffix is checked against every name given as well as those taken, so that
+    ``["a", "a", "a#2"]`` becomes ``["a", "a#3", "a#2"]``, not two rows called ``a#2``.
+    """
+    given, taken = set(names), set()
     out = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+        unique, k = name, 1
+        # A suffixed name that another model was given is that model's: skip it too.
+        while unique in taken or (k > 1 and unique in given):
+            k += 1
+            unique = f"{name}#{k}"
+        taken.add(unique)
+        out.append(unique)
     return out
+
+
+def path_names(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Row names for model files: the file name, or where file names repeat, the shortest path end telling them apart.
+
+    ``["ca/m.joblib", "cb/m.joblib", "x.joblib"]`` gives ``ca/m.joblib``, ``cb/m.joblib``,
+    ``x.joblib`` (with the platform's separator). Paths are made absolute first, so
+    ``m.joblib`` and ``../other/m.joblib`` are told apart too; one file given twice keeps
+    its file name (:func:`compare_models` then adds ``#2``).
+    """
+    parts = [Path(os.path.abspath(p)).parts for p in paths]
+    names = []
+    for p in parts:
+        others = {q for q in parts if q[-1] == p[-1] and q != p}  # other files of this name
+        # The fewest trailing parts no other such file ends with (a file given twice is not "other").
+        depth = next((k for k in range(1, len(p) + 1) if all(q[-k:] != p[-k:] for q in others)), len(p))
+        names.append(str(Path(*p[-depth:])))
+    return names
+
+
+def _check_same_images(first: str, expected, name: str, got) -> None:
+    """Refuse a model that scored other images than the first model (None: ``name`` is the first)."""
+    if expected is None or (len(expected) == len(got) and np.array_equal(expected, got)):
+        return
+    first, name = one_line(first), one_line(name)
+    if len(expected) != len(got):
+        detail = f"{len(expected)} images for the first, {len(got)} for the second"
+    else:
+        i = int(np.flatnonzero(np.asarray(expected) != np.asarray(got))[0])
+        detail = f"image {i + 1} is {one_line(str(expected[i]))} for the first, {one_line(str(got[i]))} for the second"
+    raise ReportError(
+        f"Models {first} and {name} were scored on different images ({detail}): their geometries or face "
+        "croppers read the dataset differently (a cropper skips images without a face), and McNemar's test "
+        "pairs the models image by image. Compare models of one image size and one --crop policy."
+    )
 
 
 def compare_models(
@@ -123,7 +168,9 @@ def compare_models(
         files go to :func:`fer_classic.workflow.compare_model_files`). Names
         label the rows (a sequence is named ``model1``, ``model2``...).
     names : sequence of str, optional
-        Row names for a sequence of models (repeated names get ``#2``, ``#3``).
+        Row names for a sequence of models. A repeated name gets the first
+        of ``#2``, ``#3``... that no other model has or was given, so row names
+        are unique (``["a", "a", "a#2"]`` gives ``a``, ``a#3``, ``a#2``).
     data : path or FaceDataset
         A path is loaded once per image geometry and face cropper the models
         use: each model scores images cut with the cropper it records, as
@@ -146,6 +193,8 @@ def compare_models(
     Comparison
         ``fit_seconds`` comes from each model's metadata (None if absent);
         ``predict_seconds`` is measured here (features and classifier).
+        McNemar's test pairs the models image by image, so every model must
+        score the same images in the same order.
 
     Raises
     ------
@@ -153,7 +202,8 @@ def compare_models(
         If a model is not a FERModel (a path, say), before any image is read.
     ReportError
         If no model is given, a FaceDataset does not match a model's geometry,
-        or ``split`` is ``"held-out"`` (each model holds out its own images: use
+        two models scored different images (their face croppers skipped
+        different files), or ``split`` is ``"held-out"`` (each model holds out its own images: use
         :func:`fer_classic.evaluate_model` per model).
     """
     import json
@@ -188,7 +238,8 @@ def compare_models(
         warnings.warn(f"The models predict different classes ({listed}): their scores are not comparable "
                       "class for class.", ClassMismatchWarning, stacklevel=2)
     loaded: dict[tuple, object] = {}
-    rows, correct = [], {}
+    # Kept by position, not by name: the McNemar pair is taken from the same models as its rows.
+    rows, correct, first_sources = [], [], None
     for name, model in zip(names, fitted):
         shape = tuple(model.image_shape)
         cropper = loading_cropper(model)
@@ -207,6 +258,9 @@ def compare_models(
                 dataset = load_dataset(data, size=shape, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
             loaded[key] = dataset, dataset.select(split) if split else dataset
         dataset, subset = loaded[key]
+        # Before predicting: McNemar pairs the models image by image, so each must score the same images.
+        _check_same_images(names[0], first_sources, name, subset.sources)
+        first_sources = subset.sources if first_sources is None else first_sources
         warn_training_images(model, dataset, split, name=f"Model {name}")
         warn_class_mismatch(model.classes, subset.y, model=f"Model {name}")
         # One image first, untimed: the process's one-time costs (compiled kernels loaded, imports)
@@ -216,7 +270,7 @@ def compare_models(
         predicted = model.predict(subset.images)
         seconds = time.perf_counter() - start
         metrics = classification_metrics(subset.y, predicted, model.classes, random_state=random_state)
-        correct[name] = np.asarray(predicted) == subset.y
+        correct.append(np.asarray(predicted) == subset.y)
         fit_seconds = model.metadata.get("timings", {}).get("fit")
         rows.append({
             "model": name,
@@ -232,17 +286,11 @@ def compare_models(
             "fit_seconds": None if fit_seconds is None else float(fit_seconds),
             "predict_seconds": round(seconds, 3),
         })
-    sizes = {len(c) for c in correct.values()}
-    if len(sizes) > 1:
-        raise ReportError(
-            "The models were scored on different numbers of images (their geometries or face croppers read "
-            "the dataset differently: a cropper skips images without a face); compare models of one image "
-            "size and one --crop policy."
-        )
-    rows.sort(key=lambda r: (-r["accuracy"], -r["f1_macro"]))
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["accuracy"], -rows[i]["f1_macro"]))
+    rows = [rows[i] for i in order]
     mcnemar = None
     if len(rows) >= 2:
-        a, b = rows[0]["model"], rows[1]["model"]
-        mcnemar = {"model_a": a, "model_b": b, **mcnemar_test(correct[a], correct[b], method=mcnemar_method)}
+        mcnemar = {"model_a": rows[0]["model"], "model_b": rows[1]["model"],
+                   **mcnemar_test(correct[order[0]], correct[order[1]], method=mcnemar_method)}
     name = data.name if isinstance(data, FaceDataset) else str(data)
     return Comparison(rows, mcnemar, split or "all", name)
