@@ -530,3 +530,18 @@ def test_too_many_pairs_at_threshold_0_gives_advice_that_can_be_followed():
                                           r".*dedupe\(dataset, near=True, threshold=0\)") as raised:
         near_duplicate_pairs(np.zeros(50, dtype=np.uint64), 0, max_pairs=10)
     assert "lower threshold" not in str(raised.value)
+
+
+@pytest.mark.parametrize("splits, labels", [
+    (["test", "train", "train", "train"], ["happy", "sad", "sad", "sad"]),  # the test copy came first
+    (["train", "train", "train", "test"], ["sad", "sad", "sad", "happy"]),  # the first three agreed
+])
+def test_label_conflict_names_the_kept_copy_first_then_a_differing_one(splits, labels):
+    face, other = smooth_faces(2, seed=7)
+    sources = ["t.png", "a1.png", "a2.png", "a3.png"] if splits[0] == "test" else ["a1.png", "a2.png", "a3.png",
+                                                                                  "t.png"]
+    data = FaceDataset(np.stack([face] * 4 + [other]), np.array(labels + ["sad"], dtype=object),
+                       np.array(splits + ["train"], dtype=object), np.array([""] * 5, dtype=object),
+                       np.array(sources + ["o.png"], dtype=object), "conflict")
+    with pytest.warns(UserWarning, match=r"copies: a1\.png \(sad\) = t\.png \(happy\)\. Fix the labels"):
+        dedupe(data)

@@ -507,17 +507,33 @@ def dedupe(
     # near ones by duplicate_groups, whose memory grows with the images only.
     digests = np.asarray([pixel_digest(image) for image in dataset.images], dtype=str)
     exact_groups = _groups(np.unique(digests, return_inverse=True)[1].ravel()) if len(digests) else []
+    splits = effective_splits(dataset.splits, dataset.usages)
+    groups = _groups(duplicate_groups(dataset, threshold=threshold)) if near else exact_groups
+    drop = _drop_mask(groups, splits)
     # Only exact copies are checked: near duplicates of one subject may well show two expressions.
     mixed = [group for group in exact_groups if len(set(dataset.labels[group].tolist())) > 1]
     if mixed:
         warnings.warn(
-            f"{len(mixed)} group(s) of pixel-identical copies carry different labels; each keeps the first copy's "
-            "label, and the others are dropped with their copies: "
-            + list_sources([" = ".join(f"{dataset.sources[i]} ({dataset.labels[i]})" for i in group[:3])
-                            for group in mixed]) + ". Fix the labels if one of them is right.",
+            f"{len(mixed)} group(s) of pixel-identical copies carry different labels; each keeps the label of the "
+            "copy kept (named first: the first of the earliest split in train, unsplit, val, test), and the others "
+            "are dropped with their copies: "
+            + list_sources([_conflict(group, drop, splits, dataset) for group in mixed])
+            + ". Fix the labels if one of them is right.",
             UserWarning, stacklevel=2)
-    groups = _groups(duplicate_groups(dataset, threshold=threshold)) if near else exact_groups
-    return dataset.subset(~_drop_mask(groups, effective_splits(dataset.splits, dataset.usages)))
+    return dataset.subset(~drop)
+
+
+def _conflict(group: np.ndarray, drop: np.ndarray, splits: np.ndarray, dataset: FaceDataset) -> str:
+    """``kept (label) = other (label)...``: the copy kept, then one copy of each other label (two at most)."""
+    kept = group[~drop[group]]
+    # With near=True a near copy outside the group may be kept instead: then the group's own pick is named.
+    keeper = kept[0] if len(kept) else group[~_drop_mask([group], splits)[group]][0]
+    shown, labels = [keeper], {dataset.labels[keeper]}
+    for i in group:
+        if dataset.labels[i] not in labels and len(shown) < 3:
+            shown.append(i)
+            labels.add(dataset.labels[i])
+    return " = ".join(f"{dataset.sources[i]} ({dataset.labels[i]})" for i in shown)
 
 
 def _drop_mask(groups: list[np.ndarray], splits: np.ndarray) -> np.ndarray:
