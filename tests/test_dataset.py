@@ -35,6 +35,16 @@ def test_a_usage_selects_its_images_when_no_split_is_given(tiny_faces):
         unsplit.select("test")
 
 
+def test_a_training_image_named_for_a_test_usage_is_no_test_image(tiny_faces):
+    # A train/ folder holding PublicTest_* files (and no test/ folder): they were selected as train and as test,
+    # so fit scored the model on images it was trained on.
+    n = len(tiny_faces)
+    usages = np.where(np.arange(n) % 2, "PublicTest", "Training").astype(object)
+    data = FaceDataset(tiny_faces.images, tiny_faces.labels, np.full(n, "train", dtype=object), usages,
+                       tiny_faces.sources)
+    assert len(data.select("train")) == n and not data.has_split("test")
+
+
 @pytest.mark.parametrize("train, test", [("Train", "Test"), ("TRAINING", "testing"), (" train ", "Test ")])
 def test_split_spellings_are_made_canonical(tiny_faces, train, test):
     spelled = tiny_faces.with_splits(np.where(tiny_faces.splits == "train", train, test).astype(object))

@@ -57,18 +57,22 @@ def parse_split(text: str, where: str, what: str = "split") -> tuple[str, str]:
 def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray:
     """The rows of ``split``: a split spelling (``train``, ``test``, ``val``) or a FER2013 usage.
 
-    Where no row carries the split, the rows whose usage belongs to it: a
-    folder of FER2013's ``Training_*`` files has no split, only the usage its
-    names give (``train`` and ``Training`` then select them alike).
+    Where no row carries the split, the rows without a split whose usage
+    belongs to it: a folder of FER2013's ``Training_*`` files has no split,
+    only the usage its names give (``train`` and ``Training`` then select them
+    alike). A row with a split of its own is of that split only (a
+    ``PublicTest_*`` file in a ``train/`` folder is a training image).
     """
     lowered = np.char.lower(np.asarray(usages).astype(str))
     canonical = normalize_split(split)
     if canonical is None:
         return lowered == str(split).strip().lower()
-    by_split = np.asarray(splits) == canonical
+    splits = np.asarray(splits)
+    by_split = splits == canonical
     if by_split.any():
         return by_split
-    return np.isin(lowered, [usage.lower() for usage, of in USAGE_SPLITS.items() if of == canonical])
+    # Only rows of no split: a train/ folder's PublicTest_ files were selected as train and as test.
+    return np.isin(lowered, [usage.lower() for usage, of in USAGE_SPLITS.items() if of == canonical]) & (splits == "")
 
 
 def effective_splits(splits: np.ndarray, usages: np.ndarray) -> np.ndarray:
