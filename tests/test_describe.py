@@ -538,8 +538,8 @@ def test_too_many_pairs_at_threshold_0_gives_advice_that_can_be_followed():
 ])
 def test_label_conflict_names_the_kept_copy_first_then_a_differing_one(splits, labels):
     face, other = smooth_faces(2, seed=7)
-    sources = ["t.png", "a1.png", "a2.png", "a3.png"] if splits[0] == "test" else ["a1.png", "a2.png", "a3.png",
-                                                                                  "t.png"]
+    sources = (["t.png", "a1.png", "a2.png", "a3.png"] if splits[0] == "test"
+               else ["a1.png", "a2.png", "a3.png", "t.png"])
     data = FaceDataset(np.stack([face] * 4 + [other]), np.array(labels + ["sad"], dtype=object),
                        np.array(splits + ["train"], dtype=object), np.array([""] * 5, dtype=object),
                        np.array(sources + ["o.png"], dtype=object), "conflict")

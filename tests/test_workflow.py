@@ -241,8 +241,8 @@ def test_compare_model_files_names_files_of_one_name_by_their_folders(tmp_path, 
         path.parent.mkdir(exist_ok=True)
         save_model(fitted_model, path)
     comparison = compare_model_files(paths, tiny_faces)
-    assert sorted(row["model"] for row in comparison.rows) == [str(Path("ca", "m.joblib")),
-                                                              str(Path("cb", "m.joblib")), "x.joblib"]
+    expected = [str(Path("ca", "m.joblib")), str(Path("cb", "m.joblib")), "x.joblib"]
+    assert sorted(row["model"] for row in comparison.rows) == expected
 
 
 def test_predict_paths_searches_folders(fitted_model, folder_dataset):
