@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import ImageDecodeError
 
-__all__ = ["gray_levels", "level_factors", "read_levels"]
+__all__ = ["gray_levels", "read_levels"]
 
 #: Images converted at a time in a batch: the scratch memory stays that of 1,024 images.
 _CHUNK = 1024
@@ -73,43 +73,21 @@ def gray_levels(images: np.ndarray, where: str = "the image", *, batch: bool = F
     return out.reshape(images.shape)
 
 
-def level_factors(images: np.ndarray, where: str = "X", *, check: bool = True) -> np.ndarray:
-    """What each image of a batch is multiplied by to read as 8-bit levels, by :func:`gray_levels`' rule.
+def _level_factors(images: np.ndarray) -> np.ndarray:
+    """What each image of a batch is multiplied by to read on the 8-bit scale (see :func:`read_levels`).
 
-    For transformers that keep their pixels' precision (no rounding to
-    levels): 255 for floats within 0..1 or booleans, 1/257 for 16-bit
-    images, 1 for the rest.
-
-    Parameters
-    ----------
-    images : ndarray
-        Images along the first axis, numeric or boolean.
-    where : str
-        What the images are, for the error message.
-    check : bool, default=True
-        Raise :func:`gray_levels`' errors for values that are no gray levels
-        (negative, NaN, floats above 255 or peaking between 1 and 2). False
-        raises nothing and takes such an image as given (factor 1).
-
-    Returns
-    -------
-    ndarray of float64, shape (len(images),)
+    255 for floats within 0..1 or booleans, 1/257 for 16-bit images, 1 for
+    the rest, values that are no levels included (nothing is refused).
     """
-    images = np.asarray(images)
     kind = images.dtype.kind
     if kind == "b":
         return np.full(len(images), 255.0)
-    if (kind == "u" and images.dtype.itemsize == 1) or images.size == 0:
+    if (kind == "u" and images.dtype.itemsize == 1) or images.size == 0 or kind not in "uif":
         return np.ones(len(images))
-    if kind not in "uif":
-        raise ImageDecodeError(f"{where}: pixels of type {images.dtype} are not gray levels; give numbers "
-                               "(uint8 0..255, 16-bit integers, or floats in 0..1).")
     flat = images.reshape(len(images), -1)
     factors = np.empty(len(flat))
     for start in range(0, len(flat), _CHUNK):
         rows = flat[start : start + _CHUNK]
-        if check:
-            _checked_high(rows, where, start)
         factors[start : start + _CHUNK] = _factors(rows.min(axis=1), rows.max(axis=1), rows.dtype.kind == "f")
     return factors
 
@@ -125,12 +103,14 @@ def _factors(low: np.ndarray, high: np.ndarray, floats: bool) -> np.ndarray:
 def read_levels(images: np.ndarray) -> np.ndarray:
     """``images`` (along the first axis) on the 8-bit scale, each by its own values, without rounding.
 
-    What every image transformer reads (``level_factors(check=False)``): 8-bit
-    and other images already on that scale come back as they are (no copy);
-    floats within 0..1 times 255, 16-bit images divided by 257, booleans 0 or
-    255. Floats keep their dtype, other types become float64.
+    What every image transformer reads, by :func:`gray_levels`' rule but
+    refusing nothing: 8-bit and other images already on that scale come back
+    as they are (no copy); floats within 0..1 times 255, 16-bit images divided
+    by 257, booleans 0 or 255; values that are no levels (negative, NaN,
+    floats peaking between 1 and 2) as given. Floats keep their dtype, other
+    types become float64.
     """
-    factors = level_factors(images, check=False)
+    factors = _level_factors(images)
     if (factors == 1).all():
         return images
     dtype = images.dtype if images.dtype.kind == "f" else np.float64
