@@ -1039,7 +1039,7 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
     paths = expand_inputs(inputs)
     check_timeline(timeline, paths)
-    check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, make_parents=True)
+    check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, text=("--timeline",), make_parents=True)
     groups: list[list] = []
     for path in paths:
         if _is_video(path) or not groups or _is_video(groups[-1][-1]) or len(groups[-1]) >= chunk_size:

@@ -404,6 +404,7 @@ def check_outputs(
     inputs: Mapping[str, PathLike | Iterable[PathLike] | None] | None = None,
     input_trees: Mapping[str, PathLike | Iterable[PathLike] | None] | None = None,
     dirs: Collection[str] = (),
+    text: Collection[str] = (),
     make_parents: bool = False,
 ) -> dict[str, Path]:
     """Check, before any long work, that every output can be written and touches no input.
@@ -425,6 +426,10 @@ def check_outputs(
     dirs : collection of str, optional
         The names in ``outputs`` that are folders to write into (e.g.
         ``"--report"``); the others are files.
+    text : collection of str, optional
+        The names in ``outputs`` that are CSV tables: their paths may not end
+        in an image, video or model suffix (far more likely the user's photo,
+        video or model, which the table would replace, than a table's name).
     make_parents : bool, default=False
         Accept a missing parent folder of a file output (it will be created)
         when the nearest existing folder above it is writable. Folder outputs
@@ -526,8 +531,19 @@ def check_outputs(
                     f"{other_name} and {name} both name {path}; give each output its own path."
                 )
         seen.append((name, real, identity))
+        if name in text and path.suffix.lower() in _media_suffixes():
+            raise OutputPathError(f"{name} {path}: this output is a CSV table, but the path has the suffix of an "
+                                  "image, video or model file, which it would replace; give a .csv path.")
         _check_writable(name, path, real, is_dir=name in dirs, make_parents=make_parents or name in dirs)
     return given
+
+
+def _media_suffixes() -> frozenset[str]:
+    """Suffixes of the images, videos and models a table is never written over (imported only when asked)."""
+    from .data._images import IMAGE_EXTENSIONS
+    from .prediction._video import VIDEO_EXTENSIONS
+
+    return IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | {".joblib", ".skops"}
 
 
 def _write_protected(path: Path) -> bool:

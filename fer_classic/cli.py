@@ -200,14 +200,14 @@ def _resume_collector() -> None:
         gc.enable()
 
 
-def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=()) -> None:
+def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=(), text=()) -> None:
     """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs)."""
     from ._fileio import check_outputs
     from .data._load import data_path
 
     # data_path lists the data's files only when an output is checked against them.
     _run(check_outputs, outputs, inputs={"MODEL": model},
-         input_trees={"--data": data_path(data), "INPUT": list(inputs)}, dirs=dirs, make_parents=True)
+         input_trees={"--data": data_path(data), "INPUT": list(inputs)}, dirs=dirs, text=text, make_parents=True)
 
 
 def _logger(quiet: bool):
@@ -508,7 +508,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
-                         inputs=inputs, dirs=("--annotate",) if folder else ())
+                         inputs=inputs, dirs=("--annotate",) if folder else (), text=("--timeline",))
     loaded = _run(load_model, model, trusted=trust)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:

@@ -626,7 +626,7 @@ def compare_model_files(
 
     paths = [Path(p) for p in path_items(models)]
     check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
-                  make_parents=True)
+                  text=("--out",), make_parents=True)
     comparison = compare_models(
         [load_model(p, trusted=trusted) for p in paths], data, names=path_names(paths), split=split,
         label_map=label_map, n_jobs=n_jobs,
@@ -661,7 +661,8 @@ def describe_data(
         Issue a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
         images occur in train (the description's text says so either way).
     """
-    check_outputs({"--duplicates-csv": duplicates_csv}, input_trees={"--data": data_path(data)}, make_parents=True)
+    check_outputs({"--duplicates-csv": duplicates_csv}, input_trees={"--data": data_path(data)},
+                  text=("--duplicates-csv",), make_parents=True)
     description = describe_dataset(data, threshold=threshold, label_map=label_map, n_jobs=n_jobs, warn=warn)
     if duplicates_csv is not None:
         description.write_duplicates_csv(duplicates_csv)

@@ -106,8 +106,24 @@ def test_write_protected_output_is_refused(files, no_work, tmp_path):
 def test_timeline_with_an_image_or_video_suffix_is_refused(files, no_work, tmp_path, suffix):
     result = CliRunner().invoke(main, ["predict", str(files["a"]), str(files["photo"]), "--timeline",
                                        str(tmp_path / f"t{suffix}")])
-    assert result.exit_code != 0 and "give a .csv path" in result.output, result.output
-    assert not (tmp_path / f"t{suffix}").exists()
+    assert result.exit_code != 0 and "this output is a CSV table" in result.output, result.output
+    assert "give a .csv path" in result.output and not (tmp_path / f"t{suffix}").exists()
+
+
+@pytest.mark.parametrize("args, option", [
+    (["describe", "--data", "{csv}", "--duplicates-csv", "{out}"], "--duplicates-csv"),
+    (["search", "--data", "{csv}", "--clf", "knn", "--results", "{out}", "--out", "{tmp}/s.joblib"], "--results"),
+    (["compare", "{a}", "{b}", "--data", "{csv}", "--out", "{out}"], "--out"),
+], ids=["describe", "search", "compare"])
+@pytest.mark.parametrize("name", ["portrait.jpg", "clip.mp4", "mine.joblib"])
+def test_a_table_is_not_written_over_a_photo_video_or_model(files, no_work, tmp_path, args, option, name):
+    # A mistyped option replaced the user's file (no input of the command) with CSV text.
+    out = tmp_path / name
+    out.write_bytes(b"the user's")
+    filled = [a.format(out=out, tmp=tmp_path, **{k: v for k, v in files.items() if k != "tmp"}) for a in args]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code != 0 and f"{option} {out}: this output is a CSV table" in result.output, result.output
+    assert out.read_bytes() == b"the user's"
 
 
 def test_symlink_to_an_input_is_the_input(files, no_work, tmp_path):

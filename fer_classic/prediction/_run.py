@@ -135,21 +135,11 @@ def annotation_outputs(targets: Mapping[Path, Path]) -> dict[str, Path]:
 
 
 def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None = None) -> None:
-    """Refuse a ``--timeline`` path with an image or video suffix; warn when none of ``paths`` is a video.
-
-    The timeline is a CSV table: a path ending in ``.jpg`` or ``.mp4`` is far
-    more likely one of the user's photos or videos, which it would replace.
-
-    Raises
-    ------
-    ReportError
-        If ``timeline`` ends in an image or video suffix.
+    """Warn when none of ``paths`` is a video (a ``--timeline`` path ending in ``.jpg`` or ``.mp4`` is
+    refused by :func:`~fer_classic._fileio.check_outputs`, as every table's is).
     """
     if timeline is None:
         return
-    if Path(timeline).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
-        raise ReportError(f"--timeline {timeline}: the timeline is a CSV table, but this path has an image or "
-                          "video suffix; give a .csv path.")
     if paths is not None and not any(_is_video(p) for p in paths):
         warnings.warn(f"--timeline {timeline}: no input is a video, so the timeline holds its header only.",
                       UserWarning, stacklevel=3)
@@ -321,7 +311,7 @@ def predict_paths(
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
-                  make_parents=True)
+                  text=("--timeline",), make_parents=True)
     cropper = cropper if cropper is not None else face_cropper_for(model, **dict(cropper_params or {}))
     # A video frame without a face is no face crop: frames are never taken whole.
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
