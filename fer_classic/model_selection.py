@@ -746,7 +746,7 @@ def report_search(
         plot_validation_curve,
         require_matplotlib,
     )
-    from .evaluation._curves import _cv as _curve_splitter
+    from .evaluation._curves import curve_splitter
 
     search = model.metadata.get("search")
     if not search and (param is None or values is None):
@@ -795,7 +795,7 @@ def report_search(
     _check_enough_groups(groups, cv, grouping, train.labels)
     # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
     # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
-    splits = _training_parts(_curve_splitter(cv, random_state, groups), train.labels, groups)
+    splits = _training_parts(curve_splitter(cv, random_state, groups), train.labels, groups)
     check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -147,7 +147,8 @@ def _warn_failed_fits(curve: CurveResult, retry) -> None:
                   f"point, and a point where every fold failed has no score.{error}", FitFailedWarning, stacklevel=3)
 
 
-def _cv(cv, random_state, groups=None):
+def curve_splitter(cv, random_state, groups=None):
+    """The curves' folds: an int is seeded ``StratifiedKFold`` (``StratifiedGroupKFold`` with ``groups``)."""
     if isinstance(cv, (int, np.integer)):
         if cv < 2:
             raise ValueError(f"cv must be >= 2 folds (or a scikit-learn splitter); got {cv}.")
@@ -214,7 +215,7 @@ def compute_learning_curve(
         :meth:`CurveResult.fold_statistics`).
     """
     _check_scoring(estimator, scoring)
-    splitter = _cv(cv, random_state, groups)
+    splitter = curve_splitter(cv, random_state, groups)
     sizes, train_scores, test_scores = learning_curve(
         clone(estimator), X, y, groups=groups, train_sizes=np.asarray(train_sizes), cv=splitter,
         scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
@@ -282,7 +283,7 @@ def compute_validation_curve(
         raise ValueError(f"param_name {param_name!r} is not a parameter of {type(estimator).__name__}.{hint}")
     if len(param_range) == 0:
         raise ValueError("param_range is empty; give at least one value to try.")
-    splitter = _cv(cv, random_state, groups)
+    splitter = curve_splitter(cv, random_state, groups)
     train_scores, test_scores = validation_curve(
         clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
         cv=splitter, groups=groups, scoring=scoring, n_jobs=n_jobs,
