@@ -148,6 +148,12 @@ def test_hog_features_reject_descriptors_over_262144_columns(kwargs, shape, widt
     raises_before_allocating(lambda: HOGFeatures(**kwargs, image_shape=shape).fit(X), match)
 
 
+def test_hog_batch_rejects_descriptors_over_262144_columns():
+    kwargs = dict(orientations=180, pixels_per_cell=(1, 1), cells_per_block=(8, 8))
+    match = r"make 933,120 columns per image, over the 262,144 allowed for 16x16 images .*; use larger"
+    raises_before_allocating(lambda: hog_batch(np.zeros((2, 16, 16)), **kwargs), match)
+
+
 @pytest.mark.parametrize("kwargs, width", [
     (dict(orientations=180), 16 * 9 * 180),
     (dict(pixels_per_cell=(1, 1)), 46 * 46 * 9 * 9),  # one-pixel cells: the widest usual descriptor

@@ -170,7 +170,8 @@ def hog_batch(
     ------
     ValueError
         If a parameter is invalid, ``images`` is not 3-D or holds NaN or
-        infinite values, or the images hold less than one block.
+        infinite values, the images hold less than one block, or the
+        descriptor would be wider than 128 columns a pixel (and 262,144).
     """
     images = np.asarray(images)
     if images.ndim != 3:
@@ -194,6 +195,9 @@ def hog_batch(
             f"{b_col * c_col} cols."
         )
     n_features = n_blocks_row * n_blocks_col * b_row * b_col * orientations
+    check_width(n_features, images.shape[1:],
+                f"orientations={orientations}, pixels_per_cell={(c_row, c_col)} and cells_per_block={(b_row, b_col)}",
+                "use larger cells, smaller blocks or fewer orientations")
     out = np.empty((len(images), n_features), dtype=float_dtype)
     for start in range(0, len(images), _CHUNK):
         part = images[start : start + _CHUNK].astype(float_dtype)
