@@ -171,7 +171,7 @@ def hog_batch(
     ValueError
         If a parameter is invalid, ``images`` is not 3-D or holds NaN or
         infinite values, the images hold less than one block, or the
-        descriptor would be wider than 128 columns a pixel (and 262,144).
+        descriptor would be wider than 128 columns a pixel (262,144 for smaller images).
     """
     images = np.asarray(images)
     if images.ndim != 3:
