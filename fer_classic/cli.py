@@ -102,7 +102,7 @@ _SPLIT = click.option("--split", default="test", show_default=True, callback=_sp
 def _not_empty(ctx, param, value: str | None) -> str | None:
     """A path option given empty (an unset variable) is refused: it was taken as the option left out."""
     if value is not None and not value.strip():
-        raise click.BadParameter("is empty; give a path, or leave the option out.")
+        raise click.BadParameter("is empty; give a path" + ("." if param.required else ", or leave the option out."))
     return value
 
 
@@ -346,7 +346,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--data", default=None, metavar="PATH",
+@click.option("--data", default=None, metavar="PATH", callback=_not_empty,
               help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help=_CLF_HELP)
@@ -413,7 +413,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
+@click.option("--data", required=True, metavar="PATH", callback=_not_empty, help=_DATA_HELP + ".")
 @_SPLIT
 @click.option("--report", default=None, metavar="DIR",
               help="Write report.html (self-contained, plots embedded), metrics.json and predictions.csv "
@@ -556,7 +556,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
 
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="PATH", help=_DATA_HELP + ".")
+@click.option("--data", required=True, metavar="PATH", callback=_not_empty, help=_DATA_HELP + ".")
 @_SPLIT
 @click.option("--out", default=None, metavar="FILE.csv", help="Also write the table as CSV.")
 @_LABEL_MAP
@@ -577,7 +577,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None
 
 
 @main.command()
-@click.option("--data", default=None, metavar="PATH",
+@click.option("--data", default=None, metavar="PATH", callback=_not_empty,
               help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--threshold", default=_NEAR_THRESHOLD, show_default=True, type=click.IntRange(0, 64),
               help="Near duplicates: largest Hamming distance between 64-bit DCT pHashes.")
@@ -605,7 +605,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 
 
 @main.command()
-@click.option("--data", default=None, metavar="PATH",
+@click.option("--data", default=None, metavar="PATH", callback=_not_empty,
               help=_DATA_HELP + "; default: the generated synthetic faces.")
 @click.option("--features", default="hog", show_default=True, help=_FEATURES_HELP)
 @click.option("--clf", default="svm", show_default=True, help=_CLF_HELP)
@@ -665,7 +665,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 
 @main.command("report-search")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", required=True, metavar="PATH",
+@click.option("--data", required=True, metavar="PATH", callback=_not_empty,
               help="The dataset searched (the images the search trained on are used: its train split, less "
                    "the test the search held out); 'synthetic' for the generated faces.")
 @click.option("--out", "out_dir", default="search_report", show_default=True,

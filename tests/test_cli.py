@@ -193,6 +193,14 @@ def test_an_empty_split_is_refused_not_read_as_all(runner, model_file, tmp_path,
     assert result.exit_code == 2 and "Invalid value for '--split': is empty" in result.output
 
 
+@pytest.mark.parametrize("command", [["fit"], ["search"], ["describe"], ["evaluate", "m.joblib"],
+                                     ["compare", "m.joblib"], ["report-search", "m.joblib"]])
+def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(runner, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)  # the folder an empty --data (an unset variable) was read as
+    result = runner.invoke(main, [*command, "--data", ""])
+    assert result.exit_code == 2 and "Invalid value for '--data': is empty; give a path" in result.output
+
+
 def test_evaluate_rejects_a_non_model_file(runner, tmp_path, folder_dataset):
     bogus = tmp_path / "m.joblib"
     bogus.write_text("hello")
