@@ -343,6 +343,24 @@ def test_jaffe_names_give_labels_and_subjects(tmp_path):
     assert dataset.subjects.tolist() == ["KA", "KA", "NA", "YM"]
 
 
+def test_a_stray_jaffe_named_image_beside_label_folders_leaves_a_class_folder_tree(tmp_path):
+    # It made the tree JAFFE: the 3 images of the label folders were dropped unsaid.
+    for label in ("angry", "happy", "sad"):
+        _image(tmp_path / label / "0.png", shape=(8, 8))
+    _image(tmp_path / "KA.HA1.1.png", shape=(8, 8))
+    assert detect_layout(tmp_path) is None
+    with pytest.warns(SkippedFilesWarning, match=r"not read: .*KA\.HA1\.1\.png"):
+        dataset = load_dataset(tmp_path, size=8)
+    assert dataset.labels.tolist() == ["angry", "happy", "sad"]
+
+
+def test_an_empty_kdef_named_folder_beside_split_folders_is_not_kdef(tmp_path):
+    # It made the tree KDEF ("holds no KDEF image at angles ['S']"); now the folder is named as no label.
+    _image(tmp_path / "train" / "happy" / "0.png", shape=(8, 8))
+    (tmp_path / "AM01").mkdir()
+    assert detect_layout(tmp_path) is None
+
+
 @pytest.fixture
 def kdef(tmp_path):
     root = tmp_path / "KDEF"

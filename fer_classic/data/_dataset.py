@@ -11,7 +11,7 @@ import numpy as np
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError
 from ..labels import CANONICAL_LABELS, canonical_label, sort_labels
 
-__all__ = ["FaceDataset", "effective_splits", "normalize_split", "parse_split", "split_mask"]
+__all__ = ["FaceDataset", "effective_splits", "folder_split", "normalize_split", "parse_split", "split_mask"]
 
 _SPLIT_ALIASES = {
     "train": "train",
@@ -29,6 +29,15 @@ USAGE_SPLITS = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"
 def normalize_split(name: str) -> str | None:
     """Return ``"train"``, ``"test"`` or ``"val"`` for a split spelling, else None."""
     return _SPLIT_ALIASES.get(str(name).strip().lower())
+
+
+def folder_split(name: str) -> tuple[str, str] | None:
+    """``(split, usage)`` of a split folder's name: a split spelling or a FER2013 usage (any case), else None."""
+    try:
+        split, usage = parse_split(str(name), "")
+    except DatasetFormatError:
+        return None
+    return (split, usage) if split else None
 
 
 def parse_split(text: str, where: str, what: str = "split") -> tuple[str, str]:

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._fileio import require_regular_file
-from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning
+from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, UnknownLabelError
+from ..labels import canonical_label
 from ._csv import load_fer2013_csv
-from ._dataset import FaceDataset
+from ._dataset import FaceDataset, folder_split
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
 if TYPE_CHECKING:
     from ..detection import FaceCropper
@@ -757,7 +758,9 @@ def _is_ferplus_header(path: Path) -> bool:
 def detect_layout(path: str | os.PathLike) -> str | None:
     """The name of the layout ``path`` is in (see :data:`LAYOUTS`), or None.
 
-    Only names and headers are looked at: no image is opened.
+    Only names and headers are looked at: no image is opened. A folder whose
+    label or split folders hold images is a class-folder tree (None), whatever
+    files or folders beside them are named like JAFFE's or KDEF's.
     """
     path = Path(path)
     if path.is_file():
@@ -791,11 +794,48 @@ def detect_layout(path: str | os.PathLike) -> str | None:
     files = _affectnet_files(path)
     if files and all(_is_affectnet_csv(f) for f in files):  # a training.csv of one's own (a loss log) is not
         return "affectnet"
-    if any(p.is_dir() and _KDEF_FOLDER.match(p.name) for p in path.iterdir()) or _matches_names(path, _KDEF_NAME):
-        return "kdef"
-    if _matches_names(path, _JAFFE_NAME):
-        return "jaffe"
+    kdef = any(p.is_dir() and _KDEF_FOLDER.match(p.name) for p in path.iterdir()) or _matches_names(path, _KDEF_NAME)
+    jaffe = not kdef and _matches_names(path, _JAFFE_NAME)
+    # Label or split folders holding images make a class-folder tree, which a stray KA.HA1.1.png or an
+    # empty AM01/ beside them must not turn into JAFFE or KDEF (the label folders were dropped unsaid);
+    # the folder loader names what it does not read.
+    if (kdef or jaffe) and not _class_folders(path):
+        return "kdef" if kdef else "jaffe"
     return None
+
+
+def _class_folders(path: Path) -> list[Path]:
+    """The sub-folders of ``path`` named as an emotion label or a split that hold an image (names only)."""
+    found = []
+    for folder in (p for p in path.iterdir() if not p.name.startswith(".") and p.is_dir()):
+        try:
+            canonical_label(folder.name)
+        except UnknownLabelError:
+            if folder_split(folder.name) is None:
+                continue
+            depth = 3  # <split>/<label>/<nested>/image
+        else:
+            depth = 2  # <label>/<nested>/image
+        if _holds_image(folder, depth):
+            found.append(folder)
+    return found
+
+
+def _holds_image(folder: Path, depth: int) -> bool:
+    """Whether ``folder`` holds a file with an image suffix, at most ``depth`` levels down (stops at the first)."""
+    try:
+        with os.scandir(folder) as entries:
+            folders = []
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and not entry.is_dir():
+                    return True
+                if depth > 1 and entry.is_dir():
+                    folders.append(entry.path)
+    except OSError:
+        return False
+    return any(_holds_image(Path(f), depth - 1) for f in folders)
 
 
 def _ferplus_pixel_files(labels_file: Path) -> list[Path]:
