@@ -325,3 +325,14 @@ def test_benchmark_reads_a_labels_file(tmp_path, photo_folder):
     labels.write_text("path,label\nHappy/tight.png,happiness\nsad/wall.png,sad\n")
     assert bench.read_photos(labels) == [(photo_folder / "Happy" / "tight.png", "happy"),
                                          (photo_folder / "sad" / "wall.png", "sad")]
+
+
+def test_the_border_of_an_elongated_image_stays_bounded(monkeypatch):
+    # The border was PAD_FRACTION of the longer side: a 1x100000 strip padded to gigapixels
+    # (OpenCV: "Failed to allocate 118755187200 bytes").
+    cropper = FaceCropper(detect=True, fallback="none").fit()
+    searched = []
+    monkeypatch.setattr(cropper, "_search", lambda image, *args: searched.append(image.shape) or [])
+    cropper.find_faces(np.full((10, 4000), 128, np.uint8))
+    (first, padded) = searched
+    assert padded[0] * padded[1] <= 5 * first[0] * first[1]

@@ -36,6 +36,11 @@ _PAD_GRAY = 127
 # The padded search looks only for faces at least this fraction of the image's
 # shorter side: smaller ones fitted in the first search.
 _PAD_MIN_FACE = 0.3
+# The border is PAD_FRACTION of the longer side, but of at most this many times the shorter
+# side: a face filling the frame is no wider than about the shorter side, and a border of the
+# longer side alone made the padded area grow with its square (a 1x100000 strip asked OpenCV
+# for 118 GB). Photos up to 2:1 keep their border; the padded image stays within ~4x the image.
+_PAD_MAX_ASPECT = 2
 #: ``fallback="whole"`` takes a searched image without a face as one face crop when
 #: its aspect ratio is within this factor of the output's ...
 WHOLE_ASPECT = 1.25
@@ -77,8 +82,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     fallback : {"whole", "none"}, default="whole"
         What a searched image without a face gives. The search runs on the
         image, then (nothing found) on the image inside a mid-gray border of
-        ``PAD_FRACTION`` (0.35) of its longer side, for faces filling the frame,
-        with boxes clipped to the image. ``"whole"``: if still nothing, an
+        ``PAD_FRACTION`` (0.35) of its longer side (of at most twice its
+        shorter side), for faces filling the frame, with boxes clipped to the image. ``"whole"``: if still nothing, an
         image of at most ``WHOLE_FACTOR`` (10) times the output sides is
         taken whole as a face crop (``how="whole image"``) when it has
         roughly the output's shape (aspect ratio within ``WHOLE_ASPECT``,
@@ -339,7 +344,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         if scale < 1.0:  # shrunk before the border is added: bordering a full-size photo copies it for nothing
             size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
             source = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
-        pad = max(1, round(PAD_FRACTION * max(source.shape[:2])))
+        longer, shorter = max(source.shape[:2]), min(source.shape[:2])
+        pad = max(1, round(PAD_FRACTION * min(longer, _PAD_MAX_ASPECT * shorter)))
         padded = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(_PAD_GRAY,) * 4)
         faces = []
         for face in self._search(padded, max(1, round(min_size * scale))):
