@@ -67,6 +67,22 @@ def test_format_comes_from_the_content_not_the_suffix(tmp_path, tiny_faces, fmt,
 _ASYMMETRIC = np.random.default_rng(3).integers(0, 256, (48, 48), dtype=np.uint8)
 
 
+@pytest.mark.parametrize("fmt", ["TIFF", "JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("orientation, turn", [(3, 2), (6, -1)])
+def test_the_orientation_is_applied_once_in_every_format(tmp_path, fmt, orientation, turn):
+    # OpenCV's TIFF decoder turns the image itself: turning it again rotated TIFFs twice (upside down, sideways).
+    stored = np.zeros((8, 16), np.uint8)
+    stored[:, :4] = 255  # a bright band on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"face.{fmt.lower()}"
+    _save_with_pillow(path, stored, format=fmt, exif=exif, **({"quality": 100} if fmt == "JPEG" else {}))
+    upright, expected = decode_image(path), np.rot90(stored, turn)
+    upright = upright if upright.ndim == 2 else upright[..., 0]  # OpenCV decodes WebP as BGR
+    assert upright.shape == expected.shape
+    assert np.abs(upright.astype(int) - expected).mean() < 10
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_is_applied_as_pillow_does(tmp_path, orientation):
     (tmp_path / "d" / "happy").mkdir(parents=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import io
 import math
 import multiprocessing
 import os
@@ -331,6 +333,27 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(image) if orientation != 1 else image
 
 
+@functools.cache
+def _decoder_orients(fmt: str) -> bool:
+    """Whether OpenCV's ``IMREAD_UNCHANGED`` decoding of Pillow format ``fmt`` applies the EXIF orientation itself.
+
+    Its TIFF decoder does (``IMREAD_IGNORE_ORIENTATION`` or not), its JPEG, PNG and WebP decoders do
+    not: turning a TIFF again rotated it twice. Found once per format by decoding a 2x1 image saved with
+    orientation 6 (turned: 1x2), so that an OpenCV that changes either way still turns images once.
+    """
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    try:
+        Image.new("L", (2, 1)).save(buffer, format="JPEG" if fmt == "MPO" else fmt, exif=exif)
+    except Exception:  # a format Pillow cannot write with EXIF: none of OpenCV's decoders would read it
+        return False
+    image = cv2.imdecode(np.frombuffer(buffer.getvalue(), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return image is not None and image.shape[:2] == (2, 1)
+
+
 def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.ImageHeader]:
     """Decode one image file, upright, with what its header declares.
 
@@ -385,7 +408,11 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
             f"{_headers.MAX_IMAGE_PIXELS:,} fer-classic decodes; downscale it or remove it."
         )
     # In 8-bit levels here, so that every later step (detection, drawing, the crop) sees one depth.
-    return _orient(gray_levels(image, str(path)), header.orientation), header
+    image = gray_levels(image, str(path))
+    # The orientation applied once: after OpenCV's TIFF decoder, which applies it itself, not again.
+    if header.orientation != 1 and not _decoder_orients(header.format):
+        image = _orient(image, header.orientation)
+    return image, header
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:
