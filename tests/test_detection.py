@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from conftest import random_gray
 from fer_classic.data._images import resize_gray
-from fer_classic.detection import Face, FaceCropper, FaceTracker, eye_angle, find_eyes, iou
+from fer_classic.detection import Face, FaceCropper, FaceTracker, HaarFaceDetector, eye_angle, find_eyes, iou
 from fer_classic.data import perceptual_hashes
 from fer_classic.exceptions import FaceDetectorError, ImageDecodeError, NoFaceError
 
@@ -228,6 +228,13 @@ def test_a_file_that_is_no_detector_model_is_rejected(tmp_path, detector):
     bogus.write_text("not a model")
     with pytest.raises(FaceDetectorError, match="model.onnx"):
         FaceCropper(detector=detector, detector_model=bogus).fit()
+
+
+def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cropper):
+    # The thread's cached cascade stayed broken: every later cropper failed with the same cv2.error.
+    with pytest.raises(FaceDetectorError, match=r"213x213 image \(scale_factor=1.0000001"):
+        HaarFaceDetector(scale_factor=1.0000001).detect(cv2.resize(photo[..., 0], (213, 213)), 24)
+    assert len(cropper.find_faces(photo)) == len(FaceCropper().fit().find_faces(photo)) == 1
 
 
 def test_unfitted_cropper_refuses_to_crop(photo):

@@ -62,7 +62,10 @@ def load_cascade(name: str | os.PathLike) -> cv2.CascadeClassifier:
     FaceDetectorError
         If the file does not exist or is not a cascade.
     """
-    path = str(_cascade_path(name))
+    return _cached(str(_cascade_path(name)))
+
+
+def _cached(path: str) -> cv2.CascadeClassifier:
     loaded = _PER_THREAD.__dict__.setdefault("cascades", {})
     if path not in loaded:
         loaded[path] = _load(path)
@@ -87,7 +90,13 @@ class HaarFaceDetector:
         self.cascade = cascade
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
-        self._classifier = load_cascade(cascade)
+        self._path = str(_cascade_path(cascade))
+        _cached(self._path)  # a missing or broken file is refused here
+
+    @property
+    def _classifier(self) -> cv2.CascadeClassifier:
+        # Looked up on every use: the calling thread's own classifier, and a fresh one after a failure.
+        return _cached(self._path)
 
     @property
     def window(self) -> int:
@@ -98,8 +107,18 @@ class HaarFaceDetector:
         """Faces in an 8-bit grayscale image, ``min_size`` to ``max_size`` pixels wide."""
         side = max(1, int(min_size))
         largest = (int(max_size), int(max_size)) if max_size else (0, 0)  # (0, 0): no upper bound
-        boxes = self._classifier.detectMultiScale(
-            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side),
-            maxSize=largest,
-        )
+        try:
+            boxes = self._classifier.detectMultiScale(
+                gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(side, side),
+                maxSize=largest,
+            )
+        except cv2.error as exc:
+            # A CascadeClassifier that failed once fails on every later image (OpenCV 4.14): dropped, so
+            # the next detection, by this detector or any other of the thread, loads a fresh one.
+            _PER_THREAD.cascades.pop(self._path, None)
+            raise FaceDetectorError(
+                f"The Haar cascade failed on a {gray.shape[1]}x{gray.shape[0]} image (scale_factor="
+                f"{self.scale_factor}, min_neighbors={self.min_neighbors}): {str(exc).strip().splitlines()[-1]}. "
+                "Check those parameters, or shrink or drop the image."
+            ) from exc
         return [Face(tuple(int(v) for v in box)) for box in np.asarray(boxes).reshape(-1, 4)]

@@ -65,8 +65,14 @@ class YuNetFaceDetector:
         """Faces in an image (gray or BGR), ``min_size`` to ``max_size`` pixels wide, with eye centres."""
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
         with self._lock:  # loaders crop in threads: the input size and the detection go together
-            self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
-            _, rows = self._net.detect(np.ascontiguousarray(bgr))
+            try:
+                self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+                _, rows = self._net.detect(np.ascontiguousarray(bgr))
+            except cv2.error as exc:
+                raise FaceDetectorError(
+                    f"YuNet ({self.model_file}) failed on a {bgr.shape[1]}x{bgr.shape[0]} image: "
+                    f"{str(exc).strip().splitlines()[-1]}. Shrink or drop the image."
+                ) from exc
         faces = []
         for row in np.zeros((0, 15)) if rows is None else rows:
             x, y, w, h = (int(round(v)) for v in row[:4])
