@@ -128,6 +128,19 @@ def test_linked_folders_are_not_entered(tmp_path, tiny_faces):
     assert [Path(s).name for s in data.sources] == ["a.png"]
 
 
+@pytest.mark.parametrize("target", ["happy", "happy/nested"])
+def test_a_label_folder_linked_to_another_is_refused_naming_both(tmp_path, tiny_faces, target):
+    # ln -s ROOT/happy ROOT/sad gave the same files the labels happy and sad, unsaid.
+    for rel, image in zip(["happy/a.png", "happy/nested/b.png", "angry/c.png"], tiny_faces.images):
+        (tmp_path / "d" / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "d" / rel), image)
+    (tmp_path / "d" / "sad").symlink_to(tmp_path / "d" / target, target_is_directory=True)
+    how = "are one folder" if target == "happy" else "lies inside label folder"
+    with pytest.raises(DatasetError, match=f" {how}.*, through a link.*Remove the link") as info:
+        load_folder(tmp_path / "d")
+    assert str(tmp_path / "d" / "sad") in str(info.value) and str(tmp_path / "d" / "happy") in str(info.value)
+
+
 def test_a_linked_folder_of_images_is_named_as_not_entered(tmp_path, tiny_faces):
     (tmp_path / "outside").mkdir()
     cv2.imwrite(str(tmp_path / "outside" / "b.png"), tiny_faces.images[0])

@@ -108,6 +108,30 @@ def _warn_unread(root: Path, folders: list[Path], parents: list[Path]) -> None:
         )
 
 
+def _refuse_shared(groups: list[tuple[str, Path]]) -> None:
+    """DatasetError where two label folders are one folder, or one lies inside the other, through a link.
+
+    Links are not entered inside label folders; a linked label folder is followed, and one reaching
+    another label folder gave the same files two labels (or put them in two splits) unsaid.
+    """
+    real = [(folder, os.path.realpath(folder)) for _, folder in groups]
+    for i, (folder, path) in enumerate(real):
+        for other, other_path in real[i + 1:]:
+            if path == other_path:
+                how = f"Label folders {folder} and {other} are one folder, {path}"
+            elif other_path.startswith(os.path.join(path, "")) or path.startswith(os.path.join(other_path, "")):
+                (inner, inner_path), (outer, outer_path) = sorted(
+                    [(folder, path), (other, other_path)], key=lambda pair: -len(pair[1]))
+                how = f"Label folder {inner} lies inside label folder {outer} ({inner_path} is inside {outer_path})"
+            else:
+                continue
+            raise DatasetError(
+                f"{how}, through a link: their images would be read twice, under both folders' "
+                "labels (or splits). Remove the link, or copy the images that belong to each label into its "
+                "own folder."
+            )
+
+
 def _warn_merged(groups: list[tuple[str, Path]], labels: list[str], root: Path) -> None:
     by_label: dict[tuple[str, str], list[str]] = {}
     for (split, folder), label in zip(groups, labels):
@@ -159,6 +183,7 @@ def scan_folder(
     labels: list[str] = []
     splits: list[str] = []
     folder_of: list[int] = []
+    _refuse_shared(groups)
     group_labels = [_label_of(folder, label_map) for _, folder in groups]  # all names checked before reading
     _warn_merged(groups, group_labels, root)
     warn_unused_keys(label_map, [folder.name for _, folder in groups], root)
@@ -246,7 +271,8 @@ def load_folder(
     Raises
     ------
     DatasetError
-        If ``root`` is missing, empty or holds no label folders.
+        If ``root`` is missing, empty or holds no label folders, or two label
+        folders are one folder (or one lies inside the other) through a link.
     ImageSizeError
         If ``size`` is invalid or the images would not fit in memory (before reading).
     UnknownLabelError
