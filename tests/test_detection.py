@@ -237,6 +237,15 @@ def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cr
     assert len(cropper.find_faces(photo)) == len(FaceCropper().fit().find_faces(photo)) == 1
 
 
+def test_an_opencv_failure_while_cropping_names_the_image_size(monkeypatch):
+    def fail(*args, **kwargs):
+        raise cv2.error("Failed to allocate 118755187200 bytes")
+
+    monkeypatch.setattr(cv2, "copyMakeBorder", fail)  # the border of the padded search
+    with pytest.raises(FaceDetectorError, match="from a 120x100 image failed in OpenCV: Failed to allocate"):
+        FaceCropper(detect=True).fit().crop_faces(np.full((100, 120), 90, np.uint8))
+
+
 def test_unfitted_cropper_refuses_to_crop(photo):
     from sklearn.exceptions import NotFittedError
 

@@ -488,6 +488,17 @@ def test_mixed_inputs_report_each_item_in_order(fitted_model, files):
     assert (run.n_inputs, run.failed) == (4, 1)
 
 
+def test_a_detection_failure_is_that_files_error_row(fitted_model, files):
+    # An OpenCV failure on one image ended the whole run ("unexpected error"), the other results lost.
+    from fer_classic.detection import HaarFaceDetector
+
+    cropper = FaceCropper().fit()
+    cropper._detector = HaarFaceDetector(scale_factor=1.0000001)  # fails in OpenCV on any searched image
+    run = predict_paths(fitted_model, [files / "wall.png", files / "crop.png"], cropper=cropper)
+    assert [r["status"] for r in run.rows] == ["error", "ok"] and run.failed == 1
+    assert run.rows[0]["error"].startswith(f"{files / 'wall.png'}: face detection failed: The Haar cascade failed")
+
+
 @pytest.mark.parametrize("shape, warned", [((1, 1), True), ((90, 2), True), ((48, 48), False)])
 def test_an_image_too_tiny_or_thin_for_a_face_is_warned_as_the_loaders_do(tmp_path, fitted_model, shape, warned):
     path = tmp_path / "tiny.png"

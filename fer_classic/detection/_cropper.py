@@ -450,8 +450,14 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         # crop_faces without the fitted check: loaders call it once per image of a fitted copy.
         gray = _gray(image)  # converted once: the cascade and the crops both take it
         source = image if self.detector == "yunet" else gray
-        faces = self._find_faces(source) if near is None else self.find_faces_near(source, near)
-        return [(face, self._crop(gray, face)) for face in faces]
+        try:
+            faces = self._find_faces(source) if near is None else self.find_faces_near(source, near)
+            return [(face, self._crop(gray, face)) for face in faces]
+        except cv2.error as exc:  # resizing or bordering (the detectors name their own failures)
+            raise FaceDetectorError(
+                f"Cropping faces from a {gray.shape[1]}x{gray.shape[0]} image failed in OpenCV: "
+                f"{str(exc).strip().splitlines()[-1]}; shrink or drop the image."
+            ) from exc
 
     def transform(self, X: Iterable[np.ndarray]) -> np.ndarray:
         """Rows of the largest face of each image: uint8, shape (n_images, height * width).

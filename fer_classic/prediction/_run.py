@@ -18,7 +18,7 @@ from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
-from ..exceptions import DatasetError, ImageDecodeError, OutputPathError, ReportError
+from ..exceptions import DatasetError, FaceDetectorError, ImageDecodeError, OutputPathError, ReportError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows, load_image, stretched
@@ -287,8 +287,9 @@ def predict_paths(
     Returns
     -------
     PredictionRun
-        Unreadable files are reported in its rows (``status="error"``) and
-        counted in ``failed``, never raised; an image without a face gives a
+        Unreadable files, and files on which face detection fails in
+        OpenCV, are reported in its rows (``status="error"``) and counted in
+        ``failed``, never raised; an image without a face gives a
         ``status="no face"`` row. A video whose annotated copy in an
         ``annotate`` folder cannot be written or read back gets a
         ``status="error"`` row too (listed in ``not_annotated``, not counted
@@ -344,10 +345,17 @@ def predict_paths(
                 tracks += video.tracks
                 continue
             image, source = load_image(path)
+            pairs = cropper.crop_faces(image)
         except ImageDecodeError as exc:  # VideoDecodeError too
             flush()  # rows stay in input order
             failed += 1
             rows.append({"source": str(path), "status": "error", "error": str(exc)})
+            continue
+        except FaceDetectorError as exc:
+            # OpenCV failing on one image or frame (a huge or extreme one): that file's row, not the run's end.
+            flush()
+            failed += 1
+            rows.append({"source": str(path), "status": "error", "error": f"{path}: face detection failed: {exc}"})
             continue
         except OutputPathError as exc:
             if not folder or not _is_video(path):  # one input, one copy asked for by name: the command's error
@@ -359,7 +367,6 @@ def predict_paths(
                 f"{path}: its annotated copy was not written: {exc} (Copies in an --annotate folder are named "
                 f"<stem>.avi; to name this one, annotate the video alone: --annotate {path.stem}.mp4.)")})
             continue
-        pairs = cropper.crop_faces(image)
         why = stretched(image, pairs, model.image_shape)
         if why:
             degenerate.append((source, why))
