@@ -117,6 +117,26 @@ def test_nested_subfolders_belong_to_their_label_folder(tmp_path, tiny_faces):
     assert set(data.labels) == {"happy"}
 
 
+def test_a_label_first_tree_with_split_sub_folders_is_refused_naming_them(tmp_path, tiny_faces):
+    # ROOT/<label>/{train,test}/ was one unsplit set: its test images were trained on.
+    for rel, image in zip(["happy/train/a.png", "happy/test/b.png", "sad/train/c.png"], tiny_faces.images):
+        (tmp_path / "d" / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "d" / rel), image)
+    with pytest.raises(DatasetError, match=r"3 sub-folder\(s\) of label folders .* named as splits: .*happy/train/ "
+                                           r"\(1 image\(s\)\).*Arrange the tree as .*/<split>/<label>/"):
+        load_folder(tmp_path / "d")
+
+
+def test_a_sub_folder_named_as_another_label_is_warned(tmp_path, tiny_faces):
+    # neutral/contempt/*.png became neutral unsaid.
+    for rel, image in zip(["neutral/contempt/a.png", "neutral/b.png", "happy/c.png"], tiny_faces.images):
+        (tmp_path / "d" / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "d" / rel), image)
+    with pytest.warns(LabelMergeWarning, match=r"neutral/contempt/ \(1 image\(s\), named contempt, read as neutral\)"):
+        data = load_folder(tmp_path / "d")
+    assert sorted(data.labels) == ["happy", "neutral", "neutral"]
+
+
 def test_linked_folders_are_not_entered(tmp_path, tiny_faces):
     cv2.imwrite(str(tmp_path / "elsewhere.png"), tiny_faces.images[0])
     (tmp_path / "d" / "happy").mkdir(parents=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label, warn_unused_keys
-from ._dataset import FaceDataset, normalize_split
+from ._dataset import FaceDataset, folder_split, normalize_split
 from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
 
 if TYPE_CHECKING:
@@ -30,9 +30,10 @@ def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], dict[tuple[str, ...], int]]:
     """Image files under ``folder``, nested sub-folders included (sorted by relative path), other files,
-    and the links to folders found below it.
+    the links to folders found below it, and the image count of each nested sub-folder holding images
+    (its relative parts).
 
     Hidden files and folders are left out, and linked folders are not entered,
     so a link loop cannot repeat or mislabel images (the caller says so).
@@ -42,6 +43,7 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
     images: list[tuple[tuple[str, ...], Path]] = []
     others: list[tuple[tuple[str, ...], Path]] = []
     linked: list[tuple[tuple[str, ...], Path]] = []
+    nested: dict[tuple[str, ...], int] = {}
     stack: list[tuple[Path, tuple[str, ...]]] = [(folder, ())]
     while stack:
         base, parts = stack.pop()
@@ -61,9 +63,11 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
                 # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
                 # dangling links and linked folders are skipped with their reason when read.
                 images.append(((*parts, name), base / name))
+                if parts:
+                    nested[parts] = nested.get(parts, 0) + 1
             elif _is_file_or_bad_link(entry):
                 others.append(((*parts, name), base / name))
-    return tuple([path for _, path in sorted(found)] for found in (images, others, linked))
+    return (*([path for _, path in sorted(found)] for found in (images, others, linked)), nested)
 
 
 def _links_to_folder(entry: os.DirEntry) -> bool:
@@ -132,6 +136,61 @@ def _refuse_shared(groups: list[tuple[str, Path]]) -> None:
             )
 
 
+def _misnamed_subfolders(folder: Path, label: str, nested: dict[tuple[str, ...], int],
+                         label_map: Mapping[str, str] | None) -> list[tuple[Path, str, str, int]]:
+    """``(sub-folder, "split" or "label", its split or label, images)`` for each of ``folder``'s nested
+    sub-folders holding images that is named (or lies in one named) as a split, or as a label not ``label``."""
+    found = []
+    for parts, count in nested.items():
+        for name in parts:
+            split = folder_split(name)
+            if split:
+                found.append((folder.joinpath(*parts), "split", split[0], count))
+                break
+            other = _other_label(name, label, label_map)
+            if other:
+                found.append((folder.joinpath(*parts), "label", other, count))
+                break
+    return found
+
+
+def _other_label(name: str, label: str, label_map: Mapping[str, str] | None) -> str | None:
+    try:
+        other = canonical_label(name, label_map)
+    except UnknownLabelError:
+        return None
+    return other if other != label else None
+
+
+def _check_nested(root: Path, misnamed: list[tuple[Path, str, str, int]], labels: dict[Path, str]) -> None:
+    """Refuse sub-folders of label folders named as splits; warn for those named as another label.
+
+    Their images are read as their label folder's: the images of a ``happy/test/`` folder were trained
+    on (refused: a test set mixed into training spoils every score unseen, and label-first trees are
+    no layout), and ``neutral/contempt/`` images became neutral unsaid (warned: a sub-folder may
+    sort a label's images by anything).
+    """
+    splits = [(path, n) for path, kind, _, n in misnamed if kind == "split"]
+    if splits:
+        raise DatasetError(
+            f"{len(splits)} sub-folder(s) of label folders under {root} are named as splits: "
+            + list_sources([f"{path}{os.sep} ({n} image(s))" for path, n in splits])
+            + ". A label folder's sub-folders are read as that label, so their test images would be trained "
+            f"on. Arrange the tree as {root}/<split>/<label>/ (train/happy/, test/happy/), or rename the "
+            "sub-folders if they are not splits."
+        )
+    if misnamed:
+        warnings.warn(
+            f"{len(misnamed)} sub-folder(s) of label folders under {root} are named as another label; their "
+            "images are read as their label folder's: "
+            + list_sources([f"{path}{os.sep} ({n} image(s), named {other}, read as {labels[path]})"
+                            for path, _, other, n in misnamed])
+            + f". Move each to {root}/<its label>/ if its images show that label.",
+            LabelMergeWarning,
+            stacklevel=3,
+        )
+
+
 def _warn_merged(groups: list[tuple[str, Path]], labels: list[str], root: Path) -> None:
     by_label: dict[tuple[str, str], list[str]] = {}
     for (split, folder), label in zip(groups, labels):
@@ -189,8 +248,13 @@ def scan_folder(
     warn_unused_keys(label_map, [folder.name for _, folder in groups], root)
     ignored: list[Path] = []
     linked: list[Path] = []
+    misnamed: list[tuple[Path, str, str, int]] = []
+    misnamed_labels: dict[Path, str] = {}
     for index, ((split, folder), label) in enumerate(zip(groups, group_labels)):
-        files, others, links = _image_files(folder)
+        files, others, links, nested = _image_files(folder)
+        found = _misnamed_subfolders(folder, label, nested, label_map)
+        misnamed += found
+        misnamed_labels.update((path, label) for path, *_ in found)
         ignored += others
         linked += links
         if not files:
@@ -202,6 +266,7 @@ def scan_folder(
         labels += [label] * len(files)
         splits += [split] * len(files)
         folder_of += [index] * len(files)
+    _check_nested(root, misnamed, misnamed_labels)
     if ignored:
         warnings.warn(
             f"{len(ignored)} file(s) in label folders under {root} have no image suffix "
@@ -243,7 +308,10 @@ def load_folder(
         format is recognised from the content and checked before decoding.
         Images in nested sub-folders of a label folder belong to that label
         (read recursively, in relative-path order; linked folders are not
-        entered). Files without an image suffix are ignored and counted in a
+        entered); one named as a split (``happy/test/``) is refused, one named
+        as another label (``neutral/contempt/``) is read as its label folder's
+        with a :class:`~fer_classic.exceptions.LabelMergeWarning`. Files
+        without an image suffix are ignored and counted in a
         :class:`~fer_classic.exceptions.SkippedFilesWarning`.
     size : int or (height, width), default=48
         Geometry every image is converted to (grayscale).
@@ -271,8 +339,9 @@ def load_folder(
     Raises
     ------
     DatasetError
-        If ``root`` is missing, empty or holds no label folders, or two label
-        folders are one folder (or one lies inside the other) through a link.
+        If ``root`` is missing, empty or holds no label folders, two label
+        folders are one folder (or one lies inside the other) through a link,
+        or a label folder's sub-folder is named as a split.
     ImageSizeError
         If ``size`` is invalid or the images would not fit in memory (before reading).
     UnknownLabelError
