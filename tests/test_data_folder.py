@@ -279,6 +279,20 @@ def test_fer2013_file_prefixes_fill_usages(tmp_path, tiny_faces):
     assert len(data.select("test")) == 4
 
 
+@pytest.mark.parametrize("names", [("Training", "PublicTest", "PrivateTest"),
+                                   ("training", "publictest", "PRIVATETEST")])
+def test_split_folders_named_as_fer2013_usages_are_splits_with_their_usages(tmp_path, tiny_faces, recwarn, names):
+    # Only Training/ was read; PublicTest/ and PrivateTest/ were "not read" and to be moved into a label folder.
+    for i, (name, label) in enumerate([(n, label) for n in names for label in ("happy", "sad")]):
+        (tmp_path / "d" / name / label).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "d" / name / label / f"{i}.png"), tiny_faces.images[i])
+    data = load_folder(tmp_path / "d")
+    assert sorted(set(zip(data.splits, data.usages))) == [
+        ("test", "PrivateTest"), ("test", "PublicTest"), ("train", "Training")]
+    assert len(data.select("PublicTest")) == 2 and len(data.select("test")) == 4
+    assert not recwarn.list  # nothing unread, and PublicTest/happy and PrivateTest/happy are not "merged"
+
+
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         load_dataset(tmp_path / "nope")

@@ -485,6 +485,15 @@ def test_describe_counts_file_name_usages_as_the_splits_fit_uses(flat_fer2013):
     assert found.leaked() == (1, 0) and set(found.class_counts) == {"train", "test"}
 
 
+def test_describe_reads_split_folders_named_as_fer2013_usages(tmp_path):
+    # PublicTest/ and PrivateTest/ were "not read" (move them into a label folder): only Training/ was counted.
+    for usage, face in zip(("Training", "PublicTest", "PrivateTest"), smooth_faces(3, seed=6)):
+        (tmp_path / usage / "happy").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / usage / "happy" / "a.png"), face)
+    found = describe_dataset(tmp_path)
+    assert found.class_counts == {"train": {"happy": 1}, "test": {"happy": 2}}
+
+
 def test_dedupe_of_file_name_usages_keeps_the_training_copy(flat_fer2013):
     from fer_classic.data import load_dataset
 

@@ -33,7 +33,7 @@ from ._duplicates import (
     perceptual_hashes,
     pixel_digest,
 )
-from ._folder import _USAGE_CANONICAL, _USAGE_PREFIX, scan_folder
+from ._folder import file_usages, scan_folder
 from ._images import decode_image_header
 from ._load import DEFAULT_DATASET, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
@@ -240,7 +240,7 @@ _HASH_CHUNK = 4096
 
 
 def _describe_folder(root: Path, label_map, n_jobs):
-    _, paths, labels, splits, _ = scan_folder(root, label_map)
+    groups, paths, labels, splits, folder_of = scan_folder(root, label_map)
     workers = _resources.workers(n_jobs)
     rows, hashes, ok, unreadable = [], [], [], []
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 and len(paths) >= 64 else nullcontext() as pool:
@@ -254,8 +254,8 @@ def _describe_folder(root: Path, label_map, n_jobs):
                 hashes.append(perceptual_hashes(np.stack([r[1] for r in found])))
             rows += [(r[0], r[2], r[3], r[4]) for r in found]  # the thumbnail hashed, not kept
     keep = np.flatnonzero(ok)
-    # The usages load_folder reads from FER2013 file names: fit trains and scores a flat folder of them by these.
-    usages = [_USAGE_CANONICAL[m.group(1).lower()] if (m := _USAGE_PREFIX.match(p.name)) else "" for p in paths]
+    # The usages load_folder reads from FER2013 folder and file names: fit trains and scores a flat folder by these.
+    usages = file_usages(groups, paths, folder_of)
     splits = effective_splits(np.asarray(splits, dtype=object), np.asarray(usages, dtype=object))
     return {
         "digests": [r[0] for r in rows],

@@ -13,13 +13,13 @@ import numpy as np
 
 from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label, warn_unused_keys
-from ._dataset import FaceDataset, folder_split, normalize_split
+from ._dataset import FaceDataset, folder_split
 from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
 
 if TYPE_CHECKING:
     from ..detection import FaceCropper
 
-__all__ = ["load_folder", "scan_folder"]
+__all__ = ["file_usages", "load_folder", "scan_folder"]
 
 # Kaggle's FER2013 folders name files after the CSV's Usage column.
 _USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
@@ -192,10 +192,11 @@ def _check_nested(root: Path, misnamed: list[tuple[Path, str, str, int]], labels
 
 
 def _warn_merged(groups: list[tuple[str, Path]], labels: list[str], root: Path) -> None:
-    by_label: dict[tuple[str, str], list[str]] = {}
-    for (split, folder), label in zip(groups, labels):
-        by_label.setdefault((split, label), []).append(folder.name)
-    merged = [f"{', '.join(names)} -> {label}" for (_, label), names in by_label.items() if len(names) > 1]
+    by_label: dict[tuple[str, str, str], list[str]] = {}
+    for (split, folder), label, usage in zip(groups, labels, _group_usages(groups)):
+        # PublicTest/happy/ and PrivateTest/happy/ are both test, kept apart by their usages: not merged.
+        by_label.setdefault((split, usage, label), []).append(folder.name)
+    merged = [f"{', '.join(names)} -> {label}" for (_, _, label), names in by_label.items() if len(names) > 1]
     if merged:
         warnings.warn(
             f"Label folders under {root} fold into one label and are merged: {'; '.join(merged)}. "
@@ -231,9 +232,10 @@ def scan_folder(
             f"Dataset folder {root} has no sub-folders; expected {root}/<label>/*.jpg "
             f"or {root}/<split>/<label>/*.jpg."
         )
-    split_dirs = [d for d in top if normalize_split(d.name)]
+    # Split folders are named as parse_split reads splits elsewhere: FER2013's usages (PublicTest/) too.
+    split_dirs = [d for d in top if folder_split(d.name)]
     if split_dirs:
-        groups = [(normalize_split(d.name), label_dir) for d in split_dirs for label_dir in _subdirs(d)]
+        groups = [(folder_split(d.name)[0], label_dir) for d in split_dirs for label_dir in _subdirs(d)]
     else:
         groups = [("", d) for d in top]
     _warn_unread(root, [d for d in top if d not in split_dirs] if split_dirs else [], [root, *split_dirs])
@@ -288,6 +290,28 @@ def scan_folder(
     return groups, paths, labels, splits, folder_of
 
 
+def _group_usages(groups: list[tuple[str, Path]]) -> list[str]:
+    """The FER2013 usage each label folder's split folder is named as (``PublicTest/``), else ``""``."""
+    return [(folder_split(folder.parent.name) or ("", ""))[1] if split else "" for split, folder in groups]
+
+
+def file_usages(groups: list[tuple[str, Path]], paths: list[Path], folder_of: list[int]) -> list[str]:
+    """The FER2013 usage of each file :func:`scan_folder` listed, ``""`` where none.
+
+    Its split folder's where that is named as a usage (``PublicTest/``: the folder decides the
+    split, so its usage too), else its name's prefix (``PublicTest_00001.png``, Kaggle's FER2013 folders).
+    """
+    by_group = _group_usages(groups)
+    usages = []
+    for path, index in zip(paths, folder_of):
+        if by_group[index]:
+            usages.append(by_group[index])
+        else:
+            match = _USAGE_PREFIX.match(path.name)
+            usages.append(_USAGE_CANONICAL[match.group(1).lower()] if match else "")
+    return usages
+
+
 def load_folder(
     root: str | os.PathLike,
     *,
@@ -302,7 +326,9 @@ def load_folder(
     ----------
     root : path
         ``ROOT/<label>/*.jpg`` (one unsplit set) or ``ROOT/<split>/<label>/*.jpg``
-        with split folders named train/training, test/testing, val/validation.
+        with split folders named train/training, test/testing, val/validation,
+        or as FER2013's usages (Training, PublicTest, PrivateTest: train and
+        test, the usage kept in ``usages``), in any case.
         Images may be any of :data:`~fer_classic.data.IMAGE_EXTENSIONS` (jpg,
         png, bmp, tif, gif, webp, ppm/pgm, jp2...), color or gray, any size; the
         format is recognised from the content and checked before decoding.
@@ -330,7 +356,8 @@ def load_folder(
     Returns
     -------
     FaceDataset
-        Files in name order; FER2013 file prefixes (``PublicTest_``...) fill ``usages``.
+        Files in name order; FER2013 usage folders (``PublicTest/``) and file
+        prefixes (``PublicTest_``...) fill ``usages``.
         Undecodable files are listed in ``skipped`` as ``(path, reason)``, every
         one of them (the warning names up to 20), and never touched. Images
         enlarged more than 4x a side give a
@@ -372,15 +399,11 @@ def load_folder(
     if stretched:
         _warn_stretched(stretched, stacklevel=2)
     kept = [p for p, keep in zip(paths, ok) if keep]
-    usages = []
-    for p in kept:
-        match = _USAGE_PREFIX.match(p.name)
-        usages.append(_USAGE_CANONICAL[match.group(1).lower()] if match else "")
     return FaceDataset(
         images=images,
         labels=np.asarray(labels, dtype=object)[ok],
         splits=np.asarray(splits, dtype=object)[ok],
-        usages=np.asarray(usages, dtype=object),
+        usages=np.asarray(file_usages(groups, paths, folder_of), dtype=object)[ok],
         sources=np.asarray([str(p) for p in kept], dtype=object),
         name=str(root),
         skipped=tuple(skipped),
