@@ -90,6 +90,14 @@ def test_bad_rows_name_the_row(tmp_path, row, message):
         load_fer2013_csv(path)
 
 
+def test_a_bad_usage_is_refused_at_its_row_before_later_rows_are_read(tmp_path):
+    # It was found after every row's pixels were parsed (seconds on FER2013): row 3's bad pixels spoke first.
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"0,{ROW},Tarining\n0,1 x,Training\n")
+    with pytest.raises(DatasetFormatError, match="row 2: Usage 'Tarining' is not train/training"):
+        load_fer2013_csv(path)
+
+
 def test_row_with_other_pixel_count_than_first_names_its_row(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"0,{ROW},Training\n0,{' '.join(['1'] * 25)},Training\n")

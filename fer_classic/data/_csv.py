@@ -238,7 +238,9 @@ def load_fer2013_csv(
     images: list[np.ndarray] = []
     labels: list[str] = []
     usages: list[str] = []
+    splits: list[str] = []
     rows: list[int] = []
+    known_usages: dict[str, tuple[str, str]] = {}  # Usage text → (split, FER2013 usage)
     side = None
     known: dict[str, str] = {}  # emotion text → label, parsed once per distinct value
     limit = [_FIRST_LINE_LIMIT]
@@ -276,6 +278,9 @@ def load_fer2013_csv(
                 )
             if len(row) < len(header):
                 raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
+            usage = row[i_usage] if i_usage is not None else ""
+            if usage not in known_usages:  # checked before the row's pixels, once per distinct value
+                known_usages[usage] = parse_split(usage, where, "Usage")  # any case: "publictest" too
             pixels = _parse_pixels(row[i_pixels], where)
             if side is None:
                 side = math.isqrt(pixels.size)
@@ -299,17 +304,14 @@ def load_fer2013_csv(
             if emotion not in known:
                 known[emotion] = _parse_label(emotion, where, label_map)
             labels.append(known[emotion])
-            usages.append(row[i_usage].strip() if i_usage is not None else "")
+            split, official = known_usages[usage]
+            splits.append(split)
+            usages.append(official or usage.strip())
             rows.append(line)
     if not images:
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
     warn_unused_keys(label_map, known, path)
     _warn_fer2013_ids(label_map, known, path)
-    splits = []
-    for i, (line, usage) in enumerate(zip(rows, usages)):
-        split, official = parse_split(usage, f"{path} row {line}", "Usage")  # any case: "publictest" too
-        splits.append(split)
-        usages[i] = official or usage
     check_allocation(len(images), images[0].shape, f"Loading {path}")  # np.stack copies once
     return FaceDataset(
         images=np.stack(images),
