@@ -190,6 +190,16 @@ def test_missing_path_is_a_dataset_error():
         describe_dataset("/no/such/dataset")
 
 
+@pytest.mark.parametrize("data", ["", " "])
+def test_an_empty_path_is_refused_as_load_dataset_refuses_it(tmp_path, monkeypatch, data):
+    # Path("") is ".": the current folder was described as the dataset.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "happy").mkdir()
+    cv2.imwrite(str(tmp_path / "happy" / "a.png"), smooth_faces(1, seed=1)[0])
+    with pytest.raises(DatasetError, match="The dataset path is empty; give a class-folder tree"):
+        describe_dataset(data)
+
+
 # --- hashes ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

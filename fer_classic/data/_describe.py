@@ -18,7 +18,7 @@ import numpy as np
 from .. import _resources
 from .._display import one_line
 from .._fileio import atomic_write_text
-from ..exceptions import DataLeakageWarning, DatasetError, ImageDecodeError, ReportError
+from ..exceptions import DataLeakageWarning, ImageDecodeError, ReportError
 from ..labels import parse_label_map, sort_labels
 from ._csv import load_fer2013_csv
 from ._dataset import FaceDataset, effective_splits
@@ -35,7 +35,7 @@ from ._duplicates import (
 )
 from ._folder import file_usages, scan_folder
 from ._images import decode_image_header
-from ._load import DEFAULT_DATASET, load_dataset, recognise_format
+from ._load import DEFAULT_DATASET, existing_path, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
 
 __all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
@@ -336,10 +336,7 @@ def describe_dataset(
         name, kind, found = synthetic.name, "in-memory", _describe_arrays(synthetic, "generated")
         size_source = "the generated arrays"
     else:
-        path = Path(data)
-        if not path.exists():
-            raise DatasetError(f"Dataset path {path} does not exist; give class folders, a labels file or a "
-                               "fer2013.csv.")
+        path = existing_path(data)  # load_dataset's check: "" (the current folder) is refused too
         kind = recognise_format(path)  # the same dispatch as load_dataset
         name = str(path)
         if kind == "folder":

@@ -113,16 +113,7 @@ def load_dataset(
     if path is None or str(path) == DEFAULT_DATASET:
         _no_options(str(DEFAULT_DATASET), columns, options)
         return make_synthetic_faces(size=size)
-    if not os.fspath(path).strip():  # Path("") is ".": the current folder would be read as a dataset
-        raise DatasetError("The dataset path is empty; give a class-folder tree, a fer2013.csv or a labels file, "
-                           "or None for the generated default.")
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(
-            f"Dataset path {path} does not exist; give a class-folder tree, a fer2013.csv "
-            f"(or .csv.gz), a labels file (.csv/.tsv), a downloaded dataset folder "
-            f"({', '.join(LAYOUTS)}), or omit it for the generated '{DEFAULT_DATASET}' dataset."
-        )
+    path = existing_path(path)
     kind = layout.strip().lower() if layout is not None else recognise_format(path)
     if kind == "folder":
         _no_options("a class-folder tree", columns, options)
@@ -140,6 +131,28 @@ def load_dataset(
             "(--label-map) and columns apply to class folders, labels files and fer2013.csv only."
         )
     return load_layout(path, kind, size=size, n_jobs=n_jobs, cropper=cropper, **options)
+
+
+def existing_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, refused where it is empty or does not exist (every reader of a dataset path).
+
+    Raises
+    ------
+    DatasetError
+        If ``path`` is empty (``Path("")`` is ".": the current folder would be
+        read as a dataset) or does not exist, saying what to give.
+    """
+    if not os.fspath(path).strip():
+        raise DatasetError("The dataset path is empty; give a class-folder tree, a fer2013.csv or a labels file, "
+                           "or None for the generated default.")
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(
+            f"Dataset path {path} does not exist; give a class-folder tree, a fer2013.csv "
+            f"(or .csv.gz), a labels file (.csv/.tsv), a downloaded dataset folder "
+            f"({', '.join(LAYOUTS)}), or omit it for the generated '{DEFAULT_DATASET}' dataset."
+        )
+    return path
 
 
 def dataset_inputs(path: str | os.PathLike | None) -> list[str | Path]:
