@@ -244,6 +244,20 @@ def test_ferplus_row_count_mismatch(ferplus):
         load_ferplus(new)
 
 
+@pytest.mark.parametrize("usage, aligned", [("training", True), ("TRAIN", True), ("PublicTest", False)])
+def test_ferplus_usages_are_compared_as_parsed_splits(ferplus, usage, aligned):
+    # 'training' against fer2013.csv's 'Training' was refused as "not aligned"; parse_split reads any case.
+    new = ferplus / "fer2013new.csv"
+    new.write_text(new.read_text().replace("Training,", f"{usage},"))
+    if aligned:
+        with pytest.warns(SkippedRowsWarning):
+            assert load_ferplus(new, size=8).labels.tolist() == ["happy", "contempt"]
+    else:
+        with pytest.raises(DatasetFormatError, match="row 2: Usage 'PublicTest', but .* says 'Training'; the two "
+                                                     "files are not aligned"):
+            load_ferplus(new, size=8)
+
+
 def test_ferplus_without_fer2013_names_places(tmp_path):
     _text(tmp_path / "fer2013new.csv", _FERPLUS_HEADER + "Training,fer0000000.png,1,0,0,0,0,0,0,0,0,0\n")
     with pytest.raises(DatasetError, match="fer2013_csv"):

@@ -27,7 +27,7 @@ from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label
 from ._csv import load_fer2013_csv
-from ._dataset import FaceDataset, folder_split
+from ._dataset import FaceDataset, folder_split, parse_split
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
 if TYPE_CHECKING:
     from ..detection import FaceCropper
@@ -533,11 +533,14 @@ def load_ferplus(
     keep = np.zeros(len(rows), dtype=bool)
     labels = np.empty(len(rows), dtype=object)
     skipped_rows: dict[str, list[str]] = {"dropped by FER+ (empty Image name)": []}
+    usages: dict[str, tuple[str, str]] = {}  # Usage text → (split, FER2013 usage)
     # The votes first: a bad one is named before fer2013.csv's pixels are decoded (a minute's work).
     for k, (line, row) in enumerate(rows):
         where = f"{labels_file} row {line}"
         if len(row) <= max(i_usage, i_name, *i_votes):
             raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
+        if row[i_usage] not in usages:  # as load_fer2013_csv reads it (any case), before the pixels are
+            usages[row[i_usage]] = parse_split(row[i_usage], where, "Usage")
         if not row[i_name].strip():
             skipped_rows["dropped by FER+ (empty Image name)"].append(f"row {line}")
             continue
@@ -553,7 +556,10 @@ def load_ferplus(
             "fer2013.csv row by row, so use the original, unfiltered fer2013.csv."
         )
     for k, (line, row) in enumerate(rows):
-        if row[i_usage].strip() and pixels.usages[k] and row[i_usage].strip() != pixels.usages[k]:
+        # The parsed splits compared ('training' is 'Training'), and the usages where both files give one.
+        split, usage = usages[row[i_usage]]
+        if (split and pixels.splits[k] and split != pixels.splits[k]) or (
+                usage and pixels.usages[k] and usage != pixels.usages[k]):
             raise DatasetFormatError(
                 f"{labels_file} row {line}: Usage {row[i_usage].strip()!r}, but {pixels.sources[k]} says "
                 f"{pixels.usages[k]!r}; the two files are not aligned (use the original fer2013.csv)."
