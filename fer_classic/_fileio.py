@@ -405,6 +405,7 @@ def check_outputs(
     input_trees: Mapping[str, PathLike | Iterable[PathLike] | None] | None = None,
     dirs: Collection[str] = (),
     text: Collection[str] = (),
+    models: Collection[str] = (),
     make_parents: bool = False,
 ) -> dict[str, Path]:
     """Check, before any long work, that every output can be written and touches no input.
@@ -430,6 +431,9 @@ def check_outputs(
         The names in ``outputs`` that are CSV tables: their paths may not end
         in an image, video or model suffix (far more likely the user's photo,
         video or model, which the table would replace, than a table's name).
+    models : collection of str, optional
+        The names in ``outputs`` that are model files: their paths may not end
+        in an image, video or table suffix, for the same reason.
     make_parents : bool, default=False
         Accept a missing parent folder of a file output (it will be created)
         when the nearest existing folder above it is writable. Folder outputs
@@ -450,8 +454,9 @@ def check_outputs(
         or lies inside those; if an output holds a NUL character; if two
         outputs are the same path; if a file output is an existing folder
         (or a folder output an existing file), not a regular file or a
-        write-protected one; or if the folder it goes into is missing or not
-        writable.
+        write-protected one; if a file output ends in a path separator (a
+        folder's name) or, for ``text`` and ``models``, in another kind of
+        file's suffix; or if the folder it goes into is missing or not writable.
     """
     dirs = set(dirs)
     unknown = dirs - set(outputs)
@@ -468,6 +473,10 @@ def check_outputs(
         if "\0" in os.fspath(path):
             raise OutputPathError(f"{name} {str(path)!r} holds a NUL character, which no file name can; "
                                   "choose another path.")
+        typed = os.fspath(outputs[name])
+        if name not in dirs and typed.endswith(("/", os.sep)):  # Path drops it: a file was written by that name
+            raise OutputPathError(f"{name} {typed} ends in {typed[-1]}, a folder's name, but this output is a file; "
+                                  f"give a file path, with the file's name after the last {typed[-1]}.")
     # Inputs by resolved path and by (device, inode): a labels file lists tens of thousands of
     # images, and each output is looked up in them rather than compared with each.
     folders: dict[str, str] = {}
@@ -534,6 +543,9 @@ def check_outputs(
         if name in text and path.suffix.lower() in _media_suffixes():
             raise OutputPathError(f"{name} {path}: this output is a CSV table, but the path has the suffix of an "
                                   "image, video or model file, which it would replace; give a .csv path.")
+        if name in models and path.suffix.lower() in (_media_suffixes() - _MODEL_SUFFIXES) | _TABLE_SUFFIXES:
+            raise OutputPathError(f"{name} {path}: this output is a model file, but the path has the suffix of an "
+                                  "image, video or table, which it would replace; give a .joblib or .skops path.")
         _check_writable(name, path, real, is_dir=name in dirs, make_parents=make_parents or name in dirs)
     return given
 
@@ -543,7 +555,12 @@ def _media_suffixes() -> frozenset[str]:
     from .data._images import IMAGE_EXTENSIONS
     from .prediction._video import VIDEO_EXTENSIONS
 
-    return IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | {".joblib", ".skops"}
+    return IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | _MODEL_SUFFIXES
+
+
+_MODEL_SUFFIXES = frozenset({".joblib", ".skops"})
+#: Suffixes of the tables, grids and reports a model file is never written over.
+_TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".yaml", ".yml", ".html", ".txt"})
 
 
 def _write_protected(path: Path) -> bool:

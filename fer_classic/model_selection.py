@@ -482,7 +482,8 @@ def search_model(
     # Everything that can be wrong with the options is checked before the data is loaded.
     grid_file = grid if isinstance(grid, (str, os.PathLike)) and grid != "default" else None
     check_outputs({"--out": out, "--results": results_csv}, inputs={"--grid": grid_file},
-                  input_trees={"--data": data_path(data)}, text=("--results",), make_parents=True)
+                  input_trees={"--data": data_path(data)}, text=("--results",), models=("--out",),
+                  make_parents=True)
     if out is not None:  # --format against --out's suffix now, as fit does: the file is written after the search
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,

@@ -272,7 +272,7 @@ def fit_model(
     _check_clf_params(clf_params)
     if groups is not None:
         compile_groups(groups)
-    check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, make_parents=True)
+    check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, models=("--out",), make_parents=True)
     if out is not None:  # --format against --out's suffix now: the file is written after the work
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,

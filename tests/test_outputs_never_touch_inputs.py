@@ -64,8 +64,8 @@ COMMANDS = {
     "evaluate --report inside the dataset": (["evaluate", "{a}", "--data", "{folder}", "--report",
                                               "{folder}/report"], "--report"),
     "fit --out is a folder": (["fit", "--data", "{csv}", "--out", "{tmp}"], "--out"),
-    "search --out and --results alike": (["search", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/x.csv",
-                                          "--results", "{tmp}/x.csv"], "both name"),
+    "search --out and --results alike": (["search", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/x.out",
+                                          "--results", "{tmp}/x.out"], "both name"),
     "fit --out is an image a labels file lists": (["fit", "--data", "{labels}", "--out", "{photo}"],
                                                   "is an input of this command"),
     "describe --duplicates-csv is a listed image": (["describe", "--data", "{labels}", "--duplicates-csv",
@@ -124,6 +124,23 @@ def test_a_table_is_not_written_over_a_photo_video_or_model(files, no_work, tmp_
     result = CliRunner().invoke(main, filled)
     assert result.exit_code != 0 and f"{option} {out}: this output is a CSV table" in result.output, result.output
     assert out.read_bytes() == b"the user's"
+
+
+@pytest.mark.parametrize("command", [["fit"], ["search", "--clf", "knn"]], ids=["fit", "search"])
+@pytest.mark.parametrize("name", ["portrait.jpg", "clip.mp4", "table.csv"])
+def test_a_model_is_not_written_over_a_photo_video_or_table(files, no_work, tmp_path, command, name):
+    out = tmp_path / name  # fit --out portrait.jpg replaced the photo with a model after the whole fit
+    out.write_bytes(b"the user's")
+    result = CliRunner().invoke(main, [*command, "--data", str(files["csv"]), "--out", str(out)])
+    assert result.exit_code != 0 and f"--out {out}: this output is a model file" in result.output, result.output
+    assert out.read_bytes() == b"the user's"
+
+
+def test_a_file_output_ending_in_a_separator_is_refused(files, no_work, tmp_path):
+    # Path drops the "/": a model file was written by the folder's name.
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", f"{tmp_path / 'models'}/"])
+    assert result.exit_code != 0 and "ends in /, a folder's name, but this output is a file" in result.output
+    assert not (tmp_path / "models").exists()
 
 
 def test_symlink_to_an_input_is_the_input(files, no_work, tmp_path):
