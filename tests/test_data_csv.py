@@ -81,6 +81,7 @@ def test_resizes_to_requested_size(tmp_path):
         ("0,4294967303" + " 1" * 15 + ",Training", "row 2: .*pixel 1 of 16 is '4294967303'"),
         ("0,1 -4" + " 1" * 14 + ",Training", "row 2: .*pixel 2 of 16 is '-4'"),
         ("0," + ROW + ",Holdout", "row 2: Usage 'Holdout'"),
+        ("0," + ROW, r"row 2: 2 fields, header has 3 \(emotion, pixels, Usage\); fill in the missing field"),
     ],
 )
 def test_bad_rows_name_the_row(tmp_path, row, message):

@@ -277,7 +277,10 @@ def load_fer2013_csv(
                     "not closed; fix that line (FER2013 fields never hold line breaks)."
                 )
             if len(row) < len(header):
-                raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
+                raise DatasetFormatError(
+                    f"{where}: {len(row)} fields, header has {len(header)} ({', '.join(header)}); fill in the "
+                    "missing field(s) or remove the row."
+                )
             usage = row[i_usage] if i_usage is not None else ""
             if usage not in known_usages:  # checked before the row's pixels, once per distinct value
                 known_usages[usage] = parse_split(usage, where, "Usage")  # any case: "publictest" too
