@@ -106,6 +106,15 @@ def test_row_with_other_pixel_count_than_first_names_its_row(tmp_path):
         load_fer2013_csv(path)
 
 
+@pytest.mark.parametrize("emotion", ["-0", "-0.0"])
+def test_a_negative_zero_emotion_is_no_id(tmp_path, emotion):
+    # int("-0") is 0: it was read as angry, while -1 is refused.
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"{emotion},{ROW},Training\n")
+    with pytest.raises(UnknownLabelError, match=f"row 2: FER2013 emotion id '{emotion}' has a minus sign"):
+        load_fer2013_csv(path)
+
+
 def test_unknown_emotion_id_names_the_row(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"9,{ROW},Training\n")

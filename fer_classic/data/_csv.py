@@ -167,7 +167,8 @@ def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, s
 
 
 def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:
-    text = integral_text(text.strip())  # "4.0", as pandas writes an emotion column read as floats
+    raw = text.strip()
+    text = integral_text(raw)  # "4.0", as pandas writes an emotion column read as floats
     try:
         if label_map is not None:
             try:
@@ -175,6 +176,10 @@ def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> 
             except UnknownLabelError:
                 if not text.lstrip("-").isdigit():
                     raise
+        if text.lstrip("-").isdigit() and raw.startswith("-") and int(text) == 0:
+            # int("-0") is 0: a negative zero is no id, as -1 is not (fer2013_label refuses that one).
+            raise UnknownLabelError(f"FER2013 emotion id {raw!r} has a minus sign; ids are 0..6 without one "
+                                    "(0=angry); fix the row.")
         return fer2013_label(int(text)) if text.lstrip("-").isdigit() else canonical_label(text)
     except UnknownLabelError as exc:
         raise UnknownLabelError(f"{where}: {exc}") from None
