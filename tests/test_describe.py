@@ -134,6 +134,17 @@ def test_an_unreadable_file_with_a_newline_in_its_name_is_listed_on_one_line(tmp
     assert len(listed) == 1 and "bad\\nname.png" in listed[0] and all(line.isprintable() for line in lines)
 
 
+def test_an_unreadable_file_of_a_labels_file_is_named_once(tmp_path):
+    # "/x/notes.csv: /x/notes.csv: not a decodable image": the loader's reason names the file already.
+    cv2.imwrite(str(tmp_path / "a.png"), smooth_faces(1, seed=2)[0])
+    (tmp_path / "notes.csv").write_text("not an image\n")
+    (tmp_path / "labels.csv").write_text("image,label\na.png,happy\nnotes.csv,happy\n")
+    with pytest.warns(UserWarning, match="notes.csv"):
+        found = describe_dataset(tmp_path / "labels.csv")
+    assert [(source, reason[:26]) for source, reason in found.unreadable] == [
+        (str(tmp_path / "notes.csv"), "not a decodable image: its")]
+
+
 def test_class_counts_per_split(described):
     assert described.class_counts["train"] == {"happy": 7, "sad": 7}
     assert described.class_counts["test"] == {"happy": 5, "sad": 4}

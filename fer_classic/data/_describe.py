@@ -275,7 +275,8 @@ def _describe_arrays(dataset: FaceDataset, fmt: str):
         "sizes": [f"{width}x{height}"] * n, "modes": ["L"] * n, "formats": [fmt] * n,
         "labels": dataset.labels, "splits": effective_splits(dataset.splits, dataset.usages),
         "sources": dataset.sources,
-        "unreadable": list(dataset.skipped),
+        # The loaders' reasons start with the file, which the report names already (as _inspect's do not).
+        "unreadable": [(source, reason.removeprefix(f"{source}: ")) for source, reason in dataset.skipped],
     }
 
 
