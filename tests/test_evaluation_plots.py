@@ -81,6 +81,13 @@ def test_sample_grid_titles_show_true_and_predicted(scored):
     assert titles and all(t.startswith("true ") and "\npred " in t for t in titles)
 
 
+def test_per_class_f1_draws_no_bar_for_a_class_absent_from_data_and_predictions():
+    metrics = classification_metrics(["happy", "sad", "sad"], ["happy", "sad", "happy"], ["happy", "sad", "fear"])
+    ax = plot_per_class_f1(metrics).axes[0]
+    assert len(ax.patches) == 2  # happy and sad: fear has no F1 (the macro average leaves it out)
+    assert "absent" in ax.texts[2].get_text() and "absent" not in ax.texts[1].get_text()
+
+
 def test_learning_curve_x_is_training_sizes(curves):
     assert curves[0].kind == "learning" and curves[0].x == sorted(curves[0].x)
     assert curves[0].test_scores.shape == (2, 3)

@@ -116,13 +116,19 @@ def plot_per_class_f1(metrics: dict, *, title: str | None = None):
     fig = _figure("plot_per_class_f1", 7, 1.6 + 0.45 * len(names))
     ax = fig.add_subplot()
     y = np.arange(len(names))
-    f1 = [r["f1"] for r in rows]
-    ax.barh(y, f1, color=_colors(len(names)), alpha=0.85, label="F1")
-    ax.scatter([r["precision"] for r in rows], y, marker="|", s=200, color="black", label="precision")
-    ax.scatter([r["recall"] for r in rows], y, marker="x", color="black", label="recall")
-    for yi, value, row in zip(y, f1, rows):
+    # A class neither in y_true nor predicted has no F1 (the averages leave it out): no bar, no markers.
+    predicted = np.asarray(metrics["confusion_matrix"]).sum(axis=0)
+    present = np.array([row["support"] > 0 or n > 0 for row, n in zip(rows, predicted)], bool)
+    f1 = np.array([r["f1"] for r in rows])
+    ax.barh(y[present], f1[present], color=np.array(_colors(len(names)))[present], alpha=0.85, label="F1")
+    ax.scatter([r["precision"] for r, p in zip(rows, present) if p], y[present], marker="|", s=200,
+               color="black", label="precision")
+    ax.scatter([r["recall"] for r, p in zip(rows, present) if p], y[present], marker="x", color="black",
+               label="recall")
+    for yi, value, row, shown in zip(y, f1, rows, present):
         # At the bar's start, clear of the precision and recall markers further right.
-        ax.text(0.01, yi, f"{value:.2f} (n={row['support']})", va="center", ha="left", fontsize=8,
+        text = f"{value:.2f} (n={row['support']})" if shown else "absent: neither in the data nor predicted"
+        ax.text(0.01, yi, text, va="center", ha="left", fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
     ax.axvline(metrics["f1_macro"], ls="--", color="gray", label=f"macro F1 {metrics['f1_macro']:.2f}")
     ax.set_yticks(y, names)
