@@ -145,6 +145,15 @@ def test_an_unreadable_file_of_a_labels_file_is_named_once(tmp_path):
         (str(tmp_path / "notes.csv"), "not a decodable image: its")]
 
 
+def test_a_sideways_photo_s_size_is_reported_upright(tmp_path):
+    # Stored 48 wide, 24 high, EXIF orientation 6: loading reads it 24x48; describe said 48x24.
+    (tmp_path / "happy").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(smooth_faces(1, seed=3, size=48)[0][:24]).save(tmp_path / "happy" / "phone.jpg", exif=exif)
+    assert describe_dataset(tmp_path).sizes == {"unsplit": {"24x48": 1}}
+
+
 def test_class_counts_per_split(described):
     assert described.class_counts["train"] == {"happy": 7, "sad": 7}
     assert described.class_counts["test"] == {"happy": 5, "sad": 4}

@@ -68,9 +68,10 @@ class DatasetDescription:
     class_counts : dict
         split → class → images (canonical class order).
     sizes, modes, formats : dict
-        split → value → images. Sizes are ``WIDTHxHEIGHT`` as stored; modes are
-        Pillow's (``L`` gray, ``RGB``...). For folders they come from the file
-        headers, for a CSV or an in-memory dataset from the decoded arrays.
+        split → value → images. Sizes are ``WIDTHxHEIGHT`` upright (the EXIF
+        orientation applied, as loading reads the images); modes are Pillow's
+        (``L`` gray, ``RGB``...). For folders they come from the file headers,
+        for a CSV or an in-memory dataset from the decoded arrays.
     size_source : str
         Where sizes and modes were read from.
     unreadable : list of (str, str)
@@ -230,8 +231,9 @@ def _inspect(path: Path):
         image, header = decode_image_header(path)
     except ImageDecodeError as exc:
         return None, str(exc).removeprefix(f"{path}: ")  # the report names the file already
-    return (pixel_digest(image), hash_thumbnail(image), f"{header.width}x{header.height}", header.mode,
-            header.format), None
+    # The upright size, as the loaders read the image (a sideways phone photo is 24x48, not its stored 48x24).
+    width, height = header.upright_size
+    return (pixel_digest(image), hash_thumbnail(image), f"{width}x{height}", header.mode, header.format), None
 
 
 #: Files read before their 32x32 thumbnails are hashed and dropped: 4 MB of thumbnails at a time, not 1 KB

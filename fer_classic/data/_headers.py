@@ -72,6 +72,11 @@ class ImageHeader:
     mode: str
     orientation: int = 1
 
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """``(width, height)`` once the orientation is applied: swapped by the quarter turns (5..8)."""
+        return (self.height, self.width) if self.orientation in (5, 6, 7, 8) else (self.width, self.height)
+
 
 def _orientation(image: Image.Image) -> int:
     # Only the header: Image.getexif() would decode a whole PNG to look for a late eXIf chunk.
