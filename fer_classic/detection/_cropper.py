@@ -56,6 +56,9 @@ WHOLE_FACTOR = 10
 PORTRAIT_ASPECT = 1.8
 
 
+_C_INT_MAX = 2**31 - 1
+
+
 class InvalidCropperParameterError(FaceDetectorError, InvalidParameterError):
     """A FaceCropper parameter is invalid: a FaceDetectorError, and scikit-learn's InvalidParameterError."""
 
@@ -103,7 +106,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         ``detector_model`` (never downloaded).
     detector_model : str or path, optional
         ``yunet``: the ONNX model file (required). ``haar``: another cascade
-        XML file (default: ``haarcascade_frontalface_alt2.xml``).
+        XML file (default, None: ``haarcascade_frontalface_alt2.xml``; an
+        empty string is refused).
     faces : {"all", "largest"}, default="all"
         Which faces :meth:`crop_faces` returns (:meth:`transform` always takes
         the largest, one row per image). Overlapping boxes count as one face,
@@ -133,9 +137,10 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         pixels. Larger values search faster; crops are always cut from the
         full-resolution image.
     scale_factor : float, default=1.1
-        Haar: step between the scales searched.
+        Haar: step between the scales searched, 1.01 to 2 (smaller: slower,
+        finer; OpenCV fails below 1.01 on large images).
     min_neighbors : int, default=5
-        Haar: overlapping hits a face needs.
+        Haar: overlapping hits a face needs (0 to 2**31 - 1, a C int).
     score_threshold : float, default=0.7
         YuNet: confidence a face needs.
     portrait_aspect : float or None, default=1.8
@@ -180,8 +185,11 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         "output_shape": [Interval(Integral, 4, None, closed="left"),
                          SequenceOf(Interval(Integral, 4, None, closed="left"), length=2)],
         "min_face_size": [Interval(Integral, 1, None, closed="left")],
-        "scale_factor": [Interval(Real, 1, None, closed="neither")],
-        "min_neighbors": [Interval(Integral, 0, None, closed="left")],
+        # What OpenCV's detectMultiScale runs on: below 1.01 the scales of a large image outgrow its
+        # buffers (1.001 on 3000x3000: "Insufficient memory"; 1.0000001: "s >= 0"), and steps beyond 2
+        # skip most face sizes (1e9: bad_alloc). OpenCV's examples use 1.05 to 1.3.
+        "scale_factor": [Interval(Real, 1.01, 2, closed="both")],
+        "min_neighbors": [Interval(Integral, 0, _C_INT_MAX, closed="both")],  # a C int in OpenCV
         "score_threshold": [Interval(Real, 0, 1, closed="neither")],
         "portrait_aspect": [Interval(Real, 1, None, closed="left"), None],
     }
@@ -225,6 +233,13 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             super()._validate_params()
         except InvalidParameterError as exc:
             raise InvalidCropperParameterError(str(exc)) from None
+        if isinstance(self.detector_model, str) and not self.detector_model.strip():
+            # '' was taken as None (the default cascade): an unset variable must not pass silently.
+            raise InvalidCropperParameterError(
+                f"The 'detector_model' parameter of FaceCropper is an empty string ({self.detector_model!r}); pass "
+                "the path of a model file (a Haar cascade XML, or the YuNet ONNX file), or None for the default "
+                "Haar cascade."
+            )
         if self.detector == "yunet" and self.detector_model is None:
             raise FaceDetectorError(
                 "detector='yunet' needs detector_model, the path of the YuNet ONNX file "
