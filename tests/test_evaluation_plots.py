@@ -88,6 +88,12 @@ def test_per_class_f1_draws_no_bar_for_a_class_absent_from_data_and_predictions(
     assert "absent" in ax.texts[2].get_text() and "absent" not in ax.texts[1].get_text()
 
 
+def test_class_distribution_legend_takes_a_split_name(tiny_faces):
+    ax = plot_class_distribution(tiny_faces, split_names={"test": "held-out"}).axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["train (84)", "held-out (28)"]  # the held-out images a report scores as "test"
+
+
 def test_learning_curve_x_is_training_sizes(curves):
     assert curves[0].kind == "learning" and curves[0].x == sorted(curves[0].x)
     assert curves[0].test_scores.shape == (2, 3)

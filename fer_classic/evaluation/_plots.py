@@ -10,7 +10,7 @@ dependency (``pip install 'fer-classic[plot]'``), imported when a plot is made.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -231,13 +231,16 @@ def plot_sample_predictions(
     return fig
 
 
-def plot_class_distribution(dataset, *, title: str | None = None):
+def plot_class_distribution(dataset, *, title: str | None = None, split_names: Mapping | None = None):
     """Grouped bars of images per class in each split of a FaceDataset.
 
     Parameters
     ----------
     dataset : FaceDataset
     title : str, optional
+    split_names : mapping, optional
+        The legend's name of a split, where it is not the split's own (the
+        held-out images a report scores as its ``"test"`` split).
 
     Returns
     -------
@@ -254,7 +257,7 @@ def plot_class_distribution(dataset, *, title: str | None = None):
         mask = dataset.splits == split
         counts = [int(np.sum(mask & (dataset.labels == c))) for c in classes]
         bars = ax.bar(x + (k - (len(splits) - 1) / 2) * width, counts, width, color=color,
-                      label=f"{split or 'unsplit'} ({int(mask.sum())})")
+                      label=f"{(split_names or {}).get(split, split or 'unsplit')} ({int(mask.sum())})")
         ax.bar_label(bars, fontsize=7)
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylabel("images")

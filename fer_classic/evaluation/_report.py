@@ -165,7 +165,8 @@ def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, clas
     atomic_write(path, write)
 
 
-def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_state, max_pca_points) -> dict:
+def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_state, max_pca_points,
+           split_names) -> dict:
     classes = model.classes
     makers = {
         "confusion-matrix": lambda: plot_confusion_matrix(metrics),
@@ -175,7 +176,7 @@ def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_
             title=f"ROC curves (one-vs-rest, from {predictions.score_kind} scores)"),
         "sample-predictions": lambda: plot_sample_predictions(
             subset.images, subset.y, predictions.labels, random_state=random_state),
-        "class-distribution": lambda: plot_class_distribution(data),
+        "class-distribution": lambda: plot_class_distribution(data, split_names=split_names),
         "average-faces": lambda: plot_average_faces(subset.images, subset.y, classes),
         "feature-pca": lambda: plot_feature_pca(
             predictions.features, subset.y, classes, max_points=max_pca_points, random_state=random_state),
@@ -391,9 +392,10 @@ def write_report(
     )
     timings["metrics"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points)
-    timings["plots"] = round(time.perf_counter() - start, 3)
     split_name = split_name or split or "all"
+    images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points,
+                    {split: split_name} if split else None)
+    timings["plots"] = round(time.perf_counter() - start, 3)
     paths = {name: out_dir / name for name in REPORT_FILES}
     _predictions_csv(paths["predictions.csv"], subset.sources, subset.y, predictions, model.classes)
     payload = {
