@@ -331,3 +331,16 @@ def test_an_array_that_is_not_one_image_is_named_with_its_shape(shape, use):
     # Were an IndexError deep in the cropper and OpenCV's "Bad number of channels".
     with pytest.raises(ImageDecodeError, match=rf"has shape \({shape[0]},"):
         use(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(48, 48, 3), (64, 48, 4), (48, 48)])
+def test_transform_of_one_image_asks_for_a_list(cropper, shape):
+    # Iterated, a 48x48x3 image gave 48 rows of garbage (48x3 "images"), a gray one "shape (48,)".
+    with pytest.raises(ImageDecodeError, match=rf"X has shape \({shape[0]}, .*pass a list of images: transform"):
+        cropper.transform(np.full(shape, 90, np.uint8))
+
+
+@pytest.mark.parametrize("X", ["face.png", ["face.png"]], ids=["path", "list of paths"])
+def test_transform_of_paths_says_it_takes_image_arrays(cropper, X):
+    with pytest.raises(TypeError, match=r"is a path \('face.png'\); FaceCropper.transform takes .*image arrays"):
+        cropper.transform(X)

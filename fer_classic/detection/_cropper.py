@@ -15,7 +15,7 @@ from .._sklearn_compat import (
     Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, _fit_context,
 )
 from ..data._images import CROP_FACTOR, as_size, resize_gray, searched, to_gray
-from ..exceptions import FaceDetectorError, NoFaceError
+from ..exceptions import FaceDetectorError, ImageDecodeError, NoFaceError
 from ._align import eye_angle, find_eyes
 from ._boxes import CROP, WHOLE_IMAGE, Face, clip_box, iou, suppress_overlaps
 from ._haar import FRONTAL_FACE_CASCADE, HaarFaceDetector
@@ -488,11 +488,17 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             images that already are face crops).
         ImageDecodeError
             If an item is not one image (empty, a batch, 2 or 5 channels),
-            naming its shape.
+            naming its shape, or ``X`` is one image (gray, or a colour
+            array whose last axis is 3 or 4): pass ``[image]``.
+        TypeError
+            If ``X`` or an item is a file path (read it first).
         """
         check_is_fitted(self)
         rows, missing = [], []
-        for i, image in enumerate(X):
+        for i, image in enumerate(_image_sequence(X)):
+            if isinstance(image, (str, bytes, os.PathLike)):
+                raise TypeError(f"X[{i}] is a path ({image!r}); FaceCropper.transform takes image arrays: read "
+                                "files with fer_classic.data.decode_image (or cv2.imread) first.")
             found = self.crop_faces(image)
             if found:
                 rows.append(max(found, key=lambda pair: pair[0].area)[1].ravel())
@@ -537,6 +543,21 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         if "output_shape" in params:
             params["output_shape"] = tuple(params["output_shape"])
         return cls(**params)
+
+
+def _image_sequence(X):
+    """``X`` if it can be a sequence of images; one image, or a path, is refused with what to pass instead."""
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise TypeError(f"X is a path ({X!r}); FaceCropper.transform takes a sequence of image arrays: read the "
+                        "file with fer_classic.data.decode_image (or cv2.imread) and pass transform([image]).")
+    shape = np.shape(X) if isinstance(X, np.ndarray) else ()
+    # Iterated, one colour image gave rows of its pixel rows (48 gray "images" of 48x3), a gray one its pixels.
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4)):
+        raise ImageDecodeError(
+            f"X has shape {shape}: one {'gray' if len(shape) == 2 else 'colour'} image, not a sequence of images; "
+            "pass a list of images: transform([image]). (A 3-D array of gray images is (n_images, height, width).)"
+        )
+    return X
 
 
 def _cut(gray: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.ndarray:
