@@ -26,6 +26,7 @@ from fer_classic.exceptions import (
     DisplayUnavailableError,
     FaceDetectorError,
     ImageDecodeError,
+    InputPathError,
     OutputPathError,
     ReportError,
     VideoDecodeError,
@@ -553,6 +554,14 @@ def test_one_path_alone_is_one_input_not_its_characters(fitted_model, files, mon
     monkeypatch.chdir(files)  # a relative name: its "." would have been this folder, searched
     run = predict_paths(fitted_model, as_given("crop.png"))
     assert run.n_inputs == 1 and run.failed == 0 and {r["source"] for r in run.rows} == {"crop.png"}
+
+
+@pytest.mark.parametrize("inputs", ["", [""], ["crop.png", ""]], ids=["alone", "listed", "among others"])
+def test_an_empty_input_is_refused_not_the_current_folder(fitted_model, files, monkeypatch, inputs):
+    # Path("") is Path("."): an unset "$DIR" predicted on (and --annotate copied) the whole current folder.
+    monkeypatch.chdir(files)
+    with pytest.raises(InputPathError, match=r"INPUT '' is empty; give a file or folder"):
+        predict_paths(fitted_model, inputs)
 
 
 @pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])

@@ -18,7 +18,9 @@ from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
-from ..exceptions import DatasetError, FaceDetectorError, ImageDecodeError, OutputPathError, ReportError
+from ..exceptions import (
+    DatasetError, FaceDetectorError, ImageDecodeError, InputPathError, OutputPathError, ReportError,
+)
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows, load_image, stretched
@@ -85,12 +87,15 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
 
     Raises
     ------
+    InputPathError
+        If an input is the empty string (``Path("")`` is the current folder,
+        searched whole: an unset ``"$DIR"``).
     DatasetError
         If nothing is left to predict.
     """
     media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     paths: list[Path] = []
-    for item in map(Path, path_items(inputs)):
+    for item in _input_paths(inputs):
         if item.is_dir():
             # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
             paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and not p.is_dir())
@@ -99,6 +104,15 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     if not paths:
         raise DatasetError(f"No image or video files given (folders are searched for {', '.join(sorted(media))}).")
     return paths
+
+
+def _input_paths(inputs) -> list[Path]:
+    """:func:`path_items` as Paths, an empty input refused rather than taken as the current folder."""
+    items = path_items(inputs)
+    for item in items:
+        if isinstance(item, (str, os.PathLike)) and os.fspath(item) == "":
+            raise InputPathError("INPUT '' is empty; give a file or folder (an unset variable, as in \"$DIR\"?).")
+    return [Path(item) for item in items]
 
 
 def write_timeline(timeline: str | os.PathLike, rows: list[dict], classes: list[str]) -> Path | None:
@@ -202,7 +216,7 @@ def annotation_targets(
     """
     if annotate is None:
         return {}
-    paths = [Path(p) for p in path_items(paths)]
+    paths = _input_paths(paths)
     out = Path(annotate)
     suffix = out.suffix.lower()
     if annotates_one_file(out):
@@ -299,6 +313,8 @@ def predict_paths(
     ------
     DatasetError
         If no file is given (empty folders).
+    InputPathError
+        If an input is the empty string (see :func:`expand_inputs`).
     ReportError
         If ``annotate`` does not fit the inputs.
     OutputPathError
