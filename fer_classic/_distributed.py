@@ -86,17 +86,14 @@ def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
         If ``data`` is not a class-folder tree: the chunked fit reads files
         by path (the option is named).
     """
-    from .data._folder import _USAGE_CANONICAL, _USAGE_PREFIX, scan_folder
+    from .data._folder import file_usages, scan_folder
     from .data._load import recognise_format
 
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir() or recognise_format(data) != "folder":
         raise DatasetError(f"--backend dask/ray and --feature-store read class-folder trees by path "
                            f"(ROOT/<split>/<label>/*.jpg); --data {data!r} is not one.")
-    _, paths, labels, splits, _ = scan_folder(Path(data), label_map)
-    usages = []
-    for path in paths:
-        match = _USAGE_PREFIX.match(path.name)
-        usages.append(_USAGE_CANONICAL[match.group(1).lower()] if match else "")
+    groups, paths, labels, splits, folder_of = scan_folder(Path(data), label_map)
+    usages = file_usages(groups, paths, folder_of)  # as load_folder: the usage folder's, else the name's prefix
     as_array = lambda values: np.asarray(values, dtype=object)  # noqa: E731
     return ImageList(as_array([str(p) for p in paths]), as_array(labels), as_array(splits), as_array(usages),
                      str(data))

@@ -99,6 +99,17 @@ def test_chunked_ridge_is_the_in_memory_model_object(fits, engine):
     assert state(chunked._label_binarizer) == state(local._label_binarizer)
 
 
+def test_listing_reads_usage_named_split_folders_as_loading_does(tmp_path, tiny_faces):
+    import cv2
+
+    for i, name in enumerate(["Training", "PublicTest", "PrivateTest"]):
+        (tmp_path / name / "happy").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / name / "happy" / f"{i}.png"), tiny_faces.images[i])
+    listed, loaded = list_images(tmp_path), load_dataset(tmp_path)
+    assert sorted(zip(listed.splits, listed.usages)) == sorted(zip(loaded.splits, loaded.usages))
+    assert sorted(listed.usages) == ["PrivateTest", "PublicTest", "Training"]  # the listing read name prefixes only
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_chunk_of_undecodable_files_is_skipped(tmp_path, tiny_faces, engine):
     tree = write_folder_dataset(tmp_path / "faces", tiny_faces)
