@@ -65,11 +65,11 @@ class ImageList:
 
     def select(self, split: str) -> ImageList:
         """The files of one split (``train``/``test``/``val``) or FER2013 usage."""
-        from .data._dataset import split_mask
+        from .data._dataset import no_split_error, split_mask
 
         mask = split_mask(self.splits, self.usages, split)
         if not mask.any():
-            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}.")
+            raise no_split_error(self.name, self.splits, self.usages, split)
         return ImageList(self.paths[mask], self.labels[mask], self.splits[mask], self.usages[mask], self.name)
 
     def chunks(self, size: int) -> list[slice]:

@@ -110,6 +110,17 @@ def test_listing_reads_usage_named_split_folders_as_loading_does(tmp_path, tiny_
     assert sorted(listed.usages) == ["PrivateTest", "PublicTest", "Training"]  # the listing read name prefixes only
 
 
+def test_listing_without_a_split_names_the_splits_present_as_loading_does(tmp_path, tiny_faces):
+    from fer_classic.exceptions import DatasetError
+
+    tree = write_folder_dataset(tmp_path / "faces", tiny_faces)
+    with pytest.raises(DatasetError) as loaded:
+        load_dataset(tree).select("val")
+    with pytest.raises(DatasetError, match="its splits are: test, train") as listed:
+        list_images(tree).select("val")
+    assert str(listed.value) == str(loaded.value)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_chunk_of_undecodable_files_is_skipped(tmp_path, tiny_faces, engine):
     tree = write_folder_dataset(tmp_path / "faces", tiny_faces)

@@ -63,6 +63,16 @@ def parse_split(text: str, where: str, what: str = "split") -> tuple[str, str]:
     return split, ""
 
 
+def no_split_error(name: str, splits, usages, split: str) -> DatasetError:
+    """The error for a dataset ``name`` (of these ``splits`` and ``usages``) without images in ``split``."""
+    present = sorted({*np.asarray(splits).tolist(), *np.asarray(usages).tolist()} - {""})
+    listed = ", ".join(present) or (
+        "none: it is one unsplit set. --split all scores every image of it, so it includes the training "
+        "images of a model fitted on it (evaluate --split held-out scores only those such a model's fit "
+        "held out)")
+    return DatasetError(f"Dataset {name!r} has no images in split {split!r}; its splits are: {listed}.")
+
+
 def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray:
     """The rows of ``split``: a split spelling (``train``, ``test``, ``val``) or a FER2013 usage.
 
@@ -249,12 +259,7 @@ class FaceDataset:
         """
         mask = self._mask(split)
         if not mask.any():
-            present = sorted({*self.splits.tolist(), *self.usages.tolist()} - {""})
-            listed = ", ".join(present) or (
-                "none: it is one unsplit set. --split all scores every image of it, so it includes the training "
-                "images of a model fitted on it (evaluate --split held-out scores only those such a model's fit "
-                "held out)")
-            raise DatasetError(f"Dataset {self.name!r} has no images in split {split!r}; its splits are: {listed}.")
+            raise no_split_error(self.name, self.splits, self.usages, split)
         return self.subset(mask)
 
     def _mask(self, split: str) -> np.ndarray:
