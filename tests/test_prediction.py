@@ -191,6 +191,20 @@ def test_a_cropper_of_another_geometry_is_refused(fitted_model):
         with_face_cropper(fitted_model, FaceCropper(output_shape=64))
 
 
+@pytest.mark.parametrize("predict", [
+    lambda model, files, cropper: predict_image(model, files / "astronaut.jpg", cropper=cropper),
+    lambda model, files, cropper: predict_paths(model, [files / "astronaut.jpg"], cropper=cropper),
+    lambda model, files, cropper: predict_video(model, files / "clip.avi", cropper=cropper),
+    lambda model, files, cropper: predict_paths(model, [files / "crop.png"], cropper_params={"output_shape": 64}),
+], ids=["predict_image", "predict_paths", "predict_video", "cropper_params"])
+def test_a_cropper_of_another_geometry_is_refused_before_any_crop(fitted_model, files, monkeypatch, predict):
+    # It failed only at the first batch (after up to 256 crops, or a video), with advice about load_dataset.
+    cropper = FaceCropper(output_shape=64).fit()
+    monkeypatch.setattr(FaceCropper, "crop_faces", lambda *args, **kwargs: pytest.fail("cropped"))
+    with pytest.raises(FaceDetectorError, match=r"64x64 crops but the model takes 48x48 images; pass output_shape="):
+        predict(fitted_model, files, cropper)
+
+
 # -- predict_video -------------------------------------------------------------------------------------
 
 def test_video_gives_one_track_and_a_label_for_every_sampled_frame(fitted_model, files):

@@ -12,7 +12,7 @@ from ..data._images import _stretch, _warn_stretched, decode_image, one_image
 from ..data._levels import gray_levels
 from ..detection import Face, FaceCropper
 from ..persistence import FERModel
-from ._model import classify_crops, face_cropper_for, score_dict
+from ._model import check_cropper, classify_crops, face_cropper_for, score_dict
 
 __all__ = ["NO_FACE", "face_rows", "load_image", "pil_pixels", "predict_image"]
 
@@ -137,7 +137,7 @@ def predict_image(
     >>> rows[0]["box"], rows[0]["label"]  # doctest: +SKIP
     ([170, 62, 106, 106], 'happy')
     """
-    cropper = cropper if cropper is not None else face_cropper_for(model)
+    cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(model)
     array, source = load_image(image)
     pairs = cropper.crop_faces(array)
     why = stretched(array, pairs, model.image_shape)

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .._fileio import file_sha256
+from ..data._images import as_size
 from ..detection import FaceCropper
 from ..exceptions import CropMismatchWarning, FaceDetectorError
 from ..persistence import FERModel
@@ -42,17 +43,32 @@ def with_face_cropper(model: FERModel, cropper: FaceCropper) -> FERModel:
     FaceDetectorError
         If the cropper's ``output_shape`` is not the model's geometry.
     """
-    fitted = cropper.fit()
-    if tuple(fitted.output_shape_) != tuple(model.image_shape):
-        raise FaceDetectorError(
-            f"The cropper makes {fitted.output_shape_[0]}x{fitted.output_shape_[1]} crops but the model takes "
-            f"{model.image_shape[0]}x{model.image_shape[1]} images; pass output_shape={tuple(model.image_shape)}."
-        )
+    check_cropper(model, cropper.fit())
     metadata = {key: value for key, value in model.metadata.items() if key != FACE_DETECTOR_DIGEST_KEY}
     digest = None if cropper.detector_model is None else _file_sha256(cropper.detector_model)
     if digest is not None:
         metadata[FACE_DETECTOR_DIGEST_KEY] = digest
     return FERModel(pipeline=model.pipeline, metadata={**metadata, FACE_CROPPER_KEY: cropper.to_metadata()})
+
+
+def check_cropper(model: FERModel, cropper: FaceCropper) -> FaceCropper:
+    """``cropper`` if its crops have the model's geometry (before any image is cut).
+
+    Unfitted, its ``output_shape`` parameter is compared (the crop then
+    refuses it as unfitted).
+
+    Raises
+    ------
+    FaceDetectorError
+        If the cropper's ``output_shape`` is not the model's ``image_shape``.
+    """
+    shape = getattr(cropper, "output_shape_", None) or as_size(cropper.output_shape)
+    if tuple(shape) != tuple(model.image_shape):
+        raise FaceDetectorError(
+            f"The cropper makes {shape[0]}x{shape[1]} crops but the model takes "
+            f"{model.image_shape[0]}x{model.image_shape[1]} images; pass output_shape={tuple(model.image_shape)}."
+        )
+    return cropper
 
 
 def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
@@ -88,7 +104,7 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
         _warn_framing_changes(FaceCropper.from_metadata(stored), overrides)
         if not {"detector", "detector_model"} & set(overrides):  # another detector asked for is warned above
             _warn_other_detector_file(model, fitted)
-    return fitted
+    return check_cropper(model, fitted)  # an output_shape override, or a recorded cropper of other crops
 
 
 def _warn_other_detector_file(model: FERModel, cropper: FaceCropper) -> None:

@@ -20,7 +20,7 @@ from ..exceptions import OutputPathError, VideoDecodeError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import NO_FACE, face_rows
-from ._model import face_cropper_for
+from ._model import check_cropper, face_cropper_for
 from ._output import rows_csv
 
 __all__ = [
@@ -308,7 +308,7 @@ def predict_video(
         annotate = check_video_annotation(annotate, path)
         check_outputs({"--annotate": annotate}, inputs={"INPUT": path}, make_parents=True)
     # A frame without a face is no face crop: video frames are never taken whole (fallback="none").
-    cropper = cropper if cropper is not None else face_cropper_for(model, fallback="none")
+    cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(model, fallback="none")
     search = FrameSearch(cropper, redetect_every)
     tracker = tracker if tracker is not None else FaceTracker()
     path = Path(path)

@@ -14,7 +14,7 @@ from ..exceptions import DisplayUnavailableError, VideoDecodeError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows
-from ._model import face_cropper_for
+from ._model import check_cropper, face_cropper_for
 from ._video import FrameSearch, check_every, track_rows
 
 __all__ = ["display_problem", "run_webcam"]
@@ -85,7 +85,7 @@ def run_webcam(
             "Headless, predict on a recorded video instead (fer-classic predict MODEL clip.mp4 --annotate out.avi)."
         )
     # Camera frames are never taken whole when no face is found (fallback="none").
-    search = FrameSearch(cropper if cropper is not None
+    search = FrameSearch(check_cropper(model, cropper) if cropper is not None
                          else face_cropper_for(model, **{**dict(cropper_params or {}), "fallback": "none"}),
                          redetect_every)
     capture = cv2.VideoCapture(int(index))
