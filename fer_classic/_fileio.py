@@ -312,7 +312,13 @@ def _texts(value) -> list[str]:
 
 
 def _named(mapping: Mapping[str, object] | None) -> list[tuple[str, str]]:
-    return [(name, path) for name, value in (mapping or {}).items() for path in _texts(value)]
+    """(how the message names it, path) of each input: a file a dataset lists is named with the dataset."""
+    named = []
+    for name, value in (mapping or {}).items():
+        root = getattr(value, "listed_by", None)  # a dataset's path, whose files were listed (data_path)
+        named.extend((name if root is None or path == root else f"{name} {root}, which lists", path)
+                     for path in _texts(value))
+    return named
 
 
 def _is_within(path: Path, folder: Path) -> bool:

@@ -67,9 +67,9 @@ COMMANDS = {
     "search --out and --results alike": (["search", "--data", "{csv}", "--clf", "knn", "--out", "{tmp}/x.out",
                                           "--results", "{tmp}/x.out"], "both name"),
     "fit --out is an image a labels file lists": (["fit", "--data", "{labels}", "--out", "{photo}"],
-                                                  "is an input of this command"),
+                                                  "is an input of this command (--data {labels}, which lists "),
     "describe --duplicates-csv is a listed image": (["describe", "--data", "{labels}", "--duplicates-csv",
-                                                     "{photo}"], "is an input of this command"),
+                                                     "{photo}"], "(--data {labels}, which lists "),
     "compare --out is a listed image": (["compare", "{a}", "{b}", "--data", "{labels}", "--out", "{photo}"],
                                         "is an input of this command"),
 }
@@ -78,7 +78,7 @@ COMMANDS = {
 @pytest.mark.parametrize("case", list(COMMANDS))
 def test_output_that_would_touch_an_input_fails_first_and_changes_nothing(files, no_work, case):
     args, message = COMMANDS[case]
-    args = [a.format(**files) for a in args]
+    args, message = [a.format(**files) for a in args], message.format(**files)
     before = {**tree_digest(files["folder"]), **{k: _md5(files[k]) for k in ("csv", "a", "b")}}
     result = CliRunner().invoke(main, args)
     assert result.exit_code != 0, result.output

@@ -202,6 +202,7 @@ class _DataInputs:
 
     def __init__(self, data) -> None:
         self.data = data
+        self.listed_by = os.fspath(data)  # check_outputs names the files it lists with it
 
     def __iter__(self):
         return iter(dataset_inputs(self.data))
