@@ -237,6 +237,16 @@ def test_ferplus_votes_that_count_nothing_are_named_before_the_pixels_are_read(f
         load_ferplus(new)
 
 
+@pytest.mark.parametrize("layout", ["ferplus", "affectnet"])
+def test_a_short_row_names_the_columns_and_what_to_do(ferplus, affectnet, layout):
+    path = {"ferplus": ferplus / "fer2013new.csv",
+            "affectnet": affectnet / "Manually_Annotated_file_lists" / "training.csv"}[layout]
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:2], "Training,fer0000001.png\n", *lines[3:]]))
+    with pytest.raises(DatasetFormatError, match=r"row 3: 2 fields, header has \d+ \(.*\); fill in the missing"):
+        load_dataset(path, size=8)
+
+
 def test_ferplus_row_count_mismatch(ferplus):
     new = ferplus / "fer2013new.csv"
     new.write_text(new.read_text() + "Training,fer0000005.png,1,0,0,0,0,0,0,0,0,0\n")

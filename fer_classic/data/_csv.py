@@ -185,6 +185,12 @@ def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> 
         raise UnknownLabelError(f"{where}: {exc}") from None
 
 
+def short_row_error(where: str, row: list, header: list) -> DatasetFormatError:
+    """The error for a row of a CSV (named by ``where``) with fewer fields than its ``header``."""
+    return DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)} ({', '.join(header)}); fill "
+                              "in the missing field(s) or remove the row.")
+
+
 def load_fer2013_csv(
     path: str | os.PathLike,
     *,
@@ -282,10 +288,7 @@ def load_fer2013_csv(
                     "not closed; fix that line (FER2013 fields never hold line breaks)."
                 )
             if len(row) < len(header):
-                raise DatasetFormatError(
-                    f"{where}: {len(row)} fields, header has {len(header)} ({', '.join(header)}); fill in the "
-                    "missing field(s) or remove the row."
-                )
+                raise short_row_error(where, row, header)
             usage = row[i_usage] if i_usage is not None else ""
             if usage not in known_usages:  # checked before the row's pixels, once per distinct value
                 known_usages[usage] = parse_split(usage, where, "Usage")  # any case: "publictest" too

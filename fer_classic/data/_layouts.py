@@ -26,7 +26,7 @@ import numpy as np
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label
-from ._csv import load_fer2013_csv
+from ._csv import load_fer2013_csv, short_row_error
 from ._dataset import FaceDataset, folder_split, parse_split
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ def load_affectnet(
         for line, row in rows:
             where = f"{csv_path} row {line}"
             if len(row) <= max(i_path, i_expr, *i_box):
-                raise DatasetFormatError(f"{where}: {len(row)} fields; AffectNet rows have {len(names)}.")
+                raise short_row_error(where, row, names)
             code = row[i_expr].strip()
             if _code_key(code) in AFFECTNET_NOT_EMOTIONS:  # "8.0" as "8", as the emotion codes are read
                 skipped_rows[AFFECTNET_NOT_EMOTIONS[_code_key(code)]].append(f"row {line}")
@@ -538,7 +538,7 @@ def load_ferplus(
     for k, (line, row) in enumerate(rows):
         where = f"{labels_file} row {line}"
         if len(row) <= max(i_usage, i_name, *i_votes):
-            raise DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)}.")
+            raise short_row_error(where, row, header)
         if row[i_usage] not in usages:  # as load_fer2013_csv reads it (any case), before the pixels are
             usages[row[i_usage]] = parse_split(row[i_usage], where, "Usage")
         if not row[i_name].strip():
