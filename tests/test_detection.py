@@ -98,6 +98,14 @@ def test_search_near_a_previous_box_finds_only_that_face(two_astronauts):
     assert len(found) == 1 and iou(found[0].box, small.box) > 0.7
 
 
+@pytest.mark.parametrize("box", [(600, 100, 106, 106), (170, 62, 0, 0), (-300, -300, 100, 100)],
+                         ids=["right of the image", "no area", "far above left"])
+def test_a_box_outside_the_image_or_of_no_area_is_skipped_by_the_search_near(photo, cropper, box):
+    # Were "ImageDecodeError: An image array has shape (212, 0)", and a negative end sliced from the far side.
+    assert cropper.crop_faces(photo, near=[box]) == []
+    assert len(cropper.crop_faces(photo, near=[box, ASTRONAUT_FACE])) == 1
+
+
 def test_overlapping_search_regions_find_a_face_once(photo, cropper):
     box = cropper.find_faces(photo)[0].box
     assert len(cropper.find_faces_near(photo, [box, (box[0] + 5, *box[1:])])) == 1

@@ -379,16 +379,24 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         regions) count once. New faces elsewhere are not found: search the
         whole frame with :meth:`find_faces` from time to time. There is no
         search inside a border and no ``fallback`` here: a face lost gives [].
+        Regions are clipped to the image; a box of width or height 0, or
+        wholly outside the image, is skipped.
         """
         check_is_fitted(self)
         image = np.asarray(image)
         if not self._needs_detection(image.shape):
             return self._find_faces(image)
         found: list[Face] = []
+        rows, cols = image.shape[:2]
         for x, y, w, h in boxes:
             side = max(w, h)
-            x0, y0 = max(0, round(x - side / 2)), max(0, round(y - side / 2))
-            region = image[y0 : round(y + h + side / 2), x0 : round(x + w + side / 2)]
+            # Clipped to the frame (a negative end would slice from the far side); a box of no area or
+            # wholly outside (a track leaving the frame) has no region and is skipped.
+            x0, x1 = (min(max(0, round(v)), cols) for v in (x - side / 2, x + w + side / 2))
+            y0, y1 = (min(max(0, round(v)), rows) for v in (y - side / 2, y + h + side / 2))
+            if min(w, h) <= 0 or x1 <= x0 or y1 <= y0:
+                continue
+            region = image[y0:y1, x0:x1]
             for face in self._search(region, max(1, round(0.6 * side)), round(1.6 * side)):
                 face = face.mapped(1.0, x0, y0)
                 if all(iou(face.box, other.box) < 0.5 for other in found):
