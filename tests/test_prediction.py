@@ -563,7 +563,7 @@ def test_a_folders_media_names_that_are_no_files_get_their_error_rows(tmp_path, 
     assert [r["status"] for r in run.rows if r["source"].endswith("odd.png")] == ["error"]
 
 
-@pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
+@pytest.mark.parametrize("as_given", [str, Path, os.fsencode], ids=["str", "PathLike", "bytes"])
 def test_one_path_alone_is_one_input_not_its_characters(fitted_model, files, monkeypatch, as_given):
     monkeypatch.chdir(files)  # a relative name: its "." would have been this folder, searched
     run = predict_paths(fitted_model, as_given("crop.png"))

@@ -82,8 +82,8 @@ class PredictionRun:
 def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given, folders searched recursively for images and videos (sorted).
 
-    ``inputs`` is one path (a str or os.PathLike: one input, never its
-    characters) or an iterable of paths.
+    ``inputs`` is one path (a str, bytes or os.PathLike: one input, never
+    its characters) or an iterable of paths.
 
     Raises
     ------
@@ -107,8 +107,11 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
 
 
 def _input_paths(inputs) -> list[Path]:
-    """:func:`path_items` as Paths, an empty input refused rather than taken as the current folder."""
-    items = path_items(inputs)
+    """:func:`path_items` as Paths (bytes too: one path, as ``os.fsdecode`` reads it), an empty input refused
+    rather than taken as the current folder."""
+    # Bytes were iterated as their byte values ("TypeError: ... not 'int'"); os accepts them as paths.
+    items = [os.fsdecode(item) if isinstance(item, bytes) else item
+             for item in ([inputs] if isinstance(inputs, bytes) else path_items(inputs))]
     for item in items:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) == "":
             raise InputPathError("INPUT '' is empty; give a file or folder (an unset variable, as in \"$DIR\"?).")
@@ -282,7 +285,7 @@ def predict_paths(
     model : FERModel
     inputs : path or iterable of path
         Image files, video files (by suffix: .avi, .mp4, .mov, .mkv, ...) and
-        folders (searched recursively for both). One path (a str or
+        folders (searched recursively for both). One path (a str, bytes or
         os.PathLike) is one input.
     every : int, default=1
         Videos: analyse every Nth frame.
