@@ -578,6 +578,14 @@ def test_an_empty_input_is_refused_not_the_current_folder(fitted_model, files, m
         predict_paths(fitted_model, inputs)
 
 
+def test_a_file_given_twice_is_predicted_and_annotated_once(tmp_path, fitted_model, files):
+    # The copy was astro-2.png only, with both inputs' boxes drawn on it.
+    with pytest.warns(UserWarning, match=r"1 input file\(s\) given more than once are predicted once: .*crop.png"):
+        run = predict_paths(fitted_model, [files / "crop.png", files / "crop.png"], annotate=tmp_path / "out")
+    assert run.n_inputs == 1 and len(run.rows) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["crop.png"]
+
+
 @pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
 def test_annotation_targets_of_one_path_alone(files, as_given):
     from fer_classic.prediction import annotation_targets

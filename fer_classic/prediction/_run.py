@@ -80,7 +80,7 @@ class PredictionRun:
 
 
 def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given, folders searched recursively for images and videos (sorted).
+    """Files as given, folders searched recursively for images and videos (sorted), each file once.
 
     ``inputs`` is one path (a str, bytes or os.PathLike: one input, never
     its characters) or an iterable of paths.
@@ -103,7 +103,21 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
             paths.append(item)
     if not paths:
         raise DatasetError(f"No image or video files given (folders are searched for {', '.join(sorted(media))}).")
-    return paths
+    # A file given twice (or named beside its folder) is predicted once: its two annotated copies were one
+    # (the second's name, both inputs' boxes drawn on it) and its rows came twice. predict_paths warns.
+    return list(dict.fromkeys(paths))
+
+
+def _warn_repeated(inputs, paths: list[Path]) -> None:
+    """Warn, naming them, when files of ``inputs`` were given more than once (``paths`` keeps each once)."""
+    given: list[Path] = []
+    for item in _input_paths(inputs):
+        given += [item] if not item.is_dir() else [p for p in paths if item in p.parents]
+    seen: set[Path] = set()
+    repeated = [str(p) for p in dict.fromkeys(p for p in given if p in seen or seen.add(p))]
+    if repeated:
+        warnings.warn(f"{len(repeated)} input file(s) given more than once are predicted once: "
+                      f"{list_sources(repeated)}.", UserWarning, stacklevel=3)
 
 
 def _input_paths(inputs) -> list[Path]:
@@ -328,6 +342,7 @@ def predict_paths(
     """
     every = check_every(every)
     paths = expand_inputs(inputs)
+    _warn_repeated(inputs, paths)
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
