@@ -549,7 +549,8 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     for path in result.not_annotated:
         click.echo(f"annotated copy not written: {path} (its video's ERROR line says why)", err=True)
     if result.failed:
-        click.echo(f"{result.failed} of {result.n_inputs} files could not be read", err=True)
+        click.echo(f"{result.failed} of {result.n_inputs} files could not be read or searched for faces (their error "
+                   "rows say why)", err=True)
     if result.failed == result.n_inputs or (timeline is not None and result.timeline is None) or result.not_annotated:
         sys.exit(1)  # nothing could be read, or the timeline or a copy asked for was not written (reported)
 

@@ -50,7 +50,8 @@ class PredictionRun:
         Face tracks of every video (with their ``source``).
     classes : list of str
     n_inputs, failed : int
-        Files given (folders expanded), and those that could not be read.
+        Files given (folders expanded), and those that could not be read
+        or searched for faces (an error row each).
     annotated : list of Path
         Annotated copies written.
     timeline : Path or None
