@@ -157,6 +157,14 @@ def test_unsupported_format_is_refused_by_content(tmp_path, monkeypatch, content
         read_image(path)
 
 
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["file", "bytes"])
+def test_a_tiff_of_samples_pillow_cannot_read_is_named_a_tiff(tmp_path, as_bytes):
+    path = tmp_path / "float.tif"  # was: "not one of the formats fer-classic reads (... TIFF ...)"
+    cv2.imwrite(str(path), np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ImageDecodeError, match=r"float.tif: a TIFF whose samples .* fer-classic does not read"):
+        read_header(path.read_bytes() if as_bytes else path, name=str(path))
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_fifo_is_refused_by_predict_without_blocking(tmp_path):
     path = tmp_path / "face.png"

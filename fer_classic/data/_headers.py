@@ -93,6 +93,19 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _starts_as_tiff(fp) -> bool:
+    """Whether the file or buffer ``fp`` begins with a TIFF signature (either byte order, classic or BigTIFF)."""
+    try:
+        if isinstance(fp, io.BytesIO):
+            start = fp.getvalue()[:4]
+        else:
+            with open(fp, "rb") as file:
+                start = file.read(4)
+    except OSError:
+        return False
+    return start in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
 def read_header(source: str | os.PathLike | bytes | memoryview, name: str | None = None) -> ImageHeader:
     """Read an image's header (never its pixels) and check it can be decoded safely.
 
@@ -139,6 +152,11 @@ def read_header(source: str | os.PathLike | bytes | memoryview, name: str | None
             "(fer_classic.data.MAX_IMAGE_PIXELS); downscale the image or remove it from the dataset."
         ) from None
     except Image.UnidentifiedImageError:
+        if _starts_as_tiff(fp):  # Pillow identifies TIFF by content, so its samples are what it cannot read
+            raise ImageDecodeError(
+                f"{label}: a TIFF whose samples (such as 32-bit float colour) fer-classic does not read; "
+                "re-export it as an 8- or 16-bit PNG or TIFF, or remove it from the dataset."
+            ) from None
         raise ImageDecodeError(
             f"{label}: not a decodable image: its content is not one of the formats fer-classic reads "
             f"({', '.join(READABLE_FORMATS)}; the content decides, not the suffix), or its header is "
