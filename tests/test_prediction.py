@@ -586,6 +586,20 @@ def test_a_file_given_twice_is_predicted_and_annotated_once(tmp_path, fitted_mod
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["crop.png"]
 
 
+def test_a_file_given_twice_is_warned_of_on_workers_too(fitted_model, files, monkeypatch):
+    from fer_classic import _distributed, _fileio
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop  # the outputs' check, before any worker: the warning came before it or not at all
+
+    monkeypatch.setattr(_fileio, "check_outputs", stop)
+    with pytest.warns(UserWarning, match=r"1 input file\(s\) given more than once"), pytest.raises(Stop):
+        _distributed.predict_paths_chunked(fitted_model, [files / "crop.png", files / "crop.png"])
+
+
 @pytest.mark.parametrize("as_given", [str, Path], ids=["str", "PathLike"])
 def test_annotation_targets_of_one_path_alone(files, as_given):
     from fer_classic.prediction import annotation_targets

@@ -109,7 +109,7 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     return list(dict.fromkeys(paths))
 
 
-def _warn_repeated(inputs, paths: list[Path]) -> None:
+def warn_repeated(inputs, paths: list[Path]) -> None:
     """Warn, naming them, when files of ``inputs`` were given more than once (``paths`` keeps each once)."""
     given: list[Path] = []
     for item in _input_paths(inputs):
@@ -343,7 +343,7 @@ def predict_paths(
     """
     every = check_every(every)
     paths = expand_inputs(inputs)
-    _warn_repeated(inputs, paths)
+    warn_repeated(inputs, paths)
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
     check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
