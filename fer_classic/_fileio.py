@@ -299,12 +299,13 @@ def _identity(path: PathLike) -> tuple[int, int] | None:
 
 
 def path_items(value: PathLike | Iterable[PathLike]) -> list:
-    """The paths ``value`` gives: one path (a str or os.PathLike) alone, never its characters; else each item.
+    """The paths ``value`` gives: one path (a str, bytes or os.PathLike) alone, never its characters; else each item.
 
     For parameters taking "a path or paths": ``predict_paths(model, "photo.png")``
-    is one input, not ``"p"``, ``"h"``, ... and ``"."`` (the current folder).
+    is one input, not ``"p"``, ``"h"``, ... and ``"."`` (the current folder); bytes
+    were iterated as their byte values.
     """
-    return [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    return [value] if isinstance(value, (str, bytes, os.PathLike)) else list(value)
 
 
 def _texts(value) -> list[str]:

@@ -124,9 +124,7 @@ def warn_repeated(inputs, paths: list[Path]) -> None:
 def _input_paths(inputs) -> list[Path]:
     """:func:`path_items` as Paths (bytes too: one path, as ``os.fsdecode`` reads it), an empty input refused
     rather than taken as the current folder."""
-    # Bytes were iterated as their byte values ("TypeError: ... not 'int'"); os accepts them as paths.
-    items = [os.fsdecode(item) if isinstance(item, bytes) else item
-             for item in ([inputs] if isinstance(inputs, bytes) else path_items(inputs))]
+    items = [os.fsdecode(item) if isinstance(item, bytes) else item for item in path_items(inputs)]
     for item in items:
         if isinstance(item, (str, os.PathLike)) and os.fspath(item) == "":
             raise InputPathError("INPUT '' is empty; give a file or folder (an unset variable, as in \"$DIR\"?).")
