@@ -244,6 +244,59 @@ def test_signing_key_is_private_to_the_user(tmp_path, fitted_model):
     assert stat.S_IMODE(os.stat(key_path()).st_mode) == 0o600
 
 
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch):
+    """A FER_CLASSIC_HOME of this test alone (its key file is made or damaged here)."""
+    monkeypatch.setenv("FER_CLASSIC_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_signing_key_appears_whole(fresh_home, monkeypatch):
+    # A second process saving at once read the key file between its creation and its write: saved unsigned.
+    from fer_classic.persistence import _signing
+
+    seen = []
+    real = _signing.secrets.token_bytes
+    monkeypatch.setattr(_signing.secrets, "token_bytes", lambda n: seen.append(key_path().exists()) or real(n))
+    assert _signing.sign("abc", {}) and seen == [False]
+    assert len(key_path().read_bytes()) == 32
+
+
+def test_a_key_installed_by_another_process_meanwhile_is_used(fresh_home, monkeypatch):
+    from fer_classic.persistence import _signing
+
+    real_link = os.link
+
+    def other_process_first(src, dst):
+        fresh_home.mkdir(exist_ok=True)
+        key_path().write_bytes(b"k" * 32)
+        real_link(src, dst)
+
+    monkeypatch.setattr(_signing.os, "link", other_process_first)
+    assert _signing.sign("abc", {}) == _signing.hmac.new(b"k" * 32, _signing._message("abc", {}),
+                                                         hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("content", [b"", b"short"])
+def test_a_key_file_of_the_wrong_length_is_replaced_with_a_warning(fresh_home, fitted_model, content):
+    fresh_home.mkdir()
+    key_path().write_bytes(content)  # what a first save killed between creating and writing it left
+    with pytest.warns(UserWarning, match=f"{re.escape(str(key_path()))} holds {len(content)} bytes.*replaced"):
+        path = save_model(fitted_model, fresh_home.parent / "m.joblib")
+    assert len(key_path().read_bytes()) == 32 and load_model(path).classes == fitted_model.classes
+
+
+def test_without_a_key_the_save_warns_and_loading_says_the_file_is_unsigned(tmp_path, fitted_model, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("FER_CLASSIC_HOME", str(tmp_path / "file" / "home"))  # cannot be made, even by root
+    with pytest.warns(UserWarning, match=f"{re.escape(str(key_path()))}.*saved unsigned.*trusted=True"):
+        path = save_model(fitted_model, tmp_path / "m.joblib")
+    with pytest.raises(UntrustedModelError, match="carries no signature") as error:
+        load_model(path)
+    assert "does not match" not in str(error.value)
+    assert "unsigned: saved where no signing key" in format_model_info(inspect_model(path))
+
+
 def _model_with_foreign_type(fitted_model, tiny_faces):
     pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
     return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})

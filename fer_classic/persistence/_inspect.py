@@ -116,7 +116,8 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
         ``path``, ``file_format`` (joblib, skops, or joblib-unsigned for older or
         foreign pickles), ``format_version``, ``metadata`` (None when it is
         inside a pickle), ``payload_sha256``, ``integrity`` (``ok``),
-        ``signed_here`` (written by this user on this machine),
+        ``signed`` (False for a file saved without a signature; absent for
+        joblib-unsigned files), ``signed_here`` (written by this user on this machine),
         ``missing_metadata`` (required keys that loading will refuse the file
         for lacking), ``malformed_metadata`` (keys whose values loading
         refuses as of another type), and for skops files ``untrusted_types`` (every type and
@@ -144,7 +145,8 @@ def format_model_info(info: dict) -> str:
         f"integrity      {info['integrity']}"
         + (f" (sha256 {info['payload_sha256']})" if info["payload_sha256"] else ""),
         "origin         " + ("written by fer-classic for this user on this machine" if info["signed_here"]
-                             else "not signed here: from elsewhere or older"),
+                             else "unsigned: saved where no signing key could be stored, or not by save_model"
+                             if info.get("signed") is False else "not signed here: from elsewhere or older"),
     ]
     if "note" in info:
         lines.append(f"note           {info['note']}")

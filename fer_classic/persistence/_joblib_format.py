@@ -22,7 +22,7 @@ from .._fileio import atomic_write
 from ..exceptions import ModelFileError, ModelIntegrityError, UntrustedModelError
 from ._header import FORMAT, check_digest, check_header, check_metadata, check_version, make_header
 from ._model import FERModel
-from ._signing import verify
+from ._signing import key_path, verify
 
 __all__ = ["encode_joblib", "joblib_info", "load_joblib", "save_joblib"]
 
@@ -162,6 +162,10 @@ def load_joblib(path: Path, *, trusted: bool) -> FERModel:
     check_digest(path, header["payload_sha256"], hashlib.sha256(payload).hexdigest())
     check_metadata(path, header["metadata"])
     if not trusted and not verify(header["signature"], header["payload_sha256"], header["metadata"]):
+        if not header["signature"]:  # save_model could not store a key (it warned): not a stranger's file
+            raise _untrusted_pickle(path, "carries no signature (it was saved where no model-signing key could be "
+                                          f"read or created, as at {key_path()}, or written unsigned elsewhere); "
+                                          "if it is your own model, load it trusted and save it again to sign it")
         raise _untrusted_pickle(path, "was not written by fer-classic on this machine (its "
                                       "signature does not match this user's key)")
     try:
@@ -186,5 +190,6 @@ def joblib_info(path: Path) -> dict:
         "metadata": header["metadata"],
         "payload_sha256": digest,
         "integrity": "ok",
+        "signed": bool(header["signature"]),
         "signed_here": verify(header["signature"], digest, header["metadata"]),
     }

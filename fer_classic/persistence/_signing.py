@@ -12,9 +12,11 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
+import warnings
 from pathlib import Path
 
-__all__ = ["config_dir", "key_path", "sign", "verify"]
+__all__ = ["config_dir", "key_path", "sign", "signing_key", "verify"]
 
 _KEY_FILE = "model-signing.key"
 _KEY_BYTES = 32
@@ -38,6 +40,7 @@ def key_path() -> Path:
 
 
 def _read_key() -> bytes | None:
+    """This user's key, or None if there is none of the right length (nothing was signed with another)."""
     try:
         key = key_path().read_bytes()
     except OSError:
@@ -45,19 +48,66 @@ def _read_key() -> bytes | None:
     return key if len(key) == _KEY_BYTES else None
 
 
-def _create_key() -> bytes | None:
-    path = key_path()
+def _install_key(path: Path, *, replace: bool) -> None:
+    """Put a new key at ``path`` whole: written to a temporary file beside it, then linked into place.
+
+    ``os.link`` fails when ``path`` exists, so of concurrent first saves one
+    key wins and every process reads that one (never a file still being
+    written, as the O_EXCL-then-write creation let a second process do).
+    ``replace``: ``path`` holds no usable key; it is replaced (``os.replace``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0o600
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes saving at once must not overwrite each other's key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key()
-    except OSError:
-        return None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(_KEY_BYTES))
-    return _read_key()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(_KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its key is read and used
+        except OSError:  # a file system without hard links: rename, unless a key appeared meanwhile
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def signing_key() -> bytes:
+    """This user's signing key, created on the first call.
+
+    A key file of another length than a key's is replaced, with a warning
+    naming it: such a file signed nothing (no key of that length is used),
+    so nothing signed before is lost; it is what an interrupted first save
+    of older fer-classic versions left.
+
+    Raises
+    ------
+    OSError
+        If no key can be read or stored (the folder is not writable, the
+        file is not readable).
+    """
+    path = key_path()
+    for _ in range(3):  # a key file another process replaces meanwhile is read again
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            _install_key(path, replace=False)
+            continue
+        if len(key) == _KEY_BYTES:
+            return key
+        warnings.warn(f"The model-signing key {path} holds {len(key)} bytes, not a {_KEY_BYTES}-byte key (an "
+                      "interrupted first save, or an edit); it signed nothing, and is replaced by a new key.",
+                      UserWarning, stacklevel=2)
+        _install_key(path, replace=True)
+    raise OSError(f"{path} was replaced by another process during each of three reads")
 
 
 def _message(payload_sha256: str, metadata: dict) -> bytes:
@@ -66,9 +116,21 @@ def _message(payload_sha256: str, metadata: dict) -> bytes:
 
 
 def sign(payload_sha256: str, metadata: dict) -> str:
-    """HMAC-SHA256 of the payload hash and metadata; ``""`` if no key can be stored."""
-    key = _read_key() or _create_key()
-    if key is None:
+    """HMAC-SHA256 of the payload hash and metadata; ``""`` if no key can be had, with a warning naming it.
+
+    Warns
+    -----
+    UserWarning
+        If no key can be read or stored: the file is saved unsigned, so
+        loading it needs ``trusted=True`` (``--trust``).
+    """
+    try:
+        key = signing_key()
+    except OSError as exc:
+        warnings.warn(f"No model-signing key could be read or created at {key_path()} ({type(exc).__name__}: "
+                      f"{exc}): the model is saved unsigned, so loading it will need trusted=True ('--trust'). "
+                      "Make that folder writable (or set FER_CLASSIC_HOME to a writable folder) and save the "
+                      "model again to sign it.", UserWarning, stacklevel=2)
         return ""
     return hmac.new(key, _message(payload_sha256, metadata), hashlib.sha256).hexdigest()
 

@@ -210,6 +210,7 @@ def skops_info(path: Path, *, trusted_types: Iterable[str] = ()) -> dict:
         "metadata": header["metadata"],
         "payload_sha256": digest,
         "integrity": "ok",
+        "signed": bool(header["signature"]),
         "signed_here": verify(header["signature"], digest, header["metadata"]),
         "untrusted_types": named,
         "types_needing_trust": needing,
