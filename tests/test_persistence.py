@@ -443,6 +443,9 @@ MALFORMED_METADATA = [
     ({"hold_out": 0.2}, "'hold_out' is float"),
     ({"features": 3}, "'features' is int 3, not a string"),
     ({"classes": list(range(7))}, "'classes' is list .*, not a list of class names"),
+    ({"face_cropper": {"detector": "nonsense"}},
+     "'face_cropper' holds parameters FaceCropper refuses .*The 'detector' parameter of FaceCropper"),
+    ({"face_cropper": {"output_shape": [24, 24]}}, "'face_cropper' makes 24x24 face crops, but the model takes 48x48"),
 ]
 
 
@@ -625,6 +628,18 @@ def test_a_skops_file_inflating_past_the_memory_available_is_not_loaded(tmp_path
     monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
     assert inspect_model(path)["integrity"] == "ok"  # inspecting inflates nothing whole
     with pytest.raises(ModelFileError, match=r"GiB of memory available now; it is not loaded"):
+        load_model(path)
+
+
+def test_a_model_whose_fitted_state_cannot_predict_is_refused_at_load(tmp_path, fitted_model):
+    import copy
+
+    pipeline = copy.deepcopy(fitted_model.pipeline)
+    scaler = pipeline.named_steps["scale"]
+    scaler.mean_, scaler.scale_, scaler.n_features_in_ = scaler.mean_[:10], scaler.scale_[:10], 10
+    path = save_model(FERModel(pipeline, fitted_model.metadata), tmp_path / "m.joblib")
+    with pytest.raises(ModelIntegrityError, match=f"{re.escape(str(path))}: it fails to predict one 48x48 image "
+                                                  "\\(ValueError: X has .* features, but StandardScaler"):
         load_model(path)
 
 

@@ -9,6 +9,7 @@
 """
 
 import inspect
+import re
 import sys
 import time
 import types
@@ -268,9 +269,8 @@ def exploit_file(tmp_path, small_model):
 
 def test_the_exploit_is_real_when_trusted(exploit_file, small_model):
     path, marker = exploit_file
-    model = load_model(path, trusted=True)
-    with pytest.raises(ValueError):  # the chain's output is no image
-        model.predict(np.zeros((1, *small_model.image_shape), np.uint8))
+    with pytest.raises(ModelIntegrityError, match="fails to predict"):  # load_model predicts one image: no image out
+        load_model(path, trusted=True)
     assert marker.exists()
 
 
@@ -359,3 +359,19 @@ def test_a_fitted_forest_loads_without_trust(tmp_path):
     model = fit_model(data, features="pixels", clf="rf", clf_params={"n_estimators": 2}).model
     loaded = load_model(save_model(model, tmp_path / "rf.skops"))
     np.testing.assert_array_equal(loaded.predict(data.images), model.predict(data.images))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda schema: re.sub(r'("orientations": \{[^}]*?"content": )"9"', r'\1"0"', schema, count=1),
+     "its HOGFeatures has invalid parameters .*The 'orientations' parameter of HOGFeatures .* Got 0"),
+    (lambda schema: re.sub(r'"HOGFeatures",(\s*)"__module__": "fer_classic.features._hog"',
+                           r'"LBPFeatures",\1"__module__": "fer_classic.features._lbp"', schema, count=1),
+     "its LBPFeatures has invalid parameters .*AttributeError"),
+], ids=["HOG orientations=0", "HOG state as LBPFeatures"])
+def test_an_edited_schema_of_trusted_names_is_refused_at_load_naming_the_file(tmp_path, fitted_model, edit, message):
+    # Trusted names only, checksum re-sealed: it loaded, then predict failed naming no file ("a bug").
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    _rewrite(path, edit)
+    assert inspect_model(path)["types_needing_trust"] == []
+    with pytest.raises(ModelIntegrityError, match=f"{re.escape(str(path))}: {message}"):
+        load_model(path)

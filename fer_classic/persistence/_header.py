@@ -229,7 +229,33 @@ def metadata_type_problems(metadata) -> list[str]:
             wrong = not all(isinstance(c, str) for c in value)
         if wrong:
             problems.append(f"'{key}' is {type(value).__name__} {value!r:.40}, not {_TYPE_NAMES[kind]}")
+    cropper = metadata.get(FACE_CROPPER_KEY)
+    if isinstance(cropper, dict) and cropper:
+        problem = _cropper_problem(cropper, metadata.get("image_shape"))
+        if problem is not None:
+            problems.append(f"'{FACE_CROPPER_KEY}' {problem}")
     return problems
+
+
+def _cropper_problem(params: dict, image_shape) -> str | None:
+    """Why ``params`` make no FaceCropper for images of ``image_shape`` (its parameters as ``fit`` checks them).
+
+    The detector file it names is not looked for: a relative path is found
+    where a command runs, and ``predict`` says when it is missing.
+    """
+    from ..data._images import as_size
+    from ..detection._cropper import FaceCropper
+
+    try:
+        cropper = FaceCropper.from_metadata(params)
+        cropper._validate_params()
+        shape = as_size(cropper.output_shape)
+    except Exception as exc:  # whatever a stranger's parameters make FaceCropper raise
+        return f"holds parameters FaceCropper refuses ({type(exc).__name__}: {exc})"
+    if _valid_image_shape(image_shape) and shape != tuple(image_shape):
+        return (f"makes {shape[0]}x{shape[1]} face crops, but the model takes {image_shape[0]}x{image_shape[1]} "
+                "images")
+    return None
 
 
 def _learned_geometry(pipeline) -> tuple[int, int] | None:
@@ -251,10 +277,67 @@ def check_loaded(path: Path, model) -> None:
     decoded a dataset. See :func:`model_problem`.
     """
     problem = model_problem(model)
+    if problem is None:
+        unusable = _fitted_problem(model)
+        problem = None if unusable is None else (ModelIntegrityError, unusable)
     if problem is not None:
         error, text = problem
         raise error(f"{path}: {text}; the file was damaged or edited, or not written by fer_classic.save_model "
                     "from a fitted model. Refit it with 'fer-classic fit'.")
+
+
+def _estimators(obj, seen: set | None = None):
+    """Every scikit-learn estimator reachable from ``obj``: its parameters and fitted attributes, depth first."""
+    from sklearn.base import BaseEstimator
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, BaseEstimator):
+        yield obj
+        children = vars(obj).values()
+    elif isinstance(obj, (list, tuple)):
+        children = obj
+    elif isinstance(obj, dict):
+        children = obj.values()
+    else:
+        return
+    for child in children:
+        if isinstance(child, (BaseEstimator, list, tuple, dict)):
+            yield from _estimators(child, seen)
+
+
+def _fitted_problem(model) -> str | None:
+    """What keeps a loaded model from predicting, else None.
+
+    A file's checksum is no signature: a skops schema edited (and its
+    checksum recomputed) loads an estimator with parameters its ``fit``
+    refuses, or another class's state. So each estimator's parameters are
+    checked as ``fit`` checks them, and the model predicts one image of its
+    geometry (milliseconds; the first real prediction would pay the same
+    one-time setup), so that ``predict`` or ``evaluate`` do not fail later,
+    after reading the data, with an error that names no file.
+    """
+    import numpy as np
+
+    for estimator in _estimators(model.pipeline):
+        if hasattr(estimator, "_parameter_constraints") and hasattr(estimator, "_validate_params"):
+            try:
+                estimator._validate_params()
+            except Exception as exc:  # InvalidParameterError, or the AttributeError of another class's state
+                return f"its {type(estimator).__name__} has invalid parameters ({type(exc).__name__}: {exc})"
+    height, width = model.metadata["image_shape"]
+    image = (np.add.outer(np.arange(height), np.arange(width)) * 255 // max(height + width - 2, 1)).astype(np.uint8)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.predict_scores(image[None])
+    except (ImportError, OSError, MemoryError):
+        return None  # what this machine lacks (a dependency, weights, memory), said when it predicts
+    except Exception as exc:  # noqa: BLE001 - any failure of a crafted or damaged model
+        return f"it fails to predict one {height}x{width} image ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _valid_image_shape(value) -> bool:
