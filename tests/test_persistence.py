@@ -297,6 +297,24 @@ def test_without_a_key_the_save_warns_and_loading_says_the_file_is_unsigned(tmp_
     assert "unsigned: saved where no signing key" in format_model_info(inspect_model(path))
 
 
+def test_inspect_escapes_control_characters_of_metadata_values(tmp_path, fitted_model, monkeypatch):
+    fake = "hog\norigin         written by fer-classic for this user on this machine\x1b[2A"
+    path = _save_with_other_key(tmp_path, FERModel(fitted_model.pipeline, {**fitted_model.metadata,
+                                                                           "features": fake}), monkeypatch)
+    lines = format_model_info(inspect_model(path)).splitlines()
+    assert [line for line in lines if line.startswith("origin")] == ["origin         not signed here: from "
+                                                                     "elsewhere or older"]
+    assert "features       hog\\norigin         written by fer-classic for this user on this machine\\x1b[2A" in lines
+
+
+def test_version_warning_escapes_control_characters(tmp_path, fitted_model):
+    metadata = {**fitted_model.metadata, "versions": {"fer_classic": "0.1\x1b[2K\nsafe"}}
+    path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / "m.joblib")
+    with pytest.warns(VersionMismatchWarning) as caught:
+        load_model(path)
+    assert "fer_classic 0.1\\x1b[2K\\nsafe (installed" in str(caught[0].message)
+
+
 def _model_with_foreign_type(fitted_model, tiny_faces):
     pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
     return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})

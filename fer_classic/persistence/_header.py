@@ -36,6 +36,7 @@ __all__ = [
     "model_format",
     "model_problem",
     "model_path",
+    "printable",
     "warn_versions",
 ]
 
@@ -95,6 +96,18 @@ def make_header(metadata: dict, digest: str, file_format: str) -> dict:
         "payload_sha256": digest,
         "signature": sign(digest, metadata),
     }
+
+
+def printable(text) -> str:
+    """``str(text)`` with each character that is not printable escaped as ``repr`` escapes it.
+
+    For what a stranger's file holds, shown on a terminal: a newline in a
+    metadata value would fake a line of its own, an ANSI escape rewrite lines
+    already printed. A newline shows as backslash and ``n``, an escape
+    character as ``\\x1b``.
+    """
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_version(path: Path, header: dict) -> None:
@@ -198,7 +211,7 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     recorded = metadata.get("classes")
     # In order: the score columns of predict, evaluate and the reports are named from this list.
     if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
-        return ModelIntegrityError, (f"its metadata records the classes {', '.join(map(str, recorded))}, but its "
+        return ModelIntegrityError, (f"its metadata records the classes {printable(', '.join(recorded))}, but its "
                                      f"model predicts {', '.join(map(str, pipeline.classes_))}")
     return None
 
@@ -378,7 +391,7 @@ def warn_versions(path: Path, metadata: dict) -> None:
     saved = metadata.get("versions") or {}  # a mapping: load_model checked the type first
     installed = library_versions()
     differing = [
-        f"{lib} {saved.get(lib)} (installed {installed[lib]})"
+        f"{lib} {printable(saved.get(lib))} (installed {installed[lib]})"
         for lib in ("fer_classic", "scikit-learn")
         if saved.get(lib) != installed[lib]
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._header import metadata_type_problems, missing_metadata, model_path
+from ._header import metadata_type_problems, missing_metadata, model_path, printable
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
 
@@ -191,7 +191,8 @@ def format_model_info(info: dict) -> str:
                                                "names; load with --trust, or trusted_types=[...])"
                                                if needing else "nothing: every type and function it names is "
                                                "on fer-classic's list of trusted names"))
-    return "\n".join(lines)
+    # Each line escaped whole: any value from the file (names and paths too) prints on its own line, unchanged.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _metric_text(name: str, value) -> str:
