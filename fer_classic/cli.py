@@ -314,6 +314,12 @@ _TRUST = click.option(
          "skops files naming types outside fer-classic's reviewed list (fer_classic.persistence.TRUSTED_TYPES). "
          "Only for files you trust.",
 )
+#: Shared by inspect and the commands that load a model (one definition: the same name and help everywhere).
+_TRUST_TYPE = click.option(
+    "--trust-type", "trust_types", multiple=True, metavar="TYPE",
+    help="skops files: an exact type or function name, as 'fer-classic inspect' lists them, that you have checked "
+         "and trust (repeatable); narrower than --trust.",
+)
 _FORMAT = click.option(
     "--format", "model_format", type=click.Choice(["joblib", "skops"]), default=None,
     help="Model file format (default: by the --out suffix; an --out ending in the other format's suffix is "
@@ -425,8 +431,9 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
                    "(class-folder trees).")
 @_SCHEDULER
 @_TRUST
+@_TRUST_TYPE
 @_JSON
-def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, trust, as_json) -> None:
+def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, trust, trust_types, as_json) -> None:
     """Score MODEL on a dataset split: metrics and confusion matrix, optionally an HTML report."""
     from .evaluation import format_confusion_matrix, format_metrics
     from .persistence import load_model
@@ -437,7 +444,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
 
     _check_model_outputs(model, {"--report": report, **folder_outputs("--report", report, REPORT_FILES)}, data=data,
                          dirs=("--report",))
-    loaded = _run(load_model, model, trusted=trust)
+    loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     result = _run(
         evaluate_model, loaded, data, split=split,
         label_map=label_map, n_jobs=n_jobs, report=report, backend=backend, scheduler=scheduler,
@@ -488,8 +495,9 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
 @click.option("--chunk-size", default=256, show_default=True, type=click.IntRange(min=1),
               help="Image files per task of --backend dask/ray.")
 @_TRUST
+@_TRUST_TYPE
 def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallback, faces, yunet_model,
-            backend, scheduler, chunk_size, trust) -> None:
+            backend, scheduler, chunk_size, trust, trust_types) -> None:
     """Predict the expression of every face in INPUT files: images, folders (searched recursively) and videos.
 
     Photos are searched for faces, which are cropped the way the model's
@@ -509,7 +517,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
                          inputs=inputs, dirs=("--annotate",) if folder else (), text=("--timeline",))
-    loaded = _run(load_model, model, trusted=trust)
+    loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:
         params.update(detector="yunet", detector_model=yunet_model)
@@ -678,7 +686,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 @click.option("--cv", default=3, show_default=True, type=click.IntRange(min=2), help="Cross-validation folds.")
 @_CURVE_NJOBS
 @_TRUST
-def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust) -> None:
+@_TRUST_TYPE
+def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust, trust_types) -> None:
     """Learning curve and validation curve of a model saved by 'search'."""
     from .model_selection import report_search
     from .persistence import load_model
@@ -688,7 +697,7 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
 
     _check_model_outputs(model, {"--out": out_dir, **folder_outputs("--out", out_dir, CURVE_FILES)}, data=data,
                          dirs=("--out",))
-    loaded = _run(load_model, model, trusted=trust)
+    loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     summary = _run(report_search, loaded, data, out_dir, param=param, values=values, cv=cv, n_jobs=n_jobs)
     for name, path in summary["files"].items():
         click.echo(f"{name}: {path}")
@@ -696,8 +705,7 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
 
 @main.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--trust-type", "trust_types", multiple=True, metavar="TYPE",
-              help="skops: a type you have checked and trust (repeatable).")
+@_TRUST_TYPE
 @_JSON
 def inspect_command(model, trust_types, as_json) -> None:
     """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""

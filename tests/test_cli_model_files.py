@@ -78,3 +78,37 @@ def test_inspect_reports_a_truncated_file(runner, tmp_path, foreign_model):
     path.write_bytes(foreign_model.read_bytes()[:1000])
     result = runner.invoke(main, ["inspect", str(path)])
     assert result.exit_code != 0 and "truncated" in result.output
+
+
+@pytest.fixture
+def foreign_type_skops(tmp_path, fitted_model, tiny_faces):
+    """A skops model naming a function outside fer-classic's list: _operator.neg."""
+    import operator
+
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from fer_classic import save_model
+    from fer_classic.persistence import FERModel
+
+    pipeline = make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
+    model = FERModel(pipeline, {**fitted_model.metadata, "classes": list(pipeline.classes_)})
+    return save_model(model, tmp_path / "m.skops")
+
+
+def test_inspect_says_which_names_the_user_trusted(runner, foreign_type_skops):
+    result = runner.invoke(main, ["inspect", str(foreign_type_skops), "--trust-type", "_operator.neg"])
+    assert result.exit_code == 0, result.output
+    assert "needs trust    nothing more: you trusted _operator.neg; every other type" in result.output
+
+
+def test_evaluate_refusing_a_skops_file_names_the_trust_type_option(runner, foreign_type_skops, folder_dataset):
+    result = runner.invoke(main, ["evaluate", str(foreign_type_skops), "--data", str(folder_dataset)])
+    assert result.exit_code == 1 and "'--trust-type NAME' once per name" in result.output
+
+
+def test_trust_type_loads_a_skops_file_naming_that_type(runner, foreign_type_skops, folder_dataset):
+    result = runner.invoke(main, ["evaluate", str(foreign_type_skops), "--data", str(folder_dataset),
+                                  "--trust-type", "_operator.neg", "--json"])
+    assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from ._header import metadata_type_problems, missing_metadata, model_path, printable
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
+from ._trust import is_trusted
 
 __all__ = ["component_sizes", "format_model_info", "inspect_model"]
 
@@ -187,10 +188,17 @@ def format_model_info(info: dict) -> str:
         lines.append(f"{'skops types':<15}{len(info['untrusted_types'])} beyond skops' defaults: "
                      + (", ".join(info["untrusted_types"]) or "none"))
         needing = info["types_needing_trust"]
-        lines.append(f"{'needs trust':<15}" + (", ".join(needing) + " (not on fer-classic's list of trusted "
-                                               "names; load with --trust, or trusted_types=[...])"
-                                               if needing else "nothing: every type and function it names is "
-                                               "on fer-classic's list of trusted names"))
+        # The names the caller trusted (trusted_types, --trust-type) are neither on the list nor still needing it.
+        given = [name for name in info["untrusted_types"] if not is_trusted(name) and name not in needing]
+        if needing:
+            text = (", ".join(needing) + " (not on fer-classic's list of trusted names; load with "
+                    "--trust-type NAME for each, or --trust; trusted_types=[...] or trusted=True in Python)")
+        elif given:
+            text = (f"nothing more: you trusted {', '.join(given)}; every other type and function it names is on "
+                    "fer-classic's list of trusted names")
+        else:
+            text = "nothing: every type and function it names is on fer-classic's list of trusted names"
+        lines.append(f"{'needs trust':<15}{text}")
     # Each line escaped whole: any value from the file (names and paths too) prints on its own line, unchanged.
     return "\n".join(printable(line) for line in lines)
 

@@ -141,8 +141,8 @@ def load_skops(path: Path, *, trusted: bool, trusted_types: Iterable[str] = ()) 
         raise UntrustedModelError(
             f"{path} names types or functions that are not on fer-classic's list of trusted names "
             f"(loading them could run code): {', '.join(refused)}. If you trust the file's source, check "
-            "them, then pass them to load_model as trusted_types=[...], or load it with trusted=True "
-            "('--trust' on the command line)."
+            "them, then pass them to load_model as trusted_types=[...] ('--trust-type NAME' once per name on the "
+            "command line), or load it with trusted=True ('--trust')."
         )
     try:
         pipeline = sio.load(path, trusted=named)
