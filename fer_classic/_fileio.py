@@ -9,6 +9,7 @@ inputs is refused instead of overwriting the user's data.
 
 from __future__ import annotations
 
+import csv
 import functools
 import glob
 import hashlib
@@ -23,8 +24,8 @@ from pathlib import Path
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
-    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "file_sha256", "folder_outputs",
-    "path_items", "require_regular_file", "stat_regular_file",
+    "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "csv_writer", "file_sha256",
+    "folder_outputs", "path_items", "require_regular_file", "stat_regular_file",
 ]
 
 PathLike = str | os.PathLike
@@ -296,6 +297,43 @@ def _identity(path: PathLike) -> tuple[int, int] | None:
     except (OSError, ValueError):  # ValueError: a NUL character, which no file name holds
         return None
     return st.st_dev, st.st_ino
+
+
+#: A cell starting so is a formula to a spreadsheet (OWASP's CSV injection list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_cell(value):
+    """``value``, with a ``'`` before a text a spreadsheet would run as a formula (not before a number)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def csv_writer(handle) -> _SpreadsheetSafeWriter:
+    """``csv.writer(handle)`` whose text cells cannot run as spreadsheet formulas.
+
+    Every CSV fer-classic writes names files, labels and models that may come
+    from a downloaded dataset: a file named ``=HYPERLINK(...).png`` opened in a
+    spreadsheet ran as a formula. Such a cell gets a leading ``'`` (what
+    spreadsheets show as text); numbers, negative ones included, are kept.
+    """
+    return _SpreadsheetSafeWriter(csv.writer(handle))
+
+
+class _SpreadsheetSafeWriter:
+    def __init__(self, writer) -> None:
+        self._writer = writer
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([_spreadsheet_cell(value) for value in row])
+
+    def writerows(self, rows: Iterable[Iterable]) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def path_items(value: PathLike | Iterable[PathLike]) -> list:

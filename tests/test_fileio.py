@@ -1,6 +1,7 @@
 """fer_classic._fileio: atomic writes, regular-file inputs, and outputs that never touch inputs."""
 
 import errno
+import io
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from fer_classic._fileio import (
     atomic_write_bytes,
     atomic_write_text,
     check_outputs,
+    csv_writer,
     file_sha256,
     require_regular_file,
 )
@@ -609,3 +611,14 @@ def test_file_sha256_sees_a_file_replaced_under_the_same_size_and_time(tmp_path)
     os.utime(tmp_path / "new", ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))  # cp -p keeps the time
     os.replace(tmp_path / "new", path)
     assert file_sha256(path) != first
+
+
+@pytest.mark.parametrize("cell, written", [
+    ('=HYPERLINK("http://x",1).png', '"\'=HYPERLINK(""http://x"",1).png"'),  # a downloaded dataset's file name
+    ("@s0.png", "'@s0.png"), ("+1+2.png", "'+1+2.png"), ("-x.png", "'-x.png"), ("\tx", "'\tx"),
+    ("-0.5", "-0.5"), (-1.5, "-1.5"), ("happy", "happy"), ("a=b.png", "a=b.png"),
+])
+def test_csv_cells_never_run_as_spreadsheet_formulas(cell, written):
+    buffer = io.StringIO(newline="")
+    csv_writer(buffer).writerow([cell])
+    assert buffer.getvalue() == written + "\r\n"

@@ -806,3 +806,10 @@ def test_cli_errors_are_clean(runner, model_file, args, message):
     result = runner.invoke(main, ["predict", str(model_file), *args])
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_prediction_csv_names_a_formula_like_file_as_text():
+    from fer_classic.prediction import rows_csv
+
+    text = rows_csv([{"source": "=1+2_0.png", "status": "no face"}], ["happy"])
+    assert text.splitlines()[1].startswith("'=1+2_0.png,")  # a spreadsheet ran it as a formula

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import time
@@ -17,7 +16,7 @@ import numpy as np
 
 from .. import _resources
 from .._display import one_line
-from .._fileio import atomic_write_text
+from .._fileio import atomic_write_text, csv_writer
 from ..exceptions import DataLeakageWarning, ImageDecodeError, ReportError
 from ..labels import parse_label_map, sort_labels
 from ._csv import load_fer2013_csv
@@ -211,9 +210,9 @@ class DatasetDescription:
         if path.is_dir():
             raise ReportError(f"--duplicates-csv {path} is a folder; give a file name such as duplicates.csv.")
         buffer = io.StringIO(newline="")
-        writer = csv.DictWriter(buffer, fieldnames=DUPLICATE_CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(self.duplicates.rows())
+        writer = csv_writer(buffer)
+        writer.writerow(DUPLICATE_CSV_COLUMNS)
+        writer.writerows([row.get(column, "") for column in DUPLICATE_CSV_COLUMNS] for row in self.duplicates.rows())
         try:
             atomic_write_text(path, buffer.getvalue())
         except OSError as exc:

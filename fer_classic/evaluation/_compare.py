@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._display import one_line
-from .._fileio import atomic_write_text
+from .._fileio import atomic_write_text, csv_writer
 from ..exceptions import ReportError
 from ..persistence._model import check_fer_model
 from ._metrics import HELD_OUT, classification_metrics, warn_class_mismatch, warn_training_images
@@ -82,7 +81,7 @@ class Comparison:
         """Write the table (one row per model) with the McNemar result in the last columns."""
         extra = ("mcnemar_vs", "mcnemar_method", "mcnemar_statistic", "mcnemar_p_value")
         buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow([*COMPARE_COLUMNS, *extra])
         for r in self.rows:
             m = self.mcnemar

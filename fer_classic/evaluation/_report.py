@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._display import valid_text
-from .._fileio import atomic_write, atomic_write_text
+from .._fileio import atomic_write, atomic_write_text, csv_writer
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
@@ -156,7 +155,7 @@ def _write_text(path: Path, text: str) -> None:
 def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, classes: list[str]) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as handle:
-            writer = csv.writer(handle)
+            writer = csv_writer(handle)
             writer.writerow(["source", "true", "predicted", "correct", "score_kind", *classes])
             for source, true, pred, row in zip(sources, y_true, predictions.labels, predictions.scores):
                 writer.writerow([source, true, pred, int(true == pred), predictions.score_kind,

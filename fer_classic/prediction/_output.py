@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import TextIO
 
 from .._display import one_line
+from .._fileio import csv_writer
 
 __all__ = ["csv_columns", "format_rows_table", "rows_csv", "write_rows_csv"]
 
@@ -28,7 +28,7 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
     smoothed_label`` (video), ``how`` (``found``, ``crop`` or ``whole
     image``), and the box ``x, y, width, height``.
     """
-    writer = csv.writer(handle)
+    writer = csv_writer(handle)
     writer.writerow(csv_columns(classes))
     for row in rows:
         scores = row.get("scores", {})
