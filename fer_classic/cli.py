@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import sys
 import warnings
@@ -703,6 +704,17 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
         click.echo(f"{name}: {path}")
 
 
+def _finite_json(value):
+    """``value`` with each non-finite float as the string Python's json module writes it (``"NaN"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return {key: _finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(item) for item in value]
+    return value
+
+
 @main.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
 @_TRUST_TYPE
@@ -713,7 +725,8 @@ def inspect_command(model, trust_types, as_json) -> None:
 
     info = _run(inspect_model, model, trusted_types=trust_types)
     if as_json:
-        click.echo(json.dumps(info, indent=1))
+        # A stranger's metadata may hold NaN or infinity, which JSON has no word for: given as strings.
+        click.echo(json.dumps(_finite_json(info), indent=1))
         return
     click.echo(_run(format_model_info, info))
 

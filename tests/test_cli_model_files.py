@@ -112,3 +112,14 @@ def test_trust_type_loads_a_skops_file_naming_that_type(runner, foreign_type_sko
     result = runner.invoke(main, ["evaluate", str(foreign_type_skops), "--data", str(folder_dataset),
                                   "--trust-type", "_operator.neg", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_inspect_json_gives_a_nan_of_the_metadata_as_a_string(runner, tmp_path, fitted_model):
+    from fer_classic import save_model
+    from fer_classic.persistence import FERModel
+
+    metadata = {**fitted_model.metadata, "metrics": {"accuracy": float("nan")}}
+    path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / "m.joblib")
+    result = runner.invoke(main, ["inspect", str(path), "--json"])
+    info = json.loads(result.stdout, parse_constant=lambda word: pytest.fail(f"{word} is not JSON"))
+    assert info["metadata"]["metrics"] == {"accuracy": "NaN"}
