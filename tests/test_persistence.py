@@ -117,6 +117,9 @@ def test_missing_model_file(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "truncated or empty"),
     (b"random bytes, not a pickle", "not a readable fer-classic model"),
+    (b"{", "UnpicklingError: invalid load key, '{'. Copy it again"),  # one full stop
+    # A 2**40-byte value declared in 14 bytes: MemoryError had no message ("MemoryError: .").
+    (b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"abc", "MemoryError: it declares a value larger than"),
 ])
 def test_non_model_file_is_a_model_file_error(tmp_path, content, message):
     path = tmp_path / "m.joblib"
@@ -352,8 +355,9 @@ def test_format_follows_the_suffix_unless_given(tmp_path, fitted_model):
 
 @pytest.mark.parametrize("given, name", [("skops", "m.joblib"), ("joblib", "M.SKOPS")])
 def test_a_format_the_suffix_contradicts_is_refused(tmp_path, fitted_model, given, name):
-    with pytest.raises(ValueError, match=rf"format='{given}' \(--format\) writes a {given} file, but .*{name} "
-                                         rf"\(--out\) ends in \.{name.split('.')[-1]}: name it \.{given}"):
+    # save_model's own argument names, not the command line's (--format, --out)
+    with pytest.raises(ValueError, match=rf"format='{given}' writes a {given} file, but path .*{name} "
+                                         rf"ends in \.{name.split('.')[-1]}: name it \.{given}"):
         save_model(fitted_model, tmp_path / name, format=given)
     assert not (tmp_path / name).exists()
 
@@ -364,6 +368,26 @@ def test_newer_format_version_is_incompatible(tmp_path, fitted_model):
     path.write_bytes(pickle.dumps({**header, "format_version": FORMAT_VERSION + 1}, protocol=4))
     with pytest.raises(IncompatibleModelError, match="Upgrade fer-classic or refit"):
         load_model(path)
+
+
+def test_a_format_version_of_true_is_not_version_1(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    path.write_bytes(pickle.dumps({**joblib.load(path), "format_version": True}, protocol=4))
+    with pytest.raises(IncompatibleModelError, match="model format version True"):
+        load_model(path)
+
+
+def test_one_string_of_trusted_types_is_one_name(tmp_path, fitted_model, tiny_faces):
+    path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
+    assert load_model(path, trusted_types="_operator.neg").predict(tiny_faces.images).shape == (len(tiny_faces),)
+
+
+def test_save_to_a_folder_is_refused_before_pickling(tmp_path, fitted_model, monkeypatch):
+    from fer_classic.exceptions import OutputPathError
+
+    monkeypatch.setattr(_files, "encode_joblib", lambda pipeline: pytest.fail("pickled"))
+    with pytest.raises(OutputPathError, match=f"path {re.escape(str(tmp_path))} is a folder; give the path of a file"):
+        save_model(fitted_model, tmp_path)
 
 
 def test_version_1_file_loads_when_trusted(tmp_path, fitted_model, tiny_faces):

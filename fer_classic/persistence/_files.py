@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .._fileio import check_outputs
 from ._header import check_loaded, model_format, model_path, model_problem, warn_versions
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
@@ -45,6 +46,9 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
     ------
     TypeError
         If ``model`` is not a FERModel (wrap a pipeline with :meth:`FERModel.from_fitted`).
+    OutputPathError
+        If ``path`` is a folder, not a regular file, or in a folder that
+        cannot be written; checked before the model is pickled.
     ValueError
         If ``format`` contradicts the ``.joblib`` / ``.skops`` suffix of ``path``,
         or the model is one :func:`load_model` would refuse or misread (an
@@ -67,7 +71,9 @@ class PendingSave:
             raise ValueError(f"Cannot save {path}: {problem[1]}. Build the model with "
                              "FERModel.from_fitted(pipeline, train, ...) from the pipeline fitted on train.")
         self.model, self.path = model, Path(path)
-        self.format = model_format(self.path, format)
+        self.format = model_format(self.path, format, options=None)
+        # Before pickling (seconds for a large model): a folder, or a folder that cannot be written.
+        check_outputs({"path": path}, make_parents=True)
         # Taken from the pipeline as it is now; a joblib payload too (encode_joblib pickles it at
         # once), while a skops file is written whole by finish().
         self._sizes = component_sizes(model.pipeline)
@@ -111,9 +117,9 @@ def load_model(
         types or functions outside fer-classic's list of trusted names
         (:data:`fer_classic.persistence.TRUSTED_TYPES`). Only for files from a
         source you trust.
-    trusted_types : iterable of str
+    trusted_types : str or iterable of str
         skops only: more exact type or function names to trust (as listed by
-        ``fer-classic inspect``).
+        ``fer-classic inspect``); one string is one name.
 
     Raises
     ------
@@ -123,7 +129,9 @@ def load_model(
     ModelIntegrityError
         If it is truncated or corrupted (checksum mismatch), or its metadata
         disagrees with its model (the pixels it takes or the geometry its
-        features were fitted on, the classes, the face cropper).
+        features were fitted on, the classes, the face cropper), or its model
+        cannot predict: an estimator's parameters are invalid, or it fails on
+        one image of its geometry (checked here, at load).
     UntrustedModelError
         If loading it could run code and ``trusted`` is False.
     IncompatibleModelError

@@ -61,8 +61,13 @@ REQUIRED_METADATA = {"image_shape": "[height, width], two positive integers"}
 _HEADER_FIELDS = {"metadata": dict, "payload_sha256": str, "signature": str}
 
 
-def model_format(path: str | os.PathLike, format: str | None = None) -> str:
+def model_format(path: str | os.PathLike, format: str | None = None, *,
+                 options: tuple[str, str] | None = ("--format", "--out")) -> str:
     """The file format to write: ``format`` if given, else by suffix (``.skops`` or joblib).
+
+    ``options``: the names of ``format`` and ``path`` that the message of a
+    contradiction gives (the command line's), or None for the Python names
+    (``save_model``'s ``format`` and ``path``).
 
     Raises
     ------
@@ -76,8 +81,10 @@ def model_format(path: str | os.PathLike, format: str | None = None) -> str:
     if format not in MODEL_FORMATS:
         raise ValueError(f"format must be one of {MODEL_FORMATS}; got {format!r}.")
     if suffix.lower() in {f".{name}" for name in MODEL_FORMATS} - {f".{format}"}:
-        raise ValueError(f"format={format!r} (--format) writes a {format} file, but {path} (--out) ends in {suffix}: "
-                         f"name it .{format}, or leave the format out to write what the suffix says.")
+        given, where = (f"format={format!r} ({options[0]})", f"{path} ({options[1]})") if options else (
+            f"format={format!r}", f"path {path}")
+        raise ValueError(f"{given} writes a {format} file, but {where} ends in {suffix}: name it .{format}, or "
+                         "leave the format out to write what the suffix says.")
     return format
 
 
@@ -113,7 +120,7 @@ def printable(text) -> str:
 def check_version(path: Path, header: dict) -> None:
     """Raise IncompatibleModelError for a format version newer than this fer-classic reads."""
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:  # True is no 1
         raise IncompatibleModelError(
             f"{path} uses model format version {version!r}; this fer-classic ({__version__}) reads "
             f"versions up to {FORMAT_VERSION}. Upgrade fer-classic or refit the model."

@@ -108,7 +108,9 @@ def read_header(path: Path) -> dict | None:
                 "copy it again or refit it with 'fer-classic fit'."
             ) from None
         except Exception as exc:  # the unpickler raises many types on foreign or damaged bytes
-            message = str(exc)
+            message = str(exc).rstrip(".")  # "invalid load key, '{'." ends in its own full stop
+            if isinstance(exc, MemoryError):  # raised with no message: a size declared in the bytes
+                message = "it declares a value larger than the memory available, which no model file does"
             kind = "truncated" if "truncated" in message else "damaged, truncated or another file type"
             raise ModelIntegrityError(
                 f"{path} is not a readable fer-classic model ({kind}): {type(exc).__name__}: "

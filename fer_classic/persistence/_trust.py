@@ -70,6 +70,9 @@ def is_trusted(name: str) -> bool:
 
 
 def types_needing_trust(names: Iterable[str], trusted_types: Iterable[str] = ()) -> list[str]:
-    """The sorted ``names`` that are neither on the list nor in the caller's ``trusted_types``."""
-    extra = frozenset(trusted_types)
+    """The sorted ``names`` that are neither on the list nor in the caller's ``trusted_types``.
+
+    One string in ``trusted_types`` is one name (not its characters).
+    """
+    extra = frozenset([trusted_types] if isinstance(trusted_types, str) else trusted_types)
     return sorted(name for name in set(names) if not (is_trusted(name) or name in extra))
