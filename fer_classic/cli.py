@@ -572,14 +572,16 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
 @_LABEL_MAP
 @_NJOBS
 @_TRUST
+@_TRUST_TYPE
 @_JSON
-def compare(models, data, split, out, label_map, n_jobs, trust, as_json) -> None:
+def compare(models, data, split, out, label_map, n_jobs, trust, trust_types, as_json) -> None:
     """Score several MODELS on the same images, side by side, with McNemar's test between the best two."""
     from .workflow import compare_model_files
 
     result = _run(
         compare_model_files, models, data, split=split, out=out,
-        label_map=label_map, n_jobs=n_jobs, trusted=trust, _progress=False if as_json else None,
+        label_map=label_map, n_jobs=n_jobs, trusted=trust, trusted_types=trust_types,
+        _progress=False if as_json else None,
     )
     click.echo(json.dumps(result.summary()) if as_json else result.format())
     if out and not as_json:

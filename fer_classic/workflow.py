@@ -599,6 +599,7 @@ def compare_model_files(
     label_map: Mapping[str, str] | None = None,
     n_jobs: int | None = None,
     trusted: bool = False,
+    trusted_types: Iterable[str] = (),
 ) -> Comparison:
     """Load model files, score them side by side, McNemar-test the best two, optionally write a CSV.
 
@@ -616,6 +617,7 @@ def compare_model_files(
     label_map, n_jobs
         As in :func:`fer_classic.load_dataset`.
     trusted : bool, default=False
+    trusted_types : iterable of str, default=()
         As in :func:`fer_classic.load_model`.
 
     Returns
@@ -628,8 +630,8 @@ def compare_model_files(
     check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
                   text=("--out",), make_parents=True)
     comparison = compare_models(
-        [load_model(p, trusted=trusted) for p in paths], data, names=path_names(paths), split=split,
-        label_map=label_map, n_jobs=n_jobs,
+        [load_model(p, trusted=trusted, trusted_types=trusted_types) for p in paths], data, names=path_names(paths),
+        split=split, label_map=label_map, n_jobs=n_jobs,
     )
     if out is not None:
         comparison.to_csv(out)

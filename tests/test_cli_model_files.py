@@ -108,8 +108,10 @@ def test_evaluate_refusing_a_skops_file_names_the_trust_type_option(runner, fore
     assert result.exit_code == 1 and "'--trust-type NAME' once per name" in result.output
 
 
-def test_trust_type_loads_a_skops_file_naming_that_type(runner, foreign_type_skops, folder_dataset):
-    result = runner.invoke(main, ["evaluate", str(foreign_type_skops), "--data", str(folder_dataset),
+@pytest.mark.parametrize("command", [["evaluate"], ["compare", "{model}"]], ids=["evaluate", "compare"])
+def test_trust_type_loads_a_skops_file_naming_that_type(runner, foreign_type_skops, folder_dataset, command):
+    args = [a.format(model=foreign_type_skops) for a in command]  # compare had --trust alone
+    result = runner.invoke(main, [*args, str(foreign_type_skops), "--data", str(folder_dataset),
                                   "--trust-type", "_operator.neg", "--json"])
     assert result.exit_code == 0, result.output
 
