@@ -287,6 +287,80 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
                 raise ValueError(f"{what} {key!r}, value {value!r}: {exc}") from exc
 
 
+def _short_param_name(key: str, features: str) -> str:
+    """The short name of a search grid's Pipeline parameter: ``clf__estimator__C`` → ``clf.C`` (as grid files say).
+
+    The inverse of :func:`pipeline_param_name` and :func:`_wrapped_param_name`; names of no step a
+    short name reaches are returned whole.
+    """
+    key = key.removeprefix("estimator__")  # --flip's wrapper
+    key = key.removeprefix("features__transformer__")  # --mirror-kernel's wrapper
+    names = parse_feature_names(features)
+    head, _, rest = key.partition("__")
+    if head == "clf" and rest.startswith("estimator__"):
+        return f"clf.{rest.removeprefix('estimator__')}"
+    if head == "features" and rest:
+        if len(names) == 1 and "__" not in rest:
+            return f"{names[0]}.{rest}"
+        step, _, name = rest.partition("__")
+        if step in names and name and "__" not in name:
+            return f"{step}.{name}"
+    return key
+
+
+class _CandidateFailed(Exception):
+    """A search candidate's fit or score raised ValueError or TypeError: ``(reason, its parameters)``.
+
+    Raised in the worker that fitted it (and pickled back whole: its only state is its args), so that
+    the search can name the candidate: scikit-learn's error says nothing of it.
+    """
+
+    def __init__(self, reason: str, params: dict):
+        super().__init__(reason, params)
+        self.reason, self.params = reason, params
+
+
+class _NamedFailures:
+    """Mixin of the estimator a search fits: an error of a candidate carries the candidate's parameters."""
+
+    def _failed(self, exc: Exception) -> _CandidateFailed:
+        params = {k: v for k, v in self.get_params(deep=True).items() if "__" in k and not hasattr(v, "get_params")}
+        return _CandidateFailed(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), params)
+
+    def fit(self, X, y=None, **params):
+        try:
+            return super().fit(X, y, **params)
+        except (ValueError, TypeError) as exc:  # the candidate's values (another error is a bug: it stays whole)
+            raise self._failed(exc) from exc
+
+    def score(self, X, y=None, **params):
+        try:
+            return super().score(X, y, **params)
+        except (ValueError, TypeError) as exc:
+            raise self._failed(exc) from exc
+
+
+class _SearchedPipeline(_NamedFailures, Pipeline):
+    pass
+
+
+class _SearchedFlip(_NamedFailures, FlipAugmented):
+    pass
+
+
+def _searched(template):
+    """``template`` as the estimator a search fits: its candidates' errors name them (:class:`_NamedFailures`)."""
+    kind = {Pipeline: _SearchedPipeline, FlipAugmented: _SearchedFlip}.get(type(template))
+    return template if kind is None else kind(**template.get_params(deep=False))
+
+
+def _candidate_error(exc: _CandidateFailed, param_grid: Mapping, features: str) -> ValueError:
+    """The error of a search whose candidate failed: --grid, the candidate's values in short names, the reason."""
+    values = ", ".join(f"{_short_param_name(k, features)}={exc.params[k]!r}" for k in param_grid if k in exc.params)
+    return ValueError(f"--grid: the candidate {values} cannot be fitted: {exc.reason.rstrip('.')}. These values do "
+                      "not go together (or one does not suit the data): change or drop them in the grid.")
+
+
 def _check_cv(cv) -> int | str:
     if str(cv).strip().lower() == "publictest":
         return "publictest"
@@ -551,13 +625,16 @@ def search_model(
             (kernel_cache() if shared else contextlib.nullcontext()) as kernels:
         # The pipeline memory caches fitted feature extractors, so candidates that differ
         # only in classifier parameters reuse the training features.
-        pipeline = clone(template).set_params(**{memory_key: Memory(cache, verbose=0)})
+        pipeline = _searched(clone(template)).set_params(**{memory_key: Memory(cache, verbose=0)})
         search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else n_jobs, refit=False,
                               verbose=verbose, error_score="raise")
         log(f"searching {n_candidates} candidates of '{features}' + '{clf}' on {len(pool)} images "
             f"(cv={cv}, backend={backend}" + (", one candidate at a time on all cores" if shared else "") + ")")
         with _joblib_backend(backend, scheduler, n_jobs):
-            timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
+            try:
+                timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
+            except _CandidateFailed as exc:
+                raise _candidate_error(exc, param_grid, features) from None
         best = clone(template).set_params(**search.best_params_, **{memory_key: Memory(cache, verbose=0)})
         log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
         fit_pipeline(best, refit_on, timings, log, features, clf)

@@ -420,3 +420,11 @@ def test_search_checks_ray_address_before_loading(monkeypatch):
     with pytest.raises(ValueError, match="^RAY_ADDRESS \\(environment\\) '127.0.0.1:1': cannot connect"):
         search_model("/no/such/data", features="hog", clf="logreg", grid={"clf__estimator__C": [1]},
                      backend="ray")
+
+
+def test_a_candidate_whose_values_do_not_go_together_is_named(tiny_faces):
+    message = ("--grid: the candidate clf.metric='cosine', clf.algorithm='kd_tree' cannot be fitted: Metric 'cosine' "
+               "not valid")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        search_model(tiny_faces, features="pixels", clf="knn", cv=2,
+                     grid={"clf.metric": ["euclidean", "cosine"], "clf.algorithm": ["kd_tree"]})
