@@ -410,7 +410,13 @@ def _training_parts(splitter, labels, groups) -> list[np.ndarray]:
     return [rows for rows, _ in splitter.split(np.zeros((len(labels), 1)), labels, groups)]
 
 
-def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) -> None:
+def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, splitter) -> list[np.ndarray]:
+    """The rows of each fold's training part (:func:`_training_parts`), once the folds are known to be possible.
+
+    Raises DatasetError naming --cv (and --groups) before any fit: fewer groups or images of a class
+    than folds, or a fold whose training part holds a single class (every image of the other of two
+    classes is of one group: that fold's fit could only fail).
+    """
     n = len(np.unique(groups))
     if n < folds:
         fix = (f"use --cv {n} or fewer folds" if n >= 2 else
@@ -418,11 +424,22 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels) 
         raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; {fix}.")
     _check_cv_classes(labels, folds)
     labels = np.asarray(labels)
+    splits = _training_parts(splitter, labels, groups)
+    for rows in splits:
+        kept = np.unique(labels[rows])
+        if len(kept) < 2:
+            gone = [str(label) for label in np.unique(labels) if label not in kept]
+            raise DatasetError(
+                f"--cv {folds} with {grouping}: a fold trains on images of {kept[0]!r} alone, as every image of "
+                f"{', '.join(map(repr, gone))} is of one group (one subject) and validates in that fold; a classifier "
+                "needs 2 classes or more. Give images of more subjects of it, or a --groups pattern that tells its "
+                "subjects apart.")
     lone = [str(label) for label in np.unique(labels) if len(np.unique(groups[labels == label])) == 1]
     if lone:  # the search scored it anyway, its recall 0 on the test images
         warnings.warn(f"{grouping}: every image of {', '.join(map(repr, lone))} is of one group (one subject), so the "
                       "fold that validates on them trains without that class and counts them all as errors, and no "
                       "other fold scores it. Give images of more subjects of it.", UserWarning, stacklevel=3)
+    return splits
 
 
 def _check_cv_classes(labels, folds: int) -> None:
@@ -611,9 +628,8 @@ def search_model(
         if fit_groups is None:  # the data's own train/test splits: group the training images now
             fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        _check_enough_groups(fit_groups, cv, grouping, train.labels)
     refit_on = train
-    splits = None if cv == "publictest" else _training_parts(splitter, train.labels, fit_groups)
+    splits = None if cv == "publictest" else _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter)
     check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
@@ -870,10 +886,9 @@ def report_search(
                            f"{train.labels[0]!r}. Give the dataset the model was searched on.")
     # The search's folds: a subject's images, or a face's near copies, never on both sides of a fold.
     groups, grouping = image_groups(train, _searched_groups(model.metadata))
-    _check_enough_groups(groups, cv, grouping, train.labels)
+    splits = _check_enough_groups(groups, cv, grouping, train.labels, curve_splitter(cv, random_state, groups))
     # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
     # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
-    splits = _training_parts(curve_splitter(cv, random_state, groups), train.labels, groups)
     check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

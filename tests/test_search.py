@@ -428,3 +428,16 @@ def test_a_candidate_whose_values_do_not_go_together_is_named(tiny_faces):
     with pytest.raises(ValueError, match=re.escape(message)):
         search_model(tiny_faces, features="pixels", clf="knn", cv=2,
                      grid={"clf.metric": ["euclidean", "cosine"], "clf.algorithm": ["kd_tree"]})
+
+
+def test_a_fold_training_on_one_class_is_refused_before_any_fit(tiny_faces, monkeypatch):
+    # Two classes, one of them one subject's: the fold validating on it trained on the other class alone.
+    train = tiny_faces.select("train")
+    train = train.subset(np.isin(train.labels, ["happy", "sad"]))
+    names = np.array([f"S{9 if label == 'sad' else i % 4}_{i}.png" for i, label in enumerate(train.labels)],
+                     dtype=object)
+    data = type(train)(train.images, train.labels, train.splits, train.usages, names, "grouped")
+    monkeypatch.setattr("fer_classic.model_selection.GridSearchCV", lambda *a, **k: pytest.fail("searched"))
+    with pytest.raises(DatasetError, match=r"--cv 2 with subjects from --groups .*: a fold trains on images of "
+                                           r"'happy' alone, as every image of 'sad' is of one group"):
+        search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2, groups=r"S(\d+)_")
