@@ -538,13 +538,23 @@ def test_the_test_split_error_on_held_out_data_does_not_send_to_split_all_alone(
 def test_unsplit_data_of_another_source_gives_the_generic_error_without_recommending_split_all_alone(held_out_fit):
     result, unsplit = held_out_fit
     other = unsplit.subset(np.arange(len(unsplit)))
-    other = FaceDataset(other.images, other.labels, other.splits, other.usages, other.sources, "other-faces")
+    other = FaceDataset(255 - other.images, other.labels, other.splits, other.usages, other.sources, "other-faces")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # another source: no training images said to be scored
         evaluate_model(result.model, other, split=None)
     with pytest.raises(DatasetError, match=r"--split all scores every image of it, so it includes the training "
                                            r"images of a model fitted on it"):
         evaluate_model(result.model, other, split="test")
+
+
+def test_a_copy_of_the_training_data_under_another_name_warns_as_the_data_itself(held_out_fit):
+    # The held-out check recognised the copy by its fingerprint; the leakage warning went by the name alone.
+    from fer_classic.exceptions import DataLeakageWarning
+
+    result, unsplit = held_out_fit
+    copy = FaceDataset(unsplit.images, unsplit.labels, unsplit.splits, unsplit.usages, unsplit.sources, "copy")
+    with pytest.warns(DataLeakageWarning, match=rf"include the {result.n_train} images it was trained on"):
+        evaluate_model(result.model, copy, split=None)
 
 
 def test_another_folder_of_the_same_relative_name_is_not_the_training_data(tmp_path, monkeypatch):

@@ -488,21 +488,51 @@ def _same_source(training: dict, name: str) -> bool:
         return str(recorded) == str(name) and not os.path.exists(str(name))
 
 
+def _same_images(model, data) -> bool:
+    """Whether ``data`` (a FaceDataset) gives back the images ``model`` was trained on: the fingerprint it records.
+
+    A copy of the training data under another name or path: its ``train`` split (or all of it) has
+    the recorded fingerprint, or, for a model that held its test out of data without a test split,
+    the hold-out recomputed from it does (as ``evaluate --split held-out`` checks it). An image
+    listing (``--backend dask``/``ray``: no pixels) is never recognised so.
+    """
+    metadata = getattr(model, "metadata", None) or {}
+    recorded = (metadata.get("training") or {}).get("fingerprint")
+    if not recorded or not callable(getattr(data, "fingerprint", None)) or not len(data):
+        return False
+    pool = data.select("train") if data.has_split("train") else data
+    if not (held_out_test(metadata) and metadata.get("hold_out")) or data.has_split("test"):
+        return pool.fingerprint() == recorded
+    n_train = (metadata.get("training") or {}).get("n_train")
+    if isinstance(n_train, int) and n_train >= len(pool):  # too few images to have held a test out of
+        return False
+    from ..exceptions import DatasetError
+    from ..workflow import _recompute_held_out
+
+    try:
+        _recompute_held_out(model, data)  # checks the recomputed training part's fingerprint
+    except DatasetError:
+        return False
+    return True
+
+
 def training_images_scored(model, data, split: str | None) -> int:
     """How many of the images ``split`` (None: all) selects from ``data`` may be ``model``'s training images.
 
-    A cheap rule from the model's metadata, no image compared: ``data`` (a
-    FaceDataset or an image listing: ``name``, ``splits`` and ``usages``) is
-    the one the model records as its training source (the same file or
-    folder, by the absolute path recorded at fit time; by name for generated
-    data and older models), and the images scored lie in the part it was
-    trained from: the ``train`` split, or every image of data without one
-    (its fit held a share out of them).
+    A rule from the model's metadata: ``data`` (a FaceDataset or an image
+    listing: ``name``, ``splits`` and ``usages``) is the one the model
+    records as its training source (the same file or folder, by the absolute
+    path recorded at fit time; by name for generated data and older models),
+    or a copy of it (a FaceDataset whose training part has the fingerprint
+    the model records, as ``evaluate --split held-out`` checks it), and the
+    images scored lie in the part it was trained from: the ``train`` split,
+    or every image of data without one (its fit held a share out of them).
     """
     from ..data._dataset import split_mask
 
     training = (getattr(model, "metadata", None) or {}).get("training") or {}
-    if not training.get("source") or not _same_source(training, getattr(data, "name", "")):
+    if not training.get("source") or not (_same_source(training, getattr(data, "name", ""))
+                                          or _same_images(model, data)):
         return 0
     everything = np.ones(len(data.splits), dtype=bool)
     pool = split_mask(data.splits, data.usages, "train")
