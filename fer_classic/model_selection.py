@@ -410,20 +410,29 @@ def _training_parts(splitter, labels, groups) -> list[np.ndarray]:
     return [rows for rows, _ in splitter.split(np.zeros((len(labels), 1)), labels, groups)]
 
 
-def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, splitter) -> list[np.ndarray]:
+def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, splitter, *,
+                         held_out: bool = False) -> list[np.ndarray]:
     """The rows of each fold's training part (:func:`_training_parts`), once the folds are known to be possible.
 
     Raises DatasetError naming --cv (and --groups) before any fit: fewer groups or images of a class
-    than folds, or a fold whose training part holds a single class (every image of the other of two
-    classes is of one group: that fold's fit could only fail).
+    than folds (the advice is the smaller of both limits), or a fold whose training part holds a
+    single class (every image of the other of two classes is of one group: that fold's fit could only
+    fail). ``held_out``: ``grouping`` was counted over the data before a test was held out of it.
     """
+    labels = np.asarray(labels)
     n = len(np.unique(groups))
     if n < folds:
-        fix = (f"use --cv {n} or fewer folds" if n >= 2 else
-               "give a --groups pattern whose first group tells the subjects apart")
-        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {grouping} gives {n}; {fix}.")
+        largest = int(np.unique(labels, return_counts=True)[1].max()) if len(labels) else 0
+        limit = min(n, largest)
+        fix = ("give a --groups pattern whose first group tells the subjects apart" if n < 2 else
+               "add images" if limit < 2 else f"use --cv {limit} or fewer folds")
+        also = f", and the largest class has {largest} of them (the folds are stratified)" if largest < n else ""
+        images = (f"the {len(labels)} training images left beside the held-out test" if held_out
+                  else f"the {len(labels)} training images")
+        counted = ", counted before the hold-out" if held_out else ""
+        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {images} form {n} "
+                           f"(grouping by {grouping}{counted}){also}; {fix}.")
     _check_cv_classes(labels, folds)
-    labels = np.asarray(labels)
     splits = _training_parts(splitter, labels, groups)
     for rows in splits:
         kept = np.unique(labels[rows])
@@ -629,7 +638,8 @@ def search_model(
             fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
     refit_on = train
-    splits = None if cv == "publictest" else _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter)
+    splits = (None if cv == "publictest" else
+              _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter, held_out=held_out))
     check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so

@@ -441,3 +441,24 @@ def test_a_fold_training_on_one_class_is_refused_before_any_fit(tiny_faces, monk
     with pytest.raises(DatasetError, match=r"--cv 2 with subjects from --groups .*: a fold trains on images of "
                                            r"'happy' alone, as every image of 'sad' is of one group"):
         search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2, groups=r"S(\d+)_")
+
+
+def test_too_many_folds_get_one_advice_bounded_by_groups_and_classes(tiny_faces, monkeypatch):
+    # 62 groups, 12 images a class: "use --cv 62", then --cv 62 was refused for the classes.
+    monkeypatch.setattr("fer_classic.model_selection.GridSearchCV", lambda *a, **k: pytest.fail("searched"))
+    with pytest.raises(DatasetError, match=r"form 62 \(grouping by .*\), and the largest class has 12 of them "
+                                           r"\(the folds are stratified\); use --cv 12 or fewer folds"):
+        search_model(tiny_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=100)
+
+
+def test_too_few_groups_after_the_hold_out_say_which_images_were_counted():
+    # "subjects from --groups ... (5 subjects) gives 4": counted before and after the hold-out.
+    from fer_classic.data import FaceDataset, make_synthetic_faces
+
+    faces = make_synthetic_faces(5, 0, random_state=0)
+    names = np.array([f"S{i % 5}_{i}.png" for i in range(len(faces))], dtype=object)
+    data = FaceDataset(faces.images, faces.labels, np.full(len(faces), "", dtype=object), faces.usages, names, "flat")
+    with pytest.raises(DatasetError, match=r"but the 28 training images left beside the held-out test form 4 "
+                                           r"\(grouping by subjects from --groups .* \(5 subjects\), counted before "
+                                           r"the hold-out\); use --cv 4 or fewer folds"):
+        search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=5, groups=r"S(\d)_")
