@@ -112,9 +112,14 @@ def default_grid(features: str, clf: str, *, tune_features: bool = False) -> dic
     tune_features : bool, default=False
         Also vary the extractors' main parameters (each value recomputes features).
     """
-    if clf not in DEFAULT_GRIDS:
+    from .estimators import CLASSIFIERS
+
+    key = str(clf).strip().lower()  # as make_pipeline reads the name
+    if key not in CLASSIFIERS:  # as with a grid file: the name, not the grid, is at fault
+        raise ValueError(f"Unknown classifier {clf!r}; choose from {', '.join(CLASSIFIERS)}.")
+    if key not in DEFAULT_GRIDS:
         raise ValueError(f"No default grid for classifier {clf!r}; give a grid file.")
-    return _tuples(_prefix_grid(features, DEFAULT_GRIDS[clf], _FEATURE_GRIDS if tune_features else {}))
+    return _tuples(_prefix_grid(features, DEFAULT_GRIDS[key], _FEATURE_GRIDS if tune_features else {}))
 
 
 def load_grid(path: str | os.PathLike, features: str) -> dict:

@@ -462,3 +462,8 @@ def test_too_few_groups_after_the_hold_out_say_which_images_were_counted():
                                            r"\(grouping by subjects from --groups .* \(5 subjects\), counted before "
                                            r"the hold-out\); use --cv 4 or fewer folds"):
         search_model(data, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=5, groups=r"S(\d)_")
+
+
+def test_an_unknown_classifier_without_a_grid_is_named_unknown():
+    with pytest.raises(ValueError, match=r"Unknown classifier 'nope'; choose from .*knn"):
+        default_grid("pixels", "nope")
