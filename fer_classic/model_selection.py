@@ -394,7 +394,7 @@ class SearchResult:
     def summary(self) -> dict:
         """JSON-ready summary."""
         return {
-            "best_params": {k: repr(v) for k, v in self.best_params.items()},
+            "best_params": {k: _json_value(v) for k, v in self.best_params.items()},
             "best_cv_score": self.best_score,
             "test_split": self.test_split,
             **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
@@ -402,9 +402,34 @@ class SearchResult:
             "model": str(self.path) if self.path else None,
             "ranking": [{"rank": r["rank_test_score"], "score": r["mean_test_score"], "std": r["std_test_score"],
                          "worst": min(v for k, v in r.items() if k.startswith("split") and k.endswith("_test_score")),
-                         "params": r["params"]}
+                         "params": json.loads(r["params"])}
                         for r in sorted(self.cv_results, key=lambda r: r["rank_test_score"])],
         }
+
+
+def _json_value(value):
+    """``value`` as JSON gives it (numbers, text, booleans, null; lists and text-keyed mappings of them), else its repr.
+
+    A search's summary and results file show a chosen value as itself (``5``, not ``"5"``); a value
+    JSON cannot hold (an estimator, ``inf``) is shown as its repr. Tuples become lists.
+    """
+    def plain(item):
+        if isinstance(item, np.generic):
+            item = item.item()
+        if item is None or isinstance(item, (bool, int, str)):
+            return item
+        if isinstance(item, float) and math.isfinite(item):
+            return item
+        if isinstance(item, (list, tuple)):
+            return [plain(v) for v in item]
+        if isinstance(item, Mapping) and all(isinstance(k, str) for k in item):
+            return {k: plain(v) for k, v in item.items()}
+        raise TypeError(item)
+
+    try:
+        return plain(value)
+    except (TypeError, ValueError):  # ValueError: a NumPy scalar .item() refused
+        return repr(value)
 
 
 def _training_parts(splitter, labels, groups) -> list[np.ndarray]:
@@ -464,7 +489,7 @@ def _check_cv_classes(labels, folds: int) -> None:
 def _flat_results(cv_results: dict) -> list[dict]:
     rows = []
     for i, params in enumerate(cv_results["params"]):
-        row = {"params": json.dumps({k: repr(v) for k, v in params.items()})}
+        row = {"params": json.dumps({k: _json_value(v) for k, v in params.items()})}
         for key, values in cv_results.items():
             if key != "params" and not key.startswith("param_"):
                 value = values[i]

@@ -467,3 +467,19 @@ def test_too_few_groups_after_the_hold_out_say_which_images_were_counted():
 def test_an_unknown_classifier_without_a_grid_is_named_unknown():
     with pytest.raises(ValueError, match=r"Unknown classifier 'nope'; choose from .*knn"):
         default_grid("pixels", "nope")
+
+
+def test_search_summary_and_results_give_chosen_values_as_json_values():
+    # They were repr strings: "best_params": {"...n_neighbors": "1"}, and "1" again inside the CSV's JSON.
+    from fer_classic.model_selection import SearchResult, _flat_results
+
+    params = {"clf__estimator__n_neighbors": np.int64(1), "features__pixels_per_cell": (6, 6),
+              "clf__estimator__C": np.inf, "clf__estimator__class_weight": None}
+    rows = _flat_results({"params": [params], "mean_test_score": np.array([0.5]), "std_test_score": np.array([0.1]),
+                          "rank_test_score": np.array([1]), "split0_test_score": np.array([0.5])})
+    expected = {"clf__estimator__n_neighbors": 1, "features__pixels_per_cell": [6, 6], "clf__estimator__C": "inf",
+                "clf__estimator__class_weight": None}
+    assert json.loads(rows[0]["params"]) == expected
+    metrics = {"accuracy": 0.5, "f1_weighted": 0.5, "f1_macro": 0.5, "n": 2}
+    summary = json.loads(json.dumps(SearchResult(None, params, 0.5, rows, metrics, {}, "test").summary()))
+    assert summary["best_params"] == expected and summary["ranking"][0]["params"] == expected
