@@ -125,3 +125,15 @@ def test_inspect_json_gives_a_nan_of_the_metadata_as_a_string(runner, tmp_path, 
     result = runner.invoke(main, ["inspect", str(path), "--json"])
     info = json.loads(result.stdout, parse_constant=lambda word: pytest.fail(f"{word} is not JSON"))
     assert info["metadata"]["metrics"] == {"accuracy": "NaN"}
+
+
+def test_inspect_shows_the_parameters_and_options_the_model_was_fitted_with(runner, tmp_path, fitted_model):
+    from fer_classic import save_model
+    from fer_classic.persistence import FERModel
+
+    # Only --json showed them: a user could not see in the text that --param C=3 or --preprocess was applied.
+    metadata = {**fitted_model.metadata, "params": {"C": "3", "gamma": "'scale'"},
+                "pipeline_options": {"preprocess": "clahe", "flip": True, "mirror_kernel": False}}
+    path = save_model(FERModel(fitted_model.pipeline, metadata), tmp_path / "m.joblib")
+    lines = runner.invoke(main, ["inspect", str(path)]).stdout.splitlines()
+    assert "parameters     C=3, gamma='scale'" in lines and "options        preprocess=clahe, flip" in lines

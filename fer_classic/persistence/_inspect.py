@@ -160,6 +160,13 @@ def format_model_info(info: dict) -> str:
         ("features", metadata.get("features")),
         ("classifier", metadata.get("classifier")),
         ("backend", metadata.get("backend")),
+        # What --param, --preprocess, --sampler... made of the model: the classifier's parameters as fitted
+        # and the pipeline options that are on (a user checks here that an option was applied).
+        ("parameters", ", ".join(f"{k}={v}" for k, v in _mapping(metadata.get("params")).items())),
+        ("options", ", ".join(f"{k}={v}" if v is not True else k
+                              for k, v in _mapping(metadata.get("pipeline_options")).items() if v)),
+        ("best of search", ", ".join(f"{k}={v}" for k, v in
+                                     _mapping(_mapping(metadata.get("search")).get("best_params")).items())),
         ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
                        f"fingerprint {training.get('fingerprint')})" if training else None),
         ("metrics", ", ".join(_metric_text(k, v) for k, v in metrics.items())),
