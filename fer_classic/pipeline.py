@@ -15,7 +15,10 @@ from .estimators import make_classifier
 from .features import make_features, make_scaler, parse_feature_names
 from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
-__all__ = ["SAMPLERS", "make_pipeline", "make_sampler"]
+__all__ = ["SAMPLERS", "make_pipeline", "make_sampler", "pipeline_keyword"]
+
+#: Classifier parameters that make_pipeline sets from its own arguments (``views`` from ``mirror_kernel``).
+_SET_FROM = {"views": "mirror_kernel", "n_jobs": "n_jobs", "random_state": "random_state"}
 
 #: Oversamplers of imbalanced-learn by name (``sampler=`` of :func:`make_pipeline`, ``--sampler``):
 #: name → (module, class).
@@ -49,6 +52,21 @@ def make_sampler(name: str, *, random_state: int | None = 0):
         raise ValueError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}, or None.")
     module, cls = SAMPLERS[key]
     return getattr(import_optional(module, f"sampler={key!r}"), cls)(random_state=random_state)
+
+
+def pipeline_keyword(key: str) -> str | None:
+    """The pipeline option that the classifier parameter ``key`` would set, or None.
+
+    The last ``__`` part of ``key`` decides, so that a nested parameter
+    (``local-svm``'s ``estimator__views``, ``estimator__n_jobs``) is caught
+    as its top-level twin is: it would override the pipeline's own argument
+    without the pipeline (or a model's metadata) knowing.
+    """
+    import inspect
+
+    name = str(key).rsplit("__", 1)[-1]
+    keywords = {p for p, v in inspect.signature(make_pipeline).parameters.items() if v.kind != v.VAR_KEYWORD}
+    return name if name in keywords or name in _SET_FROM else None
 
 
 def make_pipeline(
@@ -168,6 +186,8 @@ def make_pipeline(
         If a feature, preprocessing, sampler or classifier name is unknown,
         ``flip`` or ``mirror_kernel`` is not a bool, both are True,
         ``mirror_kernel`` is asked of a classifier without a kernel over views,
+        a key of ``clf_params`` sets a pipeline option (``views``,
+        ``n_jobs``, ``random_state``, at any depth: ``estimator__views``),
         or ``kernel_shift`` is not a non-negative int or is given without
         ``mirror_kernel``, or ``image_shape`` is given with a ``preprocess``
         transformer that may change the image size.
@@ -184,6 +204,11 @@ def make_pipeline(
     >>> make_pipeline("hog", "svm", sampler="smote").named_steps["sampler"]  # doctest: +SKIP
     SMOTE(random_state=0)
     """
+    for key in clf_params:
+        name = pipeline_keyword(key)
+        if name is not None:
+            raise ValueError(f"clf_params {key!r} sets {name}, which make_pipeline sets from its own argument "
+                             f"{_SET_FROM.get(name, name)}=; give that instead.")
     for name, value in (("flip", flip), ("mirror_kernel", mirror_kernel)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False; got {value!r}.")

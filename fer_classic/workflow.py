@@ -45,7 +45,7 @@ from .evaluation._metrics import held_out_test
 from .exceptions import DatasetError, EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .persistence._model import check_fer_model
-from .pipeline import make_pipeline
+from .pipeline import make_pipeline, pipeline_keyword
 from .prediction._model import loading_cropper
 
 __all__ = [
@@ -137,12 +137,14 @@ _PIPELINE_KEYWORDS = {
 
 
 def _check_clf_params(clf_params: Mapping | None) -> None:
+    # By the key's last part, as make_pipeline checks it: local-svm's estimator__views is the mirror kernel too.
     for key in clf_params or {}:
-        if key in _PIPELINE_KEYWORDS:
-            argument, option = _PIPELINE_KEYWORDS[key]
+        name = pipeline_keyword(key)
+        if name is not None:
+            argument, option = _PIPELINE_KEYWORDS[name]
             fix = f"give fit_model's {argument}= instead ({option} on the command line)" if argument else option
-            raise ValueError(f"clf_params {key!r} (--param {key}=...) is a pipeline option, not a classifier "
-                             f"parameter; {fix}.")
+            what = "is a pipeline option" if name == key else f"sets {name}, a pipeline option"
+            raise ValueError(f"clf_params {key!r} (--param {key}=...) {what}, not a classifier parameter; {fix}.")
 
 
 def fit_model(

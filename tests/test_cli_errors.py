@@ -68,6 +68,16 @@ def test_param_naming_a_pipeline_option_is_refused_before_loading(runner, tmp_pa
     assert fix in result.output and "unexpected" not in result.output
 
 
+@pytest.mark.parametrize("key, fix", [("estimator__views", "--mirror-kernel"), ("estimator__n_jobs", "--n-jobs"),
+                                      ("estimator__random_state", "--seed")])
+def test_a_nested_param_naming_a_pipeline_option_is_refused(key, fix):
+    # local-svm's estimator__views=2 silently built a mirror-view kernel over plain features.
+    from fer_classic.workflow import _check_clf_params
+
+    with pytest.raises(ValueError, match=f"'{key}' .* sets .*a pipeline option.*{fix}"):
+        _check_clf_params({key: 2})
+
+
 def test_label_map_warning_is_one_line_naming_the_option(runner, tmp_path, monkeypatch):
     # Was Python's own "cli.py:93: LabelMergeWarning: ..." and the source line (parsed outside _run).
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))

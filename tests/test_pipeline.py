@@ -295,3 +295,13 @@ def test_fit_model_builds_the_pipeline_for_a_dataset_of_images_that_are_not_squa
     faces = make_synthetic_faces(6, 2, size=(40, 50), random_state=0)
     model = fit_model(faces, features="hog", clf="logreg", flip=True).model
     assert model.pipeline.image_shape_ == (40, 50)
+
+
+@pytest.mark.parametrize("key, argument", [
+    ("estimator__views", "mirror_kernel="), ("views", "mirror_kernel="), ("estimator__n_jobs", "n_jobs="),
+    ("estimator__random_state", "random_state="),
+])
+def test_make_pipeline_refuses_clf_params_that_set_its_own_options(key, argument):
+    # make_pipeline("lbp", "local-svm", estimator__views=2) built a mirror-view kernel without mirror_kernel.
+    with pytest.raises(ValueError, match=f"'{key}' sets .*{argument}"):
+        make_pipeline("lbp", "local-svm" if key.startswith("estimator") else "kernel-svm", **{key: 2})
