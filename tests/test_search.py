@@ -483,3 +483,43 @@ def test_search_summary_and_results_give_chosen_values_as_json_values():
     metrics = {"accuracy": 0.5, "f1_weighted": 0.5, "f1_macro": 0.5, "n": 2}
     summary = json.loads(json.dumps(SearchResult(None, params, 0.5, rows, metrics, {}, "test").summary()))
     assert summary["best_params"] == expected and summary["ranking"][0]["params"] == expected
+
+
+def _two_classes(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), np.array(["happy", "sad"] * (n // 2))
+
+
+def test_curves_warn_failed_fits_once_in_their_own_words():
+    # scikit-learn's "N fits failed out of a total of M ... Below are more details" came first.
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import FitFailedWarning
+
+    from fer_classic.evaluation import compute_learning_curve
+
+    class NeedsSix(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            if len(X) < 6:
+                raise ValueError("too few rows")
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[0])
+
+    X, y = _two_classes()
+    with pytest.warns(FitFailedWarning) as caught:
+        compute_learning_curve(NeedsSix(), X, y, train_sizes=(4, 12), cv=2)
+    assert [str(w.message).split(":")[0] for w in caught if w.category is FitFailedWarning] == ["Learning curve"]
+
+
+def test_a_learning_curve_point_of_one_image_is_left_out_not_fitted():
+    from sklearn.linear_model import LogisticRegression
+
+    from fer_classic.evaluation import compute_learning_curve
+
+    X, y = _two_classes()
+    with pytest.warns(UserWarning, match=r"train_sizes gives 1 training image per fold at its smallest, too few for "
+                                         r"a classifier") as caught:
+        curve = compute_learning_curve(LogisticRegression(), X, y, train_sizes=(1, 12), cv=2)
+    assert curve.x == [12] and not [w for w in caught if "fits failed" in str(w.message)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, learning_curve, validation_curve
 
 __all__ = ["CurveResult", "compute_learning_curve", "compute_validation_curve"]
@@ -117,11 +118,23 @@ def _check_scoring(estimator, scoring) -> None:
             return
 
 
+@contextlib.contextmanager
+def _fer_classic_warns_failures():
+    """Silence scikit-learn's warnings of failed fits and scores (tracebacks): :func:`_warn_failed_fits` says it."""
+    from sklearn.exceptions import FitFailedWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FitFailedWarning)
+        warnings.filterwarnings("ignore", message="Scoring failed", category=UserWarning)  # a NaN score, as a fit's
+        yield
+
+
 def _warn_failed_fits(curve: CurveResult, retry) -> None:
     """Warn, naming each point with failed folds (how many of how many) and the first failure's error.
 
-    scikit-learn (1.9) gives a failed fold's score as NaN without a warning in its curves;
-    ``retry(i)`` refits point ``i`` with ``error_score="raise"`` to learn the error.
+    scikit-learn gives a failed fold's score as NaN in its curves, with a dump of every traceback
+    (silenced by :func:`_fer_classic_warns_failures`); ``retry(i)`` refits point ``i`` with
+    ``error_score="raise"`` to learn the error.
     """
     from sklearn.exceptions import FitFailedWarning
 
@@ -205,7 +218,8 @@ def compute_learning_curve(
     Returns
     -------
     CurveResult
-        ``x`` holds the absolute training sizes.
+        ``x`` holds the absolute training sizes; for a classifier, sizes of
+        one image (one class: never fitted) are left out, with a UserWarning.
 
     Warns
     -----
@@ -216,10 +230,18 @@ def compute_learning_curve(
     """
     _check_scoring(estimator, scoring)
     splitter = curve_splitter(cv, random_state, groups)
-    sizes, train_scores, test_scores = learning_curve(
-        clone(estimator), X, y, groups=groups, train_sizes=np.asarray(train_sizes), cv=splitter,
-        scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
-    )
+    with _fer_classic_warns_failures():
+        sizes, train_scores, test_scores = learning_curve(
+            clone(estimator), X, y, groups=groups, train_sizes=np.asarray(train_sizes), cv=splitter,
+            scoring=scoring, n_jobs=n_jobs, shuffle=True, random_state=random_state,
+        )
+    sizes = np.asarray(sizes)
+    few = (sizes < 2) if is_classifier(estimator) else np.zeros(len(sizes), dtype=bool)
+    if few.any() and not few.all():  # one image is one class: no classifier fits it, in any fold
+        warnings.warn(f"Learning curve: train_sizes gives {int(sizes[few].max())} training image per fold at its "
+                      "smallest, too few for a classifier (it needs 2 classes), so that point is left out; give "
+                      "larger train_sizes.", UserWarning, stacklevel=2)
+        sizes, train_scores, test_scores = sizes[~few], train_scores[~few], test_scores[~few]
     curve = CurveResult("learning", [int(s) for s in sizes], "training images", train_scores, test_scores, scoring)
     _warn_failed_fits(curve, lambda i: learning_curve(
         clone(estimator), X, y, groups=groups, train_sizes=[curve.x[i]], cv=splitter, scoring=scoring, shuffle=True,
@@ -284,10 +306,11 @@ def compute_validation_curve(
     if len(param_range) == 0:
         raise ValueError("param_range is empty; give at least one value to try.")
     splitter = curve_splitter(cv, random_state, groups)
-    train_scores, test_scores = validation_curve(
-        clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
-        cv=splitter, groups=groups, scoring=scoring, n_jobs=n_jobs,
-    )
+    with _fer_classic_warns_failures():
+        train_scores, test_scores = validation_curve(
+            clone(estimator), X, y, param_name=param_name, param_range=list(param_range),
+            cv=splitter, groups=groups, scoring=scoring, n_jobs=n_jobs,
+        )
     curve = CurveResult("validation", list(param_range), param_name, train_scores, test_scores, scoring)
     _warn_failed_fits(curve, lambda i: validation_curve(
         clone(estimator), X, y, param_name=param_name, param_range=[curve.x[i]], cv=splitter, groups=groups,
