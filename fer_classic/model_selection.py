@@ -812,7 +812,14 @@ def _curve_images(model: FERModel, dataset: FaceDataset) -> FaceDataset:
 
     metadata = model.metadata
     pool = dataset.select("train") if dataset.has_split("train") else dataset
-    if dataset.has_split("test") or not held_out_test(metadata) or not training_images_scored(model, dataset, None):
+    if not training_images_scored(model, dataset, None):  # neither its path nor its images' fingerprint
+        source = (metadata.get("training") or {}).get("source")
+        warnings.warn(f"{dataset.name} is not the data this model was searched on ({source or 'not recorded'}): "
+                      "neither its path nor its images match what the model records, so the curves show this "
+                      f"pipeline on other images, not the search's; give --data {source or 'the searched data'} for "
+                      "the search's own.", UserWarning, stacklevel=3)
+        return pool
+    if dataset.has_split("test") or not held_out_test(metadata):
         return pool
     try:
         test = _recompute_held_out(model, dataset)

@@ -523,3 +523,23 @@ def test_a_learning_curve_point_of_one_image_is_left_out_not_fitted():
                                          r"a classifier") as caught:
         curve = compute_learning_curve(LogisticRegression(), X, y, train_sizes=(1, 12), cv=2)
     assert curve.x == [12] and not [w for w in caught if "fits failed" in str(w.message)]
+
+
+def test_report_search_on_other_data_than_the_searched_warns(small_faces, tmp_path, monkeypatch):
+    # Curves of a model searched on one dataset were drawn on another without a word.
+    from fer_classic.data import FaceDataset
+    from fer_classic.model_selection import report_search
+
+    class Drawn(Exception):
+        pass
+
+    def drawn(*args, **kwargs):
+        raise Drawn
+
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1]}, cv=2)
+    other = FaceDataset(255 - small_faces.images, small_faces.labels, small_faces.splits, small_faces.usages,
+                        small_faces.sources, "other-faces")
+    monkeypatch.setattr("fer_classic.evaluation.compute_learning_curve", drawn)
+    with pytest.warns(UserWarning, match=r"other-faces is not the data this model was searched on \(synthetic"), \
+            pytest.raises(Drawn):
+        report_search(result.model, other, tmp_path / "r", cv=2)
