@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_memory", "require_memory", "usable_cpus", "workers"]
+__all__ = ["available_memory", "pool_size", "require_memory", "usable_cpus", "workers"]
 
 
 def usable_cpus() -> int:
@@ -19,8 +19,29 @@ def usable_cpus() -> int:
 
 
 def workers(n_jobs: int | None) -> int:
-    """Workers for ``n_jobs`` as fer-classic's loaders read it: None or -1 is every usable CPU."""
-    return usable_cpus() if n_jobs in (None, -1) else max(1, int(n_jobs))
+    """Workers for ``n_jobs`` as fer-classic's loaders read it: None or -1 is every usable CPU.
+
+    -2 is all but one (joblib's rule), and never more than the usable CPUs:
+    more only take turns, and a pool of ``n_jobs=100000`` could not start.
+    """
+    cpus = usable_cpus()
+    if n_jobs is None:
+        return cpus
+    n_jobs = int(n_jobs)
+    return max(1, min(cpus, n_jobs if n_jobs > 0 else cpus + 1 + n_jobs if n_jobs < 0 else 1))
+
+
+def pool_size(n_jobs: int | None) -> int:
+    """Threads of a pool fer-classic starts for an estimator's ``n_jobs``, at most the usable CPUs.
+
+    scikit-learn's rule otherwise (:func:`joblib.effective_n_jobs`: None is
+    one, unless joblib's ``parallel_config`` says more); scikit-learn accepts
+    ``n_jobs`` above the CPUs, but joblib starts that many threads at once,
+    and ``n_jobs=100000`` failed with "can't start new thread".
+    """
+    from joblib import effective_n_jobs
+
+    return max(1, min(effective_n_jobs(n_jobs), usable_cpus()))
 
 
 def available_memory() -> int | None:

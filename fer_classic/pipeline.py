@@ -172,7 +172,8 @@ def make_pipeline(
     random_state : int, optional
         Seed of every randomised step.
     n_jobs : int, optional
-        Workers for preprocessing, feature extraction and estimators that take them.
+        Workers for preprocessing, feature extraction and estimators that take
+        them; the thread pools never start more than the usable CPUs.
     **clf_params
         Parameters of the classifier (e.g. ``C=10``).
 

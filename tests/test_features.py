@@ -180,3 +180,22 @@ def test_combined_pipeline_has_one_scaler_by_default():
 @pytest.mark.parametrize("features, scaled", [("hog", True), ("sift", False), ("vlad", False), ("hog+sift", True)])
 def test_only_normalised_sift_histograms_skip_the_scaler(features, scaled):
     assert isinstance(make_pipeline(features, "linear-svm")["scale"], StandardScaler) is scaled
+
+
+def test_feature_threads_and_loader_workers_are_capped_at_the_usable_cpus(monkeypatch):
+    # n_jobs=100000 started 100000 threads: "'DummyProcess' object has no attribute 'terminate'".
+    from fer_classic import _resources
+    from fer_classic.features import _base
+
+    monkeypatch.setattr(_resources, "usable_cpus", lambda: 2)
+    asked = []
+
+    def parallel(n_jobs, **kwargs):
+        asked.append(n_jobs)
+        return lambda tasks: [func(*args) for func, args, _ in tasks]
+
+    monkeypatch.setattr(_base, "Parallel", parallel)
+    images = np.zeros((300, 8, 8))
+    out = HOGFeatures(n_jobs=100_000)._map_images(lambda b: b.reshape(len(b), -1), images)
+    assert out.shape == (300, 64) and asked == [2]
+    assert _resources.workers(100_000) == 2 and _resources.workers(-2) == 1

@@ -11,8 +11,9 @@ two or more threads from about 16,000 rows (see :mod:`._rbf`).
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 
+from .. import _resources
 from .._progress import Progress
 from ._rbf import fill_lower_triangle, gamma_value, rbf_matrix, squared_norms
 
@@ -58,7 +59,7 @@ def _banded(tile, X: np.ndarray, Y: np.ndarray | None, n_jobs, label: str) -> np
         tile(X[band], Y[first:], out[band, first:])
         progress.update(len(out[band]))
 
-    n_jobs = effective_n_jobs(n_jobs)
+    n_jobs = _resources.pool_size(n_jobs)  # no more threads than CPUs
     if n_jobs == 1 or len(bands) == 1:
         for band in bands:
             run(band)

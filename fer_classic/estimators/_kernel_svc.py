@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import Progress, progress_enabled, ticking
-from .._resources import require_memory
+from .._resources import pool_size, require_memory
 from .._sklearn_compat import (
     Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
@@ -68,7 +68,7 @@ class _OneVsRestSVC:
         if sample_weight is not None:
             weights = sample_weight if weights is None else weights * sample_weight
         positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
-        self.machines_ = Parallel(n_jobs=self.n_jobs, require="sharedmem")(
+        self.machines_ = Parallel(n_jobs=pool_size(self.n_jobs), require="sharedmem")(
             delayed(clone(self.svc).fit)(gram, y == label, sample_weight=weights) for label in positives)
         self.support_ = np.unique(np.concatenate([machine.support_ for machine in self.machines_]))
         return self

@@ -11,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import Progress
+from .._resources import pool_size
 from .._sklearn_compat import (
     HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
 )
@@ -253,7 +254,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             fitted_rows = self.sample_weight_ > 0
         progress = Progress(len(X), "local SVMs")
         # Threads, not processes: each local fit reads slices of the shared training kernel matrix.
-        with Parallel(n_jobs=self.n_jobs, require="sharedmem") as parallel:
+        with Parallel(n_jobs=pool_size(self.n_jobs), require="sharedmem") as parallel:  # at most the CPUs
             for start in range(0, len(X), _ROWS):
                 rows = estimator._prepare(X[start : start + _ROWS])
                 kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_,

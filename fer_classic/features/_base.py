@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _resources
 from .._sklearn_compat import Integral, Interval, SequenceOf, _fit_context, validate_data
 from ..data._levels import read_levels
 
@@ -128,7 +129,7 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
 
         Batches smaller than ``min_parallel`` images run in one call.
         """
-        n_jobs = effective_n_jobs(getattr(self, "n_jobs", None))
+        n_jobs = _resources.pool_size(getattr(self, "n_jobs", None))  # no more threads than CPUs
         # Chunks keep per-task overhead small next to the per-image work; threads share
         # the images without copying, and the batch NumPy kernels release the GIL.
         if n_jobs == 1 or len(images) < min_parallel:
