@@ -185,7 +185,7 @@ def make_pipeline(
     ------
     ValueError
         If a feature, preprocessing, sampler or classifier name is unknown,
-        ``flip`` or ``mirror_kernel`` is not a bool, both are True,
+        ``flip``, ``mirror_kernel`` or ``block_scaling`` is not a bool, both are True,
         ``mirror_kernel`` is asked of a classifier without a kernel over views,
         a key of ``clf_params`` sets a pipeline option (``views``,
         ``n_jobs``, ``random_state``, at any depth: ``estimator__views``),
@@ -210,7 +210,7 @@ def make_pipeline(
         if name is not None:
             raise ValueError(f"clf_params {key!r} sets {name}, which make_pipeline sets from its own argument "
                              f"{_SET_FROM.get(name, name)}=; give that instead.")
-    for name, value in (("flip", flip), ("mirror_kernel", mirror_kernel)):
+    for name, value in (("flip", flip), ("mirror_kernel", mirror_kernel), ("block_scaling", block_scaling)):
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False; got {value!r}.")
     if flip and mirror_kernel:

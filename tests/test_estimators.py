@@ -163,3 +163,17 @@ def test_a_classifier_s_n_jobs_above_the_cpus_is_taken_as_all_of_them(monkeypatc
     monkeypatch.setattr(_registry, "usable_cpus", lambda: 2)
     assert make_classifier("rf", n_jobs=100_000).estimator.n_jobs == 2
     assert make_classifier("knn", n_jobs=-1).estimator.n_jobs == -1
+
+
+@pytest.mark.parametrize("name, params", [("svm", {"gamma": True}), ("svm", {"C": True}),
+                                          ("local-svm", {"estimator__C": True}), ("knn", {"n_neighbors": True})])
+def test_a_bool_for_a_numeric_parameter_is_refused_naming_it(name, params):
+    # --param gamma=true fitted gamma=1 without a word (accuracy 0.99 -> 0.20).
+    key = next(iter(params))
+    with pytest.raises(ValueError, match=f"{key}=(True|False): .* takes a number, not a boolean"):
+        make_classifier(name, **params)
+
+
+def test_a_bool_for_a_boolean_parameter_is_taken():
+    assert make_classifier("mlp", early_stopping=False).estimator.early_stopping is False
+    assert make_classifier("svm", precompute_kernel=True).estimator.precompute_kernel is True

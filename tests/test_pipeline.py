@@ -305,3 +305,9 @@ def test_make_pipeline_refuses_clf_params_that_set_its_own_options(key, argument
     # make_pipeline("lbp", "local-svm", estimator__views=2) built a mirror-view kernel without mirror_kernel.
     with pytest.raises(ValueError, match=f"'{key}' sets .*{argument}"):
         make_pipeline("lbp", "local-svm" if key.startswith("estimator") else "kernel-svm", **{key: 2})
+
+
+def test_block_scaling_that_is_no_bool_is_refused_as_flip_is():
+    # block_scaling="no" turned block scaling on.
+    with pytest.raises(ValueError, match="block_scaling must be True or False; got 'no'"):
+        make_pipeline("hog+lbp", "svm", block_scaling="no")
