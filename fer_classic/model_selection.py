@@ -46,6 +46,7 @@ from ._training import (
 )
 from .data import FaceDataset
 from .estimators import kernel_cache
+from .estimators._canonical import coded_class_weights
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel, model_format as file_format
@@ -196,8 +197,26 @@ def _grid_names(raw, features: str, *, where: str = "grid") -> dict:
         if name in grid:
             raise ValueError(f"{where}: {spelled[name]!r} and {key!r} both name {name}; give its values "
                              "once (one list of every value to try).")
-        grid[name], spelled[name] = values_of(values), key
+        grid[name], spelled[name] = _unique_values(values_of(values), f"{where}: {key!r}"), key
     return _tuples(grid)
+
+
+def _unique_values(values: list, what: str) -> list:
+    """``values`` without repeats (by repr: 1 and 1.0 stay apart), with a UserWarning naming ``what`` and them.
+
+    A value given twice was fitted twice (a candidate or a curve point more, the same scores).
+    """
+    seen: dict[str, object] = {}
+    counts: dict[str, int] = {}
+    for value in values:
+        text = repr(value)
+        seen.setdefault(text, value)
+        counts[text] = counts.get(text, 0) + 1
+    if len(seen) < len(values):
+        repeated = [text for text, n in counts.items() if n > 1]
+        warnings.warn(f"{what} gives {', '.join(repeated)} more than once; each value is tried once.", UserWarning,
+                      stacklevel=3)
+    return list(seen.values())
 
 
 def _unique_yaml_keys(yaml, node, path: Path) -> None:
@@ -285,11 +304,53 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
             hint = f" Did you mean {', '.join(near)}?" if near else (
                 " Use short names such as clf.C or hog.orientations, or the pipeline's own names.")
             raise ValueError(f"{what} {key!r}: {name!r} is not a parameter of {where}.{hint}")
+        owner = known.get(key.rpartition("__")[0], pipeline)
         for value in values:
+            if isinstance(value, (bool, np.bool_)) and _wants_number(owner, key.rpartition("__")[2]):
+                raise ValueError(f"{what} {key!r}, value {value!r}: a boolean where a number is meant (JSON's and "
+                                 "YAML's true is not 1); write the number.")
             try:
-                validated(clone(pipeline).set_params(**{key: value}))
+                candidate = validated(clone(pipeline).set_params(**{key: value}))
+                if key.endswith("class_weight") and isinstance(value, dict):  # the weights now, the classes later
+                    coded_class_weights(candidate, list(value))
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"{what} {key!r}, value {value!r}: {exc}") from exc
+                hint = ""
+                if isinstance(value, str) and _number_text(value):
+                    hint = (f" (YAML 1.1 reads {value} as text: write a number YAML knows, such as 1.0e+3 for 1e3, "
+                            "or 1000)")
+                raise ValueError(f"{what} {key!r}, value {value!r}: {str(exc).rstrip('.')}{hint}.") from exc
+
+
+def _number_text(text: str) -> bool:
+    """Whether ``text`` spells a finite number (``'1e3'``: text to YAML 1.1, a float to Python)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _wants_number(owner, name: str) -> bool:
+    """Whether parameter ``name`` of ``owner`` takes numbers but no booleans (a bool there is a slip: True as 1).
+
+    By its scikit-learn constraints where it has them, else by the type of its default value.
+    """
+    import numbers
+
+    from sklearn.utils._param_validation import Interval, Options
+
+    constraints = getattr(owner, "_parameter_constraints", {}).get(name)
+    if constraints is not None:
+        takes_bool = any(c in ("boolean", "no_validation", bool, object) or
+                         (isinstance(c, Options) and (True in c.options or False in c.options))
+                         for c in constraints)
+        takes_number = any(isinstance(c, Interval) or (isinstance(c, type) and issubclass(c, numbers.Number)
+                                                       and c is not bool) for c in constraints)
+        return takes_number and not takes_bool
+    try:
+        default = owner.get_params(deep=False).get(name)
+    except AttributeError:
+        return False
+    return isinstance(default, numbers.Number) and not isinstance(default, (bool, np.bool_))
 
 
 def _short_param_name(key: str, features: str) -> str:
@@ -918,6 +979,7 @@ def report_search(
             raise ValueError(f"The model records the values searched for {param!r} as "
                              f"{search['grid'][param]!r}, which cannot be read back; give them with --values.")
         values = list(grid[param])
+    values = _unique_values(list(values), "--values")
     if len(values) > MAX_CANDIDATES:  # search's cap: each value is --cv fits (20,000 values ran for hours)
         raise ValueError(f"--values gives {len(values):,} values; at most {MAX_CANDIDATES:,} are fitted: give "
                          "fewer values.")

@@ -543,3 +543,33 @@ def test_report_search_on_other_data_than_the_searched_warns(small_faces, tmp_pa
     with pytest.warns(UserWarning, match=r"other-faces is not the data this model was searched on \(synthetic"), \
             pytest.raises(Drawn):
         report_search(result.model, other, tmp_path / "r", cv=2)
+
+
+def test_a_boolean_where_a_number_is_meant_is_refused(monkeypatch):
+    # JSON's true was fitted as n_neighbors=1.
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"'clf__estimator__n_neighbors', value True: a boolean where a number is "
+                                         r"meant"):
+        search_model("/no/such/data", features="pixels", clf="knn", grid={"clf.n_neighbors": [1, True]})
+
+
+def test_a_value_given_twice_is_tried_once_with_a_warning():
+    from fer_classic.model_selection import _grid_names
+
+    with pytest.warns(UserWarning, match=r"grid: 'clf.n_neighbors' gives 1 more than once; each value is tried once"):
+        assert _grid_names({"clf.n_neighbors": [1, 3, 1]}, "pixels") == {"clf__estimator__n_neighbors": [1, 3]}
+
+
+def test_a_yaml_number_read_as_text_is_refused_with_how_to_write_it(tmp_path, monkeypatch):
+    pytest.importorskip("yaml")
+    path = tmp_path / "grid.yaml"
+    path.write_text("clf.C: [1e3]\n")
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"value '1e3': .*YAML 1.1 reads 1e3 as text: write .* 1.0e\+3 .*or 1000"):
+        search_model("/no/such/data", features="hog", clf="logreg", grid=path)
+
+
+def test_a_bad_class_weight_in_a_grid_is_refused_before_loading(monkeypatch):
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"class_weight gives happy=-1: each weight must be a positive number"):
+        search_model("/no/such/data", features="hog", clf="logreg", grid={"clf.class_weight": [{"happy": -1}]})
