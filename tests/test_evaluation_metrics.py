@@ -221,6 +221,16 @@ def test_scores_with_wrong_column_count_name_the_classes(predictions):
         classification_metrics(y_true, y_pred, CLASSES, scores=proba[:, :3])
 
 
+def test_scores_that_are_not_finite_are_named(predictions):
+    # scikit-learn said only "Input contains NaN."
+    y_true, y_pred, proba = predictions
+    scores = proba.copy()
+    scores[2, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"scores holds values that are not finite numbers \(NaN or infinity: 1 "
+                                         rf"of them\), the first in row 2, column 1 \(class {CLASSES[1]}\)"):
+        classification_metrics(y_true, y_pred, CLASSES, scores=scores)
+
+
 def test_normalized_confusion_rows_without_samples_are_zero():
     np.testing.assert_array_equal(normalize_confusion_matrix([[2, 2], [0, 0]]), [[0.5, 0.5], [0.0, 0.0]])
 

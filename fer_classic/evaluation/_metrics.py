@@ -235,6 +235,12 @@ def _as_score_matrix(scores, classes: Sequence) -> np.ndarray:
             f"{', '.join(map(str, classes))}); got an array of shape {scores.shape}. Pass "
             "model.scores(images)[1] or pipeline.predict_proba / decision_function output."
         )
+    bad = ~np.isfinite(scores)
+    if bad.any():  # scikit-learn said only "Input contains NaN."
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"scores holds values that are not finite numbers (NaN or infinity: "
+                         f"{int(bad.sum())} of them), the first in row {row}, column {column} (class "
+                         f"{classes[column]}); give finite scores, or scores=None to leave ROC AUC out.")
     return scores
 
 
