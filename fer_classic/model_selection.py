@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import math
@@ -22,7 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from ._json import unique_keys
 from ._optional import import_optional
-from ._fileio import atomic_write, atomic_write_text, check_outputs, folder_outputs
+from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer, folder_outputs
 from ._training import (
     Log,
     check_stratified_folds,
@@ -563,9 +562,9 @@ def write_cv_results(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write flattened ``cv_results_`` rows to CSV, ranked best first."""
     rows = sorted(rows, key=lambda r: r["rank_test_score"])
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv_writer(buffer)  # a text value (a class name of class_weight) cannot run as a formula
+    writer.writerow(list(rows[0]))
+    writer.writerows([row[column] for column in rows[0]] for row in rows)
     return atomic_write_text(path, buffer.getvalue())
 
 
