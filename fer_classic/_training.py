@@ -350,15 +350,31 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
 
     A FaceDataset's images are already the model's inputs (of their own
     geometry): nothing crops them, so the model records no cropper rather
-    than a policy its training images never went through. The options are
-    checked either way, before any data is read.
+    than a policy its training images never went through. Face crops given
+    as such (the generated faces, fer2013.csv: :func:`~fer_classic.data._load.takes_crops`)
+    are framed as the default crop frames a photo: ``--crop detect``,
+    ``--margin`` and ``--align`` do not apply to them, are warned of, and the
+    model records the default. The options are checked either way, before any
+    data is read.
     """
+    from .data._load import DEFAULT_DATASET, takes_crops
+
     cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
-    if crop == "none" and (margin or align):  # nothing is searched: no box to widen, no eyes to level
-        unused = " and ".join([f"--margin {margin}"] * bool(margin) + ["--align"] * bool(align))
-        verb = "do" if margin and align else "does"
-        warnings.warn(f"--crop none takes each image whole: {unused} {verb} nothing with it.", UserWarning,
-                      stacklevel=2)
+    unused = [f"--margin {margin}"] * bool(margin) + ["--align"] * bool(align)
+    if crop == "none" and unused:  # nothing is searched: no box to widen, no eyes to level
+        verb = "do" if len(unused) > 1 else "does"
+        warnings.warn(f"--crop none takes each image whole: {' and '.join(unused)} {verb} nothing with it.",
+                      UserWarning, stacklevel=2)
+    elif not isinstance(data, FaceDataset) and takes_crops(data):
+        unused = ["--crop detect"] * (crop == "detect") + unused
+        if unused:
+            # Recorded, they cut photos unlike the training images at predict time (a wider or levelled face).
+            what = "the generated faces" if data is None or str(data) == DEFAULT_DATASET else str(data)
+            warnings.warn(f"{' and '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to {what}, "
+                          "whose images are face crops already: they are trained on as given, and the model "
+                          "records the default crop, which frames photos as they are framed.", UserWarning,
+                          stacklevel=2)
+            cropper = make_face_cropper(size, crop="none" if crop == "none" else "auto")
     return None if isinstance(data, FaceDataset) else cropper
 
 

@@ -425,6 +425,20 @@ def test_cropper_options_without_a_crop_are_warned(tiny_faces, options, named):
     assert [named in str(w.message) for w in record if "--crop none" in str(w.message)] == ([True] if named else [])
 
 
+@pytest.mark.parametrize("data", [None, "fer2013.csv"], ids=["generated", "fer2013.csv"])
+@pytest.mark.parametrize("options, named", [({"crop": "detect"}, "--crop detect does"),
+                                            ({"margin": 0.2, "align": True}, "--margin 0.2 and --align do")])
+def test_crop_options_on_face_crops_are_warned_and_not_recorded(tmp_path, tiny_faces, data, options, named):
+    from fer_classic._training import training_cropper
+
+    if data is not None:
+        data = write_csv_dataset(tmp_path / data, tiny_faces)
+    # They were recorded though the training crops never went through them: predict cut photos otherwise.
+    with pytest.warns(UserWarning, match=f"{named} not apply to .*face crops already"):
+        cropper = training_cropper(data, 48, **options)
+    assert (cropper.detect, cropper.margin, cropper.align) == ("auto", 0.0, False)
+
+
 @pytest.mark.parametrize("shift", [24, 47, 48])
 def test_a_kernel_shift_of_half_the_images_or_more_fails_before_loading(monkeypatch, shift):
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))

@@ -133,6 +133,24 @@ def load_dataset(
     return load_layout(path, kind, size=size, n_jobs=n_jobs, cropper=cropper, **options)
 
 
+def takes_crops(data) -> bool:
+    """Whether :func:`load_dataset` takes ``data``'s images as face crops already, no cropper applied.
+
+    The generated faces (``None``), fer2013.csv and FER+'s votes on it: their
+    pixels are 48x48 face crops, framed as the default crop frames a photo.
+    A path that is no dataset is not (loading names the problem).
+    """
+    if data is None or str(data) == DEFAULT_DATASET:
+        return True
+    try:
+        kind = recognise_format(data)
+    except DatasetError:
+        return False
+    path = Path(data)
+    # FER+ as image folders (FER2013Train/...) are files a cropper cuts; as votes on fer2013.csv, crops.
+    return kind == "fer2013" or (kind == "ferplus" and not (path.is_dir() and not (path / "fer2013new.csv").is_file()))
+
+
 def existing_path(path: str | os.PathLike) -> Path:
     """``path`` as a Path, refused where it is empty or does not exist (every reader of a dataset path).
 
