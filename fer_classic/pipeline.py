@@ -13,9 +13,10 @@ from sklearn.pipeline import Pipeline
 from ._optional import import_optional
 from .estimators import make_classifier
 from .features import make_features, make_scaler, parse_feature_names
+from .features._registry import feature_widths
 from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
-__all__ = ["SAMPLERS", "make_pipeline", "make_sampler", "pipeline_keyword"]
+__all__ = ["SAMPLERS", "combined_blocks", "make_pipeline", "make_sampler", "pipeline_keyword"]
 
 #: Classifier parameters that make_pipeline sets from its own arguments (``views`` from ``mirror_kernel``).
 _SET_FROM = {"views": "mirror_kernel", "n_jobs": "n_jobs", "random_state": "random_state"}
@@ -52,6 +53,69 @@ def make_sampler(name: str, *, random_state: int | None = 0):
         raise ValueError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}, or None.")
     module, cls = SAMPLERS[key]
     return getattr(import_optional(module, f"sampler={key!r}"), cls)(random_state=random_state)
+
+
+def combined_blocks(features: str, clf: str, clf_params, image_shape, *, warn: bool = True) -> list[int] | None:
+    """The ``blocks`` of a ``combined-svm`` over several extractors: one kernel per extractor.
+
+    Parameters
+    ----------
+    features, clf : str
+        As :func:`make_pipeline` takes them.
+    clf_params : mapping
+        The classifier's parameters; ``blocks`` given there are checked
+        against the extractors' widths where those are known.
+    image_shape : (int, int) or None
+        The images' geometry; None: unknown (the widths depend on it).
+    warn : bool, default=True
+        Warn when the blocks are neither given nor known (every kernel then
+        sees all the columns, one kernel over the whole union).
+
+    Returns
+    -------
+    list of int or None
+        The extractors' widths, to be set as ``blocks``, when ``clf`` is
+        ``combined-svm``, ``features`` names several extractors, no
+        ``blocks`` is given and every width is known; None otherwise.
+
+    Raises
+    ------
+    ValueError
+        If given ``blocks`` add up to other than the known width of the features.
+    """
+    names = parse_feature_names(features)
+    if str(clf).strip().lower() != "combined-svm" or len(names) < 2:
+        return None
+    from .data._images import as_size
+
+    try:
+        image_shape = None if image_shape is None else as_size(image_shape)
+    except ValueError:
+        image_shape = None  # make_pipeline names a bad image_shape itself
+    given = clf_params.get("blocks")
+    widths = feature_widths(features, image_shape) if image_shape is not None else [None] * len(names)
+    known = None not in widths
+    if given is not None:
+        whole = isinstance(given, (list, tuple)) and all(
+            isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1 for w in given)
+        if known and whole and sum(given) != sum(widths):  # bad items: the classifier's own check names them
+            each = ", ".join(f"{n} {w:,}" for n, w in zip(names, widths))
+            raise ValueError(f"blocks={list(given)} (--param blocks=...) add up to {sum(given):,} columns, but the "
+                             f"features {features!r} give {sum(widths):,} per {image_shape[0]}x{image_shape[1]} image "
+                             f"({each}); give blocks={widths}, or leave blocks out to have them set so.")
+        return None
+    lengths = [len(v) for v in (clf_params.get("kernels"), clf_params.get("weights"))
+               if isinstance(v, (list, tuple))]
+    if known and all(n == len(names) for n in lengths):
+        return [int(w) for w in widths]
+    if warn:
+        why = ("the images' geometry is not known (give image_shape= to have them set)" if image_shape is None else
+               f"the widths of {', '.join(n for n, w in zip(names, widths) if w is None)} are known only after "
+               "fitting" if not known else "kernels or weights do not name one per extractor")
+        warnings.warn(f"combined-svm over the {len(names)} extractors of {features!r} without blocks computes every "
+                      f"kernel over all their columns, one kernel for the whole union: {why}; give blocks=[the "
+                      "columns of each extractor, in order] (--param blocks=[...]).", UserWarning, stacklevel=3)
+    return None
 
 
 def pipeline_keyword(key: str) -> str | None:
@@ -175,7 +239,10 @@ def make_pipeline(
         Workers for preprocessing, feature extraction and estimators that take
         them; the thread pools never start more than the usable CPUs.
     **clf_params
-        Parameters of the classifier (e.g. ``C=10``).
+        Parameters of the classifier (e.g. ``C=10``). For ``combined-svm``
+        over several extractors, ``blocks`` defaults to the extractors'
+        widths where ``image_shape`` is given and each width is known
+        before fitting (see :func:`combined_blocks`; a UserWarning otherwise).
 
     Returns
     -------
@@ -225,6 +292,9 @@ def make_pipeline(
         warnings.warn(f"block_scaling (--block-scaling) scales the blocks of several extractors against each "
                       f"other; with the one extractor {features!r} it does nothing (the features are scaled as "
                       "without it).", UserWarning, stacklevel=2)
+    blocks = combined_blocks(features, clf, clf_params, image_shape)
+    if blocks is not None:  # one kernel per extractor: what combining kernels is for
+        clf_params = {**clf_params, "blocks": blocks}
     resampler = None if sampler is None else make_sampler(sampler, random_state=random_state)
     steps = []
     if preprocess is not None:

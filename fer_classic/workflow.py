@@ -45,7 +45,7 @@ from .evaluation._metrics import held_out_test
 from .exceptions import DatasetError, EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .persistence._model import check_fer_model
-from .pipeline import make_pipeline, pipeline_keyword
+from .pipeline import combined_blocks, make_pipeline, pipeline_keyword
 from .prediction._model import loading_cropper
 
 __all__ = [
@@ -279,10 +279,20 @@ def fit_model(
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
+    # The geometry is known here (--size), so a combined-svm over several extractors gets one kernel per extractor.
+    shape = _features_shape(data, size, preprocess)
+    blocks = combined_blocks(features, clf, dict(clf_params or {}), shape)
+    if blocks is not None:
+        clf_params = {**dict(clf_params or {}), "blocks": blocks}
+        log(f"combined-svm: one kernel per extractor of {features}, blocks={blocks}")
     # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the
     # local SVMs, k-NN, the forest and the feature threads on one of them.
-    pipeline = validated(make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
-                                       n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {})))
+    with warnings.catch_warnings():
+        # Warned above, with the geometry known: not again as unknown.
+        warnings.filterwarnings("ignore", message="combined-svm over the", category=UserWarning)
+        pipeline = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
+                                 n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {}))
+    pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
@@ -331,6 +341,16 @@ def fit_model(
         face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
+
+
+def _features_shape(data, size, preprocess) -> tuple[int, int] | None:
+    """The geometry of the images the features see, or None where a preprocessing step may change it."""
+    from .data._images import as_size
+    from .preprocessing import keeps_image_size, make_preprocessing
+
+    if preprocess is not None and not keeps_image_size(make_preprocessing(preprocess)):
+        return None
+    return tuple(data.image_shape) if isinstance(data, FaceDataset) else as_size(size)
 
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,

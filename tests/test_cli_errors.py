@@ -78,6 +78,14 @@ def test_a_nested_param_naming_a_pipeline_option_is_refused(key, fix):
         _check_clf_params({key: 2})
 
 
+def test_combined_svm_blocks_are_checked_against_the_features_before_loading(runner, tmp_path, monkeypatch):
+    # Refused only after the features were extracted, though --size decides the widths.
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded first"))
+    result = runner.invoke(main, ["fit", "--clf", "combined-svm", "--features", "hog+lbp", "--param",
+                                  "blocks=[1296,5]", "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, "give blocks=[1296, 360]")
+
+
 def test_label_map_warning_is_one_line_naming_the_option(runner, tmp_path, monkeypatch):
     # Was Python's own "cli.py:93: LabelMergeWarning: ..." and the source line (parsed outside _run).
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))

@@ -199,3 +199,11 @@ def test_feature_threads_and_loader_workers_are_capped_at_the_usable_cpus(monkey
     out = HOGFeatures(n_jobs=100_000)._map_images(lambda b: b.reshape(len(b), -1), images)
     assert out.shape == (300, 64) and asked == [2]
     assert _resources.workers(100_000) == 2 and _resources.workers(-2) == 1
+
+
+def test_feature_widths_before_any_data_match_a_fit():
+    from fer_classic.features._registry import feature_widths
+
+    X = np.zeros((1, 40 * 40))
+    expected = [len(make_features(name).fit(X).get_feature_names_out()) for name in ("hog", "lbp", "gabor")]
+    assert feature_widths("hog+lbp+gabor+pca+sift", (40, 40)) == [*expected, 150, None]

@@ -243,3 +243,29 @@ def test_zero_weights_with_balanced_class_weights_give_svcs_decisions():
     theirs = SVC(kernel="linear", class_weight="balanced", tol=1e-10)
     np.testing.assert_allclose(ours.fit(X, y, sample_weight=weights).decision_function(X),
                                theirs.fit(X, y, sample_weight=weights).decision_function(X), atol=1e-6)
+
+
+def test_make_pipeline_gives_combined_svm_one_kernel_per_extractor_where_the_geometry_is_known():
+    # blocks=None computed one kernel over all the columns of hog+lbp, silently.
+    pipeline = make_pipeline("hog+lbp", "combined-svm", image_shape=(48, 48))
+    assert pipeline.named_steps["clf"].estimator.blocks == [1296, 360]
+    with pytest.warns(UserWarning, match="one kernel for the whole union: the images' geometry is not known"):
+        assert make_pipeline("hog+lbp", "combined-svm").named_steps["clf"].estimator.blocks is None
+
+
+def test_blocks_that_do_not_add_up_to_the_known_widths_are_refused_before_any_data():
+    from fer_classic.pipeline import combined_blocks
+
+    with pytest.raises(ValueError, match=r"blocks=\[1296, 5\] .* give 1,656 per 48x48 image \(hog 1,296, lbp 360\)"):
+        combined_blocks("hog+lbp", "combined-svm", {"blocks": [1296, 5]}, (48, 48))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"blocks": [0, 1296]}, r"'blocks' parameter .* item 0 \(0\) of \[0, 1296\] is not a width"),
+    ({"weights": [1, -1]}, r"item 1 \(-1\) of \[1, -1\] is not a weight"),
+    ({"weights": [0, 0]}, r"weights=\(0, 0\) are all 0"),
+])
+def test_bad_blocks_or_weights_name_the_item_at_fault(params, match):
+    # Was "must be a tuple of one or more items ... Got [0, 1296]" though lists are accepted.
+    with pytest.raises(ValueError, match=match):
+        CombinedKernelSVC(**params)._validate_params()

@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress, progress_enabled, ticking
 from .._resources import pool_size, require_memory
 from .._sklearn_compat import (
-    Integral, Interval, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context, validate_data,
+    Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context,
+    validate_data,
 )
 from ._canonical import check_weighted_classes, positive_weight_folds
 from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
@@ -599,6 +600,23 @@ class CombinedKernelSVC(_KernelSVCBase):
         self.multiclass = multiclass
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    def _validate_params(self):
+        # Before scikit-learn's "must be a tuple ... Got [0, 1296]": name the item that is wrong.
+        for name, what, low in (("blocks", "a width, a whole number of columns of 1 or more", 1),
+                                ("weights", "a weight, a number of 0 or more", 0)):
+            values = getattr(self, name)
+            if isinstance(values, (list, tuple, np.ndarray)):
+                for i, value in enumerate(values):
+                    if isinstance(value, bool) or not isinstance(value, Integral if low else Real) or value < low:
+                        raise InvalidParameterError(
+                            f"The {name!r} parameter of {type(self).__name__}: item {i} ({value!r}) of "
+                            f"{list(values)} is not {what}; give one per block of the feature union, in order.")
+        if isinstance(self.weights, (list, tuple, np.ndarray)) and len(self.weights) and \
+                not np.any(np.asarray(self.weights, dtype=float)):
+            raise InvalidParameterError(f"The 'weights' parameter of {type(self).__name__}: weights="
+                                        f"{tuple(self.weights)} are all 0; at least one block needs a positive weight.")
+        super()._validate_params()
 
     def _spec(self, n_features):
         kernels = (self.kernels,) if isinstance(self.kernels, str) else tuple(self.kernels)

@@ -147,6 +147,10 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
     def _check_params(self, image_shape: tuple[int, int]) -> None:
         """Raise ValueError if the (already validated) parameters cannot apply to ``image_shape``."""
 
+    def _output_width(self, image_shape: tuple[int, int]) -> int | None:
+        """Columns per image of ``image_shape`` known from the parameters alone; None: a blank image's tells."""
+        return None
+
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

@@ -13,7 +13,7 @@ from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
 from ._union import BlockScaledUnion
 
-__all__ = ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"]
+__all__ = ["FEATURES", "NORMALISED_FEATURES", "feature_widths", "make_features", "make_scaler", "parse_feature_names"]
 
 # The other extractors are imported when one is made: a HOG model's fit or prediction does not
 # load the SIFT codebook's clustering, the Gabor bank or the deep networks' modules.
@@ -192,3 +192,37 @@ def make_features(
     if not block_scaling:
         return FeatureUnion(steps)
     return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in NORMALISED_FEATURES))
+
+
+def feature_widths(spec: str, image_shape: tuple[int, int]) -> list[int | None]:
+    """Columns each extractor of ``spec`` (default parameters) gives an image of ``image_shape``, before any data.
+
+    An extractor that learns only the geometry (``pixels``, ``hog``, ``lbp``,
+    ``gabor``) is fitted on one blank image; ``pca`` gives its
+    ``n_components``. None where only a fit on the data can tell (the SIFT
+    codebooks, the deep networks), or where the parameters do not fit the
+    geometry (the geometry check reports that).
+    """
+    import numpy as np
+
+    from ._base import ImageTransformerMixin
+
+    widths: list[int | None] = []
+    for name in parse_feature_names(spec):
+        transformer = FEATURES[name]()
+        width = None
+        if isinstance(transformer, Pipeline):  # pca: pixels then PCA
+            n = transformer.steps[-1][1].get_params().get("n_components")
+            width = int(n) if isinstance(n, int) and not isinstance(n, bool) else None
+        elif isinstance(transformer, ImageTransformerMixin) and type(transformer).fit is ImageTransformerMixin.fit:
+            transformer.set_params(image_shape=tuple(image_shape))
+            try:
+                transformer._check_params(tuple(image_shape))
+                width = transformer._output_width(tuple(image_shape))
+                if width is None:
+                    blank = np.zeros((1, int(np.prod(image_shape))), dtype=np.uint8)
+                    width = int(transformer.fit(blank).n_features_out_)
+            except ValueError:
+                width = None
+        widths.append(width)
+    return widths
