@@ -86,6 +86,30 @@ def test_combined_svm_blocks_are_checked_against_the_features_before_loading(run
     _clean_failure(result, "give blocks=[1296, 360]")
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--features", "pca", "--size", "12"], "more than the 144 pixels of the 12x12 images"),
+    (["--param", 'class_weight={"happy": -2}'], "class_weight gives happy=-2"),
+    (["--param", "backend=cuml"], "backend='cuml' cannot run"),
+    (["--features", "vgg16"], "weights of vgg16 are not cached (test)"),
+])
+def test_options_that_alone_decide_a_failure_are_refused_before_loading(runner, tmp_path, monkeypatch, args, message):
+    # Each was refused only after the images were loaded (and the features extracted, for cuML).
+    from fer_classic.exceptions import MissingWeightsError
+
+    from fer_classic.estimators._svm import cuml_status
+
+    if "backend=cuml" in args and cuml_status()[0]:
+        pytest.skip("cuML is usable here")
+
+    def no_weights(backbone):
+        raise MissingWeightsError(f"weights of {backbone} are not cached (test)")
+
+    monkeypatch.setattr("fer_classic.features._deep._imagenet_weights", no_weights)
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded first"))
+    result = runner.invoke(main, ["fit", *args, "--out", str(tmp_path / "m.joblib")])
+    _clean_failure(result, message)
+
+
 def test_label_map_warning_is_one_line_naming_the_option(runner, tmp_path, monkeypatch):
     # Was Python's own "cli.py:93: LabelMergeWarning: ..." and the source line (parsed outside _run).
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
@@ -99,7 +123,7 @@ def test_a_grid_over_the_candidate_cap_is_refused_before_its_values_are_checked(
     # Each value was checked first (about 1 ms each): 3 million values took an hour to be refused.
     monkeypatch.setattr("fer_classic.model_selection.check_grid", lambda *a, **k: pytest.fail("values checked"))
     grid = tmp_path / "grid.json"
-    grid.write_text(json.dumps({"clf.n_neighbors": [1] * 10_001}))
+    grid.write_text(json.dumps({"clf.n_neighbors": list(range(1, 10_002))}))  # distinct: repeats are dropped
     result = runner.invoke(main, ["search", "--clf", "knn", "--grid", str(grid), "--out", str(tmp_path / "m.joblib")])
     _clean_failure(result, "--grid holds 10,001 candidates (10001 values); at most 10,000 are searched")
 

@@ -137,8 +137,12 @@ def test_class_weight_naming_no_training_class_is_an_error(blobs):
 
 @pytest.mark.parametrize("weight", ["x", -5, 0, float("inf"), float("nan"), True, [1]])
 def test_class_weight_that_is_no_positive_number_is_named(blobs, weight):
-    model = make_classifier("svm", class_weight={"happy": weight})
-    with pytest.raises(ValueError, match=r"class_weight gives happy=.*: each weight must be a positive number"):
+    # Named when the classifier is made (before any data), and when one set later is fitted.
+    match = r"class_weight gives happy=.*: each weight must be a positive number"
+    with pytest.raises(ValueError, match=match):
+        make_classifier("svm", class_weight={"happy": weight})
+    model = make_classifier("svm").set_params(estimator__class_weight={"happy": weight})
+    with pytest.raises(ValueError, match=match):
         model.fit(*blobs)
 
 

@@ -136,6 +136,20 @@ def class_weight_codes(class_weight, classes: np.ndarray):
     return class_weight
 
 
+def check_class_weight_values(class_weight) -> None:
+    """Raise ValueError if a ``class_weight`` dict gives a weight that is no positive, finite number.
+
+    Checked when the classifier is made (before any data) and again when it is fitted.
+    """
+    if not isinstance(class_weight, dict):
+        return
+    bad = [f"{key}={value!r}" for key, value in class_weight.items()
+           if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf]
+    if bad:  # libsvm would fail after the features with "dual coefficients ... not finite", or on a string
+        raise ValueError(f"class_weight gives {', '.join(bad)}: each weight must be a positive number, "
+                         'e.g. {"happy": 2}.')
+
+
 def coded_class_weights(estimator, classes) -> dict:
     """``estimator``'s ``class_weight`` dicts (at any depth), keyed by the index of each label in ``classes``.
 
@@ -163,11 +177,7 @@ def coded_class_weights(estimator, classes) -> dict:
         if name.rsplit("__", 1)[-1] != "class_weight" or not isinstance(weights, dict):
             continue
         codes = class_weight_codes(weights, labels)  # raises for a key that is not a class
-        bad = [f"{key}={value!r}" for key, value in weights.items()
-               if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf]
-        if bad:  # libsvm would fail after the features with "dual coefficients ... not finite", or on a string
-            raise ValueError(f"class_weight gives {', '.join(bad)}: each weight must be a positive number, "
-                             'e.g. {"happy": 2}.')
+        check_class_weight_values(weights)
         coded[name] = codes
     return coded
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sklearn.base import ClassifierMixin
 
 from .._resources import usable_cpus
-from ._canonical import CanonicalOrderClassifier
+from ._canonical import CanonicalOrderClassifier, check_class_weight_values
 from ._svm import SVMClassifier
 
 __all__ = ["CLASSIFIERS", "make_classifier"]
@@ -144,6 +144,8 @@ def make_classifier(
         raise ValueError(f"views must be a positive integer; got {views!r}.")
     for param, value in params.items():
         _refuse_bool_for_number(estimator, param, value)
+        if param.rsplit("__", 1)[-1] == "class_weight":
+            check_class_weight_values(value)  # before any data (fitting checks it again)
     estimator.set_params(**params)
     if views > 1:
         # The shortest key: the classifier's own views, else its kernel estimator's (local-svm).
