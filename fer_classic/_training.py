@@ -437,6 +437,41 @@ def data_image_shape(data) -> tuple[int, int] | None:
     return None
 
 
+def features_shape(data, size, preprocess) -> tuple[int, int] | None:
+    """The geometry of the images the features see, or None where a preprocessing step may change it."""
+    from .data._images import as_size
+    from .preprocessing import keeps_image_size, make_preprocessing
+
+    if preprocess is not None and not keeps_image_size(make_preprocessing(preprocess)):
+        return None
+    return tuple(data.image_shape) if isinstance(data, FaceDataset) else as_size(size)
+
+
+def training_pipeline(features: str, clf: str, clf_params: Mapping | None, *, data, size, preprocess, options: dict,
+                      random_state, log: Log = quiet, **kwargs):
+    """``(make_pipeline(...), features_shape)`` as ``fit`` and ``search`` build it for ``data`` at ``size``.
+
+    The geometry is known here (``--size``), so a ``combined-svm`` over several
+    extractors gets one kernel per extractor (``blocks``, see
+    :func:`fer_classic.pipeline.combined_blocks`). ``kwargs`` go to
+    :func:`fer_classic.make_pipeline` (``n_jobs``).
+    """
+    from .pipeline import combined_blocks, make_pipeline
+
+    shape = features_shape(data, size, preprocess)
+    params = dict(clf_params or {})
+    blocks = combined_blocks(features, clf, params, shape)
+    if blocks is not None:
+        params["blocks"] = blocks
+        log(f"combined-svm: one kernel per extractor of {features}, blocks={blocks}")
+    with warnings.catch_warnings():
+        # combined_blocks warned already, with the geometry known: not again as unknown.
+        warnings.filterwarnings("ignore", message="combined-svm over the", category=UserWarning)
+        pipeline = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
+                                 **options, **kwargs, **params)
+    return pipeline, shape
+
+
 def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     """Raise ValueError, before any image is decoded, if a feature step cannot apply to the images' size.
 

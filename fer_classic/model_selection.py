@@ -26,11 +26,11 @@ from ._training import (
     Log,
     check_stratified_folds,
     compile_groups,
-    data_image_shape,
     data_path,
     check_candidates,
     check_geometry,
     training_cropper,
+    training_pipeline,
     fit_pipeline,
     fit_score_save,
     image_groups,
@@ -49,7 +49,6 @@ from .estimators._canonical import coded_class_weights
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel, model_format as file_format
-from .pipeline import make_pipeline
 from .preprocessing import FlipAugmented
 from .prediction._model import loading_cropper
 
@@ -685,7 +684,8 @@ def search_model(
     else:  # a mapping, or what is none (a list of dicts): the checks of a grid file's content
         param_grid = _grid_names(grid, features)
     param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
-    template = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data), **options)
+    template, _ = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess, options=options,
+                                    random_state=random_state, log=log)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one

@@ -16,7 +16,7 @@ from ._training import (
     check_geometry,
     compile_groups,
     training_cropper,
-    data_image_shape,
+    training_pipeline,
     data_path,
     fit_score_save,
     load_data,
@@ -47,7 +47,7 @@ from .evaluation._metrics import held_out_test
 from .exceptions import DatasetError, EmptyClassError
 from .persistence import FERModel, load_model, model_format as file_format
 from .persistence._model import check_fer_model
-from .pipeline import combined_blocks, make_pipeline, pipeline_keyword
+from .pipeline import pipeline_keyword
 from .prediction._model import loading_cropper
 
 __all__ = [
@@ -281,19 +281,11 @@ def fit_model(
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
                                kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
-    # The geometry is known here (--size), so a combined-svm over several extractors gets one kernel per extractor.
-    shape = _features_shape(data, size, preprocess)
-    blocks = combined_blocks(features, clf, dict(clf_params or {}), shape)
-    if blocks is not None:
-        clf_params = {**dict(clf_params or {}), "blocks": blocks}
-        log(f"combined-svm: one kernel per extractor of {features}, blocks={blocks}")
     # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the
     # local SVMs, k-NN, the forest and the feature threads on one of them.
-    with warnings.catch_warnings():
-        # Warned above, with the geometry known: not again as unknown.
-        warnings.filterwarnings("ignore", message="combined-svm over the", category=UserWarning)
-        pipeline = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
-                                 n_jobs=-1 if n_jobs is None else n_jobs, **options, **dict(clf_params or {}))
+    pipeline, shape = training_pipeline(features, clf, clf_params, data=data, size=size, preprocess=preprocess,
+                                        options=options, random_state=random_state, log=log,
+                                        n_jobs=-1 if n_jobs is None else n_jobs)
     pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
     _check_before_loading(pipeline, shape)
@@ -412,16 +404,6 @@ def _require_mlp_memory(pipeline, features, shape) -> None:
             require_memory(3 * 8 * weights, f"--param hidden_layer_sizes={list(sizes)} (MLP weights and Adam's "
                            f"moments, {weights:,} weights)", "give smaller layers (--param hidden_layer_sizes=...).",
                            ValueError)
-
-
-def _features_shape(data, size, preprocess) -> tuple[int, int] | None:
-    """The geometry of the images the features see, or None where a preprocessing step may change it."""
-    from .data._images import as_size
-    from .preprocessing import keeps_image_size, make_preprocessing
-
-    if preprocess is not None and not keeps_image_size(make_preprocessing(preprocess)):
-        return None
-    return tuple(data.image_shape) if isinstance(data, FaceDataset) else as_size(size)
 
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,

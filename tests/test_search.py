@@ -573,3 +573,9 @@ def test_a_bad_class_weight_in_a_grid_is_refused_before_loading(monkeypatch):
     monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(ValueError, match=r"class_weight gives happy=-1: each weight must be a positive number"):
         search_model("/no/such/data", features="hog", clf="logreg", grid={"clf.class_weight": [{"happy": -1}]})
+
+
+def test_search_gives_combined_svm_one_kernel_per_extractor_as_fit_does(tiny_faces):
+    # fit set the blocks from --size; search warned that one kernel covered every column.
+    result = search_model(tiny_faces, features="hog+lbp", clf="combined-svm", grid={"clf.C": [1]}, cv=2)
+    assert list(result.model.pipeline.named_steps["clf"].estimator.blocks) == [1296, 360]
