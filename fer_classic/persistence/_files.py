@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .._fileio import check_outputs
-from ._header import check_loaded, model_format, model_path, model_problem, warn_versions
+from ._header import check_fitted, check_loaded, model_format, model_path, model_problem, warn_versions
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, check_fer_model, plain_metadata
@@ -149,5 +149,7 @@ def load_model(
     else:
         model = load_joblib(path, trusted=trusted)
     check_loaded(path, model)
-    warn_versions(path, model.metadata)
+    warn_versions(path, model.metadata)  # before check_fitted: its refusal may come from other versions
+    if is_zip(path):  # a skops file loads without a signature
+        check_fitted(path, model)
     return model

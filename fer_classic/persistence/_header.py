@@ -296,10 +296,22 @@ def check_loaded(path: Path, model) -> None:
     rather than as an attribute error inside ``predict`` or after ``evaluate``
     decoded a dataset. See :func:`model_problem`.
     """
-    problem = model_problem(model)
-    if problem is None:
-        unusable = _fitted_problem(model)
-        problem = None if unusable is None else (ModelIntegrityError, unusable)
+    _raise_problem(path, model_problem(model))
+
+
+def check_fitted(path: Path, model) -> None:
+    """Raise ModelIntegrityError when ``model`` (checked by :func:`check_loaded`) cannot predict.
+
+    For files that load without a signature (skops): each estimator's
+    parameters are checked as ``fit`` checks them and one image is predicted.
+    A joblib file loads only signed here or trusted: a model valid when saved
+    is not refused for a constraint a later scikit-learn tightened.
+    """
+    unusable = _fitted_problem(model)
+    _raise_problem(path, None if unusable is None else (ModelIntegrityError, unusable))
+
+
+def _raise_problem(path: Path, problem) -> None:
     if problem is not None:
         error, text = problem
         raise error(f"{path}: {text}; the file was damaged or edited, or not written by fer_classic.save_model "
