@@ -137,7 +137,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         pixels. Larger values search faster; crops are always cut from the
         full-resolution image.
     scale_factor : float, default=1.1
-        Haar: step between the scales searched, 1.01 to 2 (smaller: slower,
+        Haar: step between the scales searched, 1.01 to 10 (smaller: slower,
         finer; OpenCV fails below 1.01 on large images).
     min_neighbors : int, default=5
         Haar: overlapping hits a face needs (0 to 2**31 - 1, a C int).
@@ -188,7 +188,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         # What OpenCV's detectMultiScale runs on: below 1.01 the scales of a large image outgrow its
         # buffers (1.001 on 3000x3000: "Insufficient memory"; 1.0000001: "s >= 0"), and steps beyond 2
         # skip most face sizes (1e9: bad_alloc). OpenCV's examples use 1.05 to 1.3.
-        "scale_factor": [Interval(Real, 1.01, 2, closed="both")],
+        "scale_factor": [Interval(Real, 1.01, 10, closed="both")],
         "min_neighbors": [Interval(Integral, 0, _C_INT_MAX, closed="both")],  # a C int in OpenCV
         "score_threshold": [Interval(Real, 0, 1, closed="neither")],
         "portrait_aspect": [Interval(Real, 1, None, closed="left"), None],
