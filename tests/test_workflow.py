@@ -571,6 +571,16 @@ def test_a_copy_of_the_training_data_under_another_name_warns_as_the_data_itself
         evaluate_model(result.model, copy, split=None)
 
 
+def test_unsplit_data_of_another_size_is_told_apart_without_recomputing_the_hold_out(held_out_fit, monkeypatch):
+    from fer_classic.evaluation._metrics import training_images_scored
+
+    result, unsplit = held_out_fit  # recomputing grouped every image: about a second for 14,000, to answer no
+    monkeypatch.setattr("fer_classic.workflow._recompute_held_out", lambda *a: pytest.fail("hold-out recomputed"))
+    part = unsplit.subset(np.arange(len(unsplit) - 1))
+    other = FaceDataset(part.images, part.labels, part.splits, part.usages, part.sources, "other")
+    assert training_images_scored(result.model, other, None) == 0
+
+
 def test_another_folder_of_the_same_relative_name_is_not_the_training_data(tmp_path, monkeypatch):
     # Both working folders hold an "unsplit/": the model records where its own lay.
     from fer_classic.data import make_synthetic_faces

@@ -509,8 +509,18 @@ def _same_images(model, data) -> bool:
     pool = data.select("train") if data.has_split("train") else data
     if not (held_out_test(metadata) and metadata.get("hold_out")) or data.has_split("test"):
         return pool.fingerprint() == recorded
-    n_train = (metadata.get("training") or {}).get("n_train")
+    # Cheap refusals first: recomputing the hold-out groups every image (about a second for 14,000).
+    training = metadata.get("training") or {}
+    n_train, n_test = training.get("n_train"), (metadata.get("metrics") or {}).get("n")
     if isinstance(n_train, int) and n_train >= len(pool):  # too few images to have held a test out of
+        return False
+    deduped = isinstance(metadata["hold_out"], dict) and metadata["hold_out"].get("dedupe")
+    if isinstance(n_train, int) and isinstance(n_test, int) and not deduped and n_train + n_test != len(pool):
+        # Without --dedupe, the hold-out split every image of the data.
+        return False
+    counts = training.get("class_counts")
+    if isinstance(counts, dict) and any(pool.class_counts().get(label, 0) < n for label, n in counts.items()
+                                        if isinstance(n, int)):
         return False
     from ..exceptions import DatasetError
     from ..workflow import _recompute_held_out
