@@ -418,11 +418,17 @@ def _searched(template):
     return template if kind is None else kind(**template.get_params(deep=False))
 
 
-def _candidate_error(exc: _CandidateFailed, param_grid: Mapping, features: str) -> ValueError:
-    """The error of a search whose candidate failed: --grid, the candidate's values in short names, the reason."""
+def _candidate_error(exc: _CandidateFailed, param_grid: Mapping, features: str, *, default: bool) -> ValueError:
+    """The error of a search whose candidate failed: the grid, the candidate's values in short names, the reason.
+
+    ``default``: the grid is :data:`DEFAULT_GRIDS`' (no ``--grid`` to change: the data is the likelier cause).
+    """
     values = ", ".join(f"{_short_param_name(k, features)}={exc.params[k]!r}" for k in param_grid if k in exc.params)
-    return ValueError(f"--grid: the candidate {values} cannot be fitted: {exc.reason.rstrip('.')}. These values do "
-                      "not go together (or one does not suit the data): change or drop them in the grid.")
+    candidate = f"the candidate {values}" if values else "a candidate"
+    where = "the default grid" if default else "--grid"
+    fix = ("give a --grid of values that suit it" if default else
+           "these values do not go together (or one does not suit the data): change or drop them in the grid")
+    return ValueError(f"{where}: {candidate} cannot be fitted: {exc.reason.rstrip('.')}. {fix[0].upper()}{fix[1:]}.")
 
 
 def _check_cv(cv) -> int | str:
@@ -750,7 +756,8 @@ def search_model(
             try:
                 timed(timings, "search", lambda: search.fit(pool.X, pool.y, groups=fit_groups))
             except _CandidateFailed as exc:
-                raise _candidate_error(exc, param_grid, features) from None
+                raise _candidate_error(exc, param_grid, features, default=grid_file is None and not isinstance(
+                    grid, Mapping)) from None
         best = clone(template).set_params(**search.best_params_, **{memory_key: Memory(cache, verbose=0)})
         log(f"best {search.best_params_} (cv score {search.best_score_:.4f}); refitting on {len(refit_on)} images")
         fit_pipeline(best, refit_on, timings, log, features, clf)

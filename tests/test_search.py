@@ -430,6 +430,15 @@ def test_a_candidate_whose_values_do_not_go_together_is_named(tiny_faces):
                      grid={"clf.metric": ["euclidean", "cosine"], "clf.algorithm": ["kd_tree"]})
 
 
+def test_a_failing_candidate_of_the_default_grid_is_not_blamed_on_a_grid_option(tiny_faces, monkeypatch):
+    from fer_classic import model_selection
+
+    monkeypatch.setitem(model_selection.DEFAULT_GRIDS, "knn", {"metric": ["cosine"], "algorithm": ["kd_tree"]})
+    with pytest.raises(ValueError, match=r"^the default grid: the candidate clf.metric='cosine', clf.algorithm="
+                                         r"'kd_tree' cannot be fitted: .*Give a --grid of values that suit it\.$"):
+        search_model(tiny_faces, features="pixels", clf="knn", cv=2)
+
+
 def test_a_fold_training_on_one_class_is_refused_before_any_fit(tiny_faces, monkeypatch):
     # Two classes, one of them one subject's: the fold validating on it trained on the other class alone.
     train = tiny_faces.select("train")
