@@ -605,20 +605,47 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
             f"on{fold_note}; give at least {images} training images, or other features.")
-    # Right after the pixels ("eigenfaces"), PCA sees one feature per pixel (before any crop: counted high).
+    _check_eigenfaces([pipeline, *steps], tuple(train.image_shape))
+
+
+def _check_eigenfaces(steps: list, shape: tuple[int, int]) -> None:
+    """Refuse PCA right after the pixels ("eigenfaces") keeping more components than an image of ``shape`` has pixels.
+
+    It sees one feature per pixel (before any crop: counted high).
+    """
+    from sklearn.decomposition import PCA
+
     from .features._pixels import PixelFeatures
 
-    height, width = train.image_shape
-    eigen = [after.n_components for owner in (pipeline, *steps)
+    eigen = [after.n_components for owner in steps
              for (_, before), (_, after) in zip(getattr(owner, "steps", []), getattr(owner, "steps", [])[1:])
              if isinstance(before, PixelFeatures) and isinstance(after, PCA) and isinstance(after.n_components, int)]
-    if any(k > height * width for k in eigen):
+    if any(k > shape[0] * shape[1] for k in eigen):
         k = max(eigen)
         side = math.isqrt(k - 1) + 1  # the smallest square image of k pixels or more
-        raise ValueError(
-            f"PCA keeps {k} components (--features pca), more than the {height * width} pixels of the "
-            f"{height}x{width} training images it would be fit on; give images of at least {side}x{side} pixels "
-            f"(--size {side}), or other features.")
+        raise ValueError(f"PCA keeps {k} components (--features pca), more than the {shape[0] * shape[1]} pixels of "
+                         f"the {shape[0]}x{shape[1]} images it would be fit on; give images of at least {side}x{side} "
+                         f"pixels (--size {side}), or other features.")
+
+
+def check_before_loading(pipeline, shape: tuple[int, int] | None) -> None:
+    """Refuse, before any image is read, what the options alone decide would fail after loading.
+
+    A cuML backend without cuML, ImageNet weights neither cached nor downloadable, and PCA components
+    above the pixels of an image (``shape``; None: a preprocessing step may change it).
+    """
+    from .estimators import SVMClassifier
+
+    steps = [pipeline, *pipeline.get_params(deep=True).values()]
+    for step in steps:
+        if isinstance(step, SVMClassifier) and step.backend == "cuml":
+            step._resolve_backend()  # raises when cuML is missing or has no GPU
+        elif type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
+            from .features._deep import _imagenet_weights
+
+            _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
+    if shape is not None:
+        _check_eigenfaces(steps, shape)
 
 
 def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,

@@ -24,6 +24,7 @@ from ._optional import import_optional
 from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer, folder_outputs
 from ._training import (
     Log,
+    check_before_loading,
     check_stratified_folds,
     compile_groups,
     data_path,
@@ -690,8 +691,9 @@ def search_model(
     else:  # a mapping, or what is none (a list of dicts): the checks of a grid file's content
         param_grid = _grid_names(grid, features)
     param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
-    template, _ = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess, options=options,
-                                    random_state=random_state, log=log)
+    template, shape = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess,
+                                        options=options, random_state=random_state, log=log)
+    check_before_loading(template, shape)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one

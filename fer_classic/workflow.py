@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import warnings
@@ -13,6 +12,7 @@ from pathlib import Path
 from ._fileio import check_outputs, folder_outputs, path_items
 from ._training import (
     Log,
+    check_before_loading,
     check_geometry,
     compile_groups,
     training_cropper,
@@ -288,7 +288,7 @@ def fit_model(
                                         n_jobs=-1 if n_jobs is None else n_jobs)
     pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
-    _check_before_loading(pipeline, shape)
+    check_before_loading(pipeline, shape)
     _require_mlp_memory(pipeline, features, shape)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
@@ -339,35 +339,6 @@ def fit_model(
         face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
-
-
-def _check_before_loading(pipeline, shape: tuple[int, int] | None) -> None:
-    """Refuse, before any image is read, what the options alone decide would fail after loading.
-
-    A cuML backend without cuML, ImageNet weights neither cached nor downloadable, and PCA components
-    above the pixels of an image (``shape``; None: a preprocessing step may change it).
-    """
-    from sklearn.decomposition import PCA
-
-    from .estimators import SVMClassifier
-    from .features._pixels import PixelFeatures
-
-    steps = [pipeline, *pipeline.get_params(deep=True).values()]
-    for step in steps:
-        if isinstance(step, SVMClassifier) and step.backend == "cuml":
-            step._resolve_backend()  # raises when cuML is missing or has no GPU
-        elif type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
-            from .features._deep import _imagenet_weights
-
-            _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
-    eigen = [after.n_components for owner in steps
-             for (_, before), (_, after) in zip(getattr(owner, "steps", []), getattr(owner, "steps", [])[1:])
-             if isinstance(before, PixelFeatures) and isinstance(after, PCA) and isinstance(after.n_components, int)]
-    if shape is not None and any(k > shape[0] * shape[1] for k in eigen):
-        k, side = max(eigen), math.isqrt(max(eigen) - 1) + 1
-        raise ValueError(f"PCA keeps {k} components (--features pca), more than the {shape[0] * shape[1]} pixels of "
-                         f"the {shape[0]}x{shape[1]} images it would be fit on; give images of at least {side}x{side} "
-                         f"pixels (--size {side}), or other features.")
 
 
 def _require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_kernel: bool,

@@ -349,7 +349,7 @@ def test_pca_components_above_the_pixels_fail_before_the_features(monkeypatch, r
     monkeypatch.setattr(PixelFeatures, "fit", lambda *a, **k: pytest.fail("features were extracted"))
     small = make_synthetic_faces(30, 4, size=12, random_state=0)  # 210 training images of 144 pixels
     with pytest.raises(ValueError, match=r"PCA keeps 150 components \(--features pca\), more than the 144 pixels of "
-                                         r"the 12x12 training images it would be fit on; give images of at least "
+                                         r"the 12x12 images it would be fit on; give images of at least "
                                          r"13x13 pixels \(--size 13\)"):
         if run == "fit":
             fit_model(small, features="pca", clf="knn")
