@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_memory", "pool_size", "require_memory", "usable_cpus", "workers"]
+__all__ = ["available_memory", "capped_n_jobs", "pool_size", "require_memory", "usable_cpus", "workers"]
 
 
 def usable_cpus() -> int:
@@ -42,6 +42,17 @@ def pool_size(n_jobs: int | None) -> int:
     from joblib import effective_n_jobs
 
     return max(1, min(effective_n_jobs(n_jobs), usable_cpus()))
+
+
+def capped_n_jobs(n_jobs: int | None) -> int | None:
+    """``n_jobs`` given to a command, as it goes to the estimators it builds: at most the usable CPUs.
+
+    A count above them becomes them (scikit-learn's forest and k-NN, joblib's pools, start that many
+    threads at once: ``--n-jobs 100000`` failed with "can't start new thread"); None and negative
+    counts (joblib's "all" and "all but") stay as given, so a saved model takes the CPUs of the
+    machine it runs on.
+    """
+    return min(int(n_jobs), usable_cpus()) if n_jobs is not None and int(n_jobs) > 0 else n_jobs
 
 
 def available_memory() -> int | None:

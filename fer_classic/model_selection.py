@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from ._json import unique_keys
 from ._optional import import_optional
+from ._resources import capped_n_jobs
 from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer, folder_outputs
 from ._training import (
     Log,
@@ -750,7 +751,9 @@ def search_model(
         # The pipeline memory caches fitted feature extractors, so candidates that differ
         # only in classifier parameters reuse the training features.
         pipeline = _searched(clone(template)).set_params(**{memory_key: Memory(cache, verbose=0)})
-        search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else n_jobs, refit=False,
+        # Local candidates at most one process per CPU; a cluster's (dask, ray) as many as asked.
+        workers = capped_n_jobs(n_jobs) if backend == "loky" else n_jobs
+        search = GridSearchCV(pipeline, param_grid, cv=splitter, n_jobs=1 if shared else workers, refit=False,
                               verbose=verbose, error_score="raise")
         log(f"searching {n_candidates} candidates of '{features}' + '{clf}' on {len(pool)} images "
             f"(cv={cv}, backend={backend}" + (", one candidate at a time on all cores" if shared else "") + ")")
@@ -767,7 +770,7 @@ def search_model(
         # The candidates took one thread each (they may run side by side); the model predicts on
         # all cores, as fit's does, unless --n-jobs said otherwise.
         params = best.get_params()
-        best.set_params(**{key: -1 if n_jobs is None else n_jobs for key, value in params.items()
+        best.set_params(**{key: -1 if n_jobs is None else capped_n_jobs(n_jobs) for key, value in params.items()
                            if key.endswith("n_jobs") and value is None and _uses_n_jobs(params, key)})
         if kernels is not None:
             log(f"RBF kernel matrices: {kernels['kernels_computed']} computed, {kernels['kernels_reused']} reused; "

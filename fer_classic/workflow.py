@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._fileio import check_outputs, folder_outputs, path_items
+from ._resources import capped_n_jobs
 from ._training import (
     Log,
     check_before_loading,
@@ -285,7 +286,7 @@ def fit_model(
     # local SVMs, k-NN, the forest and the feature threads on one of them.
     pipeline, shape = training_pipeline(features, clf, clf_params, data=data, size=size, preprocess=preprocess,
                                         options=options, random_state=random_state, log=log,
-                                        n_jobs=-1 if n_jobs is None else n_jobs)
+                                        n_jobs=-1 if n_jobs is None else capped_n_jobs(n_jobs))
     pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
     check_before_loading(pipeline, shape)

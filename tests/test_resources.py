@@ -19,6 +19,12 @@ def test_workers_for_n_jobs(monkeypatch, n_jobs, expected):
     assert _resources.workers(n_jobs) == (5 if expected == "all" else expected)
 
 
+@pytest.mark.parametrize(("n_jobs", "expected"), [(None, None), (-1, -1), (-2, -2), (3, 3), (100_000, 5)])
+def test_a_command_s_n_jobs_is_capped_at_the_cpus_but_all_stays_all(monkeypatch, n_jobs, expected):
+    monkeypatch.setattr(_resources, "usable_cpus", lambda: 5)  # -1 stays: a saved model takes its machine's CPUs
+    assert _resources.capped_n_jobs(n_jobs) == expected
+
+
 def test_available_memory_is_a_positive_byte_count_or_unknown():
     available = _resources.available_memory()
     assert available is None or (isinstance(available, int) and available > 0)

@@ -669,3 +669,11 @@ def test_compare_warns_per_model_and_refuses_the_held_out_split(held_out_fit, fi
     assert not any("Model other" in str(w.message) for w in caught if w.category is DataLeakageWarning)
     with pytest.raises(ReportError, match=r"--split held-out is the images one model's fit held out"):
         compare_models({"held": result.model, "other": fitted_model}, unsplit, split="held-out")
+
+
+def test_fit_gives_its_estimators_at_most_the_cpus_of_n_jobs(tiny_faces, monkeypatch):
+    from fer_classic import _resources
+
+    monkeypatch.setattr(_resources, "usable_cpus", lambda: 2)  # --n-jobs 100000 started 100,000 threads and crashed
+    result = fit_model(tiny_faces, features="pixels", clf="knn", n_jobs=100_000)
+    assert result.model.pipeline.named_steps["clf"].estimator.n_jobs == 2

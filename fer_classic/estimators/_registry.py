@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from sklearn.base import ClassifierMixin
 
-from .._resources import usable_cpus
 from ._canonical import CanonicalOrderClassifier, check_class_weight_values
 from ._svm import SVMClassifier
 
@@ -111,8 +110,7 @@ def make_classifier(
     random_state : int, optional
         Seed of estimators that take one.
     n_jobs : int, optional
-        Workers of estimators that take them; more than the usable CPUs is
-        taken as all of them.
+        Workers of estimators that take them.
     views : int, default=1
         Views of every face side by side in the features
         (:class:`fer_classic.preprocessing.MirrorViews`: 2): above 1, the
@@ -131,9 +129,6 @@ def make_classifier(
     key = str(name).strip().lower()
     if key not in CLASSIFIERS:
         raise ValueError(f"Unknown classifier {name!r}; choose from {', '.join(CLASSIFIERS)}.")
-    if isinstance(n_jobs, numbers.Integral) and n_jobs > 0:
-        # scikit-learn's forest and k-NN start n_jobs threads at once: 100000 failed ("can't start new thread").
-        n_jobs = min(int(n_jobs), usable_cpus())
     estimator = CLASSIFIERS[key](random_state, n_jobs)
     unknown = set(params) - set(estimator.get_params())
     if unknown:
