@@ -107,6 +107,15 @@ def _not_empty(ctx, param, value: str | None) -> str | None:
     return value
 
 
+def _refuse_unused_chunk_size(chunked: bool, where: str) -> None:
+    """A --chunk-size typed for a run that is not chunked did nothing without a word: refused."""
+    from click.core import ParameterSource
+
+    if not chunked and click.get_current_context().get_parameter_source("chunk_size") == ParameterSource.COMMANDLINE:
+        raise click.UsageError(f"--chunk-size sizes the chunks of {where}, which this run does not use: add that "
+                               "option, or leave --chunk-size out.")
+
+
 def _label_map_option(ctx, param, value: str | None):
     if value is None:
         return None
@@ -392,6 +401,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
     from .data._prefetch import decoding_ahead
 
     local = backend == "local" and feature_store is None  # else the workers or chunks decode
+    _refuse_unused_chunk_size(not local, "--backend dask/ray or --feature-store")
     # A class folder's images decode while scikit-learn is imported and the options are checked.
     with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
                         margin=margin, align=align):
@@ -513,6 +523,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
     from .prediction._run import check_timeline
 
+    _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
     _run(check_timeline, timeline)
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy

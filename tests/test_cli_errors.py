@@ -381,3 +381,9 @@ def test_report_search_values_may_be_a_json_list_of_dicts():
     from fer_classic.cli import _values_option
 
     assert _values_option(None, None, '[{"happy": 2, "sad": 1}, "balanced"]') == [{"happy": 2, "sad": 1}, "balanced"]
+
+
+@pytest.mark.parametrize("command", [["fit"], ["predict", "m.joblib", "photo.png"]], ids=["fit", "predict"])
+def test_a_chunk_size_without_chunks_is_refused_not_ignored(command):
+    result = CliRunner().invoke(main, [*command, "--chunk-size", "5"])
+    assert result.exit_code == 2 and "--chunk-size sizes the chunks of --backend dask/ray" in result.output
