@@ -130,3 +130,11 @@ def test_a_feature_store_where_no_folder_can_be_made_is_named_before_the_data_is
     with pytest.raises(OutputPathError, match=r"--feature-store /proc/fer-classic-nope: the folder /proc does not "
                                               r"accept new files"):
         fit_model(folder_dataset, feature_store="/proc/fer-classic-nope", **APPROX)
+
+
+def test_a_feature_store_without_data_asks_for_a_class_folder_tree(tmp_path):
+    from fer_classic.exceptions import DatasetError
+
+    # It said "--data None is not one".
+    with pytest.raises(DatasetError, match=r"give one as --data \(the generated faces are no files\)"):
+        fit_model(None, features="hog", clf="ridge", feature_store=tmp_path / "store")
