@@ -87,6 +87,12 @@ def test_a_steps_sample_weight_of_another_length_than_the_images_is_refused(weig
         flip.fit(images(3), [0, 1, 0], spy__sample_weight=weights)
 
 
+def test_a_fit_parameter_named_with_estimator_prefix_is_refused_naming_the_right_name():
+    flip = FlipAugmented(Pipeline([("spy", Spy())]), image_shape=(2, 3))  # a Pipeline's KeyError: 'estimator'
+    with pytest.raises(ValueError, match=r"spy__sample_weight, not estimator__spy__sample_weight"):
+        flip.fit(images(3), [0, 1, 0], estimator__spy__sample_weight=np.ones(3))
+
+
 def test_sample_weight_reaches_an_estimator_taking_keyword_arguments():
     search = GridSearchCV(Spy(), {"param": [1]}, cv=2)
     FlipAugmented(search, image_shape=(2, 3)).fit(images(4), [0, 1, 0, 1], sample_weight=[1.0, 2.0, 3.0, 4.0])

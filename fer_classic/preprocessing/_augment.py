@@ -197,14 +197,20 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             ``<step>__sample_weight``; an estimator whose ``fit`` takes
             neither ``sample_weight`` nor ``**kwargs`` is refused).
         **fit_params : dict
-            Passed to ``estimator.fit``; values with one entry per sample
-            are repeated for the mirrored rows (``<step>__sample_weight``
-            must have one per image).
+            Passed to ``estimator.fit`` as its ``fit`` takes them
+            (``clf__sample_weight`` for a pipeline, without ``estimator__``);
+            values with one entry per sample are repeated for the mirrored
+            rows (``<step>__sample_weight`` must have one per image).
 
         Returns
         -------
         self
         """
+        prefixed = sorted(key for key in fit_params if key.startswith("estimator__"))
+        if prefixed:  # a Pipeline's KeyError: 'estimator' otherwise
+            raise ValueError(f"fit parameters go to the wrapped estimator as its own fit takes them: "
+                             f"{prefixed[0].removeprefix('estimator__')}, not {prefixed[0]} ('estimator__' names "
+                             "its parameters in set_params and grids only).")
         allow_nan = self.estimator.__sklearn_tags__().input_tags.allow_nan
         X = validate_data(self, X, reset=True, ensure_all_finite="allow-nan" if allow_nan else True)
         self.image_shape_ = _wrapped_image_shape(self.estimator, self.image_shape, X.shape[1])
