@@ -680,12 +680,14 @@ def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,
     mirrors = f" ({images} and their mirror images)" if mirrored == 2 else ""
     if folds:
         mirrors += f" in a cross-validation fold's training part (of its {counts[label]}, with --cv {folds})"
-    smaller = (f", a smaller {parameter} (set_params(sampler__{parameter}={rows - 1}))" if rows > 1 else "")
+    # The command line sets the sampler's neighbours only in a search's grid (fit's --param is the classifier's).
+    smaller = (f", a smaller {parameter} ({parameter}={rows - 1} or less: sampler.{parameter} in a search's --grid, "
+               f"set_params(sampler__{parameter}=...) in Python)" if rows > 1 else "")
     raise ValueError(
         f"sampler={type(sampler).__name__.lower()!r} (--sampler) draws each new image of a class between one of its "
         f"images and its {parameter}={k} nearest neighbours in the class, so every class it oversamples needs at "
         f"least {k + 1} training images; the smallest, {label!r}, has {rows}{mirrors}. Give more images of "
-        f"{label!r}{smaller}, or sampler='random' (repeats images).")
+        f"{label!r}{smaller}, or --sampler random (sampler='random': repeats images).")
 
 
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:

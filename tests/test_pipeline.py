@@ -159,7 +159,8 @@ def test_a_class_too_small_for_the_sampler_s_neighbours_is_refused_before_the_fe
     extracted = []
     monkeypatch.setattr(PixelFeatures, "fit", lambda self, X, y=None: extracted.append(len(X)) or self)
     message = (rf"sampler='{sampler}' .* {parameter}=\d nearest neighbours in the class, so every class it "
-               r"oversamples needs at least \d training images; the smallest, 'angry', has ")
+               r"oversamples needs at least \d training images; the smallest, 'angry', has .*, or --sampler random "
+               r"\(sampler='random': repeats images\)")  # the advice a command-line user can follow
     with pytest.raises(ValueError, match=message):
         if run == "fit":
             fit_model(_few_angry(tiny_faces, 3), features="pixels", clf="logreg", sampler=sampler)
