@@ -448,24 +448,33 @@ def features_shape(data, size, preprocess) -> tuple[int, int] | None:
 
 
 def training_pipeline(features: str, clf: str, clf_params: Mapping | None, *, data, size, preprocess, options: dict,
-                      random_state, log: Log = quiet, **kwargs):
+                      random_state, log: Log = quiet, grid: Mapping | None = None, **kwargs):
     """``(make_pipeline(...), features_shape)`` as ``fit`` and ``search`` build it for ``data`` at ``size``.
 
     The geometry is known here (``--size``), so a ``combined-svm`` over several
     extractors gets one kernel per extractor (``blocks``, see
-    :func:`fer_classic.pipeline.combined_blocks`). ``kwargs`` go to
-    :func:`fer_classic.make_pipeline` (``n_jobs``).
+    :func:`fer_classic.pipeline.combined_blocks`), unless a search's ``grid``
+    varies a step before the classifier (an extractor's width changes with
+    its candidates: ``make_pipeline`` warns of one kernel over every column).
+    ``kwargs`` go to :func:`fer_classic.make_pipeline` (``n_jobs``).
     """
     from .pipeline import combined_blocks, make_pipeline
 
     shape = features_shape(data, size, preprocess)
     params = dict(clf_params or {})
-    blocks = combined_blocks(features, clf, params, shape)
+    widths_vary = any(not key.removeprefix("estimator__").startswith(("clf__", "sampler__")) for key in grid or {})
+    blocks = combined_blocks(features, clf, params, shape, warn=not widths_vary)
+    if blocks is not None and widths_vary:
+        blocks = None
+        warnings.warn(f"combined-svm over the extractors of {features!r}: the grid varies their parameters, so "
+                      "their widths change between candidates and every kernel covers all their columns; keep the "
+                      "extractors' parameters out of the grid to have one kernel per extractor.", UserWarning,
+                      stacklevel=3)
     if blocks is not None:
         params["blocks"] = blocks
         log(f"combined-svm: one kernel per extractor of {features}, blocks={blocks}")
     with warnings.catch_warnings():
-        # combined_blocks warned already, with the geometry known: not again as unknown.
+        # Warned above, with the geometry known: not again as unknown.
         warnings.filterwarnings("ignore", message="combined-svm over the", category=UserWarning)
         pipeline = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
                                  **options, **kwargs, **params)

@@ -693,7 +693,7 @@ def search_model(
         param_grid = _grid_names(grid, features)
     param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
     template, shape = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess,
-                                        options=options, random_state=random_state, log=log)
+                                        options=options, random_state=random_state, log=log, grid=param_grid)
     check_before_loading(template, shape)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).

@@ -588,3 +588,11 @@ def test_search_gives_combined_svm_one_kernel_per_extractor_as_fit_does(tiny_fac
     # fit set the blocks from --size; search warned that one kernel covered every column.
     result = search_model(tiny_faces, features="hog+lbp", clf="combined-svm", grid={"clf.C": [1]}, cv=2)
     assert list(result.model.pipeline.named_steps["clf"].estimator.blocks) == [1296, 360]
+
+
+def test_a_combined_svm_search_varying_an_extractor_warns_instead_of_fixing_its_width(tiny_faces):
+    # Blocks fixed from the default widths failed every candidate of another cell size, mid-search.
+    with pytest.warns(UserWarning, match="the grid varies their parameters"):
+        result = search_model(tiny_faces, features="hog+lbp", clf="combined-svm", cv=2,
+                              grid={"clf.C": [1.0], "hog.pixels_per_cell": [[6, 6], [8, 8]]})
+    assert result.model.pipeline.named_steps["clf"].estimator.blocks is None
