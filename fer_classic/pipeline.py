@@ -6,6 +6,7 @@ import numbers
 import os
 import warnings
 
+import numpy as np
 from joblib import Memory
 from sklearn.base import TransformerMixin, clone
 from sklearn.pipeline import Pipeline
@@ -116,6 +117,16 @@ def combined_blocks(features: str, clf: str, clf_params, image_shape, *, warn: b
                       f"kernel over all their columns, one kernel for the whole union: {why}; give blocks=[the "
                       "columns of each extractor, in order] (--param blocks=[...]).", UserWarning, stacklevel=3)
     return None
+
+
+def check_flag(name: str, value) -> bool:
+    """``value`` of the on/off option ``name`` (flip, mirror_kernel, block_scaling), refused unless a bool.
+
+    ``"no"`` is true to ``bool()``: it turned the option on.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}.")
+    return bool(value)
 
 
 def pipeline_keyword(key: str) -> str | None:
@@ -278,8 +289,7 @@ def make_pipeline(
             raise ValueError(f"clf_params {key!r} sets {name}, which make_pipeline sets from its own argument "
                              f"{_SET_FROM.get(name, name)}=; give that instead.")
     for name, value in (("flip", flip), ("mirror_kernel", mirror_kernel), ("block_scaling", block_scaling)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False; got {value!r}.")
+        check_flag(name, value)
     if flip and mirror_kernel:
         raise ValueError("flip and mirror_kernel (--flip, --mirror-kernel) are two ways to use the mirror images; "
                          "choose one.")

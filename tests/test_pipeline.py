@@ -312,3 +312,13 @@ def test_block_scaling_that_is_no_bool_is_refused_as_flip_is():
     # block_scaling="no" turned block scaling on.
     with pytest.raises(ValueError, match="block_scaling must be True or False; got 'no'"):
         make_pipeline("hog+lbp", "svm", block_scaling="no")
+
+
+@pytest.mark.parametrize("option", ["flip", "mirror_kernel", "block_scaling"])
+def test_fit_refuses_an_option_that_is_no_bool_before_loading(option, monkeypatch):
+    from fer_classic import fit_model
+
+    # fit_model recorded bool("no") (True) and built the pipeline with it; make_pipeline's check never saw "no".
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=f"{option} must be True or False; got 'no'"):
+        fit_model(None, features="hog+lbp", clf="svm", **{option: "no"})
