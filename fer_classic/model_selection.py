@@ -1012,6 +1012,7 @@ def report_search(
     check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    n_jobs = capped_n_jobs(n_jobs)  # the curves' fits are local processes: at most one per CPU
     learning = compute_learning_curve(model.pipeline, train.X, train.y, train_sizes=train_sizes, cv=cv,
                                       groups=groups, random_state=random_state, n_jobs=n_jobs)
     validation = compute_validation_curve(model.pipeline, train.X, train.y, param_name=param, param_range=values,

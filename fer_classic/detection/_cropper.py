@@ -186,8 +186,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
                          SequenceOf(Interval(Integral, 4, None, closed="left"), length=2)],
         "min_face_size": [Interval(Integral, 1, None, closed="left")],
         # What OpenCV's detectMultiScale runs on: below 1.01 the scales of a large image outgrow its
-        # buffers (1.001 on 3000x3000: "Insufficient memory"; 1.0000001: "s >= 0"), and steps beyond 2
-        # skip most face sizes (1e9: bad_alloc). OpenCV's examples use 1.05 to 1.3.
+        # buffers (1.001 on 3000x3000: "Insufficient memory"; 1.0000001: "s >= 0"); steps of 2.5 to 50
+        # search in about 0.1 s but skip most face sizes, and 1e9 fails (bad_alloc). OpenCV's examples
+        # use 1.05 to 1.3.
         "scale_factor": [Interval(Real, 1.01, 10, closed="both")],
         "min_neighbors": [Interval(Integral, 0, _C_INT_MAX, closed="both")],  # a C int in OpenCV
         "score_threshold": [Interval(Real, 0, 1, closed="neither")],

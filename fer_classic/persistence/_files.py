@@ -129,9 +129,10 @@ def load_model(
     ModelIntegrityError
         If it is truncated or corrupted (checksum mismatch), or its metadata
         disagrees with its model (the pixels it takes or the geometry its
-        features were fitted on, the classes, the face cropper), or its model
-        cannot predict: an estimator's parameters are invalid, or it fails on
-        one image of its geometry (checked here, at load).
+        features were fitted on, the classes, the face cropper), or, for a
+        skops file (which loads without a signature), its model cannot
+        predict: an estimator's parameters are invalid, or it fails on one
+        image of its geometry (checked here, at load).
     UntrustedModelError
         If loading it could run code and ``trusted`` is False.
     IncompatibleModelError
