@@ -8,7 +8,7 @@ this module alone. scikit-learn >= 1.6 is required (pyproject.toml).
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -43,9 +43,32 @@ __all__ = [
     "_ovr_decision_function",
     "check_parameter_constraints",
     "validate_data",
+    "wants_number",
     "validate_parameter_constraints",
     "validate_params",
 ]
+
+
+def wants_number(owner, name: str) -> bool:
+    """Whether parameter ``name`` of ``owner`` takes numbers but no booleans (a bool there is a slip: True as 1).
+
+    By its scikit-learn constraints where it has them, else by the type of its default value.
+    """
+    constraints = getattr(owner, "_parameter_constraints", {}).get(name)
+    if constraints is not None:
+        if constraints == "no_validation":
+            return False
+        takes_bool = any(c in ("boolean", "no_validation", bool, object) or
+                         (isinstance(c, Options) and (True in c.options or False in c.options))
+                         for c in constraints)
+        takes_number = any(isinstance(c, Interval) or (isinstance(c, type) and issubclass(c, Number)
+                                                       and c is not bool) for c in constraints)
+        return takes_number and not takes_bool
+    try:
+        default = owner.get_params(deep=False).get(name)
+    except AttributeError:
+        return False
+    return isinstance(default, Number) and not isinstance(default, (bool, np.bool_))
 
 
 def check_parameter_constraints(estimator) -> None:

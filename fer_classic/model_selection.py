@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from ._json import unique_keys
 from ._optional import import_optional
 from ._resources import capped_n_jobs
+from ._sklearn_compat import wants_number
 from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer, folder_outputs
 from ._training import (
     Log,
@@ -306,7 +307,7 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
             raise ValueError(f"{what} {key!r}: {name!r} is not a parameter of {where}.{hint}")
         owner = known.get(key.rpartition("__")[0], pipeline)
         for value in values:
-            if isinstance(value, (bool, np.bool_)) and _wants_number(owner, key.rpartition("__")[2]):
+            if isinstance(value, (bool, np.bool_)) and wants_number(owner, key.rpartition("__")[2]):
                 raise ValueError(f"{what} {key!r}, value {value!r}: a boolean where a number is meant (JSON's and "
                                  "YAML's true is not 1); write the number.")
             try:
@@ -327,30 +328,6 @@ def _number_text(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
-
-
-def _wants_number(owner, name: str) -> bool:
-    """Whether parameter ``name`` of ``owner`` takes numbers but no booleans (a bool there is a slip: True as 1).
-
-    By its scikit-learn constraints where it has them, else by the type of its default value.
-    """
-    import numbers
-
-    from sklearn.utils._param_validation import Interval, Options
-
-    constraints = getattr(owner, "_parameter_constraints", {}).get(name)
-    if constraints is not None:
-        takes_bool = any(c in ("boolean", "no_validation", bool, object) or
-                         (isinstance(c, Options) and (True in c.options or False in c.options))
-                         for c in constraints)
-        takes_number = any(isinstance(c, Interval) or (isinstance(c, type) and issubclass(c, numbers.Number)
-                                                       and c is not bool) for c in constraints)
-        return takes_number and not takes_bool
-    try:
-        default = owner.get_params(deep=False).get(name)
-    except AttributeError:
-        return False
-    return isinstance(default, numbers.Number) and not isinstance(default, (bool, np.bool_))
 
 
 def _short_param_name(key: str, features: str) -> str:

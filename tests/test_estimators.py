@@ -166,7 +166,8 @@ def test_a_classifier_keeps_the_n_jobs_it_is_given():
 
 
 @pytest.mark.parametrize("name, params", [("svm", {"gamma": True}), ("svm", {"C": True}),
-                                          ("local-svm", {"estimator__C": True}), ("knn", {"n_neighbors": True})])
+                                          ("local-svm", {"estimator__C": True}), ("knn", {"n_neighbors": True}),
+                                          ("rf", {"max_leaf_nodes": True})])  # as a grid refuses it
 def test_a_bool_for_a_numeric_parameter_is_refused_naming_it(name, params):
     # --param gamma=true fitted gamma=1 without a word (accuracy 0.99 -> 0.20).
     key = next(iter(params))
