@@ -491,6 +491,52 @@ def training_pipeline(features: str, clf: str, clf_params: Mapping | None, *, da
     return pipeline, shape
 
 
+def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_kernel: bool,
+                           kernel_shift: int) -> None:
+    """Refuse, before extracting, a feature matrix of the training images larger than the memory available.
+
+    float64 features (the extractors' output), twice the rows with ``flip``;
+    with ``mirror_kernel``, one float64 view while the others are written
+    side by side in float32 (:class:`~fer_classic.preprocessing.MirrorViews`).
+    """
+    from ._resources import require_memory
+    from .features._registry import feature_widths
+    from .preprocessing import n_mirror_views
+
+    widths = feature_widths(features, shape) if shape is not None else [None]
+    if None in widths:
+        return  # only a fit can tell (SIFT codebooks, deep networks): their own checks apply
+    width = sum(widths)
+    if mirror_kernel:
+        views = n_mirror_views(kernel_shift)
+        needed, what = n_rows * width * (8 + 4 * views), f"{n_rows:,} x {views * width:,} float32"
+    else:
+        rows = n_rows * (2 if flip else 1)
+        needed, what = rows * width * 8, f"{rows:,} x {width:,} float64"
+    require_memory(needed, f"The {what} features of --features {features} at --size {shape[0]}"
+                   + (f"x{shape[1]}" if shape[0] != shape[1] else ""), "give a smaller --size or other --features.")
+
+
+def require_mlp_memory(pipeline, features, shape) -> None:
+    """Refuse, before loading, MLP layers whose weights (and Adam's two moments) exceed the memory available."""
+    from sklearn.neural_network import MLPClassifier
+
+    from ._resources import require_memory
+    from .features._registry import feature_widths
+
+    widths = feature_widths(features, shape) if shape is not None else [None]
+    inputs = sum(widths) if None not in widths else 1  # unknown: the hidden layers alone, counted low
+    for step in pipeline.get_params(deep=True).values():
+        if isinstance(step, MLPClassifier):
+            sizes = [int(n) for n in (step.hidden_layer_sizes if isinstance(step.hidden_layer_sizes, (list, tuple))
+                                      else [step.hidden_layer_sizes]) if isinstance(n, numbers.Integral)]
+            layers = [inputs, *sizes, 7]  # seven emotions out
+            weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
+            require_memory(3 * 8 * weights, f"--param hidden_layer_sizes={list(sizes)} (MLP weights and Adam's "
+                           f"moments, {weights:,} weights)", "give smaller layers (--param hidden_layer_sizes=...).",
+                           ValueError)
+
+
 def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
     """Raise ValueError, before any image is decoded, if a feature step cannot apply to the images' size.
 

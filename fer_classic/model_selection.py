@@ -27,6 +27,8 @@ from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer,
 from ._training import (
     Log,
     check_before_loading,
+    require_feature_memory,
+    require_mlp_memory,
     check_stratified_folds,
     compile_groups,
     data_path,
@@ -672,6 +674,7 @@ def search_model(
     template, shape = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess,
                                         options=options, random_state=random_state, log=log, grid=param_grid)
     check_before_loading(template, shape)
+    require_mlp_memory(template, features, shape)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
     if n_candidates > MAX_CANDIDATES:  # GridSearchCV lists every candidate before it fits one
@@ -714,6 +717,8 @@ def search_model(
             fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
     refit_on = train
+    require_feature_memory(features, shape, len(pool), flip=flip, mirror_kernel=mirror_kernel,
+                           kernel_shift=kernel_shift)
     splits = (None if cv == "publictest" else
               _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter, held_out=held_out))
     check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -14,6 +13,8 @@ from ._resources import capped_n_jobs
 from ._training import (
     Log,
     check_before_loading,
+    require_feature_memory,
+    require_mlp_memory,
     check_geometry,
     compile_groups,
     training_cropper,
@@ -290,7 +291,7 @@ def fit_model(
     pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
     check_before_loading(pipeline, shape)
-    _require_mlp_memory(pipeline, features, shape)
+    require_mlp_memory(pipeline, features, shape)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                     data):
@@ -330,8 +331,8 @@ def fit_model(
             f"Test images of class(es) {unseen} have no training images in {dataset.name}; "
             "add training images or remove those classes."
         )
-    _require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
-                            kernel_shift=kernel_shift)
+    require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
+                           kernel_shift=kernel_shift)
     model, metrics, path = fit_score_save(
         pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
@@ -340,42 +341,6 @@ def fit_model(
         face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
-
-
-def _require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_kernel: bool,
-                            kernel_shift: int) -> None:
-    """Refuse, before extracting, a float64 feature matrix of the training images larger than the memory available."""
-    from ._resources import require_memory
-    from .features._registry import feature_widths
-    from .preprocessing import n_mirror_views
-
-    widths = feature_widths(features, shape) if shape is not None else [None]
-    if None in widths:
-        return  # only a fit can tell (SIFT codebooks, deep networks): their own checks apply
-    rows = n_rows * (2 if flip else n_mirror_views(kernel_shift) if mirror_kernel else 1)
-    require_memory(rows * sum(widths) * 8, f"The {rows:,} x {sum(widths):,} float64 features of --features "
-                   f"{features} at --size {shape[0]}" + (f"x{shape[1]}" if shape[0] != shape[1] else ""),
-                   "give a smaller --size or other --features.")
-
-
-def _require_mlp_memory(pipeline, features, shape) -> None:
-    """Refuse, before loading, MLP layers whose weights (and Adam's two moments) exceed the memory available."""
-    from sklearn.neural_network import MLPClassifier
-
-    from ._resources import require_memory
-    from .features._registry import feature_widths
-
-    widths = feature_widths(features, shape) if shape is not None else [None]
-    inputs = sum(widths) if None not in widths else 1  # unknown: the hidden layers alone, counted low
-    for step in pipeline.get_params(deep=True).values():
-        if isinstance(step, MLPClassifier):
-            sizes = [int(n) for n in (step.hidden_layer_sizes if isinstance(step.hidden_layer_sizes, (list, tuple))
-                                      else [step.hidden_layer_sizes]) if isinstance(n, numbers.Integral)]
-            layers = [inputs, *sizes, 7]  # seven emotions out
-            weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
-            require_memory(3 * 8 * weights, f"--param hidden_layer_sizes={list(sizes)} (MLP weights and Adam's "
-                           f"moments, {weights:,} weights)", "give smaller layers (--param hidden_layer_sizes=...).",
-                           ValueError)
 
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,

@@ -114,15 +114,24 @@ def test_a_feature_matrix_or_mlp_larger_than_the_memory_is_refused_before_the_wo
     # --size 1024 --features pixels allocated 6.56 GiB after loading; an MLP of 10**8 units failed after features.
     from fer_classic import _resources
     from fer_classic.pipeline import make_pipeline
-    from fer_classic.workflow import _require_feature_memory, _require_mlp_memory
+    from fer_classic._training import require_feature_memory, require_mlp_memory
 
     monkeypatch.setattr(_resources, "available_memory", lambda: 2**30)
     with pytest.raises(MemoryError, match=r"The 840 x 1,048,576 float64 features of --features pixels at --size 1024"):
-        _require_feature_memory("pixels", (1024, 1024), 840, flip=False, mirror_kernel=False, kernel_shift=0)
-    _require_feature_memory("pixels", (48, 48), 840, flip=False, mirror_kernel=False, kernel_shift=0)
+        require_feature_memory("pixels", (1024, 1024), 840, flip=False, mirror_kernel=False, kernel_shift=0)
+    require_feature_memory("pixels", (48, 48), 840, flip=False, mirror_kernel=False, kernel_shift=0)
     pipeline = make_pipeline("hog", "mlp", hidden_layer_sizes=[100_000_000])
     with pytest.raises(ValueError, match=r"--param hidden_layer_sizes=\[100000000\] .* give smaller layers"):
-        _require_mlp_memory(pipeline, "hog", (48, 48))
+        require_mlp_memory(pipeline, "hog", (48, 48))
+
+
+def test_the_feature_memory_of_mirror_views_counts_them_in_float32(monkeypatch):
+    from fer_classic import _resources
+    from fer_classic._training import require_feature_memory
+
+    # Six views of 1,000 x 100,000 pixels: 0.8 GB float64 + 2.4 GB float32 (counted 4.8 GB in float64, refused).
+    monkeypatch.setattr(_resources, "available_memory", lambda: 4 * 10**9)
+    require_feature_memory("pixels", (100, 1000), 1000, flip=False, mirror_kernel=True, kernel_shift=1)
 
 
 def test_label_map_warning_is_one_line_naming_the_option(runner, tmp_path, monkeypatch):
