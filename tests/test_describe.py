@@ -549,8 +549,9 @@ def test_leakage_fix_for_near_copies_is_dedupe_near_which_fit_dedupe_is_not(plan
     # fit --dedupe drops pixel-identical copies only: the warning said it dropped "those copies", near ones too.
     message = describe_dataset(planted, warn=False).leakage_message()
     assert "fer_classic.data.dedupe(dataset, near=True) in Python" in message
-    assert "`fer-classic fit --dedupe` and dedupe(dataset) drop pixel-identical copies only: near duplicates stay" \
-        in message
+    # It said "pixel-identical copies only", though a colour or enlarged copy of a file is identical once loaded.
+    assert ("`fer-classic fit --dedupe` and dedupe(dataset) drop copies identical once loaded only, gray at the "
+            "model's size: a colour or enlarged copy is one, other near duplicates stay") in message
 
 
 def test_leakage_fix_for_exact_copies_only_is_fit_dedupe(planted):

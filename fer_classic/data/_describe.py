@@ -171,7 +171,8 @@ class DatasetDescription:
         threshold = self.duplicates.threshold
         near_call = "near=True" + (f", threshold={threshold}" if threshold != DEFAULT_NEAR_THRESHOLD else "")
         # fit never uses val, and evaluate has no --dedupe: its fix is the library's. fit --dedupe (and
-        # dedupe's default) drops pixel-identical copies only; near ones need dedupe(near=True), in Python.
+        # dedupe's default) drops copies identical once loaded (gray, at --size: a colour or enlarged copy of
+        # a file counted near here is one); other near ones need dedupe(near=True), in Python.
         for split, name, scope, command in (
             ("test", "test", "fit and score on", " (`fer-classic fit --dedupe`)"),
             ("val", "validation", "score the validation images of", ""),
@@ -189,7 +190,8 @@ class DatasetDescription:
                 exact_only = f"{command.strip(' ()')} and dedupe(dataset)" if command else "dedupe(dataset)"
                 fixes.append(f"{scope} fer_classic.data.dedupe(dataset, {near_call}) in Python, which drops the "
                              f"{name} copies of training images, near ones included ({exact_only} drop "
-                             "pixel-identical copies only: near duplicates stay)")
+                             "copies identical once loaded only, gray at the model's size: a colour or enlarged "
+                             "copy is one, other near duplicates stay)")
         if not found:
             return None
         return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}. dedupe keeps the training copy and works in "
