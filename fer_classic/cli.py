@@ -521,6 +521,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
 
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
+    from ._display import one_line
     from .prediction._run import check_timeline
 
     _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
@@ -563,11 +564,11 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     else:
         click.echo(format_rows_table(result.rows, result.classes, result.tracks))
     for path in result.annotated:
-        click.echo(f"annotated: {path}", err=True)
+        click.echo(f"annotated: {one_line(str(path))}", err=True)
     if result.timeline is not None:
         click.echo(f"timeline written to {result.timeline}", err=True)
     for path in result.not_annotated:
-        click.echo(f"annotated copy not written: {path} (its video's ERROR line says why)", err=True)
+        click.echo(f"annotated copy not written: {one_line(str(path))} (its video's ERROR line says why)", err=True)
     if result.failed:
         click.echo(f"{result.failed} of {result.n_inputs} files could not be read or searched for faces (their error "
                    "rows say why)", err=True)

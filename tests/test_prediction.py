@@ -813,3 +813,13 @@ def test_prediction_csv_names_a_formula_like_file_as_text():
 
     text = rows_csv([{"source": "=1+2_0.png", "status": "no face"}], ["happy"])
     assert text.splitlines()[1].startswith("'=1+2_0.png,")  # a spreadsheet ran it as a formula
+
+
+def test_cli_names_an_annotated_copy_on_one_line(runner, tmp_path, model_file, files):
+    import shutil
+
+    photo = tmp_path / "in" / "a\nb.jpg"  # its name's newline split the 'annotated:' line in two
+    photo.parent.mkdir()
+    shutil.copy(files / "astronaut.jpg", photo)
+    result = runner.invoke(main, ["predict", str(model_file), str(photo), "--annotate", str(tmp_path / "out")])
+    assert f"annotated: {tmp_path / 'out'}/a\\nb.jpg\n" in result.stderr

@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
+from .._display import one_line
 from .._fileio import require_regular_file
 from .._version import __version__
 from ..exceptions import IncompatibleModelError, ModelFileError, ModelIntegrityError, VersionMismatchWarning
@@ -36,7 +37,6 @@ __all__ = [
     "model_format",
     "model_problem",
     "model_path",
-    "printable",
     "warn_versions",
 ]
 
@@ -103,18 +103,6 @@ def make_header(metadata: dict, digest: str, file_format: str) -> dict:
         "payload_sha256": digest,
         "signature": sign(digest, metadata),
     }
-
-
-def printable(text) -> str:
-    """``str(text)`` with each character that is not printable escaped as ``repr`` escapes it.
-
-    For what a stranger's file holds, shown on a terminal: a newline in a
-    metadata value would fake a line of its own, an ANSI escape rewrite lines
-    already printed. A newline shows as backslash and ``n``, an escape
-    character as ``\\x1b``.
-    """
-    text = str(text)
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_version(path: Path, header: dict) -> None:
@@ -218,8 +206,8 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     recorded = metadata.get("classes")
     # In order: the score columns of predict, evaluate and the reports are named from this list.
     if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
-        return ModelIntegrityError, (f"its metadata records the classes {printable(', '.join(recorded))}, but its "
-                                     f"model predicts {', '.join(map(str, pipeline.classes_))}")
+        return ModelIntegrityError, (f"its metadata records the classes {one_line(', '.join(map(str, recorded)))}, "
+                                     f"but its model predicts {', '.join(map(str, pipeline.classes_))}")
     return None
 
 
@@ -410,7 +398,7 @@ def warn_versions(path: Path, metadata: dict) -> None:
     saved = metadata.get("versions") or {}  # a mapping: load_model checked the type first
     installed = library_versions()
     differing = [
-        f"{lib} {printable(saved.get(lib))} (installed {installed[lib]})"
+        f"{lib} {one_line(str(saved.get(lib)))} (installed {installed[lib]})"
         for lib in ("fer_classic", "scikit-learn")
         if saved.get(lib) != installed[lib]
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ._header import metadata_type_problems, missing_metadata, model_path, printable
+from .._display import one_line
+from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
 from ._trust import is_trusted
@@ -207,7 +208,7 @@ def format_model_info(info: dict) -> str:
             text = "nothing: every type and function it names is on fer-classic's list of trusted names"
         lines.append(f"{'needs trust':<15}{text}")
     # Each line escaped whole: any value from the file (names and paths too) prints on its own line, unchanged.
-    return "\n".join(printable(line) for line in lines)
+    return "\n".join(one_line(line) for line in lines)
 
 
 def _metric_text(name: str, value) -> str:
