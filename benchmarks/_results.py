@@ -6,7 +6,9 @@ Shared by the scripts in this folder (each puts the folder on ``sys.path``).
 from __future__ import annotations
 
 import json
+import math
 import os
+from pathlib import Path
 
 from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic.exceptions import FerClassicError
@@ -26,8 +28,25 @@ def check_results(outputs: dict[str, str | os.PathLike | None], **checks) -> Non
         check_outputs(outputs, make_parents=True, **checks)
     except FerClassicError as exc:
         raise SystemExit(str(exc)) from None
+    out = outputs.get("--out")
+    # The results are JSON: any other suffix is likelier a user's file (a photo, README.md) than a results name.
+    if out is not None and Path(out).suffix.lower() != ".json":
+        raise SystemExit(f"--out {out}: the results are JSON, written over what the path holds; give a .json path.")
 
 
 def write_json(path: str | os.PathLike, payload) -> None:
-    """``payload`` as indented JSON at ``path``, replaced whole (a stopped run never leaves half a file)."""
-    atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+    """``payload`` as indented JSON at ``path``, replaced whole (a stopped run never leaves half a file).
+
+    NaN and infinities (a score a run could not compute) are written as null: strict JSON has neither.
+    """
+    atomic_write_text(path, json.dumps(_finite(payload), indent=1, allow_nan=False) + "\n")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -53,3 +53,24 @@ def test_bench_svm_refuses_a_png_out(dataset, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _run("bench_svm", ["--data", str(dataset), "--out", str(tmp_path / "svm.png")], monkeypatch)
     assert "name the JSON results (the plot is written beside them as .png)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bench_features", "bench_grouped"])
+@pytest.mark.parametrize("target", ["photo.jpg", "README.md"])
+def test_an_out_that_is_no_json_path_is_refused_before_any_work(dataset, tmp_path, monkeypatch, name, target):
+    """The results replaced any existing file (a photo, the README) with JSON and said 'Results written'."""
+    out = tmp_path / target
+    out.write_bytes(b"the user's")
+    with pytest.raises(SystemExit, match=r"--out .*: the results are JSON, .* give a \.json path"):
+        _run(name, [*SCRIPTS[name], "--data", str(dataset), "--out", str(out)], monkeypatch)
+    assert out.read_bytes() == b"the user's"
+
+
+def test_results_json_writes_a_score_that_could_not_be_computed_as_null(tmp_path):
+    import json
+
+    from conftest import benchmark_module
+
+    path = tmp_path / "r.json"  # bench_svm wrote NaN, which strict JSON parsers refuse
+    benchmark_module("_results").write_json(path, {"rows": [{"private_accuracy": float("nan"), "n": 3}]})
+    assert json.loads(path.read_text(), parse_constant=pytest.fail) == {"rows": [{"private_accuracy": None, "n": 3}]}
