@@ -225,7 +225,7 @@ def stratified_subset(train, limit: int, seed: int):
     return train.subset(np.sort(index))
 
 
-def build_classifier(clf: str, params: dict, widths: list[int], *, random_state: int,
+def build_classifier(clf: str, params: dict, widths: list[int] | None, *, random_state: int,
                      n_jobs: int | None, views: int = 1) -> CanonicalOrderClassifier:
     """The benchmark classifier ``clf``, with ``blocks`` (and ``views``) parameters left unset filled in.
 
@@ -235,9 +235,10 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
         A key of :data:`CLASSIFIERS`.
     params : dict
         Its ``--clf-param`` values (over the table's fixed ones).
-    widths : list of int
+    widths : list of int or None
         The feature set's block widths (:func:`block_widths`): the value of every
-        ``blocks`` or ``*__blocks`` parameter that is None and not in ``params``.
+        ``blocks`` or ``*__blocks`` parameter that is None and not in ``params``;
+        None leaves them unset (the parameters checked before any feature set).
     random_state : int
         Seed of the classifier.
     n_jobs : int, optional
@@ -260,9 +261,10 @@ def build_classifier(clf: str, params: dict, widths: list[int], *, random_state:
     name, fixed = CLASSIFIERS[clf]
     params = {**fixed, **params}
     model = make_classifier(name, random_state=random_state, n_jobs=n_jobs, views=views, **params)
-    inner = model.estimator.get_params()
-    model.estimator.set_params(**{key: list(widths) for key, value in inner.items()
-                                  if key.split("__")[-1] == "blocks" and value is None and key not in params})
+    if widths is not None:
+        inner = model.estimator.get_params()
+        model.estimator.set_params(**{key: list(widths) for key, value in inner.items()
+                                      if key.split("__")[-1] == "blocks" and value is None and key not in params})
     return model
 
 
@@ -440,7 +442,8 @@ def main() -> None:
     views = n_mirror_views(args.kernel_shift) if args.mirror_kernel else 1
     for clf in clfs:  # a parameter the classifier lacks, or a value it refuses, stops here, before any data
         try:
-            validated(build_classifier(clf, clf_params.get(clf, {}), [], random_state=args.seed,
+            # No widths: blocks=[] was refused (no block), so combined-svm never passed this check.
+            validated(build_classifier(clf, clf_params.get(clf, {}), None, random_state=args.seed,
                                        n_jobs=args.n_jobs, views=views))
         except ValueError as exc:
             parser.error(f"--clf-param {clf}: {exc}")

@@ -192,6 +192,22 @@ def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tm
     assert not (tmp_path / "results.json").exists()
 
 
+def test_combined_svm_passes_the_parameter_check_before_loading(bench, folder_dataset, tmp_path, monkeypatch):
+    # The check built it with blocks=[] (no block), refused: the README's combined-svm commands never ran.
+    class Loading(Exception):
+        pass
+
+    def loading(*args, **kwargs):
+        raise Loading  # the options passed every check
+
+    monkeypatch.setattr(bench, "load_dataset", loading)
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", "hog+lbp",
+                                     "--clfs", "combined-svm", "--clf-param", 'combined-svm:kernels=["rbf","rbf"]',
+                                     "--out", str(tmp_path / "results.json")])
+    with pytest.raises(Loading):
+        bench.main()
+
+
 @pytest.mark.parametrize("limit, message", [
     ("3", r"--limit 3: fewer training images than the 7 classes, .* give 7 or more, or leave --limit out for all 84"),
     ("80", r"--limit 80 leaves 4 of the 84 training images out, fewer than the 7 classes .* give at most 77"),
