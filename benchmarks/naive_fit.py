@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+import sys
+
 import cv2
 import joblib
 import numpy as np
@@ -28,6 +30,9 @@ from skimage.feature import hog
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import check_results  # noqa: E402  (one road for every script's output)
 
 
 def read_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.out.parent.is_dir():
         parser.error(f"MODEL_OUT {args.out}: the folder {args.out.parent} does not exist; create it or choose "
                      "another path.")
+    # The one check the notebook lacks, kept here: MODEL_OUT inside DATA_FOLDER replaced a training image.
+    check_results({"MODEL_OUT": args.out}, input_trees={"DATA_FOLDER": args.data})
     fit(args.data, args.out)
 
 

@@ -39,3 +39,11 @@ def test_bad_arguments_are_usage_errors_before_any_image_is_read(naive, folder_d
         out = tmp_path / "nowhere" / "model.joblib"
     usage_error(naive.main, [] if case == "no arguments" else [str(data), str(out)])
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_model_out_onto_a_training_image_is_refused_before_any_image_is_read(naive, folder_dataset):
+    image = next((folder_dataset / "train" / "happy").iterdir())  # the pickle replaced it
+    before = image.read_bytes()
+    with pytest.raises(SystemExit, match="MODEL_OUT .* is inside the dataset folder"):
+        naive.main([str(folder_dataset), str(image)])
+    assert image.read_bytes() == before
