@@ -13,7 +13,7 @@ from pathlib import Path
 from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic.exceptions import FerClassicError
 
-__all__ = ["check_results", "write_json"]
+__all__ = ["check_results", "run_script", "write_json"]
 
 
 def check_results(outputs: dict[str, str | os.PathLike | None], **checks) -> None:
@@ -50,3 +50,19 @@ def _finite(value):
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     return value
+
+
+def run_script(main) -> None:
+    """Run a script's ``main`` as a command: fer-classic's errors as their one line, Ctrl-C without a traceback.
+
+    An error only a run finds (a split the data lacks, a missing extra named with its pip install) printed
+    Python's traceback; Ctrl-C too (exit 130, as a shell reports it). Finished rows are whatever ``main``
+    wrote before.
+    """
+    try:
+        code = main()
+    except FerClassicError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    raise SystemExit(code)

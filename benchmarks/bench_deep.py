@@ -54,7 +54,7 @@ from fer_classic.features._deep import import_keras, keras_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_deep.json"
 C_GRID = (0.3, 1.0, 3.0, 10.0)
@@ -345,4 +345,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -68,7 +68,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = Path("/tmp/tfeid")
@@ -432,4 +432,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

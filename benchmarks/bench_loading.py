@@ -27,7 +27,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 # Run in a child process so the parent's memory (file writing) does not count.
@@ -96,4 +96,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -49,7 +49,7 @@ from fer_classic.prediction._image import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 RESULTS = REPO / "benchmarks" / "results"
 #: How a photo's face was taken, in table order ("no face": none).
 RULES = ("found", "crop", "whole image", "no face")
@@ -230,4 +230,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

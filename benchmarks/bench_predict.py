@@ -48,7 +48,7 @@ from fer_classic.prediction._image import face_rows
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_predict.json"
 #: name -> (features, clf, classifier parameters)
@@ -237,4 +237,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

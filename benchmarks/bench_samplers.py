@@ -43,7 +43,7 @@ from fer_classic.pipeline import SAMPLERS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
@@ -152,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

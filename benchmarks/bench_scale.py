@@ -57,7 +57,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import write_json  # noqa: E402  (one road for every script's results)
+from _results import run_script, write_json  # noqa: E402  (one road for every script's results)
 RESULTS = REPO / "benchmarks" / "results"
 FER = REPO.parent / "shared" / "data" / "fer2013"
 MODES = ("local", "dask", "memory")
@@ -285,4 +285,4 @@ def _options(args) -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

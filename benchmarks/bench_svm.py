@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, write_json  # noqa: E402  (one road for every script's --out)
+from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
 DEFAULT_SIZES = [2000, 4000, 8000, 16000, 28709]
 
 
@@ -160,4 +160,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -74,3 +74,22 @@ def test_results_json_writes_a_score_that_could_not_be_computed_as_null(tmp_path
     path = tmp_path / "r.json"  # bench_svm wrote NaN, which strict JSON parsers refuse
     benchmark_module("_results").write_json(path, {"rows": [{"private_accuracy": float("nan"), "n": 3}]})
     assert json.loads(path.read_text(), parse_constant=pytest.fail) == {"rows": [{"private_accuracy": None, "n": 3}]}
+
+
+def _no_test_split():
+    from fer_classic.exceptions import DatasetError
+
+    raise DatasetError("no test split")
+
+
+def _ctrl_c():
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("main, code", [(_no_test_split, "error: no test split"), (_ctrl_c, 130), (lambda: 3, 3)],
+                         ids=["package-error", "ctrl-c", "exit-code"])
+def test_a_script_run_ends_without_a_traceback(main, code):
+    """A split the data lacks, a missing extra, Ctrl-C: Python's traceback after the run's work."""
+    with pytest.raises(SystemExit) as ended:
+        benchmark_module("_results").run_script(main)
+    assert ended.value.code == code
