@@ -114,8 +114,10 @@ def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int)
         row["n_fit_rows"] = len(train) if sampler == "none" else int(
             len(head[:-1].fit_resample(train_features, train.y)[1]))
         rows.append(row)
+        disgust = row["test"]["recall_disgust"]  # None where the data has no disgust class
         print(f"{name:7s} {sampler:7s} rows {row['n_fit_rows']:6d}  test acc {row['test']['accuracy']:.4f} "
-              f"F1 macro {row['test']['f1_macro']:.4f} disgust recall {row['test']['recall_disgust']:.4f}  "
+              f"F1 macro {row['test']['f1_macro']:.4f} disgust recall "
+              + ("-" if disgust is None else f"{disgust:.4f}") + "  "
               + (f"private acc {row['private']['accuracy']:.4f} F1 macro {row['private']['f1_macro']:.4f}  "
                  if private is not None else "") + f"fit {fit_seconds:.1f} s", flush=True)
     return rows

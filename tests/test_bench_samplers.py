@@ -43,3 +43,12 @@ def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatc
     usage_error(bench.main)
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_dataset_without_disgust_prints_its_row(bench, tiny_faces, capsys):
+    import numpy as np
+
+    # Its recall of disgust is None, which the row's print formatted as a number: TypeError after the fit.
+    two = tiny_faces.subset(np.isin(tiny_faces.labels, ["happy", "sad"]))
+    rows = bench.run_setting("subset", two, ["none"], per_class=5, seed=0)
+    assert rows[0]["test"]["recall_disgust"] is None and "disgust recall -  " in capsys.readouterr().out
