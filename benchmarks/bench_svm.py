@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--out {out}: name the JSON results (the plot is written beside them as .png).")
     check_results({"--out": out, "--out's plot": out.with_suffix(".png")},
                   input_trees={"--data": dataset_inputs(args.data)})
+    usable, reason = cuml_status()
+    if set(args.backends) == {"cuml"} and not usable:  # no row could run: exit 0 with none, after the features
+        parser.error(f"--backends cuml: {reason}")
 
     data = load_folder(args.data)
     train, test = data.select("train"), data.select("test")
@@ -102,7 +105,6 @@ def main(argv: list[str] | None = None) -> None:
     order = np.random.default_rng(0).permutation(len(train))
     private = test.usages == "PrivateTest"
 
-    usable, reason = cuml_status()
     backends = [b for b in args.backends if b != "cuml" or usable]
     # One configuration per row label: approx once per landmark count.
     configs = []

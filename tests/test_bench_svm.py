@@ -24,6 +24,15 @@ def test_bad_arguments_are_usage_errors_before_loading(folder_dataset, tmp_path,
     assert not (tmp_path / "r.json").exists()
 
 
+def test_cuml_alone_without_cuml_is_a_usage_error_before_loading(folder_dataset, tmp_path, monkeypatch, capsys):
+    """It loaded the data, extracted HOG, said 'cuML skipped' and exited 0 with no row."""
+    bench = benchmark_module("bench_svm")
+    monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr(bench, "cuml_status", lambda: (False, "cuML is not installed"))
+    usage_error(bench.main, ["--data", str(folder_dataset), "--backends", "cuml", "--out", str(tmp_path / "r.json")])
+    assert "--backends cuml: cuML is not installed" in capsys.readouterr().err
+
+
 def test_default_sizes_above_the_training_split_are_one_row_and_said(folder_dataset, tmp_path, monkeypatch, capsys):
     """They were capped silently, one duplicate row of the whole training split per size."""
     bench = benchmark_module("bench_svm")
