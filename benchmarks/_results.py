@@ -6,11 +6,11 @@ Shared by the scripts in this folder (each puts the folder on ``sys.path``).
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
 from fer_classic._fileio import atomic_write_text, check_outputs
+from fer_classic._json import finite_json
 from fer_classic.exceptions import FerClassicError
 
 __all__ = ["check_results", "run_script", "write_json"]
@@ -39,17 +39,8 @@ def write_json(path: str | os.PathLike, payload) -> None:
 
     NaN and infinities (a score a run could not compute) are written as null: strict JSON has neither.
     """
-    atomic_write_text(path, json.dumps(_finite(payload), indent=1, allow_nan=False) + "\n")
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
+    strict = finite_json(payload, lambda number: None)
+    atomic_write_text(path, json.dumps(strict, indent=1, allow_nan=False) + "\n")
 
 
 def run_script(main) -> None:

@@ -7,6 +7,7 @@ holds a typo, so every reader takes its ``object_pairs_hook`` from here.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -38,3 +39,18 @@ def unique_keys(refuse: Callable[[str], Exception]) -> Callable[[list], dict]:
         return dict(items)
 
     return pairs
+
+
+def finite_json(value, replace: Callable[[float], object]):
+    """``value`` (dicts, lists, tuples, scalars) with each NaN or infinity ``replace(number)``, for strict JSON.
+
+    ``json.dumps`` writes bare ``NaN`` and ``Infinity``, which JSON parsers refuse: ``inspect --json``
+    writes them as the strings ``json`` spells them (``json.dumps``), the benchmarks' results as null.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return replace(value)
+    if isinstance(value, dict):
+        return {key: finite_json(item, replace) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item, replace) for item in value]
+    return value

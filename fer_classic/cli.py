@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import os
 import sys
 import warnings
@@ -718,29 +717,19 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
         click.echo(f"{name}: {path}")
 
 
-def _finite_json(value):
-    """``value`` with each non-finite float as the string Python's json module writes it (``"NaN"``)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return {key: _finite_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_json(item) for item in value]
-    return value
-
-
 @main.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
 @_TRUST_TYPE
 @_JSON
 def inspect_command(model, trust_types, as_json) -> None:
     """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""
+    from ._json import finite_json
     from .persistence import format_model_info, inspect_model
 
     info = _run(inspect_model, model, trusted_types=trust_types)
     if as_json:
         # A stranger's metadata may hold NaN or infinity, which JSON has no word for: given as strings.
-        click.echo(json.dumps(_finite_json(info), indent=1))
+        click.echo(json.dumps(finite_json(info, json.dumps), indent=1))
         return
     click.echo(_run(format_model_info, info))
 
