@@ -39,7 +39,7 @@ from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_dataset, make_pipeline
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
-from fer_classic.pipeline import SAMPLERS
+from fer_classic.pipeline import SAMPLERS, make_sampler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -84,10 +84,42 @@ def scores(y, predicted, classes) -> dict:
             else None}
 
 
-def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int) -> list[dict]:
+def setting_train(name: str, data, per_class: int, seed: int):
+    """The training images of setting ``name``."""
     train = data.select("train")
-    if name == "subset":
-        train = per_class_subset(train, per_class, seed)
+    return per_class_subset(train, per_class, seed) if name == "subset" else train
+
+
+def check_neighbours(name: str, train, samplers: list[str], per_class: int) -> None:
+    """SMOTE's and ADASYN's neighbours within every class they oversample, before any feature or fit.
+
+    Both draw a new row between a row of a class and its ``k`` nearest neighbours in that class, so every class
+    below the largest needs ``k + 1`` rows; with fewer imbalanced-learn stops with "Expected n_neighbors <=
+    n_samples_fit" after HOG.
+    """
+    counts = {label: int(n) for label, n in zip(*np.unique(train.labels, return_counts=True))}
+    below = [(n, label) for label, n in counts.items() if n < max(counts.values())]
+    if not below:
+        return  # balanced: nothing to oversample
+    images, label = min(below)
+    for sampler in samplers:
+        if sampler in ("none", "random"):
+            continue
+        instance = make_sampler(sampler)
+        parameter = next(p for p in ("k_neighbors", "n_neighbors") if hasattr(instance, p))
+        k = getattr(instance, parameter)
+        if images <= k:
+            raise SystemExit(
+                f"error: setting {name}: --samplers {sampler} draws each new image between one of a class's images "
+                f"and its {parameter}={k} nearest neighbours in the class, so every class it oversamples needs at "
+                f"least {k + 1} training images; the smallest, {label!r}, has {images}. Give more images of "
+                f"{label!r}" + (" (a larger --per-class)" if name == "subset" and images == per_class else "")
+                + ", or leave smote and adasyn out of --samplers (e.g. --samplers none,random).")
+
+
+def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int, on_row=None) -> list[dict]:
+    """The rows of setting ``name``, one per sampler; ``on_row(row)`` is called as each is finished."""
+    train = setting_train(name, data, per_class, seed)
     test = data.select("test")
     private = test.subset(test.usages == "PrivateTest") if "PrivateTest" in set(test.usages) else None
     params = SETTINGS[name]
@@ -114,6 +146,8 @@ def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int)
         row["n_fit_rows"] = len(train) if sampler == "none" else int(
             len(head[:-1].fit_resample(train_features, train.y)[1]))
         rows.append(row)
+        if on_row is not None:
+            on_row(row)
         disgust = row["test"]["recall_disgust"]  # None where the data has no disgust class
         print(f"{name:7s} {sampler:7s} rows {row['n_fit_rows']:6d}  test acc {row['test']['accuracy']:.4f} "
               f"F1 macro {row['test']['f1_macro']:.4f} disgust recall "
@@ -144,12 +178,27 @@ def main() -> None:
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
                      f"{DEFAULT_DATASET!r} for generated faces.")
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+    for sampler in samplers:  # imbalanced-learn missing: its pip extra, before loading
+        if sampler != "none":
+            make_sampler(sampler)
     data = load_dataset(args.data)
     print(f"{data!r}", flush=True)
-    rows = []
+    for setting in settings:  # too few images for SMOTE's neighbours: before any HOG or fit
+        check_neighbours(setting, setting_train(setting, data, args.per_class, args.seed), samplers,
+                         args.per_class)
+    about, rows = {"machine": machine()}, []
+
+    def write(done: bool) -> None:
+        # Rewritten after every row: a row that fails (or Ctrl-C) keeps the rows before it.
+        write_json(args.out, {**about, "complete": done, "rows": rows})
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        write(False)
+
     for setting in settings:
-        rows += run_setting(setting, data, samplers, args.per_class, args.seed)
-    write_json(args.out, {"machine": machine(), "rows": rows})
+        run_setting(setting, data, samplers, args.per_class, args.seed, on_row=add)
+    write(True)
     print(f"results written to {args.out}")
 
 

@@ -52,3 +52,46 @@ def test_a_dataset_without_disgust_prints_its_row(bench, tiny_faces, capsys):
     two = tiny_faces.subset(np.isin(tiny_faces.labels, ["happy", "sad"]))
     rows = bench.run_setting("subset", two, ["none"], per_class=5, seed=0)
     assert rows[0]["test"]["recall_disgust"] is None and "disgust recall -  " in capsys.readouterr().out
+
+
+def run_main(bench, monkeypatch, data, argv):
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: data)
+    monkeypatch.setattr(bench, "machine", lambda: {})  # threadpoolctl's survey: not what is tested
+    monkeypatch.setattr("sys.argv", ["bench_samplers.py", "--data", "synthetic", "--settings", "subset", *argv])
+    bench.main()
+
+
+def test_a_failing_row_keeps_the_rows_before_it(bench, tiny_faces, tmp_path, monkeypatch):
+    import json
+
+    # The results were written once, at the end: an error in the second row lost the first.
+    make_pipeline = bench.make_pipeline
+
+    def failing(*args, sampler=None, **kwargs):
+        if sampler == "random":
+            raise RuntimeError("second row fails")
+        return make_pipeline(*args, sampler=sampler, **kwargs)
+
+    monkeypatch.setattr(bench, "make_pipeline", failing)
+    out = tmp_path / "r.json"
+    with pytest.raises(RuntimeError, match="second row fails"):
+        run_main(bench, monkeypatch, tiny_faces, ["--samplers", "none,random", "--per-class", "3",
+                                                  "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert results["complete"] is False and [row["sampler"] for row in results["rows"]] == ["none"]
+
+
+def test_too_few_images_for_smotes_neighbours_is_one_line_before_hog(bench, tiny_faces, tmp_path, monkeypatch):
+    import numpy as np
+
+    # imbalanced-learn's "Expected n_neighbors <= n_samples_fit" traceback, after HOG.
+    train = np.flatnonzero((tiny_faces.splits == "train") & (tiny_faces.labels == "disgust"))
+    few = tiny_faces.subset(~np.isin(np.arange(len(tiny_faces)), train[3:]))  # 3 disgust images, 12 of the rest
+    monkeypatch.setattr(bench, "run_setting", lambda *a, **k: pytest.fail("features extracted"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(bench, monkeypatch, few, ["--samplers", "none,smote", "--out", str(tmp_path / "r.json")])
+    message = str(exit_info.value.code)
+    assert "\n" not in message and re.search(
+        r"--samplers smote .* k_neighbors=5 nearest neighbours .* at least 6 training images; the smallest, "
+        r"'disgust', has 3\. Give more images of 'disgust', or leave smote and adasyn out of --samplers", message)
+    assert not (tmp_path / "r.json").exists()
