@@ -390,6 +390,17 @@ def test_save_to_a_folder_is_refused_before_pickling(tmp_path, fitted_model, mon
         save_model(fitted_model, tmp_path)
 
 
+@pytest.mark.parametrize("name", ["face.png", "clip.mp4", "scores.csv"])
+def test_save_over_a_photo_video_or_table_is_refused(tmp_path, fitted_model, name):
+    from fer_classic.exceptions import OutputPathError
+
+    target = tmp_path / name
+    target.write_bytes(b"user data")
+    with pytest.raises(OutputPathError, match="this output is a model file"):
+        save_model(fitted_model, target)
+    assert target.read_bytes() == b"user data"
+
+
 def test_version_1_file_loads_when_trusted(tmp_path, fitted_model, tiny_faces):
     path = tmp_path / "m.joblib"
     joblib.dump({"format": FORMAT, "format_version": 1, "metadata": fitted_model.metadata,

@@ -72,8 +72,9 @@ class PendingSave:
                              "FERModel.from_fitted(pipeline, train, ...) from the pipeline fitted on train.")
         self.model, self.path = model, Path(path)
         self.format = model_format(self.path, format, options=None)
-        # Before pickling (seconds for a large model): a folder, or a folder that cannot be written.
-        check_outputs({"path": path}, make_parents=True)
+        # Before pickling (seconds for a large model): a folder, a folder that cannot be written, or a
+        # photo, video or table named by mistake (the rule the commands' --out follows).
+        check_outputs({"path": path}, models=("path",), make_parents=True)
         # Taken from the pipeline as it is now; a joblib payload too (encode_joblib pickles it at
         # once), while a skops file is written whole by finish().
         self._sizes = component_sizes(model.pipeline)
