@@ -68,7 +68,8 @@ from fer_classic import load_dataset, make_pipeline
 from fer_classic._training import check_geometry, validated
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
-from fer_classic.features import parse_feature_names
+from fer_classic.features import CNNFeatures, DeepFeatures, parse_feature_names
+from fer_classic.features._deep import import_keras
 from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -451,6 +452,9 @@ def main() -> None:
     for spec in feature_sets:  # the extractors' parameters and geometry (--kernel-shift) as fit checks them
         head = feature_head(spec, args, feature_params)
         extractor_params |= {key.rsplit("__", 1)[-1] for key in head.get_params() if key.startswith("features")}
+        if not args.load_features and any(isinstance(step, (CNNFeatures, DeepFeatures))
+                                          for step in head.get_params().values()):
+            import_keras(f"--feature-sets {spec}")  # TensorFlow missing: its pip extra now, not after loading
         try:
             check_geometry(validated(head), args.data, SIZE)
         except ValueError as exc:

@@ -328,6 +328,7 @@ def main() -> None:
     args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
     args.section = args.section or args.part
     check_options(parser, args)
+    import_keras(f"bench_deep.py {args.part}")  # TensorFlow missing: its pip extra now, not after loading
 
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
     read_sections(args.out)  # merged into after the run: a file that is not results is refused now

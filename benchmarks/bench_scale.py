@@ -234,6 +234,20 @@ def check_options(parser, args) -> None:
                      "training split, every class; jittered replicas come on top of it).")
 
 
+def check_engine(args) -> None:
+    """The cluster's package importable, before any image is generated or fitted; else its pip extra, one line.
+
+    A missing Ray was found after --check-fer2013's whole local fit (a traceback), a missing Dask after the
+    images were generated (in the child process).
+    """
+    from fer_classic._optional import import_optional
+
+    if args.check_fer2013:
+        import_optional("ray" if args.engine == "ray" else "dask.distributed", f"--engine {args.engine}")
+    elif "dask" in (args.mode if args.one is None else [args.one[1]]):
+        import_optional("dask.distributed", "--mode dask")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 100000, 300000],
@@ -259,6 +273,7 @@ def main() -> None:
         print(table())
         return
     check_options(parser, args)
+    check_engine(args)
     if args.check_fer2013:
         row = check_fer2013(args)
         name = "fer2013_check" if args.engine == "dask" else f"fer2013_{args.engine}_check"

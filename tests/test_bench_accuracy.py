@@ -224,3 +224,19 @@ def test_a_limit_the_classes_cannot_be_drawn_from_is_a_usage_error_before_any_fe
     out, err = capsys.readouterr()
     assert re.search(message, err) and "features fitted" not in out
     assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.parametrize("spec", ["cnn", "hog+vgg16"])
+def test_a_missing_tensorflow_names_the_extra_before_loading(bench, folder_dataset, tmp_path, monkeypatch, spec):
+    import sys
+
+    from fer_classic.exceptions import MissingDependencyError
+
+    # Found only by the first fit of the feature set, after the data was loaded.
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow raises ImportError
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets",
+                                     f"hog,{spec}", "--clfs", "linear-svm", "--out", str(tmp_path / "results.json")])
+    with pytest.raises(MissingDependencyError, match=rf"^--feature-sets {re.escape(spec)} needs tensorflow, which is "
+                                                     r"not installed: pip install 'fer-classic\[deep\]'$"):
+        bench.main()

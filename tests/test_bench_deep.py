@@ -25,6 +25,7 @@ def test_a_missing_data_is_a_usage_error_before_loading(bench, tmp_path, monkeyp
 
 
 def test_synthetic_data_is_not_refused(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "import_keras", lambda *a: None)  # TensorFlow's seconds of import: not tested here
     assert main_reaches_loading(bench, monkeypatch, ["bench_deep.py", "throughput", "--data", "synthetic",
                                                      "--out", str(tmp_path / "r.json")]) == "synthetic"
 
@@ -52,3 +53,18 @@ def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatc
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r.json").exists()
     assert tensorflow_before or "tensorflow" not in sys.modules  # checked without starting TensorFlow
+
+
+@pytest.mark.parametrize("part", ["throughput", "cnn", "imagenet"])
+def test_a_missing_tensorflow_names_the_extra_before_loading(bench, tmp_path, monkeypatch, part):
+    from fer_classic.exceptions import MissingDependencyError
+
+    # Found only after the data was loaded (machine() or the first extractor).
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow raises ImportError
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_deep.py", part, "--epochs", "1", "--data", "synthetic",
+                                     "--out", str(tmp_path / "r.json")])
+    with pytest.raises(MissingDependencyError, match=rf"^bench_deep.py {part} needs tensorflow, which is not "
+                                                     r"installed: pip install 'fer-classic\[deep\]'$"):
+        bench.main()
+    assert not (tmp_path / "r.json").exists()

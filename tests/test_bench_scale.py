@@ -1,6 +1,7 @@
 """benchmarks/bench_scale.py: bad sizes and counts are usage errors before any image is generated."""
 
 import re
+import sys
 
 import pytest
 
@@ -54,4 +55,23 @@ def test_sizes_of_the_whole_training_split_or_more_are_generated(bench, tiny_fac
     n_train = int((tiny_faces.splits == "train").sum())
     monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", str(n_train), "--mode", "local"])
     with pytest.raises(Generated, match=str(n_train)):
+        bench.main()
+
+
+@pytest.mark.parametrize("args, module, message", [
+    (["--check-fer2013", "--engine", "ray"], "ray", r"--engine ray needs ray, .* pip install 'fer-classic\[ray\]'"),
+    (["--check-fer2013"], "dask.distributed", r"--engine dask needs dask, .* pip install 'fer-classic\[dask\]'"),
+    (["--sizes", "{n}", "--mode", "local", "dask"], "dask.distributed",
+     r"--mode dask needs dask, .* pip install 'fer-classic\[dask\]'"),
+], ids=["check-ray", "check-dask", "mode-dask"])
+def test_a_missing_cluster_package_names_the_extra_before_any_work(
+        bench, tiny_faces, monkeypatch, args, module, message):
+    """A missing Ray was found after --check-fer2013's whole local fit (a traceback), Dask after the images were
+    generated (in the child process)."""
+    from fer_classic.exceptions import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, module, None)  # importing it raises ImportError
+    n_train = int((tiny_faces.splits == "train").sum())
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", *(a.format(n=n_train) for a in args)])
+    with pytest.raises(MissingDependencyError, match=message):
         bench.main()
