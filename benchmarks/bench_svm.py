@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--data {args.data} is not a folder; give FER2013's class folders (train/ and test/).")
     given = args.sizes is not None
     sizes = args.sizes if given else DEFAULT_SIZES
-    if min(sizes) < 1:  # 0 failed in the first fit, after the features
-        parser.error(f"--sizes {min(sizes)}: give training sizes of 1 or more images.")
+    if min(sizes) < 2:  # 0 failed in the first fit, after the features; 1 too (a single class)
+        parser.error(f"--sizes {min(sizes)}: give training sizes of 2 or more images (an SVM needs two classes).")
+    if not 0 < args.C < float("inf"):  # scikit-learn's InvalidParameterError traceback, after the features
+        parser.error(f"--C {args.C:g}: give a finite regularisation above 0 (SVMClassifier's C; default 1).")
     twice = sorted({size for size in sizes if sizes.count(size) > 1})
     if twice:
         parser.error(f"--sizes {' '.join(map(str, twice))} given twice; give each size once.")
@@ -99,10 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         sizes = [size for size in sizes if size < len(train)] + [len(train)]
         print(f"sizes {', '.join(map(str, above))} at or above the {len(train)} training images: one row of all "
               f"{len(train)}", flush=True)
+    order = np.random.default_rng(0).permutation(len(train))
+    for size in sizes:  # the first fit's "only 1 class" traceback, after the features
+        held = np.unique(train.y[order[:size]])
+        if len(held) < 2:
+            raise SystemExit(f"--sizes {size}: the {size} training images it draws (seeded) are all of class "
+                             f"{held[0]!r}; an SVM needs two classes: give a larger size.")
     hog = HOGFeatures(n_jobs=-1).fit(train.X[:1])
     scaler = StandardScaler().fit(hog.transform(train.X))
     X_train, X_test = scaler.transform(hog.transform(train.X)), scaler.transform(hog.transform(test.X))
-    order = np.random.default_rng(0).permutation(len(train))
     private = test.usages == "PrivateTest"
 
     backends = [b for b in args.backends if b != "cuml" or usable]

@@ -9,12 +9,17 @@ from conftest import benchmark_module, usage_error
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "{tmp}/no-such-data"], "--data .*no-such-data is not a folder"),
-    (["--sizes", "2000", "0"], "--sizes 0: give training sizes of 1 or more images"),
+    (["--sizes", "2000", "0"], r"--sizes 0: give training sizes of 2 or more images \(an SVM needs two classes\)"),
+    (["--sizes", "1", "20"], r"--sizes 1: give training sizes of 2 or more images \(an SVM needs two classes\)"),
+    (["--C", "0"], r"--C 0: give a finite regularisation above 0"),
+    (["--C", "-1"], r"--C -1: give a finite regularisation above 0"),
+    (["--C", "nan"], r"--C nan: give a finite regularisation above 0"),
     (["--n-components", "0"], "--n-components 0: give 1 or more landmarks, or leave --n-components out"),
     (["--sizes", "20", "1000"], r"--sizes 1000: above the \d+ training images of --data .*faces; give sizes up to"),
     (["--sizes", "20", "40", "20"], r"--sizes 20 given twice; give each size once"),
     (["--data", "{tmp}"], r"--data .* has no train/<class>/ images"),
-], ids=["missing-data", "zero-size", "zero-landmarks", "size-above-training-split", "size-twice", "no-train-images"])
+], ids=["missing-data", "zero-size", "one-image", "zero-C", "negative-C", "nan-C", "zero-landmarks",
+        "size-above-training-split", "size-twice", "no-train-images"])
 def test_bad_arguments_are_usage_errors_before_loading(folder_dataset, tmp_path, monkeypatch, capsys, args, message):
     bench = benchmark_module("bench_svm")
     monkeypatch.setattr(bench, "load_folder", lambda *a, **k: pytest.fail("data loaded"))
@@ -62,3 +67,17 @@ def test_sizes_above_the_training_images_loaded_stop_before_the_features(folder_
                               rf"files skipped\); give sizes up to {n - 1}"):
         bench.main(["--data", str(folder_dataset), "--sizes", "20", str(n), "--out", str(tmp_path / "r.json")])
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_size_drawing_one_class_stops_before_the_features(folder_dataset, tiny_faces, tmp_path, monkeypatch):
+    """The first fit's 'The training data holds only 1 class' traceback, after the features."""
+    import numpy as np
+
+    bench = benchmark_module("bench_svm")
+    one_class = tiny_faces.subset((tiny_faces.splits == "test") | (tiny_faces.labels == "happy"))
+    monkeypatch.setattr(bench, "load_folder", lambda *a, **k: one_class)
+    monkeypatch.setattr(bench, "HOGFeatures", lambda *a, **k: pytest.fail("features computed"))
+    assert set(np.unique(one_class.select("train").y)) == {"happy"}
+    with pytest.raises(SystemExit, match=r"^--sizes 5: the 5 training images it draws \(seeded\) are all of class "
+                                         r"'happy'; an SVM needs two classes: give a larger size\.$"):
+        bench.main(["--data", str(folder_dataset), "--sizes", "5", "--out", str(tmp_path / "r.json")])
