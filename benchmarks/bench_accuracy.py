@@ -226,6 +226,24 @@ def stratified_subset(train, limit: int, seed: int):
     return train.subset(np.sort(index))
 
 
+def check_pca_rows(spec: str, head, n_rows: int, flip: bool) -> None:
+    """PCA's components within the ``n_rows`` training rows it is fit on; SystemExit naming the feature set if not.
+
+    scikit-learn refused them only after the features before it ("n_components=150 must be between 0 and
+    min(n_samples, n_features)"), a traceback.
+    """
+    from sklearn.decomposition import PCA
+
+    components = [step.n_components for step in head.get_params().values()
+                  if isinstance(step, PCA) and isinstance(step.n_components, int)]
+    if components and max(components) > n_rows:
+        k = max(components)
+        raise SystemExit(f"--feature-sets {spec}: PCA keeps {k} components, more than the {n_rows} training rows it "
+                         f"would be fit on{' (with --flip)' if flip else ''}; give at least "
+                         f"{-(-k // (2 if flip else 1))} training images, or --feature-param n_components={n_rows} "
+                         "or less, or other feature sets.")
+
+
 def build_classifier(clf: str, params: dict, widths: list[int] | None, *, random_state: int,
                      n_jobs: int | None, views: int = 1) -> CanonicalOrderClassifier:
     """The benchmark classifier ``clf``, with ``blocks`` (and ``views``) parameters left unset filled in.
@@ -484,6 +502,8 @@ def main() -> None:
     X_fit, y_fit = train.X, train.y
     if args.flip:
         X_fit, y_fit = np.concatenate([X_fit, mirror_rows(X_fit, train.image_shape)]), np.concatenate([y_fit, y_fit])
+    for spec in feature_sets if not args.load_features else ():  # before any feature is computed
+        check_pca_rows(spec, feature_head(spec, args, feature_params), len(y_fit), args.flip)
 
     config = {
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,

@@ -240,3 +240,22 @@ def test_a_missing_tensorflow_names_the_extra_before_loading(bench, folder_datas
     with pytest.raises(MissingDependencyError, match=rf"^--feature-sets {re.escape(spec)} needs tensorflow, which is "
                                                      r"not installed: pip install 'fer-classic\[deep\]'$"):
         bench.main()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], r"PCA keeps 150 components, more than the 84 training rows it would be fit on; give at least 150 training "
+         r"images, or --feature-param n_components=84 or less"),
+    (["--flip", "--feature-param", "n_components=200"],
+     r"PCA keeps 200 components, more than the 168 training rows it would be fit on \(with --flip\); give at least "
+     r"100 training images, or --feature-param n_components=168 or less"),
+], ids=["plain", "flip"])
+def test_pca_above_the_training_rows_stops_before_any_feature(bench, folder_dataset, tmp_path, monkeypatch, args,
+                                                              message):
+    # scikit-learn's "n_components=150 must be between 0 and min(n_samples, n_features)" traceback, after HOG.
+    monkeypatch.setattr(bench, "block_widths", lambda *a, **k: pytest.fail("features computed"))
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets",
+                                     "hog,hog+pca", "--clfs", "linear-svm", "--out", str(tmp_path / "results.json"),
+                                     *args])
+    with pytest.raises(SystemExit, match=rf"^--feature-sets hog\+pca: {message}, or other feature sets\.$"):
+        bench.main()
+    assert not (tmp_path / "results.json").exists()
