@@ -252,6 +252,30 @@ def file_subjects(data: Path, pattern: str) -> set[str]:
     return {match.group(1) for match in found if match is not None and match.group(1) is not None}
 
 
+def check_inner_cv(folds: list, groups: np.ndarray, labels: np.ndarray, args) -> None:
+    """The inner search's ``--inner-cv`` grouped folds, possible in every outer fold's training images, before any fit.
+
+    ``search_model`` checks them per fold, after the first rows' fits, in the words of its own option (``--cv``):
+    the same check here, on all outer folds (the fewest subjects first), naming ``--inner-cv``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from fer_classic.exceptions import FerClassicError
+    from fer_classic.model_selection import _check_enough_groups
+
+    order = sorted(range(len(folds)), key=lambda i: len(np.unique(groups[folds[i][0]])))
+    for i in order:
+        train = folds[i][0]
+        grouping = f"subjects from --groups {args.groups!r} ({len(np.unique(groups[train]))} subjects)"
+        splitter = StratifiedGroupKFold(n_splits=args.inner_cv, shuffle=True, random_state=args.seed)
+        try:
+            _check_enough_groups(groups[train], args.inner_cv, grouping, labels[train], splitter)
+        except FerClassicError as exc:
+            message = re.sub(r"--cv\b", "--inner-cv", str(exc))
+            message = message.replace("fewer folds.", "fewer folds, or --inner-cv 0 for a fixed C.")
+            raise SystemExit(f"outer fold {i + 1} of --folds {args.folds}: {message}") from None
+
+
 def check_models(parser, args, feature_sets: list[str]) -> None:
     """Usage errors for the feature sets, the local-svm row, C and the size: each pipeline built and checked."""
     import warnings
@@ -379,6 +403,8 @@ def main() -> None:
         print(f"  skipped {path}: {reason}")
     outer = StratifiedGroupKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)
     folds = list(outer.split(np.zeros(len(data)), data.y, groups))
+    if args.inner_cv:  # else search_model refused them in a fold, naming its own --cv
+        check_inner_cv(folds, groups, data.labels, args)
 
     config = {
         "data": str(args.data), "source": "github:lai-wei-cheng/b12207073@790c449 Taiwanese/faces_256x256",

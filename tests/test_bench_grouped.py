@@ -174,3 +174,19 @@ def test_a_loaded_image_whose_name_has_no_subject_stops_before_any_fold(bench, t
     with pytest.raises(SystemExit, match=r"face.png: file name does not match the groups pattern .*; fix --groups"):
         bench.main()
     assert not (tmp_path / "r.json").exists()
+
+
+def test_inner_cv_above_a_training_parts_subjects_names_inner_cv_before_any_fold(
+        bench, tfeid_classes, tmp_path, monkeypatch):
+    # search_model refused it inside the first fold, naming its own option: "--cv 3 needs at least 3 groups".
+    monkeypatch.setattr(bench, "run_fold", lambda *a, **k: pytest.fail("a fold was fitted"))
+    options = [*AFTER_LOADING[:2], "--inner-cv", "3", *AFTER_LOADING[4:]]
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_classes), "--out",
+                                     str(tmp_path / "r.json"), *options])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    message = str(exit_info.value.code)
+    assert re.search(r"^outer fold \d of --folds 3: --inner-cv 3 needs at least 3 groups of images, but the 8 training "
+                     r"images form 2 .*; use --inner-cv 2 or fewer folds, or --inner-cv 0 for a fixed C\.$", message)
+    assert "--cv" not in message.replace("--inner-cv", "")
+    assert not (tmp_path / "r.json").exists()
