@@ -81,3 +81,17 @@ def test_a_size_drawing_one_class_stops_before_the_features(folder_dataset, tiny
     with pytest.raises(SystemExit, match=r"^--sizes 5: the 5 training images it draws \(seeded\) are all of class "
                                          r"'happy'; an SVM needs two classes: give a larger size\.$"):
         bench.main(["--data", str(folder_dataset), "--sizes", "5", "--out", str(tmp_path / "r.json")])
+
+
+def test_approx_rows_are_labelled_with_the_landmarks_used(folder_dataset, tmp_path, monkeypatch):
+    """A size below --n-components fits on as many landmarks as rows; its row said the count asked for."""
+    import json
+    import sys
+
+    bench = benchmark_module("bench_svm")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # no plot: not what is tested
+    bench.main(["--data", str(folder_dataset), "--sizes", "7", "20", "--backends", "approx", "--n-components", "10",
+                "--out", str(tmp_path / "r.json")])
+    rows = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert [(r["n_train"], r["backend"], r["n_components"], r["n_components_requested"]) for r in rows] == [
+        (7, "approx-7", 7, 10), (20, "approx-10", 10, 10)]
