@@ -10,10 +10,6 @@ from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["BorderCrop"]
 
-# OpenCV resizes images of up to this many channels in one call; a batch of
-# images is resized as the channels of one image.
-_CHANNELS = 128
-
 
 class BorderCrop(ImageTransformerMixin):
     """Cut a border off every image, then resize back or keep the smaller geometry.
@@ -32,7 +28,8 @@ class BorderCrop(ImageTransformerMixin):
         rounded to whole pixels.
     resize : bool, default=True
         Resize the cropped images back to the input geometry (bilinear, with
-        OpenCV), so that downstream extractors see images of the usual size
+        OpenCV, each image on its own: one face gives the same output in any
+        batch), so that downstream extractors see images of the usual size
         (same HOG cells, same output width). False keeps the smaller images:
         ``output_shape_`` gives their geometry. Extractors after this step
         infer a square geometry from the row length; for non-square output
@@ -113,9 +110,9 @@ class BorderCrop(ImageTransformerMixin):
         if not self.resize or (rows == 0 and cols == 0):
             return cropped.reshape(n, -1).astype(np.float64)
         out = np.empty((n, height, width), dtype=np.float64)
-        # Images as the channels of one image: one OpenCV call per chunk resizes them all alike.
-        for start in range(0, n, _CHANNELS):
-            stack = np.ascontiguousarray(cropped[start : start + _CHANNELS].transpose(1, 2, 0), dtype=np.float32)
-            resized = cv2.resize(stack, (width, height), interpolation=cv2.INTER_LINEAR)
-            out[start : start + _CHANNELS] = resized.reshape(height, width, -1).transpose(2, 0, 1)
+        # One image per OpenCV call: its linear resize of several channels at once rounds differently
+        # from one channel (up to 1e-3, 8 levels after CLAHE), so a face's output depended on its batch.
+        # No slower: transform of 28,709 48 x 48 faces took 1.3-2.2 s so, 1.4-2.4 s in calls of 128 channels.
+        for i in range(n):
+            out[i] = cv2.resize(cropped[i].astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
         return out.reshape(n, -1)
