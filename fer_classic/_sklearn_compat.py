@@ -40,6 +40,7 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "check_sample_weight",
     "_ovr_decision_function",
     "check_parameter_constraints",
     "validate_data",
@@ -69,6 +70,28 @@ def wants_number(owner, name: str) -> bool:
     except AttributeError:
         return False
     return isinstance(default, Number) and not isinstance(default, (bool, np.bool_))
+
+
+def check_sample_weight(sample_weight, X, **kwargs) -> np.ndarray:
+    """``sample_weight`` as a float array of one weight per row of ``X`` (ones for None), none negative.
+
+    scikit-learn's ``_check_sample_weight`` (``kwargs`` go to it), then a
+    refusal of negative weights that names the first such row: libsvm would
+    leave those rows out unsaid and a ridge's square roots of them turn the
+    whole model into NaN.
+
+    Raises
+    ------
+    ValueError
+        If a weight is negative (or, from scikit-learn, not finite or not one per row).
+    """
+    weights = _check_sample_weight(sample_weight, X, **kwargs)
+    negative = np.flatnonzero(weights < 0)
+    if len(negative):
+        first = int(negative[0])
+        raise ValueError(f"sample_weight holds {len(negative)} negative value(s) (row {first}: {weights[first]:g}); "
+                         "weights must be 0 or more (0 leaves a row out).")
+    return weights
 
 
 def check_parameter_constraints(estimator) -> None:

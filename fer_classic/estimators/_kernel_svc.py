@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress, progress_enabled, ticking
 from .._resources import pool_size, require_memory
 from .._sklearn_compat import (
-    Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, _check_sample_weight, _fit_context,
+    Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, check_sample_weight, _fit_context,
     validate_data,
 )
 from ._canonical import check_weighted_classes, positive_weight_folds
@@ -321,7 +321,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = check_sample_weight(sample_weight, X)
         check_weighted_classes(y, sample_weight)
         Xp, gram, diagonals = self._fit_kernel(X)
         return self._fit_svc(Xp, gram, diagonals, y, sample_weight)
@@ -692,7 +692,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = check_sample_weight(sample_weight, X)
         check_weighted_classes(y, sample_weight)
         if self.cv is None or isinstance(self.cv, Integral):
             n_folds = 3 if self.cv is None else int(self.cv)

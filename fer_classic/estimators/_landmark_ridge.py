@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import (
-    Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
+    Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
 )
 
 from ._rbf import ROWS as _ROWS
@@ -242,7 +242,7 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
-        weights = _check_sample_weight(sample_weight, X)
+        weights = check_sample_weight(sample_weight, X)
         if self.class_weight is not None:
             weights = weights * compute_sample_weight(self.class_weight, y)
         targets = ridge_targets(codes, len(self.classes_))

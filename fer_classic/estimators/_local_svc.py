@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress
 from .._resources import pool_size
 from .._sklearn_compat import (
-    HasMethods, Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
+    HasMethods, Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
 )
 from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes
 from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
@@ -162,7 +162,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
-        sample_weight = _check_sample_weight(sample_weight, X) if sample_weight is not None else None
+        sample_weight = check_sample_weight(sample_weight, X) if sample_weight is not None else None
         if self._needs_weighted_classes():  # refine: libsvm on all the faces
             check_weighted_classes(y, sample_weight)
         else:  # the local SVMs leave weightless faces out of the neighbourhoods

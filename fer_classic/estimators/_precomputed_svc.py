@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _resources
 from .._progress import ticking
 from .._sklearn_compat import (
-    Interval, Real, StrOptions, _check_sample_weight, _fit_context, _ovr_decision_function, validate_data,
+    Interval, Real, StrOptions, check_sample_weight, _fit_context, _ovr_decision_function, validate_data,
 )
 from ..features._union import decode_compact, encode_compact, has_compact_codes
 from ._canonical import check_weighted_classes
@@ -214,7 +214,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
-        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X)
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, X)
         check_weighted_classes(y, weights)  # two classes or more, each with a sample of positive weight
         # A refit starts afresh: support vectors kept as codes belong to the former fit.
         for name in ("support_codes_", "support_decoder_"):

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._optional import import_optional
 from .._sklearn_compat import (
-    Integral, Interval, Real, StrOptions, _check_sample_weight, _fit_context, validate_data,
+    Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
 )
 from ._canonical import check_weighted_classes, class_weight_codes, positive_weight_folds
 from ._landmark_ridge import LandmarkRidgeClassifier
@@ -234,7 +234,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"The training data holds only 1 class ({self.classes_[0]!r}); need at least 2.")
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = check_sample_weight(sample_weight, X)
             if self.backend_ != "approx":  # libsvm leaves out zero weights; the ridge weighs them as it is
                 check_weighted_classes(y, sample_weight)
         build = {"sklearn": self._fit_sklearn, "cuml": self._fit_cuml, "approx": self._fit_approx}
