@@ -148,6 +148,25 @@ def test_invalid_borders_are_named(border, message):
         BorderCrop(border=border).fit(np.zeros((1, 48 * 48)))
 
 
+@pytest.mark.parametrize("resize", [True, False])
+def test_non_square_rows_without_image_shape_are_refused(resize):
+    # A fractional border cut no row of the 1 x 768 image the row was read as, and 77 pixels off its ends.
+    with pytest.raises(ValueError, match=r"border=0.1 on rows of 768 pixels, not a square image: .* pass "
+                                         r"image_shape=\(height, width\) if rows are not square images"):
+        BorderCrop(resize=resize).fit(np.zeros((1, 24 * 32)))
+
+
+def test_a_pixel_border_on_non_square_rows_hints_at_image_shape():
+    with pytest.raises(ValueError, match=r"leaving nothing; use a smaller border, or pass image_shape"):
+        BorderCrop(border=2).fit(np.zeros((1, 24 * 32)))
+
+
+def test_non_square_rows_pass_with_image_shape_or_without_border():
+    X = np.zeros((1, 24 * 32))
+    assert BorderCrop(resize=False, image_shape=(24, 32)).fit(X).output_shape_ == (20, 26)
+    assert BorderCrop(border=0).fit(X).output_shape_ == (1, 768)
+
+
 # -- make_preprocessing and make_pipeline(preprocess=...) --------------------------------------
 
 @pytest.mark.parametrize("spec, kind", [

@@ -25,7 +25,8 @@ class BorderCrop(ImageTransformerMixin):
     border : int or float, default=0.1
         Border removed from each side: an int is pixels, a float in [0, 0.5)
         a fraction of the height (top and bottom) and width (left and right),
-        rounded to whole pixels.
+        rounded to whole pixels. Rows that are not square images need
+        ``image_shape`` for any border but 0.
     resize : bool, default=True
         Resize the cropped images back to the input geometry (bilinear, with
         OpenCV, each image on its own: one face gives the same output in any
@@ -88,10 +89,20 @@ class BorderCrop(ImageTransformerMixin):
     def _check_params(self, image_shape):
         border = self.border
         cut = self._borders(image_shape)
+        # Rows of a non-square length, without image_shape, are one-row images (1, n): a fractional
+        # border then cut columns off the end of the row and no rows, silently.
+        guessed = self.image_shape is None and image_shape[0] == 1 and image_shape[1] > 1
+        hint = ", or pass image_shape=(height, width) if rows are not square images" if guessed else ""
         if any(side - 2 * c < 1 for side, c in zip(image_shape, cut)):
             raise ValueError(
                 f"border={border!r} cuts {cut[0]} rows and {cut[1]} columns from each side of "
-                f"{image_shape[0]}x{image_shape[1]} images, leaving nothing; use a smaller border."
+                f"{image_shape[0]}x{image_shape[1]} images, leaving nothing; use a smaller border{hint}."
+            )
+        if guessed and any(cut):
+            raise ValueError(
+                f"border={border!r} on rows of {image_shape[1]} pixels, not a square image: read as "
+                f"1x{image_shape[1]} images, the crop would cut {cut[1]} pixels off each end of the row; "
+                "pass image_shape=(height, width) if rows are not square images."
             )
 
     @_fit_context(prefer_skip_nested_validation=True)
