@@ -305,14 +305,14 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
 #: The options the features are computed with (what a saved set records), as the command line names them.
 FEATURE_OPTIONS = {"mirror_kernel": "--mirror-kernel", "kernel_shift": "--kernel-shift",
                    "block_scaling": "--block-scaling", "preprocess": "--preprocess",
-                   "feature_params": "--feature-param", "seed": "--seed"}
+                   "feature_params": "--feature-param", "seed": "--seed", "flip": "--flip"}
 
 
 def feature_options(args, feature_params: dict) -> dict:
     """The values of :data:`FEATURE_OPTIONS` in this run, as JSON keeps them (tuples as lists)."""
     values = {"mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
               "block_scaling": args.block_scaling, "preprocess": args.preprocess,
-              "feature_params": feature_params, "seed": args.seed}
+              "feature_params": feature_params, "seed": args.seed, "flip": args.flip}
     return json.loads(json.dumps(jsonable(values)))
 
 
@@ -333,6 +333,35 @@ def saved_files(folder: Path, spec: str) -> list[Path]:
     return files
 
 
+def flip_refusal(folder: Path, spec: str, saved_flip: bool) -> str:
+    """Why features saved with(out) --flip cannot serve a run without (with) it: their rows differ."""
+    if saved_flip:
+        return (f"--load-features {folder}: the saved {spec} features were computed with --flip (rows for the "
+                "mirror images too); give --flip, or save them again without it.")
+    return (f"--load-features {folder}: the saved {spec} features were computed without --flip (no rows for the "
+            "mirror images, which --flip trains on), so --flip cannot reuse them; save them again with --flip "
+            "--save-features, or leave --flip out.")
+
+
+def check_recorded(folder: Path, spec: str, options: dict, *, seeded: bool = True) -> dict:
+    """The saved set's ``_seconds.json``, the options it records checked against ``options``; SystemExit if one differs.
+
+    Reads no array: run before the data is loaded (``seeded=False``: the seed is checked by :func:`load_features`).
+    """
+    info = json.loads((folder / f"{spec.replace('+', '_')}_seconds.json").read_text())
+    recorded = {"mirror_kernel": False, "kernel_shift": 0, **info}
+    for key, option in FEATURE_OPTIONS.items():
+        if key == "seed" and not seeded:
+            continue
+        if key in recorded and key in options and recorded[key] != options[key]:
+            if key == "flip":
+                raise SystemExit(flip_refusal(folder, spec, bool(recorded[key])))
+            raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
+                             f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
+                             "results would record the other).")
+    return info
+
+
 def load_features(folder: Path, spec: str, y_fit, test, options: dict, *, seeded: bool = True):
     """``(F_fit, F_test, fit s, test s, widths)`` of ``spec`` as :func:`save_features` wrote them, checked.
 
@@ -342,21 +371,16 @@ def load_features(folder: Path, spec: str, y_fit, test, options: dict, *, seeded
     checked only when ``seeded``: when it changes the features (:func:`draws_at_random`) or drew the
     training images (``--limit``); else features saved under another ``--seed`` are the same ones.
     """
-    stem = spec.replace("+", "_")
     files = saved_files(folder, spec)
+    info = check_recorded(folder, spec, options, seeded=seeded)
     arrays = {name: np.load(file) for name, file in zip(("train_X", "train_y", "test_X", "test_y"), files)}
-    if not (np.array_equal(arrays["train_y"], np.asarray(y_fit).astype(str))
-            and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
+    y = np.asarray(y_fit).astype(str)
+    if "flip" not in info:  # saved before --flip was recorded: told apart by their rows
+        flip = bool(options.get("flip"))
+        if np.array_equal(arrays["train_y"], y[: len(y) // 2] if flip else np.concatenate([y, y])):
+            raise SystemExit(flip_refusal(folder, spec, not flip))
+    if not (np.array_equal(arrays["train_y"], y) and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
         raise SystemExit(f"--load-features {folder}: the saved {spec} features are of other images (labels differ).")
-    info = json.loads((folder / f"{stem}_seconds.json").read_text())
-    recorded = {"mirror_kernel": False, "kernel_shift": 0, **info}
-    for key, option in FEATURE_OPTIONS.items():
-        if key == "seed" and not seeded:
-            continue
-        if key in recorded and recorded[key] != options[key]:
-            raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
-                             f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
-                             "results would record the other).")
     return arrays["train_X"], arrays["test_X"], info["fit"], info["test"], info["widths"]
 
 
@@ -488,6 +512,7 @@ def main() -> None:
                   dirs=("--save-features",))
     for spec in feature_sets if args.load_features else ():  # before the data is loaded
         saved_files(Path(args.load_features), spec)
+        check_recorded(Path(args.load_features), spec, feature_options(args, feature_params), seeded=False)
 
     start = time.perf_counter()
     data = load_dataset(args.data, size=SIZE)

@@ -35,7 +35,7 @@ def test_a_feature_param_reaches_every_extractor_that_has_it(bench):
 
 #: What a run with no feature option gives load_features (bench.feature_options).
 OPTIONS = {"mirror_kernel": False, "kernel_shift": 0, "block_scaling": False, "preprocess": None,
-           "feature_params": {}, "seed": 0}
+           "feature_params": {}, "seed": 0, "flip": False}
 
 
 @pytest.fixture
@@ -259,3 +259,31 @@ def test_pca_above_the_training_rows_stops_before_any_feature(bench, folder_data
     with pytest.raises(SystemExit, match=rf"^--feature-sets hog\+pca: {message}, or other feature sets\.$"):
         bench.main()
     assert not (tmp_path / "results.json").exists()
+
+
+def test_flip_with_features_saved_without_it_is_refused_before_loading(bench, folder_dataset, tmp_path, monkeypatch):
+    # It loaded the data and said the saved features were "of other images (labels differ)".
+    rng = np.random.default_rng(0)
+    test = types.SimpleNamespace(y=np.array(["sad"]), usages=np.array(["PrivateTest"]))
+    bench.save_features(tmp_path / "features", "hog", rng.random((2, 4)), np.array(["happy", "sad"]),
+                        rng.random((1, 4)), test, {"fit": 1.5, "test": 0.5, "widths": [4], **OPTIONS})
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(folder_dataset), "--feature-sets", "hog",
+                                     "--clfs", "linear-svm", "--flip", "--load-features", str(tmp_path / "features"),
+                                     "--out", str(tmp_path / "results.json")])
+    with pytest.raises(SystemExit, match=r"saved hog features were computed without --flip \(no rows for the mirror "
+                                         r"images, which --flip trains on\), so --flip cannot reuse them; save them "
+                                         r"again with --flip --save-features, or leave --flip out\.$"):
+        bench.main()
+
+
+@pytest.mark.parametrize("saved_flip", [False, True])
+def test_features_saved_before_flip_was_recorded_are_told_apart_by_their_rows(bench, saved, saved_flip):
+    """Files that record no --flip: their rows (the labels twice with it) tell, not 'labels differ'."""
+    folder, F_fit, y_fit, F_test, test = saved  # saved without --flip, recording no option
+    if saved_flip:
+        bench.save_features(folder, "hog+lbp", np.concatenate([F_fit, F_fit]), np.concatenate([y_fit, y_fit]),
+                            F_test, test, {"fit": 1.5, "test": 0.5, "widths": [3, 1]})
+    asked = y_fit if saved_flip else np.concatenate([y_fit, y_fit])  # this run's labels: twice with --flip
+    with pytest.raises(SystemExit, match="computed with --flip" if saved_flip else "computed without --flip"):
+        bench.load_features(folder, "hog+lbp", asked, test, {**OPTIONS, "flip": not saved_flip})
