@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 
 from conftest import random_gray
 from fer_classic import make_pipeline
-from fer_classic.features import HOGFeatures
+from fer_classic.features import HOGFeatures, PixelFeatures
 from fer_classic.preprocessing import BorderCrop, HistogramEqualizer, make_preprocessing
 
 
@@ -115,6 +115,30 @@ def test_a_resized_face_is_the_same_in_any_batch():
     X = random_gray((6, 48 * 48), seed=2)
     pipe = Pipeline([("crop", BorderCrop()), ("clahe", HistogramEqualizer())]).fit(X)
     np.testing.assert_array_equal(pipe.transform(X), np.vstack([pipe.transform(row[None]) for row in X]))
+
+
+def test_a_dark_8_bit_face_cropped_keeps_its_levels():
+    # Cropped to float64, levels 0..1 read as a 0..1 image in the next step: 255 times brighter.
+    X = np.zeros((1, 48 * 48), np.uint8)
+    X[0, 1000:1100] = 1
+    pipe = Pipeline([("crop", BorderCrop(resize=False)), ("pixels", PixelFeatures(scale="none"))]).fit(X)
+    np.testing.assert_array_equal(pipe.transform(X), X.reshape(48, 48)[5:43, 5:43].reshape(1, -1))
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.uint8, np.uint8), (np.int64, np.int64), (np.uint16, np.uint16),
+                                             (np.float32, np.float64), (bool, np.float64)])
+def test_crop_without_resize_keeps_integer_images_integer(images, dtype, expected):
+    X = images.reshape(len(images), -1)
+    out = BorderCrop(border=2, resize=False, image_shape=(24, 36)).fit(X).transform(X.astype(dtype))
+    assert out.dtype == expected
+    levels = 255.0 * (X != 0) if dtype is bool else X
+    np.testing.assert_array_equal(out, levels.reshape(-1, 24, 36)[:, 2:22, 2:34].reshape(len(X), -1))
+
+
+def test_crop_of_a_0_to_1_float_face_gives_its_8_bit_levels(images):
+    X = images.reshape(len(images), -1)
+    crop = BorderCrop(border=2, resize=False, image_shape=(24, 36)).fit(X)
+    np.testing.assert_allclose(crop.transform(X / 255.0), crop.transform(X), rtol=1e-12)
 
 
 def test_crop_with_resize_keeps_the_geometry():

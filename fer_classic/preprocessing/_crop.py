@@ -16,9 +16,12 @@ class BorderCrop(ImageTransformerMixin):
 
     Face crops such as FER2013's include hair, background and image borders;
     cropping them keeps the features on the face. A fixed, per-image
-    operation: nothing is learned from the data. The output rows are float
-    images on the 8-bit scale, as every image transformer reads its input
-    (floats within 0..1 times 255, 16-bit images divided by 257).
+    operation: nothing is learned from the data. The output rows are images
+    on the 8-bit scale, as every image transformer reads its input (floats
+    within 0..1 times 255, 16-bit images divided by 257). Cropped without
+    resizing, integer images (8-bit faces) keep their dtype, so that the
+    next step reads the very levels of the input; resized images, and
+    crops of float images, are float64.
 
     Parameters
     ----------
@@ -119,7 +122,9 @@ class BorderCrop(ImageTransformerMixin):
         rows, cols = self._borders((height, width))
         cropped = images[:, rows : height - rows, cols : width - cols]
         if not self.resize or (rows == 0 and cols == 0):
-            return cropped.reshape(n, -1).astype(np.float64)
+            # A slice: integer images (on the 8-bit scale, ImageTransformerMixin._images) keep their dtype. In
+            # float64, a dark 8-bit face (levels 0..1) read as a 0..1 image in the next step, 255 times brighter.
+            return cropped.reshape(n, -1).astype(images.dtype if images.dtype.kind in "iu" else np.float64)
         out = np.empty((n, height, width), dtype=np.float64)
         # One image per OpenCV call: its linear resize of several channels at once rounds differently
         # from one channel (up to 1e-3, 8 levels after CLAHE), so a face's output depended on its batch.
