@@ -166,6 +166,7 @@ def test_non_square_crop_feeds_an_extractor_given_output_shape():
     (0.5, r"The 'border' parameter of BorderCrop must be .* Got 0.5 instead"),
     ("4", "The 'border' parameter of BorderCrop must be .* Got '4' instead"),
     (24, "leaving nothing; use a smaller border"),
+    (True, "The 'border' parameter of BorderCrop must be .* not a bool; got True. Give border=1"),  # True was 1 pixel
 ])
 def test_invalid_borders_are_named(border, message):
     with pytest.raises(ValueError, match=message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._sklearn_compat import Integral, Interval, RealNotInt, _fit_context
+from .._sklearn_compat import Integral, Interval, InvalidParameterError, RealNotInt, _fit_context
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["BorderCrop"]
@@ -82,6 +82,15 @@ class BorderCrop(ImageTransformerMixin):
         self.resize = resize
         self.image_shape = image_shape
         self.n_jobs = n_jobs
+
+    def _validate_params(self):
+        # scikit-learn's Integral takes True as 1: a bool border is a slip (resize=True meant?), not a pixel.
+        if isinstance(self.border, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The 'border' parameter of BorderCrop must be an int in the range [0, inf) or a float in the range "
+                f"[0.0, 0.5), not a bool; got {self.border!r}. Give border=1 for a one-pixel border."
+            )
+        super()._validate_params()
 
     def _borders(self, image_shape: tuple[int, int]) -> tuple[int, int]:
         """Pixels cut from (top and bottom, left and right)."""
