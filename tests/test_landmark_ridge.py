@@ -76,6 +76,13 @@ def test_rejects_a_single_class(data):
         LandmarkRidgeClassifier().fit(X, np.full(len(X), "happy"))
 
 
+def test_predicting_a_row_whose_squared_norm_overflows_is_refused(data):
+    X, y = data
+    model = LandmarkRidgeClassifier(gamma=0.3, n_components=20, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="squared norm of inf, too large"):  # was a NaN score, class angry
+        model.predict(np.full((1, X.shape[1]), 1e200))
+
+
 def test_fit_in_blocks_of_rows_equals_one_block(data, monkeypatch):
     from fer_classic.estimators import _landmark_ridge
 

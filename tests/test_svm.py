@@ -104,6 +104,13 @@ def test_probability_calibrates_a_class_with_few_rows_of_positive_weight(blobs, 
     assert model.predict_proba(X).shape == (len(y), 3)
 
 
+def test_approx_backend_refuses_rows_whose_squared_norm_overflows(blobs):
+    X, y = blobs
+    # |x|^2 overflowed to inf, then inf - inf: an all-NaN model; the sklearn backend already said so.
+    with pytest.raises(ValueError, match=r"squared norm of inf, too large .* float64 .*scale the features"):
+        SVMClassifier(backend="approx", n_components=10).fit(np.abs(X) * 1e154, y)
+
+
 def test_unknown_backend_is_rejected(blobs):
     with pytest.raises(ValueError, match="The 'backend' parameter of SVMClassifier must be a str among"):
         SVMClassifier(backend="gpu").fit(*blobs)

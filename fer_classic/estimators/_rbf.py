@@ -24,11 +24,28 @@ ELEMENTWISE_ROWS = 256
 # Largest squared row norm whose float32 dot products cannot overflow (float32's
 # largest value is 3.4e38 and |x.y| <= |x| |y|).
 SINGLE_NORM_LIMIT = 1e38
+# Largest squared row norm whose float64 distances ``|x|^2 + |y|^2 - 2 x.y`` cannot overflow (each term at most
+# 2 |x| |y|): past it, inf - inf made every kernel value NaN.
+DOUBLE_NORM_LIMIT = float(np.finfo(np.float64).max) / 4
 
 
 def squared_norms(X: np.ndarray) -> np.ndarray:
     """Squared Euclidean norm of every row of ``X``."""
     return np.einsum("ij,ij->i", X, X)
+
+
+def check_norms(norms: np.ndarray, limit: float, *, around: str = "") -> None:
+    """Raise ValueError if a squared row norm of ``norms`` reaches ``limit`` (:data:`SINGLE_NORM_LIMIT` or
+    :data:`DOUBLE_NORM_LIMIT`, the precision of the kernel's products), is infinite or NaN.
+
+    ``around``: where the norms are taken from, said in the message (" around the training mean").
+    """
+    if len(norms) and not norms.max() < limit:  # "not <": an infinite or NaN norm too
+        precision = "float32" if limit <= SINGLE_NORM_LIMIT else "float64"
+        raise ValueError(
+            f"A feature row has a squared norm of {norms.max():.3g}{around}, too large for the rbf kernel's "
+            f"{precision} products (at most {limit:.3g}); scale the features first (StandardScaler)."
+        )
 
 
 def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma: float) -> np.ndarray:
@@ -45,7 +62,13 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
     Returns
     -------
     ndarray of shape (n_rows, n_landmarks)
+
+    Raises
+    ------
+    ValueError
+        If a row's or landmark's squared norm reaches :data:`DOUBLE_NORM_LIMIT` (:func:`check_norms`).
     """
+    check_norms(landmark_norms, DOUBLE_NORM_LIMIT)
     out = np.empty((len(X), len(landmarks)))
     progress = Progress(len(X), "RBF kernel rows")  # shows only when it takes seconds (a training matrix)
     # Blocks of rows: ``landmarks @ landmarks.T`` whole would go to syrk.
@@ -54,7 +77,9 @@ def rbf(X: np.ndarray, landmarks: np.ndarray, landmark_norms: np.ndarray, gamma:
         block = out[start : start + ROWS]
         np.matmul(rows, landmarks.T, out=block)
         block *= -2
-        block += squared_norms(rows)[:, None]
+        row_norms = squared_norms(rows)
+        check_norms(row_norms, DOUBLE_NORM_LIMIT)
+        block += row_norms[:, None]
         block += landmark_norms
         np.maximum(block, 0, out=block)  # rounding can make a tiny distance negative
         block *= -gamma
@@ -208,11 +233,7 @@ def centred_single(X: np.ndarray, centre: np.ndarray, rows: np.ndarray | None = 
         centred = np.subtract(X[part] if rows is None else X[rows[part]], centre, dtype=np.float64)
         single[part] = centred
         norms[part] = squared_norms(centred)
-    if n and not norms.max() < SINGLE_NORM_LIMIT:  # "not <": an infinite norm too
-        raise ValueError(
-            f"A feature row has a squared norm of {norms.max():.3g} around the training mean, too large for "
-            "the rbf kernel's float32 products (at most 1e38); scale the features first (StandardScaler)."
-        )
+    check_norms(norms, SINGLE_NORM_LIMIT, around=" around the training mean")
     return single, norms
 
 
