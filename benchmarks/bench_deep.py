@@ -133,7 +133,9 @@ def run_cnn(args, data) -> dict:
     train, test = data.select("train"), data.select("test")
     params = dict(batch_size=args.batch_size, random_state=args.seed, verbose=2, patience=args.patience,
                   precision=args.precision, dropout=args.dropout)
-    section: dict = {"params": params, "budget_min": args.budget_min, "complete": False}
+    # --epochs fixes the epochs: --budget-min (its default 45 too) and the probe are then unused.
+    section: dict = {"params": params, "epochs_from": "--epochs" if args.epochs else "--budget-min",
+                     "budget_min": None if args.epochs else args.budget_min, "complete": False}
     n_fit = int(round(len(train) * 0.9))
     steps = -(-n_fit // args.batch_size)
     if args.epochs:
@@ -198,7 +200,7 @@ def run_cnn(args, data) -> dict:
             results[name] = {"cnn+svm": scores(test.y[mask], predicted[mask]),
                              "cnn_softmax": scores(test.y[mask], head[mask])}
     section.update({
-        "complete": True, "C_grid_validation_accuracy": c_scores, "C": best_c,
+        "complete": True, "C_grid_validation_accuracy": c_scores, "C": best_c, "c_select_n": len(sub),
         "seconds": {"cnn_fit": round(cnn_s, 1), "train_features": round(train_features_s, 1),
                     "svm_C_selection": round(c_select_s, 1), "svm_fit": round(svm_fit_s, 1),
                     "total_fit": round(total_fit_s, 1), "test_features_and_predict": round(predict_s, 1)},

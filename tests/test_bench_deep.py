@@ -68,3 +68,28 @@ def test_a_missing_tensorflow_names_the_extra_before_loading(bench, tmp_path, mo
                                                      r"installed: pip install 'fer-classic\[deep\]'$"):
         bench.main()
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("epochs, expected", [(1, {"epochs_from": "--epochs", "budget_min": None}),
+                                              (None, {"epochs_from": "--budget-min", "budget_min": 45.0})],
+                         ids=["epochs", "budget"])
+def test_cnn_records_the_settings_it_used(bench, tiny_faces, tmp_path, monkeypatch, epochs, expected):
+    """--epochs 1 recorded the unused 45-minute budget, as if the epochs had been sized by it."""
+    import json
+    import types
+
+    class Fitting(Exception):
+        pass
+
+    def cnn(**params):
+        raise Fitting(params)  # the section is written before the CNN is fitted
+
+    monkeypatch.setattr(bench, "CNNFeatures", cnn)
+    monkeypatch.setattr(bench, "probe_seconds_per_step", lambda *a: 0.01)
+    args = types.SimpleNamespace(batch_size=128, seed=0, patience=6, precision="mixed", dropout=0.3, epochs=epochs,
+                                 budget_min=45.0, probe_steps=12, out=tmp_path / "r.json", section="cnn")
+    with pytest.raises(Fitting):
+        bench.run_cnn(args, tiny_faces)
+    section = json.loads((tmp_path / "r.json").read_text())["cnn"]
+    assert {key: section[key] for key in expected} == expected
+    assert section["params"]["epochs"] == (epochs or 60)  # the budget's epochs: at most 60
