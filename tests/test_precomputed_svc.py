@@ -220,6 +220,18 @@ def test_a_repeated_fit_in_the_cache_is_the_same_model():
     np.testing.assert_array_equal(again.dual_coef_, first.dual_coef_)
 
 
+def test_a_fit_from_the_cache_owns_its_arrays():
+    X, y = _data(3)
+    with _precomputed_svc.kernel_cache():
+        first = PrecomputedKernelSVC().fit(X, y)
+        expected = first.dual_coef_.copy()
+        for name in ("support_", "n_support_", "pairs_", "dual_coef_", "intercept_"):
+            getattr(first, name)[...] = 0  # was the cached fit's array: the next fit got the zeros
+        again = PrecomputedKernelSVC().fit(X, y)
+    np.testing.assert_array_equal(again.dual_coef_, expected)
+    assert again.intercept_.any() and again.support_.any()
+
+
 def test_other_rows_or_weights_are_not_taken_from_the_cache():
     X, y = _data(3)
     with _precomputed_svc.kernel_cache() as cache:

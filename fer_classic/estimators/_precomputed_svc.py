@@ -247,6 +247,8 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             fitted = self._fit_pairs(blocks, bounds, order, class_weights, weights, shared=cache is not None)
             if cache is not None:
                 cache["fits"][fit_key] = fitted
+        if cache is not None:  # each fit owns its arrays: editing one model must not edit the cached fit
+            fitted = tuple(np.array(part, copy=True) for part in fitted)
         self.support_, self.n_support_, self.pairs_, self.dual_coef_, self.intercept_ = fitted
         self.support_vectors_ = X[self.support_]
         self.support_norms_ = squared_norms(self.support_vectors_)
