@@ -68,7 +68,7 @@ def read_photos(source: Path, limit: int | None = None) -> list[tuple[Path, str]
     Raises
     ------
     ValueError
-        If ``source`` holds no photo, or the CSV lacks its columns.
+        If ``source`` holds no photo, the CSV lacks its columns, or a row of it names a folder.
     """
     pairs: list[tuple[Path, str]] = []
     if source.is_dir():
@@ -82,7 +82,14 @@ def read_photos(source: Path, limit: int | None = None) -> list[tuple[Path, str]
             if not {"path", "label"} <= set(reader.fieldnames or ()):
                 raise ValueError(f"{source}: a labels file needs 'path' and 'label' columns; "
                                  f"got {reader.fieldnames}.")
-            pairs = sorted((source.parent / row["path"], canonical_label(row["label"])) for row in reader)
+            rows = [(reader.line_num, source.parent / row["path"], canonical_label(row["label"])) for row in reader]
+            # predict_paths would read a folder's images as more photos, and the row itself had no face.
+            folders = [f"line {line} ({path})" for line, path, _ in rows if path.is_dir()]
+            if folders:
+                raise ValueError(f"{', '.join(folders[:3])}{' and more' if len(folders) > 3 else ''} "
+                                 + ("names a folder, not a photo" if len(folders) == 1 else "name folders, not photos")
+                                 + "; list one image file per row (or give a folder of class folders as PHOTOS).")
+            pairs = sorted((path, label) for _, path, label in rows)
     if limit is not None:
         taken: Counter = Counter()
         pairs = [pair for pair in pairs if (taken.update([pair[1]]) or taken[pair[1]] <= limit)]
@@ -107,19 +114,27 @@ def photo_rule(row: dict | None, cropper, path: Path) -> str:
 def score_photos(model, photos: list[tuple[Path, str]], **cropper_params) -> dict:
     """Predict every photo and gather the rates, scores and timing (see the module docstring)."""
     cropper = face_cropper_for(model, **cropper_params)
+    files = [path for path, _ in photos if not path.is_dir()]  # a folder would be read as its images
     start = time.perf_counter()
-    run = predict_paths(model, [path for path, _ in photos], cropper=cropper)
+    run_rows = predict_paths(model, files, cropper=cropper).rows if files else []
     seconds = time.perf_counter() - start
     first: dict[str, dict] = {}
     boxes: Counter = Counter()
-    for row in run.rows:
+    for row in run_rows:
         first.setdefault(row["source"], row)  # faces come largest first
         boxes[row["source"]] += row["status"] == "ok"
     classes = list(model.classes)
-    truth, predicted, rules = [], [], []
+    truth, predicted, rules, errors = [], [], [], []
     for path, label in photos:
         row = first.get(str(path))
-        rule = photo_rule(row, cropper, path) if row is None or row["status"] != "error" else "error"
+        if path.is_dir():  # no row: it counted as a photo without a face
+            rule, reason = "error", f"{path}: a folder, not a photo"
+        elif row is not None and row["status"] == "error":  # not an image, missing, unreadable
+            rule, reason = "error", row.get("error", "error")
+        else:
+            rule = photo_rule(row, cropper, path)
+        if rule == "error":
+            errors.append({"path": str(path), "label": label, "error": reason})
         truth.append(label)
         rules.append(rule)
         predicted.append(row["label"] if rule not in ("no face", "error") else rule)
@@ -135,6 +150,7 @@ def score_photos(model, photos: list[tuple[Path, str]], **cropper_params) -> dic
     return {
         "n_photos": len(photos),
         "n_errors": int(np.sum(rules_a == "error")),
+        "errors": errors,
         "rates": {rule: float(np.mean(rules_a == rule)) for rule in RULES},
         # Photos of these sets show one face each: a second box is a false or doubled detection.
         "several_boxes": int(sum(1 for path, _ in photos if boxes[str(path)] > 1)),
@@ -161,6 +177,10 @@ def format_table(result: dict) -> str:
     lines.append(f"accuracy {result['accuracy']:.3f} (acc found {acc_face if acc_face is None else round(acc_face, 3)})"
                  f"  macro F1 {result['f1_macro']:.3f}  {result['seconds_per_photo'] * 1000:.1f} ms/photo"
                  f"  errors {result['n_errors']}  photos with several boxes {result['several_boxes']}")
+    for error in result.get("errors", [])[:10]:
+        lines.append(f"error (counts as wrong): {error['error']}")
+    if len(result.get("errors", [])) > 10:
+        lines.append(f"... and {len(result['errors']) - 10} more errors (the results list them all)")
     if result["unknown_labels"]:
         lines.append(f"labels the model does not know (count as wrong): {', '.join(result['unknown_labels'])}")
     return "\n".join(lines)

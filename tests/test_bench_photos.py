@@ -61,3 +61,31 @@ def test_a_model_that_does_not_load_is_a_one_line_exit(tmp_path, folder_dataset,
     with pytest.raises(SystemExit, match=r"MODEL .*m.joblib: .* is not a readable fer-classic model"):
         bench.main([str(model), str(folder_dataset / "test"), "--out", str(tmp_path / "r.json")])
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_labels_file_row_naming_a_folder_is_a_usage_error_before_any_work(
+        tmp_path, folder_dataset, monkeypatch, capsys):
+    """Its folder had no prediction row and counted as a photo without a face (its images as more photos)."""
+    bench = benchmark_module("bench_photos")
+    photo = next((folder_dataset / "test" / "happy").iterdir())
+    listing = tmp_path / "photos.csv"
+    listing.write_text(f"path,label\n{photo},happy\n{folder_dataset / 'test' / 'sad'},sad\n")
+    monkeypatch.setattr(bench, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    usage_error(bench.main, [str(tmp_path / "m.joblib"), str(listing), "--out", str(tmp_path / "r.json")])
+    assert re.search(r"PHOTOS .*photos.csv: line 3 \(.*sad\) names a folder, not a photo; list one image file per row",
+                     capsys.readouterr().err)
+
+
+def test_a_folder_or_a_file_that_is_no_image_is_an_error_with_its_reason_not_a_photo_without_a_face(
+        tmp_path, folder_dataset, fitted_model):
+    bench = benchmark_module("bench_photos")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "folder.jpg").mkdir()
+    photos = [(next((folder_dataset / "test" / "happy").iterdir()), "happy"), (tmp_path / "notes.txt", "sad"),
+              (tmp_path / "folder.jpg", "sad")]
+    result = bench.score_photos(fitted_model, photos)
+    assert result["rates"]["no face"] == 0 and result["n_errors"] == 2
+    folder = tmp_path / "folder.jpg"
+    assert result["errors"][1] == {"path": str(folder), "label": "sad", "error": f"{folder}: a folder, not a photo"}
+    assert "not a decodable image" in result["errors"][0]["error"]
+    assert "error (counts as wrong): " in bench.format_table(result)
