@@ -33,6 +33,7 @@ __all__ = [
     "Integral",
     "Interval",
     "InvalidParameterError",
+    "N_JOBS",
     "Options",
     "Real",
     "RealNotInt",
@@ -48,6 +49,12 @@ __all__ = [
     "validate_parameter_constraints",
     "validate_params",
 ]
+
+
+#: Constraint of an ``n_jobs`` parameter: jobs as joblib counts them (1 or more, -1 all CPUs, -2 all but one, ...)
+#: or None. Not 0: joblib refuses it ("n_jobs == 0 in Parallel has no meaning"), and only once a pool starts,
+#: or never where none does (scikit-learn's own ``[Integral, None]`` lets it through).
+N_JOBS = [Interval(Integral, None, -1, closed="right"), Interval(Integral, 1, None, closed="left"), None]
 
 
 def wants_number(owner, name: str) -> bool:

@@ -71,6 +71,17 @@ def test_a_negative_weight_is_refused_naming_its_row(blobs, make):
         make().fit(np.abs(X), y, sample_weight=weights)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: KernelSVC(kernel="rbf", n_jobs=0),  # ran no pool: accepted unsaid
+    lambda: KernelSVC(n_jobs=0),
+    lambda: CombinedKernelSVC(kernels=("rbf", "intersection"), n_jobs=0),
+    lambda: LocalSVC(k=5, n_jobs=0),  # failed at predict, in joblib
+], ids=["KernelSVC-rbf", "KernelSVC-intersection", "combined", "LocalSVC"])
+def test_n_jobs_zero_is_refused_when_fit_starts(blobs, make):
+    with pytest.raises(ValueError, match=r"The 'n_jobs' parameter of \w+ must be an int in the range \(-inf, -1\]"):
+        make().fit(*blobs)
+
+
 @pytest.mark.parametrize("name", list(CLASSIFIERS))
 def test_every_named_classifier_fits(name, blobs):
     model = make_classifier(name, n_jobs=1).fit(*blobs)

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress, progress_enabled, ticking
 from .._resources import pool_size, require_memory
 from .._sklearn_compat import (
-    Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, check_sample_weight, _fit_context,
+    N_JOBS, Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, check_sample_weight, _fit_context,
     validate_data,
 )
 from ._canonical import check_weighted_classes, positive_weight_folds
@@ -39,7 +39,7 @@ _COMMON_CONSTRAINTS: dict = {
     "tol": [_POSITIVE],
     "views": [Interval(Integral, 1, None, closed="left")],
     "multiclass": [StrOptions({"ovo", "ovr"})],
-    "n_jobs": [Integral, None],
+    "n_jobs": N_JOBS,
     "random_state": ["random_state"],
 }
 

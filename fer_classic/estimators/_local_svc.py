@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress
 from .._resources import pool_size
 from .._sklearn_compat import (
-    HasMethods, Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
+    N_JOBS, HasMethods, Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
 )
 from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes
 from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
@@ -118,7 +118,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="neither")],
         "mode": [StrOptions({"local", "refine"})],
         "local_weight": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(self, estimator=None, *, k: int = 200, C: float = 1.0, mode: str = "local",
