@@ -5,12 +5,13 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
 from fer_classic import make_pipeline
 from fer_classic.features import PixelFeatures
-from fer_classic.preprocessing import FlipAugmented, HistogramEqualizer, MirrorViews, mirror_rows
+from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer, MirrorViews, mirror_rows
 
 CALLS: list = []  # (method, X, y, sample_weight) of every Spy call, shared by clones
 
@@ -108,6 +109,40 @@ def test_the_wrapped_estimators_image_shape_is_the_mirrors_geometry(wrap):
     X = np.arange(12.0).reshape(2, 6)  # two 2x3 images: not square
     model = wrap(PixelFeatures(image_shape=(2, 3), scale="none")).fit(X, [0, 1])
     assert model.image_shape_ == (2, 3)
+
+
+@pytest.mark.parametrize("wrap", [FlipAugmented, MirrorViews])
+@pytest.mark.parametrize("inner", [
+    lambda: FeatureUnion([("pixels", PixelFeatures(image_shape=(2, 3), scale="none"))]),
+    lambda: Pipeline([("equalize", HistogramEqualizer(method="global")),
+                      ("pixels", PixelFeatures(image_shape=(2, 3), scale="none"))]),
+    lambda: Pipeline([("union", FeatureUnion([("pixels", PixelFeatures(image_shape=(2, 3)))])), ("spy", Spy())]),
+], ids=["FeatureUnion", "past an image step without image_shape", "Pipeline(FeatureUnion)"])
+def test_a_geometry_declared_past_the_first_step_is_found(wrap, inner):
+    # Only a Pipeline's first step was searched: (1, 6), and the "mirror" turned the image upside down.
+    model = wrap(inner()).fit(np.arange(12.0).reshape(2, 6), [0, 1])
+    assert model.image_shape_ == (2, 3)
+
+
+def test_steps_declaring_different_geometries_are_refused():
+    union = FeatureUnion([("a", PixelFeatures(image_shape=(2, 3))), ("b", PixelFeatures(image_shape=(3, 2)))])
+    with pytest.raises(ValueError, match=r"MirrorViews: the steps of FeatureUnion declare different image "
+                                         r"geometries, 'a' image_shape=\(2, 3\) and 'b' image_shape=\(3, 2\)"):
+        MirrorViews(union).fit(np.zeros((2, 6)))
+
+
+def test_non_square_rows_with_a_geometry_only_past_an_unknown_step_are_refused():
+    pipe = Pipeline([("scale", StandardScaler()), ("pixels", PixelFeatures(image_shape=(2, 3)))])
+    with pytest.raises(ValueError, match=r"rows of 6 pixels are not square images, and the only geometry declared, "
+                                         r"'features__pixels' image_shape=\(2, 3\), comes after a step that may "
+                                         r"change the images; pass image_shape=\(height, width\) to FlipAugmented"):
+        FlipAugmented(Pipeline([("features", pipe), ("spy", Spy())])).fit(images(2), [0, 1])
+
+
+def test_a_geometry_past_a_crop_that_changes_the_images_is_not_the_input_geometry():
+    X = np.zeros((2, 36))
+    pipe = Pipeline([("crop", BorderCrop(border=1, resize=False)), ("pixels", PixelFeatures(image_shape=(4, 4)))])
+    assert MirrorViews(pipe).fit(X).image_shape_ == (6, 6)
 
 
 def test_mirror_views_mirror_a_wrapped_geometry_left_to_right():

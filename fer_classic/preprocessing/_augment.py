@@ -23,25 +23,89 @@ _VIEW_ROWS = 256
 _VIEW_PARTS = 8
 
 
-def _wrapped_image_shape(estimator, image_shape, n_features: int) -> tuple[int, int]:
-    """The geometry to mirror rows of ``n_features`` pixels by: ``image_shape``, else the wrapped estimator's.
+def _declared_shape(estimator):
+    """``estimator``'s own ``image_shape`` when it is a geometry (two positive ints), else None."""
+    try:
+        shape = estimator.get_params(deep=False).get("image_shape")
+    except (AttributeError, TypeError):
+        shape = getattr(estimator, "image_shape", None)
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
+            isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in shape):
+        return tuple(int(v) for v in shape)
+    return None  # None, or not a geometry (an unrelated attribute of that name)
 
-    A wrapper given no ``image_shape`` takes the one its estimator (or a
-    Pipeline's first step) was given: mirroring 2x3 images by the square
-    rule's fallback ``(1, n)`` turned them upside down as well.
+
+def _find_shapes(estimator, path: str, as_given: bool, found: list, later: list, depth: int = 0) -> bool:
+    """Collect the ``image_shape`` every step of ``estimator`` declares; whether its output rows are its input images.
+
+    A step reached only through steps that keep the images as they are (image-to-image steps of
+    the same geometry: ``_keeps_geometry``) sees the rows as given: its geometry goes to ``found``
+    as ``(path, shape)``; one past any other step (a feature extractor, ``BorderCrop(resize=False)``,
+    a scaler) goes to ``later``, where it may describe other images.
     """
-    if image_shape is None:
-        inner = estimator
-        for _ in range(8):  # a Pipeline's first step, a wrapper's estimator or transformer, nested
-            if inner is None or image_shape is not None:
-                break
-            image_shape = getattr(inner, "image_shape", None)
-            steps = getattr(inner, "steps", None)
-            wrapped = (getattr(inner, name, None) for name in ("estimator", "transformer"))
-            inner = steps[0][1] if steps else next((w for w in wrapped if w is not None), None)
-        if not (isinstance(image_shape, (tuple, list)) and len(image_shape) == 2):
-            image_shape = None  # not a geometry (an unrelated attribute of that name): the square rule
-    return infer_image_shape(n_features, image_shape)
+    if estimator is None or isinstance(estimator, str) or depth > 16:  # "passthrough", "drop"
+        return True
+    shape = _declared_shape(estimator)
+    if shape is not None:
+        (found if as_given else later).append((path or type(estimator).__name__, shape))
+    prefix = f"{path}__" if path else ""
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list):  # a Pipeline: each step sees what the steps before it give
+        for name, step in steps:
+            as_given = _find_shapes(step, prefix + name, as_given, found, later, depth + 1) and as_given
+        return as_given
+    branches = getattr(estimator, "transformer_list", None)
+    if isinstance(branches, list):  # a FeatureUnion: every transformer sees the rows it is given
+        for name, branch, *_ in branches:
+            _find_shapes(branch, prefix + name, as_given, found, later, depth + 1)
+        return False
+    for name in ("estimator", "transformer"):  # wrappers (MirrorViews, FlipAugmented, GridSearchCV, ...)
+        inner = getattr(estimator, name, None)
+        if inner is not None and hasattr(inner, "fit"):
+            _find_shapes(inner, prefix + name, as_given, found, later, depth + 1)
+    keeps = getattr(estimator, "_keeps_geometry", None)
+    return bool(keeps()) if callable(keeps) else False
+
+
+def _wrapped_image_shape(wrapper, estimator, image_shape, n_features: int) -> tuple[int, int]:
+    """The geometry to mirror rows of ``n_features`` pixels by: ``image_shape``, else what ``estimator`` declares.
+
+    Without ``image_shape``, every step of ``estimator`` that sees the rows as given (a Pipeline's
+    steps up to the first that changes the images, each transformer of a FeatureUnion, wrapped
+    estimators) and declares an ``image_shape`` must declare the same one; none: a square, else
+    ``(1, n)`` as the steps read such rows. Searching only a Pipeline's first step missed the
+    geometry inside a FeatureUnion or past a step without one, and mirrored 24 x 32 faces as
+    rows of 768 pixels (a 180-degree turn of the image).
+
+    Raises
+    ------
+    ValueError
+        If two steps declare different geometries, or the rows are not square and the only
+        geometry declared lies past a step that may change the images.
+    """
+    if image_shape is not None:
+        return infer_image_shape(n_features, image_shape)
+    found, later = [], []
+    _find_shapes(estimator, "", True, found, later)
+    owner = type(wrapper).__name__
+    fix = f"pass image_shape=(height, width) to {owner}"
+    for path, shape in found[1:]:
+        if shape != found[0][1]:
+            raise ValueError(
+                f"{owner}: the steps of {type(estimator).__name__} declare different image geometries, "
+                f"{found[0][0]!r} image_shape={found[0][1]} and {path!r} image_shape={shape}; give them the "
+                f"geometry of the rows, or {fix}.")
+    if found:
+        return infer_image_shape(n_features, found[0][1])
+    shape = infer_image_shape(n_features, None)
+    if shape[0] == 1 and n_features > 1 and later:
+        path, declared = later[0]
+        raise ValueError(
+            f"{owner}: rows of {n_features} pixels are not square images, and the only geometry declared, "
+            f"{path!r} image_shape={declared}, comes after a step that may change the images; {fix}.")
+    return shape
 
 
 def _passes_keyword(estimator, name: str) -> bool:
@@ -146,9 +210,13 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
     estimator : estimator
         A classifier, regressor, transformer or Pipeline taking flattened images.
     image_shape : (int, int), optional
-        Geometry of a row; default: the ``image_shape`` given to ``estimator``
-        (or to its first step), else a square (``(1, n)`` otherwise, a mirror
-        of the feature order).
+        Geometry of a row; default: the ``image_shape`` declared by the steps
+        of ``estimator`` that see the rows as given (a Pipeline's steps up to
+        the first that changes the images, each transformer of a
+        FeatureUnion), which must agree; else a square (``(1, n)``
+        otherwise, a mirror of the feature order, as such steps read the
+        rows). Non-square rows whose only declared geometry lies past a step
+        that may change the images are refused.
 
     Attributes
     ----------
@@ -213,7 +281,7 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
                              "its parameters in set_params and grids only).")
         allow_nan = self.estimator.__sklearn_tags__().input_tags.allow_nan
         X = validate_data(self, X, reset=True, ensure_all_finite="allow-nan" if allow_nan else True)
-        self.image_shape_ = _wrapped_image_shape(self.estimator, self.image_shape, X.shape[1])
+        self.image_shape_ = _wrapped_image_shape(self, self.estimator, self.image_shape, X.shape[1])
         n = len(X)
         augmented = np.concatenate([X, mirror_rows(X, self.image_shape_)])
         if y is not None:
@@ -328,8 +396,9 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         Turns flattened images into features (a feature extractor, or a
         Pipeline of extractors and scalers).
     image_shape : (int, int), optional
-        Geometry of a row; default: the ``image_shape`` given to
-        ``transformer`` (or to its first step), else a square.
+        Geometry of a row; default: the ``image_shape`` declared by the steps
+        of ``transformer`` that see the rows as given (as for
+        :class:`FlipAugmented`), which must agree; else a square.
     shift : int, default=0
         Pixels by which the extra views move the image left and right, below
         half the image width; 0: the image and its mirror only. Six views
@@ -411,7 +480,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _start_fit(self, X) -> np.ndarray:
         X = self._check(X, reset=True)
-        self.image_shape_ = _wrapped_image_shape(self.transformer, self.image_shape, X.shape[1])
+        self.image_shape_ = _wrapped_image_shape(self, self.transformer, self.image_shape, X.shape[1])
         self._check_params(self.image_shape_)
         self.n_views_ = n_mirror_views(self.shift)
         self.transformer_ = clone(self.transformer)

@@ -126,6 +126,10 @@ class BorderCrop(ImageTransformerMixin):
         self.output_shape_ = (height, width) if self.resize else (height - 2 * rows, width - 2 * cols)
         return self
 
+    def _keeps_geometry(self) -> bool:
+        """Whether output rows have the input geometry: a next step's ``image_shape`` is the input's (mirrors)."""
+        return bool(self.resize)
+
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         n, height, width = images.shape
         rows, cols = self._borders((height, width))

@@ -95,6 +95,10 @@ class HistogramEqualizer(ImageTransformerMixin):
                 "(tiles of several pixels each, such as the default (6, 6), are what CLAHE is for)."
             )
 
+    def _keeps_geometry(self) -> bool:
+        """Output rows are the input images, same geometry: a next step's ``image_shape`` is the input's (mirrors)."""
+        return True
+
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         out = np.empty(images.shape, dtype=np.float64)
         if self.method == "global":
