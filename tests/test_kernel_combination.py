@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit, StratifiedKFold
 from sklearn.svm import SVC
 
 from fer_classic import make_pipeline
@@ -178,6 +178,31 @@ def test_cv_splitter_that_needs_groups_is_told_to_come_as_its_splits():
     with pytest.raises(ValueError, match=r"splits by groups, which fit does not take; give the list of its splits "
                                          r"instead: cv=list\(splitter.split\(X, y, groups\)\)"):
         CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=GroupKFold(3)).fit(X, y)
+
+
+def test_a_cv_generator_used_up_by_a_former_fit_is_said_to_be_so():
+    X, y = _two_blocks()
+    model = CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=StratifiedKFold(3).split(X, y)).fit(X, y)
+    # Was "no test part holds a row of positive sample_weight", with no weights given.
+    with pytest.raises(ValueError, match=r"gave no \(train, test\) split: a generator .* give a splitter object"):
+        model.fit(X, y)
+
+
+def test_cv_indices_of_no_row_are_refused_naming_cv():
+    X, y = _two_blocks()
+    folds = [(np.arange(60), np.arange(60, 100))]  # 90 rows: was a bare IndexError
+    with pytest.raises(ValueError, match=r"cv \(a list of 1 split\): the test part of split 1 of 1 is no array of "
+                                         r"row indices from 0 to 89"):
+        CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=folds).fit(X, y)
+
+
+def test_a_cv_training_part_of_one_class_is_refused_naming_the_split():
+    X, y = _two_blocks()
+    folds = [(np.flatnonzero(y != 0), np.flatnonzero(y == 0)), (np.flatnonzero(y == 0), np.flatnonzero(y != 0))]
+    # Was libsvm's "The number of classes has to be greater than one", naming no split.
+    with pytest.raises(ValueError, match=r"the training part of split 2 of 2 holds only rows of class 0; .*"
+                                         r"StratifiedKFold"):
+        CombinedKernelSVC(blocks=(4, 3), weights="cv", cv=folds).fit(X, y)
 
 
 def test_weight_selection_counts_the_rows_of_positive_weight():

@@ -534,7 +534,8 @@ class CombinedKernelSVC(_KernelSVCBase):
         positive ``sample_weight``; a splitter such as
         :class:`~sklearn.model_selection.KFold` splits ``X, y``
         (:func:`~sklearn.model_selection.check_cv`); an iterable yields
-        ``(train, test)`` index arrays. A splitter that needs groups
+        ``(train, test)`` index arrays (a generator serves one fit: give a
+        list to fit again). A splitter that needs groups
         (``GroupKFold``) is given as the list of its splits:
         ``list(GroupKFold(3).split(X, y, groups))``.
     gamma, normalize, C, class_weight, cache_size, tol, views, multiclass, n_jobs, random_state
@@ -668,6 +669,47 @@ class CombinedKernelSVC(_KernelSVCBase):
                 out.append(dropped)
         return [w / w.sum() for w in out]
 
+    def _cv_name(self) -> str:
+        """``cv`` as messages name it: its value, or what it is where the value would fill the screen."""
+        if isinstance(self.cv, (list, tuple)):
+            return f"cv (a list of {len(self.cv)} split{'' if len(self.cv) == 1 else 's'})"
+        return f"cv={self.cv!r}"
+
+    def _checked_folds(self, folds, y: np.ndarray, sample_weight) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The ``(train, test)`` splits ``cv`` gave, as row indices; ValueError naming ``cv`` for any that cannot run.
+
+        Checked before any kernel (they cost minutes on FER2013): some split at all (a generator is used up by
+        the first fit), indices of rows of ``y``, and a training part of two classes (of positive weight).
+        """
+        if not folds:
+            raise ValueError(f"{self._cv_name()} gave no (train, test) split: a generator or iterator yields its "
+                             "splits once, so a second fit finds it used up; give a splitter object "
+                             "(StratifiedKFold(3)) or a list of splits: cv=list(splitter.split(X, y)).")
+        n = len(y)
+        checked = []
+        for k, fold in enumerate(folds, start=1):
+            parts = []
+            for name, part in zip(("training", "test"), fold):
+                part = np.asarray(part)
+                if part.dtype == bool and part.shape == (n,):  # a mask of the rows
+                    part = np.flatnonzero(part)
+                if part.ndim != 1 or (part.size and (part.dtype.kind not in "iu" or part.min() < 0
+                                                     or part.max() >= n)):
+                    raise ValueError(f"{self._cv_name()}: the {name} part of split {k} of {len(folds)} is no array of "
+                                     f"row indices from 0 to {n - 1} (the {n} rows fit was given); give splits of "
+                                     "these rows, e.g. from StratifiedKFold(3).split(X, y).")
+                parts.append(part)
+            train = parts[0] if sample_weight is None else parts[0][sample_weight[parts[0]] > 0]
+            labels = np.unique(y[train])
+            if len(labels) < 2:
+                of_weight = "" if sample_weight is None else " of positive sample_weight"
+                held = f"only rows of class {labels.tolist()[0]!r}" if len(labels) else "no row"
+                raise ValueError(f"{self._cv_name()}: the training part of split {k} of {len(folds)} holds {held}"
+                                 f"{of_weight}; an SVM needs 2 classes: give stratified splits "
+                                 "(StratifiedKFold) or an int cv.")
+            checked.append(tuple(parts))
+        return checked
+
     # Nested: the inner SVCs get validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -679,7 +721,9 @@ class CombinedKernelSVC(_KernelSVCBase):
             If ``y`` holds one class, a class has no sample of positive
             ``sample_weight``, blocks, kernels and weights do not agree,
             (``weights="cv"``) a class has fewer rows of positive weight than
-            an int ``cv``, or a kernel overflows (see :meth:`KernelSVC.fit`).
+            an int ``cv``, ``cv`` gives no split (a used-up generator), indices
+            of no row, or a training part of one class, or a kernel overflows
+            (see :meth:`KernelSVC.fit`).
         MemoryError
             If the training kernel matrix exceeds the memory available now,
             before any work.
@@ -710,14 +754,15 @@ class CombinedKernelSVC(_KernelSVCBase):
             except ValueError as error:
                 if "groups" not in str(error):
                     raise
-                raise ValueError(f"cv={self.cv!r} splits by groups, which fit does not take; give the list of its "
+                raise ValueError(f"{self._cv_name()} splits by groups, which fit does not take; give the list of its "
                                  "splits instead: cv=list(splitter.split(X, y, groups)).") from None
+            folds = self._checked_folds(folds, y, sample_weight)
         # Accuracy weighted as accuracy_score(sample_weight=...) weighs it: rows of weight 0 are not scored. Over
         # the rows scored, as any splitter's test parts need not be a partition.
         scored = np.ones(len(y)) if sample_weight is None else sample_weight
         total = sum(float(scored[test].sum()) for _, test in folds)
         if total <= 0:
-            raise ValueError(f"cv={self.cv!r}: no test part holds a row of positive sample_weight, so no weights "
+            raise ValueError(f"{self._cv_name()}: no test part holds a row of positive sample_weight, so no weights "
                              "can be scored; give splits whose test parts hold weighted rows.")  # before any kernel
         Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
         candidates = self._candidates(len(self.block_slices_))
