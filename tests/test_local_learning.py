@@ -224,6 +224,15 @@ def test_k_and_c_are_grid_parameters():
     assert search.fit(X, y).best_params_["k"] in (5, 30)
 
 
+@pytest.mark.parametrize("params, name", [({"k": 0}, "k"), ({"local_weight": -1.0}, "local_weight")])
+def test_parameters_read_when_predicting_are_checked_then(params, name):
+    X, y = _blobs()
+    model = LocalSVC(KernelSVC(kernel="rbf"), k=10, mode="refine").fit(X, y).set_params(**params)
+    # Were SVC's "Found array with 0 sample(s)" and a negative weight used as given.
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of LocalSVC must be"):
+        model.predict(X[:3])
+
+
 def test_local_svm_by_name_in_a_pipeline():
     data = make_synthetic_faces(6, 2, random_state=0)
     train, test = data.select("train"), data.select("test")

@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from .._progress import Progress
 from .._resources import pool_size
 from .._sklearn_compat import (
-    N_JOBS, HasMethods, Integral, Interval, Real, StrOptions, check_sample_weight, _fit_context, validate_data,
+    N_JOBS, HasMethods, Integral, Interval, Real, StrOptions, _fit_context, check_parameter_constraints,
+    check_sample_weight, validate_data,
 )
 from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes
 from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
@@ -71,19 +72,23 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Defines the kernel (and, for ``refine``, the global model). Default
         ``KernelSVC(kernel="intersection", C=10)``.
     k : int, default=200
-        Neighbours per test face (capped at the training faces).
+        Neighbours per test face (capped at the training faces). Read when
+        predicting (see Notes).
     C : float, default=1.0
-        Regularisation of the local SVMs.
+        Regularisation of the local SVMs. Read when predicting.
     mode : {"local", "refine"}, default="local"
         ``local``: the local SVM decides alone. ``refine``: global plus
         local one-vs-rest scores (vote counts with confidences, or the
-        machines' decision values for ``multiclass="ovr"``).
+        machines' decision values for ``multiclass="ovr"``). Fixed by
+        ``fit`` (``mode_``): ``refine`` fits the global SVM there.
     local_weight : float, default=1.0
         For ``refine``: the factor of the local scores in the sum (0: the
         global SVM alone). A grid parameter, chosen on validation data.
+        Read when predicting.
     n_jobs : int, optional
         Threads that fit the local SVMs (libsvm releases the GIL); None is
         1 unless in a :func:`joblib.parallel_config` context, -1 all cores.
+        Read when predicting, where the local SVMs are fitted.
 
     Attributes
     ----------
@@ -101,6 +106,16 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Training faces, prepared for the kernel.
     y_fit_ : ndarray of shape (n_samples,)
         Their class codes (indices into ``classes_``).
+
+    Notes
+    -----
+    The local SVMs are fitted when predicting, so ``k``, ``C``,
+    ``local_weight`` and ``n_jobs`` act then: changed by ``set_params``
+    after ``fit``, they change the next predictions without a refit (as
+    :class:`~sklearn.neighbors.KNeighborsClassifier` reads ``n_neighbors``
+    when predicting), and are checked then as ``fit`` checks them.
+    ``estimator`` and ``mode`` act in ``fit`` only: a later change of them
+    needs a refit.
 
     Examples
     --------
@@ -239,6 +254,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self._scores(X), axis=1)]
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
+        # k, C, local_weight and n_jobs act here: a set_params after fit is checked as fit checks it
+        # (k=0 gave SVC's "Found array with 0 sample(s)", local_weight=-1 was used as given).
+        check_parameter_constraints(self)
         estimator, n_classes = self.estimator_, len(self.classes_)
         gram, penalty = self._gram()
         k = min(int(self.k), len(self.X_fit_))
