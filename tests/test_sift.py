@@ -106,7 +106,7 @@ def test_parallel_transform_equals_serial():
 
 def test_too_few_descriptors_for_the_codebook_is_an_error(faces):
     with pytest.raises(ValueError, match="n_words=50 needs at least as many descriptors"):
-        DenseSIFTBoVW(step=48, patch_sizes=12, n_words=50).fit(faces[:3])
+        DenseSIFTBoVW(step=48, patch_sizes=12, n_words=50, levels=(1,)).fit(faces[:3])
 
 
 @pytest.mark.parametrize("params, message", [
@@ -123,10 +123,22 @@ def test_too_few_descriptors_for_the_codebook_is_an_error(faces):
     ({"soft_beta": 1e39},
      r"The 'soft_beta' parameter of DenseSIFTBoVW must be a float in the range \(0.0, 1000000.0\]"),
     ({"sigma": 65}, "sigma=65 blurs the 48x48 images far beyond their size; give at most 64"),
+    # Accepted before: 7 of the 21 cells held no keypoint, and a patch twice the image read mostly border.
+    ({"step": 16, "levels": (1, 2, 4)}, r"levels=\(1, 2, 4\) holds 4, finer than the keypoint grid: step=16 "
+                                        r"places 3x3 keypoints on 48x48 images, .* give levels of at most 3"),
+    ({"patch_sizes": (12, 100)}, r"patch_sizes=\(12, 100\) holds a patch of 100 pixels, wider than the 48x48 "
+                                 r"images; give patch sizes of at most 48"),
 ])
 def test_invalid_parameters_are_named(faces, params, message):
     with pytest.raises(ValueError, match=message):
         DenseSIFTBoVW(**{**FAST, **params}).fit(faces)
+
+
+@pytest.mark.parametrize("params", [{"levels": (1, 2, 3), "step": 2}, {"patch_sizes": (8, 16)}, {"patch_sizes": 48},
+                                    {"step": 16, "levels": (1, 3)}], ids=str)
+def test_pyramids_and_patches_that_fit_the_grid_and_image_pass(params):
+    bovw = DenseSIFTBoVW(**{**FAST, **params})
+    bovw._check_params((48, 48))  # as fit does, without computing the descriptors
 
 
 def test_transform_before_fit_is_an_error(faces):

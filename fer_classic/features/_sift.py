@@ -21,6 +21,8 @@ _POSITIVE = Interval(Real, 0, None, closed="neither")
 #: Largest sigma any image takes (a blur kernel of 6 sigma: a few hundred pixels); larger images their side.
 _ANY_SIGMA = 64
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+#: Largest patch any image takes: SIFT's usual 16 x 16 pixels (4 x 4 cells of 4); larger images their larger side.
+_ANY_PATCH = 16
 # OpenCV's SIFT descriptor spans 4 x 4 cells of 1.5 * KeyPoint.size pixels each
 # (SIFT_DESCR_SCL_FCTR * size / 2), so a patch of P pixels is KeyPoint.size = P / 6.
 _PATCH_PER_KEYPOINT_SIZE = 6.0
@@ -123,6 +125,31 @@ class _DenseSIFT(ImageTransformerMixin):
                 f"levels must lie between 1 and the smaller image side {min(image_shape)} (a pyramid "
                 f"level L pools over L x L cells of the image); got {self.levels!r}."
             )
+        # A patch wider than the image reads mostly the border OpenCV makes up (100 on 24 x 24 faces).
+        most = max(_ANY_PATCH, *image_shape)
+        widest = max(self._patches())
+        if widest > most:
+            raise ValueError(
+                f"patch_sizes={self.patch_sizes!r} holds a patch of {widest:g} pixels, wider than the "
+                f"{image_shape[0]}x{image_shape[1]} images; give patch sizes of at most {most} (the default is "
+                "(12, 20) on 48 x 48 faces)."
+            )
+
+    def _check_pyramid(self, image_shape) -> None:
+        """Raise ValueError if a pyramid level is finer than the keypoint grid.
+
+        Its cells would hold no keypoint, columns always 0 (levels=(1, 2, 4) with step=16 on 48 x 48
+        faces: 7 of 21 cells). The grid's points, evenly spread and centred, fill every cell of a
+        level up to their count along each side.
+        """
+        levels = np.atleast_1d(self.levels)
+        grid = [len(_grid(side, int(self.step))) for side in image_shape]
+        if levels.max() > min(grid):
+            raise ValueError(
+                f"levels={self.levels!r} holds {int(levels.max())}, finer than the keypoint grid: step={self.step!r} "
+                f"places {grid[0]}x{grid[1]} keypoints on {image_shape[0]}x{image_shape[1]} images, so some pyramid "
+                f"cells would hold none (columns always 0); give levels of at most {min(grid)}, or a smaller step."
+            )
 
     def _keypoints(self):
         return dense_keypoints(tuple(self.image_shape_), int(self.step), self._patches())
@@ -216,7 +243,8 @@ class DenseSIFTBoVW(_DenseSIFT):
         Pixels between neighbouring keypoint centres.
     patch_sizes : int or tuple of int, default=(12, 20)
         Side in pixels of the square each descriptor covers (its 4 x 4 cells
-        are ``patch / 4`` pixels wide); one keypoint grid per size.
+        are ``patch / 4`` pixels wide); one keypoint grid per size. At most
+        the larger image side, or 16.
     n_words : int, default=512
         Codebook size (of each codebook).
     codebooks : {"shared", "per_patch"}, default="shared"
@@ -235,7 +263,9 @@ class DenseSIFTBoVW(_DenseSIFT):
         Words each descriptor votes for in soft assignment (capped at
         ``n_words``; words tied at the k-th distance all vote).
     levels : tuple of int, default=(1, 2)
-        Spatial pyramid: level ``L`` pools over an ``L x L`` grid of cells.
+        Spatial pyramid: level ``L`` pools over an ``L x L`` grid of cells;
+        at most the keypoints along the shorter side (``side // step``, at
+        least 1), so that every cell holds one.
     root_sift : bool, default=True
         Use RootSIFT (square root of the L1-normalised descriptor) instead of
         the L2-normalised descriptor.
@@ -382,6 +412,10 @@ class DenseSIFTBoVW(_DenseSIFT):
     def _n_codebooks(self) -> int:
         return len(self._patches()) if self.codebooks == "per_patch" else 1
 
+    def _check_params(self, image_shape):
+        super()._check_params(image_shape)
+        self._check_pyramid(image_shape)
+
     def __setstate__(self, state):
         # Models saved before these parameters existed encoded with their defaults' behaviour.
         state = {"codebooks": "shared", "histogram": "count", "cap": 1.0, **state}
@@ -510,7 +544,8 @@ class DenseSIFTVLAD(_DenseSIFT):
         Pixels between neighbouring keypoint centres.
     patch_sizes : int or tuple of int, default=(12, 20)
         Side in pixels of the square each descriptor covers; one keypoint
-        grid per size, all encoded with one codebook.
+        grid per size, all encoded with one codebook. At most the larger
+        image side, or 16.
     n_words : int, default=16
         Codebook size.
     n_components : int, default=64
