@@ -145,6 +145,14 @@ def test_a_geometry_past_a_crop_that_changes_the_images_is_not_the_input_geometr
     assert MirrorViews(pipe).fit(X).image_shape_ == (6, 6)
 
 
+def test_mirror_views_refuse_input_features_of_the_wrong_length():
+    views = MirrorViews(PixelFeatures()).fit(images(2, (2, 2)))
+    assert list(views.get_feature_names_out(["a", "b", "c", "d"])) == [
+        "pixel0", "pixel1", "pixel2", "pixel3", "mirror__pixel0", "mirror__pixel1", "mirror__pixel2", "mirror__pixel3"]
+    with pytest.raises(ValueError, match=r"input_features should have length equal to number of features \(4\)"):
+        views.get_feature_names_out(["a", "b"])
+
+
 def test_mirror_views_mirror_a_wrapped_geometry_left_to_right():
     X = np.arange(12.0).reshape(2, 6)
     views = MirrorViews(PixelFeatures(image_shape=(2, 3), scale="none")).fit(X).transform(X[:1])

@@ -82,6 +82,15 @@ def test_default_output_width_on_48x48(transformer, n_out):
     assert len(transformer.get_feature_names_out()) == n_out
 
 
+@pytest.mark.parametrize("transformer", [HOGFeatures(), LBPFeatures(), PixelFeatures()], ids=lambda t: type(t).__name__)
+def test_input_features_of_the_wrong_length_are_refused(transformer):
+    # They were ignored; scikit-learn's transformers refuse them.
+    transformer.fit(random_gray((2, 2304)))
+    assert len(transformer.get_feature_names_out([f"p{i}" for i in range(2304)])) == transformer.n_features_out_
+    with pytest.raises(ValueError, match=r"input_features should have length equal to number of features \(2304\)"):
+        transformer.get_feature_names_out(["a", "b"])
+
+
 def test_hog_on_images_too_small_for_a_block_says_what_to_change():
     with pytest.raises(ValueError, match=r"fewer than one block.*at least 24x24 pixels \(--size"):
         HOGFeatures().fit(np.zeros((2, 100)))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .. import _resources
 from .._sklearn_compat import Integral, Interval, SequenceOf, _fit_context, validate_data
@@ -140,8 +140,15 @@ class ImageTransformerMixin(TransformerMixin, BaseEstimator):
         return np.concatenate(parts)
 
     def get_feature_names_out(self, input_features=None):
-        """Names ``<prefix>0 .. <prefix>{n-1}`` of the output columns."""
+        """Names ``<prefix>0 .. <prefix>{n-1}`` of the output columns.
+
+        Raises
+        ------
+        ValueError
+            If ``input_features`` is not one name per input pixel (or not the names seen in ``fit``).
+        """
         check_is_fitted(self)
+        _check_feature_names_in(self, input_features)  # scikit-learn's rule: a wrong list was ignored
         return np.asarray([f"{self._feature_prefix}{i}" for i in range(self.n_features_out_)], dtype=object)
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:

@@ -8,7 +8,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import (
+    _check_feature_names_in, _check_sample_weight, check_array, check_consistent_length, check_is_fitted,
+)
 
 from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
@@ -526,9 +528,17 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features=None):
-        """The transformer's names, then the same names prefixed by each view's (``mirror__``, ``shift+2__``...)."""
+        """The transformer's names, then the same names prefixed by each view's (``mirror__``, ``shift+2__``...).
+
+        Raises
+        ------
+        ValueError
+            If ``input_features`` is not one name per input pixel (or not the names seen in ``fit``).
+        """
         check_is_fitted(self)
-        names = np.asarray(self.transformer_.get_feature_names_out(), dtype=object)
+        # Checked as scikit-learn's transformers do (a wrong-length list was ignored), then named by the transformer.
+        input_features = _check_feature_names_in(self, input_features, generate_names=False)
+        names = np.asarray(self.transformer_.get_feature_names_out(input_features), dtype=object)
         prefixes = ["", "mirror__"]
         if self.shift:
             moved = [f"shift{dx:+d}__" for dx in (self.shift, -self.shift)]
