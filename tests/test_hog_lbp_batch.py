@@ -127,6 +127,16 @@ def test_hog_batch_rejects_non_finite_pixels(bad):
         hog_batch(images)
 
 
+@pytest.mark.parametrize("function", [hog_batch, lbp_batch], ids=["hog_batch", "lbp_batch"])
+@pytest.mark.parametrize("dtype", [complex, object])
+def test_batches_refuse_pixels_that_are_not_real_numbers(function, dtype):
+    # Complex pixels lost their imaginary part with a ComplexWarning only; object arrays were converted.
+    images = np.full((1, 24, 24), 3 + 4j).astype(dtype)
+    with pytest.raises(TypeError, match=rf"{function.__name__}: images of dtype {np.dtype(dtype)} are not "
+                                        r"grayscale pixels; give real numbers"):
+        function(images)
+
+
 def test_hog_batch_rejects_a_single_image():
     with pytest.raises(ValueError, match=r"\(n_images, height, width\)"):
         hog_batch(np.zeros((24, 24)))

@@ -13,7 +13,7 @@ from .. import _resources
 from .._sklearn_compat import Integral, Interval, SequenceOf, _fit_context, validate_data
 from ..data._levels import read_levels
 
-__all__ = ["IMAGE_SHAPE_CONSTRAINT", "ImageTransformerMixin", "infer_image_shape"]
+__all__ = ["IMAGE_SHAPE_CONSTRAINT", "ImageTransformerMixin", "check_real_images", "infer_image_shape"]
 
 #: ``image_shape`` of every image transformer: (height, width), or None to infer a square.
 IMAGE_SHAPE_CONSTRAINT = [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2), None]
@@ -63,6 +63,22 @@ def check_width(width: int, image_shape: tuple[int, int], what: str, fix: str) -
         rule = "128 a pixel" if most > 2**18 else "the least allowed, whatever the image size"
         raise ValueError(f"{what} make {width:,} columns per image, over the {most:,} allowed for {height}x"
                          f"{width_px} images ({rule}); {fix}.")
+
+
+def check_real_images(images: np.ndarray, who: str) -> None:
+    """Refuse ``images`` that are not real numbers (complex, object, strings, dates); booleans pass.
+
+    Cast to float, complex pixels lost their imaginary part with only a ComplexWarning, and object
+    arrays converted element by element.
+
+    Raises
+    ------
+    TypeError
+        Naming ``who`` (the function) and the dtype.
+    """
+    if images.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: images of dtype {images.dtype} are not grayscale pixels; give real numbers "
+                        "(uint8 levels, other integers or floats), e.g. images.real or images.astype(float).")
 
 
 def _chunks(n: int, n_chunks: int) -> list[slice]:

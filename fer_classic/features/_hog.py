@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, SequenceOf, StrOptions, validate_params
-from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_width
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_real_images, check_width
 
 __all__ = ["HOGFeatures", "hog_batch"]
 
@@ -147,7 +147,8 @@ def hog_batch(
     Parameters
     ----------
     images : ndarray of shape (n_images, height, width)
-        Finite grayscale images, any real dtype. Integer-valued images (8-bit
+        Finite grayscale images, any real dtype (complex and object arrays
+        are refused). Integer-valued images (8-bit
         faces) whose values span at most 255 take a faster table-driven path
         with the same results.
     orientations : int, default=9
@@ -172,14 +173,17 @@ def hog_batch(
         If a parameter is invalid, ``images`` is not 3-D or holds NaN or
         infinite values, the images hold less than one block, or the
         descriptor would be wider than 128 columns a pixel (262,144 for smaller images).
+    TypeError
+        If ``images`` are not real numbers (complex, object, strings); booleans are 0 and 1.
     """
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n_images, height, width); got {images.shape}.")
     # scikit-image keeps float16/32 images in float32, everything else in float64;
     # the conversion happens a chunk at a time (no float copy of the whole input).
+    check_real_images(images, "hog_batch")
     float_dtype = np.float32 if images.dtype in (np.float16, np.float32) else np.float64
-    if not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
+    if images.dtype.kind == "b":
         images = images.astype(float_dtype)
     if images.dtype.kind == "f" and not np.isfinite(images).all():
         raise ValueError("images must be finite: HOG of NaN or infinite pixels is undefined.")

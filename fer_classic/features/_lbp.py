@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
-from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_width
+from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_real_images, check_width
 
 __all__ = ["LBPFeatures", "lbp_batch"]
 
@@ -156,8 +156,8 @@ def lbp_batch(
     Parameters
     ----------
     images : ndarray of shape (n_images, height, width)
-        Grayscale images, any real dtype; they are read as float64, as
-        scikit-image does.
+        Grayscale images, any real dtype (complex and object arrays are
+        refused); they are read as float64, as scikit-image does.
     P : int, default=8
         Number of circularly symmetric neighbours, 1..16.
     R : float, default=1.0
@@ -178,12 +178,15 @@ def lbp_batch(
     ValueError
         If the parameters are invalid, ``R`` is too wide for the images,
         ``images`` is not 3-D or holds NaN or infinite values.
+    TypeError
+        If ``images`` are not real numbers (complex, object, strings); booleans are 0 and 1.
     """
     _check_lbp_params(P, R, method)
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n_images, height, width); got {images.shape}.")
     _check_radius(R, images.shape[1:])  # before the padding of R pixels a side is allocated
+    check_real_images(images, "lbp_batch")
     images = images.astype(np.float64, copy=False)
     if not np.isfinite(images).all():
         raise ValueError(
