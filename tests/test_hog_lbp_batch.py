@@ -137,6 +137,15 @@ def test_batches_refuse_pixels_that_are_not_real_numbers(function, dtype):
         function(images)
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 5, 9), (2, 6, 6, 8), (2, 324)])
+def test_hog_decode_compact_refuses_histograms_of_another_grid(shape):
+    # (2, 5, 5, 9) gave descriptors of 729 columns for a model of 1,296.
+    hog = HOGFeatures().fit(np.zeros((1, 48 * 48)))
+    with pytest.raises(ValueError, match=r"are not the cell histograms of this HOGFeatures: its 48x48 images hold "
+                                         r"6x6 cells of 9 orientations, shape \(n, 6, 6, 9\)"):
+        hog.decode_compact(np.zeros(shape, np.float32))
+
+
 def test_hog_batch_rejects_a_single_image():
     with pytest.raises(ValueError, match=r"\(n_images, height, width\)"):
         hog_batch(np.zeros((24, 24)))

@@ -329,9 +329,25 @@ class HOGFeatures(ImageTransformerMixin):
         return np.concatenate(cells).astype(np.float32) if cells else np.empty((0,), np.float32)
 
     def decode_compact(self, codes: np.ndarray) -> np.ndarray:
-        """The descriptors (n, n_features_out_), float64, of :meth:`encode_compact`'s cell histograms."""
+        """The descriptors (n, n_features_out_), float64, of :meth:`encode_compact`'s cell histograms.
+
+        Raises
+        ------
+        ValueError
+            If ``codes`` are not cell histograms of this model's grid, (n, cell rows, cell columns, orientations).
+        """
         check_is_fitted(self)
         hist = np.asarray(codes, dtype=np.float64)
+        cells = tuple(s // int(p) for s, p in zip(self.image_shape_, self.pixels_per_cell))
+        expected = (*cells, int(self.orientations))
+        # Histograms of another grid made descriptors of another width (729 columns for a model of 1,296).
+        if len(hist) and hist.shape[1:] != expected:
+            raise ValueError(
+                f"codes of shape {hist.shape} are not the cell histograms of this HOGFeatures: its "
+                f"{self.image_shape_[0]}x{self.image_shape_[1]} images hold {cells[0]}x{cells[1]} cells of "
+                f"{int(self.orientations)} orientations, shape (n, {', '.join(map(str, expected))}); give what "
+                "encode_compact of this model returns."
+            )
         return np.concatenate([
             _descriptors(hist[s : s + _CHUNK], tuple(int(v) for v in self.cells_per_block), self.block_norm)
             for s in range(0, len(hist), _CHUNK)
