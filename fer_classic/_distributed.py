@@ -39,8 +39,9 @@ from ._training import Log, quiet, timed
 from .data import FaceDataset
 from .exceptions import DatasetError, EmptyClassError, WorkerError
 
-__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "ImageList", "check_backend", "check_chunked", "check_scheduler",
-           "dask_client", "evaluate_chunked", "fit_chunked", "list_images", "predict_paths_chunked", "ray_session"]
+__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "ImageList", "check_backend", "check_chunk_size", "check_chunked",
+           "check_scheduler", "dask_client", "evaluate_chunked", "fit_chunked", "list_images", "open_feature_store",
+           "predict_paths_chunked", "ray_session"]
 
 #: ``fit --backend``: ``local`` in memory (or out of core with ``--feature-store``), ``dask`` or ``ray`` on workers.
 BACKENDS = ("local", "dask", "ray")
@@ -59,6 +60,8 @@ class ImageList:
     splits: np.ndarray
     usages: np.ndarray
     name: str
+    #: Each file's label folder: a folder none of whose files decodes is refused, as a local load refuses it.
+    folders: np.ndarray
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -70,7 +73,8 @@ class ImageList:
         mask = split_mask(self.splits, self.usages, split)
         if not mask.any():
             raise no_split_error(self.name, self.splits, self.usages, split)
-        return ImageList(self.paths[mask], self.labels[mask], self.splits[mask], self.usages[mask], self.name)
+        return ImageList(self.paths[mask], self.labels[mask], self.splits[mask], self.usages[mask], self.name,
+                         self.folders[mask])
 
     def chunks(self, size: int) -> list[slice]:
         """Row ranges of ``size`` files."""
@@ -98,8 +102,18 @@ def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
     groups, paths, labels, splits, folder_of = scan_folder(Path(data), label_map)
     usages = file_usages(groups, paths, folder_of)  # as load_folder: the usage folder's, else the name's prefix
     as_array = lambda values: np.asarray(values, dtype=object)  # noqa: E731
-    return ImageList(as_array([str(p) for p in paths]), as_array(labels), as_array(splits), as_array(usages),
-                     str(data))
+    # Absolute: a remote worker resolved a relative path against its own working folder.
+    return ImageList(as_array([os.path.abspath(p) for p in paths]), as_array(labels), as_array(splits),
+                     as_array(usages), str(data), as_array([str(groups[i][1]) for i in folder_of]))
+
+
+def check_chunk_size(chunk_size) -> int:
+    """``chunk_size`` (``--chunk-size``) as an int, or a ValueError: a positive integer (numpy's too)."""
+    import numbers
+
+    if not isinstance(chunk_size, numbers.Integral) or isinstance(chunk_size, (bool, np.bool_)) or chunk_size < 1:
+        raise ValueError(f"chunk_size (--chunk-size) must be a positive integer; got {chunk_size!r}.")
+    return int(chunk_size)
 
 
 def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) -> None:
@@ -561,7 +575,7 @@ class _Chunk:
     X: np.ndarray
     kept: np.ndarray  # positions in the chunk of the files that gave features
     skipped: list = field(default_factory=list)
-    digest: str = ""
+    faces: np.ndarray | None = None  # the decoded uint8 faces: read once, for the training set's fingerprint
 
 
 def _extract(paths, size, cropper, head) -> _Chunk:
@@ -571,20 +585,24 @@ def _extract(paths, size, cropper, head) -> _Chunk:
     cropper, head = _local(cropper), _local(head)
 
     done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
-    digest = hashlib.sha256(np.ascontiguousarray(faces).tobytes()).hexdigest()
     # No face decoded: zero rows of the head's width (of a blank face), so that the chunk's
     # features stack, and are stored, with the others'.
     rows = faces if len(faces) else np.zeros((1, *faces.shape[1:]), faces.dtype)
     X = head.transform(rows.reshape(len(rows), -1))[: len(faces)]
-    return _Chunk(np.asarray(X, dtype=np.float64), done, skipped, digest)
+    return _Chunk(np.asarray(X, dtype=np.float64), done, skipped, np.ascontiguousarray(faces))
 
 
 def _summary(chunk: _Chunk) -> dict:
-    """Everything but the features: kept rows, skipped files, digest, and the columns' moments."""
+    """Everything but the features and faces: kept rows, skipped files, and the columns' moments."""
     X = chunk.X
     mean = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
-    return {"kept": chunk.kept, "skipped": chunk.skipped, "digest": chunk.digest, "n": len(X), "mean": mean,
+    return {"kept": chunk.kept, "skipped": chunk.skipped, "n": len(X), "mean": mean,
             "m2": ((X - mean) ** 2).sum(axis=0)}
+
+
+def _pixels(chunk: _Chunk) -> bytes:
+    """The chunk's decoded faces as bytes, in file order."""
+    return chunk.faces.tobytes()
 
 
 def _take(chunk: _Chunk | np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -634,6 +652,9 @@ class _WorkerChunks:
     def summaries(self) -> list[dict]:
         return self.tasks.gather([self.tasks.submit(_summary, f) for f in self.futures])
 
+    def pixels(self, chunk: int) -> bytes:
+        return self.tasks.gather([self.tasks.submit(_pixels, self.futures[chunk])])[0]
+
     def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
         wanted = [(f, r) for f, r in zip(self.futures, rows_per_chunk) if len(r)]
         taken = self.tasks.gather([self.tasks.submit(_take, f, r) for f, r in wanted])
@@ -679,7 +700,7 @@ class _StoreChunks:
         for chunk in missing:
             start, stop = store.bounds(chunk)
             part = _extract(images.paths[start:stop], size, cropper, head)
-            store.write(chunk, part.X, part.kept, part.skipped, part.digest)
+            store.write(chunk, part.X, part.kept, part.skipped, part.faces)
             progress.update()
         progress.close()
 
@@ -688,8 +709,11 @@ class _StoreChunks:
         for chunk in range(self.n_chunks):
             info = self.store.info(chunk)
             summary = _summary(_Chunk(self.store.read(chunk), self.store.kept(chunk)))
-            out.append({**summary, "skipped": [tuple(s) for s in info["skipped"]], "digest": info["digest"]})
+            out.append({**summary, "skipped": [tuple(s) for s in info["skipped"]]})
         return out
+
+    def pixels(self, chunk: int) -> bytes:
+        return self.store.pixels(chunk).tobytes()
 
     def take(self, rows_per_chunk: list[np.ndarray]) -> list[np.ndarray]:
         return [_take(self.store.read(c), r) if len(r) else None for c, r in enumerate(rows_per_chunk)]
@@ -716,10 +740,11 @@ class _ChunkedTrainingSet(FaceDataset):
 
     What :func:`fer_classic._training.fit_score_save` records of a training
     set (size, class counts, geometry, fingerprint) without holding the
-    images; the fingerprint is the SHA-256 of the chunks' pixel digests.
+    images; the fingerprint is :meth:`FaceDataset.fingerprint` of the decoded
+    images, taken chunk by chunk (see :func:`_fingerprint`).
     """
 
-    def __init__(self, labels, sources, image_shape, name, skipped, digest):
+    def __init__(self, labels, sources, image_shape, name, skipped, digest: str):
         images = np.broadcast_to(np.zeros((1, *image_shape), dtype=np.uint8), (len(labels), *image_shape))
         n = len(labels)
         empty = np.full(n, "", dtype=object)
@@ -728,6 +753,60 @@ class _ChunkedTrainingSet(FaceDataset):
 
     def fingerprint(self) -> str:
         return self._digest
+
+
+def _fingerprint(chunks, labels: np.ndarray, image_shape: tuple) -> str:
+    """:meth:`FaceDataset.fingerprint` of the kept rows, their faces fetched one chunk at a time.
+
+    The same bytes in the same order as a local load of the train split hashes
+    (shape, pixels, labels), whatever the chunk size: ``evaluate`` of a copy of
+    the training data then recognises it, as it does for a local fit.
+    """
+    digest = hashlib.sha256()
+    digest.update(repr((len(labels), *image_shape)).encode())
+    for chunk in range(chunks.n_chunks):
+        digest.update(chunks.pixels(chunk))
+    digest.update("\n".join(labels.tolist()).encode())
+    return digest.hexdigest()
+
+
+#: Parameters that change how features are computed, not which: left out of a feature store's key.
+_RUNTIME_PARAMS = {"n_jobs", "verbose", "memory"}
+
+
+def _feature_params(estimator) -> dict:
+    """``estimator``'s parameters that decide its output (JSON-ready), ``n_jobs`` and the like left out."""
+    from sklearn.base import BaseEstimator
+
+    def describe(value):
+        # A nested estimator by its class (its own parameters follow as key__param; a Pipeline's steps
+        # repr would show their n_jobs), lists item by item, anything else by repr.
+        if isinstance(value, BaseEstimator):
+            return type(value).__qualname__
+        if isinstance(value, (list, tuple)):
+            return [describe(item) for item in value]
+        return repr(value)
+
+    params = {key: describe(value) for key, value in sorted(estimator.get_params(deep=True).items())
+              if key.rsplit("__", 1)[-1] not in _RUNTIME_PARAMS}
+    return {"class": type(estimator).__qualname__, "params": params}
+
+
+def open_feature_store(pipeline, images: ImageList, *, size, cropper, feature_store, chunk_size: int):
+    """The :class:`~fer_classic.features._store.FeatureStore` of ``pipeline``'s features of ``images``.
+
+    Keyed by the feature steps' parameters (not ``n_jobs``: another ``--n-jobs``
+    resumes the same store), the geometry, the cropper and the files'
+    fingerprint. Opening it checks an existing store (its chunk size, its files),
+    so ``fit_model`` opens it once before decoding the test split.
+    """
+    from .features._store import FeatureStore, files_fingerprint, store_key
+
+    head = pipeline[:[name for name, _ in pipeline.steps].index("scale")]
+    params = {"head": _feature_params(head), "size": list(size),
+              "cropper": None if cropper is None else _feature_params(cropper)}
+    key = store_key(params, files_fingerprint(images.paths, images.labels))
+    return FeatureStore(feature_store, key, len(images), chunk_size, params)
 
 
 def _merge_moments(summaries: list[dict]) -> tuple[int, np.ndarray, np.ndarray]:
@@ -812,9 +891,14 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     from .estimators._canonical import coded_class_weights
     from .labels import sort_labels
 
+    from .data._folder import refuse_undecoded_folders
+
     cut = [name for name, _ in pipeline.steps].index("scale")
     head = pipeline[:cut]
-    coded_class_weights(pipeline, sort_labels(set(images.labels.tolist())))  # a wrong key fails before the features
+    listed = sort_labels(set(images.labels.tolist()))
+    if len(listed) < 2:  # the listing has the labels: refused before any feature is extracted
+        raise EmptyClassError(f"{images.name}: the training files hold only class {listed[0]!r}; need 2.")
+    coded_class_weights(pipeline, listed)  # a wrong key fails before the features
     # The head learns nothing (check_chunked): fitted on the first decodable file only, for its input checks.
     for start in range(len(images)):
         _, first, _, _ = _read_part([images.paths[start]], FaceSource(tuple(size), cropper), range(1))
@@ -830,11 +914,8 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
             log(f"extracting features on {tasks}, {len(images)} files in chunks of {chunk_size}")
             chunks = timed(timings, "features", _WorkerChunks, tasks, images, size, cropper, head, chunk_size)
         else:
-            from .features._store import FeatureStore, files_fingerprint, store_key
-
-            params = {"head": repr(head), "size": list(size), "cropper": repr(cropper)}
-            key = store_key(params, files_fingerprint(images.paths, images.labels))
-            store = FeatureStore(feature_store, key, len(images), chunk_size, params)
+            store = open_feature_store(pipeline, images, size=size, cropper=cropper, feature_store=feature_store,
+                                       chunk_size=chunk_size)
             log(f"extracting features of {len(images)} files into {store.folder} in chunks of {chunk_size}")
             chunks = timed(timings, "features", _StoreChunks, store, images, size, cropper, head, log)
         summaries = timed(timings, "features", chunks.summaries)  # workers: waits for the extraction
@@ -843,12 +924,10 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         offsets = [s.start for s in images.chunks(chunk_size)]
         kept_rows = np.concatenate([offset + s["kept"] for offset, s in zip(offsets, summaries)]).astype(np.intp)
         skipped = [tuple(item) for s in summaries for item in s["skipped"]]
-        if len(kept_rows) == 0:
-            raise EmptyClassError(f"{images.name}: none of the {len(images)} training files could be decoded.")
+        refuse_undecoded_folders(images.folders, kept_rows, skipped)  # as a local load refuses such a folder
         labels = images.labels[kept_rows]
         classes = np.asarray(sort_labels(np.unique(labels).tolist()), dtype=object)
-        if len(classes) < 2:
-            raise EmptyClassError(f"{images.name}: the training files hold only class {classes[0]!r}; need 2.")
+        digest = timed(timings, "features", _fingerprint, chunks, labels, tuple(size))
 
         n, mean, var = _merge_moments(summaries)
         scaler = _fitted_scaler(pipeline.named_steps["scale"], n, mean, var)
@@ -868,7 +947,6 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     canonical.n_features_in_ = len(mean)
     pipeline.steps[cut] = ("scale", scaler)
     pipeline.steps[:cut] = head.steps
-    digest = hashlib.sha256("".join(s["digest"] for s in summaries).encode()).hexdigest()
     return _ChunkedTrainingSet(labels, images.paths[kept_rows], tuple(size), images.name, skipped, digest)
 
 

@@ -236,15 +236,7 @@ def hold_out(
                            "share out of.")
     has_test = data.has_split("test")
     if data.has_split("train"):
-        # Only train (and test) images are used: e.g. FER+'s val rows, or CSV rows with an empty
-        # Usage, are said to be left out, not silently dropped, whether or not a test is held out of train.
-        used = split_mask(data.splits, data.usages, "train") | split_mask(data.splits, data.usages, "test")
-        if not used.all():
-            left = data.subset(~used)
-            warnings.warn(f"{data.name}: {len(left)} images in neither the train nor the test split "
-                          f"({_split_counts(left)}) are left out; give them a train or test split to use them"
-                          f"{'' if has_test else ' (the test images are held out of the train split)'}.",
-                          UserWarning, stacklevel=2)
+        warn_left_out(data, stacklevel=2)
     if has_test:
         return data.select("train"), data.select("test"), False, None, None
     pool = data.select("train") if data.has_split("train") else data
@@ -277,6 +269,25 @@ def _split_counts(data: FaceDataset) -> str:
     """``"10 test, 3 val"``: how many images each split (or FER2013 usage, or none) of ``data`` holds."""
     counts = Counter(split or usage or "no split" for split, usage in zip(data.splits.tolist(), data.usages.tolist()))
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+
+
+def warn_left_out(data, *, stacklevel: int = 2) -> None:
+    """Warn that the images of ``data`` (with a train split) in neither train nor test are left out.
+
+    ``data`` is a FaceDataset or a listing of files (``name``, ``splits``,
+    ``usages``): e.g. FER+'s val rows, or CSV rows with an empty Usage, are said
+    to be left out, not silently dropped, whether or not a test is held out of train.
+    """
+    from types import SimpleNamespace
+
+    used = split_mask(data.splits, data.usages, "train") | split_mask(data.splits, data.usages, "test")
+    if not used.all():
+        left = SimpleNamespace(splits=data.splits[~used], usages=data.usages[~used])
+        has_test = split_mask(data.splits, data.usages, "test").any()
+        warnings.warn(f"{data.name}: {int((~used).sum())} images in neither the train nor the test split "
+                      f"({_split_counts(left)}) are left out; give them a train or test split to use them"
+                      f"{'' if has_test else ' (the test images are held out of the train split)'}.",
+                      UserWarning, stacklevel=stacklevel + 1)
 
 
 def check_stratified_folds(labels, folds: int, what: str, fix: str) -> None:

@@ -30,6 +30,7 @@ from ._training import (
     split_train_test,
     timed,
     validated,
+    warn_left_out,
 )
 from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
 from .evaluation import (
@@ -295,15 +296,25 @@ def fit_model(
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                     data):
-        from ._distributed import fit_chunked
+        from ._distributed import fit_chunked, open_feature_store
+        from .data._folder import warn_skipped
 
         # Chunks of paths: the training images are decoded where their features are computed.
         timings: dict[str, float] = {}
+        chunk_size = int(chunk_size)
         listing = timed(timings, "load", _split_listing, data, label_map)
-        test = timed(timings, "load", _load_listed, listing.select("test"), size, n_jobs, cropper)
-        train = fit_chunked(pipeline, listing.select("train"), size=(size, size), cropper=cropper, backend=backend,
+        warn_left_out(listing)
+        train_files, test_files = listing.select("train"), listing.select("test")
+        if feature_store is not None:  # an existing store of another --chunk-size, or a damaged one: now
+            open_feature_store(pipeline, train_files, size=(size, size), cropper=cropper,
+                               feature_store=feature_store, chunk_size=chunk_size)
+        test = timed(timings, "load", _load_listed, test_files, size, n_jobs, cropper)
+        # Each listed training folder gives images (fit_chunked refuses one that gives none).
+        _refuse_unseen_classes(set(train_files.labels.tolist()), test.classes, listing.name)
+        train = fit_chunked(pipeline, train_files, size=(size, size), cropper=cropper, backend=backend,
                             scheduler=scheduler, feature_store=feature_store, chunk_size=chunk_size,
                             timings=timings, log=log)
+        warn_skipped(listing.name, len(train_files) + len(test_files), [*test.skipped, *train.skipped])
         model, metrics, path = fit_score_save(
             pipeline, train, test, features=features, clf=clf, source=str(data), timings=timings, log=log,
             fitted=True, out=out, model_format=model_format, random_state=random_state, held_out_test=False,
@@ -325,12 +336,7 @@ def fit_model(
                           UserWarning, stacklevel=2)
     train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
                                                   groups=groups, log=log)
-    unseen = sorted(set(test.classes) - set(train.classes))
-    if unseen:
-        raise EmptyClassError(
-            f"Test images of class(es) {unseen} have no training images in {dataset.name}; "
-            "add training images or remove those classes."
-        )
+    _refuse_unseen_classes(train.classes, test.classes, dataset.name)
     require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
                            kernel_shift=kernel_shift)
     model, metrics, path = fit_score_save(
@@ -343,10 +349,20 @@ def fit_model(
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
 
 
+def _refuse_unseen_classes(train_classes, test_classes, name: str) -> None:
+    """EmptyClassError when test images have a class no training image has: the model could never predict it."""
+    unseen = sorted(set(test_classes) - set(train_classes))
+    if unseen:
+        raise EmptyClassError(
+            f"Test images of class(es) {unseen} have no training images in {name}; "
+            "add training images or remove those classes."
+        )
+
+
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
                  data) -> bool:
     """Whether ``fit_model`` fits chunk by chunk (``--backend dask/ray``, ``--feature-store``); options checked."""
-    from ._distributed import check_backend, check_chunked, check_scheduler
+    from ._distributed import check_backend, check_chunk_size, check_chunked, check_scheduler
 
     check_backend(backend, scheduler)  # a missing Dask or Ray is named before anything is read
     if backend != "local" and feature_store is not None:
@@ -354,8 +370,7 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
                          f"--backend {backend} the workers hold the features.")
     if backend == "local" and feature_store is None:
         return False
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
-        raise ValueError(f"chunk_size (--chunk-size) must be a positive integer; got {chunk_size!r}.")
+    check_chunk_size(chunk_size)
     if dedupe_data:
         raise ValueError("--dedupe compares the decoded images in memory; it is not available with "
                          "--backend dask/ray or --feature-store.")
@@ -382,9 +397,11 @@ def _load_listed(listing, size, n_jobs, cropper) -> FaceDataset:
     """The listed files decoded into a FaceDataset, as :func:`fer_classic.load_dataset` decodes them."""
     import numpy as np
 
+    from .data._folder import refuse_undecoded_folders
     from .data._images import read_images
 
     images, ok, skipped, _ = read_images([Path(p) for p in listing.paths], (size, size), n_jobs, cropper=cropper)
+    refuse_undecoded_folders(listing.folders, ok, skipped)  # as a local load refuses such a folder
     return FaceDataset(images, listing.labels[ok], listing.splits[ok], listing.usages[ok],
                        np.asarray(listing.paths[ok], dtype=object), listing.name, tuple(skipped))
 
@@ -463,12 +480,13 @@ def evaluate_model(
     on_workers = backend != "local" or scheduler is not None
     timings: dict[str, float] = {}
     if on_workers:
-        from ._distributed import check_backend, list_images
+        from ._distributed import check_backend, check_chunk_size, list_images
 
         if split == HELD_OUT:
             raise ValueError(f"--split {HELD_OUT} recomputes the model's hold-out from the decoded images in memory; "
                              f"it is not available with --backend {backend}.")
         check_backend(backend, scheduler)
+        chunk_size = check_chunk_size(chunk_size)
         if report is not None:
             raise ValueError(f"--report draws from the images in memory; it is not available with --backend "
                              f"{backend}.")
@@ -592,10 +610,14 @@ def _check_split(model: FERModel, dataset, split: str | None, *, held_out_note: 
 def _evaluate_on_workers(model, subset, *, name, timings, backend, scheduler, chunk_size) -> EvaluateResult:
     """:func:`evaluate_model` of listed files (checked there), decoded and predicted on Dask or Ray workers."""
     from ._distributed import evaluate_chunked
+    from .data._folder import refuse_undecoded_folders, warn_skipped
 
     true, predicted, skipped, decoded = timed(timings, "predict", evaluate_chunked, model, subset,
                                               cropper=loading_cropper(model), backend=backend, scheduler=scheduler,
                                               chunk_size=chunk_size)
+    # What a local load refuses and warns, for the files the workers decoded.
+    refuse_undecoded_folders(subset.folders, decoded, skipped)
+    warn_skipped(subset.name, len(subset), skipped, stacklevel=3)
     warn_class_mismatch(model.classes, true)
     # The decoded files' usages: the per-usage accuracy (FER2013's PublicTest, PrivateTest) the local backend gives.
     metrics = classification_metrics(true, predicted, model.classes, groups=subset.usages[decoded])

@@ -85,8 +85,9 @@ def test_dask_evaluate_gives_the_accuracy_of_each_fer2013_half_like_local(folder
     (folder_dataset / "test" / "happy" / "PublicTest_broken.png").write_bytes(b"not an image")
     with pytest.warns(SkippedFilesWarning, match="1 of"):
         local = evaluate_model(fitted_model, folder_dataset)
-    remote = evaluate_model(fitted_model, folder_dataset, backend="dask", scheduler=cluster.scheduler_address,
-                            chunk_size=5)
+    with pytest.warns(SkippedFilesWarning, match="1 of 29 files under .* could not be decoded"):  # was silent
+        remote = evaluate_model(fitted_model, folder_dataset, backend="dask", scheduler=cluster.scheduler_address,
+                                chunk_size=5)
     parts = remote.metrics["accuracy_by_group"]  # was missing: no groups were passed on the workers' road
     assert {name: part["n"] for name, part in parts.items()} == {"PrivateTest": 14, "PublicTest": 14}
     assert parts == local.metrics["accuracy_by_group"] and len(remote.skipped) == len(local.skipped) == 1
@@ -125,6 +126,20 @@ def test_dask_evaluate_of_data_a_model_held_out_of_warns_and_refuses_like_local(
 def test_unsupported_options_are_named_before_work(folder_dataset, change, match):
     with pytest.raises(ValueError, match=match):
         fit_model(folder_dataset, backend="dask", scheduler="tcp://127.0.0.1:1", **{**APPROX, **change})
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, 2.5, True])
+def test_dask_evaluate_checks_chunk_size_as_fit_does(folder_dataset, fitted_model, chunk_size):
+    with pytest.raises(ValueError, match=r"chunk_size \(--chunk-size\) must be a positive integer"):
+        evaluate_model(fitted_model, folder_dataset, backend="dask", chunk_size=chunk_size)
+
+
+def test_listed_paths_are_absolute_for_remote_workers(folder_dataset, monkeypatch):
+    from fer_classic._distributed import list_images
+
+    monkeypatch.chdir(folder_dataset.parent)
+    listing = list_images(folder_dataset.name)
+    assert all(path.startswith(str(folder_dataset)) for path in listing.paths)  # were relative to this folder
 
 
 def test_dask_fit_needs_a_folder_tree(tiny_faces):

@@ -98,15 +98,17 @@ def test_fingerprint_changes_when_a_file_changes(folder_dataset):
 def test_store_rejects_another_chunk_layout(tmp_path):
     key = store_key({"a": 1}, "f")
     store = FeatureStore(tmp_path, key, 10, 4)
-    store.write(0, np.ones((4, 3)), np.arange(4), [], "d")
+    store.write(0, np.ones((4, 3)), np.arange(4), [], np.zeros((4, 2, 2), np.uint8))
     with pytest.raises(ValueError, match="--chunk-size"):
         FeatureStore(tmp_path, key, 10, 5)
 
 
 def test_store_reads_only_kept_rows(tmp_path):
     store = FeatureStore(tmp_path, "k", 6, 3)
-    store.write(0, np.arange(6.0).reshape(2, 3), np.array([0, 2]), [("bad.jpg", "unreadable")], "d")
+    faces = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
+    store.write(0, np.arange(6.0).reshape(2, 3), np.array([0, 2]), [("bad.jpg", "unreadable")], faces)
     np.testing.assert_array_equal(store.read(0), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(store.pixels(0), faces)
     np.testing.assert_array_equal(store.kept(0), [0, 2])
     assert store.missing() == [1]
 
@@ -138,3 +140,113 @@ def test_a_feature_store_without_data_asks_for_a_class_folder_tree(tmp_path):
     # It said "--data None is not one".
     with pytest.raises(DatasetError, match=r"give one as --data \(the generated faces are no files\)"):
         fit_model(None, features="hog", clf="ridge", feature_store=tmp_path / "store")
+
+
+RIDGE = {"features": "hog", "clf": "ridge"}
+
+
+def test_chunked_fit_warns_of_undecodable_files_like_local(folder_dataset, tmp_path):
+    from fer_classic.exceptions import SkippedFilesWarning
+
+    (folder_dataset / "train" / "happy" / "zz_broken.png").write_bytes(b"not an image")
+    (folder_dataset / "test" / "happy" / "zz_broken.png").write_bytes(b"not an image")
+    # One warning for the test files decoded here and the training files decoded chunk by chunk.
+    with pytest.warns(SkippedFilesWarning, match=r"2 of 114 files under .* could not be decoded"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_chunked_fit_refuses_a_class_folder_without_a_decodable_image_like_local(folder_dataset, tmp_path, split):
+    from fer_classic.exceptions import EmptyClassError
+
+    for path in (folder_dataset / split / "fear").iterdir():
+        path.write_bytes(b"not an image")
+    with pytest.raises(EmptyClassError, match=rf"Label folder .*{split}.fear: none of its \d+ images could be"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+def test_chunked_fit_refuses_test_classes_without_training_images(folder_dataset, tmp_path, monkeypatch):
+    from fer_classic.exceptions import EmptyClassError
+
+    (folder_dataset / "train" / "fear").rename(tmp_path / "fear")
+    monkeypatch.setattr("fer_classic._distributed._extract", lambda *a: pytest.fail("features extracted"))
+    with pytest.raises(EmptyClassError, match=r"Test images of class\(es\) \['fear'\] have no training images"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+def test_chunked_fit_refuses_one_training_class_before_extracting(folder_dataset, tmp_path, monkeypatch):
+    from fer_classic.exceptions import EmptyClassError
+
+    import shutil
+
+    for folder in (folder_dataset / "train").iterdir():
+        if folder.name != "happy":
+            shutil.rmtree(folder)
+    for folder in (folder_dataset / "test").iterdir():
+        if folder.name != "happy":
+            shutil.rmtree(folder)
+    monkeypatch.setattr("fer_classic._distributed._extract", lambda *a: pytest.fail("features extracted"))
+    with pytest.raises(EmptyClassError, match="only class 'happy'; need 2"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+def test_chunked_fit_warns_of_val_images_left_out_like_local(folder_dataset, tmp_path):
+    (folder_dataset / "val" / "happy").mkdir(parents=True)
+    for path in sorted((folder_dataset / "test" / "happy").iterdir())[:2]:
+        (folder_dataset / "val" / "happy" / path.name).write_bytes(path.read_bytes())
+    with pytest.warns(UserWarning, match=r"2 images in neither the train nor the test split \(2 val\) are left out"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+@pytest.mark.parametrize("chunk_size", [7, 64])
+def test_chunked_fingerprint_is_the_local_one(folder_dataset, tmp_path, chunk_size):
+    local = fit_model(folder_dataset, **RIDGE).model.metadata["training"]["fingerprint"]
+    stored = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=chunk_size, **RIDGE)
+    assert stored.model.metadata["training"]["fingerprint"] == local
+    assert local == load_dataset(folder_dataset).select("train").fingerprint()
+
+
+def test_evaluate_of_a_copy_of_the_training_data_warns_for_a_chunked_fit(folder_dataset, tmp_path):
+    import shutil
+
+    from fer_classic.exceptions import DataLeakageWarning
+    from fer_classic.workflow import evaluate_model
+
+    model = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE).model
+    copy = shutil.copytree(folder_dataset, tmp_path / "copy")
+    with pytest.warns(DataLeakageWarning, match="includes those 84 training images"):
+        evaluate_model(model, copy, split="train")
+
+
+def test_store_is_resumed_with_another_n_jobs(folder_dataset, tmp_path):
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, n_jobs=1, **APPROX)
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, n_jobs=2, **APPROX)
+    assert len(_store_dirs(tmp_path / "store")) == 1
+
+
+@pytest.mark.parametrize("chunk_size", [np.int64(16), 16])
+def test_chunk_size_may_be_a_numpy_integer(folder_dataset, tmp_path, chunk_size):
+    result = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=chunk_size, **RIDGE)
+    assert result.model.metadata["chunked_fit"]["chunk_size"] == 16
+
+
+def test_another_chunk_size_on_a_store_is_refused_before_the_test_split_is_decoded(folder_dataset, tmp_path,
+                                                                                   monkeypatch):
+    fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+    monkeypatch.setattr("fer_classic.workflow._load_listed", lambda *a: pytest.fail("test split decoded"))
+    with pytest.raises(ValueError, match="use the same --chunk-size"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=32, **RIDGE)
+
+
+@pytest.mark.parametrize("damage", ["manifest", "features"])
+def test_a_damaged_store_is_named_in_one_line(tmp_path, damage):
+    store = FeatureStore(tmp_path, "k", 6, 3)
+    store.write(0, np.ones((3, 4)), np.arange(3), [], np.zeros((3, 2, 2), np.uint8))
+    if damage == "manifest":
+        (store.folder / "manifest.json").write_text("{bad")
+    else:
+        with open(store.folder / "features.npy", "r+b") as file:
+            file.truncate(100)
+    with pytest.raises(ValueError, match=rf"Feature store {store.folder} is damaged \(.*\); delete that folder .* "
+                                         r"or choose another --feature-store"):
+        FeatureStore(tmp_path, "k", 6, 3)

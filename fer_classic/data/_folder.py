@@ -19,7 +19,7 @@ from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, r
 if TYPE_CHECKING:
     from ..detection import FaceCropper
 
-__all__ = ["file_usages", "load_folder", "scan_folder"]
+__all__ = ["file_usages", "load_folder", "refuse_undecoded_folders", "scan_folder", "warn_skipped"]
 
 # Kaggle's FER2013 folders name files after the CSV's Usage column.
 _USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
@@ -312,6 +312,37 @@ def file_usages(groups: list[tuple[str, Path]], paths: list[Path], folder_of: li
     return usages
 
 
+def refuse_undecoded_folders(folders, ok, skipped) -> None:
+    """Raise EmptyClassError for the first label folder none of whose listed files was decoded.
+
+    ``folders`` holds each listed file's label folder, ``ok`` which files gave
+    an image (a mask or indices), ``skipped`` the ``(path, reason)`` of the
+    others. Shared by :func:`load_folder` and the chunked fit and evaluation,
+    which decode the files elsewhere.
+    """
+    folders = np.asarray([os.fspath(folder) for folder in folders], dtype=object)
+    kept = set(folders[ok].tolist())
+    for folder in dict.fromkeys(folders.tolist()):
+        if folder not in kept:
+            inside = [reason for path, reason in skipped if Path(path).is_relative_to(folder)]
+            raise EmptyClassError(
+                f"Label folder {folder}: none of its {len(inside)} images could be decoded or held a face "
+                f"({list_sources(inside, 3)}); replace the files."
+            )
+
+
+def warn_skipped(root, n_files: int, skipped, *, stacklevel: int = 2) -> None:
+    """SkippedFilesWarning for the ``skipped`` ``(path, reason)`` of ``n_files`` files read under ``root``."""
+    if skipped:
+        warnings.warn(
+            f"{len(skipped)} of {n_files} files under {root} could not be decoded (or hold no face) and were "
+            f"skipped (left untouched; all are in dataset.skipped): "
+            + list_sources([reason for _, reason in skipped]),
+            SkippedFilesWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 def load_folder(
     root: str | os.PathLike,
     *,
@@ -380,22 +411,8 @@ def load_folder(
     size = as_size(size)
     groups, paths, labels, splits, folder_of = scan_folder(root, label_map)
     images, ok, skipped, stretched = read_images(paths, size, n_jobs, cropper=cropper)
-    kept_folders = set(np.asarray(folder_of)[ok].tolist())
-    for index, (_, folder) in enumerate(groups):
-        if index not in kept_folders:
-            inside = [reason for path, reason in skipped if Path(path).is_relative_to(folder)]
-            raise EmptyClassError(
-                f"Label folder {folder}: none of its {len(inside)} images could be decoded or held a face "
-                f"({list_sources(inside, 3)}); replace the files."
-            )
-    if skipped:
-        warnings.warn(
-            f"{len(skipped)} of {len(paths)} files under {root} could not be decoded (or hold no face) and were "
-            f"skipped (left untouched; all are in dataset.skipped): "
-            + list_sources([reason for _, reason in skipped]),
-            SkippedFilesWarning,
-            stacklevel=2,
-        )
+    refuse_undecoded_folders([groups[i][1] for i in folder_of], ok, skipped)
+    warn_skipped(root, len(paths), skipped, stacklevel=2)
     if stretched:
         _warn_stretched(stretched, stacklevel=2)
     kept = [p for p, keep in zip(paths, ok) if keep]

@@ -25,7 +25,9 @@ __all__ = ["FeatureStore", "files_fingerprint", "store_key"]
 _MANIFEST = "manifest.json"
 _FEATURES = "features.npy"
 _KEPT = "kept.npy"
-_VERSION = 1
+_PIXELS = "pixels.npy"
+#: 2: the decoded faces are kept (pixels.npy), for the training set's fingerprint.
+_VERSION = 2
 
 
 def files_fingerprint(paths: Iterable[str | os.PathLike], labels: Iterable[str]) -> str:
@@ -66,9 +68,17 @@ class FeatureStore:
     Notes
     -----
     Files: ``features.npy`` (``n_rows x n_features``, created at the first
-    chunk, when the width is known), ``kept.npy`` (bool per row: the file was
-    decoded and holds a face) and ``manifest.json`` (chunks done, their
-    skipped files and pixel digests).
+    chunk, when the width is known), ``pixels.npy`` (the decoded uint8 faces,
+    ``n_rows x height x width``), ``kept.npy`` (bool per row: the file was
+    decoded and holds a face) and ``manifest.json`` (chunks done and their
+    skipped files).
+
+    Raises
+    ------
+    ValueError
+        An existing store of another chunk size, or a damaged one (its
+        manifest unreadable, an array missing or cut short): the message names
+        the folder and says to delete it or choose another ``--feature-store``.
     """
 
     def __init__(self, root: str | os.PathLike, key: str, n_rows: int, chunk_size: int,
@@ -78,14 +88,45 @@ class FeatureStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         manifest = self.folder / _MANIFEST
         if manifest.exists():
-            self.manifest = json.loads(manifest.read_text(encoding="utf-8"))
+            self.manifest = self._read_manifest(manifest)
             if (self.manifest.get("n_rows"), self.manifest.get("chunk_size")) != (self.n_rows, self.chunk_size):
                 raise ValueError(f"{self.folder}: feature store of {self.manifest.get('n_rows')} rows in chunks of "
                                  f"{self.manifest.get('chunk_size')}, asked for {self.n_rows} in chunks of "
                                  f"{self.chunk_size}; use the same --chunk-size or another --feature-store.")
+            self._check_arrays()
         else:
             self.manifest = {"version": _VERSION, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
                              "n_features": None, "params": dict(params or {}), "done": {}}
+
+    def _damaged(self, what: str) -> ValueError:
+        return ValueError(f"Feature store {self.folder} is damaged ({what}); delete that folder to compute the "
+                          "features anew, or choose another --feature-store.")
+
+    def _read_manifest(self, path: Path) -> dict:
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise self._damaged(f"{_MANIFEST}: {exc}") from None
+        if not (isinstance(manifest, dict) and isinstance(manifest.get("done"), dict)):
+            raise self._damaged(f"{_MANIFEST} is not a feature store's manifest")
+        return manifest
+
+    def _check_arrays(self) -> None:
+        """Each array there is of the manifest's shape and can be mapped (a truncated file cannot)."""
+        n_features = self.manifest.get("n_features")
+        if not self.manifest["done"]:
+            return
+        if not isinstance(n_features, int):
+            raise self._damaged(f"{_MANIFEST} records chunks but no feature width")
+        shapes = {_FEATURES: (self.n_rows, n_features), _KEPT: (self.n_rows,), _PIXELS: None}
+        for name, shape in shapes.items():
+            try:
+                array = self._map(name)
+            except (OSError, ValueError) as exc:
+                raise self._damaged(f"{name}: {exc}") from None
+            if (shape is not None and array.shape != shape) or (shape is None and array.shape[:1] != (self.n_rows,)):
+                raise self._damaged(f"{name} holds an array of shape {array.shape}")
+            del array
 
     @property
     def n_chunks(self) -> int:
@@ -109,30 +150,32 @@ class FeatureStore:
         """
         return np.load(self.folder / name, mmap_mode=mode)
 
-    def write(self, chunk: int, X: np.ndarray, kept: np.ndarray, skipped: Sequence, digest: str) -> None:
-        """Store chunk ``chunk``: features ``X`` of its kept rows (``kept``: their positions in the chunk).
+    def write(self, chunk: int, X: np.ndarray, kept: np.ndarray, skipped: Sequence, pixels: np.ndarray) -> None:
+        """Store chunk ``chunk``: features ``X`` and faces ``pixels`` of its kept rows (``kept``: their positions).
 
         The rows are flushed to disk before the manifest records the chunk as done.
         """
         start, stop = self.bounds(chunk)
-        if not (self.folder / _FEATURES).exists():
+        # Created anew while no chunk is recorded: arrays left by a run cut short before its first chunk.
+        if not self.manifest["done"] or not all((self.folder / name).exists() for name in (_FEATURES, _KEPT, _PIXELS)):
             self.manifest["n_features"] = int(X.shape[1])
             # Created sparse: nothing is written but the header until chunks arrive.
             for name, dtype, shape in ((_FEATURES, np.float64, (self.n_rows, int(X.shape[1]))),
-                                       (_KEPT, bool, (self.n_rows,))):
+                                       (_KEPT, bool, (self.n_rows,)),
+                                       (_PIXELS, np.uint8, (self.n_rows, *np.shape(pixels)[1:]))):
                 created = np.lib.format.open_memmap(self.folder / name, mode="w+", dtype=dtype, shape=shape)
                 created.flush()
                 del created
         rows = start + np.asarray(kept, dtype=np.intp)
-        features, kept_rows = self._map(_FEATURES, "r+"), self._map(_KEPT, "r+")
+        features, kept_rows, faces = (self._map(name, "r+") for name in (_FEATURES, _KEPT, _PIXELS))
         kept_rows[start:stop] = False
         kept_rows[rows] = True
         features[rows] = X
-        features.flush()
-        kept_rows.flush()
-        del features, kept_rows
-        self.manifest["done"][str(chunk)] = {"skipped": [list(s) for s in skipped], "digest": digest,
-                                             "n_kept": int(len(rows))}
+        faces[rows] = pixels
+        for array in (features, kept_rows, faces):
+            array.flush()
+        del features, kept_rows, faces
+        self.manifest["done"][str(chunk)] = {"skipped": [list(s) for s in skipped], "n_kept": int(len(rows))}
         atomic_write_text(self.folder / _MANIFEST, json.dumps(self.manifest))
 
     def kept(self, chunk: int) -> np.ndarray:
@@ -145,6 +188,11 @@ class FeatureStore:
         start, stop = self.bounds(chunk)
         return np.array(self._map(_FEATURES)[start:stop][self.kept(chunk)])
 
+    def pixels(self, chunk: int) -> np.ndarray:
+        """Decoded faces of the kept rows of ``chunk`` (uint8, a copy of one chunk)."""
+        start, stop = self.bounds(chunk)
+        return np.array(self._map(_PIXELS)[start:stop][self.kept(chunk)])
+
     def info(self, chunk: int) -> dict:
-        """The manifest's record of a written chunk: ``skipped``, ``digest``, ``n_kept``."""
+        """The manifest's record of a written chunk: ``skipped``, ``n_kept``."""
         return self.manifest["done"][str(chunk)]
