@@ -383,6 +383,16 @@ def _fit(estimator, X, y):
     return estimator.fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "estimator", [pytest.param(estimators[0], id=cls.__name__) for cls, estimators in INSTANCES.items()
+                  if "n_jobs" in estimators[0].get_params(deep=False) and not issubclass(cls, NEEDS_TENSORFLOW)])
+def test_n_jobs_0_is_refused_when_fit_starts(estimator):
+    # joblib refuses 0 only once a pool is made, deep inside (or never, on a path without one).
+    X, y = _images()
+    with pytest.raises(ValueError, match="'n_jobs' parameter"):
+        _fit(clone(estimator).set_params(n_jobs=0), X, y)
+
+
 def test_every_class_that_takes_images_is_image_checked():
     assert {p.values[0].__class__ for p in IMAGE_ESTIMATORS} == {c for c in INSTANCES if _takes_images(c)}
 

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.fft
 from skimage.filters import gabor_kernel
 
-from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from .._sklearn_compat import N_JOBS, Integral, Interval, Real, SequenceOf, StrOptions
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["GaborFeatures"]
@@ -133,7 +133,7 @@ class GaborFeatures(ImageTransformerMixin):
         "pooling": [StrOptions({"mean", "max"})],
         "norm": [StrOptions({"l2"}), None],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils.validation import check_is_fitted
 
-from .._sklearn_compat import Integral, Interval, SequenceOf, StrOptions, validate_params
+from .._sklearn_compat import N_JOBS, Integral, Interval, SequenceOf, StrOptions, validate_params
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_real_images, check_width
 
 __all__ = ["HOGFeatures", "hog_batch"]
@@ -259,7 +259,7 @@ class HOGFeatures(ImageTransformerMixin):
         "cells_per_block": [_PAIR],
         "block_norm": [StrOptions(set(_BLOCK_NORMS))],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(

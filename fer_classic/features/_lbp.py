@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from .._sklearn_compat import N_JOBS, Integral, Interval, Real, SequenceOf, StrOptions
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_real_images, check_width
 
 __all__ = ["LBPFeatures", "lbp_batch"]
@@ -245,7 +245,7 @@ class LBPFeatures(ImageTransformerMixin):
         "method": [StrOptions(set(_METHODS))],
         "grid": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(

@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import Progress
-from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
+from .._sklearn_compat import N_JOBS, Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["DenseSIFTBoVW", "DenseSIFTVLAD", "dense_keypoints"]
@@ -104,7 +104,7 @@ class _DenseSIFT(ImageTransformerMixin):
         "power": [_POSITIVE],
         "max_descriptors": [_POSITIVE_INT],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
         "random_state": ["random_state"],
     }
 

@@ -7,7 +7,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from .._sklearn_compat import Integral, _fit_context
+from .._sklearn_compat import N_JOBS, _fit_context
 
 __all__ = ["BlockScaledUnion", "decode_compact", "encode_compact", "has_compact_codes"]
 
@@ -131,7 +131,7 @@ class BlockScaledUnion(FeatureUnion):
     _parameter_constraints: dict = {
         "transformer_list": [list],
         "normalised_blocks": [tuple, list],  # names checked against the blocks in fit
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
         "transformer_weights": [dict, None],
         "verbose": ["boolean"],
         "verbose_feature_names_out": ["boolean", str, callable],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._sklearn_compat import Integral, Interval, InvalidParameterError, RealNotInt, _fit_context
+from .._sklearn_compat import N_JOBS, Integral, Interval, InvalidParameterError, RealNotInt, _fit_context
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["BorderCrop"]
@@ -67,7 +67,7 @@ class BorderCrop(ImageTransformerMixin):
         "border": [Interval(Integral, 0, None, closed="left"), Interval(RealNotInt, 0, 0.5, closed="left")],
         "resize": ["boolean"],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions
+from .._sklearn_compat import N_JOBS, Integral, Interval, Real, SequenceOf, StrOptions
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin
 
 __all__ = ["HistogramEqualizer"]
@@ -67,7 +67,7 @@ class HistogramEqualizer(ImageTransformerMixin):
         "clip_limit": [Interval(Real, 0, None, closed="neither")],
         "tile_grid_size": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
-        "n_jobs": [Integral, None],
+        "n_jobs": N_JOBS,
     }
 
     def __init__(
