@@ -464,6 +464,13 @@ def ray_session(address: str | None) -> Iterator:
         ray.shutdown()
 
 
+def _worker_failed(engine: str, exc: BaseException) -> WorkerError:
+    """The one-line error for a worker lost mid-run (killed, out of memory, restarted), Dask's or Ray's."""
+    first = (str(exc).splitlines() or [""])[0]
+    return WorkerError(f"a {engine} worker failed ({type(exc).__name__}): {first}; "
+                       "check the cluster's memory and logs, or use smaller --chunk-size.")
+
+
 class _DaskTasks:
     """Tasks on a ``dask.distributed`` client (futures); :class:`_RayTasks` is the same on Ray."""
 
@@ -482,7 +489,16 @@ class _DaskTasks:
         return self.client.submit(func, *args, pure=False, **kwargs)
 
     def gather(self, futures: list) -> list:
-        return self.client.gather(futures)
+        import concurrent.futures
+
+        from distributed import KilledWorker
+
+        try:
+            return self.client.gather(futures)
+        except (KilledWorker, concurrent.futures.CancelledError) as exc:
+            # A worker killed (out of memory) or restarted by its nanny: the chunks it held are lost, and
+            # Dask cancels what depended on them (FutureCancelledError is a CancelledError).
+            raise _worker_failed("Dask", exc) from exc
 
     def release(self, futures: list) -> None:
         self.client.cancel(futures)
@@ -516,8 +532,7 @@ class _RayTasks:
                 raise exc.cause from exc
             raise WorkerError(f"a Ray task failed: {str(exc).splitlines()[0]}") from exc
         except self.ray.exceptions.RayError as exc:  # a worker died, ran out of memory, lost an object
-            raise WorkerError(f"a Ray worker failed ({type(exc).__name__}): {str(exc).splitlines()[0]}; "
-                              "check the cluster's memory and logs, or use smaller --chunk-size.") from exc
+            raise _worker_failed("Ray", exc) from exc
         # Copies: ray.get's arrays are read-only views of the object store, and the solve works in place.
         return copy.deepcopy(values)
 

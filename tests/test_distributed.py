@@ -49,6 +49,9 @@ def test_dask_fit_is_the_local_model_object(folder_dataset, cluster):
     assert svm.backend_ == "approx" and isinstance(svm.estimator_, LandmarkRidgeClassifier)
     assert remote.model.metadata["training"]["n_train"] == remote.n_train
     assert remote.model.metadata["chunked_fit"]["backend"] == "dask"
+    # The faces hashed on the workers chunk by chunk: a local load's fingerprint (evaluate recognises a copy).
+    local = load_dataset(folder_dataset).select("train").fingerprint()
+    assert remote.model.metadata["training"]["fingerprint"] == local
 
 
 def test_dask_fit_leaves_data_untouched(folder_dataset, cluster):
@@ -482,3 +485,26 @@ def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatc
                                        "--out", str(tmp_path / "m.joblib")])
     assert result.exit_code == 2 and "Invalid value for '--feature-store': is empty" in result.output
     assert list(here.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", ["cancelled", "killed"])
+def test_a_lost_dask_worker_is_a_one_line_worker_error(error):
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+
+    from fer_classic._distributed import _DaskTasks
+    from fer_classic.exceptions import WorkerError
+
+    # What a nanny's restart of a killed worker gives (was "unexpected FutureCancelledError ... a bug").
+    raised = (FutureCancelledError("_summary-1", "already forgotten") if error == "cancelled"
+              else KilledWorker("_extract-1", SimpleNamespace(address="tcp://10.0.0.2:40000"), 3))
+
+    class Client:
+        def gather(self, futures):
+            raise raised
+
+    with pytest.raises(WorkerError, match=r"a Dask worker failed \(\w+\): .*check the cluster's memory and logs, "
+                                          r"or use smaller --chunk-size"):
+        _DaskTasks(Client()).gather([])
