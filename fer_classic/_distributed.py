@@ -224,11 +224,12 @@ def _connect_timeout(backend: str) -> float:
 def _host_port(backend: str, scheduler: str, option: str) -> tuple[str, int] | None:
     """``(host, port)`` of a TCP address, None for what only Dask or Ray can resolve (``auto``, ``inproc://``)."""
     if backend == "dask":
-        from distributed.comm.addressing import parse_address
-
-        scheme, location = parse_address(scheduler)
+        scheme, sep, location = scheduler.partition("://")
+        if not sep:
+            scheme, location = "tcp", scheduler  # Dask's default scheme
         if scheme not in ("tcp", "tls", "ws", "wss"):
-            return None  # inproc, ucx, or an unknown scheme: Dask refuses that at once itself
+            _check_other_dask_scheme(scheduler, scheme, location, option)
+            return None
     else:
         scheme, sep, _ = scheduler.partition("://")
         if sep and scheme != "ray":
@@ -241,14 +242,68 @@ def _host_port(backend: str, scheduler: str, option: str) -> tuple[str, int] | N
                                  f"ray://HOST:10001{dask_note}.")
             return None
         location = scheduler.removeprefix("ray://")
+        if location in ("auto", "local"):
+            return _ray_auto(scheduler, option) if location == "auto" else None
     host, sep, port = location.rpartition(":")
     if not sep:
         if backend == "dask":
             raise ValueError(f"{option} {scheduler!r}: has no port; give tcp://HOST:8786.")
-        return None  # auto, local: Ray's own words; a bare host Ray refuses at once
+        raise ValueError(f"{option} {scheduler!r}: has no port; Ray addresses are auto, HOST:6379 or "
+                         "ray://HOST:10001.")
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{option} {scheduler!r}: the port must be a number from 1 to 65535; got {port!r}.")
     return host.strip("[]") or "localhost", int(port)
+
+
+def _check_other_dask_scheme(scheduler: str, scheme: str, location: str, option: str) -> None:
+    """Refuse a Dask address of a scheme this check cannot connect to, unless Dask can use it here.
+
+    ``inproc://`` is a scheduler in this very process (``LocalCluster(processes=False)``); ``ucx://``
+    needs UCX's package. Dask refused anything else only once the test split was decoded, in its own
+    words (an unknown scheme as "a bug in fer-classic").
+    """
+    import importlib.util
+
+    forms = "tcp://HOST:8786 (or tls://, ws://, wss://; inproc:// for a scheduler in this process)"
+    if scheme.strip() != scheme or location.strip() != location:
+        raise ValueError(f"{option} {scheduler!r}: has spaces around the address; give {forms}.")
+    if scheme == "inproc":
+        from distributed.comm.inproc import global_manager
+
+        try:
+            found = global_manager.get_listener_for(location) is not None
+        except ValueError:  # another process's inproc address
+            found = False
+        if not found:
+            raise ValueError(f"{option} {scheduler!r}: no Dask scheduler of this process listens there (inproc:// "
+                             f"addresses are in-process only); give {forms}.")
+    elif scheme == "ucx":
+        if not any(importlib.util.find_spec(name) for name in ("distributed_ucxx", "ucxx", "ucp")):
+            raise ValueError(f"{option} {scheduler!r}: ucx:// needs UCX for Dask (distributed-ucxx), which is not "
+                             f"installed; install it or give {forms}.")
+    else:
+        raise ValueError(f"{option} {scheduler!r}: {scheme!r} is not a Dask address scheme; give {forms}.")
+
+
+def _ray_auto(scheduler: str, option: str) -> tuple[str, int] | None:
+    """``(host, port)`` of the Ray cluster ``auto`` finds on this machine; a ValueError naming ``option`` if none.
+
+    Ray's own error came at ``ray.init``, after the test split was decoded, and named Ray's ``--address``.
+    """
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:  # a Ray without it: ray_session translates its error then
+        return None
+    try:
+        found = canonicalize_bootstrap_address(scheduler)
+    except ConnectionError:
+        raise ValueError(f"{option} {scheduler!r}: no running Ray cluster on this machine (auto connects to one "
+                         "started with 'ray start --head'); start one, give HOST:6379 or ray://HOST:10001, or "
+                         f"leave {option} out for a local Ray instance.") from None
+    except Exception:  # noqa: BLE001 - Ray's own parsing of what it found: ray.init reports it
+        return None
+    host, sep, port = (found or "").rpartition(":")
+    return (host.strip("[]") or "localhost", int(port)) if sep and port.isdigit() else None
 
 
 def _connect(address: tuple[str, int], deadline: float):
@@ -422,9 +477,26 @@ def dask_client(scheduler: str | None) -> Iterator:
     check_scheduler("dask", scheduler)
     client = Client(scheduler) if scheduler else Client(processes=False)
     try:
+        if scheduler:
+            _wait_for_workers(client, scheduler)
         yield client
     finally:
         client.close()
+
+
+def _wait_for_workers(client, scheduler: str, option: str = "--scheduler") -> None:
+    """Return once the scheduler has a worker; a ValueError naming ``option`` if none joins within Dask's connect
+    timeout (an adaptive cluster starts some on demand). Dask's own "No valid workers found" came after ~45 s,
+    from the first scatter, without naming the address."""
+    import asyncio
+
+    timeout = _connect_timeout("dask")
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11
+        raise ValueError(f"{option} {scheduler!r}: the Dask scheduler there has no workers (none joined within "
+                         f"{timeout:g} s); start some (dask worker {scheduler}) or give the address of a scheduler "
+                         "with workers.") from None
 
 
 @contextlib.contextmanager

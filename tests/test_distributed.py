@@ -508,3 +508,65 @@ def test_a_lost_dask_worker_is_a_one_line_worker_error(error):
     with pytest.raises(WorkerError, match=r"a Dask worker failed \(\w+\): .*check the cluster's memory and logs, "
                                           r"or use smaller --chunk-size"):
         _DaskTasks(Client()).gather([])
+
+
+@pytest.mark.parametrize("address, match", [
+    ("inproc://foo", r"no Dask scheduler of this process listens there \(inproc:// addresses are in-process only\)"),
+    ("bogus://x:1", "'bogus' is not a Dask address scheme"),  # was Dask's raw error, "a bug in fer-classic"
+    (" tcp://127.0.0.1:1", "has spaces around the address"),
+])
+def test_dask_scheduler_of_an_unusable_scheme_is_refused_up_front(address, match):
+    from fer_classic._distributed import check_scheduler
+
+    with pytest.raises(ValueError, match=rf"--scheduler .*: {match}; give tcp://HOST:8786"):
+        check_scheduler("dask", address)
+
+
+def test_dask_inproc_scheduler_of_this_process_is_accepted(cluster):
+    from fer_classic._distributed import check_scheduler
+
+    check_scheduler("dask", cluster.scheduler_address)  # LocalCluster(processes=False): inproc://
+
+
+def test_ucx_without_its_package_is_refused(monkeypatch):
+    import importlib.util
+
+    from fer_classic._distributed import check_scheduler
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(ValueError, match=r"--scheduler 'ucx://x:1': ucx:// needs UCX for Dask"):
+        check_scheduler("dask", "ucx://x:1")
+
+
+def test_ray_address_without_port_is_refused_up_front():
+    from fer_classic._distributed import check_scheduler
+
+    with pytest.raises(ValueError, match=r"--scheduler 'foo': has no port; Ray addresses are auto, HOST:6379"):
+        check_scheduler("ray", "foo")  # was Ray's "Invalid address format: foo" at ray.init
+
+
+def test_ray_auto_without_a_running_cluster_names_the_option(monkeypatch):
+    pytest.importorskip("ray")
+    import ray._private.services as services
+
+    from fer_classic._distributed import check_scheduler
+
+    def none_running(address, *args, **kwargs):
+        raise ConnectionError("Could not find any running Ray instance. Please specify ... `--address` flag")
+
+    monkeypatch.setattr(services, "canonicalize_bootstrap_address", none_running)
+    with pytest.raises(ValueError, match=r"--scheduler 'auto': no running Ray cluster on this machine"):
+        check_scheduler("ray", "auto")
+
+
+def test_a_dask_scheduler_without_workers_is_named(monkeypatch):
+    from fer_classic._distributed import _wait_for_workers
+
+    class Client:
+        def wait_for_workers(self, n, timeout):
+            raise TimeoutError(f"Only 0/{n} workers arrived after {timeout}")
+
+    monkeypatch.setattr("fer_classic._distributed._connect_timeout", lambda backend: 0.5)
+    with pytest.raises(ValueError, match=r"--scheduler 'tcp://h:8786': the Dask scheduler there has no workers "
+                                         r"\(none joined within 0.5 s\); start some \(dask worker tcp://h:8786\)"):
+        _wait_for_workers(Client(), "tcp://h:8786")
