@@ -68,6 +68,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: Marks a folder under --work as made by this script: only such folders are ever removed.
+_MADE_HERE = ".made-by-bench_scale"
+
+
+def _foreign(path: Path) -> bool:
+    """Whether ``path`` exists and this script did not make it (no marker): it is never removed."""
+    return path.exists() and not (path / _MADE_HERE).exists()
+
+
+def _fresh(path: Path) -> Path:
+    """``path`` made empty and marked, a former one removed only if this script made it."""
+    if _foreign(path):
+        raise SystemExit(f"bench_scale.py: {path} exists and was not made by this script; remove it or give "
+                         "another --work.")
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / _MADE_HERE).write_text("")
+    return path
+
+
 def generate(root: Path, size: int, source: Path = FER) -> Path:
     """Write ``size`` jittered copies of FER2013's training images (and its test images) under ``root``."""
     import cv2
@@ -76,8 +97,7 @@ def generate(root: Path, size: int, source: Path = FER) -> Path:
     done = root / ".complete"
     if done.exists():
         return root
-    if root.exists():
-        shutil.rmtree(root)
+    _fresh(root)  # a run cut short is started over; a folder of the user's of that name is refused
     files = sorted((source / "train").glob("*/*.jpg"))
     for split_file in sorted((source / "test").glob("*/*.jpg")):
         target = root / "test" / split_file.parent.name / split_file.name
@@ -112,8 +132,8 @@ def run_one(size: int, mode: str, args) -> dict:
     workers: list[float] = []
     start = time.perf_counter()
     if mode == "local":
-        if store.exists() and not args.keep_store:
-            shutil.rmtree(store)
+        if not (args.keep_store and store.exists()):
+            _fresh(store)
         result = fit_model(data, feature_store=store, **common)
     elif mode == "dask":
         from dask.distributed import Client, LocalCluster
@@ -218,6 +238,7 @@ def check_options(parser, args) -> None:
     for option in ("workers", "n_components", "chunk_size"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} {getattr(args, option)}: give 1 or more.")
+    _check_worker_memory(parser, args.worker_memory)
     if args.check_fer2013 or args.one:
         return
     twice = sorted({size for size in args.sizes if args.sizes.count(size) > 1})
@@ -232,6 +253,37 @@ def check_options(parser, args) -> None:
     if small:
         parser.error(f"--sizes {' '.join(map(str, small))}: give sizes of {n_train} images or more (FER2013's "
                      "training split, every class; jittered replicas come on top of it).")
+    # The folders generate() and run_one() remove and remake: never one this script did not make.
+    work = Path(args.work)
+    mine = [work / f"n{size}" for size in args.sizes if not (work / f"n{size}" / ".complete").exists()]
+    if "local" in args.mode and not args.keep_store:
+        mine += [work / f"store_{size}" for size in args.sizes]
+    foreign = [str(path) for path in mine if _foreign(path)]
+    if foreign:
+        parser.error(f"--work {work}: {', '.join(foreign)} exist(s) and were not made by this script, which removes "
+                     "and remakes them; give another --work, or remove them.")
+
+
+def _check_worker_memory(parser, value: str) -> None:
+    """``--worker-memory`` as Dask's memory_limit reads it: ``auto``, a byte count or size (``2GB``), or a
+    fraction of this machine's memory (``0.5``). ``abc`` gave two tracebacks after the images were generated."""
+    try:
+        from dask.utils import parse_bytes
+    except ImportError:  # check_engine names the missing Dask where it is needed
+        return
+    if value == "auto":
+        return
+    try:
+        number = float(value)  # a fraction of the memory (0.5), or bytes
+    except ValueError:
+        try:
+            number = parse_bytes(value)
+        except ValueError:
+            number = 0
+    ok = number > 0
+    if not ok:
+        parser.error(f"--worker-memory {value}: give a size such as 2GB or 512MiB, a fraction of this machine's "
+                     "memory (0.5), or auto.")
 
 
 def check_engine(args) -> None:

@@ -75,3 +75,41 @@ def test_a_missing_cluster_package_names_the_extra_before_any_work(
     monkeypatch.setattr("sys.argv", ["bench_scale.py", *(a.format(n=n_train) for a in args)])
     with pytest.raises(MissingDependencyError, match=message):
         bench.main()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1GB"])
+def test_a_bad_worker_memory_is_a_usage_error_before_any_work(bench, monkeypatch, capsys, value):
+    """--worker-memory abc gave two tracebacks after the images were generated."""
+    pytest.importorskip("dask")
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", f"--worker-memory={value}"])
+    usage_error(bench.main)
+    assert f"--worker-memory {value}: give a size such as 2GB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["n{n}", "store_{n}"])
+def test_a_work_folder_it_did_not_make_is_refused_not_removed(bench, tiny_faces, tmp_path, monkeypatch, capsys,
+                                                              folder):
+    """generate() and run_one() removed WORK/n<size> and WORK/store_<size> whatever made them."""
+    n_train = int((tiny_faces.splits == "train").sum())
+    mine = tmp_path / "work" / folder.format(n=n_train)
+    mine.mkdir(parents=True)
+    (mine / "thesis.txt").write_text("keep me")
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", str(n_train), "--mode", "local",
+                                     "--work", str(tmp_path / "work")])
+    usage_error(bench.main)
+    assert "were not made by this script" in capsys.readouterr().err
+    assert (mine / "thesis.txt").read_text() == "keep me"
+
+
+def test_generate_removes_only_a_folder_it_made(tmp_path):
+    bench = benchmark_module("bench_scale")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "thesis.txt").write_text("keep me")
+    with pytest.raises(SystemExit, match="was not made by this script"):
+        bench.generate(theirs, 1, source=tmp_path / "none")
+    assert (theirs / "thesis.txt").exists()
+    ours = bench._fresh(tmp_path / "ours")
+    (ours / "half.jpg").write_bytes(b"x")  # a run cut short
+    bench.generate(ours, 0, source=tmp_path / "none")
+    assert not (ours / "half.jpg").exists() and (ours / ".complete").exists()
