@@ -45,6 +45,18 @@ def test_a_training_image_named_for_a_test_usage_is_no_test_image(tiny_faces):
     assert len(data.select("train")) == n and not data.has_split("test")
 
 
+def test_a_training_image_named_for_a_test_usage_is_not_of_that_usage(tiny_faces):
+    # A stray train/happy/PrivateTest_*.png of a Kaggle layout: --cv publictest trained on it and scored it.
+    n = len(tiny_faces)
+    usages = np.where(tiny_faces.splits == "train", "Training", "PrivateTest").astype(object)
+    usages[0] = "PrivateTest"
+    assert tiny_faces.splits[0] == "train"
+    data = FaceDataset(tiny_faces.images, tiny_faces.labels, tiny_faces.splits, usages, tiny_faces.sources)
+    private = data.select("PrivateTest")
+    assert tiny_faces.sources[0] not in set(private.sources)
+    assert len(private) == len(data.select("test")) and len(data.select("train")) + len(private) == n
+
+
 @pytest.mark.parametrize("train, test", [("Train", "Test"), ("TRAINING", "testing"), (" train ", "Test ")])
 def test_split_spellings_are_made_canonical(tiny_faces, train, test):
     spelled = tiny_faces.with_splits(np.where(tiny_faces.splits == "train", train, test).astype(object))

@@ -80,13 +80,18 @@ def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray
     belongs to it: a folder of FER2013's ``Training_*`` files has no split,
     only the usage its names give (``train`` and ``Training`` then select them
     alike). A row with a split of its own is of that split only (a
-    ``PublicTest_*`` file in a ``train/`` folder is a training image).
+    ``PublicTest_*`` file in a ``train/`` folder is a training image, not
+    one of ``PublicTest``).
     """
     lowered = np.char.lower(np.asarray(usages).astype(str))
     canonical = normalize_split(split)
-    if canonical is None:
-        return lowered == str(split).strip().lower()
     splits = np.asarray(splits)
+    if canonical is None:
+        wanted = str(split).strip().lower()
+        belongs = {usage.lower(): of for usage, of in USAGE_SPLITS.items()}.get(wanted)
+        # A PrivateTest_ file in a train/ folder is a training image, not one of PrivateTest too.
+        own = (splits == "") | (splits == belongs) if belongs else True
+        return (lowered == wanted) & own
     by_split = splits == canonical
     if by_split.any():
         return by_split
