@@ -12,6 +12,7 @@ from fer_classic.exceptions import (
     DatasetError,
     DatasetFormatError,
     ImageSizeError,
+    LabelMergeWarning,
     UnknownLabelError,
     UnmappedIdsWarning,
 )
@@ -212,17 +213,38 @@ def test_label_map_is_honoured_on_a_csv(tmp_path, label_map):
     assert data.labels.tolist() == ["neutral", "angry", "sad"]  # unmapped ids keep FER2013's meaning, warned
 
 
-@pytest.mark.parametrize("label_map, labels", [
-    ("0=neutral,3=angry", ["neutral", "angry", "angry"]),  # every id mapped
-    ("1=angry", ["angry", "angry", "happy"]),  # disgust merged into FER2013's angry, id 0: FER2013's numbering
-])
-def test_a_label_map_that_leaves_no_numbering_mixed_is_not_warned(tmp_path, label_map, labels):
+def test_a_label_map_of_every_id_is_not_warned(tmp_path):
     path = tmp_path / "f.csv"
-    ids = (0, 3, 3) if label_map.startswith("0=") else (0, 1, 3)
-    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in ids))
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in (0, 3, 3)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert load_dataset(path, size=4, label_map=label_map).labels.tolist() == labels
+        data = load_dataset(path, size=4, label_map="0=neutral,3=angry")
+    assert data.labels.tolist() == ["neutral", "angry", "angry"]
+
+
+def test_a_partial_label_map_warns_of_the_ids_it_leaves_and_the_classes_it_merges(tmp_path):
+    # 0=neutral,1=happy on FER2013's ids: angry and disgust were gone, 0/6 and 1/3 merged, without a word.
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in range(7)))
+    with pytest.warns(UnmappedIdsWarning, match=r"emotion id\(s\) 2, 3, 4, 5, 6 are not in the label map"), \
+            pytest.warns(LabelMergeWarning, match=r"merged: 0, 6 -> neutral; 1, 3 -> happy"):
+        load_fer2013_csv(path, label_map="0=neutral,1=happy")
+
+
+def test_a_merging_label_map_warns_of_the_merge(tmp_path):
+    # 1=angry folds disgust into FER2013's angry (id 0), as folder loaders warn when two folders fold into one.
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in (0, 1, 3)))
+    with pytest.warns(LabelMergeWarning, match=r"merged: 0, 1 -> angry"), pytest.warns(UnmappedIdsWarning):
+        assert load_dataset(path, size=4, label_map="1=angry").labels.tolist() == ["angry", "angry", "happy"]
+
+
+def test_ids_and_names_of_one_class_in_one_column_warn_of_the_merge(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + f"3,{ROW},Training\nhappy,{ROW},Training\nHappiness,{ROW},Training\n4.0,{ROW},Training\n"
+                    f"4,{ROW},Training\n")
+    with pytest.warns(LabelMergeWarning, match=r"merged: 3, Happiness, happy -> happy\. "):
+        assert load_fer2013_csv(path).labels.tolist() == ["happy"] * 3 + ["sad"] * 2
 
 
 @pytest.mark.parametrize("name, separator", [("f.csv", ";"), ("f.tsv", "\t"), ("f.csv", ",")])

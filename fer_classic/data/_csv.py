@@ -21,7 +21,7 @@ from ..labels import _key as _label_key
 from ..labels import canonical_label, fer2013_label, integral_text, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
-from ._labels_file import not_gzip, read_header_fields
+from ._labels_file import not_gzip, read_header_fields, warn_merged_spellings
 
 __all__ = ["load_fer2013_csv"]
 
@@ -147,19 +147,19 @@ def _parse_pixels(text: str, where: str) -> np.ndarray:
 
 
 def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, str], path) -> None:
-    """Warn when a map renumbering the ids leaves some to FER2013's table: the file would mix two numberings.
+    """Warn when a map of some of the file's ids leaves others to FER2013's table: two numberings may be mixed.
 
-    A map that only merges classes into FER2013's (``1=angry``: disgust into
-    angry, whose own id 0 keeps its meaning) is FER2013's numbering still, and
-    is not warned about.
+    ``0=neutral,1=happy`` on ids 0..6 read ids 2..6 as FER2013's, so angry
+    and disgust were gone and neutral and happy merged without a word. A map
+    meant only to merge (``1=angry``) is warned about too: it cannot be told
+    from a partial renumbering, and mapping every id silences it.
     """
     if not label_map:
         return
     mapped = {_label_key(key) for key in label_map}
-    fell = {int(text): label for text, label in known.items()
-            if text.strip().isdigit() and _label_key(text) not in mapped}
-    targets = {label for text, label in known.items() if _label_key(text) in mapped}
-    if fell and not targets <= set(fell.values()):
+    ids = {text: label for text, label in known.items() if _label_key(text).isdigit()}
+    fell = {int(_label_key(text)): label for text, label in ids.items() if _label_key(text) not in mapped}
+    if fell and len(fell) < len({_label_key(text) for text in ids}):
         warnings.warn(
             f"{path}: emotion id(s) {', '.join(map(str, sorted(fell)))} are not in the label map and were read as "
             f"FER2013's ({', '.join(f'{i}={fell[i]}' for i in sorted(fell))}); add them to --label-map if the "
@@ -323,6 +323,7 @@ def load_fer2013_csv(
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
     warn_unused_keys(label_map, known, path)
     _warn_fer2013_ids(label_map, known, path)
+    warn_merged_spellings(known, path, stacklevel=3)  # "3", "happy" and "Happiness"; ids a map folds together
     check_allocation(len(images), images[0].shape, f"Loading {path}")  # np.stack copies once
     return FaceDataset(
         images=np.stack(images),

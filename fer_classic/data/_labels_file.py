@@ -402,25 +402,33 @@ class LabelReader:
 
     def warn_merged(self, path: Path, stacklevel: int = 3) -> None:
         """LabelMergeWarning when different spellings (``anger``, ``angry``) fold into one label."""
-        if self.codes is not None:
-            return
-        by_label: dict[str, set[str]] = {}
-        spelled: dict[str, str] = {}
-        for text, label in self.known.items():
-            spelled.setdefault(_label_key(text), text)
-            by_label.setdefault(label, set()).add(_label_key(text))
-        merged = [
-            f"{', '.join(sorted((spelled[k] for k in keys), key=str.lower))} -> {label}"
-            for label, keys in by_label.items()
-            if len(keys) > 1
-        ]
-        if merged:
-            warnings.warn(
-                f"Labels in {path} spelled differently fold into one label and are merged: {'; '.join(merged)}. "
-                "Fix the file or the label map if they are different classes.",
-                LabelMergeWarning,
-                stacklevel=stacklevel,
-            )
+        if self.codes is None:  # a layout's codes are its own numbering: no spellings to fold
+            warn_merged_spellings(self.known, path, stacklevel=stacklevel + 1)
+
+
+def warn_merged_spellings(known: Mapping[str, str], path: Path, stacklevel: int = 3) -> None:
+    """LabelMergeWarning when label cells spelled differently (``anger``, ``angry``, ``0``) fold into one label.
+
+    ``known`` maps each distinct cell of ``path`` to its canonical label;
+    cells equal as labels are compared (``"4"`` and ``"4.0"`` are one).
+    """
+    by_label: dict[str, set[str]] = {}
+    spelled: dict[str, str] = {}
+    for text, label in known.items():
+        spelled.setdefault(_label_key(text), text.strip())
+        by_label.setdefault(label, set()).add(_label_key(text))
+    merged = [
+        f"{', '.join(sorted((spelled[k] for k in keys), key=str.lower))} -> {label}"
+        for label, keys in by_label.items()
+        if len(keys) > 1
+    ]
+    if merged:
+        warnings.warn(
+            f"Labels in {path} spelled differently fold into one label and are merged: {'; '.join(merged)}. "
+            "Fix the file or the label map if they are different classes.",
+            LabelMergeWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def _code_key(text: str) -> str:
