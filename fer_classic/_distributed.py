@@ -102,9 +102,10 @@ def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
     groups, paths, labels, splits, folder_of = scan_folder(Path(data), label_map)
     usages = file_usages(groups, paths, folder_of)  # as load_folder: the usage folder's, else the name's prefix
     as_array = lambda values: np.asarray(values, dtype=object)  # noqa: E731
-    # Absolute: a remote worker resolved a relative path against its own working folder.
+    # Absolute: a remote worker resolved a relative path against its own working folder. The label folders
+    # too, or a file's path would never lie inside its (relative) folder when one is refused.
     return ImageList(as_array([os.path.abspath(p) for p in paths]), as_array(labels), as_array(splits),
-                     as_array(usages), str(data), as_array([str(groups[i][1]) for i in folder_of]))
+                     as_array(usages), str(data), as_array([os.path.abspath(groups[i][1]) for i in folder_of]))
 
 
 def check_chunk_size(chunk_size) -> int:

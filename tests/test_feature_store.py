@@ -165,6 +165,17 @@ def test_chunked_fit_refuses_a_class_folder_without_a_decodable_image_like_local
         fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
 
 
+def test_an_undecodable_class_folder_of_a_relative_data_path_names_its_images(folder_dataset, tmp_path, monkeypatch):
+    from fer_classic.exceptions import EmptyClassError
+
+    for path in (folder_dataset / "test" / "fear").iterdir():
+        path.write_bytes(b"not an image")
+    monkeypatch.chdir(folder_dataset.parent)
+    # The paths were absolute, the folder relative: "none of its 0 images ... ()".
+    with pytest.raises(EmptyClassError, match=r"test.fear: none of its [1-9]\d* images could be decoded .*\(.+\)"):
+        fit_model(folder_dataset.name, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
 def test_chunked_fit_refuses_test_classes_without_training_images(folder_dataset, tmp_path, monkeypatch):
     from fer_classic.exceptions import EmptyClassError
 
