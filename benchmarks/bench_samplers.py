@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from fer_classic import load_dataset, make_pipeline
+from fer_classic._training import _check_sampler
 from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.pipeline import SAMPLERS, make_sampler
 
@@ -90,31 +91,19 @@ def setting_train(name: str, data, per_class: int, seed: int):
     return per_class_subset(train, per_class, seed) if name == "subset" else train
 
 
-def check_neighbours(name: str, train, samplers: list[str], per_class: int) -> None:
+def check_neighbours(name: str, train, samplers: list[str]) -> None:
     """SMOTE's and ADASYN's neighbours within every class they oversample, before any feature or fit.
 
-    Both draw a new row between a row of a class and its ``k`` nearest neighbours in that class, so every class
-    below the largest needs ``k + 1`` rows; with fewer imbalanced-learn stops with "Expected n_neighbors <=
-    n_samples_fit" after HOG.
+    The library's check (fit's and search's): with too few images imbalanced-learn stops with
+    "Expected n_neighbors <= n_samples_fit" after HOG.
     """
-    counts = {label: int(n) for label, n in zip(*np.unique(train.labels, return_counts=True))}
-    below = [(n, label) for label, n in counts.items() if n < max(counts.values())]
-    if not below:
-        return  # balanced: nothing to oversample
-    images, label = min(below)
     for sampler in samplers:
-        if sampler in ("none", "random"):
+        if sampler in ("none", "random"):  # no neighbours
             continue
-        instance = make_sampler(sampler)
-        parameter = next(p for p in ("k_neighbors", "n_neighbors") if hasattr(instance, p))
-        k = getattr(instance, parameter)
-        if images <= k:
-            raise SystemExit(
-                f"error: setting {name}: --samplers {sampler} draws each new image between one of a class's images "
-                f"and its {parameter}={k} nearest neighbours in the class, so every class it oversamples needs at "
-                f"least {k + 1} training images; the smallest, {label!r}, has {images}. Give more images of "
-                f"{label!r}" + (" (a larger --per-class)" if name == "subset" and images == per_class else "")
-                + ", or leave smote and adasyn out of --samplers (e.g. --samplers none,random).")
+        try:
+            _check_sampler(make_pipeline("hog", "svm", sampler=sampler, **SETTINGS[name]), train, option="--samplers")
+        except ValueError as error:
+            raise SystemExit(f"error: setting {name}: {error}") from None
 
 
 def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int, on_row=None) -> list[dict]:
@@ -184,8 +173,7 @@ def main() -> None:
     data = load_dataset(args.data)
     print(f"{data!r}", flush=True)
     for setting in settings:  # too few images for SMOTE's neighbours: before any HOG or fit
-        check_neighbours(setting, setting_train(setting, data, args.per_class, args.seed), samplers,
-                         args.per_class)
+        check_neighbours(setting, setting_train(setting, data, args.per_class, args.seed), samplers)
     about, rows = {"machine": machine()}, []
 
     def write(done: bool) -> None:

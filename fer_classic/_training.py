@@ -725,8 +725,10 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None) -> None:
 
 
 def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,
-                   splits: list[np.ndarray] | None = None) -> None:
+                   splits: list[np.ndarray] | None = None, *, option: str = "--sampler") -> None:
     """SMOTE's or ADASYN's neighbours within every class it oversamples (in a fold's training part with ``folds``).
+
+    ``option`` is the option the message names (a benchmark's ``--samplers``).
 
     Both draw new rows between a row of a class and its ``k`` nearest
     neighbours of the same class: every class below the largest (the
@@ -760,10 +762,10 @@ def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,
     smaller = (f", a smaller {parameter} ({parameter}={rows - 1} or less: sampler.{parameter} in a search's --grid, "
                f"set_params(sampler__{parameter}=...) in Python)" if rows > 1 else "")
     raise ValueError(
-        f"sampler={type(sampler).__name__.lower()!r} (--sampler) draws each new image of a class between one of its "
+        f"sampler={type(sampler).__name__.lower()!r} ({option}) draws each new image of a class between one of its "
         f"images and its {parameter}={k} nearest neighbours in the class, so every class it oversamples needs at "
         f"least {k + 1} training images; the smallest, {label!r}, has {rows}{mirrors}. Give more images of "
-        f"{label!r}{smaller}, or --sampler random (sampler='random': repeats images).")
+        f"{label!r}{smaller}, or {option} random (sampler='random': repeats images).")
 
 
 def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features: str, clf: str) -> None:

@@ -92,6 +92,6 @@ def test_too_few_images_for_smotes_neighbours_is_one_line_before_hog(bench, tiny
         run_main(bench, monkeypatch, few, ["--samplers", "none,smote", "--out", str(tmp_path / "r.json")])
     message = str(exit_info.value.code)
     assert "\n" not in message and re.search(
-        r"--samplers smote .* k_neighbors=5 nearest neighbours .* at least 6 training images; the smallest, "
-        r"'disgust', has 3\. Give more images of 'disgust', or leave smote and adasyn out of --samplers", message)
+        r"setting subset: sampler='smote' \(--samplers\) .* k_neighbors=5 nearest neighbours .* at least 6 training "
+        r"images; the smallest, 'disgust', has 3\. Give more images of 'disgust'.*, or --samplers random", message)
     assert not (tmp_path / "r.json").exists()
