@@ -222,6 +222,15 @@ def test_a_label_map_of_every_id_is_not_warned(tmp_path):
     assert data.labels.tolist() == ["neutral", "angry", "angry"]
 
 
+def test_a_label_map_keeping_fer2013_ids_is_not_warned(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in (0, 3, 7)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = load_fer2013_csv(path, label_map="3=happy,7=contempt")
+    assert data.labels.tolist() == ["angry", "happy", "contempt"]
+
+
 def test_a_partial_label_map_warns_of_the_ids_it_leaves_and_the_classes_it_merges(tmp_path):
     # 0=neutral,1=happy on FER2013's ids: angry and disgust were gone, 0/6 and 1/3 merged, without a word.
     path = tmp_path / "f.csv"

@@ -18,7 +18,7 @@ import numpy as np
 from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, UnknownLabelError, UnmappedIdsWarning
 from ..labels import _key as _label_key
-from ..labels import canonical_label, fer2013_label, integral_text, parse_label_map, warn_unused_keys
+from ..labels import FER2013_LABELS, canonical_label, fer2013_label, integral_text, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, parse_split
 from ._images import as_size, check_allocation, resize_gray
 from ._labels_file import not_gzip, read_header_fields, warn_merged_spellings
@@ -152,18 +152,28 @@ def _warn_fer2013_ids(label_map: Mapping[str, str] | None, known: Mapping[str, s
     ``0=neutral,1=happy`` on ids 0..6 read ids 2..6 as FER2013's, so angry
     and disgust were gone and neutral and happy merged without a word. A map
     meant only to merge (``1=angry``) is warned about too: it cannot be told
-    from a partial renumbering, and mapping every id silences it.
+    from a partial renumbering, and mapping every id silences it. Entries
+    keeping FER2013's table (``3=happy``, ``7=contempt``) renumber nothing.
     """
     if not label_map:
         return
     mapped = {_label_key(key) for key in label_map}
     ids = {text: label for text, label in known.items() if _label_key(text).isdigit()}
     fell = {int(_label_key(text)): label for text, label in ids.items() if _label_key(text) not in mapped}
-    if fell and len(fell) < len({_label_key(text) for text in ids}):
+    renumbered = any(_label_key(text) in mapped and not _is_fer2013(int(_label_key(text)), label)
+                     for text, label in ids.items())  # 3=happy or 7=contempt is FER2013's numbering still
+    if fell and renumbered:
         warnings.warn(
             f"{path}: emotion id(s) {', '.join(map(str, sorted(fell)))} are not in the label map and were read as "
             f"FER2013's ({', '.join(f'{i}={fell[i]}' for i in sorted(fell))}); add them to --label-map if the "
             "file numbers its classes its own way.", UnmappedIdsWarning, stacklevel=3)
+
+
+def _is_fer2013(emotion_id: int, label: str) -> bool:
+    """Whether ``emotion_id=label`` keeps FER2013's table: its own label, or a class beyond it (``7=contempt``)."""
+    if emotion_id < len(FER2013_LABELS):
+        return FER2013_LABELS[emotion_id] == label
+    return label not in FER2013_LABELS  # 7=neutral (RAF-DB's numbering) moves neutral off id 6
 
 
 def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> str:
