@@ -885,8 +885,9 @@ def open_feature_store(pipeline, images: ImageList, *, size, cropper, feature_st
 
     Keyed by the feature steps' parameters (not ``n_jobs``: another ``--n-jobs``
     resumes the same store), the geometry, the cropper and the files'
-    fingerprint. Opening it checks an existing store (its chunk size, its files),
-    so ``fit_model`` opens it once before decoding the test split.
+    fingerprint (a ``stat`` of every file). Opening it checks an existing store (its
+    chunk size, its files), so ``fit_model`` opens it once, before decoding the test
+    split, and hands it to :func:`fit_chunked`.
     """
     from .features._store import FeatureStore, files_fingerprint, store_key
 
@@ -939,8 +940,7 @@ def _gamma(gamma, scaler) -> float:
 
 
 def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, scheduler: str | None = None,
-                feature_store: str | os.PathLike | None = None, chunk_size: int = 4096, timings: dict,
-                log: Log = quiet) -> FaceDataset:
+                store=None, chunk_size: int = 4096, timings: dict, log: Log = quiet) -> FaceDataset:
     """Fit ``pipeline`` (checked by :func:`check_chunked`) on the files of ``images``, chunk by chunk.
 
     Parameters
@@ -957,9 +957,11 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     backend : {"local", "dask", "ray"}
         ``dask``, ``ray``: chunks on the workers of ``scheduler`` (None: a
         local in-process Dask cluster, a local Ray instance; see
-        :func:`ray_session`). ``local``: chunks into ``feature_store``.
-    feature_store : path, optional
-        Root folder of the memory-mapped feature stores (``local``).
+        :func:`ray_session`). ``local``: chunks into ``store``.
+    store : FeatureStore, optional
+        The memory-mapped store of these features (``local``), from
+        :func:`open_feature_store`: opened (and checked) once, by the caller,
+        before the test split is decoded.
     chunk_size : int, default=4096
         Files per chunk: bounds the memory of one task (``chunk_size x
         n_features`` float64, 42 MB for 4,096 HOG vectors).
@@ -1002,8 +1004,6 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
             log(f"extracting features on {tasks}, {len(images)} files in chunks of {chunk_size}")
             chunks = timed(timings, "features", _WorkerChunks, tasks, images, size, cropper, head, chunk_size)
         else:
-            store = open_feature_store(pipeline, images, size=size, cropper=cropper, feature_store=feature_store,
-                                       chunk_size=chunk_size)
             log(f"extracting features of {len(images)} files into {store.folder} in chunks of {chunk_size}")
             chunks = timed(timings, "features", _StoreChunks, store, images, size, cropper, head, log)
         summaries = timed(timings, "features", chunks.summaries)  # workers: waits for the extraction

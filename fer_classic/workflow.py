@@ -305,14 +305,15 @@ def fit_model(
         listing = timed(timings, "load", _split_listing, data, label_map)
         warn_left_out(listing)
         train_files, test_files = listing.select("train"), listing.select("test")
+        store = None
         if feature_store is not None:  # an existing store of another --chunk-size, or a damaged one: now
-            open_feature_store(pipeline, train_files, size=(size, size), cropper=cropper,
-                               feature_store=feature_store, chunk_size=chunk_size)
+            store = open_feature_store(pipeline, train_files, size=(size, size), cropper=cropper,
+                                       feature_store=feature_store, chunk_size=chunk_size)
         test = timed(timings, "load", _load_listed, test_files, size, n_jobs, cropper)
         # Each listed training folder gives images (fit_chunked refuses one that gives none).
         _refuse_unseen_classes(set(train_files.labels.tolist()), test.classes, listing.name)
         train = fit_chunked(pipeline, train_files, size=(size, size), cropper=cropper, backend=backend,
-                            scheduler=scheduler, feature_store=feature_store, chunk_size=chunk_size,
+                            scheduler=scheduler, store=store, chunk_size=chunk_size,
                             timings=timings, log=log)
         warn_skipped(listing.name, len(train_files) + len(test_files), [*test.skipped, *train.skipped])
         model, metrics, path = fit_score_save(

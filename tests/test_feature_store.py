@@ -249,6 +249,25 @@ def test_another_chunk_size_on_a_store_is_refused_before_the_test_split_is_decod
         fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=32, **RIDGE)
 
 
+def test_a_fit_opens_its_feature_store_once(folder_dataset, tmp_path, monkeypatch):
+    import fer_classic.features._store as store_module
+
+    opened = []
+    fingerprint = store_module.files_fingerprint
+    monkeypatch.setattr(store_module, "files_fingerprint", lambda *a: opened.append(1) or fingerprint(*a))
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args):
+        raise Stop
+
+    monkeypatch.setattr("fer_classic._distributed._StoreChunks", stop)
+    with pytest.raises(Stop):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+    assert len(opened) == 1  # each opening stats every file: it was opened early to check it, then again
+
+
 @pytest.mark.parametrize("damage", ["manifest", "features"])
 def test_a_damaged_store_is_named_in_one_line(tmp_path, damage):
     store = FeatureStore(tmp_path, "k", 6, 3)
