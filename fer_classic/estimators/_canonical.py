@@ -12,7 +12,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from .._sklearn_compat import HasMethods, _check_sample_weight, _fit_context, validate_data
+from .._sklearn_compat import HasMethods, _fit_context, check_sample_weight, validate_data
 from ..labels import sort_labels
 
 __all__ = ["CanonicalOrderClassifier"]
@@ -234,11 +234,12 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Raises
         ------
         ValueError
-            If ``y`` holds one class, no sample weight is positive, every
-            sample of positive weight is of one class (for an SVM, a class has
-            none), ``sample_weight`` is given for a classifier whose ``fit``
-            takes none (k-nearest neighbours), or it has not one value per row
-            (as after a sampler step, which adds rows but no weights).
+            If ``y`` holds one class, a sample weight is negative (naming its
+            row), no sample weight is positive, every sample of positive
+            weight is of one class (for an SVM, a class has none),
+            ``sample_weight`` is given for a classifier whose ``fit`` takes
+            none (k-nearest neighbours), or it has not one value per row (as
+            after a sampler step, which adds rows but no weights).
         """
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"))
         check_classification_targets(y)
@@ -256,7 +257,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     "choose a classifier that does (svm, linear-svm, logreg, ridge, rf, mlp) or omit the weights."
                 )
             try:
-                sample_weight = _check_sample_weight(sample_weight, X)
+                sample_weight = check_sample_weight(sample_weight, X)  # refuses a negative weight, naming its row
             except ValueError:
                 # Fewer weights than rows is what an oversampler before it leaves; other lengths are the
                 # caller's own mismatch, for scikit-learn's message.

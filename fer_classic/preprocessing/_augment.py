@@ -9,10 +9,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
-    _check_feature_names_in, _check_sample_weight, check_array, check_consistent_length, check_is_fitted,
+    _check_feature_names_in, check_array, check_consistent_length, check_is_fitted,
 )
 
-from .._sklearn_compat import HasMethods, Interval, _fit_context, validate_data
+from .._sklearn_compat import HasMethods, Interval, _fit_context, check_sample_weight, validate_data
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
 __all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "n_mirror_views", "shift_rows"]
@@ -275,6 +275,12 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If a sample weight (``sample_weight`` or ``<step>__sample_weight``)
+            is negative (naming its row) or there is not one per image.
         """
         prefixed = sorted(key for key in fit_params if key.startswith("estimator__"))
         if prefixed:  # a Pipeline's KeyError: 'estimator' otherwise
@@ -298,7 +304,8 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
         params = {}
         for key, value in fit_params.items():
             if value is not None and (key == "sample_weight" or key.endswith("__sample_weight")):
-                value = _check_sample_weight(value, X)  # one per image: 2n would pass on unchecked, misaligned
+                # One per image, none negative: 2n would pass on unchecked, misaligned.
+                value = check_sample_weight(value, X)
             per_sample = value is not None and not isinstance(value, str) and np.ndim(value) >= 1
             if per_sample and len(value) == n:
                 value = np.concatenate([np.asarray(value)] * 2)
