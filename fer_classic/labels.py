@@ -109,11 +109,12 @@ def canonical_label(name: object, label_map: Mapping[str, str] | None = None) ->
             name = mapped
     label = _ALIASES.get(_key(name))
     if label is None:
-        hint = (
-            "pass a label map (e.g. --label-map 0=neutral,1=angry)"
-            if _key(name).isdigit()
-            else "rename it or pass a label map"
-        )
+        if label_map:
+            hint = f"add it to the label map (e.g. {str(name).strip()}=neutral)"
+        elif _key(name).isdigit():
+            hint = "pass a label map (e.g. --label-map 0=neutral,1=angry)"
+        else:
+            hint = "rename it or pass a label map"
         raise UnknownLabelError(
             f"Unknown emotion label {name!r}; known labels are "
             f"{', '.join(CANONICAL_LABELS)} (and spellings such as anger, happiness, "
@@ -179,8 +180,15 @@ def _known_labels() -> str:
     return f"{', '.join(CANONICAL_LABELS)} (or spellings such as anger, happiness, surprised)"
 
 
+class _LabelMap(dict):
+    """A label map :func:`parse_label_map` checked: keys distinct as labels, values canonical names."""
+
+
 def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | None:
     """Parse ``"0=neutral,1=anger"`` (or a mapping) into a map onto canonical names.
+
+    A mapping is checked as the text is (every loader passes its
+    ``label_map`` through here), and a parsed map is returned as it is.
 
     An entry's last ``=`` ends its key (``"a=b=happy"`` maps the folder
     ``a=b``); a key holding ``,`` needs a mapping.
@@ -193,15 +201,30 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
     Raises
     ------
     UnknownLabelError
-        If an entry is not ``KEY=LABEL``, its key is empty or repeated, its
-        label is unknown (the entry and the allowed labels are named), or a
-        text holds no entry at all (``""``, ``","``).
+        If an entry is not ``KEY=LABEL``, its key is empty or repeated (``"Happy"``
+        and ``"happy"`` too), its label is unknown or not a string (the entry and
+        the allowed labels are named), or a text or mapping holds no entry at all
+        (``""``, ``","``, ``{}``).
+    TypeError
+        If ``text`` is neither a string, a mapping nor None.
     """
-    if text is None:
-        return None
+    if text is None or isinstance(text, _LabelMap):  # parsed already (its merges warned once)
+        return text
     if isinstance(text, Mapping):
-        pairs = [(str(key), str(value)) for key, value in text.items()]
-    else:
+        pairs = []
+        for key, value in text.items():
+            if not isinstance(value, str):  # {"0": 3} or {"0": None}: an id or nothing is no label name
+                raise UnknownLabelError(
+                    f"Label map entry {key!r}: {value!r} is not a label name (FER2013's ids are keys, not "
+                    f"labels); map each key to one of: {_known_labels()}."
+                )
+            if not str(key).strip() or not value.strip():
+                raise UnknownLabelError(f"Label map entry {key!r}: {value!r} has an empty key or label; "
+                                        f"map each folder name or id to a label from: {_known_labels()}.")
+            pairs.append((str(key), value.strip()))
+        if not pairs:
+            raise UnknownLabelError("The label map is empty; give KEY: LABEL entries, or no map (None).")
+    elif isinstance(text, str):
         pairs = []
         for part in filter(str.strip, str(text).split(",")):
             key, sep, value = part.rpartition("=")  # labels hold no "=": a folder name may
@@ -215,7 +238,11 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
             raise UnknownLabelError(
                 f"Label map {text!r} holds no KEY=LABEL entry; write e.g. '0=neutral,1=angry', or give no map."
             )
-    result: dict[str, str] = {}
+    else:
+        raise TypeError(f"label_map must be a mapping such as {{'0': 'angry'}} or a string such as "
+                        f"'0=angry,1=disgust'; got {type(text).__name__} (a list of pairs becomes a "
+                        "mapping with dict(...)).")
+    result = _LabelMap()
     seen: dict[str, str] = {}
     for key, value in pairs:
         entry = f"{key}={value}"

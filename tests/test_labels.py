@@ -142,3 +142,43 @@ def test_only_a_zero_fraction_is_dropped_from_an_id(text, key):
 
 def test_label_map_keys_that_differ_in_leading_zeros_stay_apart():
     assert parse_label_map("1=happy,01=sad") == {"1": "happy", "01": "sad"}
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ({"Happy": "sad", "happy": "angry"}, r"key 'happy' is given twice \(Happy=sad and happy=angry\)"),
+    ({" 3": "sad", "3": "angry"}, r"key '3' is given twice"),
+    ({"0": None}, r"entry '0': None is not a label name"),
+    ({"0": 3}, r"entry '0': 3 is not a label name \(FER2013's ids are keys, not labels\)"),
+    ({"0": "cat"}, r"entry '0=cat': unknown label 'cat'"),
+    ({}, "The label map is empty"),
+])
+def test_a_mapping_is_checked_as_the_text_is(mapping, message):
+    # The first matching key won, None was dropped, and 3 asked for a label map although one was given.
+    with pytest.raises(UnknownLabelError, match=message):
+        parse_label_map(mapping)
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ({"Happy": "sad", "happy": "angry"}, "given twice"), ({" 3": "sad", "3": "angry"}, "given twice"),
+    ({"0": None}, "is not a label name"),
+])
+def test_loaders_check_a_mapping_before_reading(tmp_path, mapping, message):
+    with pytest.raises(UnknownLabelError, match=message):
+        load_dataset(tmp_path / "missing.csv", label_map=mapping)
+
+
+def test_a_parsed_map_is_taken_as_it_is_and_warned_once():
+    with pytest.warns(LabelMergeWarning) as record:
+        parsed = parse_label_map({"0": "happy", "1": "Happiness"})
+        assert parse_label_map(parsed) is parsed
+    assert len(record) == 1 and parsed == {"0": "happy", "1": "happy"}
+
+
+def test_parse_label_map_refuses_what_is_no_map():
+    with pytest.raises(TypeError, match="got list"):
+        parse_label_map([("0", "happy")])
+
+
+def test_an_id_missing_from_a_given_map_is_told_to_be_added_to_it():
+    with pytest.raises(UnknownLabelError, match=r"add it to the label map \(e\.g\. 5=neutral\)"):
+        canonical_label("5", parse_label_map("0=happy"))

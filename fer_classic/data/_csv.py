@@ -255,7 +255,7 @@ def load_fer2013_csv(
     path = Path(path)
     require_regular_file(path, what="CSV file", error=DatasetError)
     target = as_size(size) if size is not None else None
-    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
+    label_map = parse_label_map(label_map)  # a mapping is checked as the text is
     images: list[np.ndarray] = []
     labels: list[str] = []
     usages: list[str] = []

@@ -736,7 +736,7 @@ def load_labels_file(
     """
     path = Path(path)
     size = as_size(size)
-    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
+    label_map = parse_label_map(label_map)  # a mapping is checked as the text is
     delimiter, header = read_header_fields(path)
     cols = resolve_columns(header, path, columns)
     base = Path(image_root) if image_root is not None else path.parent

@@ -97,10 +97,7 @@ def load_dataset(
         nor a string (before any file is listed).
     """
     size = as_size(size)
-    if label_map is not None and not isinstance(label_map, (str, Mapping)):
-        raise TypeError(f"label_map must be a mapping such as {{'0': 'angry'}} or a string such as "
-                        f"'0=angry,1=disgust'; got {type(label_map).__name__} (a list of pairs becomes a "
-                        "mapping with dict(...)).")
+    label_map = parse_label_map(label_map)  # a mapping checked as the text is, before any file is listed
     if cropper is not None:
         from ..detection import FaceCropper
 
@@ -108,7 +105,6 @@ def load_dataset(
             raise TypeError(f"cropper must be a fitted fer_classic.detection.FaceCropper or None; got "
                             f"{type(cropper).__name__} {cropper!r:.40} (the command line's --crop names a policy; "
                             "here build one: FaceCropper(output_shape=size, detect=True).fit()).")
-    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
     options = {k: v for k, v in options.items() if v is not None}  # unset: each loader's default
     if path is None or str(path) == DEFAULT_DATASET:
         _no_options(str(DEFAULT_DATASET), columns, options)
