@@ -180,6 +180,17 @@ def _known_labels() -> str:
     return f"{', '.join(CANONICAL_LABELS)} (or spellings such as anger, happiness, surprised)"
 
 
+def _refuse_joined_pairs(entry: str, key: str) -> None:
+    """Refuse ``0=happy;1=sad`` (or ``0=happy 1=sad``): read as the key ``0=happy;1``, ids 0 and 1 went unmapped."""
+    pieces = re.split(r"[=;\s]+", key.strip())[1:] if "=" in key else []
+    if ";" in key or any(_ALIASES.get(_key(piece)) for piece in pieces):
+        pairs = ",".join(re.split(r"\s*;\s*|\s+(?=\S+=)", entry))
+        raise UnknownLabelError(
+            f"Label map entry {entry!r} holds several KEY=LABEL pairs; separate pairs with commas ({pairs!r}). "
+            "A folder name holding ';' or '=LABEL' needs the library's mapping (label_map={...})."
+        )
+
+
 class _LabelMap(dict):
     """A label map :func:`parse_label_map` checked: keys distinct as labels, values canonical names."""
 
@@ -190,8 +201,10 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
     A mapping is checked as the text is (every loader passes its
     ``label_map`` through here), and a parsed map is returned as it is.
 
-    An entry's last ``=`` ends its key (``"a=b=happy"`` maps the folder
-    ``a=b``); a key holding ``,`` needs a mapping.
+    Pairs are separated by commas. An entry's last ``=`` ends its key
+    (``"a=b=happy"`` maps the folder ``a=b``); a key holding ``,`` or ``;``,
+    or ``=`` before a label (``a=happy b``), needs a mapping: in text such a
+    key is pairs joined otherwise (``"0=happy;1=sad"``) and refused.
 
     Keys are folder names or CSV emotion ids, compared as labels are (case,
     spaces, ``-`` and ``_`` ignored). Entries mapping several keys onto one
@@ -233,6 +246,7 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
                     f"Label map entry {part.strip()!r} is not KEY=LABEL; write e.g. "
                     f"'0=neutral,1=angry', with labels from: {_known_labels()}."
                 )
+            _refuse_joined_pairs(part.strip(), key)
             pairs.append((key.strip(), value.strip()))
         if not pairs:  # "" or "," read as no map at all: the user asked for one
             raise UnknownLabelError(

@@ -74,6 +74,14 @@ def test_parse_label_map_keys_may_hold_equals_signs():
     assert parse_label_map("a=b=happy") == {"a=b": "happy"}
 
 
+@pytest.mark.parametrize("text", ["0=happy;1=sad", "0=happy 1=sad", "0=happy ; 1=sad,2=fear"])
+def test_parse_label_map_refuses_pairs_joined_otherwise_than_by_commas(text):
+    # Was {'0=happy;1': 'sad'}: ids 0 and 1 unmapped, with only an UnusedLabelMapWarning.
+    with pytest.raises(UnknownLabelError, match=r"holds several KEY=LABEL pairs; separate pairs with commas "
+                                                r"\('0=happy,1=sad'\)"):
+        parse_label_map(text)
+
+
 def test_parse_label_map_rejects_entry_without_equals():
     with pytest.raises(UnknownLabelError, match="KEY=LABEL"):
         parse_label_map("0:angry")
