@@ -135,6 +135,14 @@ def test_crop_without_resize_keeps_integer_images_integer(images, dtype, expecte
     np.testing.assert_array_equal(out, levels.reshape(-1, 24, 36)[:, 2:22, 2:34].reshape(len(X), -1))
 
 
+@pytest.mark.parametrize("border, side", [(0, 48), (0.04, 10), (0.04, 48)])  # 0.04 of 10 pixels rounds to 0
+def test_resized_crop_of_8_bit_faces_is_float64_whatever_the_border_rounds_to(border, side):
+    # A border of 0 pixels skipped the resize and kept uint8, so the dtype depended on the face size.
+    X = random_gray((2, side * side))  # uint8
+    out = BorderCrop(border=border).fit(X).transform(X)
+    assert out.dtype == np.float64 and out.shape == X.shape
+
+
 def test_crop_of_a_0_to_1_float_face_gives_its_8_bit_levels(images):
     X = images.reshape(len(images), -1)
     crop = BorderCrop(border=2, resize=False, image_shape=(24, 36)).fit(X)

@@ -134,10 +134,14 @@ class BorderCrop(ImageTransformerMixin):
         n, height, width = images.shape
         rows, cols = self._borders((height, width))
         cropped = images[:, rows : height - rows, cols : width - cols]
-        if not self.resize or (rows == 0 and cols == 0):
+        if not self.resize:
             # A slice: integer images (on the 8-bit scale, ImageTransformerMixin._images) keep their dtype. In
             # float64, a dark 8-bit face (levels 0..1) read as a 0..1 image in the next step, 255 times brighter.
             return cropped.reshape(n, -1).astype(images.dtype if images.dtype.kind in "iu" else np.float64)
+        if rows == 0 and cols == 0:
+            # Nothing to resize, but resized output is float64 whatever the border rounds to: a border of 0.04
+            # gave uint8 on 10 x 10 faces (0 pixels) and float64 on 48 x 48 ones (2 pixels).
+            return cropped.reshape(n, -1).astype(np.float64)
         out = np.empty((n, height, width), dtype=np.float64)
         # One image per OpenCV call: its linear resize of several channels at once rounds differently
         # from one channel (up to 1e-3, 8 levels after CLAHE), so a face's output depended on its batch.
