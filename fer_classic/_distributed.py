@@ -37,7 +37,7 @@ from . import _resources
 from ._optional import import_optional
 from ._training import Log, quiet, timed
 from .data import FaceDataset
-from .exceptions import DatasetError, EmptyClassError, WorkerError
+from .exceptions import DatasetError, WorkerError
 
 __all__ = ["BACKENDS", "CONNECT_TIMEOUT", "ImageList", "check_backend", "check_chunk_size", "check_chunked",
            "check_scheduler", "dask_client", "evaluate_chunked", "fit_chunked", "list_images", "open_feature_store",
@@ -943,6 +943,10 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
                 store=None, chunk_size: int = 4096, timings: dict, log: Log = quiet) -> FaceDataset:
     """Fit ``pipeline`` (checked by :func:`check_chunked`) on the files of ``images``, chunk by chunk.
 
+    The classes of ``images`` are checked beforehand, from the listing (two or
+    more, ``class_weight`` keys among them: ``fit_model`` does it before the
+    test split is decoded).
+
     Parameters
     ----------
     pipeline : Pipeline
@@ -977,18 +981,13 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     """
     from sklearn.linear_model import RidgeClassifier
 
+    from .data._folder import refuse_undecoded_folders
     from .data._images import FaceSource, _read_part
     from .estimators._canonical import coded_class_weights
     from .labels import sort_labels
 
-    from .data._folder import refuse_undecoded_folders
-
     cut = [name for name, _ in pipeline.steps].index("scale")
     head = pipeline[:cut]
-    listed = sort_labels(set(images.labels.tolist()))
-    if len(listed) < 2:  # the listing has the labels: refused before any feature is extracted
-        raise EmptyClassError(f"{images.name}: the training files hold only class {listed[0]!r}; need 2.")
-    coded_class_weights(pipeline, listed)  # a wrong key fails before the features
     # The head learns nothing (check_chunked): fitted on the first decodable file only, for its input checks.
     for start in range(len(images)):
         _, first, _, _ = _read_part([images.paths[start]], FaceSource(tuple(size), cropper), range(1))

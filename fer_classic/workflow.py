@@ -305,13 +305,13 @@ def fit_model(
         listing = timed(timings, "load", _split_listing, data, label_map)
         warn_left_out(listing)
         train_files, test_files = listing.select("train"), listing.select("test")
+        # What the listing alone decides: before the test split is decoded and the store opened.
+        _refuse_from_listing(pipeline, train_files, test_files, listing.name)
         store = None
         if feature_store is not None:  # an existing store of another --chunk-size, or a damaged one: now
             store = open_feature_store(pipeline, train_files, size=(size, size), cropper=cropper,
                                        feature_store=feature_store, chunk_size=chunk_size)
         test = timed(timings, "load", _load_listed, test_files, size, n_jobs, cropper)
-        # Each listed training folder gives images (fit_chunked refuses one that gives none).
-        _refuse_unseen_classes(set(train_files.labels.tolist()), test.classes, listing.name)
         train = fit_chunked(pipeline, train_files, size=(size, size), cropper=cropper, backend=backend,
                             scheduler=scheduler, store=store, chunk_size=chunk_size,
                             timings=timings, log=log)
@@ -358,6 +358,25 @@ def _refuse_unseen_classes(train_classes, test_classes, name: str) -> None:
             f"Test images of class(es) {unseen} have no training images in {name}; "
             "add training images or remove those classes."
         )
+
+
+def _refuse_from_listing(pipeline, train_files, test_files, name: str) -> None:
+    """The chunked fit's checks of the classes, made on the listed files' labels before any file is decoded.
+
+    A local fit makes them on the decoded images; the listed labels are the
+    same, as a listed class folder that gives no image is refused when decoded
+    (:func:`~fer_classic.data._folder.refuse_undecoded_folders`): test classes
+    without training files, fewer than two training classes, ``class_weight``
+    keys that are no training class.
+    """
+    from .estimators._canonical import coded_class_weights
+    from .labels import sort_labels
+
+    listed = sort_labels(set(train_files.labels.tolist()))
+    _refuse_unseen_classes(listed, set(test_files.labels.tolist()), name)
+    if len(listed) < 2:
+        raise EmptyClassError(f"{name}: the training files hold only class {listed[0]!r}; need 2.")
+    coded_class_weights(pipeline, listed)
 
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,

@@ -24,6 +24,14 @@ def _store_dirs(root):
     return [p for p in root.iterdir() if p.is_dir()]
 
 
+def _refuse_decoding(monkeypatch):
+    monkeypatch.setattr("fer_classic.data._images.decode_image", lambda *a, **k: pytest.fail("an image decoded"))
+
+
+def _no_store_folder(root):
+    return not root.exists() or not _store_dirs(root)
+
+
 def test_block_sums_fit_the_same_ridge():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(300, 5)), rng.integers(0, 3, 300)
@@ -180,12 +188,12 @@ def test_chunked_fit_refuses_test_classes_without_training_images(folder_dataset
     from fer_classic.exceptions import EmptyClassError
 
     (folder_dataset / "train" / "fear").rename(tmp_path / "fear")
-    monkeypatch.setattr("fer_classic._distributed._extract", lambda *a: pytest.fail("features extracted"))
+    _refuse_decoding(monkeypatch)
     with pytest.raises(EmptyClassError, match=r"Test images of class\(es\) \['fear'\] have no training images"):
         fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
 
 
-def test_chunked_fit_refuses_one_training_class_before_extracting(folder_dataset, tmp_path, monkeypatch):
+def test_chunked_fit_refuses_one_training_class_before_decoding(folder_dataset, tmp_path, monkeypatch):
     from fer_classic.exceptions import EmptyClassError
 
     import shutil
@@ -196,9 +204,26 @@ def test_chunked_fit_refuses_one_training_class_before_extracting(folder_dataset
     for folder in (folder_dataset / "test").iterdir():
         if folder.name != "happy":
             shutil.rmtree(folder)
-    monkeypatch.setattr("fer_classic._distributed._extract", lambda *a: pytest.fail("features extracted"))
+    _refuse_decoding(monkeypatch)  # the test split was decoded first
     with pytest.raises(EmptyClassError, match="only class 'happy'; need 2"):
         fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+    assert _no_store_folder(tmp_path / "store")  # an empty store/<key>/ was left behind
+
+
+def test_chunked_fit_refuses_a_class_weight_of_no_training_class_before_decoding(folder_dataset, tmp_path,
+                                                                                 monkeypatch):
+    _refuse_decoding(monkeypatch)
+    with pytest.raises(ValueError, match="contempt"):
+        fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, features="hog", clf="ridge",
+                  clf_params={"class_weight": {"contempt": 2}})
+    assert _no_store_folder(tmp_path / "store")
+
+
+def test_a_feature_store_makes_its_folder_when_a_chunk_is_written(tmp_path):
+    store = FeatureStore(tmp_path, "k", 6, 3)
+    assert not store.folder.exists()  # a fit refused after opening its store left an empty folder
+    store.write(0, np.ones((3, 4)), np.arange(3), [], np.zeros((3, 2, 2), np.uint8))
+    assert (store.folder / "manifest.json").exists()
 
 
 def test_chunked_fit_warns_of_val_images_left_out_like_local(folder_dataset, tmp_path):

@@ -55,7 +55,8 @@ class FeatureStore:
     Parameters
     ----------
     root : path
-        Folder of stores (created if needed); this store is ``root/<key>``.
+        Folder of stores; this store is ``root/<key>``, created when its first
+        chunk is written (a fit refused before that leaves no folder).
     key : str
         :func:`store_key` of the extractor parameters and the data fingerprint.
     n_rows : int
@@ -85,7 +86,6 @@ class FeatureStore:
                  params: Mapping | None = None):
         self.folder = Path(root) / key
         self.n_rows, self.chunk_size = int(n_rows), int(chunk_size)
-        self.folder.mkdir(parents=True, exist_ok=True)
         manifest = self.folder / _MANIFEST
         if manifest.exists():
             self.manifest = self._read_manifest(manifest)
@@ -159,6 +159,7 @@ class FeatureStore:
         # Created anew while no chunk is recorded: arrays left by a run cut short before its first chunk.
         if not self.manifest["done"] or not all((self.folder / name).exists() for name in (_FEATURES, _KEPT, _PIXELS)):
             self.manifest["n_features"] = int(X.shape[1])
+            self.folder.mkdir(parents=True, exist_ok=True)
             # Created sparse: nothing is written but the header until chunks arrive.
             for name, dtype, shape in ((_FEATURES, np.float64, (self.n_rows, int(X.shape[1]))),
                                        (_KEPT, bool, (self.n_rows,)),
