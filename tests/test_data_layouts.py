@@ -226,6 +226,29 @@ def test_ferplus_votes_as_shares_are_read_as_counts_are(ferplus):
         assert load_dataset(new, size=8).labels.tolist() == ["happy", "contempt"]
 
 
+@pytest.mark.parametrize("votes, label", [
+    ((4, 3, 2, 1, 0, 0, 0, 0, 0, 0), None),  # a plurality: 4 of the 9 votes left is no majority (was neutral)
+    ((4, 3, 1, 1, 1, 0, 0, 0, 0, 0), "neutral"),  # single votes dropped: 4 of 7
+    ((5, 1, 1, 1, 1, 1, 0, 0, 0, 0), "neutral"),
+    ((1, 1, 1, 1, 1, 1, 1, 1, 1, 1), None),  # only outliers
+    ((0.4, 0.3, 0.2, 0.1, 0, 0, 0, 0, 0, 0), None),  # shares, as counts
+    ((0.4, 0.3, 0.1, 0.1, 0.1, 0, 0, 0, 0, 0), "neutral"),
+])
+def test_ferplus_majority_is_the_reference_codes_rule(votes, label):
+    # microsoft/FERPlus src/ferplus.py, _process_data(mode="majority"): single votes dropped, then > 50 % of the rest.
+    from fer_classic.data._layouts import _ferplus_majority
+
+    assert _ferplus_majority([float(v) for v in votes])[0] == label
+
+
+def test_ferplus_rows_without_a_majority_are_skipped_and_counted(ferplus):
+    new = ferplus / "fer2013new.csv"
+    new.write_text(new.read_text().replace(",0,9,1,0,0,0,0,0,0,0", ",0,4,3,2,1,0,0,0,0,0"))  # happy was its plurality
+    with pytest.warns(SkippedRowsWarning, match=r"4 row\(s\).*1 without an emotion holding more than half the votes "
+                                                r"\(single votes dropped\) \(e\.g\. row 3\)"):
+        assert load_ferplus(new, size=8).labels.tolist() == ["contempt"]
+
+
 @pytest.mark.parametrize("vote", ["-1", "inf", "1e400", "nan"])
 def test_ferplus_votes_that_count_nothing_are_named_before_the_pixels_are_read(ferplus, monkeypatch, vote):
     from fer_classic.data import _layouts

@@ -399,14 +399,32 @@ def load_expw(
 # --------------------------------------------------------------------------- FER+
 
 
+#: FER+'s reference code (microsoft/FERPlus src/ferplus.py, ``_process_data`` in mode ``majority``) drops the
+#: votes of one annotator as outliers, then keeps an emotion only with more than half of the votes left.
+_FERPLUS_ANNOTATORS = 10
+
+
 def _ferplus_majority(votes: list[float]) -> tuple[str | None, str]:
-    """The majority label of one row's votes, or None and why not."""
-    best = max(votes)
+    """The majority label of one row's votes, or None and why not (FER+'s ``majority`` rule).
+
+    Votes of one annotator (a count of 1, or a share of 0.1 when the row
+    holds shares) are dropped as outliers, as FER+'s reference code does; the
+    label is the emotion holding more than half of the votes left. A
+    plurality (4 of 10 votes against 3, 2 and 1) is no majority: such a row
+    is FER+'s "unknown" and skipped, as are rows whose majority is unknown
+    or NF (not a face).
+    """
+    # Shares (0.7, 0.3) sum to 1; FER+'s counts of ten annotators never total a single vote.
+    one_vote = 1.0 / _FERPLUS_ANNOTATORS if sum(votes) <= 1 + 1e-6 else 1.0
+    kept = [v if v > one_vote * (1 + 1e-6) else 0.0 for v in votes]
+    total, best = sum(kept), max(kept)
     if best <= 0:
-        return None, "without votes"
-    winners = [FERPLUS_VOTES[i] for i, v in enumerate(votes) if v == best]
+        return None, "without votes of more than one annotator"
+    winners = [FERPLUS_VOTES[i] for i, v in enumerate(kept) if v == best]
     if len(winners) > 1:
         return None, "tied between emotions"
+    if best <= total / 2:
+        return None, "without an emotion holding more than half the votes (single votes dropped)"
     if winners[0] in ("unknown", "NF"):
         return None, f"with majority {winners[0]!r}"
     return _FERPLUS_LABELS[winners[0]], ""
@@ -478,8 +496,11 @@ def load_ferplus(
         relabelling row i of ``fer2013.csv``) or a folder holding it; or FER+'s
         image folders ``FER2013Train/ FER2013Valid/ FER2013Test/``, each with a
         ``label.csv`` (``name,"(box)",`` and the ten votes).
-        Rows tied between labels, whose majority is unknown or NF, or that FER+
-        dropped (empty image name) are skipped and counted
+        Each row's label is FER+'s ``majority`` (its reference code's rule):
+        votes of one annotator are dropped as outliers, then the emotion holding
+        more than half of the votes left. Rows without such an emotion (ties and
+        pluralities such as 4 of 10 votes), whose majority is unknown or NF, or
+        that FER+ dropped (empty image name) are skipped and counted
         (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
     size : int or (height, width), default=48
     fer2013_csv : path, optional
