@@ -703,8 +703,15 @@ def search_model(
     grouping = None
     held_out = False
     if cv == "publictest":
-        train, validation = dataset.select("train"), dataset.select("PublicTest")
-        test, test_split = dataset.select("PrivateTest"), "PrivateTest"
+        train = dataset.select("train")
+        try:
+            validation, test, test_split = dataset.select("PublicTest"), dataset.select("PrivateTest"), "PrivateTest"
+        except DatasetError as exc:  # it named neither the option nor what to give instead
+            raise DatasetError(
+                f"--cv publictest (cv='publictest') validates on FER2013's PublicTest images and reports "
+                f"PrivateTest, so it needs FER2013's usages (fer2013.csv's Usage column, or PublicTest_ / "
+                f"PrivateTest_ file names): {exc} Give a number of folds instead (--cv 5)."
+            ) from None
         pool = FaceDataset.concatenate([train, validation], name=dataset.name)
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
     else:

@@ -106,6 +106,13 @@ def test_publictest_protocol_tunes_on_public_and_reports_private(fer_like):
     assert result.model.metadata["training"]["n_train"] == 84  # refit on train only
 
 
+def test_publictest_protocol_on_data_without_fer2013_usages_names_the_option(tiny_faces):
+    with pytest.raises(DatasetError, match=r"--cv publictest \(cv='publictest'\) validates on FER2013's PublicTest "
+                                           r".* has no images in split 'PublicTest'.* Give a number of folds"):
+        search_model(tiny_faces, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]},
+                     cv="publictest")
+
+
 def test_groups_keep_subjects_out_of_both_sides(tiny_faces):
     names = np.array([f"/x/S{i % 6}_{i}.png" for i in range(len(tiny_faces))], dtype=object)
     groups = subject_groups(names, r"S(\d+)_")
