@@ -305,3 +305,16 @@ def test_a_damaged_store_is_named_in_one_line(tmp_path, damage):
     with pytest.raises(ValueError, match=rf"Feature store {store.folder} is damaged \(.*\); delete that folder .* "
                                          r"or choose another --feature-store"):
         FeatureStore(tmp_path, "k", 6, 3)
+
+
+@pytest.mark.parametrize("version, made_by, fix", [(1, "an older", "delete it or choose another --feature-store"),
+                                                   (3, "a newer", "use that fer-classic, or choose another")])
+def test_a_store_of_another_version_is_named_not_called_damaged(tmp_path, version, made_by, fix):
+    store = FeatureStore(tmp_path, "k", 6, 3)
+    store.write(0, np.ones((3, 4)), np.arange(3), [], np.zeros((3, 2, 2), np.uint8))
+    manifest = json.loads((store.folder / "manifest.json").read_text())
+    (store.folder / "manifest.json").write_text(json.dumps({**manifest, "version": version}))
+    (store.folder / "pixels.npy").unlink()  # version 1 kept none: it said "damaged (pixels.npy: [Errno 2] ...)"
+    with pytest.raises(ValueError, match=rf"Feature store {store.folder} was made by {made_by} fer-classic "
+                                         rf"\(store version \d; this one reads version 2\); {fix}"):
+        FeatureStore(tmp_path, "k", 6, 3)

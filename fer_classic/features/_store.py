@@ -77,7 +77,8 @@ class FeatureStore:
     Raises
     ------
     ValueError
-        An existing store of another chunk size, or a damaged one (its
+        An existing store of another version (made by another fer-classic),
+        of another chunk size, or a damaged one (its
         manifest unreadable, an array missing or cut short): the message names
         the folder and says to delete it or choose another ``--feature-store``.
     """
@@ -89,6 +90,7 @@ class FeatureStore:
         manifest = self.folder / _MANIFEST
         if manifest.exists():
             self.manifest = self._read_manifest(manifest)
+            self._check_version()
             if (self.manifest.get("n_rows"), self.manifest.get("chunk_size")) != (self.n_rows, self.chunk_size):
                 raise ValueError(f"{self.folder}: feature store of {self.manifest.get('n_rows')} rows in chunks of "
                                  f"{self.manifest.get('chunk_size')}, asked for {self.n_rows} in chunks of "
@@ -110,6 +112,20 @@ class FeatureStore:
         if not (isinstance(manifest, dict) and isinstance(manifest.get("done"), dict)):
             raise self._damaged(f"{_MANIFEST} is not a feature store's manifest")
         return manifest
+
+    def _check_version(self) -> None:
+        """An existing store of another layout is refused (e.g. version 1 kept no ``pixels.npy``)."""
+        version = self.manifest.get("version")
+        if version == _VERSION:
+            return
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._damaged(f"{_MANIFEST} records no store version")
+        older = version < _VERSION
+        # A newer one's features still serve that newer fer-classic: not to be deleted from here.
+        fix = ("delete it or choose another --feature-store" if older
+               else "use that fer-classic, or choose another --feature-store")
+        raise ValueError(f"Feature store {self.folder} was made by {'an older' if older else 'a newer'} fer-classic "
+                         f"(store version {version}; this one reads version {_VERSION}); {fix}.")
 
     def _check_arrays(self) -> None:
         """Each array there is of the manifest's shape and can be mapped (a truncated file cannot)."""
