@@ -21,7 +21,13 @@ from fer_classic.data import (
     load_rafdb,
     make_synthetic_faces,
 )
-from fer_classic.exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, SkippedRowsWarning
+from fer_classic.exceptions import (
+    DatasetError,
+    DatasetFormatError,
+    SkippedFilesWarning,
+    SkippedRowsWarning,
+    UnknownLabelError,
+)
 
 
 def _image(path, shape=(24, 24), value=120):
@@ -73,6 +79,20 @@ def test_rafdb_original_images_option(rafdb):
 
 def test_rafdb_labels_file_path_accepted(rafdb):
     assert len(load_dataset(rafdb / "basic" / "EmoLabel" / "list_patition_label.txt", size=12)) == 4
+
+
+@pytest.mark.parametrize("compound_folder", [False, True])
+def test_rafdb_compound_set_is_named_as_such(rafdb, compound_folder):
+    # Was "label '8' is not one of this layout's codes" at the first id above 7.
+    labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
+    labels.write_text(labels.read_text() + "test_0003.jpg 11\n")
+    root = rafdb / "basic"
+    if compound_folder:  # ids 1..7 only: they would read as basic emotions without a word
+        labels.write_text("train_00001.jpg 5\n")
+        root = root.rename(rafdb / "compound")
+    with pytest.raises(UnknownLabelError, match=r"looks like RAF-DB's compound set .* Point --data at RAF-DB's "
+                                                r"basic/ folder"):
+        load_rafdb(root, size=12)
 
 
 @pytest.mark.parametrize("line,match", [("train_00003.jpg", "name and id"), ("val_0001.jpg 1", "train_ or test_")])

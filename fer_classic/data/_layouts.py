@@ -165,7 +165,8 @@ def load_rafdb(
     DatasetFormatError
         If a line is not ``NAME ID`` or a name lacks the train_/test_ prefix.
     UnknownLabelError
-        If an id is outside 1..7.
+        If an id is outside 1..7; ids 8..11, or a root named ``compound``, are
+        named as RAF-DB's compound set, which is not read.
     """
     path = Path(root)
     size = as_size(size)
@@ -180,6 +181,8 @@ def load_rafdb(
     if not folder.is_dir():
         raise DatasetError(f"RAF-DB {images} images folder {folder} does not exist; unpack Image/{images}.zip there.")
     labels_file = found / "EmoLabel" / "list_patition_label.txt"
+    if found.name.lower() == "compound":  # its ids 1..7 are compound emotions: read as basic ones they would pass
+        raise _rafdb_compound_error(str(labels_file))
     read_label = LabelReader(codes=RAFDB_CODES)
     entries = []
     for line, fields in text_rows(labels_file, None):
@@ -187,11 +190,25 @@ def load_rafdb(
         if len(fields) != 2:
             raise DatasetFormatError(f"{where}: expected 'train_00001.jpg 5' (name and id); got {' '.join(fields)!r}.")
         name, code = fields
+        if _code_key(code) in _RAFDB_COMPOUND_ONLY:
+            raise _rafdb_compound_error(f"{where}: id {code}")
         split = name.split("_", 1)[0].lower()
         if split not in ("train", "test"):
             raise DatasetFormatError(f"{where}: image name {name!r} does not start with train_ or test_.")
         entries.append(LabelledImage(folder / _rafdb_file(name, images), read_label(code, where), where, split=split))
     return build_dataset(entries, size=size, name=str(found), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
+
+
+#: Ids of RAF-DB's compound set (1..11) beyond the basic set's 1..7.
+_RAFDB_COMPOUND_ONLY = {"8", "9", "10", "11"}
+
+
+def _rafdb_compound_error(what: str) -> UnknownLabelError:
+    return UnknownLabelError(
+        f"{what}: this looks like RAF-DB's compound set (compound/EmoLabel, ids 1..11 such as 'happily "
+        "surprised'), which fer-classic does not read: its classes are not the basic emotions. Point --data at "
+        "RAF-DB's basic/ folder (ids 1..7) instead."
+    )
 
 
 def _rafdb_file(name: str, images: str) -> str:
