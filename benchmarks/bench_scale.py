@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import shutil
@@ -265,25 +266,35 @@ def check_options(parser, args) -> None:
 
 
 def _check_worker_memory(parser, value: str) -> None:
-    """``--worker-memory`` as Dask's memory_limit reads it: ``auto``, a byte count or size (``2GB``), or a
-    fraction of this machine's memory (``0.5``). ``abc`` gave two tracebacks after the images were generated."""
+    """``--worker-memory`` as Dask's memory_limit reads it (``distributed.worker_memory.parse_memory_limit``).
+
+    ``auto``; a number up to 1 is a fraction of this machine's memory (``0.5``; ``0`` is no limit), a larger
+    one a count of bytes, its fraction dropped (``1.5`` is 1 byte: refused, as no one means it); anything else
+    a size :func:`dask.utils.parse_bytes` reads (``2GB``, ``512MiB``; ``0GB`` is no limit). ``abc`` gave two
+    tracebacks after the images were generated, ``nan`` Dask's ValueError in every worker.
+    """
     try:
         from dask.utils import parse_bytes
     except ImportError:  # check_engine names the missing Dask where it is needed
         return
     if value == "auto":
         return
+    hint = ""
     try:
-        number = float(value)  # a fraction of the memory (0.5), or bytes
+        number = float(value)
     except ValueError:
         try:
-            number = parse_bytes(value)
-        except ValueError:
-            number = 0
-    ok = number > 0
+            ok = bool(value.strip()) and parse_bytes(value) >= 0  # "" would be 1 byte
+        except (ValueError, OverflowError):  # "inf GB" overflows
+            ok = False
+    else:
+        ok = math.isfinite(number) and number >= 0 and (number <= 1 or number.is_integer())
+        if not ok and math.isfinite(number) and number > 1:  # a fraction in bytes
+            whole = int(number)
+            hint = f" (Dask reads {value} as {whole} byte{'s' * (whole != 1)}: only numbers up to 1 are fractions)"
     if not ok:
         parser.error(f"--worker-memory {value}: give a size such as 2GB or 512MiB, a fraction of this machine's "
-                     "memory (0.5), or auto.")
+                     f"memory (0.5), 0 for no limit, or auto{hint}.")
 
 
 def check_engine(args) -> None:
@@ -307,7 +318,9 @@ def main() -> None:
                              "replicas come on top of it)")
     parser.add_argument("--mode", nargs="+", choices=MODES, default=["local", "dask"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-memory", default="2GB", help="Dask memory limit per worker (spills beyond it).")
+    parser.add_argument("--worker-memory", default="2GB",
+                        help="Dask memory limit per worker (spills beyond it): a size (2GB), a fraction of this "
+                             "machine's memory (0.5), 0 for no limit, or auto.")
     parser.add_argument("--n-components", type=int, default=2000)
     parser.add_argument("--chunk-size", type=int, default=4096)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "fer_classic_scale"),

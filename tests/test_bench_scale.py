@@ -77,13 +77,28 @@ def test_a_missing_cluster_package_names_the_extra_before_any_work(
         bench.main()
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-1GB"])
+@pytest.mark.parametrize("value", ["abc", "-1GB", "-0.5", "1.5", "nan", ""])
 def test_a_bad_worker_memory_is_a_usage_error_before_any_work(bench, monkeypatch, capsys, value):
-    """--worker-memory abc gave two tracebacks after the images were generated."""
+    """--worker-memory abc gave two tracebacks after the images were generated; 1.5 is 1 byte to Dask."""
     pytest.importorskip("dask")
     monkeypatch.setattr("sys.argv", ["bench_scale.py", f"--worker-memory={value}"])
     usage_error(bench.main)
     assert f"--worker-memory {value}: give a size such as 2GB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "0GB", "0.5", "1", "2e9", "2GB", "512 MiB", "auto"])
+def test_a_worker_memory_dask_reads_is_accepted(bench, value):
+    """0 (Dask: no limit) was refused as a bad size."""
+    pytest.importorskip("dask")
+    parser = bench.argparse.ArgumentParser()
+    bench._check_worker_memory(parser, value)  # no usage error
+
+
+def test_a_byte_count_with_a_fraction_says_how_dask_reads_it(bench, monkeypatch, capsys):
+    pytest.importorskip("dask")
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--worker-memory=1.5"])
+    usage_error(bench.main)
+    assert "Dask reads 1.5 as 1 byte: only numbers up to 1 are fractions" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("folder", ["n{n}", "store_{n}"])
