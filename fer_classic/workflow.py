@@ -294,14 +294,15 @@ def fit_model(
     check_before_loading(pipeline, shape)
     require_mlp_memory(pipeline, features, shape)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
-    if _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
-                    data):
+    chunked = _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf,
+                           options, data)
+    if chunked is not None:
         from ._distributed import fit_chunked, open_feature_store
         from .data._folder import warn_skipped
 
         # Chunks of paths: the training images are decoded where their features are computed.
         timings: dict[str, float] = {}
-        chunk_size = int(chunk_size)
+        chunk_size = chunked  # checked: an int (numpy's too)
         listing = timed(timings, "load", _split_listing, data, label_map)
         warn_left_out(listing)
         train_files, test_files = listing.select("train"), listing.select("test")
@@ -380,8 +381,9 @@ def _refuse_from_listing(pipeline, train_files, test_files, name: str) -> None:
 
 
 def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf, options,
-                 data) -> bool:
-    """Whether ``fit_model`` fits chunk by chunk (``--backend dask/ray``, ``--feature-store``); options checked."""
+                 data) -> int | None:
+    """The checked ``chunk_size`` when ``fit_model`` fits chunk by chunk (``--backend dask/ray``,
+    ``--feature-store``), else None; the options checked."""
     from ._distributed import check_backend, check_chunk_size, check_chunked, check_scheduler
 
     check_backend(backend, scheduler)  # a missing Dask or Ray is named before anything is read
@@ -389,8 +391,8 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
         raise ValueError(f"--feature-store is the out-of-core fit on this machine (--backend local); with "
                          f"--backend {backend} the workers hold the features.")
     if backend == "local" and feature_store is None:
-        return False
-    check_chunk_size(chunk_size)
+        return None
+    chunk_size = check_chunk_size(chunk_size)
     if dedupe_data:
         raise ValueError("--dedupe compares the decoded images in memory; it is not available with "
                          "--backend dask/ray or --feature-store.")
@@ -399,7 +401,7 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
     if feature_store is not None:
         check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
                       dirs=("--feature-store",), make_parents=True)
-    return True
+    return chunk_size
 
 
 def _split_listing(data, label_map):
