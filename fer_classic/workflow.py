@@ -316,7 +316,8 @@ def fit_model(
         train = fit_chunked(pipeline, train_files, size=(size, size), cropper=cropper, backend=backend,
                             scheduler=scheduler, store=store, chunk_size=chunk_size,
                             timings=timings, log=log)
-        warn_skipped(listing.name, len(train_files) + len(test_files), [*test.skipped, *train.skipped])
+        # Of every listed file, as a local load counts them (val's too, left out undecoded here).
+        warn_skipped(listing.name, len(listing), [*test.skipped, *train.skipped])
         model, metrics, path = fit_score_save(
             pipeline, train, test, features=features, clf=clf, source=str(data), timings=timings, log=log,
             fitted=True, out=out, model_format=model_format, random_state=random_state, held_out_test=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -161,6 +162,25 @@ def test_chunked_fit_warns_of_undecodable_files_like_local(folder_dataset, tmp_p
     # One warning for the test files decoded here and the training files decoded chunk by chunk.
     with pytest.warns(SkippedFilesWarning, match=r"2 of 114 files under .* could not be decoded"):
         fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
+
+
+@pytest.mark.filterwarnings("ignore:.*are left out:UserWarning")
+def test_chunked_fit_counts_the_files_of_its_skipped_warning_like_local(folder_dataset, tmp_path, monkeypatch):
+    from fer_classic.exceptions import SkippedFilesWarning
+
+    (folder_dataset / "test" / "happy" / "zz_broken.png").write_bytes(b"not an image")
+    (folder_dataset / "val" / "happy").mkdir(parents=True)
+    for path in sorted((folder_dataset / "test" / "happy").iterdir())[:2]:
+        (folder_dataset / "val" / "happy" / path.name).write_bytes(path.read_bytes())
+    n_files = sum(path.is_file() for path in folder_dataset.rglob("*"))
+    with pytest.warns(SkippedFilesWarning, match=rf"1 of {n_files} files under"):  # as load_dataset counts them
+        load_dataset(folder_dataset)
+    # The training files all decode; the warning comes before the model is scored and saved.
+    monkeypatch.setattr("fer_classic._distributed.fit_chunked", lambda *a, **k: SimpleNamespace(skipped=()))
+    monkeypatch.setattr("fer_classic.workflow.fit_score_save", lambda *a, **k: pytest.fail("saved"))
+    with pytest.warns(SkippedFilesWarning, match=rf"1 of {n_files} files under"):  # the val files were not counted
+        with pytest.raises(pytest.fail.Exception, match="saved"):
+            fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=16, **RIDGE)
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
