@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -278,8 +279,6 @@ def warn_left_out(data, *, stacklevel: int = 2) -> None:
     ``usages``): e.g. FER+'s val rows, or CSV rows with an empty Usage, are said
     to be left out, not silently dropped, whether or not a test is held out of train.
     """
-    from types import SimpleNamespace
-
     used = split_mask(data.splits, data.usages, "train") | split_mask(data.splits, data.usages, "test")
     if not used.all():
         left = SimpleNamespace(splits=data.splits[~used], usages=data.usages[~used])
