@@ -381,3 +381,13 @@ def test_a_loose_image_beside_label_folders_is_warned(tmp_path, tiny_faces):
     cv2.imwrite(str(root / "loose.png"), tiny_faces.images[0])
     with pytest.warns(SkippedFilesWarning, match=f"{root / 'loose.png'}"):
         load_folder(root)
+
+
+@pytest.mark.parametrize("reader", ["load_folder", "describe_dataset"])
+def test_a_label_map_mapping_is_checked_as_its_text_is(tmp_path, reader):
+    # Only a text map was parsed here: a mapping naming one folder twice let its first key win silently.
+    import fer_classic.data as data
+
+    (tmp_path / "happy").mkdir()
+    with pytest.raises(UnknownLabelError, match="'happy' is given twice"):
+        getattr(data, reader)(tmp_path, label_map={"Happy": "sad", "happy": "angry"})

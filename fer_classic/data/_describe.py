@@ -330,7 +330,7 @@ def describe_dataset(
         counted, before their list outgrows it).
     """
     _check_threshold(threshold)
-    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
+    label_map = parse_label_map(label_map)
     start = time.perf_counter()
     if isinstance(data, FaceDataset):
         name, kind, found = data.name, "in-memory", _describe_arrays(data, "array")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..exceptions import DatasetError, EmptyClassError, LabelMergeWarning, SkippedFilesWarning, UnknownLabelError
-from ..labels import canonical_label, warn_unused_keys
+from ..labels import canonical_label, parse_label_map, warn_unused_keys
 from ._dataset import FaceDataset, folder_split
 from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, read_images
 
@@ -224,6 +224,7 @@ def scan_folder(
     DatasetError, UnknownLabelError, EmptyClassError
         As :func:`load_folder`.
     """
+    label_map = parse_label_map(label_map)  # a mapping checked as the text is (parsed ones pass as they are)
     if not root.is_dir():
         raise DatasetError(f"Dataset folder {root} does not exist or is not a folder.")
     top = _subdirs(root)

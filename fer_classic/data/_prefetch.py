@@ -31,7 +31,7 @@ def _start(data, size, label_map, n_jobs, crop, margin, align) -> bool:
     root = Path(data)
     if not root.is_dir() or recognise_format(root) != "folder":
         return False
-    label_map = parse_label_map(label_map) if isinstance(label_map, str) else label_map
+    label_map = parse_label_map(label_map)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the load in the block scans again and warns itself
         _, paths, *_ = scan_folder(root, label_map)
