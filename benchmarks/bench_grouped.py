@@ -76,8 +76,9 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_grouped.json"
 DEFAULT_FEATURE_SETS = "hog,lbp,sift,gabor,hog+lbp,hog+sift,hog+gabor,hog+gabor+sift"
 #: The performer id of a TFEID file name (``--groups`` of ``fer-classic search``).
 TFEID_GROUPS = r"^(\d{2})\d{2}[a-g0]\d{2}\."
-#: TFEID's expression letters and the database's own names for them.
-TFEID_EXPRESSIONS = {"a": "calm", "b": "happy", "c": "sad", "d": "angry", "e": "disgusted", "f": "fearful",
+#: TFEID's expression letters and the database's own names for them; its calm face ("a") is its neutral
+#: expression (calm is no alias of neutral in fer_classic.labels: RAVDESS keeps the two apart).
+TFEID_EXPRESSIONS = {"a": "neutral", "b": "happy", "c": "sad", "d": "angry", "e": "disgusted", "f": "fearful",
                      "g": "surprised"}
 _TFEID_NAME = re.compile(r"^(?P<subject>\d{2})(?P<performance>\d)(?P<view>\d)(?P<expression>[a-g0])(?P<serial>\d{2})"
                          r"\.(?:jpe?g|tiff?|png|bmp)$", re.IGNORECASE)

@@ -56,7 +56,7 @@ _ALIASES: dict[str, str] = {
     "surprised": "surprise",
     "neutral": "neutral",
     "neutrality": "neutral",
-    "calm": "neutral",
+    # No "calm": RAVDESS keeps calm and neutral apart; a calm folder needs the user's --label-map calm=neutral.
     "contempt": "contempt",
     "contemptuous": "contempt",
 }

@@ -190,3 +190,9 @@ def test_parse_label_map_refuses_what_is_no_map():
 def test_an_id_missing_from_a_given_map_is_told_to_be_added_to_it():
     with pytest.raises(UnknownLabelError, match=r"add it to the label map \(e\.g\. 5=neutral\)"):
         canonical_label("5", parse_label_map("0=happy"))
+
+
+def test_calm_is_not_read_as_neutral():
+    # RAVDESS's calm and neutral are two classes: a calm folder was silently trained as neutral.
+    with pytest.raises(UnknownLabelError, match="'calm'.*pass a label map"):
+        canonical_label("calm")
