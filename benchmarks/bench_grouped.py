@@ -256,7 +256,7 @@ def file_subjects(data: Path, pattern: str) -> set[str]:
 def check_inner_cv(folds: list, groups: np.ndarray, labels: np.ndarray, args) -> None:
     """The inner search's ``--inner-cv`` grouped folds, possible in every outer fold's training images, before any fit.
 
-    ``search_model`` checks them per fold, after the first rows' fits, in the words of its own option (``--cv``):
+    ``search_model`` checks them per fold, after the first rows' fits, naming its own option (``--cv``):
     the same check here, on all outer folds (the fewest subjects first), naming ``--inner-cv``.
     """
     from sklearn.model_selection import StratifiedGroupKFold
@@ -270,11 +270,10 @@ def check_inner_cv(folds: list, groups: np.ndarray, labels: np.ndarray, args) ->
         grouping = f"subjects from --groups {args.groups!r} ({len(np.unique(groups[train]))} subjects)"
         splitter = StratifiedGroupKFold(n_splits=args.inner_cv, shuffle=True, random_state=args.seed)
         try:
-            _check_enough_groups(groups[train], args.inner_cv, grouping, labels[train], splitter)
+            _check_enough_groups(groups[train], args.inner_cv, grouping, labels[train], splitter, option="--inner-cv")
         except FerClassicError as exc:
-            message = re.sub(r"--cv\b", "--inner-cv", str(exc))
-            message = message.replace("fewer folds.", "fewer folds, or --inner-cv 0 for a fixed C.")
-            raise SystemExit(f"outer fold {i + 1} of --folds {args.folds}: {message}") from None
+            raise SystemExit(
+                f"outer fold {i + 1} of --folds {args.folds}: {exc} Or --inner-cv 0 for a fixed C.") from None
 
 
 def check_models(parser, args, feature_sets: list[str]) -> None:

@@ -487,13 +487,14 @@ def _training_parts(splitter, labels, groups) -> list[np.ndarray]:
 
 
 def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, splitter, *,
-                         held_out: bool = False) -> list[np.ndarray]:
+                         held_out: bool = False, option: str = "--cv") -> list[np.ndarray]:
     """The rows of each fold's training part (:func:`_training_parts`), once the folds are known to be possible.
 
     Raises DatasetError naming --cv (and --groups) before any fit: fewer groups or images of a class
     than folds (the advice is the smaller of both limits), or a fold whose training part holds a
     single class (every image of the other of two classes is of one group: that fold's fit could only
     fail). ``held_out``: ``grouping`` was counted over the data before a test was held out of it.
+    ``option`` is the option the messages name (a benchmark's ``--inner-cv``).
     """
     labels = np.asarray(labels)
     n = len(np.unique(groups))
@@ -501,21 +502,21 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, 
         largest = int(np.unique(labels, return_counts=True)[1].max()) if len(labels) else 0
         limit = min(n, largest)
         fix = ("give a --groups pattern whose first group tells the subjects apart" if n < 2 else
-               "add images" if limit < 2 else f"use --cv {limit} or fewer folds")
+               "add images" if limit < 2 else f"use {option} {limit} or fewer folds")
         also = f", and the largest class has {largest} of them (the folds are stratified)" if largest < n else ""
         images = (f"the {len(labels)} training images left beside the held-out test" if held_out
                   else f"the {len(labels)} training images")
         counted = ", counted before the hold-out" if held_out else ""
-        raise DatasetError(f"--cv {folds} needs at least {folds} groups of images, but {images} form {n} "
+        raise DatasetError(f"{option} {folds} needs at least {folds} groups of images, but {images} form {n} "
                            f"(grouping by {grouping}{counted}){also}; {fix}.")
-    _check_cv_classes(labels, folds)
+    _check_cv_classes(labels, folds, option)
     splits = _training_parts(splitter, labels, groups)
     for rows in splits:
         kept = np.unique(labels[rows])
         if len(kept) < 2:
             gone = [str(label) for label in np.unique(labels) if label not in kept]
             raise DatasetError(
-                f"--cv {folds} with {grouping}: a fold trains on images of {kept[0]!r} alone, as every image of "
+                f"{option} {folds} with {grouping}: a fold trains on images of {kept[0]!r} alone, as every image of "
                 f"{', '.join(map(repr, gone))} is of one group (one subject) and validates in that fold; a classifier "
                 "needs 2 classes or more. Give images of more subjects of it, or a --groups pattern that tells its "
                 "subjects apart.")
@@ -527,9 +528,9 @@ def _check_enough_groups(groups: np.ndarray, folds: int, grouping: str, labels, 
     return splits
 
 
-def _check_cv_classes(labels, folds: int) -> None:
+def _check_cv_classes(labels, folds: int, option: str = "--cv") -> None:
     """``--cv folds`` stratified folds of ``labels`` can be made (search's and report-search's folds)."""
-    check_stratified_folds(labels, folds, f"--cv {folds}", "use --cv {largest} or fewer folds")
+    check_stratified_folds(labels, folds, f"{option} {folds}", f"use {option} {{largest}} or fewer folds")
 
 
 def _flat_results(cv_results: dict) -> list[dict]:
