@@ -474,11 +474,12 @@ def check_outputs(
         ``"--report"``); the others are files.
     text : collection of str, optional
         The names in ``outputs`` that are CSV tables: their paths may not end
-        in an image, video or model suffix (far more likely the user's photo,
-        video or model, which the table would replace, than a table's name).
+        in an image, video or model suffix (.onnx of a face detector included:
+        far more likely the user's photo, video or model, which the table would
+        replace, than a table's name).
     models : collection of str, optional
         The names in ``outputs`` that are model files: their paths may not end
-        in an image, video or table suffix, for the same reason.
+        in an image, video, table or .onnx suffix, for the same reason.
     make_parents : bool, default=False
         Accept a missing parent folder of a file output (it will be created)
         when the nearest existing folder above it is writable. Folder outputs
@@ -590,7 +591,8 @@ def check_outputs(
                                   "image, video or model file, which it would replace; give a .csv path.")
         if name in models and path.suffix.lower() in (_media_suffixes() - _MODEL_SUFFIXES) | _TABLE_SUFFIXES:
             raise OutputPathError(f"{name} {path}: this output is a model file, but the path has the suffix of an "
-                                  "image, video or table, which it would replace; give a .joblib or .skops path.")
+                                  "image, video, table or face detector model, which it would replace; give a "
+                                  ".joblib or .skops path.")
         _check_writable(name, path, real, is_dir=name in dirs, make_parents=make_parents or name in dirs)
     return given
 
@@ -600,10 +602,12 @@ def _media_suffixes() -> frozenset[str]:
     from .data._images import IMAGE_EXTENSIONS
     from .prediction._video import VIDEO_EXTENSIONS
 
-    return IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | _MODEL_SUFFIXES
+    return IMAGE_EXTENSIONS | VIDEO_EXTENSIONS | _MODEL_SUFFIXES | _DETECTOR_SUFFIXES
 
 
 _MODEL_SUFFIXES = frozenset({".joblib", ".skops"})
+#: Face detector models (``--yunet``'s ONNX file), which neither a table nor a model file is written over.
+_DETECTOR_SUFFIXES = frozenset({".onnx"})
 #: Suffixes of the tables, grids and reports a model file is never written over.
 _TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".yaml", ".yml", ".html", ".txt"})
 

@@ -209,13 +209,16 @@ def _resume_collector() -> None:
         gc.enable()
 
 
-def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), dirs=(), text=()) -> None:
-    """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs)."""
+def _check_model_outputs(model: str, outputs: dict, *, data=None, inputs=(), files=None, dirs=(), text=()) -> None:
+    """Outputs of a command that reads MODEL: checked before the model is loaded (see check_outputs).
+
+    ``files`` maps other options to the input files they name (``{"--yunet": path}``).
+    """
     from ._fileio import check_outputs
     from .data._load import data_path
 
     # data_path lists the data's files only when an output is checked against them.
-    _run(check_outputs, outputs, inputs={"MODEL": model},
+    _run(check_outputs, outputs, inputs={"MODEL": model, **(files or {})},
          input_trees={"--data": data_path(data), "INPUT": list(inputs)}, dirs=dirs, text=text, make_parents=True)
 
 
@@ -528,7 +531,8 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
-                         inputs=inputs, dirs=("--annotate",) if folder else (), text=("--timeline",))
+                         inputs=inputs, files={"--yunet": yunet_model}, dirs=("--annotate",) if folder else (),
+                         text=("--timeline",))
     loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:

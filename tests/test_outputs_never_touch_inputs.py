@@ -136,6 +136,30 @@ def test_a_model_is_not_written_over_a_photo_video_or_table(files, no_work, tmp_
     assert out.read_bytes() == b"the user's"
 
 
+def test_predict_timeline_is_never_the_yunet_model(files, no_work, tmp_path):
+    # The detector's model file is an input too: --timeline replaced it with a CSV header, exit 0.
+    detector = tmp_path / "face_detector.bin"  # a suffix no rule refuses: the input check must catch it
+    detector.write_bytes(b"the user's ONNX")
+    result = CliRunner().invoke(main, ["predict", str(files["a"]), str(files["photo"]), "--yunet", str(detector),
+                                       "--timeline", str(detector)])
+    assert result.exit_code != 0, result.output
+    assert f"--timeline {detector} is an input of this command (--yunet {detector})" in result.output, result.output
+    assert detector.read_bytes() == b"the user's ONNX"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "{a}", "{photo}", "--timeline", "{out}"], "this output is a CSV table"),
+    (["fit", "--data", "{csv}", "--out", "{out}"], "this output is a model file"),
+], ids=["predict --timeline", "fit --out"])
+def test_an_output_is_not_written_over_an_onnx_model(files, no_work, tmp_path, args, message):
+    out = tmp_path / "face_detection_yunet_2023mar.onnx"
+    out.write_bytes(b"the user's ONNX")
+    filled = [a.format(out=out, **files) for a in args]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert out.read_bytes() == b"the user's ONNX"
+
+
 def test_a_file_output_ending_in_a_separator_is_refused(files, no_work, tmp_path):
     # Path drops the "/": a model file was written by the folder's name.
     result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", f"{tmp_path / 'models'}/"])
