@@ -1197,15 +1197,18 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     """
     from ._fileio import check_outputs
     from .prediction import PredictionRun, expand_inputs, face_cropper_for
+    from .prediction._model import detector_files
     from .prediction._run import _is_video, check_timeline, warn_repeated, write_timeline
     from .prediction._video import check_every
 
     every = check_every(every)
-    face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
+    cropper = face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
     paths = expand_inputs(inputs)
     warn_repeated(inputs, paths)
     check_timeline(timeline, paths)
-    check_outputs({"--timeline": timeline}, inputs={"INPUT": paths}, text=("--timeline",), make_parents=True)
+    # The timeline is written here, never over the detector's model file the workers read.
+    check_outputs({"--timeline": timeline}, inputs={"INPUT": paths, **detector_files(cropper)}, text=("--timeline",),
+                  make_parents=True)
     groups: list[list] = []
     for path in paths:
         if _is_video(path) or not groups or _is_video(groups[-1][-1]) or len(groups[-1]) >= chunk_size:

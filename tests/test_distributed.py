@@ -570,3 +570,21 @@ def test_a_dask_scheduler_without_workers_is_named(monkeypatch):
     with pytest.raises(ValueError, match=r"--scheduler 'tcp://h:8786': the Dask scheduler there has no workers "
                                          r"\(none joined within 0.5 s\); start some \(dask worker tcp://h:8786\)"):
         _wait_for_workers(Client(), "tcp://h:8786")
+
+
+def test_dask_predict_never_writes_the_timeline_over_the_detectors_model_file(fitted_model, tmp_path, monkeypatch):
+    import cv2
+
+    from fer_classic import _distributed
+    from fer_classic.exceptions import OutputPathError
+
+    def no_workers(*args, **kwargs):
+        raise AssertionError("workers were started before the outputs were checked")
+
+    monkeypatch.setattr(_distributed, "_workers", no_workers)
+    cascade = tmp_path / "cascade.xml"
+    shutil.copyfile(f"{cv2.data.haarcascades}/haarcascade_frontalface_alt2.xml", cascade)
+    with pytest.raises(OutputPathError, match=r"--timeline .*cascade\.xml is an input of this command \(the Haar "
+                                              r"cascade .*cascade\.xml\)"):
+        _distributed.predict_paths_chunked(fitted_model, [tmp_path / "clip.avi"], timeline=cascade,
+                                           cropper_params={"detector_model": str(cascade)})

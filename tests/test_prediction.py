@@ -672,6 +672,33 @@ def test_annotate_target_is_checked_before_any_work(fitted_model, files, inputs,
         predict_paths(fitted_model, [files / n for n in inputs], annotate=target)
 
 
+@pytest.fixture
+def own_cascade(tmp_path):
+    """A copy of OpenCV's frontal-face cascade, given as the detector's model file."""
+    cascade = tmp_path / "cascade.xml"
+    shutil.copyfile(Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt2.xml", cascade)
+    return cascade
+
+
+def test_no_output_replaces_the_detectors_model_file(fitted_model, files, own_cascade):
+    before = own_cascade.read_bytes()
+    with pytest.raises(OutputPathError, match=rf"--timeline {re.escape(str(own_cascade))} is an input of this command "
+                                              rf"\(the Haar cascade {re.escape(str(own_cascade))}\)"):
+        predict_paths(fitted_model, [files / "clip.avi"], timeline=own_cascade,
+                      cropper_params={"detector_model": str(own_cascade)})
+    assert own_cascade.read_bytes() == before
+
+
+def test_a_video_copy_never_replaces_the_detectors_model_file(fitted_model, files, own_cascade, monkeypatch):
+    _no_frame_read(monkeypatch)
+    link = own_cascade.with_name("cascade.avi")  # a video name that leads to the cascade
+    link.symlink_to(own_cascade)
+    cropper = face_cropper_for(fitted_model, detector_model=str(own_cascade), fallback="none")
+    with pytest.raises(OutputPathError, match=r"is an input of this command \(the Haar cascade .*cascade\.xml\)"):
+        predict_video(fitted_model, files / "clip.avi", annotate=link, cropper=cropper)
+    assert link.is_symlink()
+
+
 def test_draw_faces_leaves_the_input_untouched(photo):
     before = photo.copy()
     drawn = draw_faces(photo, [{"status": "ok", "box": [177, 66, 95, 95], "label": "happy"}])

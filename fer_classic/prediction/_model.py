@@ -15,8 +15,8 @@ from ..persistence import FERModel
 from ..persistence._header import FACE_CROPPER_KEY, FACE_DETECTOR_DIGEST_KEY
 
 __all__ = [
-    "FACE_CROPPER_KEY", "FACE_DETECTOR_DIGEST_KEY", "classify_crops", "face_cropper_for", "loading_cropper",
-    "score_dict", "with_face_cropper",
+    "FACE_CROPPER_KEY", "FACE_DETECTOR_DIGEST_KEY", "classify_crops", "detector_files", "face_cropper_for",
+    "loading_cropper", "score_dict", "with_face_cropper",
 ]
 
 
@@ -153,6 +153,19 @@ def _detector_text(detector: str, detector_model) -> str:
     if detector == "yunet":
         return f"YuNet {str(detector_model)!r}"
     return "OpenCV's Haar cascade" if detector_model is None else f"the Haar cascade {str(detector_model)!r}"
+
+
+def detector_files(cropper: FaceCropper) -> dict[str, str | os.PathLike]:
+    """The detector model file ``cropper`` reads, as a :func:`~fer_classic._fileio.check_outputs` input.
+
+    ``{"the YuNet model": path}`` or ``{"the Haar cascade": path}``, the path
+    as given (``--yunet``, or as the model records it); empty for OpenCV's own
+    cascade. Checked with the inputs, so that no output (a timeline, an
+    annotated copy) replaces the file the detector reads.
+    """
+    if cropper.detector_model is None:
+        return {}
+    return {"the YuNet model" if cropper.detector == "yunet" else "the Haar cascade": cropper.detector_model}
 
 
 def loading_cropper(model: FERModel) -> FaceCropper | None:

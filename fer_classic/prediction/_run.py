@@ -25,7 +25,7 @@ from ..exceptions import (
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import face_rows, load_image, stretched
-from ._model import check_cropper, face_cropper_for
+from ._model import check_cropper, detector_files, face_cropper_for
 from ._output import rows_csv
 from ._video import VIDEO_EXTENSIONS, check_every, check_video_annotation, predict_video
 
@@ -346,11 +346,12 @@ def predict_paths(
     warn_repeated(inputs, paths)
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
-    check_outputs({"--timeline": timeline, **annotation_outputs(targets)}, inputs={"INPUT": paths},
-                  text=("--timeline",), make_parents=True)
     # Checked before any work: a cropper of other crops failed only at the first batch (after up to 256 crops).
     cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(
         model, **dict(cropper_params or {}))
+    # The detector's model file is read for every image: no output may replace it.
+    check_outputs({"--timeline": timeline, **annotation_outputs(targets)},
+                  inputs={"INPUT": paths, **detector_files(cropper)}, text=("--timeline",), make_parents=True)
     # A video frame without a face is no face crop: frames are never taken whole.
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}

@@ -20,7 +20,7 @@ from ..exceptions import OutputPathError, VideoDecodeError
 from ..persistence import FERModel
 from ._draw import draw_faces
 from ._image import NO_FACE, face_rows
-from ._model import check_cropper, face_cropper_for
+from ._model import check_cropper, detector_files, face_cropper_for
 from ._output import rows_csv
 
 __all__ = [
@@ -304,11 +304,12 @@ def predict_video(
         If ``every`` or ``redetect_every`` is not an int >= 1.
     """
     every = check_every(every)
-    if annotate is not None:  # before any frame is read; never over the video itself
+    if annotate is not None:  # before any frame is read
         annotate = check_video_annotation(annotate, path)
-        check_outputs({"--annotate": annotate}, inputs={"INPUT": path}, make_parents=True)
     # A frame without a face is no face crop: video frames are never taken whole (fallback="none").
     cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(model, fallback="none")
+    if annotate is not None:  # never over the video itself, nor the file the detector reads
+        check_outputs({"--annotate": annotate}, inputs={"INPUT": path, **detector_files(cropper)}, make_parents=True)
     search = FrameSearch(cropper, redetect_every)
     tracker = tracker if tracker is not None else FaceTracker()
     path = Path(path)
