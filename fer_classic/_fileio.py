@@ -49,12 +49,50 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_temporaries(path: Path) -> None:
+def name_max(folder: PathLike) -> int:
+    """The longest file name, in bytes, that the file system of the existing ``folder`` allows (255 if unknown)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
+        return 255
+
+
+def _name_bytes(name: str) -> int:
+    return len(os.fsencode(name))
+
+
+#: The most a process id takes in a temporary's name (Linux's pid_max is at most 2**22, 7 digits).
+_PID_WIDTH = 10
+#: tempfile.mkstemp's random part.
+_RANDOM_WIDTH = 8
+
+
+def _temporary_prefixes(path: Path, limit: int) -> dict[str, str]:
+    """Temporary's name ending -> its prefix (``.<name>.``), for a plain and a ``keep_suffix`` temporary.
+
+    The name is cut (whole characters) so that the temporary's name, of any process id, fits ``limit`` bytes:
+    a name of 233 to 255 bytes is legal, but ``.<name>.<pid>@<host>.<random>.tmp`` was not, and the write
+    failed after all the work. The cut depends on the path and the host only, so the next write finds the
+    temporaries a killed writer left.
+    """
+    prefixes = {}
+    for ending in dict.fromkeys((_TMP_SUFFIX, _TMP_SUFFIX + path.suffix)):
+        room = limit - _name_bytes(f"..{'0' * _PID_WIDTH}@{_HOST}.{'x' * _RANDOM_WIDTH}{ending}")
+        name, used = [], 0
+        for char in path.name:
+            used += _name_bytes(char)
+            if used > room:
+                break
+            name.append(char)
+        prefixes[ending] = f".{''.join(name) or '_'}."
+    return prefixes
+
+
+def _remove_stale_temporaries(path: Path, prefixes: dict[str, str]) -> None:
     # A write killed outright (SIGKILL, power loss) cannot clean up; the next
     # write of the same file removes temporaries whose writing process is gone.
     # Those of atomic_write(..., keep_suffix=True) end in the target's suffix too.
-    prefix = f".{path.name}."
-    for ending in dict.fromkeys((_TMP_SUFFIX, _TMP_SUFFIX + path.suffix)):
+    for ending, prefix in prefixes.items():
         for tmp in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(ending)}"):
             pid, _, host = tmp.name[len(prefix):].split(".", 1)[0].partition("@")
             if pid.isdigit() and host == _HOST and not _pid_alive(int(pid)):
@@ -124,16 +162,18 @@ def atomic_write(
         ``path``.
     """
     path = Path(path)
+    prefixes: dict[str, str] = {}
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(path)
+        prefixes = _temporary_prefixes(path, name_max(path.parent))
+        _remove_stale_temporaries(path, prefixes)
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except OSError:  # a new file: what open() would have given it
             mode = 0o666 & ~_umask()
         suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=suffix,
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{prefixes[suffix]}{os.getpid()}@{_HOST}.", suffix=suffix,
                                         dir=path.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -149,16 +189,17 @@ def atomic_write(
     except OSError as exc:
         # The file asked for, not the temporary the user never named (an existing folder there, a
         # full disk); any other error (a folder above, an input ``write`` reads) passes as it is.
-        if exc.errno is None or not (_temporary_of(exc.filename, path) or _temporary_of(exc.filename2, path)):
+        ours = tuple(prefixes.values()) if prefixes else (f".{path.name}.",)
+        if exc.errno is None or not (_temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours)):
             raise
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     _fsync_dir(path.parent)
     return path
 
 
-def _temporary_of(filename, path: Path) -> bool:
-    """Whether an OSError's ``filename`` is one of :func:`atomic_write`'s temporaries of ``path``."""
-    return filename is not None and os.path.basename(os.fspath(filename)).startswith(f".{path.name}.")
+def _temporary_of(filename, prefixes: tuple[str, ...]) -> bool:
+    """Whether an OSError's ``filename`` is one of :func:`atomic_write`'s temporaries (their name ``prefixes``)."""
+    return filename is not None and os.path.basename(os.fspath(filename)).startswith(prefixes)
 
 
 def atomic_write_bytes(path: PathLike, data: bytes, *, make_parents: bool = True) -> Path:
@@ -523,6 +564,7 @@ def check_outputs(
         if name not in dirs and typed.endswith(("/", os.sep)):  # Path drops it: a file was written by that name
             raise OutputPathError(f"{name} {typed} ends in {typed[-1]}, a folder's name, but this output is a file; "
                                   f"give a file path, with the file's name after the last {typed[-1]}.")
+        _check_name_lengths(name, path)
     # Inputs by resolved path and by (device, inode): a labels file lists tens of thousands of
     # images, and each output is looked up in them rather than compared with each.
     folders: dict[str, str] = {}
@@ -610,6 +652,17 @@ _MODEL_SUFFIXES = frozenset({".joblib", ".skops"})
 _DETECTOR_SUFFIXES = frozenset({".onnx"})
 #: Suffixes of the tables, grids and reports a model file is never written over.
 _TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".yaml", ".yml", ".html", ".txt"})
+
+
+def _check_name_lengths(name: str, path: Path) -> None:
+    # A name the file system refuses failed at the end, after all the work ("File name too long").
+    # The nearest existing folder (os.path.isdir: Path.exists raises for a name too long).
+    folder = next((f for f in (path.parent, *path.parent.parents) if os.path.isdir(f)), ".")
+    limit = name_max(folder)
+    for part in path.parts:
+        if part != path.anchor and _name_bytes(part) > limit:
+            raise OutputPathError(f"{name} {path}: the name {part[:40]}... is {_name_bytes(part)} bytes long; this "
+                                  f"file system allows {limit}. Choose a shorter name.")
 
 
 def _write_protected(path: Path) -> bool:

@@ -180,6 +180,28 @@ def test_stale_temporaries_with_the_targets_suffix_are_removed(tmp_path, keep_su
     assert [p.name for p in tmp_path.iterdir()] == ["out.avi"]
 
 
+@pytest.mark.parametrize("keep_suffix", [False, True])
+def test_a_name_of_the_longest_legal_length_is_written(tmp_path, keep_suffix):
+    # The temporary's name was built from the whole name: "File name too long" after all the work.
+    from fer_classic._fileio import name_max
+
+    path = tmp_path / ("é" * ((name_max(tmp_path) - 4) // 2) + ".avi")  # two bytes a character
+    seen = []
+    atomic_write(path, lambda tmp: (seen.append(tmp), tmp.write_bytes(b"x")), keep_suffix=keep_suffix)
+    assert path.read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert seen[0].name.startswith(".éé") and seen[0].name.endswith(".tmp.avi" if keep_suffix else ".tmp")
+
+
+def test_stale_temporaries_of_a_long_name_are_removed(tmp_path):
+    seen = []
+    path = tmp_path / ("n" * 250 + ".txt")
+    atomic_write(path, lambda tmp: seen.append(tmp.name))
+    stale = tmp_path / seen[0].replace(f".{os.getpid()}@", f".{_dead_pid()}@")  # as a killed writer left it
+    stale.write_bytes(b"partial")
+    atomic_write_text(path, "x")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 # --- require_regular_file -----------------------------------------------------
 
 
@@ -563,6 +585,15 @@ def test_a_listed_path_with_a_nul_character_is_no_file(tree, listed):
     for out in (tree / "out" / "m.joblib", tree / "out" / "new.joblib"):
         assert check_outputs({"--out": out}, input_trees={"--data": [tree / "in.csv", bad]})
         assert check_outputs({"--out": out}, inputs={"--data": bad})
+
+
+@pytest.mark.parametrize("where", ["file", "folder above"])
+def test_a_name_longer_than_the_file_system_allows_is_refused(tmp_path, where):
+    long = "m" * 256 + ".joblib"
+    path = tmp_path / long if where == "file" else tmp_path / long / "m.joblib"
+    with pytest.raises(OutputPathError, match=r"^--out .*: the name m{40}\.\.\. is 263 bytes long; this file system "
+                       r"allows 255\. Choose a shorter name\.$"):
+        check_outputs({"--out": path}, make_parents=True)
 
 
 def test_an_output_with_a_nul_character_is_named():
