@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 import warnings
 
@@ -738,6 +739,26 @@ def inspect_command(model, trust_types, as_json) -> None:
     click.echo(_run(format_model_info, info))
 
 
+#: The exit code of a command ended by SIGTERM, as a shell reports a process it killed.
+_SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+def _sigterm(signum, frame) -> None:
+    # Raised in the main thread where it runs: `with` blocks and `finally` clauses unwind (a TemporaryDirectory
+    # of cached features, a write's temporary) as they do on Ctrl-C. The default action killed at once and
+    # left them. A second SIGTERM while unwinding kills at once, as the user (or Slurm) then wants.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise SystemExit(_SIGTERM_EXIT)
+
+
+def _unwind_on_sigterm() -> tuple[bool, object]:
+    """Install :func:`_sigterm` for SIGTERM: (whether it was, the previous handler to put back)."""
+    try:
+        return True, signal.signal(signal.SIGTERM, _sigterm)
+    except (ValueError, OSError):  # not the main thread (an embedding program): leave signals to it
+        return False, None
+
+
 def run() -> None:
     """The ``fer-classic`` command: :func:`main`, then an exit without Python's own teardown.
 
@@ -747,6 +768,10 @@ def run() -> None:
     exit handlers still run (logging, worker pools, Dask and Ray sessions,
     temporary folders) and the output is flushed. A process that still runs
     other threads exits the usual way.
+
+    SIGTERM (``timeout``, Slurm, ``docker stop``) ends a command as Ctrl-C
+    does: the work unwinds, so temporary folders and files are removed, and
+    the exit code is 143 (128 + 15). A second SIGTERM kills at once.
     """
     import atexit
     import threading
@@ -759,11 +784,17 @@ def run() -> None:
     # on before the command's work.
     gc.disable()
     _COLLECTOR_PAUSED = True
+    installed, previous = _unwind_on_sigterm()
     try:
         main()
         code = 0
     except SystemExit as exc:  # how click ends every command
         code = exc.code
+    finally:
+        if installed and previous is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, previous)
+    if code == _SIGTERM_EXIT:
+        click.echo("Terminated (SIGTERM).", err=True)
     if threading.active_count() > 1:
         sys.exit(code)
     if code is None:

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -265,3 +266,52 @@ def test_a_command_works_with_the_collector_that_run_paused_for_its_imports(monk
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+class _Exited(Exception):
+    """os._exit, as run() ends the process, caught in the test's process instead."""
+
+
+def test_sigterm_unwinds_the_command_like_ctrl_c_and_run_puts_the_handler_back(monkeypatch, tmp_path):
+    # SIGTERM (timeout, Slurm, docker stop) killed outright: search's TemporaryDirectory of cached
+    # features and a write's temporary stayed behind. Here a step sends it to this very process.
+    import atexit
+    import os
+    import signal
+    import tempfile
+    import time
+
+    made = []
+
+    @click.command()
+    def step():  # a command's step (search's feature cache); a command of its own, to import nothing heavy
+        with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+            made.append(folder)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)  # interrupted by the handler's exception
+        raise AssertionError("the command went on after SIGTERM")
+
+    def earlier(signum, frame):  # the caller's own handler: run() must use its own, then put this back
+        raise AssertionError("SIGTERM reached the handler run() replaced")
+
+    def exit_(code):
+        raise _Exited(code)
+
+    monkeypatch.setitem(main.commands, "step", step)
+    monkeypatch.setattr(sys, "argv", ["fer-classic", "step"])
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: None)  # pytest's own exit handlers
+    monkeypatch.setattr(os, "_exit", exit_)
+    monkeypatch.setattr(cli, "_COLLECTOR_PAUSED", False)
+    previous = signal.signal(signal.SIGTERM, earlier)
+    started = time.monotonic()
+    try:
+        with pytest.raises((_Exited, SystemExit)) as exited:
+            cli.run()
+        assert signal.getsignal(signal.SIGTERM) is earlier
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        gc.enable()
+        gc.unfreeze()
+    code = exited.value.args[0] if isinstance(exited.value, _Exited) else exited.value.code
+    assert code == 143 and time.monotonic() - started < 5
+    assert made and not os.path.exists(made[0])
