@@ -202,3 +202,61 @@ def test_cli_compare_prints_table_and_writes_csv(runner, model_files, tmp_path, 
 def test_cli_compare_missing_model_is_a_clean_error(runner, tmp_path, folder_dataset):
     result = runner.invoke(main, ["compare", str(tmp_path / "none.joblib"), "--data", str(folder_dataset)])
     assert result.exit_code != 0 and "does not exist" in result.output and "Traceback" not in result.output
+
+
+def _full_disk_at(monkeypatch, name):
+    """``os.fsync`` of a file whose name starts with ``name`` fails as on a full disk (Linux: /proc names the fd)."""
+    import errno
+    import os
+
+    fsync = os.fsync
+
+    def failing(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(name):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+
+
+def _interrupted_page(monkeypatch):
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fer_classic.evaluation._report._html", interrupt)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/fd"), reason="reads /proc/self/fd")
+@pytest.mark.parametrize("failure, raised", [
+    (lambda monkeypatch: _full_disk_at(monkeypatch, ".report.html."), OSError),
+    (lambda monkeypatch: _full_disk_at(monkeypatch, ".predictions.csv."), OSError),
+    (_interrupted_page, KeyboardInterrupt),
+], ids=["full-disk-page", "full-disk-predictions", "ctrl-c-page"])
+def test_a_report_that_fails_to_write_leaves_the_previous_report_whole(fitted_model, tiny_faces, tmp_path,
+                                                                       monkeypatch, failure, raised):
+    from fer_classic.evaluation import REPORT_FILES
+
+    folder = tmp_path / "report"
+    folder.mkdir()
+    for name in REPORT_FILES:
+        (folder / name).write_text(f"last run's {name}")
+    # No plots drawn: only the writing is tested, and fast.
+    monkeypatch.setattr("fer_classic.evaluation._report._plots", lambda *args: dict.fromkeys(REPORT_PLOTS, ""))
+    failure(monkeypatch)
+    with pytest.raises(raised):
+        write_report(fitted_model, tiny_faces, folder, n_resamples=10)
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {n: f"last run's {n}" for n in REPORT_FILES}
+
+
+def test_a_report_replaces_the_previous_one_whole(fitted_model, tiny_faces, tmp_path, monkeypatch):
+    from fer_classic.evaluation import REPORT_FILES
+
+    folder = tmp_path / "report"
+    folder.mkdir()
+    for name in REPORT_FILES:
+        (folder / name).write_text(f"last run's {name}")
+    monkeypatch.setattr("fer_classic.evaluation._report._plots", lambda *args: dict.fromkeys(REPORT_PLOTS, ""))
+    report = write_report(fitted_model, tiny_faces, folder, n_resamples=10)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
+    assert json.loads(report.metrics_json.read_text())["metrics"]["n"] == report.n
+    assert "last run" not in report.html.read_text() + report.predictions_csv.read_text()

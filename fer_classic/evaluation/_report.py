@@ -7,13 +7,14 @@ import html
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .._display import valid_text
-from .._fileio import atomic_write, atomic_write_text, csv_writer
+from .._fileio import atomic_write, csv_writer
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
@@ -148,11 +149,45 @@ def _prepare_dir(out_dir: str | os.PathLike) -> Path:
     return out_dir
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
+def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Path], None]]]) -> None:
+    """Write several files as one set: none is replaced unless every one of them was written.
+
+    Each ``(path, write)`` (``write(tmp)`` writes the content; a str is
+    text, written as :func:`~fer_classic._fileio.atomic_write_text` writes
+    it) is written as :func:`~fer_classic._fileio.atomic_write`
+    writes one file (a temporary beside it, removed on failure; the
+    temporaries of a killed run removed by the next), and the renames come
+    only once every temporary is written and flushed, one right after the
+    other, the first file's last. A full disk or Ctrl-C before them leaves
+    the previous set whole, rather than new files beside an older one
+    (metrics.json of this run, report.html of the last).
+    """
+    if not writes:
+        return
+    (path, write), rest = writes[0], writes[1:]
+    if isinstance(write, str):
+        write = _text_writer(write)
+
+    def this_then_the_rest(tmp: Path) -> None:
+        write(tmp)
+        with open(tmp, "rb+") as handle:  # flushed now, so that the renames follow each other closely
+            os.fsync(handle.fileno())
+        # The other files are written inside this one's write: its rename comes after theirs, and a
+        # failure among them removes this temporary too.
+        write_together(rest)
+
+    atomic_write(path, this_then_the_rest)
 
 
-def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, classes: list[str]) -> None:
+def _text_writer(text: str) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as handle:
+            handle.write(text)
+
+    return write
+
+
+def _predictions_csv(sources, y_true, predictions: Predictions, classes: list[str]) -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as handle:
             writer = csv_writer(handle)
@@ -161,7 +196,7 @@ def _predictions_csv(path: Path, sources, y_true, predictions: Predictions, clas
                 writer.writerow([source, true, pred, int(true == pred), predictions.score_kind,
                                  *(f"{v:.6g}" for v in row)])
 
-    atomic_write(path, write)
+    return write
 
 
 def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_state, max_pca_points,
@@ -324,7 +359,8 @@ def write_report(
         ``predict`` cuts photos (see :func:`fer_classic.prediction.loading_cropper`);
         a FaceDataset is used as given.
     out_dir : path
-        Folder to write into (created; files of the same names are replaced).
+        Folder to write into (created; files of the same names are replaced,
+        all three or, when writing fails, none: see :func:`write_together`).
     split : str or None, default="test"
         Split to evaluate (``train``/``test``/``val`` or a FER2013 usage); None: every image.
     split_name : str, optional
@@ -396,7 +432,6 @@ def write_report(
                     {split: split_name} if split else None)
     timings["plots"] = round(time.perf_counter() - start, 3)
     paths = {name: out_dir / name for name in REPORT_FILES}
-    _predictions_csv(paths["predictions.csv"], subset.sources, subset.y, predictions, model.classes)
     payload = {
         "fer_classic": __version__,
         "data": {"name": data.name, "split": split_name, "n": len(subset), "skipped_files": len(data.skipped),
@@ -407,7 +442,10 @@ def write_report(
         "metrics": metrics,
         "seconds": timings,
     }
-    _write_text(paths["metrics.json"], json.dumps(payload, indent=1, default=str))
-    _write_text(paths["report.html"], _html(model, data, subset, split_name, metrics, predictions, images, timings))
+    page = _html(model, data, subset, split_name, metrics, predictions, images, timings)
+    # All three or none: an interrupted write never leaves this run's numbers beside another run's page
+    # (the page, which names the other two, renamed last).
+    write_together([(paths["report.html"], page), (paths["metrics.json"], json.dumps(payload, indent=1, default=str)),
+                    (paths["predictions.csv"], _predictions_csv(subset.sources, subset.y, predictions, model.classes))])
     return Report(metrics, paths["report.html"], paths["metrics.json"], paths["predictions.csv"], split_name,
                   len(subset), predictions.score_kind, timings)
