@@ -23,7 +23,7 @@ from ._json import unique_keys
 from ._optional import import_optional
 from ._resources import capped_n_jobs
 from ._sklearn_compat import wants_number
-from ._fileio import atomic_write, atomic_write_text, check_outputs, csv_writer, folder_outputs
+from ._fileio import atomic_write_text, check_outputs, csv_writer, folder_outputs
 from ._training import (
     Log,
     check_before_loading,
@@ -647,7 +647,9 @@ def search_model(
         one that the ``.joblib`` / ``.skops`` suffix of ``out`` contradicts is a
         ValueError before any work.
     results_csv : path, optional
-        Where to write ``cv_results_`` (ranked).
+        Where to write ``cv_results_`` (ranked); written once the best model
+        is scored and saved, so that an error before leaves the previous
+        table, not this search's beside the previous model.
     verbose : int, default=0
         GridSearchCV progress messages.
     crop : {"auto", "detect", "none"}, default="auto"
@@ -766,8 +768,6 @@ def search_model(
             log(f"RBF kernel matrices: {kernels['kernels_computed']} computed, {kernels['kernels_reused']} reused; "
                 f"{kernels['fits_reused']} fit(s) reused (the refit when it trains on the same rows)")
     rows = _flat_results(search.cv_results_)
-    if results_csv is not None:
-        write_cv_results(rows, results_csv)
     model, metrics, path = fit_score_save(
         best, refit_on, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log, fitted=True,
         out=out, model_format=model_format, metrics_extra={"split": test_split}, random_state=random_state,
@@ -778,6 +778,16 @@ def search_model(
                 "best_params": {k: repr(v) for k, v in search.best_params_.items()},
                 "best_cv_score": float(search.best_score_)},
     )
+    # After the model is saved: a failure in scoring or saving it never leaves this search's table
+    # beside the last search's model.
+    if results_csv is not None:
+        try:
+            write_cv_results(rows, results_csv)
+        except OSError as exc:
+            if path is None:
+                raise
+            raise type(exc)(exc.errno, f"--results could not be written ({exc.strerror or exc}); the best model "
+                                       f"was saved to {path}", exc.filename) from exc
     return SearchResult(model, search.best_params_, float(search.best_score_), rows, metrics,
                         timings, test_split, path)
 
@@ -950,6 +960,7 @@ def report_search(
         require_matplotlib,
     )
     from .evaluation._curves import curve_splitter
+    from .evaluation._report import write_together
 
     search = model.metadata.get("search")
     if not search and (param is None or values is None):
@@ -1007,14 +1018,16 @@ def report_search(
                                       groups=groups, random_state=random_state, n_jobs=n_jobs)
     validation = compute_validation_curve(model.pipeline, train.X, train.y, param_name=param, param_range=values,
                                           cv=cv, groups=groups, random_state=random_state, n_jobs=n_jobs)
-    written = {}
+    written, writes = {}, []
     for name, curve, plot in (("learning_curve", learning, plot_learning_curve),
                               ("validation_curve", validation, plot_validation_curve)):
         figure = plot(curve)
         written[name] = str(out / f"{name}.png")
-        atomic_write(written[name], lambda tmp, figure=figure: figure.savefig(tmp, format="png", dpi=100,
-                                                                              bbox_inches="tight"))
+        writes.append((written[name], lambda tmp, figure=figure: figure.savefig(tmp, format="png", dpi=100,
+                                                                                bbox_inches="tight")))
     summary = {"files": written, "images": len(train), "grouping": grouping, "learning": learning.summary(),
                "validation": validation.summary()}
-    atomic_write_text(out / "curves.json", json.dumps(summary, indent=1))
+    # All three or none (curves.json, which describes the plots, renamed last): an interrupted write never
+    # leaves one of this run's plots beside the last run's.
+    write_together([(out / "curves.json", json.dumps(summary, indent=1)), *writes])
     return summary

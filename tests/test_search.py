@@ -603,3 +603,59 @@ def test_a_combined_svm_search_varying_an_extractor_warns_instead_of_fixing_its_
         result = search_model(tiny_faces, features="hog+lbp", clf="combined-svm", cv=2,
                               grid={"clf.C": [1.0], "hog.pixels_per_cell": [[6, 6], [8, 8]]})
     assert result.model.pipeline.named_steps["clf"].estimator.blocks is None
+
+
+def test_a_search_failing_before_its_model_is_saved_leaves_the_previous_results(tmp_path, small_faces, monkeypatch):
+    from fer_classic import model_selection
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "m.joblib"))
+
+    monkeypatch.setattr(model_selection, "fit_score_save", fail)
+    (tmp_path / "cv.csv").write_text("last search's table")
+    with pytest.raises(OSError, match="No space left"):
+        search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1, 3]}, cv=2,
+                     out=tmp_path / "m.joblib", results_csv=tmp_path / "cv.csv")
+    assert (tmp_path / "cv.csv").read_text() == "last search's table"
+
+
+def test_results_that_cannot_be_written_after_the_model_name_the_saved_model(tmp_path, small_faces, monkeypatch):
+    from fer_classic import model_selection
+
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(model_selection, "atomic_write_text", full_disk)
+    with pytest.raises(OSError, match=r"--results could not be written .*the best model was saved to .*m\.joblib"):
+        search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1, 3]}, cv=2,
+                     out=tmp_path / "m.joblib", results_csv=tmp_path / "cv.csv")
+    assert (tmp_path / "m.joblib").is_file()
+
+
+def test_report_search_failing_to_write_a_plot_leaves_the_previous_files(tmp_path, small_faces, monkeypatch):
+    import matplotlib.figure
+
+    from fer_classic import evaluation
+    from fer_classic.model_selection import report_search
+
+    for plot in ("plot_learning_curve", "plot_validation_curve"):  # small figures: only the writing is tested
+        monkeypatch.setattr(evaluation, plot, lambda curve: matplotlib.figure.Figure(figsize=(1, 1)))
+
+    result = search_model(small_faces, features="pixels", clf="knn", grid={"clf.n_neighbors": [1, 3]}, cv=2)
+    names = ("learning_curve.png", "validation_curve.png", "curves.json")
+    (tmp_path / "r").mkdir()
+    for name in names:
+        (tmp_path / "r" / name).write_text(f"last run's {name}")
+    savefig = matplotlib.figure.Figure.savefig
+    calls = []
+
+    def second_fails(self, *args, **kwargs):  # the validation curve's plot, once the learning curve's is written
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", second_fails)
+    with pytest.raises(OSError, match="No space left"):
+        report_search(result.model, small_faces, tmp_path / "r", cv=2, train_sizes=(1.0,), n_jobs=1)
+    assert {p.name: p.read_text() for p in (tmp_path / "r").iterdir()} == {n: f"last run's {n}" for n in names}
