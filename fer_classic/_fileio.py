@@ -543,7 +543,10 @@ def check_outputs(
         (or a folder output an existing file), not a regular file or a
         write-protected one; if a file output ends in a path separator (a
         folder's name) or, for ``text`` and ``models``, in another kind of
-        file's suffix; or if the folder it goes into is missing or not writable.
+        file's suffix; if its file name starts with ``--`` (an option taken as the
+        value of the option before it); if a name in it is longer than the
+        file system allows; or if the folder it goes into is missing or not
+        writable.
     """
     dirs = set(dirs)
     unknown = dirs - set(outputs)
@@ -564,6 +567,7 @@ def check_outputs(
         if name not in dirs and typed.endswith(("/", os.sep)):  # Path drops it: a file was written by that name
             raise OutputPathError(f"{name} {typed} ends in {typed[-1]}, a folder's name, but this output is a file; "
                                   f"give a file path, with the file's name after the last {typed[-1]}.")
+        _check_typed_path(name, typed)
         _check_name_lengths(name, path)
     # Inputs by resolved path and by (device, inode): a labels file lists tens of thousands of
     # images, and each output is looked up in them rather than compared with each.
@@ -652,6 +656,14 @@ _MODEL_SUFFIXES = frozenset({".joblib", ".skops"})
 _DETECTOR_SUFFIXES = frozenset({".onnx"})
 #: Suffixes of the tables, grids and reports a model file is never written over.
 _TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".yaml", ".yml", ".html", ".txt"})
+
+
+def _check_typed_path(name: str, typed: str) -> None:
+    # Slips the shell lets through as they are, which would write a stray file or folder.
+    file_name = os.path.basename(typed.rstrip("/" + os.sep))
+    if file_name.startswith("--"):  # fit --out --json: the model was saved as a file named --json
+        raise OutputPathError(f"{name} {typed}: {file_name} looks like an option, not a file name; the value of "
+                              f"{name} before it is missing. Give a path, or a name not starting with --.")
 
 
 def _check_name_lengths(name: str, path: Path) -> None:

@@ -596,6 +596,19 @@ def test_a_name_longer_than_the_file_system_allows_is_refused(tmp_path, where):
         check_outputs({"--out": path}, make_parents=True)
 
 
+@pytest.mark.parametrize("typed", ["--json", "models/--json", "--report/"])
+def test_an_output_named_like_an_option_is_refused(tmp_path, monkeypatch, typed):
+    # fit --out --json: the forgotten value made --json the model file's name.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputPathError, match=f"^--out {re.escape(typed)}: --(json|report) looks like an option, "
+                       "not a file name; the value of --out before it is missing"):
+        check_outputs({"--out": typed}, dirs=("--out",) if typed.endswith("/") else (), make_parents=True)
+
+
+def test_a_file_name_with_dashes_inside_passes(tmp_path):
+    assert check_outputs({"--out": tmp_path / "a--b.joblib"})
+
+
 def test_an_output_with_a_nul_character_is_named():
     with pytest.raises(OutputPathError, match=r"--out 'm\\x00\.joblib' holds a NUL character"):
         check_outputs({"--out": "m\0.joblib"})

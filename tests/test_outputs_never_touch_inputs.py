@@ -160,6 +160,17 @@ def test_an_output_is_not_written_over_an_onnx_model(files, no_work, tmp_path, a
     assert out.read_bytes() == b"the user's ONNX"
 
 
+@pytest.mark.parametrize("args", [
+    ["fit", "--data", "{csv}", "--out", "--json"],
+    ["describe", "--data", "{csv}", "--duplicates-csv", "--json"],
+], ids=["fit", "describe"])
+def test_an_option_taken_as_an_output_path_is_refused(files, no_work, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [a.format(**files) for a in args])
+    assert result.exit_code != 0 and "--json looks like an option, not a file name" in result.output, result.output
+    assert not (tmp_path / "--json").exists()
+
+
 def test_a_file_output_ending_in_a_separator_is_refused(files, no_work, tmp_path):
     # Path drops the "/": a model file was written by the folder's name.
     result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", f"{tmp_path / 'models'}/"])
