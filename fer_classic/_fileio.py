@@ -544,9 +544,9 @@ def check_outputs(
         write-protected one; if a file output ends in a path separator (a
         folder's name) or, for ``text`` and ``models``, in another kind of
         file's suffix; if its file name starts with ``--`` (an option taken as the
-        value of the option before it); if a name in it is longer than the
-        file system allows; or if the folder it goes into is missing or not
-        writable.
+        value of the option before it) or its first part is a ``~`` the shell did
+        not expand; if a name in it is longer than the file system allows; or
+        if the folder it goes into is missing or not writable.
     """
     dirs = set(dirs)
     unknown = dirs - set(outputs)
@@ -664,6 +664,13 @@ def _check_typed_path(name: str, typed: str) -> None:
     if file_name.startswith("--"):  # fit --out --json: the model was saved as a file named --json
         raise OutputPathError(f"{name} {typed}: {file_name} looks like an option, not a file name; the value of "
                               f"{name} before it is missing. Give a path, or a name not starting with --.")
+    # A quoted ~ or --out=~/m.joblib reaches us as it is: a folder named ~ was made in the current folder.
+    # Refused, not expanded: the inputs (read as given) would then name other files than the outputs.
+    first = typed.split("/", 1)[0].split(os.sep, 1)[0]
+    if first == "~" or (first.startswith("~") and os.path.expanduser(first) != first):
+        raise OutputPathError(f"{name} {typed} starts with {first}, which the shell did not expand to a home folder "
+                              f"(it was quoted, or came after '='); write the full path: "
+                              f"{os.path.expanduser(typed)}.")
 
 
 def _check_name_lengths(name: str, path: Path) -> None:

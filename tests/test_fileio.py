@@ -609,6 +609,22 @@ def test_a_file_name_with_dashes_inside_passes(tmp_path):
     assert check_outputs({"--out": tmp_path / "a--b.joblib"})
 
 
+@pytest.mark.parametrize("typed, first", [("~", "~"), ("~/m.joblib", "~"), ("~root/m.joblib", "~root")])
+def test_an_unexpanded_tilde_is_refused(tmp_path, monkeypatch, typed, first):
+    # --out=~/m.joblib or a quoted ~: a folder named ~ was made in the current folder.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputPathError, match=f"^--out {re.escape(typed)} starts with {first}, which the shell did "
+                       f"not expand .* write the full path: {re.escape(os.path.expanduser(typed))}\\.$"):
+        check_outputs({"--out": typed}, make_parents=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("typed", ["~draft.joblib", "a/~/m.joblib"])
+def test_a_tilde_that_names_no_home_folder_is_a_name(tmp_path, monkeypatch, typed):
+    monkeypatch.chdir(tmp_path)
+    assert check_outputs({"--out": typed}, make_parents=True)
+
+
 def test_an_output_with_a_nul_character_is_named():
     with pytest.raises(OutputPathError, match=r"--out 'm\\x00\.joblib' holds a NUL character"):
         check_outputs({"--out": "m\0.joblib"})
