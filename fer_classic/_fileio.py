@@ -10,6 +10,7 @@ inputs is refused instead of overwriting the user's data.
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import glob
 import hashlib
@@ -189,12 +190,20 @@ def atomic_write(
     except OSError as exc:
         # The file asked for, not the temporary the user never named (an existing folder there, a
         # full disk); any other error (a folder above, an input ``write`` reads) passes as it is.
+        # A write through an open file (a full disk while a model is dumped, its fsync) names no file at all.
         ours = tuple(prefixes.values()) if prefixes else (f".{path.name}.",)
-        if exc.errno is None or not (_temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours)):
+        unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
+        if exc.errno is None or not (unnamed or _temporary_of(exc.filename, ours)
+                                     or _temporary_of(exc.filename2, ours)):
             raise
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     _fsync_dir(path.parent)
     return path
+
+
+#: What writing to an open file fails with: a full disk or quota, a file too large, a failing device.
+_WRITE_ERRNOS = frozenset(code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO"))
+                          if code is not None)
 
 
 def _temporary_of(filename, prefixes: tuple[str, ...]) -> bool:

@@ -79,6 +79,28 @@ def test_a_failed_write_names_the_file_asked_for_not_its_temporary(tmp_path, set
     assert raised.value.filename == str(out)
 
 
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO])
+def test_a_failed_write_through_an_open_file_names_the_file(tmp_path, code):
+    # A full disk while a model was dumped: "[Errno 28] No space left on device", no file named.
+    def write(tmp):
+        with open(tmp, "wb"):
+            raise OSError(code, os.strerror(code))  # what a write to a file object raises
+
+    out = tmp_path / "model.joblib"
+    with pytest.raises(OSError, match=rf"^\[Errno {code}\] .*: '.*model\.joblib'$") as raised:
+        atomic_write(out, write)
+    assert raised.value.filename == str(out) and list(tmp_path.iterdir()) == []
+
+
+def test_an_unnamed_error_of_another_kind_passes_as_it_is(tmp_path):
+    def write(tmp):
+        raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")  # a scheduler, not the file
+
+    with pytest.raises(ConnectionRefusedError) as raised:
+        atomic_write(tmp_path / "out.bin", write)
+    assert raised.value.filename is None
+
+
 def test_an_error_about_another_file_passes_as_it_is(tmp_path):
     missing = tmp_path / "input.csv"
     with pytest.raises(FileNotFoundError) as raised:
