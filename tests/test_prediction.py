@@ -672,6 +672,50 @@ def test_annotate_target_is_checked_before_any_work(fitted_model, files, inputs,
         predict_paths(fitted_model, [files / n for n in inputs], annotate=target)
 
 
+def _disk_full_for(monkeypatch, folder, files):
+    """A photo ``full.png`` in ``folder`` whose annotated copy meets a full disk (Linux: /proc names the fd)."""
+    import errno
+
+    shutil.copyfile(files / "crop.png", folder / "full.png")
+    fsync = os.fsync
+
+    def failing(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".full.png."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    return folder / "full.png"
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/self/fd")
+
+
+@needs_proc
+def test_an_image_copy_that_cannot_be_written_is_its_error_row_and_the_other_results_stay(tmp_path, fitted_model,
+                                                                                          files, monkeypatch):
+    full = _disk_full_for(monkeypatch, tmp_path, files)
+    run = predict_paths(fitted_model, [full, files / "astronaut.jpg"], annotate=tmp_path / "out")
+    assert [(row["source"], row["status"]) for row in run.rows] == [
+        (str(full), "ok"), (str(full), "error"), (str(files / "astronaut.jpg"), "ok")]
+    assert run.rows[1]["error"] == (f"{full}: its annotated copy was not written: No space left on device "
+                                    f"({tmp_path / 'out' / 'full.png'})")
+    assert run.not_annotated == [tmp_path / "out" / "full.png"] and run.failed == 0
+    assert run.annotated == [tmp_path / "out" / "astronaut.jpg"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["astronaut.jpg"]  # nothing half-written left
+
+
+@needs_proc
+def test_cli_prints_every_result_and_exits_1_when_an_image_copy_was_not_written(runner, tmp_path, model_file, files,
+                                                                                monkeypatch):
+    full = _disk_full_for(monkeypatch, tmp_path, files)
+    result = runner.invoke(main, ["predict", str(model_file), str(full), str(files / "astronaut.jpg"), "--format",
+                                  "csv", "--annotate", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "astronaut.jpg" in result.stdout and "No space left on device" in result.stdout
+    assert "annotated copy not written" in result.stderr
+
+
 @pytest.fixture
 def own_cascade(tmp_path):
     """A copy of OpenCV's frontal-face cascade, given as the detector's model file."""

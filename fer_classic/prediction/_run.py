@@ -57,9 +57,10 @@ class PredictionRun:
         Annotated copies written.
     timeline : Path or None
     not_annotated : list of Path
-        Annotated copies of videos in an ``annotate`` folder that could not
-        be written or read back; each video has a ``status="error"`` row
-        saying why, and is not counted in ``failed`` (it was read).
+        Annotated copies that could not be written (images), or of videos in
+        an ``annotate`` folder, written or read back; each such input has a
+        ``status="error"`` row saying why (an image's after its results,
+        which are kept), and is not counted in ``failed`` (it was read).
     """
 
     rows: list[dict]
@@ -325,7 +326,9 @@ def predict_paths(
         ``status="no face"`` row. A video whose annotated copy in an
         ``annotate`` folder cannot be written or read back gets a
         ``status="error"`` row too (listed in ``not_annotated``, not counted
-        in ``failed``): the other inputs' results are kept.
+        in ``failed``): the other inputs' results are kept. So does an
+        image whose annotated copy cannot be written (its name too long for
+        the copy's temporary, a full disk), after its own result rows.
 
     Raises
     ------
@@ -364,11 +367,22 @@ def predict_paths(
 
     def flush() -> None:
         new = face_rows(model, [(base, pairs) for base, pairs, _ in pending])
-        rows.extend(new)
-        for base, _, image in pending:
+        start = 0
+        for base, pairs, image in pending:
+            own = new[start:start + max(1, len(pairs))]  # its faces' rows, or its no-face row
+            start += len(own)
+            rows.extend(own)
             if image is not None:
-                drawn = draw_faces(image, [r for r in new if r["source"] == base["source"]])
-                _write_image(images_out[base["source"]], drawn)
+                copy = images_out[base["source"]]
+                try:
+                    _write_image(copy, draw_faces(image, own))
+                except (OSError, ReportError) as exc:
+                    # One copy that cannot be written (a name too long for its temporary, a full disk): that
+                    # image's error row, after its results; nothing is left there, and the other inputs go on.
+                    not_annotated.append(copy)
+                    why = f"{exc.strerror} ({copy})" if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    rows.append({"source": base["source"], "status": "error",
+                                 "error": f"{base['source']}: its annotated copy was not written: {why}"})
         pending.clear()
 
     degenerate: list[tuple[str, str]] = []
