@@ -405,6 +405,14 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
 
     local = backend == "local" and feature_store is None  # else the workers or chunks decode
     _refuse_unused_chunk_size(not local, "--backend dask/ray or --feature-store")
+    out = _out_path(ctx, out, model_format)
+    if feature_store is not None:
+        from ._fileio import check_outputs
+
+        # fit_model checks each against the data, not one against the other: --out DIR --feature-store DIR
+        # failed when the model was saved over the store's folder, after the whole fit.
+        _run(check_outputs, {"--out": out, "--feature-store": feature_store}, dirs=("--feature-store",),
+             models=("--out",), make_parents=True)
     # A class folder's images decode while scikit-learn is imported and the options are checked.
     with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
                         margin=margin, align=align):
@@ -414,7 +422,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
             fit_model, data, features=features, clf=clf, clf_params=params,
             block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
             kernel_shift=kernel_shift, sampler=sampler, size=size, random_state=seed, groups=groups,
-            label_map=label_map, n_jobs=n_jobs, out=_out_path(ctx, out, model_format), model_format=model_format,
+            label_map=label_map, n_jobs=n_jobs, out=out, model_format=model_format,
             dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
             feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
             _progress=False if as_json else None,

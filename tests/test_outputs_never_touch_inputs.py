@@ -171,6 +171,20 @@ def test_an_option_taken_as_an_output_path_is_refused(files, no_work, tmp_path, 
     assert not (tmp_path / "--json").exists()
 
 
+@pytest.mark.parametrize("exists", [False, True])
+def test_fit_out_and_feature_store_of_the_same_path_are_refused_first(files, no_work, tmp_path, exists):
+    # --out DIR --feature-store DIR: the model was to be saved over the store's folder after the whole fit.
+    store = tmp_path / "store"
+    if exists:
+        store.mkdir()
+    result = CliRunner().invoke(main, ["fit", "--data", str(files["folder"]), "--clf", "ridge", "--feature-store",
+                                       str(store), "--out", str(store)])
+    assert result.exit_code != 0, result.output
+    assert (f"--out and --feature-store both name {store}" in result.output if not exists
+            else f"--out {store} is a folder" in result.output), result.output
+    assert store.exists() is exists
+
+
 def test_a_file_output_ending_in_a_separator_is_refused(files, no_work, tmp_path):
     # Path drops the "/": a model file was written by the folder's name.
     result = CliRunner().invoke(main, ["fit", "--data", str(files["csv"]), "--out", f"{tmp_path / 'models'}/"])
