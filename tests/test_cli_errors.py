@@ -396,3 +396,18 @@ def test_report_search_values_may_be_a_json_list_of_dicts():
 def test_a_chunk_size_without_chunks_is_refused_not_ignored(command):
     result = CliRunner().invoke(main, [*command, "--chunk-size", "5"])
     assert result.exit_code == 2 and "--chunk-size sizes the chunks of --backend dask/ray" in result.output
+
+
+def test_predict_yunet_of_a_folder_says_it_is_a_folder(runner, fitted_model, tmp_path):
+    # It said the file "does not exist ... or use detector='haar'", an option the command line has not.
+    import cv2
+
+    from conftest import random_gray
+    from fer_classic import save_model
+
+    model = save_model(fitted_model, tmp_path / "m.joblib")
+    cv2.imwrite(str(tmp_path / "face.png"), random_gray((64, 64)))
+    (tmp_path / "yunet").mkdir()
+    result = runner.invoke(main, ["predict", str(model), str(tmp_path / "face.png"), "--yunet",
+                                  str(tmp_path / "yunet")])
+    _clean_failure(result, f"YuNet model file {tmp_path / 'yunet'} is a folder, not a file")

@@ -1,6 +1,7 @@
 """Face detection, cropping, alignment and tracking (fer_classic.detection)."""
 
 import json
+import os
 import pickle
 
 import cv2
@@ -240,6 +241,24 @@ def test_a_file_that_is_no_detector_model_is_rejected(tmp_path, detector):
     bogus.write_text("not a model")
     with pytest.raises(FaceDetectorError, match="model.onnx"):
         FaceCropper(detector=detector, detector_model=bogus).fit()
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("folder", r"YuNet model file .*/yunet is a folder, not a file; give the path of the file itself\.$"),
+    ("fifo", r"YuNet model file .*/yunet is not a regular file \(it is a FIFO \(named pipe\)\)"),
+])
+def test_a_yunet_path_that_is_no_regular_file_is_named_so(tmp_path, kind, message):
+    # It said "does not exist" for a file that exists, and a FIFO must never be opened (it blocks).
+    path = tmp_path / "yunet"
+    path.mkdir() if kind == "folder" else os.mkfifo(path)
+    with pytest.raises(FaceDetectorError, match=message):
+        FaceCropper(detector="yunet", detector_model=path).fit()
+
+
+def test_a_missing_yunet_file_names_the_option_of_the_command_line_too():
+    with pytest.raises(FaceDetectorError, match=r"does not exist; .* or use detector='haar' \(on the command line: "
+                       r"leave out --yunet\)\.$"):
+        FaceCropper(detector="yunet", detector_model="/no/such/yunet.onnx").fit()
 
 
 def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cropper):

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .._fileio import stat_regular_file
 from ..exceptions import FaceDetectorError
 from ._boxes import Face
 
@@ -33,7 +34,8 @@ class YuNetFaceDetector:
     Raises
     ------
     FaceDetectorError
-        If the file is missing, or OpenCV cannot build a detector from it.
+        If the file is missing or not a regular file (a folder, a FIFO), or
+        OpenCV cannot build a detector from it.
     """
 
     def __init__(self, *, model_file: str | os.PathLike, score_threshold: float = 0.7, nms_threshold: float = 0.3):
@@ -41,13 +43,17 @@ class YuNetFaceDetector:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         path = Path(model_file)
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise FaceDetectorError(
                 f"YuNet model file {path} does not exist; download face_detection_yunet_2023mar.onnx from "
-                "the OpenCV model zoo (github.com/opencv/opencv_zoo) and pass its path, or use detector='haar'."
+                "the OpenCV model zoo (github.com/opencv/opencv_zoo) and pass its path, or use detector='haar' "
+                "(on the command line: leave out --yunet)."
             )
+        # A folder or a FIFO exists: "does not exist" was wrong (and OpenCV must never open a FIFO).
+        stat_regular_file(path, what="YuNet model file", error=FaceDetectorError)
         if not hasattr(cv2, "FaceDetectorYN"):
-            raise FaceDetectorError(f"This OpenCV ({cv2.__version__}) has no FaceDetectorYN; use detector='haar'.")
+            raise FaceDetectorError(f"This OpenCV ({cv2.__version__}) has no FaceDetectorYN; use detector='haar' "
+                                    "(on the command line: leave out --yunet).")
         self._lock = threading.Lock()
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
