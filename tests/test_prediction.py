@@ -583,7 +583,7 @@ def test_a_file_given_twice_is_predicted_and_annotated_once(tmp_path, fitted_mod
     with pytest.warns(UserWarning, match=r"1 input file\(s\) given more than once are predicted once: .*crop.png"):
         run = predict_paths(fitted_model, [files / "crop.png", files / "crop.png"], annotate=tmp_path / "out")
     assert run.n_inputs == 1 and len(run.rows) == 1
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["crop.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".fer-classic-copies.jsonl", "crop.png"]
 
 
 def test_a_file_given_twice_is_warned_of_on_workers_too(fitted_model, files, monkeypatch):
@@ -624,7 +624,8 @@ def test_a_video_copy_in_an_annotate_folder_that_cannot_be_read_back_is_its_erro
     assert re.search(r"clip\.avi: its annotated copy was not written: --annotate .*out/clip\.avi: OpenCV wrote a "
                      r"\.avi video it cannot read back .*--annotate clip\.mp4", error), error
     assert run.not_annotated == [tmp_path / "out" / "clip.avi"] and run.failed == 1  # corrupt.jpg: read, not failed
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["astronaut.jpg", "crop.png", "wall.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".fer-classic-copies.jsonl", "astronaut.jpg", "crop.png", "wall.png"]
 
 
 @pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
@@ -672,6 +673,44 @@ def test_annotate_target_is_checked_before_any_work(fitted_model, files, inputs,
         predict_paths(fitted_model, [files / n for n in inputs], annotate=target)
 
 
+def test_rerunning_an_annotate_folder_replaces_its_own_copies(tmp_path, fitted_model, files):
+    inputs = [files / "astronaut.jpg", files / "clip.avi"]
+    predict_paths(fitted_model, inputs, every=6, annotate=tmp_path / "out")
+    run = predict_paths(fitted_model, inputs, every=6, annotate=tmp_path / "out")
+    assert run.annotated == [tmp_path / "out" / "astronaut.jpg", tmp_path / "out" / "clip.avi"]
+    assert len((tmp_path / "out" / ".fer-classic-copies.jsonl").read_text().splitlines()) == 2  # not one per run
+
+
+def test_a_run_cut_short_leaves_copies_its_rerun_replaces(tmp_path, fitted_model, files, monkeypatch):
+    from fer_classic.prediction import _run
+
+    write = _run._write_image
+
+    def interrupted_at_the_second(path, image):
+        if path.name == "crop.png":
+            raise KeyboardInterrupt
+        write(path, image)
+
+    monkeypatch.setattr(_run, "_write_image", interrupted_at_the_second)
+    inputs = [files / "astronaut.jpg", files / "crop.png"]
+    with pytest.raises(KeyboardInterrupt):
+        predict_paths(fitted_model, inputs, annotate=tmp_path / "out")
+    monkeypatch.setattr(_run, "_write_image", write)
+    assert predict_paths(fitted_model, inputs, annotate=tmp_path / "out").not_annotated == []
+
+
+def test_a_copy_changed_since_it_was_written_is_never_replaced(tmp_path, fitted_model, files):
+    inputs = [files / "astronaut.jpg", files / "crop.png"]
+    predict_paths(fitted_model, inputs, annotate=tmp_path / "out")
+    (tmp_path / "out" / "crop.png").write_text("the user's own file now")
+    with pytest.raises(ReportError, match=rf"1 file\(s\) there would be replaced by annotated copies: "
+                                          rf"{re.escape(str(tmp_path / 'out' / 'crop.png'))}; .*copies an earlier "
+                                          r"predict wrote there, listed in its \.fer-classic-copies\.jsonl, are "
+                                          r"replaced"):
+        predict_paths(fitted_model, inputs, annotate=tmp_path / "out")
+    assert (tmp_path / "out" / "crop.png").read_text() == "the user's own file now"
+
+
 def _disk_full_for(monkeypatch, folder, files):
     """A photo ``full.png`` in ``folder`` whose annotated copy meets a full disk (Linux: /proc names the fd)."""
     import errno
@@ -702,7 +741,8 @@ def test_an_image_copy_that_cannot_be_written_is_its_error_row_and_the_other_res
                                     f"({tmp_path / 'out' / 'full.png'})")
     assert run.not_annotated == [tmp_path / "out" / "full.png"] and run.failed == 0
     assert run.annotated == [tmp_path / "out" / "astronaut.jpg"]
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["astronaut.jpg"]  # nothing half-written left
+    # Nothing half-written left; the copy written is listed for a rerun to replace.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".fer-classic-copies.jsonl", "astronaut.jpg"]
 
 
 @needs_proc

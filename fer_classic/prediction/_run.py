@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import stat
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -205,6 +207,72 @@ def _copy_name(path: Path) -> Path:
     return Path(path.name if writes_in_colour(path.suffix.lower()) else path.stem + ".png")
 
 
+#: In an ``--annotate`` folder: one JSON line per copy predict wrote there (its name, size and modification
+#: time), so that a rerun replaces its own copies, and only them, unasked.
+COPIES_MANIFEST = ".fer-classic-copies.jsonl"
+
+
+def _stamp(path: Path) -> list | None:
+    """Size and modification time (ns) of the regular file at ``path`` (a link is never one), else None."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return [found.st_size, found.st_mtime_ns] if stat.S_ISREG(found.st_mode) else None
+
+
+def _recorded_copies(folder: Path) -> dict[str, list]:
+    """The copies the manifest of ``folder`` lists: name → stamp (the latest line of a name wins)."""
+    try:
+        text = (folder / COPIES_MANIFEST).read_text(encoding="utf-8", errors="replace")
+    except (OSError, ValueError):
+        return {}
+    copies = {}
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            name, stamp = entry["name"], entry["stamp"]
+        except (ValueError, TypeError, KeyError):  # the last line of a run cut short, a line edited by hand
+            continue
+        if isinstance(name, str) and name == os.path.basename(name) and isinstance(stamp, list):  # in the folder
+            copies[name] = stamp
+    return copies
+
+
+class _CopyRecord:
+    """Appends each copy written in an ``--annotate`` folder to its manifest; :meth:`close` keeps the live ones.
+
+    A line per copy as soon as it is written, so a run cut short still lets its rerun replace the copies
+    it made. Not recorded (the folder unwritable, a full disk): that copy is then refused by a rerun, as
+    any other file there, and the run itself goes on.
+    """
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def add(self, copy: Path) -> None:
+        stamp = _stamp(copy)
+        if self.folder is None or stamp is None:
+            return
+        try:
+            with open(self.folder / COPIES_MANIFEST, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"name": copy.name, "stamp": stamp}) + "\n")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        # One line per copy still there and unchanged: reruns do not grow it, and a name whose file was
+        # replaced by the user's own since is forgotten.
+        if self.folder is None or not os.path.lexists(self.folder / COPIES_MANIFEST):
+            return
+        live = [json.dumps({"name": name, "stamp": stamp}) + "\n" for name, stamp in
+                _recorded_copies(self.folder).items() if _stamp(self.folder / name) == stamp]
+        try:
+            atomic_write_text(self.folder / COPIES_MANIFEST, "".join(live))
+        except OSError:
+            pass
+
+
 def annotation_targets(
     paths: str | os.PathLike | Iterable[str | os.PathLike], annotate: str | os.PathLike | None
 ) -> dict[Path, Path]:
@@ -219,14 +287,18 @@ def annotation_targets(
     An image whose suffix OpenCV cannot write in colour (.pgm, .pbm: see
     :func:`writes_in_colour`) gets ``<stem>.png``; copies keeping their
     input's own name take it first, so ``b.png`` is the copy of ``b.png``
-    and ``b-2.png`` that of ``b.pgm`` beside it.
+    and ``b-2.png`` that of ``b.pgm`` beside it. A folder's file of a
+    copy's name is replaced only when it is a copy that predict wrote there
+    before, unchanged since (listed in the folder's
+    :data:`COPIES_MANIFEST`, with its size and modification time): a rerun
+    of the same command, or of one cut short, replaces its own copies.
 
     Raises
     ------
     ReportError
         If a single target is given for several inputs or, for an image, is a
         video name or one OpenCV cannot write in colour (.pgm, .pbm), or a
-        folder already holds a file of a copy's name.
+        folder already holds a file of a copy's name that is not such a copy.
     OutputPathError
         If the single target of a video is an image name (see
         :func:`~fer_classic.prediction._video.check_video_annotation`).
@@ -266,14 +338,17 @@ def annotation_targets(
             chosen[i] = candidate
         targets = {path: chosen[i] for i, path in enumerate(paths)}
         # The copies' names come from the inputs, not from the user: a file already there (a video's
-        # own clip.avi beside clip.mp4, last run's copies) is never replaced unasked. (A copy onto an
-        # input itself is left to check_outputs, which names the input.)
+        # own clip.avi beside clip.mp4) is never replaced unasked, unless it is a copy predict made there
+        # and nobody changed since. (A copy onto an input itself is left to check_outputs, which names the input.)
         inputs = {os.path.realpath(path) for path in paths}
+        made = _recorded_copies(out)
         there = [str(target) for target in targets.values()
-                 if os.path.lexists(target) and os.path.realpath(target) not in inputs]
+                 if os.path.lexists(target) and os.path.realpath(target) not in inputs
+                 and (target.name not in made or _stamp(target) != made[target.name])]
         if there:
             raise ReportError(f"--annotate {out}: {len(there)} file(s) there would be replaced by annotated copies: "
-                              f"{list_sources(there)}; move them away or give an empty or new folder.")
+                              f"{list_sources(there)}; move them away or give an empty or new folder (copies an "
+                              f"earlier predict wrote there, listed in its {COPIES_MANIFEST}, are replaced).")
     return targets
 
 
@@ -359,6 +434,7 @@ def predict_paths(
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
     folder = annotate is not None and not annotates_one_file(annotate)
+    record = _CopyRecord(Path(annotate) if folder else None)
     not_annotated: list[Path] = []
     rows: list[dict] = []
     tracks: list[dict] = []
@@ -376,6 +452,7 @@ def predict_paths(
                 copy = images_out[base["source"]]
                 try:
                     _write_image(copy, draw_faces(image, own))
+                    record.add(copy)
                 except (OSError, ReportError) as exc:
                     # One copy that cannot be written (a name too long for its temporary, a full disk): that
                     # image's error row, after its results; nothing is left there, and the other inputs go on.
@@ -393,6 +470,8 @@ def predict_paths(
             if _is_video(path):
                 flush()
                 video = predict_video(model, path, every=every, cropper=frame_cropper, annotate=targets.get(path))
+                if path in targets:
+                    record.add(targets[path])
                 rows += video.rows
                 tracks += video.tracks
                 continue
@@ -427,6 +506,7 @@ def predict_paths(
             flush()
     flush()
     progress.close()
+    record.close()
     if degenerate:
         _warn_stretched(degenerate, stacklevel=2)
     if timeline is not None:
