@@ -406,13 +406,6 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
     local = backend == "local" and feature_store is None  # else the workers or chunks decode
     _refuse_unused_chunk_size(not local, "--backend dask/ray or --feature-store")
     out = _out_path(ctx, out, model_format)
-    if feature_store is not None:
-        from ._fileio import check_outputs
-
-        # fit_model checks each against the data, not one against the other: --out DIR --feature-store DIR
-        # failed when the model was saved over the store's folder, after the whole fit.
-        _run(check_outputs, {"--out": out, "--feature-store": feature_store}, dirs=("--feature-store",),
-             models=("--out",), make_parents=True)
     # A class folder's images decode while scikit-learn is imported and the options are checked.
     with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
                         margin=margin, align=align):
@@ -490,7 +483,8 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--annotate", default=None, metavar="OUT",
               help="Write copies with face boxes and labels drawn: a file (image, or .avi/.mp4 video) for one "
-                   "input, else a folder.")
+                   "input, else a folder. Files already in the folder are refused, except the copies an earlier "
+                   "predict wrote there (listed in its .fer-classic-copies.jsonl), which a rerun replaces.")
 @click.option("--every", default=1, show_default=True, type=click.IntRange(min=1),
               help="Videos: analyse every Nth frame.")
 @click.option("--timeline", default=None, metavar="FILE.csv",
@@ -580,7 +574,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     if result.timeline is not None:
         click.echo(f"timeline written to {result.timeline}", err=True)
     for path in result.not_annotated:
-        click.echo(f"annotated copy not written: {one_line(str(path))} (its video's ERROR line says why)", err=True)
+        click.echo(f"annotated copy not written: {one_line(str(path))} (its ERROR line says why)", err=True)
     if result.failed:
         click.echo(f"{result.failed} of {result.n_inputs} files could not be read or searched for faces (their error "
                    "rows say why)", err=True)

@@ -279,7 +279,10 @@ def fit_model(
     _check_clf_params(clf_params)
     if groups is not None:
         compile_groups(groups)
-    check_outputs({"--out": out}, input_trees={"--data": data_path(data)}, models=("--out",), make_parents=True)
+    # Each against the data and one against the other (--out DIR --feature-store DIR: the model saved
+    # over the store's folder after the whole fit).
+    check_outputs({"--out": out, "--feature-store": feature_store}, input_trees={"--data": data_path(data)},
+                  dirs=("--feature-store",), models=("--out",), make_parents=True)
     if out is not None:  # --format against --out's suffix now: the file is written after the work
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
@@ -399,9 +402,6 @@ def _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pip
                          "--backend dask/ray or --feature-store.")
     check_chunked(pipeline, features=features, clf=clf, options=options, data=data)
     check_scheduler(backend, scheduler)  # before the test split is decoded here
-    if feature_store is not None:
-        check_outputs({"--feature-store": feature_store}, input_trees={"--data": data_path(data)},
-                      dirs=("--feature-store",), make_parents=True)
     return chunk_size
 
 
