@@ -57,6 +57,17 @@ def test_a_training_image_named_for_a_test_usage_is_not_of_that_usage(tiny_faces
     assert len(private) == len(data.select("test")) and len(data.select("train")) + len(private) == n
 
 
+def test_public_test_images_in_a_val_folder_are_of_public_test(tiny_faces):
+    # A common FER2013 export: train/Training_*, val/PublicTest_*, test/PrivateTest_*.
+    test = tiny_faces.splits == "test"
+    public = test & (np.arange(len(tiny_faces)) % 2 == 0)
+    splits = np.where(public, "val", tiny_faces.splits).astype(object)
+    usages = np.select([~test, public], ["Training", "PublicTest"], "PrivateTest").astype(object)
+    data = FaceDataset(tiny_faces.images, tiny_faces.labels, splits, usages, tiny_faces.sources)
+    assert set(data.select("PublicTest").sources) == set(data.select("val").sources)
+    assert len(data.select("PublicTest")) == public.sum() and len(data.select("PrivateTest")) == (test & ~public).sum()
+
+
 @pytest.mark.parametrize("train, test", [("Train", "Test"), ("TRAINING", "testing"), (" train ", "Test ")])
 def test_split_spellings_are_made_canonical(tiny_faces, train, test):
     spelled = tiny_faces.with_splits(np.where(tiny_faces.splits == "train", train, test).astype(object))

@@ -81,7 +81,9 @@ def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray
     only the usage its names give (``train`` and ``Training`` then select them
     alike). A row with a split of its own is of that split only (a
     ``PublicTest_*`` file in a ``train/`` folder is a training image, not
-    one of ``PublicTest``).
+    one of ``PublicTest``; a ``Training_*`` file in ``test/`` is not one of
+    ``Training``); a ``val/`` folder's files are of their usage (an export
+    with ``PublicTest_*`` files in ``val/`` selects them as ``PublicTest``).
     """
     lowered = np.char.lower(np.asarray(usages).astype(str))
     canonical = normalize_split(split)
@@ -89,9 +91,10 @@ def split_mask(splits: np.ndarray, usages: np.ndarray, split: str) -> np.ndarray
     if canonical is None:
         wanted = str(split).strip().lower()
         belongs = {usage.lower(): of for usage, of in USAGE_SPLITS.items()}.get(wanted)
-        # A PrivateTest_ file in a train/ folder is a training image, not one of PrivateTest too.
-        own = (splits == "") | (splits == belongs) if belongs else True
-        return (lowered == wanted) & own
+        # A PrivateTest_ file in a train/ folder is a training image, not one of PrivateTest too (and a
+        # Training_ file in test/ no training image); val/ may hold PublicTest_ files (a common export).
+        barred = {"train": "test", "test": "train"}.get(belongs)
+        return (lowered == wanted) & (splits != barred)
     by_split = splits == canonical
     if by_split.any():
         return by_split
