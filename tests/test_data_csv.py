@@ -248,6 +248,24 @@ def test_a_merging_label_map_warns_of_the_merge(tmp_path):
         assert load_dataset(path, size=4, label_map="1=angry").labels.tolist() == ["angry", "angry", "happy"]
 
 
+def test_a_merge_the_label_map_asks_for_is_warned_once(tmp_path):
+    # parse_label_map warns of 0=angry,1=angry; a second warning called them "spelled differently".
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in range(7)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_fer2013_csv(path, label_map="0=angry,1=angry,2=fear,3=happy,4=sad,5=surprise,6=neutral")
+    merges = [str(w.message) for w in caught if issubclass(w.category, LabelMergeWarning)]
+    assert len(merges) == 1 and "Label map entries" in merges[0]
+
+
+def test_a_name_folding_into_a_label_map_merge_is_warned(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(f"{i},{ROW},Training\n" for i in ("0", "1", "angry")))
+    with pytest.warns(LabelMergeWarning, match=r"spelled differently .* merged: 0, 1, angry -> angry\. "):
+        load_fer2013_csv(path, label_map="0=angry,1=angry")
+
+
 def test_ids_and_names_of_one_class_in_one_column_warn_of_the_merge(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text(HEADER + f"3,{ROW},Training\nhappy,{ROW},Training\nHappiness,{ROW},Training\n4.0,{ROW},Training\n"

@@ -195,6 +195,29 @@ def _parse_label(text: str, where: str, label_map: Mapping[str, str] | None) -> 
         raise UnknownLabelError(f"{where}: {exc}") from None
 
 
+def _unasked_merges(known: dict[str, str], label_map: Mapping[str, str] | None) -> dict[str, str]:
+    """``known`` with the cells that label map keys fold into one label joined as one spelling.
+
+    parse_label_map warned already of a merge the map's own keys ask for
+    (``0=angry,1=angry``); those cells together still count as one spelling
+    beside a cell folding in without the map asking (``angry``).
+    """
+    if not label_map:
+        return known
+    keys = {_label_key(key) for key in label_map}
+    asked: dict[str, dict[str, str]] = {}  # label → {cell as a label key: cell}
+    for text, label in known.items():
+        if _label_key(text) in keys:
+            asked.setdefault(label, {}).setdefault(_label_key(text), text.strip())
+    out: dict[str, str] = {}  # in the file's order, as the warning lists them
+    for text, label in known.items():
+        if _label_key(text) not in keys:
+            out[text] = label
+        elif label in asked:
+            out[", ".join(sorted(asked.pop(label).values(), key=str.lower))] = label
+    return out
+
+
 def short_row_error(where: str, row: list, header: list) -> DatasetFormatError:
     """The error for a row of a CSV (named by ``where``) with fewer fields than its ``header``."""
     return DatasetFormatError(f"{where}: {len(row)} fields, header has {len(header)} ({', '.join(header)}); fill "
@@ -333,7 +356,8 @@ def load_fer2013_csv(
         raise DatasetError(f"CSV file {path} has a header but no data rows.")
     warn_unused_keys(label_map, known, path)
     _warn_fer2013_ids(label_map, known, path)
-    warn_merged_spellings(known, path, stacklevel=3)  # "3", "happy" and "Happiness"; ids a map folds together
+    # "3", "happy" and "Happiness"; an id a map folds into a FER2013 id's label (not a merge of the map's own keys)
+    warn_merged_spellings(_unasked_merges(known, label_map), path, stacklevel=3)
     check_allocation(len(images), images[0].shape, f"Loading {path}")  # np.stack copies once
     return FaceDataset(
         images=np.stack(images),
