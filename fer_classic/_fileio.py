@@ -554,7 +554,9 @@ def check_outputs(
         folder's name) or, for ``text`` and ``models``, in another kind of
         file's suffix; if its file name starts with ``--`` (an option taken as the
         value of the option before it) or its first part is a ``~`` the shell did
-        not expand; if a name in it is longer than the file system allows; or
+        not expand (for a file inside a folder output, named ``"--opt (name)"``
+        as :func:`folder_outputs` names it, whose name came from the command or
+        an input: its folder only); if a name in it is longer than the file system allows; or
         if the folder it goes into is missing or not writable.
     """
     dirs = set(dirs)
@@ -669,10 +671,17 @@ _TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".yaml", ".yml", ".html", 
 
 def _check_typed_path(name: str, typed: str) -> None:
     # Slips the shell lets through as they are, which would write a stray file or folder.
+    option = name.split(" (", 1)[0]
+    if name.endswith(")") and " (" in name:
+        # "--annotate (a.png)", "--report (metrics.json)": a file inside a folder output, named by the command
+        # or after an input (in/--x.png gets the copy DIR/--x.png); only the folder was typed.
+        typed = os.path.dirname(typed)
+        if not typed:
+            return
     file_name = os.path.basename(typed.rstrip("/" + os.sep))
     if file_name.startswith("--"):  # fit --out --json: the model was saved as a file named --json
         raise OutputPathError(f"{name} {typed}: {file_name} looks like an option, not a file name; the value of "
-                              f"{name} before it is missing. Give a path, or a name not starting with --.")
+                              f"{option} before it is missing. Give a path, or a name not starting with --.")
     # A quoted ~ or --out=~/m.joblib reaches us as it is: a folder named ~ was made in the current folder.
     # Refused, not expanded: the inputs (read as given) would then name other files than the outputs.
     first = typed.split("/", 1)[0].split(os.sep, 1)[0]

@@ -704,3 +704,17 @@ def test_csv_cells_never_run_as_spreadsheet_formulas(cell, written):
     buffer = io.StringIO(newline="")
     csv_writer(buffer).writerow([cell])
     assert buffer.getvalue() == written + "\r\n"
+
+
+def test_a_copy_named_after_an_input_may_start_with_dashes(tmp_path):
+    # predict --annotate DIR for in/--x.png: the copy's name comes from the input, not from a forgotten value.
+    source = tmp_path / "in" / "--x.png"
+    copy = tmp_path / "out" / "--x.png"
+    assert check_outputs({"--annotate (--x.png)": copy}, inputs={"INPUT": [source]}, make_parents=True)
+
+
+def test_the_folder_of_a_copy_named_like_an_option_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputPathError, match="^--annotate \\(a.png\\) --json: --json looks like an option, not a "
+                       "file name; the value of --annotate before it is missing"):
+        check_outputs({"--annotate (a.png)": Path("--json") / "a.png"}, make_parents=True)

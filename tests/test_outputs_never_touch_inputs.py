@@ -263,6 +263,16 @@ def test_annotate_folder_never_replaces_a_file_already_there(files, tmp_path, no
     assert (tmp_path / "out" / there).read_text() == "the user's own file"
 
 
+def test_annotate_folder_copies_an_input_whose_name_starts_with_dashes(files, tmp_path):
+    # The copy's name comes from the input in/--x.png, not from a forgotten option value.
+    (tmp_path / "in").mkdir()
+    shutil.copy(files["photo"], tmp_path / "in" / "--x.png")
+    result = CliRunner().invoke(main, ["predict", str(files["a"]), str(tmp_path / "in" / "--x.png"),
+                                       "--annotate", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "--x.png").is_file()
+
+
 @pytest.fixture
 def linked_dataset(tmp_path, tiny_faces):
     """A class-folder dataset whose train/happy is a link to elsewhere/happy, and a model beside it."""
