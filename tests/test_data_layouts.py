@@ -95,6 +95,14 @@ def test_rafdb_compound_set_is_named_as_such(rafdb, compound_folder):
         load_rafdb(root, size=12)
 
 
+def test_rafdb_compound_root_without_images_is_named_as_the_compound_set(rafdb):
+    # Was "unpack Image/original.zip there": unpacking it would only lead to the compound-set refusal.
+    root = (rafdb / "basic").rename(rafdb / "compound")
+    shutil.rmtree(root / "Image")
+    with pytest.raises(UnknownLabelError, match=r"looks like RAF-DB's compound set"):
+        load_rafdb(root, size=12)
+
+
 @pytest.mark.parametrize("line,match", [("train_00003.jpg", "name and id"), ("val_0001.jpg 1", "train_ or test_")])
 def test_rafdb_bad_line_named(rafdb, line, match):
     labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"

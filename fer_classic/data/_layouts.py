@@ -173,6 +173,10 @@ def load_rafdb(
     found = _rafdb_root(path)
     if found is None:
         raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (RAF-DB basic layout) found.")
+    labels_file = found / "EmoLabel" / "list_patition_label.txt"
+    # Its ids 1..7 are compound emotions: read as basic ones they would pass. Said before asking for its images.
+    if found.name.lower() == "compound":
+        raise _rafdb_compound_error(str(labels_file))
     if images is None:  # aligned where its folder holds anything (an empty one is an unpacking left undone)
         images = "aligned" if _holds_files(found / "Image" / "aligned") else "original"
     if images not in ("aligned", "original"):
@@ -180,9 +184,6 @@ def load_rafdb(
     folder = found / "Image" / images
     if not folder.is_dir():
         raise DatasetError(f"RAF-DB {images} images folder {folder} does not exist; unpack Image/{images}.zip there.")
-    labels_file = found / "EmoLabel" / "list_patition_label.txt"
-    if found.name.lower() == "compound":  # its ids 1..7 are compound emotions: read as basic ones they would pass
-        raise _rafdb_compound_error(str(labels_file))
     read_label = LabelReader(codes=RAFDB_CODES)
     entries = []
     for line, fields in text_rows(labels_file, None):
