@@ -711,6 +711,47 @@ def test_a_copy_changed_since_it_was_written_is_never_replaced(tmp_path, fitted_
     assert (tmp_path / "out" / "crop.png").read_text() == "the user's own file now"
 
 
+def test_a_copies_manifest_linked_to_a_users_file_is_never_written_through(tmp_path, fitted_model, files):
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".fer-classic-copies.jsonl").symlink_to(victim)
+    with pytest.warns(UserWarning, match=r"could not be listed in its \.fer-classic-copies\.jsonl .*a rerun will "
+                                         r"refuse to replace them"):
+        predict_paths(fitted_model, [files / "crop.png"], annotate=tmp_path / "out")
+    assert victim.read_text() == "mine\n" and (tmp_path / "out" / ".fer-classic-copies.jsonl").is_symlink()
+
+
+def test_the_copies_manifest_is_checked_as_an_output(tmp_path, fitted_model, files):
+    with pytest.raises(OutputPathError, match=r"--timeline and --annotate \(\.fer-classic-copies\.jsonl\) both name"):
+        predict_paths(fitted_model, [files / "clip.avi"], annotate=tmp_path / "out",
+                      timeline=tmp_path / "out" / ".fer-classic-copies.jsonl")
+
+
+def test_a_file_moved_over_a_copy_keeping_its_size_and_times_is_never_replaced(tmp_path, fitted_model, files):
+    inputs = [files / "crop.png"]
+    predict_paths(fitted_model, inputs, annotate=tmp_path / "out")
+    copy = tmp_path / "out" / "crop.png"
+    own = tmp_path / "own.png"  # the user's file, as `cp -p` or `mv` would bring it: same size and mtime
+    own.write_bytes(b"u" * copy.stat().st_size)
+    os.utime(own, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns))
+    os.replace(own, copy)
+    with pytest.raises(ReportError, match=r"1 file\(s\) there would be replaced"):
+        predict_paths(fitted_model, inputs, annotate=tmp_path / "out")
+    assert copy.read_bytes() == b"u" * copy.stat().st_size
+
+
+def test_a_copies_manifest_line_of_the_older_form_is_refused(tmp_path, fitted_model, files):
+    (tmp_path / "out").mkdir()
+    copy = tmp_path / "out" / "crop.png"
+    copy.write_text("the user's own file")
+    found = copy.stat()
+    (tmp_path / "out" / ".fer-classic-copies.jsonl").write_text(
+        json.dumps({"name": "crop.png", "stamp": [found.st_size, found.st_mtime_ns]}) + "\n")
+    with pytest.raises(ReportError, match=r"1 file\(s\) there would be replaced"):
+        predict_paths(fitted_model, [files / "crop.png"], annotate=tmp_path / "out")
+
+
 def _disk_full_for(monkeypatch, folder, files):
     """A photo ``full.png`` in ``folder`` whose annotated copy meets a full disk (Linux: /proc names the fd)."""
     import errno

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -160,13 +161,19 @@ def annotates_one_file(annotate: str | os.PathLike) -> bool:
     return Path(annotate).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
-def annotation_outputs(targets: Mapping[Path, Path]) -> dict[str, Path]:
+def annotation_outputs(targets: Mapping[Path, Path], folder: str | os.PathLike | None = None) -> dict[str, Path]:
     """The annotated copies as :func:`fer_classic._fileio.check_outputs` entries, one per input.
 
     Each copy is checked, not only its folder: ``--annotate photos`` for
-    ``photos/a.jpg`` would otherwise replace the photo itself.
+    ``photos/a.jpg`` would otherwise replace the photo itself. With
+    ``folder`` (the ``--annotate`` folder), its :data:`COPIES_MANIFEST` is
+    one of them too: predict rewrites it, so it is no input nor another output
+    (``--timeline out/.fer-classic-copies.jsonl``).
     """
-    return {f"--annotate ({source.name})": target for source, target in targets.items()}
+    outputs = {f"--annotate ({source.name})": target for source, target in targets.items()}
+    if folder is not None:
+        outputs[f"--annotate ({COPIES_MANIFEST})"] = Path(folder) / COPIES_MANIFEST
+    return outputs
 
 
 def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None = None) -> None:
@@ -207,24 +214,49 @@ def _copy_name(path: Path) -> Path:
     return Path(path.name if writes_in_colour(path.suffix.lower()) else path.stem + ".png")
 
 
-#: In an ``--annotate`` folder: one JSON line per copy predict wrote there (its name, size and modification
-#: time), so that a rerun replaces its own copies, and only them, unasked.
+#: In an ``--annotate`` folder: one JSON line per copy predict wrote there (its name, size, modification
+#: time, inode and change time), so that a rerun replaces its own copies, and only them, unasked.
 COPIES_MANIFEST = ".fer-classic-copies.jsonl"
 
 
 def _stamp(path: Path) -> list | None:
-    """Size and modification time (ns) of the regular file at ``path`` (a link is never one), else None."""
+    """Size, modification time (ns), inode and change time (ns) of the regular file at ``path`` (a link is
+    never one), else None.
+
+    The inode and change time too: a file moved in with ``mv`` or copied with ``cp -p`` keeps the size and
+    modification time of the copy it displaces, never its inode, and ``mv`` sets the change time. A line of
+    the older two-number form matches no file, so its copy is refused rather than trusted.
+    """
     try:
         found = os.lstat(path)
     except OSError:
         return None
-    return [found.st_size, found.st_mtime_ns] if stat.S_ISREG(found.st_mode) else None
+    if not stat.S_ISREG(found.st_mode):
+        return None
+    return [found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns]
+
+
+def _open_manifest(folder: Path, flags: int) -> int:
+    """A descriptor of ``folder``'s manifest, opened with ``flags``; never through a link (ELOOP) nor
+    blocking on a FIFO; OSError when it is not a regular file."""
+    fd = os.open(folder / COPIES_MANIFEST, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(folder / COPIES_MANIFEST))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _recorded_copies(folder: Path) -> dict[str, list]:
-    """The copies the manifest of ``folder`` lists: name → stamp (the latest line of a name wins)."""
+    """The copies the manifest of ``folder`` lists: name → stamp (the latest line of a name wins).
+
+    A manifest that is a link (to a user's file, whose lines would be trusted) or not a regular file lists none.
+    """
     try:
-        text = (folder / COPIES_MANIFEST).read_text(encoding="utf-8", errors="replace")
+        with open(_open_manifest(folder, os.O_RDONLY), encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
     except (OSError, ValueError):
         return {}
     copies = {}
@@ -243,27 +275,42 @@ class _CopyRecord:
     """Appends each copy written in an ``--annotate`` folder to its manifest; :meth:`close` keeps the live ones.
 
     A line per copy as soon as it is written, so a run cut short still lets its rerun replace the copies
-    it made. Not recorded (the folder unwritable, a full disk): that copy is then refused by a rerun, as
-    any other file there, and the run itself goes on.
+    it made. Not recorded (the folder unwritable, a full disk, a manifest that is a link or not a regular
+    file): that copy is then refused by a rerun, as any other file there, and the run itself goes on, with
+    one warning. The manifest is never written through a link: a link to a user's file would get lines
+    appended to it.
+
+    Two predicts writing into the same folder at once may lose each other's lines in :meth:`close`'s
+    rewrite: those copies are then refused by a rerun (as the user's own files are), never replaced unasked.
     """
 
     def __init__(self, folder: Path | None):
         self.folder = folder
+        self.warned = False
 
     def add(self, copy: Path) -> None:
         stamp = _stamp(copy)
         if self.folder is None or stamp is None:
             return
+        line = (json.dumps({"name": copy.name, "stamp": stamp}) + "\n").encode("ascii")  # json escapes the rest
         try:
-            with open(self.folder / COPIES_MANIFEST, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"name": copy.name, "stamp": stamp}) + "\n")
-        except OSError:
-            pass
+            fd = _open_manifest(self.folder, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, line)  # one write of a short line: whole, with O_APPEND, even beside another writer
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if not self.warned:
+                self.warned = True
+                warnings.warn(f"--annotate {self.folder}: the copies written there could not be listed in its "
+                              f"{COPIES_MANIFEST} ({exc.strerror or exc}), so a rerun will refuse to replace them.",
+                              UserWarning, stacklevel=4)
 
     def close(self) -> None:
         # One line per copy still there and unchanged: reruns do not grow it, and a name whose file was
-        # replaced by the user's own since is forgotten.
-        if self.folder is None or not os.path.lexists(self.folder / COPIES_MANIFEST):
+        # replaced by the user's own since is forgotten. A manifest that is a link or not a regular file is
+        # left as it is (nothing was recorded in it).
+        if self.folder is None or _stamp(self.folder / COPIES_MANIFEST) is None:
             return
         live = [json.dumps({"name": name, "stamp": stamp}) + "\n" for name, stamp in
                 _recorded_copies(self.folder).items() if _stamp(self.folder / name) == stamp]
@@ -290,8 +337,9 @@ def annotation_targets(
     and ``b-2.png`` that of ``b.pgm`` beside it. A folder's file of a
     copy's name is replaced only when it is a copy that predict wrote there
     before, unchanged since (listed in the folder's
-    :data:`COPIES_MANIFEST`, with its size and modification time): a rerun
-    of the same command, or of one cut short, replaces its own copies.
+    :data:`COPIES_MANIFEST`, with its size, modification time, inode and
+    change time): a rerun of the same command, or of one cut short,
+    replaces its own copies.
 
     Raises
     ------
@@ -428,12 +476,12 @@ def predict_paths(
     cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(
         model, **dict(cropper_params or {}))
     # The detector's model file is read for every image: no output may replace it.
-    check_outputs({"--timeline": timeline, **annotation_outputs(targets)},
+    folder = annotate is not None and not annotates_one_file(annotate)
+    check_outputs({"--timeline": timeline, **annotation_outputs(targets, annotate if folder else None)},
                   inputs={"INPUT": paths, **detector_files(cropper)}, text=("--timeline",), make_parents=True)
     # A video frame without a face is no face crop: frames are never taken whole.
     frame_cropper = clone(cropper).set_params(fallback="none").fit()
     images_out = {str(p): t for p, t in targets.items() if not _is_video(p)}
-    folder = annotate is not None and not annotates_one_file(annotate)
     record = _CopyRecord(Path(annotate) if folder else None)
     not_annotated: list[Path] = []
     rows: list[dict] = []
