@@ -248,10 +248,20 @@ def test_ferplus_votes_found_by_a_relative_path_from_their_own_folder(ferplus, m
 
 def test_ferplus_votes_as_shares_are_read_as_counts_are(ferplus):
     new = ferplus / "fer2013new.csv"
-    shares = new.read_text().replace(",0,9,1,0,", ",0,0.9,0.1,0,")
-    new.write_text(shares.replace(",1,0,0,0,0,0,0,7,1,1", ",0.1,0,0,0,0,0,0,0.7,0.1,0.1"))
-    with pytest.warns(SkippedRowsWarning):
+    shares = new.read_text()
+    for counts in ("4,0,0,1,4,0,1,0,0,0", "0,9,1,0,0,0,0,0,0,0", "0,0,0,0,0,0,0,0,8,2", "1,0,0,0,0,0,0,7,1,1"):
+        shares = shares.replace(f",{counts}\n", "," + ",".join(str(int(c) / 10) for c in counts.split(",")) + "\n")
+    new.write_text(shares)
+    with pytest.warns(SkippedRowsWarning, match=r"3 row\(s\).*tied.*'unknown'"):
         assert load_dataset(new, size=8).labels.tolist() == ["happy", "contempt"]
+
+
+def test_ferplus_count_row_of_one_vote_is_dropped(ferplus):
+    # Shares or counts were decided per row: 0,1,0,... (one annotator's vote) read as a share of 1, so happy.
+    new = ferplus / "fer2013new.csv"
+    new.write_text(new.read_text().replace(",1,0,0,0,0,0,0,7,1,1\n", ",0,1,0,0,0,0,0,0,0,0\n"))
+    with pytest.warns(SkippedRowsWarning, match=r"1 without votes of more than one annotator \(e\.g\. row 6\)"):
+        assert load_ferplus(new, size=8).labels.tolist() == ["happy"]
 
 
 @pytest.mark.parametrize("votes, label", [
@@ -266,7 +276,7 @@ def test_ferplus_majority_is_the_reference_codes_rule(votes, label):
     # microsoft/FERPlus src/ferplus.py, _process_data(mode="majority"): single votes dropped, then > 50 % of the rest.
     from fer_classic.data._layouts import _ferplus_majority
 
-    assert _ferplus_majority([float(v) for v in votes])[0] == label
+    assert _ferplus_majority([float(v) for v in votes], shares=max(votes) < 1)[0] == label
 
 
 def test_ferplus_rows_without_a_majority_are_skipped_and_counted(ferplus):

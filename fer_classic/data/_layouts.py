@@ -422,18 +422,27 @@ def load_expw(
 _FERPLUS_ANNOTATORS = 10
 
 
-def _ferplus_majority(votes: list[float]) -> tuple[str | None, str]:
+def _ferplus_shares(rows: list[list[float]]) -> bool:
+    """Whether a file's vote rows hold shares (0.7, 0.3), not counts of ten annotators: decided once per file.
+
+    Per row, a count row of a single vote (``0,1,0,...``) would read as
+    shares, its one vote as a majority, where FER+'s rule drops it. Shares
+    sum to 1 (give or take rounding); a count file has rows of 2 votes or more.
+    """
+    return all(sum(votes) <= 1.5 for votes in rows)
+
+
+def _ferplus_majority(votes: list[float], shares: bool) -> tuple[str | None, str]:
     """The majority label of one row's votes, or None and why not (FER+'s ``majority`` rule).
 
-    Votes of one annotator (a count of 1, or a share of 0.1 when the row
-    holds shares) are dropped as outliers, as FER+'s reference code does; the
-    label is the emotion holding more than half of the votes left. A
-    plurality (4 of 10 votes against 3, 2 and 1) is no majority: such a row
-    is FER+'s "unknown" and skipped, as are rows whose majority is unknown
-    or NF (not a face).
+    Votes of one annotator (a count of 1, or a share of 0.1 where the file
+    holds shares, see :func:`_ferplus_shares`) are dropped as outliers, as
+    FER+'s reference code does; the label is the emotion holding more than
+    half of the votes left. A plurality (4 of 10 votes against 3, 2 and 1) is
+    no majority: such a row is FER+'s "unknown" and skipped, as are rows
+    whose majority is unknown or NF (not a face).
     """
-    # Shares (0.7, 0.3) sum to 1; FER+'s counts of ten annotators never total a single vote.
-    one_vote = 1.0 / _FERPLUS_ANNOTATORS if sum(votes) <= 1 + 1e-6 else 1.0
+    one_vote = 1.0 / _FERPLUS_ANNOTATORS if shares else 1.0
     kept = [v if v > one_vote * (1 + 1e-6) else 0.0 for v in votes]
     total, best = sum(kept), max(kept)
     if best <= 0:
@@ -471,6 +480,7 @@ def _ferplus_folders(
             if (root / folder_name).is_dir():  # a half-extracted download: its images would vanish unsaid
                 unlabelled.append(folder_name)
             continue
+        rows = []
         for line, row in text_rows(labels_file, ","):
             where = f"{labels_file} row {line}"
             if len(row) != 2 + len(FERPLUS_VOTES):
@@ -478,7 +488,10 @@ def _ferplus_folders(
                     f"{where}: expected 'fer0000000.png,\"(0, 0, 48, 48)\",' and {len(FERPLUS_VOTES)} votes; "
                     f"got {len(row)} fields."
                 )
-            label, why = _ferplus_majority(_votes(row[2:], where))
+            rows.append((line, row, where, _votes(row[2:], where)))
+        shares = _ferplus_shares([votes for *_, votes in rows])
+        for line, row, where, votes in rows:
+            label, why = _ferplus_majority(votes, shares)
             if label is None:
                 skipped_rows.setdefault(why, []).append(f"{folder_name}/label.csv row {line}")
                 continue
@@ -574,6 +587,7 @@ def load_ferplus(
     skipped_rows: dict[str, list[str]] = {"dropped by FER+ (empty Image name)": []}
     usages: dict[str, tuple[str, str]] = {}  # Usage text → (split, FER2013 usage)
     # The votes first: a bad one is named before fer2013.csv's pixels are decoded (a minute's work).
+    votes: dict[int, list[float]] = {}  # row index → votes, of the rows FER+ names an image for
     for k, (line, row) in enumerate(rows):
         where = f"{labels_file} row {line}"
         if len(row) <= max(i_usage, i_name, *i_votes):
@@ -583,9 +597,12 @@ def load_ferplus(
         if not row[i_name].strip():
             skipped_rows["dropped by FER+ (empty Image name)"].append(f"row {line}")
             continue
-        label, why = _ferplus_majority(_votes([row[i] for i in i_votes], where))
+        votes[k] = _votes([row[i] for i in i_votes], where)
+    shares = _ferplus_shares(list(votes.values()))
+    for k, row_votes in votes.items():
+        label, why = _ferplus_majority(row_votes, shares)
         if label is None:
-            skipped_rows.setdefault(why, []).append(f"row {line}")
+            skipped_rows.setdefault(why, []).append(f"row {rows[k][0]}")
             continue
         keep[k], labels[k] = True, label
     pixels = load_fer2013_csv(fer2013_csv, size=size)
