@@ -220,3 +220,43 @@ def test_decoders_started_ahead_leave_this_process_the_cpu(split_folder):
         assert pool.submit(os.nice, 0).result() == os.nice(0) + 5
         for future in futures:
             future.result()
+
+
+def _sigterm_kills(start, stop):
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize("nice", [0, 5], ids=["load", "ahead"])
+def test_decoders_die_on_sigterm_whatever_handler_the_command_set(split_folder, monkeypatch, nice):
+    # cli.run's handler (raise SystemExit) came with the fork: a worker caught its SIGTERM as a part's
+    # result and went on, outliving a kill of the process group.
+    import signal
+
+    monkeypatch.setattr(_images, "_forked_part", _sigterm_kills)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        pool, futures, _ = _images._start_processes(sorted(split_folder.rglob("*.png")), FaceSource((48, 48)), 2,
+                                                    nice=nice)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    with pool:
+        assert all(future.result() for future in futures)
+
+
+def test_an_interrupted_collect_drops_the_parts_not_started(monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Interrupted:
+        def update(self, n):
+            raise KeyboardInterrupt
+
+    pool = ThreadPoolExecutor(1)  # shut down alike; one worker, so the later parts wait in the queue
+    futures = [pool.submit(time.sleep, 0.01)] + [pool.submit(time.sleep, 0.3) for _ in range(5)]
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        _images._collect(pool, futures, [(0, 1)] * 6, Interrupted())
+    assert time.monotonic() - start < 0.25  # `with pool` waited for every queued part: 1.5 s
+    assert sum(future.cancelled() for future in futures) >= 4

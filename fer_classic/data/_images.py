@@ -16,6 +16,7 @@ import io
 import math
 import multiprocessing
 import os
+import signal
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -487,6 +488,16 @@ def _forked_part(start: int, stop: int):
     return _read_part(paths, source, range(start, stop))
 
 
+def _init_worker(nice: int) -> None:
+    # The command's SIGTERM handler (cli.run: raise SystemExit to unwind) came with the fork. In a worker it
+    # raised inside a part, which the pool returned as that part's result while the worker went on: a
+    # SIGTERM to the process group (Slurm, kill), or the pool's own terminate() of the others after one was
+    # killed for memory, no longer ended the workers. A worker has nothing to unwind: it dies at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if nice:
+        os.nice(nice)
+
+
 def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
     """Fork ``workers`` processes decoding ``paths`` in parts: ``(pool, futures, bounds)``.
 
@@ -498,7 +509,7 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
     bounds = [(i, min(i + step, len(paths))) for i in range(0, len(paths), step)]
     _FORK_JOB = (paths, source)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=os.nice if nice else None, initargs=(nice,) if nice else ())
+                               initializer=_init_worker, initargs=(nice,))
     try:
         # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
         # workers fork at the first submit. They only decode files, taking no lock those
@@ -517,7 +528,7 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
 
 def _collect(pool: ProcessPoolExecutor, futures, bounds, progress):
     """The parts of :func:`_start_processes`, in order, this process doing its ``while_decoding`` work meanwhile."""
-    with pool:
+    try:
         work = _WHILE_DECODING.get()
         if work is not None:
             _WHILE_DECODING.set(None)  # once per block
@@ -526,6 +537,12 @@ def _collect(pool: ProcessPoolExecutor, futures, bounds, progress):
         for future, (a, b) in zip(futures, bounds):
             parts.append(future.result())
             progress.update(b - a)
+    except BaseException:
+        # Ctrl-C, SIGTERM, a broken pool: the parts not started are dropped and the command unwinds at
+        # once, not after every queued part (``with pool`` waited for them all).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return parts
 
 
