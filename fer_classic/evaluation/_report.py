@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import json
 import os
+import stat
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .._display import valid_text
-from .._fileio import atomic_write, csv_writer
+from .._fileio import (
+    _HOST, _TMP_SUFFIX, _WRITE_ERRNOS, _fsync_dir, _remove_stale_temporaries, _temporary_of, _temporary_prefixes,
+    _umask, csv_writer, name_max,
+)
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
@@ -154,29 +160,69 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
 
     Each ``(path, write)`` (``write(tmp)`` writes the content; a str is
     text, written as :func:`~fer_classic._fileio.atomic_write_text` writes
-    it) is written as :func:`~fer_classic._fileio.atomic_write`
-    writes one file (a temporary beside it, removed on failure; the
-    temporaries of a killed run removed by the next), and the renames come
-    only once every temporary is written and flushed, one right after the
-    other, the first file's last. A full disk or Ctrl-C before them leaves
-    the previous set whole, rather than new files beside an older one
-    (metrics.json of this run, report.html of the last).
+    it) is written to a temporary beside its file and flushed, as
+    :func:`~fer_classic._fileio.atomic_write` does (the temporaries of a
+    killed run are removed by the next; a replaced file keeps its permission
+    bits). Only once every temporary is written are they renamed, back to
+    back, the first file's last, then each folder flushed once. A full disk
+    or Ctrl-C before the renames leaves the previous set whole and no
+    temporary, rather than new files beside an older one (metrics.json of
+    this run, report.html of the last); a folder standing where a file goes
+    is refused before any rename.
+
+    Raises
+    ------
+    OSError
+        Naming the file (never its temporary) that could not be written.
     """
-    if not writes:
-        return
-    (path, write), rest = writes[0], writes[1:]
-    if isinstance(write, str):
-        write = _text_writer(write)
+    temporaries: list[tuple[Path, Path]] = []  # (temporary, file), in the order given
+    path: Path | None = None
+    try:
+        for path, write in writes:
+            path = Path(path)
+            if isinstance(write, str):
+                write = _text_writer(write)
+            tmp, mode = _temporary_for(path)
+            temporaries.append((tmp, path))
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+        for tmp, path in temporaries:
+            # The one rename that fails for certain (a folder of that name): refused before any file is replaced.
+            if os.path.isdir(path) and not os.path.islink(path):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        for tmp, path in reversed(temporaries):
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp, _ in temporaries:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and path is not None and exc.errno is not None:
+            # The file being written or renamed, not the temporary the user never named (as atomic_write
+            # does): a full disk met through an open file names no file at all.
+            ours = tuple(_temporary_prefixes(path, name_max(path.parent)).values())
+            unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
+            if unnamed or _temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours):
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    for folder in dict.fromkeys(path.parent for _, path in temporaries):
+        _fsync_dir(folder)
 
-    def this_then_the_rest(tmp: Path) -> None:
-        write(tmp)
-        with open(tmp, "rb+") as handle:  # flushed now, so that the renames follow each other closely
-            os.fsync(handle.fileno())
-        # The other files are written inside this one's write: its rename comes after theirs, and a
-        # failure among them removes this temporary too.
-        write_together(rest)
 
-    atomic_write(path, this_then_the_rest)
+def _temporary_for(path: Path) -> tuple[Path, int]:
+    """A new empty temporary beside ``path``, named as :func:`~fer_classic._fileio.atomic_write` names its own
+    (its killed writers' ones removed), and the permission bits the file is to get."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefixes = _temporary_prefixes(path, name_max(path.parent))
+    _remove_stale_temporaries(path, prefixes)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # a new file: what open() would have given it
+        mode = 0o666 & ~_umask()
+    fd, name = tempfile.mkstemp(prefix=f"{prefixes[_TMP_SUFFIX]}{os.getpid()}@{_HOST}.", suffix=_TMP_SUFFIX,
+                                dir=path.parent)
+    os.close(fd)
+    return Path(name), mode
 
 
 def _text_writer(text: str) -> Callable[[Path], None]:
