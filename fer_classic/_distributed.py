@@ -22,11 +22,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import functools
 import hashlib
 import logging
 import os
+import signal
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -518,6 +520,8 @@ def ray_session(address: str | None) -> Iterator:
     prints what a local fit prints. A session this process already holds
     (the caller's ``ray.init``, or ``search --backend ray``'s) is used as it
     is and left running; only one started here is shut down after.
+    SIGTERM's handler, which ``ray.init`` replaces, is kept where one was set
+    (the command line's: see :func:`_sigterm_kept`).
     """
     ray = import_optional("ray", "--backend ray")
     if ray.is_initialized():
@@ -526,15 +530,48 @@ def ray_session(address: str | None) -> Iterator:
     check_scheduler("ray", address)  # None: RAY_ADDRESS, what ray.init connects to then, is checked
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, **quiet)  # a running cluster: its resources are its own
+        start = functools.partial(ray.init, address=address, **quiet)  # a running cluster: its resources are its own
     else:
         # The CPUs this process may use (affinity, as a container or a CI quota sets it).
-        cpus = _resources.usable_cpus()
-        ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+        start = functools.partial(ray.init, num_cpus=_resources.usable_cpus(), include_dashboard=False, **quiet)
+    with _sigterm_kept(start):
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+
+@contextlib.contextmanager
+def _sigterm_kept(start: Callable[[], object]) -> Iterator[None]:
+    """``start()``, a library's start that installs its own SIGTERM handler, keeping the one set before.
+
+    ``ray.init`` installs ``sys.exit(15)`` over any handler: under the
+    command line (whose handler unwinds with exit 143, says "Terminated
+    (SIGTERM).", and lets a second SIGTERM kill), SIGTERM exited 15 without
+    the message and a second one raised again. A handler set before (other
+    than the default action) is put back after ``start()``; after the block,
+    the one from before is put back where the library's is still there (not
+    where ours ran meanwhile: it left SIGTERM to kill).
+    """
+    before = signal.getsignal(signal.SIGTERM)
+    start()
+    now = signal.getsignal(signal.SIGTERM)
+    if before not in (None, signal.SIG_DFL) and now is not before and _set_sigterm(before):
+        now = before
     try:
-        yield ray
+        yield
     finally:
-        ray.shutdown()
+        # None: a handler set outside Python, which cannot be put back.
+        if before is not None and now is not before and signal.getsignal(signal.SIGTERM) is now:
+            _set_sigterm(before)
+
+
+def _set_sigterm(handler) -> bool:
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding program): signals are left to it
+        return False
+    return True
 
 
 def _worker_failed(engine: str, exc: BaseException) -> WorkerError:

@@ -315,3 +315,48 @@ def test_sigterm_unwinds_the_command_like_ctrl_c_and_run_puts_the_handler_back(m
     code = exited.value.args[0] if isinstance(exited.value, _Exited) else exited.value.code
     assert code == 143 and time.monotonic() - started < 5
     assert made and not os.path.exists(made[0])
+
+
+class _FakeRay:
+    """ray.init as Ray's: it installs its own SIGTERM handler (sys.exit(15))."""
+
+    def __init__(self):
+        self.shut = False
+
+    def is_initialized(self):
+        return False
+
+    def init(self, **kwargs):
+        import signal
+
+        signal.signal(signal.SIGTERM, self.exit_15)
+
+    def exit_15(self, signum, frame):
+        sys.exit(signum)
+
+    def shutdown(self):
+        self.shut = True
+
+
+@pytest.mark.parametrize("before", ["the command line's", "the default"])
+def test_a_ray_session_keeps_the_commands_sigterm_handler(monkeypatch, before):
+    # --backend ray: ray.init's handler made SIGTERM exit 15, without "Terminated (SIGTERM).", and a second
+    # SIGTERM raised again instead of killing.
+    import signal
+
+    from fer_classic import _distributed
+
+    fake = _FakeRay()
+    monkeypatch.setattr(_distributed, "import_optional", lambda name, option: fake)
+    monkeypatch.setattr(_distributed, "check_scheduler", lambda *a, **k: None)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    handler = cli._sigterm if before == "the command line's" else signal.SIG_DFL
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with _distributed.ray_session(None):
+            during = signal.getsignal(signal.SIGTERM)
+        after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert during == (cli._sigterm if before == "the command line's" else fake.exit_15)
+    assert after is handler and fake.shut  # Ray's handler is gone with its session
