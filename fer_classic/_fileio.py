@@ -179,9 +179,22 @@ def atomic_write(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            write(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
+            try:
+                write(tmp)
+            except OSError as exc:
+                # A write through an open file (a full disk while a model is dumped) names no file. ENOSPC,
+                # EDQUOT and EFBIG come from writes only, and ``write`` writes the temporary; an EIO could
+                # come from a read of an input as well, and passes as it is.
+                if exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS:
+                    raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+                raise
+            try:
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())  # the temporary's, whatever it fails with (an EIO as well)
+            except OSError as exc:
+                if exc.filename is not None:  # open(): named already (the temporary's name, renamed below)
+                    raise
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
@@ -190,19 +203,16 @@ def atomic_write(
     except OSError as exc:
         # The file asked for, not the temporary the user never named (an existing folder there, a
         # full disk); any other error (a folder above, an input ``write`` reads) passes as it is.
-        # A write through an open file (a full disk while a model is dumped, its fsync) names no file at all.
         ours = tuple(prefixes.values()) if prefixes else (f".{path.name}.",)
-        unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
-        if exc.errno is None or not (unnamed or _temporary_of(exc.filename, ours)
-                                     or _temporary_of(exc.filename2, ours)):
+        if exc.errno is None or not (_temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours)):
             raise
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     _fsync_dir(path.parent)
     return path
 
 
-#: What writing to an open file fails with: a full disk or quota, a file too large, a failing device.
-_WRITE_ERRNOS = frozenset(code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO"))
+#: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).
+_WRITE_ERRNOS = frozenset(code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG"))
                           if code is not None)
 
 

@@ -79,7 +79,7 @@ def test_a_failed_write_names_the_file_asked_for_not_its_temporary(tmp_path, set
     assert raised.value.filename == str(out)
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO])
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG])
 def test_a_failed_write_through_an_open_file_names_the_file(tmp_path, code):
     # A full disk while a model was dumped: "[Errno 28] No space left on device", no file named.
     def write(tmp):
@@ -89,6 +89,30 @@ def test_a_failed_write_through_an_open_file_names_the_file(tmp_path, code):
     out = tmp_path / "model.joblib"
     with pytest.raises(OSError, match=rf"^\[Errno {code}\] .*: '.*model\.joblib'$") as raised:
         atomic_write(out, write)
+    assert raised.value.filename == str(out) and list(tmp_path.iterdir()) == []
+
+
+def test_an_io_error_while_writing_may_be_a_read_of_an_input_and_passes_as_it_is(tmp_path):
+    # EIO comes from reads too: a failing disk under an input the write reads is not the output's fault.
+    def write(tmp):
+        with open(tmp, "wb"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))  # what reading an open input raises as well
+
+    with pytest.raises(OSError) as raised:
+        atomic_write(tmp_path / "out.bin", write)
+    assert raised.value.errno == errno.EIO and raised.value.filename is None
+
+
+@pytest.mark.parametrize("code", [errno.EIO, errno.ENOSPC])
+def test_a_failed_flush_of_the_temporary_names_the_file(tmp_path, monkeypatch, code):
+    # The data reach the disk at fsync (delayed allocation): whatever it fails with is the output's.
+    def fsync(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "model.joblib"
+    with pytest.raises(OSError, match=rf"^\[Errno {code}\] .*: '.*model\.joblib'$") as raised:
+        atomic_write_bytes(out, b"x")
     assert raised.value.filename == str(out) and list(tmp_path.iterdir()) == []
 
 
