@@ -261,6 +261,15 @@ def test_a_missing_yunet_file_names_the_option_of_the_command_line_too():
         FaceCropper(detector="yunet", detector_model="/no/such/yunet.onnx").fit()
 
 
+def test_a_dangling_yunet_link_gets_the_whole_advice(tmp_path):
+    # It passed lexists and got only the regular-file check's "does not exist", without where to download.
+    link = tmp_path / "yunet.onnx"
+    link.symlink_to(tmp_path / "models" / "face_detection_yunet_2023mar.onnx")
+    with pytest.raises(FaceDetectorError, match=r"yunet\.onnx is a symbolic link to .*/models/face_detection_yunet_"
+                       r"2023mar\.onnx, which does not exist; download .* leave out --yunet\)\.$"):
+        FaceCropper(detector="yunet", detector_model=link).fit()
+
+
 def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cropper):
     # The thread's cached cascade stayed broken: every later cropper failed with the same cv2.error.
     with pytest.raises(FaceDetectorError, match=r"213x213 image \(scale_factor=1.0000001"):

@@ -43,9 +43,12 @@ class YuNetFaceDetector:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         path = Path(model_file)
-        if not os.path.lexists(path):
+        if not os.path.exists(path):
+            # A dangling link too: the regular-file check below said only "does not exist", without the advice.
+            missing = (f"is a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path)
+                       else "does not exist")
             raise FaceDetectorError(
-                f"YuNet model file {path} does not exist; download face_detection_yunet_2023mar.onnx from "
+                f"YuNet model file {path} {missing}; download face_detection_yunet_2023mar.onnx from "
                 "the OpenCV model zoo (github.com/opencv/opencv_zoo) and pass its path, or use detector='haar' "
                 "(on the command line: leave out --yunet)."
             )
