@@ -531,8 +531,9 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
 
     _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
     _run(check_timeline, timeline)
-    copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate))) if inputs else {}
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
+    copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate),
+                                             annotate if folder else None)) if inputs else {}
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
                          inputs=inputs, files={"--yunet": yunet_model}, dirs=("--annotate",) if folder else (),
                          text=("--timeline",))

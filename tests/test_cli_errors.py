@@ -411,3 +411,19 @@ def test_predict_yunet_of_a_folder_says_it_is_a_folder(runner, fitted_model, tmp
     result = runner.invoke(main, ["predict", str(model), str(tmp_path / "face.png"), "--yunet",
                                   str(tmp_path / "yunet")])
     _clean_failure(result, f"YuNet model file {tmp_path / 'yunet'} is a folder, not a file")
+
+
+def test_predict_timeline_on_the_copies_list_is_refused_before_the_model_loads(runner, tmp_path, monkeypatch):
+    # The clash was found only inside predict_paths, after the model had loaded.
+    import cv2
+
+    from conftest import random_gray
+
+    monkeypatch.setattr("fer_classic.persistence.load_model", lambda *a, **k: pytest.fail("model loaded"))
+    model = tmp_path / "m.joblib"
+    model.write_bytes(b"not read")
+    cv2.imwrite(str(tmp_path / "face.png"), random_gray((64, 64)))
+    listed = tmp_path / "out" / ".fer-classic-copies.jsonl"
+    result = runner.invoke(main, ["predict", str(model), str(tmp_path / "face.png"), "--annotate",
+                                  str(tmp_path / "out"), "--timeline", str(listed)])
+    _clean_failure(result, r"--timeline and --annotate (.fer-classic-copies.jsonl) both name")
