@@ -19,7 +19,7 @@ import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from .exceptions import FerClassicError, InputPathError, OutputPathError
@@ -168,16 +168,7 @@ def atomic_write(
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
         prefixes = _temporary_prefixes(path, name_max(path.parent))
-        _remove_stale_temporaries(path, prefixes)
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except OSError:  # a new file: what open() would have given it
-            mode = 0o666 & ~_umask()
-        suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
-        fd, tmp_name = tempfile.mkstemp(prefix=f"{prefixes[suffix]}{os.getpid()}@{_HOST}.", suffix=suffix,
-                                        dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp, mode = _new_temporary(path, prefixes, keep_suffix=keep_suffix)
         try:
             try:
                 write(tmp)
@@ -211,6 +202,75 @@ def atomic_write(
     return path
 
 
+def _new_temporary(path: Path, prefixes: dict[str, str], *, keep_suffix: bool = False) -> tuple[Path, int]:
+    """A new empty temporary beside ``path`` (its killed writers' ones removed), and the permission bits
+    ``path`` is to get: its own if it exists, else what ``open()`` would give a new file."""
+    _remove_stale_temporaries(path, prefixes)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    suffix = _TMP_SUFFIX + (path.suffix if keep_suffix else "")
+    fd, name = tempfile.mkstemp(prefix=f"{prefixes[suffix]}{os.getpid()}@{_HOST}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return Path(name), mode
+
+
+def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Path], None]]]) -> None:
+    """Write several files as one set: none is replaced unless every one of them was written.
+
+    The two-phase form of :func:`atomic_write`. Each ``(path, write)``
+    (``write(tmp)`` writes the content; a str is text, written as
+    :func:`atomic_write_text` writes it) is written to a temporary beside its
+    file and flushed, as :func:`atomic_write` does (the temporaries of a
+    killed run are removed by the next; a replaced file keeps its permission
+    bits). Only once every temporary is written are they renamed, back to
+    back, the first file's last, then each folder flushed once. A full disk
+    or Ctrl-C before the renames leaves the previous set whole and no
+    temporary, rather than new files beside an older one (metrics.json of
+    this run, report.html of the last); a folder standing where a file goes
+    is refused before any rename.
+
+    Raises
+    ------
+    OSError
+        Naming the file (never its temporary) that could not be written.
+    """
+    temporaries: list[tuple[Path, Path]] = []  # (temporary, file), in the order given
+    path: Path | None = None
+    try:
+        for path, write in writes:
+            path = Path(path)
+            if isinstance(write, str):
+                write = _text_writer(write)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp, mode = _new_temporary(path, _temporary_prefixes(path, name_max(path.parent)))
+            temporaries.append((tmp, path))
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+        for tmp, path in temporaries:
+            # The one rename that fails for certain (a folder of that name): refused before any file is replaced.
+            if os.path.isdir(path) and not os.path.islink(path):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        for tmp, path in reversed(temporaries):
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp, _ in temporaries:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and path is not None and exc.errno is not None:
+            # The file being written or renamed, not the temporary the user never named (as atomic_write
+            # does): a full disk met through an open file names no file at all.
+            ours = tuple(_temporary_prefixes(path, name_max(path.parent)).values())
+            unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
+            if unnamed or _temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours):
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    for folder in dict.fromkeys(path.parent for _, path in temporaries):
+        _fsync_dir(folder)
+
+
 #: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).
 _WRITE_ERRNOS = frozenset(code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG"))
                           if code is not None)
@@ -233,12 +293,15 @@ def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8", mak
     with surrogate escapes (``os.fsdecode``); it is written back as its
     original bytes, so a CSV names the file as it is on disk.
     """
+    return atomic_write(path, _text_writer(text, encoding), make_parents=make_parents)
 
+
+def _text_writer(text: str, encoding: str = "utf-8") -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding=encoding, newline="", errors="surrogateescape") as handle:
             handle.write(text)
 
-    return atomic_write(path, write, make_parents=make_parents)
+    return write
 
 
 _KINDS = [

@@ -960,7 +960,7 @@ def report_search(
         require_matplotlib,
     )
     from .evaluation._curves import curve_splitter
-    from .evaluation._report import write_together
+    from ._fileio import write_together
 
     search = model.metadata.get("search")
     if not search and (param is None or values is None):

@@ -742,3 +742,29 @@ def test_the_folder_of_a_copy_named_like_an_option_is_refused(tmp_path, monkeypa
     with pytest.raises(OutputPathError, match="^--annotate \\(a.png\\) --json: --json looks like an option, not a "
                        "file name; the value of --annotate before it is missing"):
         check_outputs({"--annotate (a.png)": Path("--json") / "a.png"}, make_parents=True)
+
+
+def test_write_together_renames_back_to_back_once_every_file_is_flushed_once(tmp_path, monkeypatch):
+    import os
+
+    from fer_classic._fileio import write_together
+
+    events = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda *args: (events.append("replace"), replace(*args))[1])
+    write_together([(tmp_path / "report.html", "page"), (tmp_path / "metrics.json", "{}"), (tmp_path / "p.csv", "")])
+    # One flush per file, the three renames with nothing between them (the page's last), one of the folder.
+    assert events == ["fsync"] * 3 + ["replace"] * 3 + ["fsync"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "p.csv", "report.html"]
+
+
+def test_write_together_refuses_a_folder_in_place_of_a_file_before_replacing_any(tmp_path):
+    from fer_classic._fileio import write_together
+
+    (tmp_path / "report.html").mkdir()
+    (tmp_path / "metrics.json").write_text("last run's")
+    with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path / "report.html"))):
+        write_together([(tmp_path / "report.html", "page"), (tmp_path / "metrics.json", "{}")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "report.html"]  # no temporary left
+    assert (tmp_path / "metrics.json").read_text() == "last run's"

@@ -260,29 +260,3 @@ def test_a_report_replaces_the_previous_one_whole(fitted_model, tiny_faces, tmp_
     assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
     assert json.loads(report.metrics_json.read_text())["metrics"]["n"] == report.n
     assert "last run" not in report.html.read_text() + report.predictions_csv.read_text()
-
-
-def test_write_together_renames_back_to_back_once_every_file_is_flushed_once(tmp_path, monkeypatch):
-    import os
-
-    from fer_classic.evaluation._report import write_together
-
-    events = []
-    fsync, replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
-    monkeypatch.setattr(os, "replace", lambda *args: (events.append("replace"), replace(*args))[1])
-    write_together([(tmp_path / "report.html", "page"), (tmp_path / "metrics.json", "{}"), (tmp_path / "p.csv", "")])
-    # One flush per file, the three renames with nothing between them (the page's last), one of the folder.
-    assert events == ["fsync"] * 3 + ["replace"] * 3 + ["fsync"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "p.csv", "report.html"]
-
-
-def test_write_together_refuses_a_folder_in_place_of_a_file_before_replacing_any(tmp_path):
-    from fer_classic.evaluation._report import write_together
-
-    (tmp_path / "report.html").mkdir()
-    (tmp_path / "metrics.json").write_text("last run's")
-    with pytest.raises(IsADirectoryError, match=re.escape(str(tmp_path / "report.html"))):
-        write_together([(tmp_path / "report.html", "page"), (tmp_path / "metrics.json", "{}")])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "report.html"]  # no temporary left
-    assert (tmp_path / "metrics.json").read_text() == "last run's"

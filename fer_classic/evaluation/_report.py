@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import base64
-import errno
 import html
 import json
 import os
-import stat
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .._display import valid_text
-from .._fileio import (
-    _HOST, _TMP_SUFFIX, _WRITE_ERRNOS, _fsync_dir, _remove_stale_temporaries, _temporary_of, _temporary_prefixes,
-    _umask, csv_writer, name_max,
-)
+from .._fileio import csv_writer, write_together
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
@@ -153,84 +147,6 @@ def _prepare_dir(out_dir: str | os.PathLike) -> Path:
     except OSError as exc:
         raise ReportError(f"Cannot create report folder {out_dir}: {exc.strerror or exc}.") from exc
     return out_dir
-
-
-def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Path], None]]]) -> None:
-    """Write several files as one set: none is replaced unless every one of them was written.
-
-    Each ``(path, write)`` (``write(tmp)`` writes the content; a str is
-    text, written as :func:`~fer_classic._fileio.atomic_write_text` writes
-    it) is written to a temporary beside its file and flushed, as
-    :func:`~fer_classic._fileio.atomic_write` does (the temporaries of a
-    killed run are removed by the next; a replaced file keeps its permission
-    bits). Only once every temporary is written are they renamed, back to
-    back, the first file's last, then each folder flushed once. A full disk
-    or Ctrl-C before the renames leaves the previous set whole and no
-    temporary, rather than new files beside an older one (metrics.json of
-    this run, report.html of the last); a folder standing where a file goes
-    is refused before any rename.
-
-    Raises
-    ------
-    OSError
-        Naming the file (never its temporary) that could not be written.
-    """
-    temporaries: list[tuple[Path, Path]] = []  # (temporary, file), in the order given
-    path: Path | None = None
-    try:
-        for path, write in writes:
-            path = Path(path)
-            if isinstance(write, str):
-                write = _text_writer(write)
-            tmp, mode = _temporary_for(path)
-            temporaries.append((tmp, path))
-            write(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-        for tmp, path in temporaries:
-            # The one rename that fails for certain (a folder of that name): refused before any file is replaced.
-            if os.path.isdir(path) and not os.path.islink(path):
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        for tmp, path in reversed(temporaries):
-            os.replace(tmp, path)
-    except BaseException as exc:
-        for tmp, _ in temporaries:
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and path is not None and exc.errno is not None:
-            # The file being written or renamed, not the temporary the user never named (as atomic_write
-            # does): a full disk met through an open file names no file at all.
-            ours = tuple(_temporary_prefixes(path, name_max(path.parent)).values())
-            unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
-            if unnamed or _temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours):
-                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-        raise
-    for folder in dict.fromkeys(path.parent for _, path in temporaries):
-        _fsync_dir(folder)
-
-
-def _temporary_for(path: Path) -> tuple[Path, int]:
-    """A new empty temporary beside ``path``, named as :func:`~fer_classic._fileio.atomic_write` names its own
-    (its killed writers' ones removed), and the permission bits the file is to get."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefixes = _temporary_prefixes(path, name_max(path.parent))
-    _remove_stale_temporaries(path, prefixes)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:  # a new file: what open() would have given it
-        mode = 0o666 & ~_umask()
-    fd, name = tempfile.mkstemp(prefix=f"{prefixes[_TMP_SUFFIX]}{os.getpid()}@{_HOST}.", suffix=_TMP_SUFFIX,
-                                dir=path.parent)
-    os.close(fd)
-    return Path(name), mode
-
-
-def _text_writer(text: str) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as handle:
-            handle.write(text)
-
-    return write
 
 
 def _predictions_csv(sources, y_true, predictions: Predictions, classes: list[str]) -> Callable[[Path], None]:
@@ -406,7 +322,7 @@ def write_report(
         a FaceDataset is used as given.
     out_dir : path
         Folder to write into (created; files of the same names are replaced,
-        all three or, when writing fails, none: see :func:`write_together`).
+        all three or, when writing fails, none: see :func:`fer_classic._fileio.write_together`).
     split : str or None, default="test"
         Split to evaluate (``train``/``test``/``val`` or a FER2013 usage); None: every image.
     split_name : str, optional
