@@ -68,7 +68,12 @@ def main() -> None:
         train, test, _ = split_train_test(load_dataset(args.data))
     except FerClassicError as exc:  # a dataset that cannot be read: its one line
         raise SystemExit(str(exc)) from None
-    n_classes = len(np.unique(train.y))
+    classes, counts = np.unique(train.y, return_counts=True)
+    n_classes = len(classes)
+    if n_classes < 2 or counts.max() < FOLDS:  # else scikit-learn's traceback from inside the search
+        have = ", ".join(f"{n} {c}" for c, n in zip(classes, counts))
+        raise SystemExit(f"{train.name}: the {FOLDS}-fold search needs training images of 2 classes or more, "
+                         f"{FOLDS} or more of one of them, but has {have}; add images.")
     if args.limit is not None and args.limit < FOLDS * n_classes:  # the classes known now
         parser.error(f"--limit {args.limit}: the {FOLDS}-fold search needs {FOLDS} training images of each of the "
                      f"{n_classes} classes; give {FOLDS * n_classes} or more.")

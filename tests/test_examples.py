@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, write_csv_dataset
+from fer_classic.data import make_synthetic_faces
 
 
 @pytest.mark.parametrize("script, args", [
@@ -75,3 +76,20 @@ def test_hog_sift_grid_file_names_the_svm_parameters():
     from fer_classic.model_selection import load_grid
     grid = load_grid(REPO / "examples" / "grid_hog_sift.json", "hog+sift")
     assert set(grid) == {"clf__estimator__C", "clf__estimator__gamma"}
+
+
+def _ended(monkeypatch, script, args):
+    """What ``script`` exits with, run in this process with ``args``."""
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
+    with pytest.raises(SystemExit) as ended:
+        runpy.run_path(str(REPO / "examples" / script), run_name="__main__")
+    return ended.value.code
+
+
+def test_grid_search_on_too_few_images_for_its_folds_is_one_line(tmp_path, monkeypatch):
+    """2 training images a class were scikit-learn's 'n_splits=3 cannot be greater than ...' traceback."""
+    data = write_csv_dataset(tmp_path / "fer2013.csv", make_synthetic_faces(2, 1, random_state=0))
+    assert _ended(monkeypatch, "grid_search_pipeline.py", ["--data", str(data)]) == (
+        f"{data}: the 3-fold search needs training images of 2 classes or more, 3 or more of one of them, but has "
+        "2 angry, 2 disgust, 2 fear, 2 happy, 2 neutral, 2 sad, 2 surprise; add images.")
