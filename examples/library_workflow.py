@@ -46,8 +46,15 @@ def main() -> None:
         raise SystemExit(str(exc)) from None
     print(data, "(test held out from train)" if held_out else "")
 
-    pipeline = make_pipeline(args.features, args.clf).fit(train.X, train.y)
-    metrics = classification_metrics(test.y, pipeline.predict(test.X), pipeline.classes_)
+    try:
+        pipeline = make_pipeline(args.features, args.clf).fit(train.X, train.y)
+        predicted = pipeline.predict(test.X)  # k-NN finds too few neighbours only here
+    except FerClassicError as exc:  # e.g. deep features whose weights are missing: its one line
+        raise SystemExit(str(exc)) from None
+    except ValueError as exc:  # scikit-learn's, e.g. more PCA components or k-NN neighbours than images
+        raise SystemExit(f"--features {args.features} --clf {args.clf} cannot be fit on the {len(train)} training "
+                         f"images of {data.name} ({exc}); give more images, or other --features / --clf.") from None
+    metrics = classification_metrics(test.y, predicted, pipeline.classes_)
     print(format_metrics(metrics))
     print(format_confusion_matrix(metrics))
 

@@ -93,3 +93,20 @@ def test_grid_search_on_too_few_images_for_its_folds_is_one_line(tmp_path, monke
     assert _ended(monkeypatch, "grid_search_pipeline.py", ["--data", str(data)]) == (
         f"{data}: the 3-fold search needs training images of 2 classes or more, 3 or more of one of them, but has "
         "2 angry, 2 disgust, 2 fear, 2 happy, 2 neutral, 2 sad, 2 surprise; add images.")
+
+
+@pytest.mark.parametrize("features, clf, classes, message", [
+    ("pca", "svm", None, r"--features pca --clf svm cannot be fit on the 14 training images of .*fer2013\.csv "
+                         r"\(n_components=150 must be between 0 and min\(n_samples, n_features\)=14"),
+    ("hog", "knn", ["happy", "sad"], r"--features hog --clf knn cannot be fit on the 4 training images of "
+                                     r".*fer2013\.csv \(Expected n_neighbors <= n_samples_fit"),
+], ids=["pca-components-above-the-images", "knn-neighbours-above-the-images"])
+def test_the_workflow_on_too_few_images_for_its_features_or_classifier_is_one_line(tmp_path, monkeypatch, features,
+                                                                                   clf, classes, message):
+    """Too few images for PCA's 150 components (in fit) or k-NN's 7 neighbours (in predict) were tracebacks."""
+    faces = make_synthetic_faces(2, 1, random_state=0)
+    if classes:
+        faces = faces.subset(np.flatnonzero(np.isin(faces.labels, classes)))
+    data = write_csv_dataset(tmp_path / "fer2013.csv", faces)
+    ended = _ended(monkeypatch, "library_workflow.py", ["--data", str(data), "--features", features, "--clf", clf])
+    assert re.fullmatch(message + r".*\); give more images, or other --features / --clf\.", ended)
