@@ -196,8 +196,8 @@ def test_y_pred_outside_the_classes_is_refused_naming_the_labels():
 
 
 def test_y_true_without_any_of_the_classes_is_refused():
-    with pytest.raises(ValueError, match="No label of y_true is one of the classes .* y_true holds 'HAPPY', 'SAD'"):
-        classification_metrics(["HAPPY", "SAD"], ["happy", "sad"], CLASSES)
+    with pytest.raises(ValueError, match="No label of y_true is one of the classes .* y_true holds 'glad', 'low'"):
+        classification_metrics(["glad", "low"], ["happy", "sad"], CLASSES)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -291,3 +291,46 @@ def test_one_class_scored_gives_no_scikit_learn_warning():
         warnings.simplefilter("error")
         metrics = classification_metrics(["happy", "happy"], ["happy", "happy"], list(FER2013_LABELS))
     assert len(metrics["confusion_matrix"]) == 7
+
+
+@pytest.fixture
+def binary_probability():
+    """Two classes, and the second class's probability (one column)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    return np.array(["happy", "sad"])[y], np.clip(y * 0.3 + rng.random(40) * 0.7, 0, 1)
+
+
+def test_one_column_probability_gives_the_micro_auc_of_its_two_columns(binary_probability):
+    y, p = binary_probability
+    expected = skm.roc_auc_score(label_binarize(y, classes=["happy", "sad", "x"])[:, :2], np.c_[1 - p, p],
+                                 average="micro")
+    assert roc_auc_ovr(y, p, ["happy", "sad"])["micro"] == pytest.approx(expected)
+
+
+def test_one_column_decision_function_micro_auc_is_the_second_class_auc(binary_probability):
+    y, p = binary_probability
+    result = roc_auc_ovr(y, 3 * p - 0.2, ["happy", "sad"])  # not centred on 0
+    assert result["micro"] == pytest.approx(skm.roc_auc_score(y == "sad", p))
+
+
+def test_a_label_spelling_a_class_another_way_is_refused():
+    with pytest.raises(ValueError, match=r"'Happy' \(class 'happy'\)"):
+        classification_metrics(["Happy", "sad", "sad"], ["happy", "sad", "sad"], ["happy", "sad"])
+
+
+def test_a_label_spelling_no_class_still_counts_as_an_error():
+    result = classification_metrics(["contempt", "sad"], ["sad", "sad"], ["happy", "sad"])
+    assert result["classes"] == ["happy", "sad", "contempt"]
+
+
+@pytest.mark.parametrize("y_true, classes, match", [
+    ([0, 1], ["happy", "sad"], "No label of y_true"),
+    (["happy", "sad"], "hs", "classes"),
+    (["happy", "sad"], ["happy", "happy"], "more than once"),
+    (None, ["happy", "sad"], "y_true is None"),
+    (["Sad", "happy"], ["happy", "sad"], "spell one of the classes"),
+])
+def test_roc_auc_ovr_checks_labels_and_classes(y_true, classes, match):
+    with pytest.raises(ValueError, match=match):
+        roc_auc_ovr(y_true, [[0.2, 0.8], [0.7, 0.3]], classes)

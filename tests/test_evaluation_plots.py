@@ -249,3 +249,8 @@ def test_curves_without_failed_fits_do_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compute_validation_curve(KNeighborsClassifier(), X, y, param_name="n_neighbors", param_range=[1, 3], cv=3)
+
+
+def test_roc_curves_check_labels_as_roc_auc_ovr_does():
+    with pytest.raises(ValueError, match="No label of y_true"):
+        plot_roc_curves([0, 1], [[0.2, 0.8], [0.7, 0.3]], ["happy", "sad"])

@@ -225,10 +225,17 @@ def normalize_confusion_matrix(matrix) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
+def _is_probability(scores: np.ndarray) -> bool:
+    """Whether a 1-D binary score reads as the positive class's probability: every value in [0, 1]."""
+    return bool(scores.size) and bool(np.all((scores >= 0) & (scores <= 1)))
+
+
 def _as_score_matrix(scores, classes: Sequence) -> np.ndarray:
     scores = np.asarray(scores, dtype=float)
-    if scores.ndim == 1 and len(classes) == 2:  # scikit-learn's binary decision_function
-        scores = np.column_stack([-scores, scores])
+    if scores.ndim == 1 and len(classes) == 2:
+        # One column scores the second class: its probability (predict_proba[:, 1]) when every value lies in
+        # [0, 1], whose complement scores the first; else a decision function, whose negation does.
+        scores = np.column_stack([1 - scores, scores] if _is_probability(scores) else [-scores, scores])
     if scores.ndim != 2 or scores.shape[1] != len(classes):
         raise ValueError(
             f"scores must have one column per class of the model ({len(classes)}: "
@@ -244,18 +251,88 @@ def _as_score_matrix(scores, classes: Sequence) -> np.ndarray:
     return scores
 
 
+def _unseen_labels(y_true: np.ndarray, classes: list) -> list:
+    """The labels of ``y_true`` (checked) not among ``classes`` (checked), which count as errors.
+
+    Raises
+    ------
+    ValueError
+        If one of them spells a class another way (``"Happy"`` for ``happy``):
+        it would be an extra class with every image wrong; or if none of
+        ``y_true``'s labels is a class.
+    """
+    from ..labels import canonical_label
+
+    known = set(classes)
+    unseen = sorted(set(y_true.tolist()) - known, key=str)
+    spelled = {}
+    for label in unseen:
+        try:
+            name = canonical_label(label) if isinstance(label, str) else None
+        except ValueError:  # no emotion's spelling: a class the model lacks, counted as errors
+            name = None
+        if name in known:
+            spelled[label] = name
+    if spelled:
+        pairs = ", ".join(f"{label!r} (class {name!r})" for label, name in list(spelled.items())[:5])
+        more = f" and {len(spelled) - 5} more" if len(spelled) > 5 else ""
+        raise ValueError(f"y_true holds {pairs}{more}: labels that spell one of the classes another way, which "
+                         "would count as an extra class with every image wrong. Map the labels to the class "
+                         "names first (fer_classic.labels.canonical_label).")
+    if len(unseen) == len(set(y_true.tolist())):
+        raise ValueError(f"No label of y_true is one of the classes ({_named(classes, 10)}): y_true holds "
+                         f"{_named(unseen)}, so the accuracy would be 0. Labels are compared exactly (spelling "
+                         "and case): map them to the model's class names.")
+    return unseen
+
+
+def _ovr_inputs(y_true, scores, classes) -> tuple:
+    """Checked inputs of a one-vs-rest ROC, shared by :func:`roc_auc_ovr` and ``plot_roc_curves``.
+
+    Returns
+    -------
+    classes : list
+    indicator : ndarray of shape (n_samples, n_classes)
+        1 where a sample is of the column's class.
+    scores : ndarray of shape (n_samples, n_classes)
+    pooled : (labels, scores)
+        The micro-average's decisions: every class-vs-rest decision pooled;
+        for a 1-D decision function of two classes, the second class's (see
+        :func:`roc_auc_ovr`).
+    """
+    if y_true is None:
+        raise ValueError("y_true is None: give the true label of every sample scored.")
+    classes = _check_classes(classes)
+    y_true = _check_labels(y_true, "y_true")
+    if len(y_true) == 0:
+        raise ValueError("y_true is empty: the ROC curves need at least one sample.")
+    _unseen_labels(y_true, classes)
+    one_column = np.ndim(scores) == 1
+    matrix = _as_score_matrix(scores, classes)
+    if len(matrix) != len(y_true):
+        raise ValueError(f"scores has {len(matrix)} rows for {len(y_true)} labels in y_true.")
+    indicator = np.column_stack([y_true == c for c in classes]).astype(int)
+    if one_column and not _is_probability(matrix[:, 1]):
+        # Pooling [-s, s] assumes a threshold at 0: the second class's own AUC assumes nothing.
+        return classes, indicator, matrix, (indicator[:, 1], matrix[:, 1])
+    return classes, indicator, matrix, (indicator.ravel(), matrix.ravel())
+
+
 def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
     """One-vs-rest ROC-AUC per class, macro- and micro-averaged.
 
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        True labels. Labels the model does not know count as negatives of every class.
+        True labels. Labels the model does not know count as negatives of
+        every class; checked as :func:`classification_metrics` checks them.
     scores : array-like of shape (n_samples, n_classes)
         ``predict_proba`` or ``decision_function`` output; column ``j`` scores
-        ``classes[j]`` (a 1-D binary decision function is accepted too).
+        ``classes[j]``. For two classes one column scoring ``classes[1]`` is
+        accepted too: its probability when every value lies in [0, 1]
+        (``predict_proba(X)[:, 1]``), else a decision function.
     classes : sequence
-        Class names in the model's order (``model.classes_``).
+        Class names in the model's order (``model.classes_``), each once.
 
     Returns
     -------
@@ -264,21 +341,25 @@ def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
         negative sample), ``macro`` (mean over the classes that have a value)
         and ``micro`` (AUC of all class-vs-rest decisions pooled; it assumes the
         columns share one scale, true of probabilities, roughly of decision
-        scores). None where undefined.
+        scores; for a one-column probability, that of its two columns, as
+        scikit-learn's ``average="micro"``; for a one-column decision function,
+        the AUC of ``classes[1]``). None where undefined.
+
+    Raises
+    ------
+    ValueError
+        If ``classes`` is empty or names a class twice; ``y_true`` is not one
+        label per sample, holds a missing label, no class, or a label spelling a
+        class another way; or ``scores`` is not one finite score per class and sample.
     """
-    y_true = np.asarray(y_true)
-    scores = _as_score_matrix(scores, classes)
-    if len(scores) != len(y_true):
-        raise ValueError(f"scores has {len(scores)} rows for {len(y_true)} labels in y_true.")
-    indicator = np.column_stack([y_true == c for c in classes]).astype(int)
+    classes, indicator, scores, (pooled, pooled_scores) = _ovr_inputs(y_true, scores, classes)
     per_class: dict[str, float | None] = {}
     for j, name in enumerate(classes):
         column = indicator[:, j]
         defined = 0 < column.sum() < len(column)
         per_class[str(name)] = float(roc_auc_score(column, scores[:, j])) if defined else None
     values = [v for v in per_class.values() if v is not None]
-    pooled = indicator.ravel()
-    micro = float(roc_auc_score(pooled, scores.ravel())) if 0 < pooled.sum() < len(pooled) else None
+    micro = float(roc_auc_score(pooled, pooled_scores)) if 0 < pooled.sum() < len(pooled) else None
     return {"per_class": per_class, "macro": float(np.mean(values)) if values else None, "micro": micro}
 
 
@@ -337,7 +418,8 @@ def classification_metrics(
         differ in length, are not one label per sample, hold a missing label
         (None, NaN) or mix text and numbers; ``y_pred`` holds a label not in
         ``classes``; no label of ``y_true`` is in ``classes`` (its spelling or
-        case differs: the accuracy would be 0); or ``n_resamples`` or
+        case differs: the accuracy would be 0), or one spells a class another
+        way (``"Happy"`` for ``happy``: map the labels first); or ``n_resamples`` or
         ``confidence`` is out of range (checked before any metric).
     """
     y_true, y_pred = _check_predictions(y_true, y_pred)
@@ -347,11 +429,7 @@ def classification_metrics(
     if foreign:
         raise ValueError(f"y_pred holds {_named(foreign)}, not among the classes ({_named(classes, 10)}); pass "
                          "the predictions of the model whose classes are given (classes=model.classes).")
-    unseen = sorted(set(y_true.tolist()) - known, key=str)
-    if len(unseen) == len(set(y_true.tolist())):
-        raise ValueError(f"No label of y_true is one of the classes ({_named(classes, 10)}): y_true holds "
-                         f"{_named(unseen)}, so the accuracy would be 0. Labels are compared exactly (spelling "
-                         "and case): map them to the model's class names.")
+    unseen = _unseen_labels(y_true, classes)
     labels = classes + unseen
     # F1 averages run over the classes present in y_true or y_pred, like scikit-learn's.
     present = [c for c in labels if c in set(y_true.tolist()) | set(y_pred.tolist())]

@@ -17,7 +17,7 @@ import numpy as np
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, validate_params
 from ._curves import CurveResult
-from ._metrics import _as_score_matrix, normalize_confusion_matrix
+from ._metrics import _ovr_inputs, normalize_confusion_matrix
 
 __all__ = [
     "figure_to_png",
@@ -146,34 +146,38 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
+        Checked as :func:`roc_auc_ovr` checks it.
     scores : array-like of shape (n_samples, n_classes)
-        ``predict_proba`` or ``decision_function`` output, columns following ``classes``.
+        ``predict_proba`` or ``decision_function`` output, columns following
+        ``classes`` (one column for two classes, as :func:`roc_auc_ovr` takes it).
     classes : sequence
-        The model's classes.
+        The model's classes, each once.
     title : str, optional
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        As :func:`roc_auc_ovr`.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    y_true = np.asarray(y_true)
-    scores = _as_score_matrix(scores, classes)
+    classes, indicator, scores, (pooled, pooled_scores) = _ovr_inputs(y_true, scores, classes)
     fig = _figure("plot_roc_curves", 6.5, 5.5)
     ax = fig.add_subplot()
-    indicator = np.column_stack([y_true == c for c in classes]).astype(int)
     for j, (name, color) in enumerate(zip(classes, _colors(len(classes)))):
         column = indicator[:, j]
         if 0 < column.sum() < len(column):
             fpr, tpr, _ = roc_curve(column, scores[:, j])
             ax.plot(fpr, tpr, color=color, lw=1.5,
                     label=f"{name} (AUC {roc_auc_score(column, scores[:, j]):.3f})")
-    pooled = indicator.ravel()
     if 0 < pooled.sum() < len(pooled):
-        fpr, tpr, _ = roc_curve(pooled, scores.ravel())
+        fpr, tpr, _ = roc_curve(pooled, pooled_scores)
         ax.plot(fpr, tpr, color="black", ls=":", lw=2,
-                label=f"micro-average (AUC {roc_auc_score(pooled, scores.ravel()):.3f})")
+                label=f"micro-average (AUC {roc_auc_score(pooled, pooled_scores):.3f})")
     ax.plot([0, 1], [0, 1], color="gray", lw=0.8, ls="--")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
