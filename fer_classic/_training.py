@@ -603,7 +603,7 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
 
     def matters(owner, name: str) -> bool:  # what _check_rows, _check_sampler and the class weights read
         return (name == "class_weight" or hasattr(owner, "kneighbors") or isinstance(owner, PCA)
-                or hasattr(owner, "fit_resample"))
+                or hasattr(owner, "fit_resample") or name in ("early_stopping", "validation_fraction"))
 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
@@ -672,6 +672,7 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
             f"on{fold_note}; give n_neighbors={min(most, _fold_rows(rows, folds))} or less "
             "(--param / --grid / --values).")
+    _check_early_stopping(steps, most, len(counts), fold_note)
     rows = mirrored * len(train)  # PCA comes before any sampler
     components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
     if any(k > rows for k in components):
@@ -681,6 +682,30 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
             f"on{fold_note}; give at least {images} training images, or other features.")
     _check_eigenfaces([pipeline, *steps], tuple(train.image_shape))
+
+
+def _check_early_stopping(steps: list, rows: int, classes: int, fold_note: str) -> None:
+    """An MLP's early-stopping validation part (stratified: one row of each class at least) within ``rows``.
+
+    scikit-learn holds out ``ceil(validation_fraction * rows)`` rows and
+    stops with "The test_size = 4 should be greater or equal to the number
+    of classes = 7", naming no option, when they are fewer than the classes.
+    """
+    from sklearn.neural_network import MLPClassifier
+
+    for step in steps:
+        if not (isinstance(step, MLPClassifier) and step.early_stopping is True
+                and isinstance(step.validation_fraction, numbers.Real) and 0 < step.validation_fraction < 1):
+            continue
+        fraction = float(step.validation_fraction)
+        held = math.ceil(fraction * rows)
+        if held < classes or rows - held < classes:
+            least = max(math.floor((classes - 1) / fraction) + 1, 2 * classes)
+            raise ValueError(
+                f"mlp's early stopping holds out validation_fraction={fraction:g} of the {rows} training rows it is "
+                f"fit on{fold_note} ({held}) to validate on, fewer than one of each of the {classes} classes; give "
+                f"at least {least} training rows, a larger validation_fraction, or early_stopping=False "
+                "(--param early_stopping=false).")
 
 
 def _check_eigenfaces(steps: list, shape: tuple[int, int]) -> None:

@@ -677,3 +677,13 @@ def test_fit_gives_its_estimators_at_most_the_cpus_of_n_jobs(tiny_faces, monkeyp
     monkeypatch.setattr(_resources, "usable_cpus", lambda: 2)  # --n-jobs 100000 started 100,000 threads and crashed
     result = fit_model(tiny_faces, features="pixels", clf="knn", n_jobs=100_000)
     assert result.model.pipeline.named_steps["clf"].estimator.n_jobs == 2
+
+
+def test_mlp_early_stopping_on_too_few_images_is_refused_before_the_features(monkeypatch):
+    # scikit-learn's "The test_size = 4 should be greater or equal to the number of classes = 7", after HOG.
+    from fer_classic.data import make_synthetic_faces
+
+    monkeypatch.setattr("fer_classic.features.HOGFeatures.fit", lambda *a, **k: pytest.fail("features"))
+    with pytest.raises(ValueError, match=r"validation_fraction=0.1 of the 35 training rows .* \(4\) .* 7 classes; "
+                                         r"give at least 61 training rows, .* early_stopping=False"):
+        fit_model(make_synthetic_faces(5, 2, random_state=0), features="hog", clf="mlp")
