@@ -260,3 +260,24 @@ def test_a_report_replaces_the_previous_one_whole(fitted_model, tiny_faces, tmp_
     assert sorted(p.name for p in folder.iterdir()) == sorted(REPORT_FILES)
     assert json.loads(report.metrics_json.read_text())["metrics"]["n"] == report.n
     assert "last run" not in report.html.read_text() + report.predictions_csv.read_text()
+
+
+def test_a_split_of_classes_the_model_lacks_is_refused_in_the_report_s_terms(fitted_model, tiny_faces, tmp_path):
+    test = tiny_faces.select("test")
+    other = dataclasses.replace(test, labels=np.full(len(test), "contempt", dtype=object))
+    with pytest.raises(ReportError, match=r"'test' images of .* all of classes the model does not predict "
+                                          r"\(contempt; it predicts"):
+        write_report(fitted_model, other, tmp_path / "new" / "r")
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_failing_report_leaves_no_folder_it_created(fitted_model, tiny_faces, tmp_path, monkeypatch):
+    from fer_classic.evaluation import _report
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(_report, "_plots", fail)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(fitted_model, tiny_faces, tmp_path / "new" / "r", n_resamples=20)
+    assert list(tmp_path.iterdir()) == []

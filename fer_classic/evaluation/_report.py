@@ -138,15 +138,45 @@ class Report:
         }
 
 
-def _prepare_dir(out_dir: str | os.PathLike) -> Path:
+def _prepare_dir(out_dir: str | os.PathLike) -> tuple[Path, Path | None]:
+    """``out_dir`` created; and the topmost folder this call created (None: it existed), to remove on failure."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"Report folder {out_dir} exists and is a file; give a folder path (it is created).")
+    created = None
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        created = folder
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"Cannot create report folder {out_dir}: {exc.strerror or exc}.") from exc
-    return out_dir
+    return out_dir, created
+
+
+def _remove_created(out_dir: Path, created: Path | None) -> None:
+    """Remove the folders :func:`_prepare_dir` created, from ``out_dir`` up, while they are empty."""
+    if created is None:
+        return
+    for folder in (out_dir, *out_dir.parents):
+        try:
+            folder.rmdir()  # only an empty folder: never what another process wrote into it
+        except OSError:
+            return
+        if folder == created:
+            return
+
+
+def _check_split_classes(model, data, subset, split_name: str) -> None:
+    """Refuse a split none of whose images is of a class the model predicts (its accuracy would be 0)."""
+    present = sorted(set(subset.y.tolist()), key=str)
+    if present and not set(present) & set(model.classes):
+        raise ReportError(
+            f"The {split_name!r} images of {data.name!r} are all of classes the model does not predict "
+            f"({', '.join(map(str, present))}; it predicts {', '.join(map(str, model.classes))}), so every one "
+            "would count as wrong: score the model on data holding its classes, or a model fitted on these."
+        )
 
 
 def _predictions_csv(sources, y_true, predictions: Predictions, classes: list[str]) -> Callable[[Path], None]:
@@ -352,7 +382,9 @@ def write_report(
     ImportError
         If matplotlib is not installed (``pip install 'fer-classic[plot]'``).
     ReportError
-        If ``out_dir`` cannot be created or the images do not have the model's geometry.
+        If ``out_dir`` cannot be created, the images do not have the model's
+        geometry or none is of a class the model predicts. A folder this call
+        created is removed again when it fails.
     DatasetError
         If ``split`` holds no image.
     """
@@ -378,36 +410,44 @@ def write_report(
             f"load_dataset(path, size={tuple(model.image_shape)}) or pass the path."
         )
     subset = data.select(split) if split else data
-    out_dir = _prepare_dir(out_dir)
-    timings: dict[str, float] = {}
-    predictions = predict_with_scores(model, subset.images)
-    timings.update(predictions.seconds)
-    start = time.perf_counter()
-    metrics = classification_metrics(
-        subset.y, predictions.labels, model.classes, scores=predictions.scores, groups=subset.usages,
-        n_resamples=n_resamples, confidence=confidence, random_state=random_state,
-    )
-    timings["metrics"] = round(time.perf_counter() - start, 3)
-    start = time.perf_counter()
     split_name = split_name or split or "all"
-    images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points,
-                    {split: split_name} if split else None)
-    timings["plots"] = round(time.perf_counter() - start, 3)
-    paths = {name: out_dir / name for name in REPORT_FILES}
-    payload = {
-        "fer_classic": __version__,
-        "data": {"name": data.name, "split": split_name, "n": len(subset), "skipped_files": len(data.skipped),
-                 "class_counts": subset.class_counts()},
-        "model": {k: model.metadata.get(k) for k in ("features", "classifier", "classes", "image_shape",
-                                                     "created", "params", "training", "versions")},
-        "score_kind": predictions.score_kind,
-        "metrics": metrics,
-        "seconds": timings,
-    }
-    page = _html(model, data, subset, split_name, metrics, predictions, images, timings)
-    # All three or none: an interrupted write never leaves this run's numbers beside another run's page
-    # (the page, which names the other two, renamed last).
-    write_together([(paths["report.html"], page), (paths["metrics.json"], json.dumps(payload, indent=1, default=str)),
-                    (paths["predictions.csv"], _predictions_csv(subset.sources, subset.y, predictions, model.classes))])
+    _check_split_classes(model, data, subset, split_name)
+    out_dir, created = _prepare_dir(out_dir)
+    try:
+        timings: dict[str, float] = {}
+        predictions = predict_with_scores(model, subset.images)
+        timings.update(predictions.seconds)
+        start = time.perf_counter()
+        metrics = classification_metrics(
+            subset.y, predictions.labels, model.classes, scores=predictions.scores, groups=subset.usages,
+            n_resamples=n_resamples, confidence=confidence, random_state=random_state,
+        )
+        timings["metrics"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points,
+                        {split: split_name} if split else None)
+        timings["plots"] = round(time.perf_counter() - start, 3)
+        paths = {name: out_dir / name for name in REPORT_FILES}
+        payload = {
+            "fer_classic": __version__,
+            "data": {"name": data.name, "split": split_name, "n": len(subset),
+                     "skipped_files": len(data.skipped), "class_counts": subset.class_counts()},
+            "model": {k: model.metadata.get(k) for k in ("features", "classifier", "classes", "image_shape",
+                                                         "created", "params", "training", "versions")},
+            "score_kind": predictions.score_kind,
+            "metrics": metrics,
+            "seconds": timings,
+        }
+        page = _html(model, data, subset, split_name, metrics, predictions, images, timings)
+        # All three or none: an interrupted write never leaves this run's numbers beside another run's page
+        # (the page, which names the other two, renamed last).
+        write_together([
+            (paths["report.html"], page),
+            (paths["metrics.json"], json.dumps(payload, indent=1, default=str)),
+            (paths["predictions.csv"], _predictions_csv(subset.sources, subset.y, predictions, model.classes)),
+        ])
+    except BaseException:  # an error or an interrupt: leave no empty folder behind
+        _remove_created(out_dir, created)
+        raise
     return Report(metrics, paths["report.html"], paths["metrics.json"], paths["predictions.csv"], split_name,
                   len(subset), predictions.score_kind, timings)
