@@ -254,3 +254,13 @@ def test_curves_without_failed_fits_do_not_warn():
 def test_roc_curves_check_labels_as_roc_auc_ovr_does():
     with pytest.raises(ValueError, match="No label of y_true"):
         plot_roc_curves([0, 1], [[0.2, 0.8], [0.7, 0.3]], ["happy", "sad"])
+
+
+def test_curve_summary_gives_numpy_scalars_as_python_values():
+    from fer_classic.evaluation import CurveResult
+
+    scores = np.full((4, 2), 0.5)
+    x = [np.int64(1), np.float64(np.inf), np.str_("rbf"), np.bool_(True)]
+    summary = CurveResult("validation", x, "C", scores, scores, "accuracy").summary()
+    assert summary["x"] == [1, "inf", "rbf", True]
+    assert type(summary["x"][0]) is int and type(summary["x"][3]) is bool

@@ -69,6 +69,8 @@ class CurveResult:
             return [None if np.isnan(v) else float(v) for v in array]  # NaN is not JSON
 
         def point(value):
+            if isinstance(value, np.generic):  # np.int64(1), np.bool_, np.str_: their Python value, not a repr
+                value = value.item()
             if isinstance(value, float) and not np.isfinite(value):
                 return str(value)  # JSON has no inf or nan (json.dumps wrote Infinity): 'inf', as it was given
             return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)
