@@ -264,3 +264,14 @@ def test_curve_summary_gives_numpy_scalars_as_python_values():
     summary = CurveResult("validation", x, "C", scores, scores, "accuracy").summary()
     assert summary["x"] == [1, "inf", "rbf", True]
     assert type(summary["x"][0]) is int and type(summary["x"][3]) is bool
+
+
+def test_text_is_drawn_as_written_not_as_mathtext_or_hidden():
+    names = ["$x^$", "_y"]
+    y = np.array(names * 3)
+    metrics = classification_metrics(y, y[::-1], names)
+    scores = np.tile([[0.8, 0.2], [0.3, 0.7]], (3, 1))
+    for figure in plot_confusion_matrix(metrics, title="$a^$"), plot_roc_curves(y, scores, names):
+        figure_to_png(figure, dpi=10)  # mathtext was parsed on drawing: ParseSyntaxException
+    pca = plot_feature_pca(np.arange(12.0).reshape(6, 2) ** 2, y)
+    assert [t.get_text() for t in pca.axes[0].get_legend().get_texts()] == ["\\$x^\\$", "\u200b_y"]

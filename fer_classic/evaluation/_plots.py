@@ -52,6 +52,17 @@ def _colors(n: int) -> list:
     return [cmap(i % 10) for i in range(n)]
 
 
+def _plain(text) -> str:
+    """``text`` shown as written: ``$`` escaped (matplotlib reads ``$...$`` as mathtext and fails on ``$x^$``), and
+    a leading ``_`` kept behind a zero-width space (a legend drops labels starting with ``_``)."""
+    text = str(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
+def _plains(texts) -> list:
+    return [_plain(t) for t in texts]
+
+
 def figure_to_png(figure, *, dpi: int = 100) -> bytes:
     """Render a figure to PNG bytes (Agg, no window)."""
     buffer = io.BytesIO()
@@ -84,8 +95,8 @@ def plot_confusion_matrix(metrics: dict, *, normalize: bool = True, title: str |
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else max(1, counts.max()))
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class" if normalize else "images")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), _plains(names), rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), _plains(names))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     threshold = (values.max() if values.size else 0) / 2
@@ -94,7 +105,7 @@ def plot_confusion_matrix(metrics: dict, *, normalize: bool = True, title: str |
             text = f"{shares[i, j]:.2f}\n{counts[i, j]}" if normalize else str(counts[i, j])
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if values[i, j] > threshold else "black")
-    ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix"))
+    ax.set_title(_plain(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix")))
     return fig
 
 
@@ -131,12 +142,12 @@ def plot_per_class_f1(metrics: dict, *, title: str | None = None):
         ax.text(0.01, yi, text, va="center", ha="left", fontsize=8,
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
     ax.axvline(metrics["f1_macro"], ls="--", color="gray", label=f"macro F1 {metrics['f1_macro']:.2f}")
-    ax.set_yticks(y, names)
+    ax.set_yticks(y, _plains(names))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("score")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize=8, frameon=False)
-    ax.set_title(title or "Per-class F1")
+    ax.set_title(_plain(title or "Per-class F1"))
     return fig
 
 
@@ -173,7 +184,7 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
         if 0 < column.sum() < len(column):
             fpr, tpr, _ = roc_curve(column, scores[:, j])
             ax.plot(fpr, tpr, color=color, lw=1.5,
-                    label=f"{name} (AUC {roc_auc_score(column, scores[:, j]):.3f})")
+                    label=_plain(f"{name} (AUC {roc_auc_score(column, scores[:, j]):.3f})"))
     if 0 < pooled.sum() < len(pooled):
         fpr, tpr, _ = roc_curve(pooled, pooled_scores)
         ax.plot(fpr, tpr, color="black", ls=":", lw=2,
@@ -184,7 +195,7 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title or "ROC curves (one-vs-rest)")
+    ax.set_title(_plain(title or "ROC curves (one-vs-rest)"))
     return fig
 
 
@@ -229,7 +240,7 @@ def plot_sample_predictions(
         ax.axis("off")
     for ax, (i, ok) in zip(axes.ravel(), chosen):
         ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"true {y_true[i]}\npred {y_pred[i]}", fontsize=8, color="green" if ok else "red")
+        ax.set_title(_plain(f"true {y_true[i]}\npred {y_pred[i]}"), fontsize=8, color="green" if ok else "red")
     fig.suptitle(f"Sample predictions: {sum(ok for _, ok in chosen)} correct (green), "
                  f"{sum(not ok for _, ok in chosen)} wrong (red)", fontsize=10)
     return fig
@@ -261,12 +272,12 @@ def plot_class_distribution(dataset, *, title: str | None = None, split_names: M
         mask = dataset.splits == split
         counts = [int(np.sum(mask & (dataset.labels == c))) for c in classes]
         bars = ax.bar(x + (k - (len(splits) - 1) / 2) * width, counts, width, color=color,
-                      label=f"{(split_names or {}).get(split, split or 'unsplit')} ({int(mask.sum())})")
+                      label=_plain(f"{(split_names or {}).get(split, split or 'unsplit')} ({int(mask.sum())})"))
         ax.bar_label(bars, fontsize=7)
-    ax.set_xticks(x, classes, rotation=30, ha="right")
+    ax.set_xticks(x, _plains(classes), rotation=30, ha="right")
     ax.set_ylabel("images")
     ax.legend(fontsize=8)
-    ax.set_title(title or "Images per class and split")
+    ax.set_title(_plain(title or "Images per class and split"))
     return fig
 
 
@@ -296,9 +307,9 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
     for ax, name in zip(axes, classes):
         mask = labels == name
         ax.imshow(images[mask].mean(axis=0), cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"{name}\n(n={int(mask.sum())})", fontsize=9)
+        ax.set_title(_plain(f"{name}\n(n={int(mask.sum())})"), fontsize=9)
         ax.axis("off")
-    fig.suptitle(title or "Average face per class", fontsize=10)
+    fig.suptitle(_plain(title or "Average face per class"), fontsize=10)
     return fig
 
 
@@ -359,11 +370,11 @@ def plot_feature_pca(
     for name, color in zip(classes, _colors(len(classes))):
         mask = labels == name
         if mask.any():
-            ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.6, color=color, label=name)
+            ax.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.6, color=color, label=_plain(name))
     ax.set_xlabel(f"PC 1 ({ratio[0]:.1%} of variance)" if len(ratio) else "PC 1")
     ax.set_ylabel(f"PC 2 ({ratio[1]:.1%} of variance)" if len(ratio) > 1 else "PC 2")
     ax.legend(markerscale=3, fontsize=8)
-    ax.set_title(title or f"Features projected on 2 principal components ({len(points)} images)")
+    ax.set_title(_plain(title or f"Features projected on 2 principal components ({len(points)} images)"))
     return fig
 
 
@@ -379,12 +390,12 @@ def _plot_curve(curve: CurveResult, what: str, title: str):
     if numeric and curve.kind == "validation" and x.min() > 0 and x.max() / x.min() >= 100:
         ax.set_xscale("log")
     if not numeric:
-        ax.set_xticks(x, [str(v) for v in curve.x], rotation=30, ha="right")
-    ax.set_xlabel(curve.x_label)
-    ax.set_ylabel(curve.scoring)
+        ax.set_xticks(x, _plains(curve.x), rotation=30, ha="right")
+    ax.set_xlabel(_plain(curve.x_label))
+    ax.set_ylabel(_plain(curve.scoring))
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     return fig
 
 
