@@ -198,3 +198,8 @@ def test_comparison_refuses_models_scored_on_other_images_of_equal_count(monkeyp
 def test_comparison_takes_models_scored_on_the_same_images_at_other_sizes(monkeypatch):
     models = _two_sizes_misaligned(monkeypatch, shift=0)
     assert [r["n"] for r in compare_models(models, "faces").rows] == [14, 14]
+
+
+def test_mcnemar_refuses_empty_input():
+    with pytest.raises(ValueError, match="correct_a and correct_b are empty"):
+        mcnemar_test([], [])

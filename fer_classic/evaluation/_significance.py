@@ -51,8 +51,8 @@ def mcnemar_test(correct_a, correct_b, *, method: str = "auto") -> dict:
     Raises
     ------
     ValueError
-        If the inputs differ in length, hold values other than True/False
-        (or 1/0), or ``method`` is unknown.
+        If the inputs differ in length, are empty, hold values other than
+        True/False (or 1/0), or ``method`` is unknown.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(_METHODS)}; got {method!r}.")
@@ -62,6 +62,9 @@ def mcnemar_test(correct_a, correct_b, *, method: str = "auto") -> dict:
             f"correct_a and correct_b must be 1-D and of one length (the same images); got shapes "
             f"{correct_a.shape} and {correct_b.shape}."
         )
+    if not len(correct_a):  # no image: no evidence either way, not a p-value of 1
+        raise ValueError("correct_a and correct_b are empty: the test needs the results of both classifiers on "
+                         "at least one image.")
     b = int(np.sum(correct_a & ~correct_b))
     c = int(np.sum(~correct_a & correct_b))
     used = ("exact" if b + c < 25 else "chi2") if method == "auto" else method
