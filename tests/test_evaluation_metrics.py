@@ -334,3 +334,9 @@ def test_a_label_spelling_no_class_still_counts_as_an_error():
 def test_roc_auc_ovr_checks_labels_and_classes(y_true, classes, match):
     with pytest.raises(ValueError, match=match):
         roc_auc_ovr(y_true, [[0.2, 0.8], [0.7, 0.3]], classes)
+
+
+def test_a_bool_number_of_resamples_is_refused():
+    # scikit-learn's Interval(Integral) took True as one resample: a zero-width interval.
+    with pytest.raises(ValueError, match="n_resamples=True: give a number of resamples"):
+        accuracy_interval(["happy", "sad"], ["happy", "happy"], n_resamples=True)

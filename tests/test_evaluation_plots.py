@@ -275,3 +275,15 @@ def test_text_is_drawn_as_written_not_as_mathtext_or_hidden():
         figure_to_png(figure, dpi=10)  # mathtext was parsed on drawing: ParseSyntaxException
     pca = plot_feature_pca(np.arange(12.0).reshape(6, 2) ** 2, y)
     assert [t.get_text() for t in pca.axes[0].get_legend().get_texts()] == ["\\$x^\\$", "\u200b_y"]
+
+
+@pytest.mark.parametrize("plot, args, names", [
+    (plot_sample_predictions, (np.zeros((3, 8, 8)), ["sad"] * 3, ["sad"] * 2),
+     r"images \(3\), y_true \(3\), y_pred \(2\)"),
+    (plot_average_faces, (np.zeros((3, 8, 8)), ["sad"] * 2), r"images \(3\), labels \(2\)"),
+    (plot_feature_pca, (np.zeros((5, 4)), ["sad"] * 3), r"features \(5\), labels \(3\)"),
+], ids=["samples", "average", "pca"])
+def test_arrays_of_different_lengths_are_named(plot, args, names):
+    # numpy's broadcast or boolean-index error named none of the arguments.
+    with pytest.raises(ValueError, match=f"one row per image is needed in each of {names}"):
+        plot(*args)

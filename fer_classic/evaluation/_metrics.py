@@ -163,6 +163,8 @@ def accuracy_interval(
         ``y_pred`` differ in length, are not one label per sample, hold a
         missing label (None, NaN) or mix text and numbers, or there are no samples.
     """
+    if isinstance(n_resamples, (bool, np.bool_)):  # scikit-learn's Interval(Integral) takes True as 1
+        raise ValueError(f"n_resamples={n_resamples!r}: give a number of resamples (an int), not a bool.")
     y_true, y_pred = _check_predictions(y_true, y_pred)
     correct = y_true == y_pred
     n = len(correct)

@@ -199,6 +199,14 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
     return fig
 
 
+def _same_length(**arrays: np.ndarray) -> None:
+    """Refuse arrays of different lengths, naming them (numpy's broadcast or index error named none)."""
+    lengths = {name: len(array) if np.ndim(array) else 0 for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError("one row per image is needed in each of "
+                         + ", ".join(f"{name} ({n})" for name, n in lengths.items()) + ".")
+
+
 def plot_sample_predictions(
     images,
     y_true,
@@ -228,6 +236,7 @@ def plot_sample_predictions(
     """
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    _same_length(images=images, y_true=y_true, y_pred=y_pred)
     rng = np.random.default_rng(random_state)
     correct = np.flatnonzero(y_true == y_pred)
     wrong = np.flatnonzero(y_true != y_pred)
@@ -300,6 +309,7 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
 
     images = np.asarray(images, dtype=float)
     labels = np.asarray(labels)
+    _same_length(images=images, labels=labels)
     order = sort_labels(labels.tolist()) if classes is None else list(classes)
     classes = [c for c in order if np.any(labels == c)]
     fig = _figure("plot_average_faces", 1.6 * max(1, len(classes)), 2.1)
@@ -352,6 +362,7 @@ def plot_feature_pca(
 
     features = np.asarray(features, dtype=float)
     labels = np.asarray(labels)
+    _same_length(features=features, labels=labels)
     if len(features) > max_points:
         keep = np.sort(np.random.default_rng(random_state).choice(len(features), max_points, replace=False))
         features, labels = features[keep], labels[keep]
