@@ -50,7 +50,7 @@ from ._training import (
 )
 from .data import FaceDataset
 from .estimators import kernel_cache
-from .estimators._canonical import coded_class_weights
+from .estimators._canonical import check_class_weight_values
 from .exceptions import DatasetError
 from .features._registry import parse_feature_names
 from .persistence import FERModel, model_format as file_format
@@ -313,9 +313,9 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
                 raise ValueError(f"{what} {key!r}, value {value!r}: a boolean where a number is meant (JSON's and "
                                  "YAML's true is not 1); write the number.")
             try:
-                candidate = validated(clone(pipeline).set_params(**{key: value}))
-                if key.endswith("class_weight") and isinstance(value, dict):  # the weights now, the classes later
-                    coded_class_weights(candidate, list(value))
+                validated(clone(pipeline).set_params(**{key: value}))
+                if key.endswith("class_weight"):  # the weights now, the classes later
+                    check_class_weight_values(value)
             except (ValueError, TypeError) as exc:
                 hint = ""
                 if isinstance(value, str) and _number_text(value):

@@ -146,12 +146,13 @@ def load_model(
         predictions may differ; refit the model with the installed versions.
     """
     path = model_path(path)
-    if is_zip(path):
+    skops = is_zip(path)
+    if skops:
         model = load_skops(path, trusted=trusted, trusted_types=trusted_types)
     else:
         model = load_joblib(path, trusted=trusted)
     check_loaded(path, model)
     warn_versions(path, model.metadata)  # before check_fitted: its refusal may come from other versions
-    if is_zip(path):  # a skops file loads without a signature
+    if skops:  # a skops file loads without a signature
         check_fitted(path, model)
     return model
