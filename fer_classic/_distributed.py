@@ -23,7 +23,6 @@ import collections
 import contextlib
 import copy
 import functools
-import hashlib
 import logging
 import os
 import signal
@@ -487,8 +486,8 @@ def dask_client(scheduler: str | None) -> Iterator:
         client.close()
 
 
-def _wait_for_workers(client, scheduler: str, option: str = "--scheduler") -> None:
-    """Return once the scheduler has a worker; a ValueError naming ``option`` if none joins within Dask's connect
+def _wait_for_workers(client, scheduler: str) -> None:
+    """Return once the scheduler has a worker; a ValueError naming --scheduler if none joins within Dask's connect
     timeout (an adaptive cluster starts some on demand). Dask's own "No valid workers found" came after ~45 s,
     from the first scatter, without naming the address."""
     import asyncio
@@ -497,7 +496,7 @@ def _wait_for_workers(client, scheduler: str, option: str = "--scheduler") -> No
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11
-        raise ValueError(f"{option} {scheduler!r}: the Dask scheduler there has no workers (none joined within "
+        raise ValueError(f"--scheduler {scheduler!r}: the Dask scheduler there has no workers (none joined within "
                          f"{timeout:g} s); start some (dask worker {scheduler}) or give the address of a scheduler "
                          "with workers.") from None
 
@@ -887,12 +886,15 @@ def _fingerprint(chunks, labels: np.ndarray, image_shape: tuple) -> str:
     (shape, pixels, labels), whatever the chunk size: ``evaluate`` of a copy of
     the training data then recognises it, as it does for a local fit.
     """
-    digest = hashlib.sha256()
-    digest.update(repr((len(labels), *image_shape)).encode())
-    for chunk in range(chunks.n_chunks):
-        digest.update(chunks.pixels(chunk))
-    digest.update("\n".join(labels.tolist()).encode())
-    return digest.hexdigest()
+    from .data._dataset import dataset_fingerprint
+
+    return dataset_fingerprint((len(labels), *image_shape), (chunks.pixels(c) for c in range(chunks.n_chunks)),
+                               labels)
+
+
+def _scale_index(pipeline) -> int:
+    """Where a chunked pipeline's scaler stands: the steps before it extract the features (``check_chunked``)."""
+    return [name for name, _ in pipeline.steps].index("scale")
 
 
 #: Parameters that change how features are computed, not which: left out of a feature store's key.
@@ -928,7 +930,7 @@ def open_feature_store(pipeline, images: ImageList, *, size, cropper, feature_st
     """
     from .features._store import FeatureStore, files_fingerprint, store_key
 
-    head = pipeline[:[name for name, _ in pipeline.steps].index("scale")]
+    head = pipeline[:_scale_index(pipeline)]
     params = {"head": _feature_params(head), "size": list(size),
               "cropper": None if cropper is None else _feature_params(cropper)}
     key = store_key(params, files_fingerprint(images.paths, images.labels))
@@ -1023,7 +1025,7 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     from .estimators._canonical import coded_class_weights
     from .labels import sort_labels
 
-    cut = [name for name, _ in pipeline.steps].index("scale")
+    cut = _scale_index(pipeline)
     head = pipeline[:cut]
     # The head learns nothing (check_chunked): fitted on the first decodable file only, for its input checks.
     for start in range(len(images)):

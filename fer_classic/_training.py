@@ -534,17 +534,19 @@ def require_mlp_memory(pipeline, features, shape) -> None:
     from ._resources import require_memory
     from .features._registry import feature_widths
 
+    mlps = [step for step in pipeline.get_params(deep=True).values() if isinstance(step, MLPClassifier)]
+    if not mlps:  # the widths cost a probe of every extractor
+        return
     widths = feature_widths(features, shape) if shape is not None else [None]
     inputs = sum(widths) if None not in widths else 1  # unknown: the hidden layers alone, counted low
-    for step in pipeline.get_params(deep=True).values():
-        if isinstance(step, MLPClassifier):
-            sizes = [int(n) for n in (step.hidden_layer_sizes if isinstance(step.hidden_layer_sizes, (list, tuple))
-                                      else [step.hidden_layer_sizes]) if isinstance(n, numbers.Integral)]
-            layers = [inputs, *sizes, 7]  # seven emotions out
-            weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
-            require_memory(3 * 8 * weights, f"--param hidden_layer_sizes={list(sizes)} (MLP weights and Adam's "
-                           f"moments, {weights:,} weights)", "give smaller layers (--param hidden_layer_sizes=...).",
-                           ValueError)
+    for step in mlps:
+        sizes = [int(n) for n in (step.hidden_layer_sizes if isinstance(step.hidden_layer_sizes, (list, tuple))
+                                  else [step.hidden_layer_sizes]) if isinstance(n, numbers.Integral)]
+        layers = [inputs, *sizes, 7]  # seven emotions out
+        weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
+        require_memory(3 * 8 * weights, f"--param hidden_layer_sizes={list(sizes)} (MLP weights and Adam's "
+                       f"moments, {weights:,} weights)", "give smaller layers (--param hidden_layer_sizes=...).",
+                       ValueError)
 
 
 def check_geometry(pipeline, data, size, grid: Mapping | None = None) -> None:
