@@ -168,38 +168,58 @@ def atomic_write(
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
         prefixes = _temporary_prefixes(path, name_max(path.parent))
-        tmp, mode = _new_temporary(path, prefixes, keep_suffix=keep_suffix)
+        tmp = _filled_temporary(path, write, prefixes, keep_suffix=keep_suffix)
         try:
-            try:
-                write(tmp)
-            except OSError as exc:
-                # A write through an open file (a full disk while a model is dumped) names no file. ENOSPC,
-                # EDQUOT and EFBIG come from writes only, and ``write`` writes the temporary; an EIO could
-                # come from a read of an input as well, and passes as it is.
-                if exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS:
-                    raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-                raise
-            try:
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())  # the temporary's, whatever it fails with (an EIO as well)
-            except OSError as exc:
-                if exc.filename is not None:  # open(): named already (the temporary's name, renamed below)
-                    raise
-                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-            os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        # The file asked for, not the temporary the user never named (an existing folder there, a
-        # full disk); any other error (a folder above, an input ``write`` reads) passes as it is.
-        ours = tuple(prefixes.values()) if prefixes else (f".{path.name}.",)
-        if exc.errno is None or not (_temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours)):
+        named = _naming_the_output(exc, path, prefixes)
+        if named is exc:
             raise
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise named from exc
     _fsync_dir(path.parent)
     return path
+
+
+def _filled_temporary(path: Path, write: Callable[[Path], None], prefixes: dict[str, str], *,
+                      keep_suffix: bool = False) -> Path:
+    """A new temporary beside ``path`` holding what ``write`` wrote, flushed, with ``path``'s permission bits.
+
+    Removed again if anything fails. A write through an open file (a full disk while a model is dumped)
+    names no file: ENOSPC, EDQUOT and EFBIG come from writes only, and ``write`` writes the temporary, so
+    they are made to name ``path``; an EIO could come from a read of an input as well, and passes as it is.
+    """
+    tmp, mode = _new_temporary(path, prefixes, keep_suffix=keep_suffix)
+    try:
+        try:
+            write(tmp)
+        except OSError as exc:
+            if exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS:
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+            raise
+        try:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())  # the temporary's, whatever it fails with (an EIO as well)
+        except OSError as exc:
+            if exc.filename is not None:  # open(): named already (the temporary's name, renamed by the caller)
+                raise
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        os.chmod(tmp, mode)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _naming_the_output(exc: OSError, path: Path, prefixes: dict[str, str]) -> OSError:
+    """``exc`` naming ``path`` where it names one of ``path``'s temporaries (the user never named those:
+    an existing folder at ``path``, a full disk); else ``exc`` itself (a folder above, an input read)."""
+    ours = tuple(prefixes.values()) if prefixes else (f".{path.name}.",)
+    if exc.errno is None or not (_temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours)):
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def _new_temporary(path: Path, prefixes: dict[str, str], *, keep_suffix: bool = False) -> tuple[Path, int]:
@@ -241,15 +261,10 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
     try:
         for path, write in writes:
             path = Path(path)
-            if isinstance(write, str):
-                write = _text_writer(write)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp, mode = _new_temporary(path, _temporary_prefixes(path, name_max(path.parent)))
+            tmp = _filled_temporary(path, _text_writer(write) if isinstance(write, str) else write,
+                                    _temporary_prefixes(path, name_max(path.parent)))
             temporaries.append((tmp, path))
-            write(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
         for tmp, path in temporaries:
             # The one rename that fails for certain (a folder of that name): refused before any file is replaced.
             if os.path.isdir(path) and not os.path.islink(path):
@@ -259,13 +274,10 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
     except BaseException as exc:
         for tmp, _ in temporaries:
             tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and path is not None and exc.errno is not None:
-            # The file being written or renamed, not the temporary the user never named (as atomic_write
-            # does): a full disk met through an open file names no file at all.
-            ours = tuple(_temporary_prefixes(path, name_max(path.parent)).values())
-            unnamed = exc.filename is None and exc.filename2 is None and exc.errno in _WRITE_ERRNOS
-            if unnamed or _temporary_of(exc.filename, ours) or _temporary_of(exc.filename2, ours):
-                raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        if isinstance(exc, OSError) and path is not None:  # the file being written or renamed, as atomic_write
+            named = _naming_the_output(exc, path, _temporary_prefixes(path, name_max(path.parent)))
+            if named is not exc:
+                raise named from exc
         raise
     for folder in dict.fromkeys(path.parent for _, path in temporaries):
         _fsync_dir(folder)
