@@ -92,9 +92,9 @@ def list_images(data, label_map: Mapping[str, str] | None = None) -> ImageList:
         by path (the option is named).
     """
     from .data._folder import file_usages, scan_folder
-    from .data._load import DEFAULT_DATASET, recognise_format
+    from .data._load import is_generated, recognise_format
 
-    if data is None or str(data) == DEFAULT_DATASET:  # the generated faces are made in memory, not files
+    if is_generated(data):  # the generated faces are made in memory, not files
         raise DatasetError("--backend dask/ray and --feature-store read class-folder trees by path "
                            "(ROOT/<split>/<label>/*.jpg): give one as --data (the generated faces are no files).")
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir() or recognise_format(data) != "folder":

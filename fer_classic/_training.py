@@ -367,7 +367,7 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
     model records the default. The options are checked either way, before any
     data is read.
     """
-    from .data._load import DEFAULT_DATASET, takes_crops
+    from .data._load import is_generated, takes_crops
 
     cropper = make_face_cropper(size, crop=crop, margin=margin, align=align)
     unused = [f"--margin {margin}"] * bool(margin) + ["--align"] * bool(align)
@@ -379,7 +379,7 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
         unused = ["--crop detect"] * (crop == "detect") + unused
         if unused:
             # Recorded, they cut photos unlike the training images at predict time (a wider or levelled face).
-            what = "the generated faces" if data is None or str(data) == DEFAULT_DATASET else str(data)
+            what = "the generated faces" if is_generated(data) else str(data)
             warnings.warn(f"{' and '.join(unused)} {'do' if len(unused) > 1 else 'does'} not apply to {what}, "
                           "whose images are face crops already: they are trained on as given, and the model "
                           "records the default crop, which frames photos as they are framed.", UserWarning,

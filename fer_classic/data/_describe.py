@@ -34,7 +34,7 @@ from ._duplicates import (
 )
 from ._folder import file_usages, scan_folder
 from ._images import decode_image_header
-from ._load import DEFAULT_DATASET, existing_path, load_dataset, recognise_format
+from ._load import existing_path, is_generated, load_dataset, recognise_format
 from ._synthetic import make_synthetic_faces
 
 __all__ = ["DUPLICATE_CSV_COLUMNS", "DatasetDescription", "describe_dataset"]
@@ -335,7 +335,7 @@ def describe_dataset(
     if isinstance(data, FaceDataset):
         name, kind, found = data.name, "in-memory", _describe_arrays(data, "array")
         size_source = "the loaded arrays"
-    elif data is None or str(data) == DEFAULT_DATASET:
+    elif is_generated(data):
         synthetic = make_synthetic_faces()
         name, kind, found = synthetic.name, "in-memory", _describe_arrays(synthetic, "generated")
         size_source = "the generated arrays"

@@ -26,6 +26,11 @@ __all__ = ["load_dataset", "dataset_inputs", "recognise_format", "DEFAULT_DATASE
 DEFAULT_DATASET = "synthetic"
 
 
+def is_generated(data) -> bool:
+    """Whether ``data`` names the generated faces: None (no ``--data``) or :data:`DEFAULT_DATASET`."""
+    return data is None or str(data) == DEFAULT_DATASET
+
+
 def load_dataset(
     path: str | os.PathLike | None = None,
     *,
@@ -106,7 +111,7 @@ def load_dataset(
                             f"{type(cropper).__name__} {cropper!r:.40} (the command line's --crop names a policy; "
                             "here build one: FaceCropper(output_shape=size, detect=True).fit()).")
     options = {k: v for k, v in options.items() if v is not None}  # unset: each loader's default
-    if path is None or str(path) == DEFAULT_DATASET:
+    if is_generated(path):
         _no_options(str(DEFAULT_DATASET), columns, options)
         return make_synthetic_faces(size=size)
     path = existing_path(path)
@@ -136,7 +141,7 @@ def takes_crops(data) -> bool:
     pixels are 48x48 face crops, framed as the default crop frames a photo.
     A path that is no dataset is not (loading names the problem).
     """
-    if data is None or str(data) == DEFAULT_DATASET:
+    if is_generated(data):
         return True
     try:
         kind = recognise_format(data)
@@ -193,7 +198,7 @@ def dataset_inputs(path: str | os.PathLike | None) -> list[str | Path]:
         dataset (None): nothing. A file that cannot be read as a dataset is its
         own only input (loading it raises the error, after the outputs' checks).
     """
-    if path is None or str(path) == DEFAULT_DATASET:
+    if is_generated(path):
         return []
     path = Path(path)
     if not path.exists():  # loading will refuse it
