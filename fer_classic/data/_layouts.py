@@ -432,6 +432,12 @@ def _ferplus_shares(rows: list[list[float]]) -> bool:
     return all(sum(votes) <= 1.5 for votes in rows)
 
 
+def _ferplus_labels(vote_rows: list[list[float]]) -> list[tuple[str | None, str]]:
+    """Each row's :func:`_ferplus_majority`, the file's votes read as shares or counts once (`_ferplus_shares`)."""
+    shares = _ferplus_shares(vote_rows)
+    return [_ferplus_majority(votes, shares) for votes in vote_rows]
+
+
 def _ferplus_majority(votes: list[float], shares: bool) -> tuple[str | None, str]:
     """The majority label of one row's votes, or None and why not (FER+'s ``majority`` rule).
 
@@ -489,9 +495,7 @@ def _ferplus_folders(
                     f"got {len(row)} fields."
                 )
             rows.append((line, row, where, _votes(row[2:], where)))
-        shares = _ferplus_shares([votes for *_, votes in rows])
-        for line, row, where, votes in rows:
-            label, why = _ferplus_majority(votes, shares)
+        for (line, row, where, _), (label, why) in zip(rows, _ferplus_labels([votes for *_, votes in rows])):
             if label is None:
                 skipped_rows.setdefault(why, []).append(f"{folder_name}/label.csv row {line}")
                 continue
@@ -598,9 +602,7 @@ def load_ferplus(
             skipped_rows["dropped by FER+ (empty Image name)"].append(f"row {line}")
             continue
         votes[k] = _votes([row[i] for i in i_votes], where)
-    shares = _ferplus_shares(list(votes.values()))
-    for k, row_votes in votes.items():
-        label, why = _ferplus_majority(row_votes, shares)
+    for k, (label, why) in zip(votes, _ferplus_labels(list(votes.values()))):
         if label is None:
             skipped_rows.setdefault(why, []).append(f"row {rows[k][0]}")
             continue
