@@ -16,7 +16,6 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -231,7 +230,8 @@ def hold_out(
     folds, larger, share = hold_out_folds(test_size, caller)
     if not data.has_split("train") and (data.has_split("test") or data.has_split("val")):
         # Holding a share out of test or validation images would train the model on them.
-        raise DatasetError(f"{data.name} has no train split to fit on (its images: {_split_counts(data)}); fit and "
+        counts = _split_counts(data.splits, data.usages)
+        raise DatasetError(f"{data.name} has no train split to fit on (its images: {counts}); fit and "
                            "search never train on test or validation images. Add training images (a train/ folder, or "
                            "rows whose split is train), or give a dataset without split labels to hold a test "
                            "share out of.")
@@ -266,9 +266,9 @@ def hold_out_record(test_size: float, groups: str | None, dedupe: bool = False) 
     return {"test_size": float(test_size), "groups": groups, "dedupe": bool(dedupe)}
 
 
-def _split_counts(data: FaceDataset) -> str:
-    """``"10 test, 3 val"``: how many images each split (or FER2013 usage, or none) of ``data`` holds."""
-    counts = Counter(split or usage or "no split" for split, usage in zip(data.splits.tolist(), data.usages.tolist()))
+def _split_counts(splits: np.ndarray, usages: np.ndarray) -> str:
+    """``"10 test, 3 val"``: how many images each split (or FER2013 usage, or none) holds, per image."""
+    counts = Counter(split or usage or "no split" for split, usage in zip(splits.tolist(), usages.tolist()))
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
 
 
@@ -279,13 +279,13 @@ def warn_left_out(data, *, stacklevel: int = 2) -> None:
     ``usages``): e.g. FER+'s val rows, or CSV rows with an empty Usage, are said
     to be left out, not silently dropped, whether or not a test is held out of train.
     """
-    used = split_mask(data.splits, data.usages, "train") | split_mask(data.splits, data.usages, "test")
+    test = split_mask(data.splits, data.usages, "test")
+    used = split_mask(data.splits, data.usages, "train") | test
     if not used.all():
-        left = SimpleNamespace(splits=data.splits[~used], usages=data.usages[~used])
-        has_test = split_mask(data.splits, data.usages, "test").any()
+        counts = _split_counts(data.splits[~used], data.usages[~used])
         warnings.warn(f"{data.name}: {int((~used).sum())} images in neither the train nor the test split "
-                      f"({_split_counts(left)}) are left out; give them a train or test split to use them"
-                      f"{'' if has_test else ' (the test images are held out of the train split)'}.",
+                      f"({counts}) are left out; give them a train or test split to use them"
+                      f"{'' if test.any() else ' (the test images are held out of the train split)'}.",
                       UserWarning, stacklevel=stacklevel + 1)
 
 
