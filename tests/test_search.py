@@ -541,6 +541,18 @@ def test_a_learning_curve_point_of_one_image_is_left_out_not_fitted():
     assert curve.x == [12] and not [w for w in caught if "fits failed" in str(w.message)]
 
 
+@pytest.mark.parametrize("train_sizes", [(1,), (0.01, 0.02)])
+def test_a_learning_curve_of_one_image_points_only_is_refused_before_fitting(train_sizes):
+    # Every point one image: scikit-learn failed all fits and raised its dump of tracebacks.
+    from sklearn.linear_model import LogisticRegression
+
+    from fer_classic.evaluation import compute_learning_curve
+
+    X, y = _two_classes()
+    with pytest.raises(ValueError, match=r"at most 1 training image per fold \(a fold trains on \d+ images\)"):
+        compute_learning_curve(LogisticRegression(), X, y, train_sizes=train_sizes, cv=2)
+
+
 def test_report_search_on_other_data_than_the_searched_warns(small_faces, tmp_path, monkeypatch):
     # Curves of a model searched on one dataset were drawn on another without a word.
     from fer_classic.data import FaceDataset

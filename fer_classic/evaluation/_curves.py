@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, learning_curve, validation_curve
+from sklearn.model_selection import (
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    check_cv,
+    learning_curve,
+    validation_curve,
+)
 
 __all__ = ["CurveResult", "compute_learning_curve", "compute_validation_curve"]
 
@@ -173,6 +179,26 @@ def curve_splitter(cv, random_state, groups=None):
     return cv
 
 
+def _refuse_one_image_sizes(train_sizes, X, y, groups, splitter) -> None:
+    """Refuse ``train_sizes`` giving every point one image per fold: scikit-learn fails all fits with a dump.
+
+    The absolute sizes are those :func:`~sklearn.model_selection.learning_curve` takes: a share of the
+    first fold's training part (floored), or a count.
+    """
+    folds = check_cv(splitter, y, classifier=True)
+    n_train = len(next(iter(folds.split(X, y, groups)))[0])
+    sizes = np.asarray(train_sizes)
+    if sizes.dtype.kind == "f":
+        if not np.all((sizes > 0) & (sizes <= 1)):
+            return  # scikit-learn names shares outside (0, 1]
+        sizes = np.maximum(np.floor(sizes * n_train), 1)
+    if sizes.size and np.all(sizes == 1):
+        raise ValueError(
+            f"train_sizes={tuple(train_sizes)!r} gives at most 1 training image per fold (a fold trains on "
+            f"{n_train} images), too few for a classifier (it needs 2 classes); give larger train_sizes."
+        )
+
+
 def compute_learning_curve(
     estimator,
     X,
@@ -223,6 +249,11 @@ def compute_learning_curve(
         ``x`` holds the absolute training sizes; for a classifier, sizes of
         one image (one class: never fitted) are left out, with a UserWarning.
 
+    Raises
+    ------
+    ValueError
+        For a classifier, if every size of ``train_sizes`` is one image per fold.
+
     Warns
     -----
     FitFailedWarning
@@ -232,6 +263,8 @@ def compute_learning_curve(
     """
     _check_scoring(estimator, scoring)
     splitter = curve_splitter(cv, random_state, groups)
+    if is_classifier(estimator):
+        _refuse_one_image_sizes(train_sizes, X, y, groups, splitter)
     with _fer_classic_warns_failures():
         sizes, train_scores, test_scores = learning_curve(
             clone(estimator), X, y, groups=groups, train_sizes=np.asarray(train_sizes), cv=splitter,
