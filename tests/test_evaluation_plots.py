@@ -287,3 +287,14 @@ def test_arrays_of_different_lengths_are_named(plot, args, names):
     # numpy's broadcast or boolean-index error named none of the arguments.
     with pytest.raises(ValueError, match=f"one row per image is needed in each of {names}"):
         plot(*args)
+
+
+@pytest.mark.parametrize("plot", [
+    lambda images: plot_sample_predictions(images, ["sad", "happy"], ["sad", "sad"]),
+    lambda images: plot_average_faces(images, ["sad", "happy"]),
+], ids=["samples", "average-faces"])
+def test_faces_given_as_floats_in_0_1_are_drawn_as_their_8_bit_levels(plot):
+    # They were drawn on a 0..255 scale as they were: black.
+    faces = np.full((2, 4, 4), 0.5)
+    drawn = [ax.images[0].get_array() for ax in plot(faces).axes if ax.images]
+    assert len(drawn) == 2 and all(np.allclose(image, 127.5) for image in drawn)

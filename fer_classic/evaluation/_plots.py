@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._optional import import_optional
+from ..data._levels import read_levels
 from .._sklearn_compat import Integral, Interval, validate_params
 from ._curves import CurveResult
 from ._metrics import _ovr_inputs, normalize_confusion_matrix
@@ -222,6 +223,8 @@ def plot_sample_predictions(
     Parameters
     ----------
     images : array-like of shape (n_samples, height, width)
+        Gray levels 0..255; floats within 0..1 and 16-bit images are read as
+        the models read them (scaled to 0..255, each image by its own values).
     y_true, y_pred : array-like of shape (n_samples,)
     n_correct, n_wrong : int, default=8
         How many of each to show (fewer if there are fewer).
@@ -237,6 +240,7 @@ def plot_sample_predictions(
     images = np.asarray(images)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     _same_length(images=images, y_true=y_true, y_pred=y_pred)
+    images = read_levels(images)  # drawn on 0..255, as the models read them: floats in 0..1 were black
     rng = np.random.default_rng(random_state)
     correct = np.flatnonzero(y_true == y_pred)
     wrong = np.flatnonzero(y_true != y_pred)
@@ -296,6 +300,8 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
     Parameters
     ----------
     images : array-like of shape (n_samples, height, width)
+        Gray levels 0..255; floats within 0..1 and 16-bit images are read as
+        the models read them (scaled to 0..255, each image by its own values).
     labels : array-like of shape (n_samples,)
     classes : sequence, optional
         Order of the panels (default: canonical order of the labels present).
@@ -307,9 +313,10 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
     """
     from ..labels import sort_labels
 
-    images = np.asarray(images, dtype=float)
+    images = np.asarray(images)
     labels = np.asarray(labels)
     _same_length(images=images, labels=labels)
+    images = read_levels(images).astype(float, copy=False)  # floats in 0..1 (and 16-bit) on 0..255, as models read
     order = sort_labels(labels.tolist()) if classes is None else list(classes)
     classes = [c for c in order if np.any(labels == c)]
     fig = _figure("plot_average_faces", 1.6 * max(1, len(classes)), 2.1)
