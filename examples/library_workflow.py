@@ -45,6 +45,10 @@ def main() -> None:
     except FerClassicError as exc:  # a dataset that cannot be read: its one line
         raise SystemExit(str(exc)) from None
     print(data, "(test held out from train)" if held_out else "")
+    unseen = sorted(set(test.classes) - set(train.classes))
+    if unseen:  # as `fer-classic fit` refuses: the model could never predict them
+        raise SystemExit(f"{data.name}: test images of class(es) {', '.join(unseen)} have no training images; "
+                         "add training images or remove those classes.")
 
     try:
         pipeline = make_pipeline(args.features, args.clf).fit(train.X, train.y)

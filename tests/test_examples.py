@@ -110,3 +110,13 @@ def test_the_workflow_on_too_few_images_for_its_features_or_classifier_is_one_li
     data = write_csv_dataset(tmp_path / "fer2013.csv", faces)
     ended = _ended(monkeypatch, "library_workflow.py", ["--data", str(data), "--features", features, "--clf", clf])
     assert re.fullmatch(message + r".*\); give more images, or other --features / --clf\.", ended)
+
+
+def test_the_workflow_refuses_test_classes_without_training_images(tmp_path, monkeypatch):
+    """They were scored as errors the model could never avoid, where `fer-classic fit` refuses them."""
+    faces = make_synthetic_faces(2, 1, random_state=0)
+    faces = faces.subset(np.flatnonzero((faces.labels != "angry") | (faces.splits == "test")))
+    data = write_csv_dataset(tmp_path / "fer2013.csv", faces)
+    assert _ended(monkeypatch, "library_workflow.py", ["--data", str(data)]) == (
+        f"{data}: test images of class(es) angry have no training images; add training images or remove those "
+        "classes.")
