@@ -343,7 +343,8 @@ def test_ferplus_image_folders(tmp_path):
     assert detect_layout(tmp_path) == "ferplus"
     dataset = load_dataset(tmp_path, size=16)
     assert dataset.labels.tolist() == ["angry"] * 3
-    assert dataset.splits.tolist() == ["train", "val", "test"]
+    # FER2013Valid is FER2013's PublicTest: test, as fer2013new.csv's PublicTest rows are (one test set per release).
+    assert dataset.splits.tolist() == ["train", "test", "test"]
     assert dataset.usages.tolist() == ["Training", "PublicTest", "PrivateTest"]
 
 

@@ -93,7 +93,9 @@ _FERPLUS_LABELS = {
     "neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad", "anger": "angry",
     "disgust": "disgust", "fear": "fear", "contempt": "contempt",
 }
-_FERPLUS_FOLDERS = {"FER2013Train": ("train", "Training"), "FER2013Valid": ("val", "PublicTest"),
+#: FER+'s image folders → (split, FER2013 usage). FER2013Valid holds FER2013's PublicTest images, which are
+#: test as fer2013new.csv's PublicTest rows are: both releases give one test set (PublicTest + PrivateTest).
+_FERPLUS_FOLDERS = {"FER2013Train": ("train", "Training"), "FER2013Valid": ("test", "PublicTest"),
                     "FER2013Test": ("test", "PrivateTest")}
 _AFFECTNET_HEADER = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height",
                      "facial_landmarks", "expression", "valence", "arousal")
@@ -550,8 +552,9 @@ def load_ferplus(
     Returns
     -------
     FaceDataset
-        FER2013's splits and usages (FER+ folders: Train → train/Training,
-        Valid → val/PublicTest, Test → test/PrivateTest).
+        FER2013's splits and usages, the same from either release (FER+
+        folders: Train → train/Training, Valid → test/PublicTest, Test →
+        test/PrivateTest; ``select("PublicTest")`` picks the validation images).
 
     Raises
     ------
