@@ -391,3 +391,17 @@ def test_a_label_map_mapping_is_checked_as_its_text_is(tmp_path, reader):
     (tmp_path / "happy").mkdir()
     with pytest.raises(UnknownLabelError, match="'happy' is given twice"):
         getattr(data, reader)(tmp_path, label_map={"Happy": "sad", "happy": "angry"})
+
+
+@pytest.mark.parametrize("split_tree", [False, True])
+def test_a_macos_zip_folder_beside_the_label_folders_is_skipped(tmp_path, tiny_faces, split_tree, recwarn):
+    # A zip made on a Mac ships __MACOSX/ (AppleDouble ._ files mirroring the tree) beside the label folders.
+    faces = tiny_faces.select("train")
+    root = write_folder_dataset(tmp_path / "d", faces)
+    if not split_tree:
+        root = root / "train"
+    (root / "__MACOSX" / "happy").mkdir(parents=True)
+    (root / "__MACOSX" / "happy" / "._0000.png").write_bytes(b"\0\5\26\7")
+    data = load_dataset(root)
+    assert len(data) == len(faces)
+    assert not [w for w in recwarn if "__MACOSX" in str(w.message)]

@@ -19,15 +19,24 @@ from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, r
 if TYPE_CHECKING:
     from ..detection import FaceCropper
 
-__all__ = ["file_usages", "load_folder", "refuse_undecoded_folders", "scan_folder", "warn_skipped"]
+__all__ = ["file_usages", "is_hidden", "load_folder", "refuse_undecoded_folders", "scan_folder", "warn_skipped"]
 
 # Kaggle's FER2013 folders name files after the CSV's Usage column.
 _USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
 _USAGE_CANONICAL = {u.lower(): u for u in ("Training", "PublicTest", "PrivateTest")}
 
 
+#: Folders a download carries beside its data: macOS zips' __MACOSX/ (AppleDouble ``._`` files mirroring the tree).
+_NOT_DATA_FOLDERS = frozenset({"__macosx"})
+
+
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder ``name`` is left out of every listing: hidden (``.``, ``._``) or ``__MACOSX``."""
+    return name.startswith(".") or name.lower() in _NOT_DATA_FOLDERS
+
+
 def _subdirs(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p for p in path.iterdir() if p.is_dir() and not is_hidden(p.name))
 
 
 def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], dict[tuple[str, ...], int]]:
@@ -53,7 +62,7 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], dict
             continue
         for entry in entries:
             name = entry.name
-            if name.startswith("."):
+            if is_hidden(name):
                 continue
             if entry.is_dir(follow_symlinks=False):  # the directory entry's type: no stat
                 stack.append((base / name, (*parts, name)))
@@ -100,7 +109,7 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
 def _warn_unread(root: Path, folders: list[Path], parents: list[Path]) -> None:
     """SkippedFilesWarning for what the layout does not read: folders beside split folders, loose images."""
     loose = [Path(entry.path) for parent in parents for entry in os.scandir(parent)
-             if not entry.name.startswith(".") and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS]
+             if not is_hidden(entry.name) and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS]
     unread = [f"{folder}{os.sep}" for folder in folders] + [str(path) for path in sorted(loose)]
     if unread:
         warnings.warn(
@@ -370,7 +379,8 @@ def load_folder(
         as another label (``neutral/contempt/``) is read as its label folder's
         with a :class:`~fer_classic.exceptions.LabelMergeWarning`. Files
         without an image suffix are ignored and counted in a
-        :class:`~fer_classic.exceptions.SkippedFilesWarning`.
+        :class:`~fer_classic.exceptions.SkippedFilesWarning`. Hidden files and
+        folders (``.*``, macOS's ``._*``) and macOS zips' ``__MACOSX/`` are skipped.
     size : int or (height, width), default=48
         Geometry every image is converted to (grayscale).
     label_map : mapping, optional

@@ -28,6 +28,7 @@ from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, 
 from ..labels import canonical_label
 from ._csv import load_fer2013_csv, short_row_error
 from ._dataset import FaceDataset, folder_split, parse_split
+from ._folder import is_hidden
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
 if TYPE_CHECKING:
     from ..detection import FaceCropper
@@ -874,7 +875,7 @@ def detect_layout(path: str | os.PathLike) -> str | None:
 def _class_folders(path: Path) -> list[Path]:
     """The sub-folders of ``path`` named as an emotion label or a split that hold an image (names only)."""
     found = []
-    for folder in (p for p in path.iterdir() if not p.name.startswith(".") and p.is_dir()):
+    for folder in (p for p in path.iterdir() if not is_hidden(p.name) and p.is_dir()):
         try:
             canonical_label(folder.name)
         except UnknownLabelError:
@@ -894,7 +895,7 @@ def _holds_image(folder: Path, depth: int) -> bool:
         with os.scandir(folder) as entries:
             folders = []
             for entry in entries:
-                if entry.name.startswith("."):
+                if is_hidden(entry.name):
                     continue
                 if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and not entry.is_dir():
                     return True
