@@ -464,6 +464,15 @@ def test_kdef_straight_by_default(kdef):
     assert dataset.subjects.tolist() == ["F01", "F01", "M02"]
 
 
+def test_kdef_images_left_out_by_angle_are_counted_once(kdef):
+    # The profiles were dropped unsaid: 3,920 of KDEF's 4,900 images.
+    with pytest.warns(SkippedFilesWarning) as record:
+        load_dataset(kdef, size=8)
+    messages = [str(w.message) for w in record if "angle" in str(w.message)]
+    assert len(messages) == 1
+    assert "2 KDEF image(s)" in messages[0] and "FR 1, HL 1" in messages[0] and "angles='all'" in messages[0]
+
+
 @pytest.mark.parametrize("angles,n", [("all", 5), (["S", "HL"], 4), ("FR", 1)])
 def test_kdef_angles_option(kdef, angles, n):
     assert len(load_kdef(kdef, size=8, angles=angles)) == n

@@ -764,7 +764,8 @@ def load_kdef(
     size : int or (height, width), default=48
     angles : "straight", "all" or collection of {"S", "HL", "HR", "FL", "FR"}, default="straight"
         Camera angles to keep: straight only (the frontal faces most features
-        assume), every profile, or a chosen set.
+        assume), every profile, or a chosen set. The images left out are
+        counted by angle in a :class:`~fer_classic.exceptions.SkippedFilesWarning`.
     n_jobs : int, optional
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
@@ -791,6 +792,7 @@ def load_kdef(
             )
     folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and _KDEF_FOLDER.match(p.name))
     entries, ignored = [], []
+    other_angles: dict[str, int] = {}
     for folder in folders:
         for file in _image_files(folder):
             match = _KDEF_NAME.match(file.name)
@@ -800,10 +802,26 @@ def load_kdef(
             _session, gender, number, code, angle = (g.upper() for g in match.groups())
             if angle in wanted:
                 entries.append(LabelledImage(file, KDEF_CODES[code], str(file), subject=f"{gender}{number}"))
+            else:
+                other_angles[angle] = other_angles.get(angle, 0) + 1
     _warn_ignored(ignored, root, "KDEF's AF01ANS.JPG")
+    _warn_other_angles(other_angles, root, angles)
     if not entries:
         raise DatasetError(f"{root} holds no KDEF image at angles {sorted(wanted)} (named like AF01ANS.JPG).")
     return build_dataset(entries, size=size, name=str(root), n_jobs=n_jobs, stacklevel=3, cropper=cropper)
+
+
+def _warn_other_angles(counts: dict[str, int], root: Path, angles: str | Collection[str]) -> None:
+    """One SkippedFilesWarning counting the KDEF images left out by camera angle (4 in 5 of KDEF by default)."""
+    if counts:
+        by_angle = ", ".join(f"{angle} {n}" for angle, n in sorted(counts.items()))
+        warnings.warn(
+            f"{sum(counts.values())} KDEF image(s) under {root} were left out for their camera angle "
+            f"({by_angle}; angles={angles!r} was read). To include them, in Python: "
+            "load_dataset(path, angles='all') or a set such as angles=['S', 'HL', 'HR'].",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
 
 
 # --------------------------------------------------------------------------- detection
