@@ -147,6 +147,33 @@ def test_affectnet_csv_given_directly(affectnet):
         assert len(load_affectnet(path, size=16)) == 3
 
 
+@pytest.mark.parametrize("name,split", [("test.csv", "test"), ("val.csv", "test"), ("affectnet_test.csv", "test"),
+                                        ("AffectNetValidation.csv", "test"), ("my_training_set.csv", "train"),
+                                        ("labels.csv", "train")])
+def test_affectnet_csv_split_comes_from_the_split_words_of_its_name(affectnet, name, split):
+    # "valid" as a substring decided it: test.csv, val.csv and affectnet_test.csv were read as train.
+    lists = affectnet / "Manually_Annotated_file_lists"
+    path = (lists / "validation.csv").rename(lists / name)
+    assert set(load_affectnet(path, size=16).splits.tolist()) == {split}
+
+
+def test_affectnet_csv_named_as_two_splits_is_refused(affectnet):
+    lists = affectnet / "Manually_Annotated_file_lists"
+    path = (lists / "validation.csv").rename(lists / "train_test.csv")
+    with pytest.raises(DatasetFormatError, match=r"train_test.csv.*both train and test.*rename"):
+        load_affectnet(path, size=16)
+
+
+def test_affectnet_csvs_beside_the_released_ones_that_are_not_read_are_named(affectnet):
+    # A folder of training.csv and val.csv read training.csv alone, unsaid.
+    lists = affectnet / "Manually_Annotated_file_lists"
+    (lists / "validation.csv").rename(lists / "val.csv")
+    (lists / "notes.csv").write_text("a,b\n1,2\n")  # not AffectNet's: not named
+    with pytest.warns(SkippedFilesWarning, match=r"not read: .*val.csv.*rename") as record:
+        load_dataset(affectnet, size=16)
+    assert not [w for w in record if "notes.csv" in str(w.message)]
+
+
 def test_affectnet_codes_written_as_floats_are_the_same_codes(affectnet):
     lists = affectnet / "Manually_Annotated_file_lists"
     text = (lists / "training.csv").read_text()

@@ -27,7 +27,7 @@ from .._fileio import require_regular_file
 from ..exceptions import DatasetError, DatasetFormatError, SkippedFilesWarning, UnknownLabelError
 from ..labels import canonical_label
 from ._csv import load_fer2013_csv, short_row_error
-from ._dataset import FaceDataset, folder_split, parse_split
+from ._dataset import FaceDataset, folder_split, normalize_split, parse_split
 from ._folder import is_hidden
 from ._images import IMAGE_EXTENSIONS, as_size, list_sources
 if TYPE_CHECKING:
@@ -274,6 +274,38 @@ def _affectnet_files(path: Path) -> list[Path]:
     return []
 
 
+#: The words of a file name: "affectnet_test", "AffectNetValidation", "val-set" → affect net test, ..., val set.
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _affectnet_split(csv_path: Path) -> str:
+    """The split of an AffectNet CSV, from its name's split words as :func:`parse_split` reads them.
+
+    AffectNet's test set is not public and results are reported on its validation set, so a val or
+    validation word is the test split, as ``validation.csv`` is; a name without a split word is train.
+    Raises DatasetFormatError where the name holds words of both splits.
+    """
+    stem = csv_path.name.split(".", 1)[0]  # training.csv.gz → training
+    found = {normalize_split(word) for word in _NAME_WORDS.findall(stem)} - {None}
+    found = {"test" if split == "val" else split for split in found}
+    if len(found) > 1:
+        raise DatasetFormatError(
+            f"{csv_path}: the file name holds both train and test words, so its split is unclear; rename it "
+            "(training.csv for training rows, validation.csv for the rows results are reported on)."
+        )
+    return found.pop() if found else "train"
+
+
+def _unread_affectnet_csvs(path: Path, files: list[Path]) -> list[Path]:
+    """AffectNet-headed CSVs beside the ``files`` a folder ``path`` is read from, which are not read."""
+    if path.is_file() or not files:
+        return []
+    folder = files[0].parent
+    others = sorted(p for p in folder.iterdir() if p not in files and not is_hidden(p.name)
+                    and p.name.lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) and p.is_file())
+    return [p for p in others if _is_affectnet_csv(p)]
+
+
 def affectnet_image_root(csv_path: Path) -> Path:
     """The folder AffectNet's CSV paths start from (beside the CSV's folder or above it)."""
     for folder in (csv_path.parent, csv_path.parent.parent):
@@ -318,7 +350,17 @@ def load_affectnet(
     FaceDataset
         Faces cut out by their boxes (``cropped``). ``training.csv`` → split
         ``train``; ``validation.csv`` → ``test`` (AffectNet's own test set is not
-        public; its validation set is what results are reported on).
+        public; its validation set is what results are reported on). A CSV
+        given by another name has the split of its name's words (``test.csv``,
+        ``val.csv``, ``affectnet_validation.csv``: test; else train). Other
+        AffectNet CSVs in a folder given are named in a
+        :class:`~fer_classic.exceptions.SkippedFilesWarning`.
+
+    Raises
+    ------
+    DatasetFormatError
+        If a CSV lacks AffectNet's columns, a row is short, or a file name holds
+        words of both splits (``train_test.csv``).
     """
     path = Path(path)
     size = as_size(size)
@@ -338,7 +380,7 @@ def load_affectnet(
             raise DatasetFormatError(
                 f"{csv_path}: header {header!r} lacks AffectNet's columns {list(_AFFECTNET_HEADER)}."
             ) from None
-        split = "test" if "valid" in csv_path.name.lower() else "train"
+        split = _affectnet_split(csv_path)
         base = Path(image_root) if image_root is not None else affectnet_image_root(csv_path)
         rows = text_rows(csv_path, delimiter)
         if has_header:
@@ -357,6 +399,16 @@ def load_affectnet(
             # resolve_path as for labels files: Windows separators accepted ("689\\a.jpg").
             entries.append(LabelledImage(resolve_path(row[i_path], base), read_label(code, where), where,
                                          split=split, box=box))
+    unread = _unread_affectnet_csvs(path, files)
+    if unread:  # a val.csv beside training.csv: fit would hold out 20 % of train instead of scoring on it
+        warnings.warn(
+            f"{len(unread)} AffectNet CSV(s) in {unread[0].parent} are not read: "
+            f"{list_sources([str(p) for p in unread])}. "
+            "A folder is read from training.csv (train) and validation.csv (test) only; rename a file to one "
+            "of those if it holds those rows.",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
     warn_skipped_rows(skipped_rows, path, stacklevel=3)
     if unboxed:  # AffectNet's photos are not face crops: a whole one mixed in with the faces is said
         warnings.warn(f"{path}: {len(unboxed)} row(s) have no face box, so their whole photos are used instead of "
