@@ -405,3 +405,12 @@ def test_a_macos_zip_folder_beside_the_label_folders_is_skipped(tmp_path, tiny_f
     data = load_dataset(root)
     assert len(data) == len(faces)
     assert not [w for w in recwarn if "__MACOSX" in str(w.message)]
+
+
+def test_the_folder_above_a_class_folder_tree_is_told_to_give_the_tree_itself(tmp_path, folder_dataset):
+    # archive/fer2013/train/happy/...: "Unknown emotion label 'fer2013' ... pass a label map" was wrong advice.
+    folder_dataset.rename(tmp_path / "fer2013")
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "fer2013").rename(tmp_path / "archive" / "fer2013")
+    with pytest.raises(DatasetError, match=r"fer2013 holds a class-folder dataset .* give --data .*fer2013 itself"):
+        load_dataset(tmp_path / "archive")

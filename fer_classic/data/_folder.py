@@ -97,12 +97,18 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
     try:
         return canonical_label(folder.name, label_map)
     except UnknownLabelError as exc:
-        from ._layouts import detect_layout  # the error's path only: no cycle at import
+        from ._layouts import _class_folders, detect_layout  # the error's path only: no cycle at import
 
         layout = detect_layout(folder)
         if layout is not None:  # the folder holding a download's root, one level too high
             raise DatasetError(f"Folder {folder} holds a dataset in the {layout!r} layout, not the images of "
                                f"one emotion; give --data {folder} itself.") from None
+        inner = sorted(_class_folders(folder))
+        if inner:  # archive/fer2013/train/happy/: an unzipping's extra top folder
+            raise DatasetError(
+                f"Folder {folder} holds a class-folder dataset ({', '.join(p.name + '/' for p in inner[:4])}"
+                f"{', ...' if len(inner) > 4 else ''}), not the images of one emotion; give --data {folder} "
+                "itself.") from None
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
 
 
