@@ -264,6 +264,16 @@ def test_ferplus_majority_labels_aligned_with_fer2013(ferplus):
     assert dataset.sources.tolist()[0].endswith(":row 3") and dataset.image_shape == (8, 8)
 
 
+def test_ferplus_finds_a_gzipped_fer2013_csv(ferplus):
+    # Only fer2013.csv was looked for, though load_fer2013_csv reads fer2013.csv.gz (as Kaggle mirrors ship it).
+    import gzip
+
+    (ferplus / "fer2013.csv.gz").write_bytes(gzip.compress((ferplus / "fer2013.csv").read_bytes()))
+    (ferplus / "fer2013.csv").unlink()
+    with pytest.warns(SkippedRowsWarning):
+        assert len(load_dataset(ferplus, size=8)) == 2
+
+
 def test_ferplus_votes_found_by_a_relative_path_from_their_own_folder(ferplus, monkeypatch):
     # fer2013.csv one folder up: "fer2013new.csv" has no parent folder of its own to go up from.
     (ferplus / "FERPlus").mkdir()
@@ -358,7 +368,9 @@ def test_ferplus_usages_are_compared_as_parsed_splits(ferplus, usage, aligned):
 
 def test_ferplus_without_fer2013_names_places(tmp_path):
     _text(tmp_path / "fer2013new.csv", _FERPLUS_HEADER + "Training,fer0000000.png,1,0,0,0,0,0,0,0,0,0\n")
-    with pytest.raises(DatasetError, match="fer2013_csv"):
+    # Its remedy was only "pass fer2013_csv=", which the CLI cannot pass.
+    with pytest.raises(DatasetError, match=r"fer2013.csv.gz.*put fer2013.csv \(or .gz\) in one of those places.*"
+                                           r"in Python, load_dataset\(path, fer2013_csv="):
         load_dataset(tmp_path)
 
 

@@ -594,8 +594,8 @@ def load_ferplus(
         (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
     size : int or (height, width), default=48
     fer2013_csv : path, optional
-        The pixels for ``fer2013new.csv``; default ``fer2013.csv`` beside it or
-        in its parent folder.
+        The pixels for ``fer2013new.csv``; default ``fer2013.csv`` (or
+        ``fer2013.csv.gz``) beside it, in its parent folder or in ``fer2013/`` beside it.
     n_jobs : int, optional
     cropper : FaceCropper, optional
         FER+'s image folders only: cut each image to its largest face, as
@@ -629,7 +629,8 @@ def load_ferplus(
         if not found:
             raise DatasetError(
                 f"{labels_file} holds FER+ votes; its pixels are in FER2013's fer2013.csv, not found at "
-                f"{', '.join(map(str, candidates))}; put it there or pass fer2013_csv=."
+                f"{', '.join(map(str, candidates))}; put fer2013.csv (or .gz) in one of those places (in Python, "
+                "load_dataset(path, fer2013_csv=...) may name it elsewhere)."
             )
         fer2013_csv = found[0]
     delimiter, header = read_header_fields(labels_file)
@@ -980,7 +981,8 @@ def _ferplus_pixel_files(labels_file: Path) -> list[Path]:
     """Where ``load_ferplus`` looks for the fer2013.csv of a ``fer2013new.csv``, in order."""
     folder = labels_file.parent
     above = Path(os.path.abspath(folder)).parent  # Path("fer2013new.csv").parent.parent is "." again
-    return [folder / "fer2013.csv", above / "fer2013.csv", folder / "fer2013" / "fer2013.csv"]
+    # Each place's gzipped copy too (load_fer2013_csv reads it; some mirrors ship fer2013.csv.gz).
+    return [place / name for place in (folder, above, folder / "fer2013") for name in ("fer2013.csv", "fer2013.csv.gz")]
 
 
 def _layout_root(path: Path) -> Path:
