@@ -72,13 +72,16 @@ def test_columns_option_overrides_names(tmp_path, images):
 
 def test_missing_label_column_names_header_and_spellings(tmp_path, images):
     path = _write(tmp_path, "image,mood\nimgs/a0.png,sad\n")
-    with pytest.raises(DatasetFormatError, match=r"no label column.*emotion"):
+    # The remedy was "pass columns={...}", which the CLI cannot pass (nor the --columns once named).
+    with pytest.raises(DatasetFormatError, match=r"no label column; rename the header cell.*emotion.*"
+                                                 r"in Python, load_dataset\(path, columns="):
         load_labels_file(path)
 
 
 def test_ambiguous_columns_are_an_error(tmp_path, images):
     path = _write(tmp_path, "image,file,label\nimgs/a0.png,imgs/a0.png,sad\n")
-    with pytest.raises(DatasetFormatError, match="could each be the image column"):
+    with pytest.raises(DatasetFormatError, match=r"could each be the image column; rename all but one in the "
+                                                 r"header, or in Python, load_dataset\(path, columns="):
         load_labels_file(path)
 
 

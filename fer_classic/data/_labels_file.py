@@ -305,8 +305,8 @@ def resolve_columns(
         if len(found) > 1:
             names = [header[i] for i in found]
             raise DatasetFormatError(
-                f"{path}: columns {names} could each be the {role} column; pass "
-                f"columns={{{role!r}: {names[0]!r}}} (or --columns {role}={names[0]})."
+                f"{path}: columns {names} could each be the {role} column; rename all but one in the header, "
+                f"or in Python, load_dataset(path, columns={{{role!r}: {names[0]!r}}})."
             )
         if found:
             result[role] = found[0]
@@ -323,8 +323,9 @@ def resolve_columns(
         matches = [(kind, names) for kind, names in BOX_COLUMNS if all(n in normed for n in names)]
         if len(matches) > 1:
             raise DatasetFormatError(
-                f"{path}: several face-box column sets match the header ({[m[1] for m in matches]}); pass "
-                "columns={'box': (x, y, w, h)} or columns={'corners': (x1, y1, x2, y2)}."
+                f"{path}: several face-box column sets match the header ({[m[1] for m in matches]}); rename "
+                "all but one set in the header, or in Python, load_dataset(path, columns={'box': (x, y, w, h)}) "
+                "or columns={'corners': (x1, y1, x2, y2)}."
             )
         if matches:
             kind, names = matches[0]
@@ -332,9 +333,11 @@ def resolve_columns(
     missing = [role for role in ("image", "label") if role not in result]
     if missing:
         raise DatasetFormatError(
-            f"{path}: header {header!r} has no {' and no '.join(missing)} column; name them as one of "
+            f"{path}: header {header!r} has no {' and no '.join(missing)} column; rename the header cell(s) to "
+            "one of "
             + "; ".join(f"{role}: {', '.join(COLUMN_SPELLINGS[role])}" for role in missing)
-            + ", or pass columns={'image': ..., 'label': ...} (a file with a 'pixels' column is read as fer2013.csv)."
+            + ", or in Python, load_dataset(path, columns={'image': ..., 'label': ...}) (a file with a 'pixels' "
+            "column is read as fer2013.csv)."
         )
     return result
 
