@@ -92,6 +92,13 @@ def test_bad_rows_name_the_row(tmp_path, row, message):
         load_fer2013_csv(path)
 
 
+def test_an_empty_trailing_header_cell_is_no_column_rows_must_fill(tmp_path):
+    # "emotion,pixels,Usage," (a spreadsheet export) refused every row: "3 fields, header has 4".
+    path = tmp_path / "f.csv"
+    path.write_text("emotion,pixels,Usage,\n" + f"3,{ROW},Training\n0,{ROW},PublicTest,\n")
+    assert load_fer2013_csv(path).splits.tolist() == ["train", "test"]
+
+
 def test_a_bad_usage_is_refused_at_its_row_before_later_rows_are_read(tmp_path):
     # It was found after every row's pixels were parsed (seconds on FER2013): row 3's bad pixels spoke first.
     path = tmp_path / "f.csv"

@@ -311,6 +311,10 @@ def load_fer2013_csv(
                 "expected 'emotion,pixels,Usage' as in FER2013."
             )
         i_emotion, i_pixels, i_usage = columns["emotion"], columns["pixels"], columns.get("usage")
+        # Empty header cells at the end (a spreadsheet's "emotion,pixels,Usage,") name no column a row must fill.
+        named = len(header)
+        while named and not header[named - 1].strip():
+            named -= 1
         for line, last, row in records:
             if not row or not any(cell.strip() for cell in row):
                 continue
@@ -320,8 +324,8 @@ def load_fer2013_csv(
                     f"{where}: the record runs on to line {last}, so a quote opened on line {line} is "
                     "not closed; fix that line (FER2013 fields never hold line breaks)."
                 )
-            if len(row) < len(header):
-                raise short_row_error(where, row, header)
+            if len(row) < named:
+                raise short_row_error(where, row, header[:named])
             usage = row[i_usage] if i_usage is not None else ""
             if usage not in known_usages:  # checked before the row's pixels, once per distinct value
                 known_usages[usage] = parse_split(usage, where, "Usage")  # any case: "publictest" too
