@@ -58,6 +58,14 @@ def rafdb(tmp_path):
     return tmp_path
 
 
+def test_rafdb_labels_file_spelled_partition_is_read(rafdb):
+    # Re-uploads correct RAF-DB's "patition": the folder was refused as the unknown emotion 'EmoLabel'.
+    labels = rafdb / "basic" / "EmoLabel" / "list_patition_label.txt"
+    labels = labels.rename(labels.with_name("list_partition_label.txt"))
+    assert detect_layout(rafdb) == detect_layout(labels) == "rafdb"
+    assert load_dataset(labels, size=12).splits.tolist() == ["train", "train", "test", "test"]
+
+
 def test_rafdb_detected_labels_and_splits(rafdb):
     assert detect_layout(rafdb) == "rafdb"
     dataset = load_dataset(rafdb, size=12)

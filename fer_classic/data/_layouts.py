@@ -123,9 +123,18 @@ def _warn_ignored(ignored: list[Path], root: Path, pattern: str) -> None:
 # --------------------------------------------------------------------------- RAF-DB
 
 
+#: RAF-DB's labels file as released ("patition") and as re-uploads and scripts spell it.
+_RAFDB_LABEL_NAMES = ("list_patition_label.txt", "list_partition_label.txt")
+
+
+def _rafdb_labels_file(root: Path) -> Path | None:
+    """``root``'s ``EmoLabel/list_patition_label.txt`` (or the ``partition`` spelling), else None."""
+    return next((f for f in (root / "EmoLabel" / n for n in _RAFDB_LABEL_NAMES) if f.is_file()), None)
+
+
 def _rafdb_root(path: Path) -> Path | None:
     for root in (path, path / "basic"):
-        if (root / "EmoLabel" / "list_patition_label.txt").is_file():
+        if _rafdb_labels_file(root) is not None:
             return root
     return None
 
@@ -143,7 +152,8 @@ def load_rafdb(
     Parameters
     ----------
     root : path
-        The folder holding ``EmoLabel/list_patition_label.txt`` (lines
+        The folder holding ``EmoLabel/list_patition_label.txt`` (or
+        ``list_partition_label.txt``; lines
         ``train_00001.jpg 5``) and ``Image/aligned/`` (``train_00001_aligned.jpg``)
         or ``Image/original/``, or its parent holding ``basic/``.
         Ids: 1=surprise 2=fear 3=disgust 4=happiness 5=sadness 6=anger 7=neutral.
@@ -176,7 +186,7 @@ def load_rafdb(
     found = _rafdb_root(path)
     if found is None:
         raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (RAF-DB basic layout) found.")
-    labels_file = found / "EmoLabel" / "list_patition_label.txt"
+    labels_file = _rafdb_labels_file(found)
     # Its ids 1..7 are compound emotions: read as basic ones they would pass. Said before asking for its images.
     if found.name.lower() == "compound":
         raise _rafdb_compound_error(str(labels_file))
@@ -904,7 +914,7 @@ def detect_layout(path: str | os.PathLike) -> str | None:
     path = Path(path)
     if path.is_file():
         name = path.name.lower()
-        if name == "list_patition_label.txt":
+        if name in _RAFDB_LABEL_NAMES:
             return "rafdb"
         if name == "label.lst":
             return "expw"
@@ -1059,7 +1069,7 @@ def _listed_layout_images(path: Path, layout: str) -> list[str]:
             if root is None:
                 return []
             aligned, original = (os.fspath(root / "Image" / kind) for kind in ("aligned", "original"))
-            for _, fields in text_rows(root / "EmoLabel" / "list_patition_label.txt", None):
+            for _, fields in text_rows(_rafdb_labels_file(root), None):
                 if len(fields) == 2:
                     images += [os.path.join(aligned, _rafdb_file(fields[0], "aligned")),
                                os.path.join(original, fields[0])]
