@@ -145,6 +145,14 @@ def test_an_unreadable_file_of_a_labels_file_is_named_once(tmp_path):
         (str(tmp_path / "notes.csv"), "not a decodable image: its")]
 
 
+def test_the_modes_of_a_labels_file_s_images_are_said_to_be_the_loaded_ones(tmp_path):
+    # "Modes: unsplit: L 1" for a color photo: the loaded gray array's mode, read as the file's.
+    cv2.imwrite(str(tmp_path / "a.png"), np.dstack([smooth_faces(1, seed=2)[0]] * 3))
+    (tmp_path / "labels.csv").write_text("image,label\na.png,happy\n")
+    lines = describe_dataset(tmp_path / "labels.csv", warn=False).format().splitlines()
+    assert "Modes, of the loaded images (every image is read as gray): unsplit: L 1" in lines
+
+
 def test_a_sideways_photo_s_size_is_reported_upright(tmp_path):
     # Stored 48 wide, 24 high, EXIF orientation 6: loading reads it 24x48; describe said 48x24.
     (tmp_path / "happy").mkdir()

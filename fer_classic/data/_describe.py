@@ -70,7 +70,8 @@ class DatasetDescription:
         split → value → images. Sizes are ``WIDTHxHEIGHT`` upright (the EXIF
         orientation applied, as loading reads the images); modes are Pillow's
         (``L`` gray, ``RGB``...). For folders they come from the file headers,
-        for a CSV or an in-memory dataset from the decoded arrays.
+        for a CSV, a labels file, a downloaded layout or an in-memory dataset
+        from the loaded arrays (mode ``L``: every image is read as gray).
     size_source : str
         Where sizes and modes were read from.
     unreadable : list of (str, str)
@@ -136,8 +137,11 @@ class DatasetDescription:
                              ("Formats", self.formats)):
             text = "; ".join(f"{split}: " + ", ".join(f"{k} {v}" for k, v in values.items())
                              for split, values in table.items())
-            lines.append(f"{title}, from {self.size_source}: {text}" if title.startswith("Image")
-                         else f"{title}: {text}")
+            if title.startswith("Image"):
+                title = f"{title}, from {self.size_source}"
+            elif title == "Modes" and self.kind != "folder":  # the arrays' mode, not the files' (color photos too)
+                title = "Modes, of the loaded images (every image is read as gray)"
+            lines.append(f"{title}: {text}")
         if self.unreadable:
             lines.append(f"Unreadable files ({len(self.unreadable)}, left untouched):")
             lines += [f"  {one_line(source)}: {reason}" for source, reason in self.unreadable[:20]]
