@@ -166,6 +166,43 @@ def test_model_without_recorded_cropper_loads_whole_images(auto_model):
     assert loading_cropper(old) is None
 
 
+def _python_model(data) -> FERModel:
+    """The README's Python road: load_dataset -> make_pipeline -> FERModel.from_fitted."""
+    from fer_classic import make_pipeline
+
+    return FERModel.from_fitted(make_pipeline("pixels", "logreg").fit(data.X, data.y), data, features="pixels",
+                                clf="logreg")
+
+
+def test_from_fitted_records_whole_images_for_files_loaded_without_a_cropper(photo_folder):
+    data = load_folder(photo_folder / "train")
+    model = _python_model(data)
+    assert model.metadata[FACE_CROPPER_KEY]["detect"] is False
+    # predict cuts each photo whole, as the model was trained (and as evaluate loads it)
+    sources = [str(s) for s in data.sources[:2]]
+    rows = predict_paths(model, sources).rows
+    assert [r["label"] for r in rows] == list(model.predict(data.images[:2]))
+    assert [r["box"] for r in rows] == [[0, 0, 200, 200]] * 2
+
+
+def test_from_fitted_records_the_default_crop_for_face_crops():
+    from fer_classic.data import make_synthetic_faces
+
+    model = _python_model(make_synthetic_faces(4, 0, size=32, random_state=0))
+    stored = model.metadata[FACE_CROPPER_KEY]
+    assert (stored["detect"], stored["output_shape"]) == ("auto", [32, 32])
+
+
+def test_from_fitted_records_the_cropper_given(photo_folder):
+    from fer_classic import make_pipeline
+
+    cropper = FaceCropper(detect=True, margin=0.1).fit()
+    data = load_folder(photo_folder / "train", cropper=cropper)
+    model = FERModel.from_fitted(make_pipeline("pixels", "logreg").fit(data.X, data.y), data, features="pixels",
+                                 clf="logreg", face_cropper=cropper)
+    assert loading_cropper(model).get_params() == cropper.get_params()
+
+
 # --------------------------------------------------------------------------- every command, one road
 
 

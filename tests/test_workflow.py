@@ -486,13 +486,16 @@ def test_compare_warns_about_models_with_different_classes(three_class_model, fi
         compare_models([three_class_model, fitted_model], tiny_faces)
 
 
-def test_fit_on_a_face_dataset_of_another_size_records_no_cropper():
+def test_fit_on_a_face_dataset_of_another_size_records_the_default_crop_of_its_size():
     from fer_classic.data import make_synthetic_faces
 
     data = make_synthetic_faces(6, 2, size=32, random_state=0)
     result = fit_model(data, features="pixels", clf="logreg")
     assert result.model.image_shape == (32, 32)
-    assert "face_cropper" not in result.model.metadata  # its images were never cut by one
+    # Face crops: photos are framed as the default crop frames them, by every command alike (no record
+    # left predict cropping photos while evaluate loaded them whole).
+    stored = result.model.metadata["face_cropper"]
+    assert (stored["detect"], stored["output_shape"]) == ("auto", [32, 32])
 
 
 # ------------------------------------------------------------------ scoring a model's own training images

@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -80,6 +81,7 @@ class FERModel:
         source: str | None = None,
         metrics: dict | None = None,
         timings: dict | None = None,
+        face_cropper=None,
         **extra,
     ) -> FERModel:
         """Wrap a pipeline fitted on ``train`` (a FaceDataset) with full metadata.
@@ -96,8 +98,24 @@ class FERModel:
             Where the data came from (default ``train.name``).
         metrics, timings : dict, optional
             Test scores and seconds per stage to record.
+        face_cropper : FaceCropper, optional
+            The cropper ``train`` was loaded with (``load_dataset(path,
+            cropper=...)``), recorded so that ``predict`` and the dataset
+            loaders of ``evaluate``/``compare`` cut images exactly as the
+            training images were cut. None (default): the policy ``train``
+            itself shows, as ``fit`` records it: the default crop
+            (``FaceCropper(output_shape=...)``, ``fit --crop auto``) for images
+            that are face crops already (the generated faces, FER2013 CSV rows,
+            images cut by the dataset's own boxes), else whole images resized
+            (``detect=False``, ``fit --crop none``), as ``load_dataset``
+            reads image files without a cropper.
         **extra
             More JSON-ready metadata (e.g. ``random_state``).
+
+        Raises
+        ------
+        FaceDetectorError
+            If ``face_cropper`` makes crops of another geometry than ``train``'s.
         """
         steps = getattr(pipeline, "estimator_", pipeline)  # FlipAugmented wraps the fitted pipeline
         estimator = steps[-1] if hasattr(steps, "steps") else steps
@@ -123,7 +141,11 @@ class FERModel:
             "timings": timings or {},
             **extra,
         }
-        return cls(pipeline=pipeline, metadata=plain_metadata(metadata))
+        model = cls(pipeline=pipeline, metadata=plain_metadata(metadata))
+        # A model recording no cropper is cut two ways (whole by the loaders, searched by predict): record one.
+        from ..prediction._model import with_face_cropper  # prediction builds on persistence
+
+        return with_face_cropper(model, face_cropper if face_cropper is not None else _read_policy(train))
 
     @property
     def classes(self) -> list[str]:
@@ -253,6 +275,24 @@ class FERModel:
             for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
                 timings[key] = round(timings.get(key, 0.0) + seconds, 3)
         return labels, kind, scores, np.asarray(features)
+
+
+def _read_policy(train):
+    """The cropper that cuts images as ``train``'s were read without one: the default crop for face crops, else none.
+
+    Face crops (the generated faces, CSV pixel rows, images cut by the dataset's boxes) frame a face as the
+    default crop frames a photo (what ``fit`` records for them); image files read whole were only resized.
+    """
+    from ..detection import FaceCropper
+
+    crops = bool(getattr(train, "cropped", False)) or all(
+        str(source).startswith("synthetic:") or _CSV_ROW.search(str(source)) for source in train.sources)
+    shape = tuple(train.image_shape)
+    return FaceCropper(output_shape=shape) if crops else FaceCropper(output_shape=shape, detect=False)
+
+
+#: A CSV row's source (``"fer2013.csv:row 2"``), as the FER2013 loader names its images.
+_CSV_ROW = re.compile(r":row \d+$")
 
 
 def check_fer_model(model, caller: str, where: str = "model", files: str | None = None) -> FERModel:
