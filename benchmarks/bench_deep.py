@@ -327,7 +327,8 @@ def main() -> None:
     if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
                      f"{DEFAULT_DATASET!r} for generated faces.")
-    args.batch_size = args.batch_size or (128 if args.part == "cnn" else 64)
+    if args.batch_size is None:  # not `or`: --batch-size 0 is refused below, not taken for the default
+        args.batch_size = 128 if args.part == "cnn" else 64
     args.section = args.section or args.part
     check_options(parser, args)
     import_keras(f"bench_deep.py {args.part}")  # TensorFlow missing: its pip extra now, not after loading

@@ -38,12 +38,13 @@ def test_synthetic_data_is_not_refused(bench, tmp_path, monkeypatch):
     (["throughput", "--sizes", "16"], r"--sizes 16: give input sides of 32 px or more"),
     (["throughput", "--sizes", "48,x"], r"argument --sizes: 'x' is not a whole number of pixels; give input sides"),
     (["throughput", "--batch-size", "-1"], r"--batch-size -1: The 'batch_size' parameter"),
+    (["cnn", "--batch-size", "0"], r"--batch-size 0: The 'batch_size' parameter of DeepFeatures must be"),
     (["cnn", "--precision", "bogus"], r"--precision bogus: The 'precision' parameter of CNNFeatures"),
     (["cnn", "--dropout", "2"], r"--dropout 2.0: The 'dropout' parameter of CNNFeatures"),
     (["cnn", "--budget-min", "0"], r"--budget-min 0.0: give a number above 0"),
     (["imagenet", "--limit", "0"], r"--limit 0: give 1 or more training images"),
 ], ids=["unknown-backbone", "no-backbone", "unknown-precision", "zero-images", "small-size", "size-not-a-number",
-        "negative-batch", "cnn-precision", "cnn-dropout", "cnn-budget", "imagenet-limit"])
+        "negative-batch", "zero-batch", "cnn-precision", "cnn-dropout", "cnn-budget", "imagenet-limit"])
 def test_bad_options_are_usage_errors_before_loading(bench, tmp_path, monkeypatch, capsys, args, message):
     """They failed after loading the data and starting TensorFlow, with an InvalidParameterError traceback."""
     monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
