@@ -477,6 +477,19 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
                    f"{result.report.predictions_csv.name})")
 
 
+def _refuse_webcam_options(inputs, backend: str, **given) -> None:
+    """A usage error for what ``predict --webcam`` cannot honour: it shows a live window and writes nothing."""
+    if inputs:
+        raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
+    if backend != "local":
+        raise click.UsageError(f"--webcam shows a live window here: not with --backend {backend}.")
+    unused = [f"--{name}" for name, value in given.items() if value is not None]
+    if unused:
+        raise click.UsageError(f"{'/'.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing with --webcam, "
+                               "which shows a live window and writes no file and no results; leave "
+                               f"{'it' if len(unused) == 1 else 'them'} out, or predict a recorded video instead.")
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
@@ -528,8 +541,13 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
     from ._display import one_line
     from .prediction._run import check_timeline
+    from click.core import ParameterSource
 
     _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
+    if webcam is not None:  # before any file is checked or the camera opened: the window is its only output
+        fmt_given = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
+        _refuse_webcam_options(inputs, backend, annotate=annotate, timeline=timeline,
+                               **{"format": fmt if fmt_given else None})
     _run(check_timeline, timeline)
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate),
@@ -543,10 +561,6 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
         params.update(detector="yunet", detector_model=yunet_model)
     params = {k: v for k, v in params.items() if v is not None}
     if webcam is not None:
-        if inputs:
-            raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
-        if backend != "local":
-            raise click.UsageError(f"--webcam shows a live window here: not with --backend {backend}.")
         frames = _run(run_webcam, loaded, webcam, every=every, cropper_params=params)
         click.echo(f"{frames} frames shown", err=True)
         return

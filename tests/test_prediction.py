@@ -960,6 +960,20 @@ def test_cli_errors_are_clean(runner, model_file, args, message):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("args, named", [
+    (["--annotate", "out.avi"], "--annotate does nothing with --webcam"),
+    (["--timeline", "t.csv"], "--timeline does nothing"),
+    (["--format", "json"], "--format does nothing"),
+    (["--annotate", "o.avi", "--format", "csv"], "--annotate/--format do nothing"),
+])
+def test_cli_webcam_refuses_the_outputs_it_does_not_write(runner, tmp_path, args, named, monkeypatch):
+    import fer_classic.prediction as prediction
+
+    monkeypatch.setattr(prediction, "run_webcam", lambda *a, **k: pytest.fail("the camera was opened"))
+    result = runner.invoke(main, ["predict", str(tmp_path / "m.joblib"), "--webcam", "0", *args])
+    assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
+
+
 def test_prediction_csv_names_a_formula_like_file_as_text():
     from fer_classic.prediction import rows_csv
 
