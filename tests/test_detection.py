@@ -270,6 +270,24 @@ def test_a_dangling_yunet_link_gets_the_whole_advice(tmp_path):
         FaceCropper(detector="yunet", detector_model=link).fit()
 
 
+def test_a_yunet_box_past_the_left_and_top_edges_keeps_the_face_centred():
+    import threading
+
+    from fer_classic.detection._yunet import YuNetFaceDetector
+
+    class Net:  # YuNet's output for a 100x100 face whose left 40 and top 10 px lie outside the image
+        def setInputSize(self, size):
+            pass
+
+        def detect(self, image):
+            return 1, np.array([[-40, -10, 100, 100, -15, 30, 35, 30, 0, 0, 0, 0, 0, 0, 0.95]], np.float32)
+
+    detector = YuNetFaceDetector.__new__(YuNetFaceDetector)
+    detector.model_file, detector._lock, detector._net = "stub.onnx", threading.Lock(), Net()
+    face, = detector.detect(np.zeros((300, 300, 3), np.uint8), 10)
+    assert face.box == (-40, -10, 100, 100)  # it slid to (0, 0, 100, 100): 40 % background, off the eyes
+
+
 def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cropper):
     # The thread's cached cascade stayed broken: every later cropper failed with the same cv2.error.
     with pytest.raises(FaceDetectorError, match=r"213x213 image \(scale_factor=1.0000001"):

@@ -71,7 +71,12 @@ class YuNetFaceDetector:
     window = 10
 
     def detect(self, image: np.ndarray, min_size: int, max_size: int | None = None) -> list[Face]:
-        """Faces in an image (gray or BGR), ``min_size`` to ``max_size`` pixels wide, with eye centres."""
+        """Faces in an image (gray or BGR), ``min_size`` to ``max_size`` pixels wide, with eye centres.
+
+        A face at the image's edge keeps YuNet's box, which may reach past
+        any side (negative ``x``/``y``): the crop stays centred on the face
+        (:class:`FaceCropper` repeats the border where the box leaves the image).
+        """
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
         with self._lock:  # loaders crop in threads: the input size and the detection go together
             try:
@@ -88,5 +93,6 @@ class YuNetFaceDetector:
             if min(w, h) < min_size or (max_size and max(w, h) > max_size):
                 continue
             eyes = sorted([(float(row[4]), float(row[5])), (float(row[6]), float(row[7]))])
-            faces.append(Face((max(x, 0), max(y, 0), w, h), float(row[14]), (eyes[0], eyes[1])))
+            # The true box, as at the right and bottom edges: max(x, 0) kept the width and slid the box off the face.
+            faces.append(Face((x, y, w, h), float(row[14]), (eyes[0], eyes[1])))
         return faces
