@@ -733,19 +733,23 @@ def _check_eigenfaces(steps: list, shape: tuple[int, int]) -> None:
 def check_before_loading(pipeline, shape: tuple[int, int] | None) -> None:
     """Refuse, before any image is read, what the options alone decide would fail after loading.
 
-    A cuML backend without cuML, ImageNet weights neither cached nor downloadable, and PCA components
-    above the pixels of an image (``shape``; None: a preprocessing step may change it).
+    A Keras extractor (cnn, vgg16, vgg19) without TensorFlow, a cuML backend without cuML, ImageNet weights
+    neither cached nor downloadable, and PCA components above the pixels of an image (``shape``; None: a
+    preprocessing step may change it).
     """
     from .estimators import SVMClassifier
+    from .features._deep import _KerasExtractorMixin, import_keras
 
     steps = [pipeline, *pipeline.get_params(deep=True).values()]
     for step in steps:
         if isinstance(step, SVMClassifier) and step.backend == "cuml":
             step._resolve_backend()  # raises when cuML is missing or has no GPU
-        elif type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
-            from .features._deep import _imagenet_weights
+        elif isinstance(step, _KerasExtractorMixin):
+            import_keras(type(step).__name__)  # TensorFlow now, not after loading and after the other extractors ran
+            if type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
+                from .features._deep import _imagenet_weights
 
-            _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
+                _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
     if shape is not None:
         _check_eigenfaces(steps, shape)
 

@@ -47,3 +47,13 @@ def test_sampler_without_imbalanced_learn_names_the_imbalanced_extra(without):
     without("imblearn")
     with pytest.raises(MissingDependencyError, match=r"sampler='smote'.*pip install 'fer-classic\[imbalanced\]'"):
         make_pipeline("hog", "svm", sampler="smote")
+
+
+@pytest.mark.parametrize("features", ["cnn", "hog+cnn"])
+def test_a_missing_tensorflow_is_named_before_loading(without, features):
+    """It was named only after the data was loaded and the other extractors (HOG, SIFT's codebook) ran."""
+    from fer_classic._training import check_before_loading
+
+    without("tensorflow", "keras")
+    with pytest.raises(MissingDependencyError, match=r"CNNFeatures needs tensorflow.*'fer-classic\[deep\]'"):
+        check_before_loading(make_pipeline(features, "svm"), (48, 48))
