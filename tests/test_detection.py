@@ -270,6 +270,17 @@ def test_a_dangling_yunet_link_gets_the_whole_advice(tmp_path):
         FaceCropper(detector="yunet", detector_model=link).fit()
 
 
+def test_pil_images_are_converted_as_predict_image_converts_them(photo, cropper):
+    from PIL import Image
+
+    rgb = Image.fromarray(np.ascontiguousarray(photo[..., ::-1]))  # its RGB was read as BGR
+    np.testing.assert_array_equal(cropper.transform([rgb]), cropper.transform([photo]))
+    (face, crop), = cropper.crop_faces(rgb)
+    np.testing.assert_array_equal(crop, cropper.crop_faces(photo)[0][1])
+    with pytest.raises(TypeError, match=r"transform\(\[image\]\)"):
+        cropper.transform(rgb)
+
+
 def test_a_yunet_box_past_the_left_and_top_edges_keeps_the_face_centred():
     import threading
 

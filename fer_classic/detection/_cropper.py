@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -21,7 +22,8 @@ from ._boxes import CROP, WHOLE_IMAGE, Face, clip_box, iou, suppress_overlaps
 from ._haar import FRONTAL_FACE_CASCADE, HaarFaceDetector
 from ._yunet import YuNetFaceDetector
 
-__all__ = ["CROP_FACTOR", "PAD_FRACTION", "PORTRAIT_ASPECT", "WHOLE_ASPECT", "WHOLE_FACTOR", "FaceCropper"]
+__all__ = ["CROP_FACTOR", "PAD_FRACTION", "PORTRAIT_ASPECT", "WHOLE_ASPECT", "WHOLE_FACTOR", "FaceCropper",
+           "pil_pixels"]
 
 # CROP_FACTOR (``detect="auto"`` searches only images with a side beyond this many
 # times the output's) lives with the loaders, which apply it before scikit-learn is imported.
@@ -338,7 +340,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         ``how="whole image"`` (see ``fallback``). An empty list means no face.
         """
         check_is_fitted(self)
-        return self._find_faces(image)
+        return self._find_faces(_pixels(image))
 
     def _find_faces(self, image: np.ndarray) -> list[Face]:
         image = np.asarray(image)
@@ -384,7 +386,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         wholly outside the image, is skipped.
         """
         check_is_fitted(self)
-        image = np.asarray(image)
+        image = np.asarray(_pixels(image))
         if not self._needs_detection(image.shape):
             return self._find_faces(image)
         found: list[Face] = []
@@ -441,7 +443,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         eyes (``face.eyes``, else searched with the eye cascade) are level.
         """
         check_is_fitted(self)
-        return self._crop(_gray(image), face)
+        return self._crop(_gray(_pixels(image)), face)
 
     def _crop(self, gray: np.ndarray, face: Face) -> np.ndarray:
         cx, cy, width, height = self._region(face)
@@ -468,7 +470,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         them (:meth:`find_faces_near`); None searches the whole image.
         """
         check_is_fitted(self)
-        return self._crop_faces(image, near)
+        return self._crop_faces(_pixels(image), near)
 
     def _crop_faces(self, image: np.ndarray, near=None) -> list[tuple[Face, np.ndarray]]:
         # crop_faces without the fitted check: loaders call it once per image of a fitted copy.
@@ -486,8 +488,10 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def transform(self, X: Iterable[np.ndarray]) -> np.ndarray:
         """Rows of the largest face of each image: uint8, shape (n_images, height * width).
 
-        ``X`` is a sequence of images of any size (gray, BGR or BGRA), or a
-        3-D array of gray images. The rows feed a fer-classic pipeline.
+        ``X`` is a sequence of images of any size (gray, BGR or BGRA, or
+        PIL images, converted by :func:`pil_pixels` as ``predict_image``
+        converts them), or a 3-D array of gray images. The rows feed a
+        fer-classic pipeline.
 
         Raises
         ------
@@ -500,7 +504,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             naming its shape, or ``X`` is one image (gray, or a colour
             array whose last axis is 3 or 4): pass ``[image]``.
         TypeError
-            If ``X`` or an item is a file path (read it first).
+            If ``X`` or an item is a file path (read it first), or ``X`` is
+            one PIL image (pass ``[image]``).
         """
         check_is_fitted(self)
         rows, missing = [], []
@@ -554,11 +559,34 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         return cls(**params)
 
 
+def pil_pixels(image: Image.Image) -> np.ndarray:
+    """A PIL image's pixels as OpenCV would hold them: gray levels as they are, colour as BGR or BGRA.
+
+    Gray modes (``1``, ``L``, ``I``, ``I;16``, ``F``) keep their values for
+    :func:`gray_levels` to convert, as an array's; other modes are converted
+    to RGB (RGBA where there is transparency) and their channels reversed.
+    The pixels are taken as they are: an EXIF orientation is not applied
+    (``PIL.ImageOps.exif_transpose`` does; a file path is read upright).
+    """
+    if image.mode in ("1", "L", "I", "F") or image.mode.startswith("I;16"):
+        return np.asarray(image)
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
+        return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]
+    return np.asarray(image.convert("RGB"))[..., ::-1]
+
+
+def _pixels(image):
+    """``image`` itself, or a PIL image's pixels as OpenCV holds them (:func:`pil_pixels`): its RGB read as BGR."""
+    return pil_pixels(image) if isinstance(image, Image.Image) else image
+
+
 def _image_sequence(X):
     """``X`` if it can be a sequence of images; one image, or a path, is refused with what to pass instead."""
     if isinstance(X, (str, bytes, os.PathLike)):
         raise TypeError(f"X is a path ({X!r}); FaceCropper.transform takes a sequence of image arrays: read the "
                         "file with fer_classic.data.decode_image (or cv2.imread) and pass transform([image]).")
+    if isinstance(X, Image.Image):  # iterated, it gave its pixels one by one
+        raise TypeError("X is one PIL image, not a sequence of images; pass a list of images: transform([image]).")
     shape = np.shape(X) if isinstance(X, np.ndarray) else ()
     # Iterated, one colour image gave rows of its pixel rows (48 gray "images" of 48x3), a gray one its pixels.
     if len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4)):

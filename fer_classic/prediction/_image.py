@@ -11,6 +11,7 @@ from PIL import Image
 from ..data._images import _stretch, _warn_stretched, decode_image, one_image
 from ..data._levels import gray_levels
 from ..detection import Face, FaceCropper
+from ..detection._cropper import pil_pixels
 from ..persistence import FERModel
 from ._model import check_cropper, classify_crops, face_cropper_for, score_dict
 
@@ -44,22 +45,6 @@ def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> tuple[np.
     if isinstance(image, np.ndarray):
         return gray_levels(one_image(image), "The image array"), "<array>"
     return decode_image(image), str(image)
-
-
-def pil_pixels(image: Image.Image) -> np.ndarray:
-    """A PIL image's pixels as OpenCV would hold them: gray levels as they are, colour as BGR or BGRA.
-
-    Gray modes (``1``, ``L``, ``I``, ``I;16``, ``F``) keep their values for
-    :func:`gray_levels` to convert, as an array's; other modes are converted
-    to RGB (RGBA where there is transparency) and their channels reversed.
-    The pixels are taken as they are: an EXIF orientation is not applied
-    (``PIL.ImageOps.exif_transpose`` does; a file path is read upright).
-    """
-    if image.mode in ("1", "L", "I", "F") or image.mode.startswith("I;16"):
-        return np.asarray(image)
-    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
-        return np.asarray(image.convert("RGBA"))[..., [2, 1, 0, 3]]
-    return np.asarray(image.convert("RGB"))[..., ::-1]
 
 
 def face_rows(
