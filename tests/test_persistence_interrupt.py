@@ -18,10 +18,13 @@ from fer_classic import load_model, save_model
 from fer_classic._fileio import _HOST
 from fer_classic.persistence import FERModel, library_versions
 
-# The server imports fer-classic once; for each number k it reads it forks a
-# saver that writes a model marked k. The saver's pickle writes in small
-# chunks, like a slow disk, and says when it starts writing, so the test can
-# kill it in the middle of the write.
+# The server imports fer-classic once (and saves once, so that the savers it
+# forks inherit what a first save imports); for each number k it reads it
+# forks a saver that writes a model marked k. The saver's pickle writes in
+# small chunks, like a slow disk, and says when it starts writing, so the test
+# can kill it in the middle of the write. The model is 1 MB of incompressible
+# ballast written in 64 chunks: a write as long as 4 MB in 64 chunks, with a
+# quarter of the compressing and hashing before it.
 SERVER = textwrap.dedent("""
     import os, pickle, sys, time
     import numpy as np
@@ -32,13 +35,15 @@ SERVER = textwrap.dedent("""
     def slow_dump(obj, handle, protocol=None):
         data = pickle.dumps(obj, protocol=protocol)
         print("writing", os.getpid(), flush=True)
-        for start in range(0, len(data), 1 << 16):
-            handle.write(data[start:start + (1 << 16)])
+        for start in range(0, len(data), 1 << 14):
+            handle.write(data[start:start + (1 << 14)])
             handle.flush()
             time.sleep(0.001)
 
     clf = DummyClassifier().fit(np.zeros((2, 1)), ["angry", "happy"])
-    clf.ballast_ = np.random.default_rng(0).integers(0, 2**63, size=500_000)
+    clf.ballast_ = np.random.default_rng(0).integers(0, 2**63, size=125_000)
+    warm = {"marker": "warm-up", "image_shape": [1, 1], "versions": library_versions()}
+    save_model(FERModel(make_pipeline(clf), warm), sys.argv[2])
     for line in sys.stdin:
         pid = os.fork()
         if pid == 0:
@@ -61,7 +66,7 @@ def old_model(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the test forks savers (POSIX only)")
 def test_killing_a_save_20_times_never_leaves_a_truncated_file(tmp_path, old_model):
     rng = random.Random(0)
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(old_model)],
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(old_model), str(tmp_path / "warm-up.joblib")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     outcomes = []
     previous = "old"
