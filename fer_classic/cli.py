@@ -739,6 +739,23 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
         click.echo(f"{name}: {path}")
 
 
+#: The backbones of ``fer_classic.features.BACKBONES``, repeated so that --help imports no NumPy
+#: (tests/test_deep.py checks they agree).
+_BACKBONES = ("vgg16", "vgg19")
+
+
+@main.command("download-weights")
+@click.argument("backbone", type=click.Choice(_BACKBONES))
+def download_weights_command(backbone) -> None:
+    """Download BACKBONE's ImageNet weights into Keras' cache (~/.keras/models), checked against Keras' MD5.
+
+    The one fer-classic command that uses the network: --features vgg16/vgg19 only read that cache.
+    """
+    from .features import download_imagenet_weights
+
+    click.echo(_run(download_imagenet_weights, backbone))
+
+
 @main.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False))
 @_TRUST_TYPE

@@ -11,6 +11,7 @@ import json
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -75,6 +76,22 @@ def _vgg_weights_file(path, backbone="vgg16", input_size=32):
     else:
         full.save(path)  # .keras, or a legacy .h5 like Keras' own ImageNet files
     return extractor
+
+
+def _fake_imagenet_cache(monkeypatch, tmp_path, backbone="vgg16"):
+    """Random VGG weights at Keras' cache path under a temporary KERAS_HOME, registered as Keras' file (its MD5)."""
+    import dataclasses
+    import hashlib
+
+    from fer_classic.features import _deep
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    path = keras_weights_path(backbone)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reference = _vgg_weights_file(path, backbone)  # a legacy .h5, as Keras' ImageNet files
+    spec = dataclasses.replace(_deep.BACKBONES[backbone], weights_md5=hashlib.md5(path.read_bytes()).hexdigest())
+    monkeypatch.setitem(_deep.BACKBONES, backbone, spec)
+    return reference
 
 
 # --- import and registry --------------------------------------------------------------------
@@ -192,26 +209,106 @@ def test_gpu_without_a_gpu_says_so(images):
 def test_imagenet_offline_names_keras_cache_file(images, tmp_path, monkeypatch):
     import keras
 
-    def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] "
-                        "Temporary failure in name resolution")
-
+    # weights="imagenet" reads the cache only: no download is even tried (finding 5 of the deep probe).
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
     expected = tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
     with pytest.raises(MissingWeightsError, match="not in Keras' cache") as error:
         DeepFeatures(weights="imagenet").fit(images)
     assert str(expected) in str(error.value) and "~/.keras/models" in str(error.value)
+    assert "fer-classic download-weights vgg16" in str(error.value) and "download_imagenet_weights" in str(error.value)
+    assert not expected.parent.exists()  # nothing written into the cache either
+
+
+def test_imagenet_cached_file_of_another_md5_is_refused(images, tmp_path, monkeypatch):
+    # Random weights where Keras' ImageNet file belongs were used and recorded as "imagenet".
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    keras_weights_path("vgg16").parent.mkdir(parents=True)
+    _vgg_weights_file(keras_weights_path("vgg16"))
+    with pytest.raises(MissingWeightsError, match=r"is not Keras' ImageNet file of vgg16 \(MD5 [0-9a-f]{32}"):
+        DeepFeatures(weights="imagenet").fit(images)
+
+
+def test_imagenet_md5_is_computed_once_per_file(images, tmp_path, monkeypatch):
+    from fer_classic.features import _deep
+
+    _fake_imagenet_cache(monkeypatch, tmp_path)
+    _deep._imagenet_weights("vgg16")
+    monkeypatch.setattr(_deep.hashlib, "md5", lambda **k: pytest.fail("hashed the 58 MB file again"))
+    assert _deep._imagenet_weights("vgg16") == keras_weights_path("vgg16")
+
+
+def _fake_get_file(calls, content=b"vgg16 weights"):
+    def get_file(fname, origin, *, cache_subdir, file_hash, cache_dir, force_download=False):
+        calls.append({"fname": fname, "origin": origin, "file_hash": file_hash})
+        path = Path(cache_dir) / cache_subdir / fname
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        return str(path)
+
+    return get_file
+
+
+def test_download_imagenet_weights_fetches_into_keras_cache_once(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    import keras
+
+    from fer_classic.features import _deep, download_imagenet_weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    md5 = hashlib.md5(b"vgg16 weights").hexdigest()
+    monkeypatch.setitem(_deep.BACKBONES, "vgg16", dataclasses.replace(_deep.BACKBONES["vgg16"], weights_md5=md5))
+    calls = []
+    monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls))
+    assert download_imagenet_weights("vgg16") == keras_weights_path("vgg16")
+    assert calls == [{"fname": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                      "origin": _deep.BACKBONES["vgg16"].weights_origin, "file_hash": md5}]
+    assert download_imagenet_weights("vgg16") == keras_weights_path("vgg16") and len(calls) == 1  # cached
+
+
+def test_download_imagenet_weights_failure_is_named(tmp_path, monkeypatch):
+    import keras
+
+    from fer_classic.features import download_imagenet_weights
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(MissingWeightsError, match=r"downloading vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        download_imagenet_weights("vgg19")
+    with pytest.raises(ValueError, match=r"backbone must be one of \['vgg16', 'vgg19'\]"):
+        download_imagenet_weights("resnet")
+
+
+def test_cli_download_weights(tmp_path, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    import keras
+
+    from fer_classic.cli import _BACKBONES
+    from fer_classic.features import BACKBONES, _deep
+
+    assert set(_BACKBONES) == set(BACKBONES)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    md5 = hashlib.md5(b"vgg19 weights").hexdigest()
+    monkeypatch.setitem(_deep.BACKBONES, "vgg19", dataclasses.replace(_deep.BACKBONES["vgg19"], weights_md5=md5))
+    calls = []
+    monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(calls, b"vgg19 weights"))
+    result = CliRunner().invoke(main, ["download-weights", "vgg19"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(keras_weights_path("vgg19")) and len(calls) == 1
 
 
 def test_imagenet_uses_the_cached_file_without_downloading(images, tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
-    path = keras_weights_path("vgg16")
-    path.parent.mkdir(parents=True)
-    reference = _vgg_weights_file(path)  # a legacy .h5, as Keras' ImageNet files
+    reference = _fake_imagenet_cache(monkeypatch, tmp_path)
     extractor = DeepFeatures(weights="imagenet", verbose=False).fit(images)
     assert extractor.weights_source_ == "imagenet" and len(extractor.weights_sha256_) == 64
     np.testing.assert_allclose(extractor.transform(images), reference.transform(images), rtol=1e-5, atol=1e-6)
@@ -265,10 +362,8 @@ def test_pipeline_with_extractor_survives_joblib(tiny_faces, tmp_path):
 def test_fit_model_records_backbone_layer_and_weights(tiny_faces, tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
-    keras_weights_path("vgg16").parent.mkdir(parents=True)
-    _vgg_weights_file(keras_weights_path("vgg16"))
+    _fake_imagenet_cache(monkeypatch, tmp_path)
     result = fit_model(tiny_faces, features="vgg16+hog", clf="svm")
     (deep,) = result.model.metadata["deep_features"]
     assert deep["backbone"] == "vgg16" and deep["layer"] == "block5_pool" and deep["weights"] == "imagenet"
@@ -279,10 +374,8 @@ def test_fit_model_records_backbone_layer_and_weights(tiny_faces, tmp_path, monk
 def test_cli_fits_vgg16_with_an_svm(tmp_path, monkeypatch, folder_dataset):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
-    keras_weights_path("vgg16").parent.mkdir(parents=True)
-    _vgg_weights_file(keras_weights_path("vgg16"))
+    _fake_imagenet_cache(monkeypatch, tmp_path)
     out = tmp_path / "vgg.joblib"
     result = CliRunner().invoke(main, ["fit", "--data", str(folder_dataset), "--features", "vgg16", "--clf", "svm",
                                        "--out", str(out), "--json"])

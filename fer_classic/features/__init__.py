@@ -15,7 +15,7 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_base": ["infer_image_shape"],
     "_cnn": ["CNNFeatures"],
-    "_deep": ["BACKBONES", "DeepFeatures", "deep_metadata"],
+    "_deep": ["BACKBONES", "DeepFeatures", "deep_metadata", "download_imagenet_weights"],
     "_gabor": ["GaborFeatures"],
     "_hog": ["HOGFeatures"],
     "_lbp": ["LBPFeatures"],

@@ -23,7 +23,10 @@ from ..data._levels import read_levels
 from ..exceptions import MissingWeightsError
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, infer_image_shape
 
-__all__ = ["BACKBONES", "Backbone", "DeepFeatures", "deep_metadata", "import_keras", "keras_weights_path"]
+__all__ = [
+    "BACKBONES", "Backbone", "DeepFeatures", "deep_metadata", "download_imagenet_weights", "import_keras",
+    "keras_weights_path",
+]
 
 _POOLINGS = ("avg", "max", "flatten")
 _DEVICES = ("auto", "cpu", "gpu")
@@ -99,32 +102,102 @@ def keras_weights_path(backbone: str) -> Path:
     return Path(home).expanduser() / "models" / BACKBONES[backbone].weights_file
 
 
+def _check_backbone(backbone: str) -> Backbone:
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {sorted(BACKBONES)}; got {backbone!r}.")
+    return BACKBONES[backbone]
+
+
+#: (path, size, mtime_ns) -> MD5 of a weights file: hashing 58-80 MB on every fit is wasted time.
+_MD5_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _file_md5(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _MD5_CACHE:
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _MD5_CACHE[key] = digest.hexdigest()
+    return _MD5_CACHE[key]
+
+
+def _how_to_get(backbone: str) -> str:
+    return (f"fetch it once with `fer-classic download-weights {backbone}` (Python: "
+            f"fer_classic.features.download_imagenet_weights({backbone!r})), or pass weights=PATH to a local copy")
+
+
 def _imagenet_weights(backbone: str) -> Path:
-    """The cached ImageNet weights file, downloaded by Keras first if it is missing.
+    """The ImageNet weights file of ``backbone`` in Keras' cache, checked against Keras' MD5; never downloads.
 
     Raises
     ------
     MissingWeightsError
-        If the file is not cached and the download fails (no network).
+        If the file is not cached, or is not the file Keras publishes (another MD5: a partial
+        copy, another version); the message names the file, the cache folder and how to fetch it.
     """
+    spec = _check_backbone(backbone)
     path = keras_weights_path(backbone)
-    if path.is_file():
-        return path
-    spec = BACKBONES[backbone]
-    _, keras = import_keras()
-    try:
-        got = keras.utils.get_file(
-            spec.weights_file, spec.weights_origin, cache_subdir="models",
-            file_hash=spec.weights_md5, cache_dir=str(path.parent.parent),
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"weights='imagenet': {path} is not in Keras' cache ($KERAS_HOME/models, default "
+            f"~/.keras/models) and fer-classic does not download unasked: "
+            f"{_how_to_get(backbone)}."
         )
+    md5 = _file_md5(path)
+    if md5 != spec.weights_md5:
+        raise MissingWeightsError(
+            f"weights='imagenet': {path} is not Keras' ImageNet file of {backbone} (MD5 {md5}, expected "
+            f"{spec.weights_md5}): a partial copy or another file. Delete it and {_how_to_get(backbone)}."
+        )
+    return path
+
+
+def download_imagenet_weights(backbone: str) -> Path:
+    """Download the ImageNet weights (no top) of ``backbone`` into Keras' cache; the one network access.
+
+    ``DeepFeatures(weights="imagenet")`` only reads Keras' cache
+    (``$KERAS_HOME/models``, default ``~/.keras/models``); this fetches the
+    file there once, from Keras' own address, checked against Keras' MD5.
+    A file already there with the right MD5 is not fetched again.
+
+    Parameters
+    ----------
+    backbone : {"vgg16", "vgg19"}
+        Key of :data:`BACKBONES` (58 MB for vgg16, 80 MB for vgg19).
+
+    Returns
+    -------
+    Path
+        The cached file.
+
+    Raises
+    ------
+    ValueError
+        If ``backbone`` is unknown.
+    MissingWeightsError
+        If the download fails or its MD5 differs.
+    MissingDependencyError
+        If TensorFlow is not installed.
+    """
+    spec = _check_backbone(backbone)
+    path = keras_weights_path(backbone)
+    if path.is_file() and _file_md5(path) == spec.weights_md5:
+        return path
+    _, keras = import_keras("download_imagenet_weights")
+    try:
+        # force_download: a cached file of another MD5 is replaced, not kept
+        got = keras.utils.get_file(spec.weights_file, spec.weights_origin, cache_subdir="models",
+                                   file_hash=spec.weights_md5, cache_dir=str(path.parent.parent),
+                                   force_download=path.is_file())
     except Exception as exc:  # Keras wraps URL and HTTP errors in a bare Exception
         raise MissingWeightsError(
-            f"weights='imagenet': the ImageNet weights of {backbone} are not in Keras' cache and "
-            f"could not be downloaded ({type(exc).__name__}: {exc}). Put the file {spec.weights_file} "
-            f"(from {spec.weights_origin}) at {path} (Keras' cache: $KERAS_HOME/models, "
-            "default ~/.keras/models), or pass weights=PATH to a local copy."
+            f"downloading {spec.weights_file} from {spec.weights_origin} into {path.parent} failed "
+            f"({type(exc).__name__}: {exc}); download it with a browser and put it there."
         ) from exc
-    return Path(got)
+    return _imagenet_weights(backbone) if Path(got) == path else Path(got)
 
 
 @contextmanager
@@ -318,10 +391,12 @@ class DeepFeatures(_KerasExtractorMixin):
         the image's own side, raised to the backbone's minimum (32 for VGG).
         Cost grows with its square.
     weights : "imagenet", path or None, default="imagenet"
-        ``"imagenet"``: Keras' pretrained weights, from its cache
-        (``$KERAS_HOME/models``, default ``~/.keras/models``), downloaded
-        there on first use; offline, a :class:`~fer_classic.exceptions.MissingWeightsError`
-        names the file to put there. A path: a local ``.h5`` /
+        ``"imagenet"``: Keras' pretrained weights, read from its cache
+        (``$KERAS_HOME/models``, default ``~/.keras/models``) and checked
+        against Keras' MD5; nothing is downloaded: fetch them once with
+        :func:`download_imagenet_weights` (``fer-classic download-weights
+        vgg16``), else a :class:`~fer_classic.exceptions.MissingWeightsError`
+        names the file and the folder. A path: a local ``.h5`` /
         ``.weights.h5`` weights file or ``.keras`` model of the same
         architecture. None: random (seeded Glorot-uniform) weights, for tests.
     batch_size : int, default=64
@@ -462,7 +537,7 @@ class DeepFeatures(_KerasExtractorMixin):
         FileNotFoundError
             If ``weights`` names a missing file.
         MissingWeightsError
-            If ``weights='imagenet'`` and the weights are neither cached nor downloadable.
+            If ``weights='imagenet'`` and the weights are not in Keras' cache, or not Keras' file (MD5).
         MissingDependencyError
             If TensorFlow is not installed.
         """
