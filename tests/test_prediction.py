@@ -974,6 +974,21 @@ def test_cli_webcam_refuses_the_outputs_it_does_not_write(runner, tmp_path, args
     assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
 
 
+def test_folders_are_listed_by_the_loaders_rule_and_linked_folders_are_warned_of(tmp_path):
+    from fer_classic.exceptions import SkippedFilesWarning
+    from fer_classic.prediction import expand_inputs
+    from fer_classic.prediction._run import warn_repeated
+
+    for name in ["a.jpg", ".hidden.jpg", "._a.jpg", ".thumbs/t.jpg", "__MACOSX/m.jpg", "sub/deeper/d.jpg"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path)
+    paths = expand_inputs([tmp_path])
+    assert paths == [tmp_path / "a.jpg", tmp_path / "sub" / "deeper" / "d.jpg"]  # as evaluate/fit list them
+    with pytest.warns(SkippedFilesWarning, match=r"1 linked folder\(s\) .*not entered.*sub/loop"):
+        warn_repeated([tmp_path], paths)
+
+
 def test_prediction_csv_names_a_formula_like_file_as_text():
     from fer_classic.prediction import rows_csv
 

@@ -20,10 +20,12 @@ from sklearn.base import clone
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs, path_items
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
+from ..data._folder import is_hidden
 from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
 from ..exceptions import (
     DatasetError, FaceDetectorError, ImageDecodeError, InputPathError, OutputPathError, ReportError,
+    SkippedFilesWarning,
 )
 from ..persistence import FERModel
 from ._draw import draw_faces
@@ -89,7 +91,11 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     """Files as given, folders searched recursively for images and videos (sorted), each file once.
 
     ``inputs`` is one path (a str, bytes or os.PathLike: one input, never
-    its characters) or an iterable of paths.
+    its characters) or an iterable of paths. Folders are listed as the
+    dataset loaders list them: hidden files and folders (``.``, macOS's
+    ``._`` companions) and ``__MACOSX`` are left out, and linked folders are
+    not entered (a loop cannot repeat files): the list's ``linked`` names
+    them, and :func:`predict_paths` warns of them (a SkippedFilesWarning).
 
     Raises
     ------
@@ -101,21 +107,68 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     """
     media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     paths: list[Path] = []
+    linked: list[Path] = []
     for item in _input_paths(inputs):
         if item.is_dir():
-            # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
-            paths += sorted(p for p in item.rglob("*") if p.suffix.lower() in media and not p.is_dir())
+            found, links = _media_files(item, media)
+            paths += found
+            linked += links
         else:
             paths.append(item)
     if not paths:
         raise DatasetError(f"No image or video files given (folders are searched for {', '.join(sorted(media))}).")
     # A file given twice (or named beside its folder) is predicted once: its two annotated copies were one
     # (the second's name, both inputs' boxes drawn on it) and its rows came twice. predict_paths warns.
-    return list(dict.fromkeys(paths))
+    return _InputFiles(dict.fromkeys(paths), linked=linked)
+
+
+class _InputFiles(list):
+    """:func:`expand_inputs`' files, with the linked folders it did not enter (``linked``), which the runs warn
+    of (:func:`warn_repeated`) once, however often the inputs are listed before (output checks)."""
+
+    def __init__(self, paths, linked=()):
+        super().__init__(paths)
+        self.linked = list(linked)
+
+
+def _media_files(folder: Path, media) -> tuple[list[Path], list[Path]]:
+    """Media files under ``folder`` (sorted) and the linked folders not entered, hidden names left out."""
+    files, linked, stack = [], [], [folder]
+    while stack:
+        base = stack.pop()
+        try:
+            entries = list(os.scandir(base))
+        except OSError:  # an unreadable sub-folder is passed over, as the loaders and rglob do
+            continue
+        for entry in entries:
+            if is_hidden(entry.name):  # the loaders' rule: .hidden, ._ companions, __MACOSX
+                continue
+            path = base / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(path)
+            elif entry.is_symlink() and _links_to_folder(entry):
+                linked.append(path)
+            elif path.suffix.lower() in media:
+                # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
+                files.append(path)
+    return sorted(files), sorted(linked)
+
+
+def _links_to_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows the link
+    except OSError:  # a link loop
+        return False
 
 
 def warn_repeated(inputs, paths: list[Path]) -> None:
-    """Warn, naming them, when files of ``inputs`` were given more than once (``paths`` keeps each once)."""
+    """Warn, naming them, when files of ``inputs`` were given more than once (``paths`` keeps each once),
+    and of the linked folders :func:`expand_inputs` did not enter, as the dataset loaders warn of them."""
+    linked = getattr(paths, "linked", ())
+    if linked:
+        warnings.warn(f"{len(linked)} linked folder(s) inside the input folders were not entered (links to folders "
+                      "are not followed, so that a loop cannot repeat files); give them as inputs to predict their "
+                      "files: " + list_sources([str(p) for p in linked]), SkippedFilesWarning, stacklevel=3)
     items = _input_paths(inputs)
     folders = Counter(item for item in items if item.is_dir())
     files = Counter(item for item in items if not item.is_dir())
