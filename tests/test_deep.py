@@ -481,3 +481,23 @@ def test_cnn_pipeline_survives_joblib(tiny_faces, tmp_path):
     loaded = joblib.load(tmp_path / "cnn.joblib")
     np.testing.assert_array_equal(loaded.predict(test.X), pipe.predict(test.X))
     assert deep_metadata(loaded)[0]["extractor"] == "CNNFeatures"
+
+
+# --- fitted state (findings of the deep-features probe) --------------------------------------
+def test_deep_parameters_changed_after_fit_change_nothing_before_or_after_pickling(images):
+    extractor = DeepFeatures(weights=None, input_size=32, layer="block1_pool", verbose=False).fit(images[:4])
+    features = extractor.transform(images[:4])
+    extractor.set_params(pooling="max", backbone="vgg19")
+    np.testing.assert_array_equal(extractor.transform(images[:4]), features)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(extractor)).transform(images[:4]), features)
+    assert extractor.describe()["pooling"] == "avg" and extractor.get_feature_names_out()[0] == "vgg16_0"
+
+
+def test_cnn_architecture_changed_after_fit_changes_nothing_after_pickling(images):
+    y = np.arange(4) % 2
+    cnn = CNNFeatures(blocks=(4,), convs_per_block=1, dense_units=4, epochs=1, validation_fraction=None)
+    features = cnn.fit(images[:4], y).transform(images[:4])
+    cnn.set_params(dense_units=8, blocks=(4, 8), dropout=0.5)
+    clone = pickle.loads(pickle.dumps(cnn))
+    np.testing.assert_array_equal(clone.transform(images[:4]), features)
+    assert clone.describe()["blocks"] == [4]

@@ -119,6 +119,9 @@ class CNNFeatures(_KerasExtractorMixin):
         Geometry learned in ``fit``.
     n_features_out_ : int
         ``dense_units``.
+    blocks_, convs_per_block_, dense_units_, dropout_
+        The architecture fitted (tuples of int, int, float): what the network is rebuilt
+        from after unpickling, so parameters changed after ``fit`` change nothing until the next ``fit``.
     model_ : keras.Model
         The frozen network from images to the penultimate layer.
     head_coef_, head_intercept_ : ndarray
@@ -213,13 +216,15 @@ class CNNFeatures(_KerasExtractorMixin):
     def _check_params(self, image_shape):
         _as_tuple(self.convs_per_block, len(self.blocks), "convs_per_block")
 
-    def _build_trunk(self, keras):
-        """Images (n, h, w, 1) scaled to 0..1 → penultimate activations, seeded initialisers."""
+    def _build_trunk(self, keras, seed: int):
+        """Images (n, h, w, 1) scaled to 0..1 → penultimate activations, seeded initialisers.
+
+        Built from the fitted architecture (``blocks_``, ``convs_per_block_``, ``dense_units_``,
+        ``dropout_``), never from the parameters, which may have changed since ``fit``.
+        """
         layers = keras.layers
-        seed = int(self.random_state)
         counter = iter(range(seed * 1000, seed * 1000 + 1000))
-        blocks = tuple(int(b) for b in self.blocks)
-        convs = _as_tuple(self.convs_per_block, len(blocks), "convs_per_block")
+        blocks, convs = self.blocks_, self.convs_per_block_
         inputs = keras.Input((*self.image_shape_, 1), name="image")
         x = inputs
         for b, (filters, n_convs) in enumerate(zip(blocks, convs)):
@@ -230,9 +235,9 @@ class CNNFeatures(_KerasExtractorMixin):
                 x = layers.Activation("relu")(x)
             # "same" pooling keeps odd and tiny images valid (1 x n rows)
             x = layers.MaxPooling2D(padding="same", name=f"block{b + 1}_pool")(x)
-            x = layers.Dropout(float(self.dropout) / 2, seed=next(counter))(x)
+            x = layers.Dropout(self.dropout_ / 2, seed=next(counter))(x)
         x = layers.Flatten()(x)
-        x = layers.Dense(int(self.dense_units), use_bias=False, name="dense",
+        x = layers.Dense(self.dense_units_, use_bias=False, name="dense",
                          kernel_initializer=keras.initializers.HeUniform(seed=next(counter)))(x)
         x = layers.BatchNormalization(name="dense_bn")(x)
         x = layers.Activation("relu", name="features")(x)
@@ -284,9 +289,13 @@ class CNNFeatures(_KerasExtractorMixin):
         self.__dict__.pop("_keras_weights", None)
         self.device_ = self._resolve_device(tf)
         self.precision_ = self._resolve_precision()
+        # The architecture, kept: the network is rebuilt from these after unpickling.
+        self.blocks_ = tuple(int(b) for b in self.blocks)
+        self.convs_per_block_ = _as_tuple(self.convs_per_block, len(self.blocks_), "convs_per_block")
+        self.dense_units_, self.dropout_ = int(self.dense_units), float(self.dropout)
 
         with tf.device(self.device_), _dtype_policy(keras, self.precision_):
-            trunk = self._build_trunk(keras)
+            trunk = self._build_trunk(keras, seed)
             model = self._classifier(keras, trunk, len(self.classes_))
             steps = -(-len(train_idx) // int(self.batch_size))
             rate = float(self.learning_rate)
@@ -316,7 +325,7 @@ class CNNFeatures(_KerasExtractorMixin):
         self.n_epochs_ = len(history.history["loss"])
         self.best_epoch_ = keep.best_epoch + 1
         self.validation_indices_ = val_idx
-        self.n_features_out_ = int(self.dense_units)
+        self.n_features_out_ = self.dense_units_
         self._compile_forward()
         return self
 
@@ -351,7 +360,7 @@ class CNNFeatures(_KerasExtractorMixin):
     def _rebuild_model(self, weights):
         _, keras = import_keras("CNNFeatures")
         with _dtype_policy(keras, self.precision_):
-            model = self._build_trunk(keras)
+            model = self._build_trunk(keras, 0)  # the initialisers' seed is moot: the weights replace them
         model.set_weights(weights)
         model.trainable = False
         return model
@@ -367,11 +376,20 @@ class CNNFeatures(_KerasExtractorMixin):
         """JSON-ready description of the fitted extractor (for model files)."""
         return {
             "extractor": "CNNFeatures", "backbone": "cnn", "layer": "features",
-            "blocks": [int(b) for b in self.blocks], "weights": "trained in fit",
+            "blocks": list(self.blocks_), "weights": "trained in fit",
             "weights_sha256": _weights_digest(self.model_), "epochs": self.n_epochs_,
             "best_epoch": self.best_epoch_, "fit_seconds": round(self.fit_seconds_, 1),
             "n_features": self.n_features_out_,
         }
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "n_features_out_" in state and "blocks_" not in state:  # fitted by a version that did not keep them
+            blocks = tuple(int(b) for b in state["blocks"])
+            state.update(blocks_=blocks, convs_per_block_=_as_tuple(state["convs_per_block"], len(blocks),
+                                                                    "convs_per_block"),
+                         dense_units_=int(state["dense_units"]), dropout_=float(state["dropout"]))
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -378,6 +378,9 @@ class DeepFeatures(_KerasExtractorMixin):
     ----------
     backbone : {"vgg16", "vgg19"}, default="vgg16"
         Keras application (see :data:`BACKBONES`).
+
+    Changing a parameter after ``fit`` changes nothing until the next ``fit``
+    (an unpickled extractor rebuilds the network from its fitted attributes).
     layer : str, optional
         Name of the layer whose output are the features (``block4_pool``,
         ``block5_conv3``, …); default the backbone's last pooling layer
@@ -425,6 +428,8 @@ class DeepFeatures(_KerasExtractorMixin):
     ----------
     image_shape_ : (int, int)
         Geometry learned in ``fit``.
+    backbone_, pooling_ : str
+        The ``backbone`` and ``pooling`` fitted.
     layer_ : str
         The layer the features come from.
     input_size_ : int
@@ -496,7 +501,14 @@ class DeepFeatures(_KerasExtractorMixin):
 
     @property
     def _feature_prefix(self) -> str:
-        return f"{self.backbone}_"
+        return f"{getattr(self, 'backbone_', self.backbone)}_"
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "layer_" in state:  # fitted by a version that did not keep these: they were its parameters
+            state.setdefault("backbone_", state.get("backbone"))
+            state.setdefault("pooling_", state.get("pooling"))
+        super().__setstate__(state)
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:
         minimum = BACKBONES[self.backbone].min_size
@@ -548,6 +560,8 @@ class DeepFeatures(_KerasExtractorMixin):
         self.__dict__.pop("_keras_weights", None)
         self.device_ = self._resolve_device(tf)
         self.precision_ = self._resolve_precision()
+        # What the network is rebuilt from (after unpickling): set_params after fit changes nothing until refit.
+        self.backbone_, self.pooling_ = self.backbone, self.pooling
         self.input_size_ = int(self.input_size or max(max(self.image_shape_), BACKBONES[self.backbone].min_size))
         self.layer_ = self.layer or BACKBONES[self.backbone].default_layer
 
@@ -565,13 +579,13 @@ class DeepFeatures(_KerasExtractorMixin):
         model.trainable = False
         self.model_ = model
         shape = model.output_shape
-        self.n_features_out_ = int(np.prod(shape[1:])) if self.pooling == "flatten" else int(shape[-1])
+        self.n_features_out_ = int(np.prod(shape[1:])) if self.pooling_ == "flatten" else int(shape[-1])
         self._compile_forward()
         return self
 
     def _build(self, keras, weights_path: Path | None = None):
         """The backbone cut at ``layer_``, built on the device under the chosen dtype policy."""
-        spec = BACKBONES[self.backbone]
+        spec = BACKBONES[self.backbone_]
         application = getattr(keras.applications, spec.application)
         tf, _ = import_keras()
         with _dtype_policy(keras, self.precision_), tf.device(self.device_):
@@ -589,9 +603,9 @@ class DeepFeatures(_KerasExtractorMixin):
                 output = full.get_layer(self.layer_).output
             except ValueError as exc:
                 names = ", ".join(layer.name for layer in full.layers[1:])
-                raise ValueError(f"layer {self.layer_!r} is not a layer of {self.backbone}; choose one of "
+                raise ValueError(f"layer {self.layer_!r} is not a layer of {self.backbone_}; choose one of "
                                  f"{names}.") from exc
-            model = keras.Model(full.input, output, name=f"{self.backbone}_{self.layer_}")
+            model = keras.Model(full.input, output, name=f"{self.backbone_}_{self.layer_}")
             if keras_file:
                 self._copy_weights(keras, model, weights_path)
         return model
@@ -625,12 +639,12 @@ class DeepFeatures(_KerasExtractorMixin):
         if tuple(self.image_shape_) != (size, size):
             x = tf.image.resize(x, (size, size), method="bilinear")
         x = tf.image.grayscale_to_rgb(x)
-        preprocess = getattr(keras.applications, BACKBONES[self.backbone].module).preprocess_input
+        preprocess = getattr(keras.applications, BACKBONES[self.backbone_].module).preprocess_input
         x = self.model_(preprocess(x), training=False)
         x = tf.cast(x, tf.float32)
-        if self.pooling == "avg":
+        if self.pooling_ == "avg":
             return tf.reduce_mean(x, axis=(1, 2))
-        if self.pooling == "max":
+        if self.pooling_ == "max":
             return tf.reduce_max(x, axis=(1, 2))
         return tf.reshape(x, (tf.shape(x)[0], -1))
 
@@ -639,7 +653,7 @@ class DeepFeatures(_KerasExtractorMixin):
         check_is_fitted(self)
         X = np.ascontiguousarray(validate_data(self, X, dtype="numeric", reset=False))
         digest = hashlib.sha256()
-        for part in (self.backbone, self.layer_, self.pooling, self.input_size_, self.precision_,
+        for part in (self.backbone_, self.layer_, self.pooling_, self.input_size_, self.precision_,
                      self.weights_sha256_, self.image_shape_, X.dtype.str, X.shape):
             digest.update(repr(part).encode())
         digest.update(X.tobytes())
@@ -660,7 +674,7 @@ class DeepFeatures(_KerasExtractorMixin):
         images = self._images(X)
         if self.cache_dir is None:
             return self._predict_features(images)
-        path = Path(self.cache_dir) / f"{self.backbone}-{self.cache_key(X)}.npy"
+        path = Path(self.cache_dir) / f"{self.backbone_}-{self.cache_key(X)}.npy"
         if path.is_file():
             cached = np.load(path)
             if cached.shape == (len(images), self.n_features_out_):
@@ -678,8 +692,8 @@ class DeepFeatures(_KerasExtractorMixin):
         """JSON-ready description of the fitted extractor (for model files)."""
         check_is_fitted(self)
         return {
-            "extractor": "DeepFeatures", "backbone": self.backbone, "layer": self.layer_,
-            "pooling": self.pooling, "input_size": self.input_size_, "weights": self.weights_source_,
+            "extractor": "DeepFeatures", "backbone": self.backbone_, "layer": self.layer_,
+            "pooling": self.pooling_, "input_size": self.input_size_, "weights": self.weights_source_,
             "weights_sha256": self.weights_sha256_, "precision": self.precision_,
             "n_features": self.n_features_out_,
         }
