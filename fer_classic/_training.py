@@ -730,28 +730,71 @@ def _check_eigenfaces(steps: list, shape: tuple[int, int]) -> None:
                          f"pixels (--size {side}), or other features.")
 
 
-def check_before_loading(pipeline, shape: tuple[int, int] | None) -> None:
+def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping | None = None, *,
+                         name: Callable[[str], str] = str) -> None:
     """Refuse, before any image is read, what the options alone decide would fail after loading.
 
-    A Keras extractor (cnn, vgg16, vgg19) without TensorFlow, a cuML backend without cuML, ImageNet weights
-    neither cached nor downloadable, and PCA components above the pixels of an image (``shape``; None: a
+    A Keras extractor (cnn, vgg16, vgg19) without TensorFlow, or with ``device='gpu'`` where
+    TensorFlow sees no GPU; a cuML backend without cuML; ImageNet weights neither cached nor
+    downloadable; and PCA components above the pixels of an image (``shape``; None: a
     preprocessing step may change it).
+
+    Parameters
+    ----------
+    pipeline : Pipeline or FlipAugmented
+    shape : (int, int) or None
+    grid : mapping, optional
+        A search's parameter grid (validated names and values): every
+        candidate's device, backend and weights are checked, so that one that
+        cannot run here is named before the others are fitted.
+    name : callable, default=str
+        The grid's parameter name as the message gives it (``features__device`` →
+        ``cnn.device``).
+
+    Raises
+    ------
+    MissingDependencyError
+        If TensorFlow (or cuML for ``backend='cuml'``) is not installed; the message names the pip extra.
+    ValueError
+        If a device, backend or weights cannot be used on this machine (a grid's candidate is named).
     """
+    from .estimators import SVMClassifier
+    from .features._deep import _KerasExtractorMixin
+
+    def matters(owner, key: str) -> bool:  # what _check_runnable reads
+        return ((isinstance(owner, SVMClassifier) and key == "backend")
+                or (isinstance(owner, _KerasExtractorMixin) and key in ("device", "weights", "backbone")))
+
+    for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
+        try:
+            _check_runnable(clone(pipeline).set_params(**candidate) if candidate else pipeline)
+        except ValueError as exc:
+            if not candidate:
+                raise
+            values = ", ".join(f"{name(key)}={value!r}" for key, value in candidate.items())
+            raise ValueError(f"--grid: the candidate {values} cannot run on this machine: {str(exc).rstrip('.')}. "
+                             "Drop that value from the grid.") from None
+    if shape is not None:
+        _check_eigenfaces([pipeline, *pipeline.get_params(deep=True).values()], shape)
+
+
+def _check_runnable(pipeline) -> None:
+    """Raise when a step of ``pipeline`` cannot run on this machine (see :func:`check_before_loading`)."""
     from .estimators import SVMClassifier
     from .features._deep import _KerasExtractorMixin, import_keras
 
-    steps = [pipeline, *pipeline.get_params(deep=True).values()]
-    for step in steps:
+    for step in [pipeline, *pipeline.get_params(deep=True).values()]:
         if isinstance(step, SVMClassifier) and step.backend == "cuml":
             step._resolve_backend()  # raises when cuML is missing or has no GPU
         elif isinstance(step, _KerasExtractorMixin):
-            import_keras(type(step).__name__)  # TensorFlow now, not after loading and after the other extractors ran
+            # TensorFlow now, not after loading and after the other extractors ran.
+            tf, _ = import_keras(type(step).__name__)
+            if step.device == "gpu":
+                step._resolve_device(tf)  # ValueError where TensorFlow sees no GPU
             if type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
                 from .features._deep import _imagenet_weights
 
                 _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
-    if shape is not None:
-        _check_eigenfaces(steps, shape)
 
 
 def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,

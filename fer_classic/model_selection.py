@@ -676,7 +676,6 @@ def search_model(
     param_grid = {_wrapped_param_name(k, flip=flip, mirror_kernel=mirror_kernel): v for k, v in param_grid.items()}
     template, shape = training_pipeline(features, clf, None, data=data, size=size, preprocess=preprocess,
                                         options=options, random_state=random_state, log=log, grid=param_grid)
-    check_before_loading(template, shape)
     require_mlp_memory(template, features, shape)
     n_candidates = math.prod(len(v) for v in param_grid.values())  # exact: np.prod overflows int64
     # Counted before check_grid, which checks each value (about 1 ms each: 3 million took an hour to refuse).
@@ -685,6 +684,8 @@ def search_model(
         raise ValueError(f"--grid holds {n_candidates:,} candidates ({sizes} values); at most {MAX_CANDIDATES:,} "
                          "are searched: give fewer values.")
     check_grid(template, param_grid)
+    # Every candidate's device and backend (cnn.device: gpu without a GPU): not after the others trained.
+    check_before_loading(template, shape, param_grid, name=lambda key: _short_param_name(key, features))
     cv = _check_cv(cv)
     from ._distributed import check_backend, check_scheduler
 

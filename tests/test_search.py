@@ -671,3 +671,27 @@ def test_report_search_failing_to_write_a_plot_leaves_the_previous_files(tmp_pat
     with pytest.raises(OSError, match="No space left"):
         report_search(result.model, small_faces, tmp_path / "r", cv=2, train_sizes=(1.0,), n_jobs=1)
     assert {p.name: p.read_text() for p in (tmp_path / "r").iterdir()} == {n: f"last run's {n}" for n in names}
+
+
+def test_a_grid_device_without_a_gpu_is_refused_before_loading(monkeypatch):
+    """cnn.device: gpu failed only after the grid's CPU candidates had trained (hours on FER2013)."""
+    import types
+
+    # A TensorFlow that sees no GPU (and costs no import): the real one may see one.
+    no_gpu = types.SimpleNamespace(config=types.SimpleNamespace(list_physical_devices=lambda kind: []))
+    monkeypatch.setattr("fer_classic.features._deep.import_keras", lambda *a: (no_gpu, None))
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(ValueError, match=r"^--grid: the candidate cnn.device='gpu' cannot run on this machine: "
+                                         r"device='gpu' but TensorFlow sees no GPU.*Drop that value from the grid"):
+        search_model("/no/such/data", features="cnn", clf="svm", grid={"cnn.device": ["cpu", "gpu"]})
+
+
+def test_a_grid_cuml_backend_without_cuml_is_refused_before_loading(monkeypatch):
+    """clf.backend: cuml failed only after the other candidates (and their features) were fitted."""
+    from fer_classic.estimators import cuml_status
+
+    if cuml_status()[0]:
+        pytest.skip("cuML is usable here")
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises((ImportError, ValueError), match=r"backend='cuml' cannot run"):
+        search_model("/no/such/data", features="hog", clf="svm", grid={"clf.backend": ["sklearn", "cuml"]})
