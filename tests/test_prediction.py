@@ -989,6 +989,32 @@ def test_folders_are_listed_by_the_loaders_rule_and_linked_folders_are_warned_of
         warn_repeated([tmp_path], paths)
 
 
+def test_table_keeps_a_space_between_a_four_digit_box_and_the_source():
+    row = {"status": "ok", "label": "happy", "scores": {"happy": 1.0, "sad": 0.0}, "box": [2731, 1025, 1531, 1531],
+           "source": "/p/big.jpg", "score_kind": "decision"}
+    assert "2731,1025,1531,1531 /p/big.jpg" in format_rows_table([row], ["happy", "sad"])
+
+
+def test_the_annotate_manifest_is_not_made_executable(tmp_path):
+    from fer_classic.prediction._run import COPIES_MANIFEST, _open_manifest
+
+    old = os.umask(0o022)
+    try:
+        os.close(_open_manifest(tmp_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
+    finally:
+        os.umask(old)
+    assert (tmp_path / COPIES_MANIFEST).stat().st_mode & 0o777 == 0o644  # 0o755 with os.open's default mode
+
+
+def test_predict_video_takes_a_bytes_path_as_predict_paths_does(fitted_model):
+    from fer_classic.exceptions import VideoDecodeError
+
+    with pytest.raises(VideoDecodeError, match="/no/such/clip.avi: cannot be opened"):
+        predict_video(fitted_model, b"/no/such/clip.avi")  # pathlib's TypeError named no parameter
+    with pytest.raises(TypeError, match="path must be a video file's path"):
+        predict_video(fitted_model, 3)
+
+
 def test_prediction_csv_names_a_formula_like_file_as_text():
     from fer_classic.prediction import rows_csv
 

@@ -64,8 +64,9 @@ def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] |
             lines.append(f"{'ERROR':<10}{row['error']}")
         elif row["status"] == "ok":
             box = ",".join(map(str, row["box"]))
+            # At least one space: a phone photo's 4-digit box (2731,1025,1531,1531) ran into the source.
             lines.append(f"{row['label']:<10}" + "".join(f"{row['scores'][c]:>9.3f}" for c in classes)
-                         + f"  {box:<19}{_where(row)}")
+                         + f"  {box:<18} {_where(row)}")
         else:
             lines.append(f"{row['status']:<10}" + " " * (9 * len(classes) + 21) + _where(row))
     for track in tracks or []:

@@ -292,7 +292,9 @@ def _stamp(path: Path) -> list | None:
 def _open_manifest(folder: Path, flags: int) -> int:
     """A descriptor of ``folder``'s manifest, opened with ``flags``; never through a link (ELOOP) nor
     blocking on a FIFO; OSError when it is not a regular file."""
-    fd = os.open(folder / COPIES_MANIFEST, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    # 0o666 & ~umask, as every file fer-classic writes (os.open's default 0o777 made it executable).
+    fd = os.open(folder / COPIES_MANIFEST, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
+                 0o666)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(folder / COPIES_MANIFEST))

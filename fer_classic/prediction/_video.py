@@ -259,7 +259,7 @@ def predict_video(
     Parameters
     ----------
     model : FERModel
-    path : path
+    path : str, bytes or os.PathLike
         A video file OpenCV can decode (.avi, .mp4, ...).
     every : int, default=1
         Frame step: frames 0, every, 2*every, ... are analysed.
@@ -302,7 +302,13 @@ def predict_video(
         :func:`open_video_writer` and :func:`check_video_readable`).
     ValueError
         If ``every`` or ``redetect_every`` is not an int >= 1.
+    TypeError
+        If ``path`` is not a path.
     """
+    if isinstance(path, bytes):  # one path, as predict_paths reads bytes
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a video file's path (str, bytes or os.PathLike); got {type(path).__name__}.")
     every = check_every(every)
     if annotate is not None:  # before any frame is read
         annotate = check_video_annotation(annotate, path)
