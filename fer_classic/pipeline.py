@@ -269,9 +269,12 @@ def make_pipeline(
         ``n_jobs``, ``random_state``, at any depth: ``estimator__views``),
         or ``kernel_shift`` is not a non-negative int or is given without
         ``mirror_kernel``, or ``image_shape`` is given with a ``preprocess``
-        transformer that may change the image size.
+        transformer that may change the image size, or ``backend='cuml'``
+        is asked where cuML finds no GPU.
     MissingDependencyError
-        If ``sampler`` is given and imbalanced-learn is not installed.
+        If ``sampler`` is given and imbalanced-learn is not installed, or
+        ``backend='cuml'`` (``clf_params``) and cuML is not: checked here, not
+        after the features are extracted.
 
     Examples
     --------
@@ -317,6 +320,7 @@ def make_pipeline(
                      ("scale", make_scaler(features, block_scaling=block_scaling))]
     views = n_mirror_views(kernel_shift) if mirror_kernel else 1
     classifier = make_classifier(clf, random_state=random_state, n_jobs=n_jobs, views=views, **clf_params)
+    _check_cuml(classifier)
     if mirror_kernel:
         # The scaler inside: every view is scaled by what it learned from the faces as they are.
         steps.append(("features", MirrorViews(Pipeline(feature_steps), shift=int(kernel_shift))))
@@ -332,6 +336,21 @@ def make_pipeline(
         pipeline = import_optional("imblearn.pipeline", f"sampler={sampler!r}").Pipeline(steps, memory=memory)
     pipeline = FlipAugmented(pipeline) if flip else pipeline
     return pipeline if image_shape is None else _give_image_shape(pipeline, image_shape)
+
+
+def _check_cuml(classifier) -> None:
+    """Raise now, not after the features were extracted, when ``backend='cuml'`` cannot run (no cuML, no GPU).
+
+    ``SVMClassifier.fit`` resolves its backend only once the steps before it
+    have run (a CNN trained, say); ``make_pipeline`` is a factory, not an
+    estimator's ``__init__``, so it may check here. A ``set_params`` later is
+    checked at fit.
+    """
+    from .estimators import SVMClassifier
+
+    for step in [classifier, *classifier.get_params(deep=True).values()]:
+        if isinstance(step, SVMClassifier) and step.backend == "cuml":
+            step._resolve_backend()  # MissingDependencyError naming the [gpu] extra, or ValueError without a GPU
 
 
 def _give_image_shape(pipeline, image_shape) -> Pipeline | FlipAugmented:

@@ -322,3 +322,14 @@ def test_fit_refuses_an_option_that_is_no_bool_before_loading(option, monkeypatc
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(ValueError, match=f"{option} must be True or False; got 'no'"):
         fit_model(None, features="hog+lbp", clf="svm", **{option: "no"})
+
+
+def test_a_cuml_backend_without_cuml_is_refused_when_the_pipeline_is_built():
+    """It was refused at fit, after the steps before the SVM (a CNN's training) had run."""
+    from fer_classic.estimators import cuml_status
+    from fer_classic.exceptions import MissingDependencyError
+
+    if cuml_status()[0]:
+        pytest.skip("cuML is usable here")
+    with pytest.raises(MissingDependencyError, match=r"backend='cuml' cannot run.*'fer-classic\[gpu\]'"):
+        make_pipeline("cnn", "svm", backend="cuml")
