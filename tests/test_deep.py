@@ -501,3 +501,21 @@ def test_cnn_architecture_changed_after_fit_changes_nothing_after_pickling(image
     clone = pickle.loads(pickle.dumps(cnn))
     np.testing.assert_array_equal(clone.transform(images[:4]), features)
     assert clone.describe()["blocks"] == [4]
+
+
+@pytest.mark.parametrize("extractor", [DeepFeatures(weights=None, input_size=32),
+                                       CNNFeatures(blocks=(4,), convs_per_block=1, dense_units=4, epochs=1)],
+                         ids=["DeepFeatures", "CNNFeatures"])
+@pytest.mark.parametrize("n_pixels, hint", [(40 * 48, r"image_shape=\(h, w\) with h \* w == 1920"),
+                                            (48 * 48 * 3, "flattened colour images: convert them to gray")])
+def test_rows_that_are_no_square_image_are_refused(extractor, n_pixels, hint):
+    # They were read as one 1 x n strip: convolutions over a one-pixel-high image, garbage features.
+    X, y = random_gray((4, n_pixels)), np.arange(4) % 2
+    with pytest.raises(ValueError, match=hint):
+        extractor.fit(X, y)
+
+
+def test_rows_of_another_shape_are_taken_with_their_image_shape():
+    extractor = DeepFeatures(weights=None, input_size=32, layer="block1_pool", image_shape=(40, 48)).fit(
+        random_gray((2, 40 * 48)))
+    assert extractor.image_shape_ == (40, 48)

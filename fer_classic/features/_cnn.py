@@ -109,7 +109,8 @@ class CNNFeatures(_KerasExtractorMixin):
     verbose : int, default=0
         Keras' training log (0 silent, 1 progress bar, 2 one line per epoch).
     image_shape : (int, int), optional
-        Geometry of a row; default infers a square.
+        Geometry of a row; default infers a square (rows of another pixel
+        count are refused: pass their ``image_shape``).
 
     Attributes
     ----------

@@ -7,6 +7,7 @@ TensorFlow and Keras are imported only when a network is built or run, so that
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -32,6 +33,10 @@ _POOLINGS = ("avg", "max", "flatten")
 _DEVICES = ("auto", "cpu", "gpu")
 _PRECISIONS = ("auto", "float32", "mixed")
 _WEIGHT_SUFFIXES = (".h5", ".keras")
+# Rows of a non-square pixel count from this many on (an 8x8 image) are refused without image_shape: such
+# rows are faces of another shape or flattened colour. Fewer are no face at all (scikit-learn's estimator
+# checks feed 1..20 values a row): they stay one-row strips, so those contract checks keep running.
+_SMALLEST_STRIP_REFUSED = 64
 # A transform of more batches than this shows a progress bar (verbose="auto", on a terminal).
 _PROGRESS_MIN_BATCHES = 20
 
@@ -234,6 +239,18 @@ def _seeded_weights(shapes, random_state: int) -> list[np.ndarray]:
     return weights
 
 
+def _refuse_strip(who: str, n_pixels: int) -> None:
+    """Refuse rows of a non-square pixel count without ``image_shape``: a 1 x n strip is no face for a CNN."""
+    side = math.isqrt(n_pixels // 3)
+    colour = (f" Rows of 3 x {side}x{side} values look like flattened colour images: convert them to gray "
+              "first (one value a pixel)." if n_pixels % 3 == 0 and side * side * 3 == n_pixels else "")
+    raise ValueError(
+        f"{who}: rows of {n_pixels} pixels are not a square image, and image_shape is not given; pass "
+        f"image_shape=(h, w) with h * w == {n_pixels} (e.g. (40, 48) for 40-pixel-high, 48-pixel-wide faces)."
+        + colour
+    )
+
+
 class _KerasExtractorMixin(ImageTransformerMixin):
     """What the Keras-backed extractors share: devices, batched inference, pickling.
 
@@ -251,7 +268,10 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         if X.dtype.kind not in "uif":
             X = X.astype(np.float32)
         if reset:
-            self.image_shape_ = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
+            shape = infer_image_shape(X.shape[1], getattr(self, "image_shape", None))
+            if getattr(self, "image_shape", None) is None and shape[0] == 1 and shape[1] >= _SMALLEST_STRIP_REFUSED:
+                _refuse_strip(type(self).__name__, shape[1])
+            self.image_shape_ = shape
         return read_levels(X.reshape(len(X), *self.image_shape_))  # 0..1 floats fed Keras' 0..255 input as 0..1
 
     def _images(self, X) -> np.ndarray:
