@@ -519,3 +519,10 @@ def test_rows_of_another_shape_are_taken_with_their_image_shape():
     extractor = DeepFeatures(weights=None, input_size=32, layer="block1_pool", image_shape=(40, 48)).fit(
         random_gray((2, 40 * 48)))
     assert extractor.image_shape_ == (40, 48)
+
+
+def test_cnn_describe_before_fit_is_not_fitted_error():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CNNFeatures().describe()

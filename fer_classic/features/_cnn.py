@@ -7,6 +7,7 @@ import time
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
 from ._base import IMAGE_SHAPE_CONSTRAINT
@@ -375,6 +376,7 @@ class CNNFeatures(_KerasExtractorMixin):
 
     def describe(self) -> dict:
         """JSON-ready description of the fitted extractor (for model files)."""
+        check_is_fitted(self)
         return {
             "extractor": "CNNFeatures", "backbone": "cnn", "layer": "features",
             "blocks": list(self.blocks_), "weights": "trained in fit",
