@@ -526,3 +526,21 @@ def test_cnn_describe_before_fit_is_not_fitted_error():
 
     with pytest.raises(NotFittedError):
         CNNFeatures().describe()
+
+
+@pytest.mark.parametrize("random_state", [None, np.random.RandomState(0)], ids=["None", "RandomState"])
+def test_random_state_none_or_a_random_state_is_accepted(images, random_state):
+    # Refused as "must be an int in the range [0, inf)", though make_pipeline(random_state=None) passes None down.
+    deep = DeepFeatures(weights=None, input_size=32, layer="block1_pool", random_state=random_state).fit(images[:2])
+    assert deep.weights_source_.startswith("random (seed ")
+    cnn = CNNFeatures(blocks=(4,), convs_per_block=1, dense_units=4, epochs=1, validation_fraction=None,
+                      random_state=random_state).fit(images[:4], np.arange(4) % 2)
+    assert isinstance(cnn.random_seed_, int)
+
+
+def test_an_int_random_state_is_the_seed(images):
+    cnn = CNNFeatures(blocks=(4,), convs_per_block=1, dense_units=4, epochs=1, validation_fraction=None,
+                      random_state=7).fit(images[:4], np.arange(4) % 2)
+    assert cnn.random_seed_ == 7
+    assert DeepFeatures(weights=None, layer="block1_pool", random_state=7).fit(images[:1]).weights_source_ == (
+        "random (seed 7)")

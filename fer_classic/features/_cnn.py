@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import Integral, Interval, Real, SequenceOf, StrOptions, _fit_context
 from ._base import IMAGE_SHAPE_CONSTRAINT
-from ._deep import _DEVICES, _PRECISIONS, _arrays_sha256, _dtype_policy, _KerasExtractorMixin, import_keras
+from ._deep import _DEVICES, _PRECISIONS, _arrays_sha256, _dtype_policy, _KerasExtractorMixin, _seed, import_keras
 
 __all__ = ["CNNFeatures"]
 
@@ -105,8 +105,10 @@ class CNNFeatures(_KerasExtractorMixin):
         several times slower; it may pay off on a GPU).
     device : {"auto", "cpu", "gpu"}, default="auto"
         ``auto`` uses a GPU when TensorFlow sees one.
-    random_state : int, default=0
-        Seed of the weights, the validation split, shuffling, dropout and augmentation.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the weights, the validation split, shuffling, dropout and
+        augmentation. An int is the seed; None (NumPy's global generator) or a
+        RandomState draws one int seed, kept in ``random_seed_``.
     verbose : int, default=0
         Keras' training log (0 silent, 1 progress bar, 2 one line per epoch).
     image_shape : (int, int), optional
@@ -138,6 +140,8 @@ class CNNFeatures(_KerasExtractorMixin):
         Rows of the training images held out for early stopping (empty without).
     fit_seconds_ : float
         Seconds spent training.
+    random_seed_ : int
+        The seed used (``random_state``, or the one drawn for None / a RandomState).
     device_ : str
         TensorFlow device used.
     precision_ : str
@@ -169,7 +173,7 @@ class CNNFeatures(_KerasExtractorMixin):
         "precision": [StrOptions(set(_PRECISIONS))],
         "jit_compile": ["boolean"],
         "device": [StrOptions(set(_DEVICES))],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
         "verbose": [Interval(Integral, 0, 2, closed="both")],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
     }
@@ -192,7 +196,7 @@ class CNNFeatures(_KerasExtractorMixin):
         precision: str = "auto",
         jit_compile: bool = False,
         device: str = "auto",
-        random_state: int = 0,
+        random_state: int | np.random.RandomState | None = 0,
         verbose: int = 0,
         image_shape: tuple[int, int] | None = None,
     ):
@@ -281,7 +285,7 @@ class CNNFeatures(_KerasExtractorMixin):
         if len(self.classes_) < 2:
             raise ValueError(f"CNNFeatures needs at least two classes to learn from; y has 1 class: "
                              f"{self.classes_.tolist()}.")
-        seed = int(self.random_state)
+        seed = self.random_seed_ = _seed(self.random_state)
         if self.validation_fraction is None:
             train_idx, val_idx = np.arange(len(y)), np.arange(0)
         else:
@@ -334,7 +338,7 @@ class CNNFeatures(_KerasExtractorMixin):
     def _classifier(self, keras, trunk, n_classes: int):
         """Augmentation → trunk → dropout → softmax head (only used in training)."""
         layers = keras.layers
-        seed = int(self.random_state)
+        seed = self.random_seed_
         inputs = keras.Input((*self.image_shape_, 1))
         x = inputs
         if self.augment:

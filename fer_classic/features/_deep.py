@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._fileio import atomic_write, file_sha256
@@ -222,6 +223,13 @@ def _arrays_sha256(arrays) -> str:
         digest.update(str(array.shape).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def _seed(random_state) -> int:
+    """The int seed of a ``random_state``: an int as given; None or a RandomState draws one from it."""
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def _seeded_weights(shapes, random_state: int) -> list[np.ndarray]:
@@ -439,8 +447,10 @@ class DeepFeatures(_KerasExtractorMixin):
     verbose : bool or "auto", default="auto"
         Progress bar while transforming; ``auto`` shows one for more than 20
         batches on a terminal.
-    random_state : int, default=0
-        Seed of the random weights (``weights=None`` only).
+    random_state : int, RandomState instance or None, default=0
+        Seed of the random weights (``weights=None`` only). An int is the
+        seed; None (NumPy's global generator) or a RandomState draws one,
+        recorded in ``weights_source_`` (``"random (seed N)"``).
     image_shape : (int, int), optional
         Geometry of a row; default infers a square.
 
@@ -486,7 +496,7 @@ class DeepFeatures(_KerasExtractorMixin):
         "precision": [StrOptions(set(_PRECISIONS))],
         "cache_dir": [str, os.PathLike, None],
         "verbose": ["boolean", StrOptions({"auto"})],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
         "image_shape": IMAGE_SHAPE_CONSTRAINT,
     }
 
@@ -503,7 +513,7 @@ class DeepFeatures(_KerasExtractorMixin):
         precision: str = "auto",
         cache_dir: str | os.PathLike | None = None,
         verbose: bool | str = "auto",
-        random_state: int = 0,
+        random_state: int | np.random.RandomState | None = 0,
         image_shape: tuple[int, int] | None = None,
     ):
         self.backbone = backbone
@@ -587,9 +597,10 @@ class DeepFeatures(_KerasExtractorMixin):
 
         if self.weights is None:
             model = self._build(keras)
-            weights = _seeded_weights([tuple(w.shape) for w in model.weights], int(self.random_state))
+            seed = _seed(self.random_state)
+            weights = _seeded_weights([tuple(w.shape) for w in model.weights], seed)
             model.set_weights(weights)
-            self.weights_source_ = f"random (seed {int(self.random_state)})"
+            self.weights_source_ = f"random (seed {seed})"
             self.weights_sha256_ = _arrays_sha256(weights)
         else:
             path = _imagenet_weights(self.backbone) if self.weights == "imagenet" else Path(self.weights)
