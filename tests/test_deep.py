@@ -544,3 +544,16 @@ def test_an_int_random_state_is_the_seed(images):
     assert cnn.random_seed_ == 7
     assert DeepFeatures(weights=None, layer="block1_pool", random_state=7).fit(images[:1]).weights_source_ == (
         "random (seed 7)")
+
+
+def test_keras_model_of_another_backbone_is_refused(images, tmp_path):
+    # Every VGG16 layer name is in VGG19 with the same shape: its weights were copied into VGG16 silently.
+    _vgg_weights_file(tmp_path / "vgg19.keras", backbone="vgg19")
+    with pytest.raises(ValueError, match=r"is not a saved VGG16 model: it has layers \['block3_conv4'"):
+        DeepFeatures(weights=tmp_path / "vgg19.keras", input_size=32).fit(images[:1])
+
+
+def test_damaged_keras_file_gets_the_library_message(images, tmp_path):
+    (tmp_path / "damaged.keras").write_bytes(b"PK not a zip" * 100)
+    with pytest.raises(ValueError, match=r"damaged.keras' is not a readable .keras model .*damaged or not a Keras"):
+        DeepFeatures(weights=tmp_path / "damaged.keras", input_size=32).fit(images[:1])

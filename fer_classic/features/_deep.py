@@ -638,13 +638,37 @@ class DeepFeatures(_KerasExtractorMixin):
                                  f"{names}.") from exc
             model = keras.Model(full.input, output, name=f"{self.backbone_}_{self.layer_}")
             if keras_file:
-                self._copy_weights(keras, model, weights_path)
+                self._copy_weights(keras, model, weights_path, full)
         return model
 
     @staticmethod
-    def _copy_weights(keras, model, path: Path) -> None:
-        """Copy, layer by layer (by name), the weights of a saved ``.keras`` model into ``model``."""
-        saved = keras.saving.load_model(str(path), compile=False)
+    def _copy_weights(keras, model, path: Path, full) -> None:
+        """Copy, layer by layer (by name), the weights of a saved ``.keras`` model into ``model``.
+
+        The saved model must have exactly the weighted layers of ``full`` (the backbone without
+        its top; a top is allowed): VGG19 holds every layer name of VGG16 with the same shapes,
+        and its weights copied into VGG16 make a network that was never trained.
+        """
+        try:
+            saved = keras.saving.load_model(str(path), compile=False)
+        except Exception as exc:  # noqa: BLE001 - Keras says "File not found" for a damaged zip, among others
+            raise ValueError(
+                f"weights file {str(path)!r} is not a readable .keras model ({type(exc).__name__}: {exc}): it is "
+                "damaged or not a Keras file; save the model again (model.save) or pass a .weights.h5 file."
+            ) from exc
+        top = {"flatten", "fc1", "fc2", "predictions"}
+        expected = {layer.name for layer in full.layers if layer.weights}
+        found = {layer.name for layer in saved.layers if layer.weights and layer.name not in top}
+        architecture = full.name.upper() if full.name else model.name.split("_")[0]
+        if found != expected:
+            extra, missing = sorted(found - expected), sorted(expected - found)
+            raise ValueError(
+                f"weights file {str(path)!r} is not a saved {architecture} model: it has "
+                + (f"layers {extra} that {architecture} has not" if extra else "")
+                + (" and " if extra and missing else "")
+                + (f"no layers {missing}" if missing else "")
+                + f" (a {saved.name!r} model?); give {architecture}'s own weights."
+            )
         for layer in model.layers:
             if not layer.weights:
                 continue
@@ -653,7 +677,7 @@ class DeepFeatures(_KerasExtractorMixin):
             except ValueError as exc:
                 raise ValueError(
                     f"weights file {str(path)!r} has no layer {layer.name!r} of the right shape: it must "
-                    f"be a saved {model.name.split('_')[0]} model: {exc}"
+                    f"be a saved {architecture} model: {exc}"
                 ) from exc
 
     def _rebuild_model(self, weights):
