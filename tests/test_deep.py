@@ -557,3 +557,18 @@ def test_damaged_keras_file_gets_the_library_message(images, tmp_path):
     (tmp_path / "damaged.keras").write_bytes(b"PK not a zip" * 100)
     with pytest.raises(ValueError, match=r"damaged.keras' is not a readable .keras model .*damaged or not a Keras"):
         DeepFeatures(weights=tmp_path / "damaged.keras", input_size=32).fit(images[:1])
+
+
+def test_cache_dir_that_is_a_file_is_refused_in_fit(images, tmp_path):
+    (tmp_path / "face.png").write_bytes(b"not a folder")
+    with pytest.raises(ValueError, match=r"cache_dir=.*face.png' is not a folder"):
+        DeepFeatures(cache_dir=tmp_path / "face.png", **SMALL).fit(images[:1])
+
+
+def test_damaged_feature_cache_file_is_recomputed(images, tmp_path):
+    extractor = DeepFeatures(cache_dir=tmp_path, **SMALL).fit(images[:2])
+    first = extractor.transform(images[:2])
+    (cached,) = tmp_path.glob("vgg16-*.npy")
+    cached.write_bytes(b"garbage")
+    np.testing.assert_array_equal(extractor.transform(images[:2]), first)
+    np.testing.assert_array_equal(np.load(cached), first)  # rewritten

@@ -585,6 +585,7 @@ class DeepFeatures(_KerasExtractorMixin):
         """
         self._validate_images(X, reset=True)
         self._check_params(self.image_shape_)
+        self._cache_folder()
         tf, keras = import_keras("DeepFeatures")
         self.__dict__.pop("_forward_fn", None)
         self.__dict__.pop("_keras_weights", None)
@@ -703,6 +704,18 @@ class DeepFeatures(_KerasExtractorMixin):
             return tf.reduce_max(x, axis=(1, 2))
         return tf.reshape(x, (tf.shape(x)[0], -1))
 
+    def _cache_folder(self) -> Path | None:
+        """``cache_dir`` as a folder, made if missing; None without one."""
+        if self.cache_dir is None:
+            return None
+        folder = Path(self.cache_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cache_dir={str(folder)!r} is not a folder and cannot be made one ({exc}); give "
+                             "the path of a folder (it is made if missing).") from exc
+        return folder
+
     def cache_key(self, X) -> str:
         """Key of the feature cache for ``X``: model, layer, pooling, size, precision, weights, data."""
         check_is_fitted(self)
@@ -727,12 +740,16 @@ class DeepFeatures(_KerasExtractorMixin):
         model are loaded from disk; new ones are written there.
         """
         images = self._images(X)
-        if self.cache_dir is None:
+        folder = self._cache_folder()  # before the network runs: a bad cache_dir loses no work
+        if folder is None:
             return self._predict_features(images)
-        path = Path(self.cache_dir) / f"{self.backbone_}-{self.cache_key(X)}.npy"
+        path = folder / f"{self.backbone_}-{self.cache_key(X)}.npy"
         if path.is_file():
-            cached = np.load(path)
-            if cached.shape == (len(images), self.n_features_out_):
+            try:
+                cached = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError):  # a damaged entry is a miss: recomputed and rewritten
+                cached = None
+            if cached is not None and cached.shape == (len(images), self.n_features_out_):
                 return cached.astype(np.float32, copy=False)  # files of older versions hold float64
         features = self._predict_features(images)
 
