@@ -572,3 +572,11 @@ def test_damaged_feature_cache_file_is_recomputed(images, tmp_path):
     cached.write_bytes(b"garbage")
     np.testing.assert_array_equal(extractor.transform(images[:2]), first)
     np.testing.assert_array_equal(np.load(cached), first)  # rewritten
+
+
+def test_batches_of_any_size_are_traced_once(images):
+    # Each new batch size retraced the graph, and TensorFlow warned about "retracing" to users.
+    extractor = DeepFeatures(**SMALL).fit(images[:1])
+    for n in (1, 2, 3, 5):
+        extractor.transform(images[:n])
+    assert extractor._forward_fn.experimental_get_tracing_count() == 1

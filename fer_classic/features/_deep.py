@@ -343,7 +343,12 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         """The traced batch function; made in ``fit`` (or on first use after unpickling)."""
         tf, _ = import_keras(type(self).__name__)
         self.model_  # an unpickled model is rebuilt here, eagerly, not inside the traced graph
-        self._forward_fn = tf.function(self._graph, reduce_retracing=True, autograph=False)
+        # One trace for every batch size (None): no retracing, nor TensorFlow's warning about it.
+        signature = [tf.TensorSpec((None, *self.image_shape_), tf.float32)]
+        self._forward_fn = tf.function(self._graph, input_signature=signature, autograph=False)
+        # Each fit traces its new function once; TensorFlow counts traces per method across instances
+        # and warns after five fits in a loop (a search's CV), advice aimed at this code, not the user.
+        self._forward_fn._omit_frequent_tracing_warning = True
         return self._forward_fn
 
     def _graph(self, images):
