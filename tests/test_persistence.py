@@ -727,3 +727,25 @@ def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, unchec
     path = save_model(edited, tmp_path / f"m.{model_format}")
     with pytest.raises(ModelIntegrityError, match=message):
         load_model(path)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")  # Keras' noise
+def test_a_joblib_model_whose_network_weights_do_not_fit_is_refused_at_load(tmp_path, tiny_faces):
+    """Keras' bare 'weight shape ... is not compatible' came at predict time (after evaluate read the data)."""
+    import copy
+
+    pytest.importorskip("tensorflow", reason="deep features need tensorflow: pip install 'fer-classic[deep]'")
+    from fer_classic import make_pipeline
+
+    train = tiny_faces.select("train")
+    pipeline = make_pipeline("vgg16", "logreg").set_params(features__weights=None, features__layer="block1_pool")
+    model = FERModel.from_fitted(pipeline.fit(train.X, train.y), train, features="vgg16", clf="logreg", source="t")
+    damaged = copy.deepcopy(model)  # the network as the file holds it: weights to rebuild it from
+    weights = vars(damaged.pipeline.named_steps["features"])["_keras_weights"]
+    weights[0] = weights[0][..., :5]  # a first convolution of 5 filters, not 64
+    path = save_model(damaged, tmp_path / "m.joblib")
+    message = (rf"^{re.escape(str(path))}: the network weights of its DeepFeatures do not fit the network its "
+               r"parameters build \(ValueError: .*Refit it")
+    with pytest.raises(ModelIntegrityError, match=message):
+        load_model(path)
+    load_model(save_model(model, tmp_path / "ok.joblib"))  # weights that fit load
