@@ -580,3 +580,13 @@ def test_batches_of_any_size_are_traced_once(images):
     for n in (1, 2, 3, 5):
         extractor.transform(images[:n])
     assert extractor._forward_fn.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("extractor", [DeepFeatures(**SMALL), CNNFeatures(**TINY_CNN)],
+                         ids=["DeepFeatures", "CNNFeatures"])
+def test_a_batch_larger_than_the_memory_is_refused_before_work(images, monkeypatch, extractor):
+    # Nothing checked it: a large input_size / --size was OOM-killed without a message.
+    monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
+    monkeypatch.setattr(type(extractor), "_forward", lambda *a: pytest.fail("ran the network"))
+    with pytest.raises(MemoryError, match=r"one batch of \d+ images of 48x48.*smaller batch_size"):
+        extractor.fit(images, np.arange(10) % 2)

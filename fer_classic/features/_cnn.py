@@ -302,6 +302,7 @@ class CNNFeatures(_KerasExtractorMixin):
 
         with tf.device(self.device_), _dtype_policy(keras, self.precision_):
             trunk = self._build_trunk(keras, seed)
+            self._check_batch_memory(trunk, min(int(self.batch_size), len(train_idx)), training=True)
             model = self._classifier(keras, trunk, len(self.classes_))
             steps = -(-len(train_idx) // int(self.batch_size))
             rate = float(self.learning_rate)

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _resources
 from .._fileio import atomic_write, file_sha256
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, StrOptions, _fit_context
@@ -326,6 +327,26 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     def _rebuild_model(self, weights: list[np.ndarray]):
         raise NotImplementedError
 
+    def _check_batch_memory(self, model, n_images: int, *, training: bool = False) -> None:
+        """Refuse, before any work, a batch whose float32 activations exceed the memory available now.
+
+        Inference holds about two layers' outputs at a time (the widest twice); training keeps
+        every layer's output and its gradient.
+        """
+        widths = []
+        for layer in model.layers:
+            try:
+                widths.append(int(np.prod(layer.output.shape[1:])))
+            except (AttributeError, TypeError, ValueError):  # a layer without one static output shape
+                continue
+        per_image = 2 * sum(widths) if training else 2 * max(widths, default=0)
+        _resources.require_memory(
+            4 * n_images * per_image,
+            f"{type(self).__name__}: one batch of {n_images} images of {self.image_shape_[0]}x"
+            f"{self.image_shape_[1]} ({'training' if training else 'activations of'} {model.name})",
+            "use a smaller batch_size (or input_size), or smaller images (CLI: a smaller --size).",
+        )
+
     # --- batched inference -------------------------------------------------------------
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """Features of one batch (n <= batch_size, height, width), float32.
@@ -614,6 +635,7 @@ class DeepFeatures(_KerasExtractorMixin):
             self.weights_source_ = "imagenet" if self.weights == "imagenet" else str(path.resolve())
             self.weights_sha256_ = file_sha256(path)
         model.trainable = False
+        self._check_batch_memory(model, int(self.batch_size))
         self.model_ = model
         shape = model.output_shape
         self.n_features_out_ = int(np.prod(shape[1:])) if self.pooling_ == "flatten" else int(shape[-1])
