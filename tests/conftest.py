@@ -5,15 +5,25 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from fer_classic.data import make_synthetic_faces
 from fer_classic.labels import FER2013_LABELS
+
+# One BLAS thread in the tests and the processes they start (unless OPENBLAS_NUM_THREADS says otherwise): their
+# matrices are tiny, and on a busy 2-core machine OpenBLAS's threads waiting on each other made a logistic
+# regression on 84 faces' pixels take 25 s instead of 0.6 s. The variable reaches the BLAS loaded later and the
+# children; threadpool_limits the ones already loaded.
+if "OPENBLAS_NUM_THREADS" not in os.environ:
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    threadpool_limits(1, user_api="blas")
 
 REPO = Path(__file__).resolve().parents[1]
 
