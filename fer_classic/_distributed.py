@@ -134,7 +134,7 @@ def check_chunked(pipeline, *, features: str, clf: str, options: Mapping, data) 
     names = set(features.lower().split("+"))
     if not names <= _STATELESS_FEATURES:
         raise ValueError(f"--features {features!r}: the chunked fit (--backend dask/ray, --feature-store) takes "
-                         f"features that learn nothing from the data ({', '.join(sorted(_STATELESS_FEATURES))}); "
+                         f"hand-crafted features computed image by image ({', '.join(sorted(_STATELESS_FEATURES))}); "
                          f"{', '.join(sorted(names - _STATELESS_FEATURES))} cannot be extracted chunk by chunk.")
     for option in ("flip", "mirror_kernel", "block_scaling", "sampler"):
         if options.get(option):

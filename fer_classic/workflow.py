@@ -294,11 +294,12 @@ def fit_model(
                                         n_jobs=-1 if n_jobs is None else capped_n_jobs(n_jobs))
     pipeline = validated(pipeline)
     check_geometry(pipeline, data, size)
-    check_before_loading(pipeline, shape)
     require_mlp_memory(pipeline, features, shape)
     cropper = training_cropper(data, size, crop=crop, margin=margin, align=align)
     chunked = _chunked_fit(backend, scheduler, feature_store, chunk_size, dedupe_data, pipeline, features, clf,
                            options, data)
+    # After the options' own refusals: a --feature-store fit of vgg16 was told of its weights first.
+    check_before_loading(pipeline, shape)
     if chunked is not None:
         from ._distributed import fit_chunked, open_feature_store
         from .data._folder import warn_skipped

@@ -151,6 +151,15 @@ def test_a_feature_store_without_data_asks_for_a_class_folder_tree(tmp_path):
         fit_model(None, features="hog", clf="ridge", feature_store=tmp_path / "store")
 
 
+def test_a_feature_store_fit_of_deep_features_is_refused_before_their_weights_are_checked(
+        folder_dataset, tmp_path, monkeypatch):
+    # vgg16 with --feature-store was told its ImageNet weights were missing (or began their download) first.
+    monkeypatch.setattr("fer_classic.workflow.check_before_loading", lambda *a, **k: pytest.fail("weights checked"))
+    with pytest.raises(ValueError, match=r"--features 'vgg16': the chunked fit .* vgg16 cannot be extracted chunk by "
+                                         r"chunk"):
+        fit_model(folder_dataset, features="vgg16", clf="svm", feature_store=tmp_path / "store")
+
+
 RIDGE = {"features": "hog", "clf": "ridge"}
 
 
