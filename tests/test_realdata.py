@@ -10,8 +10,14 @@ pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")
-def fer_test():
-    return load_dataset(FER_FOLDER).select("test")
+def fer_folder():
+    """The whole FER2013 folder, read once for the module (the tests only select from it)."""
+    return load_dataset(FER_FOLDER)
+
+
+@pytest.fixture(scope="module")
+def fer_test(fer_folder):
+    return fer_folder.select("test")
 
 
 @requires_fer_folder
@@ -42,8 +48,8 @@ def test_csv_and_folder_give_the_same_label_to_the_same_picture(fer_test):
 @requires_fer_folder
 @requires_fer_csv
 @pytest.mark.slow
-def test_model_scores_the_same_pictures_alike_from_csv_and_folder(fer_test):
-    train = load_dataset(FER_FOLDER).select("train")
+def test_model_scores_the_same_pictures_alike_from_csv_and_folder(fer_folder, fer_test):
+    train = fer_folder.select("train")
     model = fit_model(train.subset(slice(0, None, 10)), features="hog", clf="svm").model
     csv_test = load_dataset(FER_SAMPLE_CSV).select("test")
     in_csv = {image.tobytes() for image in csv_test.images}
@@ -55,11 +61,11 @@ def test_model_scores_the_same_pictures_alike_from_csv_and_folder(fer_test):
 
 
 @requires_fer_folder
-def test_a_reloaded_compact_hog_svm_gives_the_fitted_labels_on_fer2013_test(tmp_path, fer_test):
+def test_a_reloaded_compact_hog_svm_gives_the_fitted_labels_on_fer2013_test(tmp_path, fer_folder, fer_test):
     from fer_classic import load_model
     from fer_classic.estimators._precomputed_svc import _exact_svm
 
-    train = load_dataset(FER_FOLDER).select("train")
+    train = fer_folder.select("train")
     keep = np.concatenate([np.flatnonzero(train.labels == c)[:250] for c in train.classes])
     result = fit_model(train.subset(keep), features="hog", clf="svm", out=tmp_path / "m.joblib")
     assert hasattr(_exact_svm(result.model.pipeline[-1]), "support_codes_")
