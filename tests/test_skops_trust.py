@@ -27,7 +27,7 @@ from fer_classic.pipeline import SAMPLERS
 from fer_classic.cli import main
 from fer_classic.data import make_synthetic_faces
 from fer_classic.estimators import compact_support_vectors
-from fer_classic.features import DenseSIFTBoVW
+from fer_classic.features import DenseSIFTBoVW, DenseSIFTVLAD
 from fer_classic.exceptions import ModelIntegrityError, UntrustedModelError
 from fer_classic.persistence import TRUSTED_TYPES, FERModel, format_model_info, is_trusted
 
@@ -107,6 +107,9 @@ def _names_needed(case, faces) -> list[str]:
             if isinstance(value, DenseSIFTBoVW):
                 pipeline.set_params(**{f"{key}__{k}": v for k, v in
                                        {"step": 12, "n_words": 16, "max_descriptors": 2000}.items()})
+            elif isinstance(value, DenseSIFTVLAD):  # 4 words in 8 dimensions on the coarse grid: the same classes
+                pipeline.set_params(**{f"{key}__{k}": v for k, v in
+                                       {"step": 8, "n_words": 4, "n_components": 8}.items()})
         if not options.get("unfitted"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence warnings of the tiny fits
