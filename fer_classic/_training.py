@@ -276,7 +276,7 @@ def warn_left_out(data, *, stacklevel: int = 2) -> None:
     """Warn that the images of ``data`` (with a train split) in neither train nor test are left out.
 
     ``data`` is a FaceDataset or a listing of files (``name``, ``splits``,
-    ``usages``): e.g. FER+'s val rows, or CSV rows with an empty Usage, are said
+    ``usages``): e.g. a val/ folder's images, or CSV rows with an empty Usage, are said
     to be left out, not silently dropped, whether or not a test is held out of train.
     """
     test = split_mask(data.splits, data.usages, "test")
@@ -359,8 +359,9 @@ def training_cropper(data, size, *, crop: str = "auto", margin: float = 0.0, ali
     """The cropper ``fit`` and ``search`` load ``data`` through and record, or None for a FaceDataset.
 
     A FaceDataset's images are already the model's inputs (of their own
-    geometry): nothing crops them, so the model records no cropper rather
-    than a policy its training images never went through. Face crops given
+    geometry): nothing crops them again, and the model records the policy
+    they were read with (:meth:`~fer_classic.persistence.FERModel.from_fitted`:
+    the dataset's ``face_cropper``, else whole images or the default crop). Face crops given
     as such (the generated faces, fer2013.csv: :func:`~fer_classic.data._load.takes_crops`)
     are framed as the default crop frames a photo: ``--crop detect``,
     ``--margin`` and ``--align`` do not apply to them, are warned of, and the
@@ -901,7 +902,8 @@ def fit_score_save(
         The cropper the training images were cut with: recorded under
         :data:`fer_classic.prediction.FACE_CROPPER_KEY` (as
         :func:`~fer_classic.prediction.with_face_cropper` does), so every
-        command cuts images for the model the same way.
+        command cuts images for the model the same way. None: the policy
+        :meth:`~fer_classic.persistence.FERModel.from_fitted` reads from ``train``.
     **metadata
         More JSON-ready model metadata.
 
@@ -925,14 +927,11 @@ def fit_score_save(
         how = ", precomputed kernel matrix" if getattr(inner, "kernel_precomputed_", False) else ""
         log(f"'{clf}' fitted with backend {backend} ({inner.backend_reason_}{how})")
     deep = deep_metadata(pipeline)  # vgg16, vgg19, cnn: backbone, layer, weights source and hash
+    # The cropper recorded (it also checks the crops are the model's geometry); None: what train was read with.
     model = FERModel.from_fitted(
-        pipeline, train, features=features, clf=clf, source=source, timings=timings,
+        pipeline, train, features=features, clf=clf, source=source, timings=timings, face_cropper=face_cropper,
         **({"backend": backend} if backend else {}), **({"deep_features": deep} if deep else {}), **metadata,
     )
-    if face_cropper is not None:
-        from .prediction._model import with_face_cropper
-
-        model = with_face_cropper(model, face_cropper)  # also checks the crops are the model's geometry
     # The file is started first: its compression runs while the test images are scored.
     started = time.perf_counter()
     saving = start_save(model, out, format=model_format) if out is not None else None

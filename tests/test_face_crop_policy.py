@@ -185,6 +185,21 @@ def test_from_fitted_records_whole_images_for_files_loaded_without_a_cropper(pho
     assert [r["box"] for r in rows] == [[0, 0, 200, 200]] * 2
 
 
+def test_from_fitted_records_the_default_crop_for_face_crop_files(folder_dataset):
+    # 48x48 face files (FER2013's class folders, the README's Python road) read alike whole or by the default
+    # crop: recording whole images made predict squeeze whole photos.
+    stored = _python_model(load_folder(folder_dataset)).metadata[FACE_CROPPER_KEY]
+    assert (stored["detect"], stored["output_shape"]) == ("auto", [48, 48])
+
+
+def test_fit_model_of_a_dataset_loaded_with_a_cropper_records_that_cropper(photo_folder):
+    # The dataset did not say how it was cut, so the model recorded another policy.
+    cropper = FaceCropper(detect=True, margin=0.1).fit()
+    data = load_dataset(photo_folder / "train", cropper=cropper)
+    model = fit_model(data, features="pixels", clf="logreg").model
+    assert loading_cropper(model).get_params() == cropper.get_params()
+
+
 def test_from_fitted_records_the_default_crop_for_face_crops():
     from fer_classic.data import make_synthetic_faces
 

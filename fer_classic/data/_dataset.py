@@ -183,6 +183,11 @@ class FaceDataset:
     cropped : bool, default=False
         Whether the images were cut out of larger ones by face boxes given with
         the data (a labels file's box columns, AffectNet, ExpW).
+    face_cropper : FaceCropper, optional
+        The cropper the image files were cut with (``load_dataset(...,
+        cropper=...)``), which a model fitted on them records
+        (:meth:`fer_classic.persistence.FERModel.from_fitted`) so that every
+        command cuts photos as these images were cut; None when none was used.
     """
 
     images: np.ndarray
@@ -194,6 +199,7 @@ class FaceDataset:
     skipped: tuple[tuple[str, str], ...] = field(default=())
     subjects: np.ndarray | None = None
     cropped: bool = False
+    face_cropper: object = None
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
@@ -301,13 +307,14 @@ class FaceDataset:
             skipped=self.skipped,
             subjects=self.subjects[index],
             cropped=self.cropped,
+            face_cropper=self.face_cropper,
         )
 
     def with_splits(self, splits: np.ndarray) -> FaceDataset:
         """Return the same images with other split assignments."""
         return FaceDataset(
             self.images, self.labels, np.asarray(splits), self.usages, self.sources,
-            self.name, self.skipped, self.subjects, self.cropped,
+            self.name, self.skipped, self.subjects, self.cropped, self.face_cropper,
         )
 
     @classmethod
@@ -341,6 +348,8 @@ class FaceDataset:
             skipped=skipped,
             subjects=np.concatenate([d.subjects for d in datasets]),
             cropped=any(d.cropped for d in datasets),
+            # One cropper kept only when every part was cut by it (the same parameters).
+            face_cropper=datasets[0].face_cropper if len({repr(d.face_cropper) for d in datasets}) == 1 else None,
         )
 
     def fingerprint(self) -> str:

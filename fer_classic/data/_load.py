@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,14 @@ def load_dataset(
         return make_synthetic_faces(size=size)
     path = existing_path(path)
     kind = layout.strip().lower() if layout is not None else recognise_format(path)
+    dataset = _load_kind(path, kind, size, label_map, n_jobs, columns, cropper, options)
+    if cropper is not None and not _crops_already(kind, path):  # cut by it: a model fitted on them records it
+        dataset = replace(dataset, face_cropper=cropper)
+    return dataset
+
+
+def _load_kind(path: Path, kind: str, size, label_map, n_jobs, columns, cropper, options) -> FaceDataset:
+    """:func:`load_dataset` of an existing ``path`` of the format ``kind``."""
     if kind == "folder":
         _no_options("a class-folder tree", columns, options)
         return load_folder(path, size=size, label_map=label_map, n_jobs=n_jobs, cropper=cropper)
@@ -147,7 +156,11 @@ def takes_crops(data) -> bool:
         kind = recognise_format(data)
     except DatasetError:
         return False
-    path = Path(data)
+    return _crops_already(kind, Path(data))
+
+
+def _crops_already(kind: str, path: Path) -> bool:
+    """Whether a dataset of format ``kind`` at ``path`` holds face crops as pixels, which no cropper cuts."""
     # FER+ as image folders (FER2013Train/...) are files a cropper cuts; as votes on fer2013.csv, crops.
     return kind == "fer2013" or (kind == "ferplus" and not (path.is_dir() and not (path / "fer2013new.csv").is_file()))
 

@@ -6,7 +6,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -99,16 +98,17 @@ class FERModel:
         metrics, timings : dict, optional
             Test scores and seconds per stage to record.
         face_cropper : FaceCropper, optional
-            The cropper ``train`` was loaded with (``load_dataset(path,
-            cropper=...)``), recorded so that ``predict`` and the dataset
-            loaders of ``evaluate``/``compare`` cut images exactly as the
-            training images were cut. None (default): the policy ``train``
-            itself shows, as ``fit`` records it: the default crop
-            (``FaceCropper(output_shape=...)``, ``fit --crop auto``) for images
-            that are face crops already (the generated faces, FER2013 CSV rows,
-            images cut by the dataset's own boxes), else whole images resized
-            (``detect=False``, ``fit --crop none``), as ``load_dataset``
-            reads image files without a cropper.
+            The cropper the training images were cut with, recorded so that
+            ``predict`` and the dataset loaders of ``evaluate``/``compare`` cut
+            images exactly as the training images were cut. None (default):
+            ``train.face_cropper`` (the cropper given to ``load_dataset(path,
+            cropper=...)``); for data read without one, whole images
+            (``detect=False``, ``fit --crop none``) when its files are photos
+            the default crop would search for a face (a side over twice the
+            model's; up to 200 evenly spaced files' headers are read), else the
+            default crop (``FaceCropper(output_shape=...)``, what ``fit --crop
+            auto`` records): the generated faces, CSV rows, face-crop files
+            such as FER2013's and images cut by the dataset's own boxes.
         **extra
             More JSON-ready metadata (e.g. ``random_state``).
 
@@ -278,21 +278,30 @@ class FERModel:
 
 
 def _read_policy(train):
-    """The cropper that cuts images as ``train``'s were read without one: the default crop for face crops, else none.
-
-    Face crops (the generated faces, CSV pixel rows, images cut by the dataset's boxes) frame a face as the
-    default crop frames a photo (what ``fit`` records for them); image files read whole were only resized.
-    """
+    """The cropper that cuts photos as ``train``'s images were cut (see :meth:`FERModel.from_fitted`)."""
+    from ..data._headers import read_header
+    from ..data._images import searched
     from ..detection import FaceCropper
 
-    crops = bool(getattr(train, "cropped", False)) or all(
-        str(source).startswith("synthetic:") or _CSV_ROW.search(str(source)) for source in train.sources)
+    if getattr(train, "face_cropper", None) is not None:  # load_dataset(..., cropper=...)
+        return train.face_cropper
     shape = tuple(train.image_shape)
-    return FaceCropper(output_shape=shape) if crops else FaceCropper(output_shape=shape, detect=False)
+    if not getattr(train, "cropped", False):
+        # Image files read whole: photos the default crop would search for a face were squeezed whole into the
+        # model's inputs, so photos must be taken whole; face crops (FER2013's files) read alike either way.
+        sources = train.sources[:: max(1, len(train.sources) // _SOURCES_LOOKED_AT)]
+        for source in sources:
+            try:  # CSV rows and generated faces are no files; a moved file tells nothing
+                width, height = read_header(str(source)).upright_size
+            except (OSError, ValueError):
+                continue
+            if searched((height, width), "auto", shape):
+                return FaceCropper(output_shape=shape, detect=False)
+    return FaceCropper(output_shape=shape)  # the default crop, as fit --crop auto records for face crops
 
 
-#: A CSV row's source (``"fer2013.csv:row 2"``), as the FER2013 loader names its images.
-_CSV_ROW = re.compile(r":row \d+$")
+#: Training sources whose headers from_fitted reads to tell photos read whole from face crops (evenly spaced).
+_SOURCES_LOOKED_AT = 200
 
 
 def check_fer_model(model, caller: str, where: str = "model", files: str | None = None) -> FERModel:
