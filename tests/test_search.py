@@ -541,7 +541,7 @@ def test_a_learning_curve_point_of_one_image_is_left_out_not_fitted():
     assert curve.x == [12] and not [w for w in caught if "fits failed" in str(w.message)]
 
 
-@pytest.mark.parametrize("train_sizes", [(1,), (0.01, 0.02)])
+@pytest.mark.parametrize("train_sizes", [(1,), (0.01, 0.02), np.array([0.01, 0.02])])
 def test_a_learning_curve_of_one_image_points_only_is_refused_before_fitting(train_sizes):
     # Every point one image: scikit-learn failed all fits and raised its dump of tracebacks.
     from sklearn.linear_model import LogisticRegression
@@ -549,7 +549,8 @@ def test_a_learning_curve_of_one_image_points_only_is_refused_before_fitting(tra
     from fer_classic.evaluation import compute_learning_curve
 
     X, y = _two_classes()
-    with pytest.raises(ValueError, match=r"at most 1 training image per fold \(a fold trains on \d+ images\)"):
+    with pytest.raises(ValueError, match=r"^train_sizes=\((1,|0\.01, 0\.02)\) gives at most 1 training image per fold "
+                                         r"\(a fold trains on \d+ images\)"):
         compute_learning_curve(LogisticRegression(), X, y, train_sizes=train_sizes, cv=2)
 
 

@@ -194,8 +194,9 @@ def _refuse_one_image_sizes(train_sizes, X, y, groups, splitter) -> None:
         sizes = np.maximum(np.floor(sizes * n_train), 1)
     if sizes.size and np.all(sizes == 1):
         raise ValueError(
-            f"train_sizes={tuple(train_sizes)!r} gives at most 1 training image per fold (a fold trains on "
-            f"{n_train} images), too few for a classifier (it needs 2 classes); give larger train_sizes."
+            f"train_sizes={tuple(np.asarray(train_sizes).tolist())!r} gives at most 1 training image per fold "
+            f"(a fold trains on {n_train} images), too few for a classifier (it needs 2 classes); give larger "
+            "train_sizes."
         )
 
 
