@@ -414,3 +414,14 @@ def test_the_folder_above_a_class_folder_tree_is_told_to_give_the_tree_itself(tm
     (tmp_path / "fer2013").rename(tmp_path / "archive" / "fer2013")
     with pytest.raises(DatasetError, match=r"fer2013 holds a class-folder dataset .* give --data .*fer2013 itself"):
         load_dataset(tmp_path / "archive")
+
+
+def test_a_class_folder_tree_beside_the_label_folders_is_told_to_move_not_to_be_read_alone(folder_dataset):
+    # happy/, sad/, old/happy/: "give --data .../old itself" trained on the stray copy alone.
+    for label in ("happy", "sad"):
+        (folder_dataset / "train" / "old" / label).mkdir(parents=True)
+        face = next((folder_dataset / "train" / label).iterdir())
+        (folder_dataset / "train" / "old" / label / face.name).write_bytes(face.read_bytes())
+    with pytest.raises(DatasetError, match=r"old holds a class-folder dataset .*; move it out of .*train, or give "
+                                           r"--data .*old to read it alone\.$"):
+        load_folder(folder_dataset / "train")

@@ -157,7 +157,8 @@ def test_affectnet_csv_given_directly(affectnet):
 
 @pytest.mark.parametrize("name,split", [("test.csv", "test"), ("val.csv", "test"), ("affectnet_test.csv", "test"),
                                         ("AffectNetValidation.csv", "test"), ("my_training_set.csv", "train"),
-                                        ("labels.csv", "train")])
+                                        ("labels.csv", "train"), ("validset.csv", "test"),
+                                        ("affectnetvalidation.csv", "test")])
 def test_affectnet_csv_split_comes_from_the_split_words_of_its_name(affectnet, name, split):
     # "valid" as a substring decided it: test.csv, val.csv and affectnet_test.csv were read as train.
     lists = affectnet / "Manually_Annotated_file_lists"

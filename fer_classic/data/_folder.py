@@ -104,11 +104,15 @@ def _label_of(folder: Path, label_map: Mapping[str, str] | None) -> str:
             raise DatasetError(f"Folder {folder} holds a dataset in the {layout!r} layout, not the images of "
                                f"one emotion; give --data {folder} itself.") from None
         inner = sorted(_class_folders(folder))
-        if inner:  # archive/fer2013/train/happy/: an unzipping's extra top folder
+        if inner:
+            # archive/fer2013/train/happy/ (an unzipping's extra top folder, alone) or a stray copy beside the
+            # label folders (happy/, sad/, old/happy/): reading it alone drops the others.
+            alone = _subdirs(folder.parent) == [folder]
             raise DatasetError(
                 f"Folder {folder} holds a class-folder dataset ({', '.join(p.name + '/' for p in inner[:4])}"
-                f"{', ...' if len(inner) > 4 else ''}), not the images of one emotion; give --data {folder} "
-                "itself.") from None
+                f"{', ...' if len(inner) > 4 else ''}), not the images of one emotion; "
+                + (f"give --data {folder} itself." if alone else
+                   f"move it out of {folder.parent}, or give --data {folder} to read it alone.")) from None
         raise UnknownLabelError(f"Folder {folder}: {exc}") from None
 
 

@@ -185,7 +185,8 @@ def load_rafdb(
     size = as_size(size)
     found = _rafdb_root(path)
     if found is None:
-        raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (RAF-DB basic layout) found.")
+        raise DatasetError(f"{path}: no EmoLabel/list_patition_label.txt (or list_partition_label.txt; RAF-DB "
+                           "basic layout) found.")
     labels_file = _rafdb_labels_file(found)
     # Its ids 1..7 are compound emotions: read as basic ones they would pass. Said before asking for its images.
     if found.name.lower() == "compound":
@@ -297,6 +298,8 @@ def _affectnet_split(csv_path: Path) -> str:
     """
     stem = csv_path.name.split(".", 1)[0]  # training.csv.gz → training
     found = {normalize_split(word) for word in _NAME_WORDS.findall(stem)} - {None}
+    if not found and "valid" in stem.lower():  # glued words (validset, affectnetvalidation): the release's rule
+        found = {"test"}
     found = {"test" if split == "val" else split for split in found}
     if len(found) > 1:
         raise DatasetFormatError(
