@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -282,6 +283,39 @@ def test_download_imagenet_weights_failure_is_named(tmp_path, monkeypatch):
         download_imagenet_weights("vgg19")
     with pytest.raises(ValueError, match=r"backbone must be one of \['vgg16', 'vgg19'\]"):
         download_imagenet_weights("resnet")
+
+
+def test_download_imagenet_weights_ends_where_fit_reads(tmp_path, monkeypatch):
+    # Keras falls back to /tmp/.keras for an unwritable cache_dir: the path it returned was printed, and fit
+    # (which reads only $KERAS_HOME/models) asked for download-weights again.
+    import dataclasses
+    import hashlib
+
+    import keras
+
+    from fer_classic.features import _deep, download_imagenet_weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    monkeypatch.setitem(_deep.BACKBONES, "vgg16", dataclasses.replace(
+        _deep.BACKBONES["vgg16"], weights_md5=hashlib.md5(b"vgg16 weights").hexdigest()))
+    fallback = _fake_get_file([])
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: fallback(*a, **{**k, "cache_dir": tmp_path / "tmp"}))
+    assert download_imagenet_weights("vgg16") == keras_weights_path("vgg16")
+    assert _deep._imagenet_weights("vgg16") == keras_weights_path("vgg16")
+
+
+def test_download_imagenet_weights_into_an_unwritable_cache_is_refused_before_downloading(tmp_path, monkeypatch):
+    import keras
+
+    from fer_classic.features import _deep, download_imagenet_weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(_deep.os, "access", lambda path, mode: False)  # a read-only KERAS_HOME, as non-root sees it
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("tried to download"))
+    folder = keras_weights_path("vgg16").parent
+    message = rf"cache folder {re.escape(str(folder))} cannot be written.*KERAS_HOME"
+    with pytest.raises(MissingWeightsError, match=message):
+        download_imagenet_weights("vgg16")
 
 
 def test_cli_download_weights(tmp_path, monkeypatch):

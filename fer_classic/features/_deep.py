@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,26 +187,52 @@ def download_imagenet_weights(backbone: str) -> Path:
     ValueError
         If ``backbone`` is unknown.
     MissingWeightsError
-        If the download fails or its MD5 differs.
+        If Keras' cache folder cannot be written (before any download), the
+        download fails or its MD5 differs.
     MissingDependencyError
         If TensorFlow is not installed.
     """
     spec = _check_backbone(backbone)
-    path = keras_weights_path(backbone)
+    path = keras_weights_path(backbone)  # the one target: where _imagenet_weights (fit) reads
     if path.is_file() and _file_md5(path) == spec.weights_md5:
         return path
+    staging = _staging_folder(path.parent)
     _, keras = import_keras("download_imagenet_weights")
     try:
-        # force_download: a cached file of another MD5 is replaced, not kept
-        got = keras.utils.get_file(spec.weights_file, spec.weights_origin, cache_subdir="models",
-                                   file_hash=spec.weights_md5, cache_dir=str(path.parent.parent),
-                                   force_download=path.is_file())
-    except Exception as exc:  # Keras wraps URL and HTTP errors in a bare Exception
+        try:
+            # a fresh writable folder: Keras' fallback to /tmp/.keras (an unwritable cache_dir) cannot happen
+            got = Path(keras.utils.get_file(spec.weights_file, spec.weights_origin, cache_subdir="models",
+                                            file_hash=spec.weights_md5, cache_dir=str(staging)))
+        except Exception as exc:  # Keras wraps URL and HTTP errors in a bare Exception
+            raise MissingWeightsError(
+                f"downloading {spec.weights_file} from {spec.weights_origin} into {path.parent} failed "
+                f"({type(exc).__name__}: {exc}); download it with a browser and put it there."
+            ) from exc
+        os.replace(got, path)  # whatever path Keras returned, the file ends where fit reads it
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _imagenet_weights(backbone)
+
+
+def _staging_folder(folder: Path) -> Path:
+    """A new temporary folder inside Keras' cache ``folder`` (made if missing); refused when it cannot be written.
+
+    Raises
+    ------
+    MissingWeightsError
+        Naming ``folder`` and ``KERAS_HOME``.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"no write permission on {folder}")
+        return Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+    except OSError as exc:
         raise MissingWeightsError(
-            f"downloading {spec.weights_file} from {spec.weights_origin} into {path.parent} failed "
-            f"({type(exc).__name__}: {exc}); download it with a browser and put it there."
+            f"Keras' cache folder {folder} cannot be written ({exc}), and fit reads the ImageNet weights only "
+            "from there: set KERAS_HOME to a writable folder (its models/ subfolder is used), for downloading "
+            "and for fitting."
         ) from exc
-    return _imagenet_weights(backbone) if Path(got) == path else Path(got)
 
 
 @contextmanager
