@@ -81,7 +81,7 @@ def time_frames(model, cropper: FaceCropper, frames: list[np.ndarray], redetect_
     """Per-frame search+crop and features+classification times (ms), as predict_video runs them."""
     warm = FrameSearch(cropper, redetect_every)
     for frame in frames[:5]:  # warm-up: cascade load, first allocations
-        face_rows(model, [({"source": "warm-up"}, warm.crop_faces(frame))])
+        face_rows(model, [({"source": "warm-up"}, warm.crop_faces(frame), frame.shape)])
     search = FrameSearch(cropper, redetect_every)
     detect_ms, classify_ms, found = [], [], 0
     cpu_start = time.process_time()
@@ -89,7 +89,7 @@ def time_frames(model, cropper: FaceCropper, frames: list[np.ndarray], redetect_
         start = time.perf_counter()
         pairs = search.crop_faces(frame)
         middle = time.perf_counter()
-        rows = face_rows(model, [({"source": "bench", "frame": k}, pairs)])
+        rows = face_rows(model, [({"source": "bench", "frame": k}, pairs, frame.shape)])
         end = time.perf_counter()
         detect_ms.append(1000 * (middle - start))
         classify_ms.append(1000 * (end - middle))

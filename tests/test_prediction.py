@@ -102,6 +102,38 @@ def test_photo_gives_the_face_box_label_and_scores(fitted_model, photo):
     assert row["label"] in fitted_model.classes and list(row["scores"]) == fitted_model.classes
 
 
+def _cropper_finding(box):
+    """A fitted cropper whose detector (a stub of YuNet) reports one face at ``box`` in any image."""
+    import threading
+
+    from fer_classic.detection._yunet import YuNetFaceDetector
+
+    class Net:
+        def setInputSize(self, size):
+            pass
+
+        def detect(self, image):
+            return 1, np.array([[*box, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.95]], np.float32)
+
+    detector = YuNetFaceDetector.__new__(YuNetFaceDetector)
+    detector.model_file, detector._lock, detector._net = "stub.onnx", threading.Lock(), Net()
+    cropper = FaceCropper(detect=True, min_face_size=10).fit()  # searched at full size: the stub's box as it is
+    cropper._detector = detector
+    return cropper
+
+
+def test_a_face_past_the_images_edge_is_reported_clipped_to_the_image(fitted_model):
+    # YuNet's box of a face whose left 40 and top 10 px lie outside the 300x300 image
+    row, = predict_image(fitted_model, np.zeros((300, 300), np.uint8), cropper=_cropper_finding((-40, -10, 100, 100)))
+    assert row["box"] == [0, 0, 60, 90]
+
+
+def test_predict_paths_reports_a_face_past_the_edge_clipped_to_the_image(fitted_model, tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((300, 300), np.uint8))
+    run = predict_paths(fitted_model, tmp_path / "a.png", cropper=_cropper_finding((250, 260, 100, 100)))
+    assert run.rows[0]["box"] == [250, 260, 50, 40]
+
+
 def test_image_file_is_named_by_its_path(fitted_model, files):
     row, = predict_image(fitted_model, files / "astronaut.jpg")
     assert row["source"] == str(files / "astronaut.jpg")
@@ -829,6 +861,21 @@ def test_draw_faces_leaves_the_input_untouched(photo):
     drawn = draw_faces(photo, [{"status": "ok", "box": [177, 66, 95, 95], "label": "happy"}])
     np.testing.assert_array_equal(photo, before)
     assert (drawn != photo).any()
+
+
+def _text_pixels(box, shape=(300, 300)):
+    """Pixels of the label's text (white, anti-aliased: blue > 0 on a black image, the box being green)."""
+    canvas = draw_faces(np.zeros(shape, np.uint8), [{"status": "ok", "box": box, "label": "surprise"}])
+    return int((canvas[..., 0] > 0).sum())
+
+
+def test_a_label_at_the_images_right_edge_is_drawn_whole_inside_it():
+    assert _text_pixels([270, 100, 30, 30]) == _text_pixels([100, 100, 30, 30]) > 0
+
+
+def test_a_label_of_a_box_filling_the_image_is_drawn_inside_it():
+    # Neither above the box nor below it fits: it went below, off the image
+    assert _text_pixels([0, 0, 300, 300]) > 0
 
 
 def test_webcam_explains_why_it_cannot_run_here(fitted_model):

@@ -11,6 +11,7 @@ from PIL import Image
 from ..data._images import _stretch, _warn_stretched, decode_image, one_image
 from ..data._levels import gray_levels
 from ..detection import Face, FaceCropper
+from ..detection._boxes import clip_box
 from ..detection._cropper import pil_pixels
 from ..persistence import FERModel
 from ._model import check_cropper, classify_crops, face_cropper_for, score_dict
@@ -48,27 +49,30 @@ def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> tuple[np.
 
 
 def face_rows(
-    model: FERModel, found: Sequence[tuple[dict, Sequence[tuple[Face, np.ndarray]]]]
+    model: FERModel, found: Sequence[tuple[dict, Sequence[tuple[Face, np.ndarray]], tuple[int, ...]]]
 ) -> list[dict]:
     """Classify the crops of several images in one batch; one row per face, or a ``no face`` row per image.
 
     Parameters
     ----------
-    found : sequence of (base row, [(face, crop), ...])
+    found : sequence of (base row, [(face, crop), ...], image shape)
         The base row (``source``, and ``frame``/``time_s`` for video) is
-        copied into every row of its image.
+        copied into every row of its image. Each row's ``box`` is the face's
+        box clipped to the image (``shape``'s height and width): a detector's
+        box may reach past the image's edge, and is kept so for cutting a crop
+        centred on the face, but rows give boxes in the image's pixels.
     """
-    crops = [crop for _, pairs in found for _, crop in pairs]
+    crops = [crop for _, pairs, _ in found for _, crop in pairs]
     if crops:
         labels, kind, scores = classify_crops(model, np.stack(crops))
     rows, k = [], 0
-    for base, pairs in found:
+    for base, pairs, shape in found:
         if not pairs:
             rows.append({**base, "status": NO_FACE})
         for index, (face, _) in enumerate(pairs):
             rows.append({
-                **base, "status": "ok", "face": index, "box": list(face.box), "detected": face.detected,
-                "how": face.how,
+                **base, "status": "ok", "face": index, "box": list(clip_box(face.box, shape[1], shape[0])),
+                "detected": face.detected, "how": face.how,
                 "label": str(labels[k]), "score_kind": kind, "scores": score_dict(model.classes, scores[k]),
             })
             k += 1
@@ -98,7 +102,8 @@ def predict_image(
     -------
     list of dict
         One per face, largest first: ``source``, ``status="ok"``, ``face``
-        (index), ``box`` (``[x, y, width, height]``), ``detected`` (False
+        (index), ``box`` (``[x, y, width, height]`` in the image's pixels,
+        clipped to the image where the face reaches past its edge), ``detected`` (False
         when the image was taken as a face crop), ``how`` (``found`` by the
         detector, ``crop``: taken as a face crop without a search, ``whole
         image``: searched, nothing found, taken whole under the cropper's
@@ -128,7 +133,7 @@ def predict_image(
     why = stretched(array, pairs, model.image_shape)
     if why:
         _warn_stretched([(source, why)], stacklevel=2)
-    return face_rows(model, [({"source": source}, pairs)])
+    return face_rows(model, [({"source": source}, pairs, array.shape)])
 
 
 def stretched(image: np.ndarray, pairs: Sequence[tuple[Face, np.ndarray]], size: tuple[int, int]) -> str | None:

@@ -541,13 +541,14 @@ def predict_paths(
     not_annotated: list[Path] = []
     rows: list[dict] = []
     tracks: list[dict] = []
-    pending: list[tuple[dict, list, np.ndarray | None]] = []  # images awaiting one batched classification
+    # Images awaiting one batched classification: base row, (face, crop) pairs, shape, the image when annotated.
+    pending: list[tuple[dict, list, tuple, np.ndarray | None]] = []
     failed = 0
 
     def flush() -> None:
-        new = face_rows(model, [(base, pairs) for base, pairs, _ in pending])
+        new = face_rows(model, [(base, pairs, shape) for base, pairs, shape, _ in pending])
         start = 0
-        for base, pairs, image in pending:
+        for base, pairs, _, image in pending:
             own = new[start:start + max(1, len(pairs))]  # its faces' rows, or its no-face row
             start += len(own)
             rows.extend(own)
@@ -604,8 +605,8 @@ def predict_paths(
         why = stretched(image, pairs, model.image_shape)
         if why:
             degenerate.append((source, why))
-        pending.append(({"source": source}, pairs, image if source in images_out else None))
-        if sum(max(1, len(pairs)) for _, pairs, _ in pending) >= _BATCH:
+        pending.append(({"source": source}, pairs, image.shape, image if source in images_out else None))
+        if sum(max(1, len(pairs)) for _, pairs, _, _ in pending) >= _BATCH:
             flush()
     flush()
     progress.close()

@@ -342,7 +342,7 @@ def predict_video(
                 if sampled:
                     base = {"source": str(path), "frame": index,
                             "time_s": round(index / fps, 3) if fps else None}
-                    last = face_rows(model, [(base, search.crop_faces(frame))])
+                    last = face_rows(model, [(base, search.crop_faces(frame), frame.shape)])
                     track_rows(tracker, index, last, model.classes)
                     rows.extend(last)
                 if out is not None:

@@ -98,7 +98,8 @@ def run_webcam(
             if not ok:
                 break
             if shown % every == 0:
-                last = face_rows(model, [({"source": f"camera {index}", "frame": shown}, search.crop_faces(frame))])
+                base = {"source": f"camera {index}", "frame": shown}
+                last = face_rows(model, [(base, search.crop_faces(frame), frame.shape)])
                 track_rows(tracker, shown, last, model.classes)
             cv2.imshow(_WINDOW, draw_faces(frame, last))
             shown += 1
