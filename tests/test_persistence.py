@@ -729,23 +729,34 @@ def test_metadata_disagreeing_with_the_model_is_refused_at_load(tmp_path, unchec
         load_model(path)
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")  # Keras' noise
-def test_a_joblib_model_whose_network_weights_do_not_fit_is_refused_at_load(tmp_path, tiny_faces):
-    """Keras' bare 'weight shape ... is not compatible' came at predict time (after evaluate read the data)."""
-    import copy
-
+def _fitted_vgg_model(tiny_faces):
+    """A tiny fitted vgg16 + logreg FERModel (random weights, first block only) and its training split."""
     pytest.importorskip("tensorflow", reason="deep features need tensorflow: pip install 'fer-classic[deep]'")
     from fer_classic import make_pipeline
 
     train = tiny_faces.select("train")
     pipeline = make_pipeline("vgg16", "logreg").set_params(features__weights=None, features__layer="block1_pool")
-    model = FERModel.from_fitted(pipeline.fit(train.X, train.y), train, features="vgg16", clf="logreg", source="t")
-    damaged = copy.deepcopy(model)  # the network as the file holds it: weights to rebuild it from
+    return FERModel.from_fitted(pipeline.fit(train.X, train.y), train, features="vgg16", clf="logreg", source="t")
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")  # Keras' noise
+def test_loading_a_keras_model_does_not_rebuild_its_network(tmp_path, tiny_faces):
+    # The rebuild at load imported TensorFlow and built the network for callers that never predict (+6 s).
+    loaded = load_model(save_model(_fitted_vgg_model(tiny_faces), tmp_path / "m.joblib"))
+    assert "model_" not in vars(loaded.pipeline.named_steps["features"])
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning")  # Keras' noise
+def test_network_weights_that_do_not_fit_are_named_with_the_file_at_first_use(tmp_path, tiny_faces):
+    """Keras' bare 'weight shape ... is not compatible' came at predict time, naming no file and no remedy."""
+    import copy
+
+    damaged = copy.deepcopy(_fitted_vgg_model(tiny_faces))  # the network as the file holds it: weights to rebuild
     weights = vars(damaged.pipeline.named_steps["features"])["_keras_weights"]
     weights[0] = weights[0][..., :5]  # a first convolution of 5 filters, not 64
     path = save_model(damaged, tmp_path / "m.joblib")
-    message = (rf"^{re.escape(str(path))}: the network weights of its DeepFeatures do not fit the network its "
-               r"parameters build \(ValueError: .*Refit it")
+    loaded = load_model(path)
+    message = (rf"^{re.escape(str(path))}: DeepFeatures: the saved network weights do not fit the network of its "
+               r"fitted architecture \(ValueError: .*refit the model")
     with pytest.raises(ModelIntegrityError, match=message):
-        load_model(path)
-    load_model(save_model(model, tmp_path / "ok.joblib"))  # weights that fit load
+        loaded.pipeline.predict(tiny_faces.select("test").X[:1])

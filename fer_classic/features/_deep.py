@@ -21,11 +21,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _resources
+from .._display import one_line
 from .._fileio import atomic_write, file_sha256
 from .._optional import import_optional
 from .._sklearn_compat import Integral, Interval, StrOptions, _fit_context
 from ..data._levels import read_levels
-from ..exceptions import MissingWeightsError
+from ..exceptions import MissingWeightsError, ModelIntegrityError
 from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, infer_image_shape
 
 __all__ = [
@@ -335,6 +336,7 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_forward_fn", None)
+        state.pop("_loaded_from", None)  # where this copy was loaded from, not part of the model
         model = state.pop("model_", None)
         if model is not None:
             state["_keras_weights"] = [np.asarray(w) for w in model.get_weights()]
@@ -346,7 +348,18 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     def __getattr__(self, name):
         # Only reached when normal lookup fails: rebuild an unpickled model on first use.
         if name == "model_" and "_keras_weights" in self.__dict__:
-            model = self._rebuild_model(self.__dict__["_keras_weights"])
+            try:
+                model = self._rebuild_model(self.__dict__["_keras_weights"])
+            except (ImportError, OSError, MemoryError):  # what this machine lacks: said as it is
+                raise
+            except Exception as exc:  # noqa: BLE001 - Keras' error of weights that do not fit the layers
+                source = self.__dict__.get("_loaded_from")
+                raise ModelIntegrityError(
+                    (f"{source}: " if source else "")
+                    + f"{type(self).__name__}: the saved network weights do not fit the network of its fitted "
+                    f"architecture ({type(exc).__name__}: {one_line(str(exc))}): the model file was damaged or "
+                    "edited; refit the model."
+                ) from exc
             self.__dict__["model_"] = model
             del self.__dict__["_keras_weights"]
             return model

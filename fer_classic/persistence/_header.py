@@ -283,35 +283,16 @@ def check_loaded(path: Path, model) -> None:
     there (the checksum is not a signature): caught here, at load time,
     rather than as an attribute error inside ``predict`` or after ``evaluate``
     decoded a dataset. See :func:`model_problem`. A Keras extractor's
-    network (cnn, vgg16, vgg19) is rebuilt from its saved weights here, as
-    its first prediction would: weights that do not fit it are refused
-    naming the file, not as Keras' bare error at predict time.
+    network (cnn, vgg16, vgg19) is not rebuilt here: loading stays free of
+    TensorFlow, and the first prediction rebuilds it (saved weights that do
+    not fit it are then refused, naming this file and saying to refit).
     """
     _raise_problem(path, model_problem(model))
-    _raise_problem(path, _network_problem(model))
+    from ..features._deep import _KerasExtractorMixin  # no TensorFlow import
 
-
-def _network_problem(model) -> tuple[type[ModelFileError], str] | None:
-    """Why a Keras extractor of ``model`` cannot rebuild its network from its saved weights, or None.
-
-    The rebuild is the one its first prediction makes (the model is kept for
-    it), so a joblib file, which is not predicted at load, costs nothing
-    more; without TensorFlow it is left to the prediction, which names the
-    missing extra.
-    """
-    from ..features._deep import _KerasExtractorMixin
-
-    for estimator in list(_estimators(model.pipeline)):  # listed first: a rebuild changes an estimator's vars
-        if not isinstance(estimator, _KerasExtractorMixin) or "model_" in vars(estimator):
-            continue
-        try:
-            estimator.model_  # rebuilt from the saved weights
-        except (ImportError, OSError, MemoryError, AttributeError):
-            continue  # what this machine lacks, said when it predicts; AttributeError: nothing saved to rebuild
-        except Exception as exc:  # noqa: BLE001 - Keras' error of weights that do not fit the layers
-            return ModelIntegrityError, (f"the network weights of its {type(estimator).__name__} do not fit the "
-                                         f"network its parameters build ({type(exc).__name__}: {exc})")
-    return None
+    for estimator in list(_estimators(model.pipeline)):  # listed first: marking one changes its vars
+        if isinstance(estimator, _KerasExtractorMixin) and "_keras_weights" in vars(estimator):
+            estimator._loaded_from = str(path)  # for the message of a rebuild that fails
 
 
 def check_fitted(path: Path, model) -> None:
