@@ -616,11 +616,39 @@ def test_batches_of_any_size_are_traced_once(images):
     assert extractor._forward_fn.experimental_get_tracing_count() == 1
 
 
+def _fail_past_the_memory_check(monkeypatch, extractor):
+    """Fail the test if ``fit`` goes past its memory check: training the CNN, or keeping VGG's network."""
+    import keras
+
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained the network"))
+    monkeypatch.setattr(type(extractor), "_compile_forward", lambda self: pytest.fail("kept the network"))
+
+
 @pytest.mark.parametrize("extractor", [DeepFeatures(**SMALL), CNNFeatures(**TINY_CNN)],
                          ids=["DeepFeatures", "CNNFeatures"])
 def test_a_batch_larger_than_the_memory_is_refused_before_work(images, monkeypatch, extractor):
     # Nothing checked it: a large input_size / --size was OOM-killed without a message.
     monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
-    monkeypatch.setattr(type(extractor), "_forward", lambda *a: pytest.fail("ran the network"))
+    _fail_past_the_memory_check(monkeypatch, extractor)
     with pytest.raises(MemoryError, match=r"one batch of \d+ images of 48x48.*smaller batch_size"):
         extractor.fit(images, np.arange(10) % 2)
+
+
+class _Trained(Exception):
+    """Raised instead of training: the memory check let the batch through."""
+
+
+@pytest.mark.parametrize("extractor", [DeepFeatures(weights=None, verbose=False), CNNFeatures()],
+                         ids=["DeepFeatures", "CNNFeatures"])
+def test_the_48px_defaults_fit_in_1_gib(images, monkeypatch, extractor):
+    # Their batches need about 0.07 GiB (VGG16, 64 images) and 0.6 GiB (the CNN training 128 images).
+    import keras
+
+    monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 2**30)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: (_ for _ in ()).throw(_Trained()))
+    monkeypatch.setattr(type(extractor), "_compile_forward", lambda self: None)
+    X = random_gray((256, 48 * 48), seed=1)
+    try:
+        extractor.fit(X, np.arange(256) % 2)
+    except _Trained:
+        pass
