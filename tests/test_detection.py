@@ -270,33 +270,92 @@ def test_a_dangling_yunet_link_gets_the_whole_advice(tmp_path):
         FaceCropper(detector="yunet", detector_model=link).fit()
 
 
-def test_pil_images_are_converted_as_predict_image_converts_them(photo, cropper):
+def test_pil_images_are_transformed_as_predict_image_converts_them(photo, cropper):
     from PIL import Image
 
     rgb = Image.fromarray(np.ascontiguousarray(photo[..., ::-1]))  # its RGB was read as BGR
     np.testing.assert_array_equal(cropper.transform([rgb]), cropper.transform([photo]))
+
+
+def test_pil_images_are_cropped_as_predict_image_converts_them(photo, cropper):
+    from PIL import Image
+
+    rgb = Image.fromarray(np.ascontiguousarray(photo[..., ::-1]))
     (face, crop), = cropper.crop_faces(rgb)
     np.testing.assert_array_equal(crop, cropper.crop_faces(photo)[0][1])
+
+
+def test_transform_of_one_pil_image_asks_for_a_list(photo, cropper):
+    from PIL import Image
+
     with pytest.raises(TypeError, match=r"transform\(\[image\]\)"):
-        cropper.transform(rgb)
+        cropper.transform(Image.fromarray(np.ascontiguousarray(photo[..., ::-1])))
 
 
-def test_a_yunet_box_past_the_left_and_top_edges_keeps_the_face_centred():
+def _stub_yunet_cropper(boxes_for):
+    """A fitted cropper searching at full size with a stub of YuNet: ``boxes_for(image)`` gives its boxes."""
     import threading
 
     from fer_classic.detection._yunet import YuNetFaceDetector
 
-    class Net:  # YuNet's output for a 100x100 face whose left 40 and top 10 px lie outside the image
+    class Net:
         def setInputSize(self, size):
             pass
 
         def detect(self, image):
-            return 1, np.array([[-40, -10, 100, 100, -15, 30, 35, 30, 0, 0, 0, 0, 0, 0, 0.95]], np.float32)
+            boxes = boxes_for(image)
+            return 1, np.array([[*box, *eyes, 0, 0, 0, 0, 0, 0, 0.95] for box, eyes in boxes], np.float32)
 
     detector = YuNetFaceDetector.__new__(YuNetFaceDetector)
     detector.model_file, detector._lock, detector._net = "stub.onnx", threading.Lock(), Net()
-    face, = detector.detect(np.zeros((300, 300, 3), np.uint8), 10)
+    detector.window = 10_000  # no search shrinks the image: the stub's boxes are in its pixels
+    cropper = FaceCropper(detect=True, fallback="none", min_face_size=10).fit()
+    cropper._detector = detector
+    return cropper
+
+
+def _marked_centre(crop: np.ndarray) -> tuple[int, int]:
+    """Column and row of the bright cross drawn by :func:`_cross` in a crop."""
+    return int(np.argmax(crop.mean(axis=0))), int(np.argmax(crop.mean(axis=1)))
+
+
+def _cross(x: int, y: int, shape=(300, 300)) -> np.ndarray:
+    """A dark image with a bright vertical and horizontal line crossing at ``(x, y)``: a face's centre."""
+    image = np.full(shape, 40, np.uint8)
+    image[:, x - 1 : x + 2] = 230
+    image[y - 1 : y + 2, :] = 230
+    return image
+
+
+def test_a_yunet_box_past_the_left_and_top_edges_is_kept_whole():
+    # YuNet's output for a 100x100 face whose left 40 and top 10 px lie outside the 300x300 image
+    cropper = _stub_yunet_cropper(lambda image: [((-40, -10, 100, 100), (-15, 30, 35, 30))])
+    (face, _), = cropper.crop_faces(_cross(10, 40))
     assert face.box == (-40, -10, 100, 100)  # it slid to (0, 0, 100, 100): 40 % background, off the eyes
+
+
+def test_a_yunet_box_past_the_left_and_top_edges_gives_a_crop_centred_on_the_face():
+    cropper = _stub_yunet_cropper(lambda image: [((-40, -10, 100, 100), (-15, 30, 35, 30))])
+    (_, crop), = cropper.crop_faces(_cross(10, 40))  # the face's centre: (-40 + 50, -10 + 50)
+    column, row = _marked_centre(crop)
+    assert abs(column - 23.5) <= 1 and abs(row - 23.5) <= 1
+
+
+def _found_only_in_the_border(image):
+    # Nothing in the 300x300 image itself; in its bordered copy a 200 px face 60 px past the left edge.
+    pad = (image.shape[1] - 300) // 2
+    return [((pad - 60, pad + 50, 200, 200), (pad - 10, pad + 110, pad + 90, pad + 110))] if pad else []
+
+
+def test_a_face_found_inside_the_border_keeps_its_box_past_the_edge():
+    (face, _), = _stub_yunet_cropper(_found_only_in_the_border).crop_faces(_cross(40, 150))
+    assert face.box == (-60, 50, 200, 200)  # clipped to (0, 50, 140, 200) before
+
+
+def test_a_face_found_inside_the_border_gives_a_crop_centred_on_the_face():
+    (_, crop), = _stub_yunet_cropper(_found_only_in_the_border).crop_faces(_cross(40, 150))
+    column, row = _marked_centre(crop)  # the face's centre (40, 150): column 16 of 48 when clipped
+    assert abs(column - 23.5) <= 1 and abs(row - 23.5) <= 1
 
 
 def test_an_opencv_failure_is_named_and_does_not_break_later_detection(photo, cropper):

@@ -98,9 +98,10 @@ def test_a_tight_crop_of_any_size_is_found(photo, side, out):
 
 
 @pytest.mark.parametrize("out", [150, 300])
-def test_boxes_found_inside_the_border_are_clipped_to_the_image(photo, out):
-    (face,) = FaceCropper(fallback="none").fit().find_faces(tight_crop(photo, 80, out))
-    x, y, w, h = face.box
+def test_boxes_found_inside_the_border_are_reported_clipped_to_the_image(photo, fitted_model, out):
+    # The cropper keeps the box past the edge (its crop centred on the face); rows give it in the image's pixels.
+    row, = predict_image(fitted_model, tight_crop(photo, 80, out), cropper=FaceCropper(fallback="none").fit())
+    x, y, w, h = row["box"]
     assert x >= 0 and y >= 0 and x + w <= out and y + h <= out
 
 

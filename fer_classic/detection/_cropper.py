@@ -18,7 +18,7 @@ from .._sklearn_compat import (
 from ..data._images import CROP_FACTOR, as_size, resize_gray, searched, to_gray
 from ..exceptions import FaceDetectorError, ImageDecodeError, NoFaceError
 from ._align import eye_angle, find_eyes
-from ._boxes import CROP, WHOLE_IMAGE, Face, clip_box, iou, suppress_overlaps
+from ._boxes import CROP, WHOLE_IMAGE, Face, iou, suppress_overlaps
 from ._haar import FRONTAL_FACE_CASCADE, HaarFaceDetector
 from ._yunet import YuNetFaceDetector
 
@@ -88,9 +88,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         What a searched image without a face gives. The search runs on the
         image, then (nothing found) on the image inside a mid-gray border of
         ``PAD_FRACTION`` (0.35) of its longer side (of at most twice its
-        shorter side), for faces filling the frame, with boxes clipped to the image. ``"whole"``: if still nothing, an
-        image of at most ``WHOLE_FACTOR`` (10) times the output sides is
-        taken whole as a face crop (``how="whole image"``) when it has
+        shorter side), for faces filling the frame. ``"whole"``: if still
+        nothing, an image of at most ``WHOLE_FACTOR`` (10) times the output
+        sides is taken whole as a face crop (``how="whole image"``) when it has
         roughly the output's shape (aspect ratio within ``WHOLE_ASPECT``,
         1.25, of it; resized whole, as the dataset loaders resize images) or
         is a portrait up to ``portrait_aspect`` times taller than the output
@@ -333,6 +333,11 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def find_faces(self, image: np.ndarray) -> list[Face]:
         """Faces in ``image`` (gray, BGR or BGRA), largest first, in its pixel coordinates.
 
+        A face at the image's edge keeps the detector's box, which may reach
+        past the edge (negative ``x``/``y``, or beyond the far side), so that
+        its crop is centred on the face (the crop repeats the image's border);
+        prediction rows report the box clipped to the image.
+
         An image not searched (see :meth:`needs_detection`) is one face: its
         whole area, with ``how="crop"``. A searched one gives the faces found
         (``how="found"``; overlapping boxes merged, the largest kept), else
@@ -353,7 +358,8 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         return self._select(faces)
 
     def _search_padded(self, image: np.ndarray) -> list[Face]:
-        """Faces filling most of ``image``: searched inside a gray border, boxes clipped back to the image."""
+        """Faces filling most of ``image``: searched inside a gray border; boxes in ``image``'s coordinates, which
+        may reach past its edge (the crop repeats its border)."""
         rows, cols = image.shape[:2]
         detector = self._face_detector()
         min_size = max(self.min_face_size, round(_PAD_MIN_FACE * min(rows, cols)))
@@ -369,8 +375,10 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         for face in self._search(padded, max(1, round(min_size * scale))):
             face = face.mapped(1 / scale, -pad / scale, -pad / scale)
             x, y, w, h = face.box
-            if 0 <= x + w / 2 < cols and 0 <= y + h / 2 < rows:  # a box centred on the border is no face
-                faces.append(Face(clip_box(face.box, cols, rows), face.score, face.eyes))
+            # A box centred on the border is no face. One centred in the image is kept whole, as the direct
+            # search keeps it: clipped, a face at the edge was cropped off-centre (prediction rows clip it).
+            if 0 <= x + w / 2 < cols and 0 <= y + h / 2 < rows:
+                faces.append(face)
         return faces
 
     def find_faces_near(self, image: np.ndarray, boxes: Iterable[tuple[int, int, int, int]]) -> list[Face]:

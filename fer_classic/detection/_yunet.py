@@ -75,7 +75,8 @@ class YuNetFaceDetector:
 
         A face at the image's edge keeps YuNet's box, which may reach past
         any side (negative ``x``/``y``): the crop stays centred on the face
-        (:class:`FaceCropper` repeats the border where the box leaves the image).
+        (:class:`FaceCropper` repeats the border where the box leaves the image,
+        and prediction rows report the box clipped to the image).
         """
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
         with self._lock:  # loaders crop in threads: the input size and the detection go together
