@@ -652,3 +652,21 @@ def test_the_48px_defaults_fit_in_1_gib(images, monkeypatch, extractor):
         extractor.fit(X, np.arange(256) % 2)
     except _Trained:
         pass
+
+
+@pytest.mark.parametrize("extractor, advice", [
+    (DeepFeatures(**SMALL), r"smaller batch_size or input_size.*vgg16.batch_size / vgg16.input_size in a search's"),
+    (CNNFeatures(**TINY_CNN), r"smaller batch_size or smaller images \(CLI: a smaller --size, or cnn.batch_size in"),
+], ids=["DeepFeatures", "CNNFeatures"])
+def test_the_memory_advice_names_the_extractors_own_parameters(images, monkeypatch, extractor, advice):
+    # CNNFeatures was told to lower an input_size it has not, and `fit` was said to set batch_size.
+    monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
+    with pytest.raises(MemoryError, match=advice):
+        extractor.fit(images, np.arange(10) % 2)
+
+
+def test_the_memory_check_leaves_a_gpu_network_to_the_gpu(vgg16, monkeypatch):
+    # On a GPU the activations are in its memory: a host with little free RAM was refused wrongly.
+    monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
+    monkeypatch.setattr(vgg16, "device_", "/GPU:0")
+    vgg16._check_batch_memory(vgg16.model_, 64)

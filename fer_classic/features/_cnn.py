@@ -364,6 +364,10 @@ class CNNFeatures(_KerasExtractorMixin):
         tf, _ = import_keras()
         return tf.cast(self.model_(images[..., None] / 255.0, training=False), tf.float32)
 
+    def _memory_advice(self) -> str:
+        return ("use a smaller batch_size or smaller images (CLI: a smaller --size, or cnn.batch_size in a "
+                "search's --grid file).")
+
     def _rebuild_model(self, weights):
         _, keras = import_keras("CNNFeatures")
         with _dtype_policy(keras, self.precision_):

@@ -372,8 +372,11 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         """Refuse, before any work, a batch whose float32 activations exceed the memory available now.
 
         Inference holds about two layers' outputs at a time (the widest twice); training keeps
-        every layer's output and its gradient.
+        every layer's output and its gradient. Not on a GPU: the activations are in its memory,
+        not the host's, and TensorFlow names a batch too large for it.
         """
+        if self.device_.startswith("/GPU"):
+            return
         widths = []
         for layer in model.layers:
             try:
@@ -385,8 +388,12 @@ class _KerasExtractorMixin(ImageTransformerMixin):
             4 * n_images * per_image,
             f"{type(self).__name__}: one batch of {n_images} images of {self.image_shape_[0]}x"
             f"{self.image_shape_[1]} ({'training' if training else 'activations of'} {model.name})",
-            "use a smaller batch_size (or input_size), or smaller images (CLI: a smaller --size).",
+            self._memory_advice(),
         )
+
+    def _memory_advice(self) -> str:
+        """What to change when a batch does not fit in memory: this class's parameters and their CLI way."""
+        raise NotImplementedError
 
     # --- batched inference -------------------------------------------------------------
     def _forward(self, batch: np.ndarray) -> np.ndarray:
@@ -748,6 +755,10 @@ class DeepFeatures(_KerasExtractorMixin):
                     f"weights file {str(path)!r} has no layer {layer.name!r} of the right shape: it must "
                     f"be a saved {architecture} model: {exc}"
                 ) from exc
+
+    def _memory_advice(self) -> str:
+        return (f"use a smaller batch_size or input_size, or smaller images (CLI: a smaller --size, or "
+                f"{self.backbone}.batch_size / {self.backbone}.input_size in a search's --grid file).")
 
     def _rebuild_model(self, weights):
         _, keras = import_keras("DeepFeatures")
