@@ -28,7 +28,7 @@ from .data._dataset import split_mask
 from .data._images import CROP_POLICIES
 from .estimators import compact_support_vectors
 from .estimators._canonical import coded_class_weights
-from .exceptions import DatasetError, FaceDetectorError
+from .exceptions import DatasetError, FaceDetectorError, MissingDependencyError, MissingWeightsError
 from .evaluation import classification_metrics
 from .features import deep_metadata
 from .labels import sort_labels
@@ -755,7 +755,10 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping 
     Raises
     ------
     MissingDependencyError
-        If TensorFlow (or cuML for ``backend='cuml'``) is not installed; the message names the pip extra.
+        If TensorFlow (or cuML for ``backend='cuml'``) is not installed; the message names the pip extra
+        (and a grid's candidate).
+    MissingWeightsError
+        If ImageNet weights are not in Keras' cache (a grid's candidate is named).
     ValueError
         If a device, backend or weights cannot be used on this machine (a grid's candidate is named).
     """
@@ -769,12 +772,13 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         try:
             _check_runnable(clone(pipeline).set_params(**candidate) if candidate else pipeline)
-        except ValueError as exc:
+        except (ValueError, MissingDependencyError, MissingWeightsError) as exc:
             if not candidate:
                 raise
             values = ", ".join(f"{name(key)}={value!r}" for key, value in candidate.items())
-            raise ValueError(f"--grid: the candidate {values} cannot run on this machine: {str(exc).rstrip('.')}. "
-                             "Drop that value from the grid.") from None
+            # the error's own type (a missing package stays a MissingDependencyError), the candidate named
+            raise type(exc)(f"--grid: the candidate {values} cannot run on this machine: {str(exc).rstrip('.')}. "
+                            "Drop that value from the grid.") from None
     if shape is not None:
         _check_eigenfaces([pipeline, *pipeline.get_params(deep=True).values()], shape)
 

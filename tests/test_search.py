@@ -694,5 +694,8 @@ def test_a_grid_cuml_backend_without_cuml_is_refused_before_loading(monkeypatch)
     if cuml_status()[0]:
         pytest.skip("cuML is usable here")
     monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
-    with pytest.raises((ImportError, ValueError), match=r"backend='cuml' cannot run"):
+    from fer_classic.exceptions import MissingDependencyError
+
+    message = r"^--grid: the candidate clf.backend='cuml' cannot run on this machine: backend='cuml' cannot run"
+    with pytest.raises(MissingDependencyError, match=message):  # it was not named when cuML is missing
         search_model("/no/such/data", features="hog", clf="svm", grid={"clf.backend": ["sklearn", "cuml"]})
