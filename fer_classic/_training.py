@@ -785,13 +785,12 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping 
 
 def _check_runnable(pipeline) -> None:
     """Raise when a step of ``pipeline`` cannot run on this machine (see :func:`check_before_loading`)."""
-    from .estimators import SVMClassifier
     from .features._deep import _KerasExtractorMixin, import_keras
+    from .pipeline import _check_cuml
 
+    _check_cuml(pipeline)  # make_pipeline's check: a candidate's set_params may have chosen cuML
     for step in [pipeline, *pipeline.get_params(deep=True).values()]:
-        if isinstance(step, SVMClassifier) and step.backend == "cuml":
-            step._resolve_backend()  # raises when cuML is missing or has no GPU
-        elif isinstance(step, _KerasExtractorMixin):
+        if isinstance(step, _KerasExtractorMixin):
             # TensorFlow now, not after loading and after the other extractors ran.
             tf, _ = import_keras(type(step).__name__)
             if step.device == "gpu":

@@ -344,7 +344,8 @@ def _check_cuml(classifier) -> None:
     ``SVMClassifier.fit`` resolves its backend only once the steps before it
     have run (a CNN trained, say); ``make_pipeline`` is a factory, not an
     estimator's ``__init__``, so it may check here. A ``set_params`` later is
-    checked at fit.
+    checked at fit, and a search's candidates before loading (``_training._check_runnable``, through
+    this one rule).
     """
     from .estimators import SVMClassifier
 

@@ -239,6 +239,21 @@ def test_imagenet_md5_is_computed_once_per_file(images, tmp_path, monkeypatch):
     assert _deep._imagenet_weights("vgg16") == keras_weights_path("vgg16")
 
 
+def test_imagenet_file_is_read_once_per_process_for_both_digests(images, tmp_path, monkeypatch):
+    # fit read the 58 MB file a second time (SHA-256 for weights_sha256_) after the MD5 check had read it.
+    import hashlib
+
+    from fer_classic.features import _deep
+
+    _fake_imagenet_cache(monkeypatch, tmp_path)
+    sha256 = hashlib.sha256(keras_weights_path("vgg16").read_bytes()).hexdigest()
+    _deep._imagenet_weights("vgg16")
+    monkeypatch.setattr(_deep, "file_sha256", lambda *a: pytest.fail("read the weights file again"))
+    monkeypatch.setattr(_deep.hashlib, "sha256", lambda *a: pytest.fail("read the weights file again"))
+    extractor = DeepFeatures(weights="imagenet", layer="block1_pool", input_size=32, verbose=False).fit(images[:1])
+    assert extractor.weights_sha256_ == sha256
+
+
 def _fake_get_file(calls, content=b"vgg16 weights"):
     def get_file(fname, origin, *, cache_subdir, file_hash, cache_dir, force_download=False):
         calls.append({"fname": fname, "origin": origin, "file_hash": file_hash})

@@ -118,20 +118,26 @@ def _check_backbone(backbone: str) -> Backbone:
     return BACKBONES[backbone]
 
 
-#: (path, size, mtime_ns) -> MD5 of a weights file: hashing 58-80 MB on every fit is wasted time.
-_MD5_CACHE: dict[tuple[str, int, int], str] = {}
+#: (path, size, mtime_ns) -> (MD5, SHA-256) of a weights file: reading 58-80 MB on every fit is wasted time.
+_DIGEST_CACHE: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+
+def _file_digests(path: Path) -> tuple[str, str]:
+    """MD5 (Keras' check) and SHA-256 (the model's record) of ``path``, from one read, once per file and process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGEST_CACHE:
+        md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                md5.update(block)
+                sha256.update(block)
+        _DIGEST_CACHE[key] = md5.hexdigest(), sha256.hexdigest()
+    return _DIGEST_CACHE[key]
 
 
 def _file_md5(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _MD5_CACHE:
-        digest = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _MD5_CACHE[key] = digest.hexdigest()
-    return _MD5_CACHE[key]
+    return _file_digests(path)[0]
 
 
 def _how_to_get(backbone: str) -> str:
@@ -681,7 +687,8 @@ class DeepFeatures(_KerasExtractorMixin):
             path = _imagenet_weights(self.backbone) if self.weights == "imagenet" else Path(self.weights)
             model = self._build(keras, path)
             self.weights_source_ = "imagenet" if self.weights == "imagenet" else str(path.resolve())
-            self.weights_sha256_ = file_sha256(path)
+            # the ImageNet file's digests come from the read that checked its MD5
+            self.weights_sha256_ = _file_digests(path)[1] if self.weights == "imagenet" else file_sha256(path)
         model.trainable = False
         self._check_batch_memory(model, int(self.batch_size))
         self.model_ = model
