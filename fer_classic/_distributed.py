@@ -1235,15 +1235,15 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     PredictionRun
     """
     from ._fileio import check_outputs
-    from .prediction import PredictionRun, expand_inputs, face_cropper_for
+    from .prediction import PredictionRun, face_cropper_for
     from .prediction._model import detector_files
-    from .prediction._run import _is_video, check_timeline, warn_repeated, write_timeline
+    from .prediction._run import _is_video, check_timeline, input_files, warn_repeated, write_timeline
     from .prediction._video import check_every
 
     every = check_every(every)
     cropper = face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
-    paths = expand_inputs(inputs)
-    warn_repeated(inputs, paths)
+    paths, linked = input_files(inputs)
+    warn_repeated(inputs, paths, linked)
     check_timeline(timeline, paths)
     # The timeline is written here, never over the detector's model file the workers read.
     check_outputs({"--timeline": timeline}, inputs={"INPUT": paths, **detector_files(cropper)}, text=("--timeline",),

@@ -1021,10 +1021,8 @@ def test_cli_webcam_refuses_the_outputs_it_does_not_write(runner, tmp_path, args
     assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
 
 
-def test_folders_are_listed_by_the_loaders_rule_and_linked_folders_are_warned_of(tmp_path):
-    from fer_classic.exceptions import SkippedFilesWarning
+def test_folders_are_listed_by_the_loaders_rule(tmp_path):
     from fer_classic.prediction import expand_inputs
-    from fer_classic.prediction._run import warn_repeated
 
     for name in ["a.jpg", ".hidden.jpg", "._a.jpg", ".thumbs/t.jpg", "__MACOSX/m.jpg", "sub/deeper/d.jpg"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -1032,8 +1030,17 @@ def test_folders_are_listed_by_the_loaders_rule_and_linked_folders_are_warned_of
     (tmp_path / "sub" / "loop").symlink_to(tmp_path)
     paths = expand_inputs([tmp_path])
     assert paths == [tmp_path / "a.jpg", tmp_path / "sub" / "deeper" / "d.jpg"]  # as evaluate/fit list them
+
+
+def test_linked_folders_inside_the_input_folders_are_warned_of(tmp_path, fitted_model):
+    from fer_classic.exceptions import SkippedFilesWarning
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((48, 48), np.uint8))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path)
     with pytest.warns(SkippedFilesWarning, match=r"1 linked folder\(s\) .*not entered.*sub/loop"):
-        warn_repeated([tmp_path], paths)
+        run = predict_paths(fitted_model, [tmp_path])
+    assert [row["source"] for row in run.rows] == [str(tmp_path / "a.png")]
 
 
 def test_table_keeps_a_space_between_a_four_digit_box_and_the_source():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,9 @@ from ._images import IMAGE_EXTENSIONS, _warn_stretched, as_size, list_sources, r
 if TYPE_CHECKING:
     from ..detection import FaceCropper
 
-__all__ = ["file_usages", "is_hidden", "load_folder", "refuse_undecoded_folders", "scan_folder", "warn_skipped"]
+__all__ = [
+    "file_usages", "is_hidden", "list_files", "load_folder", "refuse_undecoded_folders", "scan_folder", "warn_skipped",
+]
 
 # Kaggle's FER2013 folders name files after the CSV's Usage column.
 _USAGE_PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_", re.IGNORECASE)
@@ -39,17 +41,20 @@ def _subdirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not is_hidden(p.name))
 
 
-def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], dict[tuple[str, ...], int]]:
-    """Image files under ``folder``, nested sub-folders included (sorted by relative path), other files,
-    the links to folders found below it, and the image count of each nested sub-folder holding images
-    (its relative parts).
+def list_files(
+    folder: Path, suffixes: Collection[str] = IMAGE_EXTENSIONS
+) -> tuple[list[Path], list[Path], list[Path], dict[tuple[str, ...], int]]:
+    """Files under ``folder`` whose suffix (lower case) is one of ``suffixes``, nested sub-folders included
+    (sorted by relative path); the other files; the links to folders found below it; and the count of
+    ``suffixes`` files of each nested sub-folder holding some (its relative parts).
 
-    Hidden files and folders are left out, and linked folders are not entered,
-    so a link loop cannot repeat or mislabel images (the caller says so).
+    Hidden files and folders (:func:`is_hidden`) are left out, and linked folders are not entered,
+    so a link loop cannot repeat or mislabel files (the caller says so). The dataset loaders list
+    images with it, ``predict`` images and videos.
     """
     # (relative parts, path): sorted by the parts, built once per folder (a relative_to per
     # file took a third of listing FER2013's 35,887 files).
-    images: list[tuple[tuple[str, ...], Path]] = []
+    found: list[tuple[tuple[str, ...], Path]] = []
     others: list[tuple[tuple[str, ...], Path]] = []
     linked: list[tuple[tuple[str, ...], Path]] = []
     nested: dict[tuple[str, ...], int] = {}
@@ -68,15 +73,15 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path], list[Path], dict
                 stack.append((base / name, (*parts, name)))
             elif entry.is_symlink() and _links_to_folder(entry):
                 linked.append(((*parts, name), base / name))
-            elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            elif os.path.splitext(name)[1].lower() in suffixes:
                 # Not stat'ed here (a link's target would be, file by file): FIFOs, devices,
                 # dangling links and linked folders are skipped with their reason when read.
-                images.append(((*parts, name), base / name))
+                found.append(((*parts, name), base / name))
                 if parts:
                     nested[parts] = nested.get(parts, 0) + 1
             elif _is_file_or_bad_link(entry):
                 others.append(((*parts, name), base / name))
-    return (*([path for _, path in sorted(found)] for found in (images, others, linked)), nested)
+    return (*([path for _, path in sorted(kept)] for kept in (found, others, linked)), nested)
 
 
 def _links_to_folder(entry: os.DirEntry) -> bool:
@@ -273,7 +278,7 @@ def scan_folder(
     misnamed: list[tuple[Path, str, str, int]] = []
     misnamed_labels: dict[Path, str] = {}
     for index, ((split, folder), label) in enumerate(zip(groups, group_labels)):
-        files, others, links, nested = _image_files(folder)
+        files, others, links, nested = list_files(folder)
         found = _misnamed_subfolders(folder, label, nested, label_map)
         misnamed += found
         misnamed_labels.update((path, label) for path, *_ in found)

@@ -20,7 +20,7 @@ from sklearn.base import clone
 from .._fileio import atomic_write_bytes, atomic_write_text, check_outputs, path_items
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
-from ..data._folder import is_hidden
+from ..data._folder import list_files
 from ..data._images import _warn_stretched, list_sources
 from ..detection import FaceCropper
 from ..exceptions import (
@@ -94,8 +94,8 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     its characters) or an iterable of paths. Folders are listed as the
     dataset loaders list them: hidden files and folders (``.``, macOS's
     ``._`` companions) and ``__MACOSX`` are left out, and linked folders are
-    not entered (a loop cannot repeat files): the list's ``linked`` names
-    them, and :func:`predict_paths` warns of them (a SkippedFilesWarning).
+    not entered (a loop cannot repeat files); :func:`predict_paths` warns of
+    them (a SkippedFilesWarning).
 
     Raises
     ------
@@ -105,12 +105,17 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     DatasetError
         If nothing is left to predict.
     """
+    return input_files(inputs)[0]
+
+
+def input_files(inputs) -> tuple[list[Path], list[Path]]:
+    """:func:`expand_inputs`' files, and the linked folders inside the input folders it did not enter."""
     media = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
     paths: list[Path] = []
     linked: list[Path] = []
     for item in _input_paths(inputs):
         if item.is_dir():
-            found, links = _media_files(item, media)
+            found, _, links, _ = list_files(item, media)
             paths += found
             linked += links
         else:
@@ -119,52 +124,12 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
         raise DatasetError(f"No image or video files given (folders are searched for {', '.join(sorted(media))}).")
     # A file given twice (or named beside its folder) is predicted once: its two annotated copies were one
     # (the second's name, both inputs' boxes drawn on it) and its rows came twice. predict_paths warns.
-    return _InputFiles(dict.fromkeys(paths), linked=linked)
+    return list(dict.fromkeys(paths)), linked
 
 
-class _InputFiles(list):
-    """:func:`expand_inputs`' files, with the linked folders it did not enter (``linked``), which the runs warn
-    of (:func:`warn_repeated`) once, however often the inputs are listed before (output checks)."""
-
-    def __init__(self, paths, linked=()):
-        super().__init__(paths)
-        self.linked = list(linked)
-
-
-def _media_files(folder: Path, media) -> tuple[list[Path], list[Path]]:
-    """Media files under ``folder`` (sorted) and the linked folders not entered, hidden names left out."""
-    files, linked, stack = [], [], [folder]
-    while stack:
-        base = stack.pop()
-        try:
-            entries = list(os.scandir(base))
-        except OSError:  # an unreadable sub-folder is passed over, as the loaders and rglob do
-            continue
-        for entry in entries:
-            if is_hidden(entry.name):  # the loaders' rule: .hidden, ._ companions, __MACOSX
-                continue
-            path = base / entry.name
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(path)
-            elif entry.is_symlink() and _links_to_folder(entry):
-                linked.append(path)
-            elif path.suffix.lower() in media:
-                # Every media name but folders: a dangling link or a FIFO gets its error row, as when named.
-                files.append(path)
-    return sorted(files), sorted(linked)
-
-
-def _links_to_folder(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()  # follows the link
-    except OSError:  # a link loop
-        return False
-
-
-def warn_repeated(inputs, paths: list[Path]) -> None:
+def warn_repeated(inputs, paths: list[Path], linked: list[Path]) -> None:
     """Warn, naming them, when files of ``inputs`` were given more than once (``paths`` keeps each once),
-    and of the linked folders :func:`expand_inputs` did not enter, as the dataset loaders warn of them."""
-    linked = getattr(paths, "linked", ())
+    and of the ``linked`` folders :func:`input_files` did not enter, as the dataset loaders warn of them."""
     if linked:
         warnings.warn(f"{len(linked)} linked folder(s) inside the input folders were not entered (links to folders "
                       "are not followed, so that a loop cannot repeat files); give them as inputs to predict their "
@@ -523,8 +488,8 @@ def predict_paths(
         If ``every`` is not an int >= 1.
     """
     every = check_every(every)
-    paths = expand_inputs(inputs)
-    warn_repeated(inputs, paths)
+    paths, linked = input_files(inputs)
+    warn_repeated(inputs, paths, linked)
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
     # Checked before any work: a cropper of other crops failed only at the first batch (after up to 256 crops).
