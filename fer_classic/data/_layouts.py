@@ -107,7 +107,7 @@ _KDEF_FOLDER = re.compile(r"^[AB][FM]\d{2}$", re.IGNORECASE)
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not is_hidden(p.name))
 
 
 def _warn_ignored(ignored: list[Path], root: Path, pattern: str) -> None:
@@ -747,7 +747,7 @@ def load_ckplus(
     read_label = LabelReader(codes=CKPLUS_CODES)
     entries = []
     for file in sorted(emotions.glob("*/*/*_emotion.txt")):
-        if file.name.startswith("."):  # macOS's ._ companions (AppleDouble), copied from a Mac: not labels
+        if is_hidden(file.name):  # macOS's ._ companions (AppleDouble), copied from a Mac: not labels
             continue
         subject, sequence = file.parent.parent.name, file.parent.name
         with open(file, encoding="utf-8-sig", errors="replace") as handle:  # a BOM, as some editors save
