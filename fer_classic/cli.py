@@ -477,12 +477,14 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
                    f"{result.report.predictions_csv.name})")
 
 
-def _refuse_webcam_options(inputs, backend: str, **given) -> None:
+def _refuse_webcam_options(inputs, backend: str, scheduler: str | None, **given) -> None:
     """A usage error for what ``predict --webcam`` cannot honour: it shows a live window and writes nothing."""
     if inputs:
         raise click.UsageError("--webcam reads the camera; give no INPUT files with it.")
     if backend != "local":
         raise click.UsageError(f"--webcam shows a live window here: not with --backend {backend}.")
+    if scheduler is not None:  # it ran on, and the address went unused
+        raise click.UsageError(f"--webcam shows a live window here: not with --scheduler {scheduler}.")
     unused = [f"--{name}" for name, value in given.items() if value is not None]
     if unused:
         raise click.UsageError(f"{'/'.join(unused)} {'does' if len(unused) == 1 else 'do'} nothing with --webcam, "
@@ -541,13 +543,12 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
     from ._display import one_line
     from .prediction._run import check_timeline
-    from click.core import ParameterSource
 
     _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
     if webcam is not None:  # before any file is checked or the camera opened: the window is its only output
-        fmt_given = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
-        _refuse_webcam_options(inputs, backend, annotate=annotate, timeline=timeline,
-                               **{"format": fmt if fmt_given else None})
+        # --format table is the default: given explicitly, it asks for nothing the window does not do
+        _refuse_webcam_options(inputs, backend, scheduler, annotate=annotate, timeline=timeline,
+                               **{"format": fmt if fmt != "table" else None})
     _run(check_timeline, timeline)
     folder = annotate is not None and not annotates_one_file(annotate)  # one file: it is its only copy
     copies = _run(lambda: annotation_outputs(annotation_targets(expand_inputs(inputs), annotate),

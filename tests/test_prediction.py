@@ -1012,6 +1012,7 @@ def test_cli_errors_are_clean(runner, model_file, args, message):
     (["--timeline", "t.csv"], "--timeline does nothing"),
     (["--format", "json"], "--format does nothing"),
     (["--annotate", "o.avi", "--format", "csv"], "--annotate/--format do nothing"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "not with --scheduler tcp://127.0.0.1:9"),
 ])
 def test_cli_webcam_refuses_the_outputs_it_does_not_write(runner, tmp_path, args, named, monkeypatch):
     import fer_classic.prediction as prediction
@@ -1019,6 +1020,14 @@ def test_cli_webcam_refuses_the_outputs_it_does_not_write(runner, tmp_path, args
     monkeypatch.setattr(prediction, "run_webcam", lambda *a, **k: pytest.fail("the camera was opened"))
     result = runner.invoke(main, ["predict", str(tmp_path / "m.joblib"), "--webcam", "0", *args])
     assert result.exit_code == 2 and named in result.output and "Traceback" not in result.output
+
+
+def test_cli_webcam_takes_the_default_format_given_explicitly(runner, model_file, monkeypatch):
+    import fer_classic.prediction as prediction
+
+    monkeypatch.setattr(prediction, "run_webcam", lambda *a, **k: 3)
+    result = runner.invoke(main, ["predict", str(model_file), "--webcam", "0", "--format", "table"])
+    assert result.exit_code == 0 and "3 frames shown" in result.output
 
 
 def test_folders_are_listed_by_the_loaders_rule(tmp_path):
