@@ -685,3 +685,11 @@ def test_the_memory_check_leaves_a_gpu_network_to_the_gpu(vgg16, monkeypatch):
     monkeypatch.setattr("fer_classic._resources.available_memory", lambda: 1000)
     monkeypatch.setattr(vgg16, "device_", "/GPU:0")
     vgg16._check_batch_memory(vgg16.model_, 64)
+
+
+def test_repeated_fits_do_not_warn_about_retracing(images, caplog):
+    # TensorFlow's "triggered tf.function retracing" warning came after five fits in a loop (a search's CV).
+    for _ in range(6):
+        DeepFeatures(weights=None, layer="block1_pool", input_size=32, verbose=False).fit(images[:1]).transform(
+            images[:1])
+    assert "retracing" not in caplog.text

@@ -6,6 +6,7 @@ TensorFlow and Keras are imported only when a network is built or run, so that
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -420,10 +421,11 @@ class _KerasExtractorMixin(ImageTransformerMixin):
         self.model_  # an unpickled model is rebuilt here, eagerly, not inside the traced graph
         # One trace for every batch size (None): no retracing, nor TensorFlow's warning about it.
         signature = [tf.TensorSpec((None, *self.image_shape_), tf.float32)]
-        self._forward_fn = tf.function(self._graph, input_signature=signature, autograph=False)
-        # Each fit traces its new function once; TensorFlow counts traces per method across instances
-        # and warns after five fits in a loop (a search's CV), advice aimed at this code, not the user.
-        self._forward_fn._omit_frequent_tracing_warning = True
+        # Each fit traces its new function once. TensorFlow counts traces per function code (a bound method's
+        # is shared by every instance) and warned after five fits in a loop (a search's CV); a partial has no
+        # code of its own, so each function counts its own traces.
+        self._forward_fn = tf.function(functools.partial(type(self)._graph, self), input_signature=signature,
+                                       autograph=False)
         return self._forward_fn
 
     def _graph(self, images):
