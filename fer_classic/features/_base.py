@@ -25,6 +25,11 @@ def infer_image_shape(n_features: int, image_shape: tuple[int, int] | None) -> t
     With ``image_shape=None`` a perfect square count is a square image; any
     other count is read as a one-row image ``(1, n_features)``, which
     extractors needing 2-D cells then reject with a hint to pass ``image_shape``.
+    The Keras extractors (DeepFeatures, CNNFeatures) have no cell geometry to
+    reject it with: they refuse rows of 64 or more values that are not a
+    square (faces of another shape, flattened colour), and read smaller rows
+    (no face at all; scikit-learn's estimator checks use 1 to 20 values) as
+    ``1 x n`` strips.
 
     Raises
     ------

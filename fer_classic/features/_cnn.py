@@ -112,8 +112,9 @@ class CNNFeatures(_KerasExtractorMixin):
     verbose : int, default=0
         Keras' training log (0 silent, 1 progress bar, 2 one line per epoch).
     image_shape : (int, int), optional
-        Geometry of a row; default infers a square (rows of another pixel
-        count are refused: pass their ``image_shape``).
+        Geometry of a row; default infers a square. Rows of 64 or more
+        values that are not a square are refused (pass their
+        ``image_shape``); smaller rows are read as ``1 x n`` strips.
 
     Attributes
     ----------

@@ -42,6 +42,7 @@ _WEIGHT_SUFFIXES = (".h5", ".keras")
 # Rows of a non-square pixel count from this many on (an 8x8 image) are refused without image_shape: such
 # rows are faces of another shape or flattened colour. Fewer are no face at all (scikit-learn's estimator
 # checks feed 1..20 values a row): they stay one-row strips, so those contract checks keep running.
+# The rule as users read it: _base.infer_image_shape and the image_shape parameter of both extractors.
 _SMALLEST_STRIP_REFUSED = 64
 # A transform of more batches than this shows a progress bar (verbose="auto", on a terminal).
 _PROGRESS_MIN_BATCHES = 20
@@ -534,7 +535,9 @@ class DeepFeatures(_KerasExtractorMixin):
         seed; None (NumPy's global generator) or a RandomState draws one,
         recorded in ``weights_source_`` (``"random (seed N)"``).
     image_shape : (int, int), optional
-        Geometry of a row; default infers a square.
+        Geometry of a row; default infers a square. Rows of 64 or more
+        values that are not a square are refused (pass their
+        ``image_shape``); smaller rows are read as ``1 x n`` strips.
 
     Attributes
     ----------
