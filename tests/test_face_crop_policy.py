@@ -174,13 +174,21 @@ def _python_model(data) -> FERModel:
                                 clf="logreg")
 
 
-def test_from_fitted_records_whole_images_for_files_loaded_without_a_cropper(photo_folder):
+@pytest.fixture(scope="module")
+def whole_photos_model(photo_folder):
     data = load_folder(photo_folder / "train")
-    model = _python_model(data)
+    return data, _python_model(data)
+
+
+def test_from_fitted_records_whole_images_for_files_loaded_without_a_cropper(whole_photos_model):
+    _, model = whole_photos_model
     assert model.metadata[FACE_CROPPER_KEY]["detect"] is False
-    # predict cuts each photo whole, as the model was trained (and as evaluate loads it)
-    sources = [str(s) for s in data.sources[:2]]
-    rows = predict_paths(model, sources).rows
+
+
+def test_predict_cuts_photos_whole_for_a_model_trained_on_whole_images(whole_photos_model):
+    # as the model was trained (and as evaluate loads it)
+    data, model = whole_photos_model
+    rows = predict_paths(model, [str(s) for s in data.sources[:2]]).rows
     assert [r["label"] for r in rows] == list(model.predict(data.images[:2]))
     assert [r["box"] for r in rows] == [[0, 0, 200, 200]] * 2
 

@@ -1074,6 +1074,9 @@ def test_predict_video_takes_a_bytes_path_as_predict_paths_does(fitted_model):
 
     with pytest.raises(VideoDecodeError, match="/no/such/clip.avi: cannot be opened"):
         predict_video(fitted_model, b"/no/such/clip.avi")  # pathlib's TypeError named no parameter
+
+
+def test_predict_video_names_its_path_parameter_for_what_is_no_path(fitted_model):
     with pytest.raises(TypeError, match="path must be a video file's path"):
         predict_video(fitted_model, 3)
 
