@@ -693,3 +693,13 @@ def test_repeated_fits_do_not_warn_about_retracing(images, caplog):
         DeepFeatures(weights=None, layer="block1_pool", input_size=32, verbose=False).fit(images[:1]).transform(
             images[:1])
     assert "retracing" not in caplog.text
+
+
+def test_make_features_seeds_the_cnn_as_make_pipeline_does():
+    # make_features' default None drew a new seed at every fit, unlike CNNFeatures() and make_pipeline (0).
+    assert make_features("cnn").random_state == 0
+
+
+def test_cnn_describe_records_its_seed(cnn):
+    # A seed drawn for random_state=None was in random_seed_ only, not in the model file's metadata.
+    assert cnn.describe()["random_seed"] == cnn.random_seed_ == 0

@@ -392,7 +392,7 @@ class CNNFeatures(_KerasExtractorMixin):
             "blocks": list(self.blocks_), "weights": "trained in fit",
             "weights_sha256": _weights_digest(self.model_), "epochs": self.n_epochs_,
             "best_epoch": self.best_epoch_, "fit_seconds": round(self.fit_seconds_, 1),
-            "n_features": self.n_features_out_,
+            "n_features": self.n_features_out_, "random_seed": self.random_seed_,
         }
 
     def __setstate__(self, state):
@@ -402,6 +402,8 @@ class CNNFeatures(_KerasExtractorMixin):
             state.update(blocks_=blocks, convs_per_block_=_as_tuple(state["convs_per_block"], len(blocks),
                                                                     "convs_per_block"),
                          dense_units_=int(state["dense_units"]), dropout_=float(state["dropout"]))
+        if "n_features_out_" in state and "random_seed_" not in state:  # versions that took an int seed only
+            state["random_seed_"] = state.get("random_state")
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

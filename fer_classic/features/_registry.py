@@ -153,7 +153,7 @@ def make_scaler(spec: str, *, block_scaling: bool = False) -> StandardScaler | s
 
 
 def make_features(
-    spec: str, n_jobs: int | None = None, *, random_state: int | None = None, block_scaling: bool = False
+    spec: str, n_jobs: int | None = None, *, random_state: int | None = 0, block_scaling: bool = False
 ) -> TransformerMixin:
     """Return the transformer for ``spec``: one extractor, or a FeatureUnion of several.
 
@@ -164,8 +164,11 @@ def make_features(
         ``"cnn"`` or several joined by ``+``.
     n_jobs : int, optional
         Set on every extractor that takes it.
-    random_state : int, optional
-        Seed of every extractor that takes one (the SIFT codebook).
+    random_state : int or None, default=0
+        Seed of every extractor that takes one (the SIFT codebook, the
+        ``cnn``'s training, ``weights=None`` VGG weights), as
+        :func:`~fer_classic.make_pipeline` gives it; None draws a new seed at
+        each fit (the CNN records it in ``random_seed_``).
     block_scaling : bool, default=False
         For several extractors, a :class:`BlockScaledUnion` (each block
         scaled to a total variance of 1: standardised and weighted by one
