@@ -301,9 +301,11 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     """What the Keras-backed extractors share: devices, batched inference, pickling.
 
     The fitted Keras model is ``model_``. Pickles hold its weights as NumPy
-    arrays (never a Keras file), and the model is rebuilt from the parameters
-    and those weights the first time an unpickled extractor uses it, so a
-    pipeline file can be loaded, inspected and re-saved without TensorFlow.
+    arrays (never a Keras file), and the model is rebuilt from the fitted
+    attributes (the architecture ``fit`` chose, not the parameters, which may
+    have changed since) and those weights the first time an unpickled
+    extractor uses it, so a pipeline file can be loaded, inspected and
+    re-saved without TensorFlow.
     """
 
     def _validate_images(self, X, *, reset: bool) -> np.ndarray:
@@ -482,6 +484,8 @@ class DeepFeatures(_KerasExtractorMixin):
     the batch it is in (up to float32 rounding: features are float32, see
     :meth:`transform`). Inference runs batch by batch (``batch_size``), so no
     more than one batch of upsampled images is ever held in memory.
+    Changing a parameter after ``fit`` changes nothing until the next ``fit``
+    (an unpickled extractor rebuilds the network from its fitted attributes).
 
     Needs TensorFlow: ``pip install 'fer-classic[deep]'``.
 
@@ -489,9 +493,6 @@ class DeepFeatures(_KerasExtractorMixin):
     ----------
     backbone : {"vgg16", "vgg19"}, default="vgg16"
         Keras application (see :data:`BACKBONES`).
-
-    Changing a parameter after ``fit`` changes nothing until the next ``fit``
-    (an unpickled extractor rebuilds the network from its fitted attributes).
     layer : str, optional
         Name of the layer whose output are the features (``block4_pool``,
         ``block5_conv3``, …); default the backbone's last pooling layer
