@@ -230,6 +230,20 @@ def test_imagenet_cached_file_of_another_md5_is_refused(images, tmp_path, monkey
         DeepFeatures(weights="imagenet").fit(images)
 
 
+def test_imagenet_messages_give_only_advice_a_cli_user_can_follow(tmp_path, monkeypatch):
+    # 'pass weights=PATH' (fit has no such option) and 'Delete it' (download-weights replaces the file).
+    from fer_classic.features import _deep
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    keras_weights_path("vgg16").parent.mkdir(parents=True)
+    keras_weights_path("vgg16").write_bytes(b"a partial download")
+    with pytest.raises(MissingWeightsError) as error:
+        _deep._imagenet_weights("vgg16")
+    assert "Delete it" not in str(error.value) and "or pass weights=PATH" not in str(error.value)
+    assert "`fer-classic download-weights vgg16`" in str(error.value) and "which replaces it" in str(error.value)
+    assert "DeepFeatures(weights=PATH)" in str(error.value)
+
+
 def test_imagenet_md5_is_computed_once_per_file(images, tmp_path, monkeypatch):
     from fer_classic.features import _deep
 

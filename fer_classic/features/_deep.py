@@ -144,7 +144,8 @@ def _file_md5(path: Path) -> str:
 
 def _how_to_get(backbone: str) -> str:
     return (f"fetch it once with `fer-classic download-weights {backbone}` (Python: "
-            f"fer_classic.features.download_imagenet_weights({backbone!r})), or pass weights=PATH to a local copy")
+            f"fer_classic.features.download_imagenet_weights({backbone!r}), or DeepFeatures(weights=PATH) for a "
+            "local copy)")
 
 
 def _imagenet_weights(backbone: str) -> Path:
@@ -168,7 +169,7 @@ def _imagenet_weights(backbone: str) -> Path:
     if md5 != spec.weights_md5:
         raise MissingWeightsError(
             f"weights='imagenet': {path} is not Keras' ImageNet file of {backbone} (MD5 {md5}, expected "
-            f"{spec.weights_md5}): a partial copy or another file. Delete it and {_how_to_get(backbone)}."
+            f"{spec.weights_md5}): a partial copy or another file; {_how_to_get(backbone)}, which replaces it."
         )
     return path
 
