@@ -717,3 +717,15 @@ def test_make_features_seeds_the_cnn_as_make_pipeline_does():
 def test_cnn_describe_records_its_seed(cnn):
     # A seed drawn for random_state=None was in random_seed_ only, not in the model file's metadata.
     assert cnn.describe()["random_seed"] == cnn.random_seed_ == 0
+
+
+def test_a_cnn_pickled_before_the_fitted_architecture_was_kept_still_predicts(cnn, tiny_faces):
+    # Pickles made before blocks_, convs_per_block_, dense_units_, dropout_ and random_seed_ existed.
+    state = cnn.__getstate__()
+    for name in ("blocks_", "convs_per_block_", "dense_units_", "dropout_", "random_seed_"):
+        del state[name]
+    old = CNNFeatures.__new__(CNNFeatures)
+    old.__setstate__(state)
+    X = tiny_faces.select("test").X[:2]
+    np.testing.assert_allclose(old.transform(X), cnn.transform(X), rtol=1e-5, atol=1e-6)
+    assert old.describe()["random_seed"] == 0
