@@ -414,6 +414,17 @@ def test_pickled_extractor_holds_arrays_and_gives_the_same_features(vgg16, image
     np.testing.assert_array_equal(clone.transform(images), vgg16.transform(images))
 
 
+def test_threads_first_using_an_unpickled_extractor_rebuild_its_network_once(vgg16, images):
+    # Each thread found the saved weights and rebuilt the network; all but one then failed with KeyError.
+    from concurrent.futures import ThreadPoolExecutor
+
+    clone = pickle.loads(pickle.dumps(vgg16))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: clone.transform(images[:2]), range(4)))
+    np.testing.assert_array_equal(results[0], vgg16.transform(images[:2]))
+    assert all(np.array_equal(r, results[0]) for r in results)
+
+
 def test_pipeline_with_extractor_survives_joblib(tiny_faces, tmp_path):
     train, test = tiny_faces.select("train"), tiny_faces.select("test")
     pipe = make_pipeline(DeepFeatures(**SMALL), SVC()).fit(train.X, train.y)

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ _WEIGHT_SUFFIXES = (".h5", ".keras")
 # checks feed 1..20 values a row): they stay one-row strips, so those contract checks keep running.
 # The rule as users read it: _base.infer_image_shape and the image_shape parameter of both extractors.
 _SMALLEST_STRIP_REFUSED = 64
+# Rebuilding a loaded extractor's network (on first use) is one critical section for every extractor: rare and
+# short next to the work that follows, and a lock per instance would have to be left out of the pickle.
+_REBUILD_LOCK = threading.Lock()
 # A transform of more batches than this shows a progress bar (verbose="auto", on a terminal).
 _PROGRESS_MIN_BATCHES = 20
 
@@ -359,21 +363,22 @@ class _KerasExtractorMixin(ImageTransformerMixin):
     def __getattr__(self, name):
         # Only reached when normal lookup fails: rebuild an unpickled model on first use.
         if name == "model_" and "_keras_weights" in self.__dict__:
-            try:
-                model = self._rebuild_model(self.__dict__["_keras_weights"])
-            except (ImportError, OSError, MemoryError):  # what this machine lacks: said as it is
-                raise
-            except Exception as exc:  # noqa: BLE001 - Keras' error of weights that do not fit the layers
-                source = self.__dict__.get("_loaded_from")
-                raise ModelIntegrityError(
-                    (f"{source}: " if source else "")
-                    + f"{type(self).__name__}: the saved network weights do not fit the network of its fitted "
-                    f"architecture ({type(exc).__name__}: {one_line(str(exc))}): the model file was damaged or "
-                    "edited; refit the model."
-                ) from exc
-            self.__dict__["model_"] = model
-            del self.__dict__["_keras_weights"]
-            return model
+            with _REBUILD_LOCK:  # threads predicting with one loaded model: one rebuild, not a KeyError
+                if "model_" in self.__dict__:  # rebuilt by the thread this one waited for
+                    return self.__dict__["model_"]
+                try:
+                    model = self._rebuild_model(self.__dict__["_keras_weights"])
+                except ValueError as exc:  # Keras' error of weights that do not fit the layers
+                    source = self.__dict__.get("_loaded_from")
+                    raise ModelIntegrityError(
+                        (f"{source}: " if source else "")
+                        + f"{type(self).__name__}: the saved network weights do not fit the network of its fitted "
+                        f"architecture ({type(exc).__name__}: {one_line(str(exc))}): the model file was damaged or "
+                        "edited; refit the model."
+                    ) from exc
+                self.__dict__["model_"] = model
+                del self.__dict__["_keras_weights"]
+                return model
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _rebuild_model(self, weights: list[np.ndarray]):
