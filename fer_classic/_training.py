@@ -769,16 +769,23 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping 
         return ((isinstance(owner, SVMClassifier) and key == "backend")
                 or (isinstance(owner, _KerasExtractorMixin) and key in ("device", "weights", "backbone")))
 
-    for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
+    candidates = list(ParameterGrid(_varying(pipeline, grid, matters)))
+    failures = []
+    for candidate in candidates:
         try:
             _check_runnable(clone(pipeline).set_params(**candidate) if candidate else pipeline)
         except (ValueError, MissingDependencyError, MissingWeightsError) as exc:
             if not candidate:
                 raise
-            values = ", ".join(f"{name(key)}={value!r}" for key, value in candidate.items())
-            # the error's own type (a missing package stays a MissingDependencyError), the candidate named
-            raise type(exc)(f"--grid: the candidate {values} cannot run on this machine: {str(exc).rstrip('.')}. "
-                            "Drop that value from the grid.") from None
+            failures.append((candidate, exc))
+    if failures:
+        candidate, exc = failures[0]
+        if len(failures) == len(candidates) and len({str(e) for _, e in failures}) == 1:
+            raise exc  # every candidate fails alike (weights, TensorFlow, cuML missing): no value of the grid to drop
+        values = ", ".join(f"{name(key)}={value!r}" for key, value in candidate.items())
+        # the error's own type (a missing package stays a MissingDependencyError), the candidate named
+        raise type(exc)(f"--grid: the candidate {values} cannot run on this machine: {str(exc).rstrip('.')}. "
+                        "Drop that value from the grid.") from None
     if shape is not None:
         _check_eigenfaces([pipeline, *pipeline.get_params(deep=True).values()], shape)
 

@@ -687,6 +687,16 @@ def test_a_grid_device_without_a_gpu_is_refused_before_loading(monkeypatch):
         search_model("/no/such/data", features="cnn", clf="svm", grid={"cnn.device": ["cpu", "gpu"]})
 
 
+def test_a_grid_is_not_blamed_for_what_every_candidate_lacks(monkeypatch):
+    # Uncached ImageNet weights (every candidate's) were "the candidate vgg16.device='cpu' ... Drop that value".
+    from fer_classic.exceptions import MissingWeightsError
+
+    monkeypatch.setattr("fer_classic.model_selection.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(MissingWeightsError) as refused:
+        search_model("/no/such/data", features="vgg16", clf="logreg", grid={"vgg16.device": ["cpu", "auto"]})
+    assert "--grid" not in str(refused.value) and "Drop that value" not in str(refused.value)
+
+
 def test_a_grid_cuml_backend_without_cuml_is_refused_before_loading(monkeypatch):
     """clf.backend: cuml failed only after the other candidates (and their features) were fitted."""
     from fer_classic.estimators import cuml_status
