@@ -273,6 +273,44 @@ def test_subjects_and_cropped_survive_operations(with_subjects, operation):
     assert all(s.startswith("S") for s in result.subjects) and len(result.subjects) == len(result)
 
 
+_OPERATIONS = [lambda d: d.select("train"), lambda d: d.subset(np.arange(3)),
+               lambda d: d.with_splits(np.full(len(d), "test", dtype=object)),
+               lambda d: FaceDataset.concatenate([d, d.select("test")])]
+
+
+@pytest.mark.parametrize("operation", _OPERATIONS, ids=["select", "subset", "with_splits", "concatenate"])
+def test_the_face_cropper_survives_operations(operation):
+    from dataclasses import replace
+
+    from fer_classic.detection import FaceCropper
+
+    cropper = FaceCropper(detect=True, margin=0.1)
+    assert operation(replace(make_synthetic_faces(2, 1), face_cropper=cropper)).face_cropper is cropper
+
+
+def test_concatenate_keeps_the_cropper_of_its_cut_parts_beside_face_crops():
+    # Photos cut by a cropper joined with face-crop files (no cropper) lost the record: the model then took
+    # photos whole.
+    from dataclasses import replace
+
+    from fer_classic.detection import FaceCropper
+
+    cropper = FaceCropper(detect=True, margin=0.1)
+    cut = replace(make_synthetic_faces(2, 1), face_cropper=cropper)
+    assert FaceDataset.concatenate([make_synthetic_faces(2, 1), cut]).face_cropper is cropper
+
+
+def test_concatenate_of_parts_cut_by_different_croppers_keeps_none_and_says_so():
+    from dataclasses import replace
+
+    from fer_classic.detection import FaceCropper
+
+    parts = [replace(make_synthetic_faces(2, 1), face_cropper=FaceCropper(margin=m)) for m in (0.1, 0.2)]
+    with pytest.warns(UserWarning, match=r"cut by 2 different face croppers .*FERModel.from_fitted\(\.\.\., "
+                                         r"face_cropper=\.\.\.\)"):
+        assert FaceDataset.concatenate(parts).face_cropper is None
+
+
 def test_concatenate_refuses_different_geometries():
     with pytest.raises(DatasetError, match="geometries"):
         FaceDataset.concatenate([make_synthetic_faces(1, 1, size=16), make_synthetic_faces(1, 1, size=20)])

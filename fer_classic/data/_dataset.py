@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -148,6 +149,21 @@ def dataset_fingerprint(shape: tuple, pixels: Iterable[bytes], labels) -> str:
         digest.update(part)
     digest.update("\n".join(np.asarray(labels).tolist()).encode())
     return digest.hexdigest()
+
+
+def _joined_cropper(datasets):
+    """The cropper of joined datasets: the one their cut parts were cut with (face crops read alike by it).
+
+    Parts cut by different croppers (other parameters) keep none, with a warning: which one a model of them
+    records is the caller's choice (``FERModel.from_fitted(..., face_cropper=...)``).
+    """
+    croppers = {repr(d.face_cropper): d.face_cropper for d in datasets if d.face_cropper is not None}
+    if len(croppers) > 1:
+        warnings.warn(f"The datasets joined were cut by {len(croppers)} different face croppers ({', '.join(croppers)})"
+                      "; the joined dataset records none: give the one a model of it should cut photos with to "
+                      "FERModel.from_fitted(..., face_cropper=...).", UserWarning, stacklevel=3)
+        return None
+    return next(iter(croppers.values()), None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -348,8 +364,7 @@ class FaceDataset:
             skipped=skipped,
             subjects=np.concatenate([d.subjects for d in datasets]),
             cropped=any(d.cropped for d in datasets),
-            # One cropper kept only when every part was cut by it (the same parameters).
-            face_cropper=datasets[0].face_cropper if len({repr(d.face_cropper) for d in datasets}) == 1 else None,
+            face_cropper=_joined_cropper(datasets),
         )
 
     def fingerprint(self) -> str:
