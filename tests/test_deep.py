@@ -347,6 +347,21 @@ def test_download_imagenet_weights_into_an_unwritable_cache_is_refused_before_do
         download_imagenet_weights("vgg16")
 
 
+def test_download_imagenet_weights_without_tensorflow_leaves_no_folder_behind(tmp_path, monkeypatch):
+    # Its staging folder was made before TensorFlow was found missing, and left in Keras' cache.
+    from fer_classic.exceptions import MissingDependencyError
+    from fer_classic.features import _deep, download_imagenet_weights
+
+    def missing(*args, **kwargs):
+        raise MissingDependencyError("needs tensorflow")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(_deep, "import_keras", missing)
+    with pytest.raises(MissingDependencyError):
+        download_imagenet_weights("vgg16")
+    assert not list(tmp_path.rglob(".download-*"))
+
+
 def test_cli_download_weights(tmp_path, monkeypatch):
     import dataclasses
     import hashlib

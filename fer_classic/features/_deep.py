@@ -210,8 +210,8 @@ def download_imagenet_weights(backbone: str) -> Path:
     path = keras_weights_path(backbone)  # the one target: where _imagenet_weights (fit) reads
     if path.is_file() and _file_md5(path) == spec.weights_md5:
         return path
+    _, keras = import_keras("download_imagenet_weights")  # first: without TensorFlow no staging folder is left
     staging = _staging_folder(path.parent)
-    _, keras = import_keras("download_imagenet_weights")
     try:
         try:
             # a fresh writable folder: Keras' fallback to /tmp/.keras (an unwritable cache_dir) cannot happen
