@@ -338,8 +338,9 @@ def make_pipeline(
     return pipeline if image_shape is None else _give_image_shape(pipeline, image_shape)
 
 
-def _check_cuml(classifier) -> None:
-    """Raise now, not after the features were extracted, when ``backend='cuml'`` cannot run (no cuML, no GPU).
+def _check_cuml(estimator) -> None:
+    """Raise now, not after the features were extracted, when an SVM of ``estimator`` (a classifier or a whole
+    pipeline, its steps searched) has ``backend='cuml'`` and it cannot run (no cuML, no GPU).
 
     ``SVMClassifier.fit`` resolves its backend only once the steps before it
     have run (a CNN trained, say); ``make_pipeline`` is a factory, not an
@@ -349,7 +350,7 @@ def _check_cuml(classifier) -> None:
     """
     from .estimators import SVMClassifier
 
-    for step in [classifier, *classifier.get_params(deep=True).values()]:
+    for step in [estimator, *estimator.get_params(deep=True).values()]:
         if isinstance(step, SVMClassifier) and step.backend == "cuml":
             step._resolve_backend()  # MissingDependencyError naming the [gpu] extra, or ValueError without a GPU
 

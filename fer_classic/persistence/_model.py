@@ -289,7 +289,8 @@ def _read_policy(train):
     if not getattr(train, "cropped", False):
         # Image files read whole: photos the default crop would search for a face were squeezed whole into the
         # model's inputs, so photos must be taken whole; face crops (FER2013's files) read alike either way.
-        sources = train.sources[:: max(1, len(train.sources) // _SOURCES_LOOKED_AT)]
+        n = len(train.sources)
+        sources = train.sources[np.unique(np.linspace(0, n - 1, min(n, _SOURCES_LOOKED_AT)).astype(int))]
         for source in sources:
             try:  # CSV rows and generated faces are no files; a moved file tells nothing
                 width, height = read_header(str(source)).upright_size
