@@ -104,9 +104,9 @@ def test_clean_dataset_gives_no_leakage_warning(planted, recwarn):
 def test_a_validation_copy_of_a_training_image_is_warned(planted):
     (planted / "val" / "sad").mkdir(parents=True)
     shutil.copy(planted / "train/sad/sad2.png", planted / "val/sad/val_leak.png")
-    with pytest.warns(DataLeakageWarning, match="1 validation image.*validation scores are inflated.*score the "
-                                                "validation images of fer_classic.data.dedupe"):
-        describe_dataset(planted)
+    with pytest.warns(DataLeakageWarning, match="1 validation image.*validation scores are inflated"):
+        found = describe_dataset(planted)
+    assert "score the validation images of fer_classic.data.dedupe" in found.leakage_message()
 
 
 def test_summary_counts_validation_images_found_in_train(planted):
@@ -624,3 +624,13 @@ def test_describe_seconds_include_the_duplicate_counts(planted, monkeypatch):
     monkeypatch.setattr(_duplicates, "_split_pairs", lambda present: time.sleep(0.3) or pairs(present))
     seconds = describe_dataset(planted, warn=False).seconds
     assert seconds["duplicates"] >= 0.3 and seconds["total"] >= seconds["read"] + seconds["duplicates"] - 0.01
+
+
+def test_the_leakage_paragraph_is_printed_once_by_warning_and_format(planted):
+    # describe_dataset(...).format() showed the whole paragraph twice: as the warning and at the end of the text.
+    with pytest.warns(DataLeakageWarning) as caught:
+        description = describe_dataset(planted)
+    warned = " ".join(str(w.message) for w in caught if issubclass(w.category, DataLeakageWarning))
+    paragraph = description.leakage_message()
+    assert paragraph in description.format() and paragraph not in warned
+    assert "test scores are inflated" in warned and "leakage_message()" in warned

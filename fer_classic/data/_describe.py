@@ -171,6 +171,25 @@ class DatasetDescription:
         Validation copies of training images inflate the validation scores
         (``evaluate --split val``) as test copies inflate the test's.
         """
+        found, fixes = self._leaks()
+        if not found:
+            return None
+        return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}. dedupe keeps the training copy and works in "
+                "memory; the files are never changed.")
+
+    def _leak_warning(self) -> str | None:
+        """The short warning of :func:`describe_dataset`: what leaks, not the fix :meth:`format` prints.
+
+        The whole paragraph in both printed it twice for ``describe_dataset(...).format()``.
+        """
+        found, _ = self._leaks()
+        if not found:
+            return None
+        return (f"{'; '.join(found)}. The description's leakage_message() (the end of its format()) says how to "
+                "drop them with fer_classic.data.dedupe.")
+
+    def _leaks(self) -> tuple[list[str], list[str]]:
+        """What leaks (one sentence per split) and how to fix each."""
         found, fixes = [], []
         threshold = self.duplicates.threshold
         near_call = "near=True" + (f", threshold={threshold}" if threshold != DEFAULT_NEAR_THRESHOLD else "")
@@ -196,10 +215,7 @@ class DatasetDescription:
                              f"{name} copies of training images, near ones included ({exact_only} drop "
                              "copies identical once loaded only, gray at the model's size: a colour or enlarged "
                              "copy is one, other near duplicates stay)")
-        if not found:
-            return None
-        return (f"{'; '.join(found)}. To fix it, {' and '.join(fixes)}. dedupe keeps the training copy and works in "
-                "memory; the files are never changed.")
+        return found, fixes
 
     def write_duplicates_csv(self, path: str | os.PathLike) -> Path:
         """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
@@ -316,7 +332,9 @@ def describe_dataset(
         Reading threads for folders (None: every core).
     warn : bool, default=True
         Emit a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
-        (or val) images also occur in train.
+        (or val) images also occur in train. It says what leaks; how to fix it
+        is in :meth:`DatasetDescription.leakage_message` and the end of
+        :meth:`DatasetDescription.format`.
 
     Returns
     -------
@@ -372,7 +390,7 @@ def describe_dataset(
         formats=_nested_counts(found["splits"], found["formats"]),
         size_source=size_source, unreadable=list(found["unreadable"]), duplicates=report,
     )
-    message = description.leakage_message()
+    message = description._leak_warning()
     description.seconds = {"read": round(read_seconds, 3), "duplicates": round(duplicates_done - read_seconds, 3),
                            "total": round(time.perf_counter() - start, 3)}
     if warn and message:
