@@ -241,8 +241,10 @@ def hold_out(
     if has_test:
         return data.select("train"), data.select("test"), False, None, None
     pool = data.select("train") if data.has_split("train") else data
-    log(f"no test split in {data.name}: holding out a stratified, grouped {share:.0%} of "
-        f"{'its train split' if pool is not data else 'its images'} (test_size={test_size}, seed {random_state})")
+    # By count, not identity: a folder of Training_* files has no split labels, and its usage selects every image.
+    of = "its train split" if len(pool) < len(data) else "all its images"
+    log(f"no test split in {data.name}: holding out a stratified, grouped {share:.0%} of {of} "
+        f"(test_size={test_size}, seed {random_state})")
     ids, grouping = image_groups(pool, groups, log=log)
     what = f"a hold-out of {share:.0%} (test_size={test_size}: {folds - 1 if larger else 1} of {folds} folds)"
     if len(np.unique(ids)) < folds:

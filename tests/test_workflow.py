@@ -119,7 +119,16 @@ def test_unsplit_data_is_still_held_out_of_and_the_log_says_so(tiny_faces):
     logged = []
     result = fit_model(unsplit, features="pixels", clf="knn", log=logged.append)
     assert result.held_out and result.n_train + result.n_test == len(unsplit)
-    assert any(line.startswith("no test split in ") and "20% of its images" in line for line in logged)
+    assert any(line.startswith("no test split in ") and "20% of all its images" in line for line in logged)
+
+
+def test_a_hold_out_of_fer2013_training_files_without_split_labels_is_said_to_be_of_all_images(tiny_faces):
+    # A folder of Training_* files (no train/ folder): its usage selects every image, so no "train split" is held.
+    by_usage = FaceDataset(tiny_faces.images, tiny_faces.labels, np.full(len(tiny_faces), "", dtype=object),
+                           np.full(len(tiny_faces), "Training", dtype=object), tiny_faces.sources, "fer-train")
+    logged = []
+    split_train_test(by_usage, log=logged.append)
+    assert any("20% of all its images" in line for line in logged), logged
 
 
 def test_images_in_neither_train_nor_test_are_said_to_be_left_out(tiny_faces):
