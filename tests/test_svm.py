@@ -28,11 +28,27 @@ def test_sklearn_backend_equals_svc(blobs):
 
 
 @pytest.mark.skipif(CUML_USABLE, reason="cuML is usable here, auto picks it")
-def test_auto_falls_back_to_sklearn_and_says_why(blobs, caplog):
+def test_auto_falls_back_to_sklearn_and_says_why(blobs, caplog, monkeypatch):
+    monkeypatch.setattr("fer_classic.estimators._svm._gpu_present", lambda: True, raising=False)
     with caplog.at_level(logging.INFO, logger="fer_classic"):
         model = SVMClassifier().fit(*blobs)
     assert model.backend_ == "sklearn" and "fell back to scikit-learn" in model.backend_reason_
     assert "backend: sklearn" in caplog.text
+
+
+def test_auto_on_a_machine_without_a_gpu_names_no_fallback_or_gpu_install(blobs, monkeypatch):
+    # Every CPU fit said "fell back to scikit-learn: cuML is not installed (pip install 'fer-classic[gpu]' ...)".
+    monkeypatch.setattr("fer_classic.estimators._svm._gpu_present", lambda: False, raising=False)
+    monkeypatch.setattr("fer_classic.estimators._svm.cuml_status", lambda: (False, "cuML is not installed (pip)"))
+    model = SVMClassifier(precompute_kernel=False).fit(*blobs)
+    assert model.backend_ == "sklearn" and model.backend_reason_ == "auto, no GPU here"
+
+
+def test_auto_with_a_gpu_but_no_cuml_keeps_the_install_hint(blobs, monkeypatch):
+    monkeypatch.setattr("fer_classic.estimators._svm._gpu_present", lambda: True, raising=False)
+    monkeypatch.setattr("fer_classic.estimators._svm.cuml_status", lambda: (False, "cuML is not installed (pip)"))
+    model = SVMClassifier(precompute_kernel=False).fit(*blobs)
+    assert model.backend_reason_ == "fell back to scikit-learn: cuML is not installed (pip)"
 
 
 @pytest.mark.skipif(CUML_USABLE, reason="cuML is usable here")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -83,6 +84,19 @@ def cuml_status() -> tuple[bool, str]:
     return True, f"cuML {cuml.__version__} on {n_gpus} GPU(s)"
 
 
+def _gpu_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU (its driver or ``nvidia-smi``), cuML or not.
+
+    Cheap and import-free: it decides whether ``backend="auto"`` choosing
+    scikit-learn is worth a cuML install hint, not whether cuML would run.
+    """
+    import glob
+    import shutil
+
+    return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/proc/driver/nvidia/version")
+                or shutil.which("nvidia-smi"))
+
+
 class SVMClassifier(ClassifierMixin, BaseEstimator):
     """RBF-kernel SVM whose fitting backend is chosen by ``backend``.
 
@@ -115,7 +129,8 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         matrix is too large to precompute. ``auto``: ``cuml`` when
         cuML and a GPU are usable, else ``sklearn``; the choice and its reason
         are logged (logger ``fer_classic``) and kept in ``backend_`` and
-        ``backend_reason_``.
+        ``backend_reason_`` (``"auto, no GPU here"`` on a machine without an
+        NVIDIA GPU; where one is present, why cuML could not use it).
     n_components : int, default=10000
         Landmarks of the ``approx`` backend (capped at the number of samples).
         More are slower (time grows as ``n_samples * n_components**2``) and
@@ -203,7 +218,11 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
                 import_optional("cuml", "backend='cuml' cannot run: it")
                 raise ValueError(f"backend='cuml' cannot run: {reason}; use backend='auto' or 'sklearn'.")
             return "cuml", reason
-        return ("cuml", reason) if usable else ("sklearn", f"fell back to scikit-learn: {reason}")
+        if usable:
+            return "cuml", reason
+        if not _gpu_present():  # scikit-learn is the only choice here: no fallback, no GPU install hint
+            return "sklearn", "auto, no GPU here"
+        return "sklearn", f"fell back to scikit-learn: {reason}"
 
     def _needs_weighted_classes(self) -> bool:  # libsvm, cuML; see check_weighted_classes
         return self.backend != "approx"
