@@ -760,3 +760,14 @@ def test_network_weights_that_do_not_fit_are_named_with_the_file_at_first_use(tm
                r"fitted architecture \(ValueError: .*refit the model")
     with pytest.raises(ModelIntegrityError, match=message):
         loaded.pipeline.predict(tiny_faces.select("test").X[:1])
+
+
+@pytest.mark.parametrize("cropper, shown", [
+    ({"detect": False, "margin": 0.0, "align": False}, "cropper        --crop none: every image resized whole"),
+    ({"detect": "auto", "margin": 0.1, "align": True, "detector": "haar"},
+     "cropper        --crop auto (margin 0.1, align, detector haar)"),
+])
+def test_inspect_text_shows_the_face_cropper_the_model_records(tmp_path, fitted_model, cropper, shown):
+    info = inspect_model(save_model(fitted_model, tmp_path / "m.joblib"))
+    info["metadata"]["face_cropper"] = cropper  # as fit --crop records it: predict cuts photos with it
+    assert shown in format_model_info(info).splitlines()

@@ -166,6 +166,8 @@ def format_model_info(info: dict) -> str:
         ("parameters", ", ".join(f"{k}={v}" for k, v in _mapping(metadata.get("params")).items())),
         ("options", ", ".join(f"{k}={v}" if v is not True else k
                               for k, v in _mapping(metadata.get("pipeline_options")).items() if v)),
+        # How every later command cuts images for the model (fit --crop): with none, photos are taken whole.
+        ("cropper", _cropper_text(metadata.get("face_cropper"))),
         ("best of search", ", ".join(f"{k}={v}" for k, v in
                                      _mapping(_mapping(metadata.get("search")).get("best_params")).items())),
         ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
@@ -209,6 +211,25 @@ def format_model_info(info: dict) -> str:
         lines.append(f"{'needs trust':<15}{text}")
     # Each line escaped whole: any value from the file (names and paths too) prints on its own line, unchanged.
     return "\n".join(one_line(line) for line in lines)
+
+
+#: FaceCropper's ``detect`` as the ``fit --crop`` policy that records it.
+_CROP_POLICIES = {"auto": "auto", True: "detect", False: "none"}
+
+
+def _cropper_text(cropper) -> str | None:
+    """The recorded face cropper as ``fit --crop`` set it; None where the model records none."""
+    if not isinstance(cropper, dict):
+        return None
+    detect = cropper.get("detect")
+    policy = _CROP_POLICIES.get(detect) if isinstance(detect, (bool, str)) else None
+    if policy is None:  # a stranger's value, shown as it is
+        return f"detect={detect!r}"
+    if policy == "none":
+        return "--crop none: every image resized whole"
+    details = [f"margin {cropper.get('margin', 0.0)}"] + (["align"] if cropper.get("align") is True else [])
+    details += [f"detector {cropper['detector']}"] if cropper.get("detector") else []
+    return f"--crop {policy} ({', '.join(details)})"
 
 
 def _metric_text(name: str, value) -> str:
