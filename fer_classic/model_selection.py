@@ -439,11 +439,15 @@ class SearchResult:
 
     def summary(self) -> dict:
         """JSON-ready summary."""
+        from .evaluation._metrics import metrics_summary
+
         return {
             "best_params": {k: _json_value(v) for k, v in self.best_params.items()},
             "best_cv_score": self.best_score,
             "test_split": self.test_split,
-            **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro", "n")},
+            # The keys of fit's and evaluate's --json; "n" kept beside n_test for scripts that read it.
+            **metrics_summary(self.metrics),
+            "n": self.metrics["n"],
             "seconds": self.timings,
             "model": str(self.path) if self.path else None,
             "ranking": [{"rank": r["rank_test_score"], "score": r["mean_test_score"], "std": r["std_test_score"],

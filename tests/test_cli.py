@@ -360,3 +360,16 @@ def test_a_ray_session_keeps_the_commands_sigterm_handler(monkeypatch, before):
         signal.signal(signal.SIGTERM, previous)
     assert during == (cli._sigterm if before == "the command line's" else fake.exit_15)
     assert after is handler and fake.shut  # Ray's handler is gone with its session
+
+
+def test_fit_and_evaluate_json_give_the_same_test_score_keys_and_values(runner, tmp_path, folder_dataset):
+    # fit --json lacked accuracy_ci and balanced_accuracy (its text prints both), which evaluate --json gives.
+    model = tmp_path / "m.joblib"
+    fitted = runner.invoke(main, ["fit", "--data", str(folder_dataset), "--clf", "logreg", "--out", str(model),
+                                  "--json"])
+    scored = runner.invoke(main, ["evaluate", str(model), "--data", str(folder_dataset), "--json"])
+    fit, evaluate = json.loads(fitted.stdout), json.loads(scored.stdout)
+    keys = ("accuracy", "accuracy_ci", "balanced_accuracy", "f1_weighted", "f1_macro", "n_test", "per_class",
+            "classes", "confusion_matrix")
+    assert {k: fit[k] for k in keys} == {k: evaluate[k] for k in keys}
+    assert {"roc_auc_macro", "roc_auc_micro", "n_train", "held_out_test"} <= fit.keys()  # nothing taken away

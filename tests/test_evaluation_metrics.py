@@ -340,3 +340,13 @@ def test_a_bool_number_of_resamples_is_refused():
     # scikit-learn's Interval(Integral) took True as one resample: a zero-width interval.
     with pytest.raises(ValueError, match="n_resamples=True: give a number of resamples"):
         accuracy_interval(["happy", "sad"], ["happy", "happy"], n_resamples=True)
+
+
+def test_metrics_summary_names_the_count_n_test_and_keeps_the_halves():
+    from fer_classic.evaluation import classification_metrics, metrics_summary
+
+    metrics = classification_metrics(["a", "b"], ["a", "a"], ["a", "b"], groups=["PublicTest", "PrivateTest"],
+                                     n_resamples=10)
+    summary = metrics_summary(metrics)
+    assert summary["n_test"] == 2 and "n" not in summary and summary["roc_auc_macro"] is None
+    assert summary["accuracy_by_group"] == metrics["accuracy_by_group"]

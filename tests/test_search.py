@@ -709,3 +709,17 @@ def test_a_grid_cuml_backend_without_cuml_is_refused_before_loading(monkeypatch)
     message = r"^--grid: the candidate clf.backend='cuml' cannot run on this machine: backend='cuml' cannot run"
     with pytest.raises(MissingDependencyError, match=message):  # it was not named when cuML is missing
         search_model("/no/such/data", features="hog", clf="svm", grid={"clf.backend": ["sklearn", "cuml"]})
+
+
+def test_search_summary_gives_the_test_score_keys_of_fit_and_evaluate():
+    # It gave accuracy, the F1s and "n" only: no per-class scores, FER2013 halves, interval or "n_test".
+    from fer_classic.evaluation import classification_metrics
+    from fer_classic.model_selection import SearchResult
+
+    metrics = classification_metrics(["a", "b", "a", "b"], ["a", "b", "b", "b"], ["a", "b"],
+                                     groups=["PublicTest", "PublicTest", "PrivateTest", "PrivateTest"], n_resamples=10)
+    summary = SearchResult(None, {}, 0.5, [], metrics, {}, "test").summary()
+    assert summary["n_test"] == summary["n"] == 4  # "n" kept for scripts that read it
+    assert summary["accuracy_ci"] == metrics["accuracy_ci"] and summary["balanced_accuracy"] == 0.75
+    assert summary["per_class"] == metrics["per_class"] and summary["confusion_matrix"] == [[1, 1], [0, 2]]
+    assert summary["accuracy_by_group"] == metrics["accuracy_by_group"]

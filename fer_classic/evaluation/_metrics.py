@@ -28,6 +28,7 @@ __all__ = [
     "classification_metrics",
     "format_confusion_matrix",
     "format_metrics",
+    "metrics_summary",
     "normalize_confusion_matrix",
     "roc_auc_ovr",
     "training_images_scored",
@@ -363,6 +364,36 @@ def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
     values = [v for v in per_class.values() if v is not None]
     micro = float(roc_auc_score(pooled, pooled_scores)) if 0 < pooled.sum() < len(pooled) else None
     return {"per_class": per_class, "macro": float(np.mean(values)) if values else None, "micro": micro}
+
+
+#: The metric keys of every ``--json`` test score (fit, search, evaluate), in :func:`metrics_summary`'s order.
+SUMMARY_METRIC_KEYS = ("accuracy", "accuracy_ci", "balanced_accuracy", "f1_weighted", "f1_macro", "roc_auc_macro",
+                       "roc_auc_micro", "n_test", "classes", "per_class", "confusion_matrix")
+
+
+def metrics_summary(metrics: dict) -> dict:
+    """The JSON-ready test-score entries that ``fit``, ``search`` and ``evaluate`` (``--json``) all give.
+
+    One function, so that a script reads the same keys for the same score
+    whichever command computed it (fit's lacked the interval and balanced
+    accuracy, search's the per-class scores and the FER2013 halves).
+
+    Parameters
+    ----------
+    metrics : dict
+        Output of :func:`classification_metrics`.
+
+    Returns
+    -------
+    dict
+        :data:`SUMMARY_METRIC_KEYS` (``n_test`` is ``metrics["n"]``; an entry
+        ``metrics`` lacks is None), then ``accuracy_by_group`` where
+        ``metrics`` has it.
+    """
+    found = {key: metrics.get("n" if key == "n_test" else key) for key in SUMMARY_METRIC_KEYS}
+    if "accuracy_by_group" in metrics:
+        found["accuracy_by_group"] = metrics["accuracy_by_group"]
+    return found
 
 
 @validate_params(
