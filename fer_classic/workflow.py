@@ -351,6 +351,8 @@ def fit_model(
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,
         block_scaling=block_scaling, pipeline_options=options, **({"grouping": grouping} if grouping else {}),
         **({"hold_out": hold_out_record(test_size, groups, dedupe_data)} if held_out else {}),
+        # Its test score leaves out the copies dedupe dropped: evaluate on this data drops them too.
+        **({"dedupe": True} if dedupe_data else {}),
         face_cropper=cropper,
     )
     return FitResult(model, metrics, timings, len(train), len(test), held_out, path)
@@ -448,7 +450,11 @@ def evaluate_model(
     ``predict`` cuts photos (see :func:`fer_classic.prediction.loading_cropper`);
     models that record none (fitted before ``--crop``) get each whole image
     resized, as they were trained. Images without a face are skipped and
-    listed in ``skipped``.
+    listed in ``skipped``. A model fitted with ``dedupe_data=True``
+    (``fit --dedupe``, metadata ``dedupe``) scored on the data it was fitted
+    on has the same copies dropped first (:func:`fer_classic.data.dedupe`),
+    with a UserWarning counting those of the split, so that its scores are
+    the ones fit recorded.
 
     Parameters
     ----------
@@ -495,6 +501,10 @@ def evaluate_model(
     -----
     DataLeakageWarning
         When the images scored include the model's own training images.
+    UserWarning
+        When a ``--dedupe`` model's data holds copies fit left out (dropped
+        here too; with ``backend`` dask or ray they are scored, and the
+        warning says so).
     """
     check_fer_model(model, "evaluate_model")
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
@@ -522,6 +532,7 @@ def evaluate_model(
     if split == HELD_OUT:  # the held-out images, as the one split "test" of the dataset scored (named HELD_OUT)
         dataset, split = timed(timings, "hold-out", _recompute_held_out, model, dataset), "test"
     else:  # one road for every backend: the same refusal and warning whoever decodes the images
+        dataset = _as_deduped(model, dataset, split, on_workers)
         note = " with --backend local (the workers do not recompute it)" if on_workers else ""
         _check_split(model, dataset, split, held_out_note=note)
         warn_training_images(model, dataset, split, held_out_note=note)
@@ -537,6 +548,39 @@ def evaluate_model(
     predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
     metrics = classification_metrics(subset.y, predicted, model.classes, groups=subset.usages)
     return EvaluateResult(metrics, timings, name, len(subset), list(dataset.skipped))
+
+
+def _as_deduped(model: FERModel, dataset, split: str | None, on_workers: bool):
+    """``dataset`` as a ``fit --dedupe`` of it scored it: without the copies dedupe drops, with a warning.
+
+    Only for the data ``model`` was fitted on (its recorded source, or a copy
+    with its training fingerprint): fit's recorded metrics left those copies
+    (test images copying training images, repeats within a split) out, and
+    scoring them would neither reproduce its numbers nor be free of leakage.
+    Other data, and models fitted without ``--dedupe``, are scored as given.
+    An image listing (``--backend dask/ray``) cannot be compared pixel by
+    pixel: it is scored whole, with a warning saying so.
+    """
+    from .data._dataset import split_mask
+
+    if model.metadata.get("dedupe") is not True or not training_images_scored(model, dataset, None):
+        return dataset
+    what = f"images of split {split!r}" if split else "images"
+    if on_workers:
+        warnings.warn(f"The model was fitted on {dataset.name} with --dedupe, so fit's recorded metrics left out "
+                      f"the {what} that copy training images; the workers score every listed image, those copies "
+                      "included: evaluate with --backend local to leave them out as fit did.", UserWarning,
+                      stacklevel=3)
+        return dataset
+    deduped = dedupe(dataset)
+    scored = (lambda data: int(split_mask(data.splits, data.usages, split).sum())) if split else len
+    dropped = scored(dataset) - scored(deduped)
+    if dropped:
+        warnings.warn(f"The model was fitted on {dataset.name} with --dedupe: {dropped} of the {scored(dataset)} "
+                      f"{what} copy a training image or one another (pixel-identical) and fit's recorded metrics "
+                      "left them out; they are left out here too (fer_classic.data.dedupe), so the scores are "
+                      "fit's.", UserWarning, stacklevel=3)
+    return deduped
 
 
 def held_out_images(

@@ -771,3 +771,10 @@ def test_inspect_text_shows_the_face_cropper_the_model_records(tmp_path, fitted_
     info = inspect_model(save_model(fitted_model, tmp_path / "m.joblib"))
     info["metadata"]["face_cropper"] = cropper  # as fit --crop records it: predict cuts photos with it
     assert shown in format_model_info(info).splitlines()
+
+
+def test_inspect_text_says_a_model_s_metrics_are_of_a_deduplicated_test(tmp_path, fitted_model):
+    info = inspect_model(save_model(fitted_model, tmp_path / "m.joblib"))
+    assert not any(line.startswith("dedupe") for line in format_model_info(info).splitlines())
+    info["metadata"]["dedupe"] = True  # as fit --dedupe records it
+    assert any(line.startswith("dedupe         yes: ") for line in format_model_info(info).splitlines())

@@ -699,3 +699,33 @@ def test_mlp_early_stopping_on_too_few_images_is_refused_before_the_features(mon
     with pytest.raises(ValueError, match=r"validation_fraction=0.1 of the 35 training rows .* \(4\) .* 7 classes; "
                                          r"give at least 61 training rows, .* early_stopping=False"):
         fit_model(make_synthetic_faces(5, 2, random_state=0), features="hog", clf="mlp")
+
+
+@pytest.fixture
+def test_copy_of_a_training_image(tiny_faces):
+    """tiny_faces whose first test image is a pixel copy of a training image of its class (FER2013 has such)."""
+    images = tiny_faces.images.copy()
+    first_test = int(np.flatnonzero(tiny_faces.splits == "test")[0])
+    source = np.flatnonzero((tiny_faces.splits == "train") & (tiny_faces.labels == tiny_faces.labels[first_test]))[0]
+    images[first_test] = images[source]
+    return FaceDataset(images, tiny_faces.labels, tiny_faces.splits, tiny_faces.usages, tiny_faces.sources,
+                       "with-copy")
+
+
+def test_a_dedupe_fit_is_recorded_and_evaluate_scores_what_fit_scored(test_copy_of_a_training_image):
+    data = test_copy_of_a_training_image
+    fitted = fit_model(data, features="pixels", clf="knn", dedupe_data=True)
+    assert fitted.model.metadata["dedupe"] is True and fitted.n_test == (data.splits == "test").sum() - 1
+    with pytest.warns(UserWarning, match=r"--dedupe: 1 of the 28 images of split 'test' copy .* fit's recorded "
+                                         r"metrics left them out; they are left out here too"):
+        evaluated = evaluate_model(fitted.model, data)
+    assert (evaluated.n_test, evaluated.metrics["accuracy"]) == (fitted.n_test, fitted.metrics["accuracy"])
+
+
+def test_a_fit_without_dedupe_records_none_and_evaluate_scores_every_test_image(test_copy_of_a_training_image):
+    data = test_copy_of_a_training_image
+    fitted = fit_model(data, features="pixels", clf="knn")
+    assert "dedupe" not in fitted.model.metadata
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert evaluate_model(fitted.model, data).n_test == (data.splits == "test").sum()

@@ -172,6 +172,9 @@ def format_model_info(info: dict) -> str:
                                      _mapping(_mapping(metadata.get("search")).get("best_params")).items())),
         ("trained on", f"{training.get('source')} ({training.get('n_train')} images, "
                        f"fingerprint {training.get('fingerprint')})" if training else None),
+        # fit --dedupe: the metrics are of a test set without the copies of training images (evaluate drops them too).
+        ("dedupe", "yes: duplicate copies dropped before the fit; the metrics leave out test copies of training "
+                   "images" if metadata.get("dedupe") is True else None),
         ("metrics", ", ".join(_metric_text(k, v) for k, v in metrics.items())),
         ("versions", ", ".join(f"{k} {v}" for k, v in _mapping(metadata.get("versions")).items())),
         ("created", metadata.get("created")),
