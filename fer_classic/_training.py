@@ -948,8 +948,8 @@ def fit_score_save(
     started = time.perf_counter()
     saving = start_save(model, out, format=model_format) if out is not None else None
     started = time.perf_counter() - started
-    predicted, _, _, _ = model.predict_scores(test.images, timings=timings)
-    metrics = classification_metrics(test.y, predicted, model.classes, groups=test.usages)
+    predicted, _, scores, _ = model.predict_scores(test.images, timings=timings)
+    metrics = classification_metrics(test.y, predicted, model.classes, scores=scores, groups=test.usages)
     model.metadata["timings"] = dict(timings)
     kept = ("accuracy", "f1_weighted", "f1_macro", "n", "accuracy_by_group")
     model.metadata["metrics"] = {**{k: metrics[k] for k in kept if k in metrics},

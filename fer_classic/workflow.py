@@ -545,8 +545,9 @@ def evaluate_model(
         written = write_report(model, dataset, report, split=split, split_name=name)
         timings.update(written.timings)
         return EvaluateResult(written.metrics, timings, name, written.n, list(dataset.skipped), written)
-    predicted, _, _, _ = model.predict_scores(subset.images, timings=timings)
-    metrics = classification_metrics(subset.y, predicted, model.classes, groups=subset.usages)
+    predicted, _, scores, _ = model.predict_scores(subset.images, timings=timings)
+    # The scores give the ROC-AUC, as the report's metrics have it: one set of numbers whichever output is asked.
+    metrics = classification_metrics(subset.y, predicted, model.classes, scores=scores, groups=subset.usages)
     return EvaluateResult(metrics, timings, name, len(subset), list(dataset.skipped))
 
 

@@ -181,6 +181,21 @@ def test_evaluate_on_csv_matches_fit_metrics(tmp_path, tiny_faces):
     assert evaluated.metrics["accuracy"] == pytest.approx(result.metrics["accuracy"])
 
 
+def test_fit_and_evaluate_give_the_roc_auc_the_report_gives(tmp_path, fitted_model, tiny_faces):
+    # Without --report the AUCs were None: the scores were computed and dropped.
+    csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces)
+    plain = evaluate_model(fitted_model, csv, split="test").metrics
+    reported = evaluate_model(fitted_model, csv, split="test", report=tmp_path / "r").metrics
+    assert plain["roc_auc_macro"] is not None and plain["roc_auc_macro"] == pytest.approx(reported["roc_auc_macro"])
+
+
+def test_fit_records_the_per_class_roc_auc():
+    from fer_classic.data import make_synthetic_faces
+
+    metrics = fit_model(make_synthetic_faces(6, 3, random_state=0), features="hog", clf="svm").metrics
+    assert all(entry["roc_auc"] is not None for entry in metrics["per_class"].values())
+
+
 def test_evaluate_on_folder_public_and_private_halves(tmp_path, fitted_model, tiny_faces):
     csv = write_csv_dataset(tmp_path / "f.csv", tiny_faces, usage_of={"train": "Training", "test": "PrivateTest"})
     assert evaluate_model(fitted_model, csv, split="PrivateTest").n_test == 28
