@@ -1184,8 +1184,10 @@ def _predict_chunk(paths, size, cropper, model):
     cropper, model = _local(cropper), _local(model)
 
     done, faces, skipped, _ = _read_part(list(paths), FaceSource(tuple(size), cropper), range(len(paths)))
-    predicted = model.predict_scores(faces)[0] if len(faces) else np.empty(0, dtype=object)
-    return done, np.asarray(predicted, dtype=object), skipped
+    if not len(faces):
+        return done, np.empty(0, dtype=object), np.empty((0, len(model.classes))), skipped
+    predicted, _, scores, _ = model.predict_scores(faces)
+    return done, np.asarray(predicted, dtype=object), np.asarray(scores, dtype=float), skipped
 
 
 def _predict_paths(model, group, **kwargs):
@@ -1195,28 +1197,31 @@ def _predict_paths(model, group, **kwargs):
 
 
 def evaluate_chunked(model, images: ImageList, *, cropper, backend: str = "dask", scheduler: str | None = None,
-                     chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, list, np.ndarray]:
+                     chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, np.ndarray]:
     """Predict the files of ``images`` on Dask or Ray workers, chunk by chunk.
 
-    The client receives one label per file, never an image.
+    The client receives one label and one row of class scores per file, never an image.
 
     Returns
     -------
-    (true labels, predicted labels, skipped, decoded): ``decoded`` is the
-    index into ``images`` of each row predicted (the files less those skipped).
+    (true labels, predicted labels, scores, skipped, decoded): ``scores`` are
+    the model's (``FERModel.predict_scores``), the ROC-AUC's input as on the
+    local backend; ``decoded`` is the index into ``images`` of each row
+    predicted (the files less those skipped).
     """
     with _workers(backend, scheduler) as tasks:
         model_f = tasks.put(model)
         cropper_f = None if cropper is None else tasks.put(cropper)
         parts = tasks.gather([tasks.submit(_predict_chunk, images.paths[s], model.image_shape, cropper_f, model_f)
                               for s in images.chunks(chunk_size)])
-    decoded, predicted, skipped = [], [], []
-    for s, (done, labels, part_skipped) in zip(images.chunks(chunk_size), parts):
+    decoded, predicted, scores, skipped = [], [], [], []
+    for s, (done, labels, part_scores, part_skipped) in zip(images.chunks(chunk_size), parts):
         decoded.append(np.arange(len(images))[s][done])
         predicted.append(labels)
+        scores.append(part_scores)
         skipped += part_skipped
     decoded = np.concatenate(decoded)
-    return images.labels[decoded], np.concatenate(predicted), skipped, decoded
+    return images.labels[decoded], np.concatenate(predicted), np.concatenate(scores), skipped, decoded
 
 
 def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: str | None = None,

@@ -681,15 +681,15 @@ def _evaluate_on_workers(model, subset, *, name, timings, backend, scheduler, ch
     from ._distributed import evaluate_chunked
     from .data._folder import refuse_undecoded_folders, warn_skipped
 
-    true, predicted, skipped, decoded = timed(timings, "predict", evaluate_chunked, model, subset,
-                                              cropper=loading_cropper(model), backend=backend, scheduler=scheduler,
-                                              chunk_size=chunk_size)
+    true, predicted, scores, skipped, decoded = timed(
+        timings, "predict", evaluate_chunked, model, subset, cropper=loading_cropper(model), backend=backend,
+        scheduler=scheduler, chunk_size=chunk_size)
     # What a local load refuses and warns, for the files the workers decoded.
     refuse_undecoded_folders(subset.folders, decoded, skipped)
     warn_skipped(subset.name, len(subset), skipped, stacklevel=3)
     warn_class_mismatch(model.classes, true)
     # The decoded files' usages: the per-usage accuracy (FER2013's PublicTest, PrivateTest) the local backend gives.
-    metrics = classification_metrics(true, predicted, model.classes, groups=subset.usages[decoded])
+    metrics = classification_metrics(true, predicted, model.classes, scores=scores, groups=subset.usages[decoded])
     return EvaluateResult(metrics, timings, name, len(true), list(skipped))
 
 
