@@ -300,17 +300,6 @@ _GROUPS = click.option(
          "near-duplicate images.")
 
 
-def _json_summary(result) -> dict:
-    """``result.summary()`` with every test-score key of ``fit``/``search``/``evaluate --json``.
-
-    From one function (:func:`fer_classic.evaluation.metrics_summary`): fit's JSON lacked the interval and
-    balanced accuracy its text prints. The summary's own keys (and values) are kept as they were.
-    """
-    from .evaluation import metrics_summary
-
-    return {**metrics_summary(result.metrics), **result.summary()}
-
-
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 _FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (dense SIFT VLAD), vgg16 / vgg19 "
                   "(frozen ImageNet networks), cnn (a CNN trained first), or joined with '+' (e.g. vgg16+hog); vgg16, "
@@ -434,7 +423,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
             _progress=False if as_json else None,
         )
     if as_json:
-        click.echo(json.dumps(_json_summary(result)))
+        click.echo(json.dumps(result.summary()))
         return
     held = " (held-out split of the training images)" if result.held_out else ""
     click.echo(f"train {result.n_train} images, test {result.n_test} images{held}")
@@ -479,7 +468,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
         _progress=False if as_json else None,
     )
     if as_json:
-        click.echo(json.dumps(_json_summary(result)))
+        click.echo(json.dumps(result.summary()))
         return
     click.echo(f"{result.split}: {result.n_test} images; seconds: {_seconds(result.timings)}")
     click.echo(format_metrics(result.metrics))
@@ -710,7 +699,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 
     summary = result.summary()
     if as_json:
-        click.echo(json.dumps(_json_summary(result)))
+        click.echo(json.dumps(result.summary()))
         return
     click.echo(f"{'rank':>4}  {'cv score (mean ± std)':>21}  {'worst fold':>10}  params")
     for row in summary["ranking"]:

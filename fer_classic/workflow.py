@@ -40,6 +40,7 @@ from .evaluation import (
     Report,
     classification_metrics,
     compare_models,
+    metrics_summary,
     require_matplotlib,
     training_images_scored,
     warn_class_mismatch,
@@ -65,11 +66,6 @@ __all__ = [
 ]
 
 
-def _by_group(metrics: dict) -> dict:
-    """``metrics``' per-usage accuracies (FER2013's PublicTest, PrivateTest) where it has them, as the text shows."""
-    return {"accuracy_by_group": metrics["accuracy_by_group"]} if "accuracy_by_group" in metrics else {}
-
-
 @dataclass
 class FitResult:
     """What :func:`fit_model` produced."""
@@ -83,10 +79,9 @@ class FitResult:
     path: Path | None = None
 
     def summary(self) -> dict:
-        """Flat, JSON-ready summary (metrics, sizes, seconds, model path)."""
+        """Flat, JSON-ready summary (metrics, sizes, seconds, model path): ``fit --json``."""
         return {
-            **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro")},
-            **_by_group(self.metrics),
+            **metrics_summary(self.metrics),  # the test-score keys of search's and evaluate's summaries
             "n_train": self.n_train,
             "n_test": self.n_test,
             "held_out_test": self.held_out,
@@ -111,12 +106,9 @@ class EvaluateResult:
     report: Report | None = None
 
     def summary(self) -> dict:
-        """Flat, JSON-ready summary."""
+        """Flat, JSON-ready summary: ``evaluate --json``."""
         return {
-            **{k: self.metrics[k] for k in ("accuracy", "f1_weighted", "f1_macro")},
-            **{k: self.metrics.get(k) for k in ("accuracy_ci", "balanced_accuracy", "roc_auc_macro",
-                                                "roc_auc_micro")},
-            **_by_group(self.metrics),
+            **metrics_summary(self.metrics),  # the test-score keys of fit's and search's summaries
             "report": str(self.report.html) if self.report else None,
             "n_test": self.n_test,
             "split": self.split,

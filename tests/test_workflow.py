@@ -189,6 +189,17 @@ def test_fit_and_evaluate_give_the_roc_auc_the_report_gives(tmp_path, fitted_mod
     assert plain["roc_auc_macro"] is not None and plain["roc_auc_macro"] == pytest.approx(reported["roc_auc_macro"])
 
 
+def test_fit_and_evaluate_summaries_give_the_same_test_score_keys_in_python(tmp_path, tiny_faces):
+    # The CLI's --json added them; fit_model(...).summary() lacked the interval and balanced accuracy.
+    from fer_classic.evaluation._metrics import SUMMARY_METRIC_KEYS
+
+    fitted = fit_model(tiny_faces, features="hog", clf="logreg")
+    evaluated = evaluate_model(fitted.model, write_csv_dataset(tmp_path / "f.csv", tiny_faces), split="test")
+    for summary in (fitted.summary(), evaluated.summary()):
+        assert set(SUMMARY_METRIC_KEYS) <= set(summary) and summary["accuracy_ci"] is not None
+    assert fitted.summary()["accuracy_ci"] == evaluated.summary()["accuracy_ci"]
+
+
 def test_fit_records_the_per_class_roc_auc():
     from fer_classic.data import make_synthetic_faces
 
