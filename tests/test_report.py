@@ -66,6 +66,18 @@ def test_predictions_csv_has_one_row_per_image_and_a_score_per_class(report, fit
     assert list(rows[0])[5:] == fitted_model.classes
 
 
+def test_predictions_csv_ends_with_the_usage_of_images_that_have_one(fitted_model, tiny_faces, tmp_path):
+    # The PublicTest / PrivateTest halves of a CSV dataset's metrics could not be recomputed from the file.
+    from fer_classic.data import load_dataset
+
+    data = load_dataset(write_csv_dataset(tmp_path / "f.csv", tiny_faces,
+                                          usage_of={"train": "Training", "test": "PrivateTest"}))
+    written = write_report(fitted_model, data, tmp_path / "r", n_resamples=10, max_pca_points=50)
+    with open(written.predictions_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[-1] == "usage" and {row["usage"] for row in rows} == {"PrivateTest"}
+
+
 def test_metrics_json_matches_the_returned_metrics(report):
     saved = json.loads(report.metrics_json.read_text())
     assert saved["metrics"] == json.loads(json.dumps(report.metrics))
