@@ -554,22 +554,22 @@ def _as_deduped(model: FERModel, dataset, split: str | None, on_workers: bool):
     An image listing (``--backend dask/ray``) cannot be compared pixel by
     pixel: it is scored whole, with a warning saying so.
     """
-    from .data._dataset import split_mask
+    from .evaluation._metrics import deduped_as_fit
 
-    if model.metadata.get("dedupe") is not True or not training_images_scored(model, dataset, None):
-        return dataset
     what = f"images of split {split!r}" if split else "images"
     if on_workers:
-        warnings.warn(f"The model was fitted on {dataset.name} with --dedupe, so fit's recorded metrics left out "
-                      f"the {what} that copy training images; the workers score every listed image, those copies "
-                      "included: evaluate with --backend local to leave them out as fit did.", UserWarning,
-                      stacklevel=3)
+        if model.metadata.get("dedupe") is True and training_images_scored(model, dataset, None):
+            warnings.warn(f"The model was fitted on {dataset.name} with --dedupe, so fit's recorded metrics left "
+                          f"out the {what} that copy training images; the workers score every listed image, those "
+                          "copies included: evaluate with --backend local to leave them out as fit did.",
+                          UserWarning, stacklevel=3)
         return dataset
-    deduped = dedupe(dataset)
-    scored = (lambda data: int(split_mask(data.splits, data.usages, split).sum())) if split else len
-    dropped = scored(dataset) - scored(deduped)
+    found = deduped_as_fit(model, dataset, split)
+    if found is None:
+        return dataset
+    deduped, dropped, scored = found
     if dropped:
-        warnings.warn(f"The model was fitted on {dataset.name} with --dedupe: {dropped} of the {scored(dataset)} "
+        warnings.warn(f"The model was fitted on {dataset.name} with --dedupe: {dropped} of the {scored} "
                       f"{what} copy a training image or one another (pixel-identical) and fit's recorded metrics "
                       "left them out; they are left out here too (fer_classic.data.dedupe), so the scores are "
                       "fit's.", UserWarning, stacklevel=3)

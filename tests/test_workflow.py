@@ -748,6 +748,18 @@ def test_a_dedupe_fit_is_recorded_and_evaluate_scores_what_fit_scored(test_copy_
     assert (evaluated.n_test, evaluated.metrics["accuracy"]) == (fitted.n_test, fitted.metrics["accuracy"])
 
 
+def test_compare_of_a_dedupe_fit_on_its_own_data_warns_that_it_scores_the_copies(test_copy_of_a_training_image):
+    # compare scored the copies fit had left out without a word (every model scores the same images).
+    from fer_classic.evaluation import compare_models
+
+    data = test_copy_of_a_training_image
+    fitted = fit_model(data, features="pixels", clf="knn", dedupe_data=True)
+    with pytest.warns(UserWarning, match=r"Model m was fitted on .* with --dedupe: 1 of the 28 images scored copy .*"
+                                         r"compare scores them"):
+        compared = compare_models([fitted.model], data, names=["m"])
+    assert compared.rows[0]["n"] == 28
+
+
 def test_a_fit_without_dedupe_records_none_and_evaluate_scores_every_test_image(test_copy_of_a_training_image):
     data = test_copy_of_a_training_image
     fitted = fit_model(data, features="pixels", clf="knn")

@@ -16,7 +16,13 @@ from .._display import one_line
 from .._fileio import atomic_write_text, csv_writer
 from ..exceptions import ReportError
 from ..persistence._model import check_fer_model
-from ._metrics import HELD_OUT, classification_metrics, warn_class_mismatch, warn_training_images
+from ._metrics import (
+    HELD_OUT,
+    classification_metrics,
+    deduped_as_fit,
+    warn_class_mismatch,
+    warn_training_images,
+)
 from ._significance import mcnemar_test
 
 __all__ = ["COMPARE_COLUMNS", "Comparison", "compare_models"]
@@ -147,6 +153,19 @@ def _check_same_images(first: str, expected, name: str, got) -> None:
     )
 
 
+def _warn_deduped_fit(model, dataset, split: str | None, name: str) -> None:
+    """Warn that a ``fit --dedupe`` model scored on its own data is scored on the copies its fit left out.
+
+    ``evaluate`` leaves them out to give fit's numbers; ``compare`` scores every model on the same images.
+    """
+    found = deduped_as_fit(model, dataset, split)
+    if found is not None and found[1]:
+        warnings.warn(f"Model {name} was fitted on {dataset.name} with --dedupe: {found[1]} of the {found[2]} "
+                      "images scored copy a training image or one another (pixel-identical), which its recorded "
+                      "metrics left out; compare scores them, as every model scores the same images (evaluate "
+                      "leaves them out and gives fit's numbers).", UserWarning, stacklevel=3)
+
+
 def compare_models(
     models: Mapping[str, object] | Sequence,
     data,
@@ -261,6 +280,7 @@ def compare_models(
         _check_same_images(names[0], first_sources, name, subset.sources)
         first_sources = subset.sources if first_sources is None else first_sources
         warn_training_images(model, dataset, split, name=f"Model {name}")
+        _warn_deduped_fit(model, dataset, split, name)
         warn_class_mismatch(model.classes, subset.y, model=f"Model {name}")
         # One image first, untimed: the process's one-time costs (compiled kernels loaded, imports)
         # would otherwise go to whichever model comes first.

@@ -668,6 +668,29 @@ def training_images_scored(model, data, split: str | None) -> int:
     return int((pool & scored).sum())
 
 
+def deduped_as_fit(model, data, split: str | None):
+    """``(deduped data, dropped, scored)`` when ``model`` was fitted on ``data`` with ``--dedupe``, else None.
+
+    ``fit --dedupe`` scored its test without the images dedupe drops (test
+    copies of training images, repeats within a split): ``deduped data`` is
+    ``data`` without them (:func:`fer_classic.data.dedupe`), ``dropped`` how
+    many of the ``scored`` images ``split`` (None: all) selects are gone.
+    Only for the data the model was fitted on (:func:`training_images_scored`'s rule).
+    """
+    from ..data import dedupe
+    from ..data._dataset import split_mask
+
+    if (getattr(model, "metadata", None) or {}).get("dedupe") is not True or not training_images_scored(
+            model, data, None):
+        return None
+    deduped = dedupe(data)
+
+    def count(dataset) -> int:
+        return int(split_mask(dataset.splits, dataset.usages, split).sum()) if split else len(dataset)
+
+    return deduped, count(data) - count(deduped), count(data)
+
+
 def warn_training_images(model, data, split: str | None, *, name: str = "The model", held_out_note: str = "") -> int:
     """Warn when the images ``split`` selects from ``data`` include ``model``'s own training images.
 
