@@ -738,8 +738,8 @@ def check_before_loading(pipeline, shape: tuple[int, int] | None, grid: Mapping 
     """Refuse, before any image is read, what the options alone decide would fail after loading.
 
     A Keras extractor (cnn, vgg16, vgg19) without TensorFlow, or with ``device='gpu'`` where
-    TensorFlow sees no GPU; a cuML backend without cuML; ImageNet weights neither cached nor
-    downloadable; and PCA components above the pixels of an image (``shape``; None: a
+    TensorFlow sees no GPU; a cuML backend without cuML; ImageNet weights not in Keras' cache
+    (or not Keras' file); and PCA components above the pixels of an image (``shape``; None: a
     preprocessing step may change it).
 
     Parameters
@@ -807,7 +807,7 @@ def _check_runnable(pipeline) -> None:
             if type(step).__name__ == "DeepFeatures" and step.weights == "imagenet":
                 from .features._deep import _imagenet_weights
 
-                _imagenet_weights(step.backbone)  # the cache, or the download it would start after loading
+                _imagenet_weights(step.backbone)  # in Keras' cache with Keras' MD5, or named now, before loading
 
 
 def _check_sampler(pipeline, train: FaceDataset, folds: int | None = None,

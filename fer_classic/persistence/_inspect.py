@@ -216,16 +216,16 @@ def format_model_info(info: dict) -> str:
     return "\n".join(one_line(line) for line in lines)
 
 
-#: FaceCropper's ``detect`` as the ``fit --crop`` policy that records it.
-_CROP_POLICIES = {"auto": "auto", True: "detect", False: "none"}
-
-
 def _cropper_text(cropper) -> str | None:
     """The recorded face cropper as ``fit --crop`` set it; None where the model records none."""
     if not isinstance(cropper, dict):
         return None
     detect = cropper.get("detect")
-    policy = _CROP_POLICIES.get(detect) if isinstance(detect, (bool, str)) else None
+    from ..data._images import CROP_POLICIES  # here: it imports OpenCV, which inspect needs for nothing else
+
+    # FaceCropper's ``detect`` as the ``fit --crop`` policy that records it.
+    policies = {value: policy for policy, value in CROP_POLICIES.items()}
+    policy = policies.get(detect) if isinstance(detect, (bool, str)) else None
     if policy is None:  # a stranger's value, shown as it is
         return f"detect={detect!r}"
     if policy == "none":
