@@ -68,7 +68,25 @@ __all__ = [
 
 @dataclass
 class FitResult:
-    """What :func:`fit_model` produced."""
+    """What :func:`fit_model` produced.
+
+    Attributes
+    ----------
+    model : FERModel
+        The fitted model (trained on the train split only).
+    metrics : dict
+        Test scores, as :func:`fer_classic.evaluation.classification_metrics` returns them.
+    timings : dict
+        Seconds per stage (loading, fitting, scoring...).
+    n_train : int
+        Number of training images.
+    n_test : int
+        Number of test images scored.
+    held_out : bool
+        True when the test images were held out of the training data (it had no test split).
+    path : Path or None, default=None
+        Where the model was saved; None when it was not.
+    """
 
     model: FERModel
     metrics: dict
@@ -79,7 +97,14 @@ class FitResult:
     path: Path | None = None
 
     def summary(self) -> dict:
-        """Flat, JSON-ready summary (metrics, sizes, seconds, model path): ``fit --json``."""
+        """Flat, JSON-ready summary (metrics, sizes, seconds, model path): ``fit --json``.
+
+        Returns
+        -------
+        dict
+            Test scores, ``n_train``, ``n_test``, ``held_out_test``, ``seconds``, ``classes``, ``model``,
+            ``backend``, ``per_class`` and ``confusion_matrix``.
+        """
         return {
             **metrics_summary(self.metrics),  # the test-score keys of search's and evaluate's summaries
             "n_train": self.n_train,
@@ -96,7 +121,23 @@ class FitResult:
 
 @dataclass
 class EvaluateResult:
-    """What :func:`evaluate_model` produced."""
+    """What :func:`evaluate_model` produced.
+
+    Attributes
+    ----------
+    metrics : dict
+        Scores, as :func:`fer_classic.evaluation.classification_metrics` returns them.
+    timings : dict
+        Seconds per stage (loading, predicting...).
+    split : str
+        The split scored (``"all"`` when every image was).
+    n_test : int
+        Number of images scored.
+    skipped : list, default=[]
+        Files that were not scored (undecodable, or no face found).
+    report : Report or None, default=None
+        The report written with ``report=``; None without one.
+    """
 
     metrics: dict
     timings: dict
@@ -106,7 +147,14 @@ class EvaluateResult:
     report: Report | None = None
 
     def summary(self) -> dict:
-        """Flat, JSON-ready summary: ``evaluate --json``."""
+        """Flat, JSON-ready summary: ``evaluate --json``.
+
+        Returns
+        -------
+        dict
+            Scores, ``report``, ``n_test``, ``split``, ``seconds``, ``per_class``, ``classes``,
+            ``confusion_matrix`` and ``skipped_files`` (a count).
+        """
         return {
             **metrics_summary(self.metrics),  # the test-score keys of fit's and search's summaries
             "report": str(self.report.html) if self.report else None,
@@ -186,9 +234,21 @@ def fit_model(
         Classifier parameters (e.g. ``{"C": 10}``). The pipeline's own options
         (``n_jobs``, ``random_state``, ``flip``, ``preprocess``, ``memory``...)
         are refused here, naming the argument that sets each.
-    block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler
-        Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
-        the model's metadata (``pipeline_options``).
+    block_scaling : bool, default=False
+        Standardise each feature block on its own.
+    preprocess : str, optional
+        Preprocessing name(s), e.g. ``"crop+clahe"``; None: none.
+    flip : bool, default=False
+        Also train on mirror images.
+    mirror_kernel : bool, default=False
+        Average the kernel over mirror images (kernel classifiers).
+    kernel_shift : int, default=0
+        With ``mirror_kernel``: also shifted views, by this many pixels.
+    sampler : {"smote", "adasyn", "random"}, optional
+        Oversample minority classes; None: no resampling.
+
+        These six are pipeline options, see :func:`fer_classic.make_pipeline`;
+        they are recorded in the model's metadata (``pipeline_options``).
     size : int, default=48
         Image geometry (square, grayscale).
     random_state : int, default=0
@@ -454,6 +514,7 @@ def evaluate_model(
         From :func:`fer_classic.load_model` or ``fit_model(...).model`` (a
         TypeError otherwise, before any image is read).
     data : path or FaceDataset
+        Any input :func:`fer_classic.load_dataset` takes (loaded at the model's geometry).
     split : str or None, default="test"
         ``train``/``test``/``val`` or a FER2013 usage (``PublicTest``,
         ``PrivateTest``); None uses every image; ``"held-out"``
@@ -462,6 +523,10 @@ def evaluate_model(
         includes the model's own training images (``data`` is the one it
         was fitted on: ``train``, or every image of data it held a share out
         of) is scored with a DataLeakageWarning that says so.
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
+    n_jobs : int, optional
+        Decoding threads, as in :func:`fer_classic.load_dataset`.
     report : path, optional
         Folder to write ``report.html``, ``metrics.json`` and ``predictions.csv``
         into (see :func:`fer_classic.evaluation.write_report`); the metrics
@@ -497,6 +562,11 @@ def evaluate_model(
         When a ``--dedupe`` model's data holds copies fit left out (dropped
         here too; with ``backend`` dask or ray they are scored, and the
         warning says so).
+
+    Returns
+    -------
+    EvaluateResult
+        ``metrics``, ``timings``, ``split``, ``n_test``, ``skipped`` and ``report`` (with ``report=``).
     """
     check_fer_model(model, "evaluate_model")
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
@@ -590,6 +660,17 @@ def held_out_images(
     model records (``random_state`` and ``hold_out``: ``test_size``,
     ``groups``, ``dedupe``) and checked: its training part must have the
     fingerprint of the images the model was trained on.
+
+    Parameters
+    ----------
+    model : FERModel
+        A model fitted with a hold-out (``fit_model`` on data without a test split).
+    data : path or FaceDataset
+        The data the model was fitted on.
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
+    n_jobs : int, optional
+        Decoding threads, as in :func:`fer_classic.load_dataset`.
 
     Returns
     -------
@@ -706,18 +787,24 @@ def compare_model_files(
         those files apart (``ca/m.joblib``, ``cb/m.joblib``). One path (a str
         or os.PathLike) is one model.
     data : path or FaceDataset
+        Any input :func:`fer_classic.load_dataset` takes; every model is scored on the same images.
     split : str or None, default="test"
+        As in :func:`evaluate_model`; None scores every image.
     out : path, optional
         CSV file for the table (one row per model, McNemar result in the last columns).
-    label_map, n_jobs
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
+    n_jobs : int, optional
         As in :func:`fer_classic.load_dataset`.
     trusted : bool, default=False
+        As in :func:`fer_classic.load_model`.
     trusted_types : iterable of str, default=()
         As in :func:`fer_classic.load_model`.
 
     Returns
     -------
     Comparison
+        The scores side by side (see :func:`fer_classic.evaluation.compare_models`).
     """
     from .evaluation._compare import path_names
 
@@ -747,16 +834,24 @@ def describe_data(
     Parameters
     ----------
     data : path, FaceDataset or None
+        Any input :func:`fer_classic.load_dataset` takes; None is the generated default.
     threshold : int, default=DEFAULT_NEAR_THRESHOLD
         Near-duplicate pHash Hamming distance (of 64 bits).
     duplicates_csv : path, optional
         Write one row per duplicate image (kind, group, split, label, source,
         hamming, dedupe action). The dataset is only read.
-    label_map, n_jobs
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
+    n_jobs : int, optional
         As in :func:`fer_classic.load_dataset`.
     warn : bool, default=True
         Issue a :class:`~fer_classic.exceptions.DataLeakageWarning` when test
         images occur in train (the description's text says so either way).
+
+    Returns
+    -------
+    DatasetDescription
+        Counts per split and class, image statistics and duplicates.
     """
     check_outputs({"--duplicates-csv": duplicates_csv}, input_trees={"--data": data_path(data)},
                   text=("--duplicates-csv",), make_parents=True)
