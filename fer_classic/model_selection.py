@@ -115,6 +115,11 @@ def default_grid(features: str, clf: str, *, tune_features: bool = False) -> dic
         As for :func:`fer_classic.make_pipeline`.
     tune_features : bool, default=False
         Also vary the extractors' main parameters (each value recomputes features).
+
+    Returns
+    -------
+    dict
+        Pipeline parameter name → list of values.
     """
     from .estimators import CLASSIFIERS
 
@@ -131,6 +136,18 @@ def load_grid(path: str | os.PathLike, features: str) -> dict:
 
     Keys are Pipeline parameter names (``clf__estimator__C``,
     ``features__orientations``) or the short forms ``clf.C`` / ``hog.orientations``.
+
+    Parameters
+    ----------
+    path : path
+        The ``.json``, ``.yaml`` or ``.yml`` file.
+    features : str
+        The pipeline's features (as for :func:`fer_classic.make_pipeline`), which name the short forms.
+
+    Returns
+    -------
+    dict
+        Pipeline parameter name → list of values.
     """
     path = Path(path)
     if not path.is_file():
@@ -249,6 +266,18 @@ def pipeline_param_name(key: str, features: str) -> str:
     ``features__hog__orientations`` (a combination); names without a dot are
     returned as they are.
 
+    Parameters
+    ----------
+    key : str
+        A short (``clf.C``) or Pipeline (``clf__estimator__C``) name.
+    features : str
+        The pipeline's features, e.g. ``"hog+lbp"``.
+
+    Returns
+    -------
+    str
+        The Pipeline parameter name.
+
     Raises
     ------
     ValueError
@@ -283,7 +312,14 @@ def _wrapped_param_name(key: str, *, flip: bool = False, mirror_kernel: bool = F
 def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
     """Check every name and value of ``grid`` against ``pipeline`` before the search starts.
 
-    ``what`` begins the error (``"--values for"`` for report-search's values).
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The pipeline that will be searched.
+    grid : mapping
+        Pipeline parameter name → values.
+    what : str, default="Grid parameter"
+        Beginning of the error (``"--values for"`` for report-search's values).
 
     Raises
     ------
@@ -426,7 +462,28 @@ def _check_cv(cv) -> int | str:
 
 @dataclass
 class SearchResult:
-    """What :func:`search_model` produced."""
+    """What :func:`search_model` produced.
+
+    Attributes
+    ----------
+    model : FERModel
+        The best candidate, refitted on all the training images.
+    best_params : dict
+        Its Pipeline parameters.
+    best_score : float
+        Its mean cross-validated (or PublicTest) accuracy.
+    cv_results : list of dict
+        One row per candidate, flattened from ``GridSearchCV.cv_results_``.
+    metrics : dict
+        Test scores of the refitted model, as
+        :func:`fer_classic.evaluation.classification_metrics` returns them.
+    timings : dict
+        Seconds per stage.
+    test_split : str
+        The split scored: ``"test"``, ``"PrivateTest"`` or ``"held-out test"``.
+    path : Path or None, default=None
+        Where the model was saved; None when it was not.
+    """
 
     model: FERModel
     best_params: dict
@@ -438,7 +495,14 @@ class SearchResult:
     path: Path | None = None
 
     def summary(self) -> dict:
-        """JSON-ready summary."""
+        """JSON-ready summary.
+
+        Returns
+        -------
+        dict
+            ``best_params``, ``best_cv_score``, ``test_split``, the test scores, ``n``, ``seconds``, ``model``
+            and ``ranking`` (every candidate, best first).
+        """
         from .evaluation._metrics import metrics_summary
 
         return {
@@ -616,10 +680,23 @@ def search_model(
         PrivateTest for ``cv="publictest"``).
     features, clf : str
         As for :func:`fer_classic.make_pipeline`.
-    block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler
-        Pipeline options, see :func:`fer_classic.make_pipeline`; recorded in
-        the model's metadata (``pipeline_options``). Grid names stay those of
-        the plain pipeline (``features__...``, ``clf__...``) with either.
+    block_scaling : bool, default=False
+        Standardise each feature block on its own.
+    preprocess : str, optional
+        Preprocessing name(s), e.g. ``"crop+clahe"``; None: none.
+    flip : bool, default=False
+        Also train on mirror images.
+    mirror_kernel : bool, default=False
+        Average the kernel over mirror images (kernel classifiers).
+    kernel_shift : int, default=0
+        With ``mirror_kernel``: also shifted views, by this many pixels.
+    sampler : {"smote", "adasyn", "random"}, optional
+        Oversample minority classes; None: no resampling.
+
+        These six are pipeline options, see :func:`fer_classic.make_pipeline`;
+        they are recorded in the model's metadata (``pipeline_options``). Grid
+        names stay those of the plain pipeline (``features__...``,
+        ``clf__...``) with ``flip`` or ``mirror_kernel``.
     grid : "default", path or mapping
         ``"default"``: :data:`DEFAULT_GRIDS`; a JSON/YAML file (see
         :func:`load_grid`); or a mapping as a grid file holds: Pipeline or
@@ -637,13 +714,19 @@ def search_model(
         CK+, JAFFE, KDEF) group the folds, else clusters of near-duplicate
         images (see :func:`fer_classic._training.image_groups`): no copy of an
         image is trained on while another is scored.
+    size : int, default=48
+        Image geometry (square, grayscale).
+    random_state : int, default=0
+        Seed of the folds, the hold-out split and randomised estimators.
     label_map : mapping or str, optional
         As in :func:`fer_classic.load_dataset`.
     n_jobs : int, optional
         Parallel candidates (and folds).
     backend : {"loky", "dask", "ray"}, default="loky"
-        joblib backend running the candidates; ``scheduler`` is the Dask
-        scheduler or Ray address (None starts a local one).
+        joblib backend running the candidates.
+    scheduler : str, optional
+        With ``backend="dask"`` or ``"ray"``: the Dask scheduler or Ray
+        address; None starts a local one.
     out : path, optional
         Where to save the refitted best model.
     model_format : {"joblib", "skops"}, optional
@@ -657,10 +740,19 @@ def search_model(
     verbose : int, default=0
         GridSearchCV progress messages.
     crop : {"auto", "detect", "none"}, default="auto"
-    margin : float, default=0.0
-    align : bool, default=False
         How image files become training images, recorded in the model: see
         :func:`fer_classic.workflow.fit_model`.
+    margin : float, default=0.0
+        Added to each side of a found face's box (fraction of its size).
+    align : bool, default=False
+        Rotate found faces so the eyes are level.
+    log : callable, optional
+        Receives progress messages.
+
+    Returns
+    -------
+    SearchResult
+        The refitted best model, its parameters and scores, and every candidate's.
     """
     # Everything that can be wrong with the options is checked before the data is loaded.
     grid_file = grid if isinstance(grid, (str, os.PathLike)) and grid != "default" else None
@@ -943,13 +1035,22 @@ def report_search(
         does); other data without splits is used whole. A path is loaded
         with the face cropper the model records (whole images resized for
         models recording none).
+    out_dir : path
+        Folder to write the plots and ``curves.json`` into (created if needed).
     param : str, optional
         Pipeline parameter of the validation curve; default: the first one the
         search varied.
     values : list, optional
         Values of ``param``; default: the searched ones.
-    train_sizes, cv, random_state, n_jobs
-        As in :func:`fer_classic.evaluation.compute_learning_curve`.
+    train_sizes : tuple of float, default=(0.1, 0.25, 0.5, 0.75, 1.0)
+        Shares of the training folds of the learning curve.
+    cv : int, default=3
+        Number of folds.
+    random_state : int, default=0
+        Seed of the folds.
+    n_jobs : int, optional
+        Parallel fits. These four
+        are as in :func:`fer_classic.evaluation.compute_learning_curve`.
 
     Returns
     -------
