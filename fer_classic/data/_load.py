@@ -101,6 +101,15 @@ def load_dataset(
     TypeError
         If ``cropper`` is not a FaceCropper, or ``label_map`` neither a mapping
         nor a string (before any file is listed).
+
+    Returns
+    -------
+    FaceDataset
+        The images and labels, with each image's split (``train``, ``test``,
+        ``val`` or ``""``): a class-folder tree's split folders, a labels
+        file's split column, a layout's own partition, FER2013's ``Usage``
+        (Training → ``train``; PublicTest and PrivateTest → ``test``, told
+        apart by ``usages``). Data without splits is one unsplit set.
     """
     size = as_size(size)
     label_map = parse_label_map(label_map)  # a mapping checked as the text is, before any file is listed
@@ -254,6 +263,16 @@ def recognise_format(path: str | os.PathLike) -> str:
 
     Decided from file names and the header line only (no image is opened), so
     other commands (``describe``) can dispatch as loading does.
+
+    Parameters
+    ----------
+    path : path
+        An existing file or folder.
+
+    Returns
+    -------
+    str
+        ``"folder"``, ``"fer2013"``, ``"labels"`` or a name of :data:`fer_classic.data.LAYOUTS`.
 
     Raises
     ------
