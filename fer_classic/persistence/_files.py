@@ -28,6 +28,7 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
     Parameters
     ----------
     model : FERModel
+        From :func:`load_model`, ``fit_model(...).model`` or :meth:`FERModel.from_fitted`.
     path : path
         Destination; a ``.skops`` suffix selects the skops format.
     format : {"joblib", "skops"}, optional
@@ -60,7 +61,17 @@ def save_model(model: FERModel, path: str | os.PathLike, *, format: str | None =
 
 
 class PendingSave:
-    """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it."""
+    """A model file being written: :func:`start_save`'s result; :meth:`finish` writes it.
+
+    Parameters
+    ----------
+    model : FERModel
+        The model to write; checked (as :func:`save_model` checks it) and its pipeline sized now.
+    path : path
+        Destination; checked now.
+    format : {"joblib", "skops"}, optional
+        As in :func:`save_model`; None: by the suffix of ``path``.
+    """
 
     def __init__(self, model: FERModel, path: str | os.PathLike, format: str | None = None):
         if isinstance(model, (str, os.PathLike)) and isinstance(path, FERModel):  # not "load the file first"
@@ -81,7 +92,13 @@ class PendingSave:
         self._payload = encode_joblib(model.pipeline) if self.format == "joblib" else None
 
     def finish(self) -> Path:
-        """Write the file with the model's metadata as it is now; returns its path."""
+        """Write the file with the model's metadata as it is now.
+
+        Returns
+        -------
+        Path
+            The path written.
+        """
         metadata = plain_metadata({**self.model.metadata, "sizes": self._sizes})
         if self.format == "joblib":
             return save_joblib(self.model.pipeline, metadata, self.path, payload=self._payload)
@@ -96,6 +113,25 @@ def start_save(model: FERModel, path: str | os.PathLike, *, format: str | None =
     pipeline is pickled now and compressed in a thread meanwhile (a skops
     file is written whole by ``finish``). ``start_save(...).finish()`` is
     :func:`save_model`; the pipeline must not be refitted in between.
+
+    Parameters
+    ----------
+    model : FERModel
+        The model to write.
+    path : path
+        Destination.
+    format : {"joblib", "skops"}, optional
+        As in :func:`save_model`; None: by the suffix of ``path``.
+
+    Returns
+    -------
+    PendingSave
+        Call its :meth:`~PendingSave.finish` to write the file.
+
+    Raises
+    ------
+    TypeError, OutputPathError, ValueError
+        As :func:`save_model`, before anything is written.
     """
     return PendingSave(model, path, format)
 
@@ -118,7 +154,7 @@ def load_model(
         types or functions outside fer-classic's list of trusted names
         (:data:`fer_classic.persistence.TRUSTED_TYPES`). Only for files from a
         source you trust.
-    trusted_types : str or iterable of str
+    trusted_types : str or iterable of str, default=()
         skops only: more exact type or function names to trust (as listed by
         ``fer-classic inspect``); one string is one name.
 
@@ -144,6 +180,11 @@ def load_model(
     VersionMismatchWarning
         If it was written with other versions of fer-classic or scikit-learn;
         predictions may differ; refit the model with the installed versions.
+
+    Returns
+    -------
+    FERModel
+        The fitted pipeline with its metadata (classes, image geometry, face cropper...).
     """
     path = model_path(path)
     skops = is_zip(path)
