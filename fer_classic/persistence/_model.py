@@ -29,7 +29,13 @@ PREPROCESSING = {
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries a saved model depends on."""
+    """Versions of the libraries a saved model depends on.
+
+    Returns
+    -------
+    dict
+        Library name (``fer_classic``, ``scikit-learn``, ``numpy``... ``python``) → version string.
+    """
     import cv2
     import scipy
     import skimage
@@ -60,7 +66,7 @@ class FERModel:
     ----------
     pipeline : sklearn.pipeline.Pipeline
         Fitted; input rows are flattened grayscale images of ``image_shape``.
-    metadata : dict
+    metadata : dict, optional
         ``classes``, ``image_shape``, ``preprocessing``, ``features``,
         ``classifier``, ``params``, ``versions``, ``training`` (data
         fingerprint, source, counts), ``metrics`` and ``timings``.
@@ -199,13 +205,34 @@ class FERModel:
         images of one shape; an empty batch is refused with a ValueError, as
         scikit-learn refuses one (``predict``, :meth:`scores` and
         :meth:`predict_scores` alike).
+
+        Parameters
+        ----------
+        images : array-like
+            uint8 images (n, height, width) or flattened rows.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            One label of :attr:`classes` per image.
         """
         return self.pipeline.predict(self._rows(images))
 
     def scores(self, images) -> tuple[str, np.ndarray]:
-        """Per-class scores: ``("probability", P)`` where the classifier gives
-        probabilities, else ``("decision", D)`` from ``decision_function``.
-        Columns follow :attr:`classes`.
+        """Per-class scores of ``images``, as probabilities or decision values.
+
+        Parameters
+        ----------
+        images : array-like
+            uint8 images (n, height, width) or flattened rows, as for :meth:`predict`.
+
+        Returns
+        -------
+        score_kind : {"probability", "decision"}
+            ``"probability"`` where the classifier has ``predict_proba``, else
+            ``"decision"`` (from ``decision_function``).
+        scores : ndarray of shape (n, n_classes)
+            Columns follow :attr:`classes` (two columns for two classes).
         """
         features, head = self._classifier_input(self._rows(images))
         if hasattr(head, "predict_proba"):  # no labels asked for: predict is not run
@@ -344,7 +371,13 @@ def _two_columns(decision: np.ndarray) -> np.ndarray:
 
 
 def utc_now() -> str:
-    """Current UTC time, ISO 8601, for metadata."""
+    """Current UTC time, ISO 8601, for metadata.
+
+    Returns
+    -------
+    str
+        E.g. ``"2024-05-01T12:00:00+00:00"`` (whole seconds).
+    """
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -361,5 +394,20 @@ def plain_metadata(metadata: dict) -> dict:
 
     Saved metadata must be readable without unpickling any class, and signable
     as canonical JSON.
+
+    Parameters
+    ----------
+    metadata : dict
+        A model's metadata.
+
+    Returns
+    -------
+    dict
+        A copy holding only JSON types.
+
+    Raises
+    ------
+    TypeError
+        If a value is neither JSON-ready nor a NumPy scalar or array.
     """
     return json.loads(json.dumps(metadata, default=_plain))
