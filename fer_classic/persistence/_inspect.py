@@ -30,6 +30,11 @@ def component_sizes(pipeline) -> dict:
     steps (the steps that rebuild compact support vectors) counts once, for
     the first.
 
+    Parameters
+    ----------
+    pipeline : estimator
+        A fitted pipeline; a single estimator counts as one step ``"model"``.
+
     Returns
     -------
     dict
@@ -108,9 +113,9 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     ----------
     path : path
         A ``.joblib`` or ``.skops`` model file.
-    trusted_types : iterable of str
+    trusted_types : str or iterable of str, default=()
         skops only: names the caller has checked and trusts, left out of
-        ``types_needing_trust``.
+        ``types_needing_trust``; one string is one name.
 
     Returns
     -------
@@ -140,7 +145,18 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
 
 
 def format_model_info(info: dict) -> str:
-    """Text of :func:`inspect_model`'s result, for the ``inspect`` command."""
+    """Text of :func:`inspect_model`'s result, for the ``inspect`` command.
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`inspect_model` returned.
+
+    Returns
+    -------
+    str
+        One ``name  value`` line per item (file, format, integrity, origin, metadata...).
+    """
     lines = [
         f"file           {info['path']}",
         f"format         {info['file_format']} (fer-classic format version {info['format_version']})",
