@@ -27,6 +27,11 @@ def config_dir() -> Path:
 
     ``$FER_CLASSIC_HOME`` when set, else ``$XDG_CONFIG_HOME/fer-classic``,
     else ``~/.config/fer-classic``.
+
+    Returns
+    -------
+    Path
+        The folder (not created here).
     """
     if os.environ.get("FER_CLASSIC_HOME"):
         return Path(os.environ["FER_CLASSIC_HOME"])
@@ -35,7 +40,13 @@ def config_dir() -> Path:
 
 
 def key_path() -> Path:
-    """Path of this user's signing key (created on the first save)."""
+    """Path of this user's signing key (created on the first save).
+
+    Returns
+    -------
+    Path
+        ``model-signing.key`` under :func:`config_dir`; it may not exist yet.
+    """
     return config_dir() / _KEY_FILE
 
 
