@@ -65,6 +65,16 @@ def is_trusted(name: str) -> bool:
 
     Only an exact entry of :data:`TRUSTED_TYPES` is; skops itself accepts its
     own defaults before asking.
+
+    Parameters
+    ----------
+    name : str
+        A type or function name, e.g. ``"fer_classic.features._hog.HOGFeatures"``.
+
+    Returns
+    -------
+    bool
+        True if ``name`` is on :data:`TRUSTED_TYPES`.
     """
     return name in _TRUSTED
 
