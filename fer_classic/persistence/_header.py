@@ -65,9 +65,21 @@ def model_format(path: str | os.PathLike, format: str | None = None, *,
                  options: tuple[str, str] | None = ("--format", "--out")) -> str:
     """The file format to write: ``format`` if given, else by suffix (``.skops`` or joblib).
 
-    ``options``: the names of ``format`` and ``path`` that the message of a
-    contradiction gives (the command line's), or None for the Python names
-    (``save_model``'s ``format`` and ``path``).
+    Parameters
+    ----------
+    path : path
+        The file to write.
+    format : {"joblib", "skops"}, optional
+        The format asked for; None: by the suffix of ``path``.
+    options : (str, str) or None, default=("--format", "--out")
+        The names of ``format`` and ``path`` that the message of a
+        contradiction gives (the command line's), or None for the Python names
+        (``save_model``'s ``format`` and ``path``).
+
+    Returns
+    -------
+    str
+        ``"joblib"`` or ``"skops"``.
 
     Raises
     ------
