@@ -118,7 +118,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         the nose and mouth), is dropped.
     margin : float, default=0.0
         Added to each side of the detector's box, as a fraction of its width
-        and height (negative values cut into it). The Haar box already frames
+        and height, -0.4 to 2 (negative values cut into it). The Haar box already frames
         a face as FER2013 does: on 441 of 600 FER2013 training images
         (enlarged 4x and padded) the cascade's box spans a median 96 % of the
         image side, centred; so 0 reproduces FER2013's framing.
@@ -144,7 +144,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     min_neighbors : int, default=5
         Haar: overlapping hits a face needs (0 to 2**31 - 1, a C int).
     score_threshold : float, default=0.7
-        YuNet: confidence a face needs.
+        YuNet: confidence a face needs, strictly between 0 and 1.
     portrait_aspect : float or None, default=1.8
         ``fallback="whole"``: a searched image without a face whose aspect
         ratio (height / width) is more than ``WHOLE_ASPECT`` and at most this
@@ -253,6 +253,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         """Validate the parameters and build the detector; nothing is learned from ``X``.
 
+        Parameters
+        ----------
+        X : None
+            Ignored.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted cropper.
+
         Raises
         ------
         FaceDetectorError
@@ -300,7 +312,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     # -- detection and cropping ----------------------------------------------------------------
 
     def needs_detection(self, shape: tuple[int, ...]) -> bool:
-        """Whether an image of ``shape`` is searched for faces (see ``detect``)."""
+        """Whether an image of ``shape`` is searched for faces (see ``detect``).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The image's shape, ``(rows, cols[, channels])``.
+
+        Returns
+        -------
+        bool
+            True if :meth:`find_faces` runs the detector on it; False if it is cropped as it is.
+        """
         check_is_fitted(self)
         return self._needs_detection(shape)
 
@@ -310,7 +333,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         return searched(shape, self.detect, self.output_shape_)
 
     def takes_whole(self, shape: tuple[int, ...]) -> bool:
-        """Whether a searched image of ``shape`` without a face is taken whole (see ``fallback``)."""
+        """Whether a searched image of ``shape`` without a face is taken whole (see ``fallback``).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The image's shape, ``(rows, cols[, channels])``.
+
+        Returns
+        -------
+        bool
+            True if such an image becomes one face, its whole area (``how="whole image"``).
+        """
         check_is_fitted(self)
         return self._takes_whole(shape)
 
@@ -343,6 +377,16 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         (``how="found"``; overlapping boxes merged, the largest kept), else
         those found inside a border, else possibly its whole area with
         ``how="whole image"`` (see ``fallback``). An empty list means no face.
+
+        Parameters
+        ----------
+        image : ndarray
+            Gray ``(rows, cols)``, BGR or BGRA ``(rows, cols, 3 or 4)``.
+
+        Returns
+        -------
+        list of Face
+            Largest first; empty when there is no face.
         """
         check_is_fitted(self)
         return self._find_faces(_pixels(image))
@@ -392,6 +436,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         search inside a border and no ``fallback`` here: a face lost gives [].
         Regions are clipped to the image; a box of width or height 0, or
         wholly outside the image, is skipped.
+
+        Parameters
+        ----------
+        image : ndarray
+            Gray ``(rows, cols)``, BGR or BGRA ``(rows, cols, 3 or 4)``.
+        boxes : iterable of (x, y, w, h)
+            Face boxes of the previous frame, in pixels.
+
+        Returns
+        -------
+        list of Face
+            Largest first; ``[]`` when no face is near any box.
         """
         check_is_fitted(self)
         image = np.asarray(_pixels(image))
@@ -449,6 +505,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
 
         With ``align=True`` the crop is rotated about the box centre so the
         eyes (``face.eyes``, else searched with the eye cascade) are level.
+
+        Parameters
+        ----------
+        image : ndarray
+            The image ``face`` was found in (gray, BGR or BGRA).
+        face : Face
+            From :meth:`find_faces` or :meth:`find_faces_near`.
+
+        Returns
+        -------
+        ndarray of shape ``output_shape_``
+            uint8 gray crop.
         """
         check_is_fitted(self)
         return self._crop(_gray(_pixels(image)), face)
@@ -474,8 +542,18 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     ) -> list[tuple[Face, np.ndarray]]:
         """``(face, crop)`` for every face found (the largest only with ``faces="largest"``).
 
-        ``near``: boxes of the previous video frame, to search only around
-        them (:meth:`find_faces_near`); None searches the whole image.
+        Parameters
+        ----------
+        image : ndarray
+            Gray ``(rows, cols)``, BGR or BGRA ``(rows, cols, 3 or 4)``.
+        near : iterable of (x, y, w, h), optional
+            Boxes of the previous video frame, to search only around them
+            (:meth:`find_faces_near`); None searches the whole image.
+
+        Returns
+        -------
+        list of (Face, ndarray)
+            Each face and its uint8 gray crop of ``output_shape_``; empty when there is no face.
         """
         check_is_fitted(self)
         return self._crop_faces(_pixels(image), near)
@@ -500,6 +578,16 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         PIL images, converted by :func:`pil_pixels` as ``predict_image``
         converts them), or a 3-D array of gray images. The rows feed a
         fer-classic pipeline.
+
+        Parameters
+        ----------
+        X : sequence of images or ndarray of shape (n_images, rows, cols)
+            The images to crop.
+
+        Returns
+        -------
+        ndarray of shape (n_images, height * width)
+            uint8 rows of the largest face of each image.
 
         Raises
         ------
@@ -538,7 +626,13 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     # -- storing the configuration -----------------------------------------------------------------
 
     def to_metadata(self) -> dict:
-        """JSON-ready parameters (paths as strings), for a model's metadata."""
+        """JSON-ready parameters (paths as strings), for a model's metadata.
+
+        Returns
+        -------
+        dict
+            :meth:`get_params`, with ``output_shape`` a list and ``detector_model`` a string.
+        """
         params = self.get_params()
         params["output_shape"] = list(as_size(params["output_shape"]))
         if params["detector_model"] is not None:
@@ -548,6 +642,16 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     @classmethod
     def from_metadata(cls, params: dict) -> FaceCropper:
         """An unfitted cropper from :meth:`to_metadata`'s output.
+
+        Parameters
+        ----------
+        params : dict
+            What :meth:`to_metadata` returned.
+
+        Returns
+        -------
+        FaceCropper
+            Unfitted; call :meth:`fit` before use.
 
         Raises
         ------
