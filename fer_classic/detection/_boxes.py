@@ -62,20 +62,51 @@ class Face:
         return self.box[2] * self.box[3]
 
     def mapped(self, factor: float, dx: float = 0.0, dy: float = 0.0) -> Face:
-        """The same face in coordinates ``factor`` times as large, then shifted by ``(dx, dy)``."""
+        """The same face in coordinates ``factor`` times as large, then shifted by ``(dx, dy)``.
+
+        Parameters
+        ----------
+        factor : float
+            Scale of the new coordinates (2: an image twice as large).
+        dx : float, default=0.0
+            Added to x after scaling.
+        dy : float, default=0.0
+            Added to y after scaling.
+
+        Returns
+        -------
+        Face
+            The box (rounded to pixels) and eyes mapped; score, ``detected`` and ``how`` kept.
+        """
         x, y, w, h = self.box
         box = (round(x * factor + dx), round(y * factor + dy), round(w * factor), round(h * factor))
         eyes = None if self.eyes is None else tuple((ex * factor + dx, ey * factor + dy) for ex, ey in self.eyes)
         return Face(box, self.score, eyes, self.detected, self.how)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
-        """JSON-ready ``box`` (list), ``score``, ``eyes``, ``detected`` and ``how``."""
+        """JSON-ready ``box`` (list), ``score``, ``eyes``, ``detected`` and ``how``.
+
+        Returns
+        -------
+        dict
+            Those five keys; eyes rounded to 0.1 pixel (or None).
+        """
         eyes = None if self.eyes is None else [[round(x, 1), round(y, 1)] for x, y in self.eyes]
         return {"box": list(self.box), "score": self.score, "eyes": eyes, "detected": self.detected, "how": self.how}
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Intersection over union of two ``(x, y, width, height)`` boxes (0 when disjoint).
+
+    Parameters
+    ----------
+    a, b : (float, float, float, float)
+        The boxes.
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
 
     Examples
     --------
@@ -92,6 +123,20 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
 
 def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
     """The part of an ``(x, y, width, height)`` box inside a ``width`` x ``height`` image (may be empty).
+
+    Parameters
+    ----------
+    box : (int, int, int, int)
+        ``(x, y, width, height)``; may reach past the image.
+    width : int
+        Image width in pixels.
+    height : int
+        Image height in pixels.
+
+    Returns
+    -------
+    (int, int, int, int)
+        The clipped box; its width or height is 0 when it lies outside the image.
 
     Examples
     --------
@@ -111,6 +156,20 @@ def suppress_overlaps(faces: Iterable[Face], iou_threshold: float = 0.3, inside:
     inside one: a second box on the nose and mouth of a face found whole. The
     larger box wins, not the higher score: Haar boxes have none, and a part of
     a face scores no lower than the face.
+
+    Parameters
+    ----------
+    faces : iterable of Face
+        The candidates.
+    iou_threshold : float, default=0.3
+        Largest intersection over union with a kept face.
+    inside : float, default=0.6
+        Largest share of a face's area inside a kept face.
+
+    Returns
+    -------
+    list of Face
+        The faces kept, largest first.
 
     Examples
     --------
