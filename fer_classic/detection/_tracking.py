@@ -14,7 +14,27 @@ __all__ = ["FaceTracker", "Track"]
 
 @dataclass
 class Track:
-    """One face followed across frames."""
+    """One face followed across frames.
+
+    Attributes
+    ----------
+    id : int
+        Track number, from 1 in order of appearance.
+    box : (int, int, int, int)
+        Last ``(x, y, w, h)`` box.
+    first_frame : int
+        Frame it was first seen in.
+    last_frame : int
+        Frame it was last seen in.
+    recent : deque
+        Score rows of its last ``window`` updates.
+    total : ndarray of shape (n_classes,)
+        Sum of all its score rows.
+    n_frames : int, default=1
+        Updates it was seen in.
+    missed : int, default=0
+        Successive updates it has gone unmatched.
+    """
 
     id: int
     box: tuple[int, int, int, int]
@@ -26,7 +46,13 @@ class Track:
     missed: int = 0
 
     def smoothed(self) -> np.ndarray:
-        """Mean scores over the recent window."""
+        """Mean scores over the recent window.
+
+        Returns
+        -------
+        ndarray of shape (n_classes,)
+            Mean of :attr:`recent`; its arg-max is the smoothed label.
+        """
         return np.mean(self.recent, axis=0)
 
 
@@ -64,7 +90,27 @@ class FaceTracker:
         self._updates = 0
 
     def update(self, frame: int, boxes: list, scores: np.ndarray) -> list[Track]:
-        """Add a frame's face boxes (``(x, y, w, h)``) and their score rows; the track of each box, in order."""
+        """Add a frame's face boxes (``(x, y, w, h)``) and their score rows; the track of each box, in order.
+
+        Parameters
+        ----------
+        frame : int
+            Frame number.
+        boxes : list of (x, y, w, h)
+            The frame's face boxes.
+        scores : array-like of shape (len(boxes), n_classes)
+            Per-class scores of each box's face.
+
+        Returns
+        -------
+        list of Track
+            The track of each box, in the order of ``boxes``.
+
+        Raises
+        ------
+        ValueError
+            If a tracker parameter is out of range.
+        """
         if not 0 < self.iou_threshold <= 1 or self.max_missed < 0 or self.window < 1 or self.min_frames < 1:
             raise ValueError(
                 "FaceTracker needs 0 < iou_threshold <= 1, max_missed >= 0, window >= 1 and min_frames >= 1; got "
@@ -103,12 +149,29 @@ class FaceTracker:
         return result
 
     def confirmed(self) -> set[int]:
-        """Ids of the confirmed tracks (see ``min_frames``)."""
+        """Ids of the confirmed tracks (see ``min_frames``).
+
+        Returns
+        -------
+        set of int
+            Track ids.
+        """
         needed = min(self.min_frames, self._updates)
         return {t.id for t in self._tracks if t.n_frames >= needed}
 
     def summary(self, classes: list[str]) -> list[dict]:
-        """Per confirmed track: id, first and last frame, frames seen, and the label of its mean scores."""
+        """Per confirmed track: id, first and last frame, frames seen, and the label of its mean scores.
+
+        Parameters
+        ----------
+        classes : list of str
+            Class names, in the order of the score columns.
+
+        Returns
+        -------
+        list of dict
+            ``track``, ``first_frame``, ``last_frame``, ``n_frames``, ``label`` and ``mean_scores`` (class → mean).
+        """
         confirmed = self.confirmed()
         return [
             {
