@@ -57,6 +57,16 @@ def load_cascade(name: str | os.PathLike) -> cv2.CascadeClassifier:
 
     Each thread gets its own classifier: they are not safe to share across threads.
 
+    Parameters
+    ----------
+    name : str or path
+        A cascade XML file, or a file name of OpenCV's (``haarcascade_frontalface_alt2.xml``).
+
+    Returns
+    -------
+    cv2.CascadeClassifier
+        This thread's classifier for that file.
+
     Raises
     ------
     FaceDetectorError
@@ -104,7 +114,27 @@ class HaarFaceDetector:
         return int(min(self._classifier.getOriginalWindowSize()))
 
     def detect(self, gray: np.ndarray, min_size: int, max_size: int | None = None) -> list[Face]:
-        """Faces in an 8-bit grayscale image, ``min_size`` to ``max_size`` pixels wide."""
+        """Faces in an 8-bit grayscale image, ``min_size`` to ``max_size`` pixels wide.
+
+        Parameters
+        ----------
+        gray : ndarray of shape (rows, cols)
+            uint8 grayscale image.
+        min_size : int
+            Smallest face side searched, in pixels (at least 1).
+        max_size : int, optional
+            Largest face side; None or 0: no upper bound.
+
+        Returns
+        -------
+        list of Face
+            One per box the cascade found, in its order (no score, no eyes).
+
+        Raises
+        ------
+        FaceDetectorError
+            If OpenCV fails on the image.
+        """
         side = max(1, int(min_size))
         largest = (int(max_size), int(max_size)) if max_size else (0, 0)  # (0, 0): no upper bound
         try:
