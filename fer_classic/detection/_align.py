@@ -24,6 +24,16 @@ def eye_angle(eyes: tuple[Point, Point]) -> float:
 
     Rotating the image by this angle about any point (``cv2.getRotationMatrix2D``
     turns counter-clockwise on screen for positive angles) levels the eyes.
+
+    Parameters
+    ----------
+    eyes : ((float, float), (float, float))
+        The two eye centres ``(x, y)``, in either order.
+
+    Returns
+    -------
+    float
+        Degrees, between -90 and 90.
     """
     (x1, y1), (x2, y2) = sorted(eyes)
     return math.degrees(math.atan2(y2 - y1, x2 - x1))
@@ -36,6 +46,18 @@ def find_eyes(gray: np.ndarray, box: tuple[int, int, int, int]) -> tuple[Point, 
     OpenCV's ``haarcascade_eye``; the largest hit in each half of the box is
     taken. None when either half has no hit, or when the pair is tilted by
     more than :data:`MAX_TILT` degrees (more likely a nostril or an eyebrow).
+
+    Parameters
+    ----------
+    gray : ndarray of shape (rows, cols)
+        uint8 grayscale image.
+    box : (int, int, int, int)
+        The face's ``(x, y, w, h)`` box in ``gray``.
+
+    Returns
+    -------
+    ((float, float), (float, float)) or None
+        The eye centres in ``gray``'s pixels, the image's left one first; None when not found.
     """
     x, y, w, h = box
     x0, y0 = max(x, 0), max(y, 0)
