@@ -77,6 +77,25 @@ class YuNetFaceDetector:
         any side (negative ``x``/``y``): the crop stays centred on the face
         (:class:`FaceCropper` repeats the border where the box leaves the image,
         and prediction rows report the box clipped to the image).
+
+        Parameters
+        ----------
+        image : ndarray
+            Gray ``(rows, cols)`` or BGR(A) ``(rows, cols, 3 or 4)``, uint8.
+        min_size : int
+            Smallest face side kept, in pixels.
+        max_size : int, optional
+            Largest face side kept; None or 0: no upper bound.
+
+        Returns
+        -------
+        list of Face
+            With YuNet's score and eye centres.
+
+        Raises
+        ------
+        FaceDetectorError
+            If OpenCV fails on the image.
         """
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
         with self._lock:  # loaders crop in threads: the input size and the detection go together
