@@ -445,7 +445,7 @@ class KernelSVC(_KernelSVCBase):
     n_jobs : int, optional
         Threads computing the intersection, chi2 and (above 3,000 features) pq
         kernels, and fitting the ``ovr`` machines.
-    random_state : int, optional
+    random_state : int, RandomState instance or None, default=None
         Passed to :class:`sklearn.svm.SVC` (unused without probabilities).
 
     Attributes
@@ -538,9 +538,27 @@ class CombinedKernelSVC(_KernelSVCBase):
         list to fit again). A splitter that needs groups
         (``GroupKFold``) is given as the list of its splits:
         ``list(GroupKFold(3).split(X, y, groups))``.
-    gamma, normalize, C, class_weight, cache_size, tol, views, multiclass, n_jobs, random_state
-        As :class:`KernelSVC` (``gamma`` is resolved block by block; with
-        ``views``, ``blocks`` are the widths of one view).
+    gamma : "scale" or float, default="scale"
+        As :class:`KernelSVC`'s, resolved block by block.
+    normalize : bool, default=True
+        Unit diagonal of each block's kernel, as :class:`KernelSVC`'s.
+    C : float, default=1.0
+        Regularisation, as in :class:`sklearn.svm.SVC`.
+    class_weight : dict or "balanced", optional
+        Per-class weights of ``C``.
+    cache_size : float, default=1000
+        libsvm's cache in MB.
+    tol : float, default=1e-3
+        Stopping tolerance.
+    views : int, default=1
+        Views of every face side by side in ``X``, as :class:`KernelSVC`'s;
+        ``blocks`` are then the widths of one view.
+    multiclass : {"ovo", "ovr"}, default="ovo"
+        As :class:`KernelSVC`'s.
+    n_jobs : int, optional
+        Threads, as :class:`KernelSVC`'s.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds of ``weights="cv"``; passed to :class:`sklearn.svm.SVC`.
 
     Attributes
     ----------
@@ -714,6 +732,20 @@ class CombinedKernelSVC(_KernelSVCBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit on ``X`` (n_samples, n_features) and labels ``y``; choose the weights first for ``weights="cv"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features (``views`` views side by side).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample (scales its ``C``); None: equal weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
 
         Raises
         ------
