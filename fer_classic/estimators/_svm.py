@@ -154,7 +154,7 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         classes with a precomputed kernel, where it only saves look-ups).
     tol : float, default=1e-3
         Stopping tolerance.
-    random_state : int, optional
+    random_state : int, RandomState instance or None, default=None
         Seed of the Nystroem landmarks and of probability calibration.
 
     Attributes
@@ -234,6 +234,20 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit on ``X`` (n_samples, n_features) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample; None: equal weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
 
         Raises
         ------
@@ -335,12 +349,35 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
         return X.astype(np.float32) if self.backend_ == "cuml" else X
 
     def predict(self, X):
-        """Predicted labels of shape (n_samples,)."""
+        """Predicted labels of shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of ``classes_``.
+        """
         model, X = self._uncalibrated(self._validate(X))
         return self.classes_[np.asarray(model.predict(X)).astype(int)]
 
     def decision_function(self, X):
-        """One-vs-rest decision scores (n_samples, n_classes); 1-D for two classes."""
+        """One-vs-rest decision scores (n_samples, n_classes); 1-D for two classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Scores, columns in ``classes_`` order; for two classes, one score per
+            sample, positive for ``classes_[1]``.
+        """
         model, X = self._uncalibrated(self._validate(X))
         scores = np.asarray(model.decision_function(X), dtype=np.float64)
         return scores.ravel() if scores.ndim == 2 and scores.shape[1] == 1 else scores
@@ -350,6 +387,18 @@ class SVMClassifier(ClassifierMixin, BaseEstimator):
 
         The precomputed-kernel and ``approx`` backends evaluate the kernel
         rows once for both; libsvm's own kernel and cuML compute them twice.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict`.
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            As :meth:`decision_function`.
         """
         model, X = self._uncalibrated(self._validate(X))
         if hasattr(model, "predict_and_decision"):
