@@ -153,6 +153,20 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Learn the kernel on ``X`` and labels ``y`` (and the global SVM for ``refine``).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample; None: equal weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+
         Raises
         ------
         TypeError
@@ -241,6 +255,17 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         neighbourhood score -1; the class of a one-class neighbourhood
         scores 1. For ``refine``, the local scores times ``local_weight``
         plus the global SVM's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Scores, columns in ``classes_`` order; for two classes, one score per
+            sample, the second class's score minus the first's.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
@@ -248,7 +273,18 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
 
     def predict(self, X):
-        """Labels (n_samples,): the class of the highest score of :meth:`decision_function`."""
+        """Labels (n_samples,): the class of the highest score of :meth:`decision_function`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of ``classes_``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
         return self.classes_[np.argmax(self._scores(X), axis=1)]
