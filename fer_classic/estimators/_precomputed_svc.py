@@ -140,7 +140,7 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         took 0.75 GB more memory.
     tol : float, default=1e-3
         Stopping tolerance.
-    random_state : int, optional
+    random_state : int, RandomState instance or None, default=None
         Kept for :class:`sklearn.svm.SVC`'s signature (unused without probabilities).
 
     Attributes
@@ -210,7 +210,22 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
     # Nested: the inner SVCs get validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample; None: equal weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
         X, y = validate_data(self, X, y, dtype=np.float64, order="C")
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -431,15 +446,51 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
         return _ovr_decision_function(decisions < 0, -decisions, len(self.classes_))
 
     def decision_function(self, X):
-        """One-vs-rest scores (n_samples, n_classes), 1-D for two classes, as ``SVC``'s."""
+        """One-vs-rest scores (n_samples, n_classes), 1-D for two classes, as ``SVC``'s.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Scores, columns in ``classes_`` order; for two classes, one score per
+            sample, positive for ``classes_[1]``.
+        """
         return self._scores(self._pair_decisions(X))
 
     def predict(self, X):
-        """Labels (n_samples,): libsvm's one-vs-one vote, as ``SVC``'s."""
+        """Labels (n_samples,): libsvm's one-vs-one vote, as ``SVC``'s.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of ``classes_``.
+        """
         return self._labels(self._pair_decisions(X))
 
     def predict_and_decision(self, X):
-        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows."""
+        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict`.
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            As :meth:`decision_function`.
+        """
         decisions = self._pair_decisions(X)
         return self._labels(decisions), self._scores(decisions)
 
