@@ -236,7 +236,22 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit on ``X`` (n_samples, n_features) and labels ``y``."""
+        """Fit on ``X`` (n_samples, n_features) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training features.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample; None: equal weights.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -260,6 +275,16 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
         The same landmarks as ``Nystroem(random_state=...)``: the first
         ``min(n_components, n_samples)`` of a seeded permutation.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of training rows.
+
+        Returns
+        -------
+        ndarray of shape (min(n_components, n_samples),)
+            Row indices.
         """
         n_landmarks = min(int(self.n_components), int(n_samples))
         return check_random_state(self.random_state).permutation(int(n_samples))[:n_landmarks]
@@ -269,6 +294,16 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
 
         ``compute_sample_weight(class_weight, y)`` for codes ``y`` whose
         counts are ``class_counts``, without the rows.
+
+        Parameters
+        ----------
+        class_counts : array-like of shape (n_classes,)
+            Rows of each class code.
+
+        Returns
+        -------
+        ndarray of shape (n_classes,)
+            Weight of a row of each class (1 without ``class_weight``).
         """
         counts = np.asarray(class_counts, dtype=np.float64)
         if self.class_weight is None:
@@ -328,7 +363,19 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = target_mean - kernel_mean @ self.coef_
 
     def decision_function(self, X):
-        """Scores (n_samples, n_classes), or (n_samples,) for two classes."""
+        """Scores (n_samples, n_classes), or (n_samples,) for two classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Scores, columns in ``classes_`` order; for two classes, one score per
+            sample, positive for ``classes_[1]``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         kernel = _rbf(X, self.components_, self.component_norms_, float(self.gamma))
@@ -336,11 +383,35 @@ class LandmarkRidgeClassifier(ClassifierMixin, BaseEstimator):
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X):
-        """Labels (n_samples,): the sign for two classes, else the largest score."""
+        """Labels (n_samples,): the sign for two classes, else the largest score.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of ``classes_``.
+        """
         return self.predict_and_decision(X)[0]
 
     def predict_and_decision(self, X):
-        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows."""
+        """:meth:`predict` and :meth:`decision_function` from one evaluation of the kernel rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            As :meth:`predict`.
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            As :meth:`decision_function`.
+        """
         scores = self.decision_function(X)
         index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index], scores
