@@ -60,6 +60,12 @@ def kernel_cache() -> Iterator[dict]:
     nothing. Outside such a block nothing is kept after ``fit``. Fits in
     other processes (a loky or Dask worker) do not see the cache.
 
+    Yields
+    ------
+    dict
+        The cache's counters, updated as fits run: ``kernels_computed``,
+        ``kernels_reused`` and ``fits_reused``.
+
     Examples
     --------
     >>> import numpy as np
@@ -377,6 +383,12 @@ class PrecomputedKernelSVC(ClassifierMixin, BaseEstimator):
             Fitted steps whose first rebuilds its output from ``codes``
             (:func:`fer_classic.features._union.decode_compact`) and whose
             others transform that output into this model's input.
+
+        Returns
+        -------
+        bool
+            True if the support vectors are now kept as ``codes`` (and rebuilt on
+            first use after loading); False if nothing was changed.
         """
         check_is_fitted(self)
         fitted, n_rebuilt = self.support_vectors_, 0
