@@ -77,6 +77,7 @@ def intersection_kernel(X: np.ndarray, Y: np.ndarray | None = None, *, n_jobs: i
     Parameters
     ----------
     X : ndarray of shape (n_X, n_features)
+        One histogram per row.
     Y : ndarray of shape (n_Y, n_features), optional
         Default ``X``.
     n_jobs : int, optional
@@ -101,6 +102,20 @@ def chi2_distances(X: np.ndarray, Y: np.ndarray | None = None, *, n_jobs: int | 
 
     The same values as ``-sklearn.metrics.pairwise.additive_chi2_kernel(X, Y)``,
     on threads and tiled (several times faster on thousands of rows).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_X, n_features)
+        One histogram per row.
+    Y : ndarray of shape (n_Y, n_features), optional
+        Default ``X``.
+    n_jobs : int, optional
+        Threads (joblib semantics).
+
+    Returns
+    -------
+    ndarray of shape (n_X, n_Y)
+        Distances; 0 for identical rows.
 
     Examples
     --------
@@ -176,6 +191,7 @@ def pq_kernel(X: np.ndarray, Y: np.ndarray | None = None, *, n_jobs: int | None 
     Parameters
     ----------
     X : ndarray of shape (n_X, n_features)
+        One histogram per row.
     Y : ndarray of shape (n_Y, n_features), optional
         Default ``X``.
     n_jobs : int, optional
