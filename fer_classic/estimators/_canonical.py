@@ -221,7 +221,9 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training features.
         y : array-like of shape (n_samples,)
+            Class labels.
         sample_weight : array-like of shape (n_samples,), optional
             Passed to the inner ``fit`` when given (so that
             :func:`~sklearn.utils.validation.has_fit_parameter` sees it, and
@@ -229,7 +231,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
         Returns
         -------
-        self
+        self : object
+            Fitted estimator.
 
         Raises
         ------
@@ -288,7 +291,18 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         return validate_data(self, X, accept_sparse=("csr", "csc"), reset=False)
 
     def predict(self, X):
-        """Predicted labels of shape (n_samples,)."""
+        """Predicted labels of shape (n_samples,).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted labels, of ``classes_``.
+        """
         X = self._validate(X)
         return self.classes_[self.estimator_.predict(X).astype(int)]
 
