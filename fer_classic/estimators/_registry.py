@@ -120,6 +120,11 @@ def make_classifier(
     **params
         Parameters of the inner estimator (e.g. ``C=10``, ``class_weight="balanced"``).
 
+    Returns
+    -------
+    CanonicalOrderClassifier
+        The unfitted classifier, inside a wrapper that orders its classes canonically.
+
     Raises
     ------
     ValueError
