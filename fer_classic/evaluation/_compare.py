@@ -56,11 +56,23 @@ class Comparison:
     data: str
 
     def summary(self) -> dict:
-        """JSON-ready form."""
+        """JSON-ready form.
+
+        Returns
+        -------
+        dict
+            ``data``, ``split``, ``models`` (one dict per row) and ``mcnemar`` (or None).
+        """
         return {"data": self.data, "split": self.split, "models": self.rows, "mcnemar": self.mcnemar}
 
     def format(self) -> str:
-        """The table and the test as text."""
+        """The table and the test as text.
+
+        Returns
+        -------
+        str
+            The dataset and split, one line per model, and McNemar's verdict.
+        """
         names = [one_line(r["model"]) for r in self.rows]  # file names: a newline split the row
         width = max(12, *(len(name) + 2 for name in names))
         head = (f"{'model':<{width}}{'features':>10}{'clf':>8}{'n':>7}{'accuracy':>10}{'95% CI':>16}"
@@ -84,7 +96,18 @@ class Comparison:
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write the table (one row per model) with the McNemar result in the last columns."""
+        """Write the table (one row per model) with the McNemar result in the last columns.
+
+        Parameters
+        ----------
+        path : path
+            The CSV file (written atomically).
+
+        Returns
+        -------
+        Path
+            The path written.
+        """
         extra = ("mcnemar_vs", "mcnemar_method", "mcnemar_statistic", "mcnemar_p_value")
         buffer = io.StringIO(newline="")
         writer = csv_writer(buffer)
@@ -185,21 +208,23 @@ def compare_models(
         From :func:`fer_classic.load_model` or ``fit_model(...).model`` (model
         files go to :func:`fer_classic.workflow.compare_model_files`). Names
         label the rows (a sequence is named ``model1``, ``model2``...).
-    names : sequence of str, optional
-        Row names for a sequence of models. A repeated name gets the first
-        of ``#2``, ``#3``... that no other model has or was given, so row names
-        are unique (``["a", "a", "a#2"]`` gives ``a``, ``a#3``, ``a#2``).
     data : path or FaceDataset
         A path is loaded once per image geometry and face cropper the models
         use: each model scores images cut with the cropper it records, as
         ``predict`` cuts photos (models recording none get whole images
         resized, see :func:`fer_classic.prediction.loading_cropper`). A
         FaceDataset must have every model's geometry and is used as given.
+    names : sequence of str, optional
+        Row names for a sequence of models. A repeated name gets the first
+        of ``#2``, ``#3``... that no other model has or was given, so row names
+        are unique (``["a", "a", "a#2"]`` gives ``a``, ``a#3``, ``a#2``).
     split : str or None, default="test"
         Split to score; None: every image. A model whose training images
         are among them (``data`` is the one it was fitted on) is named in a
         DataLeakageWarning (see :func:`~fer_classic.evaluation.warn_training_images`).
-    label_map, n_jobs
+    label_map : mapping or str, optional
+        As in :func:`fer_classic.load_dataset`.
+    n_jobs : int, optional
         As in :func:`fer_classic.load_dataset`.
     mcnemar_method : {"auto", "exact", "chi2"}, default="auto"
         See :func:`mcnemar_test`.
