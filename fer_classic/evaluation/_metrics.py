@@ -188,6 +188,20 @@ def warn_class_mismatch(model_classes: Sequence, data_labels, *, model: str = "T
     Such images count as errors whatever the model does, so the accuracy is
     not the model's accuracy on its own classes.
 
+    Parameters
+    ----------
+    model_classes : sequence
+        The classes the model predicts.
+    data_labels : array-like
+        The labels of the images scored.
+    model : str, default="The model"
+        How the warning names the model.
+
+    Returns
+    -------
+    list of str
+        The data's classes the model cannot predict (empty: no warning).
+
     Warns
     -----
     ClassMismatchWarning
@@ -429,8 +443,12 @@ def classification_metrics(
         A name per sample, e.g. FER2013's usages (``PublicTest``,
         ``PrivateTest``); with two or more non-empty names, the accuracy of
         each is reported too, from the same predictions.
-    n_resamples, confidence, random_state
-        Bootstrap of the accuracy interval, see :func:`accuracy_interval`.
+    n_resamples : int, default=1000
+        Bootstrap resamples of the accuracy interval, see :func:`accuracy_interval`.
+    confidence : float, default=0.95
+        Coverage of the accuracy interval, in (0, 1).
+    random_state : int or None, default=0
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -532,7 +550,18 @@ def _accuracy_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups) -> dict:
 
 
 def format_confusion_matrix(metrics: dict) -> str:
-    """The confusion matrix as a text table (rows: true class, columns: predicted)."""
+    """The confusion matrix as a text table (rows: true class, columns: predicted).
+
+    Parameters
+    ----------
+    metrics : dict
+        From :func:`classification_metrics`.
+
+    Returns
+    -------
+    str
+        One line per true class.
+    """
     names = metrics["classes"]
     width = max(8, *(len(n) + 1 for n in names))
     lines = ["true \\ pred".ljust(width) + "".join(n[:width - 1].rjust(width) for n in names)]
@@ -551,7 +580,18 @@ def interval_name(confidence: float) -> str:
 
 
 def format_metrics(metrics: dict) -> str:
-    """Headline scores and the per-class table as text."""
+    """Headline scores and the per-class table as text.
+
+    Parameters
+    ----------
+    metrics : dict
+        From :func:`classification_metrics`.
+
+    Returns
+    -------
+    str
+        Several lines of text.
+    """
     lines = [f"accuracy     {metrics['accuracy']:.4f}   (n={metrics['n']})"]
     if metrics.get("accuracy_ci"):
         low, high = metrics["accuracy_ci"]
@@ -654,6 +694,20 @@ def training_images_scored(model, data, split: str | None) -> int:
     the model records, as ``evaluate --split held-out`` checks it), and the
     images scored lie in the part it was trained from: the ``train`` split,
     or every image of data without one (its fit held a share out of them).
+
+    Parameters
+    ----------
+    model : FERModel
+        The model scored.
+    data : FaceDataset or image listing
+        The data scored.
+    split : str or None
+        The split scored; None: every image.
+
+    Returns
+    -------
+    int
+        Images scored that lie in the part the model was trained from (0: none).
     """
     from ..data._dataset import split_mask
 
@@ -698,6 +752,24 @@ def warn_training_images(model, data, split: str | None, *, name: str = "The mod
     score only images the model was not trained on (``held_out_note`` follows
     the ``--split held-out`` advice). Returns how many images scored lie in
     the part it was trained from (0: no warning).
+
+    Parameters
+    ----------
+    model : FERModel
+        The model scored.
+    data : FaceDataset or image listing
+        The data scored.
+    split : str or None
+        The split scored; None: every image.
+    name : str, default="The model"
+        How the warning names the model.
+    held_out_note : str, default=""
+        Appended to the ``--split held-out`` advice.
+
+    Returns
+    -------
+    int
+        Images scored that lie in the part the model was trained from (0: no warning).
 
     Warns
     -----
