@@ -70,6 +70,12 @@ class CurveResult:
         """JSON-ready means and standard deviations per point over the folds scored (None where none was).
 
         ``failed_folds`` counts, per point, the folds whose fit failed.
+
+        Returns
+        -------
+        dict
+            ``kind``, ``x_label``, ``x`` (JSON-ready values), ``scoring``, the train
+            and test means and standard deviations per point, and ``failed_folds``.
         """
         def values(array: np.ndarray) -> list:
             return [None if np.isnan(v) else float(v) for v in array]  # NaN is not JSON
@@ -313,8 +319,16 @@ def compute_validation_curve(
         for a fer-classic pipeline's classifier).
     param_range : sequence
         Values to try.
-    cv, groups, scoring, random_state, n_jobs
+    cv : int or splitter, default=5
+        Folds, as in :func:`compute_learning_curve`.
+    groups : array-like of shape (n_samples,), optional
+        A group id per image: no group is on both sides of a fold.
+    scoring : str or scorer, default="accuracy"
         As in :func:`compute_learning_curve`.
+    random_state : int or None, default=0
+        Seed of the folds.
+    n_jobs : int, optional
+        Parallel fits.
 
     Returns
     -------
