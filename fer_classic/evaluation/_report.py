@@ -82,7 +82,9 @@ def predict_with_scores(model, images) -> Predictions:
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     images : array-like of shape (n, height, width) or flattened rows
+        uint8 images of the model's geometry.
 
     Returns
     -------
@@ -123,7 +125,14 @@ class Report:
     timings: dict
 
     def summary(self) -> dict:
-        """JSON-ready summary: headline scores and file paths."""
+        """JSON-ready summary: headline scores and file paths.
+
+        Returns
+        -------
+        dict
+            The headline scores, ``n``, ``split``, ``score_kind``, ``seconds`` and the
+            paths of ``report``, ``metrics_json`` and ``predictions_csv``.
+        """
         return {
             **{k: self.metrics[k] for k in ("accuracy", "accuracy_ci", "balanced_accuracy", "f1_weighted",
                                             "f1_macro", "roc_auc_macro", "roc_auc_micro", "accuracy_by_group")
