@@ -35,7 +35,18 @@ __all__ = [
 
 
 def require_matplotlib(what: str = "fer-classic's plots") -> None:
-    """Raise :class:`~fer_classic.exceptions.MissingDependencyError` naming the extra when matplotlib is missing."""
+    """Raise :class:`~fer_classic.exceptions.MissingDependencyError` naming the extra when matplotlib is missing.
+
+    Parameters
+    ----------
+    what : str, default="fer-classic's plots"
+        What needs matplotlib, named in the error.
+
+    Raises
+    ------
+    MissingDependencyError
+        If matplotlib is not installed.
+    """
     import_optional("matplotlib", what)
 
 
@@ -65,7 +76,20 @@ def _plains(texts) -> list:
 
 
 def figure_to_png(figure, *, dpi: int = 100) -> bytes:
-    """Render a figure to PNG bytes (Agg, no window)."""
+    """Render a figure to PNG bytes (Agg, no window).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure to render.
+    dpi : int, default=100
+        Resolution.
+
+    Returns
+    -------
+    bytes
+        The PNG file's content.
+    """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
@@ -82,6 +106,7 @@ def plot_confusion_matrix(metrics: dict, *, normalize: bool = True, title: str |
         Colour by the row-normalised share (recall on the diagonal) and write
         share and count in each cell; False colours by counts.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -118,6 +143,7 @@ def plot_per_class_f1(metrics: dict, *, title: str | None = None):
     metrics : dict
         Output of :func:`classification_metrics`.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -165,6 +191,7 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
     classes : sequence
         The model's classes, each once.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -225,10 +252,14 @@ def plot_sample_predictions(
     images : array-like of shape (n_samples, height, width)
         Gray levels 0..255; floats within 0..1 and 16-bit images are read as
         the models read them (scaled to 0..255, each image by its own values).
-    y_true, y_pred : array-like of shape (n_samples,)
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
     n_correct, n_wrong : int, default=8
         How many of each to show (fewer if there are fewer).
     columns : int, default=8
+        Images per row of the grid.
     random_state : int or None, default=0
         Seed of the draw.
 
@@ -265,7 +296,9 @@ def plot_class_distribution(dataset, *, title: str | None = None, split_names: M
     Parameters
     ----------
     dataset : FaceDataset
+        The images counted, by label and split.
     title : str, optional
+        Figure title; None: a default title naming the plot.
     split_names : mapping, optional
         The legend's name of a split, where it is not the split's own (the
         held-out images a report scores as its ``"test"`` split).
@@ -303,9 +336,11 @@ def plot_average_faces(images, labels, classes: Sequence | None = None, *, title
         Gray levels 0..255; floats within 0..1 and 16-bit images are read as
         the models read them (scaled to 0..255, each image by its own values).
     labels : array-like of shape (n_samples,)
+        Label of each image.
     classes : sequence, optional
         Order of the panels (default: canonical order of the labels present).
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -351,13 +386,16 @@ def plot_feature_pca(
     features : array-like of shape (n_samples, n_features)
         E.g. ``model.pipeline[:-1].transform(rows)`` (features after scaling).
     labels : array-like of shape (n_samples,)
+        Label of each row, which colours its point.
     classes : sequence, optional
         Legend order (default: canonical order of the labels present).
     max_points : int, default=2000
         A seeded random subset of at most this many points (2 or more) is
         drawn and projected.
     random_state : int or None, default=0
+        Seed of the subset and of the PCA.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -425,6 +463,7 @@ def plot_learning_curve(curve: CurveResult, *, title: str | None = None):
     curve : CurveResult
         From :func:`compute_learning_curve`.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
@@ -441,6 +480,7 @@ def plot_validation_curve(curve: CurveResult, *, title: str | None = None):
     curve : CurveResult
         From :func:`compute_validation_curve`.
     title : str, optional
+        Figure title; None: a default title naming the plot.
 
     Returns
     -------
