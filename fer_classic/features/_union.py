@@ -112,9 +112,24 @@ class BlockScaledUnion(FeatureUnion):
     an exact RBF SVM, HOG + SIFT scored 0.607 this way against 0.597 with
     one StandardScaler over both blocks.
 
-    Parameters are those of :class:`sklearn.pipeline.FeatureUnion`, plus
-    ``normalised_blocks``; the extractors keep their names
-    (``hog__orientations``) for grid search.
+    The extractors keep their names (``hog__orientations``) for grid search.
+
+    Parameters
+    ----------
+    transformer_list : list of (str, transformer)
+        The blocks, as :class:`sklearn.pipeline.FeatureUnion`'s (a transformer
+        may be ``"drop"`` or ``"passthrough"``).
+    normalised_blocks : tuple or list of str, default=()
+        Names of the blocks holding normalised histograms: centred only, not
+        divided by their standard deviation (see above); each must name a block.
+    n_jobs : int, optional
+        As :class:`sklearn.pipeline.FeatureUnion`'s.
+    transformer_weights : dict, optional
+        Block name → weight multiplying the balanced block; None: 1 each.
+    verbose : bool, default=False
+        As :class:`sklearn.pipeline.FeatureUnion`'s.
+    verbose_feature_names_out : bool, str or callable, default=True
+        As :class:`sklearn.pipeline.FeatureUnion`'s.
 
     Attributes
     ----------
@@ -157,14 +172,44 @@ class BlockScaledUnion(FeatureUnion):
         self.normalised_blocks = normalised_blocks
 
     def fit(self, X, y=None, **fit_params):
-        """Fit every transformer and the scaler of each block; returns self."""
+        """Fit every transformer and the scaler of each block; returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images (the input of every block).
+        y : array-like of shape (n_samples,), optional
+            Labels, passed to the transformers.
+        **fit_params : dict
+            Passed to the transformers, as :meth:`sklearn.pipeline.FeatureUnion.fit`.
+
+        Returns
+        -------
+        self : object
+            Fitted union.
+        """
         self.fit_transform(X, y, **fit_params)
         return self
 
     # Nested: the extractors validate their own parameters when they are fitted.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None, **params):
-        """Fit, then return the balanced blocks side by side."""
+        """Fit, then return the balanced blocks side by side.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images (the input of every block).
+        y : array-like of shape (n_samples,), optional
+            Labels, passed to the transformers.
+        **params : dict
+            Passed to the transformers, as :meth:`sklearn.pipeline.FeatureUnion.fit_transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The balanced blocks side by side, float64.
+        """
         stacked = np.asarray(super().fit_transform(X, y, **params), dtype=np.float64)
         widths, names = [], []
         for name, transformer in self.transformer_list:
@@ -201,7 +246,20 @@ class BlockScaledUnion(FeatureUnion):
         return self._balance(stacked)
 
     def transform(self, X, **params):
-        """Transform with every transformer and return the balanced blocks side by side."""
+        """Transform with every transformer and return the balanced blocks side by side.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images.
+        **params : dict
+            Passed to the transformers, as :meth:`sklearn.pipeline.FeatureUnion.transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The balanced blocks side by side, float64.
+        """
         check_is_fitted(self, "scalers_")
         return self._balance(np.asarray(super().transform(X, **params), dtype=np.float64))
 
@@ -212,12 +270,33 @@ class BlockScaledUnion(FeatureUnion):
         models for their support vectors (see
         :func:`fer_classic.estimators.compact_support_vectors`). None when no
         block has codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images.
+
+        Returns
+        -------
+        dict or None
+            Block name → that block's codes; None when no block has codes.
         """
         check_is_fitted(self, "scalers_")
         return _encode_blocks(self, X) if has_compact_codes(self) else None
 
     def decode_compact(self, codes: dict) -> np.ndarray:
-        """The balanced blocks (n, n_features), float64, of :meth:`encode_compact`'s codes."""
+        """The balanced blocks (n, n_features), float64, of :meth:`encode_compact`'s codes.
+
+        Parameters
+        ----------
+        codes : dict
+            What :meth:`encode_compact` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The balanced blocks, as :meth:`transform` gives them.
+        """
         check_is_fitted(self, "scalers_")
         return self._balance(np.asarray(_decode_blocks(self, codes), dtype=np.float64))
 
