@@ -241,7 +241,7 @@ class DenseSIFTBoVW(_DenseSIFT):
     ----------
     step : int, default=4
         Pixels between neighbouring keypoint centres.
-    patch_sizes : int or tuple of int, default=(12, 20)
+    patch_sizes : float or tuple of float, default=(12, 20)
         Side in pixels of the square each descriptor covers (its 4 x 4 cells
         are ``patch / 4`` pixels wide); one keypoint grid per size. At most
         the larger image side, or 16.
@@ -385,7 +385,8 @@ class DenseSIFTBoVW(_DenseSIFT):
         ----------
         X : array-like of shape (n_samples, height * width)
             Flattened grayscale images.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -476,6 +477,11 @@ class DenseSIFTBoVW(_DenseSIFT):
         :func:`fer_classic.estimators.compact_support_vectors`); computing
         them runs SIFT on the rows again, rebuilding the features does not.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+
         Returns
         -------
         dict
@@ -488,7 +494,18 @@ class DenseSIFTBoVW(_DenseSIFT):
         return {"nonzero": np.packbits(nonzero, axis=1), "values": hist[nonzero]}
 
     def decode_compact(self, codes: dict[str, np.ndarray]) -> np.ndarray:
-        """The features (n, n_features_out_), float64, of :meth:`encode_compact`'s codes."""
+        """The features (n, n_features_out_), float64, of :meth:`encode_compact`'s codes.
+
+        Parameters
+        ----------
+        codes : dict
+            What :meth:`encode_compact` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            The features, float64, as :meth:`transform` gives them.
+        """
         check_is_fitted(self)
         nonzero = np.unpackbits(codes["nonzero"], axis=1, count=self.n_features_out_).astype(bool)
         hist = np.zeros(nonzero.shape, dtype=np.float32)
@@ -542,7 +559,7 @@ class DenseSIFTVLAD(_DenseSIFT):
     ----------
     step : int, default=4
         Pixels between neighbouring keypoint centres.
-    patch_sizes : int or tuple of int, default=(12, 20)
+    patch_sizes : float or tuple of float, default=(12, 20)
         Side in pixels of the square each descriptor covers; one keypoint
         grid per size, all encoded with one codebook. At most the larger
         image side, or 16.
@@ -639,7 +656,8 @@ class DenseSIFTVLAD(_DenseSIFT):
         ----------
         X : array-like of shape (n_samples, height * width)
             Flattened grayscale images.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -710,7 +728,7 @@ class DenseSIFTVLAD(_DenseSIFT):
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), _EPS)
 
     def encode_compact(self, X) -> np.ndarray:
-        """float32 residual sums of ``X``'s rows: what :meth:`decode_compact` rebuilds the features from.
+        """Float32 residual sums of ``X``'s rows: what :meth:`decode_compact` rebuilds the features from.
 
         The features are float64 functions (signed power, norms) of float32
         sums, so the sums rebuild them bit for bit in half their bytes (20.5
@@ -719,6 +737,11 @@ class DenseSIFTVLAD(_DenseSIFT):
         :func:`fer_classic.estimators.compact_support_vectors`); computing
         them runs SIFT on the rows again, rebuilding the features does not.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+
         Returns
         -------
         ndarray of shape (n, n_features_out_), float32
@@ -726,6 +749,17 @@ class DenseSIFTVLAD(_DenseSIFT):
         return self._map_images(self._sums, self._images(X))
 
     def decode_compact(self, codes: np.ndarray) -> np.ndarray:
-        """The features (n, n_features_out_), float64, of :meth:`encode_compact`'s codes."""
+        """The features (n, n_features_out_), float64, of :meth:`encode_compact`'s codes.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_samples, n_features_out_)
+            What :meth:`encode_compact` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            The features, float64, as :meth:`transform` gives them.
+        """
         check_is_fitted(self)
         return self._normalise(np.asarray(codes, dtype=np.float32))
