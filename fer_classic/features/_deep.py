@@ -658,7 +658,8 @@ class DeepFeatures(_KerasExtractorMixin):
         ----------
         X : array-like of shape (n_samples, height * width)
             Flattened grayscale images, 0..255.
-        y : ignored
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -815,7 +816,18 @@ class DeepFeatures(_KerasExtractorMixin):
         return folder
 
     def cache_key(self, X) -> str:
-        """Key of the feature cache for ``X``: model, layer, pooling, size, precision, weights, data."""
+        """Key of the feature cache for ``X``: model, layer, pooling, size, precision, weights, data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images, 0..255.
+
+        Returns
+        -------
+        str
+            32 hexadecimal digits.
+        """
         check_is_fitted(self)
         X = np.ascontiguousarray(validate_data(self, X, dtype="numeric", reset=False))
         digest = hashlib.sha256()
@@ -836,6 +848,16 @@ class DeepFeatures(_KerasExtractorMixin):
 
         With ``cache_dir``, features computed before for the same data and
         model are loaded from disk; new ones are written there.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images, 0..255.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            float32 features.
         """
         images = self._images(X)
         folder = self._cache_folder()  # before the network runs: a bad cache_dir loses no work
@@ -859,7 +881,14 @@ class DeepFeatures(_KerasExtractorMixin):
         return features
 
     def describe(self) -> dict:
-        """JSON-ready description of the fitted extractor (for model files)."""
+        """JSON-ready description of the fitted extractor (for model files).
+
+        Returns
+        -------
+        dict
+            ``extractor``, ``backbone``, ``layer``, ``pooling``, ``input_size``,
+            ``weights``, ``weights_sha256``, ``precision`` and ``n_features``.
+        """
         check_is_fitted(self)
         return {
             "extractor": "DeepFeatures", "backbone": self.backbone_, "layer": self.layer_,
@@ -872,10 +901,16 @@ class DeepFeatures(_KerasExtractorMixin):
 def deep_metadata(estimator) -> list[dict]:
     """Descriptions of every fitted deep extractor inside ``estimator`` (pipeline, union, …).
 
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted pipeline, union, wrapper or extractor.
+
     Returns
     -------
     list of dict
-        One :meth:`describe` per DeepFeatures / CNNFeatures found, in pipeline order.
+        One :meth:`DeepFeatures.describe` (or :meth:`~fer_classic.features.CNNFeatures.describe`) per
+        DeepFeatures / CNNFeatures found, in pipeline order.
     """
     found: list[dict] = []
     if isinstance(estimator, _KerasExtractorMixin):
