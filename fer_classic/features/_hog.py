@@ -320,6 +320,16 @@ class HOGFeatures(ImageTransformerMixin):
         float32 values and rebuild it bit for bit, in an eighth of the bytes.
         Kept in models for their support vectors (see
         :func:`fer_classic.estimators.compact_support_vectors`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, cell rows, cell columns, orientations)
+            float32 cell histograms.
         """
         images = self._images(X)
         # As transform: float64 arithmetic whatever the input (hog_batch's chunks).
@@ -330,6 +340,16 @@ class HOGFeatures(ImageTransformerMixin):
 
     def decode_compact(self, codes: np.ndarray) -> np.ndarray:
         """The descriptors (n, n_features_out_), float64, of :meth:`encode_compact`'s cell histograms.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_samples, cell rows, cell columns, orientations)
+            What :meth:`encode_compact` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_)
+            The descriptors, float64, as :meth:`transform` gives them.
 
         Raises
         ------
