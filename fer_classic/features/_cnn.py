@@ -378,14 +378,33 @@ class CNNFeatures(_KerasExtractorMixin):
         return model
 
     def head_predict_proba(self, X) -> np.ndarray:
-        """The trained CNN's own class probabilities (softmax head), columns in ``classes_`` order."""
+        """The trained CNN's own class probabilities (softmax head), columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened grayscale images.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities, each row summing to 1.
+        """
         logits = self.transform(X) @ self.head_coef_ + self.head_intercept_
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
 
     def describe(self) -> dict:
-        """JSON-ready description of the fitted extractor (for model files)."""
+        """JSON-ready description of the fitted extractor (for model files).
+
+        Returns
+        -------
+        dict
+            ``extractor``, ``backbone``, ``layer``, ``blocks``, ``weights``,
+            ``weights_sha256``, ``epochs``, ``best_epoch``, ``fit_seconds``,
+            ``n_features`` and ``random_seed``.
+        """
         check_is_fitted(self)
         return {
             "extractor": "CNNFeatures", "backbone": "cnn", "layer": "features",
