@@ -88,6 +88,16 @@ NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad"})
 def parse_feature_names(spec: str) -> list[str]:
     """Split ``"hog+lbp"`` into validated names.
 
+    Parameters
+    ----------
+    spec : str
+        Names of :data:`FEATURES` joined by ``+`` (case and spaces ignored).
+
+    Returns
+    -------
+    list of str
+        The names, lower-case, in the order given.
+
     Raises
     ------
     ValueError
@@ -175,6 +185,12 @@ def make_features(
         over the square root of its width, or, for the already normalised
         ``sift`` histograms, centred and divided by the square root of their
         total variance) instead of a plain FeatureUnion.
+
+    Returns
+    -------
+    transformer
+        The unfitted extractor; for several, a FeatureUnion (or
+        :class:`BlockScaledUnion`) of them named by their names.
 
     Examples
     --------
