@@ -31,6 +31,18 @@ def infer_image_shape(n_features: int, image_shape: tuple[int, int] | None) -> t
     (no face at all; scikit-learn's estimator checks use 1 to 20 values) as
     ``1 x n`` strips.
 
+    Parameters
+    ----------
+    n_features : int
+        Pixels per row.
+    image_shape : (int, int) or None
+        The geometry given, checked against ``n_features``; None: inferred.
+
+    Returns
+    -------
+    (int, int)
+        ``(height, width)``.
+
     Raises
     ------
     ValueError
