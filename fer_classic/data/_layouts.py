@@ -158,10 +158,12 @@ def load_rafdb(
         or ``Image/original/``, or its parent holding ``basic/``.
         Ids: 1=surprise 2=fear 3=disgust 4=happiness 5=sadness 6=anger 7=neutral.
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     images : {"aligned", "original"}, optional
         Which images to read; default aligned where ``Image/aligned/`` holds
         files, else original.
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -350,10 +352,12 @@ def load_affectnet(
         9=uncertain and 10=no-face are skipped and counted
         (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     image_root : path, optional
         Folder ``subDirectory_filePath`` is relative to; default
         ``Manually_Annotated_Images/`` beside the CSV (or beside its folder).
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -450,7 +454,9 @@ def load_expw(
         0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral. An image
         with several faces has one line per face.
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -606,10 +612,12 @@ def load_ferplus(
         that FER+ dropped (empty image name) are skipped and counted
         (:class:`~fer_classic.exceptions.SkippedRowsWarning`).
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     fer2013_csv : path, optional
         The pixels for ``fer2013new.csv``; default ``fer2013.csv`` (or
         ``fer2013.csv.gz``) beside it, in its parent folder or in ``fer2013/`` beside it.
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         FER+'s image folders only: cut each image to its largest face, as
         ``predict`` does (images without a face are skipped). FER2013 CSV
@@ -721,9 +729,11 @@ def load_ckplus(
         5=happy 6=sadness 7=surprise). Only the labelled (peak) frame of each
         sequence is read; sequences without an emotion file are left out.
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     neutral_first_frame : bool, default=False
         Also read each labelled sequence's first frame as ``neutral``.
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -785,7 +795,9 @@ def load_jaffe(
         The folder holding the images (other image files are ignored, with a
         :class:`~fer_classic.exceptions.SkippedFilesWarning`).
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -828,11 +840,13 @@ def load_kdef(
         Expressions AF=afraid AN=angry DI=disgusted HA=happy NE=neutral SA=sad
         SU=surprised.
     size : int or (height, width), default=48
+        Side of the square images, or ``(height, width)``, after loading (grayscale).
     angles : "straight", "all" or collection of {"S", "HL", "HR", "FL", "FR"}, default="straight"
         Camera angles to keep: straight only (the frontal faces most features
         assume), every profile, or a chosen set. The images left out are
         counted by angle in a :class:`~fer_classic.exceptions.SkippedFilesWarning`.
     n_jobs : int, optional
+        Decoding threads; None or -1: all cores.
     cropper : FaceCropper, optional
         Cut each image to its largest face, as ``predict`` does; images without
         a face are skipped (reason ``"no face"...``). None: whole images resized.
@@ -913,6 +927,16 @@ def detect_layout(path: str | os.PathLike) -> str | None:
     Only names and headers are looked at: no image is opened. A folder whose
     label or split folders hold images is a class-folder tree (None), whatever
     files or folders beside them are named like JAFFE's or KDEF's.
+
+    Parameters
+    ----------
+    path : path
+        A file or folder.
+
+    Returns
+    -------
+    str or None
+        A key of :data:`LAYOUTS`, or None when ``path`` is in none of them.
     """
     path = Path(path)
     if path.is_file():
