@@ -70,6 +70,16 @@ def pixel_digest(image: np.ndarray) -> str:
     """Hex digest (BLAKE2b, 128-bit) of an image's decoded pixels, shape and dtype.
 
     Two images have the same digest exactly when they are pixel-identical.
+
+    Parameters
+    ----------
+    image : ndarray
+        Decoded pixels.
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
     """
     image = np.ascontiguousarray(image)
     digest = hashlib.blake2b(digest_size=16)
@@ -118,7 +128,18 @@ def _popcount(values: np.ndarray) -> np.ndarray:
 
 
 def hamming_distance(a, b) -> np.ndarray:
-    """Number of differing bits between 64-bit hashes (broadcasts like ``a ^ b``)."""
+    """Number of differing bits between 64-bit hashes (broadcasts like ``a ^ b``).
+
+    Parameters
+    ----------
+    a, b : int or array-like of uint64
+        Hashes, as :func:`perceptual_hashes` gives them.
+
+    Returns
+    -------
+    ndarray of int
+        Differing bits, 0 to 64, of the broadcast shape.
+    """
     return _popcount(np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)))
 
 
@@ -206,6 +227,7 @@ def duplicate_groups(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRE
     Parameters
     ----------
     dataset : FaceDataset
+        The loaded images.
     threshold : int, default=DEFAULT_NEAR_THRESHOLD
         Largest pHash Hamming distance (of 64 bits) of a near copy.
 
@@ -290,7 +312,13 @@ class DuplicateReport:
         return len(self.splits)
 
     def near_groups(self) -> list[np.ndarray]:
-        """Connected components of the near pairs (chains A~B~C form one group)."""
+        """Connected components of the near pairs (chains A~B~C form one group).
+
+        Returns
+        -------
+        list of ndarray
+            Image indices of each group; empty without near pairs.
+        """
         if not len(self.near_pairs):
             return []
         return _groups(_components(self.n_images, self.near_pairs))
@@ -300,6 +328,11 @@ class DuplicateReport:
 
         Used as ``groups`` for cross-validation and hold-outs, so that no copy
         of an image is trained on while another is scored.
+
+        Returns
+        -------
+        ndarray of int, shape (n_images,)
+            Group id of each image.
         """
         pairs = [self.near_pairs[:, :2].astype(np.int64)] if len(self.near_pairs) else []
         pairs += [np.column_stack([g[:-1], g[1:]]) for g in self.exact_groups]
@@ -313,6 +346,16 @@ class DuplicateReport:
         The copy kept is the first (in input order) of the earliest split in
         ``train, unsplit, val, test``: test images duplicated in train go, the
         train copy stays.
+
+        Parameters
+        ----------
+        near : bool, default=False
+            Also drop near copies (groups of :meth:`group_ids`); default: exact copies only.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_images,)
+            True for the images dropped.
         """
         groups = _groups(self.group_ids()) if near and len(self.near_pairs) else self.exact_groups
         return _drop_mask(groups, self.splits)
@@ -394,6 +437,20 @@ class DuplicateReport:
 
         ``near`` counts the test images near a training image and identical to
         none, so that ``exact + near`` images leak.
+
+        Parameters
+        ----------
+        train : str, default="train"
+            The training split.
+        test : str, default="test"
+            The split scored.
+
+        Returns
+        -------
+        exact : int
+            ``test`` images identical to a ``train`` image.
+        near : int
+            ``test`` images near one and identical to none.
         """
         counts = self.counts()
         scope = f"across {train}/{test}"
@@ -406,6 +463,11 @@ class DuplicateReport:
         Keys: ``kind`` (exact/near), ``group``, ``split``, ``label``, ``source``,
         ``hamming`` (near: smallest distance to another member; exact: 0) and
         ``dedupe`` (keep/drop: what :func:`dedupe` does with exact duplicates).
+
+        Returns
+        -------
+        list of dict
+            One dict per image, with the keys above.
         """
         drop = self.drop_mask()
         rows = []
@@ -476,6 +538,18 @@ def duplicates_of(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRESHO
 
     Splits are those ``fit`` uses (:func:`~fer_classic.data._dataset.effective_splits`):
     a flat folder of FER2013 ``Training_``/``PublicTest_`` files counts as train and test.
+
+    Parameters
+    ----------
+    dataset : FaceDataset
+        The loaded images.
+    threshold : int, default=DEFAULT_NEAR_THRESHOLD
+        Largest pHash Hamming distance (of 64 bits) of a near copy.
+
+    Returns
+    -------
+    DuplicateReport
+        Exact and near copies, by split.
     """
     return find_duplicates(
         [pixel_digest(image) for image in dataset.images], perceptual_hashes(dataset.images),
@@ -502,11 +576,13 @@ def dedupe(
     Parameters
     ----------
     dataset : FaceDataset
+        The loaded images.
     near : bool, default=False
         Also treat near duplicates (pHash within ``threshold``) as copies;
         default: pixel-identical images only. Near groups are connected
         components, so chains of similar images count as one group.
     threshold : int, default=DEFAULT_NEAR_THRESHOLD
+        With ``near``: largest pHash Hamming distance (of 64 bits) of a near copy.
 
     Returns
     -------
