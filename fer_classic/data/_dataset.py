@@ -280,12 +280,29 @@ class FaceDataset:
         return sort_labels(self.labels.tolist())
 
     def class_counts(self) -> dict[str, int]:
-        """Number of images per label, in canonical order."""
+        """Number of images per label, in canonical order.
+
+        Returns
+        -------
+        dict
+            Label → number of images.
+        """
         counts = Counter(self.labels.tolist())
         return {label: counts[label] for label in self.classes}
 
     def has_split(self, split: str) -> bool:
-        """Whether any image belongs to ``split`` (a split or a FER2013 usage name)."""
+        """Whether any image belongs to ``split`` (a split or a FER2013 usage name).
+
+        Parameters
+        ----------
+        split : str
+            ``train``/``test``/``val`` (any common spelling) or a FER2013 usage.
+
+        Returns
+        -------
+        bool
+            True if at least one image belongs to ``split``.
+        """
         return bool(self._mask(split).any())
 
     def select(self, split: str) -> FaceDataset:
@@ -297,6 +314,11 @@ class FaceDataset:
             ``train``/``test``/``val`` (any common spelling), or a FER2013 usage
             (``Training``, ``PublicTest``, ``PrivateTest``) to pick one official
             half of the test set.
+
+        Returns
+        -------
+        FaceDataset
+            The images of ``split``, in dataset order.
 
         Raises
         ------
@@ -312,7 +334,18 @@ class FaceDataset:
         return split_mask(self.splits, self.usages, split)
 
     def subset(self, index: np.ndarray) -> FaceDataset:
-        """Return the images at ``index`` (a boolean mask or integer indices)."""
+        """Return the images at ``index`` (a boolean mask or integer indices).
+
+        Parameters
+        ----------
+        index : ndarray
+            A boolean mask of length ``len(self)``, or integer indices.
+
+        Returns
+        -------
+        FaceDataset
+            Those images, every per-image field with them.
+        """
         return FaceDataset(
             images=self.images[index],
             labels=self.labels[index],
@@ -327,7 +360,18 @@ class FaceDataset:
         )
 
     def with_splits(self, splits: np.ndarray) -> FaceDataset:
-        """Return the same images with other split assignments."""
+        """Return the same images with other split assignments.
+
+        Parameters
+        ----------
+        splits : array-like of shape (n_images,)
+            The new split of each image.
+
+        Returns
+        -------
+        FaceDataset
+            A new dataset; this one is unchanged.
+        """
         return FaceDataset(
             self.images, self.labels, np.asarray(splits), self.usages, self.sources,
             self.name, self.skipped, self.subjects, self.cropped, self.face_cropper,
@@ -340,8 +384,14 @@ class FaceDataset:
         Parameters
         ----------
         datasets : list of FaceDataset
+            The datasets, joined in this order.
         name : str, optional
             Name of the result; default the first dataset's.
+
+        Returns
+        -------
+        FaceDataset
+            All the images.
 
         Raises
         ------
@@ -368,5 +418,11 @@ class FaceDataset:
         )
 
     def fingerprint(self) -> str:
-        """SHA-256 of the pixels and labels, to recognise the same training data later."""
+        """SHA-256 of the pixels and labels, to recognise the same training data later.
+
+        Returns
+        -------
+        str
+            Hexadecimal SHA-256 digest.
+        """
         return dataset_fingerprint(self.images.shape, [np.ascontiguousarray(self.images).tobytes()], self.labels)
