@@ -100,11 +100,32 @@ class DatasetDescription:
         return self.duplicates.n_images
 
     def leaked(self, split: str = "test") -> tuple[int, int]:
-        """``(exact, near)``: images of ``split`` (``test`` or ``val``) whose copy is also in train."""
+        """``(exact, near)``: images of ``split`` (``test`` or ``val``) whose copy is also in train.
+
+        Parameters
+        ----------
+        split : str, default="test"
+            ``"test"`` or ``"val"``.
+
+        Returns
+        -------
+        exact : int
+            Images of ``split`` identical to a training image.
+        near : int
+            Images of ``split`` near one and identical to none.
+        """
         return self.duplicates.leaked("train", split)
 
     def summary(self) -> dict:
-        """JSON-ready form of everything found (duplicate counts, not the lists)."""
+        """JSON-ready form of everything found (duplicate counts, not the lists).
+
+        Returns
+        -------
+        dict
+            ``name``, ``kind``, ``n_images``, ``class_counts``, image ``sizes``,
+            ``modes`` and ``formats``, ``unreadable``, ``duplicates``,
+            ``test_in_train``, ``val_in_train``, ``seconds``...
+        """
         (exact, near), (val_exact, val_near) = self.leaked(), self.leaked("val")
         return {
             "name": self.name,
@@ -123,7 +144,13 @@ class DatasetDescription:
         }
 
     def format(self) -> str:
-        """A readable text report."""
+        """A readable text report.
+
+        Returns
+        -------
+        str
+            Several lines, ending with the leakage warning if any.
+        """
         lines = [f"Dataset {one_line(self.name)} ({self.kind}): {self.n_images} readable "
                  f"image{'s' if self.n_images != 1 else ''}, "
                  f"{len(self.unreadable)} unreadable; {self.seconds.get('total', 0):.1f} s"]
@@ -170,6 +197,11 @@ class DatasetDescription:
 
         Validation copies of training images inflate the validation scores
         (``evaluate --split val``) as test copies inflate the test's.
+
+        Returns
+        -------
+        str or None
+            The message; None without leakage.
         """
         found, fixes = self._leaks()
         if not found:
@@ -222,6 +254,16 @@ class DatasetDescription:
 
         ``dedupe`` says what :func:`fer_classic.data.dedupe` does with an exact
         copy (keep/drop). The dataset itself is not touched.
+
+        Parameters
+        ----------
+        path : path
+            The CSV file (written atomically).
+
+        Returns
+        -------
+        Path
+            The path written.
 
         Raises
         ------
