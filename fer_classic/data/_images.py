@@ -315,6 +315,18 @@ def read_image(path: str | os.PathLike, size: int | tuple[int, int] = 48) -> np.
     The file is only read, never modified. Raises as :func:`decode_image`;
     warns (:class:`~fer_classic.exceptions.DegenerateImageWarning`) when a
     tiny or elongated image is stretched.
+
+    Parameters
+    ----------
+    path : path
+        The image file.
+    size : int or (height, width), default=48
+        Side of the square result, or ``(height, width)``.
+
+    Returns
+    -------
+    ndarray of shape (height, width)
+        uint8 gray levels.
     """
     size = as_size(size)
     image = decode_image(path)
@@ -417,7 +429,18 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode one image file, upright; see :func:`decode_image_header`."""
+    """Decode one image file, upright; see :func:`decode_image_header`.
+
+    Parameters
+    ----------
+    path : path
+        The image file.
+
+    Returns
+    -------
+    ndarray
+        Gray, BGR or BGRA uint8 pixels at the stored size, upright.
+    """
     return decode_image_header(path)[0]
 
 
