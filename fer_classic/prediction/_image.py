@@ -81,7 +81,7 @@ def face_rows(
 
 def predict_image(
     model: FERModel,
-    image: str | os.PathLike | np.ndarray,
+    image: str | os.PathLike | np.ndarray | Image.Image,
     *,
     cropper: FaceCropper | None = None,
 ) -> list[dict]:
@@ -90,6 +90,7 @@ def predict_image(
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     image : path, ndarray or PIL.Image.Image
         An image file, an array as OpenCV gives it (gray, BGR or BGRA;
         convert RGB arrays with ``image[..., ::-1]``), or a PIL image (its
