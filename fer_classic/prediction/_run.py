@@ -78,7 +78,14 @@ class PredictionRun:
     not_annotated: list[Path] = field(default_factory=list)
 
     def summary(self) -> dict:
-        """JSON-ready: ``results`` (the rows), ``tracks``, counts and files written (or not)."""
+        """JSON-ready: ``results`` (the rows), ``tracks``, counts and files written (or not).
+
+        Returns
+        -------
+        dict
+            ``results``, ``tracks``, ``classes``, ``n_inputs``, ``failed``, ``annotated``, ``timeline`` and
+            ``not_annotated``.
+        """
         return {
             "results": self.rows, "tracks": self.tracks, "classes": self.classes, "n_inputs": self.n_inputs,
             "failed": self.failed, "annotated": [str(p) for p in self.annotated],
@@ -96,6 +103,16 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
     ``._`` companions) and ``__MACOSX`` are left out, and linked folders are
     not entered (a loop cannot repeat files); :func:`predict_paths` warns of
     them (a SkippedFilesWarning).
+
+    Parameters
+    ----------
+    inputs : path or iterable of path
+        Files and folders.
+
+    Returns
+    -------
+    list of Path
+        The image and video files, each once.
 
     Raises
     ------
@@ -175,7 +192,18 @@ def _is_video(path: Path) -> bool:
 
 
 def annotates_one_file(annotate: str | os.PathLike) -> bool:
-    """Whether ``--annotate`` names one file (an image or video suffix) rather than a folder."""
+    """Whether ``--annotate`` names one file (an image or video suffix) rather than a folder.
+
+    Parameters
+    ----------
+    annotate : path
+        The ``--annotate`` value.
+
+    Returns
+    -------
+    bool
+        True for one file, False for a folder.
+    """
     return Path(annotate).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
@@ -187,6 +215,18 @@ def annotation_outputs(targets: Mapping[Path, Path], folder: str | os.PathLike |
     ``folder`` (the ``--annotate`` folder), its :data:`COPIES_MANIFEST` is
     one of them too: predict rewrites it, so it is no input nor another output
     (``--timeline out/.fer-classic-copies.jsonl``).
+
+    Parameters
+    ----------
+    targets : mapping of Path to Path
+        Input → annotated copy, from :func:`annotation_targets`.
+    folder : path, optional
+        The ``--annotate`` folder; None for a single file.
+
+    Returns
+    -------
+    dict
+        Option label → path, for :func:`~fer_classic._fileio.check_outputs`.
     """
     outputs = {f"--annotate ({source.name})": target for source, target in targets.items()}
     if folder is not None:
@@ -361,6 +401,18 @@ def annotation_targets(
     change time): a rerun of the same command, or of one cut short,
     replaces its own copies.
 
+    Parameters
+    ----------
+    paths : path or iterable of path
+        The inputs.
+    annotate : path or None
+        The ``--annotate`` file or folder; None: no copies.
+
+    Returns
+    -------
+    dict of Path to Path
+        Input → its annotated copy; empty without ``annotate``.
+
     Raises
     ------
     ReportError
@@ -442,6 +494,7 @@ def predict_paths(
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     inputs : path or iterable of path
         Image files, video files (by suffix: .avi, .mp4, .mov, .mkv, ...) and
         folders (searched recursively for both). One path (a str, bytes or
