@@ -90,11 +90,28 @@ class VideoPrediction:
     annotated: Path | None = None
 
     def to_csv(self, path: str | os.PathLike) -> Path:
-        """Write the timeline: one line per sampled frame and face (see :func:`write_rows_csv`)."""
+        """Write the timeline: one line per sampled frame and face (see :func:`write_rows_csv`).
+
+        Parameters
+        ----------
+        path : path
+            The CSV file (written atomically).
+
+        Returns
+        -------
+        Path
+            The path written.
+        """
         return atomic_write_text(path, rows_csv(self.rows, self.classes))
 
     def to_dataframe(self):
-        """The rows as a pandas DataFrame, one score column per class (needs pandas)."""
+        """The rows as a pandas DataFrame, one score column per class (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per sampled frame and face.
+        """
         try:
             import pandas as pd
         except ImportError as exc:
@@ -117,11 +134,17 @@ def open_video_writer(
     path : path
         The file to write; OpenCV chooses the container by its suffix.
     fps : float
+        Frames per second of the video written.
     size : (int, int)
         Width and height of the frames.
     name : path, optional
         The path the error messages name (default ``path``): the file the
         user asked for, when ``path`` is a temporary beside it.
+
+    Returns
+    -------
+    cv2.VideoWriter
+        Opened; release it when done.
 
     Raises
     ------
@@ -225,6 +248,13 @@ class FrameSearch:
     a face found by a full search is not lost by the cheaper one, and a
     face entering the picture is found within ``redetect_every`` analysed
     frames. ``redetect_every=1`` searches every frame fully.
+
+    Parameters
+    ----------
+    cropper : FaceCropper
+        A fitted cropper.
+    redetect_every : int
+        Analysed frames between full searches, 1 or more.
     """
 
     def __init__(self, cropper: FaceCropper, redetect_every: int):
@@ -234,7 +264,18 @@ class FrameSearch:
         self._count = 0
 
     def crop_faces(self, frame: np.ndarray) -> list:
-        """``(face, crop)`` pairs of the next analysed frame."""
+        """``(face, crop)`` pairs of the next analysed frame.
+
+        Parameters
+        ----------
+        frame : ndarray
+            The frame, BGR (or gray).
+
+        Returns
+        -------
+        list of (Face, ndarray)
+            Each face found and its crop, as :meth:`FaceCropper.crop_faces` gives them.
+        """
         near = self._boxes if self._boxes and self._count % self.redetect_every else None
         self._count += 1
         pairs = self.cropper.crop_faces(frame, near=near)
@@ -259,6 +300,7 @@ def predict_video(
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     path : str, bytes or os.PathLike
         A video file OpenCV can decode (.avi, .mp4, ...).
     every : int, default=1
