@@ -38,6 +38,18 @@ def with_face_cropper(model: FERModel, cropper: FaceCropper) -> FERModel:
     (:data:`FACE_DETECTOR_DIGEST_KEY`), so that another file found under
     that name later is warned about.
 
+    Parameters
+    ----------
+    model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
+    cropper : FaceCropper
+        The cropper the training images were cut with (fitted here).
+
+    Returns
+    -------
+    FERModel
+        A new model sharing ``model``'s pipeline; ``model`` is unchanged.
+
     Raises
     ------
     FaceDetectorError
@@ -81,10 +93,16 @@ def face_cropper_for(model: FERModel, **overrides) -> FaceCropper:
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     **overrides
         Cropper parameters to change (e.g. ``faces="largest"``, ``detect=False``).
         Changing the framing (``detect``, ``detector``, ``margin``, ``align``)
         makes crops unlike the training images.
+
+    Returns
+    -------
+    FaceCropper
+        Fitted.
 
     Warns
     -----
@@ -178,6 +196,16 @@ def loading_cropper(model: FERModel) -> FaceCropper | None:
     loaded that way (None) while ``predict`` still searches large photos
     with the default cropper (:func:`face_cropper_for`).
 
+    Parameters
+    ----------
+    model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
+
+    Returns
+    -------
+    FaceCropper or None
+        The cropper the model records; None when it records none.
+
     Raises
     ------
     FaceDetectorError
@@ -196,6 +224,22 @@ def classify_crops(model: FERModel, crops: np.ndarray) -> tuple[np.ndarray, str,
 
     The same values as ``model.predict`` and ``model.scores``, in one pass
     (:meth:`FERModel.predict_scores`).
+
+    Parameters
+    ----------
+    model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
+    crops : ndarray of shape (n, height, width)
+        uint8 face crops of the model's geometry.
+
+    Returns
+    -------
+    labels : ndarray of shape (n,)
+        Predicted labels.
+    score_kind : {"probability", "decision"}
+        What the scores are.
+    scores : ndarray of shape (n, n_classes)
+        Columns follow ``model.classes``.
     """
     labels, kind, scores, _ = model.predict_scores(crops)
     return labels, kind, scores
