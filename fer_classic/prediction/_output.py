@@ -15,7 +15,18 @@ _TAIL = ["error", "status", "frame", "time_s", "face", "track", "smoothed_label"
 
 
 def csv_columns(classes: list[str]) -> list[str]:
-    """Columns of :func:`write_rows_csv`: source, label, score kind, one per class, then the rest."""
+    """Columns of :func:`write_rows_csv`: source, label, score kind, one per class, then the rest.
+
+    Parameters
+    ----------
+    classes : list of str
+        The model's classes.
+
+    Returns
+    -------
+    list of str
+        The column names.
+    """
     return ["source", "label", "score_kind", *classes, *_TAIL]
 
 
@@ -27,6 +38,15 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
     (video), ``face`` (index in its image or frame), ``track,
     smoothed_label`` (video), ``how`` (``found``, ``crop`` or ``whole
     image``), and the box ``x, y, width, height``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Prediction rows, as :func:`fer_classic.predict_paths` gives them.
+    classes : list of str
+        The model's classes: one score column each.
+    handle : file object
+        Text file open for writing (``newline=""``).
     """
     writer = csv_writer(handle)
     writer.writerow(csv_columns(classes))
@@ -40,7 +60,20 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
 
 
 def rows_csv(rows: list[dict], classes: list[str]) -> str:
-    """The text :func:`write_rows_csv` writes."""
+    """The text :func:`write_rows_csv` writes.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Prediction rows, as :func:`fer_classic.predict_paths` gives them.
+    classes : list of str
+        The model's classes: one score column each.
+
+    Returns
+    -------
+    str
+        The CSV text, header first.
+    """
     buffer = io.StringIO(newline="")
     write_rows_csv(rows, classes, buffer)
     return buffer.getvalue()
@@ -55,7 +88,22 @@ def _where(row: dict) -> str:
 
 
 def format_rows_table(rows: list[dict], classes: list[str], tracks: list[dict] | None = None) -> str:
-    """A text table: label, one score column per class, box and source per face; then the face tracks."""
+    """A text table: label, one score column per class, box and source per face; then the face tracks.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Prediction rows, as :func:`fer_classic.predict_paths` gives them.
+    classes : list of str
+        The model's classes: one score column each.
+    tracks : list of dict, optional
+        Face tracks of videos, listed after the rows.
+
+    Returns
+    -------
+    str
+        The table.
+    """
     kind = next((r["score_kind"] for r in rows if "score_kind" in r), "score")  # no face scored: no kind to name
     lines = [f"{'label':<10}" + "".join(f"{c[:8]:>9}" for c in classes)
              + f"  {'box (x,y,w,h)':<19}source   ({kind} per class)"]
