@@ -23,7 +23,13 @@ _WINDOW = "fer-classic (q or Esc quits)"
 
 
 def display_problem() -> str | None:
-    """Why OpenCV cannot open a window here, or None when it can."""
+    """Why OpenCV cannot open a window here, or None when it can.
+
+    Returns
+    -------
+    str or None
+        The reason; None when a window can open.
+    """
     if re.search(r"^\s*GUI:\s*NONE\s*$", cv2.getBuildInformation(), re.MULTILINE):
         return f"the installed OpenCV ({cv2.__version__}) is built without GUI support (opencv-python-headless)"
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -51,6 +57,7 @@ def run_webcam(
     Parameters
     ----------
     model : FERModel
+        From :func:`fer_classic.load_model` or ``fit_model(...).model``.
     index : int, default=0
         OpenCV camera index.
     every : int, default=1
