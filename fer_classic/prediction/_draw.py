@@ -20,6 +20,19 @@ def draw_faces(image: np.ndarray, rows: list[dict]) -> np.ndarray:
     else the face's own; with probabilities its value is shown too. It is
     drawn inside the image: above the box, else below it, else at the
     image's bottom, and moved left where it would pass the right edge.
+
+    Parameters
+    ----------
+    image : ndarray
+        Gray, BGR or BGRA image (not changed).
+    rows : list of dict
+        Prediction rows of this image (``box``, ``label``, ``status``...);
+        rows not ``"ok"`` are not drawn.
+
+    Returns
+    -------
+    ndarray of shape (height, width, 3)
+        The annotated BGR copy.
     """
     image = gray_levels(image)
     canvas = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3].copy()
