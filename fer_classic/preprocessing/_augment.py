@@ -122,6 +122,7 @@ def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     Parameters
     ----------
     X : ndarray of shape (n_samples, height * width)
+        Flattened images.
     image_shape : (int, int)
         (height, width) of every row.
 
@@ -139,6 +140,7 @@ def shift_rows(X: np.ndarray, image_shape: tuple[int, int], dx: int) -> np.ndarr
     Parameters
     ----------
     X : ndarray of shape (n_samples, height * width)
+        Flattened images.
     image_shape : (int, int)
         (height, width) of every row.
     dx : int
@@ -497,12 +499,38 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit on ``X``, then the features of every view of ``X`` (``X`` as it is transformed once)."""
+        """Fit on ``X``, then the features of every view of ``X`` (``X`` as it is transformed once).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened images.
+        y : array-like of shape (n_samples,), optional
+            Labels, passed to the transformer's ``fit_transform``.
+        **fit_params : dict
+            Passed to the transformer's ``fit_transform``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_views_ * n_features)
+            float32, as :meth:`transform`.
+        """
         X = self._start_fit(X)
         return self._all_views(X, self.transformer_.fit_transform(X, y, **fit_params))
 
     def transform(self, X):
-        """``[features of X | of its mirror images | ...]``, float32, shape (n_samples, n_views_ * n_features)."""
+        """``[features of X | of its mirror images | ...]``, float32, shape (n_samples, n_views_ * n_features).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened images.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_views_ * n_features)
+            float32 features of every view, side by side.
+        """
         check_is_fitted(self)
         return self._all_views(self._check(X, reset=False))
 
@@ -536,6 +564,16 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """The transformer's names, then the same names prefixed by each view's (``mirror__``, ``shift+2__``...).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            One name per input pixel; None: the names seen in ``fit``, if any.
+
+        Returns
+        -------
+        ndarray of str
+            ``n_views_`` times the transformer's output names.
 
         Raises
         ------
