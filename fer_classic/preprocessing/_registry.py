@@ -33,6 +33,11 @@ def make_preprocessing(spec: str | TransformerMixin, n_jobs: int | None = None) 
     n_jobs : int, optional
         Set on every step that takes it.
 
+    Returns
+    -------
+    transformer
+        The step (``spec`` itself when it is a transformer), or a Pipeline of the steps named by their names.
+
     Raises
     ------
     ValueError
@@ -77,6 +82,16 @@ def keeps_image_size(step) -> bool:
     Equalisers and a :class:`BorderCrop` that resizes back do; anything else
     (a crop without resizing, a user's transformer) may not, so the steps after
     it cannot be given the input's geometry.
+
+    Parameters
+    ----------
+    step : transformer or Pipeline
+        The preprocessing.
+
+    Returns
+    -------
+    bool
+        True if its output rows surely have the input's geometry.
     """
     parts = [part for _, part in step.steps] if hasattr(step, "steps") else [step]
     return all(isinstance(part, HistogramEqualizer) or (isinstance(part, BorderCrop) and part.resize)
