@@ -119,7 +119,20 @@ class BorderCrop(ImageTransformerMixin):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Learn the input geometry and the output geometry."""
+        """Learn the input geometry and the output geometry.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height * width)
+            Flattened images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted transformer.
+        """
         super().fit(X, y)
         rows, cols = self._borders(self.image_shape_)
         height, width = self.image_shape_
