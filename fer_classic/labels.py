@@ -153,7 +153,23 @@ def warn_unused_keys(label_map: Mapping[str, str] | None, names: Iterable[object
 
 
 def fer2013_label(emotion_id: int) -> str:
-    """Return the canonical label of a FER2013 ``emotion`` id (0=angry ... 6=neutral)."""
+    """Return the canonical label of a FER2013 ``emotion`` id (0=angry ... 6=neutral).
+
+    Parameters
+    ----------
+    emotion_id : int
+        0 to 6.
+
+    Returns
+    -------
+    str
+        The canonical label, e.g. ``"angry"`` for 0.
+
+    Raises
+    ------
+    UnknownLabelError
+        If ``emotion_id`` is outside 0..6.
+    """
     if not 0 <= int(emotion_id) < len(FER2013_LABELS):
         raise UnknownLabelError(
             f"FER2013 emotion id {emotion_id!r} is outside 0..6 "
@@ -168,6 +184,16 @@ def sort_labels(labels: Iterable[object]) -> list:
     Labels outside the vocabulary (numbers in generic use, user classes) keep
     their natural sorted order after the canonical ones, so the result never
     depends on the order of the input.
+
+    Parameters
+    ----------
+    labels : iterable
+        Labels, repeated or not.
+
+    Returns
+    -------
+    list
+        The distinct labels, sorted.
     """
     distinct = set(labels)
     rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
@@ -210,6 +236,16 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
     spaces, ``-`` and ``_`` ignored). Entries mapping several keys onto one
     label merge those classes, which is allowed but warned about
     (:class:`~fer_classic.exceptions.LabelMergeWarning`, naming the entries).
+
+    Parameters
+    ----------
+    text : str, mapping or None
+        ``"KEY=LABEL,KEY=LABEL"``, or a mapping of keys to labels.
+
+    Returns
+    -------
+    dict or None
+        Key → canonical label; None for None.
 
     Raises
     ------
