@@ -42,6 +42,11 @@ def make_sampler(name: str, *, random_state: int | None = 0):
     random_state : int, optional
         Seed of the sampler.
 
+    Returns
+    -------
+    imblearn sampler
+        ``SMOTE``, ``ADASYN`` or ``RandomOverSampler``, unfitted.
+
     Raises
     ------
     ValueError
@@ -136,6 +141,16 @@ def pipeline_keyword(key: str) -> str | None:
     (``local-svm``'s ``estimator__views``, ``estimator__n_jobs``) is caught
     as its top-level twin is: it would override the pipeline's own argument
     without the pipeline (or a model's metadata) knowing.
+
+    Parameters
+    ----------
+    key : str
+        A classifier parameter name, e.g. ``"C"`` or ``"estimator__views"``.
+
+    Returns
+    -------
+    str or None
+        The name it would set (a :func:`make_pipeline` keyword, or ``views``); None for a plain classifier parameter.
     """
     import inspect
 
