@@ -70,6 +70,18 @@ def compile_groups(pattern: str) -> re.Pattern:
 def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
     """Subject id of each image from a regular expression's first group over its file name.
 
+    Parameters
+    ----------
+    sources : ndarray of str
+        The images' sources (file paths).
+    pattern : str
+        Regular expression with at least one group, searched in each file name.
+
+    Returns
+    -------
+    ndarray of shape (n_images,)
+        The first group's text for each image.
+
     Raises
     ------
     DatasetError
@@ -323,6 +335,29 @@ def split_train_test(
     dataset's subjects), or a cluster of near-identical images, lies wholly on
     one side. Images in neither the train nor the test split (``val``, none)
     are left out with a UserWarning that counts them.
+
+    Parameters
+    ----------
+    data : FaceDataset
+        The loaded dataset.
+    test_size : float, default=0.2
+        Share held out when the data has no test split, strictly between 0 and 1.
+    random_state : int, default=0
+        Seed of the hold-out.
+    groups : str, optional
+        Regular expression whose first group is the subject in each file name;
+        None: the dataset's subjects, else clusters of near-identical images.
+    log : callable, optional
+        Receives progress messages.
+
+    Returns
+    -------
+    train : FaceDataset
+        The training images.
+    test : FaceDataset
+        The test images.
+    held_out : bool
+        True when ``test`` was held out of the training data, False when it is the data's own test split.
 
     Raises
     ------
