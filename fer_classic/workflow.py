@@ -542,6 +542,11 @@ def evaluate_model(
     chunk_size : int, default=4096
         Files per chunk with ``backend="dask"`` or ``"ray"``.
 
+    Returns
+    -------
+    EvaluateResult
+        ``metrics``, ``timings``, ``split``, ``n_test``, ``skipped`` and ``report`` (with ``report=``).
+
     Raises
     ------
     TypeError
@@ -562,11 +567,6 @@ def evaluate_model(
         When a ``--dedupe`` model's data holds copies fit left out (dropped
         here too; with ``backend`` dask or ray they are scored, and the
         warning says so).
-
-    Returns
-    -------
-    EvaluateResult
-        ``metrics``, ``timings``, ``split``, ``n_test``, ``skipped`` and ``report`` (with ``report=``).
     """
     check_fer_model(model, "evaluate_model")
     check_outputs({"--report": report, **folder_outputs("--report", report, REPORT_FILES)},
