@@ -89,6 +89,15 @@ def load_dataset(
         AffectNet), ``images`` (RAF-DB), ``fer2013_csv`` (FER+),
         ``neutral_first_frame`` (CK+), ``angles`` (KDEF).
 
+    Returns
+    -------
+    FaceDataset
+        The images and labels, with each image's split (``train``, ``test``,
+        ``val`` or ``""``): a class-folder tree's split folders, a labels
+        file's split column, a layout's own partition, FER2013's ``Usage``
+        (Training → ``train``; PublicTest and PrivateTest → ``test``, told
+        apart by ``usages``). Data without splits is one unsplit set.
+
     Raises
     ------
     DatasetError
@@ -101,15 +110,6 @@ def load_dataset(
     TypeError
         If ``cropper`` is not a FaceCropper, or ``label_map`` neither a mapping
         nor a string (before any file is listed).
-
-    Returns
-    -------
-    FaceDataset
-        The images and labels, with each image's split (``train``, ``test``,
-        ``val`` or ``""``): a class-folder tree's split folders, a labels
-        file's split column, a layout's own partition, FER2013's ``Usage``
-        (Training → ``train``; PublicTest and PrivateTest → ``test``, told
-        apart by ``usages``). Data without splits is one unsplit set.
     """
     size = as_size(size)
     label_map = parse_label_map(label_map)  # a mapping checked as the text is, before any file is listed
