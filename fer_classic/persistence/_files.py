@@ -158,6 +158,11 @@ def load_model(
         skops only: more exact type or function names to trust (as listed by
         ``fer-classic inspect``); one string is one name.
 
+    Returns
+    -------
+    FERModel
+        The fitted pipeline with its metadata (classes, image geometry, face cropper...).
+
     Raises
     ------
     ModelFileError
@@ -180,11 +185,6 @@ def load_model(
     VersionMismatchWarning
         If it was written with other versions of fer-classic or scikit-learn;
         predictions may differ; refit the model with the installed versions.
-
-    Returns
-    -------
-    FERModel
-        The fitted pipeline with its metadata (classes, image geometry, face cropper...).
     """
     path = model_path(path)
     skops = is_zip(path)
