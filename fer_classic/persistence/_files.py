@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .._fileio import check_outputs
-from ._header import check_fitted, check_loaded, model_format, model_path, model_problem, warn_versions
+from ._header import (
+    check_fitted, check_loaded, fill_new_parameters, model_format, model_path, model_problem, warn_versions,
+)
 from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, check_fer_model, plain_metadata
@@ -192,6 +194,9 @@ def load_model(
         model = load_skops(path, trusted=trusted, trusted_types=trusted_types)
     else:
         model = load_joblib(path, trusted=trusted)
+    # A file saved before a parameter was added restores estimators without it: it takes its default
+    # (the old behaviour, by the project's rule) before anything reads the parameters.
+    fill_new_parameters(model)
     check_loaded(path, model)
     warn_versions(path, model.metadata)  # before check_fitted: its refusal may come from other versions
     if skops:  # a skops file loads without a signature

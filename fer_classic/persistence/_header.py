@@ -31,6 +31,7 @@ __all__ = [
     "check_header",
     "check_metadata",
     "check_version",
+    "fill_new_parameters",
     "make_header",
     "metadata_type_problems",
     "missing_metadata",
@@ -324,6 +325,33 @@ def _raise_problem(path: Path, problem) -> None:
         error, text = problem
         raise error(f"{path}: {text}; the file was damaged or edited, or not written by fer_classic.save_model "
                     "from a fitted model. Refit it with 'fer-classic fit'.")
+
+
+def fill_new_parameters(model) -> None:
+    """Give each fer-classic estimator of ``model`` the ``__init__`` parameters its file predates.
+
+    A parameter added to a class after a model was saved is missing from the
+    restored estimator (pickle and skops restore the saved attributes only),
+    so ``get_params``, ``repr`` and the parameter checks would fail on it.
+    The project's rule is that a parameter added later defaults to the old
+    behaviour, so the signature's default is what the old model did. Only
+    fer-classic's own classes: another library's defaults are its own to
+    change, and a file lacking one of its parameters is left to the checks.
+    """
+    import inspect
+
+    for estimator in list(_estimators(model.pipeline)):  # listed first: filling one changes its vars
+        cls = type(estimator)
+        if cls.__module__.split(".", 1)[0] != "fer_classic":
+            continue
+        state = vars(estimator)
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            # A class attribute or property of that name is the class's own (a helper's __init__ may keep
+            # its arguments under other names): only a missing instance attribute is filled.
+            if (name != "self" and name not in state and not hasattr(cls, name)
+                    and parameter.default is not parameter.empty
+                    and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)):
+                setattr(estimator, name, parameter.default)
 
 
 def _estimators(obj, seen: set | None = None):
