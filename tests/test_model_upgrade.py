@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fer_classic import load_model, save_model
+from fer_classic.exceptions import VersionMismatchWarning
 from fer_classic.estimators import SVMClassifier
 from fer_classic.persistence import FERModel
 from fer_classic.persistence._header import _estimators
@@ -36,3 +37,17 @@ def test_a_missing_parameter_of_another_librarys_class_is_not_filled(tmp_path, f
     del pipeline.verbose
     loaded = load_model(save_model(FERModel(pipeline, fitted_model.metadata), tmp_path / "m.joblib"))
     assert "verbose" not in vars(loaded.pipeline)
+
+
+def _saved_by(model, version, path):
+    """``model`` saved as if by fer-classic ``version``."""
+    metadata = {**model.metadata, "versions": {**model.metadata["versions"], "fer_classic": version}}
+    return save_model(FERModel(model.pipeline, metadata), path)
+
+
+def test_a_file_of_fer_classic_0_1_0_warns_that_predictions_may_differ(tmp_path, fitted_model):
+    # 0.1.0 was the version of every commit before the crop fix d78c344: its --crop detect models cut photos
+    # differently now, and only the version warning can say so.
+    path = _saved_by(fitted_model, "0.1.0", tmp_path / "m.joblib")
+    with pytest.warns(VersionMismatchWarning, match=r"fer_classic 0\.1\.0 \(installed .*predictions may differ"):
+        load_model(path)
