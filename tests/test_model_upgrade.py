@@ -51,3 +51,18 @@ def test_a_file_of_fer_classic_0_1_0_warns_that_predictions_may_differ(tmp_path,
     path = _saved_by(fitted_model, "0.1.0", tmp_path / "m.joblib")
     with pytest.warns(VersionMismatchWarning, match=r"fer_classic 0\.1\.0 \(installed .*predictions may differ"):
         load_model(path)
+
+
+def test_a_file_of_a_newer_fer_classic_advises_upgrading(tmp_path, fitted_model):
+    path = _saved_by(fitted_model, "99.0", tmp_path / "m.joblib")
+    with pytest.warns(VersionMismatchWarning, match=r"fer_classic 99\.0 .*newer fer-classic: upgrade fer-classic"):
+        load_model(path)
+
+
+def test_a_file_of_an_older_fer_classic_advises_refitting(tmp_path, fitted_model):
+    path = _saved_by(fitted_model, "0.0.1", tmp_path / "m.joblib")
+    with pytest.warns(VersionMismatchWarning) as caught:
+        load_model(path)
+    (message,) = [str(warning.message) for warning in caught]
+    assert message.endswith("Refit the model with the installed versions to be sure.")
+    assert "upgrade" not in message

@@ -186,7 +186,8 @@ def load_model(
     -----
     VersionMismatchWarning
         If it was written with other versions of fer-classic or scikit-learn;
-        predictions may differ; refit the model with the installed versions.
+        predictions may differ; refit the model with the installed versions
+        (or upgrade fer-classic, for a file of a newer one).
     """
     path = model_path(path)
     skops = is_zip(path)

@@ -451,9 +451,22 @@ def warn_versions(path: Path, metadata: dict) -> None:
         if saved.get(lib) != installed[lib]
     ]
     if differing:
+        # A newer fer-classic's file may need what this one lacks: upgrading is the first remedy there.
+        advice = ("It was written by a newer fer-classic: upgrade fer-classic (or refit the model with the "
+                  "installed versions)." if _newer(saved.get("fer_classic"), __version__)
+                  else "Refit the model with the installed versions to be sure.")
         warnings.warn(
-            f"{path} was written with {', '.join(differing)}; predictions may differ. "
-            "Refit the model with the installed versions to be sure.",
+            f"{path} was written with {', '.join(differing)}; predictions may differ. {advice}",
             VersionMismatchWarning,
             stacklevel=3,
         )
+
+
+def _newer(saved, installed: str) -> bool:
+    """Whether the version string ``saved`` is newer than ``installed``; False for what is no version."""
+    from sklearn.utils.fixes import parse_version
+
+    try:
+        return isinstance(saved, str) and parse_version(saved) > parse_version(installed)
+    except (TypeError, ValueError):  # InvalidVersion where parsing is strict: a damaged or edited file's text
+        return False
