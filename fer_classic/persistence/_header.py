@@ -467,6 +467,9 @@ def _newer(saved, installed: str) -> bool:
     from sklearn.utils.fixes import parse_version
 
     try:
-        return isinstance(saved, str) and parse_version(saved) > parse_version(installed)
+        with warnings.catch_warnings():
+            # What is no version parses as a LegacyVersion (deprecated), older than any version.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return isinstance(saved, str) and parse_version(saved) > parse_version(installed)
     except (TypeError, ValueError):  # InvalidVersion where parsing is strict: a damaged or edited file's text
         return False
