@@ -842,7 +842,8 @@ def run() -> None:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with that descriptor closed (`>&-`), nothing was written
+                stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing left to deliver
             pass
     os._exit(code)
