@@ -355,7 +355,24 @@ def _out_path(ctx: click.Context, out: str, model_format: str | None) -> str:
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: The exit code of a command ended by Ctrl-C (SIGINT), as a shell reports a process it killed.
+_SIGINT_EXIT = 128 + signal.SIGINT
+
+
+class _Commands(click.Group):
+    """The command group: what happens in a command outside :func:`_run` ends the same clean way."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # click's own handling exits 1, which scripts and make cannot tell from an ordinary error.
+            click.echo(err=True)
+            click.echo("Aborted!", err=True)
+            raise click.exceptions.Exit(_SIGINT_EXIT) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fer-classic")
 def main() -> None:
     """Facial expression recognition with classical features and scikit-learn."""
@@ -806,9 +823,11 @@ def run() -> None:
     temporary folders) and the output is flushed. A process that still runs
     other threads exits the usual way.
 
-    SIGTERM (``timeout``, Slurm, ``docker stop``) ends a command as Ctrl-C
-    does: the work unwinds, so temporary folders and files are removed, and
-    the exit code is 143 (128 + 15). A second SIGTERM kills at once.
+    Ctrl-C exits with 130 (128 + 2), as a shell reports an interrupted
+    command. SIGTERM (``timeout``, Slurm, ``docker stop``) ends a command as
+    Ctrl-C does: the work unwinds, so temporary folders and files are
+    removed, and the exit code is 143 (128 + 15). A second SIGTERM kills at
+    once.
     """
     import atexit
     import threading

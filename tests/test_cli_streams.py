@@ -53,3 +53,16 @@ def test_a_command_succeeds_with_stdout_and_stderr_closed(run_step, monkeypatch)
         click.echo("progress", err=True)
 
     assert run_step(body) == ("os._exit", 0)
+
+
+def test_ctrl_c_exits_130_not_the_code_of_an_error(monkeypatch):
+    # click turned KeyboardInterrupt into "Aborted!" and exit 1: scripts could not tell Ctrl-C from an error.
+    from click.testing import CliRunner
+
+    def body():
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    result = CliRunner().invoke(main, ["step"])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Aborted!"
