@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import numbers
 import os
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,37 +173,114 @@ def open_video_writer(
     if refused is not None:
         raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({refused}); "
                               "choose another path.")
+    full = _short_write_cause(path)  # an empty file can still be made on a full disk: not the codec's fault
+    if full is not None:
+        raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({full[0]}); {full[1]} or "
+                              "choose another path.")
     raise OutputPathError(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
                           + ("choose another path." if path.suffix.lower() == ".avi" else
                              "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
 
 
-def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | None = None) -> None:
-    """Check that OpenCV can read back a frame of the video it wrote at ``path``.
+def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | None = None,
+                         n_frames: int | None = None) -> None:
+    """Check that OpenCV can read back the video it wrote at ``path``: a frame of it, or all ``n_frames``.
 
     Some OpenCV builds write a file of no readable frame for a codec their
-    container cannot hold (Motion-JPEG in .mpg did): one frame is read, not
-    the whole copy.
+    container cannot hold (Motion-JPEG in .mpg did). And OpenCV's writer
+    drops the errors of its writes: a full disk or a file-size limit
+    (``ulimit -f``) leaves a copy cut short, or one of no frame, without a
+    word. With ``n_frames``, the frame count the header declares is taken
+    if it is ``n_frames`` and the last frame reads; otherwise the frames
+    are counted.
+
+    Parameters
+    ----------
+    path : path
+        The video written.
+    name : path, optional
+        The path the error messages name (default ``path``).
+    n_frames : int, optional
+        Frames written; default: one frame is read back, not the whole copy.
 
     Raises
     ------
     OutputPathError
-        Naming ``--annotate`` and ``name`` (default ``path``) and suggesting
-        .avi (.mp4 for an .avi), if no frame can be read back.
+        Naming ``--annotate`` and ``name``: if fewer than ``n_frames`` frames
+        read back, or none, with the cause where it can be told (no space
+        left on its disk, the file-size limit reached); otherwise, for a copy
+        of no readable frame, suggesting .avi (.mp4 for an .avi).
     """
     path = Path(path)
     shown = Path(name) if name is not None else path
     capture = cv2.VideoCapture(str(path))
     try:
         readable = capture.isOpened() and capture.read()[0]
+        read = _frames_read_back(capture, path, n_frames) if readable and n_frames else None
     finally:
         capture.release()
+    cause = _short_write_cause(path) if not readable or (read is not None and read < n_frames) else None
+    if cause is not None:  # not the codec's fault: another suffix would fail the same way
+        what = ("could not be written" if not readable else
+                f"was cut short: {read} of its {n_frames} frames read back")
+        raise OutputPathError(f"--annotate {shown}: the video {what} ({cause[0]}); {cause[1]} or choose another "
+                              "path.")
     if not readable:
         # An .avi copy (Motion-JPEG) failing leaves .mp4 (mp4v) to try, not .avi again.
         other = ("give a name ending in .mp4 instead" if path.suffix.lower() == ".avi" else
                  "give a name ending in .avi (Motion-JPEG, which every OpenCV build writes and reads) or .mp4")
         raise OutputPathError(f"--annotate {shown}: OpenCV wrote a {path.suffix} video it cannot read back (this "
                               f"build has no codec that suits the container); {other}.")
+    if read is not None and read < n_frames:
+        raise OutputPathError(f"--annotate {shown}: the video was cut short: {read} of its {n_frames} frames read "
+                              "back (a write error, which OpenCV does not report, such as a full disk); free some "
+                              "space or choose another path.")
+
+
+def _frames_read_back(capture: cv2.VideoCapture, path: Path, n_frames: int) -> int:
+    # ``capture`` has read frame 0. The header's count is believed if its last frame reads (a copy cut short may
+    # keep a count patched in place at the end); otherwise every frame is decoded and counted, as a container of
+    # estimated counts needs.
+    if int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) == n_frames:
+        if n_frames == 1 or (capture.set(cv2.CAP_PROP_POS_FRAMES, n_frames - 1) and capture.read()[0]):
+            return n_frames
+    recount = cv2.VideoCapture(str(path))
+    try:
+        read = 0
+        while read < n_frames and recount.grab():
+            read += 1
+    finally:
+        recount.release()
+    return read
+
+
+# Room below which a disk counts as full when a video written there reads back short: a failed write leaves
+# less than one buffered chunk (FFmpeg's 32 KiB, or one frame) free.
+_FULL_DISK_BYTES = 1 << 20
+
+
+def _short_write_cause(path: Path) -> tuple[str, str] | None:
+    """Why the video at ``path`` may be cut short, and what to do, where it can be told: its disk full, or
+    ``ulimit -f`` reached."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and size >= limit - 65536:
+            return f"the file-size limit (ulimit -f) of {limit} bytes was reached", "raise the limit"
+    except (ImportError, OSError, ValueError):  # no resource module on Windows
+        pass
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+    if free < _FULL_DISK_BYTES:
+        return f"no space left on device: {free} bytes free on its disk", "free some space"
+    return None
 
 
 def check_video_annotation(annotate: str | os.PathLike, path: str | os.PathLike) -> Path:
@@ -324,9 +402,10 @@ def predict_video(
         video's frame rate (:data:`DEFAULT_FPS`, 25, when it is unknown). A video
         name (.avi: Motion-JPEG, .mp4, ...), never ``path`` itself; checked
         before any frame is read. The copy is written to a temporary file
-        beside it and renamed when complete, once a frame of it has been
-        read back: an interrupted or failed run leaves an existing file
-        there untouched.
+        beside it and renamed when complete, once all its frames read back
+        (see :func:`check_video_readable`): an interrupted or failed run,
+        or one cut short by a full disk, leaves an existing file there
+        untouched.
 
     Returns
     -------
@@ -401,8 +480,8 @@ def predict_video(
                 writer.release()
         if index == 0:  # raised inside the annotated copy's write: no empty copy is left
             raise VideoDecodeError(f"{path}: no frame could be decoded (empty or corrupt video).")
-        if out is not None:  # before it is renamed into place: never a copy of no frame reported as written
-            check_video_readable(out, name=annotate)
+        if out is not None:  # before it is renamed into place: never a copy cut short reported as written
+            check_video_readable(out, name=annotate, n_frames=index)
         return index
 
     if annotate is None:
