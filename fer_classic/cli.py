@@ -821,7 +821,7 @@ def run() -> None:
     way). Once the command has returned, only that teardown is skipped: the
     exit handlers still run (logging, worker pools, Dask and Ray sessions,
     temporary folders) and the output is flushed. A process that still runs
-    other threads exits the usual way.
+    other threads exits the usual way, unless the command was interrupted.
 
     Ctrl-C exits with 130 (128 + 2), as a shell reports an interrupted
     command. SIGTERM (``timeout``, Slurm, ``docker stop``) ends a command as
@@ -851,7 +851,10 @@ def run() -> None:
             signal.signal(signal.SIGTERM, previous)
     if code == _SIGTERM_EXIT:
         click.echo("Terminated (SIGTERM).", err=True)
-    if threading.active_count() > 1:
+    # Other threads (a Dask client, a caller's) are waited for by the usual exit; but an interrupted command may
+    # leave joblib's threads inside OpenCV's C++ code, and Python's teardown then kills them with an unwinding
+    # that OpenCV's catch (...) swallows: glibc aborts (SIGABRT, a core dump). os._exit leaves them be.
+    if threading.active_count() > 1 and code not in (_SIGINT_EXIT, _SIGTERM_EXIT):
         sys.exit(code)
     if code is None:
         code = 0

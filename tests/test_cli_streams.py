@@ -66,3 +66,21 @@ def test_ctrl_c_exits_130_not_the_code_of_an_error(monkeypatch):
     result = CliRunner().invoke(main, ["step"])
     assert result.exit_code == 130
     assert result.stderr.strip() == "Aborted!"
+
+
+@pytest.mark.parametrize("interrupt, code", [(KeyboardInterrupt, 130), (SystemExit(cli._SIGTERM_EXIT), 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_command_skips_the_teardown_that_kills_busy_threads(run_step, interrupt, code):
+    # joblib's threads were still inside OpenCV's C++ code; sys.exit's teardown killed them and glibc aborted.
+    busy = threading.Event()
+    worker = threading.Thread(target=busy.wait, daemon=True)
+    worker.start()
+
+    def body():
+        raise interrupt
+
+    try:
+        assert run_step(body) == ("os._exit", code)
+    finally:
+        busy.set()
+        worker.join()
