@@ -8,6 +8,7 @@ the commands, so that ``fer-classic --help`` starts in a fraction of a second.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -165,13 +166,9 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
     ``_progress=False`` (``--json``) hides the progress lines of long steps,
     which otherwise show on stderr when it is a terminal.
 
-    Errors fer-classic raises on purpose, and ValueError / OSError /
-    MemoryError from the libraries below, are printed as they are. Anything
-    else is a bug: it is printed in one line too, with how to see the
-    traceback (``FER_CLASSIC_DEBUG=1``).
+    The error is printed as :func:`_user_error` words it.
     """
     from ._progress import progress_enabled
-    from .exceptions import FerClassicError
 
     _resume_collector()
     try:
@@ -187,18 +184,38 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 
             warnings.showwarning = show
             return func(*args, **kwargs)
-    except (FerClassicError, ValueError, OSError) as exc:
-        raise click.ClickException(_message(exc)) from exc
-    except MemoryError as exc:
-        raise click.ClickException(f"out of memory ({_message(exc)}): use smaller images (--size), fewer images "
-                                   "or a lighter model.") from exc
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
-        if os.environ.get("FER_CLASSIC_DEBUG"):
+        error = _user_error(exc)
+        if error is None:
             raise
-        raise click.ClickException(
-            f"unexpected {type(exc).__name__}: {_message(exc)}. This is a bug in fer-classic; rerun with "
-            "FER_CLASSIC_DEBUG=1 for the traceback and report it."
-        ) from exc
+        raise error from exc
+
+
+#: Parts of the messages of a library that could not be loaded for want of memory (``ulimit -v``).
+_NO_MEMORY_TO_LOAD = ("failed to map segment", "cannot allocate memory", "cannot map zero-fill pages")
+
+
+def _user_error(exc: Exception) -> click.ClickException | None:
+    """The one-line error a user sees for ``exc``, raised in a library call or in a command's own code.
+
+    Errors fer-classic raises on purpose, and ValueError / OSError /
+    MemoryError from the libraries below, are printed as they are. Anything
+    else is a bug: it is printed in one line too, with how to see the
+    traceback (``FER_CLASSIC_DEBUG=1``), which makes this return None.
+    """
+    if isinstance(exc, MemoryError) or (isinstance(exc, ImportError)
+                                        and any(part in str(exc).lower() for part in _NO_MEMORY_TO_LOAD)):
+        # checked first, importing nothing: there may be no memory to import with
+        return click.ClickException(f"out of memory ({_message(exc)}): use smaller images (--size), fewer images "
+                                    "or a lighter model.")
+    from .exceptions import FerClassicError
+
+    if isinstance(exc, (FerClassicError, ValueError, OSError)):
+        return click.ClickException(_message(exc))
+    if os.environ.get("FER_CLASSIC_DEBUG"):
+        return None
+    return click.ClickException(f"unexpected {type(exc).__name__}: {_message(exc)}. This is a bug in fer-classic; "
+                                "rerun with FER_CLASSIC_DEBUG=1 for the traceback and report it.")
 
 
 def _resume_collector() -> None:
@@ -365,11 +382,37 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if _no_memory_for_a_thread():
+                # OpenBLAS raises SIGINT itself when it cannot start its threads (while NumPy or SciPy is imported
+                # under a low `ulimit -v`): that was "Aborted!", as if the user had pressed Ctrl-C.
+                raise _user_error(MemoryError("no memory left to start a thread")) from exc
             # click's own handling exits 1, which scripts and make cannot tell from an ordinary error.
             click.echo(err=True)
             click.echo("Aborted!", err=True)
             raise click.exceptions.Exit(_SIGINT_EXIT) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the imports at the top of each command (low ulimit -v), ...
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise  # click's own: a reader that stopped reading (| head) is no error
+            error = _user_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+
+def _no_memory_for_a_thread() -> bool:
+    """Whether this process has no memory left to start a thread (the stack of one)."""
+    import threading
+
+    try:
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+    except RuntimeError:  # "can't start new thread"
+        return True
+    thread.join()
+    return False
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -84,3 +84,40 @@ def test_an_interrupted_command_skips_the_teardown_that_kills_busy_threads(run_s
     finally:
         busy.set()
         worker.join()
+
+
+@pytest.mark.parametrize("error, message", [
+    (MemoryError(), "Error: out of memory (MemoryError): use smaller images"),
+    (ImportError("/venv/libaom.so.3: failed to map segment from shared object"),
+     "Error: out of memory (/venv/libaom.so.3: failed to map segment from shared object): use smaller images"),
+    (RuntimeError("odd"), "Error: unexpected RuntimeError: odd. This is a bug in fer-classic"),
+], ids=["memory", "library-not-mapped", "other"])
+def test_an_error_in_a_commands_own_code_is_one_line_as_in_a_library_call(monkeypatch, error, message):
+    # The imports at the top of each command ran outside _run: under a low `ulimit -v` a raw traceback.
+    from click.testing import CliRunner
+
+    def body():
+        raise error
+
+    monkeypatch.delenv("FER_CLASSIC_DEBUG", raising=False)
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    result = CliRunner().invoke(main, ["step"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+
+
+def test_an_interrupt_raised_for_want_of_memory_is_no_ctrl_c(monkeypatch):
+    # OpenBLAS raises SIGINT when it cannot start its threads (ulimit -v): "Aborted!", as if Ctrl-C was pressed.
+    from click.testing import CliRunner
+
+    def body():
+        def no_thread(self):
+            raise RuntimeError("can't start new thread")
+
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    result = CliRunner().invoke(main, ["step"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: out of memory (no memory left to start a thread): use smaller images")
