@@ -10,15 +10,18 @@ half-written one. Nothing in the dataset is written.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._fileio import atomic_write_text
+from ..exceptions import OutputPathError
 
 __all__ = ["FeatureStore", "files_fingerprint", "store_key"]
 
@@ -28,6 +31,11 @@ _KEPT = "kept.npy"
 _PIXELS = "pixels.npy"
 #: 2: the decoded faces are kept (pixels.npy), for the training set's fingerprint.
 _VERSION = 2
+# A write failing for want of room (a full disk, a quota, ``ulimit -f``), and posix_fallocate unsupported where the
+# filesystem cannot preallocate (then free space is compared instead).
+_NO_ROOM = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
+_NO_FALLOCATE = frozenset(getattr(errno, name) for name in ("EOPNOTSUPP", "ENOTSUP", "EINVAL", "ENOSYS")
+                          if hasattr(errno, name))
 
 
 def files_fingerprint(paths: Iterable[str | os.PathLike], labels: Iterable[str]) -> str:
@@ -81,12 +89,17 @@ class FeatureStore:
         of another chunk size, or a damaged one (its
         manifest unreadable, an array missing or cut short): the message names
         the folder and says to delete it or choose another ``--feature-store``.
+    OutputPathError
+        From :meth:`write`: no room on the disk for the whole store (the
+        arrays are reserved when created, before the other chunks are
+        computed).
     """
 
     def __init__(self, root: str | os.PathLike, key: str, n_rows: int, chunk_size: int,
                  params: Mapping | None = None):
         self.folder = Path(root) / key
         self.n_rows, self.chunk_size = int(n_rows), int(chunk_size)
+        self._reserved = False
         manifest = self.folder / _MANIFEST
         if manifest.exists():
             self.manifest = self._read_manifest(manifest)
@@ -170,19 +183,28 @@ class FeatureStore:
         """Store chunk ``chunk``: features ``X`` and faces ``pixels`` of its kept rows (``kept``: their positions).
 
         The rows are flushed to disk before the manifest records the chunk as done.
+        The first write reserves the disk space of the whole store.
+
+        Raises
+        ------
+        OutputPathError
+            Naming ``--feature-store`` and the space needed, if the disk has no
+            room for the store: a write into a memory-mapped page without disk
+            space behind it would kill the process (SIGBUS), not raise.
         """
         start, stop = self.bounds(chunk)
         # Created anew while no chunk is recorded: arrays left by a run cut short before its first chunk.
         if not self.manifest["done"] or not all((self.folder / name).exists() for name in (_FEATURES, _KEPT, _PIXELS)):
             self.manifest["n_features"] = int(X.shape[1])
-            self.folder.mkdir(parents=True, exist_ok=True)
-            # Created sparse: nothing is written but the header until chunks arrive.
-            for name, dtype, shape in ((_FEATURES, np.float64, (self.n_rows, int(X.shape[1]))),
-                                       (_KEPT, bool, (self.n_rows,)),
-                                       (_PIXELS, np.uint8, (self.n_rows, *np.shape(pixels)[1:]))):
-                created = np.lib.format.open_memmap(self.folder / name, mode="w+", dtype=dtype, shape=shape)
-                created.flush()
-                del created
+            self._create((_FEATURES, np.float64, (self.n_rows, int(X.shape[1]))), (_KEPT, bool, (self.n_rows,)),
+                         (_PIXELS, np.uint8, (self.n_rows, *np.shape(pixels)[1:])))
+        elif not self._reserved:  # a store resumed: made sparse by an older fer-classic, or its space since taken
+            try:
+                self._reserve()
+            except OSError as exc:
+                if exc.errno not in _NO_ROOM:
+                    raise
+                raise self._no_room(exc) from None
         rows = start + np.asarray(kept, dtype=np.intp)
         features, kept_rows, faces = (self._map(name, "r+") for name in (_FEATURES, _KEPT, _PIXELS))
         kept_rows[start:stop] = False
@@ -194,6 +216,70 @@ class FeatureStore:
         del features, kept_rows, faces
         self.manifest["done"][str(chunk)] = {"skipped": [list(s) for s in skipped], "n_kept": int(len(rows))}
         atomic_write_text(self.folder / _MANIFEST, json.dumps(self.manifest))
+
+    def _create(self, *arrays: tuple[str, type, tuple]) -> None:
+        """Make the ``(name, dtype, shape)`` arrays and reserve their space; on a disk without room, none is left."""
+        made_folder = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for name, dtype, shape in arrays:
+                created = np.lib.format.open_memmap(self.folder / name, mode="w+", dtype=dtype, shape=shape)
+                created.flush()
+                del created
+            self._reserve()
+        except OSError as exc:
+            if exc.errno not in _NO_ROOM:
+                raise
+            # No chunk is recorded: the arrays hold nothing, and the space they took is given back.
+            needed = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for _, dtype, shape in arrays)
+            for name, _, _ in arrays:
+                (self.folder / name).unlink(missing_ok=True)
+            if made_folder:
+                try:
+                    self.folder.rmdir()
+                except OSError:
+                    pass
+            raise self._no_room(exc, needed) from None
+
+    def _reserve(self) -> None:
+        """Allocate the disk blocks of the three arrays (created sparse by ``open_memmap``).
+
+        A page of a mapping written where the disk has no room raises SIGBUS,
+        which kills the process without a word; ``posix_fallocate`` fails
+        cleanly (ENOSPC) instead, and does not change the bytes. Where the
+        filesystem cannot preallocate, the free space is compared with the
+        blocks still missing.
+        """
+        for name in (_FEATURES, _KEPT, _PIXELS):
+            fd = os.open(self.folder / name, os.O_RDWR | getattr(os, "O_BINARY", 0))
+            try:
+                stat = os.fstat(fd)
+                try:
+                    os.posix_fallocate(fd, 0, stat.st_size)
+                    continue
+                except AttributeError:  # not on macOS or Windows
+                    pass
+                except OSError as exc:
+                    if exc.errno not in _NO_FALLOCATE:
+                        raise
+                missing = max(stat.st_size - getattr(stat, "st_blocks", 0) * 512, 0)
+                if missing and shutil.disk_usage(self.folder).free < missing:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.folder / name))
+            finally:
+                os.close(fd)
+        self._reserved = True
+
+    def _no_room(self, exc: OSError, needed: int | None = None) -> OutputPathError:
+        if needed is None:
+            needed = sum((self.folder / name).stat().st_size for name in (_FEATURES, _KEPT, _PIXELS))
+        try:
+            free = f", {_megabytes(shutil.disk_usage(self.folder.parent).free)} free there"
+        except OSError:
+            free = ""
+        fix = "raise the file-size limit (ulimit -f)" if exc.errno == errno.EFBIG else "free some space"
+        return OutputPathError(
+            f"--feature-store {self.folder.parent}: no room for the feature store {self.folder.name} "
+            f"({exc.strerror or exc}): it needs {_megabytes(needed)}{free}; {fix} or choose another --feature-store.")
 
     def kept(self, chunk: int) -> np.ndarray:
         """Positions, within ``chunk``, of its rows that hold features."""
@@ -213,3 +299,7 @@ class FeatureStore:
     def info(self, chunk: int) -> dict:
         """The manifest's record of a written chunk: ``skipped``, ``n_kept``."""
         return self.manifest["done"][str(chunk)]
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"

@@ -1,0 +1,91 @@
+"""A feature store reserves its disk space: a disk without room is a clean error, never a SIGBUS.
+
+Writing a page of a memory-mapped file where the disk has no room kills the process ("Bus error"); a full
+disk is simulated here by a ``posix_fallocate`` that fails with ENOSPC.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+from fer_classic.exceptions import OutputPathError
+from fer_classic.features._store import FeatureStore
+from fer_classic.workflow import fit_model
+
+needs_fallocate = pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="no os.posix_fallocate here")
+_Usage = namedtuple("_Usage", "total used free")
+N_ROWS, WIDTH = 600, 128  # features.npy of 600 KB: sparse blocks a reservation must fill
+
+
+def _chunk(store, chunk, value=1.0):
+    start, stop = store.bounds(chunk)
+    n = stop - start
+    store.write(chunk, np.full((n, WIDTH), value), np.arange(n), [], np.full((n, 4, 4), 7, np.uint8))
+
+
+def _fallocate_fails(monkeypatch, code):
+    def fallocate(fd, offset, length):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "posix_fallocate", fallocate, raising=False)
+
+
+@needs_fallocate
+def test_a_new_store_reserves_the_space_of_every_chunk(tmp_path):
+    store = FeatureStore(tmp_path, "k", N_ROWS, 200)
+    _chunk(store, 0)
+    stat = (store.folder / "features.npy").stat()
+    assert stat.st_blocks * 512 >= stat.st_size  # not sparse: the later chunks have their room
+
+
+def test_a_store_without_room_is_an_error_naming_feature_store_and_leaves_nothing(tmp_path, monkeypatch):
+    _fallocate_fails(monkeypatch, errno.ENOSPC)
+    store = FeatureStore(tmp_path / "root", "k", N_ROWS, 200)
+    with pytest.raises(OutputPathError, match=r"^--feature-store .*root: no room for the feature store k \(No space "
+                                              r"left on device\): it needs 0\.6 MB, .* free there; free some space "
+                                              r"or choose another --feature-store\.$"):
+        _chunk(store, 0)
+    assert not store.folder.exists()
+
+
+def test_a_store_over_the_file_size_limit_says_to_raise_it(tmp_path, monkeypatch):
+    _fallocate_fails(monkeypatch, errno.EFBIG)
+    with pytest.raises(OutputPathError, match=r"\(File too large\).*; raise the file-size limit \(ulimit -f\) or"):
+        _chunk(FeatureStore(tmp_path, "k", N_ROWS, 200), 0)
+
+
+@pytest.mark.parametrize("free, refused", [(0, True), (1 << 40, False)])
+def test_where_the_filesystem_cannot_preallocate_the_free_space_decides(tmp_path, monkeypatch, free, refused):
+    _fallocate_fails(monkeypatch, errno.EOPNOTSUPP)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: _Usage(1 << 41, 0, free))
+    store = FeatureStore(tmp_path, "k", N_ROWS, 200)
+    if refused:
+        with pytest.raises(OutputPathError, match="no room for the feature store k"):
+            _chunk(store, 0)
+    else:
+        _chunk(store, 0)
+        assert store.missing() == [1, 2]
+
+
+def test_a_resumed_store_without_room_keeps_its_chunks(tmp_path, monkeypatch):
+    _chunk(FeatureStore(tmp_path, "k", N_ROWS, 200), 0, value=3.0)
+    _fallocate_fails(monkeypatch, errno.ENOSPC)  # e.g. a store made sparse by an older fer-classic, disk since full
+    resumed = FeatureStore(tmp_path, "k", N_ROWS, 200)
+    with pytest.raises(OutputPathError, match="no room for the feature store k"):
+        _chunk(resumed, 1)
+    again = FeatureStore(tmp_path, "k", N_ROWS, 200)
+    assert again.missing() == [1, 2] and (again.read(0) == 3.0).all()
+
+
+def test_a_fit_on_a_disk_without_room_for_its_store_names_feature_store(folder_dataset, tmp_path, monkeypatch):
+    _fallocate_fails(monkeypatch, errno.ENOSPC)
+    with pytest.raises(OutputPathError, match=r"--feature-store .*store: no room for the feature store"):
+        fit_model(folder_dataset, features="hog", clf="svm", clf_params={"backend": "approx", "n_components": 20},
+                  feature_store=tmp_path / "store", chunk_size=16, out=tmp_path / "m.joblib")
+    assert not (tmp_path / "m.joblib").exists()
