@@ -75,7 +75,7 @@ def test_a_copy_cut_short_is_an_error_and_the_earlier_copy_stays(tmp_path, fitte
 
 
 def test_a_copy_whose_header_declares_no_count_is_kept_when_every_frame_reads(tmp_path, fitted_model, clip,
-                                                                             monkeypatch):
+                                                                              monkeypatch):
     _copies_read_back(monkeypatch, frames=N_FRAMES, declared=0)
     out = predict_video(fitted_model, clip, every=6, annotate=tmp_path / "a.avi").annotated
     assert out == tmp_path / "a.avi" and out.stat().st_size > 0
