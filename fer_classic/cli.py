@@ -195,6 +195,16 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 _NO_MEMORY_TO_LOAD = ("failed to map segment", "cannot allocate memory", "cannot map zero-fill pages")
 
 
+def _echoed_to(exc: BaseException) -> str | None:
+    """"standard output" or "standard error" when ``exc`` was raised writing to it with ``click.echo``, else None."""
+    stream, frame = None, exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code is click.utils.echo.__code__:
+            stream = "standard error" if frame.tb_frame.f_locals.get("err") else "standard output"
+        frame = frame.tb_next
+    return stream
+
+
 def _user_error(exc: Exception) -> click.ClickException | None:
     """The one-line error a user sees for ``exc``, raised in a library call or in a command's own code.
 
@@ -210,6 +220,9 @@ def _user_error(exc: Exception) -> click.ClickException | None:
                                     "or a lighter model.")
     from .exceptions import FerClassicError
 
+    stream = _echoed_to(exc) if isinstance(exc, OSError) else None
+    if stream is not None:  # `predict ... > out.csv` on a full disk
+        return click.ClickException(f"writing the results to {stream} failed: {exc.strerror or _message(exc)}")
     if isinstance(exc, (FerClassicError, ValueError, OSError)):
         return click.ClickException(_message(exc))
     if os.environ.get("FER_CLASSIC_DEBUG"):

@@ -1,6 +1,7 @@
 """How ``fer-classic`` ends: closed or full output streams, interrupts, errors outside the library calls."""
 
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -121,3 +122,27 @@ def test_an_interrupt_raised_for_want_of_memory_is_no_ctrl_c(monkeypatch):
     result = CliRunner().invoke(main, ["step"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: out of memory (no memory left to start a thread): use smaller images")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device that is always full")
+def test_results_that_cannot_be_written_to_stdout_are_one_error_line(monkeypatch):
+    # `fer-classic predict ... > out.csv` on a full disk: click.echo's OSError was a traceback.
+    from click.testing import CliRunner
+
+    full = open("/dev/full", "w")
+
+    def body():
+        runner_stdout, sys.stdout = sys.stdout, full
+        try:
+            click.echo("label,happy")
+        finally:
+            sys.stdout = runner_stdout
+
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    try:
+        result = CliRunner().invoke(main, ["step"])
+    finally:
+        with contextlib.suppress(OSError):  # what stays in its buffer cannot be written either
+            full.close()
+    assert result.exit_code == 1
+    assert result.stderr == "Error: writing the results to standard output failed: No space left on device\n"
