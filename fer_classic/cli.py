@@ -195,6 +195,16 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 _NO_MEMORY_TO_LOAD = ("failed to map segment", "cannot allocate memory", "cannot map zero-fill pages")
 
 
+_ANOTHER_PATH = "or give the option naming this file (--out, --report, ...) a path on another disk."
+#: What to do about the errors of a full disk or a file-size limit, which the errno's text alone does not say.
+_ADVICE = {
+    errno.ENOSPC: lambda exc: f"{_message(exc)}. Free some space there, {_ANOTHER_PATH}",
+    errno.EDQUOT: lambda exc: f"{_message(exc)}. Free some of your space there (disk quota), {_ANOTHER_PATH}",
+    errno.EFBIG: lambda exc: (f"{_message(exc)}. The file outgrew this shell's file-size limit (ulimit -f) or what its "
+                              f"file system allows: raise the limit, {_ANOTHER_PATH}"),
+}
+
+
 def _echoed_to(exc: BaseException) -> str | None:
     """"standard output" or "standard error" when ``exc`` was raised writing to it with ``click.echo``, else None."""
     stream, frame = None, exc.__traceback__
@@ -223,6 +233,8 @@ def _user_error(exc: Exception) -> click.ClickException | None:
     stream = _echoed_to(exc) if isinstance(exc, OSError) else None
     if stream is not None:  # `predict ... > out.csv` on a full disk
         return click.ClickException(f"writing the results to {stream} failed: {exc.strerror or _message(exc)}")
+    if isinstance(exc, OSError) and exc.errno in _ADVICE:
+        return click.ClickException(_ADVICE[exc.errno](exc))
     if isinstance(exc, (FerClassicError, ValueError, OSError)):
         return click.ClickException(_message(exc))
     if os.environ.get("FER_CLASSIC_DEBUG"):

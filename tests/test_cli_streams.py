@@ -146,3 +146,23 @@ def test_results_that_cannot_be_written_to_stdout_are_one_error_line(monkeypatch
             full.close()
     assert result.exit_code == 1
     assert result.stderr == "Error: writing the results to standard output failed: No space left on device\n"
+
+
+def _error_of(exc: Exception) -> str:
+    def step():
+        raise exc
+
+    with pytest.raises(click.ClickException) as raised:
+        cli._run(step)
+    return raised.value.message
+
+
+@pytest.mark.parametrize("number, text, advice", [
+    (28, "No space left on device", "Free some space there, or give the option naming this file (--out"),
+    (27, "File too large", "file-size limit (ulimit -f)"),
+], ids=["full-disk", "file-size-limit"])
+def test_a_full_disk_or_file_size_limit_says_what_to_do(number, text, advice):
+    # The errno's text alone named the file, and nothing to do about it.
+    message = _error_of(OSError(number, text, "/data/out/m.joblib"))
+    assert "/data/out/m.joblib" in message and text in message and advice in message
+
