@@ -31,7 +31,10 @@ def config_dir() -> Path:
     Returns
     -------
     Path
-        The folder (not created here).
+        The folder (not created here). The first save makes it: with its
+        parents for ``$FER_CLASSIC_HOME``; ``$XDG_CONFIG_HOME`` and
+        ``~/.config`` only where the folder above them exists (no home
+        folder is made, as for ``HOME=/nonexistent`` of service accounts).
     """
     if os.environ.get("FER_CLASSIC_HOME"):
         return Path(os.environ["FER_CLASSIC_HOME"])
@@ -59,6 +62,29 @@ def _read_key() -> bytes | None:
     return key if len(key) == _KEY_BYTES else None
 
 
+def _base_folder() -> Path | None:
+    """The folder :func:`config_dir` is made in, which must exist: the home folder (or the one above
+    ``$XDG_CONFIG_HOME``); None for ``$FER_CLASSIC_HOME``, made whole as the user named it."""
+    if os.environ.get("FER_CLASSIC_HOME"):
+        return None
+    if os.environ.get("XDG_CONFIG_HOME"):
+        return Path(os.environ["XDG_CONFIG_HOME"]).parent
+    return Path.home()
+
+
+def _make_folder(folder: Path) -> None:
+    """Make ``folder`` (the key's), never a missing home folder above it: that is an OSError naming the home."""
+    base = _base_folder()
+    if base is not None and not base.is_dir():
+        try:
+            folder.relative_to(base)
+        except ValueError:  # a key_path() of another place (a test's): made as asked
+            pass
+        else:
+            raise FileNotFoundError(f"the folder {base} does not exist, and fer-classic makes no home folder")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def _install_key(path: Path, *, replace: bool) -> None:
     """Put a new key at ``path`` whole: written to a temporary file beside it, then linked into place.
 
@@ -67,7 +93,7 @@ def _install_key(path: Path, *, replace: bool) -> None:
     written, as the O_EXCL-then-write creation let a second process do).
     ``replace``: ``path`` holds no usable key; it is replaced (``os.replace``).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0o600
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -103,7 +129,7 @@ def signing_key() -> bytes:
     ------
     OSError
         If no key can be read or stored (the folder is not writable, the
-        file is not readable).
+        file is not readable, the home folder does not exist).
     """
     path = key_path()
     for _ in range(3):  # a key file another process replaces meanwhile is read again
