@@ -160,6 +160,11 @@ def _warn(text: str) -> None:
     click.echo(f"warning: {text}", err=True)
 
 
+def _show_warning(message, *args, **kwargs) -> None:
+    """``warnings.showwarning`` as the CLI shows a warning (see :func:`_warn`)."""
+    _warn(_without_tracebacks(message))
+
+
 def _run(func, *args, _progress: bool | None = None, **kwargs):
     """Call a library function; turn every error into a clean CLI error (never a traceback).
 
@@ -195,13 +200,26 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 _NO_MEMORY_TO_LOAD = ("failed to map segment", "cannot allocate memory", "cannot map zero-fill pages")
 
 
+def _open_files_limit() -> str:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # Windows
+        return "this system's limit"
+    return f"this shell's limit, ulimit -n, is {soft}"
+
+
 _ANOTHER_PATH = "or give the option naming this file (--out, --report, ...) a path on another disk."
-#: What to do about the errors of a full disk or a file-size limit, which the errno's text alone does not say.
+#: What to do about the errors of a full disk or a low limit, which the errno's text alone does not say.
 _ADVICE = {
     errno.ENOSPC: lambda exc: f"{_message(exc)}. Free some space there, {_ANOTHER_PATH}",
     errno.EDQUOT: lambda exc: f"{_message(exc)}. Free some of your space there (disk quota), {_ANOTHER_PATH}",
     errno.EFBIG: lambda exc: (f"{_message(exc)}. The file outgrew this shell's file-size limit (ulimit -f) or what its "
                               f"file system allows: raise the limit, {_ANOTHER_PATH}"),
+    # The file is no help: a temporary one, or whichever was opened one too many.
+    errno.EMFILE: lambda exc: (f"too many open files ({_open_files_limit()}): raise it (e.g. ulimit -n 4096), or use "
+                               "--n-jobs 1."),
 }
 
 
@@ -901,6 +919,8 @@ def run() -> None:
     import threading
 
     global _COLLECTOR_PAUSED
+    # Warnings outside _run (joblib's teardown in the exit handlers) showed as Python's file:line and source line.
+    warnings.showwarning = _show_warning
     # A command imports scikit-learn, SciPy and more before its work starts (about 1 s). Those
     # imports create hundreds of thousands of objects and no garbage cycles, and the cyclic
     # collector scanned them over and over: the imports take 0.06 s less without it, the whole

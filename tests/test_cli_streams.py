@@ -166,3 +166,25 @@ def test_a_full_disk_or_file_size_limit_says_what_to_do(number, text, advice):
     message = _error_of(OSError(number, text, "/data/out/m.joblib"))
     assert "/data/out/m.joblib" in message and text in message and advice in message
 
+
+def test_too_many_open_files_names_the_limit_not_a_temporary_file():
+    # search under a low `ulimit -n`: "[Errno 24] Too many open files: '/tmp/fer-classic-cache-0n_wd1qq'".
+    import resource
+
+    message = _error_of(OSError(24, "Too many open files", "/tmp/fer-classic-cache-0n_wd1qq"))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert message == (f"too many open files (this shell's limit, ulimit -n, is {limit}): raise it (e.g. ulimit -n "
+                       "4096), or use --n-jobs 1.")
+
+
+def test_a_warning_outside_a_library_call_is_one_warning_line(run_step, monkeypatch, capsys):
+    # joblib's "Failed to delete temporary folder" in the exit handlers showed Python's file:line and source line.
+    import warnings
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # run() sets the CLI's for the process
+
+    def body():
+        warnings.warn("Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1", UserWarning)
+
+    assert run_step(body) == ("os._exit", 0)
+    assert capsys.readouterr().err == "warning: Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1\n"
