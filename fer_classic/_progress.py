@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import shutil
 import sys
 import threading
 import time
@@ -55,6 +56,17 @@ def _enabled(stream) -> bool:
     if chosen is None and os.environ.get(_ENV) in ("0", "1"):
         chosen = os.environ[_ENV] == "1"
     return chosen if chosen is not None else bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _columns(stream) -> int:
+    """Columns of the terminal ``stream`` shows on: ``COLUMNS`` first, as :func:`shutil.get_terminal_size`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):  # no file descriptor, or not a terminal: stdout's, else 80
+        return shutil.get_terminal_size().columns
 
 
 class Progress:
@@ -102,7 +114,9 @@ class Progress:
                 text += f", {elapsed:.0f} s, about {elapsed * (1 - share) / share:.0f} s left"
         else:  # nothing to count (a solver at work): the seconds only
             text = f"{self.what}: {elapsed:.0f} s"
-        self.stream.write("\r" + text.ljust(70))
+        # One row of the terminal, padded over the last: a longer line wraps, and "\r" rewinds its last row only.
+        width = max(_columns(self.stream) - 1, 1)
+        self.stream.write("\r" + text[:width].ljust(width))
         self.stream.flush()
         self._drawn, self._shown = now, True
 

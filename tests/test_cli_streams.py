@@ -188,3 +188,25 @@ def test_a_warning_outside_a_library_call_is_one_warning_line(run_step, monkeypa
 
     assert run_step(body) == ("os._exit", 0)
     assert capsys.readouterr().err == "warning: Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1\n"
+
+
+@pytest.mark.parametrize("columns", [30, 100])
+def test_the_progress_line_fills_one_row_of_the_terminal(monkeypatch, columns):
+    # It was padded to 70 columns: on a narrower terminal each redraw wrapped, and the rows piled up.
+    import io
+
+    from fer_classic import _progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(_progress, "MIN_SECONDS", 0.0)
+    monkeypatch.setattr(_progress, "_REDRAW_SECONDS", 0.0)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    stream = Terminal()
+    with _progress.Progress(1000, "loading images", stream=stream) as progress:
+        progress.update(400)
+    drawn = stream.getvalue().rstrip("\n").split("\r")[1:]
+    assert drawn and all(len(line) == columns - 1 for line in drawn)
+    assert drawn[0].startswith("loading images: 400/1,000 (40%)"[:columns - 1])
