@@ -660,6 +660,16 @@ def test_a_video_copy_in_an_annotate_folder_that_cannot_be_read_back_is_its_erro
         ".fer-classic-copies.jsonl", "astronaut.jpg", "crop.png", "wall.png"]
 
 
+def test_a_video_copy_in_an_annotate_folder_on_a_full_disk_is_not_told_to_try_another_suffix(
+        tmp_path, fitted_model, files, monkeypatch):
+    _copies_read_back_no_frame(monkeypatch)
+    usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(path)._replace(free=0))
+    run = predict_paths(fitted_model, [files / "clip.avi"], every=4, annotate=tmp_path / "out")
+    [error] = [row["error"] for row in run.rows if row["status"] == "error"]
+    assert "no space left on device" in error and ".mp4" not in error, error
+
+
 @pytest.mark.parametrize("suffix", [".pgm", ".pbm"])
 def test_annotating_a_folder_gives_an_image_opencv_cannot_write_in_colour_a_png_copy(tmp_path, fitted_model,
                                                                                      suffix):

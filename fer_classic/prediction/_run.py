@@ -616,9 +616,11 @@ def predict_paths(
             # One video's copy in a folder (OpenCV writing a .avi it cannot read back): reported on its row,
             # as an unreadable file is, so the other inputs' results are not lost; nothing was renamed there.
             not_annotated.append(targets[path])
-            rows.append({"source": str(path), "status": "error", "error": (
-                f"{path}: its annotated copy was not written: {exc} (Copies in an --annotate folder are named "
-                f"<stem>.avi; to name this one, annotate the video alone: --annotate {path.stem}.mp4.)")})
+            # Another suffix helps only where the codec failed, not a full disk.
+            advice = (f" (Copies in an --annotate folder are named <stem>.avi; to name this one, annotate the video "
+                      f"alone: --annotate {path.stem}.mp4.)" if getattr(exc, "suffix_fault", False) else "")
+            rows.append({"source": str(path), "status": "error",
+                         "error": f"{path}: its annotated copy was not written: {exc}{advice}"})
             continue
         why = stretched(image, pairs, model.image_shape)
         if why:

@@ -177,9 +177,16 @@ def open_video_writer(
     if full is not None:
         raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({full[0]}); {full[1]} or "
                               "choose another path.")
-    raise OutputPathError(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
-                          + ("choose another path." if path.suffix.lower() == ".avi" else
-                             "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
+    raise _codec_error(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
+                       + ("choose another path." if path.suffix.lower() == ".avi" else
+                          "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
+
+
+def _codec_error(message: str) -> OutputPathError:
+    """OutputPathError for a copy the container's codecs fail at (``suffix_fault``: another suffix may work)."""
+    error = OutputPathError(message)
+    error.suffix_fault = True  # predict's --annotate folder names the other suffix only for this cause
+    return error
 
 
 def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | None = None,
@@ -229,8 +236,8 @@ def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | N
         # An .avi copy (Motion-JPEG) failing leaves .mp4 (mp4v) to try, not .avi again.
         other = ("give a name ending in .mp4 instead" if path.suffix.lower() == ".avi" else
                  "give a name ending in .avi (Motion-JPEG, which every OpenCV build writes and reads) or .mp4")
-        raise OutputPathError(f"--annotate {shown}: OpenCV wrote a {path.suffix} video it cannot read back (this "
-                              f"build has no codec that suits the container); {other}.")
+        raise _codec_error(f"--annotate {shown}: OpenCV wrote a {path.suffix} video it cannot read back (this "
+                           f"build has no codec that suits the container); {other}.")
     if read is not None and read < n_frames:
         raise OutputPathError(f"--annotate {shown}: the video was cut short: {read} of its {n_frames} frames read "
                               "back (a write error, which OpenCV does not report, such as a full disk); free some "
