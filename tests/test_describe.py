@@ -261,6 +261,18 @@ def test_hamming_distance_counts_bits(a, b, expected):
     assert hamming_distance(np.uint64(a), np.uint64(b)) == expected
 
 
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_popcount_without_bitwise_count_counts_bits_of_any_shape(monkeypatch, shape):
+    """numpy < 2 has no bitwise_count: its fallback failed on a 0-d array (one pair of hashes)."""
+    from fer_classic.data import _duplicates
+
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    values = np.full(shape, 0b1011 | 2**63, dtype=np.uint64)
+    counted = _duplicates._popcount(values)
+    assert counted.shape == shape and np.all(counted == 4)
+    assert _duplicates._popcount(np.arange(8, dtype=np.uint64)[::2]).tolist() == [0, 1, 1, 2]  # strided
+
+
 def test_pixel_digest_depends_on_pixels_and_shape(face):
     assert pixel_digest(face) == pixel_digest(face.copy())
     assert pixel_digest(face) != pixel_digest(face.reshape(24, 96))

@@ -123,7 +123,9 @@ def _popcount(values: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0
         return np.bitwise_count(values)
     table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-    as_bytes = values.view(np.uint8).reshape(*values.shape, 8)
+    values = np.asarray(values)
+    # Flat and contiguous first: a 0-d or strided array cannot be viewed as bytes.
+    as_bytes = np.ascontiguousarray(values).reshape(-1).view(np.uint8).reshape(*values.shape, 8)
     return table[as_bytes].sum(axis=-1, dtype=np.uint8)
 
 
