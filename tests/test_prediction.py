@@ -1106,3 +1106,20 @@ def test_cli_names_an_annotated_copy_on_one_line(runner, tmp_path, model_file, f
     shutil.copy(files / "astronaut.jpg", photo)
     result = runner.invoke(main, ["predict", str(model_file), str(photo), "--annotate", str(tmp_path / "out")])
     assert f"annotated: {tmp_path / 'out'}/a\\nb.jpg\n" in result.stderr
+
+
+@pytest.mark.parametrize("suffix, colour", [(".png", True), (".pgm", False)])
+def test_writes_in_colour_silences_opencv_without_its_logging_module(monkeypatch, suffix, colour):
+    """OpenCV before 4.13 has no cv2.utils.logging (AttributeError on every --annotate), only cv2.setLogLevel."""
+    from fer_classic.prediction._run import writes_in_colour
+
+    levels = [3]
+    monkeypatch.delattr(cv2.utils, "logging", raising=False)
+    monkeypatch.setattr(cv2, "getLogLevel", lambda: levels[-1], raising=False)
+    monkeypatch.setattr(cv2, "setLogLevel", levels.append, raising=False)
+    writes_in_colour.cache_clear()
+    try:
+        assert writes_in_colour(suffix) is colour
+    finally:
+        writes_in_colour.cache_clear()
+    assert levels == [3, 0, 3]  # silent while trying, then the caller's level again

@@ -253,15 +253,17 @@ def writes_in_colour(suffix: str) -> bool:
     encoder for: tried once on a small colour image, OpenCV's own error
     lines silenced.
     """
-    logging = cv2.utils.logging
-    level = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    # cv2.utils.logging is new in OpenCV 4.13; older builds have cv2.getLogLevel/setLogLevel (0: silent).
+    logging = getattr(cv2.utils, "logging", None)
+    get_level, set_level = (logging.getLogLevel, logging.setLogLevel) if logging else (cv2.getLogLevel, cv2.setLogLevel)
+    level = get_level()
+    set_level(logging.LOG_LEVEL_SILENT if logging else 0)
     try:
         return bool(cv2.imencode(suffix, np.zeros((64, 64, 3), np.uint8))[0])
     except cv2.error:
         return False
     finally:
-        logging.setLogLevel(level)
+        set_level(level)
 
 
 def _copy_name(path: Path) -> Path:
