@@ -57,6 +57,25 @@ def test_reads_gif(tmp_path, tiny_faces):
     np.testing.assert_array_equal(data.images, subset.images[order])  # gray palette: lossless
 
 
+@pytest.mark.parametrize("transparency", [None, 0])
+def test_gif_is_decoded_by_pillow_where_opencv_cannot(tmp_path, monkeypatch, transparency):
+    """OpenCV reads GIFs from 4.12 on; before, its None made every GIF undecodable."""
+    rng = np.random.default_rng(0)
+    gif = Image.fromarray(rng.integers(0, 4, (6, 5), dtype=np.uint8), mode="P")
+    gif.putpalette([10, 20, 30, 200, 100, 0, 0, 0, 255, 255, 255, 255])
+    gif.save(tmp_path / "face.gif", **({} if transparency is None else {"transparency": transparency}))
+    # BGR, or BGRA where the GIF has transparency: what OpenCV >= 4.12 gives.
+    with Image.open(tmp_path / "face.gif") as saved:
+        pixels = np.array(saved.convert("RGB" if transparency is None else "RGBA"))
+    pixels = pixels[..., [2, 1, 0] if transparency is None else [2, 1, 0, 3]]
+    by_opencv = cv2.imdecode(np.fromfile(tmp_path / "face.gif", np.uint8), cv2.IMREAD_UNCHANGED)
+    if by_opencv is not None:
+        np.testing.assert_array_equal(by_opencv, pixels)
+    imdecode = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda buf, flags: None if bytes(buf[:3]) == b"GIF" else imdecode(buf, flags))
+    np.testing.assert_array_equal(decode_image(tmp_path / "face.gif"), pixels)
+
+
 @pytest.mark.parametrize("fmt, name", [("GIF", "face.png"), ("BMP", "face.jpg"), ("PNG", "face.tif")])
 def test_format_comes_from_the_content_not_the_suffix(tmp_path, tiny_faces, fmt, name):
     (tmp_path / "d" / "happy").mkdir(parents=True)

@@ -367,6 +367,19 @@ def _decoder_orients(fmt: str) -> bool:
     return image is not None and image.shape[:2] == (2, 1)
 
 
+def _decode_gif(content: bytes) -> np.ndarray | None:
+    """A GIF's first frame as OpenCV (>= 4.12) decodes it: BGR, or BGRA where it has transparency; None if corrupt."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as gif:
+            alpha = "transparency" in gif.info or gif.mode in ("RGBA", "LA", "PA")
+            pixels = np.array(gif.convert("RGBA" if alpha else "RGB"))
+    except Exception:  # noqa: BLE001 - Pillow's errors for a corrupt file vary (OSError, SyntaxError, ValueError)
+        return None
+    return np.ascontiguousarray(pixels[..., [2, 1, 0, 3] if alpha else [2, 1, 0]])
+
+
 def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.ImageHeader]:
     """Decode one image file, upright, with what its header declares.
 
@@ -409,6 +422,8 @@ def decode_image_header(path: str | os.PathLike) -> tuple[np.ndarray, _headers.I
     if header is None:
         header = _headers.read_header(content, name=str(path))
     image = cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None and header.format == "GIF":  # OpenCV reads GIFs from 4.12 on
+        image = _decode_gif(content)
     if image is None:
         raise ImageDecodeError(
             f"{path}: not a decodable image (a {header.format} header over data OpenCV cannot decode: corrupt, "
