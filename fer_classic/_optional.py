@@ -53,16 +53,42 @@ def import_optional(module: str, purpose: str) -> ModuleType:
     Raises
     ------
     MissingDependencyError
-        When the module (or one it needs) cannot be imported.
+        When the module (or one it needs) cannot be imported: "not installed"
+        when the module itself (or a package of the same extra) is missing,
+        otherwise "installed but failed to import" quoting the ImportError
+        (a version that does not match the installed scikit-learn, a missing
+        dependency of its own).
 
     Examples
     --------
     >>> import_optional("json", "reading JSON").__name__
     'json'
     """
+    top = module.split(".")[0]
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        if _is_missing(module, exc):
+            raise MissingDependencyError(f"{purpose} needs {top}, which is not installed: {install_hint(module)}") from exc
+        # Installed but broken (imbalanced-learn 0.12 under scikit-learn 1.6: "cannot import name 'parse_version'"):
+        # "not installed" sent users to reinstall what they had.
         raise MissingDependencyError(
-            f"{purpose} needs {module.split('.')[0]}, which is not installed: {install_hint(module)}"
+            f"{purpose} needs {top}, which is installed but failed to import: {type(exc).__name__}: {exc}; "
+            f"install a version that matches the others: pip install -U {_package_spec(module)}"
         ) from exc
+
+
+def _is_missing(module: str, exc: ImportError) -> bool:
+    # A ModuleNotFoundError for the module, one of its packages, or a package of its extra (dask.distributed
+    # without distributed); any other ImportError is raised by an installed package that failed to import.
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return False
+    name, top = exc.name, module.split(".")[0]
+    if module == name or module.startswith(name + "."):
+        return True
+    return EXTRAS.get(name.split(".")[0], "") == EXTRAS.get(top) and top in EXTRAS
+
+
+def _package_spec(module: str) -> str:
+    hint = install_hint(module)
+    return hint.removeprefix("pip install ")

@@ -57,3 +57,49 @@ def test_a_missing_tensorflow_is_named_before_loading(without, features):
     without("tensorflow", "keras")
     with pytest.raises(MissingDependencyError, match=r"CNNFeatures needs tensorflow.*'fer-classic\[deep\]'"):
         check_before_loading(make_pipeline(features, "svm"), (48, 48))
+
+
+def test_an_installed_package_that_fails_to_import_is_not_called_missing(monkeypatch):
+    """imbalanced-learn 0.12 under scikit-learn 1.6 raised ImportError on import: it was called 'not installed'."""
+    import importlib
+
+    from fer_classic._optional import import_optional
+
+    def broken(name, *args):
+        raise ImportError("cannot import name 'parse_version' from 'sklearn.utils'")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(MissingDependencyError, match=r"^--sampler smote needs imblearn, which is installed but failed "
+                                                     r"to import: ImportError: cannot import name 'parse_version' "
+                                                     r"from 'sklearn.utils'; .*pip install -U "
+                                                     r"'fer-classic\[imbalanced\]'$"):
+        import_optional("imblearn", "--sampler smote")
+
+
+@pytest.mark.parametrize("module, missing", [("imblearn", "imblearn"), ("dask.distributed", "distributed"),
+                                             ("tensorflow.keras", "tensorflow")])
+def test_a_missing_package_or_one_of_its_extra_is_not_installed(monkeypatch, module, missing):
+    import importlib
+
+    from fer_classic._optional import import_optional
+
+    def absent(name, *args):
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    monkeypatch.setattr(importlib, "import_module", absent)
+    with pytest.raises(MissingDependencyError, match=rf"^it needs {module.split('.')[0]}, which is not installed: "):
+        import_optional(module, "it")
+
+
+def test_a_missing_dependency_of_an_installed_package_is_no_missing_package(monkeypatch):
+    import importlib
+
+    from fer_classic._optional import import_optional
+
+    def needs_more(name, *args):
+        raise ModuleNotFoundError("No module named 'sklearn_compat'", name="sklearn_compat")
+
+    monkeypatch.setattr(importlib, "import_module", needs_more)
+    with pytest.raises(MissingDependencyError, match=r"imblearn, which is installed but failed to import: "
+                                                     r"ModuleNotFoundError: No module named 'sklearn_compat'"):
+        import_optional("imblearn", "it")
