@@ -69,7 +69,8 @@ def import_optional(module: str, purpose: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         if _is_missing(module, exc):
-            raise MissingDependencyError(f"{purpose} needs {top}, which is not installed: {install_hint(module)}") from exc
+            message = f"{purpose} needs {top}, which is not installed: {install_hint(module)}"
+            raise MissingDependencyError(message) from exc
         # Installed but broken (imbalanced-learn 0.12 under scikit-learn 1.6: "cannot import name 'parse_version'"):
         # "not installed" sent users to reinstall what they had.
         raise MissingDependencyError(
