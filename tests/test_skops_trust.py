@@ -87,7 +87,7 @@ def _build(features, clf, options):
     pipeline_options = {k: options.pop(k) for k in list(options)
                         if k in ("flip", "mirror_kernel", "preprocess", "block_scaling", "sampler")}
     if "sampler" in pipeline_options:
-        pytest.importorskip("imblearn")
+        pytest.importorskip("imblearn", exc_type=ModuleNotFoundError)
     return make_pipeline(features, clf, **pipeline_options, **options)
 
 
