@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 
 import numpy as np
@@ -419,7 +420,9 @@ def test_scheduler_address_must_be_a_dask_scheduler():
         check_scheduler("dask", local.scheduler_address)  # a scheduler passes
         # Asked for no worker's identity: the scheduler of a big cluster sent every one of them.
         info = _dask_identity(local.scheduler_address, time.monotonic() + 30)
-        assert info["type"] == "Scheduler" and info["n_workers"] == 1 and info["workers"] == {}
+        assert info["type"] == "Scheduler"
+        if "n_workers" in inspect.signature(local.scheduler.identity).parameters:  # newer distributed (2025)
+            assert info["n_workers"] == 1 and info["workers"] == {}
         worker = next(iter(local.scheduler_info["workers"]))
         with pytest.raises(ValueError, match=f"^--scheduler '{worker}': a Dask Worker answers there; give"):
             check_scheduler("dask", worker)
@@ -493,9 +496,13 @@ def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatc
 def test_a_lost_dask_worker_is_a_one_line_worker_error(error):
     from types import SimpleNamespace
 
-    from distributed import KilledWorker
-    from distributed.client import FutureCancelledError
+    from concurrent.futures import CancelledError
 
+    import distributed.client
+    from distributed import KilledWorker
+
+    # distributed < 2024.8 raised a plain CancelledError (FutureCancelledError is one).
+    FutureCancelledError = getattr(distributed.client, "FutureCancelledError", lambda key, reason: CancelledError(key))
     from fer_classic._distributed import _DaskTasks
     from fer_classic.exceptions import WorkerError
 
