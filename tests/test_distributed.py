@@ -501,7 +501,7 @@ def test_a_lost_dask_worker_is_a_one_line_worker_error(error):
     import distributed.client
     from distributed import KilledWorker
 
-    # distributed < 2024.8 raised a plain CancelledError (FutureCancelledError is one).
+    # distributed < 2024.7 raised a plain CancelledError (FutureCancelledError is one).
     FutureCancelledError = getattr(distributed.client, "FutureCancelledError", lambda key, reason: CancelledError(key))
     from fer_classic._distributed import _DaskTasks
     from fer_classic.exceptions import WorkerError
