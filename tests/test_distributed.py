@@ -494,17 +494,17 @@ def test_cli_empty_feature_store_is_refused(folder_dataset, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("error", ["cancelled", "killed"])
 def test_a_lost_dask_worker_is_a_one_line_worker_error(error):
-    from types import SimpleNamespace
-
     from concurrent.futures import CancelledError
+    from types import SimpleNamespace
 
     import distributed.client
     from distributed import KilledWorker
 
-    # distributed < 2024.7 raised a plain CancelledError (FutureCancelledError is one).
-    FutureCancelledError = getattr(distributed.client, "FutureCancelledError", lambda key, reason: CancelledError(key))
     from fer_classic._distributed import _DaskTasks
     from fer_classic.exceptions import WorkerError
+
+    # distributed < 2024.7 raised a plain CancelledError (FutureCancelledError is one).
+    FutureCancelledError = getattr(distributed.client, "FutureCancelledError", lambda key, reason: CancelledError(key))
 
     # What a nanny's restart of a killed worker gives (was "unexpected FutureCancelledError ... a bug").
     raised = (FutureCancelledError("_summary-1", "already forgotten") if error == "cancelled"
