@@ -345,7 +345,12 @@ def fill_new_parameters(model) -> None:
         if cls.__module__.split(".", 1)[0] != "fer_classic":
             continue
         state = vars(estimator)
-        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        parameters = inspect.signature(cls.__init__).parameters
+        if any(key not in parameters and not key.startswith("_") and not key.endswith("_") for key in state):
+            # A public attribute that is neither a parameter nor fitted state: another class's state (an
+            # edited file), not an older one of this class. Left to the checks, which name the file.
+            continue
+        for name, parameter in parameters.items():
             # A class attribute or property of that name is the class's own (a helper's __init__ may keep
             # its arguments under other names): only a missing instance attribute is filled.
             if (name != "self" and name not in state and not hasattr(cls, name)
