@@ -899,6 +899,27 @@ def _unwind_on_sigterm() -> tuple[bool, object]:
         return False, None
 
 
+def _stop_worker_processes() -> None:
+    """End the worker processes (joblib's loky pool) an interrupted command leaves, before the exit handlers.
+
+    The usual exit stops loky's pool in Python's thread teardown, which the
+    interrupted exit skips (see :func:`run`); multiprocessing's exit handler
+    would then wait for the idle workers forever (a ``kill PID`` during a
+    search's refit hung), and a worker still starting printed its traceback
+    on stdout.
+    """
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=2)
+        if child.is_alive():
+            child.kill()
+            child.join(timeout=2)
+
+
 def run() -> None:
     """The ``fer-classic`` command: :func:`main`, then an exit without Python's own teardown.
 
@@ -949,6 +970,8 @@ def run() -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)  # what sys.exit("message") prints
         code = 1
+    if code in (_SIGINT_EXIT, _SIGTERM_EXIT):
+        _stop_worker_processes()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

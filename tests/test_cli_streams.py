@@ -92,6 +92,34 @@ def test_an_interrupted_command_skips_the_teardown_that_kills_busy_threads(run_s
         worker.join()
 
 
+_INTERRUPTED_AFTER_A_LOKY_POOL = """
+import sys
+import click
+from joblib import Parallel, delayed
+from fer_classic import cli
+
+@click.command("step")
+def step():
+    Parallel(n_jobs=2, backend="loky")(delayed(abs)(i) for i in range(4))  # idle workers stay behind
+    raise KeyboardInterrupt
+
+cli.main.add_command(step)
+sys.argv = ["fer-classic", "step"]
+cli.run()
+"""
+
+
+def test_an_interrupted_command_ends_the_worker_processes_it_leaves(tmp_path):
+    # The interrupted exit skipped loky's shutdown, and multiprocessing's exit handler waited for its idle
+    # workers forever (a `kill PID` during a search's refit hung).
+    import subprocess
+
+    script = tmp_path / "step.py"
+    script.write_text(_INTERRUPTED_AFTER_A_LOKY_POOL)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+
+
 @pytest.mark.parametrize("error, message", [
     (MemoryError(), "Error: out of memory (MemoryError): use smaller images"),
     (ImportError("/venv/libaom.so.3: failed to map segment from shared object"),
@@ -192,7 +220,8 @@ def test_a_warning_outside_a_library_call_is_one_warning_line(run_step, monkeypa
         warnings.warn("Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1", UserWarning)
 
     assert run_step(body) == ("os._exit", 0)
-    assert capsys.readouterr().err == "warning: Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1\n"
+    expected = "warning: Failed to delete temporary folder: /dev/shm/joblib_memmapping_folder_1\n"
+    assert capsys.readouterr().err == expected
 
 
 @pytest.mark.parametrize("columns", [30, 100])
