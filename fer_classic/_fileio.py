@@ -26,7 +26,7 @@ from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
     "atomic_write", "atomic_write_bytes", "atomic_write_text", "check_outputs", "csv_writer", "file_sha256",
-    "folder_outputs", "path_items", "require_regular_file", "stat_regular_file",
+    "file_size_limit", "folder_outputs", "no_room", "path_items", "require_regular_file", "stat_regular_file",
 ]
 
 PathLike = str | os.PathLike
@@ -286,6 +286,85 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
 #: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).
 _WRITE_ERRNOS = frozenset(code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG"))
                           if code is not None)
+
+
+def file_size_limit() -> int | None:
+    """This process's file-size limit (``ulimit -f``) in bytes, or None where there is none (or no way to tell)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):  # no resource module on Windows
+        return None
+    return None if limit == resource.RLIM_INFINITY else limit
+
+
+def _temporary_place(path: PathLike) -> str | None:
+    """The variable that moves ``path``'s folder, if ``path`` is a temporary place no option names: joblib's
+    memmapping folder (/dev/shm or JOBLIB_TEMP_FOLDER) or the temp folder (a search's cache, TMPDIR)."""
+    real = os.path.realpath(path)
+    places = (("JOBLIB_TEMP_FOLDER", os.environ.get("JOBLIB_TEMP_FOLDER")), ("JOBLIB_TEMP_FOLDER", "/dev/shm"),
+              ("TMPDIR (or JOBLIB_TEMP_FOLDER)", tempfile.gettempdir()))
+    for variable, folder in places:
+        if folder:
+            folder = os.path.realpath(folder)
+            if real == folder or real.startswith(folder.rstrip(os.sep) + os.sep):
+                return variable
+    return None
+
+
+def no_room(code: int | None, path: PathLike | None = None, *, option: str | None = None,
+            free: int | None = None) -> tuple[str, str] | None:
+    """Why a write was refused for want of room, and what to do: ``(cause, fix)``, or None for another errno.
+
+    The one wording of a full disk (ENOSPC), a used-up quota (EDQUOT) and a
+    file too large (EFBIG: the file-size limit, or what the file system
+    allows) for every command and file.
+
+    Parameters
+    ----------
+    code : int or None
+        The errno.
+    path : path, optional
+        The file (or folder) being written; None where it is not known.
+    option : str, optional
+        The option that gave ``path`` (``"--out"``): the fix names it. Without
+        it, a path in a temporary place (the temp folder, /dev/shm) is moved
+        by TMPDIR or JOBLIB_TEMP_FOLDER, which the fix names instead.
+    free : int, optional
+        Bytes free on the disk, for the cause of ENOSPC.
+
+    Returns
+    -------
+    (cause, fix) : tuple of str, or None
+        Two clauses, without a capital or a full stop: "no space left on its
+        disk", "free some space there or give --out a path on another disk".
+    """
+    if code not in _WRITE_ERRNOS:
+        return None
+    there = " there" if path is not None else " on the disk being written to"
+    variable = _temporary_place(path) if option is None and path is not None else None
+    if option is not None:
+        elsewhere = f"give {option} a path on another disk"
+    elif variable is not None:
+        elsewhere = f"set {variable} to a folder on a disk with room"
+    elif path is not None:
+        elsewhere = "write this file to another disk"
+    else:
+        elsewhere = "write to another disk"
+    if code == errno.EFBIG:
+        limit = file_size_limit()
+        if limit is None:
+            return ("the file outgrew what its file system allows",
+                    elsewhere.replace("another disk", "a file system that allows larger files"))
+        # bash's `ulimit -f` counts 1 KiB blocks: "3072000 bytes" was typed as `ulimit -f 3072000` (3 GB).
+        return (f"the file-size limit of {limit} bytes was reached",
+                f"raise the file-size limit (bash's ulimit -f, now {limit // 1024}, counts 1 KiB blocks) or "
+                f"{elsewhere}")
+    if getattr(errno, "EDQUOT", None) is not None and code == errno.EDQUOT:
+        return "your disk quota is used up", f"free some of your space{there} or {elsewhere}"
+    cause = "no space left on its disk" + (f": {free} bytes free" if free is not None else "")
+    return cause, f"free some space{there} or {elsewhere}"
 
 
 def _temporary_of(filename, prefixes: tuple[str, ...]) -> bool:

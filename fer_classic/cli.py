@@ -210,13 +210,35 @@ def _open_files_limit() -> str:
     return f"this shell's limit, ulimit -n, is {soft}"
 
 
-_ANOTHER_PATH = "or give the option naming this file (--out, --report, ...) a path on another disk."
-#: What to do about the errors of a full disk or a low limit, which the errno's text alone does not say.
+def _option_naming(path) -> str | None:
+    """The option of the running command whose value is ``path``, the folder it is in, or ``path`` less its
+    suffix (``fit --out m`` writes m.joblib); None if none (a temporary file, or no command running)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or path is None:
+        return None
+    real = os.path.realpath(path)
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Option) and isinstance(value, (str, os.PathLike)) and os.fspath(value):
+            given = os.path.realpath(value)
+            if given in (real, os.path.splitext(real)[0]) or real.startswith(given.rstrip(os.sep) + os.sep):
+                return max(param.opts, key=len)
+    return None
+
+
+def _no_room_error(exc: OSError) -> str | None:
+    """The error of a full disk, a used-up quota or a file too large, with what to do (see no_room)."""
+    from ._fileio import no_room
+
+    text = no_room(exc.errno, exc.filename, option=_option_naming(exc.filename))
+    if text is None:
+        return None
+    cause = "" if exc.errno == errno.ENOSPC else f" ({text[0]})"  # "No space left on device" says it already
+    return f"{_message(exc)}{cause}: {text[1]}."
+
+
+#: What to do about the errors of a low limit, which the errno's text alone does not say.
 _ADVICE = {
-    errno.ENOSPC: lambda exc: f"{_message(exc)}. Free some space there, {_ANOTHER_PATH}",
-    errno.EDQUOT: lambda exc: f"{_message(exc)}. Free some of your space there (disk quota), {_ANOTHER_PATH}",
-    errno.EFBIG: lambda exc: (f"{_message(exc)}. The file outgrew this shell's file-size limit (ulimit -f) or what its "
-                              f"file system allows: raise the limit, {_ANOTHER_PATH}"),
     # The file is no help: a temporary one, or whichever was opened one too many.
     errno.EMFILE: lambda exc: (f"too many open files ({_open_files_limit()}): raise it (e.g. ulimit -n 4096), or use "
                                "--n-jobs 1."),
@@ -251,6 +273,8 @@ def _user_error(exc: Exception) -> click.ClickException | None:
     stream = _echoed_to(exc) if isinstance(exc, OSError) else None
     if stream is not None:  # `predict ... > out.csv` on a full disk
         return click.ClickException(f"writing the results to {stream} failed: {exc.strerror or _message(exc)}")
+    if isinstance(exc, OSError) and (room := _no_room_error(exc)) is not None:
+        return click.ClickException(room)
     if isinstance(exc, OSError) and exc.errno in _ADVICE:
         return click.ClickException(_ADVICE[exc.errno](exc))
     if isinstance(exc, (FerClassicError, ValueError, OSError)):

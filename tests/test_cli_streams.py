@@ -4,6 +4,7 @@ import atexit
 import contextlib
 import gc
 import os
+import resource
 import sys
 import threading
 
@@ -181,29 +182,71 @@ def test_results_that_cannot_be_written_to_stdout_are_one_error_line(monkeypatch
     assert result.stderr == "Error: writing the results to standard output failed: No space left on device\n"
 
 
-def _error_of(exc: Exception) -> str:
+def _raising(exc: Exception):
     def step():
         raise exc
 
+    return step
+
+
+def _error_of(exc: Exception) -> str:
     with pytest.raises(click.ClickException) as raised:
-        cli._run(step)
+        cli._run(_raising(exc))
     return raised.value.message
 
 
 @pytest.mark.parametrize("number, text, advice", [
-    (28, "No space left on device", "Free some space there, or give the option naming this file (--out"),
-    (27, "File too large", "file-size limit (ulimit -f)"),
+    (28, "No space left on device", "free some space there or write this file to another disk."),
+    (27, "File too large", "file system allows): write this file to a file system that allows larger files."),
 ], ids=["full-disk", "file-size-limit"])
-def test_a_full_disk_or_file_size_limit_says_what_to_do(number, text, advice):
+def test_a_full_disk_or_file_size_limit_says_what_to_do(number, text, advice, monkeypatch):
     # The errno's text alone named the file, and nothing to do about it.
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     message = _error_of(OSError(number, text, "/data/out/m.joblib"))
-    assert "/data/out/m.joblib" in message and text in message and advice in message
+    assert "/data/out/m.joblib" in message and text in message and message.endswith(advice)
+
+
+def test_the_file_size_limit_is_given_in_the_units_of_ulimit_f(monkeypatch):
+    # "the file-size limit (ulimit -f) of 3072000 bytes": `ulimit -f 3072000` (bash's 1 KiB blocks) is 3 GB.
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3000 * 1024, resource.RLIM_INFINITY))
+    message = _error_of(OSError(27, "File too large", "/data/out/m.joblib"))
+    assert "(the file-size limit of 3072000 bytes was reached): raise the file-size limit (bash's ulimit -f, now " \
+           "3000, counts 1 KiB blocks)" in message
+
+
+@pytest.mark.parametrize("where, advice", [
+    ("{tmp}/fer-classic-cache-0n_wd1qq/joblib/x.pkl", "set TMPDIR (or JOBLIB_TEMP_FOLDER) to a folder on a disk"),
+    ("/dev/shm/joblib_memmapping_folder_1_abc/x.pkl", "set JOBLIB_TEMP_FOLDER to a folder on a disk with room."),
+], ids=["search-cache", "joblib-memmapping"])
+def test_a_full_temporary_folder_names_the_variable_that_moves_it(where, advice):
+    # "give the option naming this file (--out, --report, ...) a path on another disk": no option names these.
+    import tempfile
+
+    message = _error_of(OSError(28, "No space left on device", where.format(tmp=tempfile.gettempdir())))
+    assert advice in message and "option" not in message
+
+
+def test_a_full_disk_without_a_file_name_says_no_there():
+    assert _error_of(OSError(28, "No space left on device")) == (
+        "[Errno 28] No space left on device: free some space on the disk being written to or write to another disk.")
+
+
+def test_a_full_disk_names_the_option_that_gave_the_file(monkeypatch, tmp_path):
+    # `fit --out m` writes m.joblib: the fix names --out, not "the option naming this file (--out, --report, ...)".
+    from click.testing import CliRunner
+
+    @click.command("step")
+    @click.option("--out")
+    def body(out):
+        cli._run(_raising(OSError(28, "No space left on device", f"{out}.joblib")))
+
+    monkeypatch.setitem(main.commands, "step", body)
+    result = CliRunner().invoke(main, ["step", "--out", str(tmp_path / "m")])
+    assert result.stderr.endswith("free some space there or give --out a path on another disk.\n")
 
 
 def test_too_many_open_files_names_the_limit_not_a_temporary_file():
     # search under a low `ulimit -n`: "[Errno 24] Too many open files: '/tmp/fer-classic-cache-0n_wd1qq'".
-    import resource
-
     message = _error_of(OSError(24, "Too many open files", "/tmp/fer-classic-cache-0n_wd1qq"))
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert message == (f"too many open files (this shell's limit, ulimit -n, is {limit}): raise it (e.g. ulimit -n "

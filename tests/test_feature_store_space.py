@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import shutil
 from collections import namedtuple
 
@@ -49,14 +50,16 @@ def test_a_store_without_room_is_an_error_naming_feature_store_and_leaves_nothin
     store = FeatureStore(tmp_path / "root", "k", N_ROWS, 200)
     with pytest.raises(OutputPathError, match=r"^--feature-store .*root: no room for the feature store k \(No space "
                                               r"left on device\): it needs 0\.6 MB, .* free there; free some space "
-                                              r"or choose another --feature-store\.$"):
+                                              r"there or give --feature-store a path on another disk\.$"):
         _chunk(store, 0)
     assert not store.folder.exists()
 
 
 def test_a_store_over_the_file_size_limit_says_to_raise_it(tmp_path, monkeypatch):
     _fallocate_fails(monkeypatch, errno.EFBIG)
-    with pytest.raises(OutputPathError, match=r"\(File too large\).*; raise the file-size limit \(ulimit -f\) or"):
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3000 * 1024, resource.RLIM_INFINITY))
+    with pytest.raises(OutputPathError, match=r"\(File too large\).*; raise the file-size limit \(bash's ulimit -f, "
+                                              r"now 3000, counts 1 KiB blocks\) or give --feature-store a path"):
         _chunk(FeatureStore(tmp_path, "k", N_ROWS, 200), 0)
 
 

@@ -84,16 +84,18 @@ def test_a_copy_whose_header_declares_no_count_is_kept_when_every_frame_reads(tm
 def test_a_copy_cut_short_on_a_full_disk_says_so(tmp_path, fitted_model, clip, monkeypatch):
     _copies_read_back(monkeypatch, frames=5)
     _full_disk(monkeypatch)
-    with pytest.raises(OutputPathError, match=r"cut short: 5 of its 12 frames read back \(no space left on device: "
-                                              r"0 bytes free on its disk\); free some space"):
+    with pytest.raises(OutputPathError, match=r"cut short: 5 of its 12 frames read back \(no space left on its disk: "
+                                              r"0 bytes free\); free some space"):
         predict_video(fitted_model, clip, every=6, annotate=tmp_path / "a.avi")
 
 
 def test_a_copy_cut_short_by_the_file_size_limit_says_so(tmp_path, fitted_model, clip, monkeypatch):
     _copies_read_back(monkeypatch, frames=5)
-    monkeypatch.setattr(resource, "getrlimit", lambda which: (100, resource.RLIM_INFINITY))
+    # The limit was given in bytes, which `ulimit -f` (bash: 1 KiB blocks) takes as 1024 times as much.
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (64 * 1024, resource.RLIM_INFINITY))
     with pytest.raises(OutputPathError, match=r"cut short: 5 of its 12 frames read back \(the file-size limit "
-                                              r"\(ulimit -f\) of 100 bytes was reached\); raise the limit"):
+                                              r"of 65536 bytes was reached\); raise the file-size limit \(bash's "
+                                              r"ulimit -f, now 64, counts 1 KiB blocks\) or give --annotate a path"):
         predict_video(fitted_model, clip, every=6, annotate=tmp_path / "a.avi")
 
 
@@ -103,7 +105,7 @@ def test_a_copy_of_no_frame_on_a_full_disk_blames_the_disk_not_the_codec(tmp_pat
     _full_disk(monkeypatch)
     with pytest.raises(OutputPathError) as raised:
         predict_video(fitted_model, clip, every=6, annotate=tmp_path / "a.avi")
-    assert "the video could not be written (no space left on device: 0 bytes free" in str(raised.value)
+    assert "the video could not be written (no space left on its disk: 0 bytes free" in str(raised.value)
     assert ".mp4" not in str(raised.value) and "codec" not in str(raised.value)
 
 
@@ -121,5 +123,6 @@ def test_a_writer_refused_on_a_full_disk_blames_the_disk_not_the_suffix(tmp_path
     monkeypatch.setattr(cv2, "VideoWriter", Refusing)
     _full_disk(monkeypatch)
     with pytest.raises(OutputPathError, match=r"--annotate .*a\.mp4: the video cannot be written there \(no space "
-                                              r"left on device: 0 bytes free on its disk\); free some space"):
+                                              r"left on its disk: 0 bytes free\); free some space there or "
+                                              r"give --annotate a path on another disk\.$"):
         open_video_writer(tmp_path / "a.mp4", 10.0, (96, 64))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._fileio import atomic_write_text
+from .._fileio import atomic_write_text, no_room
 from ..exceptions import OutputPathError
 
 __all__ = ["FeatureStore", "files_fingerprint", "store_key"]
@@ -31,9 +31,7 @@ _KEPT = "kept.npy"
 _PIXELS = "pixels.npy"
 #: 2: the decoded faces are kept (pixels.npy), for the training set's fingerprint.
 _VERSION = 2
-# A write failing for want of room (a full disk, a quota, ``ulimit -f``), and posix_fallocate unsupported where the
-# filesystem cannot preallocate (then free space is compared instead).
-_NO_ROOM = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
+# posix_fallocate unsupported where the filesystem cannot preallocate (then free space is compared instead).
 _NO_FALLOCATE = frozenset(getattr(errno, name) for name in ("EOPNOTSUPP", "ENOTSUP", "EINVAL", "ENOSYS")
                           if hasattr(errno, name))
 
@@ -202,7 +200,7 @@ class FeatureStore:
             try:
                 self._reserve()
             except OSError as exc:
-                if exc.errno not in _NO_ROOM:
+                if no_room(exc.errno) is None:  # not for want of room (a full disk, a quota, ulimit -f)
                     raise
                 raise self._no_room(exc) from None
         rows = start + np.asarray(kept, dtype=np.intp)
@@ -228,7 +226,7 @@ class FeatureStore:
                 del created
             self._reserve()
         except OSError as exc:
-            if exc.errno not in _NO_ROOM:
+            if no_room(exc.errno) is None:
                 raise
             # No chunk is recorded: the arrays hold nothing, and the space they took is given back.
             needed = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for _, dtype, shape in arrays)
@@ -276,10 +274,10 @@ class FeatureStore:
             free = f", {_megabytes(shutil.disk_usage(self.folder.parent).free)} free there"
         except OSError:
             free = ""
-        fix = "raise the file-size limit (ulimit -f)" if exc.errno == errno.EFBIG else "free some space"
+        fix = no_room(exc.errno, self.folder, option="--feature-store")[1]
         return OutputPathError(
             f"--feature-store {self.folder.parent}: no room for the feature store {self.folder.name} "
-            f"({exc.strerror or exc}): it needs {_megabytes(needed)}{free}; {fix} or choose another --feature-store.")
+            f"({exc.strerror or exc}): it needs {_megabytes(needed)}{free}; {fix}.")
 
     def kept(self, chunk: int) -> np.ndarray:
         """Positions, within ``chunk``, of its rows that hold features."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import numbers
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._fileio import atomic_write, atomic_write_text, check_outputs, creation_error
+from .._fileio import atomic_write, atomic_write_text, check_outputs, creation_error, file_size_limit, no_room
 from .._progress import Progress
 from ..data import IMAGE_EXTENSIONS
 from ..detection import FaceCropper, FaceTracker
@@ -175,8 +176,7 @@ def open_video_writer(
                               "choose another path.")
     full = _short_write_cause(path)  # an empty file can still be made on a full disk: not the codec's fault
     if full is not None:
-        raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({full[0]}); {full[1]} or "
-                              "choose another path.")
+        raise OutputPathError(f"--annotate {shown}: the video cannot be written there ({full[0]}); {full[1]}.")
     raise _codec_error(f"--annotate {shown}: OpenCV cannot write this video (tried codecs {', '.join(codecs)}); "
                        + ("choose another path." if path.suffix.lower() == ".avi" else
                           "give an .avi name instead (Motion-JPEG, which every OpenCV build writes)."))
@@ -230,8 +230,7 @@ def check_video_readable(path: str | os.PathLike, *, name: str | os.PathLike | N
     if cause is not None:  # not the codec's fault: another suffix would fail the same way
         what = ("could not be written" if not readable else
                 f"was cut short: {read} of its {n_frames} frames read back")
-        raise OutputPathError(f"--annotate {shown}: the video {what} ({cause[0]}); {cause[1]} or choose another "
-                              "path.")
+        raise OutputPathError(f"--annotate {shown}: the video {what} ({cause[0]}); {cause[1]}.")
     if not readable:
         # An .avi copy (Motion-JPEG) failing leaves .mp4 (mp4v) to try, not .avi again.
         other = ("give a name ending in .mp4 instead" if path.suffix.lower() == ".avi" else
@@ -267,26 +266,21 @@ _FULL_DISK_BYTES = 1 << 20
 
 
 def _short_write_cause(path: Path) -> tuple[str, str] | None:
-    """Why the video at ``path`` may be cut short, and what to do, where it can be told: its disk full, or
-    ``ulimit -f`` reached."""
+    """Why the video at ``path`` may be cut short, and what to do (see no_room), where it can be told: its
+    disk full, or ``ulimit -f`` reached."""
     try:
         size = path.stat().st_size
     except OSError:
         size = 0
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        if limit != resource.RLIM_INFINITY and size >= limit - 65536:
-            return f"the file-size limit (ulimit -f) of {limit} bytes was reached", "raise the limit"
-    except (ImportError, OSError, ValueError):  # no resource module on Windows
-        pass
+    limit = file_size_limit()
+    if limit is not None and size >= limit - 65536:
+        return no_room(errno.EFBIG, path, option="--annotate")
     try:
         free = shutil.disk_usage(path.parent).free
     except OSError:
         return None
     if free < _FULL_DISK_BYTES:
-        return f"no space left on device: {free} bytes free on its disk", "free some space"
+        return no_room(errno.ENOSPC, path, option="--annotate", free=free)
     return None
 
 
