@@ -200,14 +200,25 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 _NO_MEMORY_TO_LOAD = ("failed to map segment", "cannot allocate memory", "cannot map zero-fill pages")
 
 
-def _open_files_limit() -> str:
+def _too_many_open_files() -> str:
+    """What to do about EMFILE: a limit above the current one (4096 was lower than some), and --n-jobs 1 only
+    for a command that has it (predict, inspect and download-weights do not)."""
     try:
         import resource
 
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):  # Windows
-        return "this system's limit"
-    return f"this shell's limit, ulimit -n, is {soft}"
+        limit, higher = "this system's limit", None
+    else:
+        limit = f"this shell's limit, ulimit -n, is {soft}"
+        higher = max(2 * soft, 4096)
+        if hard != resource.RLIM_INFINITY:
+            higher = min(higher, hard) if hard > soft else None  # above the hard limit only root can go
+    fix = f"raise it (e.g. ulimit -n {higher})" if higher is not None else "raise it"
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and any(param.name == "n_jobs" for param in ctx.command.params):
+        fix += ", or use --n-jobs 1"
+    return f"too many open files ({limit}): {fix}."
 
 
 def _option_naming(path) -> str | None:
@@ -240,8 +251,7 @@ def _no_room_error(exc: OSError) -> str | None:
 #: What to do about the errors of a low limit, which the errno's text alone does not say.
 _ADVICE = {
     # The file is no help: a temporary one, or whichever was opened one too many.
-    errno.EMFILE: lambda exc: (f"too many open files ({_open_files_limit()}): raise it (e.g. ulimit -n 4096), or use "
-                               "--n-jobs 1."),
+    errno.EMFILE: lambda exc: _too_many_open_files(),
 }
 
 

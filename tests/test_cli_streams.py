@@ -245,12 +245,36 @@ def test_a_full_disk_names_the_option_that_gave_the_file(monkeypatch, tmp_path):
     assert result.stderr.endswith("free some space there or give --out a path on another disk.\n")
 
 
-def test_too_many_open_files_names_the_limit_not_a_temporary_file():
+def test_too_many_open_files_names_the_limit_not_a_temporary_file(monkeypatch):
     # search under a low `ulimit -n`: "[Errno 24] Too many open files: '/tmp/fer-classic-cache-0n_wd1qq'".
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, resource.RLIM_INFINITY))
     message = _error_of(OSError(24, "Too many open files", "/tmp/fer-classic-cache-0n_wd1qq"))
-    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    assert message == (f"too many open files (this shell's limit, ulimit -n, is {limit}): raise it (e.g. ulimit -n "
-                       "4096), or use --n-jobs 1.")
+    assert message == "too many open files (this shell's limit, ulimit -n, is 1024): raise it (e.g. ulimit -n 4096)."
+
+
+@pytest.mark.parametrize("soft, hard, fix", [
+    (20000, resource.RLIM_INFINITY, "raise it (e.g. ulimit -n 40000)"),  # it said "ulimit -n 4096": lower
+    (20000, 30000, "raise it (e.g. ulimit -n 30000)"),
+    (20000, 20000, "raise it"),
+], ids=["no-hard-limit", "up-to-the-hard-limit", "at-the-hard-limit"])
+def test_too_many_open_files_suggests_a_higher_limit(monkeypatch, soft, hard, fix):
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, hard))
+    assert _error_of(OSError(24, "Too many open files")).endswith(f"is {soft}): {fix}.")
+
+
+@pytest.mark.parametrize("has_n_jobs", [True, False])
+def test_too_many_open_files_offers_n_jobs_only_to_a_command_that_has_it(monkeypatch, has_n_jobs):
+    # predict, inspect and download-weights have no --n-jobs, and were told to use it.
+    from click.testing import CliRunner
+
+    def body(**params):
+        cli._run(_raising(OSError(24, "Too many open files")))
+
+    options = [click.Option(["--n-jobs"], type=int)] if has_n_jobs else []
+    monkeypatch.setitem(main.commands, "step", click.Command("step", callback=body, params=options))
+    result = CliRunner().invoke(main, ["step"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: too many open files")
+    assert ("--n-jobs 1" in result.stderr) == has_n_jobs
 
 
 def test_a_warning_outside_a_library_call_is_one_warning_line(run_step, monkeypatch, capsys):
