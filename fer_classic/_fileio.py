@@ -36,6 +36,9 @@ PathLike = str | os.PathLike
 # processes can be asked (a shared folder may hold another machine's live writer).
 _TMP_SUFFIX = ".tmp"
 _umask_lock = threading.Lock()
+#: Every file this process wrote (atomic_write, write_together), in order: a command whose files are written
+#: but whose results cannot be shown (a full stdout) can still say what it saved.
+WRITTEN: list[Path] = []
 # Dots would end the pid@host field of the name.
 _HOST = socket.gethostname().replace(".", "-") or "localhost"
 
@@ -180,6 +183,7 @@ def atomic_write(
             raise
         raise named from exc
     _fsync_dir(path.parent)
+    WRITTEN.append(path)
     return path
 
 
@@ -281,6 +285,7 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
         raise
     for folder in dict.fromkeys(path.parent for _, path in temporaries):
         _fsync_dir(folder)
+    WRITTEN.extend(path for _, path in temporaries)
 
 
 #: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).

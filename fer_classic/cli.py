@@ -265,6 +265,22 @@ def _echoed_to(exc: BaseException) -> str | None:
     return stream
 
 
+#: How many files the process had written when the running command started (see _files_written).
+_WRITTEN_BEFORE = 0
+
+
+def _files_written() -> str:
+    """"; the command's work is done: it wrote m.joblib" if the running command wrote files, else "": `fit ... >
+    /dev/full` saved the model, then said only that writing the results failed."""
+    from ._fileio import WRITTEN
+
+    paths = list(dict.fromkeys(os.fspath(path) for path in WRITTEN[_WRITTEN_BEFORE:]))
+    if not paths:
+        return ""
+    more = f" and {len(paths) - 3} more files" if len(paths) > 3 else ""
+    return f"; the command's work is done: it wrote {', '.join(paths[:3])}{more}"
+
+
 def _user_error(exc: Exception) -> click.ClickException | None:
     """The one-line error a user sees for ``exc``, raised in a library call or in a command's own code.
 
@@ -282,7 +298,8 @@ def _user_error(exc: Exception) -> click.ClickException | None:
 
     stream = _echoed_to(exc) if isinstance(exc, OSError) else None
     if stream is not None:  # `predict ... > out.csv` on a full disk
-        return click.ClickException(f"writing the results to {stream} failed: {exc.strerror or _message(exc)}")
+        return click.ClickException(f"writing the results to {stream} failed: {exc.strerror or _message(exc)}"
+                                    f"{_files_written()}")
     if isinstance(exc, OSError) and (room := _no_room_error(exc)) is not None:
         return click.ClickException(room)
     if isinstance(exc, OSError) and exc.errno in _ADVICE:
@@ -457,6 +474,10 @@ class _Commands(click.Group):
     """The command group: what happens in a command outside :func:`_run` ends the same clean way."""
 
     def invoke(self, ctx: click.Context):
+        global _WRITTEN_BEFORE
+        from ._fileio import WRITTEN
+
+        _WRITTEN_BEFORE = len(WRITTEN)  # one command per process, but tests invoke many
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:

@@ -182,6 +182,35 @@ def test_results_that_cannot_be_written_to_stdout_are_one_error_line(monkeypatch
     assert result.stderr == "Error: writing the results to standard output failed: No space left on device\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device that is always full")
+def test_results_that_cannot_be_written_to_stdout_say_the_files_were_saved(monkeypatch, tmp_path):
+    # `fit ... > /dev/full` saved the model, then said only "writing the results to standard output failed".
+    from click.testing import CliRunner
+
+    from fer_classic._fileio import atomic_write_text
+
+    full = open("/dev/full", "w")
+
+    def body():
+        atomic_write_text(tmp_path / "m.joblib", "model")
+        runner_stdout, sys.stdout = sys.stdout, full
+        try:
+            click.echo(f"model saved to {tmp_path / 'm.joblib'}")
+        finally:
+            sys.stdout = runner_stdout
+
+    atomic_write_text(tmp_path / "earlier.txt", "an earlier command's file")
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    try:
+        result = CliRunner().invoke(main, ["step"])
+    finally:
+        with contextlib.suppress(OSError):
+            full.close()
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: writing the results to standard output failed: No space left on device; the "
+                             f"command's work is done: it wrote {tmp_path / 'm.joblib'}\n")
+
+
 def _raising(exc: Exception):
     def step():
         raise exc
