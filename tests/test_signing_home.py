@@ -31,6 +31,18 @@ def test_a_missing_home_is_not_made_and_the_model_is_saved_unsigned(tmp_path, ho
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_home_is_no_home_and_the_model_is_saved_unsigned(tmp_path, home_env, monkeypatch):
+    # HOME="": Path.home() is "/", which exists, and the key folder was made at /.config/fer-classic.
+    from fer_classic.persistence import _signing
+
+    made = []
+    monkeypatch.setattr(_signing.Path, "mkdir", lambda self, *a, **k: made.append(self))  # never at / for real
+    home_env("")
+    with pytest.warns(UserWarning, match=r"\(FileNotFoundError: HOME is empty \(no home folder\).*saved unsigned"):
+        assert sign("abc", {}) == ""
+    assert made == []
+
+
 def test_an_existing_home_gets_its_config_folders_and_a_key(tmp_path, home_env):
     home_env(tmp_path)
     assert sign("abc", {})

@@ -75,13 +75,18 @@ def _base_folder() -> Path | None:
 def _make_folder(folder: Path) -> None:
     """Make ``folder`` (the key's), never a missing home folder above it: that is an OSError naming the home."""
     base = _base_folder()
-    if base is not None and not base.is_dir():
+    if base is not None:
         try:
             folder.relative_to(base)
         except ValueError:  # a key_path() of another place (a test's): made as asked
             pass
         else:
-            raise FileNotFoundError(f"the folder {base} does not exist, and fer-classic makes no home folder")
+            # An empty HOME is no home: Path.home() is then "/", and the key folder was made at /.config.
+            if os.environ.get("HOME") == "" and not os.environ.get("XDG_CONFIG_HOME"):
+                raise FileNotFoundError("HOME is empty (no home folder), and fer-classic makes no home folder; "
+                                        "set FER_CLASSIC_HOME to a folder for the key")
+            if not base.is_dir():
+                raise FileNotFoundError(f"the folder {base} does not exist, and fer-classic makes no home folder")
     folder.mkdir(parents=True, exist_ok=True)
 
 
