@@ -76,6 +76,23 @@ def test_where_the_filesystem_cannot_preallocate_the_free_space_decides(tmp_path
         assert store.missing() == [1, 2]
 
 
+def test_where_the_filesystem_cannot_preallocate_the_three_arrays_must_fit_together(tmp_path, monkeypatch):
+    # Each array was compared with the free space alone: room for the largest one passed, short of the others'.
+    _fallocate_fails(monkeypatch, errno.EOPNOTSUPP)
+    store = FeatureStore(tmp_path, "k", N_ROWS, 200)
+
+    def room_for_the_largest(path):
+        missing = sorted(max(f.stat().st_size - f.stat().st_blocks * 512, 0) for f in store.folder.glob("*.npy"))
+        if not missing:  # the error's own look, the arrays removed
+            return _Usage(1 << 41, 0, 0)
+        assert missing[-2] > 0  # pixels.npy is missing blocks too: the sum is larger
+        return _Usage(1 << 41, 0, missing[-1] + 1)
+
+    monkeypatch.setattr(shutil, "disk_usage", room_for_the_largest)
+    with pytest.raises(OutputPathError, match="no room for the feature store k"):
+        _chunk(store, 0)
+
+
 def test_a_resumed_store_without_room_keeps_its_chunks(tmp_path, monkeypatch):
     _chunk(FeatureStore(tmp_path, "k", N_ROWS, 200), 0, value=3.0)
     _fallocate_fails(monkeypatch, errno.ENOSPC)  # e.g. a store made sparse by an older fer-classic, disk since full

@@ -246,8 +246,9 @@ class FeatureStore:
         which kills the process without a word; ``posix_fallocate`` fails
         cleanly (ENOSPC) instead, and does not change the bytes. Where the
         filesystem cannot preallocate, the free space is compared with the
-        blocks still missing.
+        blocks still missing, of the three arrays together.
         """
+        missing = 0
         for name in (_FEATURES, _KEPT, _PIXELS):
             fd = os.open(self.folder / name, os.O_RDWR | getattr(os, "O_BINARY", 0))
             try:
@@ -260,11 +261,12 @@ class FeatureStore:
                 except OSError as exc:
                     if exc.errno not in _NO_FALLOCATE:
                         raise
-                missing = max(stat.st_size - getattr(stat, "st_blocks", 0) * 512, 0)
-                if missing and shutil.disk_usage(self.folder).free < missing:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.folder / name))
+                missing += max(stat.st_size - getattr(stat, "st_blocks", 0) * 512, 0)
             finally:
                 os.close(fd)
+        # Each array alone fitted the free space while the three together did not.
+        if missing and shutil.disk_usage(self.folder).free < missing:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.folder))
         self._reserved = True
 
     def _no_room(self, exc: OSError, needed: int | None = None) -> OutputPathError:
