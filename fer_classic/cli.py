@@ -8,6 +8,7 @@ the commands, so that ``fer-classic --help`` starts in a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import json
@@ -971,7 +972,11 @@ def _stop_worker_processes() -> None:
     for child in children:
         child.join(timeout=2)
         if child.is_alive():
-            child.kill()
+            try:
+                child.kill()
+            except AttributeError:  # loky's Popen has terminate() only
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
             child.join(timeout=2)
 
 

@@ -121,6 +121,33 @@ def test_an_interrupted_command_ends_the_worker_processes_it_leaves(tmp_path):
     assert done.returncode == 130, done.stderr
 
 
+def test_a_worker_that_outlives_terminate_is_killed_though_loky_has_no_kill(monkeypatch):
+    # loky's Popen has no kill(): a worker still alive 2 s after terminate() was an AttributeError traceback, rc 1.
+    import multiprocessing
+    import signal
+
+    class Worker:
+        pid = 123456789
+
+        def terminate(self):
+            pass
+
+        def join(self, timeout=None):
+            pass
+
+        def is_alive(self):
+            return True
+
+        def kill(self):
+            raise AttributeError("'Popen' object has no attribute 'kill'")
+
+    killed = []
+    monkeypatch.setattr(multiprocessing, "active_children", lambda: [Worker()])
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    cli._stop_worker_processes()
+    assert killed == [(123456789, signal.SIGKILL)]
+
+
 @pytest.mark.parametrize("error, message", [
     (MemoryError(), "Error: out of memory (MemoryError): use smaller images"),
     (ImportError("/venv/libaom.so.3: failed to map segment from shared object"),
