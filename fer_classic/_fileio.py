@@ -9,6 +9,7 @@ inputs is refused instead of overwriting the user's data.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import functools
@@ -19,7 +20,7 @@ import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .exceptions import FerClassicError, InputPathError, OutputPathError
@@ -36,9 +37,8 @@ PathLike = str | os.PathLike
 # processes can be asked (a shared folder may hold another machine's live writer).
 _TMP_SUFFIX = ".tmp"
 _umask_lock = threading.Lock()
-#: Every file this process wrote (atomic_write, write_together), in order: a command whose files are written
-#: but whose results cannot be shown (a full stdout) can still say what it saved.
-WRITTEN: list[Path] = []
+#: The files atomic_write and write_together wrote inside recording_writes() (None: outside it, nothing kept).
+_recorded: list[Path] | None = None
 # Dots would end the pid@host field of the name.
 _HOST = socket.gethostname().replace(".", "-") or "localhost"
 
@@ -133,6 +133,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def recording_writes() -> Iterator[list[Path]]:
+    """The paths :func:`atomic_write` and :func:`write_together` write inside the block, in order.
+
+    A command whose files are written but whose results cannot be shown (a
+    full stdout) can still say what it saved; outside the block nothing is
+    kept (a long-running caller's writes do not pile up).
+    """
+    global _recorded
+    previous, _recorded = _recorded, []
+    try:
+        yield _recorded
+    finally:
+        _recorded = previous
+
+
 def atomic_write(
     path: PathLike, write: Callable[[Path], None], *, make_parents: bool = True, keep_suffix: bool = False
 ) -> Path:
@@ -183,7 +199,8 @@ def atomic_write(
             raise
         raise named from exc
     _fsync_dir(path.parent)
-    WRITTEN.append(path)
+    if _recorded is not None:
+        _recorded.append(path)
     return path
 
 
@@ -285,7 +302,8 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
         raise
     for folder in dict.fromkeys(path.parent for _, path in temporaries):
         _fsync_dir(folder)
-    WRITTEN.extend(path for _, path in temporaries)
+    if _recorded is not None:
+        _recorded.extend(path for _, path in temporaries)
 
 
 #: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).

@@ -266,16 +266,12 @@ def _echoed_to(exc: BaseException) -> str | None:
     return stream
 
 
-#: How many files the process had written when the running command started (see _files_written).
-_WRITTEN_BEFORE = 0
-
-
 def _files_written() -> str:
     """"; the command's work is done: it wrote m.joblib" if the running command wrote files, else "": `fit ... >
     /dev/full` saved the model, then said only that writing the results failed."""
-    from ._fileio import WRITTEN
+    from . import _fileio
 
-    paths = list(dict.fromkeys(os.fspath(path) for path in WRITTEN[_WRITTEN_BEFORE:]))
+    paths = list(dict.fromkeys(os.fspath(path) for path in _fileio._recorded or ()))
     if not paths:
         return ""
     more = f" and {len(paths) - 3} more files" if len(paths) > 3 else ""
@@ -475,30 +471,29 @@ class _Commands(click.Group):
     """The command group: what happens in a command outside :func:`_run` ends the same clean way."""
 
     def invoke(self, ctx: click.Context):
-        global _WRITTEN_BEFORE
-        from ._fileio import WRITTEN
+        from ._fileio import recording_writes
 
-        _WRITTEN_BEFORE = len(WRITTEN)  # one command per process, but tests invoke many
-        try:
-            return super().invoke(ctx)
-        except KeyboardInterrupt as exc:
-            if _no_memory_for_a_thread():
-                # OpenBLAS raises SIGINT itself when it cannot start its threads (while NumPy or SciPy is imported
-                # under a low `ulimit -v`): that was "Aborted!", as if the user had pressed Ctrl-C.
-                raise _user_error(MemoryError("no memory left to start a thread")) from exc
-            # click's own handling exits 1, which scripts and make cannot tell from an ordinary error.
-            click.echo(err=True)
-            click.echo("Aborted!", err=True)
-            raise click.exceptions.Exit(_SIGINT_EXIT) from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the imports at the top of each command (low ulimit -v), ...
-            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
-                raise  # click's own: a reader that stopped reading (| head) is no error
-            error = _user_error(exc)
-            if error is None:
+        with recording_writes():  # what the command saved, for an error after it (see _files_written)
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as exc:
+                if _no_memory_for_a_thread():
+                    # OpenBLAS raises SIGINT itself when it cannot start its threads (while NumPy or SciPy is
+                    # imported under a low `ulimit -v`): that was "Aborted!", as if the user had pressed Ctrl-C.
+                    raise _user_error(MemoryError("no memory left to start a thread")) from exc
+                # click's own handling exits 1, which scripts and make cannot tell from an ordinary error.
+                click.echo(err=True)
+                click.echo("Aborted!", err=True)
+                raise click.exceptions.Exit(_SIGINT_EXIT) from None
+            except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
-            raise error from exc
+            except Exception as exc:  # noqa: BLE001 - the imports at the top of each command (low ulimit -v), ...
+                if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                    raise  # click's own: a reader that stopped reading (| head) is no error
+                error = _user_error(exc)
+                if error is None:
+                    raise
+                raise error from exc
 
 
 def _no_memory_for_a_thread() -> bool:

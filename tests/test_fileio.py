@@ -768,3 +768,14 @@ def test_write_together_refuses_a_folder_in_place_of_a_file_before_replacing_any
         write_together([(tmp_path / "report.html", "page"), (tmp_path / "metrics.json", "{}")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "report.html"]  # no temporary left
     assert (tmp_path / "metrics.json").read_text() == "last run's"
+
+
+def test_only_the_writes_inside_recording_writes_are_kept(tmp_path):
+    # A process-wide list of every file written grew without end in a long-running caller.
+    from fer_classic import _fileio
+
+    atomic_write_text(tmp_path / "before.txt", "x")
+    with _fileio.recording_writes() as written:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    atomic_write_text(tmp_path / "after.txt", "x")
+    assert written == [tmp_path / "a.txt"] and _fileio._recorded is None
