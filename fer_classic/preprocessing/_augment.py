@@ -7,6 +7,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_feature_names_in, check_array, check_consistent_length, check_is_fitted,
@@ -470,15 +471,39 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,), optional
             Passed to ``transformer.fit``.
         **fit_params : dict
-            Passed to ``transformer.fit``.
+            Passed to ``transformer.fit``; with metadata routing enabled
+            (``sklearn.set_config(enable_metadata_routing=True)``), those its
+            steps request (``set_fit_request``).
 
         Returns
         -------
         self
         """
         X = self._start_fit(X)
-        self.transformer_.fit(X, y, **fit_params)
+        self.transformer_.fit(X, y, **self._routed("fit", fit_params))
         return self
+
+    def _routed(self, method: str, fit_params: dict) -> dict:
+        """The parameters of ``transformer_.<method>``: routed by their requests when routing is on, else all."""
+        if not _routing_enabled():
+            return fit_params
+        return process_routing(self, method, **fit_params).transformer[method]
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: ``fit`` and ``fit_transform`` route to the transformer's.
+
+        See scikit-learn's :ref:`User Guide <metadata_routing>`.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The transformer's requests, for ``fit`` and ``fit_transform``.
+        """
+        return MetadataRouter(owner=self).add(
+            transformer=self.transformer,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit").add(
+                caller="fit_transform", callee="fit_transform"),
+        )
 
     def _check_params(self, image_shape: tuple[int, int]) -> None:
         """Raise ValueError if ``shift`` cannot apply to images of ``image_shape`` (also before any image is read)."""
@@ -508,7 +533,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,), optional
             Labels, passed to the transformer's ``fit_transform``.
         **fit_params : dict
-            Passed to the transformer's ``fit_transform``.
+            Passed to the transformer's ``fit_transform`` (routed as in :meth:`fit`).
 
         Returns
         -------
@@ -516,7 +541,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
             float32, as :meth:`transform`.
         """
         X = self._start_fit(X)
-        return self._all_views(X, self.transformer_.fit_transform(X, y, **fit_params))
+        return self._all_views(X, self.transformer_.fit_transform(X, y, **self._routed("fit_transform", fit_params)))
 
     def transform(self, X):
         """``[features of X | of its mirror images | ...]``, float32, shape (n_samples, n_views_ * n_features).
