@@ -8,6 +8,9 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.svm import SVC
+from sklearn.utils.metadata_routing import (
+    MetadataRequest, MetadataRouter, MethodMapping, _routing_enabled, get_routing_for_object, process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
@@ -27,6 +30,27 @@ def _inner_has(method: str):
         return hasattr(inner, method)
 
     return check
+
+
+def weighted_unless_declined(estimator):
+    """``estimator`` for a wrapper's metadata router: one whose unset ``sample_weight`` request of ``fit`` is True.
+
+    With metadata routing on, a wrapper that takes ``sample_weight`` itself
+    (:class:`CanonicalOrderClassifier`, :class:`LocalSVC`) routes it to its
+    estimator by the estimator's request; an explicit ``set_fit_request(sample_weight=False)``
+    keeps it from the estimator. An estimator that has not said either way
+    gets the weights, as without routing (scikit-learn's own wrappers do so
+    for the estimator they make by default): the wrapper is the estimator the
+    caller weighted. A router (a Pipeline) is left to its steps' requests.
+    Returns ``estimator`` itself, or a clone requesting the weights.
+    """
+    if not _routing_enabled():  # set_fit_request is refused then
+        return estimator
+    routing = get_routing_for_object(estimator)
+    if (isinstance(routing, MetadataRequest) and "sample_weight" in routing.fit.requests
+            and routing.fit.requests["sample_weight"] is None):
+        return clone(estimator).set_fit_request(sample_weight=True)
+    return estimator
 
 
 def needs_weighted_classes(estimator) -> bool:
@@ -228,6 +252,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             Passed to the inner ``fit`` when given (so that
             :func:`~sklearn.utils.validation.has_fit_parameter` sees it, and
             grid search can route it); the inner estimator must accept it.
+            With metadata routing on, it reaches the inner estimator as that
+            requests it (see :meth:`get_metadata_routing`).
 
         Returns
         -------
@@ -278,6 +304,8 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             else:
                 check_two_classes(y, sample_weight)
             fit_params["sample_weight"] = sample_weight
+        if _routing_enabled():  # the inner estimator's request decides (False: checked here, not passed on)
+            fit_params = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
         codes = np.searchsorted(labels, y)
         # labels is sorted; map each sorted label to its canonical rank.
@@ -341,6 +369,22 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         else:
             codes, decision = self.estimator_.predict(X), self.estimator_.decision_function(X)
         return self.classes_[np.asarray(codes).astype(int)], decision
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: its own ``sample_weight`` request, and ``fit`` routed to the estimator's.
+
+        See scikit-learn's :ref:`User Guide <metadata_routing>`. The
+        estimator's request decides whether the weights reach it; one that
+        has not said either way gets them (see :func:`weighted_unless_declined`).
+
+        Returns
+        -------
+        routing : MetadataRouter
+            This object's request and the estimator's.
+        """
+        inner = self.estimator if self.estimator is not None else SVC()
+        return MetadataRouter(owner=self).add_self_request(self).add(
+            estimator=weighted_unless_declined(inner), method_mapping=MethodMapping().add(caller="fit", callee="fit"))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -16,7 +17,7 @@ from .._sklearn_compat import (
     N_JOBS, HasMethods, Integral, Interval, Real, StrOptions, _fit_context, check_parameter_constraints,
     check_sample_weight, validate_data,
 )
-from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes
+from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes, weighted_unless_declined
 from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
 
 __all__ = ["LocalSVC"]
@@ -201,13 +202,37 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(X)
         self.sample_weight_ = sample_weight
         if self.mode_ == "refine":
-            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, sample_weight)
+            global_weight = sample_weight
+            if _routing_enabled():  # the global SVM's request decides; the local SVMs are this object's own
+                global_weight = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit.get(
+                    "sample_weight")
+            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight)
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
         self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
         self.local_multiclass_ = estimator.multiclass
         self._keep_gram(gram)
         return self
+
+    def get_metadata_routing(self):
+        """Metadata routing of this object: its own ``sample_weight`` request, and (``refine``) the estimator's.
+
+        See scikit-learn's :ref:`User Guide <metadata_routing>`. The local SVMs
+        take this object's weights; with ``mode="refine"`` the global SVM (the
+        estimator) takes them as it requests them, and one that has not said
+        either way gets them (see :func:`~fer_classic.estimators._canonical.weighted_unless_declined`).
+
+        Returns
+        -------
+        routing : MetadataRouter
+            This object's request, and the estimator's for ``refine``.
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        if self.mode == "refine":  # "local" fits no model of the estimator on the weights
+            estimator = KernelSVC(kernel="intersection", C=10.0) if self.estimator is None else self.estimator
+            router.add(estimator=weighted_unless_declined(estimator),
+                       method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return router
 
     def __getstate__(self):
         # The training kernel matrix is a cache (n_samples**2 values): not saved, recomputed when needed.
