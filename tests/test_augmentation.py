@@ -100,6 +100,18 @@ def test_sample_weight_reaches_an_estimator_taking_keyword_arguments():
     assert CALLS[-1][3].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]  # the refit on all rows
 
 
+def test_sample_weight_reaches_the_last_step_of_a_pipeline():
+    model = FlipAugmented(Pipeline([("scale", StandardScaler()), ("spy", Spy())]), image_shape=(2, 3))
+    model.fit(images(4), [0, 1, 0, 1], sample_weight=[1.0, 2.0, 3.0, 4.0])
+    assert CALLS[-1][3].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
+
+
+def test_sample_weight_given_twice_for_a_pipeline_is_refused():
+    model = FlipAugmented(Pipeline([("spy", Spy())]), image_shape=(2, 3))
+    with pytest.raises(ValueError, match="sample_weight and spy__sample_weight were both given"):
+        model.fit(images(4), [0, 1, 0, 1], sample_weight=[1.0] * 4, spy__sample_weight=[1.0] * 4)
+
+
 @pytest.mark.parametrize("wrap", [
     lambda inner: FlipAugmented(Pipeline([("pixels", inner), ("spy", Spy())])),
     lambda inner: MirrorViews(inner),

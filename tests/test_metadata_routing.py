@@ -80,3 +80,14 @@ def test_local_svc_refine_keeps_the_weight_from_a_global_svm_that_declines_it(fe
     unweighted = LocalSVC(KernelSVC(kernel="intersection", C=10.0), k=10, mode="refine").fit(X, y)
     np.testing.assert_allclose(model.estimator_.svc_.dual_coef_, unweighted.estimator_.svc_.dual_coef_)
     assert model.sample_weight_ is not None  # the local SVMs take this object's own weights
+
+
+def test_canonical_order_lets_an_inner_pipeline_route_the_weights(features):
+    X, y, weights = features
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipeline = Pipeline([("scale", StandardScaler().set_fit_request(sample_weight=False)),
+                             ("svc", SVC().set_fit_request(sample_weight=True))])
+        model = CanonicalOrderClassifier(pipeline).fit(X, y, sample_weight=weights)
+    expected = CanonicalOrderClassifier(SVC()).fit(StandardScaler().fit_transform(X), y, sample_weight=weights)
+    scaled = StandardScaler().fit(X).transform(X)
+    np.testing.assert_allclose(model.decision_function(X), expected.decision_function(scaled))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -13,7 +14,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import HasMethods, _fit_context, check_sample_weight, validate_data
 from ..labels import sort_labels
@@ -51,6 +52,40 @@ def weighted_unless_declined(estimator):
             and routing.fit.requests["sample_weight"] is None):
         return clone(estimator).set_fit_request(sample_weight=True)
     return estimator
+
+
+def sample_weight_key(estimator, owner: str) -> str:
+    """The name under which ``owner`` (a wrapper) gives its ``sample_weight`` to ``estimator.fit``.
+
+    ``"sample_weight"`` for an estimator whose ``fit`` takes it, or takes
+    ``**kwargs`` (GridSearchCV; a Pipeline with metadata routing on, where
+    its steps' requests decide). Without routing a Pipeline takes weights
+    for a step only: ``<last step>__sample_weight``, the weights of the
+    estimator that ends it (``clf__sample_weight`` for :func:`~fer_classic.make_pipeline`).
+
+    Raises
+    ------
+    ValueError
+        If ``estimator.fit`` (or, for a Pipeline without routing, its last step's) takes no ``sample_weight``.
+    """
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and not _routing_enabled():
+        name, last = steps[-1]
+        if last is not None and not isinstance(last, str) and hasattr(last, "fit"):
+            try:
+                return f"{name}__{sample_weight_key(last, owner)}"
+            except ValueError:
+                pass
+        raise ValueError(f"sample_weight was given but the last step of {type(estimator).__name__}, {name!r} "
+                         f"({type(last).__name__}), takes no sample_weight; {owner} gives the weights to it as "
+                         f"{name}__sample_weight: end the pipeline with an estimator whose fit takes sample_weight, "
+                         "or omit the weights.")
+    parameters = inspect.signature(estimator.fit).parameters.values()
+    if any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return "sample_weight"
+    raise ValueError(f"sample_weight was given but {type(estimator).__name__}.fit takes no sample_weight; {owner} "
+                     "passes the weights to its estimator's fit: wrap an estimator whose fit takes sample_weight "
+                     "(of make_pipeline's classifiers: svm, linear-svm, logreg, ridge, rf, mlp), or omit the weights.")
 
 
 def needs_weighted_classes(estimator) -> bool:
@@ -252,6 +287,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             Passed to the inner ``fit`` when given (so that
             :func:`~sklearn.utils.validation.has_fit_parameter` sees it, and
             grid search can route it); the inner estimator must accept it.
+            A Pipeline gets it for its last step (``<step>__sample_weight``).
             With metadata routing on, it reaches the inner estimator as that
             requests it (see :meth:`get_metadata_routing`).
 
@@ -280,11 +316,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         estimator = clone(self.estimator) if self.estimator is not None else SVC()
         fit_params = {}
         if sample_weight is not None:
-            if not has_fit_parameter(estimator, "sample_weight"):
-                raise ValueError(
-                    f"sample_weight was given but {type(estimator).__name__}.fit takes no sample_weight; "
-                    "choose a classifier that does (svm, linear-svm, logreg, ridge, rf, mlp) or omit the weights."
-                )
+            key = sample_weight_key(estimator, type(self).__name__)  # raises for an estimator taking none
             try:
                 sample_weight = check_sample_weight(sample_weight, X)  # refuses a negative weight, naming its row
             except ValueError:
@@ -303,7 +335,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 check_weighted_classes(y, sample_weight)
             else:
                 check_two_classes(y, sample_weight)
-            fit_params["sample_weight"] = sample_weight
+            fit_params[key] = sample_weight
         if _routing_enabled():  # the inner estimator's request decides (False: checked here, not passed on)
             fit_params = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from numbers import Integral
 
 import numpy as np
@@ -14,6 +13,7 @@ from sklearn.utils.validation import (
 )
 
 from .._sklearn_compat import HasMethods, Interval, _fit_context, check_sample_weight, validate_data
+from ..estimators._canonical import sample_weight_key
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
 __all__ = ["FlipAugmented", "MirrorViews", "mirror_rows", "n_mirror_views", "shift_rows"]
@@ -109,12 +109,6 @@ def _wrapped_image_shape(wrapper, estimator, image_shape, n_features: int) -> tu
             f"{owner}: rows of {n_features} pixels are not square images, and the only geometry declared, "
             f"{path!r} image_shape={declared}, comes after a step that may change the images; {fix}.")
     return shape
-
-
-def _passes_keyword(estimator, name: str) -> bool:
-    """Whether ``estimator.fit`` takes ``name``, as a parameter or through ``**kwargs`` (Pipeline, GridSearchCV)."""
-    parameters = inspect.signature(estimator.fit).parameters.values()
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def mirror_rows(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -266,9 +260,10 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             Targets, repeated for the mirrored rows.
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the images, each repeated for its mirror image; passed
-            to ``estimator.fit`` when given (a Pipeline says to name its step:
-            ``<step>__sample_weight``; an estimator whose ``fit`` takes
-            neither ``sample_weight`` nor ``**kwargs`` is refused).
+            to ``estimator.fit`` when given (to a Pipeline as
+            ``<last step>__sample_weight``, or as its steps request them with
+            metadata routing on; an estimator whose ``fit`` takes neither
+            ``sample_weight`` nor ``**kwargs`` is refused).
         **fit_params : dict
             Passed to ``estimator.fit`` as its ``fit`` takes them
             (``clf__sample_weight`` for a pipeline, without ``estimator__``);
@@ -300,10 +295,10 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
             y = np.asarray(y)
             y = np.concatenate([y, y])
         if sample_weight is not None:
-            if not _passes_keyword(self.estimator, "sample_weight"):
-                raise ValueError(f"sample_weight was given but {type(self.estimator).__name__}.fit takes no "
-                                 "sample_weight; wrap an estimator that does, or omit the weights.")
-            fit_params = {**fit_params, "sample_weight": sample_weight}
+            key = sample_weight_key(self.estimator, type(self).__name__)  # one rule with CanonicalOrderClassifier
+            if key in fit_params:
+                raise ValueError(f"sample_weight and {key} were both given: they are the same weights; give one.")
+            fit_params = {**fit_params, key: sample_weight}
         params = {}
         for key, value in fit_params.items():
             if value is not None and (key == "sample_weight" or key.endswith("__sample_weight")):
