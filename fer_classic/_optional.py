@@ -82,8 +82,11 @@ def import_optional(module: str, purpose: str) -> ModuleType:
 def _is_missing(module: str, exc: ImportError) -> bool:
     # A ModuleNotFoundError for the module, one of its packages, or a package of its extra (dask.distributed
     # without distributed); any other ImportError is raised by an installed package that failed to import.
-    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
-        return False
+    # dask.distributed words distributed's ModuleNotFoundError as a plain ImportError of its own: its cause names it.
+    while not (isinstance(exc, ModuleNotFoundError) and exc.name):
+        exc = exc.__cause__ or exc.__context__
+        if not isinstance(exc, ImportError):
+            return False
     name, top = exc.name, module.split(".")[0]
     if module == name or module.startswith(name + "."):
         return True

@@ -103,3 +103,23 @@ def test_a_missing_dependency_of_an_installed_package_is_no_missing_package(monk
     with pytest.raises(MissingDependencyError, match=r"imblearn, which is installed but failed to import: "
                                                      r"ModuleNotFoundError: No module named 'sklearn_compat'"):
         import_optional("imblearn", "it")
+
+
+def test_dask_without_distributed_is_not_installed_as_dask_words_it(monkeypatch):
+    """dask.distributed re-raises distributed's ModuleNotFoundError as a plain ImportError of its own words (with
+    install text): that was 'dask is installed but failed to import'."""
+    from fer_classic._optional import import_optional
+
+    pytest.importorskip("dask")
+
+    class Uninstalled:  # what Python's import system says of a package that is not installed
+        def find_spec(self, name, path=None, target=None):
+            if name == "distributed":
+                raise ModuleNotFoundError("No module named 'distributed'", name="distributed")
+
+    for loaded in [m for m in sys.modules if m.split(".")[0] == "distributed" or m == "dask.distributed"]:
+        monkeypatch.delitem(sys.modules, loaded)
+    monkeypatch.setattr(sys, "meta_path", [Uninstalled(), *sys.meta_path])
+    with pytest.raises(MissingDependencyError, match=r"^--backend dask needs dask, which is not installed: "
+                                                     r"pip install 'fer-classic\[dask\]'$"):
+        import_optional("dask.distributed", "--backend dask")
