@@ -247,3 +247,15 @@ def test_predict_with_another_image_size_is_an_error():
 def test_image_shape_that_does_not_match_rows_is_an_error():
     with pytest.raises(ValueError, match=r"image_shape=\(2, 2\) holds 4 pixels but X has 6"):
         FlipAugmented(Spy(), image_shape=(2, 2)).fit(images(2), [0, 1])
+
+
+def test_set_output_is_offered_for_a_wrapped_estimator_that_has_it():
+    model = FlipAugmented(StandardScaler(), image_shape=(2, 3))
+    assert model.set_output(transform="default") is model
+    assert not hasattr(FlipAugmented(Spy(), image_shape=(2, 3)), "set_output")
+
+
+def test_set_output_pandas_reaches_the_wrapped_estimator():
+    pd = pytest.importorskip("pandas")
+    model = FlipAugmented(StandardScaler(), image_shape=(2, 3)).set_output(transform="pandas").fit(images(4))
+    assert isinstance(model.transform(images(2)), pd.DataFrame)

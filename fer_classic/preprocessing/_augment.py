@@ -321,6 +321,26 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
         validate_data(self, X, reset=False, skip_check_array=True)
         return X
 
+    @available_if(_delegate("set_output"))
+    def set_output(self, *, transform=None):
+        """Set the output container of the wrapped estimator (and of the fitted one), as a Pipeline does its steps'.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            The container ``transform`` and ``fit_transform`` return; None: unchanged.
+
+        Returns
+        -------
+        self
+        """
+        if transform is None:
+            return self
+        for inner in (self.estimator, getattr(self, "estimator_", None)):
+            if inner is not None and hasattr(inner, "set_output"):
+                inner.set_output(transform=transform)
+        return self
+
     @available_if(_delegate("transform"))
     def fit_transform(self, X, y=None, **fit_params):
         """Fit on ``X`` and its mirror images, then transform the unflipped ``X`` (n_samples rows)."""
