@@ -1,5 +1,7 @@
 """Horizontal-flip augmentation: fit sees 2n rows (the mirrors), predict sees exactly its input."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
@@ -259,3 +261,14 @@ def test_set_output_pandas_reaches_the_wrapped_estimator():
     pd = pytest.importorskip("pandas")
     model = FlipAugmented(StandardScaler(), image_shape=(2, 3)).set_output(transform="pandas").fit(images(4))
     assert isinstance(model.transform(images(2)), pd.DataFrame)
+
+
+def test_a_data_frame_reaches_the_wrapped_estimator_as_in_fit_without_a_feature_name_warning():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(images(4), columns=[f"pixel{i}" for i in range(6)])
+    model = FlipAugmented(Pipeline([("scale", StandardScaler()), ("spy", Spy())]), image_shape=(2, 3))
+    model.fit(frame, [0, 1, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "X has feature names, but StandardScaler was fitted without feature names"
+        model.predict(frame)
+    assert isinstance(CALLS[-1][1], np.ndarray)

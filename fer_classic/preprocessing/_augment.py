@@ -315,11 +315,13 @@ class FlipAugmented(MetaEstimatorMixin, BaseEstimator):
 
     def _unchanged(self, X):
         # Checks the fit, the shape and the number of features only: X reaches the
-        # estimator as it was given (the validated copy is discarded).
+        # estimator as it was given (the validated copy is discarded), but for its column
+        # names: checked here against fit's, then dropped, as fit gave the estimator an array
+        # ("X has feature names, but ... was fitted without feature names" on every call otherwise).
         check_is_fitted(self)
         check_array(X, dtype=None, accept_sparse=True, ensure_all_finite=False)
         validate_data(self, X, reset=False, skip_check_array=True)
-        return X
+        return np.asarray(X) if hasattr(X, "columns") else X
 
     @available_if(_delegate("set_output"))
     def set_output(self, *, transform=None):
