@@ -229,13 +229,18 @@ def _option_naming(path) -> str | None:
     if ctx is None or path is None:
         return None
     real = os.path.realpath(path)
+    best, depth = None, -1
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if isinstance(param, click.Option) and isinstance(value, (str, os.PathLike)) and os.fspath(value):
             given = os.path.realpath(value)
-            if given in (real, os.path.splitext(real)[0]) or real.startswith(given.rstrip(os.sep) + os.sep):
+            if given in (real, os.path.splitext(real)[0]):
                 return max(param.opts, key=len)
-    return None
+            # The deepest folder holding the file: `fit --data . --out m.joblib`, `evaluate --data d --report d/r`
+            # name --out and --report, not the input folder that holds them too.
+            if real.startswith(given.rstrip(os.sep) + os.sep) and len(given) > depth:
+                best, depth = max(param.opts, key=len), len(given)
+    return best
 
 
 def _no_room_error(exc: OSError) -> str | None:

@@ -301,6 +301,26 @@ def test_a_full_disk_names_the_option_that_gave_the_file(monkeypatch, tmp_path):
     assert result.stderr.endswith("free some space there or give --out a path on another disk.\n")
 
 
+@pytest.mark.parametrize("data, out, written, option", [
+    (".", "m.joblib", "m.joblib", "--out"),  # the data folder holds the model too
+    ("d", "d/report", "d/report/report.html", "--report"),  # evaluate --report inside the data folder
+], ids=["exact", "deepest-folder"])
+def test_a_full_disk_names_the_output_option_not_the_input_folder_holding_it(monkeypatch, tmp_path, data, out,
+                                                                             written, option):
+    # The first option whose folder held the file won: "give --data a path on another disk".
+    from click.testing import CliRunner
+
+    @click.command("step")
+    @click.option("--data")
+    @click.option(option)
+    def body(data, **outputs):
+        cli._run(_raising(OSError(28, "No space left on device", str(tmp_path / written))))
+
+    monkeypatch.setitem(main.commands, "step", body)
+    result = CliRunner().invoke(main, ["step", "--data", str(tmp_path / data), option, str(tmp_path / out)])
+    assert result.stderr.endswith(f"give {option} a path on another disk.\n")
+
+
 def test_too_many_open_files_names_the_limit_not_a_temporary_file(monkeypatch):
     # search under a low `ulimit -n`: "[Errno 24] Too many open files: '/tmp/fer-classic-cache-0n_wd1qq'".
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, resource.RLIM_INFINITY))
