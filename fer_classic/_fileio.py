@@ -381,9 +381,9 @@ def no_room(code: int | None, path: PathLike | None = None, *, option: str | Non
             return ("the file outgrew what its file system allows",
                     elsewhere.replace("another disk", "a file system that allows larger files"))
         # bash's `ulimit -f` counts 1 KiB blocks: "3072000 bytes" was typed as `ulimit -f 3072000` (3 GB).
+        # The limit is the process's on every disk: another path is no way round it.
         return (f"the file-size limit of {limit} bytes was reached",
-                f"raise the file-size limit (bash's ulimit -f, now {limit // 1024}, counts 1 KiB blocks) or "
-                f"{elsewhere}")
+                f"raise the file-size limit (bash's ulimit -f, now {limit // 1024}, counts 1 KiB blocks)")
     if getattr(errno, "EDQUOT", None) is not None and code == errno.EDQUOT:
         return "your disk quota is used up", f"free some of your space{there} or {elsewhere}"
     cause = "no space left on its disk" + (f": {free} bytes free" if free is not None else "")

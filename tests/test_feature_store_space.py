@@ -59,7 +59,7 @@ def test_a_store_over_the_file_size_limit_says_to_raise_it(tmp_path, monkeypatch
     _fallocate_fails(monkeypatch, errno.EFBIG)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (3000 * 1024, resource.RLIM_INFINITY))
     with pytest.raises(OutputPathError, match=r"\(File too large\).*; raise the file-size limit \(bash's ulimit -f, "
-                                              r"now 3000, counts 1 KiB blocks\) or give --feature-store a path"):
+                                              r"now 3000, counts 1 KiB blocks\)\.$"):
         _chunk(FeatureStore(tmp_path, "k", N_ROWS, 200), 0)
 
 

@@ -95,7 +95,7 @@ def test_a_copy_cut_short_by_the_file_size_limit_says_so(tmp_path, fitted_model,
     monkeypatch.setattr(resource, "getrlimit", lambda which: (64 * 1024, resource.RLIM_INFINITY))
     with pytest.raises(OutputPathError, match=r"cut short: 5 of its 12 frames read back \(the file-size limit "
                                               r"of 65536 bytes was reached\); raise the file-size limit \(bash's "
-                                              r"ulimit -f, now 64, counts 1 KiB blocks\) or give --annotate a path"):
+                                              r"ulimit -f, now 64, counts 1 KiB blocks\)\.$"):
         predict_video(fitted_model, clip, every=6, annotate=tmp_path / "a.avi")
 
 
