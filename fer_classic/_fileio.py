@@ -37,8 +37,9 @@ PathLike = str | os.PathLike
 # processes can be asked (a shared folder may hold another machine's live writer).
 _TMP_SUFFIX = ".tmp"
 _umask_lock = threading.Lock()
-#: The files atomic_write and write_together wrote inside recording_writes() (None: outside it, nothing kept).
-_recorded: list[Path] | None = None
+#: The lists of recording_writes() blocks now open: each gets the files written while it is (none: nothing kept).
+_recorders: list[list[Path]] = []
+_recorders_lock = threading.Lock()
 # Dots would end the pid@host field of the name.
 _HOST = socket.gethostname().replace(".", "-") or "localhost"
 
@@ -141,12 +142,23 @@ def recording_writes() -> Iterator[list[Path]]:
     full stdout) can still say what it saved; outside the block nothing is
     kept (a long-running caller's writes do not pile up).
     """
-    global _recorded
-    previous, _recorded = _recorded, []
+    written: list[Path] = []
+    with _recorders_lock:
+        _recorders.append(written)
     try:
-        yield _recorded
+        yield written
     finally:
-        _recorded = previous
+        with _recorders_lock:  # by identity: blocks in other threads may close in any order
+            _recorders[:] = [r for r in _recorders if r is not written]
+
+
+def _record(paths: Iterable[Path]) -> None:
+    """Give every open :func:`recording_writes` block the files just written."""
+    if _recorders:
+        paths = list(paths)
+        with _recorders_lock:
+            for recorder in _recorders:
+                recorder.extend(paths)
 
 
 def atomic_write(
@@ -199,8 +211,7 @@ def atomic_write(
             raise
         raise named from exc
     _fsync_dir(path.parent)
-    if _recorded is not None:
-        _recorded.append(path)
+    _record([path])
     return path
 
 
@@ -302,8 +313,7 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
         raise
     for folder in dict.fromkeys(path.parent for _, path in temporaries):
         _fsync_dir(folder)
-    if _recorded is not None:
-        _recorded.extend(path for _, path in temporaries)
+    _record(path for _, path in temporaries)
 
 
 #: What only writing to an open file fails with: a full disk or quota, a file too large (not EIO: reads too).

@@ -9,6 +9,7 @@ the commands, so that ``fer-classic --help`` starts in a fraction of a second.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import gc
 import json
@@ -271,12 +272,14 @@ def _echoed_to(exc: BaseException) -> str | None:
     return stream
 
 
+#: The files the command running in this thread has written (its recording_writes list; None: no command).
+_WRITTEN: contextvars.ContextVar[list | None] = contextvars.ContextVar("fer_classic_written", default=None)
+
+
 def _files_written() -> str:
     """"; the command's work is done: it wrote m.joblib" if the running command wrote files, else "": `fit ... >
     /dev/full` saved the model, then said only that writing the results failed."""
-    from . import _fileio
-
-    paths = list(dict.fromkeys(os.fspath(path) for path in _fileio._recorded or ()))
+    paths = list(dict.fromkeys(os.fspath(path) for path in _WRITTEN.get(None) or ()))
     if not paths:
         return ""
     more = f" and {len(paths) - 3} more files" if len(paths) > 3 else ""
@@ -478,7 +481,8 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context):
         from ._fileio import recording_writes
 
-        with recording_writes():  # what the command saved, for an error after it (see _files_written)
+        with recording_writes() as written:  # what the command saved, for an error after it (see _files_written)
+            token = _WRITTEN.set(written)
             try:
                 return super().invoke(ctx)
             except KeyboardInterrupt as exc:
@@ -499,6 +503,8 @@ class _Commands(click.Group):
                 if error is None:
                     raise
                 raise error from exc
+            finally:
+                _WRITTEN.reset(token)
 
 
 def _no_memory_for_a_thread() -> bool:

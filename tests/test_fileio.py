@@ -778,4 +778,19 @@ def test_only_the_writes_inside_recording_writes_are_kept(tmp_path):
     with _fileio.recording_writes() as written:
         atomic_write_text(tmp_path / "a.txt", "x")
     atomic_write_text(tmp_path / "after.txt", "x")
-    assert written == [tmp_path / "a.txt"] and _fileio._recorded is None
+    assert written == [tmp_path / "a.txt"] and _fileio._recorders == []
+
+
+def test_recording_blocks_closing_out_of_order_keep_nothing_after(tmp_path):
+    # Two commands in threads: the first to close put back the other's list, and every later write was kept.
+    from fer_classic import _fileio
+
+    first, second = _fileio.recording_writes(), _fileio.recording_writes()
+    one, two = first.__enter__(), second.__enter__()
+    atomic_write_text(tmp_path / "both.txt", "x")
+    first.__exit__(None, None, None)
+    atomic_write_text(tmp_path / "second.txt", "x")
+    second.__exit__(None, None, None)
+    atomic_write_text(tmp_path / "after.txt", "x")
+    assert one == [tmp_path / "both.txt"] and two == [tmp_path / "both.txt", tmp_path / "second.txt"]
+    assert _fileio._recorders == []
