@@ -3,7 +3,7 @@
 Like imbalanced-learn's ``imblearn/utils/_sklearn_compat.py``: estimators
 import parameter validation (``_fit_context``, the constraint types) and
 ``validate_data`` from here, so that a move inside scikit-learn is fixed in
-this module alone. scikit-learn >= 1.6 is required (pyproject.toml).
+this module alone. scikit-learn >= 1.8 is required (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
     validate_params,
 )
+from sklearn.utils.metadata_routing import _routing_enabled as routing_enabled
 from sklearn.utils.multiclass import _ovr_decision_function
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -37,6 +38,7 @@ __all__ = [
     "Options",
     "Real",
     "RealNotInt",
+    "routing_enabled",
     "SequenceOf",
     "StrOptions",
     "_check_sample_weight",

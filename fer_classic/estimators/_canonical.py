@@ -10,13 +10,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.svm import SVC
 from sklearn.utils.metadata_routing import (
-    MetadataRequest, MetadataRouter, MethodMapping, _routing_enabled, get_routing_for_object, process_routing,
+    MetadataRequest, MetadataRouter, MethodMapping, get_routing_for_object, process_routing,
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._sklearn_compat import HasMethods, _fit_context, check_sample_weight, validate_data
+from .._sklearn_compat import HasMethods, _fit_context, check_sample_weight, routing_enabled, validate_data
 from ..labels import sort_labels
 
 __all__ = ["CanonicalOrderClassifier"]
@@ -45,7 +45,7 @@ def weighted_unless_declined(estimator):
     caller weighted. A router (a Pipeline) is left to its steps' requests.
     Returns ``estimator`` itself, or a clone requesting the weights.
     """
-    if not _routing_enabled():  # set_fit_request is refused then
+    if not routing_enabled():  # set_fit_request is refused then
         return estimator
     routing = get_routing_for_object(estimator)
     if (isinstance(routing, MetadataRequest) and "sample_weight" in routing.fit.requests
@@ -69,7 +69,7 @@ def sample_weight_key(estimator, owner: str) -> str:
         If ``estimator.fit`` (or, for a Pipeline without routing, its last step's) takes no ``sample_weight``.
     """
     steps = getattr(estimator, "steps", None)
-    if isinstance(steps, list) and steps and not _routing_enabled():
+    if isinstance(steps, list) and steps and not routing_enabled():
         name, last = steps[-1]
         if last is not None and not isinstance(last, str) and hasattr(last, "fit"):
             try:
@@ -336,7 +336,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             else:
                 check_two_classes(y, sample_weight)
             fit_params[key] = sample_weight
-        if _routing_enabled():  # the inner estimator's request decides (False: checked here, not passed on)
+        if routing_enabled():  # the inner estimator's request decides (False: checked here, not passed on)
             fit_params = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit
         self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
         codes = np.searchsorted(labels, y)

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -15,7 +15,7 @@ from .._progress import Progress
 from .._resources import pool_size
 from .._sklearn_compat import (
     N_JOBS, HasMethods, Integral, Interval, Real, StrOptions, _fit_context, check_parameter_constraints,
-    check_sample_weight, validate_data,
+    check_sample_weight, routing_enabled, validate_data,
 )
 from ._canonical import check_two_classes, check_weighted_classes, class_weight_codes, weighted_unless_declined
 from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
@@ -203,7 +203,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.sample_weight_ = sample_weight
         if self.mode_ == "refine":
             global_weight = sample_weight
-            if _routing_enabled():  # the global SVM's request decides; the local SVMs are this object's own
+            if routing_enabled():  # the global SVM's request decides; the local SVMs are this object's own
                 global_weight = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit.get(
                     "sample_weight")
             estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight)

@@ -6,13 +6,13 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, clone
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routing_enabled, process_routing
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_feature_names_in, check_array, check_consistent_length, check_is_fitted,
 )
 
-from .._sklearn_compat import HasMethods, Interval, _fit_context, check_sample_weight, validate_data
+from .._sklearn_compat import HasMethods, Interval, _fit_context, check_sample_weight, routing_enabled, validate_data
 from ..estimators._canonical import sample_weight_key
 from ..features._base import IMAGE_SHAPE_CONSTRAINT, infer_image_shape
 
@@ -502,7 +502,7 @@ class MirrorViews(TransformerMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _routed(self, method: str, fit_params: dict) -> dict:
         """The parameters of ``transformer_.<method>``: routed by their requests when routing is on, else all."""
-        if not _routing_enabled():
+        if not routing_enabled():
             return fit_params
         return process_routing(self, method, **fit_params).transformer[method]
 
