@@ -1,4 +1,4 @@
-"""How names taken from the user's files are shown in text output (tables, lists)."""
+"""How names taken from the user's files, and sizes, are shown in text output (tables, lists, messages)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,19 @@ def valid_text(text: str) -> str:
     'bad\\\\xff.png'
     """
     return "".join(_escape(c) if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def megabytes(n_bytes) -> str:
+    """A size in bytes as text: MB from 0.1 MB up, kB below (anything not a number as ``str`` gives it).
+
+    Examples
+    --------
+    >>> megabytes(5_800_000), megabytes(61_440)
+    ('5.8 MB', '61.4 kB')
+    """
+    if isinstance(n_bytes, bool) or not isinstance(n_bytes, (int, float)):
+        return str(n_bytes)
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"
 
 
 def _escape(char: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._display import megabytes
 from .._fileio import atomic_write_text, no_room
 from ..exceptions import OutputPathError
 
@@ -273,13 +274,13 @@ class FeatureStore:
         if needed is None:
             needed = sum((self.folder / name).stat().st_size for name in (_FEATURES, _KEPT, _PIXELS))
         try:
-            free = f", {_megabytes(shutil.disk_usage(self.folder.parent).free)} free there"
+            free = f", {megabytes(shutil.disk_usage(self.folder.parent).free)} free there"
         except OSError:
             free = ""
         fix = no_room(exc.errno, self.folder, option="--feature-store")[1]
         return OutputPathError(
             f"--feature-store {self.folder.parent}: no room for the feature store {self.folder.name} "
-            f"({exc.strerror or exc}): it needs {_megabytes(needed)}{free}; {fix}.")
+            f"({exc.strerror or exc}): it needs {megabytes(needed)}{free}; {fix}.")
 
     def kept(self, chunk: int) -> np.ndarray:
         """Positions, within ``chunk``, of its rows that hold features."""
@@ -299,7 +300,3 @@ class FeatureStore:
     def info(self, chunk: int) -> dict:
         """The manifest's record of a written chunk: ``skipped``, ``n_kept``."""
         return self.manifest["done"][str(chunk)]
-
-
-def _megabytes(n_bytes: int) -> str:
-    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .._display import one_line
+from .._display import megabytes, one_line
 from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._skops_format import is_zip, skops_info
@@ -196,7 +196,7 @@ def format_model_info(info: dict) -> str:
         ("created", metadata.get("created")),
     ]
     lines += [f"{name:<15}{value}" for name, value in rows if value]
-    lines.append(f"{'file size':<15}{_megabytes(os.path.getsize(info['path']))}")
+    lines.append(f"{'file size':<15}{megabytes(os.path.getsize(info['path']))}")
     sizes = _mapping(metadata.get("sizes"))
     # Both formats compress their arrays with zlib level 3 (older files: no figures).
     packed = _mapping(sizes.get("compressed"))
@@ -206,8 +206,8 @@ def format_model_info(info: dict) -> str:
         lines.append(_step_sizes("in the file", packed["steps"], "arrays compressed, estimated"))
     for where, n in _mapping(sizes.get("arrays")).items():
         in_file = _mapping(packed.get("arrays")).get(where)
-        lines.append(f"{'':<15}{where}: {_megabytes(n)}"
-                     + (f", {_megabytes(in_file)} in the file" if in_file is not None else ""))
+        lines.append(f"{'':<15}{where}: {megabytes(n)}"
+                     + (f", {megabytes(in_file)} in the file" if in_file is not None else ""))
     if info.get("missing_metadata"):
         lines.append(f"{'missing':<15}{', '.join(info['missing_metadata'])} (loading refuses the file: "
                      "predicting needs it)")
@@ -263,13 +263,7 @@ def _metric_text(name: str, value) -> str:
 
 
 def _step_sizes(label: str, steps: dict, note: str) -> str:
-    return f"{label:<15}" + ", ".join(f"{name} {_megabytes(n)}" for name, n in steps.items()) + f" ({note})"
-
-
-def _megabytes(n_bytes) -> str:
-    if isinstance(n_bytes, bool) or not isinstance(n_bytes, (int, float)):
-        return str(n_bytes)
-    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"
+    return f"{label:<15}" + ", ".join(f"{name} {megabytes(n)}" for name, n in steps.items()) + f" ({note})"
 
 
 def _mapping(value) -> dict:
