@@ -255,13 +255,6 @@ def _no_room_error(exc: OSError) -> str | None:
     return f"{_message(exc)}{cause}: {text[1]}."
 
 
-#: What to do about the errors of a low limit, which the errno's text alone does not say.
-_ADVICE = {
-    # The file is no help: a temporary one, or whichever was opened one too many.
-    errno.EMFILE: lambda exc: _too_many_open_files(),
-}
-
-
 def _echoed_to(exc: BaseException) -> str | None:
     """"standard output" or "standard error" when ``exc`` was raised writing to it with ``click.echo``, else None."""
     stream, frame = None, exc.__traceback__
@@ -307,8 +300,9 @@ def _user_error(exc: Exception) -> click.ClickException | None:
                                     f"{_files_written()}")
     if isinstance(exc, OSError) and (room := _no_room_error(exc)) is not None:
         return click.ClickException(room)
-    if isinstance(exc, OSError) and exc.errno in _ADVICE:
-        return click.ClickException(_ADVICE[exc.errno](exc))
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        # The file is no help (a temporary one, or whichever was opened one too many): the limit is.
+        return click.ClickException(_too_many_open_files())
     if isinstance(exc, (FerClassicError, ValueError, OSError)):
         return click.ClickException(_message(exc))
     if os.environ.get("FER_CLASSIC_DEBUG"):
