@@ -1,7 +1,7 @@
 """fer-classic's transformers and classifiers inside a user-built scikit-learn pipeline.
 
 HOG and LBP features are concatenated with a FeatureUnion, scaled, and fed to
-an RBF SVM whose classes follow the canonical emotion order; GridSearchCV
+an RBF SVM behind fer-classic's checks of labels and weights; GridSearchCV
 tunes the HOG cell size and the SVM's C by cross-validation on the training
 split only, then the best pipeline is scored once on the test split.
 
@@ -26,6 +26,7 @@ from fer_classic.estimators import CanonicalOrderClassifier
 from fer_classic.evaluation import classification_metrics, format_metrics
 from fer_classic.exceptions import FerClassicError
 from fer_classic.features import HOGFeatures, LBPFeatures
+from fer_classic.labels import sort_labels
 from fer_classic.workflow import split_train_test
 
 #: Folds of the grid search's cross-validation: each class needs this many training images.
@@ -96,7 +97,8 @@ def main() -> None:
     for params, score in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
         print(f"  {score:.4f}  {params}")
     print(f"best: {search.best_params_}")
-    metrics = classification_metrics(test.y, search.predict(test.X), search.classes_)
+    # Reported in the canonical order (angry ... neutral); classes_ are sorted, as scikit-learn sorts them.
+    metrics = classification_metrics(test.y, search.predict(test.X), sort_labels(search.classes_))
     print(format_metrics(metrics))
 
 

@@ -18,6 +18,7 @@ from fer_classic.estimators import CLASSIFIERS
 from fer_classic.exceptions import FerClassicError
 from fer_classic.evaluation import classification_metrics, format_confusion_matrix, format_metrics
 from fer_classic.features import parse_feature_names
+from fer_classic.labels import sort_labels
 from fer_classic.persistence import FERModel
 from fer_classic.workflow import split_train_test
 
@@ -58,7 +59,8 @@ def main() -> None:
     except ValueError as exc:  # scikit-learn's, e.g. more PCA components or k-NN neighbours than images
         raise SystemExit(f"--features {args.features} --clf {args.clf} cannot be fit on the {len(train)} training "
                          f"images of {data.name} ({exc}); give more images, or other --features / --clf.") from None
-    metrics = classification_metrics(test.y, predicted, pipeline.classes_)
+    # Reported in the canonical order (angry ... neutral); classes_ are sorted, as scikit-learn sorts them.
+    metrics = classification_metrics(test.y, predicted, sort_labels(pipeline.classes_))
     print(format_metrics(metrics))
     print(format_confusion_matrix(metrics))
 

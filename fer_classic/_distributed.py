@@ -1023,7 +1023,6 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     from .data._folder import refuse_undecoded_folders
     from .data._images import FaceSource, _read_part
     from .estimators._canonical import coded_class_weights
-    from .labels import sort_labels
 
     cut = _scale_index(pipeline)
     head = pipeline[:cut]
@@ -1052,13 +1051,13 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         skipped = [tuple(item) for s in summaries for item in s["skipped"]]
         refuse_undecoded_folders(images.folders, kept_rows, skipped)  # as a local load refuses such a folder
         labels = images.labels[kept_rows]
-        classes = np.asarray(sort_labels(np.unique(labels).tolist()), dtype=object)
+        classes = np.unique(labels).astype(object)
         digest = timed(timings, "features", _fingerprint, chunks, labels, tuple(size))
 
         n, mean, var = _merge_moments(summaries)
         scaler = _fitted_scaler(pipeline.named_steps["scale"], n, mean, var)
         canonical = pipeline.steps[-1][1]
-        # Rank in canonical order, as CanonicalOrderClassifier encodes the labels.
+        # Codes in sorted order, as CanonicalOrderClassifier encodes the labels.
         rank = {label: i for i, label in enumerate(classes.tolist())}
         codes = np.fromiter((rank[label] for label in labels), dtype=np.intp, count=len(labels))
         fit = _fit_ridge if isinstance(canonical.estimator, RidgeClassifier) else _fit_approx_svm

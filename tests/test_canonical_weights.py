@@ -24,7 +24,7 @@ def test_an_inner_pipeline_gets_the_weights_for_its_last_step(features):
     X, y, weights = features
     pipeline = Pipeline([("scale", StandardScaler()), ("svc", SVC())])
     model = CanonicalOrderClassifier(pipeline).fit(X, y, sample_weight=weights)
-    codes = np.searchsorted(model.classes_, y)  # angry, happy, sad: canonical order is sorted order here
+    codes = np.searchsorted(model.classes_, y)  # the inner classifier's codes index the sorted classes_
     expected = Pipeline([("scale", StandardScaler()), ("svc", SVC())]).fit(X, codes, svc__sample_weight=weights)
     np.testing.assert_allclose(model.decision_function(X), expected.decision_function(X))
 

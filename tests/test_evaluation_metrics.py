@@ -350,3 +350,16 @@ def test_metrics_summary_names_the_count_n_test_and_keeps_the_halves():
     summary = metrics_summary(metrics)
     assert summary["n_test"] == 2 and "n" not in summary and summary["roc_auc_macro"] is None
     assert summary["accuracy_by_group"] == metrics["accuracy_by_group"]
+
+
+@pytest.mark.parametrize("clf", ["logreg", "linear-svm"])
+def test_model_scores_follow_the_canonical_classes(tiny_faces, clf):
+    """The classifier's columns are sorted (scikit-learn's order); the model's follow its canonical classes."""
+    from fer_classic import fit_model
+
+    model = fit_model(tiny_faces, features="hog", clf=clf).model
+    images = tiny_faces.select("test").images
+    labels, _, scores, _ = model.predict_scores(images)
+    assert model.classes == CLASSES and list(model.pipeline.classes_) == sorted(CLASSES)
+    np.testing.assert_array_equal(np.array(model.classes)[scores.argmax(1)], labels)
+    np.testing.assert_array_equal(model.scores(images)[1], scores)

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import get_scorer
 
@@ -197,17 +198,15 @@ def test_curve_summary_is_strict_json_for_infinite_parameter_values():
     assert json.loads(json.dumps(summary, allow_nan=False))["x"] == ["inf", "-inf", 2.0]
 
 
-@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr", "top_k_accuracy", get_scorer("neg_log_loss")],
-                         ids=["neg_log_loss", "roc_auc_ovr", "top_k_accuracy", "scorer object"])
-@pytest.mark.parametrize("compute", [
-    lambda X, y, scoring: compute_learning_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring),
-    lambda X, y, scoring: compute_validation_curve(make_pipeline("pixels", "logreg"), X, y, scoring=scoring,
-                                                   param_name="clf__estimator__C", param_range=[1.0]),
-], ids=["learning", "validation"])
-def test_curves_refuse_scorers_reading_columns_in_sorted_order(tiny_faces, compute, scoring):
-    """Their values were silently wrong: the columns follow the canonical order (neg_log_loss -2.31 for -0.23)."""
-    with pytest.raises(ValueError, match="reads the probability or decision columns in sorted class order"):
-        compute(tiny_faces.X, tiny_faces.y, scoring)
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr", get_scorer("top_k_accuracy")],
+                         ids=["neg_log_loss", "roc_auc_ovr", "scorer object"])
+def test_curves_score_probability_columns_as_the_bare_classifier(tiny_faces, scoring):
+    """Those scorers read the columns in sorted order (refused when the columns were canonical)."""
+    ours = make_pipeline("pixels", "logreg")
+    bare = clone(ours).set_params(clf=ours.named_steps["clf"].estimator)
+    curves = [compute_validation_curve(model, tiny_faces.X, tiny_faces.y, scoring=scoring, cv=2,
+                                       param_name="scale__with_mean", param_range=[True]) for model in (ours, bare)]
+    np.testing.assert_allclose(curves[0].test_scores, curves[1].test_scores, rtol=1e-6)
 
 
 def test_curves_of_a_classifier_in_sorted_order_take_probability_scorers(tiny_faces):

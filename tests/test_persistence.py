@@ -28,6 +28,7 @@ from fer_classic.exceptions import (
     VersionMismatchWarning,
 )
 from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, _files, format_model_info, key_path, start_save
+from fer_classic.persistence._model import model_classes
 
 
 @pytest.fixture(params=["joblib", "skops"])
@@ -320,7 +321,7 @@ def test_version_warning_escapes_control_characters(tmp_path, fitted_model):
 
 def _model_with_foreign_type(fitted_model, tiny_faces):
     pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
-    return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})
+    return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": model_classes(pipeline)})
 
 
 def test_skops_file_with_foreign_type_is_refused_by_default(tmp_path, fitted_model, tiny_faces):

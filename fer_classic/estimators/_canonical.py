@@ -1,4 +1,4 @@
-"""A meta-classifier whose classes follow the canonical emotion order."""
+"""A meta-classifier with fer-classic's checks of labels and sample weights."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._sklearn_compat import HasMethods, _fit_context, check_sample_weight, routing_enabled, validate_data
-from ..labels import sort_labels
 
 __all__ = ["CanonicalOrderClassifier"]
 
@@ -242,14 +241,19 @@ def coded_class_weights(estimator, classes) -> dict:
 
 
 class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Wrap a classifier so that ``classes_`` follow the canonical emotion order.
+    """Wrap a classifier with fer-classic's checks of labels and weights.
 
-    scikit-learn orders string classes alphabetically (angry, disgust, fear,
-    happy, neutral, sad, surprise). This wrapper encodes labels by their rank
-    in :data:`fer_classic.labels.CANONICAL_LABELS` (other labels after, in
-    sorted order) before fitting ``estimator``, so ``classes_`` and the columns
-    of ``predict_proba``/``decision_function`` follow the vocabulary whatever
-    the order of the training files.
+    It refuses one class, negative or misplaced ``sample_weight`` and a
+    ``class_weight`` naming unknown labels before the inner classifier runs,
+    and fits ``estimator`` on integer codes of the labels. ``classes_`` are
+    sorted as ``np.unique`` sorts them, as in scikit-learn's own classifiers:
+    its scorers and metrics (``neg_log_loss``, ``roc_auc_ovr``,
+    ``top_k_accuracy``, ``log_loss``...) read the columns of
+    ``predict_proba``/``decision_function`` in that order. What fer-classic
+    shows follows the canonical order instead (:attr:`FERModel.classes
+    <fer_classic.persistence.FERModel.classes>`, whose scores are reordered
+    to it). Earlier versions ordered ``classes_`` canonically, hence the name;
+    models they saved still predict and report the same.
 
     Parameters
     ----------
@@ -259,7 +263,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Labels in canonical order.
+        Labels, sorted.
     estimator_ : classifier
         The fitted clone of ``estimator``, trained on integer codes 0..n_classes-1
         (a ``class_weight`` dict of it, keyed by label, is keyed by code there).
@@ -338,12 +342,9 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             fit_params[key] = sample_weight
         if routing_enabled():  # the inner estimator's request decides (False: checked here, not passed on)
             fit_params = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit
-        self.classes_ = np.asarray(sort_labels(labels.tolist()), dtype=labels.dtype)
-        codes = np.searchsorted(labels, y)
-        # labels is sorted; map each sorted label to its canonical rank.
-        rank_of_sorted = np.array([self.classes_.tolist().index(lab) for lab in labels.tolist()])
+        self.classes_ = labels
         estimator.set_params(**coded_class_weights(estimator, self.classes_))
-        self.estimator_ = estimator.fit(X, rank_of_sorted[codes], **fit_params)
+        self.estimator_ = estimator.fit(X, np.searchsorted(labels, y), **fit_params)
         return self
 
     def _validate(self, X):

@@ -96,7 +96,7 @@ CLASSIFIERS: dict[str, Callable[[int | None, int | None], ClassifierMixin]] = {
 def make_classifier(
     name: str, *, random_state: int | None = 0, n_jobs: int | None = None, views: int = 1, **params
 ) -> CanonicalOrderClassifier:
-    """Return the named classifier wrapped so its classes follow the canonical order.
+    """Return the named classifier inside fer-classic's checks of labels and weights.
 
     Parameters
     ----------
@@ -123,7 +123,8 @@ def make_classifier(
     Returns
     -------
     CanonicalOrderClassifier
-        The unfitted classifier, inside a wrapper that orders its classes canonically.
+        The unfitted classifier, inside the wrapper that checks labels and weights
+        (``classes_`` sorted, as scikit-learn's).
 
     Raises
     ------

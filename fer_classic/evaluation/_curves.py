@@ -102,36 +102,6 @@ class CurveResult:
         }
 
 
-def _check_scoring(estimator, scoring) -> None:
-    """Refuse a scorer reading probability or decision columns for a classifier ordering its classes canonically.
-
-    scikit-learn's scorers read those columns in sorted class order; fer-classic's classifiers
-    (:class:`~fer_classic.estimators.CanonicalOrderClassifier`) give them in the canonical order, so
-    ``neg_log_loss``, ``roc_auc_ovr``, ``top_k_accuracy``... would be silently wrong (-2.31 for -0.23).
-    """
-    from sklearn.metrics import get_scorer
-
-    from ..estimators import CanonicalOrderClassifier
-
-    try:
-        scorer = get_scorer(scoring) if isinstance(scoring, str) else scoring
-    except ValueError:  # an unknown name: scikit-learn names it when the curve starts
-        return
-    if getattr(scorer, "_response_method", "predict") == "predict":
-        return
-    head = estimator
-    for _ in range(8):  # a Pipeline's last step, a wrapper's estimator (FlipAugmented, GridSearchCV)
-        if isinstance(head, CanonicalOrderClassifier):
-            raise ValueError(f"scoring={scoring!r} reads the probability or decision columns in sorted class order, "
-                             "but this classifier gives them in the canonical order (angry, disgust, fear, happy, "
-                             "sad, surprise, neutral), so its values would be wrong; use a score of the predictions "
-                             "(accuracy, balanced_accuracy, f1_macro).")
-        steps = getattr(head, "steps", None)
-        head = steps[-1][1] if steps else getattr(head, "estimator", None)
-        if head is None:
-            return
-
-
 @contextlib.contextmanager
 def _fer_classic_warns_failures():
     """Silence scikit-learn's warnings of failed fits and scores (tracebacks): :func:`_warn_failed_fits` says it."""
@@ -268,7 +238,6 @@ def compute_learning_curve(
         the first error. Those folds are left out of their point (see
         :meth:`CurveResult.fold_statistics`).
     """
-    _check_scoring(estimator, scoring)
     splitter = curve_splitter(cv, random_state, groups)
     if is_classifier(estimator):
         _refuse_one_image_sizes(train_sizes, X, y, groups, splitter)
@@ -344,10 +313,8 @@ def compute_validation_curve(
     Raises
     ------
     ValueError
-        If ``param_name`` is not a parameter of ``estimator``, ``param_range`` is empty, or
-        ``scoring`` reads the probability columns of a classifier ordering its classes canonically.
+        If ``param_name`` is not a parameter of ``estimator`` or ``param_range`` is empty.
     """
-    _check_scoring(estimator, scoring)
     params = estimator.get_params()
     if param_name not in params:
         close = sorted(p for p in params if p.split("__")[-1] == param_name.split("__")[-1])

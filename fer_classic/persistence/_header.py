@@ -16,7 +16,7 @@ from .._display import one_line
 from .._fileio import require_regular_file
 from .._version import __version__
 from ..exceptions import IncompatibleModelError, ModelFileError, ModelIntegrityError, VersionMismatchWarning
-from ._model import library_versions
+from ._model import library_versions, model_classes
 from ._signing import sign
 
 __all__ = [
@@ -218,9 +218,9 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
         return ModelIntegrityError, f"its metadata's {'; '.join(mistyped)}"
     recorded = metadata.get("classes")
     # In order: the score columns of predict, evaluate and the reports are named from this list.
-    if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
+    if recorded is not None and recorded != model_classes(pipeline):
         return ModelIntegrityError, (f"its metadata records the classes {one_line(', '.join(map(str, recorded)))}, "
-                                     f"but its model predicts {', '.join(map(str, pipeline.classes_))}")
+                                     f"but its model predicts {', '.join(model_classes(pipeline))}")
     return None
 
 

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from .._version import __version__
 from ..data._levels import gray_levels
+from ..labels import sort_labels
 
 __all__ = ["FERModel", "PREPROCESSING", "check_fer_model", "library_versions", "plain_metadata",
            "utc_now"]
@@ -128,7 +129,7 @@ class FERModel:
         estimator = getattr(estimator, "estimator", estimator)
         metadata = {
             "created": utc_now(),
-            "classes": [str(c) for c in pipeline.classes_],
+            "classes": model_classes(pipeline),
             "image_shape": list(train.image_shape),
             "preprocessing": PREPROCESSING,
             "features": features,
@@ -155,8 +156,13 @@ class FERModel:
 
     @property
     def classes(self) -> list[str]:
-        """Class names in the order of probability columns."""
-        return [str(c) for c in self.pipeline.classes_]
+        """Class names in the canonical order: that of :meth:`scores`' columns and of every report.
+
+        The pipeline's ``classes_`` are sorted, as scikit-learn's scorers need
+        them; what fer-classic shows follows the vocabulary (angry, disgust,
+        fear, happy, sad, surprise, neutral; other labels after, sorted).
+        """
+        return model_classes(self.pipeline)
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -236,8 +242,13 @@ class FERModel:
         """
         features, head = self._classifier_input(self._rows(images))
         if hasattr(head, "predict_proba"):  # no labels asked for: predict is not run
-            return "probability", np.asarray(head.predict_proba(features), dtype=float)
-        return "decision", _two_columns(np.asarray(head.decision_function(features), dtype=float))
+            return "probability", np.asarray(head.predict_proba(features), dtype=float)[:, self._columns()]
+        decision = _two_columns(np.asarray(head.decision_function(features), dtype=float))
+        return "decision", decision[:, self._columns()]
+
+    def _columns(self) -> list[int]:
+        """The score columns (in ``classes_`` order) in the order of :attr:`classes`."""
+        return _display_order(self.pipeline.classes_)
 
     def _classifier_input(self, rows: np.ndarray):
         """What the classifier head sees for ``rows``, and the head (the whole model if it has no steps)."""
@@ -298,6 +309,7 @@ class FERModel:
         labels, scores = np.asarray(labels), np.asarray(scores, dtype=float)
         if kind == "decision":
             scores = _two_columns(scores)
+        scores = scores[:, self._columns()]
         if timings is not None:
             for key, seconds in (("features", middle - start), ("predict", time.perf_counter() - middle)):
                 timings[key] = round(timings.get(key, 0.0) + seconds, 3)
@@ -363,6 +375,22 @@ def check_fer_model(model, caller: str, where: str = "model", files: str | None 
         hint = ""
     raise TypeError(f"{caller} takes a FERModel for {where}, from load_model(path) or fit_model(...).model; got "
                     f"{type(model).__name__}.{hint}")
+
+
+def _display_order(classes) -> list[int]:
+    """Positions of ``classes`` (a fitted ``classes_``) in the canonical order of :func:`sort_labels`.
+
+    The identity for a model saved by an earlier version, whose ``classes_`` were canonical.
+    """
+    classes = np.asarray(classes).tolist()
+    position = {label: i for i, label in enumerate(classes)}
+    return [position[label] for label in sort_labels(classes)]
+
+
+def model_classes(pipeline) -> list[str]:
+    """The class names of a fitted classifier in the canonical order (:attr:`FERModel.classes`)."""
+    classes = np.asarray(pipeline.classes_)
+    return [str(classes[i]) for i in _display_order(classes)]
 
 
 def _two_columns(decision: np.ndarray) -> np.ndarray:
