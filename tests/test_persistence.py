@@ -28,7 +28,6 @@ from fer_classic.exceptions import (
     VersionMismatchWarning,
 )
 from fer_classic.persistence import FORMAT, FORMAT_VERSION, FERModel, _files, format_model_info, key_path, start_save
-from fer_classic.persistence._model import model_classes
 
 
 @pytest.fixture(params=["joblib", "skops"])
@@ -321,7 +320,7 @@ def test_version_warning_escapes_control_characters(tmp_path, fitted_model):
 
 def _model_with_foreign_type(fitted_model, tiny_faces):
     pipeline = sk_make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
-    return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": model_classes(pipeline)})
+    return FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})
 
 
 def test_skops_file_with_foreign_type_is_refused_by_default(tmp_path, fitted_model, tiny_faces):
@@ -516,8 +515,20 @@ def test_classes_recorded_in_another_order_are_refused_at_load(tmp_path, uncheck
     edited = {**fitted_model.metadata, "classes": fitted_model.metadata["classes"][::-1]}
     path = save_model(FERModel(fitted_model.pipeline, edited), tmp_path / "m.joblib")
     with pytest.raises(ModelIntegrityError,
-                       match="records the classes neutral, surprise.*but its model predicts angry"):
+                       match="records the classes surprise, sad, neutral.*but its model predicts angry"):
         load_model(path)
+
+
+def test_the_file_records_the_classes_in_the_classifiers_sorted_order(tmp_path, fitted_model):
+    """The order an earlier fer-classic checks a file's classifier against (it refused canonical ones as edited)."""
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    assert inspect_model(path)["metadata"]["classes"] == sorted(fitted_model.classes)
+
+
+def test_inspect_shows_the_recorded_classes_in_the_canonical_order(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    line = next(x for x in format_model_info(inspect_model(path)).splitlines() if x.startswith("classes"))
+    assert line.split(None, 1)[1] == "angry, disgust, fear, happy, sad, surprise, neutral"
 
 
 @pytest.mark.parametrize("edit, message", MALFORMED_METADATA)

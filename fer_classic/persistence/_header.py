@@ -217,8 +217,8 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     if mistyped:
         return ModelIntegrityError, f"its metadata's {'; '.join(mistyped)}"
     recorded = metadata.get("classes")
-    # In order: the score columns of predict, evaluate and the reports are named from this list.
-    if recorded is not None and recorded != model_classes(pipeline):
+    # In classes_' order (sorted; canonical in an earlier version's file), so that either version reads it.
+    if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
         return ModelIntegrityError, (f"its metadata records the classes {one_line(', '.join(map(str, recorded)))}, "
                                      f"but its model predicts {', '.join(model_classes(pipeline))}")
     return None

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from .._version import __version__
 from ..data._levels import gray_levels
-from ..labels import sort_labels
+from ..labels import CANONICAL_LABELS
 
 __all__ = ["FERModel", "PREPROCESSING", "check_fer_model", "library_versions", "plain_metadata",
            "utc_now"]
@@ -129,7 +129,7 @@ class FERModel:
         estimator = getattr(estimator, "estimator", estimator)
         metadata = {
             "created": utc_now(),
-            "classes": model_classes(pipeline),
+            "classes": [str(c) for c in pipeline.classes_],  # inspect shows them in display_order
             "image_shape": list(train.image_shape),
             "preprocessing": PREPROCESSING,
             "features": features,
@@ -248,7 +248,7 @@ class FERModel:
 
     def _columns(self) -> list[int]:
         """The score columns (in ``classes_`` order) in the order of :attr:`classes`."""
-        return _display_order(self.pipeline.classes_)
+        return display_order(self.pipeline.classes_)
 
     def _classifier_input(self, rows: np.ndarray):
         """What the classifier head sees for ``rows``, and the head (the whole model if it has no steps)."""
@@ -377,20 +377,24 @@ def check_fer_model(model, caller: str, where: str = "model", files: str | None 
                     f"{type(model).__name__}.{hint}")
 
 
-def _display_order(classes) -> list[int]:
-    """Positions of ``classes`` (a fitted ``classes_``) in the canonical order of :func:`sort_labels`.
+def display_order(classes) -> list[int]:
+    """Positions of ``classes`` in the order fer-classic shows classes: the canonical order.
 
-    The identity for a model saved by an earlier version, whose ``classes_`` were canonical.
+    The vocabulary's labels first (angry, disgust, fear, happy, sad, surprise,
+    neutral), any others after in their order in ``classes``. For a fitted
+    ``classes_`` (sorted) or the list a model file records (the same order)
+    this is :func:`~fer_classic.labels.sort_labels`' order; the identity for a
+    model saved by an earlier version, whose ``classes_`` were canonical.
     """
-    classes = np.asarray(classes).tolist()
-    position = {label: i for i, label in enumerate(classes)}
-    return [position[label] for label in sort_labels(classes)]
+    rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
+    names = [str(c) for c in classes]
+    return sorted(range(len(names)), key=lambda i: rank.get(names[i], len(rank)))
 
 
 def model_classes(pipeline) -> list[str]:
     """The class names of a fitted classifier in the canonical order (:attr:`FERModel.classes`)."""
-    classes = np.asarray(pipeline.classes_)
-    return [str(classes[i]) for i in _display_order(classes)]
+    classes = list(pipeline.classes_)
+    return [str(classes[i]) for i in display_order(classes)]
 
 
 def _two_columns(decision: np.ndarray) -> np.ndarray:
