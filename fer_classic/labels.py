@@ -1,7 +1,8 @@
 """The canonical emotion vocabulary and the mapping of label spellings onto it.
 
-Class order everywhere in fer-classic comes from :data:`CANONICAL_LABELS`,
-never from the order in which files or rows were read.
+The order in which fer-classic shows classes comes from :data:`CANONICAL_LABELS`,
+never from the order in which files or rows were read (a classifier's
+``classes_`` are sorted, as scikit-learn's scorers need them).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = [
     "sort_labels",
 ]
 
-#: The canonical vocabulary, in the order every model's classes follow.
+#: The canonical vocabulary, in the order fer-classic shows classes (``FERModel.classes``, every report).
 CANONICAL_LABELS: tuple[str, ...] = (
     "angry",
     "disgust",

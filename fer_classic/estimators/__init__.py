@@ -1,4 +1,4 @@
-"""Classifiers: canonical class order, and estimators by name.
+"""Classifiers: fer-classic's checks of labels and weights, and estimators by name.
 
 The names below are imported on first use (PEP 562, with scikit-image's
 ``lazy_loader``): fitting or loading an RBF SVM does not import the random

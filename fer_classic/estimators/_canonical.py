@@ -279,7 +279,7 @@ class CanonicalOrderClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     # Nested: the inner classifier validates its own parameters.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit ``estimator`` on ``X`` and the canonical-rank codes of ``y``.
+        """Fit ``estimator`` on ``X`` and the codes of ``y`` (indices into the sorted ``classes_``).
 
         Parameters
         ----------

@@ -211,10 +211,7 @@ def compute_learning_curve(
         :func:`fer_classic._training.image_groups`): no group is on both sides
         of a fold. Given to a splitter too.
     scoring : str or scorer, default="accuracy"
-        scikit-learn scorer name or object; for fer-classic's classifiers not
-        one reading probability or decision columns (``neg_log_loss``,
-        ``roc_auc_ovr``, ``top_k_accuracy``...), which expect them in sorted
-        class order.
+        scikit-learn scorer name or object.
     random_state : int or None, default=0
         Seed of the folds.
     n_jobs : int, optional

@@ -257,7 +257,8 @@ def _as_score_matrix(scores, classes: Sequence) -> np.ndarray:
         raise ValueError(
             f"scores must have one column per class of the model ({len(classes)}: "
             f"{', '.join(map(str, classes))}); got an array of shape {scores.shape}. Pass "
-            "model.scores(images)[1] or pipeline.predict_proba / decision_function output."
+            "model.scores(images)[1] with classes=model.classes, or pipeline.predict_proba / decision_function "
+            "output with classes=pipeline.classes_ (their columns follow each)."
         )
     bad = ~np.isfinite(scores)
     if bad.any():  # scikit-learn said only "Input contains NaN."
@@ -349,7 +350,9 @@ def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
         accepted too: its probability when every value lies in [0, 1]
         (``predict_proba(X)[:, 1]``), else a decision function.
     classes : sequence
-        Class names in the model's order (``model.classes_``), each once.
+        Class names in the order of the columns of ``scores``, each once:
+        ``model.classes`` for ``model.scores(images)[1]`` (canonical order),
+        ``pipeline.classes_`` for a pipeline's ``predict_proba`` (sorted).
 
     Returns
     -------
@@ -434,11 +437,14 @@ def classification_metrics(
         ``classes``; labels of ``y_true`` the model never saw count as errors
         (listed after ``classes``), but at least one must be a class.
     classes : sequence
-        Class names in the model's order (``model.classes``), each once; rows
-        and columns of the confusion matrix and the per-class entries follow it.
+        Class names, each once; rows and columns of the confusion matrix and
+        the per-class entries follow it. With ``scores``, the order of their
+        columns: ``model.classes`` for ``model.scores(images)[1]`` (canonical
+        order), ``pipeline.classes_`` for a pipeline's ``predict_proba`` (sorted).
     scores : array-like of shape (n_samples, n_classes), optional
-        ``predict_proba`` or ``decision_function`` output (columns follow
-        ``classes``); gives the one-vs-rest ROC-AUC. Without it the AUC entries are None.
+        Per-class scores (``model.scores(images)[1]``, ``predict_proba`` or
+        ``decision_function`` output), columns following ``classes``; gives
+        the one-vs-rest ROC-AUC. Without it the AUC entries are None.
     groups : array-like of shape (n_samples,), optional
         A name per sample, e.g. FER2013's usages (``PublicTest``,
         ``PrivateTest``); with two or more non-empty names, the accuracy of

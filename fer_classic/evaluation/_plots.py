@@ -189,7 +189,8 @@ def plot_roc_curves(y_true, scores, classes: Sequence, *, title: str | None = No
         ``predict_proba`` or ``decision_function`` output, columns following
         ``classes`` (one column for two classes, as :func:`roc_auc_ovr` takes it).
     classes : sequence
-        The model's classes, each once.
+        The classes of the columns of ``scores``, in their order, each once
+        (``model.classes`` for ``model.scores``, ``pipeline.classes_`` for ``predict_proba``).
     title : str, optional
         Figure title; None: a default title naming the plot.
 

@@ -16,7 +16,7 @@ from .._display import one_line
 from .._fileio import require_regular_file
 from .._version import __version__
 from ..exceptions import IncompatibleModelError, ModelFileError, ModelIntegrityError, VersionMismatchWarning
-from ._model import library_versions, model_classes
+from ._model import library_versions
 from ._signing import sign
 
 __all__ = [
@@ -220,7 +220,7 @@ def model_problem(model) -> tuple[type[ModelFileError], str] | None:
     # In classes_' order (sorted; canonical in an earlier version's file), so that either version reads it.
     if recorded is not None and recorded != [str(c) for c in pipeline.classes_]:
         return ModelIntegrityError, (f"its metadata records the classes {one_line(', '.join(map(str, recorded)))}, "
-                                     f"but its model predicts {', '.join(model_classes(pipeline))}")
+                                     f"but its model predicts {', '.join(map(str, pipeline.classes_))}")
     return None
 
 

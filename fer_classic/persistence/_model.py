@@ -162,7 +162,8 @@ class FERModel:
         them; what fer-classic shows follows the vocabulary (angry, disgust,
         fear, happy, sad, surprise, neutral; other labels after, sorted).
         """
-        return model_classes(self.pipeline)
+        classes = list(self.pipeline.classes_)
+        return [str(classes[i]) for i in display_order(classes)]
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -389,12 +390,6 @@ def display_order(classes) -> list[int]:
     rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
     names = [str(c) for c in classes]
     return sorted(range(len(names)), key=lambda i: rank.get(names[i], len(rank)))
-
-
-def model_classes(pipeline) -> list[str]:
-    """The class names of a fitted classifier in the canonical order (:attr:`FERModel.classes`)."""
-    classes = list(pipeline.classes_)
-    return [str(classes[i]) for i in display_order(classes)]
 
 
 def _two_columns(decision: np.ndarray) -> np.ndarray:
