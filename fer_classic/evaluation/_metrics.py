@@ -315,8 +315,8 @@ def _ovr_inputs(y_true, scores, classes) -> tuple:
     scores : ndarray of shape (n_samples, n_classes)
     pooled : (labels, scores)
         The micro-average's decisions: every class-vs-rest decision pooled;
-        for a 1-D decision function of two classes, the second class's (see
-        :func:`roc_auc_ovr`).
+        for a decision function of two classes (one column, or two that negate
+        each other), the second class's (see :func:`roc_auc_ovr`).
     """
     if y_true is None:
         raise ValueError("y_true is None: give the true label of every sample scored.")
@@ -325,13 +325,13 @@ def _ovr_inputs(y_true, scores, classes) -> tuple:
     if len(y_true) == 0:
         raise ValueError("y_true is empty: the ROC curves need at least one sample.")
     _unseen_labels(y_true, classes)
-    one_column = np.ndim(scores) == 1
     matrix = _as_score_matrix(scores, classes)
     if len(matrix) != len(y_true):
         raise ValueError(f"scores has {len(matrix)} rows for {len(y_true)} labels in y_true.")
     indicator = np.column_stack([y_true == c for c in classes]).astype(int)
-    if one_column and not _is_probability(matrix[:, 1]):
-        # Pooling [-s, s] assumes a threshold at 0: the second class's own AUC assumes nothing.
+    # A two-class decision function, given as one column or as the two FERModel.scores gives (-s, s):
+    # pooling [-s, s] assumes a threshold at 0, the second class's own AUC assumes nothing.
+    if len(classes) == 2 and np.array_equal(matrix[:, 0], -matrix[:, 1]) and not _is_probability(matrix[:, 1]):
         return classes, indicator, matrix, (indicator[:, 1], matrix[:, 1])
     return classes, indicator, matrix, (indicator.ravel(), matrix.ravel())
 
@@ -362,8 +362,9 @@ def roc_auc_ovr(y_true, scores, classes: Sequence) -> dict:
         and ``micro`` (AUC of all class-vs-rest decisions pooled; it assumes the
         columns share one scale, true of probabilities, roughly of decision
         scores; for a one-column probability, that of its two columns, as
-        scikit-learn's ``average="micro"``; for a one-column decision function,
-        the AUC of ``classes[1]``). None where undefined.
+        scikit-learn's ``average="micro"``; for a decision function of two
+        classes, one column or the two of ``model.scores`` (each the other's
+        negation), the AUC of ``classes[1]``). None where undefined.
 
     Raises
     ------
