@@ -23,6 +23,7 @@ from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from ._sklearn_compat import Interval, Real, check_parameter_constraints, validate_parameter_constraints
 from .data import FaceDataset, duplicate_groups, load_dataset
+from .data._duplicates import join_exact_copies
 from .data._load import data_path  # noqa: F401 - where workflow and model_selection take it from
 from .data._dataset import split_mask
 from .data._images import CROP_POLICIES
@@ -103,7 +104,8 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
 
     In order: the subject of each file name (``pattern``, ``--groups``); the
     dataset's own subjects (a labels file's subject column, CK+, JAFFE,
-    KDEF; an image without one is its own group); else clusters of exact and
+    KDEF; an image without one is its own group), either joined wherever a
+    pixel-identical image is filed under two of them; else clusters of exact and
     near-duplicate images (pHash within
     :data:`fer_classic.data.DEFAULT_NEAR_THRESHOLD` bits, chains joined), so
     that sequence frames and copies never straddle a fold or the hold-out.
@@ -120,13 +122,17 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
     grouping : str
         What the groups are, for the log and the model's metadata.
     """
-    if pattern:
-        groups = subject_groups(dataset.sources, pattern)
-        grouping = f"subjects from --groups {pattern!r} ({len(np.unique(groups))} subjects)"
-    elif (dataset.subjects != "").any() and not _subjects_per_image(dataset):
-        groups = np.where(dataset.subjects != "", dataset.subjects.astype(str),
-                          [f"#image{i}" for i in range(len(dataset))])
-        grouping = f"the dataset's subjects ({len(np.unique(dataset.subjects[dataset.subjects != '']))} subjects)"
+    if pattern or ((dataset.subjects != "").any() and not _subjects_per_image(dataset)):
+        if pattern:
+            groups, source = subject_groups(dataset.sources, pattern), f"subjects from --groups {pattern!r}"
+            subjects = len(np.unique(groups))
+        else:
+            groups = np.where(dataset.subjects != "", dataset.subjects.astype(str),
+                              [f"#image{i}" for i in range(len(dataset))])
+            source, subjects = "the dataset's subjects", len(np.unique(dataset.subjects[dataset.subjects != ""]))
+        groups, joined = join_exact_copies(dataset.images, groups)
+        grouping = f"{source} ({subjects} subjects" + (
+            f"; {joined} joined to another by a pixel-identical image filed under both)" if joined else ")")
     else:
         groups = duplicate_groups(dataset)  # memory bounded by the images, not their pairs
         clustered = len(groups) - len(np.unique(groups))

@@ -113,7 +113,8 @@ def test_search_reports_worst_fold(sequences):
 @pytest.fixture(scope="module")
 def copies(tmp_path_factory):
     """Each of 24 faces saved twice (two files), listed by ``ids.csv`` (``id,image,label``, id = row number)
-    and by ``subjects.csv`` (``subject,image,label``, 6 persons of 8 images each)."""
+    and by ``subjects.csv`` (``subject,image,label``, 6 persons of 8 images each); ``crossed.csv`` as
+    ``subjects.csv`` but the second copy of the first face filed under the second person."""
     from fer_classic.data import make_synthetic_faces
 
     root = tmp_path_factory.mktemp("copies")
@@ -128,6 +129,8 @@ def copies(tmp_path_factory):
             subjects.append(f"P{i % 6},{name},{label}")
     (root / "ids.csv").write_text("\n".join(ids) + "\n")
     (root / "subjects.csv").write_text("\n".join(subjects) + "\n")
+    subjects[2] = subjects[2].replace("P0,", "P1,", 1)
+    (root / "crossed.csv").write_text("\n".join(subjects) + "\n")
     return root
 
 
@@ -162,3 +165,20 @@ def test_a_subject_column_that_repeats_still_groups_by_subject(copies):
         warnings.simplefilter("error")
         groups, grouping = image_groups(data)
     assert grouping == "the dataset's subjects (6 subjects)" and len(np.unique(groups)) == 6
+
+
+def test_a_copy_filed_under_two_subjects_joins_them(copies):
+    """Subjects kept a person on one side, not a copy filed under two: it was in train and test (10 of 121)."""
+    from fer_classic._training import image_groups
+
+    groups, grouping = image_groups(load_dataset(copies / "crossed.csv"))
+    assert groups[0] == groups[1] and len(np.unique(groups)) == 5
+    assert grouping == "the dataset's subjects (6 subjects; 1 joined to another by a pixel-identical image filed " \
+                       "under both)"
+
+
+def test_copies_whose_file_names_name_two_subjects_share_a_group(copies):
+    from fer_classic._training import image_groups
+
+    groups, _ = image_groups(load_dataset(copies / "subjects.csv"), r"(face\d+_\d)")  # a subject per file
+    assert len(np.unique(groups)) == 24  # the two copies of each of the 24 faces together

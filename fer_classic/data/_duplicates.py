@@ -268,6 +268,38 @@ def _check_threshold(threshold) -> None:
         )
 
 
+def join_exact_copies(images, groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """``groups`` with the groups of pixel-identical images made one, and how many groups were joined.
+
+    A subject grouping keeps a person on one side of a split, but a copy of
+    an image filed under two subjects (re-saved, copied between folders) would
+    still be on both. A joined group takes the name of its first (sorted)
+    member; groups that share no image keep theirs, so their splits do not move.
+
+    Parameters
+    ----------
+    images : sequence of ndarray
+        The dataset's images.
+    groups : ndarray of shape (n_images,)
+        A group name per image (its subject).
+
+    Returns
+    -------
+    groups : ndarray of shape (n_images,)
+    joined : int
+        Groups merged into another.
+    """
+    names, group = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    _, copy = np.unique([pixel_digest(image) for image in images], return_inverse=True)
+    # Groups and distinct images are the nodes; each image joins its group to its pixels.
+    component = _components(len(names) + len(images), np.column_stack([group, len(names) + copy.ravel()]))
+    component = component[: len(names)]
+    _, first = np.unique(component, return_index=True)  # names are sorted: each component's first name
+    merged = names[first][np.searchsorted(np.unique(component), component)]
+    joined = int(np.sum(merged != names))
+    return (merged[group.ravel()] if joined else np.asarray(groups)), joined
+
+
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:
     graph = sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     return connected_components(graph, directed=False)[1]
