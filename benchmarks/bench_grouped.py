@@ -15,7 +15,8 @@ each fold is scored on faces never seen in training.
 * Outer folds: ``StratifiedGroupKFold(n_splits=--folds, shuffle=True,
   random_state=--seed)`` over all images, groups the performer id that
   ``--groups`` (a regular expression, as ``fer-classic search --groups``) reads from
-  each file name (:func:`fer_classic.model_selection.subject_groups`).
+  each file name, subjects that share a pixel-identical image joined
+  (:func:`fer_classic._training.image_groups`, as fit and search group them).
 * Each fold is fitted by :func:`fer_classic.model_selection.search_model`, the function
   behind ``fer-classic search --cv K --groups REGEX --grid FILE``, on a copy of the
   dataset whose ``train`` split is the other folds and ``test`` split this fold: C in
@@ -357,9 +358,8 @@ def main() -> None:
     from sklearn.model_selection import StratifiedGroupKFold
 
     from fer_classic import load_dataset
-    from fer_classic._training import compile_groups, make_face_cropper
+    from fer_classic._training import compile_groups, image_groups, make_face_cropper
     from fer_classic.exceptions import FerClassicError
-    from fer_classic.model_selection import subject_groups
 
     feature_sets = [s.strip() for s in args.feature_sets.split(",") if s.strip()]
     # Usage errors (exit 2, the option named) before the images are loaded.
@@ -390,14 +390,15 @@ def main() -> None:
     data = load_dataset(args.data, size=args.size, n_jobs=args.n_jobs, cropper=cropper)
     load_s = time.perf_counter() - start
     try:
-        groups = subject_groups(data.sources, args.groups)
+        # As fit and search group them: a copy filed under two performers joins them.
+        groups, grouping = image_groups(data, args.groups)
     except FerClassicError as exc:
         raise SystemExit(str(exc)) from None
     if len(np.unique(groups)) < args.folds:  # images without a face were skipped
         parser.error(f"--folds {args.folds}: the images loaded from --data {args.data} are of "
                      f"{len(np.unique(groups))} subject(s); give at most that many folds.")
     how = how_taken(data, cropper)
-    print(f"loaded {data.name}: {len(data)} images, {len(np.unique(groups))} subjects, classes "
+    print(f"loaded {data.name}: {len(data)} images, grouped by {grouping}, classes "
           f"{data.class_counts()}, {len(data.skipped)} skipped in {load_s:.1f} s; faces {dict(how)}", flush=True)
     for path, reason in data.skipped:
         print(f"  skipped {path}: {reason}")

@@ -99,13 +99,15 @@ def subject_groups(sources: np.ndarray, pattern: str) -> np.ndarray:
     return np.asarray(groups)
 
 
-def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log = quiet) -> tuple[np.ndarray, str]:
+def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log = quiet,
+                 join_copies: bool = True) -> tuple[np.ndarray, str]:
     """A group id per image, so that no split puts related images on both sides; and how they were found.
 
     In order: the subject of each file name (``pattern``, ``--groups``); the
     dataset's own subjects (a labels file's subject column, CK+, JAFFE,
     KDEF; an image without one is its own group), either joined wherever a
-    pixel-identical image is filed under two of them; else clusters of exact and
+    pixel-identical image is filed under two of them (``join_copies``: False
+    only to recompute a hold-out drawn before that rule); else clusters of exact and
     near-duplicate images (pHash within
     :data:`fer_classic.data.DEFAULT_NEAR_THRESHOLD` bits, chains joined), so
     that sequence frames and copies never straddle a fold or the hold-out.
@@ -130,9 +132,9 @@ def image_groups(dataset: FaceDataset, pattern: str | None = None, *, log: Log =
             groups = np.where(dataset.subjects != "", dataset.subjects.astype(str),
                               [f"#image{i}" for i in range(len(dataset))])
             source, subjects = "the dataset's subjects", len(np.unique(dataset.subjects[dataset.subjects != ""]))
-        groups, joined = join_exact_copies(dataset.images, groups)
+        groups, joined = join_exact_copies(dataset.images, groups) if join_copies else (groups, 0)
         grouping = f"{source} ({subjects} subjects" + (
-            f"; {joined} joined to another by a pixel-identical image filed under both)" if joined else ")")
+            f"; {joined} joined to another by a pixel-identical image in both)" if joined else ")")
     else:
         groups = duplicate_groups(dataset)  # memory bounded by the images, not their pairs
         clustered = len(groups) - len(np.unique(groups))
@@ -218,7 +220,7 @@ def hold_out_folds(test_size: float, caller: str = "hold_out") -> tuple[int, boo
 
 def hold_out(
     data: FaceDataset, *, test_size: float = 0.2, random_state: int = 0, groups: str | None = None,
-    log: Log = quiet, caller: str = "hold_out",
+    log: Log = quiet, caller: str = "hold_out", join_copies: bool = True,
 ) -> tuple[FaceDataset, FaceDataset, bool, str | None, np.ndarray | None]:
     """Return ``(train, test, held_out, grouping, train_groups)``: :func:`split_train_test` and its groups.
 
@@ -235,7 +237,8 @@ def hold_out(
     test or val split but no train split is refused: nothing is trained on
     test images. ``log`` is told about the hold-out.
 
-    ``caller``: the public function taking ``test_size``, for the message.
+    ``caller``: the public function taking ``test_size``, for the message;
+    ``join_copies``: as in :func:`image_groups`.
 
     Raises
     ------
@@ -263,7 +266,7 @@ def hold_out(
     of = "its train split" if len(pool) < len(data) else "all its images"
     log(f"no test split in {data.name}: holding out a stratified, grouped {share:.0%} of {of} "
         f"(test_size={test_size}, seed {random_state})")
-    ids, grouping = image_groups(pool, groups, log=log)
+    ids, grouping = image_groups(pool, groups, log=log, join_copies=join_copies)
     what = f"a hold-out of {share:.0%} (test_size={test_size}: {folds - 1 if larger else 1} of {folds} folds)"
     if len(np.unique(ids)) < folds:
         raise DatasetError(f"{pool.name}: {grouping} is too few groups for {what}; "
@@ -283,7 +286,9 @@ def hold_out_record(test_size: float, groups: str | None, dedupe: bool = False) 
     With the model's ``random_state`` and the data it was fitted on, these
     give back the held-out images (:func:`fer_classic.workflow.held_out_images`).
     """
-    return {"test_size": float(test_size), "groups": groups, "dedupe": bool(dedupe)}
+    # copies_joined: subjects sharing a pixel-identical image were one group (image_groups), which a
+    # hold-out recorded without it was not.
+    return {"test_size": float(test_size), "groups": groups, "dedupe": bool(dedupe), "copies_joined": True}
 
 
 def _split_counts(splits: np.ndarray, usages: np.ndarray) -> str:

@@ -714,7 +714,8 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the images left out were counted when it was fitted
             train, test, _, _, _ = hold_out(dataset, test_size=recorded["test_size"], random_state=seed,
-                                            groups=recorded.get("groups"))
+                                            groups=recorded.get("groups"),
+                                            join_copies=recorded.get("copies_joined") is True)
     except DatasetError as exc:
         raise DatasetError(f"{what}: recomputing the hold-out ({redo}): {exc}") from None
     if train.fingerprint() != (metadata.get("training") or {}).get("fingerprint"):

@@ -173,8 +173,7 @@ def test_a_copy_filed_under_two_subjects_joins_them(copies):
 
     groups, grouping = image_groups(load_dataset(copies / "crossed.csv"))
     assert groups[0] == groups[1] and len(np.unique(groups)) == 5
-    assert grouping == "the dataset's subjects (6 subjects; 1 joined to another by a pixel-identical image filed " \
-                       "under both)"
+    assert grouping == "the dataset's subjects (6 subjects; 1 joined to another by a pixel-identical image in both)"
 
 
 def test_copies_whose_file_names_name_two_subjects_share_a_group(copies):
@@ -182,3 +181,17 @@ def test_copies_whose_file_names_name_two_subjects_share_a_group(copies):
 
     groups, _ = image_groups(load_dataset(copies / "subjects.csv"), r"(face\d+_\d)")  # a subject per file
     assert len(np.unique(groups)) == 24  # the two copies of each of the 24 faces together
+
+
+@pytest.mark.parametrize("groups, pixels, expected", [
+    # the subject's name, not that of an image without one ('#' sorts first)
+    (["#image0", "P1", "P1"], [0, 0, 1], ["P1", "P1", "P1"]),
+    (["A", "B", "B", "C"], [0, 0, 1, 1], ["B", "B", "B", "B"]),  # a chain of copies across three subjects
+    (["A", "B"], [0, 1], ["A", "B"]),  # no copy: unchanged
+])
+def test_joined_groups_take_their_largest_members_name(groups, pixels, expected):
+    from fer_classic.data._duplicates import join_exact_copies
+
+    images = [np.full((4, 4), value, np.uint8) for value in pixels]
+    joined, n = join_exact_copies(images, np.array(groups))
+    assert joined.tolist() == expected and n == len(set(groups)) - len(set(expected))

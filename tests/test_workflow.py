@@ -552,7 +552,7 @@ def test_evaluating_the_data_a_model_held_out_of_warns_that_it_scores_training_i
 
     result, unsplit = held_out_fit
     assert result.held_out and result.model.metadata["hold_out"] == {"test_size": 0.2, "groups": None,
-                                                                     "dedupe": False}
+                                                                     "dedupe": False, "copies_joined": True}
     message = (rf"fitted on unsplit-faces, holding out part of it as the test: the {len(unsplit)} images of the "
                rf"whole dataset include the {result.n_train} images it was trained on, so this score includes "
                r"training images.*evaluate --split held-out")
@@ -642,6 +642,24 @@ def test_a_searched_model_of_an_older_version_still_counts_as_holding_out(held_o
     older.metadata = {**{k: v for k, v in result.model.metadata.items() if k != "held_out_test"},
                       "metrics": {**result.model.metadata["metrics"], "split": "held-out test"}}
     assert evaluate_model(older, unsplit, split="held-out").n_test == result.n_test
+
+
+@pytest.mark.parametrize("recorded, joined", [({"copies_joined": True}, True), ({}, False)],
+                         ids=["recorded", "before copies were joined"])
+def test_the_hold_out_is_recomputed_with_the_grouping_the_fit_used(held_out_fit, monkeypatch, recorded, joined):
+    """A model fitted before subjects sharing a copy were joined had its hold-out drawn without that."""
+    from copy import copy
+
+    import fer_classic.workflow as workflow
+
+    result, unsplit = held_out_fit
+    older = copy(result.model)
+    hold = {k: v for k, v in result.model.metadata["hold_out"].items() if k != "copies_joined"}
+    older.metadata = {**result.model.metadata, "hold_out": {**hold, **recorded}}
+    seen, hold_out = [], workflow.hold_out
+    monkeypatch.setattr(workflow, "hold_out", lambda *a, **k: seen.append(k["join_copies"]) or hold_out(*a, **k))
+    workflow.held_out_images(older, unsplit)
+    assert seen == [joined]
 
 
 def test_held_out_images_are_checked_against_the_models_training_images(held_out_fit):

@@ -273,8 +273,9 @@ def join_exact_copies(images, groups: np.ndarray) -> tuple[np.ndarray, int]:
 
     A subject grouping keeps a person on one side of a split, but a copy of
     an image filed under two subjects (re-saved, copied between folders) would
-    still be on both. A joined group takes the name of its first (sorted)
-    member; groups that share no image keep theirs, so their splits do not move.
+    still be on both. A joined group takes the name of its member with the
+    most images (the first sorted of those); when nothing is joined,
+    ``groups`` come back as they are, so the splits drawn from them do not move.
 
     Parameters
     ----------
@@ -289,15 +290,18 @@ def join_exact_copies(images, groups: np.ndarray) -> tuple[np.ndarray, int]:
     joined : int
         Groups merged into another.
     """
-    names, group = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    names, group, sizes = np.unique(np.asarray(groups).astype(str), return_inverse=True, return_counts=True)
+    group = group.ravel()
     _, copy = np.unique([pixel_digest(image) for image in images], return_inverse=True)
     # Groups and distinct images are the nodes; each image joins its group to its pixels.
     component = _components(len(names) + len(images), np.column_stack([group, len(names) + copy.ravel()]))
     component = component[: len(names)]
-    _, first = np.unique(component, return_index=True)  # names are sorted: each component's first name
-    merged = names[first][np.searchsorted(np.unique(component), component)]
+    # Each component's name: its largest group's (a subject over an image without one, '#image7'), sorted first.
+    order = np.lexsort((np.arange(len(names)), -sizes, component))
+    kept, first = np.unique(component[order], return_index=True)
+    merged = names[order[first]][np.searchsorted(kept, component)]
     joined = int(np.sum(merged != names))
-    return (merged[group.ravel()] if joined else np.asarray(groups)), joined
+    return (merged[group] if joined else np.asarray(groups)), joined
 
 
 def _components(n: int, pairs: np.ndarray) -> np.ndarray:

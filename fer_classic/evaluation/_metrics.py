@@ -331,7 +331,8 @@ def _ovr_inputs(y_true, scores, classes) -> tuple:
     indicator = np.column_stack([y_true == c for c in classes]).astype(int)
     # A two-class decision function, given as one column or as the two FERModel.scores gives (-s, s):
     # pooling [-s, s] assumes a threshold at 0, the second class's own AUC assumes nothing.
-    if len(classes) == 2 and np.array_equal(matrix[:, 0], -matrix[:, 1]) and not _is_probability(matrix[:, 1]):
+    # (Probabilities are never that: 1 - p is not -p.)
+    if len(classes) == 2 and np.array_equal(matrix[:, 0], -matrix[:, 1]):
         return classes, indicator, matrix, (indicator[:, 1], matrix[:, 1])
     return classes, indicator, matrix, (indicator.ravel(), matrix.ravel())
 

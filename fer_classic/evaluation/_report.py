@@ -265,7 +265,9 @@ def _html(model, data, subset, split: str, metrics: dict, predictions: Predictio
         ("F1 weighted", f"{metrics['f1_weighted']:.3f}", "by support"),
         ("F1 macro", f"{metrics['f1_macro']:.3f}", "unweighted mean"),
         ("ROC-AUC macro", _fmt(metrics["roc_auc_macro"]), f"one-vs-rest, {predictions.score_kind} scores"),
-        ("ROC-AUC micro", _fmt(metrics["roc_auc_micro"]), "pooled class-vs-rest"),
+        ("ROC-AUC micro", _fmt(metrics["roc_auc_micro"]),
+         "the second class's decision" if len(metrics["classes"]) == 2 and predictions.score_kind == "decision"
+         else "pooled class-vs-rest"),
         ("images", str(metrics["n"]), f"split {split}"),
         *((f"accuracy, {name}", f"{part['accuracy']:.3f}", f"{part['n']} images")
           for name, part in metrics.get("accuracy_by_group", {}).items()),
