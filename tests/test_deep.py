@@ -572,6 +572,21 @@ def test_cnn_pipeline_survives_joblib(tiny_faces, tmp_path):
     assert deep_metadata(loaded)[0]["extractor"] == "CNNFeatures"
 
 
+@pytest.mark.parametrize("wrap", ["flip", "mirror views"])
+def test_deep_metadata_reads_the_fitted_extractor_inside_a_wrapper(tiny_faces, wrap):
+    """fit --features cnn --flip trained everything, then failed: the wrapper's unfitted template was read."""
+    from fer_classic.preprocessing import MirrorViews
+
+    train = tiny_faces.select("train")
+    if wrap == "flip":
+        model = fer_pipeline("cnn", "knn", flip=True).set_params(
+            **{f"estimator__features__{k}": v for k, v in TINY_CNN.items()})
+    else:
+        model = MirrorViews(CNNFeatures(**TINY_CNN))
+    model.fit(train.X, train.y)
+    assert [d["extractor"] for d in deep_metadata(model)] == ["CNNFeatures"]
+
+
 # --- fitted state (findings of the deep-features probe) --------------------------------------
 def test_deep_parameters_changed_after_fit_change_nothing_before_or_after_pickling(images):
     extractor = DeepFeatures(weights=None, input_size=32, layer="block1_pool", verbose=False).fit(images[:4])

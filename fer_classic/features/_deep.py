@@ -918,7 +918,11 @@ def deep_metadata(estimator) -> list[dict]:
     for attr in ("steps", "transformer_list"):
         for _, step in getattr(estimator, attr, None) or []:
             found += deep_metadata(step)
-    inner = getattr(estimator, "estimator", None)
-    if inner is not None and inner is not estimator:
-        found += deep_metadata(inner)
+    # A wrapper's fitted copy (FlipAugmented's estimator_, MirrorViews' transformer_), else what it wraps:
+    # the template inside a fitted wrapper was never fitted.
+    for fitted, template in (("estimator_", "estimator"), ("transformer_", "transformer")):
+        inner = getattr(estimator, fitted, None)
+        inner = getattr(estimator, template, None) if inner is None else inner
+        if inner is not None and inner is not estimator:
+            found += deep_metadata(inner)
     return found
