@@ -631,7 +631,7 @@ def _feature_split(pipeline) -> int | None:
 
 
 def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, folds: int | None = None,
-                     splits: list[np.ndarray] | None = None) -> None:
+                     splits: list[np.ndarray] | None = None, *, early_stopping_off: str | None = None) -> None:
     """Raise ValueError, before any features, for a candidate that cannot fit ``train``.
 
     ``train`` must hold two classes or more. Checked for every candidate of
@@ -644,7 +644,8 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     "Expected n_neighbors <= n_samples_fit" after the features otherwise).
     ``folds``: a search's cross-validation folds, whose training parts hold
     fewer rows (the advice says how many); ``splits``: the rows of ``train``
-    in each fold's training part, when known (grouped folds differ in size).
+    in each fold's training part, when known (grouped folds differ in size); ``early_stopping_off``: how the
+    caller's user turns an MLP's early stopping off (None: fit's ``--param``; search gives its grid entry).
     """
     labels = sort_labels(set(train.classes))
     if len(labels) < 2:
@@ -659,7 +660,7 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     for candidate in ParameterGrid(_varying(pipeline, grid, matters)):
         model = clone(pipeline).set_params(**candidate)
         coded_class_weights(model, labels)
-        _check_rows(model, train, folds, splits)
+        _check_rows(model, train, folds, splits, early_stopping_off)
         _check_sampler(model, train, folds, splits)
 
 
@@ -694,7 +695,8 @@ def _fold_counts(train: FaceDataset, splits: list[np.ndarray] | None) -> list[di
     return [dict(zip(*(v.tolist() for v in np.unique(train.labels[rows], return_counts=True)))) for rows in splits]
 
 
-def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np.ndarray] | None = None) -> None:
+def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np.ndarray] | None = None,
+                early_stopping_off: str | None = None) -> None:
     """k-NN neighbours and PCA components within the rows (and pixels) they are fit on.
 
     Never a false refusal: k-NN's neighbours are bounded by the smallest
@@ -723,24 +725,31 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
             f"n_neighbors={max(neighbours)} asks k-NN for more neighbours than the {rows} training rows it is fit "
             f"on{fold_note}; give n_neighbors={min(most, _fold_rows(rows, folds))} or less "
             "(--param / --grid / --values).")
-    _check_early_stopping(steps, most, len(counts), fold_note)
+    _check_early_stopping(steps, most, len(counts), fold_note, early_stopping_off or FIT_EARLY_STOPPING_OFF)
     rows = mirrored * len(train)  # PCA comes before any sampler
     components = [s.n_components for s in steps if isinstance(s, PCA) and isinstance(s.n_components, int)]
     if any(k > rows for k in components):
         k = max(components)
         images = -(-k // mirrored) if folds is None else -(-k * folds // ((folds - 1) * mirrored))
+        fewer = _fold_rows(rows, folds)
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
-            f"on{fold_note}; give at least {images} training images, or other features.")
+            f"on{fold_note}; give at least {images} training images, fewer components ({fewer} or less: "
+            f'pca.n_components in a search\'s --grid, e.g. {{"pca.n_components": [{fewer}]}}), or other features.')
     _check_eigenfaces([pipeline, *steps], tuple(train.image_shape))
 
 
-def _check_early_stopping(steps: list, rows: int, classes: int, fold_note: str) -> None:
+#: How fit's user turns an MLP's early stopping off (a search's user gives a grid entry instead).
+FIT_EARLY_STOPPING_OFF = "--param early_stopping=false"
+
+
+def _check_early_stopping(steps: list, rows: int, classes: int, fold_note: str, remedy: str) -> None:
     """An MLP's early-stopping validation part (stratified: one row of each class at least) within ``rows``.
 
     scikit-learn holds out ``ceil(validation_fraction * rows)`` rows and
     stops with "The test_size = 4 should be greater or equal to the number
-    of classes = 7", naming no option, when they are fewer than the classes.
+    of classes = 7", naming no option, when they are fewer than the classes. ``remedy``: how to turn early
+    stopping off where the user is (:data:`FIT_EARLY_STOPPING_OFF`, search's grid entry).
     """
     from sklearn.neural_network import MLPClassifier
 
@@ -755,8 +764,7 @@ def _check_early_stopping(steps: list, rows: int, classes: int, fold_note: str) 
             raise ValueError(
                 f"mlp's early stopping holds out validation_fraction={fraction:g} of the {rows} training rows it is "
                 f"fit on{fold_note} ({held}) to validate on, fewer than one of each of the {classes} classes; give "
-                f"at least {least} training rows, a larger validation_fraction, or early_stopping=False "
-                "(--param early_stopping=false).")
+                f"at least {least} training rows, a larger validation_fraction, or early_stopping=False ({remedy}).")
 
 
 def _check_eigenfaces(steps: list, shape: tuple[int, int]) -> None:

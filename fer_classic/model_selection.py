@@ -52,7 +52,7 @@ from .data import FaceDataset
 from .estimators import kernel_cache
 from .estimators._canonical import check_class_weight_values
 from .exceptions import DatasetError
-from .features._registry import parse_feature_names
+from .features._registry import NESTED_FEATURE_STEPS, parse_feature_names
 from .persistence import FERModel, model_format as file_format
 from .preprocessing import FlipAugmented
 from .prediction._model import loading_cropper
@@ -289,9 +289,13 @@ def pipeline_param_name(key: str, features: str) -> str:
         return key
     if head == "clf":
         return f"clf__estimator__{tail}"
+    if head == "sampler":  # the pipeline's sampler step (--sampler); check_grid says when there is none
+        return f"sampler__{tail}"
     if head in names:
+        if head in NESTED_FEATURE_STEPS and "__" not in tail:  # pca: pixels then PCA, whose parameter is meant
+            tail = f"{NESTED_FEATURE_STEPS[head]}__{tail}"
         return f"features__{tail}" if len(names) == 1 else f"features__{head}__{tail}"
-    raise ValueError(f"Parameter {key!r}: {head!r} is neither 'clf' nor one of the features {names}.")
+    raise ValueError(f"Parameter {key!r}: {head!r} is neither 'clf' nor one of the features {names}, nor 'sampler'.")
 
 
 def _wrapped_param_name(key: str, *, flip: bool = False, mirror_kernel: bool = False) -> str:
@@ -333,8 +337,12 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
         if isinstance(owner, (Pipeline, FlipAugmented)):  # memory, steps, verbose, or a whole step (clf, features)
             raise ValueError(f"{what} {key!r} names the pipeline's own parameter or a whole step, which a search "
                              "does not vary; name a step's parameter (clf.C, hog.orientations).")
+        if key not in known and key.removeprefix("estimator__").startswith("sampler__") and not any(
+                k.removeprefix("estimator__") == "sampler" for k in known):
+            raise ValueError(f"{what} {key!r} names a parameter of the sampler, but this pipeline has none: choose "
+                             "one with sampler= (--sampler smote, adasyn or random on the command line).")
         if key not in known:
-            near = sorted(k for k in known if k.rsplit("__", 1)[-1] == key.rsplit("__", 1)[-1])
+            near = _near_names(key, known)
             owner_name, _, name = key.rpartition("__")
             owner = known.get(owner_name, pipeline if not owner_name else None)
             where = (f"{type(owner).__name__} ({owner_name or 'the pipeline'}), whose parameters are "
@@ -360,6 +368,26 @@ def check_grid(pipeline, grid: Mapping, what: str = "Grid parameter") -> None:
                 raise ValueError(f"{what} {key!r}, value {value!r}: {str(exc).rstrip('.')}{hint}.") from exc
 
 
+def _near_names(key: str, known) -> list[str]:
+    """The names of ``known`` ending as ``key`` does, those under the steps ``key`` names first.
+
+    ``features__n_components`` (PCA's, asked of the pca feature) leads with ``features__pca__n_components``, not
+    the classifier's ``clf__estimator__n_components``, a parameter of the same name that means something else.
+    """
+    parts = key.split("__")
+
+    def shared(name: str) -> int:  # the steps name and key begin with alike
+        return next((i for i, (a, b) in enumerate(zip(name.split("__")[:-1], parts[:-1])) if a != b),
+                    min(len(parts), name.count("__") + 1) - 1)
+
+    same = [k for k in known if k.rsplit("__", 1)[-1] == parts[-1]]
+    return sorted(same, key=lambda k: (-shared(k), k))
+
+
+#: How a search's user turns an MLP's early stopping off (fit's is --param; see check_candidates).
+_SEARCH_EARLY_STOPPING_OFF = 'the grid entry "clf.early_stopping": [false]'
+
+
 def _number_text(text: str) -> bool:
     """Whether ``text`` spells a finite number (``'1e3'``: text to YAML 1.1, a float to Python)."""
     try:
@@ -380,10 +408,13 @@ def _short_param_name(key: str, features: str) -> str:
     head, _, rest = key.partition("__")
     if head == "clf" and rest.startswith("estimator__"):
         return f"clf.{rest.removeprefix('estimator__')}"
+    if head == "sampler" and rest and "__" not in rest:
+        return f"sampler.{rest}"
     if head == "features" and rest:
-        if len(names) == 1 and "__" not in rest:
-            return f"{names[0]}.{rest}"
-        step, _, name = rest.partition("__")
+        step, name = (names[0], rest) if len(names) == 1 else rest.partition("__")[::2]
+        inner = NESTED_FEATURE_STEPS.get(step)
+        if inner and name.startswith(f"{inner}__"):
+            name = name.removeprefix(f"{inner}__")
         if step in names and name and "__" not in name:
             return f"{step}.{name}"
     return key
@@ -828,7 +859,10 @@ def search_model(
                            kernel_shift=kernel_shift)
     splits = (None if cv == "publictest" else
               _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter, held_out=held_out))
-    check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits)
+    default = grid is None or (isinstance(grid, str) and grid == "default")
+    check_candidates(template, train, param_grid, folds=None if cv == "publictest" else cv, splits=splits,
+                     early_stopping_off=_SEARCH_EARLY_STOPPING_OFF + (
+                         ", in a grid file of your own: the default grid keeps it on" if default else ""))
 
     # The exact SVM's candidates run one after another in this process (each on all cores), so
     # that they share its kernel matrix: computed once per gamma, and the refit on the same rows
@@ -1081,7 +1115,7 @@ def report_search(
                                       flip=bool(options.get("flip")), mirror_kernel=bool(options.get("mirror_kernel")))
         param = param if wrapped not in known and param in known else wrapped  # a wrapped name given whole
         if param not in known:
-            near = sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
+            near = _near_names(param, known) or sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
             raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "
                              f"for example: {', '.join(near)} (or short names such as clf.C).")
     if param is None:
@@ -1116,7 +1150,8 @@ def report_search(
     splits = _check_enough_groups(groups, cv, grouping, train.labels, curve_splitter(cv, random_state, groups))
     # As search checks its grid: k-NN neighbours above a fold's rows, a class_weight naming no class
     # of these images... (each such value was cv failed fits, NaN on the curve and a warning per fit).
-    check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits)
+    check_candidates(model.pipeline, train, {param: values}, folds=cv, splits=splits,
+                     early_stopping_off=f"a search with {_SEARCH_EARLY_STOPPING_OFF}, then report-search on its model")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_jobs = capped_n_jobs(n_jobs)  # the curves' fits are local processes: at most one per CPU

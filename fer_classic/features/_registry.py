@@ -13,7 +13,8 @@ from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
 from ._union import BlockScaledUnion
 
-__all__ = ["FEATURES", "NORMALISED_FEATURES", "feature_widths", "make_features", "make_scaler", "parse_feature_names"]
+__all__ = ["FEATURES", "NESTED_FEATURE_STEPS", "NORMALISED_FEATURES", "feature_widths", "make_features", "make_scaler",
+           "parse_feature_names"]
 
 # The other extractors are imported when one is made: a HOG model's fit or prediction does not
 # load the SIFT codebook's clustering, the Gabor bank or the deep networks' modules.
@@ -77,6 +78,10 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "vgg19": _vgg19,
     "cnn": _cnn,
 }
+
+#: Extractors built as a Pipeline of their own: the step whose parameters a short name reaches (``pca.n_components``
+#: is ``features__pca__n_components``, the PCA's, not the Pipeline's own parameters).
+NESTED_FEATURE_STEPS: dict[str, str] = {"pca": "pca"}
 
 #: Extractors whose output is already normalised (power + L2 histograms or VLAD sums): used alone, they go
 #: to the classifier unscaled. Standardising their many rare visual words did not help an RBF

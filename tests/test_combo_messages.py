@@ -1,0 +1,70 @@
+"""Messages of option combinations: each names what works where the user is (probe_combo's findings)."""
+
+import re
+
+import pytest
+
+from fer_classic import make_pipeline
+from fer_classic.model_selection import _short_param_name, check_grid, pipeline_param_name, search_model
+
+
+@pytest.fixture(scope="module")
+def small_faces():
+    """Six train and two test faces per class, 24x24."""
+    from fer_classic.data import make_synthetic_faces
+    return make_synthetic_faces(6, 2, size=24, random_state=1)
+
+
+def test_the_sampler_s_short_grid_name_names_its_step():
+    # The SMOTE error advises sampler.k_neighbors in a search's --grid, which was refused.
+    assert pipeline_param_name("sampler.k_neighbors", "hog") == "sampler__k_neighbors"
+    assert _short_param_name("estimator__sampler__k_neighbors", "hog") == "sampler.k_neighbors"
+
+
+def test_a_sampler_parameter_without_a_sampler_says_to_choose_one():
+    with pytest.raises(ValueError, match="this pipeline has none: choose one with sampler= \\(--sampler"):
+        check_grid(make_pipeline("hog", "svm"), {"sampler__k_neighbors": [2]})
+
+
+def test_a_search_varies_the_sampler_by_its_short_name(small_faces):
+    result = search_model(small_faces, features="pixels", clf="logreg", sampler="smote", cv=2,
+                          grid={"sampler.k_neighbors": [1, 2]})
+    assert set(result.best_params) == {"sampler__k_neighbors"}
+
+
+@pytest.mark.parametrize("features, expected", [
+    ("pca", "features__pca__n_components"),
+    ("hog+pca", "features__pca__pca__n_components"),
+])
+def test_pca_short_names_reach_the_pca_inside_its_pipeline(features, expected):
+    assert pipeline_param_name("pca.n_components", features) == expected
+    assert _short_param_name(expected, features) == "pca.n_components"
+    check_grid(make_pipeline(features, "svm"), {expected: [5]})
+
+
+def test_a_misnamed_parameter_suggests_the_named_step_s_first():
+    # It led with clf__estimator__n_components, the SVM's approximation size, for the features' PCA.
+    with pytest.raises(ValueError, match="Did you mean features__pca__n_components, clf__estimator__n_components"):
+        check_grid(make_pipeline("pca", "svm"), {"features__n_components": [5]})
+
+
+def test_pca_above_the_training_rows_names_its_grid_entry(small_faces):
+    from fer_classic._training import check_candidates
+
+    with pytest.raises(ValueError, match=re.escape('fewer components (42 or less: pca.n_components in a search\'s '
+                                                   '--grid, e.g. {"pca.n_components": [42]})')):
+        check_candidates(make_pipeline("pca", "svm"), small_faces.select("train"))
+
+
+def test_search_s_mlp_early_stopping_error_gives_search_s_remedy(small_faces):
+    # It said --param early_stopping=false, an option search does not have.
+    with pytest.raises(ValueError, match=re.escape('early_stopping=False (the grid entry "clf.early_stopping": '
+                                                   "[false], in a grid file of your own")):
+        search_model(small_faces, features="pixels", clf="mlp", cv=2)
+
+
+def test_fit_s_mlp_early_stopping_error_keeps_fit_s_remedy(small_faces):
+    from fer_classic._training import check_candidates
+
+    with pytest.raises(ValueError, match=re.escape("early_stopping=False (--param early_stopping=false)")):
+        check_candidates(make_pipeline("pixels", "mlp"), small_faces.select("train"))
