@@ -57,6 +57,34 @@ def _parse_value(value: str):
         return value  # plain strings such as class_weight=balanced
 
 
+#: Python's spellings of JSON's constants: taken as text by _parse_value, which the estimators then refuse.
+_PYTHON_CONSTANTS = {"None": "null", "True": "true", "False": "false"}
+
+
+def _json_spelling(value) -> str | None:
+    """The JSON that a Python spelling of a value means (``'None'`` → ``null``, ``'(5,)'`` or ``'5,3'`` → a list),
+    or None when ``value`` is no such text."""
+    if not isinstance(value, str):
+        return None
+    if value.strip() in _PYTHON_CONSTANTS:
+        return _PYTHON_CONSTANTS[value.strip()]
+    import ast
+
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return json.dumps(parsed) if isinstance(parsed, tuple) else None  # JSON writes a tuple as a list
+
+
+def _json_advice(params: dict, message: str) -> str:
+    """" --param values are JSON: write max_depth=null." for each value of ``params`` spelled as in Python whose
+    text the error ``message`` quotes (scikit-learn's "Got 'None' instead"); "" if none."""
+    fixes = [f"{key}={spelled}" for key, value in params.items()
+             if (spelled := _json_spelling(value)) is not None and repr(value) in message]
+    return f" --param values are JSON: write {', '.join(fixes)}." if fixes else ""
+
+
 def _values_option(ctx, param, text: str | None) -> list | None:
     """``report-search --values``: a JSON list (for values holding commas, such as dicts), or ``V1,V2,...``."""
     if not text:  # absent (or empty, as before): the searched values
@@ -347,7 +375,8 @@ _LABEL_MAP = click.option(
     help="Folder name or CSV label to label, e.g. '0=angry,1=disgust'.",
 )
 _PARAMS = click.option("--param", "params", multiple=True, metavar="NAME=VALUE", callback=_params_option,
-                       help="Classifier parameter (repeatable), e.g. C=10, class_weight=balanced.")
+                       help="Classifier parameter (repeatable), e.g. C=10, class_weight=balanced. Values are "
+                            "JSON (true, false, null, [5, 3], {\"happy\": 2}); other text is a string.")
 _PIPELINE_OPTIONS = [
     click.option("--block-scaling", is_flag=True,
                  help="Combined features (hog+sift): scale each extractor's block to the same total variance."),
@@ -570,17 +599,22 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
     # A class folder's images decode while scikit-learn is imported and the options are checked.
     with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
                         margin=margin, align=align):
-        from .workflow import fit_model
+        from .workflow import _check_clf_params, fit_model
 
-        result = _run(
-            fit_model, data, features=features, clf=clf, clf_params=params,
-            block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-            kernel_shift=kernel_shift, sampler=sampler, size=size, random_state=seed, groups=groups,
-            label_map=label_map, n_jobs=n_jobs, out=out, model_format=model_format,
-            dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
-            feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
-            _progress=False if as_json else None,
-        )
+        _run(_check_clf_params, params, command_line=True)  # in fit's words (--seed), not fit_model's
+        try:
+            result = _run(
+                fit_model, data, features=features, clf=clf, clf_params=params,
+                block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
+                kernel_shift=kernel_shift, sampler=sampler, size=size, random_state=seed, groups=groups,
+                label_map=label_map, n_jobs=n_jobs, out=out, model_format=model_format,
+                dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
+                feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
+                _progress=False if as_json else None,
+            )
+        except click.ClickException as exc:  # max_depth=None refused as the text 'None': say which JSON to write
+            exc.message += _json_advice(params, exc.message)
+            raise
     if as_json:
         click.echo(json.dumps(result.summary()))
         return

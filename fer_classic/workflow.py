@@ -168,28 +168,44 @@ class EvaluateResult:
         }
 
 
-#: make_pipeline's own keywords, which are no classifier parameters: fit_model's argument (and option) that
-#: sets each. Passed in clf_params they clashed with that argument (a TypeError), or changed the pipeline
-#: without the model recording it (preprocess, sampler) or cached it in an unchecked folder (memory).
+#: make_pipeline's own keywords, which are no classifier parameters: fit_model's argument and fit's option that
+#: set each (None: nothing sets it; the third item says why). Passed in clf_params they clashed with that argument
+#: (a TypeError), or changed the pipeline without the model recording it (preprocess, sampler) or cached it in an
+#: unchecked folder (memory).
 _PIPELINE_KEYWORDS = {
     "features": ("features", "--features"), "clf": ("clf", "--clf"), "preprocess": ("preprocess", "--preprocess"),
     "flip": ("flip", "--flip"), "mirror_kernel": ("mirror_kernel", "--mirror-kernel"),
     "kernel_shift": ("kernel_shift", "--kernel-shift"), "block_scaling": ("block_scaling", "--block-scaling"),
     "sampler": ("sampler", "--sampler"), "random_state": ("random_state", "--seed"), "n_jobs": ("n_jobs", "--n-jobs"),
-    "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, "fit_model caches nothing; leave it out"),
-    "image_shape": (None, "fit_model takes the images' geometry from the data (--size); leave it out"),
+    "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, None, "{fit} caches nothing"),
+    "image_shape": (None, None, "{fit} takes the images' geometry from the data ({size})"),
 }
 
 
-def _check_clf_params(clf_params: Mapping | None) -> None:
+def _check_clf_params(clf_params: Mapping | None, *, command_line: bool = False) -> None:
+    """Refuse a classifier parameter that is a pipeline option, in fit_model's words or (``command_line``) fit's."""
     # By the key's last part, as make_pipeline checks it: local-svm's estimator__views is the mirror kernel too.
     for key in clf_params or {}:
         name = pipeline_keyword(key)
-        if name is not None:
-            argument, option = _PIPELINE_KEYWORDS[name]
-            fix = f"give fit_model's {argument}= instead ({option} on the command line)" if argument else option
-            what = "is a pipeline option" if name == key else f"sets {name}, a pipeline option"
-            raise ValueError(f"clf_params {key!r} (--param {key}=...) {what}, not a classifier parameter; {fix}.")
+        if name is None:
+            continue
+        argument, option, *why = _PIPELINE_KEYWORDS[name]
+        what = "is a pipeline option" if name == key else f"sets {name}, a pipeline option"
+        if why:
+            fix = why[0].format(fit="fit" if command_line else "fit_model",
+                                size="--size" if command_line else "size=") + "; leave it out"
+        else:
+            fix = f"use {option} instead" if command_line else f"give fit_model's {argument}= instead"
+        given = f"--param {key}=..." if command_line else f"clf_params {key!r}"
+        raise ValueError(f"{given} {what}, not a classifier parameter; {fix}.")
+
+
+def _warn_unused_groups(groups: str | None, name: str) -> None:
+    """Warn that ``groups`` does nothing in a fit on data with its own test split (it was ignored without a word)."""
+    if groups is not None:
+        warnings.warn(f"groups={groups!r} (--groups) does nothing here: {name} has its own test split, so fit holds "
+                      "no images out to keep subjects apart; it groups a hold-out (data without a test split) and "
+                      "search's folds. Leave it out.", UserWarning, stacklevel=3)
 
 
 def fit_model(
@@ -362,6 +378,7 @@ def fit_model(
         listing = timed(timings, "load", _split_listing, data, label_map)
         warn_left_out(listing)
         train_files, test_files = listing.select("train"), listing.select("test")
+        _warn_unused_groups(groups, listing.name)  # a chunked fit's data has its own test split
         # What the listing alone decides: before the test split is decoded and the store opened.
         _refuse_from_listing(pipeline, train_files, test_files, listing.name)
         store = None
@@ -395,6 +412,8 @@ def fit_model(
                           UserWarning, stacklevel=2)
     train, test, held_out, grouping, _ = hold_out(dataset, test_size=test_size, random_state=random_state,
                                                   groups=groups, log=log)
+    if not held_out:
+        _warn_unused_groups(groups, dataset.name)
     _refuse_unseen_classes(train.classes, test.classes, dataset.name)
     require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
                            kernel_shift=kernel_shift)

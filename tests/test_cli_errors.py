@@ -64,18 +64,21 @@ def test_param_naming_a_pipeline_option_is_refused_before_loading(runner, tmp_pa
     # Was an "unexpected TypeError" (n_jobs, flip...) or a pipeline the model did not record (preprocess, memory).
     monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded first"))
     result = runner.invoke(main, ["fit", "--clf", "knn", "--param", f"{name}=1", "--out", str(tmp_path / "m.joblib")])
-    _clean_failure(result, f"clf_params '{name}' (--param {name}=...) is a pipeline option")
+    _clean_failure(result, f"--param {name}=... is a pipeline option")
     assert fix in result.output and "unexpected" not in result.output
+    assert "clf_params" not in result.output and "fit_model" not in result.output  # the Python API's words
 
 
-@pytest.mark.parametrize("key, fix", [("estimator__views", "--mirror-kernel"), ("estimator__n_jobs", "--n-jobs"),
-                                      ("estimator__random_state", "--seed")])
+@pytest.mark.parametrize("key, fix", [("estimator__views", "fit_model's mirror_kernel="),
+                                      ("estimator__n_jobs", "fit_model's n_jobs="),
+                                      ("estimator__random_state", "fit_model's random_state=")])
 def test_a_nested_param_naming_a_pipeline_option_is_refused(key, fix):
     # local-svm's estimator__views=2 silently built a mirror-view kernel over plain features.
     from fer_classic.workflow import _check_clf_params
 
-    with pytest.raises(ValueError, match=f"'{key}' .* sets .*a pipeline option.*{fix}"):
+    with pytest.raises(ValueError, match=f"^clf_params '{key}' sets .*a pipeline option.*{fix}") as caught:
         _check_clf_params({key: 2})
+    assert "--" not in str(caught.value)  # the Python API's words, no option
 
 
 def test_combined_svm_blocks_are_checked_against_the_features_before_loading(runner, tmp_path, monkeypatch):

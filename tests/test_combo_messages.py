@@ -68,3 +68,48 @@ def test_fit_s_mlp_early_stopping_error_keeps_fit_s_remedy(small_faces):
 
     with pytest.raises(ValueError, match=re.escape("early_stopping=False (--param early_stopping=false)")):
         check_candidates(make_pipeline("pixels", "mlp"), small_faces.select("train"))
+
+
+def test_param_help_says_values_are_json():
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    result = CliRunner().invoke(main, ["fit", "--help"])
+    assert "Values are JSON (true, false, null, [5, 3]" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("clf, given, json_value", [
+    ("rf", "max_depth=None", "max_depth=null"),
+    ("mlp", "early_stopping=False", "early_stopping=false"),
+    ("mlp", "hidden_layer_sizes=(5,)", "hidden_layer_sizes=[5]"),
+    ("mlp", "hidden_layer_sizes=5,3", "hidden_layer_sizes=[5, 3]"),
+])
+def test_a_python_spelling_refused_by_scikit_learn_is_told_its_json(tmp_path, monkeypatch, clf, given, json_value):
+    # "must be an int in the range [1, inf) or None. Got 'None' instead." and no word of JSON's null.
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    monkeypatch.setattr("fer_classic.workflow.load_data", lambda *a, **k: pytest.fail("data loaded"))
+    result = CliRunner().invoke(main, ["fit", "--clf", clf, "--param", given, "--out", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 1
+    assert f"--param values are JSON: write {json_value}." in result.output
+
+
+def test_a_pipeline_option_in_clf_params_is_named_in_each_interface_s_words():
+    from fer_classic.workflow import _check_clf_params
+
+    with pytest.raises(ValueError, match=r"^clf_params 'random_state' is a pipeline option, not a classifier "
+                                         r"parameter; give fit_model's random_state= instead\.$"):
+        _check_clf_params({"random_state": 5})
+    with pytest.raises(ValueError, match=r"^--param random_state=\.\.\. is a pipeline option, not a classifier "
+                                         r"parameter; use --seed instead\.$"):
+        _check_clf_params({"random_state": 5}, command_line=True)
+
+
+def test_groups_on_data_with_its_own_test_split_is_warned(small_faces):
+    from fer_classic import fit_model
+
+    with pytest.warns(UserWarning, match=r"groups='\(\.\)' \(--groups\) does nothing here: .* has its own test split"):
+        fit_model(small_faces, features="pixels", clf="ridge", groups="(.)")
