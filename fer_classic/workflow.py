@@ -717,8 +717,12 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     source = (metadata.get("training") or {}).get("source")
     what = f"--split {HELD_OUT} (the images the model's fit held out of {dataset.name})"
     if not held_out_test(metadata):
-        raise DatasetError(f"{what}: the model held nothing out: it was fitted on the train split of {source} and "
-                           "scored on its test split; score --split test.")
+        fitted = f"it was fitted on the train split of {source} and scored on its test split"
+        if training_images_scored(model, dataset, None):
+            raise DatasetError(f"{what}: the model held nothing out: {fitted}; score --split test.")
+        # Other data (fer200.csv for a model of ds/): "--split test" named a split this data may not have.
+        raise DatasetError(f"{what}: {dataset.name} is not the model's data ({fitted}), so the model held none of its "
+                           "images out and was trained on none: score all of them (--split all) or one of its splits.")
     recorded = metadata.get("hold_out")
     if not isinstance(recorded, Mapping) or "test_size" not in recorded:
         raise DatasetError(f"{what}: the model does not record its hold-out's test_size (it was fitted by an older "

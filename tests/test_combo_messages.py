@@ -113,3 +113,19 @@ def test_groups_on_data_with_its_own_test_split_is_warned(small_faces):
 
     with pytest.warns(UserWarning, match=r"groups='\(\.\)' \(--groups\) does nothing here: .* has its own test split"):
         fit_model(small_faces, features="pixels", clf="ridge", groups="(.)")
+
+
+def test_held_out_of_other_data_says_it_is_not_the_model_s_data(small_faces):
+    # It advised --split test, a split fer200.csv does not have, for a model fitted on a folder's train split.
+    import dataclasses
+
+    from fer_classic import fit_model
+    from fer_classic.data import make_synthetic_faces
+    from fer_classic.workflow import _recompute_held_out
+
+    model = fit_model(small_faces, features="pixels", clf="ridge").model
+    other = dataclasses.replace(make_synthetic_faces(3, 0, size=24, random_state=5), name="other.csv")
+    with pytest.raises(ValueError, match=r"other\.csv is not the model's data .* score all of them \(--split all\)"):
+        _recompute_held_out(model, other)
+    with pytest.raises(ValueError, match=r"the model held nothing out: .*; score --split test\.$"):
+        _recompute_held_out(model, small_faces)
