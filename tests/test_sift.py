@@ -8,7 +8,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from conftest import random_gray
-from fer_classic.features import DenseSIFTBoVW, make_features
+from fer_classic.features import DenseSIFTBoVW, DenseSIFTVLAD, make_features
 from fer_classic.features._sift import dense_keypoints
 
 # Small, fast settings: 36 keypoints of one size per 48x48 image.
@@ -127,11 +127,20 @@ def test_too_few_descriptors_for_the_codebook_is_an_error(faces):
     ({"step": 16, "levels": (1, 2, 4)}, r"levels=\(1, 2, 4\) holds 4, finer than the keypoint grid: step=16 "
                                         r"places 3x3 keypoints on 48x48 images, .* give levels of at most 3"),
     ({"patch_sizes": (12, 100)}, r"patch_sizes=\(12, 100\) holds a patch of 100 pixels, wider than the 48x48 "
-                                 r"images; give patch sizes of at most 48"),
+                                 r"images; use images of at least 100x100 pixels \(--size 100 on the command line\), "
+                                 r"or patch sizes of at most 48 \(sift.patch_sizes in a search's --grid"),
 ])
 def test_invalid_parameters_are_named(faces, params, message):
     with pytest.raises(ValueError, match=message):
         DenseSIFTBoVW(**{**FAST, **params}).fit(faces)
+
+
+def test_default_patches_on_small_images_name_the_size_they_need():
+    # It advised "patch sizes of at most 16" on 8x8 images (an allowance that read as wrong), which fit cannot set.
+    with pytest.raises(ValueError, match=r"wider than the 8x8 images; use images of at least 20x20 pixels \(--size 20 "
+                                         r"on the command line\), or patch sizes of at most 16, which any image takes "
+                                         r"\(vlad.patch_sizes in a search's --grid"):
+        DenseSIFTVLAD()._check_params((8, 8))
 
 
 @pytest.mark.parametrize("params", [{"levels": (1, 2, 3), "step": 2}, {"patch_sizes": (8, 16)}, {"patch_sizes": 48},

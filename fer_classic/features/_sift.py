@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import cv2
@@ -129,10 +130,13 @@ class _DenseSIFT(ImageTransformerMixin):
         most = max(_ANY_PATCH, *image_shape)
         widest = max(self._patches())
         if widest > most:
+            side = math.ceil(widest)
+            anywhere = ", which any image takes" if most > max(image_shape) else ""  # 16 on 8 x 8 images: allowed
             raise ValueError(
                 f"patch_sizes={self.patch_sizes!r} holds a patch of {widest:g} pixels, wider than the "
-                f"{image_shape[0]}x{image_shape[1]} images; give patch sizes of at most {most} (the default is "
-                "(12, 20) on 48 x 48 faces)."
+                f"{image_shape[0]}x{image_shape[1]} images; use images of at least {side}x{side} pixels (--size "
+                f"{side} on the command line), or patch sizes of at most {most}{anywhere} "
+                f"({self._feature_prefix}.patch_sizes in a search's --grid; the default is (12, 20) on 48 x 48 faces)."
             )
 
     def _check_pyramid(self, image_shape) -> None:
