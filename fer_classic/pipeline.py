@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from ._optional import import_optional
 from .estimators import make_classifier
 from .features import make_features, make_scaler, parse_feature_names
-from .features._registry import feature_widths
+from .features._registry import FEATURES, feature_widths
 from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
 __all__ = ["SAMPLERS", "combined_blocks", "make_pipeline", "make_sampler", "pipeline_keyword"]
@@ -115,13 +115,24 @@ def combined_blocks(features: str, clf: str, clf_params, image_shape, *, warn: b
     if known and all(n == len(names) for n in lengths):
         return [int(w) for w in widths]
     if warn:
+        # The SIFT codebooks' widths, which only a fit sets, follow from their (default) parameters.
+        counted = [w if w is not None else _columns(name) for name, w in zip(names, widths)]
         why = ("the images' geometry is not known (give image_shape= to have them set)" if image_shape is None else
-               f"the widths of {', '.join(n for n, w in zip(names, widths) if w is None)} are known only after "
-               "fitting" if not known else "kernels or weights do not name one per extractor")
+               f"the widths of {', '.join(n for n, w in zip(names, widths) if w is None)} are set only by fitting"
+               if not known else "kernels or weights do not name one per extractor")
+        blocks = (f"blocks={counted}, the columns of {', '.join(names)} with their default parameters"
+                  if image_shape is not None and None not in counted else
+                  "blocks=[the columns of each extractor, in order]")
         warnings.warn(f"combined-svm over the {len(names)} extractors of {features!r} without blocks computes every "
-                      f"kernel over all their columns, one kernel for the whole union: {why}; give blocks=[the "
-                      "columns of each extractor, in order] (--param blocks=[...]).", UserWarning, stacklevel=3)
+                      f"kernel over all their columns, one kernel for the whole union: {why}; give {blocks} "
+                      "(--param blocks=[...]).", UserWarning, stacklevel=3)
     return None
+
+
+def _columns(name: str) -> int | None:
+    """The columns of the extractor ``name`` with its default parameters, if its parameters alone tell them."""
+    transformer = FEATURES[name]()
+    return int(transformer._columns()) if hasattr(transformer, "_columns") else None
 
 
 def check_flag(name: str, value) -> bool:

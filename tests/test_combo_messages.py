@@ -129,3 +129,17 @@ def test_held_out_of_other_data_says_it_is_not_the_model_s_data(small_faces):
         _recompute_held_out(model, other)
     with pytest.raises(ValueError, match=r"the model held nothing out: .*; score --split test\.$"):
         _recompute_held_out(model, small_faces)
+
+
+@pytest.mark.parametrize("features", ["hog+sift", "lbp+vlad"])
+def test_combined_svm_over_a_sift_codebook_warns_with_the_blocks_to_give(features):
+    # It said "give blocks=[the columns of each extractor]" and that sift's were known only after fitting.
+    from fer_classic.features import FEATURES
+    from fer_classic.features._registry import feature_widths
+    from fer_classic.pipeline import combined_blocks
+
+    first, codebook = features.split("+")
+    expected = [feature_widths(first, (24, 24))[0], FEATURES[codebook]()._columns()]
+    with pytest.warns(UserWarning, match=re.escape(f"give blocks={expected}, the columns of {first}, {codebook} with "
+                                                   "their default parameters (--param blocks=[...])")):
+        assert combined_blocks(features, "combined-svm", {}, (24, 24)) is None

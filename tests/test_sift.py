@@ -135,6 +135,13 @@ def test_invalid_parameters_are_named(faces, params, message):
         DenseSIFTBoVW(**{**FAST, **params}).fit(faces)
 
 
+@pytest.mark.parametrize("cls", [DenseSIFTBoVW, DenseSIFTVLAD])
+def test_the_width_follows_from_the_parameters(faces, cls):
+    # combined-svm's warning gives blocks from it, before any fit.
+    params = {**FAST, **({"n_components": 8} if cls is DenseSIFTVLAD else {})}
+    assert cls(**params).fit(faces).n_features_out_ == cls(**params)._columns()
+
+
 def test_default_patches_on_small_images_name_the_size_they_need():
     # It advised "patch sizes of at most 16" on 8x8 images (an allowance that read as wrong), which fit cannot set.
     with pytest.raises(ValueError, match=r"wider than the 8x8 images; use images of at least 20x20 pixels \(--size 20 "

@@ -411,8 +411,12 @@ class DenseSIFTBoVW(_DenseSIFT):
         for group in np.split(descriptors, n_groups, axis=1) if n_groups > 1 else [descriptors]:
             codebooks.append(self._learn_codebook(group.reshape(-1, 128), rng, len(images)))
         self.codebook_ = np.concatenate(codebooks)
-        self.n_features_out_ = n_groups * int(self.n_words) * self._n_cells()
+        self.n_features_out_ = self._columns()
         return self
+
+    def _columns(self) -> int:
+        """``n_features_out_`` from the parameters alone: words times codebooks times pyramid cells."""
+        return self._n_codebooks() * int(self.n_words) * self._n_cells()
 
     def _n_codebooks(self) -> int:
         return len(self._patches()) if self.codebooks == "per_patch" else 1
@@ -690,8 +694,12 @@ class DenseSIFTVLAD(_DenseSIFT):
         self.mean_ = pca.mean_.astype(np.float32)
         self.components_ = pca.components_.astype(np.float32)
         self.codebook_ = self._learn_codebook(projected, rng, len(images))
-        self.n_features_out_ = int(self.n_words) * int(self.n_components) * self._n_cells()
+        self.n_features_out_ = self._columns()
         return self
+
+    def _columns(self) -> int:
+        """``n_features_out_`` from the parameters alone: words times projected axes times pyramid cells."""
+        return int(self.n_words) * int(self.n_components) * self._n_cells()
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         return self._normalise(self._sums(images))
