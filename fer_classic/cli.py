@@ -751,6 +751,12 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     _check_model_outputs(model, {"--timeline": timeline, "--annotate": annotate if folder else None, **copies},
                          inputs=inputs, files={"--yunet": yunet_model}, dirs=("--annotate",) if folder else (),
                          text=("--timeline",))
+    if detect == "never":  # no image is searched: the search's options did nothing without a word
+        for option, value in (("--fallback", fallback), ("--yunet", yunet_model)):
+            if value is not None:
+                _warn(f"{option} {value} does nothing with --detect never, which searches no image for a face; "
+                      f"leave {option} out.")
+        yunet_model = None  # not loaded either (a file that is no ONNX model failed the run)
     loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     params = {"detect": {"always": True, "never": False}.get(detect, detect), "faces": faces, "fallback": fallback}
     if yunet_model:

@@ -143,3 +143,33 @@ def test_combined_svm_over_a_sift_codebook_warns_with_the_blocks_to_give(feature
     with pytest.warns(UserWarning, match=re.escape(f"give blocks={expected}, the columns of {first}, {codebook} with "
                                                    "their default parameters (--param blocks=[...])")):
         assert combined_blocks(features, "combined-svm", {}, (24, 24)) is None
+
+
+@pytest.fixture
+def model_and_crop(tmp_path, fitted_model):
+    import cv2
+
+    from conftest import random_gray
+    from fer_classic import save_model
+
+    cv2.imwrite(str(tmp_path / "crop.png"), random_gray((48, 48), seed=2))
+    return str(save_model(fitted_model, tmp_path / "m.joblib")), str(tmp_path / "crop.png")
+
+
+@pytest.mark.parametrize("options, warning", [
+    (["--every", "3"], "warning: --every 3 (every=3): no input is a video, so no frame is skipped"),
+    (["--detect", "never", "--fallback", "none"], "warning: --fallback none does nothing with --detect never"),
+    (["--detect", "never", "--yunet", "NOT_ONNX"], "warning: --yunet NOT_ONNX does nothing with --detect never"),
+])
+def test_predict_options_that_do_nothing_here_are_warned(model_and_crop, options, warning):
+    # Each was accepted without a word (rc 0); --yunet's file was even loaded, failing when it was no ONNX model.
+    from click.testing import CliRunner
+
+    from fer_classic.cli import main
+
+    model, crop = model_and_crop
+    options = [crop if o == "NOT_ONNX" else o for o in options]
+    warning = warning.replace("NOT_ONNX", crop)
+    result = CliRunner().invoke(main, ["predict", model, crop, *options])
+    assert result.exit_code == 0, result.output
+    assert warning in result.output

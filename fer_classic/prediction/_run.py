@@ -245,6 +245,13 @@ def check_timeline(timeline: str | os.PathLike | None, paths: list[Path] | None 
                       UserWarning, stacklevel=3)
 
 
+def check_every_used(every: int, paths: list[Path]) -> None:
+    """Warn when ``every`` skips frames but none of ``paths`` is a video (it did nothing without a word)."""
+    if every != 1 and not any(_is_video(p) for p in paths):
+        warnings.warn(f"--every {every} (every={every}): no input is a video, so no frame is skipped; it applies to "
+                      "videos only.", UserWarning, stacklevel=3)
+
+
 @functools.lru_cache(maxsize=None)
 def writes_in_colour(suffix: str) -> bool:
     """Whether OpenCV can write an annotated (colour) image copy with this suffix.
@@ -547,6 +554,7 @@ def predict_paths(
     warn_repeated(inputs, paths, linked)
     targets = annotation_targets(paths, annotate)
     check_timeline(timeline, paths)
+    check_every_used(every, paths)
     # Checked before any work: a cropper of other crops failed only at the first batch (after up to 256 crops).
     cropper = check_cropper(model, cropper) if cropper is not None else face_cropper_for(
         model, **dict(cropper_params or {}))
