@@ -920,6 +920,11 @@ def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features
     log(f"extracting '{features}' features of {len(train)} training images")
     head, tail = pipeline[:cut], pipeline[cut:]
     train_features = timed(timings, "features", head.fit_transform, train.X, train.y)
+    if isinstance(train_features, np.ndarray) and len(train_features) > 1 and not np.ptp(train_features, axis=0).any():
+        # Blank images (placeholders, a failed export) fitted without a word, every face then one class.
+        warnings.warn(f"The '{features}' features of all {len(train)} training images are the same (blank or "
+                      "constant images?): the classifier can learn nothing from them and will give every face one "
+                      "class. Look at the data (fer-classic describe).", UserWarning, stacklevel=3)
     log(f"fitting '{clf}' on {train_features.shape[0]} x {train_features.shape[1]} features")
     timed(timings, "fit", tail.fit, train_features, train.y)
     # With a memory, a slice's fitted steps may be cached copies held by the slice alone.

@@ -785,3 +785,18 @@ def test_a_fit_without_dedupe_records_none_and_evaluate_scores_every_test_image(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert evaluate_model(fitted.model, data).n_test == (data.splits == "test").sum()
+
+
+@pytest.mark.parametrize("blank", [True, False], ids=["blank training images", "faces"])
+def test_fit_warns_when_the_training_features_are_all_the_same(tiny_faces, blank):
+    """Blank training images fitted and saved without a word, the model giving every face one class."""
+    import warnings
+
+    images = tiny_faces.images.copy()
+    if blank:
+        images[tiny_faces.splits == "train"] = 128
+    data = FaceDataset(images, tiny_faces.labels, tiny_faces.splits, tiny_faces.usages, tiny_faces.sources, "blank")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_model(data, features="hog", clf="svm")
+    assert len([w for w in caught if "features of all 84 training images are the same" in str(w.message)]) == blank
