@@ -731,11 +731,14 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
     if any(k > rows for k in components):
         k = max(components)
         images = -(-k // mirrored) if folds is None else -(-k * folds // ((folds - 1) * mirrored))
-        fewer = _fold_rows(rows, folds)
+        # A number only where the rows are known: a search's folds are grouped and uneven, fit's are not yet cut.
+        fewer = (f'{mirrored * min(len(part) for part in splits)} or less, e.g. {{"pca.n_components": '
+                 f"[{mirrored * min(len(part) for part in splits)}]}}" if splits is not None else
+                 "at most the training rows of the search's smallest fold")
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
-            f"on{fold_note}; give at least {images} training images, fewer components ({fewer} or less: "
-            f'pca.n_components in a search\'s --grid, e.g. {{"pca.n_components": [{fewer}]}}), or other features.')
+            f"on{fold_note}; give at least {images} training images, fewer components (pca.n_components in a "
+            f"search's --grid, {fewer}), or other features.")
     _check_eigenfaces([pipeline, *steps], tuple(train.image_shape))
 
 

@@ -81,7 +81,7 @@ def _json_advice(params: dict, message: str) -> str:
     """" --param values are JSON: write max_depth=null." for each value of ``params`` spelled as in Python whose
     text the error ``message`` quotes (scikit-learn's "Got 'None' instead"); "" if none."""
     fixes = [f"{key}={spelled}" for key, value in params.items()
-             if (spelled := _json_spelling(value)) is not None and repr(value) in message]
+             if (spelled := _json_spelling(value)) is not None and repr(value) in message and f"'{key}'" in message]
     return f" --param values are JSON: write {', '.join(fixes)}." if fixes else ""
 
 

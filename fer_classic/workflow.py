@@ -719,7 +719,9 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     if not held_out_test(metadata):
         fitted = f"it was fitted on the train split of {source} and scored on its test split"
         if training_images_scored(model, dataset, None):
-            raise DatasetError(f"{what}: the model held nothing out: {fitted}; score --split test.")
+            score = ("score --split test" if dataset.has_split("test") else
+                     f"{dataset.name} holds no test split: score the model on data it was not trained on")
+            raise DatasetError(f"{what}: the model held nothing out: {fitted}; {score}.")
         # Other data (fer200.csv for a model of ds/): "--split test" named a split this data may not have.
         raise DatasetError(f"{what}: {dataset.name} is not the model's data ({fitted}), so the model held none of its "
                            "images out and was trained on none: score all of them (--split all) or one of its splits.")

@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 from fer_classic import make_pipeline
@@ -48,12 +49,18 @@ def test_a_misnamed_parameter_suggests_the_named_step_s_first():
         check_grid(make_pipeline("pca", "svm"), {"features__n_components": [5]})
 
 
-def test_pca_above_the_training_rows_names_its_grid_entry(small_faces):
+@pytest.mark.parametrize("splits, fewer", [
+    (None, "at most the training rows of the search's smallest fold"),
+    # Grouped folds are uneven: the smallest training part bounds it (42 rows less a share was one too many).
+    ([np.arange(20), np.arange(30)], '20 or less, e.g. {"pca.n_components": [20]}'),
+], ids=["fit", "search's folds"])
+def test_pca_above_the_training_rows_names_its_grid_entry(small_faces, splits, fewer):
     from fer_classic._training import check_candidates
 
-    with pytest.raises(ValueError, match=re.escape('fewer components (42 or less: pca.n_components in a search\'s '
-                                                   '--grid, e.g. {"pca.n_components": [42]})')):
-        check_candidates(make_pipeline("pca", "svm"), small_faces.select("train"))
+    with pytest.raises(ValueError, match=re.escape(f"fewer components (pca.n_components in a search's --grid, "
+                                                   f"{fewer})")):
+        check_candidates(make_pipeline("pca", "svm"), small_faces.select("train"), folds=None if splits is None
+                         else 2, splits=splits)
 
 
 def test_search_s_mlp_early_stopping_error_gives_search_s_remedy(small_faces):
@@ -129,6 +136,24 @@ def test_held_out_of_other_data_says_it_is_not_the_model_s_data(small_faces):
         _recompute_held_out(model, other)
     with pytest.raises(ValueError, match=r"the model held nothing out: .*; score --split test\.$"):
         _recompute_held_out(model, small_faces)
+
+
+def test_held_out_of_the_model_s_training_images_alone_names_no_test_split(small_faces):
+    # A copy of the data holding only its train split was told to score --split test.
+    from fer_classic import fit_model
+    from fer_classic.workflow import _recompute_held_out
+
+    model = fit_model(small_faces, features="pixels", clf="ridge").model
+    with pytest.raises(ValueError, match=r"held nothing out: .* holds no test split: score the model on data it "
+                                         r"was not trained on\.$"):
+        _recompute_held_out(model, small_faces.select("train"))
+
+
+def test_json_advice_names_only_the_refused_parameter():
+    from fer_classic.cli import _json_advice
+
+    message = "The 'C' parameter of LogisticRegression must be a float. Got 'None' instead."
+    assert _json_advice({"class_weight": "None", "C": "None"}, message) == " --param values are JSON: write C=null."
 
 
 @pytest.mark.parametrize("features", ["hog+sift", "lbp+vlad"])
