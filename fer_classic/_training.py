@@ -637,14 +637,15 @@ def check_candidates(pipeline, train: FaceDataset, grid: Mapping | None = None, 
     ``train`` must hold two classes or more. Checked for every candidate of
     ``grid`` (a search's parameter grid; None: ``pipeline`` alone): a
     ``class_weight`` dict naming a label ``train`` lacks, a k-NN
-    ``n_neighbors`` above the rows the classifier can be fit on (which
+    ``n_neighbors`` of None or above the rows the classifier can be fit on (which
     scikit-learn would only report when predicting), PCA components
     above the training rows or (on pixels) the pixels of an image, and a SMOTE or ADASYN sampler whose neighbours
     outnumber the other images of a class it oversamples (scikit-learn's
     "Expected n_neighbors <= n_samples_fit" after the features otherwise).
     ``folds``: a search's cross-validation folds, whose training parts hold
-    fewer rows (the advice says how many); ``splits``: the rows of ``train``
-    in each fold's training part, when known (grouped folds differ in size); ``early_stopping_off``: how the
+    fewer rows; ``splits``: the rows of ``train`` in each fold's training
+    part, when known (grouped folds differ in size: the advice then says how
+    many PCA components fit); ``early_stopping_off``: how the
     caller's user turns an MLP's early stopping off (None: fit's ``--param``; search gives its grid entry).
     """
     labels = sort_labels(set(train.classes))
@@ -719,6 +720,9 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
     else:  # some fold's training part holds at most _fold_rows (the others' test parts are no larger)
         rows, most = mirrored * len(train), mirrored * _fold_rows(len(train), folds)
     neighbours = [getattr(s, "n_neighbors", None) for s in steps if hasattr(s, "kneighbors")]
+    if None in neighbours:  # scikit-learn fits it, then fails predicting (a TypeError, "a bug in fer-classic")
+        raise ValueError("n_neighbors=None gives k-NN no number of neighbours to vote; give a number, e.g. "
+                         "n_neighbors=5 (--param / --grid / --values).")
     neighbours = [k for k in neighbours if isinstance(k, int)]
     if any(k > most for k in neighbours):
         raise ValueError(
@@ -731,10 +735,11 @@ def _check_rows(pipeline, train: FaceDataset, folds: int | None, splits: list[np
     if any(k > rows for k in components):
         k = max(components)
         images = -(-k // mirrored) if folds is None else -(-k * folds // ((folds - 1) * mirrored))
-        # A number only where the rows are known: a search's folds are grouped and uneven, fit's are not yet cut.
+        # The number from the folds where they are cut (grouped folds are uneven); else the rows of a search
+        # on these images without folds, and no number for folds not cut yet.
         fewer = (f'{mirrored * min(len(part) for part in splits)} or less, e.g. {{"pca.n_components": '
                  f"[{mirrored * min(len(part) for part in splits)}]}}" if splits is not None else
-                 "at most the training rows of the search's smallest fold")
+                 f"at most {rows} with --cv publictest, at most the training rows of its smallest fold with --cv K")
         raise ValueError(
             f"PCA keeps {k} components (--features pca), more than the {rows} training rows it would be fit "
             f"on{fold_note}; give at least {images} training images, fewer components (pca.n_components in a "
@@ -927,7 +932,7 @@ def fit_pipeline(pipeline, train: FaceDataset, timings: dict, log: Log, features
         # Blank images (placeholders, a failed export) fitted without a word, every face then one class.
         warnings.warn(f"The '{features}' features of all {len(train)} training images are the same (blank or "
                       "constant images?): the classifier can learn nothing from them and will give every face one "
-                      "class. Look at the data (fer-classic describe).", UserWarning, stacklevel=3)
+                      "class. Look at the data (fer-classic describe --data DATA).", UserWarning, stacklevel=3)
     log(f"fitting '{clf}' on {train_features.shape[0]} x {train_features.shape[1]} features")
     timed(timings, "fit", tail.fit, train_features, train.y)
     # With a memory, a slice's fitted steps may be cached copies held by the slice alone.

@@ -78,10 +78,14 @@ def _json_spelling(value) -> str | None:
 
 
 def _json_advice(params: dict, message: str) -> str:
-    """" --param values are JSON: write max_depth=null." for each value of ``params`` spelled as in Python whose
-    text the error ``message`` quotes (scikit-learn's "Got 'None' instead"); "" if none."""
+    """" --param values are JSON: write max_depth=null." for each value of ``params`` spelled as in Python that
+    the error ``message`` refuses (scikit-learn's "The 'max_depth' parameter ... or None. Got 'None' instead.")
+    and whose JSON it allows (None, a bool or an array-like among what it lists); "" if none."""
+    allowed = message.partition(" Got ")[0]
+    takes = {"null": "None" in allowed, "true": "bool" in allowed, "false": "bool" in allowed}
     fixes = [f"{key}={spelled}" for key, value in params.items()
-             if (spelled := _json_spelling(value)) is not None and repr(value) in message and f"'{key}'" in message]
+             if (spelled := _json_spelling(value)) is not None and repr(value) in message and f"'{key}'" in message
+             and takes.get(spelled, "array-like" in allowed or "list" in allowed)]
     return f" --param values are JSON: write {', '.join(fixes)}." if fixes else ""
 
 

@@ -50,7 +50,7 @@ def test_a_misnamed_parameter_suggests_the_named_step_s_first():
 
 
 @pytest.mark.parametrize("splits, fewer", [
-    (None, "at most the training rows of the search's smallest fold"),
+    (None, "at most 42 with --cv publictest, at most the training rows of its smallest fold with --cv K"),
     # Grouped folds are uneven: the smallest training part bounds it (42 rows less a share was one too many).
     ([np.arange(20), np.arange(30)], '20 or less, e.g. {"pca.n_components": [20]}'),
 ], ids=["fit", "search's folds"])
@@ -152,8 +152,9 @@ def test_held_out_of_the_model_s_training_images_alone_names_no_test_split(small
 def test_json_advice_names_only_the_refused_parameter():
     from fer_classic.cli import _json_advice
 
-    message = "The 'C' parameter of LogisticRegression must be a float. Got 'None' instead."
-    assert _json_advice({"class_weight": "None", "C": "None"}, message) == " --param values are JSON: write C=null."
+    message = "The 'max_depth' parameter of RandomForestClassifier must be an int or None. Got 'None' instead."
+    assert _json_advice({"class_weight": "None", "max_depth": "None"}, message) == (
+        " --param values are JSON: write max_depth=null.")
 
 
 @pytest.mark.parametrize("features", ["hog+sift", "lbp+vlad"])
@@ -198,3 +199,24 @@ def test_predict_options_that_do_nothing_here_are_warned(model_and_crop, options
     result = CliRunner().invoke(main, ["predict", model, crop, *options])
     assert result.exit_code == 0, result.output
     assert warning in result.output
+
+
+@pytest.mark.parametrize("given, message, advice", [
+    ("None", "The 'max_depth' parameter of X must be an int in the range [1, inf) or None. Got 'None' instead.",
+     " --param values are JSON: write max_depth=null."),
+    # C takes no None: null would be refused again.
+    ("None", "The 'max_depth' parameter of X must be a float in the range (0.0, inf). Got 'None' instead.", ""),
+])
+def test_json_advice_offers_only_what_the_parameter_takes(given, message, advice):
+    from fer_classic.cli import _json_advice
+
+    assert _json_advice({"max_depth": given}, message) == advice
+
+
+def test_k_nn_without_a_number_of_neighbours_is_refused_before_the_features(small_faces):
+    # scikit-learn fitted n_neighbors=None, then failed predicting: "unexpected TypeError ... a bug in fer-classic".
+    from fer_classic._training import check_candidates
+
+    with pytest.raises(ValueError, match=r"n_neighbors=None gives k-NN no number of neighbours"):
+        check_candidates(make_pipeline("hog", "knn").set_params(clf__estimator__n_neighbors=None),
+                         small_faces.select("train"))

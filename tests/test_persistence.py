@@ -421,10 +421,12 @@ def test_predict_rejects_wrong_geometry(fitted_model):
         fitted_model.predict(np.zeros((2, 32, 32), np.uint8))
 
 
-def test_predict_of_one_image_says_to_give_a_batch_of_one(fitted_model):
+@pytest.mark.parametrize("shape", [(48, 48), (48 * 48,)])
+def test_predict_of_one_image_says_to_give_a_batch_of_one(fitted_model, shape):
     """It said 'Load images with size=48' of an image that has that size."""
-    with pytest.raises(ValueError, match=r"got one 48x48 image: give a batch of one \(images\[None\]"):
-        fitted_model.predict(np.zeros((48, 48), np.uint8))
+    with pytest.raises(ValueError, match=rf"got one image of shape \({shape[0]},.*give a batch of one "
+                                         r"\(np\.asarray\(image\)\[None\]"):
+        fitted_model.predict(np.zeros(shape, np.uint8))
 
 
 def test_scores_without_probabilities_are_decision_values(fitted_model, tiny_faces):

@@ -194,9 +194,10 @@ class FERModel:
         images = np.asarray(images)
         fits = ((images.ndim == 3 and images.shape[1:] == (height, width))
                 or (images.ndim == 2 and images.shape[1] == height * width))
-        if images.shape == (height, width):  # one image: 'load with size=' was no help, it has the size
-            raise ValueError(f"{expected}; got one {height}x{width} image: give a batch of one (images[None], shape "
-                             f"(1, {height}, {width})), or a photo to fer_classic.predict_image.")
+        if images.shape in ((height, width), (height * width,)):  # one image: 'load with size=' was no help
+            raise ValueError(f"{expected}; got one image of shape {images.shape}: give a batch of one "
+                             f"(np.asarray(image)[None], shape (1, {', '.join(map(str, images.shape))})), or a photo "
+                             "to fer_classic.predict_image.")
         if not fits and images.shape != (0,):  # (0,): an empty list
             raise ValueError(f"{expected}; got an array of shape {images.shape}. {advice}")
         if len(images) == 0:
