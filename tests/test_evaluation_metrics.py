@@ -308,7 +308,9 @@ def test_one_column_probability_gives_the_micro_auc_of_its_two_columns(binary_pr
     assert roc_auc_ovr(y, p, ["happy", "sad"])["micro"] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("columns", [lambda s: s, lambda s: np.c_[-s, s]], ids=["one column", "model.scores' two"])
+@pytest.mark.parametrize("columns", [
+    lambda s: s, lambda s: np.c_[-s, s], lambda s: np.c_[-(s + 0.2) / 3, (s + 0.2) / 3],
+], ids=["one column", "model.scores' two", "second column within [0, 1]"])
 def test_decision_function_micro_auc_is_the_second_class_auc(binary_probability, columns):
     """FERModel.scores gives a two-class decision as (-s, s): pooled, they gave another AUC (0.6952 for 0.6853)."""
     y, p = binary_probability
