@@ -17,6 +17,7 @@ __all__ = [
     "CANONICAL_LABELS",
     "FER2013_LABELS",
     "canonical_label",
+    "display_order",
     "fer2013_label",
     "parse_label_map",
     "sort_labels",
@@ -179,6 +180,10 @@ def fer2013_label(emotion_id: int) -> str:
     return FER2013_LABELS[int(emotion_id)]
 
 
+#: Each vocabulary label's position in :data:`CANONICAL_LABELS`.
+_RANK = {name: i for i, name in enumerate(CANONICAL_LABELS)}
+
+
 def sort_labels(labels: Iterable[object]) -> list:
     """Sort distinct labels: canonical names in vocabulary order, any others after.
 
@@ -197,10 +202,32 @@ def sort_labels(labels: Iterable[object]) -> list:
         The distinct labels, sorted.
     """
     distinct = set(labels)
-    rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
-    known = sorted((lab for lab in distinct if lab in rank), key=rank.__getitem__)
-    others = sorted((lab for lab in distinct if lab not in rank), key=lambda v: (str(type(v)), v))
+    known = sorted((lab for lab in distinct if lab in _RANK), key=_RANK.__getitem__)
+    others = sorted((lab for lab in distinct if lab not in _RANK), key=lambda v: (str(type(v)), v))
     return known + others
+
+
+def display_order(classes: Iterable[object]) -> list[int]:
+    """Positions of ``classes`` in the order fer-classic shows classes: the canonical order.
+
+    The vocabulary's labels first (angry, disgust, fear, happy, sad, surprise,
+    neutral), any others after in their order in ``classes``. For a fitted
+    ``classes_`` (sorted, as scikit-learn sorts them) or the list a model file
+    records (the same order) this is :func:`sort_labels`' order; the identity
+    for a model saved by an earlier version, whose ``classes_`` were canonical.
+
+    Parameters
+    ----------
+    classes : iterable
+        Distinct class labels, e.g. a classifier's ``classes_``.
+
+    Returns
+    -------
+    list of int
+        Indices into ``classes``, in the order to show them.
+    """
+    names = [str(c) for c in classes]
+    return sorted(range(len(names)), key=lambda i: _RANK.get(names[i], len(_RANK)))
 
 
 def _known_labels() -> str:

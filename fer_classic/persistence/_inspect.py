@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from .._display import megabytes, one_line
 from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
-from ._model import display_order
+from ._model import shown_classes
 from ._skops_format import is_zip, skops_info
 from ._trust import is_trusted
 
@@ -173,7 +173,7 @@ def format_model_info(info: dict) -> str:
     metadata = _mapping(info.get("metadata"))
     training, metrics = _mapping(metadata.get("training")), _mapping(metadata.get("metrics"))
     rows = [
-        ("classes", ", ".join(_in_display_order(_items(metadata.get("classes"))))),
+        ("classes", ", ".join(shown_classes(_items(metadata.get("classes"))))),
         ("image shape", "x".join(map(str, _items(metadata.get("image_shape"))))),
         ("features", metadata.get("features")),
         ("classifier", metadata.get("classifier")),
@@ -273,8 +273,3 @@ def _mapping(value) -> dict:
 
 def _items(value) -> list:
     return value if isinstance(value, list) else [] if value is None else [value]
-
-
-def _in_display_order(classes: list) -> list[str]:
-    """The recorded classes (``classes_``' order) as every report shows them (:func:`display_order`)."""
-    return [str(classes[i]) for i in display_order(classes)]

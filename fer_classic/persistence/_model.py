@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from .._version import __version__
 from ..data._levels import gray_levels
-from ..labels import CANONICAL_LABELS
+from ..labels import display_order
 
 __all__ = ["FERModel", "PREPROCESSING", "check_fer_model", "library_versions", "plain_metadata",
            "utc_now"]
@@ -162,8 +162,7 @@ class FERModel:
         them; what fer-classic shows follows the vocabulary (angry, disgust,
         fear, happy, sad, surprise, neutral; other labels after, sorted).
         """
-        classes = list(self.pipeline.classes_)
-        return [str(classes[i]) for i in display_order(classes)]
+        return shown_classes(self.pipeline.classes_)
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -382,18 +381,11 @@ def check_fer_model(model, caller: str, where: str = "model", files: str | None 
                     f"{type(model).__name__}.{hint}")
 
 
-def display_order(classes) -> list[int]:
-    """Positions of ``classes`` in the order fer-classic shows classes: the canonical order.
-
-    The vocabulary's labels first (angry, disgust, fear, happy, sad, surprise,
-    neutral), any others after in their order in ``classes``. For a fitted
-    ``classes_`` (sorted) or the list a model file records (the same order)
-    this is :func:`~fer_classic.labels.sort_labels`' order; the identity for a
-    model saved by an earlier version, whose ``classes_`` were canonical.
-    """
-    rank = {name: i for i, name in enumerate(CANONICAL_LABELS)}
-    names = [str(c) for c in classes]
-    return sorted(range(len(names)), key=lambda i: rank.get(names[i], len(rank)))
+def shown_classes(classes) -> list[str]:
+    """The names of ``classes`` (a ``classes_``, or the list a model file records) in the order fer-classic shows
+    them (:func:`~fer_classic.labels.display_order`): :attr:`FERModel.classes`, ``inspect``."""
+    classes = list(classes)
+    return [str(classes[i]) for i in display_order(classes)]
 
 
 def _two_columns(decision: np.ndarray) -> np.ndarray:
