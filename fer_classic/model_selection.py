@@ -374,14 +374,10 @@ def _near_names(key: str, known) -> list[str]:
     ``features__n_components`` (PCA's, asked of the pca feature) leads with ``features__pca__n_components``, not
     the classifier's ``clf__estimator__n_components``, a parameter of the same name that means something else.
     """
-    parts = key.split("__")
-
-    def shared(name: str) -> int:  # the steps name and key begin with alike
-        return next((i for i, (a, b) in enumerate(zip(name.split("__")[:-1], parts[:-1])) if a != b),
-                    min(len(parts), name.count("__") + 1) - 1)
-
-    same = [k for k in known if k.rsplit("__", 1)[-1] == parts[-1]]
-    return sorted(same, key=lambda k: (-shared(k), k))
+    *steps, leaf = key.split("__")
+    same = [k for k in known if k.rsplit("__", 1)[-1] == leaf]
+    # Most steps in common with key's first (os.path.commonprefix compares lists item by item).
+    return sorted(same, key=lambda k: (-len(os.path.commonprefix([k.split("__")[:-1], steps])), k))
 
 
 #: How a search's user turns an MLP's early stopping off (fit's is --param; see check_candidates).
