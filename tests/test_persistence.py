@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 
 import joblib
@@ -380,6 +381,27 @@ def test_a_format_version_of_true_is_not_version_1(tmp_path, fitted_model):
 def test_one_string_of_trusted_types_is_one_name(tmp_path, fitted_model, tiny_faces):
     path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
     assert load_model(path, trusted_types="_operator.neg").predict(tiny_faces.images).shape == (len(tiny_faces),)
+
+
+def test_trusted_type_the_file_does_not_name_is_warned(tmp_path, fitted_model, tiny_faces):
+    path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
+    with pytest.warns(UserWarning, match=r"does not name _operator\.nge beyond skops' defaults"):
+        with pytest.raises(UntrustedModelError, match="_operator.neg"):  # the misspelling is why it is refused
+            load_model(path, trusted_types=["_operator.nge"])
+
+
+@pytest.mark.parametrize("load", [load_model, inspect_model])
+def test_trusted_types_for_a_joblib_file_are_warned(tmp_path, fitted_model, load):
+    path = save_model(fitted_model, tmp_path / "m.joblib")
+    with pytest.warns(UserWarning, match=r"applies to \.skops files only; .*m\.joblib is a joblib file"):
+        load(path, trusted_types=["_operator.neg"])
+
+
+def test_trusted_types_the_file_needs_load_without_warning(tmp_path, fitted_model, tiny_faces):
+    path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(path, trusted_types=["_operator.neg"])
 
 
 def test_save_to_a_folder_is_refused_before_pickling(tmp_path, fitted_model, monkeypatch):

@@ -20,6 +20,7 @@ from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, check_fer_model, plain_metadata
 from ._skops_format import is_zip, load_skops, save_skops
+from ._trust import warn_unused_trust
 
 __all__ = ["PendingSave", "load_model", "save_model", "start_save"]
 
@@ -194,6 +195,7 @@ def load_model(
     if skops:
         model = load_skops(path, trusted=trusted, trusted_types=trusted_types)
     else:
+        warn_unused_trust(path, trusted_types, None)
         model = load_joblib(path, trusted=trusted)
     # A file saved before a parameter was added restores estimators without it: it takes its default
     # (the old behaviour, by the project's rule) before anything reads the parameters.

@@ -10,7 +10,7 @@ from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._model import shown_classes
 from ._skops_format import is_zip, skops_info
-from ._trust import is_trusted
+from ._trust import is_trusted, warn_unused_trust
 
 __all__ = ["component_sizes", "format_model_info", "inspect_model"]
 
@@ -139,6 +139,7 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     """
     path = model_path(path)
     info = skops_info(path, trusted_types=trusted_types) if is_zip(path) else joblib_info(path)
+    warn_unused_trust(path, trusted_types, info.get("untrusted_types"))
     metadata = info["metadata"]
     missing = [] if metadata is None else missing_metadata(metadata)
     malformed = [] if metadata is None else metadata_type_problems(metadata)

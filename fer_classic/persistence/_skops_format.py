@@ -20,7 +20,7 @@ from ..exceptions import ModelFileError, ModelIntegrityError, UntrustedModelErro
 from ._header import FORMAT, check_digest, check_header, check_metadata, make_header
 from ._model import FERModel
 from ._signing import verify
-from ._trust import types_needing_trust
+from ._trust import types_needing_trust, warn_unused_trust
 
 __all__ = ["is_zip", "load_skops", "save_skops", "skops_info"]
 
@@ -137,6 +137,7 @@ def load_skops(path: Path, *, trusted: bool, trusted_types: Iterable[str] = ()) 
     _check_memory(path)
     sio = _import_skops()
     named, refused = _types(sio, path, trusted_types)
+    warn_unused_trust(path, trusted_types, named)  # first: a misspelt name is why the file is refused
     if refused and not trusted:
         raise UntrustedModelError(
             f"{path} names types or functions that are not on fer-classic's list of trusted names "

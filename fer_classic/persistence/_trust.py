@@ -15,9 +15,10 @@ function that takes or returns arbitrary objects, or a class whose
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
-__all__ = ["DEFAULT_TRUSTED_MODULES", "TRUSTED_TYPES", "is_trusted", "types_needing_trust"]
+__all__ = ["DEFAULT_TRUSTED_MODULES", "TRUSTED_TYPES", "is_trusted", "types_needing_trust", "warn_unused_trust"]
 
 #: The packages :data:`TRUSTED_TYPES` draws from. For information only:
 #: trust is never granted by package or module prefix.
@@ -84,5 +85,28 @@ def types_needing_trust(names: Iterable[str], trusted_types: Iterable[str] = ())
 
     One string in ``trusted_types`` is one name (not its characters).
     """
-    extra = frozenset([trusted_types] if isinstance(trusted_types, str) else trusted_types)
-    return sorted(name for name in set(names) if not (is_trusted(name) or name in extra))
+    return sorted(name for name in set(names) if not (is_trusted(name) or name in _names(trusted_types)))
+
+
+def _names(trusted_types: Iterable[str]) -> frozenset[str]:
+    return frozenset([trusted_types] if isinstance(trusted_types, str) else trusted_types)
+
+
+def warn_unused_trust(path, trusted_types: Iterable[str], named: Iterable[str] | None) -> None:
+    """Warn about the ``trusted_types`` that loading ``path`` did not use (they were accepted without a word).
+
+    ``named`` is what a skops file names beyond skops' defaults; None for a
+    joblib file, which trust by name does not apply to (its signature does).
+    """
+    given = sorted(_names(trusted_types))
+    if not given:
+        return
+    if named is None:
+        warnings.warn(f"--trust-type (trusted_types) applies to .skops files only; {path} is a joblib file, "
+                      f"so {', '.join(given)} did nothing: leave --trust-type out.", UserWarning, stacklevel=3)
+        return
+    unused = [name for name in given if name not in set(named)]
+    if unused:
+        warnings.warn(f"{path} does not name {', '.join(unused)} beyond skops' defaults, so trusting "
+                      f"{'it' if len(unused) == 1 else 'them'} (--trust-type, trusted_types) did nothing; check the "
+                      "spelling against 'fer-classic inspect' ('skops types').", UserWarning, stacklevel=3)
