@@ -1241,13 +1241,15 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
     from ._fileio import check_outputs
     from .prediction import PredictionRun, face_cropper_for
     from .prediction._model import detector_files
-    from .prediction._run import _is_video, check_timeline, input_files, warn_repeated, write_timeline
+    from .prediction._run import (_is_video, check_every_used, check_timeline, input_files, warn_repeated,
+                                  write_timeline)
     from .prediction._video import check_every
 
     every = check_every(every)
     cropper = face_cropper_for(model, **dict(cropper_params or {}))  # checked, and a framing change warned, here
     paths, linked = input_files(inputs)
     warn_repeated(inputs, paths, linked)
+    check_every_used(every, paths)  # here, once: a worker's warning never reaches the user
     check_timeline(timeline, paths)
     # The timeline is written here, never over the detector's model file the workers read.
     check_outputs({"--timeline": timeline}, inputs={"INPUT": paths, **detector_files(cropper)}, text=("--timeline",),
@@ -1260,7 +1262,8 @@ def predict_paths_chunked(model, inputs, *, backend: str = "dask", scheduler: st
             groups[-1].append(path)
     with _workers(backend, scheduler) as tasks:
         model_f = tasks.put(model)
-        runs = tasks.gather([tasks.submit(_predict_paths, model_f, group, every=every,
+        # A video is a task of its own; every only concerns those (a worker would warn of it for images).
+        runs = tasks.gather([tasks.submit(_predict_paths, model_f, group, every=every if _is_video(group[0]) else 1,
                                           cropper_params=cropper_params) for group in groups])
     rows = [row for run in runs for row in run.rows]
     if timeline is not None:

@@ -194,6 +194,16 @@ def test_dask_predict_gives_the_local_rows(folder_dataset, cluster):
     assert remote.n_inputs == local.n_inputs and remote.failed == local.failed
 
 
+def test_dask_predict_warns_that_every_skips_no_frame_without_a_video(folder_dataset, cluster):
+    from fer_classic._distributed import predict_paths_chunked
+
+    model = fit_model(folder_dataset, **APPROX).model
+    with pytest.warns(UserWarning, match="--every 3 .*no input is a video") as caught:
+        predict_paths_chunked(model, [folder_dataset / "test"], scheduler=cluster.scheduler_address, every=3,
+                              chunk_size=5)
+    assert sum("no input is a video" in str(w.message) for w in caught) == 1  # once, not once per task
+
+
 def test_cli_predict_backend_dask_refuses_annotate(folder_dataset, tmp_path):
     model = tmp_path / "m.joblib"
     fit_model(folder_dataset, out=model, **APPROX)
