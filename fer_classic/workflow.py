@@ -719,7 +719,9 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     if not held_out_test(metadata):
         fitted = f"it was fitted on the train split of {source} and scored on its test split"
         if training_images_scored(model, dataset, None):
+            others = sorted({str(s) for s in dataset.splits} - {"train"})  # a copy may call its test split "val"
             score = ("score --split test" if dataset.has_split("test") else
+                     f"{dataset.name} holds no test split: score --split {others[0]}" if others else
                      f"{dataset.name} holds no test split: score the model on data it was not trained on")
             raise DatasetError(f"{what}: the model held nothing out: {fitted}; {score}.")
         # Other data (fer200.csv for a model of ds/): "--split test" named a split this data may not have.
