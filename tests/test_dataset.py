@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -23,6 +25,13 @@ def test_load_dataset_without_path_is_the_default():
 def test_select_unknown_split_lists_the_available_ones(tiny_faces):
     with pytest.raises(DatasetError, match="its splits are: test, train"):
         tiny_faces.select("val")
+
+
+def test_select_unknown_split_lists_splits_apart_from_usages(tiny_faces):
+    # FER2013's CSV was listed as "PrivateTest, PublicTest, Training, test, train".
+    usages = np.where(tiny_faces.splits == "train", "Training", "PublicTest").astype(object)
+    with pytest.raises(DatasetError, match=r"its splits are: test, train \(FER2013 usages: Training, PublicTest\)\.$"):
+        dataclasses.replace(tiny_faces, usages=usages).select("val")
 
 
 def test_a_usage_selects_its_images_when_no_split_is_given(tiny_faces):
