@@ -33,6 +33,7 @@ from ._training import (
     warn_left_out,
 )
 from .data import DEFAULT_NEAR_THRESHOLD, DatasetDescription, FaceDataset, dedupe, describe_dataset
+from .data._duplicates import warn_exact_copies
 from .evaluation import (
     HELD_OUT,
     REPORT_FILES,
@@ -414,6 +415,8 @@ def fit_model(
                                                   groups=groups, log=log)
     if not held_out:
         _warn_unused_groups(groups, dataset.name)
+    if not dedupe_data:  # dedupe dropped the copies and warned of mixed labels
+        warn_exact_copies(train, test, dataset.name, stacklevel=3)
     _refuse_unseen_classes(train.classes, test.classes, dataset.name)
     require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
                            kernel_shift=kernel_shift)

@@ -352,11 +352,45 @@ def test_dedupe_of_copies_with_one_label_is_quiet(leaky):
         dedupe(leaky)
 
 
+def test_fit_without_dedupe_warns_of_test_copies_of_training_images(leaky):
+    # fit scored 1 test image it had trained on without a word (describe and --dedupe said so, fit did not).
+    from fer_classic.exceptions import DataLeakageWarning
+
+    with pytest.warns(DataLeakageWarning, match=r"leaky: 1 of the \d+ test images are pixel-identical to training "
+                                                r"images, so the test score is inflated: .*fit --dedupe"):
+        fit_model(leaky, features="pixels", clf="knn")
+
+
+@pytest.mark.filterwarnings("ignore::fer_classic.exceptions.DataLeakageWarning")  # its test copy: the test above
+def test_fit_without_dedupe_warns_of_copies_with_different_labels(leaky):
+    labels = leaky.labels.copy()
+    labels[-1] = "surprise" if labels[-1] != "surprise" else "sad"  # the repeated train image relabelled
+    relabelled = FaceDataset(leaky.images, labels, leaky.splits, leaky.usages, leaky.sources, "relabelled")
+    with pytest.warns(UserWarning, match=rf"relabelled: 1 group\(s\) of pixel-identical images carry different "
+                                         rf"labels.*\({labels[-1]}\)"):
+        fit_model(relabelled, features="pixels", clf="knn")
+
+
+def test_fit_of_data_without_copies_says_nothing_of_copies(tiny_faces):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_model(tiny_faces, features="pixels", clf="knn")
+
+
+def test_fit_dedupe_does_not_warn_of_the_copies_it_dropped(leaky):
+    from fer_classic.exceptions import DataLeakageWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataLeakageWarning)
+        fit_model(leaky, features="pixels", clf="knn", dedupe_data=True)
+
+
 def test_dedupe_near_also_drops_near_copies(leaky):
     assert len(dedupe(leaky, near=True)) < len(dedupe(leaky))  # the synthetic cartoons are near-identical
 
 
 @pytest.mark.filterwarnings("ignore::fer_classic.exceptions.SkippedFilesWarning")
+@pytest.mark.filterwarnings("ignore::fer_classic.exceptions.DataLeakageWarning")  # the plain fit's test copy
 def test_fit_dedupe_leaves_files_untouched_and_scores_fewer_test_images(planted, tmp_path):
     before = tree_digest(planted)
     plain = fit_model(planted, features="pixels", clf="knn")

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import fft, sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..exceptions import ReportError
+from ..exceptions import DataLeakageWarning, ReportError
 from ._dataset import FaceDataset, effective_splits
 from ._images import list_sources, resize_gray
 
@@ -651,6 +651,42 @@ def dedupe(
             + ". Fix the labels if one of them is right.",
             UserWarning, stacklevel=2)
     return dataset.subset(~drop)
+
+
+def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, stacklevel: int = 2) -> None:
+    """Warn of test images pixel-identical to training ones, and of identical copies that carry other labels.
+
+    What ``fit`` without ``--dedupe`` says of its data: ``describe`` lists
+    such copies and :func:`dedupe` drops them, but a fit that used neither
+    scored inflated and trained on contradicting labels without a word.
+    Exact copies only (digests: 0.5 s for 36,000 images of 48x48); near
+    duplicates need ``describe``'s pHash comparison.
+    """
+    train_digests = [pixel_digest(image) for image in train.images]
+    test_digests = [pixel_digest(image) for image in test.images]
+    first = dict(zip(reversed(train_digests), reversed(range(len(train)))))  # digest -> its first training image
+    leaked = [(i, first[d]) for i, d in enumerate(test_digests) if d in first]
+    if leaked:
+        warnings.warn(
+            f"{name}: {len(leaked)} of the {len(test)} test images are pixel-identical to training images, so the "
+            "test score is inflated: "
+            + list_sources([f"{test.sources[i]} = {train.sources[j]}" for i, j in leaked], limit=3)
+            + ". fit --dedupe (dedupe_data=True) leaves them out (in memory; the files are untouched); "
+            "'fer-classic describe --duplicates-csv FILE' lists every copy.", DataLeakageWarning, stacklevel=stacklevel)
+    labels = np.concatenate([np.asarray(train.labels, dtype=object), np.asarray(test.labels, dtype=object)])
+    sources = np.concatenate([np.asarray(train.sources, dtype=object), np.asarray(test.sources, dtype=object)])
+    copies = _groups(np.unique(train_digests + test_digests, return_inverse=True)[1].ravel()) if len(labels) else []
+    mixed = [group for group in copies if len(set(labels[group].tolist())) > 1]
+    if mixed:
+        shown = []
+        for group in mixed:  # one copy of each label (three at most)
+            first_of = {label: source for label, source in zip(labels[group][::-1], sources[group][::-1])}
+            shown.append(" = ".join(f"{first_of[label]} ({label})" for label in list(dict.fromkeys(labels[group]))[:3]))
+        warnings.warn(
+            f"{name}: {len(mixed)} group(s) of pixel-identical images carry different labels, so the model "
+            "learns (or is scored on) both labels of one face: " + list_sources(shown, limit=3)
+            + ". Fix the labels of the wrong copies; fit --dedupe (dedupe_data=True) keeps one copy of each; "
+            "'fer-classic describe --duplicates-csv FILE' lists them.", UserWarning, stacklevel=stacklevel)
 
 
 def _conflict(group: np.ndarray, drop: np.ndarray, splits: np.ndarray, dataset: FaceDataset) -> str:
