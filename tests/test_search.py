@@ -106,6 +106,22 @@ def test_publictest_protocol_tunes_on_public_and_reports_private(fer_like):
     assert result.model.metadata["training"]["n_train"] == 84  # refit on train only
 
 
+@pytest.mark.parametrize("usage", ["PublicTest", "PrivateTest"])
+def test_publictest_search_warns_of_a_test_image_copying_a_training_image(fer_like, usage):
+    # The validation (PublicTest) and reported (PrivateTest) scores took in copies of training images silently.
+    from fer_classic.data import FaceDataset
+    from fer_classic.exceptions import DataLeakageWarning
+
+    half = np.flatnonzero(fer_like.usages == usage)[0]
+    images = fer_like.images.copy()
+    images[half] = images[np.flatnonzero(fer_like.splits == "train")[0]]
+    leaky = FaceDataset(images, fer_like.labels, fer_like.splits, fer_like.usages, fer_like.sources, "leaky")
+    with pytest.warns(DataLeakageWarning, match=r"leaky: 1 of the 28 test images are pixel-identical .* search has "
+                                                r"no --dedupe: search on fer_classic\.data\.dedupe\(dataset\)"):
+        search_model(leaky, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]},
+                     cv="publictest")
+
+
 def test_publictest_protocol_on_data_without_fer2013_usages_names_the_option(tiny_faces):
     with pytest.raises(DatasetError, match=r"--cv publictest \(cv='publictest'\) validates on FER2013's PublicTest "
                                            r".* has no images in split 'PublicTest'.* Give a number of folds"):

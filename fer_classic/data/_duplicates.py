@@ -653,15 +653,21 @@ def dedupe(
     return dataset.subset(~drop)
 
 
-def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, stacklevel: int = 2) -> None:
+def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, command: str = "fit",
+                      stacklevel: int = 2) -> None:
     """Warn of test images pixel-identical to training ones, and of identical copies that carry other labels.
 
-    What ``fit`` without ``--dedupe`` says of its data: ``describe`` lists
-    such copies and :func:`dedupe` drops them, but a fit that used neither
-    scored inflated and trained on contradicting labels without a word.
-    Exact copies only (digests: 0.5 s for 36,000 images of 48x48); near
-    duplicates need ``describe``'s pHash comparison.
+    What ``fit`` (without ``--dedupe``) and ``search`` say of their data:
+    ``describe`` lists such copies and :func:`dedupe` drops them, but a fit
+    that used neither scored inflated and trained on contradicting labels
+    without a word. Exact copies only (digests: 0.5 s for 36,000 images of
+    48x48); near duplicates need ``describe``'s pHash comparison. ``command``
+    (``"fit"`` or ``"search"``) chooses the remedy named: search has no
+    ``--dedupe``.
     """
+    dedupe_it = ("fit --dedupe (dedupe_data=True)" if command == "fit" else
+                 f"{command} has no --dedupe: {command} on fer_classic.data.dedupe(dataset) in Python, which")
+    listed = "'fer-classic describe --duplicates-csv FILE' lists"
     train_digests = [pixel_digest(image) for image in train.images]
     test_digests = [pixel_digest(image) for image in test.images]
     first = dict(zip(reversed(train_digests), reversed(range(len(train)))))  # digest -> its first training image
@@ -671,8 +677,8 @@ def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, stack
             f"{name}: {len(leaked)} of the {len(test)} test images are pixel-identical to training images, so the "
             "test score is inflated: "
             + list_sources([f"{test.sources[i]} = {train.sources[j]}" for i, j in leaked], limit=3)
-            + ". fit --dedupe (dedupe_data=True) leaves them out (in memory; the files are untouched); "
-            "'fer-classic describe --duplicates-csv FILE' lists every copy.", DataLeakageWarning, stacklevel=stacklevel)
+            + f". {dedupe_it} leaves them out (in memory; the files are untouched); {listed} every copy.",
+            DataLeakageWarning, stacklevel=stacklevel)
     labels = np.concatenate([np.asarray(train.labels, dtype=object), np.asarray(test.labels, dtype=object)])
     sources = np.concatenate([np.asarray(train.sources, dtype=object), np.asarray(test.sources, dtype=object)])
     copies = _groups(np.unique(train_digests + test_digests, return_inverse=True)[1].ravel()) if len(labels) else []
@@ -685,8 +691,8 @@ def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, stack
         warnings.warn(
             f"{name}: {len(mixed)} group(s) of pixel-identical images carry different labels, so the model "
             "learns (or is scored on) both labels of one face: " + list_sources(shown, limit=3)
-            + ". Fix the labels of the wrong copies; fit --dedupe (dedupe_data=True) keeps one copy of each; "
-            "'fer-classic describe --duplicates-csv FILE' lists them.", UserWarning, stacklevel=stacklevel)
+            + f". Fix the labels of the wrong copies; {dedupe_it} keeps one copy of each; {listed} them.",
+            UserWarning, stacklevel=stacklevel)
 
 
 def _conflict(group: np.ndarray, drop: np.ndarray, splits: np.ndarray, dataset: FaceDataset) -> str:
