@@ -463,7 +463,10 @@ def decode_image(path: str | os.PathLike) -> np.ndarray:
 # Python side of each file (Pillow's header check, paths, stat) holds the GIL, so threads
 # decoded 8,347 FER2013 files no faster than one thread (2.8 s) and two processes took half that.
 _PROCESSES_FROM = 2000
-# Work handed to forked processes (they inherit it: nothing is pickled on the way in).
+# A forked worker's work, ``(paths, source)``: set in each worker by its initializer (_init_worker), from the
+# initargs of its own pool, inherited with the fork (nothing is pickled on the way in). Never set in the
+# process that loads: a module global there was shared by loads in two threads, whose workers then decoded
+# the other load's files (its pixels under this load's labels) or found it cleared.
 _FORK_JOB: tuple | None = None
 # What this process does while its forked processes decode (see while_decoding).
 _WHILE_DECODING: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
@@ -526,7 +529,9 @@ def _forked_part(start: int, stop: int):
     return _read_part(paths, source, range(start, stop))
 
 
-def _init_worker(nice: int) -> None:
+def _init_worker(nice: int, job: tuple | None = None) -> None:
+    global _FORK_JOB
+    _FORK_JOB = job
     # The command's SIGTERM handler (cli.run: raise SystemExit to unwind) came with the fork. In a worker it
     # raised inside a part, which the pool returned as that part's result while the worker went on: a
     # SIGTERM to the process group (Slurm, kill), or the pool's own terminate() of the others after one was
@@ -542,12 +547,11 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
     ``nice``: added to the workers' niceness (os.nice), so that they take only
     the CPU this process leaves.
     """
-    global _FORK_JOB
     step = math.ceil(len(paths) / (workers * 8))  # several parts per worker: progress, and balance
     bounds = [(i, min(i + step, len(paths))) for i in range(0, len(paths), step)]
-    _FORK_JOB = (paths, source)
+    # The job travels with this pool's initargs: a forked worker inherits them (not pickled).
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_init_worker, initargs=(nice,))
+                               initializer=_init_worker, initargs=(nice, (paths, source)))
     try:
         # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
         # workers fork at the first submit. They only decode files, taking no lock those
@@ -559,8 +563,6 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        _FORK_JOB = None  # every worker forked at the first submit, holding its own copy
     return pool, futures, bounds
 
 
@@ -584,8 +586,11 @@ def _collect(pool: ProcessPoolExecutor, futures, bounds, progress):
     return parts
 
 
-# Decoding started ahead of its load (prefetch_images): paths, size, CropSpec, pool, futures, bounds.
+# Decoding started ahead of its load (prefetch_images): owner (the thread that started it), paths, size,
+# CropSpec, pool, futures, bounds. One at a time, under _PREFETCH_LOCK; only its owner's loads take it over
+# or cancel it (another thread's load of other files used to cancel it).
 _PREFETCH: dict | None = None
+_PREFETCH_LOCK = threading.Lock()
 _PREFETCH_NICE = 10
 
 
@@ -594,45 +599,62 @@ def prefetch_images(paths: list[Path], size: tuple[int, int], crop: CropSpec | N
     """Start decoding ``paths`` in forked processes and return at once; whether it started.
 
     :func:`read_images` of the same paths, size and an equal cropper (``crop``
-    as :meth:`CropSpec.matches` says, or None for none) takes the decoded
-    images over; any other call cancels them. ``fit`` starts its folder
-    this way before importing scikit-learn, so that the import (a second)
-    overlaps the decoding. Only where a load would fork (``n_jobs`` workers
-    above one, :data:`_PROCESSES_FROM` paths or more, a system with fork).
+    as :meth:`CropSpec.matches` says, or None for none) in the same thread
+    takes the decoded images over; any other call of that thread cancels them.
+    ``fit`` starts its folder this way before importing scikit-learn, so that
+    the import (a second) overlaps the decoding. Only where a load would fork
+    (``n_jobs`` workers above one, :data:`_PROCESSES_FROM` paths or more, a
+    system with fork), and while no other thread's decoding started ahead is
+    pending (one at a time).
     """
     global _PREFETCH
     cancel_prefetch()
     workers = _resources.workers(n_jobs)
     if workers == 1 or len(paths) < _PROCESSES_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return False
+    if _PREFETCH is not None:  # another thread's (ours was cancelled); checked again below, under the lock
+        return False
     # Niced: the imports this process runs meanwhile (its critical path) keep a whole core; on
     # two cores, equal shares made them a third slower and the command no faster.
     pool, futures, bounds = _start_processes(paths, FaceSource(size, crop), workers, nice=_PREFETCH_NICE)
-    _PREFETCH = {"paths": list(paths), "size": tuple(size), "crop": crop, "pool": pool, "futures": futures,
-                 "bounds": bounds}
-    return True
+    with _PREFETCH_LOCK:
+        started = _PREFETCH is None
+        if started:
+            _PREFETCH = {"owner": threading.get_ident(), "paths": list(paths), "size": tuple(size), "crop": crop,
+                         "pool": pool, "futures": futures, "bounds": bounds}
+    if not started:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return started
+
+
+def _pop_prefetch() -> dict | None:
+    """This thread's decoding started ahead, taken out of :data:`_PREFETCH`; None if there is none."""
+    global _PREFETCH
+    with _PREFETCH_LOCK:
+        job = _PREFETCH
+        if job is None or job["owner"] != threading.get_ident():
+            return None
+        _PREFETCH = None
+        return job
 
 
 def cancel_prefetch() -> None:
-    """Drop the decoding :func:`prefetch_images` started, if no load took it over."""
-    global _PREFETCH
-    job, _PREFETCH = _PREFETCH, None
+    """Drop the decoding :func:`prefetch_images` started in this thread, if no load took it over."""
+    job = _pop_prefetch()
     if job is not None:
         job["pool"].shutdown(wait=False, cancel_futures=True)
 
 
 def _take_prefetch(paths, size, cropper):
-    """``(pool, futures, bounds)`` of a prefetch of exactly this load, else None (and any prefetch cancelled)."""
-    global _PREFETCH
-    job = _PREFETCH
+    """``(pool, futures, bounds)`` of this thread's prefetch of exactly this load, else None (and it cancelled)."""
+    job = _pop_prefetch()
     if job is None:
         return None
     same = job["size"] == tuple(size) and job["paths"] == list(paths) and (
         cropper is None if job["crop"] is None else job["crop"].matches(cropper, size))
     if not same:
-        cancel_prefetch()
+        job["pool"].shutdown(wait=False, cancel_futures=True)
         return None
-    _PREFETCH = None
     return job["pool"], job["futures"], job["bounds"]
 
 

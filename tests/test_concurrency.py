@@ -1,0 +1,115 @@
+"""Library calls made from several threads (or processes) at once do not mix their work or leak process state.
+
+Each test forces the interleaving that went wrong (barriers, events), so it fails every time on the code
+before the fix rather than now and then.
+"""
+
+import multiprocessing
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_classic.data import _images
+
+fork_only = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                               reason="no fork on this system: large loads use threads")
+
+
+def _run_threads(*targets, timeout=60):
+    """Run each target in its own thread; the first exception any raised is raised here."""
+    errors = []
+
+    def wrap(target):
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def _write_pngs(folder, n, seed):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    return sorted(folder.glob("*.png"))
+
+
+@pytest.fixture(scope="module")
+def two_image_sets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sets")
+    return _write_pngs(root / "a", 64, 1), _write_pngs(root / "b", 64, 2)
+
+
+# -- F1: forked image loads in two threads --------------------------------------------------------------------
+
+@fork_only
+def test_two_threads_loading_in_processes_each_get_their_own_images(two_image_sets, monkeypatch):
+    # Both loads set up their pools before either forks (the barrier): with the job in a module global, the
+    # first load's workers decoded the second load's files (or found the job cleared: TypeError).
+    monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
+    barrier = threading.Barrier(2, timeout=30)
+    real_pool = _images.ProcessPoolExecutor
+
+    class Pool(real_pool):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            barrier.wait()
+
+    monkeypatch.setattr(_images, "ProcessPoolExecutor", Pool)
+    expected = [_images.read_images(paths, (48, 48), n_jobs=1)[0] for paths in two_image_sets]
+    got = {}
+
+    def load(i):
+        return lambda: got.__setitem__(i, _images.read_images(two_image_sets[i], (48, 48), n_jobs=2)[0])
+
+    _run_threads(load(0), load(1))
+    for i in (0, 1):
+        np.testing.assert_array_equal(got[i], expected[i])
+
+
+@fork_only
+def test_another_threads_load_leaves_a_decoding_started_ahead_alone(two_image_sets, monkeypatch):
+    # Thread A starts decoding its files ahead; thread B loads other files meanwhile. B's load cancelled A's
+    # decoding (one module global), so A's load decoded everything again.
+    monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
+    a_started, b_done = threading.Event(), threading.Event()
+    taken = []
+    real_take = _images._take_prefetch
+
+    def take(*args):
+        taken.append(real_take(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(_images, "_take_prefetch", take)
+    paths_a, paths_b = two_image_sets
+    expected = _images.read_images(paths_a, (48, 48), n_jobs=1)[0]
+    got = {}
+
+    def a():
+        assert _images.prefetch_images(paths_a, (48, 48), None, n_jobs=2)
+        a_started.set()
+        assert b_done.wait(30)
+        got["a"] = _images.read_images(paths_a, (48, 48), n_jobs=2)[0]
+        got["taken"] = taken[-1]  # B's load ended before this one
+
+    def b():
+        assert a_started.wait(30)
+        try:
+            _images.read_images(paths_b, (48, 48), n_jobs=2)
+        finally:
+            b_done.set()
+
+    _run_threads(a, b)
+    np.testing.assert_array_equal(got["a"], expected)
+    assert got["taken"] is not None and _images._PREFETCH is None
