@@ -113,3 +113,50 @@ def test_another_threads_load_leaves_a_decoding_started_ahead_alone(two_image_se
     _run_threads(a, b)
     np.testing.assert_array_equal(got["a"], expected)
     assert got["taken"] is not None and _images._PREFETCH is None
+
+
+# -- F2: a CSV load leaves other threads' warnings alone ------------------------------------------------------
+
+def test_loading_a_csv_leaves_other_threads_deprecation_warnings_alone(tmp_path, monkeypatch):
+    # The load paused inside its first row's parse while another thread warns: the per-row catch_warnings +
+    # simplefilter("error", DeprecationWarning) made that thread's (ignored) DeprecationWarning raise.
+    import warnings
+
+    from fer_classic.data import _csv
+
+    path = tmp_path / "f.csv"
+    path.write_text("emotion,pixels,Usage\n" + "".join(f"{i % 7}," + " ".join(["9"] * 16) + ",Training\n"
+                                                       for i in range(3)))
+    parsing, warned = threading.Event(), threading.Event()
+
+    class Numpy:  # numpy, its fromstring pausing once
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def fromstring(*args, **kwargs):
+            if not parsing.is_set():
+                parsing.set()
+                assert warned.wait(30)
+            return np.fromstring(*args, **kwargs)
+
+    monkeypatch.setattr(_csv, "np", Numpy())
+    raised = []
+
+    def other_code():
+        assert parsing.wait(30)
+        try:
+            warnings.warn("some library's deprecation", DeprecationWarning, stacklevel=1)
+        except DeprecationWarning as exc:
+            raised.append(exc)
+        finally:
+            warned.set()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the host ignores them
+        before = list(warnings.filters)
+        got = {}
+        _run_threads(lambda: got.setdefault("data", _csv.load_fer2013_csv(path)), other_code)
+        assert list(warnings.filters) == before
+    assert not raised
+    assert len(got["data"].labels) == 3

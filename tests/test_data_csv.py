@@ -323,3 +323,29 @@ def test_absurd_size_is_refused_before_reading(tmp_path, size):
     path.write_text(HEADER + f"0,{ROW},Training\n")
     with pytest.raises(ImageSizeError, match="size"):
         load_fer2013_csv(path, size=size)
+
+
+@pytest.mark.parametrize("pixels, message", [
+    ("1 2 x 4", "pixel 3 of 4 is 'x'"),
+    ("1 2 3 4x", "pixel 4 of 4 is '4x'"),     # read as 1 2 3 4, then stopped at x: as many values as tokens
+    ("1 2 3\x1c4", r"'1 2 3\\x1c4'"),        # a separator Python splits at and numpy does not
+])
+def test_rows_older_numpy_reads_in_part_are_refused(tmp_path, monkeypatch, pixels, message):
+    # NumPy before 2.x returned what it read of a malformed pixel string, with a DeprecationWarning (newer ones
+    # raise ValueError); the row is refused by a count of its tokens, not by turning warnings into errors.
+    import re
+
+    from fer_classic.data import _csv
+
+    class OlderNumpy:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def fromstring(text, dtype, sep):  # the values up to the first character it cannot read, and no error
+            read = re.match(r"(?:[ \t\n\r\f\v]*[+-]?[0-9]+)*", text).group()
+            return np.asarray([int(token) for token in re.findall(r"[+-]?[0-9]+", read)], dtype=dtype)
+
+    monkeypatch.setattr(_csv, "np", OlderNumpy())
+    with pytest.raises(DatasetFormatError, match=f"row 2: pixels must be .*; {message}; fix or remove the row"):
+        _csv._parse_pixels(pixels, "f.csv row 2")
