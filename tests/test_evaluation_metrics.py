@@ -155,6 +155,13 @@ def test_accuracy_interval_brackets_accuracy_with_binomial_width(predictions, re
     assert high - low == pytest.approx(2 * 1.96 * np.sqrt(p * (1 - p) / n), rel=0.25)
 
 
+def test_accuracy_interval_does_not_depend_on_the_order_of_the_images(predictions):
+    # A reordered (renamed) copy of the test set printed another interval for the same predictions.
+    y_true, y_pred, _ = predictions
+    order = np.random.default_rng(1).permutation(len(y_true))
+    assert accuracy_interval(y_true, y_pred) == accuracy_interval(np.asarray(y_true)[order], np.asarray(y_pred)[order])
+
+
 def test_accuracy_interval_of_perfect_predictions_is_a_point():
     assert accuracy_interval(["sad"] * 5, ["sad"] * 5) == (1.0, 1.0)
 
