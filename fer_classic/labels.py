@@ -114,7 +114,11 @@ def canonical_label(name: object, label_map: Mapping[str, str] | None = None) ->
         if label_map:
             hint = f"add it to the label map (e.g. {str(name).strip()}=neutral)"
         elif _key(name).isdigit():
-            hint = "pass a label map (e.g. --label-map 0=neutral,1=angry)"
+            # The map in full, and whose it is: a partial example (0=neutral,1=angry) copied for FER2013's
+            # numbered folders swapped classes.
+            fer2013 = ",".join(f"{i}={name}" for i, name in enumerate(FER2013_LABELS))
+            hint = (f"pass a label map of your dataset's numbering (FER2013's is --label-map {fer2013}; "
+                    "AffectNet's and RAF-DB's differ)")
         else:
             hint = "rename it or pass a label map"
         raise UnknownLabelError(
@@ -308,13 +312,13 @@ def parse_label_map(text: str | Mapping[str, str] | None) -> dict[str, str] | No
             if not sep or not key.strip() or not value.strip():
                 raise UnknownLabelError(
                     f"Label map entry {part.strip()!r} is not KEY=LABEL; write e.g. "
-                    f"'0=neutral,1=angry', with labels from: {_known_labels()}."
+                    f"'0=angry,1=disgust', with labels from: {_known_labels()}."
                 )
             _refuse_joined_pairs(part.strip(), key)
             pairs.append((key.strip(), value.strip()))
         if not pairs:  # "" or "," read as no map at all: the user asked for one
             raise UnknownLabelError(
-                f"Label map {text!r} holds no KEY=LABEL entry; write e.g. '0=neutral,1=angry', or give no map."
+                f"Label map {text!r} holds no KEY=LABEL entry; write e.g. '0=angry,1=disgust', or give no map."
             )
     else:
         raise TypeError(f"label_map must be a mapping such as {{'0': 'angry'}} or a string such as "

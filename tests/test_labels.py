@@ -192,6 +192,13 @@ def test_an_id_missing_from_a_given_map_is_told_to_be_added_to_it():
         canonical_label("5", parse_label_map("0=happy"))
 
 
+def test_a_numbered_folder_is_told_fer2013_s_whole_map_and_that_numberings_differ():
+    # It advised "--label-map 0=neutral,1=angry", which swaps FER2013's classes if copied.
+    with pytest.raises(UnknownLabelError, match=r"FER2013's is --label-map 0=angry,1=disgust,2=fear,3=happy,4=sad,"
+                                                r"5=surprise,6=neutral; AffectNet's and RAF-DB's differ"):
+        canonical_label("0")
+
+
 def test_calm_is_not_read_as_neutral():
     # RAVDESS's calm and neutral are two classes: a calm folder was silently trained as neutral.
     with pytest.raises(UnknownLabelError, match="'calm'.*pass a label map"):
