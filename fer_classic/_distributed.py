@@ -814,19 +814,22 @@ class _StoreChunks:
     def __init__(self, store, images: ImageList, size, cropper, head, log: Log):
         self.store = store
         self.n_chunks = store.n_chunks
-        missing = store.missing()
-        if len(missing) < store.n_chunks:
-            log(f"feature store {store.folder}: {store.n_chunks - len(missing)} of {store.n_chunks} chunks "
-                "already computed, resuming")
         from ._progress import Progress
 
-        progress = Progress(len(missing), "feature chunks")
-        for chunk in missing:
-            start, stop = store.bounds(chunk)
-            part = _extract(images.paths[start:stop], size, cropper, head)
-            store.write(chunk, part.X, part.kept, part.skipped, part.faces)
-            progress.update()
-        progress.close()
+        # One process at a time fills the store, what another one wrote meanwhile read again; a complete
+        # store is only read (its arrays are never written again), without the lock.
+        with store.filling(log) if store.missing() else contextlib.nullcontext():
+            missing = store.missing()
+            if len(missing) < store.n_chunks:
+                log(f"feature store {store.folder}: {store.n_chunks - len(missing)} of {store.n_chunks} chunks "
+                    "already computed, resuming")
+            progress = Progress(len(missing), "feature chunks")
+            for chunk in missing:
+                start, stop = store.bounds(chunk)
+                part = _extract(images.paths[start:stop], size, cropper, head)
+                store.write(chunk, part.X, part.kept, part.skipped, part.faces)
+                progress.update()
+            progress.close()
 
     def summaries(self) -> list[dict]:
         out = []

@@ -4,7 +4,9 @@ Each test forces the interleaving that went wrong (barriers, events), so it fail
 before the fix rather than now and then.
 """
 
+import contextlib
 import multiprocessing
+import queue
 import threading
 
 import cv2
@@ -160,3 +162,54 @@ def test_loading_a_csv_leaves_other_threads_deprecation_warnings_alone(tmp_path,
         assert list(warnings.filters) == before
     assert not raised
     assert len(got["data"].labels) == 3
+
+
+# -- F6: two processes filling one feature store --------------------------------------------------------------
+
+@fork_only
+def test_a_second_process_filling_a_feature_store_waits_and_reuses_the_first_ones_chunks(tmp_path, monkeypatch):
+    # A computes chunk 0, writes it, and is computing chunk 1 when B opens the store and fills it. B used to
+    # compute (and re-create: truncate) what A had written; now it waits for A's lock, reads A's manifest
+    # again and has nothing left to compute.
+    from fer_classic import _distributed
+    from fer_classic.features._store import FeatureStore
+
+    context = multiprocessing.get_context("fork")
+    a_filling, b_opened = context.Event(), context.Event()
+    computed = context.Queue()
+    n_rows, chunk = 6, 3
+
+    def extract(paths, size, cropper, head):
+        start = int(paths[0])
+        computed.put((multiprocessing.current_process().name, start))
+        if start == chunk and multiprocessing.current_process().name == "A":
+            a_filling.set()
+            assert b_opened.wait(30)
+        rows = np.arange(start, start + len(paths), dtype=np.float64)
+        return _distributed._Chunk(np.tile(rows[:, None], (1, 4)), np.arange(len(paths)), [],
+                                   np.full((len(paths), 2, 2), start, np.uint8))
+
+    monkeypatch.setattr(_distributed, "_extract", extract)
+    images = type("Images", (), {"paths": np.array([str(i) for i in range(n_rows)])})()
+
+    def fill(wait_for=None, opened=None):
+        if wait_for is not None:
+            assert wait_for.wait(30)
+        store = FeatureStore(tmp_path, "k", n_rows, chunk)
+        if opened is not None:
+            opened.set()
+        chunks = _distributed._StoreChunks(store, images, (2, 2), None, None, lambda message: None)
+        assert [chunks.store.read(c)[:, 0].tolist() for c in range(2)] == [[0, 1, 2], [3, 4, 5]]
+
+    a = context.Process(target=fill, name="A")
+    b = context.Process(target=fill, name="B", args=(a_filling, b_opened))
+    a.start()
+    b.start()
+    for process in (a, b):
+        process.join(60)
+    assert (a.exitcode, b.exitcode) == (0, 0)
+    done = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            done.append(computed.get(timeout=0.5))
+    assert sorted(done) == [("A", 0), ("A", 3)]

@@ -10,15 +10,21 @@ half-written one. Nothing in the dataset is written.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock
+    fcntl = None
 
 from .._display import megabytes
 from .._fileio import atomic_write_text, no_room
@@ -30,6 +36,7 @@ _MANIFEST = "manifest.json"
 _FEATURES = "features.npy"
 _KEPT = "kept.npy"
 _PIXELS = "pixels.npy"
+_LOCK = ".lock"  # held (flock) by the process filling the store: see FeatureStore.filling
 #: 2: the decoded faces are kept (pixels.npy), for the training set's fingerprint.
 _VERSION = 2
 # posix_fallocate unsupported where the filesystem cannot preallocate (then free space is compared instead).
@@ -99,6 +106,12 @@ class FeatureStore:
         self.folder = Path(root) / key
         self.n_rows, self.chunk_size = int(n_rows), int(chunk_size)
         self._reserved = False
+        self.manifest = {"version": _VERSION, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
+                         "n_features": None, "params": dict(params or {}), "done": {}}
+        self._load()
+
+    def _load(self) -> None:
+        """Read and check the manifest and arrays on disk, if there are any (else keep the new manifest)."""
         manifest = self.folder / _MANIFEST
         if manifest.exists():
             self.manifest = self._read_manifest(manifest)
@@ -108,9 +121,34 @@ class FeatureStore:
                                  f"{self.manifest.get('chunk_size')}, asked for {self.n_rows} in chunks of "
                                  f"{self.chunk_size}; use the same --chunk-size or another --feature-store.")
             self._check_arrays()
-        else:
-            self.manifest = {"version": _VERSION, "n_rows": self.n_rows, "chunk_size": self.chunk_size,
-                             "n_features": None, "params": dict(params or {}), "done": {}}
+
+    @contextlib.contextmanager
+    def filling(self, log: Callable[[str], object] | None = None) -> Iterator[FeatureStore]:
+        """Hold the store's lock while this process computes and writes its missing chunks.
+
+        One process at a time fills a store: two at once re-created (truncated)
+        the arrays the other had written and mapped (EOFError, a shape error,
+        SIGBUS). Another process's hold is waited for (``log`` says so), then
+        the manifest is read again from disk, so that :meth:`missing` leaves out
+        the chunks that process wrote. The lock is ``flock`` on ``.lock`` in
+        the store's folder (made here), released when the block ends or the
+        process dies; where there is no ``fcntl`` (Windows) nothing is locked.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Never deleted: a process waiting on a lock file removed meanwhile would hold a lock nobody else sees.
+        fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if log is not None:
+                        log(f"feature store {self.folder}: another fer-classic process is filling it; waiting for it")
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            self._load()
+            yield self
+        finally:
+            os.close(fd)  # and the lock with it
 
     def _damaged(self, what: str) -> ValueError:
         return ValueError(f"Feature store {self.folder} is damaged ({what}); delete that folder to compute the "
