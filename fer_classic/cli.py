@@ -527,6 +527,13 @@ class _Commands(click.Group):
                 if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
                     raise  # click's own: a reader that stopped reading (| head) is no error
                 error = _user_error(exc)
+                if error is None and isinstance(exc, EOFError):
+                    # FER_CLASSIC_DEBUG=1: click's standalone main takes an EOFError for the end of a prompt's
+                    # input and printed "Aborted!", not the traceback the message of a bug promises.
+                    import traceback
+
+                    traceback.print_exception(exc)
+                    raise click.exceptions.Exit(1) from None
                 if error is None:
                     raise
                 raise error from exc

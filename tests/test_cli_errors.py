@@ -430,3 +430,20 @@ def test_predict_timeline_on_the_copies_list_is_refused_before_the_model_loads(r
     result = runner.invoke(main, ["predict", str(model), str(tmp_path / "face.png"), "--annotate",
                                   str(tmp_path / "out"), "--timeline", str(listed)])
     _clean_failure(result, r"--timeline and --annotate (.fer-classic-copies.jsonl) both name")
+
+
+def test_an_unexpected_eof_error_shows_its_traceback_under_fer_classic_debug(monkeypatch):
+    # click's standalone main took the EOFError (np.load of a file another process had just cut short) for
+    # the end of a prompt's input: "Aborted!", and no traceback despite FER_CLASSIC_DEBUG=1.
+    import click
+    from click.testing import CliRunner
+
+    def body():
+        raise EOFError("No data left in file")
+
+    monkeypatch.setenv("FER_CLASSIC_DEBUG", "1")
+    monkeypatch.setitem(main.commands, "step", click.command("step")(body))
+    result = CliRunner().invoke(main, ["step"])
+    assert result.exit_code == 1
+    assert "Aborted!" not in result.output
+    assert "Traceback (most recent call last)" in result.stderr and "EOFError: No data left in file" in result.stderr
