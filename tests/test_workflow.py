@@ -609,6 +609,27 @@ def test_a_copy_of_the_training_data_under_another_name_warns_as_the_data_itself
         evaluate_model(result.model, copy, split=None)
 
 
+def test_a_shuffled_copy_of_the_training_split_warns_as_the_data_itself(tiny_faces):
+    # A copy in another order (a reordered CSV, renamed files) had another fingerprint: 1.0 on train, no word.
+    from fer_classic.exceptions import DataLeakageWarning
+
+    model = fit_model(tiny_faces, features="pixels", clf="knn").model
+    order = np.random.default_rng(0).permutation(len(tiny_faces))
+    shuffled = tiny_faces.subset(order)
+    copy = FaceDataset(shuffled.images, shuffled.labels, shuffled.splits, shuffled.usages, shuffled.sources, "copy")
+    with pytest.warns(DataLeakageWarning, match="training images"):
+        evaluate_model(model, copy, split="train")
+
+
+def test_the_training_images_with_other_labels_are_not_the_training_data(tiny_faces):
+    from fer_classic.evaluation._metrics import training_images_scored
+
+    model = fit_model(tiny_faces, features="pixels", clf="knn").model
+    relabelled = FaceDataset(tiny_faces.images, np.roll(tiny_faces.labels, 1), tiny_faces.splits, tiny_faces.usages,
+                             tiny_faces.sources, "relabelled")
+    assert training_images_scored(model, relabelled, "train") == 0
+
+
 def test_unsplit_data_of_another_size_is_told_apart_without_recomputing_the_hold_out(held_out_fit, monkeypatch):
     from fer_classic.evaluation._metrics import training_images_scored
 

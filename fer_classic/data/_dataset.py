@@ -430,3 +430,23 @@ class FaceDataset:
             Hexadecimal SHA-256 digest.
         """
         return dataset_fingerprint(self.images.shape, [np.ascontiguousarray(self.images).tobytes()], self.labels)
+
+    def content_fingerprint(self) -> str:
+        """SHA-256 of the images with their labels, whatever their order: the same for a shuffled or renamed copy.
+
+        :meth:`fingerprint` follows the images' order (a model's hold-out is
+        recomputed from it); this one tells a reordered copy of a model's
+        training data, whose score :func:`~fer_classic.evaluation.warn_training_images`
+        must not pass in silence.
+
+        Returns
+        -------
+        str
+            Hexadecimal SHA-256 digest.
+        """
+        from ._duplicates import pixel_digest
+
+        digest = hashlib.sha256()
+        for entry in sorted(f"{pixel_digest(image)} {label}" for image, label in zip(self.images, self.labels)):
+            digest.update(entry.encode() + b"\n")
+        return digest.hexdigest()

@@ -656,7 +656,7 @@ def _same_images(model, data) -> bool:
     """Whether ``data`` (a FaceDataset) gives back the images ``model`` was trained on: the fingerprint it records.
 
     A copy of the training data under another name or path: its ``train`` split (or all of it) has
-    the recorded fingerprint, or, for a model that held its test out of data without a test split,
+    the recorded fingerprint (or, its images in another order, the recorded content fingerprint), or, for a model that held its test out of data without a test split,
     the hold-out recomputed from it does (as ``evaluate --split held-out`` checks it). An image
     listing (``--backend dask``/``ray``: no pixels) is never recognised so.
     """
@@ -666,7 +666,8 @@ def _same_images(model, data) -> bool:
         return False
     pool = data.select("train") if data.has_split("train") else data
     if not (held_out_test(metadata) and metadata.get("hold_out")) or data.has_split("test"):
-        return pool.fingerprint() == recorded
+        content = (metadata.get("training") or {}).get("content_fingerprint")  # older models: none
+        return pool.fingerprint() == recorded or (content is not None and pool.content_fingerprint() == content)
     # Cheap refusals first: recomputing the hold-out groups every image (about a second for 14,000).
     training = metadata.get("training") or {}
     n_train, n_test = training.get("n_train"), (metadata.get("metrics") or {}).get("n")
