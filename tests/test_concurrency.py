@@ -213,3 +213,51 @@ def test_a_second_process_filling_a_feature_store_waits_and_reuses_the_first_one
         while True:
             done.append(computed.get(timeout=0.5))
     assert sorted(done) == [("A", 0), ("A", 3)]
+
+
+# -- F3 and alike: library code leaves the process-wide warnings filters alone --------------------------------
+
+def _filters_seen_inside(monkeypatch, owner, name, call):
+    """``warnings.filters`` as another thread would see them while ``owner.name`` runs inside ``call()``."""
+    import warnings
+
+    seen = []
+    real = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        seen.append(list(warnings.filters))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        before = list(warnings.filters)
+        call()
+        assert list(warnings.filters) == before
+    assert seen
+    return before, seen
+
+
+def test_the_check_prediction_of_a_loaded_model_leaves_the_warnings_filters_alone(monkeypatch):
+    # load_model's check (skops files) predicted under catch_warnings + simplefilter("ignore"): every thread's
+    # warnings were dropped meanwhile, and concurrent loads could leave "ignore" installed for good.
+    from types import SimpleNamespace
+
+    from fer_classic.persistence import _header
+
+    model = SimpleNamespace(pipeline=[], metadata={"image_shape": [4, 4]}, predict_scores=lambda images: None)
+    before, seen = _filters_seen_inside(monkeypatch, model, "predict_scores",
+                                        lambda: _header._fitted_problem(model))
+    assert seen == [before]
+
+
+def test_comparing_versions_leaves_the_warnings_filters_alone(monkeypatch):
+    import sklearn.utils.fixes
+
+    from fer_classic.persistence import _header
+
+    before, seen = _filters_seen_inside(monkeypatch, sklearn.utils.fixes, "parse_version",
+                                        lambda: _header._newer("not a version", "1.0"))
+    assert all(filters == before for filters in seen)
+    assert _header._newer("2.0", "1.0") and not _header._newer("1.0", "2.0")
+    assert not _header._newer("not a version", "1.0") and not _header._newer(None, "1.0")

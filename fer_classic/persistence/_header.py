@@ -403,8 +403,10 @@ def _fitted_problem(model) -> str | None:
     height, width = model.metadata["image_shape"]
     image = (np.add.outer(np.arange(height), np.arange(width)) * 255 // max(height + width - 2, 1)).astype(np.uint8)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        # NumPy's floating-point warnings of a crafted model's arithmetic are silenced by errstate, which is per
+        # thread; no warnings filter: catch_warnings + simplefilter("ignore") swapped the process-wide filters,
+        # silencing every thread's warnings while a model loaded (and concurrent loads could leave it so).
+        with np.errstate(all="ignore"):
             model.predict_scores(image[None])
     except (ImportError, OSError, MemoryError):
         return None  # what this machine lacks (a dependency, weights, memory), said when it predicts
@@ -471,10 +473,12 @@ def _newer(saved, installed: str) -> bool:
     """Whether the version string ``saved`` is newer than ``installed``; False for what is no version."""
     from sklearn.utils.fixes import parse_version
 
+    if not isinstance(saved, str):
+        return False
+    # parse_version makes what is no version a LegacyVersion, older than any version, with a DeprecationWarning
+    # (silencing it took a process-wide warnings filter). The strict class of a version it parses raises instead.
+    version = type(parse_version(installed))
     try:
-        with warnings.catch_warnings():
-            # What is no version parses as a LegacyVersion (deprecated), older than any version.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return isinstance(saved, str) and parse_version(saved) > parse_version(installed)
-    except (TypeError, ValueError):  # InvalidVersion where parsing is strict: a damaged or edited file's text
+        return version(saved) > version(installed)
+    except (TypeError, ValueError):  # InvalidVersion (a ValueError): a damaged or edited file's text
         return False
