@@ -48,7 +48,8 @@ def run_script(main) -> None:
 
     An error only a run finds (a split the data lacks, a missing extra named with its pip install) printed
     Python's traceback; Ctrl-C too (exit 130, as a shell reports it). Finished rows are whatever ``main``
-    wrote before.
+    wrote before. ``main`` returns its exit status (an int) or None (0): anything else (a result dict) was
+    printed on stderr as the status and exited 1 after a successful run.
     """
     try:
         code = main()
@@ -56,4 +57,4 @@ def run_script(main) -> None:
         raise SystemExit(f"error: {exc}") from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
-    raise SystemExit(code)
+    raise SystemExit(code if isinstance(code, int) else 0)

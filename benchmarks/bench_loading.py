@@ -58,7 +58,7 @@ def write_dataset(root: Path, n: int, side: int) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="images to write and load (1 or more)")
     parser.add_argument("--side", type=int, default=48,
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{result['seconds']:>7.1f} {result['n_images'] / result['seconds']:>9.0f}")
     write_json(args.out, result)
     print(f"written to {args.out}")
-    return result
+    return 0
 
 
 if __name__ == "__main__":

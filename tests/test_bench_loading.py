@@ -37,3 +37,16 @@ def test_fewer_images_than_labels_are_written_without_an_empty_label_folder(tmp_
     bench = benchmark_module("bench_loading")
     bench.write_dataset(tmp_path / "faces", n, 8)
     assert len(load_folder(tmp_path / "faces", size=8)) == n  # was: "Label folder ... holds no image"
+
+
+def test_a_successful_run_exits_0_with_nothing_on_stderr(tmp_path, capsys):
+    """main returned its result dict into run_script's SystemExit: printed on stderr, exit status 1."""
+    import json
+
+    bench = benchmark_module("bench_loading")
+    out = tmp_path / "r.json"
+    with pytest.raises(SystemExit) as ended:
+        benchmark_module("_results").run_script(lambda: bench.main(["--n", "3", "--side", "8", "--out", str(out)]))
+    assert ended.value.code == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads(out.read_text())["n_images"] == 3

@@ -93,3 +93,10 @@ def test_a_script_run_ends_without_a_traceback(main, code):
     with pytest.raises(SystemExit) as ended:
         benchmark_module("_results").run_script(main)
     assert ended.value.code == code
+
+
+def test_a_main_returning_no_int_ends_with_exit_status_0():
+    """A main that returned a dict exited 1 with the dict printed on stderr as if it were an error."""
+    with pytest.raises(SystemExit) as ended:
+        benchmark_module("_results").run_script(lambda: {"rows": []})
+    assert ended.value.code == 0
