@@ -5,6 +5,7 @@ Shared by the scripts in this folder (each puts the folder on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,25 @@ from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic._json import finite_json
 from fer_classic.exceptions import FerClassicError
 
-__all__ = ["check_results", "run_script", "write_json"]
+__all__ = ["SEED_MAX", "check_results", "run_script", "seed", "write_json"]
+
+#: The largest ``--seed``: numpy's and scikit-learn's ``random_state`` take 0 to 2**32 - 1.
+SEED_MAX = 2**32 - 1
+
+
+def seed(text: str) -> int:
+    """The ``type`` of every script's ``--seed``: 0 to :data:`SEED_MAX`, refused by argparse before any work.
+
+    A seed outside it was a traceback from numpy or scikit-learn (some after the data was loaded and its
+    features computed), or was blamed on ``--clf-param``.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 0 to {SEED_MAX}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value}: give 0 to {SEED_MAX}")
+    return value
 
 
 def check_results(outputs: dict[str, str | os.PathLike | None], **checks) -> None:

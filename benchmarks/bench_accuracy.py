@@ -74,7 +74,7 @@ from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 #: Side of the loaded images, in pixels (load_dataset's size).
@@ -435,7 +435,8 @@ def main() -> None:
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="threads for feature extraction and histogram kernels; -1: all (default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the subset, codebooks and classifiers")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"seed of the subset, codebooks and classifiers (0 to {SEED_MAX}; default 0)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default: %(default)s)")
     args = parser.parse_args()
 

@@ -54,7 +54,7 @@ from fer_classic.features._deep import import_keras, keras_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_deep.json"
 C_GRID = (0.3, 1.0, 3.0, 10.0)
@@ -322,7 +322,8 @@ def main() -> None:
     parser.add_argument("--probe-steps", type=int, default=12)
     parser.add_argument("--c-select-n", type=int, default=8000, help="cnn: SVM training images per C candidate")
     parser.add_argument("--limit", type=int, default=None, help="imagenet: training images")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"seed of the CNN, its splits and the subsamples (0 to {SEED_MAX}; default 0)")
     args = parser.parse_args()
     if args.data != DEFAULT_DATASET and not Path(args.data).exists():  # a usage error, before loading
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "

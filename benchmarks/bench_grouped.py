@@ -69,7 +69,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = Path("/tmp/tfeid")
@@ -340,7 +340,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2,
                         help="folds fitted at once (1 or more), each in its own process on one thread (BLAS, "
                              "OpenCV); 1: one fold at a time on all threads (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds, codebooks and classifiers")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"seed of the folds, codebooks and classifiers (0 to {SEED_MAX}; default 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     args = parser.parse_args()
 

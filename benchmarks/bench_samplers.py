@@ -44,7 +44,7 @@ from fer_classic.pipeline import SAMPLERS, make_sampler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
@@ -156,7 +156,8 @@ def main() -> None:
                         help=f"comma-separated, from {', '.join(SAMPLER_NAMES)}")
     parser.add_argument("--per-class", type=int, default=1000,
                         help="training images per class at most in the subset setting (1 or more; default 1000)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0,
+                        help=f"seed of the subset, the samplers and the SVM (0 to {SEED_MAX}; default 0)")
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
     settings = choices(parser, "--settings", args.settings, SETTINGS)
