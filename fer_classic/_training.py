@@ -543,7 +543,9 @@ def training_pipeline(features: str, clf: str, clf_params: Mapping | None, *, da
         params["blocks"] = blocks
         log(f"combined-svm: one kernel per extractor of {features}, blocks={blocks}")
     with warnings.catch_warnings():
-        # Warned above, with the geometry known: not again as unknown.
+        # Warned above, with the geometry known: not again as unknown. A process-wide filter (not thread-safe
+        # before Python 3.14: fits in threads may see it come and go), kept until make_pipeline can be told
+        # not to warn of the blocks itself (it calls combined_blocks with warn=True).
         warnings.filterwarnings("ignore", message="combined-svm over the", category=UserWarning)
         pipeline = make_pipeline(features, clf, random_state=random_state, image_shape=data_image_shape(data),
                                  **options, **kwargs, **params)

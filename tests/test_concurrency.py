@@ -261,3 +261,73 @@ def test_comparing_versions_leaves_the_warnings_filters_alone(monkeypatch):
     assert all(filters == before for filters in seen)
     assert _header._newer("2.0", "1.0") and not _header._newer("1.0", "2.0")
     assert not _header._newer("not a version", "1.0") and not _header._newer(None, "1.0")
+
+
+def test_curve_statistics_leave_the_warnings_filters_alone(monkeypatch):
+    from fer_classic.evaluation import _curves
+
+    scores = np.array([[0.5, np.nan, 0.7], [np.nan, np.nan, np.nan], [0.1, 0.2, 0.3]])
+    curve = _curves.CurveResult("learning", [1, 2, 3], "n", scores, scores, "accuracy")
+
+    class Numpy:  # numpy, its isnan seen
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    spy = Numpy()
+    spy.isnan = np.isnan
+    monkeypatch.setattr(_curves, "np", spy)
+    got = {}
+    before, seen = _filters_seen_inside(monkeypatch, spy, "isnan",
+                                        lambda: got.setdefault("stats", curve.fold_statistics("test")))
+    assert all(filters == before for filters in seen)
+    mean, std, failed = got["stats"]
+    np.testing.assert_allclose(mean, [0.6, np.nan, 0.2])
+    np.testing.assert_allclose(std, [0.1, np.nan, np.std([0.1, 0.2, 0.3])])
+    assert failed.tolist() == [1, 3, 0]
+
+
+@pytest.fixture
+def tiny_tree(tmp_path):
+    for label in ("happy", "sad"):
+        _write_pngs(tmp_path / "data" / label, 2, len(label))
+    return tmp_path / "data"
+
+
+def test_the_chunked_ridge_check_leaves_the_warnings_filters_alone(tiny_tree, monkeypatch):
+    from sklearn.linear_model import RidgeClassifier
+
+    from fer_classic._distributed import check_chunked
+    from fer_classic.pipeline import make_pipeline
+
+    pipeline = make_pipeline("hog", "ridge", solver="saga", max_iter=1)
+    before, seen = _filters_seen_inside(
+        monkeypatch, RidgeClassifier, "fit",
+        lambda: check_chunked(pipeline, features="hog", clf="ridge", options={}, data=tiny_tree))
+    assert all(filters == before for filters in seen)
+
+
+def test_the_chunked_ridge_check_takes_the_sag_solver_and_warns_nothing(tiny_tree):
+    # Two zero rows made solver="sag" divide by zero (an unexpected ZeroDivisionError); max_iter=1 warned.
+    import warnings
+
+    from fer_classic._distributed import check_chunked
+    from fer_classic.pipeline import make_pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for solver in ("sag", "saga"):
+            check_chunked(make_pipeline("hog", "ridge", solver=solver, max_iter=1), features="hog", clf="ridge",
+                          options={}, data=tiny_tree)
+    with pytest.raises(ValueError, match="--clf ridge: .*max_iter"):
+        check_chunked(make_pipeline("hog", "ridge", max_iter=-1), features="hog", clf="ridge", options={},
+                      data=tiny_tree)
+
+
+@fork_only
+@pytest.mark.skipif(_images._FORK_WARNS if hasattr(_images, "_FORK_WARNS") else False,
+                    reason="Python 3.12+: os.fork warns, and that warning is filtered")
+def test_a_forked_load_leaves_the_warnings_filters_alone_where_fork_does_not_warn(two_image_sets, monkeypatch):
+    monkeypatch.setattr(_images, "_PROCESSES_FROM", 64)
+    before, seen = _filters_seen_inside(monkeypatch, _images.ProcessPoolExecutor, "submit",
+                                        lambda: _images.read_images(two_image_sets[0], (48, 48), n_jobs=2))
+    assert all(filters == before for filters in seen)

@@ -67,6 +67,7 @@ def test_the_fork_warning_of_python_3_12_is_not_shown(folder, forks, monkeypatch
         return real_fork()
 
     monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(_images, "_FORK_WARNS", True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         load_folder(folder, size=48, n_jobs=2)

@@ -17,6 +17,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -463,6 +464,8 @@ def decode_image(path: str | os.PathLike) -> np.ndarray:
 # Python side of each file (Pillow's header check, paths, stat) holds the GIL, so threads
 # decoded 8,347 FER2013 files no faster than one thread (2.8 s) and two processes took half that.
 _PROCESSES_FROM = 2000
+# Whether os.fork warns of a process with threads (Python 3.12+), a warning _start_processes silences.
+_FORK_WARNS = sys.version_info >= (3, 12)
 # A forked worker's work, ``(paths, source)``: set in each worker by its initializer (_init_worker), from the
 # initargs of its own pool, inherited with the fork (nothing is pickled on the way in). Never set in the
 # process that loads: a module global there was shared by loads in two threads, whose workers then decoded
@@ -556,9 +559,11 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
         # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
         # workers fork at the first submit. They only decode files, taking no lock those
         # threads could hold, so the warning (a line per worker on the user's screen) is noise.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
-                                    category=DeprecationWarning)
+        # The filter is process-wide (not thread-safe before Python 3.14): set only where os.fork warns.
+        with warnings.catch_warnings() if _FORK_WARNS else contextlib.nullcontext():
+            if _FORK_WARNS:
+                warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\)",
+                                        category=DeprecationWarning)
             futures = [pool.submit(_forked_part, a, b) for a, b in bounds]
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

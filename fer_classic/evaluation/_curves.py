@@ -61,10 +61,15 @@ class CurveResult:
         mean, std : ndarray of shape (len(x),)
         failed : ndarray of int, shape (len(x),)
         """
-        scores = self.train_scores if which == "train" else self.test_scores
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a point with no fold scored: NaN, as meant
-            return np.nanmean(scores, axis=1), np.nanstd(scores, axis=1), np.isnan(scores).sum(axis=1)
+        scores = np.asarray(self.train_scores if which == "train" else self.test_scores, dtype=float)
+        failed = np.isnan(scores)
+        scored = (~failed).sum(axis=1)
+        # np.nanmean / np.nanstd, without their "Mean of empty slice" RuntimeWarning for a point with no fold
+        # scored (NaN, as meant), which took a process-wide warnings filter to silence; errstate is per thread.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(failed, 0.0, scores).sum(axis=1) / scored
+            std = np.sqrt(np.where(failed, 0.0, (scores - mean[:, None]) ** 2).sum(axis=1) / scored)
+        return mean, std, failed.sum(axis=1)
 
     def summary(self) -> dict:
         """JSON-ready means and standard deviations per point over the folds scored (None where none was).
@@ -107,6 +112,8 @@ def _fer_classic_warns_failures():
     """Silence scikit-learn's warnings of failed fits and scores (tracebacks): :func:`_warn_failed_fits` says it."""
     from sklearn.exceptions import FitFailedWarning
 
+    # A process-wide filter (not thread-safe before Python 3.14), kept: scikit-learn's curves warn of failed
+    # fits (and of failed scores) with no option to stop them, short of error_score="raise", which ends the curve.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FitFailedWarning)
         warnings.filterwarnings("ignore", message="Scoring failed", category=UserWarning)  # a NaN score, as a fit's
@@ -133,8 +140,10 @@ def _warn_failed_fits(curve: CurveResult, retry) -> None:
     points = "; ".join(f"{where(x)}: {int(k)} of {n_folds} folds" for x, k in zip(curve.x, failed) if k)
     first = int(np.flatnonzero(failed)[0])
     try:
+        # Process-wide (not thread-safe before Python 3.14), kept: the refit of a point whose fits failed, to
+        # learn the error, would repeat every warning of that point's folds that fit, warned about the first time.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the folds that fit were warned about the first time
+            warnings.simplefilter("ignore")
             retry(first)
         error = ""
     except Exception as exc:  # noqa: BLE001 - any estimator's error is only reported here
