@@ -38,17 +38,42 @@ def progress_enabled(enabled: bool | None):
     and processes (``--n-jobs``, Dask) follow the choice.
     """
     token = _ENABLED.set(enabled)
-    before = os.environ.get(_ENV)
-    if enabled is not None:
-        os.environ[_ENV] = "1" if enabled else "0"
+    hold = None if enabled is None else _hold_env("1" if enabled else "0")
     try:
         yield
     finally:
         _ENABLED.reset(token)
-        if before is None:
+        if hold is not None:
+            _release_env(hold)
+
+
+# The blocks of progress_enabled that set FER_CLASSIC_PROGRESS and have not ended, in the order they began,
+# and the value before the first: the variable is the latest open block's, and the one before once all have
+# ended, whatever the order they end in (blocks in two threads, each restoring what it found, left "0" set).
+_ENV_LOCK = threading.Lock()
+_ENV_HOLDS: list[list[str]] = []
+_ENV_BEFORE: list[str | None] = [None]
+
+
+def _hold_env(value: str) -> list[str]:
+    hold = [value]  # its identity tells it from another block's of the same value
+    with _ENV_LOCK:
+        if not _ENV_HOLDS:
+            _ENV_BEFORE[0] = os.environ.get(_ENV)
+        _ENV_HOLDS.append(hold)
+        os.environ[_ENV] = value
+    return hold
+
+
+def _release_env(hold: list[str]) -> None:
+    with _ENV_LOCK:
+        _ENV_HOLDS[:] = [other for other in _ENV_HOLDS if other is not hold]
+        if _ENV_HOLDS:
+            os.environ[_ENV] = _ENV_HOLDS[-1][0]
+        elif _ENV_BEFORE[0] is None:
             os.environ.pop(_ENV, None)
         else:
-            os.environ[_ENV] = before
+            os.environ[_ENV] = _ENV_BEFORE[0]
 
 
 def _enabled(stream) -> bool:

@@ -331,3 +331,47 @@ def test_a_forked_load_leaves_the_warnings_filters_alone_where_fork_does_not_war
     before, seen = _filters_seen_inside(monkeypatch, _images.ProcessPoolExecutor, "submit",
                                         lambda: _images.read_images(two_image_sets[0], (48, 48), n_jobs=2))
     assert all(filters == before for filters in seen)
+
+
+# -- F5: FER_CLASSIC_PROGRESS after progress_enabled blocks in two threads ------------------------------------
+
+def test_progress_blocks_ending_out_of_order_in_threads_leave_no_variable(monkeypatch):
+    # A begins (saw it unset), B begins (saw "0"), A ends (removed it), B ends (put its "0" back): every later
+    # command and child process had its progress off.
+    import os
+
+    from fer_classic._progress import progress_enabled
+
+    monkeypatch.delenv("FER_CLASSIC_PROGRESS", raising=False)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with progress_enabled(False):
+            a_in.set()
+            assert b_in.wait(30)
+        a_out.set()
+
+    def b():
+        assert a_in.wait(30)
+        with progress_enabled(False):
+            b_in.set()
+            assert a_out.wait(30)
+            seen["inside"] = os.environ.get("FER_CLASSIC_PROGRESS")
+
+    _run_threads(a, b)
+    assert seen["inside"] == "0"  # still set for B's workers while B's block runs
+    assert "FER_CLASSIC_PROGRESS" not in os.environ
+
+
+def test_progress_blocks_restore_a_value_set_before_them(monkeypatch):
+    import os
+
+    from fer_classic._progress import progress_enabled
+
+    monkeypatch.setenv("FER_CLASSIC_PROGRESS", "1")
+    with progress_enabled(False):
+        assert os.environ["FER_CLASSIC_PROGRESS"] == "0"
+        with progress_enabled(None):
+            assert os.environ["FER_CLASSIC_PROGRESS"] == "0"
+    assert os.environ["FER_CLASSIC_PROGRESS"] == "1"
