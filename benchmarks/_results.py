@@ -14,10 +14,15 @@ from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic._json import finite_json
 from fer_classic.exceptions import FerClassicError
 
-__all__ = ["SEED_MAX", "check_results", "run_script", "seed", "write_json"]
+__all__ = ["SEED_MAX", "ScriptError", "check_results", "run_script", "seed", "write_json"]
 
 #: The largest ``--seed``: numpy's and scikit-learn's ``random_state`` take 0 to 2**32 - 1.
 SEED_MAX = 2**32 - 1
+
+
+class ScriptError(Exception):
+    """A failure only a run finds (a child process that failed, an unreadable image): :func:`run_script` prints
+    it as one ``error:`` line and exits 1, without Python's traceback."""
 
 
 def seed(text: str) -> int:
@@ -72,7 +77,7 @@ def run_script(main) -> None:
     """
     try:
         code = main()
-    except FerClassicError as exc:
+    except (FerClassicError, ScriptError) as exc:
         raise SystemExit(f"error: {exc}") from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

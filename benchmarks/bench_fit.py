@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import ScriptError, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -49,18 +49,29 @@ SIZES = {"6k": (1000, 300), "12k": (2000, 600), "full": (None, None)}
 
 
 def make_subset(data: Path, root: Path, per_class: tuple[int | None, int | None]) -> Path:
-    """``root/train/<class>`` and ``root/test/<class>``: links to the first images of each class."""
+    """``root/train/<class>`` and ``root/test/<class>``: links to the first images of each class.
+
+    Only files with an image suffix fer-classic reads: fit skipped a notes.txt that naive_fit then failed on,
+    and ``n_train`` counted it.
+    """
+    from fer_classic.data import IMAGE_EXTENSIONS
+
     for split, n in zip(("train", "test"), per_class):
         for class_dir in sorted(p for p in (data / split).iterdir() if p.is_dir()):
             target = root / split / class_dir.name
             target.mkdir(parents=True)
-            for path in sorted(class_dir.iterdir())[:n]:
+            images = (p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
+            for path in sorted(images)[:n]:
                 (target / path.name).symlink_to(path.resolve())
     return root
 
 
-def run(command: list[str]) -> dict:
-    """Run ``command``; its wall and CPU seconds, peak memory and output."""
+def run(command: list[str], name: str) -> dict:
+    """Run ``command``; its wall and CPU seconds, peak memory and output.
+
+    A failure is a :class:`ScriptError` naming ``name`` (the tool and size) and the child's last line (its error):
+    it was a RuntimeError holding the child's whole traceback, inside bench_fit's own.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPO,
@@ -69,22 +80,27 @@ def run(command: list[str]) -> dict:
         wall = time.perf_counter() - start
         output.seek(0)
         text = output.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{text[-3000:]}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no output")
+        raise ScriptError(f"{name} failed (exit status {code}): {last}")
     return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024), "output": text}
 
 
-def fer_classic(subset: Path, model: Path) -> dict:
+def fer_classic(subset: Path, model: Path, size: str = "") -> dict:
     command = shutil.which("fer-classic", path=str(Path(sys.executable).parent)) or "fer-classic"
     result = run([command, "fit", "--data", str(subset), "--features", "hog",
-                  "--clf", "svm", "--out", str(model)])
+                  "--clf", "svm", "--out", str(model)], f"fer-classic fit on size {size}")
     found = re.search(r"accuracy\s+([0-9.]+)", result.pop("output"))
+    if found is None:  # was a TypeError on found[1]
+        raise ScriptError(f"fer-classic fit on size {size}: its output holds no 'accuracy' line to read.")
     return {**result, "accuracy": float(found[1]), "model_mb": round(model.stat().st_size / 1e6, 1)}
 
 
-def naive(subset: Path, model: Path) -> dict:
-    result = run([sys.executable, str(REPO / "benchmarks" / "naive_fit.py"), str(subset), str(model)])
+def naive(subset: Path, model: Path, size: str = "") -> dict:
+    result = run([sys.executable, str(REPO / "benchmarks" / "naive_fit.py"), str(subset), str(model)],
+                 f"naive_fit.py on size {size}")
     report = json.loads(result.pop("output").strip().splitlines()[-1])
     return {**result, "accuracy": report["accuracy"], "model_mb": round(model.stat().st_size / 1e6, 1),
             "steps_s": report["seconds"]}
@@ -132,8 +148,8 @@ def main() -> None:
             repeat = args.repeat if size in repeated else 1
             for run_number in range(repeat):
                 # A new model file each run: an existing one is checked against every input file first.
-                runs.append((fer_classic(subset, Path(tmp) / f"{size}-{run_number}.joblib"),
-                             naive(subset, Path(tmp) / f"{size}-{run_number}-naive.joblib")))
+                runs.append((fer_classic(subset, Path(tmp) / f"{size}-{run_number}.joblib", size),
+                             naive(subset, Path(tmp) / f"{size}-{run_number}-naive.joblib", size)))
                 if repeat > 1:
                     print(f"  run {len(runs)}: fer-classic {runs[-1][0]['wall_s']} s, naive {runs[-1][1]['wall_s']} s",
                           flush=True)

@@ -31,8 +31,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from fer_classic._fileio import atomic_write
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import check_results  # noqa: E402  (one road for every script's output)
+from _results import ScriptError, check_results, run_script  # noqa: E402  (one road for every script's output)
 
 
 def read_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +42,9 @@ def read_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for path in sorted(class_dir.iterdir()):
             image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if image is None:  # was cv2.resize's '!ssize.empty()' traceback, naming no file
+                raise ScriptError(f"{path}: OpenCV cannot read it as an image; naive_fit reads every file of the "
+                                  "class folders, so move the files that are not images out of them.")
             images.append(cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA))
             labels.append(class_dir.name)
     return np.stack(images), np.array(labels)
@@ -66,7 +71,8 @@ def fit(data: Path, out: Path) -> None:
     accuracy = accuracy_score(y_test, model.predict(scaler.transform(f_test)))
     seconds["predict"] = time.perf_counter() - start
     start = time.perf_counter()
-    joblib.dump((scaler, model), out)
+    # Through a temporary: a stopped or failed dump leaves the previous file (or none), never half a model.
+    atomic_write(out, lambda tmp: joblib.dump((scaler, model), tmp))
     seconds["save"] = time.perf_counter() - start
     print(json.dumps({"accuracy": accuracy, "n_train": len(y_train), "n_test": len(y_test),
                       "seconds": {k: round(v, 2) for k, v in seconds.items()}}))
@@ -75,7 +81,9 @@ def fit(data: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, metavar="DATA_FOLDER", help="holds train/<class>/* and test/<class>/*")
-    parser.add_argument("out", type=Path, metavar="MODEL_OUT", help="the (scaler, SVC) pair, written by joblib.dump")
+    parser.add_argument("out", type=Path, metavar="MODEL_OUT",
+                        help="the (scaler, SVC) pair, written by joblib.dump (replaced if it exists; not a .txt, "
+                             ".csv, .json or image path)")
     args = parser.parse_args(argv)
     # Usage errors (exit 2) before the images are read; the model is written only after the fit.
     missing = [split for split in ("train", "test") if not (args.data / split).is_dir()]
@@ -86,9 +94,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"MODEL_OUT {args.out}: the folder {args.out.parent} does not exist; create it or choose "
                      "another path.")
     # The one check the notebook lacks, kept here: MODEL_OUT inside DATA_FOLDER replaced a training image.
-    check_results({"MODEL_OUT": args.out}, input_trees={"DATA_FOLDER": args.data})
+    # MODEL_OUT ending in a table's or an image's suffix (notes.txt, a photo) is refused: far likelier the user's.
+    check_results({"MODEL_OUT": args.out}, input_trees={"DATA_FOLDER": args.data}, models=("MODEL_OUT",))
     fit(args.data, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)
