@@ -375,3 +375,53 @@ def test_progress_blocks_restore_a_value_set_before_them(monkeypatch):
         with progress_enabled(None):
             assert os.environ["FER_CLASSIC_PROGRESS"] == "0"
     assert os.environ["FER_CLASSIC_PROGRESS"] == "1"
+
+
+# -- F8: LandmarkRidgeClassifier solves in threads leave the BLAS threads as they were ------------------------
+
+def test_overlapping_solves_in_threads_leave_the_blas_threads_as_they_were(monkeypatch):
+    # threadpool_limits saves the process's BLAS threads on entry and restores them on exit. A's block (saved 2,
+    # set 1) and B's (saved A's 1) overlapped; A ended first and B put back its 1. The BLAS state is emulated
+    # (one process-wide number, as OpenBLAS's): what is checked is the order of the saves and restores.
+    import contextlib
+
+    import scipy.linalg
+
+    from fer_classic.estimators import _landmark_ridge
+
+    blas = {"threads": 2}
+
+    @contextlib.contextmanager
+    def limits(n, user_api=None):
+        saved, blas["threads"] = blas["threads"], n
+        try:
+            yield
+        finally:
+            blas["threads"] = saved
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    real = scipy.linalg.solve
+
+    def solve(*args, **kwargs):
+        if not a_in.is_set():  # A's solve: waits a moment for B's to begin (which it may not: one at a time)
+            a_in.set()
+            b_in.wait(1)
+        else:  # B's
+            b_in.set()
+            assert a_out.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_landmark_ridge, "threadpool_limits", limits)
+    monkeypatch.setattr(scipy.linalg, "solve", solve)
+    gram, cross = np.eye(3) * 2, np.ones((3, 2))
+
+    def a():
+        _landmark_ridge.solve_normal_equations(gram, cross)
+        a_out.set()
+
+    def b():
+        assert a_in.wait(30)
+        _landmark_ridge.solve_normal_equations(gram, cross)
+
+    _run_threads(a, b)
+    assert blas["threads"] == 2

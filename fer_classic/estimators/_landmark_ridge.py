@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,10 +168,16 @@ def centred_system(sums: LandmarkSums, penalty, *, centre: bool = True):
     return gram, cross, column_mean, target_mean
 
 
+# threadpool_limits is process-wide: it saves the BLAS threads on entry and restores them on exit, so the
+# blocks of two threads that overlap restored each other's 1 (BLAS left at one thread for the whole process).
+# One solve at a time keeps them nested in order.
+_SOLVE_LOCK = threading.Lock()
+
+
 def solve_normal_equations(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
     """``gram^-1 cross`` for a positive (semi-)definite ``gram``: Cholesky, else least squares."""
     # One BLAS thread: Cholesky calls syrk.
-    with threadpool_limits(1, user_api="blas"):
+    with _SOLVE_LOCK, threadpool_limits(1, user_api="blas"):
         try:
             return scipy.linalg.solve(gram, cross, assume_a="pos", check_finite=False)
         except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
