@@ -1038,6 +1038,21 @@ def _curve_images(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     return train
 
 
+def _refuse_missing_step(param: str, known) -> None:
+    """ValueError naming the step ``param`` goes through that the pipeline lacks, and the steps it has there."""
+    parts = param.split("__")
+    for depth in range(1, len(parts)):
+        if "__".join(parts[:depth]) not in known:
+            base = "__".join(parts[: depth - 1] + [""]) if depth > 1 else ""
+            below = [k[len(base):] for k in known if k.startswith(base)]
+            steps = sorted({k.split("__")[0] for k in below if "__" in k})
+            if not steps:  # a leaf's parameter named as a step: the caller's list of near names says more
+                return
+            raise ValueError(f"--param {param!r}: this model's pipeline has no step {parts[depth - 1]!r}"
+                             + (f" under {base[:-2]!r}" if base else "") + f" (its steps there: {', '.join(steps)}); "
+                             "give a parameter of one of them (short names such as clf.C).")
+
+
 def report_search(
     model: FERModel,
     data: str | os.PathLike | FaceDataset | None,
@@ -1114,6 +1129,7 @@ def report_search(
                                       flip=bool(options.get("flip")), mirror_kernel=bool(options.get("mirror_kernel")))
         param = param if wrapped not in known and param in known else wrapped  # a wrapped name given whole
         if param not in known:
+            _refuse_missing_step(param, known)  # sampler.k_neighbors of a model without a sampler
             near = _near_names(param, known) or sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
             raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "
                              f"for example: {', '.join(near)} (or short names such as clf.C).")
