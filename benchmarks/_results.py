@@ -1,6 +1,12 @@
 """A benchmark's results file: checked before any work, written whole.
 
 Shared by the scripts in this folder (each puts the folder on ``sys.path``).
+
+The rule for ``--out``, the same in every script: a run replaces the file (bench_deep: its own section of
+it). Scripts that write their rows as they go (bench_accuracy, bench_samplers, bench_grouped: :class:`RowsFile`)
+write the rows so far (``"complete": false``) to ``--out`` itself only when it holds no complete run; over
+complete results they go to ``<name>.partial.json`` beside it, and ``--out`` is replaced only by a run that
+completes. A stopped run says where its rows are.
 """
 
 from __future__ import annotations
@@ -8,13 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic._json import finite_json
 from fer_classic.exceptions import FerClassicError
 
-__all__ = ["SEED_MAX", "ScriptError", "check_results", "run_script", "seed", "write_json"]
+__all__ = ["OUT_HELP", "ROWS_OUT_HELP", "SEED_MAX", "RowsFile", "ScriptError", "check_results", "run_script", "seed",
+           "write_json"]
+
+#: ``--out``'s help in the scripts that write their results once, at the end.
+OUT_HELP = "results JSON, replaced when the run ends (a stopped run leaves it as it was; default: %(default)s)"
+#: ``--out``'s help in the scripts of :class:`RowsFile`.
+ROWS_OUT_HELP = ("results JSON, replaced by a run; the rows so far are written to it as they are measured, or to "
+                 "NAME.partial.json beside it while it holds a complete run (default: %(default)s)")
+#: [path, rows] of the last rows written before the run completed: what run_script says a stopped run kept.
+_kept: list = []
 
 #: The largest ``--seed``: numpy's and scikit-learn's ``random_state`` take 0 to 2**32 - 1.
 SEED_MAX = 2**32 - 1
@@ -67,6 +83,53 @@ def write_json(path: str | os.PathLike, payload) -> None:
     atomic_write_text(path, json.dumps(strict, indent=1, allow_nan=False) + "\n")
 
 
+def holds_complete_results(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a results file of a run that completed (``"complete": true``)."""
+    try:
+        results = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(results, dict) and results.get("complete") is True
+
+
+class RowsFile:
+    """Where a script that writes its rows as they are measured puts them (see the module's rule).
+
+    A Ctrl-C after the first row turned an earlier complete results file into a one-row ``"complete": false``
+    one, without a word. Create it after :func:`check_results` and before any work: the partial file is
+    checked too.
+    """
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.out = Path(out)
+        self.partial = self.out
+        if holds_complete_results(self.out):
+            self.partial = self.out.with_name(f"{self.out.stem}.partial.json")
+            check_results({"--out's partial rows": self.partial})
+        _kept.clear()
+
+    def write(self, payload: dict, done: bool) -> None:
+        """``payload`` (its ``"complete"`` set to ``done``) to ``--out`` when ``done``, else where rows go."""
+        payload = {**payload, "complete": done}
+        if done:
+            write_json(self.out, payload)
+            _kept.clear()
+            if self.partial != self.out:
+                self.partial.unlink(missing_ok=True)
+            return
+        write_json(self.partial, payload)
+        _kept[:] = [self.partial, len(payload.get("rows", ())), self.partial != self.out and self.out]
+
+
+def _kept_line() -> str:
+    """Where a stopped run's rows are, or '' when it wrote none."""
+    if not _kept:
+        return ""
+    path, n, earlier = _kept
+    line = f"{n} row{'' if n == 1 else 's'} kept in {path} (complete: false)"
+    return line + (f"; {earlier} keeps the earlier complete results" if earlier else "")
+
+
 def run_script(main) -> None:
     """Run a script's ``main`` as a command: fer-classic's errors as their one line, Ctrl-C without a traceback.
 
@@ -78,7 +141,10 @@ def run_script(main) -> None:
     try:
         code = main()
     except (FerClassicError, ScriptError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+        kept = _kept_line()
+        raise SystemExit(f"error: {exc}" + (f"\n{kept}" if kept else "")) from None
     except KeyboardInterrupt:
+        kept = _kept_line()
+        print(f"stopped: {kept}" if kept else "stopped", file=sys.stderr)
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -74,7 +74,8 @@ from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
+from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
+                      seed, write_json)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 #: Side of the loaded images, in pixels (load_dataset's size).
@@ -437,7 +438,8 @@ def main() -> None:
                         help="threads for feature extraction and histogram kernels; -1: all (default)")
     parser.add_argument("--seed", type=seed, default=0,
                         help=f"seed of the subset, codebooks and classifiers (0 to {SEED_MAX}; default 0)")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="results JSON (default: %(default)s)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help=ROWS_OUT_HELP)
     args = parser.parse_args()
 
     # Usage errors (exit 2, the option named) before anything is built or loaded.
@@ -511,6 +513,7 @@ def main() -> None:
     check_results({"--out": args.out, "--save-features": args.save_features},
                   input_trees={"--data": dataset_inputs(args.data), "--load-features": args.load_features},
                   dirs=("--save-features",))
+    results_file = RowsFile(args.out)
     for spec in feature_sets if args.load_features else ():  # before the data is loaded
         saved_files(Path(args.load_features), spec)
         check_recorded(Path(args.load_features), spec, feature_options(args, feature_params), seeded=False)
@@ -543,8 +546,7 @@ def main() -> None:
 
     def write(rows: list[dict], done: bool) -> None:
         # Rewritten after every row: a long run that is stopped keeps what it measured.
-        write_json(args.out, {**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
-                              "rows": rows})
+        results_file.write({**config, "total_s": round(time.perf_counter() - start, 1), "rows": rows}, done)
 
     header = (f"{'features':<14} {'clf':<12} {'dims':>6} {'acc':>7} {'F1w':>7} {'F1m':>7} "
               f"{'acc priv':>8} {'F1w priv':>8} {'F1m priv':>8} {'acc pub':>7} {'feat s':>7} {'fit s':>7} "

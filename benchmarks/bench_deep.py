@@ -81,8 +81,13 @@ def read_sections(out: Path) -> dict:
         results = json.loads(out.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError):
         results = None
-    if not isinstance(results, dict):
-        raise SystemExit(f"--out {out} holds no JSON results of this script; give a new file or one it wrote.")
+    # Its sections are objects: another benchmark's results (numbers, lists, strings at the top) were merged into.
+    strangers = sorted(key for key, value in results.items() if not isinstance(value, dict)) \
+        if isinstance(results, dict) else None
+    if strangers is None or strangers:
+        found = f" (it holds {', '.join(strangers[:5])}, which are no sections of it)" if strangers else ""
+        raise SystemExit(f"--out {out} holds no JSON results of this script{found}; give a new file or one it "
+                         "wrote.")
     return results
 
 
@@ -303,7 +308,10 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
                              "(default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="results JSON of bench_deep: the part adds its section (--section) to it, or replaces its "
+                             "section of an earlier run, other sections kept; the results of another benchmark "
+                             "are refused (default: %(default)s)")
     parser.add_argument("--backbones", type=names, default=list(BACKBONES),
                         help=f"comma-separated, from {', '.join(BACKBONES)}")
     parser.add_argument("--sizes", type=input_sides, default=[48, 96],

@@ -37,7 +37,7 @@ from fer_classic.features import HOGFeatures, LBPFeatures
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import OUT_HELP, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_features.json"
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use only the first N images, for a quick run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"results JSON (default: {DEFAULT_OUT})")
+                        help=OUT_HELP)
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")

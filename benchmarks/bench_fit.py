@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import ScriptError, check_results, run_script, write_json  # noqa: E402  (one road for --out)
+from _results import OUT_HELP, ScriptError, check_results, run_script, write_json  # noqa: E402  (one road)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sizes", default=",".join(SIZES))
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each tool per size, alternating; the run of median wall time is kept")
     parser.add_argument("--repeat-sizes", default=None,

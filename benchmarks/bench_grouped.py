@@ -69,7 +69,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
+from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
+                      seed)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = Path("/tmp/tfeid")
@@ -342,7 +343,8 @@ def main() -> None:
                              "OpenCV); 1: one fold at a time on all threads (default: %(default)s)")
     parser.add_argument("--seed", type=seed, default=0,
                         help=f"seed of the folds, codebooks and classifiers (0 to {SEED_MAX}; default 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=ROWS_OUT_HELP)
     args = parser.parse_args()
 
     if args.prepare is not None:
@@ -379,6 +381,7 @@ def main() -> None:
     from fer_classic.data import dataset_inputs
 
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+    results_file = RowsFile(args.out)
     if not args.data.is_dir():
         parser.error(f"--data {args.data} is not a folder; give the TFEID class folders (made by --prepare).")
     subjects = file_subjects(args.data, args.groups)
@@ -423,8 +426,7 @@ def main() -> None:
 
     def write(rows: list[dict], done: bool) -> None:
         # Rewritten after every row: a stopped run keeps what it measured.
-        write_json(args.out, {**config, "complete": done, "total_s": round(time.perf_counter() - start, 1),
-                              "rows": rows})
+        results_file.write({**config, "total_s": round(time.perf_counter() - start, 1), "rows": rows}, done)
 
     print(f"{'features':<16}{'clf':<10}" + "".join(f"{f'f{i + 1}':>7}" for i in range(args.folds))
           + f"{'mean':>8}{'std':>7}{'pooled':>8}{'fit s':>8}{'pred s':>8}", flush=True)

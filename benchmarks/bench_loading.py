@@ -27,7 +27,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import OUT_HELP, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 # Run in a child process so the parent's memory (file writing) does not count.
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000, help="images to write and load (1 or more)")
     parser.add_argument("--side", type=int, default=48,
                         help="image side in pixels, as load_folder takes it (4 to 1024; default: %(default)s)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"), help=OUT_HELP)
     args = parser.parse_args(argv)
     if args.n < 1:  # before any file is written (no image loaded would end in a division by zero)
         parser.error(f"--n {args.n}: give 1 or more images to write and load.")

@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yunet", type=Path, default=None, metavar="FILE.onnx", help="Find faces with YuNet.")
     parser.add_argument("--trust", action="store_true", help="Load a model file from outside fer-classic's list.")
     parser.add_argument("--out", type=Path, default=None,
-                        help="JSON results (default: benchmarks/results/bench_photos_<photos name>.json).")
+                        help="results JSON, replaced when the run ends (a stopped run leaves it as it was; default: "
+                             "benchmarks/results/bench_photos_<photos name>.json)")
     args = parser.parse_args(argv)
 
     out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"

@@ -48,7 +48,7 @@ from fer_classic.prediction._image import face_rows
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import OUT_HELP, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_predict.json"
 #: name -> (features, clf, classifier parameters)
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit on N random training images only (hog:svm-exact needs this to be quick)")
     parser.add_argument("--frames", type=int, default=300, help="640x480 frames timed per model (default 300)")
     parser.add_argument("--images", type=int, default=1000, help="images per folder throughput run (default 1000)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results JSON (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]

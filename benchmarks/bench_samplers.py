@@ -44,7 +44,8 @@ from fer_classic.pipeline import SAMPLERS, make_sampler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
+from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
+                      seed)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
@@ -158,7 +159,8 @@ def main() -> None:
                         help="training images per class at most in the subset setting (1 or more; default 1000)")
     parser.add_argument("--seed", type=seed, default=0,
                         help=f"seed of the subset, the samplers and the SVM (0 to {SEED_MAX}; default 0)")
-    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help=ROWS_OUT_HELP)
     args = parser.parse_args()
     settings = choices(parser, "--settings", args.settings, SETTINGS)
     samplers = choices(parser, "--samplers", args.samplers, SAMPLER_NAMES)
@@ -168,6 +170,7 @@ def main() -> None:
         parser.error(f"--data {args.data} does not exist; give a dataset folder or a fer2013.csv, or "
                      f"{DEFAULT_DATASET!r} for generated faces.")
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
+    results_file = RowsFile(args.out)
     for sampler in samplers:  # imbalanced-learn missing: its pip extra, before loading
         if sampler != "none":
             make_sampler(sampler)
@@ -179,7 +182,7 @@ def main() -> None:
 
     def write(done: bool) -> None:
         # Rewritten after every row: a row that fails (or Ctrl-C) keeps the rows before it.
-        write_json(args.out, {**about, "complete": done, "rows": rows})
+        results_file.write({**about, "rows": rows}, done)
 
     def add(row: dict) -> None:
         rows.append(row)

@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--C", type=float, default=1.0, help="SVM regularisation (default: %(default)s)")
     parser.add_argument("--n-components", type=int, nargs="+", default=[None],
                         help="approx landmarks, 1 or more, one row per value (default: the estimator's)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"))
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"),
+                        help="results JSON, with its plot NAME.png beside it; both replaced when the run ends (a "
+                             "stopped run leaves them as they were; default: %(default)s)")
     args = parser.parse_args(argv)
     # Usage errors (exit 2, the option named) before the data is loaded.
     if not Path(args.data).is_dir():
