@@ -23,6 +23,11 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: write_together's renames are kept apart between threads only
+    fcntl = None
+
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
@@ -40,6 +45,8 @@ _umask_lock = threading.Lock()
 #: The lists of recording_writes() blocks now open: each gets the files written while it is (none: nothing kept).
 _recorders: list[list[Path]] = []
 _recorders_lock = threading.Lock()
+#: Held while a write_together set is renamed: two writers' renames of one set do not interleave.
+_RENAME_LOCK = threading.Lock()
 # Dots would end the pid@host field of the name.
 _HOST = socket.gethostname().replace(".", "-") or "localhost"
 
@@ -268,6 +275,31 @@ def _new_temporary(path: Path, prefixes: dict[str, str], *, keep_suffix: bool = 
     return Path(name), mode
 
 
+@contextlib.contextmanager
+def _renaming_together(folders: Iterable[Path]) -> Iterator[None]:
+    """Hold the renames of one :func:`write_together` set apart from another writer's of the same folders.
+
+    Two writers of one report folder at once (two ``evaluate --report``)
+    interleaved their renames and left a mixed set (report.html of one,
+    metrics.json of the other); now the set renamed last is whole. Threads
+    of this process take :data:`_RENAME_LOCK`; processes an exclusive
+    ``flock`` of each folder (in name order; nothing is created there, and
+    where a folder cannot be locked, or there is no ``fcntl``, only threads
+    are kept apart).
+    """
+    with _RENAME_LOCK, contextlib.ExitStack() as held:
+        if fcntl is not None:
+            for folder in sorted({os.path.abspath(folder) for folder in folders}):
+                try:
+                    fd = os.open(folder, os.O_RDONLY)
+                except OSError:
+                    continue
+                held.callback(os.close, fd)
+                with contextlib.suppress(OSError):  # a filesystem without flock: threads only
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+
+
 def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Path], None]]]) -> None:
     """Write several files as one set: none is replaced unless every one of them was written.
 
@@ -301,8 +333,9 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
             # The one rename that fails for certain (a folder of that name): refused before any file is replaced.
             if os.path.isdir(path) and not os.path.islink(path):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        for tmp, path in reversed(temporaries):
-            os.replace(tmp, path)
+        with _renaming_together(path.parent for _, path in temporaries):
+            for tmp, path in reversed(temporaries):
+                os.replace(tmp, path)
     except BaseException as exc:
         for tmp, _ in temporaries:
             tmp.unlink(missing_ok=True)

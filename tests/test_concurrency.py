@@ -6,6 +6,7 @@ before the fix rather than now and then.
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import threading
 
@@ -425,3 +426,82 @@ def test_overlapping_solves_in_threads_leave_the_blas_threads_as_they_were(monke
 
     _run_threads(a, b)
     assert blas["threads"] == 2
+
+
+# -- F7: two writers of one report folder ---------------------------------------------------------------------
+
+def test_two_writers_of_one_set_of_files_leave_one_whole_set(tmp_path, monkeypatch):
+    # A renamed its first file, then B renamed its whole set, then A the rest: report.html of one writer,
+    # metrics.json of the other. Now B's renames wait for A's (A waits a moment for B's, which never come).
+    from fer_classic import _fileio
+
+    names = ("predictions.csv", "metrics.json", "report.html")
+    a_renaming, b_renamed = threading.Event(), threading.Event()
+    real = os.replace
+    renames = {"A": 0, "B": 0}
+
+    def replace(src, dst):
+        who = threading.current_thread().name[-1]
+        real(src, dst)
+        renames[who] += 1
+        if who == "A" and renames["A"] == 1:
+            a_renaming.set()
+            b_renamed.wait(1)
+        if who == "B" and renames["B"] == len(names):
+            b_renamed.set()
+
+    monkeypatch.setattr(_fileio.os, "replace", replace)
+
+    def writer(tag):
+        def write():
+            if tag == "B":
+                assert a_renaming.wait(30)
+            _fileio.write_together([(tmp_path / name, tag * 100) for name in names])
+        return write
+
+    threads = [threading.Thread(target=writer(tag), name=f"writer-{tag}") for tag in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    contents = {(tmp_path / name).read_text() for name in names}
+    assert len(contents) == 1, contents
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)  # no temporary left
+
+
+@fork_only
+def test_two_writer_processes_of_one_set_of_files_leave_one_whole_set(tmp_path, monkeypatch):
+    # As above, between processes: the folder's flock keeps the renames of the two sets apart.
+    from fer_classic import _fileio
+
+    names = ("predictions.csv", "metrics.json", "report.html")
+    context = multiprocessing.get_context("fork")
+    a_renaming, b_renamed = context.Event(), context.Event()
+    real = os.replace
+    renames = []
+
+    def replace(src, dst):
+        who = multiprocessing.current_process().name
+        real(src, dst)
+        renames.append(dst)
+        if who == "A" and len(renames) == 1:
+            a_renaming.set()
+            b_renamed.wait(1)
+        if who == "B" and len(renames) == len(names):
+            b_renamed.set()
+
+    monkeypatch.setattr(_fileio.os, "replace", replace)
+
+    def write(tag):
+        if tag == "B":
+            assert a_renaming.wait(30)
+        _fileio.write_together([(tmp_path / name, tag * 100) for name in names])
+
+    processes = [context.Process(target=write, args=(tag,), name=tag) for tag in "AB"]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(30)
+    assert [process.exitcode for process in processes] == [0, 0]
+    contents = {(tmp_path / name).read_text() for name in names}
+    assert len(contents) == 1, contents
