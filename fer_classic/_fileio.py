@@ -10,6 +10,7 @@ inputs is refused instead of overwriting the user's data.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import errno
 import functools
@@ -45,6 +46,9 @@ _umask_lock = threading.Lock()
 #: The lists of recording_writes() blocks now open: each gets the files written while it is (none: nothing kept).
 _recorders: list[list[Path]] = []
 _recorders_lock = threading.Lock()
+#: The lists of the blocks open in this thread (context), innermost last: a write is theirs alone.
+_OWN_RECORDERS: contextvars.ContextVar[tuple[list[Path], ...]] = contextvars.ContextVar(
+    "fer_classic_recorders", default=())
 #: Held while a write_together set is renamed: two writers' renames of one set do not interleave.
 _RENAME_LOCK = threading.Lock()
 # Dots would end the pid@host field of the name.
@@ -152,19 +156,27 @@ def recording_writes() -> Iterator[list[Path]]:
     written: list[Path] = []
     with _recorders_lock:
         _recorders.append(written)
+    token = _OWN_RECORDERS.set((*_OWN_RECORDERS.get(), written))
     try:
         yield written
     finally:
+        _OWN_RECORDERS.reset(token)
         with _recorders_lock:  # by identity: blocks in other threads may close in any order
             _recorders[:] = [r for r in _recorders if r is not written]
 
 
 def _record(paths: Iterable[Path]) -> None:
-    """Give every open :func:`recording_writes` block the files just written."""
+    """Give the :func:`recording_writes` blocks open in this thread (context) the files just written.
+
+    A write in a thread of no block (a worker thread a command started) goes
+    to every open block, as all writes did: a block in another thread (a
+    command run beside it in one process) listed files it never wrote.
+    """
     if _recorders:
         paths = list(paths)
+        own = _OWN_RECORDERS.get()
         with _recorders_lock:
-            for recorder in _recorders:
+            for recorder in own or _recorders:
                 recorder.extend(paths)
 
 

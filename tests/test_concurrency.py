@@ -505,3 +505,42 @@ def test_two_writer_processes_of_one_set_of_files_leave_one_whole_set(tmp_path, 
     assert [process.exitcode for process in processes] == [0, 0]
     contents = {(tmp_path / name).read_text() for name in names}
     assert len(contents) == 1, contents
+
+
+# -- F9: recording_writes in two threads ------------------------------------------------------------------------
+
+def test_a_recording_block_lists_only_the_files_its_own_thread_wrote(tmp_path):
+    from fer_classic import _fileio
+
+    a_open, b_open, a_wrote = threading.Event(), threading.Event(), threading.Event()
+    lists = {}
+
+    def a():
+        with _fileio.recording_writes() as written:
+            a_open.set()
+            assert b_open.wait(30)
+            _fileio.atomic_write_text(tmp_path / "a_model.txt", "a")
+            a_wrote.set()
+            lists["a"] = list(written)
+
+    def b():
+        assert a_open.wait(30)
+        with _fileio.recording_writes() as written:
+            b_open.set()
+            assert a_wrote.wait(30)
+            lists["b"] = list(written)
+
+    _run_threads(a, b)
+    assert lists == {"a": [tmp_path / "a_model.txt"], "b": []}
+
+
+def test_a_write_in_a_worker_thread_of_no_block_is_still_recorded(tmp_path):
+    from fer_classic import _fileio
+
+    with _fileio.recording_writes() as outer:
+        with _fileio.recording_writes() as inner:
+            worker = threading.Thread(target=_fileio.atomic_write_text, args=(tmp_path / "w.txt", "w"))
+            worker.start()
+            worker.join()
+            _fileio.atomic_write_text(tmp_path / "own.txt", "o")
+    assert inner == [tmp_path / "w.txt", tmp_path / "own.txt"] and outer == inner
