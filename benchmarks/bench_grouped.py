@@ -58,6 +58,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -75,6 +76,8 @@ from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one defi
 
 DEFAULT_DATA = Path("/tmp/tfeid")
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_grouped.json"
+#: Written by --prepare into the class folders: where their images were copied from (the results' ``source``).
+PREPARED = ".bench_grouped_prepare.json"
 DEFAULT_FEATURE_SETS = "hog,lbp,sift,gabor,hog+lbp,hog+sift,hog+gabor,hog+gabor+sift"
 #: The performer id of a TFEID file name (``--groups`` of ``fer-classic search``).
 TFEID_GROUPS = r"^(\d{2})\d{2}[a-g0]\d{2}\."
@@ -174,6 +177,7 @@ def prepare_tfeid(source: Path, out: Path, *, views: tuple[str, ...] = ("1",)) -
         subjects.add(info["subject"])
     if not copied:
         raise SystemExit(f"{source}: no TFEID image (names such as 0111b01.jpg) found.")
+    (out / PREPARED).write_text(json.dumps({"copied_from": str(source)}) + "\n")
     return {"copied": dict(sorted(copied.items())), "subjects": len(subjects), "other_views": other_views,
             "not_tfeid": not_tfeid}
 
@@ -198,6 +202,25 @@ def how_taken(data, cropper) -> Counter:
     return counts
 
 
+def prepared_source(data: Path) -> str | None:
+    """The folder ``--prepare`` copied ``data``'s images from, or None for class folders made otherwise.
+
+    The results recorded the TFEID repository as the source of any --data (a fixture in /tmp included).
+    """
+    try:
+        return str(json.loads((data / PREPARED).read_text())["copied_from"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def block_scaling(features: str) -> bool:
+    """Whether ``features`` combines extractors, so --block-scaling scales their blocks (one: nothing to scale,
+    and fit_model warned in every fold about a --block-scaling the user never gave)."""
+    from fer_classic.features import parse_feature_names
+
+    return len(parse_feature_names(features)) > 1
+
+
 def run_fold(data, train_index, test_index, *, features: str, clf: str, args) -> dict:
     """Fit one outer fold the way ``fer-classic search`` (or ``fit``) does; its accuracy, choice and seconds."""
     from fer_classic.model_selection import search_model
@@ -210,14 +233,17 @@ def run_fold(data, train_index, test_index, *, features: str, clf: str, args) ->
     if args.inner_cv:
         grid = {"clf__estimator__C": [float(c) for c in args.C],
                 **(LOCAL_SVM_PARAMS if clf == "local-svm" else {})}
-        result = search_model(fold, features=features, clf=clf, block_scaling=True, grid=grid, cv=args.inner_cv,
+        result = search_model(fold, features=features, clf=clf, block_scaling=block_scaling(features), grid=grid,
+                              cv=args.inner_cv,
                               groups=args.groups, random_state=args.seed, n_jobs=1)
         chosen = {"C": result.best_params["clf__estimator__C"], "inner_cv_accuracy": round(result.best_score, 4)}
         timings, metrics = result.timings, result.metrics
     else:
         params = {"C": float(args.fixed_C), **({"estimator__kernel": "rbf"} if clf == "local-svm" else {})}
-        result = fit_model(fold, features=features, clf=clf, clf_params=params, block_scaling=True,
-                           groups=args.groups, random_state=args.seed, n_jobs=1)
+        # No groups: the fold is the test split, so fit_model holds nothing out (it warned, per fold, that
+        # --groups does nothing and to leave it out; the outer folds are what --groups makes).
+        result = fit_model(fold, features=features, clf=clf, clf_params=params,
+                           block_scaling=block_scaling(features), random_state=args.seed, n_jobs=1)
         chosen = {"C": float(args.fixed_C)}
         timings, metrics = result.timings, result.metrics
     total = time.perf_counter() - start
@@ -280,8 +306,6 @@ def check_inner_cv(folds: list, groups: np.ndarray, labels: np.ndarray, args) ->
 
 def check_models(parser, args, feature_sets: list[str]) -> None:
     """Usage errors for the feature sets, the local-svm row, C and the size: each pipeline built and checked."""
-    import warnings
-
     from fer_classic._training import validated
     from fer_classic.data._images import as_size
     from fer_classic.features import parse_feature_names
@@ -306,9 +330,7 @@ def check_models(parser, args, feature_sets: list[str]) -> None:
     for value in values:
         for clf in clfs:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # block_scaling with one extractor: said by each fold
-                    validated(make_pipeline("hog", clf, block_scaling=True, C=float(value)))
+                validated(make_pipeline("hog", clf, C=float(value)))
             except ValueError as exc:
                 parser.error(f"{option} {value:g}: give a C above 0 ({exc})")
 
@@ -412,7 +434,7 @@ def main() -> None:
         check_inner_cv(folds, groups, data.labels, args)
 
     config = {
-        "data": str(args.data), "source": "github:lai-wei-cheng/b12207073@790c449 Taiwanese/faces_256x256",
+        "data": str(args.data), "source": prepared_source(args.data),
         "n_images": len(data), "n_subjects": int(len(np.unique(groups))), "classes": data.class_counts(),
         "skipped": [list(item) for item in data.skipped], "faces": dict(how), "crop": args.crop, "size": args.size,
         "groups": args.groups, "folds": args.folds, "seed": args.seed,

@@ -190,3 +190,28 @@ def test_inner_cv_above_a_training_parts_subjects_names_inner_cv_before_any_fold
                      r"images form 2 .*; use --inner-cv 2 or fewer folds\. Or --inner-cv 0 for a fixed C\.$", message)
     assert "--cv" not in message.replace("--inner-cv", "")
     assert not (tmp_path / "r.json").exists()
+
+
+def test_fixed_c_folds_warn_about_no_option_the_user_did_not_give(bench, tfeid_classes, tmp_path, monkeypatch):
+    """--inner-cv 0 warned in every fold about --block-scaling (no option of this script) with one extractor, and
+    told the user to leave out --groups, which makes the outer folds."""
+    import json
+    import warnings
+
+    out = tmp_path / "r.json"
+    options = [*AFTER_LOADING[:-1], "hog,hog+lbp"]
+    monkeypatch.setattr("sys.argv", ["bench_grouped.py", "--data", str(tfeid_classes), "--out", str(out), *options])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bench.main()
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "--block-scaling" in m or "--groups" in m], said
+    results = json.loads(out.read_text())
+    assert [row["features"] for row in results["rows"]] == ["hog", "hog+lbp"] and results["complete"]
+    assert results["source"] is None  # was the TFEID repository, for these images made by the test
+
+
+def test_the_source_recorded_is_where_prepare_copied_the_images_from(bench, tfeid_folder, tmp_path):
+    bench.prepare_tfeid(tfeid_folder, tmp_path / "tfeid")
+    assert bench.prepared_source(tmp_path / "tfeid") == str(tfeid_folder.resolve())
+    assert bench.prepared_source(tfeid_folder) is None
