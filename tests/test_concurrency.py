@@ -544,3 +544,36 @@ def test_a_write_in_a_worker_thread_of_no_block_is_still_recorded(tmp_path):
             worker.join()
             _fileio.atomic_write_text(tmp_path / "own.txt", "o")
     assert inner == [tmp_path / "w.txt", tmp_path / "own.txt"] and outer == inner
+
+
+def test_two_threads_trying_suffixes_leave_opencvs_log_level_as_it_was(monkeypatch):
+    # A's try (saved WARNING, set SILENT) and B's (saved A's SILENT) overlapped; B ended last and put SILENT back.
+    from fer_classic.prediction import _run
+
+    logging = getattr(cv2.utils, "logging", None)
+    get_level = logging.getLogLevel if logging else cv2.getLogLevel
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    real = cv2.imencode
+
+    def imencode(*args, **kwargs):
+        if not a_in.is_set():  # A's: waits a moment for B's to begin (which it may not: one at a time)
+            a_in.set()
+            b_in.wait(1)
+        else:
+            b_in.set()
+            assert a_out.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cv2, "imencode", imencode)
+    before = get_level()
+
+    def a():
+        _run.writes_in_colour.__wrapped__(".png")
+        a_out.set()
+
+    def b():
+        assert a_in.wait(30)
+        _run.writes_in_colour.__wrapped__(".jpg")
+
+    _run_threads(a, b)
+    assert get_level() == before

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import stat
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -252,6 +253,11 @@ def check_every_used(every: int, paths: list[Path]) -> None:
                       "videos only.", UserWarning, stacklevel=3)
 
 
+# OpenCV's log level is process-wide: two threads' first tries (lru_cache does not keep them apart) each saved
+# and restored it, the later one restoring the other's "silent" for good. One try at a time keeps them in order.
+_LOG_LEVEL_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=None)
 def writes_in_colour(suffix: str) -> bool:
     """Whether OpenCV can write an annotated (colour) image copy with this suffix.
@@ -263,14 +269,15 @@ def writes_in_colour(suffix: str) -> bool:
     # cv2.utils.logging is new in OpenCV 4.13; older builds have cv2.getLogLevel/setLogLevel (0: silent).
     logging = getattr(cv2.utils, "logging", None)
     get_level, set_level = (logging.getLogLevel, logging.setLogLevel) if logging else (cv2.getLogLevel, cv2.setLogLevel)
-    level = get_level()
-    set_level(logging.LOG_LEVEL_SILENT if logging else 0)
-    try:
-        return bool(cv2.imencode(suffix, np.zeros((64, 64, 3), np.uint8))[0])
-    except cv2.error:
-        return False
-    finally:
-        set_level(level)
+    with _LOG_LEVEL_LOCK:
+        level = get_level()
+        set_level(logging.LOG_LEVEL_SILENT if logging else 0)
+        try:
+            return bool(cv2.imencode(suffix, np.zeros((64, 64, 3), np.uint8))[0])
+        except cv2.error:
+            return False
+        finally:
+            set_level(level)
 
 
 def _copy_name(path: Path) -> Path:
