@@ -558,11 +558,6 @@ def _no_memory_for_a_thread() -> bool:
 @click.version_option(__version__, prog_name="fer-classic")
 def main() -> None:
     """Facial expression recognition with classical features and scikit-learn."""
-    # OpenCV's and FFmpeg's own lines ("imdecode_(''): can't read header", "moov atom not found") repeat,
-    # unasked, what the commands report of a file they cannot read. Read when OpenCV is first imported
-    # and when the first video opens (both inside the commands), so that a value the user set still wins.
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 @main.command()
@@ -1051,6 +1046,12 @@ def run() -> None:
     import threading
 
     global _COLLECTOR_PAUSED
+    # OpenCV's and FFmpeg's own lines ("imdecode_(''): can't read header", "moov atom not found") repeat,
+    # unasked, what the commands report of a file they cannot read. Read when OpenCV is first imported
+    # and when the first video opens (both inside the commands), so that a value the user set still wins.
+    # Here, not in main: a program calling the commands in-process keeps its own environment (and OpenCV's).
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     # Warnings outside _run (joblib's teardown in the exit handlers) showed as Python's file:line and source line.
     warnings.showwarning = _show_warning
     # A command imports scikit-learn, SciPy and more before its work starts (about 1 s). Those

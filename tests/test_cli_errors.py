@@ -447,3 +447,16 @@ def test_an_unexpected_eof_error_shows_its_traceback_under_fer_classic_debug(mon
     assert result.exit_code == 1
     assert "Aborted!" not in result.output
     assert "Traceback (most recent call last)" in result.stderr and "EOFError: No data left in file" in result.stderr
+
+
+def test_a_command_called_in_process_leaves_the_callers_environment_alone(monkeypatch, tmp_path):
+    # main() set OPENCV_LOG_LEVEL=OFF and OPENCV_FFMPEG_LOGLEVEL=-8 in the caller's os.environ (its OpenCV silent
+    # for good if not yet imported, and its child processes too); the console command (run) still sets them.
+    import os
+
+    from click.testing import CliRunner
+
+    for name in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    CliRunner().invoke(main, ["predict", str(tmp_path / "missing.joblib"), str(tmp_path / "x.png")])
+    assert "OPENCV_LOG_LEVEL" not in os.environ and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ
