@@ -48,7 +48,7 @@ from fer_classic.prediction._image import face_rows
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import OUT_HELP, check_results, run_script, write_json  # noqa: E402  (one road for --out)
+from _results import OUT_HELP, ScriptError, check_results, run_script, write_json  # noqa: E402  (one road)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_predict.json"
 #: name -> (features, clf, classifier parameters)
@@ -144,6 +144,12 @@ def run(data: Path, model_names: list[str], train_limit: int | None, n_frames: i
         train_idx = np.random.default_rng(0).permutation(np.flatnonzero(dataset.splits == "train"))[:train_limit]
         keep = np.concatenate([train_idx, np.flatnonzero(dataset.splits != "train")])
         dataset = dataset.subset(np.sort(keep))
+        drawn = set(dataset.y[dataset.splits == "train"].tolist())
+        missing = sorted(set(dataset.y[dataset.splits != "train"].tolist()) - drawn)
+        if missing:  # was fit's "add training images or remove those classes", blaming the dataset
+            raise ScriptError(f"--train-limit {train_limit}: the {train_limit} training images drawn at random "
+                              f"(not per class) hold no image of {', '.join(missing)}; give a larger --train-limit "
+                              "or leave it out.")
     frames = make_frames(n_frames)
     fer_files = fer_test_files(data, n_images)
     results = []
@@ -206,27 +212,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                         help=f"FER2013 class folders (default: {DEFAULT_DATA})")
     parser.add_argument("--models", default="hog:linear-svm,hog:svm-approx,hog:logreg",
-                        help=f"comma-separated, from {', '.join(MODELS)}")
+                        help=f"comma-separated, from {', '.join(MODELS)} (default: %(default)s)")
     parser.add_argument("--train-limit", type=int, default=None, metavar="N",
-                        help="fit on N random training images only (hog:svm-exact needs this to be quick)")
-    parser.add_argument("--frames", type=int, default=300, help="640x480 frames timed per model (default 300)")
-    parser.add_argument("--images", type=int, default=1000, help="images per folder throughput run (default 1000)")
+                        help="fit on N random training images only, not drawn per class: give enough for every "
+                             "class (hog:svm-exact needs this to be quick; default: all)")
+    parser.add_argument("--frames", type=int, default=300,
+                        help="640x480 frames timed per model (10 or more; default 300)")
+    parser.add_argument("--images", type=int, default=1000,
+                        help="images per folder throughput run (10 or more; default 1000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]
     if unknown or not names:
-        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+        parser.error(f"--models {args.models!r}: " + (f"unknown {', '.join(unknown)}" if unknown else "names no model")
+                     + f"; give one or more of {', '.join(MODELS)}, comma-separated.")
     if args.train_limit is not None and args.train_limit < 1:
         parser.error(f"--train-limit {args.train_limit}: give 1 or more training images (leave it out for all)")
-    if min(args.frames, args.images) < 10:
-        parser.error("--frames and --images must be >= 10")
+    for option, value in (("--frames", args.frames), ("--images", args.images)):
+        if value < 10:
+            parser.error(f"{option} {value}: give 10 or more.")
     # Usage errors before loading: the folder throughput run times test/<class>/*.jpg files after the fits.
     if not args.data.is_dir():
         parser.error(f"--data {args.data} is not a folder; give FER2013's class folders (train/ and test/).")
     if not fer_test_files(args.data, args.images):
         parser.error(f"--data {args.data} has no test/<class>/*.jpg images to time; give FER2013's class folders "
                      "(train/ and test/).")
+    classes = [p for p in (args.data / "train").iterdir() if p.is_dir()] if (args.data / "train").is_dir() else []
+    if args.train_limit is not None and args.train_limit < len(classes):
+        parser.error(f"--train-limit {args.train_limit}: fewer training images than the {len(classes)} classes of "
+                     f"--data; give {len(classes)} or more (they are drawn at random, not per class), or leave it "
+                     "out.")
     check_results({"--out": args.out}, input_trees={"--data": dataset_inputs(args.data)})
     report = run(args.data, names, args.train_limit, args.frames, args.images)
     print()

@@ -48,3 +48,41 @@ def test_a_train_limit_below_one_is_a_usage_error_before_loading(tmp_path, monke
     assert f"--train-limit {limit}: give 1 or more training images" in capsys.readouterr().err
     with pytest.raises(ValueError, match="train_limit must be 1 or more"):
         bench.run(data, ["hog:logreg"], int(limit), 10, 10)
+
+
+def test_a_train_limit_below_the_classes_is_a_usage_error_before_loading(tmp_path, monkeypatch, capsys, tiny_faces):
+    """It failed after loading, blaming the dataset: 'Test images of class(es) ... have no training images in'."""
+    bench = benchmark_module("bench_predict")
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
+    n_classes = len(list((data / "train").iterdir()))
+    usage_error(bench.main, ["--data", str(data), "--train-limit", "5", "--out", str(tmp_path / "r.json")])
+    assert (f"--train-limit 5: fewer training images than the {n_classes} classes of --data; give {n_classes} or "
+            "more (they are drawn at random, not per class)") in capsys.readouterr().err
+
+
+def test_a_train_limit_that_draws_no_image_of_a_class_names_train_limit(tmp_path, monkeypatch, tiny_faces):
+    bench = benchmark_module("bench_predict")
+    monkeypatch.setattr(bench, "fit_model", lambda *a, **k: pytest.fail("fitted"))
+    data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
+    for path in sorted((data / "train" / "angry").iterdir())[1:]:  # one angry training image left
+        path.unlink()
+    n_classes = len(list((data / "train").iterdir()))
+    with pytest.raises(bench.ScriptError, match=rf"^--train-limit {n_classes}: the {n_classes} training images drawn "
+                                                r"at random \(not per class\) hold no image of angry; give a larger"):
+        bench.run(data, ["hog:logreg"], n_classes, 10, 10)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", ""], "--models '': names no model; give one or more of hog:linear-svm, "),
+    (["--models", "hog:bogus"], "--models 'hog:bogus': unknown hog:bogus; give one or more of hog:linear-svm, "),
+    (["--frames", "5"], "--frames 5: give 10 or more."),
+    (["--images", "3"], "--images 3: give 10 or more."),
+], ids=["no-model", "unknown-model", "few-frames", "few-images"])
+def test_bad_options_name_the_option_and_value(tmp_path, monkeypatch, capsys, tiny_faces, args, message):
+    """'unknown model(s) []' for an empty --models; '--frames and --images must be >= 10' for either."""
+    bench = benchmark_module("bench_predict")
+    monkeypatch.setattr(bench, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    data = write_folder_dataset(tmp_path / "faces", tiny_faces, ext=".jpg")
+    usage_error(bench.main, ["--data", str(data), *args, "--out", str(tmp_path / "r.json")])
+    assert message in capsys.readouterr().err
