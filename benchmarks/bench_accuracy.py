@@ -520,6 +520,12 @@ def main() -> None:
 
     start = time.perf_counter()
     data = load_dataset(args.data, size=SIZE)
+    lacking = [split for split in ("train", "test") if not (data.splits == split).any()]
+    if lacking:  # data.select's message gave fer-classic evaluate's advice (--split all, --split held-out)
+        splits = sorted(set(data.splits.tolist()) - {""}) or ["none, it is one set of class folders"]
+        parser.error(f"--data {args.data} has no {' or '.join(lacking)} images (its splits: {', '.join(splits)}); "
+                     "bench_accuracy needs FER2013-style train/ and test/ class folders, or a CSV with a Usage "
+                     "column.")
     train, test = data.select("train"), data.select("test")
     drawn = args.limit is not None and args.limit < len(train)  # the seed chose the training images
     if args.limit is not None:  # the classes are known now, before any feature

@@ -287,3 +287,26 @@ def test_features_saved_before_flip_was_recorded_are_told_apart_by_their_rows(be
     asked = y_fit if saved_flip else np.concatenate([y_fit, y_fit])  # this run's labels: twice with --flip
     with pytest.raises(SystemExit, match="computed with --flip" if saved_flip else "computed without --flip"):
         bench.load_features(folder, "hog+lbp", asked, test, {**OPTIONS, "flip": not saved_flip})
+
+
+@pytest.mark.parametrize("layout", ["unsplit", "train only"])
+def test_data_without_a_train_and_test_split_is_a_usage_error_without_another_commands_advice(
+        bench, folder_dataset, tmp_path, monkeypatch, capsys, layout):
+    """The library's message advised fer-classic evaluate's --split all / --split held-out."""
+    import shutil
+
+    if layout == "unsplit":
+        data = tmp_path / "unsplit"
+        shutil.move(str(folder_dataset / "train"), str(data))
+    else:
+        data = folder_dataset
+        shutil.rmtree(folder_dataset / "test")
+    monkeypatch.setattr("sys.argv", ["bench_accuracy.py", "--data", str(data), "--out", str(tmp_path / "r.json"),
+                                     "--feature-sets", "hog", "--clfs", "logreg"])
+    usage_error(bench.main)
+    error = capsys.readouterr().err
+    assert re.search(r"--data .* has no (train or test|test) images \(its splits: (none, it is one set of class "
+                     r"folders|train)\); bench_accuracy needs FER2013-style train/ and test/ class folders, or a CSV "
+                     "with a Usage column", error)
+    assert "--split" not in error
+    assert not (tmp_path / "r.json").exists()
