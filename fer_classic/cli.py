@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import warnings
 
 import click
@@ -199,6 +200,43 @@ def _show_warning(message, *args, **kwargs) -> None:
     _warn(_without_tracebacks(message))
 
 
+# The warnings state is process-wide: commands called in threads of one process (main(..., standalone_mode=False))
+# share one installation of the CLI's, the first to begin installing it and the last to end putting the caller's
+# back. Each saving and restoring it alone left a dead command's printer, and its "always" filter, installed
+# once they ended out of order.
+_CLI_WARNINGS_LOCK = threading.Lock()
+_cli_warnings_held: dict = {"users": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _cli_warnings():
+    """Within the block, every warning shows as one ``warning: ...`` line, each text once (see :func:`_run`)."""
+    with _CLI_WARNINGS_LOCK:
+        if not _cli_warnings_held["users"]:
+            saved = warnings.catch_warnings()
+            saved.__enter__()
+            warnings.simplefilter("always")
+            shown: set[str] = set()
+
+            def show(message, *args, **kwargs) -> None:
+                text = _without_tracebacks(message)
+                if text not in shown:  # once per command: a warning from every fit of a search is one line
+                    shown.add(text)
+                    _warn(text)
+
+            warnings.showwarning = show
+            _cli_warnings_held["saved"] = saved
+        _cli_warnings_held["users"] += 1
+    try:
+        yield
+    finally:
+        with _CLI_WARNINGS_LOCK:
+            _cli_warnings_held["users"] -= 1
+            if not _cli_warnings_held["users"]:
+                saved, _cli_warnings_held["saved"] = _cli_warnings_held["saved"], None
+                saved.__exit__(None, None, None)
+
+
 def _run(func, *args, _progress: bool | None = None, **kwargs):
     """Call a library function; turn every error into a clean CLI error (never a traceback).
 
@@ -211,17 +249,7 @@ def _run(func, *args, _progress: bool | None = None, **kwargs):
 
     _resume_collector()
     try:
-        with warnings.catch_warnings(), progress_enabled(_progress):
-            warnings.simplefilter("always")
-            shown: set[str] = set()
-
-            def show(message, *args, **kwargs) -> None:
-                text = _without_tracebacks(message)
-                if text not in shown:  # once per command: a warning from every fit of a search is one line
-                    shown.add(text)
-                    _warn(text)
-
-            warnings.showwarning = show
+        with _cli_warnings(), progress_enabled(_progress):
             return func(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
         error = _user_error(exc)

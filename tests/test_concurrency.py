@@ -577,3 +577,37 @@ def test_two_threads_trying_suffixes_leave_opencvs_log_level_as_it_was(monkeypat
 
     _run_threads(a, b)
     assert get_level() == before
+
+
+# -- F4: CLI commands called in threads leave the host's warnings state alone --------------------------------
+
+def test_commands_ending_out_of_order_in_threads_leave_the_warnings_state_alone():
+    # A began (saved the host's state), B began (saved A's printer and "always" filter), A ended (put the host's
+    # back), B ended (put A's back): a dead command's printer and filter stayed installed.
+    import warnings
+
+    from fer_classic import cli
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a_command():
+        a_in.set()
+        assert b_in.wait(30)
+
+    def b_command():
+        b_in.set()
+        assert a_out.wait(30)
+
+    def a():
+        cli._run(a_command)
+        a_out.set()
+
+    def b():
+        assert a_in.wait(30)
+        cli._run(b_command)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        filters, show = list(warnings.filters), warnings.showwarning
+        _run_threads(a, b)
+        assert list(warnings.filters) == filters and warnings.showwarning is show
