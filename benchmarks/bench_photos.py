@@ -82,7 +82,23 @@ def read_photos(source: Path, limit: int | None = None) -> list[tuple[Path, str]
             if not {"path", "label"} <= set(reader.fieldnames or ()):
                 raise ValueError(f"{source}: a labels file needs 'path' and 'label' columns; "
                                  f"got {reader.fieldnames}.")
-            rows = [(reader.line_num, source.parent / row["path"], canonical_label(row["label"])) for row in reader]
+            rows = []
+            for row in reader:
+                line = reader.line_num
+                # A short row gave "Unknown emotion label None" naming no line; an empty field the same.
+                missing = [column for column in ("path", "label") if not (row[column] or "").strip()]
+                if missing:
+                    raise ValueError(f"line {line}: no {' and no '.join(missing)} (expected path,label).")
+                try:
+                    rows.append((line, source.parent / row["path"], canonical_label(row["label"])))
+                except ValueError as exc:
+                    raise ValueError(f"line {line}: {exc}") from None
+            # A missing file was scored as a wrong answer after the model ran.
+            absent = [f"line {line} ({path})" for line, path, _ in rows if not path.exists()]
+            if absent:
+                raise ValueError(f"{', '.join(absent[:3])}{' and more' if len(absent) > 3 else ''} "
+                                 + ("names no file" if len(absent) == 1 else "name no files")
+                                 + "; fix the paths (relative ones are read from the CSV's folder) or remove the rows.")
             # predict_paths would read a folder's images as more photos, and the row itself had no face.
             folders = [f"line {line} ({path})" for line, path, _ in rows if path.is_dir()]
             if folders:
@@ -174,7 +190,7 @@ def format_table(result: dict) -> str:
                      + f"{entry['recall']:>9.3f}")
     lines.append(f"{'all':<10}{result['n_photos']:>6}" + "".join(f"{result['rates'][r]:>13.1%}" for r in RULES))
     acc_face = result["accuracy_with_face"]
-    lines.append(f"accuracy {result['accuracy']:.3f} (acc found {acc_face if acc_face is None else round(acc_face, 3)})"
+    lines.append(f"accuracy {result['accuracy']:.3f} (acc found {'-' if acc_face is None else f'{acc_face:.3f}'})"
                  f"  macro F1 {result['f1_macro']:.3f}  {result['seconds_per_photo'] * 1000:.1f} ms/photo"
                  f"  errors {result['n_errors']}  photos with several boxes {result['several_boxes']}")
     for error in result.get("errors", [])[:10]:
@@ -186,9 +202,14 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _portrait_aspect(text: str) -> float | None:
-    """``--portrait-aspect``: a number, or ``none``."""
-    return None if text.lower() == "none" else float(text)
+def portrait_aspect(text: str) -> float | None:
+    """``--portrait-aspect``: a number, or ``none`` (argparse named this function for any other text)."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number (height / width) or none") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,8 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="At most N photos per class.")
     parser.add_argument("--fallback", choices=["whole", "none"], default=None,
                         help="Override the cropper's fallback for photos without a face found.")
-    parser.add_argument("--detect", choices=["auto", "always", "never"], default=None)
-    parser.add_argument("--portrait-aspect", type=_portrait_aspect, default=False, metavar="X|none",
+    parser.add_argument("--detect", choices=["auto", "always", "never"], default=None,
+                        help="Override the cropper's face search: auto (images larger than a face crop), always or "
+                             "never (default: the model's).")
+    parser.add_argument("--portrait-aspect", type=portrait_aspect, default=False, metavar="X|none",
                         help="Override the cropper's portrait_aspect (none: no portrait rule).")
     parser.add_argument("--yunet", type=Path, default=None, metavar="FILE.onnx", help="Find faces with YuNet.")
     parser.add_argument("--trust", action="store_true", help="Load a model file from outside fer-classic's list.")
@@ -211,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit {args.limit}: give 1 or more photos per class.")
+    if not args.photos.exists():  # was "[Errno 2] No such file or directory"
+        parser.error(f"PHOTOS {args.photos} does not exist; give a folder of class folders or a CSV with path,label "
+                     "columns.")
     try:  # listing only: a CSV's photos may lie anywhere, and every one is an input
         photos = read_photos(args.photos, args.limit)
         listed = [path for path, _ in read_photos(args.photos)] if args.photos.is_file() else []

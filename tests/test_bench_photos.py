@@ -34,7 +34,7 @@ def test_an_output_onto_a_photo_a_csv_lists_is_refused_before_any_work(tmp_path,
 
 @pytest.mark.parametrize("args, message", [
     (["{tmp}/missing.joblib", "{photos}"], r"MODEL .*missing.joblib is not a file; give a model saved by"),
-    (["{model}", "{tmp}/missing"], r"PHOTOS .*missing: \[Errno 2\] No such file"),
+    (["{model}", "{tmp}/missing"], r"PHOTOS .*missing does not exist; give a folder of class folders or a CSV"),
     (["{model}", "{photos}", "--limit", "0"], r"--limit 0: give 1 or more photos per class"),
     (["{model}", "{photos}", "--limit", "-2"], r"--limit -2: give 1 or more photos per class"),
     (["{model}", "{photos}", "--portrait-aspect", "-1"], r"--portrait-aspect: The 'portrait_aspect' parameter of "
@@ -89,3 +89,37 @@ def test_a_folder_or_a_file_that_is_no_image_is_an_error_with_its_reason_not_a_p
     assert result["errors"][1] == {"path": str(folder), "label": "sad", "error": f"{folder}: a folder, not a photo"}
     assert "not a decodable image" in result["errors"][0]["error"]
     assert "error (counts as wrong): " in bench.format_table(result)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("{photo},happy\nfoo\n", r"photos.csv: line 3: no label \(expected path,label\)\.$"),
+    ("{photo},happy\n{photo},\n", r"photos.csv: line 3: no label \(expected path,label\)\.$"),
+    (",happy\n", r"photos.csv: line 2: no path \(expected path,label\)\.$"),
+    ("{photo},bogus\n", r"photos.csv: line 2: Unknown emotion label 'bogus'"),
+    ("{photo},happy\n{tmp}/gone.jpg,sad\n", r"photos.csv: line 3 \(.*gone.jpg\) names no file; fix the paths"),
+], ids=["short-row", "empty-label", "empty-path", "unknown-label", "missing-file"])
+def test_a_bad_labels_file_row_is_named_before_the_model_runs(tmp_path, folder_dataset, monkeypatch, capsys,
+                                                              rows, message):
+    """A short row was 'Unknown emotion label None' naming no line; a missing file was scored as a wrong answer."""
+    bench = benchmark_module("bench_photos")
+    photo = next((folder_dataset / "test" / "happy").iterdir())
+    listing = tmp_path / "photos.csv"
+    listing.write_text("path,label\n" + rows.format(photo=photo, tmp=tmp_path))
+    monkeypatch.setattr(bench, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    usage_error(bench.main, [str(tmp_path / "m.joblib"), str(listing), "--out", str(tmp_path / "r.json")])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.search(message, error), error
+
+
+def test_a_portrait_aspect_that_is_no_number_names_the_option_not_a_function(tmp_path, folder_dataset, capsys):
+    bench = benchmark_module("bench_photos")
+    usage_error(bench.main, [str(tmp_path / "m.joblib"), str(folder_dataset / "test"), "--portrait-aspect", "abc"])
+    assert "argument --portrait-aspect: 'abc': give a number (height / width) or none" in capsys.readouterr().err
+
+
+def test_the_table_shows_a_dash_when_no_face_was_found():
+    bench = benchmark_module("bench_photos")
+    result = {"per_class": {}, "n_photos": 1, "rates": dict.fromkeys(bench.RULES, 0.0), "accuracy": 0.0,
+              "accuracy_with_face": None, "f1_macro": 0.0, "seconds_per_photo": 0.1, "n_errors": 0,
+              "several_boxes": 0, "unknown_labels": []}
+    assert "(acc found -)" in bench.format_table(result)
