@@ -304,7 +304,9 @@ def check_options(parser, args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=["throughput", "cnn", "imagenet"])
+    parser.add_argument("part", choices=["throughput", "cnn", "imagenet"],
+                        help="throughput: DeepFeatures images per second; cnn: the CNN trained on FER2013, then an "
+                             "SVM on its features; imagenet: DeepFeatures + SVM")
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
                              "(default: %(default)s)")
@@ -313,22 +315,28 @@ def main() -> None:
                              "section of an earlier run, other sections kept; the results of another benchmark "
                              "are refused (default: %(default)s)")
     parser.add_argument("--backbones", type=names, default=list(BACKBONES),
-                        help=f"comma-separated, from {', '.join(BACKBONES)}")
+                        help=f"comma-separated, from {', '.join(BACKBONES)} (default: all)")
     parser.add_argument("--sizes", type=input_sides, default=[48, 96],
-                        help="input sides in pixels, comma-separated (imagenet: the last)")
-    parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed")
+                        help="input sides in pixels, comma-separated (imagenet: the last; default: 48,96)")
+    parser.add_argument("--n-images", type=int, default=256, help="throughput: images timed (default: %(default)s)")
     parser.add_argument("--precisions", type=names, default=["auto", "mixed"],
-                        help="throughput: DeepFeatures precisions (auto: float32 on CPU, float16 on GPU)")
+                        help="throughput: DeepFeatures precisions (auto: float32 on CPU, float16 on GPU; default: "
+                             "auto,mixed)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 64 (throughput), 128 (cnn)")
-    parser.add_argument("--budget-min", type=float, default=45.0, help="cnn: minutes for the CNN's epochs")
+    parser.add_argument("--budget-min", type=float, default=45.0,
+                        help="cnn: minutes for the CNN's epochs (default: 45)")
     parser.add_argument("--epochs", type=int, default=None, help="cnn: fixed epochs instead of --budget-min")
-    parser.add_argument("--patience", type=int, default=6)
-    parser.add_argument("--dropout", type=float, default=0.3, help="cnn: dropout before the head (blocks: half)")
+    parser.add_argument("--patience", type=int, default=6,
+                        help="cnn: epochs without a better validation accuracy before training stops (default: 6)")
+    parser.add_argument("--dropout", type=float, default=0.3,
+                        help="cnn: dropout before the head (blocks: half; default: 0.3)")
     parser.add_argument("--section", default=None, help="results section name (default: the part)")
     parser.add_argument("--precision", default="mixed",
-                        help="cnn: CNNFeatures precision (mixed: bfloat16 on CPU, float16 on GPU)")
-    parser.add_argument("--probe-steps", type=int, default=12)
-    parser.add_argument("--c-select-n", type=int, default=8000, help="cnn: SVM training images per C candidate")
+                        help="cnn: CNNFeatures precision (mixed: bfloat16 on CPU, float16 on GPU; default: mixed)")
+    parser.add_argument("--probe-steps", type=int, default=12,
+                        help="cnn: training steps timed to fit --budget-min's epochs (default: 12)")
+    parser.add_argument("--c-select-n", type=int, default=8000,
+                        help="cnn: SVM training images per C candidate (default: 8000)")
     parser.add_argument("--limit", type=int, default=None, help="imagenet: training images")
     parser.add_argument("--seed", type=seed, default=0,
                         help=f"seed of the CNN, its splits and the subsamples (0 to {SEED_MAX}; default 0)")

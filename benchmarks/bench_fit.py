@@ -108,11 +108,15 @@ def naive(subset: Path, model: Path, size: str = "") -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="FER2013's class folders, train/<class>/ and test/<class>/ (default: %(default)s)")
+    parser.add_argument("--sizes", default=",".join(SIZES),
+                        help="comma-separated, from 6k (1,000 training and 300 test images a class at most), 12k "
+                             "(2,000 / 600) and full (every image) (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each tool per size, alternating; the run of median wall time is kept")
+                        help="runs of each tool per size, alternating; the run of median wall time is kept "
+                             "(default: 1)")
     parser.add_argument("--repeat-sizes", default=None,
                         help="the sizes run --repeat times (default: all); the others run once")
     args = parser.parse_args()

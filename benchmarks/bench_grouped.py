@@ -345,7 +345,8 @@ def main() -> None:
     parser.add_argument("--feature-sets", default=DEFAULT_FEATURE_SETS,
                         help="comma-separated feature specs, each with svm (default: %(default)s)")
     parser.add_argument("--local-svm", default="best",
-                        help="feature set of the local-svm row: 'best' (best mean svm accuracy), a spec, or 'none'")
+                        help="feature set of the local-svm row: 'best' (best mean svm accuracy), a spec, or 'none' "
+                             "(default: best)")
     parser.add_argument("--folds", type=int, default=10, help="outer folds (default: %(default)s)")
     parser.add_argument("--inner-cv", type=int, default=3,
                         help="folds of the inner grouped search over --C on the training folds; 0: fixed C "

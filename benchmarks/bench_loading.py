@@ -60,7 +60,8 @@ def write_dataset(root: Path, n: int, side: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="images to write and load (1 or more)")
+    parser.add_argument("--n", type=int, default=100_000,
+                        help="images to write and load (1 or more; default: 100,000, minutes of writing)")
     parser.add_argument("--side", type=int, default=48,
                         help="image side in pixels, as load_folder takes it (4 to 1024; default: %(default)s)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_loading.json"), help=OUT_HELP)

@@ -152,9 +152,11 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help=f"dataset folder or CSV, or {DEFAULT_DATASET!r} for generated faces "
                              "(default: %(default)s)")
-    parser.add_argument("--settings", default="subset,full", help=f"comma-separated, from {', '.join(SETTINGS)}")
+    parser.add_argument("--settings", default="subset,full",
+                        help=f"comma-separated, from {', '.join(SETTINGS)} (subset: --per-class images a class; full: "
+                             "every training image, 28,709 on FER2013) (default: %(default)s)")
     parser.add_argument("--samplers", default="none,random,smote,adasyn",
-                        help=f"comma-separated, from {', '.join(SAMPLER_NAMES)}")
+                        help=f"comma-separated, from {', '.join(SAMPLER_NAMES)} (default: %(default)s)")
     parser.add_argument("--per-class", type=int, default=1000,
                         help="training images per class at most in the subset setting (1 or more; default 1000)")
     parser.add_argument("--seed", type=seed, default=0,

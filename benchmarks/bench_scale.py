@@ -315,22 +315,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[30000, 100000, 300000],
                         help="training images of each run, each at least FER2013's training split (28,709: "
-                             "replicas come on top of it)")
-    parser.add_argument("--mode", nargs="+", choices=MODES, default=["local", "dask"])
-    parser.add_argument("--workers", type=int, default=2)
+                             "replicas come on top of it; default: 30000 100000 300000)")
+    parser.add_argument("--mode", nargs="+", choices=MODES, default=["local", "dask"],
+                        help="local: out of core in one process; dask: a local cluster of --workers; memory: the "
+                             "plain in-memory fit (default: local dask)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of the dask mode (one thread each), or the CPUs of --engine ray "
+                             "(default: %(default)s)")
     parser.add_argument("--worker-memory", default="2GB",
                         help="Dask memory limit per worker (spills beyond it): a size (2GB), a fraction of this "
-                             "machine's memory (0.5), 0 for no limit, or auto.")
-    parser.add_argument("--n-components", type=int, default=2000)
-    parser.add_argument("--chunk-size", type=int, default=4096)
+                             "machine's memory (0.5), 0 for no limit, or auto (default: %(default)s).")
+    parser.add_argument("--n-components", type=int, default=2000,
+                        help="random features of the approximate SVM (default: %(default)s)")
+    parser.add_argument("--chunk-size", type=int, default=4096,
+                        help="images decoded and featurised per chunk (default: %(default)s)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "fer_classic_scale"),
-                        help="Folder for the generated images, feature stores and Dask's spill.")
+                        help="Folder for the generated images, feature stores and Dask's spill (default: %(default)s).")
     parser.add_argument("--keep-store", action="store_true", help="local: reuse an existing feature store.")
     parser.add_argument("--table", action="store_true", help="Only print the table of results so far.")
     parser.add_argument("--check-fer2013", action="store_true",
                         help="Fit all of FER2013 in memory and on the cluster and compare test predictions.")
     parser.add_argument("--engine", choices=("dask", "ray"), default="dask",
-                        help="--check-fer2013: the cluster (Ray: a local instance of --workers CPUs).")
+                        help="--check-fer2013: the cluster (Ray: a local instance of --workers CPUs; default: dask).")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -47,13 +47,16 @@ def train_files(data: Path) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"))
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "fer2013"),
+                        help="FER2013's class folders, train/ and test/ (a folder, not a CSV; default: %(default)s)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="training images of each row, 1 or more, at most the training split's (default: "
                              f"{' '.join(map(str, DEFAULT_SIZES))}, those above the training split's size "
                              "replaced by one row of all its images)")
     parser.add_argument("--backends", nargs="+", default=["sklearn", "precomputed", "approx", "cuml"],
-                        choices=["sklearn", "precomputed", "approx", "cuml"])
+                        choices=["sklearn", "precomputed", "approx", "cuml"],
+                        help="SVMClassifier backends timed, space-separated (default: all four; cuml is skipped "
+                             "without a GPU)")
     parser.add_argument("--C", type=float, default=1.0, help="SVM regularisation (default: %(default)s)")
     parser.add_argument("--n-components", type=int, nargs="+", default=[None],
                         help="approx landmarks, 1 or more, one row per value (default: the estimator's)")
