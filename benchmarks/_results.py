@@ -79,8 +79,12 @@ def write_json(path: str | os.PathLike, payload) -> None:
 
     NaN and infinities (a score a run could not compute) are written as null: strict JSON has neither.
     """
-    strict = finite_json(payload, lambda number: None)
-    atomic_write_text(path, json.dumps(strict, indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, json_text(payload))
+
+
+def json_text(payload) -> str:
+    """``payload`` as the indented, strict JSON text :func:`write_json` writes (NaN and infinities as null)."""
+    return json.dumps(finite_json(payload, lambda number: None), indent=1, allow_nan=False) + "\n"
 
 
 def holds_complete_results(path: str | os.PathLike) -> bool:

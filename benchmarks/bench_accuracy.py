@@ -75,7 +75,7 @@ from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
-                      seed, write_json)
+                      json_text, seed)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 #: Side of the loaded images, in pixels (load_dataset's size).
@@ -291,16 +291,27 @@ def build_classifier(clf: str, params: dict, widths: list[int] | None, *, random
 def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dict) -> None:
     """Train and test features of ``spec`` as ``.npy`` files in ``folder``, with labels, usages and ``info``.
 
-    ``info``: the seconds of fitting and of the test features, and the block widths.
+    ``info``: the seconds of fitting and of the test features, and the block widths. The six files are
+    written as one set (:func:`fer_classic._fileio.write_together`): a run stopped while writing them over
+    earlier ones left new train arrays beside old test arrays and old seconds.
     """
+    from fer_classic._fileio import write_together
+
     folder.mkdir(parents=True, exist_ok=True)
     stem = spec.replace("+", "_")
     arrays = {"train_X": F_fit, "train_y": np.asarray(y_fit).astype(str), "test_X": F_test,
               "test_y": np.asarray(test.y).astype(str),
               "test_usage": np.asarray(test.usages).astype(str)}
-    for name, array in arrays.items():
-        np.save(folder / f"{stem}_{name}.npy", array)
-    write_json(folder / f"{stem}_seconds.json", info)
+
+    def saver(array):
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:  # np.save would add .npy to the temporary's name
+                np.save(handle, array)
+
+        return write
+
+    write_together([*((folder / f"{stem}_{name}.npy", saver(array)) for name, array in arrays.items()),
+                    (folder / f"{stem}_seconds.json", json_text(info))])
 
 
 #: The options the features are computed with (what a saved set records), as the command line names them.
@@ -419,7 +430,8 @@ def main() -> None:
     parser.add_argument("--feature-param", action="append", default=[], metavar="NAME=VALUE",
                         help="set NAME of the extractors that have it (e.g. epochs=30, precision=mixed; repeatable)")
     parser.add_argument("--save-features", default=None, metavar="DIR",
-                        help="write each feature set's train and test features to DIR as .npy (for later classifiers)")
+                        help="write each feature set's train and test features to DIR as .npy (for later classifiers), "
+                             "replacing the files of the same feature set there")
     parser.add_argument("--load-features", default=None, metavar="DIR",
                         help="take each feature set's features from DIR (written by --save-features) instead of "
                              "computing them; their recorded seconds are reported")

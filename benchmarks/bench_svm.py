@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_classic._fileio import atomic_write
 from fer_classic.data import IMAGE_EXTENSIONS, dataset_inputs, load_folder
 from fer_classic.estimators import SVMClassifier, cuml_status
 from fer_classic.features import HOGFeatures
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     ax_acc.set(xlabel="training images", ylabel="test accuracy", xscale="log")
     ax_time.legend()
     fig.tight_layout()
-    fig.savefig(out.with_suffix(".png"), dpi=100)
+    # Through a temporary, as the JSON: a stopped or failed save left half a PNG over the earlier plot.
+    atomic_write(out.with_suffix(".png"), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     print(f"results: {out} and {out.with_suffix('.png')}")
 
 

@@ -310,3 +310,23 @@ def test_data_without_a_train_and_test_split_is_a_usage_error_without_another_co
                      "with a Usage column", error)
     assert "--split" not in error
     assert not (tmp_path / "r.json").exists()
+
+
+def test_saved_features_stopped_while_written_leave_the_earlier_set_whole(bench, saved, monkeypatch):
+    """A stopped run left new train arrays beside the old test arrays and seconds."""
+    folder, F_fit, y_fit, F_test, test = saved
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    calls = []
+    real_save = np.save
+
+    def save(file, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_save(file, array, *args, **kwargs)
+
+    monkeypatch.setattr(np, "save", save)
+    with pytest.raises(KeyboardInterrupt):
+        bench.save_features(folder, "hog+lbp", F_fit + 1, y_fit, F_test + 1, test,
+                            {"fit": 9, "test": 9, "widths": [3, 1]})
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no temporary left either

@@ -95,3 +95,26 @@ def test_approx_rows_are_labelled_with_the_landmarks_used(folder_dataset, tmp_pa
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert [(r["n_train"], r["backend"], r["n_components"], r["n_components_requested"]) for r in rows] == [
         (7, "approx-7", 7, 10), (20, "approx-10", 10, 10)]
+
+
+def test_a_plot_save_that_fails_leaves_the_earlier_plot(folder_dataset, tmp_path, monkeypatch):
+    """The plot was written in place: a stopped or failed save left half a PNG."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    bench = benchmark_module("bench_svm")
+    plot = tmp_path / "r.png"
+    plot.write_bytes(b"the earlier plot")
+
+    def savefig(self, fname, **kwargs):
+        with open(fname, "wb") as handle:
+            handle.write(b"half a PNG")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), "--sizes", "20",
+                    "--backends", "approx", "--n-components", "10"])
+    assert (tmp_path / "r.json").exists() and plot.read_bytes() == b"the earlier plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "r.json", "r.png"]
