@@ -467,7 +467,13 @@ def classification_metrics(
         ``confusion_matrix_normalized`` (rows divided by their totals),
         ``roc_auc_macro`` and ``roc_auc_micro`` (None without ``scores``);
         with ``groups``, ``accuracy_by_group`` (name → accuracy, n).
-        Every value is JSON-ready.
+        Every value is JSON-ready. A class of ``classes`` with no test image
+        and no prediction keeps its ``per_class`` entry (precision, recall and
+        f1 0.0, as scikit-learn's ``zero_division=0``; support 0; roc_auc None)
+        and its confusion-matrix row (zeros), but the macro averages
+        (``f1_macro``, ``balanced_accuracy``, ``roc_auc_macro``) run over the
+        classes present in ``y_true`` or ``y_pred`` only, so they are not the
+        mean of every ``per_class`` row.
 
     Raises
     ------
