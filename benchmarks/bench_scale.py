@@ -58,7 +58,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import run_script, write_json  # noqa: E402  (one road for every script's results)
+from _results import ScriptError, check_results, run_script, write_json  # noqa: E402  (one road for results)
 RESULTS = REPO / "benchmarks" / "results"
 FER = REPO.parent / "shared" / "data" / "fer2013"
 MODES = ("local", "dask", "memory")
@@ -90,6 +90,10 @@ def _fresh(path: Path) -> Path:
     return path
 
 
+#: What :func:`table` reads of each results file.
+ROW_KEYS = ("size", "mode", "seconds", "n_chunks", "wall_s", "workers", "client_peak_mb", "worker_peak_mb", "accuracy")
+
+
 def generate(root: Path, size: int, source: Path = FER) -> Path:
     """Write ``size`` jittered copies of FER2013's training images (and its test images) under ``root``."""
     import cv2
@@ -118,7 +122,9 @@ def generate(root: Path, size: int, source: Path = FER) -> Path:
         target = root / "train" / files[i].parent.name / f"r{replica}_{files[i].name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(target), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    done.write_text(str(size))
+    from fer_classic._fileio import atomic_write_text
+
+    atomic_write_text(done, str(size))  # the marker of a whole folder: never half written
     return root
 
 
@@ -208,10 +214,21 @@ def check_fer2013(args) -> dict:
             "wall_s": {k: round(v, 1) for k, v in wall.items()}, "cpu": os.cpu_count()}
 
 
-def table() -> str:
-    """Markdown table of every result file, with the projected wall time on more workers."""
-    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("bench_scale_*_*.json"))
-            if not p.name.endswith("check.json")]
+def table(results: Path | None = None) -> str:
+    """Markdown table of every result file in ``results`` (default :data:`RESULTS`), with the projected wall time on
+    more workers; files that are not such results are named below it (they were a KeyError traceback)."""
+    rows, others = [], []
+    for path in sorted(Path(results or RESULTS).glob("bench_scale_*_*.json")):
+        if path.name.endswith("check.json"):
+            continue
+        try:
+            row = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            row = None
+        if isinstance(row, dict) and all(key in row for key in ROW_KEYS) and row["mode"] in MODES:
+            rows.append(row)
+        else:
+            others.append(path.name)
     rows.sort(key=lambda r: (r["size"], MODES.index(r["mode"])))
     per_chunk = {}  # size -> seconds per chunk of the local run (decode + HOG + sums)
     for r in rows:
@@ -231,6 +248,8 @@ def table() -> str:
             f"{s.get('features', 0):.0f} | {s.get('fit', 0):.0f} | {r['client_peak_mb']:,} | "
             f"{', '.join(f'{w:,}' for w in r['worker_peak_mb']) or '-'} | {r['accuracy']:.3f} | "
             f"{f'{chunk:.2f}' if chunk and r['mode'] == 'local' else ''} | {projected} |")
+    if others:
+        lines.append(f"\nnot bench_scale results, left out: {', '.join(others)}")
     return "\n".join(lines)
 
 
@@ -337,36 +356,45 @@ def main() -> None:
                         help="Fit all of FER2013 in memory and on the cluster and compare test predictions.")
     parser.add_argument("--engine", choices=("dask", "ray"), default="dask",
                         help="--check-fer2013: the cluster (Ray: a local instance of --workers CPUs; default: dask).")
+    parser.add_argument("--results", type=Path, default=RESULTS, metavar="DIR",
+                        help="folder of the results, bench_scale_<size>_<mode>.json (and the --check-fer2013 ones), "
+                             "each replaced by the run of its size and mode; --table reads it (default: %(default)s)")
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.table:
-        print(table())
+        print(table(args.results))
         return
+    # Before any image is generated: results never go into a file's place or the dataset.
+    if args.one is None:  # the parent checked it for its children
+        check_results({"--results": args.results}, input_trees={"FER2013": FER}, dirs=("--results",))
     check_options(parser, args)
     check_engine(args)
     if args.check_fer2013:
         row = check_fer2013(args)
         name = "fer2013_check" if args.engine == "dask" else f"fer2013_{args.engine}_check"
-        write_json(RESULTS / f"bench_scale_{name}.json", row)
+        write_json(args.results / f"bench_scale_{name}.json", row)
         print(json.dumps(row, indent=1))
         return
     if args.one:
         row = run_one(int(args.one[0]), args.one[1], args)
-        write_json(RESULTS / f"bench_scale_{row['size']}_{row['mode']}.json", row)
+        write_json(args.results / f"bench_scale_{row['size']}_{row['mode']}.json", row)
         print(json.dumps(row))
         return
     for size in args.sizes:
         generate(Path(args.work) / f"n{size}", size)
         for mode in args.mode:
-            subprocess.run([sys.executable, __file__, "--one", str(size), mode, *_options(args)], check=True)
-    print(table())
+            code = subprocess.run([sys.executable, __file__, "--one", str(size), mode, *_options(args)]).returncode
+            if code:  # was a CalledProcessError traceback below the child's own error
+                raise ScriptError(f"size {size}, mode {mode}: its process failed (exit status {code}), its error "
+                                  f"above; the runs before it are in {args.results}.")
+    print(table(args.results))
 
 
 def _options(args) -> list[str]:
     """The options a child process needs."""
     out = ["--workers", str(args.workers), "--worker-memory", args.worker_memory, "--n-components",
-           str(args.n_components), "--chunk-size", str(args.chunk_size), "--work", args.work]
+           str(args.n_components), "--chunk-size", str(args.chunk_size), "--work", args.work,
+           "--results", str(args.results)]
     return out + (["--keep-store"] if args.keep_store else [])
 
 

@@ -128,3 +128,37 @@ def test_generate_removes_only_a_folder_it_made(tmp_path):
     (ours / "half.jpg").write_bytes(b"x")  # a run cut short
     bench.generate(ours, 0, source=tmp_path / "none")
     assert not (ours / "half.jpg").exists() and (ours / ".complete").exists()
+
+
+def test_a_failed_child_is_one_line_not_a_called_process_error(bench, tmp_path, monkeypatch):
+    """subprocess.run(check=True) put a CalledProcessError traceback below the child's own error."""
+    import subprocess
+
+    monkeypatch.setattr(bench, "generate", lambda *a, **k: None)
+    monkeypatch.setattr(bench, "check_engine", lambda *a: None)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 3))
+    n = len(list((tmp_path / "fer" / "train").rglob("*.jpg")))
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--sizes", str(n), "--mode", "local", "--work",
+                                     str(tmp_path / "work"), "--results", str(tmp_path / "mine")])
+    with pytest.raises(SystemExit) as ended:
+        bench.run_script(bench.main)
+    assert str(ended.value) == (f"error: size {n}, mode local: its process failed (exit status 3), its error above; "
+                                f"the runs before it are in {tmp_path / 'mine'}.")
+
+
+def test_results_go_to_the_results_folder_given_and_a_file_there_is_refused(bench, tmp_path, monkeypatch, capsys):
+    """Results always went into the repository's benchmarks/results, unchecked."""
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--check-fer2013", "--results", str(taken)])
+    with pytest.raises(SystemExit, match="--results .*taken"):
+        bench.main()
+    assert taken.read_text() == "a file"
+
+
+def test_the_table_leaves_out_files_that_are_not_results_without_a_traceback(bench, tmp_path):
+    """A results file missing a key was a KeyError traceback."""
+    (tmp_path / "bench_scale_1_local.json").write_text('{"size": 1}')
+    (tmp_path / "bench_scale_2_local.json").write_text("not json")
+    text = bench.table(tmp_path)
+    assert text.endswith("not bench_scale results, left out: bench_scale_1_local.json, bench_scale_2_local.json")
