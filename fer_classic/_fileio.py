@@ -17,6 +17,7 @@ import functools
 import glob
 import hashlib
 import os
+import re
 import socket
 import stat
 import tempfile
@@ -192,7 +193,9 @@ def atomic_write(
     temporaries of writers killed outright are removed by the next write of
     the same file. A replaced file keeps its permission bits; a new one gets
     the usual ``0o666`` less the umask. A symbolic link at ``path`` is
-    replaced by the file, never written through.
+    replaced by the file, never written through; a path that is, or whose
+    links lead to, a stream (:func:`stream_of`: ``/dev/stdout``, a FIFO) is
+    refused with OutputPathError, and nothing is replaced.
 
     Parameters
     ----------
@@ -213,6 +216,7 @@ def atomic_write(
         ``path``.
     """
     path = Path(path)
+    _check_not_stream("", path, is_dir=False)  # the link is never replaced (check_outputs refused it already)
     prefixes: dict[str, str] = {}
     try:
         if make_parents:
@@ -332,6 +336,8 @@ def write_together(writes: Sequence[tuple[str | os.PathLike, str | Callable[[Pat
     OSError
         Naming the file (never its temporary) that could not be written.
     """
+    for target, _ in writes:  # before any is written: the links are never replaced
+        _check_not_stream("", Path(target), is_dir=False)
     temporaries: list[tuple[Path, Path]] = []  # (temporary, file), in the order given
     path: Path | None = None
     try:
@@ -789,7 +795,11 @@ def check_outputs(
         unset variable, which ``Path`` reads as the current folder), is, or resolves to
         (symbolic links, ``..``, hard links), an input file or a file inside
         an input folder or a folder linked from one; if an output folder is
-        or lies inside those; if an output holds a NUL character; if two
+        or lies inside those; if an output is, or its links lead to, a stream
+        (:func:`stream_of`: ``/dev/stdout``, ``/proc/<pid>/fd/N``, a FIFO, a
+        device, a socket), which the atomic write cannot write to and whose
+        link it would replace; if an output is ``-`` (meant as standard
+        output; ``./-`` names a file ``-``); if an output holds a NUL character; if two
         outputs are the same path; if a file output is an existing folder
         (or a folder output an existing file), not a regular file or a
         write-protected one; if a file output ends in a path separator (a
@@ -817,6 +827,11 @@ def check_outputs(
             raise OutputPathError(f"{name} {str(path)!r} holds a NUL character, which no file name can; "
                                   "choose another path.")
         typed = os.fspath(outputs[name])
+        if typed == "-":  # Path("-") is a file named "-" in the current folder, but "-" meant standard output
+            raise OutputPathError(f"{name} -: fer-classic reads - as a file named '-', not as standard output, and "
+                                  f"writes its files atomically (a temporary file renamed over the path), never to "
+                                  f"a stream; give ./- for a file named '-'. {_STREAM_ADVICE}.")
+        _check_not_stream(name, path, is_dir=name in dirs)
         if name not in dirs and typed.endswith(("/", os.sep)):  # Path drops it: a file was written by that name
             raise OutputPathError(f"{name} {typed} ends in {typed[-1]}, a folder's name, but this output is a file; "
                                   f"give a file path, with the file's name after the last {typed[-1]}.")
@@ -947,6 +962,59 @@ def _check_name_lengths(name: str, path: Path) -> None:
 def _write_protected(path: Path) -> bool:
     # os.access: another user's file; the mode bits: root, whom os.access always lets write.
     return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
+
+
+_STREAM_ADVICE = ("Give the path of a file (a CSV: write it to a file, then read or cat that), or use the command's "
+                  "own output on standard output where it has one (predict --format csv, --json)")
+#: Folders whose entries are a process's open files (``/dev/stdout`` links into them).
+_FD_FOLDER = re.compile(r"^/proc/[^/]+(/task/[^/]+)?/fd$")
+
+
+def stream_of(path: PathLike) -> str | None:
+    """What stream ``path`` is or leads to, in words (``"a character device"``), or None for a file path.
+
+    A stream is a character or block device, a FIFO or a socket, an open file
+    of a process (``/proc/<pid>/fd/N``, ``/dev/fd/N``) or an entry of ``/dev``
+    itself (``/dev/stdout``, ``/dev/null``), at ``path`` or at any link of the
+    chain of symbolic links from it. :func:`atomic_write` would rename its
+    temporary over such a path: over the link (``/dev/stdout`` became a
+    regular file), or into a folder where no file can be made.
+    """
+    current = os.fspath(path)
+    for _ in range(40):  # the kernel's limit on links followed
+        try:
+            info = os.lstat(current)
+        except (OSError, ValueError):  # not there (yet), or a NUL character
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            return None
+        folder, name = os.path.split(current)
+        folder = os.path.realpath(folder or ".")
+        if folder == "/dev" and name not in ("", ".", ".."):
+            return f"an entry of /dev, {os.path.join(folder, name)}"
+        if _FD_FOLDER.match(folder):
+            return f"an open file of a process, {os.path.join(folder, name)}"
+        if info is None or stat.S_ISREG(info.st_mode):
+            return None
+        if not stat.S_ISLNK(info.st_mode):
+            return _kind(info.st_mode)
+        try:
+            current = os.path.join(folder, os.readlink(current))
+        except OSError:
+            return None
+    return None
+
+
+def _check_not_stream(name: str, path: Path, *, is_dir: bool) -> None:
+    """Refuse an output that is, or leads to, a stream (:func:`stream_of`), before any work."""
+    what = stream_of(path)
+    if what is not None:
+        named = f"{name} {path}" if name else str(path)
+        advice = _STREAM_ADVICE.replace("the path of a file", "the path of a folder") if is_dir else _STREAM_ADVICE
+        raise OutputPathError(
+            f"{named} is not a regular file but a stream (it is {what}); fer-classic writes its files atomically "
+            f"(a temporary file renamed over the path), so it cannot write to a stream. {advice}."
+        )
 
 
 def _check_writable(name: str, path: Path, real: Path, *, is_dir: bool, make_parents: bool) -> None:
