@@ -21,8 +21,8 @@ from fer_classic._fileio import atomic_write_text, check_outputs
 from fer_classic._json import finite_json
 from fer_classic.exceptions import FerClassicError
 
-__all__ = ["OUT_HELP", "ROWS_OUT_HELP", "SEED_MAX", "RowsFile", "ScriptError", "check_results", "run_script", "seed",
-           "write_json"]
+__all__ = ["OUT_HELP", "ROWS_OUT_HELP", "SEED_MAX", "RowsFile", "ScriptError", "UsageExit", "check_results",
+           "json_text", "run_script", "seed", "write_json"]
 
 #: ``--out``'s help in the scripts that write their results once, at the end.
 OUT_HELP = "results JSON, replaced when the run ends (a stopped run leaves it as it was; default: %(default)s)"
@@ -34,6 +34,21 @@ _kept: list = []
 
 #: The largest ``--seed``: numpy's and scikit-learn's ``random_state`` take 0 to 2**32 - 1.
 SEED_MAX = 2**32 - 1
+
+
+class UsageExit(SystemExit):
+    """A usage error a script's own checks find (an --out that would replace an input, saved features of other
+    options): exit status 2, as argparse's, and :func:`run_script` prints ``PROG: error: MESSAGE`` as argparse does.
+
+    They were bare messages with exit status 1, beside argparse's prefixed ones with 2. ``str()`` is the message.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ScriptError(Exception):
@@ -67,11 +82,11 @@ def check_results(outputs: dict[str, str | os.PathLike | None], **checks) -> Non
     try:
         check_outputs(outputs, make_parents=True, **checks)
     except FerClassicError as exc:
-        raise SystemExit(str(exc)) from None
+        raise UsageExit(str(exc)) from None
     out = outputs.get("--out")
     # The results are JSON: any other suffix is likelier a user's file (a photo, README.md) than a results name.
     if out is not None and Path(out).suffix.lower() != ".json":
-        raise SystemExit(f"--out {out}: the results are JSON, written over what the path holds; give a .json path.")
+        raise UsageExit(f"--out {out}: the results are JSON, written over what the path holds; give a .json path.")
 
 
 def write_json(path: str | os.PathLike, payload) -> None:
@@ -135,7 +150,10 @@ def _kept_line() -> str:
 
 
 def run_script(main) -> None:
-    """Run a script's ``main`` as a command: fer-classic's errors as their one line, Ctrl-C without a traceback.
+    """Run a script's ``main`` as a command: every error one line, no traceback.
+
+    Exit status 2 for usage errors (argparse's and :class:`UsageExit`, ``PROG: error: ...``), 1 for failures
+    only a run finds (fer-classic's errors and :class:`ScriptError`, ``error: ...``), 130 for Ctrl-C.
 
     An error only a run finds (a split the data lacks, a missing extra named with its pip install) printed
     Python's traceback; Ctrl-C too (exit 130, as a shell reports it). Finished rows are whatever ``main``
@@ -144,6 +162,9 @@ def run_script(main) -> None:
     """
     try:
         code = main()
+    except UsageExit as exc:
+        print(f"{os.path.basename(sys.argv[0])}: error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
     except (FerClassicError, ScriptError) as exc:
         kept = _kept_line()
         raise SystemExit(f"error: {exc}" + (f"\n{kept}" if kept else "")) from None

@@ -75,7 +75,7 @@ from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
-                      json_text, seed)
+                      UsageExit, json_text, seed)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_accuracy.json"
 #: Side of the loaded images, in pixels (load_dataset's size).
@@ -239,10 +239,10 @@ def check_pca_rows(spec: str, head, n_rows: int, flip: bool) -> None:
                   if isinstance(step, PCA) and isinstance(step.n_components, int)]
     if components and max(components) > n_rows:
         k = max(components)
-        raise SystemExit(f"--feature-sets {spec}: PCA keeps {k} components, more than the {n_rows} training rows it "
-                         f"would be fit on{' (with --flip)' if flip else ''}; give at least "
-                         f"{-(-k // (2 if flip else 1))} training images, or --feature-param n_components={n_rows} "
-                         "or less, or other feature sets.")
+        raise UsageExit(f"--feature-sets {spec}: PCA keeps {k} components, more than the {n_rows} training rows it "
+                        f"would be fit on{' (with --flip)' if flip else ''}; give at least "
+                        f"{-(-k // (2 if flip else 1))} training images, or --feature-param n_components={n_rows} "
+                        "or less, or other feature sets.")
 
 
 def build_classifier(clf: str, params: dict, widths: list[int] | None, *, random_state: int,
@@ -340,8 +340,8 @@ def saved_files(folder: Path, spec: str) -> list[Path]:
     files = [folder / f"{stem}_{name}.npy" for name in ("train_X", "train_y", "test_X", "test_y")]
     missing = [f.name for f in [*files, folder / f"{stem}_seconds.json"] if not f.is_file()]
     if missing:
-        raise SystemExit(f"--load-features {folder}: no saved {spec} features ({', '.join(missing)} missing); "
-                         "save them first with --save-features.")
+        raise UsageExit(f"--load-features {folder}: no saved {spec} features ({', '.join(missing)} missing); "
+                        "save them first with --save-features.")
     return files
 
 
@@ -367,10 +367,10 @@ def check_recorded(folder: Path, spec: str, options: dict, *, seeded: bool = Tru
             continue
         if key in recorded and key in options and recorded[key] != options[key]:
             if key == "flip":
-                raise SystemExit(flip_refusal(folder, spec, bool(recorded[key])))
-            raise SystemExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
-                             f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
-                             "results would record the other).")
+                raise UsageExit(flip_refusal(folder, spec, bool(recorded[key])))
+            raise UsageExit(f"--load-features {folder}: the saved {spec} features were computed with {option} "
+                            f"{recorded[key]!r}, this run asks for {options[key]!r}; give the same option (the "
+                            "results would record the other).")
     return info
 
 
@@ -390,9 +390,9 @@ def load_features(folder: Path, spec: str, y_fit, test, options: dict, *, seeded
     if "flip" not in info:  # saved before --flip was recorded: told apart by their rows
         flip = bool(options.get("flip"))
         if np.array_equal(arrays["train_y"], y[: len(y) // 2] if flip else np.concatenate([y, y])):
-            raise SystemExit(flip_refusal(folder, spec, not flip))
+            raise UsageExit(flip_refusal(folder, spec, not flip))
     if not (np.array_equal(arrays["train_y"], y) and np.array_equal(arrays["test_y"], np.asarray(test.y).astype(str))):
-        raise SystemExit(f"--load-features {folder}: the saved {spec} features are of other images (labels differ).")
+        raise UsageExit(f"--load-features {folder}: the saved {spec} features are of other images (labels differ).")
     return arrays["train_X"], arrays["test_X"], info["fit"], info["test"], info["widths"]
 
 

@@ -54,7 +54,7 @@ from fer_classic.features._deep import import_keras, keras_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import SEED_MAX, check_results, run_script, seed, write_json  # noqa: E402  (one road for --out)
+from _results import SEED_MAX, UsageExit, check_results, run_script, seed, write_json  # noqa: E402  (one road)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_deep.json"
 C_GRID = (0.3, 1.0, 3.0, 10.0)
@@ -86,8 +86,8 @@ def read_sections(out: Path) -> dict:
         if isinstance(results, dict) else None
     if strangers is None or strangers:
         found = f" (it holds {', '.join(strangers[:5])}, which are no sections of it)" if strangers else ""
-        raise SystemExit(f"--out {out} holds no JSON results of this script{found}; give a new file or one it "
-                         "wrote.")
+        raise UsageExit(f"--out {out} holds no JSON results of this script{found}; give a new file or one it "
+                        "wrote.")
     return results
 
 

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=OUT_HELP)
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be >= 1")
+        parser.error(f"--limit {args.limit}: give 1 or more images.")
     if not args.data.is_dir():  # a usage error, before loading
         parser.error(f"--data {args.data} is not a folder; give a class-folder dataset (<class>/ or "
                      "train/<class>/ image folders).")

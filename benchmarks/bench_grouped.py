@@ -71,7 +71,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
-                      seed)
+                      UsageExit, seed)
 from bench_samplers import machine  # noqa: E402  (CPU and BLAS kernel, one definition)
 
 DEFAULT_DATA = Path("/tmp/tfeid")
@@ -156,9 +156,9 @@ def prepare_tfeid(source: Path, out: Path, *, views: tuple[str, ...] = ("1",)) -
     """
     out, source = Path(out).resolve(), Path(source).resolve()
     if out == REPO or REPO in out.parents:
-        raise SystemExit(f"--data {out}: dataset images are not to be written inside the repository.")
+        raise UsageExit(f"--data {out}: dataset images are not to be written inside the repository.")
     if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"--data {out} is not empty; give a new folder for the class folders.")
+        raise UsageExit(f"--data {out} is not empty; give a new folder for the class folders.")
     copied: Counter = Counter()
     subjects, other_views, not_tfeid = set(), [], []
     for path in sorted(p for p in source.iterdir() if p.is_file()):
@@ -176,7 +176,7 @@ def prepare_tfeid(source: Path, out: Path, *, views: tuple[str, ...] = ("1",)) -
         copied[info["label"]] += 1
         subjects.add(info["subject"])
     if not copied:
-        raise SystemExit(f"{source}: no TFEID image (names such as 0111b01.jpg) found.")
+        raise UsageExit(f"{source}: no TFEID image (names such as 0111b01.jpg) found.")
     (out / PREPARED).write_text(json.dumps({"copied_from": str(source)}) + "\n")
     return {"copied": dict(sorted(copied.items())), "subjects": len(subjects), "other_views": other_views,
             "not_tfeid": not_tfeid}
@@ -300,7 +300,7 @@ def check_inner_cv(folds: list, groups: np.ndarray, labels: np.ndarray, args) ->
         try:
             _check_enough_groups(groups[train], args.inner_cv, grouping, labels[train], splitter, option="--inner-cv")
         except FerClassicError as exc:
-            raise SystemExit(
+            raise UsageExit(
                 f"outer fold {i + 1} of --folds {args.folds}: {exc} Or --inner-cv 0 for a fixed C.") from None
 
 
@@ -420,7 +420,7 @@ def main() -> None:
         # As fit and search group them: a copy filed under two performers joins them.
         groups, grouping = image_groups(data, args.groups)
     except FerClassicError as exc:
-        raise SystemExit(str(exc)) from None
+        raise UsageExit(str(exc)) from None
     if len(np.unique(groups)) < args.folds:  # images without a face were skipped
         parser.error(f"--folds {args.folds}: the images loaded from --data {args.data} are of "
                      f"{len(np.unique(groups))} subject(s); give at most that many folds.")

@@ -49,7 +49,7 @@ from fer_classic.prediction._image import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import UsageExit, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 RESULTS = REPO / "benchmarks" / "results"
 #: How a photo's face was taken, in table order ("no face": none).
 RULES = ("found", "crop", "whole image", "no face")
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.model, trusted=args.trust)
         face_cropper_for(model, **params)  # overrides the model's cropper refuses: before any photo
     except FerClassicError as exc:
-        raise SystemExit(f"MODEL {args.model}: {exc}") from None
+        raise UsageExit(f"MODEL {args.model}: {exc}") from None
     result = score_photos(model, photos, **params)
     print(f"{args.photos}: {len(photos)} photos, model {args.model.name}")
     print(format_table(result))

@@ -58,7 +58,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import ScriptError, check_results, run_script, write_json  # noqa: E402  (one road for results)
+from _results import ScriptError, UsageExit, check_results, run_script, write_json  # noqa: E402  (one road)
 RESULTS = REPO / "benchmarks" / "results"
 FER = REPO.parent / "shared" / "data" / "fer2013"
 MODES = ("local", "dask", "memory")
@@ -81,8 +81,8 @@ def _foreign(path: Path) -> bool:
 def _fresh(path: Path) -> Path:
     """``path`` made empty and marked, a former one removed only if this script made it."""
     if _foreign(path):
-        raise SystemExit(f"bench_scale.py: {path} exists and was not made by this script; remove it or give "
-                         "another --work.")
+        raise UsageExit(f"bench_scale.py: {path} exists and was not made by this script; remove it or give "
+                        "another --work.")
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)

@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import check_results, run_script, write_json  # noqa: E402  (one road for every script's --out)
+from _results import UsageExit, check_results, run_script, write_json  # noqa: E402  (one road for --out)
 DEFAULT_SIZES = [2000, 4000, 8000, 16000, 28709]
 
 
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     data = load_folder(args.data)
     train, test = data.select("train"), data.select("test")
     if given and max(sizes) > len(train):  # images that failed to load
-        raise SystemExit(f"--sizes {max(sizes)}: above the {len(train)} training images loaded from --data "
-                         f"{args.data} ({n_files - len(train)} of its files skipped); give sizes up to {len(train)}.")
+        raise UsageExit(f"--sizes {max(sizes)}: above the {len(train)} training images loaded from --data "
+                        f"{args.data} ({n_files - len(train)} of its files skipped); give sizes up to {len(train)}.")
     if not given and max(sizes) > len(train):
         above = [size for size in sizes if size >= len(train)]
         sizes = [size for size in sizes if size < len(train)] + [len(train)]
@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     for size in sizes:  # the first fit's "only 1 class" traceback, after the features
         held = np.unique(train.y[order[:size]])
         if len(held) < 2:
-            raise SystemExit(f"--sizes {size}: the {size} training images it draws (seeded) are all of class "
-                             f"{held[0]!r}; an SVM needs two classes: give a larger size.")
+            raise UsageExit(f"--sizes {size}: the {size} training images it draws (seeded) are all of class "
+                            f"{held[0]!r}; an SVM needs two classes: give a larger size.")
     hog = HOGFeatures(n_jobs=-1).fit(train.X[:1])
     scaler = StandardScaler().fit(hog.transform(train.X))
     X_train, X_test = scaler.transform(hog.transform(train.X)), scaler.transform(hog.transform(test.X))

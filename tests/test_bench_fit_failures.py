@@ -53,12 +53,13 @@ def test_naive_fit_names_a_file_opencv_cannot_read(folder_dataset, tmp_path, mon
     assert not (tmp_path / "m.joblib").exists()
 
 
-def test_naive_fit_refuses_a_model_out_that_is_a_text_file(folder_dataset, tmp_path, monkeypatch):
+def test_naive_fit_refuses_a_model_out_that_is_a_text_file(folder_dataset, tmp_path, monkeypatch, capsys):
     """A notes.txt was replaced by the pickle."""
     precious = tmp_path / "precious.txt"
     precious.write_text("precious")
     ended = _naive_fit_command(monkeypatch, [str(folder_dataset), str(precious)])
-    assert "MODEL_OUT" in str(ended) and precious.read_text() == "precious"
+    assert ended.code == 2 and precious.read_text() == "precious"
+    assert "naive_fit.py: error: MODEL_OUT " in capsys.readouterr().err
 
 
 def test_naive_fit_stopped_while_saving_keeps_the_model_there_and_prints_no_traceback(folder_dataset, tmp_path,

@@ -185,7 +185,7 @@ def test_inner_cv_above_a_training_parts_subjects_names_inner_cv_before_any_fold
                                      str(tmp_path / "r.json"), *options])
     with pytest.raises(SystemExit) as exit_info:
         bench.main()
-    message = str(exit_info.value.code)
+    message = str(exit_info.value)
     assert re.search(r"^outer fold \d of --folds 3: --inner-cv 3 needs at least 3 groups of images, but the 8 training "
                      r"images form 2 .*; use --inner-cv 2 or fewer folds\. Or --inner-cv 0 for a fixed C\.$", message)
     assert "--cv" not in message.replace("--inner-cv", "")

@@ -100,3 +100,34 @@ def test_a_main_returning_no_int_ends_with_exit_status_0():
     with pytest.raises(SystemExit) as ended:
         benchmark_module("_results").run_script(lambda: {"rows": []})
     assert ended.value.code == 0
+
+
+@pytest.mark.parametrize("name", ["bench_features", "bench_grouped"])
+def test_a_refused_out_is_a_usage_error_as_argparse_gives_them(dataset, tmp_path, monkeypatch, capsys, name):
+    """A refused --out was a bare message with exit status 1, beside argparse's 'PROG: error:' ones with 2."""
+    bench = benchmark_module(name)
+    out = tmp_path / "notes.txt"
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", *SCRIPTS[name], "--data", str(dataset), "--out", str(out)])
+    with pytest.raises(SystemExit) as ended:
+        bench.run_script(lambda: bench.main([*SCRIPTS[name], "--data", str(dataset), "--out", str(out)])
+                         if name == "bench_features" else bench.main())
+    assert ended.value.code == 2
+    assert capsys.readouterr().err.startswith(f"{name}.py: error: --out {out}: the results are JSON")
+
+
+def test_every_error_kind_has_its_exit_status(capsys):
+    """Usage errors 2 (PROG: error:), failures 1 (error:), Ctrl-C 130: one road for every script."""
+    results = benchmark_module("_results")
+
+    def usage():
+        raise results.UsageExit("--x 3: give 2")
+
+    def failure():
+        raise results.ScriptError("the child failed")
+
+    with pytest.raises(SystemExit) as ended:
+        results.run_script(usage)
+    assert ended.value.code == 2 and capsys.readouterr().err.endswith(": error: --x 3: give 2\n")
+    with pytest.raises(SystemExit) as ended:
+        results.run_script(failure)
+    assert ended.value.code == "error: the child failed"  # printed by Python, exit status 1
