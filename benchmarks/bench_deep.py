@@ -92,8 +92,20 @@ def read_sections(out: Path) -> dict:
 
 
 def write_section(out: Path, name: str, section: dict) -> None:
-    """Merge ``section`` into the results file under ``name`` (other parts' sections are kept)."""
-    write_json(out, {**read_sections(out), name: section})
+    """Merge ``section`` into the results file under ``name`` (other parts' sections are kept).
+
+    A section still in progress (``"complete": false``, the cnn part's) over a complete one of an earlier run
+    goes under ``NAME.partial`` until it completes, as the other scripts keep their rows beside complete results:
+    a stopped cnn run replaced the earlier complete section with its first steps.
+    """
+    sections = read_sections(out)
+    partial = f"{name}.partial"
+    if section.get("complete") is False and name in sections and sections[name].get("complete") is not False:
+        sections[partial] = section
+    else:
+        sections.pop(partial, None)
+        sections[name] = section
+    write_json(out, sections)
 
 
 def scores(y_true, y_pred) -> dict:
@@ -312,8 +324,8 @@ def main() -> None:
                              "(default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="results JSON of bench_deep: the part adds its section (--section) to it, or replaces its "
-                             "section of an earlier run, other sections kept; the results of another benchmark "
-                             "are refused (default: %(default)s)")
+                             "section of an earlier run when it completes (until then: NAME.partial), other sections "
+                             "kept; the results of another benchmark are refused (default: %(default)s)")
     parser.add_argument("--backbones", type=names, default=list(BACKBONES),
                         help=f"comma-separated, from {', '.join(BACKBONES)} (default: all)")
     parser.add_argument("--sizes", type=input_sides, default=[48, 96],

@@ -100,3 +100,19 @@ def test_bench_deep_refuses_to_merge_into_another_benchmarks_results(tmp_path):
     mine = tmp_path / "deep.json"
     mine.write_text(json.dumps({"throughput": {"machine": {}}, "cnn": {"complete": False}}))
     assert set(bench.read_sections(mine)) == {"throughput", "cnn"}
+
+
+def test_bench_deep_keeps_an_earlier_complete_section_until_the_new_one_completes(tmp_path):
+    """A stopped cnn run replaced the earlier complete cnn section with its first steps."""
+    bench = benchmark_module("bench_deep")
+    out = tmp_path / "deep.json"
+    earlier = {"complete": True, "machine": {}, "accuracy": 0.6}
+    out.write_text(json.dumps({"cnn": earlier, "throughput": {"machine": {}}}))
+    bench.write_section(out, "cnn", {"complete": False, "params": {}})
+    assert json.loads(out.read_text()) == {"cnn": earlier, "throughput": {"machine": {}},
+                                           "cnn.partial": {"complete": False, "params": {}}}
+    bench.write_section(out, "cnn", {"complete": True, "machine": {}, "accuracy": 0.7})
+    assert json.loads(out.read_text()) == {"cnn": {"complete": True, "machine": {}, "accuracy": 0.7},
+                                           "throughput": {"machine": {}}}
+    bench.write_section(out, "fresh", {"complete": False})  # no earlier section: written under its name
+    assert json.loads(out.read_text())["fresh"] == {"complete": False}
