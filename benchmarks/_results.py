@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -160,6 +161,8 @@ def run_script(main) -> None:
     wrote before. ``main`` returns its exit status (an int) or None (0): anything else (a result dict) was
     printed on stderr as the status and exited 1 after a successful run.
     """
+    # Ctrl-C as KeyboardInterrupt again: each script exits 130 on it while it imports (before run_script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = main()
     except UsageExit as exc:
