@@ -238,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trust", action="store_true", help="Load a model file from outside fer-classic's list.")
     parser.add_argument("--out", type=Path, default=None,
                         help="results JSON, replaced when the run ends (a stopped run leaves it as it was; default: "
-                             "benchmarks/results/bench_photos_<photos name>.json)")
+                             "benchmarks/results/bench_photos_<folder above PHOTOS>_<PHOTOS name>.json)")
     args = parser.parse_args(argv)
 
-    out = args.out or RESULTS / f"bench_photos_{args.photos.stem}.json"
+    # Named after the folder above PHOTOS too: two photo sets both called test/ wrote one file.
+    out = args.out or RESULTS / f"bench_photos_{args.photos.resolve().parent.name}_{args.photos.stem}.json"
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit {args.limit}: give 1 or more photos per class.")
     if not args.photos.exists():  # was "[Errno 2] No such file or directory"

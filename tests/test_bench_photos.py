@@ -123,3 +123,25 @@ def test_the_table_shows_a_dash_when_no_face_was_found():
               "accuracy_with_face": None, "f1_macro": 0.0, "seconds_per_photo": 0.1, "n_errors": 0,
               "several_boxes": 0, "unknown_labels": []}
     assert "(acc found -)" in bench.format_table(result)
+
+
+def test_two_photo_sets_of_one_name_get_two_default_results_files(tmp_path, monkeypatch):
+    """Both test/ folders wrote benchmarks/results/bench_photos_test.json, the second over the first."""
+    bench = benchmark_module("bench_photos")
+
+    class Checked(Exception):
+        pass
+
+    def check_results(outputs, **checks):
+        raise Checked(outputs["--out"])
+
+    monkeypatch.setattr(bench, "check_results", check_results)
+    outs = []
+    for name in ("set_a", "set_b"):
+        photos = tmp_path / name / "test"
+        (photos / "happy").mkdir(parents=True)
+        (photos / "happy" / "a.png").write_bytes(b"x")
+        with pytest.raises(Checked) as checked:
+            bench.main([str(tmp_path / "m.joblib"), str(photos)])
+        outs.append(checked.value.args[0].name)
+    assert outs == ["bench_photos_set_a_test.json", "bench_photos_set_b_test.json"]
