@@ -9,8 +9,8 @@ def one_line(text: str) -> str:
     A file name may hold a newline (which split a table row in two), a
     terminal escape sequence (which a terminal would obey) or, read from a
     non-UTF-8 name, a byte that is no character (shown as ``\\xff``, as the
-    HTML report shows it); CSV and JSON outputs keep names exact, text
-    tables show them this way.
+    HTML report, the CSVs and the JSON outputs write it: :func:`valid_text`);
+    CSV and JSON outputs keep names otherwise exact, text tables show them this way.
 
     Examples
     --------
@@ -27,8 +27,13 @@ def one_line(text: str) -> str:
 def valid_text(text: str) -> str:
     """``text`` as valid Unicode to write: only surrogates escaped (a non-UTF-8 name's bytes as ``\\xff``).
 
-    For outputs that keep line breaks (the HTML report); :func:`one_line`
-    escapes them too.
+    For outputs that keep line breaks: the HTML report, every CSV
+    (:func:`fer_classic._fileio.csv_writer`) and every JSON output
+    (:func:`fer_classic._json.output_json`), so that each is valid UTF-8 and
+    names such a file the same way; a valid name is kept exactly.
+    :func:`one_line` escapes line breaks too. (A name holding the four
+    characters ``\\xff`` itself reads the same: the escape is for people and
+    strict decoders, not for finding the file again.)
 
     Examples
     --------

@@ -30,6 +30,7 @@ try:
 except ImportError:  # Windows: write_together's renames are kept apart between threads only
     fcntl = None
 
+from ._display import valid_text
 from .exceptions import FerClassicError, InputPathError, OutputPathError
 
 __all__ = [
@@ -464,9 +465,10 @@ def atomic_write_bytes(path: PathLike, data: bytes, *, make_parents: bool = True
 def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8", make_parents: bool = True) -> Path:
     """Write ``text`` to ``path`` atomically, newlines untranslated (see :func:`atomic_write`).
 
-    A file name that is not valid in the file system's encoding reaches Python
-    with surrogate escapes (``os.fsdecode``); it is written back as its
-    original bytes, so a CSV names the file as it is on disk.
+    Text holding surrogate escapes (a file name that is not valid in the file
+    system's encoding, as ``os.fsdecode`` gives it) is written back as its
+    original bytes; the CSV tables escape such names first (:func:`csv_writer`:
+    ``\\xff``), so they are valid UTF-8.
     """
     return atomic_write(path, _text_writer(text, encoding), make_parents=make_parents)
 
@@ -618,6 +620,10 @@ def csv_writer(handle) -> _SpreadsheetSafeWriter:
     from a downloaded dataset: a file named ``=HYPERLINK(...).png`` opened in a
     spreadsheet ran as a formula. Such a cell gets a leading ``'`` (what
     spreadsheets show as text); numbers, negative ones included, are kept.
+    A file name that is not valid UTF-8 is written with its undecodable bytes
+    as the four characters ``\\xNN`` (``\\xff``, :func:`fer_classic._display.valid_text`),
+    as the tables, the HTML report and the JSON outputs show it, so every CSV
+    is valid UTF-8 (a strict standard output too); valid names are written exactly.
     """
     return _SpreadsheetSafeWriter(csv.writer(handle))
 
@@ -627,7 +633,8 @@ class _SpreadsheetSafeWriter:
         self._writer = writer
 
     def writerow(self, row: Iterable) -> None:
-        self._writer.writerow([_spreadsheet_cell(value) for value in row])
+        self._writer.writerow([_spreadsheet_cell(valid_text(value) if isinstance(value, str) else value)
+                               for value in row])
 
     def writerows(self, rows: Iterable[Iterable]) -> None:
         for row in rows:

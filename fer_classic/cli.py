@@ -21,7 +21,7 @@ import warnings
 
 import click
 
-from ._json import unique_keys
+from ._json import output_json, unique_keys
 from ._version import __version__
 
 #: ``fer_classic.data.DEFAULT_NEAR_THRESHOLD``, repeated here so that --help imports
@@ -650,7 +650,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
             exc.message += _json_advice(params, exc.message)
             raise
     if as_json:
-        click.echo(json.dumps(result.summary()))
+        click.echo(output_json(result.summary()))
         return
     held = " (held-out split of the training images)" if result.held_out else ""
     click.echo(f"train {result.n_train} images, test {result.n_test} images{held}")
@@ -695,7 +695,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
         _progress=False if as_json else None,
     )
     if as_json:
-        click.echo(json.dumps(result.summary()))
+        click.echo(output_json(result.summary()))
         return
     click.echo(f"{result.split}: {result.n_test} images; seconds: {_seconds(result.timings)}")
     click.echo(format_metrics(result.metrics))
@@ -815,7 +815,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
         result = _run(predict_paths, loaded, inputs, every=every, annotate=annotate, timeline=timeline,
                       cropper_params=params, _progress=False if fmt != "table" else None)
     if fmt == "json":
-        click.echo(json.dumps(result.summary(), indent=1))
+        click.echo(output_json(result.summary(), indent=1))
     elif fmt == "csv":
         click.echo(rows_csv(result.rows, result.classes).rstrip("\n"))
     else:
@@ -852,7 +852,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, trust_types, as_
         label_map=label_map, n_jobs=n_jobs, trusted=trust, trusted_types=trust_types,
         _progress=False if as_json else None,
     )
-    click.echo(json.dumps(result.summary()) if as_json else result.format())
+    click.echo(output_json(result.summary()) if as_json else result.format())
     if out and not as_json:
         click.echo(f"table written to {out}")
 
@@ -880,7 +880,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
         warn=False,  # the printed description carries the leakage warning once
         _progress=False if as_json else None,
     )
-    click.echo(json.dumps(result.summary()) if as_json else result.format())
+    click.echo(output_json(result.summary()) if as_json else result.format())
     if duplicates_csv and not as_json:
         click.echo(f"duplicates listed in {duplicates_csv}")
 
@@ -932,7 +932,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
 
     summary = result.summary()
     if as_json:
-        click.echo(json.dumps(result.summary()))
+        click.echo(output_json(result.summary()))
         return
     click.echo(f"{'rank':>4}  {'cv score (mean ± std)':>21}  {'worst fold':>10}  params")
     for row in summary["ranking"]:
@@ -998,13 +998,12 @@ def download_weights_command(backbone) -> None:
 @_JSON
 def inspect_command(model, trust_types, as_json) -> None:
     """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""
-    from ._json import finite_json
     from .persistence import format_model_info, inspect_model
 
     info = _run(inspect_model, model, trusted_types=trust_types)
     if as_json:
-        # A stranger's metadata may hold NaN or infinity, which JSON has no word for: given as strings.
-        click.echo(json.dumps(finite_json(info, json.dumps), indent=1))
+        # A stranger's metadata may hold NaN or infinity, which JSON has no word for: null, as every --json.
+        click.echo(output_json(info, indent=1))
         return
     click.echo(_run(format_model_info, info))
 

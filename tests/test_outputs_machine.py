@@ -1,7 +1,12 @@
 """Machine-readable outputs: never to a stream, valid UTF-8 and strict JSON, classes in display order."""
 
+import csv
+import io
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,110 @@ def test_cli_refuses_a_link_to_stdout_before_any_work(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert re.search(r"--duplicates-csv \S+ is not a regular file but a stream", result.output)
     assert _is_intact(link)
+
+
+# --- F2 and F6: names that are not UTF-8, and non-finite numbers, in CSV and JSON outputs ------------------
+
+_BAD = os.fsdecode(b"\xffx.png")  # a name that is not UTF-8, as Python gets it (surrogate escapes)
+
+
+@pytest.fixture(scope="module")
+def bad_name_data(tmp_path_factory, tiny_faces):
+    """A model file, and a folder dataset whose test/happy folder holds a non-UTF-8 name (a copy of a file)."""
+    import shutil
+
+    from conftest import write_folder_dataset
+    from fer_classic import fit_model
+
+    root = tmp_path_factory.mktemp("badnames")
+    data = write_folder_dataset(root / "faces", tiny_faces)
+    happy = data / "test" / "happy"
+    shutil.copy(sorted(happy.iterdir())[0], happy / _BAD)
+    model = root / "m.joblib"
+    fit_model(tiny_faces, features="pixels", clf="knn", out=model)
+    return model, data
+
+
+def _strict_text(data: bytes) -> str:
+    text = data.decode("utf-8")  # strict: raises on the raw byte 0xff
+    assert "\\xffx.png" in text
+    return text
+
+
+def _strict_json(text: str):
+    """json.loads refusing NaN and Infinity; no lone surrogate (\\udcff) anywhere."""
+    assert "\\udc" not in text.lower()
+    return json.loads(text, parse_constant=lambda word: pytest.fail(f"{word} is not JSON"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a non-UTF-8 file name")
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_predict_on_a_strict_utf8_stdout_writes_a_non_utf8_name_escaped(bad_name_data, fmt):
+    model, data = bad_name_data
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = subprocess.run([sys.executable, "-c", "from fer_classic.cli import main; main()", "predict", str(model),
+                             str(data / "test" / "happy"), "--format", fmt], capture_output=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    text = _strict_text(result.stdout)
+    if fmt == "json":
+        rows = _strict_json(text)["results"]
+        assert any(row["source"].endswith("happy/\\xffx.png") for row in rows)
+    else:
+        sources = [row["source"] for row in csv.DictReader(io.StringIO(text))]
+        assert any(source.endswith("happy/\\xffx.png") for source in sources)
+        assert all(source.isprintable() for source in sources)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a non-UTF-8 file name")
+def test_written_csvs_and_json_name_a_non_utf8_file_escaped(bad_name_data, tmp_path):
+    model, data = bad_name_data
+    runner = CliRunner()
+    report, compared, duplicates = tmp_path / "rep", tmp_path / "cmp.csv", tmp_path / "dup.csv"
+    result = runner.invoke(main, ["evaluate", str(model), "--data", str(data), "--report", str(report), "--json"])
+    assert result.exit_code == 0, result.output
+    _strict_text((report / "predictions.csv").read_bytes())
+    _strict_json((report / "metrics.json").read_text(encoding="utf-8"))
+    result = runner.invoke(main, ["compare", str(model), "--data", str(data), "--out", str(compared)])
+    assert result.exit_code == 0, result.output
+    compared.read_bytes().decode("utf-8")  # model names only; valid UTF-8 all the same
+    result = runner.invoke(main, ["describe", "--data", str(data), "--duplicates-csv", str(duplicates), "--json"])
+    assert result.exit_code == 0, result.output
+    _strict_text(duplicates.read_bytes())
+    _strict_json(result.stdout)
+
+
+def test_a_valid_utf8_name_is_written_exactly():
+    from fer_classic._json import output_json
+
+    buffer = io.StringIO()
+    _fileio.csv_writer(buffer).writerow(["émoji😀 a\\xffb.png", 1.5])
+    assert buffer.getvalue() == "émoji😀 a\\xffb.png,1.5\r\n"
+    assert json.loads(output_json({"émoji😀.png": ["é"]})) == {"émoji😀.png": ["é"]}
+
+
+def test_json_outputs_write_non_finite_numbers_as_null(monkeypatch):
+    import fer_classic.workflow
+
+    class Described:
+        def summary(self):
+            return {"n_images": 3, "ratio": float("nan"), "largest": [float("inf"), -float("inf")]}
+
+    monkeypatch.setattr(fer_classic.workflow, "describe_data", lambda *args, **kwargs: Described())
+    result = CliRunner().invoke(main, ["describe", "--json"])
+    assert result.exit_code == 0, result.output
+    assert _strict_json(result.stdout) == {"n_images": 3, "ratio": None, "largest": [None, None]}
+
+
+def test_metrics_json_writes_non_finite_numbers_as_null(bad_name_data, tmp_path, monkeypatch):
+    from fer_classic.evaluation import _report
+
+    scored = _report.classification_metrics
+
+    def with_nan(*args, **kwargs):
+        return {**scored(*args, **kwargs), "extra": float("nan")}
+
+    monkeypatch.setattr(_report, "classification_metrics", with_nan)
+    model, data = bad_name_data
+    result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(data), "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert _strict_json((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))["metrics"]["extra"] is None

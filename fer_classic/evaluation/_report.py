@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import numpy as np
 
 from .._display import valid_text
 from .._fileio import csv_writer, write_together
+from .._json import output_json
 from .._sklearn_compat import validate_parameter_constraints
 from .._version import __version__
 from ..exceptions import ReportError
@@ -461,7 +461,7 @@ def write_report(
         # (the page, which names the other two, renamed last).
         write_together([
             (paths["report.html"], page),
-            (paths["metrics.json"], json.dumps(payload, indent=1, default=str)),
+            (paths["metrics.json"], output_json(payload, indent=1, default=str)),
             (paths["predictions.csv"],
              _predictions_csv(subset.sources, subset.y, predictions, model.classes, subset.usages)),
         ])
