@@ -253,7 +253,9 @@ class DatasetDescription:
         """Write one row per image in a duplicate group (columns :data:`DUPLICATE_CSV_COLUMNS`).
 
         ``dedupe`` says what :func:`fer_classic.data.dedupe` does with an exact
-        copy (keep/drop). The dataset itself is not touched.
+        copy (keep/drop). The dataset itself is not touched. A source name that
+        is not valid UTF-8 is written with its undecodable bytes as ``\\xNN``
+        (:func:`fer_classic._fileio.csv_writer`).
 
         Parameters
         ----------

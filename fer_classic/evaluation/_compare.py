@@ -98,6 +98,9 @@ class Comparison:
     def to_csv(self, path: str | os.PathLike) -> Path:
         """Write the table (one row per model) with the McNemar result in the last columns.
 
+        A model file name that is not valid UTF-8 is written with its
+        undecodable bytes as ``\\xNN`` (:func:`fer_classic._fileio.csv_writer`).
+
         Parameters
         ----------
         path : path

@@ -357,6 +357,9 @@ def write_report(
 
     ``report.html`` is one self-contained file (plots embedded as base64 PNG,
     CSS inline, no script, nothing fetched), readable from disk in any browser.
+    All three are valid UTF-8: a file name that is not is written with its
+    undecodable bytes as ``\\xNN`` (``\\xff``) in each; metrics.json is strict
+    JSON, a number no image defined as null (:func:`fer_classic._json.output_json`).
 
     Parameters
     ----------

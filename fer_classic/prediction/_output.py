@@ -37,7 +37,9 @@ def write_rows_csv(rows: list[dict], classes: list[str], handle: TextIO) -> None
     ``error, status`` (``ok``, ``no face`` or ``error``), ``frame, time_s``
     (video), ``face`` (index in its image or frame), ``track,
     smoothed_label`` (video), ``how`` (``found``, ``crop`` or ``whole
-    image``), and the box ``x, y, width, height``.
+    image``), and the box ``x, y, width, height``. A source name that is not
+    valid UTF-8 is written with its undecodable bytes as ``\\xNN``
+    (:func:`fer_classic._fileio.csv_writer`), so the CSV is valid UTF-8.
 
     Parameters
     ----------
