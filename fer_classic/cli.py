@@ -997,7 +997,12 @@ def download_weights_command(backbone) -> None:
 @_TRUST_TYPE
 @_JSON
 def inspect_command(model, trust_types, as_json) -> None:
-    """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it."""
+    """Show what MODEL holds (metadata, checksum, origin, types to trust) without running code from it.
+
+    With --json, ``metadata`` is the file's own (its ``classes`` sorted, as
+    scikit-learn's ``classes_``); ``classes`` gives them in the order every
+    table, report and score column shows them.
+    """
     from .persistence import format_model_info, inspect_model
 
     info = _run(inspect_model, model, trusted_types=trust_types)

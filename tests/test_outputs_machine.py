@@ -220,3 +220,24 @@ def test_metrics_json_writes_non_finite_numbers_as_null(bad_name_data, tmp_path,
     result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(data), "--report", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     assert _strict_json((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))["metrics"]["extra"] is None
+
+
+# --- F4: classes in display order in metrics.json and inspect --json ----------------------------------------
+
+
+def test_metrics_json_and_inspect_json_give_the_classes_in_display_order(bad_name_data, tmp_path):
+    from fer_classic import load_model
+
+    model, data = bad_name_data
+    shown = load_model(model).classes
+    assert shown != sorted(shown)  # neutral is shown last, sorted between happy and sad
+    runner = CliRunner()
+    result = runner.invoke(main, ["evaluate", str(model), "--data", str(data), "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    written = _strict_json((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))
+    assert written["model"]["classes"] == written["metrics"]["classes"] == shown
+    result = runner.invoke(main, ["inspect", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    info = _strict_json(result.stdout)
+    assert info["classes"] == shown
+    assert info["metadata"]["classes"] == sorted(shown)  # the file's own, scikit-learn's sorted classes_

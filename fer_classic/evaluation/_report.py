@@ -453,8 +453,10 @@ def write_report(
             "fer_classic": __version__,
             "data": {"name": data.name, "split": split_name, "n": len(subset),
                      "skipped_files": len(data.skipped), "class_counts": subset.class_counts()},
-            "model": {k: model.metadata.get(k) for k in ("features", "classifier", "classes", "image_shape",
-                                                         "created", "params", "training", "versions")},
+            # classes as model.classes gives them, the order of every list here (the file records sorted classes_)
+            "model": {**{k: model.metadata.get(k) for k in ("features", "classifier", "classes", "image_shape",
+                                                            "created", "params", "training", "versions")},
+                      "classes": model.classes},
             "score_kind": predictions.score_kind,
             "metrics": metrics,
             "seconds": timings,

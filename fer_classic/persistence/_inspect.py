@@ -123,7 +123,11 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     dict
         ``path``, ``file_format`` (joblib, skops, or joblib-unsigned for older or
         foreign pickles), ``format_version``, ``metadata`` (None when it is
-        inside a pickle), ``payload_sha256``, ``integrity`` (``ok``),
+        inside a pickle; as the file holds it: its ``classes`` are the
+        pipeline's ``classes_``, which scikit-learn sorts), ``classes`` (those
+        names in the order every table, report and score column shows them,
+        :attr:`~fer_classic.persistence.FERModel.classes`; None without
+        metadata or recorded classes), ``payload_sha256``, ``integrity`` (``ok``),
         ``signed`` (False for a file saved without a signature; absent for
         joblib-unsigned files), ``signed_here`` (written by this user on this machine),
         ``missing_metadata`` (required keys that loading will refuse the file
@@ -143,7 +147,10 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
     metadata = info["metadata"]
     missing = [] if metadata is None else missing_metadata(metadata)
     malformed = [] if metadata is None else metadata_type_problems(metadata)
-    return {"path": str(path), **info, "missing_metadata": missing, "malformed_metadata": malformed}
+    recorded = None if metadata is None else metadata.get("classes")
+    classes = None if recorded is None else shown_classes(_items(recorded))
+    return {"path": str(path), **info, "classes": classes, "missing_metadata": missing,
+            "malformed_metadata": malformed}
 
 
 def format_model_info(info: dict) -> str:
