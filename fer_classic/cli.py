@@ -21,6 +21,7 @@ import warnings
 
 import click
 
+from ._display import one_line
 from ._json import output_json, unique_keys
 from ._version import __version__
 
@@ -658,7 +659,7 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
     from .evaluation import format_metrics
 
     click.echo(format_metrics(result.metrics))
-    click.echo(f"model saved to {result.path}")
+    click.echo(f"model saved to {one_line(str(result.path))}")
 
 
 @main.command()
@@ -702,7 +703,7 @@ def evaluate(model, data, split, report, label_map, n_jobs, backend, scheduler, 
     click.echo("")
     click.echo(format_confusion_matrix(result.metrics))
     if result.report is not None:
-        click.echo(f"report written to {result.report.html} (with {result.report.metrics_json.name}, "
+        click.echo(f"report written to {one_line(str(result.report.html))} (with {result.report.metrics_json.name}, "
                    f"{result.report.predictions_csv.name})")
 
 
@@ -770,7 +771,6 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     from .prediction import format_rows_table, predict_paths, rows_csv, run_webcam
 
     from .prediction import annotates_one_file, annotation_outputs, annotation_targets, expand_inputs
-    from ._display import one_line
     from .prediction._run import check_timeline
 
     _refuse_unused_chunk_size(backend != "local", "--backend dask/ray")
@@ -823,7 +823,7 @@ def predict(model, inputs, fmt, annotate, every, timeline, webcam, detect, fallb
     for path in result.annotated:
         click.echo(f"annotated: {one_line(str(path))}", err=True)
     if result.timeline is not None:
-        click.echo(f"timeline written to {result.timeline}", err=True)
+        click.echo(f"timeline written to {one_line(str(result.timeline))}", err=True)
     for path in result.not_annotated:
         click.echo(f"annotated copy not written: {one_line(str(path))} (its ERROR line says why)", err=True)
     if result.failed:
@@ -854,7 +854,7 @@ def compare(models, data, split, out, label_map, n_jobs, trust, trust_types, as_
     )
     click.echo(output_json(result.summary()) if as_json else result.format())
     if out and not as_json:
-        click.echo(f"table written to {out}")
+        click.echo(f"table written to {one_line(out)}")
 
 
 @main.command()
@@ -882,7 +882,7 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
     )
     click.echo(output_json(result.summary()) if as_json else result.format())
     if duplicates_csv and not as_json:
-        click.echo(f"duplicates listed in {duplicates_csv}")
+        click.echo(f"duplicates listed in {one_line(duplicates_csv)}")
 
 
 @main.command()
@@ -941,7 +941,7 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
     click.echo(f"seconds: {_seconds(result.timings)}")
     click.echo(f"best model on {result.test_split}:")
     click.echo(format_metrics(result.metrics))
-    click.echo(f"model saved to {result.path}; all candidates in {results}")
+    click.echo(f"model saved to {one_line(str(result.path))}; all candidates in {one_line(results)}")
 
 
 @main.command("report-search")
@@ -972,7 +972,7 @@ def report_search_command(model, data, out_dir, param, values, cv, n_jobs, trust
     loaded = _run(load_model, model, trusted=trust, trusted_types=trust_types)
     summary = _run(report_search, loaded, data, out_dir, param=param, values=values, cv=cv, n_jobs=n_jobs)
     for name, path in summary["files"].items():
-        click.echo(f"{name}: {path}")
+        click.echo(f"{name}: {one_line(str(path))}")
 
 
 #: The backbones of ``fer_classic.features.BACKBONES``, repeated so that --help imports no NumPy

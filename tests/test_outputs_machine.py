@@ -241,3 +241,16 @@ def test_metrics_json_and_inspect_json_give_the_classes_in_display_order(bad_nam
     info = _strict_json(result.stdout)
     assert info["classes"] == shown
     assert info["metadata"]["classes"] == sorted(shown)  # the file's own, scikit-learn's sorted classes_
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a non-UTF-8 file name")
+def test_the_closing_line_naming_a_non_utf8_output_does_not_fail_the_run(bad_name_data, tmp_path):
+    # "duplicates listed in d\udcff.csv" on a strict stdout failed with exit 1 after the file was written.
+    _, data = bad_name_data
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xff.csv")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = subprocess.run([sys.executable, "-c", "from fer_classic.cli import main; main()", "describe", "--data",
+                             str(data), "--duplicates-csv", out], capture_output=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode("utf-8").rstrip().endswith("d\\xff.csv")
+    assert os.path.exists(out)
