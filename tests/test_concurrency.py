@@ -82,6 +82,40 @@ def test_two_threads_loading_in_processes_each_get_their_own_images(two_image_se
 
 
 @fork_only
+def test_a_forked_load_while_another_thread_reads_a_header_does_not_hang(two_image_sets):
+    # A forked worker copied read_header's lock as another thread held it at the fork: the worker's first
+    # read_header waited forever, and so did the load (a server predicting in one thread, fitting in another).
+    import time
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from fer_classic.data import _headers
+
+    held, done = threading.Event(), threading.Event()
+
+    def reader():  # holds the lock as a header read does, a moment past the fork below
+        with _headers._WARNINGS_LOCK:
+            held.set()
+            time.sleep(0.5)
+        done.set()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert held.wait(30)
+    pool, futures, _ = _images._start_processes(two_image_sets[0][:4], _images.FaceSource((48, 48)), 1)
+    try:
+        for future in futures:
+            future.result(timeout=20)
+    except FutureTimeout:
+        for process in pool._processes.values():
+            process.kill()
+        pytest.fail("the forked worker waits for a lock held by a thread of its parent")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        thread.join(30)
+    assert done.is_set()
+
+
+@fork_only
 def test_another_threads_load_leaves_a_decoding_started_ahead_alone(two_image_sets, monkeypatch):
     # Thread A starts decoding its files ahead; thread B loads other files meanwhile. B's load cancelled A's
     # decoding (one module global), so A's load decoded everything again.

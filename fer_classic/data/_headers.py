@@ -43,6 +43,28 @@ _ORIENTATION = 0x0112  # EXIF/TIFF tag 274
 _WARNINGS_LOCK = threading.Lock()
 
 
+def _before_fork() -> None:
+    # A forked child (the processes of a large load, which read headers) copies this lock as it is: taken by
+    # another thread at that moment, it stayed taken in the child, whose first read_header waited forever.
+    # The fork waits for a header read in progress (a short one), so the child also gets the warnings
+    # filters of no catch_warnings half-way; the child takes a new lock (the pattern of logging's locks).
+    _WARNINGS_LOCK.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _WARNINGS_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    global _WARNINGS_LOCK
+    _WARNINGS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
+
+
 @functools.cache
 def _open_formats() -> tuple[str, ...]:
     # The plugins Image.open may try: MPO files are opened by the JPEG plugin.

@@ -557,8 +557,10 @@ def _start_processes(paths, source: FaceSource, workers: int, nice: int = 0):
                                initializer=_init_worker, initargs=(nice, (paths, source)))
     try:
         # Python 3.12+ warns at each fork of a process with threads (BLAS pools, say); the
-        # workers fork at the first submit. They only decode files, taking no lock those
-        # threads could hold, so the warning (a line per worker on the user's screen) is noise.
+        # workers fork at the first submit. They only decode files; the one lock of this package
+        # they take (read_header's, data._headers) is made anew in each child (os.register_at_fork),
+        # and the fork waits for a header read in progress. So the warning (a line per worker on the
+        # user's screen) is noise here.
         # The filter is process-wide (not thread-safe before Python 3.14): set only where os.fork warns.
         with warnings.catch_warnings() if _FORK_WARNS else contextlib.nullcontext():
             if _FORK_WARNS:
