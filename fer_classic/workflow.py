@@ -50,7 +50,7 @@ from .evaluation import (
 )
 from .evaluation._metrics import held_out_test
 from .exceptions import DatasetError, EmptyClassError
-from .persistence import FERModel, load_model, model_format as file_format
+from .persistence import FERModel, model_format as file_format
 from .persistence._model import check_fer_model
 from .pipeline import pipeline_keyword
 from .prediction._model import loading_cropper
@@ -842,8 +842,15 @@ def compare_model_files(
     paths = [Path(p) for p in path_items(models)]
     check_outputs({"--out": out}, inputs={"MODEL": paths}, input_trees={"--data": data_path(data)},
                   text=("--out",), make_parents=True)
+    from .persistence._files import load_model_naming
+    from .persistence._trust import trusted_names, warn_unused_trust
+
+    trusted_types = trusted_names(trusted_types)
+    loaded = [load_model_naming(p, trusted=trusted, trusted_types=trusted_types) for p in paths]
+    # Once for all the models: a name one of them needs is no "did nothing" for the others.
+    warn_unused_trust({p: named for p, (_, named) in zip(paths, loaded)}, trusted_types)
     comparison = compare_models(
-        [load_model(p, trusted=trusted, trusted_types=trusted_types) for p in paths], data, names=path_names(paths),
+        [model for model, _ in loaded], data, names=path_names(paths),
         split=split, label_map=label_map, n_jobs=n_jobs,
     )
     if out is not None:

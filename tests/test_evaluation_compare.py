@@ -203,3 +203,28 @@ def test_comparison_takes_models_scored_on_the_same_images_at_other_sizes(monkey
 def test_mcnemar_refuses_empty_input():
     with pytest.raises(ValueError, match="correct_a and correct_b are empty"):
         mcnemar_test([], [])
+
+
+def test_compare_warns_once_of_a_trusted_type_no_model_names(tmp_path, fitted_model, tiny_faces):
+    # A name one skops file needs was called useless ("leave --trust-type out") for every other model.
+    import operator
+    import warnings
+
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from fer_classic import save_model
+    from fer_classic.persistence import FERModel
+    from fer_classic.workflow import compare_model_files as compare
+
+    pipeline = make_pipeline(FunctionTransformer(operator.neg), DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
+    foreign = save_model(FERModel(pipeline=pipeline, metadata={**fitted_model.metadata,
+                                                               "classes": list(pipeline.classes_)}),
+                         tmp_path / "foreign.skops")
+    plain = save_model(fitted_model, tmp_path / "plain.joblib")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare([plain, foreign], tiny_faces, trusted_types=["_operator.neg"])
+    with pytest.warns(UserWarning, match=r"plain\.joblib, .*foreign\.skops do not name x\.Y beyond"):
+        compare([plain, foreign], tiny_faces, trusted_types=["_operator.neg", "x.Y"])

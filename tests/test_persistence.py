@@ -383,11 +383,27 @@ def test_one_string_of_trusted_types_is_one_name(tmp_path, fitted_model, tiny_fa
     assert load_model(path, trusted_types="_operator.neg").predict(tiny_faces.images).shape == (len(tiny_faces),)
 
 
-def test_trusted_type_the_file_does_not_name_is_warned(tmp_path, fitted_model, tiny_faces):
+def test_a_misspelt_trusted_type_is_named_in_the_refusal(tmp_path, fitted_model, tiny_faces):
     path = save_model(_model_with_foreign_type(fitted_model, tiny_faces), tmp_path / "m.skops")
-    with pytest.warns(UserWarning, match=r"does not name _operator\.nge beyond skops' defaults"):
-        with pytest.raises(UntrustedModelError, match="_operator.neg"):  # the misspelling is why it is refused
-            load_model(path, trusted_types=["_operator.nge"])
+    with pytest.raises(UntrustedModelError, match=r"_operator\.neg.* It does not name _operator\.nge, which you "
+                                                  r"trusted: check the spelling\."):
+        load_model(path, trusted_types=["_operator.nge"])
+
+
+def test_trusted_type_the_file_does_not_name_is_warned_at_the_caller(tmp_path, fitted_model):
+    path = save_model(fitted_model, tmp_path / "m.skops")
+    with pytest.warns(UserWarning, match=r"does not name _operator\.nge beyond skops' defaults") as caught:
+        load_model(path, trusted_types=["_operator.nge"])
+    assert caught[0].filename == __file__  # the caller's line, not the library's
+
+
+def test_trusted_types_given_as_an_iterator_are_read_once(tmp_path, fitted_model, tiny_faces):
+    # A generator of names was used up by the first name checked: the second was refused.
+    pipeline = sk_make_pipeline(FunctionTransformer(operator.neg, inverse_func=operator.pos, check_inverse=False),
+                                DummyClassifier()).fit(tiny_faces.X, tiny_faces.y)
+    model = FERModel(pipeline=pipeline, metadata={**fitted_model.metadata, "classes": list(pipeline.classes_)})
+    path = save_model(model, tmp_path / "m.skops")
+    load_model(path, trusted_types=iter(["_operator.neg", "_operator.pos"]))
 
 
 @pytest.mark.parametrize("load", [load_model, inspect_model])

@@ -20,7 +20,7 @@ from ._joblib_format import encode_joblib, load_joblib, save_joblib
 from ._inspect import component_sizes
 from ._model import FERModel, check_fer_model, plain_metadata
 from ._skops_format import is_zip, load_skops, save_skops
-from ._trust import warn_unused_trust
+from ._trust import trusted_names, warn_unused_trust
 
 __all__ = ["PendingSave", "load_model", "save_model", "start_save"]
 
@@ -189,13 +189,30 @@ def load_model(
         If it was written with other versions of fer-classic or scikit-learn;
         predictions may differ; refit the model with the installed versions
         (or upgrade fer-classic, for a file of a newer one).
+    UserWarning
+        If a name of ``trusted_types`` did nothing: the skops file does not
+        name it, or the file is a joblib file.
+    """
+    trusted_types = trusted_names(trusted_types)
+    model, named = load_model_naming(path, trusted=trusted, trusted_types=trusted_types)
+    warn_unused_trust({path: named}, trusted_types)
+    return model
+
+
+def load_model_naming(path, *, trusted: bool = False,
+                      trusted_types: Iterable[str] = ()) -> tuple[FERModel, list | None]:
+    """:func:`load_model` without its warning of unused ``trusted_types``, and the names the file holds.
+
+    Returns the model and what the file names beyond skops' defaults (None
+    for a joblib file), for a command loading several files to warn once of
+    the ``trusted_types`` none of them used (``compare``).
     """
     path = model_path(path)
     skops = is_zip(path)
+    named = None
     if skops:
-        model = load_skops(path, trusted=trusted, trusted_types=trusted_types)
+        model, named = load_skops(path, trusted=trusted, trusted_types=trusted_types)
     else:
-        warn_unused_trust(path, trusted_types, None)
         model = load_joblib(path, trusted=trusted)
     # A file saved before a parameter was added restores estimators without it: it takes its default
     # (the old behaviour, by the project's rule) before anything reads the parameters.
@@ -204,4 +221,4 @@ def load_model(
     warn_versions(path, model.metadata)  # before check_fitted: its refusal may come from other versions
     if skops:  # a skops file loads without a signature
         check_fitted(path, model)
-    return model
+    return model, named

@@ -10,7 +10,7 @@ from ._header import metadata_type_problems, missing_metadata, model_path
 from ._joblib_format import joblib_info
 from ._model import shown_classes
 from ._skops_format import is_zip, skops_info
-from ._trust import is_trusted, warn_unused_trust
+from ._trust import is_trusted, trusted_names, warn_unused_trust
 
 __all__ = ["component_sizes", "format_model_info", "inspect_model"]
 
@@ -142,8 +142,9 @@ def inspect_model(path: str | os.PathLike, *, trusted_types: Iterable[str] = ())
         As :func:`load_model`.
     """
     path = model_path(path)
+    trusted_types = trusted_names(trusted_types)
     info = skops_info(path, trusted_types=trusted_types) if is_zip(path) else joblib_info(path)
-    warn_unused_trust(path, trusted_types, info.get("untrusted_types"))
+    warn_unused_trust({path: info.get("untrusted_types")}, trusted_types)
     metadata = info["metadata"]
     missing = [] if metadata is None else missing_metadata(metadata)
     malformed = [] if metadata is None else metadata_type_problems(metadata)

@@ -20,7 +20,7 @@ from ..exceptions import ModelFileError, ModelIntegrityError, UntrustedModelErro
 from ._header import FORMAT, check_digest, check_header, check_metadata, make_header
 from ._model import FERModel
 from ._signing import verify
-from ._trust import types_needing_trust, warn_unused_trust
+from ._trust import trusted_names, types_needing_trust
 
 __all__ = ["is_zip", "load_skops", "save_skops", "skops_info"]
 
@@ -130,27 +130,33 @@ def _types(sio, path: Path, trusted_types: Iterable[str]) -> tuple[list[str], li
     return named, types_needing_trust(named, trusted_types)
 
 
-def load_skops(path: Path, *, trusted: bool, trusted_types: Iterable[str] = ()) -> FERModel:
-    """Load a skops model file; every type and function it names is checked first."""
+def load_skops(path: Path, *, trusted: bool, trusted_types: Iterable[str] = ()) -> tuple[FERModel, list[str]]:
+    """Load a skops model file; every type and function it names is checked first.
+
+    Returns the model and the names it holds beyond skops' defaults.
+    """
     header, _ = _read_header(path)
     check_metadata(path, header["metadata"])
     _check_memory(path)
     sio = _import_skops()
+    trusted_types = trusted_names(trusted_types)
     named, refused = _types(sio, path, trusted_types)
-    warn_unused_trust(path, trusted_types, named)  # first: a misspelt name is why the file is refused
     if refused and not trusted:
+        # A misspelt --trust-type is often why: say so here, where the user reads.
+        unused = sorted(trusted_types - set(named))
         raise UntrustedModelError(
             f"{path} names types or functions that are not on fer-classic's list of trusted names "
             f"(loading them could run code): {', '.join(refused)}. If you trust the file's source, check "
             "them, then pass them to load_model as trusted_types=[...] ('--trust-type NAME' once per name on the "
             "command line), or load it with trusted=True ('--trust')."
+            + (f" It does not name {', '.join(unused)}, which you trusted: check the spelling." if unused else "")
         )
     try:
         pipeline = sio.load(path, trusted=named)
     except Exception as exc:  # skops raises many types on a damaged archive
         raise ModelIntegrityError(f"{path}: the skops data cannot be loaded ({type(exc).__name__}: {exc}).") from exc
     _check_trees(path, pipeline)
-    return FERModel(pipeline=pipeline, metadata=header["metadata"])
+    return FERModel(pipeline=pipeline, metadata=header["metadata"]), named
 
 
 def _trees(obj, owner=None, seen=None):

@@ -16,9 +16,10 @@ function that takes or returns arbitrary objects, or a class whose
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["DEFAULT_TRUSTED_MODULES", "TRUSTED_TYPES", "is_trusted", "types_needing_trust", "warn_unused_trust"]
+__all__ = ["DEFAULT_TRUSTED_MODULES", "TRUSTED_TYPES", "is_trusted", "trusted_names", "types_needing_trust",
+           "warn_unused_trust"]
 
 #: The packages :data:`TRUSTED_TYPES` draws from. For information only:
 #: trust is never granted by package or module prefix.
@@ -85,28 +86,37 @@ def types_needing_trust(names: Iterable[str], trusted_types: Iterable[str] = ())
 
     One string in ``trusted_types`` is one name (not its characters).
     """
-    return sorted(name for name in set(names) if not (is_trusted(name) or name in _names(trusted_types)))
+    extra = trusted_names(trusted_types)
+    return sorted(name for name in set(names) if not (is_trusted(name) or name in extra))
 
 
-def _names(trusted_types: Iterable[str]) -> frozenset[str]:
+def trusted_names(trusted_types: Iterable[str]) -> frozenset[str]:
+    """The names in ``trusted_types``, read once (an iterator is used up by one reading); one string is one name."""
     return frozenset([trusted_types] if isinstance(trusted_types, str) else trusted_types)
 
 
-def warn_unused_trust(path, trusted_types: Iterable[str], named: Iterable[str] | None) -> None:
-    """Warn about the ``trusted_types`` that loading ``path`` did not use (they were accepted without a word).
+def warn_unused_trust(named: Mapping, trusted_types: Iterable[str], *, stacklevel: int = 2) -> None:
+    """Warn about the ``trusted_types`` that loading the files of ``named`` did not use.
 
-    ``named`` is what a skops file names beyond skops' defaults; None for a
-    joblib file, which trust by name does not apply to (its signature does).
+    ``named`` maps each model file loaded to the names it holds beyond skops'
+    defaults, None for a joblib file (trust by name does not apply to it: its
+    signature does). A name is unused when no file names it: one command
+    loading several files (``compare``) warns once, for the names none of them
+    needed, rather than for every file that does not.
     """
-    given = sorted(_names(trusted_types))
+    given = sorted(trusted_names(trusted_types))
     if not given:
         return
-    if named is None:
-        warnings.warn(f"--trust-type (trusted_types) applies to .skops files only; {path} is a joblib file, "
-                      f"so {', '.join(given)} did nothing: leave --trust-type out.", UserWarning, stacklevel=3)
+    skops = [set(names) for names in named.values() if names is not None]
+    files = ", ".join(str(path) for path in named)
+    if not skops:
+        warnings.warn(f"--trust-type (trusted_types) applies to .skops files only; {files} "
+                      f"{'is a joblib file' if len(named) == 1 else 'are joblib files'}, so {', '.join(given)} did "
+                      "nothing: leave --trust-type out.", UserWarning, stacklevel=stacklevel + 1)
         return
-    unused = [name for name in given if name not in set(named)]
+    unused = [name for name in given if not any(name in names for names in skops)]
     if unused:
-        warnings.warn(f"{path} does not name {', '.join(unused)} beyond skops' defaults, so trusting "
-                      f"{'it' if len(unused) == 1 else 'them'} (--trust-type, trusted_types) did nothing; check the "
-                      "spelling against 'fer-classic inspect' ('skops types').", UserWarning, stacklevel=3)
+        warnings.warn(f"{files} {'does' if len(named) == 1 else 'do'} not name {', '.join(unused)} beyond skops' "
+                      f"defaults, so trusting {'it' if len(unused) == 1 else 'them'} (--trust-type, trusted_types) "
+                      "did nothing; check the spelling against 'fer-classic inspect' ('skops types').",
+                      UserWarning, stacklevel=stacklevel + 1)
