@@ -27,7 +27,7 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:  # Windows: write_together's renames are kept apart between threads only
+except ImportError:  # Windows: exclusive_lock keeps threads apart only
     fcntl = None
 
 from ._display import valid_text
@@ -51,8 +51,9 @@ _recorders_lock = threading.Lock()
 #: The lists of the blocks open in this thread (context), innermost last: a write is theirs alone.
 _OWN_RECORDERS: contextvars.ContextVar[tuple[list[Path], ...]] = contextvars.ContextVar(
     "fer_classic_recorders", default=())
-#: Held while a write_together set is renamed: two writers' renames of one set do not interleave.
-_RENAME_LOCK = threading.Lock()
+#: exclusive_lock's thread lock of each lock file (by absolute path): record locks keep processes apart only.
+_LOCK_FILE_LOCKS: dict[str, threading.Lock] = {}
+_LOCK_FILE_LOCKS_LOCK = threading.Lock()
 # Dots would end the pid@host field of the name.
 _HOST = socket.gethostname().replace(".", "-") or "localhost"
 
@@ -292,28 +293,101 @@ def _new_temporary(path: Path, prefixes: dict[str, str], *, keep_suffix: bool = 
     return Path(name), mode
 
 
+def _after_fork_in_child() -> None:
+    # A thread lock another thread held at the fork stays held in the child: the child starts with none.
+    global _LOCK_FILE_LOCKS, _LOCK_FILE_LOCKS_LOCK
+    _LOCK_FILE_LOCKS, _LOCK_FILE_LOCKS_LOCK = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: PathLike, *, waiting: Callable[[], object] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the lock file ``path`` (created if missing, never deleted) for the block.
+
+    Threads of this process are kept apart by a thread lock per file,
+    processes by a POSIX record lock (``fcntl.lockf``), which belongs to
+    the process: a forked child does not keep it, and it is released when
+    its holder dies. Where the lock is held already, ``waiting()`` is
+    called once (to say so), then the lock is waited for. Without ``fcntl``
+    (Windows) or on a filesystem without record locks, only threads are
+    kept apart. The file must be fer-classic's own: never lock a folder or
+    file of the user's, which another program (``flock DIR command``) may hold.
+    """
+    path = os.path.abspath(path)
+    told = []
+    with _thread_lock(path, waiting and (lambda: told.append(waiting()))):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as exc:
+                    if exc.errno in (errno.EACCES, errno.EAGAIN):  # another process holds it
+                        if waiting is not None and not told:
+                            waiting()
+                        fcntl.lockf(fd, fcntl.LOCK_EX)
+                    # else: no record locks on this filesystem: threads only
+            yield
+        finally:
+            os.close(fd)  # and the record lock with it
+
+
+@contextlib.contextmanager
+def _thread_lock(key: str, waiting: Callable[[], object] | None = None) -> Iterator[None]:
+    """Hold this process's thread lock of ``key`` (one per key, made on first use); ``waiting()`` if it is held."""
+    with _LOCK_FILE_LOCKS_LOCK:
+        lock = _LOCK_FILE_LOCKS.setdefault(key, threading.Lock())
+    if not lock.acquire(blocking=False):
+        if waiting is not None:
+            waiting()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _locks_folder() -> Path | None:
+    """This user's folder of fer-classic's lock files in the temporary folder, or None where it cannot be used."""
+    folder = Path(tempfile.gettempdir()) / f"fer-classic-locks-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+        return None  # a link or another user's folder: not ours to lock in
+    return folder
+
+
 @contextlib.contextmanager
 def _renaming_together(folders: Iterable[Path]) -> Iterator[None]:
     """Hold the renames of one :func:`write_together` set apart from another writer's of the same folders.
 
     Two writers of one report folder at once (two ``evaluate --report``)
     interleaved their renames and left a mixed set (report.html of one,
-    metrics.json of the other); now the set renamed last is whole. Threads
-    of this process take :data:`_RENAME_LOCK`; processes an exclusive
-    ``flock`` of each folder (in name order; nothing is created there, and
-    where a folder cannot be locked, or there is no ``fcntl``, only threads
-    are kept apart).
+    metrics.json of the other); now the set renamed last is whole. Each
+    folder is locked through :func:`exclusive_lock` on a lock file of
+    fer-classic's own, named by the folder's device and inode, in
+    :func:`_locks_folder` (the user's folder itself was locked before: under
+    ``flock DIR fer-classic ... DIR`` the run waited forever for its own
+    parent's lock). Nothing is created in the user's folders; where no lock
+    file can be made, only threads are kept apart (the processes of one user
+    on one machine are kept apart, not of several users or machines).
     """
-    with _RENAME_LOCK, contextlib.ExitStack() as held:
-        if fcntl is not None:
-            for folder in sorted({os.path.abspath(folder) for folder in folders}):
-                try:
-                    fd = os.open(folder, os.O_RDONLY)
-                except OSError:
-                    continue
-                held.callback(os.close, fd)
-                with contextlib.suppress(OSError):  # a filesystem without flock: threads only
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+    keys = set()
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            info = os.stat(folder)
+            keys.add(f"{info.st_dev:x}-{info.st_ino:x}.lock")
+    locks = _locks_folder()
+    with contextlib.ExitStack() as held:
+        for key in sorted(keys):  # in one order: two writers of the same folders never wait on each other
+            held.enter_context(exclusive_lock(locks / key) if locks is not None else _thread_lock(key))
         yield
 
 

@@ -541,6 +541,50 @@ def test_two_writer_processes_of_one_set_of_files_leave_one_whole_set(tmp_path, 
     assert len(contents) == 1, contents
 
 
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
+def test_writing_a_set_of_files_does_not_wait_for_a_lock_on_the_users_folder(tmp_path):
+    # `flock reports/ fer-classic evaluate --report reports/`: write_together flocked the user's folder and waited
+    # forever, without a word, for the lock its own parent held. It locks a file of fer-classic's own now.
+    import fcntl
+
+    from fer_classic import _fileio
+
+    names = ("report.html", "metrics.json")
+    fd = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as flock(1) holds it for its command
+    writer = threading.Thread(target=_fileio.write_together, args=([(tmp_path / name, name) for name in names],))
+    try:
+        writer.start()
+        writer.join(20)
+        hung = writer.is_alive()
+    finally:
+        os.close(fd)  # lets the old code's writer go on
+        writer.join(30)
+    assert not hung, "write_together waits for a lock on the user's folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    assert [(tmp_path / name).read_text() for name in names] == list(names)
+
+
+def test_one_lock_file_keeps_threads_apart_and_says_that_one_waits(tmp_path):
+    from fer_classic import _fileio
+
+    lock, said = tmp_path / "x.lock", []
+    inside, release = threading.Event(), threading.Event()
+
+    def holder():
+        with _fileio.exclusive_lock(lock):
+            inside.set()
+            assert release.wait(30)
+
+    def waiter():
+        assert inside.wait(30)
+        with _fileio.exclusive_lock(lock, waiting=lambda: said.append("waiting") or release.set()):
+            said.append("in")
+
+    _run_threads(holder, waiter)
+    assert said == ["waiting", "in"]
+
+
 # -- F9: recording_writes in two threads ------------------------------------------------------------------------
 
 def test_a_recording_block_lists_only_the_files_its_own_thread_wrote(tmp_path):
