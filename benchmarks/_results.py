@@ -30,7 +30,9 @@ OUT_HELP = "results JSON, replaced when the run ends (a stopped run leaves it as
 #: ``--out``'s help in the scripts of :class:`RowsFile`.
 ROWS_OUT_HELP = ("results JSON, replaced by a run; the rows so far are written to it as they are measured, or to "
                  "NAME.partial.json beside it while it holds a complete run (default: %(default)s)")
-#: [path, rows] of the last rows written before the run completed: what run_script says a stopped run kept.
+#: [partial path, number of rows, the complete ``--out`` beside it or False] of the last rows the running
+#: ``run_script`` call wrote before its run completed: what it says a stopped run kept. Each call starts and ends
+#: with it empty, so one run's rows are never named by the next in the same process.
 _kept: list = []
 
 #: The largest ``--seed``: numpy's and scikit-learn's ``random_state`` take 0 to 2**32 - 1.
@@ -163,6 +165,7 @@ def run_script(main) -> None:
     """
     # Ctrl-C as KeyboardInterrupt again: each script exits 130 on it while it imports (before run_script).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    _kept.clear()
     try:
         code = main()
     except UsageExit as exc:
@@ -175,4 +178,6 @@ def run_script(main) -> None:
         kept = _kept_line()
         print(f"stopped: {kept}" if kept else "stopped", file=sys.stderr)
         raise SystemExit(130) from None
+    finally:
+        _kept.clear()
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -54,6 +54,29 @@ def test_a_stopped_run_says_where_its_rows_are(results, tmp_path, capsys):
                                        f"{out} keeps the earlier complete results\n")
 
 
+def test_a_later_run_in_the_same_process_does_not_report_the_earlier_runs_rows(results, tmp_path, capsys):
+    """The rows a stopped run kept were named again by the next failed run_script call in the process."""
+    out = tmp_path / "acc.json"
+
+    def stopped():
+        results.RowsFile(out).write({"rows": [{"a": 5}]}, False)
+        raise KeyboardInterrupt
+
+    def failed():
+        raise results.ScriptError("the child failed")
+
+    with pytest.raises(SystemExit):
+        results.run_script(stopped)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        results.run_script(failed)
+    assert ended.value.code == "error: the child failed"
+    with pytest.raises(SystemExit) as ended:
+        results.run_script(lambda: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "stopped\n"
+
+
 def test_bench_samplers_stopped_after_a_row_keeps_the_earlier_complete_results(folder_dataset, tmp_path,
                                                                                monkeypatch, capsys):
     bench = benchmark_module("bench_samplers")
