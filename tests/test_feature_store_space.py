@@ -109,3 +109,47 @@ def test_a_fit_on_a_disk_without_room_for_its_store_names_feature_store(folder_d
         fit_model(folder_dataset, features="hog", clf="svm", clf_params={"backend": "approx", "n_components": 20},
                   feature_store=tmp_path / "store", chunk_size=16, out=tmp_path / "m.joblib")
     assert not (tmp_path / "m.joblib").exists()
+
+
+def _fill(store, monkeypatch, extract):
+    """Fill ``store`` as a chunked fit does (_StoreChunks: under its lock), ``extract`` computing each chunk."""
+    from fer_classic import _distributed
+
+    monkeypatch.setattr(_distributed, "_extract", extract)
+    images = namedtuple("_Images", "paths")(np.array([str(i) for i in range(store.n_rows)]))
+    _distributed._StoreChunks(store, images, (4, 4), None, None, lambda message: None)
+
+
+def _extracted(paths, size, cropper, head):
+    from fer_classic import _distributed
+
+    n = len(paths)
+    return _distributed._Chunk(np.ones((n, WIDTH)), np.arange(n), [], np.zeros((n, 4, 4), np.uint8))
+
+
+def test_a_fit_refused_for_want_of_room_leaves_no_store_folder(tmp_path, monkeypatch):
+    # The lock file, made in the store's folder before the first chunk, kept the folder (and the clean-up of a
+    # store without room never ran): "a fit refused before that leaves no folder" was untrue.
+    _fallocate_fails(monkeypatch, errno.ENOSPC)
+    store = FeatureStore(tmp_path / "root", "k", N_ROWS, 200)
+    with pytest.raises(OutputPathError, match="no room for the feature store k"):
+        _fill(store, monkeypatch, _extracted)
+    assert not store.folder.exists()
+
+
+def test_a_fit_stopped_before_its_first_chunk_leaves_no_store_folder(tmp_path, monkeypatch):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    store = FeatureStore(tmp_path / "root", "k", N_ROWS, 200)
+    with pytest.raises(KeyboardInterrupt):
+        _fill(store, monkeypatch, interrupted)
+    assert not store.folder.exists()
+
+
+def test_a_filled_store_holds_only_its_own_files(tmp_path, monkeypatch):
+    store = FeatureStore(tmp_path, "k", N_ROWS, 200)
+    _fill(store, monkeypatch, _extracted)
+    assert sorted(p.name for p in store.folder.iterdir()) == ["features.npy", "kept.npy", "manifest.json",
+                                                              "pixels.npy"]
+    assert FeatureStore(tmp_path, "k", N_ROWS, 200).missing() == []

@@ -21,13 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import fcntl
-except ImportError:  # Windows: no lock
-    fcntl = None
-
 from .._display import megabytes
-from .._fileio import atomic_write_text, no_room
+from .._fileio import atomic_write_text, exclusive_lock, no_room
 from ..exceptions import OutputPathError
 
 __all__ = ["FeatureStore", "files_fingerprint", "store_key"]
@@ -36,7 +31,7 @@ _MANIFEST = "manifest.json"
 _FEATURES = "features.npy"
 _KEPT = "kept.npy"
 _PIXELS = "pixels.npy"
-_LOCK = ".lock"  # held (flock) by the process filling the store: see FeatureStore.filling
+_LOCK = ".{key}.lock"  # beside the store's folder, held by the process filling it: see FeatureStore.filling
 #: 2: the decoded faces are kept (pixels.npy), for the training set's fingerprint.
 _VERSION = 2
 # posix_fallocate unsupported where the filesystem cannot preallocate (then free space is compared instead).
@@ -70,7 +65,8 @@ class FeatureStore:
     ----------
     root : path
         Folder of stores; this store is ``root/<key>``, created when its first
-        chunk is written (a fit refused before that leaves no folder).
+        chunk is written (a fit refused before that leaves no folder), and its
+        lock file ``root/.<key>.lock`` (see :meth:`filling`).
     key : str
         :func:`store_key` of the extractor parameters and the data fingerprint.
     n_rows : int
@@ -130,25 +126,22 @@ class FeatureStore:
         the arrays the other had written and mapped (EOFError, a shape error,
         SIGBUS). Another process's hold is waited for (``log`` says so), then
         the manifest is read again from disk, so that :meth:`missing` leaves out
-        the chunks that process wrote. The lock is ``flock`` on ``.lock`` in
-        the store's folder (made here), released when the block ends or the
-        process dies; where there is no ``fcntl`` (Windows) nothing is locked.
+        the chunks that process wrote. The lock is :func:`~fer_classic._fileio.exclusive_lock`
+        on ``.<key>.lock`` beside the store's folder, in the root (made here),
+        released when the block ends or the process dies (a forked child does
+        not keep it); where there is no ``fcntl`` (Windows) only threads are
+        kept apart. The lock file is not in the store's folder, which is still
+        made by the first chunk written: a fit refused or stopped before it
+        leaves no folder.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
         # Never deleted: a process waiting on a lock file removed meanwhile would hold a lock nobody else sees.
-        fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if log is not None:
-                        log(f"feature store {self.folder}: another fer-classic process is filling it; waiting for it")
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+        lock = self.folder.parent / _LOCK.format(key=self.folder.name)
+        waiting = None if log is None else (
+            lambda: log(f"feature store {self.folder}: another fer-classic run is filling it; waiting for it"))
+        with exclusive_lock(lock, waiting=waiting):
             self._load()
             yield self
-        finally:
-            os.close(fd)  # and the lock with it
 
     def _damaged(self, what: str) -> ValueError:
         return ValueError(f"Feature store {self.folder} is damaged ({what}); delete that folder to compute the "
