@@ -163,8 +163,10 @@ def run_script(main) -> None:
     wrote before. ``main`` returns its exit status (an int) or None (0): anything else (a result dict) was
     printed on stderr as the status and exited 1 after a successful run.
     """
-    # Ctrl-C as KeyboardInterrupt again: each script exits 130 on it while it imports (before run_script).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C as KeyboardInterrupt again where _interrupt.install set its import-time handler (exit 130 before
+    # run_script); any other handler, an inherited SIG_IGN above all (a background job), is left as it is.
+    if getattr(signal.getsignal(signal.SIGINT), "benchmark_prelude", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _kept.clear()
     try:
         code = main()

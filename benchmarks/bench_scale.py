@@ -43,15 +43,10 @@ Results: ``benchmarks/results/bench_scale_<size>_<mode>.json`` (and
 
 from __future__ import annotations
 
-if __name__ == "__main__":  # Ctrl-C in the seconds of the imports below: no traceback (run_script takes it back)
-    import signal
-    import sys as _sys
+if __name__ == "__main__":  # Ctrl-C in the seconds of the imports below: no traceback
+    import _interrupt
 
-    def _stopped(*_):
-        print("stopped", file=_sys.stderr)
-        raise SystemExit(130)
-
-    signal.signal(signal.SIGINT, _stopped)
+    _interrupt.install()
 
 import argparse
 import contextlib

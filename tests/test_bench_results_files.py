@@ -139,3 +139,45 @@ def test_bench_deep_keeps_an_earlier_complete_section_until_the_new_one_complete
                                            "throughput": {"machine": {}}}
     bench.write_section(out, "fresh", {"complete": False})  # no earlier section: written under its name
     assert json.loads(out.read_text())["fresh"] == {"complete": False}
+
+
+def test_an_ignored_ctrl_c_stays_ignored_in_imports_and_in_main(results):
+    """The import-time handler and run_script set a handler over an inherited SIG_IGN: a background
+    ``bench_x.py &`` died on the Ctrl-C aimed at the foreground job."""
+    import signal
+
+    interrupt = benchmark_module("_interrupt")
+    seen = []
+
+    def main():
+        seen.append(signal.getsignal(signal.SIGINT))
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        interrupt.install()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        with pytest.raises(SystemExit):
+            results.run_script(main)
+        assert seen == [signal.SIG_IGN]
+        # Python's own handler: the import-time one is installed, and run_script gives main KeyboardInterrupt back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupt.install()
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        with pytest.raises(SystemExit):
+            results.run_script(main)
+        assert seen[-1] is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("name", ["bench_loading", "naive_fit", "bench_svm"])
+def test_a_script_run_from_another_folder_finds_its_helpers(name, tmp_path):
+    """The scripts import _interrupt first: run as ``python /path/benchmarks/NAME.py`` from anywhere."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
