@@ -561,7 +561,7 @@ def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_k
     side by side in float32 (:class:`~fer_classic.preprocessing.MirrorViews`).
     """
     from ._resources import require_memory
-    from .features._registry import feature_widths
+    from .features._registry import feature_widths, parse_feature_names
     from .preprocessing import n_mirror_views
 
     widths = feature_widths(features, shape) if shape is not None else [None]
@@ -574,7 +574,11 @@ def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_k
     else:
         rows = n_rows * (2 if flip else 1)
         needed, what = rows * width * 8, f"{rows:,} x {width:,} float64"
-    require_memory(needed, f"The {what} features of --features {features} at --size {shape[0]}"
+    what = f"The {what} features"
+    if "pca" in parse_feature_names(features):  # exact components: the pixels' covariance and eigh's copy of it
+        pixels = int(np.prod(shape))
+        needed, what = needed + 16 * pixels * pixels, f"{what} (and pca's {pixels:,} x {pixels:,} pixel covariance)"
+    require_memory(needed, f"{what} of --features {features} at --size {shape[0]}"
                    + (f"x{shape[1]}" if shape[0] != shape[1] else ""), "give a smaller --size or other --features.")
 
 

@@ -128,6 +128,18 @@ def test_a_feature_matrix_or_mlp_larger_than_the_memory_is_refused_before_the_wo
         require_mlp_memory(pipeline, "hog", (48, 48))
 
 
+def test_pca_s_pixel_covariance_larger_than_the_memory_is_refused_before_the_work(monkeypatch):
+    # Its exact components take the pixels' covariance: 2.1 GB at --size 128 (12.8 GB at 200), not counted.
+    from fer_classic import _resources
+    from fer_classic._training import require_feature_memory
+
+    monkeypatch.setattr(_resources, "available_memory", lambda: 2**30)
+    with pytest.raises(MemoryError, match=r"and pca's 16,384 x 16,384 pixel covariance\) of --features pca at "
+                                          r"--size 128"):
+        require_feature_memory("pca", (128, 128), 840, flip=False, mirror_kernel=False, kernel_shift=0)
+    require_feature_memory("pca", (48, 48), 840, flip=False, mirror_kernel=False, kernel_shift=0)
+
+
 def test_the_feature_memory_of_mirror_views_counts_them_in_float32(monkeypatch):
     from fer_classic import _resources
     from fer_classic._training import require_feature_memory
