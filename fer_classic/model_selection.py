@@ -851,7 +851,7 @@ def search_model(
         if fit_groups is None:  # the data's own train/test splits: group the training images now
             fit_groups, grouping = image_groups(train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    scored = FaceDataset.concatenate([validation, test], name=dataset.name) if cv == "publictest" else test
+    scored = {"PublicTest (validation)": validation, "PrivateTest": test} if cv == "publictest" else {"test": test}
     warn_exact_copies(train, scored, dataset.name, command="search", stacklevel=3)
     refit_on = train
     require_feature_memory(features, shape, len(pool), flip=flip, mirror_kernel=mirror_kernel,

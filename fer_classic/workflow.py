@@ -416,7 +416,7 @@ def fit_model(
     if not held_out:
         _warn_unused_groups(groups, dataset.name)
     if not dedupe_data:  # dedupe dropped the copies and warned of mixed labels
-        warn_exact_copies(train, test, dataset.name, stacklevel=3)
+        warn_exact_copies(train, {"test": test}, dataset.name, stacklevel=3)
     _refuse_unseen_classes(train.classes, test.classes, dataset.name)
     require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
                            kernel_shift=kernel_shift)
@@ -722,7 +722,8 @@ def _recompute_held_out(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     if not held_out_test(metadata):
         fitted = f"it was fitted on the train split of {source} and scored on its test split"
         if training_images_scored(model, dataset, None):
-            others = sorted({str(s) for s in dataset.splits} - {"train"})  # a copy may call its test split "val"
+            # A copy may call its test split "val"; rows without a split ("") are no --split value.
+            others = sorted({str(s) for s in dataset.splits} - {"train", ""})
             score = ("score --split test" if dataset.has_split("test") else
                      f"{dataset.name} holds no test split: score --split {others[0]}" if others else
                      f"{dataset.name} holds no test split: score the model on data it was not trained on")

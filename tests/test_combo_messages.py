@@ -149,16 +149,19 @@ def test_held_out_of_the_model_s_training_images_alone_names_no_test_split(small
         _recompute_held_out(model, small_faces.select("train"))
 
 
-def test_held_out_of_a_copy_with_a_val_split_names_it(small_faces):
-    # A copy of the data whose test split is called val was told to score data the model was not trained on.
+@pytest.mark.parametrize("other, advice", [
+    ("val", "score --split val"),  # was told to score data the model was not trained on
+    ("", "score the model on data it was not trained on"),  # was told "score --split ."
+])
+def test_held_out_of_a_copy_with_another_split_names_it(small_faces, other, advice):
     import numpy as np
 
     from fer_classic import fit_model
     from fer_classic.workflow import _recompute_held_out
 
     model = fit_model(small_faces, features="pixels", clf="ridge").model
-    copy = small_faces.with_splits(np.where(small_faces.splits == "test", "val", small_faces.splits))
-    with pytest.raises(ValueError, match=r"held nothing out: .* holds no test split: score --split val\.$"):
+    copy = small_faces.with_splits(np.where(small_faces.splits == "test", other, small_faces.splits))
+    with pytest.raises(ValueError, match=rf"held nothing out: .* holds no test split: {advice}\.$"):
         _recompute_held_out(model, copy)
 
 

@@ -357,7 +357,8 @@ def test_fit_without_dedupe_warns_of_test_copies_of_training_images(leaky):
     from fer_classic.exceptions import DataLeakageWarning
 
     with pytest.warns(DataLeakageWarning, match=r"leaky: 1 of the \d+ test images are pixel-identical to training "
-                                                r"images, so the test score is inflated: .*fit --dedupe"):
+                                                r"images, so the test score is inflated: .*fit --dedupe.*"
+                                                r"'fer-classic describe --data leaky --duplicates-csv FILE'"):
         fit_model(leaky, features="pixels", clf="knn")
 
 

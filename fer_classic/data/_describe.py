@@ -31,6 +31,7 @@ from ._duplicates import (
     hash_thumbnail,
     perceptual_hashes,
     pixel_digest,
+    pixel_digests,
 )
 from ._folder import file_usages, scan_folder
 from ._images import decode_image_header
@@ -337,7 +338,7 @@ def _describe_arrays(dataset: FaceDataset, fmt: str):
     height, width = dataset.image_shape
     n = len(dataset)
     return {
-        "digests": [pixel_digest(image) for image in dataset.images],
+        "digests": pixel_digests(dataset.images),
         "hashes": perceptual_hashes(dataset.images),
         "sizes": [f"{width}x{height}"] * n, "modes": ["L"] * n, "formats": [fmt] * n,
         "labels": dataset.labels, "splits": effective_splits(dataset.splits, dataset.usages),

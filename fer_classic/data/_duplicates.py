@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import shlex
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = [
     "near_duplicate_pairs",
     "perceptual_hashes",
     "pixel_digest",
+    "pixel_digests",
 ]
 
 #: Default near-duplicate threshold: pHashes differing in at most this many of 64 bits.
@@ -86,6 +88,11 @@ def pixel_digest(image: np.ndarray) -> str:
     digest.update(f"{image.shape}{image.dtype.str}".encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
+
+
+def pixel_digests(images) -> list[str]:
+    """:func:`pixel_digest` of every image: the one way copies are told apart (dedupe, describe, fit's checks)."""
+    return [pixel_digest(image) for image in images]
 
 
 def hash_thumbnail(image: np.ndarray) -> np.ndarray:
@@ -238,7 +245,7 @@ def duplicate_groups(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRE
     ndarray of int, shape (n_images,)
     """
     _check_threshold(threshold)
-    digests = np.asarray([pixel_digest(image) for image in dataset.images], dtype=str)
+    digests = np.asarray(pixel_digests(dataset.images), dtype=str)
     if not len(digests):
         return np.zeros(0, dtype=np.int64)
     _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
@@ -292,7 +299,7 @@ def join_exact_copies(images, groups: np.ndarray) -> tuple[np.ndarray, int]:
     """
     names, group, sizes = np.unique(np.asarray(groups).astype(str), return_inverse=True, return_counts=True)
     group = group.ravel()
-    _, copy = np.unique([pixel_digest(image) for image in images], return_inverse=True)
+    _, copy = np.unique(pixel_digests(images), return_inverse=True)
     # Groups and distinct images are the nodes; each image joins its group to its pixels.
     component = _components(len(names) + len(images), np.column_stack([group, len(names) + copy.ravel()]))
     component = component[: len(names)]
@@ -590,7 +597,7 @@ def duplicates_of(dataset: FaceDataset, *, threshold: int = DEFAULT_NEAR_THRESHO
         Exact and near copies, by split.
     """
     return find_duplicates(
-        [pixel_digest(image) for image in dataset.images], perceptual_hashes(dataset.images),
+        pixel_digests(dataset.images), perceptual_hashes(dataset.images),
         splits=effective_splits(dataset.splits, dataset.usages), labels=dataset.labels, sources=dataset.sources,
         threshold=threshold,
     )
@@ -635,7 +642,7 @@ def dedupe(
     _check_threshold(threshold)
     # No near pairs listed (video frames by the thousand make millions): exact copies by digest,
     # near ones by duplicate_groups, whose memory grows with the images only.
-    digests = np.asarray([pixel_digest(image) for image in dataset.images], dtype=str)
+    digests = np.asarray(pixel_digests(dataset.images), dtype=str)
     exact_groups = _groups(np.unique(digests, return_inverse=True)[1].ravel()) if len(digests) else []
     splits = effective_splits(dataset.splits, dataset.usages)
     groups = _groups(duplicate_groups(dataset, threshold=threshold)) if near else exact_groups
@@ -653,35 +660,59 @@ def dedupe(
     return dataset.subset(~drop)
 
 
-def warn_exact_copies(train: FaceDataset, test: FaceDataset, name: str, *, command: str = "fit",
+#: What a test image copying a training image does to each part a command scores (``warn_exact_copies``).
+_COPY_EFFECTS = {
+    "test": "the test score is inflated",
+    "PrivateTest": "the test score is inflated",
+    "PublicTest (validation)": "the validation scores, and so the parameters chosen, favour memorised images",
+}
+
+
+def warn_exact_copies(train: FaceDataset, scored: Mapping[str, FaceDataset], name: str, *, command: str = "fit",
                       stacklevel: int = 2) -> None:
-    """Warn of test images pixel-identical to training ones, and of identical copies that carry other labels.
+    """Warn of scored images pixel-identical to training ones, and of identical copies that carry other labels.
 
     What ``fit`` (without ``--dedupe``) and ``search`` say of their data:
     ``describe`` lists such copies and :func:`dedupe` drops them, but a fit
     that used neither scored inflated and trained on contradicting labels
     without a word. Exact copies only (digests: 0.5 s for 36,000 images of
-    48x48); near duplicates need ``describe``'s pHash comparison. ``command``
-    (``"fit"`` or ``"search"``) chooses the remedy named: search has no
-    ``--dedupe``.
+    48x48); near duplicates need ``describe``'s pHash comparison.
+
+    Parameters
+    ----------
+    train : FaceDataset
+        The training images.
+    scored : mapping of str to FaceDataset
+        Each part scored, by what it is (``"test"``, ``"PublicTest (validation)"``,
+        ``"PrivateTest"``): one warning per part, saying what its copies do.
+    name : str
+        The data's name (its path), as ``describe --data`` takes it.
+    command : {"fit", "search"}
+        Chooses the remedy named: search has no ``--dedupe``.
+    stacklevel : int, default=2
+        Of the warnings.
     """
     dedupe_it = ("fit --dedupe (dedupe_data=True)" if command == "fit" else
                  f"{command} has no --dedupe: {command} on fer_classic.data.dedupe(dataset) in Python, which")
-    listed = "'fer-classic describe --duplicates-csv FILE' lists"
-    train_digests = [pixel_digest(image) for image in train.images]
-    test_digests = [pixel_digest(image) for image in test.images]
+    # The data named: describe without --data describes the generated faces.
+    listed = f"'fer-classic describe --data {shlex.quote(str(name))} --duplicates-csv FILE' (same --label-map) lists"
+    train_digests = pixel_digests(train.images)
     first = dict(zip(reversed(train_digests), reversed(range(len(train)))))  # digest -> its first training image
-    leaked = [(i, first[d]) for i, d in enumerate(test_digests) if d in first]
-    if leaked:
-        warnings.warn(
-            f"{name}: {len(leaked)} of the {len(test)} test images are pixel-identical to training images, so the "
-            "test score is inflated: "
-            + list_sources([f"{test.sources[i]} = {train.sources[j]}" for i, j in leaked], limit=3)
-            + f". {dedupe_it} leaves them out (in memory; the files are untouched); {listed} every copy.",
-            DataLeakageWarning, stacklevel=stacklevel)
-    labels = np.concatenate([np.asarray(train.labels, dtype=object), np.asarray(test.labels, dtype=object)])
-    sources = np.concatenate([np.asarray(train.sources, dtype=object), np.asarray(test.sources, dtype=object)])
-    copies = _groups(np.unique(train_digests + test_digests, return_inverse=True)[1].ravel()) if len(labels) else []
+    parts = [(what, part, pixel_digests(part.images)) for what, part in scored.items()]
+    for what, part, digests in parts:
+        leaked = [(i, first[d]) for i, d in enumerate(digests) if d in first]
+        if leaked:
+            warnings.warn(
+                f"{name}: {len(leaked)} of the {len(part)} {what} images are pixel-identical to training images, "
+                f"so {_COPY_EFFECTS.get(what, _COPY_EFFECTS['test'])}: "
+                + list_sources([f"{part.sources[i]} = {train.sources[j]}" for i, j in leaked], limit=3)
+                + f". {dedupe_it} leaves them out (in memory; the files are untouched); {listed} every copy.",
+                DataLeakageWarning, stacklevel=stacklevel)
+    every = [train, *(part for _, part, _ in parts)]
+    labels = np.concatenate([np.asarray(d.labels, dtype=object) for d in every])
+    sources = np.concatenate([np.asarray(d.sources, dtype=object) for d in every])
+    digests = train_digests + [d for _, _, part_digests in parts for d in part_digests]
+    copies = _groups(np.unique(digests, return_inverse=True)[1].ravel()) if len(labels) else []
     mixed = [group for group in copies if len(set(labels[group].tolist())) > 1]
     if mixed:
         shown = []
