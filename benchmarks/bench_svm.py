@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_classic._fileio import atomic_write
+from fer_classic._fileio import atomic_write_text, write_together
 from fer_classic.data import IMAGE_EXTENSIONS, dataset_inputs, load_folder
 from fer_classic.estimators import SVMClassifier, cuml_status
 from fer_classic.features import HOGFeatures
@@ -40,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import UsageExit, check_results, run_script, write_json  # noqa: E402  (one road for --out)
+from _results import UsageExit, check_results, json_text, run_script  # noqa: E402  (one road for --out)
 DEFAULT_SIZES = [2000, 4000, 8000, 16000, 28709]
 
 
@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-components", type=int, nargs="+", default=[None],
                         help="approx landmarks, 1 or more, one row per value (default: the estimator's)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "bench_svm.json"),
-                        help="results JSON, with its plot NAME.png beside it; both replaced when the run ends (a "
-                             "stopped run leaves them as they were; default: %(default)s)")
+                        help="results JSON, with its plot NAME.png beside it; both replaced together when the run "
+                             "ends (a stopped run leaves them as they were; without matplotlib no plot is made and "
+                             "an earlier NAME.png is removed; default: %(default)s)")
     args = parser.parse_args(argv)
     # Usage errors (exit 2, the option named) before the data is loaded.
     if not Path(args.data).is_dir():
@@ -163,14 +164,19 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(index):>8} {row['backend']:>13} {fit_s:>8.1f} {predict_s:>10.1f} {accuracy:>9.4f} "
                   f"{private_accuracy:>8.4f}", flush=True)
 
-    write_json(out, {"rows": rows, "n_test": len(test), "cuml": reason})
+    results = json_text({"rows": rows, "n_test": len(test), "cuml": reason})
+    plot = out.with_suffix(".png")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib not installed: no plot")
+        atomic_write_text(out, results)
+        # An earlier run's plot beside these results would be taken for theirs.
+        stale = plot.is_file()
+        plot.unlink(missing_ok=True)
+        print("matplotlib not installed: no plot" + (f" (the earlier run's {plot} removed)" if stale else ""))
         return
     fig, (ax_time, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for label, _ in configs:
@@ -181,9 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     ax_acc.set(xlabel="training images", ylabel="test accuracy", xscale="log")
     ax_time.legend()
     fig.tight_layout()
-    # Through a temporary, as the JSON: a stopped or failed save left half a PNG over the earlier plot.
-    atomic_write(out.with_suffix(".png"), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-    print(f"results: {out} and {out.with_suffix('.png')}")
+    # One set: a stop or failure while the plot is saved leaves the earlier JSON and plot both, never new results
+    # beside the earlier run's plot (and never half a PNG).
+    write_together([(out, results), (plot, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))])
+    print(f"results: {out} and {plot}")
 
 
 if __name__ == "__main__":

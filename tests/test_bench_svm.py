@@ -1,6 +1,7 @@
 """benchmarks/bench_svm.py: bad arguments are usage errors before the data is loaded."""
 
 import re
+import sys
 
 import pytest
 
@@ -116,5 +117,38 @@ def test_a_plot_save_that_fails_leaves_the_earlier_plot(folder_dataset, tmp_path
     with pytest.raises(KeyboardInterrupt):
         bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), "--sizes", "20",
                     "--backends", "approx", "--n-components", "10"])
-    assert (tmp_path / "r.json").exists() and plot.read_bytes() == b"the earlier plot"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "r.json", "r.png"]
+    # The results and their plot are one set: neither the new JSON beside the earlier plot nor half a PNG.
+    assert plot.read_bytes() == b"the earlier plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "r.png"]
+
+
+def test_a_stop_while_plotting_leaves_the_earlier_results_and_plot_both(folder_dataset, tmp_path, monkeypatch):
+    """--out's help said JSON and plot are replaced together; the JSON was written before the plot was made."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    bench = benchmark_module("bench_svm")
+    (tmp_path / "r.json").write_text('{"earlier": true}')
+    (tmp_path / "r.png").write_bytes(b"the earlier plot")
+
+    def tight_layout(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "tight_layout", tight_layout)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), "--sizes", "20",
+                    "--backends", "approx", "--n-components", "10"])
+    assert (tmp_path / "r.json").read_text() == '{"earlier": true}'
+    assert (tmp_path / "r.png").read_bytes() == b"the earlier plot"
+
+
+def test_without_matplotlib_an_earlier_plot_is_removed(folder_dataset, tmp_path, monkeypatch, capsys):
+    """The earlier run's plot stayed beside the new results, silently taken for theirs."""
+    bench = benchmark_module("bench_svm")
+    (tmp_path / "r.png").write_bytes(b"the earlier plot")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    bench.main(["--data", str(folder_dataset), "--out", str(tmp_path / "r.json"), "--sizes", "20",
+                "--backends", "approx", "--n-components", "10"])
+    assert (tmp_path / "r.json").exists() and not (tmp_path / "r.png").exists()
+    assert "earlier run's" in capsys.readouterr().out
