@@ -158,16 +158,17 @@ def _label_map_option(ctx, param, value: str | None):
         return None
     from .labels import parse_label_map
 
-    # Parsed before _run catches warnings: a LabelMergeWarning showed as Python's file:line and source line.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            label_map = parse_label_map(value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from exc
-    for warning in caught:
-        _warn(f"--label-map: {_without_tracebacks(warning.message)}")
-    return label_map
+    # Parsed before _run: a LabelMergeWarning showed as Python's file:line and source line. Shown as _run shows
+    # warnings, not through a catch_warnings of its own, which (process-wide) put back a state it had saved
+    # from another thread's command after that command had ended: that dead command's printer stayed.
+    prefix = _WARNING_PREFIX.set("--label-map: ")
+    try:
+        with _cli_warnings():
+            return parse_label_map(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    finally:
+        _WARNING_PREFIX.reset(prefix)
 
 
 def _message(exc: BaseException) -> str:
@@ -207,6 +208,8 @@ def _show_warning(message, *args, **kwargs) -> None:
 # once they ended out of order.
 _CLI_WARNINGS_LOCK = threading.Lock()
 _cli_warnings_held: dict = {"users": 0, "saved": None}
+#: Put before the warnings this thread's code issues under _cli_warnings (the option whose parsing warned).
+_WARNING_PREFIX: contextvars.ContextVar[str] = contextvars.ContextVar("fer_classic_cli_warning_prefix", default="")
 
 
 @contextlib.contextmanager
@@ -223,7 +226,7 @@ def _cli_warnings():
                 text = _without_tracebacks(message)
                 if text not in shown:  # once per command: a warning from every fit of a search is one line
                     shown.add(text)
-                    _warn(text)
+                    _warn(_WARNING_PREFIX.get() + text)
 
             warnings.showwarning = show
             _cli_warnings_held["saved"] = saved
@@ -631,9 +634,10 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
     local = backend == "local" and feature_store is None  # else the workers or chunks decode
     _refuse_unused_chunk_size(not local, "--backend dask/ray or --feature-store")
     out = _out_path(ctx, out, model_format)
-    # A class folder's images decode while scikit-learn is imported and the options are checked.
-    with decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs, crop=crop,
-                        margin=margin, align=align):
+    # A class folder's images decode while scikit-learn is imported and the options are checked. Its scan warns
+    # as _run does (one hold of the CLI's warnings for the whole block: the load's same texts are not repeated).
+    with _cli_warnings(), decoding_ahead(data if local else None, size=size, label_map=label_map, n_jobs=n_jobs,
+                                         crop=crop, margin=margin, align=align):
         from .workflow import _check_clf_params, fit_model
 
         _run(_check_clf_params, params, command_line=True)  # in fit's words (--seed), not fit_model's
@@ -917,7 +921,8 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
     from .data._prefetch import decoding_ahead
 
     log = _logger(as_json)
-    with decoding_ahead(data, n_jobs=n_jobs, label_map=label_map, crop=crop, margin=margin, align=align):
+    with _cli_warnings(), decoding_ahead(data, n_jobs=n_jobs, label_map=label_map, crop=crop, margin=margin,
+                                         align=align):  # its scan warns as _run does: see fit
         from .model_selection import search_model
 
         result = _run(

@@ -689,3 +689,51 @@ def test_commands_ending_out_of_order_in_threads_leave_the_warnings_state_alone(
         filters, show = list(warnings.filters), warnings.showwarning
         _run_threads(a, b)
         assert list(warnings.filters) == filters and warnings.showwarning is show
+
+
+def test_a_label_map_parsed_while_another_command_ends_leaves_the_warnings_state_alone(monkeypatch):
+    # --label-map's callback runs before _run, and caught its warnings alone: it saved A's state (A's printer and
+    # "always" filter), A ended and put the host's back, then the callback put A's back, for good.
+    import warnings
+
+    from fer_classic import cli, labels
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    real = labels.parse_label_map
+
+    def parse(value):
+        b_in.set()
+        assert a_out.wait(30)
+        return real(value)
+
+    monkeypatch.setattr(labels, "parse_label_map", parse)
+
+    def a():
+        cli._run(lambda: a_in.set() or b_in.wait(30))
+        a_out.set()
+
+    def b():
+        assert a_in.wait(30)
+        cli._label_map_option(None, None, "happy=joy")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        filters, show = list(warnings.filters), warnings.showwarning
+        _run_threads(a, b)
+        assert list(warnings.filters) == filters and warnings.showwarning is show
+
+
+def test_a_folder_scanned_ahead_leaves_the_warnings_filters_alone(tmp_path, monkeypatch):
+    # decoding_ahead's scan (fit, search: before _run) set "ignore" in a catch_warnings of its own: ending after
+    # another thread's command had, it put that dead command's state back; fit and search now hold the CLI's.
+    from fer_classic.data import _prefetch
+
+    _write_pngs(tmp_path / "happy", 2, 0)
+    monkeypatch.setattr(_prefetch, "prefetch_images", lambda *args: False)
+
+    def call():
+        with _prefetch.decoding_ahead(tmp_path):
+            pass
+
+    before, seen = _filters_seen_inside(monkeypatch, _prefetch, "scan_folder", call)
+    assert all(filters == before for filters in seen)

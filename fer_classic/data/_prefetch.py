@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -32,9 +31,9 @@ def _start(data, size, label_map, n_jobs, crop, margin, align) -> bool:
     if not root.is_dir() or recognise_format(root) != "folder":
         return False
     label_map = parse_label_map(label_map)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the load in the block scans again and warns itself
-        _, paths, *_ = scan_folder(root, label_map)
+    # The scan warns as the load's own scan will (the command line shows each text once): a catch_warnings
+    # here, process-wide, put back a state it had saved from another thread after that thread had changed it.
+    _, paths, *_ = scan_folder(root, label_map)
     return prefetch_images(paths, as_size(size), CropSpec(CROP_POLICIES[crop], margin, align), n_jobs)
 
 
@@ -51,7 +50,9 @@ def decoding_ahead(
     takes the decoded images over; decoding nobody took over is dropped when
     the block ends. Anything unusual (another kind of dataset, a label or an
     option the load will refuse) starts nothing: the load reports it, in
-    its own words.
+    its own words. The folder's scan warns as the load's own scan does (no
+    warnings filter of its own: that state is process-wide); the command
+    line holds its warnings state over the block, which shows each text once.
     """
     try:
         started = _start(data, size, label_map, n_jobs, crop, margin, align)
