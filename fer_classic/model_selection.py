@@ -1038,8 +1038,12 @@ def _curve_images(model: FERModel, dataset: FaceDataset) -> FaceDataset:
     return train
 
 
-def _refuse_missing_step(param: str, known) -> None:
-    """ValueError naming the step ``param`` goes through that the pipeline lacks, and the steps it has there."""
+def _refuse_missing_step(param: str, known, given: str) -> None:
+    """ValueError naming the step ``param`` goes through that the pipeline lacks, and the steps it has there.
+
+    ``given`` is the name as the user wrote it (``sampler.k_neighbors``); ``param`` the pipeline's own
+    (``estimator__sampler__k_neighbors`` under ``--flip``), whose wrappers the message leaves out.
+    """
     parts = param.split("__")
     for depth in range(1, len(parts)):
         if "__".join(parts[:depth]) not in known:
@@ -1048,9 +1052,14 @@ def _refuse_missing_step(param: str, known) -> None:
             steps = sorted({k.split("__")[0] for k in below if "__" in k})
             if not steps:  # a leaf's parameter named as a step: the caller's list of near names says more
                 return
-            raise ValueError(f"--param {param!r}: this model's pipeline has no step {parts[depth - 1]!r}"
-                             + (f" under {base[:-2]!r}" if base else "") + f" (its steps there: {', '.join(steps)}); "
-                             "give a parameter of one of them (short names such as clf.C).")
+            missing = parts[depth - 1]
+            # The steps of the plain pipeline, whatever wraps it (--flip, --mirror-kernel): what short names reach.
+            where = "" if base in ("", "estimator__") else f" under {base[:-2]!r}"
+            fitted = (" (the model was fitted without --sampler; refit with it to tune it)" if missing == "sampler"
+                      else "")
+            raise ValueError(f"--param {given!r}: this model's pipeline has no step {missing!r}{where}{fitted} (its "
+                             f"steps there: {', '.join(steps)}); give a parameter of one of them (short names such "
+                             "as clf.C).")
 
 
 def report_search(
@@ -1127,9 +1136,9 @@ def report_search(
         # As search names a grid's keys: short names, then the prefix of --flip's or --mirror-kernel's wrapper.
         wrapped = _wrapped_param_name(pipeline_param_name(param, model.metadata.get("features", "hog")),
                                       flip=bool(options.get("flip")), mirror_kernel=bool(options.get("mirror_kernel")))
-        param = param if wrapped not in known and param in known else wrapped  # a wrapped name given whole
+        given, param = param, param if wrapped not in known and param in known else wrapped  # a wrapped name whole
         if param not in known:
-            _refuse_missing_step(param, known)  # sampler.k_neighbors of a model without a sampler
+            _refuse_missing_step(param, known, given)  # sampler.k_neighbors of a model without a sampler
             near = _near_names(param, known) or sorted(k for k in known if "__" in k and not k.endswith("memory"))[:12]
             raise ValueError(f"--param {param!r} is not a parameter of this model's pipeline; "
                              f"for example: {', '.join(near)} (or short names such as clf.C).")
