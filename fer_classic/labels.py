@@ -112,7 +112,7 @@ def canonical_label(name: object, label_map: Mapping[str, str] | None = None) ->
     label = _ALIASES.get(_key(name))
     if label is None:
         if label_map:
-            hint = f"add it to the label map (e.g. {str(name).strip()}=neutral)"
+            hint = f"add it to the label map as {str(name).strip()}=LABEL, LABEL the emotion its images show"
         elif _key(name).isdigit():
             # The map in full, and whose it is: a partial example (0=neutral,1=angry) copied for FER2013's
             # numbered folders swapped classes.

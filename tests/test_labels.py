@@ -188,7 +188,9 @@ def test_parse_label_map_refuses_what_is_no_map():
 
 
 def test_an_id_missing_from_a_given_map_is_told_to_be_added_to_it():
-    with pytest.raises(UnknownLabelError, match=r"add it to the label map \(e\.g\. 5=neutral\)"):
+    # Its example "5=neutral" was copied as is.
+    with pytest.raises(UnknownLabelError, match=r"add it to the label map as 5=LABEL, LABEL the emotion its images "
+                                                r"show"):
         canonical_label("5", parse_label_map("0=happy"))
 
 

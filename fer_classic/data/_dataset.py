@@ -70,9 +70,9 @@ def no_split_error(name: str, splits, usages, split: str) -> DatasetError:
     present = sorted(set(np.asarray(splits).tolist()) - {""})
     named = set(np.asarray(usages).tolist())
     used = [usage for usage in USAGE_SPLITS if usage in named]  # FER2013's order (a set of both mixed them)
-    if present and used:  # --split takes either: one list read as "Training, test, train"
-        present.append(f"(FER2013 usages: {', '.join(used)})")
-    listed = ", ".join(present).replace(", (", " (") or ", ".join(used) or (
+    # --split takes either; one list of both read as "Training, test, train".
+    usages = f" (FER2013 usages: {', '.join(used)})" if present and used else ""
+    listed = ", ".join(present) + usages or ", ".join(used) or (
         "none: it is one unsplit set. --split all scores every image of it, so it includes the training "
         "images of a model fitted on it (evaluate --split held-out scores only those such a model's fit "
         "held out)")

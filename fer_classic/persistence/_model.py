@@ -97,7 +97,7 @@ class FERModel:
         pipeline : Pipeline
             Fitted on ``train.X, train.y``.
         train : FaceDataset
-            The training images: gives geometry, class counts and the fingerprint.
+            The training images: gives geometry, class counts and the fingerprints (in order, and order-free).
         features, clf : str
             The names the pipeline was built from.
         source : str, optional
