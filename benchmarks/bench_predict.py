@@ -27,9 +27,12 @@ Usage::
 from __future__ import annotations
 
 if __name__ == "__main__":  # Ctrl-C in the seconds of the imports below: no traceback
-    import _interrupt
+    import contextlib
 
-    _interrupt.install()
+    with contextlib.suppress(ImportError):  # beside this script: sys.path[0] when run as a command, not by runpy
+        import _interrupt
+
+        _interrupt.install()
 
 import argparse
 import os

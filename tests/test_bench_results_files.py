@@ -181,3 +181,16 @@ def test_a_script_run_from_another_folder_finds_its_helpers(name, tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_a_script_run_by_runpy_from_another_folder_runs(tmp_path):
+    """``import _interrupt`` failed where the script's folder is not sys.path[0] (runpy.run_path, a notebook)."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "naive_fit.py"
+    code = (f"import runpy, sys; sys.argv = [{str(script)!r}, '--help']; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
