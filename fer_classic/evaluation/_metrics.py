@@ -662,7 +662,8 @@ def _same_images(model, data) -> bool:
     """Whether ``data`` (a FaceDataset) gives back the images ``model`` was trained on: the fingerprint it records.
 
     A copy of the training data under another name or path: its ``train`` split (or all of it) has
-    the recorded fingerprint (or, its images in another order, the recorded content fingerprint),
+    the recorded fingerprint (or, its images in another order, the recorded content fingerprint: a
+    model fitted on a train split; the hold-out of the others follows the images' order),
     or, for a model that held its test out of data without a test split,
     the hold-out recomputed from it does (as ``evaluate --split held-out`` checks it). An image
     listing (``--backend dask``/``ray``: no pixels) is never recognised so.
