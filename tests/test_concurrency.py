@@ -40,6 +40,26 @@ def _run_threads(*targets, timeout=60):
         raise errors[0]
 
 
+class _Contended:
+    """A lock that sets ``event`` when a thread finds it held, then waits for it as the lock does.
+
+    A test's thread A waits for B to reach its step (the old code) or to block on the lock (the fixed one):
+    an event either way, never "a moment" that a loaded machine may not give B.
+    """
+
+    def __init__(self, event, lock=None):
+        self._lock, self._event = lock or threading.Lock(), event
+
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            self._event.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+
 def _write_pngs(folder, n, seed):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -438,15 +458,16 @@ def test_overlapping_solves_in_threads_leave_the_blas_threads_as_they_were(monke
     real = scipy.linalg.solve
 
     def solve(*args, **kwargs):
-        if not a_in.is_set():  # A's solve: waits a moment for B's to begin (which it may not: one at a time)
+        if not a_in.is_set():  # A's solve: waits for B's to begin, or to wait for A's (one at a time)
             a_in.set()
-            b_in.wait(1)
+            assert b_in.wait(30)
         else:  # B's
             b_in.set()
             assert a_out.wait(30)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_landmark_ridge, "threadpool_limits", limits)
+    monkeypatch.setattr(_landmark_ridge, "_SOLVE_LOCK", _Contended(b_in), raising=False)
     monkeypatch.setattr(scipy.linalg, "solve", solve)
     gram, cross = np.eye(3) * 2, np.ones((3, 2))
 
@@ -466,38 +487,39 @@ def test_overlapping_solves_in_threads_leave_the_blas_threads_as_they_were(monke
 
 def test_two_writers_of_one_set_of_files_leave_one_whole_set(tmp_path, monkeypatch):
     # A renamed its first file, then B renamed its whole set, then A the rest: report.html of one writer,
-    # metrics.json of the other. Now B's renames wait for A's (A waits a moment for B's, which never come).
+    # metrics.json of the other. Now B's renames wait for A's (A waits for B's renames or for B to wait).
     from fer_classic import _fileio
 
     names = ("predictions.csv", "metrics.json", "report.html")
-    a_renaming, b_renamed = threading.Event(), threading.Event()
-    real = os.replace
-    renames = {"A": 0, "B": 0}
+    a_renaming, b_there = threading.Event(), threading.Event()
+    real, real_lock = os.replace, getattr(_fileio, "_thread_lock", None)
+    renames, tags = {"A": 0, "B": 0}, {}
 
     def replace(src, dst):
-        who = threading.current_thread().name[-1]
+        who = tags[threading.get_ident()]
         real(src, dst)
         renames[who] += 1
         if who == "A" and renames["A"] == 1:
             a_renaming.set()
-            b_renamed.wait(1)
+            assert b_there.wait(30)
         if who == "B" and renames["B"] == len(names):
-            b_renamed.set()
+            b_there.set()
+
+    def thread_lock(key, waiting=None):  # B finds A's lock held: B is there
+        return real_lock(key, lambda: (b_there.set(), waiting and waiting()))
 
     monkeypatch.setattr(_fileio.os, "replace", replace)
+    monkeypatch.setattr(_fileio, "_thread_lock", thread_lock, raising=False)
 
     def writer(tag):
         def write():
+            tags[threading.get_ident()] = tag
             if tag == "B":
                 assert a_renaming.wait(30)
             _fileio.write_together([(tmp_path / name, tag * 100) for name in names])
         return write
 
-    threads = [threading.Thread(target=writer(tag), name=f"writer-{tag}") for tag in "AB"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    _run_threads(writer("A"), writer("B"))
     contents = {(tmp_path / name).read_text() for name in names}
     assert len(contents) == 1, contents
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)  # no temporary left
@@ -505,12 +527,28 @@ def test_two_writers_of_one_set_of_files_leave_one_whole_set(tmp_path, monkeypat
 
 @fork_only
 def test_two_writer_processes_of_one_set_of_files_leave_one_whole_set(tmp_path, monkeypatch):
-    # As above, between processes: the folder's flock keeps the renames of the two sets apart.
+    # As above, between processes: a lock file's record lock keeps the renames of the two sets apart.
+    import fcntl
+
     from fer_classic import _fileio
 
     names = ("predictions.csv", "metrics.json", "report.html")
     context = multiprocessing.get_context("fork")
     a_renaming, b_renamed = context.Event(), context.Event()
+
+    class Fcntl:  # B finds A's record lock held: B is there
+        def __getattr__(self, name):
+            return getattr(fcntl, name)
+
+        @staticmethod
+        def lockf(fd, operation):
+            try:
+                return fcntl.lockf(fd, operation)
+            except OSError:
+                b_renamed.set()
+                raise
+
+    monkeypatch.setattr(_fileio, "fcntl", Fcntl(), raising=False)
     real = os.replace
     renames = []
 
@@ -520,7 +558,7 @@ def test_two_writer_processes_of_one_set_of_files_leave_one_whole_set(tmp_path, 
         renames.append(dst)
         if who == "A" and len(renames) == 1:
             a_renaming.set()
-            b_renamed.wait(1)
+            assert b_renamed.wait(30)
         if who == "B" and len(renames) == len(names):
             b_renamed.set()
 
@@ -634,15 +672,16 @@ def test_two_threads_trying_suffixes_leave_opencvs_log_level_as_it_was(monkeypat
     real = cv2.imencode
 
     def imencode(*args, **kwargs):
-        if not a_in.is_set():  # A's: waits a moment for B's to begin (which it may not: one at a time)
+        if not a_in.is_set():  # A's: waits for B's to begin, or to wait for A's (one at a time)
             a_in.set()
-            b_in.wait(1)
+            assert b_in.wait(30)
         else:
             b_in.set()
             assert a_out.wait(30)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cv2, "imencode", imencode)
+    monkeypatch.setattr(_run, "_LOG_LEVEL_LOCK", _Contended(b_in), raising=False)
     before = get_level()
 
     def a():
