@@ -59,16 +59,19 @@ SIZES = {"6k": (1000, 300), "12k": (2000, 600), "full": (None, None)}
 def make_subset(data: Path, root: Path, per_class: tuple[int | None, int | None]) -> Path:
     """``root/train/<class>`` and ``root/test/<class>``: links to the first images of each class.
 
-    Only files with an image suffix fer-classic reads: fit skipped a notes.txt that naive_fit then failed on,
-    and ``n_train`` counted it.
+    Only the files fer-classic reads: an image suffix, and not hidden (its loader's own rule, ``is_hidden``: a
+    Mac copy's ``._x.jpg``, ``.ipynb_checkpoints/``). fit skipped a notes.txt or a ``._x.jpg`` that naive_fit then
+    failed on, and ``n_train`` counted it.
     """
     from fer_classic.data import IMAGE_EXTENSIONS
+    from fer_classic.data._folder import is_hidden
 
     for split, n in zip(("train", "test"), per_class):
-        for class_dir in sorted(p for p in (data / split).iterdir() if p.is_dir()):
+        for class_dir in sorted(p for p in (data / split).iterdir() if p.is_dir() and not is_hidden(p.name)):
             target = root / split / class_dir.name
             target.mkdir(parents=True)
-            images = (p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
+            images = (p for p in class_dir.iterdir()
+                      if p.suffix.lower() in IMAGE_EXTENSIONS and not is_hidden(p.name) and not p.is_dir())
             for path in sorted(images)[:n]:
                 (target / path.name).symlink_to(path.resolve())
     return root

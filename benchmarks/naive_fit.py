@@ -51,8 +51,10 @@ def read_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         for path in sorted(class_dir.iterdir()):
             image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
             if image is None:  # was cv2.resize's '!ssize.empty()' traceback, naming no file
-                raise ScriptError(f"{path}: OpenCV cannot read it as an image; naive_fit reads every file of the "
-                                  "class folders, so move the files that are not images out of them.")
+                # path.resolve(): bench_fit's subsets are links in a temporary folder, gone when it ends.
+                raise ScriptError(f"{path.resolve()}: OpenCV cannot read it as an image (fer-classic fit skips "
+                                  "such files with a warning); naive_fit reads every file of the class folders, so "
+                                  "move the files that are not decodable images out of them.")
             images.append(cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA))
             labels.append(class_dir.name)
     return np.stack(images), np.array(labels)

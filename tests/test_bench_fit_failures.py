@@ -37,6 +37,17 @@ def test_the_subsets_hold_the_images_only(bench, folder_dataset, tmp_path):
     assert len(list((subset / "train" / "happy").iterdir())) == images
 
 
+def test_the_subsets_leave_out_the_hidden_files_fit_skips(bench, folder_dataset, tmp_path):
+    """A Mac copy's ._x.jpg (and a hidden folder) was linked: fit skipped it, naive_fit failed on it."""
+    happy = folder_dataset / "train" / "happy"
+    images = sorted(p.name for p in happy.iterdir())
+    (happy / "._0.jpg").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    (folder_dataset / "train" / ".ipynb_checkpoints").mkdir()
+    subset = bench.make_subset(folder_dataset, tmp_path / "6k", (None, None))
+    assert sorted(p.name for p in (subset / "train" / "happy").iterdir()) == images
+    assert not (subset / "train" / ".ipynb_checkpoints").exists()
+
+
 def _naive_fit_command(monkeypatch, argv):
     monkeypatch.setattr(sys, "argv", ["naive_fit.py", *argv])
     with pytest.raises(SystemExit) as ended:
@@ -49,8 +60,17 @@ def test_naive_fit_names_a_file_opencv_cannot_read(folder_dataset, tmp_path, mon
     bad = folder_dataset / "train" / "angry" / "0.png"
     bad.write_text("not an image")
     ended = _naive_fit_command(monkeypatch, [str(folder_dataset), str(tmp_path / "m.joblib")])
-    assert str(ended).startswith(f"error: {bad}: OpenCV cannot read it as an image")
+    assert str(ended).startswith(f"error: {bad.resolve()}: OpenCV cannot read it as an image")
     assert not (tmp_path / "m.joblib").exists()
+
+
+def test_naive_fit_names_the_original_of_a_linked_file(folder_dataset, tmp_path, monkeypatch):
+    """bench_fit's subsets are links in a temporary folder: the error named the link, gone when bench_fit ended."""
+    bad = tmp_path / "elsewhere.jpg"
+    bad.write_text("not an image")
+    (folder_dataset / "train" / "angry" / "zz.jpg").symlink_to(bad)
+    ended = _naive_fit_command(monkeypatch, [str(folder_dataset), str(tmp_path / "m.joblib")])
+    assert str(ended).startswith(f"error: {bad}: OpenCV cannot read it as an image")
 
 
 def test_naive_fit_refuses_a_model_out_that_is_a_text_file(folder_dataset, tmp_path, monkeypatch, capsys):
