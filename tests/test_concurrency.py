@@ -776,3 +776,33 @@ def test_a_folder_scanned_ahead_leaves_the_warnings_filters_alone(tmp_path, monk
 
     before, seen = _filters_seen_inside(monkeypatch, _prefetch, "scan_folder", call)
     assert all(filters == before for filters in seen)
+
+
+@fork_only
+def test_a_child_forked_while_a_store_is_filled_does_not_keep_it_locked(tmp_path):
+    # The store's flock belonged to the open file, which a forked child shares: a child still running after
+    # its filler ended (or was killed) kept the store locked, and the next fit waited for it for good.
+    from fer_classic.features._store import FeatureStore
+
+    context = multiprocessing.get_context("fork")
+    release = context.Event()
+    store = FeatureStore(tmp_path, "k", 6, 3)
+    with store.filling():
+        child = context.Process(target=release.wait, args=(30,))  # a worker forked by the filler
+        child.start()
+
+    def fill_again():
+        def refuse_to_wait(message):
+            raise SystemExit(f"waited: {message}")
+
+        with FeatureStore(tmp_path, "k", 6, 3).filling(refuse_to_wait):
+            pass
+
+    other = context.Process(target=fill_again)
+    try:
+        other.start()
+        other.join(30)
+    finally:
+        release.set()
+        child.join(30)
+    assert other.exitcode == 0, "the store was still locked by the filler's child"
