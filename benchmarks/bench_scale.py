@@ -370,6 +370,9 @@ def main() -> None:
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "MODE"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     if args.table:
+        if not args.results.is_dir():  # was the header alone and exit 0, as if no run had been made
+            parser.error(f"--results {args.results} is not a folder; give the folder the runs wrote their results "
+                         "to.")
         print(table(args.results))
         return
     # Before any image is generated: results never go into a file's place or the dataset.

@@ -156,6 +156,13 @@ def test_results_go_to_the_results_folder_given_and_a_file_there_is_refused(benc
     assert taken.read_text() == "a file"
 
 
+def test_the_table_of_a_missing_results_folder_is_a_usage_error(bench, tmp_path, monkeypatch, capsys):
+    """It printed the header alone and exited 0."""
+    monkeypatch.setattr("sys.argv", ["bench_scale.py", "--table", "--results", str(tmp_path / "no-such")])
+    usage_error(bench.main)
+    assert re.search(r"--results .*no-such is not a folder", capsys.readouterr().err)
+
+
 def test_the_table_leaves_out_files_that_are_not_results_without_a_traceback(bench, tmp_path):
     """A results file missing a key was a KeyError traceback."""
     (tmp_path / "bench_scale_1_local.json").write_text('{"size": 1}')
