@@ -99,7 +99,7 @@ def run(command: list[str], name: str) -> dict:
             "peak_rss_mb": round(usage.ru_maxrss / 1024), "output": text}
 
 
-def fer_classic(subset: Path, model: Path, size: str = "") -> dict:
+def fer_classic(subset: Path, model: Path, size: str) -> dict:
     command = shutil.which("fer-classic", path=str(Path(sys.executable).parent)) or "fer-classic"
     result = run([command, "fit", "--data", str(subset), "--features", "hog",
                   "--clf", "svm", "--out", str(model)], f"fer-classic fit on size {size}")
@@ -109,7 +109,7 @@ def fer_classic(subset: Path, model: Path, size: str = "") -> dict:
     return {**result, "accuracy": float(found[1]), "model_mb": round(model.stat().st_size / 1e6, 1)}
 
 
-def naive(subset: Path, model: Path, size: str = "") -> dict:
+def naive(subset: Path, model: Path, size: str) -> dict:
     result = run([sys.executable, str(REPO / "benchmarks" / "naive_fit.py"), str(subset), str(model)],
                  f"naive_fit.py on size {size}")
     report = json.loads(result.pop("output").strip().splitlines()[-1])

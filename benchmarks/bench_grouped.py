@@ -242,8 +242,7 @@ def run_fold(data, train_index, test_index, *, features: str, clf: str, args) ->
         grid = {"clf__estimator__C": [float(c) for c in args.C],
                 **(LOCAL_SVM_PARAMS if clf == "local-svm" else {})}
         result = search_model(fold, features=features, clf=clf, block_scaling=block_scaling(features), grid=grid,
-                              cv=args.inner_cv,
-                              groups=args.groups, random_state=args.seed, n_jobs=1)
+                              cv=args.inner_cv, groups=args.groups, random_state=args.seed, n_jobs=1)
         chosen = {"C": result.best_params["clf__estimator__C"], "inner_cv_accuracy": round(result.best_score, 4)}
         timings, metrics = result.timings, result.metrics
     else:

@@ -52,8 +52,8 @@ from fer_classic.pipeline import SAMPLERS, make_sampler
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, check_results, run_script,  # noqa: E402  (one road)
-                      seed)
+from _results import (ROWS_OUT_HELP, SEED_MAX, RowsFile, UsageExit, check_results,  # noqa: E402  (one road)
+                      run_script, seed)
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench_samplers.json"
 SETTINGS = {"subset": {}, "full": {"backend": "approx"}}
@@ -112,7 +112,8 @@ def check_neighbours(name: str, train, samplers: list[str]) -> None:
         try:
             _check_sampler(make_pipeline("hog", "svm", sampler=sampler, **SETTINGS[name]), train, option="--samplers")
         except ValueError as error:
-            raise SystemExit(f"error: setting {name}: {error}") from None
+            # Found before any work: a usage error (exit 2, PROG: error: ...), as the scripts' other refusals.
+            raise UsageExit(f"setting {name}: {error}") from None
 
 
 def run_setting(name: str, data, samplers: list[str], per_class: int, seed: int, on_row=None) -> list[dict]:

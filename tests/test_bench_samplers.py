@@ -81,7 +81,7 @@ def test_a_failing_row_keeps_the_rows_before_it(bench, tiny_faces, tmp_path, mon
     assert results["complete"] is False and [row["sampler"] for row in results["rows"]] == ["none"]
 
 
-def test_too_few_images_for_smotes_neighbours_is_one_line_before_hog(bench, tiny_faces, tmp_path, monkeypatch):
+def test_too_few_images_for_smote_is_a_one_line_usage_error_before_hog(bench, tiny_faces, tmp_path, monkeypatch):
     import numpy as np
 
     # imbalanced-learn's "Expected n_neighbors <= n_samples_fit" traceback, after HOG.
@@ -90,7 +90,9 @@ def test_too_few_images_for_smotes_neighbours_is_one_line_before_hog(bench, tiny
     monkeypatch.setattr(bench, "run_setting", lambda *a, **k: pytest.fail("features extracted"))
     with pytest.raises(SystemExit) as exit_info:
         run_main(bench, monkeypatch, few, ["--samplers", "none,smote", "--out", str(tmp_path / "r.json")])
-    message = str(exit_info.value.code)
+    # A refusal before any work: a usage error (exit 2), as the scripts' others; it was exit 1.
+    assert exit_info.value.code == 2
+    message = str(exit_info.value)
     assert "\n" not in message and re.search(
         r"setting subset: sampler='smote' \(--samplers\) .* k_neighbors=5 nearest neighbours .* at least 6 training "
         r"images; the smallest, 'disgust', has 3\. Give more images of 'disgust'.*, or --samplers random", message)
