@@ -873,28 +873,41 @@ class _ChunkedTrainingSet(FaceDataset):
     images, taken chunk by chunk (see :func:`_fingerprint`).
     """
 
-    def __init__(self, labels, sources, image_shape, name, skipped, digest: str):
+    def __init__(self, labels, sources, image_shape, name, skipped, digests: tuple[str, str]):
         images = np.broadcast_to(np.zeros((1, *image_shape), dtype=np.uint8), (len(labels), *image_shape))
         n = len(labels)
         empty = np.full(n, "", dtype=object)
         super().__init__(images, labels, np.full(n, "train", dtype=object), empty, sources, name, tuple(skipped))
-        object.__setattr__(self, "_digest", digest)
+        object.__setattr__(self, "_digests", digests)
 
     def fingerprint(self) -> str:
-        return self._digest
+        return self._digests[0]
+
+    def content_fingerprint(self) -> str:
+        # Of the decoded faces, not of the placeholder image this set holds.
+        return self._digests[1]
 
 
-def _fingerprint(chunks, labels: np.ndarray, image_shape: tuple) -> str:
-    """:meth:`FaceDataset.fingerprint` of the kept rows, their faces fetched one chunk at a time.
+def _fingerprint(chunks, labels: np.ndarray, image_shape: tuple) -> tuple[str, str]:
+    """``FaceDataset.fingerprint`` and ``content_fingerprint`` of the kept rows, faces fetched a chunk at a time.
 
     The same bytes in the same order as a local load of the train split hashes
     (shape, pixels, labels), whatever the chunk size: ``evaluate`` of a copy of
-    the training data then recognises it, as it does for a local fit.
+    the training data then recognises it, as it does for a local fit, in any order.
     """
-    from .data._dataset import dataset_fingerprint
+    from .data._dataset import content_fingerprint, dataset_fingerprint
+    from .data._duplicates import pixel_digests
 
-    return dataset_fingerprint((len(labels), *image_shape), (chunks.pixels(c) for c in range(chunks.n_chunks)),
-                               labels)
+    digests: list[str] = []
+
+    def faces():
+        for chunk in range(chunks.n_chunks):
+            pixels = chunks.pixels(chunk)
+            digests.extend(pixel_digests(np.frombuffer(pixels, dtype=np.uint8).reshape(-1, *image_shape)))
+            yield pixels
+
+    ordered = dataset_fingerprint((len(labels), *image_shape), faces(), labels)
+    return ordered, content_fingerprint(digests, labels)
 
 
 def _scale_index(pipeline) -> int:
@@ -1057,7 +1070,7 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
         refuse_undecoded_folders(images.folders, kept_rows, skipped)  # as a local load refuses such a folder
         labels = images.labels[kept_rows]
         classes = np.unique(labels).astype(object)
-        digest = timed(timings, "features", _fingerprint, chunks, labels, tuple(size))
+        digests = timed(timings, "features", _fingerprint, chunks, labels, tuple(size))
 
         n, mean, var = _merge_moments(summaries)
         scaler = _fitted_scaler(pipeline.named_steps["scale"], n, mean, var)
@@ -1077,7 +1090,7 @@ def fit_chunked(pipeline, images: ImageList, *, size, cropper, backend: str, sch
     canonical.n_features_in_ = len(mean)
     pipeline.steps[cut] = ("scale", scaler)
     pipeline.steps[:cut] = head.steps
-    return _ChunkedTrainingSet(labels, images.paths[kept_rows], tuple(size), images.name, skipped, digest)
+    return _ChunkedTrainingSet(labels, images.paths[kept_rows], tuple(size), images.name, skipped, digests)
 
 
 def _chunk_args(codes: np.ndarray, weights: np.ndarray, n_classes: int,

@@ -271,6 +271,14 @@ def test_chunked_fingerprint_is_the_local_one(folder_dataset, tmp_path, chunk_si
     assert local == load_dataset(folder_dataset).select("train").fingerprint()
 
 
+@pytest.mark.parametrize("chunk_size", [7, 64])
+def test_chunked_content_fingerprint_is_that_of_the_faces(folder_dataset, tmp_path, chunk_size):
+    # It was the digest of the chunked set's blank placeholder images.
+    stored = fit_model(folder_dataset, feature_store=tmp_path / "store", chunk_size=chunk_size, **RIDGE)
+    expected = load_dataset(folder_dataset).select("train").content_fingerprint()
+    assert stored.model.metadata["training"]["content_fingerprint"] == expected
+
+
 def test_evaluate_of_a_copy_of_the_training_data_warns_for_a_chunked_fit(folder_dataset, tmp_path):
     import shutil
 

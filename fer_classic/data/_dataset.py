@@ -155,6 +155,17 @@ def dataset_fingerprint(shape: tuple, pixels: Iterable[bytes], labels) -> str:
     return digest.hexdigest()
 
 
+def content_fingerprint(digests, labels) -> str:
+    """SHA-256 of the images' pixel digests with their labels, sorted: :meth:`FaceDataset.content_fingerprint`.
+
+    Also of faces met in parts (a chunked fit's, whatever the chunk size).
+    """
+    digest = hashlib.sha256()
+    for entry in sorted(f"{d} {label}" for d, label in zip(digests, labels)):
+        digest.update(entry.encode() + b"\n")
+    return digest.hexdigest()
+
+
 def _joined_cropper(datasets):
     """The cropper of joined datasets: the one their cut parts were cut with (face crops read alike by it).
 
@@ -446,7 +457,4 @@ class FaceDataset:
         """
         from ._duplicates import pixel_digests  # it builds on this module
 
-        digest = hashlib.sha256()
-        for entry in sorted(f"{d} {label}" for d, label in zip(pixel_digests(self.images), self.labels)):
-            digest.update(entry.encode() + b"\n")
-        return digest.hexdigest()
+        return content_fingerprint(pixel_digests(self.images), self.labels)

@@ -141,9 +141,8 @@ class FERModel:
                 # Where the source lies, to tell it from another folder of the same relative name later.
                 "source_path": _absolute(source or train.name),
                 "fingerprint": train.fingerprint(),
-                # Order-free, to tell a shuffled or renamed copy of them (a chunked fit's listing has none).
-                **({"content_fingerprint": train.content_fingerprint()}
-                   if callable(getattr(train, "content_fingerprint", None)) else {}),
+                # Order-free, to tell a shuffled or renamed copy of them.
+                "content_fingerprint": train.content_fingerprint(),
                 "n_train": len(train),
                 "class_counts": train.class_counts(),
             },
