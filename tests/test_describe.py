@@ -337,12 +337,17 @@ def test_dedupe_keeps_the_train_copy(leaky):
     assert len(dedupe(leaky).select("train")) == len(leaky.select("train")) - 1
 
 
-def test_dedupe_of_copies_with_different_labels_warns_naming_them(leaky):
+@pytest.fixture
+def relabelled(leaky):
+    """``leaky`` with its repeated training image under another label than its copy's."""
     labels = leaky.labels.copy()
-    labels[-1] = "surprise" if labels[-1] != "surprise" else "sad"  # the repeated train image relabelled
-    relabelled = FaceDataset(leaky.images, labels, leaky.splits, leaky.usages, leaky.sources, "relabelled")
+    labels[-1] = "surprise" if labels[-1] != "surprise" else "sad"
+    return FaceDataset(leaky.images, labels, leaky.splits, leaky.usages, leaky.sources, "relabelled")
+
+
+def test_dedupe_of_copies_with_different_labels_warns_naming_them(relabelled):
     with pytest.warns(UserWarning, match=rf"1 group\(s\) of pixel-identical copies carry different labels.*"
-                                         rf"\({labels[-1]}\)"):
+                                         rf"\({relabelled.labels[-1]}\)"):
         dedupe(relabelled)
 
 
@@ -363,12 +368,9 @@ def test_fit_without_dedupe_warns_of_test_copies_of_training_images(leaky):
 
 
 @pytest.mark.filterwarnings("ignore::fer_classic.exceptions.DataLeakageWarning")  # its test copy: the test above
-def test_fit_without_dedupe_warns_of_copies_with_different_labels(leaky):
-    labels = leaky.labels.copy()
-    labels[-1] = "surprise" if labels[-1] != "surprise" else "sad"  # the repeated train image relabelled
-    relabelled = FaceDataset(leaky.images, labels, leaky.splits, leaky.usages, leaky.sources, "relabelled")
+def test_fit_without_dedupe_warns_of_copies_with_different_labels(relabelled):
     with pytest.warns(UserWarning, match=rf"relabelled: 1 group\(s\) of pixel-identical images carry different "
-                                         rf"labels.*\({labels[-1]}\)"):
+                                         rf"labels.*\({relabelled.labels[-1]}\)"):
         fit_model(relabelled, features="pixels", clf="knn")
 
 
