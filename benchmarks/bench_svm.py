@@ -170,10 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     results = json_text({"rows": rows, "n_test": len(test), "cuml": reason})
     plot = out.with_suffix(".png")
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # not pyplot: no global figure left open (tests run main in-process)
     except ImportError:
         atomic_write_text(out, results)
         # An earlier run's plot beside these results would be taken for theirs.
@@ -181,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         plot.unlink(missing_ok=True)
         print("matplotlib not installed: no plot" + (f" (the earlier run's {plot} removed)" if stale else ""))
         return
-    fig, (ax_time, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_time, ax_acc = fig.subplots(1, 2)
     for label, _ in configs:
         mine = [r for r, line in zip(rows, plotted) if line == label]
         ax_time.plot([r["n_train"] for r in mine], [r["fit_s"] for r in mine], "o-", label=label)
