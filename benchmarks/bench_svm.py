@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     results = json_text({"rows": rows, "n_test": len(test), "cuml": reason})
     plot = out.with_suffix(".png")
     try:
-        from matplotlib.figure import Figure  # not pyplot: no global figure left open (tests run main in-process)
+        # Not pyplot: no global figure left open (tests run main in-process). The package is imported first,
+        # so a missing one fails here even where matplotlib.figure was imported before.
+        import matplotlib.figure
     except ImportError:
         atomic_write_text(out, results)
         # An earlier run's plot beside these results would be taken for theirs.
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         plot.unlink(missing_ok=True)
         print("matplotlib not installed: no plot" + (f" (the earlier run's {plot} removed)" if stale else ""))
         return
-    fig = Figure(figsize=(10, 4))
+    fig = matplotlib.figure.Figure(figsize=(10, 4))
     ax_time, ax_acc = fig.subplots(1, 2)
     for label, _ in configs:
         mine = [r for r, line in zip(rows, plotted) if line == label]
