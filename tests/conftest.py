@@ -29,6 +29,15 @@ for _variable, _api in [("OPENBLAS_NUM_THREADS", "blas"), ("OMP_NUM_THREADS", "o
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: Most ``-n auto`` workers: each imports TensorFlow, Ray and Dask (about 1 GB) and starts processes of its own.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (setup.cfg): the cores this process may run on, at most :data:`MAX_WORKERS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
+
 
 def benchmark_module(name: str):
     """``benchmarks/<name>.py`` imported as a module (the scripts are not a package)."""

@@ -1,0 +1,13 @@
+"""The test suite's own set-up: how many pytest-xdist workers ``-n auto`` starts."""
+
+import os
+
+import pytest
+
+import conftest
+
+
+@pytest.mark.parametrize("cores, workers", [(1, 1), (2, 2), (64, conftest.MAX_WORKERS)])
+def test_auto_workers_follow_the_cores_up_to_the_cap(monkeypatch, cores, workers):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert conftest.pytest_xdist_auto_num_workers(None) == workers
