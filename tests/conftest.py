@@ -9,13 +9,22 @@ import os
 import zipfile
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pytest
-from threadpoolctl import threadpool_limits
+# Before anything imports Numba: each pytest-xdist worker (and the processes it starts) keeps the compiled kernels
+# in a cache folder of its own. Numba writes a cache's index without a lock: two workers saving kernels of one
+# module at once can leave an index naming the other's machine code (a reviewer forced "can't unbox array"),
+# which lasts until the cache is deleted.
+REPO = Path(__file__).resolve().parents[1]
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("NUMBA_CACHE_DIR") or REPO / ".pytest_cache" / "numba")
+                                        / os.environ["PYTEST_XDIST_WORKER"])
 
-from fer_classic.data import make_synthetic_faces
-from fer_classic.labels import FER2013_LABELS
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from fer_classic.data import make_synthetic_faces  # noqa: E402
+from fer_classic.labels import FER2013_LABELS  # noqa: E402
 
 # One BLAS and one OpenMP thread in the tests and the processes they start (unless OPENBLAS_NUM_THREADS or
 # OMP_NUM_THREADS says otherwise): their arrays are tiny, and on a busy 2-core machine the threads waiting on each
@@ -26,8 +35,6 @@ for _variable, _api in [("OPENBLAS_NUM_THREADS", "blas"), ("OMP_NUM_THREADS", "o
     if _variable not in os.environ:
         os.environ[_variable] = "1"
         threadpool_limits(1, user_api=_api)
-
-REPO = Path(__file__).resolve().parents[1]
 
 #: Most ``-n auto`` workers: each imports TensorFlow, Ray and Dask (about 1 GB) and starts processes of its own.
 MAX_WORKERS = 4

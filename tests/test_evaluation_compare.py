@@ -143,7 +143,7 @@ def test_one_time_costs_are_not_charged_to_the_first_model(tiny_faces, monkeypat
 
     monkeypatch.setattr(slow_start, "predict", first_call_slow)
     rows = compare_models({"first": slow_start, "second": model}, tiny_faces).rows
-    assert next(r for r in rows if r["model"] == "first")["predict_seconds"] < 0.5
+    assert next(r for r in rows if r["model"] == "first")["predict_seconds"] < 0.9  # charged: at least 1.0
 
 
 def test_a_suffix_given_to_a_repeat_is_not_another_models_name(fitted_model, tiny_faces):

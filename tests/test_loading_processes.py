@@ -259,5 +259,6 @@ def test_an_interrupted_collect_drops_the_parts_not_started(monkeypatch):
     start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         _images._collect(pool, futures, [(0, 1)] * 6, Interrupted())
-    assert time.monotonic() - start < 0.25  # `with pool` waited for every queued part: 1.5 s
+    # `with pool` waited for every queued part: 1.5 s (a wide margin: the suite runs on busy cores)
+    assert time.monotonic() - start < 1.0
     assert sum(future.cancelled() for future in futures) >= 4

@@ -11,3 +11,10 @@ import conftest
 def test_auto_workers_follow_the_cores_up_to_the_cap(monkeypatch, cores, workers):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
     assert conftest.pytest_xdist_auto_num_workers(None) == workers
+
+
+@pytest.mark.skipif(not os.environ.get("PYTEST_XDIST_WORKER"), reason="runs in a pytest-xdist worker only (-n 0)")
+def test_each_worker_compiles_numba_kernels_into_a_cache_of_its_own():
+    import numba
+
+    assert os.path.basename(os.path.normpath(numba.config.CACHE_DIR)) == os.environ["PYTEST_XDIST_WORKER"]
