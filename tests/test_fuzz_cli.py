@@ -11,7 +11,9 @@ from fer_classic._fileio import check_outputs
 from fer_classic.cli import main
 from fer_classic.exceptions import FerClassicError, OutputPathError
 
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# too_slow as the other fuzz modules: the suite runs on busy cores (xdist workers side by side).
+_SETTINGS = settings(max_examples=60, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 class _Reached(FerClassicError):
