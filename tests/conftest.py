@@ -40,6 +40,31 @@ for _variable, _api in [("OPENBLAS_NUM_THREADS", "blas"), ("OMP_NUM_THREADS", "o
 MAX_WORKERS = 4
 
 
+def pytest_configure(config) -> None:
+    """A private FER_CLASSIC_HOME (model-signing key) for the whole run, the doctests of fer_classic/ too.
+
+    They get none of this folder's fixtures, and an xdist worker may run them
+    before any test has set up :func:`fer_classic_home`.
+    """
+    import tempfile
+
+    config._fer_classic_home = (os.environ.get("FER_CLASSIC_HOME"), tempfile.mkdtemp(prefix="fer_classic_home_"))
+    os.environ["FER_CLASSIC_HOME"] = config._fer_classic_home[1]
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    before, home = getattr(config, "_fer_classic_home", (None, None))
+    if home is None:
+        return
+    if before is None:
+        os.environ.pop("FER_CLASSIC_HOME", None)
+    else:
+        os.environ["FER_CLASSIC_HOME"] = before
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto`` (setup.cfg): the cores this process may run on, at most :data:`MAX_WORKERS`."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

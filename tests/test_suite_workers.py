@@ -18,3 +18,9 @@ def test_each_worker_compiles_numba_kernels_into_a_cache_of_its_own():
     import numba
 
     assert os.path.basename(os.path.normpath(numba.config.CACHE_DIR)) == os.environ["PYTEST_XDIST_WORKER"]
+
+
+def test_the_run_has_a_private_signing_home_before_any_fixture(request):
+    """The doctests of fer_classic/ get no fixture: pytest_configure set FER_CLASSIC_HOME for the whole run."""
+    home = request.config._fer_classic_home[1]
+    assert os.path.isdir(home) and os.path.basename(home).startswith("fer_classic_home_")
