@@ -607,3 +607,22 @@ def test_dask_predict_never_writes_the_timeline_over_the_detectors_model_file(fi
                                               r"cascade .*cascade\.xml\)"):
         _distributed.predict_paths_chunked(fitted_model, [tmp_path / "clip.avi"], timeline=cascade,
                                            cropper_params={"detector_model": str(cascade)})
+
+
+def test_the_local_dask_cluster_does_not_warn_of_another_dask_on_port_8787():
+    import socket
+    import warnings
+
+    from fer_classic._distributed import dask_client
+
+    with socket.socket() as held:  # as the user's own Dask holds it (if something else already does: the same)
+        try:
+            held.bind(("", 8787))
+            held.listen()
+        except OSError:
+            pass
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with dask_client(None):
+                pass
+    assert not [w for w in caught if "8787" in str(w.message)]
