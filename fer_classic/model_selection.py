@@ -844,12 +844,15 @@ def search_model(
         splitter = PredefinedSplit(np.r_[np.full(len(train), -1), np.zeros(len(validation), int)])
     else:
         # The same hold-out as fit when the data has no test split (subjects and copies kept on one side).
-        train, test, held_out, grouping, fit_groups = hold_out(dataset, test_size=_HOLD_OUT_SIZE,
-                                                               random_state=random_state, groups=groups, log=log)
+        train, test, held_out, grouping, fit_groups = timed(timings, "hold-out", hold_out, dataset,
+                                                            test_size=_HOLD_OUT_SIZE, random_state=random_state,
+                                                            groups=groups, log=log)
+        if not held_out:
+            del timings["hold-out"]  # the data's own test split: nothing was held out
         test_split = "held-out test" if held_out else "test"
         pool = train
         if fit_groups is None:  # the data's own train/test splits: group the training images now
-            fit_groups, grouping = image_groups(train, groups, log=log)
+            fit_groups, grouping = timed(timings, "groups", image_groups, train, groups, log=log)
         splitter = StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=random_state)
     scored = {"PublicTest (validation)": validation, "PrivateTest": test} if cv == "publictest" else {"test": test}
     warn_exact_copies(train, scored, dataset.name, command="search", stacklevel=3)

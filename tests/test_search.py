@@ -99,6 +99,14 @@ def test_search_ranks_candidates_refits_and_saves(tmp_path, tiny_faces):
     assert result.model.metadata["search"]["best_params"]
 
 
+@pytest.mark.parametrize("split, step", [(True, "groups"), (False, "hold-out")], ids=["test split", "no split"])
+def test_search_reports_the_seconds_of_grouping_or_holding_out(tiny_faces, split, step):
+    data = tiny_faces if split else tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
+    result = search_model(data, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1]}, cv=2)
+    other = "hold-out" if step == "groups" else "groups"
+    assert list(result.timings)[:2] == ["load", step] and other not in result.timings
+
+
 def test_publictest_protocol_tunes_on_public_and_reports_private(fer_like):
     result = search_model(fer_like, features="pixels", clf="knn", grid={"clf__estimator__n_neighbors": [1, 3]},
                           cv="publictest")

@@ -20,6 +20,12 @@ def test_fit_reports_metrics_timings_and_saves(tmp_path, tiny_faces):
     assert load_model(result.path).classes == tiny_faces.classes
 
 
+def test_a_fit_that_holds_out_reports_the_seconds_of_the_hold_out(tiny_faces):
+    unsplit = tiny_faces.with_splits(np.full(len(tiny_faces), "", dtype=object))
+    result = fit_model(unsplit, features="pixels", clf="knn")
+    assert list(result.timings) == ["load", "hold-out", "features", "fit", "predict"]
+
+
 def test_fit_uses_train_only_for_learning(tiny_faces):
     result = fit_model(tiny_faces, features="pixels", clf="knn")
     assert result.n_train == len(tiny_faces.select("train"))
