@@ -448,6 +448,124 @@ def test_tracks_seen_in_too_few_frames_are_not_confirmed():
     assert [t["track"] for t in tracker.summary(["a", "b"])] == [1]
 
 
+class _ReferenceTracker:
+    """FaceTracker's algorithm as first written: every update scans every track ever made (the specification)."""
+
+    def __init__(self, iou_threshold=0.3, max_missed=5, window=5, min_frames=3):
+        self.iou_threshold, self.max_missed = iou_threshold, max_missed
+        self.window, self.min_frames = window, min_frames
+        self.tracks, self.updates = [], 0
+
+    def update(self, frame, boxes, scores):
+        from collections import deque
+
+        self.updates += 1
+        alive = [t for t in self.tracks if t["missed"] <= self.max_missed]
+        pairs = sorted(((iou(t["box"], box), ti, bi) for ti, t in enumerate(alive) for bi, box in enumerate(boxes)),
+                       reverse=True)
+        owner, taken = {}, set()
+        for overlap, ti, bi in pairs:
+            if overlap < self.iou_threshold:
+                break
+            if ti not in taken and bi not in owner:
+                owner[bi] = alive[ti]
+                taken.add(ti)
+        for ti, t in enumerate(alive):
+            if ti not in taken:
+                t["missed"] += 1
+        result = []
+        for bi, box in enumerate(boxes):
+            row = np.asarray(scores[bi], dtype=float)
+            t = owner.get(bi)
+            if t is None:
+                t = {"id": len(self.tracks) + 1, "first_frame": frame, "recent": deque(maxlen=self.window),
+                     "total": np.zeros_like(row), "n_frames": 0}
+                self.tracks.append(t)
+            t.update(box=tuple(box), last_frame=frame, missed=0, n_frames=t["n_frames"] + 1, total=t["total"] + row)
+            t["recent"].append(row)
+            result.append(t)
+        return result
+
+    def confirmed(self):
+        return {t["id"] for t in self.tracks if t["n_frames"] >= min(self.min_frames, self.updates)}
+
+
+def _churning_detections(n_frames, seed):
+    """Faces entering, moving, jumping, flickering and leaving; coarse positions, so equal overlaps (ties) occur."""
+    rng = np.random.default_rng(seed)
+    faces, frames = [], []
+    for _ in range(n_frames):
+        faces = [f for f in faces if rng.random() > 0.03]                        # leaving
+        faces += [[rng.integers(0, 8) * 20, rng.integers(0, 4) * 20] for _ in range(rng.poisson(0.15))]  # entering
+        for face in faces:
+            face[0] += int(rng.integers(-1, 2)) * 4                              # moving
+            if rng.random() < 0.03:
+                face[1] += 40                                                    # jumping: a new track
+        boxes = [(x, y, 40, 40) for x, y in faces if rng.random() > 0.1]         # detector flicker
+        if boxes and rng.random() < 0.05:
+            boxes.append(boxes[0])                                               # a face detected twice
+        frames.append((boxes, rng.random((len(boxes), 3))))
+    return frames
+
+
+@pytest.mark.parametrize("params", [{}, {"max_missed": 0, "window": 1, "min_frames": 1},
+                                    {"max_missed": 2, "iou_threshold": 0.5, "window": 3, "min_frames": 5}])
+def test_tracker_gives_what_scanning_every_track_gives(params):
+    # The tracker keeps only the tracks that can still match in its per-frame scan (F3): every id, smoothed
+    # score, track field, confirmed set and summary must stay those of the full scan, equal overlaps included.
+    tracker, reference = FaceTracker(**params), _ReferenceTracker(**params)
+    got, want = [], []
+    for frame, (boxes, scores) in enumerate(_churning_detections(2000, seed=len(repr(params)))):
+        if frame == 1500:  # a parameter set between updates (ended tracks with few misses come back)
+            tracker.max_missed = reference.max_missed = reference.max_missed + 3
+        got.append([(t.id, t.box, t.first_frame, t.last_frame, t.n_frames, t.missed, t.smoothed().tolist(),
+                     t.total.tolist()) for t in tracker.update(frame, boxes, scores)])
+        want.append([(t["id"], t["box"], t["first_frame"], t["last_frame"], t["n_frames"], t["missed"],
+                      np.mean(t["recent"], axis=0).tolist(), t["total"].tolist())
+                     for t in reference.update(frame, boxes, scores)])
+    first_difference = next((frame for frame, (g, w) in enumerate(zip(got, want)) if g != w), None)
+    assert first_difference is None
+    assert len(reference.tracks) > 300  # churn enough to end many tracks
+    assert [(t.id, t.missed) for t in tracker._tracks] == [(t["id"], t["missed"]) for t in reference.tracks]
+    assert tracker.confirmed() == reference.confirmed()
+    summary = tracker.summary(["a", "b", "c"])
+    assert [s["track"] for s in summary] == sorted(reference.confirmed())
+    assert [s["n_frames"] for s in summary] == [t["n_frames"] for t in reference.tracks if t["id"] in
+                                                reference.confirmed()]
+
+
+def test_tracker_update_examines_only_live_tracks(monkeypatch):
+    # The work of an update must not grow with the tracks that ended (F3: a long video's every track was scanned
+    # per frame). Counted as the Track objects an update reads, not seconds.
+    from fer_classic.detection import _tracking
+
+    examined = set()
+
+    class CountingTrack(_tracking.Track):
+        def __getattribute__(self, name):
+            examined.add(object.__getattribute__(self, "id"))
+            return object.__getattribute__(self, name)
+
+    monkeypatch.setattr(_tracking, "Track", CountingTrack)
+    tracker, scores = FaceTracker(max_missed=2), np.ones((1, 2))
+
+    def examined_per_update(n_ended):
+        # A face jumping every frame: each update ends one track (after 2 misses) and starts one.
+        start = tracker._updates
+        for frame in range(start, start + n_ended):
+            tracker.update(frame, [(50 * frame, 0, 40, 40)], scores)
+        counts = []
+        for frame in range(start + n_ended, start + n_ended + 5):
+            examined.clear()
+            tracker.update(frame, [(50 * frame, 0, 40, 40)], scores)
+            counts.append(len(examined))
+        return max(counts)
+
+    few, many = examined_per_update(20), examined_per_update(2000)
+    assert len(tracker._tracks) > 2000
+    assert few == many <= tracker.max_missed + 2  # the live tracks and the new one
+
+
 @pytest.mark.parametrize("shape", [(0, 48), (48,), (48, 48, 2), (48, 48, 5)])
 @pytest.mark.parametrize("use", [lambda x: FaceCropper().fit().crop_faces(x), lambda x: perceptual_hashes([x])],
                          ids=["crop_faces", "perceptual_hashes"])

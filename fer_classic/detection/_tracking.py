@@ -67,7 +67,9 @@ class FaceTracker:
     its arg-max the smoothed label. A track is confirmed once seen in
     ``min_frames`` updates (or in every update, when there were fewer):
     shorter ones are mostly detector false positives, which come and go
-    (the confirmation rule of SORT, Bewley et al. 2016).
+    (the confirmation rule of SORT, Bewley et al. 2016). An update examines
+    only the tracks that have not ended, so its cost does not grow with the
+    length of a video.
 
     Parameters
     ----------
@@ -86,7 +88,11 @@ class FaceTracker:
         self.max_missed = max_missed
         self.window = window
         self.min_frames = min_frames
-        self._tracks: list[Track] = []
+        self._tracks: list[Track] = []  # every track, in order of creation: confirmed() and summary() read all
+        # The tracks that can still match, in order of creation (the tie order of equal overlaps): each update
+        # scans these only, not every track of a long video.
+        self._live: list[Track] = []
+        self._live_max_missed: int | None = None  # the max_missed that _live was sorted out by
         self._updates = 0
 
     def update(self, frame: int, boxes: list, scores: np.ndarray) -> list[Track]:
@@ -117,7 +123,11 @@ class FaceTracker:
                 f"{self.iou_threshold!r}, {self.max_missed!r}, {self.window!r}, {self.min_frames!r}."
             )
         self._updates += 1
-        alive = [t for t in self._tracks if t.missed <= self.max_missed]
+        if self._live_max_missed != self.max_missed:
+            # max_missed set between updates: sort every track out again by the new value.
+            self._live = [t for t in self._tracks if t.missed <= self.max_missed]
+            self._live_max_missed = self.max_missed
+        alive = self._live
         pairs = sorted(
             ((iou(t.box, box), ti, bi) for ti, t in enumerate(alive) for bi, box in enumerate(boxes)),
             reverse=True,
@@ -133,6 +143,8 @@ class FaceTracker:
         for ti, track in enumerate(alive):
             if ti not in taken:
                 track.missed += 1
+        # A track unmatched more than max_missed times has ended for good (only a match resets missed).
+        self._live = [t for t in alive if t.missed <= self.max_missed]
         result = []
         for bi, box in enumerate(boxes):
             row = np.asarray(scores[bi], dtype=float)
@@ -141,6 +153,7 @@ class FaceTracker:
                 track = Track(len(self._tracks) + 1, tuple(box), frame, frame, deque(maxlen=self.window),
                               np.zeros_like(row), n_frames=0)
                 self._tracks.append(track)
+                self._live.append(track)  # after every older one, as in self._tracks
             track.box, track.last_frame, track.missed = tuple(box), frame, 0
             track.recent.append(row)
             track.total = track.total + row
