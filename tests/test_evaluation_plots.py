@@ -297,3 +297,72 @@ def test_faces_given_as_floats_in_0_1_are_drawn_as_their_8_bit_levels(plot):
     faces = np.full((2, 4, 4), 0.5)
     drawn = [ax.images[0].get_array() for ax in plot(faces).axes if ax.images]
     assert len(drawn) == 2 and all(np.allclose(image, 127.5) for image in drawn)
+
+
+def _drawn_means(figure):
+    return [ax.images[0].get_array().data for ax in figure.axes]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, bool])
+def test_average_faces_are_the_means_of_a_float64_copy(monkeypatch, dtype):
+    # The means are summed a few images at a time (F4: no float64 copy of every image): the picture stays that
+    # of the float64 copy's means, bit for bit from integer levels, to rounding from floats.
+    from fer_classic.data._levels import read_levels
+    from fer_classic.evaluation import _plots
+
+    monkeypatch.setattr(_plots, "_MEAN_CHUNK", 7, raising=False)  # several chunks, one ending mid-class
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 6, 5)).astype(dtype)
+    if dtype is np.uint16:
+        images[::3] *= 257  # some 16-bit images, read divided by 257
+    elif dtype is np.float32:
+        images[::2] /= 255  # some images in 0..1, read times 255
+    labels = np.array(["sad", "happy", "angry"])[rng.integers(0, 3, 40)]
+    figure = plot_average_faces(images, labels)
+    levels = read_levels(images).astype(float)
+    expected = [levels[labels == name].mean(axis=0) for name in ("angry", "happy", "sad")]
+    if dtype is np.float32:
+        for got, want in zip(_drawn_means(figure), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    else:
+        for got, want in zip(_drawn_means(figure), expected):
+            np.testing.assert_array_equal(got, want)
+    titles = [f"{name}\n(n={np.sum(labels == name)})" for name in ("angry", "happy", "sad")]
+    assert [ax.get_title() for ax in figure.axes] == titles
+
+
+def test_average_faces_take_no_float_copy_of_every_image():
+    # F4: every image was converted to float64 (8 bytes a pixel) before the means: 2.4 GB for 128k faces.
+    import tracemalloc
+
+    images = np.random.default_rng(0).integers(0, 256, (6000, 48, 48), dtype=np.uint8)
+    labels = np.array(["sad", "happy"])[np.arange(6000) % 2]
+    tracemalloc.start()
+    try:
+        plot_average_faces(images, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < images.nbytes  # the float64 copy alone was 8 x images.nbytes
+
+
+def test_pca_draws_the_seeded_subset_of_float32_features_without_a_whole_float64_copy():
+    # F4: float32 features were converted to float64 whole before the subset was drawn. Same points, less memory.
+    import tracemalloc
+
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40000, 50)).astype(np.float32)
+    labels = np.array(["sad", "happy"])[np.arange(40000) % 2]
+    tracemalloc.start()
+    try:
+        figure = plot_feature_pca(features, labels, classes=["happy", "sad"], max_points=300, random_state=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < features.nbytes  # the float64 copy alone was 2 x features.nbytes
+    keep = np.sort(np.random.default_rng(3).choice(40000, 300, replace=False))
+    points = PCA(n_components=2, random_state=3).fit_transform(features[keep].astype(float))
+    for collection, name in zip(figure.axes[0].collections, ["happy", "sad"]):
+        np.testing.assert_array_equal(collection.get_offsets(), points[labels[keep] == name])

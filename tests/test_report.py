@@ -295,3 +295,26 @@ def test_a_failing_report_leaves_no_folder_it_created(fitted_model, tiny_faces, 
     with pytest.raises(RuntimeError, match="plot failed"):
         write_report(fitted_model, tiny_faces, tmp_path / "new" / "r", n_resamples=20)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_keeps_only_the_features_its_pca_draws(fitted_model, tiny_faces, tmp_path, monkeypatch):
+    # F4: the report held the whole n x F feature matrix through its plots to draw max_pca_points of them. It
+    # keeps those rows only, and draws the same points as plot_feature_pca given every row.
+    from fer_classic.evaluation import _report, plot_feature_pca
+
+    drawn = []
+
+    def recording(features, labels, *args, **kwargs):
+        figure = plot_feature_pca(features, labels, *args, **kwargs)
+        drawn.append((np.asarray(features).shape, [c.get_offsets().data.copy() for c in figure.axes[0].collections]))
+        return figure
+
+    monkeypatch.setattr(_report, "plot_feature_pca", recording)
+    write_report(fitted_model, tiny_faces, tmp_path / "r", n_resamples=10, max_pca_points=10, random_state=4)
+    test = tiny_faces.select("test")
+    every_row = plot_feature_pca(fitted_model.predict_scores(test.images)[3], test.y, fitted_model.classes,
+                                 max_points=10, random_state=4)
+    (shape, points), = drawn
+    assert shape[0] == 10 < len(test)
+    for got, want in zip(points, every_row.axes[0].collections, strict=True):
+        np.testing.assert_array_equal(got, want.get_offsets())

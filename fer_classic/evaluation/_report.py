@@ -29,6 +29,7 @@ from ._plots import (
     plot_feature_pca,
     plot_per_class_f1,
     plot_roc_curves,
+    pca_sample_rows,
     plot_sample_predictions,
     require_matplotlib,
 )
@@ -208,8 +209,10 @@ def _predictions_csv(sources, y_true, predictions: Predictions, classes: list[st
 
 
 def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_state, max_pca_points,
-           split_names) -> dict:
+           split_names, pca_rows) -> dict:
+    # predictions.features holds only the rows pca_rows picks (all rows when None), the points the PCA draws.
     classes = model.classes
+    pca_labels = subset.y if pca_rows is None else np.asarray(subset.y)[pca_rows]
     makers = {
         "confusion-matrix": lambda: plot_confusion_matrix(metrics),
         "per-class-f1": lambda: plot_per_class_f1(metrics),
@@ -221,7 +224,7 @@ def _plots(model, data, subset, predictions: Predictions, metrics: dict, random_
         "class-distribution": lambda: plot_class_distribution(data, split_names=split_names),
         "average-faces": lambda: plot_average_faces(subset.images, subset.y, classes),
         "feature-pca": lambda: plot_feature_pca(
-            predictions.features, subset.y, classes, max_points=max_pca_points, random_state=random_state),
+            predictions.features, pca_labels, classes, max_points=max_pca_points, random_state=random_state),
     }
     return {name: base64.b64encode(figure_to_png(make())).decode("ascii") for name, make in makers.items()}
 
@@ -438,6 +441,11 @@ def write_report(
         timings: dict[str, float] = {}
         predictions = predict_with_scores(model, subset.images)
         timings.update(predictions.seconds)
+        # The PCA scatter draws max_pca_points rows of the n x F features: keep those rows only, so the whole
+        # matrix (1.3 GB of HOG features at 128k images) is freed before the plots and pages are made.
+        pca_rows = pca_sample_rows(len(predictions.features), max_pca_points, random_state)
+        if pca_rows is not None:
+            predictions.features = predictions.features[pca_rows]
         start = time.perf_counter()
         metrics = classification_metrics(
             subset.y, predictions.labels, model.classes, scores=predictions.scores, groups=subset.usages,
@@ -446,7 +454,7 @@ def write_report(
         timings["metrics"] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()
         images = _plots(model, data, subset, predictions, metrics, random_state, max_pca_points,
-                        {split: split_name} if split else None)
+                        {split: split_name} if split else None, pca_rows)
         timings["plots"] = round(time.perf_counter() - start, 3)
         paths = {name: out_dir / name for name in REPORT_FILES}
         payload = {
