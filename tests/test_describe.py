@@ -683,3 +683,156 @@ def test_the_leakage_paragraph_is_printed_once_by_warning_and_format(planted):
     paragraph = description.leakage_message()
     assert paragraph in description.format() and paragraph not in warned
     assert "test scores are inflated" in warned and "leakage_message()" in warned
+
+
+def _planted_hashes(seed, n):
+    """Random pHash-like hashes with planted near copies, clusters, identical hashes and blanks."""
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 2 ** 64, n, dtype=np.uint64)
+
+    def flipped(value, most):
+        bits = rng.choice(64, int(rng.integers(0, most + 1)), replace=False)
+        return value ^ np.uint64(sum(1 << int(b) for b in bits))
+
+    for _ in range(n // 3):  # near pairs at 0-12 bits
+        a, b = rng.integers(0, n, 2)
+        hashes[b] = flipped(hashes[a], 12)
+    for _ in range(max(1, n // 40)):  # clusters (chains) within 4 bits of a centre
+        members = rng.choice(n, min(n, int(rng.integers(2, 25))), replace=False)
+        hashes[members[1:]] = [flipped(hashes[members[0]], 4) for _ in members[1:]]
+    hashes[rng.choice(n, 4)] = hashes[0]  # identical hashes
+    hashes[rng.choice(n, 3)] = 0  # blank images: paired with nothing
+    hashes[rng.choice(n, 2)] = np.uint64(1 << 40)
+    return hashes
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_banded_near_pair_search_finds_exactly_the_brute_force_pairs(seed, monkeypatch):
+    """The banded index (pigeonhole over threshold + 1 bands) misses no pair and adds none, block for block."""
+    from fer_classic.data import _duplicates
+
+    monkeypatch.setattr(_duplicates, "_INDEX_SHARE", float("inf"))  # the index however full its buckets
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 600))
+    hashes = _planted_hashes(seed, n)
+    # Exact-copy groups as find_duplicates passes them: some share a hash, some (other hashes) do not.
+    exclude = rng.integers(0, max(1, n // 3), n) if seed % 2 else None
+    for threshold in (0, 1, 2, 3, 4, 6, 8, 12, 20, 40, 63):
+        block = int(rng.choice([1, 7, 64, 256]))
+        monkeypatch.setattr(_duplicates, "_INDEX_BUDGET", int(rng.choice([1, 200, 1 << 21])))  # chunks of any size
+        brute = list(_duplicates._brute_pair_blocks(hashes, threshold, block, exclude))
+        banded = list(_duplicates._indexed_pair_blocks(hashes, threshold, block, exclude))
+        assert [stop for stop, _ in banded] == [stop for stop, _ in brute]
+        for (_, expected), (_, got) in zip(brute, banded):
+            assert got.dtype == expected.dtype and np.array_equal(got, expected), threshold
+        assert threshold or not any(len(pairs) and pairs[:, 2].any() for _, pairs in banded)
+
+
+@pytest.mark.parametrize("threshold", [0, 6, 12, 64])
+def test_near_duplicate_pairs_are_the_same_by_index_or_brute_force(threshold, monkeypatch):
+    from fer_classic.data import _duplicates
+
+    hashes = _planted_hashes(threshold, 3000)
+    exclude = np.arange(3000) // 2
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 10 ** 9)
+    brute = _duplicates.near_duplicate_pairs(hashes, threshold, exclude=exclude)
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 0)
+    assert np.array_equal(_duplicates.near_duplicate_pairs(hashes, threshold, exclude=exclude), brute)
+    assert len(brute) > (threshold > 0)
+
+
+def test_near_pairs_of_many_hashes_are_not_found_by_comparing_every_pair(monkeypatch):
+    """20,000 hashes at the default threshold: the brute force compared 200 million pairs (x16 per x4 images)."""
+    from fer_classic.data import _duplicates
+
+    monkeypatch.setattr(_duplicates, "_brute_pair_blocks", lambda *args: pytest.fail("compared every pair"))
+    hashes = _planted_hashes(1, 20_000)
+    pairs = _duplicates.near_duplicate_pairs(hashes, DEFAULT_NEAR_THRESHOLD)
+    assert len(pairs) and (hamming_distance(hashes[pairs[:, 0]], hashes[pairs[:, 1]]) == pairs[:, 2]).all()
+
+
+def test_hashes_all_within_a_few_bits_fall_back_to_the_brute_force(monkeypatch):
+    # Near-identical video frames share every band: the index would enumerate (threshold + 1) n^2 candidates.
+    from fer_classic.data import _duplicates
+
+    rng = np.random.default_rng(0)
+    hashes = np.uint64(0xF0F0F0F0F0F0F0F0) ^ (np.uint64(1) << rng.integers(0, 64, 3000).astype(np.uint64))
+    calls = []
+    brute = _duplicates._brute_pair_blocks
+    monkeypatch.setattr(_duplicates, "_brute_pair_blocks", lambda *args: calls.append(1) or brute(*args))
+    assert len(_duplicates.near_duplicate_pairs(hashes, 2)) > 4e6 // 2 and calls == [1]
+
+
+def test_exact_copies_with_one_hash_cost_the_index_nothing(monkeypatch):
+    from fer_classic.data import _duplicates
+
+    monkeypatch.setattr(_duplicates, "_brute_pair_blocks", lambda *args: pytest.fail("compared every pair"))
+    hashes = np.full(40_000, 0xF0F0F0F0F0F0F0F0, dtype=np.uint64)  # 800 million pairs, all one exact-copy group
+    hashes[-1] ^= np.uint64(1)
+    blocks = list(_duplicates._indexed_pair_blocks(hashes, 6, 256, np.r_[np.zeros(39_999, int), 1]))
+    pairs = np.concatenate([pairs for _, pairs in blocks])
+    assert len(blocks) == 157 and len(pairs) == 39_999 and (pairs[:, 1] == 39_999).all() and (pairs[:, 2] == 1).all()
+
+
+def test_too_many_pairs_are_refused_alike_by_index_and_brute_force(monkeypatch):
+    # The refusal names the rows compared: the index lists its pairs in the brute force's blocks.
+    from fer_classic.data import _duplicates
+    from fer_classic.exceptions import ReportError
+
+    hashes = _planted_hashes(3, 3000)
+    hashes[1000:1600] = hashes[1000]  # 600 images sharing one pHash: 179,700 pairs from row 1,000 on
+    messages = []
+    for min_indexed in (10 ** 9, 0):
+        monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", min_indexed)
+        with pytest.raises(ReportError, match=r"more than 1,000 near-duplicate pairs among 3,000 images "
+                                              r"\(the first [0-9,]+ compared\)") as raised:
+            _duplicates.near_duplicate_pairs(hashes, 4, max_pairs=1000)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+
+
+def test_duplicate_groups_fold_pairs_in_few_passes_over_the_images(monkeypatch):
+    """Every block with a pair re-ran connected_components over all n images: n/64 passes for frames."""
+    from fer_classic.data import _duplicates
+
+    images = np.random.default_rng(0).integers(0, 256, (3000, 48, 48), dtype=np.uint8)
+    images[1::2] = images[::2]
+    images[1::2, 0, 0] ^= 1  # 1,500 pairs of near copies, some in every block of 64 rows
+    pairs = FaceDataset(images, np.array(["happy"] * 3000, dtype=object), np.array(["train"] * 3000, dtype=object),
+                        np.array([""] * 3000, dtype=object), np.array([f"{i}.png" for i in range(3000)], dtype=object))
+    calls = []
+    components = _duplicates._components
+    monkeypatch.setattr(_duplicates, "_components", lambda n, pairs: calls.append(n) or components(n, pairs))
+    groups = duplicate_groups(pairs)
+    assert np.array_equal(groups, np.arange(3000) // 2) and len(calls) == 1  # was 47: one per block
+
+
+@pytest.mark.parametrize("find, n_groups", [
+    (duplicate_groups, 1),
+    (lambda frames: dedupe(frames, near=True).sources, 1),
+])
+def test_duplicate_finding_memory_grows_with_the_images_by_the_index_too(find, n_groups, monkeypatch):
+    import tracemalloc
+
+    from fer_classic.data import _duplicates
+
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 0)
+    frames = _near_identical_frames(2000)
+    tracemalloc.start()
+    found = find(frames)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(np.unique(found)) == n_groups and peak < 60e6
+
+
+def test_duplicate_groups_are_the_report_s_groups_by_the_index_too(leaky, monkeypatch):
+    from fer_classic.data import _duplicates
+
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 0)
+    near = leaky.subset(np.concatenate([np.arange(len(leaky)), [0, 3]]))
+    images = near.images.copy()
+    images[-2:, 0, 0] ^= 1  # near copies, not exact ones
+    near = FaceDataset(images, near.labels, near.splits, near.usages, near.sources, "near")
+    assert np.array_equal(duplicate_groups(near), duplicates_of(near).group_ids())
+    kept = near.sources[~duplicates_of(near).drop_mask(near=True)]
+    assert np.array_equal(dedupe(near, near=True).sources, kept)
