@@ -479,9 +479,10 @@ def dask_client(scheduler: str | None) -> Iterator:
     """
     Client = import_optional("dask.distributed", "--backend dask").Client  # noqa: N806
     check_scheduler("dask", scheduler)
-    # The local cluster's web server on a free port: Dask's fixed 8787 warned "Port 8787 is already in use"
-    # whenever another Dask (the user's own, a second command) held it; fer-classic shows no dashboard link.
-    client = Client(scheduler) if scheduler else Client(processes=False, dashboard_address=":0")
+    # The local cluster's web server on a free port of this machine only: Dask's fixed 8787 warned "Port 8787 is
+    # already in use" whenever another Dask (the user's own, a second command) held it, and it listened on every
+    # interface; fer-classic shows no dashboard link.
+    client = Client(scheduler) if scheduler else Client(processes=False, dashboard_address="127.0.0.1:0")
     try:
         if scheduler:
             _wait_for_workers(client, scheduler)

@@ -623,6 +623,35 @@ def test_the_local_dask_cluster_does_not_warn_of_another_dask_on_port_8787():
             pass
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with dask_client(None):
-                pass
+            with dask_client(None) as client:
+                port = int(client.dashboard_link.rsplit(":", 1)[1].split("/")[0])
+                with socket.create_connection(("127.0.0.1", port), timeout=5):  # served on this machine
+                    pass
+                outside = _reaches(_outward_address(), port)
     assert not [w for w in caught if "8787" in str(w.message)]
+    assert outside in (False, None)  # not on the machine's other interfaces (None: it has no other address)
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its route outwards (a UDP socket's connect sends nothing); None if it has none."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        return probe.getsockname()[0]
+
+
+def _reaches(host: str | None, port: int) -> bool | None:
+    """Whether ``host:port`` accepts a connection; None when there is no host or it is a loopback address."""
+    import socket
+
+    if host is None or host.startswith("127."):
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return True
+    except OSError:
+        return False
