@@ -65,6 +65,7 @@ def pytest_unconfigure(config) -> None:
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: a run without the plugin (-p no:xdist) still starts
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto`` (setup.cfg): the cores this process may run on, at most :data:`MAX_WORKERS`."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
