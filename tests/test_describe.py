@@ -728,6 +728,18 @@ def test_banded_near_pair_search_finds_exactly_the_brute_force_pairs(seed, monke
         assert threshold or not any(len(pairs) and pairs[:, 2].any() for _, pairs in banded)
 
 
+@pytest.mark.parametrize("exclude", [np.full(3000, np.nan), np.array([None, "a"] * 1500, dtype=object)],
+                         ids=["nan", "none and str"])
+def test_groups_that_are_no_integers_are_compared_as_the_brute_force_compares_them(exclude, monkeypatch):
+    from fer_classic.data import _duplicates
+
+    hashes = _planted_hashes(1, 3000)
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 10 ** 9)
+    brute = _duplicates.near_duplicate_pairs(hashes, 6, exclude=exclude)
+    monkeypatch.setattr(_duplicates, "_MIN_INDEXED_HASHES", 0)
+    assert len(brute) and np.array_equal(_duplicates.near_duplicate_pairs(hashes, 6, exclude=exclude), brute)
+
+
 @pytest.mark.parametrize("threshold", [0, 6, 12, 64])
 def test_near_duplicate_pairs_are_the_same_by_index_or_brute_force(threshold, monkeypatch):
     from fer_classic.data import _duplicates

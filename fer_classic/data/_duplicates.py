@@ -219,7 +219,10 @@ def _pair_blocks(hashes: np.ndarray, threshold: int, block: int, exclude=None):
     # Measured on FER2013 pHashes (AMD EPYC, 2 shared cores): below ~2,000 hashes both take milliseconds and
     # the brute force needs no index; above 12 bits, bands of 4-5 bits hold n/16-n/32 hashes each and the
     # index compares more pairs than the brute force (the index also falls back by itself: _INDEX_SHARE).
-    if threshold <= _MAX_INDEXED_THRESHOLD and len(hashes) >= _MIN_INDEXED_HASHES:
+    # The index numbers exclude's groups through np.unique, the brute force compares them with !=: they agree on
+    # integer ids (the documented kind), not on NaN (unequal to itself) or None beside strings (unordered).
+    integral = exclude is None or np.asarray(exclude).dtype.kind in "iub"
+    if threshold <= _MAX_INDEXED_THRESHOLD and len(hashes) >= _MIN_INDEXED_HASHES and integral:
         return _indexed_pair_blocks(hashes, threshold, block, exclude)
     return _brute_pair_blocks(hashes, threshold, block, exclude)
 
