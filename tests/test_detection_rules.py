@@ -1,6 +1,7 @@
 """How FaceCropper takes each face: found (also inside a border), taken as a crop, or taken whole;
 overlapping boxes merged; and the real-photo benchmark on a generated folder."""
 
+import itertools
 import json
 import pickle
 
@@ -237,6 +238,20 @@ def test_images_taken_as_crops_say_so(cropper):
 ])
 def test_overlapping_boxes_are_merged_into_the_largest(boxes, kept):
     assert [face.box for face in suppress_overlaps(Face(b) for b in boxes)] == kept
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_faces_of_equal_area_come_in_reading_order_whatever_the_detector_order(order):
+    boxes = [(200, 0, 40, 40), (0, 0, 40, 40), (0, 100, 40, 40), (300, 90, 20, 80)]  # all 1,600 pixels
+    found = suppress_overlaps(Face(boxes[i]) for i in order)
+    assert [face.box for face in found] == [(0, 0, 40, 40), (200, 0, 40, 40), (300, 90, 20, 80), (0, 100, 40, 40)]
+
+
+@pytest.mark.parametrize("boxes", [[(10, 10, 40, 40), (14, 10, 40, 40)], [(14, 10, 40, 40), (10, 10, 40, 40)]])
+def test_a_face_found_twice_near_a_track_keeps_the_same_box_whatever_the_detector_order(boxes):
+    cropper = with_stub(boxes)  # two equal boxes of one face (overlap 0.82), in either order
+    found = cropper.find_faces_near(np.zeros((160, 160), np.uint8), [(50, 50, 40, 40)])
+    assert [face.box for face in found] == [(40, 40, 40, 40)]  # the region starts at (30, 30)
 
 
 def test_the_cropper_keeps_one_box_per_face():

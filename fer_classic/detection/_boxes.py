@@ -148,10 +148,16 @@ def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[i
     return x0, y0, x1 - x0, y1 - y0
 
 
+def size_then_position(face: Face) -> tuple[int, int, int, int]:
+    """Sort key of faces: largest first, then top to bottom, then left to right."""
+    return -face.area, face.box[1], face.box[0], face.box[2]
+
+
 def suppress_overlaps(faces: Iterable[Face], iou_threshold: float = 0.3, inside: float = 0.6) -> list[Face]:
     """Faces largest first, without those overlapping a larger one (non-maximum suppression by area).
 
-    A face is dropped when its intersection over union with a larger face kept
+    Faces of equal area come top to bottom, then left to right, whatever
+    order the detector gave them in. A face is dropped when its intersection over union with a larger face kept
     exceeds ``iou_threshold``, or when more than ``inside`` of its own area lies
     inside one: a second box on the nose and mouth of a face found whole. The
     larger box wins, not the higher score: Haar boxes have none, and a part of
@@ -177,7 +183,9 @@ def suppress_overlaps(faces: Iterable[Face], iou_threshold: float = 0.3, inside:
     [(0, 0, 100, 100)]
     """
     kept: list[Face] = []
-    for face in sorted(faces, key=lambda f: -f.area):
+    # Ties by position: OpenCV's multi-threaded detectMultiScale returns equal boxes in a varying order, so
+    # two runs on one video gave its faces (and their tracks) in different orders.
+    for face in sorted(faces, key=size_then_position):
         if all(iou(face.box, other.box) <= iou_threshold and _inside(face.box, other.box) <= inside
                for other in kept):
             kept.append(face)

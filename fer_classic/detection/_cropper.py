@@ -18,7 +18,7 @@ from .._sklearn_compat import (
 from ..data._images import CROP_FACTOR, as_size, resize_gray, searched, to_gray
 from ..exceptions import FaceDetectorError, ImageDecodeError, NoFaceError
 from ._align import eye_angle, find_eyes
-from ._boxes import CROP, WHOLE_IMAGE, Face, iou, suppress_overlaps
+from ._boxes import CROP, WHOLE_IMAGE, Face, iou, size_then_position, suppress_overlaps
 from ._haar import FRONTAL_FACE_CASCADE, HaarFaceDetector
 from ._yunet import YuNetFaceDetector
 
@@ -464,7 +464,9 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             if min(w, h) <= 0 or x1 <= x0 or y1 <= y0:
                 continue
             region = image[y0:y1, x0:x1]
-            for face in self._search(region, max(1, round(0.6 * side)), round(1.6 * side)):
+            # Reading order among equal boxes, as suppress_overlaps: the detector's order varies between runs.
+            for face in sorted(self._search(region, max(1, round(0.6 * side)), round(1.6 * side)),
+                               key=size_then_position):
                 face = face.mapped(1.0, x0, y0)
                 if all(iou(face.box, other.box) < 0.5 for other in found):
                     found.append(face)
