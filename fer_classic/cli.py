@@ -476,9 +476,9 @@ _GROUPS = click.option(
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-_FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (dense SIFT VLAD), vgg16 / vgg19 "
-                  "(frozen ImageNet networks), cnn (a CNN trained first), or joined with '+' (e.g. vgg16+hog); vgg16, "
-                  "vgg19 and cnn need fer-classic[deep].")
+_FEATURES_HELP = ("pixels, hog, lbp, gabor, pca, sift (dense SIFT words), vlad (dense SIFT VLAD), patchwords (words of "
+                  "whitened pixel patches), vgg16 / vgg19 (frozen ImageNet networks), cnn (a CNN trained first), or "
+                  "joined with '+' (e.g. vgg16+hog); vgg16, vgg19 and cnn need fer-classic[deep].")
 _CLF_HELP = ("svm, linear-svm, logreg, ridge, knn, rf, mlp, kernel-svm (histogram kernels), combined-svm (a weighted "
              "sum of per-block kernels) or local-svm (an SVM per face on its nearest training faces).")
 

@@ -196,7 +196,7 @@ def make_pipeline(
     ----------
     features : str, default="hog"
         A name of :data:`fer_classic.features.FEATURES` (``pixels``, ``hog``,
-        ``lbp``, ``gabor``, ``pca``, ``sift``, ``vlad``, ...), or several joined by ``+``.
+        ``lbp``, ``gabor``, ``pca``, ``sift``, ``vlad``, ``patchwords``, ...), or several joined by ``+``.
     clf : str, default="svm"
         ``svm``, ``linear-svm``, ``logreg``, ``ridge``, ``knn``, ``rf`` or ``mlp``.
     preprocess : str or transformer, optional

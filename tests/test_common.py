@@ -48,7 +48,7 @@ from fer_classic.estimators import (
 )
 from fer_classic.features import (
     BlockScaledUnion, CNNFeatures, DeepFeatures, DenseSIFTBoVW, DenseSIFTVLAD, GaborFeatures, HOGFeatures,
-    LBPFeatures, PixelFeatures,
+    LBPFeatures, PatchWords, PixelFeatures,
 )
 from fer_classic.preprocessing import BorderCrop, FlipAugmented, HistogramEqualizer, MirrorViews
 
@@ -108,6 +108,8 @@ INSTANCES: dict[type, list[BaseEstimator]] = {
         DenseSIFTVLAD(step=1, patch_sizes=(4, 8), n_words=2, n_components=3, levels=(1,), power=1,
                       root_sift=False, random_state=0),
     ],
+    # Patches of 1x2 pixels: the checks' rows are 1 x n images.
+    PatchWords: [PatchWords(patch_size=(1, 2), n_words=2, grid=(1, 1), n_patches=50, random_state=0)],
     BlockScaledUnion: [BlockScaledUnion([("pixels", PixelFeatures()), ("hog", HOGFeatures(
         pixels_per_cell=(1, 1), cells_per_block=(1, 1)))], normalised_blocks=("pixels",))],
     # The smallest cut of VGG16 (first block) on the checks' tiny rows, upsampled to 32x32.

@@ -27,7 +27,7 @@ from fer_classic.pipeline import SAMPLERS
 from fer_classic.cli import main
 from fer_classic.data import make_synthetic_faces
 from fer_classic.estimators import compact_support_vectors
-from fer_classic.features import DenseSIFTBoVW, DenseSIFTVLAD
+from fer_classic.features import DenseSIFTBoVW, DenseSIFTVLAD, PatchWords
 from fer_classic.exceptions import ModelIntegrityError, UntrustedModelError
 from fer_classic.persistence import TRUSTED_TYPES, FERModel, format_model_info, is_trusted
 
@@ -65,6 +65,7 @@ _CASES = {
     "hog/ridge": ("hog", "ridge", {}),
     "sift/knn": ("sift", "knn", {}),
     "hog+vlad/svm block scaling": ("hog+vlad", "svm", {"block_scaling": True}),
+    "patchwords/ridge": ("patchwords", "ridge", {}),
     "hog/rf": ("hog", "rf", {"n_estimators": 3}),
     "pixels/mlp": ("pixels", "mlp", {"max_iter": 5}),
     "hog+lbp/knn": ("hog+lbp", "knn", {}),
@@ -129,6 +130,8 @@ def _names_needed(case, faces) -> list[str]:
             elif isinstance(value, DenseSIFTVLAD):  # 4 words in 8 dimensions on the coarse grid: the same classes
                 pipeline.set_params(**{f"{key}__{k}": v for k, v in
                                        {"step": 8, "n_words": 4, "n_components": 8}.items()})
+            elif isinstance(value, PatchWords):  # 8 words from 2,000 patches
+                pipeline.set_params(**{f"{key}__{k}": v for k, v in {"n_words": 8, "n_patches": 2000}.items()})
         if not options.get("unfitted"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence warnings of the tiny fits

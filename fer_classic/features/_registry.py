@@ -45,6 +45,12 @@ def _vlad() -> TransformerMixin:
     return DenseSIFTVLAD()
 
 
+def _patchwords() -> TransformerMixin:
+    from ._patch_words import PatchWords
+
+    return PatchWords()
+
+
 def _gabor() -> TransformerMixin:
     from ._gabor import GaborFeatures
 
@@ -80,6 +86,7 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
     "sift": _sift,
     "vlad": _vlad,
     "gabor": _gabor,
+    "patchwords": _patchwords,
     "vgg16": _vgg16,
     "vgg19": _vgg19,
     "cnn": _cnn,
@@ -89,11 +96,12 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
 #: is ``features__pca__n_components``, the PCA's, not the Pipeline's own parameters).
 NESTED_FEATURE_STEPS: dict[str, str] = {"pca": "pca"}
 
-#: Extractors whose output is already normalised (power + L2 histograms or VLAD sums): used alone, they go
+#: Extractors whose output is already normalised (power + L2 histograms or VLAD sums; the square-rooted votes of
+#: ``patchwords``, on one scale in every column): used alone, they go
 #: to the classifier unscaled. Standardising their many rare visual words did not help an RBF
 #: SVM and made liblinear's LinearSVC take minutes instead of seconds. How combinations that
 #: hold them are scaled is decided by :func:`make_scaler` alone.
-NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad"})
+NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad", "patchwords"})
 
 
 def parse_feature_names(spec: str) -> list[str]:
@@ -229,9 +237,10 @@ def feature_widths(spec: str, image_shape: tuple[int, int]) -> list[int | None]:
 
     An extractor that learns only the geometry (``pixels``, ``hog``, ``lbp``,
     ``gabor``) is fitted on one blank image; ``pca`` gives its
-    ``n_components``. None where only a fit on the data can tell (the SIFT
-    codebooks, the deep networks), or where the parameters do not fit the
-    geometry (the geometry check reports that).
+    ``n_components``, ``patchwords`` its words times its cells. None where
+    only a fit on the data can tell (the SIFT codebooks, the deep networks),
+    or where the parameters do not fit the geometry (the geometry check
+    reports that).
     """
     import numpy as np
 
@@ -244,12 +253,12 @@ def feature_widths(spec: str, image_shape: tuple[int, int]) -> list[int | None]:
         if isinstance(transformer, Pipeline):  # pca: pixels then PCA
             n = transformer.steps[-1][1].get_params().get("n_components")
             width = int(n) if isinstance(n, int) and not isinstance(n, bool) else None
-        elif isinstance(transformer, ImageTransformerMixin) and type(transformer).fit is ImageTransformerMixin.fit:
+        elif isinstance(transformer, ImageTransformerMixin):
             transformer.set_params(image_shape=tuple(image_shape))
             try:
                 transformer._check_params(tuple(image_shape))
-                width = transformer._output_width(tuple(image_shape))
-                if width is None:
+                width = transformer._output_width(tuple(image_shape))  # patchwords: from its parameters
+                if width is None and type(transformer).fit is ImageTransformerMixin.fit:
                     blank = np.zeros((1, int(np.prod(image_shape))), dtype=np.uint8)
                     width = int(transformer.fit(blank).n_features_out_)
             except ValueError:

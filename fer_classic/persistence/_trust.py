@@ -41,6 +41,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "fer_classic.features._gabor.GaborFeatures",
     "fer_classic.features._hog.HOGFeatures",
     "fer_classic.features._lbp.LBPFeatures",
+    "fer_classic.features._patch_words.PatchWords",
     "fer_classic.features._pixels.PixelFeatures",
     "fer_classic.features._sift.DenseSIFTBoVW",
     "fer_classic.features._sift.DenseSIFTVLAD",
