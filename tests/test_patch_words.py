@@ -5,7 +5,7 @@ import pytest
 
 from fer_classic import make_pipeline
 from fer_classic.data import make_synthetic_faces
-from fer_classic.features import FEATURES, NORMALISED_FEATURES, PatchWords
+from fer_classic.features import CENTRED_BLOCKS, FEATURES, NORMALISED_FEATURES, PatchWords, make_features, make_scaler
 
 SMALL = {"n_words": 8, "grid": (2, 2), "n_patches": 2_000, "random_state": 0}
 
@@ -55,7 +55,7 @@ def test_votes_are_never_negative(faces, fitted):
     assert fitted.transform(faces.X).min() >= 0
 
 
-@pytest.mark.parametrize("power", [1.0, 0.5, 0.25])
+@pytest.mark.parametrize("power", [0.5, 0.25])
 def test_power_applies_to_the_pooled_sums(faces, power):
     plain = PatchWords(**SMALL, power=1.0).fit(faces.X).transform(faces.X)
     powered = PatchWords(**SMALL, power=power).fit(faces.X).transform(faces.X)
@@ -66,6 +66,13 @@ def test_each_row_is_encoded_on_its_own(faces, fitted):
     whole = fitted.transform(faces.X)
     one_by_one = np.vstack([fitted.transform(faces.X[i : i + 1]) for i in range(len(faces.X))])
     np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-5)
+
+
+def test_threads_encode_as_one_thread():
+    many = make_synthetic_faces(40, 0, random_state=1)  # 280 rows: _map_images splits them across threads
+    words = PatchWords(**SMALL).fit(many.X)
+    threaded = words.set_params(n_jobs=2).transform(many.X)
+    np.testing.assert_allclose(threaded, words.set_params(n_jobs=1).transform(many.X), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("seed, same", [(0, True), (1, False)])
@@ -84,7 +91,10 @@ def test_labels_are_not_used(faces, fitted):
     ({"patch_size": (2, 60)}, r"patch_size=\(2, 60\) is larger"),
     ({"grid": (44, 1)}, r"grid=\(44, 1\) has more cells along a side than the 43x43 patch positions"),
     ({"n_patches": 4}, r"n_patches=4 must be at least n_words=8"),
-    ({"n_words": 10**6, "grid": (40, 40)}, r"columns per image, over the"),
+    ({"patch_size": (1, 1)}, r"patch_size=\(1, 1\) holds a single pixel"),
+    ({"n_patches": 10**12}, r"'n_patches' parameter of PatchWords must be an int in the range \[1, 10000000\]"),
+    ({"n_words": 10**6}, r"'n_words' parameter of PatchWords must be an int in the range \[2, 65536\]"),
+    ({"n_words": 60_000, "grid": (40, 40)}, r"columns per image, over the"),
 ])
 def test_parameters_that_do_not_fit_the_images_are_refused_before_work(faces, params, message):
     with pytest.raises(ValueError, match=message):
@@ -97,9 +107,14 @@ def test_rectangular_patches(faces):
     assert words.transform(faces.X[:2]).shape == (2, 32)
 
 
-def test_the_name_is_registered_as_normalised_features():
-    assert "patchwords" in FEATURES and "patchwords" in NORMALISED_FEATURES
-    assert isinstance(FEATURES["patchwords"](), PatchWords)
+def test_alone_it_is_standardised():  # its rows are not L2-normalised, as sift's and vlad's are
+    assert isinstance(FEATURES["patchwords"](), PatchWords) and "patchwords" not in NORMALISED_FEATURES
+    assert make_scaler("patchwords") != "passthrough"
+
+
+def test_block_scaling_centres_it_without_standardising_its_columns():
+    assert "patchwords" in CENTRED_BLOCKS
+    assert make_features("hog+patchwords", block_scaling=True).normalised_blocks == ("patchwords",)
 
 
 def test_it_joins_other_features_in_a_mirror_kernel_pipeline(faces):
@@ -115,3 +130,15 @@ def test_its_width_is_known_before_any_fit():  # the memory check and combined-s
     from fer_classic.features._registry import feature_widths
 
     assert feature_widths("hog+patchwords", (48, 48)) == [1296, 7200]
+
+
+def test_transform_holds_the_distances_of_a_few_faces_at_a_time(faces):
+    import tracemalloc
+
+    words = PatchWords(n_words=800, grid=(3, 3), n_patches=2_000, random_state=0, n_jobs=1).fit(faces.X)
+    batch = np.repeat(faces.X[:1], 64, axis=0)  # 64 faces of 1,849 patch positions x 800 words: 379 MB at once
+    tracemalloc.start()
+    words.transform(batch)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6

@@ -21,7 +21,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
     "_lbp": ["LBPFeatures"],
     "_patch_words": ["PatchWords"],
     "_pixels": ["PixelFeatures"],
-    "_registry": ["FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler", "parse_feature_names"],
+    "_registry": ["CENTRED_BLOCKS", "FEATURES", "NORMALISED_FEATURES", "make_features", "make_scaler",
+                  "parse_feature_names"],
     "_sift": ["DenseSIFTBoVW", "DenseSIFTVLAD"],
     "_union": ["BlockScaledUnion"],
 })

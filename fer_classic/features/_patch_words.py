@@ -14,8 +14,14 @@ from ._base import IMAGE_SHAPE_CONSTRAINT, ImageTransformerMixin, check_width
 __all__ = ["PatchWords"]
 
 _SIDE = Interval(Integral, 1, None, closed="left")
-# Images encoded per step: their (patches x words) distances stay near 100 MB of float32 for the defaults.
-_BATCH = 64
+# Elements of a step's (patch positions x words) distances: 16 MB of float32, about two 48 x 48 faces with the
+# defaults. Measured on the 2-core EPYC: one or a few images per step took 12-15 ms a face and 29-102 MB, batches
+# of 64 31-34 ms and 1.2-1.5 GB (temporaries of the whole batch fall out of the caches), per thread.
+_BLOCK = 2**22
+#: Most training patches sampled in fit (float64 copies: 10 million 6 x 6 patches are 2.9 GB).
+MAX_PATCHES = 10_000_000
+#: Most words: each costs a column of distances per patch position.
+MAX_WORDS = 65_536
 
 
 def _patch_rows(images: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, int, int]:
@@ -68,7 +74,10 @@ class PatchWords(ImageTransformerMixin):
     n_jobs : int, optional
         Parallel threads for ``transform``.
     random_state : int, RandomState instance or None, default=None
-        Seed of the patch sample and of k-means.
+        Seed of the patch sample and of k-means. An int seeds NumPy's
+        ``default_rng`` and k-means directly; a RandomState (or None) first
+        draws such an int, so ``0`` and ``RandomState(0)`` give different
+        words.
 
     Attributes
     ----------
@@ -106,9 +115,9 @@ class PatchWords(ImageTransformerMixin):
     _input_dtype = "numeric"  # converted to float32 a batch at a time
     _parameter_constraints: dict = {
         "patch_size": [_SIDE, SequenceOf(_SIDE, length=2)],
-        "n_words": [Interval(Integral, 2, None, closed="left")],
+        "n_words": [Interval(Integral, 2, MAX_WORDS, closed="both")],
         "grid": [SequenceOf(Interval(Integral, 1, None, closed="left"), length=2)],
-        "n_patches": [Interval(Integral, 1, None, closed="left")],
+        "n_patches": [Interval(Integral, 1, MAX_PATCHES, closed="both")],
         "contrast": [Interval(Real, 0, None, closed="neither")],
         "whitening": [Interval(Real, 0, None, closed="neither")],
         "power": [Interval(Real, 0, None, closed="neither")],
@@ -148,6 +157,9 @@ class PatchWords(ImageTransformerMixin):
 
     def _check_params(self, image_shape):
         positions = [side - patch + 1 for side, patch in zip(image_shape, self._size())]
+        if np.prod(self._size()) < 2:  # one pixel less its mean is always 0
+            raise ValueError(f"patch_size={self.patch_size!r} holds a single pixel, which contrast normalisation "
+                             "turns into 0; give patches of 2 pixels or more (the default is 6).")
         if min(positions) < 1:
             raise ValueError(
                 f"patch_size={self.patch_size!r} is larger than the {image_shape[0]}x{image_shape[1]} images "
@@ -200,6 +212,7 @@ class PatchWords(ImageTransformerMixin):
         sample = _contrast_normalised(patches[picked].astype(np.float64), float(self.contrast))
         mean = sample.mean(axis=0)
         eigenvalues, eigenvectors = np.linalg.eigh(np.cov(sample - mean, rowvar=False))
+        eigenvalues = np.maximum(eigenvalues, 0)  # rounding leaves the null directions of flat patches at -1e-17
         whitening = (eigenvectors * (1.0 / np.sqrt(eigenvalues + float(self.whitening)))) @ eigenvectors.T
         kmeans = MiniBatchKMeans(int(self.n_words), batch_size=8192, n_init=3, max_iter=50, random_state=seed)
         kmeans.fit(((sample - mean) @ whitening).astype(np.float32))
@@ -210,7 +223,6 @@ class PatchWords(ImageTransformerMixin):
         return self
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
-        images = images.astype(np.float32)
         size, n_words = self._size(), int(self.n_words)
         rows, cols = (side - patch + 1 for side, patch in zip(images.shape[1:], size))
         row_edges = np.linspace(0, rows, int(self.grid[0]) + 1).round().astype(int)
@@ -218,15 +230,22 @@ class PatchWords(ImageTransformerMixin):
         squared_words = (self.codebook_ ** 2).sum(axis=1)
         out = np.empty((len(images), self.n_features_out_), dtype=np.float32)
         progress = Progress(len(images), "patch words")
-        for start in range(0, len(images), _BATCH):
-            patches, _, _ = _patch_rows(images[start : start + _BATCH], size)
+        # At most 64 images a step: tiny images would otherwise make one step of the whole batch.
+        step = max(1, min(64, _BLOCK // (rows * cols * n_words)))
+        for start in range(0, len(images), step):
+            patches, _, _ = _patch_rows(images[start : start + step].astype(np.float32), size)
             n = len(patches)
             z = (_contrast_normalised(patches.reshape(-1, size[0] * size[1]), float(self.contrast)) - self.mean_)
             z = z @ self.whitening_
-            distances = (z ** 2).sum(axis=1, keepdims=True) - 2 * z @ self.codebook_.T + squared_words
+            distances = z @ self.codebook_.T
+            distances *= -2
+            distances += (z ** 2).sum(axis=1, keepdims=True)
+            distances += squared_words
             np.maximum(distances, 0, out=distances)
             np.sqrt(distances, out=distances)
-            votes = np.maximum(distances.mean(axis=1, keepdims=True) - distances, 0).reshape(n, rows, cols, n_words)
+            # The triangle code in place: mean distance less each distance, negatives to 0.
+            np.subtract(distances.mean(axis=1, keepdims=True), distances, out=distances)
+            votes = np.maximum(distances, 0, out=distances).reshape(n, rows, cols, n_words)
             out[start : start + n] = np.concatenate(
                 [votes[:, row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]].sum(axis=(1, 2))
                  for i in range(len(row_edges) - 1) for j in range(len(col_edges) - 1)], axis=1)

@@ -13,8 +13,8 @@ from ._lbp import LBPFeatures
 from ._pixels import PixelFeatures
 from ._union import BlockScaledUnion
 
-__all__ = ["FEATURES", "NESTED_FEATURE_STEPS", "NORMALISED_FEATURES", "feature_widths", "make_features", "make_scaler",
-           "parse_feature_names"]
+__all__ = ["CENTRED_BLOCKS", "FEATURES", "NESTED_FEATURE_STEPS", "NORMALISED_FEATURES", "feature_widths",
+           "make_features", "make_scaler", "parse_feature_names"]
 
 # The other extractors are imported when one is made: a HOG model's fit or prediction does not
 # load the SIFT codebook's clustering, the Gabor bank or the deep networks' modules.
@@ -96,12 +96,16 @@ FEATURES: dict[str, Callable[[], TransformerMixin]] = {
 #: is ``features__pca__n_components``, the PCA's, not the Pipeline's own parameters).
 NESTED_FEATURE_STEPS: dict[str, str] = {"pca": "pca"}
 
-#: Extractors whose output is already normalised (power + L2 histograms or VLAD sums; the square-rooted votes of
-#: ``patchwords``, on one scale in every column): used alone, they go
+#: Extractors whose output is already normalised (power + L2 histograms or VLAD sums): used alone, they go
 #: to the classifier unscaled. Standardising their many rare visual words did not help an RBF
 #: SVM and made liblinear's LinearSVC take minutes instead of seconds. How combinations that
 #: hold them are scaled is decided by :func:`make_scaler` alone.
-NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad", "patchwords"})
+NORMALISED_FEATURES: frozenset[str] = frozenset({"sift", "vlad"})
+
+#: Blocks that block scaling centres and divides by the square root of their total variance, without
+#: standardising each column: the normalised ones, and ``patchwords``' square-rooted votes (rare words, as
+#: sift's; not L2-normalised rows, so alone they are standardised like any other block).
+CENTRED_BLOCKS: frozenset[str] = NORMALISED_FEATURES | {"patchwords"}
 
 
 def parse_feature_names(spec: str) -> list[str]:
@@ -229,7 +233,7 @@ def make_features(
         return steps[0][1]
     if not block_scaling:
         return FeatureUnion(steps)
-    return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in NORMALISED_FEATURES))
+    return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in CENTRED_BLOCKS))
 
 
 def feature_widths(spec: str, image_shape: tuple[int, int]) -> list[int | None]:
