@@ -157,11 +157,12 @@ def suppress_overlaps(faces: Iterable[Face], iou_threshold: float = 0.3, inside:
     """Faces largest first, without those overlapping a larger one (non-maximum suppression by area).
 
     Faces of equal area come top to bottom, then left to right, whatever
-    order the detector gave them in. A face is dropped when its intersection over union with a larger face kept
-    exceeds ``iou_threshold``, or when more than ``inside`` of its own area lies
-    inside one: a second box on the nose and mouth of a face found whole. The
-    larger box wins, not the higher score: Haar boxes have none, and a part of
-    a face scores no lower than the face.
+    order the detector gave them in. A face is dropped when its intersection
+    over union with a larger face kept exceeds ``iou_threshold``, or when
+    more than ``inside`` of its own area lies inside one: a second box on the
+    nose and mouth of a face found whole. The larger box wins, not the higher
+    score: Haar boxes have none, and a part of a face scores no lower than the
+    face.
 
     Parameters
     ----------

@@ -205,9 +205,10 @@ def make_features(
     block_scaling : bool, default=False
         For several extractors, a :class:`BlockScaledUnion` (each block
         scaled to a total variance of 1: standardised and weighted by one
-        over the square root of its width, or, for the already normalised
-        ``sift`` histograms, centred and divided by the square root of their
-        total variance) instead of a plain FeatureUnion.
+        over the square root of its width, or, for the blocks of
+        :data:`CENTRED_BLOCKS` (the already normalised ``sift`` and ``vlad``
+        histograms, ``patchwords``' votes), centred and divided by the square
+        root of their total variance) instead of a plain FeatureUnion.
 
     Returns
     -------
