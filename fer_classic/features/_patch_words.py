@@ -24,11 +24,10 @@ MAX_PATCHES = 10_000_000
 MAX_WORDS = 65_536
 
 
-def _patch_rows(images: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, int, int]:
-    """Every ``size`` patch of ``images`` (n, height, width), (n, positions, size[0] * size[1]), and the positions."""
+def _patch_rows(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Every ``size`` patch of ``images`` (n, height, width), as (n, positions, size[0] * size[1])."""
     windows = sliding_window_view(images, size, axis=(1, 2))
-    n, rows, cols = windows.shape[:3]
-    return windows.reshape(n, rows * cols, size[0] * size[1]), rows, cols
+    return windows.reshape(len(images), -1, size[0] * size[1])
 
 
 def _contrast_normalised(patches: np.ndarray, contrast: float) -> np.ndarray:
@@ -206,10 +205,11 @@ class PatchWords(ImageTransformerMixin):
         seed = (self.random_state if isinstance(self.random_state, Integral)
                 else check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng = np.random.default_rng(seed)
-        patches, _, _ = _patch_rows(images.astype(np.float32), self._size())
+        patches = _patch_rows(images, self._size())  # a view: only the sample is copied
         picked = (rng.integers(0, patches.shape[0], int(self.n_patches)),
                   rng.integers(0, patches.shape[1], int(self.n_patches)))
-        sample = _contrast_normalised(patches[picked].astype(np.float64), float(self.contrast))
+        # The float32 pixels transform reads, in float64 for the covariance.
+        sample = _contrast_normalised(patches[picked].astype(np.float32).astype(np.float64), float(self.contrast))
         mean = sample.mean(axis=0)
         eigenvalues, eigenvectors = np.linalg.eigh(np.cov(sample - mean, rowvar=False))
         eigenvalues = np.maximum(eigenvalues, 0)  # rounding leaves the null directions of flat patches at -1e-17
@@ -233,7 +233,7 @@ class PatchWords(ImageTransformerMixin):
         # At most 64 images a step: tiny images would otherwise make one step of the whole batch.
         step = max(1, min(64, _BLOCK // (rows * cols * n_words)))
         for start in range(0, len(images), step):
-            patches, _, _ = _patch_rows(images[start : start + step].astype(np.float32), size)
+            patches = _patch_rows(images[start : start + step].astype(np.float32), size)
             n = len(patches)
             z = (_contrast_normalised(patches.reshape(-1, size[0] * size[1]), float(self.contrast)) - self.mean_)
             z = z @ self.whitening_
