@@ -95,9 +95,9 @@ class PatchWords(ImageTransformerMixin):
     Notes
     -----
     The cost is ``n_words * patch_pixels`` multiply-adds per patch
-    position (about 21 ms per 48 x 48 face with the defaults on one core of
-    the 2-core AMD EPYC this was measured on): several times HOG's or
-    Gabor's. On FER2013, with SIFT words, HOG and Gabor and the
+    position (about 13-15 ms per 48 x 48 face with the defaults on one core
+    of the 2-core AMD EPYC this was measured on, a face or two a step):
+    several times HOG's or Gabor's. On FER2013, with SIFT words, HOG and Gabor and the
     mirror-averaged kernel, it adds 1.1 points on PublicTest and 0.9 on
     PrivateTest (see the README's ablation).
 
