@@ -457,21 +457,26 @@ def load_data(data, size, label_map=None, n_jobs=None, cropper=None, pipeline=No
 
 
 def pipeline_options(*, preprocess=None, flip: bool = False, mirror_kernel: bool = False, kernel_shift: int = 0,
-                     block_scaling: bool = False, sampler: str | None = None) -> dict:
+                     block_scaling: bool = False, block_weights: Mapping | None = None,
+                     sampler: str | None = None, features: str = "hog") -> dict:
     """The :func:`fer_classic.make_pipeline` options a model records (JSON-ready, None and no shift left out).
+
+    ``block_weights`` are recorded as checked against ``features`` (lower-case
+    names, floats).
 
     Raises
     ------
     ValueError
         If ``flip``, ``mirror_kernel`` or ``block_scaling`` is not a bool (as
-        :func:`fer_classic.make_pipeline` refuses it: ``"no"`` turned it on).
+        :func:`fer_classic.make_pipeline` refuses it: ``"no"`` turned it on),
+        or ``block_weights`` are refused (:func:`fer_classic.pipeline.check_block_weights`).
     """
-    from .pipeline import check_flag
+    from .pipeline import check_block_weights, check_flag
 
     options = {"preprocess": preprocess if preprocess is None or isinstance(preprocess, str) else repr(preprocess),
                "flip": check_flag("flip", flip), "mirror_kernel": check_flag("mirror_kernel", mirror_kernel),
                "kernel_shift": kernel_shift or None, "block_scaling": check_flag("block_scaling", block_scaling),
-               "sampler": sampler}
+               "block_weights": check_block_weights(block_weights, features, block_scaling), "sampler": sampler}
     return {k: v for k, v in options.items() if v is not None}
 
 

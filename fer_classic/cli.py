@@ -123,6 +123,24 @@ def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
     return params
 
 
+def _block_weights_option(ctx, param, pairs: tuple[str, ...]) -> dict[str, float] | None:
+    """``--block-weight NAME=WEIGHT`` (repeatable) as a dict; the names and weights are checked by make_pipeline."""
+    weights: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = None
+        if not sep or not key.strip() or weight is None:
+            raise click.BadParameter(f"{pair!r} is not NAME=WEIGHT, an extractor of --features and a number "
+                                     "(e.g. patchwords=1.5).")
+        if key.strip().lower() in weights:
+            raise click.BadParameter(f"{key.strip()} is given twice; give each extractor once.")
+        weights[key.strip().lower()] = weight
+    return weights or None
+
+
 def _split_option(ctx, param, value: str) -> str | None:
     """``--split``: None for every image (``all``, any case); an empty value (an unset variable) is an error."""
     if not value.strip():
@@ -416,6 +434,10 @@ _PARAMS = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
 _PIPELINE_OPTIONS = [
     click.option("--block-scaling", is_flag=True,
                  help="Combined features (hog+sift): scale each extractor's block to the same total variance."),
+    click.option("--block-weight", "block_weights", multiple=True, metavar="NAME=WEIGHT",
+                 callback=_block_weights_option,
+                 help="With --block-scaling: multiply the block of the extractor NAME by WEIGHT, above 0 "
+                      "(repeatable; the others keep 1), e.g. patchwords=1.4."),
     click.option("--preprocess", default=None, metavar="STEPS",
                  help="Image preprocessing before the features: equalize, clahe, crop, or joined with '+' "
                       "(crop+clahe)."),
@@ -625,9 +647,9 @@ def main() -> None:
               help="Files per chunk of --backend dask/ray and --feature-store.")
 @_JSON
 @click.pass_context
-def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler,
-        crop, margin, align, out, size, seed, dedupe_data, groups, model_format, label_map, n_jobs, backend, scheduler,
-        feature_store, chunk_size, as_json) -> None:
+def fit(ctx, data, features, clf, params, block_scaling, block_weights, preprocess, flip, mirror_kernel, kernel_shift,
+        sampler, crop, margin, align, out, size, seed, dedupe_data, groups, model_format, label_map, n_jobs, backend,
+        scheduler, feature_store, chunk_size, as_json) -> None:
     """Fit a model on the train split, report test scores and save it."""
     from .data._prefetch import decoding_ahead
 
@@ -644,11 +666,12 @@ def fit(ctx, data, features, clf, params, block_scaling, preprocess, flip, mirro
         try:
             result = _run(
                 fit_model, data, features=features, clf=clf, clf_params=params,
-                block_scaling=block_scaling, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-                kernel_shift=kernel_shift, sampler=sampler, size=size, random_state=seed, groups=groups,
-                label_map=label_map, n_jobs=n_jobs, out=out, model_format=model_format,
-                dedupe_data=dedupe_data, crop=crop, margin=margin, align=align, backend=backend, scheduler=scheduler,
-                feature_store=feature_store, chunk_size=chunk_size, log=_logger(as_json),
+                block_scaling=block_scaling, block_weights=block_weights, preprocess=preprocess, flip=flip,
+                mirror_kernel=mirror_kernel, kernel_shift=kernel_shift, sampler=sampler, size=size,
+                random_state=seed, groups=groups, label_map=label_map, n_jobs=n_jobs, out=out,
+                model_format=model_format, dedupe_data=dedupe_data, crop=crop, margin=margin, align=align,
+                backend=backend, scheduler=scheduler, feature_store=feature_store, chunk_size=chunk_size,
+                log=_logger(as_json),
                 _progress=False if as_json else None,
             )
         except click.ClickException as exc:  # max_depth=None refused as the text 'None': say which JSON to write
@@ -914,9 +937,9 @@ def describe(data, threshold, duplicates_csv, label_map, n_jobs, as_json) -> Non
 @_SEARCH_NJOBS
 @_JSON
 @click.pass_context
-def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_kernel, kernel_shift, sampler, crop,
-           margin, align, grid, cv, groups, backend, scheduler, out, results, seed, model_format, label_map, n_jobs,
-           as_json) -> None:
+def search(ctx, data, features, clf, block_scaling, block_weights, preprocess, flip, mirror_kernel, kernel_shift,
+           sampler, crop, margin, align, grid, cv, groups, backend, scheduler, out, results, seed, model_format,
+           label_map, n_jobs, as_json) -> None:
     """Grid-search a pipeline, refit the best, score it and save it."""
     from .data._prefetch import decoding_ahead
 
@@ -926,8 +949,9 @@ def search(ctx, data, features, clf, block_scaling, preprocess, flip, mirror_ker
         from .model_selection import search_model
 
         result = _run(
-            search_model, data, features=features, clf=clf, block_scaling=block_scaling, preprocess=preprocess,
-            flip=flip, mirror_kernel=mirror_kernel, kernel_shift=kernel_shift, sampler=sampler, grid=grid, cv=cv,
+            search_model, data, features=features, clf=clf, block_scaling=block_scaling,
+            block_weights=block_weights, preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
+            kernel_shift=kernel_shift, sampler=sampler, grid=grid, cv=cv,
             groups=groups, random_state=seed, label_map=label_map, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
             out=_out_path(ctx, out, model_format), model_format=model_format,
             results_csv=results, verbose=0 if as_json else 2, crop=crop, margin=margin, align=align, log=log,

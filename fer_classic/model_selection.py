@@ -676,6 +676,7 @@ def search_model(
     features: str = "hog",
     clf: str = "svm",
     block_scaling: bool = False,
+    block_weights: Mapping[str, float] | None = None,
     preprocess: str | None = None,
     flip: bool = False,
     mirror_kernel: bool = False,
@@ -710,6 +711,9 @@ def search_model(
         As for :func:`fer_classic.make_pipeline`.
     block_scaling : bool, default=False
         Standardise each feature block on its own.
+    block_weights : mapping, optional
+        With ``block_scaling``: extractor name → weight of its block, as for
+        :func:`fer_classic.make_pipeline`; recorded in the model's metadata.
     preprocess : str, optional
         Preprocessing name(s), e.g. ``"crop+clahe"``; None: none.
     flip : bool, default=False
@@ -790,7 +794,8 @@ def search_model(
     if out is not None:  # --format against --out's suffix now, as fit does: the file is written after the search
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-                               kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
+                               kernel_shift=kernel_shift, block_scaling=block_scaling,
+                               block_weights=block_weights, sampler=sampler, features=features)
     if grid is None or (isinstance(grid, str) and grid == "default"):
         param_grid = default_grid(features, clf)
     elif isinstance(grid, (str, os.PathLike)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import os
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from joblib import Memory
@@ -17,7 +18,7 @@ from .features import make_features, make_scaler, parse_feature_names
 from .features._registry import FEATURES, feature_widths
 from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
-__all__ = ["SAMPLERS", "combined_blocks", "make_pipeline", "make_sampler", "pipeline_keyword"]
+__all__ = ["SAMPLERS", "check_block_weights", "combined_blocks", "make_pipeline", "make_sampler", "pipeline_keyword"]
 
 #: Classifier parameters that make_pipeline sets from its own arguments (``views`` from ``mirror_kernel``).
 _SET_FROM = {"views": "mirror_kernel", "n_jobs": "n_jobs", "random_state": "random_state"}
@@ -145,6 +146,58 @@ def check_flag(name: str, value) -> bool:
     return bool(value)
 
 
+def check_block_weights(block_weights, features: str, block_scaling: bool) -> dict[str, float] | None:
+    """``block_weights`` as ``{extractor: float}`` (None for none), refused unless they can weigh the blocks.
+
+    Parameters
+    ----------
+    block_weights : mapping or None
+        Extractor name (case and spaces ignored) → weight above 0.
+    features : str
+        The feature spec whose extractors they name.
+    block_scaling : bool
+        The weights multiply the blocks that block scaling balances: it must be on.
+
+    Returns
+    -------
+    dict or None
+        The weights by lower-case extractor name, as floats; None when none are given.
+
+    Raises
+    ------
+    ValueError
+        If ``block_weights`` is no mapping, is given without ``block_scaling``
+        or with one extractor, names no extractor of ``features``, or holds
+        a weight that is not a finite number above 0.
+    """
+    if block_weights is None:
+        return None
+    if not isinstance(block_weights, Mapping):
+        raise ValueError(f"block_weights must map extractor names to weights, e.g. {{'patchwords': 1.5}}; "
+                         f"got {block_weights!r}.")
+    if not block_weights:
+        return None
+    names = parse_feature_names(features)
+    given = ", ".join(f"{k}={v}" for k, v in block_weights.items())
+    if not block_scaling or len(names) < 2:
+        raise ValueError(f"block_weights {given} (--block-weight) multiply the blocks that block scaling balances; "
+                         f"give block_scaling=True (--block-scaling) and several extractors (features {features!r}).")
+    weights: dict[str, float] = {}
+    for key, weight in block_weights.items():
+        name = str(key).strip().lower()
+        if name not in names:
+            raise ValueError(f"block_weights (--block-weight) name {key!r}, which is no extractor of features "
+                             f"{features!r}; name one of {', '.join(names)}.")
+        if name in weights:
+            raise ValueError(f"block_weights (--block-weight) give {name!r} twice; give each extractor once.")
+        if (isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real)
+                or not np.isfinite(weight) or weight <= 0):
+            raise ValueError(f"block_weights (--block-weight) {key}={weight!r}: a weight is a number above 0 "
+                             "(1: the block as block scaling leaves it).")
+        weights[name] = float(weight)
+    return weights
+
+
 def pipeline_keyword(key: str) -> str | None:
     """The pipeline option that the classifier parameter ``key`` would set, or None.
 
@@ -179,6 +232,7 @@ def make_pipeline(
     mirror_kernel: bool = False,
     kernel_shift: int = 0,
     block_scaling: bool = False,
+    block_weights: Mapping[str, float] | None = None,
     sampler: str | None = None,
     memory: str | os.PathLike | Memory | None = None,
     image_shape: tuple[int, int] | None = None,
@@ -246,6 +300,12 @@ def make_pipeline(
         histograms go to the classifier as they are, get no scaler. The
         decision depends on which extractors are named, not on their order
         (:func:`fer_classic.features.make_scaler`).
+    block_weights : mapping, optional
+        With ``block_scaling``: extractor name → weight multiplying its
+        balanced block (``BlockScaledUnion``'s ``transformer_weights``), e.g.
+        ``{"patchwords": 1.4}``; the extractors not named keep 1. In an RBF
+        kernel a weight ``w`` multiplies the block's share of the squared
+        distance by ``w**2``. None: every block weighs 1.
     sampler : {"smote", "adasyn", "random"}, optional
         Oversample the minority classes of the training data with
         imbalanced-learn (:data:`SAMPLERS`; ``pip install
@@ -291,6 +351,7 @@ def make_pipeline(
         If a feature, preprocessing, sampler or classifier name is unknown,
         ``flip``, ``mirror_kernel`` or ``block_scaling`` is not a bool, both are True,
         ``mirror_kernel`` is asked of a classifier without a kernel over views,
+        ``block_weights`` are refused by :func:`check_block_weights`,
         a key of ``clf_params`` sets a pipeline option (``views``,
         ``n_jobs``, ``random_state``, at any depth: ``estimator__views``),
         or ``kernel_shift`` is not a non-negative int or is given without
@@ -327,6 +388,7 @@ def make_pipeline(
     if kernel_shift and not mirror_kernel:
         raise ValueError(f"kernel_shift={kernel_shift} (--kernel-shift) adds views to the mirror-averaged kernel; "
                          "give mirror_kernel=True (--mirror-kernel) too.")
+    block_weights = check_block_weights(block_weights, features, block_scaling)  # before the warning below
     if block_scaling and len(parse_feature_names(features)) == 1:
         warnings.warn(f"block_scaling (--block-scaling) scales the blocks of several extractors against each "
                       f"other; with the one extractor {features!r} it does nothing (the features are scaled as "
@@ -342,7 +404,7 @@ def make_pipeline(
             step = clone(step)  # image_shape is set on it below: the caller's transformer stays as it was
         steps.append(("preprocess", step))
     feature_steps = [("features", make_features(features, n_jobs=n_jobs, random_state=random_state,
-                                                block_scaling=block_scaling)),
+                                                block_scaling=block_scaling, block_weights=block_weights)),
                      ("scale", make_scaler(features, block_scaling=block_scaling))]
     views = n_mirror_views(kernel_shift) if mirror_kernel else 1
     classifier = make_classifier(clf, random_state=random_state, n_jobs=n_jobs, views=views, **clf_params)

@@ -177,6 +177,7 @@ _PIPELINE_KEYWORDS = {
     "features": ("features", "--features"), "clf": ("clf", "--clf"), "preprocess": ("preprocess", "--preprocess"),
     "flip": ("flip", "--flip"), "mirror_kernel": ("mirror_kernel", "--mirror-kernel"),
     "kernel_shift": ("kernel_shift", "--kernel-shift"), "block_scaling": ("block_scaling", "--block-scaling"),
+    "block_weights": ("block_weights", "--block-weight"),
     "sampler": ("sampler", "--sampler"), "random_state": ("random_state", "--seed"), "n_jobs": ("n_jobs", "--n-jobs"),
     "views": ("mirror_kernel", "--mirror-kernel"), "memory": (None, None, "{fit} caches nothing"),
     "image_shape": (None, None, "{fit} takes the images' geometry from the data ({size})"),
@@ -216,6 +217,7 @@ def fit_model(
     clf: str = "svm",
     clf_params: Mapping | None = None,
     block_scaling: bool = False,
+    block_weights: Mapping[str, float] | None = None,
     preprocess: str | None = None,
     flip: bool = False,
     mirror_kernel: bool = False,
@@ -253,6 +255,9 @@ def fit_model(
         are refused here, naming the argument that sets each.
     block_scaling : bool, default=False
         Standardise each feature block on its own.
+    block_weights : mapping, optional
+        With ``block_scaling``: extractor name → weight of its block, as for
+        :func:`fer_classic.make_pipeline`; recorded in the model's metadata.
     preprocess : str, optional
         Preprocessing name(s), e.g. ``"crop+clahe"``; None: none.
     flip : bool, default=False
@@ -355,7 +360,8 @@ def fit_model(
     if out is not None:  # --format against --out's suffix now: the file is written after the work
         file_format(out, model_format)
     options = pipeline_options(preprocess=preprocess, flip=flip, mirror_kernel=mirror_kernel,
-                               kernel_shift=kernel_shift, block_scaling=block_scaling, sampler=sampler)
+                               kernel_shift=kernel_shift, block_scaling=block_scaling,
+                               block_weights=block_weights, sampler=sampler, features=features)
     # None means all cores here, as for decoding: scikit-learn's None (one core) would leave the
     # local SVMs, k-NN, the forest and the feature threads on one of them.
     pipeline, shape = training_pipeline(features, clf, clf_params, data=data, size=size, preprocess=preprocess,

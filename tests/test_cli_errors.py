@@ -382,6 +382,43 @@ def test_fit_pipeline_options_reach_the_model(runner, tmp_path, flag, value, key
     assert load_model(out).metadata["pipeline_options"][key] == (value or True)
 
 
+def test_fit_block_weights_reach_the_model_and_its_features(runner, tmp_path):
+    out = tmp_path / "m.joblib"
+    result = runner.invoke(main, ["fit", "--features", "hog+lbp", "--clf", "logreg", "--block-scaling",
+                                  "--block-weight", "LBP=0.5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from fer_classic import load_model
+    model = load_model(out)
+    assert model.metadata["pipeline_options"]["block_weights"] == {"lbp": 0.5}
+    assert model.pipeline.named_steps["features"].transformer_weights == {"lbp": 0.5}
+
+
+@pytest.mark.parametrize("command", ["fit", "search"])
+@pytest.mark.parametrize("value, message", [
+    ("lbp", "'lbp' is not NAME=WEIGHT"),
+    ("lbp=heavy", "'lbp=heavy' is not NAME=WEIGHT"),
+    ("=2", "'=2' is not NAME=WEIGHT"),
+])
+def test_a_block_weight_that_is_not_name_equals_number_is_refused(runner, command, value, message):
+    result = runner.invoke(main, [command, "--features", "hog+lbp", "--block-scaling", "--block-weight", value])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_the_same_block_weighted_twice_is_refused(runner):
+    result = runner.invoke(main, ["fit", "--features", "hog+lbp", "--block-scaling", "--block-weight", "lbp=1",
+                                  "--block-weight", "LBP=2"])
+    assert result.exit_code == 2 and "LBP is given twice" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", ["fit", "search"])
+def test_a_block_weight_of_an_extractor_not_fitted_is_refused_before_loading(runner, tmp_path, command):
+    missing = tmp_path / "no-such-data"  # refused before the data is read: the path is never looked at
+    result = runner.invoke(main, [command, "--data", str(missing), "--features", "hog+lbp", "--block-scaling",
+                                  "--block-weight", "sift=2"])
+    assert result.exit_code == 1, result.output
+    assert "no extractor of features 'hog+lbp'; name one of hog, lbp" in result.output
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
 @pytest.mark.parametrize("command", ["predict", "describe", "inspect"])
 def test_a_named_pipe_is_refused_without_hanging(tmp_path, tiny_faces, command):

@@ -63,6 +63,36 @@ def test_block_scaling_with_one_extractor_is_warned(features, warned):
     assert [str(w.message).startswith("block_scaling (--block-scaling)") for w in record] == ([True] if warned else [])
 
 
+def test_block_weights_multiply_their_block_only():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(12, 24 * 24)).astype(np.float64)
+
+    def union(**weights):
+        pipeline = make_pipeline("hog+lbp", "svm", block_scaling=True, block_weights=weights or None)
+        return pipeline.named_steps["features"].fit(X)
+
+    plain, weighted = union(), union(LBP=2.5)  # names as --features takes them: case ignored
+    hog, lbp = plain.block_slices_
+    np.testing.assert_allclose(weighted.transform(X)[:, hog], plain.transform(X)[:, hog])
+    np.testing.assert_allclose(weighted.transform(X)[:, lbp], 2.5 * plain.transform(X)[:, lbp])
+
+
+@pytest.mark.parametrize("features, block_scaling, weights, match", [
+    ("hog+lbp", False, {"lbp": 2}, "give block_scaling=True"),
+    ("hog", True, {"hog": 2}, "several extractors"),
+    ("hog+lbp", True, {"sift": 2}, "no extractor of features 'hog\\+lbp'; name one of hog, lbp"),
+    ("hog+lbp", True, {"lbp": 0}, "above 0"),
+    ("hog+lbp", True, {"lbp": float("inf")}, "above 0"),
+    ("hog+lbp", True, {"lbp": True}, "above 0"),
+    ("hog+lbp", True, {"lbp": "2"}, "above 0"),
+    ("hog+lbp", True, {"lbp": 1, "LBP": 2}, "twice"),
+    ("hog+lbp", True, [("lbp", 2)], "must map extractor names"),
+])
+def test_block_weights_that_cannot_weigh_a_block_are_refused(features, block_scaling, weights, match):
+    with pytest.raises(ValueError, match=match):
+        make_pipeline(features, "svm", block_scaling=block_scaling, block_weights=weights)
+
+
 def test_make_scaler_is_the_decision_make_pipeline_uses():
     assert make_scaler("sift") == "passthrough" and isinstance(make_scaler("sift+hog"), StandardScaler)
     assert make_scaler("hog+sift", block_scaling=True) == "passthrough"

@@ -70,6 +70,7 @@ _CASES = {
     "pixels/mlp": ("pixels", "mlp", {"max_iter": 5}),
     "hog+lbp/knn": ("hog+lbp", "knn", {}),
     "pca+hog/knn block scaling": ("pca+hog", "knn", {"block_scaling": True}),
+    "hog+lbp/knn block weights": ("hog+lbp", "knn", {"block_scaling": True, "block_weights": {"lbp": 1.5}}),
     "hog+lbp+sift/linear-svm block scaling": ("hog+lbp+sift", "linear-svm", {"block_scaling": True}),
     "pixels/knn flip clahe+crop": ("pixels", "knn", {"flip": True, "preprocess": "clahe+crop"}),
     "pixels/knn equalize": ("pixels", "knn", {"preprocess": "equalize"}),
@@ -86,7 +87,7 @@ _BLOCK_SLICES_BUG = "skops cannot save BlockScaledUnion.block_slices_ (np.int64 
 def _build(features, clf, options):
     options = {k: v for k, v in options.items() if k not in ("unfitted", "compact")}
     pipeline_options = {k: options.pop(k) for k in list(options)
-                        if k in ("flip", "mirror_kernel", "preprocess", "block_scaling", "sampler")}
+                        if k in ("flip", "mirror_kernel", "preprocess", "block_scaling", "block_weights", "sampler")}
     if "sampler" in pipeline_options:
         pytest.importorskip("imblearn", exc_type=ModuleNotFoundError)
     return make_pipeline(features, clf, **pipeline_options, **options)

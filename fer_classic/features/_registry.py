@@ -186,7 +186,8 @@ def make_scaler(spec: str, *, block_scaling: bool = False) -> StandardScaler | s
 
 
 def make_features(
-    spec: str, n_jobs: int | None = None, *, random_state: int | None = 0, block_scaling: bool = False
+    spec: str, n_jobs: int | None = None, *, random_state: int | None = 0, block_scaling: bool = False,
+    block_weights: dict[str, float] | None = None,
 ) -> TransformerMixin:
     """Return the transformer for ``spec``: one extractor, or a FeatureUnion of several.
 
@@ -209,6 +210,11 @@ def make_features(
         :data:`CENTRED_BLOCKS` (the already normalised ``sift`` and ``vlad``
         histograms, ``patchwords``' votes), centred and divided by the square
         root of their total variance) instead of a plain FeatureUnion.
+    block_weights : dict, optional
+        With ``block_scaling``: extractor name → weight multiplying its
+        scaled block (``BlockScaledUnion``'s ``transformer_weights``; those
+        not named keep 1). :func:`~fer_classic.make_pipeline` checks the
+        names and weights.
 
     Returns
     -------
@@ -234,7 +240,8 @@ def make_features(
         return steps[0][1]
     if not block_scaling:
         return FeatureUnion(steps)
-    return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in CENTRED_BLOCKS))
+    return BlockScaledUnion(steps, normalised_blocks=tuple(n for n, _ in steps if n in CENTRED_BLOCKS),
+                            transformer_weights=dict(block_weights) if block_weights else None)
 
 
 def feature_widths(spec: str, image_shape: tuple[int, int]) -> list[int | None]:
