@@ -557,34 +557,64 @@ def training_pipeline(features: str, clf: str, clf_params: Mapping | None, *, da
     return pipeline, shape
 
 
+def kernel_matrix_bytes(pipeline, n_rows: int) -> int:
+    """Bytes of the training kernel matrix a pipeline's kernel SVM keeps for ``n_rows`` rows; 0 without one.
+
+    ``8 n**2`` (float64) for :class:`~fer_classic.estimators.KernelSVC` and
+    :class:`~fer_classic.estimators.CombinedKernelSVC`, ``12 n**2`` for
+    :class:`~fer_classic.estimators.LocalSVC` (and its float32 copy). Their own
+    check (in ``fit``) adds the working memory, once the features are known.
+    """
+    from .estimators import LocalSVC
+    from .estimators._kernel_svc import _KernelSVCBase
+
+    steps = [pipeline, *pipeline.get_params(deep=True).values()]
+    if any(isinstance(step, LocalSVC) for step in steps):
+        return 12 * n_rows * n_rows
+    return 8 * n_rows * n_rows if any(isinstance(step, _KernelSVCBase) for step in steps) else 0
+
+
 def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_kernel: bool,
-                           kernel_shift: int) -> None:
+                           kernel_shift: int, pipeline=None) -> None:
     """Refuse, before extracting, a feature matrix of the training images larger than the memory available.
 
     float64 features (the extractors' output), twice the rows with ``flip``;
     with ``mirror_kernel``, one float64 view while the others are written
     side by side in float32 (:class:`~fer_classic.preprocessing.MirrorViews`).
+    With ``pipeline``, its kernel SVM's training kernel matrix comes on top
+    (:func:`kernel_matrix_bytes`); alone where the widths are known only after
+    a fit (SIFT and patch words, deep networks).
     """
     from ._resources import require_memory
     from .features._registry import feature_widths, parse_feature_names
     from .preprocessing import n_mirror_views
 
+    rows = n_rows * (2 if flip and not mirror_kernel else 1)
+    kernel = 0 if pipeline is None else kernel_matrix_bytes(pipeline, rows)
+    matrix = f"the {rows:,} x {rows:,} training kernel matrix" if kernel else ""
+    size = "" if shape is None else f"--size {shape[0]}" + (f"x{shape[1]}" if shape[0] != shape[1] else "")
+    advice = "give a smaller --size or other --features." if not kernel else (
+        "give fewer training images, a smaller --size or other --features, or a classifier whose memory does not "
+        "grow with the square of the images (--clf svm --param backend=approx).")
     widths = feature_widths(features, shape) if shape is not None else [None]
-    if None in widths:
-        return  # only a fit can tell (SIFT codebooks, deep networks): their own checks apply
+    if None in widths:  # only a fit can tell (SIFT codebooks, deep networks): their own checks apply
+        if kernel:
+            require_memory(kernel, f"The{matrix[3:]} alone (the features of --features {features} come on top)",
+                           advice)
+        return
     width = sum(widths)
     if mirror_kernel:
         views = n_mirror_views(kernel_shift)
         needed, what = n_rows * width * (8 + 4 * views), f"{n_rows:,} x {views * width:,} float32"
     else:
-        rows = n_rows * (2 if flip else 1)
         needed, what = rows * width * 8, f"{rows:,} x {width:,} float64"
     what = f"The {what} features"
     if "pca" in parse_feature_names(features):  # exact components: the pixels' covariance and eigh's copy of it
         pixels = int(np.prod(shape))
         needed, what = needed + 16 * pixels * pixels, f"{what} (and pca's {pixels:,} x {pixels:,} pixel covariance)"
-    require_memory(needed, f"{what} of --features {features} at --size {shape[0]}"
-                   + (f"x{shape[1]}" if shape[0] != shape[1] else ""), "give a smaller --size or other --features.")
+    if kernel:
+        needed, what = needed + kernel, f"{what} and {matrix}"
+    require_memory(needed, f"{what} of --features {features} at {size}", advice)
 
 
 def require_mlp_memory(pipeline, features, shape) -> None:

@@ -863,7 +863,7 @@ def search_model(
     warn_exact_copies(train, scored, dataset.name, command="search", stacklevel=3)
     refit_on = train
     require_feature_memory(features, shape, len(pool), flip=flip, mirror_kernel=mirror_kernel,
-                           kernel_shift=kernel_shift)
+                           kernel_shift=kernel_shift, pipeline=template)
     splits = (None if cv == "publictest" else
               _check_enough_groups(fit_groups, cv, grouping, train.labels, splitter, held_out=held_out))
     default = grid is None or (isinstance(grid, str) and grid == "default")

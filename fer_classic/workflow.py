@@ -428,7 +428,7 @@ def fit_model(
         warn_exact_copies(train, {"test": test}, dataset.name, stacklevel=3)
     _refuse_unseen_classes(train.classes, test.classes, dataset.name)
     require_feature_memory(features, shape, len(train), flip=flip, mirror_kernel=mirror_kernel,
-                           kernel_shift=kernel_shift)
+                           kernel_shift=kernel_shift, pipeline=pipeline)
     model, metrics, path = fit_score_save(
         pipeline, train, test, features=features, clf=clf, source=dataset.name, timings=timings, log=log,
         out=out, model_format=model_format, random_state=random_state, held_out_test=held_out,

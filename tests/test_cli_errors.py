@@ -140,6 +140,48 @@ def test_pca_s_pixel_covariance_larger_than_the_memory_is_refused_before_the_wor
     require_feature_memory("pca", (48, 48), 840, flip=False, mirror_kernel=False, kernel_shift=0)
 
 
+@pytest.mark.parametrize("features, clf, match", [
+    ("hog", "local-svm", r"The 20,000 x 1,296 float64 features and the 20,000 x 20,000 training kernel matrix of "
+                         r"--features hog at --size 48 needs 4\.7 GiB"),
+    ("hog", "combined-svm", r"and the 20,000 x 20,000 training kernel matrix of --features hog at --size 48 needs "
+                            r"3\.2 GiB"),
+    ("sift+hog", "local-svm", r"The 20,000 x 20,000 training kernel matrix alone \(the features of --features "
+                              r"sift\+hog come on top\) needs 4\.5 GiB"),
+], ids=["local-svm", "combined-svm", "features sized by a fit"])
+def test_a_kernel_matrix_larger_than_the_memory_is_refused_before_the_features(monkeypatch, features, clf, match):
+    # A local-svm fit too large for the machine was killed by the OS after the features (13.5 min on FER2013).
+    from fer_classic import _resources
+    from fer_classic._training import require_feature_memory
+    from fer_classic.pipeline import make_pipeline
+
+    monkeypatch.setattr(_resources, "available_memory", lambda: 2**30)
+    with pytest.raises(MemoryError, match=match + r".*\(--clf svm --param backend=approx\)"):
+        require_feature_memory(features, (48, 48), 20_000, flip=False, mirror_kernel=False, kernel_shift=0,
+                               pipeline=make_pipeline(features, clf))
+
+
+def test_a_classifier_without_a_kernel_matrix_adds_nothing_to_the_feature_memory(monkeypatch):
+    from fer_classic import _resources
+    from fer_classic._training import require_feature_memory
+    from fer_classic.pipeline import make_pipeline
+
+    monkeypatch.setattr(_resources, "available_memory", lambda: 20_000 * 1_296 * 8)  # the features exactly
+    require_feature_memory("hog", (48, 48), 20_000, flip=False, mirror_kernel=False, kernel_shift=0,
+                           pipeline=make_pipeline("hog", "knn"))
+
+
+@pytest.mark.parametrize("command", ["fit", "search"])
+def test_the_commands_refuse_a_kernel_matrix_larger_than_the_memory_before_the_features(
+        monkeypatch, flat_dataset, command):
+    from fer_classic import _training, features
+
+    monkeypatch.setattr(_training, "kernel_matrix_bytes", lambda pipeline, n_rows: 2**60)  # no machine has it
+    monkeypatch.setattr(features.HOGFeatures, "transform", lambda *a, **k: pytest.fail("features computed first"))
+    result = CliRunner().invoke(main, [command, "--data", str(flat_dataset), "--features", "hog", "--clf",
+                                       "local-svm"])
+    _clean_failure(result, "training kernel matrix of --features hog at --size 48 needs")
+
+
 def test_the_feature_memory_of_mirror_views_counts_them_in_float32(monkeypatch):
     from fer_classic import _resources
     from fer_classic._training import require_feature_memory

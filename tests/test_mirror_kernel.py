@@ -120,12 +120,11 @@ def test_mirror_views_refuses_a_shift_of_half_the_width_or_more(shift):
 
 # -- the kernel over views ----------------------------------------------------------------------
 
-@pytest.fixture(params=[None, 7], ids=["one block", "blocks of 7 rows"])
+@pytest.fixture(params=[None, 7], ids=["one band", "bands of 7 rows"])
 def pair_rows(request, monkeypatch):
-    """The other pairs of views added at once, or by blocks of 7 rows (a short last block)."""
+    """Kernel rows added at once, or by bands of 7 rows (a short last band)."""
     if request.param is not None:
         monkeypatch.setattr(_kernel_svc, "_PAIR_ROWS", request.param)
-        monkeypatch.setattr(_kernel_svc, "_PAIR_PARTS", 1000)
     return request.param
 
 

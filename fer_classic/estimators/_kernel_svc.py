@@ -10,7 +10,7 @@ from sklearn.utils.class_weight import compute_class_weight, compute_sample_weig
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._progress import Progress, progress_enabled, ticking
+from .._progress import Progress, ticking
 from .._resources import pool_size, require_memory
 from .._sklearn_compat import (
     N_JOBS, Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, check_sample_weight, _fit_context,
@@ -18,17 +18,15 @@ from .._sklearn_compat import (
 )
 from ._canonical import check_weighted_classes, positive_weight_folds
 from ._histogram_kernels import KERNELS, NONNEGATIVE_KERNELS, kernel_diagonal, kernel_matrix, resolve_gamma
-from ._rbf import centred_single, single_rbf_matrix
+from ._rbf import centred_single, fill_lower_triangle, single_rbf
 
 __all__ = ["CombinedKernelSVC", "KernelSVC"]
 
 # Faces scored per block at prediction (one kernel row of width n_fit_samples_ each).
 _PREDICT_ROWS = 512
-# With views, the pairs of views after the first are added by blocks of an eighth of the rows
-# (at least this many): their temporaries stay an eighth of the kernel matrix instead of a
-# second whole one (FER2013 with its mirrors: 6.6 GB).
+# Kernel rows computed at a time (every block, every pair of views) and added to the sum:
+# their temporaries stay this many rows instead of a second whole matrix (FER2013: 6.6 GB).
 _PAIR_ROWS = 2048
-_PAIR_PARTS = 8
 _POSITIVE = Interval(Real, 0, None, closed="neither")
 _COMMON_CONSTRAINTS: dict = {
     "gamma": [StrOptions({"scale"}), _POSITIVE],
@@ -108,15 +106,16 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _spec(self, n_features: int) -> tuple[list[slice], tuple[str, ...], np.ndarray]:
         raise NotImplementedError
 
-    def _fit_kernel(self, X: np.ndarray, with_gram: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals."""
+    def _fit_kernel(self, X: np.ndarray, with_gram: bool = True,
+                    cache_bytes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals.
+
+        ``cache_bytes``: what the caller allocates beside the Gram matrix once it
+        is made (LocalSVC's float32 copy), counted in the memory check.
+        """
         # What predict reads: set_params(views=..., normalize=...) after fit changes nothing until the next fit.
         self.views_, self.normalize_ = int(self.views), bool(self.normalize)
         n_views = self.views_
-        # Before any work: the float64 Gram matrix alone (temporaries and LocalSVC's cache come on top).
-        require_memory(8 * len(X) ** 2, f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows",
-                       "fit on fewer rows, or use SVMClassifier(backend='approx') whose memory does not grow "
-                       "with the square of the rows.")
         if X.shape[1] % n_views:
             raise ValueError(f"views={n_views}: X has {X.shape[1]} features, which do not split into {n_views} views "
                              "of equal width; give the features of every view side by side (MirrorViews).")
@@ -125,6 +124,12 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         self.block_slices_ = [slice(int(s.start), int(s.stop)) for s in slices]  # plain ints for skops
         self.kernels_ = tuple(kernels)
         self.weights_ = np.asarray(weights, dtype=np.float64)
+        # Before any work (gamma="scale" reads every value).
+        require_memory(self._fit_kernel_bytes(X, cache_bytes),
+                       f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows, with its working memory"
+                       + (" and the float32 copy the local SVMs read," if cache_bytes else ","),
+                       "fit on fewer rows, or use SVMClassifier(backend='approx') whose memory does not grow "
+                       "with the square of the rows.")
         # Histogram kernels need nonnegative features: a column whose training minimum is negative
         # (standardised features) is shifted to start at 0. For the intersection kernel that changes
         # the kernel by a constant per column, which the SVM's bias absorbs.
@@ -140,6 +145,24 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
                                  for s, k in zip(self.block_slices_, self.kernels_)])
         diagonals = self._diagonals(Xp)
         return Xp, self._kernel(Xp, Xp, diagonals, diagonals) if with_gram else None, diagonals
+
+    def _fit_kernel_bytes(self, X: np.ndarray, cache_bytes: int = 0) -> int:
+        """Bytes the training kernel of ``X`` takes at its peak, beyond ``X`` itself (``_spec`` known).
+
+        The float64 matrix (``8 n**2``); while it is made (:meth:`_add_block`), the
+        largest block's columns of every view (centred float32 for rbf, float64
+        otherwise) and one band of rows (float64 values and float32 products);
+        after it, ``cache_bytes`` beside it; and :meth:`_prepare`'s float64 copy
+        of ``X`` when it makes one.
+        """
+        n, width = len(X), X.shape[1]
+        sides = max(((4 if kernel == "rbf" else 8) * n * (s.stop - s.start) * self.views_
+                     for s, kernel, w in zip(self.block_slices_, self.kernels_, self.weights_) if w > 0), default=0)
+        band = 12 * min(_PAIR_ROWS, n) * n
+        copies = (X.dtype != np.float64 and any(kernel != "rbf" for kernel in self.kernels_)) or any(
+            kernel in NONNEGATIVE_KERNELS for kernel in self.kernels_)
+        prepared = 8 * n * width if copies else 0
+        return 8 * n * n + max(sides + band, cache_bytes) + prepared
 
     def _view_columns(self, b: int) -> list[slice]:
         """Columns of block ``b`` in every view, first view first."""
@@ -187,84 +210,72 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         """:meth:`_side` of every block of positive weight: the training side of many blocks of kernel rows."""
         return {b: self._side(b, Yp) for b in np.flatnonzero(self.weights_)}
 
-    def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y, Y_side: tuple | None = None) -> np.ndarray:
-        """Block ``b``'s kernel matrix (unweighted), averaged over the pairs of views.
+    def _add_block(self, b: int, Xp, Yp, diag_X, diag_Y, out: np.ndarray, weight: float = 1.0,
+                   Y_side: tuple | None = None) -> None:
+        """Add ``weight`` times block ``b``'s kernel matrix, averaged over the pairs of views, to ``out``.
 
         Each pair's kernel is normalised to unit diagonal when ``normalize``.
         With ``views`` = v the block's kernel is ``sum_{a, c} k(x_a, y_c) / v**2``:
         the kernel of the mean of a row's views in the kernel's feature space,
-        so still positive semi-definite. ``Yp is Xp`` (a training matrix)
-        computes each view's kernel with itself on and above the diagonal
-        only, and each pair of different views once (the other pair is its
-        transpose).
+        so still positive semi-definite. ``Yp is Xp`` (a training matrix):
+        only the entries on and above the diagonal are added (the caller copies
+        them below, :func:`fill_lower_triangle`), and a row's rbf distance to
+        the same view of itself is exactly zero.
         ``Y_side``: ``self._side(b, Yp)``, when the caller keeps it for many
-        blocks of rows. Memory: the result, each view's columns (centred
-        float32 for rbf), and an eighth of the result while the other pairs
-        are added.
+        blocks of rows. Memory besides ``out``: each view's columns (centred
+        float32 for rbf) and one band of ``_PAIR_ROWS`` rows of kernel values;
+        no second matrix of ``out``'s size.
         """
         kernel, columns = self.kernels_[b], self._view_columns(b)
         symmetric = Yp is Xp
         centre, Y_views = self._side(b, Yp) if Y_side is None else Y_side
         X_views = Y_views if symmetric else self._side(b, Xp, centre)[1]
-
-        def pair(a: int, c: int, rows: slice, cols: slice = slice(None)) -> np.ndarray:
-            whole = symmetric and a == c and rows == slice(None)
-            if kernel == "rbf":
-                (single, norms), (col_single, col_norms) = X_views[a], Y_views[c]
-                return single_rbf_matrix(single[rows], norms[rows], col_single[cols], col_norms[cols],
-                                         self.gammas_[b], symmetric=whole)
-            K = kernel_matrix(kernel, X_views[a][rows], None if whole else Y_views[c][cols], gamma=self.gammas_[b],
-                              n_jobs=self.n_jobs)
-            if self.normalize_ and kernel not in ("rbf", "chi2"):  # rbf and chi2 have a unit diagonal
-                # Cosine normalisation: blocks of any width and kernel then weigh alike.
-                K /= np.sqrt(np.where(diag_X[b, a][rows] > 0, diag_X[b, a][rows], 1.0))[:, None]
-                K /= np.sqrt(np.where(diag_Y[b, c][cols] > 0, diag_Y[b, c][cols], 1.0))[None, :]
-            return K
-
-        out = pair(0, 0, slice(None))
-        if len(columns) == 1:
-            return out
-        pairs = [(a, c) for a in range(len(columns)) for c in range(len(columns))
-                 if (a, c) != (0, 0) and not (symmetric and c < a)]  # (c, a) adds (a, c)'s transpose
+        scale = float(weight) / len(columns) ** 2
         n = len(out)
-        step = max(_PAIR_ROWS, -(-n // _PAIR_PARTS))
-        progress = Progress(n * len(pairs), "kernel rows of the other views")
-        with progress_enabled(False):  # one line for all the blocks
-            for start in range(0, n, step):
-                stop = min(start + step, n)
-                rows = slice(start, stop)
-                for a, c in pairs:
-                    if symmetric and a == c:
-                        # A view with itself: these rows against themselves and the columns
-                        # after them; below the diagonal square, the transpose of its right.
-                        part = pair(a, c, rows, slice(start, None))
-                        out[rows, start:] += part
-                        out[stop:, rows] += part[:, stop - start:].T
-                    else:
-                        part = pair(a, c, rows)
-                        out[rows] += part
-                        if symmetric and c > a:
-                            out[:, rows] += part.T
-                    del part
-                    progress.update(stop - start)
+        work = np.empty(min(_PAIR_ROWS, n) * out.shape[1]) if kernel == "rbf" else None  # one buffer for all bands
+        pairs = [(a, c) for a in range(len(columns)) for c in range(len(columns))]
+        progress = Progress(n * len(pairs), "kernel rows")  # shows only when it takes seconds (a training matrix)
+        for start in range(0, n, _PAIR_ROWS):
+            rows = slice(start, min(start + _PAIR_ROWS, n))
+            cols = slice(start, None) if symmetric else slice(None)
+            for a, c in pairs:
+                if kernel == "rbf":
+                    (single, norms), (col_single, col_norms) = X_views[a], Y_views[c]
+                    part = single_rbf(single[rows], norms[rows], col_single[cols], col_norms[cols], self.gammas_[b],
+                                      diagonal=0 if symmetric and a == c else None, work=work)
+                else:
+                    part = kernel_matrix(kernel, X_views[a][rows], Y_views[c][cols], gamma=self.gammas_[b],
+                                         n_jobs=self.n_jobs)
+                    if self.normalize_ and kernel != "chi2":  # chi2 (as rbf) has a unit diagonal
+                        # Cosine normalisation: blocks of any width and kernel then weigh alike.
+                        part /= np.sqrt(np.where(diag_X[b, a][rows] > 0, diag_X[b, a][rows], 1.0))[:, None]
+                        part /= np.sqrt(np.where(diag_Y[b, c][cols] > 0, diag_Y[b, c][cols], 1.0))[None, :]
+                part *= scale
+                out[rows, cols] += part
+                progress.update(rows.stop - rows.start)
         progress.close()
-        out /= len(columns) ** 2
+
+    def _block_kernel(self, b: int, Xp, Yp, diag_X, diag_Y) -> np.ndarray:
+        """Block ``b``'s kernel matrix (unweighted), averaged over the pairs of views (:meth:`_add_block`)."""
+        out = np.zeros((len(Xp), len(Yp)))
+        self._add_block(b, Xp, Yp, diag_X, diag_Y, out)
+        if Yp is Xp:
+            fill_lower_triangle(out, _PAIR_ROWS)
         return out
 
     def _kernel(self, Xp, Yp, diag_X, diag_Y, Y_sides: dict | None = None) -> np.ndarray:
-        """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_block_kernel`).
+        """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_add_block`).
 
         ``Y_sides``: ``self._sides(Yp)``, kept by callers that score many blocks of rows.
-        Memory: the result, plus one block's matrix while several blocks are summed.
+        Memory: the result, and one block's columns and band (each block is added
+        to the result in bands: a block's own matrix beside the sum took 13.2 of
+        the 19.5 GB that FER2013's two-view four-block fit peaked at).
         """
-        out = None
+        out = np.zeros((len(Xp), len(Yp)))
         for b in np.flatnonzero(self.weights_):
-            block = self._block_kernel(b, Xp, Yp, diag_X, diag_Y, None if Y_sides is None else Y_sides[b])
-            block *= self.weights_[b]
-            if out is None:
-                out = block
-            else:
-                out += block
+            self._add_block(b, Xp, Yp, diag_X, diag_Y, out, self.weights_[b], None if Y_sides is None else Y_sides[b])
+        if Yp is Xp:
+            fill_lower_triangle(out, _PAIR_ROWS)
         if not np.isfinite(out.sum()):  # a sum, not isfinite(out): no n x n temporary; NaN or inf anywhere shows
             raise ValueError(
                 f"The {'/'.join(sorted(set(self.kernels_)))} kernel of these rows overflowed (feature values reach "
@@ -350,14 +361,19 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             return svc.fit(gram, y, sample_weight=weights), None
         return svc.fit(gram[np.ix_(rows, rows)], y[rows], sample_weight=weights), rows
 
-    def _fit_svc(self, Xp, gram, diagonals, y, sample_weight):
-        """Fit libsvm on the training Gram matrix; keep the support vectors for prediction."""
+    def _fit_svc(self, Xp, gram, diagonals, y, sample_weight, keep_support_vectors: bool = True):
+        """Fit libsvm on the training Gram matrix; keep the support vectors for prediction.
+
+        ``keep_support_vectors=False``: the caller sets ``support_vectors_``
+        (``Xp[support_]``) itself, once it has released ``gram``.
+        """
         with ticking("SVM solver (libsvm)"):
             self.svc_, rows = self._fit_libsvm(gram, y, sample_weight)
         self.classes_ = self.svc_.classes_
         # Training rows; svc_.support_ are the kernel columns it reads (among the rows of positive weight).
         self.support_ = self.svc_.support_ if rows is None else rows[self.svc_.support_]
-        self.support_vectors_ = Xp[self.support_]
+        if keep_support_vectors:
+            self.support_vectors_ = Xp[self.support_]
         self.support_diagonals_ = diagonals[..., self.support_]
         self.n_fit_samples_ = len(Xp) if rows is None else len(rows)  # the width of svc_'s kernel rows
         return self

@@ -199,19 +199,24 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             check_two_classes(y, sample_weight)
         self.mode_ = self.mode  # what predict follows (set_params(mode=...) changes nothing until the next fit)
         self.classes_, self.y_fit_ = np.unique(y, return_inverse=True)
-        self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(X)
+        self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(X, cache_bytes=4 * len(X) ** 2)  # _keep_gram
         self.sample_weight_ = sample_weight
         if self.mode_ == "refine":
             global_weight = sample_weight
             if routing_enabled():  # the global SVM's request decides; the local SVMs are this object's own
                 global_weight = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit.get(
                     "sample_weight")
-            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight)
+            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight, keep_support_vectors=False)
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
         self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
         self.local_multiclass_ = estimator.multiclass
         self._keep_gram(gram)
+        del gram
+        if self.mode_ == "refine":
+            # Copied once the float64 matrix is gone: beside it and its float32 copy, the copy (most
+            # rows on FER2013) set the fit's peak.
+            estimator.support_vectors_ = self.X_fit_[estimator.support_]
         return self
 
     def get_metadata_routing(self):
