@@ -591,7 +591,7 @@ def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_k
 
     rows = n_rows * (2 if flip and not mirror_kernel else 1)
     kernel = 0 if pipeline is None else kernel_matrix_bytes(pipeline, rows)
-    matrix = f"the {rows:,} x {rows:,} training kernel matrix" if kernel else ""
+    matrix = f"{rows:,} x {rows:,} training kernel matrix"
     size = "" if shape is None else f"--size {shape[0]}" + (f"x{shape[1]}" if shape[0] != shape[1] else "")
     advice = "give a smaller --size or other --features." if not kernel else (
         "give fewer training images, a smaller --size or other --features, or a classifier whose memory does not "
@@ -599,7 +599,7 @@ def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_k
     widths = feature_widths(features, shape) if shape is not None else [None]
     if None in widths:  # only a fit can tell (SIFT codebooks, deep networks): their own checks apply
         if kernel:
-            require_memory(kernel, f"The{matrix[3:]} alone (the features of --features {features} come on top)",
+            require_memory(kernel, f"The {matrix} alone (the features of --features {features} come on top)",
                            advice)
         return
     width = sum(widths)
@@ -613,7 +613,7 @@ def require_feature_memory(features, shape, n_rows: int, *, flip: bool, mirror_k
         pixels = int(np.prod(shape))
         needed, what = needed + 16 * pixels * pixels, f"{what} (and pca's {pixels:,} x {pixels:,} pixel covariance)"
     if kernel:
-        needed, what = needed + kernel, f"{what} and {matrix}"
+        needed, what = needed + kernel, f"{what} and the {matrix}"
     require_memory(needed, f"{what} of --features {features} at {size}", advice)
 
 

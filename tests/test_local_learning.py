@@ -77,6 +77,26 @@ def test_two_classes_give_one_decision_whose_sign_is_the_prediction(mode):
     np.testing.assert_array_equal(model.predict(X), model.classes_[(decision > 0).astype(int)])
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("mode", ["local", "refine"])
+def test_predict_and_decision_equals_predict_and_decision_function(mode, n_classes):
+    X, y = _blobs(n_classes=n_classes)
+    model = LocalSVC(k=15, mode=mode).fit(X, y)
+    labels, decision = model.predict_and_decision(X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    np.testing.assert_array_equal(decision, model.decision_function(X))
+
+
+def test_predict_and_decision_fits_each_local_svm_once(monkeypatch):
+    X, y = _blobs()
+    model = LocalSVC(k=15).fit(X, y)
+    calls = []
+    real = LocalSVC._local_scores
+    monkeypatch.setattr(LocalSVC, "_local_scores", lambda self, *a: calls.append(1) or real(self, *a))
+    model.predict_and_decision(X)
+    assert len(calls) == len(X)
+
+
 @pytest.mark.parametrize("mode", ["local", "refine"])
 def test_threads_give_the_same_scores(mode, monkeypatch):
     from fer_classic.estimators import _local_svc

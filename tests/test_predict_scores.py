@@ -43,14 +43,14 @@ def test_precomputed_svc_evaluates_the_kernel_once(blobs, monkeypatch):
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("clf", ["svm", "logreg", "knn"])
+@pytest.mark.parametrize("clf", ["svm", "logreg", "knn", "local-svm"])
 def test_model_scores_agree_with_predict(tiny_faces, clf):
     model = fit_model(tiny_faces, features="hog", clf=clf).model
     test = tiny_faces.select("test")
     labels, kind, scores, _ = model.predict_scores(test.images)
     np.testing.assert_array_equal(labels, model.pipeline.predict(test.X))
     assert scores.shape == (len(test), len(model.classes))
-    assert kind == ("decision" if clf == "svm" else "probability")
+    assert kind == ("decision" if clf in ("svm", "local-svm") else "probability")
 
 
 def test_model_scores_through_a_sampler_pipeline(tiny_faces):

@@ -267,9 +267,9 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_add_block`).
 
         ``Y_sides``: ``self._sides(Yp)``, kept by callers that score many blocks of rows.
-        Memory: the result, and one block's columns and band (each block is added
-        to the result in bands: a block's own matrix beside the sum took 13.2 of
-        the 19.5 GB that FER2013's two-view four-block fit peaked at).
+        Memory: the result, and one block's columns and band: every block and
+        pair of views is added to the result by bands of rows (a second whole
+        matrix, of a block or of the first pair of views, was held before).
         """
         out = np.zeros((len(Xp), len(Yp)))
         for b in np.flatnonzero(self.weights_):
@@ -327,7 +327,8 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             mean reaches 1e38 (scale the features: StandardScaler).
         MemoryError
             If the float64 training kernel matrix (``8 * n_samples**2`` bytes)
-            exceeds the memory available now, before any work.
+            and its working memory (the largest block's columns, one band of
+            rows) exceed the memory available now, before any work.
         """
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
@@ -414,7 +415,8 @@ class KernelSVC(_KernelSVCBase):
     loops; :mod:`fer_classic.estimators._histogram_kernels`) and handed to
     ``SVC(kernel="precomputed")``; prediction evaluates the kernel against
     the support vectors only. Memory: ``8 * n_samples**2`` bytes while
-    fitting (6.6 GB for FER2013's 28,709 training faces).
+    fitting (6.6 GB for FER2013's 28,709 training faces), and while the
+    matrix is made, a float32 copy of the columns and one band of 2,048 rows.
 
     Parameters
     ----------
