@@ -299,10 +299,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Scores, columns in ``classes_`` order; for two classes, one score per
             sample, the second class's score minus the first's.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        scores = self._scores(X)
-        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+        return self.predict_and_decision(X)[1]
 
     def predict(self, X):
         """Labels (n_samples,): the class of the highest score of :meth:`decision_function`.
@@ -317,9 +314,7 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Predicted labels, of ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        return self.predict_and_decision(X)[0]
 
     def predict_and_decision(self, X):
         """:meth:`predict` and :meth:`decision_function` from one pass of the local SVMs.
