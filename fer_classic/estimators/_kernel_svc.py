@@ -416,7 +416,8 @@ class KernelSVC(_KernelSVCBase):
     ``SVC(kernel="precomputed")``; prediction evaluates the kernel against
     the support vectors only. Memory: ``8 * n_samples**2`` bytes while
     fitting (6.6 GB for FER2013's 28,709 training faces), and while the
-    matrix is made, a float32 copy of the columns and one band of 2,048 rows.
+    matrix is made, a copy of the largest block's columns (float32 for rbf,
+    float64 otherwise) and one band of 2,048 rows.
 
     Parameters
     ----------
