@@ -78,6 +78,7 @@ from fer_classic.data import DEFAULT_DATASET, dataset_inputs
 from fer_classic.estimators import CanonicalOrderClassifier, make_classifier
 from fer_classic.features import CNNFeatures, DeepFeatures, parse_feature_names
 from fer_classic.features._deep import import_keras
+from fer_classic.pipeline import check_block_weights, parse_block_weights
 from fer_classic.preprocessing import make_preprocessing, mirror_rows, n_mirror_views
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,7 +199,8 @@ def feature_head(spec: str, args: argparse.Namespace, feature_params: dict):
     (A classifier over views for ``--mirror-kernel``, so that make_pipeline wraps the features.)
     """
     head = make_pipeline(spec, "kernel-svm" if args.mirror_kernel else "linear-svm", preprocess=args.preprocess,
-                         block_scaling=args.block_scaling, mirror_kernel=args.mirror_kernel,
+                         block_scaling=args.block_scaling, block_weights=args.block_weights,
+                         mirror_kernel=args.mirror_kernel,
                          kernel_shift=args.kernel_shift, random_state=args.seed, n_jobs=args.n_jobs)[:-1]
     set_feature_params(head, feature_params)
     return head
@@ -324,14 +326,14 @@ def save_features(folder: Path, spec: str, F_fit, y_fit, F_test, test, info: dic
 
 #: The options the features are computed with (what a saved set records), as the command line names them.
 FEATURE_OPTIONS = {"mirror_kernel": "--mirror-kernel", "kernel_shift": "--kernel-shift",
-                   "block_scaling": "--block-scaling", "preprocess": "--preprocess",
+                   "block_scaling": "--block-scaling", "block_weights": "--block-weight", "preprocess": "--preprocess",
                    "feature_params": "--feature-param", "seed": "--seed", "flip": "--flip"}
 
 
 def feature_options(args, feature_params: dict) -> dict:
     """The values of :data:`FEATURE_OPTIONS` in this run, as JSON keeps them (tuples as lists)."""
     values = {"mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
-              "block_scaling": args.block_scaling, "preprocess": args.preprocess,
+              "block_scaling": args.block_scaling, "block_weights": args.block_weights, "preprocess": args.preprocess,
               "feature_params": feature_params, "seed": args.seed, "flip": args.flip}
     return json.loads(json.dumps(jsonable(values)))
 
@@ -369,7 +371,7 @@ def check_recorded(folder: Path, spec: str, options: dict, *, seeded: bool = Tru
     Reads no array: run before the data is loaded (``seeded=False``: the seed is checked by :func:`load_features`).
     """
     info = json.loads((folder / f"{spec.replace('+', '_')}_seconds.json").read_text())
-    recorded = {"mirror_kernel": False, "kernel_shift": 0, **info}
+    recorded = {"mirror_kernel": False, "kernel_shift": 0, "block_weights": None, **info}  # older sets: none
     for key, option in FEATURE_OPTIONS.items():
         if key == "seed" and not seeded:
             continue
@@ -454,6 +456,9 @@ def main() -> None:
                              "and their mirrors (six views; make_pipeline(kernel_shift=PIXELS))")
     parser.add_argument("--block-scaling", action="store_true",
                         help="scale each block of combined features on its own (make_pipeline(block_scaling=True))")
+    parser.add_argument("--block-weight", action="append", default=[], metavar="NAME=WEIGHT",
+                        help="with --block-scaling: multiply extractor NAME's block by WEIGHT (above 0; repeatable; "
+                             "make_pipeline(block_weights={NAME: WEIGHT}))")
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="threads for feature extraction and histogram kernels; -1: all (default)")
     parser.add_argument("--seed", type=seed, default=0,
@@ -496,6 +501,12 @@ def main() -> None:
             parser.error(f"--clf-param gives parameters of {clf}, which is not among --clfs ({', '.join(clfs)}); "
                          f"add {clf} to --clfs or drop its --clf-param.")
     feature_params = usage_error(parse_feature_params, args.feature_param)
+    args.block_weights = usage_error(parse_block_weights, args.block_weight)
+    for spec in feature_sets:  # before feature_head builds a pipeline with them
+        try:
+            check_block_weights(args.block_weights, spec, args.block_scaling)
+        except ValueError as exc:
+            parser.error(f"--feature-sets {spec}: {exc}")
     if args.flip and args.mirror_kernel:
         parser.error("--flip and --mirror-kernel are two ways to use the mirror images; choose one.")
     if args.kernel_shift < 0 or (args.kernel_shift and not args.mirror_kernel):
@@ -564,7 +575,7 @@ def main() -> None:
         "data": str(data.name), "n_train": len(train), "n_test": len(test), "limit": args.limit,
         "flip": args.flip, "mirror_kernel": args.mirror_kernel, "kernel_shift": args.kernel_shift,
         "preprocess": args.preprocess, "feature_params": feature_params,
-        "block_scaling": args.block_scaling, "seed": args.seed,
+        "block_scaling": args.block_scaling, "block_weights": args.block_weights, "seed": args.seed,
         "hyper_parameters": ("fixed (make_classifier defaults and --clf-param) or by the classifier's own "
                              "cross-validation on train; no test labels used"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -619,7 +630,7 @@ def main() -> None:
                 "n_train": len(train), "flip": args.flip, "mirror_kernel": args.mirror_kernel,
                 "kernel_shift": args.kernel_shift,
                 "preprocess": args.preprocess,
-                "block_scaling": args.block_scaling,
+                "block_scaling": args.block_scaling, "block_weights": args.block_weights,
                 "n_features": int(F_fit.shape[1]),
                 "test": {"n": len(test), **scores(test.y, predicted)},
                 "private_test": ({"n": int(private.sum()), **scores(test.y[private], predicted[private])}

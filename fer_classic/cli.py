@@ -125,20 +125,12 @@ def _params_option(ctx, param, pairs: tuple[str, ...]) -> dict:
 
 def _block_weights_option(ctx, param, pairs: tuple[str, ...]) -> dict[str, float] | None:
     """``--block-weight NAME=WEIGHT`` (repeatable) as a dict; the names and weights are checked by make_pipeline."""
-    weights: dict[str, float] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = None
-        if not sep or not key.strip() or weight is None:
-            raise click.BadParameter(f"{pair!r} is not NAME=WEIGHT, an extractor of --features and a number "
-                                     "(e.g. patchwords=1.5).")
-        if key.strip().lower() in weights:
-            raise click.BadParameter(f"{key.strip()} is given twice; give each extractor once.")
-        weights[key.strip().lower()] = weight
-    return weights or None
+    from .pipeline import parse_block_weights
+
+    try:
+        return parse_block_weights(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _split_option(ctx, param, value: str) -> str | None:

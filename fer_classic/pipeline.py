@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from joblib import Memory
@@ -18,7 +18,8 @@ from .features import make_features, make_scaler, parse_feature_names
 from .features._registry import FEATURES, feature_widths
 from .preprocessing import FlipAugmented, MirrorViews, keeps_image_size, make_preprocessing, n_mirror_views
 
-__all__ = ["SAMPLERS", "check_block_weights", "combined_blocks", "make_pipeline", "make_sampler", "pipeline_keyword"]
+__all__ = ["SAMPLERS", "check_block_weights", "combined_blocks", "make_pipeline", "make_sampler", "parse_block_weights",
+           "pipeline_keyword"]
 
 #: Classifier parameters that make_pipeline sets from its own arguments (``views`` from ``mirror_kernel``).
 _SET_FROM = {"views": "mirror_kernel", "n_jobs": "n_jobs", "random_state": "random_state"}
@@ -144,6 +145,43 @@ def check_flag(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False; got {value!r}.")
     return bool(value)
+
+
+def parse_block_weights(pairs: Iterable[str]) -> dict[str, float] | None:
+    """``NAME=WEIGHT`` strings (``--block-weight``, repeatable) as ``{name: weight}``; None for none.
+
+    Only the form is checked here; :func:`check_block_weights` checks the
+    names against the features and the weights' values.
+
+    Parameters
+    ----------
+    pairs : iterable of str
+        Each ``"NAME=WEIGHT"``, e.g. ``"patchwords=1.5"``.
+
+    Returns
+    -------
+    dict or None
+        Lower-case name → weight as a float; None when ``pairs`` is empty.
+
+    Raises
+    ------
+    ValueError
+        If a pair is not ``NAME=NUMBER``, or names an extractor twice.
+    """
+    weights: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = None
+        if not sep or not key.strip() or weight is None:
+            raise ValueError(f"{pair!r} is not NAME=WEIGHT, an extractor of --features and a number "
+                             "(e.g. patchwords=1.5).")
+        if key.strip().lower() in weights:
+            raise ValueError(f"{key.strip()} is given twice; give each extractor once.")
+        weights[key.strip().lower()] = weight
+    return weights or None
 
 
 def check_block_weights(block_weights, features: str, block_scaling: bool) -> dict[str, float] | None:

@@ -34,8 +34,8 @@ def test_a_feature_param_reaches_every_extractor_that_has_it(bench):
 
 
 #: What a run with no feature option gives load_features (bench.feature_options).
-OPTIONS = {"mirror_kernel": False, "kernel_shift": 0, "block_scaling": False, "preprocess": None,
-           "feature_params": {}, "seed": 0, "flip": False}
+OPTIONS = {"mirror_kernel": False, "kernel_shift": 0, "block_scaling": False, "block_weights": None,
+           "preprocess": None, "feature_params": {}, "seed": 0, "flip": False}
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_saved_features_of_other_views_are_refused_for_kernel_shift(bench, saved
 
 @pytest.mark.parametrize("key, saved_value, asked", [
     ("block_scaling", True, False), ("preprocess", None, "clahe"), ("feature_params", {}, {"orientations": 6}),
-    ("seed", 0, 1),
+    ("seed", 0, 1), ("block_weights", {"lbp": 2.0}, None), ("block_weights", None, {"lbp": 2.0}),
 ])
 def test_saved_features_of_other_options_are_refused(bench, saved, key, saved_value, asked):
     """Loading them ignored the option given, and the results recorded it as if it had been applied."""
@@ -99,6 +99,13 @@ def test_saved_features_of_other_options_are_refused(bench, saved, key, saved_va
                         {"fit": 1.5, "test": 0.5, "widths": [3, 1], **OPTIONS, key: saved_value})
     with pytest.raises(SystemExit, match=f"computed with {bench.FEATURE_OPTIONS[key]} "):
         bench.load_features(folder, "hog+lbp", y_fit, test, {**OPTIONS, key: asked})
+
+
+def test_a_block_weight_reaches_the_feature_union(bench):
+    args = types.SimpleNamespace(preprocess=None, block_scaling=True, block_weights={"lbp": 2.0}, mirror_kernel=False,
+                                 kernel_shift=0, seed=0, n_jobs=1)
+    union = bench.feature_head("hog+lbp", args, {}).named_steps["features"]
+    assert union.transformer_weights == {"lbp": 2.0}
 
 
 @pytest.mark.parametrize("spec, mirror_kernel, expected", [
@@ -175,10 +182,19 @@ def test_outputs_inside_the_data_are_refused_before_loading(bench, folder_datase
     (["--kernel-shift", "2"], "--kernel-shift takes 0 or more pixels and adds views to --mirror-kernel"),
     (["--feature-sets", ","], "--feature-sets ',' names no feature set; give one or more"),
     (["--clfs", ","], "--clfs ',' names no classifier; give one or more of linear-svm, "),
+    (["--feature-sets", "hog+lbp", "--block-scaling", "--block-weight", "lbp"], "'lbp' is not NAME=WEIGHT"),
+    (["--feature-sets", "hog+lbp", "--block-weight", "lbp=2"],
+     r"--feature-sets hog\+lbp: block_weights lbp=2.0 \(--block-weight\) multiply the blocks that block scaling"),
+    (["--feature-sets", "hog+lbp,hog+gabor", "--block-scaling", "--block-weight", "lbp=2"],
+     r"--feature-sets hog\+gabor: block_weights \(--block-weight\) name 'lbp', which is no extractor"),
+    (["--feature-sets", "hog+lbp", "--block-scaling", "--block-weight", "lbp=0"],
+     r"--feature-sets hog\+lbp: block_weights \(--block-weight\) lbp=0.0: a weight is a number above 0"),
 ], ids=["missing-data", "unknown-feature-set", "negative-limit", "zero-limit", "zero-n-jobs", "clf-param-not-run",
         "kernel-shift-half-width", "hog-cells-too-large", "unknown-clf", "malformed-clf-param", "unknown-clf-param",
         "malformed-feature-param", "unknown-feature-param", "bad-clf-param-value", "unknown-preprocess",
-        "flip-and-mirror-kernel", "kernel-shift-without-mirror", "no-feature-set", "no-clf"])
+        "flip-and-mirror-kernel", "kernel-shift-without-mirror", "no-feature-set", "no-clf",
+        "malformed-block-weight", "block-weight-without-block-scaling", "block-weight-of-a-missing-block",
+        "zero-block-weight"])
 def test_bad_arguments_are_usage_errors_before_loading(bench, folder_dataset, tmp_path, monkeypatch, capsys, args,
                                                        message):
     """No feature set or no classifier wrote complete results of no row and exited 0 (--clfs , after the features)."""
