@@ -68,21 +68,27 @@ def test_evaluate_test_split_refuses_undecodable_training_folder(folder_dataset,
         evaluate_model(fitted_model, folder_dataset, split="test", n_jobs=1)
 
 
-def test_cli_evaluate_test_split_json_counts_undecodable_training_file(tmp_path, folder_dataset, fitted_model):
+def _cli_evaluate_test_split(tmp_path, folder_dataset, fitted_model, *options):
     from fer_classic import save_model
     from fer_classic.cli import main
 
     model = tmp_path / "m.joblib"
     save_model(fitted_model, model)
+    return CliRunner().invoke(main, ["evaluate", str(model), "--data", str(folder_dataset), "--split", "test",
+                                     "--n-jobs", "1", *options])
+
+
+def test_cli_evaluate_test_split_json_counts_undecodable_training_file(tmp_path, folder_dataset, fitted_model):
     (_first_train_folder(folder_dataset) / "broken.png").write_bytes(_JUNK)
-    result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(folder_dataset), "--split", "test",
-                                       "--n-jobs", "1", "--json"])
+    result = _cli_evaluate_test_split(tmp_path, folder_dataset, fitted_model, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["skipped_files"] == 1
+
+
+def test_cli_evaluate_test_split_refuses_undecodable_training_folder(tmp_path, folder_dataset, fitted_model):
     for path in _first_train_folder(folder_dataset).iterdir():
         path.write_bytes(_JUNK)
-    result = CliRunner().invoke(main, ["evaluate", str(model), "--data", str(folder_dataset), "--split", "test",
-                                       "--n-jobs", "1"])
+    result = _cli_evaluate_test_split(tmp_path, folder_dataset, fitted_model)
     assert result.exit_code == 1
     assert "none of its" in result.output
 
