@@ -167,20 +167,67 @@ def test_swapping_the_views_of_a_face_changes_nothing(kernel):
     np.testing.assert_allclose(model.decision_function(swapped), model.decision_function(X), atol=1e-8)
 
 
-@pytest.mark.parametrize("model", [KernelSVC(kernel="rbf", views=2, C=10),
-                                   LocalSVC(KernelSVC(kernel="rbf", views=2), k=10, mode="refine")],
-                         ids=["KernelSVC", "LocalSVC"])
-def test_prediction_prepares_the_training_side_once_for_all_blocks(model, monkeypatch):
+_SCORERS = [KernelSVC(kernel="rbf", views=2, C=10), KernelSVC(kernel="intersection", views=2, C=10),
+            LocalSVC(KernelSVC(kernel="rbf", views=2), k=10, mode="refine")]
+
+
+def _blocks_of_seven(monkeypatch):
+    # Several blocks of new rows (7, or 28 with a side made by chunks), the last one short.
+    monkeypatch.setattr(_kernel_svc, "_PREDICT_ROWS", 7)
+    monkeypatch.setattr(_local_svc, "_ROWS", 5)  # and bands of nearest-neighbour search within them
+
+
+def _training_side_calls(monkeypatch, n_rows):
+    """Rows of the training side :meth:`_side` makes during a prediction (new rows' sides left out)."""
+    calls = []
+    real = KernelSVC._side
+    monkeypatch.setattr(KernelSVC, "_side", lambda self, b, Zp, centre=None: (
+        calls.append(len(Zp)) if centre is not None or len(Zp) == n_rows else None) or real(self, b, Zp, centre))
+    return calls
+
+
+@pytest.mark.parametrize("model", _SCORERS[::2], ids=["KernelSVC", "LocalSVC"])
+def test_prediction_prepares_a_small_training_side_once_for_all_blocks(model, monkeypatch):
+    X, y = _views()
+    model.fit(X, y)
+    whole = model.decision_function(X[:11])
+    _blocks_of_seven(monkeypatch)
+    calls = _training_side_calls(monkeypatch, len(X))
+    np.testing.assert_allclose(model.decision_function(X[:11]), whole, rtol=1e-12, atol=1e-12)
+    assert sum(c >= 11 for c in calls) == 1  # one training side, then only new rows' sides
+
+
+@pytest.mark.parametrize("model", _SCORERS, ids=["KernelSVC rbf", "KernelSVC intersection", "LocalSVC"])
+def test_prediction_by_chunks_of_a_large_training_side_scores_as_one_side(model, monkeypatch):
     X, y = _views()
     model.fit(X, y)
     whole = model.decision_function(X)
-    calls = []
-    real = KernelSVC._sides
-    monkeypatch.setattr(KernelSVC, "_sides", lambda self, Yp: calls.append(len(Yp)) or real(self, Yp))
-    monkeypatch.setattr(_kernel_svc, "_PREDICT_ROWS", 7)  # several blocks, the last one short
-    monkeypatch.setattr(_local_svc, "_ROWS", 7)
-    np.testing.assert_allclose(model.decision_function(X), whole, rtol=1e-12, atol=1e-12)
-    assert len(calls) == 1
+    estimator = getattr(model, "estimator_", model)
+    monkeypatch.setattr(_kernel_svc, "_SIDE_BYTES", 4 * estimator._side_row_bytes())  # chunks of 4 rows
+    _blocks_of_seven(monkeypatch)
+    # rbf: float32 products of other shapes may round apart (~1e-7 of a kernel value).
+    np.testing.assert_allclose(model.decision_function(X), whole, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", _SCORERS[::2], ids=["KernelSVC", "LocalSVC"])
+def test_prediction_holds_no_copy_of_a_large_training_side(model, monkeypatch):
+    # Before: the centred float32 side of every training row (or support vector) for the whole prediction.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 2000)).astype(np.float32)
+    y = np.repeat([0, 1], 200)
+    model = clone(model).set_params(**({"estimator__C": 1e-3} if isinstance(model, LocalSVC) else {"C": 1e-3}))
+    model.fit(X, y)  # a small C: every row a support vector
+    monkeypatch.setattr(_kernel_svc, "_SIDE_BYTES", X.nbytes // 40)  # chunks of 10 rows
+    model.decision_function(X[:2])  # the training kernel matrix LocalSVC keeps, made outside the trace
+    tracemalloc.start()
+    try:
+        model.decision_function(X[:2])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4
 
 
 @pytest.mark.parametrize("kernel, dtype", [("rbf", np.float32), ("intersection", np.float64), ("linear", np.float64)])

@@ -22,11 +22,18 @@ from ._rbf import centred_single, fill_lower_triangle, single_rbf
 
 __all__ = ["CombinedKernelSVC", "KernelSVC"]
 
-# Faces scored per block at prediction (one kernel row of width n_fit_samples_ each).
+# Faces scored per block at prediction (one kernel row of width n_fit_samples_ each), four times as
+# many when each block makes the training side again by chunks (_SIDE_BYTES): 4,096 rows against 8,000
+# of the README command's rows took 37.5-40.2 s in blocks of 512, 30.2-30.5 s in blocks of 2,048,
+# 31.1-31.6 s with the whole side made once (2-core AMD EPYC, OpenBLAS 0.3.31 Haswell, one run).
 _PREDICT_ROWS = 512
 # Kernel rows computed at a time (every block, every pair of views) and added to the sum:
 # their temporaries stay this many rows instead of a second whole matrix (FER2013: 6.6 GB).
 _PAIR_ROWS = 2048
+# The training side of kernel rows (centred float32 rows for rbf, contiguous float64 columns otherwise)
+# is prepared once for every block of new rows up to this size; a larger one (2.9 GB for the README's
+# FER2013 command) is made by chunks of this size for each block instead of held beside the rows.
+_SIDE_BYTES = 512 * 2**20
 _POSITIVE = Interval(Real, 0, None, closed="neither")
 _COMMON_CONSTRAINTS: dict = {
     "gamma": [StrOptions({"scale"}), _POSITIVE],
@@ -206,9 +213,48 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         centre = Zp[:, columns[0]].mean(axis=0) if centre is None else centre
         return centre, [centred_single(Zp[:, c], centre) for c in columns]
 
-    def _sides(self, Yp: np.ndarray) -> dict:
-        """:meth:`_side` of every block of positive weight: the training side of many blocks of kernel rows."""
-        return {b: self._side(b, Yp) for b in np.flatnonzero(self.weights_)}
+    def _training_side(self, Yp: np.ndarray) -> tuple[dict, dict | None]:
+        """What scoring new rows against training rows ``Yp`` prepares once, for :meth:`_kernel_rows`.
+
+        Each block's centre (:meth:`_side`; None: not rbf) and, when it takes
+        at most ``_SIDE_BYTES``, the side of all of ``Yp``; else None: then
+        each block of new rows makes it again by chunks (re-centring the
+        training rows costs time; holding a centred copy of them, memory).
+        """
+        centres = {b: Yp[:, self._view_columns(b)[0]].mean(axis=0) if self.kernels_[b] == "rbf" else None
+                   for b in np.flatnonzero(self.weights_)}
+        if len(Yp) * self._side_row_bytes() > _SIDE_BYTES:
+            return centres, None
+        return centres, {b: self._side(b, Yp, centre) for b, centre in centres.items()}
+
+    def _side_row_bytes(self) -> int:
+        """Bytes of one training row's side (:meth:`_side`): float32 for rbf, float64 otherwise."""
+        return sum((4 if kernel == "rbf" else 8) * (s.stop - s.start) * self.views_
+                   for s, kernel, w in zip(self.block_slices_, self.kernels_, self.weights_) if w > 0)
+
+    @staticmethod
+    def _block_rows(training: tuple[dict, dict | None]) -> int:
+        """New rows to score per block against a :meth:`_training_side` (see ``_PREDICT_ROWS``)."""
+        return _PREDICT_ROWS if training[1] is not None else 4 * _PREDICT_ROWS
+
+    def _kernel_rows(self, Xp, Yp, diag_X, diag_Y, training: tuple[dict, dict | None]) -> np.ndarray:
+        """:meth:`_kernel` of rows ``Xp`` against training rows ``Yp``, whose :meth:`_training_side` is ``training``.
+
+        Without the whole side, it is made ``_SIDE_BYTES`` at a time with the
+        centres of all of ``Yp``: a row's centred values depend on that row and
+        the centre alone, so the chunks are rows of the whole side.
+        """
+        centres, sides = training
+        if sides is not None:
+            return self._kernel(Xp, Yp, diag_X, diag_Y, sides)
+        out = np.empty((len(Xp), len(Yp)))
+        step = max(1, _SIDE_BYTES // self._side_row_bytes())
+        for start in range(0, len(Yp), step):
+            chunk = slice(start, min(start + step, len(Yp)))
+            Y = Yp[chunk]
+            out[:, chunk] = self._kernel(Xp, Y, diag_X, diag_Y[..., chunk],
+                                         {b: self._side(b, Y, centre) for b, centre in centres.items()})
+        return out
 
     def _add_block(self, b: int, Xp, Yp, diag_X, diag_Y, out: np.ndarray, weight: float = 1.0,
                    Y_side: tuple | None = None) -> None:
@@ -266,7 +312,8 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _kernel(self, Xp, Yp, diag_X, diag_Y, Y_sides: dict | None = None) -> np.ndarray:
         """``sum_b w_b k_b(x, y)`` over the blocks of positive weight (see :meth:`_add_block`).
 
-        ``Y_sides``: ``self._sides(Yp)``, kept by callers that score many blocks of rows.
+        ``Y_sides``: :meth:`_side` of ``Yp`` for every block of positive weight, when the caller
+        keeps it for many blocks of rows (:meth:`_kernel_rows`).
         Memory: the result, and one block's columns and band: every block and
         pair of views is added to the result by bands of rows (a second whole
         matrix, of a block or of the first pair of views, was held before).
@@ -383,12 +430,13 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         """Kernel rows of ``X`` against the training rows, in blocks (zero off the support)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        sides = self._sides(self.support_vectors_)  # once, not for every block
-        for start in range(0, len(X), _PREDICT_ROWS):
-            rows = self._prepare(X[start : start + _PREDICT_ROWS])
+        training = self._training_side(self.support_vectors_)  # once, not for every block
+        step = self._block_rows(training)
+        for start in range(0, len(X), step):
+            rows = self._prepare(X[start : start + step])
             block = np.zeros((len(rows), self.n_fit_samples_))
-            block[:, self.svc_.support_] = self._kernel(rows, self.support_vectors_, self._diagonals(rows),
-                                                        self.support_diagonals_, sides)
+            block[:, self.svc_.support_] = self._kernel_rows(rows, self.support_vectors_, self._diagonals(rows),
+                                                             self.support_diagonals_, training)
             yield block
 
     def decision_function(self, X):
@@ -417,7 +465,10 @@ class KernelSVC(_KernelSVCBase):
     the support vectors only. Memory: ``8 * n_samples**2`` bytes while
     fitting (6.6 GB for FER2013's 28,709 training faces), and while the
     matrix is made, a copy of the largest block's columns (float32 for rbf,
-    float64 otherwise) and one band of 2,048 rows.
+    float64 otherwise) and one band of 2,048 rows. Prediction prepares the
+    support vectors' side of the kernel (for rbf, a centred float32 copy)
+    once when it takes at most 512 MB, else by chunks of that size for each
+    block of 2,048 new rows.
 
     Parameters
     ----------

@@ -22,8 +22,25 @@ from ._kernel_svc import _FLOATS, KernelSVC, _KernelSVCBase, precomputed_svc
 
 __all__ = ["LocalSVC"]
 
-# Test faces whose kernel rows (against every training face) are computed at once.
+# Test faces whose nearest training faces are searched at once (the closeness and argpartition
+# temporaries of this many kernel rows).
 _ROWS = 512
+
+
+def _nearest(kernel_rows: np.ndarray, penalty: np.ndarray, k: int):
+    """The ``k`` nearest training rows of each kernel row (sorted indices), ``_ROWS`` rows at a time.
+
+    Nearest = smallest kernel distance ``k(x,x) + k(t,t) - 2 k(x,t)``;
+    ``k(t,t)`` is the same for all ``x``, and ``penalty`` holds ``k(x,x)``
+    (inf for a face that is no neighbour).
+    """
+    n = kernel_rows.shape[1]
+    for start in range(0, len(kernel_rows), _ROWS):
+        band = kernel_rows[start : start + _ROWS]
+        if k >= n:
+            yield from (np.arange(n) for _ in band)
+            continue
+        yield from np.sort(np.argpartition(penalty - 2 * band, k - 1, axis=1)[:, :k], axis=1)
 
 
 def _class_scores(decision: np.ndarray, n_classes: int, multiclass: str) -> np.ndarray:
@@ -348,12 +365,11 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         estimator, n_classes = self.estimator_, len(self.classes_)
         gram, penalty = self._gram()
         k = min(int(self.k), len(self.X_fit_))
-        # Nearest = smallest kernel distance k(x,x) + k(t,t) - 2 k(x,t); k(t,t) is the same for all x.
         if self.sample_weight_ is not None:
             penalty = np.where(self.sample_weight_ > 0, penalty, np.inf)  # weightless faces are no neighbours
             k = min(k, int((self.sample_weight_ > 0).sum()))
         out = np.empty((len(X), n_classes))
-        sides = estimator._sides(self.X_fit_)  # once, not for every block
+        training = estimator._training_side(self.X_fit_)  # once, not for every block
         # refine: the global SVM's libsvm model saw the faces of positive weight only (KernelSVC._fit_libsvm).
         fitted_rows = slice(None)
         if self.mode_ == "refine" and getattr(estimator, "n_fit_samples_", len(self.X_fit_)) != len(self.X_fit_):
@@ -361,22 +377,18 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         progress = Progress(len(X), "local SVMs")
         # Threads, not processes: each local fit reads slices of the shared training kernel matrix.
         with Parallel(n_jobs=pool_size(self.n_jobs), require="sharedmem") as parallel:  # at most the CPUs
-            for start in range(0, len(X), _ROWS):
-                rows = estimator._prepare(X[start : start + _ROWS])
-                kernel_rows = estimator._kernel(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_,
-                                                sides)
-                closeness = 2 * kernel_rows - penalty
-                nearest = np.argpartition(-closeness, k - 1, axis=1)[:, :k] if k < len(self.X_fit_) else \
-                    np.broadcast_to(np.arange(len(self.X_fit_)), (len(rows), len(self.X_fit_)))
-                out[start : start + len(rows)] = parallel(
-                    delayed(self._local_scores)(gram, row, np.sort(neighbours), n_classes)
-                    for row, neighbours in zip(kernel_rows, nearest)
-                )
+            step = estimator._block_rows(training)  # kernel rows of this many faces at once
+            for start in range(0, len(X), step):
+                rows = estimator._prepare(X[start : start + step])
+                kernel_rows = estimator._kernel_rows(rows, self.X_fit_, estimator._diagonals(rows), self.diagonals_,
+                                                     training)
+                block = out[start : start + len(rows)]
+                block[:] = parallel(delayed(self._local_scores)(gram, row, neighbours, n_classes)
+                                    for row, neighbours in zip(kernel_rows, _nearest(kernel_rows, penalty, k)))
                 if self.mode_ == "refine":
-                    out[start : start + len(rows)] *= self.local_weight
-                    out[start : start + len(rows)] += _class_scores(
-                        estimator.svc_.decision_function(kernel_rows[:, fitted_rows]), n_classes,
-                        self.local_multiclass_)
+                    block *= self.local_weight
+                    block += _class_scores(estimator.svc_.decision_function(kernel_rows[:, fitted_rows]), n_classes,
+                                           self.local_multiclass_)
                 progress.update(len(rows))
         progress.close()
         return out
