@@ -176,7 +176,7 @@ def parse_block_weights(pairs: Iterable[str]) -> dict[str, float] | None:
         except ValueError:
             weight = None
         if not sep or not key.strip() or weight is None:
-            raise ValueError(f"{pair!r} is not NAME=WEIGHT, an extractor of --features and a number "
+            raise ValueError(f"{pair!r} is not NAME=WEIGHT, the name of an extractor of the features and a number "
                              "(e.g. patchwords=1.5).")
         if key.strip().lower() in weights:
             raise ValueError(f"{key.strip()} is given twice; give each extractor once.")
