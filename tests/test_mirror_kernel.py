@@ -189,7 +189,7 @@ def _training_side_calls(monkeypatch, n_rows):
 @pytest.mark.parametrize("model", _SCORERS[::2], ids=["KernelSVC", "LocalSVC"])
 def test_prediction_prepares_a_small_training_side_once_for_all_blocks(model, monkeypatch):
     X, y = _views()
-    model.fit(X, y)
+    model = clone(model).fit(X, y)
     whole = model.decision_function(X[:11])
     _blocks_of_seven(monkeypatch)
     calls = _training_side_calls(monkeypatch, len(X))
@@ -200,7 +200,7 @@ def test_prediction_prepares_a_small_training_side_once_for_all_blocks(model, mo
 @pytest.mark.parametrize("model", _SCORERS, ids=["KernelSVC rbf", "KernelSVC intersection", "LocalSVC"])
 def test_prediction_by_chunks_of_a_large_training_side_scores_as_one_side(model, monkeypatch):
     X, y = _views()
-    model.fit(X, y)
+    model = clone(model).fit(X, y)
     whole = model.decision_function(X)
     estimator = getattr(model, "estimator_", model)
     monkeypatch.setattr(_kernel_svc, "_SIDE_BYTES", 4 * estimator._side_row_bytes())  # chunks of 4 rows
