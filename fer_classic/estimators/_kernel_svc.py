@@ -210,8 +210,12 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         columns = self._view_columns(b)
         if self.kernels_[b] != "rbf":
             return None, [np.ascontiguousarray(Zp[:, c]) for c in columns]
-        centre = Zp[:, columns[0]].mean(axis=0) if centre is None else centre
+        centre = self._centre(b, Zp) if centre is None else centre
         return centre, [centred_single(Zp[:, c], centre) for c in columns]
+
+    def _centre(self, b: int, Zp: np.ndarray) -> np.ndarray | None:
+        """The centre :meth:`_side` gives block ``b`` of ``Zp``: the first view's mean for rbf, else None."""
+        return Zp[:, self._view_columns(b)[0]].mean(axis=0) if self.kernels_[b] == "rbf" else None
 
     def _training_side(self, Yp: np.ndarray) -> tuple[dict, dict | None]:
         """What scoring new rows against training rows ``Yp`` prepares once, for :meth:`_kernel_rows`.
@@ -221,8 +225,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         each block of new rows makes it again by chunks (re-centring the
         training rows costs time; holding a centred copy of them, memory).
         """
-        centres = {b: Yp[:, self._view_columns(b)[0]].mean(axis=0) if self.kernels_[b] == "rbf" else None
-                   for b in np.flatnonzero(self.weights_)}
+        centres = {b: self._centre(b, Yp) for b in np.flatnonzero(self.weights_)}
         if len(Yp) * self._side_row_bytes() > _SIDE_BYTES:
             return centres, None
         return centres, {b: self._side(b, Yp, centre) for b, centre in centres.items()}
