@@ -215,9 +215,10 @@ def test_refine_saves_the_global_support_vectors_once(tmp_path, suffix):
     pipeline = make_pipeline("hog", "local-svm", k=20, mode="refine").fit(train.X, train.y)
     expected = pipeline.decision_function(test.X)
     fitted = pipeline[-1].estimator_
+    fitted_state = dict(vars(fitted.estimator_))
     model = FERModel.from_fitted(pipeline, train, features="hog", clf="local-svm", source="synthetic")
     path = save_model(model, tmp_path / f"m.{suffix}")
-    assert "support_vectors_" in vars(fitted.estimator_)  # saving left the fitted model as it was
+    assert vars(fitted.estimator_) == fitted_state  # saving left the fitted model as it was
     loaded = load_model(path).pipeline  # fer-classic's own file and types: no trust needed
     global_svm = loaded[-1].estimator_.estimator_
     np.testing.assert_array_equal(global_svm.support_vectors_, fitted.estimator_.support_vectors_)
@@ -229,6 +230,30 @@ def test_refine_pickles_hold_the_training_rows_once():
     model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
     assert len(model.estimator_.support_) > len(X) / 4
     assert len(pickle.dumps(model)) < X.nbytes * 1.2  # X_fit_, not X_fit_ and the support vectors
+
+
+def test_refine_holds_no_copy_of_the_global_support_vectors():
+    X, y = _blobs(n_per_class=60, d=50)
+    model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
+    assert len(model.estimator_.support_) > len(X) / 4
+    own = [v for v in vars(model.estimator_).values() if isinstance(v, np.ndarray)
+           and not np.shares_memory(v, model.X_fit_)]
+    assert sum(v.nbytes for v in own) < model.X_fit_.nbytes / 4  # no second copy of most training rows
+
+
+def test_refine_global_svm_reads_its_support_vectors_from_the_training_rows():
+    X, y = _blobs(n_per_class=60, d=50)
+    model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
+    np.testing.assert_array_equal(model.estimator_.support_vectors_, model.X_fit_[model.estimator_.support_])
+
+
+def test_refine_global_svm_predicts_as_the_kernel_svc_fitted_alone():
+    X, y = _blobs(n_per_class=60, d=50)
+    X_test = np.random.default_rng(3).random((30, X.shape[1])) * 2
+    model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
+    alone = KernelSVC(kernel="rbf", C=10).fit(X, y)
+    np.testing.assert_allclose(model.estimator_.decision_function(X_test), alone.decision_function(X_test),
+                               atol=1e-6)
 
 
 def test_an_estimator_without_a_kernel_is_an_error():

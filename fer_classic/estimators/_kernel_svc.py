@@ -344,6 +344,15 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             state = {"views_": int(state["views"]), "normalize_": bool(state.get("normalize", True)), **state}
         super().__setstate__(state)
 
+    def __getattr__(self, name):
+        # Only reached for a missing attribute: the support vectors of a global SVM that LocalSVC fitted
+        # (copy_support_vectors=False), taken from its training rows when first read.
+        fields = self.__dict__
+        if name == "support_vectors_" and "_support_source" in fields and "support_" in fields:
+            fields["support_vectors_"] = fields.pop("_support_source")[fields["support_"]]
+            return fields["support_vectors_"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # -- fit / predict ------------------------------------------------------------------------------
     def _needs_weighted_classes(self) -> bool:  # see check_weighted_classes
         return True
@@ -412,19 +421,22 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             return svc.fit(gram, y, sample_weight=weights), None
         return svc.fit(gram[np.ix_(rows, rows)], y[rows], sample_weight=weights), rows
 
-    def _fit_svc(self, Xp, gram, diagonals, y, sample_weight, keep_support_vectors: bool = True):
+    def _fit_svc(self, Xp, gram, diagonals, y, sample_weight, copy_support_vectors: bool = True):
         """Fit libsvm on the training Gram matrix; keep the support vectors for prediction.
 
-        ``keep_support_vectors=False``: the caller sets ``support_vectors_``
-        (``Xp[support_]``) itself, once it has released ``gram``.
+        ``copy_support_vectors=False``: ``support_vectors_`` (``Xp[support_]``)
+        is copied from ``Xp``, kept by reference, when first read (see
+        :meth:`__getattr__`); for a caller that keeps ``Xp`` and never reads them.
         """
         with ticking("SVM solver (libsvm)"):
             self.svc_, rows = self._fit_libsvm(gram, y, sample_weight)
         self.classes_ = self.svc_.classes_
         # Training rows; svc_.support_ are the kernel columns it reads (among the rows of positive weight).
         self.support_ = self.svc_.support_ if rows is None else rows[self.svc_.support_]
-        if keep_support_vectors:
+        if copy_support_vectors:
             self.support_vectors_ = Xp[self.support_]
+        else:
+            self._support_source = Xp
         self.support_diagonals_ = diagonals[..., self.support_]
         self.n_fit_samples_ = len(Xp) if rows is None else len(rows)  # the width of svc_'s kernel rows
         return self

@@ -77,12 +77,13 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     others (``"ovr"``), whose decision values are on the scale of a one-vs-rest
     global SVM's.
 
-    Kernel rows of the test faces are computed in blocks of 512 against all
-    training faces (the cost of a global prediction), the neighbourhoods
-    with one ``argpartition`` per block, and the training kernel matrix once
-    in ``fit`` (cached as float32, ``4 * n_samples**2`` bytes: 3.3 GB for
-    FER2013's 28,709 faces; not saved with the model, recomputed on first
-    use after loading). What remains per face is one small libsvm fit.
+    Kernel rows of the test faces are computed in blocks of 512 (2,048 when
+    the training side is made by chunks, see ``_KernelSVCBase._training_side``)
+    against all training faces (the cost of a global prediction), the
+    neighbourhoods with ``argpartition`` by bands of rows, and the training
+    kernel matrix once in ``fit`` (cached as float32, ``4 * n_samples**2``
+    bytes: 3.3 GB for FER2013's 28,709 faces; not saved with the model,
+    recomputed on first use after loading). What remains per face is one small libsvm fit.
 
     Parameters
     ----------
@@ -113,7 +114,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     estimator_ : KernelSVC or CombinedKernelSVC
         The kernel state learned on all training faces; for ``refine``, the
-        fitted global SVM (its ``predict`` works on its own).
+        fitted global SVM (its ``predict`` works on its own). Its
+        ``support_vectors_`` are rows of ``X_fit_``, copied when first read:
+        the local SVMs never read them (most of the training rows on FER2013).
     local_class_weight_ : dict, "balanced" or None
         ``estimator``'s ``class_weight``, keyed by class code, for the local SVMs.
     local_multiclass_ : {"ovo", "ovr"}
@@ -225,17 +228,15 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if routing_enabled():  # the global SVM's request decides; the local SVMs are this object's own
                 global_weight = process_routing(self, "fit", sample_weight=sample_weight).estimator.fit.get(
                     "sample_weight")
-            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight, keep_support_vectors=False)
+            # Its support vectors (most rows on FER2013) are rows of X_fit_, which the local SVMs read:
+            # not copied unless read (estimator_.predict).
+            estimator._fit_svc(self.X_fit_, gram, self.diagonals_, y, global_weight, copy_support_vectors=False)
         self.estimator_ = estimator
         # The local SVMs see class codes: a label-keyed class_weight is translated once.
         self.local_class_weight_ = class_weight_codes(estimator.class_weight, self.classes_)
         self.local_multiclass_ = estimator.multiclass
         self._keep_gram(gram)
         del gram
-        if self.mode_ == "refine":
-            # Copied once the float64 matrix is gone: beside it and its float32 copy, the copy (most
-            # rows on FER2013) set the fit's peak.
-            estimator.support_vectors_ = self.X_fit_[estimator.support_]
         return self
 
     def get_metadata_routing(self):
@@ -264,11 +265,13 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         state.pop("_train_kernel", None)
         state.pop("_train_self_kernel", None)
         global_svm = state.get("estimator_")
-        if "support_vectors_" in getattr(global_svm, "__dict__", {}) and "X_fit_" in state:
+        fields = getattr(global_svm, "__dict__", {})
+        if ("support_vectors_" in fields or "_support_source" in fields) and "X_fit_" in state:
             # refine: the global SVM's support vectors are rows of X_fit_ (most of them, on FER2013):
-            # saved once, taken from X_fit_ again on load.
+            # saved once, taken from X_fit_ again when read after a load.
             global_svm = copy.copy(global_svm)
-            del global_svm.support_vectors_
+            global_svm.__dict__.pop("support_vectors_", None)
+            global_svm.__dict__.pop("_support_source", None)
             state["estimator_"] = global_svm
         return state
 
@@ -281,9 +284,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if "X_fit_" in state:  # and before the fitted mode was kept: the mode it had
             state = {"local_multiclass_": "ovo", "mode_": state.get("mode", "local"), **state}
         super().__setstate__(state)
-        global_svm = getattr(self, "estimator_", None)
-        if hasattr(global_svm, "support_") and not hasattr(global_svm, "support_vectors_"):
-            global_svm.support_vectors_ = self.X_fit_[global_svm.support_]
+        fields = getattr(getattr(self, "estimator_", None), "__dict__", {})
+        if "support_" in fields and "support_vectors_" not in fields and "X_fit_" in state:
+            fields["_support_source"] = self.X_fit_  # copied when read (_KernelSVCBase.__getattr__)
 
     def _keep_gram(self, gram: np.ndarray) -> None:
         self._train_kernel = gram.astype(np.float32)
