@@ -243,6 +243,23 @@ def test_the_kernel_memory_check_bounds_what_the_kernel_allocates(make):
     assert model._fit_kernel_bytes(X) <= peak <= 1.05 * model._fit_kernel_bytes(X)
 
 
+@pytest.mark.parametrize("kernel", ["intersection", "chi2"])
+def test_histogram_kernels_prepare_float32_rows_in_one_float64_copy(kernel):
+    # Before: a float64 cast, then the shifted rows as a second array beside it.
+    import tracemalloc
+
+    X = np.random.default_rng(0).random((2000, 200)).astype(np.float32)
+    model = KernelSVC(kernel=kernel).fit(X[:60], np.arange(60) % 3)
+    tracemalloc.start()
+    try:
+        prepared = model._prepare(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert prepared.dtype == np.float64
+    assert peak < 1.5 * prepared.nbytes
+
+
 @pytest.mark.parametrize("params", [{"C": 1}, {"C": 100}, {"C": 10, "class_weight": "balanced"}])
 def test_pairwise_machines_are_libsvm_multiclass(params):
     X, y = _data(4)

@@ -166,9 +166,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         sides = max(((4 if kernel == "rbf" else 8) * n * (s.stop - s.start) * self.views_
                      for s, kernel, w in zip(self.block_slices_, self.kernels_, self.weights_) if w > 0), default=0)
         band = 12 * min(_PAIR_ROWS, n) * n
-        copies = (X.dtype != np.float64 and any(kernel != "rbf" for kernel in self.kernels_)) or any(
-            kernel in NONNEGATIVE_KERNELS for kernel in self.kernels_)
-        prepared = 8 * n * width if copies else 0
+        prepared = 8 * n * width if self._prepare_copies(X.dtype) else 0
         return 8 * n * n + max(sides + band, cache_bytes) + prepared
 
     def _view_columns(self, b: int) -> list[slice]:
@@ -176,17 +174,23 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         start, stop, width = self.block_slices_[b].start, self.block_slices_[b].stop, self.view_width_
         return [slice(start + v * width, stop + v * width) for v in range(self.views_)]
 
+    def _prepare_copies(self, dtype) -> bool:
+        """Whether :meth:`_prepare` makes a float64 copy of rows of ``dtype`` (else it returns them as they are)."""
+        return (dtype != np.float64 and any(kernel != "rbf" for kernel in self.kernels_)) or any(
+            kernel in NONNEGATIVE_KERNELS for kernel in self.kernels_)
+
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         """Rows shifted by ``offset_``; histogram blocks clipped at 0 (values below the training minimum).
 
         float32 rows stay float32 for the rbf kernel alone (its products are float32 anyway);
-        the histogram and linear kernels take float64.
+        the histogram and linear kernels take float64. One copy at most, shifted and clipped in place.
         """
-        if X.dtype != np.float64 and any(kernel != "rbf" for kernel in self.kernels_):
-            X = X.astype(np.float64)
-        if not self.offset_.any() and not any(k in NONNEGATIVE_KERNELS for k in self.kernels_):
+        if not self._prepare_copies(X.dtype):
             return X
-        Xp = X - self.offset_
+        Xp = np.array(X, dtype=np.float64)
+        if not any(k in NONNEGATIVE_KERNELS for k in self.kernels_):  # offset_ is 0 without histogram kernels
+            return Xp
+        Xp -= self.offset_
         for b, kernel in enumerate(self.kernels_):
             if kernel in NONNEGATIVE_KERNELS:
                 for columns in self._view_columns(b):
