@@ -247,6 +247,24 @@ def test_refine_global_svm_reads_its_support_vectors_from_the_training_rows():
     np.testing.assert_array_equal(model.estimator_.support_vectors_, model.X_fit_[model.estimator_.support_])
 
 
+def test_refine_global_svm_support_vectors_read_by_another_reader_meanwhile():
+    # A second thread reading them while the first one copies them (replayed in one thread, deterministically).
+    class _Rows(np.ndarray):
+        def __getitem__(self, key):
+            reader, self.reader = self.reader, None
+            if reader is not None:
+                reader()
+            return np.asarray(self)[key]
+
+    X, y = _blobs(n_per_class=60, d=50)
+    model = LocalSVC(KernelSVC(kernel="rbf", C=10), k=20, mode="refine").fit(X, y)
+    rows = model.X_fit_.view(_Rows)
+    rows.reader, seen = (lambda: seen.append(model.estimator_.support_vectors_)), []
+    model.estimator_._support_source = rows
+    first = model.estimator_.support_vectors_
+    np.testing.assert_array_equal(seen[0], first)
+
+
 def test_refine_global_svm_predicts_as_the_kernel_svc_fitted_alone():
     X, y = _blobs(n_per_class=60, d=50)
     X_test = np.random.default_rng(3).random((30, X.shape[1])) * 2

@@ -353,7 +353,9 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         # (copy_support_vectors=False), taken from its training rows when first read.
         fields = self.__dict__
         if name == "support_vectors_" and "_support_source" in fields and "support_" in fields:
-            fields["support_vectors_"] = fields.pop("_support_source")[fields["support_"]]
+            # Stored before the source is dropped: a reader in another thread meanwhile finds one or the other.
+            fields.setdefault("support_vectors_", fields["_support_source"][fields["support_"]])
+            fields.pop("_support_source", None)
             return fields["support_vectors_"]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -439,8 +441,10 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         self.support_ = self.svc_.support_ if rows is None else rows[self.svc_.support_]
         if copy_support_vectors:
             self.support_vectors_ = Xp[self.support_]
+            self.__dict__.pop("_support_source", None)
         else:
             self._support_source = Xp
+            self.__dict__.pop("support_vectors_", None)  # a refit's: read from Xp again
         self.support_diagonals_ = diagonals[..., self.support_]
         self.n_fit_samples_ = len(Xp) if rows is None else len(rows)  # the width of svc_'s kernel rows
         return self

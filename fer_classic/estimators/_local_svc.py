@@ -124,7 +124,9 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     mode_ : {"local", "refine"}
         ``mode`` as fitted: prediction follows it, not a later ``set_params``.
     X_fit_ : ndarray of shape (n_samples, n_features)
-        Training faces, prepared for the kernel.
+        Training faces, prepared for the kernel: the array given to ``fit``
+        itself where it needs no preparing (float rows, rbf kernels), as
+        :class:`~sklearn.neighbors.KNeighborsClassifier` keeps its rows.
     y_fit_ : ndarray of shape (n_samples,)
         Their class codes (indices into ``classes_``).
 
