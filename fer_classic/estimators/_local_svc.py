@@ -83,7 +83,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     neighbourhoods with ``argpartition`` by bands of rows, and the training
     kernel matrix once in ``fit`` (cached as float32, ``4 * n_samples**2``
     bytes: 3.3 GB for FER2013's 28,709 faces; not saved with the model,
-    recomputed on first use after loading). What remains per face is one small libsvm fit.
+    recomputed on first use after loading). What remains per face is one
+    small libsvm fit.
 
     Parameters
     ----------
