@@ -243,6 +243,28 @@ def test_the_kernel_memory_check_bounds_what_the_kernel_allocates(make):
     assert model._fit_kernel_bytes(X) <= peak <= 1.05 * model._fit_kernel_bytes(X)
 
 
+def test_weights_cv_memory_check_bounds_what_its_fit_allocates(monkeypatch):
+    # Before: only the kernel phase's figure, below the block matrices and the candidates' sums beside them.
+    import tracemalloc
+
+    from fer_classic.estimators import _kernel_svc
+
+    monkeypatch.setattr(_kernel_svc, "_PAIR_ROWS", 16)  # bands as small beside n x n as on FER2013
+    asked = []
+    monkeypatch.setattr(_kernel_svc, "require_memory", lambda needed, *args: asked.append(needed))
+    rng = np.random.default_rng(0)
+    X, y = rng.random((600, 20)).astype(np.float32), np.arange(600) % 3
+    model = CombinedKernelSVC(blocks=[10, 10], kernels="rbf", weights="cv", weight_grid=[(1, 1), (1, 2)],
+                              random_state=0)
+    tracemalloc.start()
+    try:
+        model.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= max(asked) <= 1.2 * peak
+
+
 @pytest.mark.parametrize("kernel", ["intersection", "chi2"])
 def test_histogram_kernels_prepare_float32_rows_in_one_float64_copy(kernel):
     # Before: a float64 cast, then the shifted rows as a second array beside it.

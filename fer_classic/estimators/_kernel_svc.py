@@ -101,6 +101,16 @@ def precomputed_svc(C: float, class_weight, multiclass: str, n_jobs=None, **svc_
     return _OneVsRestSVC(svc, class_weight, n_jobs) if ovr else svc
 
 
+def _weighted_sum(weights, blocks: list[np.ndarray]) -> np.ndarray:
+    """``sum(w * block)`` over the blocks of positive weight, in float64, added by bands (no n x n temporary)."""
+    out = np.zeros(blocks[0].shape)
+    for w, block in zip(weights, blocks):
+        if w > 0:
+            for start in range(0, len(out), _PAIR_ROWS):
+                out[start : start + _PAIR_ROWS] += float(w) * block[start : start + _PAIR_ROWS]
+    return out
+
+
 class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     """libsvm on a precomputed weighted sum of kernels over column blocks.
 
@@ -163,11 +173,18 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         of ``X`` when it makes one.
         """
         n, width = len(X), X.shape[1]
-        sides = max(((4 if kernel == "rbf" else 8) * n * (s.stop - s.start) * self.views_
-                     for s, kernel, w in zip(self.block_slices_, self.kernels_, self.weights_) if w > 0), default=0)
-        band = 12 * min(_PAIR_ROWS, n) * n
         prepared = 8 * n * width if self._prepare_copies(X.dtype) else 0
-        return 8 * n * n + max(sides + band, cache_bytes) + prepared
+        return 8 * n * n + max(self._working_bytes(n), cache_bytes) + prepared
+
+    def _working_bytes(self, n: int, weights=None) -> int:
+        """What :meth:`_add_block` allocates beside the ``n x n`` result: a block's columns of every view, one band.
+
+        ``weights``: the blocks counted (those of positive weight; default ``weights_``).
+        """
+        weights = self.weights_ if weights is None else weights
+        sides = max(((4 if kernel == "rbf" else 8) * n * (s.stop - s.start) * self.views_
+                     for s, kernel, w in zip(self.block_slices_, self.kernels_, weights) if w > 0), default=0)
+        return sides + 12 * min(_PAIR_ROWS, n) * n
 
     def _view_columns(self, b: int) -> list[slice]:
         """Columns of block ``b`` in every view, first view first."""
@@ -890,20 +907,32 @@ class CombinedKernelSVC(_KernelSVCBase):
             raise ValueError(f"{self._cv_name()}: no test part holds a row of positive sample_weight, so no weights "
                              "can be scored; give splits whose test parts hold weighted rows.")  # before any kernel
         Xp, _, diagonals = self._fit_kernel(X, with_gram=False)
-        candidates = self._candidates(len(self.block_slices_))
+        n, n_blocks = len(X), len(self.block_slices_)
+        largest = max(len(train) for train, _ in folds)
+        tested = max(len(test) for _, test in folds)
+        # Beside the float32 matrix of every block: while one is made, its float64 matrix and _add_block's
+        # working memory; then each candidate's float64 sum, a fold's training part and its test rows.
+        require_memory(
+            8 * n * n + 4 * n_blocks * n * n + max(self._working_bytes(n, np.ones(n_blocks)),
+                                                   8 * largest * (largest + tested)),
+            f"{type(self).__name__}(weights='cv'): the kernel matrix of each of {n_blocks} blocks of {n:,} "
+            "training rows, their weighted sums and the folds' parts,",
+            "give the weights (weights=[...], chosen on fewer rows), or fit on fewer rows.",
+        )
+        candidates = self._candidates(n_blocks)
         # Every block's matrix once, in float32: each candidate's kernel is a weighted sum of them.
-        blocks = [self._block_kernel(b, Xp, Xp, diagonals, diagonals).astype(np.float32)
-                  for b in range(len(self.block_slices_))]
+        blocks = [self._block_kernel(b, Xp, Xp, diagonals, diagonals).astype(np.float32) for b in range(n_blocks)]
         scores = []
         for weights in candidates:
-            gram = sum(float(w) * block for w, block in zip(weights, blocks) if w > 0).astype(np.float64)
+            gram = _weighted_sum(weights, blocks)
             correct = 0.0
             for train, test in folds:
                 svc, rows = self._fit_libsvm(gram, y, sample_weight, train)
                 correct += float(scored[test] @ (svc.predict(gram[np.ix_(test, rows)]) == y[test]))
+            del gram  # before the next sum
             scores.append(correct / total)
         self.cv_results_ = {"weights": [w.tolist() for w in candidates], "mean_accuracy": scores}
         self.weights_ = candidates[int(np.argmax(scores))]  # the first of equal scores: grid order
-        gram = sum(float(w) * block for w, block in zip(self.weights_, blocks) if w > 0).astype(np.float64)
+        gram = _weighted_sum(self.weights_, blocks)
         del blocks
         return self._fit_svc(Xp, gram, diagonals, y, sample_weight)
