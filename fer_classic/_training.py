@@ -562,15 +562,24 @@ def kernel_matrix_bytes(pipeline, n_rows: int) -> int:
 
     ``8 n**2`` (float64) for :class:`~fer_classic.estimators.KernelSVC` and
     :class:`~fer_classic.estimators.CombinedKernelSVC`, ``12 n**2`` for
-    :class:`~fer_classic.estimators.LocalSVC` (and its float32 copy). Their own
-    check (in ``fit``) adds the working memory, once the features are known.
+    :class:`~fer_classic.estimators.LocalSVC` (and its float32 copy);
+    ``CombinedKernelSVC(weights="cv")`` with an int ``cv`` also keeps every
+    block's float32 matrix and a fold's parts (``CombinedKernelSVC._cv_bytes``).
+    Their own check (in ``fit``) adds the working memory, once the features are known.
     """
-    from .estimators import LocalSVC
+    from .estimators import CombinedKernelSVC, LocalSVC
     from .estimators._kernel_svc import _KernelSVCBase
 
     steps = [pipeline, *pipeline.get_params(deep=True).values()]
     if any(isinstance(step, LocalSVC) for step in steps):
         return 12 * n_rows * n_rows
+    for step in steps:
+        if isinstance(step, CombinedKernelSVC) and isinstance(step.weights, str) and (
+                step.cv is None or isinstance(step.cv, int)):
+            folds = 3 if step.cv is None else max(int(step.cv), 2)
+            tested = -(-n_rows // folds)  # the largest test part of a stratified split, about
+            n_blocks = 1 if step.blocks is None else len(step.blocks)  # without blocks: one kernel of all columns
+            return CombinedKernelSVC._cv_bytes(n_rows, n_blocks, n_rows - n_rows // folds, tested)
     return 8 * n_rows * n_rows if any(isinstance(step, _KernelSVCBase) for step in steps) else 0
 
 

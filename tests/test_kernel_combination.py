@@ -294,3 +294,15 @@ def test_bad_blocks_or_weights_name_the_item_at_fault(params, match):
     # Was "must be a tuple of one or more items ... Got [0, 1296]" though lists are accepted.
     with pytest.raises(ValueError, match=match):
         CombinedKernelSVC(**params)._validate_params()
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"weights": "cv"}, 8 * 900**2 + 4 * 2 * 900**2 + 8 * 600 * (600 + 300)),
+    ({"weights": "cv", "cv": 2}, 8 * 900**2 + 4 * 2 * 900**2 + 8 * 450 * (450 + 450)),
+    ({}, 8 * 900**2),
+], ids=["cv", "two folds", "fixed weights"])
+def test_the_memory_figure_before_the_features_counts_the_blocks_and_folds_of_weights_cv(params, expected):
+    from fer_classic._training import kernel_matrix_bytes
+
+    pipeline = make_pipeline("hog+lbp", "combined-svm", image_shape=(48, 48), blocks=[1296, 360], **params)
+    assert kernel_matrix_bytes(pipeline, 900) == expected

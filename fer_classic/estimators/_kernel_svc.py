@@ -838,6 +838,13 @@ class CombinedKernelSVC(_KernelSVCBase):
             checked.append(tuple(parts))
         return checked
 
+    @staticmethod
+    def _cv_bytes(n: int, n_blocks: int, largest: int, tested: int, working: int = 0) -> int:
+        """Peak bytes of ``weights="cv"`` for ``n`` rows: the blocks' float32 matrices beside one float64 matrix and
+        ``working`` (:meth:`_working_bytes`) while each is made, or a fold's ``largest`` training part and its
+        ``tested`` rows while the candidates are scored."""
+        return 8 * n * n + 4 * n_blocks * n * n + max(working, 8 * largest * (largest + tested))
+
     # Nested: the inner SVCs get validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -913,8 +920,7 @@ class CombinedKernelSVC(_KernelSVCBase):
         # Beside the float32 matrix of every block: while one is made, its float64 matrix and _add_block's
         # working memory; then each candidate's float64 sum, a fold's training part and its test rows.
         require_memory(
-            8 * n * n + 4 * n_blocks * n * n + max(self._working_bytes(n, np.ones(n_blocks)),
-                                                   8 * largest * (largest + tested)),
+            self._cv_bytes(n, n_blocks, largest, tested, self._working_bytes(n, np.ones(n_blocks))),
             f"{type(self).__name__}(weights='cv'): the kernel matrix of each of {n_blocks} blocks of {n:,} "
             "training rows, their weighted sums and the folds' parts,",
             "give the weights (weights=[...], chosen on fewer rows), or fit on fewer rows.",
