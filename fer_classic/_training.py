@@ -567,6 +567,8 @@ def kernel_matrix_bytes(pipeline, n_rows: int) -> int:
     block's float32 matrix and a fold's parts (``CombinedKernelSVC._cv_bytes``).
     Their own check (in ``fit``) adds the working memory, once the features are known.
     """
+    from numbers import Integral
+
     from .estimators import CombinedKernelSVC, LocalSVC
     from .estimators._kernel_svc import _KernelSVCBase
 
@@ -575,7 +577,7 @@ def kernel_matrix_bytes(pipeline, n_rows: int) -> int:
         return 12 * n_rows * n_rows
     for step in steps:
         if isinstance(step, CombinedKernelSVC) and isinstance(step.weights, str) and (
-                step.cv is None or isinstance(step.cv, int)):
+                step.cv is None or isinstance(step.cv, Integral)):
             folds = 3 if step.cv is None else max(int(step.cv), 2)
             tested = -(-n_rows // folds)  # the largest test part of a stratified split, about
             n_blocks = 1 if step.blocks is None else len(step.blocks)  # without blocks: one kernel of all columns

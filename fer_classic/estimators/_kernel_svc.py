@@ -181,10 +181,7 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
 
         ``weights``: the blocks counted (those of positive weight; default ``weights_``).
         """
-        weights = self.weights_ if weights is None else weights
-        sides = max(((4 if kernel == "rbf" else 8) * n * (s.stop - s.start) * self.views_
-                     for s, kernel, w in zip(self.block_slices_, self.kernels_, weights) if w > 0), default=0)
-        return sides + 12 * min(_PAIR_ROWS, n) * n
+        return n * max(self._block_side_bytes(weights), default=0) + 12 * min(_PAIR_ROWS, n) * n
 
     def _view_columns(self, b: int) -> list[slice]:
         """Columns of block ``b`` in every view, first view first."""
@@ -251,10 +248,16 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             return centres, None
         return centres, {b: self._side(b, Yp, centre) for b, centre in centres.items()}
 
+    def _block_side_bytes(self, weights=None) -> list[int]:
+        """Bytes of one row's :meth:`_side` in each block of positive weight (default ``weights_``), every view:
+        float32 for rbf, float64 otherwise."""
+        weights = self.weights_ if weights is None else weights
+        return [(4 if kernel == "rbf" else 8) * (s.stop - s.start) * self.views_
+                for s, kernel, w in zip(self.block_slices_, self.kernels_, weights) if w > 0]
+
     def _side_row_bytes(self) -> int:
-        """Bytes of one training row's side (:meth:`_side`): float32 for rbf, float64 otherwise."""
-        return sum((4 if kernel == "rbf" else 8) * (s.stop - s.start) * self.views_
-                   for s, kernel, w in zip(self.block_slices_, self.kernels_, self.weights_) if w > 0)
+        """Bytes of one training row's side (:meth:`_side`) in all blocks of positive weight."""
+        return sum(self._block_side_bytes())
 
     @staticmethod
     def _block_rows(training: tuple[dict, dict | None]) -> int:
