@@ -92,7 +92,7 @@ class PendingSave:
         # Taken from the pipeline as it is now; a joblib payload too (encode_joblib pickles it at
         # once), while a skops file is written whole by finish().
         self._sizes = component_sizes(model.pipeline)
-        self._payload = encode_joblib(model.pipeline) if self.format == "joblib" else None
+        self._payload = encode_joblib(model.pipeline, self.path.parent) if self.format == "joblib" else None
 
     def finish(self) -> Path:
         """Write the file with the model's metadata as it is now.
