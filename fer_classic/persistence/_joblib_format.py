@@ -52,7 +52,7 @@ class _Payload:
 
     ``zlib.compress`` held the raw pickle, the compressed bytes and, as it
     trimmed them at its end, a second copy of them: the command of record's
-    model (2.68 GiB raw, 2.49 compressed) raised ``fit``'s peak from 12.5 to
+    model (2.68 GiB raw, 2.49 compressed) raised ``fit``'s peak from 12.6 to
     15.5 GiB while the test images were scored. The file has no name (it is
     gone when closed, or when the process dies) and lies in ``folder`` (the
     model's, whose disk takes the file anyway), else the system's temporary folder.
