@@ -104,9 +104,12 @@ def require_memory(needed: int, what: str, advice: str, error: type[Exception] =
 def _malloc_trim():
     """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
     try:
-        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     except (OSError, TypeError):  # Windows: CDLL(None) is refused
         return None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def release_freed_memory() -> None:

@@ -13,6 +13,7 @@ import hashlib
 import io
 import pickle
 import tempfile
+import weakref
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,27 +54,34 @@ class _Payload:
     ``zlib.compress`` held the raw pickle, the compressed bytes and, as it
     trimmed them at its end, a second copy of them: the command of record's
     model (2.68 GiB raw, 2.49 compressed) raised ``fit``'s peak from 12.6 to
-    15.5 GiB while the test images were scored. The file has no name (it is
-    gone when closed, or when the process dies) and lies in ``folder`` (the
-    model's, whose disk takes the file anyway), else the system's temporary folder.
+    15.5 GiB while the test images were scored. The file lies in ``folder``
+    (the model's, whose disk takes the file anyway), else the system's
+    temporary folder; it is deleted when closed: by :meth:`result`, or when an
+    abandoned payload is collected (on Linux it never has a name; on Windows a
+    ``tmp...`` name until then). The bytes are kept: ``result`` may be asked again.
     """
 
     def __init__(self, raw: memoryview, folder: Path | None = None):
+        self._bytes = None
         self._spool = tempfile.TemporaryFile(dir=folder if folder is not None and folder.is_dir() else None)
+        self._closer = weakref.finalize(self, self._spool.close)  # a save never finished (the scoring failed)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="fer-classic-save")
         self._future = self._executor.submit(_compress_into, raw, self._spool)
 
     def result(self) -> bytes:
+        if self._bytes is not None:  # a finish() retried after a failed write
+            return self._bytes
         try:
             self._future.result()
             # The thread ends here (the command line exits without Python's teardown only when no other thread is
             # left, cli.run), and with it the raw pickle, before the compressed bytes are read.
             self._executor.shutdown(wait=True)
             self._spool.seek(0)
-            return self._spool.read()
+            self._bytes = self._spool.read()
+            return self._bytes
         finally:
             self._executor.shutdown(wait=True)
-            self._spool.close()
+            self._closer()
 
 
 def encode_joblib(pipeline, folder: Path | None = None) -> _Payload:
